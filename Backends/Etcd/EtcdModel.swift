@@ -1,0 +1,174 @@
+import Coordination
+
+/// One etcd `mvccpb.KeyValue` as the gateway writes it (zero fields omitted).
+struct KeyValue: Sendable {
+    var key: [UInt8]
+    var value: [UInt8]
+    var createRevision: Int64
+    var modRevision: Int64
+    /// etcd's version: 1 at creation. The contract's version is this minus one.
+    var version: Int64
+    var lease: Int64
+
+    init(json: JSONValue) throws(CoordinationError) {
+        guard let key = json["key"]?.base64Bytes else {
+            throw .gateway(.malformed("a key-value without a decodable key"), kind: .read)
+        }
+        self.key = key
+        value = json["value"]?.base64Bytes ?? []
+        createRevision = json["create_revision"]?.int64Value ?? 0
+        modRevision = json["mod_revision"]?.int64Value ?? 0
+        version = json["version"]?.int64Value ?? 0
+        lease = json["lease"]?.int64Value ?? 0
+    }
+
+    init(key: [UInt8], value: [UInt8], createRevision: Int64, modRevision: Int64, version: Int64, lease: Int64) {
+        self.key = key
+        self.value = value
+        self.createRevision = createRevision
+        self.modRevision = modRevision
+        self.version = version
+        self.lease = lease
+    }
+}
+
+/// How the store's keys sit in etcd's flat key space.
+///
+/// Key `/a/b` in namespace `/ns` is the plain etcd key `/ns/a/b`. A key's children are the range
+/// `[/ns/a/b/, /ns/a/b0)` (`0` follows `/`), so `/a` never lists `/ab`. Sequential counters live
+/// under `coordination/sequence/…`, which does not start with `/`: no namespace can reach them.
+struct KeySpace: Sendable {
+    let namespace: Key
+    static let counterBase: [UInt8] = Array("coordination/sequence".utf8)
+
+    /// The etcd key of `key`.
+    func etcdKey(_ key: Key) -> [UInt8] { Array(namespace.appending(key).path.utf8) }
+
+    /// The range holding everything strictly beneath `key`.
+    func subtree(_ key: Key) -> (start: [UInt8], end: [UInt8]) {
+        let full = namespace.appending(key)
+        let start = full.isRoot ? Array("/".utf8) : Array((full.path + "/").utf8)
+        return (start, Self.prefixEnd(start))
+    }
+
+    /// Maps an etcd key back to a key of this namespace; `nil` when it is outside it or not a valid key
+    /// (written by another tool).
+    func key(for etcdKey: [UInt8]) -> Key? {
+        guard let text = String(validating: etcdKey, as: UTF8.self), let full = try? Key(text) else { return nil }
+        guard let relative = full.relative(to: namespace), !relative.isRoot else { return nil }
+        return relative
+    }
+
+    /// The counter of sequential children of `parent`.
+    func counter(of parent: Key) -> [UInt8] { Self.counterBase + etcdKey(parent) }
+
+    /// The counters of `key`'s strict descendants.
+    func counters(beneath key: Key) -> (start: [UInt8], end: [UInt8]) {
+        let (start, end) = subtree(key)
+        return (Self.counterBase + start, Self.counterBase + end)
+    }
+
+    /// The first key after every key that starts with `prefix`.
+    static func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
+        var end = prefix
+        while let last = end.last {
+            if last < 0xFF {
+                end[end.count - 1] = last + 1
+                return end
+            }
+            end.removeLast()
+        }
+        return [0]  // every key: etcd's "\0" range end
+    }
+
+    func record(_ kv: KeyValue, as key: Key) -> Record {
+        Record(
+            key: key, value: kv.value, version: kv.version - 1, createRevision: kv.createRevision,
+            modRevision: kv.modRevision, isEphemeral: kv.lease != 0)
+    }
+}
+
+/// Builders for the gateway's request bodies (`etcdserverpb` messages in JSON).
+enum EtcdRequest {
+    static func range(_ key: [UInt8], end: [UInt8]? = nil, keysOnly: Bool = false, countOnly: Bool = false, limit: Int = 0) -> JSONValue {
+        var fields: [String: JSONValue] = ["key": .bytes(key)]
+        if let end { fields["range_end"] = .bytes(end) }
+        if keysOnly { fields["keys_only"] = true }
+        if countOnly { fields["count_only"] = true }
+        if limit > 0 { fields["limit"] = .int64(Int64(limit)) }
+        return .object(fields)
+    }
+
+    static func put(_ key: [UInt8], value: [UInt8], lease: Int64 = 0, ignoreLease: Bool = false, previous: Bool = false) -> JSONValue {
+        var fields: [String: JSONValue] = ["key": .bytes(key), "value": .bytes(value)]
+        if lease != 0 { fields["lease"] = .int64(lease) }
+        if ignoreLease { fields["ignore_lease"] = true }
+        if previous { fields["prev_kv"] = true }
+        return .object(fields)
+    }
+
+    static func deleteRange(_ key: [UInt8], end: [UInt8]? = nil) -> JSONValue {
+        var fields: [String: JSONValue] = ["key": .bytes(key)]
+        if let end { fields["range_end"] = .bytes(end) }
+        return .object(fields)
+    }
+
+    enum Target: String { case version = "VERSION", create = "CREATE", mod = "MOD", lease = "LEASE" }
+    enum Result: String { case equal = "EQUAL", greater = "GREATER", less = "LESS", notEqual = "NOT_EQUAL" }
+
+    /// A txn compare; with `end`, it must hold for every key in the range (an empty range
+    /// compares as one key whose fields are all zero).
+    static func compare(_ key: [UInt8], end: [UInt8]? = nil, _ target: Target, _ result: Result, _ value: Int64) -> JSONValue {
+        let field: String
+        switch target {
+        case .version: field = "version"
+        case .create: field = "create_revision"
+        case .mod: field = "mod_revision"
+        case .lease: field = "lease"
+        }
+        var fields: [String: JSONValue] = [
+            "key": .bytes(key), "target": .string(target.rawValue), "result": .string(result.rawValue),
+            field: .int64(value),
+        ]
+        if let end { fields["range_end"] = .bytes(end) }
+        return .object(fields)
+    }
+
+    static func txn(compare: [JSONValue], success: [JSONValue], failure: [JSONValue] = []) -> JSONValue {
+        ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
+    }
+}
+
+/// A txn's reply: whether its compares held, its revision, and each response in order.
+struct TxnReply: Sendable {
+    var succeeded: Bool
+    var revision: Int64
+    var responses: [JSONValue]
+
+    init(_ json: JSONValue) throws(CoordinationError) {
+        guard let revision = json["header"]?["revision"]?.int64Value else {
+            throw .gateway(.malformed("a txn reply without a header revision"), kind: .read)
+        }
+        self.revision = revision
+        succeeded = json["succeeded"]?.boolValue ?? false
+        responses = json["responses"]?.arrayValue ?? []
+    }
+
+    /// The key-values of response `index`, which must be a range.
+    func range(_ index: Int) throws(CoordinationError) -> [KeyValue] {
+        guard index < responses.count, let range = responses[index]["response_range"] else {
+            throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: .read)
+        }
+        var result: [KeyValue] = []
+        for item in range["kvs"]?.arrayValue ?? [] { result.append(try KeyValue(json: item)) }
+        return result
+    }
+
+    /// The `count` of range response `index`.
+    func count(_ index: Int) throws(CoordinationError) -> Int64 {
+        guard index < responses.count, let range = responses[index]["response_range"] else {
+            throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: .read)
+        }
+        return range["count"]?.int64Value ?? 0
+    }
+}

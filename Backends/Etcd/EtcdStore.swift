@@ -1,0 +1,400 @@
+public import Coordination
+public import Logging
+import Synchronization
+
+/// A ``CoordinationStore`` on etcd 3.4+, spoken through its v3 JSON gateway with libcurl.
+///
+/// Requests run on a small pool of threads the store owns, each with a kept-alive connection;
+/// the session (an etcd lease) is kept alive on a thread and connection of its own; every watch
+/// streams `/v3/watch` on its own thread. See ``KeySpace`` for how keys are laid out in etcd.
+/// Those threads live until ``close()``: a handle that is dropped without being closed keeps them
+/// (and its lease, until the TTL runs out).
+public final class EtcdStore: CoordinationStore {
+    public let namespace: Key
+    let keys: KeySpace
+    let gateway: Gateway
+    let pool: RequestPool
+    let keeper: SessionKeeper
+    let watches = WatchRegistry()
+    private let isClosed = Atomic<Bool>(false)
+
+    /// Opens a handle and its session.
+    /// - Parameters:
+    ///   - endpoints: `host:port` entries, tried in turn when one cannot be reached.
+    ///   - secure: `https` (with `tls` files) instead of `http`.
+    ///   - ttl: the session's time to live.
+    ///   - connections: how many requests may be in flight at once (one owned thread and
+    ///     kept-alive connection each); watches and the session have their own.
+    /// - Throws: `unavailable` when no endpoint answers; `unauthenticated` for wrong credentials.
+    public init(
+        endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
+        caCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
+        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = 8,
+        logger: Logger = Logger(label: "coordination.etcd")
+    ) async throws {
+        guard !endpoints.isEmpty else {
+            throw CoordinationError(.invalidConfiguration, "an etcd store needs at least one endpoint (host:port)")
+        }
+        let tls = TLSFiles(caCertificate: caCertificate, clientCertificate: clientCertificate, clientKey: clientKey)
+        let gateway = Gateway(
+            hosts: endpoints, secure: secure, tls: tls, user: user, password: password,
+            requestTimeout: requestTimeout, logger: logger)
+        self.gateway = gateway
+        self.namespace = namespace
+        keys = KeySpace(namespace: namespace)
+        keeper = try await SessionKeeper.start(gateway: gateway, ttl: ttl)
+        pool = RequestPool(threads: max(1, connections), name: "etcd-request", tls: gateway.tls)
+        do {
+            try await ensureNamespaceExists()
+        } catch {
+            await close()
+            throw error
+        }
+    }
+
+    /// A namespace is a key like any other from outside: make it (and its ancestors) exist, as a
+    /// ZooKeeper chroot must, so a parent namespace sees it among its children.
+    private func ensureNamespaceExists() async throws(CoordinationError) {
+        guard !namespace.isRoot else { return }
+        let outer = KeySpace(namespace: .root)
+        let chain = namespace.ancestors + [namespace]
+        let compares = chain.map { EtcdRequest.compare(outer.etcdKey($0), .create, .equal, 0) }
+        // One txn per missing key keeps it simple; namespaces are few and usually exist already.
+        for (index, key) in chain.enumerated() {
+            _ = try await call("/v3/kv/txn", EtcdRequest.txn(
+                compare: [compares[index]], success: [["request_put": EtcdRequest.put(outer.etcdKey(key), value: [])]]), kind: .write)
+        }
+    }
+
+    // MARK: Plumbing
+
+    func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
+        guard !isClosed.load(ordering: .relaxed) else { throw .closed() }
+        let gateway = self.gateway
+        return try await pool.run { connection throws(CoordinationError) in
+            try gateway.call(path, body, on: connection, kind: kind)
+        }
+    }
+
+    func txn(_ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> TxnReply {
+        try TxnReply(try await call("/v3/kv/txn", body, kind: kind))
+    }
+
+    /// Several ranges read at one revision (a txn without compares). etcd allows at most 128
+    /// requests per txn, so a longer list is read in chunks pinned to the first chunk's revision.
+    func read(_ ranges: [JSONValue]) async throws(CoordinationError) -> TxnReply {
+        let limit = CoordinationLimits.maxTransactionOperations
+        var reply = try await txn(EtcdRequest.txn(compare: [], success: ranges.prefix(limit).map { ["request_range": $0] }), kind: .read)
+        var offset = limit
+        while offset < ranges.count {
+            let chunk = ranges[offset..<min(offset + limit, ranges.count)].map { range -> JSONValue in
+                guard case .object(var fields) = range else { return range }
+                fields["revision"] = .int64(reply.revision)
+                return ["request_range": .object(fields)]
+            }
+            reply.responses += try await txn(EtcdRequest.txn(compare: [], success: chunk), kind: .read).responses
+            offset += limit
+        }
+        return reply
+    }
+
+    /// The session's lease for an ephemeral write; `sessionExpired` between an expiry and the next grant.
+    func currentLease() throws(CoordinationError) -> Int64 {
+        guard let lease = keeper.lease else {
+            throw CoordinationError(.sessionExpired, "the session expired; a new one is being started")
+        }
+        return lease
+    }
+
+    /// Adds `key` to an error, and wakes the keeper if the lease was found gone.
+    func annotate(_ error: CoordinationError, key: Key) -> CoordinationError {
+        var error = error
+        if error.key == nil { error.key = key }
+        if error.code == .sessionExpired { keeper.nudge() }
+        return error
+    }
+
+    static func rootHasNoRecord(_ what: String) -> CoordinationError {
+        CoordinationError(.invalidKey, "the root key '/' has no record and cannot be \(what)", key: .root)
+    }
+
+    // MARK: Reads
+
+    public func get(_ key: Key) async throws -> Record? {
+        if key.isRoot { throw Self.rootHasNoRecord("read") }
+        let reply = try await call("/v3/kv/range", EtcdRequest.range(keys.etcdKey(key)), kind: .read)
+        guard let first = reply["kvs"]?.arrayValue.first else { return nil }
+        return keys.record(try KeyValue(json: first), as: key)
+    }
+
+    public func exists(_ key: Key) async throws -> Bool {
+        if key.isRoot { return true }
+        let reply = try await call("/v3/kv/range", EtcdRequest.range(keys.etcdKey(key), countOnly: true), kind: .read)
+        return (reply["count"]?.int64Value ?? 0) > 0
+    }
+
+    public func children(of key: Key) async throws -> [String] {
+        let (start, end) = keys.subtree(key)
+        var ranges = [EtcdRequest.range(start, end: end, keysOnly: true)]
+        if !key.isRoot { ranges.append(EtcdRequest.range(keys.etcdKey(key), countOnly: true)) }
+        let reply = try await read(ranges)
+        if !key.isRoot, try reply.count(1) == 0 { throw CoordinationError.noNode(key) }
+        // Names are told apart by their bytes: Swift's String equality would merge `é` and `e` + accent.
+        var names: [String] = []
+        var seen = Set<[UInt8]>()
+        for kv in try reply.range(0) {
+            guard kv.key.count > start.count else { continue }
+            let name = Array(kv.key[start.count...].prefix { $0 != UInt8(ascii: "/") })
+            guard seen.insert(name).inserted, let text = String(validating: name, as: UTF8.self),
+                Key.segmentProblem(text) == nil
+            else { continue }
+            names.append(text)
+        }
+        return Key.sortedNames(names)
+    }
+
+    public func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for record in try await self.subtreeRecords(key, includingKey: true).records {
+                        try Task.checkCancellation()
+                        continuation.yield(record)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Every record at (optionally) and beneath `key`, at one revision, parents before children and
+    /// siblings in byte order (a depth-first order, which is not etcd's flat byte order: `/a-b`
+    /// sorts between `/a` and `/a/x` there).
+    func subtreeRecords(_ key: Key, includingKey: Bool) async throws(CoordinationError) -> (revision: Int64, records: [Record]) {
+        let reply = try await txn(Self.snapshotRequest(keys, key, scope: .subtree), kind: .read)
+        // An absent key yields nothing, even above keys another tool wrote without ancestors.
+        if !key.isRoot, try reply.range(0).isEmpty { return (reply.revision, []) }
+        var records = try Self.snapshotRecords(keys, key, scope: .subtree, reply: reply)
+        if !includingKey { records.removeAll { $0.key == key } }
+        records.sort { Self.depthFirst($0.key, $1.key) }
+        return (reply.revision, records)
+    }
+
+    /// A read of everything a watch on `key` with `scope` covers, at one revision.
+    static func snapshotRequest(_ keys: KeySpace, _ key: Key, scope: WatchScope) -> JSONValue {
+        var ranges: [JSONValue] = []
+        if !key.isRoot { ranges.append(EtcdRequest.range(keys.etcdKey(key))) }
+        if scope == .subtree {
+            let (start, end) = keys.subtree(key)
+            ranges.append(EtcdRequest.range(start, end: end))
+        }
+        return EtcdRequest.txn(compare: [], success: ranges.map { ["request_range": $0] })
+    }
+
+    /// The records of a ``snapshotRequest(_:_:scope:)`` reply, sorted by key.
+    static func snapshotRecords(_ keys: KeySpace, _ key: Key, scope: WatchScope, reply: TxnReply) throws(CoordinationError) -> [Record] {
+        var records: [Record] = []
+        for index in reply.responses.indices {
+            for kv in try reply.range(index) {
+                guard let relative = keys.key(for: kv.key), relative.isUnder(key) else { continue }
+                records.append(keys.record(kv, as: relative))
+            }
+        }
+        return records.sorted { $0.key < $1.key }
+    }
+
+    /// Segment-wise byte order: a parent precedes its children, which precede its next sibling.
+    static func depthFirst(_ lhs: Key, _ rhs: Key) -> Bool {
+        lhs.segments.lexicographicallyPrecedes(rhs.segments) { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    // MARK: Writes
+
+    public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        if key.isRoot { throw Self.rootHasNoRecord("created") }
+        try CoordinationLimits.validate(value: value, for: key)
+        do {
+            return try await createWithAncestors(key, value: value, mode: mode)
+        } catch {
+            throw annotate(error, key: key)
+        }
+    }
+
+    /// Reads the key, its ancestors and (for a sequential key) its parent's counter at one revision,
+    /// then writes the missing ancestors, the counter and the key in one txn whose compares
+    /// guarantee nothing it relied on changed meanwhile; on a race, starts again.
+    private func createWithAncestors(_ key: Key, value: [UInt8], mode: CreateMode) async throws(CoordinationError) -> Record {
+        let parent = key.parent ?? .root
+        let ancestors = key.ancestors
+        let counterKey = keys.counter(of: parent)
+        // Past sequence numbers already taken by keys the counter does not know of (copied in
+        // by a migration, written by another tool): a sequential name is never refused for them.
+        var skipTo: Int64 = 0
+        while true {
+            var ranges = ancestors.map { EtcdRequest.range(keys.etcdKey($0), keysOnly: true) }
+            ranges.append(EtcdRequest.range(keys.etcdKey(key), keysOnly: true))
+            if mode.isSequential { ranges.append(EtcdRequest.range(counterKey)) }
+            let snapshot = try await read(ranges)
+
+            var compares: [JSONValue] = []
+            var puts: [JSONValue] = []
+            for (index, ancestor) in ancestors.enumerated() {
+                let found = try snapshot.range(index).first
+                if let found, found.lease != 0 { throw CoordinationError.ephemeralChildren(ancestor) }
+                compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .create, .equal, found?.createRevision ?? 0))
+                if found == nil { puts.append(["request_put": EtcdRequest.put(keys.etcdKey(ancestor), value: [])]) }
+            }
+            var target = key
+            var counterModRevision: Int64 = 0
+            if mode.isSequential {
+                let counter = try snapshot.range(ancestors.count + 1).first
+                let next = max(try counter.map(Self.counterValue) ?? 0, skipTo)
+                counterModRevision = counter?.modRevision ?? 0
+                target = try Key(key.path + Key.sequenceSuffix(next))
+                compares.append(EtcdRequest.compare(counterKey, .mod, .equal, counterModRevision))
+                puts.append(["request_put": EtcdRequest.put(counterKey, value: Array(String(next + 1).utf8))])
+            } else if try !snapshot.range(ancestors.count).isEmpty {
+                throw CoordinationError.nodeExists(key)
+            }
+            let lease = mode.isEphemeral ? try currentLease() : 0
+            compares.append(EtcdRequest.compare(keys.etcdKey(target), .create, .equal, 0))
+            puts.append(["request_put": EtcdRequest.put(keys.etcdKey(target), value: value, lease: lease)])
+            let failure: [JSONValue] = [["request_range": EtcdRequest.range(keys.etcdKey(target), countOnly: true)]]
+            let reply = try await txn(EtcdRequest.txn(compare: compares, success: puts, failure: failure), kind: .write)
+            if reply.succeeded {
+                return Record(
+                    key: target, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision,
+                    isEphemeral: lease != 0)
+            }
+            // The target exists: for a plain key that is the answer; for a sequential one only if
+            // the counter did not move (someone created a key with exactly the next name).
+            if try reply.count(0) > 0 {
+                if !mode.isSequential { throw CoordinationError.nodeExists(key) }
+                let counter = try await read([EtcdRequest.range(counterKey, keysOnly: true)]).range(0).first
+                if counter?.modRevision ?? 0 == counterModRevision {
+                    skipTo = try await highestSequenceNumber(under: key) + 1
+                }
+            }
+        }
+    }
+
+    /// The highest number `prefix` + 10 digits among existing keys (prefix is a sequential create's key).
+    private func highestSequenceNumber(under prefix: Key) async throws(CoordinationError) -> Int64 {
+        let start = keys.etcdKey(prefix)
+        let found = try await read([EtcdRequest.range(start, end: KeySpace.prefixEnd(start), keysOnly: true)]).range(0)
+        var highest: Int64 = -1
+        for kv in found where kv.key.count == start.count + CoordinationLimits.sequenceDigits {
+            let digits = kv.key[start.count...]
+            guard digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                let number = Int64(String(decoding: digits, as: UTF8.self))
+            else { continue }
+            highest = max(highest, number)
+        }
+        return highest
+    }
+
+    static func counterValue(_ kv: KeyValue) throws(CoordinationError) -> Int64 {
+        guard let text = String(validating: kv.value, as: UTF8.self), let value = Int64(text), value >= 0 else {
+            throw CoordinationError(
+                .unavailable, "the sequence counter \(String(decoding: kv.key, as: UTF8.self)) holds no number",
+                backendDetail: "counter value: \(Gateway.excerpt(kv.value))")
+        }
+        return value
+    }
+
+    public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
+        if key.isRoot { throw Self.rootHasNoRecord("set") }
+        try CoordinationLimits.validate(value: value, for: key)
+        let etcdKey = keys.etcdKey(key)
+        var compares = [EtcdRequest.compare(etcdKey, .create, .greater, 0)]
+        if let ifVersion { compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)) }
+        let reply: TxnReply
+        do {
+            reply = try await txn(EtcdRequest.txn(
+                compare: compares,
+                success: [["request_put": EtcdRequest.put(etcdKey, value: value, ignoreLease: true, previous: true)]],
+                failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+        } catch {
+            throw annotate(error, key: key)
+        }
+        guard reply.succeeded else {
+            guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
+            throw CoordinationError.versionConflict(key, expected: ifVersion ?? -1, actual: found.version - 1)
+        }
+        guard let previous = reply.responses.first?["response_put"]?["prev_kv"] else {
+            throw CoordinationError.gateway(.malformed("a put reply without the previous key-value"), kind: .write, key: key)
+        }
+        let before = try KeyValue(json: previous)
+        return Record(
+            key: key, value: value, version: before.version, createRevision: before.createRevision,
+            modRevision: reply.revision, isEphemeral: before.lease != 0)
+    }
+
+    public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
+        let (childrenStart, childrenEnd) = keys.subtree(key)
+        let (countersStart, countersEnd) = keys.counters(beneath: key)
+        if key.isRoot {
+            guard recursive else {
+                throw CoordinationError(.invalidKey, "the root key '/' cannot be deleted; delete it recursively to empty the namespace", key: key)
+            }
+            _ = try await txn(EtcdRequest.txn(compare: [], success: [
+                ["request_delete_range": EtcdRequest.deleteRange(childrenStart, end: childrenEnd)],
+                ["request_delete_range": EtcdRequest.deleteRange(countersStart, end: countersEnd)],
+                ["request_delete_range": EtcdRequest.deleteRange(keys.counter(of: key))],
+            ]), kind: .write)
+            return
+        }
+        let etcdKey = keys.etcdKey(key)
+        var compares = [EtcdRequest.compare(etcdKey, .create, .greater, 0)]
+        if let ifVersion { compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)) }
+        var success: [JSONValue] = [
+            ["request_delete_range": EtcdRequest.deleteRange(etcdKey)],
+            ["request_delete_range": EtcdRequest.deleteRange(keys.counter(of: key))],
+        ]
+        if recursive {
+            // Everything beneath goes in the same txn: atomic, which the contract does not even require.
+            success.append(["request_delete_range": EtcdRequest.deleteRange(childrenStart, end: childrenEnd)])
+            success.append(["request_delete_range": EtcdRequest.deleteRange(countersStart, end: countersEnd)])
+        } else {
+            // No key may exist beneath: an empty range compares as one all-zero key.
+            compares.append(EtcdRequest.compare(childrenStart, end: childrenEnd, .create, .equal, 0))
+        }
+        let reply: TxnReply
+        do {
+            reply = try await txn(EtcdRequest.txn(
+                compare: compares, success: success,
+                failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+        } catch {
+            throw annotate(error, key: key)
+        }
+        guard reply.succeeded else {
+            guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
+            if let ifVersion, found.version - 1 != ifVersion {
+                throw CoordinationError.versionConflict(key, expected: ifVersion, actual: found.version - 1)
+            }
+            throw CoordinationError.notEmpty(key)
+        }
+    }
+
+    // MARK: Sessions
+
+    public func sessionEvents() -> AsyncStream<SessionEvent> { keeper.events.subscribe() }
+
+    public var session: SessionEvent { keeper.events.current }
+
+    /// Test seam: drops every watch's stream and holds it disconnected until called with `false`.
+    func pauseWatches(_ paused: Bool) { watches.setPaused(paused) }
+
+    /// The lease id of the current session, for tests that revoke it from outside.
+    public var leaseID: Int64? { keeper.lease }
+
+    public func close() async {
+        guard !isClosed.exchange(true, ordering: .relaxed) else { return }
+        watches.closeAll()
+        await keeper.close()
+        pool.close()
+    }
+}

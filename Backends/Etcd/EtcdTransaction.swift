@@ -1,0 +1,296 @@
+public import Coordination
+
+/// Transactions: read what the operations depend on at one revision, play them against that
+/// snapshot to find the first that fails (so the error names the right operation and reason),
+/// then write their combined effect in one etcd txn whose compares guarantee that nothing read
+/// has changed since. If something did, start again.
+extension EtcdStore {
+    public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        try CoordinationLimits.validate(transaction: operations)
+        for (index, operation) in operations.enumerated() where operation.key.isRoot {
+            throw Self.rootHasNoRecord("changed in a transaction").inTransaction(operation: index, of: operations.count)
+        }
+        if operations.isEmpty { return [] }
+        while true {
+            let plan = TransactionPlan(operations: operations, keys: keys)
+            let snapshot = try await read(plan.reads)
+            var replay = try TransactionReplay(plan: plan, snapshot: snapshot, keys: keys)
+            let lease = operations.contains { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
+                ? try currentLease() : 0
+            let outcome = replay.play(operations, lease: lease)
+            if case .failure(let error) = outcome { throw annotate(error, key: error.key ?? .root) }
+            let reply: TxnReply
+            do {
+                reply = try await txn(replay.writeRequest(snapshotRevision: snapshot.revision), kind: .write)
+            } catch {
+                let ephemeralIndex = operations.firstIndex { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
+                if error.code == .sessionExpired, let ephemeralIndex {
+                    throw annotate(error.inTransaction(operation: ephemeralIndex, of: operations.count), key: operations[ephemeralIndex].key)
+                }
+                throw error
+            }
+            if reply.succeeded { return replay.results(revision: reply.revision) }
+        }
+    }
+}
+
+/// What a transaction must read: each key it touches, each created key's parent, each sequential
+/// parent's counter, and each deleted key's children.
+struct TransactionPlan {
+    var userKeys: [Key] = []
+    var counterParents: [Key] = []
+    var deleted: [Key] = []
+
+    init(operations: [Operation], keys: KeySpace) {
+        self.keys = keys
+        var userKeys: [Key] = []
+        var counterParents: [Key] = []
+        var deleted: [Key] = []
+        var seen = Set<Key>()
+        func note(_ key: Key) { if !key.isRoot && seen.insert(key).inserted { userKeys.append(key) } }
+        var counters = Set<Key>()
+        for operation in operations {
+            note(operation.key)
+            switch operation {
+            case .create(let key, _, let mode):
+                let parent = key.parent ?? .root
+                note(parent)
+                if mode.isSequential && counters.insert(parent).inserted { counterParents.append(parent) }
+            case .delete(let key, _):
+                if !deleted.contains(key) { deleted.append(key) }
+            case .check, .set:
+                break
+            }
+        }
+        self.userKeys = userKeys
+        self.counterParents = counterParents
+        self.deleted = deleted
+    }
+
+    let keys: KeySpace
+
+    var reads: [JSONValue] {
+        userKeys.map { EtcdRequest.range(keys.etcdKey($0), keysOnly: true) }
+            + counterParents.map { EtcdRequest.range(keys.counter(of: $0)) }
+            + deleted.map { key in
+                let (start, end) = keys.subtree(key)
+                return EtcdRequest.range(start, end: end, keysOnly: true)
+            }
+    }
+}
+
+/// Plays a transaction against a snapshot and, when every operation would succeed, builds the txn.
+struct TransactionReplay {
+    private let keys: KeySpace
+    private let plan: TransactionPlan
+    /// Each user key as read (`nil`: absent).
+    private var observed: [Key: KeyValue?] = [:]
+    /// Each user key as the transaction leaves it so far.
+    private var current: [Key: KeyValue?] = [:]
+    private var counterObserved: [Key: KeyValue?] = [:]
+    private var counterNext: [Key: Int64] = [:]
+    /// Keys beneath each deleted key, as read.
+    private var beneath: [Key: [Key]] = [:]
+    /// Keys in first-touch order, for a stable txn.
+    private var touched: [Key] = []
+    private var pending: [PendingResult] = []
+    private var leases: [Key: Int64] = [:]
+
+    private enum PendingResult {
+        case checked
+        case created(Key, [UInt8], ephemeral: Bool)
+        case set(Key, [UInt8], version: Int64, createRevision: Int64?, ephemeral: Bool)
+        case deleted
+    }
+
+    init(plan: TransactionPlan, snapshot: TxnReply, keys: KeySpace) throws(CoordinationError) {
+        self.keys = keys
+        self.plan = plan
+        var index = 0
+        for key in plan.userKeys {
+            let found = try snapshot.range(index).first
+            observed[key] = .some(found)
+            current[key] = .some(found)
+            index += 1
+        }
+        for parent in plan.counterParents {
+            let found = try snapshot.range(index).first
+            counterObserved[parent] = .some(found)
+            counterNext[parent] = try found.map(EtcdStore.counterValue) ?? 0
+            index += 1
+        }
+        for key in plan.deleted {
+            beneath[key] = try snapshot.range(index).compactMap { keys.key(for: $0.key) }
+            index += 1
+        }
+    }
+
+    private func exists(_ key: Key) -> KeyValue? {
+        if key.isRoot { return KeyValue(key: [], value: [], createRevision: 0, modRevision: 0, version: 1, lease: 0) }
+        return current[key] ?? nil
+    }
+
+    private mutating func touch(_ key: Key) {
+        if !touched.contains(key) { touched.append(key) }
+    }
+
+    /// Plays every operation in order; the first failure is returned, naming its index.
+    mutating func play(_ operations: [Operation], lease: Int64) -> Result<Void, CoordinationError> {
+        var rewritten: [Key: Int] = [:]
+        for (index, operation) in operations.enumerated() {
+            if case .create = operation, touched.contains(operation.key) { rewritten[operation.key] = index }
+            if case .set = operation, touched.contains(operation.key) { rewritten[operation.key] = index }
+            if let error = apply(operation, lease: lease) {
+                return .failure(error.inTransaction(operation: index, of: operations.count))
+            }
+        }
+        // etcd refuses two writes of one key in a txn, and one put cannot give the versions (or
+        // create revision) that a create-then-set or delete-then-create leaves on ZooKeeper. A key
+        // written and finally deleted is fine: nothing of it remains to be numbered.
+        for (key, index) in rewritten.sorted(by: { $0.value < $1.value }) where (current[key] ?? nil) != nil {
+            return .failure(CoordinationError(
+                .unsupported,
+                "etcd cannot write \(key) twice in one transaction with the versions other backends give it; split the transaction",
+                key: key
+            ).inTransaction(operation: index, of: operations.count))
+        }
+        return .success(())
+    }
+
+    private mutating func apply(_ operation: Operation, lease: Int64) -> CoordinationError? {
+        switch operation {
+        case .check(let key, let version):
+            guard let found = exists(key) else { return .noNode(key) }
+            if let version, found.version - 1 != version { return .versionConflict(key, expected: version, actual: found.version - 1) }
+            pending.append(.checked)
+
+        case .create(let requested, let value, let mode):
+            let parent = requested.parent ?? .root
+            guard let parentRecord = exists(parent) else {
+                return CoordinationError(
+                    .noNode, "cannot create \(requested): its parent \(parent) does not exist (a transaction creates no ancestors)",
+                    key: requested)
+            }
+            if parentRecord.lease != 0 { return .ephemeralChildren(parent) }
+            var key = requested
+            if mode.isSequential {
+                let number = counterNext[parent] ?? 0
+                counterNext[parent] = number + 1
+                do {
+                    key = try Key(requested.path + Key.sequenceSuffix(number))
+                } catch {
+                    return error
+                }
+                if current[key] == nil {
+                    // A sequential name nobody read: it cannot exist unless someone wrote it by hand;
+                    // the txn's compare on it catches that.
+                    observed[key] = .some(nil)
+                    current[key] = .some(nil)
+                }
+            }
+            if exists(key) != nil { return .nodeExists(key) }
+            let keyLease = mode.isEphemeral ? lease : 0
+            current[key] = .some(KeyValue(key: keys.etcdKey(key), value: value, createRevision: 0, modRevision: 0, version: 1, lease: keyLease))
+            leases[key] = keyLease
+            touch(key)
+            pending.append(.created(key, value, ephemeral: mode.isEphemeral))
+
+        case .set(let key, let value, let ifVersion):
+            guard var found = exists(key) else { return .noNode(key) }
+            if let ifVersion, found.version - 1 != ifVersion {
+                return .versionConflict(key, expected: ifVersion, actual: found.version - 1)
+            }
+            found.version += 1
+            found.value = value
+            current[key] = .some(found)
+            touch(key)
+            pending.append(.set(key, value, version: found.version - 1, createRevision: found.createRevision == 0 ? nil : found.createRevision, ephemeral: found.lease != 0))
+
+        case .delete(let key, let ifVersion):
+            guard let found = exists(key) else { return .noNode(key) }
+            if let ifVersion, found.version - 1 != ifVersion {
+                return .versionConflict(key, expected: ifVersion, actual: found.version - 1)
+            }
+            let readBeneath = beneath[key] ?? []
+            let stillBeneath = readBeneath.contains { below in
+                guard let tracked = current[below] else { return true }  // untouched by the transaction
+                return tracked != nil
+            }
+            let createdBeneath = current.contains { entry in entry.key != key && entry.key.isUnder(key) && entry.value != nil }
+            if stillBeneath || createdBeneath { return .notEmpty(key) }
+            current[key] = .some(nil)
+            touch(key)
+            pending.append(.deleted)
+        }
+        return nil
+    }
+
+    /// The txn: compares that hold only if nothing read has changed, then one request per touched key.
+    func writeRequest(snapshotRevision: Int64) -> JSONValue {
+        var compares: [JSONValue] = []
+        var absentCompares: [JSONValue] = []
+        for key in observed.keys.sorted() {
+            let found = observed[key] ?? nil
+            if let found {
+                compares.append(EtcdRequest.compare(keys.etcdKey(key), .mod, .equal, found.modRevision))
+            } else {
+                absentCompares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
+            }
+        }
+        for parent in plan.counterParents {
+            compares.append(EtcdRequest.compare(keys.counter(of: parent), .mod, .equal, (counterObserved[parent] ?? nil)?.modRevision ?? 0))
+        }
+        for key in plan.deleted {
+            // No key may have appeared beneath a deleted key since the snapshot.
+            let (start, end) = keys.subtree(key)
+            absentCompares.append(EtcdRequest.compare(start, end: end, .create, .less, snapshotRevision + 1))
+        }
+        if compares.count + absentCompares.count <= CoordinationLimits.maxTransactionOperations {
+            compares += absentCompares
+        } else if !absentCompares.isEmpty {
+            // Too many compares for etcd's txn limit: one range compare over the whole namespace
+            // says the same (no key appeared since the snapshot), only more conservatively.
+            let (start, end) = keys.subtree(.root)
+            compares.append(EtcdRequest.compare(start, end: end, .create, .less, snapshotRevision + 1))
+        }
+
+        var success: [JSONValue] = []
+        for key in touched {
+            let before = observed[key] ?? nil
+            let after = current[key] ?? nil
+            switch (before, after) {
+            case (_, let after?):
+                if before == nil || after.createRevision == 0 {
+                    success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: after.value, lease: leases[key] ?? 0)])
+                } else {
+                    success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: after.value, ignoreLease: true)])
+                }
+            case (_?, nil):
+                success.append(["request_delete_range": EtcdRequest.deleteRange(keys.etcdKey(key))])
+            case (nil, nil):
+                break  // created and deleted again within the transaction
+            }
+        }
+        for parent in plan.counterParents {
+            let next = counterNext[parent] ?? 0
+            success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
+        }
+        return EtcdRequest.txn(compare: compares, success: success)
+    }
+
+    /// The results once the txn applied at `revision`.
+    func results(revision: Int64) -> [OperationResult] {
+        pending.map { result in
+            switch result {
+            case .checked: return .checked
+            case .deleted: return .deleted
+            case .created(let key, let value, let ephemeral):
+                return .created(Record(key: key, value: value, version: 0, createRevision: revision, modRevision: revision, isEphemeral: ephemeral))
+            case .set(let key, let value, let version, let createRevision, let ephemeral):
+                return .set(Record(
+                    key: key, value: value, version: version, createRevision: createRevision ?? revision, modRevision: revision,
+                    isEphemeral: ephemeral))
+            }
+        }
+    }
+}

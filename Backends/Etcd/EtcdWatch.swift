@@ -1,0 +1,216 @@
+public import Coordination
+import Foundation
+import Synchronization
+
+extension EtcdStore {
+    public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        guard let watcher = watches.register(WatchStream(key: key, scope: scope, keys: keys, gateway: gateway, continuation: continuation)) else {
+            continuation.finish(throwing: CoordinationError.closed())
+            return stream
+        }
+        continuation.onTermination = { [watches] _ in
+            watcher.stop(storeClosed: false)
+            watches.remove(watcher)
+        }
+        watcher.start()
+        return stream
+    }
+}
+
+/// The live watches of a store, so that closing it ends them all with `unavailable`.
+final class WatchRegistry: Sendable {
+    private let state = Mutex<(watches: [ObjectIdentifier: WatchStream], closed: Bool)>(([:], false))
+
+    func register(_ watch: WatchStream) -> WatchStream? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            state.watches[ObjectIdentifier(watch)] = watch
+            return watch
+        }
+    }
+
+    func remove(_ watch: WatchStream) {
+        _ = state.withLock { $0.watches.removeValue(forKey: ObjectIdentifier(watch)) }
+    }
+
+    /// Test seam: while paused every watch drops its stream and waits, as if disconnected.
+    func setPaused(_ paused: Bool) {
+        for watch in state.withLock({ Array($0.watches.values) }) { watch.setPaused(paused) }
+    }
+
+    func closeAll() {
+        let all = state.withLock { state in
+            state.closed = true
+            defer { state.watches = [:] }
+            return Array(state.watches.values)
+        }
+        for watch in all { watch.stop(storeClosed: true) }
+    }
+}
+
+/// One watch: a snapshot at revision R, then `/v3/watch` from R + 1 streamed on a thread (and
+/// curl connection) of its own. A dropped connection resumes from the last revision seen, so no
+/// event is lost or repeated; a compacted revision (etcd `canceled` with `compact_revision`)
+/// means events are gone, so a fresh snapshot is sent and watching goes on after it.
+final class WatchStream: Sendable {
+    private let key: Key
+    private let scope: WatchScope
+    private let keys: KeySpace
+    private let gateway: Gateway
+    private let continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation
+    private let stopped = Atomic<Bool>(false)
+    private let storeClosed = Atomic<Bool>(false)
+    private let paused = Atomic<Bool>(false)
+
+    init(key: Key, scope: WatchScope, keys: KeySpace, gateway: Gateway, continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) {
+        self.key = key
+        self.scope = scope
+        self.keys = keys
+        self.gateway = gateway
+        self.continuation = continuation
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            let connection = CurlConnection(tls: gateway.tls)
+            let failure = run(on: connection)
+            if storeClosed.load(ordering: .relaxed) {
+                continuation.finish(throwing: CoordinationError.closed())
+            } else if let failure {
+                continuation.finish(throwing: failure)
+            } else {
+                continuation.finish()
+            }
+        }
+        thread.name = "etcd-watch"
+        thread.start()
+    }
+
+    func stop(storeClosed: Bool) {
+        if storeClosed { self.storeClosed.store(true, ordering: .relaxed) }
+        stopped.store(true, ordering: .relaxed)
+    }
+
+    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    func setPaused(_ paused: Bool) { self.paused.store(paused, ordering: .relaxed) }
+
+    private var isPaused: Bool { paused.load(ordering: .relaxed) }
+
+    /// Runs until stopped; returns an error only for failures retrying cannot fix (credentials).
+    private func run(on connection: CurlConnection) -> CoordinationError? {
+        var nextRevision: Int64? = nil
+        var backoff = Duration.milliseconds(100)
+        while !isStopped {
+            if isPaused {
+                Thread.sleep(forTimeInterval: 0.02)
+                continue
+            }
+            if nextRevision == nil {
+                do {
+                    let reply = try TxnReply(try gateway.call(
+                        "/v3/kv/txn", EtcdStore.snapshotRequest(keys, key, scope: scope), on: connection, kind: .read))
+                    continuation.yield(.snapshot(try EtcdStore.snapshotRecords(keys, key, scope: scope, reply: reply)))
+                    nextRevision = reply.revision + 1
+                } catch {
+                    if error.code == .unauthenticated || error.code == .permissionDenied { return error }
+                    gateway.logger.debug("etcd watch snapshot failed; retrying", metadata: ["error": "\(error)"])
+                    pause(&backoff)
+                    continue
+                }
+            }
+            let outcome = follow(from: nextRevision!, on: connection)
+            switch outcome {
+            case .progressed(let next):
+                nextRevision = next
+                backoff = .milliseconds(100)
+            case .stalled(let next):
+                nextRevision = next
+                pause(&backoff)
+            case .compacted:
+                nextRevision = nil
+            case .failed(let error):
+                return error
+            }
+        }
+        return nil
+    }
+
+    private enum FollowOutcome {
+        /// The stream ended after delivering something; resume from this revision at once.
+        case progressed(Int64?)
+        /// The stream ended without progress (server gone, refused); resume from here after a pause.
+        case stalled(Int64?)
+        /// The revision to resume from was compacted away: start over with a snapshot.
+        case compacted
+        case failed(CoordinationError)
+    }
+
+    private func follow(from revision: Int64, on connection: CurlConnection) -> FollowOutcome {
+        let (start, end): ([UInt8], [UInt8]?) =
+            scope == .key ? (keys.etcdKey(key), nil) : (keys.etcdKey(key), keys.subtree(key).end)
+        var request: [String: JSONValue] = ["key": .bytes(start), "start_revision": .int64(revision)]
+        if let end { request["range_end"] = .bytes(end) }
+
+        var next = revision
+        var created = false
+        var compacted = false
+        var authFailure = false
+        var fatal: CoordinationError?
+        let sink = ResponseSink()
+        sink.shouldContinue = { [self] in !isStopped && !isPaused }
+        sink.onLine = { [self] line in
+            guard let message = JSONValue.parse(line) else {
+                gateway.logger.debug("etcd watch: unreadable line", metadata: ["line": "\(Gateway.excerpt(Array(line)))"])
+                return false  // reconnect from the last revision rather than guess
+            }
+            if let error = message["error"] {
+                let code = error["grpc_code"]?.int64Value ?? message["code"]?.int64Value
+                if code == 16 { authFailure = true } else if code == 7 {
+                    fatal = CoordinationError.gateway(.status(403, grpcCode: 7, message: error["message"]?.stringValue ?? "\(error)"), kind: .read)
+                }
+                return false
+            }
+            guard let result = message["result"] else { return !isStopped }
+            if result["created"]?.boolValue == true { created = true }
+            if result["canceled"]?.boolValue == true {
+                if (result["compact_revision"]?.int64Value ?? 0) > 0 { compacted = true }
+                return false
+            }
+            for event in result["events"]?.arrayValue ?? [] {
+                guard let kvJSON = event["kv"], let kv = try? KeyValue(json: kvJSON) else { return false }
+                next = max(next, kv.modRevision + 1)
+                guard let relative = keys.key(for: kv.key), scope == .key ? relative == key : relative.isUnder(key) else { continue }
+                if event["type"]?.stringValue == "DELETE" {
+                    continuation.yield(.delete(relative))
+                } else {
+                    continuation.yield(.put(keys.record(kv, as: relative)))
+                }
+            }
+            return !isStopped && !isPaused
+        }
+        let ending = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)
+        if let fatal { return .failed(fatal) }
+        if compacted { return .compacted }
+        if authFailure {
+            do {
+                try gateway.authenticate(on: connection)
+            } catch {
+                return .failed(error)
+            }
+            return .progressed(next)
+        }
+        if case .failed(let failure) = ending {
+            gateway.logger.debug("etcd watch connection lost; resuming", metadata: ["error": "\(failure.message)", "revision": "\(next)"])
+        }
+        return created && next > revision ? .progressed(next) : .stalled(next)
+    }
+
+    /// Sleeps `backoff` in small steps (so a stop is noticed), then doubles it up to 2 s.
+    private func pause(_ backoff: inout Duration) {
+        let deadline = ContinuousClock.now.advanced(by: backoff)
+        while !isStopped && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        backoff = min(backoff * 2, .seconds(2))
+    }
+}

@@ -1,0 +1,61 @@
+import Coordination
+
+/// Everything that can go wrong talking to the gateway, before it becomes a portable error.
+enum GatewayFailure: Sendable {
+    /// curl could not complete the transfer on any endpoint.
+    case transport(TransportFailure, endpoint: String)
+    /// The gateway answered with an error status and (usually) a gRPC code and message.
+    case status(Int, grpcCode: Int?, message: String)
+    /// The reply was not the JSON we expected: truncated, malformed, or missing a field.
+    case malformed(String)
+}
+
+/// Whether a failed request may have changed the store: decides between `unavailable` and `connectionLoss`.
+enum RequestKind: Sendable {
+    case read
+    case write
+}
+
+extension CoordinationError {
+    /// The one place a gateway failure becomes a ``CoordinationError``; the gateway's own words
+    /// (HTTP status, gRPC code and message, curl error) ride along in `backendDetail`.
+    static func gateway(_ failure: GatewayFailure, kind: RequestKind, key: Key? = nil) -> CoordinationError {
+        switch failure {
+        case .transport(let transport, let endpoint):
+            let detail = "curl error \(transport.code) at \(endpoint): \(transport.message)"
+            if transport.timedOut {
+                return CoordinationError(.timeout, "etcd did not answer in time", key: key, backendDetail: detail)
+            }
+            if kind == .write && !transport.neverSent {
+                return CoordinationError(
+                    .connectionLoss, "lost contact with etcd during a write; its outcome is unknown", key: key,
+                    backendDetail: detail)
+            }
+            return CoordinationError(.unavailable, "cannot reach etcd", key: key, backendDetail: detail)
+
+        case .status(let status, let grpcCode, let message):
+            let detail = "HTTP \(status)" + (grpcCode.map { ", gRPC code \($0)" } ?? "") + ": \(message)"
+            let code: CoordinationError.Code
+            switch (grpcCode, status) {
+            case (16?, _), (nil, 401): code = .unauthenticated
+            case (7?, _), (nil, 403): code = .permissionDenied
+            case (3?, _) where message.contains("authentication failed") || message.contains("user name"):
+                // etcd reports a wrong user or password as InvalidArgument.
+                code = .unauthenticated
+            case (3?, _) where message.contains("too many operations") || message.contains("too large"):
+                code = .transactionTooLarge
+            case (5?, _) where message.contains("lease not found"): code = .sessionExpired
+            case (4?, _), (nil, 504): code = .timeout
+            case (14?, _) where kind == .write && message.contains("timed out"): code = .connectionLoss
+            case (14?, _) where kind == .write && message.contains("leader changed"): code = .connectionLoss
+            default: code = .unavailable
+            }
+            return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
+
+        case .malformed(let what):
+            return CoordinationError(
+                .unavailable, "etcd sent a reply that could not be understood", key: key,
+                backendDetail: "malformed gateway reply: \(what)")
+        }
+    }
+}

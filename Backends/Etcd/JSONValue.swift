@@ -1,0 +1,166 @@
+import Foundation
+
+/// A parsed JSON document, `Sendable`, with the accessors the gateway's replies need.
+///
+/// The gateway writes every int64 as a string and omits fields that are zero, false or empty, so
+/// the accessors read numbers from strings or numbers alike and treat a missing field as zero.
+enum JSONValue: Sendable, Equatable {
+    case object([String: JSONValue])
+    case array([JSONValue])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    subscript(field: String) -> JSONValue? {
+        if case .object(let fields) = self { return fields[field] }
+        return nil
+    }
+
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    var arrayValue: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+
+    var boolValue: Bool {
+        if case .bool(let flag) = self { return flag }
+        return false
+    }
+
+    /// An int64 written either as a JSON string (the gateway's way) or as a number.
+    var int64Value: Int64? {
+        switch self {
+        case .string(let text): Int64(text)
+        case .number(let number): number.isFinite ? Int64(exactly: number.rounded()) : nil
+        default: nil
+        }
+    }
+
+    // MARK: Parsing and writing
+
+    /// Parses a complete document; `nil` when `bytes` is not one (truncated, malformed, empty).
+    static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
+            return nil
+        }
+        return JSONValue(foundation: object)
+    }
+
+    private init?(foundation object: Any) {
+        switch object {
+        case let dictionary as [String: Any]:
+            var fields: [String: JSONValue] = [:]
+            for (name, value) in dictionary {
+                guard let converted = JSONValue(foundation: value) else { return nil }
+                fields[name] = converted
+            }
+            self = .object(fields)
+        case let array as [Any]:
+            var items: [JSONValue] = []
+            for value in array {
+                guard let converted = JSONValue(foundation: value) else { return nil }
+                items.append(converted)
+            }
+            self = .array(items)
+        case let text as String:
+            self = .string(text)
+        case let number as NSNumber:
+            // JSONSerialization gives booleans as NSNumber too; tell them apart by their type.
+            if String(cString: number.objCType) == "c" {
+                self = .bool(number.boolValue)
+            } else {
+                self = .number(number.doubleValue)
+            }
+        case is NSNull:
+            self = .null
+        default:
+            return nil
+        }
+    }
+
+    /// The compact JSON text of this value.
+    var serialized: [UInt8] {
+        var out: [UInt8] = []
+        write(into: &out)
+        return out
+    }
+
+    private func write(into out: inout [UInt8]) {
+        switch self {
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            for (index, name) in fields.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(name, into: &out)
+                out.append(UInt8(ascii: ":"))
+                fields[name]!.write(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                item.write(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .string(let text):
+            JSONValue.writeString(text, into: &out)
+        case .number(let number):
+            if let integer = Int64(exactly: number) {
+                out.append(contentsOf: String(integer).utf8)
+            } else {
+                out.append(contentsOf: String(number).utf8)
+            }
+        case .bool(let flag):
+            out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .null:
+            out.append(contentsOf: "null".utf8)
+        }
+    }
+
+    private static func writeString(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case 0..<0x20:
+                let hex = String(byte, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, ExpressibleByStringLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral
+{
+    init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    init(stringLiteral value: String) { self = .string(value) }
+    init(booleanLiteral value: Bool) { self = .bool(value) }
+    init(integerLiteral value: Int) { self = .number(Double(value)) }
+
+    /// Bytes as the gateway wants them: base64.
+    static func bytes(_ bytes: some Collection<UInt8>) -> JSONValue {
+        .string(Data(bytes).base64EncodedString())
+    }
+
+    /// An int64 as the gateway writes it: a decimal string.
+    static func int64(_ value: Int64) -> JSONValue { .string(String(value)) }
+
+    /// Decodes a base64 field; `nil` when absent (an omitted empty value is the empty array).
+    var base64Bytes: [UInt8]? {
+        guard let text = stringValue, let data = Data(base64Encoded: text) else { return nil }
+        return Array(data)
+    }
+}

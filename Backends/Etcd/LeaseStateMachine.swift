@@ -1,0 +1,90 @@
+import Coordination
+
+/// The session's logic as a plain state machine (in the style of postgres-nio's connection state
+/// machines): it is fed what happened and returns what to do, so it is tested without a server.
+/// ``SessionKeeper`` performs the actions on its own thread.
+///
+/// The session is an etcd lease: granted, kept alive every `ttl / 3`, `suspended` when keep-alives
+/// fail, `reconnected` when one succeeds again, `expired` when etcd says the lease is gone (a
+/// keep-alive answer without `TTL`, or "lease not found"), after which a new lease is granted and
+/// reported as `connected` with a new session id.
+struct LeaseStateMachine: Sendable {
+    enum State: Sendable, Equatable {
+        /// Waiting for a lease; `previous` is the lease that expired, if any.
+        case granting(previous: Int64?)
+        case active(lease: Int64, lastContact: ContinuousClock.Instant, suspended: Bool)
+        case closed
+    }
+
+    enum Input: Sendable, Equatable {
+        case granted(lease: Int64)
+        case grantFailed
+        case keepAliveConfirmed
+        case keepAliveFailed
+        case leaseGone
+        case close
+    }
+
+    enum Action: Sendable, Equatable {
+        case grant(after: Duration)
+        case keepAlive(lease: Int64, after: Duration)
+        case report(SessionState, lease: Int64, lastContact: ContinuousClock.Instant)
+        case revoke(lease: Int64)
+        case stop
+    }
+
+    let ttl: Duration
+    private(set) var state: State = .granting(previous: nil)
+
+    init(ttl: Duration) { self.ttl = ttl }
+
+    /// Keep-alives well inside the TTL, so one lost reply does not lose the lease.
+    var keepAliveInterval: Duration { ttl / 3 }
+    /// While suspended, try again often: every try is a chance to report `reconnected` in time.
+    var retryInterval: Duration { min(ttl / 6, .milliseconds(500)) }
+
+    /// The lease operations may attach ephemeral keys to, when there is one.
+    var lease: Int64? {
+        if case .active(let lease, _, _) = state { return lease }
+        return nil
+    }
+
+    func start() -> [Action] { [.grant(after: .zero)] }
+
+    mutating func handle(_ input: Input, now: ContinuousClock.Instant) -> [Action] {
+        switch (state, input) {
+        case (.closed, _):
+            return []
+
+        case (_, .close):
+            let lease = self.lease
+            state = .closed
+            return (lease.map { [.revoke(lease: $0)] } ?? []) + [.report(.closed, lease: lease ?? 0, lastContact: now), .stop]
+
+        case (.granting, .granted(let lease)):
+            state = .active(lease: lease, lastContact: now, suspended: false)
+            return [.report(.connected, lease: lease, lastContact: now), .keepAlive(lease: lease, after: keepAliveInterval)]
+
+        case (.granting, .grantFailed):
+            return [.grant(after: retryInterval)]
+
+        case (.active(let lease, _, let suspended), .keepAliveConfirmed):
+            state = .active(lease: lease, lastContact: now, suspended: false)
+            let report: [Action] = suspended ? [.report(.reconnected, lease: lease, lastContact: now)] : []
+            return report + [.keepAlive(lease: lease, after: keepAliveInterval)]
+
+        case (.active(let lease, let lastContact, let suspended), .keepAliveFailed):
+            state = .active(lease: lease, lastContact: lastContact, suspended: true)
+            let report: [Action] = suspended ? [] : [.report(.suspended, lease: lease, lastContact: lastContact)]
+            return report + [.keepAlive(lease: lease, after: retryInterval)]
+
+        case (.active(let lease, let lastContact, _), .leaseGone):
+            state = .granting(previous: lease)
+            return [.report(.expired, lease: lease, lastContact: lastContact), .grant(after: .zero)]
+
+        default:
+            // An answer that belongs to an earlier state (a late keep-alive after expiry): ignore it.
+            return []
+        }
+    }
+}

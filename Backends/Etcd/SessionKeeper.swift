@@ -1,0 +1,187 @@
+import Coordination
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs the ``LeaseStateMachine`` on a thread of its own with a curl connection of its own, so
+/// that keep-alives are never queued behind bulk requests.
+final class SessionKeeper: @unchecked Sendable {
+    let events: Broadcast<SessionEvent>
+    private let gateway: Gateway
+    private let ttl: Duration
+    // `condition` guards `closing`, `nudged` and `machine`.
+    private let condition = NSCondition()
+    private var closing = false
+    private var nudged = false
+    private var machine: LeaseStateMachine
+    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    /// Grants the first lease and starts keeping it alive.
+    /// - Throws: what the first grant failed with (etcd unreachable, bad credentials…).
+    static func start(gateway: Gateway, ttl: Duration) async throws(CoordinationError) -> SessionKeeper {
+        let first: Result<Int64, CoordinationError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                let connection = CurlConnection(tls: gateway.tls)
+                do throws(CoordinationError) {
+                    if gateway.usesAuth { try gateway.authenticate(on: connection) }
+                    continuation.resume(returning: .success(try SessionKeeper.grant(ttl: ttl, gateway: gateway, on: connection)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.name = "etcd-session-grant"
+            thread.start()
+        }
+        let lease: Int64
+        do {
+            lease = try first.get()
+        } catch where error.code == .connectionLoss {
+            // No session existed before: a lost grant is simply no contact.
+            throw CoordinationError(.unavailable, "cannot open a session on etcd: \(error.message)", backendDetail: error.backendDetail)
+        }
+        let keeper = SessionKeeper(gateway: gateway, ttl: ttl, firstLease: lease)
+        keeper.launch()
+        return keeper
+    }
+
+    private init(gateway: Gateway, ttl: Duration, firstLease: Int64) {
+        self.gateway = gateway
+        self.ttl = ttl
+        var machine = LeaseStateMachine(ttl: ttl)
+        let now = ContinuousClock.now
+        _ = machine.start()
+        pendingActions = machine.handle(.granted(lease: firstLease), now: now)
+        self.machine = machine
+        events = Broadcast(SessionEvent(state: .connected, sessionID: Self.sessionID(firstLease), ttl: ttl, lastContact: now))
+        pendingActions.removeAll { if case .report = $0 { true } else { false } }
+    }
+
+    private var pendingActions: [LeaseStateMachine.Action]
+
+    /// The current lease, or `nil` between an expiry and the next grant.
+    var lease: Int64? {
+        condition.lock()
+        defer { condition.unlock() }
+        return machine.lease
+    }
+
+    /// Asks for a keep-alive now (an operation just saw "lease not found").
+    func nudge() {
+        condition.lock()
+        nudged = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Revokes the lease (deleting the session's ephemeral keys), reports `closed`, stops the thread.
+    func close() async {
+        markClosing()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyDone = finished.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if alreadyDone { continuation.resume() }
+        }
+    }
+
+    private func markClosing() {
+        condition.lock()
+        closing = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    static func sessionID(_ lease: Int64) -> String { String(UInt64(bitPattern: lease), radix: 16) }
+
+    private func launch() {
+        let thread = Thread { [self] in
+            let connection = CurlConnection(tls: gateway.tls)
+            run(on: connection)
+            let waiters = finished.withLock { waiters in
+                defer { waiters = nil }
+                return waiters ?? []
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        thread.name = "etcd-session"
+        thread.start()
+    }
+
+    private func run(on connection: CurlConnection) {
+        var actions = pendingActions
+        while !actions.isEmpty {
+            var next: [LeaseStateMachine.Action] = []
+            for action in actions {
+                let input: LeaseStateMachine.Input?
+                switch action {
+                case .report(let state, let lease, let lastContact):
+                    gateway.logger.debug("etcd session \(state.rawValue)", metadata: ["lease": "\(Self.sessionID(lease))"])
+                    let event = SessionEvent(state: state, sessionID: Self.sessionID(lease), ttl: ttl, lastContact: lastContact)
+                    if state == .closed { events.finish(with: event) } else { events.send(event) }
+                    input = nil
+                case .stop:
+                    return
+                case .revoke(let lease):
+                    _ = try? gateway.call("/v3/lease/revoke", ["ID": .int64(lease)], on: connection, kind: .write, timeout: .seconds(2))
+                    input = nil
+                case .grant(let delay):
+                    if waitOrClose(delay) {
+                        input = .close
+                    } else {
+                        do {
+                            input = .granted(lease: try Self.grant(ttl: ttl, gateway: gateway, on: connection))
+                        } catch {
+                            gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
+                            input = .grantFailed
+                        }
+                    }
+                case .keepAlive(let lease, let delay):
+                    input = waitOrClose(delay) ? .close : keepAlive(lease, on: connection)
+                }
+                if let input {
+                    condition.lock()
+                    next += machine.handle(input, now: .now)
+                    condition.unlock()
+                }
+            }
+            actions = next
+        }
+    }
+
+    /// Waits `delay` (cut short by a nudge); returns `true` when the handle is closing.
+    private func waitOrClose(_ delay: Duration) -> Bool {
+        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !closing && !nudged {
+            if !condition.wait(until: deadline) { break }
+        }
+        nudged = false
+        return closing
+    }
+
+    private func keepAlive(_ lease: Int64, on connection: CurlConnection) -> LeaseStateMachine.Input {
+        let timeout = max(min(ttl / 3, .seconds(2)), .milliseconds(500))
+        do {
+            let reply = try gateway.call("/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: timeout)
+            // A revoked or expired lease still answers 200, only without a TTL.
+            guard let result = reply["result"] else { return .keepAliveFailed }
+            return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed : .leaseGone
+        } catch {
+            return error.code == .sessionExpired ? .leaseGone : .keepAliveFailed
+        }
+    }
+
+    private static func grant(ttl: Duration, gateway: Gateway, on connection: CurlConnection) throws(CoordinationError) -> Int64 {
+        let seconds = max(1, ttl.components.seconds + (ttl.components.attoseconds > 0 ? 1 : 0))
+        // The field must be upper-case `TTL`: the gateway silently ignores `ttl`.
+        let reply = try gateway.call("/v3/lease/grant", ["TTL": .int64(seconds)], on: connection, kind: .write)
+        guard let lease = reply["ID"]?.int64Value, lease != 0 else {
+            throw .gateway(.malformed("lease grant reply without an ID"), kind: .write)
+        }
+        return lease
+    }
+}

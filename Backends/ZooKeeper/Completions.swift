@@ -1,0 +1,88 @@
+import CZooKeeper
+import Coordination
+
+/// What one asynchronous C call answered, copied out of the client's buffers before the callback
+/// returns (the client frees them right after).
+struct Reply: Sendable {
+    var rc: Int32
+    var stat: Stat?
+    var data: [UInt8]?
+    var names: [String]?
+    var path: String?
+
+    init(rc: Int32, stat: Stat? = nil, data: [UInt8]? = nil, names: [String]? = nil, path: String? = nil) {
+        self.rc = rc
+        self.stat = stat
+        self.data = data
+        self.names = names
+        self.path = path
+    }
+}
+
+extension Stat: @retroactive @unchecked Sendable {}
+
+/// Carries a continuation through the C client's `const void *data` argument. Retained once when
+/// the call is submitted, released by the callback that resumes it (each callback runs exactly once,
+/// with an error rc if the connection is lost or the handle closed).
+final class ReplyBox: Sendable {
+    private let continuation: CheckedContinuation<Reply, Never>
+    init(_ continuation: CheckedContinuation<Reply, Never>) { self.continuation = continuation }
+
+    static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
+        guard let data else { return }
+        Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue().continuation.resume(returning: reply)
+    }
+}
+
+// The completion functions are free functions (never closures of isolated code): the C client
+// calls them on its own completion thread. They only copy and resume; they never block.
+
+func completeVoid(_ rc: Int32, _ data: UnsafeRawPointer?) {
+    ReplyBox.resume(data, with: Reply(rc: rc))
+}
+
+func completeStat(_ rc: Int32, _ stat: UnsafePointer<Stat>?, _ data: UnsafeRawPointer?) {
+    ReplyBox.resume(data, with: Reply(rc: rc, stat: stat?.pointee))
+}
+
+func completeData(
+    _ rc: Int32, _ value: UnsafePointer<CChar>?, _ length: Int32, _ stat: UnsafePointer<Stat>?, _ data: UnsafeRawPointer?
+) {
+    var bytes: [UInt8] = []
+    if let value, length > 0 {
+        bytes = value.withMemoryRebound(to: UInt8.self, capacity: Int(length)) { Array(UnsafeBufferPointer(start: $0, count: Int(length))) }
+    }
+    ReplyBox.resume(data, with: Reply(rc: rc, stat: stat?.pointee, data: bytes))
+}
+
+func completeStrings(_ rc: Int32, _ strings: UnsafePointer<String_vector>?, _ data: UnsafeRawPointer?) {
+    var names: [String] = []
+    if let vector = strings?.pointee, let items = vector.data {
+        names.reserveCapacity(Int(vector.count))
+        for index in 0..<Int(vector.count) {
+            if let item = items[index] { names.append(String(cString: item)) }
+        }
+    }
+    ReplyBox.resume(data, with: Reply(rc: rc, names: names))
+}
+
+func completeStringStat(_ rc: Int32, _ path: UnsafePointer<CChar>?, _ stat: UnsafePointer<Stat>?, _ data: UnsafeRawPointer?) {
+    ReplyBox.resume(data, with: Reply(rc: rc, stat: stat?.pointee, path: path.map { String(cString: $0) }))
+}
+
+/// Receives a one-shot watch's trigger, through the watcher-context pointer, and hands the path to
+/// the stream that consumes it. Kept alive by the connection until the handle is closed, because the
+/// C client may still hold the pointer after the consumer has gone away.
+final class WatchTrigger: Sendable {
+    let continuation: AsyncStream<String>.Continuation
+    init(_ continuation: AsyncStream<String>.Continuation) { self.continuation = continuation }
+}
+
+func watchTriggered(
+    _ zh: OpaquePointer?, _ type: Int32, _ state: Int32, _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?
+) {
+    // Session events reach every watcher object too; the session watcher handles those.
+    guard type != ZOO_SESSION_EVENT, let context, let path else { return }
+    let trigger = Unmanaged<WatchTrigger>.fromOpaque(context).takeUnretainedValue()
+    trigger.continuation.yield(String(cString: path))
+}

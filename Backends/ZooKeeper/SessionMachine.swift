@@ -1,0 +1,76 @@
+import Coordination
+
+/// The session's life as a plain state machine (contract clause 7), kept apart from the C client so
+/// it can be tested without a server: the global watcher feeds it what the client reports, and it
+/// answers with what the store must publish and do.
+struct SessionMachine {
+    /// What the C client reported, already decoded from its `*_STATE` constants.
+    enum Input: Equatable {
+        /// `ZOO_CONNECTED_STATE`, with the session's id and negotiated timeout.
+        case connected(sessionID: Int64, timeout: Duration)
+        /// `ZOO_CONNECTING_STATE` / `ZOO_ASSOCIATING_STATE`: contact lost, the client retries.
+        case connecting
+        /// `ZOO_EXPIRED_SESSION_STATE` (or `ZOO_AUTH_FAILED_STATE`, also final for the handle).
+        case expired
+        /// The store was closed.
+        case closed
+    }
+
+    enum Action: Equatable {
+        /// Publish this event on the session stream.
+        case publish(SessionEvent)
+        /// Replace the dead C handle by a new one, which will start a new session.
+        case startNewSession
+    }
+
+    private enum Phase { case opening, live, suspended, expired, closed }
+
+    private var phase = Phase.opening
+    private var sessionID: Int64?
+    private(set) var ttl: Duration
+    private var lastContact: ContinuousClock.Instant
+
+    init(requestedTTL: Duration, now: ContinuousClock.Instant) {
+        ttl = requestedTTL
+        lastContact = now
+    }
+
+    /// The text form of a session id: ZooKeeper's own hex spelling.
+    static func describe(_ id: Int64) -> String { "0x" + String(UInt64(bitPattern: id), radix: 16) }
+
+    mutating func handle(_ input: Input, now: ContinuousClock.Instant) -> [Action] {
+        switch (input, phase) {
+        case (_, .closed):
+            return []
+        case (.closed, _):
+            phase = .closed
+            return [.publish(event(.closed))]
+        case (.connected(let id, let timeout), _):
+            ttl = timeout
+            lastContact = now
+            if phase == .live && id == sessionID { return [] }
+            let state: SessionState = (phase == .suspended && id == sessionID) ? .reconnected : .connected
+            phase = .live
+            sessionID = id
+            return [.publish(event(state))]
+        case (.connecting, .live):
+            // The client gives up on a server after 2/3 of the timeout without hearing from it and
+            // pings after 1/3 of silence, so the last reply is at least that recent: a lower bound
+            // that never overstates how long what the session holds can be trusted.
+            lastContact = max(lastContact, now - ttl * 2 / 3)
+            phase = .suspended
+            return [.publish(event(.suspended))]
+        case (.connecting, _):
+            return []
+        case (.expired, .expired):
+            return []
+        case (.expired, _):
+            phase = .expired
+            return [.publish(event(.expired)), .startNewSession]
+        }
+    }
+
+    private func event(_ state: SessionState) -> SessionEvent {
+        SessionEvent(state: state, sessionID: sessionID.map(Self.describe) ?? "", ttl: ttl, lastContact: lastContact)
+    }
+}

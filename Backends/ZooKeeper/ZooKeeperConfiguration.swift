@@ -1,0 +1,62 @@
+public import Coordination
+
+/// Where and how a ``ZooKeeperStore`` connects, usually parsed from
+/// `zookeeper://[user:password@]h1:2181[,h2:2181…][/namespace][?sessionTimeout=10s]`.
+public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
+    /// `host:port` entries; the C client spreads connections over them and fails over between them.
+    public var hosts: [String]
+    /// Every key lives under this znode; ``Key/root`` for none.
+    public var namespace: Key
+    /// The session timeout to request; the server clamps it to its own bounds (2–20 × tickTime by default).
+    public var sessionTimeout: Duration
+    /// Digest credentials. When given, every node this store creates gets a creator-only ACL;
+    /// otherwise nodes are open to everyone (`world:anyone`).
+    public var user: String?
+    public var password: String?
+
+    public static let defaultSessionTimeout: Duration = .seconds(10)
+    /// The options a `zookeeper://` URL may carry.
+    public static let knownOptions = ["sessionTimeout"]
+
+    public init(hosts: [String], namespace: Key = .root, sessionTimeout: Duration = defaultSessionTimeout, user: String? = nil, password: String? = nil) {
+        self.hosts = hosts
+        self.namespace = namespace
+        self.sessionTimeout = sessionTimeout
+        self.user = user
+        self.password = password
+    }
+
+    /// Reads a `zookeeper://` URL.
+    /// - Throws: `invalidConfiguration` for another scheme, no host, or an unknown or malformed option.
+    public init(url: StoreURL) throws(CoordinationError) {
+        guard url.scheme == "zookeeper" else {
+            throw CoordinationError(.invalidConfiguration, "'\(url)' is not a zookeeper:// URL")
+        }
+        guard !url.hosts.isEmpty else {
+            throw CoordinationError(
+                .invalidConfiguration, "'\(url)' names no ZooKeeper server; write zookeeper://host:2181[,host:2181…]/namespace")
+        }
+        try url.requireOptions(in: Self.knownOptions)
+        if url.password != nil && (url.user ?? "").isEmpty {
+            throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
+        }
+        self.init(
+            hosts: url.hosts, namespace: url.namespace,
+            sessionTimeout: try url.durationOption("sessionTimeout") ?? Self.defaultSessionTimeout,
+            user: url.user, password: url.password)
+    }
+
+    /// The C client's connect string: the hosts, without chroot (namespaces are explicit prefixes).
+    var connectString: String { hosts.joined(separator: ",") }
+
+    /// `user:password` for the digest scheme, when credentials were given.
+    var digest: String? { user.map { "\($0):\(password ?? "")" } }
+
+    /// Never shows the password.
+    public var description: String {
+        var text = "zookeeper://"
+        if let user { text += user + (password == nil ? "" : ":***") + "@" }
+        text += connectString + (namespace.isRoot ? "" : namespace.path)
+        return text + "?sessionTimeout=" + DurationText.format(sessionTimeout)
+    }
+}

@@ -1,0 +1,298 @@
+import CZooKeeper
+import Coordination
+import Foundation
+import Logging
+import Synchronization
+
+/// Owns the C handle (`zhandle_t`) behind a store: submits asynchronous calls on it, turns the
+/// global watcher's session events into ``SessionEvent``s through ``SessionMachine``, and replaces
+/// the handle by a fresh one when the session expires (the C client never recovers from that).
+final class ZooKeeperConnection: Sendable {
+    struct Settings: Sendable {
+        /// The C client's connect string: `h1:2181,h2:2181`, no chroot (namespaces are prefixes).
+        var connectString: String
+        var sessionTimeout: Duration
+        /// `user:password` for the digest scheme.
+        var digest: String?
+    }
+
+    /// The C handle and the context its session watcher was given; both live until closed.
+    private struct LiveHandle: @unchecked Sendable {
+        // The C client is thread-safe; the pointer is only used under `state`'s lock or after it
+        // was taken out of it for closing.
+        let handle: OpaquePointer
+        let context: Unmanaged<HandleContext>
+    }
+
+    private struct State {
+        var live: LiveHandle?
+        /// Bumped for every new C handle; session events from an older one are ignored.
+        var generation = 0
+        var machine: SessionMachine
+        var closed = false
+        var triggers: [WatchTrigger] = []
+        var watches: [Int: AsyncThrowingStream<WatchEvent, any Error>.Continuation] = [:]
+        var nextWatchID = 0
+    }
+
+    let settings: Settings
+    let logger: Logger
+    let sessions: Broadcast<SessionEvent>
+    private let state: Mutex<State>
+
+    init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        let now = ContinuousClock.now
+        sessions = Broadcast(SessionEvent(state: .suspended, sessionID: "", ttl: settings.sessionTimeout, lastContact: now))
+        state = Mutex(State(machine: SessionMachine(requestedTTL: settings.sessionTimeout, now: now)))
+        ZooKeeperConnection.silenceClientLog
+    }
+
+    /// Once per process: the C client logs to stderr unless told not to.
+    private static let silenceClientLog: Void = coordination_zoo_silence_log()
+
+    // MARK: Handles
+
+    /// Starts the first session.
+    func start() throws(CoordinationError) {
+        guard let live = makeHandle(generation: 0) else {
+            throw CoordinationError(
+                .invalidConfiguration, "the ZooKeeper client refused the connect string '\(settings.connectString)'")
+        }
+        state.withLock { $0.live = live }
+    }
+
+    private func makeHandle(generation: Int) -> LiveHandle? {
+        let context = Unmanaged.passRetained(HandleContext(connection: self, generation: generation))
+        let timeout = Int32(clamping: settings.sessionTimeout.components.seconds * 1000
+            + settings.sessionTimeout.components.attoseconds / 1_000_000_000_000_000)
+        guard let handle = zookeeper_init(settings.connectString, sessionWatcher, timeout, nil, context.toOpaque(), 0) else {
+            context.release()
+            return nil
+        }
+        if let digest = settings.digest {
+            // Kept by the client and sent again on every reconnect, before any request.
+            let rc = digest.withCString { zoo_add_auth(handle, "digest", $0, Int32(strlen($0)), nil, nil) }
+            if rc != ZOK.rawValue {
+                logger.error("ZooKeeper refused to queue digest authentication", metadata: ["rc": "\(ZooKeeperReturnCode.name(of: rc))"])
+            }
+        }
+        return LiveHandle(handle: handle, context: context)
+    }
+
+    /// Called on the C client's event thread for every session event of handle `generation`.
+    fileprivate func sessionChanged(_ input: SessionMachine.Input, generation: Int) {
+        let restart: Bool = state.withLock { state in
+            guard state.generation == generation, !state.closed else { return false }
+            var restart = false
+            for action in state.machine.handle(input, now: .now) {
+                switch action {
+                case .publish(let event):
+                    // Under the lock, so that events from two handles can never be reordered.
+                    sessions.send(event)
+                case .startNewSession:
+                    restart = true
+                }
+            }
+            return restart
+        }
+        logger.debug("ZooKeeper session event", metadata: ["input": "\(input)", "generation": "\(generation)"])
+        if restart {
+            // Never from the event thread itself: closing a handle joins that thread.
+            Thread.detachNewThread { [self] in replaceExpiredHandle(generation: generation) }
+        }
+    }
+
+    /// Runs on a thread of our own: swaps in a new handle (a new session), then closes the dead one.
+    private func replaceExpiredHandle(generation: Int) {
+        let newGeneration: Int? = state.withLock { state in
+            guard state.generation == generation, !state.closed else { return nil }
+            state.generation += 1
+            return state.generation
+        }
+        guard let newGeneration else { return }
+        logger.info("ZooKeeper session expired; starting a new one")
+        let fresh = makeHandle(generation: newGeneration)
+        let (old, orphan): (LiveHandle?, LiveHandle?) = state.withLock { state in
+            let old = state.live
+            if state.closed || state.generation != newGeneration { return (nil, fresh) }
+            state.live = fresh
+            return (old, nil)
+        }
+        for dead in [old, orphan].compactMap({ $0 }) {
+            zookeeper_close(dead.handle)
+            dead.context.release()
+        }
+    }
+
+    // MARK: Calls
+
+    /// Submits one asynchronous call on the current handle and waits for its completion.
+    /// `submit` gets the handle and the context pointer to pass to a completion in Completions.swift,
+    /// and returns the call's immediate rc.
+    func call(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
+        await withCheckedContinuation { continuation in
+            let box = Unmanaged.passRetained(ReplyBox(continuation))
+            // The submission only queues the request; holding the lock keeps the handle from being
+            // closed underneath it.
+            let rc: Int32 = state.withLock { state in
+                if state.closed { return ZCLOSING.rawValue }
+                guard let live = state.live else { return ZINVALIDSTATE.rawValue }
+                return submit(live.handle, UnsafeRawPointer(box.toOpaque()))
+            }
+            if rc != ZOK.rawValue {
+                box.release()
+                continuation.resume(returning: Reply(rc: rc))
+            }
+        }
+    }
+
+    /// The current session's id and password, as the C client knows them.
+    func sessionCredentials() -> clientid_t? {
+        state.withLock { state in
+            guard !state.closed, let live = state.live else { return nil }
+            return zoo_client_id(live.handle)?.pointee
+        }
+    }
+
+    /// Points the C handle at another server list (`zoo_set_servers`); a handle whose server is
+    /// not in the new list drops its connection. The forced expiry uses it to keep this handle from
+    /// reconnecting, and winning its session back, while a second handle closes the session.
+    /// Called outside our lock: the C client takes its own, and its threads call into ours.
+    @discardableResult
+    func setServers(_ hosts: String) -> Int32 {
+        let handle: OpaquePointer? = state.withLock { $0.closed ? nil : $0.live?.handle }
+        guard let handle else { return ZINVALIDSTATE.rawValue }
+        return zoo_set_servers(handle, hosts)
+    }
+
+    /// The id of the session currently in use (0 before the first connection).
+    func currentSessionID() -> Int64 {
+        sessionCredentials()?.client_id ?? 0
+    }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    // MARK: Watches
+
+    /// Keeps `trigger` alive until the handle is closed (the C client may call it until then).
+    func retain(_ trigger: WatchTrigger) {
+        let accepted = state.withLock { state in
+            guard !state.closed else { return false }
+            state.triggers.append(trigger)
+            return true
+        }
+        if !accepted { trigger.continuation.finish() }
+    }
+
+    /// Registers a watch stream so that closing the handle ends it with `unavailable`.
+    /// Returns `nil` when already closed.
+    func register(_ continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) -> Int? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            let id = state.nextWatchID
+            state.nextWatchID += 1
+            state.watches[id] = continuation
+            return id
+        }
+    }
+
+    func unregister(_ id: Int) {
+        _ = state.withLock { $0.watches.removeValue(forKey: id) }
+    }
+
+    // MARK: Waiting for the session
+
+    /// Waits until the session is usable (`connected` or `reconnected`).
+    /// - Throws: `unavailable` after `timeout` or when closed.
+    func waitUntilLive(timeout: Duration) async throws(CoordinationError) {
+        let sessions = self.sessions
+        let hosts = settings.connectString
+        let result: Result<Void, CoordinationError> = await withTaskGroup(of: Result<Void, CoordinationError>?.self) { group in
+            group.addTask {
+                for await event in sessions.subscribe() {
+                    if event.state == .connected || event.state == .reconnected { return .success(()) }
+                    if event.state == .closed { return .failure(.closed()) }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                if Task.isCancelled { return nil }
+                return .failure(CoordinationError(
+                    .unavailable, "no ZooKeeper session with \(hosts) within \(DurationText.format(timeout)); is the server running?"))
+            }
+            defer { group.cancelAll() }
+            while let next = await group.next() {
+                if let next { return next }
+            }
+            return .failure(.closed())
+        }
+        try result.get()
+    }
+
+    // MARK: Closing
+
+    /// Ends the session, finishes every stream, and releases the C handle (on a thread of our own:
+    /// `zookeeper_close` blocks until the server confirms).
+    func close() async {
+        let taken: (LiveHandle?, [WatchTrigger], [AsyncThrowingStream<WatchEvent, any Error>.Continuation])? = state.withLock { state in
+            guard !state.closed else { return nil }
+            for action in state.machine.handle(.closed, now: .now) {
+                if case .publish(let event) = action { sessions.finish(with: event) }
+            }
+            state.closed = true
+            defer {
+                state.live = nil
+                state.triggers = []
+                state.watches = [:]
+            }
+            return (state.live, state.triggers, Array(state.watches.values))
+        }
+        guard let (live, triggers, watches) = taken else { return }
+        for watch in watches { watch.finish(throwing: CoordinationError.closed()) }
+        if let live {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    zookeeper_close(live.handle)
+                    live.context.release()
+                    continuation.resume()
+                }
+            }
+        }
+        for trigger in triggers { trigger.continuation.finish() }
+    }
+}
+
+/// The context handed to `zookeeper_init`: which connection and which of its handles an event is from.
+final class HandleContext: Sendable {
+    weak let connection: ZooKeeperConnection?
+    let generation: Int
+    init(connection: ZooKeeperConnection, generation: Int) {
+        self.connection = connection
+        self.generation = generation
+    }
+}
+
+/// The global watcher of every handle: decodes session events; node events go to watch objects.
+private func sessionWatcher(
+    _ zh: OpaquePointer?, _ type: Int32, _ state: Int32, _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?
+) {
+    guard type == ZOO_SESSION_EVENT, let zh, let context else { return }
+    let handleContext = Unmanaged<HandleContext>.fromOpaque(context).takeUnretainedValue()
+    guard let connection = handleContext.connection else { return }
+    let input: SessionMachine.Input
+    switch state {
+    case ZOO_CONNECTED_STATE, ZOO_READONLY_STATE:
+        let id = zoo_client_id(zh)?.pointee.client_id ?? 0
+        input = .connected(sessionID: id, timeout: .milliseconds(Int64(zoo_recv_timeout(zh))))
+    case ZOO_CONNECTING_STATE, ZOO_ASSOCIATING_STATE:
+        input = .connecting
+    case ZOO_EXPIRED_SESSION_STATE, ZOO_AUTH_FAILED_STATE:
+        input = .expired
+    default:
+        return
+    }
+    connection.sessionChanged(input, generation: handleContext.generation)
+}

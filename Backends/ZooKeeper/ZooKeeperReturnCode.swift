@@ -1,0 +1,101 @@
+import CZooKeeper
+import Coordination
+
+/// The one place where a ZooKeeper return code becomes a ``CoordinationError`` (contract clause 9).
+/// The rc's name and number ride along in `backendDetail`; callers never branch on them.
+enum ZooKeeperReturnCode {
+    /// Maps `rc` (never `ZOK`) for an operation on `key`.
+    static func error(_ rc: Int32, key: Key?, during operation: String) -> CoordinationError {
+        let detail = "ZooKeeper \(name(of: rc)) (\(rc)) during \(operation)"
+        let about = key.map { " \($0)" } ?? ""
+        let code: CoordinationError.Code
+        let message: String
+        switch rc {
+        case ZNONODE.rawValue:
+            code = .noNode
+            message = key.map { "no such key \($0)" } ?? "no such key"
+        case ZNODEEXISTS.rawValue:
+            code = .nodeExists
+            message = key.map { "key \($0) already exists" } ?? "key already exists"
+        case ZBADVERSION.rawValue:
+            code = .versionConflict
+            message = "key\(about) is not at the expected version"
+        case ZNOTEMPTY.rawValue:
+            code = .notEmpty
+            message = "key\(about) has children; delete them first or delete recursively"
+        case ZNOCHILDRENFOREPHEMERALS.rawValue:
+            code = .ephemeralChildren
+            message = "the parent of\(about) is ephemeral and cannot have children"
+            return CoordinationError(code, message, key: key?.parent ?? key, backendDetail: detail)
+        case ZSESSIONEXPIRED.rawValue, ZINVALIDSTATE.rawValue:
+            code = .sessionExpired
+            message = "the ZooKeeper session expired during \(operation)\(about); its ephemeral keys are gone"
+        case ZCONNECTIONLOSS.rawValue, ZSESSIONMOVED.rawValue:
+            code = .connectionLoss
+            message = "lost contact with ZooKeeper during \(operation)\(about); a write's outcome is unknown"
+        case ZOPERATIONTIMEOUT.rawValue:
+            code = .timeout
+            message = "\(operation)\(about) timed out; a write's outcome is unknown"
+        case ZNOAUTH.rawValue:
+            code = .permissionDenied
+            message = "the credentials in use may not \(operation)\(about) (ZooKeeper ACL)"
+        case ZAUTHFAILED.rawValue, ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue, ZINVALIDACL.rawValue:
+            code = .unauthenticated
+            message = "ZooKeeper refused the credentials for \(operation)\(about); check the user and password in the store URL"
+        case ZBADARGUMENTS.rawValue:
+            code = .invalidKey
+            message = "ZooKeeper refused the arguments of \(operation)\(about)"
+        case ZUNIMPLEMENTED.rawValue, ZNOTREADONLY.rawValue, ZEPHEMERALONLOCALSESSION.rawValue,
+            ZRECONFIGDISABLED.rawValue:
+            code = .unsupported
+            message = "this ZooKeeper server cannot \(operation)\(about)"
+        case ZCLOSING.rawValue:
+            code = .unavailable
+            message = "the ZooKeeper handle is closing"
+        default:
+            code = .unavailable
+            message = "ZooKeeper failed \(operation)\(about)"
+        }
+        return CoordinationError(code, message, key: key, backendDetail: detail)
+    }
+
+    /// The symbolic name of `rc`, as in zookeeper.h.
+    static func name(of rc: Int32) -> String {
+        switch rc {
+        case ZOK.rawValue: "ZOK"
+        case ZSYSTEMERROR.rawValue: "ZSYSTEMERROR"
+        case ZRUNTIMEINCONSISTENCY.rawValue: "ZRUNTIMEINCONSISTENCY"
+        case ZDATAINCONSISTENCY.rawValue: "ZDATAINCONSISTENCY"
+        case ZCONNECTIONLOSS.rawValue: "ZCONNECTIONLOSS"
+        case ZMARSHALLINGERROR.rawValue: "ZMARSHALLINGERROR"
+        case ZUNIMPLEMENTED.rawValue: "ZUNIMPLEMENTED"
+        case ZOPERATIONTIMEOUT.rawValue: "ZOPERATIONTIMEOUT"
+        case ZBADARGUMENTS.rawValue: "ZBADARGUMENTS"
+        case ZINVALIDSTATE.rawValue: "ZINVALIDSTATE"
+        case ZNEWCONFIGNOQUORUM.rawValue: "ZNEWCONFIGNOQUORUM"
+        case ZRECONFIGINPROGRESS.rawValue: "ZRECONFIGINPROGRESS"
+        case ZSSLCONNECTIONERROR.rawValue: "ZSSLCONNECTIONERROR"
+        case ZAPIERROR.rawValue: "ZAPIERROR"
+        case ZNONODE.rawValue: "ZNONODE"
+        case ZNOAUTH.rawValue: "ZNOAUTH"
+        case ZBADVERSION.rawValue: "ZBADVERSION"
+        case ZNOCHILDRENFOREPHEMERALS.rawValue: "ZNOCHILDRENFOREPHEMERALS"
+        case ZNODEEXISTS.rawValue: "ZNODEEXISTS"
+        case ZNOTEMPTY.rawValue: "ZNOTEMPTY"
+        case ZSESSIONEXPIRED.rawValue: "ZSESSIONEXPIRED"
+        case ZINVALIDCALLBACK.rawValue: "ZINVALIDCALLBACK"
+        case ZINVALIDACL.rawValue: "ZINVALIDACL"
+        case ZAUTHFAILED.rawValue: "ZAUTHFAILED"
+        case ZCLOSING.rawValue: "ZCLOSING"
+        case ZNOTHING.rawValue: "ZNOTHING"
+        case ZSESSIONMOVED.rawValue: "ZSESSIONMOVED"
+        case ZNOTREADONLY.rawValue: "ZNOTREADONLY"
+        case ZEPHEMERALONLOCALSESSION.rawValue: "ZEPHEMERALONLOCALSESSION"
+        case ZNOWATCHER.rawValue: "ZNOWATCHER"
+        case ZRECONFIGDISABLED.rawValue: "ZRECONFIGDISABLED"
+        case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue: "ZSESSIONCLOSEDREQUIRESASLAUTH"
+        case ZTHROTTLEDOP.rawValue: "ZTHROTTLEDOP"
+        default: "rc"
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import CZooKeeper
+import Coordination
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension ZooKeeperStore {
+    /// Applies `operations` with one `zoo_amulti` (clause 5).
+    ///
+    /// A multi's results carry no Stat for creates, but every part of a multi commits under one
+    /// zxid. When the transaction creates keys and sets none, three operations are appended on a
+    /// scratch znode under the namespace (create, set, delete: no net change) so that the set's
+    /// Stat reveals that zxid, the created records' create and mod revision.
+    public func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+        try CoordinationLimits.validate(transaction: operations)
+        for (index, operation) in operations.enumerated() where operation.key.isRoot {
+            throw Self.rootRefused("part of a transaction").inTransaction(operation: index, of: operations.count)
+        }
+        if operations.isEmpty { return [] }
+        let needsProbe = operations.contains { if case .create = $0 { true } else { false } }
+            && !operations.contains { if case .set = $0 { true } else { false } }
+        do {
+            return try await runMulti(operations, probe: needsProbe)
+        } catch is ProbeFailure {
+            // The namespace's znode itself went missing: make it and try once more.
+            try await ensurePath(namespace)
+            return try await runMulti(operations, probe: needsProbe)
+        }
+    }
+
+    private struct ProbeFailure: Error {}
+
+    private static func verb(of operation: Coordination.Operation) -> String {
+        switch operation {
+        case .check: "check"
+        case .create: "create"
+        case .set: "set"
+        case .delete: "delete"
+        }
+    }
+
+    private func runMulti(_ operations: [Coordination.Operation], probe: Bool) async throws -> [OperationResult] {
+        let probePath = probe ? namespace.appending(try Key("/.coordination-txn-" + String(UInt64.random(in: 0...UInt64.max), radix: 36))) : nil
+        let count = operations.count + (probe ? 3 : 0)
+        // Everything the C client reads or fills lives until the completion has run.
+        var allocations: [UnsafeMutableRawPointer] = []
+        let ops = UnsafeMutablePointer<zoo_op_t>.allocate(capacity: count)
+        let results = UnsafeMutablePointer<zoo_op_result_t>.allocate(capacity: count)
+        let stats = UnsafeMutablePointer<Stat>.allocate(capacity: count)
+        results.initialize(repeating: zoo_op_result_t(), count: count)
+        stats.initialize(repeating: Stat(), count: count)
+        var pathBuffers: [Int: UnsafeMutablePointer<CChar>] = [:]
+        defer {
+            for allocation in allocations { free(allocation) }
+            ops.deallocate()
+            results.deallocate()
+            stats.deallocate()
+        }
+        func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
+            let copy = strdup(text)!
+            allocations.append(copy)
+            return copy
+        }
+        func bytes(_ value: [UInt8]) -> UnsafeMutablePointer<CChar> {
+            let copy = malloc(max(1, value.count))!
+            value.withUnsafeBytes { if let base = $0.baseAddress { copy.copyMemory(from: base, byteCount: value.count) } }
+            allocations.append(copy)
+            return copy.assumingMemoryBound(to: CChar.self)
+        }
+        func pathBuffer(for index: Int, _ path: String) -> (UnsafeMutablePointer<CChar>, Int32) {
+            let length = path.utf8.count + CoordinationLimits.sequenceDigits + 2
+            let buffer = malloc(length)!.assumingMemoryBound(to: CChar.self)
+            allocations.append(buffer)
+            pathBuffers[index] = buffer
+            return (buffer, Int32(length))
+        }
+        let acl = self.acl
+        for (index, operation) in operations.enumerated() {
+            let path = znode(operation.key).path
+            switch operation {
+            case .check(_, let version):
+                zoo_check_op_init(ops + index, cString(path), Self.zkVersion(version))
+            case .create(_, let value, let mode):
+                let (buffer, length) = pathBuffer(for: index, path)
+                zoo_create_op_init(ops + index, cString(path), bytes(value), Int32(value.count), acl, Self.flags(for: mode), buffer, length)
+            case .set(_, let value, let version):
+                zoo_set_op_init(ops + index, cString(path), bytes(value), Int32(value.count), Self.zkVersion(version), stats + index)
+            case .delete(_, let version):
+                zoo_delete_op_init(ops + index, cString(path), Self.zkVersion(version))
+            }
+        }
+        if let probePath {
+            let base = operations.count
+            let path = cString(probePath.path)
+            zoo_create_op_init(ops + base, path, bytes([]), 0, acl, ZOO_PERSISTENT, nil, 0)
+            zoo_set_op_init(ops + base + 1, path, bytes([]), 0, -1, stats + base + 1)
+            zoo_delete_op_init(ops + base + 2, path, -1)
+        }
+
+        let reply = await connection.call { zh, context in
+            zoo_amulti(zh, Int32(count), ops, results, completeVoid, context)
+        }
+
+        guard reply.rc == ZOK.rawValue else {
+            // The failing operation carries the real error; the ones after it only say
+            // ZRUNTIMEINCONSISTENCY (rolled back). Without per-operation results (connection
+            // loss), the whole call failed.
+            let failure = (0..<count).first { index in
+                let rc = results[index].err
+                return rc != ZOK.rawValue && rc != ZRUNTIMEINCONSISTENCY.rawValue
+            }
+            if let failure, failure < operations.count {
+                let operation = operations[failure]
+                throw fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
+                    .inTransaction(operation: failure, of: operations.count)
+            }
+            if failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure() }
+            throw ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
+        }
+
+        let zxid: Int64 = probe
+            ? stats[operations.count + 1].mzxid
+            : operations.indices.first { if case .set = operations[$0] { true } else { false } }.map { stats[$0].mzxid } ?? 0
+        var outcome: [OperationResult] = []
+        outcome.reserveCapacity(operations.count)
+        for (index, operation) in operations.enumerated() {
+            switch operation {
+            case .check:
+                outcome.append(.checked)
+            case .create(let key, let value, let mode):
+                let created = pathBuffers[index].flatMap { Self.znodeKey(String(cString: $0)) } ?? znode(key)
+                if mode == .ephemeralSequential { _ = claim(created) }
+                outcome.append(.created(Record(
+                    key: self.key(ofZnode: created), value: value, version: 0, createRevision: zxid, modRevision: zxid,
+                    isEphemeral: mode.isEphemeral)))
+            case .set(let key, let value, _):
+                outcome.append(.set(record(znode(key), value: value, stat: stats[index])))
+            case .delete:
+                outcome.append(.deleted)
+            }
+        }
+        return outcome
+    }
+}

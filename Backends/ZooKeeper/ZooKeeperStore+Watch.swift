@@ -1,0 +1,173 @@
+import CZooKeeper
+import Coordination
+
+extension ZooKeeperStore {
+    /// Watches `key` or its subtree with one-shot watches (clause 8).
+    ///
+    /// The C client of ZooKeeper 3.8 has no persistent recursive watches, so every znode in scope
+    /// carries an exists watch (and, for a subtree, a children watch), re-armed by re-reading the
+    /// znode each time one fires. Each re-read is compared with what the stream last reported and
+    /// only the difference is emitted (`put`, `delete`): the same as a fresh snapshot of that znode,
+    /// and several changes may coalesce into one event, as ZooKeeper's own watches do; a key created
+    /// and deleted again between two re-reads coalesces to nothing and is never reported. After a
+    /// reconnect or a new session (watches lost with the old one) the whole scope is re-read,
+    /// re-armed and emitted as a new `snapshot`.
+    public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, output) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        guard let registration = connection.register(output) else {
+            output.finish(throwing: CoordinationError.closed())
+            return stream
+        }
+        let (signals, signalContinuation) = AsyncStream<String>.makeStream()
+        let trigger = WatchTrigger(signalContinuation)
+        connection.retain(trigger)
+        let sessions = connection.sessions
+        // An empty path is the "re-read everything" signal: a valid znode path is never empty.
+        let monitor = Task {
+            var first = true
+            for await event in sessions.subscribe() {
+                defer { first = false }
+                if !first && (event.state == .connected || event.state == .reconnected) { signalContinuation.yield("") }
+            }
+        }
+        let loop = Task { [self] in
+            var watcher = ScopeWatcher(store: self, root: znode(key), scope: scope, trigger: trigger, output: output)
+            await watcher.run(signals)
+        }
+        let connection = self.connection
+        output.onTermination = { _ in
+            loop.cancel()
+            monitor.cancel()
+            signalContinuation.finish()
+            connection.unregister(registration)
+        }
+        return stream
+    }
+
+    func watchExists(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
+        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        return await connection.call { zh, context in
+            znode.path.withCString { zoo_awexists(zh, $0, watchTriggered, watcherContext, completeStat, context) }
+        }
+    }
+
+    func watchChildren(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
+        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        return await connection.call { zh, context in
+            znode.path.withCString { zoo_awget_children(zh, $0, watchTriggered, watcherContext, completeStrings, context) }
+        }
+    }
+}
+
+/// One watch stream's state: what it has reported, by znode, and how to bring that up to date.
+struct ScopeWatcher {
+    let store: ZooKeeperStore
+    let root: Key
+    let scope: WatchScope
+    let trigger: WatchTrigger
+    let output: AsyncThrowingStream<WatchEvent, any Error>.Continuation
+    /// The records last reported, by absolute znode.
+    var known: [Key: Record] = [:]
+
+    private struct Lost: Error { let error: CoordinationError }
+
+    mutating func run(_ signals: AsyncStream<String>) async {
+        var iterator = signals.makeAsyncIterator()
+        var needsSnapshot = true
+        while !Task.isCancelled {
+            if needsSnapshot {
+                do {
+                    try await snapshot()
+                    needsSnapshot = false
+                } catch {
+                    if store.connection.isClosed { return }
+                    if let fatal = Self.fatal(error) { return output.finish(throwing: fatal) }
+                    // Contact lost mid-read: a reconnect signal will follow; if the session is
+                    // already back, try again shortly.
+                    if store.session.state == .connected || store.session.state == .reconnected {
+                        try? await Task.sleep(for: .milliseconds(50))
+                        continue
+                    }
+                }
+            }
+            guard let signal = await iterator.next() else { return }
+            if signal.isEmpty || needsSnapshot {
+                needsSnapshot = true
+                continue
+            }
+            guard let node = ZooKeeperStore.znodeKey(signal), node.isUnder(root) else { continue }
+            var events: [WatchEvent] = []
+            do {
+                try await sync(scope == .key ? root : node, into: &events)
+            } catch {
+                if let fatal = Self.fatal(error) { return output.finish(throwing: fatal) }
+                needsSnapshot = true
+            }
+            for event in events { output.yield(event) }
+        }
+    }
+
+    /// Re-reads (and re-arms) the whole scope and reports it as one snapshot.
+    private mutating func snapshot() async throws {
+        known = [:]
+        var ignored: [WatchEvent] = []
+        try await sync(root, into: &ignored)
+        output.yield(.snapshot(known.values.sorted { $0.key < $1.key }))
+    }
+
+    /// Re-reads `node` (re-arming its watches), and for a subtree its children, recording the
+    /// differences from `known` as events, parents before children.
+    private mutating func sync(_ node: Key, into events: inout [WatchEvent]) async throws {
+        let exists = await store.watchExists(node, trigger)
+        if exists.rc == ZNONODE.rawValue { return forget(node, into: &events) }
+        try check(exists.rc, node)
+        // The namespace's own znode is the root key, which has no record.
+        if node != store.namespace {
+            let read = await store.getNode(node)
+            if read.rc == ZNONODE.rawValue { return forget(node, into: &events) }
+            try check(read.rc, node)
+            let record = store.record(node, value: read.data ?? [], stat: read.stat!)
+            if known[node] != record {
+                known[node] = record
+                events.append(.put(record))
+            }
+        }
+        guard scope == .subtree else { return }
+        let listing = await store.watchChildren(node, trigger)
+        if listing.rc == ZNONODE.rawValue { return forget(node, into: &events) }
+        try check(listing.rc, node)
+        var children: Set<Key> = []
+        for name in listing.names ?? [] where !(node.isRoot && name == "zookeeper") {
+            if let child = ZooKeeperStore.child(node, name) { children.insert(child) }
+        }
+        for gone in known.keys.filter({ $0.parent == node && !children.contains($0) }) {
+            forget(gone, into: &events)
+        }
+        for child in children.sorted() where known[child] == nil {
+            try await sync(child, into: &events)
+        }
+    }
+
+    /// `node` and everything reported beneath it are gone: deletes, deepest first.
+    private mutating func forget(_ node: Key, into events: inout [WatchEvent]) {
+        let gone = known.keys.filter { $0.isUnder(node) }.sorted { $0.depth > $1.depth || ($0.depth == $1.depth && $0 < $1) }
+        for key in gone {
+            known[key] = nil
+            events.append(.delete(store.key(ofZnode: key)))
+        }
+    }
+
+    /// An error that re-reading will not cure (permission denied, for example) ends the stream;
+    /// lost contact and expiry only mean a fresh snapshot once the session is back.
+    private static func fatal(_ error: any Error) -> (any Error)? {
+        guard let error = error as? CoordinationError else { return error }
+        switch error.code {
+        case .connectionLoss, .sessionExpired, .timeout, .unavailable: return nil
+        default: return error
+        }
+    }
+
+    private func check(_ rc: Int32, _ node: Key) throws {
+        guard rc == ZOK.rawValue else { throw store.fail(rc, node, "watch") }
+    }
+}

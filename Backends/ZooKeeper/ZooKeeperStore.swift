@@ -1,0 +1,441 @@
+import CZooKeeper
+public import Coordination
+import Foundation
+public import Logging
+import Synchronization
+
+/// The store contract on ZooKeeper, over the C client's asynchronous API (libzookeeper-mt).
+///
+/// Keys are plain znodes: key `/a/b` in namespace `/ns` is the znode `/ns/a/b`, so every other
+/// ZooKeeper tool sees the data as it is. The namespace is an explicit prefix (not a chroot); its
+/// znode is created when the store opens and again whenever a create finds it gone. With digest
+/// credentials every node this store creates is creator-only (`auth` ACL); without, open.
+public final class ZooKeeperStore: CoordinationStore {
+    public let namespace: Key
+    public let configuration: ZooKeeperConfiguration
+    let connection: ZooKeeperConnection
+    let logger: Logger
+    /// Ephemeral-sequential znodes this handle knows it created, so that the search after a lost
+    /// create reply never claims one of them twice (see ``create(_:value:mode:)``).
+    let ownSequentialNodes = Mutex(OwnNodes())
+
+    /// The ephemeral-sequential znodes of the current session this handle has returned to a caller.
+    /// Entries of an earlier session are dropped: its ephemerals are gone.
+    struct OwnNodes {
+        private var session: Int64 = 0
+        private var paths: Set<String> = []
+
+        /// Records `path` as returned; `false` when it already was (claimed by someone else).
+        mutating func claim(_ path: String, session current: Int64) -> Bool {
+            if current != session {
+                session = current
+                paths = []
+            }
+            return paths.insert(path).inserted
+        }
+        func contains(_ path: String) -> Bool { paths.contains(path) }
+        mutating func remove(_ path: String) { paths.remove(path) }
+    }
+
+    /// Claims `znode` for a caller (see ``OwnNodes``).
+    func claim(_ znode: Key) -> Bool {
+        let session = connection.currentSessionID()
+        return ownSequentialNodes.withLock { $0.claim(znode.path, session: session) }
+    }
+
+    /// Opens a handle and waits for its first session.
+    /// - Throws: `unavailable` when no server answers within the session timeout;
+    ///   `permissionDenied` when the namespace cannot be created with these credentials.
+    public init(configuration: ZooKeeperConfiguration, logger: Logger) async throws {
+        self.configuration = configuration
+        self.namespace = configuration.namespace
+        self.logger = logger
+        connection = ZooKeeperConnection(
+            settings: .init(
+                connectString: configuration.connectString, sessionTimeout: configuration.sessionTimeout,
+                digest: configuration.digest),
+            logger: logger)
+        do {
+            // zookeeper_init resolves host names, which may block: not on the cooperative pool.
+            let connection = self.connection
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                Thread.detachNewThread { continuation.resume(with: Result { try connection.start() }) }
+            }
+            try await connection.waitUntilLive(timeout: max(configuration.sessionTimeout, .seconds(2)))
+            if !namespace.isRoot { try await ensurePath(namespace) }
+        } catch {
+            await connection.close()
+            throw error
+        }
+        logger.debug("opened ZooKeeper store", metadata: ["store": "\(configuration)", "session": "\(session.sessionID)"])
+    }
+
+    /// Opens a handle for a `zookeeper://` URL.
+    public convenience init(url: StoreURL, logger: Logger) async throws {
+        try await self.init(configuration: ZooKeeperConfiguration(url: url), logger: logger)
+    }
+
+    // MARK: Paths
+
+    /// The absolute znode of `key`.
+    func znode(_ key: Key) -> Key { namespace.appending(key) }
+
+    /// `znode` relative to the namespace, for records and errors.
+    func key(ofZnode znode: Key) -> Key { znode.relative(to: namespace) ?? znode }
+
+    /// A znode path the server gave back, as a key. Segments are checked one by one: the whole
+    /// path includes the namespace, so it may be longer than the portable limit for keys.
+    static func znodeKey(_ path: String) -> Key? {
+        guard path.hasPrefix("/") else { return nil }
+        var key = Key.root
+        for segment in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            guard let next = child(key, String(segment)) else { return nil }
+            key = next
+        }
+        return key
+    }
+
+    /// The znode `name` under `parent`, however long the whole path is.
+    static func child(_ parent: Key, _ name: String) -> Key? {
+        if let relative = try? Key("/" + name) { return parent.appending(relative) }
+        return try? parent.child(name)  // a name reserved only at the top, like `zookeeper`
+    }
+
+    func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
+        ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation)
+    }
+
+    var acl: UnsafePointer<ACL_vector> {
+        configuration.digest == nil ? coordination_zoo_open_acl() : coordination_zoo_creator_all_acl()
+    }
+
+    /// ZooKeeper versions are 32-bit, and -1 means "any": a version no node can be at becomes -2,
+    /// which never matches, so the server answers `ZBADVERSION` or `ZNONODE` as it should.
+    static func zkVersion(_ version: Int64?) -> Int32 {
+        guard let version else { return -1 }
+        guard version >= 0, version <= Int64(Int32.max) else { return -2 }
+        return Int32(version)
+    }
+
+    static func rootRefused(_ operation: String) -> CoordinationError {
+        CoordinationError(.invalidKey, "the root key '/' has no record and cannot be \(operation)", key: .root)
+    }
+
+    func record(_ znode: Key, value: [UInt8], stat: Stat) -> Record {
+        Record(
+            key: key(ofZnode: znode), value: value, version: Int64(stat.version), createRevision: stat.czxid,
+            modRevision: stat.mzxid, isEphemeral: stat.ephemeralOwner != 0)
+    }
+
+    // MARK: Calls on the C client (one per C entry point)
+
+    func getNode(_ znode: Key) async -> Reply {
+        await connection.call { zh, context in
+            znode.path.withCString { zoo_aget(zh, $0, 0, completeData, context) }
+        }
+    }
+
+    func statNode(_ znode: Key) async -> Reply {
+        await connection.call { zh, context in
+            znode.path.withCString { zoo_aexists(zh, $0, 0, completeStat, context) }
+        }
+    }
+
+    func listNode(_ znode: Key) async -> Reply {
+        await connection.call { zh, context in
+            znode.path.withCString { zoo_aget_children(zh, $0, 0, completeStrings, context) }
+        }
+    }
+
+    func createNode(_ znode: Key, value: [UInt8], flags: Int32) async -> Reply {
+        let acl = self.acl
+        return await connection.call { zh, context in
+            znode.path.withCString { path in
+                Self.withValue(value) { bytes, length in
+                    zoo_acreate2(zh, path, bytes, length, acl, flags, completeStringStat, context)
+                }
+            }
+        }
+    }
+
+    func setNode(_ znode: Key, value: [UInt8], version: Int32) async -> Reply {
+        await connection.call { zh, context in
+            znode.path.withCString { path in
+                Self.withValue(value) { bytes, length in zoo_aset(zh, path, bytes, length, version, completeStat, context) }
+            }
+        }
+    }
+
+    func deleteNode(_ znode: Key, version: Int32) async -> Reply {
+        await connection.call { zh, context in
+            znode.path.withCString { zoo_adelete(zh, $0, version, completeVoid, context) }
+        }
+    }
+
+    /// Passes `value` as the C client wants it. An empty value is sent as zero bytes (never as a
+    /// null buffer), so other clients read `b""` rather than `None`.
+    static func withValue<R>(_ value: [UInt8], _ body: (UnsafePointer<CChar>, Int32) -> R) -> R {
+        if value.isEmpty {
+            var empty: CChar = 0
+            return withUnsafePointer(to: &empty) { body($0, 0) }
+        }
+        return value.withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(value.count)) }
+    }
+
+    // MARK: Reads
+
+    public func get(_ key: Key) async throws -> Record? {
+        if key.isRoot { throw Self.rootRefused("read") }
+        let znode = znode(key)
+        let reply = await getNode(znode)
+        switch reply.rc {
+        case ZOK.rawValue: return record(znode, value: reply.data ?? [], stat: reply.stat!)
+        case ZNONODE.rawValue: return nil
+        default: throw fail(reply.rc, znode, "get")
+        }
+    }
+
+    public func exists(_ key: Key) async throws -> Bool {
+        if key.isRoot {
+            if connection.isClosed { throw CoordinationError.closed() }
+            return true
+        }
+        let znode = znode(key)
+        let reply = await statNode(znode)
+        switch reply.rc {
+        case ZOK.rawValue: return true
+        case ZNONODE.rawValue: return false
+        default: throw fail(reply.rc, znode, "exists")
+        }
+    }
+
+    public func children(of key: Key) async throws -> [String] {
+        let znode = znode(key)
+        let reply = await listNode(znode)
+        switch reply.rc {
+        case ZOK.rawValue:
+            var names = reply.names ?? []
+            // ZooKeeper's own `/zookeeper` is no key on any backend.
+            if znode.isRoot { names.removeAll { $0 == "zookeeper" } }
+            return Key.sortedNames(names)
+        case ZNONODE.rawValue where key.isRoot:
+            return []  // the namespace's znode was removed from outside: an empty namespace
+        default:
+            throw fail(reply.rc, znode, "list children of")
+        }
+    }
+
+    public func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error> {
+        TreeWalk.walk(self, from: key)
+    }
+
+    // MARK: Writes
+
+    static func flags(for mode: CreateMode) -> Int32 {
+        switch mode {
+        case .persistent: ZOO_PERSISTENT
+        case .ephemeral: ZOO_EPHEMERAL
+        case .sequential: ZOO_PERSISTENT_SEQUENTIAL
+        case .ephemeralSequential: ZOO_EPHEMERAL_SEQUENTIAL
+        }
+    }
+
+    /// Creates `key`, making missing ancestors first.
+    ///
+    /// Protected ephemeral-sequential creation: when the reply to such a create is lost
+    /// (`ZCONNECTIONLOSS`), the node may or may not exist, and nobody would ever delete it. Instead of
+    /// Curator's marker in the name (which would break the contract's `prefix + 10 digits` names),
+    /// the store waits for the session to come back and looks under the parent for a node with the
+    /// same prefix, owned by this session, holding the same value, that it has not already returned:
+    /// if there is one, it is this create's node; if not, the create never happened and is retried.
+    /// Two identical creates in flight at once are interchangeable, so either may claim either node.
+    public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        if key.isRoot { throw Self.rootRefused("created") }
+        try CoordinationLimits.validate(value: value, for: key)
+        let znode = znode(key)
+        var attempts = 0
+        while true {
+            attempts += 1
+            let reply = await createNode(znode, value: value, flags: Self.flags(for: mode))
+            switch reply.rc {
+            case ZOK.rawValue:
+                let created = reply.path.flatMap(Self.znodeKey) ?? znode
+                if mode == .ephemeralSequential && !claim(created) {
+                    // A concurrent recovery of an identical create (same prefix, value and
+                    // session) took this node: take the one it left, or create anew.
+                    if let other = try await findLostSequentialNode(znode, value: value) { return other }
+                    continue
+                }
+                return record(created, value: value, stat: reply.stat!)
+            case ZNONODE.rawValue where attempts < 8:
+                // A missing ancestor; a concurrent delete may undo it again, hence the bounded retry.
+                if let parent = znode.parent, !parent.isRoot { try await ensurePath(parent) }
+            case ZCONNECTIONLOSS.rawValue where mode == .ephemeralSequential && attempts < 8:
+                if let found = try await findLostSequentialNode(znode, value: value) { return found }
+            default:
+                throw fail(reply.rc, znode, "create")
+            }
+        }
+    }
+
+    /// Makes `znode` and its missing ancestors as empty persistent znodes, deepest first attempt:
+    /// only the missing levels are written, so an existing parent owned by someone else is never touched.
+    func ensurePath(_ znode: Key) async throws {
+        var pending = [znode]
+        var budget = 64
+        while let next = pending.last {
+            let reply = await createNode(next, value: [], flags: ZOO_PERSISTENT)
+            switch reply.rc {
+            case ZOK.rawValue, ZNODEEXISTS.rawValue:
+                pending.removeLast()
+            case ZNONODE.rawValue where budget > 0:
+                budget -= 1
+                guard let parent = next.parent, !parent.isRoot else { throw fail(reply.rc, next, "create") }
+                pending.append(parent)
+            default:
+                throw fail(reply.rc, next, "create")
+            }
+        }
+    }
+
+    /// After a lost ephemeral-sequential create reply: the node it made, if it made one.
+    func findLostSequentialNode(_ znode: Key, value: [UInt8]) async throws -> Record? {
+        guard let parent = znode.parent else { return nil }
+        for _ in 0..<8 {
+            try await waitForSession()
+            let session = connection.currentSessionID()
+            let listing = await listNode(parent)
+            if listing.rc == ZNONODE.rawValue { return nil }
+            if listing.rc == ZCONNECTIONLOSS.rawValue { continue }
+            guard listing.rc == ZOK.rawValue else { throw fail(listing.rc, parent, "list children of") }
+            let prefix = znode.name
+            let candidates = Key.sortedNames(listing.names ?? []).filter { name in
+                name.utf8.count == prefix.utf8.count + CoordinationLimits.sequenceDigits && name.hasPrefix(prefix)
+                    && name.utf8.suffix(CoordinationLimits.sequenceDigits).allSatisfy { (48...57).contains($0) }
+            }
+            var lost = false
+            for name in candidates {
+                guard let candidate = Self.child(parent, name) else { continue }
+                if ownSequentialNodes.withLock({ $0.contains(candidate.path) }) { continue }
+                let reply = await getNode(candidate)
+                if reply.rc == ZCONNECTIONLOSS.rawValue { lost = true; break }
+                guard reply.rc == ZOK.rawValue, let stat = reply.stat else { continue }
+                guard stat.ephemeralOwner == session, reply.data ?? [] == value else { continue }
+                if claim(candidate) {
+                    logger.debug("recovered an ephemeral-sequential create after a lost reply", metadata: ["key": "\(key(ofZnode: candidate))"])
+                    return record(candidate, value: value, stat: stat)
+                }
+            }
+            if !lost { return nil }
+        }
+        throw fail(ZCONNECTIONLOSS.rawValue, znode, "create")
+    }
+
+    /// Waits until the session is usable again, or throws if it expired (its ephemerals are gone).
+    func waitForSession() async throws {
+        for await event in connection.sessions.subscribe() {
+            switch event.state {
+            case .connected, .reconnected: return
+            case .suspended: continue
+            case .expired: throw ZooKeeperReturnCode.error(ZSESSIONEXPIRED.rawValue, key: nil, during: "create")
+            case .closed: throw CoordinationError.closed()
+            }
+        }
+        throw CoordinationError.closed()
+    }
+
+    public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
+        if key.isRoot { throw Self.rootRefused("written") }
+        try CoordinationLimits.validate(value: value, for: key)
+        let znode = znode(key)
+        let reply = await setNode(znode, value: value, version: Self.zkVersion(ifVersion))
+        guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw fail(reply.rc, znode, "set") }
+        return record(znode, value: value, stat: stat)
+    }
+
+    public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
+        let znode = znode(key)
+        if !recursive {
+            if key.isRoot { throw Self.rootRefused("deleted (delete it recursively to empty the namespace)") }
+            let reply = await deleteNode(znode, version: Self.zkVersion(ifVersion))
+            guard reply.rc == ZOK.rawValue else { throw fail(reply.rc, znode, "delete") }
+            forget(znode)
+            return
+        }
+        if key.isRoot {
+            try await deleteChildren(of: znode, top: true)
+            return
+        }
+        if let ifVersion {
+            let reply = await statNode(znode)
+            guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw fail(reply.rc, znode, "delete") }
+            guard Int64(stat.version) == ifVersion else { throw fail(ZBADVERSION.rawValue, znode, "delete") }
+        }
+        try await deleteTree(znode, version: Self.zkVersion(ifVersion), top: true)
+    }
+
+    /// Deletes `znode` and everything beneath it, children first. Keys created concurrently are
+    /// caught by retrying on `ZNOTEMPTY`; keys deleted concurrently are fine.
+    private func deleteTree(_ znode: Key, version: Int32, top: Bool) async throws {
+        for _ in 0..<16 {
+            try await deleteChildren(of: znode, top: top)
+            let reply = await deleteNode(znode, version: version)
+            switch reply.rc {
+            case ZOK.rawValue:
+                forget(znode)
+                return
+            case ZNONODE.rawValue: return  // gone meanwhile: that is what was asked
+            case ZNOTEMPTY.rawValue: continue
+            default: throw fail(reply.rc, znode, "delete")
+            }
+        }
+        throw fail(ZNOTEMPTY.rawValue, znode, "delete")
+    }
+
+    private func deleteChildren(of znode: Key, top: Bool) async throws {
+        let listing = await listNode(znode)
+        switch listing.rc {
+        case ZOK.rawValue: break
+        case ZNONODE.rawValue:
+            if top && !(znode == namespace) { throw fail(listing.rc, znode, "delete") }
+            return
+        default: throw fail(listing.rc, znode, "list children of")
+        }
+        for name in listing.names ?? [] where !(znode.isRoot && name == "zookeeper") {
+            guard let child = Self.child(znode, name) else { continue }
+            try await deleteTree(child, version: -1, top: false)
+        }
+    }
+
+    private func forget(_ znode: Key) {
+        ownSequentialNodes.withLock { $0.remove(znode.path) }
+    }
+
+    // MARK: Session
+
+    public var session: SessionEvent { connection.sessions.current }
+
+    public func sessionEvents() -> AsyncStream<SessionEvent> { connection.sessions.subscribe() }
+
+    public func close() async { await connection.close() }
+
+    /// This handle's session id and password, as ZooKeeper's own clients expose them
+    /// (Java's `getSessionId`/`getSessionPasswd`); `nil` when closed.
+    public var sessionCredentials: (id: Int64, password: [UInt8])? {
+        guard let client = connection.sessionCredentials() else { return nil }
+        let password = withUnsafeBytes(of: client.passwd) { Array($0) }
+        return (client.client_id, password)
+    }
+}
+
+extension StoreBackend {
+    /// `zookeeper://[user:password@]h1:2181[,h2:2181…][/NAMESPACE][?sessionTimeout=DURATION]`.
+    public static var zookeeper: StoreBackend {
+        StoreBackend(
+            schemes: ["zookeeper"],
+            usage: "zookeeper://[USER:PASSWORD@]HOST:PORT[,…][/NAMESPACE][?sessionTimeout=TIME]"
+        ) { url, logger in
+            try await ZooKeeperStore(url: url, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Backends depend on `Coordination` only; recipes and the scheduler never import a backend.
+// The CLI is the one place that knows every backend (its store-URL registry).
+let package = Package(
+    name: "Coordination",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Coordination", targets: ["Coordination"]),
+        .library(name: "CoordinationMemory", targets: ["CoordinationMemory"]),
+        .library(name: "CoordinationTesting", targets: ["CoordinationTesting"]),
+        .library(name: "CoordinationRecipes", targets: ["CoordinationRecipes"]),
+        .library(name: "CoordinationScheduler", targets: ["CoordinationScheduler"]),
+        .library(name: "CoordinationZooKeeper", targets: ["CoordinationZooKeeper"]),
+        .library(name: "CoordinationEtcd", targets: ["CoordinationEtcd"]),
+        .executable(name: "coord", targets: ["coord"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // The contract: protocol, keys, records, errors, sessions, watches, store URLs.
+        .target(
+            name: "Coordination",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The embedded in-process store, the default backend.
+        .target(
+            name: "CoordinationMemory",
+            dependencies: ["Coordination", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Lock, election, membership, config watch…: written once, above the protocol.
+        .target(
+            name: "CoordinationRecipes",
+            dependencies: ["Coordination", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Jobs, workers, claims, placement, cron, sharding, history: built on the contract and the recipes.
+        .target(
+            name: "CoordinationScheduler",
+            dependencies: [
+                "Coordination",
+                "CoordinationRecipes",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The public conformance suite every backend runs.
+        .target(
+            name: "CoordinationTesting",
+            dependencies: ["Coordination"]
+        ),
+
+        // ZooKeeper: a thin system module over libzookeeper-mt and the store built on it.
+        .systemLibrary(name: "CZooKeeper", path: "Backends/CZooKeeper"),
+        .target(
+            name: "CoordinationZooKeeper",
+            dependencies: ["Coordination", "CZooKeeper", .product(name: "Logging", package: "swift-log")],
+            path: "Backends/ZooKeeper"
+        ),
+
+        // etcd: a thin system module over libcurl and the store speaking the v3 JSON gateway.
+        .systemLibrary(name: "CCurl", path: "Backends/CCurl"),
+        .target(
+            name: "CoordinationEtcd",
+            dependencies: ["Coordination", "CCurl", .product(name: "Logging", package: "swift-log")],
+            path: "Backends/Etcd"
+        ),
+
+        // The `coord` command: commands as a library (testable), and a thin @main.
+        .target(
+            name: "CoordinationCLI",
+            dependencies: [
+                "Coordination",
+                "CoordinationMemory",
+                "CoordinationZooKeeper",
+                "CoordinationEtcd",
+                "CoordinationRecipes",
+                "CoordinationScheduler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "coord", dependencies: ["CoordinationCLI"]),
+
+        // What tests above the protocol share: the backends under test, opened and expired.
+        .target(
+            name: "CoordinationTestSupport",
+            dependencies: [
+                "Coordination", "CoordinationMemory", "CoordinationZooKeeper", "CoordinationEtcd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "CoordinationTests", dependencies: ["Coordination"]),
+        .testTarget(
+            name: "CoordinationSchedulerTests",
+            dependencies: [
+                "Coordination", "CoordinationScheduler", "CoordinationRecipes", "CoordinationMemory", "CoordinationTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CoordinationRecipesTests",
+            dependencies: ["Coordination", "CoordinationRecipes", "CoordinationMemory", "CoordinationTestSupport"]
+        ),
+        .testTarget(
+            name: "CoordinationMemoryTests",
+            dependencies: ["Coordination", "CoordinationMemory", "CoordinationTesting"]
+        ),
+        .testTarget(
+            name: "CoordinationZooKeeperTests",
+            dependencies: ["Coordination", "CoordinationZooKeeper", "CoordinationTesting"]
+        ),
+        .testTarget(
+            name: "CoordinationEtcdTests",
+            dependencies: ["Coordination", "CoordinationEtcd", "CoordinationTesting"]
+        ),
+        .testTarget(
+            name: "CoordinationCLITests",
+            dependencies: ["CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,78 @@
+import Synchronization
+
+/// A value that many subscribers follow: each new subscriber first gets the current value, then
+/// every change, until ``finish()``. Backends use it for session states; it never blocks, and a
+/// slow subscriber only grows its own buffer.
+public final class Broadcast<Element: Sendable>: Sendable {
+    private struct State {
+        var current: Element
+        var subscribers: [Int: AsyncStream<Element>.Continuation] = [:]
+        var nextID = 0
+        var finished = false
+    }
+    private let state: Mutex<State>
+
+    public init(_ initial: Element) {
+        state = Mutex(State(current: initial))
+    }
+
+    /// The latest value.
+    public var current: Element { state.withLock { $0.current } }
+
+    /// Sets the current value and delivers it to every subscriber. Ignored after ``finish()``.
+    public func send(_ value: Element) {
+        let continuations: [AsyncStream<Element>.Continuation] = state.withLock { state in
+            guard !state.finished else { return [] }
+            state.current = value
+            return Array(state.subscribers.values)
+        }
+        for continuation in continuations { continuation.yield(value) }
+    }
+
+    /// Updates the current value with `change` atomically, delivering the result.
+    public func update(_ change: (inout Element) -> Void) {
+        let (value, continuations): (Element, [AsyncStream<Element>.Continuation]) = state.withLock { state in
+            guard !state.finished else { return (state.current, []) }
+            change(&state.current)
+            return (state.current, Array(state.subscribers.values))
+        }
+        for continuation in continuations { continuation.yield(value) }
+    }
+
+    /// A stream of the current value and every later one.
+    public func subscribe() -> AsyncStream<Element> {
+        let (stream, continuation) = AsyncStream<Element>.makeStream()
+        let registered: Element? = state.withLock { state in
+            if state.finished { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            state.subscribers[id] = continuation
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
+            }
+            // Yield under the lock so that no later `send` can overtake the first value.
+            continuation.yield(state.current)
+            return state.current
+        }
+        if registered == nil {
+            continuation.yield(current)
+            continuation.finish()
+        }
+        return stream
+    }
+
+    /// Ends every stream, after delivering `last` if given.
+    public func finish(with last: Element? = nil) {
+        let continuations: [AsyncStream<Element>.Continuation] = state.withLock { state in
+            guard !state.finished else { return [] }
+            if let last { state.current = last }
+            state.finished = true
+            defer { state.subscribers = [:] }
+            return Array(state.subscribers.values)
+        }
+        for continuation in continuations {
+            if let last { continuation.yield(last) }
+            continuation.finish()
+        }
+    }
+}

@@ -1,0 +1,49 @@
+/// The portable limits (contract clauses 1, 2 and 5). Every backend enforces the same numbers,
+/// before any I/O, so that a program that works on one backend works on all of them.
+public enum CoordinationLimits {
+    /// Largest value, in bytes. ZooKeeper's `jute.maxbuffer` and etcd's request limit sit above it.
+    public static let maxValueBytes = 1_000_000
+    /// Longest key, in UTF-8 bytes, not counting the store's namespace.
+    public static let maxKeyBytes = 1_024
+    /// Longest namespace, in UTF-8 bytes.
+    public static let maxNamespaceBytes = 256
+    /// Most operations in one transaction (etcd's default `--max-txn-ops`).
+    public static let maxTransactionOperations = 128
+    /// Most key and value bytes in one transaction (ZooKeeper checks a whole `multi` against `jute.maxbuffer`).
+    public static let maxTransactionBytes = 1_000_000
+    /// Digits of a sequential key's zero-padded suffix.
+    public static let sequenceDigits = 10
+
+    /// Throws ``CoordinationError/Code/valueTooLarge`` when `value` is over ``maxValueBytes``.
+    public static func validate(value: [UInt8], for key: Key) throws(CoordinationError) {
+        guard value.count <= maxValueBytes else {
+            throw CoordinationError(
+                .valueTooLarge,
+                "value for \(key) is \(value.count) bytes; the limit is \(maxValueBytes) bytes",
+                key: key)
+        }
+    }
+
+    /// Checks a transaction against the operation-count, value and payload limits.
+    public static func validate(transaction operations: [Operation]) throws(CoordinationError) {
+        guard operations.count <= maxTransactionOperations else {
+            throw CoordinationError(
+                .transactionTooLarge,
+                "transaction has \(operations.count) operations; the limit is \(maxTransactionOperations)")
+        }
+        var bytes = 0
+        for (index, operation) in operations.enumerated() {
+            if let value = operation.value {
+                do { try validate(value: value, for: operation.key) } catch {
+                    throw error.inTransaction(operation: index, of: operations.count)
+                }
+            }
+            bytes += operation.key.path.utf8.count + (operation.value?.count ?? 0)
+        }
+        guard bytes <= maxTransactionBytes else {
+            throw CoordinationError(
+                .transactionTooLarge,
+                "transaction carries \(bytes) bytes of keys and values; the limit is \(maxTransactionBytes)")
+        }
+    }
+}

@@ -1,0 +1,151 @@
+/// A handle on a coordination store: a tree of keys with versioned values, sessions and watches,
+/// with the same behaviour on every backend (the contract in `DESIGN.md`).
+///
+/// Keys passed in and returned are relative to the handle's ``namespace``; a handle can neither
+/// read nor write outside it (clause 10). Every requirement validates its input before any I/O:
+/// keys are valid by construction (``Key``), values and transactions are checked against
+/// ``CoordinationLimits``. Every failure is a ``CoordinationError`` with a portable code.
+///
+/// A handle owns one session (clause 7). It is `Sendable` and safe to use from many tasks at once.
+/// Call ``close()`` when done: it ends the session, deletes the handle's ephemeral keys, and
+/// finishes its watch and session streams.
+public protocol CoordinationStore: Sendable {
+    /// The namespace every key of this handle lives under; ``Key/root`` when there is none.
+    var namespace: Key { get }
+
+    /// Reads `key`. Returns `nil` when it does not exist.
+    /// - Throws: `invalidKey` for the root, which has no record.
+    func get(_ key: Key) async throws -> Record?
+
+    /// `true` when `key` exists. The root always exists.
+    func exists(_ key: Key) async throws -> Bool
+
+    /// Creates `key` with `value` (clause 3, 5, 6).
+    ///
+    /// Missing ancestors are created first as empty persistent keys. For a sequential mode the
+    /// key's last segment is a prefix to which a 10-digit, zero-padded number is appended, unique
+    /// and strictly increasing in creation order under the parent; the returned record carries
+    /// the full key. Ephemeral keys belong to this handle's session.
+    /// - Returns: the created record (version 0); its `createRevision` is a fencing token.
+    /// - Throws: `nodeExists`; `ephemeralChildren` when an ancestor is ephemeral; `valueTooLarge`;
+    ///   `invalidKey` for the root.
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record
+
+    /// Replaces the value of an existing key, optionally only if it is at `ifVersion`.
+    /// - Returns: the record after the write (version + 1).
+    /// - Throws: `noNode`; `versionConflict`; `valueTooLarge`; `invalidKey` for the root.
+    func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record
+
+    /// Deletes `key`, optionally only if it is at `ifVersion`. Without `recursive`, a key with
+    /// children is refused with `notEmpty`; with it, the key and everything beneath it go
+    /// (children first; not atomic as a whole). Deleting the root recursively empties the namespace
+    /// and leaves the root itself.
+    /// - Throws: `noNode`; `versionConflict`; `notEmpty`.
+    func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws
+
+    /// The names of `key`'s direct children, sorted by their UTF-8 bytes.
+    /// - Throws: `noNode` when `key` does not exist.
+    func children(of key: Key) async throws -> [String]
+
+    /// Every record at and beneath `key`, parents before children, siblings in `children(of:)`
+    /// order. Each record is as of some moment during the walk; keys created or deleted while it
+    /// runs may or may not appear. The root itself is not yielded. An absent `key` yields nothing.
+    func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error>
+
+    /// Applies `operations` all or nothing (clause 5).
+    /// - Returns: one result per operation, in order.
+    /// - Throws: the failing operation's error, with ``CoordinationError/failedOperation`` set to
+    ///   its zero-based index; nothing was applied. `transactionTooLarge` past the portable limits.
+    func transaction(_ operations: [Operation]) async throws -> [OperationResult]
+
+    /// Watches `key` (or its subtree) (clause 8): a snapshot, then events in store order, and a
+    /// fresh snapshot whenever continuity is lost. The key need not exist. The stream ends when the
+    /// consuming task is cancelled, or with `unavailable` when the handle is closed.
+    func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error>
+
+    /// The session's states (clause 7): first the current state, then every change, until the
+    /// handle is closed (`closed` is the last element).
+    func sessionEvents() -> AsyncStream<SessionEvent>
+
+    /// The session's current state.
+    var session: SessionEvent { get }
+
+    /// Ends the session (its ephemeral keys are deleted), finishes every stream, and releases the
+    /// connection. Further calls fail with `unavailable`. Calling it twice is harmless.
+    func close() async
+}
+
+// MARK: Conveniences, written once above the protocol.
+
+extension CoordinationStore {
+    public func create(_ key: Key, value: [UInt8] = [], mode: CreateMode = .persistent) async throws -> Record {
+        try await create(key, value: value, mode: mode)
+    }
+
+    public func create(_ key: Key, string: String, mode: CreateMode = .persistent) async throws -> Record {
+        try await create(key, value: Array(string.utf8), mode: mode)
+    }
+
+    public func set(_ key: Key, value: [UInt8]) async throws -> Record {
+        try await set(key, value: value, ifVersion: nil)
+    }
+
+    public func set(_ key: Key, string: String, ifVersion: Int64? = nil) async throws -> Record {
+        try await set(key, value: Array(string.utf8), ifVersion: ifVersion)
+    }
+
+    public func delete(_ key: Key, ifVersion: Int64? = nil) async throws {
+        try await delete(key, ifVersion: ifVersion, recursive: false)
+    }
+
+    public func watch(_ key: Key) -> AsyncThrowingStream<WatchEvent, any Error> {
+        watch(key, scope: .key)
+    }
+
+    /// Creates `key` or, if it exists, overwrites its value (what `coord kv put` does).
+    /// - Returns: the record after the write.
+    public func put(_ key: Key, value: [UInt8]) async throws -> Record {
+        try CoordinationLimits.validate(value: value, for: key)
+        while true {
+            do {
+                return try await create(key, value: value, mode: .persistent)
+            } catch let error as CoordinationError where error.code == .nodeExists {
+                do {
+                    return try await set(key, value: value, ifVersion: nil)
+                } catch let error as CoordinationError where error.code == .noNode {
+                    continue  // deleted between the two calls: try creating again
+                }
+            }
+        }
+    }
+
+    /// Waits until the session stream shows an event satisfying `condition` (the current state
+    /// counts), for at most `limit` when one is given.
+    /// - Returns: that event; `nil` when the time ran out or the stream ended (the handle closed).
+    public func waitForSession(
+        within limit: Duration? = nil, where condition: @escaping @Sendable (SessionEvent) -> Bool
+    ) async -> SessionEvent? {
+        let events = sessionEvents()
+        return await withTaskGroup(of: SessionEvent?.self) { group in
+            group.addTask {
+                for await event in events where condition(event) { return event }
+                return nil
+            }
+            if let limit {
+                group.addTask {
+                    try? await Task.sleep(for: limit)
+                    return nil
+                }
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+    }
+
+    /// Collects ``walk(_:)`` into an array.
+    public func records(under key: Key) async throws -> [Record] {
+        var result: [Record] = []
+        for try await record in walk(key) { result.append(record) }
+        return result
+    }
+}

@@ -1,0 +1,196 @@
+/// An absolute, validated, `/`-separated path (contract clause 1).
+///
+/// A `Key` can only be made through ``init(_:)``, which rejects anything that is not portable to
+/// every backend, so a bad key is refused before any I/O. The rules:
+/// - it starts with `/`; `/` alone is the root; there is no trailing `/`;
+/// - segments are non-empty (no `//`), never `.` or `..`;
+/// - characters are Unicode scalars from the Basic Multilingual Plane, excluding control characters
+///   (U+0000–U+001F, U+007F–U+009F), the private-use block U+E000–U+F8FF and U+FFF0–U+FFFF:
+///   ZooKeeper refuses exactly these, so every backend does;
+/// - at most ``CoordinationLimits/maxKeyBytes`` UTF-8 bytes;
+/// - the first segment `zookeeper` is reserved on every backend.
+///
+/// Keys compare by their UTF-8 bytes (not by Swift's canonical string equivalence), because
+/// stores do: `é` precomposed and `e` + combining accent are two different keys.
+public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    /// The validated path, for example `/app/locks/job-1`.
+    public let path: String
+
+    /// The root key `/`. It always exists, cannot be written, and its children are the top-level keys.
+    public static let root = Key(unchecked: "/")
+
+    /// Validates `path` and makes a key of it.
+    /// - Throws: ``CoordinationError/Code/invalidKey`` naming the key and what is wrong with it.
+    public init(_ path: String) throws(CoordinationError) {
+        if let problem = Key.problem(with: path, limit: CoordinationLimits.maxKeyBytes) {
+            throw CoordinationError(.invalidKey, "invalid key \(Key.quoted(path)): \(problem)")
+        }
+        self.path = path
+    }
+
+    /// For paths already known to be valid (joins of valid keys and valid segments).
+    init(unchecked path: String) {
+        self.path = path
+    }
+
+    /// Returns why `path` is not a valid key, or `nil` when it is.
+    public static func problem(with path: String, limit: Int) -> String? {
+        guard path.hasPrefix("/") else {
+            return "a key must be absolute, starting with '/'"
+        }
+        if path == "/" { return nil }
+        guard path.utf8.count <= limit else {
+            return "it is \(path.utf8.count) bytes long; the limit is \(limit) bytes"
+        }
+        if path.hasSuffix("/") { return "a key must not end with '/'" }
+        let segments = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        for (index, segmentBytes) in segments.enumerated() {
+            let segment = String(decoding: segmentBytes, as: UTF8.self)
+            if let problem = segmentProblem(segment) { return problem }
+            if index == 0 && segment == "zookeeper" {
+                return "'/zookeeper' is reserved on every backend"
+            }
+        }
+        return nil
+    }
+
+    /// Returns why `segment` cannot be one segment of a key, or `nil` when it can.
+    public static func segmentProblem(_ segment: String) -> String? {
+        if segment.isEmpty { return "empty segment ('//'): segments must be non-empty" }
+        if segment == "." || segment == ".." { return "segment '\(segment)' is not allowed" }
+        if segment.utf8.contains(UInt8(ascii: "/")) { return "a segment must not contain '/'" }
+        for scalar in segment.unicodeScalars {
+            let v = scalar.value
+            let forbidden =
+                v <= 0x1F || (0x7F...0x9F).contains(v) || (0xE000...0xF8FF).contains(v)
+                || (0xFFF0...0xFFFF).contains(v) || v > 0xFFFF
+            if forbidden {
+                let hex = String(v, radix: 16, uppercase: true)
+                let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                return "character \(code) is not allowed (control, private-use or outside the Basic Multilingual Plane)"
+            }
+        }
+        return nil
+    }
+
+    static func quoted(_ path: String) -> String {
+        var out = "'"
+        for scalar in path.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "'"
+    }
+
+    // MARK: Structure
+
+    /// `true` for `/`.
+    public var isRoot: Bool { path == "/" }
+
+    /// The segments, outermost first; empty for the root.
+    public var segments: [String] {
+        isRoot ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// The last segment; empty for the root.
+    public var name: String {
+        guard !isRoot, let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return String(path[path.utf8.index(after: slash)...])
+    }
+
+    /// The parent key; `nil` for the root.
+    public var parent: Key? {
+        guard !isRoot, let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        if slash == path.startIndex { return .root }
+        return Key(unchecked: String(path[..<slash]))
+    }
+
+    /// Every proper ancestor except the root, outermost first: `/a/b/c` gives `/a`, `/a/b`.
+    public var ancestors: [Key] {
+        var result: [Key] = []
+        var current = parent
+        while let key = current, !key.isRoot {
+            result.append(key)
+            current = key.parent
+        }
+        return result.reversed()
+    }
+
+    /// The child key named `segment`.
+    /// - Throws: ``CoordinationError/Code/invalidKey`` when `segment` is not a valid segment.
+    public func child(_ segment: String) throws(CoordinationError) -> Key {
+        if let problem = Key.segmentProblem(segment) {
+            throw CoordinationError(.invalidKey, "invalid key segment \(Key.quoted(segment)) under \(path): \(problem)")
+        }
+        return try Key(isRoot ? "/" + segment : path + "/" + segment)
+    }
+
+    /// The child named `storedName`, a name read back from a store (so already a valid segment).
+    /// Unlike ``child(_:)`` it does not apply the length limit, which counts only what users
+    /// write: a namespace plus a key of the maximum length is a longer physical path.
+    public func appending(storedName: String) -> Key {
+        Key(unchecked: isRoot ? "/" + storedName : path + "/" + storedName)
+    }
+
+    /// This key with `relative`'s segments appended: `/ns` + `/a/b` is `/ns/a/b`.
+    /// Used to place a key under a namespace; the result cannot escape `self`.
+    public func appending(_ relative: Key) -> Key {
+        if relative.isRoot { return self }
+        if isRoot { return relative }
+        return Key(unchecked: path + relative.path)
+    }
+
+    /// `true` when `self` is `other` or lies beneath it. `/app2` is *not* under `/app`.
+    public func isUnder(_ other: Key) -> Bool {
+        if other.isRoot || self == other { return true }
+        return path.utf8.starts(with: other.path.utf8) && path.utf8.dropFirst(other.path.utf8.count).first == UInt8(ascii: "/")
+    }
+
+    /// `self` relative to `ancestor`: `/ns/a/b` relative to `/ns` is `/a/b`; `nil` when not under it.
+    public func relative(to ancestor: Key) -> Key? {
+        guard isUnder(ancestor) else { return nil }
+        if ancestor.isRoot { return self }
+        if self == ancestor { return .root }
+        return Key(unchecked: String(path.utf8.dropFirst(ancestor.path.utf8.count))!)
+    }
+
+    /// How many segments deep: 0 for the root.
+    public var depth: Int { isRoot ? 0 : path.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) } }
+
+    // MARK: Byte-wise identity
+
+    public static func == (lhs: Key, rhs: Key) -> Bool { lhs.path.utf8.elementsEqual(rhs.path.utf8) }
+    public func hash(into hasher: inout Hasher) {
+        var path = path
+        path.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+    /// Byte-wise order of the UTF-8 path, the order etcd keeps its keys in.
+    public static func < (lhs: Key, rhs: Key) -> Bool { lhs.path.utf8.lexicographicallyPrecedes(rhs.path.utf8) }
+
+    public var description: String { path }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self = try Key(try container.decode(String.self))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(path)
+    }
+}
+
+extension Key {
+    /// Sorts names the way `children(of:)` returns them: by UTF-8 bytes.
+    public static func sortedNames<S: Sequence<String>>(_ names: S) -> [String] {
+        names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Formats a sequence number as the 10-digit zero-padded suffix of a sequential key.
+    public static func sequenceSuffix(_ number: Int64) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, CoordinationLimits.sequenceDigits - digits.count)) + digits
+    }
+}

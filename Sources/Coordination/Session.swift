@@ -1,0 +1,50 @@
+/// The state of a store handle's session (contract clause 7).
+public enum SessionState: String, Sendable, Hashable, CaseIterable, Codable {
+    /// The first contact of a session was made.
+    case connected
+    /// Contact was lost. Ephemeral keys may still exist; the session may come back.
+    /// A holder of anything must treat "suspended for longer than the TTL since the last
+    /// confirmed contact" as lost (see ``SessionEvent/safeUntil``).
+    case suspended
+    /// Contact came back within the session's lifetime; ephemeral keys are intact.
+    case reconnected
+    /// The session ended; its ephemeral keys are gone. The handle starts a new session by itself
+    /// and reports `connected` again when it has one.
+    case expired
+    /// The handle was closed; no further events follow.
+    case closed
+}
+
+/// One change of session state, as delivered by ``CoordinationStore/sessionEvents()``.
+public struct SessionEvent: Sendable, Hashable {
+    public var state: SessionState
+    /// An opaque identifier of the session; it changes when a new session starts after an expiry.
+    public var sessionID: String
+    /// The session's time to live.
+    public var ttl: Duration
+    /// On a monotonic clock: the last instant at which the store confirmed the session was alive.
+    public var lastContact: ContinuousClock.Instant
+
+    public init(state: SessionState, sessionID: String, ttl: Duration, lastContact: ContinuousClock.Instant) {
+        self.state = state
+        self.sessionID = sessionID
+        self.ttl = ttl
+        self.lastContact = lastContact
+    }
+
+    /// Until when what the session holds can be trusted: while `connected` or `reconnected`,
+    /// forever (`nil`); once `suspended`, until `lastContact + ttl`; never after `expired` or `closed`.
+    public var safeUntil: ContinuousClock.Instant? {
+        switch state {
+        case .connected, .reconnected: nil
+        case .suspended: lastContact.advanced(by: ttl)
+        case .expired, .closed: lastContact
+        }
+    }
+
+    /// `true` while what the session holds can still be trusted at `now`.
+    public func isSafe(at now: ContinuousClock.Instant = .now) -> Bool {
+        guard let safeUntil else { return true }
+        return state == .suspended && now < safeUntil
+    }
+}

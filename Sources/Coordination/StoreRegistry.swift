@@ -1,0 +1,62 @@
+import Logging
+
+/// One backend as the registry knows it: which schemes it serves and how to open a handle.
+public struct StoreBackend: Sendable {
+    /// URL schemes this backend serves, lower-case (`etcd`, `etcds`).
+    public var schemes: [String]
+    /// The URL form, for help and error messages: `memory://[NAME][/NAMESPACE][?ttl=DURATION]`.
+    public var usage: String
+    /// Opens a handle (and its session) for a parsed URL.
+    public var open: @Sendable (StoreURL, Logger) async throws -> any CoordinationStore
+
+    public init(
+        schemes: [String], usage: String,
+        open: @escaping @Sendable (StoreURL, Logger) async throws -> any CoordinationStore
+    ) {
+        self.schemes = schemes
+        self.usage = usage
+        self.open = open
+    }
+}
+
+/// Maps store URLs to backends. A new backend is one more ``StoreBackend`` in the list the
+/// application builds; nothing here is global.
+public struct StoreRegistry: Sendable {
+    public var backends: [StoreBackend]
+
+    public init(_ backends: [StoreBackend]) {
+        self.backends = backends
+    }
+
+    /// Every scheme served, in registration order.
+    public var knownSchemes: [String] { backends.flatMap(\.schemes) }
+
+    /// The backend serving `scheme`, or `nil`.
+    public func backend(for scheme: String) -> StoreBackend? {
+        backends.first { $0.schemes.contains(scheme.lowercased()) }
+    }
+
+    /// Parses `url`, finds its backend and opens a handle.
+    /// - Throws: `invalidConfiguration` for a malformed URL or an unknown scheme (listing the known
+    ///   ones); whatever the backend throws when it cannot connect.
+    public func open(_ url: String, logger: Logger) async throws -> any CoordinationStore {
+        let parsed = try StoreURL(url)
+        return try await open(parsed, logger: logger)
+    }
+
+    public func open(_ url: StoreURL, logger: Logger) async throws -> any CoordinationStore {
+        guard let backend = backend(for: url.scheme) else {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "unknown store scheme '\(url.scheme)' in '\(url)'; known schemes: "
+                    + knownSchemes.map { $0 + "://" }.joined(separator: ", "))
+        }
+        return try await backend.open(url, logger: logger)
+    }
+}
+
+extension StoreBackend {
+    fileprivate func open(_ url: StoreURL, logger: Logger) async throws -> any CoordinationStore {
+        try await open(url, logger)
+    }
+}

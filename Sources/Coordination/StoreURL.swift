@@ -1,0 +1,219 @@
+/// A parsed store URL: `scheme://[user[:password]@]host[:port][,host[:port]…][/namespace][?option=value&…]`.
+///
+/// The scheme selects the backend (`memory`, `zookeeper`, `etcd`, `etcds`); the path is the
+/// namespace every key lives under; options are backend-specific (`ttl=5s`, …). Parsing checks
+/// the shape only; each backend checks its own options and says which it knows.
+/// The password is never part of ``description``.
+public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
+    /// Lower-cased scheme, for example `zookeeper`.
+    public var scheme: String
+    /// `host:port` entries in the order given (may be empty, as for `memory://`).
+    public var hosts: [String]
+    /// The namespace (percent-decoded and validated like a key); ``Key/root`` when absent.
+    public var namespace: Key
+    public var user: String?
+    public var password: String?
+    /// Query options, percent-decoded, in the order given.
+    public var options: [(name: String, value: String)]
+
+    /// Parses `text`.
+    /// - Throws: `invalidConfiguration` naming what is wrong and how a URL should look.
+    public init(_ text: String) throws(CoordinationError) {
+        let shape = "expected scheme://host[:port][,host…][/namespace][?option=value]"
+        guard let schemeEnd = text.firstRange(of: "://") else {
+            throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has no scheme; \(shape)")
+        }
+        let scheme = String(text[..<schemeEnd.lowerBound]).lowercased()
+        guard !scheme.isEmpty, scheme.unicodeScalars.allSatisfy(StoreURL.isSchemeCharacter) else {
+            throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has a malformed scheme; \(shape)")
+        }
+        self.scheme = scheme
+        var rest = text[schemeEnd.upperBound...]
+
+        var query: Substring = ""
+        if let mark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: mark)...]
+            rest = rest[..<mark]
+        }
+        if rest.contains("#") {
+            throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' must not contain a fragment ('#')")
+        }
+        var authority = rest
+        var path: Substring = ""
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            path = rest[slash...]
+        }
+        if let at = authority.lastIndex(of: "@") {
+            let userInfo = authority[..<at]
+            authority = authority[authority.index(after: at)...]
+            if let colon = userInfo.firstIndex(of: ":") {
+                user = try StoreURL.decode(userInfo[..<colon], in: text)
+                password = try StoreURL.decode(userInfo[userInfo.index(after: colon)...], in: text)
+            } else {
+                user = try StoreURL.decode(userInfo, in: text)
+            }
+        }
+        hosts = authority.isEmpty ? [] : authority.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for host in hosts where host.isEmpty || host.contains(where: { $0 == " " || $0 == "\t" }) {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "store URL '\(StoreURL.redacted(text))' has an empty or malformed host in '\(authority)'; list hosts as h1:port,h2:port")
+        }
+
+        let decodedPath = try StoreURL.decode(path, in: text)
+        if decodedPath.isEmpty || decodedPath == "/" {
+            namespace = .root
+        } else {
+            if let problem = Key.problem(with: decodedPath, limit: CoordinationLimits.maxNamespaceBytes) {
+                throw CoordinationError(
+                    .invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has an invalid namespace '\(decodedPath)': \(problem)")
+            }
+            namespace = Key(unchecked: decodedPath)
+        }
+
+        options = []
+        for pair in query.split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = try StoreURL.decode(parts[0], in: text)
+            let value = parts.count > 1 ? try StoreURL.decode(parts[1], in: text) : ""
+            options.append((name, value))
+        }
+    }
+
+    private static func isSchemeCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "0"..."9", "+", "-", ".": true
+        default: false
+        }
+    }
+
+    /// The last value given for option `name`.
+    public func option(_ name: String) -> String? {
+        options.last { $0.name == name }?.value
+    }
+
+    /// Option `name` as a duration (`500ms`, `5s`, `2m`, a bare number is seconds).
+    public func durationOption(_ name: String) throws(CoordinationError) -> Duration? {
+        guard let text = option(name) else { return nil }
+        guard let duration = DurationText.parse(text), duration > .zero else {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "store URL option \(name)=\(text) is not a positive duration; write it like 500ms, 5s or 2m")
+        }
+        return duration
+    }
+
+    /// Throws when an option is not one of `known`, naming it and listing the known ones.
+    public func requireOptions(in known: [String]) throws(CoordinationError) {
+        for (name, _) in options where !known.contains(name) {
+            let list = known.isEmpty ? "none" : known.joined(separator: ", ")
+            throw CoordinationError(
+                .invalidConfiguration, "unknown option '\(name)' for \(scheme):// store URLs; known options: \(list)")
+        }
+    }
+
+    /// The URL with the password replaced by `***`: safe to log and print.
+    public var description: String {
+        var text = scheme + "://"
+        if let user {
+            text += user
+            if password != nil { text += ":***" }
+            text += "@"
+        }
+        text += hosts.joined(separator: ",")
+        if !namespace.isRoot { text += namespace.path }
+        if !options.isEmpty {
+            text += "?" + options.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+        }
+        return text
+    }
+
+    public static func == (lhs: StoreURL, rhs: StoreURL) -> Bool {
+        lhs.scheme == rhs.scheme && lhs.hosts == rhs.hosts && lhs.namespace == rhs.namespace
+            && lhs.user == rhs.user && lhs.password == rhs.password
+            && lhs.options.map(\.name) == rhs.options.map(\.name) && lhs.options.map(\.value) == rhs.options.map(\.value)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(scheme)
+        hasher.combine(hosts)
+        hasher.combine(namespace)
+    }
+
+    /// `text` with any `user:password@` password replaced by `***`, for messages about a URL that did not parse.
+    public static func redacted(_ text: String) -> String {
+        guard let schemeEnd = text.firstRange(of: "://") else { return text }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@"),
+            let colon = rest[..<at].firstIndex(of: ":")
+        else { return text }
+        return String(text[..<rest.index(after: colon)]) + "***" + String(text[at...])
+    }
+
+    private static func decode(_ part: Substring, in text: String) throws(CoordinationError) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(part.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "%") {
+                guard iterator.count >= 2,
+                    let high = hexValue(iterator[iterator.startIndex]),
+                    let low = hexValue(iterator[iterator.startIndex + 1])
+                else {
+                    throw CoordinationError(.invalidConfiguration, "store URL '\(redacted(text))' has a malformed percent-escape")
+                }
+                bytes.append(high << 4 | low)
+                iterator = iterator.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw CoordinationError(.invalidConfiguration, "store URL '\(redacted(text))' decodes to invalid UTF-8")
+        }
+        return decoded
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// Durations written for people: `250ms`, `5s`, `1.5s`, `2m`, `1h`, `1d`; a bare number is seconds.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? {
+        let trimmed = text.trimmingCharacters(in: " ")
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
+            let number = trimmed.dropLast(suffix.count)
+            guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+            return .milliseconds(Int64((value * scale * 1000).rounded()))
+        }
+        guard let value = Double(trimmed), value.isFinite, value >= 0 else { return nil }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    /// `1.5s`, `250ms`, `2m`: the inverse of ``parse(_:)`` for display.
+    public static func format(_ duration: Duration) -> String {
+        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if ms % 60_000 == 0 && ms >= 60_000 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        if ms < 1000 { return "\(ms)ms" }
+        return "\(Double(ms) / 1000)s"
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in character: Character) -> Substring {
+        var slice = self[...]
+        while slice.first == character { slice = slice.dropFirst() }
+        while slice.last == character { slice = slice.dropLast() }
+        return slice
+    }
+}

@@ -1,0 +1,38 @@
+/// What a watch covers.
+public enum WatchScope: String, Sendable, Hashable, CaseIterable, Codable {
+    /// The key alone.
+    case key
+    /// The key and every key beneath it.
+    case subtree
+}
+
+/// One element of a watch stream (contract clause 8).
+///
+/// A stream starts with a ``snapshot(_:)`` of everything in scope, then carries ``put(_:)`` and
+/// ``delete(_:)`` events in store order. Several changes of one key may be coalesced into one
+/// event (ZooKeeper does), but nothing is ever reordered. Whenever the backend cannot vouch for
+/// continuity (a reconnect, an etcd compaction, a one-shot watch being re-armed) it emits a fresh
+/// snapshot. A consumer that replaces its state on each snapshot and applies each event to it
+/// always converges to the store's state.
+public enum WatchEvent: Sendable, Hashable {
+    /// Everything in scope right now, sorted by key. Replaces whatever the consumer had.
+    case snapshot([Record])
+    /// A key in scope was created or changed.
+    case put(Record)
+    /// A key in scope was deleted.
+    case delete(Key)
+}
+
+extension Dictionary where Key == Coordination.Key, Value == Record {
+    /// Applies one watch event, the way every consumer should.
+    public mutating func apply(_ event: WatchEvent) {
+        switch event {
+        case .snapshot(let records):
+            self = Dictionary(uniqueKeysWithValues: records.map { ($0.key, $0) })
+        case .put(let record):
+            self[record.key] = record
+        case .delete(let key):
+            self[key] = nil
+        }
+    }
+}

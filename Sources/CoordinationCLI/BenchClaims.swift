@@ -1,0 +1,116 @@
+import Coordination
+import CoordinationScheduler
+import Foundation
+import Logging
+
+/// The scheduler's claims per second: `jobs` no-op one-shot jobs run by four in-process workers,
+/// each on a handle of its own, timed from the first submission until the history holds a
+/// success for every job.
+struct BenchClaims: Sendable {
+    let jobs: Int
+    let workers = 4
+    /// Opens one more handle on the bench namespace.
+    let open: @Sendable () async throws -> any CoordinationStore
+    let logger: Logger
+
+    struct Result: Sendable {
+        var claimsPerSecond: Double
+        var elapsed: Duration
+        /// How long the submissions alone took (part of `elapsed`): tells submitting from claiming.
+        var submitting: Duration
+    }
+
+    func run() async throws -> Result {
+        let layout = SchedulerLayout()
+        var handles: [any CoordinationStore] = []
+        var running: [(Worker, Task<Void, any Error>)] = []
+        let noop: JobHandler = { _ in RunOutput() }
+        do {
+            for index in 0..<workers {
+                let store = try await open()
+                handles.append(store)
+                let worker = try Worker(
+                    store: store, layout: layout, id: "bench-\(index)", handlers: ["noop": noop], logger: logger)
+                running.append((worker, Task { try await worker.run() }))
+            }
+            let clientStore = try await open()
+            handles.append(clientStore)
+            let scheduler = Scheduler(store: clientStore, layout: layout, logger: logger)
+            // Not timed: all workers registered before the first job is submitted.
+            while try await scheduler.workers().count < workers {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let watcher = Task { try await Self.waitForSuccesses(jobs, store: clientStore, layout: layout) }
+            // Four submitters, as several clients would submit.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for chunk in 0..<4 {
+                    group.addTask {
+                        for index in stride(from: chunk, to: jobs, by: 4) {
+                            try await scheduler.submit(JobSpec(id: "noop-\(index)", handler: "noop"))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let submitting = clock.now - start
+            // Not a timed check: only a bound so that a stuck scheduler ends the bench with an error.
+            let limit = Duration.seconds(60) + .milliseconds(50 * jobs)
+            let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask { try await watcher.value; return true }
+                group.addTask { try await Task.sleep(for: limit); return false }
+                defer { group.cancelAll() }
+                return try await group.next() ?? false
+            }
+            if !finished {
+                watcher.cancel()
+                throw CoordinationError(
+                    .unavailable, "\(jobs) no-op jobs had not all succeeded after \(DurationText.format(limit)); gave up")
+            }
+            let elapsed = clock.now - start
+            await stop(running, handles)
+            return Result(
+                claimsPerSecond: elapsed.seconds > 0 ? Double(jobs) / elapsed.seconds : 0, elapsed: elapsed,
+                submitting: submitting)
+        } catch {
+            await stop(running, handles)
+            throw error
+        }
+    }
+
+    private func stop(_ running: [(Worker, Task<Void, any Error>)], _ handles: [any CoordinationStore]) async {
+        for (_, task) in running { task.cancel() }
+        for (_, task) in running { _ = try? await task.value }
+        for handle in handles { await handle.close() }
+    }
+
+    /// Follows the history folder (a subtree watch: a snapshot, then changes) until `count`
+    /// distinct history entries record a success.
+    private static func waitForSuccesses(_ count: Int, store: any CoordinationStore, layout: SchedulerLayout) async throws {
+        let folder = layout.history
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        var succeeded = Set<Key>()
+        func note(_ record: Record) {
+            guard record.key.depth == folder.depth + 2, !succeeded.contains(record.key),
+                let entry = try? decoder.decode(HistoryEntry.self, from: Data(record.value)),
+                entry.outcome == .succeeded
+            else { return }
+            succeeded.insert(record.key)
+        }
+        for try await event in store.watch(folder, scope: .subtree) {
+            switch event {
+            case .snapshot(let records):
+                succeeded = []
+                records.forEach(note)
+            case .put(let record):
+                note(record)
+            case .delete:
+                break  // bounded history trims old entries; a success once seen still counts
+            }
+            if succeeded.count >= count { return }
+        }
+        throw CoordinationError(.unavailable, "the history watch ended before \(count) successes")
+    }
+}

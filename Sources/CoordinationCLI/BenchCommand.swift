@@ -1,0 +1,100 @@
+import ArgumentParser
+import Coordination
+
+/// `coord bench`: latency and throughput of the store through the `CoordinationStore` API, side
+/// by side with a third-party Python client on the same server, and the scheduler's claims per
+/// second. It only measures: no figure is checked against a goal.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the store's latency and throughput, beside a Python peer client.",
+        discussion: """
+            Under a fresh random namespace (deleted afterwards): a warm-up, then --operations \
+            sequential creates, gets, sets and deletes, each timed (p50, p99); then --in-flight \
+            concurrent tasks doing gets (ZooKeeper, memory) or puts (etcd) for --duration \
+            (operations per second). The peer (kazoo for zookeeper://, etcd3gw for etcd://, run \
+            with python3) does the same loops against the same server in the same run; the table \
+            shows both and their ratio. --claims N adds the scheduler's claims per second: N \
+            no-op one-shot jobs run by 4 in-process workers on 4 handles of the store.
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Option(help: "Sequential operations of each kind.") var operations = 1000
+    @Option(help: "Concurrent operations in the pipelined loop.") var inFlight = 64
+    @Option(help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
+    @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
+    @Option(help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
+    @Flag(help: "Print a Markdown table.") var markdown = false
+
+    func validate() throws {
+        guard operations >= 1 else { throw ValidationError("--operations must be at least 1") }
+        guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
+        guard claims >= 0 else { throw ValidationError("--claims must be 0 or more") }
+        guard let pipelined = DurationText.parse(duration), pipelined > .zero else {
+            throw ValidationError("--duration '\(duration)' is not a duration such as 5s or 500ms")
+        }
+        _ = pipelined
+        guard peer == "auto" || peer == "none" || BenchPeer(rawValue: peer) != nil else {
+            throw ValidationError("--peer must be auto, kazoo, etcd3gw or none, not '\(peer)'")
+        }
+    }
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let pipelinedFor = DurationText.parse(duration) ?? .seconds(5)
+        var url = context.storeURL
+        let peerClient: BenchPeer?
+        switch peer {
+        case "none": peerClient = nil
+        case "auto": peerClient = BenchPeer.automatic(for: url.scheme)
+        default:
+            let chosen = BenchPeer(rawValue: peer)!
+            guard chosen.accepts(url.scheme) else {
+                throw CommandLineProblem("--peer \(peer) cannot talk to a \(url.scheme):// store")
+            }
+            peerClient = chosen
+        }
+        let benchFolder = try Key.root.child("coord-bench-\(UInt32.random(in: 0...UInt32.max))")
+        url.namespace = try url.namespace.child(benchFolder.name)
+        let benchURL = url
+        let logger = context.logger
+        let open: @Sendable () async throws -> any CoordinationStore = {
+            try await CommandContext.registry.open(benchURL, logger: logger)
+        }
+        let warmup = min(100, operations)
+        var report = BenchReport(
+            store: context.storeURL.description,
+            settings: "\(operations) sequential operations each (after \(warmup) warm-up), \(inFlight) in flight for \(DurationText.format(pipelinedFor))",
+            peerName: peerClient?.rawValue)
+
+        let store = try await open()
+        do {
+            let ours = try await BenchRunner(
+                store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
+                pipelinedWrites: url.scheme.hasPrefix("etcd")
+            ).run()
+            let theirs = try await peerClient?.run(
+                hosts: url.hosts, prefix: url.namespace.path, operations: operations, warmup: warmup, inFlight: inFlight,
+                duration: pipelinedFor)
+            report.addLatencies(ours, theirs)
+            report.addThroughput(ours, theirs, inFlight: inFlight)
+            if claims > 0 {
+                let result = try await BenchClaims(jobs: claims, open: open, logger: logger).run()
+                report.addClaims(jobs: claims, result)
+            }
+        } catch {
+            await store.close()
+            await Self.remove(benchFolder, context: context)
+            throw error
+        }
+        await store.close()
+        await Self.remove(benchFolder, context: context)
+        StandardStreams.writeLine(markdown ? report.markdown : report.plain)
+    }
+
+    /// Deletes the bench namespace with everything in it, through a handle on the namespace
+    /// the user gave (deleting the root of a namespace would leave its own node behind).
+    private static func remove(_ folder: Key, context: CommandContext) async {
+        try? await context.withStore { store in try await store.delete(folder, ifVersion: nil, recursive: true) }
+    }
+}

@@ -1,0 +1,115 @@
+import Coordination
+
+/// Per-operation latencies of one sequential loop, in seconds, and what the report needs of them.
+struct LatencySamples: Sendable {
+    var seconds: [Double]
+
+    /// The nearest-rank percentile (`fraction` in 0…1), in seconds; 0 when there are no samples.
+    func percentile(_ fraction: Double) -> Double {
+        guard !seconds.isEmpty else { return 0 }
+        let sorted = seconds.sorted()
+        let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+        return sorted[min(sorted.count - 1, max(0, rank - 1))]
+    }
+
+    var p50: Double { percentile(0.50) }
+    var p99: Double { percentile(0.99) }
+}
+
+/// The figures of one client (coord's store or a peer) for one run.
+struct BenchFigures: Sendable {
+    /// Sequential latencies per operation, in `BenchRunner.operations` order.
+    var latencies: [String: LatencySamples] = [:]
+    /// Pipelined operations per second, and which operation was pipelined.
+    var throughput: Double = 0
+    var throughputOperation = "get"
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+/// The Swift side of the benchmark: the same loops the peers run, through `CoordinationStore`.
+/// Every key lives under the bench namespace the store was opened on.
+struct BenchRunner: Sendable {
+    static let operations = ["create", "get", "set", "delete"]
+
+    let store: any CoordinationStore
+    let operations: Int
+    let warmup: Int
+    let inFlight: Int
+    let duration: Duration
+    /// etcd's pipelined loop writes (its reads are cheap linearizable ranges, writes are what
+    /// matter there); ZooKeeper's and the embedded store's read.
+    let pipelinedWrites: Bool
+
+    static let value = [UInt8](repeating: UInt8(ascii: "v"), count: 32)
+
+    func run() async throws -> BenchFigures {
+        var figures = BenchFigures()
+        _ = try await store.create(try Key("/coord"), value: [], mode: .persistent)
+        // Warm-up: the same four operations on keys of their own, untimed.
+        for index in 0..<warmup {
+            let key = try Key("/coord/w-\(index)")
+            _ = try await store.create(key, value: Self.value, mode: .persistent)
+            _ = try await store.get(key)
+            _ = try await store.set(key, value: Self.value, ifVersion: nil)
+            try await store.delete(key, ifVersion: nil, recursive: false)
+        }
+        let keys = try (0..<operations).map { try Key("/coord/k-\($0)") }
+        figures.latencies["create"] = try await timed(keys) { _ = try await store.create($0, value: Self.value, mode: .persistent) }
+        figures.latencies["get"] = try await timed(keys) { key in
+            guard try await store.get(key) != nil else { throw CoordinationError.noNode(key) }
+        }
+        figures.latencies["set"] = try await timed(keys) { _ = try await store.set($0, value: Self.value, ifVersion: nil) }
+        figures.latencies["delete"] = try await timed(keys) { try await store.delete($0, ifVersion: nil, recursive: false) }
+        figures.throughputOperation = pipelinedWrites ? "put" : "get"
+        figures.throughput = try await pipelined()
+        return figures
+    }
+
+    private func timed(_ keys: [Key], _ operation: (Key) async throws -> Void) async throws -> LatencySamples {
+        let clock = ContinuousClock()
+        var samples: [Double] = []
+        samples.reserveCapacity(keys.count)
+        for key in keys {
+            let start = clock.now
+            try await operation(key)
+            samples.append((clock.now - start).seconds)
+        }
+        return LatencySamples(seconds: samples)
+    }
+
+    /// `inFlight` tasks, each looping on a key of its own until `duration` is over: total
+    /// operations per second of wall time.
+    private func pipelined() async throws -> Double {
+        let keys = try (0..<inFlight).map { try Key("/coord/p-\($0)") }
+        for key in keys { _ = try await store.create(key, value: Self.value, mode: .persistent) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start.advanced(by: duration)
+        let store = self.store
+        let writes = pipelinedWrites
+        let total = try await withThrowingTaskGroup(of: Int.self) { group in
+            for key in keys {
+                group.addTask {
+                    var count = 0
+                    while clock.now < end {
+                        if writes {
+                            _ = try await store.set(key, value: Self.value, ifVersion: nil)
+                        } else {
+                            _ = try await store.get(key)
+                        }
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = (clock.now - start).seconds
+        return elapsed > 0 ? Double(total) / elapsed : 0
+    }
+}

@@ -1,0 +1,58 @@
+import Coordination
+import CoordinationEtcd
+import CoordinationMemory
+import CoordinationZooKeeper
+import Foundation
+import Logging
+
+/// What a command needs to talk to a store: the resolved configuration, a logger on stderr and
+/// the registry of backends. Built once per invocation, before any I/O.
+struct CommandContext {
+    /// Every backend `coord` knows; a new backend is one more entry.
+    static let registry = StoreRegistry([.memory, .zookeeper, .etcd])
+
+    let configuration: CoordConfiguration
+    let logger: Logger
+    let storeURL: StoreURL
+
+    /// Resolves the configuration and parses the store URL; no I/O beyond reading a config file.
+    /// An unknown scheme is refused here too, so that no input is read for nothing.
+    static func make(_ options: GlobalOptions) async throws -> CommandContext {
+        let configuration = try await CoordConfiguration.resolve(
+            flags: options.flags,
+            environment: ProcessInfo.processInfo.environment,
+            currentDirectory: FileManager.default.currentDirectoryPath)
+        var logger = Logger(label: "coord")
+        logger.logLevel = configuration.logLevel.value
+        let storeURL = try configuration.storeURL()
+        guard registry.backend(for: storeURL.scheme) != nil else {
+            // The registry words the unknown-scheme error (with the known schemes); opening an
+            // unknown scheme fails before any I/O. Say where the URL came from.
+            do {
+                _ = try await registry.open(storeURL, logger: logger)
+            } catch var error as CoordinationError {
+                error.message += " (from \(configuration.store.source))"
+                throw error
+            }
+            throw CoordinationError(.invalidConfiguration, "unknown store scheme '\(storeURL.scheme)'")
+        }
+        logger.debug("configuration resolved", metadata: [
+            "store": "\(storeURL)", "store.source": "\(configuration.store.source)",
+            "config.file": "\(configuration.file ?? "none")",
+        ])
+        return CommandContext(configuration: configuration, logger: logger, storeURL: storeURL)
+    }
+
+    /// Opens the store, runs `body`, and closes the store whatever happens.
+    func withStore<T>(_ body: (any CoordinationStore) async throws -> T) async throws -> T {
+        let store = try await Self.registry.open(storeURL, logger: logger)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+}

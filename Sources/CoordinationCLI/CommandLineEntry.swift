@@ -1,0 +1,66 @@
+import ArgumentParser
+import Coordination
+import CoordinationRecipes
+import Foundation
+import Logging
+
+/// Runs `coord` and turns every failure into one line on stderr and an ``ExitStatus``.
+public enum CoordCommandLine {
+    /// Parses `arguments` (the process's own when `nil`), runs the command and exits.
+    public static func main(_ arguments: [String]? = nil) async -> Never {
+        // Libraries that make their own loggers must never write to stdout, where values go.
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = CoordConfiguration.defaultLogLevel
+            return handler
+        }
+        let command: any ParsableCommand
+        do {
+            command = try Coord.parseAsRoot(arguments)
+        } catch {
+            // Usage errors, --help and --version keep argument-parser's wording and statuses.
+            Coord.exit(withError: error)
+        }
+        do {
+            var command = command
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(ExitStatus.success.rawValue)
+        } catch let error as CoordinationError {
+            StandardStreams.writeError("coord: " + oneLine(error))
+            exit(ExitStatus(error.code).rawValue)
+        } catch let error as RecipeError {
+            StandardStreams.writeError("coord: " + oneLine(error.description))
+            exit(ExitStatus.lost.rawValue)
+        } catch let error as CommandLineProblem {
+            StandardStreams.writeError("coord: " + oneLine(error.description))
+            exit(ExitCode.validationFailure.rawValue)
+        } catch let error where isArgumentParserError(error) {
+            // --help on a command group, ExitCode, ValidationError: argument-parser's own handling.
+            Coord.exit(withError: error)
+        } catch {
+            StandardStreams.writeError("coord: " + oneLine(String(describing: error)))
+            exit(ExitStatus.failure.rawValue)
+        }
+    }
+
+    /// Errors that argument-parser throws (some of its types are internal, hence the module test).
+    static func isArgumentParserError(_ error: any Error) -> Bool {
+        error is ExitCode || error is CleanExit || error is ValidationError
+            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+    }
+
+    /// The message, with the backend's detail when there is one, on a single line.
+    static func oneLine(_ error: CoordinationError) -> String {
+        var text = error.message
+        if let detail = error.backendDetail { text += " [\(detail)]" }
+        return oneLine(text)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}

@@ -1,0 +1,99 @@
+import Configuration
+import Coordination
+import Foundation
+
+/// The configuration sources in precedence order (flags, environment, file), each a
+/// swift-configuration provider. They are asked one by one rather than through a single
+/// `ConfigReader` so that every value knows which source it came from.
+struct ConfigurationLayers {
+    private enum Layer {
+        case flags(InMemoryProvider)
+        case environment(KeyMappingProvider<EnvironmentVariablesProvider>)
+        case file(FileProvider<JSONSnapshot>, path: String)
+    }
+    private let layers: [Layer]
+
+    init(
+        flags: CoordConfiguration.Flags, environment: [String: String], file: String?
+    ) async throws(CoordinationError) {
+        // The store URL may carry a password: mark it secret wherever it comes from.
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let store = flags.store {
+            flagValues[AbsoluteConfigKey([CoordConfiguration.Setting.store.rawValue])] = ConfigValue(.string(store), isSecret: true)
+        }
+        if let level = flags.logLevel {
+            flagValues[AbsoluteConfigKey([CoordConfiguration.Setting.logLevel.rawValue])] = ConfigValue(.string(level), isSecret: false)
+        }
+        var layers: [Layer] = [
+            .flags(InMemoryProvider(name: "flags", values: flagValues)),
+            .environment(
+                EnvironmentVariablesProvider(
+                    environmentVariables: environment,
+                    secretsSpecifier: .specific([CoordConfiguration.Setting.store.environmentVariable])
+                ).prefixKeys(with: "coord")),
+        ]
+        if let file {
+            layers.append(.file(try await Self.readFile(file), path: file))
+        }
+        self.layers = layers
+    }
+
+    /// The first layer's string value for `setting`, with its source; `nil` when no layer has one.
+    func string(for setting: CoordConfiguration.Setting) throws(CoordinationError) -> ConfigurationSetting<String>? {
+        let key = AbsoluteConfigKey([setting.rawValue])
+        for layer in layers {
+            switch layer {
+            case .flags(let provider):
+                if let value = try Self.string(provider, key) {
+                    return ConfigurationSetting(value, from: .flag(setting.flag))
+                }
+            case .environment(let provider):
+                if let value = try Self.string(provider, key), !value.isEmpty {
+                    return ConfigurationSetting(value, from: .environment(setting.environmentVariable))
+                }
+            case .file(let provider, let path):
+                do {
+                    if let value = try Self.string(provider, key) {
+                        return ConfigurationSetting(value, from: .file(path: path, key: setting.rawValue))
+                    }
+                } catch {
+                    throw CoordinationError(
+                        .invalidConfiguration, "config file \(path): key '\(setting.rawValue)' must be a string")
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func string(_ provider: some ConfigProvider, _ key: AbsoluteConfigKey) throws(CoordinationError) -> String? {
+        let result: LookupResult
+        do {
+            result = try provider.value(forKey: key, type: .string)
+        } catch {
+            throw CoordinationError(.invalidConfiguration, "\(key) is not a string")
+        }
+        guard case .string(let text)? = result.value?.content else { return nil }
+        return text
+    }
+
+    /// Reads and parses a JSON config file, turning any failure into one line naming the file.
+    private static func readFile(_ path: String) async throws(CoordinationError) -> FileProvider<JSONSnapshot> {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw CoordinationError(.invalidConfiguration, "config file \(path) cannot be read (permission denied)")
+        }
+        // The path goes through a reader because FileProvider's other initializer takes a
+        // swift-system FilePath, a module this target does not import.
+        let pathReader = ConfigReader(
+            provider: InMemoryProvider(values: ["filePath": ConfigValue(.string(path), isSecret: false)]))
+        do {
+            return try await FileProvider<JSONSnapshot>(config: pathReader)
+        } catch {
+            throw CoordinationError(
+                .invalidConfiguration, "config file \(path) is not a valid JSON object: \(oneLine(error))")
+        }
+    }
+
+    private static func oneLine(_ error: any Error) -> String {
+        String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}

@@ -1,0 +1,32 @@
+/// Where a configuration value came from, so that an error (and later `coord config check`)
+/// can say which flag, variable or file to fix.
+public enum ConfigurationSource: Sendable, Hashable, CustomStringConvertible {
+    /// A command-line option, for example `--store`.
+    case flag(String)
+    /// An environment variable, for example `COORD_STORE`.
+    case environment(String)
+    /// A key of a configuration file.
+    case file(path: String, key: String)
+    /// The built-in default.
+    case builtIn
+
+    public var description: String {
+        switch self {
+        case .flag(let name): name
+        case .environment(let name): "environment variable \(name)"
+        case .file(let path, let key): "key '\(key)' of config file \(path)"
+        case .builtIn: "the default"
+        }
+    }
+}
+
+/// A resolved configuration value and where it came from.
+public struct ConfigurationSetting<Value: Sendable>: Sendable {
+    public var value: Value
+    public var source: ConfigurationSource
+
+    public init(_ value: Value, from source: ConfigurationSource) {
+        self.value = value
+        self.source = source
+    }
+}

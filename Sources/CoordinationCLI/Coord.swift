@@ -1,0 +1,61 @@
+import ArgumentParser
+import Coordination
+
+/// The root `coord` command.
+public struct Coord: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "coord",
+            abstract: "Coordinate services through ZooKeeper, etcd or an embedded store, with the same behaviour on each.",
+            discussion: """
+                coord reads and writes a coordination store: a tree of keys (absolute paths such as \
+                /app/config/color) whose values are bytes, with versions, ephemeral keys that vanish \
+                with their session, sequential keys, transactions and watches. The store is chosen \
+                by a URL; nothing else changes when it does.
+
+                STORE URLS
+                \(storeURLForms)
+
+                  memory:// is an embedded, in-process store: its data lives only \
+                as long as the process, so each coord command starts with an empty store. Use it \
+                to try things out (coord run, coord demo); use ZooKeeper or etcd to share data.
+
+                CONFIGURATION (first found wins)
+                  1. flags: --store URL, --log-level LEVEL
+                  2. environment: COORD_STORE, COORD_LOG_LEVEL
+                  3. a JSON config file: --config PATH, else COORD_CONFIG, else ./coord.json, \
+                else $XDG_CONFIG_HOME/coord/config.json (~/.config/coord/config.json), for example
+                     {"store": "zookeeper://127.0.0.1:2181/myapp", "logLevel": "info"}
+                  4. defaults: memory://, warning
+                Logs go to stderr; command output goes to stdout.
+
+                EXIT STATUS
+                \(ExitStatus.helpTable)
+                On failure coord prints exactly one line on stderr: "coord: <what is wrong>".
+
+                EXAMPLES
+                  coord run --until-idle
+                  coord demo
+                  coord --store zookeeper://127.0.0.1:2181/myapp kv put /config/color blue
+                  export COORD_STORE=etcd://127.0.0.1:2379/myapp
+                  coord kv get /config/color
+                  coord kv tree /
+                  coord job add backup --command ./backup.sh --cron '0 0 3 * * *'
+                  coord worker --capacity 4
+                  coord --store zookeeper://127.0.0.1:2181 lock deploy -- ./deploy.sh
+                """,
+            subcommands: [
+                KV.self, LockCommand.self, ElectCommand.self, MembersCommand.self, RunCommand.self, JobCommand.self, JobsTable.self,
+                RunsCommand.self, WorkersCommand.self, WorkerCommand.self, Demo.self, BenchCommand.self,
+            ])
+    }
+
+    static var storeURLForms: String {
+        CommandContext.registry.backends.map { "  " + $0.usage }.joined(separator: "\n")
+    }
+
+    @OptionGroup(title: "Global options")
+    var global: GlobalOptions
+
+    public init() {}
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Coordination
+import CoordinationRecipes
+import Foundation
+
+struct ElectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "elect",
+        abstract: "Run a command only while this process is the elected leader.",
+        discussion: """
+            Campaigns in the election NAME (a plain name is the key /elections/NAME), waits until \
+            elected, then runs COMMAND and exits with its status, resigning when it exits. Every \
+            candidate runs the same coord elect; exactly one runs COMMAND at a time. When the \
+            leader dies, the next candidate is elected within the session TTL.
+
+            If leadership is lost while COMMAND runs (session expired, or contact lost for longer \
+            than the session TTL), COMMAND is stopped (SIGTERM, then SIGKILL after 5 s) and coord \
+            exits with status 11, so a supervisor can start it again. COMMAND gets \
+            COORD_LEADER_TOKEN, larger for every later leader.
+
+              coord --store etcd://127.0.0.1:2379 elect report-writer -- ./write-reports
+              coord elect /myapp/leader --identity "$(hostname)" -- ./serve --primary
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Option(help: "How this candidate appears to others (default: host name and process id).") var identity: String?
+    @Argument(help: "The election's name or key.") var name: String
+    @Argument(parsing: .postTerminator, help: "The command to run while leader, after --.") var command: [String] = []
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let key = try HeldCommand.key(name, under: "/elections")
+        let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+        let status = try await context.withStore { store in
+            try await HeldCommand.run(command, holding: "leadership of \(key)") { runChild in
+                let election = LeaderElection(store: store, path: key, identity: identity, logger: context.logger)
+                return try await election.withLeadership { lease in
+                    context.logger.info("elected", metadata: ["election": "\(key)", "token": "\(lease.token)"])
+                    return try await runChild(["COORD_LEADER_TOKEN": String(lease.token)])
+                }
+            }
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Synchronization
+
+/// Runs work until it ends or the process receives SIGINT or SIGTERM, in which case the work is
+/// cancelled and the call returns normally: an interrupted watch is a clean end, not a failure.
+enum Interruption {
+    static func runUntilSignalled(_ work: @escaping @Sendable () async throws -> Void) async throws {
+        // Listen before the work starts, so that a signal sent as soon as it prints is not lost.
+        let signals = SignalListener([SIGINT, SIGTERM])
+        defer { signals.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await work() }
+            group.addTask { await signals.wait() }
+            do {
+                _ = try await group.next()
+            } catch is CancellationError {
+                // The work noticed a cancellation first: still a clean end.
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// The write end of the pipe that the signal handler writes to, or -1. A global because a C signal
+/// handler cannot capture anything.
+private let signalPipeWriteEnd = Atomic<Int32>(-1)
+
+/// Catches signals (instead of their default action) from its creation until ``stop()``, and
+/// lets a task wait for the first one.
+///
+/// The handler is installed synchronously (a dispatch signal source registers later, and a signal
+/// arriving in between would be lost) and only writes a byte to a pipe, which is async-signal-safe;
+/// a thread of the listener's own reads the pipe.
+final class SignalListener: Sendable {
+    private struct State {
+        var received = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+    private let signals: [Int32]
+
+    init(_ signals: [Int32]) {
+        self.signals = signals
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return }  // Without a pipe, signals keep their default action.
+        signalPipeWriteEnd.store(ends[1], ordering: .sequentiallyConsistent)
+        let readEnd = ends[0]
+        Thread { [self] in
+            var byte: UInt8 = 0
+            while read(readEnd, &byte, 1) == 1 { receive() }
+            close(readEnd)
+        }.start()
+        for number in signals {
+            _ = signal(number) { _ in
+                var byte: UInt8 = 1
+                _ = write(signalPipeWriteEnd.load(ordering: .relaxed), &byte, 1)
+            }
+        }
+    }
+
+    /// Returns once a signal has arrived (at once if one already has), or when the task is cancelled.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let alreadyReceived = state.withLock { state in
+                    if state.received { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if alreadyReceived { continuation.resume() }
+            }
+        } onCancel: {
+            receive()
+        }
+    }
+
+    /// Restores the signals' default actions and ends the reading thread.
+    func stop() {
+        for number in signals { signal(number, SIG_DFL) }
+        let writeEnd = signalPipeWriteEnd.exchange(-1, ordering: .sequentiallyConsistent)
+        if writeEnd >= 0 { close(writeEnd) }
+    }
+
+    private func receive() {
+        let waiter = state.withLock { state in
+            state.received = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job",
+        abstract: "Add, show, remove, pause, resume, trigger or cancel a scheduled job.",
+        discussion: """
+            Jobs live in the store (under /scheduler); `coord worker` processes \
+            (or workers in your own programs) run them. See also: coord jobs, coord runs ID, \
+            coord workers, coord run.
+
+              coord job add nightly --command 'make backup' --cron '0 0 3 * * *' --retries 2
+              coord job add resize --command './resize.sh "$COORD_SHARD_PARAM"' --shards 3 --shard-params small,medium,large
+              coord job trigger nightly
+            """,
+        subcommands: [JobAdd.self, JobShow.self, JobControl.Remove.self, JobControl.Pause.self, JobControl.Resume.self,
+            JobControl.Trigger.self, JobControl.Cancel.self])
+}
+
+struct JobAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Submit a job.",
+        discussion: """
+            Without --cron, --every or --at the job runs once, now. --command runs a shell \
+            command (with COORD_JOB_ID, COORD_RUN_ID, COORD_SHARD, COORD_SHARDS, \
+            COORD_SHARD_PARAM, COORD_ATTEMPT and COORD_FENCING_TOKEN in its environment) on \
+            `coord worker`; --handler names code registered in your own workers. With --file, \
+            submits every job of a jobs file (see coord run --example) instead. The job is \
+            checked before anything is written; a job with the same id must be removed first \
+            (status 3).
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Argument(help: "The job's id (one key segment).") var id: String?
+    @OptionGroup(title: "Job") var job: JobOptions
+    @Option(help: ArgumentHelp("Submit the jobs of a JSON jobs file.", valueName: "jobs.json")) var file: String?
+    @Flag(help: "Print each submitted job as a JSON object.") var json = false
+
+    func run() async throws {
+        let specs: [JobSpec]
+        switch (id, file) {
+        case (let id?, nil): specs = [try job.spec(id: id, now: Date())]
+        case (nil, let file?):
+            guard !job.anyGiven else { throw CommandLineProblem("--file cannot go with flags that define a job") }
+            specs = try JobsFile.decode(try Self.read(file), source: file)
+        case (nil, nil): throw CommandLineProblem("give the job's ID (or --file JOBS.json)")
+        case (_?, _?): throw CommandLineProblem("give a job ID or --file, not both")
+        }
+        let context = try await CommandContext.make(global)
+        try await context.withScheduler { scheduler in
+            for spec in specs {
+                try await scheduler.submit(spec)
+                if json { StandardStreams.writeLine(JobsFile.line(spec)) } else { StandardStreams.writeLine("added \(spec.id)") }
+            }
+        }
+    }
+
+    static func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CoordinationError(.invalidConfiguration, "cannot read jobs file \(path)")
+        }
+        return [UInt8](data)
+    }
+}
+
+struct JobShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a job's definition and state (status 2 when there is none).")
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Argument(help: "The job's id.") var id: String
+    @Flag(help: "Print one JSON object: spec and state.") var json = false
+
+    struct ShowJSON: Encodable {
+        let spec: JobSpec
+        let state: JobState
+        let nextFire: String?
+        let activeRuns: Int
+    }
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        try await context.withScheduler { scheduler in
+            guard let view = try await scheduler.job(id) else { throw CoordinationError(.noNode, "no job \(id)") }
+            let active = try await scheduler.activeRuns(of: id)
+            let next = SchedulerTables.nextFire(view, now: Date())
+            if json {
+                StandardStreams.writeLine(
+                    JobsFile.line(ShowJSON(spec: view.spec, state: view.state, nextFire: SchedulerTables.jsonTime(next), activeRuns: active.count)))
+                return
+            }
+            let spec = view.spec
+            let handler =
+                spec.handler == ShellJobHandler.name
+                ? "shell: " + String(decoding: spec.payload, as: UTF8.self) : spec.handler
+            var lines: [(String, String)] = [
+                ("id", spec.id), ("handler", handler), ("schedule", SchedulerTables.schedule(spec.schedule)),
+                ("state", view.state.paused ? "paused" : "active"), ("next fire", SchedulerTables.time(next)),
+                ("shards", String(spec.shards)), ("strategy", JobsTable.strategyName(spec.placement)),
+                ("priority", String(spec.priority)), ("labels", SchedulerTables.labels(spec.requiredLabels)),
+                ("timeout", spec.timeout.map(DurationText.format) ?? "-"),
+                ("retries", "\(spec.retry.maxRetries) (back-off \(DurationText.format(spec.retry.backoffBase)))"),
+                ("misfire", spec.misfire == .fireOnceNow ? "fire-once-now" : "skip"), ("overlap", spec.overlap.rawValue),
+                ("submitted", SchedulerTables.time(view.state.submittedAt)), ("active runs", String(active.count)),
+            ]
+            if !spec.shardParameters.isEmpty { lines.insert(("shard params", spec.shardParameters.joined(separator: ",")), at: 6) }
+            let width = lines.map(\.0.count).max() ?? 0
+            for (name, value) in lines {
+                StandardStreams.writeLine(name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
+            }
+        }
+    }
+}
+
+/// The commands that act on one job by id and print nothing (trigger prints the new run ids).
+enum JobControl {
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Remove a job, its active runs (running ones are cancelled) and its history.")
+        @OptionGroup(title: "Global options") var global: GlobalOptions
+        @Argument(help: "The job's id.") var id: String
+        func run() async throws { try await JobControl.act(global) { try await $0.remove(id) } }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pause", abstract: "Stop firing and claiming a job's runs (running ones finish).")
+        @OptionGroup(title: "Global options") var global: GlobalOptions
+        @Argument(help: "The job's id.") var id: String
+        func run() async throws { try await JobControl.act(global) { try await $0.pause(id) } }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "resume", abstract: "Resume a paused job (fire times passed while paused are not run).")
+        @OptionGroup(title: "Global options") var global: GlobalOptions
+        @Argument(help: "The job's id.") var id: String
+        func run() async throws { try await JobControl.act(global) { try await $0.resume(id) } }
+    }
+
+    struct Trigger: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "trigger", abstract: "Run a job once now, whatever its schedule; prints the new run ids.")
+        @OptionGroup(title: "Global options") var global: GlobalOptions
+        @Argument(help: "The job's id.") var id: String
+        func run() async throws {
+            try await JobControl.act(global) { scheduler in
+                for run in try await scheduler.trigger(id) { StandardStreams.writeLine(run) }
+            }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cancel", abstract: "Cancel a job's active runs (the schedule stays).")
+        @OptionGroup(title: "Global options") var global: GlobalOptions
+        @Argument(help: "The job's id.") var id: String
+        func run() async throws { try await JobControl.act(global) { try await $0.cancel(id) } }
+    }
+
+    static func act(_ global: GlobalOptions, _ body: (Scheduler) async throws -> Void) async throws {
+        let context = try await CommandContext.make(global)
+        try await context.withScheduler(body)
+    }
+}

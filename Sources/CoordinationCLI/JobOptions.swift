@@ -1,0 +1,124 @@
+import ArgumentParser
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+/// The flags of `coord job add` that define a job, turned into a validated ``JobSpec`` before any I/O.
+struct JobOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Run this shell command (the built-in shell handler).", valueName: "cmd")) var command: String?
+    @Option(help: ArgumentHelp("Run this handler, registered in a worker's code.", valueName: "name")) var handler: String?
+    @Option(help: ArgumentHelp("Fire on a cron expression with seconds (sec min hour day month weekday), UTC.", valueName: "expr"))
+    var cron: String?
+    @Option(help: ArgumentHelp("Fire every DURATION (e.g. 30s, 5m).", valueName: "duration")) var every: String?
+    @Option(help: ArgumentHelp("Fire once at TIME: ISO 8601 (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
+    var at: String?
+    @Option(help: ArgumentHelp("Split each fire time into N items (1…100).", valueName: "n")) var shards: Int?
+    @Option(help: ArgumentHelp("Per-item parameters, comma-separated (COORD_SHARD_PARAM).", valueName: "a,b,c"))
+    var shardParams: String?
+    @Option(
+        help: ArgumentHelp(
+            "Placement: compete, round-robin, random, least-loaded, weighted, consistent-hash, broadcast.", valueName: "s"))
+    var strategy: String?
+    @Option(help: ArgumentHelp("Retries after a failed attempt.", valueName: "n")) var retries: Int?
+    @Option(help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s).", valueName: "d")) var backoff: String?
+    @Option(help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d")) var timeout: String?
+    @Option(help: ArgumentHelp("Higher runs first.", valueName: "n")) var priority: Int?
+    @Option(help: ArgumentHelp("Labels a worker must have, k=v,…", valueName: "k=v,…")) var labels: String?
+    @Option(help: ArgumentHelp("Missed fire times: fire-once-now or skip.", valueName: "policy")) var misfire: String?
+    @Option(help: ArgumentHelp("A fire time while a run is active: skip, queue or replace.", valueName: "policy"))
+    var overlap: String?
+    @Option(help: ArgumentHelp("The payload handed to the handler (text).", valueName: "text")) var payload: String?
+
+    /// `true` when any flag defining a job was given (they conflict with --file).
+    var anyGiven: Bool {
+        [command, handler, cron, every, at, shardParams, strategy, backoff, timeout, labels, misfire, overlap, payload]
+            .contains { $0 != nil } || shards != nil || retries != nil || priority != nil
+    }
+
+    func spec(id: String, now: Date) throws -> JobSpec {
+        let handlerName: String
+        var payloadBytes = Data((payload ?? "").utf8)
+        switch (command, handler) {
+        case (let command?, nil):
+            handlerName = ShellJobHandler.name
+            if payload != nil { throw CommandLineProblem("--payload cannot go with --command: the command is the payload") }
+            payloadBytes = Data(command.utf8)
+        case (nil, let handler?): handlerName = handler
+        case (nil, nil): throw CommandLineProblem("give --command CMD or --handler NAME")
+        case (_?, _?): throw CommandLineProblem("give --command or --handler, not both")
+        }
+        let schedules = [cron, every, at].compactMap { $0 }
+        guard schedules.count <= 1 else { throw CommandLineProblem("give at most one of --cron, --every and --at") }
+        var schedule = JobSchedule.once(at: nil)
+        if let cron { schedule = .cron(try CronExpression(cron)) }
+        if let every, let interval = try HeldCommand.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
+        if let at { schedule = .once(at: try Self.time(at, now: now)) }
+        var retry = RetryPolicy(maxRetries: retries ?? 0)
+        if let base = try HeldCommand.duration(backoff, option: "--backoff") {
+            retry.backoffBase = base
+            retry.backoffCap = max(retry.backoffCap, base)
+        }
+        let spec = JobSpec(
+            id: id, handler: handlerName, payload: payloadBytes, schedule: schedule, shards: shards ?? 1,
+            shardParameters: shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? [],
+            priority: priority ?? 0, requiredLabels: try Self.labels(labels, option: "--labels"),
+            placement: try strategy.map(Self.strategy) ?? .compete, timeout: try HeldCommand.duration(timeout, option: "--timeout"),
+            retry: retry, misfire: try misfire.map(Self.misfire) ?? .fireOnceNow, overlap: try overlap.map(Self.overlap) ?? .queue)
+        try spec.validate()
+        return spec
+    }
+
+    /// ISO 8601 (with or without fractional seconds) or `+DURATION` from now.
+    static func time(_ text: String, now: Date) throws -> Date {
+        if text.hasPrefix("+"), let offset = DurationText.parse(String(text.dropFirst())) {
+            return now.addingTimeInterval(Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18)
+        }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        throw CoordinationError(
+            .invalidConfiguration, "--at \(text) is not a time; write it like 2026-01-31T12:00:00Z or +30s")
+    }
+
+    /// `k=v,k2=v2`.
+    static func labels(_ text: String?, option: String) throws -> [String: String] {
+        guard let text, !text.isEmpty else { return [:] }
+        var labels: [String: String] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw CoordinationError(.invalidConfiguration, "\(option): '\(pair)' is not k=v")
+            }
+            labels[String(parts[0])] = String(parts[1])
+        }
+        return labels
+    }
+
+    /// A strategy in the flag's kebab case (`least-loaded`) or the JSON's camel case (`leastLoaded`).
+    static func strategy(_ text: String) throws -> PlacementStrategy {
+        guard let strategy = PlacementStrategy(rawValue: camelCase(text)) else {
+            let known = PlacementStrategy.allCases.map(JobsTable.strategyName).joined(separator: ", ")
+            throw CoordinationError(.invalidConfiguration, "unknown placement strategy '\(text)'; known: \(known)")
+        }
+        return strategy
+    }
+
+    static func misfire(_ text: String) throws -> MisfirePolicy {
+        guard let policy = MisfirePolicy(rawValue: camelCase(text)) else {
+            throw CoordinationError(.invalidConfiguration, "unknown misfire policy '\(text)'; known: fire-once-now, skip")
+        }
+        return policy
+    }
+
+    static func overlap(_ text: String) throws -> OverlapPolicy {
+        guard let policy = OverlapPolicy(rawValue: text) else {
+            throw CoordinationError(.invalidConfiguration, "unknown overlap policy '\(text)'; known: skip, queue, replace")
+        }
+        return policy
+    }
+
+    static func camelCase(_ text: String) -> String {
+        let parts = text.split(separator: "-")
+        guard let first = parts.first else { return text }
+        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}

@@ -1,0 +1,95 @@
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+/// A jobs file, as `coord run FILE` and `coord job add --file FILE` read it: a JSON array of job
+/// specs in the scheduler's JSON format (dates in epoch milliseconds, durations in `…Ms` fields,
+/// `payload` in base64), plus one convenience: `"command": "echo hi"` instead of `handler` and
+/// `payload` means the built-in shell handler with that command.
+enum JobsFile {
+    static func decode(_ bytes: [UInt8], source: String) throws -> [JobSpec] {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw CoordinationError(.invalidConfiguration, "\(source) is not valid JSON: \(describe(error))")
+        }
+        // One job object is accepted as well as an array of them.
+        let objects: [Any] = (parsed as? [Any]) ?? [parsed]
+        var specs: [JobSpec] = []
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        for (index, element) in objects.enumerated() {
+            guard var object = element as? [String: Any] else {
+                throw CoordinationError(.invalidConfiguration, "\(source): job \(index + 1) is not a JSON object")
+            }
+            let name = (object["id"] as? String).map { "job \($0)" } ?? "job \(index + 1)"
+            if let command = object.removeValue(forKey: "command") {
+                guard let command = command as? String else {
+                    throw CoordinationError(.invalidConfiguration, "\(source): \(name): command must be a string")
+                }
+                if object["handler"] != nil {
+                    throw CoordinationError(.invalidConfiguration, "\(source): \(name): give either command or handler, not both")
+                }
+                object["handler"] = ShellJobHandler.name
+                object["payload"] = Data(command.utf8).base64EncodedString()
+            }
+            do {
+                let data = try JSONSerialization.data(withJSONObject: object)
+                let spec = try decoder.decode(JobSpec.self, from: data)
+                try spec.validate()
+                specs.append(spec)
+            } catch let error as CoordinationError {
+                throw CoordinationError(error.code, "\(source): \(error.message)")
+            } catch {
+                throw CoordinationError(.invalidConfiguration, "\(source): \(name): \(describe(error))")
+            }
+        }
+        let ids = specs.map(\.id)
+        if let duplicate = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) {
+            throw CoordinationError(.invalidConfiguration, "\(source): job \(duplicate) is defined twice")
+        }
+        return specs
+    }
+
+    /// The file form of `specs`: shell jobs with a readable `command`, pretty-printed.
+    static func encode(_ specs: [JobSpec]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        var objects: [Any] = []
+        for spec in specs {
+            var object = try JSONSerialization.jsonObject(with: try encoder.encode(spec)) as? [String: Any] ?? [:]
+            if spec.handler == ShellJobHandler.name {
+                object["handler"] = nil
+                object["payload"] = nil
+                object["command"] = String(decoding: spec.payload, as: UTF8.self)
+            }
+            objects.append(object)
+        }
+        let data = try JSONSerialization.data(
+            withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One compact JSON object in the scheduler's format (dates in epoch milliseconds), for `--json`.
+    static func line(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A decoding error in one line: what was wrong and where.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+            DecodingError.dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return (path.isEmpty ? "" : "\(path): ") + context.debugDescription
+        default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+struct JobsTable: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "List the jobs: schedule, strategy, state, next fire time, active runs, last outcome.",
+        discussion: """
+            With --json prints one object per job: id, handler, schedule, strategy, state \
+            (active or paused), nextFire, activeRuns, lastOutcome, lastFinished.
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Flag(help: "One JSON object per job.") var json = false
+
+    struct Row: Codable {
+        var id: String
+        var handler: String
+        var schedule: String
+        var strategy: String
+        var state: String
+        var nextFire: String?
+        var activeRuns: Int
+        var lastOutcome: String?
+        var lastFinished: String?
+    }
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let rows = try await context.withScheduler { scheduler in
+            var rows: [Row] = []
+            let now = Date()
+            for view in try await scheduler.jobs() {
+                let id = view.spec.id
+                let last = try await scheduler.history(of: id).last
+                rows.append(
+                    Row(
+                        id: id, handler: view.spec.handler, schedule: SchedulerTables.schedule(view.spec.schedule),
+                        strategy: Self.strategyName(view.spec.placement), state: view.state.paused ? "paused" : "active",
+                        nextFire: SchedulerTables.jsonTime(SchedulerTables.nextFire(view, now: now)),
+                        activeRuns: try await scheduler.activeRuns(of: id).count, lastOutcome: last?.outcome.rawValue,
+                        lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
+            }
+            return rows
+        }
+        if json {
+            for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
+            return
+        }
+        SchedulerTables.print(
+            ["ID", "SCHEDULE", "STRATEGY", "STATE", "NEXT FIRE", "ACTIVE", "LAST"],
+            rows.map { row in
+                [row.id, row.schedule, row.strategy, row.state, row.nextFire.map(Self.shortTime) ?? "-", String(row.activeRuns),
+                    row.lastOutcome ?? "-"]
+            })
+    }
+
+    /// A JSON time without its milliseconds, for the table.
+    static func shortTime(_ text: String) -> String {
+        guard let dot = text.firstIndex(of: ".") else { return text }
+        return String(text[..<dot]) + "Z"
+    }
+
+    /// The flag spelling of a strategy (`least-loaded`).
+    static func strategyName(_ strategy: PlacementStrategy) -> String {
+        var name = ""
+        for character in strategy.rawValue {
+            if character.isUppercase { name += "-" + character.lowercased() } else { name.append(character) }
+        }
+        return name
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Coordination
+
+/// `coord kv …`: the key-value commands.
+struct KV: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "kv",
+            abstract: "Read, write, list, delete and watch keys.",
+            discussion: """
+                Keys are absolute paths: /app/config/color. Segments are non-empty, never . or .., \
+                without control characters; the first segment 'zookeeper' is reserved. Values are \
+                bytes, at most \(Coordination.CoordinationLimits.maxValueBytes) per key. Creating a \
+                key creates its missing parents as empty keys.
+
+                Every key carries a version: 0 when created, +1 for each write. Pass it to \
+                --if-version to change or delete a key only if nobody else changed it meanwhile.
+
+                EXAMPLES
+                  coord kv put /app/config/color blue
+                  echo -n 42 | coord kv put /app/config/size
+                  coord kv get /app/config/color
+                  coord kv set /app/config/color green --if-version 0
+                  coord kv create /app/queue/job- --sequential
+                  coord kv ls /app
+                  coord kv tree /app
+                  coord kv rm /app --recursive
+                  coord kv watch /app --subtree
+                """,
+            subcommands: [
+                KVPut.self, KVGet.self, KVCreate.self, KVSet.self, KVList.self, KVTree.self, KVRemove.self,
+                KVWatch.self,
+            ])
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Coordination
+
+struct KVGet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Print a key's value.",
+        discussion: """
+            Prints the value's bytes exactly, adding a newline only when stdout is a terminal, so \
+            that `coord kv get /app/logo > logo.png` gives back the same file. Fails with status \
+            2 when the key does not exist. With --json prints the record as one JSON object: key, \
+            value (base64), version, createRevision, modRevision, ephemeral.
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Argument(help: "The key.") var key: String
+    @Flag(help: "Print the record as a JSON object.") var json = false
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let key = try Key(key)
+        let record = try await context.withStore { store in try await store.get(key) }
+        guard let record else { throw CoordinationError.noNode(key) }
+        if json {
+            StandardStreams.writeLine(JSONLines.line(RecordJSON(record)))
+        } else {
+            StandardStreams.write(record.value)
+            if StandardStreams.outputIsTerminal { StandardStreams.write([UInt8(ascii: "\n")]) }
+        }
+    }
+}
+
+struct KVList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List a key's children, one name per line, sorted.",
+        discussion: """
+            coord kv ls / lists the top-level keys. With --json prints each child's record as a \
+            JSON object, one per line. Fails with status 2 when the key does not exist.
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Argument(help: "The key whose children to list.") var key: String = "/"
+    @Flag(help: "Print each child's record as a JSON object.") var json = false
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let key = try Key(key)
+        try await context.withStore { store in
+            for name in try await store.children(of: key) {
+                if json {
+                    // A child deleted since the listing is skipped.
+                    guard let record = try await store.get(try key.child(name)) else { continue }
+                    StandardStreams.writeLine(JSONLines.line(RecordJSON(record)))
+                } else {
+                    StandardStreams.writeLine(name)
+                }
+            }
+        }
+    }
+}
+
+struct KVRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm",
+        abstract: "Delete a key.",
+        discussion: """
+            A key with children is refused (status 5) unless --recursive is given. With \
+            --if-version the key is deleted only at that version (status 4 otherwise).
+
+              coord kv rm /app/config/color --if-version 2
+              coord kv rm /app --recursive
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Argument(help: "The key.") var key: String
+    @Flag(help: "Delete the key and everything beneath it.") var recursive = false
+    @Option(help: ArgumentHelp("Only if the key is at this version.", valueName: "n")) var ifVersion: Int64?
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let key = try Key(key)
+        try await context.withStore { store in
+            try await store.delete(key, ifVersion: ifVersion, recursive: recursive)
+        }
+    }
+}

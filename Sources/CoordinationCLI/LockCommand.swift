@@ -1,0 +1,43 @@
+import ArgumentParser
+import Coordination
+import CoordinationRecipes
+
+struct LockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lock",
+        abstract: "Run a command while holding a distributed lock.",
+        discussion: """
+            Waits for the lock NAME (a plain name is the key /locks/NAME; an absolute key is used \
+            as it is), runs COMMAND while holding it, releases it when COMMAND exits, and exits \
+            with COMMAND's status. Waiters are served in arrival order; a release wakes only the \
+            next one.
+
+            If the lock is lost while COMMAND runs (the session expired, or contact was lost for \
+            longer than the session TTL), COMMAND is stopped (SIGTERM, then SIGKILL after 5 s) and \
+            coord exits with status 11. COMMAND gets the lock's fencing token in \
+            COORD_FENCING_TOKEN: a number that is larger for every later holder, for storage that \
+            can refuse writes from an older holder.
+
+              coord --store zookeeper://127.0.0.1:2181 lock deploy -- ./deploy.sh production
+              coord lock /myapp/locks/migrate --timeout 30s -- make migrate
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Option(help: "Give up after this long (e.g. 30s) with status 9 instead of waiting forever.") var timeout: String?
+    @Argument(help: "The lock's name or key.") var name: String
+    @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let key = try HeldCommand.key(name, under: "/locks")
+        let limit = try HeldCommand.duration(timeout, option: "--timeout")
+        let status = try await context.withStore { store in
+            try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
+                try await Lock(store: store, path: key, logger: context.logger).withLock(timeout: limit) { lease in
+                    try await runChild(["COORD_FENCING_TOKEN": String(lease.token)])
+                }
+            }
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

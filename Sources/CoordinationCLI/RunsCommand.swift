@@ -1,0 +1,43 @@
+import ArgumentParser
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "Show a job's active runs and its history.",
+        discussion: """
+            Active runs first (pending, running), then the history, oldest first. Each row: job, \
+            run, worker, token (the attempt's fencing token), status (pending, running, or the \
+            outcome: succeeded, failed, timedOut, abandoned, cancelled, skipped), attempt, \
+            scheduled, started, finished and message. --json prints one object per run with \
+            these fields, plus item and the stdoutTail / stderrTail a shell command left.
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Argument(help: "The job's id.") var id: String
+    @Flag(help: "One JSON object per run.") var json = false
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let rows = try await context.withScheduler { scheduler in
+            guard try await scheduler.job(id) != nil else { throw CoordinationError(.noNode, "no job \(id)") }
+            let active = try await scheduler.activeRuns(of: id).map(RunRow.init)
+            let history = try await scheduler.history(of: id).map(RunRow.init)
+            return active + history
+        }
+        if json {
+            for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
+            return
+        }
+        SchedulerTables.print(
+            ["JOB", "RUN", "WORKER", "TOKEN", "STATUS", "ATTEMPT", "SCHEDULED", "STARTED", "FINISHED", "MESSAGE"],
+            rows.map { row in
+                [row.job, row.run ?? "-", row.worker ?? "-", row.token.map(String.init) ?? "-", row.status,
+                    row.attempt.map(String.init) ?? "-", row.scheduledAt.map(JobsTable.shortTime) ?? "-",
+                    row.startedAt.map(JobsTable.shortTime) ?? "-", row.finishedAt.map(JobsTable.shortTime) ?? "-",
+                    row.message.map { $0.replacingOccurrences(of: "\n", with: " ") } ?? ""]
+            })
+    }
+}

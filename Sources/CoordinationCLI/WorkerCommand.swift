@@ -1,0 +1,65 @@
+import ArgumentParser
+import Coordination
+import CoordinationScheduler
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a scheduler worker that runs shell-command jobs, until SIGTERM or SIGINT.",
+        discussion: """
+            Joins the workers of the store's scheduler and claims runs of jobs added with \
+            `coord job add --command` (the built-in shell handler), up to --capacity at a time. \
+            Each command runs under /bin/sh -c with COORD_JOB_ID, COORD_RUN_ID, COORD_SHARD, \
+            COORD_SHARDS, COORD_SHARD_PARAM (when given), COORD_ATTEMPT, COORD_FENCING_TOKEN and \
+            COORD_WORKER_ID in its environment; a non-zero exit is a failure (retried as the job says); a timeout, \
+            a cancel request or a lost session stops it (SIGTERM, then SIGKILL after 3 s). The \
+            last 4 KB of its stdout and stderr are kept in the job's history (coord runs ID --json).
+
+            SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
+            to finish, what is left is handed back to other workers; then coord exits 0. Logs go \
+            to stderr (--log-level info shows claims and runs).
+
+              coord --store etcd://127.0.0.1:2379/myapp worker --capacity 8 --labels zone=a
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Option(help: ArgumentHelp("The worker's id (default: hostname-pid).", valueName: "id")) var id: String?
+    @Option(help: ArgumentHelp("How many runs at once (default 4).", valueName: "n")) var capacity: Int = 4
+    @Option(help: ArgumentHelp("Share of planned work for the weighted strategy (default 1).", valueName: "w")) var weight: Int = 1
+    @Option(help: ArgumentHelp("The worker's labels, k=v,… (jobs may require them).", valueName: "k=v,…")) var labels: String?
+    @Option(help: ArgumentHelp("How long a shutdown waits for running commands (default 10s).", valueName: "d")) var grace: String?
+
+    func run() async throws {
+        let workerConfiguration = Worker.Configuration(
+            capacity: capacity, weight: weight, labels: try JobOptions.labels(labels, option: "--labels"),
+            gracePeriod: try HeldCommand.duration(grace, option: "--grace") ?? .seconds(10))
+        let workerID = id ?? Self.defaultID()
+        // Checked before the store is opened (the worker checks them again).
+        if let problem = Key.segmentProblem(workerID) {
+            throw CoordinationError(.invalidConfiguration, "--id '\(workerID)' is not a valid key segment: \(problem)")
+        }
+        guard capacity >= 1 else { throw CoordinationError(.invalidConfiguration, "--capacity must be at least 1, got \(capacity)") }
+        guard weight >= 1 else { throw CoordinationError(.invalidConfiguration, "--weight must be at least 1, got \(weight)") }
+        let context = try await CommandContext.make(global)
+        try await context.withStore { store in
+            let worker = try Worker(
+                store: store, id: workerID, configuration: workerConfiguration,
+                handlers: [ShellJobHandler.name: ShellJobHandler.handler()], logger: context.logger)
+            context.logger.info("worker starting", metadata: ["worker": "\(workerID)", "store": "\(context.storeURL)"])
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
+            try await group.run()
+        }
+    }
+
+    /// `hostname-pid`, made a valid key segment.
+    static func defaultID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
+        let safe = host.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" }
+        return String(safe.isEmpty ? Array("worker") : safe) + "-\(getpid())"
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workers",
+        abstract: "List the live scheduler workers: capacity, load, labels, handlers.",
+        discussion: "Load is the number of runs the worker is running now. --json prints one object per worker.")
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Flag(help: "One JSON object per worker.") var json = false
+
+    struct Row: Codable {
+        var id: String
+        var capacity: Int
+        var weight: Int
+        var load: Int
+        var labels: [String: String]
+        var handlers: [String]
+    }
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let rows = try await context.withScheduler { scheduler in
+            let workers = try await scheduler.workers()
+            var load: [String: Int] = [:]
+            for job in try await scheduler.jobs() {
+                for run in try await scheduler.activeRuns(of: job.spec.id) where run.record.status == .running {
+                    if let worker = run.record.worker { load[worker, default: 0] += 1 }
+                }
+            }
+            return workers.map { worker in
+                Row(
+                    id: worker.id, capacity: worker.info.capacity, weight: worker.info.weight, load: load[worker.id] ?? 0,
+                    labels: worker.info.labels, handlers: worker.info.handlers)
+            }
+        }
+        if json {
+            for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
+            return
+        }
+        SchedulerTables.print(
+            ["ID", "CAPACITY", "LOAD", "WEIGHT", "LABELS", "HANDLERS"],
+            rows.map { row in
+                [row.id, String(row.capacity), String(row.load), String(row.weight), SchedulerTables.labels(row.labels),
+                    row.handlers.isEmpty ? "-" : row.handlers.joined(separator: ",")]
+            })
+    }
+}

@@ -1,0 +1,21 @@
+public import Coordination
+
+extension StoreBackend {
+    /// `memory://[NAME][/NAMESPACE][?ttl=DURATION]`: the embedded store, living as long as the process.
+    /// Handles opened with the same NAME (empty by default) share one tree.
+    public static var memory: StoreBackend {
+        StoreBackend(schemes: ["memory"], usage: "memory://[NAME][/NAMESPACE][?ttl=TIME]") { url, logger in
+            try url.requireOptions(in: ["ttl"])
+            guard url.hosts.count <= 1 else {
+                throw CoordinationError(
+                    .invalidConfiguration, "memory:// takes at most one store name, got \(url.hosts.joined(separator: ","))")
+            }
+            if url.user != nil {
+                throw CoordinationError(.invalidConfiguration, "memory:// takes no credentials")
+            }
+            let ttl = try url.durationOption("ttl") ?? .seconds(10)
+            return try await MemoryServer.named(url.hosts.first ?? "")
+                .connect(namespace: url.namespace, sessionTTL: ttl, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,257 @@
+public import Coordination
+public import Logging
+import Synchronization
+
+/// The embedded store's "server": one tree shared by every handle connected to it, with sessions
+/// that expire on an injectable clock. Handles (``MemoryStore``) are made by ``connect(namespace:sessionTTL:logger:)``.
+///
+/// Everything happens under one lock, briefly and without I/O; watch events are delivered while
+/// it is held, so every watcher sees changes in revision order.
+public final class MemoryServer: Sendable {
+    struct Watcher {
+        let namespace: Key
+        let key: Key  // physical
+        let scope: WatchScope
+        /// The handle that opened the watch (watches belong to handles, not to sessions).
+        let handle: UInt64
+        let continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation
+        /// Paused while its handle is (simulated) disconnected; resynced with a snapshot on reconnect.
+        var paused = false
+    }
+
+    struct Session {
+        let handle: UInt64
+        let ttl: Duration
+        /// Set while the handle is disconnected: the session expires when the clock reaches it.
+        var expiryGeneration = 0
+        var disconnected = false
+        /// Told when the session expires.
+        let onExpiry: @Sendable () -> Void
+    }
+
+    struct State {
+        var tree = MemoryTree()
+        var sessions: [UInt64: Session] = [:]
+        var watchers: [UInt64: Watcher] = [:]
+        var nextID: UInt64 = 1
+        mutating func makeID() -> UInt64 {
+            defer { nextID += 1 }
+            return nextID
+        }
+    }
+
+    let state = Mutex(State())
+    let logger: Logger
+    private let now: @Sendable () -> Duration
+    private let sleepUntil: @Sendable (Duration) async throws -> Void
+
+    /// - Parameter clock: drives session expiry; a ``ManualClock`` lets a test expire sessions at once.
+    public init<C: Clock>(clock: C = ContinuousClock(), logger: Logger = Logger(label: "coordination.memory"))
+    where C.Duration == Duration {
+        let start = clock.now
+        self.now = { start.duration(to: clock.now) }
+        self.sleepUntil = { offset in try await clock.sleep(until: start.advanced(by: offset), tolerance: nil) }
+        self.logger = logger
+    }
+
+    private static let registry = Mutex<[String: MemoryServer]>([:])
+
+    /// The process-wide server called `name` (`memory://NAME`; `""` for plain `memory://`).
+    public static func named(_ name: String) -> MemoryServer {
+        registry.withLock { servers in
+            if let server = servers[name] { return server }
+            let server = MemoryServer(logger: Logger(label: "coordination.memory"))
+            servers[name] = server
+            return server
+        }
+    }
+
+    /// Opens a handle with a new session of `sessionTTL` under `namespace`.
+    public func connect(
+        namespace: Key = .root, sessionTTL: Duration = .seconds(10), logger: Logger? = nil
+    ) async throws -> MemoryStore {
+        guard sessionTTL > .zero else {
+            throw CoordinationError(.invalidConfiguration, "session TTL must be positive")
+        }
+        return MemoryStore(server: self, namespace: namespace, ttl: sessionTTL, logger: logger ?? self.logger)
+    }
+
+    // MARK: Sessions
+
+    func makeHandleID() -> UInt64 {
+        state.withLock { $0.makeID() }
+    }
+
+    /// Starts a session for `handle`; its watchers (paused if it was disconnected) resume with a fresh snapshot.
+    func openSession(handle: UInt64, ttl: Duration, onExpiry: @escaping @Sendable () -> Void) -> UInt64 {
+        state.withLock { state in
+            let id = state.makeID()
+            state.sessions[id] = Session(handle: handle, ttl: ttl, onExpiry: onExpiry)
+            state.resumeWatchers(of: handle)
+            return id
+        }
+    }
+
+    /// Contact lost: the session expires after its TTL on the server's clock unless the handle reconnects.
+    func disconnect(session id: UInt64) {
+        let armed: (generation: Int, deadline: Duration)? = state.withLock { state in
+            guard var session = state.sessions[id], !session.disconnected else { return nil }
+            session.disconnected = true
+            session.expiryGeneration += 1
+            state.sessions[id] = session
+            for (watcherID, watcher) in state.watchers where watcher.handle == session.handle {
+                state.watchers[watcherID]?.paused = true
+            }
+            return (session.expiryGeneration, now() + session.ttl)
+        }
+        guard let armed else { return }
+        Task { [weak self] in
+            try await self?.sleepUntil(armed.deadline)
+            self?.expire(session: id, ifGeneration: armed.generation)
+        }
+    }
+
+    /// Contact back. Returns `false` when the session had already expired.
+    func reconnect(session id: UInt64) -> Bool {
+        state.withLock { state in
+            guard var session = state.sessions[id] else { return false }
+            session.disconnected = false
+            session.expiryGeneration += 1
+            state.sessions[id] = session
+            state.resumeWatchers(of: session.handle)
+            return true
+        }
+    }
+
+    /// Ends the session as the server would after its TTL: its ephemeral keys go, then the handle is told.
+    func expire(session id: UInt64, ifGeneration generation: Int? = nil) {
+        let onExpiry: (@Sendable () -> Void)? = state.withLock { state in
+            guard let session = state.sessions[id] else { return nil }
+            if let generation, session.expiryGeneration != generation || !session.disconnected { return nil }
+            state.endSession(id)
+            return session.onExpiry
+        }
+        if let onExpiry {
+            logger.debug("memory session expired", metadata: ["session": "\(id)"])
+            onExpiry()
+        }
+    }
+
+    /// Ends the session because its handle closed: ephemeral keys go, watchers end with `unavailable`.
+    func close(session id: UInt64, handle: UInt64) {
+        let ended: [Watcher] = state.withLock { state in
+            state.endSession(id)
+            var ended: [Watcher] = []
+            for (watcherID, watcher) in state.watchers where watcher.handle == handle {
+                state.watchers[watcherID] = nil
+                ended.append(watcher)
+            }
+            return ended
+        }
+        // Outside the lock: finishing runs the stream's onTermination, which takes the lock again.
+        for watcher in ended {
+            watcher.continuation.finish(throwing: CoordinationError.closed())
+        }
+    }
+
+    func isDisconnected(session id: UInt64) -> Bool {
+        state.withLock { $0.sessions[id]?.disconnected ?? false }
+    }
+
+    // MARK: Changes and reads
+
+    /// Applies `steps` and tells the watchers. The only way the tree changes.
+    func apply(_ steps: [MemoryTree.Step], namespace: Key) throws(CoordinationError) -> [MemoryTree.StepResult] {
+        try state.withLock { state throws(CoordinationError) in try state.apply(steps, namespace: namespace) }
+    }
+
+    /// Runs `body` on the tree under the lock, for reads and for changes that depend on what is there.
+    func withTree<T>(_ body: (inout State) throws(CoordinationError) -> T) throws(CoordinationError) -> T {
+        try state.withLock { state throws(CoordinationError) in try body(&state) }
+    }
+
+    func addWatcher(_ watcher: Watcher) -> UInt64 {
+        state.withLock { state in
+            let id = state.makeID()
+            state.watchers[id] = watcher
+            watcher.continuation.yield(.snapshot(state.snapshot(for: watcher)))
+            return id
+        }
+    }
+
+    func removeWatcher(_ id: UInt64) {
+        _ = state.withLock { $0.watchers.removeValue(forKey: id) }
+    }
+}
+
+extension MemoryServer.State {
+    mutating func apply(_ steps: [MemoryTree.Step], namespace: Key) throws(CoordinationError) -> [MemoryTree.StepResult] {
+        let (results, changes) = try tree.apply(steps, namespace: namespace)
+        notify(changes)
+        return results
+    }
+
+    /// Deletes the session's ephemeral keys in one revision and forgets it.
+    mutating func endSession(_ id: UInt64) {
+        guard sessions.removeValue(forKey: id) != nil else { return }
+        let doomed = tree.ephemerals(of: id)
+        guard !doomed.isEmpty else { return }
+        // Ephemeral keys have no children, so these deletes cannot fail.
+        _ = try? apply(doomed.map { .delete($0, ifVersion: nil) }, namespace: .root)
+    }
+
+    /// Un-pauses the handle's watchers, each with a fresh snapshot: events may have been missed.
+    mutating func resumeWatchers(of handle: UInt64) {
+        for (watcherID, watcher) in watchers where watcher.handle == handle && watcher.paused {
+            watchers[watcherID]?.paused = false
+            watcher.continuation.yield(.snapshot(snapshot(for: watcher)))
+        }
+    }
+
+    func snapshot(for watcher: MemoryServer.Watcher) -> [Record] {
+        let keys: [Key] =
+            switch watcher.scope {
+            case .key: tree.node(watcher.key) == nil || watcher.key.isRoot ? [] : [watcher.key]
+            case .subtree: tree.subtree(watcher.key).filter { !$0.isRoot && $0 != watcher.namespace }
+            }
+        return keys.compactMap { record(at: $0, namespace: watcher.namespace) }.sorted { $0.key < $1.key }
+    }
+
+    func record(at key: Key, namespace: Key) -> Record? {
+        guard let node = tree.node(key), let relative = key.relative(to: namespace), !relative.isRoot else { return nil }
+        return Record(node, at: relative)
+    }
+
+    private func notify(_ changes: [MemoryTree.Change]) {
+        for watcher in watchers.values where !watcher.paused {
+            for change in changes {
+                switch change {
+                case .put(let key, let node):
+                    guard watcher.covers(key), let relative = key.relative(to: watcher.namespace) else { continue }
+                    watcher.continuation.yield(.put(Record(node, at: relative)))
+                case .delete(let key):
+                    guard watcher.covers(key), let relative = key.relative(to: watcher.namespace) else { continue }
+                    watcher.continuation.yield(.delete(relative))
+                }
+            }
+        }
+    }
+}
+
+extension MemoryServer.Watcher {
+    func covers(_ key: Key) -> Bool {
+        if key == namespace { return false }  // the namespace node is the handle's root: never reported
+        return switch scope {
+        case .key: key == self.key
+        case .subtree: key.isUnder(self.key)
+        }
+    }
+}
+
+extension Record {
+    init(_ node: MemoryNode, at key: Key) {
+        self.init(
+            key: key, value: node.value, version: node.version, createRevision: node.createRevision,
+            modRevision: node.modRevision, isEphemeral: node.isEphemeral)
+    }
+}

@@ -1,0 +1,313 @@
+public import Coordination
+import Logging
+import Synchronization
+
+/// A handle on a ``MemoryServer``: the full store contract in one process, with its own session.
+///
+/// Besides the contract it offers test hooks that stand in for a network: ``simulateDisconnect()``,
+/// ``simulateReconnect()`` and ``expireSession()``. While disconnected, every operation fails with
+/// `connectionLoss` and watch streams are paused; they resume with a fresh snapshot.
+public final class MemoryStore: CoordinationStore {
+    public let namespace: Key
+    let server: MemoryServer
+    let ttl: Duration
+    let logger: Logger
+    let handleID: UInt64
+
+    private struct HandleState {
+        var sessionID: UInt64 = 0
+        var closed = false
+    }
+    private let handle = Mutex(HandleState())
+    private let sessionBroadcast: Broadcast<SessionEvent>
+
+    init(server: MemoryServer, namespace: Key, ttl: Duration, logger: Logger) {
+        self.server = server
+        self.namespace = namespace
+        self.ttl = ttl
+        self.logger = logger
+        self.handleID = server.makeHandleID()
+        self.sessionBroadcast = Broadcast(
+            SessionEvent(state: .connected, sessionID: "", ttl: ttl, lastContact: .now))
+        startSession(after: nil)
+    }
+
+    /// Opens a new session and reports it: `connected`, after an `expired` when one ended.
+    private func startSession(after expired: UInt64?) {
+        let id = server.openSession(handle: handleID, ttl: ttl) { [weak self] in
+            self?.sessionDidExpire()
+        }
+        let proceed: Bool = handle.withLock { state in
+            guard !state.closed else { return false }
+            state.sessionID = id
+            return true
+        }
+        guard proceed else {
+            server.close(session: id, handle: handleID)
+            return
+        }
+        logger.debug("memory session started", metadata: ["session": "\(id)"])
+        sessionBroadcast.send(SessionEvent(state: .connected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
+    }
+
+    private func sessionDidExpire() {
+        let old: UInt64? = handle.withLock { $0.closed ? nil : $0.sessionID }
+        guard let old else { return }
+        let lastContact = sessionBroadcast.current.lastContact
+        sessionBroadcast.send(SessionEvent(state: .expired, sessionID: Self.name(old), ttl: ttl, lastContact: lastContact))
+        startSession(after: old)
+    }
+
+    private static func name(_ id: UInt64) -> String { "memory-\(id)" }
+
+    // MARK: Test hooks
+
+    /// Simulates lost contact: the session is `suspended`, and the server expires it after the TTL
+    /// on its clock unless ``simulateReconnect()`` comes first.
+    public func simulateDisconnect() {
+        let id = handle.withLock { $0.sessionID }
+        guard !server.isDisconnected(session: id) else { return }
+        // Contact was confirmed until now: the safe window runs one TTL from this moment.
+        sessionBroadcast.update {
+            $0.state = .suspended
+            $0.lastContact = .now
+        }
+        server.disconnect(session: id)
+    }
+
+    /// Simulates contact coming back: `reconnected` if the session is still alive (watches resync
+    /// with a snapshot); if it expired meanwhile, the handle has already moved to a new session.
+    public func simulateReconnect() {
+        let id = handle.withLock { $0.sessionID }
+        guard server.isDisconnected(session: id) else { return }
+        if server.reconnect(session: id) {
+            sessionBroadcast.send(SessionEvent(state: .reconnected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
+        }
+    }
+
+    /// Expires the session now, as the server would after the TTL: ephemeral keys go, the handle
+    /// reports `expired`, then `connected` on a new session.
+    public func expireSession() async {
+        let id = handle.withLock { $0.sessionID }
+        server.expire(session: id)
+    }
+
+    // MARK: CoordinationStore
+
+    public var session: SessionEvent { sessionBroadcast.current }
+
+    public func sessionEvents() -> AsyncStream<SessionEvent> { sessionBroadcast.subscribe() }
+
+    public func get(_ key: Key) async throws -> Record? {
+        try refuseRoot(key, "has no record")
+        _ = try usableSession()
+        let path = physical(key)
+        return try server.withTree { state in state.record(at: path, namespace: namespace) }
+    }
+
+    public func exists(_ key: Key) async throws -> Bool {
+        _ = try usableSession()
+        if key.isRoot { return true }
+        let path = physical(key)
+        return try server.withTree { state in state.tree.node(path) != nil }
+    }
+
+    public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        try CoordinationLimits.validate(value: value, for: key)
+        try refuseRoot(key, "cannot be created")
+        let owner = try usableSession()
+        let path = physical(key)
+        let namespace = namespace
+        return try server.withTree { state throws(CoordinationError) in
+            // Missing ancestors first, as empty persistent keys, in the same revision as the key.
+            var steps: [MemoryTree.Step] = []
+            for ancestor in path.ancestors where state.tree.node(ancestor) == nil {
+                steps.append(.create(ancestor, value: [], mode: .persistent, owner: owner))
+            }
+            steps.append(.create(path, value: value, mode: mode, owner: owner))
+            let results: [MemoryTree.StepResult]
+            do throws(CoordinationError) {
+                results = try state.apply(steps, namespace: namespace)
+            } catch {
+                var plain = error
+                plain.failedOperation = nil
+                throw plain
+            }
+            guard case .created(let createdKey, let node) = results.last else {
+                throw CoordinationError(.unavailable, "memory store: create produced no record")
+            }
+            return Record(node, at: createdKey.relative(to: namespace) ?? createdKey)
+        }
+    }
+
+    public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
+        try CoordinationLimits.validate(value: value, for: key)
+        try refuseRoot(key, "cannot be set")
+        let results = try applyAlone([.set(physical(key), value: value, ifVersion: ifVersion)])
+        guard case .set(_, let node) = results.first else {
+            throw CoordinationError(.unavailable, "memory store: set produced no record")
+        }
+        return Record(node, at: key)
+    }
+
+    public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
+        if key.isRoot && !recursive {
+            throw CoordinationError(.invalidKey, "the root cannot be deleted; delete it recursively to empty the namespace", key: key)
+        }
+        _ = try usableSession()
+        let path = physical(key)
+        let namespace = namespace
+        try server.withTree { state throws(CoordinationError) in
+            var steps: [MemoryTree.Step]
+            if recursive {
+                var doomed = state.tree.subtree(path)
+                if key.isRoot {
+                    doomed.removeFirst(doomed.isEmpty ? 0 : 1)  // the namespace node itself stays
+                } else if doomed.isEmpty {
+                    throw CoordinationError.noNode(key)
+                }
+                steps = doomed.reversed().map { .delete($0, ifVersion: $0 == path ? ifVersion : nil) }
+            } else {
+                steps = [.delete(path, ifVersion: ifVersion)]
+            }
+            do throws(CoordinationError) {
+                _ = try state.apply(steps, namespace: namespace)
+            } catch {
+                var plain = error
+                plain.failedOperation = nil
+                throw plain
+            }
+        }
+    }
+
+    public func children(of key: Key) async throws -> [String] {
+        _ = try usableSession()
+        let path = physical(key)
+        return try server.withTree { state throws(CoordinationError) in
+            guard let node = state.tree.node(path) else {
+                if key.isRoot { return [] }
+                throw CoordinationError.noNode(key)
+            }
+            return node.children.sorted().map(\.name)
+        }
+    }
+
+    public func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error> {
+        let records: Result<[Record], CoordinationError> = Result { () throws(CoordinationError) in
+            _ = try usableSession()
+            let path = physical(key)
+            let namespace = namespace
+            return try server.withTree { state in
+                state.tree.subtree(path).compactMap { state.record(at: $0, namespace: namespace) }
+            }
+        }
+        return AsyncThrowingStream { continuation in
+            switch records {
+            case .success(let records):
+                for record in records { continuation.yield(record) }
+                continuation.finish()
+            case .failure(let error):
+                continuation.finish(throwing: error)
+            }
+        }
+    }
+
+    public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        try CoordinationLimits.validate(transaction: operations)
+        for (index, operation) in operations.enumerated() where operation.key.isRoot {
+            throw CoordinationError(.invalidKey, "the root cannot be used in a transaction", key: .root)
+                .inTransaction(operation: index, of: operations.count)
+        }
+        let steps: [MemoryTree.Step] = try operations.map { operation in
+            switch operation {
+            case .check(let key, let version): .check(physical(key), version: version)
+            case .create(let key, let value, let mode): .create(physical(key), value: value, mode: mode, owner: try usableSession())
+            case .set(let key, let value, let ifVersion): .set(physical(key), value: value, ifVersion: ifVersion)
+            case .delete(let key, let ifVersion): .delete(physical(key), ifVersion: ifVersion)
+            }
+        }
+        if operations.contains(where: { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }) {
+            try ensureNamespaceExists()
+        }
+        let results: [MemoryTree.StepResult]
+        do throws(CoordinationError) {
+            results = try applyAlone(steps)
+        } catch {
+            guard let index = error.failedOperation else { throw error }
+            var plain = error
+            plain.failedOperation = nil
+            throw plain.inTransaction(operation: index, of: operations.count)
+        }
+        return results.map { result in
+            switch result {
+            case .checked: .checked
+            case .created(let key, let node): .created(Record(node, at: key.relative(to: namespace) ?? key))
+            case .set(let key, let node): .set(Record(node, at: key.relative(to: namespace) ?? key))
+            case .deleted: .deleted
+            }
+        }
+    }
+
+    public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        do {
+            _ = try usableSession()
+        } catch {
+            continuation.finish(throwing: error)
+            return stream
+        }
+        let watcher = MemoryServer.Watcher(
+            namespace: namespace, key: physical(key), scope: scope, handle: handleID, continuation: continuation)
+        let id = server.addWatcher(watcher)
+        continuation.onTermination = { [server] _ in server.removeWatcher(id) }
+        return stream
+    }
+
+    public func close() async {
+        let id: UInt64? = handle.withLock { state in
+            guard !state.closed else { return nil }
+            state.closed = true
+            return state.sessionID
+        }
+        guard let id else { return }
+        server.close(session: id, handle: handleID)
+        sessionBroadcast.finish(
+            with: SessionEvent(state: .closed, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
+    }
+
+    // MARK: Helpers
+
+    private func physical(_ key: Key) -> Key { namespace.appending(key) }
+
+    /// The current session id, or the error that stops any operation now.
+    private func usableSession() throws(CoordinationError) -> UInt64 {
+        let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
+        if closed { throw .closed() }
+        if server.isDisconnected(session: id) {
+            throw CoordinationError(.connectionLoss, "the memory store handle is disconnected (simulated)")
+        }
+        return id
+    }
+
+    private func refuseRoot(_ key: Key, _ what: String) throws(CoordinationError) {
+        if key.isRoot { throw CoordinationError(.invalidKey, "the root key / \(what)", key: key) }
+    }
+
+    /// The namespace's own key is this handle's root, which always exists: make it real before a
+    /// transaction creates directly beneath it (inside a transaction a create needs its parent).
+    private func ensureNamespaceExists() throws(CoordinationError) {
+        guard !namespace.isRoot else { return }
+        let owner = try usableSession()
+        let namespace = namespace
+        try server.withTree { state throws(CoordinationError) in
+            let missing = (namespace.ancestors + [namespace]).filter { state.tree.node($0) == nil }
+            guard !missing.isEmpty else { return }
+            _ = try state.apply(missing.map { .create($0, value: [], mode: .persistent, owner: owner) }, namespace: .root)
+        }
+    }
+
+    private func applyAlone(_ steps: [MemoryTree.Step]) throws(CoordinationError) -> [MemoryTree.StepResult] {
+        _ = try usableSession()
+        return try server.apply(steps, namespace: namespace)
+    }
+}

@@ -1,0 +1,184 @@
+import Coordination
+
+/// One key as the memory store keeps it.
+struct MemoryNode: Sendable {
+    var value: [UInt8]
+    var version: Int64
+    var createRevision: Int64
+    var modRevision: Int64
+    /// The owning session for an ephemeral key; 0 for a persistent one.
+    var owner: UInt64
+    /// The children's keys. Keys, not names: `String` equality is canonical equivalence, and two
+    /// names that differ only in Unicode normalization are two different children.
+    var children: Set<Key>
+    /// The next suffix for sequential children.
+    var nextSequence: Int64
+
+    var isEphemeral: Bool { owner != 0 }
+}
+
+/// The tree of the memory store: plain data, no locking, no sessions. Every change goes through
+/// ``apply(_:namespace:)``, which applies a list of steps all or nothing under one new revision,
+/// so single operations and transactions share one code path. Keys here are physical (the
+/// namespace already prefixed); errors name keys relative to the caller's namespace.
+struct MemoryTree: Sendable {
+    /// A primitive change, on physical keys.
+    enum Step {
+        case check(Key, version: Int64?)
+        case create(Key, value: [UInt8], mode: CreateMode, owner: UInt64)
+        case set(Key, value: [UInt8], ifVersion: Int64?)
+        case delete(Key, ifVersion: Int64?)
+    }
+
+    enum StepResult {
+        case checked
+        case created(Key, MemoryNode)
+        case set(Key, MemoryNode)
+        case deleted(Key)
+    }
+
+    /// What changed, in order, for watchers.
+    enum Change {
+        case put(Key, MemoryNode)
+        case delete(Key)
+    }
+
+    private(set) var nodes: [Key: MemoryNode] = [
+        .root: MemoryNode(value: [], version: 0, createRevision: 0, modRevision: 0, owner: 0, children: [], nextSequence: 0)
+    ]
+    private(set) var revision: Int64 = 0
+
+    func node(_ key: Key) -> MemoryNode? { nodes[key] }
+
+    /// Applies `steps` atomically. On failure nothing changes and the error carries the index of
+    /// the failing step.
+    mutating func apply(_ steps: [Step], namespace: Key) throws(CoordinationError) -> (results: [StepResult], changes: [Change]) {
+        let nextRevision = revision + 1
+        let (results, changes, changed) = try plan(steps, revision: nextRevision, namespace: namespace)
+        guard !changes.isEmpty else { return (results, changes) }
+        // The overlay (and its reference to `nodes`) is gone by now, so these writes mutate the
+        // dictionary in place instead of copying every key.
+        for (key, node) in changed {
+            nodes[key] = node
+        }
+        revision = nextRevision
+        return (results, changes)
+    }
+
+    /// Plays `steps` on an overlay of the tree; nothing is written.
+    private func plan(
+        _ steps: [Step], revision: Int64, namespace: Key
+    ) throws(CoordinationError) -> (results: [StepResult], changes: [Change], changed: [Key: MemoryNode?]) {
+        var overlay = Overlay(base: nodes)
+        var results: [StepResult] = []
+        var changes: [Change] = []
+        for (index, step) in steps.enumerated() {
+            do {
+                let result = try overlay.apply(step, revision: revision, namespace: namespace)
+                results.append(result)
+                switch result {
+                case .checked: break
+                case .created(let key, let node), .set(let key, let node): changes.append(.put(key, node))
+                case .deleted(let key): changes.append(.delete(key))
+                }
+            } catch {
+                var failed = error
+                failed.failedOperation = index
+                throw failed
+            }
+        }
+        return (results, changes, overlay.changed)
+    }
+
+    /// Physical keys at and beneath `key`, parents first, siblings in byte order.
+    func subtree(_ key: Key) -> [Key] {
+        guard nodes[key] != nil else { return [] }
+        var result: [Key] = []
+        var stack = [key]
+        while let next = stack.popLast() {
+            result.append(next)
+            guard let node = nodes[next] else { continue }
+            stack.append(contentsOf: node.children.sorted().reversed())
+        }
+        return result
+    }
+
+    /// Ephemeral keys owned by `owner`, deepest first (so deleting them in order never hits `notEmpty`).
+    func ephemerals(of owner: UInt64) -> [Key] {
+        nodes.filter { $0.value.owner == owner }.map(\.key).sorted { $0.depth > $1.depth }
+    }
+}
+
+/// The changes of one transaction in progress, on top of the committed tree.
+private struct Overlay {
+    let base: [Key: MemoryNode]
+    var changed: [Key: MemoryNode?] = [:]
+
+    func node(_ key: Key) -> MemoryNode? {
+        if let entry = changed[key] { return entry }
+        return base[key]
+    }
+
+    mutating func apply(_ step: MemoryTree.Step, revision: Int64, namespace: Key) throws(CoordinationError) -> MemoryTree.StepResult {
+        func shown(_ key: Key) -> Key { key.relative(to: namespace) ?? key }
+        switch step {
+        case .check(let key, let version):
+            guard let node = node(key) else { throw .noNode(shown(key)) }
+            if let version, node.version != version {
+                throw .versionConflict(shown(key), expected: version, actual: node.version)
+            }
+            return .checked
+
+        case .create(let requested, let value, let mode, let owner):
+            guard let parentKey = requested.parent, var parent = node(parentKey) else {
+                throw CoordinationError(
+                    .noNode, "cannot create \(shown(requested)): its parent \(shown(requested.parent ?? .root)) does not exist",
+                    key: shown(requested))
+            }
+            if parent.isEphemeral { throw .ephemeralChildren(shown(parentKey)) }
+            var key = requested
+            if mode.isSequential {
+                key = parentKey.appending(storedName: requested.name + Key.sequenceSuffix(parent.nextSequence))
+                parent.nextSequence += 1
+                // The limit applies to the key as the user sees it, without the namespace.
+                do { _ = try Key(shown(key).path) } catch {
+                    throw CoordinationError(
+                        .invalidKey, "sequential key \(shown(requested))… would be longer than \(CoordinationLimits.maxKeyBytes) bytes",
+                        key: shown(requested))
+                }
+            }
+            if node(key) != nil { throw .nodeExists(shown(key)) }
+            let created = MemoryNode(
+                value: value, version: 0, createRevision: revision, modRevision: revision,
+                owner: mode.isEphemeral ? owner : 0, children: [], nextSequence: 0)
+            parent.children.insert(key)
+            changed[parentKey] = parent
+            changed[key] = created
+            return .created(key, created)
+
+        case .set(let key, let value, let ifVersion):
+            guard var node = node(key) else { throw .noNode(shown(key)) }
+            if let ifVersion, node.version != ifVersion {
+                throw .versionConflict(shown(key), expected: ifVersion, actual: node.version)
+            }
+            node.value = value
+            node.version += 1
+            node.modRevision = revision
+            changed[key] = node
+            return .set(key, node)
+
+        case .delete(let key, let ifVersion):
+            guard let node = node(key) else { throw .noNode(shown(key)) }
+            if let ifVersion, node.version != ifVersion {
+                throw .versionConflict(shown(key), expected: ifVersion, actual: node.version)
+            }
+            if !node.children.isEmpty { throw .notEmpty(shown(key)) }
+            if let parentKey = key.parent, var parent = self.node(parentKey) {
+                parent.children.remove(key)
+                changed[parentKey] = parent
+            }
+            changed[key] = .some(nil)
+            return .deleted(key)
+        }
+    }
+}

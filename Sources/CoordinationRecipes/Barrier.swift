@@ -1,0 +1,139 @@
+public import Coordination
+
+/// A barrier that holds everyone back while its key exists.
+public struct Barrier: Sendable {
+    public let store: any CoordinationStore
+    public let key: Key
+
+    public init(store: any CoordinationStore, key: Key) {
+        self.store = store
+        self.key = key
+    }
+
+    /// Raises the barrier; raising it twice is not an error.
+    public func raise() async throws {
+        do {
+            _ = try await store.create(key, value: [], mode: .persistent)
+        } catch let error as CoordinationError where error.code == .nodeExists {}
+    }
+
+    /// Lowers the barrier, releasing everyone waiting.
+    public func lower() async throws {
+        do {
+            try await store.delete(key)
+        } catch let error as CoordinationError where error.code == .noNode {}
+    }
+
+    /// Waits until the barrier is down (returns at once if it is).
+    public func wait() async throws {
+        try await SequentialQueue(store: store, path: key.parent ?? .root).waitForDeletion(of: key)
+    }
+}
+
+/// A double barrier: `count` participants enter together and leave together.
+///
+/// Participants are ephemeral keys under `path/members`. The one whose arrival completes the
+/// group raises `path/ready`, so a participant that looks late (after an early one has already
+/// left again) still sees that the group was complete; the last to leave lowers it.
+public struct DoubleBarrier: Sendable {
+    public let store: any CoordinationStore
+    public let path: Key
+    public let count: Int
+    let members: Key
+    let ready: Key
+
+    public init(store: any CoordinationStore, path: Key, count: Int) throws {
+        guard count > 0 else {
+            throw CoordinationError(.invalidConfiguration, "a double barrier needs at least one participant, got \(count)")
+        }
+        self.store = store
+        self.path = path
+        self.count = count
+        self.members = try path.child("members")
+        self.ready = try path.child("ready")
+    }
+
+    /// Enters as `id` and waits until `count` participants are (or were) in together.
+    public func enter(id: String) async throws {
+        _ = try await store.create(try members.child(id), value: [], mode: .ephemeral)
+        var records: [Key: Record] = [:]
+        for try await event in store.watch(path, scope: .subtree) {
+            records.apply(event)
+            if records[ready] != nil { return }
+            if records.keys.filter({ $0.parent == members }).count >= count {
+                do {
+                    _ = try await store.create(ready, value: [], mode: .persistent)
+                } catch let error as CoordinationError where error.code == .nodeExists {}
+                return
+            }
+        }
+        try Task.checkCancellation()
+    }
+
+    /// Leaves as `id` and waits until every participant has left.
+    public func leave(id: String) async throws {
+        do {
+            try await store.delete(try members.child(id))
+        } catch let error as CoordinationError where error.code == .noNode {}
+        var records: [Key: Record] = [:]
+        for try await event in store.watch(members, scope: .subtree) {
+            records.apply(event)
+            if !records.keys.contains(where: { $0.parent == members }) {
+                do {
+                    try await store.delete(ready)
+                } catch let error as CoordinationError where error.code == .noNode {}
+                return
+            }
+        }
+        try Task.checkCancellation()
+    }
+}
+
+/// An atomic counter kept as a decimal string in one key, updated by compare-and-set.
+public struct Counter: Sendable {
+    public let store: any CoordinationStore
+    public let key: Key
+
+    public init(store: any CoordinationStore, key: Key) {
+        self.store = store
+        self.key = key
+    }
+
+    /// The value now (0 when the key is absent).
+    public func value() async throws -> Int64 {
+        guard let record = try await store.get(key) else { return 0 }
+        return try Self.decode(record)
+    }
+
+    /// Adds `delta` atomically and returns the new value; retries when another writer got there first.
+    @discardableResult
+    public func add(_ delta: Int64) async throws -> Int64 {
+        while true {
+            try Task.checkCancellation()
+            if let record = try await store.get(key) {
+                let (next, overflow) = try Self.decode(record).addingReportingOverflow(delta)
+                if overflow { throw CoordinationError(.invalidConfiguration, "counter \(key) would overflow", key: key) }
+                do {
+                    _ = try await store.set(key, value: Array(String(next).utf8), ifVersion: record.version)
+                    return next
+                } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
+                    continue
+                }
+            } else {
+                do {
+                    _ = try await store.create(key, value: Array(String(delta).utf8), mode: .persistent)
+                    return delta
+                } catch let error as CoordinationError where error.code == .nodeExists {
+                    continue
+                }
+            }
+        }
+    }
+
+    private static func decode(_ record: Record) throws -> Int64 {
+        guard let value = Int64(record.string) else {
+            throw CoordinationError(.invalidConfiguration, "counter \(record.key) holds '\(record.string.prefix(40))', not an integer", key: record.key)
+        }
+        return value
+    }
+}

@@ -1,0 +1,113 @@
+public import Coordination
+public import Logging
+
+/// The current leader of an election, as everyone sees it.
+public struct Leader: Sendable, Hashable {
+    /// The leader's entry under the election path.
+    public let key: Key
+    /// What the leader campaigned with (its identity), as bytes.
+    public let identity: [UInt8]
+    /// The leadership's fencing token: the entry's `createRevision`.
+    public let token: Int64
+
+    public var identityString: String { String(decoding: identity, as: UTF8.self) }
+}
+
+/// Leader election under `path`: candidates queue like a ``Lock``; the first in line leads.
+///
+/// The leader steps down by itself when its session is lost (its work is cancelled), and
+/// ``lead(_:)`` campaigns again after a session expiry, so a process that stays up stays a candidate.
+public struct LeaderElection: Sendable {
+    public let store: any CoordinationStore
+    public let path: Key
+    /// What this candidate campaigns with: shown to everyone as the leader's identity.
+    public let identity: [UInt8]
+    let acquirer: QueueAcquirer
+    let logger: Logger
+
+    public init(
+        store: any CoordinationStore, path: Key, identity: String,
+        logger: Logger = Logger(label: "coordination.election")
+    ) {
+        self.store = store
+        self.path = path
+        self.identity = Array(identity.utf8)
+        self.logger = logger
+        self.acquirer = QueueAcquirer(
+            queue: SequentialQueue(store: store, path: path), prefix: "candidate", admission: .predecessor, logger: logger)
+    }
+
+    /// Waits until this candidate leads; `nil` after `timeout`. Resign with ``LockLease/release()``.
+    public func campaign(timeout: Duration? = nil) async throws -> LockLease? {
+        try await acquirer.acquire(timeout: timeout, value: identity)
+    }
+
+    /// Campaigns, then runs `body` while leading; `body` is cancelled when leadership is lost
+    /// (``RecipeError/sessionLost(_:)``). Resigns when `body` returns.
+    public func withLeadership<T: Sendable>(
+        timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
+    ) async throws -> T {
+        try await acquirer.withLease(timeout: timeout, value: identity, what: "leadership of \(path)", body)
+    }
+
+    /// Leads whenever elected, until cancelled: runs `body` each time this candidate becomes
+    /// leader, and campaigns again when leadership is lost to a session problem.
+    public func lead(_ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
+        while true {
+            try Task.checkCancellation()
+            do {
+                try await withLeadership(body)
+                return
+            } catch let error as RecipeError {
+                logger.warning("leadership lost; campaigning again", metadata: ["election": "\(path)", "reason": "\(error)"])
+                try await waitForUsableSession()
+            }
+        }
+    }
+
+    /// The leader now, or `nil` when there is no candidate.
+    public func currentLeader() async throws -> Leader? {
+        let queue = SequentialQueue(store: store, path: path)
+        for name in try await queue.entries() {
+            if let record = try await store.get(try path.child(name)) {
+                return Leader(key: record.key, identity: record.value, token: record.createRevision)
+            }
+        }
+        return nil
+    }
+
+    /// The leader as it changes: the current one first, then each change (`nil` while there is none).
+    public func leaders() -> AsyncThrowingStream<Leader?, any Error> {
+        let store = store
+        let path = path
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var entries: [Key: Record] = [:]
+                    var last: Leader?? = .none
+                    for try await event in store.watch(path, scope: .subtree) {
+                        entries.apply(event)
+                        let leader = entries.values
+                            .filter { $0.key.parent == path && SequentialQueue.sequence(of: $0.key.name) != nil }
+                            .min { SequentialQueue.sequence(of: $0.key.name)! < SequentialQueue.sequence(of: $1.key.name)! }
+                            .map { Leader(key: $0.key, identity: $0.value, token: $0.createRevision) }
+                        if last != .some(leader) {
+                            last = .some(leader)
+                            continuation.yield(leader)
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private func waitForUsableSession() async throws {
+        guard await store.waitForSession(where: { $0.state == .connected || $0.state == .reconnected }) != nil else {
+            throw CoordinationError.closed()
+        }
+    }
+}

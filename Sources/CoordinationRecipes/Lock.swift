@@ -1,0 +1,176 @@
+public import Coordination
+public import Logging
+
+/// A fair, distributed mutual-exclusion lock under `path`, the same on every backend.
+///
+/// Contenders queue as ephemeral-sequential children of `path`; the lowest holds the lock; every
+/// other contender watches only the one just ahead of it, so a release wakes exactly one waiter
+/// (no herd). Queue entries are created in protected mode (see ``SequentialQueue/join(prefix:value:)``).
+/// The fencing token is the entry's `createRevision`: strictly larger for every later holder.
+public struct Lock: Sendable {
+    public let store: any CoordinationStore
+    public let path: Key
+    let acquirer: QueueAcquirer
+
+    public init(store: any CoordinationStore, path: Key, logger: Logger = Logger(label: "coordination.lock")) {
+        self.store = store
+        self.path = path
+        self.acquirer = QueueAcquirer(
+            queue: SequentialQueue(store: store, path: path), prefix: "lock", admission: .predecessor, logger: logger)
+    }
+
+    /// Waits for the lock. With a `timeout`, gives up after it and returns `nil` (leaving no entry
+    /// behind); without one, waits until acquired or cancelled.
+    public func acquire(timeout: Duration? = nil, value: [UInt8] = []) async throws -> LockLease? {
+        try await acquirer.acquire(timeout: timeout, value: value)
+    }
+
+    /// Acquires the lock, runs `body` while it is held, then releases it. `body` is cancelled (and
+    /// this throws ``RecipeError/sessionLost(_:)``) when the session is suspended beyond its safe
+    /// window or expires, because another contender may then hold the lock.
+    public func withLock<T: Sendable>(
+        timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
+    ) async throws -> T {
+        try await acquirer.withLease(timeout: timeout, what: "lock \(path)", body)
+    }
+}
+
+/// The queue algorithm shared by every lock-like recipe: join with an entry, then wait until the
+/// admission rule lets us in.
+struct QueueAcquirer: Sendable {
+    enum Admission: Sendable {
+        /// Given the queue (first in line first) and our position, the one entry we must wait for,
+        /// or `nil` when we are in. Only that entry is watched: no herd.
+        case blocker(@Sendable ([String], Int) -> String?)
+        /// In when among the first N; any change ahead may let us in, so the whole queue is watched.
+        case firstOf(Int)
+
+        /// The entry just ahead: plain mutual exclusion.
+        static let predecessor = Admission.blocker { entries, position in position == 0 ? nil : entries[position - 1] }
+    }
+
+    let queue: SequentialQueue
+    let prefix: String
+    let admission: Admission
+    let logger: Logger
+
+    var store: any CoordinationStore { queue.store }
+
+    func acquire(timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
+        guard let timeout else { return try await acquireWithoutTimeout(value: value) }
+        return try await withThrowingTaskGroup(of: LockLease?.self) { group in
+            group.addTask { try await acquireWithoutTimeout(value: value) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let lease = try await group.next() ?? nil { return lease }
+            // Timed out. The acquirer is cancelled, but it may have won the race a moment ago:
+            // a lease it still returns is released, never leaked.
+            group.cancelAll()
+            while let late = try? await group.next() {
+                if let lease = late { try? await lease.release() }
+            }
+            return nil
+        }
+    }
+
+    func withLease<T: Sendable>(
+        timeout: Duration?, value: [UInt8] = [], what: String, _ body: @escaping @Sendable (LockLease) async throws -> T
+    ) async throws -> T {
+        guard let lease = try await acquire(timeout: timeout, value: value) else {
+            throw CoordinationError(.timeout, "\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
+        }
+        do {
+            let result = try await SessionGuard.run(store: store, sessionID: lease.sessionID) { try await body(lease) }
+            try await lease.release()
+            return result
+        } catch {
+            try? await lease.release()
+            throw error
+        }
+    }
+
+    func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
+        let sessionID = store.session.sessionID
+        var entry = try await queue.join(prefix: prefix, value: value)
+        do {
+            while true {
+                try Task.checkCancellation()
+                let entries = try await queue.entries()
+                guard let position = entries.firstIndex(of: entry.key.name) else {
+                    // Our entry vanished (its session expired while we waited): queue again.
+                    logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
+                    entry = try await queue.join(prefix: prefix, value: value)
+                    continue
+                }
+                let lease = LockLease(store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID)
+                switch admission {
+                case .blocker(let rule):
+                    guard let blocking = rule(entries, position) else { return lease }
+                    try await queue.waitForDeletion(of: try queue.path.child(blocking))
+                case .firstOf(let permits):
+                    if position < permits { return lease }
+                    try await queue.waitForChange(from: entries)
+                }
+            }
+        } catch {
+            // Cancelled or failed while waiting: leave no entry behind to block the others. The
+            // cleanup runs in its own task so that our cancellation does not cancel it too.
+            let key = entry.key
+            let queue = queue
+            try? await Task { try await queue.leave(key) }.value
+            throw error
+        }
+    }
+}
+
+/// A held lock (or lock-like claim): its key, its fencing token, and guarded writes.
+public struct LockLease: Sendable, Hashable {
+    let store: any CoordinationStore
+    /// The queue entry that holds the lock.
+    public let key: Key
+    /// The fencing token: the entry's `createRevision`, strictly larger for every later holder.
+    public let token: Int64
+    /// The session the lock belongs to.
+    public let sessionID: String
+
+    init(store: any CoordinationStore, key: Key, token: Int64, sessionID: String) {
+        self.store = store
+        self.key = key
+        self.token = token
+        self.sessionID = sessionID
+    }
+
+    /// Applies `operations` only if this lease still holds the lock, in one transaction.
+    /// - Throws: ``RecipeError/notHeld(_:)`` when the lock is no longer held (nothing applied).
+    @discardableResult
+    public func guardedTransaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        do {
+            let results = try await store.transaction([.check(key, version: nil)] + operations)
+            return Array(results.dropFirst())
+        } catch let error as CoordinationError where error.failedOperation == 0 {
+            throw RecipeError.notHeld(key)
+        } catch var error as CoordinationError {
+            if let index = error.failedOperation { error.failedOperation = index - 1 }
+            throw error
+        }
+    }
+
+    /// `true` while the lock entry still exists (a read: it can change right after).
+    public func isHeld() async throws -> Bool {
+        try await store.get(key)?.createRevision == token
+    }
+
+    /// Releases the lock. Releasing a lock already lost is not an error.
+    public func release() async throws {
+        try await SequentialQueue(store: store, path: key.parent ?? .root).leave(key)
+    }
+
+    public static func == (lhs: LockLease, rhs: LockLease) -> Bool { lhs.key == rhs.key && lhs.token == rhs.token }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(key)
+        hasher.combine(token)
+    }
+}

@@ -1,0 +1,105 @@
+public import Coordination
+public import Logging
+
+/// One live member of a group.
+public struct Member: Sendable, Hashable {
+    public let id: String
+    public let metadata: [UInt8]
+    /// When it joined (its key's `createRevision`): members sort by it.
+    public let joinedRevision: Int64
+}
+
+/// Group membership under `group`: each member is an ephemeral key `group/ID` whose value is its
+/// metadata, so a member that dies leaves the group when its session ends.
+public struct Membership: Sendable {
+    public let store: any CoordinationStore
+    public let group: Key
+    let logger: Logger
+
+    public init(store: any CoordinationStore, group: Key, logger: Logger = Logger(label: "coordination.membership")) {
+        self.store = store
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Joins as `id` until ``leave(id:)`` or the session ends.
+    /// - Throws: `nodeExists` when a live member already uses `id`; `invalidKey` for an id that is not a valid key segment.
+    @discardableResult
+    public func join(id: String, metadata: [UInt8] = []) async throws -> Member {
+        let record = try await store.create(try group.child(id), value: metadata, mode: .ephemeral)
+        return Member(id: id, metadata: record.value, joinedRevision: record.createRevision)
+    }
+
+    /// Leaves the group; leaving twice is not an error.
+    public func leave(id: String) async throws {
+        do {
+            try await store.delete(try group.child(id))
+        } catch let error as CoordinationError where error.code == .noNode {}
+    }
+
+    /// Stays a member until cancelled, joining again whenever the session is replaced after an
+    /// expiry (the old membership vanished with it). Leaves when cancelled.
+    public func stayJoined(id: String, metadata: [UInt8] = []) async throws {
+        var joinedSession: String?
+        do {
+            for await event in store.sessionEvents() {
+                try Task.checkCancellation()
+                guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
+                do {
+                    try await join(id: id, metadata: metadata)
+                } catch let error as CoordinationError where error.code == .nodeExists {
+                    // Still there from this session (a reconnect), or held by someone else: say so.
+                    if try await store.get(try group.child(id))?.isEphemeral == true, event.state == .reconnected {
+                        joinedSession = event.sessionID
+                        continue
+                    }
+                    throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: try group.child(id))
+                }
+                joinedSession = event.sessionID
+                logger.debug("joined group", metadata: ["group": "\(group)", "member": "\(id)"])
+            }
+        } catch {
+            try? await Task { try await leave(id: id) }.value
+            throw error
+        }
+        try? await Task { try await leave(id: id) }.value
+        try Task.checkCancellation()
+    }
+
+    /// The live members now, by join order.
+    public func members() async throws -> [Member] {
+        var result: [Member] = []
+        for try await record in store.walk(group) where record.key.parent == group {
+            result.append(Member(id: record.key.name, metadata: record.value, joinedRevision: record.createRevision))
+        }
+        return result.sorted { $0.joinedRevision < $1.joinedRevision }
+    }
+
+    /// The group as it changes: the members now, then the whole list again after each change.
+    public func watch() -> AsyncThrowingStream<[Member], any Error> {
+        let store = store
+        let group = group
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var records: [Key: Record] = [:]
+                    var last: [Member]?
+                    for try await event in store.watch(group, scope: .subtree) {
+                        records.apply(event)
+                        let members = records.values.filter { $0.key.parent == group }
+                            .map { Member(id: $0.key.name, metadata: $0.value, joinedRevision: $0.createRevision) }
+                            .sorted { $0.joinedRevision < $1.joinedRevision }
+                        if members != last {
+                            last = members
+                            continuation.yield(members)
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+public import Coordination
+public import Logging
+
+/// A distributed counting semaphore: at most `permits` holders at once under `path`.
+///
+/// Holders are the first `permits` entries of the queue. Unlike ``Lock``, a waiter watches the
+/// whole queue, because any entry leaving ahead of it can let it in; each change wakes every
+/// waiter once (a bounded herd, the price of N holders).
+public struct Semaphore: Sendable {
+    public let store: any CoordinationStore
+    public let path: Key
+    public let permits: Int
+    let acquirer: QueueAcquirer
+
+    public init(
+        store: any CoordinationStore, path: Key, permits: Int, logger: Logger = Logger(label: "coordination.semaphore")
+    ) throws {
+        guard permits > 0 else {
+            throw CoordinationError(.invalidConfiguration, "a semaphore needs at least one permit, got \(permits)")
+        }
+        self.store = store
+        self.path = path
+        self.permits = permits
+        self.acquirer = QueueAcquirer(
+            queue: SequentialQueue(store: store, path: path), prefix: "permit", admission: .firstOf(permits), logger: logger)
+    }
+
+    /// Waits for a permit; `nil` after `timeout`.
+    public func acquire(timeout: Duration? = nil) async throws -> LockLease? {
+        try await acquirer.acquire(timeout: timeout, value: [])
+    }
+
+    /// Runs `body` holding a permit, cancelled if the session is lost.
+    public func withPermit<T: Sendable>(
+        timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
+    ) async throws -> T {
+        try await acquirer.withLease(timeout: timeout, what: "a permit of semaphore \(path)", body)
+    }
+}

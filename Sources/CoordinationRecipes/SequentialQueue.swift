@@ -1,0 +1,93 @@
+public import Coordination
+
+/// The queue under a lock, semaphore or election path: ephemeral-sequential children ordered by
+/// their sequence suffix (not by name, since names carry a per-contender marker before it).
+public struct SequentialQueue: Sendable {
+    public let store: any CoordinationStore
+    public let path: Key
+
+    public init(store: any CoordinationStore, path: Key) {
+        self.store = store
+        self.path = path
+    }
+
+    /// The sequence number at the end of a sequential key's name, if it has one.
+    public static func sequence(of name: String) -> Int64? {
+        let digits = CoordinationLimits.sequenceDigits
+        guard name.utf8.count >= digits else { return nil }
+        return Int64(String(name.utf8.suffix(digits))!)
+    }
+
+    /// The queue's entries, first in line first.
+    public func entries() async throws -> [String] {
+        let names: [String]
+        do {
+            names = try await store.children(of: path)
+        } catch let error as CoordinationError where error.code == .noNode {
+            return []
+        }
+        return names.compactMap { name in Self.sequence(of: name).map { (name, $0) } }
+            .sorted { $0.1 < $1.1 }
+            .map(\.0)
+    }
+
+    /// Joins the queue with protected creation: the name carries a random marker, so that when a
+    /// reply is lost (`connectionLoss`) the entry this contender did create is found again instead
+    /// of being left behind as an orphan that would block everyone.
+    public func join(prefix: String, value: [UInt8] = []) async throws -> Record {
+        let marker = Self.marker()
+        let key = try path.child("\(prefix)-\(marker)-")
+        while true {
+            try Task.checkCancellation()
+            do {
+                return try await store.create(key, value: value, mode: .ephemeralSequential)
+            } catch let error as CoordinationError where error.code == .connectionLoss {
+                if let mine = try await find(marker: marker) { return mine }
+            }
+        }
+    }
+
+    /// Leaves the queue; an entry already gone is not an error.
+    public func leave(_ key: Key) async throws {
+        do {
+            try await store.delete(key)
+        } catch let error as CoordinationError where error.code == .noNode {}
+    }
+
+    private func find(marker: String) async throws -> Record? {
+        for name in try await entries() where name.contains("-\(marker)-") {
+            if let record = try await store.get(try path.child(name)) { return record }
+        }
+        return nil
+    }
+
+    static func marker() -> String {
+        let high = UInt64.random(in: .min ... .max)
+        let low = UInt32.random(in: .min ... .max)
+        return String(high, radix: 16) + String(low, radix: 16)
+    }
+
+    /// Waits until `key` no longer exists (returns at once if it is already gone).
+    public func waitForDeletion(of key: Key) async throws {
+        for try await event in store.watch(key, scope: .key) {
+            switch event {
+            case .snapshot(let records) where records.isEmpty: return
+            case .delete: return
+            case .snapshot, .put: continue
+            }
+        }
+        try Task.checkCancellation()
+    }
+
+    /// Waits until the queue's entries differ from `entries`.
+    public func waitForChange(from entries: [String]) async throws {
+        for try await event in store.watch(path, scope: .subtree) {
+            if case .snapshot = event {
+                if try await self.entries() != entries { return }
+                continue
+            }
+            return
+        }
+        try Task.checkCancellation()
+    }
+}

@@ -1,0 +1,91 @@
+public import Coordination
+
+/// Runs work that is only valid while one session stays trustworthy, and cancels it the moment
+/// it is not (contract clause 7): when the session expires or is replaced, when the handle closes,
+/// or when it has been suspended for longer than its TTL since the last confirmed contact.
+public enum SessionGuard {
+    /// Runs `body`; if the session `sessionID` of `store` is lost first, cancels `body` and throws
+    /// ``RecipeError/sessionLost(_:)``.
+    public static func run<T: Sendable>(
+        store: any CoordinationStore, sessionID: String,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await waitUntilLost(store: store, sessionID: sessionID)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                // Only the monitor returns nil, and it returns only by throwing; keep the compiler honest.
+                throw RecipeError.sessionLost("session monitor ended")
+            }
+            return value
+        }
+    }
+
+    /// Returns never; throws ``RecipeError/sessionLost(_:)`` once `sessionID` can no longer be trusted,
+    /// or `CancellationError` when cancelled.
+    public static func waitUntilLost(store: any CoordinationStore, sessionID: String) async throws {
+        enum Signal: Sendable {
+            case event(SessionEvent)
+            case deadline(generation: Int)
+            case streamEnded
+        }
+        let (signals, signal) = AsyncStream<Signal>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            defer { group.cancelAll() }
+            group.addTask {
+                for await event in store.sessionEvents() { signal.yield(.event(event)) }
+                signal.yield(.streamEnded)
+            }
+            var generation = 0
+            for await next in signals {
+                try Task.checkCancellation()
+                switch next {
+                case .event(let event):
+                    generation += 1
+                    if event.sessionID != sessionID {
+                        throw RecipeError.sessionLost("session \(sessionID) was replaced by \(event.sessionID)")
+                    }
+                    switch event.state {
+                    case .expired: throw RecipeError.sessionLost("session \(sessionID) expired")
+                    case .closed: throw RecipeError.sessionLost("the store handle was closed")
+                    case .connected, .reconnected: continue
+                    case .suspended:
+                        guard let deadline = event.safeUntil else { continue }
+                        let armed = generation
+                        group.addTask {
+                            try await Task.sleep(until: deadline, clock: .continuous)
+                            signal.yield(.deadline(generation: armed))
+                        }
+                    }
+                case .deadline(let armed):
+                    if armed == generation {
+                        throw RecipeError.sessionLost("session \(sessionID) was suspended for longer than its TTL")
+                    }
+                case .streamEnded:
+                    throw RecipeError.sessionLost("the store handle was closed")
+                }
+            }
+            throw CancellationError()
+        }
+    }
+}
+
+/// Failures that belong to recipes rather than to the store.
+public enum RecipeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was held (a lock, leadership, a run) can no longer be trusted: the session expired,
+    /// was suspended beyond its safe window, or the handle closed. The work was cancelled.
+    case sessionLost(String)
+    /// A guarded write found that the lock (or claim) is no longer held by this holder.
+    case notHeld(Key)
+
+    public var description: String {
+        switch self {
+        case .sessionLost(let why): why
+        case .notHeld(let key): "no longer held: \(key) is gone"
+        }
+    }
+}

@@ -1,0 +1,242 @@
+public import Coordination
+import Foundation
+public import Logging
+
+/// The scheduler's API for everything that is not a worker: submit and validate jobs, show and
+/// list them, pause, resume, cancel, trigger, remove, and list runs, history and workers.
+/// Backs `coord job …`, `coord jobs`, `coord runs` and `coord workers`.
+public struct Scheduler: Sendable {
+    public let store: any CoordinationStore
+    public let layout: SchedulerLayout
+    let clock: WallClock
+    let logger: Logger
+
+    public init(
+        store: any CoordinationStore, layout: SchedulerLayout = SchedulerLayout(), clock: WallClock = .system,
+        logger: Logger = Logger(label: "coordination.scheduler")
+    ) {
+        self.store = store
+        self.layout = layout
+        self.clock = clock
+        self.logger = logger
+    }
+
+    var history: HistoryWriter { HistoryWriter(store: store, layout: layout) }
+
+    // MARK: Submitting
+
+    /// Checks a job without submitting it; throws `invalidConfiguration` naming the problem.
+    public func validate(_ spec: JobSpec) throws(CoordinationError) {
+        try spec.validate()
+    }
+
+    /// Validates and stores a new job. A one-shot job's runs are created in the same transaction,
+    /// so it never waits for a leader; recurring jobs are materialised by the leader.
+    /// - Throws: `invalidConfiguration`; `nodeExists` when a job with this id exists.
+    public func submit(_ spec: JobSpec) async throws {
+        try spec.validate()
+        let now = clock.now()
+        var state = JobState(submittedAt: now)
+        var runs: [RunRecord] = []
+        if case .once(let at) = spec.schedule {
+            let when = at ?? now
+            runs = RunPlan.runs(
+                of: spec, scheduledAt: when, notBefore: when, broadcastTo: try await eligibleWorkers(for: spec)
+            ) { RunID.scheduled(at: when, item: $0, worker: $1) }
+            state.lastMaterialized = when
+        }
+        let creates = try RunPlan.createOperations(runs, layout: layout)
+        let operations: [Coordination.Operation] = [
+            .create(try layout.job(spec.id), value: try SchedulerJSON.encode(spec), mode: .persistent),
+            .create(try layout.state(spec.id), value: try SchedulerJSON.encode(state), mode: .persistent),
+            .create(try layout.runs(of: spec.id), value: [], mode: .persistent),
+            .create(try layout.claims(of: spec.id), value: [], mode: .persistent),
+            .create(try layout.history(of: spec.id), value: [], mode: .persistent),
+        ] + creates.prefix(RunPlan.firstChunk)
+        do {
+            do {
+                _ = try await store.transaction(operations)
+            } catch let error as CoordinationError where error.code == .noNode && (error.failedOperation ?? 0) < 5 {
+                // The scheduler's folders do not exist yet (the first job): make them, once.
+                try await layout.ensureFolders(in: store)
+                _ = try await store.transaction(operations)
+            }
+        } catch let error as CoordinationError where error.code == .nodeExists && error.failedOperation == 0 {
+            throw CoordinationError(.nodeExists, "job \(spec.id) already exists; remove it first", key: try layout.job(spec.id))
+        } catch let error as CoordinationError where error.code == .nodeExists {
+            throw CoordinationError(
+                .nodeExists, "leftovers of an earlier job \(spec.id) are in the way (\(error.message)); remove the job first",
+                key: error.key)
+        }
+        try await RunPlan.createRemaining(creates, in: store)
+        logger.debug("job submitted", metadata: ["job": "\(spec.id)", "runs": "\(runs.count)"])
+    }
+
+    // MARK: Reading
+
+    /// A job as stored: its definition and its state.
+    public struct JobView: Sendable, Hashable {
+        public let spec: JobSpec
+        public let state: JobState
+    }
+
+    /// The job `id`, or `nil` when there is none.
+    public func job(_ id: String) async throws -> JobView? {
+        guard let specRecord = try await store.get(try layout.job(id)),
+            let stateRecord = try await store.get(try layout.state(id))
+        else { return nil }
+        return JobView(spec: try specRecord.decoded(JobSpec.self), state: try stateRecord.decoded(JobState.self))
+    }
+
+    /// Every job, by id.
+    public func jobs() async throws -> [JobView] {
+        guard try await store.exists(layout.jobs) else { return [] }
+        var result: [JobView] = []
+        for id in try await store.children(of: layout.jobs) {
+            if let view = try await job(id) { result.append(view) }
+        }
+        return result
+    }
+
+    /// An active run and, while it is claimed, its claim's fencing token.
+    public struct ActiveRun: Sendable, Hashable {
+        public let record: RunRecord
+        public let token: Int64?
+        public let version: Int64
+    }
+
+    /// The job's active runs (pending and running), by run id.
+    public func activeRuns(of job: String) async throws -> [ActiveRun] {
+        let folder = try layout.runs(of: job)
+        guard try await store.exists(folder) else { return [] }
+        var result: [ActiveRun] = []
+        for name in try await store.children(of: folder) {
+            guard let record = try await store.get(try folder.child(name)) else { continue }
+            let claim = try await store.get(try layout.claim(job, name))
+            result.append(ActiveRun(record: try record.decoded(RunRecord.self), token: claim?.createRevision, version: record.version))
+        }
+        return result
+    }
+
+    /// The job's history, oldest first.
+    public func history(of job: String) async throws -> [HistoryEntry] {
+        let folder = try layout.history(of: job)
+        guard try await store.exists(folder) else { return [] }
+        var result: [HistoryEntry] = []
+        for name in try await store.children(of: folder) {
+            if let record = try await store.get(try folder.child(name)) { result.append(try record.decoded(HistoryEntry.self)) }
+        }
+        return result
+    }
+
+    /// A live worker.
+    public struct WorkerView: Sendable, Hashable {
+        public let id: String
+        public let info: WorkerInfo
+    }
+
+    /// The live workers, by id.
+    public func workers() async throws -> [WorkerView] {
+        guard try await store.exists(layout.workers) else { return [] }
+        var result: [WorkerView] = []
+        for id in try await store.children(of: layout.workers) {
+            if let record = try await store.get(try layout.worker(id)) {
+                result.append(WorkerView(id: id, info: try record.decoded(WorkerInfo.self)))
+            }
+        }
+        return result
+    }
+
+    func eligibleWorkers(for spec: JobSpec) async throws -> [String] {
+        guard spec.placement == .broadcast else { return [] }
+        return try await workers().filter { $0.info.canRun(spec) }.map(\.id)
+    }
+
+    // MARK: Controlling
+
+    /// Stops materialising and claiming the job's runs (runs already running finish).
+    public func pause(_ id: String) async throws {
+        try await updateState(id) { $0.paused = true }
+    }
+
+    /// Resumes a paused job. Fire times that passed while it was paused are not run: they were
+    /// paused, not missed.
+    public func resume(_ id: String) async throws {
+        let now = clock.now()
+        try await updateState(id) { state in
+            state.paused = false
+            if let last = state.lastMaterialized, last >= now { return }
+            state.lastMaterialized = now
+        }
+    }
+
+    /// Runs the job now, once (every item, or every eligible worker for a broadcast job),
+    /// whatever its schedule. Returns the new run ids.
+    @discardableResult
+    public func trigger(_ id: String) async throws -> [String] {
+        guard let spec = try await job(id)?.spec else { throw CoordinationError.noJob(id) }
+        let workers = try await eligibleWorkers(for: spec)
+        while true {
+            guard let record = try await store.get(try layout.state(id)) else { throw CoordinationError.noJob(id) }
+            var state = try record.decoded(JobState.self)
+            state.triggers += 1
+            let now = clock.now()
+            let number = state.triggers
+            let runs = RunPlan.runs(of: spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
+                RunID.triggered(number: number, item: $0, worker: $1)
+            }
+            let creates = try RunPlan.createOperations(runs, layout: layout)
+            do {
+                _ = try await store.transaction(
+                    [.set(record.key, value: try SchedulerJSON.encode(state), ifVersion: record.version)]
+                        + creates.prefix(RunPlan.firstChunk))
+                try await RunPlan.createRemaining(creates, in: store)
+                return runs.map(\.run)
+            } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == 0 {
+                continue
+            }
+        }
+    }
+
+    /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
+    /// running ones are asked to cancel (their worker records `cancelled`). The schedule stays.
+    public func cancel(_ id: String) async throws {
+        guard try await store.exists(try layout.job(id)) else { throw CoordinationError.noJob(id) }
+        try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "cancelled by request")
+    }
+
+    /// Removes the job, its active runs (running ones are asked to cancel first) and its history.
+    public func remove(_ id: String) async throws {
+        guard try await store.exists(try layout.job(id)) else { throw CoordinationError.noJob(id) }
+        try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
+        for key in [try layout.job(id), try layout.state(id)] {
+            do { try await store.delete(key) } catch let error as CoordinationError where error.code == .noNode {}
+        }
+        for key in [try layout.runs(of: id), try layout.claims(of: id), try layout.history(of: id)] {
+            do { try await store.delete(key, ifVersion: nil, recursive: true) } catch let error as CoordinationError
+                where error.code == .noNode {}
+        }
+        logger.info("job removed", metadata: ["job": "\(id)"])
+    }
+
+    /// Applies `change` to the job's state with a compare-and-set, retrying on conflicts.
+    func updateState(_ id: String, _ change: (inout JobState) -> Void) async throws {
+        while true {
+            guard let record = try await store.get(try layout.state(id)) else { throw CoordinationError.noJob(id) }
+            var state = try record.decoded(JobState.self)
+            change(&state)
+            do {
+                _ = try await store.set(record.key, value: try SchedulerJSON.encode(state), ifVersion: record.version)
+                return
+            } catch let error as CoordinationError where error.code == .versionConflict {
+                continue
+            }
+        }
+    }
+}
+
+extension CoordinationError {
+    static func noJob(_ id: String) -> CoordinationError {
+        CoordinationError(.noNode, "no job \(id)")
+    }
+}

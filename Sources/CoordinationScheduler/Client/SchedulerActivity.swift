@@ -1,0 +1,113 @@
+import Coordination
+
+/// What happens in a scheduler, as it happens: for live progress displays (`coord run`, a
+/// dashboard). Built from watches, so it converges to the store's state even after a reconnect.
+/// Runs, claims and history are separate watches: a run's end and its history entry may arrive
+/// in either order.
+public enum SchedulerActivity: Sendable, Hashable {
+    /// A run appeared or changed (claimed, progressed, retried, handed back).
+    case run(Scheduler.ActiveRun)
+    /// A run is no longer active (finished, cancelled, removed).
+    case runEnded(job: String, run: String)
+    /// An attempt finished or a fire time was skipped: a new history entry.
+    case finished(HistoryEntry)
+}
+
+extension Scheduler {
+    /// Every active run now (as `.run`), then each change, and each new history entry.
+    public func activity() -> AsyncThrowingStream<SchedulerActivity, any Error> {
+        let store = store
+        let layout = layout
+        enum Source: Sendable {
+            case runs(WatchEvent)
+            case claims(WatchEvent)
+            case history(WatchEvent)
+        }
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await layout.ensureFolders(in: store)
+                    let (sources, source) = AsyncThrowingStream<Source, any Error>.makeStream()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        let feeds: [(Key, @Sendable (WatchEvent) -> Source)] = [
+                            (layout.runs, { .runs($0) }), (layout.claims, { .claims($0) }), (layout.history, { .history($0) }),
+                        ]
+                        for (key, wrap) in feeds {
+                            group.addTask {
+                                do {
+                                    for try await event in store.watch(key, scope: .subtree) { source.yield(wrap(event)) }
+                                } catch {
+                                    source.finish(throwing: error)
+                                }
+                            }
+                        }
+                        var tracker = ActivityTracker(layout: layout)
+                        for try await next in sources {
+                            for activity in tracker.apply(next) { continuation.yield(activity) }
+                        }
+                        group.cancelAll()
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+
+        /// Turns watch events into activities; history present at the start is not reported.
+        struct ActivityTracker {
+            let layout: SchedulerLayout
+            var runs: [Key: Record] = [:]
+            var claims: [Key: Record] = [:]
+            var seenHistory: Set<Key>?
+
+            mutating func apply(_ source: Source) -> [SchedulerActivity] {
+                switch source {
+                case .runs(let event):
+                    let before = runs
+                    runs.apply(event)
+                    var result: [SchedulerActivity] = []
+                    for (key, record) in runs where before[key] != record {
+                        if let active = active(record) { result.append(.run(active)) }
+                    }
+                    for key in before.keys where runs[key] == nil && key.depth == layout.runs.depth + 2 {
+                        result.append(.runEnded(job: key.parent?.name ?? "", run: key.name))
+                    }
+                    return result
+                case .claims(let event):
+                    let before = claims
+                    claims.apply(event)
+                    return claims.compactMap { key, record -> SchedulerActivity? in
+                        guard before[key] != record, let relative = key.relative(to: layout.claims),
+                            let run = runs[layout.runs.appending(relative)], let active = active(run),
+                            active.record.status == .running
+                        else { return nil }  // a pending record: its running version is on its way
+                        return .run(active)
+                    }
+                case .history(let event):
+                    var records: [Key: Record] = [:]
+                    switch event {
+                    case .snapshot(let all):
+                        for record in all { records[record.key] = record }
+                    case .put(let record):
+                        records[record.key] = record
+                    case .delete:
+                        return []
+                    }
+                    let fresh = records.filter { $0.key.depth == layout.history.depth + 2 }
+                    defer { seenHistory = (seenHistory ?? []).union(fresh.keys) }
+                    guard let seen = seenHistory else { return [] }
+                    return fresh.filter { !seen.contains($0.key) }.sorted { $0.key < $1.key }
+                        .compactMap { try? $0.value.decoded(HistoryEntry.self) }.map { .finished($0) }
+                }
+            }
+
+            func active(_ record: Record) -> Scheduler.ActiveRun? {
+                guard record.key.depth == layout.runs.depth + 2, let run = try? record.decoded(RunRecord.self) else { return nil }
+                let claim = try? layout.claim(run.job, run.run)
+                return Scheduler.ActiveRun(record: run, token: claim.flatMap { claims[$0]?.createRevision }, version: record.version)
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+public import Coordination
+public import Foundation
+
+/// A cron schedule with seconds, evaluated in UTC.
+///
+/// Six fields `second minute hour day-of-month month day-of-week`, or the classic five (seconds
+/// are then 0). Each field takes `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n`, `a-b/n`
+/// and `a/n`; months and weekdays also take names (`JAN`, `MON`); day fields take `?` as `*`;
+/// weekday 0 and 7 are both Sunday. As in Vixie cron, when both day fields are restricted a day
+/// matches if either does. Macros: `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`.
+public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The expression as written.
+    public let text: String
+    let seconds: Set<Int>
+    let minutes: Set<Int>
+    let hours: Set<Int>
+    let days: Set<Int>
+    let months: Set<Int>
+    let weekdays: Set<Int>
+    let daysRestricted: Bool
+    let weekdaysRestricted: Bool
+
+    /// Parses `text`.
+    /// - Throws: `invalidConfiguration` naming the field and what is wrong with it.
+    public init(_ text: String) throws(CoordinationError) {
+        self.text = text
+        let expanded = Self.macros[text.trimmingCharacters(in: .whitespaces).lowercased()] ?? text
+        var fields = expanded.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if fields.count == 5 { fields.insert("0", at: 0) }
+        guard fields.count == 6 else {
+            throw Self.problem(text, "has \(fields.count) fields; write 6 (second minute hour day month weekday) or 5 (minute hour day month weekday)")
+        }
+        seconds = try Self.parse(fields[0], Field.second, in: text)
+        minutes = try Self.parse(fields[1], Field.minute, in: text)
+        hours = try Self.parse(fields[2], Field.hour, in: text)
+        days = try Self.parse(fields[3], Field.day, in: text)
+        months = try Self.parse(fields[4], Field.month, in: text)
+        weekdays = Set(try Self.parse(fields[5], Field.weekday, in: text).map { $0 % 7 })
+        daysRestricted = !Self.isWildcard(fields[3])
+        weekdaysRestricted = !Self.isWildcard(fields[5])
+    }
+
+    public var description: String { text }
+
+    /// The first fire time strictly after `date`, or `nil` when there is none within ten years
+    /// (for example `0 0 0 30 FEB *`).
+    public func next(after date: Date) -> Date? {
+        var t = Int64(date.timeIntervalSince1970.rounded(.down)) + 1
+        let limit = t + 10 * 366 * 86_400
+        while t < limit {
+            let (day, secondOfDay) = Self.split(t)
+            let civil = CivilDate(daysSinceEpoch: day)
+            if !months.contains(civil.month) {
+                t = Self.startOfDay(CivilDate(year: civil.year, month: civil.month, day: 1).advancedByMonth().daysSinceEpoch)
+                continue
+            }
+            if !matchesDay(civil, daysSinceEpoch: day) {
+                t = Self.startOfDay(day + 1)
+                continue
+            }
+            let hour = secondOfDay / 3600
+            let minute = secondOfDay / 60 % 60
+            let second = secondOfDay % 60
+            if !hours.contains(hour) {
+                t = Self.startOfDay(day) + Int64(hour + 1) * 3600
+                continue
+            }
+            if !minutes.contains(minute) {
+                t = Self.startOfDay(day) + Int64(hour) * 3600 + Int64(minute + 1) * 60
+                continue
+            }
+            if let nextSecond = seconds.filter({ $0 >= second }).min() {
+                return Date(timeIntervalSince1970: TimeInterval(t - Int64(second) + Int64(nextSecond)))
+            }
+            t = Self.startOfDay(day) + Int64(hour) * 3600 + Int64(minute + 1) * 60
+        }
+        return nil
+    }
+
+    private func matchesDay(_ civil: CivilDate, daysSinceEpoch: Int64) -> Bool {
+        // 1970-01-01 was a Thursday (weekday 4).
+        let weekday = Int((daysSinceEpoch % 7 + 7 + 4) % 7)
+        let dayMatch = days.contains(civil.day)
+        let weekdayMatch = weekdays.contains(weekday)
+        switch (daysRestricted, weekdaysRestricted) {
+        case (true, true): return dayMatch || weekdayMatch
+        case (true, false): return dayMatch
+        case (false, true): return weekdayMatch
+        case (false, false): return true
+        }
+    }
+
+    // MARK: Parsing
+
+    struct Field {
+        let name: String
+        let range: ClosedRange<Int>
+        let names: [String: Int]
+
+        static let second = Field(name: "second", range: 0...59, names: [:])
+        static let minute = Field(name: "minute", range: 0...59, names: [:])
+        static let hour = Field(name: "hour", range: 0...23, names: [:])
+        static let day = Field(name: "day-of-month", range: 1...31, names: [:])
+        static let month = Field(
+            name: "month", range: 1...12,
+            names: ["JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5, "JUN": 6, "JUL": 7, "AUG": 8, "SEP": 9, "OCT": 10, "NOV": 11, "DEC": 12])
+        static let weekday = Field(
+            name: "day-of-week", range: 0...7, names: ["SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6])
+    }
+
+    static let macros: [String: String] = [
+        "@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
+        "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *", "@hourly": "0 0 * * * *",
+    ]
+
+    static func isWildcard(_ field: String) -> Bool { field == "*" || field == "?" }
+
+    static func parse(_ text: String, _ field: Field, in expression: String) throws(CoordinationError) -> Set<Int> {
+        var values = Set<Int>()
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !part.isEmpty else { throw problem(expression, "field '\(field.name)' has an empty list item in '\(text)'") }
+            let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
+            guard pieces.count <= 2 else { throw problem(expression, "field '\(field.name)' has more than one '/' in '\(part)'") }
+            var step = 1
+            if pieces.count == 2 {
+                guard let parsed = Int(pieces[1]), parsed >= 1 else {
+                    throw problem(expression, "field '\(field.name)' has step '\(pieces[1])'; a step must be a whole number of at least 1")
+                }
+                step = parsed
+            }
+            let base = String(pieces[0])
+            var low: Int
+            var high: Int
+            if base == "*" || base == "?" {
+                if base == "?" && field.name != Field.day.name && field.name != Field.weekday.name {
+                    throw problem(expression, "field '\(field.name)' cannot be '?'; only the day fields can")
+                }
+                (low, high) = (field.range.lowerBound, field.range.upperBound)
+                if field.name == Field.weekday.name { high = 6 }
+            } else if let dash = base.firstIndex(of: "-") {
+                low = try value(String(base[..<dash]), field, in: expression)
+                high = try value(String(base[base.index(after: dash)...]), field, in: expression)
+                guard low <= high else {
+                    throw problem(expression, "field '\(field.name)' has the range '\(base)' running backwards")
+                }
+            } else {
+                low = try value(base, field, in: expression)
+                high = pieces.count == 2 ? field.range.upperBound : low
+            }
+            values.formUnion(stride(from: low, through: high, by: step))
+        }
+        return values
+    }
+
+    static func value(_ text: String, _ field: Field, in expression: String) throws(CoordinationError) -> Int {
+        if let named = field.names[text.uppercased()] { return named }
+        guard let number = Int(text) else {
+            let hint = field.names.isEmpty ? "" : " or a name like \(field.names.sorted { $0.value < $1.value }.first!.key)"
+            throw problem(expression, "field '\(field.name)' has '\(text)', which is not a number\(hint)")
+        }
+        guard field.range.contains(number) else {
+            throw problem(expression, "field '\(field.name)' has \(number), outside \(field.range.lowerBound)-\(field.range.upperBound)")
+        }
+        return number
+    }
+
+    static func problem(_ expression: String, _ what: String) -> CoordinationError {
+        CoordinationError(.invalidConfiguration, "cron expression '\(expression)' \(what)")
+    }
+
+    // MARK: Calendar arithmetic (UTC, proleptic Gregorian)
+
+    static func split(_ t: Int64) -> (day: Int64, secondOfDay: Int) {
+        let day = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        return (day, Int(t - day * 86_400))
+    }
+
+    static func startOfDay(_ day: Int64) -> Int64 { day * 86_400 }
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
+
+    public static func == (lhs: CronExpression, rhs: CronExpression) -> Bool { lhs.text == rhs.text }
+    public func hash(into hasher: inout Hasher) { hasher.combine(text) }
+}
+
+/// A date on the proleptic Gregorian calendar, converted to and from days since 1970-01-01.
+struct CivilDate: Equatable {
+    var year: Int64
+    var month: Int
+    var day: Int
+
+    init(year: Int64, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Howard Hinnant's civil-from-days algorithm.
+    init(daysSinceEpoch: Int64) {
+        let z = daysSinceEpoch + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    }
+
+    var daysSinceEpoch: Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let m = Int64(month)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The first day of the following month.
+    func advancedByMonth() -> CivilDate {
+        month == 12 ? CivilDate(year: year + 1, month: 1, day: 1) : CivilDate(year: year, month: month + 1, day: 1)
+    }
+}

@@ -1,0 +1,173 @@
+public import Coordination
+public import Foundation
+
+/// A job's definition, stored as JSON at `R/jobs/<id>`: what to run, when, where and how often to retry.
+/// Submit it through ``Scheduler/submit(_:)``, which validates it first.
+public struct JobSpec: Sendable, Hashable, Codable {
+    /// The job's id: one valid key segment.
+    public var id: String
+    /// The name of the handler a worker runs for it (registered in code on the worker).
+    public var handler: String
+    /// Opaque bytes handed to the handler (base64 in JSON).
+    public var payload: Data
+    /// When it fires.
+    public var schedule: JobSchedule
+    /// How many items each fire time is split into (1…100); each item is a run of its own.
+    public var shards: Int
+    /// Optional per-item parameters (`shardParameters[i]` goes to item i); at most `shards` of them.
+    public var shardParameters: [String]
+    /// Higher first when a worker chooses what to claim.
+    public var priority: Int
+    /// Labels a worker must all have to run this job.
+    public var requiredLabels: [String: String]
+    /// Who runs the runs.
+    public var placement: PlacementStrategy
+    /// How long one attempt may run before it is cancelled and recorded as `timedOut`; `nil` for no limit.
+    public var timeout: Duration?
+    /// Retries after a failed, timed-out or abandoned attempt, with exponential back-off.
+    public var retry: RetryPolicy
+    /// What the leader does with fire times it missed (no leader, or a total outage).
+    public var misfire: MisfirePolicy
+    /// What happens when a fire time comes while a run of the job is still active.
+    public var overlap: OverlapPolicy
+
+    public init(
+        id: String, handler: String, payload: Data = Data(), schedule: JobSchedule = .once(at: nil), shards: Int = 1,
+        shardParameters: [String] = [], priority: Int = 0, requiredLabels: [String: String] = [:],
+        placement: PlacementStrategy = .compete, timeout: Duration? = nil, retry: RetryPolicy = RetryPolicy(),
+        misfire: MisfirePolicy = .fireOnceNow, overlap: OverlapPolicy = .queue
+    ) {
+        self.id = id
+        self.handler = handler
+        self.payload = payload
+        self.schedule = schedule
+        self.shards = shards
+        self.shardParameters = shardParameters
+        self.priority = priority
+        self.requiredLabels = requiredLabels
+        self.placement = placement
+        self.timeout = timeout
+        self.retry = retry
+        self.misfire = misfire
+        self.overlap = overlap
+    }
+
+    /// The most items a job may have: a fire time is materialised in one transaction together with
+    /// the job's state and a history entry, which must stay under the 128-operation limit.
+    public static let maxShards = 100
+
+    /// Checks everything a store write would not: throws `invalidConfiguration` naming the field and the problem.
+    public func validate() throws(CoordinationError) {
+        func invalid(_ message: String) -> CoordinationError {
+            CoordinationError(.invalidConfiguration, "job \(id.isEmpty ? "''" : id): \(message)")
+        }
+        if let problem = Key.segmentProblem(id) { throw invalid("id is not a valid key segment: \(problem)") }
+        if handler.isEmpty { throw invalid("handler name is empty") }
+        guard (1...Self.maxShards).contains(shards) else {
+            throw invalid("shards must be between 1 and \(Self.maxShards), got \(shards)")
+        }
+        if shardParameters.count > shards {
+            throw invalid("\(shardParameters.count) shard parameters given for \(shards) shards")
+        }
+        if let timeout, timeout <= .zero { throw invalid("timeout must be positive, got \(DurationText.format(timeout))") }
+        if retry.maxRetries < 0 { throw invalid("retries must not be negative, got \(retry.maxRetries)") }
+        if retry.backoffBase <= .zero { throw invalid("retry back-off base must be positive") }
+        if retry.backoffCap < retry.backoffBase { throw invalid("retry back-off cap must be at least its base") }
+        if case .every(let interval, _) = schedule, interval < .milliseconds(10) {
+            throw invalid("fixed rate interval must be at least 10ms, got \(DurationText.format(interval))")
+        }
+        for (name, _) in requiredLabels where name.isEmpty { throw invalid("a required label has an empty name") }
+        if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
+    }
+
+    /// The parameter of item `index`, if one was given.
+    public func parameter(ofItem index: Int) -> String? {
+        index < shardParameters.count ? shardParameters[index] : nil
+    }
+}
+
+/// When a job fires.
+public enum JobSchedule: Sendable, Hashable, Codable {
+    /// Once: now (`nil`) or at a time. Materialised by the submitter, so it never waits for a leader.
+    case once(at: Date?)
+    /// At every fire time of a cron expression (UTC, with seconds).
+    case cron(CronExpression)
+    /// Every `interval`, counted from `start` (the submission time when `nil`).
+    case every(Duration, start: Date?)
+
+    public var isRecurring: Bool {
+        if case .once = self { return false }
+        return true
+    }
+}
+
+/// Retries with exponential back-off: attempt n (n ≥ 2) waits `min(cap, base × 2^(n−2))`.
+public struct RetryPolicy: Sendable, Hashable, Codable {
+    public var maxRetries: Int
+    public var backoffBase: Duration
+    public var backoffCap: Duration
+
+    public init(maxRetries: Int = 0, backoffBase: Duration = .seconds(1), backoffCap: Duration = .seconds(60)) {
+        self.maxRetries = maxRetries
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+    }
+
+    /// The wait before attempt `attempt` (the first retry is attempt 2).
+    public func backoff(beforeAttempt attempt: Int) -> Duration {
+        let doublings = max(0, attempt - 2)
+        guard doublings < 40 else { return backoffCap }
+        return min(backoffCap, backoffBase * (1 << doublings))
+    }
+
+    /// `true` when a run that just ended attempt `attempt` unsuccessfully may run again.
+    public func allowsAnother(after attempt: Int) -> Bool { attempt <= maxRetries }
+}
+
+/// What the leader does with fire times that passed while nobody materialised them.
+public enum MisfirePolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// One run, for the latest missed fire time; the others are recorded as `skipped`.
+    case fireOnceNow
+    /// No run; the missed fire times are recorded as `skipped`.
+    case skip
+}
+
+/// What happens when a job fires while one of its runs is still active.
+public enum OverlapPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Record `skipped` for the new fire time instead of running it.
+    case skip
+    /// Materialise it anyway; runs of different fire times of one job run one after another.
+    case queue
+    /// Ask the active runs to cancel, then materialise the new fire time.
+    case replace
+}
+
+/// Who runs a job's runs (the claim stays the single source of truth whatever the strategy).
+public enum PlacementStrategy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Any eligible worker; the first claim wins; busier workers wait a little before claiming.
+    case compete
+    /// The leader assigns runs to workers in turn.
+    case roundRobin
+    /// The leader assigns each run to a random worker.
+    case random
+    /// The leader assigns each run to the worker with the most free capacity.
+    case leastLoaded
+    /// The leader assigns in proportion to the workers' weights.
+    case weighted
+    /// The leader assigns by a hash ring over worker ids: sticky, a returning worker gets its share back.
+    case consistentHash
+    /// Every live eligible worker runs each fire time.
+    case broadcast
+
+    /// Parses a strategy name; throws `invalidConfiguration` listing the known ones.
+    public init(parsing text: String) throws(CoordinationError) {
+        guard let strategy = PlacementStrategy(rawValue: text) else {
+            let known = PlacementStrategy.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CoordinationError(.invalidConfiguration, "unknown placement strategy '\(text)'; known: \(known)")
+        }
+        self = strategy
+    }
+
+    /// `true` when the leader writes an assignee into pending runs.
+    public var isPlanned: Bool { self != .compete }
+}

@@ -1,0 +1,56 @@
+public import Foundation
+
+/// The scheduler's bookkeeping for one job, at `R/state/<id>`. Every change is a compare-and-set on
+/// its version, so two writers (an old and a new leader, a client and the leader) cannot both win.
+public struct JobState: Sendable, Hashable, Codable {
+    /// Paused jobs are neither materialised nor claimed.
+    public var paused: Bool
+    /// The last fire time turned into runs (or recorded as skipped): a fire time is materialised
+    /// exactly once because this moves forward in the same transaction that creates its runs.
+    public var lastMaterialized: Date?
+    /// How many times the job was triggered by hand: trigger run ids come from it.
+    public var triggers: Int
+    /// When the job was submitted: the anchor of a fixed-rate schedule without a start.
+    public var submittedAt: Date
+    /// For planned, sharded jobs: the worker each item is assigned to (sticky across fire times).
+    public var itemAssignment: [Int: String]
+
+    public init(
+        paused: Bool = false, lastMaterialized: Date? = nil, triggers: Int = 0, submittedAt: Date,
+        itemAssignment: [Int: String] = [:]
+    ) {
+        self.paused = paused
+        self.lastMaterialized = lastMaterialized
+        self.triggers = triggers
+        self.submittedAt = submittedAt
+        self.itemAssignment = itemAssignment
+    }
+}
+
+extension JobState {
+    enum CodingKeys: String, CodingKey {
+        case paused, lastMaterialized, triggers, submittedAt, itemAssignment
+    }
+
+    // Item numbers are JSON object keys (strings), not Swift's array-of-pairs for `[Int: String]`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let items = try container.decodeIfPresent([String: String].self, forKey: .itemAssignment) ?? [:]
+        self.init(
+            paused: try container.decodeIfPresent(Bool.self, forKey: .paused) ?? false,
+            lastMaterialized: try container.decodeIfPresent(Date.self, forKey: .lastMaterialized),
+            triggers: try container.decodeIfPresent(Int.self, forKey: .triggers) ?? 0,
+            submittedAt: try container.decode(Date.self, forKey: .submittedAt),
+            itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(paused, forKey: .paused)
+        try container.encodeIfPresent(lastMaterialized, forKey: .lastMaterialized)
+        try container.encode(triggers, forKey: .triggers)
+        try container.encode(submittedAt, forKey: .submittedAt)
+        try container.encode(
+            Dictionary(uniqueKeysWithValues: itemAssignment.map { (String($0.key), $0.value) }), forKey: .itemAssignment)
+    }
+}

@@ -1,0 +1,284 @@
+import Coordination
+import Foundation
+import Logging
+
+/// What the elected leader does, while it leads: turn due fire times of recurring jobs into runs
+/// (exactly once: the job state's `lastMaterialized` moves forward in the same transaction that
+/// creates the runs, as a compare-and-set on its version), apply the misfire and overlap
+/// policies, and plan placement for the strategies that need a plan.
+///
+/// Every write is a compare-and-set, so a deposed leader that has not noticed yet cannot undo or
+/// repeat what the new one did.
+struct LeaderDuties: Sendable {
+    let store: any CoordinationStore
+    let layout: SchedulerLayout
+    let clock: WallClock
+    let configuration: Worker.Configuration
+    let logger: Logger
+
+    enum Signal: Sendable {
+        case view(SchedulerView.Folder, WatchEvent)
+        case wake
+        /// The view can no longer be kept current: stop leading (the worker decides what next).
+        case failed(any Error)
+    }
+
+    var history: HistoryWriter { HistoryWriter(store: store, layout: layout) }
+
+    func run() async throws {
+        logger.info("leading")
+        let signals = SignalQueue<Signal>()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await SchedulerView.follow(store: store, layout: layout) { signals.push(.view($0, $1)) }
+                } catch is CancellationError {
+                } catch {
+                    signals.push(.failed(error))
+                }
+            }
+            var view = SchedulerView(layout: layout)
+            var planner = PlacementState()
+            var wallTimer: (at: Date, task: Task<Void, Never>)?
+            var stabilityTimer: Task<Void, Never>?
+            defer {
+                wallTimer?.task.cancel()
+                stabilityTimer?.cancel()
+            }
+            while let batch = await signals.next() {
+                for signal in batch {
+                    switch signal {
+                    case .view(let folder, let event): view.apply(event, to: folder)
+                    case .wake: break
+                    case .failed(let error): throw error
+                    }
+                }
+                guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .states) && view.hasSnapshot(of: .jobs)
+                    && view.hasSnapshot(of: .workers)
+                else { continue }
+                if planner.noteMembers(Set(view.workers.keys)) {
+                    stabilityTimer?.cancel()
+                    let window = configuration.stabilisation
+                    stabilityTimer = Task {
+                        try? await Task.sleep(for: window)
+                        if !Task.isCancelled { signals.push(.wake) }
+                    }
+                }
+                let stable = planner.isStable(window: configuration.stabilisation)
+                let wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
+                await planPendingRuns(view: &view, planner: &planner, stable: stable)
+                if let wake, wallTimer?.at != wake {
+                    wallTimer?.task.cancel()
+                    let clock = clock
+                    wallTimer = (wake, Task {
+                        do {
+                            try await clock.sleepUntil(wake)
+                            signals.push(.wake)
+                        } catch {}
+                    })
+                }
+            }
+            group.cancelAll()
+            try Task.checkCancellation()
+        }
+    }
+
+    // MARK: Fire times
+
+    /// Materialises every recurring job's due fire times; returns the earliest next fire time.
+    func materialiseDueFireTimes(view: inout SchedulerView, planner: inout PlacementState, stable: Bool) async -> Date? {
+        let now = clock.now()
+        let states = view.states
+        let workers = view.workers
+        let recurring = view.jobsNeedingTheLeader().recurring
+        guard !recurring.isEmpty else { return nil }
+        let runs = view.runs
+        var wake: Date?
+        for id in recurring {
+            guard let spec = view.specs[id], let (state, version) = states[id], !state.paused else { continue }
+            let from = state.lastMaterialized ?? state.submittedAt
+            let (due, total) = spec.schedule.fireTimes(after: from, upTo: now, anchor: state.submittedAt, limit: 1)
+            if let next = spec.schedule.nextFireTime(after: max(from, now), anchor: state.submittedAt) {
+                wake = min(wake ?? next, next)
+            }
+            guard let latest = due.last else { continue }
+            let active = runs.filter { $0.record.job == id }
+            do {
+                try await materialise(
+                    spec: spec, state: state, version: version, latest: latest, total: total, now: now, active: active,
+                    workers: workers, stable: stable, planner: &planner)
+            } catch let error as CoordinationError where error.code == .versionConflict || error.code == .nodeExists {
+                // Our view is behind (the state moved on, or the runs exist): the watch catches us up.
+                logger.debug("materialisation superseded", metadata: ["job": "\(id)", "reason": "\(error.message)"])
+            } catch {
+                logger.warning("materialisation failed", metadata: ["job": "\(id)", "error": "\(error)"])
+            }
+        }
+        return wake
+    }
+
+    func materialise(
+        spec: JobSpec, state: JobState, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
+        workers: [String: WorkerInfo], stable: Bool, planner: inout PlacementState
+    ) async throws {
+        let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
+        var fire: Date? = late && spec.misfire == .skip ? nil : latest
+        var entries: [HistoryEntry] = []
+        let missed = fire == nil ? total : total - 1
+        if missed > 0 {
+            entries.append(
+                HistoryEntry(
+                    job: spec.id, scheduledAt: latest, finishedAt: now, outcome: .skipped,
+                    message: "\(missed) fire time(s) up to \(latest) missed (misfire policy \(spec.misfire.rawValue))"))
+        }
+        if let scheduled = fire, !active.isEmpty {
+            switch spec.overlap {
+            case .skip:
+                entries.append(
+                    HistoryEntry(
+                        job: spec.id, scheduledAt: scheduled, finishedAt: now, outcome: .skipped,
+                        message: "a previous run is still active (overlap policy skip)"))
+                fire = nil
+            case .replace:
+                let canceller = RunCanceller(store: store, layout: layout, now: clock.now)
+                for run in active {
+                    try await canceller.cancel(job: spec.id, run: run.record.run, reason: "replaced by the fire time \(scheduled)")
+                }
+            case .queue:
+                break
+            }
+        }
+        var newState = state
+        newState.lastMaterialized = latest
+        var runs: [RunRecord] = []
+        if let scheduled = fire {
+            let eligible = workers.filter { $0.value.canRun(spec) }
+            runs = RunPlan.runs(of: spec, scheduledAt: scheduled, notBefore: scheduled, broadcastTo: Array(eligible.keys)) {
+                RunID.scheduled(at: scheduled, item: $0, worker: $1)
+            }
+            if spec.placement.isPlanned && spec.placement != .broadcast {
+                if PlacementPlanner.usesBalancedItems(spec.placement) && spec.shards > 1 {
+                    let balanced = balancedItems(spec: spec, current: state.itemAssignment, eligible: eligible)
+                    // While membership is settling, only unassigned items are placed; moves wait.
+                    newState.itemAssignment = stable ? balanced : balanced.merging(state.itemAssignment) { _, kept in kept }
+                }
+                for index in runs.indices {
+                    runs[index].assignee = planner.choose(
+                        spec: spec, item: runs[index].item, eligible: eligible, load: load(view: active, workers: eligible),
+                        sticky: newState.itemAssignment[runs[index].item])
+                }
+            }
+        }
+        let stateKey = try layout.state(spec.id)
+        let stateValue = try SchedulerJSON.encode(newState)
+        // Sharded jobs have at most 100 items, so their fire time fits one transaction with the
+        // state. A broadcast to more workers than that creates the rest right after, in chunks
+        // (deterministic ids: a chunk written twice fails harmlessly with nodeExists).
+        let creates = try RunPlan.createOperations(runs, layout: layout)
+        try await history.transact(job: spec.id, entries: entries) {
+            [.set(stateKey, value: stateValue, ifVersion: version)] + creates.prefix(RunPlan.firstChunk)
+        }
+        try await RunPlan.createRemaining(creates, in: store)
+        logger.debug(
+            "materialised", metadata: ["job": "\(spec.id)", "fireTime": "\(latest)", "runs": "\(runs.count)", "missed": "\(missed)"])
+    }
+
+    // MARK: Placement
+
+    /// Assigns pending runs of planned strategies that have no live assignee, rebalances sharded
+    /// items once membership is stable, and retires broadcast runs whose worker left.
+    func planPendingRuns(view: inout SchedulerView, planner: inout PlacementState, stable: Bool) async {
+        let planned = view.jobsNeedingTheLeader().planned
+        guard !planned.isEmpty else { return }
+        let specs = view.specs.filter { planned.contains($0.key) }
+        let states = view.states
+        let workers = view.workers
+        let runs = view.runs
+        // Sticky item assignments, rebalanced with the fewest moves once membership settled.
+        var assignments: [String: [Int: String]] = [:]
+        for (id, spec) in specs where PlacementPlanner.usesBalancedItems(spec.placement) && spec.shards > 1 {
+            guard let (state, version) = states[id] else { continue }
+            var plan = state.itemAssignment
+            if stable {
+                let eligible = workers.filter { $0.value.canRun(spec) }
+                let balanced = balancedItems(spec: spec, current: plan, eligible: eligible)
+                if balanced != plan {
+                    var newState = state
+                    newState.itemAssignment = balanced
+                    do {
+                        _ = try await store.set(try layout.state(id), value: try SchedulerJSON.encode(newState), ifVersion: version)
+                        logger.info(
+                            "rebalanced items",
+                            metadata: ["job": "\(id)", "moves": "\(BalancedAssignment.moves(from: plan, to: balanced))"])
+                        plan = balanced
+                    } catch {
+                        continue  // the state moved on; the watch brings it
+                    }
+                }
+            }
+            assignments[id] = plan
+        }
+        for run in runs {
+            guard let spec = specs[run.record.job], spec.placement.isPlanned else { continue }
+            let record = run.record
+            let eligible = workers.filter { $0.value.canRun(spec) }
+            if spec.placement == .broadcast {
+                let abandoned = record.status == .pending || view.claim(ofRun: run.key) == nil
+                if stable, abandoned, let assignee = record.assignee, eligible[assignee] == nil {
+                    await retireBroadcastRun(run, reason: "worker \(assignee) left")
+                }
+                continue
+            }
+            guard record.status == .pending else { continue }
+            let sticky = assignments[record.job]?[record.item]
+            let assigneeLive = record.assignee.map { eligible[$0] != nil } ?? false
+            // Keep a live assignee unless a rebalance moved the item; replace a dead one only once stable.
+            if assigneeLive && (sticky == nil || sticky == record.assignee) { continue }
+            if record.assignee != nil && !assigneeLive && !stable { continue }
+            guard
+                let choice = planner.choose(
+                    spec: spec, item: record.item, eligible: eligible, load: load(view: runs, workers: eligible), sticky: sticky),
+                choice != record.assignee
+            else { continue }
+            var updated = record
+            updated.assignee = choice
+            do {
+                _ = try await store.set(run.key, value: try SchedulerJSON.encode(updated), ifVersion: run.version)
+            } catch {
+                // Claimed or changed meanwhile: the claim is the source of truth.
+            }
+        }
+    }
+
+    func balancedItems(spec: JobSpec, current: [Int: String], eligible: [String: WorkerInfo]) -> [Int: String] {
+        let weights = eligible.mapValues { spec.placement == .weighted ? $0.weight : $0.capacity }
+        return BalancedAssignment.plan(items: Array(0..<spec.shards), current: current, workers: weights)
+    }
+
+    func load(view runs: [ViewRun], workers: [String: WorkerInfo]) -> [PlacementPlanner.Candidate] {
+        var load: [String: Int] = [:]
+        for run in runs {
+            if run.record.status == .running, let worker = run.record.worker { load[worker, default: 0] += 1 }
+            if run.record.status == .pending, let assignee = run.record.assignee { load[assignee, default: 0] += 1 }
+        }
+        return workers.map {
+            PlacementPlanner.Candidate(id: $0.key, capacity: $0.value.capacity, weight: $0.value.weight, load: load[$0.key, default: 0])
+        }
+    }
+
+    /// A broadcast run belongs to one worker; when that worker is gone for good, the run ends as `abandoned`.
+    func retireBroadcastRun(_ run: ViewRun, reason: String) async {
+        let record = run.record
+        let entry = HistoryEntry(
+            job: record.job, run: record.run, item: record.item, worker: record.assignee, attempt: record.attempt,
+            scheduledAt: record.scheduledAt, startedAt: record.startedAt, finishedAt: clock.now(), outcome: .abandoned,
+            message: reason)
+        do {
+            try await history.transact(job: record.job, entries: [entry]) {
+                [.check(run.key, version: run.version), .delete(run.key, ifVersion: run.version)]
+            }
+        } catch {
+            logger.debug("broadcast run not retired", metadata: ["run": "\(run.key)", "error": "\(error)"])
+        }
+    }
+}

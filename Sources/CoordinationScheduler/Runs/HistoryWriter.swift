@@ -1,0 +1,44 @@
+import Coordination
+
+/// Appends history entries inside the transaction that ends a run (or skips a fire time), and
+/// trims the job's history to its bound in the same transaction.
+struct HistoryWriter: Sendable {
+    let store: any CoordinationStore
+    let layout: SchedulerLayout
+
+    /// Most deletions of old entries one transaction carries; a backlog shrinks over several writes.
+    static let maxTrimPerTransaction = 16
+
+    /// Applies `operations` followed by the creation of `entries` (and trimming) all or nothing.
+    /// `operations` is rebuilt on each try, so it can read fresh state. Retries only when another
+    /// writer trimmed the same old entry first; any other failure is thrown with its index into
+    /// `operations` intact.
+    @discardableResult
+    func transact(
+        job: String, entries: [HistoryEntry], _ operations: () async throws -> [Coordination.Operation]
+    ) async throws -> [OperationResult] {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let prefix = try await operations()
+            let folder = try layout.history(of: job)
+            var existing: [String] = []
+            if !entries.isEmpty {  // nothing to trim for a write that adds no entry (most claims)
+                do { existing = try await store.children(of: folder) } catch let error as CoordinationError
+                    where error.code == .noNode {}
+            }
+            var appended: [Coordination.Operation] = []
+            for entry in entries {
+                appended.append(.create(try layout.newHistoryEntry(of: job), value: try SchedulerJSON.encode(entry), mode: .sequential))
+            }
+            let excess = min(Self.maxTrimPerTransaction, max(0, existing.count + entries.count - layout.historyLimit))
+            let trims = existing.prefix(excess).map { Coordination.Operation.delete(try! folder.child($0), ifVersion: nil) }
+            do {
+                return try await store.transaction(prefix + appended + trims)
+            } catch let error as CoordinationError
+                where error.code == .noNode && (error.failedOperation ?? -1) >= prefix.count + appended.count && attempt < 8 {
+                continue  // someone else trimmed that entry first: read again
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+public import Foundation
+
+/// One run of a job (one item of one fire time), at `R/runs/<job>/<run>` while it is active.
+///
+/// The record's version is the fence of whoever claimed it: the claim transaction sets it, and
+/// every later write about the run checks it first, so a claimer that was taken over can never
+/// write again.
+public struct RunRecord: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Hashable, Codable {
+        case pending
+        case running
+    }
+
+    public var job: String
+    public var run: String
+    public var item: Int
+    public var itemCount: Int
+    public var itemParameter: String?
+    /// The fire time this run belongs to (the trigger time for a triggered run).
+    public var scheduledAt: Date
+    /// Not claimed before this (a future one-shot, or a retry's back-off).
+    public var notBefore: Date
+    /// 1 for the first attempt; +1 for each retry (including takeovers of abandoned attempts).
+    public var attempt: Int
+    public var status: Status
+    /// Who is running it (while `running`), or who ran the previous attempt (while `pending`).
+    public var worker: String?
+    public var startedAt: Date?
+    /// For planned placement: the only worker that may claim it while it is a live member.
+    public var assignee: String?
+    /// Set to ask the running worker to cancel it (job cancelled or replaced).
+    public var cancelRequested: Bool
+    /// The last progress the handler reported.
+    public var progress: String?
+
+    public init(
+        job: String, run: String, item: Int, itemCount: Int, itemParameter: String?, scheduledAt: Date,
+        notBefore: Date, attempt: Int = 1, status: Status = .pending, worker: String? = nil, startedAt: Date? = nil,
+        assignee: String? = nil, cancelRequested: Bool = false, progress: String? = nil
+    ) {
+        self.job = job
+        self.run = run
+        self.item = item
+        self.itemCount = itemCount
+        self.itemParameter = itemParameter
+        self.scheduledAt = scheduledAt
+        self.notBefore = notBefore
+        self.attempt = attempt
+        self.status = status
+        self.worker = worker
+        self.startedAt = startedAt
+        self.assignee = assignee
+        self.cancelRequested = cancelRequested
+        self.progress = progress
+    }
+}

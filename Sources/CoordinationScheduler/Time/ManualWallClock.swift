@@ -1,0 +1,56 @@
+public import Foundation
+import Synchronization
+
+/// A wall clock that moves only when told to: sleepers wake when ``advance(by:)`` or ``set(_:)``
+/// passes their date. For deterministic tests of cron, fixed-rate and misfire behaviour.
+public final class ManualWallClock: Sendable {
+    private struct State {
+        var now: Date
+        var sleepers: [Int: (Date, CheckedContinuation<Void, any Error>)] = [:]
+        var nextID = 0
+    }
+    private let state: Mutex<State>
+
+    public init(_ start: Date) {
+        state = Mutex(State(now: start))
+    }
+
+    public var now: Date { state.withLock { $0.now } }
+
+    /// This clock as the scheduler takes it.
+    public var wallClock: WallClock {
+        WallClock(now: { [self] in now }, sleepUntil: { [self] date in try await sleep(until: date) })
+    }
+
+    public func advance(by seconds: TimeInterval) { set(now.addingTimeInterval(seconds)) }
+
+    public func set(_ date: Date) {
+        let due: [CheckedContinuation<Void, any Error>] = state.withLock { state in
+            state.now = max(state.now, date)
+            let ids = state.sleepers.filter { $0.value.0 <= state.now }.map(\.key)
+            return ids.compactMap { state.sleepers.removeValue(forKey: $0)?.1 }
+        }
+        for continuation in due { continuation.resume() }
+    }
+
+    func sleep(until date: Date) async throws {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { state in
+                    if date <= state.now || Task.isCancelled { return true }
+                    state.sleepers[id] = (date, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
+            sleeper?.1.resume(throwing: CancellationError())
+        }
+        try Task.checkCancellation()
+    }
+}

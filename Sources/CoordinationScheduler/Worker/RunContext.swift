@@ -1,0 +1,57 @@
+public import Foundation
+
+/// What a handler is told about the run it executes.
+public struct RunContext: Sendable {
+    public let job: String
+    public let run: String
+    public let item: Int
+    public let itemCount: Int
+    public let itemParameter: String?
+    public let payload: Data
+    public let attempt: Int
+    public let scheduledAt: Date
+    /// The claim's `createRevision`: strictly larger for every later claim of this run. Pass it to
+    /// whatever the handler writes to, so that a sink can refuse a stale writer.
+    public let fencingToken: Int64
+    /// The worker running it.
+    public let worker: String
+    /// When the attempt times out (monotonic), if the job has a timeout.
+    public let deadline: ContinuousClock.Instant?
+    let reportProgress: @Sendable (String) async throws -> Void
+
+    /// Records progress on the run record, fenced: throws ``SchedulerError/fenced(job:run:)`` when
+    /// this attempt no longer owns the run (taken over, cancelled, session lost).
+    public func progress(_ text: String) async throws {
+        try await reportProgress(text)
+    }
+}
+
+/// What a handler returns on success; `message` and the tails go to the history entry.
+public struct RunOutput: Sendable, Hashable {
+    public var message: String?
+    public var stdoutTail: String?
+    public var stderrTail: String?
+
+    public init(message: String? = nil, stdoutTail: String? = nil, stderrTail: String? = nil) {
+        self.message = message
+        self.stdoutTail = stdoutTail
+        self.stderrTail = stderrTail
+    }
+}
+
+/// Thrown by a handler to fail with tails kept in the history (any other error fails with its description).
+public struct RunFailure: Error, Sendable, Hashable {
+    public var message: String
+    public var stdoutTail: String?
+    public var stderrTail: String?
+
+    public init(_ message: String, stdoutTail: String? = nil, stderrTail: String? = nil) {
+        self.message = message
+        self.stdoutTail = stdoutTail
+        self.stderrTail = stderrTail
+    }
+}
+
+/// Code a worker runs for a job's handler name. Cancellation (timeout, cancel request, lost
+/// session, shutdown) reaches it as task cancellation.
+public typealias JobHandler = @Sendable (RunContext) async throws -> RunOutput

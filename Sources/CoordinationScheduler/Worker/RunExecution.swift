@@ -1,0 +1,293 @@
+import Coordination
+import CoordinationRecipes
+import Foundation
+import Logging
+
+/// One attempt at one run, from the claim to the write that ends it.
+///
+/// The claim is one transaction: check the run at the version we saw, create its ephemeral claim,
+/// mark it running. The run record's new version is the attempt's fence: every later write
+/// (progress, completion, retry, hand-back) starts with a check of it, so once someone else has
+/// claimed the run (after our session ended) nothing we write can land. The handler runs inside
+/// ``SessionGuard``, so a lost session cancels it before anyone else can take over.
+struct RunExecution: Sendable {
+    let store: any CoordinationStore
+    let layout: SchedulerLayout
+    let worker: String
+    let clock: WallClock
+    let logger: Logger
+    let spec: JobSpec
+    let candidate: ViewRun
+    /// For a takeover: the abandoned attempt's claim token, when the view saw it.
+    let previousToken: Int64?
+    let handler: JobHandler
+
+    var runKey: Key { candidate.key }
+    var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
+    var history: HistoryWriter { HistoryWriter(store: store, layout: layout) }
+
+    /// What the attempt came to.
+    enum Outcome: Sendable {
+        case succeeded(RunOutput)
+        case failed(RunFailure)
+        case timedOut
+        case cancelled
+        case handBack
+        case sessionLost(String)
+    }
+
+    /// A claim that was won.
+    struct Claim: Sendable {
+        var record: RunRecord
+        let token: Int64
+        let sessionID: String
+        /// The abandoned attempt had no retry left, or was cancelled: settle without running.
+        let finalOutcome: (HistoryEntry.Outcome, String)?
+    }
+
+    /// Claims the run (with `control` receiving the fence); `nil` when another worker was faster
+    /// or the run changed. Throws only store failures.
+    func claim(control: RunControl) async throws -> Claim? {
+        let sessionID = store.session.sessionID
+        let now = clock.now()
+        var record = candidate.record
+        var entries: [HistoryEntry] = []
+        var finalOutcome: (HistoryEntry.Outcome, String)?
+        if record.status == .running {
+            // Abandoned: its claim vanished with its worker's session. Creating the claim below
+            // fails if the claim is in fact still there, so a stale view cannot steal a live run.
+            let previous = record.worker ?? "?"
+            if record.cancelRequested {
+                finalOutcome = (.cancelled, "cancelled while its worker \(previous) was lost")
+            } else if spec.retry.allowsAnother(after: record.attempt) {
+                entries.append(
+                    HistoryEntry(
+                        job: record.job, run: record.run, item: record.item, worker: previous, token: previousToken,
+                        attempt: record.attempt,
+                        scheduledAt: record.scheduledAt, startedAt: record.startedAt, finishedAt: now, outcome: .abandoned,
+                        message: "worker \(previous) lost its session; taken over by \(worker)"))
+                record.attempt += 1
+            } else {
+                finalOutcome = (.abandoned, "worker \(previous) lost its session; no retries left")
+            }
+        }
+        record.status = .running
+        record.worker = worker
+        record.startedAt = now
+        record.progress = nil
+        let runKey = runKey
+        let claimKey = claimKey
+        let value = try SchedulerJSON.encode(record)
+        let version = candidate.version
+        let results: [OperationResult]
+        do {
+            results = try await history.transact(job: record.job, entries: entries) {
+                [
+                    .check(runKey, version: version),
+                    .create(claimKey, value: Array(worker.utf8), mode: .ephemeral),
+                    .set(runKey, value: value, ifVersion: version),
+                ]
+            }
+        } catch let error as CoordinationError
+            where [.nodeExists, .versionConflict, .noNode].contains(error.code) && (error.failedOperation ?? 99) < 3
+        {
+            return nil  // someone else claimed it, or it changed: the view will tell us
+        } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
+            // The outcome is unknown. If the claim did land, the run would sit "running" under a
+            // live claim nobody works on until our session ends: find out, and carry on if it is ours.
+            guard await waitForUsableSession(),
+                let recovered = try await recoverClaim(
+                    expecting: record, bytes: value, after: version, finalOutcome: finalOutcome, sessionID: sessionID)
+            else { throw error }
+            control.advance(to: recovered.fence)
+            return recovered.claim
+        }
+        guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
+        control.advance(to: updated.version)
+        return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalOutcome: finalOutcome)
+    }
+
+    /// After a claim whose outcome is unknown: the claim, if the run is now exactly what our
+    /// transaction wrote (the next version, our record) and its claim is ours.
+    func recoverClaim(
+        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalOutcome: (HistoryEntry.Outcome, String)?,
+        sessionID: String
+    ) async throws -> (claim: Claim, fence: Int64)? {
+        guard let current = try await store.get(runKey), current.version == version + 1, current.value == bytes,
+            let claim = try await store.get(claimKey), claim.isEphemeral, claim.value == Array(worker.utf8)
+        else { return nil }
+        logger.info("claim landed despite an unknown outcome", metadata: ["run": "\(runKey)"])
+        return (Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalOutcome: finalOutcome), current.version)
+    }
+
+    /// Runs the handler under the session guard, with the timeout and stop requests.
+    func perform(_ claim: Claim, control: RunControl) async -> Outcome {
+        let record = claim.record
+        let timeout = spec.timeout
+        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        let context = RunContext(
+            job: record.job, run: record.run, item: record.item, itemCount: record.itemCount,
+            itemParameter: record.itemParameter, payload: spec.payload, attempt: record.attempt,
+            scheduledAt: record.scheduledAt, fencingToken: claim.token, worker: worker, deadline: deadline,
+            reportProgress: { [self] text in try await writeProgress(text, control: control) })
+        let handler = handler
+        do {
+            return try await SessionGuard.run(store: store, sessionID: claim.sessionID) {
+                try await withThrowingTaskGroup(of: Outcome.self) { group in
+                    group.addTask {
+                        do {
+                            return .succeeded(try await handler(context))
+                        } catch let failure as RunFailure {
+                            return .failed(failure)
+                        } catch {
+                            if Task.isCancelled { throw CancellationError() }
+                            return .failed(RunFailure(String(describing: error)))
+                        }
+                    }
+                    group.addTask {
+                        for await reason in control.stops.subscribe() {
+                            switch reason {
+                            case .cancelRequested: return .cancelled
+                            case .shutdown: return .handBack
+                            case nil: continue
+                            }
+                        }
+                        throw CancellationError()
+                    }
+                    if let deadline {
+                        group.addTask {
+                            try await Task.sleep(until: deadline, clock: .continuous)
+                            return .timedOut
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    guard let first = try await group.next() else { throw CancellationError() }
+                    return first
+                }
+            }
+        } catch RecipeError.sessionLost(let why) {
+            return .sessionLost(why)
+        } catch {
+            // The worker itself was cancelled (not a graceful shutdown): give the run back.
+            return .handBack
+        }
+    }
+
+    /// Writes what the attempt came to, fenced. Returns `false` when the fence refused the write.
+    @discardableResult
+    func settle(_ outcome: Outcome, claim: Claim, control: RunControl) async -> Bool {
+        var record = claim.record
+        let now = clock.now()
+        func entry(_ outcome: HistoryEntry.Outcome, _ message: String?, _ out: String? = nil, _ err: String? = nil)
+            -> HistoryEntry
+        {
+            HistoryEntry(
+                job: record.job, run: record.run, item: record.item, worker: worker, token: claim.token,
+                attempt: record.attempt, scheduledAt: record.scheduledAt, startedAt: record.startedAt, finishedAt: now,
+                outcome: outcome, message: message, stdoutTail: out, stderrTail: err)
+        }
+        // Either the run ends here (deleted, with a final entry) or goes back to pending.
+        var ended: HistoryEntry?
+        var requeue: RunRecord?
+        func retryOrEnd(_ result: HistoryEntry) {
+            if spec.retry.allowsAnother(after: record.attempt) {
+                var next = record
+                next.status = .pending
+                next.attempt += 1
+                next.notBefore = now.addingTimeInterval(spec.retry.backoff(beforeAttempt: next.attempt).seconds)
+                next.startedAt = nil
+                next.progress = nil
+                requeue = next
+            }
+            ended = result
+        }
+        switch outcome {
+        case .succeeded(let output):
+            ended = entry(.succeeded, output.message, output.stdoutTail, output.stderrTail)
+        case .failed(let failure):
+            retryOrEnd(entry(.failed, failure.message, failure.stdoutTail, failure.stderrTail))
+        case .timedOut:
+            retryOrEnd(entry(.timedOut, "timed out after \(DurationText.format(spec.timeout ?? .zero))"))
+        case .cancelled:
+            ended = entry(.cancelled, "cancelled by request")
+        case .sessionLost(let why):
+            // Only reachable if our claim survived (a long suspension that ended in a reconnect):
+            // after an expiry the claim is gone and the fenced write below is refused.
+            guard await waitForUsableSession() else { return false }
+            retryOrEnd(entry(.abandoned, "session lost: \(why)"))
+        case .handBack:
+            record.status = .pending
+            record.worker = worker
+            record.startedAt = nil
+            record.progress = nil
+            requeue = record
+        }
+        if case .handBack = outcome {} else if let final = claim.finalOutcome {
+            ended = entry(final.0, final.1)
+            requeue = nil
+        }
+        let runKey = runKey
+        let claimKey = claimKey
+        let requeued = requeue
+        for _ in 0..<8 {
+            do {
+                try await history.transact(job: record.job, entries: ended.map { [$0] } ?? []) {
+                    let fence = control.fence
+                    let last: Coordination.Operation =
+                        if let requeued { .set(runKey, value: try SchedulerJSON.encode(requeued), ifVersion: fence) } else {
+                            .delete(runKey, ifVersion: fence)
+                        }
+                    return [.check(runKey, version: fence), .delete(claimKey, ifVersion: nil), last]
+                }
+                return true
+            } catch let error as CoordinationError where (error.failedOperation ?? 99) < 3 {
+                // Refused by the fence. A cancel request also moves the run's version: if the run
+                // is still ours (same claim), follow it and write again.
+                if await adoptCancelRequest(claim: claim, control: control) { continue }
+                logger.info(
+                    "write refused by the fence; the run is no longer ours",
+                    metadata: ["job": "\(record.job)", "run": "\(record.run)", "reason": "\(error.message)"])
+                return false
+            } catch {
+                logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
+                guard await waitForUsableSession() else { return false }
+            }
+        }
+        return false
+    }
+
+    /// When the run record moved past our fence only by a cancel request (same worker, attempt
+    /// and claim), moves the fence along. Returns `true` if it did.
+    func adoptCancelRequest(claim: Claim, control: RunControl) async -> Bool {
+        guard let current = try? await store.get(runKey), current.version > control.fence,
+            let value = try? current.decoded(RunRecord.self), value.cancelRequested, value.worker == worker,
+            value.attempt == claim.record.attempt,
+            (try? await store.get(claimKey))?.createRevision == claim.token
+        else { return false }
+        control.advance(to: current.version)
+        return true
+    }
+
+    func writeProgress(_ text: String, control: RunControl) async throws {
+        var record = candidate.record
+        guard let current = try await store.get(runKey), current.version == control.fence else {
+            throw SchedulerError.fenced(job: record.job, run: record.run)
+        }
+        record = try current.decoded(RunRecord.self)
+        record.progress = text
+        do {
+            let results = try await store.transaction([
+                .check(runKey, version: control.fence), .check(claimKey, version: nil),
+                .set(runKey, value: try SchedulerJSON.encode(record), ifVersion: control.fence),
+            ])
+            if case .set(let updated) = results[2] { control.advance(to: updated.version) }
+        } catch let error as CoordinationError where (error.failedOperation ?? 99) < 3 {
+            throw SchedulerError.fenced(job: record.job, run: record.run)
+        }
+    }
+
+    /// Waits (bounded by twice the session TTL) until the store can be written to again.
+    func waitForUsableSession() async -> Bool {
+        await store.waitForSession(within: store.session.ttl * 2) { $0.state == .connected || $0.state == .reconnected } != nil
+    }
+}

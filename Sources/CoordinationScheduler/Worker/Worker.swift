@@ -1,0 +1,260 @@
+public import Coordination
+import CoordinationRecipes
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// A scheduler worker: a swift-service-lifecycle `Service` that joins the worker group, takes
+/// part in the leader election (the leader materialises fire times and plans placement), and
+/// claims and runs the runs it is eligible for, up to its capacity.
+///
+/// On graceful shutdown it stops claiming, lets its runs finish for ``Configuration/gracePeriod``,
+/// then hands back what is left (each run set back to pending in a fenced transaction that also
+/// deletes its claim). When cancelled outright it hands back at once.
+public final class Worker: Service {
+    public struct Configuration: Sendable {
+        public var capacity: Int
+        public var weight: Int
+        public var labels: [String: String]
+        /// How long a graceful shutdown waits for running runs before handing them back.
+        public var gracePeriod: Duration
+        /// For the load-aware `compete` strategy: a fully busy worker waits this long before
+        /// claiming, an idle one not at all, so idle workers tend to win.
+        public var loadDelay: Duration
+        /// Leader: a fire time found later than this after it passed is a misfire.
+        public var misfireThreshold: Duration
+        /// Leader: how long membership must stay unchanged before placement plans are rebalanced.
+        public var stabilisation: Duration
+
+        public init(
+            capacity: Int = 4, weight: Int = 1, labels: [String: String] = [:], gracePeriod: Duration = .seconds(10),
+            loadDelay: Duration = .milliseconds(20), misfireThreshold: Duration = .milliseconds(500),
+            stabilisation: Duration = .milliseconds(500)
+        ) {
+            self.capacity = capacity
+            self.weight = weight
+            self.labels = labels
+            self.gracePeriod = gracePeriod
+            self.loadDelay = loadDelay
+            self.misfireThreshold = misfireThreshold
+            self.stabilisation = stabilisation
+        }
+    }
+
+    public let id: String
+    public let store: any CoordinationStore
+    public let layout: SchedulerLayout
+    public let configuration: Configuration
+    let handlers: [String: JobHandler]
+    let clock: WallClock
+    let logger: Logger
+
+    enum Signal: Sendable {
+        case view(SchedulerView.Folder, WatchEvent)
+        case finished(Key)
+        /// Our claim of the run at this version failed: someone else was faster, or it changed.
+        case lost(Key, version: Int64)
+        case wake
+        case drain
+        case graceOver
+        case failed(any Error)
+    }
+    private let signals = SignalQueue<Signal>()
+    /// Cleared when draining starts, so that a claim about to be attempted is not.
+    private let acceptingClaims = Atomic<Bool>(true)
+
+    /// - Parameters:
+    ///   - id: the worker's id, a valid key segment, unique among live workers (the CLI's `--id`).
+    ///   - handlers: the code to run, by handler name.
+    ///   - clock: the wall clock for fire times, back-offs and timestamps (injectable for tests).
+    public init(
+        store: any CoordinationStore, layout: SchedulerLayout = SchedulerLayout(), id: String,
+        configuration: Configuration = Configuration(), handlers: [String: JobHandler],
+        clock: WallClock = .system, logger: Logger = Logger(label: "coordination.worker")
+    ) throws(CoordinationError) {
+        if let problem = Key.segmentProblem(id) {
+            throw CoordinationError(.invalidConfiguration, "worker id '\(id)' is not a valid key segment: \(problem)")
+        }
+        guard configuration.capacity >= 1 else {
+            throw CoordinationError(.invalidConfiguration, "worker capacity must be at least 1, got \(configuration.capacity)")
+        }
+        guard configuration.weight >= 1 else {
+            throw CoordinationError(.invalidConfiguration, "worker weight must be at least 1, got \(configuration.weight)")
+        }
+        self.store = store
+        self.layout = layout
+        self.id = id
+        self.configuration = configuration
+        self.handlers = handlers
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(id)"
+        self.logger = logger
+    }
+
+    public var info: WorkerInfo {
+        WorkerInfo(
+            capacity: configuration.capacity, weight: configuration.weight, labels: configuration.labels,
+            handlers: handlers.keys.sorted())
+    }
+
+    /// Starts a graceful shutdown: what ``run()`` does on the service group's graceful shutdown.
+    public func drain() {
+        signals.push(.drain)
+    }
+
+    public func run() async throws {
+        try await layout.ensureFolders(in: store)
+        let metadata = try SchedulerJSON.encode(info)
+        let failure: (any Error)? = await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { background in
+                // A background duty that fails (a duplicate worker id, a closed store) stops the
+                // worker: its runs are handed back and run() throws the error.
+                func duty(_ body: @escaping @Sendable () async throws -> Void) {
+                    background.addTask { [signals] in
+                        do { try await body() } catch is CancellationError {} catch { signals.push(.failed(error)) }
+                    }
+                }
+                duty { [self] in
+                    try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(id: id, metadata: metadata)
+                }
+                duty { [self] in
+                    let duties = LeaderDuties(
+                        store: store, layout: layout, clock: clock, configuration: configuration, logger: logger)
+                    try await LeaderElection(store: store, path: layout.leader, identity: id, logger: logger).lead { _ in
+                        try await duties.run()
+                    }
+                }
+                duty { [self] in
+                    try await SchedulerView.follow(store: store, layout: layout) { [signals] folder, event in
+                        signals.push(.view(folder, event))
+                    }
+                }
+                let failure = await mainLoop()
+                background.cancelAll()
+                return failure
+            }
+        } onGracefulShutdown: { [signals] in
+            signals.push(.drain)
+        }
+        if let failure {
+            logger.error("worker failed", metadata: ["error": "\(failure)"])
+            throw failure
+        }
+        logger.info("worker stopped")
+    }
+
+    /// Claims and runs until drained, cancelled or failed; returns the failure.
+    private func mainLoop() async -> (any Error)? {
+        var view = SchedulerView(layout: layout)
+        var active: [Key: RunControl] = [:]
+        var inFlight: Set<Key> = []
+        // Runs whose claim we lost at a version; skipped until the run or its claim changes.
+        var lostAt: [Key: Int64] = [:]
+        // The last claim token seen for each active run, kept after the claim vanishes, so that a
+        // takeover can name the abandoned attempt's token in its history entry.
+        var claimTokens: [Key: Int64] = [:]
+        var draining = false
+        var failure: (any Error)?
+        var timer: (at: Date, task: Task<Void, Never>)?
+        var graceTimer: Task<Void, Never>?
+        defer {
+            timer?.task.cancel()
+            graceTimer?.cancel()
+        }
+        return await withDiscardingTaskGroup { executions in
+            while let batch = await signals.next() {
+                for next in batch {
+                    switch next {
+                    case .view(let folder, let event):
+                        view.apply(event, to: folder)
+                        rememberClaimTokens(event, folder: folder, in: &claimTokens)
+                        forgetLostRaces(event, folder: folder, in: &lostAt)
+                        if folder == .runs { noticeCancelRequests(event, active: active) }
+                    case .finished(let key):
+                        inFlight.remove(key)
+                        active[key] = nil
+                    case .lost(let key, let version):
+                        lostAt[key] = version
+                    case .wake:
+                        timer = nil
+                    case .drain:
+                        guard !draining else { break }
+                        draining = true
+                        acceptingClaims.store(false, ordering: .relaxed)
+                        logger.info("draining", metadata: ["running": "\(inFlight.count)"])
+                        let grace = configuration.gracePeriod
+                        graceTimer = Task { [signals] in
+                            try? await Task.sleep(for: grace)
+                            if !Task.isCancelled { signals.push(.graceOver) }
+                        }
+                    case .graceOver:
+                        for control in active.values { control.stop(.shutdown) }
+                    case .failed(let error):
+                        guard failure == nil else { break }
+                        failure = error
+                        draining = true
+                        acceptingClaims.store(false, ordering: .relaxed)
+                        for control in active.values { control.stop(.shutdown) }
+                    }
+                }
+                if draining {
+                    if inFlight.isEmpty { return failure }
+                    continue
+                }
+                // Full: nothing to choose until a slot frees (a `.finished` comes), so skip the
+                // scan over every active run.
+                if inFlight.count >= configuration.capacity { continue }
+                let (chosen, wakeAt) = candidates(
+                    in: view, inFlight: inFlight, lostAt: lostAt, limit: max(0, configuration.capacity - inFlight.count))
+                for candidate in chosen {
+                    guard let spec = view.specs[candidate.record.job], let handler = handlers[spec.handler] else { continue }
+                    inFlight.insert(candidate.key)
+                    let control = RunControl(fence: candidate.version)
+                    active[candidate.key] = control
+                    let busy = Double(inFlight.count - 1) / Double(configuration.capacity)
+                    let execution = RunExecution(
+                        store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
+                        candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler)
+                    let delay = spec.placement == .compete ? configuration.loadDelay * busy : .zero
+                    executions.addTask { [self] in
+                        if delay > .zero { try? await Task.sleep(for: delay) }
+                        defer { signals.push(.finished(candidate.key)) }
+                        guard acceptingClaims.load(ordering: .relaxed) else { return }
+                        do {
+                            if let claim = try await execution.claim(control: control) {
+                                let outcome: RunExecution.Outcome =
+                                    if claim.finalOutcome != nil { .cancelled } else {
+                                        await execution.perform(claim, control: control)
+                                    }
+                                // Recorded even when the worker is being cancelled: a hand-back
+                                // must not be cut short, or the run would wait for our session to end.
+                                _ = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
+                            } else {
+                                signals.push(.lost(candidate.key, version: candidate.version))
+                            }
+                        } catch {
+                            // Most likely disconnected: leave the run alone until it changes or the
+                            // watches resync (a fresh snapshot forgets this), instead of spinning.
+                            logger.warning("claim failed", metadata: ["run": "\(candidate.key)", "error": "\(error)"])
+                            signals.push(.lost(candidate.key, version: candidate.version))
+                        }
+                    }
+                }
+                if let wakeAt, timer?.at != wakeAt {
+                    timer?.task.cancel()
+                    let clock = clock
+                    timer = (wakeAt, Task { [signals] in
+                        do {
+                            try await clock.sleepUntil(wakeAt)
+                            signals.push(.wake)
+                        } catch {}
+                    })
+                }
+            }
+            // The stream ended: this task was cancelled. Runs see the cancellation and hand back.
+            return failure
+        }
+    }
+}

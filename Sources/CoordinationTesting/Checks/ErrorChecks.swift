@@ -1,0 +1,48 @@
+import Coordination
+
+extension ConformanceSuite {
+    static let errorChecks: [ConformanceCheck] = [
+        ConformanceCheck("error-description-includes-code", clause: 9, "A store's error describes itself starting with its code (noNode, nodeExists, versionConflict).") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/e")
+            let noNode = try await expectThrows(code: .noNode, "set of a missing key") { try await store.set(key, value: [], ifVersion: nil) }
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let exists = try await expectThrows(code: .nodeExists, "second create") { try await store.create(key, value: [], mode: .persistent) }
+            let conflict = try await expectThrows(code: .versionConflict, "set at a wrong version") { try await store.set(key, value: [], ifVersion: 7) }
+            for error in [noNode, exists, conflict] {
+                try expect(error.description.hasPrefix(error.code.rawValue), "description must start with the code: \(error.description)")
+                try expect(!error.message.isEmpty, "the message must not be empty")
+            }
+        },
+        ConformanceCheck("error-names-the-key", clause: 9, "noNode, nodeExists, versionConflict and notEmpty errors carry the key they are about, relative to the namespace, and name it in the message.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/named/k")
+            let noNode = try await expectThrows(code: .noNode, "delete of a missing key") { try await store.delete(key, ifVersion: nil, recursive: false) }
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let exists = try await expectThrows(code: .nodeExists, "second create") { try await store.create(key, value: [], mode: .persistent) }
+            let conflict = try await expectThrows(code: .versionConflict, "delete at a wrong version") { try await store.delete(key, ifVersion: 2, recursive: false) }
+            let parent = try Key("/named")
+            let notEmpty = try await expectThrows(code: .notEmpty, "delete of a parent") { try await store.delete(parent, ifVersion: nil, recursive: false) }
+            for (error, expected) in [(noNode, key), (exists, key), (conflict, key), (notEmpty, parent)] {
+                try expectEqual(error.key, expected, "key of the \(error.code.rawValue) error")
+                try expect(error.message.contains(expected.path), "the \(error.code.rawValue) message must name \(expected): \(error.message)")
+                try expect(!error.message.contains(ctx.namespace.path), "the \(error.code.rawValue) message must not leak the namespace: \(error.message)")
+            }
+        },
+        ConformanceCheck("error-outside-transaction-has-no-index", clause: 9, "An error from a plain operation has no failedOperation.") { ctx in
+            let store = try await ctx.open()
+            let error = try await expectThrows(code: .noNode, "get children of a missing key") { try await store.children(of: try Key("/none")) }
+            try expect(error.failedOperation == nil, "failedOperation must be nil outside a transaction, got \(String(describing: error.failedOperation))")
+        },
+        ConformanceCheck("error-codes-are-stable", clause: 9, "The same situation gives the same code every time: a second identical failing call gives the same code as the first.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/x")
+            _ = try await store.create(try Key("/x/y"), value: [], mode: .persistent)
+            for _ in 0..<2 {
+                try await expectThrows(code: .notEmpty, "delete of a parent") { try await store.delete(key, ifVersion: nil, recursive: false) }
+                try await expectThrows(code: .nodeExists, "create of an existing key") { try await store.create(key, value: [], mode: .persistent) }
+                try await expectThrows(code: .noNode, "children of a missing key") { try await store.children(of: try Key("/zz")) }
+            }
+        },
+    ]
+}

@@ -1,0 +1,95 @@
+import Coordination
+
+extension ConformanceSuite {
+    static let recordChecks: [ConformanceCheck] = [
+        ConformanceCheck("record-created-at-version-zero", clause: 4, "A created record has the key, the value, version 0, positive revisions with modRevision == createRevision, and is what get returns.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/r")
+            let created = try await store.create(key, value: bytes("v"), mode: .persistent)
+            try expectEqual(created.key, key, "key")
+            try expectEqual(created.value, bytes("v"), "value")
+            try expectEqual(created.version, 0, "version at creation")
+            try expect(created.createRevision > 0, "createRevision must be positive, got \(created.createRevision)")
+            try expectEqual(created.modRevision, created.createRevision, "modRevision at creation")
+            try expectEqual(try await store.get(key), created, "get after create")
+        },
+        ConformanceCheck("record-version-increments-per-set", clause: 4, "Each set increments the version by exactly 1 (five sets: versions 1...5), as returned and as read.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/r")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            for expected in Int64(1)...5 {
+                let record = try await store.set(key, value: bytes("v\(expected)"), ifVersion: nil)
+                try expectEqual(record.version, expected, "version returned by set #\(expected)")
+                try expectEqual(try await store.get(key)?.version, expected, "version read after set #\(expected)")
+            }
+        },
+        ConformanceCheck("record-set-returns-what-get-reads", clause: 4, "The record returned by set equals the one get reads right after.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/r")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let record = try await store.set(key, value: bytes("new"), ifVersion: nil)
+            try expectEqual(try await store.get(key), record, "get after set")
+        },
+        ConformanceCheck("record-set-keeps-create-revision", clause: 4, "A set leaves createRevision unchanged and raises modRevision above its previous value.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/r")
+            let created = try await store.create(key, value: [], mode: .persistent)
+            var previous = created.modRevision
+            for round in 1...3 {
+                let record = try await store.set(key, value: bytes("\(round)"), ifVersion: nil)
+                try expectEqual(record.createRevision, created.createRevision, "createRevision after set #\(round)")
+                try expect(record.modRevision > previous, "modRevision must increase: \(record.modRevision) after \(previous)")
+                previous = record.modRevision
+            }
+        },
+        ConformanceCheck("record-revisions-ordered-across-keys", clause: 4, "Revisions are store-global: keys created one after another have increasing createRevisions, and a later set's modRevision exceeds them all.") { ctx in
+            let store = try await ctx.open()
+            let other = try await ctx.open()
+            var last: Int64 = 0
+            for (index, path) in ["/k/1", "/j", "/k/0", "/a"].enumerated() {
+                // Alternate handles: the order is the store's, not a handle's.
+                let writer = index.isMultiple(of: 2) ? store : other
+                let record = try await writer.create(try Key(path), value: [], mode: .persistent)
+                try expect(record.createRevision > last, "createRevision of \(path) (\(record.createRevision)) must exceed the previous one (\(last))")
+                last = record.createRevision
+            }
+            let set = try await other.set(try Key("/k/1"), value: bytes("later"), ifVersion: nil)
+            try expect(set.modRevision > last, "a later set's modRevision (\(set.modRevision)) must exceed every earlier createRevision (\(last))")
+        },
+        ConformanceCheck("record-recreate-resets-version", clause: 4, "A key deleted and created again starts at version 0 with a larger createRevision.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/again")
+            let first = try await store.create(key, value: [], mode: .persistent)
+            _ = try await store.set(key, value: bytes("x"), ifVersion: nil)
+            try await store.delete(key, ifVersion: nil, recursive: false)
+            let second = try await store.create(key, value: [], mode: .persistent)
+            try expectEqual(second.version, 0, "version after re-creation")
+            try expect(second.createRevision > first.createRevision, "the new createRevision must be larger")
+        },
+        ConformanceCheck("record-ephemeral-flag", clause: 4, "isEphemeral is true for ephemeral and ephemeral-sequential keys, false for persistent and sequential ones, as created and as read by another handle.") { ctx in
+            let store = try await ctx.open()
+            let reader = try await ctx.open()
+            for mode in CreateMode.allCases {
+                let created = try await store.create(try Key("/flag/\(mode.rawValue)"), value: [], mode: mode)
+                try expectEqual(created.isEphemeral, mode.isEphemeral, "isEphemeral of a created \(mode.rawValue) key")
+                let read = try require(try await reader.get(created.key), "\(created.key) from another handle")
+                try expectEqual(read.isEphemeral, mode.isEphemeral, "isEphemeral of a \(mode.rawValue) key read by another handle")
+            }
+        },
+        ConformanceCheck("record-get-missing-nil", clause: 4, "get of a missing key (and of a key under a missing parent) returns nil.") { ctx in
+            let store = try await ctx.open()
+            try expect(try await store.get(try Key("/missing")) == nil, "get of a missing key must be nil")
+            try expect(try await store.get(try Key("/missing/deeper/still")) == nil, "get under a missing parent must be nil")
+        },
+        ConformanceCheck("record-exists", clause: 4, "exists is false before a create, true after, false after the delete.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/e/x")
+            try expect(!(try await store.exists(key)), "exists before create")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            try expect(try await store.exists(key), "exists after create")
+            try expect(try await store.exists(try Key("/e")), "exists of an implicit ancestor")
+            try await store.delete(key, ifVersion: nil, recursive: false)
+            try expect(!(try await store.exists(key)), "exists after delete")
+        },
+    ]
+}

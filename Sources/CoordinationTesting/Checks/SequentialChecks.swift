@@ -1,0 +1,94 @@
+import Coordination
+
+extension ConformanceSuite {
+    static let sequentialChecks: [ConformanceCheck] = [
+        ConformanceCheck("sequential-suffix-format", clause: 6, "A sequential create appends a 10-digit, zero-padded number to the last segment and returns the full key, which exists.") { ctx in
+            let store = try await ctx.open()
+            let record = try await store.create(try Key("/q/item-"), value: bytes("v"), mode: .sequential)
+            try expectEqual(record.key.parent, try Key("/q"), "parent of the generated key")
+            _ = try sequenceNumber(of: record.key.name, prefix: "item-")
+            try expectEqual(try await store.get(record.key), record, "get of the generated key")
+            try expect(!record.isEphemeral, "a sequential key is persistent")
+        },
+        ConformanceCheck("sequential-strictly-increasing", clause: 6, "Successive sequential creates under one parent get strictly increasing numbers, whatever the prefix.") { ctx in
+            let store = try await ctx.open()
+            var last: Int64 = -1
+            for prefix in ["a-", "b-", "a-", "z", "a-"] {
+                let record = try await store.create(try Key("/q/" + prefix), value: [], mode: .sequential)
+                let number = try sequenceNumber(of: record.key.name, prefix: prefix)
+                try expect(number > last, "sequence number \(number) of \(record.key) must exceed \(last)")
+                last = number
+            }
+        },
+        ConformanceCheck("sequential-concurrent-creators-unique-ordered", clause: 6, "4 handles creating 25 sequential keys each in parallel get 100 distinct keys whose numbers are in createRevision order.") { ctx in
+            var stores: [any CoordinationStore] = []
+            for _ in 0..<4 { stores.append(try await ctx.open()) }
+            let parent = try Key("/race")
+            _ = try await stores[0].create(parent, value: [], mode: .persistent)
+            let prefixKey = try parent.child("n-")
+            let records = try await withThrowingTaskGroup(of: [Record].self) { group in
+                for store in stores {
+                    group.addTask {
+                        var mine: [Record] = []
+                        for _ in 0..<25 { mine.append(try await store.create(prefixKey, value: [], mode: .sequential)) }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            try expectEqual(Set(records.map(\.key)).count, 100, "distinct generated keys")
+            let byRevision = records.sorted { $0.createRevision < $1.createRevision }
+            let numbers = try byRevision.map { try sequenceNumber(of: $0.key.name, prefix: "n-") }
+            try expectEqual(numbers, numbers.sorted(), "sequence numbers in createRevision order")
+            try expectEqual(Set(numbers).count, 100, "distinct sequence numbers")
+            try expectEqual(try await stores[1].children(of: parent).count, 100, "children of the parent")
+        },
+        ConformanceCheck("sequential-per-parent", clause: 6, "Each parent has its own increasing sequence: interleaved creates under two parents increase under each.") { ctx in
+            let store = try await ctx.open()
+            var last: [String: Int64] = [:]
+            for parent in ["/one", "/two", "/one", "/two", "/two", "/one"] {
+                let record = try await store.create(try Key(parent + "/s-"), value: [], mode: .sequential)
+                let number = try sequenceNumber(of: record.key.name, prefix: "s-")
+                try expect(number > last[parent, default: -1], "sequence under \(parent) must increase: \(number) after \(last[parent, default: -1])")
+                last[parent] = number
+            }
+        },
+        ConformanceCheck("sequential-ephemeral", clause: 6, "An ephemeral-sequential create gets the suffix, is ephemeral, and vanishes with its session.") { ctx in
+            let store = try await ctx.open()
+            let observer = try await ctx.open()
+            let record = try await store.create(try Key("/q/lock-"), value: [], mode: .ephemeralSequential)
+            _ = try sequenceNumber(of: record.key.name, prefix: "lock-")
+            try expect(record.isEphemeral, "the key must be ephemeral")
+            let watch = ctx.watch(observer, record.key)
+            _ = try await watch.snapshot()
+            try expect(watch.state[record.key] != nil, "the watch snapshot must hold the key")
+            await store.close()
+            try await watch.until("the ephemeral-sequential key to vanish after close") { $0[record.key] == nil }
+        },
+        ConformanceCheck("sequential-never-reused-after-delete", clause: 6, "After the newest sequential key is deleted, the next one still gets a larger number.") { ctx in
+            let store = try await ctx.open()
+            let first = try await store.create(try Key("/q/r-"), value: [], mode: .sequential)
+            try await store.delete(first.key, ifVersion: nil, recursive: false)
+            let second = try await store.create(try Key("/q/r-"), value: [], mode: .sequential)
+            try expect(
+                try sequenceNumber(of: second.key.name, prefix: "r-") > sequenceNumber(of: first.key.name, prefix: "r-"),
+                "\(second.key) must sort after the deleted \(first.key)")
+        },
+        ConformanceCheck("sequential-children-listing", clause: 6, "Generated keys appear in children(of:) by their full names, and byte order is creation order.") { ctx in
+            let store = try await ctx.open()
+            var created: [String] = []
+            for _ in 0..<5 { created.append(try await store.create(try Key("/list/e-"), value: [], mode: .sequential).key.name) }
+            try expectEqual(try await store.children(of: try Key("/list")), created, "children in creation order")
+        },
+        ConformanceCheck("sequential-not-confused-by-plain-children", clause: 6, "Plain keys under the same parent, even ones that look sequential, do not break the sequence: the next number still exceeds the previous one.") { ctx in
+            let store = try await ctx.open()
+            let first = try await store.create(try Key("/mix/s-"), value: [], mode: .sequential)
+            _ = try await store.create(try Key("/mix/s-9999999999x"), value: [], mode: .persistent)
+            _ = try await store.create(try Key("/mix/plain"), value: [], mode: .persistent)
+            let second = try await store.create(try Key("/mix/s-"), value: [], mode: .sequential)
+            try expect(
+                try sequenceNumber(of: second.key.name, prefix: "s-") > sequenceNumber(of: first.key.name, prefix: "s-"),
+                "\(second.key) must sort after \(first.key)")
+        },
+    ]
+}

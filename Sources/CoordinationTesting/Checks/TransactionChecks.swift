@@ -1,0 +1,206 @@
+import Coordination
+
+extension ConformanceSuite {
+    static let transactionChecks: [ConformanceCheck] = [
+        ConformanceCheck("transaction-all-succeed-results", clause: 5, "A transaction of check, create, set and delete applies them all and returns, per operation: checked, the created record, the set record, deleted.") { ctx in
+            let store = try await ctx.open()
+            let checked = try Key("/t/checked"), created = try Key("/t/created"), changed = try Key("/t/changed"), deleted = try Key("/t/deleted")
+            _ = try await store.create(checked, value: [], mode: .persistent)
+            _ = try await store.create(changed, value: bytes("old"), mode: .persistent)
+            _ = try await store.create(deleted, value: [], mode: .persistent)
+            let results = try await store.transaction([
+                .check(checked, version: 0),
+                .create(created, value: bytes("new"), mode: .persistent),
+                .set(changed, value: bytes("changed"), ifVersion: 0),
+                .delete(deleted, ifVersion: 0),
+            ])
+            try expectEqual(results.count, 4, "number of results")
+            try expectEqual(results[0], .checked, "result of the check")
+            let createdRecord = try require(results[1].createdRecord, "result of the create (\(results[1]))")
+            try expectEqual(createdRecord.key, created, "created key")
+            try expectEqual(createdRecord.value, bytes("new"), "created value")
+            try expectEqual(createdRecord.version, 0, "created version")
+            try expectEqual(try await store.get(created), createdRecord, "get of the created key")
+            let setRecord = try require(results[2].setRecord, "result of the set (\(results[2]))")
+            try expectEqual(setRecord.version, 1, "version after a transactional set")
+            try expectEqual(setRecord.value, bytes("changed"), "value after a transactional set")
+            try expectEqual(try await store.get(changed), setRecord, "get of the set key")
+            try expectEqual(results[3], .deleted, "result of the delete")
+            try expect(!(try await store.exists(deleted)), "the deleted key must be gone")
+        },
+        ConformanceCheck("transaction-check-wrong-version-fails", clause: 5, "A check at a wrong version fails the transaction with versionConflict at its index, and the other operations are not applied.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/t/k")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let error = try await expectThrows(code: .versionConflict, "transaction with a failing check") {
+                try await store.transaction([
+                    .set(key, value: bytes("x"), ifVersion: nil),
+                    .check(key, version: 3),
+                ])
+            }
+            try expectEqual(error.failedOperation, 1, "failedOperation")
+            try expectEqual(try await store.get(key)?.version, 0, "version after a failed transaction")
+        },
+        ConformanceCheck("transaction-check-missing-no-node", clause: 5, "A check of a missing key fails the transaction with noNode (with or without a version).") { ctx in
+            let store = try await ctx.open()
+            for version: Int64? in [nil, 0] {
+                let error = try await expectThrows(code: .noNode, "check of a missing key at \(String(describing: version))") {
+                    try await store.transaction([.check(try Key("/missing"), version: version)])
+                }
+                try expectEqual(error.failedOperation, 0, "failedOperation")
+            }
+        },
+        ConformanceCheck("transaction-third-op-conflict-applies-nothing", clause: 5, "When the third of four operations conflicts, nothing is applied, failedOperation is 2 and the message names operation 3.") { ctx in
+            let store = try await ctx.open()
+            let existing = try Key("/t/existing"), target = try Key("/t/target")
+            _ = try await store.create(existing, value: bytes("orig"), mode: .persistent)
+            _ = try await store.create(target, value: [], mode: .persistent)
+            _ = try await store.set(target, value: [], ifVersion: nil)
+            let error = try await expectThrows(code: .versionConflict, "transaction whose third operation conflicts") {
+                try await store.transaction([
+                    .create(try Key("/t/new"), value: bytes("new"), mode: .persistent),
+                    .set(existing, value: bytes("changed"), ifVersion: 0),
+                    .set(target, value: bytes("x"), ifVersion: 0),
+                    .delete(existing, ifVersion: nil),
+                ])
+            }
+            try expectEqual(error.failedOperation, 2, "failedOperation")
+            try expect(error.message.contains("operation 3"), "the message must name operation 3: \(error.message)")
+            try expect(!(try await store.exists(try Key("/t/new"))), "the first operation's create must not be applied")
+            let record = try require(try await store.get(existing), "the key the second operation set")
+            try expectEqual(record.value, bytes("orig"), "value the second operation set")
+            try expectEqual(record.version, 0, "version of the key the second operation set")
+            try expectEqual(try await store.get(target)?.version, 1, "version of the conflicting key")
+        },
+        ConformanceCheck("transaction-create-missing-parent-no-node", clause: 5, "Inside a transaction a create does not make ancestors: with the parent missing it fails with noNode at its index, and nothing is applied.") { ctx in
+            let store = try await ctx.open()
+            let error = try await expectThrows(code: .noNode, "transactional create under a missing parent") {
+                try await store.transaction([
+                    .create(try Key("/first"), value: [], mode: .persistent),
+                    .create(try Key("/missing/child"), value: [], mode: .persistent),
+                ])
+            }
+            try expectEqual(error.failedOperation, 1, "failedOperation")
+            try expect(error.message.contains("operation 2"), "the message must name operation 2: \(error.message)")
+            try expect(!(try await store.exists(try Key("/first"))), "the first operation must not be applied")
+            try expect(!(try await store.exists(try Key("/missing"))), "the parent must not be created")
+        },
+        ConformanceCheck("transaction-create-parent-earlier-op", clause: 5, "A create whose parent is created by an earlier operation of the same transaction succeeds.") { ctx in
+            let store = try await ctx.open()
+            let results = try await store.transaction([
+                .create(try Key("/p"), value: [], mode: .persistent),
+                .create(try Key("/p/c"), value: bytes("c"), mode: .persistent),
+                .create(try Key("/p/c/d"), value: bytes("d"), mode: .persistent),
+            ])
+            try expectEqual(results.count, 3, "number of results")
+            try expectEqual(try await store.get(try Key("/p/c/d"))?.value, bytes("d"), "value of the grandchild")
+            try expectEqual(try await store.children(of: try Key("/p")), ["c"], "children of /p")
+        },
+        ConformanceCheck("transaction-create-then-delete-same-key", clause: 5, "A transaction may create a key and delete it again: results are created then deleted, and the key is absent.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/blink")
+            let results = try await store.transaction([
+                .create(key, value: [], mode: .persistent),
+                .delete(key, ifVersion: 0),
+            ])
+            try expectEqual(results.count, 2, "number of results")
+            try expect(results[0].createdRecord != nil, "the first result must be created, got \(results[0])")
+            try expectEqual(results[1], .deleted, "second result")
+            try expect(!(try await store.exists(key)), "the key must be absent")
+        },
+        ConformanceCheck("transaction-delete-non-empty-not-empty", clause: 5, "Deleting a key with children inside a transaction fails with notEmpty at its index.") { ctx in
+            let store = try await ctx.open()
+            _ = try await store.create(try Key("/n/c"), value: [], mode: .persistent)
+            let error = try await expectThrows(code: .notEmpty, "transactional delete of a key with children") {
+                try await store.transaction([.delete(try Key("/n"), ifVersion: nil)])
+            }
+            try expectEqual(error.failedOperation, 0, "failedOperation")
+            try expect(try await store.exists(try Key("/n/c")), "the child must survive")
+        },
+        ConformanceCheck("transaction-create-existing-node-exists", clause: 5, "Creating an existing key inside a transaction fails with nodeExists at its index.") { ctx in
+            let store = try await ctx.open()
+            _ = try await store.create(try Key("/x"), value: [], mode: .persistent)
+            let error = try await expectThrows(code: .nodeExists, "transactional create of an existing key") {
+                try await store.transaction([
+                    .check(try Key("/x"), version: 0),
+                    .create(try Key("/x"), value: [], mode: .persistent),
+                ])
+            }
+            try expectEqual(error.failedOperation, 1, "failedOperation")
+        },
+        ConformanceCheck("transaction-set-missing-no-node", clause: 5, "Setting a missing key inside a transaction fails with noNode at its index.") { ctx in
+            let store = try await ctx.open()
+            let error = try await expectThrows(code: .noNode, "transactional set of a missing key") {
+                try await store.transaction([.set(try Key("/missing"), value: [], ifVersion: nil)])
+            }
+            try expectEqual(error.failedOperation, 0, "failedOperation")
+        },
+        ConformanceCheck("transaction-delete-wrong-version-conflict", clause: 5, "A delete at a wrong version inside a transaction fails with versionConflict at its index, and the key stays.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/d")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let error = try await expectThrows(code: .versionConflict, "transactional delete at a wrong version") {
+                try await store.transaction([.check(key, version: nil), .delete(key, ifVersion: 4)])
+            }
+            try expectEqual(error.failedOperation, 1, "failedOperation")
+            try expect(try await store.exists(key), "the key must stay")
+        },
+        ConformanceCheck("transaction-too-many-operations", clause: 5, "A transaction of maxTransactionOperations + 1 (129) operations fails with transactionTooLarge and applies nothing.") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/many")
+            _ = try await store.create(parent, value: [], mode: .persistent)
+            let operations = try (0...CoordinationLimits.maxTransactionOperations).map { Operation.create(try parent.child("k\($0)"), value: [], mode: .persistent) }
+            try await expectThrows(code: .transactionTooLarge, "a transaction of \(operations.count) operations") { try await store.transaction(operations) }
+            try expectEqual(try await store.children(of: parent), [], "children after a refused transaction")
+        },
+        ConformanceCheck("transaction-at-operation-limit-succeeds", clause: 5, "A transaction of exactly maxTransactionOperations (128) creates succeeds.") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/many")
+            _ = try await store.create(parent, value: [], mode: .persistent)
+            let operations = try (0..<CoordinationLimits.maxTransactionOperations).map { Operation.create(try parent.child("k\($0)"), value: [], mode: .persistent) }
+            let results = try await store.transaction(operations)
+            try expectEqual(results.count, operations.count, "number of results")
+            try expectEqual(try await store.children(of: parent).count, operations.count, "number of children")
+        },
+        ConformanceCheck("transaction-empty-returns-empty", clause: 5, "An empty transaction succeeds and returns no results.") { ctx in
+            let store = try await ctx.open()
+            try expectEqual(try await store.transaction([]), [], "results of an empty transaction")
+        },
+        ConformanceCheck("transaction-sequential-create-returns-key", clause: 5, "A sequential create inside a transaction returns the generated key (prefix + 10 digits), which exists afterwards.") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/q")
+            _ = try await store.create(parent, value: [], mode: .persistent)
+            let results = try await store.transaction([
+                .create(try parent.child("job-"), value: bytes("a"), mode: .sequential),
+                .create(try parent.child("job-"), value: bytes("b"), mode: .ephemeralSequential),
+            ])
+            let first = try require(results.first?.createdRecord, "the first result")
+            let second = try require(results.last?.createdRecord, "the second result")
+            let firstNumber = try sequenceNumber(of: first.key.name, prefix: "job-")
+            let secondNumber = try sequenceNumber(of: second.key.name, prefix: "job-")
+            try expect(secondNumber > firstNumber, "sequence numbers within one transaction must increase: \(first.key), \(second.key)")
+            try expectEqual(try await store.get(first.key)?.value, bytes("a"), "value of the first generated key")
+            try expect(try await store.get(second.key)?.isEphemeral == true, "the second generated key must exist and be ephemeral")
+        },
+        ConformanceCheck("transaction-set-then-plain-set-versions", clause: 5, "Versions continue across transactional and plain sets: create 0, txn set 1, set 2, txn check at 2 passes.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/v")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            _ = try await store.transaction([.set(key, value: bytes("1"), ifVersion: 0)])
+            try expectEqual(try await store.set(key, value: bytes("2"), ifVersion: 1).version, 2, "version after a plain set following a transactional one")
+            try expectEqual(try await store.transaction([.check(key, version: 2)]), [.checked], "check at version 2")
+        },
+        ConformanceCheck("transaction-writes-one-key-twice", clause: 5, "A transaction may create a key and then set it: the set sees the create (version 1, the second value). etcd cannot put one key twice in a txn and says so with `unsupported`; that is its listed deviation.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/twice")
+            let results = try await store.transaction([
+                .create(key, value: bytes("first"), mode: .persistent),
+                .set(key, value: bytes("second"), ifVersion: 0),
+            ])
+            try expectEqual(results.count, 2, "one result per operation")
+            let record = try require(try await store.get(key), "the key after the transaction")
+            try expectEqual(record.value, bytes("second"), "the value written last")
+            try expectEqual(record.version, 1, "version after a create and a set")
+        },
+    ]
+}

@@ -1,0 +1,199 @@
+import Coordination
+
+extension ConformanceSuite {
+    static let watchChecks: [ConformanceCheck] = [
+        ConformanceCheck("watch-key-missing-snapshot-empty", clause: 8, "A watch on a missing key first yields an empty snapshot.") { ctx in
+            let store = try await ctx.open()
+            let watch = ctx.watch(store, try Key("/missing"))
+            try expectEqual(try await watch.snapshot(), [], "snapshot of a missing key")
+        },
+        ConformanceCheck("watch-key-existing-snapshot-record", clause: 8, "A watch on an existing key first yields a snapshot holding exactly its record, as get reads it.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/w")
+            _ = try await store.create(key, value: bytes("v"), mode: .persistent)
+            _ = try await store.create(try Key("/w/child"), value: [], mode: .persistent)
+            let record = try require(try await store.get(key), "the key")
+            let watch = ctx.watch(store, key)
+            try expectEqual(try await watch.snapshot(), [record], "snapshot of an existing key")
+        },
+        ConformanceCheck("watch-subtree-snapshot-everything-beneath", clause: 8, "A subtree watch first yields a snapshot of the key and every key beneath it (not siblings), sorted by key.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/t/b/deep", "/t/a", "/t/c", "/tt", "/t2/x"] { _ = try await store.create(try Key(path), value: bytes(path), mode: .persistent) }
+            let expected = try await store.records(under: try Key("/t")).sorted { $0.key < $1.key }
+            let watch = ctx.watch(store, try Key("/t"), scope: .subtree)
+            try expectEqual(try await watch.snapshot(), expected, "subtree snapshot")
+        },
+        ConformanceCheck("watch-subtree-of-root-snapshot", clause: 8, "A subtree watch of / first yields every key of the namespace (the root has no record).") { ctx in
+            let store = try await ctx.open()
+            for path in ["/a/b", "/c"] { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
+            let watch = ctx.watch(store, .root, scope: .subtree)
+            try expectEqual(try await watch.snapshot().map(\.key), try ["/a", "/a/b", "/c"].map(Key.init), "keys in the snapshot of /")
+        },
+        ConformanceCheck("watch-key-put-and-delete-events", clause: 8, "After the snapshot, creating, setting and deleting the key are reported as put (with the record) and delete events, from another handle's writes too.") { ctx in
+            let store = try await ctx.open()
+            let writer = try await ctx.open()
+            let key = try Key("/w")
+            let watch = ctx.watch(store, key)
+            _ = try await watch.snapshot()
+            let created = try await writer.create(key, value: bytes("one"), mode: .persistent)
+            try await watch.until("a put of the created key") { $0[key] == created }
+            let changed = try await writer.set(key, value: bytes("two"), ifVersion: nil)
+            var sawPut = false
+            try await watch.until("a put of the changed key", inspect: { event, _ in
+                if case .put(let record) = event, record == changed { sawPut = true }
+            }) { $0[key] == changed }
+            try expect(sawPut, "the change must arrive as a put event, not only in a snapshot")
+            try await writer.delete(key, ifVersion: nil, recursive: false)
+            var sawDelete = false
+            try await watch.until("a delete of the key", inspect: { event, _ in
+                if case .delete(let deleted) = event, deleted == key { sawDelete = true }
+            }) { $0[key] == nil }
+            try expect(sawDelete, "the deletion must arrive as a delete event, not only in a snapshot")
+        },
+        ConformanceCheck("watch-subtree-sees-deep-descendants", clause: 8, "A subtree watch on /a reports keys created and deleted deep beneath it, with their records.") { ctx in
+            let store = try await ctx.open()
+            let watch = ctx.watch(store, try Key("/a"), scope: .subtree)
+            _ = try await watch.snapshot()
+            let deep = try await store.create(try Key("/a/b/c/d"), value: bytes("deep"), mode: .persistent)
+            let ancestors = try [Key("/a"), Key("/a/b"), Key("/a/b/c")]
+            try await watch.until("the deep key and its created ancestors") { state in
+                state[deep.key] == deep && ancestors.allSatisfy { state[$0] != nil }
+            }
+            try await store.delete(try Key("/a/b"), ifVersion: nil, recursive: true)
+            try await watch.until("the recursive delete of /a/b") { state in state.keys.map(\.path) == ["/a"] }
+        },
+        ConformanceCheck("watch-subtree-excludes-prefix-siblings", clause: 8, "A subtree watch on /a never reports /ab, /a2 or /b; a later sentinel change under /a arrives with none of them seen.") { ctx in
+            let store = try await ctx.open()
+            _ = try await store.create(try Key("/a"), value: [], mode: .persistent)
+            let watch = ctx.watch(store, try Key("/a"), scope: .subtree)
+            _ = try await watch.snapshot()
+            for path in ["/ab", "/a2/x", "/b", "/ab/c"] { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
+            let sentinel = try Key("/a/sentinel")
+            _ = try await store.create(sentinel, value: [], mode: .persistent)
+            let watched = try Key("/a")
+            try await watch.until("the sentinel", inspect: { _, state in
+                for key in state.keys where !key.isUnder(watched) {
+                    throw failure("a subtree watch on /a reported \(key)")
+                }
+            }) { $0[sentinel] != nil }
+        },
+        ConformanceCheck("watch-key-ignores-children", clause: 8, "A key watch on /k does not report its children: after a child is created, the next change seen is the key's own (sentinel) set.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/k")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let watch = ctx.watch(store, key)
+            _ = try await watch.snapshot()
+            _ = try await store.create(try Key("/k/child"), value: [], mode: .persistent)
+            _ = try await store.create(try Key("/k2"), value: [], mode: .persistent)
+            let sentinel = try await store.set(key, value: bytes("sentinel"), ifVersion: nil)
+            try await watch.until("the key's own set", inspect: { _, state in
+                try expectEqual(Array(state.keys), [key], "keys a key watch reported")
+            }) { $0[key] == sentinel }
+        },
+        ConformanceCheck("watch-events-ordered-per-key", clause: 8, "20 sets of one key are observed with non-decreasing versions (coalescing allowed), ending at version 20.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/ordered")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            let watch = ctx.watch(store, key)
+            _ = try await watch.snapshot()
+            let writer = try await ctx.open()
+            for round in 1...20 { _ = try await writer.set(key, value: bytes("\(round)"), ifVersion: nil) }
+            var lastVersion: Int64 = -1
+            try await watch.until("version 20", inspect: { _, state in
+                guard let record = state[key] else { throw failure("the key vanished from the watch state") }
+                try expect(record.version >= lastVersion, "version \(record.version) observed after version \(lastVersion)")
+                try expectEqual(record.value, bytes("\(record.version)"), "value observed with version \(record.version)")
+                lastVersion = record.version
+            }) { $0[key]?.version == 20 }
+        },
+        ConformanceCheck("watch-converges-under-concurrent-writers", clause: 8, "With 4 handles making 50 random puts and deletes each over 10 keys at once, a subtree watcher applying events converges to a fresh walk of the store.") { ctx in
+            let watcher = try await ctx.open()
+            let root = try Key("/burst")
+            _ = try await watcher.create(root, value: [], mode: .persistent)
+            let watch = ctx.watch(watcher, root, scope: .subtree)
+            _ = try await watch.snapshot()
+            var writers: [any CoordinationStore] = []
+            for _ in 0..<4 { writers.append(try await ctx.open()) }
+            let keys = try (0..<10).map { try root.child("k\($0)") }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, writer) in writers.enumerated() {
+                    group.addTask {
+                        for round in 0..<50 {
+                            let key = keys.randomElement()!
+                            if Int.random(in: 0..<3) == 0 {
+                                do { try await writer.delete(key, ifVersion: nil, recursive: false) } catch let error as CoordinationError where error.code == .noNode {}
+                            } else {
+                                _ = try await writer.put(key, value: bytes("w\(index)-\(round)"))
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let expected = Dictionary(uniqueKeysWithValues: try await watcher.records(under: root).map { ($0.key, $0) })
+            try await watch.until("convergence to \(WatchCursor.describe(expected))") { $0 == expected }
+        },
+        ConformanceCheck("watch-cancel-ends-stream", clause: 8, "Cancelling the task that consumes a watch ends its for-await loop.") { ctx in
+            let store = try await ctx.open()
+            let (started, signal) = AsyncStream<Void>.makeStream()
+            let consumer = Task {
+                for try await _ in store.watch(try Key("/c"), scope: .subtree) { signal.yield() }
+            }
+            let inbox = EventInbox(started, label: "the consumer", timeout: ctx.timeout)
+            defer { inbox.cancel() }
+            _ = try await inbox.next("the consumer's first element")
+            consumer.cancel()
+            try await within(ctx.timeout, awaiting: "the consuming loop to end after cancellation") {
+                _ = await consumer.result
+            }
+        },
+        ConformanceCheck("watch-close-ends-stream", clause: 8, "Closing the handle ends its watch streams with unavailable.") { ctx in
+            let store = try await ctx.open()
+            let watch = ctx.watch(store, try Key("/x"), scope: .subtree)
+            _ = try await watch.snapshot()
+            await store.close()
+            while true {
+                switch try await watch.inbox.nextOrEnd("the watch to end after close") {
+                case .success(let event):
+                    guard case .snapshot = event else { throw failure("unexpected event after close: \(event)") }
+                case .failure(.finished):
+                    throw failure("the watch must end with unavailable after close, but finished normally")
+                case .failure(.failed(let error)):
+                    try expectEqual((error as? CoordinationError)?.code, .unavailable, "the watch's ending error (\(error))")
+                    return
+                }
+            }
+        },
+        ConformanceCheck("watch-missing-key-sees-creation", clause: 8, "A key watch on a missing key with a missing parent reports the key when it is created later, with its record.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/later/on/k")
+            let watch = ctx.watch(store, key)
+            try expectEqual(try await watch.snapshot(), [], "initial snapshot")
+            let created = try await store.create(key, value: bytes("v"), mode: .ephemeral)
+            try await watch.until("the created key") { $0[key] == created }
+        },
+        ConformanceCheck("watch-sees-ephemeral-vanish-on-expiry", clause: 8, "A subtree watch on another handle reports the deletion of an expired session's ephemeral key.") { ctx in
+            let owner = try await ctx.open()
+            let observer = try await ctx.open()
+            let key = try Key("/members/m1")
+            _ = try await owner.create(key, value: [], mode: .ephemeral)
+            let watch = ctx.watch(observer, try Key("/members"), scope: .subtree)
+            _ = try await watch.snapshot()
+            try expect(watch.state[key]?.isEphemeral == true, "the snapshot must hold the ephemeral member")
+            try await ctx.harness.expireSession(of: owner)
+            try await watch.until("the member to vanish after expiry") { $0[key] == nil }
+        },
+        ConformanceCheck("watch-two-watchers-agree", clause: 8, "Two watches (on two handles) of one subtree both converge to the same state after a series of writes.") { ctx in
+            let writer = try await ctx.open()
+            let one = ctx.watch(try await ctx.open(), try Key("/pair"), scope: .subtree)
+            let two = ctx.watch(try await ctx.open(), try Key("/pair"), scope: .subtree)
+            _ = try await one.snapshot()
+            _ = try await two.snapshot()
+            for round in 0..<10 { _ = try await writer.put(try Key("/pair/k\(round % 3)"), value: bytes("\(round)")) }
+            try await writer.delete(try Key("/pair/k1"), ifVersion: nil, recursive: false)
+            let expected = Dictionary(uniqueKeysWithValues: try await writer.records(under: try Key("/pair")).map { ($0.key, $0) })
+            try await one.until("the first watcher's convergence") { $0 == expected }
+            try await two.until("the second watcher's convergence") { $0 == expected }
+        },
+    ]
+}

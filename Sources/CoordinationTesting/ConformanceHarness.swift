@@ -1,0 +1,29 @@
+public import Coordination
+
+/// What a backend's test target provides to run the conformance suite against it.
+///
+/// The suite only needs to open handles and to force a session to expire the way the server
+/// would; everything else goes through ``CoordinationStore``. A third-party backend implements
+/// this protocol in its own tests and runs ``ConformanceSuite`` unchanged.
+public protocol ConformanceHarness: Sendable {
+    /// A short name for messages: `memory`, `zookeeper`, `etcd`.
+    var backendName: String { get }
+
+    /// Opens a new handle, with a session of its own, on the store under test, under `namespace`
+    /// (``Key/root`` for none). Every call must reach the same underlying store.
+    func openStore(namespace: Key) async throws -> any CoordinationStore
+
+    /// Makes `store`'s session expire now, exactly as the server would after the TTL: its ephemeral
+    /// keys are deleted, and `store` must report `expired` on its session stream and then start a
+    /// new session by itself (for example: memory advances its clock; ZooKeeper closes the session
+    /// from a second handle that took over its id and password; etcd revokes the lease).
+    func expireSession(of store: any CoordinationStore) async throws
+
+    /// Checks this backend is known not to pass, by check name, each with the written reason.
+    /// The suite runs them anyway and fails if one of them unexpectedly passes, so the list stays true.
+    var expectedDeviations: [String: String] { get }
+}
+
+extension ConformanceHarness {
+    public var expectedDeviations: [String: String] { [:] }
+}

@@ -1,0 +1,3 @@
+import CoordinationCLI
+
+await CoordCommandLine.main()

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+/// The `coord` binary as a user meets it: exit statuses, stdout, and the one-line stderr.
+@Suite("coord command line")
+struct CommandLineTests {
+    @Test("a relative key is refused with a one-line message naming the key and why")
+    func relativeKey() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "get", "relative/key"])
+        #expect(result.status == 6)
+        #expect(result.stderrLines == ["coord: invalid key 'relative/key': a key must be absolute, starting with '/'"])
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("an unknown scheme is refused, listing the known ones")
+    func unknownScheme() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", "bogus://x", "kv", "get", "/a"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        let line = try #require(result.stderrLines.first)
+        #expect(line.hasPrefix("coord: unknown store scheme 'bogus'"))
+        for scheme in ["memory://", "zookeeper://", "etcd://", "etcds://"] {
+            #expect(line.contains(scheme))
+        }
+    }
+
+    @Test("a 2 MB value on stdin is refused with its size and the limit, before any connection")
+    func oversizedValue() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let value = [UInt8](repeating: 0x61, count: 2 * 1024 * 1024)
+        // A listener that would see any connection attempt to the "remote" store.
+        let server = try LoopbackListener()
+        for store in ["memory://", "zookeeper://127.0.0.1:\(server.port)", "etcd://127.0.0.1:\(server.port)"] {
+            let result = try await coord.run(["--store", store, "kv", "put", "/big"], input: value)
+            #expect(result.status == 6, "\(store)")
+            #expect(result.stderrLines == ["coord: value for /big is 2097152 bytes; the limit is 1000000 bytes"], "\(store)")
+            #expect(!server.hadConnection(), "\(store)")
+        }
+        #expect(server.connectOnce())
+        #expect(server.hadConnection())
+    }
+
+    @Test("the config file gives the store URL")
+    func storeFromConfigFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(#"{"store": "bogus://from-file"}"#, to: "coord.json")
+        let result = try await coord.run(["kv", "get", "/a"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("'bogus://from-file'"))
+        #expect(result.stderr.contains("config file \(file)"))
+    }
+
+    @Test("--config and COORD_CONFIG name the file; the user's config folder is searched last")
+    func configFileLocations() async throws {
+        var coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        _ = try coord.write(#"{"store": "bogus://home"}"#, to: ".config/coord/config.json")
+        #expect(try await coord.run(["kv", "get", "/a"]).stderr.contains("'bogus://home'"))
+
+        let named = try coord.write(#"{"store": "bogus://named"}"#, to: "named.json")
+        coord.environment["COORD_CONFIG"] = named
+        #expect(try await coord.run(["kv", "get", "/a"]).stderr.contains("'bogus://named'"))
+
+        let flagged = try coord.write(#"{"store": "bogus://flagged"}"#, to: "flagged.json")
+        #expect(try await coord.run(["--config", flagged, "kv", "get", "/a"]).stderr.contains("'bogus://flagged'"))
+
+        let missing = try await coord.run(["--config", coord.directory.path + "/nope.json", "kv", "get", "/a"])
+        #expect(missing.status == 7)
+        #expect(missing.stderrLines == ["coord: config file \(coord.directory.path)/nope.json (from --config) does not exist"])
+    }
+
+    @Test("COORD_STORE overrides the config file, and --store overrides COORD_STORE")
+    func precedence() async throws {
+        var coord = try CoordProcess(environment: ["COORD_STORE": "bogus://from-env"])
+        defer { coord.removeDirectory() }
+        _ = try coord.write(#"{"store": "bogus://from-file"}"#, to: "coord.json")
+
+        let fromEnvironment = try await coord.run(["kv", "get", "/a"])
+        #expect(fromEnvironment.status == 7)
+        #expect(fromEnvironment.stderr.contains("'bogus://from-env'"))
+        #expect(fromEnvironment.stderr.contains("(from environment variable COORD_STORE)"))
+
+        let fromFlag = try await coord.run(["kv", "get", "/a", "--store", "bogus://from-flag"])
+        #expect(fromFlag.status == 7)
+        #expect(fromFlag.stderr.contains("'bogus://from-flag'"))
+        #expect(fromFlag.stderr.contains("(from --store)"))
+
+        coord.environment["COORD_STORE"] = nil
+        let flagBeforeCommand = try await coord.run(["--store", "bogus://first", "kv", "get", "/a"])
+        #expect(flagBeforeCommand.stderr.contains("'bogus://first'"))
+    }
+
+    @Test("a malformed config file is one line naming the file", arguments: [
+        #"{"store": "#, "[1, 2]", #"{"store": 42}"#,
+    ])
+    func malformedConfigFile(content: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(content, to: "coord.json")
+        let result = try await coord.run(["kv", "get", "/a"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("coord: config file \(file)"))
+    }
+
+    @Test("a bad log level names the value and where it came from")
+    func badLogLevel() async throws {
+        let coord = try CoordProcess(environment: ["COORD_LOG_LEVEL": "loud"])
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "get", "/a"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("'loud' from environment variable COORD_LOG_LEVEL"))
+    }
+
+    @Test("usage errors keep argument-parser's status")
+    func usageError() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "get"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Missing expected argument"))
+    }
+
+    @Test("--help teaches the URL forms, the environment and the exit statuses")
+    func help() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--help"])
+        #expect(result.status == 0)
+        for text in ["memory://[NAME]", "zookeeper://[USER:PASSWORD@]HOST:PORT", "etcd[s]://", "COORD_STORE", "COORD_CONFIG", "in-process"] {
+            #expect(result.stdoutText.contains(text), "\(text)")
+        }
+    }
+}

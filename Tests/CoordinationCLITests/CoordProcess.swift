@@ -1,0 +1,108 @@
+import Foundation
+
+/// Runs the real `coord` binary built next to this test bundle, in a scratch directory with a
+/// controlled environment, and collects what it printed.
+struct CoordProcess {
+    struct Result {
+        var status: Int32
+        var stdout: [UInt8]
+        var stderr: String
+        var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+        /// The stderr lines, without the final newline.
+        var stderrLines: [String] { stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+    }
+
+    /// The built binary: `COORD_BINARY` if set, else `coord` beside the test bundle.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["COORD_BINARY"] {
+            return URL(fileURLWithPath: path)
+        }
+        let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        var folder = executable.deletingLastPathComponent()
+        // On Linux the tests run from `<build>/debug/XPackageTests.xctest`; elsewhere from inside a bundle.
+        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("coord").path),
+            folder.pathComponents.count > 1
+        {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("coord")
+    }
+
+    /// A fresh, empty directory to run in (so no `./coord.json` is found by accident).
+    let directory: URL
+    /// The environment: PATH, and HOME pointing at the scratch directory, plus `extra`.
+    var environment: [String: String]
+
+    init(environment extra: [String: String] = [:]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coord-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path]
+        environment.merge(extra) { $1 }
+    }
+
+    /// Writes `text` to `name` in the scratch directory and returns its path.
+    func write(_ text: String, to name: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    func removeDirectory() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs `coord arguments`, feeding `input` on stdin, and waits for it to exit.
+    /// With `interruptAfterFirstLine`, sends SIGINT once the first stdout line has arrived.
+    func run(_ arguments: [String], input: [UInt8] = [], interruptAfterFirstLine: Bool = false) async throws -> Result {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = directory
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // A bound, so that a coord that never exits fails its test instead of hanging the run.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(60))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        defer { watchdog.cancel() }
+
+        // Blocking pipe I/O runs on threads of its own, never on the cooperative pool.
+        async let written: Void = Self.onThread {
+            if !input.isEmpty { try? stdin.fileHandleForWriting.write(contentsOf: input) }
+            try? stdin.fileHandleForWriting.close()
+        }
+        async let errorBytes = Self.onThread { stderr.fileHandleForReading.readDataToEndOfFile() }
+        async let outputBytes = Self.onThread { () -> Data in
+            let handle = stdout.fileHandleForReading
+            guard interruptAfterFirstLine else { return handle.readDataToEndOfFile() }
+            var data = Data()
+            while !data.contains(UInt8(ascii: "\n")) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                data.append(chunk)
+            }
+            if process.isRunning { process.interrupt() }
+            data.append(handle.readDataToEndOfFile())
+            return data
+        }
+        _ = await written
+        let (output, error) = await (outputBytes, errorBytes)
+        let status = await Self.onThread {
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        return Result(status: status, stdout: [UInt8](output), stderr: String(decoding: error, as: UTF8.self))
+    }
+
+    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: work()) }.start()
+        }
+    }
+}

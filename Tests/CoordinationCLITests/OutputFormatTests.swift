@@ -1,0 +1,55 @@
+import Coordination
+import Foundation
+import Testing
+
+@testable import CoordinationCLI
+
+/// The shapes `coord` prints, checked without a store.
+@Suite("coord output formats")
+struct OutputFormatTests {
+    let record = Record(
+        key: try! Key("/app/config/color"), value: [0x62, 0x6C, 0x75, 0x65, 0xFF], version: 3, createRevision: 17,
+        modRevision: 42, isEphemeral: true)
+
+    @Test("a record is one JSON object with the value in base64 and every field")
+    func recordJSON() throws {
+        let line = JSONLines.line(RecordJSON(record))
+        #expect(!line.contains("\n"))
+        #expect(
+            line
+                == #"{"createRevision":17,"ephemeral":true,"key":"/app/config/color","modRevision":42,"value":"Ymx1Zf8=","version":3}"#
+        )
+    }
+
+    @Test("watch events: snapshot, put and delete lines")
+    func watchEventJSON() throws {
+        #expect(JSONLines.line(WatchEventJSON(.delete(record.key))) == #"{"key":"/app/config/color","type":"delete"}"#)
+        let put = try JSONSerialization.jsonObject(with: Data(JSONLines.line(WatchEventJSON(.put(record))).utf8)) as? [String: Any]
+        #expect(put?["type"] as? String == "put")
+        #expect((put?["record"] as? [String: Any])?["version"] as? Int == 3)
+        let snapshot = try JSONSerialization.jsonObject(
+            with: Data(JSONLines.line(WatchEventJSON(.snapshot([record, record]))).utf8)) as? [String: Any]
+        #expect(snapshot?["type"] as? String == "snapshot")
+        #expect((snapshot?["records"] as? [Any])?.count == 2)
+    }
+
+    @Test("tree lines are indented under the top key, with versions, short text quoted")
+    func treeLines() throws {
+        let top = try Key("/app")
+        let parent = Record(key: top, value: [], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false)
+        var text = record
+        text.value = Array("green".utf8)
+        #expect(TreeText.line(for: parent, under: top) == "/app  (version 0)")
+        #expect(TreeText.line(for: text, under: top) == #"    color = "green"  (version 3, ephemeral)"#)
+        #expect(TreeText.line(for: record, under: top) == "    color = <5 bytes>  (version 3, ephemeral)")
+        #expect(TreeText.line(for: parent, under: .root) == "/app  (version 0)")
+        #expect(TreeText.line(for: text, under: .root) == #"    color = "green"  (version 3, ephemeral)"#)
+    }
+
+    @Test("every error code has an exit status other than success and usage", arguments: CoordinationError.Code.allCases)
+    func exitStatus(code: CoordinationError.Code) {
+        let status = ExitStatus(code)
+        #expect(status != .success && status != .failure)
+        #expect(status.codes.contains(code))
+    }
+}

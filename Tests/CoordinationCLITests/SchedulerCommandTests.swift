@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+/// `coord run`, `coord job add` and the scheduler's `--json` on the embedded store: each `coord`
+/// process has a store of its own, so each test is about one invocation.
+@Suite("coord scheduler commands on the embedded store")
+struct SchedulerCommandTests {
+    /// The rows of the summary table `coord run` prints last, by job id: column name → value.
+    static func summary(_ output: String) -> [String: [String: String]] {
+        let lines = output.split(separator: "\n").map(String.init)
+        guard let start = lines.firstIndex(of: "summary:"), start + 1 < lines.count else { return [:] }
+        let header = lines[start + 1].split(separator: " ").map(String.init)
+        var rows: [String: [String: String]] = [:]
+        for line in lines[(start + 2)...] {
+            // The schedule column may hold spaces (`cron */2 * * * * *`): cells are read from both ends.
+            let cells = line.split(separator: " ").map(String.init)
+            guard let id = cells.first, cells.count >= header.count else { continue }
+            let counted = header.count - 2
+            var row: [String: String] = [:]
+            for (name, value) in zip(header.suffix(counted), cells.suffix(counted)) { row[name] = value }
+            rows[id] = row
+        }
+        return rows
+    }
+
+    @Test("coord run --until-idle runs the built-in examples and exits 0 with their expected outcomes")
+    func runExamples() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["run", "--until-idle"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr == "")
+        let rows = Self.summary(result.stdoutText)
+        #expect(Set(rows.keys) == ["hello", "resize", "tick", "flaky", "slow"], "\(result.stdoutText)")
+        #expect(rows["hello"]?["SUCCEEDED"] == "1")
+        #expect(rows["resize"]?["SUCCEEDED"] == "4")
+        #expect(Int(rows["tick"]?["SUCCEEDED"] ?? "") ?? 0 >= 2)
+        #expect(rows["flaky"]?["FAILED"] == "1" && rows["flaky"]?["SUCCEEDED"] == "1")
+        #expect(rows["slow"]?["TIMEDOUT"] == "1" && rows["slow"]?["SUCCEEDED"] == "0")
+        for (id, row) in rows where id != "tick" { #expect(row["ACTIVE"] == "0", "\(id)") }
+        // Not a terminal: one plain line per event, among them the retry's (after a 200 ms back-off,
+        // so well after the live view has started).
+        let flakyLines = result.stdoutText.split(separator: "\n").filter { $0.contains(" flaky/") }
+        #expect(flakyLines.contains { $0.contains("(attempt 2") }, "\(flakyLines)")
+    }
+
+    @Test("coord run --example prints a jobs file that coord run FILE --until-idle accepts")
+    func exampleFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let printed = try await coord.run(["run", "--example"])
+        #expect(printed.status == 0)
+        let jobs = try #require(try JSONSerialization.jsonObject(with: Data(printed.stdout)) as? [[String: Any]])
+        #expect(jobs.compactMap { $0["id"] as? String } == ["hello", "resize", "tick", "flaky", "slow"])
+        // Without the recurring job (which needs two fire times) the run takes about a second.
+        let oneShots = jobs.filter { ($0["schedule"] as? [String: Any])?["kind"] as? String == "once" }
+        let file = try coord.write(
+            String(decoding: try JSONSerialization.data(withJSONObject: oneShots), as: UTF8.self), to: "jobs.json")
+        let result = try await coord.run(["run", file, "--until-idle", "--workers", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = Self.summary(result.stdoutText)
+        #expect(Set(rows.keys) == ["hello", "resize", "flaky", "slow"])
+        #expect(rows["resize"]?["SUCCEEDED"] == "4")
+    }
+
+    @Test("a jobs file with a mistake is refused with one line naming the job and the field")
+    func badJobsFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(#"[{"id": "x", "command": "true", "shards": 0}]"#, to: "bad.json")
+        let result = try await coord.run(["run", file, "--until-idle"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("job x") && result.stderr.contains("shards"), "\(result.stderr)")
+    }
+
+    @Test(
+        "job add refuses a bad job before any I/O, with one line naming the problem",
+        arguments: [
+            (["--command", "true", "--cron", "61 * * * * *"], "cron"),
+            (["--command", "true", "--shards", "0"], "shards"),
+            (["--command", "true", "--strategy", "fastest"], "strategy"),
+            (["--command", "true", "--handler", "mine"], "--handler"),
+            (["--command", "true", "--every", "1s", "--at", "+5s"], "--at"),
+            (["--command", "true", "--timeout", "soon"], "--timeout"),
+            (["--command", "true", "--overlap", "never"], "overlap"),
+        ])
+    func invalidJob(flags: [String], problem: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        // An unreachable store: the command must fail on the job, not on the connection.
+        let result = try await coord.run(["--store", "etcd://127.0.0.1:9/none", "job", "add", "j"] + flags)
+        #expect(result.status != 0)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("coord: ") && result.stderr.contains(problem), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("job add --json prints the submitted job in the scheduler's JSON format")
+    func jobAddJSON() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run([
+            "job", "add", "nightly", "--command", "make backup", "--cron", "0 0 3 * * *", "--retries", "2", "--strategy",
+            "least-loaded", "--labels", "zone=a", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdoutText.split(separator: "\n")
+        #expect(lines.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(object["id"] as? String == "nightly")
+        #expect(object["handler"] as? String == "shell")
+        #expect(object["placement"] as? String == "leastLoaded")
+        #expect((object["schedule"] as? [String: Any])?["cron"] as? String == "0 0 3 * * *")
+        #expect((object["retry"] as? [String: Any])?["maxRetries"] as? Int == 2)
+        #expect((object["requiredLabels"] as? [String: String]) == ["zone": "a"])
+        #expect(object["payload"] as? String == Data("make backup".utf8).base64EncodedString())
+    }
+
+    @Test("job add --file submits every job of a jobs file and refuses flags that define a job beside it")
+    func jobAddFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(
+            #"[{"id": "a", "command": "true"}, {"id": "b", "handler": "mine", "schedule": {"kind": "every", "everyMs": 5000}}]"#,
+            to: "jobs.json")
+        let added = try await coord.run(["job", "add", "--file", file, "--json"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let ids = added.stdoutText.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+        }
+        #expect(ids == ["a", "b"])
+        let mixed = try await coord.run(["job", "add", "--file", file, "--shards", "2"])
+        #expect(mixed.status == 64)
+        #expect(mixed.stderrLines.count == 1 && mixed.stderr.contains("--file"))
+    }
+}

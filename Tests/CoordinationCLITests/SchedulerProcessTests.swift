@@ -1,0 +1,216 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// `coord job add` and `coord worker` as separate processes sharing a real cluster (etcd and
+/// ZooKeeper; each skipped locally with the reason when its server is missing, a failure under CI).
+@Suite("coord worker processes share jobs on real stores")
+struct SchedulerProcessTests {
+    /// A `coord` process left running in the background; its output goes to files in the scratch directory.
+    final class Background: Sendable {
+        let process: Process
+        let stderrPath: String
+
+        init(_ coord: CoordProcess, _ arguments: [String], name: String) throws {
+            let process = Process()
+            process.executableURL = CoordProcess.binary
+            process.arguments = arguments
+            process.environment = coord.environment
+            process.currentDirectoryURL = coord.directory
+            stderrPath = try coord.write("", to: "\(name).stderr")
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+            try process.run()
+            self.process = process
+        }
+
+        /// Sends SIGTERM and returns the exit status (killed after `limit`, so a hang fails the test).
+        func terminate(limit: Duration = .seconds(15)) async -> Int32 {
+            process.terminate()
+            let process = process
+            let watchdog = Task {
+                try await Task.sleep(for: limit)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+            defer { watchdog.cancel() }
+            return await withCheckedContinuation { continuation in
+                Thread {
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                }.start()
+            }
+        }
+
+        var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    }
+
+    /// History entries under the scheduler's default root, as they are written.
+    struct Entry: Decodable, Sendable {
+        var job: String
+        var outcome: String
+        var token: Int64?
+    }
+
+    static func waitForSuccesses(_ expected: Int, in store: any CoordinationStore, limit: Duration) async throws -> [Entry] {
+        let history = try Key("/scheduler/history")
+        return try await withThrowingTaskGroup(of: [Entry]?.self) { group in
+            group.addTask {
+                var entries = DecodedRecords<Entry>()
+                for try await event in store.watch(history, scope: .subtree) {
+                    entries.apply(event)
+                    let succeeded = entries.values.values.filter { $0.outcome == "succeeded" }
+                    if succeeded.count >= expected { return succeeded }
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next().flatMap { $0 } ?? []
+        }
+    }
+
+    /// Returns once a run of `job` is running (its record says so).
+    static func waitUntilRunning(job: String, in store: any CoordinationStore, limit: Duration) async throws {
+        let runs = try Key("/scheduler/runs").child(job)
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                var records: [Key: [UInt8]] = [:]
+                for try await event in store.watch(runs, scope: .subtree) {
+                    switch event {
+                    case .snapshot(let all): records = Dictionary(all.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+                    case .put(let record): records[record.key] = record.value
+                    case .delete(let key): records[key] = nil
+                    }
+                    if records.values.contains(where: { String(decoding: $0, as: UTF8.self).contains(#""status":"running""#) }) {
+                        return true
+                    }
+                }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            defer { group.cancelAll() }
+            let running = try await group.next() ?? false
+            #expect(running, "no run of \(job) started within \(limit)")
+        }
+    }
+
+
+    /// The real servers (memory:// lives inside one process).
+    static let servers = TestBackend.all.filter { $0.name != "memory" }
+
+    @Test("two coord worker processes run every job once, pass the environment, and exit 0 on SIGTERM", arguments: servers)
+    func workersShareJobs(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let store = try await handles.open()
+
+        let sink = coord.directory.appendingPathComponent("sink.txt").path
+        let command = "echo \"$COORD_JOB_ID $COORD_FENCING_TOKEN $COORD_SHARD/$COORD_SHARDS $COORD_ATTEMPT\" >> '\(sink)'; echo \"out $COORD_SHARD\"; echo oops >&2"
+        let jobs = ["j1", "j2", "j3", "j4"]
+        for job in jobs {
+            let added = try await coord.run(["--store", url, "job", "add", job, "--command", command])
+            #expect(added.status == 0, "\(added.stderr)")
+        }
+        let sharded = try await coord.run(["--store", url, "job", "add", "s", "--command", command, "--shards", "2"])
+        #expect(sharded.status == 0, "\(sharded.stderr)")
+
+        let workers = try ["w1", "w2"].map {
+            try Background(coord, ["--store", url, "worker", "--id", $0, "--capacity", "2", "--log-level", "info"], name: $0)
+        }
+        let succeeded = try await Self.waitForSuccesses(6, in: store, limit: .seconds(20))
+        #expect(succeeded.count == 6)
+
+        // Every run's command saw its job id, its fencing token, its shard and its attempt.
+        let lines = try String(contentsOfFile: sink, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(lines.count == 6)
+        let recorded = Set(succeeded.map { "\($0.job) \($0.token ?? -1)" })
+        #expect(Set(lines.map { "\($0[0]) \($0[1])" }) == recorded)
+        #expect(Set(lines.map { String($0[0]) }) == Set(jobs + ["s"]))
+        #expect(Set(lines.filter { $0[0] == "s" }.map { String($0[2]) }) == ["0/2", "1/2"])
+        #expect(lines.allSatisfy { $0[3] == "1" })
+
+        // The same through the CLI: coord runs --json, coord jobs --json, coord workers --json.
+        let runs = try await coord.run(["--store", url, "runs", "s", "--json"])
+        #expect(runs.status == 0, "\(runs.stderr)")
+        let runRows = try runs.stdoutText.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(runRows.count == 2)
+        for row in runRows {
+            #expect(row["job"] as? String == "s" && row["status"] as? String == "succeeded")
+            #expect(["w1", "w2"].contains(row["worker"] as? String ?? "") && row["token"] is NSNumber && row["run"] is String)
+            #expect(row["stderrTail"] as? String == "oops\n")
+        }
+        #expect(Set(runRows.compactMap { $0["stdoutTail"] as? String }) == ["out 0\n", "out 1\n"])
+        let listed = try await coord.run(["--store", url, "jobs", "--json"])
+        #expect(listed.status == 0)
+        #expect(listed.stdoutText.split(separator: "\n").count == 5)
+        let live = try await coord.run(["--store", url, "workers", "--json"])
+        let liveIDs = live.stdoutText.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+        }
+        #expect(Set(liveIDs) == ["w1", "w2"])
+
+        // A graceful shutdown lets a running command finish: SIGTERM while `late` runs.
+        let late = try await coord.run(["--store", url, "job", "add", "late", "--command", "sleep 3; echo late >> '\(sink)'"])
+        #expect(late.status == 0, "\(late.stderr)")
+        try await Self.waitUntilRunning(job: "late", in: store, limit: .seconds(10))
+        let statuses = await withTaskGroup(of: Int32.self) { group in
+            for worker in workers { group.addTask { await worker.terminate() } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses == [0, 0], "\(workers.map(\.stderr))")
+        let finished = try await coord.run(["--store", url, "runs", "late", "--json"])
+        #expect(finished.stdoutText.contains(#""status":"succeeded""#), "\(finished.stdoutText)")
+        #expect(try String(contentsOfFile: sink, encoding: .utf8).contains("late\n"))
+        await handles.closeAll()
+    }
+
+    @Test("job pause, resume, trigger, cancel, show and rm act on the stored job", arguments: servers)
+    func jobControl(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        func coordRun(_ arguments: [String]) async throws -> CoordProcess.Result {
+            try await coord.run(["--store", url] + arguments)
+        }
+        func state() async throws -> String? {
+            let listed = try await coordRun(["jobs", "--json"])
+            let line = try #require(listed.stdoutText.split(separator: "\n").first)
+            return (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["state"] as? String
+        }
+        #expect(try await coordRun(["job", "add", "hourly", "--command", "true", "--every", "1h"]).status == 0)
+        #expect(try await coordRun(["job", "add", "hourly", "--command", "true"]).status == 3)
+        #expect(try await coordRun(["job", "pause", "hourly"]).status == 0)
+        #expect(try await state() == "paused")
+        #expect(try await coordRun(["job", "resume", "hourly"]).status == 0)
+        #expect(try await state() == "active")
+
+        let triggered = try await coordRun(["job", "trigger", "hourly"])
+        let run = triggered.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(triggered.status == 0 && !run.isEmpty)
+        let pending = try await coordRun(["runs", "hourly", "--json"])
+        #expect(pending.stdoutText.contains(#""run":"\#(run)""#) && pending.stdoutText.contains(#""status":"pending""#))
+        #expect(try await coordRun(["job", "cancel", "hourly"]).status == 0)
+        let cancelled = try await coordRun(["runs", "hourly", "--json"])
+        #expect(cancelled.stdoutText.split(separator: "\n").count == 1 && cancelled.stdoutText.contains(#""status":"cancelled""#))
+
+        let shown = try await coordRun(["job", "show", "hourly"])
+        #expect(shown.status == 0 && shown.stdoutText.contains("every 60m"))
+        #expect(try await coordRun(["job", "rm", "hourly"]).status == 0)
+        let gone = try await coordRun(["job", "show", "hourly"])
+        #expect(gone.status == 2 && gone.stderrLines == ["coord: no job hourly"])
+        await handles.closeAll()
+    }
+}

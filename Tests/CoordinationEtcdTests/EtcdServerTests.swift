@@ -1,0 +1,249 @@
+import Coordination
+@testable import CoordinationEtcd
+import Foundation
+import Logging
+import Testing
+
+/// Situations only a server of our own can produce: compaction, restarts, a leader killed, auth,
+/// TLS. Each test starts its etcd (ports 23000-23999, data under /tmp) and stops it at the end.
+@Suite(
+    .serialized,
+    .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
+struct EtcdServerTests {
+    let namespace = SharedEtcd.uniqueNamespace("servertest")
+
+    func open(_ cluster: EtcdCluster, ttl: Duration = .seconds(10), user: String? = nil, password: String? = nil) async throws -> EtcdStore {
+        try await EtcdStore(
+            endpoints: cluster.endpoints, namespace: namespace, ttl: ttl, user: user, password: password,
+            requestTimeout: .seconds(5), logger: Logger(label: "test.etcd.server"))
+    }
+
+    @Test func compactionWhileAWatchIsDisconnectedResyncsWithASnapshot() async throws {
+        try await EtcdCluster.with { cluster in
+            let store = try await open(cluster)
+            let root = try Key("/c")
+            _ = try await store.create(root, value: [], mode: .persistent)
+            _ = try await store.create(try root.child("old"), value: [1], mode: .persistent)
+            var events = store.watch(root, scope: .subtree).makeAsyncIterator()
+            var state: [Key: Record] = [:]
+            state.apply(try await next(&events, "the first snapshot"))
+
+            store.pauseWatches(true)
+            for index in 0..<5 { _ = try await store.create(try root.child("k\(index)"), value: [UInt8(index)], mode: .persistent) }
+            _ = try await store.set(try root.child("k1"), value: [9], ifVersion: 0)
+            try await store.delete(try root.child("old"), ifVersion: nil, recursive: false)
+            let revision = try #require(try await store.get(try root.child("k1"))).modRevision + 1
+            try await cluster.admin.compact(to: revision)
+            store.pauseWatches(false)
+
+            let expected = Dictionary(uniqueKeysWithValues: try await store.records(under: root).map { ($0.key, $0) })
+            var resynced = false
+            while state != expected {
+                let event = try await next(&events, "convergence after the compaction")
+                if case .snapshot = event { resynced = true }
+                state.apply(event)
+            }
+            #expect(resynced, "events before the compacted revision are gone: the stream must resync with a snapshot")
+            // And it keeps following after the resync.
+            let later = try await store.create(try root.child("later"), value: [7], mode: .persistent)
+            #expect(try await next(&events, "a write after the resync") == .put(later))
+            await store.close()
+        }
+    }
+
+    @Test func restartedEtcdLosesNoWatchEvent() async throws {
+        try await EtcdCluster.with { cluster in
+            let store = try await open(cluster)
+            let root = try Key("/r")
+            _ = try await store.create(root, value: [], mode: .persistent)
+            var events = store.watch(root, scope: .subtree).makeAsyncIterator()
+            guard case .snapshot = try await next(&events, "the first snapshot") else {
+                Issue.record("the first event must be a snapshot")
+                return
+            }
+            let before = try await store.create(try root.child("before"), value: [1], mode: .persistent)
+            #expect(try await next(&events, "the write before the restart") == .put(before))
+            let session = store.session.sessionID
+
+            let member = cluster.members[0]
+            cluster.stop(member)
+            try cluster.start(member)
+            try await cluster.waitUntilHealthy()
+
+            var written: [Record] = []
+            for index in 0..<5 {
+                written.append(try await store.create(try root.child("after\(index)"), value: [UInt8(index)], mode: .persistent))
+            }
+            for record in written {
+                let event = try await next(&events, "the writes after the restart")
+                #expect(event == .put(record), "resumed from the last revision seen: every event, in order, no snapshot")
+            }
+            #expect(store.session.sessionID == session, "the lease outlives a restart shorter than its TTL")
+            await store.close()
+        }
+    }
+
+    @Test func pausedServerSuspendsThenReconnectsTheSameSession() async throws {
+        try await EtcdCluster.with { cluster in
+            let store = try await open(cluster, ttl: .seconds(10))
+            let ephemeral = try await store.create(try Key("/held"), value: [], mode: .ephemeral)
+            var states = store.sessionEvents().makeAsyncIterator()
+            let first = try await next(&states, "the current session state")
+            let pid = try #require(cluster.pid(of: cluster.members[0]))
+            // Stopped for 6 s: every keep-alive (each times out after 2 s, sent every 3.3 s) fails,
+            // yet the 10 s lease has not run out when the server comes back.
+            kill(pid, SIGSTOP)
+            let suspended = try await next(&states, "suspended while the server is stopped")
+            #expect(suspended.state == .suspended)
+            #expect(suspended.sessionID == first.sessionID)
+            try await Task.sleep(for: .seconds(6) - (ContinuousClock.now - first.lastContact))
+            kill(pid, SIGCONT)
+            let back = try await next(&states, "reconnected once the server runs again")
+            #expect(back.state == .reconnected, "contact came back within the TTL")
+            #expect(back.sessionID == first.sessionID)
+            #expect(try await store.get(ephemeral.key) != nil, "the ephemeral key survived the suspension")
+            await store.close()
+        }
+    }
+
+    @Test func leaderKilledUnderLoadLosesNoAcknowledgedWrite() async throws {
+        try await EtcdCluster.with(size: 3) { cluster in
+            let leader = try #require(await cluster.leader(), "a 3-member cluster elects a leader")
+            // The leader first, so the store must also fail over to another endpoint when it dies.
+            let endpoints = ["127.0.0.1:\(leader.clientPort)"] + cluster.endpoints.filter { $0 != "127.0.0.1:\(leader.clientPort)" }
+            let store = try await EtcdStore(
+                endpoints: endpoints, namespace: namespace, requestTimeout: .seconds(5), logger: Logger(label: "test.etcd.server"))
+            let start = ContinuousClock.now
+            let killAt = start.advanced(by: .seconds(1))
+            let stopAt = start.advanced(by: .seconds(5))
+            let outcomes = try await withThrowingTaskGroup(of: ([Key: [UInt8]], [CoordinationError.Code], Int).self) { group in
+                for writer in 0..<3 {
+                    group.addTask {
+                        var acknowledged: [Key: [UInt8]] = [:]
+                        var errors: [CoordinationError.Code] = []
+                        var afterKill = 0
+                        var index = 0
+                        while ContinuousClock.now < stopAt {
+                            index += 1
+                            let key = try Key("/load/w\(writer)-\(index)")
+                            let value = Array("\(writer):\(index)".utf8)
+                            do {
+                                _ = try await store.create(key, value: value, mode: .persistent)
+                                acknowledged[key] = value
+                                if ContinuousClock.now > killAt.advanced(by: .milliseconds(200)) { afterKill += 1 }
+                            } catch let error as CoordinationError {
+                                errors.append(error.code)
+                            }
+                        }
+                        return (acknowledged, errors, afterKill)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(until: killAt)
+                    cluster.stop(leader, kill: true)
+                    return ([:], [], 0)
+                }
+                return try await group.reduce(into: [([Key: [UInt8]], [CoordinationError.Code], Int)]()) { $0.append($1) }
+            }
+            let acknowledged = outcomes.reduce(into: [Key: [UInt8]]()) { $0.merge($1.0) { first, _ in first } }
+            let errors = outcomes.flatMap(\.1)
+            #expect(outcomes.map(\.2).reduce(0, +) > 0, "writes succeed again once a new leader is elected")
+            #expect(errors.allSatisfy { [.connectionLoss, .unavailable, .timeout].contains($0) }, "only contact errors: \(errors)")
+            let reader = try await open(cluster)
+            for (key, value) in acknowledged {
+                #expect(try await reader.get(key)?.value == value, "acknowledged write \(key) must survive the leader")
+            }
+            await reader.close()
+            await store.close()
+        }
+    }
+
+    @Test func authWrongPasswordIsUnauthenticatedAndExpiredTokensAreRenewed() async throws {
+        try await EtcdCluster.with(arguments: ["--auth-token-ttl", "1"]) { cluster in
+            let admin = cluster.admin
+            _ = try await admin.call("/v3/auth/user/add", ["name": "root", "password": "s3cret"])
+            _ = try await admin.call("/v3/auth/role/add", ["name": "root"])
+            _ = try await admin.call("/v3/auth/user/grant", ["user": "root", "role": "root"])
+            _ = try await admin.call("/v3/auth/enable", [:])
+
+            let wrong = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root", password: "wrong") }
+            #expect(wrong?.code == .unauthenticated)
+
+            let store = try await open(cluster, ttl: .seconds(30), user: "root", password: "s3cret")
+            _ = try await store.create(try Key("/a"), value: [1], mode: .persistent)
+            let firstToken = try #require(store.gateway.currentToken)
+            // The token lives 1 s past its last use; outwait it (a wait on the server's clock, not a sync).
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await store.get(try Key("/a"))?.value == [1], "an expired token is renewed without the caller noticing")
+            #expect(store.gateway.currentToken != firstToken, "a new token was fetched")
+
+            let anonymous = await #expect(throws: CoordinationError.self) {
+                _ = try await EtcdStore(endpoints: cluster.endpoints, namespace: namespace, logger: Logger(label: "test"))
+            }
+            #expect(anonymous?.code == .unauthenticated)
+            await store.close()
+        }
+    }
+
+    @Test func tlsWithCertificatesMadeByOpenSSL() async throws {
+        let directory = NSTemporaryDirectory() + "coordination-tls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await makeCertificates(in: directory)
+        let tls = TLSFiles(caCertificate: "\(directory)/ca.pem", clientCertificate: "\(directory)/client.pem", clientKey: "\(directory)/client.key")
+        let arguments = [
+            "--cert-file", "\(directory)/server.pem", "--key-file", "\(directory)/server.key",
+            "--trusted-ca-file", "\(directory)/ca.pem", "--client-cert-auth",
+        ]
+        try await EtcdCluster.with(arguments: arguments, secure: true, tls: tls) { cluster in
+            let url = "etcds://\(cluster.endpoints[0])\(namespace.path)?cacert=\(directory)/ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key"
+            let store = try await StoreRegistry([.etcd]).open(url, logger: Logger(label: "test"))
+            let record = try await store.create(try Key("/secure"), value: [42], mode: .ephemeral)
+            #expect(try await store.get(record.key) == record)
+            await store.close()
+
+            let withoutClientCertificate = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(
+                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem", logger: Logger(label: "test"))
+            }
+            #expect(withoutClientCertificate?.code == .unavailable)
+            let plain = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open("etcd://\(cluster.endpoints[0])/x", logger: Logger(label: "test"))
+            }
+            #expect(plain?.code == .unavailable)
+        }
+    }
+
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+    func makeCertificates(in directory: String) async throws {
+        func openssl(_ arguments: String...) async throws {
+            try await run("/usr/bin/openssl", arguments, in: directory)
+        }
+        // etcd 3.4's gateway dials its own gRPC port with the server certificate as a client
+        // certificate, so that one needs clientAuth too.
+        try "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n".write(toFile: "\(directory)/server.ext", atomically: true, encoding: .utf8)
+        try "extendedKeyUsage=clientAuth\n".write(toFile: "\(directory)/client.ext", atomically: true, encoding: .utf8)
+        try await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=coordination-test-ca")
+        for name in ["server", "client"] {
+            try await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name == "server" ? "127.0.0.1" : "root")")
+            try await openssl("x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "1", "-extfile", "\(name).ext")
+        }
+    }
+}
+
+/// Runs a tool to completion without blocking the caller's thread.
+func run(_ executable: String, _ arguments: [String], in directory: String) async throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try process.run() } catch { continuation.resume(throwing: error) }
+    }
+    if status != 0 {
+        throw CoordinationError(.unavailable, "\(executable) \(arguments.joined(separator: " ")) exited with \(status)")
+    }
+}

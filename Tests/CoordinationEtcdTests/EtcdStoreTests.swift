@@ -1,0 +1,193 @@
+import Coordination
+@testable import CoordinationEtcd
+import Foundation
+import Logging
+import Testing
+
+/// What is particular to etcd, on the shared server: the key layout other tools see, counters
+/// kept out of reach, endpoint failover, URLs, and watch resumption.
+@Suite(.enabled("needs etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379)") { await SharedEtcd.shouldRun() })
+struct EtcdStoreTests {
+    let admin = EtcdAdmin(endpoints: SharedEtcd.endpoints)
+
+    /// Runs `body` with a store in a fresh namespace, then deletes the namespace.
+    func withStore(_ body: (EtcdStore, Key) async throws -> Void) async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await SharedEtcd.open(namespace)
+        do {
+            try await body(store, namespace)
+        } catch {
+            await cleanup(store, namespace)
+            throw error
+        }
+        await cleanup(store, namespace)
+    }
+
+    func cleanup(_ store: EtcdStore, _ namespace: Key) async {
+        await store.close()
+        try? await admin.deletePrefix(namespace.path)
+        try? await admin.deletePrefix(String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path)
+    }
+
+    @Test func keysArePlainEtcdKeysUnderTheNamespace() async throws {
+        try await withStore { store, namespace in
+            let value: [UInt8] = [0, 1, 2, 255, 10]
+            let record = try await store.create(try Key("/a/b"), value: value, mode: .persistent)
+            let raw = try #require(try await admin.get(namespace.path + "/a/b"))
+            #expect(raw.value == value)
+            #expect(raw.version == 1 && record.version == 0, "etcd version 1 is the contract's version 0")
+            #expect(raw.createRevision == record.createRevision && raw.modRevision == record.modRevision)
+            let parent = try #require(try await admin.get(namespace.path + "/a"), "the ancestor is a real, empty etcd key")
+            #expect(parent.value.isEmpty && parent.lease == 0)
+        }
+    }
+
+    @Test func valuesWrittenByOtherToolsReadByteForByte() async throws {
+        try await withStore { store, namespace in
+            let value = Array((0...255).map { UInt8($0) })
+            _ = try await store.create(try Key("/x"), value: [], mode: .persistent)
+            let revision = try await admin.put(namespace.path + "/x/raw", value)
+            let record = try #require(try await store.get(try Key("/x/raw")))
+            #expect(record.value == value)
+            #expect(record.createRevision == revision && record.version == 0)
+            #expect(try await store.children(of: try Key("/x")) == ["raw"])
+        }
+    }
+
+    @Test func sequentialCountersLiveOutsideEveryNamespace() async throws {
+        try await withStore { store, namespace in
+            let first = try await store.create(try Key("/q/job-"), value: [], mode: .sequential)
+            let second = try await store.create(try Key("/q/job-"), value: [], mode: .sequential)
+            #expect(first.key.name == "job-0000000000" && second.key.name == "job-0000000001")
+            let counters = try await admin.all(prefix: String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path)
+            #expect(counters.count == 1)
+            #expect(counters.first?.key.first != UInt8(ascii: "/"), "no namespace can reach a key without a leading '/'")
+            #expect(counters.first?.value == Array("2".utf8))
+            #expect(try await store.children(of: try Key("/q")) == ["job-0000000000", "job-0000000001"])
+            let root = try await SharedEtcd.open(.root)
+            let topLevel = try await root.children(of: .root)
+            await root.close()
+            #expect(!topLevel.contains { $0.hasPrefix("coordination") }, "the root namespace must not list counters")
+        }
+    }
+
+    @Test func sequentialNamesSkipKeysTheCounterDoesNotKnow() async throws {
+        try await withStore { store, namespace in
+            // As a migration copies them: sequential names, but no counter.
+            for number in [0, 1, 7] { _ = try await admin.put(namespace.path + "/q/job-" + Key.sequenceSuffix(Int64(number)), [1]) }
+            _ = try await admin.put(namespace.path + "/q", [])
+            let created = try await store.create(try Key("/q/job-"), value: [], mode: .sequential)
+            #expect(created.key.name == "job-0000000008", "new sequential keys sort after the copied ones")
+            let next = try await store.create(try Key("/q/job-"), value: [], mode: .sequential)
+            #expect(next.key.name == "job-0000000009")
+        }
+    }
+
+    @Test func transactionWritingOneKeyTwiceIsUnsupportedUnlessItEndsDeleted() async throws {
+        try await withStore { store, _ in
+            let key = try Key("/t")
+            let error = await #expect(throws: CoordinationError.self) {
+                try await store.transaction([.create(key, value: [1], mode: .persistent), .set(key, value: [2], ifVersion: 0)])
+            }
+            #expect(error?.code == .unsupported && error?.failedOperation == 1)
+            #expect(try await store.exists(key) == false, "nothing applied")
+            let results = try await store.transaction([
+                .create(key, value: [1], mode: .persistent), .set(key, value: [2], ifVersion: 0), .delete(key, ifVersion: 1),
+            ])
+            #expect(results.count == 3 && results.last == .deleted)
+            #expect(try await store.exists(key) == false)
+        }
+    }
+
+    @Test func credentialsForAServerWithoutAuthAreNotAnError() async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await EtcdStore(
+            endpoints: SharedEtcd.endpoints, namespace: namespace, user: "root", password: "unused", logger: Logger(label: "test"))
+        _ = try await store.create(try Key("/k"), value: [1], mode: .persistent)
+        #expect(store.gateway.currentToken == nil)
+        await cleanup(store, namespace)
+    }
+
+    @Test func failsOverFromADeadEndpoint() async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let dead = "127.0.0.1:\(EtcdCluster.ports(1))"
+        let store = try await SharedEtcd.open(namespace, endpoints: [dead] + SharedEtcd.endpoints)
+        _ = try await store.create(try Key("/k"), value: [1], mode: .persistent)
+        #expect(try await store.get(try Key("/k"))?.value == [1])
+        await cleanup(store, namespace)
+    }
+
+    @Test func noEndpointIsUnavailable() async throws {
+        let error = await #expect(throws: CoordinationError.self) {
+            _ = try await SharedEtcd.open(.root, endpoints: ["127.0.0.1:\(EtcdCluster.ports(1))"])
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.backendDetail?.contains("curl error") == true)
+    }
+
+    @Test func storeURLsOpenAndRejectUnknownOptions() async throws {
+        let registry = StoreRegistry([.etcd])
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await registry.open("etcd://\(SharedEtcd.endpoints.joined(separator: ","))\(namespace.path)?ttl=3s", logger: Logger(label: "test"))
+        #expect(store.namespace == namespace)
+        #expect(store.session.ttl == .seconds(3))
+        await store.close()
+        try await admin.deletePrefix(namespace.path)
+        let error = await #expect(throws: CoordinationError.self) {
+            _ = try await registry.open("etcd://127.0.0.1:1/x?tll=3s", logger: Logger(label: "test"))
+        }
+        #expect(error?.code == .invalidConfiguration)
+        let tlsOnHTTP = await #expect(throws: CoordinationError.self) {
+            _ = try await registry.open("etcd://127.0.0.1:1/x?cacert=/ca.pem", logger: Logger(label: "test"))
+        }
+        #expect(tlsOnHTTP?.code == .invalidConfiguration)
+    }
+
+    @Test func watchResumesAfterItsStreamDropsWithoutASnapshot() async throws {
+        try await withStore { store, _ in
+            let root = try Key("/w")
+            _ = try await store.create(root, value: [], mode: .persistent)
+            var events = store.watch(root, scope: .subtree).makeAsyncIterator()
+            guard case .snapshot = try await next(&events, "the snapshot") else {
+                Issue.record("the first event must be a snapshot")
+                return
+            }
+            store.pauseWatches(true)
+            var written: [Int64] = []
+            for index in 0..<5 {
+                written.append(try await store.create(try root.child("k\(index)"), value: [UInt8(index)], mode: .persistent).modRevision)
+            }
+            store.pauseWatches(false)
+            var seen: [Int64] = []
+            while seen.count < written.count {
+                switch try await next(&events, "the writes made while the stream was down") {
+                case .put(let record): seen.append(record.modRevision)
+                case let other: Issue.record("expected only puts after resuming, got \(other)")
+                }
+            }
+            #expect(seen == written, "every write, once, in order")
+        }
+    }
+
+    @Test func foreignKeysThatAreNotValidKeysAreSkipped() async throws {
+        try await withStore { store, namespace in
+            _ = try await store.create(try Key("/f/ok"), value: [], mode: .persistent)
+            _ = try await admin.put(namespace.path + "/f//bad", [1])
+            _ = try await admin.put(namespace.path + "/f/also\u{1}bad", [1])
+            #expect(try await store.children(of: try Key("/f")) == ["ok"])
+            #expect(try await store.records(under: try Key("/f")).map(\.key.path) == ["/f", "/f/ok"])
+        }
+    }
+
+    @Test func manyRequestsInParallel() async throws {
+        try await withStore { store, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<64 {
+                    group.addTask { _ = try await store.create(try Key("/p/k\(index)"), value: [UInt8(index)], mode: .persistent) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await store.children(of: try Key("/p")).count == 64)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Coordination
+@testable import CoordinationEtcd
+import Testing
+
+/// The session's logic, driven without a server.
+@Suite struct LeaseStateMachineTests {
+    let start = ContinuousClock.now
+
+    func at(_ seconds: Int) -> ContinuousClock.Instant { start.advanced(by: .seconds(seconds)) }
+
+    @Test func grantReportsConnectedAndSchedulesKeepAlive() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        #expect(machine.start() == [.grant(after: .zero)])
+        let actions = machine.handle(.granted(lease: 7), now: at(0))
+        #expect(actions == [.report(.connected, lease: 7, lastContact: at(0)), .keepAlive(lease: 7, after: .seconds(3))])
+        #expect(machine.lease == 7)
+    }
+
+    @Test func failedKeepAliveSuspendsOnceThenReconnects() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7), now: at(0))
+        _ = machine.handle(.keepAliveConfirmed, now: at(3))
+        let first = machine.handle(.keepAliveFailed, now: at(6))
+        #expect(first == [.report(.suspended, lease: 7, lastContact: at(3)), .keepAlive(lease: 7, after: .milliseconds(500))])
+        // A second failure reports nothing new, and keeps the last confirmed contact.
+        #expect(machine.handle(.keepAliveFailed, now: at(7)) == [.keepAlive(lease: 7, after: .milliseconds(500))])
+        let back = machine.handle(.keepAliveConfirmed, now: at(8))
+        #expect(back == [.report(.reconnected, lease: 7, lastContact: at(8)), .keepAlive(lease: 7, after: .seconds(3))])
+    }
+
+    @Test func leaseGoneReportsExpiredThenGrantsANewSession() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7), now: at(0))
+        let expired = machine.handle(.leaseGone, now: at(4))
+        #expect(expired == [.report(.expired, lease: 7, lastContact: at(0)), .grant(after: .zero)])
+        #expect(machine.lease == nil)
+        #expect(machine.handle(.grantFailed, now: at(5)) == [.grant(after: .milliseconds(500))])
+        let renewed = machine.handle(.granted(lease: 8), now: at(6))
+        #expect(renewed == [.report(.connected, lease: 8, lastContact: at(6)), .keepAlive(lease: 8, after: .seconds(3))])
+    }
+
+    @Test func closeRevokesTheLeaseAndStops() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7), now: at(0))
+        #expect(machine.handle(.close, now: at(1)) == [.revoke(lease: 7), .report(.closed, lease: 7, lastContact: at(1)), .stop])
+        // Nothing happens after close, whatever arrives late.
+        #expect(machine.handle(.keepAliveConfirmed, now: at(2)) == [])
+        #expect(machine.handle(.granted(lease: 9), now: at(2)) == [])
+    }
+
+    @Test func lateAnswersFromAnEarlierStateAreIgnored() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7), now: at(0))
+        _ = machine.handle(.leaseGone, now: at(1))
+        #expect(machine.handle(.keepAliveConfirmed, now: at(2)) == [])
+        #expect(machine.handle(.keepAliveFailed, now: at(2)) == [])
+    }
+
+    @Test func shortTTLRetriesFaster() {
+        let machine = LeaseStateMachine(ttl: .seconds(2))
+        #expect(machine.retryInterval == .seconds(2) / 6)
+        #expect(machine.keepAliveInterval == .seconds(2) / 3)
+    }
+}
+
+/// The gateway's JSON: numbers as strings, omitted zero fields, truncated replies.
+@Suite struct GatewayJSONTests {
+    @Test func readsInt64WrittenAsStringsAndOmittedFieldsAsZero() throws {
+        let json = try #require(JSONValue.parse(Array(#"{"kvs":[{"key":"L2E=","create_revision":"12","mod_revision":"14","version":"3"}],"count":"1"}"#.utf8)))
+        let kv = try KeyValue(json: try #require(json["kvs"]?.arrayValue.first))
+        #expect(kv.key == Array("/a".utf8))
+        #expect(kv.value == [])
+        #expect(kv.createRevision == 12 && kv.modRevision == 14 && kv.version == 3 && kv.lease == 0)
+        #expect(json["count"]?.int64Value == 1)
+    }
+
+    @Test func tellsBooleansFromNumbers() throws {
+        let json = try #require(JSONValue.parse(Array(#"{"succeeded":true,"code":5,"created":false}"#.utf8)))
+        #expect(json["succeeded"] == .bool(true))
+        #expect(json["created"] == .bool(false))
+        #expect(json["code"]?.int64Value == 5)
+    }
+
+    @Test func truncatedReplyIsNotParsed() {
+        #expect(JSONValue.parse(Array(#"{"header":{"revision":"3""#.utf8)) == nil)
+        #expect(JSONValue.parse([]) == nil)
+    }
+
+    @Test func truncatedTxnReplyIsUnavailableNotACrash() throws {
+        let json = try #require(JSONValue.parse(Array(#"{"succeeded":true}"#.utf8)))
+        let error = #expect(throws: CoordinationError.self) { try TxnReply(json) }
+        #expect(error?.code == .unavailable)
+        #expect(error?.backendDetail?.contains("malformed") == true)
+    }
+
+    @Test func serializesEscapesAndNumbers() {
+        let value: JSONValue = ["a": "q\"\\\n", "n": .int64(-3), "b": true, "list": [1, 2]]
+        #expect(String(decoding: value.serialized, as: UTF8.self) == #"{"a":"q\"\\\u000a","b":true,"list":[1,2],"n":"-3"}"#)
+    }
+
+    @Test func oneMappingForGatewayErrors() {
+        func code(_ status: Int, _ grpc: Int?, _ message: String, _ kind: RequestKind = .read) -> CoordinationError.Code {
+            CoordinationError.gateway(.status(status, grpcCode: grpc, message: message), kind: kind).code
+        }
+        #expect(code(401, 16, "etcdserver: invalid auth token") == .unauthenticated)
+        #expect(code(400, 3, "etcdserver: authentication failed, invalid user ID or password") == .unauthenticated)
+        #expect(code(403, 7, "etcdserver: permission denied") == .permissionDenied)
+        #expect(code(404, 5, "etcdserver: requested lease not found") == .sessionExpired)
+        #expect(code(400, 3, "etcdserver: too many operations in txn request") == .transactionTooLarge)
+        #expect(code(503, 14, "etcdserver: request timed out", .write) == .connectionLoss)
+        #expect(code(503, 14, "etcdserver: no leader") == .unavailable)
+        let detail = CoordinationError.gateway(.status(404, grpcCode: 5, message: "lease not found"), kind: .read).backendDetail
+        #expect(detail == "HTTP 404, gRPC code 5: lease not found")
+        let lost = CoordinationError.gateway(.transport(TransportFailure(code: 56, message: "Recv failure"), endpoint: "http://x"), kind: .write)
+        #expect(lost.code == .connectionLoss)
+        let refused = CoordinationError.gateway(.transport(TransportFailure(code: 7, message: "refused"), endpoint: "http://x"), kind: .write)
+        #expect(refused.code == .unavailable)
+    }
+
+    @Test func streamErrorsInsideA200ReplyAreRead() {
+        let reply = Array(#"{"error":{"grpc_code":16,"http_code":401,"message":"etcdserver: invalid auth token","http_status":"Unauthorized"}}"#.utf8)
+        guard case .status(let status, let code, let message) = Gateway.failure(status: 200, reply: reply) else {
+            Issue.record("a stream error is a status failure")
+            return
+        }
+        #expect(status == 401 && code == 16 && message == "etcdserver: invalid auth token")
+        guard case .status(400, nil, let text) = Gateway.failure(status: 400, reply: Array("<html>".utf8)) else {
+            Issue.record("a non-JSON error body is described as it came")
+            return
+        }
+        #expect(text == "<html>")
+    }
+
+    @Test func keySpaceRangesDoNotReachPrefixSiblings() throws {
+        let space = KeySpace(namespace: try Key("/ns"))
+        let (start, end) = space.subtree(try Key("/a"))
+        #expect(start == Array("/ns/a/".utf8) && end == Array("/ns/a0".utf8))
+        #expect(!(Array("/ns/ab".utf8).lexicographicallyPrecedes(end) && !Array("/ns/ab".utf8).lexicographicallyPrecedes(start)))
+        #expect(space.key(for: Array("/ns/a/b".utf8)) == (try Key("/a/b")))
+        #expect(space.key(for: Array("/ns2/a".utf8)) == nil)
+        #expect(space.key(for: Array("/ns".utf8)) == nil)
+        #expect(space.counter(of: try Key("/q")).first != UInt8(ascii: "/"))
+        let root = KeySpace(namespace: .root).subtree(.root)
+        #expect(root.start == Array("/".utf8) && root.end == Array("0".utf8))
+    }
+}

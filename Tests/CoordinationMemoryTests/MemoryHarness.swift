@@ -1,0 +1,29 @@
+import Coordination
+import CoordinationMemory
+import CoordinationTesting
+
+/// Runs the conformance suite on one in-process ``MemoryServer`` driven by a ``ManualClock``, so
+/// that session expiry goes through the same path as in production: contact lost, then the TTL
+/// running out on the server's clock.
+struct MemoryHarness: ConformanceHarness {
+    let clock = ManualClock()
+    let server: MemoryServer
+
+    init() {
+        server = MemoryServer(clock: clock)
+    }
+
+    var backendName: String { "memory" }
+
+    func openStore(namespace: Key) async throws -> any CoordinationStore {
+        try await server.connect(namespace: namespace)
+    }
+
+    func expireSession(of store: any CoordinationStore) async throws {
+        guard let store = store as? MemoryStore else {
+            throw CoordinationError(.unsupported, "the memory harness can only expire MemoryStore handles")
+        }
+        store.simulateDisconnect()
+        clock.advance(by: store.session.ttl + .seconds(1))
+    }
+}

@@ -1,0 +1,74 @@
+import Coordination
+import CoordinationMemory
+import Testing
+
+/// Behaviour specific to the embedded store's simulated network and injectable clock; the
+/// contract itself is covered by the conformance suite.
+@Suite struct MemorySessionTests {
+    let clock = ManualClock()
+    var server: MemoryServer { MemoryServer(clock: clock) }
+
+    @Test func disconnectBeyondTTLExpiresOnTheClockAndStartsANewSession() async throws {
+        let server = MemoryServer(clock: clock)
+        let store = try await server.connect(sessionTTL: .seconds(5))
+        let observer = try await server.connect()
+        defer { Task { await store.close(); await observer.close() } }
+        _ = try await store.create(Key("/lock"), value: [1], mode: .ephemeral)
+        var states = store.sessionEvents().makeAsyncIterator()
+        let first = await states.next()
+        #expect(first?.state == .connected)
+
+        store.simulateDisconnect()
+        #expect(await states.next()?.state == .suspended)
+        await #expect(throws: CoordinationError.self) { try await store.get(Key("/lock")) }
+
+        clock.advance(by: .seconds(4))
+        #expect(try await observer.exists(Key("/lock")), "not expired before the TTL")
+        clock.advance(by: .seconds(2))
+        let expired = await states.next()
+        #expect(expired?.state == .expired)
+        let reconnected = await states.next()
+        #expect(reconnected?.state == .connected)
+        #expect(reconnected?.sessionID != first?.sessionID)
+        #expect(try await observer.exists(Key("/lock")) == false)
+        #expect(try await store.exists(Key("/lock")) == false)
+    }
+
+    @Test func reconnectWithinTTLKeepsEphemeralsAndResyncsWatches() async throws {
+        let server = MemoryServer(clock: clock)
+        let store = try await server.connect(sessionTTL: .seconds(5))
+        let writer = try await server.connect()
+        defer { Task { await store.close(); await writer.close() } }
+        _ = try await store.create(Key("/mine"), value: [], mode: .ephemeral)
+        var events = try store.watch(Key("/w"), scope: .subtree).makeAsyncIterator()
+        let opening = try await events.next()
+        #expect(opening == .snapshot([]))
+
+        store.simulateDisconnect()
+        let record = try await writer.create(Key("/w/a"), value: [7])
+        clock.advance(by: .seconds(3))
+        store.simulateReconnect()
+        #expect(store.session.state == .reconnected)
+        // The change made while disconnected arrives as a fresh snapshot, not as a lost event.
+        let resync = try await events.next()
+        let parent = try #require(try await writer.get(Key("/w")))
+        #expect(resync == .snapshot([parent, record]))
+        #expect(try await writer.exists(Key("/mine")))
+        clock.advance(by: .seconds(10))
+        #expect(try await writer.exists(Key("/mine")), "a reconnected session does not expire")
+    }
+
+    @Test func namedServersAreSharedAndTTLComesFromTheURL() async throws {
+        let registry = StoreRegistry([.memory])
+        let name = "shared-\(UInt32.random(in: 0...UInt32.max))"
+        let a = try await registry.open("memory://\(name)/ns?ttl=3s", logger: .init(label: "test"))
+        let b = try await registry.open("memory://\(name)", logger: .init(label: "test"))
+        defer { Task { await a.close(); await b.close() } }
+        _ = try await a.create(Key("/x"), string: "hi")
+        #expect(try await b.get(Key("/ns/x"))?.string == "hi")
+        #expect(a.session.ttl == .seconds(3))
+        await #expect(throws: CoordinationError.self) {
+            _ = try await registry.open("memory://?bogus=1", logger: .init(label: "test"))
+        }
+    }
+}

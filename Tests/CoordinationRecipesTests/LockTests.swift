@@ -1,0 +1,150 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Synchronization
+import Testing
+
+@Suite struct LockTests {
+    @Test(arguments: RecipeBackend.all)
+    func mutualExclusionAcrossSessions(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/counter")
+        let shared = SharedCounter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                let store = try await handles.open()
+                group.addTask {
+                    let lock = Lock(store: store, path: path)
+                    for _ in 0..<20 {
+                        try await lock.withLock { lease in
+                            let seen = shared.enter(token: lease.token)
+                            // Read, let the others run, write: lost updates would show without the lock.
+                            await Task.yield()
+                            _ = try await store.exists(path)
+                            shared.leave(writing: seen + 1)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let result = shared.state.withLock { $0 }
+        #expect(result.counter == 60)
+        #expect(result.maxHolders == 1)
+        #expect(result.tokens == result.tokens.sorted() && Set(result.tokens).count == 60, "fencing tokens strictly increase")
+    }
+
+    @Test(arguments: RecipeBackend.all)
+    func releaseWakesExactlyOneOfFiftyWaiters(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/herd")
+        let holderStore = try await handles.open()
+        let holder = try #require(try await Lock(store: holderStore, path: path).acquire())
+
+        let counting = CountingStore(try await handles.open())
+        let (acquired, acquiredSignal) = AsyncStream<Int64>.makeStream()
+        let waiters = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        let lease = try #require(try await Lock(store: counting, path: path).acquire())
+                        acquiredSignal.yield(lease.token)
+                        // Keep holding: only the first release is measured.
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Every waiter is queued and watching its predecessor once 50 watches have delivered their snapshot.
+        try await withDeadline("50 waiters to arm their watches") { await counting.snapshots.reach(50) }
+        #expect(counting.wakeups.current == 0)
+        #expect(try await holderStore.children(of: path).count == 51)
+
+        try await holder.release()
+        let next = try await withDeadline("the next waiter to acquire") {
+            var tokens = acquired.makeAsyncIterator()
+            return try #require(await tokens.next())
+        }
+        #expect(counting.wakeups.current == 1, "one release, one waiter woken")
+        #expect(next > holder.token)
+        waiters.cancel()
+        _ = try? await waiters.value
+    }
+
+    @Test(arguments: RecipeBackend.all)
+    func tryLockTimesOutAndLeavesNoEntry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/busy")
+        let a = try await handles.open()
+        let b = try await handles.open()
+        let held = try #require(try await Lock(store: a, path: path).acquire())
+        let attempt = try await Lock(store: b, path: path).acquire(timeout: .milliseconds(200))
+        #expect(attempt == nil)
+        #expect(try await a.children(of: path) == [held.key.name])
+        try await held.release()
+        let next = try #require(try await Lock(store: b, path: path).acquire(timeout: .seconds(5)))
+        #expect(next.token > held.token)
+    }
+
+    @Test(arguments: RecipeBackend.all)
+    func expiredHolderIsCancelledAndItsStaleTokenRejected(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/fenced")
+        let first = try await handles.open()
+        let second = try await handles.open()
+        let lock = Lock(store: first, path: path)
+
+        let (entered, enteredSignal) = AsyncStream<LockLease>.makeStream()
+        let body = Task {
+            try await lock.withLock { lease in
+                enteredSignal.yield(lease)
+                try await Task.sleep(for: .seconds(3600))  // "work" that only ends by cancellation
+            }
+        }
+        var leases = entered.makeAsyncIterator()
+        let stale = try #require(await leases.next())
+        try await backend.expire(first)
+        let outcome = await body.result
+        #expect(throws: RecipeError.self) { try outcome.get() }
+
+        let fresh = try #require(try await Lock(store: second, path: path).acquire(timeout: .seconds(10)))
+        #expect(fresh.token > stale.token)
+        let target = try Key("/protected")
+        await #expect(throws: RecipeError.notHeld(stale.key)) {
+            try await stale.guardedTransaction([.create(target, value: [1], mode: .persistent)])
+        }
+        try await fresh.guardedTransaction([.create(target, value: [2], mode: .persistent)])
+        #expect(try await second.get(target)?.value == [2])
+    }
+}
+
+/// A counter incremented non-atomically (read, wait, write) inside the critical section.
+final class SharedCounter: Sendable {
+    struct State {
+        var counter = 0
+        var holders = 0
+        var maxHolders = 0
+        var tokens: [Int64] = []
+    }
+    let state = Mutex(State())
+
+    func enter(token: Int64) -> Int {
+        state.withLock { state in
+            state.holders += 1
+            state.maxHolders = max(state.maxHolders, state.holders)
+            state.tokens.append(token)
+            return state.counter
+        }
+    }
+
+    func leave(writing value: Int) {
+        state.withLock { state in
+            state.counter = value
+            state.holders -= 1
+        }
+    }
+}

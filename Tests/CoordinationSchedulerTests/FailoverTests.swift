@@ -1,0 +1,213 @@
+import Coordination
+import CoordinationTestSupport
+import CoordinationRecipes
+import CoordinationScheduler
+import Foundation
+import Testing
+
+@Suite struct FailoverTests {
+    @Test(arguments: SchedulerBackend.all)
+    func anExpiredWorkersRunIsCancelledTakenOverAndFenced(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let started = Signal()
+        let cancelled = Signal()
+        let firstContext = Shared<RunContext?>(nil)
+        let tokens = Shared<[Int64]>([])
+        let starts = Shared<[ContinuousClock.Instant]>([])
+        let handler: JobHandler = { context in
+            tokens.withLock { $0.append(context.fencingToken) }
+            starts.withLock { $0.append(.now) }
+            guard context.attempt == 1 else { return RunOutput(message: "second attempt") }
+            firstContext.withLock { $0 = context }
+            started.fire()
+            do {
+                try await Task.sleep(for: .seconds(3600))
+            } catch {
+                cancelled.fire()
+                throw error
+            }
+            return RunOutput()
+        }
+        let (_, firstStore) = try await cluster.startWorker("first", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt to start") { await started.wait() }
+        try await cluster.startWorker("second", handlers: ["work": handler])
+
+        // The takeover is driven by the claim's delete event: time it from there (forcing an
+        // expiry can itself take a while on ZooKeeper, where a second handle must win the session).
+        let observer = try await cluster.open()
+        let claimsFolder = cluster.layout.claims
+        let claimGone = Task {
+            for try await event in observer.watch(claimsFolder, scope: .subtree) {
+                if case .delete(let key) = event, key.depth > claimsFolder.depth + 1 { return ContinuousClock.now }
+            }
+            throw CoordinationError(.unavailable, "claims watch ended")
+        }
+        try await withDeadline("the claim watch to start") {
+            for try await event in observer.watch(claimsFolder, scope: .subtree) { if case .snapshot = event { return } }
+        }
+        try await backend.expire(firstStore)
+        try await withDeadline("the first attempt to be cancelled") { await cancelled.wait() }
+        let history = try await cluster.waitForHistory("abandoned then succeeded") { entries in
+            entries.contains { $0.outcome == .succeeded }
+        }
+        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
+        #expect(history.map(\.attempt) == [1, 2])
+        // The takeover follows the claim's delete event, not a later resync or timeout. The issue's
+        // figure (p99 within TTL + 500 ms after a worker dies) is measured on a quiet machine and
+        // printed here; beside the whole parallel suite on two cores the bound is looser.
+        let deletedAt = try await withDeadline("the claim's delete event") { try await claimGone.value }
+        let takeover = deletedAt.duration(to: try #require(starts.value.last))
+        #expect(takeover < .seconds(2) * 3, "taken over \(takeover) after the claim was deleted")
+        FileHandle.standardError.write(Data("takeover on \(backend.name): \(takeover) after the claim's deletion\n".utf8))
+        let allTokens = tokens.value
+        #expect(allTokens.count == 2)
+        #expect(allTokens[1] > allTokens[0], "the takeover's fencing token is strictly larger")
+        #expect(history.last?.token == allTokens[1])
+        // The abandoned attempt's token is recorded when the taker had seen its claim (it may
+        // have started watching only after the claim vanished).
+        #expect(history.first?.token == nil || history.first?.token == allTokens[0])
+        #expect(history.first?.worker == "first")
+
+        // The stale attempt can never write about the run again.
+        let stale = try #require(firstContext.value)
+        await #expect(throws: SchedulerError.fenced(job: "job", run: stale.run)) { try await stale.progress("zombie") }
+        #expect(try await client.activeRuns(of: "job").isEmpty)
+    }
+
+    @Test(arguments: SchedulerBackend.all)
+    func gracefulShutdownHandsBackUnfinishedRuns(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let started = Signal()
+        let slow: JobHandler = { _ in
+            started.fire()
+            try await Task.sleep(for: .seconds(3600))
+            return RunOutput()
+        }
+        try await cluster.startWorker("leaving", gracePeriod: .milliseconds(100), handlers: ["work": slow])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work"))
+        try await withDeadline("the run to start") { await started.wait() }
+        try await cluster.stopWorker("leaving")
+
+        let runs = try await client.activeRuns(of: "job")
+        #expect(runs.count == 1)
+        #expect(runs.first?.record.status == .pending, "handed back")
+        #expect(runs.first?.record.attempt == 1, "a hand-back is not a failed attempt")
+        #expect(runs.first?.token == nil, "its claim was deleted")
+        #expect(try await client.workers().isEmpty, "the worker left the group")
+
+        try await cluster.startWorker("next", handlers: ["work": { _ in RunOutput(message: "done") }])
+        let history = try await cluster.waitForHistory("the run to finish elsewhere") { $0.contains { $0.outcome == .succeeded } }
+        #expect(history.map(\.worker) == ["next"])
+    }
+}
+
+@Suite struct SelfFencingTests {
+    // Memory only: suspending one handle of a shared ZooKeeper or etcd server needs a network fault
+    // of its own; the chaos suite (SIGSTOP of a worker process) covers that on the real servers.
+    @Test(arguments: [SchedulerBackend.memory])
+    func aSuspendedWorkerCancelsItsRunWritesNothingAndRejoins(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let started = Signal()
+        let cancelled = Signal()
+        let attempts = Shared<[(worker: String, attempt: Int, token: Int64)]>([])
+        let handler: JobHandler = { context in
+            attempts.withLock { $0.append((context.worker, context.attempt, context.fencingToken)) }
+            guard context.attempt == 1 else { return RunOutput() }
+            started.fire()
+            do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.fire() }
+            // Ignoring the cancellation and claiming success must change nothing.
+            return RunOutput(message: "zombie success")
+        }
+        let (_, suspended) = try await cluster.startWorker("suspended", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt") { await started.wait() }
+        try await cluster.startWorker("healthy", handlers: ["work": handler])
+        let suspend = try #require(backend.suspend)
+        try await suspend(suspended)
+        try await withDeadline("the suspended worker to cancel its run") { await cancelled.wait() }
+        let history = try await cluster.waitForHistory("the takeover to succeed") { $0.contains { $0.outcome == .succeeded } }
+        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
+        #expect(!history.contains { $0.message == "zombie success" }, "the fenced-off attempt wrote nothing")
+        let seen = attempts.value
+        #expect(seen.count == 2 && seen[1].token > seen[0].token)
+        // After its session expired the worker registers again under the same id.
+        try await cluster.waitForWorkers(2)
+        #expect(Set(try await client.workers().map(\.id)) == ["suspended", "healthy"])
+    }
+}
+
+@Suite struct HistoryBoundTests {
+    @Test(arguments: SchedulerBackend.all)
+    func historyIsBoundedPerJobUnderAConfigurableRoot(backend: SchedulerBackend) async throws {
+        let layout = SchedulerLayout(root: try Key("/elsewhere"), historyLimit: 3)
+        let cluster = try TestCluster(backend, layout: layout)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        try await cluster.startWorker("w", handlers: ["noop": countingHandler(calls)])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "noop"))
+        for number in 1...6 {
+            try await client.trigger("job")
+            _ = try await cluster.waitForHistory("trigger \(number)") { $0.last?.run == "t-000000000\(number)-000" }
+        }
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.run) == ["t-0000000004-000", "t-0000000005-000", "t-0000000006-000"], "the newest three")
+        #expect(calls.value.count == 7)
+        let store = try await cluster.open()
+        #expect(try await store.exists(try Key("/elsewhere/jobs/job")))
+        #expect(try await !store.exists(try Key("/scheduler")))
+    }
+}
+
+@Suite struct ExhaustedTakeoverTests {
+    @Test(arguments: SchedulerBackend.all)
+    func anAbandonedRunWithoutRetriesLeftEndsAsAbandoned(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let started = Signal()
+        let calls = Shared(0)
+        let handler: JobHandler = { _ in
+            calls.withLock { $0 += 1 }
+            started.fire()
+            try await Task.sleep(for: .seconds(3600))
+            return RunOutput()
+        }
+        let (_, doomed) = try await cluster.startWorker("doomed", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 0)))
+        try await withDeadline("the attempt to start") { await started.wait() }
+        try await cluster.startWorker("survivor", handlers: ["work": handler])
+        try await backend.expire(doomed)
+        let history = try await cluster.waitForHistory("the final entry") { !$0.isEmpty }
+        #expect(history.map(\.outcome) == [.abandoned])
+        #expect(history.first?.message?.contains("no retries left") == true)
+        #expect(history.first?.attempt == 1)
+        _ = try await cluster.waitForRuns(of: "job", "the run to be deleted") { $0.isEmpty }
+        #expect(calls.value == 1, "not run again")
+    }
+}
+
+@Suite struct LostReplyTests {
+    @Test(arguments: SchedulerBackend.all)
+    func aClaimWhoseReplyWasLostIsRecognisedAndRun(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        let store = LostReplyStore(try await cluster.open(), lostReplies: 1)
+        let worker = try Worker(store: store, layout: cluster.layout, id: "w", handlers: ["noop": countingHandler(calls)])
+        let task = Task { try await worker.run() }
+        defer { task.cancel() }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "noop"))
+        let history = try await cluster.waitForHistory("the run") { !$0.isEmpty }
+        #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
+        #expect(calls.value.values.first == 1)
+    }
+}

@@ -1,0 +1,123 @@
+import Coordination
+import CoordinationTestSupport
+import CoordinationScheduler
+import Foundation
+import Testing
+
+@Suite struct JobControlTests {
+    @Test(arguments: SchedulerBackend.all)
+    func pauseHoldsRunsTriggerAddsOneResumeRunsIt(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        try await cluster.startWorker("w", handlers: ["noop": countingHandler(calls)])
+        let client = try await cluster.client()
+        let yearly = try CronExpression("0 0 0 1 1 *")
+        try await client.submit(JobSpec(id: "yearly", handler: "noop", schedule: .cron(yearly)))
+        try await client.pause("yearly")
+        #expect(try await client.job("yearly")?.state.paused == true)
+        let triggered = try await client.trigger("yearly")
+        #expect(triggered == ["t-0000000001-000"])
+        // Paused: the triggered run waits (a bounded look, nothing should happen).
+        await #expect(throws: CoordinationError.self) {
+            _ = try await withDeadline("a paused run to be claimed", limit: .milliseconds(300)) {
+                try await cluster.waitForHistory("anything") { !$0.isEmpty }
+            }
+        }
+        #expect(try await client.activeRuns(of: "yearly").map(\.record.status) == [.pending])
+        try await client.resume("yearly")
+        let history = try await cluster.waitForHistory("the triggered run") { !$0.isEmpty }
+        #expect(history.map(\.run) == ["t-0000000001-000"])
+        #expect(history.map(\.outcome) == [.succeeded])
+        #expect(try await client.trigger("yearly") == ["t-0000000002-000"])
+        _ = try await cluster.waitForHistory("the second trigger") { $0.count == 2 }
+    }
+
+    @Test(arguments: SchedulerBackend.all)
+    func cancelRemovesPendingRunsAndStopsRunningOnes(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let started = Signal()
+        let wasCancelled = Shared(false)
+        let waitForever: JobHandler = { _ in
+            started.fire()
+            do { try await Task.sleep(for: .seconds(3600)) } catch { wasCancelled.withLock { $0 = true } }
+            throw CancellationError()
+        }
+        try await cluster.startWorker("w", handlers: ["wait": waitForever])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "later", handler: "wait", schedule: .once(at: Date().addingTimeInterval(3600))))
+        try await client.submit(JobSpec(id: "now", handler: "wait"))
+        try await withDeadline("the run to start") { await started.wait() }
+        try await client.cancel("later")
+        try await client.cancel("now")
+        let history = try await cluster.waitForHistory("two cancellations") { $0.filter { $0.outcome == .cancelled }.count == 2 }
+        #expect(Set(history.map(\.job)) == ["later", "now"])
+        #expect(wasCancelled.value, "the running handler was cancelled")
+        #expect(try await client.activeRuns(of: "later").isEmpty)
+        _ = try await cluster.waitForRuns(of: "now", "the cancelled run to be gone") { $0.isEmpty }
+
+        try await client.remove("now")
+        #expect(try await client.job("now") == nil)
+        #expect(try await client.history(of: "now").isEmpty)
+        #expect(try await client.jobs().map(\.spec.id) == ["later"])
+        await #expect(throws: CoordinationError.self) { try await client.pause("now") }
+    }
+
+    @Test(arguments: SchedulerBackend.all)
+    func submittingTwiceIsRefusedAndProgressIsRecorded(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let progressed = Signal()
+        let proceed = Signal()
+        let reporting: JobHandler = { context in
+            try await context.progress("half way")
+            progressed.fire()
+            await proceed.wait()
+            return RunOutput(message: "done")
+        }
+        try await cluster.startWorker("w", handlers: ["report": reporting])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "report"))
+        await #expect(throws: CoordinationError.self) { try await client.submit(JobSpec(id: "job", handler: "report")) }
+        try await withDeadline("progress") { await progressed.wait() }
+        let run = try #require(try await client.activeRuns(of: "job").first)
+        #expect(run.record.progress == "half way")
+        #expect(run.record.worker == "w")
+        #expect(run.token != nil)
+        proceed.fire()
+        let history = try await cluster.waitForHistory("success") { !$0.isEmpty }
+        #expect(history.first?.token == run.token)
+        #expect(history.first?.message == "done")
+    }
+}
+
+@Suite struct ActivityTests {
+    @Test(arguments: SchedulerBackend.all)
+    func activityShowsARunFromPendingToItsHistoryEntry(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "before", handler: "noop"))  // pending, no worker yet
+        let seen = try await withDeadline("the run to finish") {
+            var activity = client.activity().makeAsyncIterator()
+            var seen: [String] = []
+            guard case .run(let existing) = try await activity.next() else { return ["no existing run first"] }
+            seen.append("existing \(existing.record.job) \(existing.record.status.rawValue)")
+            try await cluster.startWorker("w", handlers: ["noop": { _ in RunOutput(message: "fine") }])
+            while let next = try await activity.next() {
+                switch next {
+                case .run(let run): seen.append("\(run.record.status.rawValue)\(run.token == nil ? "" : "+token")")
+                case .runEnded(let job, _): seen.append("ended \(job)")
+                case .finished(let entry): seen.append("\(entry.outcome.rawValue) \(entry.message ?? "")")
+                }
+                if seen.contains("ended before") && seen.contains("succeeded fine") { return seen }
+            }
+            return seen
+        }
+        #expect(seen.first == "existing before pending")
+        #expect(seen.contains("running+token"), "the claim shows with its token: \(seen)")
+        #expect(seen.contains("ended before"))
+        #expect(!seen.contains("pending+token"))
+    }
+}

@@ -1,0 +1,210 @@
+import Coordination
+import CoordinationMemory
+import CoordinationRecipes
+import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The stores scheduler tests run on: the shared test backends, plus a way to cut one handle off
+/// from its server, which only the embedded store can do without disturbing other handles.
+struct SchedulerBackend: Sendable, CustomTestStringConvertible {
+    let base: TestBackend
+    /// Cuts a handle off from the server (its session is suspended, then expires after its TTL).
+    let suspend: (@Sendable (any CoordinationStore) async throws -> Void)?
+
+    var name: String { base.name }
+    var testDescription: String { base.name }
+
+    func open(_ namespace: Key) async throws -> any CoordinationStore { try await base.open(namespace, .seconds(2)) }
+    func expire(_ store: any CoordinationStore) async throws { try await base.expire(store) }
+
+    static let all: [SchedulerBackend] = [memory, zookeeper, etcd]
+
+    static let memory = SchedulerBackend(base: .memory, suspend: { store in (store as! MemoryStore).simulateDisconnect() })
+    static let zookeeper = SchedulerBackend(base: .zookeeper, suspend: nil)
+    static let etcd = SchedulerBackend(base: .etcd, suspend: nil)
+}
+
+/// A scheduler deployment inside one test: workers on their own handles, a client, and cleanup.
+final class TestCluster: Sendable {
+    let backend: SchedulerBackend
+    let namespace: Key
+    let clock: WallClock
+    let layout: SchedulerLayout
+    private let opened = Mutex<[any CoordinationStore]>([])
+    private let running = Mutex<[String: (Worker, Task<Void, any Error>)]>([:])
+
+    init(
+        _ backend: SchedulerBackend, clock: WallClock = .system, layout: SchedulerLayout = SchedulerLayout(),
+        test: String = #function
+    ) throws {
+        try backend.base.require()
+        self.backend = backend
+        self.clock = clock
+        self.layout = layout
+        let name = String(test.prefix { $0 != "(" })
+        self.namespace = try Key("/scheduler-\(name)-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    func open() async throws -> any CoordinationStore {
+        let store = try await backend.open(namespace)
+        opened.withLock { $0.append(store) }
+        return store
+    }
+
+    func client() async throws -> Scheduler {
+        Scheduler(store: try await open(), layout: layout, clock: clock)
+    }
+
+    /// Starts a worker on a handle of its own; returns it and its handle.
+    @discardableResult
+    func startWorker(
+        _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5), handlers: [String: JobHandler]
+    ) async throws -> (worker: Worker, store: any CoordinationStore) {
+        let store = try await open()
+        var logger = Logger(label: "test.worker")
+        logger.logLevel = .warning
+        let worker = try Worker(
+            store: store, layout: layout, id: id,
+            configuration: Worker.Configuration(capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5)),
+            handlers: handlers, clock: clock, logger: logger)
+        let task = Task { try await worker.run() }
+        running.withLock { $0[id] = (worker, task) }
+        return (worker, store)
+    }
+
+    /// Drains a worker (graceful shutdown) and waits for it to stop.
+    func stopWorker(_ id: String) async throws {
+        guard let (worker, task) = running.withLock({ $0.removeValue(forKey: id) }) else { return }
+        worker.drain()
+        try await withDeadline("worker \(id) to stop") { try await task.value }
+    }
+
+    func shutdown() async {
+        let tasks = running.withLock { running in
+            defer { running = [:] }
+            return running.values.map(\.1)
+        }
+        for task in tasks { task.cancel() }
+        for task in tasks { _ = try? await task.value }
+        let stores = opened.withLock { stores in
+            defer { stores = [] }
+            return stores
+        }
+        if let cleaner = try? await backend.open(namespace) {
+            try? await cleaner.delete(.root, ifVersion: nil, recursive: true)
+            await cleaner.close()
+        }
+        for store in stores { await store.close() }
+    }
+
+    /// Waits (event-driven, on a watch of the history folder) until `done` holds for the history
+    /// of every job; returns that history.
+    func waitForHistory(
+        _ what: String, limit: Duration = .seconds(30), _ done: @escaping @Sendable ([HistoryEntry]) -> Bool
+    ) async throws -> [HistoryEntry] {
+        let store = try await open()
+        let folder = layout.history
+        return try await withDeadline(what, limit: limit) {
+            // Decoded once per change, kept in store order: watch events come in store order and
+            // sequential keys grow in creation order, so only a snapshot needs sorting.
+            var entries: [(key: Key, entry: HistoryEntry)] = []
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .millisecondsSince1970
+            func decode(_ record: Record) -> (key: Key, entry: HistoryEntry)? {
+                guard record.key.depth == folder.depth + 2,
+                    let entry = try? decoder.decode(HistoryEntry.self, from: Data(record.value))
+                else { return nil }
+                return (record.key, entry)
+            }
+            for try await event in store.watch(folder, scope: .subtree) {
+                switch event {
+                case .snapshot(let records):
+                    entries = records.sorted { $0.modRevision < $1.modRevision }.compactMap(decode)
+                case .put(let record):
+                    if let decoded = decode(record) { entries.append(decoded) }
+                case .delete(let key):
+                    entries.removeAll { $0.key == key }
+                }
+                let ordered = entries.map(\.entry)
+                if done(ordered) { return ordered }
+            }
+            throw CoordinationError(.unavailable, "history watch ended")
+        }
+    }
+
+    /// Waits (on a membership watch) until `count` workers are live.
+    func waitForWorkers(_ count: Int) async throws {
+        let membership = Membership(store: try await open(), group: layout.workers)
+        try await withDeadline("\(count) workers") {
+            for try await members in membership.watch() where members.count >= count { return }
+        }
+    }
+
+    /// Waits (on a watch of its state key) until the job's state satisfies `done`.
+    func waitForState(of job: String, _ what: String, _ done: @escaping @Sendable (JobState) -> Bool) async throws -> JobState {
+        let store = try await open()
+        let key = try layout.state(job)
+        return try await withDeadline(what) {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .millisecondsSince1970
+            for try await event in store.watch(key) {
+                var records: [Key: Record] = [:]
+                records.apply(event)
+                if let record = records[key], let state = try? decoder.decode(JobState.self, from: Data(record.value)),
+                    done(state)
+                {
+                    return state
+                }
+            }
+            throw CoordinationError(.unavailable, "state watch ended")
+        }
+    }
+
+    /// Waits until the job's active runs satisfy `done`.
+    func waitForRuns(
+        of job: String, _ what: String, _ done: @escaping @Sendable ([RunRecord]) -> Bool
+    ) async throws -> [RunRecord] {
+        let store = try await open()
+        let folder = try layout.runs(of: job)
+        return try await withDeadline(what) {
+            var records: [Key: Record] = [:]
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .millisecondsSince1970
+            for try await event in store.watch(folder, scope: .subtree) {
+                records.apply(event)
+                let runs = records.values.filter { $0.key.parent == folder }.sorted { $0.key < $1.key }
+                    .compactMap { try? decoder.decode(RunRecord.self, from: Data($0.value)) }
+                if done(runs) { return runs }
+            }
+            throw CoordinationError(.unavailable, "runs watch ended")
+        }
+    }
+}
+
+
+/// Mutable state shared by the tasks of one test.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
+}
+
+/// A one-way signal a test can wait on.
+final class Signal: Sendable {
+    private let broadcast = Broadcast<Bool>(false)
+    func fire() { broadcast.send(true) }
+    func wait() async { for await fired in broadcast.subscribe() where fired { return } }
+}
+
+/// A handler that succeeds at once, counting its calls per run.
+func countingHandler(_ calls: Shared<[String: Int]>) -> JobHandler {
+    { context in
+        calls.withLock { $0["\(context.job)/\(context.run)", default: 0] += 1 }
+        return RunOutput(message: "ok")
+    }
+}

@@ -1,0 +1,68 @@
+import Coordination
+import CoordinationScheduler
+import Foundation
+import Testing
+
+@Suite struct ValidationTests {
+    static let cases: [(JobSpec, String)] = [
+        (JobSpec(id: "a/b", handler: "h"), "id is not a valid key segment"),
+        (JobSpec(id: "j", handler: ""), "handler name is empty"),
+        (JobSpec(id: "j", handler: "h", shards: 0), "shards must be between 1 and 100, got 0"),
+        (JobSpec(id: "j", handler: "h", shards: 101), "shards must be between 1 and 100, got 101"),
+        (JobSpec(id: "j", handler: "h", shards: 2, shardParameters: ["a", "b", "c"]), "3 shard parameters given for 2 shards"),
+        (JobSpec(id: "j", handler: "h", timeout: .zero), "timeout must be positive"),
+        (JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: -1)), "retries must not be negative"),
+        (JobSpec(id: "j", handler: "h", schedule: .every(.milliseconds(1), start: nil)), "fixed rate interval must be at least 10ms"),
+        (JobSpec(id: "j", handler: "h", shards: 2, placement: .broadcast), "a broadcast job cannot also be sharded"),
+    ]
+
+    @Test(arguments: cases)
+    func invalidJobsAreRefusedWithTheProblemNamed(spec: JobSpec, problem: String) {
+        #expect {
+            try spec.validate()
+        } throws: { error in
+            guard let error = error as? CoordinationError else { return false }
+            return error.code == .invalidConfiguration && error.message.contains(problem)
+        }
+    }
+
+    @Test func aBadCronExpressionOrStrategyIsNamed() throws {
+        #expect(throws: CoordinationError.self) { try CronExpression("61 * * * * *") }
+        #expect {
+            try PlacementStrategy(parsing: "fastest")
+        } throws: { error in
+            (error as? CoordinationError)?.message.contains("unknown placement strategy 'fastest'") == true
+        }
+        #expect(try PlacementStrategy(parsing: "consistentHash") == .consistentHash)
+    }
+
+    @Test func jobsRoundTripThroughJSON() throws {
+        let spec = JobSpec(
+            id: "j", handler: "h", payload: Data([0, 1, 2]), schedule: .cron(try CronExpression("*/5 * * * * *")), shards: 3,
+            shardParameters: ["a"], priority: 7, requiredLabels: ["zone": "eu"], placement: .weighted,
+            timeout: .seconds(3), retry: RetryPolicy(maxRetries: 2), misfire: .skip, overlap: .replace)
+        let data = try JSONEncoder().encode(spec)
+        #expect(try JSONDecoder().decode(JobSpec.self, from: data) == spec)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("AAEC"), "payload is base64")
+        #expect(text.contains(#""timeoutMs":3000"#), "durations are milliseconds")
+        #expect(text.contains(#""kind":"cron""#))
+        #expect(text.contains(#""backoffBaseMs":1000"#))
+        let every = JobSpec(id: "e", handler: "h", schedule: .every(.milliseconds(1500), start: nil))
+        #expect(try JSONDecoder().decode(JobSpec.self, from: try JSONEncoder().encode(every)) == every)
+        let minimal = try JSONDecoder().decode(JobSpec.self, from: Data(#"{"id":"m","handler":"h"}"#.utf8))
+        #expect(minimal == JobSpec(id: "m", handler: "h"), "everything but id and handler has a default")
+        let state = JobState(submittedAt: Date(timeIntervalSince1970: 1), itemAssignment: [0: "a", 7: "b"])
+        let stateText = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        #expect(stateText.contains(#""7":"b""#))
+        #expect(try JSONDecoder().decode(JobState.self, from: Data(stateText.utf8)) == state)
+    }
+
+    @Test func runIdsSortByFireTimeThenItem() {
+        let early = RunID.scheduled(at: Date(timeIntervalSince1970: 9), item: 12)
+        let late = RunID.scheduled(at: Date(timeIntervalSince1970: 10), item: 3)
+        #expect(early == "r-0000000000009000-012")
+        #expect(early < late)
+        #expect(RunID.scheduled(at: Date(timeIntervalSince1970: 10), item: 0, worker: "w1") == "r-0000000000010000-000-w1")
+    }
+}

@@ -1,0 +1,98 @@
+import Coordination
+import Foundation
+import Testing
+
+@Suite struct KeyTests {
+    @Test(arguments: [
+        ("relative/key", "absolute"),
+        ("", "absolute"),
+        ("/a/", "end with '/'"),
+        ("/a//b", "empty segment"),
+        ("/a/./b", "'.'"),
+        ("/a/../b", "'..'"),
+        ("/..", "'..'"),
+        ("/a\u{0}b", "U+0000"),
+        ("/a\u{1F}", "U+001F"),
+        ("/a\u{7F}", "U+007F"),
+        ("/a\u{85}", "U+0085"),
+        ("/a\u{E000}", "U+E000"),
+        ("/a\u{FFFE}", "U+FFFE"),
+        ("/emoji\u{1F600}", "U+1F600"),
+        ("/zookeeper", "reserved"),
+        ("/zookeeper/quota", "reserved"),
+    ])
+    func rejectsWithAReason(path: String, reason: String) {
+        do {
+            _ = try Key(path)
+            Issue.record("\(path.debugDescription) was accepted")
+        } catch {
+            #expect(error.code == .invalidKey)
+            #expect(error.message.contains(reason), "\(error.message)")
+            #expect(error.message.hasPrefix("invalid key '"), "names the key: \(error.message)")
+        }
+    }
+
+    @Test(arguments: ["/", "/a", "/a/b-c_d.e", "/zookeeperx", "/a/zookeeper", "/sp ace/%2e%2e/x:y", "/é/日本", "/a/.hidden", "/a/..."])
+    func accepts(path: String) throws {
+        #expect(try Key(path).path == path)
+    }
+
+    @Test func lengthLimitCountsUTF8Bytes() throws {
+        let longest = "/" + String(repeating: "é", count: (CoordinationLimits.maxKeyBytes - 1) / 2)
+        #expect(try Key(longest).path.utf8.count <= CoordinationLimits.maxKeyBytes)
+        let tooLong = "/" + String(repeating: "a", count: CoordinationLimits.maxKeyBytes)
+        #expect(throws: CoordinationError.self) { try Key(tooLong) }
+    }
+
+    @Test func structure() throws {
+        let key = try Key("/a/b/c")
+        #expect(key.name == "c")
+        #expect(key.parent == (try Key("/a/b")))
+        #expect(key.ancestors == [try Key("/a"), try Key("/a/b")])
+        #expect(key.segments == ["a", "b", "c"])
+        #expect(key.depth == 3)
+        #expect(Key.root.parent == nil && Key.root.name == "" && Key.root.depth == 0)
+        #expect(try Key("/a").parent == .root)
+        #expect(try Key.root.child("x") == (try Key("/x")))
+        #expect(throws: CoordinationError.self) { try key.child("..") }
+        #expect(throws: CoordinationError.self) { try key.child("x/y") }
+    }
+
+    @Test func namespacesCannotBeEscapedOrConfusedWithSiblings() throws {
+        let app = try Key("/app")
+        #expect(app.appending(try Key("/a/b")) == (try Key("/app/a/b")))
+        #expect(app.appending(.root) == app)
+        #expect(Key.root.appending(app) == app)
+        #expect(try Key("/app/x").isUnder(app))
+        #expect(app.isUnder(app))
+        #expect(try Key("/app2/x").isUnder(app) == false)
+        #expect(try Key("/ap").isUnder(app) == false)
+        #expect(try Key("/app2/x").relative(to: app) == nil)
+        #expect(try Key("/app/x/y").relative(to: app) == (try Key("/x/y")))
+        #expect(app.relative(to: app) == .root)
+    }
+
+    @Test func identityIsByteWiseNotCanonical() throws {
+        let precomposed = try Key("/caf\u{E9}")
+        let decomposed = try Key("/cafe\u{301}")
+        #expect(precomposed != decomposed, "Swift strings compare these equal; stores do not")
+        #expect(Set([precomposed, decomposed]).count == 2)
+        #expect(try Key("/a/b") < (try Key("/a0")), "'/' (0x2F) sorts before '0' (0x30)")
+        #expect(Key.sortedNames(["b", "a-1", "a", "B", "é"]) == ["B", "a", "a-1", "b", "é"])
+    }
+
+    @Test func sequenceSuffixIsTenDigits() {
+        #expect(Key.sequenceSuffix(0) == "0000000000")
+        #expect(Key.sequenceSuffix(42) == "0000000042")
+        #expect(Key.sequenceSuffix(2_147_483_647) == "2147483647")
+    }
+
+    @Test func codableValidates() throws {
+        #expect(throws: (any Error).self) { try decodeKey("\"relative\"") }
+        #expect(try decodeKey("\"/a/b\"") == (try Key("/a/b")))
+    }
+
+    private func decodeKey(_ json: String) throws -> Key {
+        try JSONDecoder().decode(Key.self, from: Data(json.utf8))
+    }
+}

@@ -1,0 +1,101 @@
+import Coordination
+import Logging
+import Testing
+
+@Suite struct StoreURLTests {
+    @Test func parsesHostsNamespaceCredentialsAndOptions() throws {
+        let url = try StoreURL("ZooKeeper://alice:s%3Acret@h1:2181,h2:2182/app/prod?sessionTimeout=5s&x=a%20b")
+        #expect(url.scheme == "zookeeper")
+        #expect(url.hosts == ["h1:2181", "h2:2182"])
+        #expect(url.namespace == (try Key("/app/prod")))
+        #expect(url.user == "alice")
+        #expect(url.password == "s:cret")
+        #expect(url.option("sessionTimeout") == "5s")
+        #expect(url.option("x") == "a b")
+        #expect(try url.durationOption("sessionTimeout") == .seconds(5))
+    }
+
+    @Test func descriptionNeverShowsThePassword() throws {
+        let url = try StoreURL("etcd://root:hunter2@127.0.0.1:2379/ns")
+        #expect(url.description == "etcd://root:***@127.0.0.1:2379/ns")
+        #expect(!"\(url)".contains("hunter2"))
+        #expect(StoreURL.redacted("etcd://root:hunter2@h/ns?x") == "etcd://root:***@h/ns?x")
+    }
+
+    @Test func emptyForms() throws {
+        let url = try StoreURL("memory://")
+        #expect(url.hosts.isEmpty)
+        #expect(url.namespace == .root)
+        #expect(try StoreURL("memory:///").namespace == .root)
+        #expect(try StoreURL("memory://name").hosts == ["name"])
+    }
+
+    @Test(arguments: [
+        ("localhost:2181", "no scheme"),
+        ("://h", "malformed scheme"),
+        ("etcd://h1,,h2", "empty or malformed host"),
+        ("etcd://h/%2e%2e/x", "invalid namespace"),
+        ("etcd://h/a//b", "invalid namespace"),
+        ("etcd://h/a%zz", "percent-escape"),
+        ("etcd://h/a#frag", "fragment"),
+        ("etcd://h/zookeeper", "reserved"),
+    ])
+    func rejectsMalformedURLs(text: String, reason: String) {
+        do {
+            _ = try StoreURL(text)
+            Issue.record("\(text) was accepted")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message.contains(reason), "\(error.message)")
+        }
+    }
+
+    @Test func optionsAreCheckedByTheBackend() throws {
+        let url = try StoreURL("memory://?ttl=5s&tll=3")
+        do {
+            try url.requireOptions(in: ["ttl"])
+            Issue.record("unknown option accepted")
+        } catch {
+            #expect(error.message.contains("'tll'") && error.message.contains("known options: ttl"))
+        }
+        #expect(throws: CoordinationError.self) { try StoreURL("memory://?ttl=soon").durationOption("ttl") }
+        #expect(throws: CoordinationError.self) { try StoreURL("memory://?ttl=0").durationOption("ttl") }
+    }
+
+    @Test func unknownSchemeListsTheKnownOnes() async throws {
+        let registry = StoreRegistry([
+            StoreBackend(schemes: ["alpha"], usage: "alpha://") { _, _ in throw CoordinationError(.unsupported, "x") },
+            StoreBackend(schemes: ["beta", "betas"], usage: "beta://") { _, _ in throw CoordinationError(.unsupported, "x") },
+        ])
+        #expect(registry.knownSchemes == ["alpha", "beta", "betas"])
+        do {
+            _ = try await registry.open("bogus://x", logger: Logger(label: "test"))
+            Issue.record("opened an unknown scheme")
+        } catch let error as CoordinationError {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message == "unknown store scheme 'bogus' in 'bogus://x'; known schemes: alpha://, beta://, betas://")
+        }
+    }
+}
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [
+        ("250ms", Duration.milliseconds(250)), ("5s", .seconds(5)), ("1.5s", .milliseconds(1500)),
+        ("2m", .seconds(120)), ("1h", .seconds(3600)), ("1d", .seconds(86400)), ("3", .seconds(3)),
+    ])
+    func parses(text: String, expected: Duration) {
+        #expect(DurationText.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "soon", "-1s", "5x", "ms", "nan"])
+    func rejects(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func formatsForPeople() {
+        #expect(DurationText.format(.milliseconds(250)) == "250ms")
+        #expect(DurationText.format(.seconds(5)) == "5s")
+        #expect(DurationText.format(.milliseconds(1500)) == "1.5s")
+        #expect(DurationText.format(.seconds(120)) == "2m")
+    }
+}

@@ -1,0 +1,68 @@
+import Coordination
+import Testing
+
+@testable import CoordinationZooKeeper
+
+/// The session state machine, without a server.
+struct SessionMachineTests {
+    let start = ContinuousClock.now
+
+    func states(_ actions: [SessionMachine.Action]) -> [SessionState] {
+        actions.compactMap { if case .publish(let event) = $0 { event.state } else { nil } }
+    }
+
+    @Test func connectSuspendReconnect() {
+        var machine = SessionMachine(requestedTTL: .seconds(10), now: start)
+        #expect(states(machine.handle(.connecting, now: start)).isEmpty)
+        let connected = machine.handle(.connected(sessionID: 0x42, timeout: .seconds(6)), now: start + .seconds(1))
+        guard case .publish(let event) = connected.first else { Issue.record("no event"); return }
+        #expect(event.state == .connected && event.sessionID == "0x42" && event.ttl == .seconds(6))
+        // A duplicate connected event is not news.
+        #expect(machine.handle(.connected(sessionID: 0x42, timeout: .seconds(6)), now: start + .seconds(2)).isEmpty)
+        let suspended = machine.handle(.connecting, now: start + .seconds(100))
+        guard case .publish(let lost) = suspended.first else { Issue.record("no event"); return }
+        #expect(lost.state == .suspended)
+        // The last contact is no later than 2/3 of the TTL before the loss was noticed.
+        #expect(lost.lastContact == start + .seconds(96))
+        #expect(lost.safeUntil == start + .seconds(102))
+        #expect(states(machine.handle(.connecting, now: start + .seconds(101))).isEmpty)
+        #expect(states(machine.handle(.connected(sessionID: 0x42, timeout: .seconds(6)), now: start + .seconds(101))) == [.reconnected])
+    }
+
+    @Test func expiryStartsANewSessionOnce() {
+        var machine = SessionMachine(requestedTTL: .seconds(10), now: start)
+        _ = machine.handle(.connected(sessionID: 1, timeout: .seconds(4)), now: start)
+        _ = machine.handle(.connecting, now: start + .seconds(1))
+        let expired = machine.handle(.expired, now: start + .seconds(2))
+        #expect(states(expired) == [.expired] && expired.contains(.startNewSession))
+        #expect(machine.handle(.expired, now: start + .seconds(2)).isEmpty)
+        #expect(states(machine.handle(.connected(sessionID: 2, timeout: .seconds(4)), now: start + .seconds(3))) == [.connected])
+        #expect(states(machine.handle(.closed, now: start + .seconds(4))) == [.closed])
+        #expect(machine.handle(.connected(sessionID: 3, timeout: .seconds(4)), now: start + .seconds(5)).isEmpty)
+    }
+
+    @Test func returnCodesMapToPortableErrors() throws {
+        let key = try Key("/a/b")
+        let cases: [(Int32, CoordinationError.Code)] = [
+            (-101, .noNode), (-110, .nodeExists), (-103, .versionConflict), (-111, .notEmpty),
+            (-108, .ephemeralChildren), (-112, .sessionExpired), (-4, .connectionLoss), (-7, .timeout),
+            (-102, .permissionDenied), (-115, .unauthenticated), (-116, .unavailable),
+        ]
+        for (rc, code) in cases {
+            let error = ZooKeeperReturnCode.error(rc, key: key, during: "set")
+            #expect(error.code == code, "rc \(rc)")
+            #expect(error.backendDetail?.contains("(\(rc))") == true)
+        }
+        #expect(ZooKeeperReturnCode.error(-108, key: key, during: "create").key == (try Key("/a")))
+    }
+
+    @Test func configurationFromURL() throws {
+        let configuration = try ZooKeeperConfiguration(url: StoreURL("zookeeper://u:secret@h1:2181,h2:2182/ns/app?sessionTimeout=4s"))
+        let namespace = try Key("/ns/app")
+        #expect(configuration.hosts == ["h1:2181", "h2:2182"] && configuration.namespace == namespace)
+        #expect(configuration.sessionTimeout == .seconds(4) && configuration.digest == "u:secret")
+        #expect(!configuration.description.contains("secret"))
+        #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1:2181?ttl=4s")) }
+        #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper:///ns")) }
+    }
+}

@@ -1,0 +1,230 @@
+import Coordination
+import CoordinationZooKeeper
+import Testing
+
+@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason))
+struct ZooKeeperStoreTests {
+    @Test func crudWithVersionsAndRevisions() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let key = try Key("/a/b/c")
+            let created = try await store.create(key, string: "one")
+            #expect(created.version == 0 && created.key == key && !created.isEphemeral)
+            #expect(created.createRevision == created.modRevision)
+            #expect(try await store.get(key)?.string == "one")
+            #expect(try await store.get(try Key("/a"))?.value == [])  // ancestors made empty
+            let updated = try await store.set(key, string: "two", ifVersion: 0)
+            #expect(updated.version == 1 && updated.modRevision > created.modRevision)
+            #expect(updated.createRevision == created.createRevision)
+            await #expect(throws: CoordinationError.self) { try await store.set(key, string: "x", ifVersion: 0) }
+            do {
+                _ = try await store.set(key, string: "x", ifVersion: 7)
+                Issue.record("a stale version must conflict")
+            } catch let error as CoordinationError {
+                #expect(error.code == .versionConflict)
+                #expect(error.backendDetail?.contains("ZBADVERSION") == true)
+            }
+            do {
+                _ = try await store.create(key, string: "again")
+                Issue.record("creating twice must fail")
+            } catch let error as CoordinationError {
+                #expect(error.code == .nodeExists && error.key == key)
+            }
+            do {
+                try await store.delete(try Key("/a"))
+                Issue.record("deleting a parent must fail")
+            } catch let error as CoordinationError {
+                #expect(error.code == .notEmpty)
+            }
+            try await store.delete(key, ifVersion: 1)
+            #expect(try await store.get(key) == nil)
+            #expect(try await store.exists(.root))
+            await #expect(throws: CoordinationError.self) { _ = try await store.get(.root) }
+        }
+    }
+
+    @Test func treeChildrenWalkAndRecursiveDelete() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            for path in ["/t/b", "/t/a/x", "/t/a/y", "/t/B", "/t/é"] {
+                _ = try await store.create(try Key(path), string: path)
+            }
+            #expect(try await store.children(of: try Key("/t")) == ["B", "a", "b", "é"])
+            #expect(try await store.children(of: .root) == ["t"])
+            let walked = try await store.records(under: try Key("/t")).map(\.key.path)
+            #expect(walked == ["/t", "/t/B", "/t/a", "/t/a/x", "/t/a/y", "/t/b", "/t/é"])
+            try await store.delete(try Key("/t"), ifVersion: nil, recursive: true)
+            #expect(try await store.exists(try Key("/t")) == false)
+            do {
+                _ = try await store.children(of: try Key("/t"))
+                Issue.record("children of a missing key must fail")
+            } catch let error as CoordinationError {
+                #expect(error.code == .noNode)
+            }
+            _ = try await store.create(try Key("/u/v"))
+            try await store.delete(.root, ifVersion: nil, recursive: true)
+            #expect(try await store.children(of: .root) == [])
+        }
+    }
+
+    @Test func sequentialAndEphemeral() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let first = try await store.create(try Key("/q/item-"), value: [1], mode: .sequential)
+            let second = try await store.create(try Key("/q/item-"), value: [2], mode: .ephemeralSequential)
+            #expect(first.key.name.count == "item-".count + 10)
+            #expect(first.key.name.hasPrefix("item-") && second.key.name > first.key.name)
+            #expect(second.isEphemeral && !first.isEphemeral)
+            let owner = try await store.create(try Key("/e"), mode: .ephemeral)
+            #expect(owner.isEphemeral)
+            do {
+                _ = try await store.create(try Key("/e/child"))
+                Issue.record("an ephemeral key cannot have children")
+            } catch let error as CoordinationError {
+                #expect(error.code == .ephemeralChildren)
+            }
+        }
+    }
+
+    @Test func transactionsApplyAllOrNothing() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            _ = try await store.create(try Key("/x"), string: "0")
+            let results = try await store.transaction([
+                .check(try Key("/x"), version: 0),
+                .create(try Key("/x/seq-"), value: [7], mode: .sequential),
+                .set(try Key("/x"), value: [1], ifVersion: 0),
+            ])
+            guard case .created(let created) = results[1], case .set(let set) = results[2] else {
+                Issue.record("unexpected results \(results)")
+                return
+            }
+            #expect(created.key.name.hasPrefix("seq-") && created.key.name.count == 14)
+            #expect(created.createRevision == set.modRevision && set.version == 1)
+            let stored = try await store.get(created.key)
+            #expect(stored?.createRevision == created.createRevision)
+
+            // Creates only: the revision still comes back.
+            let onlyCreates = try await store.transaction([.create(try Key("/y"), value: [], mode: .persistent)])
+            guard case .created(let y) = onlyCreates[0] else { Issue.record("no record"); return }
+            #expect(try await store.get(try Key("/y"))?.createRevision == y.createRevision)
+
+            do {
+                _ = try await store.transaction([
+                    .create(try Key("/z"), value: [], mode: .persistent),
+                    .set(try Key("/x"), value: [2], ifVersion: 0),
+                    .delete(try Key("/y"), ifVersion: nil),
+                ])
+                Issue.record("a stale version must fail the transaction")
+            } catch let error as CoordinationError {
+                #expect(error.code == .versionConflict && error.failedOperation == 1)
+            }
+            #expect(try await store.exists(try Key("/z")) == false)
+            do {
+                _ = try await store.transaction([.create(try Key("/missing/child"), value: [], mode: .persistent)])
+                Issue.record("a transaction create never makes ancestors")
+            } catch let error as CoordinationError {
+                #expect(error.code == .noNode && error.failedOperation == 0)
+            }
+            let tooMany = (0...CoordinationLimits.maxTransactionOperations).map { _ in Operation.check(.root, version: nil) }
+            do {
+                _ = try await store.transaction(tooMany)
+                Issue.record("too many operations must be refused")
+            } catch let error as CoordinationError {
+                #expect(error.code == .transactionTooLarge)
+            }
+        }
+    }
+
+    @Test func watchSubtreeConverges() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            _ = try await store.create(try Key("/w/a"), string: "1")
+            var state: [Key: Record] = [:]
+            var iterator = store.watch(try Key("/w"), scope: .subtree).makeAsyncIterator()
+            let first = try await iterator.next()
+            guard case .snapshot(let records) = first else { Issue.record("expected a snapshot, got \(String(describing: first))"); return }
+            #expect(records.map(\.key.path) == ["/w", "/w/a"])
+            state.apply(first!)
+            _ = try await store.set(try Key("/w/a"), string: "2")
+            _ = try await store.create(try Key("/w/b/c"), string: "3")
+            try await store.delete(try Key("/w/a"))
+            let expected = Set(try await store.records(under: try Key("/w")))
+            while Set(state.values) != expected {
+                guard let event = try await iterator.next() else { break }
+                state.apply(event)
+            }
+            #expect(Set(state.values) == expected)
+            let gone = try Key("/w/a"), added = try Key("/w/b/c")
+            #expect(state[gone] == nil && state[added]?.string == "3")
+        }
+    }
+
+    @Test func watchedKeyReportsPutsAndDeletes() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let key = try Key("/k")
+            var iterator = store.watch(key).makeAsyncIterator()
+            #expect(try await iterator.next() == .snapshot([]))
+            let created = try await store.create(key, string: "v")
+            #expect(try await iterator.next() == .put(created))
+            try await store.delete(key)
+            #expect(try await iterator.next() == .delete(key))
+        }
+    }
+
+    @Test func closingEndsStreamsWithUnavailable() async throws {
+        let store = try await ZooKeeperTestEnvironment.openStore(namespace: ZooKeeperTestEnvironment.uniqueNamespace())
+        var iterator = store.watch(.root, scope: .subtree).makeAsyncIterator()
+        _ = try await iterator.next()
+        let sessions = store.sessionEvents()
+        try await store.delete(.root, ifVersion: nil, recursive: true)
+        await ZooKeeperTestEnvironment.cleanUp(store.namespace)
+        await store.close()
+        do {
+            while try await iterator.next() != nil {}
+            Issue.record("the watch must end with an error")
+        } catch let error as CoordinationError {
+            #expect(error.code == .unavailable)
+        }
+        var last: SessionState?
+        for await event in sessions { last = event.state }
+        #expect(last == .closed)
+        await #expect(throws: CoordinationError.self) { _ = try await store.get(try Key("/a")) }
+    }
+
+    @Test func forcedExpiryStartsANewSession() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let ephemeral = try await store.create(try Key("/mine"), mode: .ephemeral)
+            #expect(ephemeral.isEphemeral)
+            let before = store.session
+            #expect(before.state == .connected)
+            let events = store.sessionEvents()
+            try await store.expireSessionFromServer()
+            let renewed = try await firstElement(of: events) { $0.state == .connected && $0.sessionID != before.sessionID }
+            #expect(renewed.ttl > .zero)
+            #expect(try await store.exists(try Key("/mine")) == false)
+            _ = try await store.create(try Key("/mine"), mode: .ephemeral)  // the new session works
+        }
+    }
+
+    @Test func unreachableServerFailsToOpenWithUnavailable() async throws {
+        let started = ContinuousClock.now
+        do {
+            // Nothing listens on this port of the tests' range.
+            _ = try await ZooKeeperTestEnvironment.openStore(namespace: .root, hosts: ["127.0.0.1:22999"], sessionTimeout: .seconds(2))
+            Issue.record("opening a store on a dead port must fail")
+        } catch let error as CoordinationError {
+            #expect(error.code == .unavailable)
+        }
+        // A bound on giving up at all (not a speed figure): opening must not wait forever.
+        #expect(ContinuousClock.now - started < .seconds(60))
+    }
+
+    @Test func storeURLOpensThroughTheRegistry() async throws {
+        let namespace = ZooKeeperTestEnvironment.uniqueNamespace()
+        let url = "zookeeper://\(ZooKeeperTestEnvironment.hosts.joined(separator: ","))\(namespace.path)?sessionTimeout=4s"
+        let store = try await StoreRegistry([.zookeeper]).open(url, logger: ZooKeeperTestEnvironment.logger)
+        #expect(store.namespace == namespace)
+        #expect(try await store.children(of: .root) == [])
+        await ZooKeeperTestEnvironment.cleanUp(namespace)
+        await store.close()
+        await #expect(throws: CoordinationError.self) {
+            _ = try await StoreRegistry([.zookeeper]).open("zookeeper://127.0.0.1:2181/x?bogus=1", logger: ZooKeeperTestEnvironment.logger)
+        }
+    }
+}
