@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "CoordinationTestSupport",
             dependencies: [
-                "Coordination", "CoordinationMemory", "CoordinationZooKeeper", "CoordinationEtcd",
+                "Coordination", "CoordinationMemory", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport"
@@ -118,11 +118,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationZooKeeperTests",
-            dependencies: ["Coordination", "CoordinationZooKeeper", "CoordinationTesting"]
+            dependencies: ["Coordination", "CoordinationZooKeeper", "CoordinationTesting", "CoordinationTestSupport"]
         ),
         .testTarget(
             name: "CoordinationEtcdTests",
-            dependencies: ["Coordination", "CoordinationEtcd", "CoordinationTesting"]
+            dependencies: ["Coordination", "CoordinationEtcd", "CoordinationTesting", "CoordinationTestSupport"]
         ),
         .testTarget(
             name: "CoordinationCLITests",

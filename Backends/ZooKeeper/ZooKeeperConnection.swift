@@ -156,17 +156,6 @@ final class ZooKeeperConnection: Sendable {
         }
     }
 
-    /// Points the C handle at another server list (`zoo_set_servers`); a handle whose server is
-    /// not in the new list drops its connection. The forced expiry uses it to keep this handle from
-    /// reconnecting, and winning its session back, while a second handle closes the session.
-    /// Called outside our lock: the C client takes its own, and its threads call into ours.
-    @discardableResult
-    func setServers(_ hosts: String) -> Int32 {
-        let handle: OpaquePointer? = state.withLock { $0.closed ? nil : $0.live?.handle }
-        guard let handle else { return ZINVALIDSTATE.rawValue }
-        return zoo_set_servers(handle, hosts)
-    }
-
     /// The id of the session currently in use (0 before the first connection).
     func currentSessionID() -> Int64 {
         sessionCredentials()?.client_id ?? 0

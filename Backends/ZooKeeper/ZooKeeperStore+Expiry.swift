@@ -4,48 +4,29 @@ import Foundation
 import Synchronization
 
 extension ZooKeeperStore {
-    /// Ends this handle's session from the server's side, exactly as an expiry would: a second
-    /// connection takes over the session with its id and password and closes it (the way kazoo's
-    /// and Curator's test kits do). Returns once this handle has reported `expired`; it then starts
-    /// a new session by itself. For tests and failure drills.
-    /// - Throws: `unavailable` when the takeover cannot connect or the expiry is not seen in time.
-    public func expireSessionFromServer(timeout: Duration = .seconds(30)) async throws {
+    /// Ends this handle's session from the server's side, the way an expiry does: a second
+    /// connection takes over the session with its id and password and closes it (as kazoo's and
+    /// Curator's test kits do). The store learns of it when it next reaches the server: it then
+    /// reports `expired` and starts a new session by itself. For tests and failure drills.
+    ///
+    /// While this handle stays connected it may reconnect and win its session back before the
+    /// close reaches the server; a drill that must not lose that race cuts the handle's network
+    /// first (a relay in front of the server) and passes the real servers as `hosts`.
+    /// - Parameter hosts: where the second connection goes; by default this store's hosts.
+    /// - Returns: `true` when the server already considered the session expired.
+    /// - Throws: `unavailable` when the takeover cannot connect within `timeout`; `closed`.
+    @discardableResult
+    public func closeSessionFromAnotherHandle(hosts: [String]? = nil, timeout: Duration = .seconds(10)) async throws -> Bool {
+        // zoo_set_servers is deliberately not used to keep this handle away: in the 3.8 C client it
+        // frees the host list under the I/O thread's feet (ZOOKEEPER-4699) and crashes the process.
         guard let client = connection.sessionCredentials() else { throw CoordinationError.closed() }
-        let original = session.sessionID
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            // While the takeover closes the session, this handle is pointed at a dead address:
-            // otherwise it reconnects at once and may win its session back before the close
-            // reaches the server (a race that loaded machines lose often).
-            connection.setServers(Self.unreachableServer)
-            let takeover: Result<Bool, any Error>
-            do {
-                takeover = .success(try await takeOverAndClose(client, timeout: min(timeout, .seconds(10))))
-            } catch {
-                takeover = .failure(error)
-            }
-            connection.setServers(configuration.connectString)
-            _ = try takeover.get()
-            // Back on the real servers, the handle learns at once that its session is gone.
-            let wait = min(deadline - ContinuousClock.now, .seconds(10))
-            if await waitForSessionEnd(of: original, within: max(wait, .zero)) { return }
-        }
-        throw CoordinationError(.unavailable, "the store did not report its session expired within \(DurationText.format(timeout))")
-    }
-
-    /// Nothing listens on port 1 of the loopback address: connecting there fails at once.
-    private static let unreachableServer = "127.0.0.1:1"
-
-    /// `true` once the session stream shows `original` expired (or replaced, or the handle closed).
-    private func waitForSessionEnd(of original: String, within limit: Duration) async -> Bool {
-        await waitForSession(within: limit) { $0.state == .expired || $0.state == .closed || $0.sessionID != original } != nil
+        return try await takeOverAndClose(client, hosts: hosts?.joined(separator: ",") ?? configuration.connectString, timeout: timeout)
     }
 
     /// Connects a second handle with `client`'s session id and password, then closes it.
     /// - Returns: `true` when the server already considered the session expired.
-    private func takeOverAndClose(_ client: clientid_t, timeout: Duration) async throws -> Bool {
+    private func takeOverAndClose(_ client: clientid_t, hosts: String, timeout: Duration) async throws -> Bool {
         let takeover = SessionTakeover()
-        let hosts = configuration.connectString
         let milliseconds = Int32(clamping: configuration.sessionTimeout.components.seconds * 1000)
         let limit = Task {
             try? await Task.sleep(for: timeout)
@@ -71,7 +52,7 @@ extension ZooKeeperStore {
     }
 }
 
-/// The second connection of ``ZooKeeperStore/expireSessionFromServer(timeout:)``.
+/// The second connection of ``ZooKeeperStore/closeSessionFromAnotherHandle(hosts:timeout:)``.
 final class SessionTakeover: Sendable {
     private struct State: @unchecked Sendable {
         // Only touched under the lock.

@@ -21,16 +21,30 @@ extension ZooKeeperStore {
         if operations.isEmpty { return [] }
         let needsProbe = operations.contains { if case .create = $0 { true } else { false } }
             && !operations.contains { if case .set = $0 { true } else { false } }
-        do {
-            return try await runMulti(operations, probe: needsProbe)
-        } catch is ProbeFailure {
-            // The namespace's znode itself went missing: make it and try once more.
-            try await ensurePath(namespace)
-            return try await runMulti(operations, probe: needsProbe)
+        var attempts = 0
+        var madeNamespace = false
+        while true {
+            attempts += 1
+            do {
+                return try await runMulti(operations, probe: needsProbe)
+            } catch is ProbeFailure where !madeNamespace {
+                // The namespace's znode itself went missing: make it and try once more.
+                try await ensurePath(namespace)
+                madeNamespace = true
+            } catch is MultiNotSent {
+                // Nothing went out: wait for the connection, as the C client queues other calls.
+                guard attempts < 50 else { throw fail(ZCONNECTIONLOSS.rawValue, namespace, "transaction") }
+                try await waitForSession(during: "transaction")
+                // Our session events can run a moment ahead of the C client's own state.
+                if attempts > 1 { try await Task.sleep(for: .milliseconds(20)) }
+            }
         }
     }
 
     private struct ProbeFailure: Error {}
+    /// The multi was not handed to the C client because the handle was not connected.
+    private struct MultiNotSent: Error {}
+    private static let notConnected: Int32 = .min
 
     private static func verb(of operation: Coordination.Operation) -> String {
         switch operation {
@@ -100,8 +114,19 @@ extension ZooKeeperStore {
         }
 
         let reply = await connection.call { zh, context in
-            zoo_amulti(zh, Int32(count), ops, results, completeVoid, context)
+            // The 3.8 C client's zoo_amulti frees a stale (uninitialised) path for every operation
+            // after the first when its handle is already unrecoverable (session expired, auth
+            // failed), which corrupts the heap. So a multi goes out only on a live connection:
+            // a connected handle learns of an expiry only after it reconnects, long after this call.
+            let state = zoo_state(zh)
+            guard state == ZOO_CONNECTED_STATE else {
+                if state == ZOO_EXPIRED_SESSION_STATE { return ZSESSIONEXPIRED.rawValue }
+                if state == ZOO_AUTH_FAILED_STATE { return ZAUTHFAILED.rawValue }
+                return Self.notConnected
+            }
+            return zoo_amulti(zh, Int32(count), ops, results, completeVoid, context)
         }
+        if reply.rc == Self.notConnected { throw MultiNotSent() }
 
         guard reply.rc == ZOK.rawValue else {
             // The failing operation carries the real error; the ones after it only say

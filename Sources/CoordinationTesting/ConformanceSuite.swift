@@ -11,8 +11,9 @@ import Coordination
 /// ```
 /// Each check runs in a fresh random namespace (`/conformance-<random>`), which is deleted
 /// afterwards, so checks can run in parallel on a shared server. A check opens up to six handles
-/// (sessions) at once; a server with a per-client connection cap (ZooKeeper's `maxClientCnxns`,
-/// 60 by default) may need the test to run serialized (`@Test(.serialized, arguments: ...)`).
+/// (sessions) at once, so checks pass through a ``CheckGate`` (by default one shared by every
+/// suite in the process) that bounds how many run at the same moment; a server with a per-client
+/// connection cap (ZooKeeper's `maxClientCnxns`, 60 by default) may need a narrower gate.
 ///
 /// Every wait for an event is bounded by ``eventTimeout`` and fails naming what was awaited;
 /// a whole check is bounded by ``checkTimeout``.
@@ -33,11 +34,17 @@ public struct ConformanceSuite: Sendable {
     public let eventTimeout: Duration
     /// The bound on a whole check, so that a hung backend call fails instead of hanging the run.
     public let checkTimeout: Duration
+    /// Bounds how many checks run at once (the wait for a slot is not part of ``checkTimeout``).
+    public let gate: CheckGate
 
-    public init(harness: some ConformanceHarness, eventTimeout: Duration = .seconds(15), checkTimeout: Duration = .seconds(120)) {
+    public init(
+        harness: some ConformanceHarness, eventTimeout: Duration = .seconds(15), checkTimeout: Duration = .seconds(120),
+        gate: CheckGate = .shared
+    ) {
         self.harness = harness
         self.eventTimeout = eventTimeout
         self.checkTimeout = checkTimeout
+        self.gate = gate
     }
 
     /// Runs one check in a fresh namespace and cleans up after it.
@@ -47,7 +54,7 @@ public struct ConformanceSuite: Sendable {
     /// passes, `run` throws so that the list is corrected.
     /// - Throws: ``ConformanceFailure``.
     public func run(_ check: ConformanceCheck) async throws {
-        let outcome = await outcome(of: check)
+        let outcome: ConformanceFailure? = await gate.run { await self.outcome(of: check) }
         if let reason = harness.expectedDeviations[check.name] {
             if outcome == nil {
                 throw ConformanceFailure(

@@ -1,9 +1,10 @@
 import Foundation
+import CoordinationTestSupport
 import Testing
 
 /// `coord bench` on the embedded store: it runs every loop and prints its table. Only the
 /// table's shape is checked, never a figure.
-@Suite("coord bench")
+@Suite("coord bench", .serverLoadLimit)
 struct BenchCommandTests {
     @Test("coord bench on memory:// with no peer prints a row per measure and exits 0")
     func memory() async throws {

@@ -1,9 +1,10 @@
 import Foundation
+import CoordinationTestSupport
 import Testing
 
 /// `coord lock`, `coord elect` and `coord members` on the embedded store (one process); the
 /// cross-process acceptance runs against real servers in the backend-specific suites.
-@Suite struct HeldCommandTests {
+@Suite(.serverLoadLimit) struct HeldCommandTests {
     @Test("coord lock runs the command with a fencing token and passes its status through")
     func lockPassesStatusThrough() async throws {
         let coord = try CoordProcess()

@@ -5,7 +5,7 @@ import Testing
 
 /// Issue 5's acceptance through real `coord` processes on real servers: each backend whose
 /// server is reachable (skipped locally with the reason otherwise; a failure under CI).
-@Suite struct RecipeAcceptanceTests {
+@Suite(.serverLoadLimit) struct RecipeAcceptanceTests {
     static let servers = TestBackend.all.filter { $0.name != "memory" }  // memory:// lives inside one process
 
     @Test("three coord lock loops increment one file 20 times each: exactly 60", arguments: servers)

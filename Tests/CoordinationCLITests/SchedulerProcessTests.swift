@@ -5,7 +5,7 @@ import Testing
 
 /// `coord job add` and `coord worker` as separate processes sharing a real cluster (etcd and
 /// ZooKeeper; each skipped locally with the reason when its server is missing, a failure under CI).
-@Suite("coord worker processes share jobs on real stores")
+@Suite("coord worker processes share jobs on real stores", .serverLoadLimit)
 struct SchedulerProcessTests {
     /// A `coord` process left running in the background; its output goes to files in the scratch directory.
     final class Background: Sendable {

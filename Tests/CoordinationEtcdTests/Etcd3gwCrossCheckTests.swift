@@ -1,11 +1,14 @@
 import Coordination
 @testable import CoordinationEtcd
 import Foundation
+import CoordinationTestSupport
 import Testing
 
 /// A third-party client (etcd3gw, from PyPI: `python3 -m pip install etcd3gw`) and the EtcdStore
 /// read each other's writes byte for byte, on the shared etcd.
-@Suite(.enabled("needs etcd and python3 with etcd3gw") {
+@Suite(
+    .serverLoadLimit,
+    .enabled("needs etcd and python3 with etcd3gw") {
     guard await SharedEtcd.shouldRun() else { return false }
     if SharedEtcd.isCI { return true }  // under CI a missing etcd3gw must fail, not skip
     let available = (try? await run("/usr/bin/env", ["python3", "-c", "import etcd3gw"], in: NSTemporaryDirectory())) != nil

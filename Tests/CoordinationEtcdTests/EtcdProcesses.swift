@@ -1,5 +1,6 @@
 import Coordination
 @testable import CoordinationEtcd
+import CoordinationTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -67,6 +68,7 @@ final class EtcdCluster: @unchecked Sendable {
     }
 
     func start(_ member: Member) throws {
+        LeftoverServers.reapOnce()
         try FileManager.default.createDirectory(atPath: member.dataDirectory, withIntermediateDirectories: true)
         let scheme = secure ? "https" : "http"
         let initialCluster = members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",")

@@ -2,12 +2,14 @@ import Coordination
 @testable import CoordinationEtcd
 import Foundation
 import Logging
+import CoordinationTestSupport
 import Testing
 
 /// Situations only a server of our own can produce: compaction, restarts, a leader killed, auth,
 /// TLS. Each test starts its etcd (ports 23000-23999, data under /tmp) and stops it at the end.
 @Suite(
     .serialized,
+    .serverLoadLimit,
     .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
 struct EtcdServerTests {
     let namespace = SharedEtcd.uniqueNamespace("servertest")

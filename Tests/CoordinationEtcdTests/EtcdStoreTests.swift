@@ -2,11 +2,12 @@ import Coordination
 @testable import CoordinationEtcd
 import Foundation
 import Logging
+import CoordinationTestSupport
 import Testing
 
 /// What is particular to etcd, on the shared server: the key layout other tools see, counters
 /// kept out of reach, endpoint failover, URLs, and watch resumption.
-@Suite(.enabled("needs etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379)") { await SharedEtcd.shouldRun() })
+@Suite(.enabled("needs etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379)") { await SharedEtcd.shouldRun() }, .serverLoadLimit)
 struct EtcdStoreTests {
     let admin = EtcdAdmin(endpoints: SharedEtcd.endpoints)
 

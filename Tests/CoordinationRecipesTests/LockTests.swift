@@ -4,7 +4,7 @@ import CoordinationTestSupport
 import Synchronization
 import Testing
 
-@Suite struct LockTests {
+@Suite(.serverLoadLimit) struct LockTests {
     @Test(arguments: RecipeBackend.all)
     func mutualExclusionAcrossSessions(backend: RecipeBackend) async throws {
         let handles = try Handles(backend)

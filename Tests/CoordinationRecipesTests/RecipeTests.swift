@@ -4,7 +4,7 @@ import CoordinationTestSupport
 import Synchronization
 import Testing
 
-@Suite struct ReadWriteLockAndSemaphoreTests {
+@Suite(.serverLoadLimit) struct ReadWriteLockAndSemaphoreTests {
     @Test(arguments: RecipeBackend.all)
     func readersShareAndAQueuedWriterIsNotOvertaken(backend: RecipeBackend) async throws {
         let handles = try Handles(backend)
@@ -63,7 +63,7 @@ import Testing
     }
 }
 
-@Suite struct ElectionAndMembershipTests {
+@Suite(.serverLoadLimit) struct ElectionAndMembershipTests {
     @Test(arguments: RecipeBackend.all)
     func leaderFailsOverWhenItsSessionExpires(backend: RecipeBackend) async throws {
         let handles = try Handles(backend)
@@ -143,7 +143,7 @@ import Testing
     }
 }
 
-@Suite struct ConfigBarrierCounterTests {
+@Suite(.serverLoadLimit) struct ConfigBarrierCounterTests {
     struct Settings: Codable, Sendable, Equatable {
         var rate: Int
         var name: String

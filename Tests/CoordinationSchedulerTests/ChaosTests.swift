@@ -1,6 +1,7 @@
 import Coordination
 import CoordinationScheduler
 import Foundation
+import CoordinationTestSupport
 import Testing
 
 /// A downstream system that refuses writes carrying an older fencing token than one it has seen
@@ -25,7 +26,7 @@ final class FencedSink: Sendable {
     var refused: Int { state.withLock { $0.refused } }
 }
 
-@Suite struct ChaosTests {
+@Suite(.serverLoadLimit) struct ChaosTests {
     @Test(arguments: SchedulerBackend.all)
     func expiringWorkersAtRandomLosesNoJobAndRunsNoneTwice(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

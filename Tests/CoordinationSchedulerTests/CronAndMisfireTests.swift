@@ -2,9 +2,10 @@ import Coordination
 import CoordinationRecipes
 import CoordinationScheduler
 import Foundation
+import CoordinationTestSupport
 import Testing
 
-@Suite struct CronAndMisfireTests {
+@Suite(.serverLoadLimit) struct CronAndMisfireTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
     /// Counts handler calls per fire time.

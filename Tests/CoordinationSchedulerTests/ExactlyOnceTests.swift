@@ -1,9 +1,10 @@
 import Coordination
 import CoordinationScheduler
 import Foundation
+import CoordinationTestSupport
 import Testing
 
-@Suite struct ExactlyOnceTests {
+@Suite(.serverLoadLimit) struct ExactlyOnceTests {
     @Test(arguments: SchedulerBackend.all)
     func everyOneShotJobRunsExactlyOnceAcrossFourWorkers(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

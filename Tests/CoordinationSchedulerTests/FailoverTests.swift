@@ -5,7 +5,7 @@ import CoordinationScheduler
 import Foundation
 import Testing
 
-@Suite struct FailoverTests {
+@Suite(.serverLoadLimit) struct FailoverTests {
     @Test(arguments: SchedulerBackend.all)
     func anExpiredWorkersRunIsCancelledTakenOverAndFenced(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
@@ -106,7 +106,7 @@ import Testing
     }
 }
 
-@Suite struct SelfFencingTests {
+@Suite(.serverLoadLimit) struct SelfFencingTests {
     // Memory only: suspending one handle of a shared ZooKeeper or etcd server needs a network fault
     // of its own; the chaos suite (SIGSTOP of a worker process) covers that on the real servers.
     @Test(arguments: [SchedulerBackend.memory])
@@ -143,7 +143,7 @@ import Testing
     }
 }
 
-@Suite struct HistoryBoundTests {
+@Suite(.serverLoadLimit) struct HistoryBoundTests {
     @Test(arguments: SchedulerBackend.all)
     func historyIsBoundedPerJobUnderAConfigurableRoot(backend: SchedulerBackend) async throws {
         let layout = SchedulerLayout(root: try Key("/elsewhere"), historyLimit: 3)
@@ -166,7 +166,7 @@ import Testing
     }
 }
 
-@Suite struct ExhaustedTakeoverTests {
+@Suite(.serverLoadLimit) struct ExhaustedTakeoverTests {
     @Test(arguments: SchedulerBackend.all)
     func anAbandonedRunWithoutRetriesLeftEndsAsAbandoned(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
@@ -194,7 +194,7 @@ import Testing
     }
 }
 
-@Suite struct LostReplyTests {
+@Suite(.serverLoadLimit) struct LostReplyTests {
     @Test(arguments: SchedulerBackend.all)
     func aClaimWhoseReplyWasLostIsRecognisedAndRun(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

@@ -4,7 +4,7 @@ import CoordinationScheduler
 import Foundation
 import Testing
 
-@Suite struct PlannedPlacementTests {
+@Suite(.serverLoadLimit) struct PlannedPlacementTests {
     /// Records which worker ran which item.
     static func recorder(_ ran: Shared<[Int: [String]]>) -> JobHandler {
         { context in
@@ -89,7 +89,7 @@ import Testing
     }
 }
 
-@Suite struct EligibilityTests {
+@Suite(.serverLoadLimit) struct EligibilityTests {
     @Test(arguments: SchedulerBackend.all)
     func onlyWorkersWithTheHandlerAndLabelsClaimAndHigherPriorityGoesFirst(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
@@ -125,7 +125,7 @@ import Testing
     }
 }
 
-@Suite struct LargeBroadcastTests {
+@Suite(.serverLoadLimit) struct LargeBroadcastTests {
     @Test(arguments: SchedulerBackend.all)
     func aBroadcastToMoreWorkersThanOneTransactionHoldsCreatesEveryRun(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

@@ -1,9 +1,10 @@
 import Coordination
 import CoordinationScheduler
 import Foundation
+import CoordinationTestSupport
 import Testing
 
-@Suite struct RetryAndTimeoutTests {
+@Suite(.serverLoadLimit) struct RetryAndTimeoutTests {
     @Test(arguments: SchedulerBackend.all)
     func failedAttemptsAreRetriedWithBackOff(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

@@ -1,8 +1,9 @@
 import Coordination
 import CoordinationZooKeeper
+import CoordinationTestSupport
 import Testing
 
-@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason))
+@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason), .serverLoadLimit)
 struct DigestACLTests {
     /// With credentials, nodes are creator-only: another identity (or none) is shut out.
     @Test func creatorOnlyACLShutsOutAnotherIdentity() async throws {
@@ -39,7 +40,7 @@ struct DigestACLTests {
     }
 }
 
-@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason))
+@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason), .serverLoadLimit)
 struct WatchPermissionTests {
     /// A watch over a subtree it may not read ends with `permissionDenied` instead of retrying forever.
     @Test func unreadableSubtreeEndsTheWatch() async throws {

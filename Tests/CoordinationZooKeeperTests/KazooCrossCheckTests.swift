@@ -1,12 +1,13 @@
 import Coordination
 import CoordinationZooKeeper
 import Foundation
+import CoordinationTestSupport
 import Testing
 
 /// Cross-checks with kazoo (PyPI), a ZooKeeper client no one here wrote: what the store writes,
 /// kazoo reads byte for byte, and the reverse. Needs `pip install kazoo`; under CI a missing kazoo
 /// fails the test instead of skipping it.
-@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests && Kazoo.runTests, Kazoo.skipReason))
+@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests && Kazoo.runTests, Kazoo.skipReason), .serverLoadLimit)
 struct KazooCrossCheckTests {
     @Test func kazooReadsWhatTheStoreWrote() async throws {
         try await ZooKeeperTestEnvironment.withStore { store in

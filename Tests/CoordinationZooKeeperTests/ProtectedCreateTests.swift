@@ -1,10 +1,11 @@
 import CZooKeeper
 import Coordination
+import CoordinationTestSupport
 import Testing
 
 @testable import CoordinationZooKeeper
 
-@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason))
+@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason), .serverLoadLimit)
 struct ProtectedCreateTests {
     /// A create whose reply was lost is found again by prefix, owner and value, and only once.
     @Test func lostReplyIsRecoveredNotOrphaned() async throws {

@@ -1,20 +1,23 @@
 import Coordination
 import CoordinationZooKeeper
 import Synchronization
+import CoordinationTestSupport
 import Testing
 
 /// Restarts and leader failures on servers these tests start themselves (ports 22100-22299).
-@Suite(.serialized, .enabled(if: TestServer.runTests, TestServer.skipReason))
+@Suite(.serialized, .enabled(if: TestServer.runTests, TestServer.skipReason), .serverLoadLimit)
 struct ServerFailureTests {
     /// The session survives a server crash and restart; the watch resyncs with a snapshot and
     /// converges to the final state.
     @Test func watcherResyncsAcrossServerRestart() async throws {
-        let server = try TestServer(id: 1, clientPort: 22101)
+        // A long session (tickTime 3 s allows up to 60 s): a JVM restart on a loaded machine must
+        // not outlast it, or the test would see an expiry instead of the reconnect it is about.
+        let server = try TestServer(id: 1, clientPort: 22101, tickTime: 3000)
         try await withTestServers([server]) {
             try await server.start()
             let namespace = ZooKeeperTestEnvironment.uniqueNamespace("restart")
-            let watcher = try await ZooKeeperTestEnvironment.openStore(namespace: namespace, hosts: [server.host], sessionTimeout: .seconds(15))
-            let writer = try await ZooKeeperTestEnvironment.openStore(namespace: namespace, hosts: [server.host], sessionTimeout: .seconds(15))
+            let watcher = try await ZooKeeperTestEnvironment.openStore(namespace: namespace, hosts: [server.host], sessionTimeout: .seconds(45))
+            let writer = try await ZooKeeperTestEnvironment.openStore(namespace: namespace, hosts: [server.host], sessionTimeout: .seconds(45))
             let watcherStates = SessionRecorder(watcher)
             let original = watcher.session.sessionID
             let root = try Key("/w")
@@ -24,9 +27,11 @@ struct ServerFailureTests {
             try await follower.wait { Set($0.values) == initial }
 
             server.kill()
-            _ = try await firstElement(of: watcher.sessionEvents()) { $0.state == .suspended }
+            _ = try await firstElement("suspended state after the crash", of: watcher.sessionEvents()) { $0.state == .suspended }
             try await server.start()
-            _ = try await firstElement(of: watcher.sessionEvents()) { $0.state == .reconnected }
+            _ = try await firstElement("reconnected state after the restart", of: watcher.sessionEvents(), within: .seconds(60)) {
+                $0.state == .reconnected
+            }
 
             try await retryingWhileDisconnected { _ = try await writer.set(try Key("/w/a"), string: "2") }
             try await retryingWhileDisconnected { _ = try await writer.put(try Key("/w/b"), value: [2]) }

@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationTestSupport
 import Foundation
 import Testing
 
@@ -51,6 +52,10 @@ final class TestServer: @unchecked Sendable {
 
     /// Starts the JVM and waits until the server serves (the `srvr` word prints a `Mode:` line).
     func start(waitUntilReady: Bool = true) async throws {
+        LeftoverServers.reapOnce()
+        if mode() != nil {
+            throw CoordinationError(.unavailable, "port \(clientPort) already serves ZooKeeper before this test started its own; stop that server")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/java")
         process.arguments = [

@@ -1,8 +1,9 @@
 import Coordination
 import CoordinationZooKeeper
+import CoordinationTestSupport
 import Testing
 
-@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason))
+@Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason), .serverLoadLimit)
 struct ZooKeeperStoreTests {
     @Test func crudWithVersionsAndRevisions() async throws {
         try await ZooKeeperTestEnvironment.withStore { store in
@@ -188,14 +189,14 @@ struct ZooKeeperStoreTests {
     }
 
     @Test func forcedExpiryStartsANewSession() async throws {
-        try await ZooKeeperTestEnvironment.withStore { store in
+        try await ZooKeeperTestEnvironment.withStore(relayed: true) { store in
             let ephemeral = try await store.create(try Key("/mine"), mode: .ephemeral)
             #expect(ephemeral.isEphemeral)
             let before = store.session
             #expect(before.state == .connected)
             let events = store.sessionEvents()
-            try await store.expireSessionFromServer()
-            let renewed = try await firstElement(of: events) { $0.state == .connected && $0.sessionID != before.sessionID }
+            try await ZooKeeperSessionDrill.expire(store)
+            let renewed = try await firstElement("new session after the expiry", of: events) { $0.state == .connected && $0.sessionID != before.sessionID }
             #expect(renewed.ttl > .zero)
             #expect(try await store.exists(try Key("/mine")) == false)
             _ = try await store.create(try Key("/mine"), mode: .ephemeral)  // the new session works

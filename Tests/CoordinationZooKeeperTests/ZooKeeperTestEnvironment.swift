@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationTestSupport
 import CoordinationZooKeeper
 import Foundation
 import Logging
@@ -44,10 +45,15 @@ enum ZooKeeperTestEnvironment {
             logger: logger)
     }
 
+    /// A store whose session a test can end from the server's side (``ZooKeeperSessionDrill``).
+    static func openRelayedStore(namespace: Key, sessionTimeout: Duration = .seconds(6)) async throws -> ZooKeeperStore {
+        try await ZooKeeperSessionDrill.open(hosts: hosts, namespace: namespace, sessionTimeout: sessionTimeout, logger: logger)
+    }
+
     /// Runs `body` with a store in a fresh namespace, then removes the namespace and closes the store.
-    static func withStore<R>(_ body: (ZooKeeperStore) async throws -> R) async throws -> R {
+    static func withStore<R>(relayed: Bool = false, _ body: (ZooKeeperStore) async throws -> R) async throws -> R {
         let namespace = uniqueNamespace()
-        let store = try await openStore(namespace: namespace)
+        let store = relayed ? try await openRelayedStore(namespace: namespace) : try await openStore(namespace: namespace)
         do {
             let result = try await body(store)
             await cleanUp(namespace)
@@ -87,9 +93,11 @@ enum ZooKeeperTestEnvironment {
     }
 }
 
-/// Waits for the first element of `sequence` that satisfies `predicate`, failing after `timeout`.
+/// Waits for the first element of `sequence` that satisfies `predicate`, failing after `timeout`
+/// with a message that names `what` was awaited.
 func firstElement<S: AsyncSequence & Sendable>(
-    of sequence: S, within timeout: Duration = .seconds(20), where predicate: @escaping @Sendable (S.Element) -> Bool
+    _ what: String, of sequence: S, within timeout: Duration = .seconds(30),
+    where predicate: @escaping @Sendable (S.Element) -> Bool
 ) async throws -> S.Element where S.Element: Sendable {
     try await withThrowingTaskGroup(of: S.Element?.self) { group in
         group.addTask {
@@ -102,7 +110,7 @@ func firstElement<S: AsyncSequence & Sendable>(
         }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let element = first else {
-            throw CoordinationError(.timeout, "no matching element within \(timeout)")
+            throw CoordinationError(.timeout, "no \(what) within \(timeout)")
         }
         return element
     }

@@ -46,8 +46,9 @@ public struct TestBackend: Sendable, CustomTestStringConvertible {
             url: { _ in nil })
     }()
 
-    /// The ZooKeeper at `ZOOKEEPER_HOSTS`; expiry closes the session from a second handle that
-    /// took over its id and password. The server raises session timeouts below 2 s to 2 s.
+    /// The ZooKeeper at `ZOOKEEPER_HOSTS`, each handle through a relay of its own; expiry cuts the
+    /// relay and closes the session from a second handle that took over its id and password
+    /// (``ZooKeeperSessionDrill``). The server raises session timeouts below 2 s to 2 s.
     public static let zookeeper: TestBackend = {
         var backend = TestBackend(
             name: "zookeeper",
@@ -56,14 +57,13 @@ public struct TestBackend: Sendable, CustomTestStringConvertible {
                     "ZooKeeper", at: TestEnvironment.zookeeperHosts[0], variable: "ZOOKEEPER_HOSTS")
             },
             open: { namespace, ttl in
-                try await ZooKeeperStore(
-                    configuration: ZooKeeperConfiguration(
-                        hosts: TestEnvironment.zookeeperHosts, namespace: namespace, sessionTimeout: max(ttl, .seconds(2))),
+                try await ZooKeeperSessionDrill.open(
+                    hosts: TestEnvironment.zookeeperHosts, namespace: namespace, sessionTimeout: max(ttl, .seconds(2)),
                     logger: Logger(label: "test.zookeeper"))
             },
             expire: { store in
                 guard let store = store as? ZooKeeperStore else { throw unexpected(store, "ZooKeeperStore") }
-                try await store.expireSessionFromServer(timeout: .seconds(90))  // a guard: under a loaded CI run it can take a while
+                try await ZooKeeperSessionDrill.expire(store)
             },
             url: { namespace in
                 "zookeeper://\(TestEnvironment.zookeeperHosts.joined(separator: ","))\(namespace.isRoot ? "" : namespace.path)"

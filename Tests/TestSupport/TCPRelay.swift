@@ -1,0 +1,214 @@
+import Foundation
+import Synchronization
+
+/// A loopback TCP relay in front of a server, which a test can cut and heal.
+///
+/// Client connections to ``address`` are forwarded byte for byte to the first upstream that
+/// accepts. ``cut()`` drops every relayed connection and refuses new ones until ``heal()``: the
+/// client then sees a dead network while the server itself stays up, which is how a test ends a
+/// session from the server's side without the client winning it back first.
+///
+/// Every relayed connection is two threads of the relay's own (one per direction, blocking I/O);
+/// the listener is one more. The relay stops by itself once `isFinished` says so.
+public final class TCPRelay: Sendable {
+    /// `127.0.0.1:PORT`, for the client's connect string.
+    public let address: String
+    public let upstreams: [String]
+
+    private struct State {
+        var cut = false
+        var stopped = false
+        var links: [Int: Link] = [:]
+        var nextLink = 0
+    }
+
+    private let state = Mutex(State())
+    private let listener: Int32
+    private let isFinished: @Sendable () -> Bool
+
+    /// Starts listening on a free loopback port.
+    /// - Parameter isFinished: asked twice a second; once it returns `true` the relay stops.
+    public init(upstreams: [String], isFinished: @escaping @Sendable () -> Bool) throws {
+        self.upstreams = upstreams
+        self.isFinished = isFinished
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RelayError("socket() failed: errno \(errno)") }
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw RelayError("cannot listen on a loopback port: errno \(errno)")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        self.address = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// Drops every relayed connection and refuses new ones until ``heal()``.
+    public func cut() {
+        // Under the lock, so that no link is closed (and its descriptors reused) meanwhile.
+        state.withLock { state in
+            state.cut = true
+            for link in state.links.values { link.shutDown() }
+        }
+    }
+
+    /// `true` once the relay stopped (by ``stop()`` or because it was finished).
+    public var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Relays new connections again.
+    public func heal() {
+        state.withLock { $0.cut = false }
+    }
+
+    /// Stops listening and drops every connection.
+    public func stop() {
+        state.withLock { state in
+            state.stopped = true
+            for link in state.links.values { link.shutDown() }
+        }
+    }
+
+    // MARK: Threads of the relay
+
+    private func acceptLoop() {
+        defer { close(listener) }
+        while true {
+            if state.withLock({ $0.stopped }) { return }
+            if isFinished() {
+                stop()
+                return
+            }
+            var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 500) > 0 else { continue }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            let refuse = state.withLock { $0.cut || $0.stopped }
+            guard !refuse, let server = connectUpstream() else {
+                close(client)
+                continue
+            }
+            let link = Link(client: client, server: server)
+            let id: Int? = state.withLock { state in
+                // A cut may have come while we connected: it covers this link too.
+                guard !state.cut, !state.stopped else { return nil }
+                let id = state.nextLink
+                state.nextLink += 1
+                state.links[id] = link
+                return id
+            }
+            guard let id else {
+                link.shutDown()
+                link.closeBoth()
+                continue
+            }
+            let finish: @Sendable () -> Void = { [self] in
+                guard link.finishOneDirection() else { return }
+                _ = state.withLock { $0.links.removeValue(forKey: id) }
+                link.closeBoth()
+            }
+            Thread.detachNewThread {
+                link.forward(from: link.client, to: link.server)
+                finish()
+            }
+            Thread.detachNewThread {
+                link.forward(from: link.server, to: link.client)
+                finish()
+            }
+        }
+    }
+
+    private func connectUpstream() -> Int32? {
+        for upstream in upstreams {
+            let parts = upstream.split(separator: ":")
+            guard parts.count == 2, let port = UInt16(parts[1]) else { continue }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            var address = Self.loopback(port: port)
+            let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+            address.sin_addr.s_addr = inet_addr(host)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            if connected {
+                var on: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+                return fd
+            }
+            close(fd)
+        }
+        return nil
+    }
+
+    private static func loopback(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}
+
+/// One relayed connection: the client's socket and the server's.
+private final class Link: Sendable {
+    let client: Int32
+    let server: Int32
+    /// How many of the two directions still run; the last one closes both sockets.
+    private let running = Mutex(2)
+
+    init(client: Int32, server: Int32) {
+        self.client = client
+        self.server = server
+        var on: Int32 = 1
+        setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Copies bytes until either side ends, then ends both (a half-open link is of no use here).
+    func forward(from source: Int32, to destination: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        loop: while true {
+            let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            var sent = 0
+            while sent < count {
+                // MSG_NOSIGNAL: a peer that went away must end the link, not the test process (SIGPIPE).
+                let written = buffer.withUnsafeBytes { send(destination, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL)) }
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { break loop }
+                sent += written
+            }
+        }
+        shutDown()
+    }
+
+    /// Wakes both directions' blocking reads; the sockets stay open until both have returned.
+    func shutDown() {
+        _ = shutdown(client, Int32(SHUT_RDWR))
+        _ = shutdown(server, Int32(SHUT_RDWR))
+    }
+
+    /// Returns `true` for the second direction to finish: its caller then closes both sockets.
+    func finishOneDirection() -> Bool {
+        running.withLock { count in
+            count -= 1
+            return count == 0
+        }
+    }
+
+    func closeBoth() {
+        close(client)
+        close(server)
+    }
+}
+
+struct RelayError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,87 @@
+import Coordination
+import CoordinationZooKeeper
+import Logging
+import Synchronization
+
+/// ZooKeeper handles whose session a test can end from the server's side, deterministically.
+///
+/// Each handle connects through a ``TCPRelay`` of its own. ``expire(_:timeout:)`` cuts the relay,
+/// so the handle cannot reconnect and win its session back; a second connection straight to the
+/// server takes the session over and closes it; the relay is healed, and the handle, back on the
+/// server, learns that its session expired and starts a new one, as after a real expiry.
+public enum ZooKeeperSessionDrill {
+    private static let relays = Mutex<[ObjectIdentifier: TCPRelay]>([:])
+
+    /// Opens a store on `hosts` through a relay of its own. The relay stops once the store closes.
+    public static func open(
+        hosts: [String], namespace: Key, sessionTimeout: Duration, user: String? = nil, password: String? = nil,
+        logger: Logger
+    ) async throws -> ZooKeeperStore {
+        let owner = WeakStore()
+        let relay = try TCPRelay(upstreams: hosts) { owner.isGone }
+        do {
+            let store = try await ZooKeeperStore(
+                configuration: ZooKeeperConfiguration(
+                    hosts: [relay.address], namespace: namespace, sessionTimeout: sessionTimeout, user: user, password: password),
+                logger: logger)
+            owner.hold(store)
+            relays.withLock { relays in
+                // Identifiers of stores already gone may be reused: drop relays that stopped.
+                relays = relays.filter { !$0.value.isStopped }
+                relays[ObjectIdentifier(store)] = relay
+            }
+            return store
+        } catch {
+            relay.stop()
+            throw error
+        }
+    }
+
+    /// Ends `store`'s session from the server's side and returns once the store reported it.
+    /// - Throws: `unsupported` for a store not opened by ``open(hosts:namespace:sessionTimeout:user:password:logger:)``;
+    ///   `timeout` when the store does not report the expiry in time.
+    public static func expire(_ store: ZooKeeperStore, timeout: Duration = .seconds(60)) async throws {
+        guard let relay = relays.withLock({ $0[ObjectIdentifier(store)] }) else {
+            throw CoordinationError(.unsupported, "this ZooKeeperStore was not opened through ZooKeeperSessionDrill.open")
+        }
+        let original = store.session.sessionID
+        relay.cut()
+        do {
+            try await store.closeSessionFromAnotherHandle(hosts: relay.upstreams, timeout: min(timeout, .seconds(30)))
+        } catch {
+            relay.heal()
+            throw error
+        }
+        relay.heal()
+        let ended = await store.waitForSession(within: timeout) {
+            $0.state == .expired || $0.state == .closed || $0.sessionID != original
+        }
+        if ended == nil {
+            throw CoordinationError(.timeout, "the store did not report its session \(original) expired within \(timeout)")
+        }
+    }
+}
+
+/// The store a relay serves, held weakly so that the relay can tell when it is no longer needed.
+private final class WeakStore: Sendable {
+    private struct Reference {
+        weak var store: ZooKeeperStore?
+        var opened = false
+    }
+    private let reference = Mutex(Reference())
+
+    init() {}
+
+    func hold(_ store: ZooKeeperStore) {
+        reference.withLock { $0 = Reference(store: store, opened: true) }
+    }
+
+    /// `true` once the store was closed or released (never while it is still being opened).
+    var isGone: Bool {
+        reference.withLock { reference in
+            guard reference.opened else { return false }
+            guard let store = reference.store else { return true }
+            return store.session.state == .closed
+        }
+    }
+}
