@@ -24,12 +24,13 @@ public final class EtcdStore: CoordinationStore {
     ///   - secure: `https` (with `tls` files) instead of `http`.
     ///   - ttl: the session's time to live.
     ///   - connections: how many requests may be in flight at once (one owned thread and
-    ///     kept-alive connection each); watches and the session have their own.
+    ///     kept-alive connection each, started only when that many requests wait, so a quiet
+    ///     handle keeps one); watches and the session have their own.
     /// - Throws: `unavailable` when no endpoint answers; `unauthenticated` for wrong credentials.
     public init(
         endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
         caCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
-        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = 8,
+        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = 32,
         logger: Logger = Logger(label: "coordination.etcd")
     ) async throws {
         guard !endpoints.isEmpty else {
@@ -217,10 +218,31 @@ public final class EtcdStore: CoordinationStore {
         if key.isRoot { throw Self.rootHasNoRecord("created") }
         try CoordinationLimits.validate(value: value, for: key)
         do {
+            if !mode.isSequential, let record = try await createUnderExistingParents(key, value: value, mode: mode) {
+                return record
+            }
             return try await createWithAncestors(key, value: value, mode: mode)
         } catch {
             throw annotate(error, key: key)
         }
+    }
+
+    /// The common case in one round trip: every ancestor exists and is persistent, the key does
+    /// not exist. Returns `nil` when any of that is not so (nothing was written); the full
+    /// create then finds out which, makes missing ancestors and names the problem.
+    private func createUnderExistingParents(_ key: Key, value: [UInt8], mode: CreateMode) async throws(CoordinationError) -> Record? {
+        var compares: [JSONValue] = []
+        for ancestor in key.ancestors {
+            compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .create, .greater, 0))
+            compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .lease, .equal, 0))
+        }
+        compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
+        let lease = mode.isEphemeral ? try currentLease() : 0
+        let put: JSONValue = ["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, lease: lease)]
+        let reply = try await txn(EtcdRequest.txn(compare: compares, success: [put]), kind: .write)
+        guard reply.succeeded else { return nil }
+        return Record(
+            key: key, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision, isEphemeral: lease != 0)
     }
 
     /// Reads the key, its ancestors and (for a sequential key) its parent's counter at one revision,

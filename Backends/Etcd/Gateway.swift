@@ -61,8 +61,12 @@ final class Gateway: Sendable {
                 (status, reply) = try connection.perform(request)
             } catch {
                 lastFailure = .transport(error, endpoint: endpoint)
-                if kind == .write && !error.neverSent { break }
-                if error.timedOut && kind == .write { break }
+                if kind == .write && (!error.neverSent || error.timedOut) {
+                    // This write may have been applied, so it is not sent again; but the endpoint
+                    // failed, so later requests start at the next one.
+                    rotateEndpoint(from: index)
+                    break
+                }
                 logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
                 attempt += 1
                 rotateEndpoint(from: index)

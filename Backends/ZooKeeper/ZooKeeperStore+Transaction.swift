@@ -32,17 +32,30 @@ extension ZooKeeperStore {
                 try await ensurePath(namespace)
                 madeNamespace = true
             } catch is MultiNotSent {
-                // Nothing went out: wait for the connection, as the C client queues other calls.
+                // Nothing went out: wait for a live session (after an expiry, the new one that
+                // replaces it, where the transaction runs as it would on etcd's new lease).
                 guard attempts < 50 else { throw fail(ZCONNECTIONLOSS.rawValue, namespace, "transaction") }
-                try await waitForSession(during: "transaction")
+                try await waitForLiveSession()
                 // Our session events can run a moment ahead of the C client's own state.
                 if attempts > 1 { try await Task.sleep(for: .milliseconds(20)) }
             }
         }
     }
 
+    /// Returns once the store has a connected session (the current one or its replacement).
+    private func waitForLiveSession() async throws {
+        for await event in connection.sessions.subscribe() {
+            switch event.state {
+            case .connected, .reconnected: return
+            case .suspended, .expired: continue
+            case .closed: throw CoordinationError.closed()
+            }
+        }
+        throw CoordinationError.closed()
+    }
+
     private struct ProbeFailure: Error {}
-    /// The multi was not handed to the C client because the handle was not connected.
+    /// The multi was not handed to the C client because the handle was not connected (or expired).
     private struct MultiNotSent: Error {}
     private static let notConnected: Int32 = .min
 
@@ -120,9 +133,7 @@ extension ZooKeeperStore {
             // a connected handle learns of an expiry only after it reconnects, long after this call.
             let state = zoo_state(zh)
             guard state == ZOO_CONNECTED_STATE else {
-                if state == ZOO_EXPIRED_SESSION_STATE { return ZSESSIONEXPIRED.rawValue }
-                if state == ZOO_AUTH_FAILED_STATE { return ZAUTHFAILED.rawValue }
-                return Self.notConnected
+                return state == ZOO_AUTH_FAILED_STATE ? ZAUTHFAILED.rawValue : Self.notConnected
             }
             return zoo_amulti(zh, Int32(count), ops, results, completeVoid, context)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordination
+import CoordinationZooKeeper
 
 /// `coord bench`: latency and throughput of the store through the `CoordinationStore` API, side
 /// by side with a third-party Python client on the same server, and the scheduler's claims per
@@ -14,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
             concurrent tasks doing gets (ZooKeeper, memory) or puts (etcd) for --duration \
             (operations per second). The peer (kazoo for zookeeper://, etcd3gw for etcd://, run \
             with python3) does the same loops against the same server in the same run; the table \
-            shows both and their ratio. --claims N adds the scheduler's claims per second: N \
+            shows both and their ratio. On ZooKeeper the C client's own synchronous loop \
+            (zoo_create, zoo_get, zoo_set, zoo_delete on one thread) runs too, as the floor. --claims N adds the scheduler's claims per second: N \
             no-op one-shot jobs run by 4 in-process workers on 4 handles of the store.
             """)
 
@@ -78,6 +80,13 @@ struct BenchCommand: AsyncParsableCommand {
                 duration: pipelinedFor)
             report.addLatencies(ours, theirs)
             report.addThroughput(ours, theirs, inFlight: inFlight)
+            if url.scheme == "zookeeper" {
+                // The C client's own synchronous loop, on the same server in the same run.
+                let baseline = try await ZooKeeperSyncLoop.run(
+                    configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
+                    operations: operations, warmup: warmup, value: BenchRunner.value)
+                report.addBaseline("libzookeeper sync loop", ours, baseline.mapValues { LatencySamples(seconds: $0) })
+            }
             if claims > 0 {
                 let result = try await BenchClaims(jobs: claims, open: open, logger: logger).run()
                 report.addClaims(jobs: claims, result)

@@ -35,6 +35,20 @@ struct BenchReport {
         }
     }
 
+    /// Rows comparing coord's sequential latencies with a baseline's (ratio = baseline / coord:
+    /// 0.87 or more means coord is within 15% of it).
+    mutating func addBaseline(_ name: String, _ ours: BenchFigures, _ baseline: [String: LatencySamples]) {
+        for operation in BenchRunner.operations {
+            guard let samples = ours.latencies[operation], let theirs = baseline[operation] else { continue }
+            for (label, ourValue, baseValue) in [("p50", samples.p50, theirs.p50), ("p99", samples.p99, theirs.p99)] {
+                rows.append((
+                    "\(operation) \(label) vs \(name)", Self.milliseconds(ourValue), Self.milliseconds(baseValue),
+                    Self.ratio(baseValue, ourValue)
+                ))
+            }
+        }
+    }
+
     mutating func addThroughput(_ ours: BenchFigures, _ peer: BenchFigures?, inFlight: Int) {
         rows.append((
             "pipelined \(ours.throughputOperation) (\(inFlight) in flight)", Self.perSecond(ours.throughput),

@@ -117,7 +117,9 @@ struct EtcdServerTests {
                 endpoints: endpoints, namespace: namespace, requestTimeout: .seconds(5), logger: Logger(label: "test.etcd.server"))
             let start = ContinuousClock.now
             let killAt = start.advanced(by: .seconds(1))
-            let stopAt = start.advanced(by: .seconds(5))
+            // A write that reached a follower as the leader died can wait out the whole request
+            // timeout (etcd drops proposals in flight to a dead leader): run well past it.
+            let stopAt = killAt.advanced(by: .seconds(10))
             let outcomes = try await withThrowingTaskGroup(of: ([Key: [UInt8]], [CoordinationError.Code], Int).self) { group in
                 for writer in 0..<3 {
                     group.addTask {
