@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        // Tests only: generated inputs for the parsers (keys, URLs, config files, gateway replies).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // The contract: protocol, keys, records, errors, sessions, watches, store URLs.
@@ -101,7 +103,10 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "CoordinationTests", dependencies: ["Coordination"]),
+        .testTarget(
+            name: "CoordinationTests",
+            dependencies: ["Coordination", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(
             name: "CoordinationSchedulerTests",
             dependencies: [
@@ -122,11 +127,17 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationEtcdTests",
-            dependencies: ["Coordination", "CoordinationEtcd", "CoordinationTesting", "CoordinationTestSupport"]
+            dependencies: [
+                "Coordination", "CoordinationEtcd", "CoordinationTesting", "CoordinationTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "CoordinationCLITests",
-            dependencies: ["CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport"]
+            dependencies: [
+                "CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -67,7 +67,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         } else {
             if let problem = Key.problem(with: decodedPath, limit: CoordinationLimits.maxNamespaceBytes) {
                 throw CoordinationError(
-                    .invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has an invalid namespace '\(decodedPath)': \(problem)")
+                    .invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has an invalid namespace '\(StoreURL.redacted(decodedPath))': \(problem)")
             }
             namespace = Key(unchecked: decodedPath)
         }
@@ -141,15 +141,18 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         hasher.combine(namespace)
     }
 
-    /// `text` with any `user:password@` password replaced by `***`, for messages about a URL that did not parse.
+    /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
+    /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
+    /// `:` and the next `@`, with no `/` between them, is taken for a password.
     public static func redacted(_ text: String) -> String {
-        guard let schemeEnd = text.firstRange(of: "://") else { return text }
-        let rest = text[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@"),
-            let colon = rest[..<at].firstIndex(of: ":")
-        else { return text }
-        return String(text[..<rest.index(after: colon)]) + "***" + String(text[at...])
+        var output = ""
+        for character in text {
+            if character == "@", let colon = output.lastIndex(of: ":"), !output[colon...].contains("/") {
+                output = String(output[...colon]) + "***"
+            }
+            output.append(character)
+        }
+        return output
     }
 
     private static func decode(_ part: Substring, in text: String) throws(CoordinationError) -> String {

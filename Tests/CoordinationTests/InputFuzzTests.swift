@@ -1,0 +1,61 @@
+import Coordination
+import PropertyBased
+import Testing
+
+/// Random keys and store URLs, assembled from the pieces that break parsers (separators, dot
+/// segments, percent escapes, control and non-ASCII characters): no input crashes, every
+/// rejection is a `CoordinationError` with the code that names the problem, and what is accepted
+/// is well formed.
+@Suite struct InputFuzzTests {
+    static let keyPieces = [
+        "/", "//", "a", "b0", ".", "..", "%2F", "%2e%2e", "~", " ", "\u{0}", "\u{7F}", "\t", "\n", "é", "😀", "-", "_",
+        "app", "app2", "\\", "*", "?", "#",
+    ]
+
+    @Test func everyKeyIsWellFormedOrRejectedAsAnInvalidKey() async {
+        await propertyCheck(count: 3000, input: Self.pieces(Self.keyPieces, upTo: 10)) { text in
+            do {
+                let key = try Key(text)
+                #expect(key.path.hasPrefix("/"), "an accepted key is absolute: \(text.debugDescription)")
+                let components = key.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+                #expect(key.isRoot || !components.contains { $0.isEmpty || $0 == "." || $0 == ".." }, "no empty or dot segment in \(key.path.debugDescription)")
+                #expect(try Key(key.path) == key, "an accepted key parses to itself again")
+                if let parent = key.parent { #expect(key.isUnder(parent)) }
+            } catch let error as CoordinationError {
+                #expect(error.code == .invalidKey, "\(text.debugDescription) was refused as \(error.code)")
+            } catch {
+                Issue.record("\(text.debugDescription) threw \(type(of: error)), not CoordinationError")
+            }
+        }
+    }
+
+    static let urlPieces = [
+        "memory://", "zookeeper://", "etcd://", "etcds://", "http://", "://", "127.0.0.1", "localhost", ":2181", ":0",
+        ":99999", ":-1", ",", "/ns", "/a/b", "/..", "//", "?", "ttl=5s", "ttl=abc", "sessionTimeout=2s", "&", "=",
+        "user:pw@", "@", "%", "%zz", "[::1]", "#frag", " ", "cacert=/tmp/x", "\u{0}", "é",
+    ]
+
+    /// Up to `count` of `pieces`, chosen with repetition and joined.
+    static func pieces(_ pieces: [String], upTo count: Int) -> Generator<String, some SendableMetatype & Sequence> {
+        Gen.int(in: 0...(pieces.count - 1)).array(of: 0...count).map { $0.map { pieces[$0] }.joined() }
+    }
+
+    @Test func everyStoreURLParsesOrIsRejectedAsInvalidConfiguration() async {
+        await propertyCheck(count: 3000, input: Self.pieces(Self.urlPieces, upTo: 9)) { text in
+            do {
+                let url = try StoreURL(text)
+                #expect(!url.scheme.isEmpty, "an accepted URL names its scheme: \(text.debugDescription)")
+                if let password = url.password, !password.isEmpty {
+                    #expect(!url.description.contains(":\(password)@"), "the password never shows: \(url.description)")
+                }
+            } catch let error as CoordinationError {
+                #expect(
+                    [.invalidConfiguration, .invalidKey].contains(error.code),
+                    "\(text.debugDescription) was refused as \(error.code)")
+                #expect(!error.message.contains(":pw@"), "the password never shows: \(error.message)")
+            } catch {
+                Issue.record("\(text.debugDescription) threw \(type(of: error)), not CoordinationError")
+            }
+        }
+    }
+}
