@@ -189,6 +189,87 @@ struct EtcdServerTests {
         }
     }
 
+    /// Two tenants, each an etcd user whose role may touch only its own namespace (and that
+    /// namespace's sequence counters): each works in its own, neither can read or write the
+    /// other's, and no password shows in any log line or error, even at trace level.
+    @Test func tenantRolesLimitedToAPrefixShutEachOtherOut() async throws {
+        try await EtcdCluster.with { cluster in
+            let admin = cluster.admin
+            _ = try await admin.call("/v3/auth/user/add", ["name": "root", "password": "root-pw-1"])
+            _ = try await admin.call("/v3/auth/role/add", ["name": "root"])
+            _ = try await admin.call("/v3/auth/user/grant", ["user": "root", "role": "root"])
+            let tenants = [("alice", "alice-pw-7f3a", "/tenant-a"), ("bob", "bob-pw-91c2", "/tenant-b")]
+            for (user, password, namespace) in tenants {
+                _ = try await admin.call("/v3/auth/user/add", ["name": .string(user), "password": .string(password)])
+                _ = try await admin.call("/v3/auth/role/add", ["name": .string(user)])
+                // The namespace's own key, everything under it (not a sibling such as /tenant-ab),
+                // and its sequence counters, which live outside every namespace.
+                let counters = "coordination/sequence" + namespace
+                for (key, end) in [
+                    (namespace, nil), (namespace + "/", KeySpace.prefixEnd(Array((namespace + "/").utf8))),
+                    (counters, nil), (counters + "/", KeySpace.prefixEnd(Array((counters + "/").utf8))),
+                ] {
+                    var permission: [String: JSONValue] = ["permType": "READWRITE", "key": .bytes(Array(key.utf8))]
+                    if let end { permission["range_end"] = .bytes(end) }
+                    _ = try await admin.call("/v3/auth/role/grant", ["name": .string(user), "perm": .object(permission)])
+                }
+                _ = try await admin.call("/v3/auth/user/grant", ["user": .string(user), "role": .string(user)])
+            }
+            _ = try await admin.call("/v3/auth/enable", [:])
+
+            let logs = CapturedLogs()
+            func open(_ user: String, _ password: String, _ namespace: String) async throws -> EtcdStore {
+                try await EtcdStore(
+                    endpoints: cluster.endpoints, namespace: try Key(namespace), user: user, password: password,
+                    requestTimeout: .seconds(5), logger: logs.logger())
+            }
+            var errors: [CoordinationError] = []
+            for (user, password, namespace) in tenants {
+                let own = try await open(user, password, namespace)
+                _ = try await own.create(try Key("/jobs/x"), value: Array(user.utf8), mode: .persistent)
+                let sequential = try await own.create(try Key("/jobs/q-"), value: [], mode: .sequential)
+                #expect(sequential.key.name.hasPrefix("q-"))
+                #expect(try await own.get(try Key("/jobs/x"))?.value == Array(user.utf8))
+                await own.close()
+            }
+            for (user, password, namespace) in tenants {
+                let other = tenants.first { $0.0 != user }!.2
+                // A handle on the other tenant's namespace cannot even open (it makes sure its
+                // namespace key exists, a write there).
+                let refused = await #expect(throws: CoordinationError.self) { _ = try await open(user, password, other) }
+                #expect(refused?.code == .permissionDenied, "\(user) opening \(other): \(String(describing: refused))")
+                if let refused { errors.append(refused) }
+                // A handle on the root opens (it writes nothing), reads its own tenant's keys,
+                // and is refused every read and write of the other's.
+                let intruder = try await open(user, password, "/")
+                #expect(try await intruder.get(try Key(namespace + "/jobs/x"))?.value == Array(user.utf8))
+                for attempt in [
+                    { _ = try await intruder.get(try Key(other + "/jobs/x")) },
+                    { _ = try await intruder.children(of: try Key(other + "/jobs")) },
+                    { _ = try await intruder.put(try Key(other + "/jobs/x"), value: [0]) },
+                    { _ = try await intruder.create(try Key(other + "/jobs/y"), value: [0], mode: .persistent) },
+                    { try await intruder.delete(try Key(other + "/jobs"), ifVersion: nil, recursive: true) },
+                ] as [@Sendable () async throws -> Void] {
+                    let error = await #expect(throws: CoordinationError.self) { try await attempt() }
+                    #expect(error?.code == .permissionDenied, "\(user) in \(other): \(String(describing: error))")
+                    if let error { errors.append(error) }
+                }
+                await intruder.close()
+            }
+            let wrong = await #expect(throws: CoordinationError.self) { _ = try await open("alice", "bob-pw-91c2", "/tenant-a") }
+            #expect(wrong?.code == .unauthenticated)
+            if let wrong { errors.append(wrong) }
+
+            for (_, password, _) in tenants + [("root", "root-pw-1", "/")] {
+                #expect(logs.lines(containing: password).isEmpty, "a password in the logs: \(logs.lines(containing: password))")
+                for error in errors {
+                    #expect(!"\(error)".contains(password), "a password in an error: \(error)")
+                }
+            }
+            #expect(!logs.all.isEmpty, "the stores logged at trace level, so the search above searched something")
+        }
+    }
+
     @Test func tlsWithCertificatesMadeByOpenSSL() async throws {
         let directory = NSTemporaryDirectory() + "coordination-tls-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -38,6 +38,51 @@ struct DigestACLTests {
         for store in [alice, mallory, anonymous, secretAgain] { await store.close() }
         await ZooKeeperTestEnvironment.cleanUp(namespace, user: "alice", password: "wonderland")
     }
+
+    /// Passwords never reach a log line (at trace level) or an error, whatever goes wrong.
+    @Test func passwordsAppearInNoLogAndNoError() async throws {
+        let namespace = ZooKeeperTestEnvironment.uniqueNamespace("zk-secret")
+        let logs = CapturedLogs()
+        func open(_ user: String, _ password: String) async throws -> ZooKeeperStore {
+            try await ZooKeeperStore(
+                configuration: ZooKeeperConfiguration(
+                    hosts: ZooKeeperTestEnvironment.hosts, namespace: namespace, user: user, password: password),
+                logger: logs.logger())
+        }
+        let owner = try await open("owner", "owner-pw-5e1d")
+        let other = try await open("other", "other-pw-0b7c")
+        var errors: [any Error] = []
+        _ = try await owner.create(try Key("/private"), string: "x")
+        for attempt in [
+            { _ = try await other.get(try Key("/private")) },
+            { _ = try await other.set(try Key("/private"), value: [1], ifVersion: nil) },
+            { try await other.delete(try Key("/private"), ifVersion: nil, recursive: false) },
+        ] as [@Sendable () async throws -> Void] {
+            do {
+                try await attempt()
+                Issue.record("another identity must be refused")
+            } catch {
+                errors.append(error)
+            }
+        }
+        do {
+            _ = try await ZooKeeperStore(
+                configuration: try ZooKeeperConfiguration(url: try StoreURL("zookeeper://owner:owner-pw-5e1d@127.0.0.1:22998/x?sessionTimeout=2s")),
+                logger: logs.logger())
+            Issue.record("nothing listens on port 22998")
+        } catch {
+            errors.append(error)
+        }
+        await owner.close()
+        await other.close()
+        await ZooKeeperTestEnvironment.cleanUp(namespace, user: "owner", password: "owner-pw-5e1d")
+        #expect(errors.count == 4)
+        for password in ["owner-pw-5e1d", "other-pw-0b7c"] {
+            #expect(logs.lines(containing: password).isEmpty, "a password in the logs: \(logs.lines(containing: password))")
+            for error in errors { #expect(!"\(error)".contains(password), "a password in an error: \(error)") }
+        }
+        #expect(!logs.all.isEmpty, "the stores logged at trace level, so the search above searched something")
+    }
 }
 
 @Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason), .serverLoadLimit)
