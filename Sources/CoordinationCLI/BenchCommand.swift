@@ -16,8 +16,10 @@ struct BenchCommand: AsyncParsableCommand {
             (operations per second). The peer (kazoo for zookeeper://, etcd3gw for etcd://, run \
             with python3) does the same loops against the same server in the same run; the table \
             shows both and their ratio. On ZooKeeper the C client's own synchronous loop \
-            (zoo_create, zoo_get, zoo_set, zoo_delete on one thread) runs too, as the floor. --claims N adds the scheduler's claims per second: N \
-            no-op one-shot jobs run by 4 in-process workers on 4 handles of the store.
+            (zoo_create, zoo_get, zoo_set, zoo_delete on one thread) runs too, as the floor. \
+            --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store. \
+            --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
+            writes, each timed until every watcher has its event (p50, p99 over all deliveries).
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -26,12 +28,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
     @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
     @Option(help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
+    @Option(help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 
     func validate() throws {
         guard operations >= 1 else { throw ValidationError("--operations must be at least 1") }
         guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
         guard claims >= 0 else { throw ValidationError("--claims must be 0 or more") }
+        guard watchers >= 0 else { throw ValidationError("--watchers must be 0 or more") }
         guard let pipelined = DurationText.parse(duration), pipelined > .zero else {
             throw ValidationError("--duration '\(duration)' is not a duration such as 5s or 500ms")
         }
@@ -86,6 +90,10 @@ struct BenchCommand: AsyncParsableCommand {
                     configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
                     operations: operations, warmup: warmup, value: BenchRunner.value)
                 report.addBaseline("libzookeeper sync loop", ours, baseline.mapValues { LatencySamples(seconds: $0) })
+            }
+            if watchers > 0 {
+                let result = try await BenchWatchers(store: store, watchers: watchers, writes: 20).run()
+                report.addWatchDelivery(watchers: watchers, writes: 20, result)
             }
             if claims > 0 {
                 let result = try await BenchClaims(jobs: claims, open: open, logger: logger).run()

@@ -63,6 +63,13 @@ struct BenchReport {
         ))
     }
 
+    mutating func addWatchDelivery(watchers: Int, writes: Int, _ result: BenchWatchers.Result) {
+        let missing = result.missing == 0 ? "" : String(format: ", %d not delivered within 10 s", result.missing)
+        for (label, value) in [("p50", result.latencies.p50), ("p99", result.latencies.p99)] {
+            rows.append(("watch delivery \(label) (\(watchers) watchers, \(writes) writes\(missing))", Self.milliseconds(value), "-", "-"))
+        }
+    }
+
     static func milliseconds(_ seconds: Double) -> String { String(format: "%.3f ms", seconds * 1000) }
     static func perSecond(_ value: Double) -> String { "\(Int(value.rounded()))/s" }
     static func ratio(_ numerator: Double, _ denominator: Double) -> String {
