@@ -16,6 +16,8 @@ public final class EtcdStore: CoordinationStore {
     let pool: RequestPool
     let keeper: SessionKeeper
     let watches = WatchRegistry()
+    /// One etcd watch stream per key and scope, however many subscribe to it.
+    let watchHub = WatchHub()
     private let isClosed = Atomic<Bool>(false)
 
     /// Opens a handle and its session.

@@ -4,6 +4,11 @@ import Synchronization
 
 extension EtcdStore {
     public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        watchHub.watch(key, scope: scope) { [self] in unsharedWatch(key, scope: scope) }
+    }
+
+    /// A watch of its own: one `/v3/watch` stream on a thread of its own.
+    private func unsharedWatch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
         guard let watcher = watches.register(WatchStream(key: key, scope: scope, keys: keys, gateway: gateway, continuation: continuation)) else {
             continuation.finish(throwing: CoordinationError.closed())

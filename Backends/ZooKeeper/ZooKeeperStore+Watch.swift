@@ -12,7 +12,14 @@ extension ZooKeeperStore {
     /// and deleted again between two re-reads coalesces to nothing and is never reported. After a
     /// reconnect or a new session (watches lost with the old one) the whole scope is re-read,
     /// re-armed and emitted as a new `snapshot`.
+    ///
+    /// Watches of the same key and scope on one handle share one such watch (``WatchHub``).
     public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        watchHub.watch(key, scope: scope) { [self] in unsharedWatch(key, scope: scope) }
+    }
+
+    /// A watch of its own: one-shot ZooKeeper watches, re-armed after each trigger.
+    private func unsharedWatch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, output) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
         guard let registration = connection.register(output) else {
             output.finish(throwing: CoordinationError.closed())

@@ -15,6 +15,8 @@ public final class ZooKeeperStore: CoordinationStore {
     public let configuration: ZooKeeperConfiguration
     let connection: ZooKeeperConnection
     let logger: Logger
+    /// One ZooKeeper watch per key and scope, however many subscribe to it.
+    let watchHub = WatchHub()
     /// Ephemeral-sequential znodes this handle knows it created, so that the search after a lost
     /// create reply never claims one of them twice (see ``create(_:value:mode:)``).
     let ownSequentialNodes = Mutex(OwnNodes())
