@@ -79,7 +79,7 @@ struct MigrationServerTests {
     static func report(_ label: String, _ report: MigrationReport) {
         print("migration \(label): \(report.counts.copied) copied, \(report.counts.identical) identical, "
             + "\(report.counts.ephemeral) ephemeral in \(report.elapsed): \(Int(report.keysPerSecond)) keys/s; "
-            + report.phases.map { "\($0.phase.rawValue) \($0.duration)" }.joined(separator: ", "))
+            + report.phases.map { "\($0.phase.rawValue) done at \($0.endedAt)" }.joined(separator: ", "))
     }
 
     @Test("ZooKeeper → etcd → ZooKeeper: byte-identical, and new sequential keys sort after the old ones on both")

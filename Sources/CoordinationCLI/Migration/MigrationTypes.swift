@@ -82,8 +82,8 @@ public struct MigrationReport: Sendable {
     public var counts: MigrationCounts
     public var elapsed: Duration
     public var dryRun: Bool
-    /// How long each phase took, in the order they ran.
-    public var phases: [(phase: MigrationProgress.Phase, duration: Duration)] = []
+    /// When each phase ended, from the start (reading the source overlaps writing).
+    public var phases: [(phase: MigrationProgress.Phase, endedAt: Duration)] = []
     /// Source keys handled per second (copied + identical + ephemeral).
     public var keysPerSecond: Double {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -168,21 +168,13 @@ struct ContentDigest: Hashable, Sendable {
     }
 }
 
-/// Collects when each phase ended, from progress reports (which arrive from one task at a time).
+/// Collects when each phase ended, from progress reports.
 final class PhaseTimes: Sendable {
-    private let ends = Mutex<[(phase: MigrationProgress.Phase, at: Duration)]>([])
+    private let state = Mutex<[(phase: MigrationProgress.Phase, endedAt: Duration)]>([])
 
     func ended(_ phase: MigrationProgress.Phase, at elapsed: Duration) {
-        ends.withLock { $0.append((phase, elapsed)) }
+        state.withLock { $0.append((phase, elapsed)) }
     }
 
-    var durations: [(phase: MigrationProgress.Phase, duration: Duration)] {
-        ends.withLock { ends in
-            var previous = Duration.zero
-            return ends.map { end in
-                defer { previous = end.at }
-                return (end.phase, end.at - previous)
-            }
-        }
-    }
+    var ends: [(phase: MigrationProgress.Phase, endedAt: Duration)] { state.withLock { $0 } }
 }

@@ -43,62 +43,69 @@ public struct StoreMigration: Sendable {
     /// Copies the subtree (or, in a dry run, counts what would be copied).
     /// - Parameter mirror: also delete persistent keys under the prefix that the target has and the
     ///   source does not (what `--follow` does when it stops, so that the target is a mirror).
-    public func run(mirror: Bool = false, progress: ProgressHandler = { _ in }) async throws -> MigrationReport {
+    public func run(mirror: Bool = false, progress: @escaping ProgressHandler = { _ in }) async throws -> MigrationReport {
         let start = ContinuousClock.now
         let phases = PhaseTimes()
         let progress: ProgressHandler = { report in
             if report.phaseEnded { phases.ended(report.phase, at: report.elapsed) }
             progress(report)
         }
-        let records = try await read(source, mode: options.sourceReads, phase: .readingSource, start: start, progress: progress)
         var counts = MigrationCounts()
-        try await copy(records, mirror: mirror, counts: &counts, start: start, progress: progress)
+        try await copy(
+            from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
+            progress: progress)
         return MigrationReport(
-            counts: counts, elapsed: ContinuousClock.now - start, dryRun: options.dryRun, phases: phases.durations)
+            counts: counts, elapsed: ContinuousClock.now - start, dryRun: options.dryRun, phases: phases.ends)
     }
 
-    /// Writes `records` (the source's state) to the target: plan against the target, write level
-    /// by level, then carry the sequential counters forward. `counts` accumulates.
+    /// Writes `records` (the source's state, as a watch snapshot gives it) to the target.
     func copy(
         _ records: [Record], mirror: Bool, counts: inout MigrationCounts, start: ContinuousClock.Instant, progress: ProgressHandler
     ) async throws {
-        let persistent = records.filter { !$0.isEphemeral }
-        counts.ephemeral += records.count - persistent.count
-        counts.sourceKeys += persistent.count
-        let existing = try await digests(target, mode: options.targetReads, phase: .readingTarget, start: start, counts: counts, progress: progress)
+        try await copy(from: Self.levels(of: records), mirror: mirror, counts: &counts, start: start, progress: progress)
+    }
 
-        // Plan: what to create, what to overwrite, what is already there.
-        var creates: [[Record]] = []
-        var sets: [[Record]] = []
-        for record in persistent {
-            let depth = record.key.depth
-            if let found = existing[record.key] {
-                if found == ContentDigest.of(record.value) {
-                    counts.identical += 1
+    /// Writes the source's state, given level by level (all keys of depth d, then d + 1…), to the
+    /// target: plan each level against the target's digests, write it, then carry the sequential
+    /// counters forward. The writer works on a level while the reader fetches the next one.
+    /// `counts` accumulates.
+    func copy(
+        from levels: AsyncThrowingStream<[Record], any Error>, mirror: Bool, counts: inout MigrationCounts,
+        start: ContinuousClock.Instant, progress: ProgressHandler
+    ) async throws {
+        let existing = try await digests(
+            target, mode: options.targetReads, phase: .readingTarget, start: start, counts: counts, progress: progress)
+        var wanted = Set<Key>()
+        var sequential: [Key: Int64] = [:]
+        var read = 0
+        for try await level in levels {
+            read += level.count
+            var creates: [Record] = []
+            var sets: [Record] = []
+            for record in level {
+                if let number = Self.sequenceNumber(record.key.name), let parent = record.key.parent {
+                    sequential[parent] = max(sequential[parent] ?? -1, number)
+                }
+                if record.isEphemeral {
+                    counts.ephemeral += 1
                     continue
                 }
-                while sets.count <= depth { sets.append([]) }
-                sets[depth].append(record)
-            } else {
-                while creates.count <= depth { creates.append([]) }
-                creates[depth].append(record)
+                counts.sourceKeys += 1
+                wanted.insert(record.key)
+                if let found = existing[record.key] {
+                    if found == ContentDigest.of(record.value) { counts.identical += 1 } else { sets.append(record) }
+                } else {
+                    creates.append(record)
+                }
             }
-        }
-        let total = persistent.count
-        if options.dryRun {
-            counts.copied += creates.joined().count + sets.joined().count
-        } else {
-            // Creates level by level (parents first); sets need no order.
-            for level in creates where !level.isEmpty {
-                try await write(level, create: true, counts: &counts, total: total, start: start, progress: progress)
+            if options.dryRun {
+                counts.copied += creates.count + sets.count
+                continue
             }
-            let allSets = Array(sets.joined())
-            if !allSets.isEmpty {
-                try await write(allSets, create: false, counts: &counts, total: total, start: start, progress: progress)
-            }
+            // This level's parents were written with the previous level (or existed already).
+            try await write(creates + sets, creates: creates.count, counts: &counts, total: read, start: start, progress: progress)
         }
         if mirror {
-            let wanted = Set(persistent.map(\.key))
             // Deepest first: a key's children sort after it.
             for key in existing.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
                 if !options.dryRun { try await deleteOnTarget(key) }
@@ -106,12 +113,55 @@ public struct StoreMigration: Sendable {
             }
         }
         progress(MigrationProgress(
-            phase: .writing, counts: counts, read: records.count, total: total, elapsed: ContinuousClock.now - start,
+            phase: .writing, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
-        try await carryCounters(records, counts: &counts)
+        try await carryCounters(sequential, counts: &counts)
         progress(MigrationProgress(
-            phase: .counters, counts: counts, read: records.count, total: total, elapsed: ContinuousClock.now - start,
+            phase: .counters, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
+    }
+
+    /// `records` grouped by depth, shallowest first.
+    static func levels(of records: [Record]) -> AsyncThrowingStream<[Record], any Error> {
+        var byDepth: [Int: [Record]] = [:]
+        for record in records { byDepth[record.key.depth, default: []].append(record) }
+        let levels = byDepth.keys.sorted().map { byDepth[$0]! }
+        return AsyncThrowingStream { continuation in
+            for level in levels { continuation.yield(level) }
+            continuation.finish()
+        }
+    }
+
+    /// The source's records under the prefix, level by level, read by a task of their own.
+    private func sourceLevels(start: ContinuousClock.Instant, progress: @escaping ProgressHandler) -> AsyncThrowingStream<[Record], any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    switch options.sourceReads {
+                    case .walk:
+                        let records = try await read(
+                            source, mode: .walk, phase: .readingSource, start: start, progress: progress)
+                        for try await level in Self.levels(of: records) { continuation.yield(level) }
+                    case .parallel(let width):
+                        var count = 0
+                        try await ParallelTreeRead(store: source, width: max(1, width)).levels(under: options.prefix) { level in
+                            continuation.yield(level)
+                            count += level.count
+                            progress(MigrationProgress(
+                                phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
+                                elapsed: ContinuousClock.now - start, phaseEnded: false))
+                        }
+                        progress(MigrationProgress(
+                            phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
+                            elapsed: ContinuousClock.now - start, phaseEnded: true))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 
     /// What one batch did.
@@ -122,11 +172,13 @@ public struct StoreMigration: Sendable {
 
     /// Writes `records` in transactions of up to ``MigrationOptions/batchSize`` operations, up to
     /// ``MigrationOptions/concurrency`` at once.
+    /// The first `creates` records are created, the rest set.
     private func write(
-        _ records: [Record], create: Bool, counts: inout MigrationCounts, total: Int, start: ContinuousClock.Instant,
+        _ records: [Record], creates: Int, counts: inout MigrationCounts, total: Int, start: ContinuousClock.Instant,
         progress: ProgressHandler
     ) async throws {
-        let batches = Self.batches(records, size: options.batchSize)
+        let batches = Self.batches(Array(records[..<creates]), size: options.batchSize).map { ($0, true) }
+            + Self.batches(Array(records[creates...]), size: options.batchSize).map { ($0, false) }
         var sinceReport = 0
         try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
             var inFlight = 0
@@ -141,7 +193,7 @@ public struct StoreMigration: Sendable {
                         phaseEnded: false))
                 }
             }
-            for batch in batches {
+            for (batch, create) in batches {
                 if inFlight >= options.concurrency, let outcome = try await group.next() {
                     inFlight -= 1
                     collect(outcome)
@@ -230,12 +282,7 @@ public struct StoreMigration: Sendable {
 
     /// Moves each parent's sequential counter on the target past the highest 10-digit suffix of
     /// its copied children (ephemeral ones included: they came from the same counter).
-    private func carryCounters(_ records: [Record], counts: inout MigrationCounts) async throws {
-        var highest: [Key: Int64] = [:]
-        for record in records {
-            guard let number = Self.sequenceNumber(record.key.name), let parent = record.key.parent else { continue }
-            highest[parent] = max(highest[parent] ?? -1, number)
-        }
+    private func carryCounters(_ highest: [Key: Int64], counts: inout MigrationCounts) async throws {
         if options.dryRun {
             counts.countersChecked += highest.count
             return
