@@ -103,6 +103,9 @@ struct MigrateCommand: AsyncParsableCommand {
         if !onlyVerify && !follow {
             let report = try await migration.run(progress: printer.report)
             printer.finish()
+            migration.logger.info("migration phases", metadata: [
+                "ended": "\(report.phases.map { "\($0.phase.rawValue) at \(Self.format($0.endedAt))" }.joined(separator: ", "))"
+            ])
             StandardStreams.writeLine(Self.summary(report.counts, elapsed: report.elapsed, rate: report.keysPerSecond, dryRun: dryRun))
         }
         if follow {
@@ -139,21 +142,17 @@ struct MigrateCommand: AsyncParsableCommand {
                 }
             }
         }
-        // Whichever comes first: a signal, or the mirror failing.
-        let failed = await withTaskGroup(of: Bool.self) { group in
+        // Whichever comes first: a signal (which stops the mirror), or the mirror failing (which
+        // ends the wait for a signal).
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await signals.wait()
-                return false
+                mirroring.cancel()
             }
-            group.addTask {
-                _ = try? await mirroring.value
-                return true
-            }
-            let first = await group.next() ?? false
+            group.addTask { _ = try? await mirroring.value }
+            _ = await group.next()
             group.cancelAll()
-            return first
         }
-        if !failed { mirroring.cancel() }
         let followed = try await mirroring.value
         printer.finish()
         let start = ContinuousClock.now
@@ -161,8 +160,8 @@ struct MigrateCommand: AsyncParsableCommand {
         printer.finish()
         let counts = followed.counts
         StandardStreams.writeLine(
-            "followed: \(followed.events) events (\(counts.copied) keys written, \(counts.identical) identical, "
-                + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped), \(followed.resnapshots) re-snapshots, "
+            "followed: \(followed.events) events after the initial copy; in all \(counts.copied) keys written, \(counts.identical) identical, "
+                + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped; \(followed.resnapshots) re-snapshots, "
                 + "longest apply delay \(Self.format(followed.maxApplyDelay))")
         StandardStreams.writeLine(
             "lag at stop: \(catchUp.counts.copied + catchUp.counts.deleted) keys behind "

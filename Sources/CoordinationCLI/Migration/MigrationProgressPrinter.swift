@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Shows a migration's progress on stderr: on a terminal one line redrawn in place (at most ten
-/// times a second); otherwise a plain line every few seconds and at the end of each phase.
+/// times a second); otherwise a plain line every 5 seconds.
 final class MigrationProgressPrinter: Sendable {
     private struct State {
         var lastDrawn: ContinuousClock.Instant?
@@ -10,6 +10,7 @@ final class MigrationProgressPrinter: Sendable {
         var announced = false
     }
     private let terminal: Bool
+    private let started = ContinuousClock.now
     private let state = Mutex(State())
 
     init(terminal: Bool) {
@@ -25,9 +26,13 @@ final class MigrationProgressPrinter: Sendable {
         let now = ContinuousClock.now
         let interval: Duration = terminal ? .milliseconds(100) : .seconds(5)
         let line: String? = state.withLock { state in
-            if !progress.phaseEnded, let last = state.lastDrawn, now - last < interval { return nil }
-            // On a pipe, a phase's end is worth a line only for phases that did something.
-            if !terminal && progress.phaseEnded && progress.read == 0 && progress.counts.done == 0 { return nil }
+            if terminal {
+                if !progress.phaseEnded, let last = state.lastDrawn, now - last < interval { return nil }
+            } else {
+                // On a pipe or file: a line every few seconds, none for a short run (the summary
+                // on stdout says it all, and a failure stays one line on stderr).
+                if progress.phaseEnded || now - (state.lastDrawn ?? started) < interval { return nil }
+            }
             state.lastDrawn = now
             let text = Self.text(progress)
             if terminal {

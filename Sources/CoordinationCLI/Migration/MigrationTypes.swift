@@ -129,12 +129,14 @@ public struct VerificationReport: Sendable {
 
 /// What ``StoreMigration/follow(progress:)`` did before it was cancelled.
 public struct FollowReport: Sendable {
+    /// Everything written, the initial copy included.
     public var counts: MigrationCounts
     /// Watch events applied to the target after the first snapshot.
     public var events = 0
     /// Snapshots after the first (the source's watch lost continuity and was re-synchronised).
     public var resnapshots = 0
-    /// The longest time between an event arriving and its write on the target finishing.
+    /// The longest time between an event (or a later snapshot) arriving and its write on the
+    /// target finishing; the initial copy does not count.
     public var maxApplyDelay: Duration = .zero
 }
 

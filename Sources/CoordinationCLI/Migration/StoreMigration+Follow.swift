@@ -49,7 +49,9 @@ extension StoreMigration {
                         report.counts.deleted += 1
                     }
                 }
-                report.maxApplyDelay = max(report.maxApplyDelay, ContinuousClock.now - arrived)
+                if report.events > 0 || report.resnapshots > 0 {  // the initial copy is not a delay
+                    report.maxApplyDelay = max(report.maxApplyDelay, ContinuousClock.now - arrived)
+                }
                 progress(MigrationProgress(
                     phase: .following, counts: report.counts, read: report.events, total: known.count,
                     elapsed: ContinuousClock.now - start, phaseEnded: false))
