@@ -51,9 +51,12 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(help: "Keep mirroring changes until Ctrl-C or SIGTERM, then catch up and verify.") var follow = false
     @Option(help: "Writes in flight at once.") var concurrency = 16
     @Option(help: "How many differences --verify lists.") var showDifferences = 20
+    @Option(help: ArgumentHelp("Reads in flight when reading ZooKeeper level by level.", visibility: .hidden))
+    var readWidth = 64
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard readWidth >= 1 else { throw ValidationError("--read-width must be at least 1") }
         guard showDifferences >= 0 else { throw ValidationError("--show-differences must be 0 or more") }
         if follow && dryRun { throw ValidationError("--follow writes; it cannot be combined with --dry-run") }
     }
@@ -71,8 +74,8 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         var options = MigrationOptions(prefix: prefix, dryRun: dryRun)
         options.concurrency = concurrency
-        options.sourceReads = Self.readMode(for: source)
-        options.targetReads = Self.readMode(for: target)
+        options.sourceReads = Self.readMode(for: source, width: readWidth)
+        options.targetReads = Self.readMode(for: target, width: readWidth)
 
         let from = try await Self.open(source, role: "source", logger: context.logger)
         let to: any CoordinationStore
@@ -203,8 +206,8 @@ struct MigrateCommand: AsyncParsableCommand {
 
     /// etcd reads a subtree in one range request; ZooKeeper's walk goes key by key, so it is read
     /// level by level with many requests in flight instead.
-    static func readMode(for url: StoreURL) -> MigrationOptions.ReadMode {
-        url.scheme == "zookeeper" ? .parallel(width: 64) : .walk
+    static func readMode(for url: StoreURL, width: Int) -> MigrationOptions.ReadMode {
+        url.scheme == "zookeeper" ? .parallel(width: width) : .walk
     }
 
     static func open(_ url: StoreURL, role: String, logger: Logger) async throws -> any CoordinationStore {
