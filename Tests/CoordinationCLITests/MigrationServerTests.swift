@@ -69,8 +69,11 @@ struct MigrationServerTests {
     }
 
     /// A new sequential key under each sequential parent sorts after every existing child.
-    static func expectSequentialAfter(_ store: any CoordinationStore, _ label: String) async throws {
-        for (parent, prefix) in [("/seq/queue", "job-"), ("/seq/other", "n-")] {
+    static func expectSequentialAfter(
+        _ store: any CoordinationStore, _ label: String,
+        parents: [(String, String)] = [("/seq/queue", "job-"), ("/seq/other", "n-")]
+    ) async throws {
+        for (parent, prefix) in parents {
             let before = try await store.children(of: key(parent))
             let created = try await store.create(key(parent + "/" + prefix), value: [], mode: .sequential)
             #expect(
@@ -155,6 +158,48 @@ struct MigrationServerTests {
             let verification = try await migration.verify()
             #expect(verification.isClean, "\(verification.differences)")
             try await Self.expectSequentialAfter(target, "etcd after resume")
+        } catch {
+            await zk.closeAll()
+            await etcd.closeAll()
+            throw error
+        }
+        await zk.closeAll()
+        await etcd.closeAll()
+    }
+
+    @Test("follow mirrors ZooKeeper changes onto etcd (puts, sets, deletes, sequential keys) until cancelled")
+    func follow() async throws {
+        let zk = try TestHandles(.zookeeper)
+        let etcd = try TestHandles(.etcd)
+        do {
+            let source = try await zk.open()
+            let target = try await etcd.open()
+            for i in 0..<20 { _ = try await source.create(Self.key("/m/k\(i)"), value: [UInt8(i)]) }
+            let migration = Self.migration(source, target)
+            let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
+            let task = Task { try await migration.follow { continuation.yield($0) } }
+            var iterator = reports.makeAsyncIterator()
+            while let progress = await iterator.next(), !(progress.phase == .following && progress.phaseEnded) {}
+            #expect(try await Self.contents(target) == Self.contents(source))
+
+            _ = try await source.set(Self.key("/m/k1"), value: Array(repeating: 0xAB, count: 5000))
+            try await source.delete(Self.key("/m/k2"))
+            _ = try await source.create(Self.key("/m/new/a/b/c"), value: [0, 1])
+            for _ in 0..<3 { _ = try await source.create(Self.key("/m/q/job-"), value: [], mode: .sequential) }
+            _ = try await source.create(Self.key("/m/eph"), value: [], mode: .ephemeral)
+            // Each report follows an applied event; stop once the target shows every change.
+            while let progress = await iterator.next() {
+                if progress.phase == .following, try await Self.contents(target) == Self.contents(source) { break }
+            }
+            task.cancel()
+            let followed = try await task.value
+            #expect(followed.events >= 3)
+            #expect(try await target.get(Self.key("/m/eph")) == nil)
+
+            let catchUp = try await migration.run(mirror: true)
+            #expect(catchUp.counts.copied + catchUp.counts.deleted == 0, "nothing was behind")
+            #expect(try await migration.verify().isClean)
+            try await Self.expectSequentialAfter(target, "etcd after follow", parents: [("/m/q", "job-")])
         } catch {
             await zk.closeAll()
             await etcd.closeAll()
