@@ -17,29 +17,30 @@ struct MigrateCommand: AsyncParsableCommand {
             forward, so a sequential key created on the target afterwards sorts after the copied \
             ones.
 
-            Running it again is safe: keys already identical on the target are skipped, missing \
-            ones created, different ones overwritten. After an interruption, run the same command \
-            again to finish. Keys that exist only on the target are left alone (except with \
-            --follow).
+            Running it again is safe: keys already identical on the target are skipped, \
+            missing ones created, different ones overwritten. After an interruption, run the \
+            same command again to finish. Keys that exist only on the target are left alone \
+            (except with --follow).
 
-              --dry-run          read both sides and print what would be copied; write nothing
-              --verify           after copying, compare both sides' keys and value digests; \
-            with --dry-run, only compare. Any difference: the first ones are listed and the \
-            exit status is 1
-              --follow           after copying, keep mirroring changes (puts and deletes) \
-            through a watch until Ctrl-C or SIGTERM; then catch up (the target becomes a \
-            mirror: keys deleted on the source are deleted on the target), report the lag, \
-            and verify
+            --dry-run reads both sides and prints what would be copied; it writes nothing.
 
-            Progress goes to stderr (a line redrawn in place on a terminal, a plain line every \
-            few seconds otherwise); the summary goes to stdout.
+            --verify compares both sides' keys and value digests after copying (with \
+            --dry-run: only compares). On any difference it lists the first ones and exits 1.
+
+            --follow keeps mirroring changes (puts and deletes) through a watch until Ctrl-C \
+            or SIGTERM; then it catches up (the target becomes a mirror: keys deleted on the \
+            source are deleted on the target), reports how far behind it was, and verifies.
+
+            Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
+            every 5 seconds otherwise); the summary goes to stdout.
 
             EXAMPLES
-              coord migrate --from zookeeper://127.0.0.1:2181/myapp --to etcd://127.0.0.1:2379/myapp --dry-run
-              coord migrate --from zookeeper://127.0.0.1:2181/myapp --to etcd://127.0.0.1:2379/myapp --verify
-              coord migrate --from zookeeper://zk1:2181/myapp --to etcd://e1:2379/myapp --prefix /config
-              coord migrate --from zookeeper://zk1:2181/myapp --to etcd://e1:2379/myapp --follow
-              coord migrate --from etcd://e1:2379/myapp --to zookeeper://zk1:2181/myapp --verify --dry-run
+              ZK=zookeeper://127.0.0.1:2181/myapp ETCD=etcd://127.0.0.1:2379/myapp
+              coord migrate --from $ZK --to $ETCD --dry-run
+              coord migrate --from $ZK --to $ETCD --verify
+              coord migrate --from $ZK --to $ETCD --prefix /config
+              coord migrate --from $ZK --to $ETCD --follow
+              coord migrate --from $ETCD --to $ZK --verify --dry-run
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions

@@ -66,7 +66,7 @@ struct MigrateCommandTests {
         defer { coord.removeDirectory() }
         let result = try await coord.run(["migrate", "--help"])
         #expect(result.status == 0)
-        for text in ["--from", "--to", "--prefix", "--dry-run", "--verify", "--follow", "EXAMPLES", "coord migrate --from zookeeper://"] {
+        for text in ["--from", "--to", "--prefix", "--dry-run", "--verify", "--follow", "EXAMPLES", "coord migrate --from $ZK --to $ETCD --verify"] {
             #expect(result.stdoutText.contains(text), "help mentions \(text)")
         }
         let root = try await coord.run(["--help"])
