@@ -43,10 +43,11 @@ public struct Coord: AsyncParsableCommand {
                   coord job add backup --command ./backup.sh --cron '0 0 3 * * *'
                   coord worker --capacity 4
                   coord --store zookeeper://127.0.0.1:2181 lock deploy -- ./deploy.sh
+                  coord migrate --from zookeeper://zk1:2181/app --to etcd://e1:2379/app --verify
                 """,
             subcommands: [
                 KV.self, LockCommand.self, ElectCommand.self, MembersCommand.self, RunCommand.self, JobCommand.self, JobsTable.self,
-                RunsCommand.self, WorkersCommand.self, WorkerCommand.self, Demo.self, BenchCommand.self,
+                RunsCommand.self, WorkersCommand.self, WorkerCommand.self, MigrateCommand.self, Demo.self, BenchCommand.self,
             ])
     }
 

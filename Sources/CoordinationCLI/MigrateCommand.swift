@@ -1,0 +1,243 @@
+import ArgumentParser
+import Coordination
+import Foundation
+import Logging
+
+/// `coord migrate`: copies a subtree from one store to another (``StoreMigration`` does the work;
+/// this command parses, opens, prints).
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy keys from one store to another (ZooKeeper, etcd), verify, and keep mirroring.",
+        discussion: """
+            Copies every persistent key under --prefix (default: the whole namespace of --from) \
+            to the same path under --to's namespace, values byte for byte. Ephemeral keys are \
+            skipped and counted: they belong to live sessions, whose clients re-create them. \
+            Versions and revisions are the target's own. Sequential counters are carried \
+            forward, so a sequential key created on the target afterwards sorts after the copied \
+            ones.
+
+            Running it again is safe: keys already identical on the target are skipped, \
+            missing ones created, different ones overwritten. After an interruption, run the \
+            same command again to finish. Keys that exist only on the target are left alone \
+            (except with --follow).
+
+            --dry-run reads both sides and prints what would be copied; it writes nothing.
+
+            --verify compares both sides' keys and value digests after copying (with \
+            --dry-run: only compares). On any difference it lists the first ones and exits 1.
+
+            --follow keeps mirroring changes (puts and deletes) through a watch until Ctrl-C \
+            or SIGTERM; then it catches up (the target becomes a mirror: keys deleted on the \
+            source are deleted on the target), reports how far behind it was, and verifies.
+
+            Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
+            every 5 seconds otherwise); the summary goes to stdout.
+
+            EXAMPLES
+              ZK=zookeeper://127.0.0.1:2181/myapp ETCD=etcd://127.0.0.1:2379/myapp
+              coord migrate --from $ZK --to $ETCD --dry-run
+              coord migrate --from $ZK --to $ETCD --verify
+              coord migrate --from $ZK --to $ETCD --prefix /config
+              coord migrate --from $ZK --to $ETCD --follow
+              coord migrate --from $ETCD --to $ZK --verify --dry-run
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @Option(help: ArgumentHelp("The store to copy from.", valueName: "url")) var from: String
+    @Option(help: ArgumentHelp("The store to copy to.", valueName: "url")) var to: String
+    @Option(help: ArgumentHelp("The subtree to copy, the same path on both sides.", valueName: "key")) var prefix = "/"
+    @Flag(help: "Print what would be copied; write nothing.") var dryRun = false
+    @Flag(help: "Compare both sides afterwards (alone with --dry-run); exit 1 on any difference.") var verify = false
+    @Flag(help: "Keep mirroring changes until Ctrl-C or SIGTERM, then catch up and verify.") var follow = false
+    @Option(help: "Writes in flight at once.") var concurrency = 16
+    @Option(help: "How many differences --verify lists.") var showDifferences = 20
+    @Option(help: ArgumentHelp("Reads in flight when reading ZooKeeper level by level.", visibility: .hidden))
+    var readWidth = 64
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard readWidth >= 1 else { throw ValidationError("--read-width must be at least 1") }
+        guard showDifferences >= 0 else { throw ValidationError("--show-differences must be 0 or more") }
+        if follow && dryRun { throw ValidationError("--follow writes; it cannot be combined with --dry-run") }
+    }
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let source = try Self.parse(from, flag: "--from")
+        let target = try Self.parse(to, flag: "--to")
+        let prefix = try Key(prefix)
+        if Self.overlaps(source, target, prefix: prefix) {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "--from and --to are the same store with overlapping subtrees (\(source) and \(target) under \(prefix)); "
+                    + "copy between different stores or non-overlapping namespaces")
+        }
+        var options = MigrationOptions(prefix: prefix, dryRun: dryRun)
+        options.concurrency = concurrency
+        options.sourceReads = Self.readMode(for: source, width: readWidth)
+        options.targetReads = Self.readMode(for: target, width: readWidth)
+
+        let from = try await Self.open(source, role: "source", logger: context.logger)
+        let to: any CoordinationStore
+        do {
+            to = try await Self.open(target, role: "target", logger: context.logger)
+        } catch {
+            await from.close()
+            throw error
+        }
+        let migration = StoreMigration(source: from, target: to, options: options, logger: context.logger)
+        let printer = MigrationProgressPrinter(terminal: isatty(STDERR_FILENO) != 0)
+        do {
+            try await perform(migration, printer: printer, source: source, target: target)
+        } catch {
+            printer.finish()
+            await from.close()
+            await to.close()
+            throw error
+        }
+        await from.close()
+        await to.close()
+    }
+
+    private func perform(
+        _ migration: StoreMigration, printer: MigrationProgressPrinter, source: StoreURL, target: StoreURL
+    ) async throws {
+        let onlyVerify = verify && dryRun
+        if !onlyVerify && !follow {
+            let report = try await migration.run(progress: printer.report)
+            printer.finish()
+            migration.logger.info("migration phases", metadata: [
+                "ended": "\(report.phases.map { "\($0.phase.rawValue) at \(Self.format($0.endedAt))" }.joined(separator: ", "))"
+            ])
+            StandardStreams.writeLine(Self.summary(report.counts, elapsed: report.elapsed, rate: report.keysPerSecond, dryRun: dryRun))
+        }
+        if follow {
+            try await runFollow(migration, printer: printer)
+        }
+        if verify || follow {
+            let report = try await migration.verify(limit: showDifferences, progress: printer.report)
+            printer.finish()
+            StandardStreams.writeLine(
+                "verify: \(report.sourceKeys) keys on the source (digest \(report.sourceDigest)), "
+                    + "\(report.targetKeys) on the target (digest \(report.targetDigest)): "
+                    + (report.isClean ? "identical" : "\(report.differenceCount) differences"))
+            for difference in report.differences { StandardStreams.writeLine("  " + difference.description) }
+            if report.differenceCount > report.differences.count {
+                StandardStreams.writeLine("  … and \(report.differenceCount - report.differences.count) more")
+            }
+            if !report.isClean {
+                throw MigrationProblem("verification found \(report.differenceCount) differences between \(source) and \(target)")
+            }
+        }
+    }
+
+    /// Mirrors until SIGINT or SIGTERM, then catches up and says how far behind it was.
+    private func runFollow(_ migration: StoreMigration, printer: MigrationProgressPrinter) async throws {
+        let signals = SignalListener([SIGINT, SIGTERM])
+        defer { signals.stop() }
+        let description = "following changes under \(migration.options.prefix) (Ctrl-C or SIGTERM to stop, then catch up and verify)"
+        let mirroring = Task {
+            try await migration.follow { progress in
+                printer.report(progress)
+                if progress.phase == .following && progress.phaseEnded && printer.firstAnnouncement() {
+                    printer.finish()
+                    StandardStreams.writeLine(description)
+                }
+            }
+        }
+        // Whichever comes first: a signal (which stops the mirror), or the mirror failing (which
+        // ends the wait for a signal).
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await signals.wait()
+                mirroring.cancel()
+            }
+            group.addTask { _ = try? await mirroring.value }
+            _ = await group.next()
+            group.cancelAll()
+        }
+        let followed = try await mirroring.value
+        printer.finish()
+        let start = ContinuousClock.now
+        let catchUp = try await migration.run(mirror: true, progress: printer.report)
+        printer.finish()
+        let counts = followed.counts
+        StandardStreams.writeLine(
+            "followed: \(followed.events) events after the initial copy; in all \(counts.copied) keys written, \(counts.identical) identical, "
+                + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped; \(followed.resnapshots) re-snapshots, "
+                + "longest apply delay \(Self.format(followed.maxApplyDelay))")
+        StandardStreams.writeLine(
+            "lag at stop: \(catchUp.counts.copied + catchUp.counts.deleted) keys behind "
+                + "(\(catchUp.counts.copied) copied, \(catchUp.counts.deleted) deleted in the catch-up, "
+                + "\(Self.format(ContinuousClock.now - start)))")
+    }
+
+    // MARK: Helpers
+
+    static func parse(_ text: String, flag: String) throws(CoordinationError) -> StoreURL {
+        let url: StoreURL
+        do {
+            url = try StoreURL(text)
+        } catch {
+            var error = error
+            error.message += " (from \(flag))"
+            throw error
+        }
+        guard CommandContext.registry.backend(for: url.scheme) != nil else {
+            let known = CommandContext.registry.knownSchemes.map { $0 + "://" }.joined(separator: ", ")
+            throw CoordinationError(
+                .invalidConfiguration, "unknown store scheme '\(url.scheme)' in \(flag) \(url); known schemes: \(known)")
+        }
+        return url
+    }
+
+    /// `true` when both URLs name one store (same scheme family and a shared host, or the same
+    /// in-process memory store) and the copied subtrees overlap. Host aliases (localhost and
+    /// 127.0.0.1) are not resolved.
+    static func overlaps(_ a: StoreURL, _ b: StoreURL, prefix: Key) -> Bool {
+        func family(_ scheme: String) -> String { scheme == "etcds" ? "etcd" : scheme }
+        guard family(a.scheme) == family(b.scheme) else { return false }
+        let sameServer = a.scheme == "memory" ? (a.hosts.first ?? "") == (b.hosts.first ?? "") : !Set(a.hosts).isDisjoint(with: b.hosts)
+        guard sameServer else { return false }
+        let rootA = a.namespace.appending(prefix)
+        let rootB = b.namespace.appending(prefix)
+        return rootA.isUnder(rootB) || rootB.isUnder(rootA)
+    }
+
+    /// etcd reads a subtree in one range request; ZooKeeper's walk goes key by key, so it is read
+    /// level by level with many requests in flight instead.
+    static func readMode(for url: StoreURL, width: Int) -> MigrationOptions.ReadMode {
+        url.scheme == "zookeeper" ? .parallel(width: width) : .walk
+    }
+
+    static func open(_ url: StoreURL, role: String, logger: Logger) async throws -> any CoordinationStore {
+        do {
+            return try await CommandContext.registry.open(url, logger: logger)
+        } catch var error as CoordinationError {
+            error.message = "cannot open the \(role) store \(url): \(error.message)"
+            throw error
+        }
+    }
+
+    static func summary(_ counts: MigrationCounts, elapsed: Duration, rate: Double, dryRun: Bool) -> String {
+        var text = dryRun ? "dry run: would copy \(counts.copied) keys" : "copied \(counts.copied) keys"
+        text += ", skipped \(counts.identical) identical and \(counts.ephemeral) ephemeral"
+        if counts.deleted > 0 { text += ", \(dryRun ? "would delete" : "deleted") \(counts.deleted)" }
+        text += " (\(counts.sourceKeys) persistent keys on the source) in \(format(elapsed)): \(Int(rate.rounded())) keys/s"
+        text += "\nsequence counters: \(counts.countersChecked) parents"
+        text += dryRun ? " to check" : " checked, \(counts.countersAdvanced) moved forward"
+        return text
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return ms < 1000 ? "\(Int(ms.rounded()))ms" : String(format: "%.2fs", ms / 1000)
+    }
+}
+
+/// A failure of `coord migrate` that is not a store error (status 1).
+struct MigrationProblem: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

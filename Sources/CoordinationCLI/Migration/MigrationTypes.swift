@@ -1,0 +1,182 @@
+public import Coordination
+import Synchronization
+
+/// How a ``StoreMigration`` reads, writes and reports.
+public struct MigrationOptions: Sendable {
+    /// The subtree to copy, relative to both stores' namespaces; the root copies the whole namespace.
+    public var prefix: Key = .root
+    /// Plan only: read both sides and count what would be written, write nothing.
+    public var dryRun = false
+    /// Transactions (or single writes) in flight at once.
+    public var concurrency = 16
+    /// Creates or sets per transaction (at most ``CoordinationLimits/maxTransactionOperations``).
+    public var batchSize = 64
+    /// How the source is read.
+    public var sourceReads: ReadMode = .walk
+    /// How the target is read (to plan, and to verify).
+    public var targetReads: ReadMode = .walk
+    /// Report progress after this many keys (and at the end of every phase).
+    public var progressEvery = 256
+
+    /// How a store's subtree is read.
+    public enum ReadMode: Sendable, Hashable {
+        /// The store's own ``CoordinationStore/walk(_:)``: one range read on etcd.
+        case walk
+        /// Level by level, up to `width` keys at once (a `get` and a `children` each). Faster where
+        /// the store's walk is the generic one-key-at-a-time ``TreeWalk`` (ZooKeeper).
+        case parallel(width: Int)
+    }
+
+    public init(prefix: Key = .root, dryRun: Bool = false) {
+        self.prefix = prefix
+        self.dryRun = dryRun
+    }
+}
+
+/// What a migration did (or, in a dry run, would do).
+public struct MigrationCounts: Sendable, Hashable {
+    /// Persistent keys read from the source under the prefix.
+    public var sourceKeys = 0
+    /// Keys created on the target, or overwritten because their value differed.
+    public var copied = 0
+    /// Keys already on the target with the same value: left alone.
+    public var identical = 0
+    /// Ephemeral keys on the source: never copied (live clients re-create them).
+    public var ephemeral = 0
+    /// Keys deleted on the target because they were deleted on the source (``StoreMigration/follow(progress:)`` only).
+    public var deleted = 0
+    /// Parents whose sequential counter was checked on the target.
+    public var countersChecked = 0
+    /// Parents whose sequential counter had to be moved past the copied suffixes.
+    public var countersAdvanced = 0
+
+    public init() {}
+
+    /// Keys written or found identical so far.
+    public var done: Int { copied + identical }
+}
+
+/// A progress report: emitted during each phase and at its end.
+public struct MigrationProgress: Sendable {
+    public enum Phase: String, Sendable {
+        case readingSource = "reading source"
+        case readingTarget = "reading target"
+        case writing
+        case counters = "sequence counters"
+        case following
+    }
+    public var phase: Phase
+    public var counts: MigrationCounts
+    /// Keys read in a reading phase.
+    public var read: Int
+    /// Keys the writing phase has to process (persistent source keys).
+    public var total: Int
+    /// Time since the migration started.
+    public var elapsed: Duration
+    /// `true` for the last report of a phase.
+    public var phaseEnded: Bool
+}
+
+/// The outcome of ``StoreMigration/run(progress:)``.
+public struct MigrationReport: Sendable {
+    public var counts: MigrationCounts
+    public var elapsed: Duration
+    public var dryRun: Bool
+    /// When each phase ended, from the start (reading the source overlaps writing).
+    public var phases: [(phase: MigrationProgress.Phase, endedAt: Duration)] = []
+    /// Source keys handled per second (copied + identical + ephemeral).
+    public var keysPerSecond: Double {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(counts.done + counts.ephemeral) / seconds : 0
+    }
+}
+
+/// One way the two sides differ.
+public enum MigrationDifference: Sendable, Hashable, CustomStringConvertible {
+    case missingOnTarget(Key)
+    case extraOnTarget(Key)
+    case differentValue(Key, sourceBytes: Int, targetBytes: Int)
+
+    public var key: Key {
+        switch self {
+        case .missingOnTarget(let key), .extraOnTarget(let key), .differentValue(let key, _, _): key
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .missingOnTarget(let key): "missing on target: \(key)"
+        case .extraOnTarget(let key): "only on target: \(key)"
+        case .differentValue(let key, let s, let t): "different value: \(key) (source \(s) bytes, target \(t) bytes)"
+        }
+    }
+}
+
+/// The outcome of ``StoreMigration/verify(limit:)``: both sides' persistent keys under the prefix,
+/// compared key by key (set of keys, and a digest of each value).
+public struct VerificationReport: Sendable {
+    public var sourceKeys: Int
+    public var targetKeys: Int
+    /// A digest of the whole subtree on each side (keys and values, in key order): equal when the sides are.
+    public var sourceDigest: String
+    public var targetDigest: String
+    /// How many keys differ in all.
+    public var differenceCount: Int
+    /// The first differences, in key order.
+    public var differences: [MigrationDifference]
+    public var isClean: Bool { differenceCount == 0 }
+}
+
+/// What ``StoreMigration/follow(progress:)`` did before it was cancelled.
+public struct FollowReport: Sendable {
+    /// Everything written, the initial copy included.
+    public var counts: MigrationCounts
+    /// Watch events applied to the target after the first snapshot.
+    public var events = 0
+    /// Snapshots after the first (the source's watch lost continuity and was re-synchronised).
+    public var resnapshots = 0
+    /// The longest time between an event (or a later snapshot) arriving and its write on the
+    /// target finishing; the initial copy does not count.
+    public var maxApplyDelay: Duration = .zero
+}
+
+/// A 64-bit FNV-1a digest: detects accidental differences (lost or altered bytes), not tampering.
+/// No cryptographic hash is available without a new dependency, and none is needed to compare two
+/// copies the migration itself made.
+struct ContentDigest: Hashable, Sendable {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value = value &* 0x0000_0100_0000_01b3
+        }
+    }
+
+    mutating func add(_ number: UInt64) {
+        withUnsafeBytes(of: number.littleEndian) { add($0) }
+    }
+
+    static func of(_ bytes: [UInt8]) -> ContentDigest {
+        var digest = ContentDigest()
+        digest.add(UInt64(bytes.count))
+        digest.add(bytes)
+        return digest
+    }
+
+    var hex: String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}
+
+/// Collects when each phase ended, from progress reports.
+final class PhaseTimes: Sendable {
+    private let state = Mutex<[(phase: MigrationProgress.Phase, endedAt: Duration)]>([])
+
+    func ended(_ phase: MigrationProgress.Phase, at elapsed: Duration) {
+        state.withLock { $0.append((phase, elapsed)) }
+    }
+
+    var ends: [(phase: MigrationProgress.Phase, endedAt: Duration)] { state.withLock { $0 } }
+}

@@ -1,0 +1,72 @@
+import Coordination
+
+extension StoreMigration {
+    /// Mirrors the source's subtree onto the target until the calling task is cancelled, then
+    /// returns what it did (cancellation is the normal way to stop, not an error).
+    ///
+    /// It watches the prefix on the source (clause 8): the first snapshot is copied like
+    /// ``run(mirror:progress:)`` does; then each put is written (read-compare-write) and each
+    /// delete of a key it copied is applied, one event at a time so that nothing is reordered. A
+    /// later snapshot (the watch lost continuity) is copied again and keys that vanished from it
+    /// are deleted. After each snapshot has been copied, a ``MigrationProgress/Phase/following``
+    /// report with `phaseEnded` says so. New sequential counters are carried forward at each snapshot; run
+    /// ``run(mirror:progress:)`` after stopping to catch up and carry them for the last time.
+    public func follow(progress: ProgressHandler = { _ in }) async throws -> FollowReport {
+        let start = ContinuousClock.now
+        var report = FollowReport(counts: MigrationCounts())
+        var known = Set<Key>()
+        var first = true
+        do {
+            for try await event in source.watch(options.prefix, scope: .subtree) {
+                let arrived = ContinuousClock.now
+                switch event {
+                case .snapshot(let records):
+                    if !first { report.resnapshots += 1 }
+                    first = false
+                    try await copy(records, mirror: false, counts: &report.counts, start: start, progress: progress)
+                    let now = Set(records.lazy.filter { !$0.isEphemeral }.map(\.key))
+                    for key in known.subtracting(now).sorted(by: >) {
+                        try await deleteOnTarget(key)
+                        report.counts.deleted += 1
+                    }
+                    known = now
+                    // Says that the target has caught up with this snapshot; events follow.
+                    progress(MigrationProgress(
+                        phase: .following, counts: report.counts, read: report.events, total: known.count,
+                        elapsed: ContinuousClock.now - start, phaseEnded: true))
+                case .put(let record):
+                    report.events += 1
+                    if record.isEphemeral {
+                        report.counts.ephemeral += 1
+                        continue
+                    }
+                    if try await putOne(record) { report.counts.copied += 1 } else { report.counts.identical += 1 }
+                    known.insert(record.key)
+                case .delete(let key):
+                    report.events += 1
+                    if known.remove(key) != nil {
+                        try await deleteOnTarget(key)
+                        report.counts.deleted += 1
+                    }
+                }
+                if report.events > 0 || report.resnapshots > 0 {  // the initial copy is not a delay
+                    report.maxApplyDelay = max(report.maxApplyDelay, ContinuousClock.now - arrived)
+                }
+                progress(MigrationProgress(
+                    phase: .following, counts: report.counts, read: report.events, total: known.count,
+                    elapsed: ContinuousClock.now - start, phaseEnded: false))
+            }
+        } catch {
+            if !Task.isCancelled { throw error }
+        }
+        return report
+    }
+
+    /// Deletes `key` and anything beneath it on the target; already gone is fine.
+    func deleteOnTarget(_ key: Key) async throws {
+        do {
+            try await target.delete(key, ifVersion: nil, recursive: true)
+        } catch let error as CoordinationError where error.code == .noNode {
+        }
+    }
+}

@@ -1,0 +1,445 @@
+public import Coordination
+public import Logging
+
+/// Copies the persistent subtree under a prefix from one store to another, through the
+/// `CoordinationStore` contract only, so any pair of backends works.
+///
+/// - **What is copied:** every persistent key at and beneath ``MigrationOptions/prefix``, value
+///   byte for byte. Ephemeral keys are skipped and counted: they belong to live sessions, whose
+///   clients re-create them on the new store. Versions and revisions are the target's own
+///   (clause 4: they never carry across stores).
+/// - **Idempotent and resumable:** the target is read first and every key is planned as *create*
+///   (absent), *set* (different value) or *identical* (skipped). Writes go in transactions of
+///   creates or sets; a transaction that fails (someone else wrote meanwhile, or a parent is
+///   missing) falls back to one key at a time, each read-compare-write. So a second run after an
+///   interruption writes only what is missing or different, and never duplicates a key.
+/// - **Order:** keys are written level by level (all keys of depth d before depth d + 1), so a
+///   transaction's parents always exist already; within a level, up to
+///   ``MigrationOptions/concurrency`` transactions are in flight.
+/// - **Sequential counters** are carried forward so new sequential keys on the target sort after
+///   the copied ones: see ``advanceCounter(under:beyond:)``.
+///
+/// Nothing here prints: progress goes to a callback, the outcome is returned.
+public struct StoreMigration: Sendable {
+    public let source: any CoordinationStore
+    public let target: any CoordinationStore
+    public let options: MigrationOptions
+    public let logger: Logger
+
+    /// The segment prefix of the keys used to move a sequential counter; never left behind.
+    static let counterProbeName = "coord-migrate-counter-"
+
+    public init(source: any CoordinationStore, target: any CoordinationStore, options: MigrationOptions, logger: Logger) {
+        self.source = source
+        self.target = target
+        self.options = options
+        self.logger = logger
+    }
+
+    public typealias ProgressHandler = @Sendable (MigrationProgress) -> Void
+
+    // MARK: Copy
+
+    /// Copies the subtree (or, in a dry run, counts what would be copied).
+    /// - Parameter mirror: also delete persistent keys under the prefix that the target has and the
+    ///   source does not (what `--follow` does when it stops, so that the target is a mirror).
+    public func run(mirror: Bool = false, progress: @escaping ProgressHandler = { _ in }) async throws -> MigrationReport {
+        let start = ContinuousClock.now
+        let phases = PhaseTimes()
+        let progress: ProgressHandler = { report in
+            if report.phaseEnded { phases.ended(report.phase, at: report.elapsed) }
+            progress(report)
+        }
+        var counts = MigrationCounts()
+        try await copy(
+            from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
+            progress: progress)
+        return MigrationReport(
+            counts: counts, elapsed: ContinuousClock.now - start, dryRun: options.dryRun, phases: phases.ends)
+    }
+
+    /// Writes `records` (the source's state, as a watch snapshot gives it) to the target.
+    func copy(
+        _ records: [Record], mirror: Bool, counts: inout MigrationCounts, start: ContinuousClock.Instant, progress: ProgressHandler
+    ) async throws {
+        try await copy(from: Self.levels(of: records), mirror: mirror, counts: &counts, start: start, progress: progress)
+    }
+
+    /// Writes the source's state, given level by level (all keys of depth d, then d + 1…), to the
+    /// target: plan each level against the target's digests, write it, then carry the sequential
+    /// counters forward. The writer works on a level while the reader fetches the next one.
+    /// `counts` accumulates.
+    func copy(
+        from levels: AsyncThrowingStream<[Record], any Error>, mirror: Bool, counts: inout MigrationCounts,
+        start: ContinuousClock.Instant, progress: ProgressHandler
+    ) async throws {
+        let existing = try await digests(
+            target, mode: options.targetReads, phase: .readingTarget, start: start, counts: counts, progress: progress)
+        var wanted = Set<Key>()
+        var sequential: [Key: Int64] = [:]
+        var read = 0
+        for try await level in levels {
+            read += level.count
+            var creates: [Record] = []
+            var sets: [Record] = []
+            for record in level {
+                if let number = Self.sequenceNumber(record.key.name), let parent = record.key.parent {
+                    sequential[parent] = max(sequential[parent] ?? -1, number)
+                }
+                if record.isEphemeral {
+                    counts.ephemeral += 1
+                    continue
+                }
+                counts.sourceKeys += 1
+                wanted.insert(record.key)
+                if let found = existing[record.key] {
+                    if found == ContentDigest.of(record.value) { counts.identical += 1 } else { sets.append(record) }
+                } else {
+                    creates.append(record)
+                }
+            }
+            if options.dryRun {
+                counts.copied += creates.count + sets.count
+                continue
+            }
+            // This level's parents were written with the previous level (or existed already).
+            try await write(creates + sets, creates: creates.count, counts: &counts, total: read, start: start, progress: progress)
+        }
+        if mirror {
+            // Deepest first: a key's children sort after it.
+            for key in existing.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
+                if !options.dryRun { try await deleteOnTarget(key) }
+                counts.deleted += 1
+            }
+        }
+        progress(MigrationProgress(
+            phase: .writing, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
+            phaseEnded: true))
+        try await carryCounters(sequential, counts: &counts)
+        progress(MigrationProgress(
+            phase: .counters, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
+            phaseEnded: true))
+    }
+
+    /// `records` grouped by depth, shallowest first.
+    static func levels(of records: [Record]) -> AsyncThrowingStream<[Record], any Error> {
+        var byDepth: [Int: [Record]] = [:]
+        for record in records { byDepth[record.key.depth, default: []].append(record) }
+        let levels = byDepth.keys.sorted().map { byDepth[$0]! }
+        return AsyncThrowingStream { continuation in
+            for level in levels { continuation.yield(level) }
+            continuation.finish()
+        }
+    }
+
+    /// The source's records under the prefix, level by level, read by a task of their own.
+    private func sourceLevels(start: ContinuousClock.Instant, progress: @escaping ProgressHandler) -> AsyncThrowingStream<[Record], any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    switch options.sourceReads {
+                    case .walk:
+                        let records = try await read(
+                            source, mode: .walk, phase: .readingSource, start: start, progress: progress)
+                        for try await level in Self.levels(of: records) { continuation.yield(level) }
+                    case .parallel(let width):
+                        var count = 0
+                        try await ParallelTreeRead(store: source, width: max(1, width)).levels(under: options.prefix) { level in
+                            continuation.yield(level)
+                            count += level.count
+                            progress(MigrationProgress(
+                                phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
+                                elapsed: ContinuousClock.now - start, phaseEnded: false))
+                        }
+                        progress(MigrationProgress(
+                            phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
+                            elapsed: ContinuousClock.now - start, phaseEnded: true))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// What one batch did.
+    private struct BatchOutcome: Sendable {
+        var copied = 0
+        var identical = 0
+    }
+
+    /// Writes `records` in transactions of up to ``MigrationOptions/batchSize`` operations, up to
+    /// ``MigrationOptions/concurrency`` at once.
+    /// The first `creates` records are created, the rest set.
+    private func write(
+        _ records: [Record], creates: Int, counts: inout MigrationCounts, total: Int, start: ContinuousClock.Instant,
+        progress: ProgressHandler
+    ) async throws {
+        let batches = Self.batches(Array(records[..<creates]), size: options.batchSize).map { ($0, true) }
+            + Self.batches(Array(records[creates...]), size: options.batchSize).map { ($0, false) }
+        var sinceReport = 0
+        try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
+            var inFlight = 0
+            func collect(_ outcome: BatchOutcome) {
+                counts.copied += outcome.copied
+                counts.identical += outcome.identical
+                sinceReport += outcome.copied + outcome.identical
+                if sinceReport >= options.progressEvery {
+                    sinceReport = 0
+                    progress(MigrationProgress(
+                        phase: .writing, counts: counts, read: total, total: total, elapsed: ContinuousClock.now - start,
+                        phaseEnded: false))
+                }
+            }
+            for (batch, create) in batches {
+                if inFlight >= options.concurrency, let outcome = try await group.next() {
+                    inFlight -= 1
+                    collect(outcome)
+                }
+                try Task.checkCancellation()  // stop sending when interrupted; a re-run finishes
+                group.addTask { try await self.writeBatch(batch, create: create) }
+                inFlight += 1
+            }
+            for try await outcome in group { collect(outcome) }
+        }
+    }
+
+    /// Splits records into transactions within the portable limits; a value too large to share a
+    /// transaction goes alone (and is written without one).
+    static func batches(_ records: [Record], size: Int) -> [[Record]] {
+        let limit = min(max(1, size), CoordinationLimits.maxTransactionOperations)
+        // Leave room under the byte limit for keys and the backend's framing.
+        let byteBudget = CoordinationLimits.maxTransactionBytes / 2
+        var result: [[Record]] = []
+        var current: [Record] = []
+        var bytes = 0
+        for record in records {
+            let size = record.key.path.utf8.count + record.value.count
+            if !current.isEmpty && (current.count >= limit || bytes + size > byteBudget) {
+                result.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(record)
+            bytes += size
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+
+    /// One transaction of creates (or sets); if it fails, each key on its own.
+    private func writeBatch(_ batch: [Record], create: Bool) async throws -> BatchOutcome {
+        if batch.count > 1 || batch[0].value.count + batch[0].key.path.utf8.count <= CoordinationLimits.maxTransactionBytes / 2 {
+            let operations: [Operation] = batch.map {
+                create ? .create($0.key, value: $0.value, mode: .persistent) : .set($0.key, value: $0.value, ifVersion: nil)
+            }
+            do {
+                _ = try await target.transaction(operations)
+                return BatchOutcome(copied: batch.count)
+            } catch let error as CoordinationError where Self.fallsBack(error.code) {
+                logger.debug("a migration batch fell back to single keys", metadata: [
+                    "keys": "\(batch.count)", "reason": "\(error.message)",
+                ])
+            }
+        }
+        var outcome = BatchOutcome()
+        for record in batch {
+            if try await putOne(record) { outcome.copied += 1 } else { outcome.identical += 1 }
+        }
+        return outcome
+    }
+
+    /// Errors after which the keys are written one by one: the target changed under the plan.
+    static func fallsBack(_ code: CoordinationError.Code) -> Bool {
+        [.nodeExists, .noNode, .versionConflict, .transactionTooLarge].contains(code)
+    }
+
+    /// Makes the target's `record.key` hold `record.value`: read, compare, create or set.
+    /// - Returns: `true` when it wrote, `false` when the key already held the value.
+    func putOne(_ record: Record) async throws -> Bool {
+        while true {
+            if let found = try await target.get(record.key) {
+                if found.value == record.value { return false }
+                do {
+                    _ = try await target.set(record.key, value: record.value, ifVersion: found.version)
+                    return true
+                } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
+                    continue  // changed meanwhile: look again
+                }
+            }
+            do {
+                _ = try await target.create(record.key, value: record.value, mode: .persistent)
+                return true
+            } catch let error as CoordinationError where error.code == .nodeExists {
+                continue  // created meanwhile (a child's missing-ancestor creation, another run): compare
+            }
+        }
+    }
+
+    // MARK: Sequential counters
+
+    /// Moves each parent's sequential counter on the target past the highest 10-digit suffix of
+    /// its copied children (ephemeral ones included: they came from the same counter).
+    private func carryCounters(_ highest: [Key: Int64], counts: inout MigrationCounts) async throws {
+        if options.dryRun {
+            counts.countersChecked += highest.count
+            return
+        }
+        let parents = highest.sorted { $0.key < $1.key }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            var inFlight = 0
+            for (parent, number) in parents {
+                if inFlight >= options.concurrency, let advanced = try await group.next() {
+                    inFlight -= 1
+                    counts.countersChecked += 1
+                    if advanced { counts.countersAdvanced += 1 }
+                }
+                try Task.checkCancellation()
+                group.addTask { try await self.advanceCounter(under: parent, beyond: number) }
+                inFlight += 1
+            }
+            for try await advanced in group {
+                counts.countersChecked += 1
+                if advanced { counts.countersAdvanced += 1 }
+            }
+        }
+    }
+
+    /// The number in a name that ends in a sequential suffix (something, then exactly 10 digits).
+    static func sequenceNumber(_ name: String) -> Int64? {
+        let digits = CoordinationLimits.sequenceDigits
+        let bytes = Array(name.utf8)
+        guard bytes.count > digits else { return nil }
+        let suffix = bytes.suffix(digits)
+        guard suffix.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        return Int64(String(decoding: suffix, as: UTF8.self))
+    }
+
+    /// Makes the next sequential key created under `parent` on the target get a number above `number`.
+    ///
+    /// Why this way: the contract exposes no counter. Each backend keeps its own (ZooKeeper: the
+    /// parent's `cversion`, bumped by every child create and delete; etcd: a counter key outside
+    /// the user's tree, bumped by every sequential create), and every backend hands out numbers
+    /// strictly increasing under a parent (clause 6), whatever the prefix. So the one portable
+    /// way to move a counter is to spend numbers: create sequential probe children and delete
+    /// them. A first probe reads where the counter stands (usually already past `number` on
+    /// ZooKeeper, where copying the children moved it); when it does not, probes go in
+    /// transactions of up to 64 creates followed by one transaction deleting them, so a gap of N
+    /// costs about N / 32 round trips. The probes live under a name of their own
+    /// (``counterProbeName``) for the few milliseconds they exist. Copying keys with a plain
+    /// create never moves the etcd counter, so this step is what makes new etcd keys sort after
+    /// copied ones; re-running it is cheap (one probe per parent).
+    /// - Returns: `true` when the counter had to be moved beyond the first probe.
+    func advanceCounter(under parent: Key, beyond number: Int64) async throws -> Bool {
+        let probe = try parent.child(Self.counterProbeName)
+        let first = try await target.create(probe, value: [], mode: .sequential)
+        try await target.delete(first.key, ifVersion: nil, recursive: false)
+        var current = Self.sequenceNumber(first.key.name) ?? Int64.max
+        guard current <= number else { return false }
+        while current <= number {
+            let count = Int(min(Int64(CoordinationLimits.maxTransactionOperations / 2), number - current + 1))
+            let results = try await target.transaction(
+                Array(repeating: Operation.create(probe, value: [], mode: .sequential), count: count))
+            let keys: [Key] = results.compactMap {
+                if case .created(let record) = $0 { record.key } else { nil }
+            }
+            _ = try await target.transaction(keys.map { .delete($0, ifVersion: nil) })
+            current = keys.last.flatMap { Self.sequenceNumber($0.name) } ?? Int64.max
+        }
+        logger.debug("sequence counter carried forward", metadata: ["parent": "\(parent)", "past": "\(number)"])
+        return true
+    }
+
+    // MARK: Reading
+
+    /// Every record at and beneath the prefix on `store`, in the configured way.
+    func read(
+        _ store: any CoordinationStore, mode: MigrationOptions.ReadMode, phase: MigrationProgress.Phase,
+        start: ContinuousClock.Instant, counts: MigrationCounts = MigrationCounts(), progress: ProgressHandler
+    ) async throws -> [Record] {
+        let records: [Record]
+        switch mode {
+        case .walk:
+            var collected: [Record] = []
+            for try await record in store.walk(options.prefix) {
+                collected.append(record)
+                if collected.count % options.progressEvery == 0 {
+                    progress(MigrationProgress(
+                        phase: phase, counts: counts, read: collected.count, total: 0, elapsed: ContinuousClock.now - start,
+                        phaseEnded: false))
+                }
+            }
+            records = collected
+        case .parallel(let width):
+            records = try await ParallelTreeRead(store: store, width: max(1, width)).records(under: options.prefix) { read in
+                progress(MigrationProgress(
+                    phase: phase, counts: counts, read: read, total: 0, elapsed: ContinuousClock.now - start, phaseEnded: false))
+            }
+        }
+        progress(MigrationProgress(
+            phase: phase, counts: counts, read: records.count, total: 0, elapsed: ContinuousClock.now - start, phaseEnded: true))
+        return records
+    }
+
+    /// The digest of every persistent value on `store` under the prefix.
+    private func digests(
+        _ store: any CoordinationStore, mode: MigrationOptions.ReadMode, phase: MigrationProgress.Phase,
+        start: ContinuousClock.Instant, counts: MigrationCounts, progress: ProgressHandler
+    ) async throws -> [Key: ContentDigest] {
+        var result: [Key: ContentDigest] = [:]
+        for record in try await read(store, mode: mode, phase: phase, start: start, counts: counts, progress: progress)
+        where !record.isEphemeral {
+            result[record.key] = ContentDigest.of(record.value)
+        }
+        return result
+    }
+
+    // MARK: Verification
+
+    /// Compares both sides' persistent keys under the prefix: key sets and value digests.
+    /// - Parameter limit: how many differences to list (all are counted).
+    public func verify(limit: Int = 20, progress: ProgressHandler = { _ in }) async throws -> VerificationReport {
+        let start = ContinuousClock.now
+        let from = try await digests(source, mode: options.sourceReads, phase: .readingSource, start: start, counts: MigrationCounts(), progress: progress)
+        let to = try await digests(target, mode: options.targetReads, phase: .readingTarget, start: start, counts: MigrationCounts(), progress: progress)
+        var differences: [MigrationDifference] = []
+        var count = 0
+        for key in Set(from.keys).union(to.keys).sorted() {
+            let difference: MigrationDifference?
+            switch (from[key], to[key]) {
+            case (.some, nil): difference = .missingOnTarget(key)
+            case (nil, .some): difference = .extraOnTarget(key)
+            case (.some(let a), .some(let b)) where a != b:
+                difference = .differentValue(key, sourceBytes: -1, targetBytes: -1)
+            default: difference = nil
+            }
+            guard let difference else { continue }
+            count += 1
+            if differences.count < limit { differences.append(difference) }
+        }
+        // Sizes for the listed value differences (digests alone cannot say).
+        for (index, difference) in differences.enumerated() {
+            if case .differentValue(let key, _, _) = difference {
+                let a = try await source.get(key)?.value.count ?? 0
+                let b = try await target.get(key)?.value.count ?? 0
+                differences[index] = .differentValue(key, sourceBytes: a, targetBytes: b)
+            }
+        }
+        return VerificationReport(
+            sourceKeys: from.count, targetKeys: to.count, sourceDigest: Self.treeDigest(from),
+            targetDigest: Self.treeDigest(to), differenceCount: count, differences: differences)
+    }
+
+    /// One digest of a whole subtree: each key and its value's digest, in key order.
+    static func treeDigest(_ digests: [Key: ContentDigest]) -> String {
+        var digest = ContentDigest()
+        for (key, value) in digests.sorted(by: { $0.key < $1.key }) {
+            digest.add(UInt64(key.path.utf8.count))
+            digest.add(key.path.utf8)
+            digest.add(value.value)
+        }
+        return digest.hex
+    }
+}

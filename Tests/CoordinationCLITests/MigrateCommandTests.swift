@@ -1,0 +1,170 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// `coord migrate` as a process: errors before any I/O, help, and real ZooKeeper ↔ etcd runs.
+@Suite("coord migrate", .serverLoadLimit)
+struct MigrateCommandTests {
+    @Test("a malformed --from URL is one line naming the flag, status 7")
+    func badURL() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["migrate", "--from", "zookeeper:/nope", "--to", "etcd://127.0.0.1:2379"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("coord: store URL 'zookeeper:/nope' has no scheme"))
+        #expect(result.stderr.contains("(from --from)"))
+    }
+
+    @Test("an unknown scheme in --to lists the known ones, status 7")
+    func unknownScheme() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["migrate", "--from", "memory://", "--to", "consul://127.0.0.1:8500"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("unknown store scheme 'consul' in --to"))
+        #expect(result.stderr.contains("zookeeper://"))
+    }
+
+    @Test("the same store with overlapping subtrees is refused before any I/O, status 7")
+    func sameStore() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        // Nothing listens on port 1: the refusal comes before any connection attempt.
+        let result = try await coord.run([
+            "migrate", "--from", "etcd://127.0.0.1:1/app", "--to", "etcd://127.0.0.1:1/app/copy",
+        ])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("same store"))
+    }
+
+    @Test("an unreachable target names the side, status 9")
+    func unreachable() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["migrate", "--from", "memory://", "--to", "etcd://127.0.0.1:1/app"])
+        #expect(result.status == 9)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("coord: cannot open the target store etcd://127.0.0.1:1/app"))
+    }
+
+    @Test("--follow with --dry-run is a usage error, status 64")
+    func followDryRun() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["migrate", "--from", "memory://a", "--to", "memory://b", "--follow", "--dry-run"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--follow"))
+    }
+
+    @Test("--help explains the flags with examples")
+    func help() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["migrate", "--help"])
+        #expect(result.status == 0)
+        for text in ["--from", "--to", "--prefix", "--dry-run", "--verify", "--follow", "EXAMPLES", "coord migrate --from $ZK --to $ETCD --verify"] {
+            #expect(result.stdoutText.contains(text), "help mentions \(text)")
+        }
+        let root = try await coord.run(["--help"])
+        #expect(root.stdoutText.contains("migrate"))
+    }
+
+    @Test("between two in-process stores: nothing to copy, a summary, status 0")
+    func memoryToMemory() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["migrate", "--from", "memory://a", "--to", "memory://b", "--verify"])
+        #expect(result.status == 0)
+        #expect(result.stdoutText.contains("copied 0 keys"))
+        #expect(result.stdoutText.contains("verify: 0 keys on the source"))
+    }
+
+    /// A few keys on ZooKeeper under a fresh namespace, and a fresh etcd namespace.
+    static func withServers(
+        _ body: (_ zookeeper: TestHandles, _ etcd: TestHandles, _ source: any CoordinationStore) async throws -> Void,
+        test: String = #function
+    ) async throws {
+        let zk = try TestHandles(.zookeeper, test: test)
+        let etcd = try TestHandles(.etcd, test: test)
+        do {
+            let source = try await zk.open()
+            for i in 0..<50 { _ = try await source.create(try Key("/app/k\(i % 5)/v\(i)"), value: [UInt8(i), 0, 255]) }
+            _ = try await source.create(try Key("/app/q/job-"), value: [], mode: .sequential)
+            _ = try await source.create(try Key("/app/live"), value: [], mode: .ephemeral)
+            try await body(zk, etcd, source)
+        } catch {
+            await zk.closeAll()
+            await etcd.closeAll()
+            throw error
+        }
+        await zk.closeAll()
+        await etcd.closeAll()
+    }
+
+    @Test("ZooKeeper → etcd with --verify: summary with counts and rate, verify identical, status 0; --dry-run then writes nothing")
+    func zookeeperToEtcd() async throws {
+        try await Self.withServers { zk, etcd, _ in
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = zk.backend.url(zk.namespace)!
+            let to = etcd.backend.url(etcd.namespace)!
+            let dry = try await coord.run(["migrate", "--from", from, "--to", to, "--dry-run"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stdoutText.contains("dry run: would copy 58 keys"), "\(dry.stdoutText)")
+            let target = try await etcd.open()
+            #expect(try await target.records(under: .root).isEmpty)
+
+            let result = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdoutText.contains("copied 58 keys, skipped 0 identical and 1 ephemeral"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("keys/s"))
+            #expect(result.stdoutText.contains(": identical"))
+
+            let again = try await coord.run(["migrate", "--from", from, "--to", to, "--prefix", "/app/k1"])
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdoutText.contains("copied 0 keys, skipped 11 identical"), "\(again.stdoutText)")
+        }
+    }
+
+    @Test("--verify --dry-run finds a changed key: lists it, one line on stderr, status 1")
+    func verifyFindsDifference() async throws {
+        try await Self.withServers { zk, etcd, _ in
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = zk.backend.url(zk.namespace)!
+            let to = etcd.backend.url(etcd.namespace)!
+            #expect(try await coord.run(["migrate", "--from", from, "--to", to]).status == 0)
+            let target = try await etcd.open()
+            _ = try await target.set(try Key("/app/k3/v8"), value: Array("changed".utf8))
+
+            let result = try await coord.run(["migrate", "--from", from, "--to", to, "--verify", "--dry-run"])
+            #expect(result.status == 1)
+            #expect(result.stdoutText.contains("1 differences"))
+            #expect(result.stdoutText.contains("different value: /app/k3/v8 (source 3 bytes, target 7 bytes)"))
+            #expect(result.stderrLines == ["coord: verification found 1 differences between \(from) and \(to)"])
+            #expect(try await target.get(try Key("/app/k3/v8"))?.value == Array("changed".utf8), "--dry-run wrote nothing")
+        }
+    }
+
+    @Test("--follow copies, announces, and after SIGINT catches up and verifies, status 0")
+    func follow() async throws {
+        try await Self.withServers { zk, etcd, _ in
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = zk.backend.url(zk.namespace)!
+            let to = etcd.backend.url(etcd.namespace)!
+            let result = try await coord.run(["migrate", "--from", from, "--to", to, "--follow"], interruptAfterFirstLine: true)
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdoutText.split(separator: "\n").map(String.init)
+            #expect(lines.first?.hasPrefix("following changes under /") == true, "\(lines)")
+            #expect(result.stdoutText.contains("lag at stop: 0 keys behind"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains(": identical"))
+            let target = try await etcd.open()
+            #expect(try await target.get(try Key("/app/k2/v7"))?.value == [7, 0, 255])
+        }
+    }
+}

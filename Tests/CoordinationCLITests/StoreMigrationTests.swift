@@ -1,0 +1,286 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Logging
+import Testing
+@testable import CoordinationCLI
+
+/// ``StoreMigration`` between two namespaces of the embedded store: the logic, without servers.
+@Suite("StoreMigration on memory")
+struct StoreMigrationTests {
+    static let logger = Logger(label: "test.migration")
+
+    /// Two handles on fresh namespaces; `body` gets (source, target); both are cleaned up.
+    static func withStores(
+        _ body: (any CoordinationStore, any CoordinationStore) async throws -> Void, test: String = #function
+    ) async throws {
+        let from = try TestHandles(.memory, test: test + "-from")
+        let to = try TestHandles(.memory, test: test + "-to")
+        do {
+            try await body(try await from.open(), try await to.open())
+        } catch {
+            await from.closeAll()
+            await to.closeAll()
+            throw error
+        }
+        await from.closeAll()
+        await to.closeAll()
+    }
+
+    static func key(_ path: String) -> Key { try! Key(path) }
+
+    /// Every persistent key and its value under `prefix`.
+    static func contents(_ store: any CoordinationStore, under prefix: Key = .root) async throws -> [Key: [UInt8]] {
+        var result: [Key: [UInt8]] = [:]
+        for record in try await store.records(under: prefix) where !record.isEphemeral { result[record.key] = record.value }
+        return result
+    }
+
+    static func migration(
+        _ source: any CoordinationStore, _ target: any CoordinationStore, prefix: Key = .root, dryRun: Bool = false,
+        reads: MigrationOptions.ReadMode = .walk
+    ) -> StoreMigration {
+        var options = MigrationOptions(prefix: prefix, dryRun: dryRun)
+        options.sourceReads = reads
+        options.targetReads = reads
+        return StoreMigration(source: source, target: target, options: options, logger: logger)
+    }
+
+    @Test("copies persistent keys byte for byte, skips ephemeral ones, and a second run only finds identical keys")
+    func copiesAndIsIdempotent() async throws {
+        try await Self.withStores { source, target in
+            _ = try await source.create(Self.key("/a"), value: [0, 1, 2, 255])
+            _ = try await source.create(Self.key("/a/b/c"), value: Array("deep".utf8))
+            _ = try await source.create(Self.key("/empty"), value: [])
+            _ = try await source.create(Self.key("/a/live"), value: [9], mode: .ephemeral)
+            let expected = try await Self.contents(source)
+
+            let first = try await Self.migration(source, target).run()
+            #expect(first.counts.copied == 4)  // /a, /a/b, /a/b/c, /empty
+            #expect(first.counts.ephemeral == 1)
+            #expect(first.counts.identical == 0)
+            #expect(try await Self.contents(target) == expected)
+            #expect(try await target.get(Self.key("/a/live")) == nil)
+
+            let second = try await Self.migration(source, target).run()
+            #expect(second.counts.copied == 0)
+            #expect(second.counts.identical == 4)
+            #expect(try await Self.contents(target) == expected)
+            #expect(try await Self.migration(source, target).verify().isClean)
+        }
+    }
+
+    @Test("a dry run counts what it would copy and writes nothing")
+    func dryRun() async throws {
+        try await Self.withStores { source, target in
+            _ = try await source.create(Self.key("/x/y"), value: [1])
+            _ = try await target.create(Self.key("/x"), value: [])  // identical already
+            let report = try await Self.migration(source, target, dryRun: true).run()
+            #expect(report.dryRun)
+            #expect(report.counts.copied == 1)
+            #expect(report.counts.identical == 1)
+            #expect(try await target.get(Self.key("/x/y")) == nil)
+        }
+    }
+
+    @Test("only the prefix's subtree is copied, to the same path")
+    func prefix() async throws {
+        try await Self.withStores { source, target in
+            _ = try await source.create(Self.key("/app/config/color"), value: Array("blue".utf8))
+            _ = try await source.create(Self.key("/app/other"), value: [1])
+            _ = try await source.create(Self.key("/app2"), value: [2])
+            let report = try await Self.migration(source, target, prefix: Self.key("/app/config")).run()
+            #expect(report.counts.copied == 2)
+            #expect(try await target.get(Self.key("/app/config/color"))?.value == Array("blue".utf8))
+            #expect(try await target.get(Self.key("/app/other")) == nil)
+            #expect(try await target.get(Self.key("/app2")) == nil)
+        }
+    }
+
+    @Test("the level-by-level parallel read finds the same records as the store's walk")
+    func parallelRead() async throws {
+        try await Self.withStores { source, _ in
+            for i in 0..<40 {
+                _ = try await source.create(Self.key("/t/\(i % 3)/\(i % 5)/k\(i)"), value: [UInt8(i)])
+            }
+            _ = try await source.create(Self.key("/t/e"), value: [], mode: .ephemeral)
+            let walked = try await source.records(under: .root).map(\.key)
+            let parallel = try await ParallelTreeRead(store: source, width: 4).records(under: .root) { _ in }.map(\.key)
+            #expect(Set(parallel) == Set(walked))
+            #expect(parallel.count == walked.count)
+            let sub = try await ParallelTreeRead(store: source, width: 2).records(under: Self.key("/t/1")) { _ in }
+            #expect(Set(sub.map(\.key)) == Set(try await source.records(under: Self.key("/t/1")).map(\.key)))
+        }
+    }
+
+    @Test("new sequential keys on the target sort after the copied ones, even across a gap of deleted numbers")
+    func sequentialCounters() async throws {
+        try await Self.withStores { source, target in
+            let queue = Self.key("/q")
+            var created: [Record] = []
+            for _ in 0..<150 { created.append(try await source.create(Self.key("/q/job-"), value: [], mode: .sequential)) }
+            for record in created.dropLast() where record.key.name != created[3].key.name {
+                try await source.delete(record.key)
+            }
+            _ = try await source.create(Self.key("/small/n-"), value: [], mode: .sequential)
+            let copied = try await source.children(of: queue)
+            #expect(copied.count == 2)
+
+            let report = try await Self.migration(source, target).run()
+            #expect(report.counts.countersChecked == 2)
+            #expect(report.counts.countersAdvanced >= 1)
+            #expect(try await target.children(of: queue) == copied)  // no probe left behind
+
+            let next = try await target.create(Self.key("/q/job-"), value: [], mode: .sequential)
+            #expect(copied.allSatisfy { $0.utf8.lexicographicallyPrecedes(next.key.name.utf8) }, "\(next.key) after \(copied)")
+            let other = try await target.create(Self.key("/small/n-"), value: [], mode: .sequential)
+            #expect(other.key.name > "n-0000000000")
+
+            // A second run moves nothing more and leaves no probe.
+            let again = try await Self.migration(source, target).run()
+            #expect(again.counts.countersAdvanced == 0)
+            #expect(try await target.children(of: queue).count == 3)
+        }
+    }
+
+    @Test("a run on a partly copied target (an interrupted run) finishes it without duplicates, and verify is clean")
+    func resumes() async throws {
+        try await Self.withStores { source, target in
+            for i in 0..<300 {
+                _ = try await source.create(Self.key("/d/\(i % 7)/k\(i)"), value: Array("v\(i)".utf8))
+            }
+            // What an interrupted run may leave: some keys copied, one overwritten since, ancestors made empty.
+            for i in stride(from: 0, to: 300, by: 3) {
+                _ = try await target.create(Self.key("/d/\(i % 7)/k\(i)"), value: Array("v\(i)".utf8))
+            }
+            _ = try await target.set(Self.key("/d/0/k0"), value: Array("stale".utf8))
+
+            let report = try await Self.migration(source, target).run()
+            #expect(report.counts.copied + report.counts.identical == report.counts.sourceKeys)
+            #expect(report.counts.identical >= 99)
+            #expect(try await Self.contents(target) == Self.contents(source))
+            #expect(try await Self.migration(source, target).verify().isClean)
+        }
+    }
+
+    @Test("a migration cancelled half way and run again completes, and verify is clean")
+    func cancelledThenRerun() async throws {
+        try await Self.withStores { source, target in
+            for i in 0..<2000 {
+                _ = try await source.create(Self.key("/c/\(i % 10)/k\(i)"), value: Array(repeating: UInt8(i % 251), count: 64))
+            }
+            let migration = Self.migration(source, target)
+            // Interrupted from inside, at a known point: the run's task is cancelled once 500 keys are written.
+            let task = Task {
+                try await migration.run { progress in
+                    if progress.phase == .writing && progress.counts.done >= 500 { withUnsafeCurrentTask { $0?.cancel() } }
+                }
+            }
+            let interrupted = await task.result
+            #expect(throws: CancellationError.self) { try interrupted.get() }
+            let partial = try await Self.contents(target).count
+            #expect(partial >= 500)
+            #expect(partial < (try await Self.contents(source)).count, "the first run stopped part way")
+
+            let report = try await migration.run()
+            #expect(report.counts.identical >= 500)
+            #expect(try await migration.verify().isClean)
+        }
+    }
+
+    @Test("verify lists missing, extra and different keys")
+    func verifyFindsDifferences() async throws {
+        try await Self.withStores { source, target in
+            for name in ["a", "b", "c"] { _ = try await source.create(Self.key("/" + name), value: Array(name.utf8)) }
+            let migration = Self.migration(source, target)
+            _ = try await migration.run()
+            #expect(try await migration.verify().isClean)
+
+            _ = try await target.set(Self.key("/a"), value: Array("changed!".utf8))
+            try await target.delete(Self.key("/b"))
+            _ = try await target.create(Self.key("/z"), value: [])
+            let report = try await migration.verify()
+            #expect(!report.isClean)
+            #expect(report.differenceCount == 3)
+            #expect(report.differences == [
+                .differentValue(Self.key("/a"), sourceBytes: 1, targetBytes: 8), .missingOnTarget(Self.key("/b")),
+                .extraOnTarget(Self.key("/z")),
+            ])
+            #expect(report.sourceDigest != report.targetDigest)
+            #expect(try await migration.verify(limit: 1).differences.count == 1)
+        }
+    }
+
+    @Test("follow mirrors puts and deletes until cancelled; the catch-up run makes the target a mirror")
+    func follow() async throws {
+        try await Self.withStores { source, target in
+            _ = try await source.create(Self.key("/f/old"), value: [1])
+            _ = try await source.create(Self.key("/f/gone"), value: [2])
+            let migration = Self.migration(source, target, prefix: Self.key("/f"))
+            let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
+            let task = Task { try await migration.follow { continuation.yield($0) } }
+            var iterator = reports.makeAsyncIterator()
+            while let progress = await iterator.next(), !(progress.phase == .following && progress.phaseEnded) {}
+            #expect(try await target.get(Self.key("/f/old"))?.value == [1])
+
+            _ = try await source.set(Self.key("/f/old"), value: [3])
+            _ = try await source.create(Self.key("/f/new/deep"), value: [4])
+            try await source.delete(Self.key("/f/gone"))
+            _ = try await source.create(Self.key("/f/session"), value: [], mode: .ephemeral)
+            // Wait until the target shows every change (the watch may coalesce events).
+            while let progress = await iterator.next() {
+                if progress.phase == .following, try await Self.contents(target, under: Self.key("/f")) == Self.contents(source, under: Self.key("/f")) {
+                    break
+                }
+            }
+            task.cancel()
+            let report = try await task.value
+            #expect(report.events >= 3)
+            #expect(report.counts.deleted >= 1)
+            #expect(try await target.get(Self.key("/f/gone")) == nil)
+            #expect(try await target.get(Self.key("/f/session")) == nil)
+
+            _ = try await target.create(Self.key("/f/target-only"), value: [])
+            let catchUp = try await migration.run(mirror: true)
+            #expect(catchUp.counts.deleted == 1)
+            #expect(try await migration.verify().isClean)
+        }
+    }
+
+    @Test("transactions stay within the portable limits; a maximum-size value goes alone")
+    func batches() {
+        let small = (0..<200).map { Record(key: Self.key("/k\($0)"), value: [1], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false) }
+        let big = Record(
+            key: Self.key("/big"), value: Array(repeating: 7, count: CoordinationLimits.maxValueBytes), version: 0,
+            createRevision: 1, modRevision: 1, isEphemeral: false)
+        let batches = StoreMigration.batches(small + [big] + small, size: 64)
+        #expect(batches.allSatisfy { $0.count <= 64 })
+        #expect(batches.joined().count == 401)
+        #expect(batches.contains { $0.count == 1 && $0[0].key == big.key })
+        for batch in batches where batch.count > 1 {
+            #expect(batch.reduce(0) { $0 + $1.value.count + $1.key.path.utf8.count } <= CoordinationLimits.maxTransactionBytes)
+        }
+    }
+
+    @Test("sequence numbers are read from names ending in exactly ten digits")
+    func sequenceNumbers() {
+        #expect(StoreMigration.sequenceNumber("job-0000000042") == 42)
+        #expect(StoreMigration.sequenceNumber("x0000000000") == 0)
+        #expect(StoreMigration.sequenceNumber("0000000042") == nil)
+        #expect(StoreMigration.sequenceNumber("job-00000042") == nil)
+        #expect(StoreMigration.sequenceNumber("job-000000004a") == nil)
+    }
+
+    @Test("the same store with overlapping subtrees is refused; different namespaces or servers are not")
+    func overlap() throws {
+        let zk = try StoreURL("zookeeper://127.0.0.1:2181/app")
+        #expect(MigrateCommand.overlaps(zk, zk, prefix: .root))
+        #expect(MigrateCommand.overlaps(zk, try StoreURL("zookeeper://127.0.0.1:2181,h2:2181/app/sub"), prefix: .root))
+        #expect(!MigrateCommand.overlaps(zk, try StoreURL("zookeeper://127.0.0.1:2181/app2"), prefix: .root))
+        #expect(!MigrateCommand.overlaps(zk, try StoreURL("zookeeper://10.0.0.1:2181/app"), prefix: .root))
+        #expect(!MigrateCommand.overlaps(zk, try StoreURL("etcd://127.0.0.1:2181/app"), prefix: .root))
+        #expect(MigrateCommand.overlaps(try StoreURL("etcd://h:2379"), try StoreURL("etcds://h:2379/x"), prefix: .root))
+        #expect(MigrateCommand.overlaps(try StoreURL("memory://"), try StoreURL("memory:///a"), prefix: .root))
+        #expect(!MigrateCommand.overlaps(try StoreURL("memory://one"), try StoreURL("memory://two"), prefix: .root))
+    }
+}
