@@ -119,18 +119,15 @@ public final class Worker: Service {
                 duty { [self] in
                     try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(id: id, metadata: metadata)
                 }
+                let feed = ViewFeed { [signals] folder, event in signals.push(.view(folder, event)) }
                 duty { [self] in
                     let duties = LeaderDuties(
-                        store: store, layout: layout, clock: clock, configuration: configuration, logger: logger)
+                        store: store, layout: layout, clock: clock, configuration: configuration, feed: feed, logger: logger)
                     try await LeaderElection(store: store, path: layout.leader, identity: id, logger: logger).lead { _ in
                         try await duties.run()
                     }
                 }
-                duty { [self] in
-                    try await SchedulerView.follow(store: store, layout: layout) { [signals] folder, event in
-                        signals.push(.view(folder, event))
-                    }
-                }
+                duty { [self] in try await feed.run(store: store, layout: layout) }
                 let failure = await mainLoop()
                 background.cancelAll()
                 return failure
