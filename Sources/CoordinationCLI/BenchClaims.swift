@@ -18,6 +18,8 @@ struct BenchClaims: Sendable {
         var elapsed: Duration
         /// How long the submissions alone took (part of `elapsed`): tells submitting from claiming.
         var submitting: Duration
+        /// Successes by worker id: shows a worker that sat idle.
+        var perWorker: [String: Int]
     }
 
     func run() async throws -> Result {
@@ -57,22 +59,24 @@ struct BenchClaims: Sendable {
             let submitting = clock.now - start
             // Not a timed check: only a bound so that a stuck scheduler ends the bench with an error.
             let limit = Duration.seconds(60) + .milliseconds(50 * jobs)
-            let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask { try await watcher.value; return true }
-                group.addTask { try await Task.sleep(for: limit); return false }
+            let finished = try await withThrowingTaskGroup(of: [String: Int]?.self) { group in
+                group.addTask { try await watcher.value }
+                group.addTask { try await Task.sleep(for: limit); return nil }
                 defer { group.cancelAll() }
-                return try await group.next() ?? false
+                return try await group.next() ?? nil
             }
-            if !finished {
+            guard let perWorker = finished else {
                 watcher.cancel()
                 throw CoordinationError(
                     .unavailable, "\(jobs) no-op jobs had not all succeeded after \(DurationText.format(limit)); gave up")
             }
             let elapsed = clock.now - start
             await stop(running, handles)
+            let shares = perWorker.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            logger.notice("claims by worker: \(shares)")
             return Result(
                 claimsPerSecond: elapsed.seconds > 0 ? Double(jobs) / elapsed.seconds : 0, elapsed: elapsed,
-                submitting: submitting)
+                submitting: submitting, perWorker: perWorker)
         } catch {
             await stop(running, handles)
             throw error
@@ -86,30 +90,36 @@ struct BenchClaims: Sendable {
     }
 
     /// Follows the history folder (a subtree watch: a snapshot, then changes) until `count`
-    /// distinct history entries record a success.
-    private static func waitForSuccesses(_ count: Int, store: any CoordinationStore, layout: SchedulerLayout) async throws {
+    /// distinct history entries record a success; returns how many each worker ran.
+    private static func waitForSuccesses(_ count: Int, store: any CoordinationStore, layout: SchedulerLayout) async throws
+        -> [String: Int]
+    {
         let folder = layout.history
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
-        var succeeded = Set<Key>()
+        var succeeded: [Key: String] = [:]
         func note(_ record: Record) {
-            guard record.key.depth == folder.depth + 2, !succeeded.contains(record.key),
+            guard record.key.depth == folder.depth + 2, succeeded[record.key] == nil,
                 let entry = try? decoder.decode(HistoryEntry.self, from: Data(record.value)),
                 entry.outcome == .succeeded
             else { return }
-            succeeded.insert(record.key)
+            succeeded[record.key] = entry.worker ?? "?"
         }
         for try await event in store.watch(folder, scope: .subtree) {
             switch event {
             case .snapshot(let records):
-                succeeded = []
+                succeeded = [:]
                 records.forEach(note)
             case .put(let record):
                 note(record)
             case .delete:
                 break  // bounded history trims old entries; a success once seen still counts
             }
-            if succeeded.count >= count { return }
+            if succeeded.count >= count {
+                var perWorker: [String: Int] = [:]
+                for worker in succeeded.values { perWorker[worker, default: 0] += 1 }
+                return perWorker
+            }
         }
         throw CoordinationError(.unavailable, "the history watch ended before \(count) successes")
     }

@@ -14,13 +14,13 @@ struct LeaderDuties: Sendable {
     let layout: SchedulerLayout
     let clock: WallClock
     let configuration: Worker.Configuration
+    /// The worker's own watches, shared rather than opened a second time on the same handle.
+    let feed: ViewFeed
     let logger: Logger
 
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
         case wake
-        /// The view can no longer be kept current: stop leading (the worker decides what next).
-        case failed(any Error)
     }
 
     var history: HistoryWriter { HistoryWriter(store: store, layout: layout) }
@@ -28,59 +28,50 @@ struct LeaderDuties: Sendable {
     func run() async throws {
         logger.info("leading")
         let signals = SignalQueue<Signal>()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await SchedulerView.follow(store: store, layout: layout) { signals.push(.view($0, $1)) }
-                } catch is CancellationError {
-                } catch {
-                    signals.push(.failed(error))
-                }
-            }
-            var view = SchedulerView(layout: layout)
-            var planner = PlacementState()
-            var wallTimer: (at: Date, task: Task<Void, Never>)?
-            var stabilityTimer: Task<Void, Never>?
-            defer {
-                wallTimer?.task.cancel()
-                stabilityTimer?.cancel()
-            }
-            while let batch = await signals.next() {
-                for signal in batch {
-                    switch signal {
-                    case .view(let folder, let event): view.apply(event, to: folder)
-                    case .wake: break
-                    case .failed(let error): throw error
-                    }
-                }
-                guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .states) && view.hasSnapshot(of: .jobs)
-                    && view.hasSnapshot(of: .workers)
-                else { continue }
-                if planner.noteMembers(Set(view.workers.keys)) {
-                    stabilityTimer?.cancel()
-                    let window = configuration.stabilisation
-                    stabilityTimer = Task {
-                        try? await Task.sleep(for: window)
-                        if !Task.isCancelled { signals.push(.wake) }
-                    }
-                }
-                let stable = planner.isStable(window: configuration.stabilisation)
-                let wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
-                await planPendingRuns(view: &view, planner: &planner, stable: stable)
-                if let wake, wallTimer?.at != wake {
-                    wallTimer?.task.cancel()
-                    let clock = clock
-                    wallTimer = (wake, Task {
-                        do {
-                            try await clock.sleepUntil(wake)
-                            signals.push(.wake)
-                        } catch {}
-                    })
-                }
-            }
-            group.cancelAll()
-            try Task.checkCancellation()
+        // When the feed's watches fail, the worker stops, and with it this.
+        feed.attach { signals.push(.view($0, $1)) }
+        defer { feed.detach() }
+        var view = SchedulerView(layout: layout)
+        var planner = PlacementState()
+        var wallTimer: (at: Date, task: Task<Void, Never>)?
+        var stabilityTimer: Task<Void, Never>?
+        defer {
+            wallTimer?.task.cancel()
+            stabilityTimer?.cancel()
         }
+        while let batch = await signals.next() {
+            for signal in batch {
+                switch signal {
+                case .view(let folder, let event): view.apply(event, to: folder)
+                case .wake: break
+                }
+            }
+            guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .states) && view.hasSnapshot(of: .jobs)
+                && view.hasSnapshot(of: .workers)
+            else { continue }
+            if planner.noteMembers(Set(view.workers.keys)) {
+                stabilityTimer?.cancel()
+                let window = configuration.stabilisation
+                stabilityTimer = Task {
+                    try? await Task.sleep(for: window)
+                    if !Task.isCancelled { signals.push(.wake) }
+                }
+            }
+            let stable = planner.isStable(window: configuration.stabilisation)
+            let wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
+            await planPendingRuns(view: &view, planner: &planner, stable: stable)
+            if let wake, wallTimer?.at != wake {
+                wallTimer?.task.cancel()
+                let clock = clock
+                wallTimer = (wake, Task {
+                    do {
+                        try await clock.sleepUntil(wake)
+                        signals.push(.wake)
+                    } catch {}
+                })
+            }
+        }
+        try Task.checkCancellation()
     }
 
     // MARK: Fire times

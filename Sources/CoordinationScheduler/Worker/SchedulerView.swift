@@ -13,14 +13,21 @@ struct SchedulerView: Sendable {
     /// Which folders have delivered their first snapshot.
     private var loaded: Set<Folder> = []
     /// Decoded once per change (not per look): records that fail to decode are left out.
-    private(set) var specs: [String: JobSpec] = [:] {
-        didSet { leaderJobs = nil }
+    private(set) var specs: [String: JobSpec] = [:]
+    /// The jobs the leader has work for (recurring or planned), kept per change of one job rather
+    /// than filtered from every job: the leader plans after every burst of events, and most jobs
+    /// are one-shot and compete.
+    private var recurringJobs: Set<String> = [] {
+        didSet { if recurringJobs != oldValue { sortedRecurring = nil } }
     }
-    /// The jobs the leader has work for (recurring or planned), recomputed only when a job changes:
-    /// the leader plans after every burst of events, and most jobs are one-shot and compete.
-    private var leaderJobs: (recurring: [String], planned: Set<String>)?
+    private var sortedRecurring: [String]?
+    private var plannedJobs: Set<String> = []
     private(set) var states: [String: (state: JobState, version: Int64)] = [:]
     private var runsByKey: [Key: ViewRun] = [:]
+    /// The keys of each job's active runs: a worker re-evaluates one job's runs per change.
+    private var runKeysByJob: [String: Set<Key>] = [:]
+    /// How many runs each worker is running, by the run records (for the load-aware delay).
+    private(set) var runningByWorker: [String: Int] = [:]
     /// Claims by the key of the run they claim (mapped once, when the claim is seen).
     private var claims: [Key: Record] = [:]
     private(set) var workers: [String: WorkerInfo] = [:]
@@ -32,9 +39,15 @@ struct SchedulerView: Sendable {
         case .snapshot(let records):
             loaded.insert(folder)
             switch folder {
-            case .jobs: specs = [:]
+            case .jobs:
+                specs = [:]
+                recurringJobs = []
+                plannedJobs = []
             case .states: states = [:]
-            case .runs: runsByKey = [:]
+            case .runs:
+                runsByKey = [:]
+                runKeysByJob = [:]
+                runningByWorker = [:]
             case .claims: claims = [:]
             case .workers: workers = [:]
             }
@@ -43,9 +56,9 @@ struct SchedulerView: Sendable {
             put(record, in: folder)
         case .delete(let key):
             switch folder {
-            case .jobs: if key.parent == layout.jobs { specs[key.name] = nil }
+            case .jobs: if key.parent == layout.jobs { setSpec(nil, of: key.name) }
             case .states: if key.parent == layout.states { states[key.name] = nil }
-            case .runs: runsByKey[key] = nil
+            case .runs: setRun(nil, at: key)
             case .claims: if let run = runKey(ofClaim: key) { claims[run] = nil }
             case .workers: if key.parent == layout.workers { workers[key.name] = nil }
             }
@@ -57,13 +70,13 @@ struct SchedulerView: Sendable {
         switch folder {
         case .jobs:
             guard key.parent == layout.jobs else { return }
-            specs[key.name] = try? record.decoded(JobSpec.self)
+            setSpec(try? record.decoded(JobSpec.self), of: key.name)
         case .states:
             guard key.parent == layout.states else { return }
             states[key.name] = (try? record.decoded(JobState.self)).map { ($0, record.version) }
         case .runs:
             guard key.depth == layout.runs.depth + 2 else { return }
-            runsByKey[key] = (try? record.decoded(RunRecord.self)).map { ViewRun(key: key, record: $0, version: record.version) }
+            setRun((try? record.decoded(RunRecord.self)).map { ViewRun(key: key, record: $0, version: record.version) }, at: key)
         case .claims:
             guard let run = runKey(ofClaim: key) else { return }
             claims[run] = record
@@ -73,13 +86,58 @@ struct SchedulerView: Sendable {
         }
     }
 
+    private mutating func setSpec(_ spec: JobSpec?, of job: String) {
+        specs[job] = spec
+        if spec?.schedule.isRecurring == true { recurringJobs.insert(job) } else { recurringJobs.remove(job) }
+        if spec?.placement.isPlanned == true { plannedJobs.insert(job) } else { plannedJobs.remove(job) }
+    }
+
+    private mutating func setRun(_ run: ViewRun?, at key: Key) {
+        // R/runs/<job>/<run>: the job is the key's parent's name.
+        guard let job = key.parent?.name else { return }
+        let old: ViewRun?
+        if let run {
+            old = runsByKey.updateValue(run, forKey: key)
+            if old == nil { runKeysByJob[job, default: []].insert(key) }
+        } else {
+            old = runsByKey.removeValue(forKey: key)
+            if old != nil {
+                runKeysByJob[job]?.remove(key)
+                if runKeysByJob[job]?.isEmpty == true { runKeysByJob[job] = nil }
+            }
+        }
+        if let worker = old?.runningWorker {
+            runningByWorker[worker, default: 0] -= 1
+            if runningByWorker[worker] == 0 { runningByWorker[worker] = nil }
+        }
+        if let worker = run?.runningWorker { runningByWorker[worker, default: 0] += 1 }
+    }
+
+    /// Free run slots of the live workers other than `worker`, as far as the view knows.
+    func freeSlots(besides worker: String) -> Int {
+        var free = 0
+        for (id, info) in workers where id != worker {
+            free += max(0, info.capacity - (runningByWorker[id] ?? 0))
+        }
+        return free
+    }
+
     /// Ids of recurring jobs (sorted), and of jobs with planned placement.
     mutating func jobsNeedingTheLeader() -> (recurring: [String], planned: Set<String>) {
-        if let leaderJobs { return leaderJobs }
-        let recurring = specs.filter { $0.value.schedule.isRecurring }.map(\.key).sorted()
-        let planned = Set(specs.filter { $0.value.placement.isPlanned }.map(\.key))
-        leaderJobs = (recurring, planned)
-        return (recurring, planned)
+        if sortedRecurring == nil { sortedRecurring = recurringJobs.sorted() }
+        return (sortedRecurring ?? [], plannedJobs)
+    }
+
+    /// The jobs that have active runs.
+    var jobsWithRuns: Dictionary<String, Set<Key>>.Keys { runKeysByJob.keys }
+
+    /// The active run at `key`.
+    func run(at key: Key) -> ViewRun? { runsByKey[key] }
+
+    /// The job's active runs.
+    func runs(ofJob job: String) -> [ViewRun] {
+        guard let keys = runKeysByJob[job] else { return [] }
+        return keys.compactMap { runsByKey[$0] }
     }
 
     /// `true` once the folder's first snapshot arrived.
@@ -104,11 +162,6 @@ struct SchedulerView: Sendable {
     private func runKey(ofClaim key: Key) -> Key? {
         guard let relative = key.relative(to: layout.claims), relative.depth == 2 else { return nil }
         return layout.runs.appending(relative)
-    }
-
-    /// Calls `body` with every active run, without copying them out.
-    func forEachRun(_ body: (ViewRun) -> Void) {
-        for run in runsByKey.values { body(run) }
     }
 
     func isMember(_ worker: String) -> Bool { workers[worker] != nil }
@@ -136,4 +189,6 @@ struct ViewRun: Sendable, Hashable {
     let key: Key
     let record: RunRecord
     let version: Int64
+
+    var runningWorker: String? { record.status == .running ? record.worker : nil }
 }

@@ -119,18 +119,15 @@ public final class Worker: Service {
                 duty { [self] in
                     try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(id: id, metadata: metadata)
                 }
+                let feed = ViewFeed { [signals] folder, event in signals.push(.view(folder, event)) }
                 duty { [self] in
                     let duties = LeaderDuties(
-                        store: store, layout: layout, clock: clock, configuration: configuration, logger: logger)
+                        store: store, layout: layout, clock: clock, configuration: configuration, feed: feed, logger: logger)
                     try await LeaderElection(store: store, path: layout.leader, identity: id, logger: logger).lead { _ in
                         try await duties.run()
                     }
                 }
-                duty { [self] in
-                    try await SchedulerView.follow(store: store, layout: layout) { [signals] folder, event in
-                        signals.push(.view(folder, event))
-                    }
-                }
+                duty { [self] in try await feed.run(store: store, layout: layout) }
                 let failure = await mainLoop()
                 background.cancelAll()
                 return failure
@@ -148,6 +145,8 @@ public final class Worker: Service {
     /// Claims and runs until drained, cancelled or failed; returns the failure.
     private func mainLoop() async -> (any Error)? {
         var view = SchedulerView(layout: layout)
+        var queue = ClaimQueue()
+        let me = info
         var active: [Key: RunControl] = [:]
         var inFlight: Set<Key> = []
         // Runs whose claim we lost at a version; skipped until the run or its claim changes.
@@ -169,6 +168,7 @@ public final class Worker: Service {
                     switch next {
                     case .view(let folder, let event):
                         view.apply(event, to: folder)
+                        queue.note(event, folder: folder, layout: layout)
                         rememberClaimTokens(event, folder: folder, in: &claimTokens)
                         forgetLostRaces(event, folder: folder, in: &lostAt)
                         if folder == .runs { noticeCancelRequests(event, active: active) }
@@ -203,13 +203,23 @@ public final class Worker: Service {
                     if inFlight.isEmpty { return failure }
                     continue
                 }
-                // Full: nothing to choose until a slot frees (a `.finished` comes), so skip the
-                // scan over every active run.
+                // Full: nothing to choose until a slot frees (a `.finished` comes); the queue
+                // catches up with what changed meanwhile when it next chooses.
                 if inFlight.count >= configuration.capacity { continue }
-                let (chosen, wakeAt) = candidates(
-                    in: view, inFlight: inFlight, lostAt: lostAt, limit: max(0, configuration.capacity - inFlight.count))
-                for candidate in chosen {
-                    guard let spec = view.specs[candidate.record.job], let handler = handlers[spec.handler] else { continue }
+                guard view.isMember(id) else { continue }
+                let now = clock.now()
+                queue.refresh(from: view, worker: id, info: me, now: now)
+                // The load-aware delay lets idle workers win when work is scarce. With a backlog
+                // larger than every other worker's free slots together, nobody idle can be
+                // deprived, and the delay would only slow the backlog down.
+                let backlog = queue.readyCount > view.freeSlots(besides: id)
+                let (chosen, wakeAt) = queue.choose(
+                    now: now, limit: configuration.capacity - inFlight.count, workers: view.workers.count, skipping: inFlight,
+                    lostAt: lostAt)
+                for entry in chosen {
+                    guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
+                        let handler = handlers[spec.handler]
+                    else { continue }
                     inFlight.insert(candidate.key)
                     let control = RunControl(fence: candidate.version)
                     active[candidate.key] = control
@@ -217,7 +227,7 @@ public final class Worker: Service {
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
                         candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler)
-                    let delay = spec.placement == .compete ? configuration.loadDelay * busy : .zero
+                    let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
                         defer { signals.push(.finished(candidate.key)) }

@@ -1,0 +1,230 @@
+import Coordination
+import Foundation
+
+/// The runs one worker may claim, kept in claim order and updated job by job as changes arrive.
+///
+/// Choosing used to scan (and hash) every active run after every burst of watch events: with a
+/// backlog of thousands of pending runs that scan was most of a worker's CPU time and made
+/// claiming quadratic in the backlog. Here a change re-evaluates only the runs of the job it
+/// touched (one run for a one-shot job, at most ``JobSpec/maxShards`` for a sharded one), and
+/// choosing walks the front of a sorted array.
+struct ClaimQueue: Sendable {
+    /// A run's place in the claim order: priority first, then fire time, then a per-worker spread
+    /// (so that workers do not all race for the same run), then the key (to make the order total).
+    struct Entry: Sendable, Hashable {
+        let priority: Int
+        let scheduledAt: Date
+        let spread: UInt64
+        let key: Key
+        let version: Int64
+        let job: String
+
+        func precedes(_ other: Entry) -> Bool {
+            if priority != other.priority { return priority > other.priority }
+            if scheduledAt != other.scheduledAt { return scheduledAt < other.scheduledAt }
+            if spread != other.spread { return spread < other.spread }
+            return key < other.key
+        }
+    }
+
+    /// Claimable now (apart from in-flight and lost-race runs), best first.
+    private var ready: [Entry] = []
+    /// Claimable once their back-off or start time passes, soonest first.
+    private var waiting: [(notBefore: Date, entry: Entry)] = []
+    /// Every queued run's entry and, when it waits, until when.
+    private var queued: [Key: (entry: Entry, notBefore: Date?)] = [:]
+    /// The queued runs of each job, so that a job's change re-evaluates only its runs.
+    private var queuedByJob: [String: Set<Key>] = [:]
+    /// Jobs to re-evaluate before the next choice; `everything` after a snapshot.
+    private var dirtyJobs: Set<String> = []
+    private var everything = true
+
+    /// Marks what a watch event may have changed.
+    mutating func note(_ event: WatchEvent, folder: SchedulerView.Folder, layout: SchedulerLayout) {
+        switch folder {
+        case .workers:
+            return  // membership is checked when choosing; our own info never comes from the view
+        case .jobs, .states, .runs, .claims:
+            break
+        }
+        let key: Key
+        switch event {
+        case .snapshot:
+            everything = true
+            dirtyJobs = []
+            return
+        case .put(let record): key = record.key
+        case .delete(let deleted): key = deleted
+        }
+        guard !everything, let job = Self.job(of: key, in: folder, layout: layout) else { return }
+        dirtyJobs.insert(job)
+    }
+
+    private static func job(of key: Key, in folder: SchedulerView.Folder, layout: SchedulerLayout) -> String? {
+        let base: Key
+        switch folder {
+        case .jobs: base = layout.jobs
+        case .states: base = layout.states
+        case .runs: base = layout.runs
+        case .claims: base = layout.claims
+        case .workers: return nil
+        }
+        guard let relative = key.relative(to: base), !relative.isRoot else { return nil }
+        return relative.segments.first
+    }
+
+    /// Brings the queue up to date with `view` for every job marked since the last call.
+    mutating func refresh(from view: SchedulerView, worker: String, info: WorkerInfo, now: Date) {
+        if everything {
+            everything = false
+            dirtyJobs = []
+            ready = []
+            waiting = []
+            queued = [:]
+            queuedByJob = [:]
+            var entries: [Entry] = []
+            for job in view.jobsWithRuns {
+                for (entry, notBefore) in evaluate(job: job, view: view, worker: worker, info: info, now: now) {
+                    queued[entry.key] = (entry, notBefore)
+                    queuedByJob[job, default: []].insert(entry.key)
+                    if let notBefore { waiting.append((notBefore, entry)) } else { entries.append(entry) }
+                }
+            }
+            ready = entries.sorted { $0.precedes($1) }
+            waiting.sort { Self.waitsLess($0, $1) }
+            return
+        }
+        let jobs = dirtyJobs
+        dirtyJobs = []
+        for job in jobs {
+            for key in queuedByJob.removeValue(forKey: job) ?? [] { remove(key) }
+            for (entry, notBefore) in evaluate(job: job, view: view, worker: worker, info: info, now: now) { insert(entry, notBefore: notBefore) }
+        }
+    }
+
+    /// The (at most `limit`) runs to try to claim now, and when to look again for runs that are
+    /// not due yet.
+    ///
+    /// Every worker sees the same order, so taking the first `limit` would have all of them race
+    /// for the same few runs: one wins, the others pay a failed transaction each, and a worker
+    /// whose view lags (a slower watch) loses every race and sits idle. So each worker takes the
+    /// `limit` runs it prefers by its own spread among the first `limit × workers` (higher
+    /// priorities still first): with one worker that is exactly the head of the order.
+    mutating func choose(
+        now: Date, limit: Int, workers: Int, skipping inFlight: Set<Key>, lostAt: [Key: Int64]
+    ) -> ([Entry], Date?) {
+        // Runs whose time came move to the ready order.
+        var due = 0
+        while due < waiting.count && waiting[due].notBefore <= now { due += 1 }
+        if due > 0 {
+            let moving = waiting[..<due].map(\.entry)
+            waiting.removeFirst(due)
+            for entry in moving {
+                queued[entry.key]?.notBefore = nil
+                ready.insert(entry, at: readyIndex(of: entry))
+            }
+        }
+        guard limit > 0 else { return ([], waiting.first?.notBefore) }
+        let window = limit * max(1, workers)
+        var front: [Entry] = []
+        for entry in ready where !inFlight.contains(entry.key) && lostAt[entry.key] != entry.version {
+            front.append(entry)
+            if front.count == window { break }
+        }
+        if front.count > limit {
+            front.sort { a, b in
+                if a.priority != b.priority { return a.priority > b.priority }
+                return a.spread != b.spread ? a.spread < b.spread : a.precedes(b)
+            }
+            front.removeLast(front.count - limit)
+        }
+        return (front, waiting.first?.notBefore)
+    }
+
+    /// How many runs are claimable now, before in-flight and lost races are left out.
+    var readyCount: Int { ready.count }
+
+    // MARK: Eligibility
+
+    /// The job's runs this worker may claim, with their start time when not due yet.
+    ///
+    /// Eligible: the job is known, not paused, has our handler and its labels match; no earlier
+    /// fire time of the job is still active (runs of different fire times run one after
+    /// another); and either pending (and assigned to us when the placement is planned), or
+    /// running without a claim (abandoned: its worker's session ended).
+    private func evaluate(job: String, view: SchedulerView, worker: String, info: WorkerInfo, now: Date) -> [(Entry, Date?)] {
+        let runs = view.runs(ofJob: job)
+        guard !runs.isEmpty, let spec = view.specs[job], info.canRun(spec),
+            view.states[job]?.state.paused == false
+        else { return [] }
+        let earliest = runs.lazy.map(\.record.scheduledAt).min()!
+        let claimsKnown = view.hasSnapshot(of: .claims)
+        var result: [(Entry, Date?)] = []
+        for run in runs {
+            let record = run.record
+            guard record.scheduledAt <= earliest else { continue }
+            var notBefore: Date?
+            switch record.status {
+            case .pending:
+                if spec.placement.isPlanned && record.assignee != worker { continue }
+                if record.notBefore > now { notBefore = record.notBefore }
+            case .running:
+                guard claimsKnown, view.claim(ofRun: run.key) == nil else { continue }
+                if spec.placement == .broadcast && record.assignee != worker { continue }
+            }
+            let entry = Entry(
+                priority: spec.priority, scheduledAt: record.scheduledAt, spread: HashRing.hash(worker + run.key.path),
+                key: run.key, version: run.version, job: job)
+            result.append((entry, notBefore))
+        }
+        return result
+    }
+
+    // MARK: Sorted storage
+
+    private mutating func insert(_ entry: Entry, notBefore: Date?) {
+        queued[entry.key] = (entry, notBefore)
+        queuedByJob[entry.job, default: []].insert(entry.key)
+        if let notBefore {
+            waiting.insert((notBefore, entry), at: waitingIndex(notBefore, entry))
+        } else {
+            ready.insert(entry, at: readyIndex(of: entry))
+        }
+    }
+
+    private mutating func remove(_ key: Key) {
+        guard let (entry, notBefore) = queued.removeValue(forKey: key) else { return }
+        if let notBefore {
+            let index = waitingIndex(notBefore, entry)
+            if index < waiting.count && waiting[index].entry.key == key { waiting.remove(at: index) }
+        } else {
+            let index = readyIndex(of: entry)
+            if index < ready.count && ready[index].key == key { ready.remove(at: index) }
+        }
+    }
+
+    /// The first position in `ready` whose entry does not precede `entry`.
+    private func readyIndex(of entry: Entry) -> Int {
+        var low = 0
+        var high = ready.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ready[middle].precedes(entry) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    private static func waitsLess(_ a: (notBefore: Date, entry: Entry), _ b: (notBefore: Date, entry: Entry)) -> Bool {
+        a.notBefore != b.notBefore ? a.notBefore < b.notBefore : a.entry.precedes(b.entry)
+    }
+
+    private func waitingIndex(_ notBefore: Date, _ entry: Entry) -> Int {
+        var low = 0
+        var high = waiting.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Self.waitsLess(waiting[middle], (notBefore, entry)) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}

@@ -1,0 +1,108 @@
+import Coordination
+import Foundation
+import Testing
+
+@testable import CoordinationScheduler
+
+/// The worker's claim order, kept up to date change by change: it must offer exactly what a full
+/// re-evaluation of the view would.
+struct ClaimQueueTests {
+    let layout = SchedulerLayout()
+    let me = "w1"
+    let info = WorkerInfo(capacity: 4, weight: 1, labels: [:], handlers: ["h"])
+    let start = Date(timeIntervalSince1970: 1_000_000)
+    var revision: Int64 = 0
+
+    mutating func record(_ key: Key, _ bytes: [UInt8], version: Int64 = 0) -> Record {
+        revision += 1
+        return Record(key: key, value: bytes, version: version, createRevision: revision, modRevision: revision, isEphemeral: false)
+    }
+
+    /// Applies the event to both the view and the queue, as the worker's main loop does.
+    func deliver(_ event: WatchEvent, _ folder: SchedulerView.Folder, _ view: inout SchedulerView, _ queue: inout ClaimQueue) {
+        view.apply(event, to: folder)
+        queue.note(event, folder: folder, layout: layout)
+    }
+
+    mutating func loadedView(_ queue: inout ClaimQueue) throws -> SchedulerView {
+        var view = SchedulerView(layout: layout)
+        for folder in SchedulerView.Folder.allCases { deliver(.snapshot([]), folder, &view, &queue) }
+        deliver(.put(record(try layout.worker(me), try SchedulerJSON.encode(info))), .workers, &view, &queue)
+        return view
+    }
+
+    mutating func submit(
+        _ job: String, priority: Int = 0, at offset: TimeInterval, notBefore: TimeInterval? = nil,
+        into view: inout SchedulerView, _ queue: inout ClaimQueue
+    ) throws {
+        let when = start.addingTimeInterval(offset)
+        let spec = JobSpec(id: job, handler: "h", priority: priority)
+        deliver(.put(record(try layout.job(job), try SchedulerJSON.encode(spec))), .jobs, &view, &queue)
+        deliver(.put(record(try layout.state(job), try SchedulerJSON.encode(JobState(submittedAt: when)))), .states, &view, &queue)
+        let run = RunRecord(
+            job: job, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: when,
+            notBefore: start.addingTimeInterval(notBefore ?? offset))
+        deliver(.put(record(try layout.run(job, "r"), try SchedulerJSON.encode(run))), .runs, &view, &queue)
+    }
+
+    func chosen(_ queue: inout ClaimQueue, _ view: SchedulerView, now: TimeInterval, limit: Int = 4, workers: Int = 1)
+        -> ([String], Date?)
+    {
+        let at = start.addingTimeInterval(now)
+        queue.refresh(from: view, worker: me, info: info, now: at)
+        let (entries, wake) = queue.choose(now: at, limit: limit, workers: workers, skipping: [], lostAt: [:])
+        return (entries.map(\.job), wake)
+    }
+
+    @Test mutating func offersPriorityThenFireTimeAndFollowsChanges() throws {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        try submit("late", at: 3, into: &view, &queue)
+        try submit("early", at: 1, into: &view, &queue)
+        try submit("urgent", priority: 5, at: 9, into: &view, &queue)
+        try submit("future", at: 2, notBefore: 100, into: &view, &queue)
+        var (jobs, wake) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["urgent", "early", "late"])
+        #expect(wake == start.addingTimeInterval(100))
+
+        // Paused: gone; resumed: back.
+        var paused = JobState(submittedAt: start)
+        paused.paused = true
+        deliver(.put(record(try layout.state("early"), try SchedulerJSON.encode(paused), version: 1)), .states, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["urgent", "late"])
+        deliver(.put(record(try layout.state("early"), try SchedulerJSON.encode(JobState(submittedAt: start)), version: 2)), .states, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["urgent", "early", "late"])
+
+        // Claimed (running with a claim): gone; its claim vanishes: offered again, as abandoned.
+        var running = try #require(view.run(at: try layout.run("urgent", "r"))).record
+        running.status = .running
+        running.worker = "w2"
+        deliver(.put(record(try layout.run("urgent", "r"), try SchedulerJSON.encode(running), version: 1)), .runs, &view, &queue)
+        deliver(.put(record(try layout.claim("urgent", "r"), Array("w2".utf8))), .claims, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["early", "late"])
+        deliver(.delete(try layout.claim("urgent", "r")), .claims, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["urgent", "early", "late"])
+
+        // The future run becomes due; a finished run leaves.
+        deliver(.delete(try layout.run("late", "r")), .runs, &view, &queue)
+        (jobs, wake) = chosen(&queue, view, now: 100)
+        #expect(jobs == ["urgent", "early", "future"])
+        #expect(wake == nil)
+    }
+
+    @Test mutating func severalWorkersTakeDifferentRunsOfTheFront() throws {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        for index in 0..<40 { try submit("j\(index)", at: TimeInterval(index), into: &view, &queue) }
+        let (alone, _) = chosen(&queue, view, now: 100, limit: 2, workers: 1)
+        #expect(alone == ["j0", "j1"])
+        // With four workers each picks two of the first eight, by its own spread.
+        let (shared, _) = chosen(&queue, view, now: 100, limit: 2, workers: 4)
+        #expect(shared.count == 2)
+        #expect(Set(shared).isSubset(of: Set((0..<8).map { "j\($0)" })))
+    }
+}
