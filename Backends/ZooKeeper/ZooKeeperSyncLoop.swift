@@ -34,6 +34,7 @@ public enum ZooKeeperSyncLoop {
             return .failure(CoordinationError(.invalidConfiguration, "the ZooKeeper client refused '\(configuration.connectString)'"))
         }
         defer { zookeeper_close(zh) }
+        ZooKeeperConnection.limitHostResolution(zh)  // as the store does, so both pay the same
         if let user = configuration.user, let password = configuration.password {
             _ = "\(user):\(password)".withCString { zoo_add_auth(zh, "digest", $0, Int32(strlen($0)), nil, nil) }
         }
