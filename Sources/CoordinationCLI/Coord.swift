@@ -47,7 +47,8 @@ public struct Coord: AsyncParsableCommand {
                 """,
             subcommands: [
                 KV.self, LockCommand.self, ElectCommand.self, MembersCommand.self, RunCommand.self, JobCommand.self, JobsTable.self,
-                RunsCommand.self, WorkersCommand.self, WorkerCommand.self, MigrateCommand.self, Demo.self, BenchCommand.self,
+                RunsCommand.self, WorkersCommand.self, WorkerCommand.self, MigrateCommand.self, ConfigCommand.self, Demo.self,
+                BenchCommand.self,
             ])
     }
 

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Coordination
+
+/// `coord config`: what the configuration resolves to, and whether it works.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Show the resolved configuration and test it.",
+        subcommands: [ConfigCheck.self])
+}
+
+/// `coord config check`: every setting with the source it came from (passwords masked), then a
+/// connection to the store. Exits like any other command when the store cannot be used.
+struct ConfigCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Print each setting and where it came from, then connect to the store.",
+        discussion: """
+            Settings come from flags, else the environment, else the config file, else the \
+            defaults; each line names which. Passwords in store URLs print as ***. Then the \
+            store is opened and its root namespace listed: the last line says what was reached \
+            (backend, session, TTL), or the command fails with the usual one-line message and \
+            exit status (9 when the store cannot be reached, 7 for a bad setting).
+
+            Examples:
+              coord config check
+              COORD_STORE=etcd://127.0.0.1:2379/myapp coord config check
+              coord --config ./coord.json config check
+            """)
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let configuration = context.configuration
+        let rows: [(String, String, String)] = [
+            ("config file", configuration.file ?? "none", configuration.file == nil ? "none found" : "read"),
+            ("store", context.storeURL.description, "\(configuration.store.source)"),
+            ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
+        ]
+        let width = rows.map(\.0.count).max() ?? 0
+        let valueWidth = rows.map(\.1.count).max() ?? 0
+        for (name, value, source) in rows {
+            StandardStreams.writeLine(
+                name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                    + value.padding(toLength: valueWidth + 2, withPad: " ", startingAt: 0) + "(\(source))")
+        }
+        let reached = try await context.withStore { store in
+            let children = try await store.children(of: .root)
+            let session = store.session
+            let backend = context.storeURL.scheme
+            let sessionText = session.sessionID.isEmpty ? "" : ", session \(session.sessionID)"
+            return "\(backend)\(sessionText), TTL \(DurationText.format(session.ttl)), namespace \(context.storeURL.namespace.path) "
+                + "holds \(children.count) key\(children.count == 1 ? "" : "s") at its top"
+        }
+        StandardStreams.writeLine("connection".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "ok: " + reached)
+    }
+}
