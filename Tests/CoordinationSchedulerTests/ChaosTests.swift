@@ -58,8 +58,23 @@ final class FencedSink: Sendable {
             }
             return expired
         }
-        let history = try await cluster.waitForHistory("every job to succeed", limit: .seconds(180)) { entries in
-            Set(entries.filter { $0.outcome == .succeeded }.map(\.job)).count == jobs
+        let history: [HistoryEntry]
+        do {
+            history = try await cluster.waitForHistory("every job to succeed", limit: .seconds(180)) { entries in
+                Set(entries.filter { $0.outcome == .succeeded }.map(\.job)).count == jobs
+            }
+        } catch {
+            // Say where the run stands, so that a stuck job can be told from a slow one.
+            var lines: [String] = []
+            for index in 0..<jobs {
+                let runs = (try? await client.activeRuns(of: "job-\(index)")) ?? []
+                for run in runs {
+                    lines.append("job-\(index) \(run.record.run): \(run.record.status) on \(run.record.worker ?? "-") token \(run.token.map(String.init) ?? "none")")
+                }
+            }
+            let workers = ((try? await client.workers()) ?? []).map(\.id).sorted()
+            Issue.record("still active when the wait ended: \(lines.isEmpty ? "nothing" : lines.joined(separator: "; ")); live workers: \(workers)")
+            throw error
         }
         #expect(try await chaos.value >= 5, "most of the ten expiries took effect")
         let successes = history.filter { $0.outcome == .succeeded }
