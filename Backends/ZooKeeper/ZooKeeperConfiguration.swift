@@ -16,7 +16,8 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
 
     public static let defaultSessionTimeout: Duration = .seconds(10)
     /// The options a `zookeeper://` URL may carry.
-    public static let knownOptions = ["sessionTimeout"]
+    /// `ttl` is the name every backend understands; `sessionTimeout` is ZooKeeper's own.
+    public static let knownOptions = ["sessionTimeout", "ttl"]
 
     public init(hosts: [String], namespace: Key = .root, sessionTimeout: Duration = defaultSessionTimeout, user: String? = nil, password: String? = nil) {
         self.hosts = hosts
@@ -40,9 +41,10 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
         if url.password != nil && (url.user ?? "").isEmpty {
             throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
         }
+        let sessionTimeout = try url.durationOption("sessionTimeout")
+        let ttl = try url.durationOption("ttl")
         self.init(
-            hosts: url.hosts, namespace: url.namespace,
-            sessionTimeout: try url.durationOption("sessionTimeout") ?? Self.defaultSessionTimeout,
+            hosts: url.hosts, namespace: url.namespace, sessionTimeout: sessionTimeout ?? ttl ?? Self.defaultSessionTimeout,
             user: url.user, password: url.password)
     }
 

@@ -30,14 +30,32 @@ struct ConfigCheck: AsyncParsableCommand {
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
 
+    static func label(_ refinement: CoordConfiguration.Refinement) -> String {
+        switch refinement {
+        case .namespace: "namespace"
+        case .sessionTtl: "session TTL"
+        case .username: "username"
+        case .password: "password"
+        case .passwordFile: "password file"
+        case .tlsCa: "TLS CA"
+        case .tlsCert: "TLS certificate"
+        case .tlsKey: "TLS key"
+        }
+    }
+
     func run() async throws {
         let context = try await CommandContext.make(global)
         let configuration = context.configuration
-        let rows: [(String, String, String)] = [
+        var rows: [(String, String, String)] = [
             ("config file", configuration.file ?? "none", configuration.file == nil ? "none found" : "read"),
-            ("store", context.storeURL.description, "\(configuration.store.source)"),
+            ("store", context.storeURL.description, configuration.refinements.isEmpty
+                ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"),
             ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
         ]
+        for refinement in CoordConfiguration.Refinement.allCases {
+            guard let setting = configuration.refinements[refinement] else { continue }
+            rows.append((Self.label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)"))
+        }
         let width = rows.map(\.0.count).max() ?? 0
         let valueWidth = rows.map(\.1.count).max() ?? 0
         for (name, value, source) in rows {

@@ -24,12 +24,17 @@ struct ConfigurationLayers {
         if let level = flags.logLevel {
             flagValues[AbsoluteConfigKey([CoordConfiguration.Setting.logLevel.rawValue])] = ConfigValue(.string(level), isSecret: false)
         }
+        for (refinement, value) in flags.refinements {
+            flagValues[AbsoluteConfigKey([refinement.rawValue])] = ConfigValue(.string(value), isSecret: refinement.isSecret)
+        }
         var layers: [Layer] = [
             .flags(InMemoryProvider(name: "flags", values: flagValues)),
             .environment(
                 EnvironmentVariablesProvider(
                     environmentVariables: environment,
-                    secretsSpecifier: .specific([CoordConfiguration.Setting.store.environmentVariable])
+                    secretsSpecifier: .specific([
+                        CoordConfiguration.Setting.store.environmentVariable, CoordConfiguration.Setting.password.environmentVariable,
+                    ])
                 ).prefixKeys(with: "coord")),
         ]
         if let file {

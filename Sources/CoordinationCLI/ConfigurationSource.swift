@@ -10,6 +10,16 @@ public enum ConfigurationSource: Sendable, Hashable, CustomStringConvertible {
     /// The built-in default.
     case builtIn
 
+    /// Lower wins: flags, then the environment, then a config file, then the default.
+    var precedence: Int {
+        switch self {
+        case .flag: 0
+        case .environment: 1
+        case .file: 2
+        case .builtIn: 3
+        }
+    }
+
     public var description: String {
         switch self {
         case .flag(let name): name

@@ -16,37 +16,56 @@ public struct CoordConfiguration: Sendable {
     public var logLevel: ConfigurationSetting<Logger.Level>
     /// The config file that was read, if any.
     public var file: String?
+    /// The settings that refine the store URL (namespace, session TTL, credentials, TLS files),
+    /// where one was given; they override what the URL itself says.
+    public var refinements: [Refinement: ConfigurationSetting<String>] = [:]
+
+    /// Settings applied on top of the store URL; each has a config key, an environment variable
+    /// (`COORD_` + the key in upper snake case) and, except the password, a flag.
+    public enum Refinement: String, CaseIterable, Sendable {
+        case namespace, sessionTtl, username, password, passwordFile, tlsCa, tlsCert, tlsKey
+
+        var setting: Setting { Setting(rawValue: rawValue)! }
+        var isSecret: Bool { self == .password }
+    }
 
     /// The values given on the command line; `nil` where the flag was not given.
     public struct Flags: Sendable {
         public var store: String?
         public var configFile: String?
         public var logLevel: String?
+        /// `--namespace`, `--session-ttl`, `--username`, `--password-file`, `--tls-ca`, … There is
+        /// no password flag: a command line is visible to every user of the machine.
+        public var refinements: [Refinement: String]
 
-        public init(store: String? = nil, configFile: String? = nil, logLevel: String? = nil) {
+        public init(store: String? = nil, configFile: String? = nil, logLevel: String? = nil, refinements: [Refinement: String] = [:]) {
             self.store = store
             self.configFile = configFile
             self.logLevel = logLevel
+            self.refinements = refinements
         }
     }
 
     /// The settings this type resolves: config key, flag and environment variable.
     enum Setting: String, CaseIterable {
-        case store
-        case logLevel
+        case store, logLevel
+        case namespace, sessionTtl, username, password, passwordFile, tlsCa, tlsCert, tlsKey
 
-        var flag: String {
-            switch self {
-            case .store: "--store"
-            case .logLevel: "--log-level"
+        /// `logLevel` → `log-level`, `tlsCa` → `tls-ca`.
+        private var words: [String] {
+            var words: [String] = []
+            var current = ""
+            for character in rawValue {
+                if character.isUppercase, !current.isEmpty {
+                    words.append(current)
+                    current = ""
+                }
+                current.append(character.lowercased())
             }
+            return words + [current]
         }
-        var environmentVariable: String {
-            switch self {
-            case .store: "COORD_STORE"
-            case .logLevel: "COORD_LOG_LEVEL"
-            }
-        }
+        var flag: String { "--" + words.joined(separator: "-") }
+        var environmentVariable: String { "COORD_" + words.joined(separator: "_").uppercased() }
     }
 
     /// The environment variable naming the config file.
@@ -78,18 +97,71 @@ public struct CoordConfiguration: Sendable {
             }
             logLevel = ConfigurationSetting(level, from: text.source)
         }
-        return CoordConfiguration(store: store, logLevel: logLevel, file: file)
+        var configuration = CoordConfiguration(store: store, logLevel: logLevel, file: file)
+        for refinement in Refinement.allCases {
+            configuration.refinements[refinement] = try layers.string(for: refinement.setting)
+        }
+        return configuration
     }
 
     /// Parses the store URL.
     /// - Throws: `invalidConfiguration`, naming where the URL came from.
     public func storeURL() throws(CoordinationError) -> StoreURL {
+        var url: StoreURL
         do {
-            return try StoreURL(store.value)
+            url = try StoreURL(store.value)
         } catch {
             var error = error
             error.message += " (from \(store.source))"
             throw error
+        }
+        try refine(&url)
+        return url
+    }
+
+    /// Applies the refinements to `url`; a bad value names the setting and where it came from.
+    private func refine(_ url: inout StoreURL) throws(CoordinationError) {
+        func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {
+            CoordinationError(.invalidConfiguration, "\(name) from \(setting.source) \(what)")
+        }
+        if let namespace = refinements[.namespace] {
+            do {
+                url.namespace = try Key(namespace.value)
+            } catch {
+                throw problem(namespace, "namespace '\(namespace.value)'", "is not a valid key: \(error.message)")
+            }
+        }
+        if let ttl = refinements[.sessionTtl] {
+            guard let duration = DurationText.parse(ttl.value), duration > .zero else {
+                throw problem(ttl, "session TTL '\(ttl.value)'", "is not a positive duration such as 5s or 500ms")
+            }
+            // `ttl` is understood by every backend (ZooKeeper's `sessionTimeout` is the same thing).
+            url.options.removeAll { $0.name == "ttl" || $0.name == "sessionTimeout" }
+            url.options.append((name: "ttl", value: DurationText.format(duration)))
+        }
+        if let username = refinements[.username] { url.user = username.value }
+        // The password and the password file are one setting given two ways: the one from the
+        // stronger source wins (a --password-file flag beats COORD_PASSWORD).
+        let direct = refinements[.password]
+        let viaFile = refinements[.passwordFile]
+        if let direct, viaFile.map({ direct.source.precedence <= $0.source.precedence }) ?? true {
+            url.password = direct.value
+        } else if let file = viaFile {
+            guard let data = FileManager.default.contents(atPath: file.value) else {
+                throw problem(file, "password file \(file.value)", "cannot be read")
+            }
+            // A trailing newline is how editors and `echo` end files, never part of a password.
+            var text = String(decoding: data, as: UTF8.self)
+            while text.last?.isNewline == true { text.removeLast() }
+            url.password = text
+        }
+        for (refinement, option) in [(Refinement.tlsCa, "cacert"), (.tlsCert, "cert"), (.tlsKey, "key")] {
+            guard let file = refinements[refinement] else { continue }
+            guard url.scheme == "etcds" else {
+                throw problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, not \(url.scheme)://")
+            }
+            url.options.removeAll { $0.name == option }
+            url.options.append((name: option, value: file.value))
         }
     }
 

@@ -24,7 +24,40 @@ struct GlobalOptions: ParsableArguments {
             valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .long, help: ArgumentHelp("The namespace, instead of the URL's path (else COORD_NAMESPACE, else the config file's 'namespace').", valueName: "key"))
+    var namespace: String?
+
+    @Option(name: .long, help: ArgumentHelp("The session TTL, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl').", valueName: "duration"))
+    var sessionTtl: String?
+
+    @Option(name: .long, help: ArgumentHelp("The user for ZooKeeper digest or etcd auth (else COORD_USERNAME, else 'username').", valueName: "name"))
+    var username: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A file holding the password (else COORD_PASSWORD_FILE, else 'passwordFile'; COORD_PASSWORD gives it directly). No flag takes the password itself: command lines are visible to every user.",
+            valueName: "path"))
+    var passwordFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("CA certificate for etcds:// (else COORD_TLS_CA, else 'tlsCa').", valueName: "path"))
+    var tlsCa: String?
+
+    @Option(name: .long, help: ArgumentHelp("Client certificate for etcds:// (else COORD_TLS_CERT, else 'tlsCert').", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("Client key for etcds:// (else COORD_TLS_KEY, else 'tlsKey').", valueName: "path"))
+    var tlsKey: String?
+
     var flags: CoordConfiguration.Flags {
-        CoordConfiguration.Flags(store: store, configFile: config, logLevel: logLevel)
+        var refinements: [CoordConfiguration.Refinement: String] = [:]
+        refinements[.namespace] = namespace
+        refinements[.sessionTtl] = sessionTtl
+        refinements[.username] = username
+        refinements[.passwordFile] = passwordFile
+        refinements[.tlsCa] = tlsCa
+        refinements[.tlsCert] = tlsCert
+        refinements[.tlsKey] = tlsKey
+        return CoordConfiguration.Flags(store: store, configFile: config, logLevel: logLevel, refinements: refinements)
     }
 }

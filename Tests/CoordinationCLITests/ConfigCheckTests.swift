@@ -28,4 +28,42 @@ struct ConfigCheckTests {
         #expect(!output.contains("hunter2") && !result.stderr.contains("hunter2"), "the password never shows")
         #expect(result.stderrLines.count == 1)
     }
+
+    @Test("flags beat the environment, which beats the file; the password file is read, never printed")
+    func refinementsAndTheirSources() async throws {
+        let coord = try CoordProcess(environment: [
+            "COORD_NAMESPACE": "/from-env", "COORD_SESSION_TTL": "9s", "COORD_USERNAME": "app", "COORD_PASSWORD": "env-pw-1",
+        ])
+        defer { coord.removeDirectory() }
+        let config = try coord.write(#"{"store": "memory://", "namespace": "/from-file", "sessionTtl": "7s"}"#, to: "coord.json")
+        let result = try await coord.run(["--config", config, "--session-ttl", "3s", "config", "check"])
+        // memory:// takes no credentials: the username makes it refuse, after printing the settings.
+        #expect(result.status == 7, "\(result.stderr)")
+        let output = result.stdoutText
+        func line(_ name: String) -> String { output.split(separator: "\n").map(String.init).first { $0.hasPrefix(name + " ") } ?? "" }
+        #expect(line("namespace").contains("/from-env") && line("namespace").hasSuffix("(environment variable COORD_NAMESPACE)"), "\(output)")
+        #expect(line("session TTL").contains("3s") && line("session TTL").hasSuffix("(--session-ttl)"), "\(output)")
+        #expect(line("password").contains("***") && line("password").hasSuffix("(environment variable COORD_PASSWORD)"), "\(output)")
+        #expect(!output.contains("env-pw-1") && !result.stderr.contains("env-pw-1"), "the password never shows")
+
+        let secret = try coord.write("file-pw-2\n", to: "secret")
+        let fromFile = try await coord.run(["--config", config, "--password-file", secret, "--namespace", "/flag", "config", "check"])
+        #expect(fromFile.stdoutText.split(separator: "\n").contains { $0.hasPrefix("namespace ") && $0.contains("/flag") && $0.hasSuffix("(--namespace)") })
+        #expect(!fromFile.stdoutText.contains("file-pw-2") && !fromFile.stderr.contains("file-pw-2"))
+    }
+
+    @Test("a bad refinement names the setting and where it came from")
+    func badRefinements() async throws {
+        let coord = try CoordProcess(environment: ["COORD_SESSION_TTL": "soon"])
+        defer { coord.removeDirectory() }
+        let ttl = try await coord.run(["config", "check"])
+        #expect(ttl.status == 7)
+        #expect(ttl.stderrLines == ["coord: session TTL 'soon' from environment variable COORD_SESSION_TTL is not a positive duration such as 5s or 500ms"])
+        let tls = try await coord.run(["--tls-ca", "/ca.pem", "--session-ttl", "2s", "config", "check"])
+        #expect(tls.status == 7)
+        #expect(tls.stderrLines == ["coord: TLS file /ca.pem from --tls-ca applies only to an etcds:// store, not memory://"])
+        let namespace = try await coord.run(["--namespace", "relative", "--session-ttl", "2s", "kv", "ls", "/"])
+        #expect(namespace.status == 7)
+        #expect(namespace.stderrLines.first?.hasPrefix("coord: namespace 'relative' from --namespace is not a valid key") == true, "\(namespace.stderr)")
+    }
 }

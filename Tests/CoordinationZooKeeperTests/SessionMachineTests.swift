@@ -62,7 +62,9 @@ struct SessionMachineTests {
         #expect(configuration.hosts == ["h1:2181", "h2:2182"] && configuration.namespace == namespace)
         #expect(configuration.sessionTimeout == .seconds(4) && configuration.digest == "u:secret")
         #expect(!configuration.description.contains("secret"))
-        #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1:2181?ttl=4s")) }
+        // `ttl`, the name every backend understands, means the same as `sessionTimeout`.
+        #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1:2181?ttl=3s")).sessionTimeout == .seconds(3))
+        #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1:2181?lease=4s")) }
         #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper:///ns")) }
     }
 }
