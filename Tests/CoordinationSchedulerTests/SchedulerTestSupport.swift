@@ -108,7 +108,31 @@ final class TestCluster: Sendable {
     ) async throws -> [HistoryEntry] {
         let store = try await open()
         let folder = layout.history
-        return try await withDeadline(what, limit: limit) {
+        let seen = Shared<[HistoryEntry]>([])
+        do {
+            return try await historyWatch(what, limit: limit, store: store, folder: folder, seen: seen, done)
+        } catch let error as CoordinationError where error.code == .timeout {
+            // Say where the scheduler stands, so that a stuck run can be told from a slow one.
+            var state: [String] = []
+            let client = Scheduler(store: store, layout: layout, logger: Logger(label: "test.diagnosis"))
+            for job in (try? await client.jobs()) ?? [] {
+                for run in (try? await client.activeRuns(of: job.spec.id)) ?? [] {
+                    state.append("\(job.spec.id)/\(run.record.run) \(run.record.status) on \(run.record.worker ?? "-")")
+                }
+            }
+            let history = seen.value.map { "\($0.job) \($0.outcome)" }
+            var diagnosed = error
+            diagnosed.message += "; active runs: \(state.isEmpty ? "none" : state.joined(separator: ", "))"
+                + "; history: \(history.isEmpty ? "empty" : history.joined(separator: ", "))"
+            throw diagnosed
+        }
+    }
+
+    private func historyWatch(
+        _ what: String, limit: Duration, store: any CoordinationStore, folder: Key, seen: Shared<[HistoryEntry]>,
+        _ done: @escaping @Sendable ([HistoryEntry]) -> Bool
+    ) async throws -> [HistoryEntry] {
+        try await withDeadline(what, limit: limit) {
             // Decoded once per change, kept in store order: watch events come in store order and
             // sequential keys grow in creation order, so only a snapshot needs sorting.
             var entries: [(key: Key, entry: HistoryEntry)] = []
@@ -130,6 +154,7 @@ final class TestCluster: Sendable {
                     entries.removeAll { $0.key == key }
                 }
                 let ordered = entries.map(\.entry)
+                seen.withLock { $0 = ordered }
                 if done(ordered) { return ordered }
             }
             throw CoordinationError(.unavailable, "history watch ended")
