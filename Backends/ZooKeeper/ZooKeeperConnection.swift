@@ -39,6 +39,8 @@ final class ZooKeeperConnection: Sendable {
     let logger: Logger
     let sessions: Broadcast<SessionEvent>
     private let state: Mutex<State>
+    /// Serialises the sending of session events (see `sessionChanged`).
+    private let delivery = Mutex(())
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -91,18 +93,23 @@ final class ZooKeeperConnection: Sendable {
 
     /// Called on the C client's event thread for every session event of handle `generation`.
     fileprivate func sessionChanged(_ input: SessionMachine.Input, generation: Int) {
-        let restart: Bool = state.withLock { state in
-            guard state.generation == generation, !state.closed else { return false }
-            var restart = false
-            for action in state.machine.handle(input, now: .now) {
-                switch action {
-                case .publish(let event):
-                    // Under the lock, so that events from two handles can never be reordered.
-                    sessions.send(event)
-                case .startNewSession:
-                    restart = true
+        // The delivery lock keeps events from two handles in order; the state lock is released
+        // before they are sent, since a send may wait on a task whose cancellation is running a
+        // watch's termination, which takes the state lock.
+        let restart: Bool = delivery.withLock { _ in
+            let (events, restart): ([SessionEvent], Bool) = state.withLock { state in
+                guard state.generation == generation, !state.closed else { return ([], false) }
+                var events: [SessionEvent] = []
+                var restart = false
+                for action in state.machine.handle(input, now: .now) {
+                    switch action {
+                    case .publish(let event): events.append(event)
+                    case .startNewSession: restart = true
+                    }
                 }
+                return (events, restart)
             }
+            for event in events { sessions.send(event) }
             return restart
         }
         logger.debug("ZooKeeper session event", metadata: ["input": "\(input)", "generation": "\(generation)"])
@@ -234,10 +241,11 @@ final class ZooKeeperConnection: Sendable {
     /// Ends the session, finishes every stream, and releases the C handle (on a thread of our own:
     /// `zookeeper_close` blocks until the server confirms).
     func close() async {
+        var last: SessionEvent?
         let taken: (LiveHandle?, [WatchTrigger], [AsyncThrowingStream<WatchEvent, any Error>.Continuation])? = state.withLock { state in
             guard !state.closed else { return nil }
             for action in state.machine.handle(.closed, now: .now) {
-                if case .publish(let event) = action { sessions.finish(with: event) }
+                if case .publish(let event) = action { last = event }
             }
             state.closed = true
             defer {
@@ -248,6 +256,8 @@ final class ZooKeeperConnection: Sendable {
             return (state.live, state.triggers, Array(state.watches.values))
         }
         guard let (live, triggers, watches) = taken else { return }
+        // Outside the state lock, for the reason given in `sessionChanged`.
+        delivery.withLock { _ in sessions.finish(with: last) }
         for watch in watches { watch.finish(throwing: CoordinationError.closed()) }
         if let live {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -43,7 +43,8 @@ public final class WatchHub: Sendable {
             let id = state.nextID
             state.nextID += 1
             var shared = state.topics[topic] ?? Shared(generation: id)
-            // Under the lock that also guards forwarding: no event is missed or seen twice.
+            // Under the lock, so that the snapshot and the pump's next event cannot cross. Safe
+            // here: nothing waits on this fresh stream yet, so the yield only buffers.
             if let view = shared.view { continuation.yield(.snapshot(view.values.sorted { $0.key < $1.key })) }
             shared.subscribers[id] = continuation
             if shared.pump == nil {
@@ -61,16 +62,20 @@ public final class WatchHub: Sendable {
     private func pump(_ topic: Topic, generation: Int, _ source: Stream) async {
         do {
             for try await event in source {
-                let current: Bool = state.withLock { state in
-                    guard var shared = state.topics[topic], shared.generation == generation else { return false }
+                let subscribers: [Stream.Continuation]? = state.withLock { state in
+                    guard var shared = state.topics[topic], shared.generation == generation else { return nil }
                     var view = shared.view ?? [:]
                     view.apply(event)
                     shared.view = view
-                    for subscriber in shared.subscribers.values { subscriber.yield(event) }
                     state.topics[topic] = shared
-                    return true
+                    return Array(shared.subscribers.values)
                 }
-                if !current { return }
+                guard let subscribers else { return }
+                // Outside the lock: a yield may wait for a task's status lock while a thread that
+                // cancels that task holds it and runs `unsubscribe`, which needs this lock. This
+                // pump is the topic's only producer, so its events still leave in order; whoever
+                // joins meanwhile starts from a view that already holds this event.
+                for subscriber in subscribers { subscriber.yield(event) }
             }
             end(topic, generation: generation, error: nil)
         } catch {

@@ -27,6 +27,10 @@ public struct Coord: AsyncParsableCommand {
                 else $XDG_CONFIG_HOME/coord/config.json (~/.config/coord/config.json), for example
                      {"store": "zookeeper://127.0.0.1:2181/myapp", "logLevel": "info"}
                   4. defaults: memory://, warning
+                --namespace, --session-ttl, --username, --password-file and --tls-ca/-cert/-key \
+                (COORD_NAMESPACE, COORD_SESSION_TTL, …, COORD_PASSWORD; config keys namespace, \
+                sessionTtl, …) refine the store URL in the same order. coord config check shows \
+                every setting with its source, then connects.
                 Logs go to stderr; command output goes to stdout.
 
                 EXIT STATUS

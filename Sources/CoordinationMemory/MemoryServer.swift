@@ -33,6 +33,9 @@ public final class MemoryServer: Sendable {
         var tree = MemoryTree()
         var sessions: [UInt64: Session] = [:]
         var watchers: [UInt64: Watcher] = [:]
+        /// Watch events waiting to be handed over, in the order the changes were made. They are
+        /// yielded only after the lock is released (see ``MemoryServer/mutate(_:)``).
+        var outbox: [(continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation, event: WatchEvent)] = []
         var nextID: UInt64 = 1
         mutating func makeID() -> UInt64 {
             defer { nextID += 1 }
@@ -41,6 +44,8 @@ public final class MemoryServer: Sendable {
     }
 
     let state = Mutex(State())
+    /// Held while the outbox is handed over, so that events leave in the order they were queued.
+    private let delivery = Mutex(())
     let logger: Logger
     private let now: @Sendable () -> Duration
     private let sleepUntil: @Sendable (Duration) async throws -> Void
@@ -84,7 +89,7 @@ public final class MemoryServer: Sendable {
 
     /// Starts a session for `handle`; its watchers (paused if it was disconnected) resume with a fresh snapshot.
     func openSession(handle: UInt64, ttl: Duration, onExpiry: @escaping @Sendable () -> Void) -> UInt64 {
-        state.withLock { state in
+        mutate { state in
             let id = state.makeID()
             state.sessions[id] = Session(handle: handle, ttl: ttl, onExpiry: onExpiry)
             state.resumeWatchers(of: handle)
@@ -113,7 +118,7 @@ public final class MemoryServer: Sendable {
 
     /// Contact back. Returns `false` when the session had already expired.
     func reconnect(session id: UInt64) -> Bool {
-        state.withLock { state in
+        mutate { state in
             guard var session = state.sessions[id] else { return false }
             session.disconnected = false
             session.expiryGeneration += 1
@@ -125,7 +130,7 @@ public final class MemoryServer: Sendable {
 
     /// Ends the session as the server would after its TTL: its ephemeral keys go, then the handle is told.
     func expire(session id: UInt64, ifGeneration generation: Int? = nil) {
-        let onExpiry: (@Sendable () -> Void)? = state.withLock { state in
+        let onExpiry: (@Sendable () -> Void)? = mutate { state in
             guard let session = state.sessions[id] else { return nil }
             if let generation, session.expiryGeneration != generation || !session.disconnected { return nil }
             state.endSession(id)
@@ -139,7 +144,7 @@ public final class MemoryServer: Sendable {
 
     /// Ends the session because its handle closed: ephemeral keys go, watchers end with `unavailable`.
     func close(session id: UInt64, handle: UInt64) {
-        let ended: [Watcher] = state.withLock { state in
+        let ended: [Watcher] = mutate { state in
             state.endSession(id)
             var ended: [Watcher] = []
             for (watcherID, watcher) in state.watchers where watcher.handle == handle {
@@ -162,25 +167,48 @@ public final class MemoryServer: Sendable {
 
     /// Applies `steps` and tells the watchers. The only way the tree changes.
     func apply(_ steps: [MemoryTree.Step], namespace: Key) throws(CoordinationError) -> [MemoryTree.StepResult] {
-        try state.withLock { state throws(CoordinationError) in try state.apply(steps, namespace: namespace) }
+        try mutate { state throws(CoordinationError) in try state.apply(steps, namespace: namespace) }
     }
 
     /// Runs `body` on the tree under the lock, for reads and for changes that depend on what is there.
     func withTree<T>(_ body: (inout State) throws(CoordinationError) -> T) throws(CoordinationError) -> T {
-        try state.withLock { state throws(CoordinationError) in try body(&state) }
+        try mutate { state throws(CoordinationError) in try body(&state) }
     }
 
     func addWatcher(_ watcher: Watcher) -> UInt64 {
-        state.withLock { state in
+        mutate { state in
             let id = state.makeID()
             state.watchers[id] = watcher
-            watcher.continuation.yield(.snapshot(state.snapshot(for: watcher)))
+            state.outbox.append((watcher.continuation, .snapshot(state.snapshot(for: watcher))))
             return id
         }
     }
 
+    /// Called from a stream's termination, which may run inside the runtime's task cancellation:
+    /// it only takes the state lock and hands nothing over.
     func removeWatcher(_ id: UInt64) {
         _ = state.withLock { $0.watchers.removeValue(forKey: id) }
+    }
+
+    /// Runs `body` under the state lock, then hands the events it queued to their watchers.
+    ///
+    /// Never yield under the state lock: a yield may resume a waiting task, which takes that
+    /// task's status lock, while a thread cancelling that same task holds its status lock and
+    /// runs the stream's termination, which needs the state lock: a deadlock that hung whole
+    /// test runs.
+    func mutate<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
+        defer { deliver() }
+        return try state.withLock { state throws(E) in try body(&state) }
+    }
+
+    private func deliver() {
+        delivery.withLock { _ in
+            let batch = state.withLock { state in
+                defer { state.outbox = [] }
+                return state.outbox
+            }
+            for (continuation, event) in batch { continuation.yield(event) }
+        }
     }
 }
 
@@ -204,7 +232,7 @@ extension MemoryServer.State {
     mutating func resumeWatchers(of handle: UInt64) {
         for (watcherID, watcher) in watchers where watcher.handle == handle && watcher.paused {
             watchers[watcherID]?.paused = false
-            watcher.continuation.yield(.snapshot(snapshot(for: watcher)))
+            outbox.append((watcher.continuation, .snapshot(snapshot(for: watcher))))
         }
     }
 
@@ -222,16 +250,16 @@ extension MemoryServer.State {
         return Record(node, at: relative)
     }
 
-    private func notify(_ changes: [MemoryTree.Change]) {
+    private mutating func notify(_ changes: [MemoryTree.Change]) {
         for watcher in watchers.values where !watcher.paused {
             for change in changes {
                 switch change {
                 case .put(let key, let node):
                     guard watcher.covers(key), let relative = key.relative(to: watcher.namespace) else { continue }
-                    watcher.continuation.yield(.put(Record(node, at: relative)))
+                    outbox.append((watcher.continuation, .put(Record(node, at: relative))))
                 case .delete(let key):
                     guard watcher.covers(key), let relative = key.relative(to: watcher.namespace) else { continue }
-                    watcher.continuation.yield(.delete(relative))
+                    outbox.append((watcher.continuation, .delete(relative)))
                 }
             }
         }
