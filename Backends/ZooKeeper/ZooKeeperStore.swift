@@ -334,12 +334,12 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     /// Waits until the session is usable again, or throws if it expired (its ephemerals are gone).
-    func waitForSession(during operation: String = "create") async throws {
+    func waitForSession() async throws {
         for await event in connection.sessions.subscribe() {
             switch event.state {
             case .connected, .reconnected: return
             case .suspended: continue
-            case .expired: throw ZooKeeperReturnCode.error(ZSESSIONEXPIRED.rawValue, key: nil, during: operation)
+            case .expired: throw ZooKeeperReturnCode.error(ZSESSIONEXPIRED.rawValue, key: nil, during: "create")
             case .closed: throw CoordinationError.closed()
             }
         }
