@@ -5,104 +5,141 @@ import Foundation
 /// The C client's own synchronous loop: the baseline `coord bench` holds ``ZooKeeperStore`` to.
 ///
 /// The same sequential creates, gets, sets and deletes the benchmark runs through the store, made
-/// with `zoo_create`, `zoo_get`, `zoo_set` and `zoo_delete` on one thread of its own, so the
+/// with `zoo_create`, `zoo_get`, `zoo_set` and `zoo_delete` on a thread of its own, so the
 /// difference between the two is what the store adds (async bridging, validation, records).
-public enum ZooKeeperSyncLoop {
-    /// Per-operation latencies in seconds, keyed `create`, `get`, `set`, `delete`.
-    public typealias Samples = [String: [Double]]
+/// The bench runs it in chunks interleaved with the store's own loop, so that load that drifts
+/// during a run (other processes on the machine) weighs on both alike.
+public final class ZooKeeperSyncLoop: @unchecked Sendable {
+    // Only ever used by one thread at a time: each call runs on a fresh thread and is awaited
+    // before the next one starts.
+    private let zh: OpaquePointer
+    private let folder: String
+    private let value: [UInt8]
+    /// Creator-only ACLs when the handle authenticated, open ones otherwise, as the store does.
+    private let acl: UnsafePointer<ACL_vector>?
 
-    /// Runs `warmup` untimed rounds, then `operations` timed ones of each kind, under the znode
-    /// `folder` (created if missing, removed afterwards).
-    public static func run(
-        configuration: ZooKeeperConfiguration, folder: String, operations: Int, warmup: Int, value: [UInt8]
-    ) async throws(CoordinationError) -> Samples {
-        let result: Result<Samples, CoordinationError> = await withCheckedContinuation { continuation in
-            // Blocking C calls: a thread of our own, never the cooperative pool.
+    private init(zh: OpaquePointer, folder: String, value: [UInt8], creatorOnly: Bool) {
+        self.zh = zh
+        self.folder = folder
+        self.value = value
+        acl = creatorOnly ? coordination_zoo_creator_all_acl() : coordination_zoo_open_acl()
+    }
+
+    /// Connects, creates the znode `folder` (and its missing ancestors) and runs `warmup`
+    /// untimed rounds of the four operations.
+    public static func open(
+        configuration: ZooKeeperConfiguration, folder: String, warmup: Int, value: [UInt8]
+    ) async throws(CoordinationError) -> ZooKeeperSyncLoop {
+        try await onOwnThread { () throws(CoordinationError) -> ZooKeeperSyncLoop in
+            coordination_zoo_silence_log()
+            let timeout = Int32(clamping: configuration.sessionTimeout.components.seconds * 1000)
+            guard let zh = zookeeper_init(configuration.connectString, nil, timeout, nil, nil, 0) else {
+                throw CoordinationError(.invalidConfiguration, "the ZooKeeper client refused '\(configuration.connectString)'")
+            }
+            ZooKeeperConnection.limitHostResolution(zh)  // as the store does, so both pay the same
+            var creatorOnly = false
+            if let user = configuration.user, let password = configuration.password {
+                _ = "\(user):\(password)".withCString { zoo_add_auth(zh, "digest", $0, Int32(strlen($0)), nil, nil) }
+                creatorOnly = true
+            }
+            let loop = ZooKeeperSyncLoop(zh: zh, folder: folder, value: value, creatorOnly: creatorOnly)
+            do throws(CoordinationError) {
+                try loop.ensureFolder()
+                for index in 0..<warmup {
+                    let path = "\(folder)/w-\(index)"
+                    for operation in ["create", "get", "set", "delete"] { try loop.perform(operation, path) }
+                }
+            } catch {
+                zookeeper_close(zh)
+                throw error
+            }
+            return loop
+        }
+    }
+
+    /// Times `operation` (`create`, `get`, `set` or `delete`) on the znodes `k-INDEX` of the
+    /// folder, one after the other; seconds per call.
+    public func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
+        try await Self.onOwnThread { [self] () throws(CoordinationError) -> [Double] in
+            let clock = ContinuousClock()
+            var seconds: [Double] = []
+            seconds.reserveCapacity(indices.count)
+            for index in indices {
+                let path = "\(folder)/k-\(index)"
+                let start = clock.now
+                try perform(operation, path)
+                let elapsed = clock.now - start
+                seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            return seconds
+        }
+    }
+
+    /// Removes the folder (it must be empty by then) and closes the session.
+    public func close() async {
+        await Self.onOwnThread { [self] () -> Void in
+            _ = zoo_delete(zh, folder, -1)
+            zookeeper_close(zh)
+        }
+    }
+
+    private func perform(_ operation: String, _ path: String) throws(CoordinationError) {
+        let rc: Int32
+        switch operation {
+        case "create":
+            rc = value.withUnsafeBytes { bytes in
+                zoo_create(zh, path, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(value.count), acl, 0, nil, 0)
+            }
+        case "get":
+            var buffer = [CChar](repeating: 0, count: value.count + 16)
+            var length = Int32(buffer.count)
+            var stat = Stat()
+            rc = zoo_get(zh, path, 0, &buffer, &length, &stat)
+        case "set":
+            rc = value.withUnsafeBytes { bytes in
+                zoo_set(zh, path, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(value.count), -1)
+            }
+        default:
+            rc = zoo_delete(zh, path, -1)
+        }
+        guard rc == ZOK.rawValue else {
+            throw ZooKeeperReturnCode.error(rc, key: nil, during: "\(operation) \(path) in the C client's loop")
+        }
+    }
+
+    /// Creates the folder and its missing ancestors.
+    private func ensureFolder() throws(CoordinationError) {
+        var prefix = ""
+        for component in folder.split(separator: "/") {
+            prefix += "/\(component)"
+            let rc = zoo_create(zh, prefix, nil, -1, acl, 0, nil, 0)
+            guard rc == ZOK.rawValue || rc == ZNODEEXISTS.rawValue else {
+                throw ZooKeeperReturnCode.error(rc, key: nil, during: "create \(prefix) in the C client's loop")
+            }
+        }
+    }
+
+    /// Runs blocking C calls on a thread of our own, never on the cooperative pool.
+    private static func onOwnThread<T: Sendable>(
+        _ body: @escaping @Sendable () throws(CoordinationError) -> T
+    ) async throws(CoordinationError) -> T {
+        let result: Result<T, CoordinationError> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(returning: runBlocking(configuration, folder, operations, warmup, value))
+                do throws(CoordinationError) {
+                    continuation.resume(returning: .success(try body()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
             }
         }
         return try result.get()
     }
 
-    private static func runBlocking(
-        _ configuration: ZooKeeperConfiguration, _ folder: String, _ operations: Int, _ warmup: Int, _ value: [UInt8]
-    ) -> Result<Samples, CoordinationError> {
-        coordination_zoo_silence_log()
-        let timeout = Int32(clamping: configuration.sessionTimeout.components.seconds * 1000)
-        guard let zh = zookeeper_init(configuration.connectString, nil, timeout, nil, nil, 0) else {
-            return .failure(CoordinationError(.invalidConfiguration, "the ZooKeeper client refused '\(configuration.connectString)'"))
-        }
-        defer { zookeeper_close(zh) }
-        ZooKeeperConnection.limitHostResolution(zh)  // as the store does, so both pay the same
-        if let user = configuration.user, let password = configuration.password {
-            _ = "\(user):\(password)".withCString { zoo_add_auth(zh, "digest", $0, Int32(strlen($0)), nil, nil) }
-        }
-        let acl = configuration.user == nil ? coordination_zoo_open_acl() : coordination_zoo_creator_all_acl()
-        func check(_ rc: Int32, _ what: String, _ path: String) throws(CoordinationError) {
-            guard rc == ZOK.rawValue || (what == "create" && path == folder && rc == ZNODEEXISTS.rawValue) else {
-                throw ZooKeeperReturnCode.error(rc, key: nil, during: "\(what) \(path) in the C client's loop")
-            }
-        }
-        func create(_ path: String) throws(CoordinationError) {
-            let rc = value.withUnsafeBytes { bytes in
-                zoo_create(zh, path, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(value.count), acl, 0, nil, 0)
-            }
-            try check(rc, "create", path)
-        }
-        func get(_ path: String) throws(CoordinationError) {
-            var buffer = [CChar](repeating: 0, count: value.count + 16)
-            var length = Int32(buffer.count)
-            var stat = Stat()
-            try check(zoo_get(zh, path, 0, &buffer, &length, &stat), "get", path)
-        }
-        func set(_ path: String) throws(CoordinationError) {
-            let rc = value.withUnsafeBytes { bytes in
-                zoo_set(zh, path, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(value.count), -1)
-            }
-            try check(rc, "set", path)
-        }
-        func delete(_ path: String) throws(CoordinationError) {
-            try check(zoo_delete(zh, path, -1), "delete", path)
-        }
-        do throws(CoordinationError) {
-            try ensure(folder, zh: zh, acl: acl)
-            for index in 0..<warmup {
-                let path = "\(folder)/w-\(index)"
-                try create(path)
-                try get(path)
-                try set(path)
-                try delete(path)
-            }
-            let paths = (0..<operations).map { "\(folder)/k-\($0)" }
-            let clock = ContinuousClock()
-            var samples: Samples = [:]
-            for (name, operation) in [("create", create), ("get", get), ("set", set), ("delete", delete)] {
-                var seconds: [Double] = []
-                seconds.reserveCapacity(paths.count)
-                for path in paths {
-                    let start = clock.now
-                    try operation(path)
-                    let elapsed = clock.now - start
-                    seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                }
-                samples[name] = seconds
-            }
-            _ = zoo_delete(zh, folder, -1)
-            return .success(samples)
-        } catch {
-            return .failure(error)
-        }
-    }
-
-    /// Creates `path` and its missing ancestors.
-    private static func ensure(_ path: String, zh: OpaquePointer, acl: UnsafePointer<ACL_vector>?) throws(CoordinationError) {
-        var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/\(component)"
-            let rc = zoo_create(zh, prefix, nil, -1, acl, 0, nil, 0)
-            guard rc == ZOK.rawValue || rc == ZNODEEXISTS.rawValue else {
-                throw ZooKeeperReturnCode.error(rc, key: nil, during: "create \(prefix) in the C client's loop")
+    private static func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                body()
+                continuation.resume()
             }
         }
     }

@@ -74,22 +74,28 @@ struct BenchCommand: AsyncParsableCommand {
             peerName: peerClient?.rawValue)
 
         let store = try await open()
+        var syncLoop: ZooKeeperSyncLoop?
         do {
+            if url.scheme == "zookeeper" {
+                // The C client's own synchronous loop, on the same server in the same run,
+                // alternating with coord's chunk by chunk.
+                syncLoop = try await ZooKeeperSyncLoop.open(
+                    configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
+                    warmup: warmup, value: BenchRunner.value)
+            }
             let ours = try await BenchRunner(
                 store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
-                pipelinedWrites: url.scheme.hasPrefix("etcd")
+                pipelinedWrites: url.scheme.hasPrefix("etcd"), baseline: syncLoop
             ).run()
+            await syncLoop?.close()
+            syncLoop = nil
             let theirs = try await peerClient?.run(
                 hosts: url.hosts, prefix: url.namespace.path, operations: operations, warmup: warmup, inFlight: inFlight,
                 duration: pipelinedFor)
             report.addLatencies(ours, theirs)
             report.addThroughput(ours, theirs, inFlight: inFlight)
-            if url.scheme == "zookeeper" {
-                // The C client's own synchronous loop, on the same server in the same run.
-                let baseline = try await ZooKeeperSyncLoop.run(
-                    configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
-                    operations: operations, warmup: warmup, value: BenchRunner.value)
-                report.addBaseline("libzookeeper sync loop", ours, baseline.mapValues { LatencySamples(seconds: $0) })
+            if !ours.baseline.isEmpty {
+                report.addBaseline("libzookeeper sync loop", ours, ours.baseline)
             }
             if watchers > 0 {
                 let result = try await BenchWatchers(store: store, watchers: watchers, writes: 20).run()
@@ -100,6 +106,7 @@ struct BenchCommand: AsyncParsableCommand {
                 report.addClaims(jobs: claims, result)
             }
         } catch {
+            await syncLoop?.close()
             await store.close()
             await Self.remove(benchFolder, context: context)
             throw error
@@ -115,3 +122,5 @@ struct BenchCommand: AsyncParsableCommand {
         try? await context.withStore { store in try await store.delete(folder, ifVersion: nil, recursive: true) }
     }
 }
+
+extension ZooKeeperSyncLoop: InterleavedBaseline {}

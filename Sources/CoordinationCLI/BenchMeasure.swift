@@ -23,6 +23,16 @@ struct BenchFigures: Sendable {
     /// Pipelined operations per second, and which operation was pipelined.
     var throughput: Double = 0
     var throughputOperation = "get"
+    /// The interleaved baseline's sequential latencies, when there is one.
+    var baseline: [String: LatencySamples] = [:]
+}
+
+/// Another client's sequential loop that the bench runs in chunks alternating with coord's, on
+/// the same keys' names in a folder of its own, so that load drifting during a run (builds,
+/// other processes) weighs on both alike and their ratio measures the client, not the moment.
+protocol InterleavedBaseline: Sendable {
+    /// Seconds per call of `operation` on the baseline's keys numbered `indices`.
+    func timed(_ operation: String, indices: Range<Int>) async throws -> [Double]
 }
 
 extension Duration {
@@ -44,6 +54,9 @@ struct BenchRunner: Sendable {
     /// etcd's pipelined loop writes (its reads are cheap linearizable ranges, writes are what
     /// matter there); ZooKeeper's and the embedded store's read.
     let pipelinedWrites: Bool
+    var baseline: (any InterleavedBaseline)? = nil
+    /// Operations per chunk when a baseline alternates with coord's loop.
+    static let chunk = 50
 
     static let value = [UInt8](repeating: UInt8(ascii: "v"), count: 32)
 
@@ -59,18 +72,31 @@ struct BenchRunner: Sendable {
             try await store.delete(key, ifVersion: nil, recursive: false)
         }
         let keys = try (0..<operations).map { try Key("/coord/k-\($0)") }
-        figures.latencies["create"] = try await timed(keys) { _ = try await store.create($0, value: Self.value, mode: .persistent) }
-        figures.latencies["get"] = try await timed(keys) { key in
-            guard try await store.get(key) != nil else { throw CoordinationError.noNode(key) }
+        let store = self.store
+        let loops: [(String, @Sendable (Key) async throws -> Void)] = [
+            ("create", { _ = try await store.create($0, value: Self.value, mode: .persistent) }),
+            ("get", { key in guard try await store.get(key) != nil else { throw CoordinationError.noNode(key) } }),
+            ("set", { _ = try await store.set($0, value: Self.value, ifVersion: nil) }),
+            ("delete", { try await store.delete($0, ifVersion: nil, recursive: false) }),
+        ]
+        for (name, operation) in loops {
+            var ours: [Double] = []
+            var theirs: [Double] = []
+            let chunk = baseline == nil ? max(1, keys.count) : Self.chunk
+            for start in stride(from: 0, to: keys.count, by: chunk) {
+                let indices = start..<min(keys.count, start + chunk)
+                ours += try await timed(keys[indices], operation)
+                if let baseline { theirs += try await baseline.timed(name, indices: indices) }
+            }
+            figures.latencies[name] = LatencySamples(seconds: ours)
+            if baseline != nil { figures.baseline[name] = LatencySamples(seconds: theirs) }
         }
-        figures.latencies["set"] = try await timed(keys) { _ = try await store.set($0, value: Self.value, ifVersion: nil) }
-        figures.latencies["delete"] = try await timed(keys) { try await store.delete($0, ifVersion: nil, recursive: false) }
         figures.throughputOperation = pipelinedWrites ? "put" : "get"
         figures.throughput = try await pipelined()
         return figures
     }
 
-    private func timed(_ keys: [Key], _ operation: (Key) async throws -> Void) async throws -> LatencySamples {
+    private func timed(_ keys: ArraySlice<Key>, _ operation: (Key) async throws -> Void) async throws -> [Double] {
         let clock = ContinuousClock()
         var samples: [Double] = []
         samples.reserveCapacity(keys.count)
@@ -79,7 +105,7 @@ struct BenchRunner: Sendable {
             try await operation(key)
             samples.append((clock.now - start).seconds)
         }
-        return LatencySamples(seconds: samples)
+        return samples
     }
 
     /// `inFlight` tasks, each looping on a key of its own until `duration` is over: total
