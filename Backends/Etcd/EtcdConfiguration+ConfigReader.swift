@@ -22,16 +22,8 @@ extension EtcdConfiguration {
     /// - Throws: `invalidConfiguration` naming the key for a missing `endpoints` or a bad value;
     ///   the password's value never appears in it.
     public init(config: ConfigReader) throws(CoordinationError) {
-        let endpoints = try config.required(
-            config.stringListSetting("endpoints"), "endpoints", "the etcd members as host:port entries")
-        guard !endpoints.isEmpty, endpoints.allSatisfy({ !$0.isEmpty }) else {
-            throw config.invalidSetting("endpoints", "must list at least one host:port, got \(endpoints)")
-        }
-        let user = try config.stringSetting("username")
-        let password = try config.stringSetting("password", isSecret: true)
-        if password != nil && (user ?? "").isEmpty {
-            throw config.invalidSetting("password", "is set but 'username' is not")
-        }
+        let endpoints = try config.serversSetting("endpoints", of: "etcd members")
+        let (user, password) = try config.credentialSettings()
         let ca = try config.stringSetting("tlsCa")
         let certificate = try config.stringSetting("tlsCert")
         let key = try config.stringSetting("tlsKey")

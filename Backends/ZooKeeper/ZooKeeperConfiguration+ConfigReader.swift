@@ -19,16 +19,8 @@ extension ZooKeeperConfiguration {
     /// - Throws: `invalidConfiguration` naming the key for a missing `hosts` or a bad value; the
     ///   password's value never appears in it.
     public init(config: ConfigReader) throws(CoordinationError) {
-        let hosts = try config.required(
-            config.stringListSetting("hosts"), "hosts", "the ZooKeeper servers as host:port entries")
-        guard !hosts.isEmpty, hosts.allSatisfy({ !$0.isEmpty }) else {
-            throw config.invalidSetting("hosts", "must list at least one host:port, got \(hosts)")
-        }
-        let user = try config.stringSetting("username")
-        let password = try config.stringSetting("password", isSecret: true)
-        if password != nil && (user ?? "").isEmpty {
-            throw config.invalidSetting("password", "is set but 'username' is not")
-        }
+        let hosts = try config.serversSetting("hosts", of: "ZooKeeper servers")
+        let (user, password) = try config.credentialSettings()
         self.init(
             hosts: hosts, namespace: try config.keySetting("namespace") ?? .root,
             sessionTimeout: try config.durationSetting("sessionTtl") ?? Self.defaultSessionTimeout,

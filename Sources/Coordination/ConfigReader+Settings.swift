@@ -49,10 +49,25 @@ extension ConfigReader {
         }
     }
 
-    /// A key that must be given.
-    package func required<Value>(_ value: Value?, _ key: String, _ what: String) throws(CoordinationError) -> Value {
-        guard let value else { throw invalidSetting(key, "is required: \(what)") }
-        return value
+    /// The servers, a required, non-empty list of `host:port` entries.
+    package func serversSetting(_ key: String, of what: String) throws(CoordinationError) -> [String] {
+        guard let servers = try stringListSetting(key) else {
+            throw invalidSetting(key, "is required: the \(what) as host:port entries")
+        }
+        guard !servers.isEmpty, servers.allSatisfy({ !$0.isEmpty }) else {
+            throw invalidSetting(key, "must list at least one host:port, got \(servers)")
+        }
+        return servers
+    }
+
+    /// `username` and the secret `password`; a password needs a user.
+    package func credentialSettings() throws(CoordinationError) -> (user: String?, password: String?) {
+        let user = try stringSetting("username")
+        let password = try stringSetting("password", isSecret: true)
+        if password != nil && (user ?? "").isEmpty {
+            throw invalidSetting("password", "is set but 'username' is not")
+        }
+        return (user, password)
     }
 
     /// `invalidConfiguration` for `key`, with the reader (its key prefix and providers) to say where to look.

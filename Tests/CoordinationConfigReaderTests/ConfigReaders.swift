@@ -31,4 +31,17 @@ enum ConfigReaders {
         }
         return nil
     }
+
+    /// Each case's values make `build` throw `invalidConfiguration` naming the key, the problem and the provider.
+    static func expectInvalid(
+        _ cases: [(key: String, values: [AbsoluteConfigKey: ConfigValue], problem: String)],
+        _ build: (ConfigReader) throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        for (key, values, problem) in cases {
+            guard let error = error({ try build(reader(values)) }, sourceLocation: sourceLocation) else { continue }
+            for part in ["configuration key '\(key)'", problem, providerName] {
+                #expect(error.message.contains(part), "\(error.message)", sourceLocation: sourceLocation)
+            }
+        }
+    }
 }

@@ -39,8 +39,8 @@ struct WorkerConfigReaderTests {
     }
 
     @Test("bad values name their key and the provider")
-    func badValues() throws {
-        let cases: [(String, [AbsoluteConfigKey: ConfigValue], String)] = [
+    func badValues() {
+        R.expectInvalid([
             ("capacity", ["capacity": 0], "at least 1, got 0"),
             ("capacity", ["capacity": "lots"], "must be a whole number"),
             ("weight", ["weight": -2], "at least 1, got -2"),
@@ -48,12 +48,6 @@ struct WorkerConfigReaderTests {
             ("labels", ["labels": R.list(["=a"])], "not key=value"),
             ("gracePeriod", ["gracePeriod": "-1s"], "not a duration"),
             ("stabilisation", ["stabilisation": 5], "must be a duration such as 10s"),
-        ]
-        for (key, values, problem) in cases {
-            let error = try #require(R.error { _ = try Worker.Configuration(config: R.reader(values)) })
-            #expect(error.message.contains("configuration key '\(key)'"), "\(error.message)")
-            #expect(error.message.contains(problem), "\(error.message)")
-            #expect(error.message.contains(R.providerName), "\(error.message)")
-        }
+        ]) { _ = try Worker.Configuration(config: $0) }
     }
 }
