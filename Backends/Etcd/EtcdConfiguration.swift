@@ -2,7 +2,9 @@ public import Coordination
 
 /// Where and how an ``EtcdStore`` connects: the settings of
 /// ``EtcdStore/init(endpoints:namespace:ttl:secure:caCertificate:clientCertificate:clientKey:user:password:requestTimeout:connections:logger:)``
-/// as one value, to build by hand or read with ``init(config:)``.
+/// as one value, to build by hand or read from a swift-configuration `ConfigReader` with
+/// ``init(config:)`` (keys `endpoints`, `namespace`, `sessionTtl`, `username`, `password`,
+/// `secure`, `tlsCa`, `tlsCert`, `tlsKey`, `requestTimeout`, `connections`; documented there).
 public struct EtcdConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// `host:port` entries, tried in turn when one cannot be reached.
     public var endpoints: [String]
