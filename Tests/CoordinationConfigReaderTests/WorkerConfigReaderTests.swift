@@ -28,7 +28,7 @@ struct WorkerConfigReaderTests {
         #expect(configuration.misfireThreshold == plain.misfireThreshold && configuration.stabilisation == plain.stabilisation)
     }
 
-    @Test("environment variables under a scope: WORKER_LABELS is comma-separated k=v")
+    @Test("environment variables under a scope: WORKER_LABELS is comma-separated k=v; a bad one names the variable")
     func environment() throws {
         let environment = EnvironmentVariablesProvider(environmentVariables: [
             "WORKER_CAPACITY": "2", "WORKER_LABELS": "zone=b,gpu=1", "WORKER_GRACE_PERIOD": "1m",
@@ -36,6 +36,10 @@ struct WorkerConfigReaderTests {
         let configuration = try Worker.Configuration(config: ConfigReader(provider: environment).scoped(to: "worker"))
         #expect(configuration.capacity == 2 && configuration.labels == ["zone": "b", "gpu": "1"])
         #expect(configuration.gracePeriod == .seconds(60))
+
+        let bad = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: ["WORKER_CAPACITY": "lots"]))
+        let error = try #require(R.error { _ = try Worker.Configuration(config: bad.scoped(to: "worker")) })
+        #expect(error.message.contains("configuration key 'capacity'") && error.message.contains("WORKER_CAPACITY"), "\(error.message)")
     }
 
     @Test("bad values name their key and the provider")
