@@ -27,10 +27,14 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
-        // The contract: protocol, keys, records, errors, sessions, watches, store URLs.
+        // The contract: protocol, keys, records, errors, sessions, watches, store URLs; and the one
+        // way the libraries' `init(config:)` read swift-configuration settings.
         .target(
             name: "Coordination",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ]
         ),
         // The embedded in-process store, the default backend.
         .target(
@@ -50,6 +54,7 @@ let package = Package(
                 "CoordinationRecipes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
         // The public conformance suite every backend runs.
@@ -62,7 +67,10 @@ let package = Package(
         .systemLibrary(name: "CZooKeeper", path: "Backends/CZooKeeper"),
         .target(
             name: "CoordinationZooKeeper",
-            dependencies: ["Coordination", "CZooKeeper", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Coordination", "CZooKeeper", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             path: "Backends/ZooKeeper"
         ),
 
@@ -70,7 +78,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Backends/CCurl"),
         .target(
             name: "CoordinationEtcd",
-            dependencies: ["Coordination", "CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Coordination", "CCurl", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             path: "Backends/Etcd"
         ),
 
@@ -130,6 +141,14 @@ let package = Package(
             dependencies: [
                 "Coordination", "CoordinationEtcd", "CoordinationTesting", "CoordinationTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        // The libraries' `init(config:)` readers, fed by in-memory providers.
+        .testTarget(
+            name: "CoordinationConfigReaderTests",
+            dependencies: [
+                "Coordination", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationScheduler", "CoordinationTestSupport",
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
         .testTarget(

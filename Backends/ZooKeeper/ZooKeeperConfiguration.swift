@@ -1,7 +1,9 @@
 public import Coordination
 
 /// Where and how a ``ZooKeeperStore`` connects, usually parsed from
-/// `zookeeper://[user:password@]h1:2181[,h2:2181…][/namespace][?sessionTimeout=10s]`.
+/// `zookeeper://[user:password@]h1:2181[,h2:2181…][/namespace][?sessionTimeout=10s]`, or read
+/// from a swift-configuration `ConfigReader` with ``init(config:)`` (keys `hosts`, `namespace`,
+/// `sessionTtl`, `username`, `password`; documented there).
 public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
     /// `host:port` entries; the C client spreads connections over them and fails over between them.
     public var hosts: [String]

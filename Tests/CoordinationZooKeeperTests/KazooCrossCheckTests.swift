@@ -44,76 +44,11 @@ struct KazooCrossCheckTests {
     }
 }
 
-/// The kazoo side of the cross-check: a small Python script run as a child process.
-enum Kazoo {
-    static let available: Bool = (try? runPython(["-c", "import kazoo"], input: Data()))?.status == 0
+/// When the kazoo cross-checks run (the script itself is ``Kazoo`` in the test support).
+extension Kazoo {
+    static let available: Bool = PythonScript.canImport("kazoo")
     static let runTests = ZooKeeperTestEnvironment.isCI || available
     static let skipReason: Comment = "kazoo is not installed (pip install kazoo); skipped locally, fails under CI=true"
-
-    /// Reads or writes every path given on stdin, as JSON `{path: base64}`, under the chroot-less
-    /// absolute paths; prints the same shape for reads.
-    static let script = """
-        import base64, json, sys
-        from kazoo.client import KazooClient
-        mode, hosts = sys.argv[1], sys.argv[2]
-        request = json.load(sys.stdin)
-        zk = KazooClient(hosts=hosts, timeout=10)
-        zk.start(timeout=10)
-        try:
-            if mode == "read":
-                out = {}
-                for path in request:
-                    data, stat = zk.get(path)
-                    out[path] = {"data": base64.b64encode(data or b"").decode(), "version": stat.version,
-                                 "czxid": stat.czxid, "null": data is None}
-                print(json.dumps(out))
-            else:
-                for path, value in request.items():
-                    zk.create(path, base64.b64decode(value), makepath=True)
-                print("{}")
-        finally:
-            zk.stop()
-            zk.close()
-        """
-
-    struct Read: Decodable {
-        var data: String
-        var version: Int64
-        var czxid: Int64
-        var null: Bool
-    }
-
-    static func runPython(_ arguments: [String], input: Data) throws -> (status: Int32, output: Data, error: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let error = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, output, String(decoding: error, as: UTF8.self))
-    }
-
-    /// Runs the kazoo script off the cooperative pool (it blocks on the child process).
-    static func run(_ mode: String, _ request: some Encodable) async throws -> Data {
-        let input = try JSONEncoder().encode(request)
-        let hosts = ZooKeeperTestEnvironment.hosts.joined(separator: ",")
-        let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(status: Int32, output: Data, error: String), any Error>) in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try runPython(["-c", script, mode, hosts], input: input) })
-            }
-        }
-        guard result.status == 0 else {
-            throw CoordinationError(.unavailable, "kazoo script failed (\(result.status)): \(result.error)")
-        }
-        return result.output
-    }
 
     static let samples: [String: [UInt8]] = [
         "/all-bytes": Array(0...255),

@@ -1,0 +1,29 @@
+public import Configuration
+public import Coordination
+
+extension ZooKeeperConfiguration {
+    /// Reads the configuration from a swift-configuration reader (environment variables, a JSON
+    /// file, …), with the same key names as `coord`'s config file.
+    ///
+    /// ## Configuration keys
+    /// - `hosts` (string list, required): the servers as `host:port` entries.
+    /// - `namespace` (string, optional, default `/`): every key lives under this znode.
+    /// - `sessionTtl` (string, optional, default `10s`): the session timeout to request, as
+    ///   `500ms`, `10s`, `2m`; the server clamps it to its own bounds.
+    /// - `username` (string, optional): the digest user; nodes this store creates get a
+    ///   creator-only ACL.
+    /// - `password` (string, optional, secret): the digest password; needs `username`.
+    ///
+    /// Scope the reader to read them under a prefix: `config.scoped(to: "zookeeper")` reads
+    /// `zookeeper.hosts` (`ZOOKEEPER_HOSTS` from the environment).
+    /// - Throws: `invalidConfiguration` naming the key for a missing `hosts` or a bad value; the
+    ///   password's value never appears in it.
+    public init(config: ConfigReader) throws(CoordinationError) {
+        let hosts = try config.serversSetting("hosts", of: "ZooKeeper servers")
+        let (user, password) = try config.credentialSettings()
+        self.init(
+            hosts: hosts, namespace: try config.keySetting("namespace") ?? .root,
+            sessionTimeout: try config.durationSetting("sessionTtl") ?? Self.defaultSessionTimeout,
+            user: user, password: password)
+    }
+}

@@ -1,0 +1,42 @@
+public import Configuration
+public import Coordination
+
+extension Worker.Configuration {
+    /// Reads a worker's settings from a swift-configuration reader (environment variables, a JSON
+    /// file, …); every key is optional and defaults to the plain initialiser's value.
+    ///
+    /// ## Configuration keys
+    /// - `capacity` (int, default `4`, at least 1): how many runs at once.
+    /// - `weight` (int, default `1`, at least 1): the share of planned work for the weighted strategy.
+    /// - `labels` (string list of `key=value`, default none): what jobs may require of the worker,
+    ///   such as `["zone=a", "disk=ssd"]` (`zone=a,disk=ssd` in an environment variable).
+    /// - `gracePeriod` (string, default `10s`): how long a graceful shutdown waits for running runs.
+    /// - `loadDelay` (string, default `20ms`): how long a fully busy worker waits before claiming
+    ///   under the load-aware `compete` strategy.
+    /// - `misfireThreshold` (string, default `500ms`): a fire time found later than this is a misfire.
+    /// - `stabilisation` (string, default `500ms`): how long membership must stay unchanged before
+    ///   placement is rebalanced.
+    ///
+    /// Durations are written `500ms`, `10s`, `2m`. Scope the reader to read them under a prefix:
+    /// `config.scoped(to: "worker")` reads `worker.capacity` (`WORKER_CAPACITY` from the environment).
+    /// - Throws: `invalidConfiguration` naming the key of a bad value.
+    public init(config: ConfigReader) throws(CoordinationError) {
+        let defaults = Self()
+        var labels: [String: String] = [:]
+        for pair in try config.stringListSetting("labels") ?? [] {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw config.invalidSetting("labels", "has '\(pair)', which is not key=value")
+            }
+            labels[String(parts[0])] = String(parts[1])
+        }
+        self.init(
+            capacity: try config.intSetting("capacity", minimum: 1) ?? defaults.capacity,
+            weight: try config.intSetting("weight", minimum: 1) ?? defaults.weight,
+            labels: labels,
+            gracePeriod: try config.durationSetting("gracePeriod", allowZero: true) ?? defaults.gracePeriod,
+            loadDelay: try config.durationSetting("loadDelay", allowZero: true) ?? defaults.loadDelay,
+            misfireThreshold: try config.durationSetting("misfireThreshold", allowZero: true) ?? defaults.misfireThreshold,
+            stabilisation: try config.durationSetting("stabilisation", allowZero: true) ?? defaults.stabilisation)
+    }
+}

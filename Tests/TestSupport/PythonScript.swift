@@ -1,0 +1,55 @@
+import Coordination
+import Foundation
+import Testing
+
+/// Runs a Python script (a third-party client such as kazoo or etcd3gw, for cross-checks) as a
+/// child process: JSON in on stdin, whatever it prints out.
+public enum PythonScript {
+    /// `true` when `python3` can import `module`.
+    public static func canImport(_ module: String) -> Bool {
+        (try? runBlocking(["-c", "import \(module)"], input: Data()))?.status == 0
+    }
+
+    /// Returns when `python3` can import `module`. Otherwise, under CI, throws (a missing client is
+    /// a failure there); locally, skips the current test with how to install it.
+    public static func require(_ module: String, install: String) throws {
+        if canImport(module) { return }
+        let reason = "python3 cannot import \(module) (\(install))"
+        if TestEnvironment.isCI { throw TestServerMissing(description: reason) }
+        FileHandle.standardError.write(Data("⚠️ skipped \(Test.current?.name ?? "a test"): \(reason)\n".utf8))
+        try Test.cancel(Comment(rawValue: "skipped: " + reason))
+    }
+
+    /// Runs `script` with `arguments`, off the cooperative pool (it blocks on the child process).
+    /// - Throws: `unavailable` with the script's stderr when it exits non-zero.
+    public static func run(_ script: String, _ arguments: [String], input: Data) async throws -> Data {
+        let result = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<(status: Int32, output: Data, error: String), any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try runBlocking(["-c", script] + arguments, input: input) })
+            }
+        }
+        guard result.status == 0 else {
+            throw CoordinationError(.unavailable, "python script failed (\(result.status)): \(result.error)")
+        }
+        return result.output
+    }
+
+    private static func runBlocking(_ arguments: [String], input: Data) throws -> (status: Int32, output: Data, error: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // The scripts read all of stdin before they print, and print little on stderr.
+        stdin.fileHandleForWriting.write(input)
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let error = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, output, String(decoding: error, as: UTF8.self))
+    }
+}
