@@ -27,14 +27,16 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
-        // The contract: protocol, keys, records, errors, sessions, watches, store URLs; and the one
-        // way the libraries' `init(config:)` read swift-configuration settings.
+        // The contract: protocol, keys, records, errors, sessions, watches, store URLs.
         .target(
             name: "Coordination",
-            dependencies: [
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Configuration", package: "swift-configuration"),
-            ]
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The one way the libraries' `init(config:)` read swift-configuration settings (package
+        // API only), so the contract module itself needs no configuration package.
+        .target(
+            name: "CoordinationConfigReading",
+            dependencies: ["Coordination", .product(name: "Configuration", package: "swift-configuration")]
         ),
         // The embedded in-process store, the default backend.
         .target(
@@ -52,6 +54,7 @@ let package = Package(
             dependencies: [
                 "Coordination",
                 "CoordinationRecipes",
+                "CoordinationConfigReading",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -68,7 +71,7 @@ let package = Package(
         .target(
             name: "CoordinationZooKeeper",
             dependencies: [
-                "Coordination", "CZooKeeper", .product(name: "Logging", package: "swift-log"),
+                "Coordination", "CoordinationConfigReading", "CZooKeeper", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             path: "Backends/ZooKeeper"
@@ -79,7 +82,7 @@ let package = Package(
         .target(
             name: "CoordinationEtcd",
             dependencies: [
-                "Coordination", "CCurl", .product(name: "Logging", package: "swift-log"),
+                "Coordination", "CoordinationConfigReading", "CCurl", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             path: "Backends/Etcd"

@@ -1,5 +1,6 @@
 public import Configuration
 public import Coordination
+import CoordinationConfigReading
 
 extension ZooKeeperConfiguration {
     /// Reads the configuration from a swift-configuration reader (environment variables, a JSON

@@ -1,5 +1,6 @@
 public import Configuration
 public import Coordination
+import CoordinationConfigReading
 
 extension Worker.Configuration {
     /// Reads a worker's settings from a swift-configuration reader (environment variables, a JSON

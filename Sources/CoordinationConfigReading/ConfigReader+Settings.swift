@@ -1,4 +1,5 @@
 package import Configuration
+import Coordination
 
 /// How the libraries' `init(config:)` initialisers read one setting from a swift-configuration
 /// `ConfigReader`: an absent key gives `nil` (the caller's default); a key that is present but
