@@ -1,0 +1,85 @@
+import Foundation
+import Synchronization
+
+/// The storage the chaos jobs write to: a line server on a loopback port that decides every
+/// report with a ``FencingLedger`` and answers `ok` or `stale` (a job's command fails on `stale`).
+///
+/// One thread accepts; each connection is one short-lived thread (blocking reads with a timeout),
+/// so a job stopped with SIGSTOP in the middle of a report holds only its own thread.
+final class FencingSink: Sendable {
+    let port: Int
+    private let listener: Int32
+    private let ledger = Mutex(FencingLedger())
+    private let stopped = Atomic<Bool>(false)
+    private let started: ContinuousClock.Instant
+
+    /// Starts listening; `started` is the instant report times are measured from.
+    init(started: ContinuousClock.Instant) throws {
+        self.started = started
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ChaosFailure("sink: socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard listening else {
+            close(fd)
+            throw ChaosFailure("sink: cannot listen on a loopback port: errno \(errno)")
+        }
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// Every decision so far, in arrival order.
+    var writes: [SinkWrite] { ledger.withLock { $0.writes } }
+
+    /// Decides one report now (the connection threads call this; so can a test of the harness).
+    func decide(_ report: SinkReport) -> Bool {
+        let at = (ContinuousClock.now - started) / .seconds(1)
+        return ledger.withLock { $0.record(report, at: at) }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+
+    private func acceptLoop() {
+        defer { close(listener) }
+        while !stopped.load(ordering: .relaxed) {
+            var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 250) > 0 else { continue }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            Thread.detachNewThread { [self] in serve(client) }
+        }
+    }
+
+    private func serve(_ client: Int32) {
+        defer { close(client) }
+        var limit = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count < 1024 {
+            let count = recv(client, &byte, 1, 0)
+            if count < 0 && errno == EINTR { continue }
+            guard count == 1 else { return }
+            if byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+        }
+        let answer: String
+        if let report = SinkReport(line: String(decoding: line, as: UTF8.self)) {
+            answer = decide(report) ? "ok\n" : "stale\n"
+        } else {
+            answer = "bad\n"
+        }
+        _ = answer.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+}
