@@ -109,7 +109,8 @@ struct BackendRun {
         let plan = FaultSchedule.plan(
             backend: backend, phase: configuration.faultPhase, ttl: configuration.sessionTTL, workers: configuration.workers,
             members: cluster.memberAddresses.count, generator: &generator)
-        let injector = FaultInjector(cluster: cluster, workers: parts.workers, observer: observer, started: started, logger: logger)
+        let injector = FaultInjector(
+            cluster: cluster, workers: parts.workers, observer: observer, busyWorkers: { sink.busyWorkers }, started: started, logger: logger)
         logger.info(
             "chaos: \(backend): \(workload.submissions.count) jobs and \(plan.count) faults over \(configuration.faultPhase) (seed \(configuration.seed))")
 

@@ -37,7 +37,7 @@ public struct ChaosConfiguration: Sendable {
 
     /// The CI run: both backends within 5 minutes on two cores.
     public static func quick(backends: [ChaosBackend], seed: UInt64, coordBinary: URL) -> ChaosConfiguration {
-        ChaosConfiguration(backends: backends, seed: seed, faultPhase: .seconds(60), drainLimit: .seconds(45), coordBinary: coordBinary)
+        ChaosConfiguration(backends: backends, seed: seed, faultPhase: .seconds(80), drainLimit: .seconds(45), coordBinary: coordBinary)
     }
 
     /// A long run: `duration` of faults per backend.

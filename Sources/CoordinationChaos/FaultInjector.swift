@@ -45,11 +45,18 @@ final class FaultInjector: @unchecked Sendable {
     private let cluster: any ChaosCluster
     private let workers: [ChaosWorker]
     private let observer: StoreObserver
+    private let busyWorkers: @Sendable () -> Set<String>
     private let started: ContinuousClock.Instant
     private let logger: Logger
 
-    init(cluster: any ChaosCluster, workers: [ChaosWorker], observer: StoreObserver, started: ContinuousClock.Instant, logger: Logger) {
+    /// `busyWorkers` names the workers running a command now: a worker fault strikes one of them
+    /// when the planned one is idle, so that there is a run to take over.
+    init(
+        cluster: any ChaosCluster, workers: [ChaosWorker], observer: StoreObserver, busyWorkers: @escaping @Sendable () -> Set<String>,
+        started: ContinuousClock.Instant, logger: Logger
+    ) {
         self.cluster = cluster
+        self.busyWorkers = busyWorkers
         self.workers = workers
         self.observer = observer
         self.started = started
@@ -74,14 +81,14 @@ final class FaultInjector: @unchecked Sendable {
         var note: String?
         switch fault.kind {
         case .workerKill:
-            let worker = workers[fault.target]
+            let worker = victim(planned: fault.target)
             target = worker.id
             await worker.kill()
             try await Task.sleep(for: fault.hold)
             try worker.start()
             note = "replaced by \(worker.id)"
         case .workerStop:
-            let worker = workers[fault.target]
+            let worker = victim(planned: fault.target)
             target = worker.id
             let stoppedAt = ContinuousClock.now
             worker.suspend()
@@ -98,7 +105,7 @@ final class FaultInjector: @unchecked Sendable {
             }
             worker.resume()
         case .sessionExpiry:
-            let worker = workers[fault.target]
+            let worker = victim(planned: fault.target)
             target = worker.id
             worker.cut()
             defer { worker.heal() }
@@ -135,6 +142,13 @@ final class FaultInjector: @unchecked Sendable {
         records.append(record)
         logger.info(
             "chaos: \(cluster.backend) fault \(fault.kind.rawValue) on \(target) at \(String(format: "%.1f", at))s for \(String(format: "%.1f", record.until - at))s\(note.map { ", \($0)" } ?? "")")
+    }
+
+    /// The planned worker slot if its worker runs a command, else the next busy one, else the planned one.
+    private func victim(planned: Int) -> ChaosWorker {
+        let busy = busyWorkers()
+        let order = workers.indices.map { workers[(planned + $0) % workers.count] }
+        return order.first { busy.contains($0.id) } ?? workers[planned]
     }
 
     /// The leader, asking again for a few seconds while an election may still run.

@@ -31,15 +31,15 @@ public struct PlannedFault: Sendable, Hashable {
     public var hold: Duration
 }
 
-/// A seeded fault schedule: every kind the backend takes once, in a random order, then random
-/// kinds until the phase is full; one fault at a time, with a pause after each for the cluster
+/// A seeded fault schedule: every kind the backend takes once (a worker stop twice: it is the
+/// fault fencing is for), in a random order, then random kinds until the phase is full; one fault at a time, with a pause after each for the cluster
 /// to recover, so that each fault's effect can be told apart.
 public enum FaultSchedule {
     public static func plan(
         backend: ChaosBackend, phase: Duration, ttl: Duration, workers: Int, members: Int, generator: inout SeededGenerator
     ) -> [PlannedFault] {
         let kinds = FaultKind.kinds(for: backend)
-        var order = kinds.shuffled(using: &generator)
+        var order = (kinds + [.workerStop]).shuffled(using: &generator)
         var faults: [PlannedFault] = []
         var at = Duration.seconds(3)
         while at < phase {

@@ -40,6 +40,17 @@ final class FencingSink: Sendable {
     /// Every decision so far, in arrival order.
     var writes: [SinkWrite] { ledger.withLock { $0.writes } }
 
+    /// The workers with a run begun and not ended at the sink: the busy ones, a fault's best targets.
+    var busyWorkers: Set<String> {
+        ledger.withLock { ledger in
+            var open: [ResourceID: SinkWrite] = [:]
+            for write in ledger.writes where write.accepted {
+                if write.report.kind == .begin { open[write.resource] = write } else if open[write.resource]?.token == write.token { open[write.resource] = nil }
+            }
+            return Set(open.values.map(\.report.worker))
+        }
+    }
+
     /// Decides one report now (the connection threads call this; so can a test of the harness).
     func decide(_ report: SinkReport) -> Bool {
         let at = (ContinuousClock.now - started) / .seconds(1)

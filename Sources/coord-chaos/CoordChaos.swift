@@ -34,7 +34,7 @@ struct CoordChaos: AsyncParsableCommand {
               swift run coord-chaos --quick --seed 1234      # replay a run
             """)
 
-    @Flag(help: "The CI run: 60 s of faults per backend, both backends within 5 minutes.") var quick = false
+    @Flag(help: "The CI run: 80 s of faults per backend, both backends within 5 minutes.") var quick = false
     @Option(help: ArgumentHelp("Faults for this long per backend (e.g. 30m, 2h).", valueName: "duration")) var soak: String?
     @Option(help: ArgumentHelp("zookeeper, etcd or both.", valueName: "backend")) var backend: String = "both"
     @Option(help: ArgumentHelp("The seed of the workload and the fault schedule (default: random, printed).", valueName: "n")) var seed: UInt64?
@@ -65,11 +65,9 @@ struct CoordChaos: AsyncParsableCommand {
                 ChaosConfiguration.quick(backends: backends, seed: seed, coordBinary: binary)
             }
         configuration.keepFiles = keepFiles
-        // Line-buffered, so that the summary and the log lines (stderr) interleave as they happen.
-        setvbuf(stdout, nil, _IOLBF, 0)
         var logger = Logger(label: "coord-chaos")
         logger.logLevel = Logger.Level(rawValue: logLevel)!
-        print("coord-chaos: seed \(seed) (replay with --seed \(seed)), backends \(backends.map(\.rawValue).joined(separator: ", "))")
+        Self.say("coord-chaos: seed \(seed) (replay with --seed \(seed)), backends \(backends.map(\.rawValue).joined(separator: ", "))")
 
         let started = ContinuousClock.now
         let work = Task { try await ChaosHarness.run(configuration, logger: logger) }
@@ -79,28 +77,33 @@ struct CoordChaos: AsyncParsableCommand {
         do {
             outcomes = try await work.value
         } catch is CancellationError {
-            print("coord-chaos: interrupted; everything it started was stopped")
+            Self.say("coord-chaos: interrupted; everything it started was stopped")
             throw ExitCode(130)
         }
         var failed = false
         for outcome in outcomes {
-            print("")
+            Self.say("")
             switch outcome {
             case .report(let report):
-                print(report.markdown)
+                Self.say(report.markdown)
                 if !report.passed {
                     failed = true
                     let violated = report.results.filter { !$0.held }.map(\.invariant.rawValue)
-                    print("\ncoord-chaos: \(report.backend.rawValue): VIOLATED: \(violated.joined(separator: "; ")) (seed \(seed))")
+                    Self.say("\ncoord-chaos: \(report.backend.rawValue): VIOLATED: \(violated.joined(separator: "; ")) (seed \(seed))")
                 }
             case .failed(let backend, let reason):
                 failed = true
-                print("### \(backend.rawValue): the run failed (seed \(seed))\n\n\(reason)")
+                Self.say("### \(backend.rawValue): the run failed (seed \(seed))\n\n\(reason)")
             }
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        print("\ncoord-chaos: \(failed ? "FAILED" : "passed") in \(String(format: "%.0f", seconds)) s (seed \(seed))")
+        Self.say("\ncoord-chaos: \(failed ? "FAILED" : "passed") in \(String(format: "%.0f", seconds)) s (seed \(seed))")
         if failed { throw ExitCode(1) }
+    }
+
+    /// Writes a line to stdout at once (unbuffered), so that it interleaves with the log lines on stderr.
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     /// A binary next to this one (both are build products of the same package).
