@@ -1,3 +1,4 @@
+import CoordinationLocalServers
 import Foundation
 import Synchronization
 
@@ -16,24 +17,7 @@ final class FencingSink: Sendable {
     /// Starts listening; `started` is the instant report times are measured from.
     init(started: ContinuousClock.Instant) throws {
         self.started = started
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ChaosFailure("sink: socket() failed: errno \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard listening else {
-            close(fd)
-            throw ChaosFailure("sink: cannot listen on a loopback port: errno \(errno)")
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try LoopbackSocket.listen(backlog: 128)
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -66,8 +50,7 @@ final class FencingSink: Sendable {
         while !stopped.load(ordering: .relaxed) {
             var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, 250) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
+            guard let client = LoopbackSocket.accept(listener) else { continue }
             Thread.detachNewThread { [self] in serve(client) }
         }
     }
