@@ -6,8 +6,6 @@ protocol ChaosCluster: Sendable {
     var backend: ChaosBackend { get }
     /// `127.0.0.1:PORT` of each member's client port.
     var memberAddresses: [String] { get }
-    /// The folder of its data and logs.
-    var folder: String { get }
 
     /// Starts every member and waits until all serve.
     func start() async throws

@@ -12,7 +12,6 @@ final class EtcdMembers: ChaosCluster {
     }
 
     var memberAddresses: [String] { cluster.endpoints }
-    var folder: String { cluster.root }
 
     func start() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") else {

@@ -35,7 +35,7 @@ final class FencingSink: Sendable {
         }
     }
 
-    /// Decides one report now (the connection threads call this; so can a test of the harness).
+    /// Decides one report now (each connection thread calls this).
     func decide(_ report: SinkReport) -> Bool {
         let at = (ContinuousClock.now - started) / .seconds(1)
         return ledger.withLock { $0.record(report, at: at) }

@@ -18,7 +18,6 @@ final class ZooKeeperEnsemble: ChaosCluster {
     }
 
     var memberAddresses: [String] { servers.map(\.host) }
-    var folder: String { servers.map(\.directory.path).joined(separator: " ") }
 
     func start() async throws {
         guard ZooKeeperServer.javaAvailable else {
