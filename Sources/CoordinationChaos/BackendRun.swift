@@ -110,7 +110,7 @@ struct BackendRun {
             backend: backend, phase: configuration.faultPhase, ttl: configuration.sessionTTL, workers: configuration.workers,
             members: cluster.memberAddresses.count, generator: &generator)
         let injector = FaultInjector(
-            cluster: cluster, workers: parts.workers, observer: observer, busyWorkers: { sink.busyWorkers }, started: started, logger: logger)
+            cluster: cluster, workers: parts.workers, observer: observer, sink: sink, started: started, logger: logger)
         logger.info(
             "chaos: \(backend): \(workload.submissions.count) jobs and \(plan.count) faults over \(configuration.faultPhase) (seed \(configuration.seed))")
 

@@ -14,6 +14,21 @@ public struct ChaosReport: Sendable {
     public var drainSeconds: Double
     public var wallSeconds: Double
 
+    public init(
+        backend: ChaosBackend, seed: UInt64, faultPhase: Duration, faults: [FaultRecord], results: [InvariantResult], evidence: ChaosEvidence,
+        takeovers: [FaultKind: [Double]], drainSeconds: Double, wallSeconds: Double
+    ) {
+        self.backend = backend
+        self.seed = seed
+        self.faultPhase = faultPhase
+        self.faults = faults
+        self.results = results
+        self.evidence = evidence
+        self.takeovers = takeovers
+        self.drainSeconds = drainSeconds
+        self.wallSeconds = wallSeconds
+    }
+
     public var passed: Bool { results.allSatisfy(\.held) }
 
     /// The summary as Markdown: faults by kind, invariants, workload totals, takeover times, and
@@ -59,6 +74,12 @@ public struct ChaosReport: Sendable {
             lines += ["", "**\(result.invariant.rawValue)** violated (\(result.violations.count)):"]
             lines += result.violations.prefix(25).map { "- \($0)" }
             if result.violations.count > 25 { lines.append("- … \(result.violations.count - 25) more") }
+        }
+        if !passed {
+            lines += ["", "Faults, in order (seconds since the run started):"]
+            for fault in faults {
+                lines.append("- \(format(fault.at))–\(format(fault.until)) s: \(fault.kind.rawValue) on \(fault.target)\(fault.note.map { " (\($0))" } ?? "")")
+            }
         }
         return lines.joined(separator: "\n")
     }

@@ -45,8 +45,12 @@ final class ChaosWorker: @unchecked Sendable {
     /// would, and wait for the worker to be gone.
     func kill() async {
         guard let process else { return }
+        // Frozen first, so that the list of its commands is complete and none is orphaned
+        // (reparented out of reach) before it dies.
+        process.signalGroup(SIGSTOP)
+        let commands = ProcessTable.descendants(of: process.pid)
         process.signalGroup(SIGKILL)
-        for child in ProcessTable.descendants(of: process.pid) { Foundation.kill(child, SIGKILL) }
+        for child in commands { Foundation.kill(child, SIGKILL) }
         _ = await process.waitForExit(within: .seconds(10))
         self.process = nil
     }

@@ -45,18 +45,18 @@ final class FaultInjector: @unchecked Sendable {
     private let cluster: any ChaosCluster
     private let workers: [ChaosWorker]
     private let observer: StoreObserver
-    private let busyWorkers: @Sendable () -> Set<String>
+    private let sink: FencingSink
     private let started: ContinuousClock.Instant
     private let logger: Logger
 
-    /// `busyWorkers` names the workers running a command now: a worker fault strikes one of them
-    /// when the planned one is idle, so that there is a run to take over.
+    /// The `sink` tells which workers run a command now (a worker fault strikes one of them when
+    /// the planned one is idle, so that there is a run to take over) and when it was taken over.
     init(
-        cluster: any ChaosCluster, workers: [ChaosWorker], observer: StoreObserver, busyWorkers: @escaping @Sendable () -> Set<String>,
-        started: ContinuousClock.Instant, logger: Logger
+        cluster: any ChaosCluster, workers: [ChaosWorker], observer: StoreObserver, sink: FencingSink, started: ContinuousClock.Instant,
+        logger: Logger
     ) {
         self.cluster = cluster
-        self.busyWorkers = busyWorkers
+        self.sink = sink
         self.workers = workers
         self.observer = observer
         self.started = started
@@ -96,7 +96,16 @@ final class FaultInjector: @unchecked Sendable {
                 // Anything the worker sent before the stop has landed by now.
                 try await Task.sleep(for: .milliseconds(200))
                 let stopRevision = try await observer.revisionNow(within: fault.hold)
+                let held = sink.openRuns.filter { $0.value.worker == worker.id }
                 try await Task.sleep(until: stoppedAt + fault.hold)
+                // Past the TTL, and until every run it held was taken over (bounded): it then
+                // wakes among newer tokens, which is the case fencing is for.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline, held.contains(where: { !sink.hasNewer(than: $0.value.token, on: $0.key) }) {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let pending = held.filter { !sink.hasNewer(than: $0.value.token, on: $0.key) }.keys.map(\.description).sorted()
+                if !pending.isEmpty { note = "woke before \(pending.joined(separator: ", ")) was taken over" }
                 let wakeRevision = try await observer.revisionNow(within: .seconds(30))
                 wakes.append(WorkerWake(worker: worker.id, stopRevision: stopRevision, wakeRevision: wakeRevision, wokeAt: now))
             } catch {
@@ -146,7 +155,7 @@ final class FaultInjector: @unchecked Sendable {
 
     /// The planned worker slot if its worker runs a command, else the next busy one, else the planned one.
     private func victim(planned: Int) -> ChaosWorker {
-        let busy = busyWorkers()
+        let busy = Set(sink.openRuns.values.map(\.worker))
         let order = workers.indices.map { workers[(planned + $0) % workers.count] }
         return order.first { busy.contains($0.id) } ?? workers[planned]
     }

@@ -24,15 +24,24 @@ final class FencingSink: Sendable {
     /// Every decision so far, in arrival order.
     var writes: [SinkWrite] { ledger.withLock { $0.writes } }
 
-    /// The workers with a run begun and not ended at the sink: the busy ones, a fault's best targets.
-    var busyWorkers: Set<String> {
+    /// The runs begun and not ended at the sink, per job (or shard): the token and its worker.
+    var openRuns: [ResourceID: SinkReport] {
         ledger.withLock { ledger in
-            var open: [ResourceID: SinkWrite] = [:]
+            var open: [ResourceID: SinkReport] = [:]
             for write in ledger.writes where write.accepted {
-                if write.report.kind == .begin { open[write.resource] = write } else if open[write.resource]?.token == write.token { open[write.resource] = nil }
+                if write.report.kind == .begin {
+                    open[write.resource] = write.report
+                } else if open[write.resource]?.token == write.token {
+                    open[write.resource] = nil
+                }
             }
-            return Set(open.values.map(\.report.worker))
+            return open
         }
+    }
+
+    /// `true` once a token newer than `token` wrote to `resource`: the run was taken over.
+    func hasNewer(than token: Int64, on resource: ResourceID) -> Bool {
+        ledger.withLock { ledger in ledger.writes.contains { $0.accepted && $0.resource == resource && $0.token > token } }
     }
 
     /// Decides one report now (each connection thread calls this).
