@@ -8,6 +8,12 @@ public enum ProcessTable {
         return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// `true` while the process runs (a zombie has exited: it holds no ports or files).
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard let fields = statFields(of: pid), let state = fields.first else { return false }
+        return state != "Z"
+    }
+
     /// The parent's process id, `nil` when the process is gone.
     public static func parent(of pid: Int32) -> Int32? {
         statFields(of: pid).flatMap { $0.count > 1 ? Int32($0[1]) : nil }
