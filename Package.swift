@@ -108,11 +108,36 @@ let package = Package(
         ),
         .executableTarget(name: "coord", dependencies: ["CoordinationCLI"]),
 
+        // ZooKeeper and etcd servers on loopback, started, faulted and stopped by their owner, and a
+        // TCP relay that can be cut: shared by the tests and the chaos harness.
+        .target(
+            name: "CoordinationLocalServers",
+            dependencies: ["Coordination"],
+            path: "Tests/LocalServers"
+        ),
+        // The chaos harness: real clusters, `coord worker` processes, faults, a fencing sink, invariants.
+        .target(
+            name: "CoordinationChaos",
+            dependencies: [
+                "Coordination", "CoordinationScheduler", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationLocalServers",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "coord-chaos",
+            dependencies: [
+                "CoordinationChaos",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // What tests above the protocol share: the backends under test, opened and expired.
         .target(
             name: "CoordinationTestSupport",
             dependencies: [
                 "Coordination", "CoordinationMemory", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationTesting",
+                "CoordinationLocalServers",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport"
@@ -137,12 +162,14 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationZooKeeperTests",
-            dependencies: ["Coordination", "CoordinationZooKeeper", "CoordinationTesting", "CoordinationTestSupport"]
+            dependencies: [
+                "Coordination", "CoordinationZooKeeper", "CoordinationTesting", "CoordinationTestSupport", "CoordinationLocalServers",
+            ]
         ),
         .testTarget(
             name: "CoordinationEtcdTests",
             dependencies: [
-                "Coordination", "CoordinationEtcd", "CoordinationTesting", "CoordinationTestSupport",
+                "Coordination", "CoordinationEtcd", "CoordinationTesting", "CoordinationTestSupport", "CoordinationLocalServers",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -160,6 +187,10 @@ let package = Package(
                 "CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "CoordinationChaosTests",
+            dependencies: ["CoordinationChaos", "CoordinationScheduler"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import Coordination
 @testable import CoordinationEtcd
 import Foundation
 import Logging
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Testing
 

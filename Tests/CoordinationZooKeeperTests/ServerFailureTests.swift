@@ -1,6 +1,7 @@
 import Coordination
 import CoordinationZooKeeper
 import Synchronization
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationLocalServers
 import CoordinationZooKeeper
 import Logging
 import Synchronization

@@ -31,22 +31,9 @@ public final class TCPRelay: Sendable {
     public init(upstreams: [String], isFinished: @escaping @Sendable () -> Bool) throws {
         self.upstreams = upstreams
         self.isFinished = isFinished
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw RelayError("socket() failed: errno \(errno)") }
-        var address = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            close(fd)
-            throw RelayError("cannot listen on a loopback port: errno \(errno)")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        let (fd, port) = try LoopbackSocket.listen()
         listener = fd
-        self.address = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        self.address = "127.0.0.1:\(port)"
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -87,8 +74,7 @@ public final class TCPRelay: Sendable {
             }
             var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, 500) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
+            guard let client = LoopbackSocket.accept(listener) else { continue }
             let refuse = state.withLock { $0.cut || $0.stopped }
             guard !refuse, let server = connectUpstream() else {
                 close(client)
@@ -128,9 +114,9 @@ public final class TCPRelay: Sendable {
         for upstream in upstreams {
             let parts = upstream.split(separator: ":")
             guard parts.count == 2, let port = UInt16(parts[1]) else { continue }
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, LoopbackSocket.streamType, 0)
             guard fd >= 0 else { return nil }
-            var address = Self.loopback(port: port)
+            var address = LoopbackSocket.address(port: port)
             let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
             address.sin_addr.s_addr = inet_addr(host)
             let connected = withUnsafePointer(to: &address) {
@@ -144,14 +130,6 @@ public final class TCPRelay: Sendable {
             close(fd)
         }
         return nil
-    }
-
-    private static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return address
     }
 }
 
@@ -208,7 +186,3 @@ private final class Link: Sendable {
     }
 }
 
-struct RelayError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

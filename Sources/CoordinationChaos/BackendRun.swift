@@ -1,0 +1,184 @@
+import Coordination
+import CoordinationEtcd
+import CoordinationScheduler
+import CoordinationZooKeeper
+import Foundation
+import Logging
+
+/// One backend's chaos run: its own cluster, sink, workers and observer; the workload and the
+/// faults at once; then heal, drain, check, and tear everything down whatever happened.
+struct BackendRun {
+    let backend: ChaosBackend
+    let configuration: ChaosConfiguration
+    let logger: Logger
+
+    /// The scheduler's namespace in the store (the workers' URLs carry it, and `LeftoverServers`
+    /// knows the `coord-chaos-` marker).
+    var namespace: String { "coord-chaos-\(configuration.seed)" }
+
+    func run() async throws -> ChaosReport {
+        let started = ContinuousClock.now
+        var generator = SeededGenerator(seed: configuration.seed &+ (backend == .etcd ? 0x5DEE_CE66 : 0))
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "coord-chaos-\(backend.rawValue)-\(configuration.seed)-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let cluster: any ChaosCluster =
+            switch backend {
+            case .zookeeper: try ZooKeeperEnsemble(basePort: configuration.basePort)
+            case .etcd: EtcdMembers(basePort: configuration.basePort + 30)
+            }
+        let parts = Parts(cluster: cluster)
+        do {
+            let report = try await exercise(parts, folder: folder, started: started, generator: &generator)
+            await Task { await parts.tearDown() }.value
+            if report.passed && !configuration.keepFiles {
+                try? FileManager.default.removeItem(at: folder)
+            } else {
+                logger.notice("chaos: \(backend) logs (workers, job script) kept in \(folder.path)")
+            }
+            return report
+        } catch {
+            // Cancellation (SIGINT) included: the teardown runs in a task of its own, not cancelled.
+            await Task { await parts.tearDown() }.value
+            logger.notice("chaos: \(backend) logs (workers, job script) kept in \(folder.path)")
+            throw error
+        }
+    }
+
+    /// What a run starts and must stop.
+    final class Parts: @unchecked Sendable {
+        // Filled in step by step by `exercise`, read by `tearDown` afterwards; never at once.
+        let cluster: any ChaosCluster
+        var sink: FencingSink?
+        var store: (any CoordinationStore)?
+        var observing: Task<Void, Never>?
+        var workers: [ChaosWorker] = []
+
+        init(cluster: any ChaosCluster) {
+            self.cluster = cluster
+        }
+
+        func tearDown() async {
+            for worker in workers {
+                await worker.kill()
+                worker.close()
+            }
+            observing?.cancel()
+            await store?.close()
+            sink?.stop()
+            for member in cluster.memberAddresses.indices { _ = cluster.signal(member, SIGCONT) }
+            await cluster.destroy()
+        }
+    }
+
+    private func exercise(_ parts: Parts, folder: URL, started: ContinuousClock.Instant, generator: inout SeededGenerator) async throws -> ChaosReport {
+        let cluster = parts.cluster
+        logger.info("chaos: \(backend): starting a 3-member cluster on \(cluster.memberAddresses.joined(separator: ","))")
+        try await cluster.start()
+        let sink = try FencingSink(started: started)
+        parts.sink = sink
+        let script = try JobScript.install(in: folder)
+
+        let observerURL = cluster.storeURL(hosts: cluster.memberAddresses, namespace: namespace, ttl: .seconds(10))
+        let store = try await StoreRegistry([.zookeeper, .etcd]).open(observerURL, logger: logger)
+        parts.store = store
+        let scheduler = Scheduler(store: store, logger: logger)
+        try await scheduler.layout.ensureFolders(in: store)
+        let observer = StoreObserver(store: store, logger: logger)
+        parts.observing = Task { await observer.run() }
+
+        let coord = configuration.coordBinary.path
+        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": folder.path]
+        for slot in 1...configuration.workers {
+            let worker = try ChaosWorker(slot: slot, members: cluster.memberAddresses) { [configuration, namespace] id, hosts in
+                try ChildProcess(
+                    executable: coord,
+                    arguments: [
+                        "--store", cluster.storeURL(hosts: hosts, namespace: namespace, ttl: configuration.sessionTTL), "--log-level", "info",
+                        "worker", "--id", id, "--capacity", String(configuration.workerCapacity), "--grace", "2s",
+                    ],
+                    environment: environment, log: folder.appendingPathComponent("\(id).log").path)
+            }
+            parts.workers.append(worker)
+            try worker.start()
+        }
+
+        let workload = try Workload.plan(length: configuration.faultPhase, generator: &generator) { work, failFirst in
+            JobScript.command(script: script, sinkPort: sink.port, work: work, failFirstAttempt: failFirst)
+        }
+        let plan = FaultSchedule.plan(
+            backend: backend, phase: configuration.faultPhase, ttl: configuration.sessionTTL, workers: configuration.workers,
+            members: cluster.memberAddresses.count, generator: &generator)
+        let injector = FaultInjector(
+            cluster: cluster, workers: parts.workers, observer: observer, sink: sink, started: started, logger: logger)
+        logger.info(
+            "chaos: \(backend): \(workload.submissions.count) jobs and \(plan.count) faults over \(configuration.faultPhase) (seed \(configuration.seed))")
+
+        let phaseStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for submission in workload.submissions {
+                    try await Task.sleep(until: phaseStart + submission.at)
+                    try await Workload.submit(submission.spec, to: scheduler, within: .seconds(60))
+                }
+            }
+            group.addTask { try await injector.run(plan, from: phaseStart, length: configuration.faultPhase) }
+            try await group.waitForAll()
+        }
+
+        // Heal: every worker running and connected, every server running and serving.
+        for worker in parts.workers { worker.heal() }
+        for member in cluster.memberAddresses.indices { _ = cluster.signal(member, SIGCONT) }
+        try await cluster.waitUntilServing(within: .seconds(60))
+        let healed = ContinuousClock.now
+        logger.info("chaos: \(backend): faults over, cluster healed; waiting for every job to succeed (at most \(configuration.drainLimit))")
+        let mustSucceed = workload.mustSucceed
+        while !Self.allSucceeded(mustSucceed, in: observer.history), ContinuousClock.now < healed + configuration.drainLimit {
+            // The observer's watch fills its record as the store changes; reading it is cheap.
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let drainSeconds = (ContinuousClock.now - healed) / .seconds(1)
+
+        // Stop the cron job and let what runs finish, then stop the workers gracefully.
+        for job in workload.cronJobs { try await Self.retrying { try await scheduler.pause(job) } }
+        let settle = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < settle, try await Self.anyRunning(workload.cronJobs, scheduler) {
+            try await Task.sleep(for: .milliseconds(250))  // a cron run takes a fraction of a second
+        }
+        for worker in parts.workers { await worker.terminate(within: .seconds(15)) }
+        try await observer.readHistory()
+
+        let evidence = ChaosEvidence(
+            writes: sink.writes, history: observer.history, runs: observer.runs, mustSucceed: mustSucceed, cronJobs: workload.cronJobs,
+            wakes: injector.wakes)
+        return ChaosReport(
+            backend: backend, seed: configuration.seed, faultPhase: configuration.faultPhase, faults: injector.records,
+            results: InvariantChecker.check(evidence), evidence: evidence,
+            takeovers: TakeoverTimes.measure(faults: injector.records, writes: evidence.writes, cronJobs: workload.cronJobs),
+            drainSeconds: drainSeconds, wallSeconds: (ContinuousClock.now - started) / .seconds(1))
+    }
+
+    static func allSucceeded(_ resources: Set<ResourceID>, in history: [HistorySighting]) -> Bool {
+        let succeeded = Set(history.filter { $0.entry.outcome == .succeeded }.map { ResourceID(job: $0.entry.job, item: $0.entry.item ?? 0) })
+        return resources.isSubset(of: succeeded)
+    }
+
+    static func anyRunning(_ jobs: Set<String>, _ scheduler: Scheduler) async throws -> Bool {
+        for job in jobs where try await retrying({ try await scheduler.activeRuns(of: job) }).contains(where: { $0.record.status == .running }) {
+            return true
+        }
+        return false
+    }
+
+    /// Retries a store call for a while when the store is briefly unavailable.
+    static func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                return try await body()
+            } catch let error as CoordinationError where error.code.isTransient && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))  // back off while the cluster recovers
+            }
+        }
+    }
+}

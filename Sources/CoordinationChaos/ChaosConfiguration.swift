@@ -1,0 +1,47 @@
+public import Foundation
+
+/// The store a chaos run targets.
+public enum ChaosBackend: String, CaseIterable, Sendable, Hashable {
+    case zookeeper
+    case etcd
+}
+
+/// Everything one `coord-chaos` invocation decides before it starts: which stores, how long, which seed.
+public struct ChaosConfiguration: Sendable {
+    public var backends: [ChaosBackend]
+    public var seed: UInt64
+    /// How long faults are injected, per backend (the workload runs meanwhile).
+    public var faultPhase: Duration
+    /// How long the workload may take to finish once the faults stop and the cluster healed; past
+    /// it the run fails (a job that never finishes is a lost job).
+    public var drainLimit: Duration
+    /// The session TTL of every worker: stops and relay cuts last longer than this.
+    public var sessionTTL: Duration = .seconds(2)
+    public var workers = 4
+    public var workerCapacity = 2
+    /// ZooKeeper uses `basePort`…+22, etcd `basePort`+30…+35: clear of the dev servers (2181,
+    /// 2379-2384), the tests' ZooKeeper (22000-22999) and etcd (23000-23999) ranges.
+    public var basePort = 24100
+    /// The `coord` binary the workers run.
+    public var coordBinary: URL
+    /// Keep the run's folder (server logs, worker logs, the sink's log) even when every invariant held.
+    public var keepFiles = false
+
+    public init(backends: [ChaosBackend], seed: UInt64, faultPhase: Duration, drainLimit: Duration, coordBinary: URL) {
+        self.backends = backends
+        self.seed = seed
+        self.faultPhase = faultPhase
+        self.drainLimit = drainLimit
+        self.coordBinary = coordBinary
+    }
+
+    /// The CI run: both backends within 5 minutes on two cores.
+    public static func quick(backends: [ChaosBackend], seed: UInt64, coordBinary: URL) -> ChaosConfiguration {
+        ChaosConfiguration(backends: backends, seed: seed, faultPhase: .seconds(80), drainLimit: .seconds(45), coordBinary: coordBinary)
+    }
+
+    /// A long run: `duration` of faults per backend.
+    public static func soak(_ duration: Duration, backends: [ChaosBackend], seed: UInt64, coordBinary: URL) -> ChaosConfiguration {
+        ChaosConfiguration(backends: backends, seed: seed, faultPhase: duration, drainLimit: .seconds(120), coordBinary: coordBinary)
+    }
+}

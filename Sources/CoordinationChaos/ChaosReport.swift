@@ -1,0 +1,88 @@
+import CoordinationScheduler
+import Foundation
+
+/// What one backend's chaos run did and found.
+public struct ChaosReport: Sendable {
+    public var backend: ChaosBackend
+    public var seed: UInt64
+    public var faultPhase: Duration
+    public var faults: [FaultRecord]
+    public var results: [InvariantResult]
+    public var evidence: ChaosEvidence
+    public var takeovers: [FaultKind: [Double]]
+    /// Seconds from the end of the faults until every job had succeeded.
+    public var drainSeconds: Double
+    public var wallSeconds: Double
+
+    public init(
+        backend: ChaosBackend, seed: UInt64, faultPhase: Duration, faults: [FaultRecord], results: [InvariantResult], evidence: ChaosEvidence,
+        takeovers: [FaultKind: [Double]], drainSeconds: Double, wallSeconds: Double
+    ) {
+        self.backend = backend
+        self.seed = seed
+        self.faultPhase = faultPhase
+        self.faults = faults
+        self.results = results
+        self.evidence = evidence
+        self.takeovers = takeovers
+        self.drainSeconds = drainSeconds
+        self.wallSeconds = wallSeconds
+    }
+
+    public var passed: Bool { results.allSatisfy(\.held) }
+
+    /// The summary as Markdown: faults by kind, invariants, workload totals, takeover times, and
+    /// the evidence of every violation.
+    public var markdown: String {
+        var lines = [
+            "### \(backend.rawValue): \(passed ? "PASSED" : "FAILED") (seed \(seed), faults for \(Int(faultPhase / .seconds(1))) s, "
+                + "drained in \(format(drainSeconds)) s, \(format(wallSeconds)) s in all)",
+            "",
+            "| Fault | Injected |",
+            "|---|---:|",
+        ]
+        let counts = Dictionary(grouping: faults, by: \.kind).mapValues(\.count)
+        for kind in FaultKind.kinds(for: backend) { lines.append("| \(kind.rawValue) | \(counts[kind] ?? 0) |") }
+        lines += ["", "| Invariant | Result | Checked | Violations |", "|---|---|---:|---:|"]
+        for result in results {
+            lines.append("| \(result.invariant.rawValue) | \(result.held ? "held" : "**VIOLATED**") | \(result.checked) | \(result.violations.count) |")
+        }
+        let history = evidence.history.map(\.entry)
+        let outcomes = Dictionary(grouping: history, by: \.outcome).mapValues(\.count)
+        let begun = Set(evidence.writes.filter { $0.accepted && $0.report.kind == .begin }.map { "\($0.resource) \($0.token)" })
+        let jobs = Set(evidence.mustSucceed.map(\.job))
+        let cronFires = Set(history.filter { evidence.cronJobs.contains($0.job) && $0.outcome == .succeeded }.compactMap(\.run))
+        lines += [
+            "", "| Workload | Count |", "|---|---:|",
+            "| jobs submitted (one-shot and sharded) | \(jobs.count) |",
+            "| items that must succeed (one-shot jobs, shards) | \(evidence.mustSucceed.count) |",
+            "| cron fire times that succeeded | \(cronFires.count) |",
+            "| runs begun at the sink (tokens) | \(begun.count) |",
+            "| sink writes accepted / refused as stale | \(evidence.writes.count { $0.accepted }) / \(evidence.writes.count { !$0.accepted }) |",
+            "| history entries | \(history.count) (" + HistoryEntry.Outcome.allCases.compactMap { outcome in
+                outcomes[outcome].map { "\(outcome.rawValue) \($0)" }
+            }.joined(separator: ", ") + ") |",
+        ]
+        if !takeovers.isEmpty {
+            lines += ["", "| Takeover after | Runs | p50 | max |", "|---|---:|---:|---:|"]
+            for kind in FaultKind.allCases {
+                guard let times = takeovers[kind]?.sorted(), !times.isEmpty else { continue }
+                lines.append("| \(kind.rawValue) | \(times.count) | \(format(times[(times.count - 1) / 2])) s | \(format(times.last!)) s |")
+            }
+        }
+        for result in results where !result.held {
+            lines += ["", "**\(result.invariant.rawValue)** violated (\(result.violations.count)):"]
+            lines += result.violations.prefix(25).map { "- \($0)" }
+            if result.violations.count > 25 { lines.append("- … \(result.violations.count - 25) more") }
+        }
+        if !passed {
+            lines += ["", "Faults, in order (seconds since the run started):"]
+            for fault in faults {
+                lines.append("- \(format(fault.at))–\(format(fault.until)) s: \(fault.kind.rawValue) on \(fault.target)\(fault.note.map { " (\($0))" } ?? "")")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func format(_ value: Double) -> String { String(format: "%.1f", value) }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+
+/// A fault as it happened: what, on whom, from when until when (seconds since the run started).
+public struct FaultRecord: Sendable, Hashable {
+    public var kind: FaultKind
+    public var target: String
+    public var at: Double
+    public var until: Double
+    public var note: String?
+
+    public init(kind: FaultKind, target: String, at: Double, until: Double, note: String? = nil) {
+        self.kind = kind
+        self.target = target
+        self.at = at
+        self.until = until
+        self.note = note
+    }
+}
+
+/// A worker that was stopped past its session TTL and continued: the store revisions just after
+/// the stop and just before the wake bound what it may still write (nothing under a claim it held
+/// when it stopped, whose token is at most `stopRevision`).
+public struct WorkerWake: Sendable, Hashable {
+    public var worker: String
+    public var stopRevision: Int64
+    public var wakeRevision: Int64
+    /// When SIGCONT was sent (seconds since the run started).
+    public var wokeAt: Double
+
+    public init(worker: String, stopRevision: Int64, wakeRevision: Int64, wokeAt: Double) {
+        self.worker = worker
+        self.stopRevision = stopRevision
+        self.wakeRevision = wakeRevision
+        self.wokeAt = wokeAt
+    }
+}
+
+/// Carries out a ``FaultSchedule`` against a cluster and its workers, one fault at a time, and
+/// records what it did.
+final class FaultInjector: @unchecked Sendable {
+    // Used by the one fault loop only.
+    private(set) var records: [FaultRecord] = []
+    private(set) var wakes: [WorkerWake] = []
+    private let cluster: any ChaosCluster
+    private let workers: [ChaosWorker]
+    private let observer: StoreObserver
+    private let sink: FencingSink
+    private let started: ContinuousClock.Instant
+    private let logger: Logger
+
+    /// The `sink` tells which workers run a command now (a worker fault strikes one of them when
+    /// the planned one is idle, so that there is a run to take over) and when it was taken over.
+    init(
+        cluster: any ChaosCluster, workers: [ChaosWorker], observer: StoreObserver, sink: FencingSink, started: ContinuousClock.Instant,
+        logger: Logger
+    ) {
+        self.cluster = cluster
+        self.sink = sink
+        self.workers = workers
+        self.observer = observer
+        self.started = started
+        self.logger = logger
+    }
+
+    private var now: Double { (ContinuousClock.now - started) / .seconds(1) }
+
+    /// Runs `plan` from `phaseStart` on; faults planned past `phaseStart + length` are left out.
+    func run(_ plan: [PlannedFault], from phaseStart: ContinuousClock.Instant, length: Duration) async throws {
+        for fault in plan {
+            let when = phaseStart + fault.at
+            guard when < phaseStart + length, ContinuousClock.now < phaseStart + length else { break }
+            if when > ContinuousClock.now { try await Task.sleep(until: when) }
+            try await inject(fault)
+        }
+    }
+
+    func inject(_ fault: PlannedFault) async throws {
+        let at = now
+        var target = ""
+        var note: String?
+        switch fault.kind {
+        case .workerKill:
+            let worker = victim(planned: fault.target)
+            target = worker.id
+            await worker.kill()
+            try await Task.sleep(for: fault.hold)
+            try worker.start()
+            note = "replaced by \(worker.id)"
+        case .workerStop:
+            let worker = victim(planned: fault.target)
+            target = worker.id
+            let stoppedAt = ContinuousClock.now
+            worker.suspend()
+            do {
+                // Anything the worker sent before the stop has landed by now.
+                try await Task.sleep(for: .milliseconds(200))
+                let stopRevision = try await observer.revisionNow(within: fault.hold)
+                let held = sink.openRuns.filter { $0.value.worker == worker.id }
+                try await Task.sleep(until: stoppedAt + fault.hold)
+                // Past the TTL, and until every run it held was taken over (bounded): it then
+                // wakes among newer tokens, which is the case fencing is for.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline, held.contains(where: { !sink.hasNewer(than: $0.value.token, on: $0.key) }) {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let pending = held.filter { !sink.hasNewer(than: $0.value.token, on: $0.key) }.keys.map(\.description).sorted()
+                if !pending.isEmpty { note = "woke before \(pending.joined(separator: ", ")) was taken over" }
+                let wakeRevision = try await observer.revisionNow(within: .seconds(30))
+                wakes.append(WorkerWake(worker: worker.id, stopRevision: stopRevision, wakeRevision: wakeRevision, wokeAt: now))
+            } catch {
+                worker.resume()
+                throw error
+            }
+            worker.resume()
+        case .sessionExpiry:
+            let worker = victim(planned: fault.target)
+            target = worker.id
+            worker.cut()
+            defer { worker.heal() }
+            try await Task.sleep(for: fault.hold)
+        case .serverKill, .leaderKill:
+            let leader = await findLeader()
+            let member: Int
+            if fault.kind == .leaderKill {
+                guard let leader else { throw ChaosFailure("\(cluster.backend): no leader to kill") }
+                member = leader
+            } else {
+                member = fault.target == leader ? (fault.target + 1) % cluster.memberAddresses.count : fault.target
+            }
+            target = "member \(member)" + (member == leader ? " (leader)" : "")
+            await cluster.kill(member)
+            try await Task.sleep(for: fault.hold)
+            try await cluster.restart(member)
+            note = "new leader: " + ((await cluster.leader()).map { "member \($0)" } ?? "none yet")
+        case .serverStop:
+            let leader = await cluster.leader()
+            target = "member \(fault.target)" + (fault.target == leader ? " (leader)" : "")
+            guard cluster.signal(fault.target, SIGSTOP) else { throw ChaosFailure("\(cluster.backend): member \(fault.target) is not running") }
+            do { try await Task.sleep(for: fault.hold) } catch {
+                _ = cluster.signal(fault.target, SIGCONT)
+                throw error
+            }
+            _ = cluster.signal(fault.target, SIGCONT)
+            try await cluster.waitUntilServing(within: .seconds(60))
+        case .compaction:
+            target = "cluster"
+            if let revision = try await cluster.compactNow() { note = "at revision \(revision)" }
+        }
+        let record = FaultRecord(kind: fault.kind, target: target, at: at, until: now, note: note)
+        records.append(record)
+        logger.info(
+            "chaos: \(cluster.backend) fault \(fault.kind.rawValue) on \(target) at \(String(format: "%.1f", at))s for \(String(format: "%.1f", record.until - at))s\(note.map { ", \($0)" } ?? "")")
+    }
+
+    /// The planned worker slot if its worker runs a command, else the next busy one, else the planned one.
+    private func victim(planned: Int) -> ChaosWorker {
+        let busy = Set(sink.openRuns.values.map(\.worker))
+        let order = workers.indices.map { workers[(planned + $0) % workers.count] }
+        return order.first { busy.contains($0.id) } ?? workers[planned]
+    }
+
+    /// The leader, asking again for a few seconds while an election may still run.
+    private func findLeader() async -> Int? {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let leader = await cluster.leader() { return leader }
+            try? await Task.sleep(for: .milliseconds(200))  // an election is a few ticks
+        }
+        return nil
+    }
+}

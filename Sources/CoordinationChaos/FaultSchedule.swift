@@ -1,0 +1,73 @@
+/// The faults a chaos run injects.
+public enum FaultKind: String, CaseIterable, Sendable, Hashable {
+    /// SIGKILL a worker (and its running commands), start a replacement.
+    case workerKill = "SIGKILL worker"
+    /// SIGSTOP a worker and its commands for longer than the session TTL, then SIGCONT.
+    case workerStop = "SIGSTOP worker > TTL"
+    /// Cut a worker's network (its relays) for longer than the session TTL, then heal: its session expires.
+    case sessionExpiry = "session expiry (relay cut > TTL)"
+    /// SIGKILL a server that is not the leader, restart it.
+    case serverKill = "SIGKILL follower, restart"
+    /// SIGKILL the leader, restart it.
+    case leaderKill = "SIGKILL leader, restart"
+    /// SIGSTOP a server (the leader or not), then SIGCONT.
+    case serverStop = "SIGSTOP server, SIGCONT"
+    /// Compact the store's history at its current revision while watches run (etcd only).
+    case compaction = "compaction at current revision"
+
+    /// The kinds a backend takes.
+    public static func kinds(for backend: ChaosBackend) -> [FaultKind] {
+        backend == .etcd ? allCases : allCases.filter { $0 != .compaction }
+    }
+}
+
+/// One planned fault: when (after the fault phase started), what, on which worker slot or server,
+/// and how long it lasts (a stop, a cut, a server's downtime).
+public struct PlannedFault: Sendable, Hashable {
+    public var at: Duration
+    public var kind: FaultKind
+    /// A worker slot for worker faults, a member index for server faults (a leader is found when it strikes).
+    public var target: Int
+    public var hold: Duration
+}
+
+/// A seeded fault schedule: every kind the backend takes once (a worker stop twice: it is the
+/// fault fencing is for), in a random order, then random kinds until the phase is full; one fault at a time, with a pause after each for the cluster
+/// to recover, so that each fault's effect can be told apart.
+public enum FaultSchedule {
+    public static func plan(
+        backend: ChaosBackend, phase: Duration, ttl: Duration, workers: Int, members: Int, generator: inout SeededGenerator
+    ) -> [PlannedFault] {
+        let kinds = FaultKind.kinds(for: backend)
+        var order = (kinds + [.workerStop]).shuffled(using: &generator)
+        var faults: [PlannedFault] = []
+        var at = Duration.seconds(3)
+        while at < phase {
+            if order.isEmpty { order = [kinds.randomElement(using: &generator)!] }
+            let kind = order.removeFirst()
+            let hold = holdTime(kind, ttl: ttl, generator: &generator)
+            let target = kind.strikesWorker ? Int.random(in: 0..<workers, using: &generator) : Int.random(in: 0..<members, using: &generator)
+            faults.append(PlannedFault(at: at, kind: kind, target: target, hold: hold))
+            // The fault itself, a server's restart (a JVM takes seconds), then a pause to recover.
+            at += hold + (kind.restartsServer ? .seconds(3) : .zero) + generator.duration(in: .seconds(2)...(.seconds(4)))
+        }
+        return faults
+    }
+
+    static func holdTime(_ kind: FaultKind, ttl: Duration, generator: inout SeededGenerator) -> Duration {
+        switch kind {
+        case .workerKill: generator.duration(in: .milliseconds(300)...(.milliseconds(1500)))
+        // Past the TTL with room for the takeover, so that the stopped worker wakes to find its runs taken.
+        case .workerStop: ttl + generator.duration(in: .milliseconds(2000)...(.milliseconds(3000)))
+        case .sessionExpiry: ttl + generator.duration(in: .milliseconds(1500)...(.milliseconds(2500)))
+        case .serverKill, .leaderKill: generator.duration(in: .milliseconds(500)...(.milliseconds(2500)))
+        case .serverStop: generator.duration(in: .milliseconds(1000)...(.milliseconds(3000)))
+        case .compaction: .zero
+        }
+    }
+}
+
+extension FaultKind {
+    var strikesWorker: Bool { [.workerKill, .workerStop, .sessionExpiry].contains(self) }
+    var restartsServer: Bool { [.serverKill, .leaderKill].contains(self) }
+}

@@ -1,0 +1,210 @@
+import CoordinationScheduler
+
+/// What a chaos run collected, everything the invariants are judged on.
+public struct ChaosEvidence: Sendable {
+    /// Every report the sink decided, in arrival order.
+    public var writes: [SinkWrite]
+    /// Every history entry seen in the store.
+    public var history: [HistorySighting]
+    /// Every run record version seen in the store.
+    public var runs: [RunSighting]
+    /// The (job, item)s that must have succeeded.
+    public var mustSucceed: Set<ResourceID>
+    /// Jobs that fire on a schedule (checked per fire time).
+    public var cronJobs: Set<String>
+    /// Workers stopped past their TTL and woken.
+    public var wakes: [WorkerWake]
+
+    public init(
+        writes: [SinkWrite], history: [HistorySighting], runs: [RunSighting], mustSucceed: Set<ResourceID>, cronJobs: Set<String>,
+        wakes: [WorkerWake]
+    ) {
+        self.writes = writes
+        self.history = history
+        self.runs = runs
+        self.mustSucceed = mustSucceed
+        self.cronJobs = cronJobs
+        self.wakes = wakes
+    }
+}
+
+/// One invariant's verdict: how many things it checked and what broke it (evidence, one line each).
+public struct InvariantResult: Sendable, Hashable {
+    public var invariant: Invariant
+    public var checked: Int
+    public var violations: [String]
+
+    public var held: Bool { violations.isEmpty }
+}
+
+public enum Invariant: String, CaseIterable, Sendable, Hashable {
+    case noJobLost = "no job lost"
+    case noOverlap = "no overlapping runs of one job"
+    case staleWritesRefused = "stale writes refused"
+    case cronAtMostOnce = "each cron fire time ran at most once"
+    case historyComplete = "history complete"
+    case silentAfterWake = "a woken worker writes nothing under its old claims"
+}
+
+/// Judges a chaos run's evidence. Pure: the unit tests feed it hand-made records.
+public enum InvariantChecker {
+    public static func check(_ evidence: ChaosEvidence) -> [InvariantResult] {
+        [
+            noJobLost(evidence), noOverlap(evidence), staleWritesRefused(evidence), cronAtMostOnce(evidence),
+            historyComplete(evidence), silentAfterWake(evidence),
+        ]
+    }
+
+    /// Every one-shot job and every shard has a success in history, and every cron job fired
+    /// successfully at least once.
+    static func noJobLost(_ evidence: ChaosEvidence) -> InvariantResult {
+        var outcomes: [ResourceID: [HistoryEntry.Outcome]] = [:]
+        for sighting in evidence.history {
+            outcomes[ResourceID(job: sighting.entry.job, item: sighting.entry.item ?? 0), default: []].append(sighting.entry.outcome)
+        }
+        var violations: [String] = []
+        for resource in evidence.mustSucceed.sorted() where !(outcomes[resource] ?? []).contains(.succeeded) {
+            violations.append("\(resource): no success in history (outcomes: \(describe(outcomes[resource] ?? [])))")
+        }
+        for job in evidence.cronJobs.sorted() where !evidence.history.contains(where: { $0.entry.job == job && $0.entry.outcome == .succeeded }) {
+            violations.append("\(job): the cron job never succeeded")
+        }
+        return InvariantResult(invariant: .noJobLost, checked: evidence.mustSucceed.count + evidence.cronJobs.count, violations: violations)
+    }
+
+    /// At the sink, per job (or shard), the accepted writes of different tokens span intervals that
+    /// never overlap.
+    static func noOverlap(_ evidence: ChaosEvidence) -> InvariantResult {
+        var spans: [ResourceID: [Int64: (first: Double, last: Double)]] = [:]
+        for write in evidence.writes where write.accepted {
+            let span = spans[write.resource]?[write.token] ?? (write.at, write.at)
+            spans[write.resource, default: [:]][write.token] = (min(span.first, write.at), max(span.last, write.at))
+        }
+        var violations: [String] = []
+        for (resource, tokens) in spans.sorted(by: { $0.key < $1.key }) {
+            let ordered = tokens.sorted { $0.value.first < $1.value.first }
+            var latest: (token: Int64, last: Double)?
+            for (token, span) in ordered {
+                if let previous = latest, span.first <= previous.last {
+                    violations.append(
+                        "\(resource): token \(previous.token) wrote until \(seconds(previous.last)), token \(token) already from \(seconds(span.first))")
+                }
+                if latest == nil || span.last > latest!.last { latest = (token, span.last) }
+            }
+        }
+        return InvariantResult(invariant: .noOverlap, checked: spans.count, violations: violations)
+    }
+
+    /// Replaying the sink's decisions: every write older than the newest accepted token of its
+    /// job was refused, and every other was accepted.
+    static func staleWritesRefused(_ evidence: ChaosEvidence) -> InvariantResult {
+        var newest: [ResourceID: Int64] = [:]
+        var violations: [String] = []
+        for write in evidence.writes {
+            let expected = FencingLedger.accepts(write.token, newest: newest[write.resource])
+            if write.accepted != expected {
+                violations.append(
+                    "\(write.resource): \(write.report.kind.rawValue) with token \(write.token) at \(seconds(write.at)) was "
+                        + "\(write.accepted ? "accepted" : "refused") while the newest token was \(newest[write.resource].map(String.init) ?? "none")")
+            }
+            if write.accepted { newest[write.resource] = max(newest[write.resource] ?? write.token, write.token) }
+        }
+        return InvariantResult(invariant: .staleWritesRefused, checked: evidence.writes.count, violations: violations)
+    }
+
+    /// Per cron fire time (its run id): at most one token completed at the sink, at most one
+    /// success in history.
+    static func cronAtMostOnce(_ evidence: ChaosEvidence) -> InvariantResult {
+        var completed: [String: Set<Int64>] = [:]
+        for write in evidence.writes where write.accepted && write.report.kind == .end && evidence.cronJobs.contains(write.resource.job) {
+            completed["\(write.resource.job)/\(write.report.run)", default: []].insert(write.token)
+        }
+        var succeeded: [String: [Int64?]] = [:]
+        for sighting in evidence.history where sighting.entry.outcome == .succeeded && evidence.cronJobs.contains(sighting.entry.job) {
+            succeeded["\(sighting.entry.job)/\(sighting.entry.run ?? "?")", default: []].append(sighting.entry.token)
+        }
+        var violations: [String] = []
+        for (fire, tokens) in completed.sorted(by: { $0.key < $1.key }) where tokens.count > 1 {
+            violations.append("\(fire): completed at the sink by tokens \(tokens.sorted())")
+        }
+        for (fire, tokens) in succeeded.sorted(by: { $0.key < $1.key }) where tokens.count > 1 {
+            violations.append("\(fire): \(tokens.count) successes in history (tokens \(tokens.map { $0.map(String.init) ?? "-" }))")
+        }
+        return InvariantResult(invariant: .cronAtMostOnce, checked: Set(completed.keys).union(succeeded.keys).count, violations: violations)
+    }
+
+    /// Every run the sink saw complete (an accepted `end`) has a history entry of the same run and
+    /// token, whatever its outcome (a worker that died after its command finished is recorded as
+    /// abandoned); every success in history completed at the sink.
+    static func historyComplete(_ evidence: ChaosEvidence) -> InvariantResult {
+        struct Attempt: Hashable {
+            var job: String
+            var run: String
+            var token: Int64
+        }
+        let recorded = Set(evidence.history.compactMap { sighting in
+            sighting.entry.token.map { Attempt(job: sighting.entry.job, run: sighting.entry.run ?? "", token: $0) }
+        })
+        let ends = evidence.writes.filter { $0.accepted && $0.report.kind == .end }
+        let completed = Set(ends.map { Attempt(job: $0.resource.job, run: $0.report.run, token: $0.token) })
+        var violations: [String] = []
+        for attempt in completed.sorted(by: { ($0.job, $0.run, $0.token) < ($1.job, $1.run, $1.token) }) where !recorded.contains(attempt) {
+            violations.append("\(attempt.job) run \(attempt.run) token \(attempt.token): completed at the sink, no history entry")
+        }
+        let successes = evidence.history.filter { $0.entry.outcome == .succeeded }
+        for sighting in successes.sorted(by: { $0.key < $1.key }) {
+            let entry = sighting.entry
+            guard let token = entry.token, completed.contains(Attempt(job: entry.job, run: entry.run ?? "", token: token)) else {
+                violations.append("\(sighting.key): success of \(entry.job) run \(entry.run ?? "-") token \(entry.token.map(String.init) ?? "-") never completed at the sink")
+                continue
+            }
+        }
+        return InvariantResult(invariant: .historyComplete, checked: completed.count + successes.count, violations: violations)
+    }
+
+    /// A worker stopped past its TTL and woken writes nothing under the claims it held: no sink
+    /// write accepted after the wake with one of their tokens, no history entry of theirs created
+    /// after the wake (other than `abandoned`, which whoever took over records), no run record
+    /// rewritten after the wake as still running on it in the same attempt.
+    static func silentAfterWake(_ evidence: ChaosEvidence) -> InvariantResult {
+        var violations: [String] = []
+        for wake in evidence.wakes {
+            for write in evidence.writes
+            where write.accepted && write.report.worker == wake.worker && write.token <= wake.stopRevision && write.at > wake.wokeAt {
+                violations.append(
+                    "\(wake.worker) woke at \(seconds(wake.wokeAt)); the sink accepted its \(write.report.kind.rawValue) of \(write.resource) "
+                        + "with old token \(write.token) at \(seconds(write.at))")
+            }
+            for sighting in evidence.history
+            where sighting.entry.worker == wake.worker && sighting.entry.outcome != .abandoned && sighting.createRevision > wake.wakeRevision
+                && (sighting.entry.token ?? .max) <= wake.stopRevision
+            {
+                violations.append(
+                    "\(wake.worker) woke at revision \(wake.wakeRevision); history \(sighting.key) (\(sighting.entry.outcome.rawValue), "
+                        + "token \(sighting.entry.token ?? 0)) was created at revision \(sighting.createRevision)")
+            }
+            var held: [String: RunSighting] = [:]
+            for sighting in evidence.runs where sighting.modRevision <= wake.stopRevision {
+                if let known = held[sighting.key], known.modRevision > sighting.modRevision { continue }
+                held[sighting.key] = sighting
+            }
+            for sighting in evidence.runs where sighting.modRevision > wake.wakeRevision {
+                guard let before = held[sighting.key], before.record.worker == wake.worker, before.record.status == .running,
+                    sighting.record.worker == wake.worker, sighting.record.status == .running, sighting.record.attempt == before.record.attempt
+                else { continue }
+                violations.append(
+                    "\(wake.worker) woke at revision \(wake.wakeRevision); run \(sighting.key) attempt \(sighting.record.attempt) "
+                        + "was rewritten as running on it at revision \(sighting.modRevision)")
+            }
+        }
+        return InvariantResult(invariant: .silentAfterWake, checked: evidence.wakes.count, violations: violations)
+    }
+
+    static func describe(_ outcomes: [HistoryEntry.Outcome]) -> String {
+        guard !outcomes.isEmpty else { return "none" }
+        let counts = Dictionary(grouping: outcomes, by: \.rawValue).mapValues(\.count)
+        return counts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", ")
+    }
+
+    static func seconds(_ value: Double) -> String { String(format: "%.3fs", value) }
+}

@@ -1,0 +1,96 @@
+import Coordination
+import CoordinationScheduler
+import Foundation
+
+/// The jobs a chaos run submits while faults run: a stream of one-shot jobs (some fail their first
+/// attempt, all may retry), a cron job firing every second, and sharded jobs. Drawn from the seed.
+struct Workload: Sendable {
+    /// One submission: when (after the start of the fault phase) and what.
+    struct Submission: Sendable {
+        var at: Duration
+        var spec: JobSpec
+    }
+
+    static let cronJob = "tick"
+    static let shards = 4
+
+    var submissions: [Submission]
+
+    /// Every (job, item) that must end with a success in history: the one-shot jobs and every
+    /// shard of the sharded ones (the cron job is checked per fire time instead).
+    var mustSucceed: Set<ResourceID> {
+        var resources: Set<ResourceID> = []
+        for submission in submissions where !submission.spec.schedule.isRecurring {
+            for item in 0..<submission.spec.shards { resources.insert(ResourceID(job: submission.spec.id, item: item)) }
+        }
+        return resources
+    }
+
+    var cronJobs: Set<String> { Set(submissions.filter { $0.spec.schedule.isRecurring }.map(\.spec.id)) }
+
+    /// Plans the workload of a fault phase of `length`; `command` makes a job's shell command from
+    /// its work time and whether its first attempt fails.
+    static func plan(
+        length: Duration, generator: inout SeededGenerator, command: (Duration, Bool) -> String
+    ) throws -> Workload {
+        // Retries enough to outlast every takeover the faults cause; short back-offs keep it quick.
+        let retry = RetryPolicy(maxRetries: 50, backoffBase: .milliseconds(200), backoffCap: .seconds(2))
+        var submissions = [
+            Submission(
+                at: .zero,
+                spec: JobSpec(
+                    id: cronJob, handler: "shell", payload: Data(command(.milliseconds(100), false).utf8),
+                    schedule: .cron(try CronExpression("* * * * * *"))))
+        ]
+        var oneShot = 0
+        var at = Duration.milliseconds(500)
+        // Leave the last part of the phase without new jobs, so the last ones meet faults too.
+        while at < length - .seconds(5) {
+            let spec = JobSpec(
+                id: String(format: "once-%04d", oneShot), handler: "shell",
+                payload: Data(command(generator.duration(in: .milliseconds(200)...(.milliseconds(1500))), Int.random(in: 0..<5, using: &generator) == 0).utf8),
+                retry: retry)
+            submissions.append(Submission(at: at, spec: spec))
+            oneShot += 1
+            at += generator.duration(in: .milliseconds(700)...(.milliseconds(1500)))
+        }
+        var sharded = 0
+        var shardAt = Duration.seconds(2)
+        while shardAt < length - .seconds(5) {
+            let spec = JobSpec(
+                id: String(format: "shard-%03d", sharded), handler: "shell",
+                payload: Data(command(generator.duration(in: .milliseconds(1000)...(.milliseconds(2500))), false).utf8),
+                shards: shards, retry: retry)
+            submissions.append(Submission(at: shardAt, spec: spec))
+            sharded += 1
+            shardAt += .seconds(20)
+        }
+        submissions.sort { $0.at < $1.at }
+        return Workload(submissions: submissions)
+    }
+
+    /// Submits one job, retrying while the store is unavailable (faults are running). A retried
+    /// submission that finds its job already stored was applied the first time.
+    static func submit(_ spec: JobSpec, to scheduler: Scheduler, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        var attempt = 0
+        while true {
+            do {
+                try await scheduler.submit(spec)
+                return
+            } catch let error as CoordinationError where error.code == .nodeExists && attempt > 0 {
+                return
+            } catch let error as CoordinationError where error.code.isTransient && ContinuousClock.now < deadline {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(200))  // back off while the cluster recovers
+            }
+        }
+    }
+}
+
+extension CoordinationError.Code {
+    /// Codes a retry may get past while servers fail over.
+    var isTransient: Bool {
+        [.connectionLoss, .timeout, .unavailable, .sessionExpired].contains(self)
+    }
+}

@@ -1,0 +1,166 @@
+import CoordinationChaos
+import CoordinationScheduler
+import Foundation
+import Testing
+
+/// Hand-made evidence that breaks each invariant, and a clean run that breaks none.
+@Suite("The chaos invariant checker")
+struct InvariantCheckerTests {
+    static func write(
+        _ kind: SinkReport.Kind, _ job: String, item: Int = 0, token: Int64, run: String = "r-1", worker: String = "w1-1", at: Double,
+        accepted: Bool = true
+    ) -> SinkWrite {
+        SinkWrite(
+            report: SinkReport(kind: kind, resource: ResourceID(job: job, item: item), token: token, run: run, worker: worker, attempt: 1),
+            at: at, accepted: accepted)
+    }
+
+    static func history(
+        _ job: String, item: Int = 0, run: String = "r-1", token: Int64, worker: String = "w1-1", _ outcome: HistoryEntry.Outcome,
+        created: Int64 = 100, key: String? = nil
+    ) -> HistorySighting {
+        HistorySighting(
+            key: key ?? "/scheduler/history/\(job)/h-\(token)-\(outcome.rawValue)",
+            entry: HistoryEntry(job: job, run: run, item: item, worker: worker, token: token, finishedAt: Date(), outcome: outcome),
+            createRevision: created)
+    }
+
+    /// One-shot `a` runs as token 10 on w1-1, which is taken over (abandoned) and run again as
+    /// token 20 on w2-1; cron `tick` fires twice; w1-1 was stopped and woken without writing.
+    static func cleanRun() -> ChaosEvidence {
+        ChaosEvidence(
+            writes: [
+                write(.begin, "a", token: 10, at: 1),
+                write(.begin, "a", token: 20, worker: "w2-1", at: 5),
+                write(.end, "a", token: 10, at: 6, accepted: false),
+                write(.end, "a", token: 20, worker: "w2-1", at: 7),
+                write(.begin, "tick", token: 30, run: "r-t1", worker: "w3-1", at: 8),
+                write(.end, "tick", token: 30, run: "r-t1", worker: "w3-1", at: 8.1),
+                write(.begin, "tick", token: 40, run: "r-t2", worker: "w3-1", at: 9),
+                write(.end, "tick", token: 40, run: "r-t2", worker: "w3-1", at: 9.1),
+            ],
+            history: [
+                history("a", token: 10, .abandoned, created: 25),
+                history("a", token: 20, worker: "w2-1", .succeeded, created: 27),
+                history("tick", run: "r-t1", token: 30, worker: "w3-1", .succeeded, created: 31),
+                history("tick", run: "r-t2", token: 40, worker: "w3-1", .succeeded, created: 41),
+            ],
+            runs: [
+                RunSighting(key: "/scheduler/runs/a/r-1", record: running("a", worker: "w1-1", attempt: 1), modRevision: 11),
+                RunSighting(key: "/scheduler/runs/a/r-1", record: running("a", worker: "w2-1", attempt: 2), modRevision: 21),
+            ],
+            mustSucceed: [ResourceID(job: "a", item: 0)], cronJobs: ["tick"],
+            wakes: [WorkerWake(worker: "w1-1", stopRevision: 15, wakeRevision: 22, wokeAt: 5.5)])
+    }
+
+    static func running(_ job: String, worker: String, attempt: Int) -> RunRecord {
+        RunRecord(
+            job: job, run: "r-1", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: Date(timeIntervalSince1970: 0),
+            notBefore: Date(timeIntervalSince1970: 0), attempt: attempt, status: .running, worker: worker)
+    }
+
+    static func verdict(_ evidence: ChaosEvidence, _ invariant: Invariant) -> InvariantResult {
+        InvariantChecker.check(evidence).first { $0.invariant == invariant }!
+    }
+
+    @Test("a clean run holds every invariant, and checks something for each")
+    func cleanRunHolds() {
+        let results = InvariantChecker.check(Self.cleanRun())
+        #expect(results.map(\.invariant) == Invariant.allCases)
+        for result in results {
+            #expect(result.held, "\(result.invariant.rawValue): \(result.violations)")
+            #expect(result.checked > 0, "\(result.invariant.rawValue) checked nothing")
+        }
+    }
+
+    @Test("a job without a success in history is lost; so is a cron job that never succeeded")
+    func lostJob() {
+        var evidence = Self.cleanRun()
+        evidence.mustSucceed.insert(ResourceID(job: "s", item: 2))
+        evidence.history.removeAll { $0.entry.job == "tick" }
+        let result = Self.verdict(evidence, .noJobLost)
+        #expect(!result.held)
+        #expect(result.violations.contains { $0.hasPrefix("s#2: no success") })
+        #expect(result.violations.contains { $0.hasPrefix("tick: the cron job never succeeded") })
+    }
+
+    @Test("two tokens of one job writing at the same time overlap")
+    func overlap() {
+        var evidence = Self.cleanRun()
+        // Token 10 ends after token 20 began, and the sink (wrongly) accepted it.
+        evidence.writes[2].accepted = true
+        let result = Self.verdict(evidence, .noOverlap)
+        #expect(result.violations == ["a: token 10 wrote until 6.000s, token 20 already from 5.000s"])
+        // Another shard of the same job does not overlap with it.
+        var shards = Self.cleanRun()
+        shards.writes.append(Self.write(.begin, "a", item: 1, token: 15, at: 1.5))
+        #expect(Self.verdict(shards, .noOverlap).held)
+    }
+
+    @Test("a stale write that was accepted, or a current one refused, breaks the fencing rule")
+    func staleAccepted() {
+        var evidence = Self.cleanRun()
+        evidence.writes[2].accepted = true
+        #expect(Self.verdict(evidence, .staleWritesRefused).violations.count == 1)
+        var refused = Self.cleanRun()
+        refused.writes[3].accepted = false
+        #expect(!Self.verdict(refused, .staleWritesRefused).held)
+    }
+
+    @Test("a cron fire time completed by two tokens, or succeeded twice in history, ran twice")
+    func cronTwice() {
+        var evidence = Self.cleanRun()
+        evidence.writes.append(Self.write(.begin, "tick", token: 35, run: "r-t1", worker: "w2-1", at: 8.5))
+        evidence.writes.append(Self.write(.end, "tick", token: 35, run: "r-t1", worker: "w2-1", at: 8.6))
+        let sink = Self.verdict(evidence, .cronAtMostOnce)
+        #expect(sink.violations == ["tick/r-t1: completed at the sink by tokens [30, 35]"])
+
+        var history = Self.cleanRun()
+        history.history.append(Self.history("tick", run: "r-t2", token: 45, worker: "w2-1", .succeeded, created: 46))
+        #expect(Self.verdict(history, .cronAtMostOnce).violations.count == 1)
+    }
+
+    @Test("a completion the sink saw but history lacks, or a success history has but the sink never saw, leaves history incomplete")
+    func historyIncomplete() {
+        var missing = Self.cleanRun()
+        missing.history.removeAll { $0.entry.token == 30 }
+        #expect(Self.verdict(missing, .historyComplete).violations == ["tick run r-t1 token 30: completed at the sink, no history entry"])
+
+        var invented = Self.cleanRun()
+        invented.history.append(Self.history("a", token: 25, worker: "w3-1", .succeeded, created: 26, key: "/scheduler/history/a/h-9"))
+        #expect(Self.verdict(invented, .historyComplete).violations.count == 1)
+
+        // A run that completed at the sink and was then abandoned (its worker died) is recorded.
+        var abandoned = Self.cleanRun()
+        abandoned.writes.append(Self.write(.end, "b", token: 50, at: 10))
+        abandoned.history.append(Self.history("b", token: 50, .abandoned, created: 52))
+        #expect(Self.verdict(abandoned, .historyComplete).held)
+    }
+
+    @Test("a woken worker that writes under an old claim is caught at the sink, in history and in run records")
+    func wokenWorkerWrites() {
+        // The sink accepts its old token after the wake (nobody took the job over yet).
+        var sink = Self.cleanRun()
+        sink.writes.append(Self.write(.end, "c", token: 12, at: 6))
+        #expect(Self.verdict(sink, .silentAfterWake).violations.count == 1)
+
+        // It records its old run's success after the wake.
+        var history = Self.cleanRun()
+        history.history.append(Self.history("c", token: 12, .succeeded, created: 30))
+        #expect(Self.verdict(history, .silentAfterWake).violations.count == 1)
+        // `abandoned`, written by whoever took over, is fine; so is an entry created before the wake.
+        var abandoned = Self.cleanRun()
+        abandoned.history.append(Self.history("c", token: 12, .abandoned, created: 30))
+        abandoned.history.append(Self.history("d", token: 13, .succeeded, created: 14))
+        #expect(Self.verdict(abandoned, .silentAfterWake).held)
+
+        // It rewrites its old run record (same attempt) after the wake.
+        var runs = Self.cleanRun()
+        runs.runs.append(RunSighting(key: "/scheduler/runs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 1), modRevision: 23))
+        #expect(Self.verdict(runs, .silentAfterWake).violations.count == 1)
+        // A new claim of a later attempt after the wake is its right.
+        var retried = Self.cleanRun()
+        retried.runs.append(RunSighting(key: "/scheduler/runs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 3), modRevision: 23))
+        #expect(Self.verdict(retried, .silentAfterWake).held)
+    }
+}

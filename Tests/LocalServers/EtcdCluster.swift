@@ -1,0 +1,160 @@
+import Coordination
+import Foundation
+import Synchronization
+
+/// etcd servers started on loopback by the tests (restarts, compaction, clusters, auth, TLS; ports
+/// 23000-23999) or by `coord-chaos`, data folders under /tmp; their owner stops them at the end,
+/// failures included.
+public final class EtcdCluster: @unchecked Sendable {
+    public struct Member: Sendable {
+        public var name: String
+        public var clientPort: Int
+        public var peerPort: Int
+        public var dataDirectory: String
+    }
+
+    /// The files of an `https` cluster's clients.
+    public struct ClientTLS: Sendable, Hashable {
+        public var caCertificate: String?
+        public var clientCertificate: String?
+        public var clientKey: String?
+
+        public init(caCertificate: String?, clientCertificate: String?, clientKey: String?) {
+            self.caCertificate = caCertificate
+            self.clientCertificate = clientCertificate
+            self.clientKey = clientKey
+        }
+    }
+
+    private static let nextPort = Mutex(23000 + Int.random(in: 0..<40) * 20)
+
+    /// Reserves `count` consecutive ports of the tests' range.
+    public static func ports(_ count: Int) -> Int {
+        nextPort.withLock { port in
+            if port + count > 23999 { port = 23000 }
+            defer { port += count }
+            return port
+        }
+    }
+
+    public let members: [Member]
+    public let extraArguments: [String]
+    public let secure: Bool
+    public let clientTLS: ClientTLS?
+    private let processes = Mutex<[String: Process]>([:])
+    /// The folder holding every member's data and log.
+    public let root: String
+
+    public var endpoints: [String] { members.map { "127.0.0.1:\($0.clientPort)" } }
+
+    /// Prepares `size` members on the ports from `basePort` on (client, peer, client, peer…),
+    /// by default ports of the tests' range; data under `/tmp/<folderPrefix><random>`.
+    public init(
+        size: Int, basePort: Int? = nil, extraArguments: [String] = [], secure: Bool = false, clientTLS: ClientTLS? = nil,
+        folderPrefix: String = "coordination-etcd-"
+    ) {
+        let base = basePort ?? Self.ports(size * 2)
+        let root = NSTemporaryDirectory() + "\(folderPrefix)\(UUID().uuidString.prefix(8))"
+        self.root = root
+        members = (0..<size).map { index in
+            Member(
+                name: "m\(index)", clientPort: base + index * 2, peerPort: base + index * 2 + 1,
+                dataDirectory: "\(root)/m\(index)")
+        }
+        self.extraArguments = extraArguments
+        self.secure = secure
+        self.clientTLS = clientTLS
+    }
+
+    public func start(_ member: Member) throws {
+        LeftoverServers.reapOnce()
+        try FileManager.default.createDirectory(atPath: member.dataDirectory, withIntermediateDirectories: true)
+        let scheme = secure ? "https" : "http"
+        let initialCluster = members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
+        process.arguments = [
+            "--name", member.name, "--data-dir", member.dataDirectory, "--logger=zap", "--log-outputs=stderr",
+            "--listen-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
+            "--advertise-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
+            "--listen-peer-urls", "http://127.0.0.1:\(member.peerPort)",
+            "--initial-advertise-peer-urls", "http://127.0.0.1:\(member.peerPort)",
+            "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", URL(fileURLWithPath: root).lastPathComponent,
+        ] + extraArguments
+        let logPath = root + "/\(member.name).log"
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        _ = try log.seekToEnd()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        processes.withLock { $0[member.name] = process }
+    }
+
+    /// The process id of a running member.
+    public func pid(of member: Member) -> pid_t? {
+        processes.withLock { $0[member.name]?.processIdentifier }
+    }
+
+    /// `true` while `member` was started and not stopped.
+    public func isStarted(_ member: Member) -> Bool {
+        processes.withLock { $0[member.name] != nil }
+    }
+
+    /// Stops `member`: SIGKILL at once, or SIGTERM with a SIGKILL fallback after 5 s.
+    public func stop(_ member: Member, kill: Bool = false) {
+        guard let process = processes.withLock({ $0.removeValue(forKey: member.name) }) else { return }
+        guard process.isRunning else { return }
+        if kill {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+        } else {
+            process.terminate()
+            let deadline = Date(timeIntervalSinceNow: 5)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        }
+        process.waitUntilExit()
+    }
+
+    public func stopAll() {
+        for member in members { stop(member, kill: true) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Waits until every started member passes `probe` (by default: it answers a plain-HTTP
+    /// status call, so pass a probe of your own for an `https` cluster).
+    public func waitUntilServing(
+        within timeout: Duration = .seconds(20), probe: (@Sendable (Member) async -> Bool)? = nil
+    ) async throws {
+        let probe = probe ?? { member in await Self.status(of: member) != nil }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        for member in members where isStarted(member) {
+            while await !probe(member) {
+                guard ContinuousClock.now < deadline else {
+                    throw CoordinationError(.unavailable, "etcd member \(member.name) did not become ready; see its log under \(root)")
+                }
+                try await Task.sleep(for: .milliseconds(100))  // readiness poll: the server offers no event
+            }
+        }
+    }
+
+    /// The member that currently leads the raft group, if one answers (plain HTTP only).
+    public func leader() async -> Member? {
+        for member in members where isStarted(member) {
+            // Member ids are uint64, sent as decimal text: compare the texts.
+            guard let status = await Self.status(of: member), let leader = status["leader"] as? String,
+                let header = status["header"] as? [String: Any], leader == header["member_id"] as? String
+            else { continue }
+            return member
+        }
+        return nil
+    }
+
+    /// `/v3/maintenance/status` of one member (header, leader, raft indexes…), `nil` when it does not answer.
+    public static func status(of member: Member) async -> [String: Any]? {
+        await LoopbackHTTP.postJSON(port: member.clientPort, path: "/v3/maintenance/status", body: "{}")?.object
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Blocking TCP sockets on 127.0.0.1, for the small clients and servers around test servers (the
+/// four-letter words, the gateway calls, the relay, the chaos sink). Callers keep them off the
+/// cooperative pool.
+public enum LoopbackSocket {
+    /// `SOCK_STREAM`, closed on exec: processes we spawn must not inherit our sockets (a cut
+    /// relay link or a stopped listener would live on in them).
+    static let streamType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+
+    /// Accepts a connection on `listener` (closed on exec too); `nil` on failure.
+    public static func accept(_ listener: Int32) -> Int32? {
+        let client = Glibc.accept(listener, nil, nil)
+        guard client >= 0 else { return nil }
+        // accept4 is not in Swift's Glibc module: a spawn racing with this may inherit one connection.
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        return client
+    }
+
+    /// A listening socket on a free loopback port, and that port.
+    public static func listen(backlog: Int32 = 16) throws -> (descriptor: Int32, port: Int) {
+        let fd = socket(AF_INET, streamType, 0)
+        guard fd >= 0 else { throw LoopbackSocketError("socket() failed: errno \(errno)") }
+        var address = Self.address(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && Glibc.listen(fd, backlog) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard listening else {
+            close(fd)
+            throw LoopbackSocketError("cannot listen on a loopback port: errno \(errno)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Connects to 127.0.0.1:`port`, reads and writes bounded by `timeout`; `nil` when refused.
+    public static func connect(port: Int, timeout: Duration) -> Int32? {
+        let fd = socket(AF_INET, streamType, 0)
+        guard fd >= 0 else { return nil }
+        var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = Self.address(port: UInt16(port))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Sends `request` to 127.0.0.1:`port` and returns everything it answers until it closes
+    /// (or `timeout` passes without a byte); `nil` when nothing could be sent.
+    public static func exchange(port: Int, request: [UInt8], timeout: Duration) -> [UInt8]? {
+        guard let fd = connect(port: port, timeout: timeout) else { return nil }
+        defer { close(fd) }
+        var sent = 0
+        while sent < request.count {
+            let written = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL)) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return nil }
+            sent += written
+        }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            reply += buffer[0..<count]
+        }
+        return reply
+    }
+
+    static func address(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}
+
+public struct LoopbackSocketError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

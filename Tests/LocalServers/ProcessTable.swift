@@ -1,0 +1,52 @@
+import Foundation
+
+/// What Linux's /proc says about other processes: command lines, parents, children.
+public enum ProcessTable {
+    /// The process's arguments (`argv`), empty when it is gone.
+    public static func arguments(of pid: Int32) -> [String] {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `true` while the process runs (a zombie has exited: it holds no ports or files).
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard let fields = statFields(of: pid), let state = fields.first else { return false }
+        return state != "Z"
+    }
+
+    /// The parent's process id, `nil` when the process is gone.
+    public static func parent(of pid: Int32) -> Int32? {
+        statFields(of: pid).flatMap { $0.count > 1 ? Int32($0[1]) : nil }
+    }
+
+    /// The process group's id, `nil` when the process is gone.
+    public static func processGroup(of pid: Int32) -> Int32? {
+        statFields(of: pid).flatMap { $0.count > 2 ? Int32($0[2]) : nil }
+    }
+
+    /// Every process below `pid` (children, their children…), read from one pass over /proc.
+    public static func descendants(of pid: Int32) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var children: [Int32: [Int32]] = [:]
+        for entry in entries {
+            guard let child = Int32(entry), let parent = parent(of: child) else { continue }
+            children[parent, default: []].append(child)
+        }
+        var found: [Int32] = []
+        var queue = children[pid] ?? []
+        while let next = queue.popLast() {
+            found.append(next)
+            queue += children[next] ?? []
+        }
+        return found
+    }
+
+    /// The fields of /proc/PID/stat after the command name: state, ppid, pgrp, …
+    private static func statFields(of pid: Int32) -> [Substring]? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        // "pid (name) state ppid pgrp …": the name may hold spaces, so read after its closing paren.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+}

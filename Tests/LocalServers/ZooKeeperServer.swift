@@ -1,0 +1,143 @@
+import Coordination
+import Foundation
+
+/// A ZooKeeper server on loopback that a test (ports 22000-22999) or `coord-chaos` starts itself,
+/// for restarts, ensembles and faults; data under /tmp. Started with the Java line from
+/// ENVIRONMENT.md and stopped by whoever started it, also when that fails.
+public final class ZooKeeperServer: @unchecked Sendable {
+    // Only touched by the one owner of the server, one step at a time.
+    public let id: Int
+    public let clientPort: Int
+    public let directory: URL
+    private var process: Process?
+
+    static let classPath = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+    public static let javaAvailable: Bool =
+        FileManager.default.fileExists(atPath: "/usr/share/java/zookeeper.jar")
+        && ["/usr/bin/java", "/usr/local/bin/java"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// How a server times its peers and its sessions (ZooKeeper counts both in ticks).
+    public struct Timing: Sendable {
+        public var tickTime: Int
+        public var initLimit: Int
+        public var syncLimit: Int
+        /// Session timeouts allowed, in ms; `nil` keeps ZooKeeper's 2 to 20 ticks.
+        public var minSessionTimeout: Int?
+        public var maxSessionTimeout: Int?
+
+        public init(tickTime: Int = 1000, initLimit: Int = 10, syncLimit: Int = 5, minSessionTimeout: Int? = nil, maxSessionTimeout: Int? = nil) {
+            self.tickTime = tickTime
+            self.initLimit = initLimit
+            self.syncLimit = syncLimit
+            self.minSessionTimeout = minSessionTimeout
+            self.maxSessionTimeout = maxSessionTimeout
+        }
+    }
+
+    public var host: String { "127.0.0.1:\(clientPort)" }
+
+    /// Prepares a server; `ensemble` lists (id, peerPort, electionPort) of every member. Its data
+    /// folder is `/tmp/<folderPrefix><port>-<random>` (``LeftoverServers`` knows the prefixes).
+    public convenience init(id: Int, clientPort: Int, ensemble: [(id: Int, peer: Int, election: Int)] = [], tickTime: Int = 1000) throws {
+        try self.init(id: id, clientPort: clientPort, ensemble: ensemble, timing: Timing(tickTime: tickTime))
+    }
+
+    public init(
+        id: Int, clientPort: Int, ensemble: [(id: Int, peer: Int, election: Int)], timing: Timing, folderPrefix: String = "coord-zk-test-"
+    ) throws {
+        self.id = id
+        self.clientPort = clientPort
+        directory = URL(fileURLWithPath: "/tmp/\(folderPrefix)\(clientPort)-\(UInt32.random(in: 0...UInt32.max))")
+        let data = directory.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        var config = """
+            tickTime=\(timing.tickTime)
+            initLimit=\(timing.initLimit)
+            syncLimit=\(timing.syncLimit)
+            dataDir=\(data.path)
+            clientPort=\(clientPort)
+            clientPortAddress=127.0.0.1
+            4lw.commands.whitelist=ruok,srvr,stat,mntr,conf
+            admin.enableServer=false
+            preAllocSize=4096
+            maxSessionTimeout=\(timing.maxSessionTimeout ?? timing.tickTime * 20)
+
+            """
+        if let minimum = timing.minSessionTimeout { config += "minSessionTimeout=\(minimum)\n" }
+        for member in ensemble {
+            config += "server.\(member.id)=127.0.0.1:\(member.peer):\(member.election)\n"
+        }
+        try config.write(to: directory.appendingPathComponent("zoo.cfg"), atomically: true, encoding: .utf8)
+        if !ensemble.isEmpty { try "\(id)\n".write(to: data.appendingPathComponent("myid"), atomically: true, encoding: .utf8) }
+    }
+
+    /// Starts the JVM and waits until the server serves (the `srvr` word prints a `Mode:` line).
+    public func start(waitUntilReady: Bool = true) async throws {
+        LeftoverServers.reapOnce()
+        if mode() != nil {
+            throw CoordinationError(.unavailable, "port \(clientPort) already serves ZooKeeper before we started our own; stop that server")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/java")
+        process.arguments = [
+            "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", Self.classPath,
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain", directory.appendingPathComponent("zoo.cfg").path,
+        ]
+        let log = directory.appendingPathComponent("server.log")
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.process = process
+        if waitUntilReady { try await waitUntilServing() }
+    }
+
+    public func waitUntilServing(within timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if mode() != nil { return }
+            try await Task.sleep(for: .milliseconds(100))  // readiness poll: the server offers no event
+        }
+        throw CoordinationError(.unavailable, "ZooKeeper on port \(clientPort) did not start; see \(directory.path)/server.log")
+    }
+
+    /// `leader`, `follower` or `standalone` from the `srvr` four-letter word; `nil` when not serving.
+    public func mode() -> String? {
+        guard let reply = Self.fourLetterWord("srvr", port: clientPort) else { return nil }
+        return reply.split(separator: "\n").first { $0.hasPrefix("Mode:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// Kills the server like a crash (SIGKILL) and waits for the process to be gone.
+    public func kill() {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// The JVM's process id while it runs.
+    public var pid: Int32? {
+        guard let process, process.isRunning else { return nil }
+        return process.processIdentifier
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT…) to the running JVM; `false` when it does not run.
+    @discardableResult
+    public func signal(_ signal: Int32) -> Bool {
+        guard let pid else { return false }
+        return Foundation.kill(pid, signal) == 0
+    }
+
+    /// Stops the server and removes its data.
+    public func destroy() {
+        kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    public static func fourLetterWord(_ word: String, port: Int) -> String? {
+        guard let reply = LoopbackSocket.exchange(port: port, request: Array(word.utf8), timeout: .seconds(2)) else { return nil }
+        return reply.isEmpty ? nil : String(decoding: reply, as: UTF8.self)
+    }
+}
