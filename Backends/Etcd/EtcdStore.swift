@@ -4,7 +4,7 @@ import Synchronization
 
 /// A ``CoordinationStore`` on etcd 3.4+, spoken through its v3 JSON gateway with libcurl.
 ///
-/// Requests run on a small pool of threads the store owns, each with a kept-alive connection;
+/// Requests run on one event-loop thread the store owns, over kept-alive connections (curl multi);
 /// the session (an etcd lease) is kept alive on a thread and connection of its own; every watch
 /// streams `/v3/watch` on its own thread. See ``KeySpace`` for how keys are laid out in etcd.
 /// Those threads live until ``close()``: a handle that is dropped without being closed keeps them
@@ -13,7 +13,7 @@ public final class EtcdStore: CoordinationStore {
     public let namespace: Key
     let keys: KeySpace
     let gateway: Gateway
-    let pool: RequestPool
+    let loop: CurlMultiLoop
     let keeper: SessionKeeper
     let watches = WatchRegistry()
     /// One etcd watch stream per key and scope, however many subscribe to it.
@@ -25,9 +25,9 @@ public final class EtcdStore: CoordinationStore {
     ///   - endpoints: `host:port` entries, tried in turn when one cannot be reached.
     ///   - secure: `https` (with `tls` files) instead of `http`.
     ///   - ttl: the session's time to live.
-    ///   - connections: how many requests may be in flight at once (one owned thread and
-    ///     kept-alive connection each, started only when that many requests wait, so a quiet
-    ///     handle keeps one); watches and the session have their own.
+    ///   - connections: how many requests may be in flight at once (one kept-alive connection
+    ///     each, opened only when that many requests wait, so a quiet handle keeps one); more
+    ///     wait their turn. Watches and the session have their own.
     /// - Throws: `unavailable` when no endpoint answers; `unauthenticated` for wrong credentials.
     public init(
         endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
@@ -46,7 +46,7 @@ public final class EtcdStore: CoordinationStore {
         self.namespace = namespace
         keys = KeySpace(namespace: namespace)
         keeper = try await SessionKeeper.start(gateway: gateway, ttl: ttl)
-        pool = RequestPool(threads: max(1, connections), name: "etcd-request", tls: gateway.tls)
+        loop = CurlMultiLoop(maxTransfers: max(1, connections), name: "etcd-requests", tls: gateway.tls)
         do {
             try await ensureNamespaceExists()
         } catch {
@@ -73,10 +73,7 @@ public final class EtcdStore: CoordinationStore {
 
     func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed() }
-        let gateway = self.gateway
-        return try await pool.run { connection throws(CoordinationError) in
-            try gateway.call(path, body, on: connection, kind: kind)
-        }
+        return try await gateway.call(path, body, via: loop, kind: kind)
     }
 
     func txn(_ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> TxnReply {
@@ -419,6 +416,6 @@ public final class EtcdStore: CoordinationStore {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
         watches.closeAll()
         await keeper.close()
-        pool.close()
+        loop.close()
     }
 }
