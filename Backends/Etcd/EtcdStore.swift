@@ -330,28 +330,49 @@ public final class EtcdStore: CoordinationStore {
         if key.isRoot { throw Self.rootHasNoRecord("set") }
         try CoordinationLimits.validate(value: value, for: key)
         let etcdKey = keys.etcdKey(key)
-        var compares = [EtcdRequest.compare(etcdKey, .create, .greater, 0)]
-        if let ifVersion { compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)) }
-        let reply: TxnReply
-        do {
-            reply = try await txn(EtcdRequest.txn(
-                compare: compares,
-                success: [["request_put": EtcdRequest.put(etcdKey, value: value, ignoreLease: true, previous: true)]],
-                failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+        // The previous key-value gives the record's version, creation and lease; keeping the
+        // lease keeps an ephemeral key ephemeral.
+        let put = EtcdRequest.put(etcdKey, value: value, ignoreLease: true, previous: true)
+        let previous: JSONValue?
+        let revision: Int64
+        do throws(CoordinationError) {
+            if let ifVersion {
+                let reply = try await txn(EtcdRequest.txn(
+                    compare: [
+                        EtcdRequest.compare(etcdKey, .create, .greater, 0),
+                        EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1),
+                    ],
+                    success: [["request_put": put]],
+                    failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+                guard reply.succeeded else {
+                    guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
+                    throw CoordinationError.versionConflict(key, expected: ifVersion, actual: found.version - 1)
+                }
+                previous = reply.responses.first?["response_put"]?["prev_kv"]
+                revision = reply.revision
+            } else {
+                // A plain put, not a txn (which costs etcd twice the CPU): with `ignore_lease` etcd
+                // itself refuses a key that does not exist ("key not found", read as noNode), in
+                // the same atomic step as the write.
+                let reply = try await call("/v3/kv/put", put, kind: .write)
+                previous = reply["prev_kv"]
+                guard let header = reply["header"]?["revision"]?.int64Value else {
+                    throw CoordinationError.gateway(.malformed("a put reply without a header revision"), kind: .write, key: key)
+                }
+                revision = header
+            }
+        } catch where error.code == .noNode {
+            throw CoordinationError.noNode(key)
         } catch {
             throw annotate(error, key: key)
         }
-        guard reply.succeeded else {
-            guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
-            throw CoordinationError.versionConflict(key, expected: ifVersion ?? -1, actual: found.version - 1)
-        }
-        guard let previous = reply.responses.first?["response_put"]?["prev_kv"] else {
+        guard let previous else {
             throw CoordinationError.gateway(.malformed("a put reply without the previous key-value"), kind: .write, key: key)
         }
         let before = try KeyValue(json: previous)
         return Record(
             key: key, value: value, version: before.version, createRevision: before.createRevision,
-            modRevision: reply.revision, isEphemeral: before.lease != 0)
+            modRevision: revision, isEphemeral: before.lease != 0)
     }
 
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {

@@ -135,6 +135,7 @@ import Testing
         #expect(code(403, 7, "etcdserver: permission denied") == .permissionDenied)
         #expect(code(404, 5, "etcdserver: requested lease not found") == .sessionExpired)
         #expect(code(400, 3, "etcdserver: too many operations in txn request") == .transactionTooLarge)
+        #expect(code(400, 3, "etcdserver: key not found", .write) == .noNode, "a put with ignore_lease on a missing key")
         #expect(code(503, 14, "etcdserver: request timed out", .write) == .connectionLoss)
         #expect(code(503, 14, "etcdserver: no leader") == .unavailable)
         let detail = CoordinationError.gateway(.status(404, grpcCode: 5, message: "lease not found"), kind: .read).backendDetail
