@@ -72,37 +72,4 @@ static inline CURLMcode ccurl_multi_setopt_timer_callback(CURLM *multi, ccurl_ti
     return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
 }
 
-#ifdef __linux__
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-
-// epoll and eventfd for the store's request loop (Swift's Glibc module does not include them;
-// struct epoll_event is packed, so it stays on this side).
-
-static inline int ccurl_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
-
-static inline int ccurl_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
-
-/// Adds, changes (op EPOLL_CTL_ADD / EPOLL_CTL_MOD) or removes (EPOLL_CTL_DEL) the watch on `fd`:
-/// for reading when `reading`, for writing when `writing`.
-static inline int ccurl_epoll_watch(int epoll, int op, int fd, int reading, int writing) {
-    struct epoll_event event = { .events = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0), .data = { .fd = fd } };
-    return epoll_ctl(epoll, op, fd, &event);
-}
-
-/// Waits up to `timeout` ms (-1: no limit) and reports up to `capacity` (at most 64) ready
-/// descriptors with their CURL_CSELECT_IN / OUT / ERR bits; returns how many, or -1.
-static inline int ccurl_epoll_wait(int epoll, int *fds, int *selects, int capacity, int timeout) {
-    struct epoll_event ready[64];
-    int count = epoll_wait(epoll, ready, capacity < 64 ? capacity : 64, timeout);
-    for (int i = 0; i < count; i++) {
-        unsigned events = ready[i].events;
-        fds[i] = ready[i].data.fd;
-        selects[i] = ((events & (EPOLLIN | EPOLLHUP)) ? CURL_CSELECT_IN : 0) | ((events & EPOLLOUT) ? CURL_CSELECT_OUT : 0)
-            | ((events & EPOLLERR) ? CURL_CSELECT_ERR : 0);
-    }
-    return count;
-}
-#endif
-
 #endif

@@ -1,20 +1,26 @@
 import CCurl
 import Foundation
+import Synchronization
 
-/// The store's requests, driven through curl's multi interface (`curl_multi_socket_action`) over
-/// up to `maxTransfers` kept-alive connections, with one thread the store owns waiting for replies.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The store's requests, all driven by one thread the store owns through curl's multi interface
+/// (`curl_multi_socket_action` and `poll`), over up to `maxTransfers` kept-alive connections.
 ///
 /// A thread per connection (the first design) paid two thread switches per request and left
-/// dozens of threads fighting for 2 cores under load. Here the caller starts its own transfer —
-/// curl sends the request at once, without blocking — and one loop thread receives every reply,
-/// many per wake-up, and resumes the caller's continuation; replies are parsed by the caller's
-/// task. Every curl call happens under `lock` (the multi handle is not thread-safe); the loop
-/// thread waits outside it.
+/// dozens of threads fighting for 2 cores under load; here a single thread sends, receives and
+/// completes every request, many per wake-up, and callers await a continuation. Replies are
+/// parsed by the awaiting task, not on this thread.
 final class CurlMultiLoop: @unchecked Sendable {
     typealias Outcome = Result<(status: Int, body: [UInt8]), TransportFailure>
 
-    /// One request in flight or waiting, and who to tell how it went.
-    private final class Transfer {
+    /// One request in flight or waiting, and who to tell how it went. Handed from the caller to
+    /// the loop thread under `state`'s lock, then touched by the loop thread only.
+    private final class Transfer: @unchecked Sendable {
         let request: GatewayRequest
         let sink = ResponseSink()
         let completion: (Outcome?) -> Void
@@ -25,30 +31,30 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
+    /// Guarded by `state`: what callers hand over to the loop thread.
+    private struct Inbox {
+        var transfers: [Transfer] = []
+        var wakePending = false
+        var closed = false
+    }
+
+    private let state = Mutex(Inbox())
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
     private let maxTransfers: Int
     private let tls: TLSFiles?
-    private let multi: UnsafeMutableRawPointer
-    private let watcher = SocketWatcher()
 
-    // Guarded by `lock`.
+    // Touched by the loop thread only (and curl's callbacks, which run on it).
+    private let multi: UnsafeMutableRawPointer
     private let headers = CurlHeaders()
-    private var closed = false
     private var idle: [CurlEasy] = []
     /// Running transfers by their easy handle.
     private var busy: [UnsafeMutableRawPointer: (easy: CurlEasy, transfer: Transfer)] = [:]
     private var waiting: [Transfer] = []
     private var waitingHead = 0
-    /// When curl wants `curl_multi_socket_action(CURL_SOCKET_TIMEOUT)`.
+    /// The poll events curl wants per socket.
+    private var sockets: [curl_socket_t: Int16] = [:]
     private var timerDeadline: ContinuousClock.Instant?
-    /// While the loop thread waits: until when (`nil` while it is awake). A caller that needs
-    /// curl called back earlier, or changed what a `poll` waits on, wakes it.
-    private var loopWaitsUntil: ContinuousClock.Instant?
-    /// The loop never waits longer than this, so a far deadline set by a caller (a request's
-    /// timeout, seconds away) needs no wake-up: the loop sees it on its next round.
-    private static let longestWait = Duration.seconds(1)
-    /// Transfers that ended, to be told outside the lock.
-    private var ended: [(Transfer, Outcome)] = []
 
     init(maxTransfers: Int, name: String, tls: TLSFiles?) {
         CurlGlobal.ensureInitialized()
@@ -56,6 +62,11 @@ final class CurlMultiLoop: @unchecked Sendable {
         self.tls = tls
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
         self.multi = multi
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { fatalError("pipe failed: errno \(errno)") }
+        wakeRead = ends[0]
+        wakeWrite = ends[1]
+        for end in ends { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
 
         // Keep every connection the loop may use alive between requests.
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, self.maxTransfers)
@@ -88,68 +99,86 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     /// Lets the transfers already handed over finish, then ends the thread; later requests get `nil`.
     func close() {
-        lock.lock()
-        closed = true
-        let wake = loopWaitsUntil != nil
-        lock.unlock()
-        if wake { watcher.wake() }
+        let wake = state.withLock { inbox -> Bool in
+            inbox.closed = true
+            defer { inbox.wakePending = true }
+            return !inbox.wakePending
+        }
+        if wake { wakeUp() }
     }
 
-    /// Starts `transfer` on the caller's thread (curl sends without blocking), or queues it
-    /// behind `maxTransfers` running ones.
     private func submit(_ transfer: Transfer) {
-        lock.lock()
-        if closed {
-            lock.unlock()
-            return transfer.completion(nil)
+        let (accepted, wake) = state.withLock { inbox -> (Bool, Bool) in
+            if inbox.closed { return (false, false) }
+            inbox.transfers.append(transfer)
+            defer { inbox.wakePending = true }
+            return (true, !inbox.wakePending)
         }
-        waiting.append(transfer)
-        let wake = advance()
-        let told = takeEnded()
-        lock.unlock()
-        if wake { watcher.wake() }
-        for (transfer, outcome) in told { transfer.completion(outcome) }
+        guard accepted else { return transfer.completion(nil) }
+        if wake { wakeUp() }
     }
 
-    // MARK: Under the lock
+    private func wakeUp() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
 
-    /// Starts what may start, runs curl's due timer, collects ended transfers; returns whether
-    /// the waiting loop thread must wake to see what changed.
-    private func advance() -> Bool {
-        var socketsChanged = false
-        var rounds = 0
-        repeat {
-            socketsChanged = startWaiting() || socketsChanged
-            if let deadline = timerDeadline, deadline <= .now {
-                timerDeadline = nil
+    // MARK: The loop thread
+
+    private func run() {
+        var fds: [pollfd] = []
+        var closing = false
+        while true {
+            closing = takeInbox() || closing
+            startWaiting()
+            if let deadline = timerDeadline, deadline <= .now { fireTimer() }
+            finishCompleted()
+            if closing && busy.isEmpty && waitingHead == waiting.count { break }
+
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            for (socket, events) in sockets { fds.append(pollfd(fd: socket, events: events, revents: 0)) }
+            let ready = poll(&fds, nfds_t(fds.count), pollTimeout())
+            guard ready > 0 else { continue }
+            if fds[0].revents != 0 { drainWakeups() }
+            for entry in fds.dropFirst() where entry.revents != 0 {
+                var mask: Int32 = 0
+                if entry.revents & Int16(POLLIN | POLLHUP) != 0 { mask |= CURL_CSELECT_IN }
+                if entry.revents & Int16(POLLOUT) != 0 { mask |= CURL_CSELECT_OUT }
+                if entry.revents & Int16(POLLERR | POLLNVAL) != 0 { mask |= CURL_CSELECT_ERR }
                 var running: Int32 = 0
-                _ = curl_multi_socket_action(multi, ccurl_socket_timeout(), 0, &running)
-                socketsChanged = true
+                _ = curl_multi_socket_action(multi, entry.fd, mask, &running)
             }
-            collectEnded()
-            rounds += 1
-        } while rounds < 8 && (timerDeadline.map { $0 <= .now } ?? false || canStart)
-        guard let waitsUntil = loopWaitsUntil else { return false }  // the loop is awake; it will look
-        if socketsChanged && SocketWatcher.changesNeedWake { return true }
-        return timerDeadline.map { $0 < waitsUntil } ?? false
+            finishCompleted()
+        }
+        idle.removeAll()
+        curl_multi_cleanup(multi)
+        closeDescriptor(wakeRead)
+        closeDescriptor(wakeWrite)
     }
 
-    private var canStart: Bool { busy.count < maxTransfers && waitingHead < waiting.count }
-
-    /// Starts waiting transfers while fewer than `maxTransfers` run; `true` if any started.
-    private func startWaiting() -> Bool {
-        var started = false
-        while canStart {
-            let transfer = waiting[waitingHead]
-            waitingHead += 1
-            start(transfer)
-            started = true
+    /// Moves handed-over transfers to `waiting`; `true` once the loop is closed.
+    private func takeInbox() -> Bool {
+        let (taken, closed) = state.withLock { inbox -> ([Transfer], Bool) in
+            inbox.wakePending = false
+            defer { inbox.transfers.removeAll(keepingCapacity: true) }
+            return (inbox.transfers, inbox.closed)
         }
-        if waitingHead == waiting.count {
+        if waitingHead > 0 && waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: true)
             waitingHead = 0
         }
-        return started
+        waiting.append(contentsOf: taken)
+        return closed
+    }
+
+    /// Starts waiting transfers while fewer than `maxTransfers` run.
+    private func startWaiting() {
+        while busy.count < maxTransfers && waitingHead < waiting.count {
+            let transfer = waiting[waitingHead]
+            waitingHead += 1
+            start(transfer)
+        }
     }
 
     private func start(_ transfer: Transfer) {
@@ -169,8 +198,8 @@ final class CurlMultiLoop: @unchecked Sendable {
         _ = curl_multi_add_handle(multi, easy.handle)
     }
 
-    /// Moves every finished transfer to `ended` and its handle back to `idle`.
-    private func collectEnded() {
+    /// Hands every finished transfer its outcome and returns its handle to `idle`.
+    private func finishCompleted() {
         var left: Int32 = 0
         while let message = curl_multi_info_read(multi, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
@@ -178,75 +207,48 @@ final class CurlMultiLoop: @unchecked Sendable {
             else { continue }
             let code = message.pointee.data.result
             _ = curl_multi_remove_handle(multi, handle)
-            ended.append((transfer, easy.outcome(code, sink: transfer.sink)))
+            let outcome = easy.outcome(code, sink: transfer.sink)
             easy.finish()
             idle.append(easy)
+            transfer.completion(outcome)
         }
+        startWaiting()
     }
 
-    private func takeEnded() -> [(Transfer, Outcome)] {
-        guard !ended.isEmpty else { return [] }
-        defer { ended.removeAll(keepingCapacity: true) }
-        return ended
+    private func fireTimer() {
+        timerDeadline = nil
+        var running: Int32 = 0
+        _ = curl_multi_socket_action(multi, ccurl_socket_timeout(), 0, &running)
     }
 
-    /// curl's socket callback (it runs inside a curl call, so under the lock).
+    private func pollTimeout() -> Int32 {
+        guard let deadline = timerDeadline else { return -1 }
+        let remaining = deadline - .now
+        if remaining <= .zero { return 0 }
+        // Round up: waking a little late is harmless, waking early spins.
+        return Int32(min(CurlOptions.milliseconds(remaining) + 1, Int(Int32.max)))
+    }
+
+    private func drainWakeups() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+
     private func watch(_ socket: curl_socket_t, what: Int32) {
         switch what {
-        case CURL_POLL_IN: watcher.watch(socket, reading: true, writing: false)
-        case CURL_POLL_OUT: watcher.watch(socket, reading: false, writing: true)
-        case CURL_POLL_INOUT: watcher.watch(socket, reading: true, writing: true)
-        default: watcher.unwatch(socket)
+        case CURL_POLL_IN: sockets[socket] = Int16(POLLIN)
+        case CURL_POLL_OUT: sockets[socket] = Int16(POLLOUT)
+        case CURL_POLL_INOUT: sockets[socket] = Int16(POLLIN | POLLOUT)
+        default: sockets[socket] = nil
         }
     }
 
-    /// curl's timer callback (under the lock).
     private func setTimer(milliseconds: Int) {
         timerDeadline = milliseconds < 0 ? nil : ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
     }
+}
 
-    // MARK: The loop thread
-
-    private func run() {
-        while true {
-            lock.lock()
-            _ = advance()
-            var told = takeEnded()
-            if closed && busy.isEmpty && waitingHead == waiting.count {
-                lock.unlock()
-                for (transfer, outcome) in told { transfer.completion(outcome) }
-                break
-            }
-            let latest = ContinuousClock.now.advanced(by: Self.longestWait)
-            let wakeAt = timerDeadline.map { min($0, latest) } ?? latest
-            loopWaitsUntil = wakeAt
-            watcher.prepareWait()
-            lock.unlock()
-            for (transfer, outcome) in told { transfer.completion(outcome) }
-
-            let ready = watcher.wait(timeout: Self.milliseconds(until: wakeAt))
-
-            lock.lock()
-            loopWaitsUntil = nil
-            for (socket, select) in ready {
-                var running: Int32 = 0
-                _ = curl_multi_socket_action(multi, socket, select, &running)
-            }
-            collectEnded()
-            told = takeEnded()
-            lock.unlock()
-            for (transfer, outcome) in told { transfer.completion(outcome) }
-        }
-        lock.lock()
-        idle.removeAll()
-        curl_multi_cleanup(multi)
-        lock.unlock()
-    }
-
-    /// A `poll`/`epoll_wait` timeout for `deadline`, rounded up (waking early would spin).
-    private static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
-        let remaining = deadline - .now
-        if remaining <= .zero { return 0 }
-        return Int32(CurlOptions.milliseconds(remaining) + 1)
-    }
+/// `close(2)`, named apart from ``CurlMultiLoop/close()``.
+private func closeDescriptor(_ descriptor: Int32) {
+    _ = close(descriptor)
 }
