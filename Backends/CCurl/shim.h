@@ -41,4 +41,31 @@ static inline CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *val
     return curl_easy_getinfo(handle, info, value);
 }
 
+// curl_multi_setopt is variadic too: the same typed wrappers for the multi interface.
+
+static inline CURLMcode ccurl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
+static inline CURLMcode ccurl_multi_setopt_pointer(CURLM *multi, CURLMoption option, void *value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
+/// CURLMOPT_SOCKETFUNCTION: curl says which socket to watch for what (CURL_POLL_IN/OUT/INOUT/REMOVE).
+typedef int (*ccurl_socket_callback)(CURL *easy, curl_socket_t socket, int what, void *context, void *socketContext);
+
+static inline CURLMcode ccurl_multi_setopt_socket_callback(CURLM *multi, ccurl_socket_callback callback) {
+    return curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, callback);
+}
+
+/// CURLMOPT_TIMERFUNCTION: curl asks to be called back after timeout_ms (-1: no timer).
+typedef int (*ccurl_timer_callback)(CURLM *multi, long timeout_ms, void *context);
+
+/// CURL_SOCKET_TIMEOUT, for curl_multi_socket_action when a timer (not a socket) is due.
+static inline curl_socket_t ccurl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
+
+static inline CURLMcode ccurl_multi_setopt_timer_callback(CURLM *multi, ccurl_timer_callback callback) {
+    return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
+}
+
 #endif

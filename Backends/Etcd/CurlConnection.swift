@@ -62,11 +62,14 @@ final class ResponseSink {
     var leftover: [UInt8] { pending }
 }
 
-/// One curl easy handle, reused across requests so its connection stays alive.
-/// Used by exactly one thread at a time (the thread that owns it); never on the cooperative pool.
-final class CurlConnection {
-    private let handle: UnsafeMutableRawPointer
-    private let tls: TLSFiles?
+/// A curl easy handle set up for gateway requests: the options that never change are set once,
+/// and a request only sets what differs from the last one (URL, timeout), because
+/// `curl_easy_reset` and a dozen options per request showed in the client's profile.
+final class CurlEasy {
+    let handle: UnsafeMutableRawPointer
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private var url: String?
+    private var timeout: Int?
 
     init(tls: TLSFiles?) {
         CurlGlobal.ensureInitialized()
@@ -75,78 +78,147 @@ final class CurlConnection {
             fatalError("curl_easy_init failed")
         }
         self.handle = handle
-        self.tls = tls
-    }
-
-    deinit { curl_easy_cleanup(handle) }
-
-    /// Performs `request` and returns the HTTP status and body, or throws a ``TransportFailure``.
-    /// With `sink.onLine` set, the body is delivered line by line instead (a watch stream).
-    func perform(_ request: GatewayRequest, sink: ResponseSink = ResponseSink()) throws(TransportFailure) -> (status: Int, body: [UInt8]) {
-        curl_easy_reset(handle)
-        var headers: UnsafeMutablePointer<curl_slist>? = nil
-        headers = curl_slist_append(headers, "Content-Type: application/json")
-        // The gateway wants the raw token, not "Bearer <token>".
-        if let token = request.token { headers = curl_slist_append(headers, "Authorization: \(token)") }
-        defer { curl_slist_free_all(headers) }
-
-        _ = ccurl_setopt_string(handle, CURLOPT_URL, request.baseURL + request.path)
-        _ = ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        _ = ccurl_setopt_long(handle, CURLOPT_POST, 1)
-        _ = ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
-        _ = ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
-        _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
-        _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPIDLE, 5)
-        _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPINTVL, 2)
-        _ = ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 2_000)
-        let timeoutMs = request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000
-        _ = ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(timeoutMs))
-        if let tls {
-            if let ca = tls.caCertificate { _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, ca) }
-            if let cert = tls.clientCertificate { _ = ccurl_setopt_string(handle, CURLOPT_SSLCERT, cert) }
-            if let key = tls.clientKey { _ = ccurl_setopt_string(handle, CURLOPT_SSLKEY, key) }
-        }
-        let context = Unmanaged.passUnretained(sink).toOpaque()
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        CurlOptions.applyFixed(handle, tls: tls, errorBuffer: errorBuffer)
         _ = ccurl_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
             let bytes = UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self)
             return sink.receive(UnsafeBufferPointer(start: bytes, count: size * count)) ? size * count : 0
         }
-        _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
-        if sink.onLine != nil {
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// Points the handle at `request` (all but its body) and at `sink` for the reply.
+    func prepare(_ request: GatewayRequest, headers: CurlHeaders, sink: ResponseSink) {
+        let url = request.baseURL + request.path
+        if url != self.url {
+            _ = ccurl_setopt_string(handle, CURLOPT_URL, url)
+            self.url = url
+        }
+        let timeout = CurlOptions.milliseconds(request.timeout)
+        if timeout != self.timeout {
+            _ = ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeout)
+            self.timeout = timeout
+        }
+        _ = ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers.list(token: request.token))
+        _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+        errorBuffer[0] = 0
+    }
+
+    /// Forgets the sink of the transfer that just ended.
+    func finish() { _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, nil) }
+
+    /// The outcome of the transfer that just ended with `code`.
+    func outcome(_ code: CURLcode, sink: ResponseSink) -> Result<(status: Int, body: [UInt8]), TransportFailure> {
+        guard code == CURLE_OK else {
+            let detail = String(cString: errorBuffer)
+            return .failure(TransportFailure(
+                code: Int(code.rawValue), message: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail))
+        }
+        var status = 0
+        _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return .success((status, sink.body))
+    }
+}
+
+/// One kept-alive connection for a thread that owns it (the session keeper, a watch): requests
+/// block that thread, so it is never used on the cooperative pool.
+final class CurlConnection {
+    private let easy: CurlEasy
+    private let headers = CurlHeaders()
+    private var streaming = false
+
+    init(tls: TLSFiles?) { easy = CurlEasy(tls: tls) }
+
+    /// Performs `request` and returns the HTTP status and body, or throws a ``TransportFailure``.
+    /// With `sink.onLine` set, the body is delivered line by line instead (a watch stream).
+    func perform(_ request: GatewayRequest, sink: ResponseSink = ResponseSink()) throws(TransportFailure) -> (status: Int, body: [UInt8]) {
+        let handle = easy.handle
+        easy.prepare(request, headers: headers, sink: sink)
+        let streams = sink.onLine != nil
+        if streams || streaming {
             // An idle stream calls no write callback; the progress callback runs at least once a
             // second, so cancelling a quiet watch still ends its transfer promptly.
-            _ = ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
+            _ = ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, streams ? 0 : 1)
             _ = ccurl_setopt_progress_callback(handle) { context, _, _, _, _ in
                 guard let context else { return 1 }
                 let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
                 return sink.shouldContinue() ? 0 : 1
             }
-            _ = ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context)
+            _ = ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, streams ? Unmanaged.passUnretained(sink).toOpaque() : nil)
+            streaming = streams
         }
-
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let code: CURLcode = request.body.withUnsafeBufferPointer { body in
-            errorBuffer.withUnsafeMutableBufferPointer { errorBytes in
-                _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBytes.baseAddress)
-                _ = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
-                _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
-                let code = curl_easy_perform(handle)
-                // The buffers are about to go away: make sure curl keeps no pointer to them.
-                _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
-                _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
-                return code
-            }
+            _ = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+            _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+            let code = curl_easy_perform(handle)
+            // The body is about to go away: make sure curl keeps no pointer to it.
+            _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
+            return code
         }
-        guard code == CURLE_OK else {
-            let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            throw TransportFailure(code: Int(code.rawValue), message: text)
+        easy.finish()
+        return try easy.outcome(code, sink: sink).get()
+    }
+}
+
+/// The options every request handle shares, set once per handle.
+enum CurlOptions {
+    static func applyFixed(_ handle: UnsafeMutableRawPointer, tls: TLSFiles?, errorBuffer: UnsafeMutablePointer<CChar>) {
+        _ = ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        _ = ccurl_setopt_long(handle, CURLOPT_POST, 1)
+        _ = ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+        _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPIDLE, 5)
+        _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPINTVL, 2)
+        _ = ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 2_000)
+        _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
+        if let tls {
+            if let ca = tls.caCertificate { _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, ca) }
+            if let cert = tls.clientCertificate { _ = ccurl_setopt_string(handle, CURLOPT_SSLCERT, cert) }
+            if let key = tls.clientKey { _ = ccurl_setopt_string(handle, CURLOPT_SSLKEY, key) }
         }
-        var status = 0
-        _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return (status, sink.body)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// The request headers, built once per token rather than once per request. curl reads the list
+/// during each transfer, so a list stays alive until this object goes.
+final class CurlHeaders {
+    private var token: String?
+    private var current: UnsafeMutablePointer<curl_slist>?
+    private var retired: [UnsafeMutablePointer<curl_slist>] = []
+
+    init() { current = Self.build(token: nil) }
+
+    deinit {
+        curl_slist_free_all(current)
+        for list in retired { curl_slist_free_all(list) }
+    }
+
+    /// The list for `token`; a new token (they are renewed rarely) builds a new one.
+    func list(token: String?) -> UnsafeMutablePointer<curl_slist>? {
+        if token != self.token {
+            if let current { retired.append(current) }
+            current = Self.build(token: token)
+            self.token = token
+        }
+        return current
+    }
+
+    private static func build(token: String?) -> UnsafeMutablePointer<curl_slist>? {
+        var headers = curl_slist_append(nil, "Content-Type: application/json")
+        // The gateway wants the raw token, not "Bearer <token>".
+        if let token { headers = curl_slist_append(headers, "Authorization: \(token)") }
+        return headers
     }
 }
 

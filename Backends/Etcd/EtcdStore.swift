@@ -4,7 +4,7 @@ import Synchronization
 
 /// A ``CoordinationStore`` on etcd 3.4+, spoken through its v3 JSON gateway with libcurl.
 ///
-/// Requests run on a small pool of threads the store owns, each with a kept-alive connection;
+/// Requests run on one event-loop thread the store owns, over kept-alive connections (curl multi);
 /// the session (an etcd lease) is kept alive on a thread and connection of its own; every watch
 /// streams `/v3/watch` on its own thread. See ``KeySpace`` for how keys are laid out in etcd.
 /// Those threads live until ``close()``: a handle that is dropped without being closed keeps them
@@ -13,7 +13,7 @@ public final class EtcdStore: CoordinationStore {
     public let namespace: Key
     let keys: KeySpace
     let gateway: Gateway
-    let pool: RequestPool
+    let loop: CurlMultiLoop
     let keeper: SessionKeeper
     let watches = WatchRegistry()
     /// One etcd watch stream per key and scope, however many subscribe to it.
@@ -25,14 +25,14 @@ public final class EtcdStore: CoordinationStore {
     ///   - endpoints: `host:port` entries, tried in turn when one cannot be reached.
     ///   - secure: `https` (with `tls` files) instead of `http`.
     ///   - ttl: the session's time to live.
-    ///   - connections: how many requests may be in flight at once (one owned thread and
-    ///     kept-alive connection each, started only when that many requests wait, so a quiet
-    ///     handle keeps one); watches and the session have their own.
+    ///   - connections: how many requests may be in flight at once (one kept-alive connection
+    ///     each, opened only when that many requests wait, so a quiet handle keeps one); more
+    ///     wait their turn. Watches and the session have their own.
     /// - Throws: `unavailable` when no endpoint answers; `unauthenticated` for wrong credentials.
     public init(
         endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
         caCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
-        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = 32,
+        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = 64,
         logger: Logger = Logger(label: "coordination.etcd")
     ) async throws {
         guard !endpoints.isEmpty else {
@@ -46,7 +46,7 @@ public final class EtcdStore: CoordinationStore {
         self.namespace = namespace
         keys = KeySpace(namespace: namespace)
         keeper = try await SessionKeeper.start(gateway: gateway, ttl: ttl)
-        pool = RequestPool(threads: max(1, connections), name: "etcd-request", tls: gateway.tls)
+        loop = CurlMultiLoop(maxTransfers: max(1, connections), name: "etcd-requests", tls: gateway.tls)
         do {
             try await ensureNamespaceExists()
         } catch {
@@ -73,10 +73,7 @@ public final class EtcdStore: CoordinationStore {
 
     func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed() }
-        let gateway = self.gateway
-        return try await pool.run { connection throws(CoordinationError) in
-            try gateway.call(path, body, on: connection, kind: kind)
-        }
+        return try await gateway.call(path, body, via: loop, kind: kind)
     }
 
     func txn(_ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> TxnReply {
@@ -333,28 +330,49 @@ public final class EtcdStore: CoordinationStore {
         if key.isRoot { throw Self.rootHasNoRecord("set") }
         try CoordinationLimits.validate(value: value, for: key)
         let etcdKey = keys.etcdKey(key)
-        var compares = [EtcdRequest.compare(etcdKey, .create, .greater, 0)]
-        if let ifVersion { compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)) }
-        let reply: TxnReply
-        do {
-            reply = try await txn(EtcdRequest.txn(
-                compare: compares,
-                success: [["request_put": EtcdRequest.put(etcdKey, value: value, ignoreLease: true, previous: true)]],
-                failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+        // The previous key-value gives the record's version, creation and lease; keeping the
+        // lease keeps an ephemeral key ephemeral.
+        let put = EtcdRequest.put(etcdKey, value: value, ignoreLease: true, previous: true)
+        let previous: JSONValue?
+        let revision: Int64
+        do throws(CoordinationError) {
+            if let ifVersion {
+                let reply = try await txn(EtcdRequest.txn(
+                    compare: [
+                        EtcdRequest.compare(etcdKey, .create, .greater, 0),
+                        EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1),
+                    ],
+                    success: [["request_put": put]],
+                    failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+                guard reply.succeeded else {
+                    guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
+                    throw CoordinationError.versionConflict(key, expected: ifVersion, actual: found.version - 1)
+                }
+                previous = reply.responses.first?["response_put"]?["prev_kv"]
+                revision = reply.revision
+            } else {
+                // A plain put, not a txn (which costs etcd twice the CPU): with `ignore_lease` etcd
+                // itself refuses a key that does not exist ("key not found", read as noNode), in
+                // the same atomic step as the write.
+                let reply = try await call("/v3/kv/put", put, kind: .write)
+                previous = reply["prev_kv"]
+                guard let header = reply["header"]?["revision"]?.int64Value else {
+                    throw CoordinationError.gateway(.malformed("a put reply without a header revision"), kind: .write, key: key)
+                }
+                revision = header
+            }
+        } catch where error.code == .noNode {
+            throw CoordinationError.noNode(key)
         } catch {
             throw annotate(error, key: key)
         }
-        guard reply.succeeded else {
-            guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
-            throw CoordinationError.versionConflict(key, expected: ifVersion ?? -1, actual: found.version - 1)
-        }
-        guard let previous = reply.responses.first?["response_put"]?["prev_kv"] else {
+        guard let previous else {
             throw CoordinationError.gateway(.malformed("a put reply without the previous key-value"), kind: .write, key: key)
         }
         let before = try KeyValue(json: previous)
         return Record(
             key: key, value: value, version: before.version, createRevision: before.createRevision,
-            modRevision: reply.revision, isEphemeral: before.lease != 0)
+            modRevision: revision, isEphemeral: before.lease != 0)
     }
 
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
@@ -419,6 +437,6 @@ public final class EtcdStore: CoordinationStore {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
         watches.closeAll()
         await keeper.close()
-        pool.close()
+        loop.close()
     }
 }

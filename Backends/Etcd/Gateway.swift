@@ -5,7 +5,8 @@ import Synchronization
 
 /// The shared, immutable-after-open description of how to reach etcd: endpoints (tried in turn on
 /// connection errors), TLS files, credentials and the current auth token. Requests run on a
-/// ``CurlConnection`` owned by the calling thread; this type only decides where and with what.
+/// ``CurlConnection`` owned by the calling thread or through the store's ``CurlMultiLoop``; this
+/// type only decides where and with what.
 final class Gateway: Sendable {
     let endpoints: [String]
     let tls: TLSFiles?
@@ -36,106 +37,61 @@ final class Gateway: Sendable {
         _ = preferred.compareExchange(expected: index, desired: (index + 1) % endpoints.count, ordering: .relaxed)
     }
 
-    /// POSTs `body` to `path` and returns the parsed JSON reply.
-    ///
-    /// Connection errors move on to the next endpoint (for writes only when the request surely
-    /// never left); a 401 re-authenticates once and retries (tokens expire).
+    /// POSTs `body` to `path` on a connection the calling thread owns and returns the parsed JSON
+    /// reply. See ``GatewayCall`` for failover and re-authentication.
     func call(
         _ path: String, _ body: JSONValue, on connection: CurlConnection, kind: RequestKind,
         timeout: Duration? = nil
     ) throws(CoordinationError) -> JSONValue {
-        let payload = body.serialized
-        var lastFailure: GatewayFailure?
-        var reauthenticated = false
-        var attempt = 0
-        let first = preferredEndpoint
-        while attempt < endpoints.count {
-            let index = (first + attempt) % endpoints.count
-            let endpoint = endpoints[index]
-            let request = GatewayRequest(
-                baseURL: endpoint, path: path, body: payload, token: token.withLock { $0 },
-                timeout: timeout ?? requestTimeout)
-            let status: Int
-            let reply: [UInt8]
-            do {
-                (status, reply) = try connection.perform(request)
-            } catch {
-                lastFailure = .transport(error, endpoint: endpoint)
-                if kind == .write && (!error.neverSent || error.timedOut) {
-                    // This write may have been applied, so it is not sent again; but the endpoint
-                    // failed, so later requests start at the next one.
-                    rotateEndpoint(from: index)
-                    break
-                }
-                logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
-                attempt += 1
-                rotateEndpoint(from: index)
-                continue
+        var call = GatewayCall(gateway: self, path: path, payload: body.serialized, kind: kind, timeout: timeout ?? requestTimeout)
+        while let request = call.nextRequest() {
+            switch call.handle(Result { () throws(TransportFailure) in try connection.perform(request) }) {
+            case .reply(let json): return json
+            case .next: continue
+            case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint)
+            case .fail(let error): throw error
             }
-            if status == 200 {
-                guard let json = JSONValue.parse(reply), case .object = json else {
-                    throw .gateway(.malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Self.excerpt(reply))"), kind: kind)
-                }
-                // Streaming endpoints (lease keep-alive) report errors inside a 200 reply.
-                guard case .object = json["error"] else { return json }
-            }
-            let failure = Self.failure(status: status, reply: reply)
-            if case .status(_, let grpcCode, _) = failure, grpcCode == 16 || (grpcCode == nil && status == 401),
-                credentials != nil, !reauthenticated
-            {
-                reauthenticated = true
-                try authenticate(on: connection, endpoint: endpoint)
-                continue
-            }
-            // A member without a leader (an election under way) cannot serve; another may.
-            if case .status(_, 14?, _) = failure, kind == .read, endpoints.count > 1 {
-                lastFailure = failure
-                attempt += 1
-                rotateEndpoint(from: index)
-                continue
-            }
-            throw .gateway(failure, kind: kind)
         }
-        throw .gateway(lastFailure ?? .malformed("no endpoint configured"), kind: kind)
+        throw call.exhausted
+    }
+
+    /// The same call through the store's event loop, awaited without blocking the caller's thread.
+    func call(_ path: String, _ body: JSONValue, via loop: CurlMultiLoop, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
+        var call = GatewayCall(gateway: self, path: path, payload: body.serialized, kind: kind, timeout: requestTimeout)
+        while let request = call.nextRequest() {
+            guard let outcome = await loop.perform(request) else { throw .closed() }
+            switch call.handle(outcome) {
+            case .reply(let json): return json
+            case .next: continue
+            case .authenticate(let endpoint): try await authenticate(via: loop, endpoint: endpoint)
+            case .fail(let error): throw error
+            }
+        }
+        throw call.exhausted
     }
 
     /// Gets a fresh token for the configured user. A wrong password is `unauthenticated`.
     func authenticate(on connection: CurlConnection, endpoint: String? = nil) throws(CoordinationError) {
-        guard let credentials else { return }
-        let body: JSONValue = ["name": .string(credentials.user), "password": .string(credentials.password)]
-        var lastFailure: GatewayFailure?
-        for candidate in endpoint.map({ [$0] }) ?? endpoints {
-            let request = GatewayRequest(baseURL: candidate, path: "/v3/auth/authenticate", body: body.serialized, token: nil, timeout: requestTimeout)
-            do {
-                let (status, reply) = try connection.perform(request)
-                guard status == 200 else {
-                    let failure = Self.failure(status: status, reply: reply)
-                    if case .status(_, 9?, let message) = failure, message.contains("not enabled") {
-                        // Credentials for a server without auth: nothing to authenticate, carry on.
-                        logger.debug("etcd auth is not enabled; the credentials are not used")
-                        token.withLock { $0 = nil }
-                        return
-                    }
-                    throw GatewayError(failure: failure)
-                }
-                guard let json = JSONValue.parse(reply), let newToken = json["token"]?.stringValue else {
-                    throw GatewayError(failure: .malformed("an authenticate reply without a token: \(Self.excerpt(reply))"))
-                }
-                token.withLock { $0 = newToken }
-                logger.debug("etcd token renewed")
-                return
-            } catch let error as TransportFailure {
-                lastFailure = .transport(error, endpoint: candidate)
-            } catch let error as GatewayError {
-                throw .gateway(error.failure, kind: .read)
-            } catch {
-                lastFailure = .malformed("\(error)")
-            }
+        var login = GatewayLogin(gateway: self, endpoint: endpoint)
+        while let request = login.nextRequest() {
+            if login.handle(Result { () throws(TransportFailure) in try connection.perform(request) }) { return }
         }
-        throw .gateway(lastFailure ?? .malformed("no endpoint configured"), kind: .read)
+        try login.finish()
     }
 
-    private struct GatewayError: Error { var failure: GatewayFailure }
+    func authenticate(via loop: CurlMultiLoop, endpoint: String? = nil) async throws(CoordinationError) {
+        var login = GatewayLogin(gateway: self, endpoint: endpoint)
+        while let request = login.nextRequest() {
+            guard let outcome = await loop.perform(request) else { throw .closed() }
+            if login.handle(outcome) { return }
+        }
+        try login.finish()
+    }
+
+    /// Stores a renewed token (or none, when the server has auth disabled).
+    func setToken(_ newToken: String?) { token.withLock { $0 = newToken } }
+
+    var userCredentials: (user: String, password: String)? { credentials }
 
     /// Reads the gateway's `{"error","message","code"}` body; anything else is described as it came.
     static func failure(status: Int, reply: [UInt8]) -> GatewayFailure {

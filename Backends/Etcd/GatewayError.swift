@@ -42,6 +42,9 @@ extension CoordinationError {
             case (3?, _) where message.contains("authentication failed") || message.contains("user name"):
                 // etcd reports a wrong user or password as InvalidArgument.
                 code = .unauthenticated
+            case (3?, _) where message.contains("key not found"):
+                // A put with `ignore_lease` on a missing key: it updates only what exists.
+                code = .noNode
             case (3?, _) where message.contains("too many operations") || message.contains("too large"):
                 code = .transactionTooLarge
             case (5?, _) where message.contains("lease not found"): code = .sessionExpired

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A parsed JSON document, `Sendable`, with the accessors the gateway's replies need.
 ///
 /// The gateway writes every int64 as a string and omits fields that are zero, false or empty, so
@@ -45,42 +43,8 @@ enum JSONValue: Sendable, Equatable {
 
     /// Parses a complete document; `nil` when `bytes` is not one (truncated, malformed, empty).
     static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-            return nil
-        }
-        return JSONValue(foundation: object)
-    }
-
-    private init?(foundation object: Any) {
-        switch object {
-        case let dictionary as [String: Any]:
-            var fields: [String: JSONValue] = [:]
-            for (name, value) in dictionary {
-                guard let converted = JSONValue(foundation: value) else { return nil }
-                fields[name] = converted
-            }
-            self = .object(fields)
-        case let array as [Any]:
-            var items: [JSONValue] = []
-            for value in array {
-                guard let converted = JSONValue(foundation: value) else { return nil }
-                items.append(converted)
-            }
-            self = .array(items)
-        case let text as String:
-            self = .string(text)
-        case let number as NSNumber:
-            // JSONSerialization gives booleans as NSNumber too; tell them apart by their type.
-            if String(cString: number.objCType) == "c" {
-                self = .bool(number.boolValue)
-            } else {
-                self = .number(number.doubleValue)
-            }
-        case is NSNull:
-            self = .null
-        default:
-            return nil
-        }
+        if let parsed = bytes.withContiguousStorageIfAvailable({ JSONParser.parse($0) }) { return parsed }
+        return Array(bytes).withUnsafeBufferPointer { JSONParser.parse($0) }
     }
 
     /// The compact JSON text of this value.
@@ -152,7 +116,7 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
 
     /// Bytes as the gateway wants them: base64.
     static func bytes(_ bytes: some Collection<UInt8>) -> JSONValue {
-        .string(Data(bytes).base64EncodedString())
+        .string(Base64.encode(bytes))
     }
 
     /// An int64 as the gateway writes it: a decimal string.
@@ -160,7 +124,7 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
 
     /// Decodes a base64 field; `nil` when absent (an omitted empty value is the empty array).
     var base64Bytes: [UInt8]? {
-        guard let text = stringValue, let data = Data(base64Encoded: text) else { return nil }
-        return Array(data)
+        guard let text = stringValue else { return nil }
+        return Base64.decode(text)
     }
 }

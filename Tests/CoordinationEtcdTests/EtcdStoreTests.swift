@@ -181,6 +181,30 @@ struct EtcdStoreTests {
         }
     }
 
+    @Test func closingWhileRequestsAreInFlightFinishesOrRefusesEachOne() async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await SharedEtcd.open(namespace)
+        // More requests than connections, so some still wait in the event loop's queue at close.
+        let outcomes = try await withThrowingTaskGroup(of: CoordinationError.Code?.self) { group in
+            for index in 0..<80 {
+                group.addTask {
+                    do {
+                        _ = try await store.create(try Key("/c\(index)"), value: [], mode: .persistent)
+                        return nil
+                    } catch let error as CoordinationError {
+                        return error.code
+                    }
+                }
+            }
+            await store.close()
+            return try await group.reduce(into: [CoordinationError.Code?]()) { $0.append($1) }
+        }
+        #expect(outcomes.count == 80, "every request ended; none hangs on a closed loop")
+        #expect(outcomes.allSatisfy { $0 == nil || $0 == .unavailable }, "\(Set(outcomes.compactMap { $0 }))")
+        await #expect(throws: CoordinationError.self) { _ = try await store.get(try Key("/c0")) }
+        try? await admin.deletePrefix(namespace.path)
+    }
+
     @Test func manyRequestsInParallel() async throws {
         try await withStore { store, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in

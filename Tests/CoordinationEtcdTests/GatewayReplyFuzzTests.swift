@@ -1,5 +1,6 @@
 @testable import CoordinationEtcd
 import Coordination
+import Foundation
 import PropertyBased
 import Testing
 
@@ -40,6 +41,24 @@ import Testing
         await propertyCheck(count: 3000, input: Gen<UInt8>.value(in: 0...255).array(of: 0...64)) { bytes in
             if let json = JSONValue.parse(bytes) {
                 #expect(JSONValue.parse(json.serialized) != nil, "what parses serializes to something that parses")
+            }
+        }
+    }
+
+    @Test func base64MatchesFoundationAndRoundTrips() async {
+        await propertyCheck(count: 2000, input: Gen<UInt8>.value(in: 0...255).array(of: 0...40)) { bytes in
+            let text = Base64.encode(bytes)
+            #expect(text == Data(bytes).base64EncodedString())
+            #expect(Base64.decode(text) == bytes)
+        }
+    }
+
+    @Test func garbledBase64NeverCrashes() async {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=*".utf8)
+        let text = Gen.int(in: 0...(alphabet.count - 1)).array(of: 0...16).map { String(decoding: $0.map { alphabet[$0] }, as: UTF8.self) }
+        await propertyCheck(count: 2000, input: text) { text in
+            if let bytes = Base64.decode(text) {
+                #expect(Data(base64Encoded: text).map(Array.init) == bytes, "what decodes, Foundation decodes alike: \(text)")
             }
         }
     }

@@ -86,6 +86,34 @@ import Testing
         #expect(JSONValue.parse([]) == nil)
     }
 
+    @Test func readsEscapesAndUnicodeAsTheRFCSays() throws {
+        let json = try #require(JSONValue.parse(Array(#" {"a" : "q\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00é", "n":[-0.5e+2, 0, 12]} "#.utf8)))
+        #expect(json["a"] == .string("q\"\\/\u{8}\u{c}\n\r\té😀é"))
+        #expect(json["n"] == [.number(-50), .number(0), .number(12)])
+        #expect(JSONValue.parse(Array(#""x""#.utf8)) == .string("x"), "a fragment is a document")
+    }
+
+    @Test func refusesWhatIsNotExactlyOneDocument() {
+        let malformed = [
+            #"{"a":1,}"#, #"[1 2]"#, #"{"a" 1}"#, #"{a:1}"#, "01", "1.", "-", "1e", "1e999", "tru", "nul",
+            #""\ud83d""#, #""\ude00""#, #""\x""#, "\"tab\there\"", #"{"a":1} x"#, "", "   ",
+        ]
+        for text in malformed {
+            #expect(JSONValue.parse(Array(text.utf8)) == nil, "\(text)")
+        }
+        #expect(JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) == nil, "invalid UTF-8 in a string")
+        #expect(JSONValue.parse(Array(repeating: UInt8(ascii: "["), count: 100_000)) == nil, "deep nesting is refused, not a stack overflow")
+    }
+
+    @Test func base64AsTheGatewayWritesIt() {
+        #expect(Base64.encode(Array("/a/b".utf8)) == "L2EvYg==")
+        #expect(Base64.decode("L2EvYg==") == Array("/a/b".utf8))
+        #expect(Base64.decode("") == [])
+        for bad in ["L2E", "L2E*", "L=Ev", "L2==Yg==", "=AAA", "AA=A"] {
+            #expect(Base64.decode(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func truncatedTxnReplyIsUnavailableNotACrash() throws {
         let json = try #require(JSONValue.parse(Array(#"{"succeeded":true}"#.utf8)))
         let error = #expect(throws: CoordinationError.self) { try TxnReply(json) }
@@ -107,6 +135,7 @@ import Testing
         #expect(code(403, 7, "etcdserver: permission denied") == .permissionDenied)
         #expect(code(404, 5, "etcdserver: requested lease not found") == .sessionExpired)
         #expect(code(400, 3, "etcdserver: too many operations in txn request") == .transactionTooLarge)
+        #expect(code(400, 3, "etcdserver: key not found", .write) == .noNode, "a put with ignore_lease on a missing key")
         #expect(code(503, 14, "etcdserver: request timed out", .write) == .connectionLoss)
         #expect(code(503, 14, "etcdserver: no leader") == .unavailable)
         let detail = CoordinationError.gateway(.status(404, grpcCode: 5, message: "lease not found"), kind: .read).backendDetail

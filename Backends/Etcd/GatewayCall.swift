@@ -1,0 +1,165 @@
+import Coordination
+
+/// The decisions of one gateway call, apart from how its requests are sent: requests go out on a
+/// thread's own ``CurlConnection`` (session, watches) or through the store's ``CurlMultiLoop``
+/// (everything else), and both follow these same rules.
+///
+/// Connection errors move on to the next endpoint (for writes only when the request surely never
+/// left); a 401 re-authenticates once and retries (tokens expire); a read that meets a member
+/// without a leader tries another member.
+struct GatewayCall {
+    enum Step {
+        case reply(JSONValue)
+        /// Send ``nextRequest()`` again (the next endpoint, or the same one after authenticating).
+        case next
+        /// Get a new token from `endpoint`, then send ``nextRequest()``.
+        case authenticate(endpoint: String)
+        case fail(CoordinationError)
+    }
+
+    private let gateway: Gateway
+    private let path: String
+    private let payload: [UInt8]
+    private let kind: RequestKind
+    private let timeout: Duration
+    private let first: Int
+    private var attempt = 0
+    private var index = 0
+    private var reauthenticated = false
+    private var lastFailure: GatewayFailure?
+
+    init(gateway: Gateway, path: String, payload: [UInt8], kind: RequestKind, timeout: Duration) {
+        self.gateway = gateway
+        self.path = path
+        self.payload = payload
+        self.kind = kind
+        self.timeout = timeout
+        first = gateway.preferredEndpoint
+    }
+
+    /// The request to send now; `nil` once every endpoint was tried (throw ``exhausted``).
+    mutating func nextRequest() -> GatewayRequest? {
+        guard attempt < gateway.endpoints.count else { return nil }
+        index = (first + attempt) % gateway.endpoints.count
+        return GatewayRequest(
+            baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: timeout)
+    }
+
+    /// What the last request's outcome means.
+    mutating func handle(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>) -> Step {
+        let endpoint = gateway.endpoints[index]
+        let status: Int
+        let reply: [UInt8]
+        switch outcome {
+        case .failure(let error):
+            lastFailure = .transport(error, endpoint: endpoint)
+            gateway.rotateEndpoint(from: index)
+            if kind == .write && (!error.neverSent || error.timedOut) {
+                // This write may have been applied, so it is not sent again; but the endpoint
+                // failed, so later requests start at the next one.
+                return .fail(exhausted)
+            }
+            gateway.logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
+            attempt += 1
+            return .next
+        case .success(let answer):
+            (status, reply) = answer
+        }
+        if status == 200 {
+            guard let json = JSONValue.parse(reply), case .object = json else {
+                return .fail(.gateway(
+                    .malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Gateway.excerpt(reply))"), kind: kind))
+            }
+            // Streaming endpoints (lease keep-alive) report errors inside a 200 reply.
+            guard case .object = json["error"] else { return .reply(json) }
+        }
+        let failure = Gateway.failure(status: status, reply: reply)
+        if case .status(_, let grpcCode, _) = failure, grpcCode == 16 || (grpcCode == nil && status == 401),
+            gateway.usesAuth, !reauthenticated
+        {
+            reauthenticated = true
+            return .authenticate(endpoint: endpoint)
+        }
+        // A member without a leader (an election under way) cannot serve; another may.
+        if case .status(_, 14?, _) = failure, kind == .read, gateway.endpoints.count > 1 {
+            lastFailure = failure
+            attempt += 1
+            gateway.rotateEndpoint(from: index)
+            return .next
+        }
+        return .fail(.gateway(failure, kind: kind))
+    }
+
+    /// The error once no endpoint is left to try.
+    var exhausted: CoordinationError { .gateway(lastFailure ?? .malformed("no endpoint configured"), kind: kind) }
+}
+
+/// The decisions of getting a token (`/v3/auth/authenticate`), apart from how requests are sent.
+/// A wrong password is `unauthenticated`; credentials for a server without auth are simply unused.
+struct GatewayLogin {
+    private let gateway: Gateway
+    private let candidates: [String]
+    private let payload: [UInt8]
+    private var position = 0
+    private var lastFailure: GatewayFailure?
+    private var refused: CoordinationError?
+
+    /// Tries `endpoint` only, or every endpoint in turn.
+    init(gateway: Gateway, endpoint: String?) {
+        self.gateway = gateway
+        if let credentials = gateway.userCredentials {
+            candidates = endpoint.map { [$0] } ?? gateway.endpoints
+            let body: JSONValue = ["name": .string(credentials.user), "password": .string(credentials.password)]
+            payload = body.serialized
+        } else {
+            candidates = []
+            payload = []
+        }
+    }
+
+    mutating func nextRequest() -> GatewayRequest? {
+        guard refused == nil, position < candidates.count else { return nil }
+        return GatewayRequest(
+            baseURL: candidates[position], path: "/v3/auth/authenticate", body: payload, token: nil, timeout: gateway.requestTimeout)
+    }
+
+    /// Takes the last request's outcome; `true` when the token is settled.
+    mutating func handle(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>) -> Bool {
+        let candidate = candidates[position]
+        position += 1
+        let status: Int
+        let reply: [UInt8]
+        switch outcome {
+        case .failure(let error):
+            lastFailure = .transport(error, endpoint: candidate)
+            return false
+        case .success(let answer):
+            (status, reply) = answer
+        }
+        guard status == 200 else {
+            let failure = Gateway.failure(status: status, reply: reply)
+            if case .status(_, 9?, let message) = failure, message.contains("not enabled") {
+                // Credentials for a server without auth: nothing to authenticate, carry on.
+                gateway.logger.debug("etcd auth is not enabled; the credentials are not used")
+                gateway.setToken(nil)
+                return true
+            }
+            refused = .gateway(failure, kind: .read)
+            return false
+        }
+        guard let json = JSONValue.parse(reply), let newToken = json["token"]?.stringValue else {
+            refused = .gateway(.malformed("an authenticate reply without a token: \(Gateway.excerpt(reply))"), kind: .read)
+            return false
+        }
+        gateway.setToken(newToken)
+        gateway.logger.debug("etcd token renewed")
+        return true
+    }
+
+    /// Throws why no token was settled (nothing when there are no credentials to use).
+    func finish() throws(CoordinationError) {
+        if let refused { throw refused }
+        if candidates.isEmpty { return }
+        throw .gateway(lastFailure ?? .malformed("no endpoint configured"), kind: .read)
+    }
+}
