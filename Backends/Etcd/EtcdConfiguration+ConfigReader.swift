@@ -16,7 +16,7 @@ extension EtcdConfiguration {
     /// - `tlsCa`, `tlsCert`, `tlsKey` (string, optional): PEM files (CA, client certificate and key);
     ///   only with `secure`.
     /// - `requestTimeout` (string, optional, default `10s`): how long one request may take.
-    /// - `connections` (int, optional, default `32`, at least 1): requests in flight at once.
+    /// - `connections` (int, optional, default `64`, at least 1): requests in flight at once.
     ///
     /// Scope the reader to read them under a prefix: `config.scoped(to: "etcd")` reads
     /// `etcd.endpoints` (`ETCD_ENDPOINTS` from the environment).

@@ -28,7 +28,7 @@ public struct EtcdConfiguration: Sendable, Hashable, CustomStringConvertible {
 
     public static let defaultSessionTTL: Duration = .seconds(10)
     public static let defaultRequestTimeout: Duration = .seconds(10)
-    public static let defaultConnections = 32
+    public static let defaultConnections = 64
 
     public init(
         endpoints: [String], namespace: Key = .root, sessionTTL: Duration = defaultSessionTTL, secure: Bool = false,

@@ -32,7 +32,7 @@ public final class EtcdStore: CoordinationStore {
     public init(
         endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
         caCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
-        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = 64,
+        user: String? = nil, password: String? = nil, requestTimeout: Duration = .seconds(10), connections: Int = EtcdConfiguration.defaultConnections,
         logger: Logger = Logger(label: "coordination.etcd")
     ) async throws {
         guard !endpoints.isEmpty else {
