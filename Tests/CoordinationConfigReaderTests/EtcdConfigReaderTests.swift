@@ -32,7 +32,7 @@ struct EtcdConfigReaderTests {
     func defaults() throws {
         let configuration = try EtcdConfiguration(config: R.reader(["endpoints": R.list(["127.0.0.1:2379"])]))
         #expect(configuration == EtcdConfiguration(endpoints: ["127.0.0.1:2379"]))
-        #expect(!configuration.secure && configuration.sessionTTL == .seconds(10) && configuration.connections == 32)
+        #expect(!configuration.secure && configuration.sessionTTL == .seconds(10) && configuration.connections == EtcdConfiguration.defaultConnections)
         #expect(configuration.description == "etcd://127.0.0.1:2379?ttl=10s")
 
         let tls = try EtcdConfiguration(config: R.reader(["endpoints": R.list(["h:1"]), "tlsCa": "/ca.pem"]))
