@@ -226,7 +226,10 @@ public final class Worker: Service {
                     let busy = Double(inFlight.count - 1) / Double(configuration.capacity)
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
-                        candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler)
+                        candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler,
+                        historyRoom: view.states[spec.id].flatMap {
+                            HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
+                        })
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
