@@ -214,8 +214,8 @@ public final class Worker: Service {
                 // deprived, and the delay would only slow the backlog down.
                 let backlog = queue.readyCount > view.freeSlots(besides: id)
                 let (chosen, wakeAt) = queue.choose(
-                    now: now, limit: configuration.capacity - inFlight.count, workers: view.workers.count, skipping: inFlight,
-                    lostAt: lostAt)
+                    now: now, limit: configuration.capacity - inFlight.count, workers: Array(view.workers.keys), me: id,
+                    skipping: inFlight, lostAt: lostAt)
                 for entry in chosen {
                     guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
                         let handler = handlers[spec.handler]
