@@ -63,8 +63,14 @@ public final class WatchHub: Sendable {
         do {
             for try await event in source {
                 let subscribers: [Stream.Continuation]? = state.withLock { state in
-                    guard var shared = state.topics[topic], shared.generation == generation else { return nil }
+                    guard state.topics[topic]?.generation == generation,
+                        var shared = state.topics.removeValue(forKey: topic)
+                    else { return nil }
+                    // Moved out of the state (and out of `shared`) so that nothing else holds
+                    // the view and `apply` changes it in place: a copy-on-write copy here cost
+                    // the whole view on every event, quadratic in the size of a watched folder.
                     var view = shared.view ?? [:]
+                    shared.view = nil
                     view.apply(event)
                     shared.view = view
                     state.topics[topic] = shared

@@ -50,7 +50,8 @@ struct ClaimQueueTests {
     {
         let at = start.addingTimeInterval(now)
         queue.refresh(from: view, worker: me, info: info, now: at)
-        let (entries, wake) = queue.choose(now: at, limit: limit, workers: workers, skipping: [], lostAt: [:])
+        let members = [me] + (1..<max(1, workers)).map { "other-\($0)" }
+        let (entries, wake) = queue.choose(now: at, limit: limit, workers: members, me: me, skipping: [], lostAt: [:])
         return (entries.map(\.job), wake)
     }
 
@@ -104,5 +105,26 @@ struct ClaimQueueTests {
         let (shared, _) = chosen(&queue, view, now: 100, limit: 2, workers: 4)
         #expect(shared.count == 2)
         #expect(Set(shared).isSubset(of: Set((0..<8).map { "j\($0)" })))
+    }
+
+    /// Each run of the front has one preferred worker (the lowest spread among the live ones):
+    /// a worker takes those it is preferred for first, so workers with one view seldom collide.
+    @Test mutating func eachWorkerTakesTheRunsItIsPreferredForFirst() throws {
+        var scratch = ClaimQueue()
+        var view = try loadedView(&scratch)
+        for index in 0..<40 { try submit("j\(index)", at: TimeInterval(index), into: &view, &scratch) }
+        let workers = ["w1", "w2", "w3", "w4"]
+        let front = (0..<8).map { "j\($0)" }
+        func spread(_ worker: String, _ job: String) throws -> UInt64 { HashRing.hash(worker + (try layout.run(job, "r")).path) }
+        for worker in workers {
+            var queue = ClaimQueue()
+            queue.refresh(from: view, worker: worker, info: info, now: start.addingTimeInterval(100))
+            let (entries, _) = queue.choose(
+                now: start.addingTimeInterval(100), limit: 2, workers: workers, me: worker, skipping: [], lostAt: [:])
+            let preferred = try front.filter { job in try workers.allSatisfy { try $0 == worker || spread($0, job) > spread(worker, job) } }
+            let chosen = entries.map(\.job)
+            #expect(chosen.count == 2 && Set(chosen).isSubset(of: Set(front)))
+            #expect(Set(chosen.prefix(preferred.count)).isSubset(of: Set(preferred)), "\(worker) took \(chosen), prefers \(preferred)")
+        }
     }
 }

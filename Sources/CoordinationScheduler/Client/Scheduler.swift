@@ -35,41 +35,77 @@ public struct Scheduler: Sendable {
     /// - Throws: `invalidConfiguration`; `nodeExists` when a job with this id exists.
     public func submit(_ spec: JobSpec) async throws {
         try spec.validate()
+        let submission = try JobSubmission(spec, now: clock.now(), workers: try await eligibleWorkers(for: spec), layout: layout)
+        try await write(submission.operations, of: [submission])
+        try await RunPlan.createRemaining(submission.runCreates, in: store)
+        logger.debug("job submitted", metadata: ["job": "\(spec.id)", "runs": "\(submission.runCreates.count)"])
+    }
+
+    /// Validates every job first, then stores them several to a transaction (each job whole in one),
+    /// so that many jobs cost a few round trips instead of one each, and watchers see them in a
+    /// few bursts. The transactions are written in order; when one fails (a job that exists), the
+    /// jobs of the transactions before it are stored and the rest are not.
+    /// - Throws: `invalidConfiguration` (nothing stored); `nodeExists` naming the job that exists.
+    public func submit(_ specs: [JobSpec]) async throws {
+        for spec in specs { try spec.validate() }
+        let workers = specs.contains { $0.placement == .broadcast } ? try await workers() : []
         let now = clock.now()
-        var state = JobState(submittedAt: now)
-        var runs: [RunRecord] = []
-        if case .once(let at) = spec.schedule {
-            let when = at ?? now
-            runs = RunPlan.runs(
-                of: spec, scheduledAt: when, notBefore: when, broadcastTo: try await eligibleWorkers(for: spec)
-            ) { RunID.scheduled(at: when, item: $0, worker: $1) }
-            state.lastMaterialized = when
+        var batch: [JobSubmission] = []
+        var operations: [Coordination.Operation] = []
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            try await write(operations, of: batch)
+            for submission in batch { try await RunPlan.createRemaining(submission.runCreates, in: store) }
+            batch = []
+            operations = []
         }
-        let creates = try RunPlan.createOperations(runs, layout: layout)
-        let operations: [Coordination.Operation] = [
-            .create(try layout.job(spec.id), value: try SchedulerJSON.encode(spec), mode: .persistent),
-            .create(try layout.state(spec.id), value: try SchedulerJSON.encode(state), mode: .persistent),
-            .create(try layout.runs(of: spec.id), value: [], mode: .persistent),
-            .create(try layout.claims(of: spec.id), value: [], mode: .persistent),
-            .create(try layout.history(of: spec.id), value: [], mode: .persistent),
-        ] + creates.prefix(RunPlan.firstChunk)
+        for spec in specs {
+            let eligible = spec.placement == .broadcast ? workers.filter { $0.info.canRun(spec) }.map(\.id) : []
+            let submission = try JobSubmission(spec, now: now, workers: eligible, layout: layout)
+            if operations.count + submission.operations.count > Self.operationsPerSubmission { try await flush() }
+            batch.append(submission)
+            operations += submission.operations
+        }
+        try await flush()
+        logger.debug("jobs submitted", metadata: ["jobs": "\(specs.count)"])
+    }
+
+    /// The most operations one submission transaction carries when it holds several jobs. Below
+    /// the 128-operation limit because etcd's txn also compares each parent folder, and its
+    /// compares have the same limit (16 one-shot jobs of 6 creations each fit).
+    static let operationsPerSubmission = 96
+
+    /// Applies the creations of `submissions` (concatenated in `operations`) in one transaction,
+    /// creating the scheduler's folders first when they are missing, and names the job in the way.
+    private func write(_ operations: [Coordination.Operation], of submissions: [JobSubmission]) async throws {
+        // Which job (and which of its operations) a failed operation index belongs to.
+        func locate(_ index: Int?) -> (job: String, offset: Int)? {
+            guard var offset = index else { return nil }
+            for submission in submissions {
+                if offset < submission.operations.count { return (submission.spec.id, offset) }
+                offset -= submission.operations.count
+            }
+            return nil
+        }
         do {
             do {
                 _ = try await store.transaction(operations)
-            } catch let error as CoordinationError where error.code == .noNode && (error.failedOperation ?? 0) < 5 {
+            } catch let error as CoordinationError
+                where error.code == .noNode && (locate(error.failedOperation)?.offset ?? JobSubmission.folderCount) < JobSubmission.folderCount
+            {
                 // The scheduler's folders do not exist yet (the first job): make them, once.
                 try await layout.ensureFolders(in: store)
                 _ = try await store.transaction(operations)
             }
-        } catch let error as CoordinationError where error.code == .nodeExists && error.failedOperation == 0 {
-            throw CoordinationError(.nodeExists, "job \(spec.id) already exists; remove it first", key: try layout.job(spec.id))
         } catch let error as CoordinationError where error.code == .nodeExists {
+            guard let (job, offset) = locate(error.failedOperation) else { throw error }
+            if offset == 0 {
+                throw CoordinationError(.nodeExists, "job \(job) already exists; remove it first", key: try layout.job(job))
+            }
             throw CoordinationError(
-                .nodeExists, "leftovers of an earlier job \(spec.id) are in the way (\(error.message)); remove the job first",
+                .nodeExists, "leftovers of an earlier job \(job) are in the way (\(error.message)); remove the job first",
                 key: error.key)
         }
-        try await RunPlan.createRemaining(creates, in: store)
-        logger.debug("job submitted", metadata: ["job": "\(spec.id)", "runs": "\(runs.count)"])
     }
 
     // MARK: Reading

@@ -11,19 +11,24 @@ struct HistoryWriter: Sendable {
 
     /// Applies `operations` followed by the creation of `entries` (and trimming) all or nothing.
     /// `operations` is rebuilt on each try, so it can read fresh state. Retries only when another
-    /// writer trimmed the same old entry first; any other failure is thrown with its index into
-    /// `operations` intact.
+    /// writer trimmed the same old entry first, or `room` no longer holds; any other failure is
+    /// thrown with its index into `operations` intact.
+    ///
+    /// Trimming needs the history's entries, one more read per write; with `room` (which the
+    /// transaction checks) the write skips it.
     @discardableResult
     func transact(
-        job: String, entries: [HistoryEntry], _ operations: () async throws -> [Coordination.Operation]
+        job: String, entries: [HistoryEntry], room: HistoryRoom? = nil,
+        _ operations: () async throws -> [Coordination.Operation]
     ) async throws -> [OperationResult] {
         var attempt = 0
+        var room = room
         while true {
             attempt += 1
             let prefix = try await operations()
             let folder = try layout.history(of: job)
             var existing: [String] = []
-            if !entries.isEmpty {  // nothing to trim for a write that adds no entry (most claims)
+            if !entries.isEmpty && room == nil {  // nothing to trim for a write that adds no entry (most claims)
                 do { existing = try await store.children(of: folder) } catch let error as CoordinationError
                     where error.code == .noNode {}
             }
@@ -31,12 +36,18 @@ struct HistoryWriter: Sendable {
             for entry in entries {
                 appended.append(.create(try layout.newHistoryEntry(of: job), value: try SchedulerJSON.encode(entry), mode: .sequential))
             }
+            let proof: [Coordination.Operation] = room.map { [.check($0.state, version: $0.version)] } ?? []
             let excess = min(Self.maxTrimPerTransaction, max(0, existing.count + entries.count - layout.historyLimit))
             let trims = existing.prefix(excess).map { Coordination.Operation.delete(try! folder.child($0), ifVersion: nil) }
+            let checkedUpTo = prefix.count + appended.count + proof.count
             do {
-                return try await store.transaction(prefix + appended + trims)
+                return try await store.transaction(prefix + appended + proof + trims)
             } catch let error as CoordinationError
-                where error.code == .noNode && (error.failedOperation ?? -1) >= prefix.count + appended.count && attempt < 8 {
+                where room != nil && error.failedOperation == prefix.count + appended.count
+            {
+                room = nil  // the job's state moved on: count the entries after all
+            } catch let error as CoordinationError
+                where error.code == .noNode && (error.failedOperation ?? -1) >= checkedUpTo && attempt < 8 {
                 continue  // someone else trimmed that entry first: read again
             }
         }

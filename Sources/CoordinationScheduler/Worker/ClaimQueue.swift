@@ -107,11 +107,16 @@ struct ClaimQueue: Sendable {
     ///
     /// Every worker sees the same order, so taking the first `limit` would have all of them race
     /// for the same few runs: one wins, the others pay a failed transaction each, and a worker
-    /// whose view lags (a slower watch) loses every race and sits idle. So each worker takes the
-    /// `limit` runs it prefers by its own spread among the first `limit × workers` (higher
-    /// priorities still first): with one worker that is exactly the head of the order.
+    /// whose view lags (a slower watch) loses every race and sits idle. So each worker takes
+    /// `limit` runs among the first `limit × workers` (higher priorities still first): first
+    /// those it is the preferred worker of (its spread for the run is the lowest of the live
+    /// workers': rendezvous hashing, so workers with the same view seldom pick the same run),
+    /// then by its own spread. With one worker that is exactly the head of the order.
+    ///
+    /// - Parameters:
+    ///   - workers: the live workers' ids, `me` among them.
     mutating func choose(
-        now: Date, limit: Int, workers: Int, skipping inFlight: Set<Key>, lostAt: [Key: Int64]
+        now: Date, limit: Int, workers: [String], me: String, skipping inFlight: Set<Key>, lostAt: [Key: Int64]
     ) -> ([Entry], Date?) {
         // Runs whose time came move to the ready order.
         var due = 0
@@ -125,18 +130,23 @@ struct ClaimQueue: Sendable {
             }
         }
         guard limit > 0 else { return ([], waiting.first?.notBefore) }
-        let window = limit * max(1, workers)
+        let window = limit * max(1, workers.count)
         var front: [Entry] = []
         for entry in ready where !inFlight.contains(entry.key) && lostAt[entry.key] != entry.version {
             front.append(entry)
             if front.count == window { break }
         }
         if front.count > limit {
-            front.sort { a, b in
-                if a.priority != b.priority { return a.priority > b.priority }
-                return a.spread != b.spread ? a.spread < b.spread : a.precedes(b)
+            let others = workers.filter { $0 != me }
+            var ranked = front.map { entry in
+                (entry, preferred: others.allSatisfy { HashRing.hash($0 + entry.key.path) > entry.spread })
             }
-            front.removeLast(front.count - limit)
+            ranked.sort { a, b in
+                if a.0.priority != b.0.priority { return a.0.priority > b.0.priority }
+                if a.preferred != b.preferred { return a.preferred }
+                return a.0.spread != b.0.spread ? a.0.spread < b.0.spread : a.0.precedes(b.0)
+            }
+            front = ranked.prefix(limit).map(\.0)
         }
         return (front, waiting.first?.notBefore)
     }

@@ -21,6 +21,8 @@ struct RunExecution: Sendable {
     /// For a takeover: the abandoned attempt's claim token, when the view saw it.
     let previousToken: Int64?
     let handler: JobHandler
+    /// When the job's history cannot be full, the end of the run skips reading it.
+    let historyRoom: HistoryRoom?
 
     var runKey: Key { candidate.key }
     var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
@@ -231,7 +233,7 @@ struct RunExecution: Sendable {
         let requeued = requeue
         for _ in 0..<8 {
             do {
-                try await history.transact(job: record.job, entries: ended.map { [$0] } ?? []) {
+                try await history.transact(job: record.job, entries: ended.map { [$0] } ?? [], room: historyRoom) {
                     let fence = control.fence
                     let last: Coordination.Operation =
                         if let requeued { .set(runKey, value: try SchedulerJSON.encode(requeued), ifVersion: fence) } else {

@@ -214,8 +214,8 @@ public final class Worker: Service {
                 // deprived, and the delay would only slow the backlog down.
                 let backlog = queue.readyCount > view.freeSlots(besides: id)
                 let (chosen, wakeAt) = queue.choose(
-                    now: now, limit: configuration.capacity - inFlight.count, workers: view.workers.count, skipping: inFlight,
-                    lostAt: lostAt)
+                    now: now, limit: configuration.capacity - inFlight.count, workers: Array(view.workers.keys), me: id,
+                    skipping: inFlight, lostAt: lostAt)
                 for entry in chosen {
                     guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
                         let handler = handlers[spec.handler]
@@ -226,7 +226,10 @@ public final class Worker: Service {
                     let busy = Double(inFlight.count - 1) / Double(configuration.capacity)
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
-                        candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler)
+                        candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler,
+                        historyRoom: view.states[spec.id].flatMap {
+                            HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
+                        })
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }

@@ -1,0 +1,37 @@
+import Coordination
+import Foundation
+
+/// The creations that store one new job: its definition, its state, its folders and, for a
+/// one-shot job, its runs (materialised by the submitter, so it never waits for a leader).
+struct JobSubmission: Sendable {
+    let spec: JobSpec
+    /// The job's creations, with as many of its runs as fit one transaction.
+    let operations: [Coordination.Operation]
+    /// Every run creation; those past ``RunPlan/firstChunk`` follow in transactions of their own.
+    let runCreates: [Coordination.Operation]
+
+    /// How many of ``operations`` come before the runs: definition, state and three folders.
+    static let folderCount = 5
+
+    /// - Parameter workers: the eligible live workers, for a broadcast job.
+    init(_ spec: JobSpec, now: Date, workers: [String], layout: SchedulerLayout) throws {
+        var state = JobState(submittedAt: now)
+        var runs: [RunRecord] = []
+        if case .once(let at) = spec.schedule {
+            let when = at ?? now
+            runs = RunPlan.runs(of: spec, scheduledAt: when, notBefore: when, broadcastTo: workers) {
+                RunID.scheduled(at: when, item: $0, worker: $1)
+            }
+            state.lastMaterialized = when
+        }
+        self.spec = spec
+        runCreates = try RunPlan.createOperations(runs, layout: layout)
+        operations = [
+            .create(try layout.job(spec.id), value: try SchedulerJSON.encode(spec), mode: .persistent),
+            .create(try layout.state(spec.id), value: try SchedulerJSON.encode(state), mode: .persistent),
+            .create(try layout.runs(of: spec.id), value: [], mode: .persistent),
+            .create(try layout.claims(of: spec.id), value: [], mode: .persistent),
+            .create(try layout.history(of: spec.id), value: [], mode: .persistent),
+        ] + runCreates.prefix(RunPlan.firstChunk)
+    }
+}

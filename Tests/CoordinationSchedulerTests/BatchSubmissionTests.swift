@@ -1,0 +1,55 @@
+import Coordination
+import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+@Suite(.serverLoadLimit) struct BatchSubmissionTests {
+    /// More jobs than one transaction holds, a sharded one among them: every run exactly once.
+    @Test(arguments: SchedulerBackend.all)
+    func jobsSubmittedTogetherEachRunOnce(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        for index in 0..<2 { try await cluster.startWorker("w\(index)", handlers: ["noop": countingHandler(calls)]) }
+        let client = try await cluster.client()
+        let singles = (0..<40).map { JobSpec(id: "job-\($0)", handler: "noop") }
+        try await client.submit(singles + [JobSpec(id: "sharded", handler: "noop", shards: 3)])
+        let expected = singles.count + 3
+        let history = try await cluster.waitForHistory("\(expected) successes", limit: .seconds(60)) { entries in
+            entries.filter { $0.outcome == .succeeded }.count >= expected
+        }
+        #expect(history.count == expected, "one history entry per run, nothing else")
+        #expect(Set(history.map { "\($0.job)/\($0.run ?? "-")" }).count == expected, "no run succeeded twice")
+        #expect(calls.value.values.allSatisfy { $0 == 1 } && calls.value.count == expected, "each handler call once")
+        #expect(try await client.jobs().count == singles.count + 1)
+    }
+
+    /// A job that exists is named; the transactions before it are stored, the one holding it is not.
+    @Test(arguments: SchedulerBackend.all)
+    func anExistingJobIsNamedAndStopsTheRest(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "taken", handler: "noop"))
+        // 16 one-shot jobs fill a transaction: the first 16 go in one, "taken" is in the second.
+        let specs = (0..<16).map { JobSpec(id: "first-\($0)", handler: "noop") }
+            + [JobSpec(id: "second", handler: "noop"), JobSpec(id: "taken", handler: "noop")]
+        await #expect {
+            try await client.submit(specs)
+        } throws: { error in
+            guard let error = error as? CoordinationError else { return false }
+            return error.code == .nodeExists && error.message.contains("job taken already exists")
+        }
+        let stored = Set(try await client.jobs().map(\.spec.id))
+        #expect(stored == Set(specs.prefix(16).map(\.id) + ["taken"]), "\(stored.sorted())")
+
+        // An invalid job stores nothing, whatever its place in the list.
+        await #expect {
+            try await client.submit([JobSpec(id: "valid", handler: "noop"), JobSpec(id: "bad", handler: "noop", shards: 0)])
+        } throws: { error in
+            (error as? CoordinationError)?.code == .invalidConfiguration
+        }
+        #expect(try await client.job("valid") == nil)
+    }
+}
