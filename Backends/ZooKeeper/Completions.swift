@@ -70,12 +70,23 @@ func completeStringStat(_ rc: Int32, _ path: UnsafePointer<CChar>?, _ stat: Unsa
     ReplyBox.resume(data, with: Reply(rc: rc, stat: stat?.pointee, path: path.map { String(cString: $0) }))
 }
 
-/// Receives a one-shot watch's trigger, through the watcher-context pointer, and hands the path to
-/// the stream that consumes it. Kept alive by the connection until the handle is closed, because the
+/// What a one-shot watch reported: the znode and ZooKeeper's event type (`ZOO_CHILD_EVENT`…), so
+/// the watcher re-reads only what that kind of event can have changed.
+struct WatchSignal: Sendable {
+    var path: String
+    var type: Int32
+
+    /// Re-read everything in scope (after a reconnect or a new session): a znode path is never empty.
+    static let resync = WatchSignal(path: "", type: 0)
+    var isResync: Bool { path.isEmpty }
+}
+
+/// Receives a one-shot watch's trigger, through the watcher-context pointer, and hands it to the
+/// stream that consumes it. Kept alive by the connection until the handle is closed, because the
 /// C client may still hold the pointer after the consumer has gone away.
 final class WatchTrigger: Sendable {
-    let continuation: AsyncStream<String>.Continuation
-    init(_ continuation: AsyncStream<String>.Continuation) { self.continuation = continuation }
+    let continuation: AsyncStream<WatchSignal>.Continuation
+    init(_ continuation: AsyncStream<WatchSignal>.Continuation) { self.continuation = continuation }
 }
 
 func watchTriggered(
@@ -84,5 +95,5 @@ func watchTriggered(
     // Session events reach every watcher object too; the session watcher handles those.
     guard type != ZOO_SESSION_EVENT, let context, let path else { return }
     let trigger = Unmanaged<WatchTrigger>.fromOpaque(context).takeUnretainedValue()
-    trigger.continuation.yield(String(cString: path))
+    trigger.continuation.yield(WatchSignal(path: String(cString: path), type: type))
 }

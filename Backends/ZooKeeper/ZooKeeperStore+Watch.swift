@@ -5,8 +5,10 @@ extension ZooKeeperStore {
     /// Watches `key` or its subtree with one-shot watches (clause 8).
     ///
     /// The C client of ZooKeeper 3.8 has no persistent recursive watches, so every znode in scope
-    /// carries an exists watch (and, for a subtree, a children watch), re-armed by re-reading the
-    /// znode each time one fires. Each re-read is compared with what the stream last reported and
+    /// carries a data watch (and, for a subtree, a children watch), re-armed by re-reading what
+    /// the event that fired can have changed: the data after a change, the children after a child
+    /// event, everything after a create or delete; a scope's top that does not exist carries an
+    /// exists watch instead. Each re-read is compared with what the stream last reported and
     /// only the difference is emitted (`put`, `delete`): the same as a fresh snapshot of that znode,
     /// and several changes may coalesce into one event, as ZooKeeper's own watches do; a key created
     /// and deleted again between two re-reads coalesces to nothing and is never reported. After a
@@ -25,16 +27,15 @@ extension ZooKeeperStore {
             output.finish(throwing: CoordinationError.closed())
             return stream
         }
-        let (signals, signalContinuation) = AsyncStream<String>.makeStream()
+        let (signals, signalContinuation) = AsyncStream<WatchSignal>.makeStream()
         let trigger = WatchTrigger(signalContinuation)
         connection.retain(trigger)
         let sessions = connection.sessions
-        // An empty path is the "re-read everything" signal: a valid znode path is never empty.
         let monitor = Task {
             var first = true
             for await event in sessions.subscribe() {
                 defer { first = false }
-                if !first && (event.state == .connected || event.state == .reconnected) { signalContinuation.yield("") }
+                if !first && (event.state == .connected || event.state == .reconnected) { signalContinuation.yield(.resync) }
             }
         }
         let loop = Task { [self] in
@@ -58,6 +59,13 @@ extension ZooKeeperStore {
         }
     }
 
+    func watchData(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
+        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        return await connection.call { zh, context in
+            znode.path.withCString { zoo_awget(zh, $0, watchTriggered, watcherContext, completeData, context) }
+        }
+    }
+
     func watchChildren(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
         let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
         return await connection.call { zh, context in
@@ -75,10 +83,11 @@ struct ScopeWatcher {
     let output: AsyncThrowingStream<WatchEvent, any Error>.Continuation
     /// The records last reported, by absolute znode.
     var known: [Key: Record] = [:]
+    /// The znodes in `known` (and the namespace's own, which has no record) by parent, so that a
+    /// child event or a delete touches only its own folder, however many znodes the scope holds.
+    var childrenOf: [Key: Set<Key>] = [:]
 
-    private struct Lost: Error { let error: CoordinationError }
-
-    mutating func run(_ signals: AsyncStream<String>) async {
+    mutating func run(_ signals: AsyncStream<WatchSignal>) async {
         var iterator = signals.makeAsyncIterator()
         var needsSnapshot = true
         while !Task.isCancelled {
@@ -98,14 +107,26 @@ struct ScopeWatcher {
                 }
             }
             guard let signal = await iterator.next() else { return }
-            if signal.isEmpty || needsSnapshot {
+            if signal.isResync || needsSnapshot {
                 needsSnapshot = true
                 continue
             }
-            guard let node = ZooKeeperStore.znodeKey(signal), node.isUnder(root) else { continue }
+            guard let node = ZooKeeperStore.znodeKey(signal.path), node.isUnder(root) else { continue }
             var events: [WatchEvent] = []
             do {
-                try await sync(scope == .key ? root : node, into: &events)
+                // A znode not read yet (only after a race with its re-creation) is read in full,
+                // so that its record is reported before its children and both its watches stand.
+                let isRead = node == root || known[node] != nil
+                switch (scope, signal.type) {
+                case (.key, _): try await sync(root, into: &events)
+                case (.subtree, _) where !isRead: try await sync(node, into: &events)
+                // A child event consumed only the children watch; the data watch still stands.
+                case (.subtree, ZOO_CHILD_EVENT): try await relist(node, into: &events)
+                // A change consumed only the data watch; the children watch still stands.
+                case (.subtree, ZOO_CHANGED_EVENT): try await reread(node, into: &events)
+                // Created or deleted (perhaps re-created since): everything about the znode.
+                default: try await sync(node, into: &events)
+                }
             } catch {
                 if let fatal = Self.fatal(error) { return output.finish(throwing: fatal) }
                 needsSnapshot = true
@@ -117,6 +138,7 @@ struct ScopeWatcher {
     /// Re-reads (and re-arms) the whole scope and reports it as one snapshot.
     private mutating func snapshot() async throws {
         known = [:]
+        childrenOf = [:]
         var ignored: [WatchEvent] = []
         try await sync(root, into: &ignored)
         output.yield(.snapshot(known.values.sorted { $0.key < $1.key }))
@@ -125,21 +147,45 @@ struct ScopeWatcher {
     /// Re-reads `node` (re-arming its watches), and for a subtree its children, recording the
     /// differences from `known` as events, parents before children.
     private mutating func sync(_ node: Key, into events: inout [WatchEvent]) async throws {
-        let exists = await store.watchExists(node, trigger)
-        if exists.rc == ZNONODE.rawValue { return forget(node, into: &events) }
-        try check(exists.rc, node)
-        // The namespace's own znode is the root key, which has no record.
-        if node != store.namespace {
-            let read = await store.getNode(node)
-            if read.rc == ZNONODE.rawValue { return forget(node, into: &events) }
-            try check(read.rc, node)
-            let record = store.record(node, value: read.data ?? [], stat: read.stat!)
-            if known[node] != record {
-                known[node] = record
-                events.append(.put(record))
+        guard try await reread(node, into: &events), scope == .subtree else { return }
+        try await relist(node, into: &events)
+    }
+
+    /// Re-reads `node`'s record with a data watch; false when it does not exist. The top of the
+    /// scope then gets an exists watch, since no watched parent would see it come back.
+    @discardableResult
+    private mutating func reread(_ node: Key, into events: inout [WatchEvent]) async throws -> Bool {
+        while true {
+            // The namespace's own znode is the root key, which has no record.
+            if node == store.namespace {
+                let exists = await store.watchExists(node, trigger)
+                if exists.rc == ZNONODE.rawValue { break }
+                try check(exists.rc, node)
+                if node != root { childrenOf[node.parent!, default: []].insert(node) }
+                return true
             }
+            let read = await store.watchData(node, trigger)
+            if read.rc == ZOK.rawValue {
+                let record = store.record(node, value: read.data ?? [], stat: read.stat!)
+                if known[node] != record {
+                    if node != root { childrenOf[node.parent!, default: []].insert(node) }
+                    known[node] = record
+                    events.append(.put(record))
+                }
+                return true
+            }
+            guard read.rc == ZNONODE.rawValue else { throw store.fail(read.rc, node, "watch") }
+            guard node == root else { break }
+            let exists = await store.watchExists(node, trigger)
+            if exists.rc == ZNONODE.rawValue { break }
+            try check(exists.rc, node)  // created again meanwhile: read it
         }
-        guard scope == .subtree else { return }
+        forget(node, into: &events)
+        return false
+    }
+
+    /// Re-lists `node`'s children with a children watch: reports the ones gone and reads the new.
+    private mutating func relist(_ node: Key, into events: inout [WatchEvent]) async throws {
         let listing = await store.watchChildren(node, trigger)
         if listing.rc == ZNONODE.rawValue { return forget(node, into: &events) }
         try check(listing.rc, node)
@@ -147,7 +193,7 @@ struct ScopeWatcher {
         for name in listing.names ?? [] where !(node.isRoot && name == "zookeeper") {
             if let child = ZooKeeperStore.child(node, name) { children.insert(child) }
         }
-        for gone in known.keys.filter({ $0.parent == node && !children.contains($0) }) {
+        for gone in (childrenOf[node] ?? []).subtracting(children).sorted() {
             forget(gone, into: &events)
         }
         for child in children.sorted() where known[child] == nil {
@@ -157,8 +203,14 @@ struct ScopeWatcher {
 
     /// `node` and everything reported beneath it are gone: deletes, deepest first.
     private mutating func forget(_ node: Key, into events: inout [WatchEvent]) {
-        let gone = known.keys.filter { $0.isUnder(node) }.sorted { $0.depth > $1.depth || ($0.depth == $1.depth && $0 < $1) }
-        for key in gone {
+        var gone: [Key] = []
+        var folders = [node]
+        while let folder = folders.popLast() {
+            if known[folder] != nil { gone.append(folder) }
+            folders += childrenOf.removeValue(forKey: folder) ?? []
+        }
+        if node != root, let parent = node.parent { childrenOf[parent]?.remove(node) }
+        for key in gone.sorted(by: { $0.depth > $1.depth || ($0.depth == $1.depth && $0 < $1) }) {
             known[key] = nil
             events.append(.delete(store.key(ofZnode: key)))
         }
