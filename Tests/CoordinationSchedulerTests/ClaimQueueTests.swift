@@ -51,7 +51,7 @@ struct ClaimQueueTests {
         let at = start.addingTimeInterval(now)
         queue.refresh(from: view, worker: me, info: info, now: at)
         let members = [me] + (1..<max(1, workers)).map { "other-\($0)" }
-        let (entries, wake) = queue.choose(now: at, limit: limit, workers: members, me: me, skipping: [], lostAt: [:])
+        let (entries, wake) = queue.choose(now: at, limit: limit, workers: members, me: me, skipping: [])
         return (entries.map(\.job), wake)
     }
 
@@ -120,11 +120,39 @@ struct ClaimQueueTests {
             var queue = ClaimQueue()
             queue.refresh(from: view, worker: worker, info: info, now: start.addingTimeInterval(100))
             let (entries, _) = queue.choose(
-                now: start.addingTimeInterval(100), limit: 2, workers: workers, me: worker, skipping: [], lostAt: [:])
+                now: start.addingTimeInterval(100), limit: 2, workers: workers, me: worker, skipping: [])
             let preferred = try front.filter { job in try workers.allSatisfy { try $0 == worker || spread($0, job) > spread(worker, job) } }
             let chosen = entries.map(\.job)
             #expect(chosen.count == 2 && Set(chosen).isSubset(of: Set(front)))
             #expect(Set(chosen.prefix(preferred.count)).isSubset(of: Set(preferred)), "\(worker) took \(chosen), prefers \(preferred)")
         }
+    }
+
+    /// A lost claim race takes the run out of the order until the run or its claim changes, so a
+    /// lagging worker does not walk past every run the others took on each choice.
+    @Test mutating func aLostRaceLeavesTheOrderUntilTheRunOrItsClaimChanges() throws {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        try submit("a", at: 1, into: &view, &queue)
+        try submit("b", at: 2, into: &view, &queue)
+        var (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b"])
+        let runA = try layout.run("a", "r")
+        let version = try #require(view.run(at: runA)).version
+        queue.lostRace(runA, version: version)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"])
+        // Another job's change does not bring it back.
+        try submit("c", at: 3, into: &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b", "c"])
+        // The winner's claim appears and vanishes (its worker died before writing): offered again.
+        let claimA = try layout.claim("a", "r")
+        let claim = record(claimA, Array("w2".utf8))
+        deliver(.put(claim), .claims, &view, &queue)
+        deliver(.delete(claimA), .claims, &view, &queue)
+        queue.forgetLostRace(runA)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b", "c"])
     }
 }

@@ -35,6 +35,10 @@ struct ClaimQueue: Sendable {
     private var queued: [Key: (entry: Entry, notBefore: Date?)] = [:]
     /// The queued runs of each job, so that a job's change re-evaluates only its runs.
     private var queuedByJob: [String: Set<Key>] = [:]
+    /// Runs whose claim this worker lost at a version: out of the ready order (a worker whose view
+    /// lags would otherwise walk past every run the others took on each choice) until the run or
+    /// its claim changes.
+    private var lostAt: [Key: Int64] = [:]
     /// Jobs to re-evaluate before the next choice; `everything` after a snapshot.
     private var dirtyJobs: Set<String> = []
     private var everything = true
@@ -87,7 +91,11 @@ struct ClaimQueue: Sendable {
                 for (entry, notBefore) in evaluate(job: job, view: view, worker: worker, info: info, now: now) {
                     queued[entry.key] = (entry, notBefore)
                     queuedByJob[job, default: []].insert(entry.key)
-                    if let notBefore { waiting.append((notBefore, entry)) } else { entries.append(entry) }
+                    if let notBefore {
+                        waiting.append((notBefore, entry))
+                    } else if lostAt[entry.key] != entry.version {
+                        entries.append(entry)
+                    }
                 }
             }
             ready = entries.sorted { $0.precedes($1) }
@@ -116,7 +124,7 @@ struct ClaimQueue: Sendable {
     /// - Parameters:
     ///   - workers: the live workers' ids, `me` among them.
     mutating func choose(
-        now: Date, limit: Int, workers: [String], me: String, skipping inFlight: Set<Key>, lostAt: [Key: Int64]
+        now: Date, limit: Int, workers: [String], me: String, skipping inFlight: Set<Key>
     ) -> ([Entry], Date?) {
         // Runs whose time came move to the ready order.
         var due = 0
@@ -126,13 +134,13 @@ struct ClaimQueue: Sendable {
             waiting.removeFirst(due)
             for entry in moving {
                 queued[entry.key]?.notBefore = nil
-                ready.insert(entry, at: readyIndex(of: entry))
+                if lostAt[entry.key] != entry.version { ready.insert(entry, at: readyIndex(of: entry)) }
             }
         }
         guard limit > 0 else { return ([], waiting.first?.notBefore) }
         let window = limit * max(1, workers.count)
         var front: [Entry] = []
-        for entry in ready where !inFlight.contains(entry.key) && lostAt[entry.key] != entry.version {
+        for entry in ready where !inFlight.contains(entry.key) {
             front.append(entry)
             if front.count == window { break }
         }
@@ -151,7 +159,29 @@ struct ClaimQueue: Sendable {
         return (front, waiting.first?.notBefore)
     }
 
-    /// How many runs are claimable now, before in-flight and lost races are left out.
+    /// Another worker won the claim of the run at `key` at `version`: leave it out until the run
+    /// or its claim changes (``forgetLostRace(_:)``).
+    mutating func lostRace(_ key: Key, version: Int64) {
+        lostAt[key] = version
+        guard let (entry, notBefore) = queued[key], notBefore == nil, entry.version == version else { return }
+        let index = readyIndex(of: entry)
+        if index < ready.count && ready[index].key == key { ready.remove(at: index) }
+    }
+
+    /// The run at `key` or its claim changed: a lost race is worth trying again. Its job is
+    /// re-evaluated at the next refresh (``note(_:folder:layout:)`` marked it), which puts the run
+    /// back in order if it is still claimable.
+    mutating func forgetLostRace(_ key: Key) { lostAt[key] = nil }
+
+    /// After a snapshot of runs or claims, every lost race is worth trying again.
+    mutating func forgetLostRaces() {
+        lostAt = [:]
+        everything = true
+    }
+
+    var hasLostRaces: Bool { !lostAt.isEmpty }
+
+    /// How many runs are claimable now, before in-flight runs are left out.
     var readyCount: Int { ready.count }
 
     // MARK: Eligibility
@@ -197,7 +227,7 @@ struct ClaimQueue: Sendable {
         queuedByJob[entry.job, default: []].insert(entry.key)
         if let notBefore {
             waiting.insert((notBefore, entry), at: waitingIndex(notBefore, entry))
-        } else {
+        } else if lostAt[entry.key] != entry.version {
             ready.insert(entry, at: readyIndex(of: entry))
         }
     }

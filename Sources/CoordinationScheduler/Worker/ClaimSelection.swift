@@ -3,20 +3,20 @@ import Foundation
 
 extension Worker {
     /// A lost claim race is worth retrying once the run or its claim changes.
-    func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in lostAt: inout [Key: Int64]) {
-        guard !lostAt.isEmpty, folder == .runs || folder == .claims else { return }
+    func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
+        guard queue.hasLostRaces, folder == .runs || folder == .claims else { return }
         let changed: Key
         switch event {
         case .snapshot:
-            lostAt.removeAll()
+            queue.forgetLostRaces()
             return
         case .put(let record): changed = record.key
         case .delete(let key): changed = key
         }
         if folder == .runs {
-            lostAt[changed] = nil
+            queue.forgetLostRace(changed)
         } else if let relative = changed.relative(to: layout.claims) {
-            lostAt[layout.runs.appending(relative)] = nil
+            queue.forgetLostRace(layout.runs.appending(relative))
         }
     }
 

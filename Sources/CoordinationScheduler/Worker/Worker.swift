@@ -149,8 +149,6 @@ public final class Worker: Service {
         let me = info
         var active: [Key: RunControl] = [:]
         var inFlight: Set<Key> = []
-        // Runs whose claim we lost at a version; skipped until the run or its claim changes.
-        var lostAt: [Key: Int64] = [:]
         // The last claim token seen for each active run, kept after the claim vanishes, so that a
         // takeover can name the abandoned attempt's token in its history entry.
         var claimTokens: [Key: Int64] = [:]
@@ -170,13 +168,13 @@ public final class Worker: Service {
                         view.apply(event, to: folder)
                         queue.note(event, folder: folder, layout: layout)
                         rememberClaimTokens(event, folder: folder, in: &claimTokens)
-                        forgetLostRaces(event, folder: folder, in: &lostAt)
+                        forgetLostRaces(event, folder: folder, in: &queue)
                         if folder == .runs { noticeCancelRequests(event, active: active) }
                     case .finished(let key):
                         inFlight.remove(key)
                         active[key] = nil
                     case .lost(let key, let version):
-                        lostAt[key] = version
+                        queue.lostRace(key, version: version)
                     case .wake:
                         timer = nil
                     case .drain:
@@ -215,7 +213,7 @@ public final class Worker: Service {
                 let backlog = queue.readyCount > view.freeSlots(besides: id)
                 let (chosen, wakeAt) = queue.choose(
                     now: now, limit: configuration.capacity - inFlight.count, workers: Array(view.workers.keys), me: id,
-                    skipping: inFlight, lostAt: lostAt)
+                    skipping: inFlight)
                 for entry in chosen {
                     guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
                         let handler = handlers[spec.handler]
