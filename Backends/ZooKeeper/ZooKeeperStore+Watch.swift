@@ -83,9 +83,10 @@ struct ScopeWatcher {
     let output: AsyncThrowingStream<WatchEvent, any Error>.Continuation
     /// The records last reported, by absolute znode.
     var known: [Key: Record] = [:]
-    /// The znodes in `known` (and the namespace's own, which has no record) by parent, so that a
-    /// child event or a delete touches only its own folder, however many znodes the scope holds.
-    var childrenOf: [Key: Set<Key>] = [:]
+    /// The znodes in `known` (and the namespace's own, which has no record) by parent and name, so
+    /// that a child event or a delete touches only its own folder, and a re-listing makes keys only
+    /// of the names it has not seen, however many znodes the folder holds.
+    var childrenOf: [Key: [String: Key]] = [:]
 
     mutating func run(_ signals: AsyncStream<WatchSignal>) async {
         var iterator = signals.makeAsyncIterator()
@@ -161,14 +162,14 @@ struct ScopeWatcher {
                 let exists = await store.watchExists(node, trigger)
                 if exists.rc == ZNONODE.rawValue { break }
                 try check(exists.rc, node)
-                if node != root { childrenOf[node.parent!, default: []].insert(node) }
+                if node != root { childrenOf[node.parent!, default: [:]][node.name] = node }
                 return true
             }
             let read = await store.watchData(node, trigger)
             if read.rc == ZOK.rawValue {
                 let record = store.record(node, value: read.data ?? [], stat: read.stat!)
                 if known[node] != record {
-                    if node != root { childrenOf[node.parent!, default: []].insert(node) }
+                    if node != root { childrenOf[node.parent!, default: [:]][node.name] = node }
                     known[node] = record
                     events.append(.put(record))
                 }
@@ -189,14 +190,14 @@ struct ScopeWatcher {
         let listing = await store.watchChildren(node, trigger)
         if listing.rc == ZNONODE.rawValue { return forget(node, into: &events) }
         try check(listing.rc, node)
-        var children: Set<Key> = []
-        for name in listing.names ?? [] where !(node.isRoot && name == "zookeeper") {
-            if let child = ZooKeeperStore.child(node, name) { children.insert(child) }
-        }
-        for gone in (childrenOf[node] ?? []).subtracting(children).sorted() {
+        let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
+        let listed = Set(names)
+        let current = childrenOf[node] ?? [:]
+        for gone in current.filter({ !listed.contains($0.key) }).map(\.value).sorted() {
             forget(gone, into: &events)
         }
-        for child in children.sorted() where known[child] == nil {
+        let fresh = names.filter { current[$0] == nil }.compactMap { ZooKeeperStore.child(node, $0) }
+        for child in fresh.sorted() where known[child] == nil {
             try await sync(child, into: &events)
         }
     }
@@ -207,9 +208,9 @@ struct ScopeWatcher {
         var folders = [node]
         while let folder = folders.popLast() {
             if known[folder] != nil { gone.append(folder) }
-            folders += childrenOf.removeValue(forKey: folder) ?? []
+            folders += (childrenOf.removeValue(forKey: folder) ?? [:]).values
         }
-        if node != root, let parent = node.parent { childrenOf[parent]?.remove(node) }
+        if node != root, let parent = node.parent { childrenOf[parent]?[node.name] = nil }
         for key in gone.sorted(by: { $0.depth > $1.depth || ($0.depth == $1.depth && $0 < $1) }) {
             known[key] = nil
             events.append(.delete(store.key(ofZnode: key)))
