@@ -54,10 +54,13 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(help: "How many differences --verify lists.") var showDifferences = 20
     @Option(help: ArgumentHelp("Reads in flight when reading ZooKeeper level by level.", visibility: .hidden))
     var readWidth = 64
+    @Option(help: ArgumentHelp("Keys written per transaction (at most 64).", visibility: .hidden))
+    var batchSize = 64
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard readWidth >= 1 else { throw ValidationError("--read-width must be at least 1") }
+        guard (1...64).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 64") }
         guard showDifferences >= 0 else { throw ValidationError("--show-differences must be 0 or more") }
         if follow && dryRun { throw ValidationError("--follow writes; it cannot be combined with --dry-run") }
     }
@@ -75,6 +78,7 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         var options = MigrationOptions(prefix: prefix, dryRun: dryRun)
         options.concurrency = concurrency
+        options.batchSize = batchSize
         options.sourceReads = Self.readMode(for: source, width: readWidth)
         options.targetReads = Self.readMode(for: target, width: readWidth)
 

@@ -109,6 +109,46 @@ struct MigrationAcceptanceTests {
         }
     }
 
+    // MARK: - A migration killed half way
+
+    @Test("coord migrate SIGKILLed half way, then run again, completes with --verify clean and sequential keys after the copied ones")
+    func killedMigrationResumes() async throws {
+        try await Self.withZooKeeperAndEtcd { zk, etcd in
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let source = try await zk.open()
+            try await MigrationServerTests.fill(source, count: 3000)
+            let sourceCount = try await MigrationServerTests.contents(source).count
+            let target = try await etcd.open()
+            // The kill comes from what the target receives: a watch counts the copied keys.
+            let copied = target.watch(.root, scope: .subtree)
+            let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
+            // One key per write, one write at a time, so that the kill lands while most keys are still to be copied.
+            let first = try Background(
+                coord, ["migrate", "--from", from, "--to", to, "--concurrency", "1", "--batch-size", "1"], name: "migrate-1")
+            var seen = 0
+            for try await event in copied {
+                switch event {
+                case .snapshot(let records): seen += records.count
+                case .put: seen += 1
+                case .delete: break
+                }
+                if seen >= 300 { break }
+            }
+            kill(first.process.processIdentifier, SIGKILL)
+            first.process.waitUntilExit()
+            #expect(first.process.terminationReason == .uncaughtSignal, "the first run ended before the kill: \(first.stderr)")
+            let partial = try await MigrationServerTests.contents(target).count
+            #expect(partial >= 300 && partial < sourceCount, "\(partial) of \(sourceCount) keys copied before the kill")
+
+            let second = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stdoutText.contains(": identical"), "\(second.stdoutText)")
+            #expect(try await MigrationServerTests.contents(target) == (try await MigrationServerTests.contents(source)))
+            try await MigrationServerTests.expectSequentialAfter(target, "etcd after a killed migration was run again")
+        }
+    }
+
     // MARK: - A scheduler moved from ZooKeeper to etcd
 
     static func nowMillis() -> Double { Double(SchedulerAcceptanceTests.nowNanos()) / 1e6 }
