@@ -210,4 +210,23 @@ import Testing
         #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
         #expect(calls.value.values.first == 1)
     }
+
+    /// The only worker's claim fails for want of a server (no race lost, nothing about the run
+    /// changes afterwards, and its session never ends): it must try again, not wait for a change
+    /// that will never come.
+    @Test(arguments: SchedulerBackend.all)
+    func aClaimThatFailedForAStoreErrorIsTriedAgain(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        let store = RefusedClaimStore(try await cluster.open(), refusals: 1)
+        let worker = try Worker(store: store, layout: cluster.layout, id: "w", handlers: ["noop": countingHandler(calls)])
+        let task = Task { try await worker.run() }
+        defer { task.cancel() }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "noop"))
+        let history = try await cluster.waitForHistory("the run") { !$0.isEmpty }
+        #expect(history.map(\.outcome) == [.succeeded], "not left unclaimed after a failed claim")
+        #expect(calls.value.values.first == 1)
+    }
 }

@@ -25,3 +25,27 @@ final class LostReplyStore: ForwardingStore {
         return results
     }
 }
+
+/// Wraps a store and refuses the first `refusals` transactions that create an ephemeral key with
+/// `unavailable`, without applying them: a claim that failed because the server could not be
+/// reached (a leader election, a restart), not because another worker won.
+final class RefusedClaimStore: ForwardingStore {
+    let base: any CoordinationStore
+    private let remaining: Mutex<Int>
+
+    init(_ base: any CoordinationStore, refusals: Int) {
+        self.base = base
+        self.remaining = Mutex(refusals)
+    }
+
+    func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        let createsEphemeral = operations.contains { if case .create(_, _, .ephemeral) = $0 { true } else { false } }
+        let refuse = createsEphemeral && remaining.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        if refuse { throw CoordinationError(.unavailable, "no server answered (simulated)") }
+        return try await base.transaction(operations)
+    }
+}

@@ -173,6 +173,13 @@ struct ClaimQueue: Sendable {
     /// back in order if it is still claimable.
     mutating func forgetLostRace(_ key: Key) { lostAt[key] = nil }
 
+    /// A claim of the run at `key` failed for want of a session, which is back: try it again,
+    /// though nothing about the run may have changed.
+    mutating func forgetLostRace(_ key: Key, job: String) {
+        lostAt[key] = nil
+        if !everything { dirtyJobs.insert(job) }
+    }
+
     /// After a snapshot of runs or claims, every lost race is worth trying again.
     mutating func forgetLostRaces() {
         lostAt = [:]

@@ -289,7 +289,11 @@ struct RunExecution: Sendable {
     }
 
     /// Waits (bounded by twice the session TTL) until the store can be written to again.
-    func waitForUsableSession() async -> Bool {
-        await store.waitForSession(within: store.session.ttl * 2) { $0.state == .connected || $0.state == .reconnected } != nil
+    /// Waits at most two TTLs for a usable session; with `replacing`, for one other than that
+    /// session (which has expired, though the store may not have noticed yet).
+    func waitForUsableSession(replacing expired: String? = nil) async -> Bool {
+        await store.waitForSession(within: store.session.ttl * 2) { event in
+            (event.state == .connected || event.state == .reconnected) && event.sessionID != expired
+        } != nil
     }
 }

@@ -55,6 +55,8 @@ public final class Worker: Service {
         case finished(Key)
         /// Our claim of the run at this version failed: someone else was faster, or it changed.
         case lost(Key, version: Int64)
+        /// A claim that failed for want of a session may be tried again: the session is back.
+        case retry(Key, job: String)
         case wake
         case drain
         case graceOver
@@ -175,6 +177,8 @@ public final class Worker: Service {
                         active[key] = nil
                     case .lost(let key, let version):
                         queue.lostRace(key, version: version)
+                    case .retry(let key, let job):
+                        queue.forgetLostRace(key, job: job)
                     case .wake:
                         timer = nil
                     case .drain:
@@ -233,6 +237,7 @@ public final class Worker: Service {
                         if delay > .zero { try? await Task.sleep(for: delay) }
                         defer { signals.push(.finished(candidate.key)) }
                         guard acceptingClaims.load(ordering: .relaxed) else { return }
+                        let claimSession = store.session.sessionID
                         do {
                             if let claim = try await execution.claim(control: control) {
                                 let outcome: RunExecution.Outcome =
@@ -246,10 +251,18 @@ public final class Worker: Service {
                                 signals.push(.lost(candidate.key, version: candidate.version))
                             }
                         } catch {
-                            // Most likely disconnected: leave the run alone until it changes or the
-                            // watches resync (a fresh snapshot forgets this), instead of spinning.
+                            // Not a lost race: the store failed us (contact lost, or our session
+                            // expired under the transaction). Leave the run alone instead of
+                            // spinning, but only until our session is usable again: nothing else
+                            // may ever change the run (on etcd no watch resyncs after an expiry),
+                            // and if every worker failed alike nobody would claim it again.
                             logger.warning("claim failed", metadata: ["run": "\(candidate.key)", "error": "\(error)"])
                             signals.push(.lost(candidate.key, version: candidate.version))
+                            let expired = (error as? CoordinationError)?.code == .sessionExpired
+                            // Bounded (two TTLs): if the session is still not back, trying again
+                            // fails and waits again, at that pace.
+                            _ = await execution.waitForUsableSession(replacing: expired ? claimSession : nil)
+                            signals.push(.retry(candidate.key, job: candidate.record.job))
                         }
                     }
                 }
