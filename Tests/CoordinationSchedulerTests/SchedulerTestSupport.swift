@@ -117,7 +117,12 @@ final class TestCluster: Sendable {
             let client = Scheduler(store: store, layout: layout, logger: Logger(label: "test.diagnosis"))
             for job in (try? await client.jobs()) ?? [] {
                 for run in (try? await client.activeRuns(of: job.spec.id)) ?? [] {
-                    state.append("\(job.spec.id)/\(run.record.run) \(run.record.status) on \(run.record.worker ?? "-")")
+                    // Whether a claim holds the run tells a run nobody works on under a live claim
+                    // from an abandoned one that no worker picks up.
+                    let claimKey = try? layout.claim(job.spec.id, run.record.run)
+                    let claim = claimKey == nil ? nil : try? await store.get(claimKey!)
+                    let held = claim.map { "claimed by \(String(decoding: $0.value, as: UTF8.self)) at \($0.createRevision)" } ?? "no claim"
+                    state.append("\(job.spec.id)/\(run.record.run) \(run.record.status) on \(run.record.worker ?? "-") (\(held))")
                 }
             }
             let history = seen.value.map { "\($0.job) \($0.outcome)" }
