@@ -229,4 +229,22 @@ import Testing
         #expect(history.map(\.outcome) == [.succeeded], "not left unclaimed after a failed claim")
         #expect(calls.value.values.first == 1)
     }
+
+    /// The write that ends a run fails many times over (a long election): the worker keeps its
+    /// claim and tries until it lands, rather than leaving the run under a claim nobody works on.
+    @Test(arguments: SchedulerBackend.all)
+    func theEndOfARunIsWrittenThroughALongRunOfStoreErrors(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        let store = RefusedSettleStore(try await cluster.open(), claims: cluster.layout.claims, refusals: 10)
+        let worker = try Worker(store: store, layout: cluster.layout, id: "w", handlers: ["noop": countingHandler(calls)])
+        let task = Task { try await worker.run() }
+        defer { task.cancel() }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "noop"))
+        let history = try await cluster.waitForHistory("the run") { !$0.isEmpty }
+        #expect(history.map(\.outcome) == [.succeeded])
+        #expect(calls.value.values.first == 1, "run once, not again")
+    }
 }

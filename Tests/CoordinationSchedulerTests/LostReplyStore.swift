@@ -49,3 +49,28 @@ final class RefusedClaimStore: ForwardingStore {
         return try await base.transaction(operations)
     }
 }
+
+/// Wraps a store and refuses with `unavailable`, without applying them, the first `refusals`
+/// transactions that delete a claim: the write that ends a run, while its server cannot be reached.
+final class RefusedSettleStore: ForwardingStore {
+    let base: any CoordinationStore
+    let claims: Key
+    private let remaining: Mutex<Int>
+
+    init(_ base: any CoordinationStore, claims: Key, refusals: Int) {
+        self.base = base
+        self.claims = claims
+        self.remaining = Mutex(refusals)
+    }
+
+    func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        let releasesClaim = operations.contains { if case .delete(let key, _) = $0 { key.isUnder(claims) } else { false } }
+        let refuse = releasesClaim && remaining.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        if refuse { throw CoordinationError(.unavailable, "no server answered (simulated)") }
+        return try await base.transaction(operations)
+    }
+}

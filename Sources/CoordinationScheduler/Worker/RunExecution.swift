@@ -231,7 +231,11 @@ struct RunExecution: Sendable {
         let runKey = runKey
         let claimKey = claimKey
         let requeued = requeue
-        for _ in 0..<8 {
+        // Until the write lands or the fence refuses it. Giving up while our claim lives would
+        // leave the run "running" under a claim nobody works on for as long as this worker's
+        // session lasts; once that session has ended, the claim went with it and others take over.
+        var backoff = Duration.milliseconds(10)
+        while true {
             do {
                 try await history.transact(job: record.job, entries: ended.map { [$0] } ?? [], room: historyRoom) {
                     let fence = control.fence
@@ -252,10 +256,14 @@ struct RunExecution: Sendable {
                 return false
             } catch {
                 logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
-                guard await waitForUsableSession() else { return false }
+                let session = store.session
+                guard session.sessionID == claim.sessionID, session.state != .closed, session.state != .expired else { return false }
+                // A back-off between attempts (a leader election fails requests at once), capped.
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(1))
+                _ = await waitForUsableSession()
             }
         }
-        return false
     }
 
     /// When the run record moved past our fence only by a cancel request (same worker, attempt
