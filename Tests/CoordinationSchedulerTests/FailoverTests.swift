@@ -194,57 +194,56 @@ import Testing
     }
 }
 
-@Suite(.serverLoadLimit) struct LostReplyTests {
-    @Test(arguments: SchedulerBackend.all)
-    func aClaimWhoseReplyWasLostIsRecognisedAndRun(backend: SchedulerBackend) async throws {
+/// One worker on a store whose transactions fail the way networks and servers do: every job
+/// must still run exactly once, never stay stuck under a claim nobody works on or unclaimed.
+@Suite(.serverLoadLimit) struct FaultyStoreTests {
+    /// Submits one job for a single worker on `wrap(store)`; its history once written, and how
+    /// many times the handler ran.
+    func runOneJob(
+        _ backend: SchedulerBackend, on wrap: (any CoordinationStore, SchedulerLayout) -> any CoordinationStore
+    ) async throws -> (history: [HistoryEntry], calls: Int?) {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let calls = Shared<[String: Int]>([:])
-        let store = LostReplyStore(try await cluster.open(), lostReplies: 1)
+        let store = wrap(try await cluster.open(), cluster.layout)
         let worker = try Worker(store: store, layout: cluster.layout, id: "w", handlers: ["noop": countingHandler(calls)])
         let task = Task { try await worker.run() }
         defer { task.cancel() }
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "job", handler: "noop"))
         let history = try await cluster.waitForHistory("the run") { !$0.isEmpty }
-        #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
-        #expect(calls.value.values.first == 1)
+        return (history, calls.value.values.first)
     }
 
-    /// The only worker's claim fails for want of a server (no race lost, nothing about the run
-    /// changes afterwards, and its session never ends): it must try again, not wait for a change
+    @Test(arguments: SchedulerBackend.all)
+    func aClaimWhoseReplyWasLostIsRecognisedAndRun(backend: SchedulerBackend) async throws {
+        let (history, calls) = try await runOneJob(backend) { store, _ in
+            FaultyTransactionStore(store, .replyLost, count: 1, when: FaultyTransactionStore.claim)
+        }
+        #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
+        #expect(calls == 1)
+    }
+
+    /// The claim fails for want of a server (no race lost, nothing about the run changes
+    /// afterwards, and the session never ends): the worker must try again, not wait for a change
     /// that will never come.
     @Test(arguments: SchedulerBackend.all)
     func aClaimThatFailedForAStoreErrorIsTriedAgain(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend)
-        defer { Task { await cluster.shutdown() } }
-        let calls = Shared<[String: Int]>([:])
-        let store = RefusedClaimStore(try await cluster.open(), refusals: 1)
-        let worker = try Worker(store: store, layout: cluster.layout, id: "w", handlers: ["noop": countingHandler(calls)])
-        let task = Task { try await worker.run() }
-        defer { task.cancel() }
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "job", handler: "noop"))
-        let history = try await cluster.waitForHistory("the run") { !$0.isEmpty }
+        let (history, calls) = try await runOneJob(backend) { store, _ in
+            FaultyTransactionStore(store, .refused, count: 1, when: FaultyTransactionStore.claim)
+        }
         #expect(history.map(\.outcome) == [.succeeded], "not left unclaimed after a failed claim")
-        #expect(calls.value.values.first == 1)
+        #expect(calls == 1)
     }
 
-    /// The write that ends a run fails many times over (a long election): the worker keeps its
+    /// The write that ends the run fails many times over (a long election): the worker keeps its
     /// claim and tries until it lands, rather than leaving the run under a claim nobody works on.
     @Test(arguments: SchedulerBackend.all)
     func theEndOfARunIsWrittenThroughALongRunOfStoreErrors(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend)
-        defer { Task { await cluster.shutdown() } }
-        let calls = Shared<[String: Int]>([:])
-        let store = RefusedSettleStore(try await cluster.open(), claims: cluster.layout.claims, refusals: 10)
-        let worker = try Worker(store: store, layout: cluster.layout, id: "w", handlers: ["noop": countingHandler(calls)])
-        let task = Task { try await worker.run() }
-        defer { task.cancel() }
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "job", handler: "noop"))
-        let history = try await cluster.waitForHistory("the run") { !$0.isEmpty }
+        let (history, calls) = try await runOneJob(backend) { store, layout in
+            FaultyTransactionStore(store, .refused, count: 10, when: FaultyTransactionStore.releasesClaim(under: layout.claims))
+        }
         #expect(history.map(\.outcome) == [.succeeded])
-        #expect(calls.value.values.first == 1, "run once, not again")
+        #expect(calls == 1, "run once, not again")
     }
 }

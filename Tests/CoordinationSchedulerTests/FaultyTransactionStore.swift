@@ -1,0 +1,53 @@
+import Coordination
+import CoordinationTestSupport
+import Synchronization
+
+/// Wraps a store and makes the first `count` transactions that `matches` selects fail as a
+/// network or a server would: a lost reply (applied, then `connectionLoss`) or a refusal (not
+/// applied, `unavailable`).
+final class FaultyTransactionStore: ForwardingStore {
+    enum Fault: Sendable {
+        /// The transaction is applied, then its reply is lost.
+        case replyLost
+        /// No server answered: nothing is applied.
+        case refused
+    }
+
+    let base: any CoordinationStore
+    private let fault: Fault
+    private let matches: @Sendable ([Operation]) -> Bool
+    private let remaining: Mutex<Int>
+
+    init(_ base: any CoordinationStore, _ fault: Fault, count: Int, when matches: @escaping @Sendable ([Operation]) -> Bool) {
+        self.base = base
+        self.fault = fault
+        self.matches = matches
+        self.remaining = Mutex(count)
+    }
+
+    /// A claim: the only transactions that create an ephemeral key.
+    static func claim(_ operations: [Operation]) -> Bool {
+        operations.contains { if case .create(_, _, .ephemeral) = $0 { true } else { false } }
+    }
+
+    /// The write that ends a run: it deletes the run's claim under `claims`.
+    static func releasesClaim(under claims: Key) -> @Sendable ([Operation]) -> Bool {
+        { operations in operations.contains { if case .delete(let key, _) = $0 { key.isUnder(claims) } else { false } } }
+    }
+
+    func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        let failing = matches(operations) && remaining.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        guard failing else { return try await base.transaction(operations) }
+        switch fault {
+        case .replyLost:
+            _ = try await base.transaction(operations)
+            throw CoordinationError(.connectionLoss, "reply lost (simulated)")
+        case .refused:
+            throw CoordinationError(.unavailable, "no server answered (simulated)")
+        }
+    }
+}
