@@ -224,6 +224,17 @@ import Testing
         #expect(calls == 1)
     }
 
+    /// The claim's reply is lost and so are the reads that look for it afterwards: the worker
+    /// keeps looking (its session lives on) instead of leaving a claim that landed unworked.
+    @Test(arguments: SchedulerBackend.all)
+    func aClaimWhoseReplyAndFollowUpReadsWereLostIsStillRecognised(backend: SchedulerBackend) async throws {
+        let (history, calls) = try await runOneJob(backend) { store, _ in
+            FaultyTransactionStore(store, .replyLost, count: 1, failingReads: 5, when: FaultyTransactionStore.claim)
+        }
+        #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
+        #expect(calls == 1)
+    }
+
     /// The claim fails for want of a server (no race lost, nothing about the run changes
     /// afterwards, and the session never ends): the worker must try again, not wait for a change
     /// that will never come.

@@ -4,7 +4,8 @@ import Synchronization
 
 /// Wraps a store and makes the first `count` transactions that `matches` selects fail as a
 /// network or a server would: a lost reply (applied, then `connectionLoss`) or a refusal (not
-/// applied, `unavailable`).
+/// applied, `unavailable`); then, optionally, its next `failingReads` reads fail with `unavailable`
+/// too (the network has not recovered yet).
 final class FaultyTransactionStore: ForwardingStore {
     enum Fault: Sendable {
         /// The transaction is applied, then its reply is lost.
@@ -17,12 +18,28 @@ final class FaultyTransactionStore: ForwardingStore {
     private let fault: Fault
     private let matches: @Sendable ([Operation]) -> Bool
     private let remaining: Mutex<Int>
+    private let failingReads: Int
+    private let readsToFail = Mutex(0)
 
-    init(_ base: any CoordinationStore, _ fault: Fault, count: Int, when matches: @escaping @Sendable ([Operation]) -> Bool) {
+    init(
+        _ base: any CoordinationStore, _ fault: Fault, count: Int, failingReads: Int = 0,
+        when matches: @escaping @Sendable ([Operation]) -> Bool
+    ) {
         self.base = base
         self.fault = fault
         self.matches = matches
         self.remaining = Mutex(count)
+        self.failingReads = failingReads
+    }
+
+    func get(_ key: Key) async throws -> Record? {
+        let fail = readsToFail.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        if fail { throw CoordinationError(.unavailable, "no server answered (simulated)") }
+        return try await base.get(key)
     }
 
     /// A claim: the only transactions that create an ephemeral key.
@@ -42,6 +59,7 @@ final class FaultyTransactionStore: ForwardingStore {
             return true
         }
         guard failing else { return try await base.transaction(operations) }
+        readsToFail.withLock { $0 = failingReads }
         switch fault {
         case .replyLost:
             _ = try await base.transaction(operations)

@@ -97,8 +97,8 @@ struct RunExecution: Sendable {
         } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
             // The outcome is unknown. If the claim did land, the run would sit "running" under a
             // live claim nobody works on until our session ends: find out, and carry on if it is ours.
-            guard await waitForUsableSession(),
-                let recovered = try await recoverClaim(
+            guard
+                let recovered = try await recoverClaimPatiently(
                     expecting: record, bytes: value, after: version, finalOutcome: finalOutcome, sessionID: sessionID)
             else { throw error }
             control.advance(to: recovered.fence)
@@ -107,6 +107,29 @@ struct RunExecution: Sendable {
         guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
         control.advance(to: updated.version)
         return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalOutcome: finalOutcome)
+    }
+
+    /// ``recoverClaim(expecting:bytes:after:finalOutcome:sessionID:)`` until a read answers, or
+    /// until the session that may hold the claim has ended (a claim it held went with it): giving
+    /// up on a failed read could leave a claim that landed with nobody working on it.
+    func recoverClaimPatiently(
+        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalOutcome: (HistoryEntry.Outcome, String)?,
+        sessionID: String
+    ) async throws -> (claim: Claim, fence: Int64)? {
+        var backoff = Duration.milliseconds(10)
+        while true {
+            _ = await waitForUsableSession()
+            let session = store.session
+            guard session.sessionID == sessionID, session.state != .closed, session.state != .expired else { return nil }
+            do {
+                return try await recoverClaim(
+                    expecting: record, bytes: bytes, after: version, finalOutcome: finalOutcome, sessionID: sessionID)
+            } catch {
+                if Task.isCancelled { throw error }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(1))
+            }
+        }
     }
 
     /// After a claim whose outcome is unknown: the claim, if the run is now exactly what our
