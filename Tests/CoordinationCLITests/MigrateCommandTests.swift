@@ -90,19 +90,13 @@ struct MigrateCommandTests {
     ) async throws {
         let zk = try TestHandles(.zookeeper, test: test)
         let etcd = try TestHandles(.etcd, test: test)
-        do {
+        try await TestHandles.closing(zk, etcd) {
             let source = try await zk.open()
             for i in 0..<50 { _ = try await source.create(try Key("/app/k\(i % 5)/v\(i)"), value: [UInt8(i), 0, 255]) }
             _ = try await source.create(try Key("/app/q/job-"), value: [], mode: .sequential)
             _ = try await source.create(try Key("/app/live"), value: [], mode: .ephemeral)
             try await body(zk, etcd, source)
-        } catch {
-            await zk.closeAll()
-            await etcd.closeAll()
-            throw error
         }
-        await zk.closeAll()
-        await etcd.closeAll()
     }
 
     @Test("ZooKeeper → etcd with --verify: summary with counts and rate, verify identical, status 0; --dry-run then writes nothing")

@@ -17,15 +17,9 @@ struct MigrationAcceptanceTests {
     ) async throws {
         let zookeeper = try TestHandles(.zookeeper, test: test)
         let etcd = try TestHandles(.etcd, test: test)
-        do {
+        try await TestHandles.closing(zookeeper, etcd) {
             try await body(zookeeper, etcd)
-        } catch {
-            await zookeeper.closeAll()
-            await etcd.closeAll()
-            throw error
         }
-        await zookeeper.closeAll()
-        await etcd.closeAll()
     }
 
     // MARK: - A kazoo tree read back by etcd3gw

@@ -100,7 +100,7 @@ struct MigrationServerTests {
         let zk = try TestHandles(.zookeeper)
         let etcd = try TestHandles(.etcd)
         let back = try TestHandles(.zookeeper, test: "roundTripBack")
-        do {
+        try await TestHandles.closing(zk, etcd, back) {
             let source = try await zk.open()
             try await Self.fill(source, count: 2000)
             let original = try await Self.contents(source)
@@ -126,13 +126,7 @@ struct MigrationServerTests {
             let again = try await Self.migration(source, toEtcd).run()
             #expect(again.counts.copied == 0)
             #expect(again.counts.identical == original.count)
-        } catch {
-            await zk.closeAll(); await etcd.closeAll(); await back.closeAll()
-            throw error
         }
-        await zk.closeAll()
-        await etcd.closeAll()
-        await back.closeAll()
     }
 
     @Test("a ZooKeeper → etcd migration cancelled half way, run again, completes with verify clean")
@@ -141,7 +135,7 @@ struct MigrationServerTests {
         let etcd = try TestHandles(.etcd)
         let source = try await zk.open()
         let target = try await etcd.open()
-        do {
+        try await TestHandles.closing(zk, etcd) {
             try await Self.fill(source, count: 1000)
             let migration = Self.migration(source, target)
             // Interrupted from inside, at a known point: the run's task is cancelled once 300 keys are written.
@@ -164,20 +158,14 @@ struct MigrationServerTests {
             let verification = try await migration.verify()
             #expect(verification.isClean, "\(verification.differences)")
             try await Self.expectSequentialAfter(target, "etcd after resume")
-        } catch {
-            await zk.closeAll()
-            await etcd.closeAll()
-            throw error
         }
-        await zk.closeAll()
-        await etcd.closeAll()
     }
 
     @Test("follow mirrors ZooKeeper changes onto etcd (puts, sets, deletes, sequential keys) until cancelled")
     func follow() async throws {
         let zk = try TestHandles(.zookeeper)
         let etcd = try TestHandles(.etcd)
-        do {
+        try await TestHandles.closing(zk, etcd) {
             let source = try await zk.open()
             let target = try await etcd.open()
             for i in 0..<20 { _ = try await source.create(Self.key("/m/k\(i)"), value: [UInt8(i)]) }
@@ -206,13 +194,7 @@ struct MigrationServerTests {
             #expect(catchUp.counts.copied + catchUp.counts.deleted == 0, "nothing was behind")
             #expect(try await migration.verify().isClean)
             try await Self.expectSequentialAfter(target, "etcd after follow", parents: [("/m/q", "job-")])
-        } catch {
-            await zk.closeAll()
-            await etcd.closeAll()
-            throw error
         }
-        await zk.closeAll()
-        await etcd.closeAll()
     }
 
     @Test(
@@ -222,7 +204,7 @@ struct MigrationServerTests {
         let zk = try TestHandles(.zookeeper)
         let etcd = try TestHandles(.etcd)
         let back = try TestHandles(.zookeeper, test: "tenThousandBack")
-        do {
+        try await TestHandles.closing(zk, etcd, back) {
             let source = try await zk.open()
             try await Self.fill(source, count: 10_000, inFlight: 32)
             let toEtcd = try await etcd.open()
@@ -233,11 +215,7 @@ struct MigrationServerTests {
             let backAgain = try await Self.migration(toEtcd, toZooKeeper, fullSpeed: true).run()
             Self.report("10k etcd → zookeeper", backAgain)
             #expect(try await Self.migration(toEtcd, toZooKeeper, fullSpeed: true).verify().isClean)
-        } catch {
-            await zk.closeAll(); await etcd.closeAll(); await back.closeAll()
-            throw error
         }
-        await zk.closeAll(); await etcd.closeAll(); await back.closeAll()
     }
 }
 

@@ -161,3 +161,20 @@ public final class TestHandles: Sendable {
         }
     }
 }
+
+extension TestHandles {
+    /// Runs `body`, then closes every handle opened through `handles` and removes their
+    /// namespaces, whether `body` returned or threw.
+    public static func closing<Result>(
+        _ handles: TestHandles..., body: () async throws -> Result
+    ) async throws -> Result {
+        do {
+            let result = try await body()
+            for handle in handles { await handle.closeAll() }
+            return result
+        } catch {
+            for handle in handles { await handle.closeAll() }
+            throw error
+        }
+    }
+}
