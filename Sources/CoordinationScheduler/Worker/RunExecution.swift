@@ -119,15 +119,13 @@ struct RunExecution: Sendable {
         var backoff = Duration.milliseconds(10)
         while true {
             _ = await waitForUsableSession()
-            let session = store.session
-            guard session.sessionID == sessionID, session.state != .closed, session.state != .expired else { return nil }
+            guard sessionStillHolds(sessionID) else { return nil }
             do {
                 return try await recoverClaim(
                     expecting: record, bytes: bytes, after: version, finalOutcome: finalOutcome, sessionID: sessionID)
             } catch {
                 if Task.isCancelled { throw error }
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(1))
+                await Self.pause(&backoff)
             }
         }
     }
@@ -256,7 +254,8 @@ struct RunExecution: Sendable {
         let requeued = requeue
         // Until the write lands or the fence refuses it. Giving up while our claim lives would
         // leave the run "running" under a claim nobody works on for as long as this worker's
-        // session lasts; once that session has ended, the claim went with it and others take over.
+        // session lasts; once that session has ended (or been out of contact past its TTL, when the
+        // server ends it), the claim goes with it and others take over.
         var backoff = Duration.milliseconds(10)
         while true {
             do {
@@ -279,11 +278,8 @@ struct RunExecution: Sendable {
                 return false
             } catch {
                 logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
-                let session = store.session
-                guard session.sessionID == claim.sessionID, session.state != .closed, session.state != .expired else { return false }
-                // A back-off between attempts (a leader election fails requests at once), capped.
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(1))
+                guard sessionStillHolds(claim.sessionID) else { return false }
+                await Self.pause(&backoff)
                 _ = await waitForUsableSession()
             }
         }
@@ -320,6 +316,21 @@ struct RunExecution: Sendable {
     }
 
     /// Waits (bounded by twice the session TTL) until the store can be written to again.
+    /// Whether what session `sessionID` holds (our claim) can still be trusted: the same session,
+    /// connected or suspended for less than its TTL. Once not, the server has ended it or soon
+    /// will, and the claim goes with it.
+    func sessionStillHolds(_ sessionID: String) -> Bool {
+        let session = store.session
+        return session.sessionID == sessionID && session.isSafe()
+    }
+
+    /// The back-off between attempts that failed for store errors (a leader election fails
+    /// requests at once): 10 ms, doubling, at most 1 s.
+    static func pause(_ backoff: inout Duration) async {
+        try? await Task.sleep(for: backoff)
+        backoff = min(backoff * 2, .seconds(1))
+    }
+
     /// Waits at most two TTLs for a usable session; with `replacing`, for one other than that
     /// session (which has expired, though the store may not have noticed yet).
     func waitForUsableSession(replacing expired: String? = nil) async -> Bool {
