@@ -1,5 +1,6 @@
 import CZooKeeper
 import Coordination
+import Synchronization
 
 /// What one asynchronous C call answered, copied out of the client's buffers before the callback
 /// returns (the client frees them right after).
@@ -25,12 +26,46 @@ extension Stat: @retroactive @unchecked Sendable {}
 /// the call is submitted, released by the callback that resumes it (each callback runs exactly once,
 /// with an error rc if the connection is lost or the handle closed).
 final class ReplyBox: Sendable {
-    private let continuation: CheckedContinuation<Reply, Never>
-    init(_ continuation: CheckedContinuation<Reply, Never>) { self.continuation = continuation }
+    private enum Destination: Sendable {
+        case single(CheckedContinuation<Reply, Never>)
+        case batch(ReplyBatch, index: Int)
+    }
+
+    private let destination: Destination
+    init(_ continuation: CheckedContinuation<Reply, Never>) { destination = .single(continuation) }
+    init(_ batch: ReplyBatch, index: Int) { destination = .batch(batch, index: index) }
 
     static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
         guard let data else { return }
-        Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue().continuation.resume(returning: reply)
+        Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue().deliver(reply)
+    }
+
+    func deliver(_ reply: Reply) {
+        switch destination {
+        case .single(let continuation): continuation.resume(returning: reply)
+        case .batch(let batch, let index): batch.fill(index, with: reply)
+        }
+    }
+}
+
+/// The replies of calls submitted together, resumed once when the last one has answered: one
+/// wake-up of the waiting task for the lot instead of one per call.
+final class ReplyBatch: Sendable {
+    private let continuation: CheckedContinuation<[Reply], Never>
+    private let state: Mutex<(replies: [Reply], remaining: Int)>
+
+    init(count: Int, _ continuation: CheckedContinuation<[Reply], Never>) {
+        self.continuation = continuation
+        state = Mutex((Array(repeating: Reply(rc: ZSYSTEMERROR.rawValue), count: count), count))
+    }
+
+    func fill(_ index: Int, with reply: Reply) {
+        let done: [Reply]? = state.withLock { state in
+            state.replies[index] = reply
+            state.remaining -= 1
+            return state.remaining == 0 ? state.replies : nil
+        }
+        if let done { continuation.resume(returning: done) }
     }
 }
 
@@ -81,12 +116,34 @@ struct WatchSignal: Sendable {
     var isResync: Bool { path.isEmpty }
 }
 
-/// Receives a one-shot watch's trigger, through the watcher-context pointer, and hands it to the
-/// stream that consumes it. Kept alive by the connection until the handle is closed, because the
-/// C client may still hold the pointer after the consumer has gone away.
+/// Receives one-shot watches' triggers, through the watcher-context pointer, and keeps them for
+/// the stream that consumes them; that stream takes every pending signal at once, so a burst of
+/// events is re-read in one batch of calls. Kept alive by the connection until the handle is
+/// closed, because the C client may still hold the pointer after the consumer has gone away.
 final class WatchTrigger: Sendable {
-    let continuation: AsyncStream<WatchSignal>.Continuation
-    init(_ continuation: AsyncStream<WatchSignal>.Continuation) { self.continuation = continuation }
+    private let pending = Mutex<[WatchSignal]>([])
+    /// Wakes the consumer; holds at most one wake-up, since each takes every pending signal.
+    private let wake: AsyncStream<Void>.Continuation
+    let wakes: AsyncStream<Void>
+
+    init() {
+        (wakes, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func push(_ signal: WatchSignal) {
+        pending.withLock { $0.append(signal) }
+        wake.yield()
+    }
+
+    /// Every signal pushed since the last call, oldest first.
+    func takePending() -> [WatchSignal] {
+        pending.withLock { pending in
+            defer { pending = [] }
+            return pending
+        }
+    }
+
+    func finish() { wake.finish() }
 }
 
 func watchTriggered(
@@ -95,5 +152,5 @@ func watchTriggered(
     // Session events reach every watcher object too; the session watcher handles those.
     guard type != ZOO_SESSION_EVENT, let context, let path else { return }
     let trigger = Unmanaged<WatchTrigger>.fromOpaque(context).takeUnretainedValue()
-    trigger.continuation.yield(WatchSignal(path: String(cString: path), type: type))
+    trigger.push(WatchSignal(path: String(cString: path), type: type))
 }

@@ -163,6 +163,28 @@ final class ZooKeeperConnection: Sendable {
         }
     }
 
+    /// Submits `count` asynchronous calls at once (`submit` gets the call's index, the handle and
+    /// its context pointer) and waits for all their completions, in index order.
+    func callAll(_ count: Int, _ submit: (Int, OpaquePointer, UnsafeRawPointer) -> Int32) async -> [Reply] {
+        if count == 0 { return [] }
+        return await withCheckedContinuation { continuation in
+            let batch = ReplyBatch(count: count, continuation)
+            state.withLock { state in
+                for index in 0..<count {
+                    let box = Unmanaged.passRetained(ReplyBox(batch, index: index))
+                    let rc: Int32 =
+                        if state.closed { ZCLOSING.rawValue } else if let live = state.live {
+                            submit(index, live.handle, UnsafeRawPointer(box.toOpaque()))
+                        } else { ZINVALIDSTATE.rawValue }
+                    if rc != ZOK.rawValue {
+                        box.release()
+                        batch.fill(index, with: Reply(rc: rc))
+                    }
+                }
+            }
+        }
+    }
+
     /// The current session's id and password, as the C client knows them.
     func sessionCredentials() -> clientid_t? {
         state.withLock { state in
@@ -187,7 +209,7 @@ final class ZooKeeperConnection: Sendable {
             state.triggers.append(trigger)
             return true
         }
-        if !accepted { trigger.continuation.finish() }
+        if !accepted { trigger.finish() }
     }
 
     /// Registers a watch stream so that closing the handle ends it with `unavailable`.
@@ -268,7 +290,7 @@ final class ZooKeeperConnection: Sendable {
                 }
             }
         }
-        for trigger in triggers { trigger.continuation.finish() }
+        for trigger in triggers { trigger.finish() }
     }
 }
 

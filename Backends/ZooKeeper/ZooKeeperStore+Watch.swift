@@ -27,26 +27,25 @@ extension ZooKeeperStore {
             output.finish(throwing: CoordinationError.closed())
             return stream
         }
-        let (signals, signalContinuation) = AsyncStream<WatchSignal>.makeStream()
-        let trigger = WatchTrigger(signalContinuation)
+        let trigger = WatchTrigger()
         connection.retain(trigger)
         let sessions = connection.sessions
         let monitor = Task {
             var first = true
             for await event in sessions.subscribe() {
                 defer { first = false }
-                if !first && (event.state == .connected || event.state == .reconnected) { signalContinuation.yield(.resync) }
+                if !first && (event.state == .connected || event.state == .reconnected) { trigger.push(.resync) }
             }
         }
         let loop = Task { [self] in
             var watcher = ScopeWatcher(store: self, root: znode(key), scope: scope, trigger: trigger, output: output)
-            await watcher.run(signals)
+            await watcher.run()
         }
         let connection = self.connection
         output.onTermination = { _ in
             loop.cancel()
             monitor.cancel()
-            signalContinuation.finish()
+            trigger.finish()
             connection.unregister(registration)
         }
         return stream
@@ -66,10 +65,19 @@ extension ZooKeeperStore {
         }
     }
 
-    func watchChildren(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
+    /// Reads every znode's data with a data watch, all calls in flight at once.
+    func watchData(_ znodes: [Key], _ trigger: WatchTrigger) async -> [Reply] {
         let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
-        return await connection.call { zh, context in
-            znode.path.withCString { zoo_awget_children(zh, $0, watchTriggered, watcherContext, completeStrings, context) }
+        return await connection.callAll(znodes.count) { index, zh, context in
+            znodes[index].path.withCString { zoo_awget(zh, $0, watchTriggered, watcherContext, completeData, context) }
+        }
+    }
+
+    /// Lists every znode's children with a children watch, all calls in flight at once.
+    func watchChildren(_ znodes: [Key], _ trigger: WatchTrigger) async -> [Reply] {
+        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        return await connection.callAll(znodes.count) { index, zh, context in
+            znodes[index].path.withCString { zoo_awget_children(zh, $0, watchTriggered, watcherContext, completeStrings, context) }
         }
     }
 }
@@ -88,12 +96,20 @@ struct ScopeWatcher {
     /// of the names it has not seen, however many znodes the folder holds.
     var childrenOf: [Key: [String: Key]] = [:]
 
-    mutating func run(_ signals: AsyncStream<WatchSignal>) async {
-        var iterator = signals.makeAsyncIterator()
+    /// What a batch of signals asks to re-read.
+    private struct Work {
+        var sync: Set<Key> = []
+        var reread: Set<Key> = []
+        var relist: Set<Key> = []
+    }
+
+    mutating func run() async {
+        var wakes = trigger.wakes.makeAsyncIterator()
         var needsSnapshot = true
         while !Task.isCancelled {
             if needsSnapshot {
                 do {
+                    _ = trigger.takePending()  // the snapshot re-reads (and re-arms) everything
                     try await snapshot()
                     needsSnapshot = false
                 } catch {
@@ -107,33 +123,64 @@ struct ScopeWatcher {
                     }
                 }
             }
-            guard let signal = await iterator.next() else { return }
-            if signal.isResync || needsSnapshot {
+            var signals = trigger.takePending()
+            if signals.isEmpty {
+                guard await wakes.next() != nil else { return }
+                signals = trigger.takePending()
+            }
+            if needsSnapshot || signals.contains(where: \.isResync) {
                 needsSnapshot = true
                 continue
             }
-            guard let node = ZooKeeperStore.znodeKey(signal.path), node.isUnder(root) else { continue }
             var events: [WatchEvent] = []
             do {
-                // A znode not read yet (only after a race with its re-creation) is read in full,
-                // so that its record is reported before its children and both its watches stand.
-                let isRead = node == root || known[node] != nil
-                switch (scope, signal.type) {
-                case (.key, _): try await sync(root, into: &events)
-                case (.subtree, _) where !isRead: try await sync(node, into: &events)
-                // A child event consumed only the children watch; the data watch still stands.
-                case (.subtree, ZOO_CHILD_EVENT): try await relist(node, into: &events)
-                // A change consumed only the data watch; the children watch still stands.
-                case (.subtree, ZOO_CHANGED_EVENT): try await reread(node, into: &events)
-                // Created or deleted (perhaps re-created since): everything about the znode.
-                default: try await sync(node, into: &events)
-                }
+                try await handle(signals, into: &events)
             } catch {
                 if let fatal = Self.fatal(error) { return output.finish(throwing: fatal) }
                 needsSnapshot = true
             }
             for event in events { output.yield(event) }
         }
+    }
+
+    /// Brings up to date what a burst of signals can have changed, re-reading with every call of a
+    /// kind in flight at once.
+    private mutating func handle(_ signals: [WatchSignal], into events: inout [WatchEvent]) async throws {
+        var work = Work()
+        for signal in signals {
+            guard let node = ZooKeeperStore.znodeKey(signal.path), node.isUnder(root) else { continue }
+            // A znode not read yet (only after a race with its re-creation) is read in full,
+            // so that its record is reported before its children and both its watches stand.
+            let isRead = node == root || known[node] != nil
+            switch (scope, signal.type) {
+            case (.key, _): work.sync.insert(root)
+            // A deleted znode needs no read: the same delete fired its parent's children watch,
+            // whose re-listing finds a re-created one. Unknown, it was forgotten already (its
+            // other watch fired first, or the parent was re-listed).
+            case (.subtree, ZOO_DELETED_EVENT) where node != root:
+                if isRead { forget(node, into: &events) }
+            case (.subtree, _) where !isRead: work.sync.insert(node)
+            // A child event consumed only the children watch; the data watch still stands.
+            case (.subtree, ZOO_CHILD_EVENT): work.relist.insert(node)
+            // A change consumed only the data watch; the children watch still stands.
+            case (.subtree, ZOO_CHANGED_EVENT): work.reread.insert(node)
+            // Created (perhaps deleted since): everything about the znode.
+            default: work.sync.insert(node)
+            }
+        }
+        // What a delete in this burst forgot (itself or an ancestor) is gone or will be found
+        // again by its parent's re-listing: reading it here would leave its children unwatched.
+        let (root, known) = (root, known)
+        let isKnown = { (node: Key) in node == root || known[node] != nil }
+        work.reread = work.reread.filter(isKnown)
+        work.relist = work.relist.filter(isKnown)
+        work.sync = work.sync.filter { node in node == root || node.parent.map(isKnown) == true }
+        if work.sync.remove(root) != nil { try await sync(root, into: &events) }
+        work.reread.subtract(work.sync)
+        work.relist.subtract(work.sync)
+        if work.reread.remove(root) != nil { try await reread(root, into: &events) }
+        let existing = try await rereadAll(work.sync.union(work.reread), into: &events)
+        try await relistAll(work.relist.union(existing.intersection(work.sync)), into: &events)
     }
 
     /// Re-reads (and re-arms) the whole scope and reports it as one snapshot.
@@ -145,11 +192,66 @@ struct ScopeWatcher {
         output.yield(.snapshot(known.values.sorted { $0.key < $1.key }))
     }
 
-    /// Re-reads `node` (re-arming its watches), and for a subtree its children, recording the
-    /// differences from `known` as events, parents before children.
+    /// Re-reads the top of the scope (re-arming its watches), and for a subtree everything beneath
+    /// it, recording the differences from `known` as events, parents before children.
     private mutating func sync(_ node: Key, into events: inout [WatchEvent]) async throws {
-        guard try await reread(node, into: &events), scope == .subtree else { return }
-        try await relist(node, into: &events)
+        guard try await reread(node, into: &events), scope == .subtree, known[node]?.isEphemeral != true else { return }
+        try await relistAll([node], into: &events)
+    }
+
+    /// ``sync(_:into:)`` for znodes beneath the top, level by level, each level's calls in flight
+    /// at once.
+    private mutating func syncAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws {
+        let existing = try await rereadAll(nodes, into: &events)
+        guard scope == .subtree else { return }
+        try await relistAll(existing, into: &events)
+    }
+
+    /// Re-reads znodes beneath the top with data watches; returns those that exist and can have
+    /// children (ZooKeeper refuses children under an ephemeral znode).
+    private mutating func rereadAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws -> Set<Key> {
+        let nodes = nodes.sorted()
+        let reads = await store.watchData(nodes, trigger)
+        var existing: Set<Key> = []
+        for (node, read) in zip(nodes, reads) {
+            if read.rc == ZNONODE.rawValue {
+                forget(node, into: &events)
+                continue
+            }
+            guard read.rc == ZOK.rawValue else { throw store.fail(read.rc, node, "watch") }
+            let record = store.record(node, value: read.data ?? [], stat: read.stat!)
+            if known[node] != record {
+                childrenOf[node.parent!, default: [:]][node.name] = node
+                known[node] = record
+                events.append(.put(record))
+            }
+            if !record.isEphemeral { existing.insert(node) }
+        }
+        return existing
+    }
+
+    /// Re-lists znodes' children with children watches: reports the ones gone and reads the new.
+    private mutating func relistAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws {
+        let nodes = nodes.sorted()
+        let listings = await store.watchChildren(nodes, trigger)
+        var fresh: Set<Key> = []
+        for (node, listing) in zip(nodes, listings) {
+            if listing.rc == ZNONODE.rawValue {
+                forget(node, into: &events)
+                continue
+            }
+            try check(listing.rc, node)
+            let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
+            let listed = Set(names)
+            let current = childrenOf[node] ?? [:]
+            for gone in current.filter({ !listed.contains($0.key) }).map(\.value).sorted() {
+                forget(gone, into: &events)
+            }
+            for name in names where current[name] == nil {
+                if let child = ZooKeeperStore.child(node, name), known[child] == nil { fresh.insert(child) }
+            }
+        }
+        if !fresh.isEmpty { try await syncAll(fresh, into: &events) }
     }
 
     /// Re-reads `node`'s record with a data watch; false when it does not exist. The top of the
@@ -183,23 +285,6 @@ struct ScopeWatcher {
         }
         forget(node, into: &events)
         return false
-    }
-
-    /// Re-lists `node`'s children with a children watch: reports the ones gone and reads the new.
-    private mutating func relist(_ node: Key, into events: inout [WatchEvent]) async throws {
-        let listing = await store.watchChildren(node, trigger)
-        if listing.rc == ZNONODE.rawValue { return forget(node, into: &events) }
-        try check(listing.rc, node)
-        let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
-        let listed = Set(names)
-        let current = childrenOf[node] ?? [:]
-        for gone in current.filter({ !listed.contains($0.key) }).map(\.value).sorted() {
-            forget(gone, into: &events)
-        }
-        let fresh = names.filter { current[$0] == nil }.compactMap { ZooKeeperStore.child(node, $0) }
-        for child in fresh.sorted() where known[child] == nil {
-            try await sync(child, into: &events)
-        }
     }
 
     /// `node` and everything reported beneath it are gone: deletes, deepest first.
