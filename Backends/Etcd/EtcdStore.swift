@@ -187,7 +187,8 @@ public final class EtcdStore: CoordinationStore {
     static func snapshotRequest(_ keys: KeySpace, _ key: Key, scope: WatchScope) -> JSONValue {
         var ranges: [JSONValue] = []
         if !key.isRoot { ranges.append(EtcdRequest.range(keys.etcdKey(key))) }
-        if scope == .subtree {
+        // etcd has no range of direct children: a children scope reads the subtree and filters.
+        if scope != .key {
             let (start, end) = keys.subtree(key)
             ranges.append(EtcdRequest.range(start, end: end))
         }
@@ -199,7 +200,7 @@ public final class EtcdStore: CoordinationStore {
         var records: [Record] = []
         for index in reply.responses.indices {
             for kv in try reply.range(index) {
-                guard let relative = keys.key(for: kv.key), relative.isUnder(key) else { continue }
+                guard let relative = keys.key(for: kv.key), scope.covers(relative, watched: key) else { continue }
                 records.append(keys.record(kv, as: relative))
             }
         }

@@ -186,7 +186,7 @@ final class WatchStream: Sendable {
             for event in result["events"]?.arrayValue ?? [] {
                 guard let kvJSON = event["kv"], let kv = try? KeyValue(json: kvJSON) else { return false }
                 next = max(next, kv.modRevision + 1)
-                guard let relative = keys.key(for: kv.key), scope == .key ? relative == key : relative.isUnder(key) else { continue }
+                guard let relative = keys.key(for: kv.key), scope.covers(relative, watched: key) else { continue }
                 if event["type"]?.stringValue == "DELETE" {
                     continuation.yield(.delete(relative))
                 } else {

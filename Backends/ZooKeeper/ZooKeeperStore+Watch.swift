@@ -2,10 +2,10 @@ import CZooKeeper
 import Coordination
 
 extension ZooKeeperStore {
-    /// Watches `key` or its subtree with one-shot watches (clause 8).
+    /// Watches `key`, its children or its subtree with one-shot watches (clause 8).
     ///
     /// The C client of ZooKeeper 3.8 has no persistent recursive watches, so every znode in scope
-    /// carries a data watch (and, for a subtree, a children watch), re-armed by re-reading what
+    /// carries a data watch (and a children watch where its children are in scope), re-armed by re-reading what
     /// the event that fired can have changed: the data after a change, the children after a child
     /// event, everything after a create or delete; a scope's top that does not exist carries an
     /// exists watch instead. Each re-read is compared with what the stream last reported and
@@ -152,18 +152,21 @@ struct ScopeWatcher {
             // A znode not read yet (only after a race with its re-creation) is read in full,
             // so that its record is reported before its children and both its watches stand.
             let isRead = node == root || known[node] != nil
-            switch (scope, signal.type) {
-            case (.key, _): work.sync.insert(root)
+            if scope == .key {
+                work.sync.insert(root)
+                continue
+            }
+            switch signal.type {
             // A deleted znode needs no read: the same delete fired its parent's children watch,
             // whose re-listing finds a re-created one. Unknown, it was forgotten already (its
             // other watch fired first, or the parent was re-listed).
-            case (.subtree, ZOO_DELETED_EVENT) where node != root:
+            case ZOO_DELETED_EVENT where node != root:
                 if isRead { forget(node, into: &events) }
-            case (.subtree, _) where !isRead: work.sync.insert(node)
+            case _ where !isRead: work.sync.insert(node)
             // A child event consumed only the children watch; the data watch still stands.
-            case (.subtree, ZOO_CHILD_EVENT): work.relist.insert(node)
+            case ZOO_CHILD_EVENT: work.relist.insert(node)
             // A change consumed only the data watch; the children watch still stands.
-            case (.subtree, ZOO_CHANGED_EVENT): work.reread.insert(node)
+            case ZOO_CHANGED_EVENT: work.reread.insert(node)
             // Created (perhaps deleted since): everything about the znode.
             default: work.sync.insert(node)
             }
@@ -180,7 +183,8 @@ struct ScopeWatcher {
         work.relist.subtract(work.sync)
         if work.reread.remove(root) != nil { try await reread(root, into: &events) }
         let existing = try await rereadAll(work.sync.union(work.reread), into: &events)
-        try await relistAll(work.relist.union(existing.intersection(work.sync)), into: &events)
+        let listable = scope == .subtree ? existing.intersection(work.sync) : []
+        try await relistAll(work.relist.union(listable), into: &events)
     }
 
     /// Re-reads (and re-arms) the whole scope and reports it as one snapshot.
@@ -192,15 +196,16 @@ struct ScopeWatcher {
         output.yield(.snapshot(known.values.sorted { $0.key < $1.key }))
     }
 
-    /// Re-reads the top of the scope (re-arming its watches), and for a subtree everything beneath
-    /// it, recording the differences from `known` as events, parents before children.
+    /// Re-reads the top of the scope (re-arming its watches), and for a subtree (or children)
+    /// everything beneath it in scope, recording the differences from `known` as events, parents
+    /// before children.
     private mutating func sync(_ node: Key, into events: inout [WatchEvent]) async throws {
-        guard try await reread(node, into: &events), scope == .subtree, known[node]?.isEphemeral != true else { return }
+        guard try await reread(node, into: &events), scope != .key, known[node]?.isEphemeral != true else { return }
         try await relistAll([node], into: &events)
     }
 
     /// ``sync(_:into:)`` for znodes beneath the top, level by level, each level's calls in flight
-    /// at once.
+    /// at once. In a children scope they are the deepest level: data watches only.
     private mutating func syncAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws {
         let existing = try await rereadAll(nodes, into: &events)
         guard scope == .subtree else { return }

@@ -4,6 +4,18 @@ public enum WatchScope: String, Sendable, Hashable, CaseIterable, Codable {
     case key
     /// The key and every key beneath it.
     case subtree
+    /// The key and its direct children, not deeper keys: what a folder of records needs. On
+    /// ZooKeeper it costs a children watch on the key alone (no children watch per child).
+    case children
+
+    /// Whether a key is in scope of a watch on `watched`.
+    public func covers(_ key: Key, watched: Key) -> Bool {
+        switch self {
+        case .key: key == watched
+        case .subtree: key.isUnder(watched)
+        case .children: key == watched || key.parent == watched
+        }
+    }
 }
 
 /// One element of a watch stream (contract clause 8).

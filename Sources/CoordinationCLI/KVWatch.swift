@@ -20,11 +20,16 @@ struct KVWatch: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The key to watch.") var key: String
     @Flag(help: "Watch the key and every key beneath it.") var subtree = false
+    @Flag(help: "Watch the key and its direct children (not deeper keys).") var children = false
+
+    func validate() throws {
+        if subtree && children { throw ValidationError("--subtree and --children exclude each other: choose one scope") }
+    }
 
     func run() async throws {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let scope: WatchScope = subtree ? .subtree : .key
+        let scope: WatchScope = subtree ? .subtree : children ? .children : .key
         try await context.withStore { store in
             try await Interruption.runUntilSignalled {
                 for try await event in store.watch(key, scope: scope) {

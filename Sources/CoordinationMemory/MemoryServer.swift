@@ -240,7 +240,8 @@ extension MemoryServer.State {
         let keys: [Key] =
             switch watcher.scope {
             case .key: tree.node(watcher.key) == nil || watcher.key.isRoot ? [] : [watcher.key]
-            case .subtree: tree.subtree(watcher.key).filter { !$0.isRoot && $0 != watcher.namespace }
+            case .subtree, .children:
+                tree.subtree(watcher.key).filter { !$0.isRoot && $0 != watcher.namespace && watcher.scope.covers($0, watched: watcher.key) }
             }
         return keys.compactMap { record(at: $0, namespace: watcher.namespace) }.sorted { $0.key < $1.key }
     }
@@ -269,10 +270,7 @@ extension MemoryServer.State {
 extension MemoryServer.Watcher {
     func covers(_ key: Key) -> Bool {
         if key == namespace { return false }  // the namespace node is the handle's root: never reported
-        return switch scope {
-        case .key: key == self.key
-        case .subtree: key.isUnder(self.key)
-        }
+        return scope.covers(key, watched: self.key)
     }
 }
 

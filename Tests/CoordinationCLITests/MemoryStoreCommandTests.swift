@@ -78,6 +78,15 @@ struct MemoryStoreCommandTests {
         #expect((first?["records"] as? [Any])?.isEmpty == true)
     }
 
+    @Test("kv watch refuses --subtree with --children, naming both")
+    func watchScopesExcludeEachOther() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "watch", "/app", "--subtree", "--children"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--subtree and --children exclude each other"))
+    }
+
     @Test("coord demo runs every step and exits 0")
     func demo() async throws {
         let coord = try CoordProcess()

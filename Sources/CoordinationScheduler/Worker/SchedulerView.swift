@@ -1,8 +1,8 @@
 import Coordination
 import Foundation
 
-/// What a worker or the leader knows of the scheduler's state, kept current by subtree watches
-/// (one per folder, each applied with `Dictionary.apply`, so a fresh snapshot after lost
+/// What a worker or the leader knows of the scheduler's state, kept current by watches (one per
+/// folder, each applied with `Dictionary.apply`, so a fresh snapshot after lost
 /// continuity simply replaces that folder's view).
 struct SchedulerView: Sendable {
     enum Folder: Sendable, CaseIterable {
@@ -175,8 +175,10 @@ struct SchedulerView: Sendable {
             let view = SchedulerView(layout: layout)
             for folder in Folder.allCases {
                 let key = view.key(of: folder)
+                // Jobs, states and workers are one level of records; runs and claims are two.
+                let scope: WatchScope = folder == .runs || folder == .claims ? .subtree : .children
                 group.addTask {
-                    for try await event in store.watch(key, scope: .subtree) { deliver(folder, event) }
+                    for try await event in store.watch(key, scope: scope) { deliver(folder, event) }
                 }
             }
             try await group.waitForAll()

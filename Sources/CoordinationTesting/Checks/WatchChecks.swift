@@ -195,5 +195,74 @@ extension ConformanceSuite {
             try await one.until("the first watcher's convergence") { $0 == expected }
             try await two.until("the second watcher's convergence") { $0 == expected }
         },
+        ConformanceCheck("watch-children-snapshot-direct-children", clause: 8, "A children watch first yields a snapshot of the key and its direct children only (no grandchildren, no siblings), sorted by key.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/f/b/deep", "/f/a", "/f/c", "/ff", "/f2/x"] { _ = try await store.create(try Key(path), value: bytes(path), mode: .persistent) }
+            var expected: [Record] = []
+            for path in ["/f", "/f/a", "/f/b", "/f/c"] { expected.append(try require(try await store.get(try Key(path)), path)) }
+            let watch = ctx.watch(store, try Key("/f"), scope: .children)
+            try expectEqual(try await watch.snapshot(), expected, "children snapshot")
+        },
+        ConformanceCheck("watch-children-of-root-snapshot", clause: 8, "A children watch of / first yields the top-level keys of the namespace only.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/a/b", "/c"] { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
+            let watch = ctx.watch(store, .root, scope: .children)
+            try expectEqual(try await watch.snapshot().map(\.key), try ["/a", "/c"].map(Key.init), "keys in the children snapshot of /")
+        },
+        ConformanceCheck("watch-children-reports-children-not-deeper", clause: 8, "A children watch on /f reports its children's creation, change and deletion with their records, and the key's own changes; never a grandchild, /ff or /f2, from another handle's writes too.") { ctx in
+            let store = try await ctx.open()
+            let writer = try await ctx.open()
+            let folder = try Key("/f")
+            _ = try await writer.create(folder, value: [], mode: .persistent)
+            let watch = ctx.watch(store, folder, scope: .children)
+            _ = try await watch.snapshot()
+            let rejectOutsiders: (WatchEvent, [Key: Record]) throws -> Void = { _, state in
+                for key in state.keys where key != folder && key.parent != folder {
+                    throw failure("a children watch on /f reported \(key)")
+                }
+            }
+            let child = try Key("/f/c")
+            let created = try await writer.create(child, value: bytes("one"), mode: .persistent)
+            for path in ["/f/c/grand", "/f/c/grand/deeper", "/ff", "/f2/x"] { _ = try await writer.create(try Key(path), value: [], mode: .persistent) }
+            let ephemeral = try await writer.create(try Key("/f/e"), value: bytes("e"), mode: .ephemeral)
+            try await watch.until("the created children", inspect: rejectOutsiders) { $0[child] == created && $0[ephemeral.key] == ephemeral }
+            let changed = try await writer.set(child, value: bytes("two"), ifVersion: nil)
+            let folderChanged = try await writer.set(folder, value: bytes("folder"), ifVersion: nil)
+            try await watch.until("the changed child and key", inspect: rejectOutsiders) { $0[child] == changed && $0[folder] == folderChanged }
+            try await writer.delete(child, ifVersion: nil, recursive: true)
+            try await writer.delete(ephemeral.key, ifVersion: nil, recursive: false)
+            let sentinel = try await writer.create(try Key("/f/sentinel"), value: [], mode: .persistent)
+            try await watch.until("the deletions and the sentinel", inspect: rejectOutsiders) { state in
+                state[child] == nil && state[ephemeral.key] == nil && state[sentinel.key] == sentinel
+            }
+        },
+        ConformanceCheck("watch-children-converges-under-concurrent-writers", clause: 8, "With 3 handles creating, setting and deleting children and grandchildren of one folder at once, a children watcher converges to the folder and its direct children as a fresh read gives them.") { ctx in
+            let folder = try Key("/busy")
+            let setup = try await ctx.open()
+            _ = try await setup.create(folder, value: [], mode: .persistent)
+            let watch = ctx.watch(try await ctx.open(), folder, scope: .children)
+            _ = try await watch.snapshot()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writerIndex in 0..<3 {
+                    let writer = try await ctx.open()
+                    group.addTask {
+                        for round in 0..<20 {
+                            let child = try folder.child("k\((writerIndex + round) % 6)")
+                            _ = try await writer.put(child, value: bytes("\(writerIndex)-\(round)"))
+                            if round % 3 == 0 { _ = try await writer.put(try child.child("grand"), value: []) }
+                            if round % 4 == 3 {
+                                // Another writer may be creating beneath it or deleting it at the same moment.
+                                do { try await writer.delete(child, ifVersion: nil, recursive: true) } catch let error as CoordinationError
+                                    where error.code == .noNode || error.code == .notEmpty {}
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var expected: [Key: Record] = [folder: try require(try await setup.get(folder), "the folder")]
+            for record in try await setup.records(under: folder) where record.key.parent == folder { expected[record.key] = record }
+            try await watch.until("convergence to the folder's children") { $0 == expected }
+        },
     ]
 }
