@@ -107,7 +107,8 @@ struct OneRequestTransaction {
             guard untouched(operation.key) else { return false }
             switch operation {
             case .check(let key, let version):
-                compares += exists(key, version: version)
+                guard let exists = exists(key, version: version) else { return false }
+                compares.append(exists)
                 pending.append(.checked)
 
             case .create(let requested, let value, let mode):
@@ -134,14 +135,16 @@ struct OneRequestTransaction {
                 pending.append(.created(key, value, ephemeral: mode.isEphemeral))
 
             case .set(let key, let value, let ifVersion):
-                compares += exists(key, version: ifVersion)
+                guard let exists = exists(key, version: ifVersion) else { return false }
+                compares.append(exists)
                 pending.append(.set(key, value, response: success.count))
                 success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, ignoreLease: true, previous: true)])
                 written[key] = .changed
 
             case .delete(let key, let ifVersion):
                 guard !written.keys.contains(where: { $0.isUnder(key) }) else { return false }
-                compares += exists(key, version: ifVersion)
+                guard let exists = exists(key, version: ifVersion) else { return false }
+                compares.append(exists)
                 // No key beneath: an empty range compares as one all-zero key.
                 let (start, end) = keys.subtree(key)
                 compares.append(EtcdRequest.compare(start, end: end, .create, .equal, 0))
@@ -158,10 +161,12 @@ struct OneRequestTransaction {
             written[key] == nil && !deleted.contains { key.isUnder($0) }
         }
 
-        /// etcd's version is the contract's plus one, and at least 1 for any existing key.
-        private func exists(_ key: Key, version: Int64?) -> [JSONValue] {
-            if let version { return [EtcdRequest.compare(keys.etcdKey(key), .version, .equal, version + 1)] }
-            return [EtcdRequest.compare(keys.etcdKey(key), .create, .greater, 0)]
+        /// etcd's version is the contract's plus one, and at least 1 for any existing key. `nil`
+        /// for a version no key can have: -1 would compare equal to an absent key's 0.
+        private func exists(_ key: Key, version: Int64?) -> JSONValue? {
+            guard let version else { return EtcdRequest.compare(keys.etcdKey(key), .create, .greater, 0) }
+            guard version >= 0 && version < .max else { return nil }
+            return EtcdRequest.compare(keys.etcdKey(key), .version, .equal, version + 1)
         }
 
         /// The guessed next name under `parent`; the first use of a parent compares its counter

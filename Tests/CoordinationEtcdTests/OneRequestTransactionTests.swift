@@ -138,6 +138,8 @@ import Testing
         ("delete above a created key", [.create(try! Key("/a/b"), value: [], mode: .persistent), .delete(try! Key("/a"), ifVersion: nil)]),
         ("delete above a deleted key", [.delete(try! Key("/a/b"), ifVersion: nil), .delete(try! Key("/a"), ifVersion: nil)]),
         ("write beneath a deleted key", [.delete(try! Key("/a"), ifVersion: nil), .set(try! Key("/a/b"), value: [], ifVersion: nil)]),
+        ("a version no key has", [.check(try! Key("/a"), version: -1)]),
+        ("a version past etcd's", [.set(try! Key("/a"), value: [], ifVersion: .max)]),
     ])
     func doesNotQualify(_ case: String, _ operations: [Operation]) {
         #expect(planned(operations) == nil, "\(`case`)")
