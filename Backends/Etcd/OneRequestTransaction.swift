@@ -13,12 +13,12 @@ import Coordination
 /// and nothing written may lie beneath a deleted key. Anything else (and anything over etcd's
 /// per-branch operation limit) goes the two-request way, unchanged.
 struct OneRequestTransaction {
-    private(set) var compares: [JSONValue] = []
-    private(set) var success: [JSONValue] = []
+    let compares: [JSONValue]
+    let success: [JSONValue]
     let failure: [JSONValue]
     /// Each sequential parent's next number once the txn succeeded.
-    private var counterPuts: [(parent: Key, next: Int64)] = []
-    private var pending: [PendingResult] = []
+    private let counterPuts: [(parent: Key, next: Int64)]
+    private let pending: [PendingResult]
 
     private enum PendingResult {
         case checked
@@ -37,10 +37,9 @@ struct OneRequestTransaction {
         for operation in operations {
             guard builder.add(operation, counters: counters) else { return nil }
         }
-        for parent in builder.counterParents {
-            let next = builder.counterNext[parent] ?? 0
+        let counterPuts = builder.counterParents.map { parent in (parent: parent, next: builder.counterNext[parent] ?? 0) }
+        for (parent, next) in counterPuts {
             builder.success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
-            counterPuts.append((parent, next))
         }
         let reads = plan.reads
         let limit = CoordinationLimits.maxTransactionOperations
@@ -49,6 +48,7 @@ struct OneRequestTransaction {
         success = builder.success
         failure = reads.map { ["request_range": $0] }
         pending = builder.pending
+        self.counterPuts = counterPuts
     }
 
     var request: JSONValue { EtcdRequest.txn(compare: compares, success: success, failure: failure) }
