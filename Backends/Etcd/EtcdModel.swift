@@ -164,6 +164,14 @@ struct TxnReply: Sendable {
         return result
     }
 
+    /// The key-value that put response `index` (sent with `prev_kv`) replaced.
+    func previous(_ index: Int) throws(CoordinationError) -> KeyValue {
+        guard index < responses.count, let previous = responses[index]["response_put"]?["prev_kv"] else {
+            throw .gateway(.malformed("txn reply lacks the previous key-value of put response \(index)"), kind: .write)
+        }
+        return try KeyValue(json: previous)
+    }
+
     /// The `count` of range response `index`.
     func count(_ index: Int) throws(CoordinationError) -> Int64 {
         guard index < responses.count, let range = responses[index]["response_range"] else {

@@ -19,6 +19,10 @@ public final class EtcdStore: CoordinationStore {
     /// One etcd watch stream per key and scope, however many subscribe to it.
     let watchHub = WatchHub()
     private let isClosed = Atomic<Bool>(false)
+    /// Sequential counters as last seen, for transactions that name a sequential key without reading.
+    let counterGuesses = CounterGuesses()
+    /// Requests sent through ``call(_:_:kind:)``, for tests that count round trips.
+    let requestsSent = Atomic<Int>(0)
 
     /// Opens a handle and its session.
     /// - Parameters:
@@ -73,6 +77,7 @@ public final class EtcdStore: CoordinationStore {
 
     func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed() }
+        requestsSent.add(1, ordering: .relaxed)
         return try await gateway.call(path, body, via: loop, kind: kind)
     }
 

@@ -4,6 +4,10 @@ public import Coordination
 /// snapshot to find the first that fails (so the error names the right operation and reason),
 /// then write their combined effect in one etcd txn whose compares guarantee that nothing read
 /// has changed since. If something did, start again.
+///
+/// Most transactions first try ``OneRequestTransaction``: compares, writes and (on failure) the
+/// same reads in one txn, so a transaction that succeeds costs one request and one that does not
+/// costs what it did before.
 extension EtcdStore {
     public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
@@ -11,25 +15,50 @@ extension EtcdStore {
             throw Self.rootHasNoRecord("changed in a transaction").inTransaction(operation: index, of: operations.count)
         }
         if operations.isEmpty { return [] }
+        let plan = TransactionPlan(operations: operations, keys: keys)
+        var readAlready: TxnReply?
+        if let oneRequest = OneRequestTransaction(
+            operations: operations, plan: plan, keys: keys, lease: keeper.lease, counters: counterGuesses.guess(for:))
+        {
+            let reply = try await write(oneRequest.request, of: operations)
+            if reply.succeeded {
+                counterGuesses.remember(oneRequest.counters(writtenAt: reply.revision), at: reply.revision)
+                return try oneRequest.results(reply)
+            }
+            readAlready = reply  // the failure branch read what the plan reads
+        }
         while true {
-            let plan = TransactionPlan(operations: operations, keys: keys)
-            let snapshot = try await read(plan.reads)
+            let snapshot: TxnReply
+            if let reply = readAlready {
+                snapshot = reply
+                readAlready = nil
+            } else {
+                snapshot = try await read(plan.reads)
+            }
             var replay = try TransactionReplay(plan: plan, snapshot: snapshot, keys: keys)
+            counterGuesses.remember(replay.countersRead, at: snapshot.revision)
             let lease = operations.contains { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
                 ? try currentLease() : 0
             let outcome = replay.play(operations, lease: lease)
             if case .failure(let error) = outcome { throw annotate(error, key: error.key ?? .root) }
-            let reply: TxnReply
-            do {
-                reply = try await txn(replay.writeRequest(snapshotRevision: snapshot.revision), kind: .write)
-            } catch {
-                let ephemeralIndex = operations.firstIndex { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
-                if error.code == .sessionExpired, let ephemeralIndex {
-                    throw annotate(error.inTransaction(operation: ephemeralIndex, of: operations.count), key: operations[ephemeralIndex].key)
-                }
-                throw error
+            let reply = try await write(replay.writeRequest(snapshotRevision: snapshot.revision), of: operations)
+            if reply.succeeded {
+                counterGuesses.remember(replay.counters(writtenAt: reply.revision), at: reply.revision)
+                return replay.results(revision: reply.revision)
             }
-            if reply.succeeded { return replay.results(revision: reply.revision) }
+        }
+    }
+
+    /// Sends a transaction's write txn; a lease found gone is the ephemeral create's failure.
+    private func write(_ request: JSONValue, of operations: [Operation]) async throws(CoordinationError) -> TxnReply {
+        do {
+            return try await txn(request, kind: .write)
+        } catch {
+            let ephemeralIndex = operations.firstIndex { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
+            if error.code == .sessionExpired, let ephemeralIndex {
+                throw annotate(error.inTransaction(operation: ephemeralIndex, of: operations.count), key: operations[ephemeralIndex].key)
+            }
+            throw error
         }
     }
 }
@@ -89,6 +118,8 @@ struct TransactionReplay {
     private var current: [Key: KeyValue?] = [:]
     private var counterObserved: [Key: KeyValue?] = [:]
     private var counterNext: [Key: Int64] = [:]
+    /// Each sequential parent's counter as read.
+    private(set) var countersRead: [(parent: Key, guess: CounterGuess)] = []
     /// Keys beneath each deleted key, as read.
     private var beneath: [Key: [Key]] = [:]
     /// Keys in first-touch order, for a stable txn.
@@ -117,6 +148,7 @@ struct TransactionReplay {
             let found = try snapshot.range(index).first
             counterObserved[parent] = .some(found)
             counterNext[parent] = try found.map(EtcdStore.counterValue) ?? 0
+            countersRead.append((parent, CounterGuess(next: counterNext[parent] ?? 0, modRevision: found?.modRevision ?? 0)))
             index += 1
         }
         for key in plan.deleted {
@@ -276,6 +308,11 @@ struct TransactionReplay {
             success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
         }
         return EtcdRequest.txn(compare: compares, success: success)
+    }
+
+    /// The counters the txn wrote, once it applied at `revision`.
+    func counters(writtenAt revision: Int64) -> [(parent: Key, guess: CounterGuess)] {
+        plan.counterParents.map { ($0, CounterGuess(next: counterNext[$0] ?? 0, modRevision: revision)) }
     }
 
     /// The results once the txn applied at `revision`.

@@ -1,0 +1,188 @@
+import Coordination
+
+/// A transaction in a single etcd txn, for the common case: compares that hold exactly when every
+/// operation would succeed against the state before the txn (with each sequential parent's
+/// counter guessed), the writes as the success branch, and the reads of the two-request path
+/// (``TransactionPlan/reads``) as the failure branch. A failed compare so costs no extra request:
+/// its reply is the snapshot that ``TransactionReplay`` needs to name the failing operation, or
+/// to write after a wrong guess or a race.
+///
+/// Only transactions whose compares can all speak of the state before the txn qualify: no
+/// operation may touch a key an earlier one wrote (a check of a key before it is set is fine),
+/// a create's parent must exist beforehand or be created persistent earlier in the transaction,
+/// and nothing written may lie beneath a deleted key. Anything else (and anything over etcd's
+/// per-branch operation limit) goes the two-request way, unchanged.
+struct OneRequestTransaction {
+    let compares: [JSONValue]
+    let success: [JSONValue]
+    let failure: [JSONValue]
+    /// Each sequential parent's next number once the txn succeeded.
+    private let counterPuts: [(parent: Key, next: Int64)]
+    private let pending: [PendingResult]
+
+    private enum PendingResult {
+        case checked
+        case created(Key, [UInt8], ephemeral: Bool)
+        /// A set whose record comes from the previous key-value of put response `response`.
+        case set(Key, [UInt8], response: Int)
+        case deleted
+    }
+
+    /// `nil` when the transaction does not qualify.
+    /// - Parameters:
+    ///   - lease: the session's lease; `nil` (expired) makes a transaction with an ephemeral create not qualify.
+    ///   - counters: the guess for a sequential parent's counter.
+    init?(operations: [Operation], plan: TransactionPlan, keys: KeySpace, lease: Int64?, counters: (Key) -> CounterGuess) {
+        var builder = Builder(keys: keys, lease: lease)
+        for operation in operations {
+            guard builder.add(operation, counters: counters) else { return nil }
+        }
+        let counterPuts = builder.counterParents.map { parent in (parent: parent, next: builder.counterNext[parent] ?? 0) }
+        for (parent, next) in counterPuts {
+            builder.success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
+        }
+        let reads = plan.reads
+        let limit = CoordinationLimits.maxTransactionOperations
+        guard builder.compares.count <= limit, builder.success.count <= limit, reads.count <= limit else { return nil }
+        compares = builder.compares
+        success = builder.success
+        failure = reads.map { ["request_range": $0] }
+        pending = builder.pending
+        self.counterPuts = counterPuts
+    }
+
+    var request: JSONValue { EtcdRequest.txn(compare: compares, success: success, failure: failure) }
+
+    /// The counters a successful txn at `revision` wrote.
+    func counters(writtenAt revision: Int64) -> [(parent: Key, guess: CounterGuess)] {
+        counterPuts.map { ($0.parent, CounterGuess(next: $0.next, modRevision: revision)) }
+    }
+
+    /// The results once the txn succeeded, as the two-request path gives them.
+    func results(_ reply: TxnReply) throws(CoordinationError) -> [OperationResult] {
+        var results: [OperationResult] = []
+        for result in pending {
+            switch result {
+            case .checked:
+                results.append(.checked)
+            case .deleted:
+                results.append(.deleted)
+            case .created(let key, let value, let ephemeral):
+                results.append(.created(Record(
+                    key: key, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision,
+                    isEphemeral: ephemeral)))
+            case .set(let key, let value, let response):
+                // etcd's version before the put is the contract's version after it.
+                let before = try reply.previous(response)
+                results.append(.set(Record(
+                    key: key, value: value, version: before.version, createRevision: before.createRevision,
+                    modRevision: reply.revision, isEphemeral: before.lease != 0)))
+            }
+        }
+        return results
+    }
+
+    /// Walks the operations, building compares and writes; `add` answers `false` for the first
+    /// operation whose precondition cannot be said about the state before the txn.
+    private struct Builder {
+        enum Write: Equatable {
+            case created(ephemeral: Bool)
+            /// Set or deleted.
+            case changed
+        }
+
+        let keys: KeySpace
+        let lease: Int64?
+        var compares: [JSONValue] = []
+        var success: [JSONValue] = []
+        var pending: [PendingResult] = []
+        /// Keys written so far, and how.
+        var written: [Key: Write] = [:]
+        var deleted: [Key] = []
+        var comparedParents = Set<Key>()
+        var counterParents: [Key] = []
+        var counterNext: [Key: Int64] = [:]
+
+        mutating func add(_ operation: Operation, counters: (Key) -> CounterGuess) -> Bool {
+            guard untouched(operation.key) else { return false }
+            switch operation {
+            case .check(let key, let version):
+                guard let exists = exists(key, version: version) else { return false }
+                compares.append(exists)
+                pending.append(.checked)
+
+            case .create(let requested, let value, let mode):
+                let parent = requested.parent ?? .root
+                if let parentWrite = written[parent] {
+                    guard parentWrite == .created(ephemeral: false) else { return false }
+                } else if !parent.isRoot && comparedParents.insert(parent).inserted {
+                    compares.append(EtcdRequest.compare(keys.etcdKey(parent), .create, .greater, 0))
+                    compares.append(EtcdRequest.compare(keys.etcdKey(parent), .lease, .equal, 0))
+                }
+                var key = requested
+                if mode.isSequential {
+                    guard let named = sequentialName(requested, under: parent, counters: counters), untouched(named) else { return false }
+                    key = named
+                }
+                var keyLease: Int64 = 0
+                if mode.isEphemeral {
+                    guard let lease else { return false }
+                    keyLease = lease
+                }
+                compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
+                success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, lease: keyLease)])
+                written[key] = .created(ephemeral: mode.isEphemeral)
+                pending.append(.created(key, value, ephemeral: mode.isEphemeral))
+
+            case .set(let key, let value, let ifVersion):
+                guard let exists = exists(key, version: ifVersion) else { return false }
+                compares.append(exists)
+                pending.append(.set(key, value, response: success.count))
+                success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, ignoreLease: true, previous: true)])
+                written[key] = .changed
+
+            case .delete(let key, let ifVersion):
+                guard !written.keys.contains(where: { $0.isUnder(key) }) else { return false }
+                guard let exists = exists(key, version: ifVersion) else { return false }
+                compares.append(exists)
+                // No key beneath: an empty range compares as one all-zero key.
+                let (start, end) = keys.subtree(key)
+                compares.append(EtcdRequest.compare(start, end: end, .create, .equal, 0))
+                success.append(["request_delete_range": EtcdRequest.deleteRange(keys.etcdKey(key))])
+                written[key] = .changed
+                deleted.append(key)
+                pending.append(.deleted)
+            }
+            return true
+        }
+
+        /// Neither written by an earlier operation nor beneath a key one deleted.
+        private func untouched(_ key: Key) -> Bool {
+            written[key] == nil && !deleted.contains { key.isUnder($0) }
+        }
+
+        /// etcd's version is the contract's plus one, and at least 1 for any existing key. `nil`
+        /// for a version no key can have: -1 would compare equal to an absent key's 0.
+        private func exists(_ key: Key, version: Int64?) -> JSONValue? {
+            guard let version else { return EtcdRequest.compare(keys.etcdKey(key), .create, .greater, 0) }
+            guard version >= 0 && version < .max else { return nil }
+            return EtcdRequest.compare(keys.etcdKey(key), .version, .equal, version + 1)
+        }
+
+        /// The guessed next name under `parent`; the first use of a parent compares its counter
+        /// with the guess (mod revision 0 holds for an absent counter).
+        private mutating func sequentialName(_ requested: Key, under parent: Key, counters: (Key) -> CounterGuess) -> Key? {
+            let number: Int64
+            if let next = counterNext[parent] {
+                number = next
+            } else {
+                let guess = counters(parent)
+                counterParents.append(parent)
+                compares.append(EtcdRequest.compare(keys.counter(of: parent), .mod, .equal, guess.modRevision))
+                number = guess.next
+            }
+            counterNext[parent] = number + 1
+            return try? Key(requested.path + Key.sequenceSuffix(number))
+        }
+    }
+}
