@@ -173,8 +173,6 @@ struct ScopeWatcher {
         }
         // What a delete in this burst forgot (itself or an ancestor) is gone or will be found
         // again by its parent's re-listing: reading it here would leave its children unwatched.
-        let (root, known) = (root, known)
-        let isKnown = { (node: Key) in node == root || known[node] != nil }
         work.reread = work.reread.filter(isKnown)
         work.relist = work.relist.filter(isKnown)
         work.sync = work.sync.filter { node in node == root || node.parent.map(isKnown) == true }
@@ -186,6 +184,8 @@ struct ScopeWatcher {
         let listable = scope == .subtree ? existing.intersection(work.sync) : []
         try await relistAll(work.relist.union(listable), into: &events)
     }
+
+    private func isKnown(_ node: Key) -> Bool { node == root || known[node] != nil }
 
     /// Re-reads (and re-arms) the whole scope and reports it as one snapshot.
     private mutating func snapshot() async throws {

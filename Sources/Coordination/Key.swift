@@ -162,13 +162,30 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
 
     // MARK: Byte-wise identity
 
-    public static func == (lhs: Key, rhs: Key) -> Bool { lhs.path.utf8.elementsEqual(rhs.path.utf8) }
+    // Byte-wise, not String's Unicode equivalence: two keys are equal only with the same bytes,
+    // as on the servers. Compared as contiguous buffers, since keys index every view and watch.
+    public static func == (lhs: Key, rhs: Key) -> Bool {
+        lhs.path.utf8.count == rhs.path.utf8.count && compareBytes(lhs, rhs) == 0
+    }
     public func hash(into hasher: inout Hasher) {
         var path = path
         path.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
     /// Byte-wise order of the UTF-8 path, the order etcd keeps its keys in.
-    public static func < (lhs: Key, rhs: Key) -> Bool { lhs.path.utf8.lexicographicallyPrecedes(rhs.path.utf8) }
+    public static func < (lhs: Key, rhs: Key) -> Bool { compareBytes(lhs, rhs) < 0 }
+
+    /// memcmp-style three-way comparison of the UTF-8 paths (a prefix sorts first).
+    private static func compareBytes(_ lhs: Key, _ rhs: Key) -> Int {
+        var (left, right) = (lhs.path, rhs.path)
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                for index in 0..<min(a.count, b.count) where a[index] != b[index] {
+                    return a[index] < b[index] ? -1 : 1
+                }
+                return a.count - b.count
+            }
+        }
+    }
 
     public var description: String { path }
 
