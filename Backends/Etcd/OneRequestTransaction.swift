@@ -10,7 +10,7 @@ import Coordination
 /// Only transactions whose compares can all speak of the state before the txn qualify: no
 /// operation may touch a key an earlier one wrote (a check of a key before it is set is fine),
 /// a create's parent must exist beforehand or be created persistent earlier in the transaction,
-/// and nothing written may lie beneath a deleted key. Anything else (and anything over etcd's
+/// and nothing written may lie beneath a deleted key unless deleted before it. Anything else (and anything over etcd's
 /// per-branch operation limit) goes the two-request way, unchanged.
 struct OneRequestTransaction {
     let compares: [JSONValue]
@@ -142,12 +142,20 @@ struct OneRequestTransaction {
                 written[key] = .changed
 
             case .delete(let key, let ifVersion):
-                guard !written.keys.contains(where: { $0.isUnder(key) }) else { return false }
+                // Keys beneath it may be written earlier only to be deleted (a run's claim, then
+                // the run): the compare below then leaves out exactly those keys.
+                let beneath = written.keys.filter { $0.isUnder(key) }
+                guard beneath.allSatisfy({ deleted.contains($0) }) else { return false }
                 guard let exists = exists(key, version: ifVersion) else { return false }
                 compares.append(exists)
-                // No key beneath: an empty range compares as one all-zero key.
+                // No other key beneath: an empty range compares as one all-zero key.
                 let (start, end) = keys.subtree(key)
-                compares.append(EtcdRequest.compare(start, end: end, .create, .equal, 0))
+                var from = start
+                for gone in beneath.map(keys.etcdKey).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                    compares.append(EtcdRequest.compare(from, end: gone, .create, .equal, 0))
+                    from = gone + [0]  // the first key after it
+                }
+                compares.append(EtcdRequest.compare(from, end: end, .create, .equal, 0))
                 success.append(["request_delete_range": EtcdRequest.deleteRange(keys.etcdKey(key))])
                 written[key] = .changed
                 deleted.append(key)

@@ -8,14 +8,14 @@ import Logging
 /// success for every job.
 ///
 /// Workers have the default configuration (capacity 4), as `coord worker` would. Four clients
-/// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 16 jobs
+/// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 19 jobs
 /// per transaction), as a program submitting many jobs would: with one transaction per job the
 /// submissions, not the claims, were the bound on etcd.
 ///
 /// What bounds the figure is the store work per claim: on ZooKeeper, each worker's folder watches
 /// re-read every new or changed znode (one-shot watches) on each of the four handles; on etcd,
-/// each claim is two store transactions (a read and a write txn each) and every change reaches
-/// the watches of all four workers through the JSON gateway.
+/// each claim is two store transactions (one txn request each when nothing races) and every
+/// change reaches the watches of all four workers through the JSON gateway.
 struct BenchClaims: Sendable {
     let jobs: Int
     let workers = 4

@@ -26,13 +26,14 @@ extension EtcdStoreTests {
         }
     }
 
-    @Test func claimTransactionTakesOneRequestAndReturnsWhatIsStored() async throws {
+    /// A scheduler run's claim (an ephemeral key beneath the run) and the end of the run (the
+    /// claim, then the run, deleted) each take one request.
+    @Test func claimAndEndOfRunTakeOneRequestEach() async throws {
         try await withStore { store, _ in
-            let run = try Key("/runs/r1")
-            let claim = try Key("/claims/r1")
+            let run = try Key("/runs/j/r1")
+            let claim = try run.child("claim")
             _ = try await store.create(run, value: [0], mode: .persistent)
             _ = try await store.set(run, value: [1], ifVersion: 0)
-            _ = try await store.create(try Key("/claims"), value: [], mode: .persistent)
             let (outcome, requests) = await counted(store, [
                 .check(run, version: 1), .create(claim, value: [7], mode: .ephemeral), .set(run, value: [2], ifVersion: 1),
             ])
@@ -42,6 +43,29 @@ extension EtcdStoreTests {
             #expect(record(results[1]) == (try await store.get(claim)))
             #expect(record(results[2]) == (try await store.get(run)))
             #expect(record(results[1])?.isEphemeral == true && record(results[2])?.version == 2)
+
+            let (ended, endRequests) = await counted(store, [
+                .check(run, version: 2), .delete(claim, ifVersion: nil), .delete(run, ifVersion: 2),
+            ])
+            #expect(try ended.get() == [.checked, .deleted, .deleted])
+            #expect(endRequests == 1)
+            #expect(try await store.get(run) == nil)
+            #expect(try await store.get(claim) == nil)
+        }
+    }
+
+    /// Deleting keys beneath a key and then the key itself still refuses a key left beneath it.
+    @Test func deleteAfterItsChildrenRefusesAnotherChild() async throws {
+        try await withStore { store, _ in
+            let run = try Key("/runs/j/r2")
+            let claim = try run.child("claim")
+            _ = try await store.create(claim, value: [], mode: .ephemeral)
+            _ = try await store.create(try run.child("other"), value: [], mode: .persistent)
+            let (outcome, requests) = await counted(store, [.delete(claim, ifVersion: nil), .delete(run, ifVersion: nil)])
+            guard case .failure(let error) = outcome else { Issue.record("a key with a child left was deleted"); return }
+            #expect(error.code == .notEmpty && error.failedOperation == 1, "\(error)")
+            #expect(requests == 1, "the failure branch's reads name the failing operation")
+            #expect(try await store.exists(claim), "nothing was applied")
         }
     }
 

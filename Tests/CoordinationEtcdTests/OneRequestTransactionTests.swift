@@ -101,6 +101,37 @@ import Testing
         #expect(transaction.success.last == ["request_delete_range": EtcdRequest.deleteRange(etcd("/c"))])
     }
 
+    /// The end of a run: its claim (beneath it) goes, then the run. The run's subtree may hold
+    /// nothing but the keys deleted before it: the compares cover the ranges around them.
+    @Test func deleteAfterDeletingKeysBeneathComparesTheRangesAroundThem() throws {
+        let operations: [Operation] = [
+            .check(key("/runs/j/r"), version: 1), .delete(key("/runs/j/r/claim"), ifVersion: nil),
+            .delete(key("/runs/j/r/a"), ifVersion: nil), .delete(key("/runs/j/r"), ifVersion: 1),
+        ]
+        let transaction = try #require(planned(operations))
+        let (start, end) = keys.subtree(key("/runs/j/r"))
+        let (claimStart, claimEnd) = keys.subtree(key("/runs/j/r/claim"))
+        let (aStart, aEnd) = keys.subtree(key("/runs/j/r/a"))
+        #expect(transaction.compares == [
+            EtcdRequest.compare(etcd("/runs/j/r"), .version, .equal, 2),
+            EtcdRequest.compare(etcd("/runs/j/r/claim"), .create, .greater, 0),
+            EtcdRequest.compare(claimStart, end: claimEnd, .create, .equal, 0),
+            EtcdRequest.compare(etcd("/runs/j/r/a"), .create, .greater, 0),
+            EtcdRequest.compare(aStart, end: aEnd, .create, .equal, 0),
+            EtcdRequest.compare(etcd("/runs/j/r"), .version, .equal, 2),
+            EtcdRequest.compare(start, end: etcd("/runs/j/r/a"), .create, .equal, 0),
+            EtcdRequest.compare(etcd("/runs/j/r/a") + [0], end: etcd("/runs/j/r/claim"), .create, .equal, 0),
+            EtcdRequest.compare(etcd("/runs/j/r/claim") + [0], end: end, .create, .equal, 0),
+        ])
+        let state: [[UInt8]: JSONValue] = [
+            etcd("/runs/j/r"): stored("/runs/j/r", version: 2, createRevision: 3, modRevision: 5),
+            etcd("/runs/j/r/claim"): stored("/runs/j/r/claim", version: 1, createRevision: 5, modRevision: 5, lease: lease),
+            etcd("/runs/j/r/a"): stored("/runs/j/r/a", version: 1, createRevision: 4, modRevision: 4),
+        ]
+        let (replayed, oneRequest) = try bothResults(operations, state: state)
+        #expect(oneRequest == replayed)
+    }
+
     @Test func deleteWithVersionComparesItAndAnEmptySubtree() throws {
         let transaction = try #require(planned([.delete(key("/c"), ifVersion: 2)]))
         let (start, end) = keys.subtree(key("/c"))
@@ -136,7 +167,7 @@ import Testing
             .create(try! Key("/a"), value: [], mode: .ephemeral), .create(try! Key("/a/b"), value: [], mode: .persistent),
         ]),
         ("delete above a created key", [.create(try! Key("/a/b"), value: [], mode: .persistent), .delete(try! Key("/a"), ifVersion: nil)]),
-        ("delete above a deleted key", [.delete(try! Key("/a/b"), ifVersion: nil), .delete(try! Key("/a"), ifVersion: nil)]),
+        ("delete above a set key", [.set(try! Key("/a/b"), value: [], ifVersion: nil), .delete(try! Key("/a"), ifVersion: nil)]),
         ("write beneath a deleted key", [.delete(try! Key("/a"), ifVersion: nil), .set(try! Key("/a/b"), value: [], ifVersion: nil)]),
         ("a version no key has", [.check(try! Key("/a"), version: -1)]),
         ("a version past etcd's", [.set(try! Key("/a"), value: [], ifVersion: .max)]),

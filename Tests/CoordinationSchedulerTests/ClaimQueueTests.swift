@@ -81,10 +81,10 @@ struct ClaimQueueTests {
         running.status = .running
         running.worker = "w2"
         deliver(.put(record(try layout.run("urgent", "r"), try SchedulerJSON.encode(running), version: 1)), .runs, &view, &queue)
-        deliver(.put(record(try layout.claim("urgent", "r"), Array("w2".utf8))), .claims, &view, &queue)
+        deliver(.put(record(try layout.claim("urgent", "r"), Array("w2".utf8))), .runs, &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["early", "late"])
-        deliver(.delete(try layout.claim("urgent", "r")), .claims, &view, &queue)
+        deliver(.delete(try layout.claim("urgent", "r")), .runs, &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["urgent", "early", "late"])
 
@@ -149,8 +149,8 @@ struct ClaimQueueTests {
         // The winner's claim appears and vanishes (its worker died before writing): offered again.
         let claimA = try layout.claim("a", "r")
         let claim = record(claimA, Array("w2".utf8))
-        deliver(.put(claim), .claims, &view, &queue)
-        deliver(.delete(claimA), .claims, &view, &queue)
+        deliver(.put(claim), .runs, &view, &queue)
+        deliver(.delete(claimA), .runs, &view, &queue)
         queue.forgetLostRace(runA)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["a", "b", "c"])

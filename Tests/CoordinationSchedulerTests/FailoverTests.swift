@@ -38,15 +38,15 @@ import Testing
         // The takeover is driven by the claim's delete event: time it from there (forcing an
         // expiry can itself take a while on ZooKeeper, where a second handle must win the session).
         let observer = try await cluster.open()
-        let claimsFolder = cluster.layout.claims
+        let layout = cluster.layout
         let claimGone = Task {
-            for try await event in observer.watch(claimsFolder, scope: .subtree) {
-                if case .delete(let key) = event, key.depth > claimsFolder.depth + 1 { return ContinuousClock.now }
+            for try await event in observer.watch(layout.runs, scope: .subtree) {
+                if case .delete(let key) = event, layout.run(ofClaim: key) != nil { return ContinuousClock.now }
             }
-            throw CoordinationError(.unavailable, "claims watch ended")
+            throw CoordinationError(.unavailable, "runs watch ended")
         }
         try await withDeadline("the claim watch to start") {
-            for try await event in observer.watch(claimsFolder, scope: .subtree) { if case .snapshot = event { return } }
+            for try await event in observer.watch(layout.runs, scope: .subtree) { if case .snapshot = event { return } }
         }
         try await backend.expire(firstStore)
         try await withDeadline("the first attempt to be cancelled") { await cancelled.wait() }
@@ -252,7 +252,7 @@ import Testing
     @Test(arguments: SchedulerBackend.all)
     func theEndOfARunIsWrittenThroughALongRunOfStoreErrors(backend: SchedulerBackend) async throws {
         let (history, calls) = try await runOneJob(backend) { store, layout in
-            FaultyTransactionStore(store, .refused, count: 10, when: FaultyTransactionStore.releasesClaim(under: layout.claims))
+            FaultyTransactionStore(store, .refused, count: 10, when: FaultyTransactionStore.releasesClaim(in: layout))
         }
         #expect(history.map(\.outcome) == [.succeeded])
         #expect(calls == 1, "run once, not again")

@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationScheduler
 import CoordinationTestSupport
 import Synchronization
 
@@ -47,9 +48,9 @@ final class FaultyTransactionStore: ForwardingStore {
         operations.contains { if case .create(_, _, .ephemeral) = $0 { true } else { false } }
     }
 
-    /// The write that ends a run: it deletes the run's claim under `claims`.
-    static func releasesClaim(under claims: Key) -> @Sendable ([Operation]) -> Bool {
-        { operations in operations.contains { if case .delete(let key, _) = $0 { key.isUnder(claims) } else { false } } }
+    /// The write that ends a run: it deletes the run's claim.
+    static func releasesClaim(in layout: SchedulerLayout) -> @Sendable ([Operation]) -> Bool {
+        { operations in operations.contains { if case .delete(let key, _) = $0 { layout.run(ofClaim: key) != nil } else { false } } }
     }
 
     func transaction(_ operations: [Operation]) async throws -> [OperationResult] {

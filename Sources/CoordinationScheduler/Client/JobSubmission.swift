@@ -10,8 +10,8 @@ struct JobSubmission: Sendable {
     /// Every run creation; those past ``RunPlan/firstChunk`` follow in transactions of their own.
     let runCreates: [Coordination.Operation]
 
-    /// How many of ``operations`` come before the runs: definition, state and three folders.
-    static let folderCount = 5
+    /// How many of ``operations`` come before the runs: definition, state and two folders.
+    static let folderCount = 4
 
     /// - Parameter workers: the eligible live workers, for a broadcast job.
     init(_ spec: JobSpec, now: Date, workers: [String], layout: SchedulerLayout) throws {
@@ -30,7 +30,6 @@ struct JobSubmission: Sendable {
             .create(try layout.job(spec.id), value: try SchedulerJSON.encode(spec), mode: .persistent),
             .create(try layout.state(spec.id), value: try SchedulerJSON.encode(state), mode: .persistent),
             .create(try layout.runs(of: spec.id), value: [], mode: .persistent),
-            .create(try layout.claims(of: spec.id), value: [], mode: .persistent),
             .create(try layout.history(of: spec.id), value: [], mode: .persistent),
         ] + runCreates.prefix(RunPlan.firstChunk)
     }

@@ -72,7 +72,7 @@ public struct Scheduler: Sendable {
 
     /// The most operations one submission transaction carries when it holds several jobs. Below
     /// the 128-operation limit because etcd's txn also compares each parent folder, and its
-    /// compares have the same limit (16 one-shot jobs of 6 creations each fit).
+    /// compares have the same limit (19 one-shot jobs of 5 creations each fit).
     static let operationsPerSubmission = 96
 
     /// Applies the creations of `submissions` (concatenated in `operations`) in one transaction,
@@ -248,7 +248,7 @@ public struct Scheduler: Sendable {
         for key in [try layout.job(id), try layout.state(id)] {
             do { try await store.delete(key) } catch let error as CoordinationError where error.code == .noNode {}
         }
-        for key in [try layout.runs(of: id), try layout.claims(of: id), try layout.history(of: id)] {
+        for key in [try layout.runs(of: id), try layout.history(of: id)] {
             do { try await store.delete(key, ifVersion: nil, recursive: true) } catch let error as CoordinationError
                 where error.code == .noNode {}
         }

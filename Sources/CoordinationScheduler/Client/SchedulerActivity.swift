@@ -2,8 +2,8 @@ import Coordination
 
 /// What happens in a scheduler, as it happens: for live progress displays (`coord run`, a
 /// dashboard). Built from watches, so it converges to the store's state even after a reconnect.
-/// Runs, claims and history are separate watches: a run's end and its history entry may arrive
-/// in either order.
+/// Runs (with the claims beneath them) and history are separate watches: a run's end and its
+/// history entry may arrive in either order.
 public enum SchedulerActivity: Sendable, Hashable {
     /// A run appeared or changed (claimed, progressed, retried, handed back).
     case run(Scheduler.ActiveRun)
@@ -20,7 +20,6 @@ extension Scheduler {
         let layout = layout
         enum Source: Sendable {
             case runs(WatchEvent)
-            case claims(WatchEvent)
             case history(WatchEvent)
         }
         return AsyncThrowingStream { continuation in
@@ -30,7 +29,7 @@ extension Scheduler {
                     let (sources, source) = AsyncThrowingStream<Source, any Error>.makeStream()
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         let feeds: [(Key, @Sendable (WatchEvent) -> Source)] = [
-                            (layout.runs, { .runs($0) }), (layout.claims, { .claims($0) }), (layout.history, { .history($0) }),
+                            (layout.runs, { .runs($0) }), (layout.history, { .history($0) }),
                         ]
                         for (key, wrap) in feeds {
                             group.addTask {
@@ -58,8 +57,8 @@ extension Scheduler {
         /// Turns watch events into activities; history present at the start is not reported.
         struct ActivityTracker {
             let layout: SchedulerLayout
+            /// Run records and the claims beneath them, by key.
             var runs: [Key: Record] = [:]
-            var claims: [Key: Record] = [:]
             var seenHistory: Set<Key>?
 
             mutating func apply(_ source: Source) -> [SchedulerActivity] {
@@ -69,22 +68,20 @@ extension Scheduler {
                     runs.apply(event)
                     var result: [SchedulerActivity] = []
                     for (key, record) in runs where before[key] != record {
-                        if let active = active(record) { result.append(.run(active)) }
+                        if let runKey = layout.run(ofClaim: key) {
+                            // A new claim gives a running run its token; a pending record's
+                            // running version is on its way.
+                            if let run = runs[runKey], let active = active(run), active.record.status == .running {
+                                result.append(.run(active))
+                            }
+                        } else if let active = active(record) {
+                            result.append(.run(active))
+                        }
                     }
                     for key in before.keys where runs[key] == nil && key.depth == layout.runs.depth + 2 {
                         result.append(.runEnded(job: key.parent?.name ?? "", run: key.name))
                     }
                     return result
-                case .claims(let event):
-                    let before = claims
-                    claims.apply(event)
-                    return claims.compactMap { key, record -> SchedulerActivity? in
-                        guard before[key] != record, let relative = key.relative(to: layout.claims),
-                            let run = runs[layout.runs.appending(relative)], let active = active(run),
-                            active.record.status == .running
-                        else { return nil }  // a pending record: its running version is on its way
-                        return .run(active)
-                    }
                 case .history(let event):
                     var records: [Key: Record] = [:]
                     switch event {
@@ -106,7 +103,7 @@ extension Scheduler {
             func active(_ record: Record) -> Scheduler.ActiveRun? {
                 guard record.key.depth == layout.runs.depth + 2, let run = try? record.decoded(RunRecord.self) else { return nil }
                 let claim = try? layout.claim(run.job, run.run)
-                return Scheduler.ActiveRun(record: run, token: claim.flatMap { claims[$0]?.createRevision }, version: record.version)
+                return Scheduler.ActiveRun(record: run, token: claim.flatMap { runs[$0]?.createRevision }, version: record.version)
             }
         }
     }

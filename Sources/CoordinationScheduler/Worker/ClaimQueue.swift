@@ -48,7 +48,7 @@ struct ClaimQueue: Sendable {
         switch folder {
         case .workers:
             return  // membership is checked when choosing; our own info never comes from the view
-        case .jobs, .states, .runs, .claims:
+        case .jobs, .states, .runs:
             break
         }
         let key: Key
@@ -70,7 +70,6 @@ struct ClaimQueue: Sendable {
         case .jobs: base = layout.jobs
         case .states: base = layout.states
         case .runs: base = layout.runs
-        case .claims: base = layout.claims
         case .workers: return nil
         }
         guard let relative = key.relative(to: base), !relative.isRoot else { return nil }
@@ -205,7 +204,7 @@ struct ClaimQueue: Sendable {
             view.states[job]?.state.paused == false
         else { return [] }
         let earliest = runs.lazy.map(\.record.scheduledAt).min()!
-        let claimsKnown = view.hasSnapshot(of: .claims)
+        let claimsKnown = view.hasSnapshot(of: .runs)
         var result: [(Entry, Date?)] = []
         for run in runs {
             let record = run.record

@@ -4,7 +4,7 @@ import Foundation
 extension Worker {
     /// A lost claim race is worth retrying once the run or its claim changes.
     func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
-        guard queue.hasLostRaces, folder == .runs || folder == .claims else { return }
+        guard queue.hasLostRaces, folder == .runs else { return }
         let changed: Key
         switch event {
         case .snapshot:
@@ -13,33 +13,29 @@ extension Worker {
         case .put(let record): changed = record.key
         case .delete(let key): changed = key
         }
-        if folder == .runs {
-            queue.forgetLostRace(changed)
-        } else if let relative = changed.relative(to: layout.claims) {
-            queue.forgetLostRace(layout.runs.appending(relative))
-        }
+        queue.forgetLostRace(layout.run(ofClaim: changed) ?? changed)
     }
 
     /// Keeps the latest claim token per run key until the run itself goes.
     func rememberClaimTokens(_ event: WatchEvent, folder: SchedulerView.Folder, in tokens: inout [Key: Int64]) {
         switch (folder, event) {
-        case (.claims, .snapshot(let records)):
-            for record in records { remember(record, in: &tokens) }
-        case (.claims, .put(let record)):
+        case (.runs, .put(let record)):
             remember(record, in: &tokens)
         case (.runs, .delete(let key)):
-            tokens[key] = nil
+            // A claim's deletion keeps the token: a takeover names the abandoned attempt by it.
+            if layout.run(ofClaim: key) == nil { tokens[key] = nil }
         case (.runs, .snapshot(let records)):
             let live = Set(records.map(\.key))
             tokens = tokens.filter { live.contains($0.key) }
+            for record in records { remember(record, in: &tokens) }
         default:
             break
         }
     }
 
     private func remember(_ claim: Record, in tokens: inout [Key: Int64]) {
-        guard let relative = claim.key.relative(to: layout.claims), relative.depth == 2 else { return }
-        tokens[layout.runs.appending(relative)] = claim.createRevision
+        guard let run = layout.run(ofClaim: claim.key) else { return }
+        tokens[run] = claim.createRevision
     }
 
     /// Stops our running runs whose record now carries a cancel request.

@@ -6,7 +6,8 @@ import Foundation
 /// continuity simply replaces that folder's view).
 struct SchedulerView: Sendable {
     enum Folder: Sendable, CaseIterable {
-        case jobs, states, runs, claims, workers
+        /// `runs` carries the claims beneath the runs too.
+        case jobs, states, runs, workers
     }
 
     let layout: SchedulerLayout
@@ -48,7 +49,7 @@ struct SchedulerView: Sendable {
                 runsByKey = [:]
                 runKeysByJob = [:]
                 runningByWorker = [:]
-            case .claims: claims = [:]
+                claims = [:]
             case .workers: workers = [:]
             }
             for record in records { put(record, in: folder) }
@@ -58,8 +59,13 @@ struct SchedulerView: Sendable {
             switch folder {
             case .jobs: if key.parent == layout.jobs { setSpec(nil, of: key.name) }
             case .states: if key.parent == layout.states { states[key.name] = nil }
-            case .runs: setRun(nil, at: key)
-            case .claims: if let run = runKey(ofClaim: key) { claims[run] = nil }
+            case .runs:
+                if let run = layout.run(ofClaim: key) {
+                    claims[run] = nil
+                } else {
+                    setRun(nil, at: key)
+                    claims[key] = nil
+                }
             case .workers: if key.parent == layout.workers { workers[key.name] = nil }
             }
         }
@@ -75,11 +81,12 @@ struct SchedulerView: Sendable {
             guard key.parent == layout.states else { return }
             states[key.name] = (try? record.decoded(JobState.self)).map { ($0, record.version) }
         case .runs:
+            if let run = layout.run(ofClaim: key) {
+                claims[run] = record
+                return
+            }
             guard key.depth == layout.runs.depth + 2 else { return }
             setRun((try? record.decoded(RunRecord.self)).map { ViewRun(key: key, record: $0, version: record.version) }, at: key)
-        case .claims:
-            guard let run = runKey(ofClaim: key) else { return }
-            claims[run] = record
         case .workers:
             guard key.parent == layout.workers else { return }
             workers[key.name] = try? record.decoded(WorkerInfo.self)
@@ -148,7 +155,6 @@ struct SchedulerView: Sendable {
         case .jobs: layout.jobs
         case .states: layout.states
         case .runs: layout.runs
-        case .claims: layout.claims
         case .workers: layout.workers
         }
     }
@@ -158,11 +164,6 @@ struct SchedulerView: Sendable {
 
     /// The claim of the run at `runKey`, if it is claimed.
     func claim(ofRun runKey: Key) -> Record? { claims[runKey] }
-
-    private func runKey(ofClaim key: Key) -> Key? {
-        guard let relative = key.relative(to: layout.claims), relative.depth == 2 else { return nil }
-        return layout.runs.appending(relative)
-    }
 
     func isMember(_ worker: String) -> Bool { workers[worker] != nil }
 
@@ -175,8 +176,8 @@ struct SchedulerView: Sendable {
             let view = SchedulerView(layout: layout)
             for folder in Folder.allCases {
                 let key = view.key(of: folder)
-                // Jobs, states and workers are one level of records; runs and claims are two.
-                let scope: WatchScope = folder == .runs || folder == .claims ? .subtree : .children
+                // Jobs, states and workers are one level of records; runs are two, claims three.
+                let scope: WatchScope = folder == .runs ? .subtree : .children
                 group.addTask {
                     for try await event in store.watch(key, scope: scope) { deliver(folder, event) }
                 }
