@@ -65,7 +65,8 @@ extension EtcdStore {
             if taken.isEmpty && after.revision == snapshot.revision {
                 // Nothing was written since the snapshot, yet the compares failed: retrying would spin.
                 throw CoordinationError(
-                    .unavailable, "a transaction's compares failed on the unchanged snapshot it was built from (revision \(snapshot.revision))")
+                    .unavailable,
+                    "a transaction's compares failed on the unchanged snapshot it was built from (revision \(snapshot.revision))")
             }
             readAlready = after
         }

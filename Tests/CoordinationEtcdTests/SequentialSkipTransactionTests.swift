@@ -8,7 +8,9 @@ import Testing
 extension EtcdStoreTests {
     /// ``counted(_:_:)`` in a task of its own, waited for at most 20 s: a transaction that never
     /// returns fails the test instead of hanging the run (closing the store ends it).
-    private func boundedCount(_ store: EtcdStore, _ operations: [Operation]) async throws -> (Result<[OperationResult], CoordinationError>, requests: Int) {
+    private func boundedCount(
+        _ store: EtcdStore, _ operations: [Operation]
+    ) async throws -> (Result<[OperationResult], CoordinationError>, requests: Int) {
         let (outcomes, continuation) = AsyncStream.makeStream(of: (Result<[OperationResult], CoordinationError>, requests: Int).self)
         Task {
             continuation.yield(await counted(store, operations))
