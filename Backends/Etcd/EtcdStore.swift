@@ -309,7 +309,7 @@ public final class EtcdStore: CoordinationStore {
     }
 
     /// The highest number `prefix` + 10 digits among existing keys (prefix is a sequential create's key).
-    private func highestSequenceNumber(under prefix: Key) async throws(CoordinationError) -> Int64 {
+    func highestSequenceNumber(under prefix: Key) async throws(CoordinationError) -> Int64 {
         let start = keys.etcdKey(prefix)
         let found = try await read([EtcdRequest.range(start, end: KeySpace.prefixEnd(start), keysOnly: true)]).range(0)
         var highest: Int64 = -1

@@ -27,6 +27,10 @@ extension EtcdStore {
             }
             readAlready = reply  // the failure branch read what the plan reads
         }
+        // Where each sequential parent's numbers start at least: past names taken by keys its
+        // counter does not know of (copied in by a migration, written by another tool), as the
+        // standalone create skips them. A sequential name is never refused for such keys.
+        var skipTo: [Key: Int64] = [:]
         while true {
             let snapshot: TxnReply
             if let reply = readAlready {
@@ -35,17 +39,36 @@ extension EtcdStore {
             } else {
                 snapshot = try await read(plan.reads)
             }
-            var replay = try TransactionReplay(plan: plan, snapshot: snapshot, keys: keys)
+            var replay = try TransactionReplay(plan: plan, snapshot: snapshot, keys: keys, skipTo: skipTo)
             counterGuesses.remember(replay.countersRead, at: snapshot.revision)
             let lease = operations.contains { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
                 ? try currentLease() : 0
             let outcome = replay.play(operations, lease: lease)
             if case .failure(let error) = outcome { throw annotate(error, key: error.key ?? .root) }
-            let reply = try await write(replay.writeRequest(snapshotRevision: snapshot.revision), of: operations)
+            // On failure, the txn reads the next snapshot, and whether each sequential name it assumed free is taken.
+            let rereads = plan.reads + replay.sequentialNameReads
+            let failureBranch = rereads.count <= CoordinationLimits.maxTransactionOperations ? rereads : []
+            let reply = try await write(replay.writeRequest(snapshotRevision: snapshot.revision, failure: failureBranch), of: operations)
             if reply.succeeded {
                 counterGuesses.remember(replay.counters(writtenAt: reply.revision), at: reply.revision)
                 return replay.results(revision: reply.revision)
             }
+            let after = failureBranch.isEmpty ? try await read(rereads) : reply
+            // Progress: the compares hold on the snapshot, except that each sequential name nobody
+            // read is absent. So a write fails because another client wrote since (its progress),
+            // or because such a name is taken while its counter has not moved: then the numbers
+            // skip past every key with that prefix, which cannot fail so again without another write.
+            let taken = try replay.namesTakenBehindCounters(in: after)
+            for (parent, prefix) in taken {
+                skipTo[parent] = max(skipTo[parent] ?? 0, try await highestSequenceNumber(under: prefix) + 1)
+            }
+            if taken.isEmpty && after.revision == snapshot.revision {
+                // Nothing was written since the snapshot, yet the compares failed: retrying would spin.
+                throw CoordinationError(
+                    .unavailable,
+                    "a transaction's compares failed on the unchanged snapshot it was built from (revision \(snapshot.revision))")
+            }
+            readAlready = after
         }
     }
 
@@ -98,6 +121,13 @@ struct TransactionPlan {
 
     let keys: KeySpace
 
+    /// The index of `parent`'s counter among ``reads``.
+    func counterRead(of parent: Key) -> Int? {
+        counterParents.firstIndex(of: parent).map { userKeys.count + $0 }
+    }
+
+    var readCount: Int { userKeys.count + counterParents.count + deleted.count }
+
     var reads: [JSONValue] {
         userKeys.map { EtcdRequest.range(keys.etcdKey($0), keysOnly: true) }
             + counterParents.map { EtcdRequest.range(keys.counter(of: $0)) }
@@ -120,6 +150,8 @@ struct TransactionReplay {
     private var counterNext: [Key: Int64] = [:]
     /// Each sequential parent's counter as read.
     private(set) var countersRead: [(parent: Key, guess: CounterGuess)] = []
+    /// Each sequential name given whose absence nobody read, in order, with its parent and prefix.
+    private var unreadSequentialNames: [(parent: Key, prefix: Key, name: Key)] = []
     /// Keys beneath each deleted key, as read.
     private var beneath: [Key: [Key]] = [:]
     /// Keys in first-touch order, for a stable txn.
@@ -134,7 +166,8 @@ struct TransactionReplay {
         case deleted
     }
 
-    init(plan: TransactionPlan, snapshot: TxnReply, keys: KeySpace) throws(CoordinationError) {
+    /// - Parameter skipTo: the lowest number each sequential parent may give, when above its counter.
+    init(plan: TransactionPlan, snapshot: TxnReply, keys: KeySpace, skipTo: [Key: Int64] = [:]) throws(CoordinationError) {
         self.keys = keys
         self.plan = plan
         var index = 0
@@ -147,8 +180,9 @@ struct TransactionReplay {
         for parent in plan.counterParents {
             let found = try snapshot.range(index).first
             counterObserved[parent] = .some(found)
-            counterNext[parent] = try found.map(EtcdStore.counterValue) ?? 0
-            countersRead.append((parent, CounterGuess(next: counterNext[parent] ?? 0, modRevision: found?.modRevision ?? 0)))
+            let counted = try found.map(EtcdStore.counterValue) ?? 0
+            counterNext[parent] = max(counted, skipTo[parent] ?? 0)
+            countersRead.append((parent, CounterGuess(next: counted, modRevision: found?.modRevision ?? 0)))
             index += 1
         }
         for key in plan.deleted {
@@ -206,18 +240,23 @@ struct TransactionReplay {
             if parentRecord.lease != 0 { return .ephemeralChildren(parent) }
             var key = requested
             if mode.isSequential {
-                let number = counterNext[parent] ?? 0
-                counterNext[parent] = number + 1
-                do {
-                    key = try Key(requested.path + Key.sequenceSuffix(number))
-                } catch {
-                    return error
-                }
+                // Names known to be taken (read, or created earlier in this transaction) are skipped.
+                var number = counterNext[parent] ?? 0
+                repeat {
+                    do {
+                        key = try Key(requested.path + Key.sequenceSuffix(number))
+                    } catch {
+                        return error
+                    }
+                    number += 1
+                } while exists(key) != nil
+                counterNext[parent] = number
                 if current[key] == nil {
-                    // A sequential name nobody read: it cannot exist unless someone wrote it by hand;
-                    // the txn's compare on it catches that.
+                    // A sequential name nobody read: it cannot exist unless written without the
+                    // counter; the txn's compare on it catches that, and the transaction skips it.
                     observed[key] = .some(nil)
                     current[key] = .some(nil)
+                    unreadSequentialNames.append((parent, requested, key))
                 }
             }
             if exists(key) != nil { return .nodeExists(key) }
@@ -257,8 +296,28 @@ struct TransactionReplay {
         return nil
     }
 
-    /// The txn: compares that hold only if nothing read has changed, then one request per touched key.
-    func writeRequest(snapshotRevision: Int64) -> JSONValue {
+    /// A count of each sequential name assumed free, to send after ``TransactionPlan/reads``.
+    var sequentialNameReads: [JSONValue] {
+        unreadSequentialNames.map { EtcdRequest.range(keys.etcdKey($0.name), countOnly: true) }
+    }
+
+    /// The sequential parents and prefixes whose assumed-free name `reply` (the plan's reads, then
+    /// ``sequentialNameReads``) finds taken while the parent's counter is as this replay read it:
+    /// a key the counter does not know of, which rereading alone would find again.
+    func namesTakenBehindCounters(in reply: TxnReply) throws(CoordinationError) -> [(parent: Key, prefix: Key)] {
+        var taken: [(parent: Key, prefix: Key)] = []
+        for (offset, name) in unreadSequentialNames.enumerated() where try reply.count(plan.readCount + offset) > 0 {
+            guard let index = plan.counterRead(of: name.parent) else { continue }
+            let counterNow = try reply.range(index).first?.modRevision ?? 0
+            guard counterNow == (counterObserved[name.parent] ?? nil)?.modRevision ?? 0 else { continue }
+            if !taken.contains(where: { $0.prefix == name.prefix }) { taken.append((name.parent, name.prefix)) }
+        }
+        return taken
+    }
+
+    /// The txn: compares that hold only if nothing read has changed, then one request per touched
+    /// key; `failure` is what a failed txn reads instead.
+    func writeRequest(snapshotRevision: Int64, failure: [JSONValue] = []) -> JSONValue {
         var compares: [JSONValue] = []
         var absentCompares: [JSONValue] = []
         for key in observed.keys.sorted() {
@@ -307,7 +366,7 @@ struct TransactionReplay {
             let next = counterNext[parent] ?? 0
             success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
         }
-        return EtcdRequest.txn(compare: compares, success: success)
+        return EtcdRequest.txn(compare: compares, success: success, failure: failure.map { ["request_range": $0] })
     }
 
     /// The counters the txn wrote, once it applied at `revision`.
