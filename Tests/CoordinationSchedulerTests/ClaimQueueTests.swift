@@ -155,4 +155,31 @@ struct ClaimQueueTests {
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["a", "b", "c"])
     }
+
+    /// A claim also checks the job's state it was judged by (a pause must not be overtaken), so
+    /// a race lost to a state change, even one that leaves the run claimable, ends with the next
+    /// change of that job's state, including after a pause and resume.
+    @Test mutating func aRaceLostToTheJobsStateEndsWhenTheStateChanges() throws {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        try submit("a", at: 1, into: &view, &queue)
+        try submit("b", at: 2, into: &view, &queue)
+        let runA = try layout.run("a", "r")
+        queue.lostRace(runA, version: try #require(view.run(at: runA)).version)
+        var (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"])
+        var paused = JobState(submittedAt: start)
+        paused.paused = true
+        func deliverState(_ state: JobState, version: Int64) throws {
+            let event = WatchEvent.put(record(try layout.state("a"), try SchedulerJSON.encode(state), version: version))
+            deliver(event, .states, &view, &queue)
+            queue.forgetLostRaces(ofJob: "a")  // what a worker does on a state event
+        }
+        try deliverState(paused, version: 1)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"], "paused")
+        try deliverState(JobState(submittedAt: start), version: 2)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b"], "resumed: the run is offered again")
+    }
 }

@@ -173,8 +173,10 @@ import Testing
         defer { Task { await cluster.shutdown() } }
         let started = Signal()
         let calls = Shared(0)
-        let handler: JobHandler = { _ in
+        let token = Shared<Int64?>(nil)
+        let handler: JobHandler = { context in
             calls.withLock { $0 += 1 }
+            token.withLock { $0 = context.fencingToken }
             started.fire()
             try await Task.sleep(for: .seconds(3600))
             return RunOutput()
@@ -189,6 +191,10 @@ import Testing
         #expect(history.map(\.outcome) == [.abandoned])
         #expect(history.first?.message?.contains("no retries left") == true)
         #expect(history.first?.attempt == 1)
+        // The entry is the lost attempt's (it may have done its work before its session ended):
+        // its worker and fencing token, not the survivor's, which only closed the run.
+        #expect(history.first?.worker == "doomed")
+        #expect(history.first?.token != nil && history.first?.token == token.value)
         _ = try await cluster.waitForRuns(of: "job", "the run to be deleted") { $0.isEmpty }
         #expect(calls.value == 1, "not run again")
     }

@@ -32,6 +32,10 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var cancelRequested: Bool
     /// The last progress the handler reported.
     public var progress: String?
+    /// The version the claim transaction gave this record. While the record is still at it, its
+    /// modRevision is the claim's token (one transaction, one revision, on every backend): a
+    /// taker that never saw the claim can still name the attempt it takes over.
+    public var claimVersion: Int64?
 
     public init(
         job: String, run: String, item: Int, itemCount: Int, itemParameter: String?, scheduledAt: Date,

@@ -179,6 +179,12 @@ struct ClaimQueue: Sendable {
         if !everything { dirtyJobs.insert(job) }
     }
 
+    /// The job's state changed: its lost races are worth trying again (its runs, `R/runs/<job>/…`,
+    /// are re-evaluated at the next refresh, as ``note(_:folder:layout:)`` marked the job).
+    mutating func forgetLostRaces(ofJob job: String) {
+        lostAt = lostAt.filter { $0.key.parent?.name != job }
+    }
+
     /// After a snapshot of runs or claims, every lost race is worth trying again.
     mutating func forgetLostRaces() {
         lostAt = [:]

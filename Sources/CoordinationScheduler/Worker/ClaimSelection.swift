@@ -2,9 +2,18 @@ import Coordination
 import Foundation
 
 extension Worker {
-    /// A lost claim race is worth retrying once the run or its claim changes.
+    /// A lost claim race is worth retrying once the run, its claim or its job's state changes
+    /// (a claim checks the state it judged the run by).
     func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
-        guard queue.hasLostRaces, folder == .runs else { return }
+        guard queue.hasLostRaces, folder == .runs || folder == .states else { return }
+        if folder == .states {
+            switch event {
+            case .snapshot: queue.forgetLostRaces()
+            case .put(let record): queue.forgetLostRaces(ofJob: record.key.name)
+            case .delete(let key): queue.forgetLostRaces(ofJob: key.name)
+            }
+            return
+        }
         let changed: Key
         switch event {
         case .snapshot:

@@ -23,6 +23,9 @@ struct RunExecution: Sendable {
     let handler: JobHandler
     /// When the job's history cannot be full, the end of the run skips reading it.
     let historyRoom: HistoryRoom?
+    /// The version of the job's state the worker judged the run claimable by (not paused): the
+    /// claim checks it, so a pause the worker has not seen yet cannot be overtaken.
+    let stateVersion: Int64?
 
     var runKey: Key { candidate.key }
     var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
@@ -43,8 +46,9 @@ struct RunExecution: Sendable {
         var record: RunRecord
         let token: Int64
         let sessionID: String
-        /// The abandoned attempt had no retry left, or was cancelled: settle without running.
-        let finalOutcome: (HistoryEntry.Outcome, String)?
+        /// The abandoned attempt had no retry left, or was cancelled: settle without running, with
+        /// this entry, which names that attempt (its worker and token), not ours.
+        let finalEntry: HistoryEntry?
     }
 
     /// Claims the run (with `control` receiving the fence); `nil` when another worker was faster
@@ -54,33 +58,38 @@ struct RunExecution: Sendable {
         let now = clock.now()
         var record = candidate.record
         var entries: [HistoryEntry] = []
-        var finalOutcome: (HistoryEntry.Outcome, String)?
+        var finalEntry: HistoryEntry?
         if record.status == .running {
             // Abandoned: its claim vanished with its worker's session. Creating the claim below
             // fails if the claim is in fact still there, so a stale view cannot steal a live run.
             let previous = record.worker ?? "?"
+            // The lost attempt's entry: it may have done its work (even reported it) before its
+            // session ended, so history names it by its own worker and token.
+            let lost = { [record, previousToken] (outcome: HistoryEntry.Outcome, message: String) in
+                HistoryEntry(
+                    job: record.job, run: record.run, item: record.item, worker: previous, token: previousToken,
+                    attempt: record.attempt, scheduledAt: record.scheduledAt, startedAt: record.startedAt, finishedAt: now,
+                    outcome: outcome, message: message)
+            }
             if record.cancelRequested {
-                finalOutcome = (.cancelled, "cancelled while its worker \(previous) was lost")
+                finalEntry = lost(.cancelled, "cancelled while its worker \(previous) was lost")
             } else if spec.retry.allowsAnother(after: record.attempt) {
-                entries.append(
-                    HistoryEntry(
-                        job: record.job, run: record.run, item: record.item, worker: previous, token: previousToken,
-                        attempt: record.attempt,
-                        scheduledAt: record.scheduledAt, startedAt: record.startedAt, finishedAt: now, outcome: .abandoned,
-                        message: "worker \(previous) lost its session; taken over by \(worker)"))
+                entries.append(lost(.abandoned, "worker \(previous) lost its session; taken over by \(worker)"))
                 record.attempt += 1
             } else {
-                finalOutcome = (.abandoned, "worker \(previous) lost its session; no retries left")
+                finalEntry = lost(.abandoned, "worker \(previous) lost its session; no retries left")
             }
         }
         record.status = .running
         record.worker = worker
         record.startedAt = now
         record.progress = nil
+        record.claimVersion = candidate.version + 1
         let runKey = runKey
         let claimKey = claimKey
         let value = try SchedulerJSON.encode(record)
         let version = candidate.version
+        let stateCheck: [Coordination.Operation] = try stateVersion.map { [.check(try layout.state(record.job), version: $0)] } ?? []
         let results: [OperationResult]
         do {
             results = try await history.transact(job: record.job, entries: entries) {
@@ -88,32 +97,32 @@ struct RunExecution: Sendable {
                     .check(runKey, version: version),
                     .create(claimKey, value: Array(worker.utf8), mode: .ephemeral),
                     .set(runKey, value: value, ifVersion: version),
-                ]
+                ] + stateCheck
             }
         } catch let error as CoordinationError
-            where [.nodeExists, .versionConflict, .noNode].contains(error.code) && (error.failedOperation ?? 99) < 3
+            where [.nodeExists, .versionConflict, .noNode].contains(error.code) && (error.failedOperation ?? 99) < 3 + stateCheck.count
         {
-            return nil  // someone else claimed it, or it changed: the view will tell us
+            return nil  // someone else claimed it, or it (or its job's state) changed: the view will tell us
         } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
             // The outcome is unknown. If the claim did land, the run would sit "running" under a
             // live claim nobody works on until our session ends: find out, and carry on if it is ours.
             guard
                 let recovered = try await recoverClaimPatiently(
-                    expecting: record, bytes: value, after: version, finalOutcome: finalOutcome, sessionID: sessionID)
+                    expecting: record, bytes: value, after: version, finalEntry: finalEntry, sessionID: sessionID)
             else { throw error }
             control.advance(to: recovered.fence)
             return recovered.claim
         }
         guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
         control.advance(to: updated.version)
-        return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalOutcome: finalOutcome)
+        return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry)
     }
 
-    /// ``recoverClaim(expecting:bytes:after:finalOutcome:sessionID:)`` until a read answers, or
+    /// ``recoverClaim(expecting:bytes:after:finalEntry:sessionID:)`` until a read answers, or
     /// until the session that may hold the claim has ended (a claim it held went with it): giving
     /// up on a failed read could leave a claim that landed with nobody working on it.
     func recoverClaimPatiently(
-        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalOutcome: (HistoryEntry.Outcome, String)?,
+        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalEntry: HistoryEntry?,
         sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
         var backoff = Duration.milliseconds(10)
@@ -122,7 +131,7 @@ struct RunExecution: Sendable {
             guard sessionStillHolds(sessionID) else { return nil }
             do {
                 return try await recoverClaim(
-                    expecting: record, bytes: bytes, after: version, finalOutcome: finalOutcome, sessionID: sessionID)
+                    expecting: record, bytes: bytes, after: version, finalEntry: finalEntry, sessionID: sessionID)
             } catch {
                 if Task.isCancelled { throw error }
                 await Self.pause(&backoff)
@@ -133,14 +142,14 @@ struct RunExecution: Sendable {
     /// After a claim whose outcome is unknown: the claim, if the run is now exactly what our
     /// transaction wrote (the next version, our record) and its claim is ours.
     func recoverClaim(
-        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalOutcome: (HistoryEntry.Outcome, String)?,
+        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalEntry: HistoryEntry?,
         sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
         guard let current = try await store.get(runKey), current.version == version + 1, current.value == bytes,
             let claim = try await store.get(claimKey), claim.isEphemeral, claim.value == Array(worker.utf8)
         else { return nil }
         logger.info("claim landed despite an unknown outcome", metadata: ["run": "\(runKey)"])
-        return (Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalOutcome: finalOutcome), current.version)
+        return (Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry), current.version)
     }
 
     /// Runs the handler under the session guard, with the timeout and stop requests.
@@ -245,8 +254,8 @@ struct RunExecution: Sendable {
             record.progress = nil
             requeue = record
         }
-        if case .handBack = outcome {} else if let final = claim.finalOutcome {
-            ended = entry(final.0, final.1)
+        if case .handBack = outcome {} else if let final = claim.finalEntry {
+            ended = final
             requeue = nil
         }
         let runKey = runKey

@@ -86,7 +86,7 @@ struct SchedulerView: Sendable {
                 return
             }
             guard key.depth == layout.runs.depth + 2 else { return }
-            setRun((try? record.decoded(RunRecord.self)).map { ViewRun(key: key, record: $0, version: record.version) }, at: key)
+            setRun((try? record.decoded(RunRecord.self)).map { ViewRun(key: key, record: $0, version: record.version, modRevision: record.modRevision) }, at: key)
         case .workers:
             guard key.parent == layout.workers else { return }
             workers[key.name] = try? record.decoded(WorkerInfo.self)
@@ -192,6 +192,10 @@ struct ViewRun: Sendable, Hashable {
     let key: Key
     let record: RunRecord
     let version: Int64
+    let modRevision: Int64
 
     var runningWorker: String? { record.status == .running ? record.worker : nil }
+
+    /// The running attempt's token, when the record is still as its claim wrote it.
+    var claimToken: Int64? { record.status == .running && record.claimVersion == version ? modRevision : nil }
 }

@@ -53,8 +53,9 @@ public final class Worker: Service {
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
         case finished(Key)
-        /// Our claim of the run at this version failed: someone else was faster, or it changed.
-        case lost(Key, version: Int64)
+        /// Our claim of the run at this version (judged by its job's state at `stateVersion`)
+        /// failed: someone else was faster, or the run or the state changed.
+        case lost(Key, version: Int64, stateVersion: Int64?)
         /// A claim that failed for want of a session may be tried again: the session is back.
         case retry(Key, job: String)
         case wake
@@ -175,7 +176,10 @@ public final class Worker: Service {
                     case .finished(let key):
                         inFlight.remove(key)
                         active[key] = nil
-                    case .lost(let key, let version):
+                    case .lost(let key, let version, let stateVersion):
+                        // A state that moved on since the claim began (its event already here)
+                        // is no lost race: the job was re-evaluated with it.
+                        if let job = key.parent?.name, view.states[job]?.version != stateVersion { break }
                         queue.lostRace(key, version: version)
                     case .retry(let key, let job):
                         queue.forgetLostRace(key, job: job)
@@ -226,12 +230,13 @@ public final class Worker: Service {
                     let control = RunControl(fence: candidate.version)
                     active[candidate.key] = control
                     let busy = Double(inFlight.count - 1) / Double(configuration.capacity)
+                    let stateVersion = view.states[spec.id]?.version
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
-                        candidate: candidate, previousToken: claimTokens[candidate.key], handler: handler,
+                        candidate: candidate, previousToken: claimTokens[candidate.key] ?? candidate.claimToken, handler: handler,
                         historyRoom: view.states[spec.id].flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
-                        })
+                        }, stateVersion: stateVersion)
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
@@ -241,14 +246,14 @@ public final class Worker: Service {
                         do {
                             if let claim = try await execution.claim(control: control) {
                                 let outcome: RunExecution.Outcome =
-                                    if claim.finalOutcome != nil { .cancelled } else {
+                                    if claim.finalEntry != nil { .cancelled } else {
                                         await execution.perform(claim, control: control)
                                     }
                                 // Recorded even when the worker is being cancelled: a hand-back
                                 // must not be cut short, or the run would wait for our session to end.
                                 _ = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
                             } else {
-                                signals.push(.lost(candidate.key, version: candidate.version))
+                                signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
                             }
                         } catch {
                             // Not a lost race: the store failed us (contact lost, or our session
@@ -257,7 +262,7 @@ public final class Worker: Service {
                             // may ever change the run (on etcd no watch resyncs after an expiry),
                             // and if every worker failed alike nobody would claim it again.
                             logger.warning("claim failed", metadata: ["run": "\(candidate.key)", "error": "\(error)"])
-                            signals.push(.lost(candidate.key, version: candidate.version))
+                            signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
                             let expired = (error as? CoordinationError)?.code == .sessionExpired
                             // Bounded (two TTLs): if the session is still not back, trying again
                             // fails and waits again, at that pace.
