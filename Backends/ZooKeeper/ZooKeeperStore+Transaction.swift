@@ -142,12 +142,14 @@ extension ZooKeeperStore {
         guard reply.rc == ZOK.rawValue else {
             // The failing operation carries the real error; the ones after it only say
             // ZRUNTIMEINCONSISTENCY (rolled back). Without per-operation results (connection
-            // loss), the whole call failed.
+            // loss), the whole call failed. So it did when the client copied a system error (a
+            // time-out, lost contact: rc above ZAPIERROR) into every operation's result: no
+            // operation is to blame, and naming one would read as a refusal.
             let failure = (0..<count).first { index in
                 let rc = results[index].err
                 return rc != ZOK.rawValue && rc != ZRUNTIMEINCONSISTENCY.rawValue
             }
-            if let failure, failure < operations.count {
+            if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
                 let operation = operations[failure]
                 throw fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
                     .inTransaction(operation: failure, of: operations.count)

@@ -150,7 +150,7 @@ public struct LockLease: Sendable, Hashable {
         do {
             let results = try await store.transaction([.check(key, version: nil)] + operations)
             return Array(results.dropFirst())
-        } catch let error as CoordinationError where error.failedOperation == 0 {
+        } catch let error as CoordinationError where error.failedOperation == 0 && error.code == .noNode {
             throw RecipeError.notHeld(key)
         } catch var error as CoordinationError {
             if let index = error.failedOperation { error.failedOperation = index - 1 }

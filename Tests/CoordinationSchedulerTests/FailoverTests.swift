@@ -263,4 +263,16 @@ import Testing
         #expect(history.map(\.outcome) == [.succeeded])
         #expect(calls == 1, "run once, not again")
     }
+
+    /// A time-out of the write that ends the run, blamed on its first operation (the fence's
+    /// check), is no refusal by the fence: the worker must not give the run up while its claim
+    /// lives, or the run would sit under a claim nobody works on until the worker's session ends.
+    @Test(arguments: SchedulerBackend.all)
+    func aTimedOutEndOfRunIsNotTakenForAFenceRefusal(backend: SchedulerBackend) async throws {
+        let (history, calls) = try await runOneJob(backend) { store, layout in
+            FaultyTransactionStore(store, .timedOutNamingAnOperation, count: 2, when: FaultyTransactionStore.releasesClaim(in: layout))
+        }
+        #expect(history.map(\.outcome) == [.succeeded])
+        #expect(calls == 1, "run once, not again")
+    }
 }

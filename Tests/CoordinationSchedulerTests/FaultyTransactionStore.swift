@@ -13,6 +13,9 @@ final class FaultyTransactionStore: ForwardingStore {
         case replyLost
         /// No server answered: nothing is applied.
         case refused
+        /// The request timed out, nothing applied, and the error names the first operation (as
+        /// ZooKeeper's C client copies a time-out into every operation's result).
+        case timedOutNamingAnOperation
     }
 
     let base: any CoordinationStore
@@ -67,6 +70,8 @@ final class FaultyTransactionStore: ForwardingStore {
             throw CoordinationError(.connectionLoss, "reply lost (simulated)")
         case .refused:
             throw CoordinationError(.unavailable, "no server answered (simulated)")
+        case .timedOutNamingAnOperation:
+            throw CoordinationError(.timeout, "timed out (simulated)").inTransaction(operation: 0, of: operations.count)
         }
     }
 }

@@ -277,7 +277,7 @@ struct RunExecution: Sendable {
                     return [.check(runKey, version: fence), .delete(claimKey, ifVersion: nil), last]
                 }
                 return true
-            } catch let error as CoordinationError where (error.failedOperation ?? 99) < 3 {
+            } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
                 // Refused by the fence. A cancel request also moves the run's version: if the run
                 // is still ours (same claim), follow it and write again.
                 if await adoptCancelRequest(claim: claim, control: control) { continue }
@@ -319,7 +319,7 @@ struct RunExecution: Sendable {
                 .set(runKey, value: try SchedulerJSON.encode(record), ifVersion: control.fence),
             ])
             if case .set(let updated) = results[2] { control.advance(to: updated.version) }
-        } catch let error as CoordinationError where (error.failedOperation ?? 99) < 3 {
+        } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
             throw SchedulerError.fenced(job: record.job, run: record.run)
         }
     }
