@@ -67,16 +67,18 @@ extension Scheduler {
                     let before = runs
                     runs.apply(event)
                     var result: [SchedulerActivity] = []
+                    // A run changed, or its claim did (a claim gives a running run its token; a
+                    // pending record's running version is on its way): each run reported once.
+                    var changed: Set<Key> = []
                     for (key, record) in runs where before[key] != record {
                         if let runKey = layout.run(ofClaim: key) {
-                            // A new claim gives a running run its token; a pending record's
-                            // running version is on its way.
-                            if let run = runs[runKey], let active = active(run), active.record.status == .running {
-                                result.append(.run(active))
-                            }
-                        } else if let active = active(record) {
-                            result.append(.run(active))
+                            if let run = runs[runKey], (try? run.decoded(RunRecord.self))?.status == .running { changed.insert(runKey) }
+                        } else {
+                            changed.insert(key)
                         }
+                    }
+                    for key in changed.sorted() {
+                        if let record = runs[key], let active = active(record) { result.append(.run(active)) }
                     }
                     for key in before.keys where runs[key] == nil && key.depth == layout.runs.depth + 2 {
                         result.append(.runEnded(job: key.parent?.name ?? "", run: key.name))

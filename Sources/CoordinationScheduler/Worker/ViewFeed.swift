@@ -4,7 +4,7 @@ import Synchronization
 /// One set of watches on the scheduler's folders per worker, shared by its claiming loop and, while
 /// it leads, its leader duties.
 ///
-/// The leader used to open a second set of the same five subtree watches on the same handle. On
+/// The leader used to open a second set of the same folder watches on the same handle. On
 /// ZooKeeper every watch event costs several round trips of re-reading, so the leader's handle
 /// carried twice the watch load, its view lagged, and it lost nearly every claim race: the idle
 /// worker of the bench. Sharing halves that handle's watch traffic.
