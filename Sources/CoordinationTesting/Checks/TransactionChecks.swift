@@ -117,6 +117,28 @@ extension ConformanceSuite {
             try expectEqual(error.failedOperation, 0, "failedOperation")
             try expect(try await store.exists(try Key("/n/c")), "the child must survive")
         },
+        ConformanceCheck("transaction-delete-children-then-key", clause: 5, "A transaction may delete a key's children (an ephemeral one among them) and then the key: results deleted, deleted, deleted, and all three are absent.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/run")
+            _ = try await store.create(try key.child("a"), value: [], mode: .persistent)
+            _ = try await store.create(try key.child("claim"), value: [], mode: .ephemeral)
+            let results = try await store.transaction([
+                .delete(try key.child("claim"), ifVersion: nil), .delete(try key.child("a"), ifVersion: 0), .delete(key, ifVersion: 0),
+            ])
+            try expectEqual(results, [.deleted, .deleted, .deleted], "results")
+            for path in ["/run", "/run/a", "/run/claim"] { try expect(!(try await store.exists(try Key(path))), "\(path) must be absent") }
+        },
+        ConformanceCheck("transaction-delete-children-then-key-another-left", clause: 5, "Deleting some of a key's children and then the key fails with notEmpty at the key's index when another child is left, and nothing is applied.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/run")
+            _ = try await store.create(try key.child("claim"), value: [], mode: .ephemeral)
+            _ = try await store.create(try key.child("z"), value: [], mode: .persistent)
+            let error = try await expectThrows(code: .notEmpty, "deleting a key with a child left") {
+                try await store.transaction([.delete(try key.child("claim"), ifVersion: nil), .delete(key, ifVersion: nil)])
+            }
+            try expectEqual(error.failedOperation, 1, "failedOperation")
+            try expect(try await store.exists(try key.child("claim")), "the deleted child must be back (nothing applied)")
+        },
         ConformanceCheck("transaction-create-existing-node-exists", clause: 5, "Creating an existing key inside a transaction fails with nodeExists at its index.") { ctx in
             let store = try await ctx.open()
             _ = try await store.create(try Key("/x"), value: [], mode: .persistent)
