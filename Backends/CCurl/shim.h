@@ -28,6 +28,15 @@ static inline CURLcode ccurl_setopt_write_callback(CURL *handle, CURLoption opti
     return curl_easy_setopt(handle, option, callback);
 }
 
+/// CURLOPT_PREREQFUNCTION: called each time curl is about to send the request, its retries
+/// included (curl resends a request whose reused connection died before any reply). Returning
+/// CURL_PREREQFUNC_ABORT stops a retry, which a write must not have.
+typedef int (*ccurl_prereq_callback)(void *context, char *primaryIP, char *localIP, int primaryPort, int localPort);
+
+static inline CURLcode ccurl_setopt_prereq_callback(CURL *handle, ccurl_prereq_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, callback);
+}
+
 /// CURLOPT_XFERINFOFUNCTION: called at least once a second even on an idle transfer, so a
 /// long-running watch can be aborted (by returning non-zero) while no data flows.
 typedef int (*ccurl_progress_callback)(void *context, curl_off_t download_total, curl_off_t download_now,

@@ -12,15 +12,19 @@ struct TLSFiles: Sendable, Hashable {
 struct TransportFailure: Error, Sendable {
     var code: Int
     var message: String
+    /// Whether curl began to send the request (its connection was up) before it failed.
+    var requestWentOut = false
 
     /// `true` when the request certainly never reached the server (so a write may be retried elsewhere).
     var neverSent: Bool {
-        // Connection set-up failures, TLS handshakes included: nothing of the request went out.
+        // Connection set-up failures, TLS handshakes included: nothing of the request went out,
+        // unless an earlier attempt of the same transfer sent it (curl retries a request whose
+        // reused connection died on a fresh connection, and that connect may be what failed).
         let setUp: [CURLcode] = [
             CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR,
             CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CIPHER,
         ]
-        return setUp.contains { Int($0.rawValue) == code }
+        return !requestWentOut && setUp.contains { Int($0.rawValue) == code }
     }
 
     var timedOut: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
@@ -33,6 +37,11 @@ struct GatewayRequest: Sendable {
     var body: [UInt8]
     var token: String?
     var timeout: Duration
+    /// The request goes out at most once. libcurl resends a POST by itself when the kept-alive
+    /// connection it reused dies before any reply, on a fresh connection: harmless for a read, but
+    /// a write the server applied before it died would be applied twice (a create then fails with
+    /// `nodeExists` although it succeeded). Set for writes.
+    var sendsOnce = false
 }
 
 /// Receives a transfer's bytes. For a streaming transfer it also hands every complete line to
@@ -68,6 +77,7 @@ final class ResponseSink {
 final class CurlEasy {
     let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let attempts = SendAttempts()
     private var url: String?
     private var timeout: Int?
 
@@ -87,6 +97,11 @@ final class CurlEasy {
             let bytes = UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self)
             return sink.receive(UnsafeBufferPointer(start: bytes, count: size * count)) ? size * count : 0
         }
+        _ = ccurl_setopt_prereq_callback(handle) { context, _, _, _, _ in
+            guard let context else { return CURL_PREREQFUNC_OK }
+            return Unmanaged<SendAttempts>.fromOpaque(context).takeUnretainedValue().mayStart() ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT
+        }
+        _ = ccurl_setopt_pointer(handle, CURLOPT_PREREQDATA, Unmanaged.passUnretained(attempts).toOpaque())
     }
 
     deinit {
@@ -111,6 +126,19 @@ final class CurlEasy {
         errorBuffer[0] = 0
     }
 
+    /// Gives curl `request`'s body (curl copies it) and whether it may be sent more than once.
+    func setBody(of request: GatewayRequest) {
+        attempts.start(sendsOnce: request.sendsOnce)
+        _ = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, request.body.count)
+        if request.body.isEmpty {
+            _ = ccurl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, "")
+        } else {
+            request.body.withUnsafeBufferPointer { body in
+                _ = ccurl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+            }
+        }
+    }
+
     /// Forgets the sink of the transfer that just ended.
     func finish() { _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, nil) }
 
@@ -119,7 +147,8 @@ final class CurlEasy {
         guard code == CURLE_OK else {
             let detail = String(cString: errorBuffer)
             return .failure(TransportFailure(
-                code: Int(code.rawValue), message: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail))
+                code: Int(code.rawValue), message: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
+                requestWentOut: attempts.count > 0))
         }
         var status = 0
         _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -154,16 +183,29 @@ final class CurlConnection {
             _ = ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, streams ? Unmanaged.passUnretained(sink).toOpaque() : nil)
             streaming = streams
         }
-        let code: CURLcode = request.body.withUnsafeBufferPointer { body in
-            _ = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
-            _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
-            let code = curl_easy_perform(handle)
-            // The body is about to go away: make sure curl keeps no pointer to it.
-            _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
-            return code
-        }
+        easy.setBody(of: request)
+        let code = curl_easy_perform(handle)
+        let outcome = easy.outcome(code, sink: sink)
         easy.finish()
-        return try easy.outcome(code, sink: sink).get()
+        return try outcome.get()
+    }
+}
+
+/// How many times curl was about to send the current request (its pre-request callback): more
+/// than once is curl retrying on a fresh connection, which a send-once request refuses.
+final class SendAttempts {
+    private(set) var count = 0
+    private var sendsOnce = false
+
+    func start(sendsOnce: Bool) {
+        self.sendsOnce = sendsOnce
+        count = 0
+    }
+
+    /// Counts an attempt; `false` when it is a second attempt of a send-once request.
+    func mayStart() -> Bool {
+        count += 1
+        return count == 1 || !sendsOnce
     }
 }
 

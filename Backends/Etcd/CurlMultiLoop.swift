@@ -185,15 +185,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         let easy = idle.popLast() ?? CurlEasy(tls: tls)
         let request = transfer.request
         easy.prepare(request, headers: headers, sink: transfer.sink)
-        // curl copies the body, so it need not outlive this call.
-        _ = ccurl_setopt_long(easy.handle, CURLOPT_POSTFIELDSIZE, request.body.count)
-        if request.body.isEmpty {
-            _ = ccurl_setopt_string(easy.handle, CURLOPT_COPYPOSTFIELDS, "")
-        } else {
-            request.body.withUnsafeBufferPointer { body in
-                _ = ccurl_setopt_pointer(easy.handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
-            }
-        }
+        easy.setBody(of: request)
         busy[easy.handle] = (easy, transfer)
         _ = curl_multi_add_handle(multi, easy.handle)
     }

@@ -42,7 +42,8 @@ struct GatewayCall {
         guard attempt < gateway.endpoints.count else { return nil }
         index = (first + attempt) % gateway.endpoints.count
         return GatewayRequest(
-            baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: timeout)
+            baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: timeout,
+            sendsOnce: kind == .write)
     }
 
     /// What the last request's outcome means.
