@@ -2,6 +2,10 @@
 #define COORDINATION_CCURL_SHIM_H
 #include <curl/curl.h>
 
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "Coordination needs libcurl 7.80 or newer (Debian 12 has 7.88): CURLOPT_PREREQFUNCTION keeps etcd writes from being sent twice"
+#endif
+
 // curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call. One typed wrapper
 // per argument kind the store uses; the option decides which one applies (see curl_easy_setopt(3)).
 
