@@ -223,7 +223,7 @@ struct ScopeWatcher {
                 forget(node, into: &events)
                 continue
             }
-            guard read.rc == ZOK.rawValue else { throw store.fail(read.rc, node, "watch") }
+            try check(read.rc, node)
             let record = store.record(node, value: read.data ?? [], stat: read.stat!)
             if known[node] != record {
                 childrenOf[node.parent!, default: [:]][node.name] = node
