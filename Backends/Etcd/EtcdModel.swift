@@ -10,9 +10,10 @@ struct KeyValue: Sendable {
     var version: Int64
     var lease: Int64
 
-    init(json: JSONValue) throws(CoordinationError) {
+    /// - Parameter kind: the request that brought it: a write's unreadable reply leaves its outcome unknown.
+    init(json: JSONValue, from kind: RequestKind = .read) throws(CoordinationError) {
         guard let key = json["key"]?.base64Bytes else {
-            throw .gateway(.malformed("a key-value without a decodable key"), kind: .read)
+            throw .gateway(.malformed("a key-value without a decodable key"), kind: kind)
         }
         self.key = key
         value = json["value"]?.base64Bytes ?? []
@@ -144,10 +145,13 @@ struct TxnReply: Sendable {
     var succeeded: Bool
     var revision: Int64
     var responses: [JSONValue]
+    /// Whether the txn wrote: an unreadable part of a write's reply leaves its outcome unknown.
+    let kind: RequestKind
 
-    init(_ json: JSONValue) throws(CoordinationError) {
+    init(_ json: JSONValue, from kind: RequestKind = .read) throws(CoordinationError) {
+        self.kind = kind
         guard let revision = json["header"]?["revision"]?.int64Value else {
-            throw .gateway(.malformed("a txn reply without a header revision"), kind: .read)
+            throw .gateway(.malformed("a txn reply without a header revision"), kind: kind)
         }
         self.revision = revision
         succeeded = json["succeeded"]?.boolValue ?? false
@@ -157,25 +161,25 @@ struct TxnReply: Sendable {
     /// The key-values of response `index`, which must be a range.
     func range(_ index: Int) throws(CoordinationError) -> [KeyValue] {
         guard index < responses.count, let range = responses[index]["response_range"] else {
-            throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: .read)
+            throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: kind)
         }
         var result: [KeyValue] = []
-        for item in range["kvs"]?.arrayValue ?? [] { result.append(try KeyValue(json: item)) }
+        for item in range["kvs"]?.arrayValue ?? [] { result.append(try KeyValue(json: item, from: kind)) }
         return result
     }
 
     /// The key-value that put response `index` (sent with `prev_kv`) replaced.
     func previous(_ index: Int) throws(CoordinationError) -> KeyValue {
         guard index < responses.count, let previous = responses[index]["response_put"]?["prev_kv"] else {
-            throw .gateway(.malformed("txn reply lacks the previous key-value of put response \(index)"), kind: .write)
+            throw .gateway(.malformed("txn reply lacks the previous key-value of put response \(index)"), kind: kind)
         }
-        return try KeyValue(json: previous)
+        return try KeyValue(json: previous, from: kind)
     }
 
     /// The `count` of range response `index`.
     func count(_ index: Int) throws(CoordinationError) -> Int64 {
         guard index < responses.count, let range = responses[index]["response_range"] else {
-            throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: .read)
+            throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: kind)
         }
         return range["count"]?.int64Value ?? 0
     }

@@ -82,7 +82,7 @@ public final class EtcdStore: CoordinationStore {
     }
 
     func txn(_ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> TxnReply {
-        try TxnReply(try await call("/v3/kv/txn", body, kind: kind))
+        try TxnReply(try await call("/v3/kv/txn", body, kind: kind), from: kind)
     }
 
     /// Several ranges read at one revision (a txn without compares). etcd allows at most 128
@@ -375,7 +375,7 @@ public final class EtcdStore: CoordinationStore {
         guard let previous else {
             throw CoordinationError.gateway(.malformed("a put reply without the previous key-value"), kind: .write, key: key)
         }
-        let before = try KeyValue(json: previous)
+        let before = try KeyValue(json: previous, from: .write)
         return Record(
             key: key, value: value, version: before.version, createRevision: before.createRevision,
             modRevision: revision, isEphemeral: before.lease != 0)

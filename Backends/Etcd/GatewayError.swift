@@ -49,16 +49,41 @@ extension CoordinationError {
                 code = .transactionTooLarge
             case (5?, _) where message.contains("lease not found"): code = .sessionExpired
             case (4?, _), (nil, 504): code = .timeout
-            case (14?, _) where kind == .write && message.contains("timed out"): code = .connectionLoss
-            case (14?, _) where kind == .write && message.contains("leader changed"): code = .connectionLoss
+            case _ where kind == .write && mayHaveApplied(status: status, grpcCode: grpcCode, message: message):
+                code = .connectionLoss
             default: code = .unavailable
             }
             return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
 
         case .malformed(let what):
+            // A write's reply came, so the write reached etcd; what it did cannot be read.
             return CoordinationError(
-                .unavailable, "etcd sent a reply that could not be understood", key: key,
-                backendDetail: "malformed gateway reply: \(what)")
+                kind == .write ? .connectionLoss : .unavailable, "etcd sent a reply that could not be understood",
+                key: key, backendDetail: "malformed gateway reply: \(what)")
+        }
+    }
+
+    /// Whether a write refused with this status may still have been applied. etcd answers some
+    /// errors only after proposing the write to raft (a request timed out, the leader changed,
+    /// the member is stopping: "server stopped", "transport is closing"), and the proposal can
+    /// commit afterwards; so a write is `connectionLoss` (outcome unknown) unless the error is
+    /// one etcd gives before proposing. Taking it as `unavailable` would invite a retry that
+    /// applies it twice.
+    private static func mayHaveApplied(status: Int, grpcCode: Int?, message: String) -> Bool {
+        switch grpcCode {
+        case 14?:
+            // Checked before any proposal: no leader known, or a cluster too old for the request.
+            return !(message.contains("no leader") || message.contains("not capable"))
+        case 1?, 2?, 10?, 13?, 15?:
+            // Cancelled, unknown, aborted, internal, data loss: nothing says it was not applied.
+            return true
+        case nil:
+            // Not from etcd itself (a proxy in between, or a gateway fault): unknown past a 5xx.
+            return status >= 500
+        default:
+            // Invalid argument, not found, permission, quota (resource exhausted), precondition:
+            // etcd refuses these before proposing.
+            return false
         }
     }
 }

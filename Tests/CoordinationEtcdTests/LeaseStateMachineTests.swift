@@ -119,6 +119,9 @@ import Testing
         let error = #expect(throws: CoordinationError.self) { try TxnReply(json) }
         #expect(error?.code == .unavailable)
         #expect(error?.backendDetail?.contains("malformed") == true)
+        // The same reply to a write: it reached etcd, and what it did cannot be read.
+        let afterWrite = #expect(throws: CoordinationError.self) { try TxnReply(json, from: .write) }
+        #expect(afterWrite?.code == .connectionLoss)
     }
 
     @Test func serializesEscapesAndNumbers() {
@@ -138,6 +141,16 @@ import Testing
         #expect(code(400, 3, "etcdserver: key not found", .write) == .noNode, "a put with ignore_lease on a missing key")
         #expect(code(503, 14, "etcdserver: request timed out", .write) == .connectionLoss)
         #expect(code(503, 14, "etcdserver: no leader") == .unavailable)
+        // Errors etcd gives after proposing a write leave its outcome unknown; those it gives
+        // before proposing do not.
+        #expect(code(503, 14, "etcdserver: server stopped", .write) == .connectionLoss)
+        #expect(code(503, 14, "transport is closing", .write) == .connectionLoss)
+        #expect(code(503, 14, "etcdserver: leader changed", .write) == .connectionLoss)
+        #expect(code(500, 1, "etcdserver: request cancelled", .write) == .connectionLoss)
+        #expect(code(502, nil, "Bad Gateway", .write) == .connectionLoss)
+        #expect(code(503, 14, "etcdserver: no leader", .write) == .unavailable)
+        #expect(code(429, 8, "etcdserver: too many requests", .write) == .unavailable)
+        #expect(code(503, 14, "etcdserver: server stopped") == .unavailable, "a read changed nothing")
         let detail = CoordinationError.gateway(.status(404, grpcCode: 5, message: "lease not found"), kind: .read).backendDetail
         #expect(detail == "HTTP 404, gRPC code 5: lease not found")
         let lost = CoordinationError.gateway(.transport(TransportFailure(code: 56, message: "Recv failure"), endpoint: "http://x"), kind: .write)
