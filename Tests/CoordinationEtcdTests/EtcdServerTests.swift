@@ -177,6 +177,8 @@ struct EtcdServerTests {
                 let store = try await open(cluster)
                 let folder = try Key("/stop\(round)")
                 _ = try await store.create(folder, value: [], mode: .persistent)
+                // Each writer says once when it is under way (20 writes done) or has given up.
+                let (underWay, announce) = AsyncStream<Void>.makeStream()
                 let failures = try await withThrowingTaskGroup(of: [(Key, CoordinationError.Code)].self) { group in
                     for writer in 0..<writers {
                         group.addTask {
@@ -188,10 +190,12 @@ struct EtcdServerTests {
                                 let key = try folder.child("w\(writer)-\(index)")
                                 do {
                                     _ = try await store.create(key, value: [1], mode: .persistent)
+                                    if index == 20 { announce.yield() }
                                 } catch let error as CoordinationError {
                                     failed.append((key, error.code))
                                     if cluster.isStarted(member) {
                                         Issue.record("a write failed before the stop: \(error)")
+                                        if index <= 20 { announce.yield() }
                                         return []
                                     }
                                 }
@@ -200,11 +204,10 @@ struct EtcdServerTests {
                         }
                     }
                     group.addTask {
-                        // Writes are under way on every writer (bounded: writers that gave up write no more).
-                        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-                        while try await store.children(of: folder).count < writers * 20 {
-                            guard ContinuousClock.now < deadline else { throw CoordinationError(.timeout, "the writers made no progress") }
-                            try await Task.sleep(for: .milliseconds(20))
+                        var announced = 0
+                        for await _ in underWay {
+                            announced += 1
+                            if announced == writers { break }
                         }
                         cluster.stop(member)
                         return []
