@@ -5,6 +5,8 @@ import Coordination
 struct HistoryWriter: Sendable {
     let store: any CoordinationStore
     let layout: SchedulerLayout
+    /// When set, the transactions go through it (merged with other jobs' writes under load).
+    var commits: GroupCommit? = nil
 
     /// Most deletions of old entries one transaction carries; a backlog shrinks over several writes.
     static let maxTrimPerTransaction = 16
@@ -41,7 +43,9 @@ struct HistoryWriter: Sendable {
             let trims = existing.prefix(excess).map { Coordination.Operation.delete(try! folder.child($0), ifVersion: nil) }
             let checkedUpTo = prefix.count + appended.count + proof.count
             do {
-                return try await store.transaction(prefix + appended + proof + trims)
+                let operations = prefix + appended + proof + trims
+                if let commits { return try await commits.transaction(operations, domain: job) }
+                return try await store.transaction(operations)
             } catch let error as CoordinationError
                 where room != nil && error.failedOperation == prefix.count + appended.count
             {

@@ -26,10 +26,12 @@ struct RunExecution: Sendable {
     /// The version of the job's state the worker judged the run claimable by (not paused): the
     /// claim checks it, so a pause the worker has not seen yet cannot be overtaken.
     let stateVersion: Int64?
+    /// The worker's group commit: claims and ends of runs of different jobs share transactions.
+    let commits: GroupCommit?
 
     var runKey: Key { candidate.key }
     var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
-    var history: HistoryWriter { HistoryWriter(store: store, layout: layout) }
+    var history: HistoryWriter { HistoryWriter(store: store, layout: layout, commits: commits) }
 
     /// What the attempt came to.
     enum Outcome: Sendable {

@@ -157,6 +157,7 @@ public final class Worker: Service {
         var claimTokens: [Key: Int64] = [:]
         var draining = false
         var failure: (any Error)?
+        let commits = GroupCommit(store: store)
         var timer: (at: Date, task: Task<Void, Never>)?
         var graceTimer: Task<Void, Never>?
         defer {
@@ -236,7 +237,7 @@ public final class Worker: Service {
                         candidate: candidate, previousToken: claimTokens[candidate.key] ?? candidate.claimToken, handler: handler,
                         historyRoom: view.states[spec.id].flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
-                        }, stateVersion: stateVersion)
+                        }, stateVersion: stateVersion, commits: commits)
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
