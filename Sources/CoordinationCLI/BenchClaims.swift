@@ -14,8 +14,9 @@ import Logging
 ///
 /// What bounds the figure is the store work per claim: on ZooKeeper, each worker's folder watches
 /// re-read every new or changed znode (one-shot watches) on each of the four handles; on etcd,
-/// each claim is two store transactions (one txn request each when nothing races) and every
-/// change reaches the watches of all four workers through the JSON gateway.
+/// each claim is two store transactions (a worker's claims and run endings of different jobs
+/// share txn requests when they meet, a group commit) and every change reaches the watches of
+/// all four workers through the JSON gateway.
 struct BenchClaims: Sendable {
     let jobs: Int
     let workers = 4

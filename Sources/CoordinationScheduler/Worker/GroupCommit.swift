@@ -131,7 +131,11 @@ final class GroupCommit: Sendable {
             }
         }
         var own: Result<[OperationResult], any Error>?
-        for (member, result) in await Self.apply(batch, to: store) {
+        // Not cancelled with the leading caller: the others' transactions ride in the same
+        // request, and cutting it short would leave their outcome unknown.
+        let store = store
+        let results = await Task { [batch] in await Self.apply(batch, to: store) }.value
+        for (member, result) in results {
             if member === request {
                 own = result
             } else {
