@@ -13,6 +13,9 @@ protocol ChaosCluster: Sendable {
     func destroy() async
     /// SIGKILLs a member and waits until its process is gone.
     func kill(_ member: Int) async
+    /// SIGTERMs a member (SIGKILL if it has not exited after a few seconds) and waits until its
+    /// process is gone.
+    func terminate(_ member: Int) async
     /// Starts a killed member again (same data) and waits until it serves.
     func restart(_ member: Int) async throws
     /// Sends SIGSTOP or SIGCONT to a member's process.

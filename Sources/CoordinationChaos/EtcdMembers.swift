@@ -31,6 +31,11 @@ final class EtcdMembers: ChaosCluster {
         await OwnThread.run { cluster.stop(cluster.members[member], kill: true) }
     }
 
+    func terminate(_ member: Int) async {
+        let cluster = cluster
+        await OwnThread.run { cluster.stop(cluster.members[member], kill: false) }
+    }
+
     func restart(_ member: Int) async throws {
         try cluster.start(cluster.members[member])
         try await waitUntilServing(within: .seconds(60))

@@ -133,6 +133,13 @@ final class FaultInjector: @unchecked Sendable {
             try await Task.sleep(for: fault.hold)
             try await cluster.restart(member)
             note = "new leader: " + ((await cluster.leader()).map { "member \($0)" } ?? "none yet")
+        case .serverTerminate:
+            let leader = await cluster.leader()
+            target = "member \(fault.target)" + (fault.target == leader ? " (leader)" : "")
+            await cluster.terminate(fault.target)
+            try await Task.sleep(for: fault.hold)
+            try await cluster.restart(fault.target)
+            note = "new leader: " + ((await cluster.leader()).map { "member \($0)" } ?? "none yet")
         case .serverStop:
             let leader = await cluster.leader()
             target = "member \(fault.target)" + (fault.target == leader ? " (leader)" : "")

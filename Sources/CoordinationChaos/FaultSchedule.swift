@@ -10,6 +10,9 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     case serverKill = "SIGKILL follower, restart"
     /// SIGKILL the leader, restart it.
     case leaderKill = "SIGKILL leader, restart"
+    /// SIGTERM a server (the leader or not), as a rolling restart does, and start it again. Requests
+    /// in flight are answered with errors while it shuts down, some of them for writes it applied.
+    case serverTerminate = "SIGTERM server, restart"
     /// SIGSTOP a server (the leader or not), then SIGCONT.
     case serverStop = "SIGSTOP server, SIGCONT"
     /// Compact the store's history at its current revision while watches run (etcd only).
@@ -60,7 +63,7 @@ public enum FaultSchedule {
         // Past the TTL with room for the takeover, so that the stopped worker wakes to find its runs taken.
         case .workerStop: ttl + generator.duration(in: .milliseconds(2000)...(.milliseconds(3000)))
         case .sessionExpiry: ttl + generator.duration(in: .milliseconds(1500)...(.milliseconds(2500)))
-        case .serverKill, .leaderKill: generator.duration(in: .milliseconds(500)...(.milliseconds(2500)))
+        case .serverKill, .leaderKill, .serverTerminate: generator.duration(in: .milliseconds(500)...(.milliseconds(2500)))
         case .serverStop: generator.duration(in: .milliseconds(1000)...(.milliseconds(3000)))
         case .compaction: .zero
         }
@@ -69,5 +72,5 @@ public enum FaultSchedule {
 
 extension FaultKind {
     var strikesWorker: Bool { [.workerKill, .workerStop, .sessionExpiry].contains(self) }
-    var restartsServer: Bool { [.serverKill, .leaderKill].contains(self) }
+    var restartsServer: Bool { [.serverKill, .leaderKill, .serverTerminate].contains(self) }
 }

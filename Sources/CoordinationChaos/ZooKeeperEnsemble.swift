@@ -37,6 +37,11 @@ final class ZooKeeperEnsemble: ChaosCluster {
         await OwnThread.run { server.kill() }
     }
 
+    func terminate(_ member: Int) async {
+        let server = servers[member]
+        await OwnThread.run { server.terminate() }
+    }
+
     func restart(_ member: Int) async throws {
         try await servers[member].start(waitUntilReady: false)
         try await waitUntilServing(within: .seconds(60))

@@ -117,6 +117,18 @@ public final class ZooKeeperServer: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Stops the server as a service manager does (SIGTERM; SIGKILL if the JVM is still there after
+    /// 5 s) and waits for the process to be gone.
+    public func terminate() {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
     /// The JVM's process id while it runs.
     public var pid: Int32? {
         guard let process, process.isRunning else { return nil }
