@@ -125,6 +125,30 @@ import Testing
         #expect(try await store.exists(try Key("/job-2")), "applied")
     }
 
+    /// A merged transaction refused as a whole, naming no operation and changing nothing (here
+    /// a permission error): each transaction is sent again on its own and gets its own answer.
+    @Test(arguments: TestBackend.all)
+    func aWholesaleRefusalSendsEachAlone(backend: TestBackend) async throws {
+        let (store, held, _, _) = try await Self.setUp(backend)
+        defer { Task { await Self.discard(store) } }
+        let queued = WaitingCount()
+        let commits = GroupCommit(store: RefusingMerged(base: held)) { queued.note($0) }
+        let first = Task { try await commits.transaction([.create(try Key("/first"), value: [], mode: .persistent)], domain: "first") }
+        try await held.waitForHeldTransaction()
+        let tasks = try (1...2).map { index in
+            let key = try Key("/job-\(index)")
+            return Task { try await commits.transaction([.create(key, value: [UInt8(index)], mode: .persistent)], domain: "job-\(index)") }
+        }
+        try await queued.wait(for: 2)
+        held.release()
+        _ = try await first.value
+        for (index, task) in tasks.enumerated() {
+            guard case .created(let record) = try await task.value.first else { Issue.record("no create result"); continue }
+            #expect(record.key.path == "/job-\(index + 1)" && record.value == [UInt8(index + 1)])
+        }
+        #expect(held.sizes == [1, 1, 1], "the merged one refused before the store, then each alone")
+    }
+
     /// A handle on a fresh namespace (deleted when the test ends), held and counted.
     private static func setUp(_ backend: TestBackend) async throws
         -> (any CoordinationStore, HeldFirstTransaction, GroupCommit, WaitingCount)
@@ -187,6 +211,17 @@ private final class HeldFirstTransaction: ForwardingStore {
                 arrived.yield()
             }
         }
+        return try await base.transaction(operations)
+    }
+}
+
+/// Refuses every transaction of more than one operation as a whole, before it reaches `base`.
+private final class RefusingMerged: ForwardingStore {
+    let base: any CoordinationStore
+    init(base: any CoordinationStore) { self.base = base }
+
+    func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
+        guard operations.count == 1 else { throw CoordinationError(.permissionDenied, "refused as a whole (simulated)") }
         return try await base.transaction(operations)
     }
 }
