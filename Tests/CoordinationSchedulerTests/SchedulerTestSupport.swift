@@ -66,7 +66,8 @@ final class TestCluster: Sendable {
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = try await open()
         var logger = Logger(label: "test.worker")
-        logger.logLevel = .warning
+        // COORD_TEST_LOG=debug shows what the workers do when a test needs diagnosing.
+        logger.logLevel = ProcessInfo.processInfo.environment["COORD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let worker = try Worker(
             store: store, layout: layout, id: id,
             configuration: Worker.Configuration(capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5)),

@@ -131,9 +131,13 @@ struct LeaderDuties: Sendable {
                         message: "a previous run is still active (overlap policy skip)"))
                 fire = nil
             case .replace:
+                // Only while the state is as we saw it: a view behind our own last write would
+                // otherwise replay that fire time and cancel the run it has just created.
                 let canceller = RunCanceller(store: store, layout: layout, now: clock.now)
+                let unchanged = Coordination.Operation.check(try layout.state(spec.id), version: version)
                 for run in active {
-                    try await canceller.cancel(job: spec.id, run: run.record.run, reason: "replaced by the fire time \(scheduled)")
+                    try await canceller.cancel(
+                        job: spec.id, run: run.record.run, reason: "replaced by the fire time \(scheduled)", provided: [unchanged])
                 }
             case .queue:
                 break

@@ -18,12 +18,19 @@ struct RunCanceller: Sendable {
     }
 
     /// Cancels one run; returns when it is deleted or marked, or was already gone.
-    func cancel(job: String, run: String, reason: String) async throws {
+    ///
+    /// Each write also applies `provided` (checks), all or nothing: when one of them fails, its
+    /// error is thrown and nothing is cancelled. The leader passes a check of the job's state, so
+    /// that a stale view replaying a fire time it already materialised cannot cancel that fire
+    /// time's own run.
+    func cancel(job: String, run: String, reason: String, provided: [Coordination.Operation] = []) async throws {
         let key = try layout.run(job, run)
         let history = HistoryWriter(store: store, layout: layout)
         while true {
             guard let record = try await store.get(key) else { return }
             var value = try record.decoded(RunRecord.self)
+            // The run's own writes come first; a failure past them is one of `provided`.
+            let ownCount = value.status == .pending ? 2 : 1
             do {
                 switch value.status {
                 case .pending:
@@ -31,15 +38,18 @@ struct RunCanceller: Sendable {
                         job: job, run: run, item: value.item, attempt: value.attempt, scheduledAt: value.scheduledAt,
                         finishedAt: now(), outcome: .cancelled, message: reason)
                     try await history.transact(job: job, entries: [entry]) {
-                        [.check(key, version: record.version), .delete(key, ifVersion: record.version)]
+                        [.check(key, version: record.version), .delete(key, ifVersion: record.version)] + provided
                     }
                 case .running:
                     if value.cancelRequested { return }
                     value.cancelRequested = true
-                    _ = try await store.set(key, value: try SchedulerJSON.encode(value), ifVersion: record.version)
+                    _ = try await store.transaction(
+                        [.set(key, value: try SchedulerJSON.encode(value), ifVersion: record.version)] + provided)
                 }
                 return
-            } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
+            } catch let error as CoordinationError
+                where (error.code == .versionConflict || error.code == .noNode) && (error.failedOperation ?? 0) < ownCount
+            {
                 continue  // it changed (claimed, completed) meanwhile: look again
             }
         }

@@ -104,7 +104,9 @@ struct RunExecution: Sendable {
         } catch let error as CoordinationError
             where [.nodeExists, .versionConflict, .noNode].contains(error.code) && (error.failedOperation ?? 99) < 3 + stateCheck.count
         {
-            return nil  // someone else claimed it, or it (or its job's state) changed: the view will tell us
+            // Someone else claimed it, or it (or its job's state) changed: the view will tell us.
+            logger.debug("claim lost", metadata: ["run": "\(runKey)", "reason": "\(error.message)"])
+            return nil
         } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
             // The outcome is unknown. If the claim did land, the run would sit "running" under a
             // live claim nobody works on until our session ends: find out, and carry on if it is ours.
@@ -116,6 +118,7 @@ struct RunExecution: Sendable {
             return recovered.claim
         }
         guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
+        logger.debug("claimed", metadata: ["run": "\(runKey)", "token": "\(claim.createRevision)"])
         control.advance(to: updated.version)
         return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry)
     }
