@@ -73,7 +73,7 @@ struct BackendRun {
 
     private func exercise(_ parts: Parts, folder: URL, started: ContinuousClock.Instant, generator: inout SeededGenerator) async throws -> ChaosReport {
         let cluster = parts.cluster
-        logger.info("chaos: \(backend): starting a 3-member cluster on \(cluster.memberAddresses.joined(separator: ","))")
+        logger.notice("chaos: \(backend): starting a 3-member cluster on \(cluster.memberAddresses.joined(separator: ","))")
         try await cluster.start()
         let sink = try FencingSink(started: started)
         parts.sink = sink
@@ -111,7 +111,7 @@ struct BackendRun {
             members: cluster.memberAddresses.count, generator: &generator)
         let injector = FaultInjector(
             cluster: cluster, workers: parts.workers, observer: observer, sink: sink, started: started, logger: logger)
-        logger.info(
+        logger.notice(
             "chaos: \(backend): \(workload.submissions.count) jobs and \(plan.count) faults over \(configuration.faultPhase) (seed \(configuration.seed))")
 
         let phaseStart = ContinuousClock.now
@@ -131,7 +131,7 @@ struct BackendRun {
         for member in cluster.memberAddresses.indices { _ = cluster.signal(member, SIGCONT) }
         try await cluster.waitUntilServing(within: .seconds(60))
         let healed = ContinuousClock.now
-        logger.info("chaos: \(backend): faults over, cluster healed; waiting for every job to succeed (at most \(configuration.drainLimit))")
+        logger.notice("chaos: \(backend): faults over, cluster healed; waiting for every job to succeed (at most \(configuration.drainLimit))")
         let mustSucceed = workload.mustSucceed
         while !Self.allSucceeded(mustSucceed, in: observer.history), ContinuousClock.now < healed + configuration.drainLimit {
             // The observer's watch fills its record as the store changes; reading it is cheap.

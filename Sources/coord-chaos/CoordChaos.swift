@@ -17,15 +17,15 @@ struct CoordChaos: AsyncParsableCommand {
             servers through TCP relays it owns. While a stream of one-shot jobs, a cron job every \
             second and sharded jobs run, it injects faults on a seeded schedule: SIGKILL a worker; \
             SIGSTOP a worker past its session TTL; cut a worker's relays past the TTL (its session \
-            expires); SIGKILL a follower or the leader and restart it; SIGSTOP a server; compact \
-            etcd at its current revision.
+            expires); SIGKILL a follower or the leader and restart it; SIGTERM a server and restart \
+            it (as a rolling restart does); SIGSTOP a server; compact etcd at its current revision.
 
             Every job reports `begin` and `end` with its fencing token to the sink, which refuses \
             a token older than the newest it accepted for that job. Once the faults stop and the \
             cluster heals, it waits (bounded) for every job to succeed and checks: no job lost, no \
             overlapping runs of one job, stale writes refused, each cron fire time ran at most \
             once, history complete, and a woken worker wrote nothing under its old claims. It \
-            prints a Markdown summary per backend and exits 1 when an invariant is violated \
+            shows each phase as it begins (each fault too with --log-level info), prints a Markdown summary per backend and exits 1 when an invariant is violated \
             (naming it, with the evidence) or a run failed; everything it started is stopped, on \
             SIGINT too.
 
