@@ -52,11 +52,17 @@ public struct ChaosReport: Sendable {
         let begun = Set(evidence.writes.filter { $0.accepted && $0.report.kind == .begin }.map { "\($0.resource) \($0.token)" })
         let jobs = Set(evidence.mustSucceed.map(\.job))
         let cronFires = Set(history.filter { evidence.cronJobs.contains($0.job) && $0.outcome == .succeeded }.compactMap(\.run))
+        // Fire times may be missed (misfire policy) while no leader can write; the longest gap
+        // shows how long the cron job was down, which a count alone hides.
+        let fireTimes = Set(history.filter { evidence.cronJobs.contains($0.job) && $0.outcome == .succeeded }.compactMap(\.scheduledAt)).sorted()
+        let gaps = zip(fireTimes, fireTimes.dropFirst()).map { $1.timeIntervalSince($0) }
+        let cronSpan = fireTimes.last.map { last in " over \(format(last.timeIntervalSince(fireTimes[0]))) s" } ?? ""
+        let longestGap = gaps.max().map { ", longest gap \(format($0)) s" } ?? ""
         lines += [
             "", "| Workload | Count |", "|---|---:|",
             "| jobs submitted (one-shot and sharded) | \(jobs.count) |",
             "| items that must succeed (one-shot jobs, shards) | \(evidence.mustSucceed.count) |",
-            "| cron fire times that succeeded | \(cronFires.count) |",
+            "| cron fire times that succeeded | \(cronFires.count)\(cronSpan)\(longestGap) |",
             "| runs begun at the sink (tokens) | \(begun.count) |",
             "| sink writes accepted / refused as stale | \(evidence.writes.count { $0.accepted }) / \(evidence.writes.count { !$0.accepted }) |",
             "| history entries | \(history.count) (" + HistoryEntry.Outcome.allCases.compactMap { outcome in
