@@ -201,17 +201,30 @@ final class TestCluster: Sendable {
     ) async throws -> [RunRecord] {
         let store = try await open()
         let folder = try layout.runs(of: job)
-        return try await withDeadline(what) {
-            var records: [Key: Record] = [:]
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .millisecondsSince1970
-            for try await event in store.watch(folder, scope: .subtree) {
-                records.apply(event)
-                let runs = records.values.filter { $0.key.parent == folder }.sorted { $0.key < $1.key }
-                    .compactMap { try? decoder.decode(RunRecord.self, from: Data($0.value)) }
-                if done(runs) { return runs }
+        let seen = Shared<[String]>([])
+        let layout = layout
+        do {
+            return try await withDeadline(what) {
+                var records: [Key: Record] = [:]
+                let decoder = JSONDecoder()
+                decoder.dateDecodingStrategy = .millisecondsSince1970
+                for try await event in store.watch(folder, scope: .subtree) {
+                    records.apply(event)
+                    let runs = records.values.filter { $0.key.parent == folder }.sorted { $0.key < $1.key }
+                        .compactMap { try? decoder.decode(RunRecord.self, from: Data($0.value)) }
+                    // What the runs were last seen as, claims included, for a timeout's message.
+                    let claimed = Set(records.keys.compactMap { layout.run(ofClaim: $0)?.name })
+                    seen.withLock {
+                        $0 = runs.map { "\($0.run) \($0.status) on \($0.worker ?? "-")\(claimed.contains($0.run) ? " (claimed)" : "")" }
+                    }
+                    if done(runs) { return runs }
+                }
+                throw CoordinationError(.unavailable, "runs watch ended")
             }
-            throw CoordinationError(.unavailable, "runs watch ended")
+        } catch let error as CoordinationError where error.code == .timeout {
+            var diagnosed = error
+            diagnosed.message += "; runs of \(job) last seen: \(seen.value.isEmpty ? "none" : seen.value.joined(separator: ", "))"
+            throw diagnosed
         }
     }
 }
