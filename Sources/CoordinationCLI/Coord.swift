@@ -57,7 +57,13 @@ public struct Coord: AsyncParsableCommand {
     }
 
     static var storeURLForms: String {
-        CommandContext.registry.backends.map { "  " + $0.usage }.joined(separator: "\n")
+        CommandContext.registry.backends.map { backend in
+            // Help is wrapped at 80 columns, which would break a long form at a random place:
+            // break it before its query instead.
+            let usage = backend.usage
+            guard usage.count > 76, let query = usage.range(of: "[?", options: .backwards) else { return "  " + usage }
+            return "  " + usage[..<query.lowerBound] + "\n      " + usage[query.lowerBound...]
+        }.joined(separator: "\n")
     }
 
     @OptionGroup(title: "Global options")

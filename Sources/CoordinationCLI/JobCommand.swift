@@ -12,8 +12,10 @@ struct JobCommand: AsyncParsableCommand {
             (or workers in your own programs) run them. See also: coord jobs, coord runs ID, \
             coord workers, coord run.
 
-              coord job add nightly --command 'make backup' --cron '0 0 3 * * *' --retries 2
-              coord job add resize --command './resize.sh "$COORD_SHARD_PARAM"' --shards 3 --shard-params small,medium,large
+              coord job add nightly --command 'make backup' --cron '0 0 3 * * *' \\
+                  --retries 2
+              coord job add resize --command './resize.sh "$COORD_SHARD_PARAM"' \\
+                  --shards 3 --shard-params small,medium,large
               coord job trigger nightly
             """,
         subcommands: [JobAdd.self, JobShow.self, JobControl.Remove.self, JobControl.Pause.self, JobControl.Resume.self,

@@ -18,7 +18,8 @@ struct LockCommand: AsyncParsableCommand {
             COORD_FENCING_TOKEN: a number that is larger for every later holder, for storage that \
             can refuse writes from an older holder.
 
-              coord --store zookeeper://127.0.0.1:2181 lock deploy -- ./deploy.sh production
+              coord --store zookeeper://127.0.0.1:2181 lock deploy -- \\
+                  ./deploy.sh production
               coord lock /myapp/locks/migrate --timeout 30s -- make migrate
             """)
 
