@@ -31,7 +31,9 @@ extension CoordinationError {
                     .connectionLoss, "lost contact with etcd during a write; its outcome is unknown", key: key,
                     backendDetail: detail)
             }
-            return CoordinationError(.unavailable, "cannot reach etcd", key: key, backendDetail: detail)
+            return CoordinationError(
+                .unavailable, "cannot reach etcd; is the server running, and is the URL's host:port right?", key: key,
+                backendDetail: detail)
 
         case .status(let status, let grpcCode, let message):
             let detail = "HTTP \(status)" + (grpcCode.map { ", gRPC code \($0)" } ?? "") + ": \(message)"
