@@ -70,7 +70,7 @@ struct QueueAcquirer: Sendable {
             // a lease it still returns is released, never leaked.
             group.cancelAll()
             while let late = try? await group.next() {
-                if let lease = late { try? await lease.release() }
+                if let lease = late { await queue.leaveSurely(lease.key, session: lease.sessionID) }
             }
             return nil
         }
@@ -82,18 +82,22 @@ struct QueueAcquirer: Sendable {
         guard let lease = try await acquire(timeout: timeout, value: value) else {
             throw CoordinationError(.timeout, "\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
         }
+        // Released whatever happens, through store errors too: a lease left behind would block
+        // every other contender for as long as this process lives.
         do {
             let result = try await SessionGuard.run(store: store, sessionID: lease.sessionID) { try await body(lease) }
-            try await lease.release()
+            await queue.leaveSurely(lease.key, session: lease.sessionID)
             return result
         } catch {
-            try? await lease.release()
+            await queue.leaveSurely(lease.key, session: lease.sessionID)
             throw error
         }
     }
 
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
-        let sessionID = store.session.sessionID
+        // The session the entry was created in, read before the create: if it changes under
+        // the create, the lease names the older one and its guard errs on the safe side.
+        var sessionID = store.session.sessionID
         var entry = try await queue.join(prefix: prefix, value: value)
         do {
             while true {
@@ -102,6 +106,7 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
+                    sessionID = store.session.sessionID
                     entry = try await queue.join(prefix: prefix, value: value)
                     continue
                 }
@@ -116,11 +121,8 @@ struct QueueAcquirer: Sendable {
                 }
             }
         } catch {
-            // Cancelled or failed while waiting: leave no entry behind to block the others. The
-            // cleanup runs in its own task so that our cancellation does not cancel it too.
-            let key = entry.key
-            let queue = queue
-            try? await Task { try await queue.leave(key) }.value
+            // Cancelled or failed while waiting: leave no entry behind to block the others.
+            await queue.leaveSurely(entry.key, session: sessionID)
             throw error
         }
     }

@@ -54,6 +54,41 @@ public struct SequentialQueue: Sendable {
         } catch let error as CoordinationError where error.code == .noNode {}
     }
 
+    /// Leaves the queue even through store errors: a failed delete is tried again, with back-off,
+    /// for as long as the entry may still exist, that is while the session that created it may
+    /// live (an ephemeral entry goes with its session). A contender that gives up must not leave
+    /// its entry behind: everyone queued after it would wait for a lock nobody will take, for as
+    /// long as its process lives. Runs in a task of its own, so a cancelled caller still gets its
+    /// entry removed.
+    public func leaveSurely(_ key: Key, session sessionID: String) async {
+        let queue = self
+        await Task {
+            var backoff = Duration.milliseconds(20)
+            while true {
+                do {
+                    try await queue.leave(key)
+                    return
+                } catch {
+                    guard Self.mayStillHold(queue.store.session, sessionID) else { return }
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(1))
+                }
+            }
+        }.value
+    }
+
+    /// Whether session `sessionID` may still be alive on the server, as far as `current` tells.
+    /// Suspended, it is given two TTLs from the last contact (the server may have heard from us a
+    /// little later than we heard from it); after that the server has ended it.
+    static func mayStillHold(_ current: SessionEvent, _ sessionID: String, now: ContinuousClock.Instant = .now) -> Bool {
+        guard current.sessionID == sessionID else { return false }
+        switch current.state {
+        case .connected, .reconnected: return true
+        case .suspended: return now < current.lastContact.advanced(by: current.ttl * 2)
+        case .expired, .closed: return false
+        }
+    }
+
     private func find(marker: String) async throws -> Record? {
         for name in try await entries() where name.contains("-\(marker)-") {
             if let record = try await store.get(try path.child(name)) { return record }

@@ -1,5 +1,5 @@
 import Coordination
-import CoordinationRecipes
+@testable import CoordinationRecipes
 import CoordinationTestSupport
 import Synchronization
 import Testing
@@ -83,10 +83,47 @@ import Testing
         let held = try #require(try await Lock(store: a, path: path).acquire())
         let attempt = try await Lock(store: b, path: path).acquire(timeout: .milliseconds(200))
         #expect(attempt == nil)
-        #expect(try await a.children(of: path) == [held.key.name])
+        let entries = try await a.children(of: path)
+        #expect(entries == [held.key.name], "the timed-out attempt left no entry, and the holder's is there")
         try await held.release()
         let next = try #require(try await Lock(store: b, path: path).acquire(timeout: .seconds(5)))
         #expect(next.token > held.token)
+    }
+
+    /// A contender that gives up must not leave its entry behind when the store fails the
+    /// delete: everyone queued after it would wait for as long as its process lives.
+    @Test(arguments: RecipeBackend.all)
+    func aTimedOutAttemptRemovesItsEntryThroughStoreErrors(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/flaky")
+        let a = try await handles.open()
+        let b = FlakyDeletesStore(try await handles.open(), failures: 3)
+        let held = try #require(try await Lock(store: a, path: path).acquire())
+        let attempt = try await Lock(store: b, path: path).acquire(timeout: .milliseconds(200))
+        #expect(attempt == nil)
+        #expect(b.failedDeletes == 3, "the first deletes of the entry failed")
+        let entries = try await a.children(of: path)
+        #expect(entries == [held.key.name], "the timed-out attempt's entry is gone all the same")
+        try await held.release()
+        let next = try #require(try await Lock(store: b, path: path).acquire(timeout: .seconds(5)), "nothing blocks the lock")
+        #expect(next.token > held.token)
+    }
+
+    /// Retrying the delete stops once the entry is surely gone with its session, so a release
+    /// never hangs on a server that stays away.
+    @Test func aLeavingContenderRetriesOnlyWhileItsSessionMayLive() {
+        let now = ContinuousClock.now
+        func event(_ state: SessionState, _ id: String = "s", contactAgo: Duration) -> SessionEvent {
+            SessionEvent(state: state, sessionID: id, ttl: .seconds(2), lastContact: now - contactAgo)
+        }
+        #expect(SequentialQueue.mayStillHold(event(.connected, contactAgo: .seconds(60)), "s", now: now))
+        #expect(SequentialQueue.mayStillHold(event(.reconnected, contactAgo: .seconds(60)), "s", now: now))
+        #expect(SequentialQueue.mayStillHold(event(.suspended, contactAgo: .seconds(3)), "s", now: now))
+        #expect(!SequentialQueue.mayStillHold(event(.suspended, contactAgo: .seconds(5)), "s", now: now))
+        #expect(!SequentialQueue.mayStillHold(event(.connected, "new", contactAgo: .zero), "s", now: now))
+        #expect(!SequentialQueue.mayStillHold(event(.expired, contactAgo: .zero), "s", now: now))
+        #expect(!SequentialQueue.mayStillHold(event(.closed, contactAgo: .zero), "s", now: now))
     }
 
     @Test(arguments: RecipeBackend.all)
