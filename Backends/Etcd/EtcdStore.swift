@@ -21,6 +21,8 @@ public final class EtcdStore: CoordinationStore {
     private let isClosed = Atomic<Bool>(false)
     /// Sequential counters as last seen, for transactions that name a sequential key without reading.
     let counterGuesses = CounterGuesses()
+    /// Sequential creates of this handle take turns per parent (see ``KeyedTurns``).
+    let sequentialTurns = KeyedTurns()
     /// Requests sent through ``call(_:_:kind:)``, for tests that count round trips.
     let requestsSent = Atomic<Int>(0)
 
@@ -223,7 +225,12 @@ public final class EtcdStore: CoordinationStore {
         if key.isRoot { throw Self.rootHasNoRecord("created") }
         try CoordinationLimits.validate(value: value, for: key)
         do {
-            if !mode.isSequential, let record = try await createUnderExistingParents(key, value: value, mode: mode) {
+            if mode.isSequential {
+                return try await sequentialTurns.withTurn(key.parent ?? .root) { () async throws(CoordinationError) in
+                    try await createWithAncestors(key, value: value, mode: mode)
+                }
+            }
+            if let record = try await createUnderExistingParents(key, value: value, mode: mode) {
                 return record
             }
             return try await createWithAncestors(key, value: value, mode: mode)
