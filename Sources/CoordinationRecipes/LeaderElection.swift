@@ -51,8 +51,11 @@ public struct LeaderElection: Sendable {
     }
 
     /// Leads whenever elected, until cancelled: runs `body` each time this candidate becomes
-    /// leader, and campaigns again when leadership is lost to a session problem.
+    /// leader, and campaigns again when leadership is lost to a session problem or a store
+    /// failure that may pass (lost contact, a time-out: a process that stays up stays a
+    /// candidate). Other errors, and a closed handle, are thrown.
     public func lead(_ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
+        var backoff = Backoff()
         while true {
             try Task.checkCancellation()
             do {
@@ -60,6 +63,10 @@ public struct LeaderElection: Sendable {
                 return
             } catch let error as RecipeError {
                 logger.warning("leadership lost; campaigning again", metadata: ["election": "\(path)", "reason": "\(error)"])
+                try await waitForUsableSession()
+            } catch where StoreFailure.mayPass(error, store: store) {
+                logger.warning("campaign or leadership failed; campaigning again", metadata: ["election": "\(path)", "error": "\(error)"])
+                try await backoff.pause()
                 try await waitForUsableSession()
             }
         }

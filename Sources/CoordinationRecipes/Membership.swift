@@ -45,18 +45,10 @@ public struct Membership: Sendable {
             for await event in store.sessionEvents() {
                 try Task.checkCancellation()
                 guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
-                do {
-                    try await join(id: id, metadata: metadata)
-                } catch let error as CoordinationError where error.code == .nodeExists {
-                    // Still there from this session (a reconnect), or held by someone else: say so.
-                    if try await store.get(try group.child(id))?.isEphemeral == true, event.state == .reconnected {
-                        joinedSession = event.sessionID
-                        continue
-                    }
-                    throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: try group.child(id))
+                if try await join(id: id, metadata: metadata, in: event) {
+                    joinedSession = event.sessionID
+                    logger.debug("joined group", metadata: ["group": "\(group)", "member": "\(id)"])
                 }
-                joinedSession = event.sessionID
-                logger.debug("joined group", metadata: ["group": "\(group)", "member": "\(id)"])
             }
         } catch {
             try? await Task { try await leave(id: id) }.value
@@ -64,6 +56,34 @@ public struct Membership: Sendable {
         }
         try? await Task { try await leave(id: id) }.value
         try Task.checkCancellation()
+    }
+
+    /// Joins for the session of `event`, through failures that may pass; `false` when that
+    /// session ended first (the next session's event joins again).
+    private func join(id: String, metadata: [UInt8], in event: SessionEvent) async throws -> Bool {
+        let key = try group.child(id)
+        // Whether an earlier try may have created the member without our hearing of it.
+        var mayHaveJoined = event.state == .reconnected
+        var backoff = Backoff()
+        while true {
+            do {
+                try await join(id: id, metadata: metadata)
+                return true
+            } catch let error as CoordinationError where error.code == .nodeExists {
+                // Still there from this session (a reconnect, or a try whose reply was lost), or
+                // held by someone else: say so.
+                if mayHaveJoined, let existing = try? await store.get(key), existing.isEphemeral, existing.value == metadata {
+                    return true
+                }
+                throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: key)
+            } catch where StoreFailure.mayPass(error, store: store) {
+                let code = (error as? CoordinationError)?.code
+                mayHaveJoined = mayHaveJoined || code == .connectionLoss || code == .timeout
+                logger.warning("joining the group failed; trying again", metadata: ["group": "\(group)", "member": "\(id)", "error": "\(error)"])
+                try await backoff.pause()
+                guard store.session.sessionID == event.sessionID else { return false }
+            }
+        }
     }
 
     /// The live members now, by join order.

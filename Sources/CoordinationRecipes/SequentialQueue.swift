@@ -63,15 +63,14 @@ public struct SequentialQueue: Sendable {
     public func leaveSurely(_ key: Key, session sessionID: String) async {
         let queue = self
         await Task {
-            var backoff = Duration.milliseconds(20)
+            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
             while true {
                 do {
                     try await queue.leave(key)
                     return
                 } catch {
                     guard Self.mayStillHold(queue.store.session, sessionID) else { return }
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(1))
+                    try? await backoff.pause()
                 }
             }
         }.value

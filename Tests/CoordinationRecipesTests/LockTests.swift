@@ -98,11 +98,11 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let path = try Key("/locks/flaky")
         let a = try await handles.open()
-        let b = FlakyDeletesStore(try await handles.open(), failures: 3)
+        let b = FlakyStore(try await handles.open(), deletes: 3)
         let held = try #require(try await Lock(store: a, path: path).acquire())
         let attempt = try await Lock(store: b, path: path).acquire(timeout: .milliseconds(200))
         #expect(attempt == nil)
-        #expect(b.failedDeletes == 3, "the first deletes of the entry failed")
+        #expect(b.failures == 3, "the first deletes of the entry failed")
         let entries = try await a.children(of: path)
         #expect(entries == [held.key.name], "the timed-out attempt's entry is gone all the same")
         try await held.release()

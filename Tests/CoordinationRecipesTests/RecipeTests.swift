@@ -141,6 +141,56 @@ import Testing
         _ = try? await staying.value
         #expect(try await views.next() == [], "cancelling stayJoined leaves")
     }
+
+    /// A long-lived candidate rides out lost contact while campaigning (a scheduler worker
+    /// once died of a connection loss listing the election's candidates).
+    @Test(arguments: RecipeBackend.all)
+    func leadRidesOutLostContactWhileCampaigning(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let flaky = FlakyStore(try await handles.open(), listings: 3)
+        let (led, ledSignal) = AsyncStream<Int64>.makeStream()
+        let leading = Task {
+            try await LeaderElection(store: flaky, path: path, identity: "alpha").lead { lease in
+                ledSignal.yield(lease.token)
+                try await Task.sleep(for: .seconds(3600))
+            }
+        }
+        let token = try await withDeadline("alpha to lead") {
+            var ledIterator = led.makeAsyncIterator()
+            return try #require(await ledIterator.next())
+        }
+        #expect(flaky.failures == 3, "listing the candidates failed three times first")
+        let leader = try await LeaderElection(store: try await handles.open(), path: path, identity: "observer").currentLeader()
+        #expect(leader?.identityString == "alpha" && leader?.token == token)
+        #expect(try await flaky.children(of: path).count == 1, "one candidate entry, none left by the failed tries")
+        leading.cancel()
+        _ = try? await leading.value
+    }
+
+    /// A member whose join was applied but whose reply was lost finds itself joined on the next
+    /// try instead of taking its own entry for another member's.
+    @Test(arguments: RecipeBackend.all)
+    func stayJoinedRidesOutALostReply(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let observer = Membership(store: try await handles.open(), group: group)
+        var views = observer.watch().makeAsyncIterator()
+        #expect(try await views.next() == [])
+        let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1)
+        let staying = Task { try await Membership(store: flaky, group: group).stayJoined(id: "m", metadata: [1]) }
+        #expect(try await views.next()?.map(\.id) == ["m"])
+        // Joined for good: a duplicate id is still refused, and the member stays until cancelled.
+        await #expect(throws: CoordinationError.self) {
+            try await Membership(store: try await handles.open(), group: group).join(id: "m", metadata: [1])
+        }
+        staying.cancel()
+        await #expect(throws: CancellationError.self) { try await staying.value }
+        #expect(flaky.failures == 1, "the first join's reply was lost")
+        #expect(try await views.next() == [], "cancelling stayJoined leaves")
+    }
 }
 
 @Suite(.serverLoadLimit) struct ConfigBarrierCounterTests {

@@ -108,7 +108,17 @@ public final class Worker: Service {
     }
 
     public func run() async throws {
-        try await layout.ensureFolders(in: store)
+        // A worker started while the store is out of reach waits for it rather than exiting.
+        var backoff = Backoff()
+        while true {
+            do {
+                try await layout.ensureFolders(in: store)
+                break
+            } catch where StoreFailure.mayPass(error, store: store) {
+                logger.warning("cannot reach the scheduler's folders yet; trying again", metadata: ["error": "\(error)"])
+                try await backoff.pause()
+            }
+        }
         let metadata = try SchedulerJSON.encode(info)
         let failure: (any Error)? = await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { background in

@@ -1,0 +1,54 @@
+import Coordination
+import CoordinationTestSupport
+import Synchronization
+
+/// Wraps a store and makes some of its calls fail, as a server briefly out of reach would: the
+/// first `deletes` deletes fail with `unavailable` and the first `listings` children listings
+/// with `connectionLoss` (nothing done), and the first `lostCreateReplies` creates are applied
+/// but answered with `connectionLoss` (the outcome unknown to the caller).
+final class FlakyStore: ForwardingStore {
+    let base: any CoordinationStore
+    private struct Budget {
+        var deletes: Int
+        var listings: Int
+        var lostCreateReplies: Int
+        var failed = 0
+    }
+    private let budget: Mutex<Budget>
+
+    init(_ base: any CoordinationStore, deletes: Int = 0, listings: Int = 0, lostCreateReplies: Int = 0) {
+        self.base = base
+        self.budget = Mutex(Budget(deletes: deletes, listings: listings, lostCreateReplies: lostCreateReplies))
+    }
+
+    /// How many calls failed so far.
+    var failures: Int { budget.withLock { $0.failed } }
+
+    /// Takes one failure from the budget chosen by `path`, if any is left.
+    private func spend(_ path: WritableKeyPath<Budget, Int>) -> Bool {
+        budget.withLock { budget in
+            guard budget[keyPath: path] > 0 else { return false }
+            budget[keyPath: path] -= 1
+            budget.failed += 1
+            return true
+        }
+    }
+
+    func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
+        if spend(\.deletes) { throw CoordinationError(.unavailable, "no server answered (simulated)", key: key) }
+        try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
+    }
+
+    func children(of key: Key) async throws -> [String] {
+        if spend(\.listings) { throw CoordinationError(.connectionLoss, "lost contact (simulated)", key: key) }
+        return try await base.children(of: key)
+    }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        let record = try await base.create(key, value: value, mode: mode)
+        if spend(\.lostCreateReplies) {
+            throw CoordinationError(.connectionLoss, "the reply was lost (simulated); the outcome is unknown", key: key)
+        }
+        return record
+    }
+}
