@@ -130,7 +130,7 @@ struct RunExecution: Sendable {
         expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalEntry: HistoryEntry?,
         sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
-        var backoff = Duration.milliseconds(10)
+        var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             _ = await waitForUsableSession()
             guard sessionStillHolds(sessionID) else { return nil }
@@ -139,7 +139,7 @@ struct RunExecution: Sendable {
                     expecting: record, bytes: bytes, after: version, finalEntry: finalEntry, sessionID: sessionID)
             } catch {
                 if Task.isCancelled { throw error }
-                await Self.pause(&backoff)
+                try? await backoff.pause()
             }
         }
     }
@@ -270,7 +270,7 @@ struct RunExecution: Sendable {
         // leave the run "running" under a claim nobody works on for as long as this worker's
         // session lasts; once that session has ended (or been out of contact past its TTL, when the
         // server ends it), the claim goes with it and others take over.
-        var backoff = Duration.milliseconds(10)
+        var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             do {
                 try await history.transact(job: record.job, entries: ended.map { [$0] } ?? [], room: historyRoom) {
@@ -293,7 +293,7 @@ struct RunExecution: Sendable {
             } catch {
                 logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
                 guard sessionStillHolds(claim.sessionID) else { return false }
-                await Self.pause(&backoff)
+                try? await backoff.pause()  // not cut short: what is recorded must land
                 _ = await waitForUsableSession()
             }
         }
@@ -340,11 +340,6 @@ struct RunExecution: Sendable {
 
     /// The back-off between attempts that failed for store errors (a leader election fails
     /// requests at once): 10 ms, doubling, at most 1 s.
-    static func pause(_ backoff: inout Duration) async {
-        try? await Task.sleep(for: backoff)
-        backoff = min(backoff * 2, .seconds(1))
-    }
-
     /// Waits at most two TTLs for a usable session; with `replacing`, for one other than that
     /// session (which has expired, though the store may not have noticed yet).
     func waitForUsableSession(replacing expired: String? = nil) async -> Bool {
