@@ -145,12 +145,14 @@ struct BackendRun {
         while ContinuousClock.now < settle, try await Self.anyRunning(workload.cronJobs, scheduler) {
             try await Task.sleep(for: .milliseconds(250))  // a cron run takes a fraction of a second
         }
+        for worker in parts.workers { worker.noteIfExited() }
+        let workerExits = parts.workers.flatMap(\.exitedByThemselves)
         for worker in parts.workers { await worker.terminate(within: .seconds(15)) }
         try await observer.readHistory()
 
         let evidence = ChaosEvidence(
             writes: sink.writes, history: observer.history, runs: observer.runs, mustSucceed: mustSucceed, cronJobs: workload.cronJobs,
-            wakes: injector.wakes)
+            wakes: injector.wakes, workerExits: workerExits, workerProcesses: parts.workers.reduce(0) { $0 + $1.generation })
         return ChaosReport(
             backend: backend, seed: configuration.seed, faultPhase: configuration.faultPhase, faults: injector.records,
             results: InvariantChecker.check(evidence), evidence: evidence,

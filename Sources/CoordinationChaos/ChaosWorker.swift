@@ -13,6 +13,8 @@ final class ChaosWorker: @unchecked Sendable {
     private(set) var process: ChildProcess?
     /// The processes stopped by ``suspend()``, to continue them all.
     private var suspended: [pid_t] = []
+    /// Worker processes that ended without the harness stopping them: "w1-3 (status 1)".
+    private(set) var exitedByThemselves: [String] = []
     private let relays: [TCPRelay]
     private let finished: Finished
     private let launch: @Sendable (_ id: String, _ hosts: [String]) throws -> ChildProcess
@@ -36,6 +38,13 @@ final class ChaosWorker: @unchecked Sendable {
     /// its predecessor's membership to expire.
     var id: String { "w\(slot)-\(generation)" }
 
+    /// Notes the worker's process if it has ended by itself; called before each thing the
+    /// harness does to it, and at the end.
+    func noteIfExited() {
+        guard let process, let ending = process.ending, !exitedByThemselves.contains(where: { $0.hasPrefix("\(id) ") }) else { return }
+        exitedByThemselves.append("\(id) (\(ending))")
+    }
+
     func start() throws {
         generation += 1
         process = try launch(id, relays.map(\.address))
@@ -44,6 +53,7 @@ final class ChaosWorker: @unchecked Sendable {
     /// SIGKILL the worker and its job commands (in groups of their own), as a machine's crash
     /// would, and wait for the worker to be gone.
     func kill() async {
+        noteIfExited()
         guard let process else { return }
         // Frozen first, so that the list of its commands is complete and none is orphaned
         // (reparented out of reach) before it dies.
@@ -58,6 +68,7 @@ final class ChaosWorker: @unchecked Sendable {
     /// SIGSTOP the worker and every process below it (its running commands have groups of their
     /// own): the whole worker freezes, as a machine that stalls would.
     func suspend() {
+        noteIfExited()
         guard let process else { return }
         process.signalGroup(SIGSTOP)
         var stopped: Set<pid_t> = [process.pid]
@@ -80,11 +91,15 @@ final class ChaosWorker: @unchecked Sendable {
     }
 
     /// Cuts the slot's relays: every connection drops and new ones are refused until ``heal()``.
-    func cut() { for relay in relays { relay.cut() } }
+    func cut() {
+        noteIfExited()
+        for relay in relays { relay.cut() }
+    }
     func heal() { for relay in relays { relay.heal() } }
 
     /// Graceful stop: SIGTERM, then SIGKILL after `limit`.
     func terminate(within limit: Duration) async {
+        noteIfExited()
         guard let process else { return }
         resume()
         process.signalGroup(SIGTERM)

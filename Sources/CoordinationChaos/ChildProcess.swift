@@ -47,6 +47,16 @@ final class ChildProcess: Sendable {
 
     var isRunning: Bool { exitStatus.withLock { $0 == nil } }
 
+    /// How the process ended, once it has: "status N" or "signal N".
+    var ending: String? {
+        exitStatus.withLock { status in
+            status.map { status in
+                let signal = status & 0x7f
+                return signal == 0 ? "status \((status >> 8) & 0xff)" : "signal \(signal)"
+            }
+        }
+    }
+
     /// Signals the whole process group (the child and whatever it started in its group).
     func signalGroup(_ signal: Int32) {
         if isRunning { kill(-pid, signal) }

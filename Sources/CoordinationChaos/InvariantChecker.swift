@@ -14,11 +14,17 @@ public struct ChaosEvidence: Sendable {
     public var cronJobs: Set<String>
     /// Workers stopped past their TTL and woken.
     public var wakes: [WorkerWake]
+    /// Worker processes that ended without the harness stopping them, with how they ended.
+    public var workerExits: [String]
+    /// Worker processes started in all.
+    public var workerProcesses: Int
 
     public init(
         writes: [SinkWrite], history: [HistorySighting], runs: [RunSighting], mustSucceed: Set<ResourceID>, cronJobs: Set<String>,
-        wakes: [WorkerWake]
+        wakes: [WorkerWake], workerExits: [String] = [], workerProcesses: Int = 0
     ) {
+        self.workerExits = workerExits
+        self.workerProcesses = workerProcesses
         self.writes = writes
         self.history = history
         self.runs = runs
@@ -44,6 +50,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable {
     case cronAtMostOnce = "each cron fire time ran at most once"
     case historyComplete = "history complete"
     case silentAfterWake = "a woken worker writes nothing under its old claims"
+    case workersStayUp = "no worker exits by itself"
 }
 
 /// Judges a chaos run's evidence. Pure: the unit tests feed it hand-made records.
@@ -51,8 +58,17 @@ public enum InvariantChecker {
     public static func check(_ evidence: ChaosEvidence) -> [InvariantResult] {
         [
             noJobLost(evidence), noOverlap(evidence), staleWritesRefused(evidence), cronAtMostOnce(evidence),
-            historyComplete(evidence), silentAfterWake(evidence),
+            historyComplete(evidence), silentAfterWake(evidence), workersStayUp(evidence),
         ]
+    }
+
+    /// A worker rides out every fault (lost contact, expiry, a server restarted): one that
+    /// exits leaves its share of the work to the others, and with enough of them gone, runs
+    /// wait for a takeover nobody makes.
+    static func workersStayUp(_ evidence: ChaosEvidence) -> InvariantResult {
+        InvariantResult(
+            invariant: .workersStayUp, checked: max(evidence.workerProcesses, evidence.workerExits.count),
+            violations: evidence.workerExits.map { "worker \($0) exited by itself; see its log" })
     }
 
     /// Every one-shot job and every shard has a success in history, and every cron job fired

@@ -50,7 +50,7 @@ struct InvariantCheckerTests {
                 RunSighting(key: "/scheduler/runs/a/r-1", record: running("a", worker: "w2-1", attempt: 2), modRevision: 21),
             ],
             mustSucceed: [ResourceID(job: "a", item: 0)], cronJobs: ["tick"],
-            wakes: [WorkerWake(worker: "w1-1", stopRevision: 15, wakeRevision: 22, wokeAt: 5.5)])
+            wakes: [WorkerWake(worker: "w1-1", stopRevision: 15, wakeRevision: 22, wokeAt: 5.5)], workerProcesses: 3)
     }
 
     static func running(_ job: String, worker: String, attempt: Int) -> RunRecord {
@@ -162,5 +162,14 @@ struct InvariantCheckerTests {
         var retried = Self.cleanRun()
         retried.runs.append(RunSighting(key: "/scheduler/runs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 3), modRevision: 23))
         #expect(Self.verdict(retried, .silentAfterWake).held)
+    }
+
+    @Test("a worker process that exits by itself is a violation, named with how it ended")
+    func workerExitIsAViolation() {
+        var exited = Self.cleanRun()
+        exited.workerExits = ["w1-3 (status 1)"]
+        let verdict = Self.verdict(exited, .workersStayUp)
+        #expect(verdict.violations == ["worker w1-3 (status 1) exited by itself; see its log"])
+        #expect(verdict.checked == 3)
     }
 }
