@@ -24,10 +24,11 @@ struct CoordChaos: AsyncParsableCommand {
             a token older than the newest it accepted for that job. Once the faults stop and the \
             cluster heals, it waits (bounded) for every job to succeed and checks: no job lost, no \
             overlapping runs of one job, stale writes refused, each cron fire time ran at most \
-            once, history complete, and a woken worker wrote nothing under its old claims. It \
-            shows each phase as it begins (each fault too with --log-level info), prints a Markdown summary per backend and exits 1 when an invariant is violated \
-            (naming it, with the evidence) or a run failed; everything it started is stopped, on \
-            SIGINT too.
+            once, history complete, a woken worker wrote nothing under its old claims, and no \
+            worker process exited by itself. It shows each phase as it begins (each fault too \
+            with --log-level info), prints a Markdown summary per backend and exits 1 when an \
+            invariant is violated (naming it, with the evidence) or a run failed; everything it \
+            started is stopped, on SIGINT too.
 
               swift build && swift run coord-chaos --quick   # CI: both, under 5 min
               swift run coord-chaos --soak 30m --backend etcd
