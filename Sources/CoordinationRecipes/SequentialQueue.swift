@@ -58,8 +58,9 @@ public struct SequentialQueue: Sendable {
     /// for as long as the entry may still exist, that is while the session that created it may
     /// live (an ephemeral entry goes with its session). A contender that gives up must not leave
     /// its entry behind: everyone queued after it would wait for a lock nobody will take, for as
-    /// long as its process lives. Runs in a task of its own, so a cancelled caller still gets its
-    /// entry removed.
+    /// long as its process lives. A failure that will not pass (refused permission) is not
+    /// retried: nothing would change it. Runs in a task of its own, so a cancelled caller still
+    /// gets its entry removed.
     public func leaveSurely(_ key: Key, session sessionID: String) async {
         let queue = self
         await Task {
@@ -69,7 +70,8 @@ public struct SequentialQueue: Sendable {
                     try await queue.leave(key)
                     return
                 } catch {
-                    guard Self.mayStillHold(queue.store.session, sessionID) else { return }
+                    guard StoreFailure.mayPass(error, store: queue.store), Self.mayStillHold(queue.store.session, sessionID)
+                    else { return }
                     try? await backoff.pause()
                 }
             }

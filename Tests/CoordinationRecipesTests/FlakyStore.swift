@@ -3,7 +3,8 @@ import CoordinationTestSupport
 import Synchronization
 
 /// Wraps a store and makes some of its calls fail, as a server briefly out of reach would: the
-/// first `deletes` deletes fail with `unavailable` and the first `listings` children listings
+/// first `deletes` deletes fail with `deleteError` (`unavailable` unless told) and the first
+/// `listings` children listings
 /// with `connectionLoss` (nothing done), and the first `lostCreateReplies` creates are applied
 /// but answered with `connectionLoss` (the outcome unknown to the caller).
 final class FlakyStore: ForwardingStore {
@@ -15,9 +16,14 @@ final class FlakyStore: ForwardingStore {
         var failed = 0
     }
     private let budget: Mutex<Budget>
+    private let deleteError: CoordinationError.Code
 
-    init(_ base: any CoordinationStore, deletes: Int = 0, listings: Int = 0, lostCreateReplies: Int = 0) {
+    init(
+        _ base: any CoordinationStore, deletes: Int = 0, deleteError: CoordinationError.Code = .unavailable, listings: Int = 0,
+        lostCreateReplies: Int = 0
+    ) {
         self.base = base
+        self.deleteError = deleteError
         self.budget = Mutex(Budget(deletes: deletes, listings: listings, lostCreateReplies: lostCreateReplies))
     }
 
@@ -35,7 +41,7 @@ final class FlakyStore: ForwardingStore {
     }
 
     func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
-        if spend(\.deletes) { throw CoordinationError(.unavailable, "no server answered (simulated)", key: key) }
+        if spend(\.deletes) { throw CoordinationError(deleteError, "delete failed (simulated)", key: key) }
         try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
     }
 

@@ -110,6 +110,21 @@ import Testing
         #expect(next.token > held.token)
     }
 
+    /// A delete refused for good (no permission) is not retried: the end of `withLock` returns
+    /// instead of hanging while the session lives.
+    @Test(arguments: RecipeBackend.all)
+    func aReleaseRefusedForGoodIsNotRetriedForever(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/refused")
+        let flaky = FlakyStore(try await handles.open(), deletes: .max, deleteError: .permissionDenied)
+        let token = try await withDeadline("withLock to return") {
+            try await Lock(store: flaky, path: path).withLock { $0.token }
+        }
+        #expect(token > 0)
+        #expect(flaky.failures == 1, "one refused delete, not a retry loop")
+    }
+
     /// Retrying the delete stops once the entry is surely gone with its session, so a release
     /// never hangs on a server that stays away.
     @Test func aLeavingContenderRetriesOnlyWhileItsSessionMayLive() {

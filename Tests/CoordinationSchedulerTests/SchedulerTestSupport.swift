@@ -59,12 +59,14 @@ final class TestCluster: Sendable {
         Scheduler(store: try await open(), layout: layout, clock: clock)
     }
 
-    /// Starts a worker on a handle of its own; returns it and its handle.
+    /// Starts a worker on a handle of its own (seen through `wrapping`, for fault injection);
+    /// returns it and its handle.
     @discardableResult
     func startWorker(
-        _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5), handlers: [String: JobHandler]
+        _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5), handlers: [String: JobHandler],
+        wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
-        let store = try await open()
+        let store = wrapping(try await open())
         var logger = Logger(label: "test.worker")
         // COORD_TEST_LOG=debug shows what the workers do when a test needs diagnosing.
         logger.logLevel = ProcessInfo.processInfo.environment["COORD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

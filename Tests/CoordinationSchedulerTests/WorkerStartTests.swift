@@ -1,0 +1,52 @@
+import Coordination
+import CoordinationScheduler
+import CoordinationTestSupport
+import Synchronization
+import Testing
+
+/// A worker started while its store fails waits for the store instead of exiting.
+@Suite(.serverLoadLimit) struct WorkerStartTests {
+    /// Fails the first `failures` existence checks with `unavailable`, as a store still out of
+    /// reach would (the worker's start checks its folders).
+    final class UnreachableAtFirst: ForwardingStore {
+        let base: any CoordinationStore
+        private let remaining: Mutex<Int>
+        let failed = Mutex(0)
+
+        init(_ base: any CoordinationStore, failures: Int) {
+            self.base = base
+            self.remaining = Mutex(failures)
+        }
+
+        func exists(_ key: Key) async throws -> Bool {
+            let refuse = remaining.withLock { left in
+                guard left > 0 else { return false }
+                left -= 1
+                return true
+            }
+            if refuse {
+                failed.withLock { $0 += 1 }
+                throw CoordinationError(.unavailable, "no server answered (simulated)", key: key)
+            }
+            return try await base.exists(key)
+        }
+    }
+
+    @Test(arguments: SchedulerBackend.all)
+    func aWorkerStartedWhileTheStoreFailsWaitsForItThenRuns(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        let flaky = Shared<UnreachableAtFirst?>(nil)
+        try await cluster.startWorker("w", handlers: ["noop": countingHandler(calls)]) { store in
+            let wrapped = UnreachableAtFirst(store, failures: 3)
+            flaky.withLock { $0 = wrapped }
+            return wrapped
+        }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "j", handler: "noop"))
+        _ = try await cluster.waitForHistory("the job to run") { $0.contains { $0.job == "j" && $0.outcome == .succeeded } }
+        #expect(flaky.value?.failed.withLock { $0 } == 3, "the start failed three times first")
+        #expect(calls.value.values.reduce(0, +) == 1)
+    }
+}
