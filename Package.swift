@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "CoordinationCLITests",
             dependencies: [
-                "CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport",
+                "CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport", "CoordinationLocalServers",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,9 +1,11 @@
 import Coordination
 import CoordinationEtcd
 import CoordinationMemory
+import CoordinationRecipes
 import CoordinationZooKeeper
 import Foundation
 import Logging
+import Synchronization
 
 /// What a command needs to talk to a store: the resolved configuration, a logger on stderr and
 /// the registry of backends. Built once per invocation, before any I/O.
@@ -45,7 +47,40 @@ struct CommandContext {
 
     /// Opens the store, runs `body`, and closes the store whatever happens.
     func withStore<T>(_ body: (any CoordinationStore) async throws -> T) async throws -> T {
-        let store = try await Self.registry.open(storeURL, logger: logger)
+        try await withOpened(try await Self.registry.open(storeURL, logger: logger), body)
+    }
+
+    /// ``withStore(_:)`` for a long-lived service (`coord worker`): a store that cannot be reached
+    /// yet (the server down or still starting, its name not resolving yet) is waited for, as a
+    /// service started before its store should, trying again after a pause that grows to 10 s,
+    /// with a warning each time. What waiting cannot cure (a bad URL, refused credentials) is
+    /// thrown at once. SIGINT or SIGTERM while waiting ends the wait, and `body` is not run.
+    func withStoreWaitingForServer(_ body: (any CoordinationStore) async throws -> Void) async throws {
+        let opened = Mutex<(any CoordinationStore)?>(nil)
+        let interrupted = try await Interruption.runUntilSignalled { [self] in
+            var backoff = Backoff(first: .seconds(1), cap: .seconds(10))
+            while true {
+                do {
+                    let store = try await Self.registry.open(storeURL, logger: logger)
+                    opened.withLock { $0 = store }
+                    return
+                } catch let error as CoordinationError where [.unavailable, .connectionLoss, .timeout].contains(error.code) {
+                    logger.warning(
+                        "cannot reach the store yet; trying again in \(DurationText.format(backoff.next)) (SIGINT or SIGTERM stops)",
+                        metadata: ["store": "\(storeURL)", "error": "\(error)"])
+                    try await backoff.pause()
+                }
+            }
+        }
+        guard let store = opened.withLock({ $0 }) else { return }
+        if interrupted {
+            await store.close()
+            return
+        }
+        try await withOpened(store, body)
+    }
+
+    private func withOpened<T>(_ store: any CoordinationStore, _ body: (any CoordinationStore) async throws -> T) async throws -> T {
         do {
             let result = try await body(store)
             await store.close()

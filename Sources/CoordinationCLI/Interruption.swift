@@ -4,7 +4,9 @@ import Synchronization
 /// Runs work until it ends or the process receives SIGINT or SIGTERM, in which case the work is
 /// cancelled and the call returns normally: an interrupted watch is a clean end, not a failure.
 enum Interruption {
-    static func runUntilSignalled(_ work: @escaping @Sendable () async throws -> Void) async throws {
+    /// Returns `true` when a signal ended the work.
+    @discardableResult
+    static func runUntilSignalled(_ work: @escaping @Sendable () async throws -> Void) async throws -> Bool {
         // Listen before the work starts, so that a signal sent as soon as it prints is not lost.
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
@@ -18,6 +20,7 @@ enum Interruption {
             }
             group.cancelAll()
         }
+        return signals.hasReceived
     }
 }
 
@@ -34,6 +37,8 @@ private let signalPipeWriteEnd = Atomic<Int32>(-1)
 final class SignalListener: Sendable {
     private struct State {
         var received = false
+        /// A real signal, not a cancelled wait.
+        var signalled = false
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
@@ -47,7 +52,7 @@ final class SignalListener: Sendable {
         let readEnd = ends[0]
         Thread { [self] in
             var byte: UInt8 = 0
-            while read(readEnd, &byte, 1) == 1 { receive() }
+            while read(readEnd, &byte, 1) == 1 { receive(signalled: true) }
             close(readEnd)
         }.start()
         for number in signals {
@@ -74,6 +79,9 @@ final class SignalListener: Sendable {
         }
     }
 
+    /// Whether a signal has arrived (a cancelled ``wait()`` does not count).
+    var hasReceived: Bool { state.withLock { $0.signalled } }
+
     /// Restores the signals' default actions and ends the reading thread.
     func stop() {
         for number in signals { signal(number, SIG_DFL) }
@@ -81,9 +89,10 @@ final class SignalListener: Sendable {
         if writeEnd >= 0 { close(writeEnd) }
     }
 
-    private func receive() {
+    private func receive(signalled: Bool = false) {
         let waiter = state.withLock { state in
             state.received = true
+            state.signalled = state.signalled || signalled
             defer { state.waiter = nil }
             return state.waiter
         }

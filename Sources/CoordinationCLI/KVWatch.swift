@@ -31,7 +31,7 @@ struct KVWatch: AsyncParsableCommand {
         let key = try Key(key)
         let scope: WatchScope = subtree ? .subtree : children ? .children : .key
         try await context.withStore { store in
-            try await Interruption.runUntilSignalled {
+            _ = try await Interruption.runUntilSignalled {
                 for try await event in store.watch(key, scope: scope) {
                     StandardStreams.writeLine(JSONLines.line(WatchEventJSON(event)))
                 }

@@ -20,7 +20,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
             SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
             to finish, what is left is handed back to other workers; then coord exits 0. Logs go \
-            to stderr (--log-level info shows claims and runs).
+            to stderr (--log-level info shows claims and runs). A store that cannot be reached \
+            yet is waited for (a warning on each try); a bad URL or refused credentials end \
+            coord at once.
 
               coord --store etcd://127.0.0.1:2379/myapp worker --capacity 8 --labels zone=a
             """)
@@ -44,7 +46,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard capacity >= 1 else { throw CoordinationError(.invalidConfiguration, "--capacity must be at least 1, got \(capacity)") }
         guard weight >= 1 else { throw CoordinationError(.invalidConfiguration, "--weight must be at least 1, got \(weight)") }
         let context = try await CommandContext.make(global)
-        try await context.withStore { store in
+        try await context.withStoreWaitingForServer { store in
             let worker = try Worker(
                 store: store, id: workerID, configuration: workerConfiguration,
                 handlers: [ShellJobHandler.name: ShellJobHandler.handler()], logger: context.logger)

@@ -12,7 +12,7 @@ package enum StoreFailure {
 
 /// A doubling pause between tries, so a store that keeps failing is not hammered.
 package struct Backoff {
-    private(set) var next: Duration
+    package private(set) var next: Duration
     let cap: Duration
 
     package init(first: Duration = .milliseconds(50), cap: Duration = .seconds(2)) {

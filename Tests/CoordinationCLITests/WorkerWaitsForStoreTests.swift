@@ -1,0 +1,72 @@
+import Coordination
+import CoordinationLocalServers
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// `coord worker` is a service: started while its store cannot be reached (the server down or
+/// still starting), it waits for it instead of exiting, and joins once it can.
+@Suite("coord worker waits for a store it cannot reach yet", .serverLoadLimit)
+struct WorkerWaitsForStoreTests {
+    @Test("a worker started before its store is reachable joins once it is", arguments: SchedulerProcessTests.servers)
+    func workerWaitsForTheStore(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let upstream = backend.name == "zookeeper" ? TestEnvironment.zookeeperHosts[0] : TestEnvironment.etcdEndpoints[0]
+        let relay = try TCPRelay(upstreams: [upstream], isFinished: { false })
+        defer { relay.stop() }
+        // The relay refuses every connection until healed: to the worker, no server is there.
+        relay.cut()
+        let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let url = Self.url(direct, throughHost: relay.address)
+        let worker = try SchedulerProcessTests.Background(
+            coord, ["--store", url, "worker", "--id", "patient", "--log-level", "warning"], name: "patient")
+
+        // The worker says it waits, and keeps running.
+        try await withDeadline("the worker's first 'cannot reach' warning", limit: .seconds(30)) {
+            while !worker.stderr.contains("cannot reach the store yet") && worker.process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try #require(worker.process.isRunning, "the worker exited: \(worker.stderr)")
+
+        // The server comes within reach: the worker joins the group.
+        relay.heal()
+        let store = try await handles.open()
+        let workers = try Key("/scheduler/workers")
+        let joined = try await withDeadline("the worker to join", limit: .seconds(40)) {
+            for try await event in store.watch(workers, scope: .children) {
+                switch event {
+                case .snapshot(let records): if records.contains(where: { $0.key.name == "patient" }) { return true }
+                case .put(let record): if record.key.name == "patient" { return true }
+                case .delete: break
+                }
+            }
+            return false
+        }
+        #expect(joined, "\(worker.stderr)")
+        #expect(await worker.terminate() == 0, "\(worker.stderr)")
+        await handles.closeAll()
+    }
+
+    /// A worker with a bad URL or unreadable credentials still fails at once: waiting cannot cure it.
+    @Test func badInputStillFailsAtOnce() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run([
+            "--store", "etcd://127.0.0.1:2379/x", "--username", "root", "--password-file", "/nonexistent/password",
+            "worker",
+        ])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot be read"), "\(result.stderr)")
+    }
+
+    /// `url` with its host list replaced by `host`.
+    static func url(_ url: String, throughHost host: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let hostsEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        return String(url[..<schemeEnd.upperBound]) + host + String(rest[hostsEnd...])
+    }
+}
