@@ -14,9 +14,11 @@ struct BenchCommand: AsyncParsableCommand {
             sequential creates, gets, sets and deletes, each timed (p50, p99); then --in-flight \
             concurrent tasks doing gets (ZooKeeper, memory) or puts (etcd) for --duration \
             (operations per second). The peer (kazoo for zookeeper://, etcd3gw for etcd://, run \
-            with python3) does the same loops against the same server in the same run; the table \
-            shows both and their ratio. On ZooKeeper the C client's own synchronous loop \
-            (zoo_create, zoo_get, zoo_set, zoo_delete on one thread) runs too, as the floor. \
+            with python3) does the same loops against the same server in the same run, its \
+            sequential loops in chunks of 50 alternating with coord's, so that drifting load \
+            weighs on both alike; the table shows both and their ratio. On ZooKeeper the C \
+            client's own synchronous loop (zoo_create, zoo_get, zoo_set, zoo_delete on one \
+            thread) is interleaved too, as the floor. \
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
@@ -83,20 +85,34 @@ struct BenchCommand: AsyncParsableCommand {
                     configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
                     warmup: warmup, value: BenchRunner.value)
             }
-            let ours = try await BenchRunner(
-                store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
-                pipelinedWrites: url.scheme.hasPrefix("etcd"), baseline: syncLoop
-            ).run()
-            await syncLoop?.close()
-            syncLoop = nil
-            let theirs = try await peerClient?.run(
-                hosts: url.hosts, prefix: url.namespace.path, operations: operations, warmup: warmup, inFlight: inFlight,
-                duration: pipelinedFor)
+            // The peer's sequential loops alternate with coord's (and the C client's) chunk by
+            // chunk; then each client's pipelined loop runs in turn.
+            func measure(_ session: BenchPeerSession?) async throws -> (ours: BenchFigures, theirs: BenchFigures?) {
+                let baselines: [any InterleavedBaseline] = [syncLoop as (any InterleavedBaseline)?, session].compactMap { $0 }
+                let ours = try await BenchRunner(
+                    store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
+                    pipelinedWrites: url.scheme.hasPrefix("etcd"), baselines: baselines
+                ).run()
+                guard let session, let latencies = ours.baselines.last else { return (ours, nil) }
+                let pipelined = try await session.pipelined(inFlight: inFlight, duration: pipelinedFor)
+                return (ours, BenchFigures(latencies: latencies, throughput: pipelined.throughput, throughputOperation: pipelined.operation))
+            }
+            let (ours, theirs) =
+                if let peerClient {
+                    try await peerClient.withSession(hosts: url.hosts, prefix: url.namespace.path, warmup: warmup) {
+                        try await measure($0)
+                    }
+                } else {
+                    try await measure(nil)
+                }
             report.addLatencies(ours, theirs)
             report.addThroughput(ours, theirs, inFlight: inFlight)
-            if !ours.baseline.isEmpty {
-                report.addBaseline("libzookeeper sync loop", ours, ours.baseline)
+            // The C client's loop, when it ran, is the first baseline.
+            if syncLoop != nil, let cLoop = ours.baselines.first {
+                report.addBaseline("libzookeeper sync loop", ours, cLoop)
             }
+            await syncLoop?.close()
+            syncLoop = nil
             if watchers > 0 {
                 let result = try await BenchWatchers(store: store, watchers: watchers, writes: 20).run()
                 report.addWatchDelivery(watchers: watchers, writes: 20, result)

@@ -23,13 +23,14 @@ struct BenchFigures: Sendable {
     /// Pipelined operations per second, and which operation was pipelined.
     var throughput: Double = 0
     var throughputOperation = "get"
-    /// The interleaved baseline's sequential latencies, when there is one.
-    var baseline: [String: LatencySamples] = [:]
+    /// Each interleaved baseline's sequential latencies, in the order of `BenchRunner.baselines`.
+    var baselines: [[String: LatencySamples]] = []
 }
 
-/// Another client's sequential loop that the bench runs in chunks alternating with coord's, on
-/// the same keys' names in a folder of its own, so that load drifting during a run (builds,
-/// other processes) weighs on both alike and their ratio measures the client, not the moment.
+/// Another client's sequential loop (the C client's, the peer's) that the bench runs in chunks
+/// alternating with coord's, on the same keys' names in a folder of its own, so that load
+/// drifting during a run (builds, other processes, the server's own warming up) weighs on every
+/// client alike and their ratio measures the client, not the moment.
 protocol InterleavedBaseline: Sendable {
     /// Seconds per call of `operation` on the baseline's keys numbered `indices`.
     func timed(_ operation: String, indices: Range<Int>) async throws -> [Double]
@@ -54,8 +55,8 @@ struct BenchRunner: Sendable {
     /// etcd's pipelined loop writes (its reads are cheap linearizable ranges, writes are what
     /// matter there); ZooKeeper's and the embedded store's read.
     let pipelinedWrites: Bool
-    var baseline: (any InterleavedBaseline)? = nil
-    /// Operations per chunk when a baseline alternates with coord's loop.
+    var baselines: [any InterleavedBaseline] = []
+    /// Operations per chunk when baselines alternate with coord's loop.
     static let chunk = 50
 
     static let value = [UInt8](repeating: UInt8(ascii: "v"), count: 32)
@@ -79,17 +80,23 @@ struct BenchRunner: Sendable {
             ("set", { _ = try await store.set($0, value: Self.value, ifVersion: nil) }),
             ("delete", { try await store.delete($0, ifVersion: nil, recursive: false) }),
         ]
+        figures.baselines = Array(repeating: [:], count: baselines.count)
+        let clients = baselines.count + 1  // coord is client 0
         for (name, operation) in loops {
-            var ours: [Double] = []
-            var theirs: [Double] = []
-            let chunk = baseline == nil ? max(1, keys.count) : Self.chunk
-            for start in stride(from: 0, to: keys.count, by: chunk) {
+            var samples = [[Double]](repeating: [], count: clients)
+            let chunk = baselines.isEmpty ? max(1, keys.count) : Self.chunk
+            for (round, start) in stride(from: 0, to: keys.count, by: chunk).enumerated() {
                 let indices = start..<min(keys.count, start + chunk)
-                ours += try await timed(keys[indices], operation)
-                if let baseline { theirs += try await baseline.timed(name, indices: indices) }
+                // Who goes first turns with each chunk, so that no client always follows the same one.
+                for client in (0..<clients).map({ ($0 + round) % clients }) {
+                    samples[client] +=
+                        client == 0
+                        ? try await timed(keys[indices], operation)
+                        : try await baselines[client - 1].timed(name, indices: indices)
+                }
             }
-            figures.latencies[name] = LatencySamples(seconds: ours)
-            if baseline != nil { figures.baseline[name] = LatencySamples(seconds: theirs) }
+            figures.latencies[name] = LatencySamples(seconds: samples[0])
+            for index in baselines.indices { figures.baselines[index][name] = LatencySamples(seconds: samples[index + 1]) }
         }
         figures.throughputOperation = pipelinedWrites ? "put" : "get"
         figures.throughput = try await pipelined()

@@ -1,9 +1,10 @@
 import Foundation
+import Coordination
 import CoordinationTestSupport
 import Testing
 
-/// `coord bench` on the embedded store: it runs every loop and prints its table. Only the
-/// table's shape is checked, never a figure.
+/// `coord bench` on the embedded store, and beside its peer on each real server: it runs every
+/// loop and prints its table. Only the table's shape is checked, never a figure.
 @Suite("coord bench", .serverLoadLimit)
 struct BenchCommandTests {
     @Test("coord bench on memory:// with no peer prints a row per measure and exits 0")
@@ -32,6 +33,31 @@ struct BenchCommandTests {
         #expect(result.status == 0)
         #expect(result.stdoutText.contains("| measure | coord | peer | ratio |"))
         #expect(result.stdoutText.contains("|---|---:|---:|---:|"))
+    }
+
+    /// The peer (kazoo, etcd3gw) is driven chunk by chunk between coord's loops: every row
+    /// has its figure and a ratio, and the run leaves nothing behind.
+    @Test("coord bench on a real server runs its peer interleaved and prints its figures", arguments: SchedulerProcessTests.servers)
+    func withPeer(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let peer = backend.name == "zookeeper" ? "kazoo" : "etcd3gw"
+        try PythonScript.require(peer, install: "compose/native installs it")
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace))
+        let result = try await coord.run(["bench", "--store", url, "--operations", "120", "--duration", "0.3s"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = result.stdoutText.split(separator: "\n").filter {
+            ["create p", "get p", "set p", "delete p", "pipelined"].contains(where: $0.hasPrefix)
+        }
+        #expect(rows.count == (backend.name == "zookeeper" ? 17 : 9), "\(result.stdoutText)")
+        for row in rows {
+            #expect(row.hasSuffix("x") && !row.contains(" - "), "a figure and a ratio: \(row)")
+        }
+        #expect(result.stdoutText.contains("ratio = \(peer) / coord"))
+        let store = try await handles.open()
+        #expect(try await store.children(of: .root).isEmpty, "the bench namespace is deleted afterwards")
+        await handles.closeAll()
     }
 
     @Test("a peer that cannot talk to the store is refused with status 64")

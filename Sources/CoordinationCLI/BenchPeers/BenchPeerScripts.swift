@@ -1,40 +1,46 @@
 /// The peers `coord bench` compares against: Python clients no one here wrote, run as child
 /// processes (`python3 -c SCRIPT ARGS`) against the same server, doing the same loops as the
-/// Swift side. Each prints one JSON object on stdout:
-/// `{"create": [seconds…], "get": […], "set": […], "delete": […], "pipelined": ops_per_second}`.
-/// Arguments: hosts, key prefix (the bench namespace), operations, warm-up, in flight, seconds.
+/// Swift side. Arguments: hosts, key prefix (the bench namespace), warm-up operations.
+///
+/// A peer is driven over stdin and stdout, one line each way, so that its sequential loops run
+/// in chunks alternating with coord's (and the C client's): load that drifts during a run then
+/// weighs on every client alike. After connecting and warming up it prints `ready`; then, per
+/// request line:
+/// - `create|get|set|delete FIRST COUNT`: that operation on keys `k-FIRST`… in turn, answered
+///   with a JSON list of the seconds each call took;
+/// - `pipelined IN_FLIGHT SECONDS`: the pipelined loop, answered with
+///   `{"pipelined": ops_per_second, "pipelinedOperation": "get"|"put"}`;
+/// - `done`: cleans up and exits.
 enum BenchPeerScripts {
-    /// What both scripts share: argument parsing, the timed loops and the threaded pipelined loop.
+    /// What both scripts share: the warm-up, the timed chunks, the threaded pipelined loop and
+    /// the request loop. Each script defines `operations` (name to call), `pipelined_for` and
+    /// `clean_up`, then calls `serve()`.
     static let common = #"""
     import json, sys, threading, time
-    hosts, prefix = sys.argv[1], sys.argv[2]
-    operations, warmup, in_flight, seconds = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+    hosts, prefix, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3])
     value = b"v" * 32
 
-    def timed(call, keys):
+    def answer(payload):
+        sys.stdout.write((payload if isinstance(payload, str) else json.dumps(payload)) + "\n")
+        sys.stdout.flush()
+
+    def timed(call, first, count):
         samples = []
-        for key in keys:
+        for index in range(first, first + count):
+            key = "%s/peer/k-%d" % (prefix, index)
             start = time.perf_counter()
             call(key)
             samples.append(time.perf_counter() - start)
         return samples
 
-    def sequential(create, get, set_, delete):
-        warm = ["%s/peer/w-%d" % (prefix, i) for i in range(warmup)]
-        for key in warm:
-            create(key); get(key); set_(key); delete(key)
-        keys = ["%s/peer/k-%d" % (prefix, i) for i in range(operations)]
-        return {"create": timed(create, keys), "get": timed(get, keys),
-                "set": timed(set_, keys), "delete": timed(delete, keys)}
-
-    def pipelined(operation_for_thread):
-        global stop
+    def pipelined(operation_for_thread, in_flight, seconds):
         counts = [0] * in_flight
         ready = threading.Barrier(in_flight + 1)
+        stop = [0.0]
         def loop(index, operation):
             ready.wait()
             count = 0
-            while time.perf_counter() < stop:
+            while time.perf_counter() < stop[0]:
                 operation()
                 count += 1
             counts[index] = count
@@ -42,11 +48,30 @@ enum BenchPeerScripts {
         threads = [threading.Thread(target=loop, args=(i, operations_[i])) for i in range(in_flight)]
         for thread in threads: thread.start()
         started = time.perf_counter()
-        stop = started + seconds
+        stop[0] = started + seconds
         ready.wait()
         for thread in threads: thread.join()
         return sum(counts) / (time.perf_counter() - started)
-    stop = 0.0
+
+    def serve(operations, pipelined_for, pipelined_operation, clean_up):
+        for index in range(warmup):
+            key = "%s/peer/w-%d" % (prefix, index)
+            for name in ("create", "get", "set", "delete"): operations[name](key)
+        answer("ready")
+        for line in sys.stdin:
+            words = line.split()
+            if not words: continue
+            if words[0] in operations:
+                answer(timed(operations[words[0]], int(words[1]), int(words[2])))
+            elif words[0] == "pipelined":
+                in_flight, seconds = int(words[1]), float(words[2])
+                rate = pipelined(lambda i: pipelined_for(i, in_flight), in_flight, seconds)
+                answer({"pipelined": rate, "pipelinedOperation": pipelined_operation})
+            elif words[0] == "done":
+                break
+            else:
+                raise SystemExit("unknown request: " + line.strip())
+        clean_up()
 
     """#
 
@@ -57,15 +82,18 @@ enum BenchPeerScripts {
     zk = KazooClient(hosts=hosts, timeout=10)
     zk.start(timeout=10)
     zk.ensure_path(prefix + "/peer")
-    result = sequential(lambda k: zk.create(k, value), lambda k: zk.get(k),
-                        lambda k: zk.set(k, value), lambda k: zk.delete(k))
-    pipe = ["%s/peer/p-%d" % (prefix, i) for i in range(in_flight)]
-    for key in pipe: zk.create(key, value)
-    result["pipelined"] = pipelined(lambda i: (lambda: zk.get(pipe[i])))
-    result["pipelinedOperation"] = "get"
-    zk.delete(prefix + "/peer", recursive=True)
-    zk.stop(); zk.close()
-    print(json.dumps(result))
+    pipe = []
+    def get_for(i, in_flight):
+        while len(pipe) < in_flight:
+            pipe.append("%s/peer/p-%d" % (prefix, len(pipe)))
+            zk.create(pipe[-1], value)
+        return lambda: zk.get(pipe[i])
+    def clean_up():
+        zk.delete(prefix + "/peer", recursive=True)
+        zk.stop(); zk.close()
+    serve({"create": lambda k: zk.create(k, value), "get": lambda k: zk.get(k),
+           "set": lambda k: zk.set(k, value), "delete": lambda k: zk.delete(k)},
+          get_for, "get", clean_up)
     """#
 
     /// etcd3gw: `create` (a create-revision-0 transaction), `get` (range), `put`, `delete`; the
@@ -79,14 +107,15 @@ enum BenchPeerScripts {
     etcd = client()
     def create(key):
         if not etcd.create(key, value): raise SystemExit("create failed: " + key)
-    result = sequential(create, lambda k: etcd.get(k), lambda k: etcd.put(k, value), lambda k: etcd.delete(k))
-    clients = [client() for _ in range(in_flight)]
-    def put_for(i):
+    clients = []
+    def put_for(i, in_flight):
+        while len(clients) < in_flight: clients.append(client())
         key = "%s/peer/p-%d" % (prefix, i)
         return lambda: clients[i].put(key, value)
-    result["pipelined"] = pipelined(put_for)
-    result["pipelinedOperation"] = "put"
-    for i in range(in_flight): etcd.delete("%s/peer/p-%d" % (prefix, i))
-    print(json.dumps(result))
+    def clean_up():
+        for i in range(len(clients)): etcd.delete("%s/peer/p-%d" % (prefix, i))
+    serve({"create": create, "get": lambda k: etcd.get(k), "set": lambda k: etcd.put(k, value),
+           "delete": lambda k: etcd.delete(k)},
+          put_for, "put", clean_up)
     """#
 }
