@@ -235,6 +235,7 @@ final class ZooKeeperConnection: Sendable {
     func waitUntilLive(timeout: Duration) async throws(CoordinationError) {
         let sessions = self.sessions
         let hosts = settings.connectString
+        let addresses = hosts.split(separator: ",").map(String.init)
         let result: Result<Void, CoordinationError> = await withTaskGroup(of: Result<Void, CoordinationError>?.self) { group in
             group.addTask {
                 for await event in sessions.subscribe() {
@@ -248,6 +249,22 @@ final class ZooKeeperConnection: Sendable {
                 if Task.isCancelled { return nil }
                 return .failure(CoordinationError(
                     .unavailable, "no ZooKeeper session with \(hosts) within \(DurationText.format(timeout)); is the server running?"))
+            }
+            // Every host refusing outright (a server that is down, a mistyped port or name) is
+            // said at once rather than after the whole timeout. A head start first: a server
+            // that is there gives a session before the probe would even connect.
+            group.addTask { [addresses] in
+                try? await Task.sleep(for: .milliseconds(500))
+                var refusals: [String] = []
+                for address in addresses {
+                    if Task.isCancelled { return nil }
+                    guard case .refused(let why) = await HostProbe.probe(address) else { return nil }
+                    refusals.append("\(address): \(why)")
+                }
+                if Task.isCancelled { return nil }
+                return .failure(CoordinationError(
+                    .unavailable,
+                    "cannot reach ZooKeeper (\(refusals.joined(separator: "; "))); is the server running, and is the URL's host:port right?"))
             }
             defer { group.cancelAll() }
             while let next = await group.next() {

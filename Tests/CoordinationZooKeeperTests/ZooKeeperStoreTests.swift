@@ -1,5 +1,6 @@
 import Coordination
-import CoordinationZooKeeper
+@testable import CoordinationZooKeeper
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Testing
 
@@ -211,9 +212,33 @@ struct ZooKeeperStoreTests {
             Issue.record("opening a store on a dead port must fail")
         } catch let error as CoordinationError {
             #expect(error.code == .unavailable)
+            // Said as soon as the host refuses, naming it, rather than after the session timeout.
+            #expect(error.message.contains("127.0.0.1:22999: connection refused"), "\(error.message)")
         }
         // A bound on giving up at all (not a speed figure): opening must not wait forever.
         #expect(ContinuousClock.now - started < .seconds(60))
+    }
+
+    /// A host that accepts connections may yet give a session: opening waits the whole timeout.
+    @Test func aHostThatAcceptsButGivesNoSessionIsWaitedFor() async throws {
+        // Accepts every connection, then hangs up: the upstream is a dead port.
+        let relay = try TCPRelay(upstreams: ["127.0.0.1:22999"]) { false }
+        defer { relay.stop() }
+        do {
+            _ = try await ZooKeeperTestEnvironment.openStore(namespace: .root, hosts: [relay.address], sessionTimeout: .seconds(2))
+            Issue.record("opening a store without a server must fail")
+        } catch let error as CoordinationError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("no ZooKeeper session with \(relay.address) within 2s"), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1:2181", "127.0.0.1", "2181"), ("zk1", "zk1", "2181"), ("[::1]:2182", "::1", "2182"), ("[::1]", "::1", "2181"),
+    ])
+    func hostProbeSplitsAddresses(address: String, host: String, port: String) {
+        let split = HostProbe.split(address)
+        #expect(split.host == host && split.port == port)
     }
 
     @Test func storeURLOpensThroughTheRegistry() async throws {

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Whether anything accepts TCP connections at a ZooKeeper host.
+///
+/// The C client keeps cycling through hosts that refuse it, so opening a handle on a mistyped
+/// port would wait the whole session timeout before saying anything. When every host refuses
+/// outright (or its name does not resolve), nothing is going to answer soon, and opening can say
+/// so at once. A host that accepts, or does not answer in time, is not judged: the session may
+/// still come.
+enum HostProbe {
+    enum Outcome: Sendable, Equatable {
+        case accepted
+        /// Nothing listens there, or the name does not resolve: why, in words.
+        case refused(String)
+        case undecided
+    }
+
+    /// Connects to `address` (`host:port`, `[v6]:port`, or `host` for port 2181) and hangs up, on
+    /// a thread of its own (a blocking resolve and connect).
+    static func probe(_ address: String, timeout: Duration = .seconds(1)) async -> Outcome {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: probeBlocking(address, timeout: timeout))
+            }
+        }
+    }
+
+    static func split(_ address: String) -> (host: String, port: String) {
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            let host = String(address[address.index(after: address.startIndex)..<close])
+            let rest = address[address.index(after: close)...]
+            return (host, rest.hasPrefix(":") ? String(rest.dropFirst()) : "2181")
+        }
+        guard let colon = address.lastIndex(of: ":") else { return (address, "2181") }
+        return (String(address[..<colon]), String(address[address.index(after: colon)...]))
+    }
+
+    private static func probeBlocking(_ address: String, timeout: Duration) -> Outcome {
+        let (host, port) = split(address)
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, port, &hints, &found)
+        guard resolved == 0, let first = found else {
+            // A temporary resolver failure may pass; a name that does not exist will not.
+            if resolved == EAI_AGAIN { return .undecided }
+            return .refused("\(host) does not resolve (\(String(cString: gai_strerror(resolved))))")
+        }
+        defer { freeaddrinfo(first) }
+        // Refused only when every address it resolves to refuses.
+        var refusal: String?
+        var undecided = false
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let info = candidate {
+            candidate = info.pointee.ai_next
+            switch connectOnce(info.pointee, timeout: timeout) {
+            case .accepted: return .accepted
+            case .refused(let why): refusal = refusal ?? why
+            case .undecided: undecided = true
+            }
+        }
+        if undecided { return .undecided }
+        return refusal.map(Outcome.refused) ?? .undecided
+    }
+
+    private static func connectOnce(_ info: addrinfo, timeout: Duration) -> Outcome {
+        let descriptor = socket(info.ai_family, info.ai_socktype, info.ai_protocol)
+        guard descriptor >= 0 else { return .undecided }
+        defer { close(descriptor) }
+        guard fcntl(descriptor, F_SETFL, O_NONBLOCK) == 0 else { return .undecided }
+        if connect(descriptor, info.ai_addr, info.ai_addrlen) == 0 { return .accepted }
+        if errno == ECONNREFUSED { return .refused("connection refused") }
+        guard errno == EINPROGRESS else { return .undecided }
+        var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&ready, 1, milliseconds) == 1 else { return .undecided }
+        var failure: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &failure, &length) == 0 else { return .undecided }
+        if failure == 0 { return .accepted }
+        return failure == ECONNREFUSED ? .refused("connection refused") : .undecided
+    }
+}
