@@ -60,7 +60,8 @@ enum BenchPeer: String, Sendable, CaseIterable {
         default:
             throw CoordinationError(
                 .unavailable,
-                "the \(rawValue) peer failed (\(outcome.terminationStatus)): \(stderr.isEmpty ? "no message" : stderr)")
+                "the \(rawValue) peer failed (\(outcome.terminationStatus)): \(stderr.isEmpty ? "no message" : stderr) "
+                    + "(compose/native install installs it; --peer none measures coord alone)")
         }
     }
 }

@@ -60,6 +60,25 @@ struct BenchCommandTests {
         await handles.closeAll()
     }
 
+    /// A peer that dies (here a `python3` that only complains) fails the bench with its own
+    /// last words, and leaves nothing behind on the server.
+    @Test func aFailingPeerIsReportedWithItsMessage() async throws {
+        let handles = try TestHandles(.zookeeper)
+        var coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let fake = try coord.write("#!/bin/sh\necho 'ModuleNotFoundError: no kazoo here' >&2\nexit 3\n", to: "bin/python3")
+        chmod(fake, 0o755)
+        coord.environment["PATH"] = coord.directory.appendingPathComponent("bin").path + ":" + (coord.environment["PATH"] ?? "")
+        let url = try #require(TestBackend.zookeeper.url(handles.namespace))
+        let result = try await coord.run(["bench", "--store", url, "--operations", "20", "--duration", "0.1s"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("the kazoo peer failed"), "\(result.stderr)")
+        #expect(result.stderr.contains("no kazoo here"), "\(result.stderr)")
+        let store = try await handles.open()
+        #expect(try await store.children(of: .root).isEmpty, "the bench namespace is deleted afterwards")
+        await handles.closeAll()
+    }
+
     @Test("a peer that cannot talk to the store is refused with status 64")
     func wrongPeer() async throws {
         let coord = try CoordProcess()
