@@ -28,6 +28,25 @@ struct TransportFailure: Error, Sendable {
     }
 
     var timedOut: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+
+    /// What a TLS failure says about the configuration, in words that name the setting to check;
+    /// `nil` for a failure that is not about TLS.
+    var tlsProblem: String? {
+        let ours: [CURLcode] = [CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CRL_BADFILE, CURLE_SSL_CLIENTCERT]
+        let theirs: [CURLcode] = [
+            CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS,
+        ]
+        if ours.contains(where: { Int($0.rawValue) == code }) {
+            return "the TLS files cannot be used; do cacert=, cert= and key= (--tls-ca, --tls-cert, --tls-key) name readable PEM files that belong together?"
+        }
+        if theirs.contains(where: { Int($0.rawValue) == code }) {
+            return "etcd's certificate is not trusted; is cacert= (--tls-ca) the CA that signed it, and is it made out to this host?"
+        }
+        if code == Int(CURLE_SSL_CONNECT_ERROR.rawValue) {
+            return "the TLS handshake with etcd failed; does it serve TLS on this port, and does it want a client certificate (cert=, key=)?"
+        }
+        return nil
+    }
 }
 
 /// One HTTP POST: a path on the gateway, a JSON body, an optional raw `Authorization` token.

@@ -1,3 +1,4 @@
+import CCurl
 import Coordination
 
 /// Everything that can go wrong talking to the gateway, before it becomes a portable error.
@@ -26,14 +27,21 @@ extension CoordinationError {
             if transport.timedOut {
                 return CoordinationError(.timeout, "etcd did not answer in time", key: key, backendDetail: detail)
             }
+            // A TLS port answers a plain HTTP request with nothing at all.
+            let plainToTLS =
+                transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://")
+                ? " (an empty reply: if etcd serves TLS on this port, use etcds://)" : ""
             if kind == .write && !transport.neverSent {
                 return CoordinationError(
-                    .connectionLoss, "lost contact with etcd during a write; its outcome is unknown", key: key,
+                    .connectionLoss, "lost contact with etcd during a write; its outcome is unknown" + plainToTLS, key: key,
                     backendDetail: detail)
             }
+            // Still `unavailable` (a server mid-restart can fail a handshake too), but worded
+            // for the setting that is most likely wrong.
             return CoordinationError(
-                .unavailable, "cannot reach etcd; is the server running, and is the URL's host:port right?", key: key,
-                backendDetail: detail)
+                .unavailable,
+                transport.tlsProblem ?? "cannot reach etcd; is the server running, and is the URL's host:port right?" + plainToTLS,
+                key: key, backendDetail: detail)
 
         case .status(let status, let grpcCode, let message):
             let detail = "HTTP \(status)" + (grpcCode.map { ", gRPC code \($0)" } ?? "") + ": \(message)"
@@ -54,6 +62,11 @@ extension CoordinationError {
             case _ where kind == .write && mayHaveApplied(status: status, grpcCode: grpcCode, message: message):
                 code = .connectionLoss
             default: code = .unavailable
+            }
+            if message.contains("HTTP request to an HTTPS server") {
+                return CoordinationError(
+                    code, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,
+                    backendDetail: detail)
             }
             return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
 

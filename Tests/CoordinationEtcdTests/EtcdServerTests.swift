@@ -361,6 +361,19 @@ struct EtcdServerTests {
                 _ = try await StoreRegistry([.etcd]).open("etcd://\(cluster.endpoints[0])/x", logger: Logger(label: "test"))
             }
             #expect(plain?.code == .unavailable)
+            #expect(plain?.message.contains("use etcds://") == true, "\(String(describing: plain))")
+            // A CA that did not sign the server's certificate: the message names the setting.
+            let untrusted = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(
+                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/other-ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key",
+                    logger: Logger(label: "test"))
+            }
+            #expect(untrusted?.message.contains("certificate is not trusted; is cacert=") == true, "\(untrusted?.message ?? "")")
+            let missingFile = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(
+                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/no-such-ca.pem", logger: Logger(label: "test"))
+            }
+            #expect(missingFile?.message.contains("cacert=") == true, "\(missingFile?.message ?? "")")
         }
     }
 
@@ -374,6 +387,8 @@ struct EtcdServerTests {
         try "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n".write(toFile: "\(directory)/server.ext", atomically: true, encoding: .utf8)
         try "extendedKeyUsage=clientAuth\n".write(toFile: "\(directory)/client.ext", atomically: true, encoding: .utf8)
         try await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=coordination-test-ca")
+        // A CA that signed nothing here: a client that trusts only it must refuse the server.
+        try await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "1", "-subj", "/CN=another-ca")
         for name in ["server", "client"] {
             try await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name == "server" ? "127.0.0.1" : "root")")
             try await openssl("x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "1", "-extfile", "\(name).ext")
