@@ -38,7 +38,9 @@ enum ZooKeeperReturnCode {
             message = "\(operation)\(about) timed out; a write's outcome is unknown"
         case ZNOAUTH.rawValue:
             code = .permissionDenied
-            message = "the credentials in use may not \(operation)\(about) (ZooKeeper ACL)"
+            // Digest auth never refuses a password: a wrong one is just another identity, which
+            // the ACL then shuts out. Say so, since that is the usual cause.
+            message = "the credentials in use may not \(operation)\(about) (ZooKeeper ACL; a wrong password is another identity to ZooKeeper)"
         case ZAUTHFAILED.rawValue, ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue, ZINVALIDACL.rawValue:
             code = .unauthenticated
             message = "ZooKeeper refused the credentials for \(operation)\(about); check the user and password in the store URL"
