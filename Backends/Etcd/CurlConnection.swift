@@ -23,27 +23,31 @@ struct TransportFailure: Error, Sendable {
         let setUp: [CURLcode] = [
             CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR,
             CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CIPHER,
+            CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS,
+            CURLE_SSL_CLIENTCERT,
         ]
         return !requestWentOut && setUp.contains { Int($0.rawValue) == code }
     }
 
     var timedOut: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
 
-    /// What a TLS failure says about the configuration, in words that name the setting to check;
-    /// `nil` for a failure that is not about TLS.
-    var tlsProblem: String? {
-        let ours: [CURLcode] = [CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CRL_BADFILE, CURLE_SSL_CLIENTCERT]
-        let theirs: [CURLcode] = [
-            CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS,
-        ]
-        if ours.contains(where: { Int($0.rawValue) == code }) {
-            return "the TLS files cannot be used; do cacert=, cert= and key= (--tls-ca, --tls-cert, --tls-key) name readable PEM files that belong together?"
+    /// What a TLS failure says about the configuration, in words that name the setting to check,
+    /// and whether it is certainly a configuration problem (trying again cannot cure it); `nil`
+    /// for a failure that is not about TLS.
+    var tlsProblem: (message: String, isConfiguration: Bool)? {
+        func any(_ codes: [CURLcode]) -> Bool { codes.contains { Int($0.rawValue) == code } }
+        if any([CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CRL_BADFILE]) {
+            return ("the TLS files cannot be used; do cacert=, cert= and key= (--tls-ca, --tls-cert, --tls-key) name readable PEM files that belong together?", true)
         }
-        if theirs.contains(where: { Int($0.rawValue) == code }) {
-            return "etcd's certificate is not trusted; is cacert= (--tls-ca) the CA that signed it, and is it made out to this host?"
+        if any([CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS]) {
+            return ("etcd's certificate is not trusted; is cacert= (--tls-ca) the CA that signed it, and is it made out to this host?", true)
         }
-        if code == Int(CURLE_SSL_CONNECT_ERROR.rawValue) {
-            return "the TLS handshake with etcd failed; does it serve TLS on this port, and does it want a client certificate (cert=, key=)?"
+        if any([CURLE_SSL_CLIENTCERT]) {
+            return ("etcd wants a client certificate; give cert= and key= (--tls-cert, --tls-key)", true)
+        }
+        if any([CURLE_SSL_CONNECT_ERROR]) {
+            // Also what a server restarting mid-handshake looks like: not certainly configuration.
+            return ("the TLS handshake with etcd failed; does it serve TLS on this port, and does it want a client certificate (cert=, key=)?", false)
         }
         return nil
     }

@@ -31,16 +31,17 @@ extension CoordinationError {
             let plainToTLS =
                 transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://")
                 ? " (an empty reply: if etcd serves TLS on this port, use etcds://)" : ""
+            // A TLS set-up failure sent nothing: say what to check, whatever the request was.
+            if let tls = transport.tlsProblem {
+                return CoordinationError(tls.isConfiguration ? .invalidConfiguration : .unavailable, tls.message, key: key, backendDetail: detail)
+            }
             if kind == .write && !transport.neverSent {
                 return CoordinationError(
                     .connectionLoss, "lost contact with etcd during a write; its outcome is unknown" + plainToTLS, key: key,
                     backendDetail: detail)
             }
-            // Still `unavailable` (a server mid-restart can fail a handshake too), but worded
-            // for the setting that is most likely wrong.
             return CoordinationError(
-                .unavailable,
-                transport.tlsProblem ?? "cannot reach etcd; is the server running, and is the URL's host:port right?" + plainToTLS,
+                .unavailable, "cannot reach etcd; is the server running, and is the URL's host:port right?" + plainToTLS,
                 key: key, backendDetail: detail)
 
         case .status(let status, let grpcCode, let message):
@@ -65,7 +66,7 @@ extension CoordinationError {
             }
             if message.contains("HTTP request to an HTTPS server") {
                 return CoordinationError(
-                    code, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,
+                    .invalidConfiguration, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,
                     backendDetail: detail)
             }
             return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)

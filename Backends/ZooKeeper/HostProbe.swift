@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Whether anything accepts TCP connections at a ZooKeeper host.
 ///
@@ -17,11 +18,56 @@ enum HostProbe {
 
     /// Connects to `address` (`host:port`, `[v6]:port`, or `host` for port 2181) and hangs up, on
     /// a thread of its own (a blocking resolve and connect).
+    /// A cancelled probe returns `.undecided` at once; its thread finishes on its own.
     static func probe(_ address: String, timeout: Duration = .seconds(1)) async -> Outcome {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: probeBlocking(address, timeout: timeout))
+        let answer = OnceAnswer()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                answer.wait(continuation)
+                Thread.detachNewThread { answer.give(probeBlocking(address, timeout: timeout)) }
             }
+        } onCancel: {
+            answer.give(.undecided)
+        }
+    }
+
+    /// Why `address`'s host does not resolve, or `nil` when it does (or may yet: a temporary
+    /// resolver failure). Blocks: call it on a thread of your own.
+    static func resolutionFailure(_ address: String) -> String? {
+        let (host, port) = split(address)
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, port, &hints, &found)
+        if let found { freeaddrinfo(found) }
+        guard resolved != 0, resolved != EAI_AGAIN else { return nil }
+        return "\(host) does not resolve (\(String(cString: gai_strerror(resolved))))"
+    }
+
+    /// The first answer wins: the probe's thread, or the cancellation.
+    private final class OnceAnswer: Sendable {
+        private struct State {
+            var waiter: CheckedContinuation<Outcome, Never>?
+            var answer: Outcome?
+        }
+        private let state = Mutex(State())
+
+        func wait(_ continuation: CheckedContinuation<Outcome, Never>) {
+            let early = state.withLock { state in
+                if state.answer == nil { state.waiter = continuation }
+                return state.answer
+            }
+            if let early { continuation.resume(returning: early) }
+        }
+
+        func give(_ outcome: Outcome) {
+            let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+                guard state.answer == nil else { return nil }
+                state.answer = outcome
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: outcome)
         }
     }
 

@@ -56,9 +56,18 @@ final class ZooKeeperConnection: Sendable {
 
     // MARK: Handles
 
-    /// Starts the first session.
+    /// Starts the first session. Blocks while names resolve: call it on a thread of your own.
     func start() throws(CoordinationError) {
         guard let live = makeHandle(generation: 0) else {
+            // The C client gives up when no host resolves: a name that may not exist yet (a
+            // container starting), which a service waits for, not a malformed string.
+            let addresses = settings.connectString.split(separator: ",").map(String.init)
+            let failures = addresses.compactMap { address in HostProbe.resolutionFailure(address).map { "\(address): \($0)" } }
+            if !failures.isEmpty && failures.count == addresses.count {
+                throw CoordinationError(
+                    .unavailable,
+                    "cannot reach ZooKeeper (\(failures.joined(separator: "; "))); is the URL's host name right?")
+            }
             throw CoordinationError(
                 .invalidConfiguration, "the ZooKeeper client refused the connect string '\(settings.connectString)'")
         }

@@ -36,20 +36,29 @@ enum BenchPeer: String, Sendable, CaseIterable {
         hosts: [String], prefix: String, warmup: Int, _ body: (BenchPeerSession) async throws -> Value
     ) async throws -> Value {
         let arguments = ["-c", script, hosts.joined(separator: ","), prefix, "\(warmup)"]
-        let outcome = try await Subprocess.run(
-            .name("python3"), arguments: Arguments(arguments), input: .inputWriter, output: .sequence,
-            error: .string(limit: 1 << 20)
-        ) { execution -> Result<Value, any Error> in
-            let session = BenchPeerSession(
-                name: rawValue, writer: execution.standardInputWriter, lines: execution.standardOutput.strings())
-            do {
-                try await session.waitUntilReady()
-                let value = try await body(session)
-                try await session.finish()
-                return .success(value)
-            } catch {
-                return .failure(error)
+        // A peer that dies between requests must fail the write with EPIPE, not kill coord
+        // before it can clean up the bench namespace.
+        signal(SIGPIPE, SIG_IGN)
+        let outcome: ExecutionResult<Result<Value, any Error>, SequenceOutput, StringOutput<UTF8>>
+        do {
+            outcome = try await Subprocess.run(
+                .name("python3"), arguments: Arguments(arguments), input: .inputWriter, output: .sequence,
+                error: .string(limit: 1 << 20)
+            ) { execution -> Result<Value, any Error> in
+                let session = BenchPeerSession(
+                    name: rawValue, writer: execution.standardInputWriter, lines: execution.standardOutput.strings())
+                do {
+                    try await session.waitUntilReady()
+                    let value = try await body(session)
+                    try await session.finish()
+                    return .success(value)
+                } catch {
+                    return .failure(error)
+                }
             }
+        } catch let error as SubprocessError {
+            throw CoordinationError(
+                .unavailable, "python3 could not run the \(rawValue) peer (\(error)); is python3 installed? (--peer none measures coord alone)")
         }
         let stderr = outcome.standardError.split(separator: "\n").last.map(String.init) ?? ""
         switch outcome.closureResult {
@@ -60,8 +69,9 @@ enum BenchPeer: String, Sendable, CaseIterable {
         default:
             throw CoordinationError(
                 .unavailable,
-                "the \(rawValue) peer failed (\(outcome.terminationStatus)): \(stderr.isEmpty ? "no message" : stderr) "
-                    + "(compose/native install installs it; --peer none measures coord alone)")
+                "the \(rawValue) peer failed (\(outcome.terminationStatus)): \(stderr.isEmpty ? "no message (or it printed something that is not its reply)" : stderr)"
+                    + (stderr.contains("No module named") || stderr.contains("ModuleNotFoundError")
+                        ? " (compose/native install installs it; --peer none measures coord alone)" : ""))
         }
     }
 }

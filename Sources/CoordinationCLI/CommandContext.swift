@@ -64,7 +64,9 @@ struct CommandContext {
                     let store = try await Self.registry.open(storeURL, logger: logger)
                     opened.withLock { $0 = store }
                     return
-                } catch let error as CoordinationError where [.unavailable, .connectionLoss, .timeout].contains(error.code) {
+                } catch let error as CoordinationError
+                    where [.unavailable, .connectionLoss, .timeout].contains(error.code) && !Task.isCancelled
+                {
                     logger.warning(
                         "cannot reach the store yet; trying again in \(DurationText.format(backoff.next)) (SIGINT or SIGTERM stops)",
                         metadata: ["store": "\(storeURL)", "error": "\(error)"])

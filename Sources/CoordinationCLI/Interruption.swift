@@ -9,17 +9,23 @@ enum Interruption {
     static func runUntilSignalled(_ work: @escaping @Sendable () async throws -> Void) async throws -> Bool {
         // Listen before the work starts, so that a signal sent as soon as it prints is not lost.
         let signals = SignalListener([SIGINT, SIGTERM])
-        defer { signals.stop() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await work() }
-            group.addTask { await signals.wait() }
-            do {
-                _ = try await group.next()
-            } catch is CancellationError {
-                // The work noticed a cancellation first: still a clean end.
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await work() }
+                group.addTask { await signals.wait() }
+                do {
+                    _ = try await group.next()
+                } catch is CancellationError {
+                    // The work noticed a cancellation first: still a clean end.
+                }
+                group.cancelAll()
             }
-            group.cancelAll()
+        } catch {
+            signals.stop()
+            throw error
         }
+        signals.stop()
+        // Read after the listener stopped: a signal caught just as the work ended still counts.
         return signals.hasReceived
     }
 }
@@ -27,6 +33,8 @@ enum Interruption {
 /// The write end of the pipe that the signal handler writes to, or -1. A global because a C signal
 /// handler cannot capture anything.
 private let signalPipeWriteEnd = Atomic<Int32>(-1)
+/// Set by the signal handler (an atomic store is async-signal-safe); cleared by each new listener.
+private let signalCaught = Atomic<Bool>(false)
 
 /// Catches signals (instead of their default action) from its creation until ``stop()``, and
 /// lets a task wait for the first one.
@@ -47,6 +55,7 @@ final class SignalListener: Sendable {
     init(_ signals: [Int32]) {
         self.signals = signals
         var ends: [Int32] = [-1, -1]
+        signalCaught.store(false, ordering: .sequentiallyConsistent)
         guard pipe(&ends) == 0 else { return }  // Without a pipe, signals keep their default action.
         signalPipeWriteEnd.store(ends[1], ordering: .sequentiallyConsistent)
         let readEnd = ends[0]
@@ -57,6 +66,7 @@ final class SignalListener: Sendable {
         }.start()
         for number in signals {
             _ = signal(number) { _ in
+                signalCaught.store(true, ordering: .sequentiallyConsistent)
                 var byte: UInt8 = 1
                 _ = write(signalPipeWriteEnd.load(ordering: .relaxed), &byte, 1)
             }
@@ -79,8 +89,9 @@ final class SignalListener: Sendable {
         }
     }
 
-    /// Whether a signal has arrived (a cancelled ``wait()`` does not count).
-    var hasReceived: Bool { state.withLock { $0.signalled } }
+    /// Whether a signal has arrived (a cancelled ``wait()`` does not count). The handler itself
+    /// sets a flag, so a signal whose byte the reading thread has not read yet counts too.
+    var hasReceived: Bool { signalCaught.load(ordering: .sequentiallyConsistent) || state.withLock { $0.signalled } }
 
     /// Restores the signals' default actions and ends the reading thread.
     func stop() {

@@ -21,7 +21,7 @@ struct WorkerCommand: AsyncParsableCommand {
             SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
             to finish, what is left is handed back to other workers; then coord exits 0. Logs go \
             to stderr (--log-level info shows claims and runs). A store that cannot be reached \
-            yet is waited for (a warning on each try); a bad URL or refused credentials end \
+            yet is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
             coord at once.
 
               coord --store etcd://127.0.0.1:2379/myapp worker --capacity 8 --labels zone=a

@@ -368,11 +368,13 @@ struct EtcdServerTests {
                     "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/other-ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key",
                     logger: Logger(label: "test"))
             }
+            #expect(untrusted?.code == .invalidConfiguration)
             #expect(untrusted?.message.contains("certificate is not trusted; is cacert=") == true, "\(untrusted?.message ?? "")")
             let missingFile = await #expect(throws: CoordinationError.self) {
                 _ = try await StoreRegistry([.etcd]).open(
                     "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/no-such-ca.pem", logger: Logger(label: "test"))
             }
+            #expect(missingFile?.code == .invalidConfiguration)
             #expect(missingFile?.message.contains("cacert=") == true, "\(missingFile?.message ?? "")")
         }
     }

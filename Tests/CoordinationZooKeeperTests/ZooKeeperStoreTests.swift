@@ -219,6 +219,18 @@ struct ZooKeeperStoreTests {
         #expect(ContinuousClock.now - started < .seconds(60))
     }
 
+    /// A host name that does not resolve (yet) is a store out of reach, which a service waits
+    /// for, not a malformed connect string.
+    @Test func anUnresolvableHostIsUnavailable() async throws {
+        do {
+            _ = try await ZooKeeperTestEnvironment.openStore(namespace: .root, hosts: ["no-such-host.invalid:2181"], sessionTimeout: .seconds(2))
+            Issue.record("opening a store on a name that does not resolve must fail")
+        } catch let error as CoordinationError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("no-such-host.invalid:2181: no-such-host.invalid does not resolve"), "\(error.message)")
+        }
+    }
+
     /// A host that accepts connections may yet give a session: opening waits the whole timeout.
     @Test func aHostThatAcceptsButGivesNoSessionIsWaitedFor() async throws {
         // Accepts every connection, then hangs up: the upstream is a dead port.
