@@ -99,8 +99,11 @@ public final class ZooKeeperStore: CoordinationStore {
 
     /// The znode `name` under `parent`, however long the whole path is.
     static func child(_ parent: Key, _ name: String) -> Key? {
-        if let relative = try? Key("/" + name) { return parent.appending(relative) }
-        return try? parent.child(name)  // a name reserved only at the top, like `zookeeper`
+        guard Key.segmentProblem(name) == nil else { return nil }
+        if name == "zookeeper" { return try? parent.child(name) }  // reserved only at the top
+        // As a key of its own, the name must fit the length limit; beneath `parent` it may exceed it.
+        guard 1 + name.utf8.count <= CoordinationLimits.maxKeyBytes else { return nil }
+        return parent.appending(storedName: name)
     }
 
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {

@@ -59,6 +59,8 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
         if segment.isEmpty { return "empty segment ('//'): segments must be non-empty" }
         if segment == "." || segment == ".." { return "segment '\(segment)' is not allowed" }
         if segment.utf8.contains(UInt8(ascii: "/")) { return "a segment must not contain '/'" }
+        // Most segments are printable ASCII, valid as they are: no need to decode scalars.
+        if segment.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }) { return nil }
         for scalar in segment.unicodeScalars {
             let v = scalar.value
             let forbidden =
@@ -125,7 +127,13 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
         if let problem = Key.segmentProblem(segment) {
             throw CoordinationError(.invalidKey, "invalid key segment \(Key.quoted(segment)) under \(path): \(problem)")
         }
-        return try Key(isRoot ? "/" + segment : path + "/" + segment)
+        let joined = isRoot ? "/" + segment : path + "/" + segment
+        // A valid key and a valid segment make a valid key but for the length and the reserved
+        // top segment: only those need checking (the full check then names the problem).
+        if joined.utf8.count > CoordinationLimits.maxKeyBytes || (isRoot && segment == "zookeeper") {
+            return try Key(joined)
+        }
+        return Key(unchecked: joined)
     }
 
     /// The child named `storedName`, a name read back from a store (so already a valid segment).
