@@ -29,6 +29,28 @@ import Testing
         }
     }
 
+    /// `child(_:)` checks only the segment, the length and the reserved top name (the parent is
+    /// valid already): it must accept and refuse exactly what the full check of the joined path does.
+    @Test func aChildIsAcceptedExactlyWhenItsWholePathIs() async {
+        let parents = [Key.root, try! Key("/a"), try! Key("/" + String(repeating: "p", count: CoordinationLimits.maxKeyBytes - 8))]
+        let segmentPieces = Self.keyPieces + ["zookeeper", "\u{E000}", "\u{FFFF}", "\u{85}", "abcdefgh"]
+        await propertyCheck(count: 3000, input: Gen.int(in: 0...2), Self.pieces(segmentPieces, upTo: 4)) { index, segment in
+            let parent = parents[index]
+            let joined = parent.isRoot ? "/" + segment : parent.path + "/" + segment
+            // One segment exactly: a valid whole path whose last segment is all of `segment`.
+            let whole = segment.isEmpty || segment.contains("/") ? nil : try? Key(joined)
+            do {
+                let child = try parent.child(segment)
+                #expect(child == whole, "\(segment.debugDescription) under \(parent.path.prefix(20)) accepted, but the full check says \(String(describing: whole))")
+            } catch let error as CoordinationError {
+                #expect(error.code == .invalidKey)
+                #expect(whole == nil, "\(segment.debugDescription) under \(parent.path.prefix(20)) refused, but the full check accepts it")
+            } catch {
+                Issue.record("\(segment.debugDescription) threw \(type(of: error)), not CoordinationError")
+            }
+        }
+    }
+
     static let urlPieces = [
         "memory://", "zookeeper://", "etcd://", "etcds://", "http://", "://", "127.0.0.1", "localhost", ":2181", ":0",
         ":99999", ":-1", ",", "/ns", "/a/b", "/..", "//", "?", "ttl=5s", "ttl=abc", "sessionTimeout=2s", "&", "=",
