@@ -18,6 +18,7 @@ struct BackendRun {
 
     func run() async throws -> ChaosReport {
         let started = ContinuousClock.now
+        let startedAt = Date()
         var generator = SeededGenerator(seed: configuration.seed &+ (backend == .etcd ? 0x5DEE_CE66 : 0))
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
             "coord-chaos-\(backend.rawValue)-\(configuration.seed)-\(UInt32.random(in: 0...UInt32.max))")
@@ -29,7 +30,7 @@ struct BackendRun {
             }
         let parts = Parts(cluster: cluster)
         do {
-            let report = try await exercise(parts, folder: folder, started: started, generator: &generator)
+            let report = try await exercise(parts, folder: folder, started: started, startedAt: startedAt, generator: &generator)
             await Task { await parts.tearDown() }.value
             if report.passed && !configuration.keepFiles {
                 try? FileManager.default.removeItem(at: folder)
@@ -71,7 +72,10 @@ struct BackendRun {
         }
     }
 
-    private func exercise(_ parts: Parts, folder: URL, started: ContinuousClock.Instant, generator: inout SeededGenerator) async throws -> ChaosReport {
+    /// - Parameter startedAt: the wall-clock time of `started`, to place fire times among the faults.
+    private func exercise(
+        _ parts: Parts, folder: URL, started: ContinuousClock.Instant, startedAt: Date, generator: inout SeededGenerator
+    ) async throws -> ChaosReport {
         let cluster = parts.cluster
         logger.notice("chaos: \(backend): starting a 3-member cluster on \(cluster.memberAddresses.joined(separator: ","))")
         try await cluster.start()
@@ -157,7 +161,7 @@ struct BackendRun {
             backend: backend, seed: configuration.seed, faultPhase: configuration.faultPhase, faults: injector.records,
             results: InvariantChecker.check(evidence), evidence: evidence,
             takeovers: TakeoverTimes.measure(faults: injector.records, writes: evidence.writes, cronJobs: workload.cronJobs),
-            drainSeconds: drainSeconds, wallSeconds: (ContinuousClock.now - started) / .seconds(1))
+            drainSeconds: drainSeconds, wallSeconds: (ContinuousClock.now - started) / .seconds(1), startedAt: startedAt)
     }
 
     static func allSucceeded(_ resources: Set<ResourceID>, in history: [HistorySighting]) -> Bool {

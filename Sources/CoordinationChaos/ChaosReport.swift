@@ -13,11 +13,14 @@ public struct ChaosReport: Sendable {
     /// Seconds from the end of the faults until every job had succeeded.
     public var drainSeconds: Double
     public var wallSeconds: Double
+    /// The wall-clock time the run started, which fault times count from.
+    public var startedAt: Date
 
     public init(
         backend: ChaosBackend, seed: UInt64, faultPhase: Duration, faults: [FaultRecord], results: [InvariantResult], evidence: ChaosEvidence,
-        takeovers: [FaultKind: [Double]], drainSeconds: Double, wallSeconds: Double
+        takeovers: [FaultKind: [Double]], drainSeconds: Double, wallSeconds: Double, startedAt: Date
     ) {
+        self.startedAt = startedAt
         self.backend = backend
         self.seed = seed
         self.faultPhase = faultPhase
@@ -69,6 +72,17 @@ public struct ChaosReport: Sendable {
                 outcomes[outcome].map { "\(outcome.rawValue) \($0)" }
             }.joined(separator: ", ") + ") |",
         ]
+        // A long gap is allowed while no leader can write, but is worth explaining: when it was,
+        // and which faults were under way then.
+        if let (from, to) = zip(fireTimes, fireTimes.dropFirst()).max(by: { $0.1.timeIntervalSince($0.0) < $1.1.timeIntervalSince($1.0) }),
+            to.timeIntervalSince(from) > Self.notableCronGap
+        {
+            let start = from.timeIntervalSince(startedAt)
+            let end = to.timeIntervalSince(startedAt)
+            let during = faults.filter { $0.at < end && $0.until > start - Self.faultReach }
+            lines += ["", "Longest cron gap: fire times at \(format(start)) s and \(format(end)) s; faults under way then:"]
+            lines += during.isEmpty ? ["- none"] : during.map(Self.describe)
+        }
         if !takeovers.isEmpty {
             lines += ["", "| Takeover after | Runs | p50 | max |", "|---|---:|---:|---:|"]
             for kind in FaultKind.allCases {
@@ -83,12 +97,20 @@ public struct ChaosReport: Sendable {
         }
         if !passed {
             lines += ["", "Faults, in order (seconds since the run started):"]
-            for fault in faults {
-                lines.append("- \(format(fault.at))–\(format(fault.until)) s: \(fault.kind.rawValue) on \(fault.target)\(fault.note.map { " (\($0))" } ?? "")")
-            }
+            lines += faults.map(Self.describe)
         }
         return lines.joined(separator: "\n")
     }
 
-    private func format(_ value: Double) -> String { String(format: "%.1f", value) }
+    /// Gaps between succeeded fire times (every second) longer than this are explained.
+    static let notableCronGap: TimeInterval = 5
+    /// How long after it ends a fault can still hold the cluster back (an election, a session's TTL).
+    static let faultReach: TimeInterval = 10
+
+    private static func describe(_ fault: FaultRecord) -> String {
+        "- \(format(fault.at))–\(format(fault.until)) s: \(fault.kind.rawValue) on \(fault.target)\(fault.note.map { " (\($0))" } ?? "")"
+    }
+
+    private func format(_ value: Double) -> String { Self.format(value) }
+    private static func format(_ value: Double) -> String { String(format: "%.1f", value) }
 }
