@@ -99,19 +99,23 @@ struct JSONParser {
         return separator == UInt8(ascii: ",") ? false : nil
     }
 
-    /// A string starting at the opening quote. The common case (no escapes) is one validated copy.
+    /// A string starting at the opening quote. The common case (no escapes) is one validated copy;
+    /// all-ASCII text (the gateway's base64 and numbers) is valid as it is and skips validation.
     private mutating func string() -> String? {
         position += 1  // "
         let start = position
+        var ascii = true
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<position])
+                let text = ascii ? String(decoding: slice, as: UTF8.self) : String(validating: slice, as: UTF8.self)
                 position += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { return escapedString(from: start) }
             if byte < 0x20 { return nil }
+            if byte >= 0x80 { ascii = false }
             position += 1
         }
         return nil

@@ -45,6 +45,17 @@ import Testing
         }
     }
 
+    /// A string parses to exactly its bytes when they are valid UTF-8 and is refused otherwise,
+    /// whether it is all ASCII (the fast path) or not.
+    @Test func stringsAreTheirBytesOnlyWhenValidUTF8() async {
+        let pieces: [[UInt8]] = [Array("a".utf8), Array("Zz09+/=".utf8), Array("é".utf8), Array("日".utf8), [0xC3], [0xFF], [0x80], [0xED, 0xA0, 0x80]]
+        await propertyCheck(count: 2000, input: Gen.int(in: 0...(pieces.count - 1)).array(of: 0...8)) { indices in
+            let body = indices.flatMap { pieces[$0] }
+            let parsed = JSONValue.parse(Array("[\"".utf8) + body + Array("\"]".utf8))
+            #expect(parsed == String(validating: body, as: UTF8.self).map { .array([.string($0)]) }, "\(body)")
+        }
+    }
+
     @Test func base64MatchesFoundationAndRoundTrips() async {
         await propertyCheck(count: 2000, input: Gen<UInt8>.value(in: 0...255).array(of: 0...40)) { bytes in
             let text = Base64.encode(bytes)
