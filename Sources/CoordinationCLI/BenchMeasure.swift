@@ -87,8 +87,7 @@ struct BenchRunner: Sendable {
             let chunk = baselines.isEmpty ? max(1, keys.count) : Self.chunk
             for (round, start) in stride(from: 0, to: keys.count, by: chunk).enumerated() {
                 let indices = start..<min(keys.count, start + chunk)
-                // Who goes first turns with each chunk, so that no client always follows the same one.
-                for client in (0..<clients).map({ ($0 + round) % clients }) {
+                for client in Self.order(round: round, clients: clients) {
                     samples[client] +=
                         client == 0
                         ? try await timed(keys[indices], operation)
@@ -101,6 +100,19 @@ struct BenchRunner: Sendable {
         figures.throughputOperation = pipelinedWrites ? "put" : "get"
         figures.throughput = try await pipelined()
         return figures
+    }
+
+    /// The clients' order in chunk round `round`: coord, then the others rotated by the round.
+    ///
+    /// What ran just before a chunk weighs on it (caches, the server's state after another
+    /// client's burst), so every client must follow every other one equally often across the
+    /// whole sequence of chunks. Rotating all clients did not do that: with three, coord followed
+    /// the peer in two chunks of three and the C loop in one of three. With coord first and the
+    /// others rotated, three clients run 0 1 2 | 0 2 1 | 0 1 2 …: each ordered pair once per two rounds.
+    static func order(round: Int, clients: Int) -> [Int] {
+        let others = clients - 1
+        guard others > 0 else { return [0] }
+        return [0] + (0..<others).map { 1 + ($0 + round) % others }
     }
 
     private func timed(_ keys: ArraySlice<Key>, _ operation: (Key) async throws -> Void) async throws -> [Double] {
