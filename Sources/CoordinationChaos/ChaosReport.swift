@@ -58,9 +58,9 @@ public struct ChaosReport: Sendable {
         // Fire times may be missed (misfire policy) while no leader can write; the longest gap
         // shows how long the cron job was down, which a count alone hides.
         let fireTimes = Set(history.filter { evidence.cronJobs.contains($0.job) && $0.outcome == .succeeded }.compactMap(\.scheduledAt)).sorted()
-        let gaps = zip(fireTimes, fireTimes.dropFirst()).map { $1.timeIntervalSince($0) }
+        let longest = zip(fireTimes, fireTimes.dropFirst()).max { $0.1.timeIntervalSince($0.0) < $1.1.timeIntervalSince($1.0) }
         let cronSpan = fireTimes.last.map { last in " over \(format(last.timeIntervalSince(fireTimes[0]))) s" } ?? ""
-        let longestGap = gaps.max().map { ", longest gap \(format($0)) s" } ?? ""
+        let longestGap = longest.map { ", longest gap \(format($0.1.timeIntervalSince($0.0))) s" } ?? ""
         lines += [
             "", "| Workload | Count |", "|---|---:|",
             "| jobs submitted (one-shot and sharded) | \(jobs.count) |",
@@ -74,8 +74,7 @@ public struct ChaosReport: Sendable {
         ]
         // A long gap is allowed while no leader can write, but is worth explaining: when it was,
         // and which faults were under way then.
-        if let (from, to) = zip(fireTimes, fireTimes.dropFirst()).max(by: { $0.1.timeIntervalSince($0.0) < $1.1.timeIntervalSince($1.0) }),
-            to.timeIntervalSince(from) > Self.notableCronGap
+        if let (from, to) = longest, to.timeIntervalSince(from) > Self.notableCronGap
         {
             let start = from.timeIntervalSince(startedAt)
             let end = to.timeIntervalSince(startedAt)
