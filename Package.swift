@@ -158,7 +158,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationMemoryTests",
-            dependencies: ["Coordination", "CoordinationMemory", "CoordinationTesting"]
+            dependencies: [
+                "Coordination", "CoordinationMemory", "CoordinationTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "CoordinationZooKeeperTests",

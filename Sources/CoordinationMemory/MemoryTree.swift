@@ -54,12 +54,20 @@ struct MemoryTree: Sendable {
     /// the failing step.
     mutating func apply(_ steps: [Step], namespace: Key) throws(CoordinationError) -> (results: [StepResult], changes: [Change]) {
         let nextRevision = revision + 1
-        let (results, changes, changed) = try plan(steps, revision: nextRevision, namespace: namespace)
+        let (results, changes, planned) = try plan(steps, revision: nextRevision, namespace: namespace)
         guard !changes.isEmpty else { return (results, changes) }
-        // The overlay (and its reference to `nodes`) is gone by now, so these writes mutate the
-        // dictionary in place instead of copying every key.
-        for (key, node) in changed {
+        var writes = planned
+        // The overlay's reference to `nodes` is gone by now, so these writes mutate the
+        // dictionary in place instead of copying every key, and the children sets in place
+        // (once the written copies are dropped) instead of copying a folder's whole set per child
+        // created or deleted.
+        for (key, node) in writes.changed {
             nodes[key] = node
+        }
+        writes.changed = [:]
+        for (parent, delta) in writes.childChanges {
+            nodes[parent]?.children.subtract(delta.removed)
+            nodes[parent]?.children.formUnion(delta.added)
         }
         revision = nextRevision
         return (results, changes)
@@ -68,7 +76,7 @@ struct MemoryTree: Sendable {
     /// Plays `steps` on an overlay of the tree; nothing is written.
     private func plan(
         _ steps: [Step], revision: Int64, namespace: Key
-    ) throws(CoordinationError) -> (results: [StepResult], changes: [Change], changed: [Key: MemoryNode?]) {
+    ) throws(CoordinationError) -> (results: [StepResult], changes: [Change], writes: Overlay.Writes) {
         var overlay = Overlay(base: nodes)
         var results: [StepResult] = []
         var changes: [Change] = []
@@ -87,7 +95,7 @@ struct MemoryTree: Sendable {
                 throw failed
             }
         }
-        return (results, changes, overlay.changed)
+        return (results, changes, overlay.writes)
     }
 
     /// Physical keys at and beneath `key`, parents first, siblings in byte order.
@@ -110,13 +118,48 @@ struct MemoryTree: Sendable {
 }
 
 /// The changes of one transaction in progress, on top of the committed tree.
-private struct Overlay {
-    let base: [Key: MemoryNode]
-    var changed: [Key: MemoryNode?] = [:]
+///
+/// A node's children are not copied into the overlay: a folder of many keys would have its whole
+/// set copied for each child created or deleted. Children created and deleted are kept apart
+/// instead (``Writes/childChanges``) and applied to the committed sets in place.
+struct Overlay {
+    struct ChildChange {
+        var added: Set<Key> = []
+        var removed: Set<Key> = []
+    }
 
+    /// What a transaction writes: nodes (their `children` as committed) and child changes.
+    struct Writes {
+        var changed: [Key: MemoryNode?] = [:]
+        var childChanges: [Key: ChildChange] = [:]
+    }
+
+    let base: [Key: MemoryNode]
+    private(set) var writes = Writes()
+
+    /// The node with its children as committed (without this transaction's child changes).
     func node(_ key: Key) -> MemoryNode? {
-        if let entry = changed[key] { return entry }
+        if let entry = writes.changed[key] { return entry }
         return base[key]
+    }
+
+    /// Whether the node has children, this transaction's child changes included.
+    private func hasChildren(_ key: Key, _ node: MemoryNode) -> Bool {
+        guard let change = writes.childChanges[key] else { return !node.children.isEmpty }
+        // `added` never holds a committed child and `removed` only committed ones.
+        return node.children.count + change.added.count - change.removed.count > 0
+    }
+
+    private mutating func addChild(_ child: Key, to parent: Key) {
+        if writes.childChanges[parent]?.removed.remove(child) == nil {
+            writes.childChanges[parent, default: ChildChange()].added.insert(child)
+        }
+    }
+
+    private mutating func removeChild(_ child: Key, from parent: Key) {
+        if writes.childChanges[parent]?.added.remove(child) == nil {
+            writes.childChanges[parent, default: ChildChange()].removed.insert(child)
+        }
     }
 
     mutating func apply(_ step: MemoryTree.Step, revision: Int64, namespace: Key) throws(CoordinationError) -> MemoryTree.StepResult {
@@ -151,9 +194,9 @@ private struct Overlay {
             let created = MemoryNode(
                 value: value, version: 0, createRevision: revision, modRevision: revision,
                 owner: mode.isEphemeral ? owner : 0, children: [], nextSequence: 0)
-            parent.children.insert(key)
-            changed[parentKey] = parent
-            changed[key] = created
+            if mode.isSequential { writes.changed[parentKey] = parent }
+            addChild(key, to: parentKey)
+            writes.changed[key] = created
             return .created(key, created)
 
         case .set(let key, let value, let ifVersion):
@@ -164,7 +207,7 @@ private struct Overlay {
             node.value = value
             node.version += 1
             node.modRevision = revision
-            changed[key] = node
+            writes.changed[key] = node
             return .set(key, node)
 
         case .delete(let key, let ifVersion):
@@ -172,12 +215,11 @@ private struct Overlay {
             if let ifVersion, node.version != ifVersion {
                 throw .versionConflict(shown(key), expected: ifVersion, actual: node.version)
             }
-            if !node.children.isEmpty { throw .notEmpty(shown(key)) }
-            if let parentKey = key.parent, var parent = self.node(parentKey) {
-                parent.children.remove(key)
-                changed[parentKey] = parent
-            }
-            changed[key] = .some(nil)
+            if hasChildren(key, node) { throw .notEmpty(shown(key)) }
+            if let parentKey = key.parent, self.node(parentKey) != nil { removeChild(key, from: parentKey) }
+            // Gone with no children left: a node created again here starts with none.
+            writes.childChanges[key] = nil
+            writes.changed[key] = .some(nil)
             return .deleted(key)
         }
     }
