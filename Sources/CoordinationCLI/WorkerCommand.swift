@@ -16,7 +16,9 @@ struct WorkerCommand: AsyncParsableCommand {
             COORD_SHARDS, COORD_SHARD_PARAM (when given), COORD_ATTEMPT, COORD_FENCING_TOKEN and \
             COORD_WORKER_ID in its environment; a non-zero exit is a failure (retried as the job says); a timeout, \
             a cancel request or a lost session stops it (SIGTERM, then SIGKILL after 3 s). The \
-            last 4 KB of its stdout and stderr are kept in the job's history (coord runs ID --json).
+            last 4 KB of its stdout and stderr are kept in the job's history (coord runs ID --json). \
+            The worker that leads removes each finished one-shot job (no active run left) --keep-finished \
+            after its last run ended, with its history, so that the store does not grow without end.
 
             SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
             to finish, what is left is handed back to other workers; then coord exits 0. Logs go \
@@ -33,11 +35,28 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Share of planned work for the weighted strategy (default 1).", valueName: "w")) var weight: Int = 1
     @Option(help: ArgumentHelp("The worker's labels, k=v,… (jobs may require them).", valueName: "k=v,…")) var labels: String?
     @Option(help: ArgumentHelp("How long a shutdown waits for running commands (default 10s).", valueName: "d")) var grace: String?
+    @Option(
+        help: ArgumentHelp(
+            "While this worker leads: how long a finished one-shot job is kept, with its history, before it is removed (default 1d; 'forever' keeps it).",
+            valueName: "d|forever")) var keepFinished: String?
+
+    /// `--keep-finished`: a duration (zero removes a job as soon as it finishes) or `forever`.
+    static func retention(_ text: String?) throws -> Duration? {
+        let defaults = Worker.Configuration()
+        guard let text else { return defaults.finishedJobRetention }
+        if text == "forever" { return nil }
+        guard let duration = DurationText.parse(text) else {
+            throw CoordinationError(
+                .invalidConfiguration, "--keep-finished \(text) is neither a duration (such as 1h, 7d or 0s) nor 'forever'")
+        }
+        return duration
+    }
 
     func run() async throws {
         let workerConfiguration = Worker.Configuration(
             capacity: capacity, weight: weight, labels: try JobOptions.labels(labels, option: "--labels"),
-            gracePeriod: try HeldCommand.duration(grace, option: "--grace") ?? .seconds(10))
+            gracePeriod: try HeldCommand.duration(grace, option: "--grace") ?? .seconds(10),
+            finishedJobRetention: try Self.retention(keepFinished))
         let workerID = id ?? Self.defaultID()
         // Checked before the store is opened (the worker checks them again).
         if let problem = Key.segmentProblem(workerID) {

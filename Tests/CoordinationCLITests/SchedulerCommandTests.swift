@@ -96,6 +96,16 @@ struct SchedulerCommandTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test("worker refuses a bad --keep-finished before any I/O, with one line naming the option")
+    func invalidRetention() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", "etcd://127.0.0.1:9/none", "worker", "--keep-finished", "always"])
+        #expect(result.status != 0)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("--keep-finished always") && result.stderr.contains("'forever'"), "\(result.stderr)")
+    }
+
     @Test("job add --json prints the submitted job in the scheduler's JSON format")
     func jobAddJSON() async throws {
         let coord = try CoordProcess()

@@ -63,7 +63,8 @@ final class TestCluster: Sendable {
     /// returns it and its handle.
     @discardableResult
     func startWorker(
-        _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5), handlers: [String: JobHandler],
+        _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5),
+        finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention, handlers: [String: JobHandler],
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = wrapping(try await open())
@@ -72,7 +73,8 @@ final class TestCluster: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["COORD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let worker = try Worker(
             store: store, layout: layout, id: id,
-            configuration: Worker.Configuration(capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5)),
+            configuration: Worker.Configuration(
+                capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5), finishedJobRetention: finishedJobRetention),
             handlers: handlers, clock: clock, logger: logger)
         let task = Task { try await worker.run() }
         running.withLock { $0[id] = (worker, task) }

@@ -5,7 +5,8 @@ import Logging
 /// What the elected leader does, while it leads: turn due fire times of recurring jobs into runs
 /// (exactly once: the job state's `lastMaterialized` moves forward in the same transaction that
 /// creates the runs, as a compare-and-set on its version), apply the misfire and overlap
-/// policies, and plan placement for the strategies that need a plan.
+/// policies, plan placement for the strategies that need a plan, and remove finished one-shot
+/// jobs after their retention (``FinishedJobSweep``).
 ///
 /// Every write is a compare-and-set, so a deposed leader that has not noticed yet cannot undo or
 /// repeat what the new one did.
@@ -33,6 +34,9 @@ struct LeaderDuties: Sendable {
         defer { feed.detach() }
         var view = SchedulerView(layout: layout)
         var planner = PlacementState()
+        var sweep = configuration.finishedJobRetention.map {
+            FinishedJobSweep(retention: $0, store: store, layout: layout, logger: logger)
+        }
         var wallTimer: (at: Date, task: Task<Void, Never>)?
         var stabilityTimer: Task<Void, Never>?
         defer {
@@ -58,8 +62,9 @@ struct LeaderDuties: Sendable {
                 }
             }
             let stable = planner.isStable(window: configuration.stabilisation)
-            let wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
+            var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
+            if let next = await sweep?.pass(view: view, now: clock.now()) { wake = min(wake ?? next, next) }
             if let wake, wallTimer?.at != wake {
                 wallTimer?.task.cancel()
                 let clock = clock

@@ -26,11 +26,15 @@ public final class Worker: Service {
         public var misfireThreshold: Duration
         /// Leader: how long membership must stay unchanged before placement plans are rebalanced.
         public var stabilisation: Duration
+        /// Leader: how long a finished one-shot job (no active run left) is kept, with its state and
+        /// history, after its last run finished; then it is removed, as `coord job rm` would.
+        /// `nil` keeps finished jobs until removed by hand.
+        public var finishedJobRetention: Duration?
 
         public init(
             capacity: Int = 4, weight: Int = 1, labels: [String: String] = [:], gracePeriod: Duration = .seconds(10),
             loadDelay: Duration = .milliseconds(20), misfireThreshold: Duration = .milliseconds(500),
-            stabilisation: Duration = .milliseconds(500)
+            stabilisation: Duration = .milliseconds(500), finishedJobRetention: Duration? = .seconds(86_400)
         ) {
             self.capacity = capacity
             self.weight = weight
@@ -39,6 +43,7 @@ public final class Worker: Service {
             self.loadDelay = loadDelay
             self.misfireThreshold = misfireThreshold
             self.stabilisation = stabilisation
+            self.finishedJobRetention = finishedJobRetention
         }
     }
 

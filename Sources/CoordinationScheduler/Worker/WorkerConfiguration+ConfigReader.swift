@@ -17,6 +17,8 @@ extension Worker.Configuration {
     /// - `misfireThreshold` (string, default `500ms`): a fire time found later than this is a misfire.
     /// - `stabilisation` (string, default `500ms`): how long membership must stay unchanged before
     ///   placement is rebalanced.
+    /// - `finishedJobRetention` (string, default `1d`): while this worker leads, how long a finished
+    ///   one-shot job is kept, with its history, before it is removed; `forever` keeps it.
     ///
     /// Durations are written `500ms`, `10s`, `2m`. Scope the reader to read them under a prefix:
     /// `config.scoped(to: "worker")` reads `worker.capacity` (`WORKER_CAPACITY` from the environment).
@@ -38,6 +40,13 @@ extension Worker.Configuration {
             gracePeriod: try config.durationSetting("gracePeriod", allowZero: true) ?? defaults.gracePeriod,
             loadDelay: try config.durationSetting("loadDelay", allowZero: true) ?? defaults.loadDelay,
             misfireThreshold: try config.durationSetting("misfireThreshold", allowZero: true) ?? defaults.misfireThreshold,
-            stabilisation: try config.durationSetting("stabilisation", allowZero: true) ?? defaults.stabilisation)
+            stabilisation: try config.durationSetting("stabilisation", allowZero: true) ?? defaults.stabilisation,
+            finishedJobRetention: try Self.retention(config) ?? defaults.finishedJobRetention)
+    }
+
+    /// `finishedJobRetention`: a duration, or `forever` (`.some(nil)`); `nil` when not set.
+    private static func retention(_ config: ConfigReader) throws(CoordinationError) -> Duration?? {
+        if try config.stringSetting("finishedJobRetention") == "forever" { return .some(nil) }
+        return try config.durationSetting("finishedJobRetention", allowZero: true).map { .some($0) }
     }
 }

@@ -1,0 +1,115 @@
+import Coordination
+import Foundation
+import Logging
+
+/// The leader's removal of finished one-shot jobs once ``Worker/Configuration/finishedJobRetention``
+/// has passed since they finished, so that a scheduler fed one-shot jobs for months does not keep
+/// every one of them (and every worker's view of them) forever.
+///
+/// A one-shot job is finished when it has no active run and a history entry; it finished at its
+/// newest entry's `finishedAt`, read once per job. The removal is one transaction that checks the
+/// job's state version and deletes the runs folder without `recursive`, so a job triggered again
+/// meanwhile (a new run, a new state version) is left alone. Each pass reads and removes a bounded
+/// number of jobs, so a large backlog never keeps the leader from its fire times for long.
+struct FinishedJobSweep {
+    let retention: Duration
+    let store: any CoordinationStore
+    let layout: SchedulerLayout
+    let logger: Logger
+
+    /// When each finished one-shot job finished, by job id.
+    private var finishedAt: [String: Date] = [:]
+    /// No pass before this.
+    private var notBefore: Date?
+
+    static let readsPerPass = 100
+    static let removalsPerPass = 20
+    /// Most history entries deleted by one transaction (the removal's other operations fit beside).
+    static let entriesPerTransaction = 64
+
+    init(retention: Duration, store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
+        self.retention = retention
+        self.store = store
+        self.layout = layout
+        self.logger = logger
+    }
+
+    /// How often finished jobs are looked for: new ones are noticed within this.
+    var interval: TimeInterval { min(60, max(1, retention.seconds / 4)) }
+
+    /// Reads when newly finished jobs finished and removes those kept long enough; returns when
+    /// to look again.
+    mutating func pass(view: SchedulerView, now: Date) async -> Date {
+        if let notBefore, now < notBefore { return notBefore }
+        var finished: [String: Int64] = [:]
+        for (id, spec) in view.specs where !spec.schedule.isRecurring && view.runs(ofJob: id).isEmpty {
+            if let (_, version) = view.states[id] { finished[id] = version }
+        }
+        finishedAt = finishedAt.filter { finished[$0.key] != nil }
+        var unread = finished.keys.filter { finishedAt[$0] == nil }.sorted()
+        let more = unread.count > Self.readsPerPass
+        unread = Array(unread.prefix(Self.readsPerPass))
+        for id in unread {
+            if let date = await newestFinish(of: id) { finishedAt[id] = date }
+        }
+        let keep = retention.seconds
+        let due = finishedAt.filter { now.timeIntervalSince($0.value) >= keep }.sorted { $0.value < $1.value }
+        for (id, _) in due.prefix(Self.removalsPerPass) {
+            guard let version = finished[id] else { continue }
+            await remove(id, stateVersion: version)
+            finishedAt[id] = nil
+        }
+        // A backlog goes on at once (the caller's next pass); otherwise at the next removal or
+        // the next look for newly finished jobs, whichever is sooner.
+        var next = now.addingTimeInterval(interval)
+        if more || due.count > Self.removalsPerPass { next = now }
+        if let soonest = finishedAt.values.min() { next = min(next, soonest.addingTimeInterval(keep)) }
+        notBefore = next
+        return next
+    }
+
+    /// The newest history entry's finish time; `nil` when there is none yet (the job's run may
+    /// be one the view has not seen) or it cannot be read now (tried again next pass).
+    private func newestFinish(of id: String) async -> Date? {
+        do {
+            let folder = try layout.history(of: id)
+            guard let newest = try await store.children(of: folder).max(),
+                let record = try await store.get(try folder.child(newest))
+            else { return nil }
+            return try record.decoded(HistoryEntry.self).finishedAt
+        } catch {
+            logger.debug("cannot read a finished job's history", metadata: ["job": "\(id)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Removes the job, its state, its (empty) runs folder and its history, unless it changed.
+    private func remove(_ id: String, stateVersion: Int64) async {
+        do {
+            let state = try layout.state(id)
+            let history = try layout.history(of: id)
+            var entries = try await store.children(of: history).sorted()
+            let unchanged = Coordination.Operation.check(state, version: stateVersion)
+            // The oldest entries first when there are more than one transaction holds.
+            while entries.count > Self.entriesPerTransaction {
+                let chunk = entries.prefix(Self.entriesPerTransaction)
+                _ = try await store.transaction([unchanged] + chunk.map { .delete(try history.child($0), ifVersion: nil) })
+                entries.removeFirst(chunk.count)
+            }
+            _ = try await store.transaction(
+                [unchanged] + entries.map { .delete(try history.child($0), ifVersion: nil) } + [
+                    .delete(history, ifVersion: nil),
+                    // Not recursive: a run created meanwhile makes this fail, and the job stays.
+                    .delete(try layout.runs(of: id), ifVersion: nil),
+                    .delete(state, ifVersion: stateVersion),
+                    .delete(try layout.job(id), ifVersion: nil),
+                ])
+            logger.info("finished one-shot job removed", metadata: ["job": "\(id)", "kept": "\(DurationText.format(retention))"])
+        } catch let error as CoordinationError where [.versionConflict, .noNode, .notEmpty].contains(error.code) {
+            // Triggered again, removed by someone else, or our view is behind: the watch catches us up.
+            logger.debug("finished job not removed", metadata: ["job": "\(id)", "reason": "\(error.message)"])
+        } catch {
+            logger.warning("cannot remove a finished job", metadata: ["job": "\(id)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Coordination
+import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+@Suite(.serverLoadLimit) struct FinishedJobRetentionTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// The leader removes a finished one-shot job, with its state, runs folder and history, once
+    /// the retention has passed since its last run finished, and nothing else: not a job finished
+    /// more recently, not one triggered again whose run is still active, not a one-shot job whose
+    /// time has not come, not a recurring job.
+    @Test(arguments: SchedulerBackend.all)
+    func finishedOneShotJobsAreRemovedAfterTheirRetention(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let release = Signal()
+        let holds = Shared(0)
+        // The first run of a job returns at once; the next ones wait for `release`.
+        let hold: JobHandler = { _ in
+            if holds.withLock({ count in
+                count += 1
+                return count
+            }) > 1 { await release.wait() }
+            return RunOutput()
+        }
+        try await cluster.startWorker(
+            "w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }, "hold": hold])
+        let client = try await cluster.client()
+        let layout = cluster.layout
+        let watcher = try await cluster.open()
+        func exists(_ job: String) async throws -> Bool { try await watcher.exists(try layout.job(job)) }
+
+        try await client.submit(JobSpec(id: "later", handler: "noop", schedule: .once(at: Self.start.addingTimeInterval(3600))))
+        try await client.submit(JobSpec(id: "hourly", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
+        try await client.submit(JobSpec(id: "a", handler: "noop"))
+        try await client.submit(JobSpec(id: "c", handler: "hold"))
+        _ = try await cluster.waitForHistory("a and c to run") { Self.succeeded("a")($0) && Self.succeeded("c")($0) }
+        // c runs again (and waits) before anything is due.
+        _ = try await client.trigger("c")
+        _ = try await cluster.waitForRuns(of: "c", "c's second run to start") { $0.contains { $0.status == .running } }
+        clock.advance(by: 6)
+        try await client.submit(JobSpec(id: "b", handler: "noop"))
+        _ = try await cluster.waitForHistory("b to run") { Self.succeeded("b")($0) }
+
+        clock.advance(by: 5)  // a finished 11 s ago, b 5 s ago
+        try await waitUntilGone(try layout.job("a"), store: watcher)
+        for gone in [try layout.state("a"), try layout.runs(of: "a"), try layout.history(of: "a")] {
+            #expect(try await !watcher.exists(gone), "\(gone) went with the job")
+        }
+        #expect(try await exists("b"), "b finished only 5 s ago")
+        #expect(try await exists("c"), "c has an active run")
+        #expect(try await exists("later"), "later has not run yet")
+        #expect(try await exists("hourly"), "a recurring job is never finished")
+        #expect(try await client.jobs().map(\.spec.id).sorted() == ["b", "c", "hourly", "later"])
+
+        release.fire()
+        _ = try await cluster.waitForHistory("c's second run to end") { Self.succeeded("c", 2)($0) }
+        clock.advance(by: 6)  // b finished 11 s ago, c 6 s ago
+        try await waitUntilGone(try layout.job("b"), store: watcher)
+        #expect(try await exists("c"), "c finished again only 6 s ago")
+        clock.advance(by: 5)
+        try await waitUntilGone(try layout.job("c"), store: watcher)
+        #expect(try await client.jobs().map(\.spec.id).sorted() == ["hourly", "later"])
+    }
+
+    static func succeeded(_ job: String, _ count: Int = 1) -> @Sendable ([HistoryEntry]) -> Bool {
+        { $0.filter { $0.job == job && $0.outcome == .succeeded }.count >= count }
+    }
+
+    /// Waits, on a watch, until `key` does not exist.
+    private func waitUntilGone(_ key: Key, store: any CoordinationStore) async throws {
+        try await withDeadline("\(key) to be removed") {
+            for try await event in store.watch(key, scope: .key) {
+                switch event {
+                case .snapshot(let records): if records.isEmpty { return }
+                case .delete: return
+                case .put: continue
+                }
+            }
+            throw CoordinationError(.unavailable, "the watch of \(key) ended")
+        }
+    }
+}
