@@ -16,10 +16,6 @@ import Testing
         }
     }
 
-    static func successes(_ job: String, _ count: Int) -> @Sendable ([HistoryEntry]) -> Bool {
-        { $0.filter { $0.job == job && $0.outcome == .succeeded }.count >= count }
-    }
-
     @Test(arguments: SchedulerBackend.all)
     func eachCronFireTimeRunsOnceAcrossThreeWorkersAndMisfiresFollowThePolicy(backend: SchedulerBackend) async throws {
         let clock = ManualWallClock(Self.start)
@@ -36,7 +32,7 @@ import Testing
         for second in 1...5 {
             clock.advance(by: 1)
             _ = try await cluster.waitForHistory("fire time \(second)") {
-                Self.successes("once-now", second)($0) && Self.successes("skipper", second)($0)
+                successes("once-now", second)($0) && successes("skipper", second)($0)
             }
         }
         let expected = (1...5).map { Self.start.addingTimeInterval(Double($0)) }
@@ -47,7 +43,7 @@ import Testing
         clock.advance(by: 5.7)  // fire times +6…+10 pass; +10 is 0.7 s late: a misfire
         for index in 0..<3 { try await cluster.startWorker("w\(index)", handlers: handlers) }
         let history = try await cluster.waitForHistory("the catch-up") { entries in
-            Self.successes("once-now", 6)(entries) && entries.contains { $0.job == "skipper" && $0.outcome == .skipped }
+            successes("once-now", 6)(entries) && entries.contains { $0.job == "skipper" && $0.outcome == .skipped }
         }
         let latestMissed = Self.start.addingTimeInterval(10)
         let onceNow = history.filter { $0.job == "once-now" }
@@ -61,7 +57,7 @@ import Testing
         // Back on time: the next fire time runs normally for both.
         clock.advance(by: 0.3)
         _ = try await cluster.waitForHistory("fire time 11") {
-            Self.successes("once-now", 7)($0) && Self.successes("skipper", 6)($0)
+            successes("once-now", 7)($0) && successes("skipper", 6)($0)
         }
         #expect(calls.value[Self.start.addingTimeInterval(11)] == 2)
         #expect(calls.value.values.allSatisfy { $0 <= 2 }, "no fire time ran twice")
@@ -78,7 +74,7 @@ import Testing
         try await client.submit(JobSpec(id: "rate", handler: "tick", schedule: .every(.milliseconds(1500), start: nil)))
         for count in 1...3 {
             clock.advance(by: 1.5)
-            _ = try await cluster.waitForHistory("run \(count)", Self.successes("rate", count))
+            _ = try await cluster.waitForHistory("run \(count)", successes("rate", count))
         }
         #expect(calls.value.keys.sorted() == [1.5, 3.0, 4.5].map { Self.start.addingTimeInterval($0) })
     }
@@ -113,7 +109,7 @@ import Testing
         #expect(replace.map(\.outcome) == [.cancelled, .succeeded], "the active run was cancelled, then the new one ran")
         #expect(replace.last?.scheduledAt == Self.start.addingTimeInterval(2))
         release.fire()
-        let after = try await cluster.waitForHistory("the skip job's first run") { Self.successes("skip", 1)($0) }
+        let after = try await cluster.waitForHistory("the skip job's first run") { successes("skip", 1)($0) }
         let skip = after.filter { $0.job == "skip" }
         #expect(skip.map(\.outcome) == [.skipped, .succeeded])
         #expect(skip.first?.scheduledAt == Self.start.addingTimeInterval(2))
@@ -147,7 +143,7 @@ import Testing
         let queued = try await cluster.waitForRuns(of: "queued", "the third fire time to queue") { $0.count == 3 }
         #expect(queued.map(\.status) == [.running, .pending, .pending], "later fire times wait")
         release.fire()
-        let history = try await cluster.waitForHistory("three runs") { Self.successes("queued", 3)($0) }
+        let history = try await cluster.waitForHistory("three runs") { successes("queued", 3)($0) }
         #expect(history.compactMap(\.scheduledAt) == (1...3).map { Self.start.addingTimeInterval(Double($0)) })
         #expect(state.value.order == (1...3).map { Self.start.addingTimeInterval(Double($0)) })
         #expect(state.value.most == 1, "never two fire times of the job at once")
@@ -173,7 +169,7 @@ import Testing
                 try await backend.expire(try #require(stores[leader]))
             }
             clock.advance(by: 1)
-            _ = try await cluster.waitForHistory("fire time \(second)", Self.successes("tick", second))
+            _ = try await cluster.waitForHistory("fire time \(second)", successes("tick", second))
         }
         let expected = (1...6).map { Self.start.addingTimeInterval(Double($0)) }
         #expect(calls.value == Dictionary(uniqueKeysWithValues: expected.map { ($0, 1) }), "each fire time exactly once")

@@ -37,13 +37,13 @@ import Testing
         try await client.submit(JobSpec(id: "hourly", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
         try await client.submit(JobSpec(id: "a", handler: "noop"))
         try await client.submit(JobSpec(id: "c", handler: "hold"))
-        _ = try await cluster.waitForHistory("a and c to run") { Self.succeeded("a")($0) && Self.succeeded("c")($0) }
+        _ = try await cluster.waitForHistory("a and c to run") { successes("a")($0) && successes("c")($0) }
         // c runs again (and waits) before anything is due.
         _ = try await client.trigger("c")
         _ = try await cluster.waitForRuns(of: "c", "c's second run to start") { $0.contains { $0.status == .running } }
         clock.advance(by: 6)
         try await client.submit(JobSpec(id: "b", handler: "noop"))
-        _ = try await cluster.waitForHistory("b to run") { Self.succeeded("b")($0) }
+        _ = try await cluster.waitForHistory("b to run") { successes("b")($0) }
 
         clock.advance(by: 5)  // a finished 11 s ago, b 5 s ago
         try await waitUntilGone(try layout.job("a"), store: watcher)
@@ -57,17 +57,13 @@ import Testing
         #expect(try await client.jobs().map(\.spec.id).sorted() == ["b", "c", "hourly", "later"])
 
         release.fire()
-        _ = try await cluster.waitForHistory("c's second run to end") { Self.succeeded("c", 2)($0) }
+        _ = try await cluster.waitForHistory("c's second run to end") { successes("c", 2)($0) }
         clock.advance(by: 6)  // b finished 11 s ago, c 6 s ago
         try await waitUntilGone(try layout.job("b"), store: watcher)
         #expect(try await exists("c"), "c finished again only 6 s ago")
         clock.advance(by: 5)
         try await waitUntilGone(try layout.job("c"), store: watcher)
         #expect(try await client.jobs().map(\.spec.id).sorted() == ["hourly", "later"])
-    }
-
-    static func succeeded(_ job: String, _ count: Int = 1) -> @Sendable ([HistoryEntry]) -> Bool {
-        { $0.filter { $0.job == job && $0.outcome == .succeeded }.count >= count }
     }
 
     /// Waits, on a watch, until `key` does not exist.

@@ -249,6 +249,11 @@ final class Signal: Sendable {
     func wait() async { for await fired in broadcast.subscribe() where fired { return } }
 }
 
+/// A `waitForHistory` condition: the job has at least `count` successes.
+func successes(_ job: String, _ count: Int = 1) -> @Sendable ([HistoryEntry]) -> Bool {
+    { $0.filter { $0.job == job && $0.outcome == .succeeded }.count >= count }
+}
+
 /// A handler that succeeds at once, counting its calls per run.
 func countingHandler(_ calls: Shared<[String: Int]>) -> JobHandler {
     { context in
