@@ -66,15 +66,44 @@ import Testing
         #expect(try await client.jobs().map(\.spec.id).sorted() == ["hourly", "later"])
     }
 
-    /// Waits, on a watch, until `key` does not exist.
-    private func waitUntilGone(_ key: Key, store: any CoordinationStore) async throws {
-        try await withDeadline("\(key) to be removed") {
-            for try await event in store.watch(key, scope: .key) {
+    /// More finished jobs than one pass reads or removes: later passes follow at once, without
+    /// waiting for the next look for newly finished jobs, whether a pass removed something (whose
+    /// watch events wake the leader anyway) or only read, until every one is gone.
+    @Test(arguments: SchedulerBackend.all)
+    func aBacklogOfFinishedJobsIsRemovedOverSeveralPasses(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        // Looks every second; nothing is due before the clock moves, so the history can be counted first.
+        try await cluster.startWorker("w0", finishedJobRetention: .seconds(4), handlers: ["noop": { _ in RunOutput() }])
+        let client = try await cluster.client()
+        let count = 130
+        try await client.submit((0..<count).map { JobSpec(id: "j\($0)", handler: "noop") })
+        _ = try await cluster.waitForHistory("\(count) runs") { $0.filter { $0.outcome == .succeeded }.count >= count }
+        // At +1 s nothing is due yet: passes that only read, until all are read and the next
+        // look is set for +2 s.
+        clock.advance(by: 1)
+        try await withDeadline("the finished jobs to be read") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(2)) }
+        clock.advance(by: 3)
+        let watcher = try await cluster.open()
+        try await waitUntilGone(cluster.layout.jobs, scope: .children, store: watcher)
+        #expect(try await watcher.children(of: cluster.layout.states).isEmpty)
+        #expect(try await watcher.children(of: cluster.layout.runs).isEmpty)
+        #expect(try await watcher.children(of: cluster.layout.history).isEmpty)
+    }
+
+    /// Waits, on a watch, until `key` does not exist or, for `.children`, has no children left.
+    private func waitUntilGone(_ key: Key, scope: WatchScope = .key, store: any CoordinationStore) async throws {
+        try await withDeadline("\(key) (\(scope)) to be removed") {
+            var present: Set<Key> = []
+            for try await event in store.watch(key, scope: scope) {
                 switch event {
-                case .snapshot(let records): if records.isEmpty { return }
-                case .delete: return
-                case .put: continue
+                case .snapshot(let records): present = Set(records.map(\.key))
+                case .put(let record): present.insert(record.key)
+                case .delete(let key): present.remove(key)
                 }
+                // A children scope reports the folder itself too.
+                if present.subtracting(scope == .children ? [key] : []).isEmpty { return }
             }
             throw CoordinationError(.unavailable, "the watch of \(key) ended")
         }

@@ -19,6 +19,8 @@ struct FinishedJobSweep {
 
     /// When each finished one-shot job finished, by job id.
     private var finishedAt: [String: Date] = [:]
+    /// Jobs removed here that the view may still show.
+    private var removed: Set<String> = []
     /// No pass before this.
     private var notBefore: Date?
 
@@ -45,6 +47,8 @@ struct FinishedJobSweep {
         for (id, spec) in view.specs where !spec.schedule.isRecurring && view.runs(ofJob: id).isEmpty {
             if let (_, version) = view.states[id] { finished[id] = version }
         }
+        removed = removed.filter { finished[$0] != nil }
+        for id in removed { finished[id] = nil }
         finishedAt = finishedAt.filter { finished[$0.key] != nil }
         var unread = finished.keys.filter { finishedAt[$0] == nil }.sorted()
         let more = unread.count > Self.readsPerPass
@@ -56,7 +60,7 @@ struct FinishedJobSweep {
         let due = finishedAt.filter { now.timeIntervalSince($0.value) >= keep }.sorted { $0.value < $1.value }
         for (id, _) in due.prefix(Self.removalsPerPass) {
             guard let version = finished[id] else { continue }
-            await remove(id, stateVersion: version)
+            if await remove(id, stateVersion: version) { removed.insert(id) }
             finishedAt[id] = nil
         }
         // A backlog goes on at once (the caller's next pass); otherwise at the next removal or
@@ -83,8 +87,9 @@ struct FinishedJobSweep {
         }
     }
 
-    /// Removes the job, its state, its (empty) runs folder and its history, unless it changed.
-    private func remove(_ id: String, stateVersion: Int64) async {
+    /// Removes the job, its state, its (empty) runs folder and its history, unless it changed;
+    /// returns whether it did.
+    private func remove(_ id: String, stateVersion: Int64) async -> Bool {
         do {
             let state = try layout.state(id)
             let history = try layout.history(of: id)
@@ -105,11 +110,13 @@ struct FinishedJobSweep {
                     .delete(try layout.job(id), ifVersion: nil),
                 ])
             logger.info("finished one-shot job removed", metadata: ["job": "\(id)", "kept": "\(DurationText.format(retention))"])
+            return true
         } catch let error as CoordinationError where [.versionConflict, .noNode, .notEmpty].contains(error.code) {
             // Triggered again, removed by someone else, or our view is behind: the watch catches us up.
             logger.debug("finished job not removed", metadata: ["job": "\(id)", "reason": "\(error.message)"])
         } catch {
             logger.warning("cannot remove a finished job", metadata: ["job": "\(id)", "error": "\(error)"])
         }
+        return false
     }
 }

@@ -64,7 +64,11 @@ struct LeaderDuties: Sendable {
             let stable = planner.isStable(window: configuration.stabilisation)
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
-            if let next = await sweep?.pass(view: view, now: clock.now()) { wake = min(wake ?? next, next) }
+            let now = clock.now()
+            if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
+            // A timer whose time has come has fired (or is about to): a wake at that same time
+            // again (more work due now) needs a timer of its own.
+            if let timer = wallTimer, timer.at <= now { wallTimer = nil }
             if let wake, wallTimer?.at != wake {
                 wallTimer?.task.cancel()
                 let clock = clock

@@ -7,6 +7,8 @@ public final class ManualWallClock: Sendable {
     private struct State {
         var now: Date
         var sleepers: [Int: (Date, CheckedContinuation<Void, any Error>)] = [:]
+        /// Tests waiting for someone to sleep until a date.
+        var watchers: [Int: (Date, CheckedContinuation<Void, Never>)] = [:]
         var nextID = 0
     }
     private let state: Mutex<State>
@@ -40,17 +42,41 @@ public final class ManualWallClock: Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { state in
-                    if date <= state.now || Task.isCancelled { return true }
+                let (resumeNow, watchers) = state.withLock { state in
+                    if date <= state.now || Task.isCancelled { return (true, [CheckedContinuation<Void, Never>]()) }
                     state.sleepers[id] = (date, continuation)
-                    return false
+                    let ids = state.watchers.filter { $0.value.0 == date }.map(\.key)
+                    return (false, ids.compactMap { state.watchers.removeValue(forKey: $0)?.1 })
                 }
                 if resumeNow { continuation.resume() }
+                for watcher in watchers { watcher.resume() }
             }
         } onCancel: {
             let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
             sleeper?.1.resume(throwing: CancellationError())
         }
         try Task.checkCancellation()
+    }
+
+    /// Returns once something sleeps until exactly `date` (at once if something does already):
+    /// a test's sign that the code under test has scheduled its next wake-up, where no other
+    /// event shows it. Returns early when cancelled.
+    public func waitForSleeper(until date: Date) async {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if Task.isCancelled || state.sleepers.values.contains(where: { $0.0 == date }) { return true }
+                    state.watchers[id] = (date, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.watchers.removeValue(forKey: id) }?.1.resume()
+        }
     }
 }
