@@ -202,9 +202,11 @@ public enum DurationText {
         return .milliseconds(Int64((value * 1000).rounded()))
     }
 
-    /// `1.5s`, `250ms`, `2m`: the inverse of ``parse(_:)`` for display.
+    /// `1.5s`, `250ms`, `2m`, `6h`, `1d`: the inverse of ``parse(_:)`` for display.
     public static func format(_ duration: Duration) -> String {
         let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if ms % 86_400_000 == 0 && ms >= 86_400_000 { return "\(ms / 86_400_000)d" }
+        if ms % 3_600_000 == 0 && ms >= 3_600_000 { return "\(ms / 3_600_000)h" }
         if ms % 60_000 == 0 && ms >= 60_000 { return "\(ms / 60_000)m" }
         if ms % 1000 == 0 { return "\(ms / 1000)s" }
         if ms < 1000 { return "\(ms)ms" }

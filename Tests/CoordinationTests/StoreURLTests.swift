@@ -97,5 +97,9 @@ import Testing
         #expect(DurationText.format(.seconds(5)) == "5s")
         #expect(DurationText.format(.milliseconds(1500)) == "1.5s")
         #expect(DurationText.format(.seconds(120)) == "2m")
+        #expect(DurationText.format(.seconds(5400)) == "90m")
+        #expect(DurationText.format(.seconds(7200)) == "2h")
+        #expect(DurationText.format(.seconds(86_400)) == "1d")
+        #expect(DurationText.format(.seconds(129_600)) == "36h")
     }
 }
