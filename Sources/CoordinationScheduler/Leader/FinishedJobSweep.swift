@@ -21,6 +21,9 @@ struct FinishedJobSweep {
     private var finishedAt: [String: Date] = [:]
     /// Jobs removed here that the view may still show.
     private var removed: Set<String> = []
+    /// Jobs whose history could not be read or whose removal failed, left alone until the next
+    /// regular look: a job that keeps failing must not turn the passes into a busy loop.
+    private var retryAfter: [String: Date] = [:]
     /// No pass before this.
     private var notBefore: Date?
 
@@ -49,23 +52,25 @@ struct FinishedJobSweep {
         }
         removed = removed.filter { finished[$0] != nil }
         for id in removed { finished[id] = nil }
+        retryAfter = retryAfter.filter { finished[$0.key] != nil && now < $0.value }
         finishedAt = finishedAt.filter { finished[$0.key] != nil }
-        var unread = finished.keys.filter { finishedAt[$0] == nil }.sorted()
+        var unread = finished.keys.filter { finishedAt[$0] == nil && retryAfter[$0] == nil }.sorted()
         let more = unread.count > Self.readsPerPass
         unread = Array(unread.prefix(Self.readsPerPass))
+        let later = now.addingTimeInterval(interval)
         for id in unread {
-            if let date = await newestFinish(of: id) { finishedAt[id] = date }
+            if let date = await newestFinish(of: id) { finishedAt[id] = date } else { retryAfter[id] = later }
         }
         let keep = retention.seconds
         let due = finishedAt.filter { now.timeIntervalSince($0.value) >= keep }.sorted { $0.value < $1.value }
         for (id, _) in due.prefix(Self.removalsPerPass) {
             guard let version = finished[id] else { continue }
-            if await remove(id, stateVersion: version) { removed.insert(id) }
+            if await remove(id, stateVersion: version) { removed.insert(id) } else { retryAfter[id] = later }
             finishedAt[id] = nil
         }
         // A backlog goes on at once (the caller's next pass); otherwise at the next removal or
         // the next look for newly finished jobs, whichever is sooner.
-        var next = now.addingTimeInterval(interval)
+        var next = later
         if more || due.count > Self.removalsPerPass { next = now }
         if let soonest = finishedAt.values.min() { next = min(next, soonest.addingTimeInterval(keep)) }
         notBefore = next
@@ -73,7 +78,7 @@ struct FinishedJobSweep {
     }
 
     /// The newest history entry's finish time; `nil` when there is none yet (the job's run may
-    /// be one the view has not seen) or it cannot be read now (tried again next pass).
+    /// be one the view has not seen) or it cannot be read now (tried again at the next look).
     private func newestFinish(of id: String) async -> Date? {
         do {
             let folder = try layout.history(of: id)
