@@ -92,6 +92,30 @@ import Testing
         #expect(try await watcher.children(of: cluster.layout.history).isEmpty)
     }
 
+    /// A history longer than one transaction holds (entries written by hand here) is deleted in
+    /// chunks, oldest first, and the job goes with the last one.
+    @Test(arguments: SchedulerBackend.all)
+    func aLongHistoryIsRemovedInChunks(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.startWorker("w0", finishedJobRetention: .seconds(4), handlers: ["noop": { _ in RunOutput() }])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "long", handler: "noop"))
+        _ = try await cluster.waitForHistory("the run", successes("long"))
+        let store = try await cluster.open()
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        let entry = Array(try encoder.encode(HistoryEntry(job: "long", finishedAt: Self.start, outcome: .skipped)))
+        for _ in 0..<100 {
+            _ = try await store.create(try cluster.layout.newHistoryEntry(of: "long"), value: entry, mode: .sequential)
+        }
+        #expect(try await store.children(of: try cluster.layout.history(of: "long")).count == 101)
+        clock.advance(by: 5)
+        try await waitUntilGone(try cluster.layout.job("long"), store: store)
+        #expect(try await !store.exists(try cluster.layout.history(of: "long")))
+    }
+
     /// Waits, on a watch, until `key` does not exist or, for `.children`, has no children left.
     private func waitUntilGone(_ key: Key, scope: WatchScope = .key, store: any CoordinationStore) async throws {
         try await withDeadline("\(key) (\(scope)) to be removed") {
