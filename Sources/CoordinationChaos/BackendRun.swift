@@ -100,6 +100,7 @@ struct BackendRun {
                     arguments: [
                         "--store", cluster.storeURL(hosts: hosts, namespace: namespace, ttl: configuration.sessionTTL), "--log-level", "info",
                         "worker", "--id", id, "--capacity", String(configuration.workerCapacity), "--grace", "2s",
+                        "--keep-finished", DurationText.format(configuration.finishedJobRetention),
                     ],
                     environment: environment, log: folder.appendingPathComponent("\(id).log").path)
             }

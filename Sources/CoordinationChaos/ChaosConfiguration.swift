@@ -19,6 +19,9 @@ public struct ChaosConfiguration: Sendable {
     public var sessionTTL: Duration = .seconds(2)
     public var workers = 4
     public var workerCapacity = 2
+    /// The workers' `--keep-finished`: short, so that finished one-shot jobs are removed while
+    /// faults go on (the harness's observer has recorded their history long before).
+    public var finishedJobRetention: Duration = .seconds(30)
     /// ZooKeeper uses `basePort`…+22, etcd `basePort`+30…+35: clear of the dev servers (2181,
     /// 2379-2384), the tests' ZooKeeper (22000-22999) and etcd (23000-23999) ranges.
     public var basePort = 24100
