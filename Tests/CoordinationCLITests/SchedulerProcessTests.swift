@@ -207,7 +207,7 @@ struct SchedulerProcessTests {
         #expect(cancelled.stdoutText.split(separator: "\n").count == 1 && cancelled.stdoutText.contains(#""status":"cancelled""#))
 
         let shown = try await coordRun(["job", "show", "hourly"])
-        #expect(shown.status == 0 && shown.stdoutText.contains("every 60m"))
+        #expect(shown.status == 0 && shown.stdoutText.contains("every 1h"))
         #expect(try await coordRun(["job", "rm", "hourly"]).status == 0)
         let gone = try await coordRun(["job", "show", "hourly"])
         #expect(gone.status == 2 && gone.stderrLines == ["coord: no job hourly"])
