@@ -101,7 +101,7 @@ struct JobShow: AsyncParsableCommand {
                 ? "shell: " + String(decoding: spec.payload, as: UTF8.self) : spec.handler
             var lines: [(String, String)] = [
                 ("id", spec.id), ("handler", handler), ("schedule", SchedulerTables.schedule(spec.schedule)),
-                ("state", view.state.paused ? "paused" : "active"), ("next fire", SchedulerTables.time(next)),
+                ("state", SchedulerTables.state(view, activeRuns: active.count)), ("next fire", SchedulerTables.time(next)),
                 ("shards", String(spec.shards)), ("strategy", JobsTable.strategyName(spec.placement)),
                 ("priority", String(spec.priority)), ("labels", SchedulerTables.labels(spec.requiredLabels)),
                 ("timeout", spec.timeout.map(DurationText.format) ?? "-"),

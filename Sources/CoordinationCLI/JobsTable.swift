@@ -35,12 +35,13 @@ struct JobsTable: AsyncParsableCommand {
             for view in try await scheduler.jobs() {
                 let id = view.spec.id
                 let last = try await scheduler.history(of: id).last
+                let active = try await scheduler.activeRuns(of: id).count
                 rows.append(
                     Row(
                         id: id, handler: view.spec.handler, schedule: SchedulerTables.schedule(view.spec.schedule),
-                        strategy: Self.strategyName(view.spec.placement), state: view.state.paused ? "paused" : "active",
+                        strategy: Self.strategyName(view.spec.placement), state: SchedulerTables.state(view, activeRuns: active),
                         nextFire: SchedulerTables.jsonTime(SchedulerTables.nextFire(view, now: now)),
-                        activeRuns: try await scheduler.activeRuns(of: id).count, lastOutcome: last?.outcome.rawValue,
+                        activeRuns: active, lastOutcome: last?.outcome.rawValue,
                         lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
             }
             return rows

@@ -155,6 +155,10 @@ struct SchedulerProcessTests {
         let listed = try await coord.run(["--store", url, "jobs", "--json"])
         #expect(listed.status == 0)
         #expect(listed.stdoutText.split(separator: "\n").count == 5)
+        let states = listed.stdoutText.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["state"] as? String
+        }
+        #expect(states == Array(repeating: "finished", count: 5), "one-shot jobs with no run left are finished")
         let live = try await coord.run(["--store", url, "workers", "--json"])
         let liveIDs = live.stdoutText.split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
