@@ -77,7 +77,7 @@ import Testing
         // Looks every second; nothing is due before the clock moves, so the history can be counted first.
         try await cluster.startWorker("w0", finishedJobRetention: .seconds(4), handlers: ["noop": { _ in RunOutput() }])
         let client = try await cluster.client()
-        let count = 130
+        let count = 105
         try await client.submit((0..<count).map { JobSpec(id: "j\($0)", handler: "noop") })
         _ = try await cluster.waitForHistory("\(count) runs") { $0.filter { $0.outcome == .succeeded }.count >= count }
         // At +1 s nothing is due yet: passes that only read, until all are read and the next
@@ -107,10 +107,10 @@ import Testing
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
         let entry = Array(try encoder.encode(HistoryEntry(job: "long", finishedAt: Self.start, outcome: .skipped)))
-        for _ in 0..<100 {
+        for _ in 0..<70 {
             _ = try await store.create(try cluster.layout.newHistoryEntry(of: "long"), value: entry, mode: .sequential)
         }
-        #expect(try await store.children(of: try cluster.layout.history(of: "long")).count == 101)
+        #expect(try await store.children(of: try cluster.layout.history(of: "long")).count == 71)
         clock.advance(by: 5)
         try await waitUntilGone(try cluster.layout.job("long"), store: store)
         #expect(try await !store.exists(try cluster.layout.history(of: "long")))
