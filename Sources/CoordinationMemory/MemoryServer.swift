@@ -175,11 +175,16 @@ public final class MemoryServer: Sendable {
         try mutate { state throws(CoordinationError) in try body(&state) }
     }
 
-    func addWatcher(_ watcher: Watcher) -> UInt64 {
+    /// Adds a watcher of the handle whose session is `session`. While that session is cut off the
+    /// watcher starts paused and gets its first snapshot when contact is back, as a ZooKeeper or
+    /// etcd watch opened then keeps trying instead of ending.
+    func addWatcher(_ watcher: Watcher, session: UInt64) -> UInt64 {
         mutate { state in
             let id = state.makeID()
+            var watcher = watcher
+            watcher.paused = state.sessions[session]?.disconnected ?? false
             state.watchers[id] = watcher
-            state.outbox.append((watcher.continuation, .snapshot(state.snapshot(for: watcher))))
+            if !watcher.paused { state.outbox.append((watcher.continuation, .snapshot(state.snapshot(for: watcher)))) }
             return id
         }
     }

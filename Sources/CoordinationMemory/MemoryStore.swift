@@ -250,15 +250,14 @@ public final class MemoryStore: CoordinationStore {
 
     public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
-        do {
-            _ = try usableSession()
-        } catch {
-            continuation.finish(throwing: error)
+        let (session, closed) = handle.withLock { ($0.sessionID, $0.closed) }
+        if closed {
+            continuation.finish(throwing: CoordinationError.closed())
             return stream
         }
         let watcher = MemoryServer.Watcher(
             namespace: namespace, key: physical(key), scope: scope, handle: handleID, continuation: continuation)
-        let id = server.addWatcher(watcher)
+        let id = server.addWatcher(watcher, session: session)
         continuation.onTermination = { [server] _ in server.removeWatcher(id) }
         return stream
     }

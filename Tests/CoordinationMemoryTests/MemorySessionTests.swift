@@ -58,6 +58,32 @@ import Testing
         #expect(try await writer.exists(Key("/mine")), "a reconnected session does not expire")
     }
 
+    /// A watch opened while the handle is cut off does not end: its first event is a snapshot
+    /// once contact is back, after a reconnect or on the next session, as a ZooKeeper or etcd
+    /// watch keeps trying (contract clause 8). Ending it with `connectionLoss` once stopped a
+    /// scheduler worker for good.
+    @Test func aWatchOpenedWhileCutOffStartsOnceContactIsBack() async throws {
+        let server = MemoryServer(clock: clock)
+        let store = try await server.connect(sessionTTL: .seconds(5))
+        let writer = try await server.connect()
+        defer { Task { await store.close(); await writer.close() } }
+
+        store.simulateDisconnect()
+        var reconnecting = try store.watch(Key("/w"), scope: .subtree).makeAsyncIterator()
+        let record = try await writer.create(Key("/w/a"), value: [7])
+        store.simulateReconnect()
+        let parent = try #require(try await writer.get(Key("/w")))
+        #expect(try await reconnecting.next() == .snapshot([parent, record]))
+
+        store.simulateDisconnect()
+        var expiring = try store.watch(Key("/w"), scope: .subtree).makeAsyncIterator()
+        var states = store.sessionEvents().makeAsyncIterator()
+        #expect(await states.next()?.state == .suspended)
+        clock.advance(by: .seconds(6))
+        #expect(await states.next()?.state == .expired)
+        #expect(try await expiring.next() == .snapshot([parent, record]))
+    }
+
     @Test func namedServersAreSharedAndTTLComesFromTheURL() async throws {
         let registry = StoreRegistry([.memory])
         let name = "shared-\(UInt32.random(in: 0...UInt32.max))"

@@ -1,5 +1,4 @@
 import Coordination
-import CoordinationRecipes
 import Synchronization
 
 /// One set of watches on the scheduler's folders per worker, shared by its claiming loop and, while
@@ -26,11 +25,9 @@ final class ViewFeed: Sendable {
         self.main = main
     }
 
-    /// Follows the folders until cancelled or the store fails for good, starting over (fresh
-    /// snapshots for everyone) whenever a sink attaches, and once the session is usable again
-    /// after a watch failed for want of contact (opened while the handle was cut off, say).
+    /// Follows the folders until cancelled or the store fails, starting over (fresh snapshots for
+    /// everyone) whenever a sink attaches.
     func run(store: any CoordinationStore, layout: SchedulerLayout) async throws {
-        var backoff = Backoff()
         while true {
             let follower = state.withLock { state in
                 state.resyncRequested = false
@@ -55,15 +52,7 @@ final class ViewFeed: Sendable {
                 return state.resyncRequested
             }
             if again && !Task.isCancelled { continue }
-            do {
-                try result.get()
-            } catch where !Task.isCancelled && StoreFailure.mayPass(error, store: store) {
-                try await backoff.pause()
-                guard await store.waitForSession(where: { $0.state == .connected || $0.state == .reconnected }) != nil else {
-                    throw CoordinationError.closed()
-                }
-                continue
-            }
+            try result.get()
             try Task.checkCancellation()
             return
         }
