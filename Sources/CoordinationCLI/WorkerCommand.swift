@@ -40,16 +40,14 @@ struct WorkerCommand: AsyncParsableCommand {
             "While this worker leads: how long a finished one-shot job is kept, with its history, before it is removed (default 1d; 'forever' keeps it).",
             valueName: "d|forever")) var keepFinished: String?
 
-    /// `--keep-finished`: a duration (zero removes a job as soon as it finishes) or `forever`.
+    /// `--keep-finished`, or the default when it is not given.
     static func retention(_ text: String?) throws -> Duration? {
-        let defaults = Worker.Configuration()
-        guard let text else { return defaults.finishedJobRetention }
-        if text == "forever" { return nil }
-        guard let duration = DurationText.parse(text) else {
+        guard let text else { return Worker.Configuration().finishedJobRetention }
+        guard let retention = Worker.Configuration.retention(text) else {
             throw CoordinationError(
                 .invalidConfiguration, "--keep-finished \(text) is neither a duration (such as 1h, 7d or 0s) nor 'forever'")
         }
-        return duration
+        return retention
     }
 
     func run() async throws {

@@ -45,6 +45,13 @@ public final class Worker: Service {
             self.stabilisation = stabilisation
             self.finishedJobRetention = finishedJobRetention
         }
+
+        /// A finished-job retention as people write it: a duration (`7d`, `12h`, `0s` removes
+        /// jobs as soon as they finish) or `forever` (`.some(nil)`); `nil` when it is neither.
+        public static func retention(_ text: String) -> Duration?? {
+            if text == "forever" { return .some(nil) }
+            return DurationText.parse(text).map { .some($0) }
+        }
     }
 
     public let id: String

@@ -46,7 +46,10 @@ extension Worker.Configuration {
 
     /// `finishedJobRetention`: a duration, or `forever` (`.some(nil)`); `nil` when not set.
     private static func retention(_ config: ConfigReader) throws(CoordinationError) -> Duration?? {
-        if try config.stringSetting("finishedJobRetention") == "forever" { return .some(nil) }
-        return try config.durationSetting("finishedJobRetention", allowZero: true).map { .some($0) }
+        guard let text = try config.stringSetting("finishedJobRetention") else { return nil }
+        guard let retention = Self.retention(text) else {
+            throw config.invalidSetting("finishedJobRetention", "is '\(text)', not a duration such as 1d or 12h, nor 'forever'")
+        }
+        return retention
     }
 }
