@@ -135,6 +135,11 @@ enum EtcdRequest {
         return .object(fields)
     }
 
+    /// etcd's default `--max-txn-ops`: the most compares, and the most requests in each branch,
+    /// of one txn, nested txns included. The contract's transaction limit is half of it, since an
+    /// operation may need two writes here (its own and its sequence counter's).
+    static let maxOperationsPerBranch = 128
+
     static func txn(compare: [JSONValue], success: [JSONValue], failure: [JSONValue] = []) -> JSONValue {
         ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
     }

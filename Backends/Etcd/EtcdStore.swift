@@ -90,7 +90,7 @@ public final class EtcdStore: CoordinationStore {
     /// Several ranges read at one revision (a txn without compares). etcd allows at most 128
     /// requests per txn, so a longer list is read in chunks pinned to the first chunk's revision.
     func read(_ ranges: [JSONValue]) async throws(CoordinationError) -> TxnReply {
-        let limit = CoordinationLimits.maxTransactionOperations
+        let limit = EtcdRequest.maxOperationsPerBranch
         var reply = try await txn(EtcdRequest.txn(compare: [], success: ranges.prefix(limit).map { ["request_range": $0] }), kind: .read)
         var offset = limit
         while offset < ranges.count {

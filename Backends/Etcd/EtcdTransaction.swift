@@ -47,7 +47,7 @@ extension EtcdStore {
             if case .failure(let error) = outcome { throw annotate(error, key: error.key ?? .root) }
             // On failure, the txn reads the next snapshot, and whether each sequential name it assumed free is taken.
             let rereads = plan.reads + replay.sequentialNameReads
-            let failureBranch = rereads.count <= CoordinationLimits.maxTransactionOperations ? rereads : []
+            let failureBranch = rereads.count <= EtcdRequest.maxOperationsPerBranch ? rereads : []
             let reply = try await write(replay.writeRequest(snapshotRevision: snapshot.revision, failure: failureBranch), of: operations)
             if reply.succeeded {
                 counterGuesses.remember(replay.counters(writtenAt: reply.revision), at: reply.revision)
@@ -316,7 +316,11 @@ struct TransactionReplay {
     }
 
     /// The txn: compares that hold only if nothing read has changed, then one request per touched
-    /// key; `failure` is what a failed txn reads instead.
+    /// key and the counters' writes; `failure` is what a failed txn reads instead.
+    ///
+    /// Every operation needs at most one compare of an existing key (itself, or a create's parent)
+    /// and at most two writes (its own and its sequence counter's), so a transaction within the
+    /// contract's limit fits etcd's per-branch limit once the other compares are folded.
     func writeRequest(snapshotRevision: Int64, failure: [JSONValue] = []) -> JSONValue {
         var compares: [JSONValue] = []
         var absentCompares: [JSONValue] = []
@@ -328,19 +332,27 @@ struct TransactionReplay {
                 absentCompares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
             }
         }
-        for parent in plan.counterParents {
-            compares.append(EtcdRequest.compare(keys.counter(of: parent), .mod, .equal, (counterObserved[parent] ?? nil)?.modRevision ?? 0))
-        }
         for key in plan.deleted {
             // No key may have appeared beneath a deleted key since the snapshot.
             let (start, end) = keys.subtree(key)
             absentCompares.append(EtcdRequest.compare(start, end: end, .create, .less, snapshotRevision + 1))
         }
-        if compares.count + absentCompares.count <= CoordinationLimits.maxTransactionOperations {
+        var counterCompares = plan.counterParents.map { parent in
+            EtcdRequest.compare(keys.counter(of: parent), .mod, .equal, (counterObserved[parent] ?? nil)?.modRevision ?? 0)
+        }
+        let limit = EtcdRequest.maxOperationsPerBranch
+        if compares.count + absentCompares.count + counterCompares.count > limit, !plan.counterParents.contains(.root) {
+            // One range compare says no counter of the namespace moved since the snapshot, more
+            // conservatively. (A counter is only deleted with its parent, whose compare is above.)
+            let (start, end) = keys.counters(beneath: .root)
+            counterCompares = [EtcdRequest.compare(start, end: end, .mod, .less, snapshotRevision + 1)]
+        }
+        compares += counterCompares
+        if compares.count + absentCompares.count <= limit {
             compares += absentCompares
         } else if !absentCompares.isEmpty {
-            // Too many compares for etcd's txn limit: one range compare over the whole namespace
-            // says the same (no key appeared since the snapshot), only more conservatively.
+            // One range compare over the whole namespace says the same (no key appeared since
+            // the snapshot), only more conservatively.
             let (start, end) = keys.subtree(.root)
             compares.append(EtcdRequest.compare(start, end: end, .create, .less, snapshotRevision + 1))
         }

@@ -42,7 +42,7 @@ struct OneRequestTransaction {
             builder.success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
         }
         let reads = plan.reads
-        let limit = CoordinationLimits.maxTransactionOperations
+        let limit = EtcdRequest.maxOperationsPerBranch
         guard builder.compares.count <= limit, builder.success.count <= limit, reads.count <= limit else { return nil }
         compares = builder.compares
         success = builder.success

@@ -7,8 +7,10 @@ public enum CoordinationLimits {
     public static let maxKeyBytes = 1_024
     /// Longest namespace, in UTF-8 bytes.
     public static let maxNamespaceBytes = 256
-    /// Most operations in one transaction (etcd's default `--max-txn-ops`).
-    public static let maxTransactionOperations = 128
+    /// Most operations in one transaction: half of etcd's default `--max-txn-ops` (128 requests
+    /// per txn branch), since an operation may need two there (its write and its sequence
+    /// counter's, or its compare and its parent's). At this size every mix of operations fits.
+    public static let maxTransactionOperations = 64
     /// Most key and value bytes in one transaction (ZooKeeper checks a whole `multi` against `jute.maxbuffer`).
     public static let maxTransactionBytes = 1_000_000
     /// Digits of a sequential key's zero-padded suffix.

@@ -12,7 +12,7 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Fire every DURATION (e.g. 30s, 5m).", valueName: "duration")) var every: String?
     @Option(help: ArgumentHelp("Fire once at TIME: ISO 8601 (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
     var at: String?
-    @Option(help: ArgumentHelp("Split each fire time into N items (1…100).", valueName: "n")) var shards: Int?
+    @Option(help: ArgumentHelp("Split each fire time into N items (1…\(JobSpec.maxShards)).", valueName: "n")) var shards: Int?
     @Option(help: ArgumentHelp("Per-item parameters, comma-separated (COORD_SHARD_PARAM).", valueName: "a,b,c"))
     var shardParams: String?
     @Option(

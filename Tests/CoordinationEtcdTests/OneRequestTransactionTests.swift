@@ -182,7 +182,7 @@ import Testing
     }
 
     @Test func overEtcdsOperationLimitDoesNotQualify() throws {
-        let limit = CoordinationLimits.maxTransactionOperations
+        let limit = EtcdRequest.maxOperationsPerBranch
         // Each create of a fresh parent's child compares three things and reads two keys.
         let creates = try (0..<43).map { Operation.create(try Key("/p\($0)/c"), value: [], mode: .persistent) }
         #expect(planned(Array(creates.prefix(42))) != nil)

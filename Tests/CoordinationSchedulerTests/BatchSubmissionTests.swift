@@ -32,9 +32,11 @@ import Testing
         defer { Task { await cluster.shutdown() } }
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "taken", handler: "noop"))
-        // 19 one-shot jobs (5 creations each) fill a transaction: the first 19 go in one, "taken"
+        // 12 one-shot jobs (5 creations each) fill a transaction: the first 12 go in one, "taken"
         // is in the second.
-        let specs = (0..<19).map { JobSpec(id: "first-\($0)", handler: "noop") }
+        let perTransaction = CoordinationLimits.maxTransactionOperations / 5
+        #expect(perTransaction == 12)
+        let specs = (0..<perTransaction).map { JobSpec(id: "first-\($0)", handler: "noop") }
             + [JobSpec(id: "second", handler: "noop"), JobSpec(id: "taken", handler: "noop")]
         await #expect {
             try await client.submit(specs)
@@ -43,7 +45,7 @@ import Testing
             return error.code == .nodeExists && error.message.contains("job taken already exists")
         }
         let stored = Set(try await client.jobs().map(\.spec.id))
-        #expect(stored == Set(specs.prefix(19).map(\.id) + ["taken"]), "\(stored.sorted())")
+        #expect(stored == Set(specs.prefix(perTransaction).map(\.id) + ["taken"]), "\(stored.sorted())")
 
         // An invalid job stores nothing, whatever its place in the list.
         await #expect {

@@ -339,7 +339,7 @@ public struct StoreMigration: Sendable {
         var current = Self.sequenceNumber(first.key.name) ?? Int64.max
         guard current <= number else { return false }
         while current <= number {
-            let count = Int(min(Int64(CoordinationLimits.maxTransactionOperations / 2), number - current + 1))
+            let count = Int(min(Int64(CoordinationLimits.maxTransactionOperations), number - current + 1))
             let results = try await target.transaction(
                 Array(repeating: Operation.create(probe, value: [], mode: .sequential), count: count))
             let keys: [Key] = results.compactMap {

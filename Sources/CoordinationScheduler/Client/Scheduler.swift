@@ -70,10 +70,9 @@ public struct Scheduler: Sendable {
         logger.debug("jobs submitted", metadata: ["jobs": "\(specs.count)"])
     }
 
-    /// The most operations one submission transaction carries when it holds several jobs. Below
-    /// the 128-operation limit because etcd's txn also compares each parent folder, and its
-    /// compares have the same limit (19 one-shot jobs of 5 creations each fit).
-    static let operationsPerSubmission = 96
+    /// The most operations one submission transaction carries when it holds several jobs (12
+    /// one-shot jobs of 5 creations each).
+    static let operationsPerSubmission = CoordinationLimits.maxTransactionOperations
 
     /// Applies the creations of `submissions` (concatenated in `operations`) in one transaction,
     /// creating the scheduler's folders first when they are missing, and names the job in the way.

@@ -12,7 +12,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
     public var payload: Data
     /// When it fires.
     public var schedule: JobSchedule
-    /// How many items each fire time is split into (1…100); each item is a run of its own.
+    /// How many items each fire time is split into (1…``maxShards``); each item is a run of its own.
     public var shards: Int
     /// Optional per-item parameters (`shardParameters[i]` goes to item i); at most `shards` of them.
     public var shardParameters: [String]
@@ -52,9 +52,9 @@ public struct JobSpec: Sendable, Hashable, Codable {
         self.overlap = overlap
     }
 
-    /// The most items a job may have: a fire time is materialised in one transaction together with
-    /// the job's state and a history entry, which must stay under the 128-operation limit.
-    public static let maxShards = 100
+    /// The most items a job may have: a job is submitted in one transaction that creates its runs
+    /// beside its spec, state and folders, within the contract's transaction limit (64).
+    public static let maxShards = CoordinationLimits.maxTransactionOperations - JobSubmission.folderCount
 
     /// Checks everything a store write would not: throws `invalidConfiguration` naming the field and the problem.
     public func validate() throws(CoordinationError) {

@@ -29,8 +29,8 @@ struct FinishedJobSweep {
 
     static let readsPerPass = 100
     static let removalsPerPass = 20
-    /// Most history entries deleted by one transaction (the removal's other operations fit beside).
-    static let entriesPerTransaction = 64
+    /// Most history entries deleted by one transaction (the removal's five other operations fit beside).
+    static let entriesPerTransaction = CoordinationLimits.maxTransactionOperations - 5
 
     init(retention: Duration, store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
         self.retention = retention

@@ -29,7 +29,7 @@ enum RunPlan {
     }
 
     /// How many run creations go into the transaction that also records the fire time (the
-    /// 128-operation limit leaves room for the state, folders and history beside them).
+    /// contract's limit leaves room for the state, folders and records beside them).
     static let firstChunk = JobSpec.maxShards
 
     /// Creates the runs that did not fit the first transaction (only a broadcast to more than

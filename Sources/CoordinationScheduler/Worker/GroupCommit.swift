@@ -33,7 +33,7 @@ final class GroupCommit: Sendable {
     /// Most transactions merged into one, and most operations and bytes in it (under the
     /// contract's limits, so a merge never fails for its size).
     static let maxMerged = 8
-    static let maxOperations = CoordinationLimits.maxTransactionOperations / 2
+    static let maxOperations = CoordinationLimits.maxTransactionOperations
     static let maxBytes = CoordinationLimits.maxTransactionBytes / 2
 
     private let store: any CoordinationStore

@@ -167,7 +167,7 @@ extension ConformanceSuite {
             try expectEqual(error.failedOperation, 1, "failedOperation")
             try expect(try await store.exists(key), "the key must stay")
         },
-        ConformanceCheck("transaction-too-many-operations", clause: 5, "A transaction of maxTransactionOperations + 1 (129) operations fails with transactionTooLarge and applies nothing.") { ctx in
+        ConformanceCheck("transaction-too-many-operations", clause: 5, "A transaction of maxTransactionOperations + 1 (\(CoordinationLimits.maxTransactionOperations + 1)) operations fails with transactionTooLarge and applies nothing.") { ctx in
             let store = try await ctx.open()
             let parent = try Key("/many")
             _ = try await store.create(parent, value: [], mode: .persistent)
@@ -175,7 +175,7 @@ extension ConformanceSuite {
             try await expectThrows(code: .transactionTooLarge, "a transaction of \(operations.count) operations") { try await store.transaction(operations) }
             try expectEqual(try await store.children(of: parent), [], "children after a refused transaction")
         },
-        ConformanceCheck("transaction-at-operation-limit-succeeds", clause: 5, "A transaction of exactly maxTransactionOperations (128) creates succeeds.") { ctx in
+        ConformanceCheck("transaction-at-operation-limit-succeeds", clause: 5, "A transaction of exactly maxTransactionOperations (\(CoordinationLimits.maxTransactionOperations)) creates succeeds.") { ctx in
             let store = try await ctx.open()
             let parent = try Key("/many")
             _ = try await store.create(parent, value: [], mode: .persistent)
@@ -183,6 +183,28 @@ extension ConformanceSuite {
             let results = try await store.transaction(operations)
             try expectEqual(results.count, operations.count, "number of results")
             try expectEqual(try await store.children(of: parent).count, operations.count, "number of children")
+        },
+        ConformanceCheck("transaction-at-operation-limit-of-each-kind", clause: 5, "Transactions of exactly maxTransactionOperations (\(CoordinationLimits.maxTransactionOperations)) operations succeed whatever they are: sequential creates, each under a parent of its own or all under one; versioned sets; deletes of keys and of the parents their sequential children were under.") { ctx in
+            let store = try await ctx.open()
+            let limit = CoordinationLimits.maxTransactionOperations
+            let queue = try Key("/limit/queue")
+            _ = try await store.create(queue, value: [], mode: .persistent)
+            let created = try await store.transaction(Array(repeating: .create(try queue.child("s-"), value: [], mode: .sequential), count: limit))
+            let keys = try created.map { try require($0.createdRecord, "a created record").key }
+            try expectEqual(Set(keys).count, limit, "distinct sequential keys")
+            let spread = try await store.transaction(keys.map { .create(try $0.child("c-"), value: [], mode: .sequential) })
+            try expectEqual(spread.compactMap(\.createdRecord).count, limit, "sequential keys under parents of their own")
+            _ = try await store.transaction(spread.compactMap(\.createdRecord).map { .delete($0.key, ifVersion: nil) })
+            let sets = try await store.transaction(keys.map { .set($0, value: bytes("x"), ifVersion: 0) })
+            try expectEqual(sets.compactMap(\.setRecord).map(\.version), Array(repeating: 1, count: limit), "versions after the sets")
+            // Half the keys are parents, each emptied of one sequential child in the same transaction.
+            var deletes: [Operation] = []
+            for parent in keys.prefix(limit / 2) {
+                let child = try await store.create(try parent.child("c-"), value: [], mode: .sequential)
+                deletes += [.delete(child.key, ifVersion: nil), .delete(parent, ifVersion: 1)]
+            }
+            _ = try await store.transaction(deletes)
+            try expectEqual(try await store.children(of: queue).count, limit / 2, "children left after the deletes")
         },
         ConformanceCheck("transaction-empty-returns-empty", clause: 5, "An empty transaction succeeds and returns no results.") { ctx in
             let store = try await ctx.open()
