@@ -63,6 +63,10 @@ struct KeySpace: Sendable {
     /// The counter of sequential children of `parent`.
     func counter(of parent: Key) -> [UInt8] { Self.counterBase + etcdKey(parent) }
 
+    /// The txn request that deletes `key`'s counter. A deleted key takes its counter with it, so a
+    /// parent created anew numbers its children as a new one does, as on ZooKeeper (clause 6).
+    func counterDeletion(of key: Key) -> JSONValue { ["request_delete_range": EtcdRequest.deleteRange(counter(of: key))] }
+
     /// The counters of `key`'s strict descendants.
     func counters(beneath key: Key) -> (start: [UInt8], end: [UInt8]) {
         let (start, end) = subtree(key)

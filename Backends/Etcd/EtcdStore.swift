@@ -398,7 +398,7 @@ public final class EtcdStore: CoordinationStore {
             _ = try await txn(EtcdRequest.txn(compare: [], success: [
                 ["request_delete_range": EtcdRequest.deleteRange(childrenStart, end: childrenEnd)],
                 ["request_delete_range": EtcdRequest.deleteRange(countersStart, end: countersEnd)],
-                ["request_delete_range": EtcdRequest.deleteRange(keys.counter(of: key))],
+                keys.counterDeletion(of: key),
             ]), kind: .write)
             return
         }
@@ -407,7 +407,7 @@ public final class EtcdStore: CoordinationStore {
         if let ifVersion { compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)) }
         var success: [JSONValue] = [
             ["request_delete_range": EtcdRequest.deleteRange(etcdKey)],
-            ["request_delete_range": EtcdRequest.deleteRange(keys.counter(of: key))],
+            keys.counterDeletion(of: key),
         ]
         if recursive {
             // Everything beneath goes in the same txn: atomic, which the contract does not even require.
@@ -432,6 +432,7 @@ public final class EtcdStore: CoordinationStore {
             }
             throw CoordinationError.notEmpty(key)
         }
+        counterGuesses.remember([(key, .absent)], at: reply.revision)
     }
 
     // MARK: Sessions

@@ -374,16 +374,20 @@ struct TransactionReplay {
                 break  // created and deleted again within the transaction
             }
         }
-        for parent in plan.counterParents {
+        // A deleted key stays deleted (``play(_:lease:)`` refuses one created again): its counter
+        // goes rather than being written.
+        for parent in plan.counterParents where !plan.deleted.contains(parent) {
             let next = counterNext[parent] ?? 0
             success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
         }
+        success += plan.deleted.map(keys.counterDeletion(of:))
         return EtcdRequest.txn(compare: compares, success: success, failure: failure.map { ["request_range": $0] })
     }
 
-    /// The counters the txn wrote, once it applied at `revision`.
+    /// The counters the txn wrote or deleted, once it applied at `revision`.
     func counters(writtenAt revision: Int64) -> [(parent: Key, guess: CounterGuess)] {
-        plan.counterParents.map { ($0, CounterGuess(next: counterNext[$0] ?? 0, modRevision: revision)) }
+        plan.counterParents.filter { !plan.deleted.contains($0) }.map { ($0, CounterGuess(next: counterNext[$0] ?? 0, modRevision: revision)) }
+            + plan.deleted.map { ($0, CounterGuess.absent) }
     }
 
     /// The results once the txn applied at `revision`.

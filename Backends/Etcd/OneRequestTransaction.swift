@@ -18,6 +18,8 @@ struct OneRequestTransaction {
     let failure: [JSONValue]
     /// Each sequential parent's next number once the txn succeeded.
     private let counterPuts: [(parent: Key, next: Int64)]
+    /// The deleted keys, whose counters the txn deletes too.
+    private let deletedCounters: [Key]
     private let pending: [PendingResult]
 
     private enum PendingResult {
@@ -41,6 +43,8 @@ struct OneRequestTransaction {
         for (parent, next) in counterPuts {
             builder.success.append(["request_put": EtcdRequest.put(keys.counter(of: parent), value: Array(String(next).utf8))])
         }
+        // No deleted key is a sequential parent here (nothing is written beneath a deleted key).
+        builder.success += builder.deleted.map(keys.counterDeletion(of:))
         let reads = plan.reads
         let limit = EtcdRequest.maxOperationsPerBranch
         guard builder.compares.count <= limit, builder.success.count <= limit, reads.count <= limit else { return nil }
@@ -49,13 +53,15 @@ struct OneRequestTransaction {
         failure = reads.map { ["request_range": $0] }
         pending = builder.pending
         self.counterPuts = counterPuts
+        deletedCounters = builder.deleted
     }
 
     var request: JSONValue { EtcdRequest.txn(compare: compares, success: success, failure: failure) }
 
-    /// The counters a successful txn at `revision` wrote.
+    /// The counters a successful txn at `revision` wrote or deleted.
     func counters(writtenAt revision: Int64) -> [(parent: Key, guess: CounterGuess)] {
         counterPuts.map { ($0.parent, CounterGuess(next: $0.next, modRevision: revision)) }
+            + deletedCounters.map { ($0, CounterGuess.absent) }
     }
 
     /// The results once the txn succeeded, as the two-request path gives them.

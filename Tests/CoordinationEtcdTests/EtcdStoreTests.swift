@@ -73,6 +73,39 @@ struct EtcdStoreTests {
         }
     }
 
+    /// Deleting a parent deletes its counter however it is deleted, so none piles up outside the
+    /// namespace (the scheduler deletes a history folder per finished job). A transaction at the
+    /// contract's limit of such deletes fills a txn branch, its counters' deletions included.
+    @Test func aDeletedParentTakesItsCounterWithIt() async throws {
+        try await withStore { store, namespace in
+            let counters = String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path
+            func sequentialChildren(of parents: [Key]) async throws -> [Key] {
+                var children: [Key] = []
+                for parent in parents { children.append(try await store.create(try parent.child("s-"), value: [], mode: .sequential).key) }
+                #expect(try await admin.all(prefix: counters).count == parents.count)
+                return children
+            }
+            let plain = try Key("/plain")
+            _ = try await sequentialChildren(of: [plain])
+            try await store.delete(plain, ifVersion: nil, recursive: true)
+            #expect(try await admin.all(prefix: counters).isEmpty, "after a recursive delete")
+
+            let small = try Key("/small")
+            let smallChildren = try await sequentialChildren(of: [small])
+            _ = try await store.transaction(smallChildren.map { .delete($0, ifVersion: nil) } + [.delete(small, ifVersion: nil)])
+            #expect(try await admin.all(prefix: counters).isEmpty, "after a transaction in one request")
+
+            let parents = try (0..<CoordinationLimits.maxTransactionOperations / 2).map { try Key("/many/p\($0)") }
+            let children = try await sequentialChildren(of: parents)
+            let deletes: [Coordination.Operation] = zip(children, parents).flatMap { [.delete($0, ifVersion: nil), .delete($1, ifVersion: nil)] }
+            #expect(deletes.count == CoordinationLimits.maxTransactionOperations)
+            _ = try await store.transaction(deletes)
+            #expect(try await admin.all(prefix: counters).isEmpty, "after a transaction too large for its counters")
+            let anew = try await store.create(try parents[0].child("s-"), value: [], mode: .sequential)
+            #expect(anew.key.name == "s-0000000000")
+        }
+    }
+
     @Test func sequentialNamesSkipKeysTheCounterDoesNotKnow() async throws {
         try await withStore { store, namespace in
             // As a migration copies them: sequential names, but no counter.

@@ -74,6 +74,26 @@ extension ConformanceSuite {
                 try sequenceNumber(of: second.key.name, prefix: "r-") > sequenceNumber(of: first.key.name, prefix: "r-"),
                 "\(second.key) must sort after the deleted \(first.key)")
         },
+        ConformanceCheck("sequential-parent-created-anew-starts-over", clause: 6, "A parent deleted (plainly or in a transaction) and created again numbers its sequential children as a parent never used does.") { ctx in
+            let store = try await ctx.open()
+            let fresh = try await store.create(try Key("/fresh/s-"), value: [], mode: .sequential)
+            let firstNumber = try sequenceNumber(of: fresh.key.name, prefix: "s-")
+            for viaTransaction in [false, true] {
+                let parent = try Key("/again")
+                var children: [Key] = []
+                for _ in 0..<3 { children.append(try await store.create(try parent.child("s-"), value: [], mode: .sequential).key) }
+                if viaTransaction {
+                    _ = try await store.transaction(children.map { .delete($0, ifVersion: nil) } + [.delete(parent, ifVersion: nil)])
+                } else {
+                    try await store.delete(parent, ifVersion: nil, recursive: true)
+                }
+                let anew = try await store.create(try parent.child("s-"), value: [], mode: .sequential)
+                try expectEqual(
+                    try sequenceNumber(of: anew.key.name, prefix: "s-"), firstNumber,
+                    "first number under \(parent) created anew after a \(viaTransaction ? "transaction's" : "recursive") delete")
+                try await store.delete(parent, ifVersion: nil, recursive: true)
+            }
+        },
         ConformanceCheck("sequential-children-listing", clause: 6, "Generated keys appear in children(of:) by their full names, and byte order is creation order.") { ctx in
             let store = try await ctx.open()
             var created: [String] = []
