@@ -129,9 +129,7 @@ public final class MemoryStore: CoordinationStore {
             do throws(CoordinationError) {
                 results = try state.apply(steps, namespace: namespace)
             } catch {
-                var plain = error
-                plain.failedOperation = nil
-                throw plain
+                throw error.outsideTransaction
             }
             guard case .created(let createdKey, let node) = results.last else {
                 throw CoordinationError(.unavailable, "memory store: create produced no record")
@@ -143,7 +141,12 @@ public final class MemoryStore: CoordinationStore {
     public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
         try CoordinationLimits.validate(value: value, for: key)
         try refuseRoot(key, "cannot be set")
-        let results = try applyAlone([.set(physical(key), value: value, ifVersion: ifVersion)])
+        let results: [MemoryTree.StepResult]
+        do throws(CoordinationError) {
+            results = try apply([.set(physical(key), value: value, ifVersion: ifVersion)])
+        } catch {
+            throw error.outsideTransaction
+        }
         guard case .set(_, let node) = results.first else {
             throw CoordinationError(.unavailable, "memory store: set produced no record")
         }
@@ -173,9 +176,7 @@ public final class MemoryStore: CoordinationStore {
             do throws(CoordinationError) {
                 _ = try state.apply(steps, namespace: namespace)
             } catch {
-                var plain = error
-                plain.failedOperation = nil
-                throw plain
+                throw error.outsideTransaction
             }
         }
     }
@@ -231,7 +232,7 @@ public final class MemoryStore: CoordinationStore {
         }
         let results: [MemoryTree.StepResult]
         do throws(CoordinationError) {
-            results = try applyAlone(steps)
+            results = try apply(steps)
         } catch {
             guard let index = error.failedOperation else { throw error }
             var plain = error
@@ -305,8 +306,18 @@ public final class MemoryStore: CoordinationStore {
         }
     }
 
-    private func applyAlone(_ steps: [MemoryTree.Step]) throws(CoordinationError) -> [MemoryTree.StepResult] {
+    private func apply(_ steps: [MemoryTree.Step]) throws(CoordinationError) -> [MemoryTree.StepResult] {
         _ = try usableSession()
         return try server.apply(steps, namespace: namespace)
+    }
+}
+
+extension CoordinationError {
+    /// The error of steps that stand for one operation, not a transaction: it names no operation
+    /// index, as on the other backends.
+    fileprivate var outsideTransaction: CoordinationError {
+        var plain = self
+        plain.failedOperation = nil
+        return plain
     }
 }

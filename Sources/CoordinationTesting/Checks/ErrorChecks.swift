@@ -14,6 +14,19 @@ extension ConformanceSuite {
                 try expect(!error.message.isEmpty, "the message must not be empty")
             }
         },
+        ConformanceCheck("error-of-one-operation-names-no-transaction-index", clause: 9, "An error of a single get, create, set or delete has no failedOperation: only a transaction's errors name one.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/alone")
+            var errors = [try await expectThrows(code: .noNode, "set of a missing key") { try await store.set(key, value: [], ifVersion: nil) }]
+            errors.append(try await expectThrows(code: .noNode, "delete of a missing key") { try await store.delete(key, ifVersion: nil, recursive: false) })
+            _ = try await store.create(key, value: [], mode: .persistent)
+            errors.append(try await expectThrows(code: .nodeExists, "second create") { try await store.create(key, value: [], mode: .persistent) })
+            errors.append(try await expectThrows(code: .versionConflict, "set at a wrong version") { try await store.set(key, value: [], ifVersion: 5) })
+            errors.append(try await expectThrows(code: .versionConflict, "delete at a wrong version") { try await store.delete(key, ifVersion: 5, recursive: false) })
+            for error in errors {
+                try expect(error.failedOperation == nil, "the \(error.code.rawValue) error of one operation names operation \(error.failedOperation ?? -1)")
+            }
+        },
         ConformanceCheck("error-names-the-key", clause: 9, "noNode, nodeExists, versionConflict and notEmpty errors carry the key they are about, relative to the namespace, and name it in the message.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/named/k")
