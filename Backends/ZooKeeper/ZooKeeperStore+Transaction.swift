@@ -169,7 +169,7 @@ extension ZooKeeperStore {
                 outcome.append(.checked)
             case .create(let key, let value, let mode):
                 let created = pathBuffers[index].flatMap { Self.znodeKey(String(cString: $0)) } ?? znode(key)
-                if mode == .ephemeralSequential { _ = claim(created) }
+                if mode == .ephemeralSequential { _ = claim(created, created: zxid) }
                 outcome.append(.created(Record(
                     key: self.key(ofZnode: created), value: value, version: 0, createRevision: zxid, modRevision: zxid,
                     isEphemeral: mode.isEphemeral)))

@@ -23,26 +23,33 @@ public final class ZooKeeperStore: CoordinationStore {
 
     /// The ephemeral-sequential znodes of the current session this handle has returned to a caller.
     /// Entries of an earlier session are dropped: its ephemerals are gone.
+    ///
+    /// A znode is known by its path and its creation zxid: once its parent is deleted and created
+    /// again, the same name is given to a new znode, which must not pass for the old one. (An
+    /// entry left by a znode deleted in a transaction, recursively or by another handle once
+    /// made the create that reused its name look taken, and leave that znode behind.)
     struct OwnNodes {
         private var session: Int64 = 0
-        private var paths: Set<String> = []
+        private var nodes: [String: Int64] = [:]
 
-        /// Records `path` as returned; `false` when it already was (claimed by someone else).
-        mutating func claim(_ path: String, session current: Int64) -> Bool {
+        /// Records the znode as returned; `false` when it already was (claimed by someone else).
+        mutating func claim(_ path: String, created: Int64, session current: Int64) -> Bool {
             if current != session {
                 session = current
-                paths = []
+                nodes = [:]
             }
-            return paths.insert(path).inserted
+            if nodes[path] == created { return false }
+            nodes[path] = created
+            return true
         }
-        func contains(_ path: String) -> Bool { paths.contains(path) }
-        mutating func remove(_ path: String) { paths.remove(path) }
+        func contains(_ path: String, created: Int64) -> Bool { nodes[path] == created }
+        mutating func remove(_ path: String) { nodes[path] = nil }
     }
 
-    /// Claims `znode` for a caller (see ``OwnNodes``).
-    func claim(_ znode: Key) -> Bool {
+    /// Claims the znode created at `created` (its czxid) for a caller (see ``OwnNodes``).
+    func claim(_ znode: Key, created: Int64) -> Bool {
         let session = connection.currentSessionID()
-        return ownSequentialNodes.withLock { $0.claim(znode.path, session: session) }
+        return ownSequentialNodes.withLock { $0.claim(znode.path, created: created, session: session) }
     }
 
     /// Opens a handle and waits for its first session.
@@ -265,7 +272,7 @@ public final class ZooKeeperStore: CoordinationStore {
             switch reply.rc {
             case ZOK.rawValue:
                 let created = reply.path.flatMap(Self.znodeKey) ?? znode
-                if mode == .ephemeralSequential && !claim(created) {
+                if mode == .ephemeralSequential && !claim(created, created: reply.stat!.czxid) {
                     // A concurrent recovery of an identical create (same prefix, value and
                     // session) took this node: take the one it left, or create anew.
                     if let other = try await findLostSequentialNode(znode, value: value) { return other }
@@ -321,12 +328,11 @@ public final class ZooKeeperStore: CoordinationStore {
             var lost = false
             for name in candidates {
                 guard let candidate = Self.child(parent, name) else { continue }
-                if ownSequentialNodes.withLock({ $0.contains(candidate.path) }) { continue }
                 let reply = await getNode(candidate)
                 if reply.rc == ZCONNECTIONLOSS.rawValue { lost = true; break }
                 guard reply.rc == ZOK.rawValue, let stat = reply.stat else { continue }
                 guard stat.ephemeralOwner == session, reply.data ?? [] == value else { continue }
-                if claim(candidate) {
+                if claim(candidate, created: stat.czxid) {
                     logger.debug("recovered an ephemeral-sequential create after a lost reply", metadata: ["key": "\(key(ofZnode: candidate))"])
                     return record(candidate, value: value, stat: stat)
                 }

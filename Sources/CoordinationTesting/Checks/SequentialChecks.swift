@@ -94,6 +94,14 @@ extension ConformanceSuite {
                 try await store.delete(parent, ifVersion: nil, recursive: true)
             }
         },
+        ConformanceCheck("sequential-ephemeral-under-parent-created-anew", clause: 6, "An ephemeral-sequential create under a parent deleted and created again, whose old child of the same name went in a transaction, creates exactly the one key it returns.") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/locks")
+            let old = try await store.create(try parent.child("lock-"), value: [], mode: .ephemeralSequential)
+            _ = try await store.transaction([.delete(old.key, ifVersion: nil), .delete(parent, ifVersion: nil)])
+            let new = try await store.create(try parent.child("lock-"), value: [], mode: .ephemeralSequential)
+            try expectEqual(try await store.children(of: parent), [new.key.name], "children of \(parent) created anew")
+        },
         ConformanceCheck("sequential-children-listing", clause: 6, "Generated keys appear in children(of:) by their full names, and byte order is creation order.") { ctx in
             let store = try await ctx.open()
             var created: [String] = []
