@@ -63,7 +63,7 @@ let package = Package(
         // The public conformance suite every backend runs.
         .target(
             name: "CoordinationTesting",
-            dependencies: ["Coordination"]
+            dependencies: ["Coordination", "CoordinationMemory"]
         ),
 
         // ZooKeeper: a thin system module over libzookeeper-mt and the store built on it.

@@ -1,0 +1,312 @@
+import Coordination
+import CoordinationMemory
+
+/// A random program of operations played on the store under test and on the embedded store side
+/// by side, one operation at a time: each must give the same outcome (the same records, the same
+/// error code, the same failing operation of a transaction), and every few steps the two trees
+/// must hold the same records. Checks written one clause at a time miss what only a sequence
+/// reaches (a parent deleted then created again, an ephemeral parent, a transaction that fails on
+/// its third operation after creating a parent); this finds it, and its seed replays it.
+///
+/// Backends number sequential keys differently (ZooKeeper counts every child change), so a
+/// sequential key is compared by a canonical name given in creation order: both stores hand out
+/// names that sort in creation order, so the canonical names sort the same way.
+struct DifferentialProgram {
+    let seed: UInt64
+    let steps: Int
+    /// Every how many steps the trees are compared (and after the last).
+    let treeEvery = 20
+
+    /// The program's keys: `/d` and up to three levels of `a`, `b` and `c` beneath it.
+    private static let names = ["a", "b", "c"]
+    private static let sequentialPrefixes = ["s-", "a-"]
+    private static let values: [[UInt8]] = [[], Array("x".utf8), Array("yy".utf8), [0, 255]]
+    static let top = try! Key("/d")
+
+    func run(tested: any CoordinationStore, backend: String) async throws {
+        let server = MemoryServer()
+        let reference = try await server.connect()
+        defer { Task { await reference.close() } }
+        var generator = SplitMix64(seed: seed)
+        var sides = (reference: SequentialNames(), tested: SequentialNames())
+        var canonicalCount = 0
+        _ = try await tested.create(Self.top, value: [], mode: .persistent)
+        _ = try await reference.create(Self.top, value: [], mode: .persistent)
+
+        for index in 1...steps {
+            let pickableOnBoth = Set(sides.tested.pickable)
+            let step = Step.random(using: &generator, sequentialKeys: sides.reference.pickable.filter(pickableOnBoth.contains))
+            let expected = await step.outcome(on: reference, names: sides.reference)
+            let actual = await step.outcome(on: tested, names: sides.tested)
+            // Name the sequential keys each side created, in the same order on both.
+            for (created, tested) in zip(expected.createdSequential, actual.createdSequential) {
+                canonicalCount += 1
+                let canonical = try created.parent!.child(created.name.dropLast(CoordinationLimits.sequenceDigits) + String(canonicalCount + 1_000_000))
+                sides.reference.name(created, canonical)
+                sides.tested.name(tested, canonical)
+            }
+            let expectedText = expected.normalized(sides.reference)
+            let actualText = actual.normalized(sides.tested)
+            guard expectedText == actualText else {
+                throw failure(
+                    "seed \(seed), step \(index): \(step.description(sides.reference)): the embedded store gave \(expectedText), \(backend) gave \(actualText)")
+            }
+            if index % treeEvery == 0 || index == steps {
+                let expectedTree = try await Self.tree(reference, sides.reference)
+                let actualTree = try await Self.tree(tested, sides.tested)
+                guard expectedTree == actualTree else {
+                    let missing = expectedTree.filter { !actualTree.contains($0) }
+                    let extra = actualTree.filter { !expectedTree.contains($0) }
+                    throw failure(
+                        "seed \(seed), after step \(index): the trees differ; only in the embedded store: \(missing), only on \(backend): \(extra)")
+                }
+            }
+        }
+    }
+
+    /// Every record under ``top``, normalized, in canonical key order.
+    private static func tree(_ store: any CoordinationStore, _ names: SequentialNames) async throws -> [String] {
+        try await store.records(under: top).map { Outcome.normalized($0, names) }.sorted()
+    }
+}
+
+/// One side's sequential keys: the actual key each canonical one stands for, and back.
+struct SequentialNames {
+    private(set) var actual: [Key: Key] = [:]
+    private var canonical: [Key: Key] = [:]
+    /// Canonical keys an operation may name: not ones whose actual name was given again since
+    /// (a parent deleted and created again numbers from the start).
+    private(set) var pickable: [Key] = []
+
+    mutating func name(_ actualKey: Key, _ canonicalKey: Key) {
+        if let old = canonical[actualKey] { pickable.removeAll { $0 == old } }
+        canonical[actualKey] = canonicalKey
+        actual[canonicalKey] = actualKey
+        pickable.append(canonicalKey)
+    }
+
+    /// The key an operation sends: a canonical sequential key (or one beneath it) as this side named it.
+    func send(_ key: Key) -> Key {
+        var prefix: Key? = key
+        while let candidate = prefix, !candidate.isRoot {
+            if let actualKey = actual[candidate] {
+                let rest = key.path.dropFirst(candidate.path.count)
+                return (try? Key(actualKey.path + rest)) ?? key
+            }
+            prefix = candidate.parent
+        }
+        return key
+    }
+
+    /// The canonical form of a key this side returned.
+    func canonical(_ key: Key) -> Key {
+        var prefix: Key? = key
+        while let candidate = prefix, !candidate.isRoot {
+            if let canonicalKey = canonical[candidate] {
+                let rest = key.path.dropFirst(candidate.path.count)
+                return (try? Key(canonicalKey.path + rest)) ?? key
+            }
+            prefix = candidate.parent
+        }
+        return key
+    }
+}
+
+/// A deterministic generator (SplitMix64), so that a seed replays its program exactly.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension DifferentialProgram {
+    /// One operation of the program, on canonical keys.
+    enum Step {
+        case get(Key), exists(Key), children(Key), walk(Key)
+        case create(Key, [UInt8], CreateMode)
+        case set(Key, [UInt8], Int64?)
+        case delete(Key, Int64?, recursive: Bool)
+        case transaction([Operation])
+
+        static func random(using generator: inout SplitMix64, sequentialKeys: [Key]) -> Step {
+            func key(sequential: Bool = true) -> Key {
+                if sequential && !sequentialKeys.isEmpty && Int.random(in: 0..<5, using: &generator) == 0 {
+                    return sequentialKeys.randomElement(using: &generator)!
+                }
+                var key = DifferentialProgram.top
+                for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                    key = try! key.child(DifferentialProgram.names.randomElement(using: &generator)!)
+                }
+                return key
+            }
+            func value() -> [UInt8] { DifferentialProgram.values.randomElement(using: &generator)! }
+            func version() -> Int64? { [nil, nil, 0, 1, 2].randomElement(using: &generator)! }
+            func create() -> (Key, CreateMode) {
+                let mode: CreateMode = [.persistent, .persistent, .ephemeral, .sequential, .ephemeralSequential].randomElement(using: &generator)!
+                // Never a plain key named like a generated one: backends number differently, so
+                // where such a key falls among the generated ones is theirs to differ on.
+                var target = key(sequential: false)
+                if mode.isSequential {
+                    target = try! (target.parent ?? DifferentialProgram.top).child(DifferentialProgram.sequentialPrefixes.randomElement(using: &generator)!)
+                }
+                return (target, mode)
+            }
+            switch Int.random(in: 0..<100, using: &generator) {
+            case 0..<8: return .get(key())
+            case 8..<12: return .exists(key())
+            case 12..<17: return .children(key())
+            case 17..<20: return .walk(key())
+            case 20..<48:
+                let (target, mode) = create()
+                return .create(target, value(), mode)
+            case 48..<62: return .set(key(), value(), version())
+            case 62..<76: return .delete(key(), version(), recursive: Int.random(in: 0..<4, using: &generator) == 0)
+            default:
+                // Distinct keys: etcd refuses a transaction that writes one key twice (a listed deviation).
+                var operations: [Operation] = []
+                var used = Set<Key>()
+                for _ in 0..<Int.random(in: 1...5, using: &generator) {
+                    let operation: Operation
+                    switch Int.random(in: 0..<4, using: &generator) {
+                    case 0: operation = .check(key(), version: version())
+                    case 1:
+                        let (target, mode) = create()
+                        operation = .create(target, value: value(), mode: mode)
+                    case 2: operation = .set(key(), value: value(), ifVersion: version())
+                    default: operation = .delete(key(), ifVersion: version())
+                    }
+                    if operation.isSequentialCreate || used.insert(operation.key).inserted { operations.append(operation) }
+                }
+                return .transaction(operations)
+            }
+        }
+
+        func outcome(on store: any CoordinationStore, names: SequentialNames) async -> Outcome {
+            do {
+                switch self {
+                case .get(let key): return .record(try await store.get(names.send(key)))
+                case .exists(let key): return .flag(try await store.exists(names.send(key)))
+                case .children(let key):
+                    let parent = names.send(key)
+                    let children = try await store.children(of: parent)
+                    return .names(parent, children)
+                case .walk(let key):
+                    return .walked(try await store.records(under: names.send(key)))
+                case .create(let key, let value, let mode):
+                    return .created(try await store.create(names.send(key), value: value, mode: mode), sequential: mode.isSequential)
+                case .set(let key, let value, let version):
+                    return .record(try await store.set(names.send(key), value: value, ifVersion: version))
+                case .delete(let key, let version, let recursive):
+                    try await store.delete(names.send(key), ifVersion: version, recursive: recursive)
+                    return .done
+                case .transaction(let operations):
+                    let sent = operations.map { $0.sent(names) }
+                    return .results(try await store.transaction(sent), sequential: operations.map(\.isSequentialCreate))
+                }
+            } catch let error as CoordinationError {
+                return .failed(error.code, operation: error.failedOperation)
+            } catch {
+                return .unexpected("\(error)")
+            }
+        }
+
+        func description(_ names: SequentialNames) -> String {
+            switch self {
+            case .get(let key): "get \(key)"
+            case .exists(let key): "exists \(key)"
+            case .children(let key): "children of \(key)"
+            case .walk(let key): "walk of \(key)"
+            case .create(let key, let value, let mode): "create \(key) (\(mode), \(value.count) bytes)"
+            case .set(let key, let value, let version): "set \(key) to \(value.count) bytes if at version \(version.map(String.init) ?? "any")"
+            case .delete(let key, let version, let recursive): "delete \(key)\(recursive ? " recursively" : "") if at version \(version.map(String.init) ?? "any")"
+            case .transaction(let operations): "transaction [\(operations.map(\.programText).joined(separator: "; "))]"
+            }
+        }
+    }
+
+    /// What one operation gave, before normalization.
+    enum Outcome {
+        case record(Record?)
+        case created(Record, sequential: Bool)
+        case flag(Bool)
+        case names(Key, [String])
+        case walked([Record])
+        case results([OperationResult], sequential: [Bool])
+        case done
+        case failed(CoordinationError.Code, operation: Int?)
+        case unexpected(String)
+
+        /// The sequential keys it created, in order.
+        var createdSequential: [Key] {
+            switch self {
+            case .created(let record, true): return [record.key]
+            case .results(let results, let sequential):
+                return zip(results, sequential).compactMap { result, isSequential in
+                    guard isSequential, case .created(let record) = result else { return nil }
+                    return record.key
+                }
+            default: return []
+            }
+        }
+
+        /// Comparable text: canonical keys, values, versions and the ephemeral flag (revisions
+        /// differ from store to store by design).
+        func normalized(_ names: SequentialNames) -> String {
+            switch self {
+            case .record(let record): return record.map { Self.normalized($0, names) } ?? "absent"
+            case .created(let record, _): return "created " + Self.normalized(record, names)
+            case .flag(let flag): return "\(flag)"
+            case .names(let parent, let children):
+                return "children " + children.map { names.canonical((try? parent.child($0)) ?? parent).name }.joined(separator: ",")
+            case .results(let results, _):
+                return "results " + results.map { result in
+                    switch result {
+                    case .checked: "checked"
+                    case .deleted: "deleted"
+                    case .created(let record): "created " + Self.normalized(record, names)
+                    case .set(let record): "set " + Self.normalized(record, names)
+                    }
+                }.joined(separator: "; ")
+            case .walked(let records): return "records " + records.map { Self.normalized($0, names) }.sorted().joined(separator: "; ")
+            case .done: return "done"
+            case .failed(let code, let operation): return "\(code)" + (operation.map { " at operation \($0)" } ?? "")
+            case .unexpected(let text): return "unexpected error \(text)"
+            }
+        }
+
+        static func normalized(_ record: Record, _ names: SequentialNames) -> String {
+            "\(names.canonical(record.key)) v\(record.version) \(record.value)\(record.isEphemeral ? " ephemeral" : "")"
+        }
+    }
+}
+
+extension Operation {
+    /// The operation in a failure message, with the version it expects.
+    var programText: String {
+        switch self {
+        case .check(_, let version), .delete(_, let version), .set(_, _, let version):
+            "\(summary) if at version \(version.map(String.init) ?? "any")"
+        case .create: summary
+        }
+    }
+
+    var isSequentialCreate: Bool {
+        if case .create(_, _, let mode) = self { mode.isSequential } else { false }
+    }
+
+    /// The operation with its key as `names`' side calls it.
+    func sent(_ names: SequentialNames) -> Operation {
+        switch self {
+        case .check(let key, let version): .check(names.send(key), version: version)
+        case .create(let key, let value, let mode): .create(names.send(key), value: value, mode: mode)
+        case .set(let key, let value, let version): .set(names.send(key), value: value, ifVersion: version)
+        case .delete(let key, let version): .delete(names.send(key), ifVersion: version)
+        }
+    }
+}
