@@ -23,21 +23,40 @@ struct DifferentialProgram {
     private static let values: [[UInt8]] = [[], Array("x".utf8), Array("yy".utf8), [0, 255]]
     static let top = try! Key("/d")
 
-    func run(tested: any CoordinationStore, backend: String) async throws {
+    /// Plays the program on two handles of each store, closing one and opening another now and
+    /// then (so ephemeral keys go with their session), while a watch of ``top`` on a third handle
+    /// of the store under test must converge to the embedded store's records at every comparison.
+    func run(_ ctx: CheckContext) async throws {
+        let backend = ctx.backendName
         let server = MemoryServer()
-        let reference = try await server.connect()
-        defer { Task { await reference.close() } }
+        var reference: [any CoordinationStore] = [try await server.connect(), try await server.connect()]
+        var tested = [try await ctx.open(), try await ctx.open()]
+        defer {
+            let handles = reference
+            Task { for handle in handles { await handle.close() } }
+        }
         var generator = SplitMix64(seed: seed)
         var sides = (reference: SequentialNames(), tested: SequentialNames())
         var canonicalCount = 0
-        _ = try await tested.create(Self.top, value: [], mode: .persistent)
-        _ = try await reference.create(Self.top, value: [], mode: .persistent)
+        _ = try await tested[0].create(Self.top, value: [], mode: .persistent)
+        _ = try await reference[0].create(Self.top, value: [], mode: .persistent)
+        let watch = ctx.watch(try await ctx.open(), Self.top, scope: .subtree)
+        _ = try await watch.snapshot()
 
         for index in 1...steps {
+            let handle = Int.random(in: 0..<2, using: &generator)
+            if Int.random(in: 0..<40, using: &generator) == 0 {
+                await reference[handle].close()
+                reference[handle] = try await server.connect()
+                await tested[handle].close()
+                tested[handle] = try await ctx.open()
+                try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index) (handle \(handle) closed)", backend: backend)
+                continue
+            }
             let pickableOnBoth = Set(sides.tested.pickable)
             let step = Step.random(using: &generator, sequentialKeys: sides.reference.pickable.filter(pickableOnBoth.contains))
-            let expected = await step.outcome(on: reference, names: sides.reference)
-            let actual = await step.outcome(on: tested, names: sides.tested)
+            let expected = await step.outcome(on: reference[handle], names: sides.reference)
+            let actual = await step.outcome(on: tested[handle], names: sides.tested)
             // Name the sequential keys each side created, in the same order on both.
             for (created, tested) in zip(expected.createdSequential, actual.createdSequential) {
                 canonicalCount += 1
@@ -49,18 +68,30 @@ struct DifferentialProgram {
             let actualText = actual.normalized(sides.tested)
             guard expectedText == actualText else {
                 throw failure(
-                    "seed \(seed), step \(index): \(step.description(sides.reference)): the embedded store gave \(expectedText), \(backend) gave \(actualText)")
+                    "seed \(seed), step \(index), handle \(handle): \(step.description(sides.reference)): the embedded store gave \(expectedText), \(backend) gave \(actualText)")
             }
             if index % treeEvery == 0 || index == steps {
-                let expectedTree = try await Self.tree(reference, sides.reference)
-                let actualTree = try await Self.tree(tested, sides.tested)
-                guard expectedTree == actualTree else {
-                    let missing = expectedTree.filter { !actualTree.contains($0) }
-                    let extra = actualTree.filter { !expectedTree.contains($0) }
-                    throw failure(
-                        "seed \(seed), after step \(index): the trees differ; only in the embedded store: \(missing), only on \(backend): \(extra)")
-                }
+                try await compareTrees(reference[handle], tested[handle], watch, sides, after: "step \(index)", backend: backend)
             }
+        }
+    }
+
+    /// The records under ``top``: first as the watch shows them once it has caught up (a closed
+    /// handle's ephemeral keys may take a moment to go), then as a walk reads them.
+    private func compareTrees(
+        _ reference: any CoordinationStore, _ tested: any CoordinationStore, _ watch: WatchCursor,
+        _ sides: (reference: SequentialNames, tested: SequentialNames), after: String, backend: String
+    ) async throws {
+        let expectedTree = try await Self.tree(reference, sides.reference)
+        try await watch.until("seed \(seed), after \(after): the watch of \(Self.top) on \(backend) to show the embedded store's records \(expectedTree)") { state in
+            state.values.map { Outcome.normalized($0, sides.tested) }.sorted() == expectedTree
+        }
+        let actualTree = try await Self.tree(tested, sides.tested)
+        guard expectedTree == actualTree else {
+            let missing = expectedTree.filter { !actualTree.contains($0) }
+            let extra = actualTree.filter { !expectedTree.contains($0) }
+            throw failure(
+                "seed \(seed), after \(after): the trees differ; only in the embedded store: \(missing), only on \(backend): \(extra)")
         }
     }
 
