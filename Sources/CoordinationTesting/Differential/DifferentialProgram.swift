@@ -117,25 +117,17 @@ struct SequentialNames {
     }
 
     /// The key an operation sends: a canonical sequential key (or one beneath it) as this side named it.
-    func send(_ key: Key) -> Key {
-        var prefix: Key? = key
-        while let candidate = prefix, !candidate.isRoot {
-            if let actualKey = actual[candidate] {
-                let rest = key.path.dropFirst(candidate.path.count)
-                return (try? Key(actualKey.path + rest)) ?? key
-            }
-            prefix = candidate.parent
-        }
-        return key
-    }
+    func send(_ key: Key) -> Key { Self.rename(key, using: actual) }
 
     /// The canonical form of a key this side returned.
-    func canonical(_ key: Key) -> Key {
+    func canonical(_ key: Key) -> Key { Self.rename(key, using: canonical) }
+
+    /// `key` with its deepest ancestor-or-self found in `names` replaced by what it maps to.
+    private static func rename(_ key: Key, using names: [Key: Key]) -> Key {
         var prefix: Key? = key
         while let candidate = prefix, !candidate.isRoot {
-            if let canonicalKey = canonical[candidate] {
-                let rest = key.path.dropFirst(candidate.path.count)
-                return (try? Key(canonicalKey.path + rest)) ?? key
+            if let renamed = names[candidate] {
+                return (try? Key(renamed.path + key.path.dropFirst(candidate.path.count))) ?? key
             }
             prefix = candidate.parent
         }
