@@ -45,6 +45,19 @@ struct KeySpace: Sendable {
     /// The etcd key of `key`.
     func etcdKey(_ key: Key) -> [UInt8] { Array(namespace.appending(key).path.utf8) }
 
+    /// The etcd keys of the namespace and its ancestors, outermost first. They exist, empty, as
+    /// a ZooKeeper chroot's znodes must: a handle at a parent namespace sees this one among its
+    /// children, and no key of this namespace is left without its parents there.
+    var namespaceChain: [[UInt8]] {
+        namespace.isRoot ? [] : (namespace.ancestors + [namespace]).map { Array($0.path.utf8) }
+    }
+
+    /// Compares that hold while the namespace's keys exist and are persistent (a key may have
+    /// children only then).
+    var namespaceExists: [JSONValue] {
+        namespaceChain.flatMap { [EtcdRequest.compare($0, .create, .greater, 0), EtcdRequest.compare($0, .lease, .equal, 0)] }
+    }
+
     /// The range holding everything strictly beneath `key`.
     func subtree(_ key: Key) -> (start: [UInt8], end: [UInt8]) {
         let full = namespace.appending(key)

@@ -63,15 +63,11 @@ public final class EtcdStore: CoordinationStore {
 
     /// A namespace is a key like any other from outside: make it (and its ancestors) exist, as a
     /// ZooKeeper chroot must, so a parent namespace sees it among its children.
-    private func ensureNamespaceExists() async throws(CoordinationError) {
-        guard !namespace.isRoot else { return }
-        let outer = KeySpace(namespace: .root)
-        let chain = namespace.ancestors + [namespace]
-        let compares = chain.map { EtcdRequest.compare(outer.etcdKey($0), .create, .equal, 0) }
+    func ensureNamespaceExists() async throws(CoordinationError) {
         // One txn per missing key keeps it simple; namespaces are few and usually exist already.
-        for (index, key) in chain.enumerated() {
+        for key in keys.namespaceChain {
             _ = try await call("/v3/kv/txn", EtcdRequest.txn(
-                compare: [compares[index]], success: [["request_put": EtcdRequest.put(outer.etcdKey(key), value: [])]]), kind: .write)
+                compare: [EtcdRequest.compare(key, .create, .equal, 0)], success: [["request_put": EtcdRequest.put(key, value: [])]]), kind: .write)
         }
     }
 
@@ -243,7 +239,7 @@ public final class EtcdStore: CoordinationStore {
     /// not exist. Returns `nil` when any of that is not so (nothing was written); the full
     /// create then finds out which, makes missing ancestors and names the problem.
     private func createUnderExistingParents(_ key: Key, value: [UInt8], mode: CreateMode) async throws(CoordinationError) -> Record? {
-        var compares: [JSONValue] = []
+        var compares = keys.namespaceExists
         for ancestor in key.ancestors {
             compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .create, .greater, 0))
             compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .lease, .equal, 0))
@@ -257,18 +253,19 @@ public final class EtcdStore: CoordinationStore {
             key: key, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision, isEphemeral: lease != 0)
     }
 
-    /// Reads the key, its ancestors and (for a sequential key) its parent's counter at one revision,
-    /// then writes the missing ancestors, the counter and the key in one txn whose compares
-    /// guarantee nothing it relied on changed meanwhile; on a race, starts again.
+    /// Reads the key, its ancestors (the namespace's keys included) and (for a sequential key) its
+    /// parent's counter at one revision, then writes the missing ancestors, the counter and the
+    /// key in one txn whose compares guarantee nothing it relied on changed meanwhile; on a race,
+    /// starts again.
     private func createWithAncestors(_ key: Key, value: [UInt8], mode: CreateMode) async throws(CoordinationError) -> Record {
         let parent = key.parent ?? .root
-        let ancestors = key.ancestors
+        let ancestors = keys.namespaceChain + key.ancestors.map(keys.etcdKey)
         let counterKey = keys.counter(of: parent)
         // Past sequence numbers already taken by keys the counter does not know of (copied in
         // by a migration, written by another tool): a sequential name is never refused for them.
         var skipTo: Int64 = 0
         while true {
-            var ranges = ancestors.map { EtcdRequest.range(keys.etcdKey($0), keysOnly: true) }
+            var ranges = ancestors.map { EtcdRequest.range($0, keysOnly: true) }
             ranges.append(EtcdRequest.range(keys.etcdKey(key), keysOnly: true))
             if mode.isSequential { ranges.append(EtcdRequest.range(counterKey)) }
             let snapshot = try await read(ranges)
@@ -277,9 +274,9 @@ public final class EtcdStore: CoordinationStore {
             var puts: [JSONValue] = []
             for (index, ancestor) in ancestors.enumerated() {
                 let found = try snapshot.range(index).first
-                if let found, found.lease != 0 { throw CoordinationError.ephemeralChildren(ancestor) }
-                compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .create, .equal, found?.createRevision ?? 0))
-                if found == nil { puts.append(["request_put": EtcdRequest.put(keys.etcdKey(ancestor), value: [])]) }
+                if let found, found.lease != 0 { throw CoordinationError.ephemeralChildren(keys.key(for: ancestor) ?? .root) }
+                compares.append(EtcdRequest.compare(ancestor, .create, .equal, found?.createRevision ?? 0))
+                if found == nil { puts.append(["request_put": EtcdRequest.put(ancestor, value: [])]) }
             }
             var target = key
             var counterModRevision: Int64 = 0

@@ -16,9 +16,16 @@ extension EtcdStore {
         }
         if operations.isEmpty { return [] }
         let plan = TransactionPlan(operations: operations, keys: keys)
+        // The namespace is the handle's root, which always exists: a create directly beneath it
+        // compares that the namespace's keys exist (and are persistent); when they went missing
+        // (deleted from outside), the transaction makes them again first, as the standalone
+        // create does, whether or not it then succeeds, as on the other backends.
+        let namespaceExists = plan.readsNamespace ? keys.namespaceExists : []
+        var namespaceMade = false
         var readAlready: TxnReply?
         if let oneRequest = OneRequestTransaction(
-            operations: operations, plan: plan, keys: keys, lease: keeper.lease, counters: counterGuesses.guess(for:))
+            operations: operations, plan: plan, keys: keys, lease: keeper.lease, counters: counterGuesses.guess(for:),
+            mustHold: namespaceExists)
         {
             let reply = try await write(oneRequest.request, of: operations)
             if reply.succeeded {
@@ -40,6 +47,11 @@ extension EtcdStore {
                 snapshot = try await read(plan.reads)
             }
             var replay = try TransactionReplay(plan: plan, snapshot: snapshot, keys: keys, skipTo: skipTo)
+            if replay.namespaceMissing && !namespaceMade {
+                try await ensureNamespaceExists()
+                namespaceMade = true
+                continue
+            }
             counterGuesses.remember(replay.countersRead, at: snapshot.revision)
             let lease = operations.contains { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
                 ? try currentLease() : 0
@@ -48,7 +60,8 @@ extension EtcdStore {
             // On failure, the txn reads the next snapshot, and whether each sequential name it assumed free is taken.
             let rereads = plan.reads + replay.sequentialNameReads
             let failureBranch = rereads.count <= EtcdRequest.maxOperationsPerBranch ? rereads : []
-            let reply = try await write(replay.writeRequest(snapshotRevision: snapshot.revision, failure: failureBranch), of: operations)
+            let reply = try await write(
+                replay.writeRequest(snapshotRevision: snapshot.revision, failure: failureBranch, mustHold: namespaceExists), of: operations)
             if reply.succeeded {
                 counterGuesses.remember(replay.counters(writtenAt: reply.revision), at: reply.revision)
                 return replay.results(revision: reply.revision)
@@ -93,8 +106,12 @@ struct TransactionPlan {
     var counterParents: [Key] = []
     var deleted: [Key] = []
 
+    /// Whether a create is directly beneath the namespace's own key, which is then read too.
+    var readsNamespace = false
+
     init(operations: [Operation], keys: KeySpace) {
         self.keys = keys
+        readsNamespace = !keys.namespace.isRoot && operations.contains { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }
         var userKeys: [Key] = []
         var counterParents: [Key] = []
         var deleted: [Key] = []
@@ -126,7 +143,7 @@ struct TransactionPlan {
         counterParents.firstIndex(of: parent).map { userKeys.count + $0 }
     }
 
-    var readCount: Int { userKeys.count + counterParents.count + deleted.count }
+    var readCount: Int { userKeys.count + counterParents.count + deleted.count + (readsNamespace ? 1 : 0) }
 
     var reads: [JSONValue] {
         userKeys.map { EtcdRequest.range(keys.etcdKey($0), keysOnly: true) }
@@ -135,6 +152,7 @@ struct TransactionPlan {
                 let (start, end) = keys.subtree(key)
                 return EtcdRequest.range(start, end: end, keysOnly: true)
             }
+            + (readsNamespace ? [EtcdRequest.range(keys.etcdKey(.root), keysOnly: true)] : [])
     }
 }
 
@@ -189,10 +207,20 @@ struct TransactionReplay {
             beneath[key] = try snapshot.range(index).compactMap { keys.key(for: $0.key) }
             index += 1
         }
+        if plan.readsNamespace { namespaceRecord = try snapshot.range(index).first }
     }
 
+    /// The namespace's own key as read, when the plan reads it.
+    private var namespaceRecord: KeyValue?
+
+    /// Whether the plan read the namespace's own key and found it missing.
+    var namespaceMissing: Bool { plan.readsNamespace && namespaceRecord == nil }
+
     private func exists(_ key: Key) -> KeyValue? {
-        if key.isRoot { return KeyValue(key: [], value: [], createRevision: 0, modRevision: 0, version: 1, lease: 0) }
+        if key.isRoot {
+            if plan.readsNamespace { return namespaceRecord }
+            return KeyValue(key: [], value: [], createRevision: 0, modRevision: 0, version: 1, lease: 0)
+        }
         return current[key] ?? nil
     }
 
@@ -321,8 +349,9 @@ struct TransactionReplay {
     /// Every operation needs at most one compare of an existing key (itself, or a create's parent)
     /// and at most two writes (its own and its sequence counter's), so a transaction within the
     /// contract's limit fits etcd's per-branch limit once the other compares are folded.
-    func writeRequest(snapshotRevision: Int64, failure: [JSONValue] = []) -> JSONValue {
-        var compares: [JSONValue] = []
+    /// - Parameter mustHold: compares the txn needs besides those of what it read.
+    func writeRequest(snapshotRevision: Int64, failure: [JSONValue] = [], mustHold: [JSONValue] = []) -> JSONValue {
+        var compares = mustHold
         var absentCompares: [JSONValue] = []
         for key in observed.keys.sorted() {
             let found = observed[key] ?? nil

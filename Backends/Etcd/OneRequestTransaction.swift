@@ -34,8 +34,13 @@ struct OneRequestTransaction {
     /// - Parameters:
     ///   - lease: the session's lease; `nil` (expired) makes a transaction with an ephemeral create not qualify.
     ///   - counters: the guess for a sequential parent's counter.
-    init?(operations: [Operation], plan: TransactionPlan, keys: KeySpace, lease: Int64?, counters: (Key) -> CounterGuess) {
+    ///   - mustHold: compares the txn needs besides those of its operations.
+    init?(
+        operations: [Operation], plan: TransactionPlan, keys: KeySpace, lease: Int64?, counters: (Key) -> CounterGuess,
+        mustHold: [JSONValue] = []
+    ) {
         var builder = Builder(keys: keys, lease: lease)
+        builder.compares = mustHold
         for operation in operations {
             guard builder.add(operation, counters: counters) else { return nil }
         }

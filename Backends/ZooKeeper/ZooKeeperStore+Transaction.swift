@@ -23,12 +23,21 @@ extension ZooKeeperStore {
             && !operations.contains { if case .set = $0 { true } else { false } }
         var attempts = 0
         var madeNamespace = false
+        if !namespace.isRoot, operations.contains(where: { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }) {
+            // The namespace is the handle's root, which always exists: a create directly beneath
+            // it makes the namespace's znode again if it was deleted from outside, as the
+            // standalone create does (and the other backends), before the multi.
+            try await ensurePath(namespace)
+            madeNamespace = true
+        }
         while true {
             attempts += 1
             do {
                 return try await runMulti(operations, probe: needsProbe)
-            } catch is ProbeFailure where !madeNamespace {
-                // The namespace's znode itself went missing: make it and try once more.
+            } catch let failure as ProbeFailure {
+                // The namespace's znode itself went missing: make it and try once more, as the
+                // standalone create does (and the other backends).
+                guard !madeNamespace else { throw failure.error }
                 try await ensurePath(namespace)
                 madeNamespace = true
             } catch is MultiNotSent {
@@ -54,7 +63,10 @@ extension ZooKeeperStore {
         throw CoordinationError.closed()
     }
 
-    private struct ProbeFailure: Error {}
+    /// The namespace's znode is missing; `error` is what to report if making it does not help.
+    private struct ProbeFailure: Error {
+        let error: CoordinationError
+    }
     /// The multi was not handed to the C client because the handle was not connected (or expired).
     private struct MultiNotSent: Error {}
     private static let notConnected: Int32 = .min
@@ -151,11 +163,20 @@ extension ZooKeeperStore {
             }
             if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
                 let operation = operations[failure]
-                throw fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
+                let refusal = fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
                     .inTransaction(operation: failure, of: operations.count)
+                if results[failure].err == ZNONODE.rawValue, case .create(let key, _, _) = operation, key.parent == .root,
+                    !namespace.isRoot
+                {
+                    // The parent is the namespace's znode, deleted from outside: the handle's root,
+                    // which always exists for it.
+                    throw ProbeFailure(error: refusal)
+                }
+                throw refusal
             }
-            if failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure() }
-            throw ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
+            let error = ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
+            if failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure(error: error) }
+            throw error
         }
 
         let zxid: Int64 = probe

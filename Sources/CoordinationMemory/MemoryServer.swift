@@ -78,7 +78,14 @@ public final class MemoryServer: Sendable {
         guard sessionTTL > .zero else {
             throw CoordinationError(.invalidConfiguration, "session TTL must be positive")
         }
-        return MemoryStore(server: self, namespace: namespace, ttl: sessionTTL, logger: logger ?? self.logger)
+        let store = MemoryStore(server: self, namespace: namespace, ttl: sessionTTL, logger: logger ?? self.logger)
+        do {
+            try store.ensureNamespaceExists()
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
     }
 
     // MARK: Sessions

@@ -293,9 +293,11 @@ public final class MemoryStore: CoordinationStore {
         if key.isRoot { throw CoordinationError(.invalidKey, "the root key / \(what)", key: key) }
     }
 
-    /// The namespace's own key is this handle's root, which always exists: make it real before a
-    /// transaction creates directly beneath it (inside a transaction a create needs its parent).
-    private func ensureNamespaceExists() throws(CoordinationError) {
+    /// Makes the namespace's key (and its ancestors) exist, when the handle opens and before a
+    /// transaction creates directly beneath it: the namespace is this handle's root, which always
+    /// exists (inside a transaction a create needs its parent), and a handle at a parent namespace
+    /// sees it among its children, as on ZooKeeper and etcd.
+    func ensureNamespaceExists() throws(CoordinationError) {
         guard !namespace.isRoot else { return }
         let owner = try usableSession()
         let namespace = namespace

@@ -12,6 +12,44 @@ extension ConformanceSuite {
             try expectEqual(sequential.key.parent, try Key("/a"), "parent of a generated key")
             try expectEqual(try await store.get(try Key("/a/b"))?.key, try Key("/a/b"), "key of a read record")
         },
+        ConformanceCheck("namespace-key-exists-once-opened", clause: 10, "Opening a handle under /ns/inner makes /ns and /ns/inner exist, empty, for a handle at the parent.") { ctx in
+            let outer = try await ctx.open()
+            _ = try await ctx.open(try Key("/ns/inner"))
+            for key in [try Key("/ns"), try Key("/ns/inner")] {
+                let record = try require(try await outer.get(key), "\(key) from the parent handle")
+                try expectEqual(record.value, [], "value of \(key)")
+                try expect(!record.isEphemeral, "\(key) must be persistent")
+            }
+        },
+        ConformanceCheck("namespace-deleted-from-outside-made-again-by-a-create", clause: 10, "Once the parent handle deletes /ns recursively, a create beneath /ns's root, alone or in a transaction, makes /ns again: no key is left without its parent.") { ctx in
+            let outer = try await ctx.open()
+            let inner = try await ctx.open(try Key("/ns"))
+            for viaTransaction in [false, true] {
+                try await outer.delete(try Key("/ns"), ifVersion: nil, recursive: true)
+                let key = try Key(viaTransaction ? "/in-transaction" : "/alone")
+                if viaTransaction {
+                    _ = try await inner.transaction([.create(key, value: [], mode: .persistent)])
+                } else {
+                    _ = try await inner.create(key, value: [], mode: .persistent)
+                }
+                try expect(try await outer.exists(try Key("/ns")), "/ns must exist again after a create \(viaTransaction ? "in a transaction" : "alone")")
+                try expectEqual(try await outer.children(of: try Key("/ns")), [key.name], "children of /ns")
+            }
+        },
+        ConformanceCheck("namespace-ephemeral-key-takes-no-children", clause: 10, "Once the parent handle replaces /ns with an ephemeral key, a create beneath /ns's root, alone or in a transaction, fails with ephemeralChildren.") { ctx in
+            let outer = try await ctx.open()
+            let inner = try await ctx.open(try Key("/ns"))
+            try await outer.delete(try Key("/ns"), ifVersion: nil, recursive: true)
+            _ = try await outer.create(try Key("/ns"), value: [], mode: .ephemeral)
+            _ = try await expectThrows(code: .ephemeralChildren, "a create beneath an ephemeral namespace key") {
+                try await inner.create(try Key("/a"), value: [], mode: .persistent)
+            }
+            let error = try await expectThrows(code: .ephemeralChildren, "a transaction's create beneath an ephemeral namespace key") {
+                try await inner.transaction([.create(try Key("/b"), value: [], mode: .persistent)])
+            }
+            try expectEqual(error.failedOperation, 0, "failedOperation")
+            try expectEqual(try await outer.children(of: try Key("/ns")), [], "children of the ephemeral /ns")
+        },
         ConformanceCheck("namespace-writes-visible-from-parent", clause: 10, "A key /a written by a handle under /ns is seen at /ns/a by a handle at the parent, with the same value and version.") { ctx in
             let inner = try await ctx.open(try Key("/ns"))
             let outer = try await ctx.open()
