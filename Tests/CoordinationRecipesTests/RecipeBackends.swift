@@ -6,7 +6,13 @@ import Testing
 
 /// Recipe tests run on every backend of the shared test support, each test on fresh handles.
 typealias RecipeBackend = TestBackend
-typealias Handles = TestHandles
+
+/// Handles for a recipe test, with 10 s sessions. These tests end sessions on purpose
+/// (`backend.expire`), never by waiting out a TTL, and loaded runs twice stalled etcd's
+/// keep-alives past a 3 s lease ("requested lease not found") in tests that meant none to end.
+func Handles(_ backend: RecipeBackend, test: String = #function) throws -> TestHandles {
+    try TestHandles(backend, ttl: .seconds(10), test: test)
+}
 
 
 extension Broadcast where Element == Int {

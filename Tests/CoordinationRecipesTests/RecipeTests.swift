@@ -5,13 +5,9 @@ import Synchronization
 import Testing
 
 @Suite(.serverLoadLimit) struct ReadWriteLockAndSemaphoreTests {
-    /// No session here is meant to end. With the default 3 s, a loaded CI run once stalled etcd's
-    /// keep-alives past two of these leases ("requested lease not found").
-    static let ttl = Duration.seconds(10)
-
     @Test(arguments: RecipeBackend.all)
     func readersShareAndAQueuedWriterIsNotOvertaken(backend: RecipeBackend) async throws {
-        let handles = try Handles(backend, ttl: Self.ttl)
+        let handles = try Handles(backend)
         defer { Task { await handles.closeAll() } }
         let path = try Key("/rw")
         let lock = ReadWriteLock(store: try await handles.open(), path: path)
@@ -39,7 +35,7 @@ import Testing
 
     @Test(arguments: RecipeBackend.all)
     func semaphoreAdmitsAtMostNHolders(backend: RecipeBackend) async throws {
-        let handles = try Handles(backend, ttl: Self.ttl)
+        let handles = try Handles(backend)
         defer { Task { await handles.closeAll() } }
         let path = try Key("/permits")
         let state = Shared((now: 0, most: 0, done: 0))

@@ -23,40 +23,57 @@ struct DifferentialProgram {
     private static let values: [[UInt8]] = [[], Array("x".utf8), Array("yy".utf8), [0, 255]]
     static let top = try! Key("/d")
 
-    /// Plays the program on two handles of each store, closing one and opening another now and
-    /// then (so ephemeral keys go with their session), while a watch of ``top`` on a third handle
-    /// of the store under test must converge to the embedded store's records at every comparison.
+    /// The namespace of the third handle, relative to the check's: a key of the program there.
+    static let nested = try! Key("/d/a")
+    /// Each handle's namespace, relative to the check's.
+    static let namespaces: [Key] = [.root, .root, nested]
+
+    /// Plays the program on three handles of each store, the third opened at ``nested`` (so it
+    /// sees the keys beneath it as its own tree), closing one and opening it again now and then
+    /// (so ephemeral keys go with their session), while a watch of ``top`` on a fourth handle of
+    /// the store under test must converge to the embedded store's records at every comparison.
     func run(_ ctx: CheckContext) async throws {
         let backend = ctx.backendName
         let server = MemoryServer()
-        var reference: [any CoordinationStore] = [try await server.connect(), try await server.connect()]
-        var tested = [try await ctx.open(), try await ctx.open()]
+        var reference: [any CoordinationStore] = []
+        var tested: [any CoordinationStore] = []
         defer {
             let handles = reference
             Task { for handle in handles { await handle.close() } }
         }
+        for namespace in Self.namespaces where namespace.isRoot {
+            reference.append(try await server.connect(namespace: namespace))
+            tested.append(try await ctx.open(namespace))
+        }
+        _ = try await tested[0].create(Self.top, value: [], mode: .persistent)
+        _ = try await reference[0].create(Self.top, value: [], mode: .persistent)
+        // Opening a handle at a namespace creates the namespace's key if it is missing.
+        for namespace in Self.namespaces where !namespace.isRoot {
+            reference.append(try await server.connect(namespace: namespace))
+            tested.append(try await ctx.open(namespace))
+        }
         var generator = SplitMix64(seed: seed)
         var sides = (reference: SequentialNames(), tested: SequentialNames())
         var canonicalCount = 0
-        _ = try await tested[0].create(Self.top, value: [], mode: .persistent)
-        _ = try await reference[0].create(Self.top, value: [], mode: .persistent)
         let watch = ctx.watch(try await ctx.open(), Self.top, scope: .subtree)
         _ = try await watch.snapshot()
 
         for index in 1...steps {
-            let handle = Int.random(in: 0..<2, using: &generator)
+            let handle = Int.random(in: 0..<Self.namespaces.count, using: &generator)
+            let base = Self.namespaces[handle]
             if Int.random(in: 0..<40, using: &generator) == 0 {
                 await reference[handle].close()
-                reference[handle] = try await server.connect()
+                reference[handle] = try await server.connect(namespace: base)
                 await tested[handle].close()
-                tested[handle] = try await ctx.open()
+                tested[handle] = try await ctx.open(base)
                 try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index) (handle \(handle) closed)", backend: backend)
                 continue
             }
             let pickableOnBoth = Set(sides.tested.pickable)
             let step = Step.random(using: &generator, sequentialKeys: sides.reference.pickable.filter(pickableOnBoth.contains))
-            let expected = await step.outcome(on: reference[handle], names: sides.reference)
-            let actual = await step.outcome(on: tested[handle], names: sides.tested)
+                .rebased(under: base)
+            let expected = await step.outcome(on: reference[handle], HandleView(names: sides.reference, base: base))
+            let actual = await step.outcome(on: tested[handle], HandleView(names: sides.tested, base: base))
             // Name the sequential keys each side created, in the same order on both.
             for (created, tested) in zip(expected.createdSequential, actual.createdSequential) {
                 canonicalCount += 1
@@ -71,7 +88,7 @@ struct DifferentialProgram {
                     "seed \(seed), step \(index), handle \(handle): \(step.description(sides.reference)): the embedded store gave \(expectedText), \(backend) gave \(actualText)")
             }
             if index % treeEvery == 0 || index == steps {
-                try await compareTrees(reference[handle], tested[handle], watch, sides, after: "step \(index)", backend: backend)
+                try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index)", backend: backend)
             }
         }
     }
@@ -83,15 +100,22 @@ struct DifferentialProgram {
         _ sides: (reference: SequentialNames, tested: SequentialNames), after: String, backend: String
     ) async throws {
         let expectedTree = try await Self.tree(reference, sides.reference)
-        try await watch.until("seed \(seed), after \(after): the watch of \(Self.top) on \(backend) to show the embedded store's records \(expectedTree)") { state in
-            state.values.map { Outcome.normalized($0, sides.tested) }.sorted() == expectedTree
+        func differences(_ actualTree: [String]) -> String {
+            "only in the embedded store: \(expectedTree.filter { !actualTree.contains($0) }), only on \(backend): \(actualTree.filter { !expectedTree.contains($0) })"
+        }
+        do {
+            try await watch.until("the watch of \(Self.top) to show the embedded store's records") { state in
+                state.values.map { Outcome.normalized($0, sides.tested) }.sorted() == expectedTree
+            }
+        } catch {
+            let watched = watch.state.values.map { Outcome.normalized($0, sides.tested) }.sorted()
+            let walked = try await Self.tree(tested, sides.tested)
+            throw failure(
+                "seed \(seed), after \(after): the watch of \(Self.top) on \(backend) did not come to the embedded store's records (\(error)); watched: \(differences(watched)); walked: \(differences(walked))")
         }
         let actualTree = try await Self.tree(tested, sides.tested)
         guard expectedTree == actualTree else {
-            let missing = expectedTree.filter { !actualTree.contains($0) }
-            let extra = actualTree.filter { !expectedTree.contains($0) }
-            throw failure(
-                "seed \(seed), after \(after): the trees differ; only in the embedded store: \(missing), only on \(backend): \(extra)")
+            throw failure("seed \(seed), after \(after): the trees differ; \(differences(actualTree))")
         }
     }
 
@@ -132,6 +156,26 @@ struct SequentialNames {
             prefix = candidate.parent
         }
         return key
+    }
+}
+
+/// How one handle sees the program's keys: through its side's sequential names, relative to its
+/// namespace. Outcomes are brought back to the check's namespace, so handles compare alike.
+struct HandleView {
+    let names: SequentialNames
+    /// The handle's namespace, relative to the check's.
+    let base: Key
+
+    /// The key the handle sends for a program key (always beneath ``base``).
+    func send(_ key: Key) -> Key { names.send(key).relative(to: base) ?? key }
+
+    /// A key the handle returned, in the check's namespace.
+    func absolute(_ key: Key) -> Key { base.appending(key) }
+
+    func absolute(_ record: Record) -> Record {
+        Record(
+            key: absolute(record.key), value: record.value, version: record.version, createRevision: record.createRevision,
+            modRevision: record.modRevision, isEphemeral: record.isEphemeral)
     }
 }
 
@@ -210,32 +254,61 @@ extension DifferentialProgram {
             }
         }
 
-        func outcome(on store: any CoordinationStore, names: SequentialNames) async -> Outcome {
+        func outcome(on store: any CoordinationStore, _ view: HandleView) async -> Outcome {
             do {
                 switch self {
-                case .get(let key): return .record(try await store.get(names.send(key)))
-                case .exists(let key): return .flag(try await store.exists(names.send(key)))
+                case .get(let key): return .record(try await store.get(view.send(key)).map(view.absolute))
+                case .exists(let key): return .flag(try await store.exists(view.send(key)))
                 case .children(let key):
-                    let parent = names.send(key)
-                    let children = try await store.children(of: parent)
-                    return .names(parent, children)
+                    let children = try await store.children(of: view.send(key))
+                    return .names(view.absolute(view.send(key)), children)
                 case .walk(let key):
-                    return .walked(try await store.records(under: names.send(key)))
+                    return .walked(try await store.records(under: view.send(key)).map(view.absolute))
                 case .create(let key, let value, let mode):
-                    return .created(try await store.create(names.send(key), value: value, mode: mode), sequential: mode.isSequential)
+                    return .created(view.absolute(try await store.create(view.send(key), value: value, mode: mode)), sequential: mode.isSequential)
                 case .set(let key, let value, let version):
-                    return .record(try await store.set(names.send(key), value: value, ifVersion: version))
+                    return .record(view.absolute(try await store.set(view.send(key), value: value, ifVersion: version)))
                 case .delete(let key, let version, let recursive):
-                    try await store.delete(names.send(key), ifVersion: version, recursive: recursive)
+                    try await store.delete(view.send(key), ifVersion: version, recursive: recursive)
                     return .done
                 case .transaction(let operations):
-                    let sent = operations.map { $0.sent(names) }
-                    return .results(try await store.transaction(sent), sequential: operations.map(\.isSequentialCreate))
+                    let results = try await store.transaction(operations.map { $0.sent(view) })
+                    return .results(results.map { result in
+                        switch result {
+                        case .created(let record): .created(view.absolute(record))
+                        case .set(let record): .set(view.absolute(record))
+                        case .checked, .deleted: result
+                        }
+                    }, sequential: operations.map(\.isSequentialCreate))
                 }
             } catch let error as CoordinationError {
                 return .failed(error.code, operation: error.failedOperation)
             } catch {
                 return .unexpected("\(error)")
+            }
+        }
+
+        /// The step for a handle at `base`: every key moved from beneath ``top`` to beneath `base`.
+        func rebased(under base: Key) -> Step {
+            guard !base.isRoot else { return self }
+            func move(_ key: Key) -> Key { key.relative(to: DifferentialProgram.top).map(base.appending) ?? key }
+            switch self {
+            case .get(let key): return .get(move(key))
+            case .exists(let key): return .exists(move(key))
+            case .children(let key): return .children(move(key))
+            case .walk(let key): return .walk(move(key))
+            case .create(let key, let value, let mode): return .create(move(key), value, mode)
+            case .set(let key, let value, let version): return .set(move(key), value, version)
+            case .delete(let key, let version, let recursive): return .delete(move(key), version, recursive: recursive)
+            case .transaction(let operations):
+                return .transaction(operations.map { operation in
+                    switch operation {
+                    case .check(let key, let version): .check(move(key), version: version)
+                    case .create(let key, let value, let mode): .create(move(key), value: value, mode: mode)
+                    case .set(let key, let value, let version): .set(move(key), value: value, ifVersion: version)
+                    case .delete(let key, let version): .delete(move(key), ifVersion: version)
+                    }
+                })
             }
         }
 
@@ -323,13 +396,13 @@ extension Operation {
         if case .create(_, _, let mode) = self { mode.isSequential } else { false }
     }
 
-    /// The operation with its key as `names`' side calls it.
-    func sent(_ names: SequentialNames) -> Operation {
+    /// The operation with its key as `view`'s handle sends it.
+    func sent(_ view: HandleView) -> Operation {
         switch self {
-        case .check(let key, let version): .check(names.send(key), version: version)
-        case .create(let key, let value, let mode): .create(names.send(key), value: value, mode: mode)
-        case .set(let key, let value, let version): .set(names.send(key), value: value, ifVersion: version)
-        case .delete(let key, let version): .delete(names.send(key), ifVersion: version)
+        case .check(let key, let version): .check(view.send(key), version: version)
+        case .create(let key, let value, let mode): .create(view.send(key), value: value, mode: mode)
+        case .set(let key, let value, let version): .set(view.send(key), value: value, ifVersion: version)
+        case .delete(let key, let version): .delete(view.send(key), ifVersion: version)
         }
     }
 }
