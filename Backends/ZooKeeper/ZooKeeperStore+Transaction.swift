@@ -22,17 +22,23 @@ extension ZooKeeperStore {
         let needsProbe = operations.contains { if case .create = $0 { true } else { false } }
             && !operations.contains { if case .set = $0 { true } else { false } }
         var attempts = 0
+        // The namespace is the handle's root, which always exists: a create directly beneath it
+        // makes the namespace's znode again if it was deleted from outside, as the standalone
+        // create does (and the other backends), before the multi.
+        let createsAtRoot = !namespace.isRoot
+            && operations.contains { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }
         var madeNamespace = false
-        if !namespace.isRoot, operations.contains(where: { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }) {
-            // The namespace is the handle's root, which always exists: a create directly beneath
-            // it makes the namespace's znode again if it was deleted from outside, as the
-            // standalone create does (and the other backends), before the multi.
-            try await ensurePath(namespace)
-            madeNamespace = true
-        }
         while true {
             attempts += 1
             do {
+                if createsAtRoot && !madeNamespace {
+                    do {
+                        try await ensurePath(namespace)
+                    } catch let error as CoordinationError where [.sessionExpired, .connectionLoss].contains(error.code) {
+                        throw MultiNotSent()  // as the multi would be: wait for a live session
+                    }
+                    madeNamespace = true
+                }
                 return try await runMulti(operations, probe: needsProbe)
             } catch let failure as ProbeFailure {
                 // The namespace's znode itself went missing: make it and try once more, as the
