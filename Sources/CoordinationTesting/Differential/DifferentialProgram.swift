@@ -29,13 +29,14 @@ struct DifferentialProgram {
     static let namespaces: [Key] = [.root, .root, nested]
 
     /// Plays the program on three handles of each store, the third opened at ``nested`` (so it
-    /// sees the keys beneath it as its own tree), closing one and opening it again now and then
-    /// (so ephemeral keys go with their session), while a watch of ``top`` on a fourth handle of
-    /// the store under test must converge to the embedded store's records at every comparison.
+    /// sees the keys beneath it as its own tree). Now and then a handle is closed and opened
+    /// again, or its session expires (so ephemeral keys go with their session), and a watch of
+    /// ``top`` on a fourth handle of the store under test must converge to the embedded store's
+    /// records at every comparison.
     func run(_ ctx: CheckContext) async throws {
         let backend = ctx.backendName
         let server = MemoryServer()
-        var reference: [any CoordinationStore] = []
+        var reference: [MemoryStore] = []
         var tested: [any CoordinationStore] = []
         defer {
             let handles = reference
@@ -61,13 +62,28 @@ struct DifferentialProgram {
         for index in 1...steps {
             let handle = Int.random(in: 0..<Self.namespaces.count, using: &generator)
             let base = Self.namespaces[handle]
-            if Int.random(in: 0..<40, using: &generator) == 0 {
+            // About one step in 40 closes a handle and one in 120 expires a session (the slower
+            // event on etcd, whose handle learns of it at its next keep-alive).
+            switch Int.random(in: 0..<120, using: &generator) {
+            case 0..<3:
                 await reference[handle].close()
                 reference[handle] = try await server.connect(namespace: base)
                 await tested[handle].close()
                 tested[handle] = try await ctx.open(base)
                 try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index) (handle \(handle) closed)", backend: backend)
                 continue
+            case 3:
+                // Its session expires, as the server would end it; the handle starts a new one.
+                let events = ctx.sessionEvents(tested[handle])
+                _ = try await events.next("the current session state")
+                try await ctx.harness.expireSession(of: tested[handle])
+                _ = try await events.until(.expired)
+                _ = try await events.until(.connected)
+                await reference[handle].expireSession()
+                try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index) (handle \(handle) expired)", backend: backend)
+                continue
+            default:
+                break
             }
             let pickableOnBoth = Set(sides.tested.pickable)
             let step = Step.random(using: &generator, sequentialKeys: sides.reference.pickable.filter(pickableOnBoth.contains))
