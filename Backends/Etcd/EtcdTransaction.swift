@@ -111,7 +111,7 @@ struct TransactionPlan {
 
     init(operations: [Operation], keys: KeySpace) {
         self.keys = keys
-        readsNamespace = !keys.namespace.isRoot && operations.contains { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }
+        readsNamespace = !keys.namespace.isRoot && operations.createsBeneathRoot
         var userKeys: [Key] = []
         var counterParents: [Key] = []
         var deleted: [Key] = []

@@ -25,8 +25,7 @@ extension ZooKeeperStore {
         // The namespace is the handle's root, which always exists: a create directly beneath it
         // makes the namespace's znode again if it was deleted from outside, as the standalone
         // create does (and the other backends), before the multi.
-        let createsAtRoot = !namespace.isRoot
-            && operations.contains { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }
+        let createsAtRoot = !namespace.isRoot && operations.createsBeneathRoot
         var madeNamespace = false
         while true {
             attempts += 1
@@ -41,8 +40,7 @@ extension ZooKeeperStore {
                 }
                 return try await runMulti(operations, probe: needsProbe)
             } catch let failure as ProbeFailure {
-                // The namespace's znode itself went missing: make it and try once more, as the
-                // standalone create does (and the other backends).
+                // The namespace's znode itself went missing: make it and try once more.
                 guard !madeNamespace else { throw failure.error }
                 try await ensurePath(namespace)
                 madeNamespace = true
@@ -169,16 +167,8 @@ extension ZooKeeperStore {
             }
             if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
                 let operation = operations[failure]
-                let refusal = fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
+                throw fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
                     .inTransaction(operation: failure, of: operations.count)
-                if results[failure].err == ZNONODE.rawValue, case .create(let key, _, _) = operation, key.parent == .root,
-                    !namespace.isRoot
-                {
-                    // The parent is the namespace's znode, deleted from outside: the handle's root,
-                    // which always exists for it.
-                    throw ProbeFailure(error: refusal)
-                }
-                throw refusal
             }
             let error = ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
             if failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure(error: error) }

@@ -31,7 +31,7 @@ public enum CoordinationLimits {
         guard operations.count <= maxTransactionOperations else {
             throw CoordinationError(
                 .transactionTooLarge,
-                "transaction has \(operations.count) operations; the limit is \(maxTransactionOperations)")
+                "transaction has \(operations.count) operations; the limit is \(maxTransactionOperations) on every backend: split it into smaller transactions")
         }
         var bytes = 0
         for (index, operation) in operations.enumerated() {

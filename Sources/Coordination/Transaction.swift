@@ -51,3 +51,12 @@ public enum OperationResult: Sendable, Hashable {
     case set(Record)
     case deleted
 }
+
+extension Collection where Element == Operation {
+    /// Whether an operation creates a key directly beneath the root, that is the handle's
+    /// namespace: every backend makes the namespace's key exist first (it may have been deleted
+    /// from outside), since inside a transaction a create needs its parent.
+    package var createsBeneathRoot: Bool {
+        contains { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }
+    }
+}

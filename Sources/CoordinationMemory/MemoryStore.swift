@@ -227,7 +227,7 @@ public final class MemoryStore: CoordinationStore {
             case .delete(let key, let ifVersion): .delete(physical(key), ifVersion: ifVersion)
             }
         }
-        if operations.contains(where: { if case .create(let key, _, _) = $0 { key.parent == .root } else { false } }) {
+        if operations.createsBeneathRoot {
             try ensureNamespaceExists()
         }
         let results: [MemoryTree.StepResult]
