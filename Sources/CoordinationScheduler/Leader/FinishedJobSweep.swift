@@ -48,7 +48,7 @@ struct FinishedJobSweep {
         if let notBefore, now < notBefore { return notBefore }
         var finished: [String: Int64] = [:]
         for (id, spec) in view.specs where !spec.schedule.isRecurring && view.runs(ofJob: id).isEmpty {
-            if let (_, version) = view.states[id] { finished[id] = version }
+            if let (_, version) = view.state(of: id) { finished[id] = version }
         }
         removed = removed.filter { finished[$0] != nil }
         for id in removed { finished[id] = nil }

@@ -88,21 +88,19 @@ struct LeaderDuties: Sendable {
     /// Materialises every recurring job's due fire times; returns the earliest next fire time.
     func materialiseDueFireTimes(view: inout SchedulerView, planner: inout PlacementState, stable: Bool) async -> Date? {
         let now = clock.now()
-        let states = view.states
         let workers = view.workers
         let recurring = view.jobsNeedingTheLeader().recurring
         guard !recurring.isEmpty else { return nil }
-        let runs = view.runs
         var wake: Date?
         for id in recurring {
-            guard let spec = view.specs[id], let (state, version) = states[id], !state.paused else { continue }
+            guard let spec = view.specs[id], let (state, version) = view.state(of: id), !state.paused else { continue }
             let from = state.lastMaterialized ?? state.submittedAt
             let (due, total) = spec.schedule.fireTimes(after: from, upTo: now, anchor: state.submittedAt, limit: 1)
             if let next = spec.schedule.nextFireTime(after: max(from, now), anchor: state.submittedAt) {
                 wake = min(wake ?? next, next)
             }
             guard let latest = due.last else { continue }
-            let active = runs.filter { $0.record.job == id }
+            let active = view.runs(ofJob: id)
             do {
                 try await materialise(
                     spec: spec, state: state, version: version, latest: latest, total: total, now: now, active: active,
@@ -168,7 +166,8 @@ struct LeaderDuties: Sendable {
                 }
                 for index in runs.indices {
                     runs[index].assignee = planner.choose(
-                        spec: spec, item: runs[index].item, eligible: eligible, load: load(view: active, workers: eligible),
+                        spec: spec, item: runs[index].item, eligible: eligible,
+                        load: load(running: Self.running(in: active), pending: active, workers: eligible),
                         sticky: newState.itemAssignment[runs[index].item])
                 }
             }
@@ -195,13 +194,13 @@ struct LeaderDuties: Sendable {
         let planned = view.jobsNeedingTheLeader().planned
         guard !planned.isEmpty else { return }
         let specs = view.specs.filter { planned.contains($0.key) }
-        let states = view.states
         let workers = view.workers
-        let runs = view.runs
+        // Only planned jobs' runs are the leader's to place; the rest count by their claims.
+        let runs = planned.sorted().flatMap { view.runs(ofJob: $0) }
         // Sticky item assignments, rebalanced with the fewest moves once membership settled.
         var assignments: [String: [Int: String]] = [:]
         for (id, spec) in specs where PlacementPlanner.usesBalancedItems(spec.placement) && spec.shards > 1 {
-            guard let (state, version) = states[id] else { continue }
+            guard let (state, version) = view.state(of: id) else { continue }
             var plan = state.itemAssignment
             if stable {
                 let eligible = workers.filter { $0.value.canRun(spec) }
@@ -241,7 +240,8 @@ struct LeaderDuties: Sendable {
             if record.assignee != nil && !assigneeLive && !stable { continue }
             guard
                 let choice = planner.choose(
-                    spec: spec, item: record.item, eligible: eligible, load: load(view: runs, workers: eligible), sticky: sticky),
+                    spec: spec, item: record.item, eligible: eligible,
+                    load: load(running: view.runningByWorker, pending: runs, workers: eligible), sticky: sticky),
                 choice != record.assignee
             else { continue }
             var updated = record
@@ -259,15 +259,24 @@ struct LeaderDuties: Sendable {
         return BalancedAssignment.plan(items: Array(0..<spec.shards), current: current, workers: weights)
     }
 
-    func load(view runs: [ViewRun], workers: [String: WorkerInfo]) -> [PlacementPlanner.Candidate] {
-        var load: [String: Int] = [:]
-        for run in runs {
-            if run.record.status == .running, let worker = run.record.worker { load[worker, default: 0] += 1 }
-            if run.record.status == .pending, let assignee = run.record.assignee { load[assignee, default: 0] += 1 }
+    /// Each worker's load: the runs it is running, and the pending runs among `pending` assigned to it.
+    func load(running: [String: Int], pending runs: [ViewRun], workers: [String: WorkerInfo]) -> [PlacementPlanner.Candidate] {
+        var load = running
+        for run in runs where run.record.status == .pending {
+            if let assignee = run.record.assignee { load[assignee, default: 0] += 1 }
         }
         return workers.map {
             PlacementPlanner.Candidate(id: $0.key, capacity: $0.value.capacity, weight: $0.value.weight, load: load[$0.key, default: 0])
         }
+    }
+
+    /// How many of `runs` each worker is running, by the run records.
+    static func running(in runs: [ViewRun]) -> [String: Int] {
+        var running: [String: Int] = [:]
+        for run in runs where run.record.status == .running {
+            if let worker = run.record.worker { running[worker, default: 0] += 1 }
+        }
+        return running
     }
 
     /// A broadcast run belongs to one worker; when that worker is gone for good, the run ends as `abandoned`.

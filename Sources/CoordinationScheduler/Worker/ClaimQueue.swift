@@ -205,9 +205,11 @@ struct ClaimQueue: Sendable {
     /// another); and either pending (and assigned to us when the placement is planned), or
     /// running without a claim (abandoned: its worker's session ended).
     private func evaluate(job: String, view: SchedulerView, worker: String, info: WorkerInfo, now: Date) -> [(Entry, Date?)] {
+        // Runs whose claims are all in view are spoken for: their records need not be read.
+        guard !view.allRunsClaimed(ofJob: job) else { return [] }
         let runs = view.runs(ofJob: job)
         guard !runs.isEmpty, let spec = view.specs[job], info.canRun(spec),
-            view.states[job]?.state.paused == false
+            view.state(of: job)?.state.paused == false
         else { return [] }
         let earliest = runs.lazy.map(\.record.scheduledAt).min()!
         let claimsKnown = view.hasSnapshot(of: .runs)

@@ -47,8 +47,9 @@ extension Worker {
         tokens[run] = claim.createRevision
     }
 
-    /// Stops our running runs whose record now carries a cancel request.
-    func noticeCancelRequests(_ event: WatchEvent, active: [Key: RunControl]) {
+    /// Stops our running runs whose record now carries a cancel request. Only versions past the
+    /// fence (written by someone else) are read, through the view's decoded records.
+    func noticeCancelRequests(_ event: WatchEvent, active: [Key: RunControl], view: SchedulerView) {
         guard !active.isEmpty else { return }
         let records: [Record] =
             switch event {
@@ -57,8 +58,8 @@ extension Worker {
             case .delete: []
             }
         for record in records {
-            guard let control = active[record.key], let run = try? record.decoded(RunRecord.self),
-                run.cancelRequested, run.status == .running, run.worker == id
+            guard let control = active[record.key], record.version > control.fence,
+                let run = view.run(at: record.key)?.record, run.cancelRequested, run.status == .running, run.worker == id
             else { continue }
             control.stop(.cancelRequested)
         }

@@ -2,8 +2,10 @@ import Coordination
 import Foundation
 
 /// What a worker or the leader knows of the scheduler's state, kept current by watches (one per
-/// folder, each applied with `Dictionary.apply`, so a fresh snapshot after lost
-/// continuity simply replaces that folder's view).
+/// folder; a fresh snapshot after lost continuity simply replaces that folder's view).
+///
+/// Job specs are decoded as they arrive (the leader needs every job's kind); runs and states only
+/// when first looked at (``LazyValue``), since most of their versions never are.
 struct SchedulerView: Sendable {
     enum Folder: Sendable, CaseIterable {
         /// `runs` carries the claims beneath the runs too.
@@ -23,11 +25,12 @@ struct SchedulerView: Sendable {
     }
     private var sortedRecurring: [String]?
     private var plannedJobs: Set<String> = []
-    private(set) var states: [String: (state: JobState, version: Int64)] = [:]
-    private var runsByKey: [Key: ViewRun] = [:]
+    private var states: [String: LazyValue<JobState>] = [:]
+    private var runsByKey: [Key: LazyValue<RunRecord>] = [:]
     /// The keys of each job's active runs: a worker re-evaluates one job's runs per change.
     private var runKeysByJob: [String: Set<Key>] = [:]
-    /// How many runs each worker is running, by the run records (for the load-aware delay).
+    /// How many runs each worker is running, by the claims (a claim holds its worker's id), for
+    /// the load-aware delay and least-loaded placement.
     private(set) var runningByWorker: [String: Int] = [:]
     /// Claims by the key of the run they claim (mapped once, when the claim is seen).
     private var claims: [Key: Record] = [:]
@@ -61,10 +64,10 @@ struct SchedulerView: Sendable {
             case .states: if key.parent == layout.states { states[key.name] = nil }
             case .runs:
                 if let run = layout.run(ofClaim: key) {
-                    claims[run] = nil
+                    setClaim(nil, of: run)
                 } else {
                     setRun(nil, at: key)
-                    claims[key] = nil
+                    setClaim(nil, of: key)
                 }
             case .workers: if key.parent == layout.workers { workers[key.name] = nil }
             }
@@ -79,14 +82,14 @@ struct SchedulerView: Sendable {
             setSpec(try? record.decoded(JobSpec.self), of: key.name)
         case .states:
             guard key.parent == layout.states else { return }
-            states[key.name] = (try? record.decoded(JobState.self)).map { ($0, record.version) }
+            states[key.name] = LazyValue(record)
         case .runs:
             if let run = layout.run(ofClaim: key) {
-                claims[run] = record
+                setClaim(record, of: run)
                 return
             }
             guard key.depth == layout.runs.depth + 2 else { return }
-            setRun((try? record.decoded(RunRecord.self)).map { ViewRun(key: key, record: $0, version: record.version, modRevision: record.modRevision) }, at: key)
+            setRun(LazyValue(record), at: key)
         case .workers:
             guard key.parent == layout.workers else { return }
             workers[key.name] = try? record.decoded(WorkerInfo.self)
@@ -99,25 +102,25 @@ struct SchedulerView: Sendable {
         if spec?.placement.isPlanned == true { plannedJobs.insert(job) } else { plannedJobs.remove(job) }
     }
 
-    private mutating func setRun(_ run: ViewRun?, at key: Key) {
+    private mutating func setRun(_ run: LazyValue<RunRecord>?, at key: Key) {
         // R/runs/<job>/<run>: the job is the key's parent's name.
         guard let job = key.parent?.name else { return }
-        let old: ViewRun?
         if let run {
-            old = runsByKey.updateValue(run, forKey: key)
-            if old == nil { runKeysByJob[job, default: []].insert(key) }
-        } else {
-            old = runsByKey.removeValue(forKey: key)
-            if old != nil {
-                runKeysByJob[job]?.remove(key)
-                if runKeysByJob[job]?.isEmpty == true { runKeysByJob[job] = nil }
-            }
+            if runsByKey.updateValue(run, forKey: key) == nil { runKeysByJob[job, default: []].insert(key) }
+        } else if runsByKey.removeValue(forKey: key) != nil {
+            runKeysByJob[job]?.remove(key)
+            if runKeysByJob[job]?.isEmpty == true { runKeysByJob[job] = nil }
         }
-        if let worker = old?.runningWorker {
+    }
+
+    private mutating func setClaim(_ claim: Record?, of run: Key) {
+        let old = claim.map { claims.updateValue($0, forKey: run) } ?? claims.removeValue(forKey: run)
+        if let old {
+            let worker = String(decoding: old.value, as: UTF8.self)
             runningByWorker[worker, default: 0] -= 1
             if runningByWorker[worker] == 0 { runningByWorker[worker] = nil }
         }
-        if let worker = run?.runningWorker { runningByWorker[worker, default: 0] += 1 }
+        if let claim { runningByWorker[String(decoding: claim.value, as: UTF8.self), default: 0] += 1 }
     }
 
     /// Free run slots of the live workers other than `worker`, as far as the view knows.
@@ -138,13 +141,27 @@ struct SchedulerView: Sendable {
     /// The jobs that have active runs.
     var jobsWithRuns: Dictionary<String, Set<Key>>.Keys { runKeysByJob.keys }
 
-    /// The active run at `key`.
-    func run(at key: Key) -> ViewRun? { runsByKey[key] }
+    /// The job's state and its record's version; `nil` when unknown or not a valid state.
+    func state(of job: String) -> (state: JobState, version: Int64)? {
+        guard let lazy = states[job], let state = lazy.value else { return nil }
+        return (state, lazy.record.version)
+    }
+
+    /// The active run at `key`; `nil` when unknown or not a valid run record.
+    func run(at key: Key) -> ViewRun? {
+        guard let lazy = runsByKey[key], let record = lazy.value else { return nil }
+        return ViewRun(key: key, record: record, version: lazy.record.version, modRevision: lazy.record.modRevision)
+    }
 
     /// The job's active runs.
     func runs(ofJob job: String) -> [ViewRun] {
         guard let keys = runKeysByJob[job] else { return [] }
-        return keys.compactMap { runsByKey[$0] }
+        return keys.compactMap(run(at:))
+    }
+
+    /// `true` when every active run of the job is claimed (no need to read their records).
+    func allRunsClaimed(ofJob job: String) -> Bool {
+        runKeysByJob[job]?.allSatisfy { claims[$0] != nil } ?? true
     }
 
     /// `true` once the folder's first snapshot arrived.
@@ -158,9 +175,6 @@ struct SchedulerView: Sendable {
         case .workers: layout.workers
         }
     }
-
-    /// Active runs, with their record's version.
-    var runs: [ViewRun] { Array(runsByKey.values) }
 
     /// The claim of the run at `runKey`, if it is claimed.
     func claim(ofRun runKey: Key) -> Record? { claims[runKey] }
@@ -193,8 +207,6 @@ struct ViewRun: Sendable, Hashable {
     let record: RunRecord
     let version: Int64
     let modRevision: Int64
-
-    var runningWorker: String? { record.status == .running ? record.worker : nil }
 
     /// The running attempt's token, when the record is still as its claim wrote it.
     var claimToken: Int64? { record.status == .running && record.claimVersion == version ? modRevision : nil }

@@ -195,14 +195,14 @@ public final class Worker: Service {
                         queue.note(event, folder: folder, layout: layout)
                         rememberClaimTokens(event, folder: folder, in: &claimTokens)
                         forgetLostRaces(event, folder: folder, in: &queue)
-                        if folder == .runs { noticeCancelRequests(event, active: active) }
+                        if folder == .runs { noticeCancelRequests(event, active: active, view: view) }
                     case .finished(let key):
                         inFlight.remove(key)
                         active[key] = nil
                     case .lost(let key, let version, let stateVersion):
                         // A state that moved on since the claim began (its event already here)
                         // is no lost race: the job was re-evaluated with it.
-                        if let job = key.parent?.name, view.states[job]?.version != stateVersion { break }
+                        if let job = key.parent?.name, view.state(of: job)?.version != stateVersion { break }
                         queue.lostRace(key, version: version)
                     case .retry(let key, let job):
                         queue.forgetLostRace(key, job: job)
@@ -253,11 +253,12 @@ public final class Worker: Service {
                     let control = RunControl(fence: candidate.version)
                     active[candidate.key] = control
                     let busy = Double(inFlight.count - 1) / Double(configuration.capacity)
-                    let stateVersion = view.states[spec.id]?.version
+                    let state = view.state(of: spec.id)
+                    let stateVersion = state?.version
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
                         candidate: candidate, previousToken: claimTokens[candidate.key] ?? candidate.claimToken, handler: handler,
-                        historyRoom: view.states[spec.id].flatMap {
+                        historyRoom: state.flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
                         }, stateVersion: stateVersion, commits: commits)
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero

@@ -1,0 +1,62 @@
+import Coordination
+import Foundation
+import Testing
+
+@testable import CoordinationScheduler
+
+/// The view reads run and state records only when asked, and counts each worker's load by the
+/// claims it holds.
+struct SchedulerViewTests {
+    let layout = SchedulerLayout()
+    let start = Date(timeIntervalSince1970: 1_000_000)
+
+    func record(_ key: Key, _ bytes: [UInt8], version: Int64 = 0, revision: Int64 = 1) -> Record {
+        Record(key: key, value: bytes, version: version, createRevision: revision, modRevision: revision, isEphemeral: false)
+    }
+
+    func run(_ job: String) -> RunRecord {
+        RunRecord(job: job, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start, notBefore: start)
+    }
+
+    @Test func loadIsCountedByClaimsAndFollowsThem() throws {
+        var view = SchedulerView(layout: layout)
+        view.apply(.snapshot([]), to: .runs)
+        let runA = try layout.run("a", "r")
+        let runB = try layout.run("b", "r")
+        view.apply(.put(record(runA, try SchedulerJSON.encode(run("a")))), to: .runs)
+        view.apply(.put(record(runB, try SchedulerJSON.encode(run("b")))), to: .runs)
+        #expect(view.runningByWorker.isEmpty)
+        #expect(!view.allRunsClaimed(ofJob: "a"))
+
+        view.apply(.put(record(try layout.claim("a", "r"), Array("w1".utf8))), to: .runs)
+        view.apply(.put(record(try layout.claim("b", "r"), Array("w1".utf8))), to: .runs)
+        #expect(view.runningByWorker == ["w1": 2])
+        #expect(view.allRunsClaimed(ofJob: "a") && view.allRunsClaimed(ofJob: "b"))
+
+        // A claim taken over by another worker moves the load; one deleted with its run removes it.
+        view.apply(.put(record(try layout.claim("a", "r"), Array("w2".utf8), revision: 2)), to: .runs)
+        #expect(view.runningByWorker == ["w1": 1, "w2": 1])
+        view.apply(.delete(try layout.claim("b", "r")), to: .runs)
+        view.apply(.delete(runB), to: .runs)
+        #expect(view.runningByWorker == ["w2": 1])
+        #expect(view.runs(ofJob: "b").isEmpty)
+
+        view.apply(.snapshot([]), to: .runs)
+        #expect(view.runningByWorker.isEmpty, "a snapshot replaces the claims too")
+    }
+
+    @Test func recordsThatDoNotDecodeAreLeftOutWhenLookedAt() throws {
+        var view = SchedulerView(layout: layout)
+        let good = try layout.run("a", "good")
+        let bad = try layout.run("a", "bad")
+        view.apply(.snapshot([record(good, try SchedulerJSON.encode(run("a"))), record(bad, Array("{".utf8))]), to: .runs)
+        view.apply(.snapshot([record(try layout.state("a"), Array("not json".utf8), version: 3)]), to: .states)
+        #expect(view.run(at: good)?.record.job == "a")
+        #expect(view.run(at: bad) == nil)
+        #expect(view.runs(ofJob: "a").map(\.key) == [good])
+        #expect(view.state(of: "a") == nil)
+
+        view.apply(.put(record(try layout.state("a"), try SchedulerJSON.encode(JobState(submittedAt: start)), version: 4)), to: .states)
+        #expect(view.state(of: "a")?.version == 4)
+    }
+}
