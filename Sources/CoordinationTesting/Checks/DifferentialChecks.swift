@@ -6,7 +6,7 @@ extension ConformanceSuite {
     static let differentialChecks: [ConformanceCheck] = Array(1...8).map { seed in
         ConformanceCheck(
             "differential-program-\(seed)", clause: 5,
-            "A random program of 300 operations and transactions on three handles (one at a namespace), closed and opened again or expired now and then (seed \(seed)), gives the same outcome at every step, and leaves the same records (walked and watched), as the embedded store."
+            "A random program of 300 operations and transactions on three handles (one at a namespace), closed and opened again or expired now and then (seed \(seed)), gives the same outcome at every step, and leaves the same records (walked, and watched in every scope), as the embedded store."
         ) { ctx in
             try await DifferentialProgram(seed: UInt64(seed), steps: 300).run(ctx)
         }

@@ -27,12 +27,17 @@ struct DifferentialProgram {
     static let nested = try! Key("/d/a")
     /// Each handle's namespace, relative to the check's.
     static let namespaces: [Key] = [.root, .root, nested]
+    /// What the watches cover: every scope, on keys the program creates and deletes (`/d/b/c`
+    /// is absent more often than not, and `/d/a` is also the third handle's namespace).
+    static let watched: [(key: Key, scope: WatchScope)] = [
+        (top, .subtree), (top, .children), (nested, .key), (nested, .children), (try! Key("/d/b/c"), .subtree),
+    ]
 
     /// Plays the program on three handles of each store, the third opened at ``nested`` (so it
     /// sees the keys beneath it as its own tree). Now and then a handle is closed and opened
     /// again, or its session expires (so ephemeral keys go with their session), and a watch of
-    /// ``top`` on a fourth handle of the store under test must converge to the embedded store's
-    /// records at every comparison.
+    /// ``top`` on a fourth handle of the store under test, and watches of every scope
+    /// (``watched``), must converge to the embedded store's records at every comparison.
     func run(_ ctx: CheckContext) async throws {
         let backend = ctx.backendName
         let server = MemoryServer()
@@ -56,8 +61,13 @@ struct DifferentialProgram {
         var generator = SplitMix64(seed: seed)
         var sides = (reference: SequentialNames(), tested: SequentialNames())
         var canonicalCount = 0
-        let watch = ctx.watch(try await ctx.open(), Self.top, scope: .subtree)
-        _ = try await watch.snapshot()
+        let watching = try await ctx.open()
+        var watches: [Watched] = []
+        for (key, scope) in Self.watched {
+            let cursor = ctx.watch(watching, key, scope: scope)
+            _ = try await cursor.snapshot()
+            watches.append(Watched(key: key, scope: scope, cursor: cursor))
+        }
 
         for index in 1...steps {
             let handle = Int.random(in: 0..<Self.namespaces.count, using: &generator)
@@ -70,7 +80,7 @@ struct DifferentialProgram {
                 reference[handle] = try await server.connect(namespace: base)
                 await tested[handle].close()
                 tested[handle] = try await ctx.open(base)
-                try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index) (handle \(handle) closed)", backend: backend)
+                try await compareTrees(reference[0], tested[0], watches, sides, after: "step \(index) (handle \(handle) closed)", backend: backend)
                 continue
             case 3:
                 // Its session expires, as the server would end it; the handle starts a new one.
@@ -80,7 +90,7 @@ struct DifferentialProgram {
                 _ = try await events.until(.expired)
                 _ = try await events.until(.connected)
                 await reference[handle].expireSession()
-                try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index) (handle \(handle) expired)", backend: backend)
+                try await compareTrees(reference[0], tested[0], watches, sides, after: "step \(index) (handle \(handle) expired)", backend: backend)
                 continue
             default:
                 break
@@ -104,40 +114,61 @@ struct DifferentialProgram {
                     "seed \(seed), step \(index), handle \(handle): \(step.description(sides.reference)): the embedded store gave \(expectedText), \(backend) gave \(actualText)")
             }
             if index % treeEvery == 0 || index == steps {
-                try await compareTrees(reference[0], tested[0], watch, sides, after: "step \(index)", backend: backend)
+                try await compareTrees(reference[0], tested[0], watches, sides, after: "step \(index)", backend: backend)
             }
         }
     }
 
-    /// The records under ``top``: first as the watch shows them once it has caught up (a closed
+    /// A watch of the program's keys on the store under test.
+    private struct Watched {
+        let key: Key
+        let scope: WatchScope
+        let cursor: WatchCursor
+
+        /// Whether the watch covers `key`.
+        func covers(_ key: Key) -> Bool {
+            switch scope {
+            case .key: key == self.key
+            case .children: key == self.key || key.parent == self.key
+            case .subtree: key == self.key || key.isUnder(self.key)
+            }
+        }
+    }
+
+    /// The records under ``top``: first as each watch shows them once it has caught up (a closed
     /// handle's ephemeral keys may take a moment to go), then as a walk reads them.
     private func compareTrees(
-        _ reference: any CoordinationStore, _ tested: any CoordinationStore, _ watch: WatchCursor,
+        _ reference: any CoordinationStore, _ tested: any CoordinationStore, _ watches: [Watched],
         _ sides: (reference: SequentialNames, tested: SequentialNames), after: String, backend: String
     ) async throws {
-        let expectedTree = try await Self.tree(reference, sides.reference)
-        func differences(_ actualTree: [String]) -> String {
-            "only in the embedded store: \(expectedTree.filter { !actualTree.contains($0) }), only on \(backend): \(actualTree.filter { !expectedTree.contains($0) })"
+        let referenceRecords = try await reference.records(under: Self.top)
+        let expectedTree = Self.normalized(referenceRecords, sides.reference)
+        func differences(_ expected: [String], _ actual: [String]) -> String {
+            "only in the embedded store: \(expected.filter { !actual.contains($0) }), only on \(backend): \(actual.filter { !expected.contains($0) })"
         }
-        do {
-            try await watch.until("the watch of \(Self.top) to show the embedded store's records") { state in
-                state.values.map { Outcome.normalized($0, sides.tested) }.sorted() == expectedTree
+        for watch in watches {
+            let expected = Self.normalized(referenceRecords.filter { watch.covers($0.key) }, sides.reference)
+            let what = "the watch of \(watch.key) (\(watch.scope.rawValue))"
+            do {
+                try await watch.cursor.until("\(what) to show the embedded store's records") { state in
+                    Self.normalized(Array(state.values), sides.tested) == expected
+                }
+            } catch {
+                let watched = Self.normalized(Array(watch.cursor.state.values), sides.tested)
+                let walked = Self.normalized(try await tested.records(under: Self.top).filter { watch.covers($0.key) }, sides.tested)
+                throw failure(
+                    "seed \(seed), after \(after): \(what) on \(backend) did not come to the embedded store's records (\(error)); watched: \(differences(expected, watched)); walked: \(differences(expected, walked))")
             }
-        } catch {
-            let watched = watch.state.values.map { Outcome.normalized($0, sides.tested) }.sorted()
-            let walked = try await Self.tree(tested, sides.tested)
-            throw failure(
-                "seed \(seed), after \(after): the watch of \(Self.top) on \(backend) did not come to the embedded store's records (\(error)); watched: \(differences(watched)); walked: \(differences(walked))")
         }
-        let actualTree = try await Self.tree(tested, sides.tested)
+        let actualTree = Self.normalized(try await tested.records(under: Self.top), sides.tested)
         guard expectedTree == actualTree else {
-            throw failure("seed \(seed), after \(after): the trees differ; \(differences(actualTree))")
+            throw failure("seed \(seed), after \(after): the trees differ; \(differences(expectedTree, actualTree))")
         }
     }
 
-    /// Every record under ``top``, normalized, in canonical key order.
-    private static func tree(_ store: any CoordinationStore, _ names: SequentialNames) async throws -> [String] {
-        try await store.records(under: top).map { Outcome.normalized($0, names) }.sorted()
+    /// Records normalized, in canonical key order.
+    private static func normalized(_ records: [Record], _ names: SequentialNames) -> [String] {
+        records.map { Outcome.normalized($0, names) }.sorted()
     }
 }
 
