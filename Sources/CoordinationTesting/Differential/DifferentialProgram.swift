@@ -35,9 +35,9 @@ struct DifferentialProgram {
 
     /// Plays the program on three handles of each store, the third opened at ``nested`` (so it
     /// sees the keys beneath it as its own tree). Now and then a handle is closed and opened
-    /// again, or its session expires (so ephemeral keys go with their session), and a watch of
-    /// ``top`` on a fourth handle of the store under test, and watches of every scope
-    /// (``watched``), must converge to the embedded store's records at every comparison.
+    /// again, or its session expires (so ephemeral keys go with their session), and watches of
+    /// every scope (``watched``) on a fourth handle of the store under test, whose session also
+    /// expires now and then, must converge to the embedded store's records at every comparison.
     func run(_ ctx: CheckContext) async throws {
         let backend = ctx.backendName
         let server = MemoryServer()
@@ -81,6 +81,16 @@ struct DifferentialProgram {
                 await tested[handle].close()
                 tested[handle] = try await ctx.open(base)
                 try await compareTrees(reference[0], tested[0], watches, sides, after: "step \(index) (handle \(handle) closed)", backend: backend)
+                continue
+            case 3 where Int.random(in: 0..<4, using: &generator) == 0:
+                // The watching handle's session expires: every watch must start over from a fresh
+                // snapshot (its one-shot watches on ZooKeeper, or its lease on etcd, are gone).
+                let events = ctx.sessionEvents(watching)
+                _ = try await events.next("the current session state")
+                try await ctx.harness.expireSession(of: watching)
+                _ = try await events.until(.expired)
+                _ = try await events.until(.connected)
+                try await compareTrees(reference[0], tested[0], watches, sides, after: "step \(index) (the watching handle expired)", backend: backend)
                 continue
             case 3:
                 // Its session expires, as the server would end it; the handle starts a new one.
