@@ -74,7 +74,7 @@ struct KVRemove: AsyncParsableCommand {
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The key.") var key: String
-    @Flag(help: "Delete the key and everything beneath it.") var recursive = false
+    @Flag(name: [.short, .long], help: "Delete the key and everything beneath it.") var recursive = false
     @Option(help: ArgumentHelp("Only if the key is at this version.", valueName: "n")) var ifVersion: Int64?
 
     func run() async throws {

@@ -25,8 +25,8 @@ struct MemoryStoreCommandTests {
     }
 
     @Test("a missing key: get, set and rm exit 2 naming the key", arguments: [
-        ["kv", "get", "/missing"], ["kv", "set", "/missing", "x"], ["kv", "rm", "/missing"], ["kv", "ls", "/missing"],
-        ["kv", "tree", "/missing"],
+        ["kv", "get", "/missing"], ["kv", "set", "/missing", "x"], ["kv", "rm", "/missing"], ["kv", "rm", "-r", "/missing"],
+        ["kv", "ls", "/missing"], ["kv", "tree", "/missing"],
     ])
     func missingKey(arguments: [String]) async throws {
         let coord = try CoordProcess()
