@@ -164,10 +164,10 @@ struct LeaderDuties: Sendable {
                     // While membership is settling, only unassigned items are placed; moves wait.
                     newState.itemAssignment = stable ? balanced : balanced.merging(state.itemAssignment) { _, kept in kept }
                 }
+                let load = Self.candidates(eligible, load: Self.load(running: Self.running(in: active), pending: active))
                 for index in runs.indices {
                     runs[index].assignee = planner.choose(
-                        spec: spec, item: runs[index].item, eligible: eligible,
-                        load: load(running: Self.running(in: active), pending: active, workers: eligible),
+                        spec: spec, item: runs[index].item, eligible: eligible, load: load,
                         sticky: newState.itemAssignment[runs[index].item])
                 }
             }
@@ -197,6 +197,8 @@ struct LeaderDuties: Sendable {
         let workers = view.workers
         // Only planned jobs' runs are the leader's to place; the rest count by their claims.
         let runs = planned.sorted().flatMap { view.runs(ofJob: $0) }
+        // Counted once: placing a run below does not change the view it is counted from.
+        let load = Self.load(running: view.runningByWorker, pending: runs)
         // Sticky item assignments, rebalanced with the fewest moves once membership settled.
         var assignments: [String: [Int: String]] = [:]
         for (id, spec) in specs where PlacementPlanner.usesBalancedItems(spec.placement) && spec.shards > 1 {
@@ -240,8 +242,8 @@ struct LeaderDuties: Sendable {
             if record.assignee != nil && !assigneeLive && !stable { continue }
             guard
                 let choice = planner.choose(
-                    spec: spec, item: record.item, eligible: eligible,
-                    load: load(running: view.runningByWorker, pending: runs, workers: eligible), sticky: sticky),
+                    spec: spec, item: record.item, eligible: eligible, load: Self.candidates(eligible, load: load),
+                    sticky: sticky),
                 choice != record.assignee
             else { continue }
             var updated = record
@@ -260,12 +262,17 @@ struct LeaderDuties: Sendable {
     }
 
     /// Each worker's load: the runs it is running, and the pending runs among `pending` assigned to it.
-    func load(running: [String: Int], pending runs: [ViewRun], workers: [String: WorkerInfo]) -> [PlacementPlanner.Candidate] {
+    static func load(running: [String: Int], pending runs: [ViewRun]) -> [String: Int] {
         var load = running
         for run in runs where run.record.status == .pending {
             if let assignee = run.record.assignee { load[assignee, default: 0] += 1 }
         }
-        return workers.map {
+        return load
+    }
+
+    /// The workers as placement candidates, each with its load.
+    static func candidates(_ workers: [String: WorkerInfo], load: [String: Int]) -> [PlacementPlanner.Candidate] {
+        workers.map {
             PlacementPlanner.Candidate(id: $0.key, capacity: $0.value.capacity, weight: $0.value.weight, load: load[$0.key, default: 0])
         }
     }
