@@ -182,4 +182,46 @@ struct ClaimQueueTests {
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["a", "b"], "resumed: the run is offered again")
     }
+
+    /// A run this worker finished is not offered again while the view lags behind the worker's
+    /// own writes: not as pending (its version before the claim), nor as abandoned (running, with
+    /// the claim's deletion seen before the run's). A later version (a retry) is offered.
+    @Test mutating func aRunWeFinishedStaysOutUntilTheViewHasMovedPastOurClaim() throws {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        try submit("a", at: 1, into: &view, &queue)
+        try submit("b", at: 2, into: &view, &queue)
+        let runA = try layout.run("a", "r")
+        let pending = try #require(view.run(at: runA))
+        // Our claim landed at a revision the view has not reached yet; the run has ended since.
+        let token = revision + 10
+        queue.finishedRun(runA, token: token, viewRevision: view.modRevision(ofRun: runA))
+        var (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"], "still pending in the view")
+
+        // The view reaches our claim's write, then sees the claim go before the run does.
+        var running = pending.record
+        running.status = .running
+        running.worker = me
+        running.claimVersion = 1
+        revision = token - 1
+        deliver(.put(record(runA, try SchedulerJSON.encode(running), version: 1)), .runs, &view, &queue)
+        deliver(.put(record(try layout.claim("a", "r"), Array(me.utf8))), .runs, &view, &queue)
+        deliver(.delete(try layout.claim("a", "r")), .runs, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"], "running without its claim, as we left it")
+
+        // Requeued for a retry (a later write): offered again.
+        var retry = pending.record
+        retry.attempt = 2
+        deliver(.put(record(runA, try SchedulerJSON.encode(retry), version: 2)), .runs, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b"])
+
+        // A view that has caught up already keeps nothing back.
+        let runB = try layout.run("b", "r")
+        queue.finishedRun(runB, token: try #require(view.modRevision(ofRun: runB)) - 1, viewRevision: view.modRevision(ofRun: runB))
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b"])
+    }
 }

@@ -17,6 +17,7 @@ struct ClaimQueue: Sendable {
         let spread: UInt64
         let key: Key
         let version: Int64
+        let modRevision: Int64
         let job: String
 
         func precedes(_ other: Entry) -> Bool {
@@ -39,6 +40,13 @@ struct ClaimQueue: Sendable {
     /// lags would otherwise walk past every run the others took on each choice) until the run or
     /// its claim changes.
     private var lostAt: [Key: Int64] = [:]
+    /// Runs this worker claimed and finished, with that attempt's claim token. A view that lags
+    /// behind the worker's own writes still shows such a run pending (on ZooKeeper, where each
+    /// change is re-read before it is reported, often for longer than a short run lasts), and
+    /// claiming it again costs a transaction that cannot succeed: measured on the claims bench,
+    /// nearly one per job. Left out while the view shows a version no later than the attempt's
+    /// claim (modRevision ≤ token); forgotten once the view has caught up.
+    private var finishedUpTo: [Key: Int64] = [:]
     /// Jobs to re-evaluate before the next choice; `everything` after a snapshot.
     private var dirtyJobs: Set<String> = []
     private var everything = true
@@ -92,15 +100,17 @@ struct ClaimQueue: Sendable {
                     queuedByJob[job, default: []].insert(entry.key)
                     if let notBefore {
                         waiting.append((notBefore, entry))
-                    } else if lostAt[entry.key] != entry.version {
+                    } else if !isHeldBack(entry) {
                         entries.append(entry)
                     }
                 }
             }
             ready = entries.sorted { $0.precedes($1) }
             waiting.sort { Self.waitsLess($0, $1) }
+            forgetFinishedRuns(caughtUpIn: view)
             return
         }
+        forgetFinishedRuns(caughtUpIn: view)
         let jobs = dirtyJobs
         dirtyJobs = []
         for job in jobs {
@@ -133,7 +143,7 @@ struct ClaimQueue: Sendable {
             waiting.removeFirst(due)
             for entry in moving {
                 queued[entry.key]?.notBefore = nil
-                if lostAt[entry.key] != entry.version { ready.insert(entry, at: readyIndex(of: entry)) }
+                if !isHeldBack(entry) { ready.insert(entry, at: readyIndex(of: entry)) }
             }
         }
         guard limit > 0 else { return ([], waiting.first?.notBefore) }
@@ -156,6 +166,30 @@ struct ClaimQueue: Sendable {
             front = ranked.prefix(limit).map(\.0)
         }
         return (front, waiting.first?.notBefore)
+    }
+
+    /// This worker finished its attempt at the run at `key`, claimed with `token`: leave the run
+    /// out while the view shows it as it was up to that claim. Not noted when the view (at
+    /// `viewRevision`, the run's modRevision there, `nil` when gone) has caught up already, so
+    /// that nothing is kept for a run the view will not mention again.
+    mutating func finishedRun(_ key: Key, token: Int64, viewRevision: Int64?) {
+        guard let viewRevision, viewRevision <= token else { return }
+        finishedUpTo[key] = token
+        guard let (entry, notBefore) = queued[key], notBefore == nil, isHeldBack(entry) else { return }
+        let index = readyIndex(of: entry)
+        if index < ready.count && ready[index].key == key { ready.remove(at: index) }
+    }
+
+    /// Runs the view now shows past our finished attempt (or no longer shows) need no holding back.
+    private mutating func forgetFinishedRuns(caughtUpIn view: SchedulerView) {
+        guard !finishedUpTo.isEmpty else { return }
+        finishedUpTo = finishedUpTo.filter { key, token in view.modRevision(ofRun: key).map { $0 <= token } ?? false }
+    }
+
+    /// Left out of the ready order: a lost race at this version, or a run we finished that the
+    /// view has not caught up with.
+    private func isHeldBack(_ entry: Entry) -> Bool {
+        lostAt[entry.key] == entry.version || finishedUpTo[entry.key].map { entry.modRevision <= $0 } == true
     }
 
     /// Another worker won the claim of the run at `key` at `version`: leave it out until the run
@@ -228,7 +262,7 @@ struct ClaimQueue: Sendable {
             }
             let entry = Entry(
                 priority: spec.priority, scheduledAt: record.scheduledAt, spread: HashRing.hash(worker + run.key.path),
-                key: run.key, version: run.version, job: job)
+                key: run.key, version: run.version, modRevision: run.modRevision, job: job)
             result.append((entry, notBefore))
         }
         return result
@@ -241,7 +275,7 @@ struct ClaimQueue: Sendable {
         queuedByJob[entry.job, default: []].insert(entry.key)
         if let notBefore {
             waiting.insert((notBefore, entry), at: waitingIndex(notBefore, entry))
-        } else if lostAt[entry.key] != entry.version {
+        } else if !isHeldBack(entry) {
             ready.insert(entry, at: readyIndex(of: entry))
         }
     }

@@ -153,6 +153,10 @@ struct SchedulerView: Sendable {
         return ViewRun(key: key, record: record, version: lazy.record.version, modRevision: lazy.record.modRevision)
     }
 
+    /// The modRevision of the active run at `key` as the view has it (without decoding it); `nil`
+    /// when the view has no such run.
+    func modRevision(ofRun key: Key) -> Int64? { runsByKey[key]?.record.modRevision }
+
     /// The job's active runs.
     func runs(ofJob job: String) -> [ViewRun] {
         guard let keys = runKeysByJob[job] else { return [] }

@@ -64,7 +64,8 @@ public final class Worker: Service {
 
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
-        case finished(Key)
+        /// The attempt at the run at this key ended; `token` is its claim's, when it claimed.
+        case finished(Key, token: Int64?)
         /// Our claim of the run at this version (judged by its job's state at `stateVersion`)
         /// failed: someone else was faster, or the run or the state changed.
         case lost(Key, version: Int64, stateVersion: Int64?)
@@ -196,9 +197,10 @@ public final class Worker: Service {
                         rememberClaimTokens(event, folder: folder, in: &claimTokens)
                         forgetLostRaces(event, folder: folder, in: &queue)
                         if folder == .runs { noticeCancelRequests(event, active: active, view: view) }
-                    case .finished(let key):
+                    case .finished(let key, let token):
                         inFlight.remove(key)
                         active[key] = nil
+                        if let token { queue.finishedRun(key, token: token, viewRevision: view.modRevision(ofRun: key)) }
                     case .lost(let key, let version, let stateVersion):
                         // A state that moved on since the claim began (its event already here)
                         // is no lost race: the job was re-evaluated with it.
@@ -264,11 +266,13 @@ public final class Worker: Service {
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
-                        defer { signals.push(.finished(candidate.key)) }
+                        var token: Int64?
+                        defer { signals.push(.finished(candidate.key, token: token)) }
                         guard acceptingClaims.load(ordering: .relaxed) else { return }
                         let claimSession = store.session.sessionID
                         do {
                             if let claim = try await execution.claim(control: control) {
+                                token = claim.token
                                 let outcome: RunExecution.Outcome =
                                     if claim.finalEntry != nil { .cancelled } else {
                                         await execution.perform(claim, control: control)
