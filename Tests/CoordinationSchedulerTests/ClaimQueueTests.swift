@@ -45,6 +45,15 @@ struct ClaimQueueTests {
         deliver(.put(record(try layout.run(job, "r"), try SchedulerJSON.encode(run))), .runs, &view, &queue)
     }
 
+    /// A loaded view with jobs `a` and `b`, one run each (`a`'s first), and the key of `a`'s run.
+    mutating func twoJobs() throws -> (ClaimQueue, SchedulerView, Key) {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        try submit("a", at: 1, into: &view, &queue)
+        try submit("b", at: 2, into: &view, &queue)
+        return (queue, view, try layout.run("a", "r"))
+    }
+
     func chosen(_ queue: inout ClaimQueue, _ view: SchedulerView, now: TimeInterval, limit: Int = 4, workers: Int = 1)
         -> ([String], Date?)
     {
@@ -131,13 +140,9 @@ struct ClaimQueueTests {
     /// A lost claim race takes the run out of the order until the run or its claim changes, so a
     /// lagging worker does not walk past every run the others took on each choice.
     @Test mutating func aLostRaceLeavesTheOrderUntilTheRunOrItsClaimChanges() throws {
-        var queue = ClaimQueue()
-        var view = try loadedView(&queue)
-        try submit("a", at: 1, into: &view, &queue)
-        try submit("b", at: 2, into: &view, &queue)
+        var (queue, view, runA) = try twoJobs()
         var (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["a", "b"])
-        let runA = try layout.run("a", "r")
         let version = try #require(view.run(at: runA)).version
         queue.lostRace(runA, version: version)
         (jobs, _) = chosen(&queue, view, now: 10)
@@ -160,11 +165,7 @@ struct ClaimQueueTests {
     /// a race lost to a state change, even one that leaves the run claimable, ends with the next
     /// change of that job's state, including after a pause and resume.
     @Test mutating func aRaceLostToTheJobsStateEndsWhenTheStateChanges() throws {
-        var queue = ClaimQueue()
-        var view = try loadedView(&queue)
-        try submit("a", at: 1, into: &view, &queue)
-        try submit("b", at: 2, into: &view, &queue)
-        let runA = try layout.run("a", "r")
+        var (queue, view, runA) = try twoJobs()
         queue.lostRace(runA, version: try #require(view.run(at: runA)).version)
         var (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["b"])
@@ -187,11 +188,7 @@ struct ClaimQueueTests {
     /// own writes: not as pending (its version before the claim), nor as abandoned (running, with
     /// the claim's deletion seen before the run's). A later version (a retry) is offered.
     @Test mutating func aRunWeFinishedStaysOutUntilTheViewHasMovedPastOurClaim() throws {
-        var queue = ClaimQueue()
-        var view = try loadedView(&queue)
-        try submit("a", at: 1, into: &view, &queue)
-        try submit("b", at: 2, into: &view, &queue)
-        let runA = try layout.run("a", "r")
+        var (queue, view, runA) = try twoJobs()
         let pending = try #require(view.run(at: runA))
         // Our claim landed at a revision the view has not reached yet; the run has ended since.
         let token = revision + 10
