@@ -45,7 +45,8 @@ struct BenchCommandTests {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let url = try #require(backend.url(handles.namespace))
-        let result = try await coord.run(["bench", "--store", url, "--operations", "120", "--duration", "0.3s"])
+        // Usually 10-20 s; a slow or throttled machine can take several times that.
+        let result = try await coord.run(["bench", "--store", url, "--operations", "120", "--duration", "0.3s"], timeout: .seconds(300))
         #expect(result.status == 0, "\(result.stderr)")
         let rows = result.stdoutText.split(separator: "\n").filter {
             ["create p", "get p", "set p", "delete p", "pipelined"].contains(where: $0.hasPrefix)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the real `coord` binary built next to this test bundle, in a scratch directory with a
 /// controlled environment, and collects what it printed.
@@ -54,7 +55,10 @@ struct CoordProcess {
 
     /// Runs `coord arguments`, feeding `input` on stdin, and waits for it to exit.
     /// With `interruptAfterFirstLine`, sends SIGINT once the first stdout line has arrived.
-    func run(_ arguments: [String], input: [UInt8] = [], interruptAfterFirstLine: Bool = false) async throws -> Result {
+    /// A coord still running after `timeout` is killed, and its stderr says so (its status is then 9).
+    func run(
+        _ arguments: [String], input: [UInt8] = [], interruptAfterFirstLine: Bool = false, timeout: Duration = .seconds(60)
+    ) async throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
@@ -66,9 +70,13 @@ struct CoordProcess {
         process.standardError = stderr
         try process.run()
         // A bound, so that a coord that never exits fails its test instead of hanging the run.
+        let killed = Atomic<Bool>(false)
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(60))
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try await Task.sleep(for: timeout)
+            if process.isRunning {
+                killed.store(true, ordering: .relaxed)
+                kill(process.processIdentifier, SIGKILL)
+            }
         }
         defer { watchdog.cancel() }
 
@@ -97,7 +105,9 @@ struct CoordProcess {
             process.waitUntilExit()
             return process.terminationStatus
         }
-        return Result(status: status, stdout: [UInt8](output), stderr: String(decoding: error, as: UTF8.self))
+        var stderrText = String(decoding: error, as: UTF8.self)
+        if killed.load(ordering: .relaxed) { stderrText += "[test: coord was still running after \(timeout) and was killed]\n" }
+        return Result(status: status, stdout: [UInt8](output), stderr: stderrText)
     }
 
     private static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
