@@ -36,6 +36,8 @@ struct BenchClaims: Sendable {
         var submitting: Duration
         /// Successes by worker id: shows a worker that sat idle.
         var perWorker: [String: Int]
+        /// Claim transactions the workers lost (``Worker/claimsLost``): contention, or waste.
+        var claimsLost: Int
     }
 
     func run() async throws -> Result {
@@ -89,11 +91,12 @@ struct BenchClaims: Sendable {
                     .unavailable, "every no-op job ran, but the history did not show \(jobs) successes after \(DurationText.format(limit))")
             }
             await stop(running, handles)
+            let claimsLost = running.reduce(0) { $0 + $1.0.claimsLost }
             let shares = perWorker.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             logger.notice("claims by worker: \(shares)")
             return Result(
                 claimsPerSecond: elapsed.seconds > 0 ? Double(jobs) / elapsed.seconds : 0, elapsed: elapsed,
-                submitting: submitting, perWorker: perWorker)
+                submitting: submitting, perWorker: perWorker, claimsLost: claimsLost)
         } catch {
             await stop(running, handles)
             throw error

@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
             weighs on both alike; the table shows both and their ratio. On ZooKeeper the C \
             client's own synchronous loop (zoo_create, zoo_get, zoo_set, zoo_delete on one \
             thread) is interleaved too, as the floor. \
-            --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store. \
+            --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store, with the number of claim transactions they lost. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
             """)

@@ -58,7 +58,9 @@ struct BenchReport {
 
     mutating func addClaims(jobs: Int, _ result: BenchClaims.Result) {
         rows.append((
-            String(format: "claims (%d no-op jobs, 4 workers; %.1f s, submitting %.1f s)", jobs, result.elapsed.seconds, result.submitting.seconds),
+            String(
+                format: "claims (%d no-op jobs, 4 workers; %.1f s, submitting %.1f s; %d lost)", jobs, result.elapsed.seconds,
+                result.submitting.seconds, result.claimsLost),
             Self.perSecond(result.claimsPerSecond), "-", "-"
         ))
     }

@@ -79,6 +79,13 @@ public final class Worker: Service {
     private let signals = SignalQueue<Signal>()
     /// Cleared when draining starts, so that a claim about to be attempted is not.
     private let acceptingClaims = Atomic<Bool>(true)
+    private let lostClaims = Atomic<Int>(0)
+
+    /// How many claims this worker attempted and lost since it was made: another worker claimed
+    /// the run first, or the run or its job's state changed before the claim landed. A few per
+    /// hundred runs is ordinary contention among workers; many more means workers keep choosing
+    /// runs that are already taken (the claims bench prints the sum over its workers).
+    public var claimsLost: Int { lostClaims.load(ordering: .relaxed) }
 
     /// - Parameters:
     ///   - id: the worker's id, a valid key segment, unique among live workers (the CLI's `--id`).
@@ -281,6 +288,7 @@ public final class Worker: Service {
                                 // must not be cut short, or the run would wait for our session to end.
                                 _ = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
                             } else {
+                                lostClaims.add(1, ordering: .relaxed)
                                 signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
                             }
                         } catch {
