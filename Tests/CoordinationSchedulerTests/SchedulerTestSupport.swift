@@ -120,7 +120,12 @@ final class TestCluster: Sendable {
             // Say where the scheduler stands, so that a stuck run can be told from a slow one.
             var state: [String] = []
             let client = Scheduler(store: store, layout: layout, logger: Logger(label: "test.diagnosis"))
-            for job in (try? await client.jobs()) ?? [] {
+            let jobs: [Scheduler.JobView]
+            do { jobs = try await client.jobs() } catch {
+                jobs = []
+                state.append("(could not list the jobs: \(error))")
+            }
+            for job in jobs {
                 for run in (try? await client.activeRuns(of: job.spec.id)) ?? [] {
                     // Whether a claim holds the run tells a run nobody works on under a live claim
                     // from an abandoned one that no worker picks up.
