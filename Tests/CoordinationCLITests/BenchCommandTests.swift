@@ -21,6 +21,7 @@ struct BenchCommandTests {
         }
         #expect(result.stdoutText.contains("cores "))
         #expect(result.stdoutText.contains("memory://"))
+        #expect(result.stdoutText.range(of: #"; \d+ lost\)"#, options: .regularExpression) != nil, "the claims row counts lost claims")
     }
 
     @Test("--markdown prints a Markdown table")
