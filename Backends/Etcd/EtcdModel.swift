@@ -157,8 +157,11 @@ enum EtcdRequest {
     /// operation may need two writes here (its own and its sequence counter's).
     static let maxOperationsPerBranch = 128
 
+    /// An empty failure branch is left out: the gateway decodes every field it is sent.
     static func txn(compare: [JSONValue], success: [JSONValue], failure: [JSONValue] = []) -> JSONValue {
-        ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
+        var fields: [String: JSONValue] = ["compare": .array(compare), "success": .array(success)]
+        if !failure.isEmpty { fields["failure"] = .array(failure) }
+        return .object(fields)
     }
 }
 

@@ -5,9 +5,8 @@ public import Coordination
 /// then write their combined effect in one etcd txn whose compares guarantee that nothing read
 /// has changed since. If something did, start again.
 ///
-/// Most transactions first try ``OneRequestTransaction``: compares, writes and (on failure) the
-/// same reads in one txn, so a transaction that succeeds costs one request and one that does not
-/// costs what it did before.
+/// Most transactions first try ``OneRequestTransaction``: compares and writes in one txn, so a
+/// transaction that succeeds costs one request, and one that does not costs one more (the reads).
 extension EtcdStore {
     public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
@@ -24,7 +23,7 @@ extension EtcdStore {
         var namespaceMade = false
         var readAlready: TxnReply?
         if let oneRequest = OneRequestTransaction(
-            operations: operations, plan: plan, keys: keys, lease: keeper.lease, counters: counterGuesses.guess(for:),
+            operations: operations, keys: keys, lease: keeper.lease, counters: counterGuesses.guess(for:),
             mustHold: namespaceExists)
         {
             let reply = try await write(oneRequest.request, of: operations)
@@ -32,7 +31,6 @@ extension EtcdStore {
                 counterGuesses.remember(oneRequest.counters(writtenAt: reply.revision), at: reply.revision)
                 return try oneRequest.results(reply)
             }
-            readAlready = reply  // the failure branch read what the plan reads
         }
         // Where each sequential parent's numbers start at least: past names taken by keys its
         // counter does not know of (copied in by a migration, written by another tool), as the

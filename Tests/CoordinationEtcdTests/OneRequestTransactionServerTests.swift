@@ -3,7 +3,8 @@ import Coordination
 import Testing
 
 /// Transactions on the shared etcd: one request when they qualify and succeed, the same records
-/// as reading the keys back, and the same failures (operation and code) as the two-request path.
+/// as reading the keys back, and the same failures (operation and code) as the two-request path,
+/// for one request more: the failed txn carries no reads, so the snapshot is read after it.
 extension EtcdStoreTests {
     /// Runs `transaction` and returns its outcome with the number of requests it took.
     func counted(_ store: EtcdStore, _ operations: [Operation]) async -> (Result<[OperationResult], CoordinationError>, requests: Int) {
@@ -64,7 +65,7 @@ extension EtcdStoreTests {
             let (outcome, requests) = await counted(store, [.delete(claim, ifVersion: nil), .delete(run, ifVersion: nil)])
             guard case .failure(let error) = outcome else { Issue.record("a key with a child left was deleted"); return }
             #expect(error.code == .notEmpty && error.failedOperation == 1, "\(error)")
-            #expect(requests == 1, "the failure branch's reads name the failing operation")
+            #expect(requests == 2, "the failed txn, then the read that names the failing operation")
             #expect(try await store.exists(claim), "nothing was applied")
         }
     }
@@ -114,7 +115,7 @@ extension EtcdStoreTests {
                     continue
                 }
                 #expect(error.code == code && error.failedOperation == index, "\(name): \(error)")
-                #expect(requests == 1, "\(name): the failed txn's reads are the snapshot")
+                #expect(requests == 2, "\(name): the failed txn, then the snapshot's read")
                 #expect(try await store.exists(fresh) == false, "\(name): nothing applied")
             }
             // Not for the one-request path (the parent is written by the same transaction): the same answer in two.
@@ -154,7 +155,7 @@ extension EtcdStoreTests {
             _ = try await other.transaction([.create(prefix, value: [], mode: .ephemeralSequential)])
             let (second, secondRequests) = await counted(store, [.create(prefix, value: [], mode: .sequential), .create(prefix, value: [], mode: .sequential)])
             #expect(try outcome(second).map { $0.key.name } == ["job-0000000003", "job-0000000004"])
-            #expect(secondRequests == 2, "the failed guess read the counter; the write followed")
+            #expect(secondRequests == 3, "the failed guess, the read of the counter, then the write")
             let (third, thirdRequests) = await counted(store, [.create(prefix, value: [], mode: .sequential)])
             #expect(try name(third) == "job-0000000005" && thirdRequests == 1, "the counter it wrote is its next guess")
             #expect(try await store.children(of: try Key("/q")).count == 6)

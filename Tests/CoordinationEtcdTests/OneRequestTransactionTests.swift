@@ -3,8 +3,8 @@ import Coordination
 import Testing
 
 /// The one-request transaction planner, without a server: which transactions qualify, the
-/// compares and writes it builds, its failure reads, counter guesses, and results equal to the
-/// two-request path's for the same state.
+/// compares and writes it builds (no compare twice, no failure branch), counter guesses, and
+/// results equal to the two-request path's for the same state.
 @Suite struct OneRequestTransactionTests {
     let keys = KeySpace(namespace: try! Key("/ns"))
     let lease: Int64 = 77
@@ -12,9 +12,7 @@ import Testing
     func key(_ path: String) -> Key { try! Key(path) }
 
     func planned(_ operations: [Operation], lease: Int64? = 77, counters: [Key: CounterGuess] = [:]) -> OneRequestTransaction? {
-        OneRequestTransaction(
-            operations: operations, plan: TransactionPlan(operations: operations, keys: keys), keys: keys, lease: lease,
-            counters: { counters[$0] ?? .absent })
+        OneRequestTransaction(operations: operations, keys: keys, lease: lease, counters: { counters[$0] ?? .absent })
     }
 
     func etcd(_ path: String) -> [UInt8] { keys.etcdKey(key(path)) }
@@ -79,14 +77,33 @@ import Testing
             EtcdRequest.compare(etcd("/claims"), .create, .greater, 0),
             EtcdRequest.compare(etcd("/claims"), .lease, .equal, 0),
             EtcdRequest.compare(etcd("/claims/r1"), .create, .equal, 0),
-            EtcdRequest.compare(etcd("/runs/r1"), .version, .equal, 5),
-        ])
+        ], "the set's version compare is the check's: sent once")
         #expect(transaction.success == [
             ["request_put": EtcdRequest.put(etcd("/claims/r1"), value: [1], lease: lease)],
             ["request_put": EtcdRequest.put(etcd("/runs/r1"), value: [2], ignoreLease: true, previous: true)],
         ])
-        let reads = TransactionPlan(operations: operations, keys: keys).reads
-        #expect(transaction.failure == reads.map { ["request_range": $0] }, "a failed compare reads what the slow path reads")
+        #expect(transaction.request["failure"] == nil, "a failed txn is followed by the two-request path's reads, not carried in it")
+    }
+
+    /// The scheduler's claim: the claim beneath its run. The run's version compare says that the
+    /// run exists, so as the claim's parent it is compared only to be persistent, whichever
+    /// operation comes first.
+    @Test func aParentWithAVersionCompareIsNotComparedToExistAgain() throws {
+        let run = key("/runs/j/r")
+        let claim = key("/runs/j/r/claim")
+        let expected = [
+            EtcdRequest.compare(etcd("/runs/j/r"), .version, .equal, 2),
+            EtcdRequest.compare(etcd("/runs/j/r"), .lease, .equal, 0),
+            EtcdRequest.compare(etcd("/runs/j/r/claim"), .create, .equal, 0),
+        ]
+        let checkFirst = try #require(planned([
+            .check(run, version: 1), .create(claim, value: [1], mode: .ephemeral), .set(run, value: [2], ifVersion: 1),
+        ]))
+        #expect(checkFirst.compares == expected)
+        let createFirst = try #require(planned([
+            .create(claim, value: [1], mode: .ephemeral), .check(run, version: 1), .set(run, value: [2], ifVersion: 1),
+        ]))
+        #expect(createFirst.compares.count == 3 && expected.allSatisfy(createFirst.compares.contains))
     }
 
     @Test func checksAndWritesWithoutVersionsCompareExistence() throws {
@@ -121,7 +138,6 @@ import Testing
             EtcdRequest.compare(claimStart, end: claimEnd, .create, .equal, 0),
             EtcdRequest.compare(etcd("/runs/j/r/a"), .create, .greater, 0),
             EtcdRequest.compare(aStart, end: aEnd, .create, .equal, 0),
-            EtcdRequest.compare(etcd("/runs/j/r"), .version, .equal, 2),
             EtcdRequest.compare(start, end: etcd("/runs/j/r/a"), .create, .equal, 0),
             EtcdRequest.compare(etcd("/runs/j/r/a") + [0], end: etcd("/runs/j/r/claim"), .create, .equal, 0),
             EtcdRequest.compare(etcd("/runs/j/r/claim") + [0], end: end, .create, .equal, 0),
@@ -274,19 +290,5 @@ import Testing
         let (replayed, oneRequest) = try bothResults(operations, state: state, counters: [parent: CounterGuess(next: 7, modRevision: 21)])
         #expect(oneRequest == replayed)
         #expect(oneRequest.map { if case .created(let record) = $0 { record.key.name } else { "" } } == ["job-0000000007", "job-0000000008"])
-    }
-
-    @Test func failureReadsAreTheReplaysSnapshot() throws {
-        // A failed txn's responses are the failure branch's ranges: the replay reads them as its snapshot.
-        let operations: [Operation] = [.check(key("/x"), version: 0), .create(key("/q/job-"), value: [], mode: .sequential), .delete(key("/d"), ifVersion: nil)]
-        let transaction = try #require(planned(operations))
-        let plan = TransactionPlan(operations: operations, keys: keys)
-        let reads = transaction.failure.compactMap { $0["request_range"] }
-        #expect(reads == plan.reads)
-        let state: [[UInt8]: JSONValue] = [etcd("/x"): stored("/x", version: 2, createRevision: 3, modRevision: 4)]
-        var replay = try TransactionReplay(plan: plan, snapshot: try snapshot(reads, state: state, revision: 9), keys: keys)
-        let outcome = replay.play(operations, lease: lease)
-        guard case .failure(let error) = outcome else { Issue.record("the check should fail"); return }
-        #expect(error.code == .versionConflict && error.failedOperation == 0)
     }
 }
