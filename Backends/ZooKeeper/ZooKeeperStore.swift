@@ -94,15 +94,7 @@ public final class ZooKeeperStore: CoordinationStore {
 
     /// A znode path the server gave back, as a key. Segments are checked one by one: the whole
     /// path includes the namespace, so it may be longer than the portable limit for keys.
-    static func znodeKey(_ path: String) -> Key? {
-        guard path.hasPrefix("/") else { return nil }
-        var key = Key.root
-        for segment in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            guard let next = child(key, String(segment)) else { return nil }
-            key = next
-        }
-        return key
-    }
+    static func znodeKey(_ path: String) -> Key? { Key(storedPath: path) }
 
     /// The znode `name` under `parent`, however long the whole path is.
     static func child(_ parent: Key, _ name: String) -> Key? {

@@ -52,6 +52,20 @@ import Testing
         #expect(try JSONDecoder().decode(JobSpec.self, from: try JSONEncoder().encode(every)) == every)
         let minimal = try JSONDecoder().decode(JobSpec.self, from: Data(#"{"id":"m","handler":"h"}"#.utf8))
         #expect(minimal == JobSpec(id: "m", handler: "h"), "everything but id and handler has a default")
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = .sortedKeys
+        sorted.dateEncodingStrategy = .millisecondsSince1970
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        #expect(
+            String(decoding: try sorted.encode(minimal), as: UTF8.self) == #"{"handler":"h","id":"m","schedule":{"kind":"once"}}"#,
+            "fields at their defaults are left out")
+        let fresh = JobState(submittedAt: Date(timeIntervalSince1970: 2))
+        let freshText = String(decoding: try sorted.encode(fresh), as: UTF8.self)
+        #expect(freshText == #"{"submittedAt":2000}"#)
+        #expect(try decoder.decode(JobState.self, from: Data(freshText.utf8)) == fresh)
+        let paused = JobState(paused: true, triggers: 3, submittedAt: Date(timeIntervalSince1970: 2))
+        #expect(try decoder.decode(JobState.self, from: try sorted.encode(paused)) == paused)
         let state = JobState(submittedAt: Date(timeIntervalSince1970: 1), itemAssignment: [0: "a", 7: "b"])
         let stateText = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         #expect(stateText.contains(#""7":"b""#))

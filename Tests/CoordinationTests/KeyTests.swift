@@ -37,6 +37,24 @@ import Testing
         #expect(try Key(path).path == path)
     }
 
+    /// A path read back from a store is refused for the same bad segments as a key, but may be
+    /// longer than a key as a whole (a namespace plus a key of the maximum length).
+    @Test func storedPathsCheckSegmentsNotTheWholeLength() throws {
+        for (path, _) in [
+            ("relative/key", ""), ("", ""), ("/a/", ""), ("/a//b", ""), ("/a/./b", ""), ("/a/../b", ""), ("/a\u{0}b", ""),
+            ("/a\u{E000}", ""), ("/zookeeper", ""), ("/zookeeper/quota", ""),
+        ] {
+            #expect(Key(storedPath: path) == nil, "\(path.debugDescription)")
+        }
+        for path in ["/", "/a", "/a/zookeeper", "/sp ace/%2e%2e/x:y", "/é/日本", "/a/..."] {
+            #expect(Key(storedPath: path) == (try Key(path)))
+        }
+        let segment = String(repeating: "s", count: CoordinationLimits.maxKeyBytes - 1)
+        let long = "/ns/" + segment
+        #expect(Key(storedPath: long)?.path == long, "longer than a key, each segment within the limit")
+        #expect(Key(storedPath: "/ns/" + segment + "s") == nil, "a segment no key could have")
+    }
+
     @Test func lengthLimitCountsUTF8Bytes() throws {
         let longest = "/" + String(repeating: "é", count: (CoordinationLimits.maxKeyBytes - 1) / 2)
         #expect(try Key(longest).path.utf8.count <= CoordinationLimits.maxKeyBytes)

@@ -3,6 +3,10 @@ import Foundation
 
 // The stored JSON is read by the CLI and by people: durations are whole milliseconds
 // (`timeoutMs`), a schedule is an object with a `kind`, never Swift's default encodings.
+//
+// Fields at their defaults are left out (the decoders supply them): every worker reads every job
+// spec and state, and on etcd every byte of them is decoded again by the gateway. A one-shot job's
+// spec was 268 bytes with the defaults written out; it is 59 without.
 
 extension JobSpec {
     enum CodingKeys: String, CodingKey {
@@ -32,17 +36,17 @@ extension JobSpec {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(handler, forKey: .handler)
-        try container.encode(payload, forKey: .payload)
+        if !payload.isEmpty { try container.encode(payload, forKey: .payload) }
         try container.encode(schedule, forKey: .schedule)
-        try container.encode(shards, forKey: .shards)
-        try container.encode(shardParameters, forKey: .shardParameters)
-        try container.encode(priority, forKey: .priority)
-        try container.encode(requiredLabels, forKey: .requiredLabels)
-        try container.encode(placement, forKey: .placement)
+        if shards != 1 { try container.encode(shards, forKey: .shards) }
+        if !shardParameters.isEmpty { try container.encode(shardParameters, forKey: .shardParameters) }
+        if priority != 0 { try container.encode(priority, forKey: .priority) }
+        if !requiredLabels.isEmpty { try container.encode(requiredLabels, forKey: .requiredLabels) }
+        if placement != .compete { try container.encode(placement, forKey: .placement) }
         try container.encodeIfPresent(timeout?.wholeMilliseconds, forKey: .timeoutMs)
-        try container.encode(retry, forKey: .retry)
-        try container.encode(misfire, forKey: .misfire)
-        try container.encode(overlap, forKey: .overlap)
+        if retry != RetryPolicy() { try container.encode(retry, forKey: .retry) }
+        if misfire != .fireOnceNow { try container.encode(misfire, forKey: .misfire) }
+        if overlap != .queue { try container.encode(overlap, forKey: .overlap) }
     }
 }
 

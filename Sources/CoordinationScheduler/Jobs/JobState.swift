@@ -44,13 +44,16 @@ extension JobState {
             itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }))
     }
 
+    // Fields at their defaults are left out, as in a job spec (see JobSpecCoding.swift).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(paused, forKey: .paused)
+        if paused { try container.encode(paused, forKey: .paused) }
         try container.encodeIfPresent(lastMaterialized, forKey: .lastMaterialized)
-        try container.encode(triggers, forKey: .triggers)
+        if triggers != 0 { try container.encode(triggers, forKey: .triggers) }
         try container.encode(submittedAt, forKey: .submittedAt)
-        try container.encode(
-            Dictionary(uniqueKeysWithValues: itemAssignment.map { (String($0.key), $0.value) }), forKey: .itemAssignment)
+        if !itemAssignment.isEmpty {
+            try container.encode(
+                Dictionary(uniqueKeysWithValues: itemAssignment.map { (String($0.key), $0.value) }), forKey: .itemAssignment)
+        }
     }
 }
