@@ -347,17 +347,14 @@ public final class EtcdStore: CoordinationStore {
         let revision: Int64
         do throws(CoordinationError) {
             if let ifVersion {
-                let reply = try await txn(EtcdRequest.txn(
-                    compare: [
-                        EtcdRequest.compare(etcdKey, .create, .greater, 0),
-                        EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1),
-                    ],
-                    success: [["request_put": put]],
-                    failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
-                guard reply.succeeded else {
-                    guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
-                    throw CoordinationError.versionConflict(key, expected: ifVersion, actual: found.version - 1)
-                }
+                // The version compare also says that the key exists (etcd's version is at least 1).
+                var reply: TxnReply
+                repeat {
+                    reply = try await txn(EtcdRequest.txn(
+                        compare: [EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)], success: [["request_put": put]]),
+                        kind: .write)
+                    if !reply.succeeded { try await refusal(of: key, ifVersion: ifVersion, childrenBetween: nil) }
+                } while !reply.succeeded
                 previous = reply.responses.first?["response_put"]?["prev_kv"]
                 revision = reply.revision
             } else {
@@ -400,8 +397,10 @@ public final class EtcdStore: CoordinationStore {
             return
         }
         let etcdKey = keys.etcdKey(key)
-        var compares = [EtcdRequest.compare(etcdKey, .create, .greater, 0)]
-        if let ifVersion { compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1)) }
+        // A version compare also says that the key exists (etcd's version is at least 1).
+        var compares = [
+            ifVersion.map { EtcdRequest.compare(etcdKey, .version, .equal, $0 + 1) } ?? EtcdRequest.compare(etcdKey, .create, .greater, 0)
+        ]
         var success: [JSONValue] = [
             ["request_delete_range": EtcdRequest.deleteRange(etcdKey)],
             keys.counterDeletion(of: key),
@@ -414,22 +413,39 @@ public final class EtcdStore: CoordinationStore {
             // No key may exist beneath: an empty range compares as one all-zero key.
             compares.append(EtcdRequest.compare(childrenStart, end: childrenEnd, .create, .equal, 0))
         }
-        let reply: TxnReply
+        while true {
+            let reply: TxnReply
+            do {
+                reply = try await txn(EtcdRequest.txn(compare: compares, success: success), kind: .write)
+            } catch {
+                throw annotate(error, key: key)
+            }
+            if reply.succeeded {
+                counterGuesses.remember([(key, .absent)], at: reply.revision)
+                return
+            }
+            try await refusal(of: key, ifVersion: ifVersion, childrenBetween: recursive ? nil : (childrenStart, childrenEnd))
+        }
+    }
+
+    /// Why a write's compares failed, read after it at one revision (a txn without a failure
+    /// branch costs the gateway less, and most writes succeed): the key missing, at another
+    /// version, or with keys beneath it. Returns when none of these holds any more (the key
+    /// changed in between): the caller tries again.
+    private func refusal(of key: Key, ifVersion: Int64?, childrenBetween children: ([UInt8], [UInt8])?) async throws(CoordinationError) {
+        var reads = [EtcdRequest.range(keys.etcdKey(key), keysOnly: true)]
+        if let children { reads.append(EtcdRequest.range(children.0, end: children.1, countOnly: true)) }
+        let found: TxnReply
         do {
-            reply = try await txn(EtcdRequest.txn(
-                compare: compares, success: success,
-                failure: [["request_range": EtcdRequest.range(etcdKey, keysOnly: true)]]), kind: .write)
+            found = try await read(reads)
         } catch {
             throw annotate(error, key: key)
         }
-        guard reply.succeeded else {
-            guard let found = try reply.range(0).first else { throw CoordinationError.noNode(key) }
-            if let ifVersion, found.version - 1 != ifVersion {
-                throw CoordinationError.versionConflict(key, expected: ifVersion, actual: found.version - 1)
-            }
-            throw CoordinationError.notEmpty(key)
+        guard let current = try found.range(0).first else { throw CoordinationError.noNode(key) }
+        if let ifVersion, current.version - 1 != ifVersion {
+            throw CoordinationError.versionConflict(key, expected: ifVersion, actual: current.version - 1)
         }
-        counterGuesses.remember([(key, .absent)], at: reply.revision)
+        if children != nil, try found.count(1) > 0 { throw CoordinationError.notEmpty(key) }
     }
 
     // MARK: Sessions
