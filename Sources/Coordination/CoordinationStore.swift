@@ -72,6 +72,10 @@ public protocol CoordinationStore: Sendable {
 
     /// Ends the session (its ephemeral keys are deleted), finishes every stream, and releases the
     /// connection. Further calls fail with `unavailable`. Calling it twice is harmless.
+    ///
+    /// Other handles see the ephemeral keys go through their watches; they may still read them
+    /// for a moment after `close()` returns (ZooKeeper's C client returns once the close request
+    /// is sent, before the server has ended the session).
     func close() async
 }
 

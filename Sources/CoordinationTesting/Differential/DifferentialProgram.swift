@@ -76,6 +76,11 @@ struct DifferentialProgram {
             // event on etcd, whose handle learns of it at its next keep-alive).
             switch Int.random(in: 0..<120, using: &generator) {
             case 0..<3:
+                // The watches must first show what the handle holds. ZooKeeper's close returns once
+                // the request is sent, not once the server has removed the session's ephemerals:
+                // a watch that had not yet caught up with an ephemeral's creation matched the
+                // embedded store (which had removed it) while a walk still found it on the server.
+                try await compareTrees(reference[0], tested[0], watches, sides, after: "step \(index) (before handle \(handle) closes)", backend: backend)
                 await reference[handle].close()
                 reference[handle] = try await server.connect(namespace: base)
                 await tested[handle].close()
