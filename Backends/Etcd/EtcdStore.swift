@@ -346,7 +346,10 @@ public final class EtcdStore: CoordinationStore {
         let previous: JSONValue?
         let revision: Int64
         do throws(CoordinationError) {
-            if let ifVersion {
+            if let ifVersion, Self.noKeyHas(version: ifVersion) {
+                try await refusal(of: key, ifVersion: ifVersion, childrenBetween: nil)
+                throw CoordinationError.versionConflict(key, expected: ifVersion, actual: nil)
+            } else if let ifVersion {
                 // The version compare also says that the key exists (etcd's version is at least 1).
                 var reply: TxnReply
                 repeat {
@@ -396,6 +399,10 @@ public final class EtcdStore: CoordinationStore {
             ]), kind: .write)
             return
         }
+        if let ifVersion, Self.noKeyHas(version: ifVersion) {
+            try await refusal(of: key, ifVersion: ifVersion, childrenBetween: nil)
+            throw CoordinationError.versionConflict(key, expected: ifVersion, actual: nil)
+        }
         let etcdKey = keys.etcdKey(key)
         // A version compare also says that the key exists (etcd's version is at least 1).
         var compares = [
@@ -427,6 +434,11 @@ public final class EtcdStore: CoordinationStore {
             try await refusal(of: key, ifVersion: ifVersion, childrenBetween: recursive ? nil : (childrenStart, childrenEnd))
         }
     }
+
+    /// A version no key can have: negative, or too large to be etcd's version less one. A
+    /// compare at it would be wrong (at -1 it holds for a missing key) or overflow, so the store
+    /// answers from a read instead, as for any version that does not match.
+    static func noKeyHas(version: Int64) -> Bool { version < 0 || version == .max }
 
     /// Why a write's compares failed, read after it at one revision (a txn without a failure
     /// branch costs the gateway less, and most writes succeed): the key missing, at another

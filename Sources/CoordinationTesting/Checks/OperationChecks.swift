@@ -51,6 +51,39 @@ extension ConformanceSuite {
             try await expectThrows(code: .noNode, "delete of a missing key") { try await store.delete(key, ifVersion: nil, recursive: false) }
             try await expectThrows(code: .noNode, "conditional delete of a missing key") { try await store.delete(key, ifVersion: 0, recursive: false) }
         },
+        ConformanceCheck("versions-no-key-can-have-never-match", clause: 5, "A negative ifVersion or version (ZooKeeper's -1 is its 'any version') or Int64.max never matches: set, delete and a transaction's check, set and delete fail with versionConflict on an existing key and noNode on a missing one, and change nothing.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/v")
+            let missing = try Key("/v-missing")
+            _ = try await store.create(key, value: bytes("orig"), mode: .persistent)
+            for version: Int64 in [-1, -2, .min, .max] {
+                try await expectThrows(code: .versionConflict, "set at version \(version)") { try await store.set(key, value: bytes("bad"), ifVersion: version) }
+                for recursive in [false, true] {
+                    try await expectThrows(code: .versionConflict, "delete (recursive: \(recursive)) at version \(version)") {
+                        try await store.delete(key, ifVersion: version, recursive: recursive)
+                    }
+                    try await expectThrows(code: .noNode, "delete (recursive: \(recursive)) of a missing key at version \(version)") {
+                        try await store.delete(missing, ifVersion: version, recursive: recursive)
+                    }
+                }
+                try await expectThrows(code: .noNode, "set of a missing key at version \(version)") { try await store.set(missing, value: [], ifVersion: version) }
+                let operations: [Coordination.Operation] = [
+                    .check(key, version: version), .set(key, value: bytes("bad"), ifVersion: version), .delete(key, ifVersion: version),
+                ]
+                for operation in operations {
+                    let error = try await expectThrows(code: .versionConflict, "transaction of \(operation) at version \(version)") {
+                        try await store.transaction([.create(try Key("/v-new"), value: [], mode: .persistent), operation])
+                    }
+                    try expectEqual(error.failedOperation, 1, "failedOperation")
+                }
+            }
+            let record = try require(try await store.get(key), "the key")
+            try expectEqual(record.value, bytes("orig"), "value after refused writes")
+            try expectEqual(record.version, 0, "version after refused writes")
+            let missingMade = try await store.exists(missing)
+            let newMade = try await store.exists(try Key("/v-new"))
+            try expect(!missingMade && !newMade, "nothing created")
+        },
         ConformanceCheck("put-creates-then-overwrites", clause: 5, "put creates a missing key (version 0, with ancestors) and overwrites an existing one (version + 1).") { ctx in
             let store = try await ctx.open()
             let key = try Key("/p/k")
