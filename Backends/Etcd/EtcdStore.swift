@@ -347,8 +347,7 @@ public final class EtcdStore: CoordinationStore {
         let revision: Int64
         do throws(CoordinationError) {
             if let ifVersion, Self.noKeyHas(version: ifVersion) {
-                try await refusal(of: key, ifVersion: ifVersion, childrenBetween: nil)
-                throw CoordinationError.versionConflict(key, expected: ifVersion, actual: nil)
+                try await refuse(key, atVersionNoKeyHas: ifVersion)
             } else if let ifVersion {
                 // The version compare also says that the key exists (etcd's version is at least 1).
                 var reply: TxnReply
@@ -399,10 +398,7 @@ public final class EtcdStore: CoordinationStore {
             ]), kind: .write)
             return
         }
-        if let ifVersion, Self.noKeyHas(version: ifVersion) {
-            try await refusal(of: key, ifVersion: ifVersion, childrenBetween: nil)
-            throw CoordinationError.versionConflict(key, expected: ifVersion, actual: nil)
-        }
+        if let ifVersion, Self.noKeyHas(version: ifVersion) { try await refuse(key, atVersionNoKeyHas: ifVersion) }
         let etcdKey = keys.etcdKey(key)
         // A version compare also says that the key exists (etcd's version is at least 1).
         var compares = [
@@ -439,6 +435,14 @@ public final class EtcdStore: CoordinationStore {
     /// compare at it would be wrong (at -1 it holds for a missing key) or overflow, so the store
     /// answers from a read instead, as for any version that does not match.
     static func noKeyHas(version: Int64) -> Bool { version < 0 || version == .max }
+
+    /// A write at a version no key has: `noNode` when the key is missing, else `versionConflict`.
+    private func refuse(_ key: Key, atVersionNoKeyHas version: Int64) async throws(CoordinationError) -> Never {
+        // Any existing key is at another version, so the read names the refusal; only a reply
+        // that does not make sense gets past it.
+        try await refusal(of: key, ifVersion: version, childrenBetween: nil)
+        throw CoordinationError(.unavailable, "etcd reported key \(key) at version \(version), which no key can have", key: key)
+    }
 
     /// Why a write's compares failed, read after it at one revision (a txn without a failure
     /// branch costs the gateway less, and most writes succeed): the key missing, at another

@@ -110,8 +110,10 @@ struct OneRequestTransaction {
         var written: [Key: Write] = [:]
         var deleted: [Key] = []
         var comparedParents = Set<Key>()
-        /// Keys with a version compare, which also says that they exist.
-        var versionCompared = Set<Key>()
+        /// The versions each key is compared at (a version compare also says that it exists), and
+        /// the keys compared only to exist.
+        var versionsCompared: [Key: Set<Int64>] = [:]
+        var existenceCompared = Set<Key>()
         var counterParents: [Key] = []
         var counterNext: [Key: Int64] = [:]
 
@@ -128,7 +130,7 @@ struct OneRequestTransaction {
                     guard parentWrite == .created(ephemeral: false) else { return false }
                 } else if !parent.isRoot && comparedParents.insert(parent).inserted {
                     _ = requireExists(parent, version: nil)
-                    require(EtcdRequest.compare(keys.etcdKey(parent), .lease, .equal, 0))
+                    compares.append(EtcdRequest.compare(keys.etcdKey(parent), .lease, .equal, 0))
                 }
                 var key = requested
                 if mode.isSequential {
@@ -140,7 +142,7 @@ struct OneRequestTransaction {
                     guard let lease else { return false }
                     keyLease = lease
                 }
-                require(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
+                compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
                 success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, lease: keyLease)])
                 written[key] = .created(ephemeral: mode.isEphemeral)
                 pending.append(.created(key, value, ephemeral: mode.isEphemeral))
@@ -178,27 +180,27 @@ struct OneRequestTransaction {
             written[key] == nil && !deleted.contains { key.isUnder($0) }
         }
 
-        /// Adds a compare unless the txn has it already (a claim checks its run's version, then
-        /// sets the run at that version).
-        private mutating func require(_ compare: JSONValue) {
-            if !compares.contains(compare) { compares.append(compare) }
-        }
-
-        /// Compares that `key` exists, at `version` when given. etcd's version is the contract's
-        /// plus one, and at least 1 for any existing key, so a version compare also says that the
-        /// key exists: a bare existence compare of the same key is then left out. `false` for a
-        /// version no key can have (-1 would compare equal to an absent key's 0): the transaction
-        /// does not qualify.
+        /// Compares that `key` exists, at `version` when given, once per key and version (a claim
+        /// checks its run's version, then sets the run at that version). etcd's version is the
+        /// contract's plus one, and at least 1 for any existing key, so a version compare also
+        /// says that the key exists: a bare existence compare of the same key is then left out.
+        /// `false` for a version no key can have (-1 would compare equal to an absent key's 0):
+        /// the transaction does not qualify. Kept by key, not by searching the compares: this runs
+        /// for every operation of every claim and run ending.
         private mutating func requireExists(_ key: Key, version: Int64?) -> Bool {
-            let existence = EtcdRequest.compare(keys.etcdKey(key), .create, .greater, 0)
             guard let version else {
-                if !versionCompared.contains(key) { require(existence) }
+                if versionsCompared[key] == nil, existenceCompared.insert(key).inserted {
+                    compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .greater, 0))
+                }
                 return true
             }
             guard version >= 0 && version < .max else { return false }
-            compares.removeAll { $0 == existence }
-            versionCompared.insert(key)
-            require(EtcdRequest.compare(keys.etcdKey(key), .version, .equal, version + 1))
+            guard versionsCompared[key, default: []].insert(version).inserted else { return true }
+            if existenceCompared.remove(key) != nil {
+                let existence = EtcdRequest.compare(keys.etcdKey(key), .create, .greater, 0)
+                compares.removeAll { $0 == existence }
+            }
+            compares.append(EtcdRequest.compare(keys.etcdKey(key), .version, .equal, version + 1))
             return true
         }
 
