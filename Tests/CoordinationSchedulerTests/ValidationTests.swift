@@ -66,6 +66,18 @@ import Testing
         #expect(try decoder.decode(JobState.self, from: Data(freshText.utf8)) == fresh)
         let paused = JobState(paused: true, triggers: 3, submittedAt: Date(timeIntervalSince1970: 2))
         #expect(try decoder.decode(JobState.self, from: try sorted.encode(paused)) == paused)
+        let start = Date(timeIntervalSince1970: 3)
+        let pending = RunRecord(job: "j", run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start, notBefore: start)
+        let pendingText = String(decoding: try sorted.encode(pending), as: UTF8.self)
+        #expect(pendingText == #"{"job":"j","run":"r","scheduledAt":3000,"status":"pending"}"#, "a run leaves its defaults out")
+        #expect(try decoder.decode(RunRecord.self, from: Data(pendingText.utf8)) == pending)
+        var retried = RunRecord(
+            job: "j", run: "r", item: 2, itemCount: 8, itemParameter: "p", scheduledAt: start, notBefore: start.addingTimeInterval(5),
+            attempt: 3, status: .running, worker: "w", startedAt: start, assignee: "a", cancelRequested: true, progress: "half")
+        retried.claimVersion = 4
+        #expect(try decoder.decode(RunRecord.self, from: try sorted.encode(retried)) == retried, "every field round-trips")
+        let written = #"{"attempt":1,"cancelRequested":false,"item":0,"itemCount":1,"job":"j","notBefore":3000,"run":"r","scheduledAt":3000,"status":"pending"}"#
+        #expect(try decoder.decode(RunRecord.self, from: Data(written.utf8)) == pending, "records with every field written still read")
         let state = JobState(submittedAt: Date(timeIntervalSince1970: 1), itemAssignment: [0: "a", 7: "b"])
         let stateText = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         #expect(stateText.contains(#""7":"b""#))
