@@ -66,11 +66,15 @@ struct KeySpace: Sendable {
     }
 
     /// Maps an etcd key back to a key of this namespace; `nil` when it is outside it or not a valid key
-    /// (written by another tool).
+    /// (written by another tool). The namespace's prefix comes off first: the length limit is the
+    /// user's key's, which a namespace must not shorten (a key of the maximum length under `/ns`
+    /// is a longer etcd key, and was once missing from walks and watches).
     func key(for etcdKey: [UInt8]) -> Key? {
-        guard let text = String(validating: etcdKey, as: UTF8.self), let full = try? Key(text) else { return nil }
-        guard let relative = full.relative(to: namespace), !relative.isRoot else { return nil }
-        return relative
+        let prefix = namespace.isRoot ? 0 : namespace.path.utf8.count
+        guard etcdKey.count > prefix + 1, namespace.isRoot || etcdKey.starts(with: namespace.path.utf8),
+            etcdKey[prefix] == UInt8(ascii: "/"), let text = String(validating: etcdKey[prefix...], as: UTF8.self)
+        else { return nil }
+        return try? Key(text)
     }
 
     /// The counter of sequential children of `parent`.

@@ -57,13 +57,19 @@ extension ConformanceSuite {
                 try expectEqual(try await store.get(key)?.value, bytes(path), "value of \(path)")
             }
         },
-        ConformanceCheck("key-at-length-limit-round-trips", clause: 1, "A key of exactly the portable length limit can be created, read and listed.") { ctx in
+        ConformanceCheck("key-at-length-limit-round-trips", clause: 1, "A key of exactly the portable length limit can be created, read, listed, walked and watched, although the namespace it lives in makes its stored path longer.") { ctx in
             let store = try await ctx.open()
+            let folder = try Key("/long")
             let name = String(repeating: "L", count: CoordinationLimits.maxKeyBytes - "/long/".utf8.count)
             let key = try Key("/long/" + name)
             _ = try await store.create(key, value: bytes("long"), mode: .persistent)
             try expectEqual(try await store.get(key)?.value, bytes("long"), "value of the longest key")
-            try expectEqual(try await store.children(of: try Key("/long")), [name], "children of /long")
+            try expectEqual(try await store.children(of: folder), [name], "children of /long")
+            try expectEqual(try await store.records(under: folder).map(\.key), [folder, key], "walk of /long")
+            let watch = ctx.watch(store, folder, scope: .subtree)
+            try expectEqual(try await watch.snapshot().map(\.key), [folder, key], "keys in the snapshot of /long")
+            let changed = try await store.set(key, value: bytes("longer"), ifVersion: 0)
+            try await watch.until("a put of the longest key") { $0[key] == changed }
         },
         ConformanceCheck("key-unicode-normalization-distinct", clause: 1, "Precomposed 'é' and 'e' + combining acute are two different keys on the store, compared by bytes.") { ctx in
             let store = try await ctx.open()
