@@ -35,6 +35,7 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
 
     /// Returns why `path` is not a valid key, or `nil` when it is.
     public static func problem(with path: String, limit: Int) -> String? {
+        if path.utf8.count <= limit, isPlainValid(path, segmentLimit: limit) { return nil }
         guard path.hasPrefix("/") else {
             return "a key must be absolute, starting with '/'"
         }
@@ -52,6 +53,39 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
             }
         }
         return nil
+    }
+
+    /// `true` for a valid path of printable ASCII (most keys), checked in one pass over its bytes
+    /// without a string per segment: keys are made for every watch event and every layout path.
+    /// `false` means only that the full check must decide (and name the problem).
+    static func isPlainValid(_ path: String, segmentLimit: Int) -> Bool {
+        var path = path
+        return path.withUTF8 { bytes in
+            guard bytes.first == UInt8(ascii: "/") else { return false }
+            if bytes.count == 1 { return true }
+            var start = 1  // of the current segment
+            var index = 1
+            while index <= bytes.count {
+                if index == bytes.count || bytes[index] == UInt8(ascii: "/") {
+                    let length = index - start
+                    guard length > 0, length <= segmentLimit else { return false }
+                    if bytes[start] == UInt8(ascii: ".") && (length == 1 || (length == 2 && bytes[start + 1] == UInt8(ascii: "."))) {
+                        return false
+                    }
+                    if start == 1 && length == 9 && Self.isReservedTop(UnsafeBufferPointer(rebasing: bytes[1..<10])) { return false }
+                    start = index + 1
+                } else if bytes[index] < 0x20 || bytes[index] >= 0x7F {
+                    return false
+                }
+                index += 1
+            }
+            return true
+        }
+    }
+
+    private static let reservedTop = Array("zookeeper".utf8)
+    private static func isReservedTop(_ segment: UnsafeBufferPointer<UInt8>) -> Bool {
+        segment.elementsEqual(reservedTop)
     }
 
     /// Returns why `segment` cannot be one segment of a key, or `nil` when it can.
@@ -149,6 +183,10 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
     /// one pass: watch signals name a path each, and building it segment by segment was about 5%
     /// of a ZooKeeper worker's CPU.
     public init?(storedPath path: String) {
+        if Key.isPlainValid(path, segmentLimit: CoordinationLimits.maxKeyBytes - 1) {
+            self.init(unchecked: path)
+            return
+        }
         guard path.hasPrefix("/") else { return nil }
         if path == "/" {
             self = .root

@@ -55,6 +55,33 @@ import Testing
         #expect(Key(storedPath: "/ns/" + segment + "s") == nil, "a segment no key could have")
     }
 
+    /// Plain ASCII keys are checked by a one-pass fast path: it must agree with the rules on every
+    /// path, valid or not, with or without characters it leaves to the full check.
+    @Test func fastAndFullChecksAgree() {
+        // The rules, written out plainly.
+        func valid(_ path: String) -> Bool {
+            guard path.hasPrefix("/") else { return false }
+            if path == "/" { return true }
+            guard path.utf8.count <= CoordinationLimits.maxKeyBytes else { return false }
+            let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            if segments.first == "zookeeper" { return false }
+            return segments.allSatisfy { segment in
+                !segment.isEmpty && segment != "." && segment != ".."
+                    && segment.unicodeScalars.allSatisfy { v in
+                        !(v.value <= 0x1F || (0x7F...0x9F).contains(v.value) || (0xE000...0xF8FF).contains(v.value) || v.value > 0xFFEF)
+                    }
+            }
+        }
+        let alphabet: [String] = ["/", "/", ".", "a", "z", "zookeeper", " ", "~", "\u{7F}", "\u{0}", "é", "\u{E000}", "\u{9F}"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let path = (0..<Int.random(in: 0...7, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined()
+            #expect(((try? Key(path)) != nil) == valid(path), "\(path.debugDescription)")
+            #expect((Key(storedPath: path) != nil) == valid(path), "\(path.debugDescription)")
+        }
+        #expect(throws: CoordinationError.self) { try Key("/" + String(repeating: "a", count: CoordinationLimits.maxKeyBytes)) }
+    }
+
     @Test func lengthLimitCountsUTF8Bytes() throws {
         let longest = "/" + String(repeating: "é", count: (CoordinationLimits.maxKeyBytes - 1) / 2)
         #expect(try Key(longest).path.utf8.count <= CoordinationLimits.maxKeyBytes)
