@@ -65,20 +65,21 @@ extension ZooKeeperStore {
         }
     }
 
-    /// Reads every znode's data with a data watch, all calls in flight at once.
-    func watchData(_ znodes: [Key], _ trigger: WatchTrigger) async -> [Reply] {
+    /// Reads `reads`' data with data watches and lists `lists`' children with children watches,
+    /// every call in flight at once: one round trip, one wake-up, for a whole round of re-reading.
+    func watchDataAndChildren(reading reads: [Key], listing lists: [Key], _ trigger: WatchTrigger) async
+        -> (data: ArraySlice<Reply>, children: ArraySlice<Reply>)
+    {
         let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
-        return await connection.callAll(znodes.count) { index, zh, context in
-            znodes[index].path.withCString { zoo_awget(zh, $0, watchTriggered, watcherContext, completeData, context) }
+        let replies = await connection.callAll(reads.count + lists.count) { index, zh, context in
+            if index < reads.count {
+                return reads[index].path.withCString { zoo_awget(zh, $0, watchTriggered, watcherContext, completeData, context) }
+            }
+            return lists[index - reads.count].path.withCString {
+                zoo_awget_children(zh, $0, watchTriggered, watcherContext, completeStrings, context)
+            }
         }
-    }
-
-    /// Lists every znode's children with a children watch, all calls in flight at once.
-    func watchChildren(_ znodes: [Key], _ trigger: WatchTrigger) async -> [Reply] {
-        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
-        return await connection.callAll(znodes.count) { index, zh, context in
-            znodes[index].path.withCString { zoo_awget_children(zh, $0, watchTriggered, watcherContext, completeStrings, context) }
-        }
+        return (replies[..<reads.count], replies[reads.count...])
     }
 }
 
@@ -180,9 +181,7 @@ struct ScopeWatcher {
         work.reread.subtract(work.sync)
         work.relist.subtract(work.sync)
         if work.reread.remove(root) != nil { try await reread(root, into: &events) }
-        let existing = try await rereadAll(work.sync.union(work.reread), into: &events)
-        let listable = scope == .subtree ? existing.intersection(work.sync) : []
-        try await relistAll(work.relist.union(listable), into: &events)
+        try await explore(syncing: work.sync, rereading: work.reread, relisting: work.relist, into: &events)
     }
 
     private func isKnown(_ node: Key) -> Bool { node == root || known[node] != nil }
@@ -201,62 +200,67 @@ struct ScopeWatcher {
     /// before children.
     private mutating func sync(_ node: Key, into events: inout [WatchEvent]) async throws {
         guard try await reread(node, into: &events), scope != .key, known[node]?.isEphemeral != true else { return }
-        try await relistAll([node], into: &events)
+        try await explore(syncing: [], rereading: [], relisting: [node], into: &events)
     }
 
-    /// ``sync(_:into:)`` for znodes beneath the top, level by level, each level's calls in flight
-    /// at once. In a children scope they are the deepest level: data watches only.
-    private mutating func syncAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws {
-        let existing = try await rereadAll(nodes, into: &events)
-        guard scope == .subtree else { return }
-        try await relistAll(existing, into: &events)
-    }
-
-    /// Re-reads znodes beneath the top with data watches; returns those that exist and can have
-    /// children (ZooKeeper refuses children under an ephemeral znode).
-    private mutating func rereadAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws -> Set<Key> {
-        let nodes = nodes.sorted()
-        let reads = await store.watchData(nodes, trigger)
-        var existing: Set<Key> = []
-        for (node, read) in zip(nodes, reads) {
-            if read.rc == ZNONODE.rawValue {
-                forget(node, into: &events)
-                continue
+    /// Brings znodes beneath the top up to date, round by round, each round's reads and listings
+    /// in flight together:
+    /// - `syncing`: read in full: the data (with a data watch), then, in a subtree and unless
+    ///   ephemeral (ZooKeeper refuses children under one), the children in the next round;
+    /// - `rereading`: the data only (a change consumed the data watch; the children watch stands);
+    /// - `relisting`: the children only; the ones gone are reported deleted, the new ones synced.
+    ///
+    /// A znode's children are found by its listing, which follows its read, so parents are
+    /// reported before their children. In a children scope the children are the deepest level:
+    /// data watches only.
+    private mutating func explore(
+        syncing: Set<Key>, rereading: Set<Key>, relisting: Set<Key>, into events: inout [WatchEvent]
+    ) async throws {
+        var syncing = syncing
+        var reads = syncing.union(rereading)
+        var lists = relisting
+        while !reads.isEmpty || !lists.isEmpty {
+            let readOrder = reads.sorted()
+            let listOrder = lists.sorted()
+            let (dataReplies, childReplies) = await store.watchDataAndChildren(reading: readOrder, listing: listOrder, trigger)
+            var nextReads: Set<Key> = []
+            var nextLists: Set<Key> = []
+            for (node, read) in zip(readOrder, dataReplies) {
+                if read.rc == ZNONODE.rawValue {
+                    forget(node, into: &events)
+                    continue
+                }
+                try check(read.rc, node)
+                let record = store.record(node, value: read.data ?? [], stat: read.stat!)
+                if known[node] != record {
+                    childrenOf[node.parent!, default: [:]][node.name] = node
+                    known[node] = record
+                    events.append(.put(record))
+                }
+                if scope == .subtree && syncing.contains(node) && !record.isEphemeral { nextLists.insert(node) }
             }
-            try check(read.rc, node)
-            let record = store.record(node, value: read.data ?? [], stat: read.stat!)
-            if known[node] != record {
-                childrenOf[node.parent!, default: [:]][node.name] = node
-                known[node] = record
-                events.append(.put(record))
+            for (node, listing) in zip(listOrder, childReplies) {
+                // Forgotten meanwhile (an ancestor's listing in this round found it gone).
+                guard isKnown(node) else { continue }
+                if listing.rc == ZNONODE.rawValue {
+                    forget(node, into: &events)
+                    continue
+                }
+                try check(listing.rc, node)
+                let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
+                let listed = Set(names)
+                let current = childrenOf[node] ?? [:]
+                for gone in current.filter({ !listed.contains($0.key) }).map(\.value).sorted() {
+                    forget(gone, into: &events)
+                }
+                for name in names where current[name] == nil {
+                    if let child = ZooKeeperStore.child(node, name), known[child] == nil { nextReads.insert(child) }
+                }
             }
-            if !record.isEphemeral { existing.insert(node) }
+            syncing = nextReads
+            reads = nextReads
+            lists = nextLists
         }
-        return existing
-    }
-
-    /// Re-lists znodes' children with children watches: reports the ones gone and reads the new.
-    private mutating func relistAll(_ nodes: Set<Key>, into events: inout [WatchEvent]) async throws {
-        let nodes = nodes.sorted()
-        let listings = await store.watchChildren(nodes, trigger)
-        var fresh: Set<Key> = []
-        for (node, listing) in zip(nodes, listings) {
-            if listing.rc == ZNONODE.rawValue {
-                forget(node, into: &events)
-                continue
-            }
-            try check(listing.rc, node)
-            let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
-            let listed = Set(names)
-            let current = childrenOf[node] ?? [:]
-            for gone in current.filter({ !listed.contains($0.key) }).map(\.value).sorted() {
-                forget(gone, into: &events)
-            }
-            for name in names where current[name] == nil {
-                if let child = ZooKeeperStore.child(node, name), known[child] == nil { fresh.insert(child) }
-            }
-        }
-        if !fresh.isEmpty { try await syncAll(fresh, into: &events) }
     }
 
     /// Re-reads `node`'s record with a data watch; false when it does not exist. The top of the
