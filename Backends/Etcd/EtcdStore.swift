@@ -220,6 +220,7 @@ public final class EtcdStore: CoordinationStore {
     public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         if key.isRoot { throw Self.rootHasNoRecord("created") }
         try CoordinationLimits.validate(value: value, for: key)
+        try CoordinationLimits.validate(create: key, mode: mode)
         do {
             if mode.isSequential {
                 return try await sequentialTurns.withTurn(key.parent ?? .root) { () async throws(CoordinationError) in

@@ -256,6 +256,7 @@ public final class ZooKeeperStore: CoordinationStore {
     public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         if key.isRoot { throw Self.rootRefused("created") }
         try CoordinationLimits.validate(value: value, for: key)
+        try CoordinationLimits.validate(create: key, mode: mode)
         let znode = znode(key)
         var attempts = 0
         while true {

@@ -26,7 +26,20 @@ public enum CoordinationLimits {
         }
     }
 
-    /// Checks a transaction against the operation-count, value and payload limits.
+    /// Throws ``CoordinationError/Code/invalidKey`` when a sequential create's key leaves no room
+    /// for its ``sequenceDigits``-digit number: the key it makes must fit ``maxKeyBytes`` like any
+    /// other. (ZooKeeper would append the number past the limit, etcd refuse only after numbering.)
+    public static func validate(create key: Key, mode: CreateMode) throws(CoordinationError) {
+        let length = key.path.utf8.count + sequenceDigits
+        guard mode.isSequential, length > maxKeyBytes else { return }
+        throw CoordinationError(
+            .invalidKey,
+            "sequential key \(key) would be \(length) bytes long with its \(sequenceDigits)-digit number; the limit is \(maxKeyBytes) bytes: shorten the prefix",
+            key: key)
+    }
+
+    /// Checks a transaction against the operation-count, value and payload limits, and each
+    /// create's key as ``validate(create:mode:)`` does.
     public static func validate(transaction operations: [Operation]) throws(CoordinationError) {
         guard operations.count <= maxTransactionOperations else {
             throw CoordinationError(
@@ -35,10 +48,11 @@ public enum CoordinationLimits {
         }
         var bytes = 0
         for (index, operation) in operations.enumerated() {
-            if let value = operation.value {
-                do { try validate(value: value, for: operation.key) } catch {
-                    throw error.inTransaction(operation: index, of: operations.count)
-                }
+            do {
+                if let value = operation.value { try validate(value: value, for: operation.key) }
+                if case .create(let key, _, let mode) = operation { try validate(create: key, mode: mode) }
+            } catch {
+                throw error.inTransaction(operation: index, of: operations.count)
             }
             bytes += operation.key.path.utf8.count + (operation.value?.count ?? 0)
         }

@@ -114,6 +114,7 @@ public final class MemoryStore: CoordinationStore {
 
     public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         try CoordinationLimits.validate(value: value, for: key)
+        try CoordinationLimits.validate(create: key, mode: mode)
         try refuseRoot(key, "cannot be created")
         let owner = try usableSession()
         let path = physical(key)

@@ -10,6 +10,27 @@ extension ConformanceSuite {
             try expectEqual(try await store.get(record.key), record, "get of the generated key")
             try expect(!record.isEphemeral, "a sequential key is persistent")
         },
+        ConformanceCheck("sequential-prefix-leaves-room-for-its-number", clause: 6, "A sequential create whose key with its 10-digit number would pass the key length limit is refused with invalidKey naming the key, alone and in a transaction, and nothing is created; a prefix that leaves exactly room for the number works.") { ctx in
+            let store = try await ctx.open()
+            let folder = try Key("/q")
+            _ = try await store.create(folder, value: [], mode: .persistent)
+            let room = CoordinationLimits.maxKeyBytes - CoordinationLimits.sequenceDigits - "/q/".utf8.count
+            let tooLong = try folder.child(String(repeating: "p", count: room + 1))
+            for mode in [CreateMode.sequential, .ephemeralSequential] {
+                let error = try await expectThrows(code: .invalidKey, "\(mode) create of a prefix with no room for its number") {
+                    try await store.create(tooLong, value: [], mode: mode)
+                }
+                try expect(error.message.contains(tooLong.path), "the message must name the key: \(error.message)")
+                let inTransaction = try await expectThrows(code: .invalidKey, "transactional \(mode) create of a prefix with no room") {
+                    try await store.transaction([.create(try Key("/q/ok"), value: [], mode: .persistent), .create(tooLong, value: [], mode: mode)])
+                }
+                try expectEqual(inTransaction.failedOperation, 1, "failedOperation")
+            }
+            try expectEqual(try await store.children(of: folder), [], "children of /q after the refusals")
+            let fits = try await store.create(try folder.child(String(repeating: "p", count: room)), value: [], mode: .sequential)
+            try expectEqual(fits.key.path.utf8.count, CoordinationLimits.maxKeyBytes, "length of the longest sequential key")
+            try expectEqual(try await store.get(fits.key)?.key, fits.key, "the longest sequential key reads back")
+        },
         ConformanceCheck("sequential-strictly-increasing", clause: 6, "Successive sequential creates under one parent get strictly increasing numbers, whatever the prefix.") { ctx in
             let store = try await ctx.open()
             var last: Int64 = -1
