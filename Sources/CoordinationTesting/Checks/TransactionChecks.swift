@@ -184,6 +184,33 @@ extension ConformanceSuite {
             try expectEqual(results.count, operations.count, "number of results")
             try expectEqual(try await store.children(of: parent).count, operations.count, "number of children")
         },
+        ConformanceCheck("transaction-at-byte-limit-succeeds", clause: 5, "A transaction of maxTransactionOperations creates of the longest keys whose keys and values add up to exactly maxTransactionBytes succeeds, and every value reads back: the limit holds inside a namespace, whatever the backend adds to each operation.") { ctx in
+            let store = try await ctx.open()
+            let limit = CoordinationLimits.maxTransactionOperations
+            let parent = try Key("/heavy")
+            _ = try await store.create(parent, value: [], mode: .persistent)
+            let keys = try (0..<limit).map { index in
+                let number = String(index)
+                return try parent.child(
+                    String(repeating: "0", count: 3 - number.count) + number + "-"
+                        + String(repeating: "k", count: CoordinationLimits.maxKeyBytes - "/heavy/000-".utf8.count))
+            }
+            let keyBytes = keys.reduce(0) { $0 + $1.path.utf8.count }
+            var remaining = CoordinationLimits.maxTransactionBytes - keyBytes
+            let values: [[UInt8]] = (0..<limit).map { index in
+                let size = remaining / (limit - index)
+                remaining -= size
+                return Array(repeating: UInt8(truncatingIfNeeded: index), count: size)
+            }
+            let operations = zip(keys, values).map { Operation.create($0, value: $1, mode: .persistent) }
+            try expectEqual(operations.reduce(0) { $0 + $1.key.path.utf8.count + ($1.value?.count ?? 0) }, CoordinationLimits.maxTransactionBytes, "bytes in the transaction")
+            let results = try await store.transaction(operations)
+            try expectEqual(results.count, limit, "number of results")
+            for (key, value) in zip(keys, values) where key == keys.first || key == keys.last {
+                try expectEqual(try await store.get(key)?.value, value, "value of \(key.name.prefix(8))…")
+            }
+            try expectEqual(try await store.children(of: parent).count, limit, "number of children")
+        },
         ConformanceCheck("transaction-at-operation-limit-of-each-kind", clause: 5, "Transactions of exactly maxTransactionOperations (\(CoordinationLimits.maxTransactionOperations)) operations succeed whatever they are: sequential creates, each under a parent of its own or all under one; versioned sets; deletes of keys and of the parents their sequential children were under.") { ctx in
             let store = try await ctx.open()
             let limit = CoordinationLimits.maxTransactionOperations
