@@ -18,7 +18,8 @@ struct BenchCommand: AsyncParsableCommand {
             sequential loops in chunks of 50 alternating with coord's, so that drifting load \
             weighs on both alike; the table shows both and their ratio. On ZooKeeper the C \
             client's own synchronous loop (zoo_create, zoo_get, zoo_set, zoo_delete on one \
-            thread) is interleaved too, as the floor. \
+            thread) is interleaved too, as the floor, and coord's loop runs a second time on \
+            ZooKeeperStore.completionExecutor (continuing where each reply arrives). \
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store, with the number of claim transactions they lost. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
@@ -77,6 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         let store = try await open()
         var syncLoop: ZooKeeperSyncLoop?
+        var onCompletionExecutor: BenchCompletionExecutorLoop?
         do {
             if url.scheme == "zookeeper" {
                 // The C client's own synchronous loop, on the same server in the same run,
@@ -84,11 +86,14 @@ struct BenchCommand: AsyncParsableCommand {
                 syncLoop = try await ZooKeeperSyncLoop.open(
                     configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
                     warmup: warmup, value: BenchRunner.value)
+                onCompletionExecutor = try await BenchCompletionExecutorLoop.open(store: store, warmup: warmup)
             }
             // The peer's sequential loops alternate with coord's (and the C client's) chunk by
             // chunk; then each client's pipelined loop runs in turn.
             func measure(_ session: BenchPeerSession?) async throws -> (ours: BenchFigures, theirs: BenchFigures?) {
-                let baselines: [any InterleavedBaseline] = [syncLoop as (any InterleavedBaseline)?, session].compactMap { $0 }
+                let baselines: [any InterleavedBaseline] = [
+                    syncLoop as (any InterleavedBaseline)?, onCompletionExecutor, session,
+                ].compactMap { $0 }
                 let ours = try await BenchRunner(
                     store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
                     pipelinedWrites: url.scheme.hasPrefix("etcd"), baselines: baselines
@@ -110,6 +115,12 @@ struct BenchCommand: AsyncParsableCommand {
             // The C client's loop, when it ran, is the first baseline.
             if syncLoop != nil, let cLoop = ours.baselines.first {
                 report.addBaseline("libzookeeper sync loop", ours, cLoop)
+                // The second baseline: coord's loop on the completion executor.
+                if onCompletionExecutor != nil, ours.baselines.count > 1 {
+                    report.addBaseline(
+                        "libzookeeper sync loop, coord on its completion executor",
+                        BenchFigures(latencies: ours.baselines[1]), cLoop)
+                }
             }
             await syncLoop?.close()
             syncLoop = nil

@@ -74,15 +74,10 @@ struct BenchRunner: Sendable {
         }
         let keys = try (0..<operations).map { try Key("/coord/k-\($0)") }
         let store = self.store
-        let loops: [(String, @Sendable (Key) async throws -> Void)] = [
-            ("create", { _ = try await store.create($0, value: Self.value, mode: .persistent) }),
-            ("get", { key in guard try await store.get(key) != nil else { throw CoordinationError.noNode(key) } }),
-            ("set", { _ = try await store.set($0, value: Self.value, ifVersion: nil) }),
-            ("delete", { try await store.delete($0, ifVersion: nil, recursive: false) }),
-        ]
         figures.baselines = Array(repeating: [:], count: baselines.count)
         let clients = baselines.count + 1  // coord is client 0
-        for (name, operation) in loops {
+        for name in Self.operations {
+            let operation: @Sendable (Key) async throws -> Void = { try await Self.perform(name, on: store, key: $0) }
             var samples = [[Double]](repeating: [], count: clients)
             let chunk = baselines.isEmpty ? max(1, keys.count) : Self.chunk
             for (round, start) in stride(from: 0, to: keys.count, by: chunk).enumerated() {
@@ -100,6 +95,16 @@ struct BenchRunner: Sendable {
         figures.throughputOperation = pipelinedWrites ? "put" : "get"
         figures.throughput = try await pipelined()
         return figures
+    }
+
+    /// One call of the loop named `operation` (one of ``operations``) on `key`.
+    static func perform(_ operation: String, on store: any CoordinationStore, key: Key) async throws {
+        switch operation {
+        case "create": _ = try await store.create(key, value: value, mode: .persistent)
+        case "get": guard try await store.get(key) != nil else { throw CoordinationError.noNode(key) }
+        case "set": _ = try await store.set(key, value: value, ifVersion: nil)
+        default: try await store.delete(key, ifVersion: nil, recursive: false)
+        }
     }
 
     /// The clients' order in chunk round `round`: coord, then the others rotated by the round.

@@ -6,6 +6,38 @@ import Testing
 
 @Suite(.enabled(if: ZooKeeperTestEnvironment.runServerTests, ZooKeeperTestEnvironment.skipReason), .serverLoadLimit)
 struct ZooKeeperStoreTests {
+    /// Under the completion executor's preference a task goes on where the reply arrived (the C
+    /// client's completion thread); without it, on the cooperative pool, never there.
+    @Test func completionExecutorRunsWhereRepliesArrive() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let key = try Key("/executor/k")
+            _ = try await store.create(key, string: "v")
+            let inline = try await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
+                var onCompletionThread: [Bool] = []
+                for _ in 0..<20 {
+                    #expect(try await store.get(key)?.string == "v")
+                    onCompletionThread.append(CompletionThread.isCurrent)
+                    _ = try await store.set(key, string: "v", ifVersion: nil)
+                    onCompletionThread.append(CompletionThread.isCurrent)
+                }
+                return onCompletionThread
+            }
+            #expect(inline.allSatisfy { $0 }, "every reply resumed the loop on the completion thread")
+            var pooled: [Bool] = []
+            for _ in 0..<20 {
+                _ = try await store.get(key)
+                pooled.append(CompletionThread.isCurrent)
+            }
+            #expect(!pooled.contains(true), "without the preference the loop never runs on the completion thread")
+            // Work that does not follow a reply still runs on the pool under the preference.
+            let afterSleep = await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
+                try? await Task.sleep(for: .milliseconds(5))
+                return CompletionThread.isCurrent
+            }
+            #expect(!afterSleep)
+        }
+    }
+
     @Test func crudWithVersionsAndRevisions() async throws {
         try await ZooKeeperTestEnvironment.withStore { store in
             let key = try Key("/a/b/c")

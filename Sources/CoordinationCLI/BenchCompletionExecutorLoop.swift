@@ -1,0 +1,37 @@
+import Coordination
+import CoordinationZooKeeper
+
+/// coord's own sequential loop once more, on keys of its own, run under the preference of
+/// ``ZooKeeperCompletionExecutor``: what a latency-bound caller gets by running its loop where
+/// ZooKeeper's replies arrive. Interleaved with the other clients like any baseline, so the
+/// report shows both ways of running coord against the C client's synchronous loop.
+struct BenchCompletionExecutorLoop: InterleavedBaseline {
+    let store: any CoordinationStore
+    static let folder: Key = try! Key("/coord-on-completion-executor")
+
+    static func open(store: any CoordinationStore, warmup: Int) async throws -> BenchCompletionExecutorLoop {
+        _ = try await store.create(folder, value: [], mode: .persistent)
+        let loop = BenchCompletionExecutorLoop(store: store)
+        for index in 0..<warmup {
+            let key = try folder.child("w-\(index)")
+            for operation in BenchRunner.operations { try await BenchRunner.perform(operation, on: store, key: key) }
+        }
+        return loop
+    }
+
+    func timed(_ operation: String, indices: Range<Int>) async throws -> [Double] {
+        let keys = try indices.map { try Self.folder.child("k-\($0)") }
+        let store = store
+        return try await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
+            let clock = ContinuousClock()
+            var samples: [Double] = []
+            samples.reserveCapacity(keys.count)
+            for key in keys {
+                let start = clock.now
+                try await BenchRunner.perform(operation, on: store, key: key)
+                samples.append((clock.now - start).seconds)
+            }
+            return samples
+        }
+    }
+}
