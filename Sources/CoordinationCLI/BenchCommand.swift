@@ -117,9 +117,11 @@ struct BenchCommand: AsyncParsableCommand {
                 report.addBaseline("libzookeeper sync loop", ours, cLoop)
                 // The second baseline: coord's loop on the completion executor.
                 if onCompletionExecutor != nil, ours.baselines.count > 1 {
-                    report.addBaseline(
-                        "libzookeeper sync loop, coord on its completion executor",
-                        BenchFigures(latencies: ours.baselines[1]), cLoop)
+                    let onExecutor = BenchFigures(latencies: ours.baselines[1])
+                    report.addBaseline("libzookeeper sync loop, coord on its completion executor", onExecutor, cLoop)
+                    if let theirs, let peerName = peerClient?.rawValue {
+                        report.addBaseline("\(peerName), coord on its completion executor", onExecutor, theirs.latencies)
+                    }
                 }
             }
             await syncLoop?.close()
