@@ -24,8 +24,11 @@ public final class ZooKeeperCompletionExecutor: TaskExecutor {
     private init() {}
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        if CompletionThread.isCurrent {
+        // Never one job inside another: a job that starts a child task (or resumes another task)
+        // on the completion thread hands that one to the global executor.
+        if CompletionThread.beginRunning() {
             job.runSynchronously(on: asUnownedTaskExecutor())
+            CompletionThread.endRunning()
         } else {
             globalConcurrentExecutor.enqueue(job)
         }
@@ -45,10 +48,26 @@ enum CompletionThread {
         return key
     }()
 
+    // The thread's value: unset elsewhere, 1 on a completion thread, 2 while it runs a job of ours.
+    private static let idle = 1
+    private static let running = 2
+
+    private static var value: Int { Int(bitPattern: pthread_getspecific(key)) }
+    private static func set(_ value: Int) { pthread_setspecific(key, UnsafeRawPointer(bitPattern: value)) }
+
     /// Called by every completion before it resumes anyone.
     static func mark() {
-        if pthread_getspecific(key) == nil { pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1)) }
+        if value == 0 { set(idle) }
     }
 
-    static var isCurrent: Bool { pthread_getspecific(key) != nil }
+    static var isCurrent: Bool { value != 0 }
+
+    /// `true` when on a completion thread that runs no job of ours yet; it now does.
+    static func beginRunning() -> Bool {
+        guard value == idle else { return false }
+        set(running)
+        return true
+    }
+
+    static func endRunning() { set(idle) }
 }

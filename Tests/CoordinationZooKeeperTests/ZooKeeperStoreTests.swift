@@ -35,6 +35,15 @@ struct ZooKeeperStoreTests {
                 return CompletionThread.isCurrent
             }
             #expect(!afterSleep)
+            // Child tasks started on the completion thread run beside it, never inside its job.
+            let values = try await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
+                _ = try await store.get(key)
+                return try await withThrowingTaskGroup(of: String?.self) { group in
+                    for _ in 0..<8 { group.addTask { try await store.get(key)?.string } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            #expect(values == Array(repeating: "v", count: 8))
         }
     }
 
