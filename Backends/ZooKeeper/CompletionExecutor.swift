@@ -17,7 +17,9 @@ import Darwin
 ///
 /// Meant for loops of store calls with little work in between: while such code runs, the handle
 /// delivers no other reply or watch event, so it must never block or compute for long. Work
-/// enqueued from any other thread runs on the global concurrent executor as usual.
+/// enqueued from any other thread runs on the global concurrent executor as usual, and a reply
+/// that arrives before its task has finished suspending (possible for a call made from another
+/// thread, such as a loop's first) lets the task go on where it already is.
 public final class ZooKeeperCompletionExecutor: TaskExecutor {
     public static let shared = ZooKeeperCompletionExecutor()
 
