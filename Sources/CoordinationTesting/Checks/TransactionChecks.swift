@@ -261,6 +261,25 @@ extension ConformanceSuite {
             try expectEqual(try await store.set(key, value: bytes("2"), ifVersion: 1).version, 2, "version after a plain set following a transactional one")
             try expectEqual(try await store.transaction([.check(key, version: 2)]), [.checked], "check at version 2")
         },
+        ConformanceCheck("transaction-check-sees-earlier-operations", clause: 5, "A check after a set or delete of the same key in one transaction sees that write: the set's version passes, the version before it fails with versionConflict at the check's index, and after a delete the check fails with noNode; a failed transaction applies nothing.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/seen")
+            _ = try await store.create(key, value: bytes("0"), mode: .persistent)
+            try expectEqual(
+                try await store.transaction([.set(key, value: bytes("1"), ifVersion: 0), .check(key, version: 1)]).count, 2,
+                "results of a set and a check at the version it made")
+            let stale = try await expectThrows(code: .versionConflict, "a check at the version before the set") {
+                try await store.transaction([.set(key, value: bytes("2"), ifVersion: 1), .check(key, version: 1)])
+            }
+            try expectEqual(stale.failedOperation, 1, "failedOperation of the stale check")
+            let gone = try await expectThrows(code: .noNode, "a check of a key deleted earlier in the transaction") {
+                try await store.transaction([.delete(key, ifVersion: nil), .check(key, version: nil)])
+            }
+            try expectEqual(gone.failedOperation, 1, "failedOperation of the check after the delete")
+            let record = try require(try await store.get(key), "the key after the refused transactions")
+            try expectEqual(record.version, 1, "version after the refused transactions")
+            try expectEqual(record.value, bytes("1"), "value after the refused transactions")
+        },
         ConformanceCheck("transaction-writes-one-key-twice", clause: 5, "A transaction may create a key and then set it: the set sees the create (version 1, the second value). etcd cannot put one key twice in a txn and says so with `unsupported`; that is its listed deviation.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/twice")
