@@ -280,6 +280,24 @@ extension ConformanceSuite {
             try expectEqual(record.version, 1, "version after the refused transactions")
             try expectEqual(record.value, bytes("1"), "value after the refused transactions")
         },
+        ConformanceCheck("transaction-sees-earlier-deletes-and-ephemerals", clause: 5, "Later operations of a transaction see the earlier ones: a set after a delete of the same key fails with noNode at the set's index, and a create beneath a key created ephemeral earlier fails with ephemeralChildren at its index; either way nothing is applied.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/gone")
+            _ = try await store.create(key, value: bytes("v"), mode: .persistent)
+            let setAfterDelete = try await expectThrows(code: .noNode, "a set after a delete of the same key") {
+                try await store.transaction([.delete(key, ifVersion: nil), .set(key, value: bytes("w"), ifVersion: nil)])
+            }
+            try expectEqual(setAfterDelete.failedOperation, 1, "failedOperation of the set after the delete")
+            try expectEqual(try await store.get(key)?.value, bytes("v"), "the key after the refused transaction")
+            let parent = try Key("/brief")
+            let childOfEphemeral = try await expectThrows(code: .ephemeralChildren, "a create beneath a key created ephemeral earlier") {
+                try await store.transaction([
+                    .create(parent, value: [], mode: .ephemeral), .create(try parent.child("c"), value: [], mode: .persistent),
+                ])
+            }
+            try expectEqual(childOfEphemeral.failedOperation, 1, "failedOperation of the child's create")
+            try expect(try await !store.exists(parent), "nothing of the refused transaction is applied")
+        },
         ConformanceCheck("transaction-writes-one-key-twice", clause: 5, "A transaction may create a key and then set it: the set sees the create (version 1, the second value). etcd cannot put one key twice in a txn and says so with `unsupported`; that is its listed deviation.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/twice")
