@@ -117,14 +117,10 @@ public final class EtcdStore: CoordinationStore {
         return error
     }
 
-    static func rootHasNoRecord(_ what: String) -> CoordinationError {
-        CoordinationError(.invalidKey, "the root key '/' has no record and cannot be \(what)", key: .root)
-    }
-
     // MARK: Reads
 
     public func get(_ key: Key) async throws -> Record? {
-        if key.isRoot { throw Self.rootHasNoRecord("read") }
+        if key.isRoot { throw CoordinationError.rootRefused("read") }
         let reply = try await call("/v3/kv/range", EtcdRequest.range(keys.etcdKey(key)), kind: .read)
         guard let first = reply["kvs"]?.arrayValue.first else { return nil }
         return keys.record(try KeyValue(json: first), as: key)
@@ -218,7 +214,7 @@ public final class EtcdStore: CoordinationStore {
     // MARK: Writes
 
     public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        if key.isRoot { throw Self.rootHasNoRecord("created") }
+        if key.isRoot { throw CoordinationError.rootRefused("created") }
         try CoordinationLimits.validate(value: value, for: key)
         try CoordinationLimits.validate(create: key, mode: mode)
         do {
@@ -338,7 +334,7 @@ public final class EtcdStore: CoordinationStore {
     }
 
     public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
-        if key.isRoot { throw Self.rootHasNoRecord("set") }
+        if key.isRoot { throw CoordinationError.rootRefused("set") }
         try CoordinationLimits.validate(value: value, for: key)
         let etcdKey = keys.etcdKey(key)
         // The previous key-value gives the record's version, creation and lease; keeping the
@@ -390,7 +386,7 @@ public final class EtcdStore: CoordinationStore {
         let (countersStart, countersEnd) = keys.counters(beneath: key)
         if key.isRoot {
             guard recursive else {
-                throw CoordinationError(.invalidKey, "the root key '/' cannot be deleted; delete it recursively to empty the namespace", key: key)
+                throw CoordinationError.rootDeleteRefused()
             }
             _ = try await txn(EtcdRequest.txn(compare: [], success: [
                 ["request_delete_range": EtcdRequest.deleteRange(childrenStart, end: childrenEnd)],

@@ -10,9 +10,6 @@ public import Coordination
 extension EtcdStore {
     public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
-        for (index, operation) in operations.enumerated() where operation.key.isRoot {
-            throw Self.rootHasNoRecord("changed in a transaction").inTransaction(operation: index, of: operations.count)
-        }
         if operations.isEmpty { return [] }
         let plan = TransactionPlan(operations: operations, keys: keys)
         // The namespace is the handle's root, which always exists: a create directly beneath it

@@ -15,9 +15,6 @@ extension ZooKeeperStore {
     /// Stat reveals that zxid, the created records' create and mod revision.
     public func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
-        for (index, operation) in operations.enumerated() where operation.key.isRoot {
-            throw Self.rootRefused("part of a transaction").inTransaction(operation: index, of: operations.count)
-        }
         if operations.isEmpty { return [] }
         let needsProbe = operations.contains { if case .create = $0 { true } else { false } }
             && !operations.contains { if case .set = $0 { true } else { false } }

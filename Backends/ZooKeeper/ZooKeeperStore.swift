@@ -121,10 +121,6 @@ public final class ZooKeeperStore: CoordinationStore {
         return Int32(version)
     }
 
-    static func rootRefused(_ operation: String) -> CoordinationError {
-        CoordinationError(.invalidKey, "the root key '/' has no record and cannot be \(operation)", key: .root)
-    }
-
     func record(_ znode: Key, value: [UInt8], stat: Stat) -> Record {
         Record(
             key: key(ofZnode: znode), value: value, version: Int64(stat.version), createRevision: stat.czxid,
@@ -189,7 +185,7 @@ public final class ZooKeeperStore: CoordinationStore {
     // MARK: Reads
 
     public func get(_ key: Key) async throws -> Record? {
-        if key.isRoot { throw Self.rootRefused("read") }
+        if key.isRoot { throw CoordinationError.rootRefused("read") }
         let znode = znode(key)
         let reply = await getNode(znode)
         switch reply.rc {
@@ -254,7 +250,7 @@ public final class ZooKeeperStore: CoordinationStore {
     /// if there is one, it is this create's node; if not, the create never happened and is retried.
     /// Two identical creates in flight at once are interchangeable, so either may claim either node.
     public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        if key.isRoot { throw Self.rootRefused("created") }
+        if key.isRoot { throw CoordinationError.rootRefused("created") }
         try CoordinationLimits.validate(value: value, for: key)
         try CoordinationLimits.validate(create: key, mode: mode)
         let znode = znode(key)
@@ -349,7 +345,7 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
-        if key.isRoot { throw Self.rootRefused("written") }
+        if key.isRoot { throw CoordinationError.rootRefused("written") }
         try CoordinationLimits.validate(value: value, for: key)
         let znode = znode(key)
         let reply = await setNode(znode, value: value, version: Self.zkVersion(ifVersion))
@@ -360,7 +356,7 @@ public final class ZooKeeperStore: CoordinationStore {
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
         let znode = znode(key)
         if !recursive {
-            if key.isRoot { throw Self.rootRefused("deleted (delete it recursively to empty the namespace)") }
+            if key.isRoot { throw CoordinationError.rootDeleteRefused() }
             let reply = await deleteNode(znode, version: Self.zkVersion(ifVersion))
             guard reply.rc == ZOK.rawValue else { throw fail(reply.rc, znode, "delete") }
             forget(znode)

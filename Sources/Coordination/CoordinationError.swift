@@ -101,4 +101,12 @@ extension CoordinationError {
     public static func closed() -> CoordinationError {
         CoordinationError(.unavailable, "the store handle is closed")
     }
+    /// `invalidKey` for a call the root key cannot take: it has no record (`what`: "read", "set"…).
+    public static func rootRefused(_ what: String) -> CoordinationError {
+        CoordinationError(.invalidKey, "the root key '/' has no record and cannot be \(what)", key: .root)
+    }
+    /// `invalidKey` for a delete of the root key that is not recursive.
+    public static func rootDeleteRefused() -> CoordinationError {
+        rootRefused("deleted (delete it recursively to empty the namespace)")
+    }
 }

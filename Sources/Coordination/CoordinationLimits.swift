@@ -38,8 +38,8 @@ public enum CoordinationLimits {
             key: key)
     }
 
-    /// Checks a transaction against the operation-count, value and payload limits, and each
-    /// create's key as ``validate(create:mode:)`` does.
+    /// Checks a transaction against the operation-count, value and payload limits, each create's
+    /// key as ``validate(create:mode:)`` does, and refuses the root key (it has no record).
     public static func validate(transaction operations: [Operation]) throws(CoordinationError) {
         guard operations.count <= maxTransactionOperations else {
             throw CoordinationError(
@@ -48,7 +48,8 @@ public enum CoordinationLimits {
         }
         var bytes = 0
         for (index, operation) in operations.enumerated() {
-            do {
+            do throws(CoordinationError) {
+                if operation.key.isRoot { throw CoordinationError.rootRefused("part of a transaction") }
                 if let value = operation.value { try validate(value: value, for: operation.key) }
                 if case .create(let key, _, let mode) = operation { try validate(create: key, mode: mode) }
             } catch {

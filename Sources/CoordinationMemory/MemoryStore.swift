@@ -99,7 +99,7 @@ public final class MemoryStore: CoordinationStore {
     public func sessionEvents() -> AsyncStream<SessionEvent> { sessionBroadcast.subscribe() }
 
     public func get(_ key: Key) async throws -> Record? {
-        try refuseRoot(key, "has no record")
+        try refuseRoot(key, "read")
         _ = try usableSession()
         let path = physical(key)
         return try server.withTree { state in state.record(at: path, namespace: namespace) }
@@ -115,7 +115,7 @@ public final class MemoryStore: CoordinationStore {
     public func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         try CoordinationLimits.validate(value: value, for: key)
         try CoordinationLimits.validate(create: key, mode: mode)
-        try refuseRoot(key, "cannot be created")
+        try refuseRoot(key, "created")
         let owner = try usableSession()
         let path = physical(key)
         let namespace = namespace
@@ -141,7 +141,7 @@ public final class MemoryStore: CoordinationStore {
 
     public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
         try CoordinationLimits.validate(value: value, for: key)
-        try refuseRoot(key, "cannot be set")
+        try refuseRoot(key, "set")
         let results: [MemoryTree.StepResult]
         do throws(CoordinationError) {
             results = try apply([.set(physical(key), value: value, ifVersion: ifVersion)])
@@ -156,7 +156,7 @@ public final class MemoryStore: CoordinationStore {
 
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
         if key.isRoot && !recursive {
-            throw CoordinationError(.invalidKey, "the root cannot be deleted; delete it recursively to empty the namespace", key: key)
+            throw CoordinationError.rootDeleteRefused()
         }
         _ = try usableSession()
         let path = physical(key)
@@ -216,10 +216,6 @@ public final class MemoryStore: CoordinationStore {
 
     public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
-        for (index, operation) in operations.enumerated() where operation.key.isRoot {
-            throw CoordinationError(.invalidKey, "the root cannot be used in a transaction", key: .root)
-                .inTransaction(operation: index, of: operations.count)
-        }
         let steps: [MemoryTree.Step] = try operations.map { operation in
             switch operation {
             case .check(let key, let version): .check(physical(key), version: version)
@@ -291,7 +287,7 @@ public final class MemoryStore: CoordinationStore {
     }
 
     private func refuseRoot(_ key: Key, _ what: String) throws(CoordinationError) {
-        if key.isRoot { throw CoordinationError(.invalidKey, "the root key / \(what)", key: key) }
+        if key.isRoot { throw CoordinationError.rootRefused(what) }
     }
 
     /// Makes the namespace's key (and its ancestors) exist, when the handle opens and before a

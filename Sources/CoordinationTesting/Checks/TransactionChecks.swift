@@ -298,6 +298,22 @@ extension ConformanceSuite {
             try expectEqual(childOfEphemeral.failedOperation, 1, "failedOperation of the child's create")
             try expect(try await !store.exists(parent), "nothing of the refused transaction is applied")
         },
+        ConformanceCheck("transaction-root-refused", clause: 1, "The root key in a transaction (check, create, set or delete) fails with invalidKey at its index naming the root, and nothing is applied.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/r")
+            let operations: [Operation] = [
+                .check(.root, version: nil), .create(.root, value: [], mode: .persistent),
+                .set(.root, value: [], ifVersion: nil), .delete(.root, ifVersion: nil),
+            ]
+            for operation in operations {
+                let error = try await expectThrows(code: .invalidKey, "\(operation) after a create") {
+                    try await store.transaction([.create(key, value: [], mode: .persistent), operation])
+                }
+                try expectEqual(error.failedOperation, 1, "failedOperation of \(operation)")
+                try expectEqual(error.key, .root, "the key the error names")
+                try expect(try await !store.exists(key), "nothing of the refused transaction is applied")
+            }
+        },
         ConformanceCheck("transaction-writes-one-key-twice", clause: 5, "A transaction may create a key and then set it: the set sees the create (version 1, the second value). etcd cannot put one key twice in a txn and says so with `unsupported`; that is its listed deviation.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/twice")
