@@ -345,7 +345,7 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
-        if key.isRoot { throw CoordinationError.rootRefused("written") }
+        if key.isRoot { throw CoordinationError.rootRefused("set") }
         try CoordinationLimits.validate(value: value, for: key)
         let znode = znode(key)
         let reply = await setNode(znode, value: value, version: Self.zkVersion(ifVersion))

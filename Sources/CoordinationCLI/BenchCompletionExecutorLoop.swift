@@ -10,28 +10,15 @@ struct BenchCompletionExecutorLoop: InterleavedBaseline {
     static let folder: Key = try! Key("/coord-on-completion-executor")
 
     static func open(store: any CoordinationStore, warmup: Int) async throws -> BenchCompletionExecutorLoop {
-        _ = try await store.create(folder, value: [], mode: .persistent)
-        let loop = BenchCompletionExecutorLoop(store: store)
-        for index in 0..<warmup {
-            let key = try folder.child("w-\(index)")
-            for operation in BenchRunner.operations { try await BenchRunner.perform(operation, on: store, key: key) }
-        }
-        return loop
+        try await BenchRunner.warmUp(store, in: folder, count: warmup)
+        return BenchCompletionExecutorLoop(store: store)
     }
 
     func timed(_ operation: String, indices: Range<Int>) async throws -> [Double] {
         let keys = try indices.map { try Self.folder.child("k-\($0)") }
         let store = store
         return try await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
-            let clock = ContinuousClock()
-            var samples: [Double] = []
-            samples.reserveCapacity(keys.count)
-            for key in keys {
-                let start = clock.now
-                try await BenchRunner.perform(operation, on: store, key: key)
-                samples.append((clock.now - start).seconds)
-            }
-            return samples
+            try await BenchRunner.timed(keys) { try await BenchRunner.perform(operation, on: store, key: $0) }
         }
     }
 }

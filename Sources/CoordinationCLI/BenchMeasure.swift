@@ -63,15 +63,7 @@ struct BenchRunner: Sendable {
 
     func run() async throws -> BenchFigures {
         var figures = BenchFigures()
-        _ = try await store.create(try Key("/coord"), value: [], mode: .persistent)
-        // Warm-up: the same four operations on keys of their own, untimed.
-        for index in 0..<warmup {
-            let key = try Key("/coord/w-\(index)")
-            _ = try await store.create(key, value: Self.value, mode: .persistent)
-            _ = try await store.get(key)
-            _ = try await store.set(key, value: Self.value, ifVersion: nil)
-            try await store.delete(key, ifVersion: nil, recursive: false)
-        }
+        try await Self.warmUp(store, in: try Key("/coord"), count: warmup)
         let keys = try (0..<operations).map { try Key("/coord/k-\($0)") }
         let store = self.store
         figures.baselines = Array(repeating: [:], count: baselines.count)
@@ -85,7 +77,7 @@ struct BenchRunner: Sendable {
                 for client in Self.order(round: round, clients: clients) {
                     samples[client] +=
                         client == 0
-                        ? try await timed(keys[indices], operation)
+                        ? try await Self.timed(keys[indices], operation)
                         : try await baselines[client - 1].timed(name, indices: indices)
                 }
             }
@@ -120,7 +112,17 @@ struct BenchRunner: Sendable {
         return [0] + (0..<others).map { 1 + ($0 + round) % others }
     }
 
-    private func timed(_ keys: ArraySlice<Key>, _ operation: (Key) async throws -> Void) async throws -> [Double] {
+    /// Creates `folder`, then runs the four operations on `count` keys of their own in it, untimed.
+    static func warmUp(_ store: any CoordinationStore, in folder: Key, count: Int) async throws {
+        _ = try await store.create(folder, value: [], mode: .persistent)
+        for index in 0..<count {
+            let key = try folder.child("w-\(index)")
+            for operation in operations { try await perform(operation, on: store, key: key) }
+        }
+    }
+
+    /// Seconds per call of `operation` on each of `keys`, one after another.
+    static func timed(_ keys: some Collection<Key>, _ operation: (Key) async throws -> Void) async throws -> [Double] {
         let clock = ContinuousClock()
         var samples: [Double] = []
         samples.reserveCapacity(keys.count)
