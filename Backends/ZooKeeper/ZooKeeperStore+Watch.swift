@@ -248,13 +248,27 @@ struct ScopeWatcher {
                 }
                 try check(listing.rc, node)
                 let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
-                let listed = Set(names)
-                let current = childrenOf[node] ?? [:]
-                for gone in current.filter({ !listed.contains($0.key) }).map(\.value).sorted() {
-                    forget(gone, into: &events)
-                }
-                for name in names where current[name] == nil {
-                    if let child = ZooKeeperStore.child(node, name), known[child] == nil { nextReads.insert(child) }
+                // A big folder is re-listed whole after every child event, so this pass is per name:
+                // one lookup each, and a set of the names only when some known child is missing.
+                var stillThere = 0
+                if let current = childrenOf[node] {
+                    for name in names {
+                        if current[name] != nil {
+                            stillThere += 1
+                        } else if let child = ZooKeeperStore.child(node, name), known[child] == nil {
+                            nextReads.insert(child)
+                        }
+                    }
+                    if stillThere < current.count {
+                        let listed = Set(names)
+                        var gone: [Key] = []
+                        for (name, child) in current where !listed.contains(name) { gone.append(child) }
+                        for child in gone.sorted() { forget(child, into: &events) }
+                    }
+                } else {
+                    for name in names {
+                        if let child = ZooKeeperStore.child(node, name), known[child] == nil { nextReads.insert(child) }
+                    }
                 }
             }
             syncing = nextReads
