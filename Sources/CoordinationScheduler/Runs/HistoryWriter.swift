@@ -39,7 +39,10 @@ struct HistoryWriter: Sendable {
                 appended.append(.create(try layout.newHistoryEntry(of: job), value: try SchedulerJSON.encode(entry), mode: .sequential))
             }
             let proof: [Coordination.Operation] = room.map { [.check($0.state, version: $0.version)] } ?? []
-            let excess = min(Self.maxTrimPerTransaction, max(0, existing.count + entries.count - layout.historyLimit))
+            // Only as many as the transaction has room for: a fire time of a job with the most
+            // items fills it with runs, and the history is trimmed by a later write instead.
+            let spare = CoordinationLimits.maxTransactionOperations - prefix.count - appended.count - proof.count
+            let excess = min(Self.maxTrimPerTransaction, spare, max(0, existing.count + entries.count - layout.historyLimit))
             let trims = existing.prefix(excess).map { Coordination.Operation.delete(try! folder.child($0), ifVersion: nil) }
             let checkedUpTo = prefix.count + appended.count + proof.count
             do {
