@@ -30,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "A JSON jobs file (default: the built-in examples).") var jobsFile: String?
-    @Option(help: ArgumentHelp("In-process workers (default 3).", valueName: "n")) var workers: Int = 3
+    @Option(help: ArgumentHelp("In-process workers.", valueName: "n")) var workers: Int = 3
     @Flag(help: "Exit once one-shot jobs have finished and recurring jobs have fired twice.") var untilIdle = false
     @Flag(help: "Print the example jobs file and exit.") var example = false
 
