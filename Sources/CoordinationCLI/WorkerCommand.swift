@@ -18,7 +18,10 @@ struct WorkerCommand: AsyncParsableCommand {
             a cancel request or a lost session stops it (SIGTERM, then SIGKILL after 3 s). The \
             last 4 KB of its stdout and stderr are kept in the job's history (coord runs ID --json). \
             The worker that leads removes each finished one-shot job (no active run left) --keep-finished \
-            after its last run ended, with its history, so that the store does not grow without end.
+            after its last run ended, with its history, so that the store does not grow without end, \
+            and, beyond --max-finished finished jobs, those that finished first, sooner (on ZooKeeper \
+            every worker re-lists the job folders whole at each new job, so their size costs CPU on \
+            every job).
 
             SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
             to finish, what is left is handed back to other workers; then coord exits 0. Logs go \
@@ -39,6 +42,10 @@ struct WorkerCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "While this worker leads: how long a finished one-shot job is kept, with its history, before it is removed (default 1d; 'forever' keeps it).",
             valueName: "d|forever")) var keepFinished: String?
+    @Option(
+        help: ArgumentHelp(
+            "While this worker leads: the most finished one-shot jobs kept; beyond it, those that finished first are removed early.",
+            valueName: "n")) var maxFinished: Int = Worker.Configuration().finishedJobLimit ?? 10_000
 
     /// `--keep-finished`, or the default when it is not given.
     static func retention(_ text: String?) throws -> Duration? {
@@ -54,13 +61,14 @@ struct WorkerCommand: AsyncParsableCommand {
         let workerConfiguration = Worker.Configuration(
             capacity: capacity, weight: weight, labels: try JobOptions.labels(labels, option: "--labels"),
             gracePeriod: try HeldCommand.duration(grace, option: "--grace") ?? .seconds(10),
-            finishedJobRetention: try Self.retention(keepFinished))
+            finishedJobRetention: try Self.retention(keepFinished), finishedJobLimit: maxFinished)
         let workerID = id ?? Self.defaultID()
         // Checked before the store is opened (the worker checks them again).
         if let problem = Key.segmentProblem(workerID) {
             throw CoordinationError(.invalidConfiguration, "--id '\(workerID)' is not a valid key segment: \(problem)")
         }
         guard capacity >= 1 else { throw CoordinationError(.invalidConfiguration, "--capacity must be at least 1, got \(capacity)") }
+        guard maxFinished >= 0 else { throw CoordinationError(.invalidConfiguration, "--max-finished must not be negative, got \(maxFinished)") }
         guard weight >= 1 else { throw CoordinationError(.invalidConfiguration, "--weight must be at least 1, got \(weight)") }
         let context = try await CommandContext.make(global)
         try await context.withStoreWaitingForServer { store in

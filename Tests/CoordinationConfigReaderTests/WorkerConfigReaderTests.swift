@@ -12,12 +12,13 @@ struct WorkerConfigReaderTests {
         let configuration = try Worker.Configuration(config: R.reader([
             "capacity": 8, "weight": 3, "labels": R.list(["zone=a", "disk=ssd", "note=x=y"]), "gracePeriod": "30s",
             "loadDelay": "0ms", "misfireThreshold": "2s", "stabilisation": "1500ms", "finishedJobRetention": "7d",
+            "finishedJobLimit": 500,
         ]))
         #expect(configuration.capacity == 8 && configuration.weight == 3)
         #expect(configuration.labels == ["zone": "a", "disk": "ssd", "note": "x=y"])
         #expect(configuration.gracePeriod == .seconds(30) && configuration.loadDelay == .zero)
         #expect(configuration.misfireThreshold == .seconds(2) && configuration.stabilisation == .milliseconds(1500))
-        #expect(configuration.finishedJobRetention == .seconds(7 * 86_400))
+        #expect(configuration.finishedJobRetention == .seconds(7 * 86_400) && configuration.finishedJobLimit == 500)
         let forever = try Worker.Configuration(config: R.reader(["finishedJobRetention": "forever"]))
         #expect(forever.finishedJobRetention == nil, "'forever' keeps finished jobs")
     }
@@ -30,6 +31,7 @@ struct WorkerConfigReaderTests {
         #expect(configuration.gracePeriod == plain.gracePeriod && configuration.loadDelay == plain.loadDelay)
         #expect(configuration.misfireThreshold == plain.misfireThreshold && configuration.stabilisation == plain.stabilisation)
         #expect(configuration.finishedJobRetention == plain.finishedJobRetention && plain.finishedJobRetention == .seconds(86_400))
+        #expect(configuration.finishedJobLimit == plain.finishedJobLimit && plain.finishedJobLimit == 10_000)
     }
 
     @Test("environment variables under a scope: WORKER_LABELS is comma-separated k=v; a bad one names the variable")
@@ -57,6 +59,7 @@ struct WorkerConfigReaderTests {
             ("gracePeriod", ["gracePeriod": "-1s"], "not a duration"),
             ("stabilisation", ["stabilisation": 5], "must be a duration such as 10s"),
             ("finishedJobRetention", ["finishedJobRetention": "always"], "not a duration"),
+            ("finishedJobLimit", ["finishedJobLimit": -1], "at least 0, got -1"),
         ]) { _ = try Worker.Configuration(config: $0) }
     }
 }

@@ -118,6 +118,31 @@ import Testing
         #expect(try await !store.exists(try cluster.layout.history(of: "long")))
     }
 
+    /// Beyond the limit on finished jobs kept, the ones that finished first are removed, long
+    /// before their retention; the newest stay.
+    @Test(arguments: SchedulerBackend.all)
+    func finishedJobsBeyondTheLimitAreRemovedOldestFirst(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.startWorker("w0", finishedJobLimit: 2, handlers: ["noop": { _ in RunOutput() }])
+        let client = try await cluster.client()
+        let layout = cluster.layout
+        for job in ["a", "b", "c", "d"] {
+            try await client.submit(JobSpec(id: job, handler: "noop"))
+            _ = try await cluster.waitForHistory("\(job) to run", successes(job))
+            clock.advance(by: 1)
+        }
+        // The next look for finished jobs (a minute on, with a retention of a day).
+        clock.advance(by: 60)
+        let watcher = try await cluster.open()
+        try await waitUntilGone(try layout.job("a"), store: watcher)
+        try await waitUntilGone(try layout.job("b"), store: watcher)
+        #expect(try await client.jobs().map(\.spec.id).sorted() == ["c", "d"])
+        #expect(try await !watcher.exists(try layout.history(of: "a")))
+        #expect(try await client.history(of: "d").count == 1)
+    }
+
     /// Waits, on a watch, until `key` does not exist or, for `.children`, has no children left.
     private func waitUntilGone(_ key: Key, scope: WatchScope = .key, store: any CoordinationStore) async throws {
         try await withDeadline("\(key) (\(scope)) to be removed") {

@@ -64,7 +64,8 @@ final class TestCluster: Sendable {
     @discardableResult
     func startWorker(
         _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5),
-        finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention, handlers: [String: JobHandler],
+        finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention,
+        finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit, handlers: [String: JobHandler],
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = wrapping(try await open())
@@ -74,7 +75,8 @@ final class TestCluster: Sendable {
         let worker = try Worker(
             store: store, layout: layout, id: id,
             configuration: Worker.Configuration(
-                capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5), finishedJobRetention: finishedJobRetention),
+                capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5), finishedJobRetention: finishedJobRetention,
+                finishedJobLimit: finishedJobLimit),
             handlers: handlers, clock: clock, logger: logger)
         let task = Task { try await worker.run() }
         running.withLock { $0[id] = (worker, task) }

@@ -3,8 +3,9 @@ import Foundation
 import Logging
 
 /// The leader's removal of finished one-shot jobs once ``Worker/Configuration/finishedJobRetention``
-/// has passed since they finished, so that a scheduler fed one-shot jobs for months does not keep
-/// every one of them (and every worker's view of them) forever.
+/// has passed since they finished, or once more than ``Worker/Configuration/finishedJobLimit``
+/// finished jobs are kept (those that finished first go first), so that a scheduler fed one-shot
+/// jobs for months does not keep every one of them (and every worker's view of them) forever.
 ///
 /// A one-shot job is finished when it has no active run and a history entry; it finished at its
 /// newest entry's `finishedAt`, read once per job. The removal is one transaction that checks the
@@ -12,7 +13,10 @@ import Logging
 /// meanwhile (a new run, a new state version) is left alone. Each pass reads and removes a bounded
 /// number of jobs, so a large backlog never keeps the leader from its fire times for long.
 struct FinishedJobSweep {
-    let retention: Duration
+    /// `nil`: kept however long ago they finished.
+    let retention: Duration?
+    /// `nil`: kept however many there are.
+    let limit: Int?
     let store: any CoordinationStore
     let layout: SchedulerLayout
     let logger: Logger
@@ -32,15 +36,16 @@ struct FinishedJobSweep {
     /// Most history entries deleted by one transaction (the removal's five other operations fit beside).
     static let entriesPerTransaction = CoordinationLimits.maxTransactionOperations - 5
 
-    init(retention: Duration, store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
+    init(retention: Duration?, limit: Int?, store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
         self.retention = retention
+        self.limit = limit
         self.store = store
         self.layout = layout
         self.logger = logger
     }
 
     /// How often finished jobs are looked for: new ones are noticed within this.
-    var interval: TimeInterval { min(60, max(1, retention.seconds / 4)) }
+    var interval: TimeInterval { min(60, max(1, (retention?.seconds ?? 240) / 4)) }
 
     /// Reads when newly finished jobs finished and removes those kept long enough; returns when
     /// to look again.
@@ -61,9 +66,13 @@ struct FinishedJobSweep {
         for id in unread {
             if let date = await newestFinish(of: id) { finishedAt[id] = date } else { retryAfter[id] = later }
         }
-        let keep = retention.seconds
-        let due = finishedAt.filter { now.timeIntervalSince($0.value) >= keep }.sorted { $0.value < $1.value }
-        for (id, _) in due.prefix(Self.removalsPerPass) {
+        var due = finishedAt.filter { entry in retention.map { now.timeIntervalSince(entry.value) >= $0.seconds } ?? false }
+        if let limit, finished.count > limit, !more {
+            // Over the bound, once every finished job's finish time is known: the ones that
+            // finished first go too, however recently.
+            for (id, date) in finishedAt.sorted(by: { $0.value < $1.value }).prefix(finished.count - limit) { due[id] = date }
+        }
+        for (id, _) in due.sorted(by: { $0.value < $1.value }).prefix(Self.removalsPerPass) {
             guard let version = finished[id] else { continue }
             if await remove(id, stateVersion: version) { removed.insert(id) } else { retryAfter[id] = later }
             finishedAt[id] = nil
@@ -72,7 +81,7 @@ struct FinishedJobSweep {
         // the next look for newly finished jobs, whichever is sooner.
         var next = later
         if more || due.count > Self.removalsPerPass { next = now }
-        if let soonest = finishedAt.values.min() { next = min(next, soonest.addingTimeInterval(keep)) }
+        if let retention, let soonest = finishedAt.values.min() { next = min(next, soonest.addingTimeInterval(retention.seconds)) }
         notBefore = next
         return next
     }
@@ -114,7 +123,9 @@ struct FinishedJobSweep {
                     .delete(state, ifVersion: stateVersion),
                     .delete(try layout.job(id), ifVersion: nil),
                 ])
-            logger.info("finished one-shot job removed", metadata: ["job": "\(id)", "kept": "\(DurationText.format(retention))"])
+            logger.info(
+                "finished one-shot job removed",
+                metadata: ["job": "\(id)", "retention": "\(retention.map(DurationText.format) ?? "forever")", "limit": "\(limit.map(String.init) ?? "none")"])
             return true
         } catch let error as CoordinationError where [.versionConflict, .noNode, .notEmpty].contains(error.code) {
             // Triggered again, removed by someone else, or our view is behind: the watch catches us up.

@@ -34,9 +34,12 @@ struct LeaderDuties: Sendable {
         defer { feed.detach() }
         var view = SchedulerView(layout: layout)
         var planner = PlacementState()
-        var sweep = configuration.finishedJobRetention.map {
-            FinishedJobSweep(retention: $0, store: store, layout: layout, logger: logger)
-        }
+        var sweep =
+            configuration.finishedJobRetention == nil && configuration.finishedJobLimit == nil
+            ? nil
+            : FinishedJobSweep(
+                retention: configuration.finishedJobRetention, limit: configuration.finishedJobLimit, store: store, layout: layout,
+                logger: logger)
         var wallTimer: (at: Date, task: Task<Void, Never>)?
         var stabilityTimer: Task<Void, Never>?
         defer {

@@ -19,6 +19,8 @@ extension Worker.Configuration {
     ///   placement is rebalanced.
     /// - `finishedJobRetention` (string, default `1d`): while this worker leads, how long a finished
     ///   one-shot job is kept, with its history, before it is removed; `forever` keeps it.
+    /// - `finishedJobLimit` (int, default `10000`, at least 0): while this worker leads, the most
+    ///   finished one-shot jobs kept; beyond it, the ones that finished first are removed early.
     ///
     /// Durations are written `500ms`, `10s`, `2m`. Scope the reader to read them under a prefix:
     /// `config.scoped(to: "worker")` reads `worker.capacity` (`WORKER_CAPACITY` from the environment).
@@ -41,7 +43,8 @@ extension Worker.Configuration {
             loadDelay: try config.durationSetting("loadDelay", allowZero: true) ?? defaults.loadDelay,
             misfireThreshold: try config.durationSetting("misfireThreshold", allowZero: true) ?? defaults.misfireThreshold,
             stabilisation: try config.durationSetting("stabilisation", allowZero: true) ?? defaults.stabilisation,
-            finishedJobRetention: try Self.retention(config) ?? defaults.finishedJobRetention)
+            finishedJobRetention: try Self.retention(config) ?? defaults.finishedJobRetention,
+            finishedJobLimit: try config.intSetting("finishedJobLimit", minimum: 0) ?? defaults.finishedJobLimit)
     }
 
     /// `finishedJobRetention`: a duration, or `forever` (`.some(nil)`); `nil` when not set.
