@@ -31,6 +31,10 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "A JSON jobs file (default: the built-in examples).") var jobsFile: String?
     @Option(help: ArgumentHelp("In-process workers.", valueName: "n")) var workers: Int = 3
+    @Option(
+        help: ArgumentHelp(
+            "While one of these workers leads: the most finished one-shot jobs kept; beyond it, those that finished first are removed early.",
+            valueName: "n")) var maxFinished: Int = Worker.Configuration().finishedJobLimit ?? 10_000
     @Flag(help: "Exit once one-shot jobs have finished and recurring jobs have fired twice.") var untilIdle = false
     @Flag(help: "Print the example jobs file and exit.") var example = false
 
@@ -40,6 +44,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         guard (1...64).contains(workers) else { throw CommandLineProblem("--workers must be between 1 and 64, got \(workers)") }
+        guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         let specs = try jobsFile.map { try JobsFile.decode(try JobAdd.read($0), source: $0) } ?? ExampleJobs.all
         let context = try await CommandContext.make(global)
         try await context.withStore { client in
@@ -65,7 +70,7 @@ struct RunCommand: AsyncParsableCommand {
         let workerList = try workerStores.enumerated().map { index, store in
             try Worker(
                 store: store, id: "\(prefix)-\(index + 1)",
-                configuration: Worker.Configuration(capacity: 2, gracePeriod: .seconds(5)),
+                configuration: Worker.Configuration(capacity: 2, gracePeriod: .seconds(5), finishedJobLimit: maxFinished),
                 handlers: [ShellJobHandler.name: ShellJobHandler.handler()], logger: context.logger)
         }
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
