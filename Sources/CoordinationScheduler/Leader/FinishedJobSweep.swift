@@ -72,9 +72,12 @@ struct FinishedJobSweep {
             // finished first go too, however recently.
             for (id, date) in finishedAt.sorted(by: { $0.value < $1.value }).prefix(finished.count - limit) { due[id] = date }
         }
-        for (id, _) in due.sorted(by: { $0.value < $1.value }).prefix(Self.removalsPerPass) {
-            guard let version = finished[id] else { continue }
-            if await remove(id, stateVersion: version) { removed.insert(id) } else { retryAfter[id] = later }
+        let chosen = due.sorted(by: { $0.value < $1.value }).prefix(Self.removalsPerPass).compactMap { job in
+            finished[job.key].map { (id: job.key, stateVersion: $0) }
+        }
+        let gone = await remove(chosen)
+        for (id, _) in chosen {
+            if gone.contains(id) { removed.insert(id) } else { retryAfter[id] = later }
             finishedAt[id] = nil
         }
         // A backlog goes on at once (the caller's next pass); otherwise at the next removal or
@@ -101,6 +104,60 @@ struct FinishedJobSweep {
         }
     }
 
+    /// Removes the jobs, several to a transaction where their operations fit, and returns those
+    /// removed. Watchers then see a few changes of the job folders rather than one per job: on
+    /// ZooKeeper each change makes every worker re-list those folders whole. A transaction that
+    /// fails (a job triggered again meanwhile) is retried job by job.
+    private func remove(_ jobs: [(id: String, stateVersion: Int64)]) async -> Set<String> {
+        var removed: Set<String> = []
+        var batch: [(id: String, stateVersion: Int64)] = []
+        var operations: [Coordination.Operation] = []
+        func flush() async {
+            guard !batch.isEmpty else { return }
+            do {
+                _ = try await store.transaction(operations)
+                for job in batch { removed.insert(job.id) }
+                logger.info("finished one-shot jobs removed", metadata: ["jobs": "\(batch.map(\.id))", "limit": "\(limit.map(String.init) ?? "none")"])
+            } catch {
+                for job in batch where await remove(job.id, stateVersion: job.stateVersion) { removed.insert(job.id) }
+            }
+            batch = []
+            operations = []
+        }
+        for job in jobs {
+            let own: [Coordination.Operation]
+            do {
+                let history = try layout.history(of: job.id)
+                let entries = try await store.children(of: history).sorted()
+                own = try entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: job.id, stateVersion: job.stateVersion)
+            } catch {
+                logger.debug("cannot read a finished job's history", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                continue
+            }
+            guard own.count <= CoordinationLimits.maxTransactionOperations else {
+                if await remove(job.id, stateVersion: job.stateVersion) { removed.insert(job.id) }
+                continue
+            }
+            if operations.count + own.count > CoordinationLimits.maxTransactionOperations { await flush() }
+            batch.append(job)
+            operations += own
+        }
+        await flush()
+        return removed
+    }
+
+    /// The deletions that end a job whose history entries are already deleted before them, the
+    /// state's unless it changed. The runs folder goes without `recursive`: a run created meanwhile
+    /// makes the transaction fail, and the job stays.
+    private func removal(of id: String, stateVersion: Int64) throws -> [Coordination.Operation] {
+        [
+            .delete(try layout.history(of: id), ifVersion: nil),
+            .delete(try layout.runs(of: id), ifVersion: nil),
+            .delete(try layout.state(id), ifVersion: stateVersion),
+            .delete(try layout.job(id), ifVersion: nil),
+        ]
+    }
+
     /// Removes the job, its state, its (empty) runs folder and its history, unless it changed;
     /// returns whether it did.
     private func remove(_ id: String, stateVersion: Int64) async -> Bool {
@@ -116,13 +173,7 @@ struct FinishedJobSweep {
                 entries.removeFirst(chunk.count)
             }
             _ = try await store.transaction(
-                [unchanged] + entries.map { .delete(try history.child($0), ifVersion: nil) } + [
-                    .delete(history, ifVersion: nil),
-                    // Not recursive: a run created meanwhile makes this fail, and the job stays.
-                    .delete(try layout.runs(of: id), ifVersion: nil),
-                    .delete(state, ifVersion: stateVersion),
-                    .delete(try layout.job(id), ifVersion: nil),
-                ])
+                [unchanged] + entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: id, stateVersion: stateVersion))
             logger.info(
                 "finished one-shot job removed",
                 metadata: ["job": "\(id)", "retention": "\(retention.map(DurationText.format) ?? "forever")", "limit": "\(limit.map(String.init) ?? "none")"])
