@@ -35,8 +35,8 @@ public final class Worker: Service {
         ///
         /// Every job is a child of folders that each worker watches, and on ZooKeeper each new or
         /// removed job makes every worker re-list those folders whole (its watches are one-shot):
-        /// with 20,000 finished jobs kept, each new job cost the workers and the server about four
-        /// times the CPU it cost with none, growing with the count.
+        /// with 10,000 finished jobs kept, each new job cost the workers five times and the server
+        /// three times the CPU it cost with none (`benchmarks/finished-jobs`), growing with the count.
         public var finishedJobLimit: Int?
 
         public init(
