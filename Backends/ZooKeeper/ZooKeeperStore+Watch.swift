@@ -250,25 +250,20 @@ struct ScopeWatcher {
                 let names = (listing.names ?? []).filter { !(node.isRoot && $0 == "zookeeper") }
                 // A big folder is re-listed whole after every child event, so this pass is per name:
                 // one lookup each, and a set of the names only when some known child is missing.
+                let current = childrenOf[node] ?? [:]
                 var stillThere = 0
-                if let current = childrenOf[node] {
-                    for name in names {
-                        if current[name] != nil {
-                            stillThere += 1
-                        } else if let child = ZooKeeperStore.child(node, name), known[child] == nil {
-                            nextReads.insert(child)
-                        }
+                for name in names {
+                    if current[name] != nil {
+                        stillThere += 1
+                    } else if let child = ZooKeeperStore.child(node, name), known[child] == nil {
+                        nextReads.insert(child)
                     }
-                    if stillThere < current.count {
-                        let listed = Set(names)
-                        var gone: [Key] = []
-                        for (name, child) in current where !listed.contains(name) { gone.append(child) }
-                        for child in gone.sorted() { forget(child, into: &events) }
-                    }
-                } else {
-                    for name in names {
-                        if let child = ZooKeeperStore.child(node, name), known[child] == nil { nextReads.insert(child) }
-                    }
+                }
+                if stillThere < current.count {
+                    let listed = Set(names)
+                    var gone: [Key] = []
+                    for (name, child) in current where !listed.contains(name) { gone.append(child) }
+                    for child in gone.sorted() { forget(child, into: &events) }
                 }
             }
             syncing = nextReads

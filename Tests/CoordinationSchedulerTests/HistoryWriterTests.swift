@@ -1,18 +1,21 @@
 import Coordination
-import CoordinationMemory
+import CoordinationTestSupport
 import Foundation
 import Testing
 
 @testable import CoordinationScheduler
 
-/// The history writer's trimming, which rides in transactions other writes have already filled.
-@Suite struct HistoryWriterTests {
+/// The history writer's trimming, which rides in transactions other writes have already filled,
+/// on every backend.
+@Suite(.serverLoadLimit) struct HistoryWriterTests {
     /// A fire time of a job with the most items sets the state and creates every run, and may add
     /// a history entry beside them: with the history full, trimming must leave the transaction
     /// within the contract's limit (and trim later, when a write has room).
-    @Test func trimmingNeverTakesATransactionPastTheLimit() async throws {
-        let store = try await MemoryServer().connect(namespace: .root, sessionTTL: .seconds(10))
-        defer { Task { await store.close() } }
+    @Test(arguments: TestBackend.all)
+    func trimmingNeverTakesATransactionPastTheLimit(backend: TestBackend) async throws {
+        try backend.require()
+        let store = try await backend.open(try Key("/history-writer-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))
+        defer { Task { await GroupCommitTests.discard(store) } }
         let layout = SchedulerLayout(historyLimit: 3)
         try await layout.ensureFolders(in: store)
         let folder = try layout.history(of: "j")
