@@ -18,7 +18,7 @@ struct SchedulerBackend: Sendable, CustomTestStringConvertible {
     var name: String { base.name }
     var testDescription: String { base.name }
 
-    func open(_ namespace: Key) async throws -> any CoordinationStore { try await base.open(namespace, .seconds(2)) }
+    func open(_ namespace: Key, ttl: Duration = .seconds(2)) async throws -> any CoordinationStore { try await base.open(namespace, ttl) }
     func expire(_ store: any CoordinationStore) async throws { try await base.expire(store) }
 
     static let all: [SchedulerBackend] = [memory, zookeeper, etcd]
@@ -49,8 +49,9 @@ final class TestCluster: Sendable {
         self.namespace = try Key("/scheduler-\(name)-\(UInt32.random(in: 0...UInt32.max))")
     }
 
-    func open() async throws -> any CoordinationStore {
-        let store = try await backend.open(namespace)
+    /// A handle on the test's namespace; the short default TTL makes takeovers quick.
+    func open(ttl: Duration = .seconds(2)) async throws -> any CoordinationStore {
+        let store = try await backend.open(namespace, ttl: ttl)
         opened.withLock { $0.append(store) }
         return store
     }
