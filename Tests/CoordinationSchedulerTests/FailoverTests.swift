@@ -111,7 +111,7 @@ import Testing
     // of its own; the chaos suite (SIGSTOP of a worker process) covers that on the real servers.
     @Test(arguments: [SchedulerBackend.memory])
     func aSuspendedWorkerCancelsItsRunWritesNothingAndRejoins(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend)
+        let cluster = try TestCluster(backend, sessionTTL: TestCluster.quickTakeover)
         defer { Task { await cluster.shutdown() } }
         let started = Signal()
         let cancelled = Signal()

@@ -130,10 +130,8 @@ import Testing
     func aBroadcastToMoreWorkersThanOneTransactionHoldsCreatesEveryRun(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
-        // 130 registered workers (membership entries only: nobody runs anything here), on a
-        // session no test here ends: with the suite's 2 s TTL, a fully loaded CI machine once let
-        // it expire during the 130 creations.
-        let members = try await cluster.open(ttl: .seconds(30))
+        // 130 registered workers (membership entries only: nobody runs anything here).
+        let members = try await cluster.open()
         let info = try JSONEncoder().encode(WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"]))
         for index in 0..<130 {
             _ = try await members.create(try cluster.layout.worker("w\(index)"), value: Array(info), mode: .ephemeral)

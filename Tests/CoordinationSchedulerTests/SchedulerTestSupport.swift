@@ -34,24 +34,34 @@ final class TestCluster: Sendable {
     let namespace: Key
     let clock: WallClock
     let layout: SchedulerLayout
+    /// The TTL of the handles `open()` gives by default, and so of every worker's session.
+    let sessionTTL: Duration
     private let opened = Mutex<[any CoordinationStore]>([])
     private let running = Mutex<[String: (Worker, Task<Void, any Error>)]>([:])
 
+    /// `sessionTTL` is long by default: under the whole suite's load a short session can expire
+    /// on its own, and the membership change moves runs under a test that is not about failover.
+    /// Tests of takeover after a silent loss pass `quickTakeover`.
     init(
         _ backend: SchedulerBackend, clock: WallClock = .system, layout: SchedulerLayout = SchedulerLayout(),
-        test: String = #function
+        sessionTTL: Duration = .seconds(15), test: String = #function
     ) throws {
         try backend.base.require()
         self.backend = backend
         self.clock = clock
         self.layout = layout
+        self.sessionTTL = sessionTTL
         let name = String(test.prefix { $0 != "(" })
         self.namespace = try Key("/scheduler-\(name)-\(UInt32.random(in: 0...UInt32.max))")
     }
 
-    /// A handle on the test's namespace; the short default TTL makes takeovers quick.
-    func open(ttl: Duration = .seconds(2)) async throws -> any CoordinationStore {
-        let store = try await backend.open(namespace, ttl: ttl)
+    /// The TTL for tests where a worker's session is lost without a word (a suspended handle):
+    /// short, so that its runs are taken over quickly.
+    static let quickTakeover = Duration.seconds(2)
+
+    /// A handle on the test's namespace, with the cluster's session TTL unless `ttl` is given.
+    func open(ttl: Duration? = nil) async throws -> any CoordinationStore {
+        let store = try await backend.open(namespace, ttl: ttl ?? sessionTTL)
         opened.withLock { $0.append(store) }
         return store
     }
