@@ -7,6 +7,23 @@ public enum WatchScope: String, Sendable, Hashable, CaseIterable, Codable {
     /// The key and its direct children, not deeper keys: what a folder of records needs. On
     /// ZooKeeper it costs a children watch on the key alone (no children watch per child).
     case children
+    /// The key, its children and their children, not deeper keys: what a folder of folders of
+    /// records needs (the scheduler's bucketed job folders). On ZooKeeper it costs children
+    /// watches on the key and its children alone, none on the grandchildren.
+    case grandchildren
+
+    /// How many levels beneath the watched key the scope reaches: 0 for the key alone, 1 for its
+    /// children, 2 for its grandchildren; nil for a whole subtree. A key at that depth is the
+    /// deepest level in scope, so a backend that watches folders one by one (ZooKeeper) lists
+    /// only the keys above it.
+    public var depthLimit: Int? {
+        switch self {
+        case .key: 0
+        case .children: 1
+        case .grandchildren: 2
+        case .subtree: nil
+        }
+    }
 
     /// Whether a key is in scope of a watch on `watched`.
     public func covers(_ key: Key, watched: Key) -> Bool {
@@ -14,6 +31,7 @@ public enum WatchScope: String, Sendable, Hashable, CaseIterable, Codable {
         case .key: key == watched
         case .subtree: key.isUnder(watched)
         case .children: key == watched || key.parent == watched
+        case .grandchildren: key == watched || key.parent == watched || key.parent?.parent == watched
         }
     }
 }
