@@ -2,12 +2,13 @@ import CZooKeeper
 import Coordination
 
 extension ZooKeeperStore {
-    /// Watches `key`, its children or its subtree with one-shot watches (clause 8).
+    /// Watches `key`, its children, its grandchildren or its subtree with one-shot watches (clause 8).
     ///
     /// The C client of ZooKeeper 3.8 has no persistent recursive watches, so every znode in scope
-    /// carries a data watch (and a children watch where its children are in scope), re-armed by re-reading what
-    /// the event that fired can have changed: the data after a change, the children after a child
-    /// event, everything after a create or delete; a scope's top that does not exist carries an
+    /// carries a data watch (and a children watch where its children are in scope: above the
+    /// scope's ``WatchScope/depthLimit``, never on an ephemeral znode), re-armed by re-reading
+    /// what the event that fired can have changed: the data after a change, the children after a
+    /// child event, everything after a create or delete; a scope's top that does not exist carries an
     /// exists watch instead. Each re-read is compared with what the stream last reported and
     /// only the difference is emitted (`put`, `delete`): the same as a fresh snapshot of that znode,
     /// and several changes may coalesce into one event, as ZooKeeper's own watches do; a key created
@@ -149,7 +150,9 @@ struct ScopeWatcher {
     private mutating func handle(_ signals: [WatchSignal], into events: inout [WatchEvent]) async throws {
         var work = Work()
         for signal in signals {
-            guard let node = ZooKeeperStore.znodeKey(signal.path), node.isUnder(root) else { continue }
+            // Only znodes in scope carry watches; a signal from beyond (none is expected) is ignored
+            // rather than read, since reading would report a key outside the scope.
+            guard let node = ZooKeeperStore.znodeKey(signal.path), scope.covers(node, watched: root) else { continue }
             // A znode not read yet (only after a race with its re-creation) is read in full,
             // so that its record is reported before its children and both its watches stand.
             let isRead = node == root || known[node] != nil
@@ -186,6 +189,16 @@ struct ScopeWatcher {
 
     private func isKnown(_ node: Key) -> Bool { node == root || known[node] != nil }
 
+    /// Whether `node`'s children are in scope, so that it is listed with a children watch: its
+    /// depth beneath the root is under the scope's ``WatchScope/depthLimit`` (0 for the key alone,
+    /// 1 for children, 2 for grandchildren, none for a subtree), and it is not ephemeral
+    /// (ZooKeeper refuses children under one).
+    private func listsChildren(_ node: Key, ephemeral: Bool) -> Bool {
+        if ephemeral { return false }
+        guard let limit = scope.depthLimit else { return true }
+        return node.depth - root.depth < limit
+    }
+
     /// Re-reads (and re-arms) the whole scope and reports it as one snapshot.
     private mutating func snapshot() async throws {
         known = [:]
@@ -195,24 +208,24 @@ struct ScopeWatcher {
         output.yield(.snapshot(known.values.sorted { $0.key < $1.key }))
     }
 
-    /// Re-reads the top of the scope (re-arming its watches), and for a subtree (or children)
+    /// Re-reads the top of the scope (re-arming its watches), and unless the scope is the key alone
     /// everything beneath it in scope, recording the differences from `known` as events, parents
     /// before children.
     private mutating func sync(_ node: Key, into events: inout [WatchEvent]) async throws {
-        guard try await reread(node, into: &events), scope != .key, known[node]?.isEphemeral != true else { return }
+        guard try await reread(node, into: &events), listsChildren(node, ephemeral: known[node]?.isEphemeral == true) else { return }
         try await explore(syncing: [], rereading: [], relisting: [node], into: &events)
     }
 
     /// Brings znodes beneath the top up to date, round by round, each round's reads and listings
     /// in flight together:
-    /// - `syncing`: read in full: the data (with a data watch), then, in a subtree and unless
-    ///   ephemeral (ZooKeeper refuses children under one), the children in the next round;
+    /// - `syncing`: read in full: the data (with a data watch), then, where
+    ///   ``listsChildren(_:ephemeral:)`` says its children are in scope, the children in the next round;
     /// - `rereading`: the data only (a change consumed the data watch; the children watch stands);
     /// - `relisting`: the children only; the ones gone are reported deleted, the new ones synced.
     ///
     /// A znode's children are found by its listing, which follows its read, so parents are
-    /// reported before their children. In a children scope the children are the deepest level:
-    /// data watches only.
+    /// reported before their children. The deepest level a scope reaches (the children in a
+    /// children scope, the grandchildren in a grandchildren scope) has data watches only.
     private mutating func explore(
         syncing: Set<Key>, rereading: Set<Key>, relisting: Set<Key>, into events: inout [WatchEvent]
     ) async throws {
@@ -237,7 +250,7 @@ struct ScopeWatcher {
                     known[node] = record
                     events.append(.put(record))
                 }
-                if scope == .subtree && syncing.contains(node) && !record.isEphemeral { nextLists.insert(node) }
+                if syncing.contains(node) && listsChildren(node, ephemeral: record.isEphemeral) { nextLists.insert(node) }
             }
             for (node, listing) in zip(listOrder, childReplies) {
                 // Forgotten meanwhile (an ancestor's listing in this round found it gone).
