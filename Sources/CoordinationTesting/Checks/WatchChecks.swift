@@ -264,5 +264,120 @@ extension ConformanceSuite {
             for record in try await setup.records(under: folder) where record.key.parent == folder { expected[record.key] = record }
             try await watch.until("convergence to the folder's children") { $0 == expected }
         },
+        ConformanceCheck("watch-grandchildren-snapshot-two-levels", clause: 8, "A grandchildren watch first yields a snapshot of the key, its children and their children only (no great-grandchildren, no siblings), sorted by key.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/f/a/x/deep", "/f/a/y", "/f/b", "/ff/x", "/f2/x/y"] { _ = try await store.create(try Key(path), value: bytes(path), mode: .persistent) }
+            var expected: [Record] = []
+            for path in ["/f", "/f/a", "/f/a/x", "/f/a/y", "/f/b"] { expected.append(try require(try await store.get(try Key(path)), path)) }
+            let watch = ctx.watch(store, try Key("/f"), scope: .grandchildren)
+            try expectEqual(try await watch.snapshot(), expected, "grandchildren snapshot")
+        },
+        ConformanceCheck("watch-grandchildren-of-root-snapshot", clause: 8, "A grandchildren watch of / first yields the namespace's keys one and two levels deep only.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/a/b/c/d", "/e"] { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
+            let watch = ctx.watch(store, .root, scope: .grandchildren)
+            try expectEqual(try await watch.snapshot().map(\.key), try ["/a", "/a/b", "/e"].map(Key.init), "keys in the grandchildren snapshot of /")
+        },
+        ConformanceCheck("watch-grandchildren-reports-two-levels-not-deeper", clause: 8, "A grandchildren watch on /f reports the creation, change and deletion of its children and grandchildren with their records, the key's own changes, and a child's recursive deletion as deletes of it and its children; never a deeper key, /ff or /f2, from another handle's writes too.") { ctx in
+            let store = try await ctx.open()
+            let writer = try await ctx.open()
+            let folder = try Key("/f")
+            _ = try await writer.create(folder, value: [], mode: .persistent)
+            let watch = ctx.watch(store, folder, scope: .grandchildren)
+            _ = try await watch.snapshot()
+            let rejectOutsiders = rejectingKeys(beyondGrandchildrenOf: folder)
+            let child = try Key("/f/c")
+            let grandchild = try Key("/f/c/g")
+            let createdChild = try await writer.create(child, value: bytes("one"), mode: .persistent)
+            let createdGrandchild = try await writer.create(grandchild, value: bytes("one"), mode: .persistent)
+            for path in ["/f/c/g/deeper", "/f/c/g/deeper/deepest", "/ff", "/ff/a/b", "/f2/x/y"] {
+                _ = try await writer.create(try Key(path), value: [], mode: .persistent)
+            }
+            let ephemeral = try await writer.create(try Key("/f/c/e"), value: bytes("e"), mode: .ephemeral)
+            try await watch.until("the created child and grandchildren", inspect: rejectOutsiders) { state in
+                state[child] == createdChild && state[grandchild] == createdGrandchild && state[ephemeral.key] == ephemeral
+            }
+
+            let changedChild = try await writer.set(child, value: bytes("two"), ifVersion: nil)
+            let changedGrandchild = try await writer.set(grandchild, value: bytes("two"), ifVersion: nil)
+            _ = try await writer.set(try Key("/f/c/g/deeper"), value: bytes("two"), ifVersion: nil)
+            let changedFolder = try await writer.set(folder, value: bytes("folder"), ifVersion: nil)
+            var changesSeen: Set<Key> = []
+            try await watch.until("the changed child, grandchild and key", inspect: { event, state in
+                if case .put(let record) = event, record == changedChild || record == changedGrandchild { changesSeen.insert(record.key) }
+                try rejectOutsiders(event, state)
+            }) { state in
+                state[child] == changedChild && state[grandchild] == changedGrandchild && state[folder] == changedFolder
+            }
+            try expectEqual(changesSeen, [child, grandchild], "changes that arrived as put events, not only in a snapshot")
+
+            // A grandchild with keys beneath it goes; another comes.
+            try await writer.delete(grandchild, ifVersion: nil, recursive: true)
+            let second = try await writer.create(try Key("/f/c/g2"), value: bytes("g2"), mode: .persistent)
+            try await watch.until("the deleted and the new grandchild", inspect: rejectOutsiders) { state in
+                state[grandchild] == nil && state[second.key] == second
+            }
+
+            // The middle folder goes, with its children.
+            try await writer.delete(child, ifVersion: nil, recursive: true)
+            let sentinel = try await writer.create(try Key("/f/sentinel/s"), value: [], mode: .persistent)
+            var deletesSeen: Set<Key> = []
+            try await watch.until("the middle folder's deletion and the sentinel", inspect: { event, state in
+                if case .delete(let key) = event { deletesSeen.insert(key) }
+                try rejectOutsiders(event, state)
+            }) { state in
+                state[child] == nil && state[second.key] == nil && state[ephemeral.key] == nil && state[sentinel.key] == sentinel
+            }
+            try expectEqual(
+                deletesSeen.intersection([child, second.key, ephemeral.key]), [child, second.key, ephemeral.key],
+                "the middle folder and its children reported as delete events")
+        },
+        ConformanceCheck("watch-grandchildren-converges-under-concurrent-writers", clause: 8, "With 3 handles creating, setting and deleting keys one, two and three levels beneath one folder at once, a grandchildren watcher converges to the folder, its children and grandchildren as a fresh read gives them, never holding a deeper key.") { ctx in
+            let folder = try Key("/busy")
+            let setup = try await ctx.open()
+            _ = try await setup.create(folder, value: [], mode: .persistent)
+            let watch = ctx.watch(try await ctx.open(), folder, scope: .grandchildren)
+            _ = try await watch.snapshot()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writerIndex in 0..<3 {
+                    let writer = try await ctx.open()
+                    group.addTask {
+                        for round in 0..<24 {
+                            let child = try folder.child("k\((writerIndex + round) % 4)")
+                            let grandchild = try child.child("g\((2 * writerIndex + round) % 3)")
+                            let value = bytes("\(writerIndex)-\(round)")
+                            // Another writer may be creating beneath a key or deleting it at the same moment.
+                            do {
+                                switch round % 6 {
+                                case 0: _ = try await writer.put(child, value: value)
+                                case 1, 3: _ = try await writer.put(grandchild, value: value)
+                                case 2: _ = try await writer.put(try grandchild.child("deep"), value: value)
+                                case 4: try await writer.delete(grandchild, ifVersion: nil, recursive: true)
+                                default: try await writer.delete(child, ifVersion: nil, recursive: true)
+                                }
+                            } catch let error as CoordinationError where error.code == .noNode || error.code == .notEmpty {}
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var expected: [Key: Record] = [folder: try require(try await setup.get(folder), "the folder")]
+            for record in try await setup.records(under: folder) where record.key.parent == folder || record.key.parent?.parent == folder {
+                expected[record.key] = record
+            }
+            try await watch.until("convergence to the folder's children and grandchildren", inspect: rejectingKeys(beyondGrandchildrenOf: folder)) {
+                $0 == expected
+            }
+        },
     ]
+}
+
+/// Fails as soon as a grandchildren watch on `folder` holds a key it does not cover: a deeper key
+/// or one outside the folder.
+private func rejectingKeys(beyondGrandchildrenOf folder: Key) -> (WatchEvent, [Key: Record]) throws -> Void {
+    { _, state in
+        for key in state.keys where key != folder && key.parent != folder && key.parent?.parent != folder {
+            throw failure("a grandchildren watch on \(folder) reported \(key)")
+        }
+    }
 }
