@@ -14,6 +14,13 @@ struct KVWatch: AsyncParsableCommand {
             applies every line to a map always ends up with the store's state. The key need not \
             exist. Ctrl-C (SIGINT) or SIGTERM ends the watch with status 0.
 
+            Without a scope flag only the key itself is watched. At most one scope flag:
+              --children        /jobs and /jobs/a, not /jobs/a/runs
+              --grandchildren   /jobs, /jobs/a and /jobs/a/runs, not /jobs/a/runs/1
+              --subtree         /jobs and everything beneath it
+            A narrower scope costs the store less: on ZooKeeper a folder's listing is watched only \
+            where its children are in scope.
+
               coord --store zookeeper://127.0.0.1:2181/app kv watch /config --subtree
             """)
 
@@ -21,15 +28,19 @@ struct KVWatch: AsyncParsableCommand {
     @Argument(help: "The key to watch.") var key: String
     @Flag(help: "Watch the key and every key beneath it.") var subtree = false
     @Flag(help: "Watch the key and its direct children (not deeper keys).") var children = false
+    @Flag(help: "Watch the key, its children and their children (not deeper keys).") var grandchildren = false
 
     func validate() throws {
-        if subtree && children { throw ValidationError("--subtree and --children exclude each other: choose one scope") }
+        let given = [("--subtree", subtree), ("--children", children), ("--grandchildren", grandchildren)].filter(\.1).map(\.0)
+        guard given.count > 1 else { return }
+        let named = given.dropLast().joined(separator: ", ") + " and " + given.last!
+        throw ValidationError("\(named) exclude each other: choose one scope")
     }
 
     func run() async throws {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let scope: WatchScope = subtree ? .subtree : children ? .children : .key
+        let scope: WatchScope = subtree ? .subtree : grandchildren ? .grandchildren : children ? .children : .key
         try await context.withStore { store in
             _ = try await Interruption.runUntilSignalled {
                 for try await event in store.watch(key, scope: scope) {

@@ -78,13 +78,18 @@ struct MemoryStoreCommandTests {
         #expect((first?["records"] as? [Any])?.isEmpty == true)
     }
 
-    @Test("kv watch refuses --subtree with --children, naming both")
-    func watchScopesExcludeEachOther() async throws {
+    @Test("kv watch refuses two or three scope flags, naming them", arguments: [
+        (["--subtree", "--children"], "--subtree and --children exclude each other"),
+        (["--grandchildren", "--children"], "--children and --grandchildren exclude each other"),
+        (["--subtree", "--grandchildren"], "--subtree and --grandchildren exclude each other"),
+        (["--children", "--grandchildren", "--subtree"], "--subtree, --children and --grandchildren exclude each other"),
+    ])
+    func watchScopesExcludeEachOther(flags: [String], message: String) async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let result = try await coord.run(["kv", "watch", "/app", "--subtree", "--children"])
+        let result = try await coord.run(["kv", "watch", "/app"] + flags)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("--subtree and --children exclude each other"))
+        #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
     @Test("coord demo runs every step and exits 0")

@@ -1,0 +1,36 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// `coord kv watch`'s scope flags reach the store: each snapshot holds exactly the keys its scope
+/// covers, on a real server (memory:// starts empty in every coord process).
+@Suite("coord kv watch scopes on a real server", .serverLoadLimit)
+struct KVWatchScopeTests {
+    @Test("kv watch without a flag, --children, --grandchildren and --subtree snapshot their own levels", arguments: SchedulerProcessTests.servers)
+    func scopeFlagsSelectLevels(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        try await TestHandles.closing(handles) {
+            let store = try await handles.open()
+            for path in ["/app/a/b/c", "/app/z", "/apple"] { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
+            let url = try #require(backend.url(handles.namespace))
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let expected: [(flags: [String], keys: [String])] = [
+                ([], ["/app"]),
+                (["--children"], ["/app", "/app/a", "/app/z"]),
+                (["--grandchildren"], ["/app", "/app/a", "/app/a/b", "/app/z"]),
+                (["--subtree"], ["/app", "/app/a", "/app/a/b", "/app/a/b/c", "/app/z"]),
+            ]
+            for (flags, keys) in expected {
+                let result = try await coord.run(["--store", url, "kv", "watch", "/app"] + flags, interruptAfterFirstLine: true)
+                #expect(result.status == 0, "\(flags): \(result.stderr)")
+                let first = try #require(result.stdoutText.split(separator: "\n").first, "\(flags): no output; \(result.stderr)")
+                let snapshot = try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
+                #expect(snapshot?["type"] as? String == "snapshot", "\(flags)")
+                let records = snapshot?["records"] as? [[String: Any]] ?? []
+                #expect(records.compactMap { $0["key"] as? String } == keys, "\(flags)")
+            }
+        }
+    }
+}
