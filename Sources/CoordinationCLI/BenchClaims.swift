@@ -129,7 +129,7 @@ struct BenchClaims: Sendable {
         decoder.dateDecodingStrategy = .millisecondsSince1970
         var succeeded: [Key: String] = [:]
         func note(_ record: Record) {
-            guard record.key.depth == folder.depth + 2, succeeded[record.key] == nil,
+            guard layout.isHistoryEntry(record.key), succeeded[record.key] == nil,
                 let entry = try? decoder.decode(HistoryEntry.self, from: Data(record.value)),
                 entry.outcome == .succeeded
             else { return }

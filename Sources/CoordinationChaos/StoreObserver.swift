@@ -76,10 +76,12 @@ final class StoreObserver: Sendable {
 
     /// Reads every history entry now (after the run), adding what the watch may have missed.
     func readHistory() async throws {
-        for job in try await store.children(of: layout.history) {
-            let folder = try layout.history(of: job)
-            for name in try await store.children(of: folder) {
-                if let record = try await store.get(try folder.child(name)) { noteHistory(record) }
+        for bucket in try await store.children(of: layout.history) {
+            for job in try await store.children(of: try layout.history.child(bucket)) {
+                let folder = try layout.history(of: job)
+                for name in try await store.children(of: folder) {
+                    if let record = try await store.get(try folder.child(name)) { noteHistory(record) }
+                }
             }
         }
     }

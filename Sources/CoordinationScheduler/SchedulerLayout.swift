@@ -1,19 +1,23 @@
 public import Coordination
 
-/// Where the scheduler keeps everything, under one root `R` (default `/scheduler`):
+/// Where the scheduler keeps everything, under one root `R` (default `/scheduler`), with each
+/// job's keys in one of 64 buckets `<b>` (two hex digits, a stable hash of the job id):
 ///
 /// ```
-/// R/jobs/<job>            persistent  JobSpec JSON
-/// R/state/<job>           persistent  JobState JSON
-/// R/runs/<job>/<run>      persistent  RunRecord JSON (active runs only)
-/// R/runs/<job>/<run>/claim  ephemeral the claim; its createRevision is the run's fencing token
-/// R/workers/<worker>      ephemeral   WorkerInfo JSON (Membership)
-/// R/history/<job>/h-…     sequential  HistoryEntry JSON, bounded per job
-/// R/leader                LeaderElection
+/// R/jobs/<b>/<job>                 persistent  JobSpec JSON
+/// R/state/<b>/<job>                persistent  JobState JSON
+/// R/runs/<b>/<job>/<run>           persistent  RunRecord JSON (active runs only)
+/// R/runs/<b>/<job>/<run>/claim     ephemeral   the claim; its createRevision is the run's fencing token
+/// R/workers/<worker>               ephemeral   WorkerInfo JSON (Membership)
+/// R/history/<b>/<job>/h-…          sequential  HistoryEntry JSON, bounded per job
+/// R/leader                         LeaderElection
 /// ```
 ///
 /// A claim lives beneath its run, so one watch of `runs` sees both, and a run cannot be deleted
-/// while a live claim holds it.
+/// while a live claim holds it. The buckets exist so that no folder holds every job: ZooKeeper's
+/// watches are one-shot, and a folder is listed whole again after each change of its children, so
+/// a single folder of thousands of kept jobs made every new job cost each worker a listing of all
+/// of them.
 public struct SchedulerLayout: Sendable, Hashable {
     public let root: Key
     /// The most history entries kept per job; older ones are deleted by the writes that add new ones.
@@ -31,32 +35,97 @@ public struct SchedulerLayout: Sendable, Hashable {
     public var history: Key { sub("history") }
     public var leader: Key { sub("leader") }
 
-    /// The folders every scheduler write assumes exist (transactions never create ancestors).
+    /// The folders every scheduler write assumes exist (transactions never create ancestors),
+    /// buckets excluded.
     public var folders: [Key] { [jobs, states, runs, workers, history, leader] }
+    /// The folders whose children are buckets.
+    public var bucketedFolders: [Key] { [jobs, states, runs, history] }
 
-    public func job(_ id: String) throws(CoordinationError) -> Key { try jobs.child(id) }
-    public func state(_ id: String) throws(CoordinationError) -> Key { try states.child(id) }
-    public func runs(of job: String) throws(CoordinationError) -> Key { try runs.child(job) }
-    public func run(_ job: String, _ run: String) throws(CoordinationError) -> Key { try runs.child(job).child(run) }
+    /// How many buckets each bucketed folder has. Fixed: a job's keys are found by its bucket.
+    public static let bucketCount = 64
+
+    /// The bucket of a job's keys: the same in every process and every version.
+    public static func bucket(of job: String) -> String {
+        let index = Int(HashRing.hash(job) % UInt64(bucketCount))
+        return bucketName(index)
+    }
+
+    static func bucketName(_ index: Int) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[index / 16], digits[index % 16]])
+    }
+
+    /// Every bucket's name, in order.
+    public static let bucketNames: [String] = (0..<bucketCount).map(bucketName)
+
+    private func bucketed(_ folder: Key, _ job: String) throws(CoordinationError) -> Key {
+        try folder.child(Self.bucket(of: job)).child(job)
+    }
+
+    public func job(_ id: String) throws(CoordinationError) -> Key { try bucketed(jobs, id) }
+    public func state(_ id: String) throws(CoordinationError) -> Key { try bucketed(states, id) }
+    public func runs(of job: String) throws(CoordinationError) -> Key { try bucketed(runs, job) }
+    public func run(_ job: String, _ run: String) throws(CoordinationError) -> Key { try runs(of: job).child(run) }
     public func claim(_ job: String, _ run: String) throws(CoordinationError) -> Key { try self.run(job, run).child(Self.claimName) }
     /// The name of a run's claim, beneath the run.
     public static let claimName = "claim"
 
+    /// The job a key in a bucketed `folder` belongs to (`R/<folder>/<b>/<job>` or beneath it);
+    /// `nil` for the folder itself, a bucket, or a key elsewhere.
+    public func jobID(of key: Key, in folder: Key) -> String? {
+        var jobKey = key
+        var depth = key.depth
+        let jobDepth = folder.depth + 2
+        guard depth >= jobDepth else { return nil }
+        while depth > jobDepth, let parent = jobKey.parent {
+            jobKey = parent
+            depth -= 1
+        }
+        return jobKey.isUnder(folder) ? jobKey.name : nil
+    }
+
+    /// Whether `key` is a job's own key in a bucketed `folder` (`R/<folder>/<b>/<job>`).
+    public func isJobKey(_ key: Key, in folder: Key) -> Bool { key.depth == folder.depth + 2 && key.isUnder(folder) }
+
+    /// Whether `key` is a run record's key (`R/runs/<b>/<job>/<run>`).
+    public func isRun(_ key: Key) -> Bool { key.depth == runs.depth + 3 && key.isUnder(runs) }
+
+    /// Whether `key` is a history entry's key (`R/history/<b>/<job>/h-…`).
+    public func isHistoryEntry(_ key: Key) -> Bool { key.depth == history.depth + 3 && key.isUnder(history) }
+
     /// The run a claim key claims; `nil` for any other key.
     public func run(ofClaim key: Key) -> Key? {
-        guard key.name == Self.claimName, key.depth == runs.depth + 3, key.isUnder(runs) else { return nil }
+        guard key.name == Self.claimName, key.depth == runs.depth + 4, key.isUnder(runs) else { return nil }
         return key.parent
     }
-    public func history(of job: String) throws(CoordinationError) -> Key { try history.child(job) }
+    public func history(of job: String) throws(CoordinationError) -> Key { try bucketed(history, job) }
     /// The prefix of a new sequential history entry.
-    public func newHistoryEntry(of job: String) throws(CoordinationError) -> Key { try history.child(job).child("h-") }
+    public func newHistoryEntry(of job: String) throws(CoordinationError) -> Key { try history(of: job).child("h-") }
     public func worker(_ id: String) throws(CoordinationError) -> Key { try workers.child(id) }
 
-    /// Creates the folders if missing (idempotent).
+    /// Creates the folders and their buckets if missing (idempotent, safe to race). Refuses a
+    /// root that holds jobs in the unbucketed layout of an earlier coord
+    /// (``SchedulerError/earlierLayout(root:)``), rather than not seeing them.
     public func ensureFolders(in store: any CoordinationStore) async throws {
         for folder in folders where try await !store.exists(folder) {
             do { _ = try await store.create(folder, value: [], mode: .persistent) } catch let error as CoordinationError
                 where error.code == .nodeExists {}
+        }
+        // The last bucket is created last: once it exists, so do the others.
+        for folder in bucketedFolders where try await !store.exists(try folder.child(Self.bucketNames.last!)) {
+            if folder == jobs, try await store.children(of: folder).contains(where: { !Self.bucketNames.contains($0) }) {
+                throw SchedulerError.earlierLayout(root: root)
+            }
+            let buckets = try Self.bucketNames.map { name throws(CoordinationError) in try folder.child(name) }
+            do {
+                _ = try await store.transaction(buckets.map { .create($0, value: [], mode: .persistent) })
+            } catch let error as CoordinationError where error.code == .nodeExists {
+                // Another process is creating them too, or got partway: one by one, in order.
+                for bucket in buckets {
+                    do { _ = try await store.create(bucket, value: [], mode: .persistent) } catch let error as CoordinationError
+                        where error.code == .nodeExists {}
+                }
+            }
         }
     }
 

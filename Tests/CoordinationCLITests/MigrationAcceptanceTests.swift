@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -199,7 +200,7 @@ struct MigrationAcceptanceTests {
             // What ZooKeeper holds once its workers are gone: the history, and the runs still to do.
             let zkHistory = try await Self.contents(zkStore, under: history)
             for job in pending {
-                let runs = try await zkStore.records(under: try Key("/scheduler/runs").child(job)).map { String(decoding: $0.value, as: UTF8.self) }
+                let runs = try await zkStore.records(under: try SchedulerLayout().runs(of: job)).map { String(decoding: $0.value, as: UTF8.self) }
                 #expect(runs.filter { $0.contains(#""status":"pending""#) }.count == 1, "\(job) on ZooKeeper: \(runs)")
             }
 

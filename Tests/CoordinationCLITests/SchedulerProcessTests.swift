@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -76,7 +77,7 @@ struct SchedulerProcessTests {
 
     /// Returns once a run of `job` is running (its record says so).
     static func waitUntilRunning(job: String, in store: any CoordinationStore, limit: Duration) async throws {
-        let runs = try Key("/scheduler/runs").child(job)
+        let runs = try SchedulerLayout().runs(of: job)
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 var records: [Key: [UInt8]] = [:]

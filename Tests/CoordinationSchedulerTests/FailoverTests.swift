@@ -161,7 +161,7 @@ import Testing
         #expect(history.map(\.run) == ["t-0000000004-000", "t-0000000005-000", "t-0000000006-000"], "the newest three")
         #expect(calls.value.count == 7)
         let store = try await cluster.open()
-        #expect(try await store.exists(try Key("/elsewhere/jobs/job")))
+        #expect(try await store.exists(try Key("/elsewhere/jobs/\(SchedulerLayout.bucket(of: "job"))/job")))
         #expect(try await !store.exists(try Key("/scheduler")))
     }
 }

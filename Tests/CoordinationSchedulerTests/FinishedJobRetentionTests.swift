@@ -88,10 +88,12 @@ import Testing
         try await withDeadline("the finished jobs to be read") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(2)) }
         clock.advance(by: 3)
         let watcher = try await cluster.open()
-        try await waitUntilGone(cluster.layout.jobs, scope: .children, store: watcher)
-        #expect(try await watcher.children(of: cluster.layout.states).isEmpty)
-        #expect(try await watcher.children(of: cluster.layout.runs).isEmpty)
-        #expect(try await watcher.children(of: cluster.layout.history).isEmpty)
+        try await waitUntilNoJob(in: cluster.layout.jobs, layout: cluster.layout, store: watcher)
+        for folder in [cluster.layout.states, cluster.layout.runs, cluster.layout.history] {
+            var left: [String] = []
+            for bucket in SchedulerLayout.bucketNames { left += try await watcher.children(of: try folder.child(bucket)) }
+            #expect(left.isEmpty, "\(folder) still holds \(left)")
+        }
     }
 
     /// A history longer than one transaction holds (entries written by hand here) is deleted in
@@ -144,17 +146,28 @@ import Testing
     }
 
     /// Waits, on a watch, until `key` does not exist or, for `.children`, has no children left.
-    private func waitUntilGone(_ key: Key, scope: WatchScope = .key, store: any CoordinationStore) async throws {
+    private func waitUntilGone(_ key: Key, store: any CoordinationStore) async throws {
+        try await waitUntilEmpty(key, scope: .key, store: store) { _ in true }
+    }
+
+    /// Waits until no job's key is left in the bucketed `folder`.
+    private func waitUntilNoJob(in folder: Key, layout: SchedulerLayout, store: any CoordinationStore) async throws {
+        try await waitUntilEmpty(folder, scope: .grandchildren, store: store) { layout.isJobKey($0, in: folder) }
+    }
+
+    /// Waits until a watch of `key` with `scope` shows no key that `counts`.
+    private func waitUntilEmpty(
+        _ key: Key, scope: WatchScope, store: any CoordinationStore, counting counts: @escaping @Sendable (Key) -> Bool
+    ) async throws {
         try await withDeadline("\(key) (\(scope)) to be removed") {
             var present: Set<Key> = []
             for try await event in store.watch(key, scope: scope) {
                 switch event {
-                case .snapshot(let records): present = Set(records.map(\.key))
-                case .put(let record): present.insert(record.key)
+                case .snapshot(let records): present = Set(records.map(\.key).filter(counts))
+                case .put(let record): if counts(record.key) { present.insert(record.key) }
                 case .delete(let key): present.remove(key)
                 }
-                // A children scope reports the folder itself too.
-                if present.subtracting(scope == .children ? [key] : []).isEmpty { return }
+                if present.isEmpty { return }
             }
             throw CoordinationError(.unavailable, "the watch of \(key) ended")
         }

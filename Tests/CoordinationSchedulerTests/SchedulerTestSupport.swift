@@ -167,7 +167,7 @@ final class TestCluster: Sendable {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .millisecondsSince1970
             func decode(_ record: Record) -> (key: Key, entry: HistoryEntry)? {
-                guard record.key.depth == folder.depth + 2,
+                guard self.layout.isHistoryEntry(record.key),
                     let entry = try? decoder.decode(HistoryEntry.self, from: Data(record.value))
                 else { return nil }
                 return (record.key, entry)

@@ -123,11 +123,16 @@ public struct Scheduler: Sendable {
         return JobView(spec: try specRecord.decoded(JobSpec.self), state: try stateRecord.decoded(JobState.self))
     }
 
-    /// Every job, by id.
+    /// Every job, sorted by id.
     public func jobs() async throws -> [JobView] {
         guard try await store.exists(layout.jobs) else { return [] }
+        var ids: [String] = []
+        for bucket in SchedulerLayout.bucketNames {
+            do { ids += try await store.children(of: try layout.jobs.child(bucket)) } catch let error as CoordinationError
+                where error.code == .noNode {}
+        }
         var result: [JobView] = []
-        for id in try await store.children(of: layout.jobs) {
+        for id in ids.sorted() {
             if let view = try await job(id) { result.append(view) }
         }
         return result

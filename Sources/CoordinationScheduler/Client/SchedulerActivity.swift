@@ -80,7 +80,7 @@ extension Scheduler {
                     for key in changed.sorted() {
                         if let record = runs[key], let active = active(record) { result.append(.run(active)) }
                     }
-                    for key in before.keys where runs[key] == nil && key.depth == layout.runs.depth + 2 {
+                    for key in before.keys where runs[key] == nil && layout.isRun(key) {
                         result.append(.runEnded(job: key.parent?.name ?? "", run: key.name))
                     }
                     return result
@@ -94,7 +94,7 @@ extension Scheduler {
                     case .delete:
                         return []
                     }
-                    let fresh = records.filter { $0.key.depth == layout.history.depth + 2 }
+                    let fresh = records.filter { layout.isHistoryEntry($0.key) }
                     defer { seenHistory = (seenHistory ?? []).union(fresh.keys) }
                     guard let seen = seenHistory else { return [] }
                     return fresh.filter { !seen.contains($0.key) }.sorted { $0.key < $1.key }
@@ -103,7 +103,7 @@ extension Scheduler {
             }
 
             func active(_ record: Record) -> Scheduler.ActiveRun? {
-                guard record.key.depth == layout.runs.depth + 2, let run = try? record.decoded(RunRecord.self) else { return nil }
+                guard layout.isRun(record.key), let run = try? record.decoded(RunRecord.self) else { return nil }
                 let claim = try? layout.claim(run.job, run.run)
                 return Scheduler.ActiveRun(record: run, token: claim.flatMap { runs[$0]?.createRevision }, version: record.version)
             }

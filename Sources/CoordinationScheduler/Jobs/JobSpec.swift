@@ -1,7 +1,7 @@
 public import Coordination
 public import Foundation
 
-/// A job's definition, stored as JSON at `R/jobs/<id>`: what to run, when, where and how often to retry.
+/// A job's definition, stored as JSON at `R/jobs/<b>/<id>` (see ``SchedulerLayout``): what to run, when, where and how often to retry.
 /// Submit it through ``Scheduler/submit(_:)``, which validates it first.
 public struct JobSpec: Sendable, Hashable, Codable {
     /// The job's id: one valid key segment.

@@ -80,8 +80,7 @@ struct ClaimQueue: Sendable {
         case .runs: base = layout.runs
         case .workers: return nil
         }
-        guard let relative = key.relative(to: base), !relative.isRoot else { return nil }
-        return relative.segments.first
+        return layout.jobID(of: key, in: base)
     }
 
     /// Brings the queue up to date with `view` for every job marked since the last call.
@@ -213,7 +212,7 @@ struct ClaimQueue: Sendable {
         if !everything { dirtyJobs.insert(job) }
     }
 
-    /// The job's state changed: its lost races are worth trying again (its runs, `R/runs/<job>/…`,
+    /// The job's state changed: its lost races are worth trying again (its runs, `R/runs/<b>/<job>/…`,
     /// are re-evaluated at the next refresh, as ``note(_:folder:layout:)`` marked the job).
     mutating func forgetLostRaces(ofJob job: String) {
         lostAt = lostAt.filter { $0.key.parent?.name != job }

@@ -60,8 +60,8 @@ struct SchedulerView: Sendable {
             put(record, in: folder)
         case .delete(let key):
             switch folder {
-            case .jobs: if key.parent == layout.jobs { setSpec(nil, of: key.name) }
-            case .states: if key.parent == layout.states { states[key.name] = nil }
+            case .jobs: if layout.isJobKey(key, in: layout.jobs) { setSpec(nil, of: key.name) }
+            case .states: if layout.isJobKey(key, in: layout.states) { states[key.name] = nil }
             case .runs:
                 if let run = layout.run(ofClaim: key) {
                     setClaim(nil, of: run)
@@ -78,17 +78,17 @@ struct SchedulerView: Sendable {
         let key = record.key
         switch folder {
         case .jobs:
-            guard key.parent == layout.jobs else { return }
+            guard layout.isJobKey(key, in: layout.jobs) else { return }
             setSpec(try? record.decoded(JobSpec.self), of: key.name)
         case .states:
-            guard key.parent == layout.states else { return }
+            guard layout.isJobKey(key, in: layout.states) else { return }
             states[key.name] = LazyValue(record)
         case .runs:
             if let run = layout.run(ofClaim: key) {
                 setClaim(record, of: run)
                 return
             }
-            guard key.depth == layout.runs.depth + 2 else { return }
+            guard layout.isRun(key) else { return }
             setRun(LazyValue(record), at: key)
         case .workers:
             guard key.parent == layout.workers else { return }
@@ -103,7 +103,7 @@ struct SchedulerView: Sendable {
     }
 
     private mutating func setRun(_ run: LazyValue<RunRecord>?, at key: Key) {
-        // R/runs/<job>/<run>: the job is the key's parent's name.
+        // R/runs/<b>/<job>/<run>: the job is the key's parent's name.
         guard let job = key.parent?.name else { return }
         if let run {
             if runsByKey.updateValue(run, forKey: key) == nil { runKeysByJob[job, default: []].insert(key) }
@@ -194,8 +194,14 @@ struct SchedulerView: Sendable {
             let view = SchedulerView(layout: layout)
             for folder in Folder.allCases {
                 let key = view.key(of: folder)
-                // Jobs, states and workers are one level of records; runs are two, claims three.
-                let scope: WatchScope = folder == .runs ? .subtree : .children
+                // Workers are one level of records, jobs and states two (buckets, then records);
+                // runs are three, claims four.
+                let scope: WatchScope =
+                    switch folder {
+                    case .runs: .subtree
+                    case .jobs, .states: .grandchildren
+                    case .workers: .children
+                    }
                 group.addTask {
                     for try await event in store.watch(key, scope: scope) { deliver(folder, event) }
                 }

@@ -1,0 +1,85 @@
+import Coordination
+import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// Where jobs live: 64 buckets per folder, the same in every process and version.
+@Suite(.serverLoadLimit) struct SchedulerLayoutTests {
+    /// The bucket is part of every key a job has: if it moved, existing jobs would be lost.
+    @Test func aJobsBucketNeverChanges() throws {
+        #expect(SchedulerLayout.bucket(of: "job") == "3e")
+        #expect(SchedulerLayout.bucket(of: "nightly") == "2f")
+        #expect(SchedulerLayout.bucket(of: "é") == "1e")
+        let layout = SchedulerLayout()
+        #expect(try layout.job("nightly").path == "/scheduler/jobs/2f/nightly")
+        #expect(try layout.state("nightly").path == "/scheduler/state/2f/nightly")
+        #expect(try layout.run("nightly", "r-1").path == "/scheduler/runs/2f/nightly/r-1")
+        #expect(try layout.claim("nightly", "r-1").path == "/scheduler/runs/2f/nightly/r-1/claim")
+        #expect(try layout.history(of: "nightly").path == "/scheduler/history/2f/nightly")
+    }
+
+    @Test func jobsSpreadOverEveryBucket() {
+        var counts: [String: Int] = [:]
+        for index in 0..<10_000 { counts[SchedulerLayout.bucket(of: "j\(index)"), default: 0] += 1 }
+        #expect(Set(counts.keys) == Set(SchedulerLayout.bucketNames))
+        // 156 on average: no bucket near twice that, or the largest folder would stay large.
+        #expect(counts.values.max()! < 200, "\(counts)")
+    }
+
+    @Test func keysAreRecognisedByTheirPlaceInTheLayout() throws {
+        let layout = SchedulerLayout()
+        let run = try layout.run("nightly", "r-1")
+        #expect(layout.jobID(of: run, in: layout.runs) == "nightly")
+        #expect(layout.jobID(of: try layout.claim("nightly", "r-1"), in: layout.runs) == "nightly")
+        #expect(layout.jobID(of: try layout.job("nightly"), in: layout.jobs) == "nightly")
+        #expect(layout.jobID(of: try layout.jobs.child("2f"), in: layout.jobs) == nil, "a bucket")
+        #expect(layout.jobID(of: try layout.job("nightly"), in: layout.states) == nil, "another folder")
+        #expect(layout.isRun(run))
+        #expect(!layout.isRun(try layout.runs(of: "nightly")))
+        #expect(!layout.isRun(try layout.claim("nightly", "r-1")))
+        #expect(layout.run(ofClaim: try layout.claim("nightly", "r-1")) == run)
+        #expect(layout.isJobKey(try layout.state("nightly"), in: layout.states))
+        #expect(!layout.isJobKey(try layout.jobs.child("2f"), in: layout.jobs))
+        #expect(layout.isHistoryEntry(try layout.history(of: "nightly").child("h-0000000001")))
+        #expect(!layout.isHistoryEntry(try layout.history(of: "nightly")))
+    }
+
+    /// Several processes starting at once all end with every bucket of every folder in place.
+    @Test(arguments: TestBackend.all)
+    func foldersAndBucketsAreCreatedOnceHoweverManyStartTogether(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = try Key("/layout-\(UInt32.random(in: 0...UInt32.max))")
+        let store = try await backend.open(namespace, .seconds(10))
+        defer { Task { await GroupCommitTests.discard(store) } }
+        let layout = SchedulerLayout()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                let handle = try await backend.open(namespace, .seconds(10))
+                group.addTask {
+                    try await layout.ensureFolders(in: handle)
+                    await handle.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        for folder in layout.bucketedFolders {
+            #expect(try await store.children(of: folder) == SchedulerLayout.bucketNames, "\(folder)")
+        }
+        #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "runs", "state", "workers"])
+        try await layout.ensureFolders(in: store)  // again: nothing to do, nothing refused
+    }
+
+    /// A root written by a coord from before the buckets is refused with what to do, not read as
+    /// if it were empty.
+    @Test(arguments: TestBackend.all)
+    func aRootInTheEarlierLayoutIsRefused(backend: TestBackend) async throws {
+        try backend.require()
+        let store = try await backend.open(try Key("/layout-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))
+        defer { Task { await GroupCommitTests.discard(store) } }
+        let layout = SchedulerLayout()
+        _ = try await store.create(try layout.jobs.child("nightly"), value: Array(#"{"id":"nightly"}"#.utf8), mode: .persistent)
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
+        #expect(SchedulerError.earlierLayout(root: layout.root).description.contains("coord kv rm /scheduler --recursive"))
+    }
+}
