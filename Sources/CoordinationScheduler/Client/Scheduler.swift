@@ -43,7 +43,9 @@ public struct Scheduler: Sendable {
 
     /// Validates every job first, then stores them several to a transaction (each job whole in one),
     /// so that many jobs cost a few round trips instead of one each, and watchers see them in a
-    /// few bursts. The transactions are written in order; when one fails (a job that exists), the
+    /// few bursts. Jobs of one bucket (``SchedulerLayout/bucket(of:)``) go together, since each
+    /// folder a transaction creates in costs etcd a check; within a bucket they keep their order.
+    /// The transactions are written one after another; when one fails (a job that exists), the
     /// jobs of the transactions before it are stored and the rest are not.
     /// - Throws: `invalidConfiguration` (nothing stored); `nodeExists` naming the job that exists.
     public func submit(_ specs: [JobSpec]) async throws {
@@ -59,7 +61,11 @@ public struct Scheduler: Sendable {
             batch = []
             operations = []
         }
-        for spec in specs {
+        let byBucket = specs.enumerated().sorted { lhs, rhs in
+            let (left, right) = (SchedulerLayout.bucket(of: lhs.element.id), SchedulerLayout.bucket(of: rhs.element.id))
+            return left != right ? left < right : lhs.offset < rhs.offset
+        }
+        for (_, spec) in byBucket {
             let eligible = spec.placement == .broadcast ? workers.filter { $0.info.canRun(spec) }.map(\.id) : []
             let submission = try JobSubmission(spec, now: now, workers: eligible, layout: layout)
             if operations.count + submission.operations.count > Self.operationsPerSubmission { try await flush() }
