@@ -19,9 +19,8 @@ struct WorkerCommand: AsyncParsableCommand {
             last 4 KB of its stdout and stderr are kept in the job's history (coord runs ID --json). \
             The worker that leads removes each finished one-shot job (no active run left) --keep-finished \
             after its last run ended, with its history, so that the store does not grow without end, \
-            and, beyond --max-finished finished jobs, those that finished first, sooner (on ZooKeeper \
-            every worker re-lists the job folders whole at each new job, so their size costs CPU on \
-            every job).
+            and, beyond --max-finished finished jobs, those that finished first, sooner (every job \
+            kept is in every worker's view).
 
             SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
             to finish, what is left is handed back to other workers; then coord exits 0. Logs go \

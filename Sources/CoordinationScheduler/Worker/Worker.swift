@@ -33,10 +33,10 @@ public final class Worker: Service {
         /// Leader: the most finished one-shot jobs kept; beyond it, the ones that finished first
         /// are removed before their retention. `nil` sets no such bound.
         ///
-        /// Every job is a child of folders that each worker watches, and on ZooKeeper each new or
-        /// removed job makes every worker re-list those folders whole (its watches are one-shot):
-        /// with 10,000 finished jobs kept, each new job cost the workers five times and the server
-        /// three times the CPU it cost with none (`benchmarks/finished-jobs`), growing with the count.
+        /// Every job kept is in each worker's view. Its keys are split over 64 buckets, so on
+        /// ZooKeeper (one-shot watches) a new or removed job makes every worker re-list one bucket
+        /// rather than every job: with 10,000 finished jobs kept a new job cost about what it cost
+        /// with none (`benchmarks/finished-jobs`), but a bucket's listing still grows with the count.
         public var finishedJobLimit: Int?
 
         public init(
