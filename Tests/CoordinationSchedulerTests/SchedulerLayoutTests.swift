@@ -80,6 +80,8 @@ import Testing
         let layout = SchedulerLayout()
         _ = try await store.create(try layout.jobs.child("nightly"), value: Array(#"{"id":"nightly"}"#.utf8), mode: .persistent)
         await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
+        // Listing (`coord jobs`) too, rather than showing none.
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await Scheduler(store: store).jobs() }
         #expect(SchedulerError.earlierLayout(root: layout.root).description.contains("coord kv rm /scheduler --recursive"))
     }
 }

@@ -129,19 +129,46 @@ public struct Scheduler: Sendable {
         return JobView(spec: try specRecord.decoded(JobSpec.self), state: try stateRecord.decoded(JobState.self))
     }
 
-    /// Every job, sorted by id.
+    /// Every job, sorted by id. Reads many at once: one after another, 10,000 kept jobs took
+    /// `coord jobs` 19 s on ZooKeeper.
+    /// - Throws: ``SchedulerError/earlierLayout(root:)`` for a root written before the buckets.
     public func jobs() async throws -> [JobView] {
         guard try await store.exists(layout.jobs) else { return [] }
-        var ids: [String] = []
-        for bucket in SchedulerLayout.bucketNames {
-            do { ids += try await store.children(of: try layout.jobs.child(bucket)) } catch let error as CoordinationError
-                where error.code == .noNode {}
+        let buckets = try await store.children(of: layout.jobs)
+        if buckets.contains(where: { !SchedulerLayout.bucketNames.contains($0) }) {
+            throw SchedulerError.earlierLayout(root: layout.root)
         }
-        var result: [JobView] = []
-        for id in ids.sorted() {
-            if let view = try await job(id) { result.append(view) }
+        let store = store
+        let folders = try buckets.map { name throws(CoordinationError) in try layout.jobs.child(name) }
+        let ids = try await Self.concurrently(folders.count) { index in
+            do { return try await store.children(of: folders[index]) } catch let error as CoordinationError where error.code == .noNode {
+                return []
+            }
+        }.flatMap { $0 }.sorted()
+        return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
+    }
+
+    /// `body(0)` … `body(count - 1)`, at most `width` at a time, in index order.
+    static func concurrently<Value: Sendable>(
+        _ count: Int, width: Int = 32, _ body: @escaping @Sendable (Int) async throws -> Value
+    ) async throws -> [Value] {
+        try await withThrowingTaskGroup(of: (Int, Value).self) { group in
+            var values: [Value?] = Array(repeating: nil, count: count)
+            var next = 0
+            var running = 0
+            while next < count || running > 0 {
+                if next < count && running < width {
+                    let index = next
+                    group.addTask { (index, try await body(index)) }
+                    next += 1
+                    running += 1
+                } else if let (index, value) = try await group.next() {
+                    values[index] = value
+                    running -= 1
+                }
+            }
+            return values.map { $0! }
         }
-        return result
     }
 
     /// An active run and, while it is claimed, its claim's fencing token.
