@@ -32,10 +32,9 @@ struct JobsTable: AsyncParsableCommand {
         let rows = try await context.withScheduler { scheduler in
             var rows: [Row] = []
             let now = Date()
-            for view in try await scheduler.jobs() {
+            for overview in try await scheduler.overview() {
+                let (view, active, last) = (overview.job, overview.activeRuns, overview.last)
                 let id = view.spec.id
-                let last = try await scheduler.history(of: id).last
-                let active = try await scheduler.activeRuns(of: id).count
                 rows.append(
                     Row(
                         id: id, handler: view.spec.handler, schedule: SchedulerTables.schedule(view.spec.schedule),

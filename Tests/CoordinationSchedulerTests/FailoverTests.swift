@@ -159,6 +159,9 @@ import Testing
         }
         let history = try await client.history(of: "job")
         #expect(history.map(\.run) == ["t-0000000004-000", "t-0000000005-000", "t-0000000006-000"], "the newest three")
+        #expect(try await client.lastHistoryEntry(of: "job") == history.last)
+        let overview = try await client.overview()
+        #expect(overview.map(\.job.spec.id) == ["job"] && overview.first?.last == history.last && overview.first?.activeRuns == 0)
         #expect(calls.value.count == 7)
         let store = try await cluster.open()
         #expect(try await store.exists(try Key("/elsewhere/jobs/\(SchedulerLayout.bucket(of: "job"))/job")))

@@ -148,6 +148,27 @@ public struct Scheduler: Sendable {
         return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
     }
 
+    /// A job with what a listing shows of it besides its definition and state.
+    public struct JobOverview: Sendable, Hashable {
+        public let job: JobView
+        /// How many of its runs are pending or running.
+        public let activeRuns: Int
+        /// Its newest history entry.
+        public let last: HistoryEntry?
+    }
+
+    /// Every job with its active runs and newest history entry (`coord jobs`), sorted by id,
+    /// many jobs read at once.
+    public func overview() async throws -> [JobOverview] {
+        let jobs = try await jobs()
+        return try await Self.concurrently(jobs.count) { index in
+            let id = jobs[index].spec.id
+            async let active = activeRuns(of: id)
+            async let last = lastHistoryEntry(of: id)
+            return JobOverview(job: jobs[index], activeRuns: try await active.count, last: try await last)
+        }
+    }
+
     /// `body(0)` … `body(count - 1)`, at most `width` at a time, in index order.
     static func concurrently<Value: Sendable>(
         _ count: Int, width: Int = 32, _ body: @escaping @Sendable (Int) async throws -> Value
@@ -200,6 +221,18 @@ public struct Scheduler: Sendable {
             if let record = try await store.get(try folder.child(name)) { result.append(try record.decoded(HistoryEntry.self)) }
         }
         return result
+    }
+
+    /// The job's newest history entry, reading that entry alone.
+    public func lastHistoryEntry(of job: String) async throws -> HistoryEntry? {
+        let folder = try layout.history(of: job)
+        let names: [String]
+        do { names = try await store.children(of: folder) } catch let error as CoordinationError where error.code == .noNode { return nil }
+        // Sequential names sort in creation order; an entry trimmed meanwhile is skipped.
+        for name in names.reversed() {
+            if let record = try await store.get(try folder.child(name)) { return try record.decoded(HistoryEntry.self) }
+        }
+        return nil
     }
 
     /// A live worker.
