@@ -82,6 +82,9 @@ import Testing
         await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
         // Listing (`coord jobs`) too, rather than showing none.
         await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await Scheduler(store: store).jobs() }
+        // And one job (`coord job show`, `coord runs`), rather than "no job".
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await Scheduler(store: store).job("nightly") }
+        #expect(try await Scheduler(store: store).job("other") == nil)
         #expect(SchedulerError.earlierLayout(root: layout.root).description.contains("coord kv rm /scheduler --recursive"))
     }
 }

@@ -122,10 +122,18 @@ public struct Scheduler: Sendable {
     }
 
     /// The job `id`, or `nil` when there is none.
+    /// - Throws: ``SchedulerError/earlierLayout(root:)`` when the root keeps `id` where a coord
+    ///   from before the buckets did.
     public func job(_ id: String) async throws -> JobView? {
         guard let specRecord = try await store.get(try layout.job(id)),
             let stateRecord = try await store.get(try layout.state(id))
-        else { return nil }
+        else {
+            // Where a coord from before the buckets kept it: say so rather than "no job".
+            if !SchedulerLayout.bucketNames.contains(id), try await store.exists(try layout.jobs.child(id)) {
+                throw SchedulerError.earlierLayout(root: layout.root)
+            }
+            return nil
+        }
         return JobView(spec: try specRecord.decoded(JobSpec.self), state: try stateRecord.decoded(JobState.self))
     }
 
