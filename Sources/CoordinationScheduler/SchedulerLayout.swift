@@ -57,6 +57,7 @@ public struct SchedulerLayout: Sendable, Hashable {
 
     /// Every bucket's name, in order.
     public static let bucketNames: [String] = (0..<bucketCount).map(bucketName)
+    static let bucketNameSet = Set(bucketNames)
 
     private func bucketed(_ folder: Key, _ job: String) throws(CoordinationError) -> Key {
         try folder.child(Self.bucket(of: job)).child(job)
@@ -103,29 +104,40 @@ public struct SchedulerLayout: Sendable, Hashable {
     public func newHistoryEntry(of job: String) throws(CoordinationError) -> Key { try history(of: job).child("h-") }
     public func worker(_ id: String) throws(CoordinationError) -> Key { try workers.child(id) }
 
-    /// Creates the folders and their buckets if missing (idempotent, safe to race). Refuses a
-    /// root that holds jobs in the unbucketed layout of an earlier coord
-    /// (``SchedulerError/earlierLayout(root:)``), rather than not seeing them.
+    /// Creates the folders and their buckets if missing (idempotent, safe to race; a bucket
+    /// deleted by hand comes back). Refuses a root that holds jobs in the unbucketed layout of an
+    /// earlier coord (``SchedulerError/earlierLayout(root:)``), rather than not seeing them.
     public func ensureFolders(in store: any CoordinationStore) async throws {
         for folder in folders where try await !store.exists(folder) {
             do { _ = try await store.create(folder, value: [], mode: .persistent) } catch let error as CoordinationError
                 where error.code == .nodeExists {}
         }
-        // The last bucket is created last: once it exists, so do the others.
-        for folder in bucketedFolders where try await !store.exists(try folder.child(Self.bucketNames.last!)) {
-            if folder == jobs, try await store.children(of: folder).contains(where: { !Self.bucketNames.contains($0) }) {
-                throw SchedulerError.earlierLayout(root: root)
+        // One listing per folder: as cheap as asking for one bucket, and it sees them all.
+        for folder in bucketedFolders {
+            let present = Set(try await store.children(of: folder))
+            if folder == jobs, !present.isSubset(of: Self.bucketNameSet) { throw SchedulerError.earlierLayout(root: root) }
+            let missing = try Self.bucketNames.filter { !present.contains($0) }.map { name throws(CoordinationError) in
+                try folder.child(name)
             }
-            let buckets = try Self.bucketNames.map { name throws(CoordinationError) in try folder.child(name) }
+            if missing.isEmpty { continue }
             do {
-                _ = try await store.transaction(buckets.map { .create($0, value: [], mode: .persistent) })
+                _ = try await store.transaction(missing.map { .create($0, value: [], mode: .persistent) })
             } catch let error as CoordinationError where error.code == .nodeExists {
-                // Another process is creating them too, or got partway: one by one, in order.
-                for bucket in buckets {
+                // Another process is creating them too: one by one.
+                for bucket in missing {
                     do { _ = try await store.create(bucket, value: [], mode: .persistent) } catch let error as CoordinationError
                         where error.code == .nodeExists {}
                 }
             }
+        }
+    }
+
+    /// Whether `jobs` holds anything but buckets: jobs of the unbucketed layout.
+    func holdsEarlierLayout(in store: any CoordinationStore) async throws -> Bool {
+        do {
+            return try await !Set(store.children(of: jobs)).isSubset(of: Self.bucketNameSet)
+        } catch let error as CoordinationError where error.code == .noNode {
+            return false
         }
     }
 

@@ -68,6 +68,10 @@ import Testing
         }
         #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "runs", "state", "workers"])
         try await layout.ensureFolders(in: store)  // again: nothing to do, nothing refused
+        // A bucket deleted by hand comes back, so that its jobs can be submitted again.
+        try await store.delete(try layout.jobs.child("2f"), ifVersion: nil, recursive: true)
+        try await Scheduler(store: store).submit([JobSpec(id: "nightly", handler: "noop")])
+        #expect(try await store.children(of: try layout.jobs.child("2f")) == ["nightly"])
     }
 
     /// A root written by a coord from before the buckets is refused with what to do, not read as
@@ -82,9 +86,16 @@ import Testing
         await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
         // Listing (`coord jobs`) too, rather than showing none.
         await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await Scheduler(store: store).jobs() }
-        // And one job (`coord job show`, `coord runs`), rather than "no job".
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await Scheduler(store: store).job("nightly") }
-        #expect(try await Scheduler(store: store).job("other") == nil)
+        // And one job (`coord job show`, `coord runs`, pause, cancel, rm), rather than "no job".
+        let client = Scheduler(store: store)
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.job("nightly") }
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.job("other") }
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.pause("nightly") }
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.cancel("nightly") }
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.remove("nightly") }
+        // Even with the buckets made by hand beside the old jobs.
+        for name in SchedulerLayout.bucketNames { _ = try await store.create(try layout.jobs.child(name), value: [], mode: .persistent) }
+        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
         #expect(SchedulerError.earlierLayout(root: layout.root).description.contains("coord kv rm /scheduler --recursive"))
     }
 }

@@ -129,9 +129,7 @@ public struct Scheduler: Sendable {
             let stateRecord = try await store.get(try layout.state(id))
         else {
             // Where a coord from before the buckets kept it: say so rather than "no job".
-            if !SchedulerLayout.bucketNames.contains(id), try await store.exists(try layout.jobs.child(id)) {
-                throw SchedulerError.earlierLayout(root: layout.root)
-            }
+            if try await layout.holdsEarlierLayout(in: store) { throw SchedulerError.earlierLayout(root: layout.root) }
             return nil
         }
         return JobView(spec: try specRecord.decoded(JobSpec.self), state: try stateRecord.decoded(JobState.self))
@@ -143,9 +141,7 @@ public struct Scheduler: Sendable {
     public func jobs() async throws -> [JobView] {
         guard try await store.exists(layout.jobs) else { return [] }
         let buckets = try await store.children(of: layout.jobs)
-        if buckets.contains(where: { !SchedulerLayout.bucketNames.contains($0) }) {
-            throw SchedulerError.earlierLayout(root: layout.root)
-        }
+        if !Set(buckets).isSubset(of: SchedulerLayout.bucketNameSet) { throw SchedulerError.earlierLayout(root: layout.root) }
         let store = store
         let folders = try buckets.map { name throws(CoordinationError) in try layout.jobs.child(name) }
         let ids = try await Self.concurrently(folders.count) { index in
@@ -187,6 +183,7 @@ public struct Scheduler: Sendable {
             var running = 0
             while next < count || running > 0 {
                 if next < count && running < width {
+                    try Task.checkCancellation()
                     let index = next
                     group.addTask { (index, try await body(index)) }
                     next += 1
@@ -210,9 +207,11 @@ public struct Scheduler: Sendable {
     /// The job's active runs (pending and running), by run id.
     public func activeRuns(of job: String) async throws -> [ActiveRun] {
         let folder = try layout.runs(of: job)
-        guard try await store.exists(folder) else { return [] }
+        let names: [String]
+        // The job may be removed meanwhile (the leader's sweep): then it has no active run.
+        do { names = try await store.children(of: folder) } catch let error as CoordinationError where error.code == .noNode { return [] }
         var result: [ActiveRun] = []
-        for name in try await store.children(of: folder) {
+        for name in names {
             guard let record = try await store.get(try folder.child(name)) else { continue }
             let claim = try await store.get(try layout.claim(job, name))
             result.append(ActiveRun(record: try record.decoded(RunRecord.self), token: claim?.createRevision, version: record.version))
@@ -288,10 +287,10 @@ public struct Scheduler: Sendable {
     /// whatever its schedule. Returns the new run ids.
     @discardableResult
     public func trigger(_ id: String) async throws -> [String] {
-        guard let spec = try await job(id)?.spec else { throw CoordinationError.noJob(id) }
+        guard let spec = try await job(id)?.spec else { throw try await missingJob(id) }
         let workers = try await eligibleWorkers(for: spec)
         while true {
-            guard let record = try await store.get(try layout.state(id)) else { throw CoordinationError.noJob(id) }
+            guard let record = try await store.get(try layout.state(id)) else { throw try await missingJob(id) }
             var state = try record.decoded(JobState.self)
             state.triggers += 1
             let now = clock.now()
@@ -315,13 +314,13 @@ public struct Scheduler: Sendable {
     /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
     /// running ones are asked to cancel (their worker records `cancelled`). The schedule stays.
     public func cancel(_ id: String) async throws {
-        guard try await store.exists(try layout.job(id)) else { throw CoordinationError.noJob(id) }
+        guard try await store.exists(try layout.job(id)) else { throw try await missingJob(id) }
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "cancelled by request")
     }
 
     /// Removes the job, its active runs (running ones are asked to cancel first) and its history.
     public func remove(_ id: String) async throws {
-        guard try await store.exists(try layout.job(id)) else { throw CoordinationError.noJob(id) }
+        guard try await store.exists(try layout.job(id)) else { throw try await missingJob(id) }
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
         for key in [try layout.job(id), try layout.state(id)] {
             do { try await store.delete(key) } catch let error as CoordinationError where error.code == .noNode {}
@@ -336,7 +335,7 @@ public struct Scheduler: Sendable {
     /// Applies `change` to the job's state with a compare-and-set, retrying on conflicts.
     func updateState(_ id: String, _ change: (inout JobState) -> Void) async throws {
         while true {
-            guard let record = try await store.get(try layout.state(id)) else { throw CoordinationError.noJob(id) }
+            guard let record = try await store.get(try layout.state(id)) else { throw try await missingJob(id) }
             var state = try record.decoded(JobState.self)
             change(&state)
             do {
@@ -346,6 +345,13 @@ public struct Scheduler: Sendable {
                 continue
             }
         }
+    }
+}
+
+extension Scheduler {
+    /// The error for a job that is not there: the root's earlier layout when that is why.
+    func missingJob(_ id: String) async throws -> any Error {
+        try await layout.holdsEarlierLayout(in: store) ? SchedulerError.earlierLayout(root: layout.root) : CoordinationError.noJob(id)
     }
 }
 

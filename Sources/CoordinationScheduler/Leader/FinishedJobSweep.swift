@@ -105,8 +105,8 @@ struct FinishedJobSweep {
     }
 
     /// Removes the jobs, several to a transaction where their operations fit, and returns those
-    /// removed. Watchers then see a few changes of the job folders rather than one per job: on
-    /// ZooKeeper each change makes every worker re-list those folders whole. A transaction that
+    /// removed. Watchers then see a few bursts of changes rather than one per job: on ZooKeeper
+    /// each burst makes every worker re-list the buckets it changed once. A transaction that
     /// fails (a job triggered again meanwhile) is retried job by job.
     private func remove(_ jobs: [(id: String, stateVersion: Int64)]) async -> Set<String> {
         var removed: Set<String> = []

@@ -1,6 +1,6 @@
 public import Foundation
 
-/// One finished attempt (or a skipped fire time), at `R/history/<job>/h-<sequence>`, written in the
+/// One finished attempt (or a skipped fire time), at `R/history/<b>/<job>/h-<sequence>`, written in the
 /// same transaction as the change that ended it. Bounded per job (``SchedulerLayout/historyLimit``).
 public struct HistoryEntry: Sendable, Hashable, Codable {
     public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
