@@ -26,10 +26,8 @@ struct WorkersCommand: AsyncParsableCommand {
         let rows = try await context.withScheduler { scheduler in
             let workers = try await scheduler.workers()
             var load: [String: Int] = [:]
-            for job in try await scheduler.jobs() {
-                for run in try await scheduler.activeRuns(of: job.spec.id) where run.record.status == .running {
-                    if let worker = run.record.worker { load[worker, default: 0] += 1 }
-                }
+            for run in try await scheduler.allActiveRuns().values.joined() where run.record.status == .running {
+                if let worker = run.record.worker { load[worker, default: 0] += 1 }
             }
             return workers.map { worker in
                 Row(

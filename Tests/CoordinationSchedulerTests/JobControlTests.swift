@@ -49,6 +49,11 @@ import Testing
         try await client.submit(JobSpec(id: "later", handler: "wait", schedule: .once(at: Date().addingTimeInterval(3600))))
         try await client.submit(JobSpec(id: "now", handler: "wait"))
         try await withDeadline("the run to start") { await started.wait() }
+        // What `coord workers` counts load from: every job's active runs.
+        let active = try await client.allActiveRuns()
+        #expect(active.keys.sorted() == ["later", "now"])
+        #expect(active["now"]?.map(\.record.status) == [.running] && active["now"]?.first?.record.worker == "w")
+        #expect(active["later"]?.map(\.record.status) == [.pending])
         try await client.cancel("later")
         try await client.cancel("now")
         let history = try await cluster.waitForHistory("two cancellations") { $0.filter { $0.outcome == .cancelled }.count == 2 }

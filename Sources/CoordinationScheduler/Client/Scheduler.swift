@@ -142,14 +142,27 @@ public struct Scheduler: Sendable {
         guard try await store.exists(layout.jobs) else { return [] }
         let buckets = try await store.children(of: layout.jobs)
         if !Set(buckets).isSubset(of: SchedulerLayout.bucketNameSet) { throw SchedulerError.earlierLayout(root: layout.root) }
+        let ids = try await jobIDs(in: layout.jobs, buckets: buckets)
+        return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
+    }
+
+    /// The ids of the jobs in a bucketed folder's `buckets`, sorted, the buckets listed many at once.
+    private func jobIDs(in folder: Key, buckets: [String] = SchedulerLayout.bucketNames) async throws -> [String] {
         let store = store
-        let folders = try buckets.map { name throws(CoordinationError) in try layout.jobs.child(name) }
-        let ids = try await Self.concurrently(folders.count) { index in
+        let folders = try buckets.map { name throws(CoordinationError) in try folder.child(name) }
+        return try await Self.concurrently(folders.count) { index in
             do { return try await store.children(of: folders[index]) } catch let error as CoordinationError where error.code == .noNode {
                 return []
             }
         }.flatMap { $0 }.sorted()
-        return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
+    }
+
+    /// Every job's active runs, by job id, many jobs read at once (`coord workers` counts each
+    /// worker's running runs from them).
+    public func allActiveRuns() async throws -> [String: [ActiveRun]] {
+        let ids = try await jobIDs(in: layout.runs)
+        let runs = try await Self.concurrently(ids.count) { index in try await activeRuns(of: ids[index]) }
+        return Dictionary(uniqueKeysWithValues: zip(ids, runs)).filter { !$0.value.isEmpty }
     }
 
     /// A job with what a listing shows of it besides its definition and state.
