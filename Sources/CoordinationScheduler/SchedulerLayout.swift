@@ -46,18 +46,21 @@ public struct SchedulerLayout: Sendable, Hashable {
 
     /// The bucket of a job's keys: the same in every process and every version.
     public static func bucket(of job: String) -> String {
-        let index = Int(HashRing.hash(job) % UInt64(bucketCount))
-        return bucketName(index)
+        bucketNames[Int(HashRing.hash(job) % UInt64(bucketCount))]
     }
 
-    static func bucketName(_ index: Int) -> String {
+    /// Every bucket's name, in order: two hex digits.
+    public static let bucketNames: [String] = (0..<bucketCount).map { index in
         let digits = Array("0123456789abcdef")
         return String([digits[index / 16], digits[index % 16]])
     }
+    private static let bucketNameSet = Set(bucketNames)
 
-    /// Every bucket's name, in order.
-    public static let bucketNames: [String] = (0..<bucketCount).map(bucketName)
-    static let bucketNameSet = Set(bucketNames)
+    /// Whether a listing of `jobs` shows jobs of the unbucketed layout of an earlier coord:
+    /// anything but buckets.
+    static func isEarlierLayout(jobsListing names: some Sequence<String>) -> Bool {
+        !Set(names).isSubset(of: bucketNameSet)
+    }
 
     private func bucketed(_ folder: Key, _ job: String) throws(CoordinationError) -> Key {
         try folder.child(Self.bucket(of: job)).child(job)
@@ -115,7 +118,7 @@ public struct SchedulerLayout: Sendable, Hashable {
         // One listing per folder: as cheap as asking for one bucket, and it sees them all.
         for folder in bucketedFolders {
             let present = Set(try await store.children(of: folder))
-            if folder == jobs, !present.isSubset(of: Self.bucketNameSet) { throw SchedulerError.earlierLayout(root: root) }
+            if folder == jobs, Self.isEarlierLayout(jobsListing: present) { throw SchedulerError.earlierLayout(root: root) }
             let missing = try Self.bucketNames.filter { !present.contains($0) }.map { name throws(CoordinationError) in
                 try folder.child(name)
             }
@@ -135,7 +138,7 @@ public struct SchedulerLayout: Sendable, Hashable {
     /// Whether `jobs` holds anything but buckets: jobs of the unbucketed layout.
     func holdsEarlierLayout(in store: any CoordinationStore) async throws -> Bool {
         do {
-            return try await !Set(store.children(of: jobs)).isSubset(of: Self.bucketNameSet)
+            return try await Self.isEarlierLayout(jobsListing: store.children(of: jobs))
         } catch let error as CoordinationError where error.code == .noNode {
             return false
         }

@@ -141,7 +141,7 @@ public struct Scheduler: Sendable {
     public func jobs() async throws -> [JobView] {
         guard try await store.exists(layout.jobs) else { return [] }
         let buckets = try await store.children(of: layout.jobs)
-        if !Set(buckets).isSubset(of: SchedulerLayout.bucketNameSet) { throw SchedulerError.earlierLayout(root: layout.root) }
+        if SchedulerLayout.isEarlierLayout(jobsListing: buckets) { throw SchedulerError.earlierLayout(root: layout.root) }
         let ids = try await jobIDs(in: layout.jobs, buckets: buckets)
         return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
     }
