@@ -56,7 +56,7 @@ final class StoreObserver: Sendable {
     func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.follow(self.layout.history) { self.noteHistory($0) } }
-            group.addTask { await self.follow(self.layout.runs) { self.noteRun($0) } }
+            group.addTask { await self.follow(self.layout.jobs) { self.noteRun($0) } }
         }
     }
 
@@ -118,7 +118,7 @@ final class StoreObserver: Sendable {
     }
 
     private func noteRun(_ record: Record) {
-        guard !record.value.isEmpty, let run = try? Self.decoder.decode(RunRecord.self, from: Data(record.value)) else { return }
+        guard layout.isRun(record.key), !record.value.isEmpty, let run = try? Self.decoder.decode(RunRecord.self, from: Data(record.value)) else { return }
         let sighting = RunSighting(key: record.key.path, record: run, modRevision: record.modRevision)
         _ = seen.withLock { $0.runs.insert(sighting) }
     }

@@ -46,8 +46,8 @@ struct InvariantCheckerTests {
                 history("tick", run: "r-t2", token: 40, worker: "w3-1", .succeeded, created: 41),
             ],
             runs: [
-                RunSighting(key: "/scheduler/runs/a/r-1", record: running("a", worker: "w1-1", attempt: 1), modRevision: 11),
-                RunSighting(key: "/scheduler/runs/a/r-1", record: running("a", worker: "w2-1", attempt: 2), modRevision: 21),
+                RunSighting(key: "/scheduler/jobs/a/r-1", record: running("a", worker: "w1-1", attempt: 1), modRevision: 11),
+                RunSighting(key: "/scheduler/jobs/a/r-1", record: running("a", worker: "w2-1", attempt: 2), modRevision: 21),
             ],
             mustSucceed: [ResourceID(job: "a", item: 0)], cronJobs: ["tick"],
             wakes: [WorkerWake(worker: "w1-1", stopRevision: 15, wakeRevision: 22, wokeAt: 5.5)], workerProcesses: 3)
@@ -156,11 +156,11 @@ struct InvariantCheckerTests {
 
         // It rewrites its old run record (same attempt) after the wake.
         var runs = Self.cleanRun()
-        runs.runs.append(RunSighting(key: "/scheduler/runs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 1), modRevision: 23))
+        runs.runs.append(RunSighting(key: "/scheduler/jobs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 1), modRevision: 23))
         #expect(Self.verdict(runs, .silentAfterWake).violations.count == 1)
         // A new claim of a later attempt after the wake is its right.
         var retried = Self.cleanRun()
-        retried.runs.append(RunSighting(key: "/scheduler/runs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 3), modRevision: 23))
+        retried.runs.append(RunSighting(key: "/scheduler/jobs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 3), modRevision: 23))
         #expect(Self.verdict(retried, .silentAfterWake).held)
     }
 

@@ -34,9 +34,9 @@ import Testing
         defer { Task { await cluster.shutdown() } }
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "taken", handler: "noop"))
-        // 12 one-shot jobs (5 creations each) fill a transaction.
-        let perTransaction = CoordinationLimits.maxTransactionOperations / 5
-        #expect(perTransaction == 12)
+        // 16 one-shot jobs (4 creations each) fill a transaction.
+        let perTransaction = CoordinationLimits.maxTransactionOperations / 4
+        #expect(perTransaction == 16)
         let specs = (0..<30).map { JobSpec(id: "first-\($0)", handler: "noop") } + [JobSpec(id: "taken", handler: "noop")]
         let written = specs.enumerated().sorted {
             let (left, right) = (SchedulerLayout.bucket(of: $0.element.id), SchedulerLayout.bucket(of: $1.element.id))

@@ -40,13 +40,13 @@ import Testing
         let observer = try await cluster.open()
         let layout = cluster.layout
         let claimGone = Task {
-            for try await event in observer.watch(layout.runs, scope: .subtree) {
+            for try await event in observer.watch(layout.jobs, scope: .subtree) {
                 if case .delete(let key) = event, layout.run(ofClaim: key) != nil { return ContinuousClock.now }
             }
-            throw CoordinationError(.unavailable, "runs watch ended")
+            throw CoordinationError(.unavailable, "jobs watch ended")
         }
         try await withDeadline("the claim watch to start") {
-            for try await event in observer.watch(layout.runs, scope: .subtree) { if case .snapshot = event { return } }
+            for try await event in observer.watch(layout.jobs, scope: .subtree) { if case .snapshot = event { return } }
         }
         try await backend.expire(firstStore)
         try await withDeadline("the first attempt to be cancelled") { await cancelled.wait() }

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serverLoadLimit) struct FinishedJobRetentionTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    /// The leader removes a finished one-shot job, with its state, runs folder and history, once
+    /// The leader removes a finished one-shot job, with its state and history, once
     /// the retention has passed since its last run finished, and nothing else: not a job finished
     /// more recently, not one triggered again whose run is still active, not a one-shot job whose
     /// time has not come, not a recurring job.
@@ -47,7 +47,7 @@ import Testing
 
         clock.advance(by: 5)  // a finished 11 s ago, b 5 s ago
         try await waitUntilGone(try layout.job("a"), store: watcher)
-        for gone in [try layout.state("a"), try layout.runs(of: "a"), try layout.history(of: "a")] {
+        for gone in [try layout.state("a"), try layout.history(of: "a")] {
             #expect(try await !watcher.exists(gone), "\(gone) went with the job")
         }
         #expect(try await exists("b"), "b finished only 5 s ago")
@@ -89,7 +89,7 @@ import Testing
         clock.advance(by: 3)
         let watcher = try await cluster.open()
         try await waitUntilNoJob(in: cluster.layout.jobs, layout: cluster.layout, store: watcher)
-        for folder in [cluster.layout.states, cluster.layout.runs, cluster.layout.history] {
+        for folder in [cluster.layout.states, cluster.layout.history] {
             var left: [String] = []
             for bucket in SchedulerLayout.bucketNames { left += try await watcher.children(of: try folder.child(bucket)) }
             #expect(left.isEmpty, "\(folder) still holds \(left)")

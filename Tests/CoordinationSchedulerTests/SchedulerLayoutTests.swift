@@ -14,8 +14,9 @@ import Testing
         let layout = SchedulerLayout()
         #expect(try layout.job("nightly").path == "/scheduler/jobs/2f/nightly")
         #expect(try layout.state("nightly").path == "/scheduler/state/2f/nightly")
-        #expect(try layout.run("nightly", "r-1").path == "/scheduler/runs/2f/nightly/r-1")
-        #expect(try layout.claim("nightly", "r-1").path == "/scheduler/runs/2f/nightly/r-1/claim")
+        #expect(try layout.runs(of: "nightly") == (try layout.job("nightly")))
+        #expect(try layout.run("nightly", "r-1").path == "/scheduler/jobs/2f/nightly/r-1")
+        #expect(try layout.claim("nightly", "r-1").path == "/scheduler/jobs/2f/nightly/r-1/claim")
         #expect(try layout.history(of: "nightly").path == "/scheduler/history/2f/nightly")
     }
 
@@ -30,14 +31,18 @@ import Testing
     @Test func keysAreRecognisedByTheirPlaceInTheLayout() throws {
         let layout = SchedulerLayout()
         let run = try layout.run("nightly", "r-1")
-        #expect(layout.jobID(of: run, in: layout.runs) == "nightly")
-        #expect(layout.jobID(of: try layout.claim("nightly", "r-1"), in: layout.runs) == "nightly")
+        #expect(layout.jobID(of: run, in: layout.jobs) == "nightly")
+        #expect(layout.jobID(of: try layout.claim("nightly", "r-1"), in: layout.jobs) == "nightly")
         #expect(layout.jobID(of: try layout.job("nightly"), in: layout.jobs) == "nightly")
         #expect(layout.jobID(of: try layout.jobs.child("2f"), in: layout.jobs) == nil, "a bucket")
         #expect(layout.jobID(of: try layout.job("nightly"), in: layout.states) == nil, "another folder")
         #expect(layout.isRun(run))
         #expect(!layout.isRun(try layout.runs(of: "nightly")))
         #expect(!layout.isRun(try layout.claim("nightly", "r-1")))
+        #expect(layout.isRunOrClaim(run))
+        #expect(layout.isRunOrClaim(try layout.claim("nightly", "r-1")))
+        #expect(!layout.isRunOrClaim(try layout.job("nightly")), "the job's own key")
+        #expect(!layout.isRunOrClaim(try layout.history(of: "nightly").child("h-0000000001")), "another folder")
         #expect(layout.run(ofClaim: try layout.claim("nightly", "r-1")) == run)
         #expect(layout.isJobKey(try layout.state("nightly"), in: layout.states))
         #expect(!layout.isJobKey(try layout.jobs.child("2f"), in: layout.jobs))
@@ -66,7 +71,7 @@ import Testing
         for folder in layout.bucketedFolders {
             #expect(try await store.children(of: folder) == SchedulerLayout.bucketNames, "\(folder)")
         }
-        #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "runs", "state", "workers"])
+        #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "state", "workers"])
         try await layout.ensureFolders(in: store)  // again: nothing to do, nothing refused
         // A bucket deleted by hand comes back, so that its jobs can be submitted again.
         try await store.delete(try layout.jobs.child("2f"), ifVersion: nil, recursive: true)
@@ -74,28 +79,38 @@ import Testing
         #expect(try await store.children(of: try layout.jobs.child("2f")) == ["nightly"])
     }
 
-    /// A root written by a coord from before the buckets is refused with what to do, not read as
-    /// if it were empty.
+    /// A root written by an earlier coord (jobs before the buckets, or runs in their own folder
+    /// before they moved beneath their jobs) is refused with what to do, not read as if it were empty.
     @Test(arguments: TestBackend.all)
-    func aRootInTheEarlierLayoutIsRefused(backend: TestBackend) async throws {
+    func aRootInAnEarlierLayoutIsRefused(backend: TestBackend) async throws {
         try backend.require()
-        let store = try await backend.open(try Key("/layout-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))
-        defer { Task { await GroupCommitTests.discard(store) } }
         let layout = SchedulerLayout()
-        _ = try await store.create(try layout.jobs.child("nightly"), value: Array(#"{"id":"nightly"}"#.utf8), mode: .persistent)
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
-        // Listing (`coord jobs`) too, rather than showing none.
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await Scheduler(store: store).jobs() }
-        // And one job (`coord job show`, `coord runs`, pause, cancel, rm), rather than "no job".
-        let client = Scheduler(store: store)
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.job("nightly") }
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.job("other") }
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.pause("nightly") }
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.cancel("nightly") }
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await client.remove("nightly") }
-        // Even with the buckets made by hand beside the old jobs.
-        for name in SchedulerLayout.bucketNames { _ = try await store.create(try layout.jobs.child(name), value: [], mode: .persistent) }
-        await #expect(throws: SchedulerError.earlierLayout(root: layout.root)) { try await layout.ensureFolders(in: store) }
+        let earlierLayouts: [(name: String, keys: [String])] = [
+            ("unbucketed", ["/scheduler/jobs/nightly"]),
+            ("runs folder", ["/scheduler/runs", "/scheduler/runs/2f", "/scheduler/runs/2f/nightly", "/scheduler/runs/2f/nightly/r-1"]),
+        ]
+        for earlier in earlierLayouts {
+            let store = try await backend.open(try Key("/layout-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))
+            defer { Task { await GroupCommitTests.discard(store) } }
+            for path in earlier.keys { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
+            let refused = SchedulerError.earlierLayout(root: layout.root)
+            await #expect(throws: refused, "\(earlier.name)") { try await layout.ensureFolders(in: store) }
+            // Listing (`coord jobs`) too, rather than showing none.
+            await #expect(throws: refused, "\(earlier.name)") { try await Scheduler(store: store).jobs() }
+            // And one job (`coord job show`, `coord runs`, pause, cancel, rm), rather than "no job".
+            let client = Scheduler(store: store)
+            await #expect(throws: refused, "\(earlier.name)") { try await client.job("nightly") }
+            await #expect(throws: refused, "\(earlier.name)") { try await client.job("other") }
+            await #expect(throws: refused, "\(earlier.name)") { try await client.pause("nightly") }
+            await #expect(throws: refused, "\(earlier.name)") { try await client.cancel("nightly") }
+            await #expect(throws: refused, "\(earlier.name)") { try await client.remove("nightly") }
+            // Even with the buckets made by hand beside the old keys.
+            for name in SchedulerLayout.bucketNames {
+                let bucket = try layout.jobs.child(name)
+                if try await !store.exists(bucket) { _ = try await store.create(bucket, value: [], mode: .persistent) }
+            }
+            await #expect(throws: refused, "\(earlier.name)") { try await layout.ensureFolders(in: store) }
+        }
         #expect(SchedulerError.earlierLayout(root: layout.root).description.contains("coord kv rm /scheduler --recursive"))
     }
 }

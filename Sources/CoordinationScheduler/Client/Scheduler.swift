@@ -76,8 +76,8 @@ public struct Scheduler: Sendable {
         logger.debug("jobs submitted", metadata: ["jobs": "\(specs.count)"])
     }
 
-    /// The most operations one submission transaction carries when it holds several jobs (12
-    /// one-shot jobs of 5 creations each).
+    /// The most operations one submission transaction carries when it holds several jobs (16
+    /// one-shot jobs of 4 creations each).
     static let operationsPerSubmission = CoordinationLimits.maxTransactionOperations
 
     /// Applies the creations of `submissions` (concatenated in `operations`) in one transaction,
@@ -122,13 +122,12 @@ public struct Scheduler: Sendable {
     }
 
     /// The job `id`, or `nil` when there is none.
-    /// - Throws: ``SchedulerError/earlierLayout(root:)`` when the root keeps `id` where a coord
-    ///   from before the buckets did.
+    /// - Throws: ``SchedulerError/earlierLayout(root:)`` when the root is in an earlier coord's layout.
     public func job(_ id: String) async throws -> JobView? {
         guard let specRecord = try await store.get(try layout.job(id)),
             let stateRecord = try await store.get(try layout.state(id))
         else {
-            // Where a coord from before the buckets kept it: say so rather than "no job".
+            // Perhaps kept where an earlier coord kept it: say so rather than "no job".
             if try await layout.holdsEarlierLayout(in: store) { throw SchedulerError.earlierLayout(root: layout.root) }
             return nil
         }
@@ -137,11 +136,11 @@ public struct Scheduler: Sendable {
 
     /// Every job, sorted by id. Reads many at once: one after another, 10,000 kept jobs took
     /// `coord jobs` 19 s on ZooKeeper.
-    /// - Throws: ``SchedulerError/earlierLayout(root:)`` for a root written before the buckets.
+    /// - Throws: ``SchedulerError/earlierLayout(root:)`` for a root in an earlier coord's layout.
     public func jobs() async throws -> [JobView] {
         guard try await store.exists(layout.jobs) else { return [] }
         let buckets = try await store.children(of: layout.jobs)
-        if SchedulerLayout.isEarlierLayout(jobsListing: buckets) { throw SchedulerError.earlierLayout(root: layout.root) }
+        if try await layout.holdsEarlierLayout(in: store, jobsListing: Set(buckets)) { throw SchedulerError.earlierLayout(root: layout.root) }
         let ids = try await jobIDs(in: layout.jobs, buckets: buckets)
         return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
     }
@@ -160,7 +159,7 @@ public struct Scheduler: Sendable {
     /// Every job's active runs, by job id, many jobs read at once (`coord workers` counts each
     /// worker's running runs from them).
     public func allActiveRuns() async throws -> [String: [ActiveRun]] {
-        let ids = try await jobIDs(in: layout.runs)
+        let ids = try await jobIDs(in: layout.jobs)
         let runs = try await Self.concurrently(ids.count) { index in try await activeRuns(of: ids[index]) }
         return Dictionary(uniqueKeysWithValues: zip(ids, runs)).filter { !$0.value.isEmpty }
     }
@@ -335,10 +334,8 @@ public struct Scheduler: Sendable {
     public func remove(_ id: String) async throws {
         guard try await store.exists(try layout.job(id)) else { throw try await missingJob(id) }
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
-        for key in [try layout.job(id), try layout.state(id)] {
-            do { try await store.delete(key) } catch let error as CoordinationError where error.code == .noNode {}
-        }
-        for key in [try layout.runs(of: id), try layout.history(of: id)] {
+        // The job's key holds its runs, removed with it (a live claim too: its worker's write is fenced).
+        for key in [try layout.job(id), try layout.state(id), try layout.history(of: id)] {
             do { try await store.delete(key, ifVersion: nil, recursive: true) } catch let error as CoordinationError
                 where error.code == .noNode {}
         }

@@ -2,8 +2,8 @@ import Coordination
 
 /// What happens in a scheduler, as it happens: for live progress displays (`coord run`, a
 /// dashboard). Built from watches, so it converges to the store's state even after a reconnect.
-/// Runs (with the claims beneath them) and history are separate watches: a run's end and its
-/// history entry may arrive in either order.
+/// Runs (with the claims beneath them, both beneath their jobs) and history are separate watches:
+/// a run's end and its history entry may arrive in either order.
 public enum SchedulerActivity: Sendable, Hashable {
     /// A run appeared or changed (claimed, progressed, retried, handed back).
     case run(Scheduler.ActiveRun)
@@ -28,9 +28,9 @@ extension Scheduler {
                     try await layout.ensureFolders(in: store)
                     let (sources, source) = AsyncThrowingStream<Source, any Error>.makeStream()
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        let feeds: [(Key, @Sendable (WatchEvent) -> Source)] = [
-                            (layout.runs, { .runs($0) }), (layout.history, { .history($0) }),
-                        ]
+                        let runs: @Sendable (WatchEvent) -> Source = { .runs($0) }
+                        let history: @Sendable (WatchEvent) -> Source = { .history($0) }
+                        let feeds = [(layout.jobs, runs), (layout.history, history)]
                         for (key, wrap) in feeds {
                             group.addTask {
                                 do {
@@ -57,7 +57,7 @@ extension Scheduler {
         /// Turns watch events into activities; history present at the start is not reported.
         struct ActivityTracker {
             let layout: SchedulerLayout
-            /// Run records and the claims beneath them, by key.
+            /// Run records and the claims beneath them, by key (job definitions left out).
             var runs: [Key: Record] = [:]
             var seenHistory: Set<Key>?
 
@@ -65,7 +65,12 @@ extension Scheduler {
                 switch source {
                 case .runs(let event):
                     let before = runs
-                    runs.apply(event)
+                    switch event {
+                    case .snapshot(let records): runs.apply(.snapshot(records.filter { layout.isRunOrClaim($0.key) }))
+                    case .put(let record) where layout.isRunOrClaim(record.key): runs.apply(event)
+                    case .delete(let key) where layout.isRunOrClaim(key): runs.apply(event)
+                    case .put, .delete: break  // a job's definition
+                    }
                     var result: [SchedulerActivity] = []
                     // A run changed, or its claim did (a claim gives a running run its token; a
                     // pending record's running version is on its way): each run reported once.

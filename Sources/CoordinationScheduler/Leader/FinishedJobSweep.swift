@@ -9,8 +9,8 @@ import Logging
 ///
 /// A one-shot job is finished when it has no active run and a history entry; it finished at its
 /// newest entry's `finishedAt`, read once per job. The removal is one transaction that checks the
-/// job's state version and deletes the runs folder without `recursive`, so a job triggered again
-/// meanwhile (a new run, a new state version) is left alone. Each pass reads and removes a bounded
+/// job's state version and deletes the job's key (its runs live beneath it) without `recursive`,
+/// so a job triggered again meanwhile (a new run, a new state version) is left alone. Each pass reads and removes a bounded
 /// number of jobs, so a large backlog never keeps the leader from its fire times for long.
 struct FinishedJobSweep {
     /// `nil`: kept however long ago they finished.
@@ -147,18 +147,17 @@ struct FinishedJobSweep {
     }
 
     /// The deletions that end a job whose history entries are already deleted before them, the
-    /// state's unless it changed. The runs folder goes without `recursive`: a run created meanwhile
-    /// makes the transaction fail, and the job stays.
+    /// state's unless it changed. The job's key goes without `recursive`: a run created beneath it
+    /// meanwhile makes the transaction fail, and the job stays.
     private func removal(of id: String, stateVersion: Int64) throws -> [Coordination.Operation] {
         [
             .delete(try layout.history(of: id), ifVersion: nil),
-            .delete(try layout.runs(of: id), ifVersion: nil),
             .delete(try layout.state(id), ifVersion: stateVersion),
             .delete(try layout.job(id), ifVersion: nil),
         ]
     }
 
-    /// Removes the job, its state, its (empty) runs folder and its history, unless it changed;
+    /// Removes the job (with no run left beneath it), its state and its history, unless it changed;
     /// returns whether it did.
     private func remove(_ id: String, stateVersion: Int64) async -> Bool {
         do {

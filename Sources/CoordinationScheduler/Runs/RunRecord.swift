@@ -1,6 +1,6 @@
 public import Foundation
 
-/// One run of a job (one item of one fire time), at `R/runs/<b>/<job>/<run>` while it is active.
+/// One run of a job (one item of one fire time), at `R/jobs/<b>/<job>/<run>` while it is active.
 ///
 /// The record's version is the fence of whoever claimed it: the claim transaction sets it, and
 /// every later write about the run checks it first, so a claimer that was taken over can never

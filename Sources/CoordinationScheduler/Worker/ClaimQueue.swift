@@ -73,14 +73,11 @@ struct ClaimQueue: Sendable {
     }
 
     private static func job(of key: Key, in folder: SchedulerView.Folder, layout: SchedulerLayout) -> String? {
-        let base: Key
         switch folder {
-        case .jobs: base = layout.jobs
-        case .states: base = layout.states
-        case .runs: base = layout.runs
-        case .workers: return nil
+        case .jobs, .runs: layout.jobID(of: key, in: layout.jobs)
+        case .states: layout.jobID(of: key, in: layout.states)
+        case .workers: nil
         }
-        return layout.jobID(of: key, in: base)
     }
 
     /// Brings the queue up to date with `view` for every job marked since the last call.
@@ -212,7 +209,7 @@ struct ClaimQueue: Sendable {
         if !everything { dirtyJobs.insert(job) }
     }
 
-    /// The job's state changed: its lost races are worth trying again (its runs, `R/runs/<b>/<job>/…`,
+    /// The job's state changed: its lost races are worth trying again (its runs, `R/jobs/<b>/<job>/…`,
     /// are re-evaluated at the next refresh, as ``note(_:folder:layout:)`` marked the job).
     mutating func forgetLostRaces(ofJob job: String) {
         lostAt = lostAt.filter { $0.key.parent?.name != job }

@@ -1,14 +1,15 @@
 import Coordination
 import Foundation
 
-/// What a worker or the leader knows of the scheduler's state, kept current by watches (one per
-/// folder; a fresh snapshot after lost continuity simply replaces that folder's view).
+/// What a worker or the leader knows of the scheduler's state, kept current by watches (a fresh
+/// snapshot after lost continuity simply replaces that folder's view).
 ///
 /// Job specs are decoded as they arrive (the leader needs every job's kind); runs and states only
 /// when first looked at (``LazyValue``), since most of their versions never are.
 struct SchedulerView: Sendable {
+    /// What the view is made of. `jobs` and `runs` come from one watch of `R/jobs` (runs and
+    /// their claims live beneath their jobs), split by depth; `runs` carries the claims too.
     enum Folder: Sendable, CaseIterable {
-        /// `runs` carries the claims beneath the runs too.
         case jobs, states, runs, workers
     }
 
@@ -103,7 +104,7 @@ struct SchedulerView: Sendable {
     }
 
     private mutating func setRun(_ run: LazyValue<RunRecord>?, at key: Key) {
-        // R/runs/<b>/<job>/<run>: the job is the key's parent's name.
+        // R/jobs/<b>/<job>/<run>: the job is the key's parent's name.
         guard let job = key.parent?.name else { return }
         if let run {
             if runsByKey.updateValue(run, forKey: key) == nil { runKeysByJob[job, default: []].insert(key) }
@@ -171,15 +172,6 @@ struct SchedulerView: Sendable {
     /// `true` once the folder's first snapshot arrived.
     func hasSnapshot(of folder: Folder) -> Bool { loaded.contains(folder) }
 
-    func key(of folder: Folder) -> Key {
-        switch folder {
-        case .jobs: layout.jobs
-        case .states: layout.states
-        case .runs: layout.runs
-        case .workers: layout.workers
-        }
-    }
-
     /// The claim of the run at `runKey`, if it is claimed.
     func claim(ofRun runKey: Key) -> Record? { claims[runKey] }
 
@@ -191,22 +183,35 @@ struct SchedulerView: Sendable {
         deliver: @escaping @Sendable (Folder, WatchEvent) -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            let view = SchedulerView(layout: layout)
-            for folder in Folder.allCases {
-                let key = view.key(of: folder)
-                // Workers are one level of records, jobs and states two (buckets, then records);
-                // runs are three, claims four.
-                let scope: WatchScope =
-                    switch folder {
-                    case .runs: .subtree
-                    case .jobs, .states: .grandchildren
-                    case .workers: .children
-                    }
-                group.addTask {
-                    for try await event in store.watch(key, scope: scope) { deliver(folder, event) }
+            // Workers are one level of records; states two (buckets, then records); jobs two, with
+            // their runs a third level and the runs' claims a fourth.
+            group.addTask {
+                for try await event in store.watch(layout.jobs, scope: .subtree) {
+                    for (folder, part) in split(event, layout: layout) { deliver(folder, part) }
                 }
             }
+            group.addTask {
+                for try await event in store.watch(layout.states, scope: .grandchildren) { deliver(.states, event) }
+            }
+            group.addTask {
+                for try await event in store.watch(layout.workers, scope: .children) { deliver(.workers, event) }
+            }
             try await group.waitForAll()
+        }
+    }
+
+    /// An event of the `R/jobs` watch as events of the `jobs` and `runs` folders: a snapshot is a
+    /// snapshot of both.
+    static func split(_ event: WatchEvent, layout: SchedulerLayout) -> [(Folder, WatchEvent)] {
+        switch event {
+        case .snapshot(let records):
+            let runs = records.filter { layout.isRunOrClaim($0.key) }
+            let jobs = records.filter { !layout.isRunOrClaim($0.key) }
+            return [(.jobs, .snapshot(jobs)), (.runs, .snapshot(runs))]
+        case .put(let record):
+            return [(layout.isRunOrClaim(record.key) ? .runs : .jobs, event)]
+        case .delete(let key):
+            return [(layout.isRunOrClaim(key) ? .runs : .jobs, event)]
         }
     }
 }
