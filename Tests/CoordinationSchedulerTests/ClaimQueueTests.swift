@@ -110,10 +110,11 @@ struct ClaimQueueTests {
         for index in 0..<40 { try submit("j\(index)", at: TimeInterval(index), into: &view, &queue) }
         let (alone, _) = chosen(&queue, view, now: 100, limit: 2, workers: 1)
         #expect(alone == ["j0", "j1"])
-        // With four workers each picks two of the first eight, by its own spread.
+        // With four workers each picks two of the first 32 (2 slots × 4 workers × 4), by its own spread.
+        #expect(ClaimQueue.windowPerWorkerAndSlot == 4)
         let (shared, _) = chosen(&queue, view, now: 100, limit: 2, workers: 4)
         #expect(shared.count == 2)
-        #expect(Set(shared).isSubset(of: Set((0..<8).map { "j\($0)" })))
+        #expect(Set(shared).isSubset(of: Set((0..<32).map { "j\($0)" })))
     }
 
     /// Each run of the front has one preferred worker (the lowest spread among the live ones):
@@ -123,7 +124,7 @@ struct ClaimQueueTests {
         var view = try loadedView(&scratch)
         for index in 0..<40 { try submit("j\(index)", at: TimeInterval(index), into: &view, &scratch) }
         let workers = ["w1", "w2", "w3", "w4"]
-        let front = (0..<8).map { "j\($0)" }
+        let front = (0..<(2 * workers.count * ClaimQueue.windowPerWorkerAndSlot)).map { "j\($0)" }
         func spread(_ worker: String, _ job: String) throws -> UInt64 { HashRing.hash(worker + (try layout.run(job, "r")).path) }
         for worker in workers {
             var queue = ClaimQueue()
@@ -132,6 +133,8 @@ struct ClaimQueueTests {
                 now: start.addingTimeInterval(100), limit: 2, workers: workers, me: worker, skipping: [])
             let preferred = try front.filter { job in try workers.allSatisfy { try $0 == worker || spread($0, job) > spread(worker, job) } }
             let chosen = entries.map(\.job)
+            // The window is wide enough that each worker is preferred for both runs it takes.
+            #expect(preferred.count >= 2, "\(worker) prefers only \(preferred)")
             #expect(chosen.count == 2 && Set(chosen).isSubset(of: Set(front)))
             #expect(Set(chosen.prefix(preferred.count)).isSubset(of: Set(preferred)), "\(worker) took \(chosen), prefers \(preferred)")
         }
