@@ -18,6 +18,21 @@ struct SchedulerViewTests {
         RunRecord(job: job, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start, notBefore: start)
     }
 
+    /// One watch of `R/jobs` feeds two parts of the view: definitions, and runs with their claims.
+    @Test func theJobsWatchIsSplitIntoDefinitionsAndRuns() throws {
+        let definition = record(try layout.job("a"), [])
+        let run = record(try layout.run("a", "r"), [])
+        let claim = record(try layout.claim("a", "r"), [])
+        var delivered: [(SchedulerView.Folder, WatchEvent)] = []
+        for event in [WatchEvent.snapshot([definition, run, claim]), .put(definition), .put(run), .delete(claim.key), .delete(definition.key)] {
+            SchedulerView.split(event, layout: layout) { delivered.append(($0, $1)) }
+        }
+        #expect(delivered.map(\.0) == [.jobs, .runs, .jobs, .runs, .runs, .jobs])
+        #expect(delivered.map(\.1) == [
+            .snapshot([definition]), .snapshot([run, claim]), .put(definition), .put(run), .delete(claim.key), .delete(definition.key),
+        ])
+    }
+
     @Test func loadIsCountedByClaimsAndFollowsThem() throws {
         var view = SchedulerView(layout: layout)
         view.apply(.snapshot([]), to: .runs)

@@ -65,11 +65,9 @@ extension Scheduler {
                 switch source {
                 case .runs(let event):
                     let before = runs
-                    switch event {
-                    case .snapshot(let records): runs.apply(.snapshot(records.filter { layout.isRunOrClaim($0.key) }))
-                    case .put(let record) where layout.isRunOrClaim(record.key): runs.apply(event)
-                    case .delete(let key) where layout.isRunOrClaim(key): runs.apply(event)
-                    case .put, .delete: break  // a job's definition
+                    // The watch of `jobs` carries the job definitions too: only runs and claims are kept.
+                    SchedulerView.split(event, layout: layout) { folder, part in
+                        if folder == .runs { runs.apply(part) }
                     }
                     var result: [SchedulerActivity] = []
                     // A run changed, or its claim did (a claim gives a running run its token; a

@@ -10,8 +10,9 @@ import Logging
 /// A one-shot job is finished when it has no active run and a history entry; it finished at its
 /// newest entry's `finishedAt`, read once per job. The removal is one transaction that checks the
 /// job's state version and deletes the job's key (its runs live beneath it) without `recursive`,
-/// so a job triggered again meanwhile (a new run, a new state version) is left alone. Each pass reads and removes a bounded
-/// number of jobs, so a large backlog never keeps the leader from its fire times for long.
+/// so a job triggered again meanwhile (a new run, a new state version) is left alone. Each pass
+/// reads and removes a bounded number of jobs, so a large backlog never keeps the leader from its
+/// fire times for long.
 struct FinishedJobSweep {
     /// `nil`: kept however long ago they finished.
     let retention: Duration?

@@ -187,7 +187,7 @@ struct SchedulerView: Sendable {
             // their runs a third level and the runs' claims a fourth.
             group.addTask {
                 for try await event in store.watch(layout.jobs, scope: .subtree) {
-                    for (folder, part) in split(event, layout: layout) { deliver(folder, part) }
+                    split(event, layout: layout, into: deliver)
                 }
             }
             group.addTask {
@@ -200,18 +200,18 @@ struct SchedulerView: Sendable {
         }
     }
 
-    /// An event of the `R/jobs` watch as events of the `jobs` and `runs` folders: a snapshot is a
-    /// snapshot of both.
-    static func split(_ event: WatchEvent, layout: SchedulerLayout) -> [(Folder, WatchEvent)] {
+    /// Hands an event of the `R/jobs` watch on as events of the `jobs` and `runs` folders (a
+    /// snapshot as a snapshot of each), without allocating for a put or a delete: this runs for
+    /// every event of every worker.
+    static func split(_ event: WatchEvent, layout: SchedulerLayout, into deliver: (Folder, WatchEvent) -> Void) {
         switch event {
         case .snapshot(let records):
-            let runs = records.filter { layout.isRunOrClaim($0.key) }
-            let jobs = records.filter { !layout.isRunOrClaim($0.key) }
-            return [(.jobs, .snapshot(jobs)), (.runs, .snapshot(runs))]
+            deliver(.jobs, .snapshot(records.filter { !layout.isRunOrClaim($0.key) }))
+            deliver(.runs, .snapshot(records.filter { layout.isRunOrClaim($0.key) }))
         case .put(let record):
-            return [(layout.isRunOrClaim(record.key) ? .runs : .jobs, event)]
+            deliver(layout.isRunOrClaim(record.key) ? .runs : .jobs, event)
         case .delete(let key):
-            return [(layout.isRunOrClaim(key) ? .runs : .jobs, event)]
+            deliver(layout.isRunOrClaim(key) ? .runs : .jobs, event)
         }
     }
 }
