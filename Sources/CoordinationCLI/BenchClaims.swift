@@ -13,7 +13,7 @@ import Synchronization
 /// alone cost about five reads per job (of some 55), work of the bench's, not of the scheduler's.
 ///
 /// Workers have the default configuration (capacity 4), as `coord worker` would. Four clients
-/// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 16 jobs
+/// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 21 jobs
 /// per transaction), as a program submitting many jobs would: with one transaction per job the
 /// submissions, not the claims, were the bound on etcd.
 ///

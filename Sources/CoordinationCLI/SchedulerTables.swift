@@ -50,13 +50,13 @@ enum SchedulerTables {
 
     /// `finished` for a one-shot job with no active run left (the leader removes it after its
     /// retention), else `paused` or `active`.
-    static func state(_ view: Scheduler.JobView, activeRuns: Int) -> String {
+    static func state(_ view: JobRecord, activeRuns: Int) -> String {
         if !view.spec.schedule.isRecurring && activeRuns == 0 { return "finished" }
         return view.state.paused ? "paused" : "active"
     }
 
     /// When the job fires next, as far as its state says (`nil` for a paused job or a one-shot job in the past).
-    static func nextFire(_ view: Scheduler.JobView, now: Date) -> Date? {
+    static func nextFire(_ view: JobRecord, now: Date) -> Date? {
         if view.state.paused { return nil }
         if case .once(let at?) = view.spec.schedule { return at > now ? at : nil }
         let after = max(view.state.lastMaterialized ?? view.state.submittedAt, now)

@@ -4,10 +4,9 @@ public import Coordination
 /// job's keys in one of 64 buckets `<b>` (two hex digits, a stable hash of the job id):
 ///
 /// ```
-/// R/jobs/<b>/<job>                 persistent  JobSpec JSON
+/// R/jobs/<b>/<job>                 persistent  JobRecord JSON (the JobSpec and the JobState)
 /// R/jobs/<b>/<job>/<run>           persistent  RunRecord JSON (active runs only)
 /// R/jobs/<b>/<job>/<run>/claim     ephemeral   the claim; its createRevision is the run's fencing token
-/// R/state/<b>/<job>                persistent  JobState JSON
 /// R/workers/<worker>               ephemeral   WorkerInfo JSON (Membership)
 /// R/history/<b>/<job>/h-…          sequential  HistoryEntry JSON, bounded per job
 /// R/leader                         LeaderElection
@@ -17,7 +16,8 @@ public import Coordination
 /// sees definitions, runs and claims, and neither a job nor a run can be deleted while a live
 /// claim holds one of its runs. Runs used to have a folder per job of their own (`R/runs/<b>/<job>`):
 /// creating that folder cost every worker on ZooKeeper two more reads per job (about 13% of
-/// ZooKeeper's requests in the claims bench) and etcd one more watch stream per worker.
+/// ZooKeeper's requests in the claims bench) and etcd one more watch stream per worker. A job's
+/// state used to have a key of its own too (`R/state/<b>/<job>`): see ``JobRecord``.
 ///
 /// The buckets exist so that no folder holds every job: ZooKeeper's watches are one-shot, and a
 /// folder is listed whole again after each change of its children, so a single folder of
@@ -33,19 +33,19 @@ public struct SchedulerLayout: Sendable, Hashable {
     }
 
     public var jobs: Key { sub("jobs") }
-    public var states: Key { sub("state") }
     public var workers: Key { sub("workers") }
     public var history: Key { sub("history") }
     public var leader: Key { sub("leader") }
 
     /// The folders every scheduler write assumes exist (transactions never create ancestors),
     /// buckets excluded.
-    public var folders: [Key] { [jobs, states, workers, history, leader] }
+    public var folders: [Key] { [jobs, workers, history, leader] }
     /// The folders whose children are buckets.
-    public var bucketedFolders: [Key] { [jobs, states, history] }
-    /// The runs folder of the earlier bucketed layout (`R/runs/<b>/<job>/<run>`); the current
-    /// layout keeps runs beneath their jobs and never creates it.
-    var earlierRuns: Key { sub("runs") }
+    public var bucketedFolders: [Key] { [jobs, history] }
+    /// Folders only earlier bucketed layouts had: runs (`R/runs/<b>/<job>/<run>`, now beneath
+    /// their jobs) and job states (`R/state/<b>/<job>`, now in the job's record). The current
+    /// layout never creates them.
+    var earlierFolders: [Key] { [sub("runs"), sub("state")] }
 
     /// How many buckets each bucketed folder has. Fixed: a job's keys are found by its bucket.
     public static let bucketCount = 64
@@ -73,7 +73,6 @@ public struct SchedulerLayout: Sendable, Hashable {
     }
 
     public func job(_ id: String) throws(CoordinationError) -> Key { try bucketed(jobs, id) }
-    public func state(_ id: String) throws(CoordinationError) -> Key { try bucketed(states, id) }
     /// The folder of the job's active runs: the job's own key.
     public func runs(of job: String) throws(CoordinationError) -> Key { try self.job(job) }
     public func run(_ job: String, _ run: String) throws(CoordinationError) -> Key { try runs(of: job).child(run) }
@@ -148,7 +147,8 @@ public struct SchedulerLayout: Sendable, Hashable {
     }
 
     /// Whether the root was written in an earlier coord's layout: jobs directly under `jobs`
-    /// (before the buckets), or a `runs` folder (before runs moved beneath their jobs).
+    /// (before the buckets), or a `runs` or `state` folder (before runs and states moved
+    /// beneath and into their jobs).
     /// - Parameter jobsListing: the children of `jobs`, when the caller has them already.
     func holdsEarlierLayout(in store: any CoordinationStore, jobsListing: Set<String>? = nil) async throws -> Bool {
         var listing = jobsListing
@@ -156,7 +156,8 @@ public struct SchedulerLayout: Sendable, Hashable {
             do { listing = Set(try await store.children(of: jobs)) } catch let error as CoordinationError where error.code == .noNode {}
         }
         if let listing, Self.isEarlierLayout(jobsListing: listing) { return true }
-        return try await store.exists(earlierRuns)
+        for folder in earlierFolders where try await store.exists(folder) { return true }
+        return false
     }
 
     private func sub(_ name: String) -> Key {

@@ -37,12 +37,19 @@ struct ClaimQueueTests {
     ) throws {
         let when = start.addingTimeInterval(offset)
         let spec = JobSpec(id: job, handler: "h", priority: priority)
-        deliver(.put(record(try layout.job(job), try SchedulerJSON.encode(spec))), .jobs, &view, &queue)
-        deliver(.put(record(try layout.state(job), try SchedulerJSON.encode(JobState(submittedAt: when)))), .states, &view, &queue)
+        deliver(.put(record(try layout.job(job), try SchedulerJSON.encode(JobRecord(spec: spec, state: JobState(submittedAt: when))))), .jobs, &view, &queue)
         let run = RunRecord(
             job: job, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: when,
             notBefore: start.addingTimeInterval(notBefore ?? offset))
         deliver(.put(record(try layout.run(job, "r"), try SchedulerJSON.encode(run))), .runs, &view, &queue)
+    }
+
+    /// A change of the job's state: its record (with the same spec as ``submit``) at `version`.
+    mutating func deliverState(
+        of job: String, _ state: JobState, version: Int64, into view: inout SchedulerView, _ queue: inout ClaimQueue
+    ) throws {
+        let stored = JobRecord(spec: try #require(view.specs[job]), state: state)
+        deliver(.put(record(try layout.job(job), try SchedulerJSON.encode(stored), version: version)), .jobs, &view, &queue)
     }
 
     /// A loaded view with jobs `a` and `b`, one run each (`a`'s first), and the key of `a`'s run.
@@ -78,10 +85,10 @@ struct ClaimQueueTests {
         // Paused: gone; resumed: back.
         var paused = JobState(submittedAt: start)
         paused.paused = true
-        deliver(.put(record(try layout.state("early"), try SchedulerJSON.encode(paused), version: 1)), .states, &view, &queue)
+        try deliverState(of: "early", paused, version: 1, into: &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["urgent", "late"])
-        deliver(.put(record(try layout.state("early"), try SchedulerJSON.encode(JobState(submittedAt: start)), version: 2)), .states, &view, &queue)
+        try deliverState(of: "early", JobState(submittedAt: start), version: 2, into: &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["urgent", "early", "late"])
 
@@ -175,9 +182,8 @@ struct ClaimQueueTests {
         var paused = JobState(submittedAt: start)
         paused.paused = true
         func deliverState(_ state: JobState, version: Int64) throws {
-            let event = WatchEvent.put(record(try layout.state("a"), try SchedulerJSON.encode(state), version: version))
-            deliver(event, .states, &view, &queue)
-            queue.forgetLostRaces(ofJob: "a")  // what a worker does on a state event
+            try self.deliverState(of: "a", state, version: version, into: &view, &queue)
+            queue.forgetLostRaces(ofJob: "a")  // what a worker does on a change of the job's record
         }
         try deliverState(paused, version: 1)
         (jobs, _) = chosen(&queue, view, now: 10)

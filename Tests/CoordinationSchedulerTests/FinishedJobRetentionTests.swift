@@ -47,9 +47,7 @@ import Testing
 
         clock.advance(by: 5)  // a finished 11 s ago, b 5 s ago
         try await waitUntilGone(try layout.job("a"), store: watcher)
-        for gone in [try layout.state("a"), try layout.history(of: "a")] {
-            #expect(try await !watcher.exists(gone), "\(gone) went with the job")
-        }
+        #expect(try await !watcher.exists(try layout.history(of: "a")), "the history went with the job")
         #expect(try await exists("b"), "b finished only 5 s ago")
         #expect(try await exists("c"), "c has an active run")
         #expect(try await exists("later"), "later has not run yet")
@@ -89,7 +87,7 @@ import Testing
         clock.advance(by: 3)
         let watcher = try await cluster.open()
         try await waitUntilNoJob(in: cluster.layout.jobs, layout: cluster.layout, store: watcher)
-        for folder in [cluster.layout.states, cluster.layout.history] {
+        for folder in [cluster.layout.history] {
             var left: [String] = []
             for bucket in SchedulerLayout.bucketNames { left += try await watcher.children(of: try folder.child(bucket)) }
             #expect(left.isEmpty, "\(folder) still holds \(left)")

@@ -22,9 +22,9 @@ import Testing
         let client = try await cluster.client()
         try await client.submit(
             JobSpec(id: "replace", handler: "h", schedule: .cron(try CronExpression("* * * * * *")), overlap: .replace))
-        let spec = try #require(try await client.job("replace")).spec
-        let stateRecord = try #require(try await store.get(try cluster.layout.state("replace")))
-        let state = try stateRecord.decoded(JobState.self)
+        let stored = try #require(try await store.get(try cluster.layout.job("replace")))
+        let job = try stored.decoded(JobRecord.self)
+        let (spec, state) = (job.spec, job.state)
         let duties = LeaderDuties(
             store: store, layout: cluster.layout, clock: clock.wallClock, configuration: Worker.Configuration(),
             feed: ViewFeed { _, _ in }, logger: Logger(label: "test.leader"))
@@ -32,7 +32,7 @@ import Testing
         clock.advance(by: 1)
         let fireTime = Self.start.addingTimeInterval(1)
         try await duties.materialise(
-            spec: spec, state: state, version: stateRecord.version, latest: fireTime, total: 1, now: clock.now,
+            spec: spec, state: state, version: stored.version, latest: fireTime, total: 1, now: clock.now,
             active: [], workers: [:], stable: true, planner: &planner)
         let folder = try cluster.layout.runs(of: "replace")
         let runs = try await store.children(of: folder)
@@ -44,7 +44,7 @@ import Testing
         // The replay: the same state version, and now the fire time's own run among the active.
         do {
             try await duties.materialise(
-                spec: spec, state: state, version: stateRecord.version, latest: fireTime, total: 1, now: clock.now,
+                spec: spec, state: state, version: stored.version, latest: fireTime, total: 1, now: clock.now,
                 active: [viewRun], workers: [:], stable: true, planner: &planner)
             Issue.record("a replay with a stale state version was applied")
         } catch let error as CoordinationError {

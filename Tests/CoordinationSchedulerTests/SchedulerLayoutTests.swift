@@ -13,7 +13,6 @@ import Testing
         #expect(SchedulerLayout.bucket(of: "é") == "1e")
         let layout = SchedulerLayout()
         #expect(try layout.job("nightly").path == "/scheduler/jobs/2f/nightly")
-        #expect(try layout.state("nightly").path == "/scheduler/state/2f/nightly")
         #expect(try layout.runs(of: "nightly") == (try layout.job("nightly")))
         #expect(try layout.run("nightly", "r-1").path == "/scheduler/jobs/2f/nightly/r-1")
         #expect(try layout.claim("nightly", "r-1").path == "/scheduler/jobs/2f/nightly/r-1/claim")
@@ -35,7 +34,7 @@ import Testing
         #expect(layout.jobID(of: try layout.claim("nightly", "r-1"), in: layout.jobs) == "nightly")
         #expect(layout.jobID(of: try layout.job("nightly"), in: layout.jobs) == "nightly")
         #expect(layout.jobID(of: try layout.jobs.child("2f"), in: layout.jobs) == nil, "a bucket")
-        #expect(layout.jobID(of: try layout.job("nightly"), in: layout.states) == nil, "another folder")
+        #expect(layout.jobID(of: try layout.history(of: "nightly"), in: layout.jobs) == nil, "another folder")
         #expect(layout.isRun(run))
         #expect(!layout.isRun(try layout.runs(of: "nightly")))
         #expect(!layout.isRun(try layout.claim("nightly", "r-1")))
@@ -44,7 +43,8 @@ import Testing
         #expect(!layout.isRunOrClaim(try layout.job("nightly")), "the job's own key")
         #expect(!layout.isRunOrClaim(try layout.history(of: "nightly").child("h-0000000001")), "another folder")
         #expect(layout.run(ofClaim: try layout.claim("nightly", "r-1")) == run)
-        #expect(layout.isJobKey(try layout.state("nightly"), in: layout.states))
+        #expect(layout.isJobKey(try layout.job("nightly"), in: layout.jobs))
+        #expect(layout.isJobKey(try layout.history(of: "nightly"), in: layout.history))
         #expect(!layout.isJobKey(try layout.jobs.child("2f"), in: layout.jobs))
         #expect(layout.isHistoryEntry(try layout.history(of: "nightly").child("h-0000000001")))
         #expect(!layout.isHistoryEntry(try layout.history(of: "nightly")))
@@ -71,7 +71,7 @@ import Testing
         for folder in layout.bucketedFolders {
             #expect(try await store.children(of: folder) == SchedulerLayout.bucketNames, "\(folder)")
         }
-        #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "state", "workers"])
+        #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "workers"])
         try await layout.ensureFolders(in: store)  // again: nothing to do, nothing refused
         // A bucket deleted by hand comes back, so that its jobs can be submitted again.
         try await store.delete(try layout.jobs.child("2f"), ifVersion: nil, recursive: true)
@@ -79,8 +79,9 @@ import Testing
         #expect(try await store.children(of: try layout.jobs.child("2f")) == ["nightly"])
     }
 
-    /// A root written by an earlier coord (jobs before the buckets, or runs in their own folder
-    /// before they moved beneath their jobs) is refused with what to do, not read as if it were empty.
+    /// A root written by an earlier coord (jobs before the buckets, runs in their own folder
+    /// before they moved beneath their jobs, job states in their own folder before they moved
+    /// into the jobs' records) is refused with what to do, not read as if it were empty.
     @Test(arguments: TestBackend.all)
     func aRootInAnEarlierLayoutIsRefused(backend: TestBackend) async throws {
         try backend.require()
@@ -88,6 +89,13 @@ import Testing
         let earlierLayouts: [(name: String, keys: [String])] = [
             ("unbucketed", ["/scheduler/jobs/nightly"]),
             ("runs folder", ["/scheduler/runs", "/scheduler/runs/2f", "/scheduler/runs/2f/nightly", "/scheduler/runs/2f/nightly/r-1"]),
+            (
+                "state folder",
+                [
+                    "/scheduler/jobs", "/scheduler/jobs/2f", "/scheduler/jobs/2f/nightly", "/scheduler/state", "/scheduler/state/2f",
+                    "/scheduler/state/2f/nightly",
+                ]
+            ),
         ]
         for earlier in earlierLayouts {
             let store = try await backend.open(try Key("/layout-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))

@@ -133,7 +133,7 @@ final class TestCluster: Sendable {
             // Say where the scheduler stands, so that a stuck run can be told from a slow one.
             var state: [String] = []
             let client = Scheduler(store: store, layout: layout, logger: Logger(label: "test.diagnosis"))
-            let jobs: [Scheduler.JobView]
+            let jobs: [JobRecord]
             do { jobs = try await client.jobs() } catch {
                 jobs = []
                 state.append("(could not list the jobs: \(error))")
@@ -197,17 +197,17 @@ final class TestCluster: Sendable {
         }
     }
 
-    /// Waits (on a watch of its state key) until the job's state satisfies `done`.
+    /// Waits (on a watch of the job's key, whose record holds its state) until the job's state satisfies `done`.
     func waitForState(of job: String, _ what: String, _ done: @escaping @Sendable (JobState) -> Bool) async throws -> JobState {
         let store = try await open()
-        let key = try layout.state(job)
+        let key = try layout.job(job)
         return try await withDeadline(what) {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .millisecondsSince1970
             for try await event in store.watch(key) {
                 var records: [Key: Record] = [:]
                 records.apply(event)
-                if let record = records[key], let state = try? decoder.decode(JobState.self, from: Data(record.value)),
+                if let record = records[key], let state = try? decoder.decode(JobRecord.self, from: Data(record.value)).state,
                     done(state)
                 {
                     return state

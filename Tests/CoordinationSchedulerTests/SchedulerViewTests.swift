@@ -65,13 +65,16 @@ struct SchedulerViewTests {
         let good = try layout.run("a", "good")
         let bad = try layout.run("a", "bad")
         view.apply(.snapshot([record(good, try SchedulerJSON.encode(run("a"))), record(bad, Array("{".utf8))]), to: .runs)
-        view.apply(.snapshot([record(try layout.state("a"), Array("not json".utf8), version: 3)]), to: .states)
+        view.apply(.snapshot([record(try layout.job("a"), Array("not json".utf8), version: 3)]), to: .jobs)
         #expect(view.run(at: good)?.record.job == "a")
         #expect(view.run(at: bad) == nil)
         #expect(view.runs(ofJob: "a").map(\.key) == [good])
         #expect(view.state(of: "a") == nil)
+        #expect(view.specs["a"] == nil)
 
-        view.apply(.put(record(try layout.state("a"), try SchedulerJSON.encode(JobState(submittedAt: start)), version: 4)), to: .states)
+        let stored = JobRecord(spec: JobSpec(id: "a", handler: "h"), state: JobState(submittedAt: start))
+        view.apply(.put(record(try layout.job("a"), try SchedulerJSON.encode(stored), version: 4)), to: .jobs)
         #expect(view.state(of: "a")?.version == 4)
+        #expect(view.specs["a"]?.handler == "h")
     }
 }

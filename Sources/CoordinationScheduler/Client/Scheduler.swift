@@ -76,8 +76,8 @@ public struct Scheduler: Sendable {
         logger.debug("jobs submitted", metadata: ["jobs": "\(specs.count)"])
     }
 
-    /// The most operations one submission transaction carries when it holds several jobs (16
-    /// one-shot jobs of 4 creations each).
+    /// The most operations one submission transaction carries when it holds several jobs (21
+    /// one-shot jobs of 3 creations each).
     static let operationsPerSubmission = CoordinationLimits.maxTransactionOperations
 
     /// Applies the creations of `submissions` (concatenated in `operations`) in one transaction,
@@ -115,29 +115,32 @@ public struct Scheduler: Sendable {
 
     // MARK: Reading
 
-    /// A job as stored: its definition and its state.
-    public struct JobView: Sendable, Hashable {
-        public let spec: JobSpec
-        public let state: JobState
-    }
-
     /// The job `id`, or `nil` when there is none.
     /// - Throws: ``SchedulerError/earlierLayout(root:)`` when the root is in an earlier coord's layout.
-    public func job(_ id: String) async throws -> JobView? {
-        guard let specRecord = try await store.get(try layout.job(id)),
-            let stateRecord = try await store.get(try layout.state(id))
-        else {
-            // Perhaps kept where an earlier coord kept it: say so rather than "no job".
+    public func job(_ id: String) async throws -> JobRecord? {
+        try await storedJob(id)?.job
+    }
+
+    /// The job `id` with its record's version (for a compare-and-set), or `nil` when there is none.
+    func storedJob(_ id: String) async throws -> (job: JobRecord, version: Int64)? {
+        // Perhaps kept where (or as) an earlier coord kept it: say so rather than "no job", or
+        // rather than that the record is not a job's.
+        guard let record = try await store.get(try layout.job(id)) else {
             if try await layout.holdsEarlierLayout(in: store) { throw SchedulerError.earlierLayout(root: layout.root) }
             return nil
         }
-        return JobView(spec: try specRecord.decoded(JobSpec.self), state: try stateRecord.decoded(JobState.self))
+        do {
+            return (try record.decoded(JobRecord.self), record.version)
+        } catch {
+            if try await layout.holdsEarlierLayout(in: store) { throw SchedulerError.earlierLayout(root: layout.root) }
+            throw error
+        }
     }
 
     /// Every job, sorted by id. Reads many at once: one after another, 10,000 kept jobs took
     /// `coord jobs` 19 s on ZooKeeper.
     /// - Throws: ``SchedulerError/earlierLayout(root:)`` for a root in an earlier coord's layout.
-    public func jobs() async throws -> [JobView] {
+    public func jobs() async throws -> [JobRecord] {
         guard try await store.exists(layout.jobs) else { return [] }
         let buckets = try await store.children(of: layout.jobs)
         if try await layout.holdsEarlierLayout(in: store, jobsListing: Set(buckets)) { throw SchedulerError.earlierLayout(root: layout.root) }
@@ -166,7 +169,7 @@ public struct Scheduler: Sendable {
 
     /// A job with what a listing shows of it besides its definition and state.
     public struct JobOverview: Sendable, Hashable {
-        public let job: JobView
+        public let job: JobRecord
         /// How many of its runs are pending or running.
         public let activeRuns: Int
         /// Its newest history entry.
@@ -299,22 +302,20 @@ public struct Scheduler: Sendable {
     /// whatever its schedule. Returns the new run ids.
     @discardableResult
     public func trigger(_ id: String) async throws -> [String] {
-        guard let spec = try await job(id)?.spec else { throw try await missingJob(id) }
-        let workers = try await eligibleWorkers(for: spec)
         while true {
-            guard let record = try await store.get(try layout.state(id)) else { throw try await missingJob(id) }
-            var state = try record.decoded(JobState.self)
-            state.triggers += 1
+            guard let (stored, version) = try await storedJob(id) else { throw try await missingJob(id) }
+            var job = stored
+            let workers = try await eligibleWorkers(for: job.spec)
+            job.state.triggers += 1
             let now = clock.now()
-            let number = state.triggers
-            let runs = RunPlan.runs(of: spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
+            let number = job.state.triggers
+            let runs = RunPlan.runs(of: job.spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
                 RunID.triggered(number: number, item: $0, worker: $1)
             }
             let creates = try RunPlan.createOperations(runs, layout: layout)
             do {
                 _ = try await store.transaction(
-                    [.set(record.key, value: try SchedulerJSON.encode(state), ifVersion: record.version)]
-                        + creates.prefix(RunPlan.firstChunk))
+                    [.set(try layout.job(id), value: try job.encoded(), ifVersion: version)] + creates.prefix(RunPlan.firstChunk))
                 try await RunPlan.createRemaining(creates, in: store)
                 return runs.map(\.run)
             } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == 0 {
@@ -326,30 +327,30 @@ public struct Scheduler: Sendable {
     /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
     /// running ones are asked to cancel (their worker records `cancelled`). The schedule stays.
     public func cancel(_ id: String) async throws {
-        guard try await store.exists(try layout.job(id)) else { throw try await missingJob(id) }
+        guard try await storedJob(id) != nil else { throw try await missingJob(id) }
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "cancelled by request")
     }
 
     /// Removes the job, its active runs (running ones are asked to cancel first) and its history.
     public func remove(_ id: String) async throws {
-        guard try await store.exists(try layout.job(id)) else { throw try await missingJob(id) }
+        guard try await storedJob(id) != nil else { throw try await missingJob(id) }
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
         // The job's key holds its runs, removed with it (a live claim too: its worker's write is fenced).
-        for key in [try layout.job(id), try layout.state(id), try layout.history(of: id)] {
+        for key in [try layout.job(id), try layout.history(of: id)] {
             do { try await store.delete(key, ifVersion: nil, recursive: true) } catch let error as CoordinationError
                 where error.code == .noNode {}
         }
         logger.info("job removed", metadata: ["job": "\(id)"])
     }
 
-    /// Applies `change` to the job's state with a compare-and-set, retrying on conflicts.
+    /// Applies `change` to the job's state with a compare-and-set of its record, retrying on conflicts.
     func updateState(_ id: String, _ change: (inout JobState) -> Void) async throws {
         while true {
-            guard let record = try await store.get(try layout.state(id)) else { throw try await missingJob(id) }
-            var state = try record.decoded(JobState.self)
-            change(&state)
+            guard let (stored, version) = try await storedJob(id) else { throw try await missingJob(id) }
+            var job = stored
+            change(&job.state)
             do {
-                _ = try await store.set(record.key, value: try SchedulerJSON.encode(state), ifVersion: record.version)
+                _ = try await store.set(try layout.job(id), value: try job.encoded(), ifVersion: version)
                 return
             } catch let error as CoordinationError where error.code == .versionConflict {
                 continue

@@ -1,7 +1,8 @@
 public import Foundation
 
-/// The scheduler's bookkeeping for one job, at `R/state/<b>/<id>`. Every change is a compare-and-set on
-/// its version, so two writers (an old and a new leader, a client and the leader) cannot both win.
+/// The scheduler's bookkeeping for one job, kept in the job's record (``JobRecord``) beside its
+/// definition. Every change is a compare-and-set on that record's version, so two writers (an old
+/// and a new leader, a client and the leader) cannot both win.
 public struct JobState: Sendable, Hashable, Codable {
     /// Paused jobs are neither materialised nor claimed.
     public var paused: Bool

@@ -8,9 +8,9 @@ import Logging
 /// jobs for months does not keep every one of them (and every worker's view of them) forever.
 ///
 /// A one-shot job is finished when it has no active run and a history entry; it finished at its
-/// newest entry's `finishedAt`, read once per job. The removal is one transaction that checks the
-/// job's state version and deletes the job's key (its runs live beneath it) without `recursive`,
-/// so a job triggered again meanwhile (a new run, a new state version) is left alone. Each pass
+/// newest entry's `finishedAt`, read once per job. The removal is one transaction that deletes the
+/// job's key (its runs live beneath it) at the version the sweep saw and without `recursive`,
+/// so a job triggered again meanwhile (a new run, a new state in its record) is left alone. Each pass
 /// reads and removes a bounded number of jobs, so a large backlog never keeps the leader from its
 /// fire times for long.
 struct FinishedJobSweep {
@@ -34,8 +34,8 @@ struct FinishedJobSweep {
 
     static let readsPerPass = 100
     static let removalsPerPass = 20
-    /// Most history entries deleted by one transaction (the removal's five other operations fit beside).
-    static let entriesPerTransaction = CoordinationLimits.maxTransactionOperations - 5
+    /// Most history entries deleted by one transaction (the removal's other operations fit beside).
+    static let entriesPerTransaction = CoordinationLimits.maxTransactionOperations - 3
 
     init(retention: Duration?, limit: Int?, store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
         self.retention = retention
@@ -147,25 +147,23 @@ struct FinishedJobSweep {
         return removed
     }
 
-    /// The deletions that end a job whose history entries are already deleted before them, the
-    /// state's unless it changed. The job's key goes without `recursive`: a run created beneath it
-    /// meanwhile makes the transaction fail, and the job stays.
+    /// The deletions that end a job whose history entries are already deleted before them: its
+    /// history folder, and its key unless its state changed. The key goes without `recursive`: a
+    /// run created beneath it meanwhile makes the transaction fail, and the job stays.
     private func removal(of id: String, stateVersion: Int64) throws -> [Coordination.Operation] {
         [
             .delete(try layout.history(of: id), ifVersion: nil),
-            .delete(try layout.state(id), ifVersion: stateVersion),
-            .delete(try layout.job(id), ifVersion: nil),
+            .delete(try layout.job(id), ifVersion: stateVersion),
         ]
     }
 
-    /// Removes the job (with no run left beneath it), its state and its history, unless it changed;
-    /// returns whether it did.
+    /// Removes the job (with no run left beneath it) and its history, unless it changed; returns
+    /// whether it did.
     private func remove(_ id: String, stateVersion: Int64) async -> Bool {
         do {
-            let state = try layout.state(id)
             let history = try layout.history(of: id)
             var entries = try await store.children(of: history).sorted()
-            let unchanged = Coordination.Operation.check(state, version: stateVersion)
+            let unchanged = Coordination.Operation.check(try layout.job(id), version: stateVersion)
             // The oldest entries first when there are more than one transaction holds.
             while entries.count > Self.entriesPerTransaction {
                 let chunk = entries.prefix(Self.entriesPerTransaction)

@@ -4,7 +4,7 @@ import Logging
 
 /// What the elected leader does, while it leads: turn due fire times of recurring jobs into runs
 /// (exactly once: the job state's `lastMaterialized` moves forward in the same transaction that
-/// creates the runs, as a compare-and-set on its version), apply the misfire and overlap
+/// creates the runs, as a compare-and-set on the job record's version), apply the misfire and overlap
 /// policies, plan placement for the strategies that need a plan, and remove finished one-shot
 /// jobs after their retention (``FinishedJobSweep``).
 ///
@@ -53,8 +53,7 @@ struct LeaderDuties: Sendable {
                 case .wake: break
                 }
             }
-            guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .states) && view.hasSnapshot(of: .jobs)
-                && view.hasSnapshot(of: .workers)
+            guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .jobs) && view.hasSnapshot(of: .workers)
             else { continue }
             if planner.noteMembers(Set(view.workers.keys)) {
                 stabilityTimer?.cancel()
@@ -144,7 +143,7 @@ struct LeaderDuties: Sendable {
                 // Only while the state is as we saw it: a view behind our own last write would
                 // otherwise replay that fire time and cancel the run it has just created.
                 let canceller = RunCanceller(store: store, layout: layout, now: clock.now)
-                let unchanged = Coordination.Operation.check(try layout.state(spec.id), version: version)
+                let unchanged = Coordination.Operation.check(try layout.job(spec.id), version: version)
                 for run in active {
                     try await canceller.cancel(
                         job: spec.id, run: run.record.run, reason: "replaced by the fire time \(scheduled)", provided: [unchanged])
@@ -175,14 +174,14 @@ struct LeaderDuties: Sendable {
                 }
             }
         }
-        let stateKey = try layout.state(spec.id)
-        let stateValue = try SchedulerJSON.encode(newState)
-        // Sharded jobs have at most 100 items, so their fire time fits one transaction with the
-        // state. A broadcast to more workers than that creates the rest right after, in chunks
+        let jobKey = try layout.job(spec.id)
+        let jobValue = try JobRecord(spec: spec, state: newState).encoded()
+        // Sharded jobs have at most ``JobSpec/maxShards`` items, so their fire time fits one
+        // transaction with the state. A broadcast to more workers than that creates the rest right after, in chunks
         // (deterministic ids: a chunk written twice fails harmlessly with nodeExists).
         let creates = try RunPlan.createOperations(runs, layout: layout)
         try await history.transact(job: spec.id, entries: entries) {
-            [.set(stateKey, value: stateValue, ifVersion: version)] + creates.prefix(RunPlan.firstChunk)
+            [.set(jobKey, value: jobValue, ifVersion: version)] + creates.prefix(RunPlan.firstChunk)
         }
         try await RunPlan.createRemaining(creates, in: store)
         logger.debug(
@@ -214,7 +213,8 @@ struct LeaderDuties: Sendable {
                     var newState = state
                     newState.itemAssignment = balanced
                     do {
-                        _ = try await store.set(try layout.state(id), value: try SchedulerJSON.encode(newState), ifVersion: version)
+                        _ = try await store.set(
+                            try layout.job(id), value: try JobRecord(spec: spec, state: newState).encoded(), ifVersion: version)
                         logger.info(
                             "rebalanced items",
                             metadata: ["job": "\(id)", "moves": "\(BalancedAssignment.moves(from: plan, to: balanced))"])

@@ -6,20 +6,21 @@ import Coordination
 /// (success, failure, time-out, cancellation or abandonment; a hand-back writes none), and only
 /// its submission and its triggers make runs. So its history never holds more than
 /// `(1 + triggers) × shards × (1 + maxRetries)` entries, and while that is within the limit no
-/// write needs to trim. The job's state carries `triggers`: the write checks the state still has
-/// the version the count was made at, so a trigger meanwhile sends it back to reading the entries.
+/// write needs to trim. The job's state carries `triggers`: the write checks the job's record still
+/// has the version the count was made at, so a trigger meanwhile sends it back to reading the entries.
 struct HistoryRoom: Sendable, Hashable {
-    let state: Key
+    /// The job's key, whose record holds its state.
+    let job: Key
     let version: Int64
 
     /// The room of `spec`'s history given its state at `version`; `nil` when the bound reaches the limit.
     init?(spec: JobSpec, state: JobState, version: Int64, layout: SchedulerLayout) {
-        guard case .once = spec.schedule, spec.placement != .broadcast, let key = try? layout.state(spec.id) else { return nil }
+        guard case .once = spec.schedule, spec.placement != .broadcast, let key = try? layout.job(spec.id) else { return nil }
         let (fires, attempts) = (1 + state.triggers, 1 + spec.retry.maxRetries)
         let (perFire, overflowA) = spec.shards.multipliedReportingOverflow(by: attempts)
         let (bound, overflowB) = fires.multipliedReportingOverflow(by: perFire)
         guard !overflowA, !overflowB, bound <= layout.historyLimit else { return nil }
-        self.state = key
+        self.job = key
         self.version = version
     }
 }

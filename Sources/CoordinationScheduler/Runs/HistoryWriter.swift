@@ -38,7 +38,7 @@ struct HistoryWriter: Sendable {
             for entry in entries {
                 appended.append(.create(try layout.newHistoryEntry(of: job), value: try SchedulerJSON.encode(entry), mode: .sequential))
             }
-            let proof: [Coordination.Operation] = room.map { [.check($0.state, version: $0.version)] } ?? []
+            let proof: [Coordination.Operation] = room.map { [.check($0.job, version: $0.version)] } ?? []
             // Only as many as the transaction has room for: a fire time of a job with the most
             // items fills it with runs, and the history is trimmed by a later write instead.
             let spare = CoordinationLimits.maxTransactionOperations - prefix.count - appended.count - proof.count

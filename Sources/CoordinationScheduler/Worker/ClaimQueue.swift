@@ -56,7 +56,7 @@ struct ClaimQueue: Sendable {
         switch folder {
         case .workers:
             return  // membership is checked when choosing; our own info never comes from the view
-        case .jobs, .states, .runs:
+        case .jobs, .runs:
             break
         }
         let key: Key
@@ -75,7 +75,6 @@ struct ClaimQueue: Sendable {
     private static func job(of key: Key, in folder: SchedulerView.Folder, layout: SchedulerLayout) -> String? {
         switch folder {
         case .jobs, .runs: layout.jobID(of: key, in: layout.jobs)
-        case .states: layout.jobID(of: key, in: layout.states)
         case .workers: nil
         }
     }

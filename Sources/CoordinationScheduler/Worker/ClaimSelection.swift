@@ -2,11 +2,11 @@ import Coordination
 import Foundation
 
 extension Worker {
-    /// A lost claim race is worth retrying once the run, its claim or its job's state changes
-    /// (a claim checks the state it judged the run by).
+    /// A lost claim race is worth retrying once the run, its claim or its job's record (its
+    /// state) changes (a claim checks the state it judged the run by).
     func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
-        guard queue.hasLostRaces, folder == .runs || folder == .states else { return }
-        if folder == .states {
+        guard queue.hasLostRaces, folder == .runs || folder == .jobs else { return }
+        if folder == .jobs {
             switch event {
             case .snapshot: queue.forgetLostRaces()
             case .put(let record): queue.forgetLostRaces(ofJob: record.key.name)

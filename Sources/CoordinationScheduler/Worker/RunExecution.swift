@@ -23,8 +23,8 @@ struct RunExecution: Sendable {
     let handler: JobHandler
     /// When the job's history cannot be full, the end of the run skips reading it.
     let historyRoom: HistoryRoom?
-    /// The version of the job's state the worker judged the run claimable by (not paused): the
-    /// claim checks it, so a pause the worker has not seen yet cannot be overtaken.
+    /// The version of the job's record (its state) the worker judged the run claimable by (not
+    /// paused): the claim checks it, so a pause the worker has not seen yet cannot be overtaken.
     let stateVersion: Int64?
     /// The worker's group commit: claims and ends of runs of different jobs share transactions.
     let commits: GroupCommit?
@@ -91,7 +91,7 @@ struct RunExecution: Sendable {
         let claimKey = claimKey
         let value = try SchedulerJSON.encode(record)
         let version = candidate.version
-        let stateCheck: [Coordination.Operation] = try stateVersion.map { [.check(try layout.state(record.job), version: $0)] } ?? []
+        let stateCheck: [Coordination.Operation] = try stateVersion.map { [.check(try layout.job(record.job), version: $0)] } ?? []
         let results: [OperationResult]
         do {
             results = try await history.transact(job: record.job, entries: entries) {

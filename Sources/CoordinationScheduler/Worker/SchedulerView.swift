@@ -4,13 +4,15 @@ import Foundation
 /// What a worker or the leader knows of the scheduler's state, kept current by watches (a fresh
 /// snapshot after lost continuity simply replaces that folder's view).
 ///
-/// Job specs are decoded as they arrive (the leader needs every job's kind); runs and states only
-/// when first looked at (``LazyValue``), since most of their versions never are.
+/// Job records (spec and state) are decoded as they arrive (the leader needs every job's kind, and
+/// they change only on submission and state changes); runs only when first looked at
+/// (``LazyValue``), since most of their versions never are.
 struct SchedulerView: Sendable {
     /// What the view is made of. `jobs` and `runs` come from one watch of `R/jobs` (runs and
-    /// their claims live beneath their jobs), split by depth; `runs` carries the claims too.
+    /// their claims live beneath their jobs), split by depth; `jobs` carries the jobs' states
+    /// (``JobRecord``), `runs` the claims.
     enum Folder: Sendable, CaseIterable {
-        case jobs, states, runs, workers
+        case jobs, runs, workers
     }
 
     let layout: SchedulerLayout
@@ -26,7 +28,8 @@ struct SchedulerView: Sendable {
     }
     private var sortedRecurring: [String]?
     private var plannedJobs: Set<String> = []
-    private var states: [String: LazyValue<JobState>] = [:]
+    /// Each job's state with its record's version (what a compare-and-set of the state checks).
+    private var states: [String: (state: JobState, version: Int64)] = [:]
     private var runsByKey: [Key: LazyValue<RunRecord>] = [:]
     /// The keys of each job's active runs: a worker re-evaluates one job's runs per change.
     private var runKeysByJob: [String: Set<Key>] = [:]
@@ -46,9 +49,9 @@ struct SchedulerView: Sendable {
             switch folder {
             case .jobs:
                 specs = [:]
+                states = [:]
                 recurringJobs = []
                 plannedJobs = []
-            case .states: states = [:]
             case .runs:
                 runsByKey = [:]
                 runKeysByJob = [:]
@@ -61,8 +64,7 @@ struct SchedulerView: Sendable {
             put(record, in: folder)
         case .delete(let key):
             switch folder {
-            case .jobs: if layout.isJobKey(key, in: layout.jobs) { setSpec(nil, of: key.name) }
-            case .states: if layout.isJobKey(key, in: layout.states) { states[key.name] = nil }
+            case .jobs: if layout.isJobKey(key, in: layout.jobs) { setJob(nil, of: key.name) }
             case .runs:
                 if let run = layout.run(ofClaim: key) {
                     setClaim(nil, of: run)
@@ -80,10 +82,7 @@ struct SchedulerView: Sendable {
         switch folder {
         case .jobs:
             guard layout.isJobKey(key, in: layout.jobs) else { return }
-            setSpec(try? record.decoded(JobSpec.self), of: key.name)
-        case .states:
-            guard layout.isJobKey(key, in: layout.states) else { return }
-            states[key.name] = LazyValue(record)
+            setJob((try? record.decoded(JobRecord.self)).map { ($0, record.version) }, of: key.name)
         case .runs:
             if let run = layout.run(ofClaim: key) {
                 setClaim(record, of: run)
@@ -97,8 +96,10 @@ struct SchedulerView: Sendable {
         }
     }
 
-    private mutating func setSpec(_ spec: JobSpec?, of job: String) {
+    private mutating func setJob(_ stored: (record: JobRecord, version: Int64)?, of job: String) {
+        let spec = stored?.record.spec
         specs[job] = spec
+        states[job] = stored.map { ($0.record.state, $0.version) }
         if spec?.schedule.isRecurring == true { recurringJobs.insert(job) } else { recurringJobs.remove(job) }
         if spec?.placement.isPlanned == true { plannedJobs.insert(job) } else { plannedJobs.remove(job) }
     }
@@ -142,11 +143,8 @@ struct SchedulerView: Sendable {
     /// The jobs that have active runs.
     var jobsWithRuns: Dictionary<String, Set<Key>>.Keys { runKeysByJob.keys }
 
-    /// The job's state and its record's version; `nil` when unknown or not a valid state.
-    func state(of job: String) -> (state: JobState, version: Int64)? {
-        guard let lazy = states[job], let state = lazy.value else { return nil }
-        return (state, lazy.record.version)
-    }
+    /// The job's state and its record's version; `nil` when unknown or not a valid job record.
+    func state(of job: String) -> (state: JobState, version: Int64)? { states[job] }
 
     /// The active run at `key`; `nil` when unknown or not a valid run record.
     func run(at key: Key) -> ViewRun? {
@@ -183,15 +181,12 @@ struct SchedulerView: Sendable {
         deliver: @escaping @Sendable (Folder, WatchEvent) -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Workers are one level of records; states two (buckets, then records); jobs two, with
-            // their runs a third level and the runs' claims a fourth.
+            // Workers are one level of records; jobs two (buckets, then records), with their runs
+            // a third level and the runs' claims a fourth.
             group.addTask {
                 for try await event in store.watch(layout.jobs, scope: .subtree) {
                     split(event, layout: layout, into: deliver)
                 }
-            }
-            group.addTask {
-                for try await event in store.watch(layout.states, scope: .grandchildren) { deliver(.states, event) }
             }
             group.addTask {
                 for try await event in store.watch(layout.workers, scope: .children) { deliver(.workers, event) }
