@@ -11,9 +11,14 @@ public enum WatchScope: String, Sendable, Hashable, CaseIterable, Codable {
     /// records needs (the scheduler's bucketed job folders). On ZooKeeper it costs children
     /// watches on the key and its children alone, none on the grandchildren.
     case grandchildren
+    /// The key and the keys one, two and three levels beneath it, not deeper keys: what a folder
+    /// of folders of records with records beneath them needs (the scheduler's jobs with their
+    /// runs, without the runs' claims). On ZooKeeper it costs children watches on the key, its
+    /// children and grandchildren alone, none on the three-levels-deep keys.
+    case greatGrandchildren
 
     /// How many levels beneath the watched key the scope reaches: 0 for the key alone, 1 for its
-    /// children, 2 for its grandchildren; nil for a whole subtree. A key at that depth is the
+    /// children, 2 for its grandchildren, 3 for its great-grandchildren; nil for a whole subtree. A key at that depth is the
     /// deepest level in scope, so a backend that watches folders one by one (ZooKeeper) lists
     /// only the keys above it.
     public var depthLimit: Int? {
@@ -21,18 +26,15 @@ public enum WatchScope: String, Sendable, Hashable, CaseIterable, Codable {
         case .key: 0
         case .children: 1
         case .grandchildren: 2
+        case .greatGrandchildren: 3
         case .subtree: nil
         }
     }
 
     /// Whether a key is in scope of a watch on `watched`.
     public func covers(_ key: Key, watched: Key) -> Bool {
-        switch self {
-        case .key: key == watched
-        case .subtree: key.isUnder(watched)
-        case .children: key == watched || key.parent == watched
-        case .grandchildren: key == watched || key.parent == watched || key.parent?.parent == watched
-        }
+        guard let limit = depthLimit else { return key.isUnder(watched) }
+        return key.isUnder(watched) && key.depth - watched.depth <= limit
     }
 }
 

@@ -17,6 +17,7 @@ struct KVWatch: AsyncParsableCommand {
             Without a scope flag only the key itself is watched. At most one scope flag:
               --children        /jobs and /jobs/a, not /jobs/a/runs
               --grandchildren   /jobs, /jobs/a and /jobs/a/runs, not /jobs/a/runs/1
+              --great-grandchildren  /jobs down to /jobs/a/runs/1, not /jobs/a/runs/1/claim
               --subtree         /jobs and everything beneath it
             A narrower scope costs the store less: on ZooKeeper a folder's listing is watched only \
             where its children are in scope.
@@ -29,9 +30,14 @@ struct KVWatch: AsyncParsableCommand {
     @Flag(help: "Watch the key and every key beneath it.") var subtree = false
     @Flag(help: "Watch the key and its direct children (not deeper keys).") var children = false
     @Flag(help: "Watch the key, its children and their children (not deeper keys).") var grandchildren = false
+    @Flag(help: "Watch the key and the keys one, two and three levels beneath it (not deeper keys).")
+    var greatGrandchildren = false
 
     func validate() throws {
-        let given = [("--subtree", subtree), ("--children", children), ("--grandchildren", grandchildren)].filter(\.1).map(\.0)
+        let given = [
+            ("--subtree", subtree), ("--children", children), ("--grandchildren", grandchildren),
+            ("--great-grandchildren", greatGrandchildren),
+        ].filter(\.1).map(\.0)
         guard given.count > 1 else { return }
         let named = given.dropLast().joined(separator: ", ") + " and " + given.last!
         throw ValidationError("\(named) exclude each other: choose one scope")
@@ -40,7 +46,8 @@ struct KVWatch: AsyncParsableCommand {
     func run() async throws {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let scope: WatchScope = subtree ? .subtree : grandchildren ? .grandchildren : children ? .children : .key
+        let scope: WatchScope =
+            subtree ? .subtree : greatGrandchildren ? .greatGrandchildren : grandchildren ? .grandchildren : children ? .children : .key
         try await context.withStore { store in
             _ = try await Interruption.runUntilSignalled {
                 for try await event in store.watch(key, scope: scope) {

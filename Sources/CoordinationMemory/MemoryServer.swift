@@ -252,7 +252,7 @@ extension MemoryServer.State {
         let keys: [Key] =
             switch watcher.scope {
             case .key: tree.node(watcher.key) == nil || watcher.key.isRoot ? [] : [watcher.key]
-            case .subtree, .children, .grandchildren:
+            case .subtree, .children, .grandchildren, .greatGrandchildren:
                 tree.subtree(watcher.key).filter { !$0.isRoot && $0 != watcher.namespace && watcher.scope.covers($0, watched: watcher.key) }
             }
         return keys.compactMap { record(at: $0, namespace: watcher.namespace) }.sorted { $0.key < $1.key }

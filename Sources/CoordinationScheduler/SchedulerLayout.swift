@@ -13,8 +13,9 @@ public import Coordination
 /// ```
 ///
 /// A job's runs live beneath its definition, and a claim beneath its run, so one watch of `jobs`
-/// sees definitions, runs and claims, and neither a job nor a run can be deleted while a live
-/// claim holds one of its runs. Runs used to have a folder per job of their own (`R/runs/<b>/<job>`):
+/// down to the runs (``WatchScope/greatGrandchildren``) sees definitions and runs, and neither a
+/// job nor a run can be deleted while a live claim holds one of its runs. Workers do not watch
+/// the claims (``SchedulerView`` tells a held run by its worker's membership). Runs used to have a folder per job of their own (`R/runs/<b>/<job>`):
 /// creating that folder cost every worker on ZooKeeper two more reads per job (about 13% of
 /// ZooKeeper's requests in the claims bench) and etcd one more watch stream per worker. A job's
 /// state used to have a key of its own too (`R/state/<b>/<job>`): see ``JobRecord``.

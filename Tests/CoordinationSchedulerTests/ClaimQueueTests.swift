@@ -21,7 +21,7 @@ struct ClaimQueueTests {
     /// Applies the event to both the view and the queue, as the worker's main loop does.
     func deliver(_ event: WatchEvent, _ folder: SchedulerView.Folder, _ view: inout SchedulerView, _ queue: inout ClaimQueue) {
         view.apply(event, to: folder)
-        queue.note(event, folder: folder, layout: layout)
+        queue.note(event, folder: folder, layout: layout, view: view)
     }
 
     mutating func loadedView(_ queue: inout ClaimQueue) throws -> SchedulerView {
@@ -92,15 +92,17 @@ struct ClaimQueueTests {
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["urgent", "early", "late"])
 
-        // Claimed (running with a claim): gone; its claim vanishes: offered again, as abandoned.
+        // Held (running by a member, under the registration it claimed with): gone; its worker's
+        // session ends (its member key goes, the claim with it): offered again, as abandoned.
+        deliver(.put(record(try layout.worker("w2"), try SchedulerJSON.encode(info))), .workers, &view, &queue)
         var running = try #require(view.run(at: try layout.run("urgent", "r"))).record
         running.status = .running
         running.worker = "w2"
+        running.registration = view.registration(of: "w2")
         deliver(.put(record(try layout.run("urgent", "r"), try SchedulerJSON.encode(running), version: 1)), .runs, &view, &queue)
-        deliver(.put(record(try layout.claim("urgent", "r"), Array("w2".utf8))), .runs, &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["early", "late"])
-        deliver(.delete(try layout.claim("urgent", "r")), .runs, &view, &queue)
+        deliver(.delete(try layout.worker("w2")), .workers, &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["urgent", "early", "late"])
 
@@ -161,14 +163,51 @@ struct ClaimQueueTests {
         try submit("c", at: 3, into: &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["b", "c"])
-        // The winner's claim appears and vanishes (its worker died before writing): offered again.
-        let claimA = try layout.claim("a", "r")
-        let claim = record(claimA, Array("w2".utf8))
-        deliver(.put(claim), .runs, &view, &queue)
-        deliver(.delete(claimA), .runs, &view, &queue)
-        queue.forgetLostRace(runA)
+        // The winner's claim arrives as the run's change: the race is over, and the run is held
+        // while its worker is a member with the registration it claimed under.
+        deliver(.put(record(try layout.worker("w2"), try SchedulerJSON.encode(info))), .workers, &view, &queue)
+        var won = try #require(view.run(at: runA)).record
+        won.status = .running
+        won.worker = "w2"
+        won.registration = view.registration(of: "w2")
+        deliver(.put(record(runA, try SchedulerJSON.encode(won), version: version + 1)), .runs, &view, &queue)
+        queue.forgetLostRace(runA)  // what a worker does on a change of the run
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b", "c"])
+        // Its worker's session ends, its member key with it: offered again, as abandoned.
+        deliver(.delete(try layout.worker("w2")), .workers, &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["a", "b", "c"])
+    }
+
+    /// A takeover refused because the run's worker is alive after all (its member key not in the
+    /// view yet: the claim, which the view does not show, refused it) stays out until that
+    /// worker's membership changes.
+    @Test mutating func aTakeoverLostToAWorkerNotSeenYetEndsWhenItsMembershipChanges() throws {
+        var (queue, view, runA) = try twoJobs()
+        var running = try #require(view.run(at: runA)).record
+        running.status = .running
+        running.worker = "w3"
+        running.registration = 99
+        deliver(.put(record(runA, try SchedulerJSON.encode(running), version: 1)), .runs, &view, &queue)
+        var (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b"], "looks abandoned: w3 is no member in the view")
+        queue.lostRace(runA, version: 1)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"])
+        // w3's member key arrives, with the registration the run names: held.
+        let w3 = Record(
+            key: try layout.worker("w3"), value: try SchedulerJSON.encode(info), version: 0, createRevision: 99, modRevision: 99,
+            isEphemeral: true)
+        deliver(.put(w3), .workers, &view, &queue)
+        queue.forgetLostRaces(ofJobs: view.jobs(runningOn: "w3"))  // what a worker does on a membership change
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"])
+        // It leaves: abandoned for real, and offered again.
+        deliver(.delete(w3.key), .workers, &view, &queue)
+        queue.forgetLostRaces(ofJobs: view.jobs(runningOn: "w3"))
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["a", "b"])
     }
 
     /// A claim also checks the job's state it was judged by (a pause must not be overtaken), so
@@ -205,17 +244,21 @@ struct ClaimQueueTests {
         var (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["b"], "still pending in the view")
 
-        // The view reaches our claim's write, then sees the claim go before the run does.
+        // The view reaches our claim's write: held by us, as we left it.
         var running = pending.record
         running.status = .running
         running.worker = me
         running.claimVersion = 1
+        running.registration = view.registration(of: me)
         revision = token - 1
         deliver(.put(record(runA, try SchedulerJSON.encode(running), version: 1)), .runs, &view, &queue)
-        deliver(.put(record(try layout.claim("a", "r"), Array(me.utf8))), .runs, &view, &queue)
-        deliver(.delete(try layout.claim("a", "r")), .runs, &view, &queue)
         (jobs, _) = chosen(&queue, view, now: 10)
-        #expect(jobs == ["b"], "running without its claim, as we left it")
+        #expect(jobs == ["b"], "running, as we left it")
+        // Our session ended and we are back (a new registration), the run's deletion not seen yet:
+        // abandoned by the view's lights, but the claim at the token we finished is left out.
+        deliver(.put(record(try layout.worker(me), try SchedulerJSON.encode(info))), .workers, &view, &queue)
+        (jobs, _) = chosen(&queue, view, now: 10)
+        #expect(jobs == ["b"], "running, abandoned, but finished by us at a revision the view has not passed")
 
         // Requeued for a retry (a later write): offered again.
         var retry = pending.record

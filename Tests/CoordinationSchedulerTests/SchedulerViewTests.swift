@@ -4,8 +4,8 @@ import Testing
 
 @testable import CoordinationScheduler
 
-/// The view reads run and state records only when asked, and counts each worker's load by the
-/// claims it holds.
+/// The view counts each worker's load by the run records, and holds a running run claimed while
+/// its worker is a member with the registration the record names.
 struct SchedulerViewTests {
     let layout = SchedulerLayout()
     let start = Date(timeIntervalSince1970: 1_000_000)
@@ -18,7 +18,8 @@ struct SchedulerViewTests {
         RunRecord(job: job, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start, notBefore: start)
     }
 
-    /// One watch of `R/jobs` feeds two parts of the view: definitions, and runs with their claims.
+    /// One watch of `R/jobs` feeds two parts of the view: job records, and runs (a claim, out of
+    /// the watch's scope, would go with the runs, where the view leaves it out).
     @Test func theJobsWatchIsSplitIntoDefinitionsAndRuns() throws {
         let definition = record(try layout.job("a"), [])
         let run = record(try layout.run("a", "r"), [])
@@ -33,31 +34,62 @@ struct SchedulerViewTests {
         ])
     }
 
-    @Test func loadIsCountedByClaimsAndFollowsThem() throws {
+    func running(_ job: String, by worker: String, registration: Int64) -> RunRecord {
+        var record = run(job)
+        record.status = .running
+        record.worker = worker
+        record.registration = registration
+        return record
+    }
+
+    func member(_ id: String, joinedAt revision: Int64) throws -> Record {
+        record(try layout.worker(id), try SchedulerJSON.encode(WorkerInfo(capacity: 4, weight: 1, labels: [:], handlers: ["h"])), revision: revision)
+    }
+
+    @Test func loadAndHoldingFollowTheRunRecordsAndTheMembers() throws {
         var view = SchedulerView(layout: layout)
         view.apply(.snapshot([]), to: .runs)
+        view.apply(.snapshot([]), to: .workers)
         let runA = try layout.run("a", "r")
         let runB = try layout.run("b", "r")
         view.apply(.put(record(runA, try SchedulerJSON.encode(run("a")))), to: .runs)
         view.apply(.put(record(runB, try SchedulerJSON.encode(run("b")))), to: .runs)
         #expect(view.runningByWorker.isEmpty)
-        #expect(!view.allRunsClaimed(ofJob: "a"))
+        #expect(!view.allRunsHeld(ofJob: "a"))
 
-        view.apply(.put(record(try layout.claim("a", "r"), Array("w1".utf8))), to: .runs)
-        view.apply(.put(record(try layout.claim("b", "r"), Array("w1".utf8))), to: .runs)
+        view.apply(.put(record(runA, try SchedulerJSON.encode(running("a", by: "w1", registration: 10)))), to: .runs)
+        view.apply(.put(record(runB, try SchedulerJSON.encode(running("b", by: "w1", registration: 10)))), to: .runs)
         #expect(view.runningByWorker == ["w1": 2])
-        #expect(view.allRunsClaimed(ofJob: "a") && view.allRunsClaimed(ofJob: "b"))
+        #expect(view.jobs(runningOn: "w1") == ["a", "b"])
+        #expect(!view.allRunsHeld(ofJob: "a"), "running, but its worker is not a member (yet, or any more)")
 
-        // A claim taken over by another worker moves the load; one deleted with its run removes it.
-        view.apply(.put(record(try layout.claim("a", "r"), Array("w2".utf8), revision: 2)), to: .runs)
+        view.apply(.put(try member("w1", joinedAt: 10)), to: .workers)
+        #expect(view.allRunsHeld(ofJob: "a") && view.allRunsHeld(ofJob: "b"))
+        // Its session ended: the member key went, and the claims with it.
+        view.apply(.delete(try layout.worker("w1")), to: .workers)
+        #expect(!view.allRunsHeld(ofJob: "a"))
+        // Back with a new session: a new registration, which the runs' claims were not made under.
+        view.apply(.put(try member("w1", joinedAt: 11)), to: .workers)
+        #expect(!view.allRunsHeld(ofJob: "a") && !view.allRunsHeld(ofJob: "b"))
+        #expect(view.registration(of: "w1") == 11)
+
+        // Taken over by another worker: the load moves; a run deleted takes its load along.
+        view.apply(.put(try member("w2", joinedAt: 12)), to: .workers)
+        view.apply(.put(record(runA, try SchedulerJSON.encode(running("a", by: "w2", registration: 12)), revision: 13)), to: .runs)
         #expect(view.runningByWorker == ["w1": 1, "w2": 1])
-        view.apply(.delete(try layout.claim("b", "r")), to: .runs)
+        #expect(view.allRunsHeld(ofJob: "a"))
         view.apply(.delete(runB), to: .runs)
         #expect(view.runningByWorker == ["w2": 1])
         #expect(view.runs(ofJob: "b").isEmpty)
+        #expect(view.jobs(runningOn: "w1").isEmpty)
+
+        // A claim is out of the watch's scope; were one delivered, it would change nothing.
+        view.apply(.put(record(try layout.claim("a", "r"), Array("w3".utf8))), to: .runs)
+        view.apply(.delete(try layout.claim("a", "r")), to: .runs)
+        #expect(view.runningByWorker == ["w2": 1] && view.allRunsHeld(ofJob: "a"))
 
         view.apply(.snapshot([]), to: .runs)
-        #expect(view.runningByWorker.isEmpty, "a snapshot replaces the claims too")
+        #expect(view.runningByWorker.isEmpty, "a snapshot replaces the runs and their load")
     }
 
     @Test func recordsThatDoNotDecodeAreLeftOutWhenLookedAt() throws {

@@ -231,7 +231,7 @@ struct LeaderDuties: Sendable {
             let record = run.record
             let eligible = workers.filter { $0.value.canRun(spec) }
             if spec.placement == .broadcast {
-                let abandoned = record.status == .pending || view.claim(ofRun: run.key) == nil
+                let abandoned = !view.isHeld(record)
                 if stable, abandoned, let assignee = record.assignee, eligible[assignee] == nil {
                     await retireBroadcastRun(run, reason: "worker \(assignee) left")
                 }

@@ -42,6 +42,7 @@ struct RunCanceller: Sendable {
                     }
                 case .running:
                     if value.cancelRequested { return }
+                    value.token = value.attemptToken(version: record.version, modRevision: record.modRevision)
                     value.cancelRequested = true
                     _ = try await store.transaction(
                         [.set(key, value: try SchedulerJSON.encode(value), ifVersion: record.version)] + provided)

@@ -36,6 +36,14 @@ public struct RunRecord: Sendable, Hashable, Codable {
     /// modRevision is the claim's token (one transaction, one revision, on every backend): a
     /// taker that never saw the claim can still name the attempt it takes over.
     public var claimVersion: Int64?
+    /// While running: the `createRevision` of the claimant's member key (`R/workers/<worker>`)
+    /// when it claimed. Workers do not watch claims; a running run is held while its worker is a
+    /// member with this registration, and abandoned once that member key is gone (its session
+    /// ended, taking the claim with it) or was created anew (a new session).
+    public var registration: Int64?
+    /// While running: the attempt's fencing token, written by the first write about the run after
+    /// the claim (progress, a cancel request), which moves the record past ``claimVersion``.
+    public var token: Int64?
 
     public init(
         job: String, run: String, item: Int, itemCount: Int, itemParameter: String?, scheduledAt: Date,
@@ -57,4 +65,17 @@ public struct RunRecord: Sendable, Hashable, Codable {
         self.cancelRequested = cancelRequested
         self.progress = progress
     }
+}
+
+extension RunRecord {
+    /// The running attempt's fencing token as this version of the record (at `version` and
+    /// `modRevision`) tells it; `nil` for a pending run, or for a record written past its claim
+    /// by a writer that did not carry the token.
+    public func attemptToken(version: Int64, modRevision: Int64) -> Int64? {
+        guard status == .running else { return nil }
+        return claimVersion == version ? modRevision : token
+    }
+
+    /// The worker running it; `nil` while pending.
+    var runningWorker: String? { status == .running ? worker : nil }
 }

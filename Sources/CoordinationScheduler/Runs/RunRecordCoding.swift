@@ -9,7 +9,7 @@ import Foundation
 extension RunRecord {
     enum CodingKeys: String, CodingKey {
         case job, run, item, itemCount, itemParameter, scheduledAt, notBefore, attempt, status, worker, startedAt,
-            assignee, cancelRequested, progress, claimVersion
+            assignee, cancelRequested, progress, claimVersion, registration, token
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,6 +31,8 @@ extension RunRecord {
             cancelRequested: try container.decodeIfPresent(Bool.self, forKey: .cancelRequested) ?? false,
             progress: try container.decodeIfPresent(String.self, forKey: .progress))
         claimVersion = try container.decodeIfPresent(Int64.self, forKey: .claimVersion)
+        registration = try container.decodeIfPresent(Int64.self, forKey: .registration)
+        token = try container.decodeIfPresent(Int64.self, forKey: .token)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,5 +52,7 @@ extension RunRecord {
         if cancelRequested { try container.encode(cancelRequested, forKey: .cancelRequested) }
         try container.encodeIfPresent(progress, forKey: .progress)
         try container.encodeIfPresent(claimVersion, forKey: .claimVersion)
+        try container.encodeIfPresent(registration, forKey: .registration)
+        try container.encodeIfPresent(token, forKey: .token)
     }
 }

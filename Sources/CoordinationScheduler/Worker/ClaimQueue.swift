@@ -37,8 +37,8 @@ struct ClaimQueue: Sendable {
     /// The queued runs of each job, so that a job's change re-evaluates only its runs.
     private var queuedByJob: [String: Set<Key>] = [:]
     /// Runs whose claim this worker lost at a version: out of the ready order (a worker whose view
-    /// lags would otherwise walk past every run the others took on each choice) until the run or
-    /// its claim changes.
+    /// lags would otherwise walk past every run the others took on each choice) until the run
+    /// changes, or the membership of the worker running it does.
     private var lostAt: [Key: Int64] = [:]
     /// Runs this worker claimed and finished, with that attempt's claim token. A view that lags
     /// behind the worker's own writes still shows such a run pending (on ZooKeeper, where each
@@ -51,11 +51,21 @@ struct ClaimQueue: Sendable {
     private var dirtyJobs: Set<String> = []
     private var everything = true
 
-    /// Marks what a watch event may have changed.
-    mutating func note(_ event: WatchEvent, folder: SchedulerView.Folder, layout: SchedulerLayout) {
+    /// Marks what a watch event, already applied to `view`, may have changed.
+    mutating func note(_ event: WatchEvent, folder: SchedulerView.Folder, layout: SchedulerLayout, view: SchedulerView) {
         switch folder {
         case .workers:
-            return  // membership is checked when choosing; our own info never comes from the view
+            // Whether a running run is held follows its worker's membership: that worker's runs
+            // are re-evaluated. (Eligibility is checked when choosing; our own info never comes
+            // from the view.)
+            switch event {
+            case .snapshot:
+                everything = true
+                dirtyJobs = []
+            case .put(let record): if !everything { dirtyJobs.formUnion(view.jobs(runningOn: record.key.name)) }
+            case .delete(let key): if !everything { dirtyJobs.formUnion(view.jobs(runningOn: key.name)) }
+            }
+            return
         case .jobs, .runs:
             break
         }
@@ -196,7 +206,7 @@ struct ClaimQueue: Sendable {
     }
 
     /// Another worker won the claim of the run at `key` at `version`: leave it out until the run
-    /// or its claim changes (``forgetLostRace(_:)``).
+    /// changes (``forgetLostRace(_:)``) or its worker's membership does (``forgetLostRaces(ofJobs:)``).
     mutating func lostRace(_ key: Key, version: Int64) {
         lostAt[key] = version
         guard let (entry, notBefore) = queued[key], notBefore == nil, entry.version == version else { return }
@@ -204,7 +214,7 @@ struct ClaimQueue: Sendable {
         if index < ready.count && ready[index].key == key { ready.remove(at: index) }
     }
 
-    /// The run at `key` or its claim changed: a lost race is worth trying again. Its job is
+    /// The run at `key` changed: a lost race is worth trying again. Its job is
     /// re-evaluated at the next refresh (``note(_:folder:layout:)`` marked it), which puts the run
     /// back in order if it is still claimable.
     mutating func forgetLostRace(_ key: Key) { lostAt[key] = nil }
@@ -222,7 +232,16 @@ struct ClaimQueue: Sendable {
         lostAt = lostAt.filter { $0.key.parent?.name != job }
     }
 
-    /// After a snapshot of runs or claims, every lost race is worth trying again.
+    /// A member joined, left or came back; `jobs` are those with runs it is running (by the run
+    /// records). Whether those runs are held changed with it, so a lost race of theirs (a takeover
+    /// refused by a claim the view does not show, its member's key not seen yet) is worth trying
+    /// again; ``note(_:folder:layout:view:)`` marked the jobs for re-evaluation.
+    mutating func forgetLostRaces(ofJobs jobs: Set<String>) {
+        guard !jobs.isEmpty else { return }
+        lostAt = lostAt.filter { entry in entry.key.parent.map { !jobs.contains($0.name) } ?? true }
+    }
+
+    /// After a snapshot of runs or members, every lost race is worth trying again.
     mutating func forgetLostRaces() {
         lostAt = [:]
         everything = true
@@ -240,16 +259,17 @@ struct ClaimQueue: Sendable {
     /// Eligible: the job is known, not paused, has our handler and its labels match; no earlier
     /// fire time of the job is still active (runs of different fire times run one after
     /// another); and either pending (and assigned to us when the placement is planned), or
-    /// running without a claim (abandoned: its worker's session ended).
+    /// running and not held (abandoned: its worker's session ended, ``SchedulerView/isHeld(_:)``).
     private func evaluate(job: String, view: SchedulerView, worker: String, info: WorkerInfo, now: Date) -> [(Entry, Date?)] {
-        // Runs whose claims are all in view are spoken for: their records need not be read.
-        guard !view.allRunsClaimed(ofJob: job) else { return [] }
+        // Runs all held by live claims are spoken for.
+        guard !view.allRunsHeld(ofJob: job) else { return [] }
         let runs = view.runs(ofJob: job)
         guard !runs.isEmpty, let spec = view.specs[job], info.canRun(spec),
             view.state(of: job)?.state.paused == false
         else { return [] }
         let earliest = runs.lazy.map(\.record.scheduledAt).min()!
-        let claimsKnown = view.hasSnapshot(of: .runs)
+        // Whether a running run is held is known from the runs and the members together.
+        let holdersKnown = view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .workers)
         var result: [(Entry, Date?)] = []
         for run in runs {
             let record = run.record
@@ -260,7 +280,7 @@ struct ClaimQueue: Sendable {
                 if spec.placement.isPlanned && record.assignee != worker { continue }
                 if record.notBefore > now { notBefore = record.notBefore }
             case .running:
-                guard claimsKnown, view.claim(ofRun: run.key) == nil else { continue }
+                guard holdersKnown, !view.isHeld(record) else { continue }
                 if spec.placement == .broadcast && record.assignee != worker { continue }
             }
             let entry = Entry(

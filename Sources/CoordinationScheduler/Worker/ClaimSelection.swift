@@ -2,49 +2,31 @@ import Coordination
 import Foundation
 
 extension Worker {
-    /// A lost claim race is worth retrying once the run, its claim or its job's record (its
-    /// state) changes (a claim checks the state it judged the run by).
-    func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
-        guard queue.hasLostRaces, folder == .runs || folder == .jobs else { return }
-        if folder == .jobs {
+    /// A lost claim race is worth retrying once the run changes, its job's record (its state)
+    /// changes (a claim checks the state it judged the run by), or the membership of the worker
+    /// running it changes (whether the run is held follows it).
+    func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, view: SchedulerView, in queue: inout ClaimQueue) {
+        guard queue.hasLostRaces else { return }
+        if folder == .workers {
             switch event {
             case .snapshot: queue.forgetLostRaces()
-            case .put(let record): queue.forgetLostRaces(ofJob: record.key.name)
-            case .delete(let key): queue.forgetLostRaces(ofJob: key.name)
+            case .put(let record): queue.forgetLostRaces(ofJobs: view.jobs(runningOn: record.key.name))
+            case .delete(let key): queue.forgetLostRaces(ofJobs: view.jobs(runningOn: key.name))
             }
             return
         }
-        let changed: Key
-        switch event {
-        case .snapshot:
-            queue.forgetLostRaces()
-            return
-        case .put(let record): changed = record.key
-        case .delete(let key): changed = key
-        }
-        queue.forgetLostRace(layout.run(ofClaim: changed) ?? changed)
-    }
-
-    /// Keeps the latest claim token per run key until the run itself goes.
-    func rememberClaimTokens(_ event: WatchEvent, folder: SchedulerView.Folder, in tokens: inout [Key: Int64]) {
         switch (folder, event) {
-        case (.runs, .put(let record)):
-            remember(record, in: &tokens)
-        case (.runs, .delete(let key)):
-            // A claim's deletion keeps the token: a takeover names the abandoned attempt by it.
-            if layout.run(ofClaim: key) == nil { tokens[key] = nil }
-        case (.runs, .snapshot(let records)):
-            let live = Set(records.map(\.key))
-            tokens = tokens.filter { live.contains($0.key) }
-            for record in records { remember(record, in: &tokens) }
-        default:
-            break
+        case (_, .snapshot):
+            queue.forgetLostRaces()
+        case (.jobs, .put(let record)):
+            queue.forgetLostRaces(ofJob: record.key.name)
+        case (.jobs, .delete(let key)):
+            queue.forgetLostRaces(ofJob: key.name)
+        case (_, .put(let record)):
+            queue.forgetLostRace(record.key)
+        case (_, .delete(let key)):
+            queue.forgetLostRace(key)
         }
-    }
-
-    private func remember(_ claim: Record, in tokens: inout [Key: Int64]) {
-        guard let run = layout.run(ofClaim: claim.key) else { return }
-        tokens[run] = claim.createRevision
     }
 
     /// Stops our running runs whose record now carries a cancel request. Only versions past the

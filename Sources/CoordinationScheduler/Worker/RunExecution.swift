@@ -28,6 +28,10 @@ struct RunExecution: Sendable {
     let stateVersion: Int64?
     /// The worker's group commit: claims and ends of runs of different jobs share transactions.
     let commits: GroupCommit?
+    /// The `createRevision` of this worker's member key as the view has it: the claim records
+    /// it, and other workers hold the run claimed while that member key lives
+    /// (``RunRecord/registration``).
+    let registration: Int64?
 
     var runKey: Key { candidate.key }
     var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
@@ -87,6 +91,8 @@ struct RunExecution: Sendable {
         record.startedAt = now
         record.progress = nil
         record.claimVersion = candidate.version + 1
+        record.registration = registration
+        record.token = nil
         let runKey = runKey
         let claimKey = claimKey
         let value = try SchedulerJSON.encode(record)
@@ -317,6 +323,8 @@ struct RunExecution: Sendable {
             throw SchedulerError.fenced(job: record.job, run: record.run)
         }
         record = try current.decoded(RunRecord.self)
+        // Past the claim's version: the token goes on in the record (takers name the attempt by it).
+        record.token = record.attemptToken(version: current.version, modRevision: current.modRevision)
         record.progress = text
         do {
             let results = try await store.transaction([

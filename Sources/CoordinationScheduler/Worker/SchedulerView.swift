@@ -4,13 +4,21 @@ import Foundation
 /// What a worker or the leader knows of the scheduler's state, kept current by watches (a fresh
 /// snapshot after lost continuity simply replaces that folder's view).
 ///
-/// Job records (spec and state) are decoded as they arrive (the leader needs every job's kind, and
-/// they change only on submission and state changes); runs only when first looked at
-/// (``LazyValue``), since most of their versions never are.
+/// Job records (spec and state) and run records are decoded as they arrive: the leader needs
+/// every job's kind, and every worker which runs each worker is running (its load, and the runs a
+/// change of membership abandons).
+///
+/// Claims are not watched. A running run is held while its worker is a member with the
+/// registration its record names (``RunRecord/registration``): a member key and the claims of its
+/// session end together, so a run whose worker's key is gone, or was created anew, has lost its
+/// claim. The claim key remains what makes a takeover safe: creating it fails while the old one
+/// lives, whatever a lagging view believed. Leaving claims out of the watch saved each worker on
+/// ZooKeeper a listing of every run when it appeared, another when it was claimed, and a read of
+/// the claim (about a third of its reads per job).
 struct SchedulerView: Sendable {
-    /// What the view is made of. `jobs` and `runs` come from one watch of `R/jobs` (runs and
-    /// their claims live beneath their jobs), split by depth; `jobs` carries the jobs' states
-    /// (``JobRecord``), `runs` the claims.
+    /// What the view is made of. `jobs` and `runs` come from one watch of `R/jobs` down to the
+    /// runs (``WatchScope/greatGrandchildren``: buckets, jobs, runs; not the runs' claims), split
+    /// by depth; `jobs` carries the jobs' states (``JobRecord``).
     enum Folder: Sendable, CaseIterable {
         case jobs, runs, workers
     }
@@ -30,15 +38,16 @@ struct SchedulerView: Sendable {
     private var plannedJobs: Set<String> = []
     /// Each job's state with its record's version (what a compare-and-set of the state checks).
     private var states: [String: (state: JobState, version: Int64)] = [:]
-    private var runsByKey: [Key: LazyValue<RunRecord>] = [:]
+    /// Active runs: the record, and its value (`nil` when it does not decode).
+    private var runsByKey: [Key: (record: Record, value: RunRecord?)] = [:]
     /// The keys of each job's active runs: a worker re-evaluates one job's runs per change.
     private var runKeysByJob: [String: Set<Key>] = [:]
-    /// How many runs each worker is running, by the claims (a claim holds its worker's id), for
-    /// the load-aware delay and least-loaded placement.
-    private(set) var runningByWorker: [String: Int] = [:]
-    /// Claims by the key of the run they claim (mapped once, when the claim is seen).
-    private var claims: [Key: Record] = [:]
+    /// The running runs of each worker, by their records: its load (the load-aware delay,
+    /// least-loaded placement), and the runs its leaving or returning abandons.
+    private var runningRunsByWorker: [String: Set<Key>] = [:]
     private(set) var workers: [String: WorkerInfo] = [:]
+    /// Each member's registration: its key's `createRevision`.
+    private var registrations: [String: Int64] = [:]
 
     init(layout: SchedulerLayout) { self.layout = layout }
 
@@ -55,9 +64,10 @@ struct SchedulerView: Sendable {
             case .runs:
                 runsByKey = [:]
                 runKeysByJob = [:]
-                runningByWorker = [:]
-                claims = [:]
-            case .workers: workers = [:]
+                runningRunsByWorker = [:]
+            case .workers:
+                workers = [:]
+                registrations = [:]
             }
             for record in records { put(record, in: folder) }
         case .put(let record):
@@ -65,14 +75,12 @@ struct SchedulerView: Sendable {
         case .delete(let key):
             switch folder {
             case .jobs: if layout.isJobKey(key, in: layout.jobs) { setJob(nil, of: key.name) }
-            case .runs:
-                if let run = layout.run(ofClaim: key) {
-                    setClaim(nil, of: run)
-                } else {
-                    setRun(nil, at: key)
-                    setClaim(nil, of: key)
+            case .runs: setRun(nil, at: key)
+            case .workers:
+                if key.parent == layout.workers {
+                    workers[key.name] = nil
+                    registrations[key.name] = nil
                 }
-            case .workers: if key.parent == layout.workers { workers[key.name] = nil }
             }
         }
     }
@@ -84,15 +92,13 @@ struct SchedulerView: Sendable {
             guard layout.isJobKey(key, in: layout.jobs) else { return }
             setJob((try? record.decoded(JobRecord.self)).map { ($0, record.version) }, of: key.name)
         case .runs:
-            if let run = layout.run(ofClaim: key) {
-                setClaim(record, of: run)
-                return
-            }
+            // Claims are out of the watch's scope; only run records are kept.
             guard layout.isRun(key) else { return }
-            setRun(LazyValue(record), at: key)
+            setRun(record, at: key)
         case .workers:
             guard key.parent == layout.workers else { return }
             workers[key.name] = try? record.decoded(WorkerInfo.self)
+            registrations[key.name] = record.createRevision
         }
     }
 
@@ -104,35 +110,56 @@ struct SchedulerView: Sendable {
         if spec?.placement.isPlanned == true { plannedJobs.insert(job) } else { plannedJobs.remove(job) }
     }
 
-    private mutating func setRun(_ run: LazyValue<RunRecord>?, at key: Key) {
+    private mutating func setRun(_ record: Record?, at key: Key) {
         // R/jobs/<b>/<job>/<run>: the job is the key's parent's name.
         guard let job = key.parent?.name else { return }
-        if let run {
-            if runsByKey.updateValue(run, forKey: key) == nil { runKeysByJob[job, default: []].insert(key) }
-        } else if runsByKey.removeValue(forKey: key) != nil {
-            runKeysByJob[job]?.remove(key)
-            if runKeysByJob[job]?.isEmpty == true { runKeysByJob[job] = nil }
+        let value = record.flatMap { try? $0.decoded(RunRecord.self) }
+        let old: (record: Record, value: RunRecord?)?
+        if let record {
+            old = runsByKey.updateValue((record, value), forKey: key)
+            if old == nil { runKeysByJob[job, default: []].insert(key) }
+        } else {
+            old = runsByKey.removeValue(forKey: key)
+            if old != nil {
+                runKeysByJob[job]?.remove(key)
+                if runKeysByJob[job]?.isEmpty == true { runKeysByJob[job] = nil }
+            }
         }
+        let (before, after) = (old?.value?.runningWorker, value?.runningWorker)
+        guard before != after else { return }
+        if let before {
+            runningRunsByWorker[before]?.remove(key)
+            if runningRunsByWorker[before]?.isEmpty == true { runningRunsByWorker[before] = nil }
+        }
+        if let after { runningRunsByWorker[after, default: []].insert(key) }
     }
 
-    private mutating func setClaim(_ claim: Record?, of run: Key) {
-        let old = claim.map { claims.updateValue($0, forKey: run) } ?? claims.removeValue(forKey: run)
-        if let old {
-            let worker = String(decoding: old.value, as: UTF8.self)
-            runningByWorker[worker, default: 0] -= 1
-            if runningByWorker[worker] == 0 { runningByWorker[worker] = nil }
-        }
-        if let claim { runningByWorker[String(decoding: claim.value, as: UTF8.self), default: 0] += 1 }
+    /// How many runs each worker is running, by the run records.
+    var runningByWorker: [String: Int] { runningRunsByWorker.mapValues(\.count) }
+
+    /// The jobs of the runs `worker` is running, by the run records.
+    func jobs(runningOn worker: String) -> Set<String> {
+        Set(runningRunsByWorker[worker]?.compactMap { $0.parent?.name } ?? [])
     }
 
     /// Free run slots of the live workers other than `worker`, as far as the view knows.
     func freeSlots(besides worker: String) -> Int {
         var free = 0
         for (id, info) in workers where id != worker {
-            free += max(0, info.capacity - (runningByWorker[id] ?? 0))
+            free += max(0, info.capacity - (runningRunsByWorker[id]?.count ?? 0))
         }
         return free
     }
+
+    /// Whether a run is held by a live claim, as far as the view can tell without seeing claims:
+    /// it is running, and its worker is a member with the registration the claim recorded.
+    func isHeld(_ run: RunRecord) -> Bool {
+        guard run.status == .running, let worker = run.worker, let live = registrations[worker] else { return false }
+        return run.registration.map { $0 == live } ?? true
+    }
+
+    /// This worker's member key's `createRevision`, as the view has it.
+    func registration(of worker: String) -> Int64? { registrations[worker] }
 
     /// Ids of recurring jobs (sorted), and of jobs with planned placement.
     mutating func jobsNeedingTheLeader() -> (recurring: [String], planned: Set<String>) {
@@ -148,8 +175,8 @@ struct SchedulerView: Sendable {
 
     /// The active run at `key`; `nil` when unknown or not a valid run record.
     func run(at key: Key) -> ViewRun? {
-        guard let lazy = runsByKey[key], let record = lazy.value else { return nil }
-        return ViewRun(key: key, record: record, version: lazy.record.version, modRevision: lazy.record.modRevision)
+        guard let stored = runsByKey[key], let value = stored.value else { return nil }
+        return ViewRun(key: key, record: value, version: stored.record.version, modRevision: stored.record.modRevision)
     }
 
     /// The modRevision of the active run at `key` as the view has it (without decoding it); `nil`
@@ -162,16 +189,13 @@ struct SchedulerView: Sendable {
         return keys.compactMap(run(at:))
     }
 
-    /// `true` when every active run of the job is claimed (no need to read their records).
-    func allRunsClaimed(ofJob job: String) -> Bool {
-        runKeysByJob[job]?.allSatisfy { claims[$0] != nil } ?? true
+    /// `true` when every active run of the job is held (``isHeld(_:)``).
+    func allRunsHeld(ofJob job: String) -> Bool {
+        runKeysByJob[job]?.allSatisfy { runsByKey[$0]?.value.map(isHeld) ?? false } ?? true
     }
 
     /// `true` once the folder's first snapshot arrived.
     func hasSnapshot(of folder: Folder) -> Bool { loaded.contains(folder) }
-
-    /// The claim of the run at `runKey`, if it is claimed.
-    func claim(ofRun runKey: Key) -> Record? { claims[runKey] }
 
     func isMember(_ worker: String) -> Bool { workers[worker] != nil }
 
@@ -182,9 +206,9 @@ struct SchedulerView: Sendable {
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Workers are one level of records; jobs two (buckets, then records), with their runs
-            // a third level and the runs' claims a fourth.
+            // a third level (and the runs' claims a fourth, left out).
             group.addTask {
-                for try await event in store.watch(layout.jobs, scope: .subtree) {
+                for try await event in store.watch(layout.jobs, scope: .greatGrandchildren) {
                     split(event, layout: layout, into: deliver)
                 }
             }
@@ -218,6 +242,6 @@ struct ViewRun: Sendable, Hashable {
     let version: Int64
     let modRevision: Int64
 
-    /// The running attempt's token, when the record is still as its claim wrote it.
-    var claimToken: Int64? { record.status == .running && record.claimVersion == version ? modRevision : nil }
+    /// The running attempt's token, as the record tells it (``RunRecord/attemptToken(version:modRevision:)``).
+    var claimToken: Int64? { record.attemptToken(version: version, modRevision: modRevision) }
 }

@@ -192,9 +192,6 @@ public final class Worker: Service {
         let me = info
         var active: [Key: RunControl] = [:]
         var inFlight: Set<Key> = []
-        // The last claim token seen for each active run, kept after the claim vanishes, so that a
-        // takeover can name the abandoned attempt's token in its history entry.
-        var claimTokens: [Key: Int64] = [:]
         var draining = false
         var failure: (any Error)?
         let commits = GroupCommit(store: store)
@@ -210,9 +207,8 @@ public final class Worker: Service {
                     switch next {
                     case .view(let folder, let event):
                         view.apply(event, to: folder)
-                        queue.note(event, folder: folder, layout: layout)
-                        rememberClaimTokens(event, folder: folder, in: &claimTokens)
-                        forgetLostRaces(event, folder: folder, in: &queue)
+                        queue.note(event, folder: folder, layout: layout, view: view)
+                        forgetLostRaces(event, folder: folder, view: view, in: &queue)
                         if folder == .runs { noticeCancelRequests(event, active: active, view: view) }
                     case .finished(let key, let token):
                         inFlight.remove(key)
@@ -276,10 +272,10 @@ public final class Worker: Service {
                     let stateVersion = state?.version
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
-                        candidate: candidate, previousToken: claimTokens[candidate.key] ?? candidate.claimToken, handler: handler,
+                        candidate: candidate, previousToken: candidate.claimToken, handler: handler,
                         historyRoom: state.flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
-                        }, stateVersion: stateVersion, commits: commits)
+                        }, stateVersion: stateVersion, commits: commits, registration: view.registration(of: id))
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }

@@ -369,6 +369,54 @@ extension ConformanceSuite {
                 $0 == expected
             }
         },
+        ConformanceCheck("watch-great-grandchildren-snapshot-three-levels", clause: 8, "A great-grandchildren watch first yields a snapshot of the key and the keys one, two and three levels beneath it only (nothing deeper, no siblings), sorted by key.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/f/a/x/run/claim", "/f/a/y", "/f/b", "/ff/x/y/z", "/f2/x/y/z"] {
+                _ = try await store.create(try Key(path), value: bytes(path), mode: .persistent)
+            }
+            var expected: [Record] = []
+            for path in ["/f", "/f/a", "/f/a/x", "/f/a/x/run", "/f/a/y", "/f/b"] { expected.append(try require(try await store.get(try Key(path)), path)) }
+            let watch = ctx.watch(store, try Key("/f"), scope: .greatGrandchildren)
+            try expectEqual(try await watch.snapshot(), expected, "great-grandchildren snapshot")
+        },
+        ConformanceCheck("watch-great-grandchildren-reports-three-levels-not-deeper", clause: 8, "A great-grandchildren watch on /f reports the creation, change and deletion of keys one, two and three levels beneath it with their records (an ephemeral one included), and a recursive deletion as deletes of the keys in scope; never a key four levels deep, nor /ff, from another handle's writes too.") { ctx in
+            let store = try await ctx.open()
+            let writer = try await ctx.open()
+            let folder = try Key("/f")
+            _ = try await writer.create(folder, value: [], mode: .persistent)
+            let watch = ctx.watch(store, folder, scope: .greatGrandchildren)
+            _ = try await watch.snapshot()
+            let rejectOutsiders: (WatchEvent, [Key: Record]) throws -> Void = { _, state in
+                for key in state.keys where !(key.isUnder(folder) && key.depth - folder.depth <= 3) {
+                    throw failure("a great-grandchildren watch on \(folder) reported \(key)")
+                }
+            }
+            _ = try await writer.create(try Key("/f/b"), value: [], mode: .persistent)
+            _ = try await writer.create(try Key("/f/b/job"), value: bytes("job"), mode: .persistent)
+            let run = try await writer.create(try Key("/f/b/job/run"), value: bytes("pending"), mode: .persistent)
+            // Four levels deep: out of scope, as is its deletion below.
+            let claim = try await writer.create(try Key("/f/b/job/run/claim"), value: bytes("w"), mode: .ephemeral)
+            let sibling = try await writer.create(try Key("/f/b/job/live"), value: bytes("e"), mode: .ephemeral)
+            for path in ["/ff", "/ff/b/job/run"] { _ = try await writer.create(try Key(path), value: [], mode: .persistent) }
+            try await watch.until("the run and the ephemeral key three levels deep", inspect: rejectOutsiders) { state in
+                state[run.key] == run && state[sibling.key] == sibling
+            }
+            let changed = try await writer.set(run.key, value: bytes("running"), ifVersion: nil)
+            try await watch.until("the run's change", inspect: rejectOutsiders) { $0[run.key] == changed }
+            try await writer.delete(claim.key, ifVersion: nil, recursive: false)
+            try await writer.delete(try Key("/f/b/job"), ifVersion: nil, recursive: true)
+            let sentinel = try await writer.create(try Key("/f/b/s"), value: [], mode: .persistent)
+            var deletesSeen: Set<Key> = []
+            try await watch.until("the job's recursive deletion and the sentinel", inspect: { event, state in
+                if case .delete(let key) = event { deletesSeen.insert(key) }
+                try rejectOutsiders(event, state)
+            }) { state in
+                state[run.key] == nil && state[sibling.key] == nil && state[sentinel.key] == sentinel
+            }
+            let job = try Key("/f/b/job")
+            try expectEqual(deletesSeen.intersection([job, run.key, sibling.key]), [job, run.key, sibling.key], "the job and the keys beneath it reported as delete events")
+            try expectEqual(deletesSeen.contains(claim.key), false, "the deletion of a key four levels deep")
+        },
     ]
 }
 

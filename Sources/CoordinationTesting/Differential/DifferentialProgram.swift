@@ -29,9 +29,10 @@ struct DifferentialProgram {
     static let namespaces: [Key] = [.root, .root, nested]
     /// What the watches cover: every scope, on keys the program creates and deletes (`/d/b/c`
     /// is absent more often than not, and `/d/a` is also the third handle's namespace). The
-    /// grandchildren of `/d` have children of their own, which that watch must leave out.
+    /// grandchildren of `/d` have children of their own, which that watch must leave out, as the
+    /// great-grandchildren watch of `/` must leave out theirs.
     static let watched: [(key: Key, scope: WatchScope)] = [
-        (top, .subtree), (top, .children), (top, .grandchildren), (nested, .key), (nested, .children),
+        (top, .subtree), (top, .children), (top, .grandchildren), (.root, .greatGrandchildren), (nested, .key), (nested, .children),
         (nested, .grandchildren), (try! Key("/d/b/c"), .subtree),
     ]
 
@@ -148,6 +149,8 @@ struct DifferentialProgram {
             case .key: key == self.key
             case .children: key == self.key || key.parent == self.key
             case .grandchildren: key == self.key || key.parent == self.key || key.parent?.parent == self.key
+            case .greatGrandchildren:
+                key == self.key || key.parent == self.key || key.parent?.parent == self.key || key.parent?.parent?.parent == self.key
             case .subtree: key == self.key || key.isUnder(self.key)
             }
         }
