@@ -112,6 +112,20 @@ final class WatchCursor {
         }
     }
 
+    /// ``until(_:file:line:inspect:_:)``, returning the keys reported in `delete` events meanwhile.
+    func deletions(
+        until what: @autoclosure () -> String, file: String = #fileID, line: Int = #line,
+        inspect: (WatchEvent, [Key: Record]) throws -> Void = { _, _ in },
+        _ condition: ([Key: Record]) -> Bool
+    ) async throws -> Set<Key> {
+        var deleted: Set<Key> = []
+        try await until(what(), file: file, line: line, inspect: { event, state in
+            if case .delete(let key) = event { deleted.insert(key) }
+            try inspect(event, state)
+        }, condition)
+        return deleted
+    }
+
     static func describe(_ state: [Key: Record]) -> String {
         "[" + state.keys.sorted().map { key in "\(key)@v\(state[key]!.version)" }.joined(separator: ", ") + "]"
     }

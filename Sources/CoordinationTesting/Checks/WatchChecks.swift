@@ -210,12 +210,7 @@ extension ConformanceSuite {
             try expectEqual(try await watch.snapshot().map(\.key), try ["/a", "/c"].map(Key.init), "keys in the children snapshot of /")
         },
         ConformanceCheck("watch-children-reports-children-not-deeper", clause: 8, "A children watch on /f reports its children's creation, change and deletion with their records, and the key's own changes; never a grandchild, /ff or /f2, from another handle's writes too.") { ctx in
-            let store = try await ctx.open()
-            let writer = try await ctx.open()
-            let folder = try Key("/f")
-            _ = try await writer.create(folder, value: [], mode: .persistent)
-            let watch = ctx.watch(store, folder, scope: .children)
-            _ = try await watch.snapshot()
+            let (writer, folder, watch) = try await watchedFolder(ctx, scope: .children)
             let rejectOutsiders = rejectingKeys(deeperThan: 1, beneath: folder, scope: "children")
             let child = try Key("/f/c")
             let created = try await writer.create(child, value: bytes("one"), mode: .persistent)
@@ -275,12 +270,7 @@ extension ConformanceSuite {
             try expectEqual(try await watch.snapshot().map(\.key), try ["/a", "/a/b", "/e"].map(Key.init), "keys in the grandchildren snapshot of /")
         },
         ConformanceCheck("watch-grandchildren-reports-two-levels-not-deeper", clause: 8, "A grandchildren watch on /f reports the creation, change and deletion of its children and grandchildren with their records, the key's own changes, and a child's recursive deletion as deletes of it and its children; never a deeper key, /ff or /f2, from another handle's writes too.") { ctx in
-            let store = try await ctx.open()
-            let writer = try await ctx.open()
-            let folder = try Key("/f")
-            _ = try await writer.create(folder, value: [], mode: .persistent)
-            let watch = ctx.watch(store, folder, scope: .grandchildren)
-            _ = try await watch.snapshot()
+            let (writer, folder, watch) = try await watchedFolder(ctx, scope: .grandchildren)
             let rejectOutsiders = rejectingKeys(deeperThan: 2, beneath: folder, scope: "grandchildren")
             let child = try Key("/f/c")
             let grandchild = try Key("/f/c/g")
@@ -317,11 +307,7 @@ extension ConformanceSuite {
             // The middle folder goes, with its children.
             try await writer.delete(child, ifVersion: nil, recursive: true)
             let sentinel = try await writer.create(try Key("/f/sentinel/s"), value: [], mode: .persistent)
-            var deletesSeen: Set<Key> = []
-            try await watch.until("the middle folder's deletion and the sentinel", inspect: { event, state in
-                if case .delete(let key) = event { deletesSeen.insert(key) }
-                try rejectOutsiders(event, state)
-            }) { state in
+            let deletesSeen = try await watch.deletions(until: "the middle folder's deletion and the sentinel", inspect: rejectOutsiders) { state in
                 state[child] == nil && state[second.key] == nil && state[ephemeral.key] == nil && state[sentinel.key] == sentinel
             }
             try expectEqual(
@@ -376,12 +362,7 @@ extension ConformanceSuite {
             try expectEqual(try await watch.snapshot(), expected, "great-grandchildren snapshot")
         },
         ConformanceCheck("watch-great-grandchildren-reports-three-levels-not-deeper", clause: 8, "A great-grandchildren watch on /f reports the creation, change and deletion of keys one, two and three levels beneath it with their records (an ephemeral one included), and a recursive deletion as deletes of the keys in scope; never a key four levels deep, nor /ff, from another handle's writes too.") { ctx in
-            let store = try await ctx.open()
-            let writer = try await ctx.open()
-            let folder = try Key("/f")
-            _ = try await writer.create(folder, value: [], mode: .persistent)
-            let watch = ctx.watch(store, folder, scope: .greatGrandchildren)
-            _ = try await watch.snapshot()
+            let (writer, folder, watch) = try await watchedFolder(ctx, scope: .greatGrandchildren)
             let rejectOutsiders = rejectingKeys(deeperThan: 3, beneath: folder, scope: "great-grandchildren")
             _ = try await writer.create(try Key("/f/b"), value: [], mode: .persistent)
             _ = try await writer.create(try Key("/f/b/job"), value: bytes("job"), mode: .persistent)
@@ -398,11 +379,7 @@ extension ConformanceSuite {
             try await writer.delete(claim.key, ifVersion: nil, recursive: false)
             try await writer.delete(try Key("/f/b/job"), ifVersion: nil, recursive: true)
             let sentinel = try await writer.create(try Key("/f/b/s"), value: [], mode: .persistent)
-            var deletesSeen: Set<Key> = []
-            try await watch.until("the job's recursive deletion and the sentinel", inspect: { event, state in
-                if case .delete(let key) = event { deletesSeen.insert(key) }
-                try rejectOutsiders(event, state)
-            }) { state in
+            let deletesSeen = try await watch.deletions(until: "the job's recursive deletion and the sentinel", inspect: rejectOutsiders) { state in
                 state[run.key] == nil && state[sibling.key] == nil && state[sentinel.key] == sentinel
             }
             let job = try Key("/f/b/job")
@@ -410,6 +387,18 @@ extension ConformanceSuite {
             try expectEqual(deletesSeen.contains(claim.key), false, "the deletion of a key four levels deep")
         },
     ]
+}
+
+/// `/f`, created by a second handle (the writer), and a watch of it with `scope` on the first,
+/// past its snapshot.
+private func watchedFolder(_ ctx: CheckContext, scope: WatchScope) async throws -> (writer: any CoordinationStore, folder: Key, watch: WatchCursor) {
+    let store = try await ctx.open()
+    let writer = try await ctx.open()
+    let folder = try Key("/f")
+    _ = try await writer.create(folder, value: [], mode: .persistent)
+    let watch = ctx.watch(store, folder, scope: scope)
+    _ = try await watch.snapshot()
+    return (writer, folder, watch)
 }
 
 /// Fails as soon as a watch on `folder` whose scope reaches `levels` levels beneath it holds a key
