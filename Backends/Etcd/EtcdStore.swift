@@ -186,8 +186,8 @@ public final class EtcdStore: CoordinationStore {
     static func snapshotRequest(_ keys: KeySpace, _ key: Key, scope: WatchScope) -> JSONValue {
         var ranges: [JSONValue] = []
         if !key.isRoot { ranges.append(EtcdRequest.range(keys.etcdKey(key))) }
-        // etcd has no range of direct children: a children or grandchildren scope reads the
-        // subtree and filters.
+        // etcd has no range of direct children: a scope limited in depth reads the subtree and
+        // filters.
         if scope != .key {
             let (start, end) = keys.subtree(key)
             ranges.append(EtcdRequest.range(start, end: end))

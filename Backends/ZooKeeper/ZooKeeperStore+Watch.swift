@@ -2,7 +2,8 @@ import CZooKeeper
 import Coordination
 
 extension ZooKeeperStore {
-    /// Watches `key`, its children, its grandchildren or its subtree with one-shot watches (clause 8).
+    /// Watches `key`, its children, its grandchildren, its great-grandchildren or its subtree with
+    /// one-shot watches (clause 8).
     ///
     /// The C client of ZooKeeper 3.8 has no persistent recursive watches, so every znode in scope
     /// carries a data watch (and a children watch where its children are in scope: above the
@@ -191,7 +192,7 @@ struct ScopeWatcher {
 
     /// Whether `node`'s children are in scope, so that it is listed with a children watch: its
     /// depth beneath the root is under the scope's ``WatchScope/depthLimit`` (0 for the key alone,
-    /// 1 for children, 2 for grandchildren, none for a subtree), and it is not ephemeral
+    /// 1 for children, 2 for grandchildren, 3 for great-grandchildren, none for a subtree), and it is not ephemeral
     /// (ZooKeeper refuses children under one).
     private func listsChildren(_ node: Key, ephemeral: Bool) -> Bool {
         if ephemeral { return false }

@@ -58,8 +58,8 @@ public protocol CoordinationStore: Sendable {
     ///   its zero-based index; nothing was applied. `transactionTooLarge` past the portable limits.
     func transaction(_ operations: [Operation]) async throws -> [OperationResult]
 
-    /// Watches `key`, its direct children, its children and grandchildren, or its subtree, as
-    /// `scope` says (clause 8): a snapshot, then events in store order, and a fresh snapshot
+    /// Watches `key`, its direct children, its children and grandchildren, down to its
+    /// great-grandchildren, or its subtree, as `scope` says (clause 8): a snapshot, then events in store order, and a fresh snapshot
     /// whenever continuity is lost. The key need not exist. The stream ends when the consuming
     /// task is cancelled, or with `unavailable` when the handle is closed.
     func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error>

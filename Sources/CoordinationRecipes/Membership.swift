@@ -39,14 +39,19 @@ public struct Membership: Sendable {
 
     /// Stays a member until cancelled, joining again whenever the session is replaced after an
     /// expiry (the old membership vanished with it). Leaves when cancelled.
-    public func stayJoined(id: String, metadata: [UInt8] = []) async throws {
+    /// - Parameter joined: called after each join with the member and the session it joined in
+    ///   (its `sessionID`): what a caller needs to tie work to this membership.
+    public func stayJoined(
+        id: String, metadata: [UInt8] = [], joined: @Sendable (Member, _ sessionID: String) -> Void = { _, _ in }
+    ) async throws {
         var joinedSession: String?
         do {
             for await event in store.sessionEvents() {
                 try Task.checkCancellation()
                 guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
-                if try await join(id: id, metadata: metadata, in: event) {
+                if let member = try await join(id: id, metadata: metadata, in: event) {
                     joinedSession = event.sessionID
+                    joined(member, event.sessionID)
                     logger.debug("joined group", metadata: ["group": "\(group)", "member": "\(id)"])
                 }
             }
@@ -58,22 +63,21 @@ public struct Membership: Sendable {
         try Task.checkCancellation()
     }
 
-    /// Joins for the session of `event`, through failures that may pass; `false` when that
+    /// Joins for the session of `event`, through failures that may pass; `nil` when that
     /// session ended first (the next session's event joins again).
-    private func join(id: String, metadata: [UInt8], in event: SessionEvent) async throws -> Bool {
+    private func join(id: String, metadata: [UInt8], in event: SessionEvent) async throws -> Member? {
         let key = try group.child(id)
         // Whether an earlier try may have created the member without our hearing of it.
         var mayHaveJoined = event.state == .reconnected
         var backoff = Backoff()
         while true {
             do {
-                try await join(id: id, metadata: metadata)
-                return true
+                return try await join(id: id, metadata: metadata)
             } catch let error as CoordinationError where error.code == .nodeExists {
                 // Still there from this session (a reconnect, or a try whose reply was lost), or
                 // held by someone else: say so.
                 if mayHaveJoined, let existing = try? await store.get(key), existing.isEphemeral, existing.value == metadata {
-                    return true
+                    return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
                 }
                 throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: key)
             } catch where StoreFailure.mayPass(error, store: store) {
@@ -81,7 +85,7 @@ public struct Membership: Sendable {
                 mayHaveJoined = mayHaveJoined || code == .connectionLoss || code == .timeout
                 logger.warning("joining the group failed; trying again", metadata: ["group": "\(group)", "member": "\(id)", "error": "\(error)"])
                 try await backoff.pause()
-                guard store.session.sessionID == event.sessionID else { return false }
+                guard store.session.sessionID == event.sessionID else { return nil }
             }
         }
     }

@@ -141,6 +141,35 @@ import Testing
         try await cluster.waitForWorkers(2)
         #expect(Set(try await client.workers().map(\.id)) == ["suspended", "healthy"])
     }
+
+    /// With no other worker, a worker whose session expired under a run takes that run over
+    /// itself once it has joined again: the run, still as its own claim left it, is abandoned by
+    /// its new registration, and its refused end does not keep the run out of its queue.
+    @Test(arguments: [SchedulerBackend.memory])
+    func aLoneWorkerTakesOverItsOwnRunAfterItsSessionExpired(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend, sessionTTL: TestCluster.quickTakeover)
+        defer { Task { await cluster.shutdown() } }
+        let started = Signal()
+        let attempts = Shared<[(worker: String, attempt: Int, token: Int64)]>([])
+        let handler: JobHandler = { context in
+            attempts.withLock { $0.append((context.worker, context.attempt, context.fencingToken)) }
+            guard context.attempt == 1 else { return RunOutput() }
+            started.fire()
+            try await Task.sleep(for: .seconds(3600))
+            return RunOutput()
+        }
+        let (_, alone) = try await cluster.startWorker("alone", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt") { await started.wait() }
+        let suspend = try #require(backend.suspend)
+        try await suspend(alone)
+        let history = try await cluster.waitForHistory("the worker's own takeover to succeed") { $0.contains { $0.outcome == .succeeded } }
+        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
+        let seen = attempts.value
+        #expect(seen.map(\.worker) == ["alone", "alone"] && seen.map(\.attempt) == [1, 2])
+        #expect(seen.count == 2 && seen[1].token > seen[0].token)
+    }
 }
 
 @Suite(.serverLoadLimit) struct HistoryBoundTests {

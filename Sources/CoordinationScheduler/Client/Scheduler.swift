@@ -115,6 +115,9 @@ public struct Scheduler: Sendable {
 
     // MARK: Reading
 
+    /// A job as stored: its definition and its state (the name before ``JobRecord``).
+    public typealias JobView = JobRecord
+
     /// The job `id`, or `nil` when there is none.
     /// - Throws: ``SchedulerError/earlierLayout(root:)`` when the root is in an earlier coord's layout.
     public func job(_ id: String) async throws -> JobRecord? {
@@ -327,13 +330,13 @@ public struct Scheduler: Sendable {
     /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
     /// running ones are asked to cancel (their worker records `cancelled`). The schedule stays.
     public func cancel(_ id: String) async throws {
-        guard try await storedJob(id) != nil else { throw try await missingJob(id) }
+        try await requireJobKey(id)
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "cancelled by request")
     }
 
     /// Removes the job, its active runs (running ones are asked to cancel first) and its history.
     public func remove(_ id: String) async throws {
-        guard try await storedJob(id) != nil else { throw try await missingJob(id) }
+        try await requireJobKey(id)
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
         // The job's key holds its runs, removed with it (a live claim too: its worker's write is fenced).
         for key in [try layout.job(id), try layout.history(of: id)] {
@@ -360,6 +363,16 @@ public struct Scheduler: Sendable {
 }
 
 extension Scheduler {
+    /// Throws unless the job's key exists. A record that does not decode is refused only when the
+    /// root is in an earlier coord's layout (then it is that coord's job); a damaged record can
+    /// still be cancelled or removed.
+    func requireJobKey(_ id: String) async throws {
+        guard let record = try await store.get(try layout.job(id)) else { throw try await missingJob(id) }
+        if (try? record.decoded(JobRecord.self)) == nil, try await layout.holdsEarlierLayout(in: store) {
+            throw SchedulerError.earlierLayout(root: layout.root)
+        }
+    }
+
     /// The error for a job that is not there: the root's earlier layout when that is why.
     func missingJob(_ id: String) async throws -> any Error {
         try await layout.holdsEarlierLayout(in: store) ? SchedulerError.earlierLayout(root: layout.root) : CoordinationError.noJob(id)

@@ -53,7 +53,8 @@ public struct JobSpec: Sendable, Hashable, Codable {
     }
 
     /// The most items a job may have: a job is submitted in one transaction that creates its runs
-    /// beside its spec, state and folders, within the contract's transaction limit (64).
+    /// beside its record (spec and state) and history folder, within the contract's transaction
+    /// limit (64).
     public static let maxShards = CoordinationLimits.maxTransactionOperations - JobSubmission.folderCount
 
     /// Checks everything a store write would not: throws `invalidConfiguration` naming the field and the problem.

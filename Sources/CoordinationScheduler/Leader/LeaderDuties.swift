@@ -121,6 +121,7 @@ struct LeaderDuties: Sendable {
         spec: JobSpec, state: JobState, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
         workers: [String: WorkerInfo], stable: Bool, planner: inout PlacementState
     ) async throws {
+        try await requireUnchanged(spec: spec, version: version)
         let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
         var fire: Date? = late && spec.misfire == .skip ? nil : latest
         var entries: [HistoryEntry] = []
@@ -197,7 +198,7 @@ struct LeaderDuties: Sendable {
         guard !planned.isEmpty else { return }
         let specs = view.specs.filter { planned.contains($0.key) }
         let workers = view.workers
-        // Only planned jobs' runs are the leader's to place; the rest count by their claims.
+        // Only planned jobs' runs are the leader's to place; the rest count by their run records.
         let runs = planned.sorted().flatMap { view.runs(ofJob: $0) }
         // Counted once: placing a run below does not change the view it is counted from.
         let load = Self.load(running: view.runningByWorker, pending: runs)
@@ -213,6 +214,7 @@ struct LeaderDuties: Sendable {
                     var newState = state
                     newState.itemAssignment = balanced
                     do {
+                        try await requireUnchanged(spec: spec, version: version)
                         _ = try await store.set(
                             try layout.job(id), value: try JobRecord(spec: spec, state: newState).encoded(), ifVersion: version)
                         logger.info(
@@ -256,6 +258,19 @@ struct LeaderDuties: Sendable {
             } catch {
                 // Claimed or changed meanwhile: the claim is the source of truth.
             }
+        }
+    }
+
+    /// Throws `versionConflict` unless the job's record is still at `version` with `spec`. The
+    /// leader writes the whole record (definition and state) from its view, with a compare-and-set
+    /// of the version; a job removed and submitted again under the same id starts at the same
+    /// version, and the view's old definition must not overwrite the new one.
+    func requireUnchanged(spec: JobSpec, version: Int64) async throws {
+        let key = try layout.job(spec.id)
+        guard let stored = try await store.get(key), stored.version == version,
+            (try? stored.decoded(JobRecord.self))?.spec == spec
+        else {
+            throw CoordinationError(.versionConflict, "job \(spec.id) changed since the leader's view saw it", key: key)
         }
     }
 

@@ -36,8 +36,8 @@ public struct RunRecord: Sendable, Hashable, Codable {
     /// modRevision is the claim's token (one transaction, one revision, on every backend): a
     /// taker that never saw the claim can still name the attempt it takes over.
     public var claimVersion: Int64?
-    /// While running: the `createRevision` of the claimant's member key (`R/workers/<worker>`)
-    /// when it claimed. Workers do not watch claims; a running run is held while its worker is a
+    /// While running: the `createRevision` of the claimant's member key (`R/workers/<worker>`) in
+    /// the session it claimed in. Workers do not watch claims; a running run is held while its worker is a
     /// member with this registration, and abandoned once that member key is gone (its session
     /// ended, taking the claim with it) or was created anew (a new session).
     public var registration: Int64?

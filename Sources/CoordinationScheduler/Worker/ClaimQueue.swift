@@ -215,7 +215,7 @@ struct ClaimQueue: Sendable {
     }
 
     /// The run at `key` changed: a lost race is worth trying again. Its job is
-    /// re-evaluated at the next refresh (``note(_:folder:layout:)`` marked it), which puts the run
+    /// re-evaluated at the next refresh (``note(_:folder:layout:view:)`` marked it), which puts the run
     /// back in order if it is still claimable.
     mutating func forgetLostRace(_ key: Key) { lostAt[key] = nil }
 
@@ -227,7 +227,7 @@ struct ClaimQueue: Sendable {
     }
 
     /// The job's state changed: its lost races are worth trying again (its runs, `R/jobs/<b>/<job>/…`,
-    /// are re-evaluated at the next refresh, as ``note(_:folder:layout:)`` marked the job).
+    /// are re-evaluated at the next refresh, as ``note(_:folder:layout:view:)`` marked the job).
     mutating func forgetLostRaces(ofJob job: String) {
         lostAt = lostAt.filter { $0.key.parent?.name != job }
     }

@@ -18,7 +18,8 @@ struct RunExecution: Sendable {
     let logger: Logger
     let spec: JobSpec
     let candidate: ViewRun
-    /// For a takeover: the abandoned attempt's claim token, when the view saw it.
+    /// For a takeover: the abandoned attempt's claim token, as its run record tells it
+    /// (``RunRecord/attemptToken(version:modRevision:)``).
     let previousToken: Int64?
     let handler: JobHandler
     /// When the job's history cannot be full, the end of the run skips reading it.
@@ -28,10 +29,10 @@ struct RunExecution: Sendable {
     let stateVersion: Int64?
     /// The worker's group commit: claims and ends of runs of different jobs share transactions.
     let commits: GroupCommit?
-    /// The `createRevision` of this worker's member key as the view has it: the claim records
-    /// it, and other workers hold the run claimed while that member key lives
+    /// The `createRevision` of this worker's member key in the current session: the claim
+    /// records it, and other workers hold the run claimed while that member key lives
     /// (``RunRecord/registration``).
-    let registration: Int64?
+    let registration: Int64
 
     var runKey: Key { candidate.key }
     var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }

@@ -152,10 +152,12 @@ struct SchedulerView: Sendable {
     }
 
     /// Whether a run is held by a live claim, as far as the view can tell without seeing claims:
-    /// it is running, and its worker is a member with the registration the claim recorded.
+    /// it is running, and its worker is a member with the registration the claim recorded. A
+    /// running record without a registration counts as not held: a takeover is tried, and fails
+    /// harmlessly while a claim lives.
     func isHeld(_ run: RunRecord) -> Bool {
-        guard run.status == .running, let worker = run.worker, let live = registrations[worker] else { return false }
-        return run.registration.map { $0 == live } ?? true
+        guard run.status == .running, let worker = run.worker, let registration = run.registration else { return false }
+        return registrations[worker] == registration
     }
 
     /// This worker's member key's `createRevision`, as the view has it.

@@ -79,17 +79,30 @@ public final class Worker: Service {
         /// Our claim of the run at this version (judged by its job's state at `stateVersion`)
         /// failed: someone else was faster, or the run or the state changed.
         case lost(Key, version: Int64, stateVersion: Int64?)
-        /// A claim that failed for want of a session may be tried again: the session is back.
+        /// A lost claim may be tried again, though nothing about the run may have changed: the
+        /// session is back after a claim failed for want of it, or a refused takeover has waited
+        /// ``takeoverRetryDelay``.
         case retry(Key, job: String)
         case wake
+        /// We joined the group in a session: claims may record that registration.
+        case joined
         case drain
         case graceOver
         case failed(any Error)
     }
     private let signals = SignalQueue<Signal>()
+    /// How long a takeover refused by a live claim waits before it is tried again. Claims are not
+    /// watched, and a claim can outlive its member key (a worker that left the group while
+    /// handing its runs back, its hand-back then lost with its session): nothing would bring the
+    /// run back but this.
+    static let takeoverRetryDelay = Duration.seconds(1)
     /// Cleared when draining starts, so that a claim about to be attempted is not.
     private let acceptingClaims = Atomic<Bool>(true)
     private let lostClaims = Atomic<Int>(0)
+    /// Our member key's `createRevision` and the session it was created in: the registration a
+    /// claim records (``RunRecord/registration``). From the join itself, not the view, which may
+    /// still show the key of a session that has ended.
+    private let membership = Mutex<(sessionID: String, registration: Int64)?>(nil)
 
     /// How many claims this worker attempted and lost since it was made: another worker claimed
     /// the run first, or the run or its job's state changed before the claim landed. A few per
@@ -160,7 +173,11 @@ public final class Worker: Service {
                     }
                 }
                 duty { [self] in
-                    try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(id: id, metadata: metadata)
+                    try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(id: id, metadata: metadata) {
+                        member, sessionID in
+                        self.membership.withLock { $0 = (sessionID, member.joinedRevision) }
+                        self.signals.push(.joined)
+                    }
                 }
                 let feed = ViewFeed { [signals] folder, event in signals.push(.view(folder, event)) }
                 duty { [self] in
@@ -219,10 +236,18 @@ public final class Worker: Service {
                         // is no lost race: the job was re-evaluated with it.
                         if let job = key.parent?.name, view.state(of: job)?.version != stateVersion { break }
                         queue.lostRace(key, version: version)
+                        if let run = view.run(at: key), run.record.status == .running {
+                            Task { [signals] in
+                                try? await Task.sleep(for: Self.takeoverRetryDelay)
+                                signals.push(.retry(key, job: run.record.job))
+                            }
+                        }
                     case .retry(let key, let job):
                         queue.forgetLostRace(key, job: job)
                     case .wake:
                         timer = nil
+                    case .joined:
+                        break
                     case .drain:
                         guard !draining else { break }
                         draining = true
@@ -250,7 +275,12 @@ public final class Worker: Service {
                 // Full: nothing to choose until a slot frees (a `.finished` comes); the queue
                 // catches up with what changed meanwhile when it next chooses.
                 if inFlight.count >= configuration.capacity { continue }
-                guard view.isMember(id) else { continue }
+                // Claims record our registration in the current session: none until we have joined
+                // in it (the join wakes the loop).
+                let sessionID = store.session.sessionID
+                guard view.isMember(id),
+                    let registration = membership.withLock({ $0?.sessionID == sessionID ? $0?.registration : nil })
+                else { continue }
                 let now = clock.now()
                 queue.refresh(from: view, worker: id, info: me, now: now)
                 // The load-aware delay lets idle workers win when work is scarce. With a backlog
@@ -275,7 +305,7 @@ public final class Worker: Service {
                         candidate: candidate, previousToken: candidate.claimToken, handler: handler,
                         historyRoom: state.flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
-                        }, stateVersion: stateVersion, commits: commits, registration: view.registration(of: id))
+                        }, stateVersion: stateVersion, commits: commits, registration: registration)
                     let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
@@ -292,7 +322,10 @@ public final class Worker: Service {
                                     }
                                 // Recorded even when the worker is being cancelled: a hand-back
                                 // must not be cut short, or the run would wait for our session to end.
-                                _ = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
+                                let settled = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
+                                // Refused (our session ended first): the claim's own write may be
+                                // the run's last, so only the versions before it are left out.
+                                if !settled { token = claim.token - 1 }
                             } else {
                                 lostClaims.add(1, ordering: .relaxed)
                                 signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
