@@ -109,10 +109,11 @@ import Testing
 @Suite(.serverLoadLimit) struct SelfFencingTests {
     // Memory only: suspending one handle of a shared ZooKeeper or etcd server needs a network fault
     // of its own; the chaos suite (SIGSTOP of a worker process) covers that on the real servers.
-    @Test(arguments: [SchedulerBackend.memory])
-    func aSuspendedWorkerCancelsItsRunWritesNothingAndRejoins(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend, sessionTTL: TestCluster.quickTakeover)
-        defer { Task { await cluster.shutdown() } }
+    /// A handler that records every attempt (worker, attempt, token) and hangs in the first until
+    /// cancelled, then claims success anyway ("zombie success"), which must change nothing.
+    static func firstAttemptHangs() -> (
+        handler: JobHandler, attempts: Shared<[(worker: String, attempt: Int, token: Int64)]>, started: Signal, cancelled: Signal
+    ) {
         let started = Signal()
         let cancelled = Signal()
         let attempts = Shared<[(worker: String, attempt: Int, token: Int64)]>([])
@@ -121,14 +122,26 @@ import Testing
             guard context.attempt == 1 else { return RunOutput() }
             started.fire()
             do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.fire() }
-            // Ignoring the cancellation and claiming success must change nothing.
             return RunOutput(message: "zombie success")
         }
+        return (handler, attempts, started, cancelled)
+    }
+
+    /// A worker suspended past its TTL cancels its run, writes nothing, and registers again under
+    /// the same id. The run is taken over by another worker or, with none, by the worker itself
+    /// once it has joined again: the run, still as its own claim left it, is abandoned by its new
+    /// registration, and its refused end must not keep the run out of its own queue.
+    @Test(arguments: [false, true])
+    func aSuspendedWorkerCancelsItsRunWritesNothingAndRejoins(alone: Bool) async throws {
+        let backend = SchedulerBackend.memory
+        let cluster = try TestCluster(backend, sessionTTL: TestCluster.quickTakeover)
+        defer { Task { await cluster.shutdown() } }
+        let (handler, attempts, started, cancelled) = Self.firstAttemptHangs()
         let (_, suspended) = try await cluster.startWorker("suspended", handlers: ["work": handler])
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
         try await withDeadline("the first attempt") { await started.wait() }
-        try await cluster.startWorker("healthy", handlers: ["work": handler])
+        if !alone { try await cluster.startWorker("healthy", handlers: ["work": handler]) }
         let suspend = try #require(backend.suspend)
         try await suspend(suspended)
         try await withDeadline("the suspended worker to cancel its run") { await cancelled.wait() }
@@ -137,38 +150,10 @@ import Testing
         #expect(!history.contains { $0.message == "zombie success" }, "the fenced-off attempt wrote nothing")
         let seen = attempts.value
         #expect(seen.count == 2 && seen[1].token > seen[0].token)
+        if alone { #expect(seen.map(\.worker) == ["suspended", "suspended"]) }
         // After its session expired the worker registers again under the same id.
-        try await cluster.waitForWorkers(2)
-        #expect(Set(try await client.workers().map(\.id)) == ["suspended", "healthy"])
-    }
-
-    /// With no other worker, a worker whose session expired under a run takes that run over
-    /// itself once it has joined again: the run, still as its own claim left it, is abandoned by
-    /// its new registration, and its refused end does not keep the run out of its queue.
-    @Test(arguments: [SchedulerBackend.memory])
-    func aLoneWorkerTakesOverItsOwnRunAfterItsSessionExpired(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend, sessionTTL: TestCluster.quickTakeover)
-        defer { Task { await cluster.shutdown() } }
-        let started = Signal()
-        let attempts = Shared<[(worker: String, attempt: Int, token: Int64)]>([])
-        let handler: JobHandler = { context in
-            attempts.withLock { $0.append((context.worker, context.attempt, context.fencingToken)) }
-            guard context.attempt == 1 else { return RunOutput() }
-            started.fire()
-            try await Task.sleep(for: .seconds(3600))
-            return RunOutput()
-        }
-        let (_, alone) = try await cluster.startWorker("alone", handlers: ["work": handler])
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
-        try await withDeadline("the first attempt") { await started.wait() }
-        let suspend = try #require(backend.suspend)
-        try await suspend(alone)
-        let history = try await cluster.waitForHistory("the worker's own takeover to succeed") { $0.contains { $0.outcome == .succeeded } }
-        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
-        let seen = attempts.value
-        #expect(seen.map(\.worker) == ["alone", "alone"] && seen.map(\.attempt) == [1, 2])
-        #expect(seen.count == 2 && seen[1].token > seen[0].token)
+        try await cluster.waitForWorkers(alone ? 1 : 2)
+        #expect(Set(try await client.workers().map(\.id)) == (alone ? ["suspended"] : ["suspended", "healthy"]))
     }
 }
 
