@@ -200,12 +200,10 @@ struct ClaimQueueTests {
             key: try layout.worker("w3"), value: try SchedulerJSON.encode(info), version: 0, createRevision: 99, modRevision: 99,
             isEphemeral: true)
         deliver(.put(w3), .workers, &view, &queue)
-        queue.forgetLostRaces(ofJobs: view.jobs(runningOn: "w3"))  // what a worker does on a membership change
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["b"])
         // It leaves: abandoned for real, and offered again.
         deliver(.delete(w3.key), .workers, &view, &queue)
-        queue.forgetLostRaces(ofJobs: view.jobs(runningOn: "w3"))
         (jobs, _) = chosen(&queue, view, now: 10)
         #expect(jobs == ["a", "b"])
     }

@@ -56,14 +56,14 @@ struct ClaimQueue: Sendable {
         switch folder {
         case .workers:
             // Whether a running run is held follows its worker's membership: that worker's runs
-            // are re-evaluated. (Eligibility is checked when choosing; our own info never comes
-            // from the view.)
+            // are re-evaluated, and lost races on them tried again. (Eligibility is checked when
+            // choosing; our own info never comes from the view.)
             switch event {
             case .snapshot:
-                everything = true
+                forgetLostRaces()
                 dirtyJobs = []
-            case .put(let record): if !everything { dirtyJobs.formUnion(view.jobs(runningOn: record.key.name)) }
-            case .delete(let key): if !everything { dirtyJobs.formUnion(view.jobs(runningOn: key.name)) }
+            case .put(let record): membershipChanged(affecting: view.jobs(runningOn: record.key.name))
+            case .delete(let key): membershipChanged(affecting: view.jobs(runningOn: key.name))
             }
             return
         case .jobs, .runs:
@@ -206,7 +206,7 @@ struct ClaimQueue: Sendable {
     }
 
     /// Another worker won the claim of the run at `key` at `version`: leave it out until the run
-    /// changes (``forgetLostRace(_:)``) or its worker's membership does (``forgetLostRaces(ofJobs:)``).
+    /// changes (``forgetLostRace(_:)``) or its worker's membership does (``note(_:folder:layout:view:)``).
     mutating func lostRace(_ key: Key, version: Int64) {
         lostAt[key] = version
         guard let (entry, notBefore) = queued[key], notBefore == nil, entry.version == version else { return }
@@ -233,12 +233,13 @@ struct ClaimQueue: Sendable {
     }
 
     /// A member joined, left or came back; `jobs` are those with runs it is running (by the run
-    /// records). Whether those runs are held changed with it, so a lost race of theirs (a takeover
-    /// refused by a claim the view does not show, its member's key not seen yet) is worth trying
-    /// again; ``note(_:folder:layout:view:)`` marked the jobs for re-evaluation.
-    mutating func forgetLostRaces(ofJobs jobs: Set<String>) {
+    /// records). Whether those runs are held changed with it, so they are re-evaluated, and a lost
+    /// race of theirs (a takeover refused by a claim the view does not show, its member's key not
+    /// seen yet) is worth trying again.
+    private mutating func membershipChanged(affecting jobs: Set<String>) {
         guard !jobs.isEmpty else { return }
-        lostAt = lostAt.filter { entry in entry.key.parent.map { !jobs.contains($0.name) } ?? true }
+        if !lostAt.isEmpty { lostAt = lostAt.filter { entry in entry.key.parent.map { !jobs.contains($0.name) } ?? true } }
+        if !everything { dirtyJobs.formUnion(jobs) }
     }
 
     /// After a snapshot of runs or members, every lost race is worth trying again.

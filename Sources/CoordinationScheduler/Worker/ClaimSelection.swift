@@ -2,19 +2,11 @@ import Coordination
 import Foundation
 
 extension Worker {
-    /// A lost claim race is worth retrying once the run changes, its job's record (its state)
-    /// changes (a claim checks the state it judged the run by), or the membership of the worker
-    /// running it changes (whether the run is held follows it).
-    func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, view: SchedulerView, in queue: inout ClaimQueue) {
-        guard queue.hasLostRaces else { return }
-        if folder == .workers {
-            switch event {
-            case .snapshot: queue.forgetLostRaces()
-            case .put(let record): queue.forgetLostRaces(ofJobs: view.jobs(runningOn: record.key.name))
-            case .delete(let key): queue.forgetLostRaces(ofJobs: view.jobs(runningOn: key.name))
-            }
-            return
-        }
+    /// A lost claim race is worth retrying once the run changes, or its job's record (its state)
+    /// changes (a claim checks the state it judged the run by). A change of the membership of the
+    /// worker running it is the queue's own to notice (``ClaimQueue/note(_:folder:layout:view:)``).
+    func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
+        guard queue.hasLostRaces, folder != .workers else { return }
         switch (folder, event) {
         case (_, .snapshot):
             queue.forgetLostRaces()

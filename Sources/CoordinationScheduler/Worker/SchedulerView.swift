@@ -160,7 +160,7 @@ struct SchedulerView: Sendable {
         return registrations[worker] == registration
     }
 
-    /// This worker's member key's `createRevision`, as the view has it.
+    /// A member's registration (its key's `createRevision`), as the view has it.
     func registration(of worker: String) -> Int64? { registrations[worker] }
 
     /// Ids of recurring jobs (sorted), and of jobs with planned placement.

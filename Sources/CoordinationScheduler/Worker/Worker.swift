@@ -225,7 +225,7 @@ public final class Worker: Service {
                     case .view(let folder, let event):
                         view.apply(event, to: folder)
                         queue.note(event, folder: folder, layout: layout, view: view)
-                        forgetLostRaces(event, folder: folder, view: view, in: &queue)
+                        forgetLostRaces(event, folder: folder, in: &queue)
                         if folder == .runs { noticeCancelRequests(event, active: active, view: view) }
                     case .finished(let key, let token):
                         inFlight.remove(key)
