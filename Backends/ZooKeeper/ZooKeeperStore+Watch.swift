@@ -39,7 +39,11 @@ extension ZooKeeperStore {
                 if !first && (event.state == .connected || event.state == .reconnected) { trigger.push(.resync) }
             }
         }
-        let loop = Task { [self] in
+        // The loop is store calls with bookkeeping in between: on the completion executor each
+        // reply and watch trigger continues it where it arrives, one thread wake-up fewer each
+        // (about 5% more claims per second on ZooKeeper, and less system time). Its bookkeeping
+        // then holds up the handle's other replies while it runs, as it would hold up a core.
+        let loop = Task(executorPreference: Self.completionExecutor) { [self] in
             var watcher = ScopeWatcher(store: self, root: znode(key), scope: scope, trigger: trigger, output: output)
             await watcher.run()
         }
