@@ -8,14 +8,25 @@ extension StoreBackend {
             schemes: ["etcd", "etcds"],
             usage: "etcd[s]://[USER:PASSWORD@]HOST:PORT[,…][/NAMESPACE][?ttl=TIME&cacert=F&cert=F&key=F]"
         ) { url, logger in
-            let secure = url.scheme == "etcds"
-            try url.requireOptions(in: secure ? ["ttl", "timeout", "cacert", "cert", "key"] : ["ttl", "timeout"])
-            let hosts = url.hosts.isEmpty ? ["127.0.0.1:2379"] : url.hosts
-            return try await EtcdStore(
-                endpoints: hosts, namespace: url.namespace, ttl: try url.durationOption("ttl") ?? .seconds(10),
-                secure: secure, caCertificate: url.option("cacert"), clientCertificate: url.option("cert"),
-                clientKey: url.option("key"), user: url.user, password: url.password,
-                requestTimeout: try url.durationOption("timeout") ?? .seconds(10), logger: logger)
+            try await EtcdStore(configuration: EtcdConfiguration(url: url), logger: logger)
         }
+    }
+}
+
+extension EtcdConfiguration {
+    /// Reads an `etcd://` or `etcds://` URL (``StoreBackend/etcd``); no host means `127.0.0.1:2379`.
+    /// - Throws: `invalidConfiguration` for another scheme, or an unknown or malformed option.
+    public init(url: StoreURL) throws(CoordinationError) {
+        guard url.scheme == "etcd" || url.scheme == "etcds" else {
+            throw CoordinationError(.invalidConfiguration, "'\(url)' is not an etcd:// or etcds:// URL")
+        }
+        let secure = url.scheme == "etcds"
+        try url.requireOptions(in: secure ? ["ttl", "timeout", "cacert", "cert", "key"] : ["ttl", "timeout"])
+        self.init(
+            endpoints: url.hosts.isEmpty ? ["127.0.0.1:2379"] : url.hosts, namespace: url.namespace,
+            sessionTTL: try url.durationOption("ttl") ?? Self.defaultSessionTTL, secure: secure,
+            caCertificate: url.option("cacert"), clientCertificate: url.option("cert"), clientKey: url.option("key"),
+            user: url.user, password: url.password,
+            requestTimeout: try url.durationOption("timeout") ?? Self.defaultRequestTimeout)
     }
 }

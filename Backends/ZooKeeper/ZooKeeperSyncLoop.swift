@@ -30,7 +30,7 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
     public static func open(
         configuration: ZooKeeperConfiguration, folder: String, warmup: Int, value: [UInt8]
     ) async throws(CoordinationError) -> ZooKeeperSyncLoop {
-        try await onOwnThread { () throws(CoordinationError) -> ZooKeeperSyncLoop in
+        try await OwnThread.run { () throws(CoordinationError) -> ZooKeeperSyncLoop in
             coordination_zoo_silence_log()
             let timeout = Int32(clamping: configuration.sessionTimeout.components.seconds * 1000)
             guard let zh = zookeeper_init(configuration.connectString, nil, timeout, nil, nil, 0) else {
@@ -60,7 +60,7 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
     /// Times `operation` (`create`, `get`, `set` or `delete`) on the znodes `k-INDEX` of the
     /// folder, one after the other; seconds per call.
     public func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
-        try await Self.onOwnThread { [self] () throws(CoordinationError) -> [Double] in
+        try await OwnThread.run { [self] () throws(CoordinationError) -> [Double] in
             let clock = ContinuousClock()
             var seconds: [Double] = []
             seconds.reserveCapacity(indices.count)
@@ -77,7 +77,7 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
 
     /// Removes the folder (it must be empty by then) and closes the session.
     public func close() async {
-        await Self.onOwnThread { [self] () -> Void in
+        await OwnThread.run { [self] () -> Void in
             _ = zoo_delete(zh, folder, -1)
             zookeeper_close(zh)
         }
@@ -115,31 +115,6 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
             let rc = zoo_create(zh, prefix, nil, -1, acl, 0, nil, 0)
             guard rc == ZOK.rawValue || rc == ZNODEEXISTS.rawValue else {
                 throw ZooKeeperReturnCode.error(rc, key: nil, during: "create \(prefix) in the C client's loop")
-            }
-        }
-    }
-
-    /// Runs blocking C calls on a thread of our own, never on the cooperative pool.
-    private static func onOwnThread<T: Sendable>(
-        _ body: @escaping @Sendable () throws(CoordinationError) -> T
-    ) async throws(CoordinationError) -> T {
-        let result: Result<T, CoordinationError> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                do throws(CoordinationError) {
-                    continuation.resume(returning: .success(try body()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
-    }
-
-    private static func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                body()
-                continuation.resume()
             }
         }
     }

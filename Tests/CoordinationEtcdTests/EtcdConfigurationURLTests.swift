@@ -1,0 +1,30 @@
+import Coordination
+@testable import CoordinationEtcd
+import Testing
+
+/// Reading `etcd://` and `etcds://` URLs, without a server.
+struct EtcdConfigurationURLTests {
+    @Test func configurationFromURL() throws {
+        let configuration = try EtcdConfiguration(url: StoreURL("etcd://u:secret@h1:2379,h2:2380/ns/app?ttl=4s&timeout=2s"))
+        #expect(configuration.endpoints == ["h1:2379", "h2:2380"])
+        #expect(configuration.namespace == (try Key("/ns/app")))
+        #expect(configuration.sessionTTL == .seconds(4) && configuration.requestTimeout == .seconds(2))
+        #expect(configuration.user == "u" && configuration.password == "secret" && !configuration.secure)
+        #expect(!configuration.description.contains("secret"))
+    }
+
+    @Test func defaultsAndTLS() throws {
+        let plain = try EtcdConfiguration(url: StoreURL("etcd:///ns"))
+        #expect(plain.endpoints == ["127.0.0.1:2379"])
+        #expect(plain.sessionTTL == EtcdConfiguration.defaultSessionTTL)
+        let secure = try EtcdConfiguration(url: StoreURL("etcds://h1:2379/ns?cacert=/ca.pem&cert=/c.pem&key=/k.pem"))
+        #expect(secure.secure && secure.caCertificate == "/ca.pem" && secure.clientCertificate == "/c.pem" && secure.clientKey == "/k.pem")
+    }
+
+    @Test func refusesOtherSchemesAndUnknownOptions() {
+        for url in ["zookeeper://h1:2181", "etcd://h1:2379?tll=3s", "etcd://h1:2379?cacert=/ca.pem"] {
+            let error = #expect(throws: CoordinationError.self, "\(url)") { try EtcdConfiguration(url: StoreURL(url)) }
+            #expect(error?.code == .invalidConfiguration)
+        }
+    }
+}
