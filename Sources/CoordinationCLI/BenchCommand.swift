@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordination
+import CoordinationEtcd
 import CoordinationZooKeeper
 
 /// `coord bench`: latency and throughput of the store through the `CoordinationStore` API, side
@@ -19,7 +20,10 @@ struct BenchCommand: AsyncParsableCommand {
             weighs on both alike; the table shows both and their ratio. On ZooKeeper the C \
             client's own synchronous loop (zoo_create, zoo_get, zoo_set, zoo_delete on one \
             thread) is interleaved too, as the floor, and coord's loop runs a second time on \
-            ZooKeeperStore.completionExecutor (continuing where each reply arrives). \
+            ZooKeeperStore.completionExecutor (continuing where each reply arrives). On etcd \
+            a bare libcurl loop (etcd3gw's requests, one blocking request at a time on one \
+            thread) is the floor: its figures beside etcd3gw's show the most any client of the \
+            JSON gateway could be ahead of etcd3gw. \
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store, with the number of claim transactions they lost. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
@@ -78,21 +82,26 @@ struct BenchCommand: AsyncParsableCommand {
 
         let store = try await open()
         var syncLoop: ZooKeeperSyncLoop?
+        var curlLoop: EtcdSyncLoop?
         var onCompletionExecutor: BenchCompletionExecutorLoop?
         do {
+            // The floor: a C client's own synchronous loop on the same server in the same run,
+            // alternating with coord's chunk by chunk.
             if url.scheme == "zookeeper" {
-                // The C client's own synchronous loop, on the same server in the same run,
-                // alternating with coord's chunk by chunk.
                 syncLoop = try await ZooKeeperSyncLoop.open(
                     configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
                     warmup: warmup, value: BenchRunner.value)
                 onCompletionExecutor = try await BenchCompletionExecutorLoop.open(store: store, warmup: warmup)
+            } else if url.scheme.hasPrefix("etcd") {
+                curlLoop = try await EtcdSyncLoop.open(
+                    configuration: try EtcdConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
+                    warmup: warmup, value: BenchRunner.value)
             }
             // The peer's sequential loops alternate with coord's (and the C client's) chunk by
             // chunk; then each client's pipelined loop runs in turn.
             func measure(_ session: BenchPeerSession?) async throws -> (ours: BenchFigures, theirs: BenchFigures?) {
                 let baselines: [any InterleavedBaseline] = [
-                    syncLoop as (any InterleavedBaseline)?, onCompletionExecutor, session,
+                    syncLoop as (any InterleavedBaseline)?, curlLoop, onCompletionExecutor, session,
                 ].compactMap { $0 }
                 let ours = try await BenchRunner(
                     store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
@@ -124,8 +133,19 @@ struct BenchCommand: AsyncParsableCommand {
                     }
                 }
             }
+            // The libcurl loop, when it ran, is the first baseline: beside coord, and in coord's
+            // place against etcd3gw (the most any client of the gateway could be ahead of it).
+            if curlLoop != nil, let cLoop = ours.baselines.first {
+                report.addBaseline("libcurl sync loop", ours, cLoop)
+                if let theirs, let peerName = peerClient?.rawValue {
+                    report.addBaseline(
+                        "\(peerName), the libcurl loop in coord's column", BenchFigures(latencies: cLoop), theirs.latencies)
+                }
+            }
             await syncLoop?.close()
             syncLoop = nil
+            await curlLoop?.close()
+            curlLoop = nil
             if watchers > 0 {
                 let result = try await BenchWatchers(store: store, watchers: watchers, writes: 20).run()
                 report.addWatchDelivery(watchers: watchers, writes: 20, result)
@@ -136,6 +156,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
         } catch {
             await syncLoop?.close()
+            await curlLoop?.close()
             await store.close()
             await Self.remove(benchFolder, context: context)
             throw error
@@ -153,3 +174,4 @@ struct BenchCommand: AsyncParsableCommand {
 }
 
 extension ZooKeeperSyncLoop: InterleavedBaseline {}
+extension EtcdSyncLoop: InterleavedBaseline {}

@@ -1,0 +1,108 @@
+import Coordination
+import Foundation
+import Logging
+
+/// A bare libcurl loop doing etcd3gw's work: the floor `coord bench` holds ``EtcdStore`` to.
+///
+/// The same sequential creates, gets, sets and deletes the benchmark runs through the store, made
+/// the way etcd3gw makes them (a create is a txn whose only compare says the key is new, then a
+/// put; a get a range; a set a put; a delete a delete-range), each a blocking request on one
+/// kept-alive connection (the store's curl options) on a thread of its own. No client of the JSON
+/// gateway does that work for less, so it tells how far any client can be ahead of etcd3gw on
+/// this server. Beside it the store's figures show what the store adds: the hand-off between its
+/// request thread and the caller's task, records, and the contract's checks (a create's parents
+/// exist, a delete's key has no children, each as more compares in a txn).
+/// The bench runs it in chunks interleaved with the store's own loop, like every baseline.
+public final class EtcdSyncLoop: @unchecked Sendable {
+    // Only ever used by one thread at a time: each call runs on a fresh thread and is awaited
+    // before the next one starts.
+    private let gateway: Gateway
+    private let connection: CurlConnection
+    /// The etcd key the loop's keys go beneath, as stored (the namespace's path included).
+    private let folder: String
+    private let value: [UInt8]
+
+    private init(gateway: Gateway, folder: String, value: [UInt8]) {
+        self.gateway = gateway
+        connection = CurlConnection(tls: gateway.tls)
+        self.folder = folder
+        self.value = value
+    }
+
+    /// Connects (signing in when the configuration has a user) and runs `warmup` untimed rounds
+    /// of the four operations on keys beneath the etcd key `folder`.
+    public static func open(
+        configuration: EtcdConfiguration, folder: String, warmup: Int, value: [UInt8]
+    ) async throws(CoordinationError) -> EtcdSyncLoop {
+        try await OwnThread.run { () throws(CoordinationError) -> EtcdSyncLoop in
+            let tls = TLSFiles(
+                caCertificate: configuration.caCertificate, clientCertificate: configuration.clientCertificate,
+                clientKey: configuration.clientKey)
+            let gateway = Gateway(
+                hosts: configuration.endpoints, secure: configuration.secure, tls: tls, user: configuration.user,
+                password: configuration.password, requestTimeout: configuration.requestTimeout,
+                logger: Logger(label: "coordination.etcd.sync-loop"))
+            let loop = EtcdSyncLoop(gateway: gateway, folder: folder, value: value)
+            if gateway.usesAuth { try gateway.authenticate(on: loop.connection) }
+            for index in 0..<warmup {
+                let key = "\(folder)/w-\(index)"
+                for operation in ["create", "get", "set", "delete"] { try loop.perform(operation, key) }
+            }
+            return loop
+        }
+    }
+
+    /// Times `operation` (`create`, `get`, `set` or `delete`) on the keys `k-INDEX` of the
+    /// folder, one after the other; seconds per call.
+    public func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
+        try await OwnThread.run { [self] () throws(CoordinationError) -> [Double] in
+            let clock = ContinuousClock()
+            var seconds: [Double] = []
+            seconds.reserveCapacity(indices.count)
+            for index in indices {
+                let key = "\(folder)/k-\(index)"
+                let start = clock.now
+                try perform(operation, key)
+                let elapsed = clock.now - start
+                seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            return seconds
+        }
+    }
+
+    /// Removes whatever is left beneath the folder.
+    public func close() async {
+        await OwnThread.run { [self] () -> Void in
+            let start = Array("\(folder)/".utf8)
+            _ = try? gateway.call(
+                "/v3/kv/deleterange", EtcdRequest.deleteRange(start, end: KeySpace.prefixEnd(start)), on: connection, kind: .write)
+        }
+    }
+
+    private func perform(_ operation: String, _ key: String) throws(CoordinationError) {
+        let etcdKey = Array(key.utf8)
+        let succeeded: Bool
+        switch operation {
+        case "create":
+            let reply = try gateway.call(
+                "/v3/kv/txn",
+                EtcdRequest.txn(
+                    compare: [EtcdRequest.compare(etcdKey, .create, .equal, 0)],
+                    success: [["request_put": EtcdRequest.put(etcdKey, value: value)]]),
+                on: connection, kind: .write)
+            succeeded = reply["succeeded"]?.boolValue == true
+        case "get":
+            let reply = try gateway.call("/v3/kv/range", EtcdRequest.range(etcdKey), on: connection, kind: .read)
+            succeeded = reply["kvs"] != nil
+        case "set":
+            _ = try gateway.call("/v3/kv/put", EtcdRequest.put(etcdKey, value: value), on: connection, kind: .write)
+            succeeded = true
+        default:
+            let reply = try gateway.call("/v3/kv/deleterange", EtcdRequest.deleteRange(etcdKey), on: connection, kind: .write)
+            succeeded = reply["deleted"]?.int64Value == 1
+        }
+        guard succeeded else {
+            throw CoordinationError(.unavailable, "\(operation) \(key) did not take effect in the libcurl loop")
+        }
+    }
+}
