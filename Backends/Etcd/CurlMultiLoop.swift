@@ -1,4 +1,5 @@
 import CCurl
+import Coordination
 import Foundation
 import Synchronization
 
@@ -126,6 +127,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     // MARK: The loop thread
 
     private func run() {
+        // Replies complete here: tasks that prefer the reply thread executor go on right here.
+        ReplyThread.mark()
         var fds: [pollfd] = []
         var closing = false
         while true {

@@ -37,7 +37,7 @@ final class ReplyBox: Sendable {
 
     static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
         guard let data else { return }
-        CompletionThread.mark()
+        ReplyThread.mark()
         Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue().deliver(reply)
     }
 

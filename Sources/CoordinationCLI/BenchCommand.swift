@@ -19,11 +19,12 @@ struct BenchCommand: AsyncParsableCommand {
             sequential loops in chunks of 50 alternating with coord's, so that drifting load \
             weighs on both alike; the table shows both and their ratio. On ZooKeeper the C \
             client's own synchronous loop (zoo_create, zoo_get, zoo_set, zoo_delete on one \
-            thread) is interleaved too, as the floor, and coord's loop runs a second time on \
-            ZooKeeperStore.completionExecutor (continuing where each reply arrives). On etcd \
-            a bare libcurl loop (etcd3gw's requests, one blocking request at a time on one \
-            thread) is the floor: its figures beside etcd3gw's show the most any client of the \
-            JSON gateway could be ahead of etcd3gw. \
+            thread) is interleaved too, as the floor; on etcd a bare libcurl loop doing \
+            etcd3gw's requests, one blocking request at a time on one thread. The floor's \
+            figures against the peer's show the most any client could be ahead of the peer on \
+            this server. coord's loop runs a second time on its completion executor \
+            (ZooKeeperStore.completionExecutor, EtcdStore.completionExecutor: continuing where \
+            each reply arrives). \
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store, with the number of claim transactions they lost. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
@@ -81,27 +82,28 @@ struct BenchCommand: AsyncParsableCommand {
             peerName: peerClient?.rawValue)
 
         let store = try await open()
-        var syncLoop: ZooKeeperSyncLoop?
-        var curlLoop: EtcdSyncLoop?
+        var floor: (any BenchFloor)?
         var onCompletionExecutor: BenchCompletionExecutorLoop?
         do {
             // The floor: a C client's own synchronous loop on the same server in the same run,
-            // alternating with coord's chunk by chunk.
+            // alternating with coord's chunk by chunk; and coord's loop once more where replies arrive.
             if url.scheme == "zookeeper" {
-                syncLoop = try await ZooKeeperSyncLoop.open(
+                floor = try await ZooKeeperSyncLoop.open(
                     configuration: try ZooKeeperConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
                     warmup: warmup, value: BenchRunner.value)
-                onCompletionExecutor = try await BenchCompletionExecutorLoop.open(store: store, warmup: warmup)
             } else if url.scheme.hasPrefix("etcd") {
-                curlLoop = try await EtcdSyncLoop.open(
+                floor = try await EtcdSyncLoop.open(
                     configuration: try EtcdConfiguration(url: benchURL), folder: url.namespace.path + "/csync",
                     warmup: warmup, value: BenchRunner.value)
+            }
+            if floor != nil {
+                onCompletionExecutor = try await BenchCompletionExecutorLoop.open(store: store, warmup: warmup)
             }
             // The peer's sequential loops alternate with coord's (and the C client's) chunk by
             // chunk; then each client's pipelined loop runs in turn.
             func measure(_ session: BenchPeerSession?) async throws -> (ours: BenchFigures, theirs: BenchFigures?) {
                 let baselines: [any InterleavedBaseline] = [
-                    syncLoop as (any InterleavedBaseline)?, curlLoop, onCompletionExecutor, session,
+                    floor as (any InterleavedBaseline)?, onCompletionExecutor, session,
                 ].compactMap { $0 }
                 let ours = try await BenchRunner(
                     store: store, operations: operations, warmup: warmup, inFlight: inFlight, duration: pipelinedFor,
@@ -121,31 +123,21 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             report.addLatencies(ours, theirs)
             report.addThroughput(ours, theirs, inFlight: inFlight)
-            // The C client's loop, when it ran, is the first baseline.
-            if syncLoop != nil, let cLoop = ours.baselines.first {
-                report.addBaseline("libzookeeper sync loop", ours, cLoop)
-                // The second baseline: coord's loop on the completion executor.
-                if onCompletionExecutor != nil, ours.baselines.count > 1 {
-                    let onExecutor = BenchFigures(latencies: ours.baselines[1])
-                    report.addBaseline("libzookeeper sync loop, coord on its completion executor", onExecutor, cLoop)
-                    if let theirs, let peerName = peerClient?.rawValue {
-                        report.addBaseline("\(peerName), coord on its completion executor", onExecutor, theirs.latencies)
-                    }
-                }
-            }
-            // The libcurl loop, when it ran, is the first baseline: beside coord, and in coord's
-            // place against etcd3gw (the most any client of the gateway could be ahead of it).
-            if curlLoop != nil, let cLoop = ours.baselines.first {
-                report.addBaseline("libcurl sync loop", ours, cLoop)
+            // The floor, when it ran, is the first baseline and coord on its completion executor
+            // the second. The floor in coord's place against the peer shows the most any client
+            // could be ahead of the peer on this server.
+            if let floor, let floorLatencies = ours.baselines.first, ours.baselines.count > 1 {
+                let onExecutor = BenchFigures(latencies: ours.baselines[1])
+                report.addBaseline(floor.name, ours, floorLatencies)
+                report.addBaseline("\(floor.name), coord on its completion executor", onExecutor, floorLatencies)
                 if let theirs, let peerName = peerClient?.rawValue {
+                    report.addBaseline("\(peerName), coord on its completion executor", onExecutor, theirs.latencies)
                     report.addBaseline(
-                        "\(peerName), the libcurl loop in coord's column", BenchFigures(latencies: cLoop), theirs.latencies)
+                        "\(peerName), the \(floor.name) in coord's column", BenchFigures(latencies: floorLatencies), theirs.latencies)
                 }
             }
-            await syncLoop?.close()
-            syncLoop = nil
-            await curlLoop?.close()
-            curlLoop = nil
+            await floor?.close()
+            floor = nil
             if watchers > 0 {
                 let result = try await BenchWatchers(store: store, watchers: watchers, writes: 20).run()
                 report.addWatchDelivery(watchers: watchers, writes: 20, result)
@@ -155,8 +147,7 @@ struct BenchCommand: AsyncParsableCommand {
                 report.addClaims(jobs: claims, result)
             }
         } catch {
-            await syncLoop?.close()
-            await curlLoop?.close()
+            await floor?.close()
             await store.close()
             await Self.remove(benchFolder, context: context)
             throw error
@@ -173,5 +164,17 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-extension ZooKeeperSyncLoop: InterleavedBaseline {}
-extension EtcdSyncLoop: InterleavedBaseline {}
+/// A C client's own synchronous loop on the same server: the floor coord's latencies are held to.
+protocol BenchFloor: InterleavedBaseline {
+    /// How the report's rows name it.
+    var name: String { get }
+    func close() async
+}
+
+extension ZooKeeperSyncLoop: BenchFloor {
+    var name: String { "libzookeeper sync loop" }
+}
+
+extension EtcdSyncLoop: BenchFloor {
+    var name: String { "libcurl sync loop" }
+}

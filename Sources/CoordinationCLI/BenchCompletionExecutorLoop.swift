@@ -1,10 +1,10 @@
 import Coordination
-import CoordinationZooKeeper
 
 /// coord's own sequential loop once more, on keys of its own, run under the preference of
-/// ``ZooKeeperCompletionExecutor``: what a latency-bound caller gets by running its loop where
-/// ZooKeeper's replies arrive. Interleaved with the other clients like any baseline, so the
-/// report shows both ways of running coord against the C client's synchronous loop.
+/// ``ReplyThreadExecutor`` (`ZooKeeperStore.completionExecutor`, `EtcdStore.completionExecutor`):
+/// what a latency-bound caller gets by running its loop where the store's replies arrive.
+/// Interleaved with the other clients like any baseline, so the report shows both ways of running
+/// coord against the C client's synchronous loop.
 struct BenchCompletionExecutorLoop: InterleavedBaseline {
     let store: any CoordinationStore
     static let folder: Key = try! Key("/coord-on-completion-executor")
@@ -17,7 +17,7 @@ struct BenchCompletionExecutorLoop: InterleavedBaseline {
     func timed(_ operation: String, indices: Range<Int>) async throws -> [Double] {
         let keys = try indices.map { try Self.folder.child("k-\($0)") }
         let store = store
-        return try await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
+        return try await withTaskExecutorPreference(ReplyThreadExecutor.shared) {
             try await BenchRunner.timed(keys) { try await BenchRunner.perform(operation, on: store, key: $0) }
         }
     }

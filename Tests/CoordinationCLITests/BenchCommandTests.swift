@@ -52,16 +52,12 @@ struct BenchCommandTests {
         let rows = result.stdoutText.split(separator: "\n").filter {
             ["create p", "get p", "set p", "delete p", "pipelined"].contains(where: $0.hasPrefix)
         }
-        // ZooKeeper adds 8 rows against the C client's loop, and 16 more for coord's loop on the
-        // completion executor against it and against kazoo; etcd 8 against the libcurl loop, and
-        // 8 more of that loop against etcd3gw.
-        #expect(rows.count == (backend.name == "zookeeper" ? 33 : 25), "\(result.stdoutText)")
-        if backend.name == "zookeeper" {
-            #expect(rows.filter { $0.contains("coord on its completion executor") }.count == 16, "\(result.stdoutText)")
-        } else {
-            #expect(rows.filter { $0.contains("vs libcurl sync loop") }.count == 8, "\(result.stdoutText)")
-            #expect(rows.filter { $0.contains("the libcurl loop in coord's column") }.count == 8, "\(result.stdoutText)")
-        }
+        // Each server adds 8 rows of coord against the C client's loop (libzookeeper, libcurl),
+        // 16 of coord's loop on the completion executor against it and against the peer, and 8
+        // of the C client's loop against the peer.
+        #expect(rows.count == 41, "\(result.stdoutText)")
+        #expect(rows.filter { $0.contains("coord on its completion executor") }.count == 16, "\(result.stdoutText)")
+        #expect(rows.filter { $0.contains("sync loop in coord's column") }.count == 8, "\(result.stdoutText)")
         for row in rows {
             #expect(row.hasSuffix("x") && !row.contains(" - "), "a figure and a ratio: \(row)")
         }

@@ -31,6 +31,34 @@ struct EtcdStoreTests {
         try? await admin.deletePrefix(String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path)
     }
 
+    /// Under the completion executor's preference a task goes on where the reply arrived (the
+    /// store's request loop thread); without it, on the cooperative pool, never there.
+    @Test func completionExecutorRunsWhereRepliesArrive() async throws {
+        try await withStore { store, _ in
+            let key = try Key("/executor/k")
+            _ = try await store.create(key, value: Array("v".utf8), mode: .persistent)
+            let inline = try await withTaskExecutorPreference(EtcdStore.completionExecutor) {
+                // The first call leaves from a pool thread; every later one from the loop thread.
+                _ = try await store.get(key)
+                var onLoopThread: [Bool] = []
+                for _ in 0..<20 {
+                    #expect(try await store.get(key)?.value == Array("v".utf8))
+                    onLoopThread.append(ReplyThread.isCurrent)
+                    _ = try await store.set(key, value: Array("v".utf8), ifVersion: nil)
+                    onLoopThread.append(ReplyThread.isCurrent)
+                }
+                return onLoopThread
+            }
+            #expect(inline.allSatisfy { $0 }, "every reply resumed the loop on the request loop's thread")
+            var pooled: [Bool] = []
+            for _ in 0..<20 {
+                _ = try await store.get(key)
+                pooled.append(ReplyThread.isCurrent)
+            }
+            #expect(!pooled.contains(true), "without the preference the loop never runs on the request loop's thread")
+        }
+    }
+
     @Test func keysArePlainEtcdKeysUnderTheNamespace() async throws {
         try await withStore { store, namespace in
             let value: [UInt8] = [0, 1, 2, 255, 10]

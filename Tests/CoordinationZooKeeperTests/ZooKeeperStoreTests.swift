@@ -21,9 +21,9 @@ struct ZooKeeperStoreTests {
                 var onCompletionThread: [Bool] = []
                 for _ in 0..<20 {
                     #expect(try await store.get(key)?.string == "v")
-                    onCompletionThread.append(CompletionThread.isCurrent)
+                    onCompletionThread.append(ReplyThread.isCurrent)
                     _ = try await store.set(key, string: "v", ifVersion: nil)
-                    onCompletionThread.append(CompletionThread.isCurrent)
+                    onCompletionThread.append(ReplyThread.isCurrent)
                 }
                 return onCompletionThread
             }
@@ -31,13 +31,13 @@ struct ZooKeeperStoreTests {
             var pooled: [Bool] = []
             for _ in 0..<20 {
                 _ = try await store.get(key)
-                pooled.append(CompletionThread.isCurrent)
+                pooled.append(ReplyThread.isCurrent)
             }
             #expect(!pooled.contains(true), "without the preference the loop never runs on the completion thread")
             // Work that does not follow a reply still runs on the pool under the preference.
             let afterSleep = await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
                 try? await Task.sleep(for: .milliseconds(5))
-                return CompletionThread.isCurrent
+                return ReplyThread.isCurrent
             }
             #expect(!afterSleep)
             // Child tasks started on the completion thread run beside it, never inside its job.
