@@ -60,18 +60,8 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
     /// Times `operation` (`create`, `get`, `set` or `delete`) on the znodes `k-INDEX` of the
     /// folder, one after the other; seconds per call.
     public func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
-        try await OwnThread.run { [self] () throws(CoordinationError) -> [Double] in
-            let clock = ContinuousClock()
-            var seconds: [Double] = []
-            seconds.reserveCapacity(indices.count)
-            for index in indices {
-                let path = "\(folder)/k-\(index)"
-                let start = clock.now
-                try perform(operation, path)
-                let elapsed = clock.now - start
-                seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-            }
-            return seconds
+        try await OwnThread.timeEach(indices) { [self] (index: Int) throws(CoordinationError) in
+            try perform(operation, "\(folder)/k-\(index)")
         }
     }
 

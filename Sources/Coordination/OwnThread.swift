@@ -17,4 +17,22 @@ package enum OwnThread {
         }
         return try result.get()
     }
+
+    /// Runs `body` for each index in turn, on a thread of its own; the seconds each call took.
+    package static func timeEach<Failure: Error>(
+        _ indices: Range<Int>, _ body: @escaping @Sendable (Int) throws(Failure) -> Void
+    ) async throws(Failure) -> [Double] {
+        try await run { () throws(Failure) -> [Double] in
+            let clock = ContinuousClock()
+            var seconds: [Double] = []
+            seconds.reserveCapacity(indices.count)
+            for index in indices {
+                let start = clock.now
+                try body(index)
+                let elapsed = clock.now - start
+                seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            return seconds
+        }
+    }
 }
