@@ -15,7 +15,8 @@ import Darwin
 /// A thread per connection (the first design) paid two thread switches per request and left
 /// dozens of threads fighting for 2 cores under load; here a single thread sends, receives and
 /// completes every request, many per wake-up, and callers await a continuation. Replies are
-/// parsed by the awaiting task, not on this thread.
+/// parsed by the awaiting task, on the cooperative pool (or on this thread, inline, for a task
+/// that prefers ``ReplyThreadExecutor``).
 final class CurlMultiLoop: @unchecked Sendable {
     typealias Outcome = Result<(status: Int, body: [UInt8]), TransportFailure>
 
@@ -127,8 +128,6 @@ final class CurlMultiLoop: @unchecked Sendable {
     // MARK: The loop thread
 
     private func run() {
-        // Replies complete here: tasks that prefer the reply thread executor go on right here.
-        ReplyThread.mark()
         var fds: [pollfd] = []
         var closing = false
         while true {
@@ -205,7 +204,8 @@ final class CurlMultiLoop: @unchecked Sendable {
             let outcome = easy.outcome(code, sink: transfer.sink)
             easy.finish()
             idle.append(easy)
-            transfer.completion(outcome)
+            // A task that prefers the reply thread executor goes on right here.
+            ReplyThread.delivering { transfer.completion(outcome) }
         }
         startWaiting()
     }

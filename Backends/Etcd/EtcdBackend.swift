@@ -1,12 +1,12 @@
 public import Coordination
 
 extension StoreBackend {
-    /// `etcd://[user:password@]h1:2379,h2:2379/NAMESPACE?ttl=DURATION` and
+    /// `etcd://[user:password@]h1:2379,h2:2379/NAMESPACE?ttl=DURATION&timeout=DURATION` and
     /// `etcds://…?cacert=FILE&cert=FILE&key=FILE` (TLS).
     public static var etcd: StoreBackend {
         StoreBackend(
             schemes: ["etcd", "etcds"],
-            usage: "etcd[s]://[USER:PASSWORD@]HOST:PORT[,…][/NAMESPACE][?ttl=TIME&cacert=F&cert=F&key=F]"
+            usage: "etcd[s]://[USER:PASSWORD@]HOST:PORT[,…][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]"
         ) { url, logger in
             try await EtcdStore(configuration: EtcdConfiguration(url: url), logger: logger)
         }
@@ -15,10 +15,16 @@ extension StoreBackend {
 
 extension EtcdConfiguration {
     /// Reads an `etcd://` or `etcds://` URL (``StoreBackend/etcd``); no host means `127.0.0.1:2379`.
-    /// - Throws: `invalidConfiguration` for another scheme, or an unknown or malformed option.
+    /// Options: `ttl` (the session's), `timeout` (one request's), and for `etcds` the TLS files
+    /// `cacert`, `cert` and `key`.
+    /// - Throws: `invalidConfiguration` for another scheme, a password without a user, or an
+    ///   unknown or malformed option.
     public init(url: StoreURL) throws(CoordinationError) {
         guard url.scheme == "etcd" || url.scheme == "etcds" else {
             throw CoordinationError(.invalidConfiguration, "'\(url)' is not an etcd:// or etcds:// URL")
+        }
+        if url.password != nil && (url.user ?? "").isEmpty {
+            throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
         }
         let secure = url.scheme == "etcds"
         try url.requireOptions(in: secure ? ["ttl", "timeout", "cacert", "cert", "key"] : ["ttl", "timeout"])

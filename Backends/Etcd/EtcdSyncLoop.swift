@@ -7,13 +7,12 @@ import Logging
 /// The same sequential creates, gets, sets and deletes the benchmark runs through the store, made
 /// the way etcd3gw makes them (a create is a txn whose only compare says the key is new, then a
 /// put; a get a range; a set a put; a delete a delete-range), each a blocking request on one
-/// kept-alive connection (the store's curl options) on a thread of its own. No client of the JSON
-/// gateway does that work for less, so it tells how far any client can be ahead of etcd3gw on
-/// this server. Beside it the store's figures show what the store adds: the hand-off between its
+/// kept-alive connection (the store's curl options) on a thread of its own. Against etcd3gw it shows what
+/// a bare synchronous C client of the JSON gateway gets on this server. Beside it the store's figures show what the store adds: the hand-off between its
 /// request thread and the caller's task, records, and the contract's checks (a create's parents
 /// exist, a delete's key has no children, each as more compares in a txn).
 /// The bench runs it in chunks interleaved with the store's own loop, like every baseline.
-public final class EtcdSyncLoop: @unchecked Sendable {
+package final class EtcdSyncLoop: @unchecked Sendable {
     // Only ever used by one thread at a time: each call runs on a fresh thread and is awaited
     // before the next one starts.
     private let gateway: Gateway
@@ -31,7 +30,7 @@ public final class EtcdSyncLoop: @unchecked Sendable {
 
     /// Connects (signing in when the configuration has a user) and runs `warmup` untimed rounds
     /// of the four operations on keys beneath the etcd key `folder`.
-    public static func open(
+    package static func open(
         configuration: EtcdConfiguration, folder: String, warmup: Int, value: [UInt8]
     ) async throws(CoordinationError) -> EtcdSyncLoop {
         try await OwnThread.run { () throws(CoordinationError) -> EtcdSyncLoop in
@@ -54,14 +53,14 @@ public final class EtcdSyncLoop: @unchecked Sendable {
 
     /// Times `operation` (`create`, `get`, `set` or `delete`) on the keys `k-INDEX` of the
     /// folder, one after the other; seconds per call.
-    public func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
-        try await OwnThread.timeEach(indices) { [self] (index: Int) throws(CoordinationError) in
-            try perform(operation, "\(folder)/k-\(index)")
+    package func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
+        try await OwnThread.timeEach(indices.map { "\(folder)/k-\($0)" }) { [self] (path: String) throws(CoordinationError) in
+            try perform(operation, path)
         }
     }
 
     /// Removes whatever is left beneath the folder.
-    public func close() async {
+    package func close() async {
         await OwnThread.run { [self] () -> Void in
             let start = Array("\(folder)/".utf8)
             _ = try? gateway.call(

@@ -1,7 +1,8 @@
 public import Coordination
 
 /// The executor that goes on where ZooKeeper's replies arrive: the C client's completion thread.
-/// The reply thread executor serves every store; the name stays for code written against it.
+/// It is the reply thread executor etcd's store uses too; the name stays for code written against it.
+@available(*, deprecated, renamed: "ReplyThreadExecutor")
 public typealias ZooKeeperCompletionExecutor = ReplyThreadExecutor
 
 extension ZooKeeperStore {

@@ -37,8 +37,8 @@ final class ReplyBox: Sendable {
 
     static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
         guard let data else { return }
-        ReplyThread.mark()
-        Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue().deliver(reply)
+        let box = Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue()
+        ReplyThread.delivering { box.deliver(reply) }
     }
 
     func deliver(_ reply: Reply) {
@@ -71,7 +71,8 @@ final class ReplyBatch: Sendable {
 }
 
 // The completion functions are free functions (never closures of isolated code): the C client
-// calls them on its own completion thread. They only copy and resume; they never block.
+// calls them on its own completion thread. They copy and resume, and never block; a task that
+// prefers ``ReplyThreadExecutor`` goes on inside the resume, until it next waits.
 
 func completeVoid(_ rc: Int32, _ data: UnsafeRawPointer?) {
     ReplyBox.resume(data, with: Reply(rc: rc))
@@ -118,8 +119,8 @@ struct WatchSignal: Sendable {
 }
 
 /// Receives one-shot watches' triggers, through the watcher-context pointer, and keeps them for
-/// the stream that consumes them; that stream takes every pending signal at once, so a burst of
-/// events is re-read in one batch of calls. Kept alive by the connection until the handle is
+/// the stream that consumes them; that stream takes every pending signal at once, so the events
+/// that arrive while it re-reads are re-read together in its next batch of calls. Kept alive by the connection until the handle is
 /// closed, because the C client may still hold the pointer after the consumer has gone away.
 final class WatchTrigger: Sendable {
     private let pending = Mutex<[WatchSignal]>([])
@@ -153,5 +154,6 @@ func watchTriggered(
     // Session events reach every watcher object too; the session watcher handles those.
     guard type != ZOO_SESSION_EVENT, let context, let path else { return }
     let trigger = Unmanaged<WatchTrigger>.fromOpaque(context).takeUnretainedValue()
-    trigger.push(WatchSignal(path: String(cString: path), type: type))
+    let signal = WatchSignal(path: String(cString: path), type: type)
+    ReplyThread.delivering { trigger.push(signal) }
 }

@@ -9,7 +9,7 @@ import Foundation
 /// difference between the two is what the store adds (async bridging, validation, records).
 /// The bench runs it in chunks interleaved with the store's own loop, so that load that drifts
 /// during a run (other processes on the machine) weighs on both alike.
-public final class ZooKeeperSyncLoop: @unchecked Sendable {
+package final class ZooKeeperSyncLoop: @unchecked Sendable {
     // Only ever used by one thread at a time: each call runs on a fresh thread and is awaited
     // before the next one starts.
     private let zh: OpaquePointer
@@ -27,7 +27,7 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
 
     /// Connects, creates the znode `folder` (and its missing ancestors) and runs `warmup`
     /// untimed rounds of the four operations.
-    public static func open(
+    package static func open(
         configuration: ZooKeeperConfiguration, folder: String, warmup: Int, value: [UInt8]
     ) async throws(CoordinationError) -> ZooKeeperSyncLoop {
         try await OwnThread.run { () throws(CoordinationError) -> ZooKeeperSyncLoop in
@@ -59,14 +59,14 @@ public final class ZooKeeperSyncLoop: @unchecked Sendable {
 
     /// Times `operation` (`create`, `get`, `set` or `delete`) on the znodes `k-INDEX` of the
     /// folder, one after the other; seconds per call.
-    public func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
-        try await OwnThread.timeEach(indices) { [self] (index: Int) throws(CoordinationError) in
-            try perform(operation, "\(folder)/k-\(index)")
+    package func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
+        try await OwnThread.timeEach(indices.map { "\(folder)/k-\($0)" }) { [self] (path: String) throws(CoordinationError) in
+            try perform(operation, path)
         }
     }
 
     /// Removes the folder (it must be empty by then) and closes the session.
-    public func close() async {
+    package func close() async {
         await OwnThread.run { [self] () -> Void in
             _ = zoo_delete(zh, folder, -1)
             zookeeper_close(zh)

@@ -18,17 +18,17 @@ package enum OwnThread {
         return try result.get()
     }
 
-    /// Runs `body` for each index in turn, on a thread of its own; the seconds each call took.
-    package static func timeEach<Failure: Error>(
-        _ indices: Range<Int>, _ body: @escaping @Sendable (Int) throws(Failure) -> Void
+    /// Runs `body` for each item in turn, on a thread of its own; the seconds each call took.
+    package static func timeEach<Item: Sendable, Failure: Error>(
+        _ items: [Item], _ body: @escaping @Sendable (Item) throws(Failure) -> Void
     ) async throws(Failure) -> [Double] {
         try await run { () throws(Failure) -> [Double] in
             let clock = ContinuousClock()
             var seconds: [Double] = []
-            seconds.reserveCapacity(indices.count)
-            for index in indices {
+            seconds.reserveCapacity(items.count)
+            for item in items {
                 let start = clock.now
-                try body(index)
+                try body(item)
                 let elapsed = clock.now - start
                 seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             }

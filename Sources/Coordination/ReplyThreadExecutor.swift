@@ -14,8 +14,9 @@ import Darwin
 /// `EtcdStore.completionExecutor`) a loop of store calls goes on where each reply arrives.
 ///
 /// Meant for loops of store calls with little work in between: while such code runs, the store
-/// delivers no other reply (nor, on ZooKeeper, watch event) on that thread, so it must never block
-/// or compute for long. Work enqueued from any other thread runs on the global concurrent executor
+/// delivers no other reply (nor, on ZooKeeper, watch event) on that thread, and on etcd it sends
+/// and receives nothing at all (that thread does all of the store's network I/O), so it must never
+/// block or compute for long. Work enqueued from any other thread runs on the global concurrent executor
 /// as usual, and a reply that arrives before its task has finished suspending (possible for a call
 /// made from another thread, such as a loop's first) lets the task go on where it already is.
 public final class ReplyThreadExecutor: TaskExecutor {
@@ -35,7 +36,9 @@ public final class ReplyThreadExecutor: TaskExecutor {
     }
 }
 
-/// Marks the threads where a store's replies arrive; only there does ``ReplyThreadExecutor`` run jobs.
+/// Marks the moments a store hands a reply over on its own thread; only then does
+/// ``ReplyThreadExecutor`` run jobs there. Scoped to the hand-over, not the whole thread: anything
+/// else that thread resumes (a session event sent under a lock, say) goes to the global executor.
 package enum ReplyThread {
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
@@ -43,26 +46,32 @@ package enum ReplyThread {
         return key
     }()
 
-    // The thread's value: unset elsewhere, 1 on a reply thread, 2 while it runs a job of ours.
-    private static let idle = 1
+    // The thread's value: unset outside a hand-over, 1 while it hands a reply over, 2 while it
+    // runs a job of ours.
+    private static let handingOver = 1
     private static let running = 2
 
     private static var value: Int { Int(bitPattern: pthread_getspecific(key)) }
     private static func set(_ value: Int) { pthread_setspecific(key, UnsafeRawPointer(bitPattern: value)) }
 
-    /// Called on a reply thread before it resumes anyone (once is enough; again is harmless).
-    package static func mark() {
-        if value == 0 { set(idle) }
+    /// Runs `handOver` (which resumes whoever waits for a reply) so that a task preferring the
+    /// executor goes on right here.
+    package static func delivering<T>(_ handOver: () throws -> T) rethrows -> T {
+        let before = value
+        set(handingOver)
+        defer { set(before) }
+        return try handOver()
     }
 
+    /// `true` while handing a reply over or running a job resumed by one.
     package static var isCurrent: Bool { value != 0 }
 
-    /// `true` when on a reply thread that runs no job of ours yet; it now does.
+    /// `true` when handing a reply over and running no job of ours yet; it now does.
     static func beginRunning() -> Bool {
-        guard value == idle else { return false }
+        guard value == handingOver else { return false }
         set(running)
         return true
     }
 
-    static func endRunning() { set(idle) }
+    static func endRunning() { set(handingOver) }
 }

@@ -21,10 +21,10 @@ struct BenchCommand: AsyncParsableCommand {
             client's own synchronous loop (zoo_create, zoo_get, zoo_set, zoo_delete on one \
             thread) is interleaved too, as the floor; on etcd a bare libcurl loop doing \
             etcd3gw's requests, one blocking request at a time on one thread. The floor's \
-            figures against the peer's show the most any client could be ahead of the peer on \
-            this server. coord's loop runs a second time on its completion executor \
-            (ZooKeeperStore.completionExecutor, EtcdStore.completionExecutor: continuing where \
-            each reply arrives). \
+            figures against the peer's show what a bare synchronous C client gets against the \
+            peer on this server. On those two servers coord's loop runs a second time on its \
+            completion executor (ZooKeeperStore.completionExecutor, \
+            EtcdStore.completionExecutor: continuing where each reply arrives). \
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store, with the number of claim transactions they lost. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
@@ -124,8 +124,8 @@ struct BenchCommand: AsyncParsableCommand {
             report.addLatencies(ours, theirs)
             report.addThroughput(ours, theirs, inFlight: inFlight)
             // The floor, when it ran, is the first baseline and coord on its completion executor
-            // the second. The floor in coord's place against the peer shows the most any client
-            // could be ahead of the peer on this server.
+            // the second. The floor in coord's place against the peer shows what a bare
+            // synchronous C client gets against the peer on this server.
             if let floor, let floorLatencies = ours.baselines.first, ours.baselines.count > 1 {
                 let onExecutor = BenchFigures(latencies: ours.baselines[1])
                 report.addBaseline(floor.name, ours, floorLatencies)

@@ -1,4 +1,5 @@
 import Coordination
+import Foundation
 @testable import CoordinationEtcd
 import Testing
 
@@ -17,12 +18,17 @@ struct EtcdConfigurationURLTests {
         let plain = try EtcdConfiguration(url: StoreURL("etcd:///ns"))
         #expect(plain.endpoints == ["127.0.0.1:2379"])
         #expect(plain.sessionTTL == EtcdConfiguration.defaultSessionTTL)
+        #expect(plain.requestTimeout == EtcdConfiguration.defaultRequestTimeout)
+        #expect(plain.connections == EtcdConfiguration.defaultConnections)
+        let full = try EtcdConfiguration(url: StoreURL("etcd://u:secret@h1:2379,h2:2380/ns?ttl=4s&timeout=2s"))
+        #expect(try EtcdConfiguration(url: StoreURL(full.description.replacingOccurrences(of: "***", with: "secret"))) == full,
+            "the description reads back as the same configuration")
         let secure = try EtcdConfiguration(url: StoreURL("etcds://h1:2379/ns?cacert=/ca.pem&cert=/c.pem&key=/k.pem"))
         #expect(secure.secure && secure.caCertificate == "/ca.pem" && secure.clientCertificate == "/c.pem" && secure.clientKey == "/k.pem")
     }
 
     @Test func refusesOtherSchemesAndUnknownOptions() {
-        for url in ["zookeeper://h1:2181", "etcd://h1:2379?tll=3s", "etcd://h1:2379?cacert=/ca.pem"] {
+        for url in ["zookeeper://h1:2181", "etcd://h1:2379?tll=3s", "etcd://h1:2379?cacert=/ca.pem", "etcd://:secret@h1:2379"] {
             let error = #expect(throws: CoordinationError.self, "\(url)") { try EtcdConfiguration(url: StoreURL(url)) }
             #expect(error?.code == .invalidConfiguration)
         }

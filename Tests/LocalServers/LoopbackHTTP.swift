@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 
 /// One plain HTTP/1.0 request to a server on 127.0.0.1, on a thread of its own (blocking socket
@@ -36,14 +37,5 @@ public enum LoopbackHTTP {
         let fields = statusLine.split(separator: " ")
         guard fields.count >= 2, let status = Int(fields[1]) else { return nil }
         return Reply(status: status, body: Array(reply[(end + 4)...]))
-    }
-}
-
-/// Runs blocking work on a new thread and awaits its result.
-public enum OwnThread {
-    public static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: work()) }.start()
-        }
     }
 }
