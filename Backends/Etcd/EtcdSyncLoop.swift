@@ -7,18 +7,19 @@ import Logging
 /// The same sequential creates, gets, sets and deletes the benchmark runs through the store, made
 /// the way etcd3gw makes them (a create is a txn whose only compare says the key is new, then a
 /// put; a get a range; a set a put; a delete a delete-range), each a blocking request on one
-/// kept-alive connection (the store's curl options) on a thread of its own. Against etcd3gw it shows what
-/// a bare synchronous C client of the JSON gateway gets on this server. Beside it the store's figures show what the store adds: the hand-off between its
-/// request thread and the caller's task, records, and the contract's checks (a create's parents
-/// exist, a delete's key has no children, each as more compares in a txn).
-/// The bench runs it in chunks interleaved with the store's own loop, like every baseline.
-package final class EtcdSyncLoop: @unchecked Sendable {
+/// kept-alive connection (the store's curl options) on a thread of its own. Against etcd3gw it
+/// shows what a bare synchronous C client of the JSON gateway gets on this server. Beside it the
+/// store's figures show what the store adds: the hand-off between its request thread and the
+/// caller's task, records, and the contract's checks (a create's parents exist, a delete's key has
+/// no children, each as more compares in a txn). The bench runs it in chunks interleaved with the
+/// store's own loop, like every baseline.
+package final class EtcdSyncLoop: SyncOperationLoop, @unchecked Sendable {
     // Only ever used by one thread at a time: each call runs on a fresh thread and is awaited
     // before the next one starts.
     private let gateway: Gateway
     private let connection: CurlConnection
     /// The etcd key the loop's keys go beneath, as stored (the namespace's path included).
-    private let folder: String
+    package let folder: String
     private let value: [UInt8]
 
     private init(gateway: Gateway, folder: String, value: [UInt8]) {
@@ -43,19 +44,8 @@ package final class EtcdSyncLoop: @unchecked Sendable {
                 logger: Logger(label: "coordination.etcd.sync-loop"))
             let loop = EtcdSyncLoop(gateway: gateway, folder: folder, value: value)
             if gateway.usesAuth { try gateway.authenticate(on: loop.connection) }
-            for index in 0..<warmup {
-                let key = "\(folder)/w-\(index)"
-                for operation in ["create", "get", "set", "delete"] { try loop.perform(operation, key) }
-            }
+            try loop.warmUp(warmup)
             return loop
-        }
-    }
-
-    /// Times `operation` (`create`, `get`, `set` or `delete`) on the keys `k-INDEX` of the
-    /// folder, one after the other; seconds per call.
-    package func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
-        try await OwnThread.timeEach(indices.map { "\(folder)/k-\($0)" }) { [self] (path: String) throws(CoordinationError) in
-            try perform(operation, path)
         }
     }
 
@@ -68,7 +58,7 @@ package final class EtcdSyncLoop: @unchecked Sendable {
         }
     }
 
-    private func perform(_ operation: String, _ key: String) throws(CoordinationError) {
+    package func perform(_ operation: String, _ key: String) throws(CoordinationError) {
         let etcdKey = Array(key.utf8)
         let succeeded: Bool
         switch operation {

@@ -9,11 +9,11 @@ import Foundation
 /// difference between the two is what the store adds (async bridging, validation, records).
 /// The bench runs it in chunks interleaved with the store's own loop, so that load that drifts
 /// during a run (other processes on the machine) weighs on both alike.
-package final class ZooKeeperSyncLoop: @unchecked Sendable {
+package final class ZooKeeperSyncLoop: SyncOperationLoop, @unchecked Sendable {
     // Only ever used by one thread at a time: each call runs on a fresh thread and is awaited
     // before the next one starts.
     private let zh: OpaquePointer
-    private let folder: String
+    package let folder: String
     private let value: [UInt8]
     /// Creator-only ACLs when the handle authenticated, open ones otherwise, as the store does.
     private let acl: UnsafePointer<ACL_vector>?
@@ -45,23 +45,12 @@ package final class ZooKeeperSyncLoop: @unchecked Sendable {
             let loop = ZooKeeperSyncLoop(zh: zh, folder: folder, value: value, creatorOnly: creatorOnly)
             do throws(CoordinationError) {
                 try loop.ensureFolder()
-                for index in 0..<warmup {
-                    let path = "\(folder)/w-\(index)"
-                    for operation in ["create", "get", "set", "delete"] { try loop.perform(operation, path) }
-                }
+                try loop.warmUp(warmup)
             } catch {
                 zookeeper_close(zh)
                 throw error
             }
             return loop
-        }
-    }
-
-    /// Times `operation` (`create`, `get`, `set` or `delete`) on the znodes `k-INDEX` of the
-    /// folder, one after the other; seconds per call.
-    package func timed(_ operation: String, indices: Range<Int>) async throws(CoordinationError) -> [Double] {
-        try await OwnThread.timeEach(indices.map { "\(folder)/k-\($0)" }) { [self] (path: String) throws(CoordinationError) in
-            try perform(operation, path)
         }
     }
 
@@ -73,7 +62,7 @@ package final class ZooKeeperSyncLoop: @unchecked Sendable {
         }
     }
 
-    private func perform(_ operation: String, _ path: String) throws(CoordinationError) {
+    package func perform(_ operation: String, _ path: String) throws(CoordinationError) {
         let rc: Int32
         switch operation {
         case "create":
