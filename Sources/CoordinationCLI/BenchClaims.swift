@@ -4,15 +4,18 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The scheduler's claims per second: `jobs` no-op one-shot jobs run by four in-process workers,
-/// each on a handle of its own, timed from the first submission until every job's handler has
-/// run. Then, untimed, the history must come to hold a success for every job: nothing lost, and
+/// The scheduler's claims per second: `jobs` no-op one-shot jobs run by `workers` in-process
+/// workers (four by default), each on a handle of its own, timed from the first submission until
+/// every job's handler has run. Then, untimed, the history must come to hold a success for every job: nothing lost, and
 /// no job ran twice (a second call of a job's handler fails the bench).
 ///
 /// The history used to be followed by a watch during the timed part. On ZooKeeper that watch
 /// alone cost about five reads per job (of some 55), work of the bench's, not of the scheduler's.
 ///
-/// Workers have the default configuration (capacity 4), as `coord worker` would. Four clients
+/// Workers have the default configuration (capacity 4), as `coord worker` would, unless the
+/// capacity is set: every worker watches every job, so on ZooKeeper one worker with 16 slots
+/// claims faster than four with 4 each (each watcher re-reads every change), while on etcd,
+/// where the gateway's transactions cost the most, both claim about alike. Four clients
 /// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 21 jobs
 /// per transaction), as a program submitting many jobs would: with one transaction per job the
 /// submissions, not the claims, were the bound on etcd.
@@ -24,7 +27,9 @@ import Synchronization
 /// all four workers through the JSON gateway.
 struct BenchClaims: Sendable {
     let jobs: Int
-    let workers = 4
+    let workers: Int
+    /// Each worker's capacity (its default is 4).
+    let capacity: Int
     /// Opens one more handle on the bench namespace.
     let open: @Sendable () async throws -> any CoordinationStore
     let logger: Logger
@@ -54,7 +59,8 @@ struct BenchClaims: Sendable {
                 let store = try await open()
                 handles.append(store)
                 let worker = try Worker(
-                    store: store, layout: layout, id: "bench-\(index)", handlers: ["noop": noop], logger: logger)
+                    store: store, layout: layout, id: "bench-\(index)", configuration: Worker.Configuration(capacity: capacity),
+                    handlers: ["noop": noop], logger: logger)
                 running.append((worker, Task { try await worker.run() }))
             }
             let clientStore = try await open()

@@ -25,7 +25,11 @@ struct BenchCommand: AsyncParsableCommand {
             peer on this server. On those two servers coord's loop runs a second time on its \
             completion executor (ZooKeeperStore.completionExecutor, \
             EtcdStore.completionExecutor: continuing where each reply arrives). \
-            --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by 4 in-process workers on 4 handles of the store, with the number of claim transactions they lost. \
+            --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by \
+            --claim-workers in-process workers (4), each on a handle of its own with \
+            --claim-capacity slots (4, a worker's default), with the number of claim \
+            transactions they lost. Every worker watches every job, so on ZooKeeper fewer workers \
+            with more slots each claim faster: compare 1 worker with 16 slots against 4 with 4. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
             """)
@@ -36,6 +40,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
     @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
     @Option(help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
+    @Option(help: "In-process workers for the claims measure, each on a handle of its own.") var claimWorkers = 4
+    @Option(help: "Each claims worker's capacity: runs at once.") var claimCapacity = 4
     @Option(help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 
@@ -43,6 +49,8 @@ struct BenchCommand: AsyncParsableCommand {
         guard operations >= 1 else { throw ValidationError("--operations must be at least 1") }
         guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
         guard claims >= 0 else { throw ValidationError("--claims must be 0 or more") }
+        guard claimWorkers >= 1 else { throw ValidationError("--claim-workers must be at least 1") }
+        guard claimCapacity >= 1 else { throw ValidationError("--claim-capacity must be at least 1") }
         guard watchers >= 0 else { throw ValidationError("--watchers must be 0 or more") }
         guard let pipelined = DurationText.parse(duration), pipelined > .zero else {
             throw ValidationError("--duration '\(duration)' is not a duration such as 5s or 500ms")
@@ -143,8 +151,10 @@ struct BenchCommand: AsyncParsableCommand {
                 report.addWatchDelivery(watchers: watchers, writes: 20, result)
             }
             if claims > 0 {
-                let result = try await BenchClaims(jobs: claims, open: open, logger: logger).run()
-                report.addClaims(jobs: claims, result)
+                let result = try await BenchClaims(
+                    jobs: claims, workers: claimWorkers, capacity: claimCapacity, open: open, logger: logger
+                ).run()
+                report.addClaims(jobs: claims, workers: claimWorkers, capacity: claimCapacity, result)
             }
         } catch {
             await floor?.close()

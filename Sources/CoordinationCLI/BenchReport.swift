@@ -56,12 +56,11 @@ struct BenchReport {
         ))
     }
 
-    mutating func addClaims(jobs: Int, _ result: BenchClaims.Result) {
+    mutating func addClaims(jobs: Int, workers: Int, capacity: Int, _ result: BenchClaims.Result) {
+        let times = String(format: "%.1f s, submitting %.1f s", result.elapsed.seconds, result.submitting.seconds)
+        let who = "\(workers) worker\(workers == 1 ? "" : "s") x \(capacity) slots"
         rows.append((
-            String(
-                format: "claims (%d no-op jobs, 4 workers; %.1f s, submitting %.1f s; %d lost)", jobs, result.elapsed.seconds,
-                result.submitting.seconds, result.claimsLost),
-            Self.perSecond(result.claimsPerSecond), "-", "-"
+            "claims (\(jobs) no-op jobs, \(who); \(times); \(result.claimsLost) lost)", Self.perSecond(result.claimsPerSecond), "-", "-"
         ))
     }
 

@@ -24,6 +24,23 @@ struct BenchCommandTests {
         #expect(result.stdoutText.range(of: #"; \d+ lost\)"#, options: .regularExpression) != nil, "the claims row counts lost claims")
     }
 
+    @Test("--claim-workers and --claim-capacity shape the claims measure, and refuse 0")
+    func claimWorkersAndCapacity() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run([
+            "bench", "--store", "memory://", "--operations", "1", "--duration", "0.1s", "--peer", "none", "--claims", "20",
+            "--claim-workers", "2", "--claim-capacity", "8",
+        ])
+        #expect(result.status == 0)
+        #expect(result.stdoutText.contains("claims (20 no-op jobs, 2 workers x 8 slots;"), "\(result.stdoutText)")
+        for option in ["--claim-workers", "--claim-capacity"] {
+            let refused = try await coord.run(["bench", "--store", "memory://", option, "0"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("\(option) must be at least 1"), "\(refused.stderr)")
+        }
+    }
+
     @Test("--markdown prints a Markdown table")
     func markdown() async throws {
         let coord = try CoordProcess()
