@@ -13,9 +13,9 @@ import Synchronization
 /// alone cost about five reads per job (of some 55), work of the bench's, not of the scheduler's.
 ///
 /// Workers have the default configuration (capacity 4), as `coord worker` would, unless the
-/// capacity is set: every worker watches every job, so on ZooKeeper one worker with 16 slots
-/// claims faster than four with 4 each (each watcher re-reads every change), while on etcd,
-/// where the gateway's transactions cost the most, both claim about alike. Four clients
+/// capacity is set: every worker watches every job, so one worker with 16 slots claims faster
+/// than four with 4 each (on ZooKeeper about twice as fast, each watcher re-reading every change;
+/// on etcd by a quarter to a half, the gateway encoding every change for each watcher). Four clients
 /// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 21 jobs
 /// per transaction), as a program submitting many jobs would: with one transaction per job the
 /// submissions, not the claims, were the bound on etcd.
