@@ -13,18 +13,17 @@ import Synchronization
 /// alone cost about five reads per job (of some 55), work of the bench's, not of the scheduler's.
 ///
 /// Workers have the default configuration (capacity 4), as `coord worker` would, unless the
-/// capacity is set: every worker watches every job, so one worker with 16 slots claims faster
-/// than four with 4 each (on ZooKeeper about twice as fast, each watcher re-reading every change;
-/// on etcd by a quarter to a half, the gateway encoding every change for each watcher). Four clients
+/// capacity is set. Each job is watched by the leader and by the owner of its bucket
+/// (``BucketShare``), so the same slots as fewer workers mostly save the claim races. Four clients
 /// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 21 jobs
 /// per transaction), as a program submitting many jobs would: with one transaction per job the
 /// submissions, not the claims, were the bound on etcd.
 ///
-/// What bounds the figure is the store work per claim: on ZooKeeper, each worker's folder watches
-/// re-read every new or changed znode (one-shot watches) on each of the four handles; on etcd,
-/// each claim is two store transactions (a worker's claims and run endings of different jobs
-/// share txn requests when they meet, a group commit) and every change reaches the watches of
-/// all four workers through the JSON gateway.
+/// What bounds the figure is the store work per claim: on ZooKeeper, the watches of the leader and
+/// of the job's bucket owner re-read every new or changed znode (one-shot watches); on etcd, each
+/// claim is two store transactions (a worker's claims and run endings of different jobs share txn
+/// requests when they meet, a group commit) going through the JSON gateway, and every change
+/// reaches the watches of those two workers through it.
 struct BenchClaims: Sendable {
     let jobs: Int
     let workers: Int

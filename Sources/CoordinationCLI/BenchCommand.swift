@@ -28,8 +28,8 @@ struct BenchCommand: AsyncParsableCommand {
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by \
             --claim-workers in-process workers (4), each on a handle of its own with \
             --claim-capacity slots (4, a worker's default), with the number of claim \
-            transactions they lost. Every worker watches every job, so fewer workers with more \
-            slots each claim faster: compare 1 worker with 16 slots against 4 with 4. \
+            transactions they lost. Compare 1 worker with 16 slots against 4 with 4: each job is \
+            watched by the leader and by its bucket's owner, so more workers cost little more. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
             """)

@@ -10,6 +10,7 @@ public import Coordination
 /// R/workers/<worker>               ephemeral   WorkerInfo JSON (Membership)
 /// R/history/<b>/<job>/h-…          sequential  HistoryEntry JSON, bounded per job
 /// R/leader                         LeaderElection
+/// R/wide                           persistent  the buckets every worker watches (BucketShare)
 /// ```
 ///
 /// A job's runs live beneath its definition, and a claim beneath its run, so one watch of `jobs`
@@ -37,6 +38,9 @@ public struct SchedulerLayout: Sendable, Hashable {
     public var workers: Key { sub("workers") }
     public var history: Key { sub("history") }
     public var leader: Key { sub("leader") }
+    /// The buckets of wide jobs, which every worker watches (a JSON array of bucket names,
+    /// written by the leader; see `BucketShare`). Absent, every worker watches every bucket.
+    public var wideBuckets: Key { sub("wide") }
 
     /// The folders every scheduler write assumes exist (transactions never create ancestors),
     /// buckets excluded.

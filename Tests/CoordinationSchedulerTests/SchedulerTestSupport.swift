@@ -74,7 +74,7 @@ final class TestCluster: Sendable {
     /// returns it and its handle.
     @discardableResult
     func startWorker(
-        _ id: String, capacity: Int = 4, gracePeriod: Duration = .seconds(5),
+        _ id: String, capacity: Int = 4, labels: [String: String] = [:], gracePeriod: Duration = .seconds(5),
         finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention,
         finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit, handlers: [String: JobHandler],
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
@@ -86,7 +86,8 @@ final class TestCluster: Sendable {
         let worker = try Worker(
             store: store, layout: layout, id: id,
             configuration: Worker.Configuration(
-                capacity: capacity, gracePeriod: gracePeriod, loadDelay: .milliseconds(5), finishedJobRetention: finishedJobRetention,
+                capacity: capacity, labels: labels, gracePeriod: gracePeriod, loadDelay: .milliseconds(5),
+                finishedJobRetention: finishedJobRetention,
                 finishedJobLimit: finishedJobLimit),
             handlers: handlers, clock: clock, logger: logger)
         let task = Task { try await worker.run() }

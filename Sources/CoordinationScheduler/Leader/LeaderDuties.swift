@@ -34,6 +34,7 @@ struct LeaderDuties: Sendable {
         defer { feed.detach() }
         var view = SchedulerView(layout: layout)
         var planner = PlacementState()
+        var lastWideList: (written: [String], stored: [String]?)?
         var sweep =
             configuration.finishedJobRetention == nil && configuration.finishedJobLimit == nil
             ? nil
@@ -63,6 +64,7 @@ struct LeaderDuties: Sendable {
                     if !Task.isCancelled { signals.push(.wake) }
                 }
             }
+            await publishWideBuckets(view: view, last: &lastWideList)
             let stable = planner.isStable(window: configuration.stabilisation)
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
@@ -83,6 +85,28 @@ struct LeaderDuties: Sendable {
             }
         }
         try Task.checkCancellation()
+    }
+
+    // MARK: Wide buckets
+
+    /// Writes the buckets of wide jobs (``BucketShare``) when the stored list differs from the
+    /// view's jobs: before any run of a new wide job is placed, so that the workers it is for
+    /// start watching its bucket. A list a deposed leader wrote late is written again when its
+    /// event arrives.
+    /// - Parameter last: what we wrote last and what was stored then, so that a list is not
+    ///   written again while its own event is on its way.
+    func publishWideBuckets(view: SchedulerView, last: inout (written: [String], stored: [String]?)?) async {
+        guard view.hasSnapshot(of: .wide) else { return }
+        let wide = view.bucketsOfWideJobs
+        guard view.storedWideBuckets != wide else { return }
+        if let last, last.written == wide, last.stored == view.storedWideBuckets { return }
+        last = (wide, view.storedWideBuckets)
+        do {
+            _ = try await store.put(layout.wideBuckets, value: try SchedulerJSON.encode(wide))
+            logger.debug("wide buckets listed", metadata: ["buckets": "\(wide.joined(separator: " "))"])
+        } catch {
+            logger.warning("cannot list the wide buckets", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: Fire times

@@ -66,6 +66,14 @@ struct ClaimQueue: Sendable {
             case .delete(let key): membershipChanged(affecting: view.jobs(runningOn: key.name))
             }
             return
+        case .wide:
+            return
+        case .bucket:
+            // A bucket's jobs and runs were replaced or dropped: re-evaluate everything (rare:
+            // when the share changes or a bucket's watch starts over).
+            everything = true
+            dirtyJobs = []
+            return
         case .jobs, .runs:
             break
         }
@@ -85,7 +93,7 @@ struct ClaimQueue: Sendable {
     private static func job(of key: Key, in folder: SchedulerView.Folder, layout: SchedulerLayout) -> String? {
         switch folder {
         case .jobs, .runs: layout.jobID(of: key, in: layout.jobs)
-        case .workers: nil
+        case .workers, .wide, .bucket: nil
         }
     }
 

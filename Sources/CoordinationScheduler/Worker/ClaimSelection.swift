@@ -6,7 +6,7 @@ extension Worker {
     /// changes (a claim checks the state it judged the run by). A change of the membership of the
     /// worker running it is the queue's own to notice (``ClaimQueue/note(_:folder:layout:view:)``).
     func forgetLostRaces(_ event: WatchEvent, folder: SchedulerView.Folder, in queue: inout ClaimQueue) {
-        guard queue.hasLostRaces, folder != .workers else { return }
+        guard queue.hasLostRaces, folder != .workers, folder != .wide else { return }
         switch (folder, event) {
         case (_, .snapshot):
             queue.forgetLostRaces()

@@ -2,7 +2,8 @@ import Coordination
 import Foundation
 
 /// What a worker or the leader knows of the scheduler's state, kept current by watches (a fresh
-/// snapshot after lost continuity simply replaces that folder's view).
+/// snapshot after lost continuity simply replaces that folder's view). The leader's view holds
+/// every job; a worker that does not lead sees the jobs of the buckets it watches (``BucketShare``).
 ///
 /// Job records (spec and state) and run records are decoded as they arrive: the leader needs
 /// every job's kind, and every worker which runs each worker is running (its load, and the runs a
@@ -19,8 +20,15 @@ struct SchedulerView: Sendable {
     /// What the view is made of. `jobs` and `runs` come from one watch of `R/jobs` down to the
     /// runs (``WatchScope/greatGrandchildren``: buckets, jobs, runs; not the runs' claims), split
     /// by depth; `jobs` carries the jobs' states (``JobRecord``).
-    enum Folder: Sendable, CaseIterable {
+    enum Folder: Sendable, Hashable {
         case jobs, runs, workers
+        /// The leader's list of wide buckets (``SchedulerLayout/wideBuckets``): a watch of that key.
+        case wide
+        /// One bucket of `R/jobs`, watched on its own by a worker that watches its share
+        /// (``BucketShare``): a snapshot replaces that bucket's jobs and runs in the view, a
+        /// delete of the bucket's key drops them (the watch ended). Its puts and deletes of jobs
+        /// and runs come as events of `jobs` and `runs`.
+        case bucket(String)
     }
 
     let layout: SchedulerLayout
@@ -48,6 +56,11 @@ struct SchedulerView: Sendable {
     private(set) var workers: [String: WorkerInfo] = [:]
     /// Each member's registration: its key's `createRevision`.
     private var registrations: [String: Int64] = [:]
+    /// The buckets the leader lists as wide; `nil` while it lists none (the key is absent or
+    /// unreadable), when every worker watches every bucket.
+    private(set) var wideBuckets: Set<String>?
+    /// The list as stored, to tell the leader whether it must write it again.
+    private(set) var storedWideBuckets: [String]?
 
     init(layout: SchedulerLayout) { self.layout = layout }
 
@@ -68,6 +81,10 @@ struct SchedulerView: Sendable {
             case .workers:
                 workers = [:]
                 registrations = [:]
+            case .wide:
+                setWideBuckets(nil)
+            case .bucket(let bucket):
+                dropBucket(bucket)
             }
             for record in records { put(record, in: folder) }
         case .put(let record):
@@ -81,6 +98,10 @@ struct SchedulerView: Sendable {
                     workers[key.name] = nil
                     registrations[key.name] = nil
                 }
+            case .wide:
+                if key == layout.wideBuckets { setWideBuckets(nil) }
+            case .bucket(let bucket):
+                dropBucket(bucket)
             }
         }
     }
@@ -99,7 +120,29 @@ struct SchedulerView: Sendable {
             guard key.parent == layout.workers else { return }
             workers[key.name] = try? record.decoded(WorkerInfo.self)
             registrations[key.name] = record.createRevision
+        case .wide:
+            guard key == layout.wideBuckets else { return }
+            setWideBuckets(try? record.decoded([String].self))
+        case .bucket:
+            put(record, in: layout.isRunOrClaim(key) ? .runs : .jobs)
         }
+    }
+
+    private mutating func setWideBuckets(_ stored: [String]?) {
+        storedWideBuckets = stored
+        wideBuckets = stored.map(Set.init)
+    }
+
+    /// Forgets the jobs and runs of one bucket.
+    private mutating func dropBucket(_ bucket: String) {
+        for job in specs.keys where SchedulerLayout.bucket(of: job) == bucket { setJob(nil, of: job) }
+        guard let folder = try? layout.jobs.child(bucket) else { return }
+        for key in runsByKey.keys where key.isUnder(folder) { setRun(nil, at: key) }
+    }
+
+    /// The buckets of the wide jobs in the view (``BucketShare/isWide(_:)``), sorted.
+    var bucketsOfWideJobs: [String] {
+        Set(specs.values.lazy.filter(BucketShare.isWide).map { SchedulerLayout.bucket(of: $0.id) }).sorted()
     }
 
     private mutating func setJob(_ stored: (record: JobRecord, version: Int64)?, of job: String) {
@@ -201,22 +244,21 @@ struct SchedulerView: Sendable {
 
     func isMember(_ worker: String) -> Bool { workers[worker] != nil }
 
-    /// Follows every folder, delivering each event to `deliver` until cancelled or the store fails.
+    /// Follows every folder, every job included, delivering each event to `deliver` until
+    /// cancelled or the store fails.
     static func follow(
         store: any CoordinationStore, layout: SchedulerLayout,
         deliver: @escaping @Sendable (Folder, WatchEvent) -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Workers are one level of records; jobs two (buckets, then records), with their runs
-            // a third level (and the runs' claims a fourth, left out).
+            // Jobs are two levels (buckets, then records), with their runs a third level (and the
+            // runs' claims a fourth, left out).
             group.addTask {
                 for try await event in store.watch(layout.jobs, scope: .greatGrandchildren) {
                     split(event, layout: layout, into: deliver)
                 }
             }
-            group.addTask {
-                for try await event in store.watch(layout.workers, scope: .children) { deliver(.workers, event) }
-            }
+            group.addTask { try await followMembersAndWideBuckets(store: store, layout: layout, deliver: deliver) }
             try await group.waitForAll()
         }
     }

@@ -84,6 +84,8 @@ public final class Worker: Service {
         /// ``takeoverRetryDelay``.
         case retry(Key, job: String)
         case wake
+        /// A switch of ``ShareMode`` may be due: look again.
+        case shareModeDue
         /// We joined the group in a session: claims may record that registration.
         case joined
         case drain
@@ -188,7 +190,7 @@ public final class Worker: Service {
                     }
                 }
                 duty { [self] in try await feed.run(store: store, layout: layout) }
-                let failure = await mainLoop()
+                let failure = await mainLoop(feed: feed)
                 background.cancelAll()
                 return failure
             }
@@ -203,8 +205,11 @@ public final class Worker: Service {
     }
 
     /// Claims and runs until drained, cancelled or failed; returns the failure.
-    private func mainLoop() async -> (any Error)? {
+    private func mainLoop(feed: ViewFeed) async -> (any Error)? {
         var view = SchedulerView(layout: layout)
+        // The buckets this worker owns (BucketShare), recomputed when the members or the
+        // wide-bucket list change.
+        var owned: Set<String>?
         var queue = ClaimQueue()
         let me = info
         var active: [Key: RunControl] = [:]
@@ -214,9 +219,12 @@ public final class Worker: Service {
         let commits = GroupCommit(store: store)
         var timer: (at: Date, task: Task<Void, Never>)?
         var graceTimer: Task<Void, Never>?
+        var shareMode = ShareMode()
+        var shareTimer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
         defer {
             timer?.task.cancel()
             graceTimer?.cancel()
+            shareTimer?.task.cancel()
         }
         return await withDiscardingTaskGroup { executions in
             while let batch = await signals.next() {
@@ -226,7 +234,11 @@ public final class Worker: Service {
                         view.apply(event, to: folder)
                         queue.note(event, folder: folder, layout: layout, view: view)
                         forgetLostRaces(event, folder: folder, in: &queue)
-                        if folder == .runs { noticeCancelRequests(event, active: active, view: view) }
+                        switch folder {
+                        case .runs, .bucket: noticeCancelRequests(event, active: active, view: view)
+                        case .workers, .wide: owned = nil
+                        case .jobs: break
+                        }
                     case .finished(let key, let token):
                         inFlight.remove(key)
                         active[key] = nil
@@ -246,6 +258,8 @@ public final class Worker: Service {
                         queue.forgetLostRace(key, job: job)
                     case .wake:
                         timer = nil
+                    case .shareModeDue:
+                        shareTimer = nil
                     case .joined:
                         break
                     case .drain:
@@ -267,6 +281,20 @@ public final class Worker: Service {
                         acceptingClaims.store(false, ordering: .relaxed)
                         for control in active.values { control.stop(.shutdown) }
                     }
+                }
+                if !draining {
+                    let busy = inFlight.count >= configuration.capacity || queue.readyCount > 0
+                    if let due = shareMode.note(busy: busy, now: .now), shareTimer?.at != due {
+                        shareTimer?.task.cancel()
+                        shareTimer = (due, Task { [signals] in
+                            do {
+                                try await Task.sleep(until: due)
+                                signals.push(.shareModeDue)
+                            } catch {}
+                        })
+                    }
+                    watchShare(
+                        view: view, owned: &owned, running: active.keys, info: me, helping: shareMode.helping, feed: feed)
                 }
                 if draining {
                     if inFlight.isEmpty { return failure }
@@ -306,7 +334,10 @@ public final class Worker: Service {
                         historyRoom: state.flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
                         }, stateVersion: stateVersion, commits: commits, registration: registration)
-                    let delay = spec.placement == .compete && !backlog ? configuration.loadDelay * busy : .zero
+                    // A job of a bucket only its owner and the leader watch (``BucketShare``)
+                    // has no idle worker to wait for.
+                    let narrow = view.wideBuckets.map { !$0.contains(SchedulerLayout.bucket(of: spec.id)) } ?? false
+                    let delay = spec.placement == .compete && !backlog && !narrow ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
                         if delay > .zero { try? await Task.sleep(for: delay) }
                         var token: Int64?
@@ -360,5 +391,24 @@ public final class Worker: Service {
             // The stream ended: this task was cancelled. Runs see the cancellation and hand back.
             return failure
         }
+    }
+
+    /// Tells the feed which jobs to watch: every bucket while the leader lists no wide buckets or
+    /// while we help (``ShareMode``), else this worker's share (``BucketShare``), once the
+    /// members and the list are known. Not narrowed while we are not a member in the view (a new
+    /// session joining): the share would be computed without us.
+    private func watchShare(
+        view: SchedulerView, owned: inout Set<String>?, running: some Sequence<Key>, info: WorkerInfo, helping: Bool,
+        feed: ViewFeed
+    ) {
+        guard view.hasSnapshot(of: .wide) else { return }
+        guard let wide = view.wideBuckets, !helping else { return feed.setJobs(.all) }
+        guard view.hasSnapshot(of: .workers), view.isMember(id) else { return }
+        if owned == nil { owned = BucketShare.owned(by: id, info: info, members: view.workers) }
+        var buckets = owned!.union(wide)
+        for key in running {
+            if let job = layout.jobID(of: key, in: layout.jobs) { buckets.insert(SchedulerLayout.bucket(of: job)) }
+        }
+        feed.setJobs(buckets.count >= SchedulerLayout.bucketCount ? .all : .buckets(buckets))
     }
 }

@@ -1,0 +1,164 @@
+import Coordination
+@testable import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// Which buckets a worker watches (``BucketShare``): the split itself, and that every job still
+/// reaches a worker able to run it once workers watch shares.
+@Suite struct BucketShareTests {
+    let plain = WorkerInfo(capacity: 4, weight: 1, labels: [:], handlers: ["work"])
+    let eu = WorkerInfo(capacity: 4, weight: 1, labels: ["zone": "eu"], handlers: ["work"])
+
+    func owned(_ members: [String: WorkerInfo]) -> [String: Set<String>] {
+        members.reduce(into: [:]) { result, member in
+            result[member.key] = BucketShare.owned(by: member.key, info: member.value, members: members)
+        }
+    }
+
+    @Test func eachClassSplitsEveryBucketAmongItsMembers() {
+        let members = ["a1": plain, "a2": plain, "a3": plain, "e1": eu]
+        let shares = owned(members)
+        let plainShares = ["a1", "a2", "a3"].map { shares[$0]! }
+        #expect(plainShares.reduce(0) { $0 + $1.count } == SchedulerLayout.bucketCount, "no bucket owned twice in a class")
+        #expect(plainShares.reduce(Set()) { $0.union($1) } == Set(SchedulerLayout.bucketNames), "every bucket owned")
+        #expect(plainShares.allSatisfy { !$0.isEmpty }, "each member owns some")
+        #expect(shares["e1"] == Set(SchedulerLayout.bucketNames), "alone in its class, it owns them all")
+        // A member that does not see itself among the members yet computes the same share.
+        var withoutA1 = members
+        withoutA1["a1"] = nil
+        #expect(BucketShare.owned(by: "a1", info: plain, members: withoutA1) == shares["a1"])
+    }
+
+    @Test func aJoiningMemberTakesBucketsOnlyFromTheOthers() {
+        let before = owned(["a1": plain, "a2": plain, "a3": plain])
+        let after = owned(["a1": plain, "a2": plain, "a3": plain, "a4": plain])
+        for member in ["a1", "a2", "a3"] {
+            #expect(after[member]!.isSubset(of: before[member]!), "\(member) keeps what it kept, or less")
+        }
+        let moved = ["a1", "a2", "a3"].reduce(Set<String>()) { $0.union(before[$1]!.subtracting(after[$1]!)) }
+        #expect(moved == after["a4"], "only the newcomer's buckets moved")
+    }
+
+    @Test func wideJobsAreThePlannedTheBroadcastAndTheSharded() throws {
+        #expect(!BucketShare.isWide(JobSpec(id: "one", handler: "work")))
+        #expect(!BucketShare.isWide(JobSpec(id: "cron", handler: "work", schedule: .cron(try CronExpression("* * * * * *")))))
+        #expect(BucketShare.isWide(JobSpec(id: "items", handler: "work", shards: 2)))
+        #expect(BucketShare.isWide(JobSpec(id: "turns", handler: "work", placement: .roundRobin)))
+        #expect(BucketShare.isWide(JobSpec(id: "all", handler: "work", placement: .broadcast)))
+    }
+}
+
+@Suite(.serverLoadLimit) struct BucketShareSchedulerTests {
+    /// Three plain workers and one labelled one watch shares once the leader lists the wide
+    /// buckets: compete jobs, labelled jobs only one worker may run, a round-robin job's items
+    /// and a broadcast each run once, where they must.
+    @Test(arguments: SchedulerBackend.all)
+    func everyJobReachesAWorkerAbleToRunIt(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        let ranOn = Shared<[String: String]>([:])
+        let handler: JobHandler = { context in
+            calls.withLock { $0["\(context.job)/\(context.run)", default: 0] += 1 }
+            ranOn.withLock { $0["\(context.job)/\(context.run)"] = context.worker }
+            return RunOutput()
+        }
+        for index in 0..<3 { try await cluster.startWorker("w\(index)", handlers: ["work": handler]) }
+        try await cluster.startWorker("eu", labels: ["zone": "eu"], handlers: ["work": handler])
+        try await cluster.waitForWorkers(4)
+        let client = try await cluster.client()
+
+        let plain = (0..<40).map { JobSpec(id: "plain-\($0)", handler: "work") }
+        let euOnly = (0..<8).map { JobSpec(id: "eu-\($0)", handler: "work", requiredLabels: ["zone": "eu"]) }
+        let turns = JobSpec(id: "turns", handler: "work", shards: 8, placement: .roundRobin)
+        let everyone = JobSpec(id: "everyone", handler: "work", placement: .broadcast)
+        try await client.submit(plain + euOnly + [turns, everyone])
+        let expected = plain.count + euOnly.count + turns.shards + 4
+        let history = try await cluster.waitForHistory("\(expected) successes", limit: .seconds(60)) { entries in
+            entries.filter { $0.outcome == .succeeded }.count >= expected
+        }
+        #expect(history.count == expected, "one history entry per run, nothing else")
+        #expect(calls.value.count == expected && calls.value.values.allSatisfy { $0 == 1 }, "each run's handler once")
+        let ran = ranOn.value
+        #expect(ran.filter { $0.key.hasPrefix("eu-") }.allSatisfy { $0.value == "eu" }, "labelled jobs only where they may run")
+        #expect(Set(ran.filter { $0.key.hasPrefix("everyone/") }.values) == ["w0", "w1", "w2", "eu"], "the broadcast everywhere")
+        // Assigned in turn among the members the leader sees (all four, or three when one's key
+        // reached it late): most of them own no share of that bucket.
+        #expect(Set(ran.filter { $0.key.hasPrefix("turns/") }.values).count >= 3, "round-robin items on several workers")
+
+        // The leader lists the wide jobs' buckets, which is what lets the others watch shares.
+        let store = try await cluster.open()
+        let listed = try #require(try await store.get(cluster.layout.wideBuckets), "the leader lists the wide buckets")
+        let buckets = try JSONDecoder().decode([String].self, from: Data(listed.value))
+        #expect(Set(buckets) == [SchedulerLayout.bucket(of: "turns"), SchedulerLayout.bucket(of: "everyone")])
+    }
+}
+
+@Suite struct ShareModeTests {
+    @Test func idleForAWhileHelpsAndABacklogForAWhileGoesBackToTheShare() {
+        var mode = ShareMode()
+        let start = ContinuousClock.now
+        #expect(mode.note(busy: false, now: start) == start + ShareMode.widenAfterIdle, "idle: look again when widening is due")
+        #expect(!mode.helping)
+        #expect(mode.note(busy: true, now: start + .seconds(1)) == nil, "busy again: nothing due")
+        _ = mode.note(busy: false, now: start + .seconds(1.5))
+        #expect(mode.note(busy: false, now: start + .seconds(3)) != nil && !mode.helping, "idle counted afresh")
+        #expect(mode.note(busy: false, now: start + .seconds(3.5)) == nil && mode.helping, "idle for 2 s: helping")
+        #expect(mode.note(busy: false, now: start + .seconds(60)) == nil && mode.helping, "helping while idle")
+        let busySince = start + .seconds(61)
+        #expect(mode.note(busy: true, now: busySince) == busySince + ShareMode.narrowAfterBacklog)
+        #expect(mode.note(busy: true, now: busySince + .seconds(5)) == nil && !mode.helping, "a backlog for 5 s: back to the share")
+    }
+}
+
+/// Waits until `wanted` distinct workers have started a run (cancellable).
+final class StartedWorkers: Sendable {
+    private let wanted: Int
+    private let state = Mutex<(workers: Set<String>, waiters: [AsyncStream<Void>.Continuation])>(([], []))
+
+    init(wanted: Int) { self.wanted = wanted }
+
+    var workers: Set<String> { state.withLock { $0.workers } }
+
+    func started(_ worker: String) async {
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        let release = state.withLock { state -> [AsyncStream<Void>.Continuation] in
+            state.workers.insert(worker)
+            state.waiters.append(continuation)
+            guard state.workers.count >= wanted else { return [] }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in release { waiter.finish() }
+        for await _ in stream {}
+    }
+}
+
+@Suite(.serverLoadLimit) struct HelpingTests {
+    /// Long runs queued in one worker's buckets: the workers that do not own them, idle, widen
+    /// their watch (``ShareMode``) and take some, so that all three run at once.
+    @Test(arguments: SchedulerBackend.all)
+    func idleWorkersHelpWithAnotherWorkersBacklog(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let running = StartedWorkers(wanted: 3)
+        let handler: JobHandler = { context in
+            await running.started(context.worker)
+            return RunOutput()
+        }
+        let ids = ["w0", "w1", "w2"]
+        for id in ids { try await cluster.startWorker(id, capacity: 1, handlers: ["work": handler]) }
+        try await cluster.waitForWorkers(3)
+        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["work"])
+        let members = Dictionary(uniqueKeysWithValues: ids.map { ($0, info) })
+        let w0Buckets = BucketShare.owned(by: "w0", info: info, members: members)
+        let jobs = (0..<400).map { "long-\($0)" }.filter { w0Buckets.contains(SchedulerLayout.bucket(of: $0)) }.prefix(6)
+        #expect(jobs.count == 6)
+        let client = try await cluster.client()
+        try await client.submit(jobs.map { JobSpec(id: $0, handler: "work") })
+        _ = try await cluster.waitForHistory("the six runs", limit: .seconds(60)) { $0.count >= 6 }
+        #expect(running.workers == Set(ids), "every worker ran some, though only w0 and the leader watch those buckets")
+    }
+}
