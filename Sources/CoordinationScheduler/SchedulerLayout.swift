@@ -10,7 +10,7 @@ public import Coordination
 /// R/workers/<worker>               ephemeral   WorkerInfo JSON (Membership)
 /// R/history/<b>/<job>/h-…          sequential  HistoryEntry JSON, bounded per job
 /// R/leader                         LeaderElection
-/// R/wide                           persistent  the buckets every worker watches (BucketShare)
+/// R/wide                           ephemeral   the buckets every worker watches (BucketShare)
 /// ```
 ///
 /// A job's runs live beneath its definition, and a claim beneath its run, so one watch of `jobs`
@@ -39,7 +39,9 @@ public struct SchedulerLayout: Sendable, Hashable {
     public var history: Key { sub("history") }
     public var leader: Key { sub("leader") }
     /// The buckets of wide jobs, which every worker watches (a JSON array of bucket names,
-    /// written by the leader; see `BucketShare`). Absent, every worker watches every bucket.
+    /// written by the leader; see `BucketShare`). Ephemeral, so that it goes with the session of
+    /// the leader that keeps it up to date (a leader of an earlier coord never would). Absent,
+    /// every worker watches every bucket.
     public var wideBuckets: Key { sub("wide") }
 
     /// The folders every scheduler write assumes exist (transactions never create ancestors),
@@ -66,6 +68,9 @@ public struct SchedulerLayout: Sendable, Hashable {
         return String([digits[index / 16], digits[index % 16]])
     }
     private static let bucketNameSet = Set(bucketNames)
+
+    /// Whether `name` is one of the buckets' names.
+    static func isBucketName(_ name: String) -> Bool { bucketNameSet.contains(name) }
 
     /// Whether a listing of `jobs` shows jobs of the unbucketed layout of an earlier coord:
     /// anything but buckets.

@@ -97,19 +97,19 @@ import Testing
 }
 
 @Suite struct ShareModeTests {
-    @Test func idleForAWhileHelpsAndABacklogForAWhileGoesBackToTheShare() {
+    @Test func idleForAWhileHelpsAndFullForAWhileGoesBackToTheShare() {
         var mode = ShareMode()
         let start = ContinuousClock.now
-        #expect(mode.note(busy: false, now: start) == start + ShareMode.widenAfterIdle, "idle: look again when widening is due")
+        #expect(mode.note(idle: true, full: false, now: start) == start + ShareMode.widenAfterIdle, "look again when due")
         #expect(!mode.helping)
-        #expect(mode.note(busy: true, now: start + .seconds(1)) == nil, "busy again: nothing due")
-        _ = mode.note(busy: false, now: start + .seconds(1.5))
-        #expect(mode.note(busy: false, now: start + .seconds(3)) != nil && !mode.helping, "idle counted afresh")
-        #expect(mode.note(busy: false, now: start + .seconds(3.5)) == nil && mode.helping, "idle for 2 s: helping")
-        #expect(mode.note(busy: false, now: start + .seconds(60)) == nil && mode.helping, "helping while idle")
-        let busySince = start + .seconds(61)
-        #expect(mode.note(busy: true, now: busySince) == busySince + ShareMode.narrowAfterBacklog)
-        #expect(mode.note(busy: true, now: busySince + .seconds(5)) == nil && !mode.helping, "a backlog for 5 s: back to the share")
+        #expect(mode.note(idle: false, full: false, now: start + .seconds(1)) == nil, "work to claim: nothing due")
+        _ = mode.note(idle: true, full: false, now: start + .seconds(1.5))
+        #expect(mode.note(idle: true, full: false, now: start + .seconds(3)) != nil && !mode.helping, "idle counted afresh")
+        #expect(mode.note(idle: true, full: false, now: start + .seconds(3.5)) == nil && mode.helping, "idle for 2 s: helping")
+        #expect(mode.note(idle: false, full: false, now: start + .seconds(60)) == nil && mode.helping, "a free slot: still helping")
+        let fullSince = start + .seconds(61)
+        #expect(mode.note(idle: false, full: true, now: fullSince) == fullSince + ShareMode.narrowAfterBacklog)
+        #expect(mode.note(idle: false, full: true, now: fullSince + .seconds(5)) == nil && !mode.helping, "full for 5 s: the share")
     }
 }
 

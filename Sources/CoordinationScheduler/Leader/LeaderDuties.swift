@@ -34,7 +34,8 @@ struct LeaderDuties: Sendable {
         defer { feed.detach() }
         var view = SchedulerView(layout: layout)
         var planner = PlacementState()
-        var lastWideList: (written: [String], stored: [String]?)?
+        // The version of the wide-bucket list our last write replaced (`.some(nil)`: created it).
+        var wideListWrittenOver: Int64??
         var sweep =
             configuration.finishedJobRetention == nil && configuration.finishedJobLimit == nil
             ? nil
@@ -64,7 +65,7 @@ struct LeaderDuties: Sendable {
                     if !Task.isCancelled { signals.push(.wake) }
                 }
             }
-            await publishWideBuckets(view: view, last: &lastWideList)
+            await publishWideBuckets(view: view, writtenOver: &wideListWrittenOver)
             let stable = planner.isStable(window: configuration.stabilisation)
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
@@ -90,21 +91,34 @@ struct LeaderDuties: Sendable {
     // MARK: Wide buckets
 
     /// Writes the buckets of wide jobs (``BucketShare``) when the stored list differs from the
-    /// view's jobs: before any run of a new wide job is placed, so that the workers it is for
-    /// start watching its bucket. A list a deposed leader wrote late is written again when its
-    /// event arrives.
-    /// - Parameter last: what we wrote last and what was stored then, so that a list is not
-    ///   written again while its own event is on its way.
-    func publishWideBuckets(view: SchedulerView, last: inout (written: [String], stored: [String]?)?) async {
+    /// view's jobs, so that the workers a new wide job is for start watching its bucket. A
+    /// compare-and-set on the version the view shows (or a create, ephemeral, when absent): a
+    /// deposed leader's late write of an older list fails, or, landing first, is written over
+    /// once its event arrives.
+    /// - Parameter writtenOver: the version our last write replaced, so that a list is not written
+    ///   again while its own event is on its way; cleared when the store refuses it.
+    func publishWideBuckets(view: SchedulerView, writtenOver: inout Int64??) async {
         guard view.hasSnapshot(of: .wide) else { return }
         let wide = view.bucketsOfWideJobs
-        guard view.storedWideBuckets != wide else { return }
-        if let last, last.written == wide, last.stored == view.storedWideBuckets { return }
-        last = (wide, view.storedWideBuckets)
+        guard view.storedWideBuckets != wide else {
+            writtenOver = nil
+            return
+        }
+        if let writtenOver, writtenOver == view.wideKeyVersion { return }
         do {
-            _ = try await store.put(layout.wideBuckets, value: try SchedulerJSON.encode(wide))
+            let value = try SchedulerJSON.encode(wide)
+            if let version = view.wideKeyVersion {
+                _ = try await store.set(layout.wideBuckets, value: value, ifVersion: version)
+            } else {
+                _ = try await store.create(layout.wideBuckets, value: value, mode: .ephemeral)
+            }
+            writtenOver = .some(view.wideKeyVersion)
             logger.debug("wide buckets listed", metadata: ["buckets": "\(wide.joined(separator: " "))"])
+        } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
+            // Someone wrote or removed it meanwhile: its event brings the view up to date.
+            writtenOver = nil
         } catch {
+            writtenOver = nil
             logger.warning("cannot list the wide buckets", metadata: ["error": "\(error)"])
         }
     }

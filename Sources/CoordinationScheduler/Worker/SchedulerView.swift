@@ -56,11 +56,14 @@ struct SchedulerView: Sendable {
     private(set) var workers: [String: WorkerInfo] = [:]
     /// Each member's registration: its key's `createRevision`.
     private var registrations: [String: Int64] = [:]
-    /// The buckets the leader lists as wide; `nil` while it lists none (the key is absent or
-    /// unreadable), when every worker watches every bucket.
+    /// The buckets the leader lists as wide; `nil` while it lists none (the key is absent, or
+    /// holds anything but a list of bucket names), when every worker watches every bucket.
     private(set) var wideBuckets: Set<String>?
     /// The list as stored, to tell the leader whether it must write it again.
     private(set) var storedWideBuckets: [String]?
+    /// The list's key's version while it exists, whatever it holds (what the leader's
+    /// compare-and-set checks).
+    private(set) var wideKeyVersion: Int64?
 
     init(layout: SchedulerLayout) { self.layout = layout }
 
@@ -82,7 +85,7 @@ struct SchedulerView: Sendable {
                 workers = [:]
                 registrations = [:]
             case .wide:
-                setWideBuckets(nil)
+                setWideBuckets(nil, version: nil)
             case .bucket(let bucket):
                 dropBucket(bucket)
             }
@@ -99,7 +102,7 @@ struct SchedulerView: Sendable {
                     registrations[key.name] = nil
                 }
             case .wide:
-                if key == layout.wideBuckets { setWideBuckets(nil) }
+                if key == layout.wideBuckets { setWideBuckets(nil, version: nil) }
             case .bucket(let bucket):
                 dropBucket(bucket)
             }
@@ -122,15 +125,18 @@ struct SchedulerView: Sendable {
             registrations[key.name] = record.createRevision
         case .wide:
             guard key == layout.wideBuckets else { return }
-            setWideBuckets(try? record.decoded([String].self))
+            setWideBuckets(try? record.decoded([String].self), version: record.version)
         case .bucket:
             put(record, in: layout.isRunOrClaim(key) ? .runs : .jobs)
         }
     }
 
-    private mutating func setWideBuckets(_ stored: [String]?) {
+    private mutating func setWideBuckets(_ stored: [String]?, version: Int64?) {
         storedWideBuckets = stored
-        wideBuckets = stored.map(Set.init)
+        wideKeyVersion = version
+        // A name that is no bucket (written by hand) would be a key no watch can take: the list
+        // counts as absent, and every bucket is watched.
+        wideBuckets = stored.flatMap { names in names.allSatisfy(SchedulerLayout.isBucketName) ? Set(names) : nil }
     }
 
     /// Forgets the jobs and runs of one bucket.

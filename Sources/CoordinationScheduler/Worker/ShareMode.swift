@@ -5,9 +5,9 @@
 /// buckets cannot take work queued in the others': with long jobs, the workers whose buckets
 /// emptied first would sit idle beside a backlog. So a worker with a free slot and nothing to
 /// claim for ``widenAfterIdle`` watches everything, as every worker once did, and goes back to
-/// its share after a backlog (every slot busy, or runs ready that it has no slot for) lasting
-/// ``narrowAfterBacklog``. Each switch costs a fresh snapshot of what is then watched, hence the
-/// two different delays: a worker switches at most about once per their sum.
+/// its share once every slot has been busy for ``narrowAfterBacklog`` (it could take no more
+/// anyway; the buckets of its runs stay watched). Each switch costs a fresh snapshot of what is
+/// then watched, hence the delays: a worker switches at most about once per their sum.
 struct ShareMode: Sendable {
     static let widenAfterIdle = Duration.seconds(2)
     static let narrowAfterBacklog = Duration.seconds(5)
@@ -17,10 +17,13 @@ struct ShareMode: Sendable {
     /// Since when the worker has been idle (not helping) or under a backlog (helping).
     private var since: ContinuousClock.Instant?
 
-    /// Notes whether the worker is busy now; returns when to look again, if a switch is due then.
-    mutating func note(busy: Bool, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        // What would make us switch: idle while on our share, busy while helping.
-        let leaning = helping ? busy : !busy
+    /// Notes how the worker stands now; returns when to look again, if a switch is due then.
+    /// - Parameters:
+    ///   - idle: a slot is free and nothing is ready to claim.
+    ///   - full: every slot is busy.
+    mutating func note(idle: Bool, full: Bool, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        // What would make us switch: idle while on our share, full while helping.
+        let leaning = helping ? full : idle
         guard leaning else {
             since = nil
             return nil

@@ -25,6 +25,10 @@ final class ViewFeed: Sendable {
 
     private struct State {
         var extra: Sink?
+        /// Rounds (a follower each) are numbered; the extra sink gets events of rounds from this
+        /// one on, none of a round begun before it attached (which may watch buckets only).
+        var round = 0
+        var extraFrom = Int.max
         var follower: Task<Void, any Error>?
         var resyncRequested = false
         /// What the claiming loop asked for; nothing until it knows its share.
@@ -47,6 +51,8 @@ final class ViewFeed: Sendable {
         while true {
             let follower = state.withLock { state in
                 state.resyncRequested = false
+                state.round += 1
+                let round = state.round
                 let jobs = state.extra == nil ? state.jobs : .all
                 var changes: AsyncStream<Set<String>>?
                 if case .buckets(let buckets) = jobs {
@@ -60,7 +66,7 @@ final class ViewFeed: Sendable {
                 let follower = Task { [main, self] in
                     let deliver: Sink = { folder, event in
                         main(folder, event)
-                        self.state.withLock { $0.extra }?(folder, event)
+                        self.state.withLock { round >= $0.extraFrom ? $0.extra : nil }?(folder, event)
                     }
                     if let changes {
                         try await SchedulerView.follow(store: store, layout: layout, bucketChanges: changes, deliver: deliver)
@@ -94,6 +100,7 @@ final class ViewFeed: Sendable {
     func attach(_ sink: @escaping Sink) {
         state.withLock { state in
             state.extra = sink
+            state.extraFrom = state.round + 1
             restart(&state)
         }
     }

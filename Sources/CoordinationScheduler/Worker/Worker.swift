@@ -283,8 +283,8 @@ public final class Worker: Service {
                     }
                 }
                 if !draining {
-                    let busy = inFlight.count >= configuration.capacity || queue.readyCount > 0
-                    if let due = shareMode.note(busy: busy, now: .now), shareTimer?.at != due {
+                    let full = inFlight.count >= configuration.capacity
+                    if let due = shareMode.note(idle: !full && queue.readyCount == 0, full: full, now: .now), shareTimer?.at != due {
                         shareTimer?.task.cancel()
                         shareTimer = (due, Task { [signals] in
                             do {
