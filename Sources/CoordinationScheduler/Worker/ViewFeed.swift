@@ -215,6 +215,9 @@ private struct BucketWatches: Sendable {
                                 case .put, .delete: SchedulerView.split(event, layout: layout, into: deliver)
                                 }
                             }
+                            // A watch ends by itself only when its store closes: a bucket left
+                            // unwatched would be a bucket whose runs nobody here sees.
+                            if !Task.isCancelled { change.yield(.failed(CoordinationError.closed())) }
                         } catch is CancellationError {
                         } catch {
                             if !Task.isCancelled { change.yield(.failed(error)) }
