@@ -148,10 +148,12 @@ enum EtcdRequest {
         case .mod: field = "mod_revision"
         case .lease: field = "lease"
         }
-        var fields: [String: JSONValue] = [
-            "key": .bytes(key), "target": .string(target.rawValue), "result": .string(result.rawValue),
-            field: .int64(value),
-        ]
+        // Fields at protobuf's defaults (`VERSION`, `EQUAL`, 0) are left out: the gateway decodes
+        // every field it is sent, and etcd reads an absent one as its default.
+        var fields: [String: JSONValue] = ["key": .bytes(key)]
+        if target != .version { fields["target"] = .string(target.rawValue) }
+        if result != .equal { fields["result"] = .string(result.rawValue) }
+        if value != 0 { fields[field] = .int64(value) }
         if let end { fields["range_end"] = .bytes(end) }
         return .object(fields)
     }
