@@ -39,11 +39,12 @@ struct SchedulerView: Sendable {
     /// The jobs the leader has work for (recurring or planned), kept per change of one job rather
     /// than filtered from every job: the leader plans after every burst of events, and most jobs
     /// are one-shot and compete.
-    private var recurringJobs: Set<String> = [] {
-        didSet { if recurringJobs != oldValue { sortedRecurring = nil } }
-    }
+    private var recurringJobs: Set<String> = []
     private var sortedRecurring: [String]?
     private var plannedJobs: Set<String> = []
+    /// The wide jobs (``BucketShare/isWide(_:)``), kept the same way: the leader asks for their
+    /// buckets after every burst of events.
+    private var wideJobs: Set<String> = []
     /// Each job's state with its record's version (what a compare-and-set of the state checks).
     private var states: [String: (state: JobState, version: Int64)] = [:]
     /// Active runs: the record, and its value (`nil` when it does not decode).
@@ -76,7 +77,9 @@ struct SchedulerView: Sendable {
                 specs = [:]
                 states = [:]
                 recurringJobs = []
+                sortedRecurring = nil
                 plannedJobs = []
+                wideJobs = []
             case .runs:
                 runsByKey = [:]
                 runKeysByJob = [:]
@@ -148,15 +151,18 @@ struct SchedulerView: Sendable {
 
     /// The buckets of the wide jobs in the view (``BucketShare/isWide(_:)``), sorted.
     var bucketsOfWideJobs: [String] {
-        Set(specs.values.lazy.filter(BucketShare.isWide).map { SchedulerLayout.bucket(of: $0.id) }).sorted()
+        Set(wideJobs.lazy.map(SchedulerLayout.bucket(of:))).sorted()
     }
 
     private mutating func setJob(_ stored: (record: JobRecord, version: Int64)?, of job: String) {
         let spec = stored?.record.spec
         specs[job] = spec
         states[job] = stored.map { ($0.record.state, $0.version) }
-        if spec?.schedule.isRecurring == true { recurringJobs.insert(job) } else { recurringJobs.remove(job) }
+        let recurringChanged =
+            spec?.schedule.isRecurring == true ? recurringJobs.insert(job).inserted : recurringJobs.remove(job) != nil
+        if recurringChanged { sortedRecurring = nil }
         if spec?.placement.isPlanned == true { plannedJobs.insert(job) } else { plannedJobs.remove(job) }
+        if let spec, BucketShare.isWide(spec) { wideJobs.insert(job) } else { wideJobs.remove(job) }
     }
 
     private mutating func setRun(_ record: Record?, at key: Key) {
