@@ -30,6 +30,24 @@ public struct Membership: Sendable {
         return Member(id: id, metadata: record.value, joinedRevision: record.createRevision)
     }
 
+    /// Replaces `member`'s metadata, provided it is still that membership (the same key, joined
+    /// at the same revision: not a later member under the same id); returns it as updated.
+    /// - Throws: `noNode` when that membership has ended (left, or its session ended).
+    @discardableResult
+    public func update(_ member: Member, metadata: [UInt8]) async throws -> Member {
+        let key = try group.child(member.id)
+        guard let current = try await store.get(key), current.createRevision == member.joinedRevision else {
+            throw CoordinationError(.noNode, "member \(member.id) of group \(group) has left", key: key)
+        }
+        do {
+            let record = try await store.set(key, value: metadata, ifVersion: current.version)
+            return Member(id: member.id, metadata: record.value, joinedRevision: record.createRevision)
+        } catch let error as CoordinationError where error.code == .versionConflict {
+            // Changed since the read: written by this member meanwhile, or ended and joined anew.
+            return try await update(member, metadata: metadata)
+        }
+    }
+
     /// Leaves the group; leaving twice is not an error.
     public func leave(id: String) async throws {
         do {
@@ -43,6 +61,14 @@ public struct Membership: Sendable {
     ///   (its `sessionID`): what a caller needs to tie work to this membership.
     public func stayJoined(
         id: String, metadata: [UInt8] = [], joined: @Sendable (Member, _ sessionID: String) -> Void = { _, _ in }
+    ) async throws {
+        try await stayJoined(id: id, metadata: { metadata }, joined: joined)
+    }
+
+    /// ``stayJoined(id:metadata:joined:)`` with the metadata read at each join: a member that
+    /// changes it with ``update(_:metadata:)`` joins again after an expiry with what it said last.
+    public func stayJoined(
+        id: String, metadata: @Sendable () -> [UInt8], joined: @Sendable (Member, _ sessionID: String) -> Void = { _, _ in }
     ) async throws {
         var joinedSession: String?
         do {
@@ -65,12 +91,13 @@ public struct Membership: Sendable {
 
     /// Joins for the session of `event`, through failures that may pass; `nil` when that
     /// session ended first (the next session's event joins again).
-    private func join(id: String, metadata: [UInt8], in event: SessionEvent) async throws -> Member? {
+    private func join(id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent) async throws -> Member? {
         let key = try group.child(id)
         // Whether an earlier try may have created the member without our hearing of it.
         var mayHaveJoined = event.state == .reconnected
         var backoff = Backoff()
         while true {
+            let metadata = metadata()
             do {
                 return try await join(id: id, metadata: metadata)
             } catch let error as CoordinationError where error.code == .nodeExists {

@@ -144,6 +144,47 @@ import Testing
 
     /// A long-lived candidate rides out lost contact while campaigning (a scheduler worker
     /// once died of a connection loss listing the election's candidates).
+    /// `update` changes only the membership it was given: not one that has ended, nor a later
+    /// member under the same id; and `stayJoined` joins again with the metadata said last.
+    @Test(arguments: RecipeBackend.all)
+    func membersUpdateTheirMetadata(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let a = try await handles.open()
+        let observer = Membership(store: try await handles.open(), group: group)
+        let first = try await Membership(store: a, group: group).join(id: "a", metadata: [1])
+        let updated = try await Membership(store: a, group: group).update(first, metadata: [2])
+        #expect(updated.metadata == [2] && updated.joinedRevision == first.joinedRevision)
+        #expect(try await observer.members().map(\.metadata) == [[2]])
+        try await Membership(store: a, group: group).leave(id: "a")
+        await #expect(throws: CoordinationError.self, "it has left") {
+            try await Membership(store: a, group: group).update(first, metadata: [3])
+        }
+        try await Membership(store: a, group: group).join(id: "a", metadata: [4])
+        await #expect(throws: CoordinationError.self, "a later member under the same id") {
+            try await Membership(store: a, group: group).update(first, metadata: [5])
+        }
+        #expect(try await observer.members().map(\.metadata) == [[4]])
+        try await Membership(store: a, group: group).leave(id: "a")
+
+        let said = Mutex<[UInt8]>([6])
+        let b = try await handles.open()
+        var views = observer.watch().makeAsyncIterator()
+        #expect(try await views.next() == [])
+        let staying = Task { try await Membership(store: b, group: group).stayJoined(id: "b", metadata: { said.withLock { $0 } }) }
+        #expect(try await views.next()?.map(\.metadata) == [[6]])
+        said.withLock { $0 = [7] }
+        try await backend.expire(b)
+        var rejoinedWith: [UInt8]?
+        while rejoinedWith == nil, let view = try await views.next() {
+            rejoinedWith = view.first?.metadata
+        }
+        #expect(rejoinedWith == [7], "joined again with what it said last")
+        staying.cancel()
+        _ = try? await staying.value
+    }
+
     @Test(arguments: RecipeBackend.all)
     func leadRidesOutLostContactWhileCampaigning(backend: RecipeBackend) async throws {
         let handles = try Handles(backend)
