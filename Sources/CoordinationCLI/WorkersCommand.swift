@@ -6,8 +6,12 @@ import Foundation
 struct WorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workers",
-        abstract: "List the live scheduler workers: capacity, load, labels, handlers.",
-        discussion: "Load is the number of runs the worker is running now. --json prints one object per worker.")
+        abstract: "List the live scheduler workers: state, capacity, load, labels, handlers.",
+        discussion: """
+            Load is the number of runs the worker is running now. A draining worker (shutting down \
+            gracefully) finishes its runs and takes no new ones; the others have taken over its \
+            share. --json prints one object per worker.
+            """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Flag(help: "One JSON object per worker.") var json = false
@@ -19,6 +23,7 @@ struct WorkersCommand: AsyncParsableCommand {
         var load: Int
         var labels: [String: String]
         var handlers: [String]
+        var draining: Bool
     }
 
     func run() async throws {
@@ -32,7 +37,7 @@ struct WorkersCommand: AsyncParsableCommand {
             return workers.map { worker in
                 Row(
                     id: worker.id, capacity: worker.info.capacity, weight: worker.info.weight, load: load[worker.id] ?? 0,
-                    labels: worker.info.labels, handlers: worker.info.handlers)
+                    labels: worker.info.labels, handlers: worker.info.handlers, draining: worker.info.draining)
             }
         }
         if json {
@@ -40,9 +45,10 @@ struct WorkersCommand: AsyncParsableCommand {
             return
         }
         SchedulerTables.print(
-            ["ID", "CAPACITY", "LOAD", "WEIGHT", "LABELS", "HANDLERS"],
+            ["ID", "STATE", "CAPACITY", "LOAD", "WEIGHT", "LABELS", "HANDLERS"],
             rows.map { row in
-                [row.id, String(row.capacity), String(row.load), String(row.weight), SchedulerTables.labels(row.labels),
+                [row.id, row.draining ? "draining" : "active", String(row.capacity), String(row.load), String(row.weight),
+                    SchedulerTables.labels(row.labels),
                     row.handlers.isEmpty ? "-" : row.handlers.joined(separator: ",")]
             })
     }

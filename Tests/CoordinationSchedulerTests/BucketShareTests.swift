@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationRecipes
 @testable import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
@@ -39,6 +40,27 @@ import Testing
         }
         let moved = ["a1", "a2", "a3"].reduce(Set<String>()) { $0.union(before[$1]!.subtracting(after[$1]!)) }
         #expect(moved == after["a4"], "only the newcomer's buckets moved")
+    }
+
+    @Test func aDrainingMemberOwnsNothingAndTheOthersCoverItsBuckets() {
+        var draining = plain
+        draining.draining = true
+        let members = ["a1": plain, "a2": plain, "a3": draining]
+        let shares = owned(["a1": plain, "a2": plain])
+        for member in ["a1", "a2"] {
+            #expect(BucketShare.owned(by: member, info: plain, members: members) == shares[member], "as if a3 had left")
+        }
+        #expect(shares["a1"]!.union(shares["a2"]!) == Set(SchedulerLayout.bucketNames))
+    }
+
+    @Test func drainingIsWrittenOnlyWhileTrueAndReadAsFalseWhenAbsent() throws {
+        let earlier = #"{"capacity":4,"weight":1,"labels":{},"handlers":["work"]}"#
+        #expect(try SchedulerJSON.decode(WorkerInfo.self, from: Array(earlier.utf8), key: .root) == plain, "an earlier coord's value")
+        #expect(!String(decoding: try SchedulerJSON.encode(plain), as: UTF8.self).contains("draining"))
+        var draining = plain
+        draining.draining = true
+        #expect(try SchedulerJSON.decode(WorkerInfo.self, from: try SchedulerJSON.encode(draining), key: .root) == draining)
+        #expect(draining.canRun(JobSpec(id: "one", handler: "work")) && !draining.takesNewRuns(of: JobSpec(id: "one", handler: "work")))
     }
 
     @Test func wideJobsAreThePlannedTheBroadcastAndTheSharded() throws {
@@ -100,7 +122,7 @@ import Testing
     @Test func idleForAWhileHelpsAndFullForAWhileGoesBackToTheShare() {
         var mode = ShareMode()
         let start = ContinuousClock.now
-        #expect(mode.note(idle: true, full: false, now: start) == start + ShareMode.widenAfterIdle, "look again when due")
+        #expect(mode.note(idle: true, full: false, now: start) == start + ShareMode.defaultWidenAfterIdle, "look again when due")
         #expect(!mode.helping)
         #expect(mode.note(idle: false, full: false, now: start + .seconds(1)) == nil, "work to claim: nothing due")
         _ = mode.note(idle: true, full: false, now: start + .seconds(1.5))
@@ -160,5 +182,70 @@ final class StartedWorkers: Sendable {
         try await client.submit(jobs.map { JobSpec(id: $0, handler: "work") })
         _ = try await cluster.waitForHistory("the six runs", limit: .seconds(60)) { $0.count >= 6 }
         #expect(running.workers == Set(ids), "every worker ran some, though only w0 and the leader watch those buckets")
+    }
+}
+
+@Suite(.serverLoadLimit) struct DrainingShareTests {
+    /// A worker that drains says so in its membership value: the rest of its class takes its
+    /// share of the buckets while it finishes its run, and new broadcast runs leave it out.
+    /// Nobody helps here (``Worker/Configuration/helpAfterIdle`` is `nil`) and the leader cannot
+    /// run the jobs, so only the takeover of the share can run them.
+    @Test(arguments: SchedulerBackend.all)
+    func theOthersTakeADrainingWorkersShareAtOnce(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["work"])
+        let bBuckets = BucketShare.owned(by: "b", info: info, members: ["b": info, "c": info])
+        let inB = (0..<400).map { "job-\($0)" }.filter { bBuckets.contains(SchedulerLayout.bucket(of: $0)) }
+        try #require(inB.count >= 2)
+        // `hold` lives in b's share: b runs it, and holds it while it drains.
+        let (hold, after) = (inB[0], inB[1])
+        let release = Signal()
+        let holding = Signal()
+        let ranBy = Shared<[String: String]>([:])
+        let work: JobHandler = { context in
+            if context.job == hold {
+                holding.fire()
+                await release.wait()
+            }
+            ranBy.withLock { $0[context.job] = context.worker }
+            return RunOutput()
+        }
+        // Started alone, so it leads; it cannot run `work`.
+        try await cluster.startWorker("a-leader", handlers: ["other": { _ in RunOutput() }])
+        let store = try await cluster.open()
+        try await withDeadline("the leader's wide-bucket list") {
+            for try await event in store.watch(cluster.layout.wideBuckets) {
+                if case .snapshot(let records) = event, !records.isEmpty { return }
+                if case .put = event { return }
+            }
+        }
+        let (b, _) = try await cluster.startWorker("b", capacity: 1, gracePeriod: .seconds(120), helpAfterIdle: nil, handlers: ["work": work])
+        try await cluster.startWorker("c", capacity: 1, helpAfterIdle: nil, handlers: ["work": work])
+        try await cluster.waitForWorkers(3)
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: hold, handler: "work"))
+        await holding.wait()
+        b.drain()
+        let membership = Membership(store: store, group: cluster.layout.workers)
+        try await withDeadline("b to say it is draining") {
+            for try await members in membership.watch() {
+                if let member = members.first(where: { $0.id == "b" }),
+                    (try? SchedulerJSON.decode(WorkerInfo.self, from: member.metadata, key: .root))?.draining == true
+                {
+                    return
+                }
+            }
+        }
+        #expect(try await client.workers().first { $0.id == "b" }?.info.draining == true)
+        try await client.submit([JobSpec(id: after, handler: "work"), JobSpec(id: "all", handler: "work", placement: .broadcast)])
+        _ = try await cluster.waitForHistory("\(after) and the broadcast") { history in
+            [after, "all"].allSatisfy { job in history.contains { $0.job == job && $0.outcome == .succeeded } }
+        }
+        #expect(ranBy.value[after] == "c", "c took b's share")
+        #expect(try await client.activeRuns(of: "all").isEmpty, "no broadcast run for the draining b")
+        release.fire()
+        _ = try await cluster.waitForHistory(hold) { $0.contains { $0.job == hold && $0.outcome == .succeeded } }
+        #expect(ranBy.value[hold] == "b")
     }
 }

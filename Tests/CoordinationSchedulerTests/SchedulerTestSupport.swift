@@ -76,20 +76,20 @@ final class TestCluster: Sendable {
     func startWorker(
         _ id: String, capacity: Int = 4, labels: [String: String] = [:], gracePeriod: Duration = .seconds(5),
         finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention,
-        finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit, handlers: [String: JobHandler],
+        finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit,
+        helpAfterIdle: Duration? = Worker.Configuration().helpAfterIdle, handlers: [String: JobHandler],
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = wrapping(try await open())
         var logger = Logger(label: "test.worker")
         // COORD_TEST_LOG=debug shows what the workers do when a test needs diagnosing.
         logger.logLevel = ProcessInfo.processInfo.environment["COORD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        var configuration = Worker.Configuration(
+            capacity: capacity, labels: labels, gracePeriod: gracePeriod, loadDelay: .milliseconds(5),
+            finishedJobRetention: finishedJobRetention, finishedJobLimit: finishedJobLimit)
+        configuration.helpAfterIdle = helpAfterIdle
         let worker = try Worker(
-            store: store, layout: layout, id: id,
-            configuration: Worker.Configuration(
-                capacity: capacity, labels: labels, gracePeriod: gracePeriod, loadDelay: .milliseconds(5),
-                finishedJobRetention: finishedJobRetention,
-                finishedJobLimit: finishedJobLimit),
-            handlers: handlers, clock: clock, logger: logger)
+            store: store, layout: layout, id: id, configuration: configuration, handlers: handlers, clock: clock, logger: logger)
         let task = Task { try await worker.run() }
         running.withLock { $0[id] = (worker, task) }
         return (worker, store)

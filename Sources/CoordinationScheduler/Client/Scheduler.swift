@@ -66,7 +66,7 @@ public struct Scheduler: Sendable {
             return left != right ? left < right : lhs.offset < rhs.offset
         }
         for (_, spec) in byBucket {
-            let eligible = spec.placement == .broadcast ? workers.filter { $0.info.canRun(spec) }.map(\.id) : []
+            let eligible = spec.placement == .broadcast ? workers.filter { $0.info.takesNewRuns(of: spec) }.map(\.id) : []
             let submission = try JobSubmission(spec, now: now, workers: eligible, layout: layout)
             if operations.count + submission.operations.count > Self.operationsPerSubmission { try await flush() }
             batch.append(submission)
@@ -280,7 +280,7 @@ public struct Scheduler: Sendable {
 
     func eligibleWorkers(for spec: JobSpec) async throws -> [String] {
         guard spec.placement == .broadcast else { return [] }
-        return try await workers().filter { $0.info.canRun(spec) }.map(\.id)
+        return try await workers().filter { $0.info.takesNewRuns(of: spec) }.map(\.id)
     }
 
     // MARK: Controlling

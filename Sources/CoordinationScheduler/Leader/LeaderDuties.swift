@@ -57,7 +57,7 @@ struct LeaderDuties: Sendable {
             }
             guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .jobs) && view.hasSnapshot(of: .workers)
             else { continue }
-            if planner.noteMembers(Set(view.workers.keys)) {
+            if planner.noteMembers(Set(view.placeableWorkers.keys)) {
                 stabilityTimer?.cancel()
                 let window = configuration.stabilisation
                 stabilityTimer = Task {
@@ -128,7 +128,7 @@ struct LeaderDuties: Sendable {
     /// Materialises every recurring job's due fire times; returns the earliest next fire time.
     func materialiseDueFireTimes(view: inout SchedulerView, planner: inout PlacementState, stable: Bool) async -> Date? {
         let now = clock.now()
-        let workers = view.workers
+        let workers = view.placeableWorkers
         let recurring = view.jobsNeedingTheLeader().recurring
         guard !recurring.isEmpty else { return nil }
         var wake: Date?
@@ -235,7 +235,7 @@ struct LeaderDuties: Sendable {
         let planned = view.jobsNeedingTheLeader().planned
         guard !planned.isEmpty else { return }
         let specs = view.specs.filter { planned.contains($0.key) }
-        let workers = view.workers
+        let workers = view.placeableWorkers
         // Only planned jobs' runs are the leader's to place; the rest count by their run records.
         let runs = planned.sorted().flatMap { view.runs(ofJob: $0) }
         // Counted once: placing a run below does not change the view it is counted from.
@@ -272,7 +272,8 @@ struct LeaderDuties: Sendable {
             let eligible = workers.filter { $0.value.canRun(spec) }
             if spec.placement == .broadcast {
                 let abandoned = !view.isHeld(record)
-                if stable, abandoned, let assignee = record.assignee, eligible[assignee] == nil {
+                // Only once its worker has left (a draining one's pending runs wait for that).
+                if stable, abandoned, let assignee = record.assignee, !(view.workers[assignee]?.canRun(spec) ?? false) {
                     await retireBroadcastRun(run, reason: "worker \(assignee) left")
                 }
                 continue

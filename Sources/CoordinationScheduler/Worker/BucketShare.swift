@@ -20,6 +20,8 @@ import Coordination
 ///   none elected yet), every worker watches everything.
 /// - A worker keeps watching the bucket of each run it is running, whoever owns it now: a cancel
 ///   request reaches it there.
+/// - A draining worker (``WorkerInfo/draining``) owns nothing: it claims no more, so the rest of
+///   its class takes its buckets as soon as it says so, not once it has left.
 /// Views that disagree for a moment (a member seen joining by some and not yet by others) only
 /// make two workers watch a bucket, or leave one to the leader alone until they agree.
 enum BucketShare {
@@ -31,7 +33,7 @@ enum BucketShare {
     /// The buckets `me` owns among `members` (the live workers' infos, `me`'s own included or not).
     static func owned(by me: String, info: WorkerInfo, members: [String: WorkerInfo]) -> Set<String> {
         var peers = [me]
-        for (id, other) in members where id != me && sameClass(other, info) { peers.append(id) }
+        for (id, other) in members where id != me && !other.draining && sameClass(other, info) { peers.append(id) }
         var owned = Set<String>()
         for bucket in SchedulerLayout.bucketNames {
             var best = me

@@ -152,7 +152,7 @@ struct ClaimQueue: Sendable {
     /// then by its own spread. With one worker it takes exactly the head of the order.
     ///
     /// - Parameters:
-    ///   - workers: the live workers' ids, `me` among them.
+    ///   - workers: the ids of the live workers that take new runs (not draining), `me` among them.
     mutating func choose(
         now: Date, limit: Int, workers: [String], me: String, skipping inFlight: Set<Key>
     ) -> ([Entry], Date?) {

@@ -55,6 +55,8 @@ struct SchedulerView: Sendable {
     /// least-loaded placement), and the runs its leaving or returning abandons.
     private var runningRunsByWorker: [String: Set<Key>] = [:]
     private(set) var workers: [String: WorkerInfo] = [:]
+    /// The live workers that take new runs: not draining (``WorkerInfo/draining``).
+    var placeableWorkers: [String: WorkerInfo] { workers.filter { !$0.value.draining } }
     /// Each member's registration: its key's `createRevision`.
     private var registrations: [String: Int64] = [:]
     /// The buckets the leader lists as wide; `nil` while it lists none (the key is absent, or
@@ -200,7 +202,7 @@ struct SchedulerView: Sendable {
     /// Free run slots of the live workers other than `worker`, as far as the view knows.
     func freeSlots(besides worker: String) -> Int {
         var free = 0
-        for (id, info) in workers where id != worker {
+        for (id, info) in workers where id != worker && !info.draining {
             free += max(0, info.capacity - (runningRunsByWorker[id]?.count ?? 0))
         }
         return free

@@ -9,7 +9,9 @@ import Synchronization
 /// part in the leader election (the leader materialises fire times and plans placement), and
 /// claims and runs the runs it is eligible for, up to its capacity.
 ///
-/// On graceful shutdown it stops claiming, lets its runs finish for ``Configuration/gracePeriod``,
+/// On graceful shutdown it stops claiming and says so in its membership value
+/// (``WorkerInfo/draining``: the others take its share of the buckets, and no new run is placed
+/// on it), lets its runs finish for ``Configuration/gracePeriod``,
 /// then hands back what is left (each run set back to pending in a fenced transaction that also
 /// deletes its claim). When cancelled outright it hands back at once.
 public final class Worker: Service {
@@ -38,6 +40,11 @@ public final class Worker: Service {
         /// rather than every job: with 10,000 finished jobs kept a new job cost about what it cost
         /// with none (`benchmarks/finished-jobs`), but a bucket's listing still grows with the count.
         public var finishedJobLimit: Int?
+        /// How long a worker with a free slot and nothing to claim waits before it watches every
+        /// bucket, to help with work queued in the other workers' shares (``ShareMode``); `nil`
+        /// never helps: it then claims only in its own share, the wide jobs' buckets and, while
+        /// it leads, everywhere.
+        public var helpAfterIdle: Duration? = ShareMode.defaultWidenAfterIdle
 
         public init(
             capacity: Int = 4, weight: Int = 1, labels: [String: String] = [:], gracePeriod: Duration = .seconds(10),
@@ -104,7 +111,10 @@ public final class Worker: Service {
     /// Our member key's `createRevision` and the session it was created in: the registration a
     /// claim records (``RunRecord/registration``). From the join itself, not the view, which may
     /// still show the key of a session that has ended.
-    private let membership = Mutex<(sessionID: String, registration: Int64)?>(nil)
+    private let membership = Mutex<(sessionID: String, member: Member)?>(nil)
+    /// Set when draining starts: the membership value says so from then on (``WorkerInfo/draining``),
+    /// joins after an expiry included.
+    private let isDraining = Atomic<Bool>(false)
 
     /// How many claims this worker attempted and lost since it was made: another worker claimed
     /// the run first, or the run or its job's state changed before the claim landed. A few per
@@ -165,6 +175,9 @@ public final class Worker: Service {
             }
         }
         let metadata = try SchedulerJSON.encode(info)
+        var drainingInfo = info
+        drainingInfo.draining = true
+        let drainingMetadata = try SchedulerJSON.encode(drainingInfo)
         let failure: (any Error)? = await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { background in
                 // A background duty that fails (a duplicate worker id, a closed store) stops the
@@ -175,9 +188,10 @@ public final class Worker: Service {
                     }
                 }
                 duty { [self] in
-                    try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(id: id, metadata: metadata) {
-                        member, sessionID in
-                        self.membership.withLock { $0 = (sessionID, member.joinedRevision) }
+                    try await Membership(store: store, group: layout.workers, logger: logger).stayJoined(
+                        id: id, metadata: { [self] in isDraining.load(ordering: .relaxed) ? drainingMetadata : metadata }
+                    ) { member, sessionID in
+                        self.membership.withLock { $0 = (sessionID, member) }
                         self.signals.push(.joined)
                     }
                 }
@@ -190,7 +204,7 @@ public final class Worker: Service {
                     }
                 }
                 duty { [self] in try await feed.run(store: store, layout: layout) }
-                let failure = await mainLoop(feed: feed)
+                let failure = await mainLoop(feed: feed, drainingMetadata: drainingMetadata)
                 background.cancelAll()
                 return failure
             }
@@ -204,8 +218,21 @@ public final class Worker: Service {
         logger.info("worker stopped")
     }
 
+    /// Says in the membership value that this worker is draining, so that the others take its
+    /// share of the buckets now rather than once it has left, and the leader places nothing new
+    /// on it. Best effort: without it they only take over later, as before.
+    private func announceDraining(_ metadata: [UInt8]) async {
+        // Not joined yet: the join writes the draining value itself.
+        guard let member = membership.withLock({ $0?.member }) else { return }
+        do {
+            try await Membership(store: store, group: layout.workers, logger: logger).update(member, metadata: metadata)
+        } catch {
+            logger.notice("cannot say in the membership that this worker is draining", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Claims and runs until drained, cancelled or failed; returns the failure.
-    private func mainLoop(feed: ViewFeed) async -> (any Error)? {
+    private func mainLoop(feed: ViewFeed, drainingMetadata: [UInt8]) async -> (any Error)? {
         var view = SchedulerView(layout: layout)
         // The buckets this worker owns (BucketShare), recomputed when the members or the
         // wide-bucket list change.
@@ -219,12 +246,14 @@ public final class Worker: Service {
         let commits = GroupCommit(store: store)
         var timer: (at: Date, task: Task<Void, Never>)?
         var graceTimer: Task<Void, Never>?
-        var shareMode = ShareMode()
+        var shareMode = ShareMode(widenAfterIdle: configuration.helpAfterIdle)
         var shareTimer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
+        var drainingNotice: Task<Void, Never>?
         defer {
             timer?.task.cancel()
             graceTimer?.cancel()
             shareTimer?.task.cancel()
+            drainingNotice?.cancel()
         }
         return await withDiscardingTaskGroup { executions in
             while let batch = await signals.next() {
@@ -266,7 +295,9 @@ public final class Worker: Service {
                         guard !draining else { break }
                         draining = true
                         acceptingClaims.store(false, ordering: .relaxed)
+                        isDraining.store(true, ordering: .relaxed)
                         logger.info("draining", metadata: ["running": "\(inFlight.count)"])
+                        drainingNotice = Task { await announceDraining(drainingMetadata) }
                         let grace = configuration.gracePeriod
                         graceTimer = Task { [signals] in
                             try? await Task.sleep(for: grace)
@@ -307,7 +338,7 @@ public final class Worker: Service {
                 // in it (the join wakes the loop).
                 let sessionID = store.session.sessionID
                 guard view.isMember(id),
-                    let registration = membership.withLock({ $0?.sessionID == sessionID ? $0?.registration : nil })
+                    let registration = membership.withLock({ $0?.sessionID == sessionID ? $0?.member.joinedRevision : nil })
                 else { continue }
                 let now = clock.now()
                 queue.refresh(from: view, worker: id, info: me, now: now)
@@ -316,7 +347,7 @@ public final class Worker: Service {
                 // deprived, and the delay would only slow the backlog down.
                 let backlog = queue.readyCount > view.freeSlots(besides: id)
                 let (chosen, wakeAt) = queue.choose(
-                    now: now, limit: configuration.capacity - inFlight.count, workers: Array(view.workers.keys), me: id,
+                    now: now, limit: configuration.capacity - inFlight.count, workers: Array(view.placeableWorkers.keys), me: id,
                     skipping: inFlight)
                 for entry in chosen {
                     guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
