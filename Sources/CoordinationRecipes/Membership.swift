@@ -30,23 +30,31 @@ public struct Membership: Sendable {
         return Member(id: id, metadata: record.value, joinedRevision: record.createRevision)
     }
 
-    /// Replaces `member`'s metadata, provided it is still that membership (the same key, joined
-    /// at the same revision: not a later member under the same id); returns it as updated.
-    /// - Throws: `noNode` when that membership has ended (left, or its session ended).
+    /// Replaces `member`'s metadata, provided it is still that membership (joined at the same
+    /// revision, not a later member under the same id, as read just before the write, which is
+    /// a compare-and-set of the version read); returns it as updated.
+    /// - Throws: `noNode` when that membership has ended (left, or its session ended);
+    ///   `versionConflict` when the value kept changing under it.
     @discardableResult
     public func update(_ member: Member, metadata: [UInt8]) async throws -> Member {
         let key = try group.child(member.id)
-        guard let current = try await store.get(key), current.createRevision == member.joinedRevision else {
-            throw CoordinationError(.noNode, "member \(member.id) of group \(group) has left", key: key)
+        for _ in 0..<Self.updateAttempts {
+            try Task.checkCancellation()
+            guard let current = try await store.get(key), current.createRevision == member.joinedRevision else {
+                throw CoordinationError(.noNode, "member \(member.id) of group \(group) has left", key: key)
+            }
+            do {
+                let record = try await store.set(key, value: metadata, ifVersion: current.version)
+                return Member(id: member.id, metadata: record.value, joinedRevision: record.createRevision)
+            } catch let error as CoordinationError where error.code == .versionConflict {
+                // Changed since the read: written meanwhile, or ended and joined anew. Read again.
+            }
         }
-        do {
-            let record = try await store.set(key, value: metadata, ifVersion: current.version)
-            return Member(id: member.id, metadata: record.value, joinedRevision: record.createRevision)
-        } catch let error as CoordinationError where error.code == .versionConflict {
-            // Changed since the read: written by this member meanwhile, or ended and joined anew.
-            return try await update(member, metadata: metadata)
-        }
+        throw CoordinationError(.versionConflict, "member \(member.id) of group \(group) kept changing; not updated", key: key)
     }
+
+    /// Reads and compare-and-sets in ``update(_:metadata:)`` before it gives up.
+    static let updateAttempts = 5
 
     /// Leaves the group; leaving twice is not an error.
     public func leave(id: String) async throws {
@@ -95,15 +103,18 @@ public struct Membership: Sendable {
         let key = try group.child(id)
         // Whether an earlier try may have created the member without our hearing of it.
         var mayHaveJoined = event.state == .reconnected
+        // What the tries wrote: the metadata may change between them.
+        var tried: Set<[UInt8]> = []
         var backoff = Backoff()
         while true {
             let metadata = metadata()
+            tried.insert(metadata)
             do {
                 return try await join(id: id, metadata: metadata)
             } catch let error as CoordinationError where error.code == .nodeExists {
                 // Still there from this session (a reconnect, or a try whose reply was lost), or
                 // held by someone else: say so.
-                if mayHaveJoined, let existing = try? await store.get(key), existing.isEphemeral, existing.value == metadata {
+                if mayHaveJoined, let existing = try? await store.get(key), existing.isEphemeral, tried.contains(existing.value) {
                     return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
                 }
                 throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: key)

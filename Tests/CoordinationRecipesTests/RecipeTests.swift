@@ -142,8 +142,6 @@ import Testing
         #expect(try await views.next() == [], "cancelling stayJoined leaves")
     }
 
-    /// A long-lived candidate rides out lost contact while campaigning (a scheduler worker
-    /// once died of a connection loss listing the election's candidates).
     /// `update` changes only the membership it was given: not one that has ended, nor a later
     /// member under the same id; and `stayJoined` joins again with the metadata said last.
     @Test(arguments: RecipeBackend.all)
@@ -185,6 +183,8 @@ import Testing
         _ = try? await staying.value
     }
 
+    /// A long-lived candidate rides out lost contact while campaigning (a scheduler worker
+    /// once died of a connection loss listing the election's candidates).
     @Test(arguments: RecipeBackend.all)
     func leadRidesOutLostContactWhileCampaigning(backend: RecipeBackend) async throws {
         let handles = try Handles(backend)

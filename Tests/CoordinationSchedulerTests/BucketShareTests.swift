@@ -187,7 +187,8 @@ final class StartedWorkers: Sendable {
 
 @Suite(.serverLoadLimit) struct DrainingShareTests {
     /// A worker that drains says so in its membership value: the rest of its class takes its
-    /// share of the buckets while it finishes its run, and new broadcast runs leave it out.
+    /// share of the buckets while it finishes its run, new broadcast runs leave it out, and the
+    /// leader retires the broadcast run it had pending.
     /// Nobody helps here (``Worker/Configuration/helpAfterIdle`` is `nil`) and the leader cannot
     /// run the jobs, so only the takeover of the share can run them.
     @Test(arguments: SchedulerBackend.all)
@@ -226,6 +227,9 @@ final class StartedWorkers: Sendable {
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: hold, handler: "work"))
         await holding.wait()
+        // A broadcast while b is full: c runs its run, b's stays pending.
+        try await client.submit(JobSpec(id: "early", handler: "work", placement: .broadcast))
+        _ = try await cluster.waitForHistory("c's run of the early broadcast") { $0.contains { $0.job == "early" && $0.worker == "c" } }
         b.drain()
         let membership = Membership(store: store, group: cluster.layout.workers)
         try await withDeadline("b to say it is draining") {
@@ -238,6 +242,10 @@ final class StartedWorkers: Sendable {
             }
         }
         #expect(try await client.workers().first { $0.id == "b" }?.info.draining == true)
+        // b will never claim its pending broadcast run: the leader retires it now, not once b has left.
+        _ = try await cluster.waitForHistory("b's early broadcast run retired") { history in
+            history.contains { $0.job == "early" && $0.worker == "b" && $0.outcome == .abandoned }
+        }
         try await client.submit([JobSpec(id: after, handler: "work"), JobSpec(id: "all", handler: "work", placement: .broadcast)])
         _ = try await cluster.waitForHistory("\(after) and the broadcast") { history in
             [after, "all"].allSatisfy { job in history.contains { $0.job == job && $0.outcome == .succeeded } }

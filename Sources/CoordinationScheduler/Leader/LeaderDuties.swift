@@ -272,9 +272,15 @@ struct LeaderDuties: Sendable {
             let eligible = workers.filter { $0.value.canRun(spec) }
             if spec.placement == .broadcast {
                 let abandoned = !view.isHeld(record)
-                // Only once its worker has left (a draining one's pending runs wait for that).
-                if stable, abandoned, let assignee = record.assignee, !(view.workers[assignee]?.canRun(spec) ?? false) {
-                    await retireBroadcastRun(run, reason: "worker \(assignee) left")
+                if stable, abandoned, let assignee = record.assignee {
+                    let member = view.workers[assignee]
+                    if !(member?.canRun(spec) ?? false) {
+                        await retireBroadcastRun(run, reason: "worker \(assignee) left")
+                    } else if member?.draining == true && record.status == .pending {
+                        // It will never claim it; left pending, the run would hold back the
+                        // job's later fire times (overlap `queue`) until it has left.
+                        await retireBroadcastRun(run, reason: "worker \(assignee) is shutting down")
+                    }
                 }
                 continue
             }

@@ -223,9 +223,10 @@ public final class Worker: Service {
     /// on it. Best effort: without it they only take over later, as before.
     private func announceDraining(_ metadata: [UInt8]) async {
         // Not joined yet: the join writes the draining value itself.
-        guard let member = membership.withLock({ $0?.member }) else { return }
+        guard let member = membership.withLock({ $0?.member }), member.metadata != metadata else { return }
         do {
-            try await Membership(store: store, group: layout.workers, logger: logger).update(member, metadata: metadata)
+            let updated = try await Membership(store: store, group: layout.workers, logger: logger).update(member, metadata: metadata)
+            membership.withLock { if $0?.member.joinedRevision == updated.joinedRevision { $0?.member = updated } }
         } catch {
             logger.notice("cannot say in the membership that this worker is draining", metadata: ["error": "\(error)"])
         }
@@ -290,7 +291,12 @@ public final class Worker: Service {
                     case .shareModeDue:
                         shareTimer = nil
                     case .joined:
-                        break
+                        // A join that read the metadata before the drain began (or found the
+                        // member an earlier try wrote) says so now.
+                        if draining && failure == nil {
+                            drainingNotice?.cancel()
+                            drainingNotice = Task { await announceDraining(drainingMetadata) }
+                        }
                     case .drain:
                         guard !draining else { break }
                         draining = true
