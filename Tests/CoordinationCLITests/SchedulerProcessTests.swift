@@ -107,7 +107,7 @@ struct SchedulerProcessTests {
     /// The real servers (memory:// lives inside one process).
     static let servers = TestBackend.all.filter { $0.name != "memory" }
 
-    @Test("two coord worker processes run every job once, pass the environment, and exit 0 on SIGTERM", arguments: servers)
+    @Test("two coord worker processes run every job once, pass the environment, show as draining and exit 0 on SIGTERM", arguments: servers)
     func workersShareJobs(backend: TestBackend) async throws {
         let handles = try TestHandles(backend)
         let coord = try CoordProcess()
@@ -166,14 +166,40 @@ struct SchedulerProcessTests {
         }
         #expect(Set(liveIDs) == ["w1", "w2"])
 
-        // A graceful shutdown lets a running command finish: SIGTERM while `late` runs.
-        let late = try await coord.run(["--store", url, "job", "add", "late", "--command", "sleep 3; echo late >> '\(sink)'"])
+        // A graceful shutdown lets a running command finish: SIGTERM while `late` runs, which
+        // waits for a gate file. Meanwhile its worker shows as draining, the other as active.
+        let gate = coord.directory.appendingPathComponent("gate").path
+        let late = try await coord.run([
+            "--store", url, "job", "add", "late", "--command",
+            "while [ ! -e '\(gate)' ]; do sleep 0.05; done; echo late >> '\(sink)'",
+        ])
         #expect(late.status == 0, "\(late.stderr)")
         try await Self.waitUntilRunning(job: "late", in: store, limit: .seconds(10))
-        let statuses = await withTaskGroup(of: Int32.self) { group in
-            for worker in workers { group.addTask { await worker.terminate() } }
-            return await group.reduce(into: []) { $0.append($1) }
+        let lateRun = try await coord.run(["--store", url, "runs", "late", "--json"])
+        let holder = try #require(
+            (try JSONSerialization.jsonObject(with: Data(lateRun.stdoutText.utf8)) as? [String: Any])?["worker"] as? String)
+        let (draining, other) = holder == "w1" ? (workers[0], workers[1]) : (workers[1], workers[0])
+        draining.process.terminate()
+        let members = SchedulerLayout().workers
+        try await withDeadline("\(holder) to say it is draining", limit: .seconds(10)) {
+            for try await event in store.watch(try members.child(holder)) {
+                var records: [Key: Record] = [:]
+                records.apply(event)
+                if records.values.contains(where: { String(decoding: $0.value, as: UTF8.self).contains(#""draining":true"#) }) { return }
+            }
         }
+        let workerStates = try await coord.run(["--store", url, "workers", "--json"])
+        let stateRows = workerStates.stdoutText.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(
+            Dictionary(uniqueKeysWithValues: stateRows.compactMap { row in (row["id"] as? String).map { ($0, row["draining"] as? Bool) } })
+                == [holder: true, holder == "w1" ? "w2" : "w1": false], "\(workerStates.stdoutText)")
+        let table = try await coord.run(["--store", url, "workers"])
+        let drainingRow = table.stdoutText.split(separator: "\n").first { $0.hasPrefix(holder) }.map(String.init) ?? ""
+        #expect(drainingRow.contains("draining"), "\(table.stdoutText)")
+        _ = try coord.write("", to: "gate")
+        let statuses = [await draining.terminate(), await other.terminate()]
         #expect(statuses == [0, 0], "\(workers.map(\.stderr))")
         let finished = try await coord.run(["--store", url, "runs", "late", "--json"])
         #expect(finished.stdoutText.contains(#""status":"succeeded""#), "\(finished.stdoutText)")
