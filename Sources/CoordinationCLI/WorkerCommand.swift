@@ -22,8 +22,10 @@ struct WorkerCommand: AsyncParsableCommand {
             and, beyond --max-finished finished jobs, those that finished first, sooner (every job \
             kept is in every worker's view).
 
-            SIGTERM or SIGINT shuts down gracefully: no new claims, running commands get --grace \
-            to finish, what is left is handed back to other workers; then coord exits 0. Logs go \
+            SIGTERM or SIGINT shuts down gracefully: no new claims (coord workers shows the \
+            worker as draining, and the others take over its share of the jobs at once), running \
+            commands get --grace to finish, what is left is handed back to other workers; then \
+            coord exits 0. Logs go \
             to stderr (--log-level info shows claims and runs). A store that cannot be reached \
             yet is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
             coord at once.
