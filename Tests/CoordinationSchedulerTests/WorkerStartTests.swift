@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationMemory
 import CoordinationScheduler
 import CoordinationTestSupport
 import Synchronization
@@ -48,5 +49,29 @@ import Testing
         _ = try await cluster.waitForHistory("the job to run") { $0.contains { $0.job == "j" && $0.outcome == .succeeded } }
         #expect(flaky.value?.failed.withLock { $0 } == 3, "the start failed three times first")
         #expect(calls.value.values.reduce(0, +) == 1)
+    }
+}
+
+/// A worker's configuration is checked when it is made, with an error that names the setting.
+@Suite struct WorkerConfigurationTests {
+    @Test func badSettingsAreRefusedByName() async throws {
+        let store = try await MemoryServer().connect(namespace: .root, sessionTTL: .seconds(5))
+        defer { Task { await store.close() } }
+        func refusal(_ configuration: Worker.Configuration) -> String? {
+            do {
+                _ = try Worker(store: store, id: "w", configuration: configuration, handlers: [:])
+                return nil
+            } catch {
+                return error.code == .invalidConfiguration ? error.message : "\(error)"
+            }
+        }
+        #expect(refusal(Worker.Configuration(capacity: 0))?.contains("capacity must be at least 1") == true)
+        #expect(refusal(Worker.Configuration(weight: 0))?.contains("weight must be at least 1") == true)
+        var negative = Worker.Configuration()
+        negative.helpAfterIdle = .seconds(-1)
+        #expect(refusal(negative)?.contains("helpAfterIdle must not be negative") == true)
+        var never = Worker.Configuration()
+        never.helpAfterIdle = nil
+        #expect(refusal(never) == nil, "nil: never helps")
     }
 }

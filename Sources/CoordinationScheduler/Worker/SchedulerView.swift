@@ -54,9 +54,12 @@ struct SchedulerView: Sendable {
     /// The running runs of each worker, by their records: its load (the load-aware delay,
     /// least-loaded placement), and the runs its leaving or returning abandons.
     private var runningRunsByWorker: [String: Set<Key>] = [:]
-    private(set) var workers: [String: WorkerInfo] = [:]
-    /// The live workers that take new runs: not draining (``WorkerInfo/draining``).
-    var placeableWorkers: [String: WorkerInfo] { workers.filter { !$0.value.draining } }
+    private(set) var workers: [String: WorkerInfo] = [:] {
+        didSet { placeableWorkers = workers.filter { !$0.value.draining } }
+    }
+    /// The live workers that take new runs: not draining (``WorkerInfo/draining``). Kept per
+    /// change of the members, not filtered on each choice of the claiming loop.
+    private(set) var placeableWorkers: [String: WorkerInfo] = [:]
     /// Each member's registration: its key's `createRevision`.
     private var registrations: [String: Int64] = [:]
     /// The buckets the leader lists as wide; `nil` while it lists none (the key is absent, or

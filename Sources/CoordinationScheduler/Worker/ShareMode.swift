@@ -4,9 +4,9 @@
 /// A share is what lets many workers claim short jobs fast, but a worker that sees only its own
 /// buckets cannot take work queued in the others': with long jobs, the workers whose buckets
 /// emptied first would sit idle beside a backlog. So a worker with a free slot and nothing to
-/// claim for ``widenAfterIdle`` (``Worker/Configuration/helpAfterIdle``) watches everything, as every worker once did, and goes back to
-/// its share once every slot has been busy for ``narrowAfterBacklog`` (it could take no more
-/// anyway; the buckets of its runs stay watched). Each switch costs a fresh snapshot of what is
+/// claim for ``widenAfterIdle`` (``Worker/Configuration/helpAfterIdle``) watches everything, as
+/// every worker once did, and goes back to its share once every slot has been busy for
+/// ``narrowAfterBacklog`` (it could take no more anyway; the buckets of its runs stay watched). Each switch costs a fresh snapshot of what is
 /// then watched, hence the delays: a worker switches at most about once per their sum.
 struct ShareMode: Sendable {
     static let defaultWidenAfterIdle = Duration.seconds(2)

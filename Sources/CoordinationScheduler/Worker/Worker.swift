@@ -140,6 +140,10 @@ public final class Worker: Service {
         guard configuration.weight >= 1 else {
             throw CoordinationError(.invalidConfiguration, "worker weight must be at least 1, got \(configuration.weight)")
         }
+        if let help = configuration.helpAfterIdle, help < .zero {
+            throw CoordinationError(
+                .invalidConfiguration, "worker helpAfterIdle must not be negative, got \(help) (nil never helps)")
+        }
         self.store = store
         self.layout = layout
         self.id = id
