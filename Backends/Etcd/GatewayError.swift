@@ -64,6 +64,15 @@ extension CoordinationError {
                 code = .connectionLoss
             default: code = .unavailable
             }
+            if message.contains("database space exceeded") {
+                // The NOSPACE alarm: every write (and lease grant) is refused until an operator acts.
+                return CoordinationError(
+                    .unavailable,
+                    "etcd's database is full (its space quota, --quota-backend-bytes, is reached) and it refuses every write "
+                        + "until space is freed: compact its history, defragment and disarm the alarm (etcdctl compact REVISION; "
+                        + "etcdctl defrag; etcdctl alarm disarm), and run etcd with --auto-compaction-retention so that it does not fill again",
+                    key: key, backendDetail: detail)
+            }
             if message.contains("HTTP request to an HTTPS server") {
                 return CoordinationError(
                     .invalidConfiguration, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,

@@ -54,6 +54,45 @@ struct EtcdServerTests {
         }
     }
 
+    /// A full database (etcd's NOSPACE alarm, which refuses every write) is named with its remedy;
+    /// reads and deletes go on meanwhile, and the remedy the message gives makes writes work again.
+    @Test func aFullDatabaseIsNamedWithWhatFreesIt() async throws {
+        try await EtcdCluster.with(arguments: ["--quota-backend-bytes", "1048576"]) { cluster in
+            let store = try await open(cluster)
+            let root = try Key("/full")
+            _ = try await store.create(root, value: [], mode: .persistent)
+            let value = [UInt8](repeating: 7, count: 200_000)
+            var written = 0
+            var refusal: CoordinationError?
+            while refusal == nil && written < 50 {
+                do {
+                    _ = try await store.create(try root.child("k\(written)"), value: value, mode: .persistent)
+                    written += 1
+                } catch let error as CoordinationError {
+                    refusal = error
+                }
+            }
+            let error = try #require(refusal, "a 1 MiB quota must fill within 50 writes of 200 kB")
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("space quota") && error.message.contains("--auto-compaction-retention"), "\(error.message)")
+            #expect(error.backendDetail?.contains("database space exceeded") == true)
+            #expect(try await store.get(try root.child("k0"))?.value == value, "reads go on")
+            for index in 0..<written { try await store.delete(try root.child("k\(index)"), ifVersion: nil, recursive: false) }
+
+            // The remedy the message names: compact, defragment, disarm.
+            let admin = cluster.admin
+            let alarms = try await admin.call("/v3/maintenance/alarm", ["action": "GET"])
+            let member = try #require(alarms["alarms"]?.arrayValue.first?["memberID"]?.int64Value, "the NOSPACE alarm is raised")
+            let revision = try #require(try await admin.call("/v3/kv/range", EtcdRequest.range(Array("x".utf8)))["header"]?["revision"]?.int64Value)
+            try await admin.compact(to: revision)
+            _ = try await admin.call("/v3/maintenance/defragment", [:])
+            _ = try await admin.call("/v3/maintenance/alarm", ["action": "DEACTIVATE", "memberID": .int64(member), "alarm": "NOSPACE"])
+            _ = try await store.create(try root.child("again"), value: [1], mode: .persistent)
+            #expect(try await store.get(try root.child("again"))?.value == [1], "writes work again once space is freed")
+            await store.close()
+        }
+    }
+
     @Test func restartedEtcdLosesNoWatchEvent() async throws {
         try await EtcdCluster.with { cluster in
             let store = try await open(cluster)
