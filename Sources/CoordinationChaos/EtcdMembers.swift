@@ -8,7 +8,11 @@ final class EtcdMembers: ChaosCluster {
     private let cluster: EtcdCluster
 
     init(basePort: Int) {
-        cluster = EtcdCluster(size: 3, basePort: basePort, folderPrefix: "coord-chaos-etcd-")
+        // Compacting every 10 s, as a well-kept etcd does (and compose/native's): a watch cut off
+        // for longer by a fault finds its revision compacted and must resync with a snapshot.
+        cluster = EtcdCluster(
+            size: 3, basePort: basePort, extraArguments: ["--auto-compaction-mode", "periodic", "--auto-compaction-retention", "10s"],
+            folderPrefix: "coord-chaos-etcd-")
     }
 
     var memberAddresses: [String] { cluster.endpoints }

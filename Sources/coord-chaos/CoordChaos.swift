@@ -12,7 +12,8 @@ struct CoordChaos: AsyncParsableCommand {
         abstract: "Run the scheduler under faults on real ZooKeeper and etcd clusters, and check that no job is lost or run twice.",
         discussion: """
             For each backend, coord-chaos starts its own 3-node cluster on loopback (ZooKeeper on \
-            ports 24100-24122, etcd on 24130-24135; data under /tmp), a fencing sink, and 4 \
+            ports 24100-24122, etcd on 24130-24135, compacting its history every 10 s; data under \
+            /tmp), a fencing sink, and 4 \
             `coord worker` processes (the `coord` built next to this binary) that reach the \
             servers through TCP relays it owns. While a stream of one-shot jobs, a cron job every \
             second and sharded jobs run, it injects faults on a seeded schedule: SIGKILL a worker; \
