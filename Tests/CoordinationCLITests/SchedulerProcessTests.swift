@@ -201,6 +201,11 @@ struct SchedulerProcessTests {
         _ = try coord.write("", to: "gate")
         let statuses = [await draining.terminate(), await other.terminate()]
         #expect(statuses == [0, 0], "\(workers.map(\.stderr))")
+        // At --log-level info a worker says what it claims and how each run ends (as its help
+        // says), and a graceful stop is no failure.
+        let logs = workers.map(\.stderr).joined()
+        #expect(logs.contains("claimed") && logs.contains("run ended") && logs.contains("late"), "\(logs)")
+        #expect(!logs.contains("CancellationError"), "\(logs)")
         let finished = try await coord.run(["--store", url, "runs", "late", "--json"])
         #expect(finished.stdoutText.contains(#""status":"succeeded""#), "\(finished.stdoutText)")
         #expect(try String(contentsOfFile: sink, encoding: .utf8).contains("late\n"))

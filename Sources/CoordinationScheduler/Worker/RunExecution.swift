@@ -125,7 +125,8 @@ struct RunExecution: Sendable {
             return recovered.claim
         }
         guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
-        logger.debug("claimed", metadata: ["run": "\(runKey)", "token": "\(claim.createRevision)"])
+        logger.info(
+            "claimed", metadata: ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)", "token": "\(claim.createRevision)"])
         control.advance(to: updated.version)
         return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry)
     }
@@ -288,6 +289,11 @@ struct RunExecution: Sendable {
                         }
                     return [.check(runKey, version: fence), .delete(claimKey, ifVersion: nil), last]
                 }
+                var said: Logger.Metadata = ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)"]
+                if let ended { said["outcome"] = "\(ended.outcome.rawValue)" }
+                if let message = ended?.message { said["message"] = "\(message)" }
+                if let requeued { said["next attempt"] = "\(requeued.attempt)" }
+                logger.info(ended == nil ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried", metadata: said)
                 return true
             } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
                 // Refused by the fence. A cancel request also moves the run's version: if the run

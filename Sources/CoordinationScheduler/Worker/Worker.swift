@@ -232,7 +232,10 @@ public final class Worker: Service {
             let updated = try await Membership(store: store, group: layout.workers, logger: logger).update(member, metadata: metadata)
             membership.withLock { if $0?.member.joinedRevision == updated.joinedRevision { $0?.member = updated } }
         } catch {
-            logger.notice("cannot say in the membership that this worker is draining", metadata: ["error": "\(error)"])
+            // Cancelled: the worker stopped first (nothing left to finish) and leaves, which says more.
+            if !Task.isCancelled {
+                logger.notice("cannot say in the membership that this worker is draining", metadata: ["error": "\(error)"])
+            }
         }
     }
 
