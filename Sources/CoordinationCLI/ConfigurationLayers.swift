@@ -90,11 +90,29 @@ struct ConfigurationLayers {
         // swift-system FilePath, a module this target does not import.
         let pathReader = ConfigReader(
             provider: InMemoryProvider(values: ["filePath": ConfigValue(.string(path), isSecret: false)]))
+        let provider: FileProvider<JSONSnapshot>
         do {
-            return try await FileProvider<JSONSnapshot>(config: pathReader)
+            provider = try await FileProvider<JSONSnapshot>(config: pathReader)
         } catch {
             throw CoordinationError(
                 .invalidConfiguration, "config file \(path) is not a valid JSON object: \(oneLine(error))")
+        }
+        try refuseUnknownKeys(in: path)
+        return provider
+    }
+
+    /// A misspelt key would otherwise be ignored in silence: `{"stor": "etcd://…"}` left the
+    /// store at its default, `memory://`, whose writes vanish when the command ends.
+    private static func refuseUnknownKeys(in path: String) throws(CoordinationError) {
+        guard let data = FileManager.default.contents(atPath: path),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return }  // FileProvider has read it as a JSON object already; nothing more to say
+        let known = CoordConfiguration.Setting.allCases.map(\.rawValue)
+        for key in object.keys.sorted() where !known.contains(key) {
+            let guess = Spelling.nearest(to: key, among: known).map { " (did you mean '\($0)'?)" } ?? ""
+            throw CoordinationError(
+                .invalidConfiguration,
+                "config file \(path) has an unknown key '\(key)'\(guess); the keys are \(known.joined(separator: ", "))")
         }
     }
 

@@ -110,6 +110,22 @@ struct CommandLineTests {
         #expect(result.stderr.hasPrefix("coord: config file \(file)"))
     }
 
+    @Test("an unknown config key is refused by name, with the likely key, before anything is written")
+    func unknownConfigKey() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(#"{"stor": "zookeeper://127.0.0.1:1/x", "logLevel": "info"}"#, to: "coord.json")
+        let result = try await coord.run(["kv", "put", "/a", "1"])
+        #expect(result.status == 7, "a misspelt store key must not leave the write to memory://")
+        #expect(result.stderrLines == [
+            "coord: config file \(file) has an unknown key 'stor' (did you mean 'store'?); the keys are "
+                + "store, logLevel, namespace, sessionTtl, username, password, passwordFile, tlsCa, tlsCert, tlsKey"
+        ])
+        _ = try coord.write(#"{"zzzzzz": 1}"#, to: "coord.json")
+        let far = try await coord.run(["kv", "get", "/a"])
+        #expect(far.status == 7 && far.stderr.contains("unknown key 'zzzzzz'; the keys are store,"), "\(far.stderr)")
+    }
+
     @Test("a bad log level names the value and where it came from")
     func badLogLevel() async throws {
         let coord = try CoordProcess(environment: ["COORD_LOG_LEVEL": "loud"])
