@@ -75,6 +75,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
         await progress.setWorkers(workerList.map(\.id))
+        try Self.checkRunnable(specs, by: workerList.map(\.info), scheme: context.storeURL.scheme)
         for spec in specs { try await scheduler.submit(spec) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -117,6 +118,29 @@ struct RunCommand: AsyncParsableCommand {
         let finished = try await Self.finished(specs, scheduler: scheduler)
         await progress.update(finished)
         Self.printSummary(specs, finished)
+    }
+
+    /// A job none of this command's workers can run would wait forever (and `--until-idle` with
+    /// it): refused on `memory://`, where no other process can run it; on a shared store a note
+    /// says that it waits for a `coord worker` that can.
+    static func checkRunnable(_ specs: [JobSpec], by workers: [WorkerInfo], scheme: String) throws {
+        let waiting = specs.filter { spec in !workers.contains { $0.canRun(spec) } }
+        guard !waiting.isEmpty else { return }
+        let needs = waiting.map { spec in
+            var need = ["handler '\(spec.handler)'"]
+            if !spec.requiredLabels.isEmpty {
+                need.append("labels " + spec.requiredLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+            }
+            return "\(spec.id) (\(need.joined(separator: ", ")))"
+        }.joined(separator: "; ")
+        let ours = "coord run's workers run --command jobs (handler '\(ShellJobHandler.name)') and have no labels"
+        if scheme == "memory" {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "no worker here can run \(needs): \(ours), and on memory:// no other process can run it; "
+                    + "give the job a command and no required labels, or use a shared store with a coord worker that can run it")
+        }
+        StandardStreams.writeError("coord: note: \(needs) will wait for a coord worker that can run it: \(ours)")
     }
 
     /// Each job's outcomes so far and its active runs, from the store.

@@ -74,6 +74,21 @@ struct SchedulerCommandTests {
         #expect(result.stderr.contains("job x") && result.stderr.contains("shards"), "\(result.stderr)")
     }
 
+    @Test("coord run refuses on memory:// a job its workers cannot run, rather than waiting forever")
+    func unrunnableJob() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(
+            #"[{"id": "ok", "command": "true"}, {"id": "mine", "handler": "nosuch"}, {"id": "zoned", "command": "true", "requiredLabels": {"zone": "a"}}]"#,
+            to: "jobs.json")
+        let result = try await coord.run(["run", file, "--until-idle"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("mine (handler 'nosuch')") && result.stderr.contains("zoned (handler 'shell', labels zone=a)")
+                && !result.stderr.contains("ok ("), "\(result.stderr)")
+    }
+
     @Test(
         "job add refuses a bad job before any I/O, with one line naming the problem",
         arguments: [
