@@ -6,8 +6,8 @@ import Coordination
 enum ZooKeeperReturnCode {
     /// Maps `rc` (never `ZOK`) for an operation on `key`.
     static func error(_ rc: Int32, key: Key?, during operation: String) -> CoordinationError {
-        let detail = "ZooKeeper \(name(of: rc)) (\(rc)) during \(operation)"
         let about = key.map { " \($0)" } ?? ""
+        let detail = "ZooKeeper \(name(of: rc)) (\(rc)) during \(operation)\(about)"
         let code: CoordinationError.Code
         let message: String
         switch rc {

@@ -164,7 +164,7 @@ extension ZooKeeperStore {
             }
             if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
                 let operation = operations[failure]
-                throw fail(results[failure].err, znode(operation.key), Self.verb(of: operation))
+                throw await fail(results[failure].err, znode(operation.key), Self.verb(of: operation), expected: operation.expectedVersion)
                     .inTransaction(operation: failure, of: operations.count)
             }
             let error = ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")

@@ -109,6 +109,18 @@ public final class ZooKeeperStore: CoordinationStore {
         ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation)
     }
 
+    /// ``fail(_:_:_:)``, except that a version refusal (`ZBADVERSION`, which names no version)
+    /// says which version the key is at now, read after it, as the other backends say it.
+    func fail(_ rc: Int32, _ znode: Key, _ operation: String, expected version: Int64?) async -> CoordinationError {
+        let error = fail(rc, znode, operation)
+        guard rc == ZBADVERSION.rawValue, let version else { return error }
+        let key = key(ofZnode: znode)
+        let now = await statNode(znode)
+        var conflict = CoordinationError.versionConflict(key, expected: version, actual: now.stat.map { Int64($0.version) })
+        conflict.backendDetail = error.backendDetail
+        return conflict
+    }
+
     var acl: UnsafePointer<ACL_vector> {
         configuration.digest == nil ? coordination_zoo_open_acl() : coordination_zoo_creator_all_acl()
     }
@@ -349,7 +361,7 @@ public final class ZooKeeperStore: CoordinationStore {
         try CoordinationLimits.validate(value: value, for: key)
         let znode = znode(key)
         let reply = await setNode(znode, value: value, version: Self.zkVersion(ifVersion))
-        guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw fail(reply.rc, znode, "set") }
+        guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw await fail(reply.rc, znode, "set", expected: ifVersion) }
         return record(znode, value: value, stat: stat)
     }
 
@@ -358,7 +370,7 @@ public final class ZooKeeperStore: CoordinationStore {
         if !recursive {
             if key.isRoot { throw CoordinationError.rootDeleteRefused() }
             let reply = await deleteNode(znode, version: Self.zkVersion(ifVersion))
-            guard reply.rc == ZOK.rawValue else { throw fail(reply.rc, znode, "delete") }
+            guard reply.rc == ZOK.rawValue else { throw await fail(reply.rc, znode, "delete", expected: ifVersion) }
             forget(znode)
             return
         }
@@ -369,7 +381,7 @@ public final class ZooKeeperStore: CoordinationStore {
         if let ifVersion {
             let reply = await statNode(znode)
             guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw fail(reply.rc, znode, "delete") }
-            guard Int64(stat.version) == ifVersion else { throw fail(ZBADVERSION.rawValue, znode, "delete") }
+            guard Int64(stat.version) == ifVersion else { throw await fail(ZBADVERSION.rawValue, znode, "delete", expected: ifVersion) }
         }
         try await deleteTree(znode, version: Self.zkVersion(ifVersion), top: true)
     }

@@ -23,6 +23,14 @@ public enum Operation: Sendable, Hashable {
         }
     }
 
+    /// The version it requires the key to be at, if any.
+    public var expectedVersion: Int64? {
+        switch self {
+        case .check(_, let version), .set(_, _, let version), .delete(_, let version): version
+        case .create: nil
+        }
+    }
+
     /// The value it writes, if any.
     public var value: [UInt8]? {
         switch self {

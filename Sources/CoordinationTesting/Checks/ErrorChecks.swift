@@ -14,6 +14,21 @@ extension ConformanceSuite {
                 try expect(!error.message.isEmpty, "the message must not be empty")
             }
         },
+        ConformanceCheck("version-conflict-names-both-versions", clause: 9, "A versionConflict says which version was expected and which the key is at, in the same words on every backend, for a set, a delete and a transaction's check.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/v")
+            _ = try await store.create(key, value: [], mode: .persistent)
+            _ = try await store.set(key, value: [1], ifVersion: 0)
+            let expected = "key /v is not at version 7 (found version 1)"
+            let set = try await expectThrows(code: .versionConflict, "set at a wrong version") { try await store.set(key, value: [], ifVersion: 7) }
+            let delete = try await expectThrows(code: .versionConflict, "delete at a wrong version") { try await store.delete(key, ifVersion: 7, recursive: false) }
+            let check = try await expectThrows(code: .versionConflict, "a transaction's check at a wrong version") {
+                _ = try await store.transaction([.check(key, version: 7), .set(key, value: [2], ifVersion: nil)])
+            }
+            for (error, what) in [(set, "set"), (delete, "delete"), (check, "transaction")] {
+                try expect(error.message.contains(expected), "the \(what)'s message must say \"\(expected)\": \(error.message)")
+            }
+        },
         ConformanceCheck("error-of-one-operation-names-no-transaction-index", clause: 9, "An error of a single get, create, set or delete has no failedOperation: only a transaction's errors name one.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/alone")
