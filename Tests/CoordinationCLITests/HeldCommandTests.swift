@@ -39,6 +39,10 @@ import Testing
         (["lock", "x", "--timeout", "soon", "--", "true"], 7, "--timeout soon is not a positive duration"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["elect", "", "--", "true"], 6, "invalid key"),
+        // A command that never starts gets a shell's status: 127 not found, 126 not runnable.
+        (["lock", "x", "--", "/nonexistent/cmd"], 127, "coord: cannot run /nonexistent/cmd: no such file"),
+        (["lock", "x", "--", "no-such-command-anywhere"], 127, "no-such-command-anywhere: no such command on PATH"),
+        (["elect", "/e", "--", "/"], 126, "cannot run /: it is a directory"),
     ])
     func mistakes(arguments: [String], status: Int32, message: String) async throws {
         let coord = try CoordProcess()
