@@ -33,3 +33,12 @@ struct KV: AsyncParsableCommand {
             ])
     }
 }
+
+extension KV {
+    /// `--if-version` as given: versions start at 0, so a negative one is a mistake, not a refusal to expect.
+    static func validate(ifVersion: Int64?) throws {
+        if let ifVersion, ifVersion < 0 {
+            throw ValidationError("--if-version must be 0 or more (a key's version starts at 0), got \(ifVersion)")
+        }
+    }
+}

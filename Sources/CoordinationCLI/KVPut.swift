@@ -41,7 +41,10 @@ struct KVSet: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The key.") var key: String
     @Argument(help: "The new value.") var value: String
-    @Option(help: ArgumentHelp("Only if the key is at this version.", valueName: "n")) var ifVersion: Int64?
+    // Unconditional: `-1` is taken as the value (and refused by name), not as an unknown option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Only if the key is at this version.", valueName: "n")) var ifVersion: Int64?
+
+    func validate() throws { try KV.validate(ifVersion: ifVersion) }
 
     func run() async throws {
         let context = try await CommandContext.make(global)

@@ -50,8 +50,8 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(help: "Print what would be copied; write nothing.") var dryRun = false
     @Flag(help: "Compare both sides afterwards (alone with --dry-run); exit 1 on any difference.") var verify = false
     @Flag(help: "Keep mirroring changes until Ctrl-C or SIGTERM, then catch up and verify.") var follow = false
-    @Option(help: "Writes in flight at once.") var concurrency = 16
-    @Option(help: "How many differences --verify lists.") var showDifferences = 20
+    @Option(parsing: .unconditional, help: "Writes in flight at once.") var concurrency = 16
+    @Option(parsing: .unconditional, help: "How many differences --verify lists.") var showDifferences = 20
     @Option(help: ArgumentHelp("Reads in flight when reading ZooKeeper level by level.", visibility: .hidden))
     var readWidth = 64
     @Option(help: ArgumentHelp("Keys written per transaction (at most 64).", visibility: .hidden))
