@@ -90,6 +90,13 @@ struct MigrateCommand: AsyncParsableCommand {
             await from.close()
             throw error
         }
+        // Allowed (it tries the flags out), but never what someone with data means.
+        if source.scheme == "memory" {
+            StandardStreams.writeError("coord: note: --from memory:// is empty: the embedded store lives only inside one coord process")
+        }
+        if target.scheme == "memory" && !dryRun {
+            StandardStreams.writeError("coord: note: --to memory:// keeps nothing: the copy goes when this coord process ends")
+        }
         let migration = StoreMigration(source: from, target: to, options: options, logger: context.logger)
         let printer = MigrationProgressPrinter(terminal: isatty(STDERR_FILENO) != 0)
         do {
@@ -115,6 +122,9 @@ struct MigrateCommand: AsyncParsableCommand {
                 "ended": "\(report.phases.map { "\($0.phase.rawValue) at \(Self.format($0.endedAt))" }.joined(separator: ", "))"
             ])
             StandardStreams.writeLine(Self.summary(report.counts, elapsed: report.elapsed, rate: report.keysPerSecond, dryRun: dryRun))
+            if report.counts.sourceKeys == 0 && source.scheme != "memory" {
+                StandardStreams.writeError("coord: note: the source holds no persistent key under \(prefix) (is --prefix or the namespace in --from right?)")
+            }
         }
         if follow {
             try await runFollow(migration, printer: printer)

@@ -73,7 +73,7 @@ struct MigrateCommandTests {
         #expect(root.stdoutText.contains("migrate"))
     }
 
-    @Test("between two in-process stores: nothing to copy, a summary, status 0")
+    @Test("between two in-process stores: nothing to copy, a summary, notes saying why, status 0")
     func memoryToMemory() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
@@ -81,6 +81,10 @@ struct MigrateCommandTests {
         #expect(result.status == 0)
         #expect(result.stdoutText.contains("copied 0 keys"))
         #expect(result.stdoutText.contains("verify: 0 keys on the source"))
+        #expect(result.stderrLines == [
+            "coord: note: --from memory:// is empty: the embedded store lives only inside one coord process",
+            "coord: note: --to memory:// keeps nothing: the copy goes when this coord process ends",
+        ])
     }
 
     /// A few keys on ZooKeeper under a fresh namespace, and a fresh etcd namespace.
@@ -121,6 +125,11 @@ struct MigrateCommandTests {
             let again = try await coord.run(["migrate", "--from", from, "--to", to, "--prefix", "/app/k1"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stdoutText.contains("copied 0 keys, skipped 11 identical"), "\(again.stdoutText)")
+            #expect(!again.stderr.contains("note:"), "\(again.stderr)")
+
+            let nothing = try await coord.run(["migrate", "--from", from, "--to", to, "--prefix", "/app/nokey"])
+            #expect(nothing.status == 0, "\(nothing.stderr)")
+            #expect(nothing.stderrLines == ["coord: note: the source holds no persistent key under /app/nokey (is --prefix or the namespace in --from right?)"])
         }
     }
 
