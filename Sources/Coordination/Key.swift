@@ -111,13 +111,17 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
 
     static func quoted(_ path: String) -> String {
         var out = "'"
-        for scalar in path.unicodeScalars {
+        // A key thousands of bytes long would bury the message: its start says which key it is.
+        let shown = 80
+        let scalars = path.unicodeScalars
+        for scalar in scalars.prefix(shown) {
             if scalar.value < 0x20 || scalar.value == 0x7F {
                 out += "\\u{\(String(scalar.value, radix: 16))}"
             } else {
                 out.unicodeScalars.append(scalar)
             }
         }
+        if scalars.count > shown { out += "…' (\(path.utf8.count) bytes)"; return out }
         return out + "'"
     }
 

@@ -32,6 +32,17 @@ import Testing
         }
     }
 
+    @Test func aLongKeyIsNamedByItsStartAndLength() {
+        let long = "/" + String(repeating: "a", count: 3000)
+        #expect(throws: CoordinationError.self) { try Key(long) }
+        do {
+            _ = try Key(long)
+        } catch {
+            #expect(error.message.hasPrefix("invalid key '/" + String(repeating: "a", count: 79) + "…' (3001 bytes): "), "\(error.message)")
+            #expect(error.message.count < 200, "the message stays readable: \(error.message.count) characters")
+        }
+    }
+
     @Test(arguments: ["/", "/a", "/a/b-c_d.e", "/zookeeperx", "/a/zookeeper", "/sp ace/%2e%2e/x:y", "/é/日本", "/a/.hidden", "/a/..."])
     func accepts(path: String) throws {
         #expect(try Key(path).path == path)
