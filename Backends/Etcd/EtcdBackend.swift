@@ -18,7 +18,7 @@ extension EtcdConfiguration {
     /// Options: `ttl` (the session's), `timeout` (one request's), and for `etcds` the TLS files
     /// `cacert`, `cert` and `key`.
     /// - Throws: `invalidConfiguration` for another scheme, a password without a user, or an
-    ///   unknown or malformed option.
+    ///   unknown or malformed option (a TTL outside ``CoordinationLimits/sessionTTLRange`` among them).
     public init(url: StoreURL) throws(CoordinationError) {
         guard url.scheme == "etcd" || url.scheme == "etcds" else {
             throw CoordinationError(.invalidConfiguration, "'\(url)' is not an etcd:// or etcds:// URL")
@@ -30,7 +30,7 @@ extension EtcdConfiguration {
         try url.requireOptions(in: secure ? ["ttl", "timeout", "cacert", "cert", "key"] : ["ttl", "timeout"])
         self.init(
             endpoints: url.hosts.isEmpty ? ["127.0.0.1:2379"] : url.hosts, namespace: url.namespace,
-            sessionTTL: try url.durationOption("ttl") ?? Self.defaultSessionTTL, secure: secure,
+            sessionTTL: try url.sessionTTLOption("ttl") ?? Self.defaultSessionTTL, secure: secure,
             caCertificate: url.option("cacert"), clientCertificate: url.option("cert"), clientKey: url.option("key"),
             user: url.user, password: url.password,
             requestTimeout: try url.durationOption("timeout") ?? Self.defaultRequestTimeout)

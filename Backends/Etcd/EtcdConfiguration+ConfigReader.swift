@@ -9,7 +9,8 @@ extension EtcdConfiguration {
     /// ## Configuration keys
     /// - `endpoints` (string list, required): the members as `host:port` entries.
     /// - `namespace` (string, optional, default `/`): every key lives under this prefix.
-    /// - `sessionTtl` (string, optional, default `10s`): the lease's time to live, as `500ms`, `10s`, `2m`.
+    /// - `sessionTtl` (string, optional, default `10s`): the lease's time to live, as `1s`, `10s`,
+    ///   `2m`, from 1s to 1d (``CoordinationLimits/sessionTTLRange``).
     /// - `username` (string, optional): the etcd user.
     /// - `password` (string, optional, secret): the etcd user's password; needs `username`.
     /// - `secure` (bool, optional, default: `true` when a TLS file is given, else `false`): https.
@@ -35,7 +36,7 @@ extension EtcdConfiguration {
         }
         self.init(
             endpoints: endpoints, namespace: try config.keySetting("namespace") ?? .root,
-            sessionTTL: try config.durationSetting("sessionTtl") ?? Self.defaultSessionTTL, secure: secure,
+            sessionTTL: try config.sessionTTLSetting("sessionTtl") ?? Self.defaultSessionTTL, secure: secure,
             caCertificate: ca, clientCertificate: certificate, clientKey: key, user: user, password: password,
             requestTimeout: try config.durationSetting("requestTimeout") ?? Self.defaultRequestTimeout,
             connections: try config.intSetting("connections", minimum: 1) ?? Self.defaultConnections)

@@ -34,7 +34,9 @@ public final class EtcdStore: CoordinationStore {
     ///   - connections: how many requests may be in flight at once (one kept-alive connection
     ///     each, opened only when that many requests wait, so a quiet handle keeps one); more
     ///     wait their turn. Watches and the session have their own.
-    /// - Throws: `unavailable` when no endpoint answers; `unauthenticated` for wrong credentials.
+    /// - Throws: `invalidConfiguration` for no endpoint or a TTL outside
+    ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no endpoint answers;
+    ///   `unauthenticated` for wrong credentials.
     public init(
         endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
         caCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
@@ -44,6 +46,8 @@ public final class EtcdStore: CoordinationStore {
         guard !endpoints.isEmpty else {
             throw CoordinationError(.invalidConfiguration, "an etcd store needs at least one endpoint (host:port)")
         }
+        // Checked here too, for settings given by hand rather than through a URL or configuration.
+        try CoordinationLimits.validate(sessionTTL: ttl)
         let tls = TLSFiles(caCertificate: caCertificate, clientCertificate: clientCertificate, clientKey: clientKey)
         let gateway = Gateway(
             hosts: endpoints, secure: secure, tls: tls, user: user, password: password,

@@ -10,7 +10,8 @@ extension ZooKeeperConfiguration {
     /// - `hosts` (string list, required): the servers as `host:port` entries.
     /// - `namespace` (string, optional, default `/`): every key lives under this znode.
     /// - `sessionTtl` (string, optional, default `10s`): the session timeout to request, as
-    ///   `500ms`, `10s`, `2m`; the server clamps it to its own bounds.
+    ///   `1s`, `10s`, `2m`, from 1s to 1d (``CoordinationLimits/sessionTTLRange``); the server
+    ///   clamps it to its own bounds.
     /// - `username` (string, optional): the digest user; nodes this store creates get a
     ///   creator-only ACL.
     /// - `password` (string, optional, secret): the digest password; needs `username`.
@@ -24,7 +25,7 @@ extension ZooKeeperConfiguration {
         let (user, password) = try config.credentialSettings()
         self.init(
             hosts: hosts, namespace: try config.keySetting("namespace") ?? .root,
-            sessionTimeout: try config.durationSetting("sessionTtl") ?? Self.defaultSessionTimeout,
+            sessionTimeout: try config.sessionTTLSetting("sessionTtl") ?? Self.defaultSessionTimeout,
             user: user, password: password)
     }
 }

@@ -9,7 +9,8 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
     public var hosts: [String]
     /// Every key lives under this znode; ``Key/root`` for none.
     public var namespace: Key
-    /// The session timeout to request; the server clamps it to its own bounds (2–20 × tickTime by default).
+    /// The session timeout to request, within ``CoordinationLimits/sessionTTLRange`` (the store
+    /// refuses others); the server clamps it to its own bounds (2–20 × tickTime by default).
     public var sessionTimeout: Duration
     /// Digest credentials. When given, every node this store creates gets a creator-only ACL;
     /// otherwise nodes are open to everyone (`world:anyone`).
@@ -30,7 +31,8 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// Reads a `zookeeper://` URL.
-    /// - Throws: `invalidConfiguration` for another scheme, no host, or an unknown or malformed option.
+    /// - Throws: `invalidConfiguration` for another scheme, no host, or an unknown or malformed
+    ///   option (a session timeout outside ``CoordinationLimits/sessionTTLRange`` among them).
     public init(url: StoreURL) throws(CoordinationError) {
         guard url.scheme == "zookeeper" else {
             throw CoordinationError(.invalidConfiguration, "'\(url)' is not a zookeeper:// URL")
@@ -43,8 +45,8 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
         if url.password != nil && (url.user ?? "").isEmpty {
             throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
         }
-        let sessionTimeout = try url.durationOption("sessionTimeout")
-        let ttl = try url.durationOption("ttl")
+        let sessionTimeout = try url.sessionTTLOption("sessionTimeout")
+        let ttl = try url.sessionTTLOption("ttl")
         self.init(
             hosts: url.hosts, namespace: url.namespace, sessionTimeout: sessionTimeout ?? ttl ?? Self.defaultSessionTimeout,
             user: url.user, password: url.password)

@@ -53,9 +53,13 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     /// Opens a handle and waits for its first session.
-    /// - Throws: `unavailable` when no server answers within the session timeout;
-    ///   `permissionDenied` when the namespace cannot be created with these credentials.
+    /// - Throws: `invalidConfiguration` for a session timeout outside
+    ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no server answers within the
+    ///   session timeout (at most ``firstSessionWait``); `permissionDenied` when the namespace
+    ///   cannot be created with these credentials.
     public init(configuration: ZooKeeperConfiguration, logger: Logger) async throws {
+        // Checked here too, for configurations built by hand: the C client cannot tell a user.
+        try CoordinationLimits.validate(sessionTTL: configuration.sessionTimeout)
         self.configuration = configuration
         self.namespace = configuration.namespace
         self.logger = logger
@@ -70,7 +74,7 @@ public final class ZooKeeperStore: CoordinationStore {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 Thread.detachNewThread { continuation.resume(with: Result { try connection.start() }) }
             }
-            try await connection.waitUntilLive(timeout: max(configuration.sessionTimeout, .seconds(2)))
+            try await connection.waitUntilLive(timeout: min(max(configuration.sessionTimeout, .seconds(2)), Self.firstSessionWait))
             if !namespace.isRoot { try await ensurePath(namespace) }
         } catch {
             await connection.close()
@@ -78,6 +82,10 @@ public final class ZooKeeperStore: CoordinationStore {
         }
         logger.debug("opened ZooKeeper store", metadata: ["store": "\(configuration)", "session": "\(session.sessionID)"])
     }
+
+    /// The longest opening waits for a first session, however long the session timeout: a server
+    /// that gives none in this time is not about to, and a TTL of hours must not mean hours of silence.
+    public static let firstSessionWait: Duration = .seconds(30)
 
     /// Opens a handle for a `zookeeper://` URL.
     public convenience init(url: StoreURL, logger: Logger) async throws {

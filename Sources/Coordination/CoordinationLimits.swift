@@ -15,6 +15,31 @@ public enum CoordinationLimits {
     public static let maxTransactionBytes = 1_000_000
     /// Digits of a sequential key's zero-padded suffix.
     public static let sequenceDigits = 10
+    /// The session TTLs every backend accepts, checked wherever a TTL is read (store URLs, config
+    /// files, `--session-ttl`, the stores' initialisers). At least 1 s: etcd grants leases in whole
+    /// seconds, and the ZooKeeper client drops a connection that has not answered within 2/3 of
+    /// the timeout, so with less it never gets a session. At most a day, far from the ZooKeeper C
+    /// client's limit: it computes `2 × timeout` in 32-bit milliseconds, which overflows past 12.4
+    /// days and makes every connection attempt time out at once (opening then waited forever).
+    public static let sessionTTLRange: ClosedRange<Duration> = .seconds(1) ... .seconds(86_400)
+
+    /// Why `ttl` is refused as a session TTL, to follow the setting's name; `nil` when it is within
+    /// ``sessionTTLRange``.
+    public static func sessionTTLProblem(_ ttl: Duration) -> String? {
+        guard !sessionTTLRange.contains(ttl) else { return nil }
+        let lowest = DurationText.format(sessionTTLRange.lowerBound)
+        let highest = DurationText.format(sessionTTLRange.upperBound)
+        return "is outside the session TTLs every backend accepts, \(lowest) to \(highest); choose one in that range, such as 10s"
+            + " (the server may still adjust it: ZooKeeper clamps it to its minSessionTimeout and maxSessionTimeout, 2 and 20"
+            + " ticks by default; etcd raises it to its minimum lease TTL, 1.5 election timeouts, 2s by default)"
+    }
+
+    /// Throws `invalidConfiguration` when `ttl` is outside ``sessionTTLRange``.
+    public static func validate(sessionTTL ttl: Duration) throws(CoordinationError) {
+        if let problem = sessionTTLProblem(ttl) {
+            throw CoordinationError(.invalidConfiguration, "session TTL \(DurationText.format(ttl)) \(problem)")
+        }
+    }
 
     /// Throws ``CoordinationError/Code/valueTooLarge`` when `value` is over ``maxValueBytes``.
     public static func validate(value: [UInt8], for key: Key) throws(CoordinationError) {

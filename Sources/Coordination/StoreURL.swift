@@ -104,6 +104,15 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         return duration
     }
 
+    /// Option `name` as a session TTL: a duration within ``CoordinationLimits/sessionTTLRange``.
+    public func sessionTTLOption(_ name: String) throws(CoordinationError) -> Duration? {
+        guard let ttl = try durationOption(name) else { return nil }
+        if let problem = CoordinationLimits.sessionTTLProblem(ttl) {
+            throw CoordinationError(.invalidConfiguration, "store URL option \(name)=\(option(name) ?? "") \(problem)")
+        }
+        return ttl
+    }
+
     /// Throws when an option is not one of `known`, naming it and listing the known ones.
     public func requireOptions(in known: [String]) throws(CoordinationError) {
         for (name, _) in options where !known.contains(name) {

@@ -135,6 +135,9 @@ public struct CoordConfiguration: Sendable {
             guard let duration = DurationText.parse(ttl.value), duration > .zero else {
                 throw problem(ttl, "session TTL '\(ttl.value)'", "is not a positive duration such as 5s or 500ms")
             }
+            if let outside = CoordinationLimits.sessionTTLProblem(duration) {
+                throw problem(ttl, "session TTL '\(ttl.value)'", outside)
+            }
             // `ttl` is understood by every backend (ZooKeeper's `sessionTimeout` is the same thing).
             url.options.removeAll { $0.name == "ttl" || $0.name == "sessionTimeout" }
             url.options.append((name: "ttl", value: DurationText.format(duration)))

@@ -27,7 +27,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The namespace, instead of the URL's path (else COORD_NAMESPACE, else the config file's 'namespace').", valueName: "key"))
     var namespace: String?
 
-    @Option(name: .long, help: ArgumentHelp("The session TTL, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl').", valueName: "duration"))
+    @Option(name: .long, help: ArgumentHelp("The session TTL, 1s to 1d, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl').", valueName: "duration"))
     var sessionTtl: String?
 
     @Option(name: .long, help: ArgumentHelp("The user for ZooKeeper digest or etcd auth (else COORD_USERNAME, else 'username').", valueName: "name"))

@@ -40,6 +40,15 @@ extension ConfigReader {
         return duration
     }
 
+    /// A session TTL: a duration within ``CoordinationLimits/sessionTTLRange``.
+    package func sessionTTLSetting(_ key: String) throws(CoordinationError) -> Duration? {
+        guard let ttl = try durationSetting(key) else { return nil }
+        if let problem = CoordinationLimits.sessionTTLProblem(ttl) {
+            throw invalidSetting(key, "is \(DurationText.format(ttl)), which \(problem)")
+        }
+        return ttl
+    }
+
     /// A ``Key``, such as a namespace.
     package func keySetting(_ key: String) throws(CoordinationError) -> Key? {
         guard let text = try text(key, expecting: "a key such as /myapp") else { return nil }

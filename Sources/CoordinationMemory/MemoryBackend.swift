@@ -13,7 +13,7 @@ extension StoreBackend {
             if url.user != nil {
                 throw CoordinationError(.invalidConfiguration, "memory:// takes no credentials")
             }
-            let ttl = try url.durationOption("ttl") ?? .seconds(10)
+            let ttl = try url.sessionTTLOption("ttl") ?? .seconds(10)
             return try await MemoryServer.named(url.hosts.first ?? "")
                 .connect(namespace: url.namespace, sessionTTL: ttl, logger: logger)
         }

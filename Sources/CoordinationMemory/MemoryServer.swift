@@ -72,12 +72,12 @@ public final class MemoryServer: Sendable {
     }
 
     /// Opens a handle with a new session of `sessionTTL` under `namespace`.
+    /// - Throws: `invalidConfiguration` for a TTL outside ``CoordinationLimits/sessionTTLRange``,
+    ///   which the real backends refuse too.
     public func connect(
         namespace: Key = .root, sessionTTL: Duration = .seconds(10), logger: Logger? = nil
     ) async throws -> MemoryStore {
-        guard sessionTTL > .zero else {
-            throw CoordinationError(.invalidConfiguration, "session TTL must be positive")
-        }
+        try CoordinationLimits.validate(sessionTTL: sessionTTL)
         let store = MemoryStore(server: self, namespace: namespace, ttl: sessionTTL, logger: logger ?? self.logger)
         do {
             try store.ensureNamespaceExists()

@@ -54,6 +54,7 @@ struct EtcdConfigReaderTests {
         let one: [AbsoluteConfigKey: ConfigValue] = ["endpoints": R.list(["h:1"])]
         R.expectInvalid([
             ("endpoints", [:], "is required"),
+            ("sessionTtl", one.merging(["sessionTtl": "1ms"]) { $1 }, "is 1ms, which is outside the session TTLs every backend accepts, 1s to 1d"),
             ("connections", one.merging(["connections": 0]) { $1 }, "at least 1, got 0"),
             ("connections", one.merging(["connections": "many"]) { $1 }, "must be a whole number"),
             ("requestTimeout", one.merging(["requestTimeout": "1 fortnight"]) { $1 }, "not a positive duration"),

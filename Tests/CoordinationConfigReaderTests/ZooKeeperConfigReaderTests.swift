@@ -31,11 +31,11 @@ struct ZooKeeperConfigReaderTests {
     @Test("environment variables under a scope: ZOOKEEPER_HOSTS is a comma-separated list")
     func environment() throws {
         let environment = EnvironmentVariablesProvider(environmentVariables: [
-            "ZOOKEEPER_HOSTS": "a:2181,b:2181", "ZOOKEEPER_SESSION_TTL": "750ms", "ZOOKEEPER_NAMESPACE": "/env",
+            "ZOOKEEPER_HOSTS": "a:2181,b:2181", "ZOOKEEPER_SESSION_TTL": "1500ms", "ZOOKEEPER_NAMESPACE": "/env",
         ])
         let configuration = try ZooKeeperConfiguration(config: ConfigReader(provider: environment).scoped(to: "zookeeper"))
         #expect(configuration.hosts == ["a:2181", "b:2181"])
-        #expect(configuration.sessionTimeout == .milliseconds(750))
+        #expect(configuration.sessionTimeout == .milliseconds(1500))
         #expect(configuration.namespace == (try Key("/env")))
     }
 
@@ -46,6 +46,8 @@ struct ZooKeeperConfigReaderTests {
             ("hosts", ["hosts": R.list([])], "at least one host:port"),
             ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "soon"], "'soon', not a positive duration"),
             ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "0s"], "not a positive duration"),
+            ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "20d"], "is 20d, which is outside the session TTLs every backend accepts, 1s to 1d"),
+            ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "750ms"], "is 750ms, which is outside the session TTLs"),
             ("namespace", ["hosts": R.list(["h:1"]), "namespace": "no-slash"], "not a valid key"),
             ("hosts", ["hosts": "h:1"], "must be a list of strings"),
             ("username", ["hosts": R.list(["h:1"]), "username": 7], "must be a string"),

@@ -27,6 +27,16 @@ struct EtcdConfigurationURLTests {
         #expect(secure.secure && secure.caCertificate == "/ca.pem" && secure.clientCertificate == "/c.pem" && secure.clientKey == "/k.pem")
     }
 
+    /// etcd itself took both (a 1000-day lease; a 1 ms one raised to its minimum): the range is
+    /// every backend's, so that a TTL that works on one works on all.
+    @Test func refusesSessionTTLsOutsideTheRange() {
+        for query in ["ttl=1ms", "ttl=0.5s", "ttl=1000d", "ttl=2d"] {
+            let error = #expect(throws: CoordinationError.self, "\(query)") { try EtcdConfiguration(url: StoreURL("etcd://127.0.0.1:2379?" + query)) }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.contains("store URL option \(query) is outside the session TTLs every backend accepts, 1s to 1d") == true, "\(error?.message ?? "")")
+        }
+    }
+
     @Test func refusesOtherSchemesAndUnknownOptions() {
         for url in ["zookeeper://h1:2181", "etcd://h1:2379?tll=3s", "etcd://h1:2379?cacert=/ca.pem", "etcd://:secret@h1:2379"] {
             let error = #expect(throws: CoordinationError.self, "\(url)") { try EtcdConfiguration(url: StoreURL(url)) }

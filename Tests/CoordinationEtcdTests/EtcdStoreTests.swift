@@ -31,6 +31,26 @@ struct EtcdStoreTests {
         try? await admin.deletePrefix(String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path)
     }
 
+    /// etcd took a 1000-day lease and raised a 1 ms one to its minimum, where ZooKeeper hung or
+    /// failed: one range for every backend, refused by name before any request; the longest opens.
+    @Test func sessionTTLsOutsideTheRangeAreRefusedAndTheLongestOpens() async throws {
+        let hosts = SharedEtcd.endpoints.joined(separator: ",")
+        for query in ["ttl=1ms", "ttl=1000d"] {
+            let error = await #expect(throws: CoordinationError.self, "\(query)") {
+                _ = try await StoreRegistry([.etcd]).open("etcd://\(hosts)/ns?\(query)", logger: Logger(label: "test.etcd"))
+            }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.contains("\(query) is outside the session TTLs every backend accepts, 1s to 1d") == true, "\(error?.message ?? "")")
+        }
+        let byHand = await #expect(throws: CoordinationError.self) { _ = try await SharedEtcd.open(.root, ttl: .seconds(20 * 86_400)) }
+        #expect(byHand?.message.hasPrefix("session TTL 20d is outside the session TTLs every backend accepts") == true, "\(byHand?.message ?? "")")
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await SharedEtcd.open(namespace, ttl: .seconds(86_400))
+        #expect(store.session.ttl == .seconds(86_400))
+        _ = try await store.create(try Key("/k"), string: "v", mode: .ephemeral)
+        await cleanup(store, namespace)
+    }
+
     /// Under the completion executor's preference a task goes on where the reply arrived (the
     /// store's request loop thread); without it, on the cooperative pool, never there.
     @Test func completionExecutorRunsWhereRepliesArrive() async throws {

@@ -97,4 +97,22 @@ import Testing
             _ = try await registry.open("memory://?bogus=1", logger: .init(label: "test"))
         }
     }
+
+    /// The session TTLs ZooKeeper and etcd accept are the embedded store's too, so that a TTL
+    /// tried out in memory works on a real server.
+    @Test func sessionTTLsOutsideTheRangeOfEveryBackendAreRefused() async throws {
+        let registry = StoreRegistry([.memory])
+        for query in ["ttl=1ms", "ttl=20d"] {
+            let error = await #expect(throws: CoordinationError.self, "\(query)") {
+                _ = try await registry.open("memory://?\(query)", logger: .init(label: "test"))
+            }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.contains("\(query) is outside the session TTLs every backend accepts, 1s to 1d") == true, "\(error?.message ?? "")")
+        }
+        let byHand = await #expect(throws: CoordinationError.self) { _ = try await MemoryServer().connect(sessionTTL: .milliseconds(999)) }
+        #expect(byHand?.message.hasPrefix("session TTL 999ms is outside the session TTLs every backend accepts, 1s to 1d") == true)
+        let longest = try await MemoryServer().connect(sessionTTL: .seconds(86_400))
+        #expect(longest.session.ttl == .seconds(86_400))
+        await longest.close()
+    }
 }

@@ -62,6 +62,21 @@ import Testing
         #expect(throws: CoordinationError.self) { try StoreURL("memory://?ttl=0").durationOption("ttl") }
     }
 
+    @Test("a session TTL outside 1s to 1d is refused by every URL, naming the option and the range")
+    func sessionTTLRange() throws {
+        #expect(try StoreURL("memory://?ttl=1s").sessionTTLOption("ttl") == .seconds(1))
+        #expect(try StoreURL("memory://?ttl=1d").sessionTTLOption("ttl") == .seconds(86_400))
+        #expect(try StoreURL("memory://").sessionTTLOption("ttl") == nil)
+        for (text, name) in [("ttl=1ms", "ttl"), ("ttl=999ms", "ttl"), ("sessionTimeout=20d", "sessionTimeout"), ("ttl=1000d", "ttl"), ("ttl=25h", "ttl")] {
+            let error = #expect(throws: CoordinationError.self, "\(text)") { try StoreURL("zookeeper://h:2181?" + text).sessionTTLOption(name) }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.hasPrefix("store URL option \(text) is outside the session TTLs every backend accepts, 1s to 1d") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains("ZooKeeper clamps it") == true && error?.message.contains("etcd raises it") == true)
+        }
+        #expect(throws: CoordinationError.self) { try CoordinationLimits.validate(sessionTTL: .milliseconds(1)) }
+        #expect(throws: Never.self) { try CoordinationLimits.validate(sessionTTL: .seconds(10)) }
+    }
+
     @Test func unknownSchemeListsTheKnownOnes() async throws {
         let registry = StoreRegistry([
             StoreBackend(schemes: ["alpha"], usage: "alpha://") { _, _ in throw CoordinationError(.unsupported, "x") },

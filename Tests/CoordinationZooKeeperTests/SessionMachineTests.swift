@@ -67,4 +67,17 @@ struct SessionMachineTests {
         #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1:2181?lease=4s")) }
         #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper:///ns")) }
     }
+
+    /// A timeout past 12.4 days overflowed the C client's `2 × timeout` (32-bit milliseconds) and
+    /// opening waited forever; one under 1 s never got a session. Both are refused by name.
+    @Test func configurationRefusesSessionTimeoutsOutsideTheRange() throws {
+        for query in ["sessionTimeout=20d", "sessionTimeout=30d", "ttl=1000d", "ttl=1ms", "sessionTimeout=500ms"] {
+            let error = #expect(throws: CoordinationError.self, "\(query)") {
+                try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1:2181/ns?" + query))
+            }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.contains("store URL option \(query) is outside the session TTLs every backend accepts, 1s to 1d") == true, "\(error?.message ?? "")")
+        }
+        #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1/ns?sessionTimeout=1d")).sessionTimeout == .seconds(86_400))
+    }
 }

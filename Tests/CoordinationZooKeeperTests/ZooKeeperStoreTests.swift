@@ -299,6 +299,41 @@ struct ZooKeeperStoreTests {
         #expect(split.host == host && split.port == port)
     }
 
+    /// A session timeout past 12.4 days made the C client time out every connection attempt at
+    /// once (it computes 2 × timeout in 32-bit milliseconds): opening hung with the server up. One
+    /// under a second never got a session, and was reported as a server that is not running. Both
+    /// are refused by name before connecting; the longest allowed opens, clamped by the server.
+    @Test func sessionTimeoutsOutsideTheRangeAreRefusedAndTheLongestOpens() async throws {
+        let hosts = ZooKeeperTestEnvironment.hosts.joined(separator: ",")
+        for query in ["sessionTimeout=20d", "sessionTimeout=30d", "ttl=1000d", "ttl=1ms"] {
+            let error = await #expect(throws: CoordinationError.self, "\(query)") {
+                _ = try await withDeadline("opening with \(query)", limit: .seconds(10)) {
+                    try await StoreRegistry([.zookeeper]).open("zookeeper://\(hosts)/ns?\(query)", logger: ZooKeeperTestEnvironment.logger)
+                }
+            }
+            #expect(error?.code == .invalidConfiguration, "\(query): \(String(describing: error))")
+            #expect(error?.message.contains("\(query) is outside the session TTLs every backend accepts, 1s to 1d") == true, "\(error?.message ?? "")")
+        }
+        for (timeout, text) in [(Duration.seconds(24 * 86_400), "24d"), (.milliseconds(1), "1ms")] {
+            let error = await #expect(throws: CoordinationError.self, "\(text)") {
+                _ = try await withDeadline("opening with \(text)", limit: .seconds(10)) {
+                    try await ZooKeeperTestEnvironment.openStore(namespace: .root, sessionTimeout: timeout)
+                }
+            }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.hasPrefix("session TTL \(text) is outside the session TTLs every backend accepts") == true, "\(error?.message ?? "")")
+        }
+        let namespace = ZooKeeperTestEnvironment.uniqueNamespace()
+        let store = try await withDeadline("opening with a 1-day session timeout", limit: .seconds(20)) {
+            try await ZooKeeperTestEnvironment.openStore(namespace: namespace, sessionTimeout: .seconds(86_400))
+        }
+        #expect(store.session.state == .connected)
+        #expect(store.session.ttl < .seconds(86_400), "the server clamps the timeout to its maxSessionTimeout: \(store.session.ttl)")
+        _ = try await store.create(try Key("/k"), string: "v")
+        await ZooKeeperTestEnvironment.cleanUp(namespace)
+        await store.close()
+    }
+
     @Test func storeURLOpensThroughTheRegistry() async throws {
         let namespace = ZooKeeperTestEnvironment.uniqueNamespace()
         let url = "zookeeper://\(ZooKeeperTestEnvironment.hosts.joined(separator: ","))\(namespace.path)?sessionTimeout=4s"
