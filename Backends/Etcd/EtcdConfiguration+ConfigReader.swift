@@ -7,7 +7,8 @@ extension EtcdConfiguration {
     /// file, …), with the same key names as `coord`'s config file.
     ///
     /// ## Configuration keys
-    /// - `endpoints` (string list, required): the members as `host:port` entries.
+    /// - `endpoints` (string list, required): the members as `host:port` entries (port 2379 when
+    ///   an entry names none).
     /// - `namespace` (string, optional, default `/`): every key lives under this prefix.
     /// - `sessionTtl` (string, optional, default `10s`): the lease's time to live, as `1s`, `10s`,
     ///   `2m`, from 1s to 1d (``CoordinationLimits/sessionTTLRange``).
@@ -24,7 +25,7 @@ extension EtcdConfiguration {
     /// - Throws: `invalidConfiguration` naming the key for a missing `endpoints` or a bad value;
     ///   the password's value never appears in it.
     public init(config: ConfigReader) throws(CoordinationError) {
-        let endpoints = try config.serversSetting("endpoints", of: "etcd members")
+        let endpoints = try config.serversSetting("endpoints", of: "etcd members", defaultPort: Self.defaultPort)
         let (user, password) = try config.credentialSettings()
         let ca = try config.stringSetting("tlsCa")
         let certificate = try config.stringSetting("tlsCert")

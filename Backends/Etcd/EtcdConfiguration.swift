@@ -27,6 +27,8 @@ public struct EtcdConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var connections: Int
 
     public static let defaultSessionTTL: Duration = .seconds(10)
+    /// The port of an endpoint that names none: etcd's client port.
+    public static let defaultPort = StoreURL.defaultPorts["etcd", default: 2379]
     public static let defaultRequestTimeout: Duration = .seconds(10)
     public static let defaultConnections = 64
 

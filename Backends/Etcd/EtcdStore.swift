@@ -34,7 +34,7 @@ public final class EtcdStore: CoordinationStore {
     ///   - connections: how many requests may be in flight at once (one kept-alive connection
     ///     each, opened only when that many requests wait, so a quiet handle keeps one); more
     ///     wait their turn. Watches and the session have their own.
-    /// - Throws: `invalidConfiguration` for no endpoint or a TTL outside
+    /// - Throws: `invalidConfiguration` for no endpoint, a malformed one or a TTL outside
     ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no endpoint answers;
     ///   `unauthenticated` for wrong credentials.
     public init(
@@ -48,6 +48,7 @@ public final class EtcdStore: CoordinationStore {
         }
         // Checked here too, for settings given by hand rather than through a URL or configuration.
         try CoordinationLimits.validate(sessionTTL: ttl)
+        let endpoints = try HostPort.normalized(endpoints, defaultPort: EtcdConfiguration.defaultPort)
         let tls = TLSFiles(caCertificate: caCertificate, clientCertificate: clientCertificate, clientKey: clientKey)
         let gateway = Gateway(
             hosts: endpoints, secure: secure, tls: tls, user: user, password: password,

@@ -7,7 +7,8 @@ extension ZooKeeperConfiguration {
     /// file, …), with the same key names as `coord`'s config file.
     ///
     /// ## Configuration keys
-    /// - `hosts` (string list, required): the servers as `host:port` entries.
+    /// - `hosts` (string list, required): the servers as `host:port` entries (port 2181 when
+    ///   an entry names none).
     /// - `namespace` (string, optional, default `/`): every key lives under this znode.
     /// - `sessionTtl` (string, optional, default `10s`): the session timeout to request, as
     ///   `1s`, `10s`, `2m`, from 1s to 1d (``CoordinationLimits/sessionTTLRange``); the server
@@ -21,7 +22,7 @@ extension ZooKeeperConfiguration {
     /// - Throws: `invalidConfiguration` naming the key for a missing `hosts` or a bad value; the
     ///   password's value never appears in it.
     public init(config: ConfigReader) throws(CoordinationError) {
-        let hosts = try config.serversSetting("hosts", of: "ZooKeeper servers")
+        let hosts = try config.serversSetting("hosts", of: "ZooKeeper servers", defaultPort: Self.defaultPort)
         let (user, password) = try config.credentialSettings()
         self.init(
             hosts: hosts, namespace: try config.keySetting("namespace") ?? .root,

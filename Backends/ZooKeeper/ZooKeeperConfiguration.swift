@@ -18,6 +18,8 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
     public var password: String?
 
     public static let defaultSessionTimeout: Duration = .seconds(10)
+    /// The port of a host that names none: ZooKeeper's client port.
+    public static let defaultPort = StoreURL.defaultPorts["zookeeper", default: 2181]
     /// The options a `zookeeper://` URL may carry.
     /// `ttl` is the name every backend understands; `sessionTimeout` is ZooKeeper's own.
     public static let knownOptions = ["sessionTimeout", "ttl"]

@@ -53,13 +53,15 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     /// Opens a handle and waits for its first session.
-    /// - Throws: `invalidConfiguration` for a session timeout outside
+    /// - Throws: `invalidConfiguration` for a malformed host or a session timeout outside
     ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no server answers within the
     ///   session timeout (at most ``firstSessionWait``); `permissionDenied` when the namespace
     ///   cannot be created with these credentials.
     public init(configuration: ZooKeeperConfiguration, logger: Logger) async throws {
         // Checked here too, for configurations built by hand: the C client cannot tell a user.
         try CoordinationLimits.validate(sessionTTL: configuration.sessionTimeout)
+        var configuration = configuration
+        configuration.hosts = try HostPort.normalized(configuration.hosts, defaultPort: ZooKeeperConfiguration.defaultPort)
         self.configuration = configuration
         self.namespace = configuration.namespace
         self.logger = logger

@@ -2,12 +2,14 @@
 ///
 /// The scheme selects the backend (`memory`, `zookeeper`, `etcd`, `etcds`); the path is the
 /// namespace every key lives under; options are backend-specific (`ttl=5s`, …). Parsing checks
-/// the shape only; each backend checks its own options and says which it knows.
+/// the shape, and the `host:port` entries of the schemes with a well-known port
+/// (``defaultPorts``); each backend checks its own options and says which it knows.
 /// The password is never part of ``description``.
 public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// Lower-cased scheme, for example `zookeeper`.
     public var scheme: String
-    /// `host:port` entries in the order given (may be empty, as for `memory://`).
+    /// `host:port` entries in the order given (may be empty, as for `memory://`). For a scheme
+    /// in ``defaultPorts`` each is checked and has its port (the default when it named none).
     public var hosts: [String]
     /// The namespace (percent-decoded and validated like a key); ``Key/root`` when absent.
     public var namespace: Key
@@ -60,6 +62,13 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                 .invalidConfiguration,
                 "store URL '\(StoreURL.redacted(text))' has an empty or malformed host in '\(authority)'; list hosts as h1:port,h2:port")
         }
+        if let defaultPort = StoreURL.defaultPorts[scheme] {
+            do {
+                hosts = try HostPort.normalized(hosts, defaultPort: defaultPort)
+            } catch {
+                throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))': \(error.message)")
+            }
+        }
 
         let decodedPath = try StoreURL.decode(path, in: text)
         if decodedPath.isEmpty || decodedPath == "/" {
@@ -80,6 +89,10 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             options.append((name, value))
         }
     }
+
+    /// The well-known client port of each scheme whose hosts are servers: a host without a port
+    /// gets it. (`memory://` names a store, not a server, and has none.)
+    public static let defaultPorts: [String: Int] = ["zookeeper": 2181, "etcd": 2379, "etcds": 2379]
 
     private static func isSchemeCharacter(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {

@@ -59,15 +59,20 @@ extension ConfigReader {
         }
     }
 
-    /// The servers, a required, non-empty list of `host:port` entries.
-    package func serversSetting(_ key: String, of what: String) throws(CoordinationError) -> [String] {
+    /// The servers, a required, non-empty list of `host:port` entries, each checked as
+    /// ``HostPort`` checks it and given `defaultPort` when it names none.
+    package func serversSetting(_ key: String, of what: String, defaultPort: Int) throws(CoordinationError) -> [String] {
         guard let servers = try stringListSetting(key) else {
             throw invalidSetting(key, "is required: the \(what) as host:port entries")
         }
         guard !servers.isEmpty, servers.allSatisfy({ !$0.isEmpty }) else {
             throw invalidSetting(key, "must list at least one host:port, got \(servers)")
         }
-        return servers
+        do {
+            return try HostPort.normalized(servers, defaultPort: defaultPort)
+        } catch {
+            throw invalidSetting(key, "is refused: \(error.message)")
+        }
     }
 
     /// `username` and the secret `password`; a password needs a user.

@@ -52,10 +52,10 @@ struct ConfigCheckTests {
         #expect(!fromFile.stdoutText.contains("file-pw-2") && !fromFile.stderr.contains("file-pw-2"))
     }
 
-    /// `--session-ttl 20d` on ZooKeeper hung until killed, `1ms` failed as a server not running:
-    /// configuration mistakes, said as such before any connection.
-    @Test("a session TTL outside 1s to 1d exits 7 at once, on every backend")
-    func outOfRangeTTLs() async throws {
+    /// `--session-ttl 20d` on ZooKeeper hung until killed and `etcd://h:abc` failed as a lost
+    /// write: both are configuration mistakes, said as such before any connection.
+    @Test("a session TTL outside 1s to 1d or a malformed endpoint exits 7 at once, on every backend")
+    func outOfRangeTTLsAndMalformedEndpoints() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let range = "is outside the session TTLs every backend accepts, 1s to 1d"
@@ -65,6 +65,9 @@ struct ConfigCheckTests {
             (["--store", "zookeeper://127.0.0.1:2181/ns", "--session-ttl", "1ms"], "coord: session TTL '1ms' from --session-ttl \(range)"),
             (["--store", "etcd://127.0.0.1:2379/ns", "--session-ttl", "1000d"], "coord: session TTL '1000d' from --session-ttl \(range)"),
             (["--store", "memory://", "--session-ttl", "500ms"], "coord: session TTL '500ms' from --session-ttl \(range)"),
+            (["--store", "etcd://127.0.0.1:abc/ns"], "coord: store URL 'etcd://127.0.0.1:abc/ns': endpoint '127.0.0.1:abc' has port 'abc', not a number from 1 to 65535; write each endpoint as host:port"),
+            (["--store", "zookeeper://127.0.0.1:99999/ns"], "coord: store URL 'zookeeper://127.0.0.1:99999/ns': endpoint '127.0.0.1:99999' has port '99999'"),
+            (["--store", "zookeeper://h:2181,:2182/ns"], "coord: store URL 'zookeeper://h:2181,:2182/ns': endpoint ':2182' has no host"),
         ]
         for (arguments, expected) in cases {
             let result = try await coord.run(arguments + ["kv", "ls", "/"], timeout: .seconds(20))

@@ -42,7 +42,7 @@ struct EtcdConfigReaderTests {
     @Test("environment variables under a scope: ETCD_ENDPOINTS is a comma-separated list")
     func environment() throws {
         let environment = EnvironmentVariablesProvider(environmentVariables: [
-            "ETCD_ENDPOINTS": "a:2379,b:2379", "ETCD_SESSION_TTL": "5s", "ETCD_CONNECTIONS": "8", "ETCD_SECURE": "false",
+            "ETCD_ENDPOINTS": "a:2379,b", "ETCD_SESSION_TTL": "5s", "ETCD_CONNECTIONS": "8", "ETCD_SECURE": "false",
         ])
         let configuration = try EtcdConfiguration(config: ConfigReader(provider: environment).scoped(to: "etcd"))
         #expect(configuration.endpoints == ["a:2379", "b:2379"])
@@ -54,6 +54,7 @@ struct EtcdConfigReaderTests {
         let one: [AbsoluteConfigKey: ConfigValue] = ["endpoints": R.list(["h:1"])]
         R.expectInvalid([
             ("endpoints", [:], "is required"),
+            ("endpoints", ["endpoints": R.list(["h:99999"])], "endpoint 'h:99999' has port '99999', not a number from 1 to 65535"),
             ("sessionTtl", one.merging(["sessionTtl": "1ms"]) { $1 }, "is 1ms, which is outside the session TTLs every backend accepts, 1s to 1d"),
             ("connections", one.merging(["connections": 0]) { $1 }, "at least 1, got 0"),
             ("connections", one.merging(["connections": "many"]) { $1 }, "must be a whole number"),

@@ -48,6 +48,8 @@ struct ZooKeeperConfigReaderTests {
             ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "0s"], "not a positive duration"),
             ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "20d"], "is 20d, which is outside the session TTLs every backend accepts, 1s to 1d"),
             ("sessionTtl", ["hosts": R.list(["h:1"]), "sessionTtl": "750ms"], "is 750ms, which is outside the session TTLs"),
+            ("hosts", ["hosts": R.list(["h:2181", ":2182"])], "endpoint ':2182' has no host; write each endpoint as host:port"),
+            ("hosts", ["hosts": R.list(["h:abc"])], "endpoint 'h:abc' has port 'abc', not a number from 1 to 65535"),
             ("namespace", ["hosts": R.list(["h:1"]), "namespace": "no-slash"], "not a valid key"),
             ("hosts", ["hosts": "h:1"], "must be a list of strings"),
             ("username", ["hosts": R.list(["h:1"]), "username": 7], "must be a string"),

@@ -27,6 +27,11 @@ struct EtcdConfigurationURLTests {
         #expect(secure.secure && secure.caCertificate == "/ca.pem" && secure.clientCertificate == "/c.pem" && secure.clientKey == "/k.pem")
     }
 
+    @Test func anEndpointWithoutPortGetsTheClientPort() throws {
+        #expect(try EtcdConfiguration(url: StoreURL("etcd://127.0.0.1/ns")).endpoints == ["127.0.0.1:2379"])
+        #expect(try EtcdConfiguration(url: StoreURL("etcds://e1,[::1]:2380/ns")).endpoints == ["e1:2379", "[::1]:2380"])
+    }
+
     /// etcd itself took both (a 1000-day lease; a 1 ms one raised to its minimum): the range is
     /// every backend's, so that a TTL that works on one works on all.
     @Test func refusesSessionTTLsOutsideTheRange() {

@@ -51,6 +51,23 @@ struct EtcdStoreTests {
         await cleanup(store, namespace)
     }
 
+    /// A port that is not one used to be sent to etcd and fail as a write of unknown outcome; a
+    /// missing one meant port 80.
+    @Test func endpointsAreCheckedAndAMissingPortIsTheClientPort() async throws {
+        let error = await #expect(throws: CoordinationError.self) {
+            _ = try await StoreRegistry([.etcd]).open("etcd://127.0.0.1:abc/ns", logger: Logger(label: "test.etcd"))
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("endpoint '127.0.0.1:abc' has port 'abc', not a number from 1 to 65535; write each endpoint as host:port") == true, "\(error?.message ?? "")")
+        let defaultEndpoint = try #require(SharedEtcd.endpoints.first { $0.hasSuffix(":2379") }, "needs a server on port 2379")
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await StoreRegistry([.etcd]).open(
+            "etcd://\(defaultEndpoint.dropLast(":2379".count))\(namespace.path)", logger: Logger(label: "test.etcd"))
+        #expect(try await store.children(of: .root) == [])
+        await store.close()
+        try? await admin.deletePrefix(namespace.path)
+    }
+
     /// Under the completion executor's preference a task goes on where the reply arrived (the
     /// store's request loop thread); without it, on the cooperative pool, never there.
     @Test func completionExecutorRunsWhereRepliesArrive() async throws {

@@ -62,6 +62,41 @@ import Testing
         #expect(throws: CoordinationError.self) { try StoreURL("memory://?ttl=0").durationOption("ttl") }
     }
 
+    @Test("a server scheme's host without a port gets the backend's well-known one; memory names are left alone")
+    func missingPortsGetTheDefault() throws {
+        #expect(try StoreURL("zookeeper://h1,h2:2182/ns").hosts == ["h1:2181", "h2:2182"])
+        #expect(try StoreURL("etcd://127.0.0.1/ns").hosts == ["127.0.0.1:2379"])
+        #expect(try StoreURL("etcds://u:pw@e1,[::1],[fe80::1]:2380").hosts == ["e1:2379", "[::1]:2379", "[fe80::1]:2380"])
+        #expect(try StoreURL("etcd://[::1]:2379").description == "etcd://[::1]:2379")
+        #expect(try StoreURL("etcd:///ns").hosts.isEmpty, "no host at all is the backend's to default")
+        #expect(try StoreURL("memory://name").hosts == ["name"])
+    }
+
+    @Test(arguments: [
+        ("etcd://127.0.0.1:abc", "endpoint '127.0.0.1:abc' has port 'abc', not a number from 1 to 65535"),
+        ("zookeeper://127.0.0.1:abc/ns", "endpoint '127.0.0.1:abc' has port 'abc'"),
+        ("zookeeper://127.0.0.1:99999", "endpoint '127.0.0.1:99999' has port '99999'"),
+        ("etcd://h:0", "endpoint 'h:0' has port '0'"),
+        ("etcd://h:+80", "endpoint 'h:+80' has port '+80'"),
+        ("etcds://h:", "endpoint 'h:' has no port after its ':'"),
+        ("zookeeper://h:2181,:2182", "endpoint ':2182' has no host"),
+        ("zookeeper://::1:2181", "more than one ':'; an IPv6 address goes in brackets"),
+        ("etcd://[::1:2379", "never closes it"),
+        ("etcd://[host]:2379", "not an IPv6 address"),
+        ("etcd://[::1]2379", "where ':port' belongs"),
+        ("etcd://h%C3%A9:2379", "with a character no host name"),
+    ])
+    func refusesMalformedEndpointsByName(text: String, reason: String) {
+        do {
+            _ = try StoreURL(text)
+            Issue.record("\(text) was accepted")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message.contains(reason), "\(error.message)")
+            #expect(error.message.contains("write each endpoint as host:port"), "\(error.message)")
+        }
+    }
+
     @Test("a session TTL outside 1s to 1d is refused by every URL, naming the option and the range")
     func sessionTTLRange() throws {
         #expect(try StoreURL("memory://?ttl=1s").sessionTTLOption("ttl") == .seconds(1))

@@ -80,4 +80,10 @@ struct SessionMachineTests {
         }
         #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1/ns?sessionTimeout=1d")).sessionTimeout == .seconds(86_400))
     }
+
+    @Test func configurationGivesAHostWithoutPortTheClientPort() throws {
+        let configuration = try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1,[::1],h3:2182/ns"))
+        #expect(configuration.hosts == ["127.0.0.1:2181", "[::1]:2181", "h3:2182"])
+        #expect(configuration.connectString == "127.0.0.1:2181,[::1]:2181,h3:2182")
+    }
 }

@@ -334,6 +334,17 @@ struct ZooKeeperStoreTests {
         await store.close()
     }
 
+    /// A host without a port used to be refused by the C client in words of its own.
+    @Test func aHostWithoutPortUsesTheClientPort() async throws {
+        let defaultHost = try #require(ZooKeeperTestEnvironment.hosts.first { $0.hasSuffix(":2181") }, "needs a server on port 2181")
+        let namespace = ZooKeeperTestEnvironment.uniqueNamespace()
+        let url = "zookeeper://\(defaultHost.dropLast(":2181".count))\(namespace.path)"
+        let store = try await StoreRegistry([.zookeeper]).open(url, logger: ZooKeeperTestEnvironment.logger)
+        #expect(try await store.children(of: .root) == [])
+        await ZooKeeperTestEnvironment.cleanUp(namespace)
+        await store.close()
+    }
+
     @Test func storeURLOpensThroughTheRegistry() async throws {
         let namespace = ZooKeeperTestEnvironment.uniqueNamespace()
         let url = "zookeeper://\(ZooKeeperTestEnvironment.hosts.joined(separator: ","))\(namespace.path)?sessionTimeout=4s"
