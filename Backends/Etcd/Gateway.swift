@@ -13,6 +13,8 @@ final class Gateway: Sendable {
     private let credentials: (user: String, password: String)?
     private let token = Mutex<String?>(nil)
     private let preferred = Atomic<Int>(0)
+    /// Set once the store has warned that the server ignores its credentials.
+    private let warnedCredentialsUnused = Atomic<Bool>(false)
     let logger: Logger
     /// How long one ordinary request may take before it is a `timeout`.
     let requestTimeout: Duration
@@ -86,6 +88,16 @@ final class Gateway: Sendable {
             if login.handle(outcome) { return }
         }
         try login.finish()
+    }
+
+    /// Says, once per store and at warning level, that etcd has auth disabled: whoever gave
+    /// credentials expects their keys to be guarded by them, and they are not. The user is named,
+    /// the password never.
+    func warnCredentialsUnused() {
+        guard let credentials, !warnedCredentialsUnused.exchange(true, ordering: .relaxed) else { return }
+        logger.warning(
+            "etcd has auth disabled, so the credentials are not used and anyone can read and write these keys; enable auth on etcd (etcdctl auth enable) or drop the credentials from the store URL",
+            metadata: ["user": "\(credentials.user)"])
     }
 
     /// Stores a renewed token (or none, when the server has auth disabled).

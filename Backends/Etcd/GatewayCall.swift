@@ -141,7 +141,7 @@ struct GatewayLogin {
             let failure = Gateway.failure(status: status, reply: reply)
             if case .status(_, 9?, let message) = failure, message.contains("not enabled") {
                 // Credentials for a server without auth: nothing to authenticate, carry on.
-                gateway.logger.debug("etcd auth is not enabled; the credentials are not used")
+                gateway.warnCredentialsUnused()
                 gateway.setToken(nil)
                 return true
             }

@@ -68,6 +68,25 @@ struct EtcdStoreTests {
         try? await admin.deletePrefix(namespace.path)
     }
 
+    /// Credentials given to an etcd without auth guard nothing: whoever gave them must hear it,
+    /// once per store (not on every login), and never with the password. The shared server runs
+    /// without auth, as compose/native starts it.
+    @Test func credentialsOnAServerWithoutAuthAreWarnedAboutOnce() async throws {
+        let logs = CapturedLogs()
+        let namespace = SharedEtcd.uniqueNamespace()
+        let store = try await EtcdStore(
+            endpoints: SharedEtcd.endpoints, namespace: namespace, user: "someone", password: "pw-5f1c9", logger: logs.logger())
+        _ = try await store.put(try Key("/k"), value: [1])
+        // A later login of the same store (after a token expired, say) does not repeat it.
+        try await store.gateway.authenticate(via: store.loop)
+        #expect(try await store.get(try Key("/k"))?.value == [1])
+        await cleanup(store, namespace)
+        let warnings = logs.lines(containing: "etcd has auth disabled")
+        #expect(warnings.count == 1, "\(logs.all)")
+        #expect(warnings.first?.contains(" warning ") == true && warnings.first?.contains("someone") == true, "\(warnings)")
+        #expect(logs.lines(containing: "pw-5f1c9").isEmpty, "the password never shows")
+    }
+
     /// Under the completion executor's preference a task goes on where the reply arrived (the
     /// store's request loop thread); without it, on the cooperative pool, never there.
     @Test func completionExecutorRunsWhereRepliesArrive() async throws {
