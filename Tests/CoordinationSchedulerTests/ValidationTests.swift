@@ -14,6 +14,8 @@ import Testing
         (JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: -1)), "retries must not be negative"),
         (JobSpec(id: "j", handler: "h", schedule: .every(.milliseconds(1), start: nil)), "fixed rate interval must be at least 10ms"),
         (JobSpec(id: "j", handler: "h", shards: 2, placement: .broadcast), "a broadcast job cannot also be sharded"),
+        (JobSpec(id: "j", handler: "h", schedule: .cron(try! CronExpression("0 0 0 31 2 *"))), "cron expression '0 0 0 31 2 *' never fires"),
+        (JobSpec(id: "j", handler: "h", schedule: .cron(try! CronExpression("0 0 0 31 APR,JUN *"))), "never fires"),
     ]
 
     @Test(arguments: cases)
@@ -24,6 +26,32 @@ import Testing
             guard let error = error as? CoordinationError else { return false }
             return error.code == .invalidConfiguration && error.message.contains(problem)
         }
+    }
+
+    /// February 29 is the rarest date a cron expression can name: 8 years apart across 2100.
+    @Test func aCronExpressionThatFiresRarelyIsAccepted() throws {
+        let leapDay = JobSpec(id: "j", handler: "h", schedule: .cron(try CronExpression("0 0 0 29 2 *")))
+        try leapDay.validate()
+        try leapDay.validate(now: Date(timeIntervalSince1970: 4_012_934_400))  // 2097-03-01, next 2104-02-29
+        // Either day field matching is enough (Vixie cron): the 31st of February or any Monday.
+        try JobSpec(id: "j", handler: "h", schedule: .cron(try CronExpression("0 0 0 31 2 MON"))).validate()
+    }
+
+    /// The scheduler refuses it on submission, so a library user cannot store it either.
+    @Test func submittingACronExpressionThatNeverFiresStoresNothing() async throws {
+        let cluster = try TestCluster(.memory)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let feb31 = JobSpec(id: "feb", handler: "h", schedule: .cron(try CronExpression("0 0 0 31 2 *")))
+        for submit in [{ try await client.submit(feb31) }, { try await client.submit([feb31]) }] as [() async throws -> Void] {
+            await #expect {
+                try await submit()
+            } throws: { error in
+                let error = error as? CoordinationError
+                return error?.code == .invalidConfiguration && error?.message.hasPrefix("job feb: cron expression '0 0 0 31 2 *' never fires") == true
+            }
+        }
+        #expect(try await client.job("feb") == nil)
     }
 
     @Test func aBadCronExpressionOrStrategyIsNamed() throws {

@@ -77,6 +77,12 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
         return nil
     }
 
+    /// `true` when the expression has a fire time after `date` and no more than `horizon` seconds later.
+    public func fires(after date: Date, within horizon: TimeInterval) -> Bool {
+        guard let next = next(after: date) else { return false }
+        return next.timeIntervalSince(date) <= horizon
+    }
+
     private func matchesDay(_ civil: CivilDate, daysSinceEpoch: Int64) -> Bool {
         // 1970-01-01 was a Thursday (weekday 4).
         let weekday = Int((daysSinceEpoch % 7 + 7 + 4) % 7)

@@ -57,8 +57,14 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// limit (64).
     public static let maxShards = CoordinationLimits.maxTransactionOperations - JobSubmission.folderCount
 
+    /// How far ahead a cron job must have a fire time to be accepted. An expression has no year
+    /// field, so the rarest one (February 29) still fires at least every 8 years (2096, then 2104):
+    /// one with no fire time in 8 years never fires.
+    public static let cronHorizon: TimeInterval = 8 * 366 * 86_400
+
     /// Checks everything a store write would not: throws `invalidConfiguration` naming the field and the problem.
-    public func validate() throws(CoordinationError) {
+    /// - Parameter now: where a cron expression's next fire time is looked for from.
+    public func validate(now: Date = Date()) throws(CoordinationError) {
         func invalid(_ message: String) -> CoordinationError {
             CoordinationError(.invalidConfiguration, "job \(id.isEmpty ? "''" : id): \(message)")
         }
@@ -76,6 +82,11 @@ public struct JobSpec: Sendable, Hashable, Codable {
         if retry.backoffCap < retry.backoffBase { throw invalid("retry back-off cap must be at least its base") }
         if case .every(let interval, _) = schedule, interval < .milliseconds(10) {
             throw invalid("fixed rate interval must be at least 10ms, got \(DurationText.format(interval))")
+        }
+        if case .cron(let expression) = schedule, !expression.fires(after: now, within: Self.cronHorizon) {
+            throw invalid(
+                "cron expression '\(expression.text)' never fires: no time in the next 8 years matches it; check its "
+                    + "day-of-month and month fields (February has no 30th or 31st; April, June, September and November no 31st)")
         }
         for (name, _) in requiredLabels where name.isEmpty { throw invalid("a required label has an empty name") }
         if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
