@@ -40,6 +40,10 @@ struct JobOptions: ParsableArguments {
         var payloadBytes = Data((payload ?? "").utf8)
         switch (command, handler) {
         case (let command?, nil):
+            // An empty command would run, succeed and do nothing, every time.
+            if command.allSatisfy(\.isWhitespace) {
+                throw CommandLineProblem("--command is empty; give the shell command to run, e.g. --command 'make backup'")
+            }
             handlerName = ShellJobHandler.name
             if payload != nil { throw CommandLineProblem("--payload cannot go with --command: the command is the payload") }
             payloadBytes = Data(command.utf8)

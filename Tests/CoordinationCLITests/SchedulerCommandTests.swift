@@ -99,6 +99,10 @@ struct SchedulerCommandTests {
             (["--command", "true", "--every", "1s", "--at", "+5s"], "--at"),
             (["--command", "true", "--timeout", "soon"], "--timeout"),
             (["--command", "true", "--overlap", "never"], "overlap"),
+            (["--command", "true", "--misfire", "later"], "known: fire-once-now, skip"),
+            (["--command", ""], "--command is empty"),
+            (["--command", "  "], "--command is empty"),
+            (["--command", "true", "--cron", "0 0 0 31 2 *"], "never fires"),
         ])
     func invalidJob(flags: [String], problem: String) async throws {
         let coord = try CoordProcess()
