@@ -8,8 +8,10 @@ struct JobsTable: AsyncParsableCommand {
         commandName: "jobs",
         abstract: "List the jobs: schedule, strategy, state, next fire time, active runs, last outcome.",
         discussion: """
-            With --json prints one object per job: id, handler, schedule, strategy, state \
-            (active or paused), nextFire, activeRuns, lastOutcome, lastFinished.
+            STATE is active, paused, or finished (a one-shot job with no active run left; \
+            workers remove it after a while, see coord worker --keep-finished). With --json \
+            prints one object per job: id, handler, schedule, strategy, state (as in the table), \
+            nextFire, activeRuns, lastOutcome, lastFinished.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions

@@ -115,6 +115,17 @@ struct SchedulerCommandTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test("coord jobs --help names every state the table shows")
+    func jobsHelpStates() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let help = try await coord.run(["jobs", "--help"])
+        #expect(help.status == 0)
+        let text = help.stdoutText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("STATE is active, paused, or finished"), "\(help.stdoutText)")
+        #expect(!text.contains("(active or paused)"), "\(help.stdoutText)")
+    }
+
     @Test("worker refuses a bad --keep-finished before any I/O, with one line naming the option")
     func invalidRetention() async throws {
         let coord = try CoordProcess()
