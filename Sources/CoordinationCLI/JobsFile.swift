@@ -12,7 +12,8 @@ enum JobsFile {
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(bytes))
         } catch {
-            throw CoordinationError(.invalidConfiguration, "\(source) is not valid JSON: \(describe(error))")
+            throw CoordinationError(
+                .invalidConfiguration, "\(source) is not valid JSON: \(JSONSyntaxProblem.describe(error, in: bytes))")
         }
         // One job object is accepted as well as an array of them.
         let objects: [Any] = (parsed as? [Any]) ?? [parsed]
