@@ -66,8 +66,9 @@ struct JobOptions: ParsableArguments {
             id: id, handler: handlerName, payload: payloadBytes, schedule: schedule, shards: shards ?? 1,
             shardParameters: shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? [],
             priority: priority ?? 0, requiredLabels: try Self.labels(labels, option: "--labels"),
-            placement: try strategy.map(Self.strategy) ?? .compete, timeout: try HeldCommand.duration(timeout, option: "--timeout"),
-            retry: retry, misfire: try misfire.map(Self.misfire) ?? .fireOnceNow, overlap: try overlap.map(Self.overlap) ?? .queue)
+            placement: try strategy.map(JobValueSpellings.strategy) ?? .compete, timeout: try HeldCommand.duration(timeout, option: "--timeout"),
+            retry: retry, misfire: try misfire.map(JobValueSpellings.misfire) ?? .fireOnceNow,
+            overlap: try overlap.map(JobValueSpellings.overlap) ?? .queue)
         try spec.validate()
         return spec
     }
@@ -95,34 +96,5 @@ struct JobOptions: ParsableArguments {
             labels[String(parts[0])] = String(parts[1])
         }
         return labels
-    }
-
-    /// A strategy in the flag's kebab case (`least-loaded`) or the JSON's camel case (`leastLoaded`).
-    static func strategy(_ text: String) throws -> PlacementStrategy {
-        guard let strategy = PlacementStrategy(rawValue: camelCase(text)) else {
-            let known = PlacementStrategy.allCases.map(JobsTable.strategyName).joined(separator: ", ")
-            throw CoordinationError(.invalidConfiguration, "unknown placement strategy '\(text)'; known: \(known)")
-        }
-        return strategy
-    }
-
-    static func misfire(_ text: String) throws -> MisfirePolicy {
-        guard let policy = MisfirePolicy(rawValue: camelCase(text)) else {
-            throw CoordinationError(.invalidConfiguration, "unknown misfire policy '\(text)'; known: fire-once-now, skip")
-        }
-        return policy
-    }
-
-    static func overlap(_ text: String) throws -> OverlapPolicy {
-        guard let policy = OverlapPolicy(rawValue: text) else {
-            throw CoordinationError(.invalidConfiguration, "unknown overlap policy '\(text)'; known: skip, queue, replace")
-        }
-        return policy
-    }
-
-    static func camelCase(_ text: String) -> String {
-        let parts = text.split(separator: "-")
-        guard let first = parts.first else { return text }
-        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 }

@@ -4,8 +4,9 @@ import Foundation
 
 /// A jobs file, as `coord run FILE` and `coord job add --file FILE` read it: a JSON array of job
 /// specs in the scheduler's JSON format (dates in epoch milliseconds, durations in `…Ms` fields,
-/// `payload` in base64), plus one convenience: `"command": "echo hi"` instead of `handler` and
-/// `payload` means the built-in shell handler with that command.
+/// `payload` in base64), plus two conveniences: `"command": "echo hi"` instead of `handler` and
+/// `payload` means the built-in shell handler with that command, and `placement`, `misfire` and
+/// `overlap` take the flags' spellings (`round-robin`) as well as the stored ones (`roundRobin`).
 enum JobsFile {
     static func decode(_ bytes: [UInt8], source: String) throws -> [JobSpec] {
         let parsed: Any
@@ -36,6 +37,7 @@ enum JobsFile {
                 object["payload"] = Data(command.utf8).base64EncodedString()
             }
             do {
+                try respell(&object, job: name)
                 let data = try JSONSerialization.data(withJSONObject: object)
                 let spec = try decoder.decode(JobSpec.self, from: data)
                 try spec.validate()
@@ -51,6 +53,27 @@ enum JobsFile {
             throw CoordinationError(.invalidConfiguration, "\(source): job \(duplicate) is defined twice")
         }
         return specs
+    }
+
+    /// The flags' spellings of `placement`, `misfire` and `overlap` → the stored ones; a word that
+    /// is neither is refused with the valid ones.
+    private static func respell(_ object: inout [String: Any], job name: String) throws(CoordinationError) {
+        let fields: [(String, (String) throws(CoordinationError) -> String, String)] = [
+            ("placement", { text throws(CoordinationError) in try JobValueSpellings.strategy(text).rawValue }, JobValueSpellings.strategyNames),
+            ("misfire", { text throws(CoordinationError) in try JobValueSpellings.misfire(text).rawValue }, JobValueSpellings.misfireNames),
+            ("overlap", { text throws(CoordinationError) in try JobValueSpellings.overlap(text).rawValue }, JobValueSpellings.overlapNames),
+        ]
+        for (field, stored, valid) in fields {
+            guard let value = object[field] else { continue }
+            guard let text = value as? String else {
+                throw CoordinationError(.invalidConfiguration, "\(name): \"\(field)\" must be a string, one of: \(valid)")
+            }
+            do {
+                object[field] = try stored(text)
+            } catch {
+                throw CoordinationError(.invalidConfiguration, "\(name): \"\(field)\": \(error.message)")
+            }
+        }
     }
 
     /// The file form of `specs`: shell jobs with a readable `command`, pretty-printed.

@@ -66,11 +66,5 @@ struct JobsTable: AsyncParsableCommand {
     }
 
     /// The flag spelling of a strategy (`least-loaded`).
-    static func strategyName(_ strategy: PlacementStrategy) -> String {
-        var name = ""
-        for character in strategy.rawValue {
-            if character.isUppercase { name += "-" + character.lowercased() } else { name.append(character) }
-        }
-        return name
-    }
+    static func strategyName(_ strategy: PlacementStrategy) -> String { JobValueSpellings.kebabCase(strategy.rawValue) }
 }

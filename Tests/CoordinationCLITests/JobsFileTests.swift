@@ -22,6 +22,40 @@ struct JobsFileTests {
         }
     }
 
+    static func decode(_ text: String) throws -> JobSpec {
+        let specs = try JobsFile.decode(Array(text.utf8), source: "jobs.json")
+        try #require(specs.count == 1)
+        return specs[0]
+    }
+
+    @Test("placement, misfire and overlap take the flags' spellings as well as the stored ones, and store the same")
+    func valueSpellings() throws {
+        let flags = try Self.decode(
+            #"[{"id": "x", "command": "true", "placement": "round-robin", "misfire": "fire-once-now", "overlap": "skip"}]"#)
+        let stored = try Self.decode(
+            #"[{"id": "x", "command": "true", "placement": "roundRobin", "misfire": "fireOnceNow", "overlap": "skip"}]"#)
+        #expect(flags == stored)
+        #expect(flags.placement == .roundRobin && flags.misfire == .fireOnceNow && flags.overlap == .skip)
+        #expect(try Self.decode(#"{"id": "x", "handler": "h", "placement": "least-loaded"}"#).placement == .leastLoaded)
+        #expect(try Self.decode(#"{"id": "x", "handler": "h", "placement": "consistent-hash"}"#).placement == .consistentHash)
+        #expect(try Self.decode(#"{"id": "x", "handler": "h", "misfire": "skip"}"#).misfire == .skip)
+        // What is stored keeps the stored spelling, which earlier coords read.
+        #expect(JobsFile.line(flags).contains(#""placement":"roundRobin""#))
+    }
+
+    @Test(
+        "a value that is no policy is refused, naming the field and the valid values",
+        arguments: [
+            (#"{"id": "x", "command": "true", "placement": "fastest"}"#, #""placement": unknown placement strategy 'fastest'; known: compete, round-robin, random, least-loaded, weighted, consistent-hash, broadcast"#),
+            (#"{"id": "x", "command": "true", "misfire": "later"}"#, #""misfire": unknown misfire policy 'later'; known: fire-once-now, skip"#),
+            (#"{"id": "x", "command": "true", "overlap": "never"}"#, #""overlap": unknown overlap policy 'never'; known: skip, queue, replace"#),
+            (#"{"id": "x", "command": "true", "overlap": 1}"#, #""overlap" must be a string, one of: skip, queue, replace"#),
+        ])
+    func invalidValue(file: String, problem: String) throws {
+        let message = try #require(Self.refusal(file))
+        #expect(message == "jobs.json: job x: " + problem)
+    }
+
     @Test(
         "JSON that does not parse is named with the file, the line and column, in plain words",
         arguments: [
