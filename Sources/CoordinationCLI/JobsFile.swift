@@ -7,6 +7,7 @@ import Foundation
 /// `payload` in base64), plus two conveniences: `"command": "echo hi"` instead of `handler` and
 /// `payload` means the built-in shell handler with that command, and `placement`, `misfire` and
 /// `overlap` take the flags' spellings (`round-robin`) as well as the stored ones (`roundRobin`).
+/// Unlike a stored job, a file may hold no field the format does not know (see ``JobsFileFields``).
 enum JobsFile {
     static func decode(_ bytes: [UInt8], source: String) throws -> [JobSpec] {
         let parsed: Any
@@ -23,20 +24,12 @@ enum JobsFile {
         decoder.dateDecodingStrategy = .millisecondsSince1970
         for (index, element) in objects.enumerated() {
             guard var object = element as? [String: Any] else {
-                throw CoordinationError(.invalidConfiguration, "\(source): job \(index + 1) is not a JSON object")
+                throw CoordinationError(.invalidConfiguration, "\(source): job #\(index + 1) is not a JSON object")
             }
-            let name = (object["id"] as? String).map { "job \($0)" } ?? "job \(index + 1)"
-            if let command = object.removeValue(forKey: "command") {
-                guard let command = command as? String else {
-                    throw CoordinationError(.invalidConfiguration, "\(source): \(name): command must be a string")
-                }
-                if object["handler"] != nil {
-                    throw CoordinationError(.invalidConfiguration, "\(source): \(name): give either command or handler, not both")
-                }
-                object["handler"] = ShellJobHandler.name
-                object["payload"] = Data(command.utf8).base64EncodedString()
-            }
+            let name = (object["id"] as? String).map { "job \($0)" } ?? "job #\(index + 1)"
             do {
+                try JobsFileFields.check(object, job: name)
+                try expandCommand(&object, job: name)
                 try respell(&object, job: name)
                 let data = try JSONSerialization.data(withJSONObject: object)
                 let spec = try decoder.decode(JobSpec.self, from: data)
@@ -53,6 +46,29 @@ enum JobsFile {
             throw CoordinationError(.invalidConfiguration, "\(source): job \(duplicate) is defined twice")
         }
         return specs
+    }
+
+    /// `"command": "…"` → the shell handler with the command as payload.
+    private static func expandCommand(_ object: inout [String: Any], job name: String) throws(CoordinationError) {
+        guard let command = object.removeValue(forKey: "command") else {
+            if object["handler"] == nil {
+                throw CoordinationError(
+                    .invalidConfiguration,
+                    "\(name): give \"command\" (a shell command) or \"handler\" (the name of a handler registered in your workers)")
+            }
+            return
+        }
+        guard let command = command as? String else {
+            throw CoordinationError(.invalidConfiguration, "\(name): \"command\" must be a string")
+        }
+        if command.allSatisfy(\.isWhitespace) {
+            throw CoordinationError(.invalidConfiguration, "\(name): \"command\" is empty; give the shell command to run")
+        }
+        if object["handler"] != nil {
+            throw CoordinationError(.invalidConfiguration, "\(name): give either \"command\" or \"handler\", not both")
+        }
+        object["handler"] = ShellJobHandler.name
+        object["payload"] = Data(command.utf8).base64EncodedString()
     }
 
     /// The flags' spellings of `placement`, `misfire` and `overlap` → the stored ones; a word that

@@ -28,6 +28,49 @@ struct JobsFileTests {
         return specs[0]
     }
 
+    @Test(
+        "an unknown field is refused, naming it, the job and the known fields, with the field to use instead",
+        arguments: [
+            (#"[{"id": "x", "command": "true", "strategy": "fastest"}]"#, [#"job x"#, #""strategy""#, #"use "placement""#]),
+            (#"[{"id": "x", "command": "true", "retries": 3}]"#, [#""retries""#, #""retry": {"maxRetries": N}"#]),
+            (#"[{"id": "x", "comand": "true"}]"#, [#""comand""#, #"did you mean "command"?"#]),
+            (#"[{"id": "x", "command": "true", "timeout": 5}]"#, [#""timeout""#, #"use "timeoutMs""#]),
+            (#"[{"id": "x", "command": "true", "shard-params": ["a"]}]"#, [#""shard-params""#, #"use "shardParameters""#]),
+            (#"[{"id": "x", "command": "true", "colour": "red"}]"#, [#"unknown field "colour"; the known"#]),
+            (#"[{"id": "a", "command": "true"}, {"command": "true", "cron": "* * * * *"}]"#, [#"job #2"#, #""cron""#]),
+            (
+                #"[{"id": "x", "command": "true", "schedule": {"kind": "every", "every": 1000}}]"#,
+                [#""schedule" has the unknown field "every""#, #"use "everyMs""#, "kind, at, cron, everyMs, start"]
+            ),
+            (
+                #"[{"id": "x", "command": "true", "retry": {"retries": 2}}]"#,
+                [#""retry" has the unknown field "retries""#, #"use "maxRetries""#, "maxRetries, backoffBaseMs, backoffCapMs"]
+            ),
+        ])
+    func unknownField(file: String, named: [String]) throws {
+        let message = try #require(Self.refusal(file))
+        #expect(message.hasPrefix("jobs.json: job "), "\(message)")
+        for part in named { #expect(message.contains(part), "\(message)") }
+        if !message.contains(#"" has the unknown"#) {
+            #expect(message.hasSuffix("known fields are " + JobsFileFields.job.joined(separator: ", ")), "\(message)")
+        }
+    }
+
+    @Test("the known fields are exactly what a job writes, plus command")
+    func knownFieldsFollowTheFormat() throws {
+        // Every field at a value other than its default, so that the encoder writes it.
+        let full = JobSpec(
+            id: "j", handler: "h", payload: Data([1]), schedule: .every(.seconds(1), start: Date(timeIntervalSince1970: 1)),
+            shards: 2, shardParameters: ["a"], priority: 1, requiredLabels: ["k": "v"], placement: .random, timeout: .seconds(1),
+            retry: RetryPolicy(maxRetries: 1), misfire: .skip, overlap: .skip)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        let object = try #require(try JSONSerialization.jsonObject(with: try encoder.encode(full)) as? [String: Any])
+        #expect(Set(object.keys).union(["command"]) == Set(JobsFileFields.job))
+        #expect(Set((object["retry"] as? [String: Any])?.keys.map { $0 } ?? []) == Set(RetryPolicy.jsonFields))
+        #expect(Set((object["schedule"] as? [String: Any])?.keys.map { $0 } ?? []) == ["kind", "everyMs", "start"])
+    }
+
     @Test("placement, misfire and overlap take the flags' spellings as well as the stored ones, and store the same")
     func valueSpellings() throws {
         let flags = try Self.decode(
@@ -70,5 +113,29 @@ struct JobsFileTests {
         #expect(message.hasPrefix("jobs.json is not valid JSON: "), "\(message)")
         #expect(message.contains(problem), "\(message)")
         #expect(!message.contains("NSCocoaErrorDomain") && !message.contains("3840"), "\(message)")
+    }
+
+    @Test(
+        "a job with nothing to run is refused",
+        arguments: [
+            (#"{"id": "x", "command": ""}"#, #"job x: "command" is empty"#),
+            (#"{"id": "x", "command": " \t "}"#, #"job x: "command" is empty"#),
+            (#"{"id": "x"}"#, #"job x: give "command" (a shell command) or "handler""#),
+        ])
+    func nothingToRun(file: String, problem: String) throws {
+        let message = try #require(Self.refusal(file))
+        #expect(message.hasPrefix("jobs.json: " + problem), "\(message)")
+    }
+
+    @Test("a cron expression that never fires is refused in a file, as on submission")
+    func cronThatNeverFires() throws {
+        let message = try #require(Self.refusal(#"{"id": "feb", "command": "true", "schedule": {"kind": "cron", "cron": "0 0 0 31 2 *"}}"#))
+        #expect(message.hasPrefix("jobs.json: job feb: cron expression '0 0 0 31 2 *' never fires"), "\(message)")
+    }
+
+    @Test("the example jobs (coord run --example) read back as they are")
+    func exampleJobsRoundTrip() throws {
+        let text = try JobsFile.encode(ExampleJobs.all)
+        #expect(try JobsFile.decode(Array(text.utf8), source: "example.json") == ExampleJobs.all)
     }
 }

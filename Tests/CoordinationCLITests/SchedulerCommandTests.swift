@@ -126,6 +126,20 @@ struct SchedulerCommandTests {
         #expect(!text.contains("(active or paused)"), "\(help.stdoutText)")
     }
 
+    @Test("a jobs file with a field coord does not know adds nothing and names the field and what to write")
+    func unknownFieldInJobsFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(#"[{"id": "a", "command": "true", "strategy": "random"}]"#, to: "jobs.json")
+        for arguments in [["job", "add", "--file", file], ["run", file, "--until-idle"]] {
+            let result = try await coord.run(arguments)
+            #expect(result.status == 7)
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.contains(#"job a: unknown field "strategy" (use "placement""#), "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
     @Test("worker refuses a bad --keep-finished before any I/O, with one line naming the option")
     func invalidRetention() async throws {
         let coord = try CoordProcess()

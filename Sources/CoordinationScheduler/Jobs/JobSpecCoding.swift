@@ -9,7 +9,12 @@ import Foundation
 // spec was 268 bytes with the defaults written out; it is 59 without.
 
 extension JobSpec {
-    enum CodingKeys: String, CodingKey {
+    /// The fields of a job's JSON object, in the order they are written: for readers that must
+    /// refuse any other (a jobs file a person wrote), where a stored job must not (a later coord
+    /// may add fields).
+    public static var jsonFields: [String] { CodingKeys.allCases.map(\.stringValue) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, handler, payload, schedule, shards, shardParameters, priority, requiredLabels, placement, timeoutMs, retry,
             misfire, overlap
     }
@@ -51,7 +56,10 @@ extension JobSpec {
 }
 
 extension JobSchedule {
-    enum CodingKeys: String, CodingKey {
+    /// The fields of a schedule's JSON object (see ``JobSpec/jsonFields``).
+    public static var jsonFields: [String] { CodingKeys.allCases.map(\.stringValue) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, at, cron, everyMs, start
     }
 
@@ -91,7 +99,10 @@ extension JobSchedule {
 }
 
 extension RetryPolicy {
-    enum CodingKeys: String, CodingKey {
+    /// The fields of a retry policy's JSON object (see ``JobSpec/jsonFields``).
+    public static var jsonFields: [String] { CodingKeys.allCases.map(\.stringValue) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case maxRetries, backoffBaseMs, backoffCapMs
     }
 
