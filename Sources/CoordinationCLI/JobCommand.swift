@@ -122,10 +122,36 @@ struct JobShow: AsyncParsableCommand {
 enum JobControl {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "rm", abstract: "Remove a job, its active runs (running ones are cancelled) and its history.")
+            commandName: "rm", abstract: "Remove jobs, their active runs (running ones are cancelled) and their history.",
+            discussion: """
+                Removes each job given, printing "removed ID" for each. When some of them do not \
+                exist, the others are still removed and the command ends with status 2, naming \
+                the missing ones.
+                """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
-        @Argument(help: "The job's id.") var id: String
-        func run() async throws { try await JobControl.act(global) { try await $0.remove(id) } }
+        @Argument(help: "The ids of the jobs to remove.") var ids: [String]
+
+        func run() async throws {
+            var missing: [String] = []
+            try await JobControl.act(global) { scheduler in
+                // A repeated id would otherwise be reported missing the second time.
+                var seen = Set<String>()
+                for id in ids where seen.insert(id).inserted {
+                    do {
+                        try await scheduler.remove(id)
+                        StandardStreams.writeLine("removed \(id)")
+                    } catch let error as CoordinationError where error.code == .noNode {
+                        missing.append(id)
+                    }
+                }
+            }
+            guard missing.isEmpty else {
+                let others = Set(ids).count > missing.count ? " (the others were removed)" : ""
+                throw CoordinationError(
+                    .noNode,
+                    "no \(missing.count == 1 ? "job" : "jobs") \(missing.joined(separator: ", "))\(others); coord jobs lists the jobs there are")
+            }
+        }
     }
 
     struct Pause: AsyncParsableCommand {

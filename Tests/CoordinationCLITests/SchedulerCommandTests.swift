@@ -140,6 +140,18 @@ struct SchedulerCommandTests {
         }
     }
 
+    @Test("job rm takes several ids and names every one that does not exist, with status 2")
+    func removeMissingJobs() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let one = try await coord.run(["job", "rm", "gone"])
+        #expect(one.status == 2 && one.stdout.isEmpty)
+        #expect(one.stderrLines == ["coord: no job gone; coord jobs lists the jobs there are"])
+        let several = try await coord.run(["job", "rm", "gone", "also-gone", "gone"])
+        #expect(several.status == 2 && several.stdout.isEmpty)
+        #expect(several.stderrLines == ["coord: no jobs gone, also-gone; coord jobs lists the jobs there are"])
+    }
+
     @Test("worker refuses a bad --keep-finished before any I/O, with one line naming the option")
     func invalidRetention() async throws {
         let coord = try CoordProcess()
