@@ -31,9 +31,13 @@ struct JobAdd: AsyncParsableCommand {
             command (with COORD_JOB_ID, COORD_RUN_ID, COORD_SHARD, COORD_SHARDS, \
             COORD_SHARD_PARAM, COORD_ATTEMPT and COORD_FENCING_TOKEN in its environment) on \
             `coord worker`; --handler names code registered in your own workers. With --file, \
-            submits every job of a jobs file (see coord run --example) instead. The job is \
-            checked before anything is written; a job with the same id must be removed first \
-            (status 3).
+            submits every job of a jobs file (see coord run --example) instead.
+
+            Every job is checked, and the store asked whether any of their ids exists, before \
+            anything is written: a bad job adds nothing (status 7, or 64 for bad flags), nor \
+            does an id that exists (status 3, naming every such id; coord job rm them first). \
+            Jobs are written several to a transaction: should another client add one of the \
+            ids between the check and the writes, the jobs of the transactions before it stay.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -54,8 +58,8 @@ struct JobAdd: AsyncParsableCommand {
         }
         let context = try await CommandContext.make(global)
         try await context.withScheduler { scheduler in
+            try await NewJobs.submit(specs, to: scheduler)
             for spec in specs {
-                try await scheduler.submit(spec)
                 if json { StandardStreams.writeLine(JobsFile.line(spec)) } else { StandardStreams.writeLine("added \(spec.id)") }
             }
         }

@@ -19,7 +19,8 @@ struct RunCommand: AsyncParsableCommand {
 
             On memory:// (the default) everything lives in this process. With a ZooKeeper or \
             etcd store the jobs are submitted to the cluster and `coord worker` processes \
-            elsewhere share the work (a job id that exists already is refused: coord job rm it). \
+            elsewhere share the work (when any job id exists already, no job is submitted and \
+            every such id is named: coord job rm them first). \
             The jobs stay on the cluster when coord run exits: recurring ones keep firing on \
             the remaining workers until removed.
 
@@ -76,7 +77,7 @@ struct RunCommand: AsyncParsableCommand {
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
         await progress.setWorkers(workerList.map(\.id))
         try Self.checkRunnable(specs, by: workerList.map(\.info), scheme: context.storeURL.scheme)
-        for spec in specs { try await scheduler.submit(spec) }
+        try await NewJobs.submit(specs, to: scheduler)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: workerList.map { .init(service: $0) }, gracefulShutdownSignals: [.sigint, .sigterm],

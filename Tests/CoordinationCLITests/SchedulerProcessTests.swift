@@ -249,4 +249,50 @@ struct SchedulerProcessTests {
         #expect(gone.status == 2 && gone.stderrLines == ["coord: no job hourly"])
         await handles.closeAll()
     }
+
+    @Test("a jobs file whose ids exist in part adds nothing, names them all, and job rm takes several ids", arguments: servers)
+    func jobsFileAllOrNothing(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        func coordRun(_ arguments: [String]) async throws -> CoordProcess.Result {
+            try await coord.run(["--store", url] + arguments)
+        }
+        func jobIDs() async throws -> [String] {
+            try await coordRun(["jobs", "--json"]).stdoutText.split(separator: "\n").compactMap {
+                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+            }.sorted()
+        }
+        #expect(try await coordRun(["job", "add", "tick", "--command", "true", "--every", "1h"]).status == 0)
+        #expect(try await coordRun(["job", "add", "tock", "--command", "true", "--every", "1h"]).status == 0)
+        let file = try coord.write(
+            #"[{"id": "n1", "command": "true"}, {"id": "tick", "command": "true"}, {"id": "n3", "command": "true"}, {"id": "tock", "command": "true"}]"#,
+            to: "jobs.json")
+        let added = try await coordRun(["job", "add", "--file", file])
+        #expect(added.status == 3)
+        #expect(added.stdout.isEmpty)
+        #expect(
+            added.stderrLines == ["coord: jobs tick, tock exist already, so no job was added; remove them first (coord job rm tick tock) or give the new jobs other ids"],
+            "\(added.stderr)")
+        #expect(try await jobIDs() == ["tick", "tock"], "n1 and n3 not added")
+        // coord run on a shared store submits through the same check, before any worker starts.
+        let ran = try await coordRun(["run", file, "--until-idle", "--workers", "1"])
+        #expect(ran.status == 3 && ran.stderr.contains("jobs tick, tock exist already"), "\(ran.stderr)")
+        #expect(try await jobIDs() == ["tick", "tock"])
+
+        // Several ids: each removed and reported; the missing one named, with status 2.
+        let removed = try await coordRun(["job", "rm", "tick", "nope", "tock"])
+        #expect(removed.status == 2)
+        #expect(removed.stdoutText == "removed tick\nremoved tock\n")
+        #expect(removed.stderrLines == ["coord: no job nope (the others were removed); coord jobs lists the jobs there are"])
+        #expect(try await jobIDs() == [])
+        let rerun = try await coordRun(["job", "add", "--file", file])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stdoutText == "added n1\nadded tick\nadded n3\nadded tock\n")
+        let missing = try await coordRun(["job", "rm", "gone", "also-gone"])
+        #expect(missing.status == 2 && missing.stdout.isEmpty)
+        #expect(missing.stderrLines == ["coord: no jobs gone, also-gone; coord jobs lists the jobs there are"])
+        await handles.closeAll()
+    }
 }

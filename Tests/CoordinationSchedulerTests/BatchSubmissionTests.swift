@@ -62,4 +62,17 @@ import Testing
         }
         #expect(try await client.job("valid") == nil)
     }
+
+    /// What `coord job add --file` asks before writing, so that it can refuse a file whole.
+    @Test func existingJobsAreFoundAmongMany() async throws {
+        let cluster = try TestCluster(.memory)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        #expect(try await client.existingJobs(among: ["a", "b"]) == [], "no job yet, not even the scheduler's folders")
+        try await client.submit([JobSpec(id: "b", handler: "noop"), JobSpec(id: "d", handler: "noop", schedule: .every(.seconds(60), start: nil))])
+        let ids = ["a", "b", "c", "d"] + (0..<40).map { "free-\($0)" }
+        #expect(try await client.existingJobs(among: ids) == ["b", "d"], "in the order asked, recurring and one-shot alike")
+        try await client.remove("b")
+        #expect(try await client.existingJobs(among: ids) == ["d"])
+    }
 }

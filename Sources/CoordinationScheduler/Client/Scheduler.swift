@@ -124,6 +124,15 @@ public struct Scheduler: Sendable {
         try await storedJob(id)?.job
     }
 
+    /// The ids among `ids` that a stored job has, in their order: so that a caller adding several
+    /// jobs can refuse them all, naming every one in the way, before writing any.
+    public func existingJobs(among ids: [String]) async throws -> [String] {
+        let store = store
+        let keys = try ids.map { id throws(CoordinationError) in try layout.job(id) }
+        let found = try await Self.concurrently(keys.count) { index in try await store.exists(keys[index]) }
+        return zip(ids, found).filter(\.1).map(\.0)
+    }
+
     /// The job `id` with its record's version (for a compare-and-set), or `nil` when there is none.
     func storedJob(_ id: String) async throws -> (job: JobRecord, version: Int64)? {
         // Perhaps kept where (or as) an earlier coord kept it: say so rather than "no job", or
