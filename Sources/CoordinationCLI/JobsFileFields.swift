@@ -50,7 +50,7 @@ enum JobsFileFields {
         let unknown = object.keys.filter { !known.contains($0) }.sorted()
         guard !unknown.isEmpty else { return }
         let named = unknown.map { field in
-            let hint = hints[JobValueSpellings.camelCase(field)] ?? nearest(field, among: known).map { "did you mean \"\($0)\"?" }
+            let hint = hints[JobValueSpellings.camelCase(field)] ?? Spelling.nearest(to: field, among: known).map { "did you mean \"\($0)\"?" }
             return "\"\(field)\"" + (hint.map { " (\($0))" } ?? "")
         }
         let fields = unknown.count == 1 ? "field" : "fields"
@@ -60,28 +60,5 @@ enum JobsFileFields {
             .invalidConfiguration,
             "\(name): \(problem)\(named.joined(separator: ", ")); the known fields\(parent.map { " of \"\($0)\"" } ?? "") are "
                 + known.joined(separator: ", "))
-    }
-
-    /// The known field `field` is most likely a misspelling of: the same but for case, or a letter
-    /// or two apart (one for short words, which are near too many others).
-    static func nearest(_ field: String, among known: [String]) -> String? {
-        let allowed = max(1, min(2, field.count / 3))
-        let candidates = known.map { ($0, distance(field.lowercased(), $0.lowercased())) }.filter { $0.1 <= allowed }
-        return candidates.min { $0.1 < $1.1 }?.0
-    }
-
-    /// The edit distance (insertions, deletions, substitutions) between two words.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let (a, b) = (Array(a), Array(b))
-        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }

@@ -1,10 +1,11 @@
 /// Suggestions for misspelt names (config keys, fields), so that an error can say what was meant.
 enum Spelling {
-    /// The known name closest to `name`, when it is close enough to be a likely misspelling
-    /// (at most 2 edits, or a third of the name's length).
+    /// The known name closest to `name`, when it is close enough to be a likely misspelling: the
+    /// same but for case, or a letter or two apart (one for short words, which are near too many others).
     static func nearest(to name: String, among known: [String]) -> String? {
+        let allowed = max(1, min(2, name.count / 3))
         guard let best = known.min(by: { distance(name, $0) < distance(name, $1) }) else { return nil }
-        return distance(name, best) <= max(2, name.count / 3) ? best : nil
+        return distance(name, best) <= allowed ? best : nil
     }
 
     /// Levenshtein distance, case-insensitive.
