@@ -43,7 +43,7 @@ struct JobAdd: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The job's id (one key segment).") var id: String?
     @OptionGroup(title: "Job") var job: JobOptions
-    @Option(help: ArgumentHelp("Submit the jobs of a JSON jobs file.", valueName: "jobs.json")) var file: String?
+    @Option(help: ArgumentHelp("Submit the jobs of a JSON jobs file (- for standard input).", valueName: "jobs.json")) var file: String?
     @Flag(help: "Print each submitted job as a JSON object.") var json = false
 
     func run() async throws {
@@ -66,10 +66,20 @@ struct JobAdd: AsyncParsableCommand {
     }
 
     static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CoordinationError(.invalidConfiguration, "cannot read jobs file \(path)")
+        var isDirectory: ObjCBool = false
+        let why: String
+        if path == "-" || path == "/dev/stdin" {
+            return Array(FileHandle.standardInput.readDataToEndOfFile())
+        } else if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            why = "no such file"
+        } else if isDirectory.boolValue {
+            why = "it is a directory; give the JSON file in it"
+        } else if let data = FileManager.default.contents(atPath: path) {
+            return [UInt8](data)
+        } else {
+            why = "permission denied"
         }
-        return [UInt8](data)
+        throw CoordinationError(.invalidConfiguration, "cannot read jobs file \(path): \(why)")
     }
 }
 

@@ -30,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-    @Argument(help: "A JSON jobs file (default: the built-in examples).") var jobsFile: String?
+    @Argument(help: "A JSON jobs file, - for standard input (default: the built-in examples).") var jobsFile: String?
     @Option(help: ArgumentHelp("In-process workers.", valueName: "n")) var workers: Int = 3
     @Option(
         help: ArgumentHelp(

@@ -74,6 +74,19 @@ struct SchedulerCommandTests {
         #expect(result.stderr.contains("job x") && result.stderr.contains("shards"), "\(result.stderr)")
     }
 
+    @Test("a jobs file that cannot be read says why; - reads standard input")
+    func unreadableJobsFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let missing = try await coord.run(["run", "nope.json"])
+        #expect(missing.status == 7 && missing.stderrLines == ["coord: cannot read jobs file nope.json: no such file"], "\(missing.stderr)")
+        let directory = try await coord.run(["job", "add", "--file", coord.directory.path])
+        #expect(directory.status == 7 && directory.stderr.contains("it is a directory"), "\(directory.stderr)")
+        let piped = try await coord.run(["run", "-", "--until-idle"], input: Array(#"[{"id": "piped", "command": "true"}]"#.utf8))
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(Self.summary(piped.stdoutText)["piped"]?["SUCCEEDED"] == "1", "\(piped.stdoutText)")
+    }
+
     @Test("coord run refuses on memory:// a job its workers cannot run, rather than waiting forever")
     func unrunnableJob() async throws {
         let coord = try CoordProcess()
