@@ -89,13 +89,32 @@ struct JobShow: AsyncParsableCommand {
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The job's id.") var id: String
-    @Flag(help: "Print one JSON object: spec and state.") var json = false
+    @Flag(help: "Print one JSON object: the spec (as a jobs file gives it), the state, the next fire time and the active runs; times outside the spec in ISO 8601, as every --json of coord gives them.")
+    var json = false
 
     struct ShowJSON: Encodable {
         let spec: JobSpec
-        let state: JobState
+        let state: StateJSON
         let nextFire: String?
         let activeRuns: Int
+    }
+
+    /// The job's state with its times as the other --json outputs give times (the stored record
+    /// keeps epoch milliseconds).
+    struct StateJSON: Encodable {
+        let paused: Bool
+        let lastMaterialized: String?
+        let triggers: Int
+        let submittedAt: String?
+        let itemAssignment: [String: String]
+
+        init(_ state: JobState) {
+            paused = state.paused
+            lastMaterialized = SchedulerTables.jsonTime(state.lastMaterialized)
+            triggers = state.triggers
+            submittedAt = SchedulerTables.jsonTime(state.submittedAt)
+            itemAssignment = Dictionary(uniqueKeysWithValues: state.itemAssignment.map { (String($0.key), $0.value) })
+        }
     }
 
     func run() async throws {
@@ -106,7 +125,7 @@ struct JobShow: AsyncParsableCommand {
             let next = SchedulerTables.nextFire(view, now: Date())
             if json {
                 StandardStreams.writeLine(
-                    JobsFile.line(ShowJSON(spec: view.spec, state: view.state, nextFire: SchedulerTables.jsonTime(next), activeRuns: active.count)))
+                    JobsFile.line(ShowJSON(spec: view.spec, state: StateJSON(view.state), nextFire: SchedulerTables.jsonTime(next), activeRuns: active.count)))
                 return
             }
             let spec = view.spec

@@ -244,6 +244,14 @@ struct SchedulerProcessTests {
 
         let shown = try await coordRun(["job", "show", "hourly"])
         #expect(shown.status == 0 && shown.stdoutText.contains("every 1h"))
+        // --json: the spec as a jobs file gives it; the state's times in ISO 8601 like nextFire's.
+        let shownJSON = try await coordRun(["job", "show", "hourly", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(shownJSON.stdout)) as? [String: Any])
+        let state = try #require(object["state"] as? [String: Any])
+        for time in [state["submittedAt"], state["lastMaterialized"], object["nextFire"]] {
+            #expect((time as? String).map { ISO8601DateFormatter.withFractionalSeconds.date(from: $0) != nil } == true, "\(shownJSON.stdoutText)")
+        }
+        #expect((object["spec"] as? [String: Any])?["id"] as? String == "hourly")
         #expect(try await coordRun(["job", "rm", "hourly"]).status == 0)
         let gone = try await coordRun(["job", "show", "hourly"])
         #expect(gone.status == 2 && gone.stderrLines == ["coord: no job hourly"])
@@ -294,5 +302,14 @@ struct SchedulerProcessTests {
         #expect(missing.status == 2 && missing.stdout.isEmpty)
         #expect(missing.stderrLines == ["coord: no jobs gone, also-gone; coord jobs lists the jobs there are"])
         await handles.closeAll()
+    }
+}
+
+extension ISO8601DateFormatter {
+    /// Reads what coord's --json outputs write: ISO 8601 with milliseconds.
+    static var withFractionalSeconds: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
     }
 }
