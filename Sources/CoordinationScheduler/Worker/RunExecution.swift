@@ -218,6 +218,15 @@ struct RunExecution: Sendable {
         }
     }
 
+    /// What the log says about a run's end.
+    static func endMetadata(_ record: RunRecord, ended: HistoryEntry?, requeued: RunRecord?) -> Logger.Metadata {
+        var said: Logger.Metadata = ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)"]
+        if let ended { said["outcome"] = "\(ended.outcome.rawValue)" }
+        if let message = ended?.message { said["message"] = "\(message)" }
+        if let requeued { said["next attempt"] = "\(requeued.attempt)" }
+        return said
+    }
+
     /// Writes what the attempt came to, fenced. Returns `false` when the fence refused the write.
     @discardableResult
     func settle(_ outcome: Outcome, claim: Claim, control: RunControl) async -> Bool {
@@ -289,11 +298,10 @@ struct RunExecution: Sendable {
                         }
                     return [.check(runKey, version: fence), .delete(claimKey, ifVersion: nil), last]
                 }
-                var said: Logger.Metadata = ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)"]
-                if let ended { said["outcome"] = "\(ended.outcome.rawValue)" }
-                if let message = ended?.message { said["message"] = "\(message)" }
-                if let requeued { said["next attempt"] = "\(requeued.attempt)" }
-                logger.info(ended == nil ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried", metadata: said)
+                // The message and metadata are autoclosures: built only when info is logged (not on the claims path's default).
+                logger.info(
+                    "\(ended == nil ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried")",
+                    metadata: Self.endMetadata(record, ended: ended, requeued: requeued))
                 return true
             } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
                 // Refused by the fence. A cancel request also moves the run's version: if the run
