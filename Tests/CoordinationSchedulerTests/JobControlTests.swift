@@ -133,4 +133,36 @@ import Testing
         #expect(seen.contains("ended before"))
         #expect(!seen.contains("pending+token"))
     }
+
+    /// The runs and the history are two watches; the retry and the failure it follows are one
+    /// transaction, and the stream reports them in that order.
+    @Test(arguments: SchedulerBackend.all)
+    func activityReportsAFailureBeforeTheRetryItCauses(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "flaky", handler: "fail", retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(10))))
+        let seen = try await withDeadline("three attempts to end") {
+            var activity = client.activity().makeAsyncIterator()
+            // The stream reports what happens once it is live: the pending run first, then the worker.
+            guard case .run(let existing) = try await activity.next() else { return ["no existing run first"] }
+            var seen = ["\(existing.record.status.rawValue) \(existing.record.attempt)"]
+            try await cluster.startWorker("w", handlers: ["fail": { _ in throw RunFailure("no luck") }])
+            while let next = try await activity.next() {
+                switch next {
+                case .run(let run): seen.append("\(run.record.status.rawValue) \(run.record.attempt)")
+                case .runEnded: seen.append("ended")
+                case .finished(let entry): seen.append("\(entry.outcome.rawValue) \(entry.attempt ?? 0)")
+                }
+                if seen.contains("ended") && seen.contains("failed 3") { return seen }
+            }
+            return seen
+        }
+        // Each later attempt shows only after the failure before it.
+        for attempt in 2...3 {
+            let failure = try #require(seen.firstIndex(of: "failed \(attempt - 1)"), "\(seen)")
+            let next = seen.firstIndex { $0.hasSuffix(" \(attempt)") && !$0.hasPrefix("failed") }
+            #expect(next.map { $0 > failure } ?? true, "attempt \(attempt) before the failure of the one before: \(seen)")
+        }
+    }
 }

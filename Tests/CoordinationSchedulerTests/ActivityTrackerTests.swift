@@ -1,0 +1,76 @@
+import Coordination
+import Foundation
+import Testing
+
+@testable import CoordinationScheduler
+
+/// The activity stream's order when its two watches deliver out of step: a retry's new attempt
+/// comes after the history entry of the attempt that failed.
+@Suite struct ActivityTrackerTests {
+    let layout = SchedulerLayout()
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func aRetryWaitsForTheFailureItFollows() throws {
+        var tracker = try primed()
+        // The retry (attempt 2, written at revision 20 with the failure's entry) arrives first…
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
+        // …and its start too: it waits behind the held change.
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .running, revision: 21)))).isEmpty)
+        let released = try tracker.apply(.history(.put(entry(attempt: 1, revision: 20))))
+        #expect(describe(released) == ["failed 1", "pending 2", "running 2"])
+    }
+
+    @Test func aRetryAfterItsFailureIsReportedAtOnce() throws {
+        var tracker = try primed()
+        #expect(describe(try tracker.apply(.history(.put(entry(attempt: 1, revision: 20))))) == ["failed 1"])
+        #expect(describe(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20))))) == ["pending 2"])
+    }
+
+    @Test func aRunThatEndsLetsOutWhatItHeld() throws {
+        var tracker = try primed()
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
+        let ended = tracker.apply(.runs(.delete(try layout.run("job", "r"))))
+        #expect(describe(ended) == ["pending 2", "ended"])
+    }
+
+    @Test func changesWithinOneAttemptAreNotHeld() throws {
+        var tracker = try primed()
+        #expect(describe(try tracker.apply(.runs(.put(run(attempt: 1, status: .running, revision: 15))))) == ["running 1"])
+    }
+
+    /// A tracker that has seen the (empty) history and the run's first attempt, pending.
+    private func primed() throws -> ActivityTracker {
+        var tracker = ActivityTracker(layout: layout)
+        _ = tracker.apply(.history(.snapshot([])))
+        let first = tracker.apply(.runs(.snapshot([try run(attempt: 1, status: .pending, revision: 10)])))
+        #expect(describe(first) == ["pending 1"])
+        return tracker
+    }
+
+    private func run(attempt: Int, status: RunRecord.Status, revision: Int64) throws -> Record {
+        let record = RunRecord(
+            job: "job", run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start, notBefore: start,
+            attempt: attempt, status: status, worker: status == .running ? "w" : nil)
+        return Record(
+            key: try layout.run("job", "r"), value: try SchedulerJSON.encode(record), version: revision - 10,
+            createRevision: 10, modRevision: revision, isEphemeral: false)
+    }
+
+    private func entry(attempt: Int, revision: Int64) throws -> Record {
+        let entry = HistoryEntry(job: "job", run: "r", worker: "w", attempt: attempt, finishedAt: start, outcome: .failed)
+        let key = try layout.history(of: "job").child("h-" + String(revision))
+        return Record(
+            key: key, value: try SchedulerJSON.encode(entry), version: 0, createRevision: revision, modRevision: revision,
+            isEphemeral: false)
+    }
+
+    private func describe(_ activities: [SchedulerActivity]) -> [String] {
+        activities.map { activity in
+            switch activity {
+            case .run(let active): "\(active.record.status.rawValue) \(active.record.attempt)"
+            case .runEnded: "ended"
+            case .finished(let entry): "\(entry.outcome.rawValue) \(entry.attempt ?? 0)"
+            }
+        }
+    }
+}
