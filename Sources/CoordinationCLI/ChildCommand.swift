@@ -55,9 +55,3 @@ extension ChildCommand {
         return (126, "the system refused to start it")
     }
 }
-
-/// A mistake in how coord was called that argument-parser cannot see (printed as one line, status 64).
-struct CommandLineProblem: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -36,11 +36,11 @@ enum HeldCommand {
         }
     }
 
-    /// Parses a duration option (`30s`, `500ms`, `2m`), naming the option when it is malformed.
+    /// Parses a duration option (`30s`, `500ms`, `2m`), naming the option when it is malformed (a usage error).
     static func duration(_ text: String?, option: String) throws -> Duration? {
         guard let text else { return nil }
         guard let duration = DurationText.parse(text), duration > .zero else {
-            throw CoordinationError(.invalidConfiguration, "\(option) \(text) is not a positive duration; write it like 500ms, 30s or 2m")
+            throw CommandLineProblem("\(option) \(text) is not a positive duration; write it like 500ms, 30s or 2m")
         }
         return duration
     }

@@ -34,7 +34,8 @@ struct JobAdd: AsyncParsableCommand {
             submits every job of a jobs file (see coord run --example) instead.
 
             Every job is checked, and the store asked whether any of their ids exists, before \
-            anything is written: a bad job adds nothing (status 7, or 64 for bad flags), nor \
+            anything is written: a bad job adds nothing (status 64 for a bad flag, 7 for a bad \
+            jobs file), nor \
             does an id that exists (status 3, naming every such id; coord job rm them first). \
             Jobs are written several to a transaction: should another client add one of the \
             ids between the check and the writes, the jobs of the transactions before it stay.

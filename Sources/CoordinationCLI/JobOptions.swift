@@ -12,17 +12,20 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Fire every DURATION (e.g. 30s, 5m).", valueName: "duration")) var every: String?
     @Option(help: ArgumentHelp("Fire once at TIME: ISO 8601 (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
     var at: String?
-    @Option(help: ArgumentHelp("Split each fire time into N items (1…\(JobSpec.maxShards)).", valueName: "n")) var shards: Int?
+    // Unconditional: a negative number is taken as the value (and refused by name, or for
+    // --priority kept), not as an unknown option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Split each fire time into N items (1…\(JobSpec.maxShards)).", valueName: "n"))
+    var shards: Int?
     @Option(help: ArgumentHelp("Per-item parameters, comma-separated (COORD_SHARD_PARAM).", valueName: "a,b,c"))
     var shardParams: String?
     @Option(
         help: ArgumentHelp(
             "Placement: compete, round-robin, random, least-loaded, weighted, consistent-hash, broadcast.", valueName: "s"))
     var strategy: String?
-    @Option(help: ArgumentHelp("Retries after a failed attempt.", valueName: "n")) var retries: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed attempt.", valueName: "n")) var retries: Int?
     @Option(help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s).", valueName: "d")) var backoff: String?
     @Option(help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d")) var timeout: String?
-    @Option(help: ArgumentHelp("Higher runs first.", valueName: "n")) var priority: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first (may be negative).", valueName: "n")) var priority: Int?
     @Option(help: ArgumentHelp("Labels a worker must have, k=v,…", valueName: "k=v,…")) var labels: String?
     @Option(help: ArgumentHelp("Missed fire times: fire-once-now or skip.", valueName: "policy")) var misfire: String?
     @Option(help: ArgumentHelp("A fire time while a run is active: skip, queue or replace.", valueName: "policy"))
@@ -35,6 +38,8 @@ struct JobOptions: ParsableArguments {
             .contains { $0 != nil } || shards != nil || retries != nil || priority != nil
     }
 
+    /// The job the flags define. Every mistake is a usage error (status 64) naming the flag: the
+    /// checks a jobs file shares (where they give status 7) are converted by ``CommandLineProblem/checking(_:_:)``.
     func spec(id: String, now: Date) throws -> JobSpec {
         let handlerName: String
         var payloadBytes = Data((payload ?? "").utf8)
@@ -53,8 +58,14 @@ struct JobOptions: ParsableArguments {
         }
         let schedules = [cron, every, at].compactMap { $0 }
         guard schedules.count <= 1 else { throw CommandLineProblem("give at most one of --cron, --every and --at") }
+        if let shards, !(1...JobSpec.maxShards).contains(shards) {
+            throw CommandLineProblem("--shards must be between 1 and \(JobSpec.maxShards), got \(shards)")
+        }
+        if let retries, retries < 0 { throw CommandLineProblem("--retries must be 0 or more, got \(retries)") }
         var schedule = JobSchedule.once(at: nil)
-        if let cron { schedule = .cron(try CronExpression(cron)) }
+        if let cron {
+            schedule = .cron(try CommandLineProblem.checking("--cron") { () throws(CoordinationError) in try CronExpression(cron) })
+        }
         if let every, let interval = try HeldCommand.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
         if let at { schedule = .once(at: try Self.time(at, now: now)) }
         var retry = RetryPolicy(maxRetries: retries ?? 0)
@@ -66,10 +77,20 @@ struct JobOptions: ParsableArguments {
             id: id, handler: handlerName, payload: payloadBytes, schedule: schedule, shards: shards ?? 1,
             shardParameters: shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? [],
             priority: priority ?? 0, requiredLabels: try Self.labels(labels, option: "--labels"),
-            placement: try strategy.map(JobValueSpellings.strategy) ?? .compete, timeout: try HeldCommand.duration(timeout, option: "--timeout"),
-            retry: retry, misfire: try misfire.map(JobValueSpellings.misfire) ?? .fireOnceNow,
-            overlap: try overlap.map(JobValueSpellings.overlap) ?? .queue)
-        try spec.validate()
+            placement: try CommandLineProblem.checking("--strategy") { () throws(CoordinationError) in
+                try strategy.map(JobValueSpellings.strategy) ?? .compete
+            },
+            timeout: try HeldCommand.duration(timeout, option: "--timeout"),
+            retry: retry,
+            misfire: try CommandLineProblem.checking("--misfire") { () throws(CoordinationError) in
+                try misfire.map(JobValueSpellings.misfire) ?? .fireOnceNow
+            },
+            overlap: try CommandLineProblem.checking("--overlap") { () throws(CoordinationError) in
+                try overlap.map(JobValueSpellings.overlap) ?? .queue
+            })
+        // What is left (an every under 10ms, a cron expression that never fires, a sharded
+        // broadcast job, a bad id) is named by the job's check.
+        try CommandLineProblem.checking { () throws(CoordinationError) in try spec.validate(now: now) }
         return spec
     }
 
@@ -80,18 +101,17 @@ struct JobOptions: ParsableArguments {
         }
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-        throw CoordinationError(
-            .invalidConfiguration, "--at \(text) is not a time; write it like 2026-01-31T12:00:00Z or +30s")
+        throw CommandLineProblem("--at \(text) is not a time; write it like 2026-01-31T12:00:00Z or +30s")
     }
 
-    /// `k=v,k2=v2`.
+    /// `k=v,k2=v2`, given to `option` (a usage error when malformed).
     static func labels(_ text: String?, option: String) throws -> [String: String] {
         guard let text, !text.isEmpty else { return [:] }
         var labels: [String: String] = [:]
         for pair in text.split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw CoordinationError(.invalidConfiguration, "\(option): '\(pair)' is not k=v")
+                throw CommandLineProblem("\(option): '\(pair)' is not k=v")
             }
             labels[String(parts[0])] = String(parts[1])
         }

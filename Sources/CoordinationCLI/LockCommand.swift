@@ -29,9 +29,10 @@ struct LockCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() async throws {
+        // The command line's own values first: a bad --timeout is a usage error, whatever the settings.
+        let limit = try HeldCommand.duration(timeout, option: "--timeout")
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/locks")
-        let limit = try HeldCommand.duration(timeout, option: "--timeout")
         let status = try await context.withStore { store in
             try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
                 try await Lock(store: store, path: key, logger: context.logger).withLock(timeout: limit) { lease in

@@ -36,7 +36,7 @@ import Testing
 
     @Test("mistakes are one line naming the problem", arguments: [
         (["lock", "x"], Int32(64), "give the command to run after --"),
-        (["lock", "x", "--timeout", "soon", "--", "true"], 7, "--timeout soon is not a positive duration"),
+        (["lock", "x", "--timeout", "soon", "--", "true"], 64, "--timeout soon is not a positive duration"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["elect", "", "--", "true"], 6, "invalid key"),
         // A command that never starts gets a shell's status: 127 not found, 126 not runnable.
