@@ -45,6 +45,7 @@ struct WorkerCommand: AsyncParsableCommand {
             "While this worker leads: how long a finished one-shot job is kept, with its history, before it is removed (default 1d; 'forever' keeps it).",
             valueName: "d|forever")) var keepFinished: String?
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "While this worker leads: the most finished one-shot jobs kept; beyond it, those that finished first are removed early.",
             valueName: "n")) var maxFinished: Int = Worker.Configuration().finishedJobLimit ?? 10_000
@@ -53,8 +54,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static func retention(_ text: String?) throws -> Duration? {
         guard let text else { return Worker.Configuration().finishedJobRetention }
         guard let retention = Worker.Configuration.retention(text) else {
-            throw CoordinationError(
-                .invalidConfiguration, "--keep-finished \(text) is neither a duration (such as 1h, 7d or 0s) nor 'forever'")
+            throw CommandLineProblem("--keep-finished \(text) is neither a duration (such as 1h, 7d or 0s) nor 'forever'")
         }
         return retention
     }
@@ -65,13 +65,13 @@ struct WorkerCommand: AsyncParsableCommand {
             gracePeriod: try HeldCommand.duration(grace, option: "--grace") ?? .seconds(10),
             finishedJobRetention: try Self.retention(keepFinished), finishedJobLimit: maxFinished)
         let workerID = id ?? Self.defaultID()
-        // Checked before the store is opened (the worker checks them again).
+        // Checked before the store is opened (the worker checks them again): usage errors, named by flag.
         if let problem = Key.segmentProblem(workerID) {
-            throw CoordinationError(.invalidConfiguration, "--id '\(workerID)' is not a valid key segment: \(problem)")
+            throw CommandLineProblem("--id '\(workerID)' is not a valid key segment: \(problem)")
         }
-        guard capacity >= 1 else { throw CoordinationError(.invalidConfiguration, "--capacity must be at least 1, got \(capacity)") }
-        guard maxFinished >= 0 else { throw CoordinationError(.invalidConfiguration, "--max-finished must not be negative, got \(maxFinished)") }
-        guard weight >= 1 else { throw CoordinationError(.invalidConfiguration, "--weight must be at least 1, got \(weight)") }
+        guard capacity >= 1 else { throw CommandLineProblem("--capacity must be at least 1, got \(capacity)") }
+        guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
+        guard weight >= 1 else { throw CommandLineProblem("--weight must be at least 1, got \(weight)") }
         let context = try await CommandContext.make(global)
         try await context.withStoreWaitingForServer { store in
             let worker = try Worker(
