@@ -35,23 +35,24 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-    @Option(help: "Sequential operations of each kind.") var operations = 1000
-    @Option(help: "Concurrent operations in the pipelined loop.") var inFlight = 64
+    // Unconditional: a negative number is taken as the value (and refused by name), not as an option.
+    @Option(parsing: .unconditional, help: "Sequential operations of each kind.") var operations = 1000
+    @Option(parsing: .unconditional, help: "Concurrent operations in the pipelined loop.") var inFlight = 64
     @Option(help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
     @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
-    @Option(help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
-    @Option(help: "In-process workers for the claims measure, each on a handle of its own.") var claimWorkers = 4
-    @Option(help: "Each claims worker's capacity: runs at once.") var claimCapacity = 4
-    @Option(help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
+    @Option(parsing: .unconditional, help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
+    @Option(parsing: .unconditional, help: "In-process workers for the claims measure, each on a handle of its own.") var claimWorkers = 4
+    @Option(parsing: .unconditional, help: "Each claims worker's capacity: runs at once.") var claimCapacity = 4
+    @Option(parsing: .unconditional, help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 
     func validate() throws {
-        guard operations >= 1 else { throw ValidationError("--operations must be at least 1") }
-        guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
-        guard claims >= 0 else { throw ValidationError("--claims must be 0 or more") }
-        guard claimWorkers >= 1 else { throw ValidationError("--claim-workers must be at least 1") }
-        guard claimCapacity >= 1 else { throw ValidationError("--claim-capacity must be at least 1") }
-        guard watchers >= 0 else { throw ValidationError("--watchers must be 0 or more") }
+        guard operations >= 1 else { throw ValidationError("--operations must be at least 1, got \(operations)") }
+        guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1, got \(inFlight)") }
+        guard claims >= 0 else { throw ValidationError("--claims must be 0 or more, got \(claims)") }
+        guard claimWorkers >= 1 else { throw ValidationError("--claim-workers must be at least 1, got \(claimWorkers)") }
+        guard claimCapacity >= 1 else { throw ValidationError("--claim-capacity must be at least 1, got \(claimCapacity)") }
+        guard watchers >= 0 else { throw ValidationError("--watchers must be 0 or more, got \(watchers)") }
         guard let pipelined = DurationText.parse(duration), pipelined > .zero else {
             throw ValidationError("--duration '\(duration)' is not a duration such as 5s or 500ms")
         }

@@ -52,16 +52,16 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(help: "Keep mirroring changes until Ctrl-C or SIGTERM, then catch up and verify.") var follow = false
     @Option(parsing: .unconditional, help: "Writes in flight at once.") var concurrency = 16
     @Option(parsing: .unconditional, help: "How many differences --verify lists.") var showDifferences = 20
-    @Option(help: ArgumentHelp("Reads in flight when reading ZooKeeper level by level.", visibility: .hidden))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Reads in flight when reading ZooKeeper level by level.", visibility: .hidden))
     var readWidth = 64
-    @Option(help: ArgumentHelp("Keys written per transaction (at most 64).", visibility: .hidden))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keys written per transaction (at most 64).", visibility: .hidden))
     var batchSize = 64
 
     func validate() throws {
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard readWidth >= 1 else { throw ValidationError("--read-width must be at least 1") }
-        guard (1...64).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 64") }
-        guard showDifferences >= 0 else { throw ValidationError("--show-differences must be 0 or more") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        guard readWidth >= 1 else { throw ValidationError("--read-width must be at least 1, got \(readWidth)") }
+        guard (1...64).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 64, got \(batchSize)") }
+        guard showDifferences >= 0 else { throw ValidationError("--show-differences must be 0 or more, got \(showDifferences)") }
         if follow && dryRun { throw ValidationError("--follow writes; it cannot be combined with --dry-run") }
     }
 

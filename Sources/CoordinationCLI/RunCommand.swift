@@ -31,8 +31,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "A JSON jobs file, - for standard input (default: the built-in examples).") var jobsFile: String?
-    @Option(help: ArgumentHelp("In-process workers.", valueName: "n")) var workers: Int = 3
+    // Unconditional: a negative number is taken as the value (and refused by name), not as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("In-process workers.", valueName: "n")) var workers: Int = 3
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "While one of these workers leads: the most finished one-shot jobs kept; beyond it, those that finished first are removed early.",
             valueName: "n")) var maxFinished: Int = Worker.Configuration().finishedJobLimit ?? 10_000
