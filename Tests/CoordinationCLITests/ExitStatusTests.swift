@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// Which status a bad value gets depends on where it was written, not on which check refused it:
+/// on the command's own command line it is a usage error (64); in a global setting (a global
+/// option, the environment, a config file) or in a jobs file it is a configuration error (7).
+/// All on memory://: every refusal comes before any store is needed.
+@Suite("coord exit statuses: the command line against settings and files")
+struct ExitStatusTests {
+    @Test(
+        "a bad value of a command's own option is a usage error, 64, named by its option",
+        arguments: [
+            (["job", "add", "x", "--handler", "h", "--every", "abc"], "--every abc"),
+            (["job", "add", "x", "--handler", "h", "--every", "0s"], "--every 0s"),
+            (["job", "add", "x", "--handler", "h", "--timeout", "abc"], "--timeout abc"),
+            (["job", "add", "x", "--handler", "h", "--at", "yesterday"], "--at yesterday"),
+            (["job", "add", "x", "--handler", "h", "--shards", "0"], "--shards must be between 1 and"),
+            (["job", "add", "x", "--handler", "h", "--shards", "-2"], "--shards must be between 1 and"),
+            (["job", "add", "x", "--handler", "h", "--strategy", "foo"], "--strategy: unknown placement strategy 'foo'; known: compete,"),
+            (["job", "add", "x", "--handler", "h", "--cron", "x"], "--cron: cron expression 'x' has 1 fields"),
+            (["job", "add", "x", "--handler", "h", "--backoff", "soon"], "--backoff soon"),
+            (["job", "add", "x", "--handler", "h", "--labels", "zone"], "--labels: 'zone' is not k=v"),
+            (["job", "add", "x", "--handler", "h", "--misfire", "later"], "--misfire: unknown misfire policy 'later'"),
+            (["job", "add", "x", "--handler", "h", "--overlap", "never"], "--overlap: unknown overlap policy 'never'"),
+            (["job", "add", "x", "--handler", "h", "--retries", "-1"], "--retries must be 0 or more, got -1"),
+            (["worker", "--capacity", "0"], "--capacity must be at least 1, got 0"),
+            (["worker", "--capacity", "abc"], "--capacity"),
+            (["worker", "--max-finished", "-1"], "--max-finished must not be negative, got -1"),
+            (["worker", "--grace", "0s"], "--grace 0s"),
+            (["worker", "--keep-finished", "soon"], "--keep-finished soon"),
+            (["worker", "--id", "a/b"], "--id 'a/b'"),
+            (["run", "--workers", "0"], "--workers must be between 1 and 64, got 0"),
+            (["run", "--workers", "-1"], "--workers must be between 1 and 64, got -1"),
+            (["run", "--max-finished", "-1"], "--max-finished must not be negative, got -1"),
+            (["bench", "--operations", "0"], "--operations must be at least 1, got 0"),
+            (["bench", "--operations", "-1"], "--operations must be at least 1, got -1"),
+            (["bench", "--in-flight", "-1"], "--in-flight must be at least 1, got -1"),
+            (["bench", "--claims", "-1"], "--claims must be 0 or more, got -1"),
+            (["bench", "--claim-workers", "-1"], "--claim-workers must be at least 1, got -1"),
+            (["bench", "--claim-capacity", "-1"], "--claim-capacity must be at least 1, got -1"),
+            (["bench", "--watchers", "-1"], "--watchers must be 0 or more, got -1"),
+            (["migrate", "--from", "memory://a", "--to", "memory://b", "--batch-size", "-1"], "--batch-size must be between 1 and 64, got -1"),
+            (["migrate", "--from", "memory://a", "--to", "memory://b", "--read-width", "-1"], "--read-width must be at least 1, got -1"),
+            (["migrate", "--from", "memory://a", "--to", "memory://b", "--show-differences", "-1"], "--show-differences must be 0 or more, got -1"),
+            (["lock", "l", "--timeout", "abc", "--", "true"], "--timeout abc"),
+        ])
+    func badOwnOption(arguments: [String], named: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", "memory://"] + arguments)
+        #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(named), "\(arguments): \(result.stderr)")
+        #expect(!result.stderr.contains("Missing value"), "\(arguments): a negative number read as an option: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a negative --priority is taken as the job's priority: JobSpec allows it")
+    func negativePriority() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["job", "add", "x", "--handler", "h", "--priority", "-5", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutText.contains(#""priority":-5"#), "\(result.stdoutText)")
+    }
+
+    @Test(
+        "a bad global setting stays a configuration error, 7, wherever it is typed",
+        arguments: [
+            (["--session-ttl", "0s", "kv", "get", "/a"], "session TTL '0s' from --session-ttl"),
+            (["--log-level", "loud", "kv", "get", "/a"], "log level 'loud' from --log-level"),
+            // After the command's own options, on the same command line: still a setting.
+            (["job", "add", "x", "--handler", "h", "--session-ttl", "0s"], "session TTL '0s' from --session-ttl"),
+            (["worker", "--capacity", "2", "--log-level", "loud"], "log level 'loud' from --log-level"),
+        ])
+    func badGlobalSetting(arguments: [String], named: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(arguments)
+        #expect(result.status == 7, "\(arguments): \(result.stderr)")
+        #expect(result.stderrLines.count == 1, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(named), "\(arguments): \(result.stderr)")
+    }
+
+    @Test(
+        "the checks that make a flag 64 make a jobs file 7: a file is not the command line",
+        arguments: [
+            (#"[{"id": "x", "command": "true", "shards": 0}]"#, "shards must be between 1 and"),
+            (#"[{"id": "x", "command": "true", "placement": "foo"}]"#, "unknown placement strategy 'foo'"),
+            (#"[{"id": "x", "command": "true", "schedule": {"kind": "cron", "cron": "x"}}]"#, "cron expression 'x'"),
+        ])
+    func badJobsFile(contents: String, problem: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(contents, to: "jobs.json")
+        for arguments in [["job", "add", "--file", file], ["run", file, "--until-idle"]] {
+            let result = try await coord.run(arguments)
+            #expect(result.status == 7, "\(arguments): \(result.stderr)")
+            #expect(result.stderrLines.count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(problem), "\(arguments): \(result.stderr)")
+        }
+    }
+}
