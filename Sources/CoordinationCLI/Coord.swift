@@ -35,6 +35,9 @@ public struct Coord: AsyncParsableCommand {
 
                 EXIT STATUS
                 \(ExitStatus.helpTable)
+                A bad value of a command's own option or argument is a usage error (64); in a \
+                global setting (option, environment or config file), a store URL or a jobs file \
+                it is 7.
                 On failure coord prints exactly one line on stderr: "coord: <what is wrong>".
 
                 EXAMPLES

@@ -1,7 +1,9 @@
 public import Coordination
 
 /// The process exit status for each kind of failure, so that scripts can branch on the outcome
-/// without parsing messages. Usage errors keep argument-parser's own status (64).
+/// without parsing messages. Usage errors keep argument-parser's own status (64), and so does a bad
+/// value of a command's own option or argument (``CommandLineProblem``); a bad global setting, store
+/// URL, config file or jobs file is ``invalidConfiguration`` (7).
 public enum ExitStatus: Int32, CaseIterable, Sendable {
     case success = 0
     case failure = 1
@@ -42,7 +44,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .versionConflict: "the key is not at the expected version"
         case .notEmpty: "the key has children"
         case .invalidInput: "bad key or value, or too large"
-        case .invalidConfiguration: "bad store URL, config file or setting"
+        case .invalidConfiguration: "bad setting, store URL, config file or jobs file"
         case .unsupported: "the backend cannot do this"
         case .unavailable: "the store cannot be reached; a write's outcome is unknown"
         case .accessDenied: "credentials missing, wrong or not allowed"
@@ -68,6 +70,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
             }
             return row
         }
-        return (rows + ["  64  usage error (unknown command or option, missing argument)"]).joined(separator: "\n")
+        return (rows + ["  64  usage error: unknown command or option, missing or bad argument or option"])
+            .joined(separator: "\n")
     }
 }
