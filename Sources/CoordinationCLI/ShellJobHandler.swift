@@ -8,7 +8,8 @@ import SystemPackage
 /// `/bin/sh -c`, run with the run's identity in its environment. A non-zero exit fails the
 /// attempt (the job's retry policy decides what follows); the last few KB of stdout and stderr go
 /// into the history entry. Cancellation (timeout, cancel request, lost session, shutdown) stops
-/// the command: SIGTERM, then SIGKILL after `grace`.
+/// the command: SIGTERM, then SIGKILL after `grace`. A worker that dies without cancelling
+/// (SIGKILL, a crash) takes its commands with it: see ``supervisor``.
 enum ShellJobHandler {
     static let name = "shell"
     /// How much of each stream the history keeps.
@@ -33,6 +34,28 @@ enum ShellJobHandler {
         return variables
     }
 
+    /// The shell script each command runs under, with the command as `$1`. Its standard input is
+    /// the worker's lifeline: a pipe whose other end only the worker holds, so it reaches end of
+    /// file when the worker's process ends, however it ends. Then the script kills its process
+    /// group (itself, the command and whatever the command started). Without it a worker killed
+    /// with SIGKILL left its command running while its run was taken over by another worker: the
+    /// job ran twice at once. SIGKILL at once, not SIGTERM and a grace: the run may be taken over
+    /// as soon as the dead worker's lease ends, two thirds of a TTL after its death at the
+    /// earliest. The command's own exit (status or signal) is passed on as the script's.
+    static let supervisor = #"""
+        exec 3<&0
+        /bin/sh -c "$1" 3<&- </dev/null &
+        command=$!
+        { while read -r _ <&3; do :; done; kill -KILL 0; } </dev/null &
+        lifeline=$!
+        exec 3<&-
+        wait "$command"
+        status=$?
+        kill "$lifeline" 2>/dev/null
+        if [ "$status" -gt 128 ]; then kill -s "$(kill -l "$status")" $$; fi
+        exit "$status"
+        """#
+
     static func run(_ context: RunContext, grace: Duration) async throws -> RunOutput {
         let command = String(decoding: context.payload, as: UTF8.self)
         guard !command.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
@@ -46,9 +69,10 @@ enum ShellJobHandler {
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment(for: context) { updates[Environment.Key(stringLiteral: name)] = value }
         let result = try await Subprocess.run(
-            .path(FilePath("/bin/sh")), arguments: ["-c", command], environment: .inherit.updating(updates),
-            platformOptions: options, input: .none, output: .sequence, error: .sequence
+            .path(FilePath("/bin/sh")), arguments: ["-c", supervisor, "coord-job", command], environment: .inherit.updating(updates),
+            platformOptions: options, input: .inputWriter, output: .sequence, error: .sequence
         ) { execution in
+            // Nothing is written to the lifeline (standard input); it stays open while this runs.
             // Both streams are drained concurrently, or a command filling one pipe would block.
             let (output, error) = (execution.standardOutput, execution.standardError)
             async let out = tail(of: output)

@@ -303,6 +303,61 @@ struct SchedulerProcessTests {
         #expect(missing.stderrLines == ["coord: no jobs gone, also-gone; coord jobs lists the jobs there are"])
         await handles.closeAll()
     }
+
+    /// Fencing protects only what checks the token: a command left running by a dead worker
+    /// would run beside the attempt that takes its run over.
+    @Test("a worker killed with SIGKILL takes its running command, and what that started, with it", arguments: servers)
+    func killedWorkerTakesItsCommandWithIt(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        // The command tells its shell's and its child's process ids through a FIFO, whose reader
+        // waits until they are written: the command runs from then on.
+        let fifo = coord.directory.appendingPathComponent("pids").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let added = try await coord.run(["--store", url, "job", "add", "long", "--command", "sleep 60 & echo \"$$ $!\" > '\(fifo)'; wait"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let worker = try Background(coord, ["--store", url, "worker", "--id", "doomed"], name: "doomed")
+        let pids = try await withDeadline("the command to start") { try await Self.readLine(fromFIFO: fifo) }
+            .split(separator: " ").compactMap { pid_t($0) }
+        #expect(pids.count == 2, "\(pids)")
+        #expect(pids.allSatisfy { !Self.hasEnded($0) })
+
+        kill(worker.process.processIdentifier, SIGKILL)
+        _ = await worker.terminate()
+        // Not our children, so no event tells of their end: /proc is read until they are gone (or
+        // zombies nobody reaps), for at most five seconds.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while !pids.allSatisfy(Self.hasEnded) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(pids.allSatisfy(Self.hasEnded), "still running after their worker was killed: \(pids.filter { !Self.hasEnded($0) })")
+        for pid in pids where !Self.hasEnded(pid) { kill(pid, SIGKILL) }
+        await handles.closeAll()
+    }
+
+    /// The first line written to the FIFO at `path` (opening it waits for a writer, on a thread of its own).
+    static func readLine(fromFIFO path: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do {
+                    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                    let data = try handle.readToEnd() ?? Data()
+                    continuation.resume(returning: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
+        }
+    }
+
+    /// Whether the process `pid` is gone, or a zombie (ended, not reaped).
+    static func hasEnded(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // "pid (name) state …": the state follows the last parenthesis.
+        guard let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
 }
 
 extension ISO8601DateFormatter {
