@@ -248,6 +248,8 @@ public final class EtcdStore: CoordinationStore {
             compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .lease, .equal, 0))
         }
         compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
+        // Two compares per level: a deep key's do not fit one txn, and the full create (one per level) serves.
+        guard compares.count <= EtcdRequest.maxOperationsPerBranch else { return nil }
         let lease = mode.isEphemeral ? try currentLease() : 0
         let put: JSONValue = ["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, lease: lease)]
         let reply = try await txn(EtcdRequest.txn(compare: compares, success: [put]), kind: .write)

@@ -305,7 +305,9 @@ public final class ZooKeeperStore: CoordinationStore {
     /// only the missing levels are written, so an existing parent owned by someone else is never touched.
     func ensurePath(_ znode: Key) async throws {
         var pending = [znode]
-        var budget = 64
+        // Each missing level costs one noNode, and a concurrent delete a few more. (A fixed 64
+        // refused keys 66 levels deep with a misleading noNode.)
+        var budget = znode.depth + 16
         while let next = pending.last {
             let reply = await createNode(next, value: [], flags: ZOO_PERSISTENT)
             switch reply.rc {

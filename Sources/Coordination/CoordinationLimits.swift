@@ -7,6 +7,14 @@ public enum CoordinationLimits {
     public static let maxKeyBytes = 1_024
     /// Longest namespace, in UTF-8 bytes.
     public static let maxNamespaceBytes = 256
+    /// Deepest key a create may make, in segments, not counting the namespace. Deeper keys broke
+    /// differently on each backend (etcd's create compares each ancestor, and refused past about
+    /// 63 levels with its raw "too many operations"; ZooKeeper's ancestor walk gave up at 66 with
+    /// a misleading noNode), so every backend refuses them by name. Existing deeper keys (another
+    /// tool's) can still be read, set and deleted.
+    public static let maxKeyDepth = 64
+    /// Deepest namespace, in segments: with ``maxKeyDepth`` every create's ancestors fit one etcd txn.
+    public static let maxNamespaceDepth = 16
     /// Most operations in one transaction: half of etcd's default `--max-txn-ops` (128 requests
     /// per txn branch), since an operation may need two there (its write and its sequence
     /// counter's, or its compare and its parent's). At this size every mix of operations fits.
@@ -41,6 +49,15 @@ public enum CoordinationLimits {
         }
     }
 
+    /// Why `namespace` cannot be a store's namespace (too long or too deep); `nil` when it can.
+    public static func namespaceProblem(_ namespace: Key) -> String? {
+        let bytes = namespace.path.utf8.count
+        if bytes > maxNamespaceBytes { return "it is \(bytes) bytes long; the limit is \(maxNamespaceBytes) bytes" }
+        let depth = namespace.depth
+        if depth > maxNamespaceDepth { return "it is \(depth) segments deep; the limit is \(maxNamespaceDepth)" }
+        return nil
+    }
+
     /// Throws ``CoordinationError/Code/valueTooLarge`` when `value` is over ``maxValueBytes``.
     public static func validate(value: [UInt8], for key: Key) throws(CoordinationError) {
         guard value.count <= maxValueBytes else {
@@ -51,10 +68,18 @@ public enum CoordinationLimits {
         }
     }
 
-    /// Throws ``CoordinationError/Code/invalidKey`` when a sequential create's key leaves no room
-    /// for its ``sequenceDigits``-digit number: the key it makes must fit ``maxKeyBytes`` like any
-    /// other. (ZooKeeper would append the number past the limit, etcd refuse only after numbering.)
+    /// Throws ``CoordinationError/Code/invalidKey`` when a create's key is deeper than
+    /// ``maxKeyDepth``, or a sequential create's key leaves no room for its ``sequenceDigits``-digit
+    /// number: the key it makes must fit ``maxKeyBytes`` like any other. (ZooKeeper would append
+    /// the number past the limit, etcd refuse only after numbering.)
     public static func validate(create key: Key, mode: CreateMode) throws(CoordinationError) {
+        let depth = key.depth
+        guard depth <= maxKeyDepth else {
+            throw CoordinationError(
+                .invalidKey,
+                "cannot create \(Key.quoted(key.path)): it is \(depth) segments deep; the limit is \(maxKeyDepth) on every backend (the namespace not counted)",
+                key: key)
+        }
         let length = key.path.utf8.count + sequenceDigits
         guard mode.isSequential, length > maxKeyBytes else { return }
         throw CoordinationError(

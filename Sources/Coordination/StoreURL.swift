@@ -79,6 +79,10 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                     .invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has an invalid namespace '\(StoreURL.redacted(decodedPath))': \(problem)")
             }
             namespace = Key(unchecked: decodedPath)
+            if let problem = CoordinationLimits.namespaceProblem(namespace) {
+                throw CoordinationError(
+                    .invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has an invalid namespace '\(StoreURL.redacted(decodedPath))': \(problem)")
+            }
         }
 
         options = []

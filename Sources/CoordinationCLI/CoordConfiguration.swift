@@ -130,6 +130,9 @@ public struct CoordConfiguration: Sendable {
             } catch {
                 throw problem(namespace, "namespace '\(namespace.value)'", "is not a valid key: \(error.message)")
             }
+            if let why = CoordinationLimits.namespaceProblem(url.namespace) {
+                throw problem(namespace, "namespace '\(namespace.value)'", "cannot be a namespace: \(why)")
+            }
         }
         if let ttl = refinements[.sessionTtl] {
             guard let duration = DurationText.parse(ttl.value), duration > .zero else {

@@ -134,5 +134,28 @@ extension ConformanceSuite {
             _ = try await store.create(try Key("/anc/leaf"), value: [], mode: .persistent)
             try await expectThrows(code: .nodeExists, "create of an implicit ancestor") { try await store.create(try Key("/anc"), value: [], mode: .persistent) }
         },
+        ConformanceCheck("tree-depth-limit", clause: 1, "In a namespace as deep as allowed, a key as deep as allowed is created with its ancestors (persistent, sequential, ephemeral, in a transaction); one level deeper is refused with invalidKey naming the limit, before any I/O.") { ctx in
+            let segments = CoordinationLimits.maxNamespaceDepth - ctx.namespace.depth
+            let store = try await ctx.open(try Key(String(repeating: "/n", count: segments)))
+            let limit = CoordinationLimits.maxKeyDepth
+            let deepest = try Key(String(repeating: "/d", count: limit))
+            _ = try await store.create(deepest, value: bytes("deep"), mode: .persistent)
+            try expectEqual(try await store.get(deepest)?.value, bytes("deep"), "value of the deepest key")
+            try expectEqual(try await store.children(of: try Key(String(repeating: "/d", count: limit - 1))), ["d"], "children of its parent")
+            let sibling = try Key(String(repeating: "/d", count: limit - 1) + "/s-")
+            let sequential = try await store.create(sibling, value: [], mode: .sequential)
+            try expect(sequential.key.depth == limit, "a sequential key at the limit: \(sequential.key)")
+            _ = try await store.create(try Key(String(repeating: "/d", count: limit - 1) + "/e"), value: [], mode: .ephemeral)
+            _ = try await store.transaction([.create(try Key(String(repeating: "/d", count: limit - 1) + "/t"), value: [], mode: .persistent)])
+            let deeper = try Key(String(repeating: "/d", count: limit + 1))
+            let refused = try await expectThrows(code: .invalidKey, "create one level past the limit") {
+                try await store.create(deeper, value: [], mode: .persistent)
+            }
+            try expect(refused.message.contains("\(limit)"), "the error names the limit: \(refused.message)")
+            try await expectThrows(code: .invalidKey, "a transaction's create one level past the limit") {
+                try await store.transaction([.create(deeper, value: [], mode: .persistent)])
+            }
+            try expect(try await store.get(try Key(String(repeating: "/d", count: limit) + "/x")) == nil, "nothing made past the limit")
+        },
     ]
 }
