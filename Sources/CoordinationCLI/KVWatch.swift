@@ -10,9 +10,11 @@ struct KVWatch: AsyncParsableCommand {
               {"type":"snapshot","records":[{"key":"/app/a","value":"aGk=",…}]}
               {"type":"put","record":{"key":"/app/a","value":"aG8=","version":1,…}}
               {"type":"delete","key":"/app/a"}
-            Values are base64. After a lost connection a fresh snapshot follows; a consumer that \
-            applies every line to a map always ends up with the store's state. The key need not \
-            exist. Ctrl-C (SIGINT) or SIGTERM ends the watch with status 0.
+            Values are base64. After a lost connection the changes made meanwhile follow (or a \
+            fresh snapshot, where they cannot be replayed), and stderr says when contact was lost \
+            and when it came back; a consumer that applies every line to a map always ends up \
+            with the store's state. The key need not exist. Ctrl-C (SIGINT) or SIGTERM ends the \
+            watch with status 0.
 
             Without a scope flag only the key itself is watched. At most one scope flag:
               --children        /jobs and /jobs/a, not /jobs/a/runs
@@ -33,6 +35,16 @@ struct KVWatch: AsyncParsableCommand {
     @Flag(help: "Watch the key and the keys one, two and three levels beneath it (not deeper keys).")
     var greatGrandchildren = false
 
+    /// What stderr says when the session changes under a watch; `nil` for the states that need no word.
+    static func note(for state: SessionState) -> String? {
+        switch state {
+        case .suspended: "lost contact with the store; the watch goes on when it is back"
+        case .reconnected: "contact is back; the changes made meanwhile follow"
+        case .expired: "the session expired (its ephemeral keys are gone); the watch goes on with a new one"
+        case .connected, .closed: nil
+        }
+    }
+
     func validate() throws {
         let given = [
             ("--subtree", subtree), ("--children", children), ("--grandchildren", grandchildren),
@@ -50,8 +62,20 @@ struct KVWatch: AsyncParsableCommand {
             subtree ? .subtree : greatGrandchildren ? .greatGrandchildren : grandchildren ? .grandchildren : children ? .children : .key
         try await context.withStore { store in
             _ = try await Interruption.runUntilSignalled {
-                for try await event in store.watch(key, scope: scope) {
-                    StandardStreams.writeLine(JSONLines.line(WatchEventJSON(event)))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await event in store.watch(key, scope: scope) {
+                            StandardStreams.writeLine(JSONLines.line(WatchEventJSON(event)))
+                        }
+                    }
+                    // An outage is otherwise silent: the lines stop, then go on.
+                    group.addTask {
+                        for await event in store.sessionEvents() {
+                            if let note = Self.note(for: event.state) { StandardStreams.writeError("coord: note: " + note) }
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
                 }
             }
         }
