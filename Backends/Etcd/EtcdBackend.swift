@@ -6,7 +6,7 @@ extension StoreBackend {
     public static var etcd: StoreBackend {
         StoreBackend(
             schemes: ["etcd", "etcds"],
-            usage: "etcd[s]://[USER:PASSWORD@]HOST:PORT[,…][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]"
+            usage: "etcd[s]://[USER:PASSWORD@][HOST[:PORT][,…]][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]"
         ) { url, logger in
             try await EtcdStore(configuration: EtcdConfiguration(url: url), logger: logger)
         }

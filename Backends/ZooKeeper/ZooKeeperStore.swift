@@ -457,7 +457,7 @@ extension StoreBackend {
     public static var zookeeper: StoreBackend {
         StoreBackend(
             schemes: ["zookeeper"],
-            usage: "zookeeper://[USER:PASSWORD@]HOST:PORT[,…][/NAMESPACE][?sessionTimeout=TIME]"
+            usage: "zookeeper://[USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?sessionTimeout=TIME]"
         ) { url, logger in
             try await ZooKeeperStore(url: url, logger: logger)
         }

@@ -152,7 +152,7 @@ struct JobShow: AsyncParsableCommand {
     }
 }
 
-/// The commands that act on one job by id and print nothing (trigger prints the new run ids).
+/// The commands that act on jobs by id (rm, trigger and cancel say what they did).
 enum JobControl {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -206,22 +206,42 @@ enum JobControl {
 
     struct Trigger: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "trigger", abstract: "Run a job once now, whatever its schedule; prints the new run ids.")
+            commandName: "trigger", abstract: "Run a job once now, whatever its schedule; prints the new run ids.",
+            discussion: "A paused job's new runs wait until it is resumed; stderr says so.")
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
         func run() async throws {
             try await JobControl.act(global) { scheduler in
                 for run in try await scheduler.trigger(id) { StandardStreams.writeLine(run) }
+                if try await scheduler.job(id)?.state.paused == true {
+                    StandardStreams.writeError("coord: note: \(id) is paused: its new runs wait until coord job resume \(id)")
+                }
             }
         }
     }
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "cancel", abstract: "Cancel a job's active runs (the schedule stays).")
+            commandName: "cancel", abstract: "Cancel a job's active runs (the schedule stays).",
+            discussion: """
+                Pending runs are removed; running ones are asked to stop (their workers record them \
+                as cancelled). Prints what was done, or that the job had no active run.
+                """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
-        func run() async throws { try await JobControl.act(global) { try await $0.cancel(id) } }
+        func run() async throws {
+            try await JobControl.act(global) { scheduler in
+                StandardStreams.writeLine(Self.summary(of: try await scheduler.cancel(id), job: id))
+            }
+        }
+
+        static func summary(of cancellation: Scheduler.Cancellation, job: String) -> String {
+            func runs(_ count: Int) -> String { count == 1 ? "1 run" : "\(count) runs" }
+            var parts: [String] = []
+            if !cancellation.removed.isEmpty { parts.append("removed \(runs(cancellation.removed.count)) pending") }
+            if !cancellation.askedToStop.isEmpty { parts.append("asked \(runs(cancellation.askedToStop.count)) running to stop") }
+            return parts.isEmpty ? "\(job) has no active run: nothing to cancel" : "\(job): " + parts.joined(separator: ", ")
+        }
     }
 
     static func act(_ global: GlobalOptions, _ body: (Scheduler) async throws -> Void) async throws {

@@ -17,13 +17,14 @@ enum TreeText {
         return text
     }
 
-    /// A short, single-line rendering of a value: quoted text, or its size when it is binary or long.
+    /// A short, single-line rendering of a value: quoted text (`\\` and `\"` escaped), or its size when it is binary or long.
     static func preview(_ value: [UInt8]) -> String {
         let limit = 60
         guard value.count <= limit * 4, let text = String(validating: value, as: UTF8.self),
             text.count <= limit,
             !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
         else { return "<\(value.count) bytes>" }
-        return "\"" + text + "\""
+        // Escaped as in a Swift or JSON string, so that `say "hi" \x` reads back unambiguously.
+        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }

@@ -46,6 +46,11 @@ struct OutputFormatTests {
         #expect(TreeText.line(for: text, under: .root) == #"    color = "green"  (version 3, ephemeral)"#)
     }
 
+    @Test("a quote or backslash in a tree value is escaped, so the quoted text reads back unambiguously")
+    func treeValueEscapes() {
+        #expect(TreeText.preview(Array(#"say "hi" \x"#.utf8)) == #""say \"hi\" \\x""#)
+    }
+
     @Test("every error code has an exit status other than success and usage", arguments: CoordinationError.Code.allCases)
     func exitStatus(code: CoordinationError.Code) {
         let status = ExitStatus(code)

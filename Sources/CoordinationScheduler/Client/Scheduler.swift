@@ -336,11 +336,24 @@ public struct Scheduler: Sendable {
         }
     }
 
+    /// What ``cancel(_:)`` did, run ids sorted.
+    public struct Cancellation: Sendable, Hashable {
+        /// Pending runs removed (recorded as `cancelled`).
+        public var removed: [String]
+        /// Running runs whose workers were asked to stop them (they record `cancelled`).
+        public var askedToStop: [String]
+    }
+
     /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
     /// running ones are asked to cancel (their worker records `cancelled`). The schedule stays.
-    public func cancel(_ id: String) async throws {
+    @discardableResult
+    public func cancel(_ id: String) async throws -> Cancellation {
         try await requireJobKey(id)
-        try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "cancelled by request")
+        let outcomes = try await RunCanceller(store: store, layout: layout, now: clock.now)
+            .cancelActiveRuns(of: id, reason: "cancelled by request")
+        return Cancellation(
+            removed: outcomes.filter { $0.value == .removed }.keys.sorted(),
+            askedToStop: outcomes.filter { $0.value == .askedToStop }.keys.sorted())
     }
 
     /// Removes the job, its active runs (running ones are asked to cancel first) and its history.

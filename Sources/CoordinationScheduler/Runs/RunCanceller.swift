@@ -9,12 +9,26 @@ struct RunCanceller: Sendable {
     let layout: SchedulerLayout
     let now: @Sendable () -> Date
 
-    func cancelActiveRuns(of job: String, reason: String) async throws {
+    /// What cancelling one run did.
+    enum Outcome: Sendable, Hashable {
+        /// It was pending: removed, with a `cancelled` history entry.
+        case removed
+        /// It was running: its worker was asked to stop it.
+        case askedToStop
+        /// Nothing: it was gone, or already asked to stop.
+        case nothing
+    }
+
+    /// Cancels every active run of `job`; returns what was done to each, by run id.
+    @discardableResult
+    func cancelActiveRuns(of job: String, reason: String) async throws -> [String: Outcome] {
         let folder = try layout.runs(of: job)
-        guard try await store.exists(folder) else { return }
+        guard try await store.exists(folder) else { return [:] }
+        var outcomes: [String: Outcome] = [:]
         for name in try await store.children(of: folder) {
-            try await cancel(job: job, run: name, reason: reason)
+            outcomes[name] = try await cancel(job: job, run: name, reason: reason)
         }
+        return outcomes
     }
 
     /// Cancels one run; returns when it is deleted or marked, or was already gone.
@@ -23,11 +37,12 @@ struct RunCanceller: Sendable {
     /// error is thrown and nothing is cancelled. The leader passes a check of the job's state, so
     /// that a stale view replaying a fire time it already materialised cannot cancel that fire
     /// time's own run.
-    func cancel(job: String, run: String, reason: String, provided: [Coordination.Operation] = []) async throws {
+    @discardableResult
+    func cancel(job: String, run: String, reason: String, provided: [Coordination.Operation] = []) async throws -> Outcome {
         let key = try layout.run(job, run)
         let history = HistoryWriter(store: store, layout: layout)
         while true {
-            guard let record = try await store.get(key) else { return }
+            guard let record = try await store.get(key) else { return .nothing }
             var value = try record.decoded(RunRecord.self)
             // The run's own writes come first; a failure past them is one of `provided`.
             let ownCount = value.status == .pending ? 2 : 1
@@ -40,14 +55,15 @@ struct RunCanceller: Sendable {
                     try await history.transact(job: job, entries: [entry]) {
                         [.check(key, version: record.version), .delete(key, ifVersion: record.version)] + provided
                     }
+                    return .removed
                 case .running:
-                    if value.cancelRequested { return }
+                    if value.cancelRequested { return .nothing }
                     value.token = value.attemptToken(version: record.version, modRevision: record.modRevision)
                     value.cancelRequested = true
                     _ = try await store.transaction(
                         [.set(key, value: try SchedulerJSON.encode(value), ifVersion: record.version)] + provided)
+                    return .askedToStop
                 }
-                return
             } catch let error as CoordinationError
                 where (error.code == .versionConflict || error.code == .noNode) && (error.failedOperation ?? 0) < ownCount
             {
