@@ -79,6 +79,8 @@ struct RunCommand: AsyncParsableCommand {
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
         await progress.setWorkers(workerList.map(\.id))
         try Self.checkRunnable(specs, by: workerList.map(\.info), scheme: context.storeURL.scheme)
+        // The live log reports what finished from here on, though its watches start with the workers.
+        let started = Date()
         try await NewJobs.submit(specs, to: scheduler)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -93,7 +95,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             tasks.addTask {
                 do {
-                    for try await activity in scheduler.activity() { await progress.apply(activity) }
+                    for try await activity in scheduler.activity(historySince: started) { await progress.apply(activity) }
                 } catch is CancellationError {
                 } catch {
                     context.logger.warning("live progress stopped", metadata: ["error": "\(error)"])

@@ -38,6 +38,21 @@ import Testing
         #expect(describe(try tracker.apply(.runs(.put(run(attempt: 1, status: .running, revision: 15))))) == ["running 1"])
     }
 
+    @Test func historyFromBeforeTheStreamIsReportedFromTheGivenTime() throws {
+        var tracker = ActivityTracker(layout: layout, historySince: start.addingTimeInterval(5))
+        let old = try entry(attempt: 1, revision: 3, finishedAt: start)
+        let late = try entry(attempt: 3, revision: 9, finishedAt: start.addingTimeInterval(7))
+        let early = try entry(attempt: 2, revision: 8, finishedAt: start.addingTimeInterval(6))
+        // Before the watch was up: only what finished since, in the order it finished.
+        #expect(describe(tracker.apply(.history(.snapshot([late, old, early])))) == ["failed 2", "failed 3"])
+        #expect(describe(tracker.apply(.history(.put(try entry(attempt: 4, revision: 12, finishedAt: start))))) == ["failed 4"])
+    }
+
+    @Test func withoutATimeHistoryFromBeforeTheStreamIsLeftOut() throws {
+        var tracker = ActivityTracker(layout: layout)
+        #expect(tracker.apply(.history(.snapshot([try entry(attempt: 1, revision: 3)]))).isEmpty)
+    }
+
     /// A tracker that has seen the (empty) history and the run's first attempt, pending.
     private func primed() throws -> ActivityTracker {
         var tracker = ActivityTracker(layout: layout)
@@ -56,8 +71,8 @@ import Testing
             createRevision: 10, modRevision: revision, isEphemeral: false)
     }
 
-    private func entry(attempt: Int, revision: Int64) throws -> Record {
-        let entry = HistoryEntry(job: "job", run: "r", worker: "w", attempt: attempt, finishedAt: start, outcome: .failed)
+    private func entry(attempt: Int, revision: Int64, finishedAt: Date? = nil) throws -> Record {
+        let entry = HistoryEntry(job: "job", run: "r", worker: "w", attempt: attempt, finishedAt: finishedAt ?? start, outcome: .failed)
         let key = try layout.history(of: "job").child("h-" + String(revision))
         return Record(
             key: key, value: try SchedulerJSON.encode(entry), version: 0, createRevision: revision, modRevision: revision,

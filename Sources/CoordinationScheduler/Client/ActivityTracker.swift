@@ -1,7 +1,9 @@
 import Coordination
+import Foundation
 
-/// Turns the events of the two watches behind ``Scheduler/activity()`` (runs, history) into
-/// activities. History present when the stream starts is not reported.
+/// Turns the events of the two watches behind ``Scheduler/activity(historySince:)`` (runs,
+/// history) into activities. History present when the stream starts is reported only from
+/// `historySince` on.
 ///
 /// The two watches deliver independently, so a run's next attempt could arrive before the history
 /// entry of the attempt before it, though one transaction wrote both (at one revision): a live
@@ -16,6 +18,9 @@ struct ActivityTracker {
     }
 
     let layout: SchedulerLayout
+    /// History entries already there when the stream starts are reported when they finished at or
+    /// after this (`nil`: none are).
+    let historySince: Date?
     /// Run records and the claims beneath them, by key (job definitions left out).
     private var runs: [Key: Record] = [:]
     private var seenHistory: Set<Key>?
@@ -25,7 +30,10 @@ struct ActivityTracker {
     /// its entry is not held.
     private var reportedHistory = RecentRevisions(capacity: 4096)
 
-    init(layout: SchedulerLayout) { self.layout = layout }
+    init(layout: SchedulerLayout, historySince: Date? = nil) {
+        self.layout = layout
+        self.historySince = historySince
+    }
 
     mutating func apply(_ source: Source) -> [SchedulerActivity] {
         switch source {
@@ -83,10 +91,19 @@ struct ActivityTracker {
         }
         let fresh = records.filter { layout.isHistoryEntry($0.key) }
         defer { seenHistory = (seenHistory ?? []).union(fresh.keys) }
-        guard let seen = seenHistory else { return [] }
-        var result: [SchedulerActivity] = []
-        for record in fresh.values.filter({ !seen.contains($0.key) }).sorted(by: { $0.key < $1.key }) {
+        let seen = seenHistory ?? []
+        // At the start only what finished since `historySince`, in the order it finished.
+        let starting = seenHistory == nil
+        if starting && historySince == nil { return [] }
+        var entries: [(record: Record, entry: HistoryEntry)] = []
+        for record in fresh.values where !seen.contains(record.key) {
             guard let entry = try? record.decoded(HistoryEntry.self) else { continue }
+            if starting, let since = historySince, entry.finishedAt < since { continue }
+            entries.append((record, entry))
+        }
+        entries.sort { starting && $0.entry.finishedAt != $1.entry.finishedAt ? $0.entry.finishedAt < $1.entry.finishedAt : $0.record.key < $1.record.key }
+        var result: [SchedulerActivity] = []
+        for (record, entry) in entries {
             result.append(.finished(entry))
             reportedHistory.insert(record.createRevision)
             for (key, waiting) in held where waiting.revision == record.createRevision {

@@ -1,4 +1,5 @@
 import Coordination
+import Foundation
 
 /// What happens in a scheduler, as it happens: for live progress displays (`coord run`, a
 /// dashboard). Built from watches, so it converges to the store's state even after a reconnect.
@@ -17,7 +18,11 @@ public enum SchedulerActivity: Sendable, Hashable {
 
 extension Scheduler {
     /// Every active run now (as `.run`), then each change, and each new history entry.
-    public func activity() -> AsyncThrowingStream<SchedulerActivity, any Error> {
+    /// - Parameter historySince: history entries already written when the stream starts are
+    ///   reported too when they finished at or after this (in the order they finished). A program
+    ///   that starts workers and the stream together passes its start, so that a run that ended
+    ///   before the stream's watches were up is not missed.
+    public func activity(historySince: Date? = nil) -> AsyncThrowingStream<SchedulerActivity, any Error> {
         let store = store
         let layout = layout
         return AsyncThrowingStream { continuation in
@@ -38,7 +43,7 @@ extension Scheduler {
                                 }
                             }
                         }
-                        var tracker = ActivityTracker(layout: layout)
+                        var tracker = ActivityTracker(layout: layout, historySince: historySince)
                         for try await next in sources {
                             for activity in tracker.apply(next) { continuation.yield(activity) }
                         }
