@@ -28,6 +28,8 @@ struct ElectCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command to run while leader, after --.") var command: [String] = []
 
     func run() async throws {
+        // The command line's own values first: no command is a usage error, whatever the settings.
+        try HeldCommand.requireCommand(command)
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/elections")
         let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"

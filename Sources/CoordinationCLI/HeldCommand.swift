@@ -12,7 +12,7 @@ enum HeldCommand {
         _ argv: [String], holding what: String,
         hold: @escaping @Sendable (_ runChild: @escaping @Sendable ([String: String]) async throws -> Int32) async throws -> Int32
     ) async throws -> Int32 {
-        guard !argv.isEmpty else { throw CommandLineProblem("give the command to run after --, for example: -- ./deploy.sh") }
+        try requireCommand(argv)
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
         return try await withThrowingTaskGroup(of: Int32?.self) { group in
@@ -34,6 +34,13 @@ enum HeldCommand {
             _ = try? await group.next()
             return 130
         }
+    }
+
+    /// A command after `--` is required: checked with the command line's other values, before any
+    /// store is opened, so a missing one is a usage error (64) whatever the store's state.
+    static func requireCommand(_ argv: [String]) throws {
+        guard argv.isEmpty else { return }
+        throw CommandLineProblem("give the command to run after --, for example: -- ./deploy.sh")
     }
 
     /// Parses a duration option (`30s`, `500ms`, `2m`), naming the option when it is malformed (a usage error).

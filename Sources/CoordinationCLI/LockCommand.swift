@@ -29,7 +29,8 @@ struct LockCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() async throws {
-        // The command line's own values first: a bad --timeout is a usage error, whatever the settings.
+        // The command line's own values first: a bad --timeout or no command is a usage error, whatever the settings.
+        try HeldCommand.requireCommand(command)
         let limit = try HeldCommand.duration(timeout, option: "--timeout")
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/locks")

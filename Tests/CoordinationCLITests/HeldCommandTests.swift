@@ -36,6 +36,10 @@ import Testing
 
     @Test("mistakes are one line naming the problem", arguments: [
         (["lock", "x"], Int32(64), "give the command to run after --"),
+        (["elect", "x"], 64, "give the command to run after --"),
+        // Found on the command line, before any store is opened: a store out of reach does not matter.
+        (["--store", "etcd://127.0.0.1:1", "lock", "x"], 64, "give the command to run after --"),
+        (["--store", "etcd://127.0.0.1:1", "elect", "x"], 64, "give the command to run after --"),
         (["lock", "x", "--timeout", "soon", "--", "true"], 64, "--timeout soon is not a positive duration"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["elect", "", "--", "true"], 6, "invalid key"),
