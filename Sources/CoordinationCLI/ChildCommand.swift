@@ -1,15 +1,23 @@
 import Foundation
 import Subprocess
+import Synchronization
 import SystemPackage
 
 /// Runs a command given on coord's command line as a child process sharing coord's standard
 /// streams. Cancelling the calling task stops the child: SIGTERM, then SIGKILL after `grace`.
 enum ChildCommand {
     /// Runs `argv` and returns its exit status (128 + the signal number if a signal ended it).
-    static func run(_ argv: [String], environment: [String: String] = [:], grace: Duration = .seconds(5)) async throws -> Int32 {
+    /// While it runs, `forwarder` passes coord's signals on to it.
+    static func run(
+        _ argv: [String], environment: [String: String] = [:], grace: Duration = .seconds(5), forwarder: SignalForwarder? = nil
+    ) async throws -> Int32 {
         guard let program = argv.first else {
             throw CommandLineProblem("no command given after --")
         }
+        // A signal that came before the command started ends coord instead: do not start it.
+        if let forwarder, !forwarder.mayStart() { throw CancellationError() }
+        var ended: Int32?
+        defer { forwarder?.ended(status: ended) }
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: grace)]
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
@@ -25,16 +33,132 @@ enum ChildCommand {
                 input: .fileDescriptor(.standardInput, closeAfterSpawningProcess: false),
                 output: .fileDescriptor(.standardOutput, closeAfterSpawningProcess: false),
                 error: .fileDescriptor(.standardError, closeAfterSpawningProcess: false)
-            ).terminationStatus
+            ) { execution in
+                // Signals go to the command only until it has exited: Subprocess reaps it (and its
+                // process id may be reused) only after this returns.
+                forwarder?.started { number in try? execution.send(signal: Signal(rawValue: number)) }
+                await waitForExit(execution.processIdentifier.value)
+                forwarder?.exited()
+            }.terminationStatus
         } catch is SubprocessError {
             // It never started: say why, and give the status a shell gives (127 not found, 126 not runnable).
             let (status, why) = notStarted(program)
             StandardStreams.writeError("coord: cannot run \(program): \(why)")
+            ended = status
             return status
         }
         switch termination {
-        case .exited(let code): return Int32(code)
-        case .signaled(let signal): return 128 + Int32(signal)
+        case .exited(let code): ended = Int32(code)
+        case .signaled(let signal): ended = 128 + Int32(signal)
+        }
+        return ended ?? ExitStatus.failure.rawValue
+    }
+
+    /// Returns once process `pid` has exited, leaving it to be reaped by whoever started it
+    /// (`WNOWAIT`). Waits on a thread of its own, never on the cooperative pool.
+    private static func waitForExit(_ pid: pid_t) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread {
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+                continuation.resume()
+            }.start()
+        }
+    }
+}
+
+/// Passes the signals coord receives on to the command it runs (`coord lock`, `coord elect`),
+/// and kills the command if it is still running `grace` after the first one. Tells the caller
+/// when there is no command to pass a signal to: before it started, or after it exited.
+final class SignalForwarder: Sendable {
+    private enum Phase {
+        case notStarted
+        /// Cleared to start; signals that come meanwhile wait for it.
+        case starting(pending: [ReceivedSignal])
+        case running(send: @Sendable (Int32) -> Void)
+        case exited
+        /// A signal came before the command started: it will not start.
+        case refused
+    }
+    private struct State {
+        var phase = Phase.notStarted
+        var killer: Task<Void, Never>?
+        var status: Int32?
+    }
+    private let state = Mutex(State())
+    private let grace: Duration
+
+    init(grace: Duration = .seconds(5)) { self.grace = grace }
+
+    /// The command's exit status, once it has ended.
+    var status: Int32? { state.withLock { $0.status } }
+
+    /// Passes `signal` on to the command, unless a terminal sent it to the whole process group (the
+    /// command has it already). Returns `false` when no command runs or is starting: then coord
+    /// itself should stop.
+    func forward(_ signal: ReceivedSignal) -> Bool {
+        state.withLock { state in
+            switch state.phase {
+            case .notStarted:
+                state.phase = .refused
+                return false
+            case .starting(let pending):
+                state.phase = .starting(pending: pending + [signal])
+                return true
+            case .running(let send):
+                if signal.sentByProcess { send(signal.number) }
+                armKiller(&state)
+                return true
+            case .exited, .refused:
+                return false
+            }
+        }
+    }
+
+    /// Whether the command may start (no signal came first).
+    func mayStart() -> Bool {
+        state.withLock { state in
+            guard case .notStarted = state.phase else { return false }
+            state.phase = .starting(pending: [])
+            return true
+        }
+    }
+
+    /// The command runs; `send` delivers a signal to it. Signals that came while it started are delivered now.
+    func started(send: @escaping @Sendable (Int32) -> Void) {
+        state.withLock { state in
+            guard case .starting(let pending) = state.phase else { return }
+            state.phase = .running(send: send)
+            for signal in pending { send(signal.number) }
+            if !pending.isEmpty { armKiller(&state) }
+        }
+    }
+
+    /// The command has exited (not yet reaped): no more signals to it.
+    func exited() {
+        state.withLock { state in
+            state.phase = .exited
+            state.killer?.cancel()
+        }
+    }
+
+    /// The command's run is over, with its status if it had one.
+    func ended(status: Int32?) {
+        state.withLock { state in
+            if case .refused = state.phase {} else { state.phase = .exited }
+            state.killer?.cancel()
+            state.status = status
+        }
+    }
+
+    private func armKiller(_ state: inout State) {
+        guard state.killer == nil else { return }
+        let grace = grace
+        state.killer = Task { [self] in
+            guard (try? await Task.sleep(for: grace)) != nil else { return }
+            self.state.withLock { state in
+                if case .running(let send) = state.phase { send(SIGKILL) }
+            }
         }
     }
 }

@@ -18,6 +18,10 @@ struct ElectCommand: AsyncParsableCommand {
             exits with status 11, so a supervisor can start it again. COMMAND gets \
             COORD_LEADER_TOKEN, larger for every later leader.
 
+            A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
+            running 5 s later), and coord still exits with COMMAND's status; before it is elected, \
+            one ends the campaign with 128 + the signal's number (130, 143).
+
               coord --store etcd://127.0.0.1:2379 elect report-writer -- ./write-reports
               coord elect /myapp/leader --identity "$(hostname)" -- ./serve --primary
             """)

@@ -7,7 +7,13 @@ import Foundation
 enum HeldCommand {
     /// Runs `argv` inside `hold`, which acquires, calls `runChild` with the environment to add
     /// (under the session guard, which cancels it when the hold is lost), and releases. Returns the
-    /// child's status; a SIGINT or SIGTERM to coord stops the child, releases, and gives 130.
+    /// child's status.
+    ///
+    /// A SIGINT or SIGTERM to coord goes on to the command (one a terminal sent to the whole
+    /// process group has reached it already), which is killed if it is still running 5 s later;
+    /// coord then releases and returns the command's status, whatever the command made of the
+    /// signal. A signal while no command runs (waiting to acquire) stops the wait and gives
+    /// 128 + the signal's number, as a shell reports a process the signal ended.
     static func run(
         _ argv: [String], holding what: String,
         hold: @escaping @Sendable (_ runChild: @escaping @Sendable ([String: String]) async throws -> Int32) async throws -> Int32
@@ -15,24 +21,42 @@ enum HeldCommand {
         try requireCommand(argv)
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
-        return try await withThrowingTaskGroup(of: Int32?.self) { group in
+        let forwarder = SignalForwarder()
+        enum Outcome: Sendable {
+            case held(Int32)
+            case signalled(Int32)
+        }
+        return try await withThrowingTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 do {
-                    return try await hold { environment in try await ChildCommand.run(argv, environment: environment) }
+                    return .held(
+                        try await hold { environment in
+                            try await ChildCommand.run(argv, environment: environment, forwarder: forwarder)
+                        })
                 } catch RecipeError.sessionLost(let why) {
                     throw RecipeError.sessionLost("\(what) was lost (\(why)); the command was stopped")
                 }
             }
             group.addTask {
-                await signals.wait()
-                return nil
+                for await signal in signals.signals where !forwarder.forward(signal) {
+                    return .signalled(signal.number)
+                }
+                return nil  // cancelled: the hold ended
             }
             defer { group.cancelAll() }
-            if let status = try await group.next() ?? nil { return status }
-            // Signalled: cancelling the hold stops the child and releases what was held.
-            group.cancelAll()
-            _ = try? await group.next()
-            return 130
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .held(let status): return status
+                case .signalled(let number):
+                    // No command runs: cancelling the hold ends the wait, or the release after the
+                    // command exited (whose status still counts).
+                    group.cancelAll()
+                    _ = try? await group.next()
+                    return forwarder.status ?? 128 + number
+                case nil: continue  // no signals to listen to: wait for the hold
+                }
+            }
+            return forwarder.status ?? ExitStatus.failure.rawValue
         }
     }
 

@@ -36,8 +36,17 @@ private let signalPipeWriteEnd = Atomic<Int32>(-1)
 /// Set by the signal handler (an atomic store is async-signal-safe); cleared by each new listener.
 private let signalCaught = Atomic<Bool>(false)
 
+/// One signal as it reached coord.
+struct ReceivedSignal: Sendable, Equatable {
+    /// SIGINT, SIGTERM…
+    let number: Int32
+    /// Sent by a process (`kill`), rather than by the kernel: a terminal's Ctrl-C comes from the
+    /// kernel to the whole foreground process group, so a child in that group has it already.
+    let sentByProcess: Bool
+}
+
 /// Catches signals (instead of their default action) from its creation until ``stop()``, and
-/// lets a task wait for the first one.
+/// lets a task wait for the first one, or take each one in turn from ``signals``.
 ///
 /// The handler is installed synchronously (a dispatch signal source registers later, and a signal
 /// arriving in between would be lost) and only writes a byte to a pipe, which is async-signal-safe;
@@ -50,26 +59,41 @@ final class SignalListener: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
-    private let signals: [Int32]
+    private let numbers: [Int32]
+    /// Every signal caught, in order (one consumer).
+    let signals: AsyncStream<ReceivedSignal>
 
-    init(_ signals: [Int32]) {
+    init(_ numbers: [Int32]) {
+        self.numbers = numbers
+        let (signals, continuation) = AsyncStream<ReceivedSignal>.makeStream()
         self.signals = signals
         var ends: [Int32] = [-1, -1]
         signalCaught.store(false, ordering: .sequentiallyConsistent)
-        guard pipe(&ends) == 0 else { return }  // Without a pipe, signals keep their default action.
+        guard pipe(&ends) == 0 else {  // Without a pipe, signals keep their default action.
+            continuation.finish()
+            return
+        }
         signalPipeWriteEnd.store(ends[1], ordering: .sequentiallyConsistent)
         let readEnd = ends[0]
         Thread { [self] in
             var byte: UInt8 = 0
-            while read(readEnd, &byte, 1) == 1 { receive(signalled: true) }
+            while read(readEnd, &byte, 1) == 1 {
+                continuation.yield(ReceivedSignal(number: Int32(byte & 0x7F), sentByProcess: byte & 0x80 != 0))
+                receive(signalled: true)
+            }
+            continuation.finish()
             close(readEnd)
         }.start()
-        for number in signals {
-            _ = signal(number) { _ in
-                signalCaught.store(true, ordering: .sequentiallyConsistent)
-                var byte: UInt8 = 1
-                _ = write(signalPipeWriteEnd.load(ordering: .relaxed), &byte, 1)
-            }
+        for number in numbers {
+            var action = sigaction()
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_SIGINFO | SA_RESTART
+            #if os(Linux) || os(Android)
+            action.__sigaction_handler.sa_sigaction = catchSignal
+            #else
+            action.__sigaction_u.__sa_sigaction = catchSignal
+            #endif
+            _ = sigaction(number, &action, nil)
         }
     }
 
@@ -95,7 +119,7 @@ final class SignalListener: Sendable {
 
     /// Restores the signals' default actions and ends the reading thread.
     func stop() {
-        for number in signals { signal(number, SIG_DFL) }
+        for number in numbers { signal(number, SIG_DFL) }
         let writeEnd = signalPipeWriteEnd.exchange(-1, ordering: .sequentiallyConsistent)
         if writeEnd >= 0 { close(writeEnd) }
     }
@@ -109,4 +133,20 @@ final class SignalListener: Sendable {
         }
         waiter?.resume()
     }
+}
+
+/// The signal handler: records the signal and who sent it as one byte (the number, and the top bit
+/// when a process sent it) written to the listener's pipe. Only async-signal-safe calls.
+private func catchSignal(_ number: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
+    signalCaught.store(true, ordering: .sequentiallyConsistent)
+    var sentByProcess = true
+    if let code = info?.pointee.si_code {
+        #if os(Linux) || os(Android)
+        sentByProcess = code <= 0  // SI_USER, SI_QUEUE, SI_TKILL…; the kernel (a terminal) is SI_KERNEL
+        #else
+        sentByProcess = code == SI_USER || code == SI_QUEUE
+        #endif
+    }
+    var byte = UInt8(truncatingIfNeeded: number & 0x7F) | (sentByProcess ? 0x80 : 0)
+    _ = write(signalPipeWriteEnd.load(ordering: .relaxed), &byte, 1)
 }

@@ -18,6 +18,10 @@ struct LockCommand: AsyncParsableCommand {
             COORD_FENCING_TOKEN: a number that is larger for every later holder, for storage that \
             can refuse writes from an older holder.
 
+            A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
+            running 5 s later), and coord still exits with COMMAND's status; while it waits for \
+            the lock, one ends the wait with 128 + the signal's number (130, 143).
+
               coord --store zookeeper://127.0.0.1:2181 lock deploy -- \\
                   ./deploy.sh production
               coord lock /myapp/locks/migrate --timeout 30s -- make migrate

@@ -25,6 +25,56 @@ import Testing
         #expect(Int(result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
     }
 
+    // A command that says "ready" once it runs, then works until a signal; `trap` decides what the
+    // signal does to it.
+    static func worker(_ trap: String) -> [String] {
+        ["sh", "-c", "\(trap); echo ready; while true; do sleep 0.1; done"]
+    }
+
+    @Test(
+        "a SIGTERM or SIGINT to coord goes on to the command, and coord exits with the command's status",
+        arguments: [
+            ("lock", SIGTERM, Int32(0)), ("elect", SIGTERM, 3), ("lock", SIGINT, 0), ("elect", SIGINT, 5),
+        ])
+    func signalGoesToTheCommand(subcommand: String, signal: Int32, exit: Int32) async throws {
+        let command = Self.worker("trap 'echo cleaned up; exit \(exit)' TERM INT")
+        let coord = try LineProcess(
+            CoordProcess.binary.path, ["--store", "memory://", subcommand, "/held/\(subcommand)", "--"] + command)
+        defer { coord.stop() }
+        #expect(try await coord.nextLine(within: .seconds(20)) == "ready")
+        coord.kill(signal)
+        // The command's own trap ran: the signal reached it, and its status is coord's.
+        #expect(try await coord.nextLine(within: .seconds(20)) == "cleaned up")
+        #expect(try await coord.exitStatus(within: .seconds(20)) == exit)
+    }
+
+    @Test(
+        "a command that a passed-on signal ends gives 128 + that signal, as in a shell: 130 only for SIGINT",
+        arguments: [("lock", SIGTERM, Int32(143)), ("elect", SIGTERM, 143), ("lock", SIGINT, 130), ("elect", SIGINT, 130)])
+    func signalEndsTheCommand(subcommand: String, signal: Int32, status: Int32) async throws {
+        let coord = try LineProcess(
+            CoordProcess.binary.path,
+            ["--store", "memory://", subcommand, "/held/\(subcommand)", "--", "sh", "-c", "echo ready; exec sleep 600"])
+        defer { coord.stop() }
+        #expect(try await coord.nextLine(within: .seconds(20)) == "ready")
+        coord.kill(signal)
+        #expect(try await coord.exitStatus(within: .seconds(20)) == status)
+    }
+
+    @Test("a command that ignores the passed-on SIGTERM is killed 5 s later: 137")
+    func ignoredSignal() async throws {
+        let coord = try LineProcess(
+            CoordProcess.binary.path, ["--store", "memory://", "lock", "stubborn", "--"] + Self.worker("trap 'echo ignoring' TERM"))
+        defer { coord.stop() }
+        #expect(try await coord.nextLine(within: .seconds(20)) == "ready")
+        let sent = ContinuousClock.now
+        coord.kill(SIGTERM)
+        #expect(try await coord.nextLine(within: .seconds(20)) == "ignoring")
+        #expect(try await coord.exitStatus(within: .seconds(30)) == 128 + SIGKILL)
+        let waited = sent.duration(to: .now)
+        #expect(waited >= .milliseconds(4900), "killed after \(waited), before the 5 s grace")
+    }
+
     @Test("coord members of an empty group prints nothing")
     func emptyGroup() async throws {
         let coord = try CoordProcess()

@@ -105,6 +105,44 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
+    @Test(
+        "a signal to a coord lock still waiting ends the wait with 128 + its number; the command never runs",
+        arguments: servers.flatMap { backend in [(backend, SIGTERM), (backend, SIGINT)] })
+    func signalWhileWaiting(backend: TestBackend, signal: Int32) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("lock-wait-signal")
+        let url = try #require(backend.url(namespace, ttl: .seconds(4)))
+        let holder = try LineProcess(
+            CoordProcess.binary.path, ["--store", url, "lock", "queue", "--", "sh", "-c", "echo holding; exec sleep 600"])
+        defer { holder.stop() }
+        #expect(try await holder.nextLine(within: .seconds(20)) == "holding")
+        let waiter = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "queue", "--", "echo", "ran"])
+        defer { waiter.stop() }
+        let observer = try await backend.open(namespace, .seconds(4))
+        defer { Task { await observer.close() } }
+        try await waitForEntries(2, under: try Key("/locks/queue"), in: observer)
+
+        waiter.kill(signal)
+        #expect(try await waiter.exitStatus(within: .seconds(20)) == 128 + signal)
+        #expect(await waiter.remainingLines() == [], "the command ran")
+        // It left the queue: only the holder's entry remains.
+        try await waitForEntries(1, under: try Key("/locks/queue"), in: observer)
+        holder.kill(SIGTERM)
+        #expect(try await holder.exitStatus(within: .seconds(20)) == 143)
+        try await cleanUp(backend, namespace)
+    }
+
+    /// Waits until `key` has exactly `count` children (queue entries).
+    private func waitForEntries(_ count: Int, under key: Key, in store: any CoordinationStore) async throws {
+        try await withDeadline("\(count) entries under \(key)", limit: .seconds(20)) {
+            var records: [Key: Record] = [:]
+            for try await event in store.watch(key, scope: .children) {
+                records.apply(event)
+                if records.keys.filter({ $0.parent == key }).count == count { return }
+            }
+        }
+    }
+
     private func cleanUp(_ backend: TestBackend, _ namespace: Key) async throws {
         let root = try await backend.open(.root, .seconds(5))
         try? await root.delete(namespace, ifVersion: nil, recursive: true)
@@ -175,6 +213,13 @@ final class LineProcess: Sendable {
     }
 
     func kill(_ signal: Int32) { Foundation.kill(box.process.processIdentifier, signal) }
+
+    /// The lines still to come, once the process has closed its stdout.
+    func remainingLines() async -> [String] {
+        var rest: [String] = []
+        for await line in lines { rest.append(line) }
+        return rest
+    }
 
     /// Waits for the process to exit (on a thread of its own) and returns its status.
     func exitStatus(within limit: Duration) async throws -> Int32 {
