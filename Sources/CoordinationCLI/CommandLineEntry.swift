@@ -35,6 +35,9 @@ public enum CoordCommandLine {
         } catch let error as RecipeError {
             StandardStreams.writeError("coord: " + oneLine(error.description))
             exit(ExitStatus.lost.rawValue)
+        } catch let error as NotAcquired {
+            StandardStreams.writeError("coord: " + oneLine(error.description))
+            exit(ExitStatus.notAcquired.rawValue)
         } catch let error as CommandLineProblem {
             StandardStreams.writeError("coord: " + oneLine(error.description))
             exit(ExitCode.validationFailure.rawValue)

@@ -18,6 +18,8 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case accessDenied = 10
     /// A lock or leadership was lost while its command ran; the command was stopped.
     case lost = 11
+    /// `coord lock --timeout` gave up: the lock stayed busy (not a store failure, which is 9).
+    case notAcquired = 12
 
     /// The status for a store error: the same code gives the same status on every backend.
     public init(_ code: CoordinationError.Code) {
@@ -49,6 +51,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .unavailable: "the store cannot be reached; a write's outcome is unknown"
         case .accessDenied: "credentials missing, wrong or not allowed"
         case .lost: "a lock or leadership was lost; the command was stopped"
+        case .notAcquired: "the lock was not acquired within --timeout; the command did not run"
         }
     }
 

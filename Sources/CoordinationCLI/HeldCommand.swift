@@ -2,6 +2,12 @@ import Coordination
 import CoordinationRecipes
 import Foundation
 
+/// `coord lock --timeout` gave up waiting: the lock stayed busy (``ExitStatus/notAcquired``).
+struct NotAcquired: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// What `coord lock` and `coord elect` share: run a child command while something is held, stop
 /// it when the hold is lost or coord is signalled, and pass its exit status through.
 enum HeldCommand {
@@ -65,6 +71,22 @@ enum HeldCommand {
     static func requireCommand(_ argv: [String]) throws {
         guard argv.isEmpty else { return }
         throw CommandLineProblem("give the command to run after --, for example: -- ./deploy.sh")
+    }
+
+    /// Runs `body` under the session guard while `lease` holds `lock`, then releases it, through
+    /// store errors too: what `Lock.withLock` does once it has acquired.
+    static func holding<T: Sendable>(
+        _ lease: LockLease, in lock: Lock, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let queue = SequentialQueue(store: lock.store, path: lock.path)
+        do {
+            let result = try await SessionGuard.run(store: lock.store, sessionID: lease.sessionID, body)
+            await queue.leaveSurely(lease.key, session: lease.sessionID)
+            return result
+        } catch {
+            await queue.leaveSurely(lease.key, session: lease.sessionID)
+            throw error
+        }
     }
 
     /// Parses a duration option (`30s`, `500ms`, `2m`), naming the option when it is malformed (a usage error).

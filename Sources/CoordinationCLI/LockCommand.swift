@@ -20,7 +20,8 @@ struct LockCommand: AsyncParsableCommand {
 
             A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; while it waits for \
-            the lock, one ends the wait with 128 + the signal's number (130, 143).
+            the lock, one ends the wait with 128 + the signal's number (130, 143). With --timeout, \
+            a lock still busy at the limit gives status 12 and COMMAND does not run.
 
               coord --store zookeeper://127.0.0.1:2181 lock deploy -- \\
                   ./deploy.sh production
@@ -28,7 +29,7 @@ struct LockCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-    @Option(help: "Give up after this long (e.g. 30s) with status 9 instead of waiting forever.") var timeout: String?
+    @Option(help: "Give up after this long (e.g. 30s) with status 12 instead of waiting forever.") var timeout: String?
     @Argument(help: "The lock's name or key.") var name: String
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
@@ -40,7 +41,14 @@ struct LockCommand: AsyncParsableCommand {
         let key = try HeldCommand.key(name, under: "/locks")
         let status = try await context.withStore { store in
             try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
-                try await Lock(store: store, path: key, logger: context.logger).withLock(timeout: limit) { lease in
+                let lock = Lock(store: store, path: key, logger: context.logger)
+                // Acquired here rather than by withLock(timeout:), whose giving up is a `timeout`
+                // error like a store's own: a busy lock must not look like a store out of reach.
+                guard let lease = try await lock.acquire(timeout: limit) else {
+                    throw NotAcquired(
+                        "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
+                }
+                return try await HeldCommand.holding(lease, in: lock) {
                     try await runChild(["COORD_FENCING_TOKEN": String(lease.token)])
                 }
             }

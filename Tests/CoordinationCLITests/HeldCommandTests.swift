@@ -75,6 +75,15 @@ import Testing
         #expect(waited >= .milliseconds(4900), "killed after \(waited), before the 5 s grace")
     }
 
+    @Test("a lock that cannot be reached with --timeout stays 9: only a busy lock is 12")
+    func unreachableWithTimeout() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", "etcd://127.0.0.1:1", "lock", "x", "--timeout", "2s", "--", "true"])
+        #expect(result.status == 9, "\(result.stderr)")
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+    }
+
     @Test("coord members of an empty group prints nothing")
     func emptyGroup() async throws {
         let coord = try CoordProcess()

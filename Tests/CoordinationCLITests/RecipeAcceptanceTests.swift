@@ -105,6 +105,27 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
+    @Test("coord lock --timeout on a busy lock exits 12 without running the command", arguments: servers)
+    func busyLockTimesOut(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("lock-busy")
+        let url = try #require(backend.url(namespace, ttl: .seconds(4)))
+        let holder = try LineProcess(
+            CoordProcess.binary.path, ["--store", url, "lock", "busy", "--", "sh", "-c", "echo holding; exec sleep 600"])
+        defer { holder.stop() }
+        #expect(try await holder.nextLine(within: .seconds(20)) == "holding")
+
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", url, "lock", "busy", "--timeout", "1s", "--", "echo", "ran"])
+        #expect(result.status == 12, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderrLines == ["coord: lock /locks/busy was not acquired within 1s; the command did not run"])
+        holder.kill(SIGTERM)
+        #expect(try await holder.exitStatus(within: .seconds(20)) == 143)
+        try await cleanUp(backend, namespace)
+    }
+
     @Test(
         "a signal to a coord lock still waiting ends the wait with 128 + its number; the command never runs",
         arguments: servers.flatMap { backend in [(backend, SIGTERM), (backend, SIGINT)] })
