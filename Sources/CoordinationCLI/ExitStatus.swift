@@ -46,7 +46,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .versionConflict: "the key is not at the expected version"
         case .notEmpty: "the key has children"
         case .invalidInput: "bad key or value, or too large"
-        case .invalidConfiguration: "bad setting, store URL, config file or jobs file"
+        case .invalidConfiguration: "bad global setting, store URL, config or jobs file"
         case .unsupported: "the backend cannot do this"
         case .unavailable: "the store cannot be reached; a write's outcome is unknown"
         case .accessDenied: "credentials missing, wrong or not allowed"

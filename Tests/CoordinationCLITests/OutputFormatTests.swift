@@ -51,6 +51,25 @@ struct OutputFormatTests {
         #expect(TreeText.preview(Array(#"say "hi" \x"#.utf8)) == #""say \"hi\" \\x""#)
     }
 
+    @Test("the README's exit status table is ExitStatus's, row for row, with the usage status last")
+    func readmeExitStatusTable() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "## Exit status").dropFirst().first)
+        let rows = section.split(separator: "\n").prefix { !$0.hasPrefix("## ") }
+            .filter { $0.hasPrefix("| ") && $0.dropFirst(2).first?.isNumber == true }
+            .map { String($0) }
+        let expected = ExitStatus.allCases.map { status in
+            let codes = status.codes.map { "`\($0.rawValue)`" }.joined(separator: ", ")
+            return "| \(status.rawValue) | \(status.meaning) | \(codes)\(codes.isEmpty ? "" : " ")|"
+        }
+        #expect(Array(rows.dropLast()) == expected)
+        #expect(rows.last?.hasPrefix("| 64 | usage error") == true)
+        for status in ExitStatus.allCases {
+            #expect(ExitStatus.helpTable.contains("\(status.rawValue)\(status.rawValue < 10 ? "   " : "  ")\(status.meaning)"))
+        }
+    }
+
     @Test("every error code has an exit status other than success and usage", arguments: CoordinationError.Code.allCases)
     func exitStatus(code: CoordinationError.Code) {
         let status = ExitStatus(code)
