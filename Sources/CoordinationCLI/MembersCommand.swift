@@ -11,8 +11,9 @@ struct MembersCommand: AsyncParsableCommand {
             A group (a plain name is the key /groups/NAME) holds one ephemeral key per live \
             member, named by the member's id, with its metadata as the value; a member that dies \
             leaves when its session ends. Prints one member per line (id and metadata), in join \
-            order; --json prints one object per line; --watch prints the whole group again after \
-            every change until interrupted.
+            order; --json prints one object per line. --watch prints the whole group again after \
+            every change until interrupted, the states separated by a line "--"; with --json each \
+            state is one line, {"members":[…]}, its list empty when the group is.
 
               coord --store zookeeper://127.0.0.1:2181 members workers
               coord members /myapp/workers --watch --json
@@ -21,7 +22,8 @@ struct MembersCommand: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The group's name or key.") var group: String
     @Flag(help: "Follow the group, printing it after every change.") var watch = false
-    @Flag(help: "One JSON object per member: id, metadata (base64), joinedRevision.") var json = false
+    @Flag(help: "One JSON object per member: id, metadata (base64), joinedRevision; with --watch, one {\"members\":[…]} per state.")
+    var json = false
 
     func run() async throws {
         let context = try await CommandContext.make(global)
@@ -36,9 +38,13 @@ struct MembersCommand: AsyncParsableCommand {
             try await Interruption.runUntilSignalled {
                 var first = true
                 for try await members in membership.watch() {
-                    if !first && !json { StandardStreams.writeLine("--") }
+                    if json {
+                        StandardStreams.writeLine(JSONLines.line(MembersJSON(members: members.map(MemberJSON.init))))
+                        continue
+                    }
+                    if !first { StandardStreams.writeLine("--") }
                     first = false
-                    print(members, json: json)
+                    print(members, json: false)
                 }
             }
         }
@@ -54,6 +60,11 @@ struct MembersCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// One state of a watched group: `{"members":[…]}`.
+struct MembersJSON: Encodable {
+    let members: [MemberJSON]
 }
 
 struct MemberJSON: Encodable {

@@ -153,6 +153,44 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
+    @Test("coord members --watch --json prints one line per state, an empty group as an empty list", arguments: servers)
+    func membersWatchJSON(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("members-watch")
+        let url = try #require(backend.url(namespace, ttl: .seconds(4)))
+        let store = try await backend.open(namespace, .seconds(4))
+        defer { Task { await store.close() } }
+        let group = try Key("/groups/crew")
+        _ = try await store.create(try group.child("a"), value: Array("first".utf8), mode: .ephemeral)
+        let watcher = try LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch", "--json"])
+        defer { watcher.stop() }
+
+        // Each change waits for the state before it to be printed: every state gets its own line.
+        var states: [[String]] = []
+        func nextState() async throws -> [String] {
+            let line = try await watcher.nextLine(within: .seconds(20))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            #expect(object.keys.sorted() == ["members"], "\(line)")
+            let members = try #require(object["members"] as? [[String: Any]], "\(line)")
+            for member in members { #expect(member.keys.sorted() == ["id", "joinedRevision", "metadata"], "\(line)") }
+            if let first = members.first, first["id"] as? String == "a" { #expect(first["metadata"] as? String == "Zmlyc3Q=") }
+            return members.compactMap { $0["id"] as? String }
+        }
+        states.append(try await nextState())
+        _ = try await store.create(try group.child("b"), value: [], mode: .ephemeral)
+        states.append(try await nextState())
+        try await store.delete(try group.child("a"))
+        states.append(try await nextState())
+        try await store.delete(try group.child("b"))
+        states.append(try await nextState())
+        #expect(states == [["a"], ["a", "b"], ["b"], []])
+
+        watcher.kill(SIGTERM)
+        #expect(try await watcher.exitStatus(within: .seconds(20)) == 0)
+        #expect(await watcher.remainingLines() == [])
+        try await cleanUp(backend, namespace)
+    }
+
     /// Waits until `key` has exactly `count` children (queue entries).
     private func waitForEntries(_ count: Int, under key: Key, in store: any CoordinationStore) async throws {
         try await withDeadline("\(count) entries under \(key)", limit: .seconds(20)) {
