@@ -13,8 +13,7 @@ struct KVWatchOutageTests {
         let handles = try TestHandles(backend)
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let upstream = backend.name == "zookeeper" ? TestEnvironment.zookeeperHosts[0] : TestEnvironment.etcdEndpoints[0]
-        let relay = try TCPRelay(upstreams: [upstream], isFinished: { false })
+        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
         defer { relay.stop() }
         let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
         let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)

@@ -13,8 +13,7 @@ struct WorkerWaitsForStoreTests {
         let handles = try TestHandles(backend)
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let upstream = backend.name == "zookeeper" ? TestEnvironment.zookeeperHosts[0] : TestEnvironment.etcdEndpoints[0]
-        let relay = try TCPRelay(upstreams: [upstream], isFinished: { false })
+        let relay = try Self.relay(to: backend)
         defer { relay.stop() }
         // Until healed, the relay accepts each connection and hangs up at once: to the worker,
         // no server is there (on ZooKeeper each try then waits out the session timeout).
@@ -65,6 +64,12 @@ struct WorkerWaitsForStoreTests {
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderr.contains("cacert"), "\(result.stderr)")
         #expect(!result.stderr.contains("cannot reach the store yet"), "\(result.stderr)")
+    }
+
+    /// A relay in front of the backend's first server, which the test can cut and heal.
+    static func relay(to backend: TestBackend) throws -> TCPRelay {
+        let upstream = backend.name == "zookeeper" ? TestEnvironment.zookeeperHosts[0] : TestEnvironment.etcdEndpoints[0]
+        return try TCPRelay(upstreams: [upstream], isFinished: { false })
     }
 
     /// `url` with its host list replaced by `host`.
