@@ -19,11 +19,16 @@ struct CommandContext {
 
     /// Resolves the configuration and parses the store URL; no I/O beyond reading a config file.
     /// An unknown scheme is refused here too, so that no input is read for nothing.
-    static func make(_ options: GlobalOptions) async throws -> CommandContext {
+    /// - Parameter check: sees the resolved settings (with their sources) before the store URL is
+    ///   parsed, for a command that refuses a setting it cannot honour.
+    static func make(
+        _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
+    ) async throws -> CommandContext {
         let configuration = try await CoordConfiguration.resolve(
             flags: options.flags,
             environment: ProcessInfo.processInfo.environment,
             currentDirectory: FileManager.default.currentDirectoryPath)
+        try check(configuration)
         var logger = Logger(label: "coord")
         logger.logLevel = configuration.logLevel.value
         let storeURL = try configuration.storeURL()

@@ -22,6 +22,9 @@ struct MigrateCommand: AsyncParsableCommand {
             same command again to finish. Keys that exist only on the target are left alone \
             (except with --follow).
 
+            The namespaces go in the URLs: the global --namespace and COORD_NAMESPACE are \
+            refused (status 64), a config file's 'namespace' is ignored.
+
             --dry-run reads both sides and prints what would be copied; it writes nothing.
 
             --verify compares both sides' keys and value digests after copying (with \
@@ -66,7 +69,7 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try await CommandContext.make(global)
+        let context = try await CommandContext.make(global, checking: Self.refuseNamespace)
         let source = try Self.parse(from, flag: "--from")
         let target = try Self.parse(to, flag: "--to")
         let prefix = try Key(prefix)
@@ -188,6 +191,22 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     // MARK: Helpers
+
+    /// A global namespace would apply to one store only, and which one is anyone's guess: the
+    /// namespaces go in the --from and --to URLs. A config file's `namespace` is a default for
+    /// one-store commands, and migrate leaves it alone.
+    static func refuseNamespace(_ configuration: CoordConfiguration) throws {
+        guard let namespace = configuration.refinements[.namespace] else { return }
+        let given: String
+        switch namespace.source {
+        case .flag(let flag): given = "\(flag) \(namespace.value)"
+        case .environment(let variable): given = "\(variable)=\(namespace.value) (from the environment)"
+        case .file, .builtIn: return
+        }
+        throw CommandLineProblem(
+            "\(given) does not apply to coord migrate, which reads one store and writes another: "
+                + "put the namespaces in the --from and --to URLs, such as --from etcd://host:2379/app --to zookeeper://host:2181/app")
+    }
 
     static func parse(_ text: String, flag: String) throws(CoordinationError) -> StoreURL {
         let url: StoreURL

@@ -73,6 +73,40 @@ struct MigrateCommandTests {
         #expect(root.stdoutText.contains("migrate"))
     }
 
+    @Test("--namespace, before or after migrate, is a usage error naming it, status 64: the namespaces go in the URLs")
+    func namespaceFlagRefused() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        for arguments in [
+            ["--namespace", "/review-ns1", "migrate", "--from", "memory://a", "--to", "memory://b", "--dry-run"],
+            ["migrate", "--from", "memory://a", "--to", "memory://b", "--namespace", "/review-ns1"],
+        ] {
+            let result = try await coord.run(arguments)
+            #expect(result.status == 64, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("coord: --namespace /review-ns1 does not apply to coord migrate"), "\(result.stderr)")
+            #expect(result.stderr.contains("put the namespaces in the --from and --to URLs"), "\(result.stderr)")
+        }
+    }
+
+    @Test("COORD_NAMESPACE is a usage error naming the variable, status 64; a config file's namespace is ignored")
+    func namespaceFromEnvironmentRefused() async throws {
+        let fromEnvironment = try CoordProcess(environment: ["COORD_NAMESPACE": "/review-ns1"])
+        defer { fromEnvironment.removeDirectory() }
+        let refused = try await fromEnvironment.run(["migrate", "--from", "memory://a", "--to", "memory://b", "--dry-run"])
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderrLines.count == 1, "\(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("coord: COORD_NAMESPACE=/review-ns1 (from the environment) does not apply to coord migrate"), "\(refused.stderr)")
+
+        let withFile = try CoordProcess()
+        defer { withFile.removeDirectory() }
+        _ = try withFile.write(#"{"namespace": "/review-ns1"}"#, to: "coord.json")
+        let ignored = try await withFile.run(["migrate", "--from", "memory://a", "--to", "memory://b"])
+        #expect(ignored.status == 0, "\(ignored.stderr)")
+        #expect(ignored.stdoutText.contains("copied 0 keys"), "\(ignored.stdoutText)")
+    }
+
     @Test("between two in-process stores: nothing to copy, a summary, notes saying why, status 0")
     func memoryToMemory() async throws {
         let coord = try CoordProcess()
