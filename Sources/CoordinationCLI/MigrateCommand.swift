@@ -22,6 +22,11 @@ struct MigrateCommand: AsyncParsableCommand {
             same command again to finish. Keys that exist only on the target are left alone \
             (except with --follow).
 
+            The same store under two names (localhost and 127.0.0.1, two members of one \
+            cluster) with overlapping subtrees is refused (status 7): before copying, a marker \
+            key written through --to is looked for through --from. --dry-run writes nothing, \
+            so it does not check (and cannot copy a store into itself).
+
             The namespaces go in the URLs: the global --namespace and COORD_NAMESPACE are \
             refused (status 64), a config file's 'namespace' is ignored.
 
@@ -103,6 +108,15 @@ struct MigrateCommand: AsyncParsableCommand {
         let migration = StoreMigration(source: from, target: to, options: options, logger: context.logger)
         let printer = MigrationProgressPrinter(terminal: isatty(STDERR_FILENO) != 0)
         do {
+            // A dry run writes nothing, not even the marker: it cannot copy a store into itself.
+            if !dryRun && Self.wouldOverlap(source, target, prefix: prefix), try await migration.targetIsSource() {
+                throw CoordinationError(
+                    .invalidConfiguration,
+                    "--from \(source) and --to \(target) reach the same store (a marker key written through --to "
+                        + "was read through --from), and the subtrees overlap (\(source.namespace.appending(prefix)) and "
+                        + "\(target.namespace.appending(prefix))): the copy would go into itself; "
+                        + "copy between different stores or non-overlapping namespaces")
+            }
             try await perform(migration, printer: printer, source: source, target: target)
         } catch {
             printer.finish()
@@ -227,12 +241,18 @@ struct MigrateCommand: AsyncParsableCommand {
 
     /// `true` when both URLs name one store (same scheme family and a shared host, or the same
     /// in-process memory store) and the copied subtrees overlap. Host aliases (localhost and
-    /// 127.0.0.1) are not resolved.
+    /// 127.0.0.1) are not resolved here: ``wouldOverlap(_:_:prefix:)`` and
+    /// ``StoreMigration/targetIsSource()`` catch them once both stores are open.
     static func overlaps(_ a: StoreURL, _ b: StoreURL, prefix: Key) -> Bool {
+        guard wouldOverlap(a, b, prefix: prefix) else { return false }
+        return a.scheme == "memory" ? (a.hosts.first ?? "") == (b.hosts.first ?? "") : !Set(a.hosts).isDisjoint(with: b.hosts)
+    }
+
+    /// `true` when both URLs are of one scheme family (so could be one store, whatever their
+    /// hosts say) and the copied subtrees would overlap were they one store.
+    static func wouldOverlap(_ a: StoreURL, _ b: StoreURL, prefix: Key) -> Bool {
         func family(_ scheme: String) -> String { scheme == "etcds" ? "etcd" : scheme }
         guard family(a.scheme) == family(b.scheme) else { return false }
-        let sameServer = a.scheme == "memory" ? (a.hosts.first ?? "") == (b.hosts.first ?? "") : !Set(a.hosts).isDisjoint(with: b.hosts)
-        guard sameServer else { return false }
         let rootA = a.namespace.appending(prefix)
         let rootB = b.namespace.appending(prefix)
         return rootA.isUnder(rootB) || rootB.isUnder(rootA)

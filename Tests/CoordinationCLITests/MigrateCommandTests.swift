@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -203,5 +204,72 @@ struct MigrateCommandTests {
             let target = try await etcd.open()
             #expect(try await target.get(try Key("/app/k2/v7"))?.value == [7, 0, 255])
         }
+    }
+
+    // MARK: - One store under two names
+
+    /// `url` with its host 127.0.0.1 spelled `localhost` (the same server, another name).
+    static func viaLocalhost(_ url: String) throws -> String {
+        let renamed = url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+        try #require(renamed != url, "the test servers are addressed as 127.0.0.1: \(url)")
+        return renamed
+    }
+
+    @Test(
+        "one store as 127.0.0.1 and as localhost with overlapping subtrees is refused (a marker check), status 7, nothing copied; a dry run is not checked and writes nothing; disjoint namespaces are copied",
+        arguments: [TestBackend.etcd, .zookeeper])
+    func sameStoreUnderTwoNames(_ backend: TestBackend) async throws {
+        let handles = try TestHandles(backend, test: "sameStoreUnderTwoNames-\(backend.name)")
+        try await TestHandles.closing(handles) {
+            let store = try await handles.open()
+            _ = try await store.create(try Key("/a/b"), value: [1, 2])
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let viaAddress = try #require(backend.url(handles.namespace))
+            let viaName = try Self.viaLocalhost(viaAddress) + "/copy"
+            for (from, to) in [(viaAddress, viaName), (viaName, viaAddress)] {
+                let result = try await coord.run(["migrate", "--from", from, "--to", to])
+                #expect(result.status == 7, "\(from) → \(to): \(result.stderr)")
+                #expect(result.stdout.isEmpty)
+                #expect(result.stderrLines.count == 1, "\(result.stderr)")
+                #expect(result.stderr.hasPrefix("coord: --from \(from) and --to \(to) reach the same store"), "\(result.stderr)")
+                #expect(result.stderr.contains("the copy would go into itself"), "\(result.stderr)")
+            }
+            // Overlapping through --prefix alone: the same namespace, two names.
+            let samePrefix = try await coord.run(["migrate", "--from", viaAddress, "--to", try Self.viaLocalhost(viaAddress), "--prefix", "/a"])
+            #expect(samePrefix.status == 7, "\(samePrefix.stderr)")
+            // Nothing was copied, and no marker is left (opening --to made its namespace's key).
+            #expect(try await store.children(of: .root) == ["a", "copy"])
+            #expect(try await store.children(of: try Key("/copy")) == [])
+
+            let dry = try await coord.run(["migrate", "--from", viaAddress, "--to", viaName, "--dry-run"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stdoutText.contains("dry run: would copy 3 keys"), "/a, /a/b and /copy: \(dry.stdoutText)")
+            #expect(try await store.children(of: try Key("/copy")) == [])
+
+            let apart = try await coord.run([
+                "migrate", "--from", viaAddress + "/a", "--to", try Self.viaLocalhost(viaAddress) + "/elsewhere", "--verify",
+            ])
+            #expect(apart.status == 0, "\(apart.stderr)")
+            #expect(try await store.get(try Key("/elsewhere/b"))?.value == [1, 2])
+        }
+    }
+
+    static let etcdBinary: ConditionTrait = .enabled("needs the etcd binary (/usr/bin/etcd)") {
+        TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd")
+    }
+
+    @Test("two members of one etcd cluster with overlapping subtrees are one store: refused, status 7", Self.etcdBinary)
+    func sameEtcdClusterTwoMembers() async throws {
+        let cluster = EtcdCluster(size: 2, folderPrefix: "coord-migrate-members-")
+        defer { cluster.stopAll() }
+        for member in cluster.members { try cluster.start(member) }
+        try await cluster.waitUntilServing()
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let first = "etcd://\(cluster.endpoints[0])/app", second = "etcd://\(cluster.endpoints[1])/app/copy"
+        let refused = try await coord.run(["migrate", "--from", first, "--to", second])
+        #expect(refused.status == 7, "\(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("coord: --from \(first) and --to \(second) reach the same store"), "\(refused.stderr)")
     }
 }

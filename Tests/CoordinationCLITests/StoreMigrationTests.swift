@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationMemory
 import CoordinationTestSupport
 import Foundation
 import Logging
@@ -244,6 +245,30 @@ struct StoreMigrationTests {
             let catchUp = try await migration.run(mirror: true)
             #expect(catchUp.counts.deleted == 1)
             #expect(try await migration.verify().isClean)
+        }
+    }
+
+    @Test("targetIsSource: two handles on one store with nested namespaces, either way round; not two stores, nor disjoint namespaces; no marker left")
+    func targetIsSource() async throws {
+        let one = try TestHandles(.memory, test: "targetIsSource")
+        let elsewhere = MemoryServer()
+        try await TestHandles.closing(one) {
+            let outer = try await one.open()
+            let inner = try await TestBackend.memory.open(one.namespace.appending(Self.key("/copy")), .seconds(3))
+            let apart = try await TestBackend.memory.open(one.namespace.appending(Self.key("/copy2")), .seconds(3))
+            let other = try await elsewhere.connect(namespace: one.namespace.appending(Self.key("/copy")))
+            func check(_ from: any CoordinationStore, _ to: any CoordinationStore) async throws -> Bool {
+                try await StoreMigration(source: from, target: to, options: MigrationOptions(), logger: Self.logger).targetIsSource()
+            }
+            #expect(try await check(outer, inner))
+            #expect(try await check(inner, outer))
+            #expect(try await check(outer, outer))
+            #expect(try await !check(inner, apart))
+            #expect(try await !check(outer, other), "another server, whose namespace the source's lies under")
+            #expect(try await !check(other, outer), "another server, whose namespace lies under the target's")
+            let left = try await outer.records(under: .root).map(\.key.name).filter { $0.hasPrefix(StoreMigration.markerName) }
+            #expect(left.isEmpty, "\(left)")
+            for store in [inner, apart, other] as [any CoordinationStore] { await store.close() }
         }
     }
 

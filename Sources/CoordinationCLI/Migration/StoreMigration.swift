@@ -18,6 +18,8 @@ public import Logging
 ///   ``MigrationOptions/concurrency`` transactions are in flight.
 /// - **Sequential counters** are carried forward so new sequential keys on the target sort after
 ///   the copied ones: see ``advanceCounter(under:beyond:)``.
+/// - **One store reached twice** (two spellings of a host, two members of one cluster) would
+///   copy a subtree into itself: ``targetIsSource()`` finds out.
 ///
 /// Nothing here prints: progress goes to a callback, the outcome is returned.
 public struct StoreMigration: Sendable {
@@ -276,6 +278,68 @@ public struct StoreMigration: Sendable {
                 continue  // created meanwhile (a child's missing-ancestor creation, another run): compare
             }
         }
+    }
+
+    /// `error` with `context` before its message, keeping its code: which write failed, and that
+    /// it was the migration's.
+    static func targetFailure(_ error: CoordinationError, _ context: String) -> CoordinationError {
+        var error = error
+        error.message = context + ": " + error.message
+        return error
+    }
+
+    // MARK: One store reached twice
+
+    /// The segment prefix of the marker key ``targetIsSource()`` writes; never left behind.
+    static let markerName = "coord-migrate-same-store-"
+
+    /// Whether `source` and `target` are one store reached two ways (`localhost` and
+    /// `127.0.0.1`, a host name, two members of one etcd cluster or ZooKeeper ensemble), which
+    /// no comparison of URLs can tell. Only worth asking when the copied subtrees would overlap
+    /// were the stores one; then one namespace lies at or beneath the other (both subtrees are
+    /// the same prefix under a namespace).
+    ///
+    /// It writes: an ephemeral marker key with a random name, created through the target in a
+    /// single-operation transaction (which never creates ancestors) under the deeper of the two
+    /// namespaces, then looked for through the source at the same place, then deleted (it would
+    /// go with the target's session anyway). A missing parent on the target means the deeper
+    /// namespace is not there, so the stores are not one (opening a handle makes its namespace
+    /// exist). Disjoint namespaces answer `false` without any I/O.
+    public func targetIsSource() async throws -> Bool {
+        let name = Self.markerName + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let marker = try Key.root.child(name)
+        let onTarget: Key
+        let onSource: Key
+        if let depth = target.namespace.relative(to: source.namespace) {
+            (onTarget, onSource) = (marker, depth.appending(marker))
+        } else if let depth = source.namespace.relative(to: target.namespace) {
+            (onTarget, onSource) = (depth.appending(marker), marker)
+        } else {
+            return false
+        }
+        do {
+            _ = try await target.transaction([.create(onTarget, value: [], mode: .ephemeral)])
+        } catch let error as CoordinationError where error.code == .noNode || error.code == .ephemeralChildren {
+            logger.debug("the target lacks the source's namespace: not the same store", metadata: ["marker": "\(onTarget)"])
+            return false
+        } catch let error as CoordinationError {
+            throw Self.targetFailure(error, "writing the marker key \(onTarget) to the target (to tell whether it is the source) failed")
+        }
+        let seen: Bool
+        do {
+            seen = try await source.get(onSource) != nil
+        } catch {
+            try? await target.delete(onTarget, ifVersion: nil, recursive: false)
+            throw error
+        }
+        do {
+            try await target.delete(onTarget, ifVersion: nil, recursive: false)
+        } catch {
+            logger.debug("the marker key stays until the target's session ends", metadata: [
+                "marker": "\(onTarget)", "error": "\(error)",
+            ])
+        }
+        return seen
     }
 
     // MARK: Sequential counters
