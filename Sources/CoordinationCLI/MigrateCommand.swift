@@ -198,10 +198,21 @@ struct MigrateCommand: AsyncParsableCommand {
             "followed: \(followed.events) events after the initial copy; in all \(counts.copied) keys written, \(counts.identical) identical, "
                 + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped; \(followed.resnapshots) re-snapshots, "
                 + "longest apply delay \(Self.format(followed.maxApplyDelay))")
-        StandardStreams.writeLine(
-            "lag at stop: \(catchUp.counts.copied + catchUp.counts.deleted) keys behind "
-                + "(\(catchUp.counts.copied) copied, \(catchUp.counts.deleted) deleted in the catch-up, "
-                + "\(Self.format(ContinuousClock.now - start)))")
+        StandardStreams.writeLine(Self.lagLine(catchUp, mirrored: followed.mirrored, took: ContinuousClock.now - start))
+    }
+
+    /// What the catch-up after `--follow` found behind: keys it copied, and keys the follower had
+    /// mirrored that it deleted. Keys that only the target ever had (never the source) are
+    /// deleted too, to make the target a mirror, but they are not lag.
+    static func lagLine(_ catchUp: MigrationReport, mirrored: Set<Key>, took: Duration) -> String {
+        let behind = catchUp.deletedKeys.count { mirrored.contains($0) }
+        let onlyOnTarget = catchUp.counts.deleted - behind
+        var line = "lag at stop: \(catchUp.counts.copied + behind) keys behind "
+            + "(\(catchUp.counts.copied) copied, \(behind) deleted in the catch-up, \(format(took)))"
+        if onlyOnTarget > 0 {
+            line += "; also deleted \(onlyOnTarget) keys that only the target had, to make it a mirror"
+        }
+        return line
     }
 
     // MARK: Helpers

@@ -195,14 +195,18 @@ struct MigrateCommandTests {
             defer { coord.removeDirectory() }
             let from = zk.backend.url(zk.namespace)!
             let to = etcd.backend.url(etcd.namespace)!
+            // A key only the target has: the catch-up deletes it (the target becomes a mirror), which is no lag.
+            let target = try await etcd.open()
+            _ = try await target.create(try Key("/app/only-on-target"), value: [1])
             let result = try await coord.run(["migrate", "--from", from, "--to", to, "--follow"], interruptAfterFirstLine: true)
             #expect(result.status == 0, "\(result.stderr)")
             let lines = result.stdoutText.split(separator: "\n").map(String.init)
             #expect(lines.first?.hasPrefix("following changes under /") == true, "\(lines)")
-            #expect(result.stdoutText.contains("lag at stop: 0 keys behind"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("lag at stop: 0 keys behind (0 copied, 0 deleted in the catch-up, "), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("; also deleted 1 keys that only the target had, to make it a mirror\n"), "\(result.stdoutText)")
             #expect(result.stdoutText.contains(": identical"))
-            let target = try await etcd.open()
             #expect(try await target.get(try Key("/app/k2/v7"))?.value == [7, 0, 255])
+            #expect(try await target.get(try Key("/app/only-on-target")) == nil)
         }
     }
 

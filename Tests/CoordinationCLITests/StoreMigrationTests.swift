@@ -244,8 +244,30 @@ struct StoreMigrationTests {
             _ = try await target.create(Self.key("/f/target-only"), value: [])
             let catchUp = try await migration.run(mirror: true)
             #expect(catchUp.counts.deleted == 1)
+            #expect(catchUp.deletedKeys == [Self.key("/f/target-only")])
             #expect(try await migration.verify().isClean)
+            // The follower never mirrored that key (the source never had it): deleting it is no lag.
+            #expect(!report.mirrored.contains(Self.key("/f/target-only")))
+            #expect(report.mirrored.contains(Self.key("/f/new/deep")) && !report.mirrored.contains(Self.key("/f/gone")))
+            let line = MigrateCommand.lagLine(catchUp, mirrored: report.mirrored, took: .milliseconds(3))
+            #expect(line == "lag at stop: 0 keys behind (0 copied, 0 deleted in the catch-up, 3ms); "
+                + "also deleted 1 keys that only the target had, to make it a mirror")
         }
+    }
+
+    @Test("the lag after --follow counts keys copied and mirrored keys deleted in the catch-up, not keys only the target had")
+    func lagCounts() {
+        var catchUp = MigrationReport(counts: MigrationCounts(), elapsed: .zero, dryRun: false)
+        catchUp.counts.copied = 2
+        catchUp.counts.deleted = 3
+        catchUp.deletedKeys = [Self.key("/m/b"), Self.key("/m/a"), Self.key("/only-target")]
+        let line = MigrateCommand.lagLine(catchUp, mirrored: [Self.key("/m/a"), Self.key("/m/b"), Self.key("/m/c")], took: .seconds(2))
+        #expect(line == "lag at stop: 4 keys behind (2 copied, 2 deleted in the catch-up, 2.00s); "
+            + "also deleted 1 keys that only the target had, to make it a mirror")
+        catchUp.counts.deleted = 2
+        catchUp.deletedKeys.removeLast()
+        #expect(MigrateCommand.lagLine(catchUp, mirrored: [Self.key("/m/a"), Self.key("/m/b")], took: .seconds(2))
+            == "lag at stop: 4 keys behind (2 copied, 2 deleted in the catch-up, 2.00s)")
     }
 
     @Test("targetIsSource: two handles on one store with nested namespaces, either way round; not two stores, nor disjoint namespaces; no marker left")

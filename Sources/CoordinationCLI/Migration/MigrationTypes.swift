@@ -82,6 +82,9 @@ public struct MigrationReport: Sendable {
     public var counts: MigrationCounts
     public var elapsed: Duration
     public var dryRun: Bool
+    /// With `mirror`: the keys deleted on the target because the source does not have them,
+    /// deepest first.
+    public var deletedKeys: [Key] = []
     /// When each phase ended, from the start (reading the source overlaps writing).
     public var phases: [(phase: MigrationProgress.Phase, endedAt: Duration)] = []
     /// Source keys handled per second (copied + identical + ephemeral).
@@ -135,6 +138,9 @@ public struct FollowReport: Sendable {
     public var events = 0
     /// Snapshots after the first (the source's watch lost continuity and was re-synchronised).
     public var resnapshots = 0
+    /// The persistent keys the target mirrors when the follow stopped (the source's, as far as
+    /// the events applied so far tell).
+    public var mirrored: Set<Key> = []
     /// The longest time between an event (or a later snapshot) arriving and its write on the
     /// target finishing; the initial copy does not count.
     public var maxApplyDelay: Duration = .zero

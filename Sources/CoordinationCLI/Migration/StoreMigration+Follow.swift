@@ -59,6 +59,7 @@ extension StoreMigration {
         } catch {
             if !Task.isCancelled { throw error }
         }
+        report.mirrored = known
         return report
     }
 

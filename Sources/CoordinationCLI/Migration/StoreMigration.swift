@@ -53,11 +53,12 @@ public struct StoreMigration: Sendable {
             progress(report)
         }
         var counts = MigrationCounts()
-        try await copy(
+        let deleted = try await copy(
             from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
             progress: progress)
         return MigrationReport(
-            counts: counts, elapsed: ContinuousClock.now - start, dryRun: options.dryRun, phases: phases.ends)
+            counts: counts, elapsed: ContinuousClock.now - start, dryRun: options.dryRun, deletedKeys: deleted,
+            phases: phases.ends)
     }
 
     /// Writes `records` (the source's state, as a watch snapshot gives it) to the target.
@@ -71,10 +72,12 @@ public struct StoreMigration: Sendable {
     /// target: plan each level against the target's digests, write it, then carry the sequential
     /// counters forward. The writer works on a level while the reader fetches the next one.
     /// `counts` accumulates.
+    /// - Returns: the keys deleted with `mirror`, deepest first.
+    @discardableResult
     func copy(
         from levels: AsyncThrowingStream<[Record], any Error>, mirror: Bool, counts: inout MigrationCounts,
         start: ContinuousClock.Instant, progress: ProgressHandler
-    ) async throws {
+    ) async throws -> [Key] {
         let existing = try await digests(
             target, mode: options.targetReads, phase: .readingTarget, start: start, counts: counts, progress: progress)
         var wanted = Set<Key>()
@@ -107,11 +110,13 @@ public struct StoreMigration: Sendable {
             // This level's parents were written with the previous level (or existed already).
             try await write(creates + sets, creates: creates.count, counts: &counts, total: read, start: start, progress: progress)
         }
+        var deleted: [Key] = []
         if mirror {
             // Deepest first: a key's children sort after it.
             for key in existing.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
                 if !options.dryRun { try await deleteOnTarget(key) }
                 counts.deleted += 1
+                deleted.append(key)
             }
         }
         progress(MigrationProgress(
@@ -121,6 +126,7 @@ public struct StoreMigration: Sendable {
         progress(MigrationProgress(
             phase: .counters, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
+        return deleted
     }
 
     /// `records` grouped by depth, shallowest first.
