@@ -20,7 +20,9 @@ struct MigrateCommand: AsyncParsableCommand {
             Running it again is safe: keys already identical on the target are skipped, \
             missing ones created, different ones overwritten. After an interruption, run the \
             same command again to finish. Keys that exist only on the target are left alone \
-            (except with --follow).
+            (except with --follow). An ephemeral key on the target belongs to a live session: \
+            it is never overwritten, and the source keys at or beneath it are listed as not \
+            copied (status 1).
 
             The same store under two names (localhost and 127.0.0.1, two members of one \
             cluster) with overlapping subtrees is refused (status 7): before copying, a marker \
@@ -132,6 +134,7 @@ struct MigrateCommand: AsyncParsableCommand {
         _ migration: StoreMigration, printer: MigrationProgressPrinter, source: StoreURL, target: StoreURL
     ) async throws {
         let onlyVerify = verify && dryRun
+        var held: MigrationProblem?
         if !onlyVerify && !follow {
             let report = try await migration.run(progress: printer.report)
             printer.finish()
@@ -139,6 +142,10 @@ struct MigrateCommand: AsyncParsableCommand {
                 "ended": "\(report.phases.map { "\($0.phase.rawValue) at \(Self.format($0.endedAt))" }.joined(separator: ", "))"
             ])
             StandardStreams.writeLine(Self.summary(report.counts, elapsed: report.elapsed, rate: report.keysPerSecond, dryRun: dryRun))
+            if report.counts.heldByEphemeral > 0 {
+                StandardStreams.writeLine(Self.heldLine(report.counts, dryRun: dryRun))
+                held = MigrationProblem(Self.heldProblem(report.counts, dryRun: dryRun))
+            }
             if report.counts.sourceKeys == 0 && source.scheme != "memory" {
                 StandardStreams.writeError("coord: note: the source holds no persistent key under \(prefix) (is --prefix or the namespace in --from right?)")
             }
@@ -161,6 +168,8 @@ struct MigrateCommand: AsyncParsableCommand {
                 throw MigrationProblem("verification found \(report.differenceCount) differences between \(source) and \(target)")
             }
         }
+        // Without --verify (whose differences list them), keys left uncopied still fail the run.
+        if let held, !(verify || follow) { throw held }
     }
 
     /// Mirrors until SIGINT or SIGTERM, then catches up and says how far behind it was.
@@ -196,8 +205,9 @@ struct MigrateCommand: AsyncParsableCommand {
         let counts = followed.counts
         StandardStreams.writeLine(
             "followed: \(followed.events) events after the initial copy; in all \(counts.copied) keys written, \(counts.identical) identical, "
-                + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped; \(followed.resnapshots) re-snapshots, "
-                + "longest apply delay \(Self.format(followed.maxApplyDelay))")
+                + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped"
+                + (counts.heldByEphemeral > 0 ? ", \(counts.heldByEphemeral) held by ephemeral keys on the target" : "")
+                + "; \(followed.resnapshots) re-snapshots, longest apply delay \(Self.format(followed.maxApplyDelay))")
         StandardStreams.writeLine(Self.lagLine(catchUp, mirrored: followed.mirrored, took: ContinuousClock.now - start))
     }
 
@@ -282,6 +292,23 @@ struct MigrateCommand: AsyncParsableCommand {
             error.message = "cannot open the \(role) store \(url): \(error.message)"
             throw error
         }
+    }
+
+    /// The summary's line about source keys held by ephemeral keys on the target.
+    static func heldLine(_ counts: MigrationCounts, dryRun: Bool) -> String {
+        "\(dryRun ? "would not copy" : "not copied"): \(counts.heldByEphemeral) keys, held by ephemeral keys of live sessions "
+            + "on the target (at the key or above it; never overwritten): " + listed(counts)
+    }
+
+    /// The failure (status 1) when keys were held by ephemeral keys on the target.
+    static func heldProblem(_ counts: MigrationCounts, dryRun: Bool) -> String {
+        "\(counts.heldByEphemeral) keys \(dryRun ? "would not be" : "were not") copied: the target holds ephemeral keys of "
+            + "live sessions at or above them (\(listed(counts))); run again once those sessions have ended"
+    }
+
+    private static func listed(_ counts: MigrationCounts) -> String {
+        counts.heldByEphemeralKeys.map(\.path).joined(separator: ", ")
+            + (counts.heldByEphemeral > counts.heldByEphemeralKeys.count ? ", …" : "")
     }
 
     static func summary(_ counts: MigrationCounts, elapsed: Duration, rate: Double, dryRun: Bool) -> String {

@@ -276,4 +276,47 @@ struct MigrateCommandTests {
         #expect(refused.status == 7, "\(refused.stderr)")
         #expect(refused.stderr.hasPrefix("coord: --from \(first) and --to \(second) reach the same store"), "\(refused.stderr)")
     }
+
+    // MARK: - Ephemeral keys on the target
+
+    @Test("a live session's ephemeral key on a ZooKeeper target is never overwritten: the keys at and beneath it are listed as not copied, status 1; --verify reports them; a run after the session copies them")
+    func ephemeralOnTarget() async throws {
+        let etcd = try TestHandles(.etcd)
+        let zk = try TestHandles(.zookeeper)
+        try await TestHandles.closing(etcd, zk) {
+            let source = try await etcd.open()
+            for (path, value) in [("/app/k1/v1", "persistent"), ("/app/held/child", "below"), ("/app/ok", "fine")] {
+                _ = try await source.create(try Key(path), value: Array(value.utf8))
+            }
+            let owner = try await zk.open()
+            _ = try await owner.create(try Key("/app/k1/v1"), value: Array("mine".utf8), mode: .ephemeral)
+            _ = try await owner.create(try Key("/app/held"), value: Array("lock".utf8), mode: .ephemeral)
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
+
+            let result = try await coord.run(["migrate", "--from", from, "--to", to])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stdoutText.contains("not copied: 3 keys, held by ephemeral keys of live sessions on the target"), "\(result.stdoutText)")
+            for path in ["/app/held", "/app/held/child", "/app/k1/v1"] {
+                #expect(result.stdoutText.contains(path), "\(path) listed: \(result.stdoutText)")
+            }
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("coord: 3 keys were not copied: the target holds ephemeral keys of live sessions at or above them ("), "\(result.stderr)")
+            let kept = try #require(try await owner.get(try Key("/app/k1/v1")))
+            #expect(kept.isEphemeral && kept.value == Array("mine".utf8) && kept.version == 0)
+            #expect(try await owner.get(try Key("/app/ok"))?.value == Array("fine".utf8))
+
+            let verify = try await coord.run(["migrate", "--from", from, "--to", to, "--verify", "--dry-run"])
+            #expect(verify.status == 1, "\(verify.stderr)")
+            #expect(verify.stdoutText.contains("ephemeral on target (a live session's key, never overwritten): /app/k1/v1"), "\(verify.stdoutText)")
+            #expect(verify.stdoutText.contains("ephemeral on target (a live session's key, never overwritten): /app/held"), "\(verify.stdoutText)")
+            #expect(verify.stdoutText.contains("missing on target: /app/held/child"), "\(verify.stdoutText)")
+
+            await owner.close()  // the session ends, and its ephemeral keys with it
+            let after = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(after.status == 0, "\(after.stderr)")
+            #expect(after.stdoutText.contains(": identical"), "\(after.stdoutText)")
+        }
+    }
 }

@@ -270,6 +270,77 @@ struct StoreMigrationTests {
             == "lag at stop: 4 keys behind (2 copied, 2 deleted in the catch-up, 2.00s)")
     }
 
+    @Test("an ephemeral key on the target is never overwritten, nor anything created beneath it: those keys are counted, listed and reported by verify")
+    func ephemeralOnTarget() async throws {
+        try await Self.withStores { source, target in
+            for (path, value) in [("/a/x", "source"), ("/a/x/y", "child"), ("/b", "b")] {
+                _ = try await source.create(Self.key(path), value: Array(value.utf8))
+            }
+            _ = try await target.create(Self.key("/a/x"), value: Array("live".utf8), mode: .ephemeral)
+            let migration = Self.migration(source, target)
+
+            let dry = try await Self.migration(source, target, dryRun: true).run()
+            #expect(dry.counts.heldByEphemeral == 2)
+            #expect(dry.counts.copied == 1)  // /b (/a, made for the ephemeral key, is already identical)
+
+            let report = try await migration.run()
+            #expect(report.counts.heldByEphemeral == 2)
+            #expect(report.counts.heldByEphemeralKeys == [Self.key("/a/x"), Self.key("/a/x/y")])
+            #expect(report.counts.copied == 1 && report.counts.identical == 1)
+            let held = try #require(try await target.get(Self.key("/a/x")))
+            #expect(held.isEphemeral && held.value == Array("live".utf8) && held.version == 0)
+            #expect(try await target.get(Self.key("/b"))?.value == Array("b".utf8))
+
+            let verification = try await migration.verify()
+            #expect(verification.differences == [.ephemeralOnTarget(Self.key("/a/x")), .missingOnTarget(Self.key("/a/x/y"))])
+            #expect(verification.differences[0].description == "ephemeral on target (a live session's key, never overwritten): /a/x")
+
+            // One key at a time (what --follow and a failed batch do) holds off the same way.
+            #expect(try await migration.putOne(try #require(try await source.get(Self.key("/a/x")))) == .heldByEphemeral)
+            #expect(try await migration.putOne(try #require(try await source.get(Self.key("/a/x/y")))) == .heldByEphemeral)
+            #expect(try await target.get(Self.key("/a/x"))?.value == Array("live".utf8))
+
+            // Once the session's key is gone, a second run copies them.
+            try await target.delete(Self.key("/a/x"))
+            let again = try await migration.run()
+            #expect(again.counts.heldByEphemeral == 0)
+            #expect(again.counts.copied == 2)
+            #expect(try await migration.verify().isClean)
+        }
+    }
+
+    /// A target whose writes are refused (as a server refusing them would): the migration's
+    /// errors name the key and say it was the migration's write.
+    struct RefusingStore: ForwardingStore {
+        let base: any CoordinationStore
+        var refused: CoordinationError { CoordinationError(.permissionDenied, "not allowed") }
+        func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+            throw CoordinationError(.permissionDenied, "not allowed", key: key)
+        }
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            throw refused.inTransaction(operation: operations.count - 1, of: operations.count)
+        }
+    }
+
+    @Test("a write refused by the target names the key and that it was the migration's write, with the store's code")
+    func targetErrorsNameTheKey() async throws {
+        try await Self.withStores { source, target in
+            _ = try await source.create(Self.key("/k1"), value: [1])
+            _ = try await source.create(Self.key("/k2"), value: [2])
+            let migration = Self.migration(source, RefusingStore(base: target))
+            let error = try await #require(throws: CoordinationError.self) { try await migration.run() }
+            #expect(error.code == .permissionDenied)
+            #expect(error.message == "the migration's create of /k2 (in a transaction of 2 keys) on the target failed: "
+                + "transaction operation 2 of 2 failed: not allowed")
+
+            let one = try await #require(throws: CoordinationError.self) {
+                try await migration.putOne(Record(key: Self.key("/k1"), value: [1], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false))
+            }
+            #expect(one.code == .permissionDenied)
+            #expect(one.message == "the migration's write of /k1 on the target failed: not allowed")
+        }
+    }
+
     @Test("targetIsSource: two handles on one store with nested namespaces, either way round; not two stores, nor disjoint namespaces; no marker left")
     func targetIsSource() async throws {
         let one = try TestHandles(.memory, test: "targetIsSource")

@@ -49,6 +49,19 @@ public struct MigrationCounts: Sendable, Hashable {
     public var countersChecked = 0
     /// Parents whose sequential counter had to be moved past the copied suffixes.
     public var countersAdvanced = 0
+    /// Persistent source keys not copied because the target holds an ephemeral key (a live
+    /// session's) at their path or above it: that key is never overwritten, adopted or deleted.
+    public var heldByEphemeral = 0
+    /// The first of those keys (at most ``listedKeys``), in the order they were met.
+    public var heldByEphemeralKeys: [Key] = []
+    /// How many keys the counts list by name.
+    public static let listedKeys = 5
+
+    /// Counts `key` as held by an ephemeral key on the target.
+    mutating func hold(_ key: Key) {
+        heldByEphemeral += 1
+        if heldByEphemeralKeys.count < Self.listedKeys { heldByEphemeralKeys.append(key) }
+    }
 
     public init() {}
 
@@ -99,10 +112,12 @@ public enum MigrationDifference: Sendable, Hashable, CustomStringConvertible {
     case missingOnTarget(Key)
     case extraOnTarget(Key)
     case differentValue(Key, sourceBytes: Int, targetBytes: Int)
+    /// Persistent on the source, an ephemeral key of a live session on the target.
+    case ephemeralOnTarget(Key)
 
     public var key: Key {
         switch self {
-        case .missingOnTarget(let key), .extraOnTarget(let key), .differentValue(let key, _, _): key
+        case .missingOnTarget(let key), .extraOnTarget(let key), .differentValue(let key, _, _), .ephemeralOnTarget(let key): key
         }
     }
 
@@ -111,6 +126,7 @@ public enum MigrationDifference: Sendable, Hashable, CustomStringConvertible {
         case .missingOnTarget(let key): "missing on target: \(key)"
         case .extraOnTarget(let key): "only on target: \(key)"
         case .differentValue(let key, let s, let t): "different value: \(key) (source \(s) bytes, target \(t) bytes)"
+        case .ephemeralOnTarget(let key): "ephemeral on target (a live session's key, never overwritten): \(key)"
         }
     }
 }

@@ -26,8 +26,7 @@ extension StoreMigration {
                     try await copy(records, mirror: false, counts: &report.counts, start: start, progress: progress)
                     let now = Set(records.lazy.filter { !$0.isEphemeral }.map(\.key))
                     for key in known.subtracting(now).sorted(by: >) {
-                        try await deleteOnTarget(key)
-                        report.counts.deleted += 1
+                        if try await deleteOnTarget(key) { report.counts.deleted += 1 }
                     }
                     known = now
                     // Says that the target has caught up with this snapshot; events follow.
@@ -40,13 +39,16 @@ extension StoreMigration {
                         report.counts.ephemeral += 1
                         continue
                     }
-                    if try await putOne(record) { report.counts.copied += 1 } else { report.counts.identical += 1 }
+                    switch try await putOne(record) {
+                    case .written: report.counts.copied += 1
+                    case .identical: report.counts.identical += 1
+                    case .heldByEphemeral: report.counts.hold(record.key)
+                    }
                     known.insert(record.key)
                 case .delete(let key):
                     report.events += 1
                     if known.remove(key) != nil {
-                        try await deleteOnTarget(key)
-                        report.counts.deleted += 1
+                        if try await deleteOnTarget(key) { report.counts.deleted += 1 }
                     }
                 }
                 if report.events > 0 || report.resnapshots > 0 {  // the initial copy is not a delay
@@ -63,11 +65,19 @@ extension StoreMigration {
         return report
     }
 
-    /// Deletes `key` and anything beneath it on the target; already gone is fine.
-    func deleteOnTarget(_ key: Key) async throws {
+    /// Deletes `key` and anything beneath it on the target; already gone is fine. An ephemeral
+    /// key (a live session's, which a held source key was never copied over) is left alone.
+    /// - Returns: `false` when there was nothing to delete, or only an ephemeral key.
+    @discardableResult
+    func deleteOnTarget(_ key: Key) async throws -> Bool {
         do {
+            if try await target.get(key)?.isEphemeral == true { return false }
             try await target.delete(key, ifVersion: nil, recursive: true)
+            return true
         } catch let error as CoordinationError where error.code == .noNode {
+            return false
+        } catch let error as CoordinationError {
+            throw Self.targetFailure(error, "the migration's delete of \(key) on the target (mirroring the source) failed")
         }
     }
 }

@@ -18,6 +18,9 @@ public import Logging
 ///   ``MigrationOptions/concurrency`` transactions are in flight.
 /// - **Sequential counters** are carried forward so new sequential keys on the target sort after
 ///   the copied ones: see ``advanceCounter(under:beyond:)``.
+/// - **Ephemeral keys on the target** belong to live sessions: a source key whose path holds one
+///   on the target (or lies beneath one) is not copied but counted
+///   (``MigrationCounts/heldByEphemeral``), and ``verify(limit:progress:)`` reports it.
 /// - **One store reached twice** (two spellings of a host, two members of one cluster) would
 ///   copy a subtree into itself: ``targetIsSource()`` finds out.
 ///
@@ -68,6 +71,14 @@ public struct StoreMigration: Sendable {
         try await copy(from: Self.levels(of: records), mirror: mirror, counts: &counts, start: start, progress: progress)
     }
 
+    /// What a read of one side found under the prefix.
+    struct SideState {
+        /// Each persistent key's value digest and version.
+        var persistent: [Key: (digest: ContentDigest, version: Int64)] = [:]
+        /// The ephemeral keys: live sessions' keys, never written by the migration.
+        var ephemeral = Set<Key>()
+    }
+
     /// Writes the source's state, given level by level (all keys of depth d, then d + 1…), to the
     /// target: plan each level against the target's digests, write it, then carry the sequential
     /// counters forward. The writer works on a level while the reader fetches the next one.
@@ -78,15 +89,18 @@ public struct StoreMigration: Sendable {
         from levels: AsyncThrowingStream<[Record], any Error>, mirror: Bool, counts: inout MigrationCounts,
         start: ContinuousClock.Instant, progress: ProgressHandler
     ) async throws -> [Key] {
-        let existing = try await digests(
-            target, mode: options.targetReads, phase: .readingTarget, start: start, counts: counts, progress: progress)
+        let existing = try await state(
+            of: target, mode: options.targetReads, phase: .readingTarget, start: start, counts: counts, progress: progress)
         var wanted = Set<Key>()
+        // Source keys at or beneath an ephemeral key of the target (which cannot have children).
+        var held = Set<Key>()
         var sequential: [Key: Int64] = [:]
         var read = 0
         for try await level in levels {
             read += level.count
             var creates: [Record] = []
             var sets: [Record] = []
+            var versions: [Key: Int64] = [:]
             for record in level {
                 if let number = Self.sequenceNumber(record.key.name), let parent = record.key.parent {
                     sequential[parent] = max(sequential[parent] ?? -1, number)
@@ -97,8 +111,16 @@ public struct StoreMigration: Sendable {
                 }
                 counts.sourceKeys += 1
                 wanted.insert(record.key)
-                if let found = existing[record.key] {
-                    if found == ContentDigest.of(record.value) { counts.identical += 1 } else { sets.append(record) }
+                if existing.ephemeral.contains(record.key) || record.key.parent.map(held.contains) == true {
+                    held.insert(record.key)
+                    counts.hold(record.key)
+                } else if let found = existing.persistent[record.key] {
+                    if found.digest == ContentDigest.of(record.value) {
+                        counts.identical += 1
+                    } else {
+                        sets.append(record)
+                        versions[record.key] = found.version
+                    }
                 } else {
                     creates.append(record)
                 }
@@ -108,12 +130,14 @@ public struct StoreMigration: Sendable {
                 continue
             }
             // This level's parents were written with the previous level (or existed already).
-            try await write(creates + sets, creates: creates.count, counts: &counts, total: read, start: start, progress: progress)
+            try await write(
+                creates + sets, creates: creates.count, versions: versions, counts: &counts, total: read, start: start,
+                progress: progress)
         }
         var deleted: [Key] = []
         if mirror {
-            // Deepest first: a key's children sort after it.
-            for key in existing.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
+            // Deepest first: a key's children sort after it. Ephemeral keys are not in the list.
+            for key in existing.persistent.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
                 if !options.dryRun { try await deleteOnTarget(key) }
                 counts.deleted += 1
                 deleted.append(key)
@@ -176,14 +200,16 @@ public struct StoreMigration: Sendable {
     private struct BatchOutcome: Sendable {
         var copied = 0
         var identical = 0
+        /// Keys found held by an ephemeral key on the target when written.
+        var held: [Key] = []
     }
 
     /// Writes `records` in transactions of up to ``MigrationOptions/batchSize`` operations, up to
     /// ``MigrationOptions/concurrency`` at once.
-    /// The first `creates` records are created, the rest set.
+    /// The first `creates` records are created, the rest set (each only at its version in `versions`).
     private func write(
-        _ records: [Record], creates: Int, counts: inout MigrationCounts, total: Int, start: ContinuousClock.Instant,
-        progress: ProgressHandler
+        _ records: [Record], creates: Int, versions: [Key: Int64], counts: inout MigrationCounts, total: Int,
+        start: ContinuousClock.Instant, progress: ProgressHandler
     ) async throws {
         let batches = Self.batches(Array(records[..<creates]), size: options.batchSize).map { ($0, true) }
             + Self.batches(Array(records[creates...]), size: options.batchSize).map { ($0, false) }
@@ -193,6 +219,7 @@ public struct StoreMigration: Sendable {
             func collect(_ outcome: BatchOutcome) {
                 counts.copied += outcome.copied
                 counts.identical += outcome.identical
+                for key in outcome.held { counts.hold(key) }
                 sinceReport += outcome.copied + outcome.identical
                 if sinceReport >= options.progressEvery {
                     sinceReport = 0
@@ -207,7 +234,7 @@ public struct StoreMigration: Sendable {
                     collect(outcome)
                 }
                 try Task.checkCancellation()  // stop sending when interrupted; a re-run finishes
-                group.addTask { try await self.writeBatch(batch, create: create) }
+                group.addTask { try await self.writeBatch(batch, create: create, versions: versions) }
                 inFlight += 1
             }
             for try await outcome in group { collect(outcome) }
@@ -238,10 +265,12 @@ public struct StoreMigration: Sendable {
     }
 
     /// One transaction of creates (or sets); if it fails, each key on its own.
-    private func writeBatch(_ batch: [Record], create: Bool) async throws -> BatchOutcome {
+    private func writeBatch(_ batch: [Record], create: Bool, versions: [Key: Int64]) async throws -> BatchOutcome {
         if batch.count > 1 || batch[0].value.count + batch[0].key.path.utf8.count <= CoordinationLimits.maxTransactionBytes / 2 {
             let operations: [Operation] = batch.map {
-                create ? .create($0.key, value: $0.value, mode: .persistent) : .set($0.key, value: $0.value, ifVersion: nil)
+                create
+                    ? .create($0.key, value: $0.value, mode: .persistent)
+                    : .set($0.key, value: $0.value, ifVersion: versions[$0.key])
             }
             do {
                 _ = try await target.transaction(operations)
@@ -250,40 +279,28 @@ public struct StoreMigration: Sendable {
                 logger.debug("a migration batch fell back to single keys", metadata: [
                     "keys": "\(batch.count)", "reason": "\(error.message)",
                 ])
+            } catch let error as CoordinationError {
+                let key = error.failedOperation.flatMap { batch.indices.contains($0) ? batch[$0].key : nil } ?? batch[0].key
+                throw Self.targetFailure(
+                    error, "the migration's \(create ? "create" : "set") of \(key)"
+                        + (batch.count > 1 ? " (in a transaction of \(batch.count) keys)" : "") + " on the target failed")
             }
         }
         var outcome = BatchOutcome()
         for record in batch {
-            if try await putOne(record) { outcome.copied += 1 } else { outcome.identical += 1 }
+            switch try await putOne(record) {
+            case .written: outcome.copied += 1
+            case .identical: outcome.identical += 1
+            case .heldByEphemeral: outcome.held.append(record.key)
+            }
         }
         return outcome
     }
 
-    /// Errors after which the keys are written one by one: the target changed under the plan.
+    /// Errors after which the keys are written one by one: the target changed under the plan (an
+    /// ephemeral key appeared where a key or its parent goes, a key changed or vanished).
     static func fallsBack(_ code: CoordinationError.Code) -> Bool {
-        [.nodeExists, .noNode, .versionConflict, .transactionTooLarge].contains(code)
-    }
-
-    /// Makes the target's `record.key` hold `record.value`: read, compare, create or set.
-    /// - Returns: `true` when it wrote, `false` when the key already held the value.
-    func putOne(_ record: Record) async throws -> Bool {
-        while true {
-            if let found = try await target.get(record.key) {
-                if found.value == record.value { return false }
-                do {
-                    _ = try await target.set(record.key, value: record.value, ifVersion: found.version)
-                    return true
-                } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
-                    continue  // changed meanwhile: look again
-                }
-            }
-            do {
-                _ = try await target.create(record.key, value: record.value, mode: .persistent)
-                return true
-            } catch let error as CoordinationError where error.code == .nodeExists {
-                continue  // created meanwhile (a child's missing-ancestor creation, another run): compare
-            }
-        }
+        [.nodeExists, .noNode, .versionConflict, .transactionTooLarge, .ephemeralChildren].contains(code)
     }
 
     /// `error` with `context` before its message, keeping its code: which write failed, and that
@@ -292,6 +309,43 @@ public struct StoreMigration: Sendable {
         var error = error
         error.message = context + ": " + error.message
         return error
+    }
+
+    /// What ``putOne(_:)`` did.
+    enum PutOutcome: Sendable {
+        case written
+        case identical
+        /// The target holds an ephemeral key (a live session's) at the path or above it: left alone.
+        case heldByEphemeral
+    }
+
+    /// Makes the target's `record.key` hold `record.value`: read, compare, create or set. An
+    /// ephemeral key on the target is never overwritten, and nothing is created beneath one.
+    func putOne(_ record: Record) async throws -> PutOutcome {
+        do {
+            while true {
+                if let found = try await target.get(record.key) {
+                    if found.isEphemeral { return .heldByEphemeral }
+                    if found.value == record.value { return .identical }
+                    do {
+                        _ = try await target.set(record.key, value: record.value, ifVersion: found.version)
+                        return .written
+                    } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
+                        continue  // changed meanwhile: look again
+                    }
+                }
+                do {
+                    _ = try await target.create(record.key, value: record.value, mode: .persistent)
+                    return .written
+                } catch let error as CoordinationError where error.code == .nodeExists {
+                    continue  // created meanwhile (a child's missing-ancestor creation, another run): compare
+                } catch let error as CoordinationError where error.code == .ephemeralChildren {
+                    return .heldByEphemeral  // an ancestor is a live session's ephemeral key
+                }
+            }
+        } catch let error as CoordinationError {
+            throw Self.targetFailure(error, "the migration's write of \(record.key) on the target failed")
+        }
     }
 
     // MARK: One store reached twice
@@ -367,7 +421,14 @@ public struct StoreMigration: Sendable {
                     if advanced { counts.countersAdvanced += 1 }
                 }
                 try Task.checkCancellation()
-                group.addTask { try await self.advanceCounter(under: parent, beyond: number) }
+                group.addTask {
+                    do {
+                        return try await self.advanceCounter(under: parent, beyond: number)
+                    } catch let error as CoordinationError {
+                        throw Self.targetFailure(
+                            error, "moving the sequence counter under \(parent) on the target past \(number) (the migration's probe keys) failed")
+                    }
+                }
                 inFlight += 1
             }
             for try await advanced in group {
@@ -453,15 +514,18 @@ public struct StoreMigration: Sendable {
         return records
     }
 
-    /// The digest of every persistent value on `store` under the prefix.
-    private func digests(
-        _ store: any CoordinationStore, mode: MigrationOptions.ReadMode, phase: MigrationProgress.Phase,
+    /// The digest and version of every persistent value on `store` under the prefix, and its ephemeral keys.
+    private func state(
+        of store: any CoordinationStore, mode: MigrationOptions.ReadMode, phase: MigrationProgress.Phase,
         start: ContinuousClock.Instant, counts: MigrationCounts, progress: ProgressHandler
-    ) async throws -> [Key: ContentDigest] {
-        var result: [Key: ContentDigest] = [:]
-        for record in try await read(store, mode: mode, phase: phase, start: start, counts: counts, progress: progress)
-        where !record.isEphemeral {
-            result[record.key] = ContentDigest.of(record.value)
+    ) async throws -> SideState {
+        var result = SideState()
+        for record in try await read(store, mode: mode, phase: phase, start: start, counts: counts, progress: progress) {
+            if record.isEphemeral {
+                result.ephemeral.insert(record.key)
+            } else {
+                result.persistent[record.key] = (ContentDigest.of(record.value), record.version)
+            }
         }
         return result
     }
@@ -472,13 +536,18 @@ public struct StoreMigration: Sendable {
     /// - Parameter limit: how many differences to list (all are counted).
     public func verify(limit: Int = 20, progress: ProgressHandler = { _ in }) async throws -> VerificationReport {
         let start = ContinuousClock.now
-        let from = try await digests(source, mode: options.sourceReads, phase: .readingSource, start: start, counts: MigrationCounts(), progress: progress)
-        let to = try await digests(target, mode: options.targetReads, phase: .readingTarget, start: start, counts: MigrationCounts(), progress: progress)
+        let from = try await state(
+            of: source, mode: options.sourceReads, phase: .readingSource, start: start, counts: MigrationCounts(), progress: progress
+        ).persistent.mapValues(\.digest)
+        let targetState = try await state(
+            of: target, mode: options.targetReads, phase: .readingTarget, start: start, counts: MigrationCounts(), progress: progress)
+        let to = targetState.persistent.mapValues(\.digest)
         var differences: [MigrationDifference] = []
         var count = 0
         for key in Set(from.keys).union(to.keys).sorted() {
             let difference: MigrationDifference?
             switch (from[key], to[key]) {
+            case (.some, nil) where targetState.ephemeral.contains(key): difference = .ephemeralOnTarget(key)
             case (.some, nil): difference = .missingOnTarget(key)
             case (nil, .some): difference = .extraOnTarget(key)
             case (.some(let a), .some(let b)) where a != b:
