@@ -35,6 +35,8 @@ enum Interruption {
 private let signalPipeWriteEnd = Atomic<Int32>(-1)
 /// Set by the signal handler (an atomic store is async-signal-safe); cleared by each new listener.
 private let signalCaught = Atomic<Bool>(false)
+/// The number of the last signal caught, or 0; set and cleared with ``signalCaught``.
+private let signalNumberCaught = Atomic<Int32>(0)
 
 /// One signal as it reached coord.
 struct ReceivedSignal: Sendable, Equatable {
@@ -69,6 +71,7 @@ final class SignalListener: Sendable {
         self.signals = signals
         var ends: [Int32] = [-1, -1]
         signalCaught.store(false, ordering: .sequentiallyConsistent)
+        signalNumberCaught.store(0, ordering: .sequentiallyConsistent)
         guard pipe(&ends) == 0 else {  // Without a pipe, signals keep their default action.
             continuation.finish()
             return
@@ -117,11 +120,30 @@ final class SignalListener: Sendable {
     /// sets a flag, so a signal whose byte the reading thread has not read yet counts too.
     var hasReceived: Bool { signalCaught.load(ordering: .sequentiallyConsistent) || state.withLock { $0.signalled } }
 
+    /// The last signal caught, if any.
+    var caughtSignal: Int32? {
+        let number = signalNumberCaught.load(ordering: .sequentiallyConsistent)
+        return number == 0 ? nil : number
+    }
+
     /// Restores the signals' default actions and ends the reading thread.
     func stop() {
         for number in numbers { signal(number, SIG_DFL) }
         let writeEnd = signalPipeWriteEnd.exchange(-1, ordering: .sequentiallyConsistent)
         if writeEnd >= 0 { close(writeEnd) }
+    }
+
+    /// Restores the default action of `number` and delivers it to this process again: it ends
+    /// as it would have without a handler (a shell then shows 128 + the number). The calling
+    /// thread (a pool thread, which blocks signals) unblocks it first, so that it arrives at once.
+    static func dieOf(_ number: Int32) -> Never {
+        signal(number, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, number)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(number)
+        exit(128 + number)  // not reached
     }
 
     private func receive(signalled: Bool = false) {
@@ -138,6 +160,7 @@ final class SignalListener: Sendable {
 /// The signal handler: records the signal and who sent it as one byte (the number, and the top bit
 /// when a process sent it) written to the listener's pipe. Only async-signal-safe calls.
 private func catchSignal(_ number: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
+    signalNumberCaught.store(number, ordering: .sequentiallyConsistent)
     signalCaught.store(true, ordering: .sequentiallyConsistent)
     var sentByProcess = true
     if let code = info?.pointee.si_code {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordination
 import Foundation
 import Logging
+import Synchronization
 
 /// `coord migrate`: copies a subtree from one store to another (``StoreMigration`` does the work;
 /// this command parses, opens, prints).
@@ -19,7 +20,8 @@ struct MigrateCommand: AsyncParsableCommand {
 
             Running it again is safe: keys already identical on the target are skipped, \
             missing ones created, different ones overwritten. After an interruption, run the \
-            same command again to finish. Keys that exist only on the target are left alone \
+            same command again to finish (a failure, SIGINT or SIGTERM says how many keys were \
+            copied). Keys that exist only on the target are left alone \
             (except with --follow). An ephemeral key on the target belongs to a live session: \
             it is never overwritten, and the source keys at or beneath it are listed as not \
             copied (status 1).
@@ -119,7 +121,13 @@ struct MigrateCommand: AsyncParsableCommand {
                         + "\(target.namespace.appending(prefix))): the copy would go into itself; "
                         + "copy between different stores or non-overlapping namespaces")
             }
-            try await perform(migration, printer: printer, source: source, target: target)
+            if follow {
+                try await perform(migration, printer: printer, source: source, target: target, tracker: MigrationTracker(dryRun: false))
+            } else {
+                try await Self.stoppingOnSignal(dryRun: dryRun, printer: printer) { tracker in
+                    try await perform(migration, printer: printer, source: source, target: target, tracker: tracker)
+                }
+            }
         } catch {
             printer.finish()
             await from.close()
@@ -131,13 +139,28 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     private func perform(
-        _ migration: StoreMigration, printer: MigrationProgressPrinter, source: StoreURL, target: StoreURL
+        _ migration: StoreMigration, printer: MigrationProgressPrinter, source: StoreURL, target: StoreURL,
+        tracker: MigrationTracker
     ) async throws {
         let onlyVerify = verify && dryRun
         var held: MigrationProblem?
         if !onlyVerify && !follow {
-            let report = try await migration.run(progress: printer.report)
+            let report: MigrationReport
+            do {
+                report = try await migration.run { progress in
+                    tracker.note(progress)
+                    printer.report(progress)
+                }
+            } catch var error as CoordinationError where !dryRun {
+                // Whatever stopped it (the target or the source gone, a refused write), what is
+                // copied stays copied, and a second run skips it.
+                let counts = tracker.counts
+                error.message += "; the migration had copied \(counts.copied) keys (and found \(counts.identical) identical) "
+                    + "before this; run the same command again to finish: it resumes"
+                throw error
+            }
             printer.finish()
+            tracker.copied(report.counts)
             migration.logger.info("migration phases", metadata: [
                 "ended": "\(report.phases.map { "\($0.phase.rawValue) at \(Self.format($0.endedAt))" }.joined(separator: ", "))"
             ])
@@ -154,6 +177,7 @@ struct MigrateCommand: AsyncParsableCommand {
             try await runFollow(migration, printer: printer)
         }
         if verify || follow {
+            tracker.verifying()
             let report = try await migration.verify(limit: showDifferences, progress: printer.report)
             printer.finish()
             StandardStreams.writeLine(
@@ -170,6 +194,53 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         // Without --verify (whose differences list them), keys left uncopied still fail the run.
         if let held, !(verify || follow) { throw held }
+    }
+
+    /// Runs `work` (a copy, or a verification) until SIGINT or SIGTERM. On a signal it stops the
+    /// work, says on one line what was done and that running again resumes, and dies of the
+    /// signal as it would have without a handler (so the exit status is what it always was: 130
+    /// or 143 in a shell).
+    static func stoppingOnSignal(
+        dryRun: Bool, printer: MigrationProgressPrinter, _ work: @escaping @Sendable (MigrationTracker) async throws -> Void
+    ) async throws {
+        let tracker = MigrationTracker(dryRun: dryRun)
+        let signals = SignalListener([SIGINT, SIGTERM])
+        let task = Task { try await work(tracker) }
+        guard await !endOf(task, orElse: { await signals.wait() }) else {
+            signals.stop()
+            return try await task.value
+        }
+        task.cancel()
+        // Give the work a moment to stop, so that the counts say what was written; a request
+        // stuck on an unresponsive server is not waited for.
+        _ = await endOf(task, orElse: { try? await Task.sleep(for: .seconds(3)) })
+        let number = signals.caughtSignal ?? SIGINT
+        printer.finish()
+        StandardStreams.writeError("coord: " + tracker.interruption(by: number == SIGTERM ? "SIGTERM" : "SIGINT"))
+        signals.stop()
+        SignalListener.dieOf(number)
+    }
+
+    /// Waits until `task` ends (`true`) or `other` returns (`false`), whichever comes first;
+    /// `task` itself is left running either way.
+    static func endOf(_ task: Task<Void, any Error>, orElse other: @escaping @Sendable () async -> Void) async -> Bool {
+        let waiting = Mutex<(continuation: CheckedContinuation<Bool, Never>?, waiters: [Task<Void, Never>])>((nil, []))
+        let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            waiting.withLock { $0.continuation = continuation }
+            let finish: @Sendable (Bool) -> Void = { ended in
+                waiting.withLock { state in
+                    defer { state.continuation = nil }
+                    return state.continuation
+                }?.resume(returning: ended)
+            }
+            let waiters = [
+                Task { _ = await task.result; finish(true) },
+                Task { await other(); finish(false) },
+            ]
+            waiting.withLock { $0.waiters = waiters }
+        }
+        for waiter in waiting.withLock({ $0.waiters }) { waiter.cancel() }
+        return ended
     }
 
     /// Mirrors until SIGINT or SIGTERM, then catches up and says how far behind it was.
@@ -324,6 +395,56 @@ struct MigrateCommand: AsyncParsableCommand {
     static func format(_ duration: Duration) -> String {
         let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
         return ms < 1000 ? "\(Int(ms.rounded()))ms" : String(format: "%.2fs", ms / 1000)
+    }
+}
+
+/// What a copy has done so far, from its progress reports: what an interruption reports.
+final class MigrationTracker: Sendable {
+    private struct State {
+        var counts = MigrationCounts()
+        var copyFinished = false
+        var verifying = false
+    }
+    private let state = Mutex(State())
+    private let dryRun: Bool
+
+    init(dryRun: Bool) {
+        self.dryRun = dryRun
+    }
+
+    /// Takes a progress report of the copy.
+    func note(_ progress: MigrationProgress) {
+        state.withLock { state in
+            if !state.copyFinished { state.counts = progress.counts }
+        }
+    }
+
+    /// The copy ended with these counts.
+    func copied(_ counts: MigrationCounts) {
+        state.withLock {
+            $0.counts = counts
+            $0.copyFinished = true
+        }
+    }
+
+    func verifying() { state.withLock { $0.verifying = true } }
+
+    var counts: MigrationCounts { state.withLock { $0.counts } }
+
+    /// The line printed when `signal` stopped the run.
+    func interruption(by signal: String) -> String {
+        state.withLock { state in
+            let counts = state.counts
+            if dryRun {
+                return "interrupted by \(signal): a dry run writes nothing"
+            }
+            if state.verifying {
+                return "interrupted by \(signal) while verifying, after the copy finished (\(counts.copied) keys copied); "
+                    + "run with --verify --dry-run to compare again"
+            }
+            return "interrupted by \(signal): \(counts.copied) keys copied and \(counts.identical) found identical so far "
+                + "(of \(counts.sourceKeys) persistent keys read from the source); run the same command again to finish: it resumes"
+        }
     }
 }
 

@@ -2,7 +2,9 @@ import Coordination
 import CoordinationLocalServers
 import CoordinationTestSupport
 import Foundation
+import Logging
 import Testing
+@testable import CoordinationCLI
 
 /// `coord migrate` as a process: errors before any I/O, help, and real ZooKeeper ↔ etcd runs.
 @Suite("coord migrate", .serverLoadLimit)
@@ -317,6 +319,121 @@ struct MigrateCommandTests {
             let after = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
             #expect(after.status == 0, "\(after.stderr)")
             #expect(after.stdoutText.contains(": identical"), "\(after.stdoutText)")
+        }
+    }
+
+    // MARK: - Interrupted
+
+    /// `count` keys /app/k0… on `store`, 64 to a transaction.
+    static func fillFlat(_ store: any CoordinationStore, count: Int) async throws {
+        _ = try await store.create(try Key("/app"), value: [])
+        for start in stride(from: 0, to: count, by: 64) {
+            _ = try await store.transaction(try (start..<min(count, start + 64)).map {
+                .create(try Key("/app/k\($0)"), value: Array("value \($0)".utf8), mode: .persistent)
+            })
+        }
+    }
+
+    /// How many children `/app` has on `store` (none before it exists).
+    static func copiedCount(_ store: any CoordinationStore) async -> Int {
+        (try? await store.children(of: try Key("/app")).count) ?? 0
+    }
+
+    /// Waits for `process` to exit (killed after `limit`, so a hang fails the test).
+    static func exit(of process: Process, limit: Duration = .seconds(60)) async -> (reason: Process.TerminationReason, status: Int32) {
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        defer { watchdog.cancel() }
+        return await withCheckedContinuation { continuation in
+            Thread {
+                process.waitUntilExit()
+                continuation.resume(returning: (process.terminationReason, process.terminationStatus))
+            }.start()
+        }
+    }
+
+    /// The number after `prefix` in `text`.
+    static func number(after prefix: String, in text: String) -> Int? {
+        guard let range = text.range(of: prefix) else { return nil }
+        return Int(text[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test("the target etcd killed mid-copy: status 9, the keys copied so far and that running again resumes; it does", Self.etcdBinary)
+    func targetLostMidCopy() async throws {
+        let zk = try TestHandles(.zookeeper)
+        try await TestHandles.closing(zk) {
+            try await Self.fillFlat(try await zk.open(), count: 1500)
+            let cluster = EtcdCluster(size: 1, folderPrefix: "coord-migrate-lost-")
+            defer { cluster.stopAll() }
+            let member = cluster.members[0]
+            try cluster.start(member)
+            try await cluster.waitUntilServing()
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace)), to = "etcd://\(cluster.endpoints[0])/moved"
+            let target = try await CommandContext.registry.open(try StoreURL(to), logger: Logger(label: "test.migrate"))
+            // One key per write, one write at a time, so that the kill lands while most keys are still to be copied.
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", from, "--to", to, "--concurrency", "1", "--batch-size", "1"], name: "migrate")
+            while await Self.copiedCount(target) < 100 && migrate.process.isRunning {
+                try await Task.sleep(for: .milliseconds(20))  // polls the target: no event says how far a copy is
+            }
+            let seen = await Self.copiedCount(target)
+            await target.close()
+            cluster.stop(member, kill: true)
+            let ended = await Self.exit(of: migrate.process)
+            #expect(ended.reason == .exit && ended.status == 9, "\(ended), \(migrate.stderr)")
+            let line = try #require(migrate.stderr.split(separator: "\n").last.map(String.init))
+            #expect(line.hasPrefix("coord: the migration's create of /app/k"), "\(line)")
+            #expect(line.contains(" identical) before this; run the same command again to finish: it resumes"), "\(line)")
+            let copied = try #require(Self.number(after: "the migration had copied ", in: line))
+            #expect(copied >= seen - 1 && copied < 1501, "\(copied) reported, \(seen) seen on the target before the kill")
+
+            try cluster.start(member)
+            try await cluster.waitUntilServing()
+            let again = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(again.status == 0, "\(again.stderr)")
+            let identical = try #require(Self.number(after: "skipped ", in: again.stdoutText), "\(again.stdoutText)")
+            #expect(identical >= copied, "\(again.stdoutText)")
+            #expect(again.stdoutText.contains(": identical"), "\(again.stdoutText)")
+        }
+    }
+
+    @Test(
+        "SIGINT or SIGTERM mid-copy: one line with the keys copied so far and that running again resumes, then death by that signal; running again finishes",
+        arguments: [SIGINT, SIGTERM])
+    func interruptedBySignal(_ signal: Int32) async throws {
+        let zk = try TestHandles(.zookeeper, test: "interruptedBySignal-\(signal)")
+        let etcd = try TestHandles(.etcd, test: "interruptedBySignal-\(signal)")
+        try await TestHandles.closing(zk, etcd) {
+            try await Self.fillFlat(try await zk.open(), count: 1500)
+            let target = try await etcd.open()
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", from, "--to", to, "--concurrency", "1", "--batch-size", "1"], name: "migrate")
+            while await Self.copiedCount(target) < 50 && migrate.process.isRunning {
+                try await Task.sleep(for: .milliseconds(20))  // polls the target: no event says how far a copy is
+            }
+            kill(migrate.process.processIdentifier, signal)
+            let ended = await Self.exit(of: migrate.process)
+            #expect(ended.reason == .uncaughtSignal && ended.status == signal, "\(ended), \(migrate.stderr)")
+            let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+            let lines = migrate.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.count == 1, "\(lines)")
+            let line = lines.last ?? ""
+            #expect(line.hasPrefix("coord: interrupted by \(name): "), "\(line)")
+            #expect(line.hasSuffix(" persistent keys read from the source); run the same command again to finish: it resumes"), "\(line)")
+            let copied = try #require(Self.number(after: "interrupted by \(name): ", in: line))
+            let onTarget = await Self.copiedCount(target)
+            #expect(copied >= 49 && copied <= onTarget + 1, "\(copied) reported, \(onTarget) on the target")
+
+            let again = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdoutText.contains(": identical"), "\(again.stdoutText)")
         }
     }
 }

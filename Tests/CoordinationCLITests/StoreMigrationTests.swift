@@ -3,6 +3,7 @@ import CoordinationMemory
 import CoordinationTestSupport
 import Foundation
 import Logging
+import Synchronization
 import Testing
 @testable import CoordinationCLI
 
@@ -338,6 +339,31 @@ struct StoreMigrationTests {
             }
             #expect(one.code == .permissionDenied)
             #expect(one.message == "the migration's write of /k1 on the target failed: not allowed")
+        }
+    }
+
+    @Test("a run that stops (cancelled here) reports the exact counts of what it wrote")
+    func stoppedReport() async throws {
+        try await Self.withStores { source, target in
+            for i in 0..<200 { _ = try await source.create(Self.key("/s/k\(i)"), value: [UInt8(i)]) }
+            var options = MigrationOptions()
+            options.concurrency = 1
+            options.batchSize = 1
+            options.progressEvery = 1
+            let migration = StoreMigration(source: source, target: target, options: options, logger: Self.logger)
+            let stopped = Mutex<MigrationProgress?>(nil)
+            let task = Task {
+                try await migration.run { progress in
+                    if progress.stopped { stopped.withLock { $0 = progress } }
+                    if progress.phase == .writing && progress.counts.done >= 50 { withUnsafeCurrentTask { $0?.cancel() } }
+                }
+            }
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            let report = try #require(stopped.withLock { $0 })
+            let written = try await Self.contents(target).count
+            #expect(report.counts.copied == written, "\(report.counts.copied) reported, \(written) on the target")
+            #expect(written >= 50 && written < 201)
         }
     }
 

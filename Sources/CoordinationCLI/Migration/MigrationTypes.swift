@@ -88,6 +88,9 @@ public struct MigrationProgress: Sendable {
     public var elapsed: Duration
     /// `true` for the last report of a phase.
     public var phaseEnded: Bool
+    /// `true` for the report sent when a run stops on an error or a cancellation: its counts are
+    /// what was done until then.
+    public var stopped = false
 }
 
 /// The outcome of ``StoreMigration/run(progress:)``.

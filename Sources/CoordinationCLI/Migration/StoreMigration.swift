@@ -56,9 +56,18 @@ public struct StoreMigration: Sendable {
             progress(report)
         }
         var counts = MigrationCounts()
-        let deleted = try await copy(
-            from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
-            progress: progress)
+        var deleted: [Key] = []
+        do {
+            deleted = try await copy(
+                from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
+                progress: progress)
+        } catch {
+            // What was done until the failure or the cancellation, for whoever reports it.
+            progress(MigrationProgress(
+                phase: .writing, counts: counts, read: counts.sourceKeys + counts.ephemeral, total: counts.sourceKeys,
+                elapsed: ContinuousClock.now - start, phaseEnded: false, stopped: true))
+            throw error
+        }
         return MigrationReport(
             counts: counts, elapsed: ContinuousClock.now - start, dryRun: options.dryRun, deletedKeys: deleted,
             phases: phases.ends)
@@ -82,7 +91,7 @@ public struct StoreMigration: Sendable {
     /// Writes the source's state, given level by level (all keys of depth d, then d + 1…), to the
     /// target: plan each level against the target's digests, write it, then carry the sequential
     /// counters forward. The writer works on a level while the reader fetches the next one.
-    /// `counts` accumulates.
+    /// `counts` accumulates (also when it throws: it then says what was done).
     /// - Returns: the keys deleted with `mirror`, deepest first.
     @discardableResult
     func copy(
