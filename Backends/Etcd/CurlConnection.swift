@@ -14,6 +14,9 @@ struct TransportFailure: Error, Sendable {
     var message: String
     /// Whether curl began to send the request (its connection was up) before it failed.
     var requestWentOut = false
+    /// Whether the endpoint had answered over this scheme before: then an empty reply is a
+    /// dropped connection, not a TLS port spoken to in plain HTTP.
+    var endpointAnsweredBefore = false
 
     /// `true` when the request certainly never reached the server (so a write may be retried elsewhere).
     var neverSent: Bool {

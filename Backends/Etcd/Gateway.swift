@@ -13,6 +13,8 @@ final class Gateway: Sendable {
     private let credentials: (user: String, password: String)?
     private let token = Mutex<String?>(nil)
     private let preferred = Atomic<Int>(0)
+    /// The endpoints (by index, the first 64) that have answered over HTTP at least once.
+    private let answered = Atomic<UInt64>(0)
     /// Set once the store has warned that the server ignores its credentials.
     private let warnedCredentialsUnused = Atomic<Bool>(false)
     let logger: Logger
@@ -33,6 +35,19 @@ final class Gateway: Sendable {
     var currentToken: String? { token.withLock { $0 } }
 
     var preferredEndpoint: Int { preferred.load(ordering: .relaxed) % endpoints.count }
+
+    /// Notes that endpoint `index` answered (any HTTP status): it speaks the scheme the URL says.
+    func noteAnswered(_ index: Int) {
+        guard index < 64 else { return }
+        let bit = UInt64(1) << UInt64(index)
+        // Read first: every reply comes here, and the bit is set once.
+        if answered.load(ordering: .relaxed) & bit == 0 { answered.bitwiseOr(bit, ordering: .relaxed) }
+    }
+
+    /// Whether endpoint `index` has answered before.
+    func hasAnswered(_ index: Int) -> Bool {
+        index < 64 && answered.load(ordering: .relaxed) & (UInt64(1) << UInt64(index)) != 0
+    }
 
     /// Moves on from endpoint `index` after it failed (unless another thread already did).
     func rotateEndpoint(from index: Int) {

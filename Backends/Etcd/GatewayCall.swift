@@ -52,7 +52,8 @@ struct GatewayCall {
         let status: Int
         let reply: [UInt8]
         switch outcome {
-        case .failure(let error):
+        case .failure(var error):
+            error.endpointAnsweredBefore = gateway.hasAnswered(index)
             lastFailure = .transport(error, endpoint: endpoint)
             gateway.rotateEndpoint(from: index)
             if kind == .write && (!error.neverSent || error.timedOut) {
@@ -65,6 +66,7 @@ struct GatewayCall {
             return .next
         case .success(let answer):
             (status, reply) = answer
+            gateway.noteAnswered(index)
         }
         if status == 200 {
             guard let json = JSONValue.parse(reply), case .object = json else {

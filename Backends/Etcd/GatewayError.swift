@@ -27,9 +27,10 @@ extension CoordinationError {
             if transport.timedOut {
                 return CoordinationError(.timeout, "etcd did not answer in time", key: key, backendDetail: detail)
             }
-            // A TLS port answers a plain HTTP request with nothing at all.
+            // A TLS port answers a plain HTTP request with nothing at all (unless it answered
+            // before: then the connection dropped).
             let plainToTLS =
-                transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://")
+                transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://") && !transport.endpointAnsweredBefore
                 ? " (an empty reply: if etcd serves TLS on this port, use etcds://)" : ""
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.
             if let tls = transport.tlsProblem {
