@@ -119,56 +119,85 @@ public struct CoordConfiguration: Sendable {
         return url
     }
 
-    /// Applies the refinements to `url`; a bad value names the setting and where it came from.
+    /// Applies the refinements to `url`, over what it says itself; a bad value names the setting
+    /// and where it came from.
     private func refine(_ url: inout StoreURL) throws(CoordinationError) {
-        func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {
-            CoordinationError(.invalidConfiguration, "\(name) from \(setting.source) \(what)")
+        let refined = try checkedRefinements(namespace: true)
+        if let namespace = refined.namespace { url.namespace = namespace }
+        if let ttl = refined.sessionTTL { url.setSessionTTL(ttl) }
+        if let user = refined.user { url.user = user.value }
+        if let password = refined.password { url.password = password.value }
+        for (option, file) in refined.tlsFiles {
+            guard url.scheme == "etcds" else {
+                throw Self.problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, not \(url.scheme)://")
+            }
+            url.options.removeAll { $0.name == option }
+            url.options.append((name: option, value: file.value))
         }
-        if let namespace = refinements[.namespace] {
+    }
+
+    private static func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {
+        CoordinationError(.invalidConfiguration, "\(name) from \(setting.source) \(what)")
+    }
+
+    /// The refinements, each checked, and the password read from its file: what one store URL or
+    /// two are refined with.
+    private struct CheckedRefinements {
+        var namespace: Key?
+        var sessionTTL: Duration?
+        var user: ConfigurationSetting<String>?
+        /// The password itself (read from the file where it came from one), and how a message
+        /// names its setting (never by its value).
+        var password: (value: String, name: String, setting: ConfigurationSetting<String>)?
+        /// The TLS files, as the etcds:// URL options they become.
+        var tlsFiles: [(option: String, file: ConfigurationSetting<String>)] = []
+    }
+
+    /// Checks the refinements and reads the password file; a bad value names the setting and
+    /// where it came from. The namespace only when `namespace` is `true`.
+    private func checkedRefinements(namespace includeNamespace: Bool) throws(CoordinationError) -> CheckedRefinements {
+        var refined = CheckedRefinements()
+        if includeNamespace, let namespace = refinements[.namespace] {
+            let key: Key
             do {
-                url.namespace = try Key(namespace.value)
+                key = try Key(namespace.value)
             } catch {
-                throw problem(namespace, "namespace '\(namespace.value)'", "is not a valid key: \(error.message)")
+                throw Self.problem(namespace, "namespace '\(namespace.value)'", "is not a valid key: \(error.message)")
             }
-            if let why = CoordinationLimits.namespaceProblem(url.namespace) {
-                throw problem(namespace, "namespace '\(namespace.value)'", "cannot be a namespace: \(why)")
+            if let why = CoordinationLimits.namespaceProblem(key) {
+                throw Self.problem(namespace, "namespace '\(namespace.value)'", "cannot be a namespace: \(why)")
             }
+            refined.namespace = key
         }
         if let ttl = refinements[.sessionTtl] {
             guard let duration = DurationText.parse(ttl.value), duration > .zero else {
-                throw problem(ttl, "session TTL '\(ttl.value)'", "is not a positive duration such as 5s or 500ms")
+                throw Self.problem(ttl, "session TTL '\(ttl.value)'", "is not a positive duration such as 5s or 500ms")
             }
             if let outside = CoordinationLimits.sessionTTLProblem(duration) {
-                throw problem(ttl, "session TTL '\(ttl.value)'", outside)
+                throw Self.problem(ttl, "session TTL '\(ttl.value)'", outside)
             }
-            // `ttl` is understood by every backend (ZooKeeper's `sessionTimeout` is the same thing).
-            url.options.removeAll { $0.name == "ttl" || $0.name == "sessionTimeout" }
-            url.options.append((name: "ttl", value: DurationText.format(duration)))
+            refined.sessionTTL = duration
         }
-        if let username = refinements[.username] { url.user = username.value }
+        refined.user = refinements[.username]
         // The password and the password file are one setting given two ways: the one from the
         // stronger source wins (a --password-file flag beats COORD_PASSWORD).
         let direct = refinements[.password]
         let viaFile = refinements[.passwordFile]
         if let direct, viaFile.map({ direct.source.precedence <= $0.source.precedence }) ?? true {
-            url.password = direct.value
+            refined.password = (direct.value, "the password", direct)
         } else if let file = viaFile {
             guard let data = FileManager.default.contents(atPath: file.value) else {
-                throw problem(file, "password file \(file.value)", "cannot be read")
+                throw Self.problem(file, "password file \(file.value)", "cannot be read")
             }
             // A trailing newline is how editors and `echo` end files, never part of a password.
             var text = String(decoding: data, as: UTF8.self)
             while text.last?.isNewline == true { text.removeLast() }
-            url.password = text
+            refined.password = (text, "password file \(file.value)", file)
         }
         for (refinement, option) in [(Refinement.tlsCa, "cacert"), (.tlsCert, "cert"), (.tlsKey, "key")] {
-            guard let file = refinements[refinement] else { continue }
-            guard url.scheme == "etcds" else {
-                throw problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, not \(url.scheme)://")
-            }
-            url.options.removeAll { $0.name == option }
-            url.options.append((name: option, value: file.value))
+            if let file = refinements[refinement] { refined.tlsFiles.append((option, file)) }
         }
+        return refined
     }
 
     /// `--config`, else `COORD_CONFIG`, else `./coord.json`, else the user's config folder's
@@ -205,4 +234,13 @@ public struct CoordConfiguration: Sendable {
 extension Logger.Level {
     /// The levels as `--log-level` accepts them.
     static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+extension StoreURL {
+    /// Sets the session TTL as `ttl`, which every backend understands (ZooKeeper's
+    /// `sessionTimeout` is the same thing, and goes).
+    fileprivate mutating func setSessionTTL(_ ttl: Duration) {
+        options.removeAll { $0.name == "ttl" || $0.name == "sessionTimeout" }
+        options.append((name: "ttl", value: DurationText.format(ttl)))
+    }
 }
