@@ -24,13 +24,7 @@ struct CommandContext {
     static func make(
         _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
     ) async throws -> CommandContext {
-        let configuration = try await CoordConfiguration.resolve(
-            flags: options.flags,
-            environment: ProcessInfo.processInfo.environment,
-            currentDirectory: FileManager.default.currentDirectoryPath)
-        try check(configuration)
-        var logger = Logger(label: "coord")
-        logger.logLevel = configuration.logLevel.value
+        let (configuration, logger) = try await resolve(options, checking: check)
         let storeURL = try configuration.storeURL()
         guard registry.backend(for: storeURL.scheme) != nil else {
             // The registry words the unknown-scheme error (with the known schemes); opening an
@@ -48,6 +42,22 @@ struct CommandContext {
             "config.file": "\(configuration.file ?? "none")",
         ])
         return CommandContext(configuration: configuration, logger: logger, storeURL: storeURL)
+    }
+
+    /// The configuration and the logger, for a command that opens stores named otherwise
+    /// (`coord migrate`, whose URLs it refines with
+    /// ``CoordConfiguration/refine(stores:)``): the global store URL is not parsed.
+    static func resolve(
+        _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
+    ) async throws -> (configuration: CoordConfiguration, logger: Logger) {
+        let configuration = try await CoordConfiguration.resolve(
+            flags: options.flags,
+            environment: ProcessInfo.processInfo.environment,
+            currentDirectory: FileManager.default.currentDirectoryPath)
+        try check(configuration)
+        var logger = Logger(label: "coord")
+        logger.logLevel = configuration.logLevel.value
+        return (configuration, logger)
     }
 
     /// Opens the store, runs `body`, and closes the store whatever happens.

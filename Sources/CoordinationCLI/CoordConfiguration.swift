@@ -136,6 +136,53 @@ public struct CoordConfiguration: Sendable {
         }
     }
 
+    /// For a command with two stores (`coord migrate`): each URL of `stores` (named by the flag
+    /// that gave it) with the refinements applied where they fit its scheme and the URL does not
+    /// give the setting itself: what a URL says wins. The session TTL goes to every URL without
+    /// `ttl` or `sessionTimeout`; TLS files to an etcds:// URL without that file; the user to a
+    /// ZooKeeper or etcd URL without one; the password to a ZooKeeper or etcd URL that names a
+    /// user (its own or the setting's) and no password. The namespace is not applied (the
+    /// command refuses or ignores it). A setting that fits neither URL is refused, as it would be
+    /// for one store.
+    /// - Throws: `invalidConfiguration` naming the setting and where it came from, never a password.
+    public func refine(stores: [(flag: String, url: StoreURL)]) throws(CoordinationError) -> [StoreURL] {
+        let refined = try checkedRefinements(namespace: false)
+        var urls = stores.map(\.url)
+        let named = stores.map { "\($0.flag) (\($0.url.scheme)://)" }.joined(separator: " nor ")
+        for index in urls.indices {
+            if let ttl = refined.sessionTTL, !urls[index].options.contains(where: { $0.name == "ttl" || $0.name == "sessionTimeout" }) {
+                urls[index].setSessionTTL(ttl)
+            }
+            if urls[index].scheme == "etcds" {
+                for (option, file) in refined.tlsFiles where urls[index].option(option) == nil {
+                    urls[index].options.append((name: option, value: file.value))
+                }
+            }
+            // memory:// takes no credentials.
+            if urls[index].scheme != "memory" {
+                if urls[index].user == nil, let user = refined.user { urls[index].user = user.value }
+                if urls[index].user != nil && urls[index].password == nil, let password = refined.password {
+                    urls[index].password = password.value
+                }
+            }
+        }
+        if let (_, file) = refined.tlsFiles.first, !urls.contains(where: { $0.scheme == "etcds" }) {
+            throw Self.problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, and neither \(named) is one")
+        }
+        let authenticating = urls.filter { $0.scheme != "memory" }
+        if let user = refined.user, authenticating.isEmpty {
+            throw Self.problem(user, "user '\(user.value)'", "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)")
+        }
+        if let password = refined.password, !authenticating.contains(where: { $0.user != nil }) {
+            throw Self.problem(
+                password.setting, password.name,
+                authenticating.isEmpty
+                    ? "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)"
+                    : "needs a user name, and neither \(named) names one: give --username, or the user in the URL (etcd://user@host/…)")
+        }
+        return urls
+    }
+
     private static func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {
         CoordinationError(.invalidConfiguration, "\(name) from \(setting.source) \(what)")
     }

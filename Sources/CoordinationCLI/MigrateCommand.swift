@@ -34,6 +34,16 @@ struct MigrateCommand: AsyncParsableCommand {
             The namespaces go in the URLs: the global --namespace and COORD_NAMESPACE are \
             refused (status 64), a config file's 'namespace' is ignored.
 
+            The other global settings (--session-ttl, --username, --password-file or \
+            COORD_PASSWORD, --tls-ca, --tls-cert, --tls-key, their variables and config keys) \
+            apply to both stores, where they fit: TLS files to etcds:// only, credentials to \
+            ZooKeeper and etcd, never memory://, the password only to a URL that names a user \
+            (its own or --username's). What a URL says itself wins: its user and password, \
+            ttl or sessionTimeout, cacert, cert, key. To log in to one store only, put the user \
+            in its URL (etcd://root@host:2379/app) and the password in --password-file. Two \
+            different passwords need one in its URL (etcd://user:password@host/app): coord \
+            prints it as ***, but the command line is visible to every user of the machine.
+
             --dry-run reads both sides and prints what would be copied; it writes nothing.
 
             --verify compares both sides' keys and value digests after copying (with \
@@ -78,9 +88,11 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try await CommandContext.make(global, checking: Self.refuseNamespace)
-        let source = try Self.parse(from, flag: "--from")
-        let target = try Self.parse(to, flag: "--to")
+        let (configuration, logger) = try await CommandContext.resolve(global, checking: Self.refuseNamespace)
+        let (source, target) = try Self.storeURLs(from: from, to: to, configuration: configuration)
+        logger.debug("stores resolved", metadata: [
+            "from": "\(source)", "to": "\(target)", "config.file": "\(configuration.file ?? "none")",
+        ])
         let prefix = try Key(prefix)
         if Self.overlaps(source, target, prefix: prefix) {
             throw CoordinationError(
@@ -94,10 +106,10 @@ struct MigrateCommand: AsyncParsableCommand {
         options.sourceReads = Self.readMode(for: source, width: readWidth)
         options.targetReads = Self.readMode(for: target, width: readWidth)
 
-        let from = try await Self.open(source, role: "source", logger: context.logger)
+        let from = try await Self.open(source, role: "source", logger: logger)
         let to: any CoordinationStore
         do {
-            to = try await Self.open(target, role: "target", logger: context.logger)
+            to = try await Self.open(target, role: "target", logger: logger)
         } catch {
             await from.close()
             throw error
@@ -109,7 +121,7 @@ struct MigrateCommand: AsyncParsableCommand {
         if target.scheme == "memory" && !dryRun {
             StandardStreams.writeError("coord: note: --to memory:// keeps nothing: the copy goes when this coord process ends")
         }
-        let migration = StoreMigration(source: from, target: to, options: options, logger: context.logger)
+        let migration = StoreMigration(source: from, target: to, options: options, logger: logger)
         let printer = MigrationProgressPrinter(terminal: isatty(STDERR_FILENO) != 0)
         do {
             // A dry run writes nothing, not even the marker: it cannot copy a store into itself.
@@ -312,6 +324,13 @@ struct MigrateCommand: AsyncParsableCommand {
         throw CommandLineProblem(
             "\(given) does not apply to coord migrate, which reads one store and writes another: "
                 + "put the namespaces in the --from and --to URLs, such as --from etcd://host:2379/app --to zookeeper://host:2181/app")
+    }
+
+    /// `--from` and `--to` parsed, each with the global settings applied where they fit its
+    /// scheme and the URL does not give them itself (``CoordConfiguration/refine(stores:)``).
+    static func storeURLs(from: String, to: String, configuration: CoordConfiguration) throws -> (source: StoreURL, target: StoreURL) {
+        let refined = try configuration.refine(stores: [("--from", try parse(from, flag: "--from")), ("--to", try parse(to, flag: "--to"))])
+        return (refined[0], refined[1])
     }
 
     static func parse(_ text: String, flag: String) throws(CoordinationError) -> StoreURL {
