@@ -48,12 +48,7 @@ struct KVWatchOutageTests {
         try await waitFor("/w/meanwhile", in: stdoutPath)
 
         process.terminate()
-        let status = await withCheckedContinuation { continuation in
-            Thread {
-                process.waitUntilExit()
-                continuation.resume(returning: process.terminationStatus)
-            }.start()
-        }
+        let status = await MigrateCommandTests.exit(of: process).status
         #expect(status == 0, "\(read(stderrPath))")
         await handles.closeAll()
     }

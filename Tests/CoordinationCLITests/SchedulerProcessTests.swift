@@ -30,18 +30,7 @@ struct SchedulerProcessTests {
         /// Sends SIGTERM and returns the exit status (killed after `limit`, so a hang fails the test).
         func terminate(limit: Duration = .seconds(15)) async -> Int32 {
             process.terminate()
-            let process = process
-            let watchdog = Task {
-                try await Task.sleep(for: limit)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
-            defer { watchdog.cancel() }
-            return await withCheckedContinuation { continuation in
-                Thread {
-                    process.waitUntilExit()
-                    continuation.resume(returning: process.terminationStatus)
-                }.start()
-            }
+            return await MigrateCommandTests.exit(of: process, limit: limit).status
         }
 
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
