@@ -310,6 +310,23 @@ struct StoreMigrationTests {
         }
     }
 
+    @Test("a mirrored delete leaves a live session's ephemeral key beneath it, and its ancestors, on the target")
+    func mirroredDeleteSparesEphemeralKeys() async throws {
+        try await Self.withStores { source, target in
+            for path in ["/d/p", "/d/p/q", "/d/r"] { _ = try await target.create(Self.key(path), value: []) }
+            _ = try await target.create(Self.key("/d/p/e"), value: Array("live".utf8), mode: .ephemeral)
+            let migration = Self.migration(source, target)
+            #expect(try await migration.deleteOnTarget(Self.key("/d")))
+            #expect(try await Self.contents(target, under: Self.key("/d")).keys.sorted() == [Self.key("/d"), Self.key("/d/p")], "the persistent keys left: the ephemeral key's ancestors")
+            #expect(try await target.get(Self.key("/d/p/e"))?.value == Array("live".utf8))
+            // Without an ephemeral key beneath it, the whole subtree goes.
+            #expect(try await migration.deleteOnTarget(Self.key("/d/r")) == false)
+            _ = try await target.create(Self.key("/g/h"), value: [])
+            #expect(try await migration.deleteOnTarget(Self.key("/g")))
+            #expect(try await target.get(Self.key("/g")) == nil)
+        }
+    }
+
     /// A target whose writes are refused (as a server refusing them would): the migration's
     /// errors name the key and say it was the migration's write.
     struct RefusingStore: ForwardingStore {

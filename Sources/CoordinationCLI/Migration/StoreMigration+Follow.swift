@@ -65,15 +65,31 @@ extension StoreMigration {
         return report
     }
 
-    /// Deletes `key` and anything beneath it on the target; already gone is fine. An ephemeral
-    /// key (a live session's, which a held source key was never copied over) is left alone.
-    /// - Returns: `false` when there was nothing to delete, or only an ephemeral key.
+    /// Deletes `key` and anything beneath it on the target; already gone is fine. Ephemeral keys
+    /// (a live session's, which a held source key was never copied over), at `key` or beneath it,
+    /// are left alone with their ancestors: a recursive delete would have taken them.
+    /// - Returns: `false` when nothing was deleted.
     @discardableResult
     func deleteOnTarget(_ key: Key) async throws -> Bool {
         do {
-            if try await target.get(key)?.isEphemeral == true { return false }
-            try await target.delete(key, ifVersion: nil, recursive: true)
-            return true
+            let subtree = try await target.records(under: key)
+            let ephemeral = subtree.filter(\.isEphemeral).map(\.key)
+            if subtree.isEmpty { return false }
+            if ephemeral.isEmpty {
+                try await target.delete(key, ifVersion: nil, recursive: true)
+                return true
+            }
+            // Deepest first, each key that holds no ephemeral key, one by one.
+            var deleted = false
+            for record in subtree.sorted(by: { $0.key.depth > $1.key.depth }) where !ephemeral.contains(where: { $0.isUnder(record.key) }) {
+                do {
+                    try await target.delete(record.key, ifVersion: nil, recursive: false)
+                    deleted = true
+                } catch let error as CoordinationError where error.code == .noNode || error.code == .notEmpty {
+                    // Gone already, or something was created beneath it meanwhile: left as it is.
+                }
+            }
+            return deleted
         } catch let error as CoordinationError where error.code == .noNode {
             return false
         } catch let error as CoordinationError {
