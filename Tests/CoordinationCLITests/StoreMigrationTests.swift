@@ -324,6 +324,17 @@ struct StoreMigrationTests {
             _ = try await target.create(Self.key("/g/h"), value: [])
             #expect(try await migration.deleteOnTarget(Self.key("/g")))
             #expect(try await target.get(Self.key("/g")) == nil)
+
+            // The catch-up's mirroring counts only what it deleted, a dry run alike.
+            _ = try await source.create(Self.key("/m/keep"), value: [1])
+            for path in ["/m/keep", "/m/p", "/m/x"] { _ = try await target.create(Self.key(path), value: [1]) }
+            _ = try await target.create(Self.key("/m/p/e"), value: [], mode: .ephemeral)
+            let dry = try await Self.migration(source, target, prefix: Self.key("/m"), dryRun: true).run(mirror: true)
+            #expect(dry.counts.deleted == 1 && dry.deletedKeys == [Self.key("/m/x")])
+            let mirrored = try await Self.migration(source, target, prefix: Self.key("/m")).run(mirror: true)
+            #expect(mirrored.counts.deleted == 1 && mirrored.deletedKeys == [Self.key("/m/x")])
+            #expect(try await target.get(Self.key("/m/p")) != nil)
+            #expect(try await target.get(Self.key("/m/p/e")) != nil)
         }
     }
 

@@ -147,7 +147,10 @@ public struct StoreMigration: Sendable {
         if mirror {
             // Deepest first: a key's children sort after it. Ephemeral keys are not in the list.
             for key in existing.persistent.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
-                if !options.dryRun { try await deleteOnTarget(key) }
+                // A key left standing as the ancestor of a live session's ephemeral key is not counted.
+                if options.dryRun ? existing.ephemeral.contains(where: { $0.isUnder(key) }) : !(try await deleteOnTarget(key)) {
+                    continue
+                }
                 counts.deleted += 1
                 deleted.append(key)
             }
