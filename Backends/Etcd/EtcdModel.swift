@@ -214,4 +214,12 @@ struct TxnReply: Sendable {
         }
         return range["count"]?.int64Value ?? 0
     }
+
+    /// How many keys delete-range response `index` deleted.
+    func deleted(_ index: Int) throws(CoordinationError) -> Int64 {
+        guard index < responses.count, let deletion = responses[index]["response_delete_range"] else {
+            throw .gateway(.malformed("txn reply lacks delete-range response \(index)"), kind: kind)
+        }
+        return deletion["deleted"]?.int64Value ?? 0
+    }
 }

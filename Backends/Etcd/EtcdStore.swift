@@ -242,14 +242,21 @@ public final class EtcdStore: CoordinationStore {
     /// not exist. Returns `nil` when any of that is not so (nothing was written); the full
     /// create then finds out which, makes missing ancestors and names the problem.
     private func createUnderExistingParents(_ key: Key, value: [UInt8], mode: CreateMode) async throws(CoordinationError) -> Record? {
-        var compares = keys.namespaceExists
-        for ancestor in key.ancestors {
-            compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .create, .greater, 0))
-            compares.append(EtcdRequest.compare(keys.etcdKey(ancestor), .lease, .equal, 0))
+        // The parent alone speaks for every ancestor, as in a transaction's create
+        // (OneRequestTransaction): coord never leaves a key without its ancestors (creates make
+        // them, a delete refuses a parent or takes its subtree with it, atomically), so a
+        // persistent parent has persistent ancestors. Each compare is a read for etcd: a key
+        // three levels deep used to cost seven. Directly beneath the namespace, the namespace's
+        // keys are the parent.
+        var compares: [JSONValue]
+        if let parent = key.parent, !parent.isRoot {
+            compares = [
+                EtcdRequest.compare(keys.etcdKey(parent), .create, .greater, 0), EtcdRequest.compare(keys.etcdKey(parent), .lease, .equal, 0),
+            ]
+        } else {
+            compares = keys.namespaceExists
         }
         compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
-        // Two compares per level: a deep key's do not fit one txn, and the full create (one per level) serves.
-        guard compares.count <= EtcdRequest.maxOperationsPerBranch else { return nil }
         let lease = mode.isEphemeral ? try currentLease() : 0
         let put: JSONValue = ["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, lease: lease)]
         let reply = try await txn(EtcdRequest.txn(compare: compares, success: [put]), kind: .write)
@@ -405,10 +412,17 @@ public final class EtcdStore: CoordinationStore {
         }
         if let ifVersion, Self.noKeyHas(version: ifVersion) { try await refuse(key, atVersionNoKeyHas: ifVersion) }
         let etcdKey = keys.etcdKey(key)
-        // A version compare also says that the key exists (etcd's version is at least 1).
-        var compares = [
-            ifVersion.map { EtcdRequest.compare(etcdKey, .version, .equal, $0 + 1) } ?? EtcdRequest.compare(etcdKey, .create, .greater, 0)
-        ]
+        // A version compare also says that the key exists (etcd's version is at least 1). A
+        // plain delete of a childless key compares nothing about the key itself: how many keys it
+        // deleted says whether it existed (a txn that deletes nothing writes nothing), one read
+        // less for etcd. A recursive one compares, lest it delete keys another tool left beneath
+        // a missing key.
+        var compares: [JSONValue] = []
+        if let ifVersion {
+            compares.append(EtcdRequest.compare(etcdKey, .version, .equal, ifVersion + 1))
+        } else if recursive {
+            compares.append(EtcdRequest.compare(etcdKey, .create, .greater, 0))
+        }
         var success: [JSONValue] = [
             ["request_delete_range": EtcdRequest.deleteRange(etcdKey)],
             keys.counterDeletion(of: key),
@@ -429,6 +443,7 @@ public final class EtcdStore: CoordinationStore {
                 throw annotate(error, key: key)
             }
             if reply.succeeded {
+                if try reply.deleted(0) == 0 { throw CoordinationError.noNode(key) }
                 counterGuesses.remember([(key, .absent)], at: reply.revision)
                 return
             }
