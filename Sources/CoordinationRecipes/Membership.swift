@@ -63,6 +63,22 @@ public struct Membership: Sendable {
         } catch let error as CoordinationError where error.code == .noNode {}
     }
 
+    /// Ends `member`'s membership only: a later member under the same id (another process that
+    /// joined once this one's session ended) is left alone. Not an error when it has ended.
+    public func leave(_ member: Member) async throws {
+        let key = try group.child(member.id)
+        for _ in 0..<Self.updateAttempts {
+            guard let current = try await store.get(key), current.createRevision == member.joinedRevision else { return }
+            do {
+                // At the version read: a delete and a new join in between cannot be taken for ours.
+                try await store.delete(key, ifVersion: current.version, recursive: false)
+                return
+            } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
+                // Gone, or updated meanwhile: read again.
+            }
+        }
+    }
+
     /// Stays a member until cancelled, joining again whenever the session is replaced after an
     /// expiry (the old membership vanished with it). Leaves when cancelled.
     /// - Parameter joined: called after each join with the member and the session it joined in
@@ -79,21 +95,25 @@ public struct Membership: Sendable {
         id: String, metadata: @Sendable () -> [UInt8], joined: @Sendable (Member, _ sessionID: String) -> Void = { _, _ in }
     ) async throws {
         var joinedSession: String?
+        // Only what this call joined is left: a join refused because another live member holds
+        // the id must not end that member's membership on the way out.
+        var membership: Member?
         do {
             for await event in store.sessionEvents() {
                 try Task.checkCancellation()
                 guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
                 if let member = try await join(id: id, metadata: metadata, in: event) {
                     joinedSession = event.sessionID
+                    membership = member
                     joined(member, event.sessionID)
                     logger.debug("joined group", metadata: ["group": "\(group)", "member": "\(id)"])
                 }
             }
         } catch {
-            try? await Task { try await leave(id: id) }.value
+            if let membership { try? await Task { try await leave(membership) }.value }
             throw error
         }
-        try? await Task { try await leave(id: id) }.value
+        if let membership { try? await Task { try await leave(membership) }.value }
         try Task.checkCancellation()
     }
 

@@ -210,6 +210,40 @@ import Testing
         _ = try? await leading.value
     }
 
+    /// A second process asking for a live member's id is refused, and leaves that member alone
+    /// (it used to delete the member's key on the way out).
+    @Test(arguments: RecipeBackend.all)
+    func aRefusedDuplicateLeavesTheLiveMemberAlone(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let observer = Membership(store: try await handles.open(), group: group)
+        var views = observer.watch().makeAsyncIterator()
+        #expect(try await views.next() == [])
+        let first = try await handles.open()
+        let staying = Task { try await Membership(store: first, group: group).stayJoined(id: "dup", metadata: [1]) }
+        #expect(try await views.next()?.map(\.id) == ["dup"])
+        let joinedAt = try #require(try await observer.members().first?.joinedRevision)
+        let second = try await handles.open()
+        await #expect(throws: CoordinationError.self) {
+            try await Membership(store: second, group: group).stayJoined(id: "dup", metadata: [2])
+        }
+        let members = try await observer.members()
+        #expect(members.map(\.id) == ["dup"] && members.first?.joinedRevision == joinedAt, "the first member is still there, unchanged")
+        #expect(members.first?.metadata == [1])
+        let firstMember = try #require(members.first)
+        staying.cancel()
+        _ = try? await staying.value
+        #expect(try await views.next() == [], "cancelling the first member's stayJoined leaves")
+        // Nor does leaving with a membership that has ended take a later member under the same id.
+        let later = try await Membership(store: second, group: group).join(id: "dup", metadata: [2])
+        #expect(try await views.next()?.map(\.id) == ["dup"])
+        try await Membership(store: first, group: group).leave(firstMember)
+        #expect(try await observer.members().map(\.joinedRevision) == [later.joinedRevision])
+        try await Membership(store: second, group: group).leave(later)
+        #expect(try await views.next() == [])
+    }
+
     /// A member whose join was applied but whose reply was lost finds itself joined on the next
     /// try instead of taking its own entry for another member's.
     @Test(arguments: RecipeBackend.all)
