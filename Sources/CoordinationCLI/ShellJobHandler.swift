@@ -41,7 +41,8 @@ enum ShellJobHandler {
     /// with SIGKILL left its command running while its run was taken over by another worker: the
     /// job ran twice at once. SIGKILL at once, not SIGTERM and a grace: the run may be taken over
     /// as soon as the dead worker's lease ends, two thirds of a TTL after its death at the
-    /// earliest. The command's own exit (status or signal) is passed on as the script's.
+    /// earliest. The command's own exit (status or signal) is passed on as the script's (and
+    /// the shell's own report of it, "Terminated", kept out of the command's stderr).
     static let supervisor = #"""
         exec 3<&0
         /bin/sh -c "$1" 3<&- </dev/null &
@@ -49,7 +50,7 @@ enum ShellJobHandler {
         { while read -r _ <&3; do :; done; kill -KILL 0; } </dev/null &
         lifeline=$!
         exec 3<&-
-        wait "$command"
+        wait "$command" 2>/dev/null
         status=$?
         kill "$lifeline" 2>/dev/null
         if [ "$status" -gt 128 ]; then kill -s "$(kill -l "$status")" $$; fi
