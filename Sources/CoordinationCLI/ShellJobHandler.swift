@@ -7,9 +7,12 @@ import SystemPackage
 /// The built-in `shell` handler of `coord worker` and `coord run`: the payload is a command for
 /// `/bin/sh -c`, run with the run's identity in its environment. A non-zero exit fails the
 /// attempt (the job's retry policy decides what follows); the last few KB of stdout and stderr go
-/// into the history entry. Cancellation (timeout, cancel request, lost session, shutdown) stops
-/// the command: SIGTERM, then SIGKILL after `grace`. A worker that dies without cancelling
-/// (SIGKILL, a crash) takes its commands with it: see ``supervisor``.
+/// into the history entry, also when the run is stopped. Cancellation (timeout, cancel request,
+/// lost session, shutdown) stops the command: SIGTERM to its process group, then SIGKILL to
+/// what is left of the group after `grace`; the handler returns only once nothing of the group
+/// runs (see ``endProcessGroup(_:killAt:)``), so the run cannot be taken over while its command
+/// still runs. A worker that dies without cancelling (SIGKILL, a crash) takes its commands with
+/// it: see ``supervisor``.
 enum ShellJobHandler {
     static let name = "shell"
     /// How much of each stream the history keeps.
@@ -43,16 +46,23 @@ enum ShellJobHandler {
     /// as soon as the dead worker's lease ends, two thirds of a TTL after its death at the
     /// earliest. The command's own exit (status or signal) is passed on as the script's (and
     /// the shell's own report of it, "Terminated", kept out of the command's stderr).
+    ///
+    /// The script and its lifeline ignore SIGTERM (the command, started before, does not): a
+    /// stop's SIGTERM to the group would otherwise end the script while a command that ignores
+    /// SIGTERM runs on, and the stop, seeing the script gone, would never send its SIGKILL. So
+    /// the script lives as long as its command, and the lifeline with it.
     static let supervisor = #"""
         exec 3<&0
         /bin/sh -c "$1" 3<&- </dev/null &
         command=$!
+        trap '' TERM
         { while read -r _ <&3; do :; done; kill -KILL 0; } </dev/null &
         lifeline=$!
         exec 3<&-
         wait "$command" 2>/dev/null
         status=$?
-        kill "$lifeline" 2>/dev/null
+        kill -KILL "$lifeline" 2>/dev/null
+        trap - TERM
         if [ "$status" -gt 128 ]; then kill -s "$(kill -l "$status")" $$; fi
         exit "$status"
         """#
@@ -69,30 +79,112 @@ enum ShellJobHandler {
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)]
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment(for: context) { updates[Environment.Key(stringLiteral: name)] = value }
-        let result = try await Subprocess.run(
-            .path(FilePath("/bin/sh")), arguments: ["-c", supervisor, "coord-job", command], environment: .inherit.updating(updates),
-            platformOptions: options, input: .inputWriter, output: .sequence, error: .sequence
-        ) { execution in
-            // Nothing is written to the lifeline (standard input); it stays open while this runs.
-            // Both streams are drained concurrently, or a command filling one pipe would block.
-            let (output, error) = (execution.standardOutput, execution.standardError)
-            async let out = tail(of: output)
-            async let err = tail(of: error)
-            return try await (out, err)
+        let group = ProcessGroup()
+        let tails: (out: String, err: String)
+        let status: TerminationStatus
+        do {
+            (tails, status) = try await withTaskCancellationHandler {
+                let result = try await Subprocess.run(
+                    .path(FilePath("/bin/sh")), arguments: ["-c", supervisor, "coord-job", command],
+                    environment: .inherit.updating(updates), platformOptions: options, input: .inputWriter, output: .sequence,
+                    error: .sequence
+                ) { execution in
+                    group.started(execution.processIdentifier.value)
+                    // Read in a task of its own, which a stop does not cut short: returning closes
+                    // the lifeline (standard input, never written to), so returning at the stop
+                    // would SIGKILL the group at once, with no grace, and close the pipes on what
+                    // the command writes during it. The streams end when the supervisor does,
+                    // even while something it started holds them.
+                    let (output, error) = (execution.standardOutput, execution.standardError)
+                    return try await Task {
+                        // Both streams are drained concurrently, or a command filling one pipe would block.
+                        async let out = tail(of: output)
+                        async let err = tail(of: error)
+                        return try await (out, err)
+                    }.value
+                }
+                return (result.closureResult, result.terminationStatus)
+            } onCancel: {
+                group.stopping()
+            }
+        } catch {
+            await group.end(grace: grace)
+            throw error
         }
-        let (stdoutTail, stderrTail) = result.closureResult
-        let out = stdoutTail.isEmpty ? nil : stdoutTail
-        let err = stderrTail.isEmpty ? nil : stderrTail
-        // The command may have exited on its own SIGTERM: a cancelled attempt is the worker's to record.
-        try Task.checkCancellation()
-        switch result.terminationStatus {
-        case .exited(0):
+        // The supervisor has ended; what it started may not have (a stop's SIGTERM ignored by
+        // something the command left behind, or received before the supervisor ignored it).
+        await group.end(grace: grace)
+        let out = tails.out.isEmpty ? nil : tails.out
+        let err = tails.err.isEmpty ? nil : tails.err
+        let ending: String =
+            switch status {
+            case .exited(let code): "exited with status \(code)"
+            case .signaled(let signal): "was killed by signal \(signal)"
+            }
+        // A stopped run is the worker's to record (timed out, cancelled…), with these tails.
+        if Task.isCancelled {
+            throw RunFailure("command was stopped: it \(ending)", stdoutTail: out, stderrTail: err)
+        }
+        if case .exited(0) = status {
             return RunOutput(message: nil, stdoutTail: out, stderrTail: err)
-        case .exited(let code):
-            throw RunFailure("command exited with status \(code)", stdoutTail: out, stderrTail: err)
-        case .signaled(let signal):
-            throw RunFailure("command was killed by signal \(signal)", stdoutTail: out, stderrTail: err)
         }
+        throw RunFailure("command \(ending)", stdoutTail: out, stderrTail: err)
+    }
+
+    /// The process group of one command (its supervisor leads it), and when it was told to stop.
+    final class ProcessGroup: Sendable {
+        private let state = Mutex<(id: pid_t?, stopAt: ContinuousClock.Instant?)>((nil, nil))
+
+        func started(_ leader: pid_t) { state.withLock { $0.id = leader } }
+
+        /// The task was cancelled: Subprocess's teardown sends SIGTERM to the group now.
+        func stopping() { state.withLock { $0.stopAt = $0.stopAt ?? .now } }
+
+        /// When the group was told to stop: waits until nothing of it runs, SIGKILLing what is
+        /// left `grace` after the SIGTERM. Not when it was not (a command's own end leaves what
+        /// it started in the background alone, as before). Not cut short by cancellation: the
+        /// caller's run must not end while the command runs.
+        func end(grace: Duration) async {
+            let (id, stopAt) = state.withLock { $0 }
+            guard let id, let stopAt else { return }
+            await Task { await ShellJobHandler.endProcessGroup(id, killAt: stopAt + grace) }.value
+        }
+    }
+
+    /// Waits until no process of group `group` runs (zombies do not count: they run nothing,
+    /// and nobody may ever reap those of a parent that ended); SIGKILLs the group at `killAt`
+    /// if anything of it still runs then. The group's number cannot be reused meanwhile: it stays
+    /// taken while any member is left.
+    static func endProcessGroup(_ group: pid_t, killAt: ContinuousClock.Instant) async {
+        var killed = false
+        // Not our children (they outlived their parent, the supervisor): no event tells of their
+        // end, so the process table is read every 20 ms.
+        while processGroupRuns(group) {
+            if !killed && ContinuousClock.now >= killAt {
+                kill(-group, SIGKILL)
+                killed = true
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Whether a process of group `group` that this process may signal runs (is not a zombie):
+    /// one that became another user's (`sudo`) could be waited for forever, killed never. From
+    /// Linux's /proc; where there is none, whether the group has any member at all.
+    static func processGroupRuns(_ group: pid_t) -> Bool {
+        // No member at all (not even a zombie): the common case, without reading /proc.
+        guard kill(-group, 0) == 0 || errno == EPERM else { return false }
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        for entry in entries {
+            // "pid (name) state ppid pgrp …": the fields after the last parenthesis (the name may hold any).
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, pid_t(fields[2]) == group, fields[0] != "Z", fields[0] != "X" else { continue }
+            if kill(pid, 0) == 0 { return true }
+        }
+        return false
     }
 
     /// The last ``tailLimit`` bytes of a stream, as text (a split character at the cut is dropped).

@@ -14,7 +14,68 @@ struct ShellJobHandlerTests {
             scheduledAt: Date(), fencingToken: 1, worker: "w", deadline: nil, reportProgress: { _ in })
     }
 
-    /// A command's own end, by status or signal, is the attempt's.
+    /// A FIFO in a fresh directory (removed by `cleanup`): commands write their process ids to it.
+    static func fifo() throws -> (path: String, cleanup: @Sendable () -> Void) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coord-shell-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("pids").path
+        #expect(mkfifo(path, 0o600) == 0)
+        return (path, { try? FileManager.default.removeItem(at: directory) })
+    }
+
+    /// Stopped by cancellation (what a timeout, a cancel request, a hand-back or a lost session
+    /// do), a command whose processes ignore SIGTERM must be gone, children included, by the time
+    /// the handler returns: the run ends (and may be claimed again) right after. The first
+    /// command ignores SIGTERM itself (its supervisor used to die of it, and the SIGKILL after the
+    /// grace never came); the second honours it but leaves a child that ignores it.
+    @Test(
+        "a stopped command that ignores SIGTERM is killed, children included, before the handler returns",
+        arguments: [
+            #"trap '' TERM; echo started; echo oops >&2; sleep 60 & echo "$$ $!" > "$FIFO"; wait"#,
+            #"echo started; echo oops >&2; (trap '' TERM; sleep 60) & echo "$$ $!" > "$FIFO"; wait"#,
+        ])
+    func stoppedCommandIsKilledWithItsChildren(command: String) async throws {
+        let (fifo, cleanup) = try Self.fifo()
+        defer { cleanup() }
+        let handler = Task { try await ShellJobHandler.run(Self.context("FIFO='\(fifo)'; " + command), grace: .milliseconds(300)) }
+        let pids = try await withDeadline("the command to start") { try await SchedulerProcessTests.readLine(fromFIFO: fifo) }
+            .split(separator: " ").compactMap { pid_t($0) }
+        #expect(pids.count == 2, "\(pids)")
+        let group = try #require(Self.processGroup(of: pids[0]))
+        #expect(pids.allSatisfy { !SchedulerProcessTests.hasEnded($0) })
+        handler.cancel()
+        let result = await handler.result
+        // At once, without waiting: the handler's return is the promise.
+        let running = Self.runningProcesses(inGroup: group)
+        #expect(running.isEmpty, "still running in the command's group after the handler returned: \(running)")
+        for pid in running { kill(pid, SIGKILL) }
+        // What the command wrote before it was stopped stays, for the history.
+        #expect(throws: RunFailure.self) { try result.get() }
+        if case .failure(let failure as RunFailure) = result {
+            #expect(failure.stdoutTail == "started\n")
+            #expect(failure.stderrTail == "oops\n")
+        }
+    }
+
+    /// A command that ends on SIGTERM ends the stop at once: the grace is a most, not a wait.
+    @Test("a stopped command that honours SIGTERM is not held for the grace period")
+    func stoppedCommandEndsAtOnce() async throws {
+        let (fifo, cleanup) = try Self.fifo()
+        defer { cleanup() }
+        let command = #"echo "$$" > "\#(fifo)"; echo started; exec sleep 60"#
+        let handler = Task { try await ShellJobHandler.run(Self.context(command), grace: .seconds(3600)) }
+        let pid = try #require(pid_t(try await withDeadline("the command to start") { try await SchedulerProcessTests.readLine(fromFIFO: fifo) }))
+        let group = try #require(Self.processGroup(of: pid))
+        handler.cancel()
+        // The hour of grace would fail this.
+        let result = try await withDeadline("the stopped handler to return", limit: .seconds(60)) { await handler.result }
+        #expect(Self.runningProcesses(inGroup: group).isEmpty)
+        #expect(throws: RunFailure.self) { try result.get() }
+        if case .failure(let failure as RunFailure) = result { #expect(failure.stdoutTail == "started\n") }
+    }
+
+    /// A command's own end, by status or signal, is the attempt's (the supervisor ignores
+    /// SIGTERM while its command runs; a command's own SIGTERM still ends the attempt).
     @Test(
         "a command's own exit status or signal is the attempt's",
         arguments: [
@@ -30,5 +91,29 @@ struct ShellJobHandlerTests {
         #expect(failure?.stderrTail == nil)
         let output = try await ShellJobHandler.run(Self.context("echo fine"), grace: .seconds(3))
         #expect(output == RunOutput(stdoutTail: "fine\n"))
+    }
+
+    /// The process group of `pid`, from /proc.
+    static func processGroup(of pid: pid_t) -> pid_t? {
+        stat(of: "\(pid)").map(\.group)
+    }
+
+    /// The processes of group `group` that run (are not zombies), from /proc.
+    static func runningProcesses(inGroup group: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = pid_t(entry), let stat = stat(of: entry), stat.group == group, stat.state != "Z" else { return nil }
+            return pid
+        }
+    }
+
+    /// The state and process group /proc/`entry`/stat gives ("pid (name) state ppid pgrp …").
+    static func stat(of entry: String) -> (state: Substring, group: pid_t)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, let group = pid_t(fields[2]) else { return nil }
+        return (fields[0], group)
     }
 }
