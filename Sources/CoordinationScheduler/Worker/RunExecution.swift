@@ -2,6 +2,7 @@ import Coordination
 import CoordinationRecipes
 import Foundation
 import Logging
+import Synchronization
 
 /// One attempt at one run, from the claim to the write that ends it.
 ///
@@ -38,14 +39,15 @@ struct RunExecution: Sendable {
     var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
     var history: HistoryWriter { HistoryWriter(store: store, layout: layout, commits: commits) }
 
-    /// What the attempt came to.
+    /// What the attempt came to. A stopped attempt keeps the output tails its handler left
+    /// (``RunOutput/message`` unused).
     enum Outcome: Sendable {
         case succeeded(RunOutput)
         case failed(RunFailure)
-        case timedOut
-        case cancelled
+        case timedOut(RunOutput?)
+        case cancelled(RunOutput?)
         case handBack
-        case sessionLost(String)
+        case sessionLost(String, RunOutput?)
     }
 
     /// A claim that was won.
@@ -166,6 +168,11 @@ struct RunExecution: Sendable {
     }
 
     /// Runs the handler under the session guard, with the timeout and stop requests.
+    ///
+    /// A stop (timeout, cancel request, hand-back, lost session) cancels the handler and still
+    /// waits for it to return: until then the attempt may still be at work (a shell command being
+    /// stopped), and the run must not end, nor be taken over, while it is. What the handler then
+    /// returns or throws (a ``RunFailure``) gives the entry its output tails.
     func perform(_ claim: Claim, control: RunControl) async -> Outcome {
         let record = claim.record
         let timeout = spec.timeout
@@ -176,18 +183,20 @@ struct RunExecution: Sendable {
             scheduledAt: record.scheduledAt, fencingToken: claim.token, worker: worker, deadline: deadline,
             reportProgress: { [self] text in try await writeProgress(text, control: control) })
         let handler = handler
+        // What the handler returned or threw, kept aside: a lost session ends the guard with its
+        // own error, after the handler has ended.
+        let ended = HandlerEnd()
+        let stop: Stop?
         do {
-            return try await SessionGuard.run(store: store, sessionID: claim.sessionID) {
-                try await withThrowingTaskGroup(of: Outcome.self) { group in
+            stop = try await SessionGuard.run(store: store, sessionID: claim.sessionID) {
+                await withTaskGroup(of: Stop?.self) { group in
                     group.addTask {
                         do {
-                            return .succeeded(try await handler(context))
-                        } catch let failure as RunFailure {
-                            return .failed(failure)
+                            ended.record(.success(try await handler(context)))
                         } catch {
-                            if Task.isCancelled { throw CancellationError() }
-                            return .failed(RunFailure(String(describing: error)))
+                            ended.record(.failure(error))
                         }
+                        return nil
                     }
                     group.addTask {
                         for await reason in control.stops.subscribe() {
@@ -197,24 +206,66 @@ struct RunExecution: Sendable {
                             case nil: continue
                             }
                         }
-                        throw CancellationError()
+                        return nil  // cancelled
                     }
                     if let deadline {
                         group.addTask {
-                            try await Task.sleep(until: deadline, clock: .continuous)
+                            do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return nil }
                             return .timedOut
                         }
                     }
-                    defer { group.cancelAll() }
-                    guard let first = try await group.next() else { throw CancellationError() }
+                    // The first to end decides; the handler, if it was not first, is stopped and
+                    // waited for (the group does not end before its tasks do).
+                    let first = await group.next() ?? nil
+                    group.cancelAll()
                     return first
                 }
             }
         } catch RecipeError.sessionLost(let why) {
-            return .sessionLost(why)
+            return .sessionLost(why, ended.output)
         } catch {
             // The worker itself was cancelled (not a graceful shutdown): give the run back.
             return .handBack
+        }
+        switch stop {
+        case .timedOut: return .timedOut(ended.output)
+        case .cancelled: return .cancelled(ended.output)
+        case .handBack: return .handBack
+        case nil: break
+        }
+        switch ended.result {
+        case .success(let output):
+            return .succeeded(output)
+        case .failure(let failure as RunFailure) where !Task.isCancelled:
+            return .failed(failure)
+        case .failure(let error) where !Task.isCancelled:
+            return .failed(RunFailure(String(describing: error)))
+        case .failure, nil:
+            // The worker itself was cancelled (not a graceful shutdown): give the run back.
+            return .handBack
+        }
+    }
+
+    /// What stopped an attempt before its handler returned.
+    enum Stop: Sendable {
+        case timedOut, cancelled, handBack
+    }
+
+    /// How a handler ended: what it returned or threw.
+    final class HandlerEnd: Sendable {
+        private let ending = Mutex<Result<RunOutput, any Error>?>(nil)
+
+        func record(_ result: Result<RunOutput, any Error>) { ending.withLock { $0 = result } }
+
+        var result: Result<RunOutput, any Error>? { ending.withLock { $0 } }
+
+        /// The tails a stopped handler left, whether it returned or threw a ``RunFailure``.
+        var output: RunOutput? {
+            switch result {
+            case .success(let output): RunOutput(stdoutTail: output.stdoutTail, stderrTail: output.stderrTail)
+            case .failure(let failure as RunFailure): RunOutput(stdoutTail: failure.stdoutTail, stderrTail: failure.stderrTail)
+            case .failure, nil: nil
+            }
         }
     }
 
@@ -260,15 +311,16 @@ struct RunExecution: Sendable {
             ended = entry(.succeeded, output.message, output.stdoutTail, output.stderrTail)
         case .failed(let failure):
             retryOrEnd(entry(.failed, failure.message, failure.stdoutTail, failure.stderrTail))
-        case .timedOut:
-            retryOrEnd(entry(.timedOut, "timed out after \(DurationText.format(spec.timeout ?? .zero))"))
-        case .cancelled:
-            ended = entry(.cancelled, "cancelled by request")
-        case .sessionLost(let why):
+        case .timedOut(let output):
+            retryOrEnd(
+                entry(.timedOut, "timed out after \(DurationText.format(spec.timeout ?? .zero))", output?.stdoutTail, output?.stderrTail))
+        case .cancelled(let output):
+            ended = entry(.cancelled, "cancelled by request", output?.stdoutTail, output?.stderrTail)
+        case .sessionLost(let why, let output):
             // Only reachable if our claim survived (a long suspension that ended in a reconnect):
             // after an expiry the claim is gone and the fenced write below is refused.
             guard await waitForUsableSession() else { return false }
-            retryOrEnd(entry(.abandoned, "session lost: \(why)"))
+            retryOrEnd(entry(.abandoned, "session lost: \(why)", output?.stdoutTail, output?.stderrTail))
         case .handBack:
             record.status = .pending
             record.worker = worker

@@ -392,7 +392,7 @@ public final class Worker: Service {
                             if let claim = try await execution.claim(control: control) {
                                 token = claim.token
                                 let outcome: RunExecution.Outcome =
-                                    if claim.finalEntry != nil { .cancelled } else {
+                                    if claim.finalEntry != nil { .cancelled(nil) } else {
                                         await execution.perform(claim, control: control)
                                     }
                                 // Recorded even when the worker is being cancelled: a hand-back
