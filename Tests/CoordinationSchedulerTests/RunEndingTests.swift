@@ -39,4 +39,29 @@ import Testing
         #expect(cancelled.message == "cancelled by request")
         #expect(cancelled.stdoutTail == "out of cancelled" && cancelled.stderrTail == "err of cancelled")
     }
+
+    /// `--overlap replace` cancels the active run for a newer one: its entry says so, not that
+    /// someone cancelled it.
+    @Test(arguments: SchedulerBackend.all)
+    func aReplacedRunSaysItWasReplaced(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let first = Self.start.addingTimeInterval(1)
+        let firstOnly: JobHandler = { context in
+            if context.scheduledAt == first { try await Task.sleep(for: .seconds(3600)) }
+            return RunOutput()
+        }
+        try await cluster.startWorker("w", handlers: ["h": firstOnly])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "replace", handler: "h", schedule: .cron(try CronExpression("* * * * * *")), overlap: .replace))
+        clock.advance(by: 1)
+        _ = try await cluster.waitForRuns(of: "replace", "the first run to start") { $0.first?.status == .running }
+        clock.advance(by: 1)
+        let history = try await cluster.waitForHistory("the replaced run and its successor") { successes("replace")($0) }
+        let replaced = try #require(history.first { $0.scheduledAt == first })
+        #expect(replaced.outcome == .cancelled)
+        // The leader's reason names the newer fire time (how it writes times is the leader's affair).
+        #expect(replaced.message?.hasPrefix("replaced by the fire time ") == true, "\(replaced.message ?? "-")")
+    }
 }

@@ -2,8 +2,9 @@ import Coordination
 import Foundation
 
 /// Cancels active runs: a pending run is deleted with a `cancelled` history entry; a running one
-/// gets `cancelRequested`, and its worker stops it and records `cancelled`. Every write is a
-/// compare-and-set on the run's version, so it never undoes a concurrent claim or completion.
+/// gets `cancelRequested`, and its worker stops it and records `cancelled`. Either entry's
+/// message is the reason given (a running run's record carries it to its worker). Every write is
+/// a compare-and-set on the run's version, so it never undoes a concurrent claim or completion.
 struct RunCanceller: Sendable {
     let store: any CoordinationStore
     let layout: SchedulerLayout
@@ -60,6 +61,7 @@ struct RunCanceller: Sendable {
                     if value.cancelRequested { return .nothing }
                     value.token = value.attemptToken(version: record.version, modRevision: record.modRevision)
                     value.cancelRequested = true
+                    value.cancelReason = reason
                     _ = try await store.transaction(
                         [.set(key, value: try SchedulerJSON.encode(value), ifVersion: record.version)] + provided)
                     return .askedToStop

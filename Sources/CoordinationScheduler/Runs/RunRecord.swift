@@ -30,6 +30,9 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var assignee: String?
     /// Set to ask the running worker to cancel it (job cancelled or replaced).
     public var cancelRequested: Bool
+    /// Why it was asked to cancel ("cancelled by request", "replaced by the fire time …"): the
+    /// message of the `cancelled` entry its worker writes.
+    public var cancelReason: String?
     /// The last progress the handler reported.
     public var progress: String?
     /// The version the claim transaction gave this record. While the record is still at it, its

@@ -9,7 +9,7 @@ import Foundation
 extension RunRecord {
     enum CodingKeys: String, CodingKey {
         case job, run, item, itemCount, itemParameter, scheduledAt, notBefore, attempt, status, worker, startedAt,
-            assignee, cancelRequested, progress, claimVersion, registration, token
+            assignee, cancelRequested, cancelReason, progress, claimVersion, registration, token
     }
 
     public init(from decoder: any Decoder) throws {
@@ -33,6 +33,7 @@ extension RunRecord {
         claimVersion = try container.decodeIfPresent(Int64.self, forKey: .claimVersion)
         registration = try container.decodeIfPresent(Int64.self, forKey: .registration)
         token = try container.decodeIfPresent(Int64.self, forKey: .token)
+        cancelReason = try container.decodeIfPresent(String.self, forKey: .cancelReason)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,6 +51,7 @@ extension RunRecord {
         try container.encodeIfPresent(startedAt, forKey: .startedAt)
         try container.encodeIfPresent(assignee, forKey: .assignee)
         if cancelRequested { try container.encode(cancelRequested, forKey: .cancelRequested) }
+        try container.encodeIfPresent(cancelReason, forKey: .cancelReason)
         try container.encodeIfPresent(progress, forKey: .progress)
         try container.encodeIfPresent(claimVersion, forKey: .claimVersion)
         try container.encodeIfPresent(registration, forKey: .registration)

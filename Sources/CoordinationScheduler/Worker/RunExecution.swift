@@ -81,7 +81,7 @@ struct RunExecution: Sendable {
                     outcome: outcome, message: message)
             }
             if record.cancelRequested {
-                finalEntry = lost(.cancelled, "cancelled while its worker \(previous) was lost")
+                finalEntry = lost(.cancelled, "\(record.cancelReason ?? "cancelled by request") while its worker \(previous) was lost")
             } else if spec.retry.allowsAnother(after: record.attempt) {
                 entries.append(lost(.abandoned, "worker \(previous) lost its session; taken over by \(worker)"))
                 record.attempt += 1
@@ -315,7 +315,9 @@ struct RunExecution: Sendable {
             retryOrEnd(
                 entry(.timedOut, "timed out after \(DurationText.format(spec.timeout ?? .zero))", output?.stdoutTail, output?.stderrTail))
         case .cancelled(let output):
-            ended = entry(.cancelled, "cancelled by request", output?.stdoutTail, output?.stderrTail)
+            // The request says why: a user's cancel, or a newer run replacing this one.
+            let reason = await cancelReason() ?? "cancelled by request"
+            ended = entry(.cancelled, reason, output?.stdoutTail, output?.stderrTail)
         case .sessionLost(let why, let output):
             // Only reachable if our claim survived (a long suspension that ended in a reconnect):
             // after an expiry the claim is gone and the fenced write below is refused.
@@ -382,6 +384,13 @@ struct RunExecution: Sendable {
         else { return false }
         control.advance(to: current.version)
         return true
+    }
+
+    /// The reason the run's cancel request gives (``RunRecord/cancelReason``), if the record
+    /// can be read and has one.
+    func cancelReason() async -> String? {
+        guard let current = try? await store.get(runKey), let value = try? current.decoded(RunRecord.self) else { return nil }
+        return value.cancelReason
     }
 
     func writeProgress(_ text: String, control: RunControl) async throws {
