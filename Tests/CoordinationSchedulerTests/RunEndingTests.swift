@@ -4,7 +4,8 @@ import CoordinationTestSupport
 import Foundation
 import Testing
 
-/// What the history says about runs that did not end by themselves.
+/// What the history says about runs that did not end by themselves: stopped, replaced, or
+/// impossible to claim.
 @Suite(.serverLoadLimit) struct RunEndingTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -63,5 +64,93 @@ import Testing
         #expect(replaced.outcome == .cancelled)
         // The leader's reason names the newer fire time (how it writes times is the leader's affair).
         #expect(replaced.message?.hasPrefix("replaced by the fire time ") == true, "\(replaced.message ?? "-")")
+    }
+
+    /// A worker never crashes on stored data: a run whose job id leaves no room for its claim key
+    /// (no valid key can name the claim) fails, saying why, and the worker goes on.
+    @Test(arguments: SchedulerBackend.all)
+    func aRunThatCannotBeClaimedFailsWithoutCrashingTheWorker(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let layout = cluster.layout
+        let now = Date()
+        let run = RunID.scheduled(at: now, item: 0)
+        // The shortest job id whose run key is valid and whose claim key is not.
+        let long = try #require(
+            (900...CoordinationLimits.maxKeyBytes).lazy.map { String(repeating: "j", count: $0) }.first { id in
+                (try? layout.run(id, run)) != nil && (try? layout.claim(id, run)) == nil
+            })
+        // Written directly, as a store written by another tool (or an earlier coord) could hold it.
+        let store = try await cluster.open()
+        let spec = JobSpec(id: long, handler: "h")
+        _ = try await store.create(
+            try layout.job(long), value: try JobRecord(spec: spec, state: JobState(lastMaterialized: now, submittedAt: now)).encoded(),
+            mode: .persistent)
+        _ = try await store.create(try layout.history(of: long), value: [], mode: .persistent)
+        let record = RunRecord(job: long, run: run, item: 0, itemCount: 1, itemParameter: nil, scheduledAt: now, notBefore: now)
+        _ = try await store.create(try layout.run(long, run), value: try SchedulerJSON.encode(record), mode: .persistent)
+
+        let calls = Shared<[String: Int]>([:])
+        try await cluster.startWorker("w", handlers: ["h": countingHandler(calls)])
+        let history = try await cluster.waitForHistory("the run's failure") { $0.contains { $0.job == long } }
+        let entry = try #require(history.first { $0.job == long })
+        #expect(entry.outcome == .failed)
+        #expect(entry.run == run && entry.worker == "w")
+        #expect(entry.message?.hasPrefix("the run cannot be claimed, so never run: invalid key") == true, "\(entry.message ?? "-")")
+        _ = try await cluster.waitForRuns(of: long, "the run to be gone") { $0.isEmpty }
+        #expect(calls.value.isEmpty, "the handler never ran")
+
+        // The worker is still at work.
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "after", handler: "h"))
+        _ = try await cluster.waitForHistory("a run after it") { successes("after")($0) }
+    }
+
+    /// Nor on a name in a job's history that no valid key can hold (written by another
+    /// ZooKeeper client, which allows longer paths): the write that ends a run, trimming the
+    /// history, leaves it alone.
+    @Test func aForeignHistoryEntryTooLongForAKeyIsLeftAlone() async throws {
+        try PythonScript.require("kazoo", install: Kazoo.install)
+        // One entry kept: the end of the run trims the history, the foreign entry first.
+        let cluster = try TestCluster(.zookeeper, layout: SchedulerLayout(historyLimit: 1))
+        defer { Task { await cluster.shutdown() } }
+        let release = Signal()
+        try await cluster.startWorker("w", handlers: ["h": { _ in await release.wait(); return RunOutput() }])
+        let client = try await cluster.client()
+        // A retry makes the history's bound exceed the limit, so that the end reads the entries.
+        try await client.submit(JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: 1)))
+        _ = try await cluster.waitForRuns(of: "j", "the run to start") { $0.first?.status == .running }
+        let folder = try cluster.layout.history(of: "j")
+        let name = "a" + String(repeating: "x", count: CoordinationLimits.maxKeyBytes - folder.path.utf8.count)
+        #expect(throws: CoordinationError.self) { try folder.child(name) }
+        let foreign = cluster.namespace.path + folder.path + "/" + name
+        _ = try await Kazoo.run("write", [foreign: ""])
+        release.fire()
+        let history: [HistoryEntry]
+        do {
+            history = try await cluster.waitForHistory("the run's success") { successes("j")($0) }
+        } catch {
+            try? await Self.delete(foreign)
+            throw error
+        }
+        #expect(history.map(\.outcome) == [.succeeded])
+        // The store cannot name it: kazoo removes it, for the namespace to be removed.
+        try await Self.delete(foreign)
+    }
+
+    /// Deletes the ZooKeeper node at `path` (absolute) with kazoo.
+    static func delete(_ path: String) async throws {
+        let script = """
+            import sys
+            from kazoo.client import KazooClient
+            zk = KazooClient(hosts=sys.argv[1], timeout=10)
+            zk.start(timeout=10)
+            try:
+                zk.delete(sys.argv[2])
+            finally:
+                zk.stop()
+                zk.close()
+            """
+        _ = try await PythonScript.run(script, [TestEnvironment.zookeeperHosts.joined(separator: ","), path], input: Data())
     }
 }

@@ -43,7 +43,10 @@ struct HistoryWriter: Sendable {
             // items fills it with runs, and the history is trimmed by a later write instead.
             let spare = CoordinationLimits.maxTransactionOperations - prefix.count - appended.count - proof.count
             let excess = min(Self.maxTrimPerTransaction, spare, max(0, existing.count + entries.count - layout.historyLimit))
-            let trims = existing.prefix(excess).map { Coordination.Operation.delete(try! folder.child($0), ifVersion: nil) }
+            // A name the store lists that makes no valid key (written by another tool) is left alone.
+            let trims = existing.prefix(excess).compactMap { name in
+                (try? folder.child(name)).map { Coordination.Operation.delete($0, ifVersion: nil) }
+            }
             let checkedUpTo = prefix.count + appended.count + proof.count
             do {
                 let operations = prefix + appended + proof + trims

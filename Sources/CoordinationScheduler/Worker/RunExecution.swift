@@ -36,7 +36,6 @@ struct RunExecution: Sendable {
     let registration: Int64
 
     var runKey: Key { candidate.key }
-    var claimKey: Key { try! layout.claim(candidate.record.job, candidate.record.run) }
     var history: HistoryWriter { HistoryWriter(store: store, layout: layout, commits: commits) }
 
     /// What the attempt came to. A stopped attempt keeps the output tails its handler left
@@ -53,6 +52,7 @@ struct RunExecution: Sendable {
     /// A claim that was won.
     struct Claim: Sendable {
         var record: RunRecord
+        let claimKey: Key
         let token: Int64
         let sessionID: String
         /// The abandoned attempt had no retry left, or was cancelled: settle without running, with
@@ -61,8 +61,16 @@ struct RunExecution: Sendable {
     }
 
     /// Claims the run (with `control` receiving the fence); `nil` when another worker was faster
-    /// or the run changed. Throws only store failures.
+    /// or the run changed, or when the run can never be claimed (``endUnclaimable(_:)``). Throws
+    /// only store failures.
     func claim(control: RunControl) async throws -> Claim? {
+        let claimKey: Key
+        do {
+            claimKey = try layout.claim(candidate.record.job, candidate.record.run)
+        } catch {
+            try await endUnclaimable(error)
+            return nil
+        }
         let sessionID = store.session.sessionID
         let now = clock.now()
         var record = candidate.record
@@ -97,7 +105,6 @@ struct RunExecution: Sendable {
         record.registration = registration
         record.token = nil
         let runKey = runKey
-        let claimKey = claimKey
         let value = try SchedulerJSON.encode(record)
         let version = candidate.version
         let stateCheck: [Coordination.Operation] = try stateVersion.map { [.check(try layout.job(record.job), version: $0)] } ?? []
@@ -121,7 +128,8 @@ struct RunExecution: Sendable {
             // live claim nobody works on until our session ends: find out, and carry on if it is ours.
             guard
                 let recovered = try await recoverClaimPatiently(
-                    expecting: record, bytes: value, after: version, finalEntry: finalEntry, sessionID: sessionID)
+                    expecting: record, bytes: value, after: version, claimKey: claimKey, finalEntry: finalEntry,
+                    sessionID: sessionID)
             else { throw error }
             control.advance(to: recovered.fence)
             return recovered.claim
@@ -130,14 +138,41 @@ struct RunExecution: Sendable {
         logger.info(
             "claimed", metadata: ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)", "token": "\(claim.createRevision)"])
         control.advance(to: updated.version)
-        return Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry)
+        return Claim(record: record, claimKey: claimKey, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry)
     }
 
-    /// ``recoverClaim(expecting:bytes:after:finalEntry:sessionID:)`` until a read answers, or
+    /// Ends a run that can never be claimed, and so never run: its claim key is no valid key
+    /// (the job and run ids it was stored with are too long for it). Recorded as failed, saying
+    /// why; a run that stayed would be tried by every worker forever.
+    func endUnclaimable(_ problem: CoordinationError) async throws {
+        let record = candidate.record
+        let (runKey, version) = (runKey, candidate.version)
+        logger.error(
+            "run cannot be claimed", metadata: ["job": "\(record.job)", "run": "\(record.run)", "error": "\(problem.message)"])
+        let entry = HistoryEntry(
+            job: record.job, run: record.run, item: record.item, worker: worker, attempt: record.attempt,
+            scheduledAt: record.scheduledAt, finishedAt: clock.now(), outcome: .failed,
+            message: "the run cannot be claimed, so never run: \(problem.message)")
+        let end: [Coordination.Operation] = [.check(runKey, version: version), .delete(runKey, ifVersion: version)]
+        do {
+            do {
+                try await history.transact(job: record.job, entries: [entry]) { end }
+            } catch let error as CoordinationError where error.code == .invalidKey {
+                // The job's history keys are too long as well: the run ends without an entry.
+                _ = try await store.transaction(end)
+            }
+        } catch let error as CoordinationError
+            where (error.code == .versionConflict || error.code == .noNode) && (error.failedOperation ?? 99) < end.count
+        {
+            // It changed meanwhile (another worker ended it first): the view will tell.
+        }
+    }
+
+    /// ``recoverClaim(expecting:bytes:after:claimKey:finalEntry:sessionID:)`` until a read answers, or
     /// until the session that may hold the claim has ended (a claim it held went with it): giving
     /// up on a failed read could leave a claim that landed with nobody working on it.
     func recoverClaimPatiently(
-        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalEntry: HistoryEntry?,
+        expecting record: RunRecord, bytes: [UInt8], after version: Int64, claimKey: Key, finalEntry: HistoryEntry?,
         sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
@@ -146,7 +181,8 @@ struct RunExecution: Sendable {
             guard sessionStillHolds(sessionID) else { return nil }
             do {
                 return try await recoverClaim(
-                    expecting: record, bytes: bytes, after: version, finalEntry: finalEntry, sessionID: sessionID)
+                    expecting: record, bytes: bytes, after: version, claimKey: claimKey, finalEntry: finalEntry,
+                    sessionID: sessionID)
             } catch {
                 if Task.isCancelled { throw error }
                 try? await backoff.pause()
@@ -157,14 +193,17 @@ struct RunExecution: Sendable {
     /// After a claim whose outcome is unknown: the claim, if the run is now exactly what our
     /// transaction wrote (the next version, our record) and its claim is ours.
     func recoverClaim(
-        expecting record: RunRecord, bytes: [UInt8], after version: Int64, finalEntry: HistoryEntry?,
+        expecting record: RunRecord, bytes: [UInt8], after version: Int64, claimKey: Key, finalEntry: HistoryEntry?,
         sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
         guard let current = try await store.get(runKey), current.version == version + 1, current.value == bytes,
             let claim = try await store.get(claimKey), claim.isEphemeral, claim.value == Array(worker.utf8)
         else { return nil }
         logger.info("claim landed despite an unknown outcome", metadata: ["run": "\(runKey)"])
-        return (Claim(record: record, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry), current.version)
+        return (
+            Claim(record: record, claimKey: claimKey, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry),
+            current.version
+        )
     }
 
     /// Runs the handler under the session guard, with the timeout and stop requests.
@@ -181,7 +220,7 @@ struct RunExecution: Sendable {
             job: record.job, run: record.run, item: record.item, itemCount: record.itemCount,
             itemParameter: record.itemParameter, payload: spec.payload, attempt: record.attempt,
             scheduledAt: record.scheduledAt, fencingToken: claim.token, worker: worker, deadline: deadline,
-            reportProgress: { [self] text in try await writeProgress(text, control: control) })
+            reportProgress: { [self] text in try await writeProgress(text, claimKey: claim.claimKey, control: control) })
         let handler = handler
         // What the handler returned or threw, kept aside: a lost session ends the guard with its
         // own error, after the handler has ended.
@@ -335,7 +374,7 @@ struct RunExecution: Sendable {
             requeue = nil
         }
         let runKey = runKey
-        let claimKey = claimKey
+        let claimKey = claim.claimKey
         let requeued = requeue
         // Until the write lands or the fence refuses it. Giving up while our claim lives would
         // leave the run "running" under a claim nobody works on for as long as this worker's
@@ -380,7 +419,7 @@ struct RunExecution: Sendable {
         guard let current = try? await store.get(runKey), current.version > control.fence,
             let value = try? current.decoded(RunRecord.self), value.cancelRequested, value.worker == worker,
             value.attempt == claim.record.attempt,
-            (try? await store.get(claimKey))?.createRevision == claim.token
+            (try? await store.get(claim.claimKey))?.createRevision == claim.token
         else { return false }
         control.advance(to: current.version)
         return true
@@ -393,7 +432,7 @@ struct RunExecution: Sendable {
         return value.cancelReason
     }
 
-    func writeProgress(_ text: String, control: RunControl) async throws {
+    func writeProgress(_ text: String, claimKey: Key, control: RunControl) async throws {
         var record = candidate.record
         guard let current = try await store.get(runKey), current.version == control.fence else {
             throw SchedulerError.fenced(job: record.job, run: record.run)
