@@ -53,5 +53,6 @@ public struct RunFailure: Error, Sendable, Hashable {
 }
 
 /// Code a worker runs for a job's handler name. Cancellation (timeout, cancel request, lost
-/// session, shutdown) reaches it as task cancellation.
+/// session, shutdown) reaches it as task cancellation; the run ends only once it returns, with
+/// the output tails of what it returns or throws (a ``RunFailure``) then.
 public typealias JobHandler = @Sendable (RunContext) async throws -> RunOutput
