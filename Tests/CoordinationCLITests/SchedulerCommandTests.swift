@@ -213,4 +213,22 @@ struct SchedulerCommandTests {
         #expect(mixed.status == 64)
         #expect(mixed.stderrLines.count == 1 && mixed.stderr.contains("--file"))
     }
+
+    @Test(
+        "job add refuses a bad value with status 64 before any I/O, naming the flag and what to write",
+        arguments: [
+            ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
+            ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),
+        ])
+    func refusedWithUsageStatus(arguments: [String], problem: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        // An unreachable store: the command must fail on the job, not on the connection.
+        let result = try await coord.run(["job", "add", "--store", "etcd://127.0.0.1:9/none"] + arguments)
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("coord: ") && result.stderr.contains(problem), "\(result.stderr)")
+        #expect(!result.stderr.contains("/scheduler/"), "no key of the layout in a message")
+        #expect(result.stdout.isEmpty)
+    }
 }

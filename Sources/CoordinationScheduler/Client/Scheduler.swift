@@ -27,14 +27,14 @@ public struct Scheduler: Sendable {
 
     /// Checks a job without submitting it; throws `invalidConfiguration` naming the problem.
     public func validate(_ spec: JobSpec) throws(CoordinationError) {
-        try spec.validate(now: clock.now())
+        try spec.validate(now: clock.now(), layout: layout)
     }
 
     /// Validates and stores a new job. A one-shot job's runs are created in the same transaction,
     /// so it never waits for a leader; recurring jobs are materialised by the leader.
     /// - Throws: `invalidConfiguration`; `nodeExists` when a job with this id exists.
     public func submit(_ spec: JobSpec) async throws {
-        try spec.validate(now: clock.now())
+        try spec.validate(now: clock.now(), layout: layout)
         let submission = try JobSubmission(spec, now: clock.now(), workers: try await eligibleWorkers(for: spec), layout: layout)
         try await write(submission.operations, of: [submission])
         try await RunPlan.createRemaining(submission.runCreates, in: store)
@@ -49,7 +49,7 @@ public struct Scheduler: Sendable {
     /// jobs of the transactions before it are stored and the rest are not.
     /// - Throws: `invalidConfiguration` (nothing stored); `nodeExists` naming the job that exists.
     public func submit(_ specs: [JobSpec]) async throws {
-        for spec in specs { try spec.validate(now: clock.now()) }
+        for spec in specs { try spec.validate(now: clock.now(), layout: layout) }
         let workers = specs.contains { $0.placement == .broadcast } ? try await workers() : []
         let now = clock.now()
         var batch: [JobSubmission] = []

@@ -62,13 +62,17 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// one with no fire time in 8 years never fires.
     public static let cronHorizon: TimeInterval = 8 * 366 * 86_400
 
-    /// Checks everything a store write would not: throws `invalidConfiguration` naming the field and the problem.
-    /// - Parameter now: where a cron expression's next fire time is looked for from.
-    public func validate(now: Date = Date()) throws(CoordinationError) {
+    /// Checks everything a store write would not, and what would only fail later (a key over the
+    /// store's limit, written by a worker long after submission):
+    /// throws `invalidConfiguration` naming the field and the problem.
+    /// - Parameters:
+    ///   - now: where a cron expression's next fire time is looked for from.
+    ///   - layout: where the job's keys will be: the longest id allowed depends on its root.
+    public func validate(now: Date = Date(), layout: SchedulerLayout = SchedulerLayout()) throws(CoordinationError) {
         func invalid(_ message: String) -> CoordinationError {
-            CoordinationError(.invalidConfiguration, "job \(id.isEmpty ? "''" : id): \(message)")
+            CoordinationError(.invalidConfiguration, "job \(Self.shown(id)): \(message)")
         }
-        if let problem = Key.segmentProblem(id) { throw invalid("id is not a valid key segment: \(problem)") }
+        if let problem = Self.idProblem(id, layout: layout) { throw invalid(problem) }
         if handler.isEmpty { throw invalid("handler name is empty") }
         guard (1...Self.maxShards).contains(shards) else {
             throw invalid("shards must be between 1 and \(Self.maxShards), got \(shards)")
@@ -90,6 +94,37 @@ public struct JobSpec: Sendable, Hashable, Codable {
         }
         for (name, _) in requiredLabels where name.isEmpty { throw invalid("a required label has an empty name") }
         if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
+    }
+
+    /// Why `id` cannot be a job's id; `nil` when it can.
+    static func idProblem(_ id: String, layout: SchedulerLayout) -> String? {
+        if let problem = Key.segmentProblem(id) { return "id is not a valid key segment: \(problem)" }
+        let longest = maxIDBytes(in: layout)
+        let bytes = id.utf8.count
+        if bytes > longest {
+            return "id is \(bytes) bytes long (UTF-8); the longest job id is \(max(0, longest)) bytes, so that the keys "
+                + "of the job's runs fit the store's \(CoordinationLimits.maxKeyBytes)-byte key limit"
+                + (layout.root == .schedulerRoot ? "" : " under the scheduler root \(layout.root)")
+        }
+        return nil
+    }
+
+    /// The longest job id, in UTF-8 bytes, whose keys fit ``CoordinationLimits/maxKeyBytes``
+    /// under `layout`. The longest keys a job has are a run's claim and a history entry (the
+    /// sequential `h-` and its number); run ids have a fixed width (see ``RunID``), but a
+    /// broadcast run's adds its worker's id, which is not known until the worker exists.
+    public static func maxIDBytes(in layout: SchedulerLayout = SchedulerLayout()) -> Int {
+        let bucket = 1 + SchedulerLayout.bucketNames[0].utf8.count + 1
+        let run = RunID.scheduled(at: Date(timeIntervalSince1970: 0), item: 0).utf8.count
+        let claim = layout.jobs.path.utf8.count + bucket + 1 + run + 1 + SchedulerLayout.claimName.utf8.count
+        let entry = layout.history.path.utf8.count + bucket + 1 + "h-".utf8.count + CoordinationLimits.sequenceDigits
+        return CoordinationLimits.maxKeyBytes - max(claim, entry)
+    }
+
+    /// An id as messages show it: a long one cut short (the message says how long it is).
+    static func shown(_ id: String) -> String {
+        if id.isEmpty { return "''" }
+        return id.utf8.count <= 64 ? id : String(id.prefix(32)) + "…"
     }
 
     /// The parameter of item `index`, if one was given.
