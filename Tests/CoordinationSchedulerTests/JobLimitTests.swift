@@ -4,8 +4,8 @@ import CoordinationTestSupport
 import Foundation
 import Testing
 
-/// What a job may be so that every key the scheduler will write for it fits the store's limits:
-/// refused when it is submitted, not when a worker claims its first run.
+/// What a job may be so that every key and record the scheduler will write for it fits the
+/// store's limits: refused when it is submitted, not when a worker claims its first run.
 @Suite(.serverLoadLimit) struct JobLimitTests {
     /// The longest id under the default root: a claim `/scheduler/jobs/<b>/<id>/<22-byte run id>/claim`
     /// is 48 bytes besides the id, within the 1024-byte key limit.
@@ -80,5 +80,51 @@ import Testing
         try await client.submit(JobSpec(id: id, handler: "noop", shards: 2))
         let history = try await cluster.waitForHistory("both items of the longest id") { successes(id, 2)($0) }
         #expect(history.filter { $0.job == id && $0.outcome == .succeeded }.count == 2)
+    }
+
+    /// The record is JSON with the payload in base64, so what fits is about three quarters of
+    /// the store's limit, less the rest of the job: the message gives the exact number.
+    @Test func aPayloadTooLargeForTheRecordIsRefusedWithTheLimit() async throws {
+        let message = try #require(Self.refusal(JobSpec(id: "bigjob", handler: "h", payload: Data(count: 990_000))))
+        #expect(message.hasPrefix("job bigjob: payload is 990000 bytes; at most "), "\(message)")
+        #expect(message.contains("base64"), "\(message)")
+        let words = message.split(separator: " ")
+        let index = try #require(words.firstIndex(of: "most"))
+        let fits = try #require(Int(words[index + 1]))
+        #expect((700_000..<750_000).contains(fits), "\(message)")
+        // Exactly that much fits, whatever the bytes: 0xFF is all '/' in base64, which is not escaped.
+        let largest = JobSpec(id: "bigjob", handler: "h", payload: Data(repeating: 0xFF, count: fits))
+        #expect(Self.refusal(largest) == nil)
+        #expect(Self.refusal(JobSpec(id: "bigjob", handler: "h", payload: Data(repeating: 0xFF, count: fits + 3))) != nil)
+        // A recurring job's record is written again with each fire time: the same limit holds.
+        let recurring = JobSpec(id: "r", handler: "h", payload: Data(count: 990_000), schedule: .every(.seconds(1), start: nil))
+        #expect(Self.refusal(recurring)?.contains("payload is 990000 bytes") == true)
+    }
+
+    /// The largest payload accepted is stored, and its job run, on every backend.
+    @Test(arguments: SchedulerBackend.all)
+    func theLargestPayloadAcceptedIsStoredAndRun(backend: SchedulerBackend) async throws {
+        let message = try #require(Self.refusal(JobSpec(id: "bigjob", handler: "noop", payload: Data(count: 990_000))))
+        let words = message.split(separator: " ")
+        let fits = try #require(words.firstIndex(of: "most").flatMap { Int(words[$0 + 1]) })
+        let largest = JobSpec(id: "bigjob", handler: "noop", payload: Data(repeating: 0xFF, count: fits))
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        try await cluster.startWorker("w0", handlers: ["noop": countingHandler(calls)])
+        let client = try await cluster.client()
+        try await client.submit(largest)
+        #expect(try await client.job("bigjob")?.spec.payload == largest.payload)
+        _ = try await cluster.waitForHistory("the large job's run") { successes("bigjob")($0) }
+    }
+
+    /// Large jobs submitted together go into as many transactions as their bytes need.
+    @Test func largeJobsSubmittedTogetherAreAllStored() async throws {
+        let cluster = try TestCluster(.memory)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let specs = (0..<3).map { JobSpec(id: "big-\($0)", handler: "h", payload: Data(count: 400_000)) }
+        try await client.submit(specs)
+        #expect(try await client.jobs().map(\.spec.id) == ["big-0", "big-1", "big-2"])
     }
 }

@@ -32,4 +32,74 @@ struct JobSubmission: Sendable {
             .create(try layout.history(of: spec.id), value: [], mode: .persistent),
         ] + runCreates.prefix(RunPlan.firstChunk)
     }
+
+    /// The key and value bytes of ``operations``, which count against the store's transaction limit.
+    var bytes: Int { Self.bytes(of: operations) }
+
+    static func bytes(of operations: [Coordination.Operation]) -> Int {
+        operations.reduce(0) { $0 + $1.key.path.utf8.count + ($1.value?.count ?? 0) }
+    }
+
+    // MARK: Size
+
+    /// Room kept, in every transaction that writes a job's record, for what the scheduler adds
+    /// beside the definition later: the state's bookkeeping (fire and trigger counts, the worker
+    /// of each item of a planned job) and the history entries and trims written with a fire time.
+    static let bookkeepingBytes = 32 * 1024
+
+    /// Workers a broadcast job's runs are counted for (the most that go into one transaction
+    /// with its record), and the length of their ids, since the real ones are not known yet.
+    static let assumedBroadcastWorkers = RunPlan.firstChunk
+    static let assumedWorkerIDBytes = 32
+
+    /// Why `spec` would not fit the transactions that write it (the record with its history
+    /// folder and one fire time's runs, within ``CoordinationLimits/maxTransactionBytes`` less
+    /// ``bookkeepingBytes``); `nil` when it fits. The record is JSON with the payload in base64,
+    /// so the payload that fits is about three quarters of what is left: the message says how much.
+    static func sizeProblem(of spec: JobSpec, layout: SchedulerLayout) -> String? {
+        guard let stored = try? storedBytes(of: spec, layout: layout) else { return nil }
+        let budget = CoordinationLimits.maxTransactionBytes - bookkeepingBytes
+        guard stored.total > budget else { return nil }
+        let encodedPayload = base64Length(spec.payload.count)
+        let others = stored.total - encodedPayload
+        // The payload is what can shrink when it is most of the record; otherwise say what else is large.
+        if encodedPayload > stored.total / 2 {
+            let fits = max(0, budget - others) / 4 * 3
+            return "payload is \(spec.payload.count) bytes; at most \(fits) bytes fit this job: a job is stored as one JSON "
+                + "record with its payload in base64 (4 bytes for every 3), and the record (here \(stored.record) bytes), its "
+                + "runs and room for the scheduler's bookkeeping (\(bookkeepingBytes) bytes) must fit one transaction of "
+                + "\(CoordinationLimits.maxTransactionBytes) bytes"
+        }
+        return "the job takes \(stored.total) bytes as stored (its record \(stored.record) bytes, with the payload in base64, "
+            + "and its runs, each with its item's shard parameter); at most \(budget) fit, the rest of the store's "
+            + "\(CoordinationLimits.maxTransactionBytes)-byte transaction being room for the scheduler's bookkeeping: "
+            + "shorten its shard parameters, labels or payload"
+    }
+
+    /// The bytes of the job's record (at submission, written so that no `/` is escaped) and of
+    /// everything one transaction writes with it: its key, its history folder, and the runs of one
+    /// fire time (as a one-shot job's submission creates them, and the leader each of a recurring job's).
+    static func storedBytes(of spec: JobSpec, layout: SchedulerLayout) throws -> (record: Int, total: Int) {
+        let now = longestDate
+        let workers = spec.placement == .broadcast
+            ? (0..<assumedBroadcastWorkers).map { String(repeating: "w", count: assumedWorkerIDBytes - 3) + RunID.padded(Int64($0), 3) }
+            : []
+        let runs = RunPlan.runs(of: spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
+            RunID.scheduled(at: now, item: $0, worker: $1)
+        }
+        var state = JobState(submittedAt: now)
+        state.lastMaterialized = now
+        let record = try JobRecord(spec: spec, state: state).encoded().count
+        let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)
+        let keys = try layout.job(spec.id).path.utf8.count + layout.history(of: spec.id).path.utf8.count
+        return (record, record + keys + bytes(of: creates))
+    }
+
+    /// A time whose epoch milliseconds take as many characters in JSON as any of this era's
+    /// (13 digits, a point and 4 more): a record's size then does not depend on the clock's
+    /// fraction of a millisecond at submission, and the limit a message gives holds.
+    static let longestDate = Date(timeIntervalSince1970: 2_000_000_000.123_456_7)
+
+    /// The length of `count` bytes in base64, with padding.
+    static func base64Length(_ count: Int) -> Int { (count + 2) / 3 * 4 }
 }

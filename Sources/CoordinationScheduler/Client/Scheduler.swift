@@ -54,12 +54,14 @@ public struct Scheduler: Sendable {
         let now = clock.now()
         var batch: [JobSubmission] = []
         var operations: [Coordination.Operation] = []
+        var bytes = 0
         func flush() async throws {
             guard !batch.isEmpty else { return }
             try await write(operations, of: batch)
             for submission in batch { try await RunPlan.createRemaining(submission.runCreates, in: store) }
             batch = []
             operations = []
+            bytes = 0
         }
         let byBucket = specs.enumerated().sorted { lhs, rhs in
             let (left, right) = (SchedulerLayout.bucket(of: lhs.element.id), SchedulerLayout.bucket(of: rhs.element.id))
@@ -68,9 +70,15 @@ public struct Scheduler: Sendable {
         for (_, spec) in byBucket {
             let eligible = spec.placement == .broadcast ? workers.filter { $0.info.takesNewRuns(of: spec) }.map(\.id) : []
             let submission = try JobSubmission(spec, now: now, workers: eligible, layout: layout)
-            if operations.count + submission.operations.count > Self.operationsPerSubmission { try await flush() }
+            // Large jobs (a big payload) fill a transaction's bytes before its operations.
+            if operations.count + submission.operations.count > Self.operationsPerSubmission
+                || bytes + submission.bytes > CoordinationLimits.maxTransactionBytes
+            {
+                try await flush()
+            }
             batch.append(submission)
             operations += submission.operations
+            bytes += submission.bytes
         }
         try await flush()
         logger.debug("jobs submitted", metadata: ["jobs": "\(specs.count)"])

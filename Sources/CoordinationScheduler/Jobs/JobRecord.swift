@@ -1,3 +1,5 @@
+import Foundation
+
 /// A job as stored at `R/jobs/<b>/<id>`: its definition and the scheduler's bookkeeping for it,
 /// as one JSON object `{"spec": …, "state": …}`.
 ///
@@ -16,6 +18,13 @@ public struct JobRecord: Sendable, Hashable, Codable {
         self.state = state
     }
 
-    /// The record's JSON value.
-    func encoded() throws -> [UInt8] { try SchedulerJSON.encode(self) }
+    /// The record's JSON value, as ``SchedulerJSON`` writes it but with `/` unescaped: base64
+    /// payloads are full of them, and escaped each would take two bytes, so that the payload that
+    /// fits a record would depend on its bytes rather than only on its length.
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return Array(try encoder.encode(self))
+    }
 }

@@ -62,8 +62,8 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// one with no fire time in 8 years never fires.
     public static let cronHorizon: TimeInterval = 8 * 366 * 86_400
 
-    /// Checks everything a store write would not, and what would only fail later (a key over the
-    /// store's limit, written by a worker long after submission):
+    /// Checks everything a store write would not, and what would only fail later (a key or a
+    /// record over the store's limits, written by a worker or the leader long after submission):
     /// throws `invalidConfiguration` naming the field and the problem.
     /// - Parameters:
     ///   - now: where a cron expression's next fire time is looked for from.
@@ -94,6 +94,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
         }
         for (name, _) in requiredLabels where name.isEmpty { throw invalid("a required label has an empty name") }
         if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
+        if let problem = JobSubmission.sizeProblem(of: self, layout: layout) { throw invalid(problem) }
     }
 
     /// Why `id` cannot be a job's id; `nil` when it can.
