@@ -94,14 +94,17 @@ struct JobOptions: ParsableArguments {
         return spec
     }
 
-    /// ISO 8601 (with or without fractional seconds) or `+DURATION` from now.
+    /// ISO 8601 (with or without fractional seconds, checked field by field) or `+DURATION` from now.
     static func time(_ text: String, now: Date) throws -> Date {
+        let forms = "write it like \(JobTime.example) (UTC), 2026-01-31T13:00:00+01:00, or +30s from now"
         if text.hasPrefix("+"), let offset = DurationText.parse(String(text.dropFirst())) {
             return now.addingTimeInterval(Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18)
         }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-        throw CommandLineProblem("--at \(text) is not a time; write it like 2026-01-31T12:00:00Z or +30s")
+        do {
+            return try JobTime.parse(text)
+        } catch {
+            throw CommandLineProblem("--at \(text) is not a time: \(error.description); \(forms)")
+        }
     }
 
     /// `k=v,k2=v2`, given to `option` (a usage error when malformed).

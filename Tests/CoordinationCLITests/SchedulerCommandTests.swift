@@ -217,6 +217,9 @@ struct SchedulerCommandTests {
     @Test(
         "job add refuses a bad value with status 64 before any I/O, naming the flag and what to write",
         arguments: [
+            (["j", "--command", "true", "--at", "2027-02-30T12:00:00Z"], "--at 2027-02-30T12:00:00Z is not a time: February 2027 has no day 30"),
+            (["j", "--command", "true", "--at", "2027-01-31T25:00:00Z"], "hour 25 is out of range (00-23)"),
+            (["j", "--command", "true", "--at", "2027-01-31T12:00:60Z"], "second 60 is out of range (00-59"),
             ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
             ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),
         ])
