@@ -27,7 +27,9 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d")) var timeout: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first (may be negative).", valueName: "n")) var priority: Int?
     @Option(help: ArgumentHelp("Labels a worker must have, k=v,…", valueName: "k=v,…")) var labels: String?
-    @Option(help: ArgumentHelp("Missed fire times: fire-once-now or skip.", valueName: "policy")) var misfire: String?
+    @Option(
+        help: ArgumentHelp("Missed fire times of a --cron or --every job: fire-once-now or skip.", valueName: "policy"))
+    var misfire: String?
     @Option(help: ArgumentHelp("A fire time while a run is active: skip, queue or replace.", valueName: "policy"))
     var overlap: String?
     @Option(help: ArgumentHelp("The payload handed to the handler (text).", valueName: "text")) var payload: String?
@@ -62,6 +64,15 @@ struct JobOptions: ParsableArguments {
             throw CommandLineProblem("--shards must be between 1 and \(JobSpec.maxShards), got \(shards)")
         }
         if let retries, retries < 0 { throw CommandLineProblem("--retries must be 0 or more, got \(retries)") }
+        let misfirePolicy = try CommandLineProblem.checking("--misfire") { () throws(CoordinationError) in
+            try misfire.map(JobValueSpellings.misfire) ?? .fireOnceNow
+        }
+        // Whatever its word: for a one-shot job it would do nothing.
+        if misfire != nil && cron == nil && every == nil {
+            throw CommandLineProblem(
+                "--misfire applies to --cron and --every jobs only: a one-shot job's run is created when it is added, "
+                    + "and runs however late a worker takes it; leave --misfire out")
+        }
         var schedule = JobSchedule.once(at: nil)
         if let cron {
             schedule = .cron(try CommandLineProblem.checking("--cron") { () throws(CoordinationError) in try CronExpression(cron) })
@@ -82,9 +93,7 @@ struct JobOptions: ParsableArguments {
             },
             timeout: try HeldCommand.duration(timeout, option: "--timeout"),
             retry: retry,
-            misfire: try CommandLineProblem.checking("--misfire") { () throws(CoordinationError) in
-                try misfire.map(JobValueSpellings.misfire) ?? .fireOnceNow
-            },
+            misfire: misfirePolicy,
             overlap: try CommandLineProblem.checking("--overlap") { () throws(CoordinationError) in
                 try overlap.map(JobValueSpellings.overlap) ?? .queue
             })

@@ -1,15 +1,18 @@
 import Coordination
 import CoordinationScheduler
+import Foundation
 
 /// How `coord job add` and `coord run` submit jobs: the whole set is refused, naming every id in
 /// the way, when any of them exists already, so that a file half added does not make its rerun
-/// fail on the jobs it did add. The jobs are checked (``JobSpec/validate(now:)``) before, by
+/// fail on the jobs it did add. The jobs are checked (``JobSpec/validate(now:layout:)``) before, by
 /// whoever made them.
 enum NewJobs {
     /// Submits `specs` unless one of their ids is taken. Only a job added by another client
     /// between the check and the writes (a race) can still stop the submission part way: the
     /// jobs of the transactions before it stay (see ``Scheduler/submit(_:)-([JobSpec])``).
-    static func submit(_ specs: [JobSpec], to scheduler: Scheduler) async throws {
+    /// A job due at a time already past gets a note on stderr: it runs at once, which a typo in
+    /// the year would otherwise do without a word.
+    static func submit(_ specs: [JobSpec], to scheduler: Scheduler, now: Date = Date()) async throws {
         let existing = try await scheduler.existingJobs(among: specs.map(\.id))
         guard existing.isEmpty else {
             let one = existing.count == 1
@@ -20,5 +23,26 @@ enum NewJobs {
                     + "or give the new \(one ? "job another id" : "jobs other ids")")
         }
         try await scheduler.submit(specs)
+        for note in pastTimeNotes(specs, now: now) { StandardStreams.writeError("coord: note: " + note) }
+    }
+
+    /// A note for each one-shot job whose time has passed.
+    static func pastTimeNotes(_ specs: [JobSpec], now: Date) -> [String] {
+        specs.compactMap { spec in
+            // A second's grace: `--at +0s` is not a mistake.
+            guard case .once(let at?) = spec.schedule, now.timeIntervalSince(at) >= 1 else { return nil }
+            return "job \(spec.id) is due at \(JobTime.format(at)), \(ago(now.timeIntervalSince(at))) ago: it runs now"
+        }
+    }
+
+    /// `3 years`, `5 days`, `2 hours`, `40 minutes`, `12 seconds`: how long ago, roughly.
+    static func ago(_ seconds: TimeInterval) -> String {
+        let units: [(String, Double)] = [("year", 365.25 * 86_400), ("day", 86_400), ("hour", 3600), ("minute", 60)]
+        for (name, size) in units where seconds >= size {
+            let count = Int(seconds / size)
+            return "\(count) \(name)\(count == 1 ? "" : "s")"
+        }
+        let count = max(0, Int(seconds))
+        return "\(count) second\(count == 1 ? "" : "s")"
     }
 }

@@ -81,7 +81,7 @@ struct JobsFileTests {
         #expect(flags.placement == .roundRobin && flags.misfire == .fireOnceNow && flags.overlap == .skip)
         #expect(try Self.decode(#"{"id": "x", "handler": "h", "placement": "least-loaded"}"#).placement == .leastLoaded)
         #expect(try Self.decode(#"{"id": "x", "handler": "h", "placement": "consistent-hash"}"#).placement == .consistentHash)
-        #expect(try Self.decode(#"{"id": "x", "handler": "h", "misfire": "skip"}"#).misfire == .skip)
+        #expect(try Self.decode(#"{"id": "x", "handler": "h", "schedule": {"kind": "every", "everyMs": 1000}, "misfire": "skip"}"#).misfire == .skip)
         // What is stored keeps the stored spelling, which earlier coords read.
         #expect(JobsFile.line(flags).contains(#""placement":"roundRobin""#))
     }

@@ -220,6 +220,10 @@ struct SchedulerCommandTests {
             (["j", "--command", "true", "--at", "2027-02-30T12:00:00Z"], "--at 2027-02-30T12:00:00Z is not a time: February 2027 has no day 30"),
             (["j", "--command", "true", "--at", "2027-01-31T25:00:00Z"], "hour 25 is out of range (00-23)"),
             (["j", "--command", "true", "--at", "2027-01-31T12:00:60Z"], "second 60 is out of range (00-59"),
+            (
+                ["past1", "--command", "echo ran", "--at", "2020-01-01T00:00:00Z", "--misfire", "skip"],
+                "--misfire applies to --cron and --every jobs only"
+            ),
             ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
             ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),
         ])
@@ -233,5 +237,19 @@ struct SchedulerCommandTests {
         #expect(result.stderr.hasPrefix("coord: ") && result.stderr.contains(problem), "\(result.stderr)")
         #expect(!result.stderr.contains("/scheduler/"), "no key of the layout in a message")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a job due at a time already past is added with a note on stderr: it runs now")
+    func pastTimeNote() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let past = try await coord.run(["job", "add", "past1", "--command", "echo ran", "--at", "2020-01-01T00:00:00Z"])
+        #expect(past.status == 0, "\(past.stderr)")
+        #expect(past.stdoutText == "added past1\n")
+        #expect(past.stderrLines.count == 1, "\(past.stderr)")
+        #expect(past.stderr.hasPrefix("coord: note: job past1 is due at 2020-01-01T00:00:00Z, "), "\(past.stderr)")
+        #expect(past.stderr.hasSuffix(" years ago: it runs now\n"), "\(past.stderr)")
+        let future = try await coord.run(["job", "add", "later", "--command", "true", "--at", "+1h"])
+        #expect(future.status == 0 && future.stderr.isEmpty, "\(future.stderr)")
     }
 }

@@ -82,6 +82,14 @@ import Testing
         #expect(history.filter { $0.job == id && $0.outcome == .succeeded }.count == 2)
     }
 
+    @Test func misfireSkipOnAOneShotJobIsRefused() throws {
+        for schedule in [JobSchedule.once(at: nil), .once(at: Date(timeIntervalSince1970: 1_577_836_800))] {
+            let message = try #require(Self.refusal(JobSpec(id: "past1", handler: "h", schedule: schedule, misfire: .skip)))
+            #expect(message.contains("misfire policy skip applies to recurring jobs (cron or every) only"), "\(message)")
+        }
+        #expect(Self.refusal(JobSpec(id: "r", handler: "h", schedule: .every(.seconds(1), start: nil), misfire: .skip)) == nil)
+    }
+
     /// The record is JSON with the payload in base64, so what fits is about three quarters of
     /// the store's limit, less the rest of the job: the message gives the exact number.
     @Test func aPayloadTooLargeForTheRecordIsRefusedWithTheLimit() async throws {

@@ -92,6 +92,13 @@ public struct JobSpec: Sendable, Hashable, Codable {
                 "cron expression '\(expression.text)' never fires: no time in the next 8 years matches it; check its "
                     + "day-of-month and month fields (February has no 30th or 31st; April, June, September and November no 31st)")
         }
+        // A misfire is a fire time the leader found late; a one-shot job's run is created when it
+        // is submitted, so the leader never finds it late, and `skip` would silently do nothing.
+        if !schedule.isRecurring && misfire != .fireOnceNow {
+            throw invalid(
+                "misfire policy \(misfire.rawValue) applies to recurring jobs (cron or every) only: a one-shot job's run is "
+                    + "created when it is submitted and runs however late a worker takes it; leave the misfire policy out")
+        }
         for (name, _) in requiredLabels where name.isEmpty { throw invalid("a required label has an empty name") }
         if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
         if let problem = JobSubmission.sizeProblem(of: self, layout: layout) { throw invalid(problem) }
