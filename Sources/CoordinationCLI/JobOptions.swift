@@ -47,10 +47,7 @@ struct JobOptions: ParsableArguments {
         var payloadBytes = Data((payload ?? "").utf8)
         switch (command, handler) {
         case (let command?, nil):
-            // An empty command would run, succeed and do nothing, every time.
-            if command.allSatisfy(\.isWhitespace) {
-                throw CommandLineProblem("--command is empty; give the shell command to run, e.g. --command 'make backup'")
-            }
+            if let problem = Self.commandProblem(command) { throw CommandLineProblem("--command \(problem)") }
             handlerName = ShellJobHandler.name
             if payload != nil { throw CommandLineProblem("--payload cannot go with --command: the command is the payload") }
             payloadBytes = Data(command.utf8)
@@ -101,6 +98,23 @@ struct JobOptions: ParsableArguments {
         // broadcast job, a bad id) is named by the job's check.
         try CommandLineProblem.checking { () throws(CoordinationError) in try spec.validate(now: now) }
         return spec
+    }
+
+    /// The longest shell command, in bytes: Linux refuses a longer single argument to a program
+    /// (`MAX_ARG_STRLEN`, 128 KiB with its terminating NUL), and the command is one, to `/bin/sh -c`:
+    /// every attempt would fail with "Argument list too long".
+    static let maxCommandBytes = 128 * 1024 - 1
+
+    /// Why `command` cannot be a shell job's command (after the option or field that gave it); `nil` when it can.
+    static func commandProblem(_ command: String) -> String? {
+        // An empty command would run, succeed and do nothing, every time.
+        if command.allSatisfy(\.isWhitespace) { return "is empty; give the shell command to run, e.g. 'make backup'" }
+        let bytes = command.utf8.count
+        if bytes > maxCommandBytes {
+            return "is \(bytes) bytes long; the limit is \(maxCommandBytes) bytes (the longest argument Linux passes to "
+                + "/bin/sh): put the commands in a script and run that"
+        }
+        return nil
     }
 
     /// ISO 8601 (with or without fractional seconds, checked field by field) or `+DURATION` from now.

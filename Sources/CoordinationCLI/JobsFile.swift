@@ -61,8 +61,8 @@ enum JobsFile {
         guard let command = command as? String else {
             throw CoordinationError(.invalidConfiguration, "\(name): \"command\" must be a string")
         }
-        if command.allSatisfy(\.isWhitespace) {
-            throw CoordinationError(.invalidConfiguration, "\(name): \"command\" is empty; give the shell command to run")
+        if let problem = JobOptions.commandProblem(command) {
+            throw CoordinationError(.invalidConfiguration, "\(name): \"command\" \(problem)")
         }
         if object["handler"] != nil {
             throw CoordinationError(.invalidConfiguration, "\(name): give either \"command\" or \"handler\", not both")

@@ -138,4 +138,14 @@ struct JobsFileTests {
         let text = try JobsFile.encode(ExampleJobs.all)
         #expect(try JobsFile.decode(Array(text.utf8), source: "example.json") == ExampleJobs.all)
     }
+
+    /// Linux passes no single argument longer than 128 KiB (its NUL included): such a command
+    /// failed every attempt with "Argument list too long".
+    @Test("a command too long to run is refused with the limit")
+    func commandTooLong() throws {
+        let longest = String(repeating: "a", count: 131_071)
+        #expect(try Self.decode(#"{"id": "x", "command": "\#(longest)"}"#).payload.count == 131_071)
+        let message = try #require(Self.refusal(#"{"id": "x", "command": "\#(longest)b"}"#))
+        #expect(message.hasPrefix(#"jobs.json: job x: "command" is 131072 bytes long; the limit is 131071 bytes"#), "\(message)")
+    }
 }
