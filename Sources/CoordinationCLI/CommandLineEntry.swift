@@ -14,6 +14,11 @@ public enum CoordCommandLine {
             handler.logLevel = CoordConfiguration.defaultLogLevel
             return handler
         }
+        // `coord job add -dash` is help (-h among the letters) or an unknown option to argument-parser.
+        if let problem = JobOptions.optionLikeIDProblem(in: arguments ?? Array(CommandLine.arguments.dropFirst())) {
+            StandardStreams.writeError("coord: " + problem)
+            exit(ExitCode.validationFailure.rawValue)
+        }
         let command: any ParsableCommand
         do {
             command = try Coord.parseAsRoot(arguments)

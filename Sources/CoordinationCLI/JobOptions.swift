@@ -144,3 +144,28 @@ struct JobOptions: ParsableArguments {
         return labels
     }
 }
+
+extension JobOptions {
+    /// The usage error for `coord job add -dash …`, where argument-parser read the id as short
+    /// options: as `-d -a -s -h`, and so printed the help and exited 0 having added nothing, or
+    /// as an unknown option. `nil` unless `arguments` (without the program name) do not parse as
+    /// a `job add` as they are (help is no `job add`) and do with a dash-led word in them read as the id.
+    static func optionLikeIDProblem(in arguments: [String]) -> String? {
+        guard arguments.count > 2, arguments[0] == "job", arguments[1] == "add",
+            arguments.contains(where: { $0.hasPrefix("-") && !$0.hasPrefix("--") && $0.count > 1 }),
+            (try? Coord.parseAsRoot(arguments)) as? JobAdd == nil
+        else { return nil }
+        let placeholder = "coord-option-like-id"
+        for index in arguments.indices.dropFirst(2) {
+            let word = arguments[index]
+            if word == "--" { break }
+            guard word.hasPrefix("-"), !word.hasPrefix("--"), word.count > 1, !["-h", "-help"].contains(word) else { continue }
+            var replaced = arguments
+            replaced[index] = placeholder
+            guard let add = try? Coord.parseAsRoot(replaced) as? JobAdd, add.id == placeholder else { continue }
+            return "\(word) was read as options, not as the job's id: a job id cannot start with '-'; "
+                + "give one that starts with a letter or a digit"
+        }
+        return nil
+    }
+}

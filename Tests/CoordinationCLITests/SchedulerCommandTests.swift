@@ -226,6 +226,11 @@ struct SchedulerCommandTests {
             ),
             ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
             ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),
+            ([" j", "--command", "true"], "id ' j' starts or ends with a space"),
+            (["caf\u{65}\u{301}", "--command", "true"], "id is not in Unicode normal form C"),
+            (["-dash", "--command", "true"], "-dash was read as options, not as the job's id: a job id cannot start with '-'"),
+            (["--command", "true", "-dax"], "-dax was read as options, not as the job's id"),
+            (["--command", "true", "--", "-dash"], "id '-dash' starts with '-'"),
         ])
     func refusedWithUsageStatus(arguments: [String], problem: String) async throws {
         let coord = try CoordProcess()

@@ -82,6 +82,20 @@ import Testing
         #expect(history.filter { $0.job == id && $0.outcome == .succeeded }.count == 2)
     }
 
+    @Test(
+        "ids that would look like another job's, or like options, are refused",
+        arguments: [
+            (" nightly", "id ' nightly' starts or ends with a space; remove it"),
+            ("nightly ", "starts or ends with a space"),
+            ("-dash", "id '-dash' starts with '-'"),
+            ("caf\u{65}\u{301}", "id is not in Unicode normal form C"),
+        ])
+    func oddIds(id: String, problem: String) throws {
+        let message = try #require(Self.refusal(JobSpec(id: id, handler: "h")))
+        #expect(message.contains(problem), "\(message)")
+        #expect(Self.refusal(JobSpec(id: "caf\u{e9} du matin", handler: "h")) == nil, "composed letters and inner spaces are fine")
+    }
+
     @Test func misfireSkipOnAOneShotJobIsRefused() throws {
         for schedule in [JobSchedule.once(at: nil), .once(at: Date(timeIntervalSince1970: 1_577_836_800))] {
             let message = try #require(Self.refusal(JobSpec(id: "past1", handler: "h", schedule: schedule, misfire: .skip)))

@@ -107,6 +107,18 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// Why `id` cannot be a job's id; `nil` when it can.
     static func idProblem(_ id: String, layout: SchedulerLayout) -> String? {
         if let problem = Key.segmentProblem(id) { return "id is not a valid key segment: \(problem)" }
+        // Spaces at either end are invisible in `coord jobs`, and `a` and `a ` would be two jobs.
+        if id.first?.isWhitespace == true || id.last?.isWhitespace == true {
+            return "id '\(id)' starts or ends with a space; remove it"
+        }
+        // Every `coord job` command would read it as options.
+        if id.hasPrefix("-") { return "id '\(id)' starts with '-'; start it with a letter or a digit" }
+        // Keys compare by bytes: a precomposed and a decomposed `é` would be two jobs that look alike.
+        let composed = id.precomposedStringWithCanonicalMapping
+        if !id.utf8.elementsEqual(composed.utf8) {
+            return "id is not in Unicode normal form C (it has a letter written as a base and a combining mark, "
+                + "which would be another job than the same letter precomposed); write it as '\(composed)'"
+        }
         let longest = maxIDBytes(in: layout)
         let bytes = id.utf8.count
         if bytes > longest {
