@@ -26,7 +26,7 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s).", valueName: "d")) var backoff: String?
     @Option(help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d")) var timeout: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first (may be negative).", valueName: "n")) var priority: Int?
-    @Option(help: ArgumentHelp("Labels a worker must have, k=v,…", valueName: "k=v,…")) var labels: String?
+    @Option(help: ArgumentHelp("Labels a worker must have, k=v,… (each key once).", valueName: "k=v,…")) var labels: String?
     @Option(
         help: ArgumentHelp("Missed fire times of a --cron or --every job: fire-once-now or skip.", valueName: "policy"))
     var misfire: String?
@@ -130,7 +130,8 @@ struct JobOptions: ParsableArguments {
         }
     }
 
-    /// `k=v,k2=v2`, given to `option` (a usage error when malformed).
+    /// `k=v,k2=v2`, given to `option` (a usage error when malformed, or when a key comes twice:
+    /// only one value could be kept).
     static func labels(_ text: String?, option: String) throws -> [String: String] {
         guard let text, !text.isEmpty else { return [:] }
         var labels: [String: String] = [:]
@@ -139,7 +140,12 @@ struct JobOptions: ParsableArguments {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw CommandLineProblem("\(option): '\(pair)' is not k=v")
             }
-            labels[String(parts[0])] = String(parts[1])
+            let key = String(parts[0])
+            if let first = labels[key] {
+                throw CommandLineProblem(
+                    "\(option): '\(key)' is given twice (\(key)=\(first) and \(pair)); a label has one value: give it once")
+            }
+            labels[key] = String(parts[1])
         }
         return labels
     }

@@ -224,6 +224,7 @@ struct SchedulerCommandTests {
                 ["past1", "--command", "echo ran", "--at", "2020-01-01T00:00:00Z", "--misfire", "skip"],
                 "--misfire applies to --cron and --every jobs only"
             ),
+            (["j", "--command", "true", "--labels", "zone=a,zone=b"], "--labels: 'zone' is given twice (zone=a and zone=b)"),
             ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
             ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),
             ([" j", "--command", "true"], "id ' j' starts or ends with a space"),
