@@ -9,22 +9,34 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Run this handler, registered in a worker's code.", valueName: "name")) var handler: String?
     @Option(help: ArgumentHelp("Fire on a cron expression with seconds (sec min hour day month weekday), UTC.", valueName: "expr"))
     var cron: String?
-    @Option(help: ArgumentHelp("Fire every DURATION (e.g. 30s, 5m).", valueName: "duration")) var every: String?
-    @Option(help: ArgumentHelp("Fire once at TIME: ISO 8601 (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
-    var at: String?
     // Unconditional: a negative number is taken as the value (and refused by name, or for
     // --priority kept), not as an unknown option.
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Fire every DURATION: a number and a unit, ms, s, m, h or d (30s, 90m).", valueName: "duration"))
+    var every: String?
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Fire once at TIME: ISO 8601 (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
+    var at: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Split each fire time into N items (1…\(JobSpec.maxShards)).", valueName: "n"))
     var shards: Int?
-    @Option(help: ArgumentHelp("Per-item parameters, comma-separated (COORD_SHARD_PARAM).", valueName: "a,b,c"))
+    @Option(
+        help: ArgumentHelp(
+            "Per-item parameters, comma-separated (COORD_SHARD_PARAM); without --shards, one item each.", valueName: "a,b,c"))
     var shardParams: String?
     @Option(
         help: ArgumentHelp(
             "Placement: compete, round-robin, random, least-loaded, weighted, consistent-hash, broadcast.", valueName: "s"))
     var strategy: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed attempt.", valueName: "n")) var retries: Int?
-    @Option(help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s).", valueName: "d")) var backoff: String?
-    @Option(help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d")) var timeout: String?
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s).", valueName: "d"))
+    var backoff: String?
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d"))
+    var timeout: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first (may be negative).", valueName: "n")) var priority: Int?
     @Option(help: ArgumentHelp("Labels a worker must have, k=v,… (each key once).", valueName: "k=v,…")) var labels: String?
     @Option(
@@ -74,28 +86,35 @@ struct JobOptions: ParsableArguments {
         if let cron {
             schedule = .cron(try CommandLineProblem.checking("--cron") { () throws(CoordinationError) in try CronExpression(cron) })
         }
-        if let every, let interval = try HeldCommand.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
+        if let interval = try Self.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
         if let at { schedule = .once(at: try Self.time(at, now: now)) }
         var retry = RetryPolicy(maxRetries: retries ?? 0)
-        if let base = try HeldCommand.duration(backoff, option: "--backoff") {
+        if let base = try Self.duration(backoff, option: "--backoff") {
             retry.backoffBase = base
             retry.backoffCap = max(retry.backoffCap, base)
         }
+        let parameters = shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+        if let shards, parameters.count > shards {
+            throw CommandLineProblem(
+                "--shard-params gives \(parameters.count) parameters for --shards \(shards): give at most one per shard, "
+                    + "or leave --shards out for one shard per parameter")
+        }
         let spec = JobSpec(
-            id: id, handler: handlerName, payload: payloadBytes, schedule: schedule, shards: shards ?? 1,
-            shardParameters: shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? [],
+            id: id, handler: handlerName, payload: payloadBytes, schedule: schedule,
+            // One item per parameter unless told otherwise: the parameters name the items.
+            shards: shards ?? max(1, parameters.count), shardParameters: parameters,
             priority: priority ?? 0, requiredLabels: try Self.labels(labels, option: "--labels"),
             placement: try CommandLineProblem.checking("--strategy") { () throws(CoordinationError) in
                 try strategy.map(JobValueSpellings.strategy) ?? .compete
             },
-            timeout: try HeldCommand.duration(timeout, option: "--timeout"),
+            timeout: try Self.duration(timeout, option: "--timeout"),
             retry: retry,
             misfire: misfirePolicy,
             overlap: try CommandLineProblem.checking("--overlap") { () throws(CoordinationError) in
                 try overlap.map(JobValueSpellings.overlap) ?? .queue
             })
         // What is left (an every under 10ms, a cron expression that never fires, a sharded
-        // broadcast job, a bad id) is named by the job's check.
+        // broadcast job, a bad or too long id, a payload too large) is named by the job's check.
         try CommandLineProblem.checking { () throws(CoordinationError) in try spec.validate(now: now) }
         return spec
     }
@@ -117,11 +136,52 @@ struct JobOptions: ParsableArguments {
         return nil
     }
 
+    /// A positive duration given to `option`: one number and one unit (`500ms`, `30s`, `2m`, `1h`, `1d`).
+    static func duration(_ text: String?, option: String) throws -> Duration? {
+        guard let text else { return nil }
+        switch parseDuration(text) {
+        case .success(let duration): return duration
+        case .failure(let problem): throw CommandLineProblem("\(option) \(text) \(problem.description)")
+        }
+    }
+
+    struct DurationProblem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A positive duration, or what is wrong with `text` (to follow the text in a message).
+    static func parseDuration(_ text: String) -> Result<Duration, DurationProblem> {
+        let forms = "write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("-") { return .failure(DurationProblem(description: "is negative; \(forms)")) }
+        // Compound forms (1h30m) are not taken, as no other duration of coord's is.
+        let unit = String(trimmed.drop { !$0.isLetter })
+        let number = trimmed.prefix { !$0.isLetter }
+        let scales: [String: Double] = ["": 1000, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+        guard let scale = scales[unit], let value = Double(number), value.isFinite else {
+            // Units between numbers (1h30m): say that one unit is taken, and how to write it.
+            let parts = unit.split { !$0.isLetter }
+            let compound = parts.count > 1 && parts.allSatisfy { scales[String($0)] != nil } && trimmed.last?.isLetter == true
+            return .failure(DurationProblem(description: "is not a duration; \(forms)\(compound ? " (for 1h30m write 90m)" : "")"))
+        }
+        // 1e300s would not fit a Duration; a century is a mistake anyway.
+        if value * scale > 100 * 366 * 86_400_000 { return .failure(DurationProblem(description: "is more than 100 years; \(forms)")) }
+        guard let duration = DurationText.parse(trimmed), duration > .zero else {
+            return .failure(DurationProblem(description: "is not positive; \(forms)"))
+        }
+        return .success(duration)
+    }
+
     /// ISO 8601 (with or without fractional seconds, checked field by field) or `+DURATION` from now.
     static func time(_ text: String, now: Date) throws -> Date {
         let forms = "write it like \(JobTime.example) (UTC), 2026-01-31T13:00:00+01:00, or +30s from now"
-        if text.hasPrefix("+"), let offset = DurationText.parse(String(text.dropFirst())) {
-            return now.addingTimeInterval(Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18)
+        if text.hasPrefix("+") {
+            switch parseDuration(String(text.dropFirst())) {
+            case .success(let offset):
+                return now.addingTimeInterval(Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18)
+            case .failure(let problem):
+                throw CommandLineProblem("--at \(text): \(text.dropFirst()) \(problem.description)")
+            }
         }
         do {
             return try JobTime.parse(text)

@@ -225,6 +225,14 @@ struct SchedulerCommandTests {
                 "--misfire applies to --cron and --every jobs only"
             ),
             (["j", "--command", "true", "--labels", "zone=a,zone=b"], "--labels: 'zone' is given twice (zone=a and zone=b)"),
+            (
+                ["j", "--command", "true", "--every", "1h30m"],
+                "--every 1h30m is not a duration; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"
+            ),
+            (["j", "--command", "true", "--every", "-5s"], "--every -5s is negative; write one number and one unit"),
+            (["j", "--command", "true", "--timeout", "-1s"], "--timeout -1s is negative"),
+            (["j", "--command", "true", "--every", "1e300s"], "--every 1e300s is not a duration"),
+            (["j", "--command", "true", "--shards", "2", "--shard-params", "a,b,c"], "--shard-params gives 3 parameters for --shards 2"),
             ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
             ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),
             ([" j", "--command", "true"], "id ' j' starts or ends with a space"),
@@ -243,6 +251,17 @@ struct SchedulerCommandTests {
         #expect(result.stderr.hasPrefix("coord: ") && result.stderr.contains(problem), "\(result.stderr)")
         #expect(!result.stderr.contains("/scheduler/"), "no key of the layout in a message")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test("--shard-params without --shards makes one item per parameter")
+    func shardsFromParameters() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["job", "add", "resize", "--command", "true", "--shard-params", "small,medium,large", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+        #expect(object["shards"] as? Int == 3)
+        #expect(object["shardParameters"] as? [String] == ["small", "medium", "large"])
     }
 
     @Test("a job due at a time already past is added with a note on stderr: it runs now")

@@ -149,4 +149,9 @@ import Testing
         try await client.submit(specs)
         #expect(try await client.jobs().map(\.spec.id) == ["big-0", "big-1", "big-2"])
     }
+
+    @Test func shardParametersBeyondTheShardsSayWhatToDo() throws {
+        let message = try #require(Self.refusal(JobSpec(id: "j", handler: "h", shardParameters: ["a", "b", "c"])))
+        #expect(message.contains("3 shard parameters given for 1 shard: give at most one parameter per shard, or 3 shards"), "\(message)")
+    }
 }

@@ -78,7 +78,9 @@ public struct JobSpec: Sendable, Hashable, Codable {
             throw invalid("shards must be between 1 and \(Self.maxShards), got \(shards)")
         }
         if shardParameters.count > shards {
-            throw invalid("\(shardParameters.count) shard parameters given for \(shards) shards")
+            throw invalid(
+                "\(shardParameters.count) shard parameters given for \(shards) \(shards == 1 ? "shard" : "shards"): "
+                    + "give at most one parameter per shard, or \(shardParameters.count) shards")
         }
         if let timeout, timeout <= .zero { throw invalid("timeout must be positive, got \(DurationText.format(timeout))") }
         if retry.maxRetries < 0 { throw invalid("retries must not be negative, got \(retry.maxRetries)") }
