@@ -4,10 +4,13 @@ import Foundation
 
 /// A jobs file, as `coord run FILE` and `coord job add --file FILE` read it: a JSON array of job
 /// specs in the scheduler's JSON format (dates in epoch milliseconds, durations in `…Ms` fields,
-/// `payload` in base64), plus two conveniences: `"command": "echo hi"` instead of `handler` and
-/// `payload` means the built-in shell handler with that command, and `placement`, `misfire` and
-/// `overlap` take the flags' spellings (`round-robin`) as well as the stored ones (`roundRobin`).
-/// Unlike a stored job, a file may hold no field the format does not know (see ``JobsFileFields``).
+/// `payload` in base64), plus conveniences: `"command": "echo hi"` instead of `handler` and
+/// `payload` means the built-in shell handler with that command; `payloadText` is a payload
+/// given as text; times may be ISO 8601 too; `shardParameters` without `shards` means one item
+/// per parameter; `placement`, `misfire` and `overlap` take the flags' spellings (`round-robin`)
+/// as well as the stored ones (`roundRobin`); `comment` is ignored. Unlike a stored job, a file
+/// may hold no field the format does not know (see ``JobsFileFields``), and every value is
+/// checked for its form first (see ``JobsFileValues``).
 enum JobsFile {
     static func decode(_ bytes: [UInt8], source: String) throws -> [JobSpec] {
         let parsed: Any
@@ -26,11 +29,14 @@ enum JobsFile {
             guard var object = element as? [String: Any] else {
                 throw CoordinationError(.invalidConfiguration, "\(source): job #\(index + 1) is not a JSON object")
             }
-            let name = (object["id"] as? String).map { "job \($0)" } ?? "job #\(index + 1)"
+            // A long id is cut short: the message that refuses it says how long it is.
+            let name = (object["id"] as? String).map { "job \($0.utf8.count > 64 ? $0.prefix(32) + "…" : $0)" } ?? "job #\(index + 1)"
             do {
                 try JobsFileFields.check(object, job: name)
+                try JobsFileValues.normalise(&object, job: name)
                 try expandCommand(&object, job: name)
                 try respell(&object, job: name)
+                try JobsFileValues.refuseMisfireOfOneShot(object, job: name)
                 let data = try JSONSerialization.data(withJSONObject: object)
                 let spec = try decoder.decode(JobSpec.self, from: data)
                 try spec.validate()

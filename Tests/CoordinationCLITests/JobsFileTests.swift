@@ -56,7 +56,7 @@ struct JobsFileTests {
         }
     }
 
-    @Test("the known fields are exactly what a job writes, plus command")
+    @Test("the known fields are exactly what a job writes, plus command, payloadText and comment")
     func knownFieldsFollowTheFormat() throws {
         // Every field at a value other than its default, so that the encoder writes it.
         let full = JobSpec(
@@ -66,17 +66,19 @@ struct JobsFileTests {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
         let object = try #require(try JSONSerialization.jsonObject(with: try encoder.encode(full)) as? [String: Any])
-        #expect(Set(object.keys).union(["command"]) == Set(JobsFileFields.job))
+        #expect(Set(object.keys).union(["command", "payloadText", "comment"]) == Set(JobsFileFields.job))
         #expect(Set((object["retry"] as? [String: Any])?.keys.map { $0 } ?? []) == Set(RetryPolicy.jsonFields))
         #expect(Set((object["schedule"] as? [String: Any])?.keys.map { $0 } ?? []) == ["kind", "everyMs", "start"])
     }
 
     @Test("placement, misfire and overlap take the flags' spellings as well as the stored ones, and store the same")
     func valueSpellings() throws {
+        // Misfire policies are for recurring jobs only.
+        let every = #""schedule": {"kind": "every", "everyMs": 1000}"#
         let flags = try Self.decode(
-            #"[{"id": "x", "command": "true", "placement": "round-robin", "misfire": "fire-once-now", "overlap": "skip"}]"#)
+            #"[{"id": "x", "command": "true", "placement": "round-robin", "misfire": "fire-once-now", "overlap": "skip", \#(every)}]"#)
         let stored = try Self.decode(
-            #"[{"id": "x", "command": "true", "placement": "roundRobin", "misfire": "fireOnceNow", "overlap": "skip"}]"#)
+            #"[{"id": "x", "command": "true", "placement": "roundRobin", "misfire": "fireOnceNow", "overlap": "skip", \#(every)}]"#)
         #expect(flags == stored)
         #expect(flags.placement == .roundRobin && flags.misfire == .fireOnceNow && flags.overlap == .skip)
         #expect(try Self.decode(#"{"id": "x", "handler": "h", "placement": "least-loaded"}"#).placement == .leastLoaded)
@@ -137,6 +139,104 @@ struct JobsFileTests {
     func exampleJobsRoundTrip() throws {
         let text = try JobsFile.encode(ExampleJobs.all)
         #expect(try JobsFile.decode(Array(text.utf8), source: "example.json") == ExampleJobs.all)
+    }
+
+    @Test(
+        "a value of the wrong form is refused naming the field, the form it takes and an example",
+        arguments: [
+            (
+                #"{"id": "x", "command": "true", "priority": 1.5}"#,
+                #"job x: "priority" must be a whole number, e.g. "priority": 5; got 1.5"#
+            ),
+            (#"{"id": "x", "command": "true", "shards": "4"}"#, #"job x: "shards" must be a whole number, e.g. "shards": 4; got "4""#),
+            (#"{"id": "x", "command": "true", "shards": true}"#, #"job x: "shards" must be a whole number, e.g. "shards": 4; got true"#),
+            (
+                #"{"id": "x", "command": "true", "timeoutMs": "30s"}"#,
+                #"job x: "timeoutMs" must be a whole number, e.g. "timeoutMs": 30000 (30 seconds); got "30s""#
+            ),
+            (
+                #"{"id": "x", "command": "true", "retry": {"maxRetries": "3"}}"#,
+                #"job x: "retry"."maxRetries" must be a whole number, e.g. "maxRetries": 3; got "3""#
+            ),
+            (
+                #"{"id": "x", "handler": "h", "payload": "hello"}"#,
+                #"job x: "payload" must be base64 (the bytes handed to the handler), e.g. "payload": "aGVsbG8=" for hello; for text write "payloadText": "hello"; got "hello", which is not base64"#
+            ),
+            (
+                #"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": 1.5e12, "cron": "* * * * * *"}}"#,
+                #"job x: "schedule" of kind "once" takes "at", not "cron""#
+            ),
+            (
+                #"{"id": "x", "command": "true", "schedule": {"kind": "every"}}"#,
+                #"job x: "schedule" of kind "every" needs "everyMs", the interval in milliseconds, e.g. "everyMs": 60000"#
+            ),
+            (#"{"id": "x", "command": "true", "schedule": {"kind": "daily"}}"#, #"job x: "schedule" must have a "kind" of once, cron or every"#),
+            (#"{"id": "x", "command": "true", "schedule": {"kind": "cron", "cron": "61 * * * * *"}}"#, #"job x: "schedule"."cron": cron expression '61 * * * * *'"#),
+            (
+                #"{"id": "x", "command": "true", "requiredLabels": {"zone": 1}}"#,
+                #"job x: "requiredLabels" must be an object of strings, e.g. "requiredLabels": {"zone": "a"}; got "zone": 1"#
+            ),
+            (#"{"id": "x", "command": "true", "shardParameters": "a,b"}"#, #"job x: "shardParameters" must be an array of strings"#),
+            (#"{"id": 7, "command": "true"}"#, #"job #1: "id" must be a string, e.g. "id": "nightly"; got 7"#),
+            (#"{"command": "true"}"#, #"job #1: "id" is missing; give the job's id, e.g. "id": "nightly""#),
+        ])
+    func valueOfTheWrongForm(file: String, problem: String) throws {
+        let message = try #require(Self.refusal(file))
+        #expect(message.hasPrefix("jobs.json: " + problem), "\(message)")
+        #expect(!message.contains("Expected to decode") && !message.contains("not valid JSON"), "\(message)")
+    }
+
+    @Test(
+        "a time is ISO 8601 or epoch milliseconds, and an impossible one is refused by its field",
+        arguments: [
+            ("2027-02-30T12:00:00Z", "February 2027 has no day 30 (it has 28 days)"),
+            ("2027-01-31T25:00:00Z", "hour 25 is out of range (00-23)"),
+            ("2027-01-31T12:00:60Z", "second 60 is out of range (00-59; leap seconds are not taken)"),
+            ("2027-01-31T12:00:00", "it has no time zone: end it with Z for UTC, or an offset like +01:00"),
+            ("tomorrow", "it is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SSZ)"),
+        ])
+    func impossibleTime(text: String, problem: String) throws {
+        let message = try #require(Self.refusal(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "\#(text)"}}"#))
+        #expect(
+            message.hasPrefix(#"jobs.json: job x: "schedule"."at" must be a time: ISO 8601, e.g. "at": "2026-01-31T12:00:00Z", or epoch milliseconds, e.g. "at": 1769860800000"#),
+            "\(message)")
+        #expect(message.hasSuffix(problem), "\(message)")
+    }
+
+    @Test("what the flags take, a file takes too: ISO 8601 times, text payloads, a count of items from the parameters")
+    func conveniences() throws {
+        let iso = try Self.decode(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "2027-01-01T01:00:00+01:00"}}"#)
+        let epoch = try Self.decode(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": 1798761600000}}"#)
+        #expect(iso.schedule == .once(at: Date(timeIntervalSince1970: 1_798_761_600)))
+        #expect(iso == epoch)
+        let example = try Self.decode(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "2026-01-31T12:00:00Z"}}"#)
+        #expect(example.schedule == .once(at: Date(timeIntervalSince1970: 1_769_860_800)), "the example the messages give")
+        let start = try Self.decode(
+            #"{"id": "x", "command": "true", "schedule": {"kind": "every", "everyMs": 6e4, "start": "2027-01-01T00:00:00.250Z"}}"#)
+        #expect(start.schedule == .every(.seconds(60), start: Date(timeIntervalSince1970: 1_798_761_600.25)))
+        let text = try Self.decode(#"{"id": "x", "handler": "mail", "payloadText": "{\"to\": \"ops\"}", "priority": 1e3}"#)
+        #expect(text.payload == Data(#"{"to": "ops"}"#.utf8) && text.priority == 1000)
+        let items = try Self.decode(#"{"id": "x", "command": "true", "shardParameters": ["a", "b", "c"], "comment": "three items"}"#)
+        #expect(items.shards == 3 && items.shardParameters == ["a", "b", "c"])
+        #expect(try Self.decode(#"{"id": "x", "command": "true", "shards": 5, "shardParameters": ["a"]}"#).shards == 5)
+    }
+
+    @Test(
+        "what the flags refuse, a file refuses too",
+        arguments: [
+            (#"{"id": "x", "command": "echo", "payload": "eA=="}"#, #"job x: "payload" cannot go with "command": the command is the payload"#),
+            (#"{"id": "x", "command": "echo", "payloadText": "x"}"#, #"job x: "payloadText" cannot go with "command""#),
+            (#"{"id": "x", "handler": "h", "payload": "eA==", "payloadText": "x"}"#, #"job x: give "payload" (base64) or "payloadText" (text), not both"#),
+            (
+                #"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "2020-01-01T00:00:00Z"}, "misfire": "skip"}"#,
+                #"job x: "misfire" applies to jobs with a "cron" or "every" schedule only"#
+            ),
+            (#"{"id": "x", "command": "true", "misfire": "fire-once-now"}"#, #"job x: "misfire" applies to jobs with a "cron" or "every""#),
+            (#"{"id": " x", "command": "true"}"#, "job  x: id ' x' starts or ends with a space"),
+        ])
+    func refusedAsByTheFlags(file: String, problem: String) throws {
+        let message = try #require(Self.refusal(file))
+        #expect(message.hasPrefix("jobs.json: " + problem), "\(message)")
     }
 
     /// Linux passes no single argument longer than 128 KiB (its NUL included): such a command

@@ -277,4 +277,31 @@ struct SchedulerCommandTests {
         let future = try await coord.run(["job", "add", "later", "--command", "true", "--at", "+1h"])
         #expect(future.status == 0 && future.stderr.isEmpty, "\(future.stderr)")
     }
+
+    @Test("a jobs file's bad time or oversized payload is refused with status 7 before any I/O")
+    func jobsFileValues() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let cases = [
+            (
+                #"[{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "2027-02-30T12:00:00Z"}}]"#,
+                "February 2027 has no day 30"
+            ),
+            (
+                #"[{"id": "bigjob", "handler": "h", "payloadText": ""# + String(repeating: "a", count: 990_000) + #""}]"#,
+                "job bigjob: payload is 990000 bytes; at most "
+            ),
+        ]
+        for (text, problem) in cases {
+            let file = try coord.write(text, to: "jobs.json")
+            let result = try await coord.run(["job", "add", "--file", file, "--store", "etcd://127.0.0.1:9/none"])
+            #expect(result.status == 7, "\(result.stderr)")
+            #expect(result.stderrLines.count == 1 && result.stderr.contains(problem), "\(result.stderr)")
+        }
+        // And an ISO 8601 time is taken.
+        let file = try coord.write(#"[{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "2099-01-01T00:00:00Z"}}]"#, to: "ok.json")
+        let added = try await coord.run(["job", "add", "--file", file, "--json"])
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(added.stdoutText.contains(#""at":4070908800000"#), "\(added.stdoutText)")
+    }
 }
