@@ -25,5 +25,24 @@ enum ExampleJobs {
         ]
     }
 
+    /// What the printed example file says about each job's fields: the file format's only
+    /// documentation that travels with a file (JSON has no comments; a jobs file ignores `comment`).
+    static let comments: [String: String] = [
+        "hello":
+            #"A jobs file is a JSON array of jobs like these. "command" runs a shell command; "handler" runs code registered in your workers, with "payload" (base64) or "payloadText" (text). With no "schedule" a job runs once, now."#,
+        "resize":
+            #""shards": items per fire time (1-62), each a run of its own; "shardParameters"[i] goes to item i (COORD_SHARD_PARAM); without "shards", one item per parameter."#,
+        "tick":
+            #""schedule" is {"kind": "cron", "cron": "sec min hour day month weekday"} (UTC), {"kind": "every", "everyMs": MILLISECONDS} or {"kind": "once", "at": "2026-01-31T12:00:00Z"} ("at" and "start" also take epoch milliseconds). "overlap": skip, queue or replace; "misfire" (cron and every only): fire-once-now or skip."#,
+        "flaky": #""retry": "maxRetries", and the back-off before each retry in milliseconds: "backoffBaseMs", doubling up to "backoffCapMs"."#,
+        "slow": #""timeoutMs": milliseconds an attempt may run before it is stopped and recorded as timed out."#,
+    ]
+
+    /// The comment of an example job, when `spec` is one (as it is, not a job of the same id).
+    static func comment(for spec: JobSpec) -> String? {
+        guard let comment = comments[spec.id], all.contains(spec) else { return nil }
+        return comment
+    }
+
     private static func command(_ text: String) -> Data { Data(text.utf8) }
 }

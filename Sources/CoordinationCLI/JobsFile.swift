@@ -98,7 +98,8 @@ enum JobsFile {
         }
     }
 
-    /// The file form of `specs`: shell jobs with a readable `command`, pretty-printed.
+    /// The file form of `specs`: shell jobs with a readable `command`, pretty-printed; the
+    /// example jobs with comments that say what their fields mean and in which units.
     static func encode(_ specs: [JobSpec]) throws -> String {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
@@ -111,6 +112,7 @@ enum JobsFile {
                 object["payload"] = nil
                 object["command"] = String(decoding: spec.payload, as: UTF8.self)
             }
+            if let comment = ExampleJobs.comment(for: spec) { object["comment"] = comment }
             objects.append(object)
         }
         let data = try JSONSerialization.data(

@@ -248,4 +248,17 @@ struct JobsFileTests {
         let message = try #require(Self.refusal(#"{"id": "x", "command": "\#(longest)b"}"#))
         #expect(message.hasPrefix(#"jobs.json: job x: "command" is 131072 bytes long; the limit is 131071 bytes"#), "\(message)")
     }
+
+    @Test("the example file says what its fields mean and in which units, and reads back without the comments")
+    func exampleFileDocumentsItsUnits() throws {
+        let text = try JobsFile.encode(ExampleJobs.all)
+        let jobs = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+        let comments = jobs.compactMap { $0["comment"] as? String }.joined(separator: " ")
+        for words in [#""timeoutMs": milliseconds"#, #""everyMs": MILLISECONDS"#, "epoch milliseconds", #""payload" (base64)"#, "backoffBaseMs"] {
+            #expect(comments.contains(words), "\(comments)")
+        }
+        // Only the examples as they are get comments: a job of the same id does not.
+        let mine = JobSpec(id: "hello", handler: "mine")
+        #expect(!(try JobsFile.encode([mine])).contains("comment"))
+    }
 }
