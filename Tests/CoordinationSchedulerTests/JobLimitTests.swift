@@ -38,6 +38,21 @@ import Testing
         #expect(accented.contains("id is 978 bytes long"), "\(accented)")
     }
 
+    /// A run id holds its fire time in 16 digits of epoch milliseconds: a time past year 9999
+    /// (10^16 ms is in year 318,857) would make a longer key than the id's limit allows for.
+    @Test func aTimeBeyondYear9999IsRefused() throws {
+        let id = String(repeating: "a", count: Self.longestID)
+        for date in [Date(timeIntervalSince1970: 1e13), Date(timeIntervalSince1970: -1e13)] {
+            for schedule in [JobSchedule.once(at: date), .every(.seconds(1), start: date)] {
+                let message = try #require(Self.refusal(JobSpec(id: id, handler: "h", schedule: schedule)))
+                #expect(message.contains("is outside the years 0001 to 9999"), "\(message)")
+            }
+        }
+        let last = Date(timeIntervalSince1970: 253_402_300_799)  // 9999-12-31T23:59:59Z
+        #expect(Self.refusal(JobSpec(id: id, handler: "h", schedule: .once(at: last))) == nil)
+        #expect(RunID.scheduled(at: last, item: 61).utf8.count == 22)
+    }
+
     @Test func aLongerRootLeavesLessRoomForTheId() throws {
         let layout = SchedulerLayout(root: try Key("/scheduler/of/the/payments/team"))
         let shorter = Self.longestID - "/of/the/payments/team".utf8.count

@@ -89,6 +89,17 @@ public struct JobSpec: Sendable, Hashable, Codable {
         if case .every(let interval, _) = schedule, interval < .milliseconds(10) {
             throw invalid("fixed rate interval must be at least 10ms, got \(DurationText.format(interval))")
         }
+        // A run id holds its fire time's epoch milliseconds in 16 digits (see ``RunID``), which
+        // every date of a 4-digit year fits: a later one would make keys longer than allowed for.
+        let times: [(String, Date?)] =
+            switch schedule {
+            case .once(let at): [("time", at)]
+            case .every(_, let start): [("start", start)]
+            case .cron: []
+            }
+        for case (let name, let date?) in times where !(Self.earliestTime...Self.latestTime).contains(date) {
+            throw invalid("schedule \(name) \(date.formatted(Date.ISO8601FormatStyle())) is outside the years 0001 to 9999")
+        }
         if case .cron(let expression) = schedule, !expression.fires(after: now, within: Self.cronHorizon) {
             throw invalid(
                 "cron expression '\(expression.text)' never fires: no time in the next 8 years matches it; check its "
@@ -105,6 +116,10 @@ public struct JobSpec: Sendable, Hashable, Codable {
         if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
         if let problem = JobSubmission.sizeProblem(of: self, layout: layout) { throw invalid(problem) }
     }
+
+    /// The range of a one-shot job's time and a fixed rate's start: the years 0001 to 9999.
+    static let earliestTime = Date(timeIntervalSince1970: -62_135_596_800)
+    static let latestTime = Date(timeIntervalSince1970: 253_402_300_799.999)
 
     /// Why `id` cannot be a job's id; `nil` when it can.
     static func idProblem(_ id: String, layout: SchedulerLayout) -> String? {
