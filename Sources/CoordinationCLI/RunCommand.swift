@@ -3,7 +3,6 @@ import Coordination
 import CoordinationScheduler
 import Foundation
 import Logging
-import ServiceLifecycle
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,8 +13,13 @@ struct RunCommand: AsyncParsableCommand {
             (a JSON array of job specs; see --example) or, without a file, a few example jobs, \
             and shows their runs as they happen: on a terminal a table redrawn in place, \
             otherwise one line per event. On SIGINT or SIGTERM (or, with --until-idle, once \
-            every one-shot job has finished and every recurring job has fired twice) the \
-            workers shut down gracefully and a summary of every job's outcomes is printed.
+            every one-shot job has finished and every recurring job has fired twice) every \
+            worker stops claiming at once; running commands get 5s to finish, then their runs \
+            are handed back (pending, for other workers). A summary of every job's outcomes \
+            follows, with the runs left unfinished, and after a signal coord exits with 128 + \
+            its number (130, 143). A second SIGINT or SIGTERM exits at once: the commands die \
+            with the process and their runs are abandoned to takeover, as a killed worker's \
+            are (other workers take them once this process's sessions expire).
 
             On memory:// (the default) everything lives in this process. With a ZooKeeper or \
             etcd store the jobs are submitted to the cluster and `coord worker` processes \
@@ -28,6 +32,9 @@ struct RunCommand: AsyncParsableCommand {
               coord run --example > jobs.json; coord run jobs.json
               coord --store etcd://127.0.0.1:2379/demo run jobs.json --workers 2
             """)
+
+    /// How long running commands may go on after SIGINT or SIGTERM before they are handed back.
+    static let gracePeriod = Duration.seconds(5)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "A JSON jobs file, - for standard input (default: the built-in examples).") var jobsFile: String?
@@ -73,25 +80,37 @@ struct RunCommand: AsyncParsableCommand {
         let workerList = try workerStores.enumerated().map { index, store in
             try Worker(
                 store: store, id: "\(prefix)-\(index + 1)",
-                configuration: Worker.Configuration(capacity: 2, gracePeriod: .seconds(5), finishedJobLimit: maxFinished),
+                configuration: Worker.Configuration(capacity: 2, gracePeriod: Self.gracePeriod, finishedJobLimit: maxFinished),
                 handlers: [ShellJobHandler.name: ShellJobHandler.handler()], logger: context.logger)
         }
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
-        await progress.setWorkers(workerList.map(\.id))
+        let ours = workerList.map(\.id)
+        await progress.setWorkers(ours)
         try Self.checkRunnable(specs, by: workerList.map(\.info), scheme: context.storeURL.scheme)
         // The live log reports what finished from here on, though its watches start with the workers.
         let started = Date()
         try await NewJobs.submit(specs, to: scheduler)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: workerList.map { .init(service: $0) }, gracefulShutdownSignals: [.sigint, .sigterm],
-                logger: context.logger))
+        // Caught from before the workers start, so that no signal kills the process while they hold runs.
+        let signals = SignalListener([SIGINT, SIGTERM])
+        defer { signals.stop() }
+        let shutdown = Shutdown(workers: workerList, progress: progress, onMemory: context.storeURL.scheme == "memory") {
+            // The store says what our workers run; the live view may not have seen the latest claims yet.
+            var held: [String: RunProgress.Held] = [:]
+            for spec in specs {
+                for run in (try? await scheduler.activeRuns(of: spec.id)) ?? [] where run.record.status == .running {
+                    if let worker = run.record.worker, ours.contains(worker) {
+                        held[spec.id + "/" + run.record.run] = RunProgress.Held(worker: worker, attempt: run.record.attempt)
+                    }
+                }
+            }
+            return held
+        }
         let untilIdle = untilIdle
-        enum Done { case workers, other }
-        try await withThrowingTaskGroup(of: Done.self) { tasks in
+        let outcome = try await withThrowingTaskGroup(
+            of: Void.self, returning: (finished: [String: RunProgress.Finished], signal: Int32?, heldAtStop: [String: RunProgress.Held]).self
+        ) { tasks in
             tasks.addTask {
-                try await group.run()
-                return .workers
+                for await signal in signals.signals { await shutdown.signalled(signal.number) }
             }
             tasks.addTask {
                 do {
@@ -100,29 +119,115 @@ struct RunCommand: AsyncParsableCommand {
                 } catch {
                     context.logger.warning("live progress stopped", metadata: ["error": "\(error)"])
                 }
-                return .other
             }
             tasks.addTask {
                 while !Task.isCancelled {
-                    let finished = try await Self.finished(specs, scheduler: scheduler)
-                    await progress.update(finished)
-                    if untilIdle && Self.isIdle(specs, finished) {
-                        await group.triggerGracefulShutdown()
-                        return .other
+                    do {
+                        let finished = try await Self.finished(specs, scheduler: scheduler)
+                        await progress.update(finished)
+                        if untilIdle && Self.isIdle(specs, finished) {
+                            await shutdown.drain()
+                            return
+                        }
+                    } catch let error as CoordinationError {
+                        // Contact lost for a while: the workers ride it out, and so does the display.
+                        context.logger.warning("cannot read the jobs' outcomes; trying again", metadata: ["error": "\(error)"])
                     }
                     try await Task.sleep(for: .milliseconds(250))
                 }
-                return .other
             }
-            // The workers' end (signal or idle) ends the display too.
-            while let done = try await tasks.next() {
-                if case .workers = done { break }
+            // A worker that fails ends the others at once (they hand back what they hold), as a
+            // service group would; otherwise they end when drained, all together.
+            try await withThrowingTaskGroup(of: Void.self) { running in
+                for worker in workerList { running.addTask { try await worker.run() } }
+                while try await running.next() != nil {}
             }
+            await shutdown.workersStopped()
+            let finished = try await Self.finished(specs, scheduler: scheduler)
+            await progress.update(finished)
+            // Cancelled only now: a second signal while the summary is read still exits at once.
             tasks.cancelAll()
+            return (finished, await shutdown.signal, await shutdown.heldAtStop)
         }
-        let finished = try await Self.finished(specs, scheduler: scheduler)
-        await progress.update(finished)
-        Self.printSummary(specs, finished)
+        Self.printSummary(specs, outcome.finished)
+        Self.printLeft(specs, outcome.finished, heldAtStop: outcome.heldAtStop, ours: Set(ours), onMemory: context.storeURL.scheme == "memory")
+        // As lock and elect report a signal that ended their wait: 130 for SIGINT, 143 for SIGTERM.
+        if let signal = outcome.signal { throw ExitCode(128 + signal) }
+    }
+
+    /// How `coord run` stops. Its in-process workers drain together: each stops claiming at once
+    /// (drained one after another, as a service group does, a worker not yet draining claimed
+    /// what a sibling had just handed back, and started the command again), and each hands back
+    /// what it still runs after the grace. A second signal exits at once, as a killed process would.
+    actor Shutdown {
+        let workers: [Worker]
+        let progress: RunProgress
+        let onMemory: Bool
+        /// What our workers run, from the store, by run key.
+        let heldInStore: @Sendable () async -> [String: RunProgress.Held]
+        /// The first signal that stopped the workers, if a signal did.
+        private(set) var signal: Int32?
+        /// The runs our workers held when they were told to stop, by run key (`job/run`).
+        private(set) var heldAtStop: [String: RunProgress.Held] = [:]
+        private var draining = false
+        private var stopped = false
+
+        init(workers: [Worker], progress: RunProgress, onMemory: Bool, heldInStore: @escaping @Sendable () async -> [String: RunProgress.Held]) {
+            self.workers = workers
+            self.progress = progress
+            self.onMemory = onMemory
+            self.heldInStore = heldInStore
+        }
+
+        func drain() async {
+            guard !draining else { return }
+            draining = true
+            // All at once, before anything is awaited.
+            for worker in workers { worker.drain() }
+            // Bounded: a store out of reach must not hold up the note (a second signal still exits).
+            let read = heldInStore
+            let fromStore = await withTaskGroup(of: [String: RunProgress.Held]?.self) { group in
+                group.addTask { await read() }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(2))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? nil
+            }
+            heldAtStop = (fromStore ?? [:]).merging(await progress.held(by: Set(workers.map(\.id)))) { stored, _ in stored }
+        }
+
+        func workersStopped() { stopped = true }
+
+        func signalled(_ number: Int32) async {
+            let name = Shutdown.name(of: number)
+            guard signal == nil else { forceExit(name, number) }
+            signal = number
+            if stopped { return }
+            await drain()
+            let grace = DurationText.format(RunCommand.gracePeriod)
+            let after = onMemory ? "then they are stopped" : "then they go back to pending, for other workers"
+            await progress.note(
+                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (\(name) again exits at once)")
+        }
+
+        /// Ends the process now. Its commands die with it (``ShellJobHandler/supervisor``); its
+        /// runs stay claimed until its sessions end, as a killed worker's would.
+        private func forceExit(_ name: String, _ number: Int32) -> Never {
+            let held = heldAtStop.keys.sorted()
+            var line = "coord: \(name) again: exiting at once"
+            if !held.isEmpty {
+                line += onMemory
+                    ? "; \(held.joined(separator: ", ")) \(held.count == 1 ? "ends" : "end") with this process (memory://)"
+                    : "; abandoned to takeover: \(held.joined(separator: ", ")) (other workers take \(held.count == 1 ? "it" : "them") over once this process's sessions expire, within their TTL)"
+            }
+            StandardStreams.writeError(line)
+            // _exit, not exit: other threads still run, and must not see the process torn down under them.
+            _exit(128 + number)
+        }
+
+        static func name(of number: Int32) -> String { number == SIGTERM ? "SIGTERM" : number == SIGINT ? "SIGINT" : "signal \(number)" }
     }
 
     /// A job none of this command's workers can run would wait forever (and `--until-idle` with
@@ -157,7 +262,7 @@ struct RunCommand: AsyncParsableCommand {
                 done.outcomes[entry.outcome, default: 0] += 1
                 if entry.outcome != .skipped, let at = entry.scheduledAt { done.fireTimes.insert(at) }
             }
-            done.activeRuns = try await scheduler.activeRuns(of: spec.id).count
+            done.active = try await scheduler.activeRuns(of: spec.id)
             result[spec.id] = done
         }
         return result
@@ -183,6 +288,37 @@ struct RunCommand: AsyncParsableCommand {
                 let done = finished[spec.id] ?? RunProgress.Finished()
                 return [spec.id, SchedulerTables.schedule(spec.schedule), String(done.activeRuns)]
                     + outcomes.map { String(done.outcomes[$0] ?? 0) }
+            })
+    }
+
+    /// The runs still active when the workers have stopped: those they handed back (still
+    /// running after the grace), and those waiting or running elsewhere. On a shared store they
+    /// stay, for other workers; on memory:// they end with this process.
+    static func printLeft(
+        _ specs: [JobSpec], _ finished: [String: RunProgress.Finished], heldAtStop: [String: RunProgress.Held], ours: Set<String>,
+        onMemory: Bool
+    ) {
+        let left = specs.flatMap { finished[$0.id]?.active ?? [] }.sorted { ($0.record.job, $0.record.run) < ($1.record.job, $1.record.run) }
+        guard !left.isEmpty else { return }
+        StandardStreams.writeLine("")
+        StandardStreams.writeLine(
+            onMemory ? "left unfinished (memory://: they end with this process):" : "left for other workers (the jobs stay on the store):")
+        SchedulerTables.print(
+            ["RUN", "STATUS", "ATTEMPT", "NOTE"],
+            left.map { active in
+                let record = active.record
+                let key = record.job + "/" + record.run
+                let note: String
+                if record.status == .running, let worker = record.worker {
+                    note = ours.contains(worker) ? "held by \(worker) until its session ends" : "running on \(worker)"
+                } else if let held = heldAtStop[key], held.attempt == record.attempt {
+                    note = "handed back by \(held.worker) after the \(DurationText.format(gracePeriod)) grace"
+                } else if record.notBefore > Date() {
+                    note = "waits until " + SchedulerTables.time(record.notBefore)
+                } else {
+                    note = "waits for a worker"
+                }
+                return [key, record.status.rawValue, String(record.attempt), note]
             })
     }
 }

@@ -11,7 +11,8 @@ actor RunProgress {
         var outcomes: [HistoryEntry.Outcome: Int] = [:]
         /// Distinct fire times with at least one finished attempt.
         var fireTimes: Set<Date> = []
-        var activeRuns = 0
+        var active: [Scheduler.ActiveRun] = []
+        var activeRuns: Int { active.count }
     }
 
     let jobs: [JobSpec]
@@ -54,6 +55,30 @@ actor RunProgress {
             if let message = entry.message { line += ": " + message.replacingOccurrences(of: "\n", with: " ") }
             StandardStreams.writeLine(line)
         }
+    }
+
+    /// An attempt a worker was running: a pending run at the same attempt was handed back.
+    struct Held: Sendable {
+        var worker: String
+        var attempt: Int
+    }
+
+    /// The runs that `workers` are running, as far as the live view knows, by run key (`job/run`).
+    func held(by workers: Set<String>) -> [String: Held] {
+        var held: [String: Held] = [:]
+        for (key, run) in runs where run.record.status == .running {
+            if let worker = run.record.worker, workers.contains(worker) { held[key] = Held(worker: worker, attempt: run.record.attempt) }
+        }
+        return held
+    }
+
+    /// Writes a line on stderr; on a terminal the table is then drawn anew below it, rather than
+    /// over it.
+    func note(_ line: String) {
+        StandardStreams.writeError(line)
+        guard terminal else { return }
+        drawnLines = 0
+        redraw()
     }
 
     func update(_ finished: [String: Finished]) {

@@ -1,0 +1,203 @@
+import Coordination
+@testable import CoordinationCLI
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// `coord run` stopped by signals, as a real process: its in-process workers drain together, so
+/// no command starts twice, and a second signal ends it at once.
+@Suite("coord run on SIGINT", .serverLoadLimit)
+struct RunInterruptTests {
+    /// `coord run`'s grace before it hands back what still runs.
+    static let grace = RunCommand.gracePeriod
+
+    /// A `coord run` process whose stderr is read line by line as it comes, and whose stdout is
+    /// collected until it exits.
+    final class LiveCoord: Sendable {
+        let process: Process
+        let stderrLines: AsyncStream<String>
+        private let stdout = Mutex(Data())
+        private let stderr = Mutex("")
+        private let stdoutDone = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        private let stdoutEnded = Atomic<Bool>(false)
+
+        init(_ coord: CoordProcess, _ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = CoordProcess.binary
+            process.arguments = arguments
+            process.environment = coord.environment
+            process.currentDirectoryURL = coord.directory
+            let out = Pipe(), err = Pipe()
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = out
+            process.standardError = err
+            let (lines, continuation) = AsyncStream<String>.makeStream()
+            stderrLines = lines
+            self.process = process
+            try process.run()
+            // Blocking reads on threads of their own, never on the cooperative pool.
+            Thread { [self] in
+                var pending = Data()
+                while case let chunk = err.fileHandleForReading.availableData, !chunk.isEmpty {
+                    pending.append(chunk)
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                        pending.removeSubrange(pending.startIndex...newline)
+                        stderr.withLock { $0 += line + "\n" }
+                        continuation.yield(line)
+                    }
+                }
+                continuation.finish()
+            }.start()
+            Thread { [self] in
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                stdout.withLock { $0 = data }
+                stdoutEnded.store(true, ordering: .sequentiallyConsistent)
+                stdoutDone.withLock { waiter in
+                    defer { waiter = nil }
+                    return waiter
+                }?.resume()
+            }.start()
+        }
+
+        /// Waits for a stderr line containing `text`, and returns it.
+        func line(containing text: String, limit: Duration = .seconds(30)) async throws -> String {
+            let lines = stderrLines
+            return try await withDeadline("a stderr line with '\(text)'", limit: limit) {
+                for await line in lines where line.contains(text) { return line }
+                throw CoordinationError(.unavailable, "coord ended its stderr without '\(text)'")
+            }
+        }
+
+        /// Waits for the exit (killed after `limit`) and returns the status with all of stdout.
+        func exit(limit: Duration = .seconds(60)) async -> (status: Int32, stdout: String) {
+            let status = await MigrateCommandTests.exit(of: process, limit: limit).status
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ended = stdoutDone.withLock { waiter in
+                    if stdoutEnded.load(ordering: .sequentiallyConsistent) { return true }
+                    waiter = continuation
+                    return false
+                }
+                if ended { continuation.resume() }
+            }
+            return (status, String(decoding: stdout.withLock { $0 }, as: UTF8.self))
+        }
+
+        var stderrText: String { stderr.withLock { $0 } }
+    }
+
+    /// Lines written to the FIFO at `path` until `count` have come: each writer opens it, writes
+    /// and closes, so the reader opens it again until it has them all (each open waits for a writer).
+    static func lines(fromFIFO path: String, count: Int) async throws -> [String] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                var lines: [String] = []
+                do {
+                    while lines.count < count {
+                        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                        let data = try handle.readToEnd() ?? Data()
+                        try handle.close()
+                        lines += String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+                    }
+                    continuation.resume(returning: lines)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
+        }
+    }
+
+    /// A jobs file with one job of two shards, whose command appends to `starts` when it
+    /// starts, then tells the test through `fifo` (its shard and its shell's pid) and sleeps.
+    static func jobsFile(_ coord: CoordProcess, starts: String, fifo: String) throws -> String {
+        let command =
+            "echo \"start $COORD_SHARD $COORD_WORKER_ID $COORD_FENCING_TOKEN\" >> '\(starts)'; echo \"$COORD_SHARD $$\" > '\(fifo)'; exec sleep 30"
+        let job: [String: Any] = ["id": "long", "command": command, "shards": 2]
+        return try coord.write(String(decoding: try JSONSerialization.data(withJSONObject: [job]), as: UTF8.self), to: "jobs.json")
+    }
+
+    static func url(_ backend: TestBackend, _ handles: TestHandles) -> String? {
+        backend.name == "memory" ? "memory://" : backend.url(handles.namespace, ttl: handles.ttl)
+    }
+
+    @Test("on SIGINT every in-process worker stops claiming: each command started once, handed back after the grace, status 130", arguments: TestBackend.all)
+    func interruptStartsNothingTwice(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(Self.url(backend, handles))
+        let starts = coord.directory.appendingPathComponent("starts.log").path
+        let fifo = coord.directory.appendingPathComponent("started").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let file = try Self.jobsFile(coord, starts: starts, fifo: fifo)
+
+        let run = try LiveCoord(coord, ["--store", url, "run", file])
+        let started = try await withDeadline("both shards' commands to start") { try await Self.lines(fromFIFO: fifo, count: 2) }
+        #expect(Set(started.map { $0.prefix(1) }) == ["0", "1"], "\(started)")
+        let clock = ContinuousClock()
+        let signalledAt = clock.now
+        kill(run.process.processIdentifier, SIGINT)
+        let (status, stdout) = await run.exit()
+        let took = clock.now - signalledAt
+
+        #expect(status == 130, "\(run.stderrText)")
+        // The grace, then the hand-back and the handles' closing: nothing waits for another worker's grace.
+        #expect(took < Self.grace + .seconds(6), "coord took \(took) to stop after SIGINT")
+        let lines = try String(contentsOfFile: starts, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2, "each command must start once, not again on a sibling worker: \(lines)")
+        #expect(run.stderrText.contains("coord: SIGINT: stopping; no new runs start"), "\(run.stderrText)")
+        // The summary names what was handed back, each run once.
+        let handedBack = stdout.split(separator: "\n").filter { $0.hasPrefix("long/") && $0.contains("handed back by") }
+        #expect(handedBack.count == 2, "\(stdout)")
+        if backend.name != "memory" {
+            #expect(stdout.contains("left for other workers"), "\(stdout)")
+            // On a shared store the runs wait, pending, for other workers.
+            let runs = try await coord.run(["--store", url, "runs", "long", "--json"])
+            let statuses = runs.stdoutText.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["status"] as? String
+            }
+            #expect(statuses == ["pending", "pending"], "\(runs.stdoutText)")
+        } else {
+            #expect(stdout.contains("left unfinished (memory://"), "\(stdout)")
+        }
+        await handles.closeAll()
+    }
+
+    @Test("a second SIGINT exits at once with status 130, naming the runs abandoned to takeover, and takes the commands with it", arguments: TestBackend.all)
+    func secondInterruptExitsAtOnce(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(Self.url(backend, handles))
+        let starts = coord.directory.appendingPathComponent("starts.log").path
+        let fifo = coord.directory.appendingPathComponent("started").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let file = try Self.jobsFile(coord, starts: starts, fifo: fifo)
+
+        let run = try LiveCoord(coord, ["--store", url, "run", file])
+        let started = try await withDeadline("both shards' commands to start") { try await Self.lines(fromFIFO: fifo, count: 2) }
+        let pids = started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
+        #expect(pids.count == 2, "\(started)")
+        kill(run.process.processIdentifier, SIGINT)
+        _ = try await run.line(containing: "SIGINT again exits at once")
+        let clock = ContinuousClock()
+        let signalledAt = clock.now
+        kill(run.process.processIdentifier, SIGINT)
+        let (status, stdout) = await run.exit()
+        let took = clock.now - signalledAt
+
+        #expect(status == 130, "\(run.stderrText)")
+        #expect(took < Self.grace, "the second SIGINT must not wait for the grace: took \(took)")
+        let last = run.stderrText.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("coord: SIGINT again: exiting at once; "), "\(run.stderrText)")
+        #expect(last.contains("long/") && !stdout.contains("summary:"), "\(run.stderrText)\n\(stdout)")
+        if backend.name != "memory" { #expect(last.contains("abandoned to takeover"), "\(last)") }
+        // The commands die with the process (their lifeline), as a killed worker's do.
+        let deadline = clock.now + .seconds(5)
+        while !pids.allSatisfy(SchedulerProcessTests.hasEnded) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(pids.allSatisfy(SchedulerProcessTests.hasEnded), "still running: \(pids.filter { !SchedulerProcessTests.hasEnded($0) })")
+        for pid in pids where !SchedulerProcessTests.hasEnded(pid) { kill(pid, SIGKILL) }
+        await handles.closeAll()
+    }
+}
