@@ -20,6 +20,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case lost = 11
     /// `coord lock --timeout` gave up: the lock stayed busy (not a store failure, which is 9).
     case notAcquired = 12
+    /// `coord run --until-idle` became idle, but a run ended failed, timed out or abandoned (its
+    /// retries spent): scripts waiting for the jobs learn that they did not all succeed.
+    case runsFailed = 13
 
     /// The status for a store error: the same code gives the same status on every backend.
     public init(_ code: CoordinationError.Code) {
@@ -52,6 +55,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .accessDenied: "credentials missing, wrong or not allowed"
         case .lost: "a lock or leadership was lost; the command was stopped"
         case .notAcquired: "the lock was not acquired within --timeout; the command did not run"
+        case .runsFailed: "coord run --until-idle: a run ended failed, timed out or abandoned"
         }
     }
 

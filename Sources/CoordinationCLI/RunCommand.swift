@@ -45,7 +45,11 @@ struct RunCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "While one of these workers leads: the most finished one-shot jobs kept; beyond it, those that finished first are removed early.",
             valueName: "n")) var maxFinished: Int = Worker.Configuration().finishedJobLimit ?? 10_000
-    @Flag(help: "Exit once one-shot jobs have finished and recurring jobs have fired twice.") var untilIdle = false
+    @Flag(
+        help: """
+            Exit once one-shot jobs have finished and recurring jobs have fired twice: status 0, or \
+            13 when a run ended failed, timed out or abandoned.
+            """) var untilIdle = false
     @Flag(help: "Print the example jobs file and exit.") var example = false
 
     func run() async throws {
@@ -90,9 +94,13 @@ struct RunCommand: AsyncParsableCommand {
         // The live log reports what finished from here on, though its watches start with the workers.
         let started = Date()
         try await NewJobs.submit(specs, to: scheduler)
-        // Caught from before the workers start, so that no signal kills the process while they hold runs.
+        // Caught from before the workers start (and anything is said), so that no signal kills
+        // the process while they hold runs.
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
+        if untilIdle {
+            for note in Self.distantWaits(specs, now: started) { StandardStreams.writeError(note) }
+        }
         let shutdown = Shutdown(workers: workerList, progress: progress, onMemory: context.storeURL.scheme == "memory") {
             // The store says what our workers run; the live view may not have seen the latest claims yet.
             var held: [String: RunProgress.Held] = [:]
@@ -153,6 +161,52 @@ struct RunCommand: AsyncParsableCommand {
         Self.printLeft(specs, outcome.finished, heldAtStop: outcome.heldAtStop, ours: Set(ours), onMemory: context.storeURL.scheme == "memory")
         // As lock and elect report a signal that ended their wait: 130 for SIGINT, 143 for SIGTERM.
         if let signal = outcome.signal { throw ExitCode(128 + signal) }
+        // Idle: a script that waits for the jobs learns whether they did what they should.
+        if let problem = Self.unsuccessful(specs, outcome.finished, onMemory: context.storeURL.scheme == "memory") {
+            StandardStreams.writeError("coord: " + problem)
+            throw ExitCode(ExitStatus.runsFailed.rawValue)
+        }
+    }
+
+    /// What --until-idle waits for beyond ``distantWait``, one note per job: a one-shot job due
+    /// later, a recurring job whose second fire time is far (`0 0 0 29 2 *`). Said at the start,
+    /// or coord would seem to hang.
+    static func distantWaits(_ specs: [JobSpec], now: Date) -> [String] {
+        let far = now.addingTimeInterval(distantWait.seconds)
+        return specs.compactMap { spec in
+            switch spec.schedule {
+            case .once(nil):
+                return nil
+            case .once(let at?):
+                guard at > far else { return nil }
+                return "coord: note: --until-idle waits for \(spec.id), due at \(SchedulerTables.time(at)) (Ctrl-C stops)"
+            case .cron, .every:
+                let first = spec.schedule.nextFireTime(after: now, anchor: now)
+                let second = first.flatMap { spec.schedule.nextFireTime(after: $0, anchor: now) }
+                guard let second else {
+                    return "coord: note: --until-idle waits for \(spec.id) to fire twice, and it will not (Ctrl-C stops)"
+                }
+                guard second > far else { return nil }
+                return "coord: note: --until-idle waits for \(spec.id) to fire twice, the second time at \(SchedulerTables.time(second)) (Ctrl-C stops)"
+            }
+        }
+    }
+
+    /// How far away a wait must be for --until-idle to say so.
+    static let distantWait = Duration.seconds(60)
+
+    /// The runs whose last attempt failed, timed out or was abandoned, with no retry to come, as
+    /// one line; `nil` when there are none. An attempt that a retry made good does not count.
+    static func unsuccessful(_ specs: [JobSpec], _ finished: [String: RunProgress.Finished], onMemory: Bool) -> String? {
+        let runs = specs.flatMap { spec in
+            (finished[spec.id]?.unsuccessful ?? [:]).map { (key: spec.id + "/" + $0.key, outcome: $0.value) }
+        }.sorted { $0.key < $1.key }
+        guard !runs.isEmpty else { return nil }
+        let shown = runs.prefix(10).map { "\($0.key) (\(SchedulerTables.outcome($0.outcome)))" }.joined(separator: ", ")
+        let more = runs.count > 10 ? " and \(runs.count - 10) more" : ""
+        // On memory:// the history went with the workers; the lines above said why.
+        let why = onMemory ? "" : "; coord runs JOB shows why"
+        return "\(runs.count == 1 ? "1 run" : "\(runs.count) runs") did not succeed: \(shown)\(more)\(why)"
     }
 
     /// How `coord run` stops. Its in-process workers drain together: each stops claiming at once
@@ -258,11 +312,18 @@ struct RunCommand: AsyncParsableCommand {
         var result: [String: RunProgress.Finished] = [:]
         for spec in specs {
             var done = RunProgress.Finished()
+            // Each run's last attempt: what the run came to, once it is no longer active.
+            var last: [String: HistoryEntry] = [:]
             for entry in try await scheduler.history(of: spec.id) {
                 done.outcomes[entry.outcome, default: 0] += 1
                 if entry.outcome != .skipped, let at = entry.scheduledAt { done.fireTimes.insert(at) }
+                if let run = entry.run, (entry.attempt ?? 0) >= (last[run]?.attempt ?? 0) { last[run] = entry }
             }
             done.active = try await scheduler.activeRuns(of: spec.id)
+            let active = Set(done.active.map(\.record.run))
+            for (run, entry) in last where !active.contains(run) && [.failed, .timedOut, .abandoned].contains(entry.outcome) {
+                done.unsuccessful[run] = entry.outcome
+            }
             result[spec.id] = done
         }
         return result

@@ -12,6 +12,9 @@ actor RunProgress {
         /// Distinct fire times with at least one finished attempt.
         var fireTimes: Set<Date> = []
         var active: [Scheduler.ActiveRun] = []
+        /// The runs that ended without success (their last attempt failed, timed out or was
+        /// abandoned, and no retry is coming), by run id.
+        var unsuccessful: [String: HistoryEntry.Outcome] = [:]
         var activeRuns: Int { active.count }
     }
 

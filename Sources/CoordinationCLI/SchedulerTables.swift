@@ -34,6 +34,14 @@ enum SchedulerTables {
         return date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
+    /// An outcome or a run status as people read it: `timed out`, not the stored `timedOut`.
+    static func outcome(_ outcome: HistoryEntry.Outcome) -> String { status(outcome.rawValue) }
+
+    /// ``outcome(_:)`` for a stored status (a run's `pending`/`running`, or an outcome).
+    static func status(_ stored: String) -> String {
+        stored == HistoryEntry.Outcome.timedOut.rawValue ? "timed out" : stored
+    }
+
     static func labels(_ labels: [String: String]) -> String {
         labels.isEmpty ? "-" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }

@@ -23,13 +23,15 @@ struct SchedulerCommandTests {
         return rows
     }
 
-    @Test("coord run --until-idle runs the built-in examples and exits 0 with their expected outcomes")
+    @Test("coord run --until-idle runs the built-in examples with their expected outcomes, and exits 13 for the one that times out")
     func runExamples() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let result = try await coord.run(["run", "--until-idle"])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr == "")
+        #expect(result.status == 13, "\(result.stderr)")
+        // flaky's failed first attempt was made good by its retry: only slow's run counts.
+        #expect(result.stderrLines.count == 1 && result.stderr.hasPrefix("coord: 1 run did not succeed: slow/r-"), "\(result.stderr)")
+        #expect(result.stderr.hasSuffix(" (timed out)\n"), "\(result.stderr)")
         let rows = Self.summary(result.stdoutText)
         #expect(Set(rows.keys) == ["hello", "resize", "tick", "flaky", "slow"], "\(result.stdoutText)")
         #expect(rows["hello"]?["SUCCEEDED"] == "1")
@@ -57,10 +59,63 @@ struct SchedulerCommandTests {
         let file = try coord.write(
             String(decoding: try JSONSerialization.data(withJSONObject: oneShots), as: UTF8.self), to: "jobs.json")
         let result = try await coord.run(["run", file, "--until-idle", "--workers", "2"])
-        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.status == 13, "slow times out: \(result.stderr)")
         let rows = Self.summary(result.stdoutText)
         #expect(Set(rows.keys) == ["hello", "resize", "flaky", "slow"])
         #expect(rows["resize"]?["SUCCEEDED"] == "4")
+    }
+
+    @Test("coord run --until-idle exits 0 when every run succeeded, a retry included, and 13 naming each run that failed or timed out")
+    func untilIdleStatus() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let retried = #"if [ "$COORD_ATTEMPT" = 1 ]; then exit 1; fi"#
+        let good = try coord.write(
+            String(decoding: try JSONSerialization.data(withJSONObject: [
+                ["id": "ok", "command": "true"],
+                ["id": "retried", "command": retried, "retry": ["maxRetries": 1, "backoffBaseMs": 10, "backoffCapMs": 10]],
+            ]), as: UTF8.self), to: "good.json")
+        let succeeded = try await coord.run(["run", good, "--until-idle"])
+        #expect(succeeded.status == 0, "\(succeeded.stderr)")
+        #expect(succeeded.stderr == "")
+        #expect(Self.summary(succeeded.stdoutText)["retried"]?["FAILED"] == "1", "\(succeeded.stdoutText)")
+
+        let bad = try coord.write(
+            String(decoding: try JSONSerialization.data(withJSONObject: [
+                ["id": "ok", "command": "true"],
+                ["id": "broken", "command": "exit 3"],
+                ["id": "late", "command": "sleep 5", "timeoutMs": 200],
+            ]), as: UTF8.self), to: "bad.json")
+        let failed = try await coord.run(["run", bad, "--until-idle"])
+        #expect(failed.status == 13, "\(failed.stderr)")
+        let line = try #require(failed.stderrLines.first)
+        #expect(failed.stderrLines.count == 1, "\(failed.stderr)")
+        #expect(line.hasPrefix("coord: 2 runs did not succeed: broken/r-"), "\(line)")
+        #expect(line.contains(" (failed), late/r-") && line.hasSuffix(" (timed out)"), "\(line)")
+    }
+
+    @Test("coord run --until-idle says at the start which far fire times it waits for")
+    func untilIdleNotesDistantWaits() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(
+            String(decoding: try JSONSerialization.data(withJSONObject: [
+                ["id": "leap", "command": "true", "schedule": ["kind": "cron", "cron": "0 0 0 29 2 *"]],
+                ["id": "later", "command": "true", "schedule": ["kind": "once", "at": 1_893_456_000_000]],
+                ["id": "soon", "command": "true", "schedule": ["kind": "every", "everyMs": 1000]],
+                ["id": "now", "command": "true"],
+            ]), as: UTF8.self), to: "jobs.json")
+        let run = try RunInterruptTests.LiveCoord(coord, ["run", file, "--until-idle"])
+        let leap = try await run.line(containing: "leap")
+        let later = try await run.line(containing: "later")
+        kill(run.process.processIdentifier, SIGINT)
+        let (status, _) = await run.exit()
+        #expect(status == 130, "\(run.stderrText)")
+        // The next 29th of February at midnight after the first: two leap years from now at most.
+        #expect(leap.hasPrefix("coord: note: --until-idle waits for leap to fire twice, the second time at 20"), "\(leap)")
+        #expect(leap.contains("-02-29T00:00:00Z (Ctrl-C stops)"), "\(leap)")
+        #expect(later == "coord: note: --until-idle waits for later, due at 2030-01-01T00:00:00Z (Ctrl-C stops)")
+        #expect(!run.stderrText.contains("soon") && !run.stderrText.contains("for now"), "\(run.stderrText)")
     }
 
     @Test("a jobs file with a mistake is refused with one line naming the job and the field")
