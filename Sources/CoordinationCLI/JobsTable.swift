@@ -11,7 +11,8 @@ struct JobsTable: AsyncParsableCommand {
             STATE is active, paused, or finished (a one-shot job with no active run left; \
             workers remove it after a while, see coord worker --keep-finished). With --json \
             prints one object per job: id, handler, schedule, strategy, state (as in the table), \
-            nextFire, activeRuns, lastOutcome, lastFinished.
+            nextFire, activeRuns, lastOutcome (as stored: timedOut where the table says \
+            timed out), lastFinished.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -55,7 +56,7 @@ struct JobsTable: AsyncParsableCommand {
             ["ID", "SCHEDULE", "STRATEGY", "STATE", "NEXT FIRE", "ACTIVE", "LAST"],
             rows.map { row in
                 [row.id, row.schedule, row.strategy, row.state, row.nextFire.map(Self.shortTime) ?? "-", String(row.activeRuns),
-                    row.lastOutcome ?? "-"]
+                    row.lastOutcome.map(SchedulerTables.status) ?? "-"]
             })
     }
 

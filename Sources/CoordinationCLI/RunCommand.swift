@@ -344,7 +344,7 @@ struct RunCommand: AsyncParsableCommand {
         StandardStreams.writeLine("summary:")
         let outcomes = HistoryEntry.Outcome.allCases
         SchedulerTables.print(
-            ["JOB", "SCHEDULE", "ACTIVE"] + outcomes.map { $0.rawValue.uppercased() },
+            ["JOB", "SCHEDULE", "ACTIVE"] + outcomes.map { SchedulerTables.outcome($0).uppercased() },
             specs.map { spec in
                 let done = finished[spec.id] ?? RunProgress.Finished()
                 return [spec.id, SchedulerTables.schedule(spec.schedule), String(done.activeRuns)]

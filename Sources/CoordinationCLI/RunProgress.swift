@@ -52,7 +52,7 @@ actor RunProgress {
             runs[job + "/" + run] = nil
         case .finished(let entry):
             guard !terminal else { return }
-            var line = "\(Self.clock()) \(entry.job)/\(entry.run ?? "-") \(entry.outcome.rawValue)"
+            var line = "\(Self.clock()) \(entry.job)/\(entry.run ?? "-") \(SchedulerTables.outcome(entry.outcome))"
             if let worker = entry.worker { line += " on \(worker)" }
             if let attempt = entry.attempt { line += " (attempt \(attempt)" + (entry.token.map { ", token \($0)" } ?? "") + ")" }
             if let message = entry.message { line += ": " + message.replacingOccurrences(of: "\n", with: " ") }

@@ -10,9 +10,10 @@ struct RunsCommand: AsyncParsableCommand {
         discussion: """
             Active runs first (pending, running), then the history, oldest first. Each row: job, \
             run, worker, token (the attempt's fencing token), status (pending, running, or the \
-            outcome: succeeded, failed, timedOut, abandoned, cancelled, skipped), attempt, \
+            outcome: succeeded, failed, timed out, abandoned, cancelled, skipped), attempt, \
             scheduled, started, finished and message. --json prints one object per run with \
-            these fields, plus item and the stdoutTail / stderrTail a shell command left.
+            these fields (status as stored: timedOut), plus item and the stdoutTail / \
+            stderrTail a shell command left.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -34,7 +35,7 @@ struct RunsCommand: AsyncParsableCommand {
         SchedulerTables.print(
             ["JOB", "RUN", "WORKER", "TOKEN", "STATUS", "ATTEMPT", "SCHEDULED", "STARTED", "FINISHED", "MESSAGE"],
             rows.map { row in
-                [row.job, row.run ?? "-", row.worker ?? "-", row.token.map(String.init) ?? "-", row.status,
+                [row.job, row.run ?? "-", row.worker ?? "-", row.token.map(String.init) ?? "-", SchedulerTables.status(row.status),
                     row.attempt.map(String.init) ?? "-", row.scheduledAt.map(JobsTable.shortTime) ?? "-",
                     row.startedAt.map(JobsTable.shortTime) ?? "-", row.finishedAt.map(JobsTable.shortTime) ?? "-",
                     row.message.map { $0.replacingOccurrences(of: "\n", with: " ") } ?? ""]

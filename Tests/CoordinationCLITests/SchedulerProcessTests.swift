@@ -302,6 +302,33 @@ struct SchedulerProcessTests {
         await handles.closeAll()
     }
 
+    @Test("coord runs and coord jobs say timed out in their tables; --json keeps the stored timedOut", arguments: servers)
+    func timedOutInTablesAndJSON(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        func coordRun(_ arguments: [String]) async throws -> CoordProcess.Result {
+            try await coord.run(["--store", url] + arguments)
+        }
+        let file = try coord.write(#"[{"id": "slow", "command": "sleep 5", "timeoutMs": 200}]"#, to: "jobs.json")
+        let ran = try await coordRun(["run", file, "--until-idle", "--workers", "1"])
+        #expect(ran.status == 13, "\(ran.stderr)")
+
+        let table = try await coordRun(["runs", "slow"])
+        let header = SchedulerCommandTests.cells(try #require(table.stdoutText.split(separator: "\n").first.map(String.init)))
+        let row = SchedulerCommandTests.cells(try #require(table.stdoutText.split(separator: "\n").dropFirst().first.map(String.init)))
+        #expect(Dictionary(uniqueKeysWithValues: zip(header, row))["STATUS"] == "timed out", "\(table.stdoutText)")
+        let runs = try await coordRun(["runs", "slow", "--json"])
+        #expect(runs.stdoutText.contains(#""status":"timedOut""#), "\(runs.stdoutText)")
+
+        let jobs = try await coordRun(["jobs"])
+        #expect(jobs.stdoutText.split(separator: "\n").last?.hasSuffix("  timed out") == true, "\(jobs.stdoutText)")
+        let jobsJSON = try await coordRun(["jobs", "--json"])
+        #expect(jobsJSON.stdoutText.contains(#""lastOutcome":"timedOut""#), "\(jobsJSON.stdoutText)")
+        await handles.closeAll()
+    }
+
     /// Fencing protects only what checks the token: a command left running by a dead worker
     /// would run beside the attempt that takes its run over.
     @Test("a worker killed with SIGKILL takes its running command, and what that started, with it", arguments: servers)

@@ -49,10 +49,14 @@ import Testing
         let onceNow = history.filter { $0.job == "once-now" }
         #expect(onceNow.filter { $0.outcome == .succeeded }.last?.scheduledAt == latestMissed, "one run for the latest missed time")
         #expect(onceNow.filter { $0.outcome == .skipped }.count == 1, "the other four recorded as skipped")
-        #expect(onceNow.first { $0.outcome == .skipped }?.message?.hasPrefix("4 fire time(s)") == true)
+        // Times in messages as coord shows every time, ISO 8601 in UTC; the policy as its flag spells it.
+        let missedText = ISO8601DateFormatter().string(from: latestMissed)
+        #expect(
+            onceNow.first { $0.outcome == .skipped }?.message
+                == "4 fire time(s) up to \(missedText) missed (misfire policy fire-once-now)")
         let skipper = history.filter { $0.job == "skipper" }
         #expect(skipper.filter { $0.outcome == .succeeded }.count == 5, "no run for missed fire times")
-        #expect(skipper.first { $0.outcome == .skipped }?.message?.hasPrefix("5 fire time(s)") == true)
+        #expect(skipper.first { $0.outcome == .skipped }?.message == "5 fire time(s) up to \(missedText) missed (misfire policy skip)")
 
         // Back on time: the next fire time runs normally for both.
         clock.advance(by: 0.3)

@@ -155,6 +155,10 @@ struct LeaderDuties: Sendable {
         return wake
     }
 
+    /// A time in a history message: ISO 8601 in UTC, as coord shows every time (not `Date`'s
+    /// own `2026-12-03 09:15:34 +0000`).
+    static func text(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle()) }
+
     func materialise(
         spec: JobSpec, state: JobState, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
         workers: [String: WorkerInfo], stable: Bool, planner: inout PlacementState
@@ -168,7 +172,7 @@ struct LeaderDuties: Sendable {
             entries.append(
                 HistoryEntry(
                     job: spec.id, scheduledAt: latest, finishedAt: now, outcome: .skipped,
-                    message: "\(missed) fire time(s) up to \(latest) missed (misfire policy \(spec.misfire.rawValue))"))
+                    message: "\(missed) fire time(s) up to \(Self.text(latest)) missed (misfire policy \(spec.misfire == .skip ? "skip" : "fire-once-now"))"))
         }
         if let scheduled = fire, !active.isEmpty {
             switch spec.overlap {
@@ -185,7 +189,7 @@ struct LeaderDuties: Sendable {
                 let unchanged = Coordination.Operation.check(try layout.job(spec.id), version: version)
                 for run in active {
                     try await canceller.cancel(
-                        job: spec.id, run: run.record.run, reason: "replaced by the fire time \(scheduled)", provided: [unchanged])
+                        job: spec.id, run: run.record.run, reason: "replaced by the fire time \(Self.text(scheduled))", provided: [unchanged])
                 }
             case .queue:
                 break
