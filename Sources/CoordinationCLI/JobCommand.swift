@@ -166,8 +166,8 @@ enum JobControl {
         @Argument(help: "The ids of the jobs to remove.") var ids: [String]
 
         func run() async throws {
-            var missing: [String] = []
             try await JobControl.act(global) { scheduler in
+                var missing: [String] = []
                 // A repeated id would otherwise be reported missing the second time.
                 var seen = Set<String>()
                 for id in ids where seen.insert(id).inserted {
@@ -178,12 +178,13 @@ enum JobControl {
                         missing.append(id)
                     }
                 }
-            }
-            guard missing.isEmpty else {
-                let others = Set(ids).count > missing.count ? " (the others were removed)" : ""
-                throw CoordinationError(
-                    .noNode,
-                    "no \(missing.count == 1 ? "job" : "jobs") \(missing.joined(separator: ", "))\(others); coord jobs lists the jobs there are")
+                // Thrown within: on memory:// the note joins this line rather than adding one.
+                guard missing.isEmpty else {
+                    let others = Set(ids).count > missing.count ? " (the others were removed)" : ""
+                    throw CoordinationError(
+                        .noNode,
+                        "no \(missing.count == 1 ? "job" : "jobs") \(missing.joined(separator: ", "))\(others); coord jobs lists the jobs there are")
+                }
             }
         }
     }

@@ -73,6 +73,12 @@ struct WorkerCommand: AsyncParsableCommand {
         guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         guard weight >= 1 else { throw CommandLineProblem("--weight must be at least 1, got \(weight)") }
         let context = try await CommandContext.make(global)
+        if context.storeURL.scheme == "memory" {
+            // It would run forever with nothing to do.
+            StandardStreams.writeError(
+                "coord: note: memory:// lives in this coord process only, so no job added elsewhere can reach this worker; "
+                    + "use --store zookeeper://… or etcd://…, or coord run to run jobs here")
+        }
         try await context.withStoreWaitingForServer { store in
             let worker = try Worker(
                 store: store, id: workerID, configuration: workerConfiguration,

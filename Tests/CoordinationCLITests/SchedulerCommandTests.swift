@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import CoordinationCLI
 
 /// `coord run`, `coord job add` and the scheduler's `--json` on the embedded store: each `coord`
 /// process has a store of its own, so each test is about one invocation.
@@ -218,12 +219,45 @@ struct SchedulerCommandTests {
     func removeMissingJobs() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
+        // On memory:// the one line of failure ends with the note that the store was empty.
         let one = try await coord.run(["job", "rm", "gone"])
         #expect(one.status == 2 && one.stdout.isEmpty)
-        #expect(one.stderrLines == ["coord: no job gone; coord jobs lists the jobs there are"])
+        #expect(one.stderrLines.count == 1 && one.stderr.hasPrefix("coord: no job gone; coord jobs lists the jobs there are (note: memory://"))
         let several = try await coord.run(["job", "rm", "gone", "also-gone", "gone"])
         #expect(several.status == 2 && several.stdout.isEmpty)
-        #expect(several.stderrLines == ["coord: no jobs gone, also-gone; coord jobs lists the jobs there are"])
+        #expect(
+            several.stderrLines.count == 1
+                && several.stderr.hasPrefix("coord: no jobs gone, also-gone; coord jobs lists the jobs there are (note: memory://"))
+    }
+
+    @Test("on memory:// the commands about shared jobs say that the store lives and dies with them; coord run does not")
+    func memoryStoreNote() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let note = "coord: note: " + CommandContext.memoryNote
+        let added = try await coord.run(["job", "add", "x", "--command", "true"])
+        #expect(added.status == 0 && added.stdoutText == "added x\n")
+        #expect(added.stderrLines == [note], "\(added.stderr)")
+        for arguments in [["jobs"], ["jobs", "--json"], ["workers"], ["job", "trigger", "x"] ] {
+            let result = try await coord.run(["--store", "memory://"] + arguments)
+            if arguments.first == "job" {
+                // A failure: the note joins its one line.
+                #expect(result.status == 2 && result.stderrLines == ["coord: no job x (note: \(CommandContext.memoryNote))"], "\(result.stderr)")
+            } else {
+                #expect(result.status == 0 && result.stderrLines.last == note, "\(arguments): \(result.stderr)")
+            }
+        }
+        // A worker would wait forever for jobs no other process can add: it says so as it starts.
+        let worker = try RunInterruptTests.LiveCoord(coord, ["worker"])
+        let line = try await worker.line(containing: "memory://")
+        #expect(line.hasPrefix("coord: note: memory:// lives in this coord process only, so no job added elsewhere can reach this worker"))
+        // Its exit is not the point (a SIGTERM this early could come before its handler).
+        kill(worker.process.processIdentifier, SIGKILL)
+        _ = await worker.exit()
+        // coord run is the command for memory://: no note.
+        let file = try coord.write(#"[{"id": "a", "command": "true"}]"#, to: "jobs.json")
+        let run = try await coord.run(["run", file, "--until-idle", "--workers", "1"])
+        #expect(run.status == 0 && run.stderr == "", "\(run.stderr)")
     }
 
     @Test("worker refuses a bad --keep-finished before any I/O, with one line naming the option")
