@@ -19,9 +19,12 @@ enum ExampleJobs {
                 id: "flaky", handler: ShellJobHandler.name,
                 payload: command("if [ \"$COORD_ATTEMPT\" = 1 ]; then echo 'first attempt fails' >&2; exit 1; fi; echo recovered"),
                 retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(200), backoffCap: .seconds(1))),
+            // Its first attempt outruns the timeout and is stopped; the retry finishes in time, so
+            // the main job's `--until-idle` ends with status 0 while showing a timeout.
             JobSpec(
-                id: "slow", handler: ShellJobHandler.name, payload: command("echo started; sleep 5; echo never printed"),
-                timeout: .milliseconds(300)),
+                id: "slow", handler: ShellJobHandler.name,
+                payload: command("echo started; if [ \"$COORD_ATTEMPT\" = 1 ]; then sleep 5; echo never printed; fi; echo done in time"),
+                timeout: .milliseconds(300), retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(200), backoffCap: .seconds(1))),
         ]
     }
 
@@ -35,7 +38,7 @@ enum ExampleJobs {
         "tick":
             #""schedule" is {"kind": "cron", "cron": "sec min hour day month weekday"} (UTC), {"kind": "every", "everyMs": MILLISECONDS} or {"kind": "once", "at": "2026-01-31T12:00:00Z"} ("at" and "start" also take epoch milliseconds). "overlap": skip, queue or replace; "misfire" (cron and every only): fire-once-now or skip."#,
         "flaky": #""retry": "maxRetries", and the back-off before each retry in milliseconds: "backoffBaseMs", doubling up to "backoffCapMs"."#,
-        "slow": #""timeoutMs": milliseconds an attempt may run before it is stopped and recorded as timed out."#,
+        "slow": #""timeoutMs": milliseconds an attempt may run before it is stopped and recorded as timed out (then retried, as here, if "retry" allows)."#,
     ]
 
     /// The comment of an example job, when `spec` is one (as it is, not a job of the same id).
