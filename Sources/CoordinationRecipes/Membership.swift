@@ -98,11 +98,18 @@ public struct Membership: Sendable {
         // Only what this call joined is left: a join refused because another live member holds
         // the id must not end that member's membership on the way out.
         var membership: Member?
+        // The values of joins whose outcome is unknown (the reply was lost): one may have made
+        // the member without our hearing of it, before a cancellation cut the retry short.
+        var unsure: Set<[UInt8]> = []
+        func leaveWhatWasMade() async {
+            if let membership { try? await Task { try await leave(membership) }.value }
+            if !unsure.isEmpty { try? await Task { [unsure] in try await leave(id: id, ifEphemeralWithValueIn: unsure) }.value }
+        }
         do {
             for await event in store.sessionEvents() {
                 try Task.checkCancellation()
                 guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
-                if let member = try await join(id: id, metadata: metadata, in: event) {
+                if let member = try await join(id: id, metadata: metadata, in: event, unsure: &unsure) {
                     joinedSession = event.sessionID
                     membership = member
                     joined(member, event.sessionID)
@@ -110,16 +117,30 @@ public struct Membership: Sendable {
                 }
             }
         } catch {
-            if let membership { try? await Task { try await leave(membership) }.value }
+            await leaveWhatWasMade()
             throw error
         }
-        if let membership { try? await Task { try await leave(membership) }.value }
+        await leaveWhatWasMade()
         try Task.checkCancellation()
+    }
+
+    /// Deletes member `id` if it is ephemeral with one of `values`: what a join whose reply was
+    /// lost would have made (the test a retried join uses to recognise its own member).
+    private func leave(id: String, ifEphemeralWithValueIn values: Set<[UInt8]>) async throws {
+        let key = try group.child(id)
+        guard let existing = try await store.get(key), existing.isEphemeral, values.contains(existing.value) else { return }
+        do {
+            try await store.delete(key, ifVersion: existing.version, recursive: false)
+        } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {}
     }
 
     /// Joins for the session of `event`, through failures that may pass; `nil` when that
     /// session ended first (the next session's event joins again).
-    private func join(id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent) async throws -> Member? {
+    /// - Parameter unsure: gets the value of each try whose outcome is unknown; emptied once the
+    ///   outcome is known.
+    private func join(
+        id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent, unsure: inout Set<[UInt8]>
+    ) async throws -> Member? {
         let key = try group.child(id)
         // Whether an earlier try may have created the member without our hearing of it.
         var mayHaveJoined = event.state == .reconnected
@@ -130,16 +151,20 @@ public struct Membership: Sendable {
             let metadata = metadata()
             tried.insert(metadata)
             do {
-                return try await join(id: id, metadata: metadata)
+                let member = try await join(id: id, metadata: metadata)
+                unsure = []
+                return member
             } catch let error as CoordinationError where error.code == .nodeExists {
                 // Still there from this session (a reconnect, or a try whose reply was lost), or
                 // held by someone else: say so.
                 if mayHaveJoined, let existing = try? await store.get(key), existing.isEphemeral, tried.contains(existing.value) {
+                    unsure = []
                     return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
                 }
                 throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: key)
             } catch where StoreFailure.mayPass(error, store: store) {
                 let code = (error as? CoordinationError)?.code
+                if code == .connectionLoss || code == .timeout { unsure.insert(metadata) }
                 mayHaveJoined = mayHaveJoined || code == .connectionLoss || code == .timeout
                 logger.warning("joining the group failed; trying again", metadata: ["group": "\(group)", "member": "\(id)", "error": "\(error)"])
                 try await backoff.pause()
