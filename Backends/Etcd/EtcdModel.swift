@@ -77,6 +77,16 @@ struct KeySpace: Sendable {
         return try? Key(text)
     }
 
+    /// What a role limited to a prefix must be granted for every operation to work here: the
+    /// namespace's keys and the sequential counters of its keys, which live outside it (deletes
+    /// and sequential creates write them).
+    var grantsNeeded: String {
+        let counters = String(decoding: Self.counterBase + etcdKey(.root), as: UTF8.self)
+        let keys = namespace.isRoot ? "every key" : "\(namespace.path) and the keys beneath"
+        return "a user limited to a prefix needs readwrite on \(keys) and on \(counters) and the keys beneath "
+            + "(sequential counters live there), e.g. etcdctl role grant-permission ROLE --prefix=true readwrite \(counters)"
+    }
+
     /// The counter of sequential children of `parent`.
     func counter(of parent: Key) -> [UInt8] { Self.counterBase + etcdKey(parent) }
 

@@ -81,7 +81,13 @@ public final class EtcdStore: CoordinationStore {
     func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed() }
         requestsSent.add(1, ordering: .relaxed)
-        return try await gateway.call(path, body, via: loop, kind: kind)
+        do {
+            return try await gateway.call(path, body, via: loop, kind: kind)
+        } catch where error.code == .permissionDenied {
+            var error = error
+            error.message += "; " + keys.grantsNeeded
+            throw error
+        }
     }
 
     func txn(_ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> TxnReply {

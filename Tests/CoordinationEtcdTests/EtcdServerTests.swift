@@ -320,6 +320,15 @@ struct EtcdServerTests {
                 }
                 _ = try await admin.call("/v3/auth/user/grant", ["user": .string(user), "role": .string(user)])
             }
+            // A third tenant granted its namespace only, as one would guess: refused what writes
+            // counters, told what to grant.
+            _ = try await admin.call("/v3/auth/user/add", ["name": "carol", "password": "carol-pw-5e1d"])
+            _ = try await admin.call("/v3/auth/role/add", ["name": "carol"])
+            _ = try await admin.call("/v3/auth/role/grant", [
+                "name": "carol",
+                "perm": ["permType": "READWRITE", "key": .bytes(Array("/tenant-c".utf8)), "range_end": .bytes(KeySpace.prefixEnd(Array("/tenant-c".utf8)))],
+            ])
+            _ = try await admin.call("/v3/auth/user/grant", ["user": "carol", "role": "carol"])
             _ = try await admin.call("/v3/auth/enable", [:])
 
             let logs = CapturedLogs()
@@ -361,6 +370,20 @@ struct EtcdServerTests {
                 }
                 await intruder.close()
             }
+            let carol = try await open("carol", "carol-pw-5e1d", "/tenant-c")
+            _ = try await carol.create(try Key("/jobs/x"), value: [1], mode: .persistent)
+            for attempt in [
+                { _ = try await carol.create(try Key("/jobs/q-"), value: [], mode: .sequential) },
+                { try await carol.delete(try Key("/jobs/x"), ifVersion: nil, recursive: false) },
+            ] as [@Sendable () async throws -> Void] {
+                let error = await #expect(throws: CoordinationError.self) { try await attempt() }
+                #expect(error?.code == .permissionDenied)
+                #expect(
+                    error?.message.contains("etcdctl role grant-permission ROLE --prefix=true readwrite coordination/sequence/tenant-c") == true,
+                    "\(String(describing: error))")
+            }
+            await carol.close()
+
             let wrong = await #expect(throws: CoordinationError.self) { _ = try await open("alice", "bob-pw-91c2", "/tenant-a") }
             #expect(wrong?.code == .unauthenticated)
             if let wrong { errors.append(wrong) }
