@@ -52,9 +52,11 @@ struct ConfigCheck: AsyncParsableCommand {
                 ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"),
             ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
         ]
+        let overruled = configuration.refinementsOverruled()
         for refinement in CoordConfiguration.Refinement.allCases {
             guard let setting = configuration.refinements[refinement] else { continue }
-            rows.append((Self.label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)"))
+            let note = overruled.contains(refinement) ? "; not applied: the store URL from \(configuration.store.source) says otherwise" : ""
+            rows.append((Self.label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)" + note))
         }
         let width = rows.map(\.0.count).max() ?? 0
         let valueWidth = rows.map(\.1.count).max() ?? 0

@@ -94,11 +94,23 @@ struct ConfigurationLayers {
         do {
             provider = try await FileProvider<JSONSnapshot>(config: pathReader)
         } catch {
-            throw CoordinationError(
-                .invalidConfiguration, "config file \(path) is not a valid JSON object: \(oneLine(error))")
+            throw CoordinationError(.invalidConfiguration, "config file \(path) \(problem(in: path) ?? "is not a valid JSON object: \(oneLine(error))")")
         }
         try refuseUnknownKeys(in: path)
         return provider
+    }
+
+    /// What is wrong with the file at `path`, in plain words with a line and column (Foundation's
+    /// own error is an NSError dump); `nil` when it reads as a JSON object after all.
+    private static func problem(in path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let example = #"a JSON object, e.g. {"store": "etcd://127.0.0.1:2379/myapp", "logLevel": "info"}"#
+        do {
+            if try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) is [String: Any] { return nil }
+            return "holds JSON but not an object; write \(example)"
+        } catch {
+            return "is not valid JSON: " + JSONSyntaxProblem.describe(error, in: Array(data), expected: example)
+        }
     }
 
     /// A misspelt key would otherwise be ignored in silence: `{"stor": "etcd://…"}` left the

@@ -17,7 +17,7 @@ public struct CoordConfiguration: Sendable {
     /// The config file that was read, if any.
     public var file: String?
     /// The settings that refine the store URL (namespace, session TTL, credentials, TLS files),
-    /// where one was given; they override what the URL itself says.
+    /// where one was given; they override what the URL itself says when their source is as strong.
     public var refinements: [Refinement: ConfigurationSetting<String>] = [:]
 
     /// Settings applied on top of the store URL; each has a config key, an environment variable
@@ -119,21 +119,59 @@ public struct CoordConfiguration: Sendable {
         return url
     }
 
-    /// Applies the refinements to `url`, over what it says itself; a bad value names the setting
-    /// and where it came from.
+    /// Applies the refinements to `url`; a bad value names the setting and where it came from.
+    /// A refinement overrides what the URL itself says only when it comes from a source as
+    /// strong as the URL's: a `coord.json` left in the current directory must not send an
+    /// explicit `--store etcd://h/prod` (or `COORD_STORE`) to the file's namespace.
     private func refine(_ url: inout StoreURL) throws(CoordinationError) {
         let refined = try checkedRefinements(namespace: true)
-        if let namespace = refined.namespace { url.namespace = namespace }
-        if let ttl = refined.sessionTTL { url.setSessionTTL(ttl) }
-        if let user = refined.user { url.user = user.value }
-        if let password = refined.password { url.password = password.value }
+        let said = Self.said(by: url)
+        func applies(_ setting: ConfigurationSetting<String>?, as name: String) -> Bool {
+            guard let setting else { return false }
+            return !said.contains(name) || setting.source.precedence <= store.source.precedence
+        }
+        if let namespace = refined.namespace, applies(refinements[.namespace], as: Refinement.namespace.rawValue) {
+            url.namespace = namespace
+        }
+        if let ttl = refined.sessionTTL, applies(refinements[.sessionTtl], as: Refinement.sessionTtl.rawValue) { url.setSessionTTL(ttl) }
+        if let user = refined.user, applies(user, as: Refinement.username.rawValue) { url.user = user.value }
+        if let password = refined.password, applies(password.setting, as: "password") { url.password = password.value }
         for (option, file) in refined.tlsFiles {
             guard url.scheme == "etcds" else {
                 throw Self.problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, not \(url.scheme)://")
             }
+            guard applies(file, as: option) else { continue }
             url.options.removeAll { $0.name == option }
             url.options.append((name: option, value: file.value))
         }
+    }
+
+    /// Whether `refinement` comes from a source at least as strong as the store URL's.
+    private func overridesStore(_ refinement: Refinement) -> Bool {
+        guard let setting = refinements[refinement] else { return false }
+        return setting.source.precedence <= store.source.precedence
+    }
+
+    /// What `url` says itself, by refinement name (TLS files by their URL option): a namespace
+    /// other than the root, a TTL, a user, a password.
+    private static func said(by url: StoreURL) -> Set<String> {
+        var said = Set(url.options.map(\.name))
+        if !url.namespace.isRoot { said.insert(Refinement.namespace.rawValue) }
+        if url.option("ttl") != nil || url.option("sessionTimeout") != nil { said.insert(Refinement.sessionTtl.rawValue) }
+        if url.user != nil { said.insert(Refinement.username.rawValue) }
+        if url.password != nil { said.insert("password") }
+        return said
+    }
+
+    /// The refinements that were given but not applied, because the store URL says otherwise
+    /// and comes from a stronger source: `coord config check` says so.
+    public func refinementsOverruled() -> Set<Refinement> {
+        guard let url = try? StoreURL(store.value) else { return [] }
+        let said = Self.said(by: url)
+        let options: [Refinement: String] = [.tlsCa: "cacert", .tlsCert: "cert", .tlsKey: "key", .password: "password", .passwordFile: "password"]
+        return Set(refinements.keys.filter { refinement in
+            said.contains(options[refinement] ?? refinement.rawValue) && !overridesStore(refinement)
+        })
     }
 
     /// For a command with two stores (`coord migrate`): each URL of `stores` (named by the flag

@@ -4,10 +4,13 @@ import Foundation
 /// 14.") in plain words with a line and column, so that a person can find the mistake in the file.
 enum JSONSyntaxProblem {
     /// What is wrong with `bytes` and where, given the error JSONSerialization threw for them.
-    static func describe(_ error: any Error, in bytes: [UInt8]) -> String {
+    /// - Parameter expected: what the file should hold, for an empty one.
+    static func describe(
+        _ error: any Error, in bytes: [UInt8], expected: String = #"a JSON array of jobs, e.g. [{"id": "hello", "command": "echo hi"}]"#
+    ) -> String {
         let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "\(error)"
         if bytes.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
-            return "the file is empty; write a JSON array of jobs, e.g. [{\"id\": \"hello\", \"command\": \"echo hi\"}]"
+            return "the file is empty; write \(expected)"
         }
         if detail.hasPrefix("Unexpected end of file") {
             return "the JSON ends early, at line \(position(bytes.count, in: bytes)) (the end of the file): a closing ], } "

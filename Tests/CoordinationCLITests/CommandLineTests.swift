@@ -110,6 +110,22 @@ struct CommandLineTests {
         #expect(result.stderr.hasPrefix("coord: config file \(file)"))
     }
 
+    @Test("a config file that is not JSON, or empty, or not an object says where and what to write, not Foundation's error", arguments: [
+        ("{\"store\": ", "is not valid JSON: the JSON ends early, at line 1, column 11"),
+        ("", #"is not valid JSON: the file is empty; write a JSON object, e.g. {"store": "#),
+        ("{\n  \"store\": \"memory://\"\n  \"logLevel\": \"info\"\n}", "is not valid JSON: unexpected '\"logLevel\": ' at line 3, column 3 (byte 27); is a comma or colon missing before it?"),
+        ("[1, 2]", "holds JSON but not an object; write a JSON object, e.g."),
+    ])
+    func configFileSyntax(content: String, expected: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(content, to: "coord.json")
+        let result = try await coord.run(["kv", "get", "/a"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1 && result.stderr.hasPrefix("coord: config file \(file) \(expected)"), "\(result.stderr)")
+        #expect(!result.stderr.contains("NSCocoaErrorDomain"))
+    }
+
     @Test("an unknown config key is refused by name, with the likely key, before anything is written")
     func unknownConfigKey() async throws {
         let coord = try CoordProcess()

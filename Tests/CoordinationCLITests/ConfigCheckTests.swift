@@ -52,6 +52,32 @@ struct ConfigCheckTests {
         #expect(!fromFile.stdoutText.contains("file-pw-2") && !fromFile.stderr.contains("file-pw-2"))
     }
 
+    /// A coord.json left in the current directory used to send an explicit `--store …/prod` to
+    /// the file's namespace and TTL.
+    @Test("a config file's namespace and TTL do not override what a --store or COORD_STORE URL says, but a flag does")
+    func weakerRefinementsLeaveTheURLAlone() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        _ = try coord.write(#"{"store": "memory://", "namespace": "/from-file", "sessionTtl": "5s"}"#, to: "coord.json")
+        func line(_ output: String, _ name: String) -> String {
+            output.split(separator: "\n").map(String.init).first { $0.hasPrefix(name + " ") } ?? ""
+        }
+        let explicit = try await coord.run(["--store", "memory:///prod?ttl=7s", "config", "check"])
+        #expect(explicit.status == 0, "\(explicit.stderr)")
+        #expect(line(explicit.stdoutText, "store").contains("memory:///prod?ttl=7s"), "\(explicit.stdoutText)")
+        #expect(line(explicit.stdoutText, "namespace").hasSuffix("not applied: the store URL from --store says otherwise)"), "\(explicit.stdoutText)")
+        #expect(line(explicit.stdoutText, "session TTL").hasSuffix("not applied: the store URL from --store says otherwise)"), "\(explicit.stdoutText)")
+        #expect(explicit.stdoutText.contains("namespace /prod holds"), "\(explicit.stdoutText)")
+
+        // A URL that says nothing of them takes them; a flag beats the environment's URL.
+        let bare = try await coord.run(["--store", "memory://", "config", "check"])
+        #expect(line(bare.stdoutText, "store").contains("/from-file") && !bare.stdoutText.contains("not applied"), "\(bare.stdoutText)")
+        let environment = try CoordProcess(environment: ["COORD_STORE": "memory:///prod"])
+        defer { environment.removeDirectory() }
+        let flagged = try await environment.run(["--namespace", "/flag", "config", "check"])
+        #expect(flagged.stdoutText.contains("namespace /flag holds"), "\(flagged.stdoutText)")
+    }
+
     /// `--session-ttl 20d` on ZooKeeper hung until killed and `etcd://h:abc` failed as a lost
     /// write: both are configuration mistakes, said as such before any connection.
     @Test("a session TTL outside 1s to 1d or a malformed endpoint exits 7 at once, on every backend")
