@@ -117,6 +117,18 @@ struct RunInterruptTests {
         return try coord.write(String(decoding: try JSONSerialization.data(withJSONObject: [job]), as: UTF8.self), to: "jobs.json")
     }
 
+    /// Starts `coord run` with a two-shard job whose commands append to a log and report their
+    /// start through a FIFO; returns once both commands run, with their FIFO lines and the log's path.
+    static func startTwoShards(_ coord: CoordProcess, _ url: String) async throws -> (LiveCoord, [String], starts: String) {
+        let starts = coord.directory.appendingPathComponent("starts.log").path
+        let fifo = coord.directory.appendingPathComponent("started").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let file = try jobsFile(coord, starts: starts, fifo: fifo)
+        let run = try LiveCoord(coord, ["--store", url, "run", file])
+        let started = try await withDeadline("both shards' commands to start") { try await lines(fromFIFO: fifo, count: 2) }
+        return (run, started, starts)
+    }
+
     static func url(_ backend: TestBackend, _ handles: TestHandles) -> String? {
         backend.name == "memory" ? "memory://" : backend.url(handles.namespace, ttl: handles.ttl)
     }
@@ -127,13 +139,7 @@ struct RunInterruptTests {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let url = try #require(Self.url(backend, handles))
-        let starts = coord.directory.appendingPathComponent("starts.log").path
-        let fifo = coord.directory.appendingPathComponent("started").path
-        #expect(mkfifo(fifo, 0o600) == 0)
-        let file = try Self.jobsFile(coord, starts: starts, fifo: fifo)
-
-        let run = try LiveCoord(coord, ["--store", url, "run", file])
-        let started = try await withDeadline("both shards' commands to start") { try await Self.lines(fromFIFO: fifo, count: 2) }
+        let (run, started, starts) = try await Self.startTwoShards(coord, url)
         #expect(Set(started.map { $0.prefix(1) }) == ["0", "1"], "\(started)")
         let clock = ContinuousClock()
         let signalledAt = clock.now
@@ -170,13 +176,7 @@ struct RunInterruptTests {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let url = try #require(Self.url(backend, handles))
-        let starts = coord.directory.appendingPathComponent("starts.log").path
-        let fifo = coord.directory.appendingPathComponent("started").path
-        #expect(mkfifo(fifo, 0o600) == 0)
-        let file = try Self.jobsFile(coord, starts: starts, fifo: fifo)
-
-        let run = try LiveCoord(coord, ["--store", url, "run", file])
-        let started = try await withDeadline("both shards' commands to start") { try await Self.lines(fromFIFO: fifo, count: 2) }
+        let (run, started, _) = try await Self.startTwoShards(coord, url)
         let pids = started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
         #expect(pids.count == 2, "\(started)")
         kill(run.process.processIdentifier, SIGINT)
