@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationMemory
 import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
@@ -95,6 +96,40 @@ import Testing
         try await client.submit(JobSpec(id: id, handler: "noop", shards: 2))
         let history = try await cluster.waitForHistory("both items of the longest id") { successes(id, 2)($0) }
         #expect(history.filter { $0.job == id && $0.outcome == .succeeded }.count == 2)
+    }
+
+    /// A broadcast run's id holds its worker's id (`r-…-<worker>`): a broadcast job's id leaves
+    /// room for the longest worker id, which a worker refuses to exceed.
+    @Test func aBroadcastJobLeavesRoomForTheLongestWorkerId() async throws {
+        let longest = Self.longestID - 1 - Worker.maxIDBytes
+        #expect(Self.refusal(JobSpec(id: String(repeating: "b", count: longest), handler: "h", placement: .broadcast)) == nil)
+        let message = try #require(
+            Self.refusal(JobSpec(id: String(repeating: "b", count: longest + 1), handler: "h", placement: .broadcast)))
+        #expect(message.contains("the longest broadcast job id is \(longest) bytes"), "\(message)")
+        #expect(message.contains("a worker id of up to 128 bytes"), "\(message)")
+        let store = try await MemoryServer().connect()
+        defer { Task { await store.close() } }
+        #expect(throws: Never.self) { try Worker(store: store, id: String(repeating: "w", count: Worker.maxIDBytes), handlers: [:]) }
+        #expect {
+            try Worker(store: store, id: String(repeating: "w", count: Worker.maxIDBytes + 1), handlers: [:])
+        } throws: { error in
+            (error as? CoordinationError)?.message.contains("is 129 bytes long (UTF-8); the longest worker id is 128 bytes") == true
+        }
+    }
+
+    /// The longest broadcast job id, run by a worker with the longest id: every key fits.
+    @Test(arguments: SchedulerBackend.all)
+    func theLongestBroadcastIdRunsOnTheLongestWorkerId(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let calls = Shared<[String: Int]>([:])
+        try await cluster.startWorker(String(repeating: "w", count: Worker.maxIDBytes), handlers: ["noop": countingHandler(calls)])
+        try await cluster.waitForWorkers(1)  // a broadcast is to the workers live when it is submitted
+        let client = try await cluster.client()
+        let id = String(repeating: "b", count: Self.longestID - 1 - Worker.maxIDBytes)
+        try await client.submit(JobSpec(id: id, handler: "noop", placement: .broadcast))
+        let history = try await cluster.waitForHistory("the broadcast run of the longest ids") { successes(id)($0) }
+        #expect(history.filter { $0.job == id && $0.outcome == .succeeded }.count == 1)
     }
 
     @Test(

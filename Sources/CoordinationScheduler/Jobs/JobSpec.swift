@@ -72,7 +72,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
         func invalid(_ message: String) -> CoordinationError {
             CoordinationError(.invalidConfiguration, "job \(Self.shown(id)): \(message)")
         }
-        if let problem = Self.idProblem(id, layout: layout) { throw invalid(problem) }
+        if let problem = Self.idProblem(id, layout: layout, broadcast: placement == .broadcast) { throw invalid(problem) }
         if handler.isEmpty { throw invalid("handler name is empty") }
         guard (1...Self.maxShards).contains(shards) else {
             throw invalid("shards must be between 1 and \(Self.maxShards), got \(shards)")
@@ -122,7 +122,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
     static let latestTime = Date(timeIntervalSince1970: 253_402_300_799.999)
 
     /// Why `id` cannot be a job's id; `nil` when it can.
-    static func idProblem(_ id: String, layout: SchedulerLayout) -> String? {
+    static func idProblem(_ id: String, layout: SchedulerLayout, broadcast: Bool = false) -> String? {
         if let problem = Key.segmentProblem(id) { return "id is not a valid key segment: \(problem)" }
         // Spaces at either end are invisible in `coord jobs`, and `a` and `a ` would be two jobs.
         if id.first?.isWhitespace == true || id.last?.isWhitespace == true {
@@ -136,11 +136,12 @@ public struct JobSpec: Sendable, Hashable, Codable {
             return "id is not in Unicode normal form C (it has a letter written as a base and a combining mark, "
                 + "which would be another job than the same letter precomposed); write it as '\(composed)'"
         }
-        let longest = maxIDBytes(in: layout)
+        let longest = maxIDBytes(in: layout, broadcast: broadcast)
         let bytes = id.utf8.count
         if bytes > longest {
-            return "id is \(bytes) bytes long (UTF-8); the longest job id is \(max(0, longest)) bytes, so that the keys "
-                + "of the job's runs fit the store's \(CoordinationLimits.maxKeyBytes)-byte key limit"
+            return "id is \(bytes) bytes long (UTF-8); the longest \(broadcast ? "broadcast " : "")job id is \(max(0, longest)) bytes, "
+                + "so that the keys of the job's runs fit the store's \(CoordinationLimits.maxKeyBytes)-byte key limit"
+                + (broadcast ? " with a worker id of up to \(Worker.maxIDBytes) bytes in each run's id" : "")
                 + (layout.root == .schedulerRoot ? "" : " under the scheduler root \(layout.root)")
         }
         return nil
@@ -149,10 +150,11 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// The longest job id, in UTF-8 bytes, whose keys fit ``CoordinationLimits/maxKeyBytes``
     /// under `layout`. The longest keys a job has are a run's claim and a history entry (the
     /// sequential `h-` and its number); run ids have a fixed width (see ``RunID``), but a
-    /// broadcast run's adds its worker's id, which is not known until the worker exists.
-    public static func maxIDBytes(in layout: SchedulerLayout = SchedulerLayout()) -> Int {
+    /// `broadcast` job's run ids add a worker's id, which may be up to ``Worker/maxIDBytes`` long.
+    public static func maxIDBytes(in layout: SchedulerLayout = SchedulerLayout(), broadcast: Bool = false) -> Int {
         let bucket = 1 + SchedulerLayout.bucketNames[0].utf8.count + 1
-        let run = RunID.scheduled(at: Date(timeIntervalSince1970: 0), item: 0).utf8.count
+        let worker = broadcast ? 1 + Worker.maxIDBytes : 0
+        let run = RunID.scheduled(at: Date(timeIntervalSince1970: 0), item: 0).utf8.count + worker
         let claim = layout.jobs.path.utf8.count + bucket + 1 + run + 1 + SchedulerLayout.claimName.utf8.count
         let entry = layout.history.path.utf8.count + bucket + 1 + "h-".utf8.count + CoordinationLimits.sequenceDigits
         return CoordinationLimits.maxKeyBytes - max(claim, entry)

@@ -122,8 +122,13 @@ public final class Worker: Service {
     /// runs that are already taken (the claims bench prints the sum over its workers).
     public var claimsLost: Int { lostClaims.load(ordering: .relaxed) }
 
+    /// The longest worker id, in UTF-8 bytes: a broadcast job's run ids hold their worker's id,
+    /// and a job's keys must fit the store's key limit (see ``JobSpec/maxIDBytes(in:broadcast:)``).
+    public static let maxIDBytes = 128
+
     /// - Parameters:
-    ///   - id: the worker's id, a valid key segment, unique among live workers (the CLI's `--id`).
+    ///   - id: the worker's id, a valid key segment of at most ``maxIDBytes`` bytes, unique among
+    ///     live workers (the CLI's `--id`).
     ///   - handlers: the code to run, by handler name.
     ///   - clock: the wall clock for fire times, back-offs and timestamps (injectable for tests).
     public init(
@@ -133,6 +138,12 @@ public final class Worker: Service {
     ) throws(CoordinationError) {
         if let problem = Key.segmentProblem(id) {
             throw CoordinationError(.invalidConfiguration, "worker id '\(id)' is not a valid key segment: \(problem)")
+        }
+        if id.utf8.count > Self.maxIDBytes {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "worker id '\(id.prefix(32))…' is \(id.utf8.count) bytes long (UTF-8); the longest worker id is \(Self.maxIDBytes) "
+                    + "bytes, since the ids of a broadcast job's runs hold it")
         }
         guard configuration.capacity >= 1 else {
             throw CoordinationError(.invalidConfiguration, "worker capacity must be at least 1, got \(configuration.capacity)")
