@@ -12,7 +12,8 @@ struct MembersCommand: AsyncParsableCommand {
             member, named by the member's id, with its metadata as the value; a member that dies \
             leaves when its session ends. Prints one member per line (id and metadata), in join \
             order; --json prints one object per line. --watch prints the whole group again after \
-            every change until interrupted, the states separated by a line "--"; with --json each \
+            every change until interrupted, each state ended by a line "--" (so a reader knows a \
+            state is whole when it arrives; an empty group is the "--" alone); with --json each \
             state is one line, {"members":[…]}, its list empty when the group is.
 
               coord --store zookeeper://127.0.0.1:2181 members workers
@@ -36,15 +37,13 @@ struct MembersCommand: AsyncParsableCommand {
                 return
             }
             try await Interruption.runUntilSignalled {
-                var first = true
                 for try await members in membership.watch() {
                     if json {
                         StandardStreams.writeLine(JSONLines.line(MembersJSON(members: members.map(MemberJSON.init))))
-                        continue
+                    } else {
+                        print(members, json: false)
+                        StandardStreams.writeLine("--")
                     }
-                    if !first { StandardStreams.writeLine("--") }
-                    first = false
-                    print(members, json: false)
                 }
             }
         }

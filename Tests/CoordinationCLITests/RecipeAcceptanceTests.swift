@@ -191,6 +191,42 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
+    @Test("coord members --watch ends each state with a line --, an empty group with the -- alone", arguments: servers)
+    func membersWatchText(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("members-watch-text")
+        let url = try #require(backend.url(namespace, ttl: .seconds(4)))
+        let store = try await backend.open(namespace, .seconds(4))
+        defer { Task { await store.close() } }
+        let group = try Key("/groups/crew")
+        _ = try await store.create(try group.child("a"), value: Array("first".utf8), mode: .ephemeral)
+        let watcher = try LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch"])
+        defer { watcher.stop() }
+
+        // A state is whole when its "--" arrives, before any further change.
+        func nextState() async throws -> [String] {
+            var lines: [String] = []
+            while true {
+                let line = try await watcher.nextLine(within: .seconds(20))
+                if line == "--" { return lines }
+                lines.append(line)
+            }
+        }
+        var states = [try await nextState()]
+        _ = try await store.create(try group.child("b"), value: [], mode: .ephemeral)
+        states.append(try await nextState())
+        try await store.delete(try group.child("a"))
+        try await store.delete(try group.child("b"))
+        // The two deletes may come as one state or two; the last is the empty group.
+        repeat { states.append(try await nextState()) } while states.last != []
+        #expect(Array(states.prefix(2)) == [["a  first"], ["a  first", "b"]])
+
+        watcher.kill(SIGTERM)
+        #expect(try await watcher.exitStatus(within: .seconds(20)) == 0)
+        #expect(await watcher.remainingLines() == [])
+        try await cleanUp(backend, namespace)
+    }
+
     /// Waits until `key` has exactly `count` children (queue entries).
     private func waitForEntries(_ count: Int, under key: Key, in store: any CoordinationStore) async throws {
         try await withDeadline("\(count) entries under \(key)", limit: .seconds(20)) {
