@@ -316,7 +316,7 @@ struct RunCommand: AsyncParsableCommand {
             var last: [String: HistoryEntry] = [:]
             for entry in try await scheduler.history(of: spec.id) {
                 done.outcomes[entry.outcome, default: 0] += 1
-                if entry.outcome != .skipped, let at = entry.scheduledAt { done.fireTimes.insert(at) }
+                if entry.outcome != .skipped && entry.outcome.endsTheRun, let at = entry.scheduledAt { done.fireTimes.insert(at) }
                 if let run = entry.run, (entry.attempt ?? 0) >= (last[run]?.attempt ?? 0) { last[run] = entry }
             }
             done.active = try await scheduler.activeRuns(of: spec.id)

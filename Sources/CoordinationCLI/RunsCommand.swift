@@ -10,9 +10,10 @@ struct RunsCommand: AsyncParsableCommand {
         discussion: """
             Active runs first (pending, running), then the history, oldest first. Each row: job, \
             run, worker, token (the attempt's fencing token), status (pending, running, or the \
-            outcome: succeeded, failed, timed out, abandoned, cancelled, skipped), attempt, \
-            scheduled, started, finished and message. --json prints one object per run with \
-            these fields (status as stored: timedOut), plus item and the stdoutTail / \
+            outcome: succeeded, failed, timed out, abandoned, cancelled, skipped, or handed back \
+            for an attempt whose worker stopped and gave the run back), attempt, scheduled, \
+            started, finished and message. --json prints one object per run with these fields \
+            (status as stored: timedOut, handedBack), plus item and the stdoutTail / \
             stderrTail a shell command left.
             """)
 

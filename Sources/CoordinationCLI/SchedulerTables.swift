@@ -34,12 +34,17 @@ enum SchedulerTables {
         return date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    /// An outcome or a run status as people read it: `timed out`, not the stored `timedOut`.
+    /// An outcome or a run status as people read it: `timed out`, not the stored `timedOut`
+    /// (`handed back` for `handedBack`).
     static func outcome(_ outcome: HistoryEntry.Outcome) -> String { status(outcome.rawValue) }
 
     /// ``outcome(_:)`` for a stored status (a run's `pending`/`running`, or an outcome).
     static func status(_ stored: String) -> String {
-        stored == HistoryEntry.Outcome.timedOut.rawValue ? "timed out" : stored
+        switch stored {
+        case HistoryEntry.Outcome.timedOut.rawValue: "timed out"
+        case HistoryEntry.Outcome.handedBack.rawValue: "handed back"
+        default: stored
+        }
     }
 
     static func labels(_ labels: [String: String]) -> String {

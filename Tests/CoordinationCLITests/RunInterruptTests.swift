@@ -158,12 +158,13 @@ struct RunInterruptTests {
         #expect(handedBack.count == 2, "\(stdout)")
         if backend.name != "memory" {
             #expect(stdout.contains("left for other workers"), "\(stdout)")
-            // On a shared store the runs wait, pending, for other workers.
+            // On a shared store the runs wait, pending, for other workers; the history records
+            // the attempts handed back.
             let runs = try await coord.run(["--store", url, "runs", "long", "--json"])
             let statuses = runs.stdoutText.split(separator: "\n").compactMap {
                 (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["status"] as? String
             }
-            #expect(statuses == ["pending", "pending"], "\(runs.stdoutText)")
+            #expect(statuses == ["pending", "pending", "handedBack", "handedBack"], "\(runs.stdoutText)")
         } else {
             #expect(stdout.contains("left unfinished (memory://"), "\(stdout)")
         }

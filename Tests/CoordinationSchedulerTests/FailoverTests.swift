@@ -102,7 +102,12 @@ import Testing
 
         try await cluster.startWorker("next", handlers: ["work": { _ in RunOutput(message: "done") }])
         let history = try await cluster.waitForHistory("the run to finish elsewhere") { $0.contains { $0.outcome == .succeeded } }
-        #expect(history.map(\.worker) == ["next"])
+        // The attempt given up is in the history, by its worker and token, at the same attempt.
+        #expect(history.map(\.worker) == ["leaving", "next"])
+        #expect(history.map(\.outcome) == [.handedBack, .succeeded])
+        #expect(history.map(\.attempt) == [1, 1])
+        #expect(history.first?.token != nil && history.first?.token != history.last?.token)
+        #expect(history.first?.message == "its worker stopped before the run ended; the run waits, pending, for another worker")
     }
 }
 

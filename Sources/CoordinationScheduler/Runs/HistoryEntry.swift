@@ -1,6 +1,6 @@
 public import Foundation
 
-/// One finished attempt (or a skipped fire time), at `R/history/<b>/<job>/h-<sequence>`, written in the
+/// One finished attempt, an attempt handed back, or a skipped fire time, at `R/history/<b>/<job>/h-<sequence>`, written in the
 /// same transaction as the change that ended it. Bounded per job (``SchedulerLayout/historyLimit``).
 public struct HistoryEntry: Sendable, Hashable, Codable {
     public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
@@ -12,6 +12,12 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         case cancelled
         /// A fire time that produced no run (misfire or overlap policy).
         case skipped
+        /// The attempt's worker stopped before it ended and gave the run back (pending, at the same
+        /// attempt, for another worker): not an end of the run, which carries on.
+        case handedBack
+
+        /// Whether the run ended with this entry (every outcome but ``handedBack``).
+        public var endsTheRun: Bool { self != .handedBack }
     }
 
     public var job: String

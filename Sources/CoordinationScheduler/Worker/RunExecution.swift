@@ -363,6 +363,9 @@ struct RunExecution: Sendable {
             guard await waitForUsableSession() else { return false }
             retryOrEnd(entry(.abandoned, "session lost: \(why)", output?.stdoutTail, output?.stderrTail))
         case .handBack:
+            // Recorded, so that the run's history shows the attempt that was given up (its worker,
+            // token and start); the run goes on at the same attempt.
+            ended = entry(.handedBack, "its worker stopped before the run ended; the run waits, pending, for another worker")
             record.status = .pending
             record.worker = worker
             record.startedAt = nil
@@ -393,7 +396,7 @@ struct RunExecution: Sendable {
                 }
                 // The message and metadata are autoclosures: built only when info is logged (not on the claims path's default).
                 logger.info(
-                    "\(ended == nil ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried")",
+                    "\(ended?.outcome == .handedBack ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried")",
                     metadata: Self.endMetadata(record, ended: ended, requeued: requeued))
                 return true
             } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
