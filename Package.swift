@@ -79,6 +79,7 @@ let package = Package(
 
         // etcd: a thin system module over libcurl and the store speaking the v3 JSON gateway.
         .systemLibrary(name: "CCurl", path: "Backends/CCurl"),
+        .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
         .target(
             name: "CoordinationEtcd",
             dependencies: [
@@ -98,6 +99,7 @@ let package = Package(
                 "CoordinationEtcd",
                 "CoordinationRecipes",
                 "CoordinationScheduler",
+                "CProcessControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

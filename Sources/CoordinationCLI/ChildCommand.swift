@@ -5,6 +5,9 @@ import SystemPackage
 
 /// Runs a command given on coord's command line as a child process sharing coord's standard
 /// streams. Cancelling the calling task stops the child: SIGTERM, then SIGKILL after `grace`.
+/// Whatever the command started and left running is stopped the same way before `run` returns
+/// (``CommandLeftovers``): only the `coord` process itself may call it, which it makes a child
+/// subreaper.
 enum ChildCommand {
     /// Runs `argv` and returns its exit status (128 + the signal number if a signal ended it).
     /// While it runs, `forwarder` passes coord's signals on to it.
@@ -23,6 +26,8 @@ enum ChildCommand {
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment { updates[Environment.Key(stringLiteral: name)] = value }
+        CommandLeftovers.adopt()
+        let leftovers = CommandLeftovers()
         let termination: TerminationStatus
         do {
             termination = try await Subprocess.run(
@@ -36,9 +41,17 @@ enum ChildCommand {
             ) { execution in
                 // Signals go to the command only until it has exited: Subprocess reaps it (and its
                 // process id may be reused) only after this returns.
+                let pid = execution.processIdentifier.value
+                leftovers.started(pid)
                 forwarder?.started { number in try? execution.send(signal: Signal(rawValue: number)) }
-                await waitForExit(execution.processIdentifier.value)
+                await withTaskCancellationHandler {
+                    await waitForExit(pid)
+                } onCancel: {
+                    leftovers.stopping()
+                }
                 forwarder?.exited()
+                // While the command is a zombie, its process id is not reused.
+                await leftovers.end(grace: grace)
             }.terminationStatus
         } catch is SubprocessError {
             // It never started: say why, and give the status a shell gives (127 not found, 126 not runnable).

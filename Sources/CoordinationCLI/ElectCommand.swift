@@ -16,7 +16,9 @@ struct ElectCommand: AsyncParsableCommand {
             If leadership is lost while COMMAND runs (session expired, or contact lost for longer \
             than the session TTL), COMMAND is stopped (SIGTERM, then SIGKILL after 5 s) and coord \
             exits with status 11, so a supervisor can start it again. COMMAND gets \
-            COORD_LEADER_TOKEN, larger for every later leader.
+            COORD_LEADER_TOKEN, larger for every later leader. Whatever COMMAND started that still \
+            runs when it exits or is stopped (in the background, after a setsid or a double fork) \
+            is stopped the same way before coord resigns.
 
             A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; before it is elected, \

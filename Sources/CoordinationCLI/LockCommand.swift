@@ -16,7 +16,10 @@ struct LockCommand: AsyncParsableCommand {
             longer than the session TTL), COMMAND is stopped (SIGTERM, then SIGKILL after 5 s) and \
             coord exits with status 11. COMMAND gets the lock's fencing token in \
             COORD_FENCING_TOKEN: a number that is larger for every later holder, for storage that \
-            can refuse writes from an older holder.
+            can refuse writes from an older holder. Whatever COMMAND started that still runs when \
+            it exits or is stopped (in the background, after a setsid or a double fork) is stopped \
+            the same way before the lock is released: it would work on unprotected. Start what \
+            must outlive the lock outside coord lock.
 
             A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; while it waits for \

@@ -174,17 +174,8 @@ enum ShellJobHandler {
     static func processGroupRuns(_ group: pid_t) -> Bool {
         // No member at all (not even a zombie): the common case, without reading /proc.
         guard kill(-group, 0) == 0 || errno == EPERM else { return false }
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
-        for entry in entries {
-            // "pid (name) state ppid pgrp …": the fields after the last parenthesis (the name may hold any).
-            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, pid_t(fields[2]) == group, fields[0] != "Z", fields[0] != "X" else { continue }
-            if kill(pid, 0) == 0 { return true }
-        }
-        return false
+        guard let entries = ProcessTable.entries() else { return true }
+        return entries.contains { $0.group == group && $0.runs && kill($0.pid, 0) == 0 }
     }
 
     /// The last ``tailLimit`` bytes of a stream, as text (a split character at the cut is dropped).

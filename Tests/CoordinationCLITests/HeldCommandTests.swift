@@ -75,6 +75,33 @@ import Testing
         #expect(waited >= .milliseconds(4900), "killed after \(waited), before the 5 s grace")
     }
 
+    @Test(
+        "what the command leaves running is stopped before coord exits: after a setsid, and SIGKILLed if it ignores SIGTERM",
+        arguments: ["lock", "elect"])
+    func leftoversAreStopped(subcommand: String) async throws {
+        // Two processes outlive the command: one in a session of its own that ignores SIGTERM,
+        // one plain. Each says its process id; the command then exits 0.
+        let script = #"""
+            setsid sh -c "trap '' TERM; echo left \$\$; exec sleep 3601" &
+            sh -c 'echo left $$; exec sleep 3602' &
+            while [ "$(grep -c . left 2>/dev/null)" != 2 ]; do sleep 0.05; done
+            """#
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("coord-leftovers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let coord = try LineProcess(
+            CoordProcess.binary.path,
+            ["--store", "memory://", subcommand, "/held/\(subcommand)", "--", "sh", "-c", "cd \(folder.path) && { \(script); } > left 2>&1; cat left"])
+        defer { coord.stop() }
+        var pids: [Int32] = []
+        for _ in 0..<2 {
+            let line = try await coord.nextLine(within: .seconds(20))
+            pids.append(try #require(Int32(line.dropFirst("left ".count)), "\(line)"))
+        }
+        #expect(try await coord.exitStatus(within: .seconds(30)) == 0)
+        for pid in pids { #expect(Foundation.kill(pid, 0) != 0, "process \(pid), left by the command, still exists") }
+    }
+
     @Test("a lock that cannot be reached with --timeout stays 9: only a busy lock is 12")
     func unreachableWithTimeout() async throws {
         let coord = try CoordProcess()

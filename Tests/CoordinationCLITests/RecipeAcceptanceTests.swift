@@ -83,11 +83,17 @@ import Testing
         let namespace = TestBackend.freshNamespace("lock-lost")
         let ttl = Duration.seconds(2)
         let url = try #require(backend.url(namespace, ttl: ttl))
-        let command = ["sh", "-c", "echo holding $$; exec sleep 3600"]
+        // The command also leaves something behind that escapes its process group and ignores SIGTERM.
+        let command = ["sh", "-c", #"setsid sh -c "trap '' TERM; echo left \$\$; exec sleep 3601" & echo holding $$; exec sleep 3600"#]
         let holder = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "work", "--"] + command)
         defer { holder.stop() }
-        let holding = try await holder.nextLine(within: .seconds(20))
-        let child = try #require(Int32(holding.dropFirst("holding ".count)))
+        var pids: [String: Int32] = [:]
+        for _ in 0..<2 {
+            let words = try await holder.nextLine(within: .seconds(20)).split(separator: " ")
+            pids[String(words[0])] = Int32(words[1])
+        }
+        let child = try #require(pids["holding"])
+        let left = try #require(pids["left"])
 
         // Frozen past its TTL, the holder's session expires on the server and its entry goes:
         // another coord lock gets the lock meanwhile.
@@ -102,6 +108,7 @@ import Testing
         let status = try await holder.exitStatus(within: .seconds(30))
         #expect(status == 11)
         #expect(Foundation.kill(child, 0) != 0, "the command was stopped")
+        #expect(Foundation.kill(left, 0) != 0, "what the command left running was stopped too")
         try await cleanUp(backend, namespace)
     }
 
