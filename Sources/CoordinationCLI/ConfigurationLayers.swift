@@ -96,7 +96,7 @@ struct ConfigurationLayers {
         } catch {
             throw CoordinationError(.invalidConfiguration, "config file \(path) \(problem(in: path) ?? "is not a valid JSON object: \(oneLine(error))")")
         }
-        try refuseUnknownKeys(in: path)
+        try refuseUnknownOrRepeatedKeys(in: path)
         return provider
     }
 
@@ -113,12 +113,15 @@ struct ConfigurationLayers {
         }
     }
 
-    /// A misspelt key would otherwise be ignored in silence: `{"stor": "etcd://…"}` left the
+    /// A key given twice, or misspelt, would otherwise be ignored in silence: `{"stor": "etcd://…"}` left the
     /// store at its default, `memory://`, whose writes vanish when the command ends.
-    private static func refuseUnknownKeys(in path: String) throws(CoordinationError) {
+    private static func refuseUnknownOrRepeatedKeys(in path: String) throws(CoordinationError) {
         guard let data = FileManager.default.contents(atPath: path),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return }  // FileProvider has read it as a JSON object already; nothing more to say
+        if let duplicate = JSONDuplicateKey.first(in: Array(data)) {
+            throw CoordinationError(.invalidConfiguration, "config file \(path): \(duplicate.problem)")
+        }
         let known = CoordConfiguration.Setting.allCases.map(\.rawValue)
         for key in object.keys.sorted() where !known.contains(key) {
             let guess = Spelling.nearest(to: key, among: known).map { " (did you mean '\($0)'?)" } ?? ""

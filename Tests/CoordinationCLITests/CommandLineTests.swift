@@ -142,6 +142,18 @@ struct CommandLineTests {
         #expect(far.status == 7 && far.stderr.contains("unknown key 'zzzzzz'; the keys are store,"), "\(far.stderr)")
     }
 
+    @Test("a config key given twice is refused with where it appears again, not read as the last one")
+    func repeatedConfigKey() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write("{\"store\": \"zookeeper://127.0.0.1:1/x\",\n  \"logLevel\": \"info\", \"st\\u006fre\": \"memory://\"}", to: "coord.json")
+        let result = try await coord.run(["kv", "put", "/a", "1"])
+        #expect(result.status == 7, "\(result.stderr)")
+        #expect(result.stderrLines == [
+            "coord: config file \(file): key 'store' appears twice in one object (again at line 2, column 23); JSON keeps only one of them: remove the other"
+        ])
+    }
+
     @Test("a bad log level names the value and where it came from")
     func badLogLevel() async throws {
         let coord = try CoordProcess(environment: ["COORD_LOG_LEVEL": "loud"])

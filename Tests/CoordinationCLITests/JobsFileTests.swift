@@ -56,6 +56,27 @@ struct JobsFileTests {
         }
     }
 
+    @Test(
+        "a key given twice in one object is refused with where it appears again, at any depth",
+        arguments: [
+            (#"[{"id": "x", "command": "true", "retry": {"maxRetries": 3}, "retry": {"maxRetries": 0}}]"#, "retry", "1, column 61"),
+            ("[{\"id\": \"x\", \"command\": \"true\",\n  \"requiredLabels\": {\"zone\": \"a\", \"zon\\u0065\": \"b\"}}]", "zone", "2, column 35"),
+            (#"{"id": "x", "id": "y", "command": "true"}"#, "id", "1, column 13"),
+        ])
+    func repeatedKey(file: String, key: String, position: String) throws {
+        #expect(
+            Self.refusal(file)
+                == "jobs.json: key '\(key)' appears twice in one object (again at line \(position)); JSON keeps only one of them: remove the other")
+    }
+
+    @Test("the same key in different objects, and a key's text as a value or inside a string, are fine")
+    func keysThatDoNotRepeat() throws {
+        let specs = try JobsFile.decode(
+            Array(#"[{"id": "a", "command": "echo \"id\": \"id\"", "requiredLabels": {"id": "id"}}, {"id": "b", "command": "true"}]"#.utf8),
+            source: "jobs.json")
+        #expect(specs.map(\.id) == ["a", "b"])
+    }
+
     @Test("the known fields are exactly what a job writes, plus command, payloadText and comment")
     func knownFieldsFollowTheFormat() throws {
         // Every field at a value other than its default, so that the encoder writes it.
