@@ -78,6 +78,18 @@ public struct CoordinationError: Error, Sendable, Hashable, CustomStringConverti
         copy.message = "transaction operation \(index + 1) of \(count) failed: \(message)"
         return copy
     }
+
+    /// The same error, as raised by operation `index` of a transaction of `count` operations
+    /// instead of the one it came from: for a transaction sent inside a larger one (a lock's
+    /// guarded transaction behind its check, transactions merged into one), whose caller counts
+    /// its own operations. Index and message agree.
+    public func rebased(to index: Int, of count: Int) -> CoordinationError {
+        var original = self
+        if message.hasPrefix("transaction operation "), let range = message.range(of: " failed: ") {
+            original.message = String(message[range.upperBound...])
+        }
+        return original.inTransaction(operation: index, of: count)
+    }
 }
 
 extension CoordinationError {

@@ -154,9 +154,10 @@ public struct LockLease: Sendable, Hashable {
             return Array(results.dropFirst())
         } catch let error as CoordinationError where error.failedOperation == 0 && error.code == .noNode {
             throw RecipeError.notHeld(key)
-        } catch var error as CoordinationError {
-            if let index = error.failedOperation { error.failedOperation = index - 1 }
-            throw error
+        } catch let error as CoordinationError {
+            // Numbered as the caller's operations, without the check before them.
+            guard let index = error.failedOperation else { throw error }
+            throw error.rebased(to: index - 1, of: operations.count)
         }
     }
 

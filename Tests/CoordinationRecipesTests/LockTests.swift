@@ -171,6 +171,16 @@ import Testing
         }
         try await fresh.guardedTransaction([.create(target, value: [2], mode: .persistent)])
         #expect(try await second.get(target)?.value == [2])
+
+        // A failure inside is numbered as the caller's operations, the lock's check left out,
+        // in the index and the message alike.
+        await #expect {
+            try await fresh.guardedTransaction([.check(target, version: nil), .create(target, value: [3], mode: .persistent)])
+        } throws: { error in
+            guard let error = error as? CoordinationError else { return false }
+            return error.code == .nodeExists && error.failedOperation == 1
+                && error.message.hasPrefix("transaction operation 2 of 2 failed: ")
+        }
     }
 }
 

@@ -179,10 +179,10 @@ final class GroupCommit: Sendable {
                     // ZooKeeper's C client copies a time-out into every operation's result, so an
                     // index here names no culprit: each gets the error as it would alone.
                     return answered + pending.map { member in
-                        (member, .failure(error.failedOperation == nil ? error : Self.rebased(error, to: 0, of: member.operations.count)))
+                        (member, .failure(error.failedOperation == nil ? error : error.rebased(to: 0, of: member.operations.count)))
                     }
                 } else if let index = error.failedOperation, let (owner, local) = Self.locate(index, in: pending) {
-                    answered.append((pending[owner], .failure(Self.rebased(error, to: local, of: pending[owner].operations.count))))
+                    answered.append((pending[owner], .failure(error.rebased(to: local, of: pending[owner].operations.count))))
                     pending.remove(at: owner)
                 } else {
                     for member in pending {
@@ -210,15 +210,6 @@ final class GroupCommit: Sendable {
             start += member.operations.count
         }
         return nil
-    }
-
-    /// `error`, as raised by operation `index` of a transaction of `count` operations.
-    private static func rebased(_ error: CoordinationError, to index: Int, of count: Int) -> CoordinationError {
-        var original = error
-        if let range = error.message.range(of: " failed: "), error.message.hasPrefix("transaction operation ") {
-            original.message = String(error.message[range.upperBound...])
-        }
-        return original.inTransaction(operation: index, of: count)
     }
 }
 
