@@ -44,6 +44,7 @@ public struct LeaderElection: Sendable {
 
     /// Campaigns, then runs `body` while leading; `body` is cancelled when leadership is lost
     /// (``RecipeError/sessionLost(_:)``). Resigns when `body` returns.
+    @discardableResult
     public func withLeadership<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {

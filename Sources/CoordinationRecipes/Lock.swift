@@ -28,6 +28,7 @@ public struct Lock: Sendable {
     /// Acquires the lock, runs `body` while it is held, then releases it. `body` is cancelled (and
     /// this throws ``RecipeError/sessionLost(_:)``) when the session is suspended beyond its safe
     /// window or expires, because another contender may then hold the lock.
+    @discardableResult
     public func withLock<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {

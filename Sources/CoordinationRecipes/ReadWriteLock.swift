@@ -34,6 +34,7 @@ public struct ReadWriteLock: Sendable {
     }
 
     /// Runs `body` with shared access, cancelled if the session is lost.
+    @discardableResult
     public func withReadLock<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
@@ -41,6 +42,7 @@ public struct ReadWriteLock: Sendable {
     }
 
     /// Runs `body` with exclusive access, cancelled if the session is lost.
+    @discardableResult
     public func withWriteLock<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {

@@ -31,6 +31,7 @@ public struct Semaphore: Sendable {
     }
 
     /// Runs `body` holding a permit, cancelled if the session is lost.
+    @discardableResult
     public func withPermit<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {

@@ -10,8 +10,10 @@ public struct RunContext: Sendable {
     public let payload: Data
     public let attempt: Int
     public let scheduledAt: Date
-    /// The claim's `createRevision`: strictly larger for every later claim of this run. Pass it to
-    /// whatever the handler writes to, so that a sink can refuse a stale writer.
+    /// The claim's `createRevision`: strictly larger for every later claim of this job (a takeover,
+    /// a retry, a later run or item). Pass it to whatever the handler writes to, so that a sink can
+    /// refuse a stale writer. Runs of different jobs may have the same token (a worker claims
+    /// several in one transaction): a sink shared by several jobs compares tokens per job.
     public let fencingToken: Int64
     /// The worker running it.
     public let worker: String
