@@ -63,6 +63,8 @@ public struct LeaderElection: Sendable {
                 try await withLeadership(body)
                 return
             } catch let error as RecipeError {
+                // Closing the handle ends its session, and so the leadership: no campaign follows.
+                if store.session.state == .closed { throw CoordinationError.closed() }
                 logger.warning("leadership lost; campaigning again", metadata: ["election": "\(path)", "reason": "\(error)"])
                 try await waitForUsableSession()
             } catch where StoreFailure.mayPass(error, store: store) {

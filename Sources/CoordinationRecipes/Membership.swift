@@ -80,7 +80,10 @@ public struct Membership: Sendable {
     }
 
     /// Stays a member until cancelled, joining again whenever the session is replaced after an
-    /// expiry (the old membership vanished with it). Leaves when cancelled.
+    /// expiry (the old membership vanished with it). Leaves when cancelled, and throws
+    /// `CancellationError`; throws `unavailable` when the handle is closed (the membership went
+    /// with its session), and the errors of a join that cannot succeed (the id taken by another
+    /// live member).
     /// - Parameter joined: called after each join with the member and the session it joined in
     ///   (its `sessionID`): what a caller needs to tie work to this membership.
     public func stayJoined(
@@ -122,6 +125,8 @@ public struct Membership: Sendable {
         }
         await leaveWhatWasMade()
         try Task.checkCancellation()
+        // The session events end only with the handle: the caller must learn it is no member.
+        throw CoordinationError.closed()
     }
 
     /// Deletes member `id` if it is ephemeral with one of `values`: what a join whose reply was

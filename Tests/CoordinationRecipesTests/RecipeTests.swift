@@ -142,6 +142,37 @@ import Testing
         #expect(try await views.next() == [], "cancelling stayJoined leaves")
     }
 
+    /// A closed handle ends the membership (its session goes) and the leadership: both say so,
+    /// rather than returning as if cancelled, or campaigning again.
+    @Test(arguments: RecipeBackend.all)
+    func closingTheStoreEndsStayJoinedAndLeadWithUnavailable(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let store = try await handles.open()
+        let observer = Membership(store: try await handles.open(), group: try Key("/crew"))
+        var views = observer.watch().makeAsyncIterator()
+        #expect(try await views.next() == [])
+        let staying = Task { try await Membership(store: store, group: try Key("/crew")).stayJoined(id: "m") }
+        let (elected, electedSignal) = AsyncStream<Void>.makeStream()
+        let leading = Task {
+            try await LeaderElection(store: store, path: try Key("/elections/closing"), identity: "m").lead { _ in
+                electedSignal.yield()
+                try await Task.sleep(for: .seconds(3600))
+            }
+        }
+        #expect(try await views.next()?.map(\.id) == ["m"])
+        var electedEvents = elected.makeAsyncIterator()
+        _ = await electedEvents.next()
+        await store.close()
+        for task in [staying, leading] {
+            await #expect {
+                try await task.value
+            } throws: { error in
+                (error as? CoordinationError)?.code == .unavailable && (error as? CoordinationError)?.message == "the store handle is closed"
+            }
+        }
+    }
+
     /// `update` changes only the membership it was given: not one that has ended, nor a later
     /// member under the same id; and `stayJoined` joins again with the metadata said last.
     @Test(arguments: RecipeBackend.all)
