@@ -63,6 +63,16 @@ struct JobAdd: AsyncParsableCommand {
             for spec in specs {
                 if json { StandardStreams.writeLine(JobsFile.line(spec)) } else { StandardStreams.writeLine("added \(spec.id)") }
             }
+            // Runs no live worker can take wait, pending, without a word from anyone: say so now
+            // (on memory:// no worker is ever live, and its own note says why).
+            guard context.storeURL.scheme != "memory" else { return }
+            let live = try await scheduler.workers().map(\.info).filter { !$0.draining }
+            if let waiting = NewJobs.unrunnable(specs, by: live) {
+                StandardStreams.writeError(
+                    "coord: note: no live worker can run \(waiting) yet; runs wait, pending, until a worker that can joins "
+                        + "(coord worker runs --command jobs, handler '\(ShellJobHandler.name)', with the labels it is given; "
+                        + "coord workers lists the live ones)")
+            }
         }
     }
 

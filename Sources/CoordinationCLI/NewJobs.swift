@@ -26,6 +26,20 @@ enum NewJobs {
         for note in pastTimeNotes(specs, now: now) { StandardStreams.writeError("coord: note: " + note) }
     }
 
+    /// The jobs none of `workers` can run (their handler, their required labels), each with what
+    /// it needs: `nightly (handler 'report', labels zone=eu)`; `nil` when every job has a worker.
+    static func unrunnable(_ specs: [JobSpec], by workers: [WorkerInfo]) -> String? {
+        let waiting = specs.filter { spec in !workers.contains { $0.canRun(spec) } }
+        guard !waiting.isEmpty else { return nil }
+        return waiting.map { spec in
+            var need = ["handler '\(spec.handler)'"]
+            if !spec.requiredLabels.isEmpty {
+                need.append("labels " + spec.requiredLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+            }
+            return "\(spec.id) (\(need.joined(separator: ", ")))"
+        }.joined(separator: "; ")
+    }
+
     /// A note for each one-shot job whose time has passed.
     static func pastTimeNotes(_ specs: [JobSpec], now: Date) -> [String] {
         specs.compactMap { spec in

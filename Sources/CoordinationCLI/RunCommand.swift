@@ -288,15 +288,7 @@ struct RunCommand: AsyncParsableCommand {
     /// it): refused on `memory://`, where no other process can run it; on a shared store a note
     /// says that it waits for a `coord worker` that can.
     static func checkRunnable(_ specs: [JobSpec], by workers: [WorkerInfo], scheme: String) throws {
-        let waiting = specs.filter { spec in !workers.contains { $0.canRun(spec) } }
-        guard !waiting.isEmpty else { return }
-        let needs = waiting.map { spec in
-            var need = ["handler '\(spec.handler)'"]
-            if !spec.requiredLabels.isEmpty {
-                need.append("labels " + spec.requiredLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
-            }
-            return "\(spec.id) (\(need.joined(separator: ", ")))"
-        }.joined(separator: "; ")
+        guard let needs = NewJobs.unrunnable(specs, by: workers) else { return }
         let ours = "coord run's workers run --command jobs (handler '\(ShellJobHandler.name)') and have no labels"
         if scheme == "memory" {
             throw CoordinationError(

@@ -1,4 +1,5 @@
 import Foundation
+import CoordinationScheduler
 import Testing
 @testable import CoordinationCLI
 
@@ -226,6 +227,18 @@ struct SchedulerCommandTests {
         #expect(
             several.stderrLines.count == 1
                 && several.stderr.hasPrefix("coord: no jobs gone, also-gone; coord jobs lists the jobs there are (note: memory://"))
+    }
+
+    @Test("a job no worker can run is named with the handler and labels it needs")
+    func unrunnableJobs() {
+        let shellOnly = WorkerInfo(capacity: 1, weight: 1, labels: ["zone": "us"], handlers: ["shell"])
+        let specs = [
+            JobSpec(id: "plain", handler: "shell"), JobSpec(id: "report", handler: "report"),
+            JobSpec(id: "eu", handler: "shell", requiredLabels: ["zone": "eu", "disk": "ssd"]),
+        ]
+        #expect(NewJobs.unrunnable(specs, by: [shellOnly]) == "report (handler 'report'); eu (handler 'shell', labels disk=ssd,zone=eu)")
+        #expect(NewJobs.unrunnable([specs[0]], by: [shellOnly]) == nil)
+        #expect(NewJobs.unrunnable([specs[0]], by: []) == "plain (handler 'shell')")
     }
 
     @Test("on memory:// the commands about shared jobs say that the store lives and dies with them; coord run does not")

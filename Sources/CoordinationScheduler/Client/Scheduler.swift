@@ -31,7 +31,9 @@ public struct Scheduler: Sendable {
     }
 
     /// Validates and stores a new job. A one-shot job's runs are created in the same transaction,
-    /// so it never waits for a leader; recurring jobs are materialised by the leader.
+    /// so it never waits for a leader; recurring jobs are materialised by the leader. Its runs
+    /// wait, pending, until a live worker has its handler and required labels, with no word from
+    /// anyone: ``workers()`` with ``WorkerInfo/canRun(_:)`` tells whether one is live now.
     /// - Throws: `invalidConfiguration`; `nodeExists` when a job with this id exists.
     public func submit(_ spec: JobSpec) async throws {
         try spec.validate(now: clock.now(), layout: layout)
