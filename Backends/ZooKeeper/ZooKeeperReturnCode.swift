@@ -24,9 +24,13 @@ enum ZooKeeperReturnCode {
             code = .notEmpty
             message = "key\(about) has children; delete them first or delete recursively"
         case ZNOCHILDRENFOREPHEMERALS.rawValue:
-            code = .ephemeralChildren
-            message = "the parent of\(about) is ephemeral and cannot have children"
-            return CoordinationError(code, message, key: key?.parent ?? key, backendDetail: detail)
+            // Named as the other backends name it: by the ephemeral key, the parent.
+            guard let parent = key?.parent else {
+                return CoordinationError(.ephemeralChildren, "the parent of\(about) is ephemeral and cannot have children", key: key, backendDetail: detail)
+            }
+            var error = CoordinationError.ephemeralChildren(parent)
+            error.backendDetail = detail
+            return error
         case ZSESSIONEXPIRED.rawValue, ZINVALIDSTATE.rawValue:
             code = .sessionExpired
             message = "the ZooKeeper session expired during \(operation)\(about); its ephemeral keys are gone"

@@ -25,8 +25,11 @@ public protocol CoordinationStore: Sendable {
     /// Missing ancestors are created first as empty persistent keys. For a sequential mode the
     /// key's last segment is a prefix to which a 10-digit, zero-padded number is appended, unique
     /// and strictly increasing in creation order under the parent; the returned record carries
-    /// the full key. Ephemeral keys belong to this handle's session.
-    /// - Returns: the created record (version 0); its `createRevision` is a fencing token.
+    /// the full key. The numbers are each backend's own and need not be dense: compare them, do
+    /// not count on their values (ZooKeeper counts every child created under the parent, etcd and
+    /// the embedded store count sequential creates). Ephemeral keys belong to this handle's session.
+    /// - Returns: the created record (version 0); its `createRevision` is a fencing token, larger
+    ///   for every later create (keys created in one transaction share it).
     /// - Throws: `nodeExists`; `ephemeralChildren` when an ancestor is ephemeral; `valueTooLarge`;
     ///   `invalidKey` for the root.
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record

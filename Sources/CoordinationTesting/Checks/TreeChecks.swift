@@ -86,13 +86,15 @@ extension ConformanceSuite {
             let store = try await ctx.open()
             try await expectThrows(code: .noNode, "recursive delete of a missing key") { try await store.delete(try Key("/nothing"), ifVersion: nil, recursive: true) }
         },
-        ConformanceCheck("tree-ephemeral-parent-refuses-child", clause: 3, "Creating a child of an ephemeral key fails with ephemeralChildren and creates nothing.") { ctx in
+        ConformanceCheck("tree-ephemeral-parent-refuses-child", clause: 3, "Creating a child of an ephemeral key fails with ephemeralChildren, naming the ephemeral key in the same words on every backend, and creates nothing.") { ctx in
             let store = try await ctx.open()
             _ = try await store.create(try Key("/e"), value: [], mode: .ephemeral)
             for mode in CreateMode.allCases {
-                try await expectThrows(code: .ephemeralChildren, "\(mode.rawValue) child of an ephemeral key") {
+                let error = try await expectThrows(code: .ephemeralChildren, "\(mode.rawValue) child of an ephemeral key") {
                     try await store.create(try Key("/e/child"), value: [], mode: mode)
                 }
+                try expectEqual(error.key, try Key("/e"), "the key the ephemeralChildren error names")
+                try expectEqual(error.message, "key /e is ephemeral and cannot have children", "the ephemeralChildren message")
             }
             try expectEqual(try await store.children(of: try Key("/e")), [], "children of the ephemeral key")
         },
