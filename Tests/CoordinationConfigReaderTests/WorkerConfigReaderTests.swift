@@ -12,7 +12,7 @@ struct WorkerConfigReaderTests {
         let configuration = try Worker.Configuration(config: R.reader([
             "capacity": 8, "weight": 3, "labels": R.list(["zone=a", "disk=ssd", "note=x=y"]), "gracePeriod": "30s",
             "loadDelay": "0ms", "misfireThreshold": "2s", "stabilisation": "1500ms", "finishedJobRetention": "7d",
-            "finishedJobLimit": 500,
+            "finishedJobLimit": 500, "helpAfterIdle": "250ms",
         ]))
         #expect(configuration.capacity == 8 && configuration.weight == 3)
         #expect(configuration.labels == ["zone": "a", "disk": "ssd", "note": "x=y"])
@@ -21,6 +21,9 @@ struct WorkerConfigReaderTests {
         #expect(configuration.finishedJobRetention == .seconds(7 * 86_400) && configuration.finishedJobLimit == 500)
         let forever = try Worker.Configuration(config: R.reader(["finishedJobRetention": "forever"]))
         #expect(forever.finishedJobRetention == nil, "'forever' keeps finished jobs")
+        #expect(configuration.helpAfterIdle == .milliseconds(250))
+        let never = try Worker.Configuration(config: R.reader(["helpAfterIdle": "never"]))
+        #expect(never.helpAfterIdle == nil, "'never' keeps a worker to its share")
     }
 
     @Test("an empty reader gives the plain initialiser's defaults")
@@ -32,6 +35,7 @@ struct WorkerConfigReaderTests {
         #expect(configuration.misfireThreshold == plain.misfireThreshold && configuration.stabilisation == plain.stabilisation)
         #expect(configuration.finishedJobRetention == plain.finishedJobRetention && plain.finishedJobRetention == .seconds(86_400))
         #expect(configuration.finishedJobLimit == plain.finishedJobLimit && plain.finishedJobLimit == 10_000)
+        #expect(configuration.helpAfterIdle == plain.helpAfterIdle && plain.helpAfterIdle == .seconds(2))
     }
 
     @Test("environment variables under a scope: WORKER_LABELS is comma-separated k=v; a bad one names the variable")
@@ -60,6 +64,7 @@ struct WorkerConfigReaderTests {
             ("stabilisation", ["stabilisation": 5], "must be a duration such as 10s"),
             ("finishedJobRetention", ["finishedJobRetention": "always"], "not a duration"),
             ("finishedJobLimit", ["finishedJobLimit": -1], "at least 0, got -1"),
+            ("helpAfterIdle", ["helpAfterIdle": "soon"], "is 'soon', not a duration such as 2s or 500ms, nor 'never'"),
         ]) { _ = try Worker.Configuration(config: $0) }
     }
 }

@@ -9,7 +9,7 @@
 /// ``narrowAfterBacklog`` (it could take no more anyway; the buckets of its runs stay watched). Each switch costs a fresh snapshot of what is
 /// then watched, hence the delays: a worker switches at most about once per their sum.
 struct ShareMode: Sendable {
-    static let defaultWidenAfterIdle = Duration.seconds(2)
+    static let defaultWidenAfterIdle = Worker.Configuration.defaultHelpAfterIdle
     static let narrowAfterBacklog = Duration.seconds(5)
     /// `nil`: never widens.
     let widenAfterIdle: Duration?

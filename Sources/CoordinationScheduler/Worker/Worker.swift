@@ -44,13 +44,14 @@ public final class Worker: Service {
         /// bucket, to help with work queued in the other workers' shares (``ShareMode``); `nil`
         /// never helps: it then claims only in its own share, the wide jobs' buckets and, while
         /// it leads, everywhere.
-        public var helpAfterIdle: Duration? = ShareMode.defaultWidenAfterIdle
+        public var helpAfterIdle: Duration?
+        public static let defaultHelpAfterIdle = Duration.seconds(2)
 
         public init(
             capacity: Int = 4, weight: Int = 1, labels: [String: String] = [:], gracePeriod: Duration = .seconds(10),
             loadDelay: Duration = .milliseconds(20), misfireThreshold: Duration = .milliseconds(500),
             stabilisation: Duration = .milliseconds(500), finishedJobRetention: Duration? = .seconds(86_400),
-            finishedJobLimit: Int? = 10_000
+            finishedJobLimit: Int? = 10_000, helpAfterIdle: Duration? = Self.defaultHelpAfterIdle
         ) {
             self.capacity = capacity
             self.weight = weight
@@ -61,6 +62,7 @@ public final class Worker: Service {
             self.stabilisation = stabilisation
             self.finishedJobRetention = finishedJobRetention
             self.finishedJobLimit = finishedJobLimit.map { max(0, $0) }
+            self.helpAfterIdle = helpAfterIdle
         }
 
         /// A finished-job retention as people write it: a duration (`7d`, `12h`, `0s` removes

@@ -21,6 +21,8 @@ extension Worker.Configuration {
     ///   one-shot job is kept, with its history, before it is removed; `forever` keeps it.
     /// - `finishedJobLimit` (int, default `10000`, at least 0): while this worker leads, the most
     ///   finished one-shot jobs kept; beyond it, the ones that finished first are removed early.
+    /// - `helpAfterIdle` (string, default `2s`): how long a worker with a free slot and nothing to
+    ///   claim in its share waits before it helps with every bucket's work; `never` keeps it to its share.
     ///
     /// Durations are written `500ms`, `10s`, `2m`. Scope the reader to read them under a prefix:
     /// `config.scoped(to: "worker")` reads `worker.capacity` (`WORKER_CAPACITY` from the environment).
@@ -44,7 +46,18 @@ extension Worker.Configuration {
             misfireThreshold: try config.durationSetting("misfireThreshold", allowZero: true) ?? defaults.misfireThreshold,
             stabilisation: try config.durationSetting("stabilisation", allowZero: true) ?? defaults.stabilisation,
             finishedJobRetention: try Self.retention(config) ?? defaults.finishedJobRetention,
-            finishedJobLimit: try config.intSetting("finishedJobLimit", minimum: 0) ?? defaults.finishedJobLimit)
+            finishedJobLimit: try config.intSetting("finishedJobLimit", minimum: 0) ?? defaults.finishedJobLimit,
+            helpAfterIdle: try Self.helpAfterIdle(config) ?? defaults.helpAfterIdle)
+    }
+
+    /// `helpAfterIdle`: a duration, or `never` (`.some(nil)`); `nil` when not set.
+    private static func helpAfterIdle(_ config: ConfigReader) throws(CoordinationError) -> Duration?? {
+        guard let text = try config.stringSetting("helpAfterIdle") else { return nil }
+        if text == "never" { return .some(nil) }
+        guard let duration = DurationText.parse(text) else {
+            throw config.invalidSetting("helpAfterIdle", "is '\(text)', not a duration such as 2s or 500ms, nor 'never'")
+        }
+        return .some(duration)
     }
 
     /// `finishedJobRetention`: a duration, or `forever` (`.some(nil)`); `nil` when not set.
