@@ -38,6 +38,8 @@ final class ZooKeeperConnection: Sendable {
     let settings: Settings
     let logger: Logger
     let sessions: Broadcast<SessionEvent>
+    /// Why a server's handshake reply showed it is not ZooKeeper, once one did: opening fails.
+    private let wrongServer = Broadcast<String?>(nil)
     private let state: Mutex<State>
     /// Serialises the sending of session events (see `sessionChanged`).
     private let delivery = Mutex(())
@@ -126,6 +128,21 @@ final class ZooKeeperConnection: Sendable {
             // Never from the event thread itself: closing a handle joins that thread.
             Thread.detachNewThread { [self] in replaceExpiredHandle(generation: generation) }
         }
+    }
+
+    /// Called on the C client's event thread when handle `generation` "connected" with a handshake
+    /// reply that no ZooKeeper server gives (see ``NotZooKeeper``). That is no session: the store
+    /// counts it as contact lost, and an opening store fails with why.
+    fileprivate func handshakeMadeNoSense(why: String, generation: Int) {
+        // Opening says it in its error; only a store that had a session has no one to tell.
+        let hadSession = !sessions.current.sessionID.isEmpty
+        logger.log(
+            level: hadSession ? .error : .debug,
+            "a server answered the ZooKeeper handshake with bytes no ZooKeeper server sends; is every host of the URL a ZooKeeper server?",
+            metadata: ["hosts": "\(settings.connectString)", "reply": "\(why)"])
+        sessionChanged(.connecting, generation: generation)
+        let current = state.withLock { $0.generation == generation && !$0.closed }
+        if current { wrongServer.send(why) }
     }
 
     /// Runs on a thread of our own: swaps in a new handle (a new session), then closes the dead one.
@@ -253,24 +270,48 @@ final class ZooKeeperConnection: Sendable {
                 }
                 return nil
             }
+            // A handshake that made no sense fails the opening even when other hosts are listed
+            // (unless a good one gave a session first): the client would carry the nonsense
+            // "session" on to them, to have it expire.
+            let wrongServer = self.wrongServer
+            group.addTask { [addresses] in
+                for await problem in wrongServer.subscribe() {
+                    guard let why = problem else { continue }
+                    if addresses.count == 1 { return .failure(NotZooKeeper.error([(addresses[0], why)])) }
+                    // The client does not reliably say which host it was (it may have moved
+                    // on): ask each.
+                    var strangers: [(address: String, why: String)] = []
+                    for address in addresses {
+                        if case .notZooKeeper(let what) = await HostProbe.probe(address, identify: true) { strangers.append((address, what)) }
+                    }
+                    return .failure(NotZooKeeper.error(strangers.isEmpty ? [("one of \(hosts)", why)] : strangers))
+                }
+                return nil
+            }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 if Task.isCancelled { return nil }
                 return .failure(CoordinationError(
                     .unavailable, "no ZooKeeper session with \(hosts) within \(DurationText.format(timeout)); is the server running?"))
             }
-            // Every host refusing outright (a server that is down, a mistyped port or name) is
-            // said at once rather than after the whole timeout. A head start first: a server
-            // that is there gives a session before the probe would even connect.
+            // Every host refusing outright (a server that is down, a mistyped port or name) or
+            // answering as HTTP does (etcd's port) is said at once rather than after the whole
+            // timeout. A head start first: a server that is there gives a session before the
+            // probe would even connect.
             group.addTask { [addresses] in
                 try? await Task.sleep(for: .milliseconds(500))
                 var refusals: [String] = []
+                var strangers: [(address: String, why: String)] = []
                 for address in addresses {
                     if Task.isCancelled { return nil }
-                    guard case .refused(let why) = await HostProbe.probe(address) else { return nil }
-                    refusals.append("\(address): \(why)")
+                    switch await HostProbe.probe(address, identify: true) {
+                    case .refused(let why): refusals.append("\(address): \(why)")
+                    case .notZooKeeper(let why): strangers.append((address, why))
+                    case .accepted, .undecided: return nil
+                    }
                 }
                 if Task.isCancelled { return nil }
+                if !strangers.isEmpty { return .failure(NotZooKeeper.error(strangers, refused: refusals)) }
                 return .failure(CoordinationError(
                     .unavailable,
                     "cannot reach ZooKeeper (\(refusals.joined(separator: "; "))); is the server running, and is the URL's host:port right?"))
@@ -306,6 +347,7 @@ final class ZooKeeperConnection: Sendable {
         guard let (live, triggers, watches) = taken else { return }
         // Outside the state lock, for the reason given in `sessionChanged`.
         delivery.withLock { _ in sessions.finish(with: last) }
+        wrongServer.finish()
         for watch in watches { watch.finish(throwing: CoordinationError.closed()) }
         if let live {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -340,8 +382,13 @@ private func sessionWatcher(
     let input: SessionMachine.Input
     switch state {
     case ZOO_CONNECTED_STATE, ZOO_READONLY_STATE:
+        let negotiated = zoo_recv_timeout(zh)
+        if let why = NotZooKeeper.handshakeProblem(timeoutMilliseconds: negotiated) {
+            connection.handshakeMadeNoSense(why: why, generation: handleContext.generation)
+            return
+        }
         let id = zoo_client_id(zh)?.pointee.client_id ?? 0
-        input = .connected(sessionID: id, timeout: .milliseconds(Int64(zoo_recv_timeout(zh))))
+        input = .connected(sessionID: id, timeout: .milliseconds(Int64(negotiated)))
     case ZOO_CONNECTING_STATE, ZOO_ASSOCIATING_STATE:
         input = .connecting
     case ZOO_EXPIRED_SESSION_STATE, ZOO_AUTH_FAILED_STATE:
