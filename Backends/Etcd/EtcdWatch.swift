@@ -173,7 +173,7 @@ final class WatchStream: Sendable {
             if let error = message["error"] {
                 let code = error["grpc_code"]?.int64Value ?? message["code"]?.int64Value
                 if code == 16 { authFailure = true } else if code == 7 {
-                    fatal = CoordinationError.gateway(.status(403, grpcCode: 7, message: error["message"]?.stringValue ?? "\(error)"), kind: .read)
+                    fatal = CoordinationError.gateway(.status(403, grpcCode: 7, message: Gateway.oneLine(error["message"]?.stringValue) ?? Gateway.excerpt(error.serialized)), kind: .read)
                 }
                 return false
             }

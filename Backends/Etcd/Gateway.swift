@@ -120,23 +120,45 @@ final class Gateway: Sendable {
 
     var userCredentials: (user: String, password: String)? { credentials }
 
-    /// Reads the gateway's `{"error","message","code"}` body; anything else is described as it came.
-    static func failure(status: Int, reply: [UInt8]) -> GatewayFailure {
+    /// Reads the gateway's `{"error","message","code"}` body. Any other body did not come from an
+    /// etcd gateway (a web server or proxy on that port): `endpoint` answered, but not as etcd.
+    static func failure(status: Int, reply: [UInt8], endpoint: String) -> GatewayFailure {
         if let json = JSONValue.parse(reply), case .object = json {
             if let streamError = json["error"], case .object = streamError {
                 let code = streamError["grpc_code"]?.int64Value.map { Int($0) }
                 let httpStatus = streamError["http_code"]?.int64Value.map { Int($0) } ?? status
-                return .status(httpStatus, grpcCode: code, message: streamError["message"]?.stringValue ?? excerpt(reply))
+                return .status(httpStatus, grpcCode: code, message: oneLine(streamError["message"]?.stringValue) ?? excerpt(reply))
             }
-            let message = json["message"]?.stringValue ?? json["error"]?.stringValue ?? excerpt(reply)
+            let message = oneLine(json["message"]?.stringValue ?? json["error"]?.stringValue) ?? excerpt(reply)
             return .status(status, grpcCode: json["code"]?.int64Value.map { Int($0) }, message: message)
         }
-        return .status(status, grpcCode: nil, message: excerpt(reply))
+        return .notGateway(status: status, body: excerpt(reply), endpoint: endpoint)
     }
 
-    static func excerpt(_ bytes: [UInt8]) -> String {
-        let text = String(decoding: bytes.prefix(200), as: UTF8.self)
-        return bytes.count > 200 ? text + "…" : text
+    /// The one way a reply's bytes get into an error: on one line (a message promises one),
+    /// control characters and runs of white space as single spaces, cut short.
+    static func excerpt(_ bytes: [UInt8], limit: Int = 120) -> String {
+        var text = String.UnicodeScalarView()
+        var space = false
+        for scalar in String(decoding: bytes.prefix(limit * 4), as: UTF8.self).unicodeScalars {
+            if scalar.properties.isWhitespace || scalar.properties.generalCategory == .control {
+                space = !text.isEmpty
+                continue
+            }
+            if text.count >= limit - 1 { return String(text) + "…" }
+            if space { text.append(" ") }
+            space = false
+            text.append(scalar)
+        }
+        let line = String(text)
+        return bytes.count > limit * 4 ? line + "…" : line
+    }
+
+    /// ``excerpt(_:limit:)`` of a text the gateway sent inside its JSON; `nil` when it says nothing.
+    static func oneLine(_ text: String?) -> String? {
+        guard let text else { return nil }
+        let line = excerpt(Array(text.utf8))
+        return line.isEmpty ? nil : line
     }
 }
 

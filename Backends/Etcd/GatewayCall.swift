@@ -70,16 +70,18 @@ struct GatewayCall {
         }
         if status == 200 {
             guard let json = JSONValue.parse(reply), case .object = json else {
+                // Cut-off or garbled JSON is etcd's reply gone wrong; anything else is not etcd.
+                guard reply.first(where: { !Self.whiteSpace.contains($0) }) == UInt8(ascii: "{") || reply.isEmpty else {
+                    return .fail(.gateway(.notGateway(status: status, body: Gateway.excerpt(reply), endpoint: endpoint), kind: kind))
+                }
                 return .fail(.gateway(
                     .malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Gateway.excerpt(reply))"), kind: kind))
             }
             // Streaming endpoints (lease keep-alive) report errors inside a 200 reply.
             guard case .object = json["error"] else { return .reply(json) }
         }
-        let failure = Gateway.failure(status: status, reply: reply)
-        if case .status(_, let grpcCode, _) = failure, grpcCode == 16 || (grpcCode == nil && status == 401),
-            gateway.usesAuth, !reauthenticated
-        {
+        let failure = Gateway.failure(status: status, reply: reply, endpoint: endpoint)
+        if failure.asksForAuthentication, gateway.usesAuth, !reauthenticated {
             reauthenticated = true
             return .authenticate(endpoint: endpoint)
         }
@@ -92,6 +94,8 @@ struct GatewayCall {
         }
         return .fail(.gateway(failure, kind: kind))
     }
+
+    private static let whiteSpace: Set<UInt8> = [9, 10, 13, 32]
 
     /// The error once no endpoint is left to try.
     var exhausted: CoordinationError { .gateway(lastFailure ?? .malformed("no endpoint configured"), kind: kind) }
@@ -140,7 +144,7 @@ struct GatewayLogin {
             (status, reply) = answer
         }
         guard status == 200 else {
-            let failure = Gateway.failure(status: status, reply: reply)
+            let failure = Gateway.failure(status: status, reply: reply, endpoint: candidate)
             if case .status(_, 9?, let message) = failure, message.contains("not enabled") {
                 // Credentials for a server without auth: nothing to authenticate, carry on.
                 gateway.warnCredentialsUnused()

@@ -9,6 +9,18 @@ enum GatewayFailure: Sendable {
     case status(Int, grpcCode: Int?, message: String)
     /// The reply was not the JSON we expected: truncated, malformed, or missing a field.
     case malformed(String)
+    /// `endpoint` answered over HTTP, but not with the gateway's JSON: something other than
+    /// etcd's client port (a web server, a proxy's own error page). `body` is an excerpt.
+    case notGateway(status: Int, body: String, endpoint: String)
+
+    /// Whether the failure asks for a (new) token: etcd's Unauthenticated, or a bare 401.
+    var asksForAuthentication: Bool {
+        switch self {
+        case .status(let status, let grpcCode, _): grpcCode == 16 || (grpcCode == nil && status == 401)
+        case .notGateway(let status, _, _): status == 401
+        case .transport, .malformed: false
+        }
+    }
 }
 
 /// Whether a failed request may have changed the store: decides between `unavailable` and `connectionLoss`.
@@ -27,44 +39,51 @@ extension CoordinationError {
             if transport.timedOut {
                 return CoordinationError(.timeout, "etcd did not answer in time", key: key, backendDetail: detail)
             }
-            // A TLS port answers a plain HTTP request with nothing at all (unless it answered
-            // before: then the connection dropped).
-            let plainToTLS =
-                transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://") && !transport.endpointAnsweredBefore
-                ? " (an empty reply: if etcd serves TLS on this port, use etcds://)" : ""
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.
             if let tls = transport.tlsProblem {
                 return CoordinationError(tls.isConfiguration ? .invalidConfiguration : .unavailable, tls.message, key: key, backendDetail: detail)
             }
-            if kind == .write && !transport.neverSent {
+            let code: CoordinationError.Code = kind == .write && !transport.neverSent ? .connectionLoss : .unavailable
+            // A TLS port answers a plain HTTP request with nothing at all, and so does a server
+            // that does not speak HTTP (ZooKeeper's port): never heard from, it is not known to be
+            // etcd, so the words say what it may be. (The code still says a write's fate is open.)
+            // Once it answered, an empty reply is a dropped connection.
+            if transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://") && !transport.endpointAnsweredBefore {
                 return CoordinationError(
-                    .connectionLoss, "lost contact with etcd during a write; its outcome is unknown" + plainToTLS, key: key,
-                    backendDetail: detail)
+                    code,
+                    "\(endpoint) closed the connection without a reply, as a port serving TLS or a server that is not an etcd v3 JSON "
+                        + "gateway does: if etcd serves TLS there, use etcds://; else is the URL's host:port right? \(etcdPortHint)",
+                    key: key, backendDetail: detail)
+            }
+            if code == .connectionLoss {
+                return CoordinationError(
+                    .connectionLoss, "lost contact with etcd during a write; its outcome is unknown", key: key, backendDetail: detail)
             }
             return CoordinationError(
-                .unavailable, "cannot reach etcd; is the server running, and is the URL's host:port right?" + plainToTLS,
-                key: key, backendDetail: detail)
+                .unavailable, "cannot reach etcd; is the server running, and is the URL's host:port right?", key: key, backendDetail: detail)
+
+        case .notGateway(let status, let body, let endpoint):
+            let detail = "HTTP \(status) at \(endpoint), not JSON"
+            if body.contains("HTTP request to an HTTPS server") {
+                return CoordinationError(
+                    .invalidConfiguration, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,
+                    backendDetail: detail)
+            }
+            let code = statusCode(status: status, grpcCode: nil, message: body, kind: kind)
+            let what = body.isEmpty ? "an empty body" : "\"\(body)\""
+            // A proxy's own 5xx page may stand for etcd failing behind it; anything else is the
+            // wrong server (or port) answering.
+            let cause =
+                status >= 500 && status != 501
+                ? "a proxy in front of etcd may have failed" + (code == .connectionLoss ? ", and a write's outcome is unknown" : "")
+                : "is the URL's host:port right? \(etcdPortHint)"
+            return CoordinationError(
+                code, "\(endpoint) answered HTTP \(status) with \(what), not as an etcd v3 JSON gateway does: \(cause)", key: key,
+                backendDetail: detail)
 
         case .status(let status, let grpcCode, let message):
             let detail = "HTTP \(status)" + (grpcCode.map { ", gRPC code \($0)" } ?? "") + ": \(message)"
-            let code: CoordinationError.Code
-            switch (grpcCode, status) {
-            case (16?, _), (nil, 401): code = .unauthenticated
-            case (7?, _), (nil, 403): code = .permissionDenied
-            case (3?, _) where message.contains("authentication failed") || message.contains("user name"):
-                // etcd reports a wrong user or password as InvalidArgument.
-                code = .unauthenticated
-            case (3?, _) where message.contains("key not found"):
-                // A put with `ignore_lease` on a missing key: it updates only what exists.
-                code = .noNode
-            case (3?, _) where message.contains("too many operations") || message.contains("too large"):
-                code = .transactionTooLarge
-            case (5?, _) where message.contains("lease not found"): code = .sessionExpired
-            case (4?, _), (nil, 504): code = .timeout
-            case _ where kind == .write && mayHaveApplied(status: status, grpcCode: grpcCode, message: message):
-                code = .connectionLoss
-            default: code = .unavailable
-            }
+            let code = statusCode(status: status, grpcCode: grpcCode, message: message, kind: kind)
             if message.contains("database space exceeded") {
                 // The NOSPACE alarm: every write (and lease grant) is refused until an operator acts.
                 return CoordinationError(
@@ -73,11 +92,6 @@ extension CoordinationError {
                         + "until space is freed: compact its history, defragment and disarm the alarm (etcdctl compact REVISION; "
                         + "etcdctl defrag; etcdctl alarm disarm), and run etcd with --auto-compaction-retention so that it does not fill again",
                     key: key, backendDetail: detail)
-            }
-            if message.contains("HTTP request to an HTTPS server") {
-                return CoordinationError(
-                    .invalidConfiguration, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,
-                    backendDetail: detail)
             }
             return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
 
@@ -88,6 +102,30 @@ extension CoordinationError {
                 key: key, backendDetail: "malformed gateway reply: \(what)")
         }
     }
+
+    /// The portable code for an error status, by etcd's gRPC code where it gave one.
+    private static func statusCode(status: Int, grpcCode: Int?, message: String, kind: RequestKind) -> CoordinationError.Code {
+        switch (grpcCode, status) {
+        case (16?, _), (nil, 401): return .unauthenticated
+        case (7?, _), (nil, 403): return .permissionDenied
+        case (3?, _) where message.contains("authentication failed") || message.contains("user name"):
+            // etcd reports a wrong user or password as InvalidArgument.
+            return .unauthenticated
+        case (3?, _) where message.contains("key not found"):
+            // A put with `ignore_lease` on a missing key: it updates only what exists.
+            return .noNode
+        case (3?, _) where message.contains("too many operations") || message.contains("too large"):
+            return .transactionTooLarge
+        case (5?, _) where message.contains("lease not found"): return .sessionExpired
+        case (4?, _), (nil, 504): return .timeout
+        case _ where kind == .write && mayHaveApplied(status: status, grpcCode: grpcCode, message: message):
+            return .connectionLoss
+        default: return .unavailable
+        }
+    }
+
+    /// The hint for a server on an endpoint that is not etcd's client port.
+    static let etcdPortHint = "etcd's client port is usually 2379"
 
     /// Whether a write refused with this status may still have been applied. etcd answers some
     /// errors only after proposing the write to raft (a request timed out, the leader changed,

@@ -161,13 +161,13 @@ import Testing
 
     @Test func streamErrorsInsideA200ReplyAreRead() {
         let reply = Array(#"{"error":{"grpc_code":16,"http_code":401,"message":"etcdserver: invalid auth token","http_status":"Unauthorized"}}"#.utf8)
-        guard case .status(let status, let code, let message) = Gateway.failure(status: 200, reply: reply) else {
+        guard case .status(let status, let code, let message) = Gateway.failure(status: 200, reply: reply, endpoint: "http://x") else {
             Issue.record("a stream error is a status failure")
             return
         }
         #expect(status == 401 && code == 16 && message == "etcdserver: invalid auth token")
-        guard case .status(400, nil, let text) = Gateway.failure(status: 400, reply: Array("<html>".utf8)) else {
-            Issue.record("a non-JSON error body is described as it came")
+        guard case .notGateway(400, let text, "http://x") = Gateway.failure(status: 400, reply: Array("<html>".utf8), endpoint: "http://x") else {
+            Issue.record("a non-JSON error body is not the gateway's, and is described as it came")
             return
         }
         #expect(text == "<html>")

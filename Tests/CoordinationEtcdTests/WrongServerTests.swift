@@ -1,0 +1,106 @@
+import Coordination
+import CoordinationLocalServers
+import CoordinationTestSupport
+@testable import CoordinationEtcd
+import Logging
+import Testing
+
+/// An etcd URL pointed at a server that is not etcd's JSON gateway. A web server's 404 with an
+/// empty body once gave "etcd refused the request: " and nothing more; one with an HTML page put
+/// the page, lines and all, into the one-line message.
+@Suite struct EtcdWrongServerTests {
+    static func openingError(_ endpoints: [String]) async throws -> CoordinationError? {
+        do {
+            let store = try await withDeadline("an etcd store on \(endpoints) to fail to open", limit: .seconds(15)) {
+                try await SharedEtcd.open(.root, endpoints: endpoints)
+            }
+            await store.close()
+            Issue.record("an etcd store opened on \(endpoints), which is not etcd")
+            return nil
+        } catch let error as CoordinationError where !error.message.hasPrefix("timed out after") {
+            return error
+        }
+    }
+
+    @Test func aWebServersPageIsOneLineNamingTheEndpointStatusAndPort() async throws {
+        let server = try CannedHTTPServer()
+        defer { server.stop() }
+        let error = try #require(try await Self.openingError([server.address]))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(!error.message.contains("\n") && !error.message.contains("\r"), "\(error.message)")
+        #expect(error.message.contains("http://\(server.address) answered HTTP 404"), "\(error.message)")
+        #expect(error.message.contains("not as an etcd v3 JSON gateway does"), "\(error.message)")
+        #expect(error.message.contains("etcd's client port is usually 2379"), "\(error.message)")
+        #expect(error.message.contains("<head><title>404 Not Found</title></head> <body>"), "the page, on one line: \(error.message)")
+        #expect(!(error.backendDetail ?? "").contains("\n"), "\(error.backendDetail ?? "")")
+    }
+
+    @Test func anEmptyErrorReplyIsNamedToo() async throws {
+        let server = try CannedHTTPServer(reply: CannedHTTPServer.reply(status: "404 Not Found", body: ""))
+        defer { server.stop() }
+        let error = try #require(try await Self.openingError([server.address]))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(error.message.contains("answered HTTP 404 with an empty body, not as an etcd v3 JSON gateway does"), "\(error.message)")
+    }
+
+    /// As `python3 -m http.server` answers a POST: 501 and a long page, cut short.
+    @Test func aLongPageIsCutShort() async throws {
+        let page = "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <title>Error response</title>\n    </head>\n"
+            + String(repeating: "    <body>\n        <h1>Error response</h1>\n        <p>Error code: 501</p>\n    </body>\n", count: 20)
+        let server = try CannedHTTPServer(reply: CannedHTTPServer.reply(status: "501 Unsupported method ('POST')", body: page))
+        defer { server.stop() }
+        let error = try #require(try await Self.openingError([server.address]))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(!error.message.contains("\n"), "\(error.message)")
+        #expect(error.message.contains("answered HTTP 501 with \"<!DOCTYPE HTML> <html lang=\"en\"> <head> <title>"), "\(error.message)")
+        #expect(error.message.contains("…\", not as an etcd v3 JSON gateway does"), "\(error.message)")
+        #expect(error.message.count < 400, "\(error.message.count) characters: \(error.message)")
+    }
+
+    @Test func excerptsAreOneShortLine() {
+        #expect(Gateway.excerpt(Array("  a\r\n\tb \u{7}c\n\n".utf8)) == "a b c")
+        #expect(Gateway.excerpt(Array(String(repeating: "x ", count: 500).utf8)).count == 120)
+        #expect(Gateway.excerpt(Array(String(repeating: "x ", count: 500).utf8)).hasSuffix("…"))
+        #expect(Gateway.excerpt([]) == "")
+    }
+
+    /// A 200 that is no JSON at all is not etcd either; cut-off JSON is etcd's reply gone wrong.
+    @Test func aPageWithStatus200IsNotEtcd() throws {
+        let gateway = Gateway(
+            hosts: ["127.0.0.1:8080"], secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        func failure(_ body: String) -> CoordinationError? {
+            var call = GatewayCall(gateway: gateway, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(1))
+            _ = call.nextRequest()
+            guard case .fail(let error) = call.handle(.success((status: 200, body: Array(body.utf8)))) else { return nil }
+            return error
+        }
+        let page = try #require(failure("<html>\n<body>hi</body>\n</html>\n"))
+        #expect(page.message == "http://127.0.0.1:8080 answered HTTP 200 with \"<html> <body>hi</body> </html>\", not as an etcd v3 JSON gateway does: is the URL's host:port right? etcd's client port is usually 2379")
+        let cut = try #require(failure(#"{"header":{"revi"#))
+        #expect(cut.message == "etcd sent a reply that could not be understood")
+    }
+
+    /// etcd's own error body is read as before: its message, on one line.
+    @Test func etcdsOwnErrorsKeepTheirWords() {
+        let body = Array(#"{"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5}"#.utf8)
+        let error = CoordinationError.gateway(Gateway.failure(status: 404, reply: body, endpoint: "http://e:2379"), kind: .write)
+        #expect(error.code == .sessionExpired)
+        #expect(error.message == "etcd refused the request: etcdserver: requested lease not found")
+    }
+}
+
+/// An etcd URL at the real ZooKeeper's client port: ZooKeeper reads "POST" as a length and hangs up.
+@Suite(.serverLoadLimit)
+struct EtcdAtZooKeeperTests {
+    @Test func zooKeepersPortIsNamed() async throws {
+        let zookeeper = try #require(TestEnvironment.zookeeperHosts.first)
+        try TestEnvironment.requireServer("ZooKeeper", at: zookeeper, variable: "ZOOKEEPER_HOSTS")
+        let error = try #require(try await EtcdWrongServerTests.openingError([zookeeper]))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(!error.message.contains("\n"), "\(error.message)")
+        #expect(error.message.contains("http://\(zookeeper) closed the connection without a reply"), "\(error.message)")
+        #expect(error.message.contains("not an etcd v3 JSON gateway"), "\(error.message)")
+        #expect(error.message.contains("etcd's client port is usually 2379"), "\(error.message)")
+    }
+}
