@@ -40,11 +40,13 @@ struct ElectCommand: AsyncParsableCommand {
         let key = try HeldCommand.key(name, under: "/elections")
         let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
         let status = try await context.withStore { store in
-            try await HeldCommand.run(command, holding: "leadership of \(key)") { runChild in
-                let election = LeaderElection(store: store, path: key, identity: identity, logger: context.logger)
-                return try await election.withLeadership { lease in
-                    context.logger.info("elected", metadata: ["election": "\(key)", "token": "\(lease.token)"])
-                    return try await runChild(["COORD_LEADER_TOKEN": String(lease.token)])
+            try await HeldCommand.removingIfUnused(key, in: store) {
+                try await HeldCommand.run(command, holding: "leadership of \(key)") { runChild in
+                    let election = LeaderElection(store: store, path: key, identity: identity, logger: context.logger)
+                    return try await election.withLeadership { lease in
+                        context.logger.info("elected", metadata: ["election": "\(key)", "token": "\(lease.token)"])
+                        return try await runChild(["COORD_LEADER_TOKEN": String(lease.token)])
+                    }
                 }
             }
         }

@@ -66,6 +66,29 @@ enum HeldCommand {
         }
     }
 
+    /// Runs `body`, then deletes the lock's or election's key if nothing is queued under it (and it holds no value
+    /// and is not ephemeral: not something of the user's): every name used would otherwise leave
+    /// an empty key behind (`/locks/deploy-1234`). A contender arriving meanwhile is safe either
+    /// way: a delete refuses a key with an entry under it (`notEmpty`), and a contender's create
+    /// makes a deleted key again (missing ancestors are created). Best effort: any failure leaves
+    /// the key, as before.
+    static func removingIfUnused<T: Sendable>(
+        _ key: Key, in store: any CoordinationStore, _ body: () async throws -> T
+    ) async throws -> T {
+        func removeIfUnused() async {
+            guard let record = try? await store.get(key), record.value.isEmpty, !record.isEphemeral else { return }
+            try? await store.delete(key, ifVersion: record.version, recursive: false)
+        }
+        do {
+            let result = try await body()
+            await removeIfUnused()
+            return result
+        } catch {
+            await removeIfUnused()
+            throw error
+        }
+    }
+
     /// A command after `--` is required: checked with the command line's other values, before any
     /// store is opened, so a missing one is a usage error (64) whatever the store's state.
     static func requireCommand(_ argv: [String]) throws {

@@ -43,16 +43,18 @@ struct LockCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/locks")
         let status = try await context.withStore { store in
-            try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
-                let lock = Lock(store: store, path: key, logger: context.logger)
-                // Acquired here rather than by withLock(timeout:), whose giving up is a `timeout`
-                // error like a store's own: a busy lock must not look like a store out of reach.
-                guard let lease = try await lock.acquire(timeout: limit) else {
-                    throw NotAcquired(
-                        "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
-                }
-                return try await HeldCommand.holding(lease, in: lock) {
-                    try await runChild(["COORD_FENCING_TOKEN": String(lease.token)])
+            try await HeldCommand.removingIfUnused(key, in: store) {
+                try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
+                    let lock = Lock(store: store, path: key, logger: context.logger)
+                    // Acquired here rather than by withLock(timeout:), whose giving up is a `timeout`
+                    // error like a store's own: a busy lock must not look like a store out of reach.
+                    guard let lease = try await lock.acquire(timeout: limit) else {
+                        throw NotAcquired(
+                            "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
+                    }
+                    return try await HeldCommand.holding(lease, in: lock) {
+                        try await runChild(["COORD_FENCING_TOKEN": String(lease.token)])
+                    }
                 }
             }
         }

@@ -112,7 +112,7 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
-    @Test("coord lock --timeout on a busy lock exits 12 without running the command", arguments: servers)
+    @Test("coord lock --timeout on a busy lock exits 12 without running the command; the lock's key goes with its last user", arguments: servers)
     func busyLockTimesOut(backend: TestBackend) async throws {
         try backend.require()
         let namespace = TestBackend.freshNamespace("lock-busy")
@@ -128,8 +128,17 @@ import Testing
         #expect(result.status == 12, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(result.stderrLines == ["coord: lock /locks/busy was not acquired within 1s; the command did not run"])
+        // The waiter that gave up leaves the key: the holder's entry is in it.
+        let store = try await backend.open(namespace, .seconds(4))
+        defer { Task { await store.close() } }
+        #expect(try await store.children(of: try Key("/locks/busy")).count == 1)
         holder.kill(SIGTERM)
         #expect(try await holder.exitStatus(within: .seconds(20)) == 143)
+        // The last one out removes it: a name used once leaves no empty key behind.
+        #expect(try await store.exists(try Key("/locks/busy")) == false)
+        let once = try await coord.run(["--store", url, "elect", "once", "--", "true"])
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(try await store.exists(try Key("/elections/once")) == false)
         try await cleanUp(backend, namespace)
     }
 
