@@ -119,8 +119,8 @@ struct ConfigurationLayers {
         guard let data = FileManager.default.contents(atPath: path),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return }  // FileProvider has read it as a JSON object already; nothing more to say
-        if let duplicate = JSONDuplicateKey.first(in: Array(data)) {
-            throw CoordinationError(.invalidConfiguration, "config file \(path): \(duplicate.problem)")
+        if let problem = StrictJSON.problem(in: Array(data)) {
+            throw CoordinationError(.invalidConfiguration, "config file \(path) is not valid JSON: \(problem)")
         }
         let known = CoordConfiguration.Setting.allCases.map(\.rawValue)
         for key in object.keys.sorted() where !known.contains(key) {

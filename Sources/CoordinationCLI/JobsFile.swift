@@ -20,8 +20,8 @@ enum JobsFile {
             throw CoordinationError(
                 .invalidConfiguration, "\(source) is not valid JSON: \(JSONSyntaxProblem.describe(error, in: bytes))")
         }
-        if let duplicate = JSONDuplicateKey.first(in: bytes) {
-            throw CoordinationError(.invalidConfiguration, "\(source): \(duplicate.problem)")
+        if let problem = StrictJSON.problem(in: bytes) {
+            throw CoordinationError(.invalidConfiguration, "\(source) is not valid JSON: \(problem)")
         }
         // One job object is accepted as well as an array of them.
         let objects: [Any] = (parsed as? [Any]) ?? [parsed]

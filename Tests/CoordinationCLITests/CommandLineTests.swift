@@ -142,7 +142,7 @@ struct CommandLineTests {
         #expect(far.status == 7 && far.stderr.contains("unknown key 'zzzzzz'; the keys are store,"), "\(far.stderr)")
     }
 
-    @Test("a config key given twice is refused with where it appears again, not read as the last one")
+    @Test("a config key given twice, or a comma after the last member, is refused with where it is")
     func repeatedConfigKey() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
@@ -150,7 +150,13 @@ struct CommandLineTests {
         let result = try await coord.run(["kv", "put", "/a", "1"])
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderrLines == [
-            "coord: config file \(file): key 'store' appears twice in one object (again at line 2, column 23); JSON keeps only one of them: remove the other"
+            "coord: config file \(file) is not valid JSON: key 'store' appears twice in one object (again at line 2, column 23); JSON keeps only one of them: remove the other"
+        ])
+        _ = try coord.write(#"{"store": "memory://",}"#, to: "coord.json")
+        let comma = try await coord.run(["kv", "get", "/a"])
+        #expect(comma.status == 7)
+        #expect(comma.stderrLines == [
+            "coord: config file \(file) is not valid JSON: a comma after the last member at line 1, column 22, before the closing }: JSON allows none there; remove it"
         ])
     }
 

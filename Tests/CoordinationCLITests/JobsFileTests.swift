@@ -66,7 +66,21 @@ struct JobsFileTests {
     func repeatedKey(file: String, key: String, position: String) throws {
         #expect(
             Self.refusal(file)
-                == "jobs.json: key '\(key)' appears twice in one object (again at line \(position)); JSON keeps only one of them: remove the other")
+                == "jobs.json is not valid JSON: key '\(key)' appears twice in one object (again at line \(position)); JSON keeps only one of them: remove the other")
+    }
+
+    @Test(
+        "a comma after the last member, which Foundation lets pass and JSON does not, is refused with where it is",
+        arguments: [
+            (#"[{"id": "x", "command": "true",}]"#, "1, column 31", "}"),
+            ("[{\"id\": \"x\", \"command\": \"true\"},\n]", "1, column 32", "]"),
+            (#"[{"id": "x", "command": "true", "shardParameters": ["a", "b" , ]}]"#, "1, column 62", "]"),
+        ])
+    func trailingComma(file: String, position: String, closing: String) throws {
+        #expect(
+            Self.refusal(file)
+                == "jobs.json is not valid JSON: a comma after the last member at line \(position), before the closing \(closing): JSON allows none there; remove it")
+        #expect(Self.refusal(#"[{"id": "x", "command": "echo a,}", "comment": ",]"}]"#) == nil, "commas inside strings are text")
     }
 
     @Test("the same key in different objects, and a key's text as a value or inside a string, are fine")
