@@ -68,9 +68,16 @@ public final class EtcdStore: CoordinationStore {
 
     /// A namespace is a key like any other from outside: make it (and its ancestors) exist, as a
     /// ZooKeeper chroot must, so a parent namespace sees it among its children.
+    ///
+    /// Read first, written only where missing: a user granted only reads (a read-only account on
+    /// a production namespace) can open a namespace that exists, and an open costs one read
+    /// rather than a write (through the raft log) per level.
     func ensureNamespaceExists() async throws(CoordinationError) {
+        let chain = keys.namespaceChain
+        guard !chain.isEmpty else { return }
+        let present = try await read(chain.map { EtcdRequest.range($0, countOnly: true) })
         // One txn per missing key keeps it simple; namespaces are few and usually exist already.
-        for key in keys.namespaceChain {
+        for (index, key) in chain.enumerated() where try present.count(index) == 0 {
             _ = try await call("/v3/kv/txn", EtcdRequest.txn(
                 compare: [EtcdRequest.compare(key, .create, .equal, 0)], success: [["request_put": EtcdRequest.put(key, value: [])]]), kind: .write)
         }

@@ -329,6 +329,14 @@ struct EtcdServerTests {
                 "perm": ["permType": "READWRITE", "key": .bytes(Array("/tenant-c".utf8)), "range_end": .bytes(KeySpace.prefixEnd(Array("/tenant-c".utf8)))],
             ])
             _ = try await admin.call("/v3/auth/user/grant", ["user": "carol", "role": "carol"])
+            // A reader of tenant a's namespace only (an operator's read-only account).
+            _ = try await admin.call("/v3/auth/user/add", ["name": "dave", "password": "dave-pw-0b4e"])
+            _ = try await admin.call("/v3/auth/role/add", ["name": "dave"])
+            _ = try await admin.call("/v3/auth/role/grant", [
+                "name": "dave",
+                "perm": ["permType": "READ", "key": .bytes(Array("/tenant-a".utf8)), "range_end": .bytes(KeySpace.prefixEnd(Array("/tenant-a".utf8)))],
+            ])
+            _ = try await admin.call("/v3/auth/user/grant", ["user": "dave", "role": "dave"])
             _ = try await admin.call("/v3/auth/enable", [:])
 
             let logs = CapturedLogs()
@@ -383,6 +391,14 @@ struct EtcdServerTests {
                     "\(String(describing: error))")
             }
             await carol.close()
+
+            // Read-only: the namespace exists, so opening writes nothing; reads work, writes are refused.
+            let dave = try await open("dave", "dave-pw-0b4e", "/tenant-a")
+            #expect(try await dave.get(try Key("/jobs/x"))?.value == Array("alice".utf8))
+            #expect(try await dave.children(of: try Key("/jobs")).contains("x"))
+            let daveWrites = await #expect(throws: CoordinationError.self) { _ = try await dave.put(try Key("/jobs/x"), value: [0]) }
+            #expect(daveWrites?.code == .permissionDenied, "\(String(describing: daveWrites))")
+            await dave.close()
 
             let wrong = await #expect(throws: CoordinationError.self) { _ = try await open("alice", "bob-pw-91c2", "/tenant-a") }
             #expect(wrong?.code == .unauthenticated)
