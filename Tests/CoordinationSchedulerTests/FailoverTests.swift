@@ -109,6 +109,35 @@ import Testing
         #expect(history.first?.token != nil && history.first?.token != history.last?.token)
         #expect(history.first?.message == "its worker stopped before the run ended; the run waits, pending, for another worker")
     }
+
+    /// A run handed back again and again (workers that keep stopping) adds an entry each time:
+    /// those writes trim, so the history stays within its limit.
+    @Test(arguments: SchedulerBackend.all)
+    func repeatedHandBacksKeepTheHistoryBounded(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend, layout: SchedulerLayout(historyLimit: 3))
+        defer { Task { await cluster.shutdown() } }
+        let started = Shared(0)
+        let (starts, start) = AsyncStream<Void>.makeStream()
+        let slow: JobHandler = { _ in
+            started.withLock { $0 += 1 }
+            start.yield()
+            try await Task.sleep(for: .seconds(3600))
+            return RunOutput()
+        }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work"))
+        var startEvents = starts.makeAsyncIterator()
+        for round in 0..<5 {
+            try await cluster.startWorker("w\(round)", gracePeriod: .milliseconds(50), handlers: ["work": slow])
+            _ = await startEvents.next()
+            try await cluster.stopWorker("w\(round)")
+        }
+        let history = try await client.history(of: "job")
+        #expect(history.count == 3, "\(history.map(\.outcome))")
+        #expect(history.allSatisfy { $0.outcome == .handedBack })
+        #expect(history.map(\.worker) == ["w2", "w3", "w4"], "the newest kept")
+        #expect(started.withLock { $0 } == 5)
+    }
 }
 
 @Suite(.serverLoadLimit) struct SelfFencingTests {

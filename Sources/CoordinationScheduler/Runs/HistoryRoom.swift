@@ -3,10 +3,13 @@ import Coordination
 /// Why a job's history has room for one more entry without trimming, checked by the write.
 ///
 /// A one-shot job (not a broadcast) ends each attempt of each of its runs with exactly one entry
-/// (success, failure, time-out, cancellation or abandonment; a hand-back writes none), and only
+/// (success, failure, time-out, cancellation or abandonment), and only
 /// its submission and its triggers make runs. So its history never holds more than
-/// `(1 + triggers) × shards × (1 + maxRetries)` entries, and while that is within the limit no
-/// write needs to trim. The job's state carries `triggers`: the write checks the job's record still
+/// `(1 + triggers) × shards × (1 + maxRetries)` entries besides hand-backs, and while that is
+/// within the limit no write needs to trim. Hand-backs, which may come any number of times, are
+/// written without a room: each trims the history to the limit, so after one the writes that
+/// skip trimming can add at most the entries still to come (within the bound) before a later
+/// write trims again. The history stays bounded, by twice the limit at worst. The job's state carries `triggers`: the write checks the job's record still
 /// has the version the count was made at, so a trigger meanwhile sends it back to reading the entries.
 struct HistoryRoom: Sendable, Hashable {
     /// The job's key, whose record holds its state.

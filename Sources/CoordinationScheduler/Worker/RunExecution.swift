@@ -383,10 +383,13 @@ struct RunExecution: Sendable {
         // leave the run "running" under a claim nobody works on for as long as this worker's
         // session lasts; once that session has ended (or been out of contact past its TTL, when the
         // server ends it), the claim goes with it and others take over.
+        // A job may be handed back any number of times: those entries are outside the count that
+        // lets a write skip trimming (``HistoryRoom``), so a hand-back always trims.
+        let room = ended?.outcome == .handedBack ? nil : historyRoom
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             do {
-                try await history.transact(job: record.job, entries: ended.map { [$0] } ?? [], room: historyRoom) {
+                try await history.transact(job: record.job, entries: ended.map { [$0] } ?? [], room: room) {
                     let fence = control.fence
                     let last: Coordination.Operation =
                         if let requeued { .set(runKey, value: try SchedulerJSON.encode(requeued), ifVersion: fence) } else {
