@@ -516,3 +516,14 @@ public final class EtcdStore: CoordinationStore {
         loop.close()
     }
 }
+
+extension EtcdStore: ForeignKeyListing {
+    public func foreignKeys(under key: Key) async throws -> [String] {
+        let (start, end) = keys.subtree(key)
+        let reply = try await read([EtcdRequest.range(start, end: end, keysOnly: true)])
+        let namespaceBytes = namespace.isRoot ? 0 : namespace.path.utf8.count
+        return try reply.range(0).compactMap { kv in
+            keys.key(for: kv.key) == nil ? String(decoding: kv.key[namespaceBytes...], as: UTF8.self) : nil
+        }
+    }
+}
