@@ -123,31 +123,36 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         let migration = StoreMigration(source: from, target: to, options: options, logger: logger)
         let printer = MigrationProgressPrinter(terminal: isatty(STDERR_FILENO) != 0)
-        do {
-            // A dry run writes nothing, not even the marker: it cannot copy a store into itself.
-            if !dryRun && Self.wouldOverlap(source, target, prefix: prefix), try await migration.targetIsSource() {
-                throw CoordinationError(
-                    .invalidConfiguration,
-                    "--from \(source) and --to \(target) reach the same store (a marker key written through --to "
-                        + "was read through --from), and the subtrees overlap (\(source.namespace.appending(prefix)) and "
-                        + "\(target.namespace.appending(prefix))): the copy would go into itself; "
-                        + "copy between different stores or non-overlapping namespaces")
-            }
-            if follow {
-                try await perform(migration, printer: printer, source: source, target: target, tracker: MigrationTracker(dryRun: false))
-            } else {
-                try await Self.stoppingOnSignal(dryRun: dryRun, printer: printer) { tracker in
-                    try await perform(migration, printer: printer, source: source, target: target, tracker: tracker)
+        let work: @Sendable (MigrationTracker) async throws -> Void = { tracker in
+            let outcome: Result<Void, any Error>
+            do {
+                // A dry run writes nothing, not even the marker: it cannot copy a store into itself.
+                if !dryRun && Self.wouldOverlap(source, target, prefix: prefix), try await migration.targetIsSource() {
+                    throw CoordinationError(
+                        .invalidConfiguration,
+                        "--from \(source) and --to \(target) reach the same store (a marker key written through --to "
+                            + "was read through --from), and the subtrees overlap (\(source.namespace.appending(prefix)) and "
+                            + "\(target.namespace.appending(prefix))): the copy would go into itself; "
+                            + "copy between different stores or non-overlapping namespaces")
                 }
+                try await perform(migration, printer: printer, source: source, target: target, tracker: tracker)
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
             }
-        } catch {
             printer.finish()
+            // Everything is said (or about to be thrown): a signal from here on only cuts short
+            // the closing of the stores, and changes nothing about the run's outcome.
+            tracker.finished()
             await from.close()
             await to.close()
-            throw error
+            try outcome.get()
         }
-        await from.close()
-        await to.close()
+        if follow {
+            try await work(MigrationTracker(dryRun: false))  // runFollow listens for signals itself
+        } else {
+            try await Self.stoppingOnSignal(dryRun: dryRun, printer: printer, work)
+        }
     }
 
     private func perform(
@@ -156,6 +161,7 @@ struct MigrateCommand: AsyncParsableCommand {
     ) async throws {
         let onlyVerify = verify && dryRun
         var held: MigrationProblem?
+        var skipped: CoordinationError?
         if !onlyVerify && !follow {
             let report: MigrationReport
             do {
@@ -167,8 +173,8 @@ struct MigrateCommand: AsyncParsableCommand {
                 // Whatever stopped it (the target or the source gone, a refused write), what is
                 // copied stays copied, and a second run skips it.
                 let counts = tracker.counts
-                error.message += "; the migration had copied \(counts.copied) keys (and found \(counts.identical) identical) "
-                    + "before this; run the same command again to finish: it resumes"
+                error.message += "; the migration had copied \(Self.keys(counts.copied)) (and found \(counts.identical) identical) "
+                    + "before this" + Self.resumeAdvice(error.code)
                 throw error
             }
             printer.finish()
@@ -181,51 +187,117 @@ struct MigrateCommand: AsyncParsableCommand {
                 StandardStreams.writeLine(Self.heldLine(report.counts, dryRun: dryRun))
                 held = MigrationProblem(Self.heldProblem(report.counts, dryRun: dryRun))
             }
-            if report.counts.sourceKeys == 0 && source.scheme != "memory" {
+            if report.counts.skipped > 0 {
+                skipped = Self.skippedProblem(report.counts, dryRun: dryRun)
+            }
+            if report.counts.sourceKeys == 0 && report.counts.skipped == 0 && source.scheme != "memory" {
                 StandardStreams.writeError("coord: note: the source holds no persistent key under \(prefix) (is --prefix or the namespace in --from right?)")
             }
         }
         if follow {
-            try await runFollow(migration, printer: printer)
+            let caughtUp = try await runFollow(migration, printer: printer)
+            if caughtUp.skipped > 0 {
+                StandardStreams.writeLine(Self.skippedLines(caughtUp, dryRun: false))
+                skipped = Self.skippedProblem(caughtUp, dryRun: false)
+            }
         }
         if verify || follow {
             tracker.verifying()
-            let report = try await migration.verify(limit: showDifferences, progress: printer.report)
+            let report = try await migration.verify(limit: showDifferences, mirror: follow, progress: printer.report)
+            // Interrupted while comparing: whatever was read is no verdict (stderr says why it stopped).
+            try Task.checkCancellation()
             printer.finish()
-            StandardStreams.writeLine(
-                "verify: \(report.sourceKeys) keys on the source (digest \(report.sourceDigest)), "
-                    + "\(report.targetKeys) on the target (digest \(report.targetDigest)): "
-                    + (report.isClean ? "identical" : "\(report.differenceCount) differences"))
-            for difference in report.differences { StandardStreams.writeLine("  " + difference.description) }
-            if report.differenceCount > report.differences.count {
-                StandardStreams.writeLine("  … and \(report.differenceCount - report.differences.count) more")
+            for line in Self.verifyLines(report, mirror: follow, limit: showDifferences) { StandardStreams.writeLine(line) }
+            if report.differenceCount > 0 {
+                let problem = "verification found \(Self.plural(report.differenceCount, "difference")) between \(source) and \(target)"
+                throw MigrationProblem(problem + (skipped.map { "; also \($0.message)" } ?? ""))
             }
-            if !report.isClean {
-                throw MigrationProblem("verification found \(report.differenceCount) differences between \(source) and \(target)")
+            if skipped == nil && !report.foreignOnSource.isEmpty {
+                skipped = CoordinationError(
+                    .invalidKey,
+                    "verification: \(Self.plural(report.foreignOnSource.count, "source key")) under \(prefix) cannot be read or copied "
+                        + "(another tool wrote them; they are no valid keys: listed above), so the sides are not identical")
             }
         }
+        // Keys the target can never hold: a failure of their own kind (6), which running again cannot mend.
+        if let skipped { throw skipped }
         // Without --verify (whose differences list them), keys left uncopied still fail the run.
         if let held, !(verify || follow) { throw held }
+    }
+
+    /// What to do after a copy failed with `code`: resuming helps only where the failure can pass.
+    static func resumeAdvice(_ code: CoordinationError.Code) -> String {
+        switch ExitStatus(code) {
+        case .unavailable, .versionConflict, .alreadyExists, .notFound, .notEmpty:
+            "; run the same command again to finish: it resumes"
+        case .accessDenied:
+            "; once that is put right, running the same command again resumes"
+        default:
+            ""
+        }
+    }
+
+    /// The verification's lines for stdout: the verdict, the differences, the source keys that
+    /// cannot be read, and (a note) the keys only on the target that a copy leaves alone.
+    static func verifyLines(_ report: VerificationReport, mirror: Bool, limit: Int) -> [String] {
+        let verdict: String
+        if report.differenceCount > 0 {
+            verdict = plural(report.differenceCount, "difference")
+        } else if !report.foreignOnSource.isEmpty {
+            verdict = "the keys read are identical, but \(plural(report.foreignOnSource.count, "source key")) could not be read (no valid keys)"
+        } else if report.onlyOnTarget > 0 {
+            verdict = "identical for every source key; \(plural(report.onlyOnTarget, "key")) only on the target"
+        } else {
+            verdict = "identical"
+        }
+        var lines = [
+            "verify: \(keys(report.sourceKeys)) on the source (digest \(report.sourceDigest)), "
+                + "\(report.targetKeys) on the target (digest \(report.targetDigest)): " + verdict
+        ]
+        lines += report.differences.map { "  " + $0.description }
+        if report.differenceCount > report.differences.count {
+            lines.append("  … and \(report.differenceCount - report.differences.count) more")
+        }
+        lines += report.foreignOnSource.prefix(limit).map { "  not a valid key on the source (never copied): \($0)" }
+        if report.foreignOnSource.count > limit {
+            lines.append("  … and \(report.foreignOnSource.count - limit) more")
+        }
+        if report.onlyOnTarget > 0 && !mirror {
+            lines.append(
+                "note: \(plural(report.onlyOnTarget, "key")) only on the target, left alone (--follow would delete them): "
+                    + listed(Array(report.onlyOnTargetKeys.prefix(MigrationCounts.listedKeys)), of: report.onlyOnTarget))
+        }
+        return lines
     }
 
     /// Runs `work` (a copy, or a verification) until SIGINT or SIGTERM. On a signal it stops the
     /// work, says on one line what was done and that running again resumes, and dies of the
     /// signal as it would have without a handler (so the exit status is what it always was: 130
-    /// or 143 in a shell).
+    /// or 143 in a shell). A signal after the work has said its outcome (``MigrationTracker/finished()``)
+    /// interrupts nothing: the run ends as it would have, with the work's own status.
     static func stoppingOnSignal(
         dryRun: Bool, printer: MigrationProgressPrinter, _ work: @escaping @Sendable (MigrationTracker) async throws -> Void
     ) async throws {
         let tracker = MigrationTracker(dryRun: dryRun)
+        // Left listening until the process exits: a signal in the last moments (the stores
+        // closing) must not kill a run whose outcome is already printed.
         let signals = SignalListener([SIGINT, SIGTERM])
         let task = Task { try await work(tracker) }
         guard await !endOf(task, orElse: { await signals.wait() }) else {
+            return try await task.value
+        }
+        if tracker.isFinished {
+            // Only closing is left. A second signal kills at once (the default action is back).
             signals.stop()
             return try await task.value
         }
         task.cancel()
         // Give the work a moment to stop, so that the counts say what was written; a request
         // stuck on an unresponsive server is not waited for.
-        _ = await endOf(task, orElse: { try? await Task.sleep(for: .seconds(3)) })
+        let ended = await endOf(task, orElse: { try? await Task.sleep(for: .seconds(3)) })
+        if ended && tracker.isFinished, case .success = await task.result {
+            return  // it finished before it saw the cancellation: nothing was interrupted
+        }
         let number = signals.caughtSignal ?? SIGINT
         printer.finish()
         StandardStreams.writeError("coord: " + tracker.interruption(by: number == SIGTERM ? "SIGTERM" : "SIGINT"))
@@ -256,7 +328,8 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     /// Mirrors until SIGINT or SIGTERM, then catches up and says how far behind it was.
-    private func runFollow(_ migration: StoreMigration, printer: MigrationProgressPrinter) async throws {
+    /// - Returns: what the catch-up did.
+    private func runFollow(_ migration: StoreMigration, printer: MigrationProgressPrinter) async throws -> MigrationCounts {
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
         let description = "following changes under \(migration.options.prefix) (Ctrl-C or SIGTERM to stop, then catch up and verify)"
@@ -287,11 +360,12 @@ struct MigrateCommand: AsyncParsableCommand {
         printer.finish()
         let counts = followed.counts
         StandardStreams.writeLine(
-            "followed: \(followed.events) events after the initial copy; in all \(counts.copied) keys written, \(counts.identical) identical, "
+            "followed: \(Self.plural(followed.events, "event")) after the initial copy; in all \(Self.keys(counts.copied)) written, \(counts.identical) identical, "
                 + "\(counts.deleted) deleted, \(counts.ephemeral) ephemeral skipped"
                 + (counts.heldByEphemeral > 0 ? ", \(counts.heldByEphemeral) held by ephemeral keys on the target" : "")
-                + "; \(followed.resnapshots) re-snapshots, longest apply delay \(Self.format(followed.maxApplyDelay))")
+                + "; \(Self.plural(followed.resnapshots, "re-snapshot")), longest apply delay \(Self.format(followed.maxApplyDelay))")
         StandardStreams.writeLine(Self.lagLine(catchUp, mirrored: followed.mirrored, took: ContinuousClock.now - start))
+        return catchUp.counts
     }
 
     /// What the catch-up after `--follow` found behind: keys it copied, and keys the follower had
@@ -300,10 +374,10 @@ struct MigrateCommand: AsyncParsableCommand {
     static func lagLine(_ catchUp: MigrationReport, mirrored: Set<Key>, took: Duration) -> String {
         let behind = catchUp.deletedKeys.count { mirrored.contains($0) }
         let onlyOnTarget = catchUp.counts.deleted - behind
-        var line = "lag at stop: \(catchUp.counts.copied + behind) keys behind "
+        var line = "lag at stop: \(keys(catchUp.counts.copied + behind)) behind "
             + "(\(catchUp.counts.copied) copied, \(behind) deleted in the catch-up, \(format(took)))"
         if onlyOnTarget > 0 {
-            line += "; also deleted \(onlyOnTarget) keys that only the target had, to make it a mirror"
+            line += "; also deleted \(keys(onlyOnTarget)) that only the target had, to make it a mirror"
         }
         return line
     }
@@ -386,27 +460,58 @@ struct MigrateCommand: AsyncParsableCommand {
 
     /// The summary's line about source keys held by ephemeral keys on the target.
     static func heldLine(_ counts: MigrationCounts, dryRun: Bool) -> String {
-        "\(dryRun ? "would not copy" : "not copied"): \(counts.heldByEphemeral) keys, held by ephemeral keys of live sessions "
-            + "on the target (at the key or above it; never overwritten): " + listed(counts)
+        "\(dryRun ? "would not copy" : "not copied"): \(keys(counts.heldByEphemeral)), held by ephemeral keys of live sessions "
+            + "on the target (at the key or above it; never overwritten): " + listed(counts.heldByEphemeralKeys, of: counts.heldByEphemeral)
     }
 
     /// The failure (status 1) when keys were held by ephemeral keys on the target.
     static func heldProblem(_ counts: MigrationCounts, dryRun: Bool) -> String {
-        "\(counts.heldByEphemeral) keys \(dryRun ? "would not be" : "were not") copied: the target holds ephemeral keys of "
-            + "live sessions at or above them (\(listed(counts))); run again once those sessions have ended"
+        "\(keys(counts.heldByEphemeral)) \(dryRun ? "would not be" : "were not") copied: the target holds ephemeral keys of "
+            + "live sessions at or above them (\(listed(counts.heldByEphemeralKeys, of: counts.heldByEphemeral))); "
+            + "run again once those sessions have ended"
     }
 
-    private static func listed(_ counts: MigrationCounts) -> String {
-        counts.heldByEphemeralKeys.map(\.path).joined(separator: ", ")
-            + (counts.heldByEphemeral > counts.heldByEphemeralKeys.count ? ", …" : "")
+    /// The failure when source keys cannot be copied at all (status 6: the code of the first,
+    /// `valueTooLarge` or `invalidKey`); the summary lists them.
+    static func skippedProblem(_ counts: MigrationCounts, dryRun: Bool) -> CoordinationError {
+        CoordinationError(
+            counts.skippedKeys.first?.code ?? .invalidKey,
+            "\(keys(counts.skipped)) on the source \(dryRun ? "would not be" : "were not") copied: the target cannot hold them "
+                + "(listed on stdout); running again cannot copy them: change or remove them on the source")
     }
+
+    /// The source keys that the target cannot hold, each with why.
+    static func skippedLines(_ counts: MigrationCounts, dryRun: Bool) -> String {
+        var text = "\(dryRun ? "would not copy" : "not copied"): \(keys(counts.skipped)) that the target cannot hold"
+        for key in counts.skippedKeys { text += "\n  \(key.path): \(key.reason)" }
+        if counts.skipped > counts.skippedKeys.count { text += "\n  … and \(counts.skipped - counts.skippedKeys.count) more" }
+        return text
+    }
+
+    private static func listed(_ keys: [Key], of count: Int) -> String {
+        keys.map(\.path).joined(separator: ", ") + (count > keys.count ? ", …" : "")
+    }
+
+    /// "1 key", "2 keys".
+    static func keys(_ count: Int) -> String { plural(count, "key") }
+
+    /// `count` and `noun`, with an s unless it is one.
+    static func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 
     static func summary(_ counts: MigrationCounts, elapsed: Duration, rate: Double, dryRun: Bool) -> String {
-        var text = dryRun ? "dry run: would copy \(counts.copied) keys" : "copied \(counts.copied) keys"
+        var text = dryRun ? "dry run: would copy \(keys(counts.copied))" : "copied \(keys(counts.copied))"
+        // A dry run always says it: how much of the target it would change is what one looks for.
+        if dryRun || counts.overwritten > 0 {
+            text += " (\(counts.overwritten) \(dryRun ? "overwriting" : "of them overwriting") a different value on the target)"
+        }
         text += ", skipped \(counts.identical) identical and \(counts.ephemeral) ephemeral"
         if counts.deleted > 0 { text += ", \(dryRun ? "would delete" : "deleted") \(counts.deleted)" }
-        text += " (\(counts.sourceKeys) persistent keys on the source) in \(format(elapsed)): \(Int(rate.rounded())) keys/s"
-        text += "\nsequence counters: \(counts.countersChecked) parents"
+        text += " (\(plural(counts.sourceKeys, "persistent key")) on the source) in \(format(elapsed)): \(Int(rate.rounded())) keys/s"
+        if counts.overwritten > 0 {
+            text += "\n\(dryRun ? "would overwrite" : "overwrote"): " + listed(counts.overwrittenKeys, of: counts.overwritten)
+        }
+        if counts.skipped > 0 { text += "\n" + skippedLines(counts, dryRun: dryRun) }
+        text += "\nsequence counters: \(plural(counts.countersChecked, "parent"))"
         text += dryRun ? " to check" : " checked, \(counts.countersAdvanced) moved forward"
         return text
     }
@@ -423,6 +528,7 @@ final class MigrationTracker: Sendable {
         var counts = MigrationCounts()
         var copyFinished = false
         var verifying = false
+        var finished = false
     }
     private let state = Mutex(State())
     private let dryRun: Bool
@@ -448,6 +554,11 @@ final class MigrationTracker: Sendable {
 
     func verifying() { state.withLock { $0.verifying = true } }
 
+    /// The run has printed its outcome; what remains (closing the stores) changes nothing.
+    func finished() { state.withLock { $0.finished = true } }
+
+    var isFinished: Bool { state.withLock { $0.finished } }
+
     var counts: MigrationCounts { state.withLock { $0.counts } }
 
     /// The line printed when `signal` stopped the run.
@@ -458,11 +569,11 @@ final class MigrationTracker: Sendable {
                 return "interrupted by \(signal): a dry run writes nothing"
             }
             if state.verifying {
-                return "interrupted by \(signal) while verifying, after the copy finished (\(counts.copied) keys copied); "
+                return "interrupted by \(signal) while verifying, after the copy finished (\(MigrateCommand.keys(counts.copied)) copied); "
                     + "run with --verify --dry-run to compare again"
             }
-            return "interrupted by \(signal): \(counts.copied) keys copied and \(counts.identical) found identical so far "
-                + "(of \(counts.sourceKeys) persistent keys read from the source); run the same command again to finish: it resumes"
+            return "interrupted by \(signal): \(MigrateCommand.keys(counts.copied)) copied and \(counts.identical) found identical so far "
+                + "(of \(MigrateCommand.plural(counts.sourceKeys, "persistent key")) read from the source); run the same command again to finish: it resumes"
         }
     }
 }

@@ -183,9 +183,9 @@ struct MigrateCommandTests {
 
             let result = try await coord.run(["migrate", "--from", from, "--to", to, "--verify", "--dry-run"])
             #expect(result.status == 1)
-            #expect(result.stdoutText.contains("1 differences"))
+            #expect(result.stdoutText.contains(": 1 difference\n"))
             #expect(result.stdoutText.contains("different value: /app/k3/v8 (source 3 bytes, target 7 bytes)"))
-            #expect(result.stderrLines == ["coord: verification found 1 differences between \(from) and \(to)"])
+            #expect(result.stderrLines == ["coord: verification found 1 difference between \(from) and \(to)"])
             #expect(try await target.get(try Key("/app/k3/v8"))?.value == Array("changed".utf8), "--dry-run wrote nothing")
         }
     }
@@ -205,7 +205,7 @@ struct MigrateCommandTests {
             let lines = result.stdoutText.split(separator: "\n").map(String.init)
             #expect(lines.first?.hasPrefix("following changes under /") == true, "\(lines)")
             #expect(result.stdoutText.contains("lag at stop: 0 keys behind (0 copied, 0 deleted in the catch-up, "), "\(result.stdoutText)")
-            #expect(result.stdoutText.contains("; also deleted 1 keys that only the target had, to make it a mirror\n"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("; also deleted 1 key that only the target had, to make it a mirror\n"), "\(result.stdoutText)")
             #expect(result.stdoutText.contains(": identical"))
             #expect(try await target.get(try Key("/app/k2/v7"))?.value == [7, 0, 255])
             #expect(try await target.get(try Key("/app/only-on-target")) == nil)
@@ -434,6 +434,142 @@ struct MigrateCommandTests {
             let again = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stdoutText.contains(": identical"), "\(again.stdoutText)")
+        }
+    }
+
+    @Test("SIGINT while --verify compares, right after the copy's summary: no verdict on stdout, one line on stderr saying so, death by SIGINT")
+    func interruptedWhileVerifying() async throws {
+        let zk = try TestHandles(.zookeeper)
+        let etcd = try TestHandles(.etcd)
+        try await TestHandles.closing(zk, etcd) {
+            try await Self.fillFlat(try await zk.open(), count: 1500)
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
+            // One read at a time: the comparison reads the source for long enough that the SIGINT
+            // sent when the summary's line arrives lands in it.
+            let result = try await coord.run(
+                ["migrate", "--from", from, "--to", to, "--verify", "--read-width", "1"], interruptAfterFirstLine: true)
+            #expect(result.status == SIGINT, "\(result.status): \(result.stderr)")
+            #expect(result.stdoutText.hasPrefix("copied 1501 keys"), "\(result.stdoutText)")
+            #expect(!result.stdoutText.contains("verify:"), "no verdict: \(result.stdoutText)")
+            #expect(!result.stdoutText.contains("missing on target"), "\(result.stdoutText)")
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("coord: interrupted by SIGINT while verifying"), "\(result.stderr)")
+        }
+    }
+
+    @Test("SIGINT once the summary is printed (no --verify): the copy had finished, so status 0 and nothing about an interruption")
+    func signalAfterTheCopy() async throws {
+        let zk = try TestHandles(.zookeeper)
+        let etcd = try TestHandles(.etcd)
+        try await TestHandles.closing(zk, etcd) {
+            try await Self.fillFlat(try await zk.open(), count: 200)
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
+            // The SIGINT goes as soon as the summary's line arrives: the process is then closing its stores.
+            let result = try await coord.run(["migrate", "--from", from, "--to", to], interruptAfterFirstLine: true)
+            #expect(result.status == 0, "\(result.status): \(result.stderr)")
+            #expect(result.stdoutText.hasPrefix("copied 201 keys"), "\(result.stdoutText)")
+            #expect(!result.stderr.contains("interrupted"), "\(result.stderr)")
+        }
+    }
+
+    // MARK: - Keys the target cannot hold
+
+    /// Writes `value` at the etcd key `key` (no namespace added) with etcdctl, as another tool
+    /// would: none of coord's checks apply.
+    static func etcdctlPut(_ key: String, _ value: [UInt8]) throws {
+        let url = try #require(TestBackend.etcd.url(.root))
+        let endpoint = try #require(try StoreURL(url).hosts.first)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
+        process.arguments = ["--endpoints", endpoint, "put", key]  // the value comes on stdin
+        process.environment = ["ETCDCTL_API": "3"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: value)
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "etcdctl put \(key)")
+    }
+
+    @Test(
+        "keys another etcd tool wrote that the target cannot hold (no valid key, a value over the limit) are listed with why and not copied, the others are; status 6 without advice to run again; --verify is never identical",
+        .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
+    func keysTheTargetCannotHold() async throws {
+        let etcd = try TestHandles(.etcd)
+        let zk = try TestHandles(.zookeeper)
+        try await TestHandles.closing(etcd, zk) {
+            let source = try await etcd.open()
+            _ = try await source.create(try Key("/ok/a"), value: [1])
+            let raw = etcd.namespace.path
+            try Self.etcdctlPut(raw + "/weird/", [2])
+            try Self.etcdctlPut(raw + "/a//b", [3])
+            try Self.etcdctlPut(raw + "/big", Array(repeating: UInt8(ascii: "x"), count: 1_200_000))
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
+
+            let result = try await coord.run(["migrate", "--from", from, "--to", to])
+            #expect(result.status == 6, "\(result.stderr)")
+            #expect(result.stdoutText.hasPrefix("copied 2 keys, "), "/ok and /ok/a: \(result.stdoutText)")
+            #expect(result.stdoutText.contains("\nnot copied: 3 keys that the target cannot hold\n"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("\n  /big: value for /big is 1200000 bytes; the limit is 1000000 bytes\n"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("\n  /weird/: not a valid key: a key must not end with '/'\n"), "\(result.stdoutText)")
+            #expect(result.stdoutText.contains("\n  /a//b: not a valid key: empty segment"), "\(result.stdoutText)")
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("coord: 3 keys on the source were not copied: the target cannot hold them"), "\(result.stderr)")
+            #expect(!result.stderr.contains("run the same command again"), "\(result.stderr)")
+            let target = try await zk.open()
+            #expect(try await target.get(try Key("/ok/a"))?.value == [1])
+            #expect(try await target.get(try Key("/big")) == nil)
+
+            let verify = try await coord.run(["migrate", "--from", from, "--to", to, "--verify", "--dry-run"])
+            #expect(verify.status == 1, "\(verify.stderr)")
+            #expect(!verify.stdoutText.contains(": identical"), "\(verify.stdoutText)")
+            #expect(verify.stdoutText.contains("  missing on target: /big\n"), "\(verify.stdoutText)")
+            #expect(verify.stdoutText.contains("  not a valid key on the source (never copied): /weird/\n"), "\(verify.stdoutText)")
+
+            // Only keys with no valid name left: verify still says so, status 6.
+            try await source.delete(try Key("/big"))
+            let foreignOnly = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(foreignOnly.status == 6, "\(foreignOnly.stderr)")
+            #expect(foreignOnly.stdoutText.contains("the keys read are identical, but 2 source keys could not be read"), "\(foreignOnly.stdoutText)")
+        }
+    }
+
+    @Test("--dry-run counts and lists the keys it would overwrite, the copy counts those it did; keys only on the target are a note that does not fail --verify")
+    func overwritesAndKeysOnlyOnTheTarget() async throws {
+        try await Self.withServers { zk, etcd, _ in
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = zk.backend.url(zk.namespace)!
+            let to = etcd.backend.url(etcd.namespace)!
+            #expect(try await coord.run(["migrate", "--from", from, "--to", to]).status == 0)
+            let target = try await etcd.open()
+            _ = try await target.set(try Key("/app/k3/v8"), value: Array("changed".utf8))
+            _ = try await target.create(try Key("/app/only-on-target"), value: [])
+
+            let dry = try await coord.run(["migrate", "--from", from, "--to", to, "--dry-run"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stdoutText.hasPrefix("dry run: would copy 1 key (1 overwriting a different value on the target), skipped 57 identical"), "\(dry.stdoutText)")
+            #expect(dry.stdoutText.contains("\nwould overwrite: /app/k3/v8\n"), "\(dry.stdoutText)")
+
+            let check = try await coord.run(["migrate", "--from", from, "--to", to, "--verify", "--dry-run"])
+            #expect(check.status == 1, "\(check.stderr)")
+            #expect(check.stdoutText.contains(": 1 difference\n  different value: /app/k3/v8"), "\(check.stdoutText)")
+            #expect(check.stdoutText.contains("\nnote: 1 key only on the target, left alone (--follow would delete them): /app/only-on-target\n"), "\(check.stdoutText)")
+
+            let copy = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(copy.status == 0, "\(copy.stderr)")
+            #expect(copy.stdoutText.hasPrefix("copied 1 key (1 of them overwriting a different value on the target), skipped 57 identical"), "\(copy.stdoutText)")
+            #expect(copy.stdoutText.contains("\noverwrote: /app/k3/v8\n"), "\(copy.stdoutText)")
+            #expect(copy.stdoutText.contains(": identical for every source key; 1 key only on the target\n"), "\(copy.stdoutText)")
+            #expect(try await target.get(try Key("/app/only-on-target")) != nil)
         }
     }
 }

@@ -190,7 +190,7 @@ struct StoreMigrationTests {
         }
     }
 
-    @Test("verify lists missing, extra and different keys")
+    @Test("verify lists missing and different keys; keys only on the target are a note, a difference only for a mirror")
     func verifyFindsDifferences() async throws {
         try await Self.withStores { source, target in
             for name in ["a", "b", "c"] { _ = try await source.create(Self.key("/" + name), value: Array(name.utf8)) }
@@ -203,13 +203,20 @@ struct StoreMigrationTests {
             _ = try await target.create(Self.key("/z"), value: [])
             let report = try await migration.verify()
             #expect(!report.isClean)
-            #expect(report.differenceCount == 3)
+            #expect(report.differenceCount == 2)
             #expect(report.differences == [
                 .differentValue(Self.key("/a"), sourceBytes: 1, targetBytes: 8), .missingOnTarget(Self.key("/b")),
-                .extraOnTarget(Self.key("/z")),
             ])
+            #expect(report.onlyOnTarget == 1 && report.onlyOnTargetKeys == [Self.key("/z")])
             #expect(report.sourceDigest != report.targetDigest)
             #expect(try await migration.verify(limit: 1).differences.count == 1)
+            let mirror = try await migration.verify(mirror: true)
+            #expect(mirror.differenceCount == 3 && mirror.differences.last == .extraOnTarget(Self.key("/z")))
+
+            // Keys only on the target alone do not fail a verify: a copy leaves them be.
+            _ = try await migration.run()
+            #expect(try await migration.verify().isClean)
+            #expect(try await !migration.verify(mirror: true).isClean)
         }
     }
 
@@ -252,7 +259,7 @@ struct StoreMigrationTests {
             #expect(report.mirrored.contains(Self.key("/f/new/deep")) && !report.mirrored.contains(Self.key("/f/gone")))
             let line = MigrateCommand.lagLine(catchUp, mirrored: report.mirrored, took: .milliseconds(3))
             #expect(line == "lag at stop: 0 keys behind (0 copied, 0 deleted in the catch-up, 3ms); "
-                + "also deleted 1 keys that only the target had, to make it a mirror")
+                + "also deleted 1 key that only the target had, to make it a mirror")
         }
     }
 
@@ -264,7 +271,7 @@ struct StoreMigrationTests {
         catchUp.deletedKeys = [Self.key("/m/b"), Self.key("/m/a"), Self.key("/only-target")]
         let line = MigrateCommand.lagLine(catchUp, mirrored: [Self.key("/m/a"), Self.key("/m/b"), Self.key("/m/c")], took: .seconds(2))
         #expect(line == "lag at stop: 4 keys behind (2 copied, 2 deleted in the catch-up, 2.00s); "
-            + "also deleted 1 keys that only the target had, to make it a mirror")
+            + "also deleted 1 key that only the target had, to make it a mirror")
         catchUp.counts.deleted = 2
         catchUp.deletedKeys.removeLast()
         #expect(MigrateCommand.lagLine(catchUp, mirrored: [Self.key("/m/a"), Self.key("/m/b")], took: .seconds(2))

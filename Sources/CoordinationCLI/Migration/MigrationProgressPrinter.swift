@@ -67,15 +67,15 @@ final class MigrationProgressPrinter: Sendable {
         switch progress.phase {
         case .readingSource, .readingTarget:
             let rate = seconds > 0 ? Int((Double(progress.read) / seconds).rounded()) : 0
-            return "\(progress.phase.rawValue): \(progress.read) keys (\(rate) keys/s overall)"
+            return "\(progress.phase.rawValue): \(MigrateCommand.keys(progress.read)) (\(rate) keys/s overall)"
         case .writing, .counters:
             let rate = seconds > 0 ? Int((Double(counts.done) / seconds).rounded()) : 0
-            return "\(progress.phase.rawValue): \(counts.done)/\(progress.total) keys, \(counts.copied) copied, "
+            return "\(progress.phase.rawValue): \(counts.done)/\(MigrateCommand.keys(progress.total)), \(counts.copied) copied, "
                 + "\(counts.identical) identical, \(counts.ephemeral) ephemeral skipped, "
                 + "\(String(format: "%.1f", seconds))s, \(rate) keys/s"
         case .following:
-            return "following: \(progress.read) events, \(counts.copied) written, \(counts.deleted) deleted, "
-                + "\(progress.total) keys mirrored"
+            return "following: \(MigrateCommand.plural(progress.read, "event")), \(counts.copied) written, \(counts.deleted) deleted, "
+                + "\(MigrateCommand.keys(progress.total)) mirrored"
         }
     }
 }

@@ -54,13 +54,47 @@ public struct MigrationCounts: Sendable, Hashable {
     public var heldByEphemeral = 0
     /// The first of those keys (at most ``listedKeys``), in the order they were met.
     public var heldByEphemeralKeys: [Key] = []
+    /// Of ``copied``, the keys whose different value on the target was overwritten.
+    public var overwritten = 0
+    /// The first of those keys (at most ``listedKeys``).
+    public var overwrittenKeys: [Key] = []
+    /// Source keys not copied because the target can never hold them (a key another tool wrote
+    /// that no ``Key`` can name, a value over the portable limit): running again cannot help.
+    public var skipped = 0
+    /// The first of those (at most ``listedSkipped``), each with why.
+    public var skippedKeys: [SkippedKey] = []
     /// How many keys the counts list by name.
     public static let listedKeys = 5
+    /// How many skipped keys are listed: each needs someone's decision, so more are shown.
+    public static let listedSkipped = 20
+
+    /// A source key that cannot be copied, and why.
+    public struct SkippedKey: Sendable, Hashable {
+        /// The path relative to the namespace, as the source holds it (it may be no valid ``Key``).
+        public var path: String
+        public var reason: String
+        /// `invalidKey` or `valueTooLarge`: what a write would have failed with.
+        public var code: CoordinationError.Code
+    }
 
     /// Counts `key` as held by an ephemeral key on the target.
     mutating func hold(_ key: Key) {
         heldByEphemeral += 1
         if heldByEphemeralKeys.count < Self.listedKeys { heldByEphemeralKeys.append(key) }
+    }
+
+    /// Counts `key` as copied over a different value.
+    mutating func overwrite(_ key: Key) {
+        overwritten += 1
+        if overwrittenKeys.count < Self.listedKeys { overwrittenKeys.append(key) }
+    }
+
+    /// Counts a source key that the target cannot hold.
+    mutating func skip(_ path: String, _ error: CoordinationError) {
+        skipped += 1
+        if skippedKeys.count < Self.listedSkipped {
+            skippedKeys.append(SkippedKey(path: path, reason: error.message, code: error.code))
+        }
     }
 
     public init() {}
@@ -142,11 +176,19 @@ public struct VerificationReport: Sendable {
     /// A digest of the whole subtree on each side (keys and values, in key order): equal when the sides are.
     public var sourceDigest: String
     public var targetDigest: String
-    /// How many keys differ in all.
+    /// How many keys differ in all (keys only on the target count only when they are
+    /// differences, as after `--follow`, whose target is a mirror).
     public var differenceCount: Int
     /// The first differences, in key order.
     public var differences: [MigrationDifference]
-    public var isClean: Bool { differenceCount == 0 }
+    /// Keys only on the target, when they are no difference (a copy leaves them alone).
+    public var onlyOnTarget = 0
+    /// The first of those, in key order.
+    public var onlyOnTargetKeys: [Key] = []
+    /// Source keys that no ``Key`` can name (another tool wrote them): never read, never copied,
+    /// so the sides cannot be called identical.
+    public var foreignOnSource: [String] = []
+    public var isClean: Bool { differenceCount == 0 && foreignOnSource.isEmpty }
 }
 
 /// What ``StoreMigration/follow(progress:)`` did before it was cancelled.

@@ -54,6 +54,8 @@ struct ParallelTreeRead {
                     next += children
                 }
             }
+            // Reads that ignore cancellation still end here: a partial tree is never handed on.
+            try Task.checkCancellation()
             try await body(records)
             level = next
         }

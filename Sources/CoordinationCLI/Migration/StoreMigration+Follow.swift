@@ -41,8 +41,12 @@ extension StoreMigration {
                     }
                     switch try await putOne(record) {
                     case .written: report.counts.copied += 1
+                    case .overwritten:
+                        report.counts.copied += 1
+                        report.counts.overwrite(record.key)
                     case .identical: report.counts.identical += 1
                     case .heldByEphemeral: report.counts.hold(record.key)
+                    case .refused(let error): report.counts.skip(record.key.path, error)
                     }
                     known.insert(record.key)
                 case .delete(let key):

@@ -58,6 +58,7 @@ public struct StoreMigration: Sendable {
         var counts = MigrationCounts()
         var deleted: [Key] = []
         do {
+            for path in try await foreignKeys(on: source) { counts.skip(path, Self.foreignKeyProblem(path)) }
             deleted = try await copy(
                 from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
                 progress: progress)
@@ -123,6 +124,8 @@ public struct StoreMigration: Sendable {
                 if existing.ephemeral.contains(record.key) || record.key.parent.map(held.contains) == true {
                     held.insert(record.key)
                     counts.hold(record.key)
+                } else if let problem = Self.writeProblem(record, exists: existing.persistent[record.key] != nil) {
+                    counts.skip(record.key.path, problem)
                 } else if let found = existing.persistent[record.key] {
                     if found.digest == ContentDigest.of(record.value) {
                         counts.identical += 1
@@ -136,6 +139,7 @@ public struct StoreMigration: Sendable {
             }
             if options.dryRun {
                 counts.copied += creates.count + sets.count
+                for record in sets { counts.overwrite(record.key) }
                 continue
             }
             // This level's parents were written with the previous level (or existed already).
@@ -212,8 +216,12 @@ public struct StoreMigration: Sendable {
     private struct BatchOutcome: Sendable {
         var copied = 0
         var identical = 0
+        /// Of the copied keys, those written over a different value.
+        var overwritten: [Key] = []
         /// Keys found held by an ephemeral key on the target when written.
         var held: [Key] = []
+        /// Keys the target refused for good (its own limits), and why.
+        var refused: [(key: Key, error: CoordinationError)] = []
     }
 
     /// Writes `records` in transactions of up to ``MigrationOptions/batchSize`` operations, up to
@@ -231,7 +239,9 @@ public struct StoreMigration: Sendable {
             func collect(_ outcome: BatchOutcome) {
                 counts.copied += outcome.copied
                 counts.identical += outcome.identical
+                for key in outcome.overwritten { counts.overwrite(key) }
                 for key in outcome.held { counts.hold(key) }
+                for (key, error) in outcome.refused { counts.skip(key.path, error) }
                 sinceReport += outcome.copied + outcome.identical
                 if sinceReport >= options.progressEvery {
                     sinceReport = 0
@@ -286,7 +296,7 @@ public struct StoreMigration: Sendable {
             }
             do {
                 _ = try await target.transaction(operations)
-                return BatchOutcome(copied: batch.count)
+                return BatchOutcome(copied: batch.count, overwritten: create ? [] : batch.map(\.key))
             } catch let error as CoordinationError where Self.fallsBack(error.code) {
                 logger.debug("a migration batch fell back to single keys", metadata: [
                     "keys": "\(batch.count)", "reason": "\(error.message)",
@@ -302,8 +312,12 @@ public struct StoreMigration: Sendable {
         for record in batch {
             switch try await putOne(record) {
             case .written: outcome.copied += 1
+            case .overwritten:
+                outcome.copied += 1
+                outcome.overwritten.append(record.key)
             case .identical: outcome.identical += 1
             case .heldByEphemeral: outcome.held.append(record.key)
+            case .refused(let error): outcome.refused.append((record.key, error))
             }
         }
         return outcome
@@ -311,8 +325,35 @@ public struct StoreMigration: Sendable {
 
     /// Errors after which the keys are written one by one: the target changed under the plan (an
     /// ephemeral key appeared where a key or its parent goes, a key changed or vanished).
+    /// (A key the target refuses for good is found, and set aside, that way too.)
     static func fallsBack(_ code: CoordinationError.Code) -> Bool {
-        [.nodeExists, .noNode, .versionConflict, .transactionTooLarge, .ephemeralChildren].contains(code)
+        [.nodeExists, .noNode, .versionConflict, .transactionTooLarge, .ephemeralChildren, .valueTooLarge, .invalidKey]
+            .contains(code)
+    }
+
+    /// Why the target can never hold `record` (checked before writing, so that one such key does
+    /// not stop the others), or `nil`. A key too deep to create can still be set where it exists.
+    static func writeProblem(_ record: Record, exists: Bool) -> CoordinationError? {
+        do {
+            try CoordinationLimits.validate(value: record.value, for: record.key)
+            if !exists { try CoordinationLimits.validate(create: record.key, mode: .persistent) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// The keys under the prefix that `store` holds but no ``Key`` can name (written by another
+    /// tool): reads pass over them, so without this they would be lost without a word.
+    func foreignKeys(on store: any CoordinationStore) async throws -> [String] {
+        guard let listing = store as? any ForeignKeyListing else { return [] }
+        return try await listing.foreignKeys(under: options.prefix)
+    }
+
+    /// Why `path` (a key another tool wrote) is no ``Key``.
+    static func foreignKeyProblem(_ path: String) -> CoordinationError {
+        let problem = Key.problem(with: path, limit: CoordinationLimits.maxKeyBytes) ?? "not a key that coord can read"
+        return CoordinationError(.invalidKey, "not a valid key: " + problem)
     }
 
     /// `error` with `context` before its message, keeping its code: which write failed, and that
@@ -324,9 +365,13 @@ public struct StoreMigration: Sendable {
     }
 
     /// What ``putOne(_:)`` did.
-    enum PutOutcome: Sendable {
+    enum PutOutcome: Sendable, Equatable {
         case written
+        /// Written over a different value.
+        case overwritten
         case identical
+        /// The target refuses it for good (its limits): trying again cannot help.
+        case refused(CoordinationError)
         /// The target holds an ephemeral key (a live session's) at the path or above it: left alone.
         case heldByEphemeral
     }
@@ -341,7 +386,7 @@ public struct StoreMigration: Sendable {
                     if found.value == record.value { return .identical }
                     do {
                         _ = try await target.set(record.key, value: record.value, ifVersion: found.version)
-                        return .written
+                        return .overwritten
                     } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
                         continue  // changed meanwhile: look again
                     }
@@ -355,6 +400,8 @@ public struct StoreMigration: Sendable {
                     return .heldByEphemeral  // an ancestor is a live session's ephemeral key
                 }
             }
+        } catch let error as CoordinationError where error.code == .valueTooLarge || error.code == .invalidKey {
+            return .refused(error)
         } catch let error as CoordinationError {
             throw Self.targetFailure(error, "the migration's write of \(record.key) on the target failed")
         }
@@ -514,6 +561,9 @@ public struct StoreMigration: Sendable {
                         phaseEnded: false))
                 }
             }
+            // A walk stream ends quietly when the task is cancelled: a short read must not pass
+            // for the whole subtree (a verify would report every key missing).
+            try Task.checkCancellation()
             records = collected
         case .parallel(let width):
             records = try await ParallelTreeRead(store: store, width: max(1, width)).records(under: options.prefix) { read in
@@ -545,22 +595,32 @@ public struct StoreMigration: Sendable {
     // MARK: Verification
 
     /// Compares both sides' persistent keys under the prefix: key sets and value digests.
-    /// - Parameter limit: how many differences to list (all are counted).
-    public func verify(limit: Int = 20, progress: ProgressHandler = { _ in }) async throws -> VerificationReport {
+    /// - Parameters:
+    ///   - limit: how many differences to list (all are counted).
+    ///   - mirror: keys only on the target are differences (the target should be a mirror, as
+    ///     after `--follow`); otherwise a copy leaves them alone, and they are only counted.
+    public func verify(limit: Int = 20, mirror: Bool = false, progress: ProgressHandler = { _ in }) async throws -> VerificationReport {
         let start = ContinuousClock.now
         let from = try await state(
             of: source, mode: options.sourceReads, phase: .readingSource, start: start, counts: MigrationCounts(), progress: progress
         ).persistent.mapValues(\.digest)
+        let foreign = try await foreignKeys(on: source)
         let targetState = try await state(
             of: target, mode: options.targetReads, phase: .readingTarget, start: start, counts: MigrationCounts(), progress: progress)
         let to = targetState.persistent.mapValues(\.digest)
         var differences: [MigrationDifference] = []
         var count = 0
+        var onlyOnTarget: [Key] = []
+        var onlyOnTargetCount = 0
         for key in Set(from.keys).union(to.keys).sorted() {
             let difference: MigrationDifference?
             switch (from[key], to[key]) {
             case (.some, nil) where targetState.ephemeral.contains(key): difference = .ephemeralOnTarget(key)
             case (.some, nil): difference = .missingOnTarget(key)
+            case (nil, .some) where !mirror:
+                onlyOnTargetCount += 1
+                if onlyOnTarget.count < limit { onlyOnTarget.append(key) }
+                difference = nil
             case (nil, .some): difference = .extraOnTarget(key)
             case (.some(let a), .some(let b)) where a != b:
                 difference = .differentValue(key, sourceBytes: -1, targetBytes: -1)
@@ -580,7 +640,8 @@ public struct StoreMigration: Sendable {
         }
         return VerificationReport(
             sourceKeys: from.count, targetKeys: to.count, sourceDigest: Self.treeDigest(from),
-            targetDigest: Self.treeDigest(to), differenceCount: count, differences: differences)
+            targetDigest: Self.treeDigest(to), differenceCount: count, differences: differences,
+            onlyOnTarget: onlyOnTargetCount, onlyOnTargetKeys: onlyOnTarget, foreignOnSource: foreign)
     }
 
     /// One digest of a whole subtree: each key and its value's digest, in key order.
