@@ -106,12 +106,22 @@ struct MigrateCommand: AsyncParsableCommand {
         options.sourceReads = Self.readMode(for: source, width: readWidth)
         options.targetReads = Self.readMode(for: target, width: readWidth)
 
-        let from = try await Self.open(source, role: "source", logger: logger)
+        // Whatever the outcome, namespace keys that opening made and nothing filled go again.
+        let sourceNamespace = await NamespaceRestorer.before(opening: source, logger: logger)
+        let targetNamespace = await NamespaceRestorer.before(opening: target, logger: logger)
+        let from: any CoordinationStore
         let to: any CoordinationStore
         do {
-            to = try await Self.open(target, role: "target", logger: logger)
+            from = try await Self.open(source, role: "source", logger: logger)
+            do {
+                to = try await Self.open(target, role: "target", logger: logger)
+            } catch {
+                await from.close()
+                throw error
+            }
         } catch {
-            await from.close()
+            await sourceNamespace.restore(logger: logger)
+            await targetNamespace.restore(logger: logger)
             throw error
         }
         // Allowed (it tries the flags out), but never what someone with data means.
@@ -135,6 +145,15 @@ struct MigrateCommand: AsyncParsableCommand {
                             + "\(target.namespace.appending(prefix))): the copy would go into itself; "
                             + "copy between different stores or non-overlapping namespaces")
                 }
+                // A typo in a namespace or --prefix would otherwise copy nothing and succeed (after the
+                // marker check: a refused self-copy is the first thing to say).
+                if !sourceNamespace.missing.isEmpty {
+                    throw CoordinationError(
+                        .noNode, "the source's namespace \(source.namespace) does not exist on \(source) (is the namespace in --from right?)")
+                }
+                if !prefix.isRoot, try await !from.exists(prefix) {
+                    throw CoordinationError(.noNode, "--prefix \(prefix) does not exist on the source \(source)", key: prefix)
+                }
                 try await perform(migration, printer: printer, source: source, target: target, tracker: tracker)
                 outcome = .success(())
             } catch {
@@ -146,6 +165,8 @@ struct MigrateCommand: AsyncParsableCommand {
             tracker.finished()
             await from.close()
             await to.close()
+            await sourceNamespace.restore(logger: logger)
+            await targetNamespace.restore(logger: logger)
             try outcome.get()
         }
         if follow {
@@ -190,7 +211,7 @@ struct MigrateCommand: AsyncParsableCommand {
             if report.counts.skipped > 0 {
                 skipped = Self.skippedProblem(report.counts, dryRun: dryRun)
             }
-            if report.counts.sourceKeys == 0 && report.counts.skipped == 0 && source.scheme != "memory" {
+            if report.counts.sourceKeys == 0 && report.counts.skipped == 0 && source.scheme != "memory" && migration.options.prefix.isRoot {
                 StandardStreams.writeError("coord: note: the source holds no persistent key under \(prefix) (is --prefix or the namespace in --from right?)")
             }
         }

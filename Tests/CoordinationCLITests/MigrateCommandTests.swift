@@ -165,8 +165,9 @@ struct MigrateCommandTests {
             #expect(!again.stderr.contains("note:"), "\(again.stderr)")
 
             let nothing = try await coord.run(["migrate", "--from", from, "--to", to, "--prefix", "/app/nokey"])
-            #expect(nothing.status == 0, "\(nothing.stderr)")
-            #expect(nothing.stderrLines == ["coord: note: the source holds no persistent key under /app/nokey (is --prefix or the namespace in --from right?)"])
+            #expect(nothing.status == 2, "\(nothing.stderr)")
+            #expect(nothing.stderrLines == ["coord: --prefix /app/nokey does not exist on the source \(from)"])
+            #expect(nothing.stdout.isEmpty)
         }
     }
 
@@ -244,14 +245,14 @@ struct MigrateCommandTests {
             // Overlapping through --prefix alone: the same namespace, two names.
             let samePrefix = try await coord.run(["migrate", "--from", viaAddress, "--to", try Self.viaLocalhost(viaAddress), "--prefix", "/a"])
             #expect(samePrefix.status == 7, "\(samePrefix.stderr)")
-            // Nothing was copied, and no marker is left (opening --to made its namespace's key).
-            #expect(try await store.children(of: .root) == ["a", "copy"])
-            #expect(try await store.children(of: try Key("/copy")) == [])
+            // Nothing was copied, no marker is left, and the namespace key that opening --to made is gone.
+            #expect(try await store.children(of: .root) == ["a"])
 
             let dry = try await coord.run(["migrate", "--from", viaAddress, "--to", viaName, "--dry-run"])
             #expect(dry.status == 0, "\(dry.stderr)")
+            // /copy exists while the run reads (opening --to made it), and is gone afterwards.
             #expect(dry.stdoutText.contains("dry run: would copy 3 keys"), "/a, /a/b and /copy: \(dry.stdoutText)")
-            #expect(try await store.children(of: try Key("/copy")) == [])
+            #expect(try await store.children(of: .root) == ["a"])
 
             let apart = try await coord.run([
                 "migrate", "--from", viaAddress + "/a", "--to", try Self.viaLocalhost(viaAddress) + "/elsewhere", "--verify",
@@ -315,7 +316,15 @@ struct MigrateCommandTests {
             #expect(verify.stdoutText.contains("ephemeral on target (a live session's key, never overwritten): /app/held"), "\(verify.stdoutText)")
             #expect(verify.stdoutText.contains("missing on target: /app/held/child"), "\(verify.stdoutText)")
 
-            await owner.close()  // the session ends, and its ephemeral keys with it
+            // The session ends, and its ephemeral keys with it, once the server has closed it
+            // (close() returns before): wait for the deletion through a watch.
+            let observer = try await zk.open()
+            let gone = observer.watch(try Key("/app/held"))
+            await owner.close()
+            for try await event in gone {
+                if case .delete = event { break }
+                if case .snapshot(let records) = event, records.isEmpty { break }
+            }
             let after = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
             #expect(after.status == 0, "\(after.stderr)")
             #expect(after.stdoutText.contains(": identical"), "\(after.stdoutText)")
@@ -570,6 +579,46 @@ struct MigrateCommandTests {
             #expect(copy.stdoutText.contains("\noverwrote: /app/k3/v8\n"), "\(copy.stdoutText)")
             #expect(copy.stdoutText.contains(": identical for every source key; 1 key only on the target\n"), "\(copy.stdoutText)")
             #expect(try await target.get(try Key("/app/only-on-target")) != nil)
+        }
+    }
+
+    // MARK: - Leaving the stores as they were
+
+    @Test(
+        "a dry run, a refused self-copy, a missing source namespace or --prefix leave both stores as they were; the missing ones are status 2, named",
+        arguments: [TestBackend.etcd, .zookeeper])
+    func leavesStoresAsTheyWere(_ backend: TestBackend) async throws {
+        let handles = try TestHandles(backend, test: "leavesStoresAsTheyWere-\(backend.name)")
+        try await TestHandles.closing(handles) {
+            let store = try await handles.open()
+            _ = try await store.create(try Key("/a/b"), value: [1, 2])
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let base = try #require(backend.url(handles.namespace))
+
+            let dry = try await coord.run(["migrate", "--from", base + "/a", "--to", base + "/dryrun-target", "--dry-run"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stdoutText.hasPrefix("dry run: would copy 1 key (0 overwriting"), "\(dry.stdoutText)")
+            #expect(try await store.children(of: .root) == ["a"])
+
+            let refused = try await coord.run(["migrate", "--from", base, "--to", try Self.viaLocalhost(base) + "/nested"])
+            #expect(refused.status == 7, "\(refused.stderr)")
+            #expect(try await store.children(of: .root) == ["a"])
+
+            let typo = try await coord.run(["migrate", "--from", base + "/srcTYPO", "--to", base + "/elsewhere"])
+            #expect(typo.status == 2, "\(typo.stderr)")
+            #expect(typo.stderrLines == ["coord: the source's namespace \(handles.namespace.path)/srcTYPO does not exist on \(base)/srcTYPO (is the namespace in --from right?)"])
+            #expect(try await store.children(of: .root) == ["a"])
+
+            let noPrefix = try await coord.run(["migrate", "--from", base, "--to", base + "/copy", "--prefix", "/nokey", "--dry-run"])
+            #expect(noPrefix.status == 2, "\(noPrefix.stderr)")
+            #expect(noPrefix.stderrLines == ["coord: --prefix /nokey does not exist on the source \(base)"])
+            #expect(try await store.children(of: .root) == ["a"])
+
+            // A key someone put in the new namespace meanwhile keeps it: only empty keys go.
+            let copied = try await coord.run(["migrate", "--from", base + "/a", "--to", base + "/kept"])
+            #expect(copied.status == 0, "\(copied.stderr)")
+            #expect(try await store.get(try Key("/kept/b"))?.value == [1, 2])
         }
     }
 }

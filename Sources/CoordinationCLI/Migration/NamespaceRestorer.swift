@@ -1,0 +1,61 @@
+import Coordination
+import Logging
+
+/// Opening a handle creates its namespace's keys (a ZooKeeper prefix, etcd's chain of empty keys).
+/// A migration that wrote nothing (a dry run, a refused or failed run, the source, which is only
+/// read) must leave a store as it found it: this notes, through a handle on the root, which of
+/// those keys were missing before the open, and removes afterwards the ones still empty.
+struct NamespaceRestorer: Sendable {
+    /// A handle on the store's root; `nil` when nothing needs watching (or it could not be opened).
+    private let root: (any CoordinationStore)?
+    /// The namespace keys that did not exist, outermost first.
+    let missing: [Key]
+
+    /// Looks before `url` is opened. Without a namespace, or in memory (gone with the process),
+    /// there is nothing to do; a root handle that cannot be opened or read (a user limited to a
+    /// prefix) leaves things as they were before this existed.
+    static func before(opening url: StoreURL, logger: Logger) async -> NamespaceRestorer {
+        guard url.scheme != "memory", !url.namespace.isRoot else { return NamespaceRestorer(root: nil, missing: []) }
+        var rootURL = url
+        rootURL.namespace = .root
+        guard let root = try? await CommandContext.registry.open(rootURL, logger: logger) else {
+            return NamespaceRestorer(root: nil, missing: [])
+        }
+        var missing: [Key] = []
+        do {
+            // Below a missing key everything is missing too.
+            for key in url.namespace.ancestors + [url.namespace] {
+                if missing.isEmpty, try await root.exists(key) { continue }
+                missing.append(key)
+            }
+        } catch {
+            logger.debug("cannot tell whether the namespace exists", metadata: ["url": "\(url)", "error": "\(error)"])
+            await root.close()
+            return NamespaceRestorer(root: nil, missing: [])
+        }
+        if missing.isEmpty {
+            await root.close()
+            return NamespaceRestorer(root: nil, missing: [])
+        }
+        return NamespaceRestorer(root: root, missing: missing)
+    }
+
+    /// Removes, deepest first, the keys this run created that are still empty (no value, no
+    /// children), each only at the version read, so that nothing someone else wrote meanwhile
+    /// goes; stops at the first that must stay. Call after the migration's handle is closed.
+    func restore(logger: Logger) async {
+        guard let root else { return }
+        for key in missing.reversed() {
+            do {
+                guard let record = try await root.get(key), record.value.isEmpty, !record.isEphemeral,
+                    try await root.children(of: key).isEmpty
+                else { break }
+                try await root.delete(key, ifVersion: record.version, recursive: false)
+            } catch {
+                logger.debug("a namespace key made by opening the store stays", metadata: ["key": "\(key)", "error": "\(error)"])
+                break
+            }
+        }
+        await root.close()
+    }
+}
