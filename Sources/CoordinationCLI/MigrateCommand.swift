@@ -54,7 +54,8 @@ struct MigrateCommand: AsyncParsableCommand {
             source are deleted on the target), reports how far behind it was, and verifies.
 
             Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
-            every 5 seconds otherwise); the summary goes to stdout.
+            every 5 seconds otherwise, and with --follow at least every 10 seconds even when \
+            idle); the summary goes to stdout.
 
             EXAMPLES
               ZK=zookeeper://127.0.0.1:2181/myapp ETCD=etcd://127.0.0.1:2379/myapp
@@ -371,6 +372,7 @@ struct MigrateCommand: AsyncParsableCommand {
                 mirroring.cancel()
             }
             group.addTask { _ = try? await mirroring.value }
+            group.addTask { await printer.heartbeat(every: .seconds(10)) }  // never ends by itself
             _ = await group.next()
             group.cancelAll()
         }

@@ -462,4 +462,39 @@ struct StoreMigrationTests {
         #expect(MigrateCommand.overlaps(try StoreURL("memory://"), try StoreURL("memory:///a"), prefix: .root))
         #expect(!MigrateCommand.overlaps(try StoreURL("memory://one"), try StoreURL("memory://two"), prefix: .root))
     }
+
+    @Test("off a terminal, the heartbeat repeats the latest progress whenever nothing was printed for its interval, until cancelled")
+    func heartbeat() async throws {
+        let (lines, continuation) = AsyncStream<String>.makeStream()
+        let printer = MigrationProgressPrinter(terminal: false, write: { continuation.yield($0) })
+        var counts = MigrationCounts()
+        counts.copied = 1
+        printer.report(MigrationProgress(phase: .following, counts: counts, read: 1, total: 3, elapsed: .seconds(1), phaseEnded: true))
+        let beating = Task { await printer.heartbeat(every: .milliseconds(20)) }
+        var iterator = lines.makeAsyncIterator()
+        let first = await iterator.next()
+        #expect(first == "following: 1 event, 1 written, 0 deleted, 3 keys mirrored\n")
+        #expect(await iterator.next() == first, "again: nothing else was printed meanwhile")
+        beating.cancel()
+        await beating.value
+        let quiet = MigrationProgressPrinter(terminal: true, write: { _ in Issue.record("a terminal keeps its own line") })
+        await quiet.heartbeat(every: .milliseconds(1))
+    }
+
+    @Test("migrate's lines say 1 key and 2 keys")
+    func plurals() {
+        var counts = MigrationCounts()
+        counts.copied = 1
+        counts.sourceKeys = 1
+        counts.countersChecked = 1
+        let one = MigrateCommand.summary(counts, elapsed: .milliseconds(5), rate: 200, dryRun: false)
+        #expect(one.hasPrefix("copied 1 key, skipped 0 identical and 0 ephemeral (1 persistent key on the source) in 5ms"), "\(one)")
+        #expect(one.hasSuffix("\nsequence counters: 1 parent checked, 0 moved forward"), "\(one)")
+        counts.copied = 2
+        counts.sourceKeys = 2
+        #expect(MigrateCommand.summary(counts, elapsed: .milliseconds(5), rate: 400, dryRun: true)
+            .hasPrefix("dry run: would copy 2 keys (0 overwriting a different value on the target), skipped 0 identical and 0 ephemeral (2 persistent keys on the source)"))
+        let reading = MigrationProgress(phase: .readingSource, counts: counts, read: 1, total: 0, elapsed: .seconds(1), phaseEnded: false)
+        #expect(MigrationProgressPrinter.text(reading) == "reading source: 1 key (1 keys/s overall)")
+    }
 }

@@ -2,19 +2,43 @@ import Foundation
 import Synchronization
 
 /// Shows a migration's progress on stderr: on a terminal one line redrawn in place (at most ten
-/// times a second); otherwise a plain line every 5 seconds.
+/// times a second); otherwise a plain line every 5 seconds, and while following, a line at least
+/// every ``heartbeat(every:)`` interval even when nothing happens.
 final class MigrationProgressPrinter: Sendable {
     private struct State {
         var lastDrawn: ContinuousClock.Instant?
         var lineOpen = false
         var announced = false
+        /// The latest report, for the heartbeat to repeat.
+        var latest: MigrationProgress?
     }
     private let terminal: Bool
     private let started = ContinuousClock.now
     private let state = Mutex(State())
+    private let write: @Sendable (String) -> Void
 
-    init(terminal: Bool) {
+    init(terminal: Bool, write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
         self.terminal = terminal
+        self.write = write
+    }
+
+    /// Until the calling task is cancelled, repeats the latest report as a plain line whenever
+    /// none was printed for `interval`: a log of a quiet `--follow` still shows that it runs. A
+    /// terminal's line stays on screen, so there it does nothing.
+    func heartbeat(every interval: Duration) async {
+        guard !terminal else { return }
+        while !Task.isCancelled {
+            let line: String? = state.withLock { state in
+                let now = ContinuousClock.now
+                guard let latest = state.latest, now - (state.lastDrawn ?? started) >= interval else { return nil }
+                state.lastDrawn = now
+                return Self.text(latest) + "\n"
+            }
+            if let line { write(line) }
+            // The next line is due `interval` after the last one, whoever printed it.
+            let due = state.withLock { ($0.lastDrawn ?? started) + interval }
+            try? await Task.sleep(until: max(due, ContinuousClock.now + .milliseconds(10)), clock: .continuous)
+        }
     }
 
     /// The progress callback to hand to ``StoreMigration``.
@@ -26,6 +50,7 @@ final class MigrationProgressPrinter: Sendable {
         let now = ContinuousClock.now
         let interval: Duration = terminal ? .milliseconds(100) : .seconds(5)
         let line: String? = state.withLock { state in
+            state.latest = progress
             if terminal {
                 if !progress.phaseEnded, let last = state.lastDrawn, now - last < interval { return nil }
             } else {
@@ -41,7 +66,7 @@ final class MigrationProgressPrinter: Sendable {
             }
             return text + "\n"
         }
-        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+        if let line { write(line) }
     }
 
     /// `true` the first time only: for a line printed once.
@@ -58,7 +83,7 @@ final class MigrationProgressPrinter: Sendable {
             defer { state.lineOpen = false }
             return state.lineOpen
         }
-        if open { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if open { write("\r\u{1B}[2K") }
     }
 
     static func text(_ progress: MigrationProgress) -> String {
