@@ -19,10 +19,15 @@ struct MigrateCommand: AsyncParsableCommand {
             ones.
 
             Running it again is safe: keys already identical on the target are skipped, \
-            missing ones created, different ones overwritten. After an interruption, run the \
-            same command again to finish (a failure, SIGINT or SIGTERM says how many keys were \
-            copied). Keys that exist only on the target are left alone \
-            (except with --follow). An ephemeral key on the target belongs to a live session: \
+            missing ones created, different ones overwritten (counted and listed). After an \
+            interruption, run the same command again to finish (a failure, SIGINT or SIGTERM \
+            says how many keys were copied; a signal once the summary is printed changes \
+            nothing). Keys that exist only on the target are left alone (except with --follow).
+
+            Source keys the target can never hold are listed with why and not copied, the \
+            others are, and the run exits 6: keys another etcd tool wrote that are no valid \
+            keys (/app/dir/, /app/a//b), values over 1,000,000 bytes. A --prefix or a source \
+            namespace that does not exist is status 2. An ephemeral key on the target belongs to a live session: \
             it is never overwritten, and the source keys at or beneath it are listed as not \
             copied (status 1).
 
@@ -44,10 +49,15 @@ struct MigrateCommand: AsyncParsableCommand {
             different passwords need one in its URL (etcd://user:password@host/app): coord \
             prints it as ***, but the command line is visible to every user of the machine.
 
-            --dry-run reads both sides and prints what would be copied; it writes nothing.
+            --dry-run reads both sides and prints what would be copied, and how many keys it \
+            would overwrite; it writes nothing (namespace keys that opening a store made are \
+            removed again while empty, as after a refused run, and always on the source).
 
             --verify compares both sides' keys and value digests after copying (with \
-            --dry-run: only compares). On any difference it lists the first ones and exits 1.
+            --dry-run: only compares). Keys missing or different on the target are listed \
+            (the first ones) and exit 1; keys only on the target are a note, not a failure \
+            (except with --follow); source keys that are no valid keys are never identical. \
+            Interrupted, it prints no verdict.
 
             --follow keeps mirroring changes (puts and deletes) through a watch until Ctrl-C \
             or SIGTERM; then it catches up (the target becomes a mirror: keys deleted on the \
@@ -71,7 +81,8 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The store to copy to.", valueName: "url")) var to: String
     @Option(help: ArgumentHelp("The subtree to copy, the same path on both sides.", valueName: "key")) var prefix = "/"
     @Flag(help: "Print what would be copied; write nothing.") var dryRun = false
-    @Flag(help: "Compare both sides afterwards (alone with --dry-run); exit 1 on any difference.") var verify = false
+    @Flag(help: "Compare both sides afterwards (alone with --dry-run); exit 1 on a key missing or different on the target.")
+    var verify = false
     @Flag(help: "Keep mirroring changes until Ctrl-C or SIGTERM, then catch up and verify.") var follow = false
     @Option(parsing: .unconditional, help: "Writes in flight at once.") var concurrency = 16
     @Option(parsing: .unconditional, help: "How many differences --verify lists.") var showDifferences = 20
