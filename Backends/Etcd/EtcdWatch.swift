@@ -163,6 +163,8 @@ final class WatchStream: Sendable {
         var compacted = false
         var authFailure = false
         var fatal: CoordinationError?
+        // Events read but not yet yielded, with their revisions (nil: outside the scope).
+        var unsent: [(revision: Int64, event: WatchEvent?)] = []
         let sink = ResponseSink()
         sink.shouldContinue = { [self] in !isStopped && !isPaused }
         sink.onLine = { [self] line in
@@ -185,14 +187,27 @@ final class WatchStream: Sendable {
             }
             for event in result["events"]?.arrayValue ?? [] {
                 guard let kvJSON = event["kv"], let kv = try? KeyValue(json: kvJSON) else { return false }
-                next = max(next, kv.modRevision + 1)
-                guard let relative = keys.key(for: kv.key), scope.covers(relative, watched: key) else { continue }
-                if event["type"]?.stringValue == "DELETE" {
-                    continuation.yield(.delete(relative))
-                } else {
-                    continuation.yield(.put(keys.record(kv, as: relative)))
+                let relative = keys.key(for: kv.key).flatMap { scope.covers($0, watched: key) ? $0 : nil }
+                let reported: WatchEvent? = relative.map {
+                    event["type"]?.stringValue == "DELETE" ? .delete($0) : .put(keys.record(kv, as: $0))
                 }
+                unsent.append((kv.modRevision, reported))
             }
+            // etcd sends a revision's events in one response unless the watch asked for
+            // fragments (this one does not); should one come split anyway, its events wait for the
+            // rest, so that they are reordered together and a resumption never starts mid-revision.
+            if result["fragment"]?.boolValue == true { return !isStopped }
+            var start = unsent.startIndex
+            while start < unsent.endIndex {
+                let revision = unsent[start].revision
+                let end = unsent[start...].firstIndex { $0.revision != revision } ?? unsent.endIndex
+                for event in WatchEventOrder.childrenFirst(unsent[start..<end].compactMap(\.event)) {
+                    continuation.yield(event)
+                }
+                next = max(next, revision + 1)
+                start = end
+            }
+            unsent = []
             return !isStopped && !isPaused
         }
         let ending = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)

@@ -62,6 +62,40 @@ extension ConformanceSuite {
             try await store.delete(try Key("/a/b"), ifVersion: nil, recursive: true)
             try await watch.until("the recursive delete of /a/b") { state in state.keys.map(\.path) == ["/a"] }
         },
+        ConformanceCheck("watch-subtree-tree-order", clause: 8, "A subtree watch reports a recursive delete children first (no key's delete before a key beneath it), each key as a delete event, and creates parents first: a create's missing ancestors and a transaction's creates, so a consumer keeping a tree never holds an orphan.") { ctx in
+            let store = try await ctx.open()
+            let watched = try Key("/cfg")
+            // "/cfg/b/c-x" sorts before "/cfg/b/c/d" bytewise: key order is not tree order.
+            let doomed = try ["/cfg/b", "/cfg/b/a", "/cfg/b/c", "/cfg/b/c/d", "/cfg/b/c/d/e", "/cfg/b/c-x"].map(Key.init)
+            for key in doomed { _ = try await store.put(key, value: []) }
+            let sibling = try Key("/cfg/x")
+            _ = try await store.put(sibling, value: [])
+            let watch = ctx.watch(store, watched, scope: .subtree)
+            _ = try await watch.snapshot()
+            let orphanCheck: (WatchEvent, [Key: Record]) throws -> Void = { event, state in
+                switch event {
+                case .delete(let key):
+                    if let below = state.keys.first(where: { $0 != key && $0.isUnder(key) }) {
+                        throw failure("\(key) was reported deleted while \(below) beneath it was still there")
+                    }
+                case .put(let record):
+                    if let parent = record.key.parent, parent.isUnder(watched), state[parent] == nil {
+                        throw failure("\(record.key) was reported before its parent \(parent)")
+                    }
+                case .snapshot: break
+                }
+            }
+            try await store.delete(try Key("/cfg/b"), ifVersion: nil, recursive: true)
+            let deleted = try await watch.deletions(until: "the recursive delete of /cfg/b", inspect: orphanCheck) { state in
+                state.keys.sorted() == [watched, sibling]
+            }
+            try expectEqual(deleted, Set(doomed), "keys reported as delete events")
+            let deep = try await store.create(try Key("/cfg/p/q/r"), value: [], mode: .persistent)
+            try await watch.until("/cfg/p/q/r and its ancestors", inspect: orphanCheck) { $0[deep.key] == deep }
+            let created = try ["/cfg/n", "/cfg/n/m", "/cfg/n/m/o"].map(Key.init)
+            _ = try await store.transaction(created.map { .create($0, value: [], mode: .persistent) })
+            try await watch.until("the transaction's creates", inspect: orphanCheck) { state in created.allSatisfy { state[$0] != nil } }
+        },
         ConformanceCheck("watch-subtree-excludes-prefix-siblings", clause: 8, "A subtree watch on /a never reports /ab, /a2 or /b; a later sentinel change under /a arrives with none of them seen.") { ctx in
             let store = try await ctx.open()
             _ = try await store.create(try Key("/a"), value: [], mode: .persistent)
