@@ -61,11 +61,27 @@ public enum CoordCommandLine {
             || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
 
-    /// The message, with the backend's detail when there is one, on a single line.
+    /// The message on a single line, with the backend's detail where it helps diagnose the
+    /// server or the connection.
     static func oneLine(_ error: CoordinationError) -> String {
         var text = error.message
-        if let detail = error.backendDetail { text += " [\(detail)]" }
+        if let detail = error.backendDetail, showsBackendDetail(error.code) { text += " [\(detail)]" }
         return oneLine(text)
+    }
+
+    /// Whether a line for `code` ends with the backend's detail. A refusal about the data (no
+    /// such key, a version conflict) says all there is in the portable words, and without the
+    /// detail it reads the same on every backend, as the contract promises; a server, connection
+    /// or credentials problem is diagnosed from the server's own words (rc, HTTP status, curl error).
+    static func showsBackendDetail(_ code: CoordinationError.Code) -> Bool {
+        switch code {
+        case .unavailable, .connectionLoss, .timeout, .sessionExpired, .unauthenticated, .permissionDenied, .unsupported,
+            .invalidConfiguration:
+            true
+        case .noNode, .nodeExists, .versionConflict, .notEmpty, .ephemeralChildren, .invalidKey, .valueTooLarge,
+            .transactionTooLarge:
+            false
+        }
     }
 
     static func oneLine(_ text: String) -> String {
