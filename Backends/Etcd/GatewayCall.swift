@@ -151,7 +151,12 @@ struct GatewayLogin {
                 gateway.setToken(nil)
                 return true
             }
-            refused = .gateway(failure, kind: .read)
+            var error = CoordinationError.gateway(failure, kind: .read)
+            if error.code == .unauthenticated, !gateway.passwordGiven, let user = gateway.userCredentials?.user {
+                error.message = "etcd refused user '\(user)': no password was given; put it in the store URL (etcd://\(user):PASSWORD@host/…) "
+                    + "or give the password setting (coord: --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file)"
+            }
+            refused = error
             return false
         }
         guard let json = JSONValue.parse(reply), let newToken = json["token"]?.stringValue else {

@@ -93,6 +93,15 @@ extension CoordinationError {
                         + "etcdctl defrag; etcdctl alarm disarm), and run etcd with --auto-compaction-retention so that it does not fill again",
                     key: key, backendDetail: detail)
             }
+            if code == .unauthenticated && message.contains("user name is empty") {
+                // What etcd says to a request without a token: the store was given no user.
+                return CoordinationError(
+                    code,
+                    "etcd has authentication enabled, and no user was given: put the user and password in the store URL "
+                        + "(etcd://USER:PASSWORD@host/…) or give the username and password settings (coord: --username with "
+                        + "--password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)",
+                    key: key, backendDetail: detail)
+            }
             return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
 
         case .malformed(let what):

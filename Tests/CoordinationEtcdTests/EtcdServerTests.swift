@@ -290,6 +290,14 @@ struct EtcdServerTests {
                 _ = try await EtcdStore(endpoints: cluster.endpoints, namespace: namespace, logger: Logger(label: "test"))
             }
             #expect(anonymous?.code == .unauthenticated)
+            // Not etcd's "user name is empty": what is on, and where a user and password go.
+            #expect(anonymous?.message.contains("etcd has authentication enabled, and no user was given") == true, "\(String(describing: anonymous))")
+            #expect(anonymous?.message.contains("etcd://USER:PASSWORD@") == true, "\(String(describing: anonymous))")
+            // Not etcd's "invalid user ID or password": the password is missing, not wrong.
+            let noPassword = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root") }
+            #expect(noPassword?.code == .unauthenticated)
+            #expect(noPassword?.message.contains("etcd refused user 'root': no password was given") == true, "\(String(describing: noPassword))")
+            #expect(wrong?.message.contains("no password was given") == false, "\(String(describing: wrong))")
             await store.close()
         }
     }
