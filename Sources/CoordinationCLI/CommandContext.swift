@@ -25,7 +25,8 @@ struct CommandContext {
         _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
     ) async throws -> CommandContext {
         let (configuration, logger) = try await resolve(options, checking: check)
-        let storeURL = try configuration.storeURL()
+        let (storeURL, notes) = try configuration.storeURLWithNotes()
+        for note in notes { StandardStreams.writeError("coord: note: " + note) }
         guard registry.backend(for: storeURL.scheme) != nil else {
             // The registry words the unknown-scheme error (with the known schemes); opening an
             // unknown scheme fails before any I/O. Say where the URL came from.

@@ -107,6 +107,13 @@ public struct CoordConfiguration: Sendable {
     /// Parses the store URL.
     /// - Throws: `invalidConfiguration`, naming where the URL came from.
     public func storeURL() throws(CoordinationError) -> StoreURL {
+        try storeURLWithNotes().url
+    }
+
+    /// The store URL, and what the user should hear about a setting left unapplied (a
+    /// password from the environment or a config file with no user name to go with it).
+    /// - Throws: `invalidConfiguration`, naming where the URL or the setting came from.
+    public func storeURLWithNotes() throws(CoordinationError) -> (url: StoreURL, notes: [String]) {
         var url: StoreURL
         do {
             url = try StoreURL(store.value)
@@ -115,15 +122,16 @@ public struct CoordConfiguration: Sendable {
             error.message += " (from \(store.source))"
             throw error
         }
-        try refine(&url)
-        return url
+        let notes = try refine(&url)
+        return (url, notes)
     }
 
     /// Applies the refinements to `url`; a bad value names the setting and where it came from.
     /// A refinement overrides what the URL itself says only when it comes from a source as
     /// strong as the URL's: a `coord.json` left in the current directory must not send an
     /// explicit `--store etcd://h/prod` (or `COORD_STORE`) to the file's namespace.
-    private func refine(_ url: inout StoreURL) throws(CoordinationError) {
+    private func refine(_ url: inout StoreURL) throws(CoordinationError) -> [String] {
+        var notes: [String] = []
         let refined = try checkedRefinements(namespace: true)
         let said = Self.said(by: url)
         func applies(_ setting: ConfigurationSetting<String>?, as name: String) -> Bool {
@@ -135,7 +143,21 @@ public struct CoordConfiguration: Sendable {
         }
         if let ttl = refined.sessionTTL, applies(refinements[.sessionTtl], as: Refinement.sessionTtl.rawValue) { url.setSessionTTL(ttl) }
         if let user = refined.user, applies(user, as: Refinement.username.rawValue) { url.user = user.value }
-        if let password = refined.password, applies(password.setting, as: "password") { url.password = password.value }
+        if let password = refined.password, applies(password.setting, as: "password") {
+            if url.user == nil && url.scheme != "memory" {
+                // A password means nothing without a user. Given on the command line it is a
+                // mistake to name; exported in the environment or left in a config file it is
+                // often meant for another store, and must not lock this one (which may need no
+                // credentials) out: it is left unapplied, and the user is told.
+                let fix = "give --username, COORD_USERNAME or 'username' in the config file, or the user in the URL (\(url.scheme)://user@host/…)"
+                if case .flag = password.setting.source {
+                    throw Self.problem(password.setting, password.name, "needs a user name, and none is given: \(fix)")
+                }
+                notes.append("\(password.name) from \(password.setting.source) is not used: no user name is given, so coord connects without credentials; to log in, \(fix)")
+            } else {
+                url.password = password.value
+            }
+        }
         for (option, file) in refined.tlsFiles {
             guard url.scheme == "etcds" else {
                 throw Self.problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, not \(url.scheme)://")
@@ -144,6 +166,7 @@ public struct CoordConfiguration: Sendable {
             url.options.removeAll { $0.name == option }
             url.options.append((name: option, value: file.value))
         }
+        return notes
     }
 
     /// Whether `refinement` comes from a source at least as strong as the store URL's.

@@ -1,3 +1,4 @@
+import CoordinationTestSupport
 import Foundation
 import Testing
 
@@ -50,6 +51,30 @@ struct ConfigCheckTests {
         let fromFile = try await coord.run(["--config", config, "--password-file", secret, "--namespace", "/flag", "config", "check"])
         #expect(fromFile.stdoutText.split(separator: "\n").contains { $0.hasPrefix("namespace ") && $0.contains("/flag") && $0.hasSuffix("(--namespace)") })
         #expect(!fromFile.stdoutText.contains("file-pw-2") && !fromFile.stderr.contains("file-pw-2"))
+    }
+
+    /// An exported COORD_PASSWORD used to make every etcd or ZooKeeper URL without a user fail
+    /// with "'etcd://…' has a password but no user name" (status 7), blaming the URL.
+    @Test("a password from the environment without a user name is not used, with a note; --password-file without one is refused, by name")
+    func passwordWithoutUser() async throws {
+        let handles = try TestHandles(.etcd)
+        try await TestHandles.closing(handles) {
+            let url = try #require(TestBackend.etcd.url(handles.namespace))
+            let coord = try CoordProcess(environment: ["COORD_PASSWORD": "env-pw-3"])
+            defer { coord.removeDirectory() }
+            let fix = "give --username, COORD_USERNAME or 'username' in the config file, or the user in the URL (etcd://user@host/…)"
+            let fromEnvironment = try await coord.run(["--store", url, "kv", "put", "/k", "v"])
+            #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+            #expect(fromEnvironment.stderrLines == [
+                "coord: note: the password from environment variable COORD_PASSWORD is not used: no user name is given, "
+                    + "so coord connects without credentials; to log in, \(fix)",
+            ])
+            let secret = try coord.write("file-pw-4\n", to: "secret")
+            let fromFlag = try await coord.run(["--store", url, "--password-file", secret, "kv", "get", "/k"])
+            #expect(fromFlag.status == 7, "\(fromFlag.stderr)")
+            #expect(fromFlag.stderrLines == ["coord: password file \(secret) from --password-file needs a user name, and none is given: \(fix)"])
+            #expect(!fromFlag.stderr.contains("file-pw-4") && !fromEnvironment.stderr.contains("env-pw-3"))
+        }
     }
 
     /// A coord.json left in the current directory used to send an explicit `--store …/prod` to
