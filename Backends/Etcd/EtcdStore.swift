@@ -160,7 +160,9 @@ public final class EtcdStore: CoordinationStore {
         var names: [String] = []
         var seen = Set<[UInt8]>()
         for kv in try reply.range(0) {
-            guard kv.key.count > start.count else { continue }
+            // A key no Key can name (written by another tool: `/ns/a//b`, `/ns/dir/`) names no
+            // child: `ls` would list one that `ls` of it then calls missing.
+            guard kv.key.count > start.count, keys.key(for: kv.key) != nil else { continue }
             let name = Array(kv.key[start.count...].prefix { $0 != UInt8(ascii: "/") })
             guard seen.insert(name).inserted, let text = String(validating: name, as: UTF8.self),
                 Key.segmentProblem(text) == nil

@@ -295,6 +295,11 @@ struct EtcdStoreTests {
             _ = try await admin.put(namespace.path + "/f/also\u{1}bad", [1])
             #expect(try await store.children(of: try Key("/f")) == ["ok"])
             #expect(try await store.records(under: try Key("/f")).map(\.key.path) == ["/f", "/f/ok"])
+            // Names only foreign keys give are no children either: listed, they would be
+            // missing when listed in turn.
+            _ = try await admin.put(namespace.path + "/f/ghost//x", [1])
+            _ = try await admin.put(namespace.path + "/f/dir/", [1])
+            #expect(try await store.children(of: try Key("/f")) == ["ok"])
         }
     }
 
