@@ -204,9 +204,10 @@ public struct CoordConfiguration: Sendable {
     /// ZooKeeper or etcd URL without one; the password to a ZooKeeper or etcd URL that names a
     /// user (its own or the setting's) and no password. The namespace is not applied (the
     /// command refuses or ignores it). A setting that fits neither URL is refused, as it would be
-    /// for one store.
+    /// for one store, except a password from the environment or a config file with no user for
+    /// it, which is left unapplied with a note, as for one store.
     /// - Throws: `invalidConfiguration` naming the setting and where it came from, never a password.
-    public func refine(stores: [(flag: String, url: StoreURL)]) throws(CoordinationError) -> [StoreURL] {
+    public func refine(stores: [(flag: String, url: StoreURL)]) throws(CoordinationError) -> (urls: [StoreURL], notes: [String]) {
         let refined = try checkedRefinements(namespace: false)
         var urls = stores.map(\.url)
         let named = stores.map { "\($0.flag) (\($0.url.scheme)://)" }.joined(separator: " nor ")
@@ -234,14 +235,23 @@ public struct CoordConfiguration: Sendable {
         if let user = refined.user, authenticating.isEmpty {
             throw Self.problem(user, "user '\(user.value)'", "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)")
         }
+        var notes: [String] = []
         if let password = refined.password, !authenticating.contains(where: { $0.user != nil }) {
-            throw Self.problem(
-                password.setting, password.name,
-                authenticating.isEmpty
-                    ? "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)"
-                    : "needs a user name, and neither \(named) names one: give --username, or the user in the URL (etcd://user@host/…)")
+            let fix = "give --username, or the user in the URL (etcd://user@host/…)"
+            if authenticating.isEmpty {
+                throw Self.problem(
+                    password.setting, password.name, "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)")
+            }
+            // As for one store: a mistake to name on the command line; elsewhere often meant for
+            // another store, and no reason to refuse these.
+            if case .flag = password.setting.source {
+                throw Self.problem(password.setting, password.name, "needs a user name, and neither \(named) names one: \(fix)")
+            }
+            notes.append(
+                "\(password.name) from \(password.setting.source) is not used: neither \(named) names a user, so coord connects "
+                    + "without credentials; to log in, \(fix)")
         }
-        return urls
+        return (urls, notes)
     }
 
     private static func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {

@@ -438,7 +438,8 @@ struct MigrateCommand: AsyncParsableCommand {
     /// scheme and the URL does not give them itself (``CoordConfiguration/refine(stores:)``).
     static func storeURLs(from: String, to: String, configuration: CoordConfiguration) throws -> (source: StoreURL, target: StoreURL) {
         let refined = try configuration.refine(stores: [("--from", try parse(from, flag: "--from")), ("--to", try parse(to, flag: "--to"))])
-        return (refined[0], refined[1])
+        for note in refined.notes { StandardStreams.writeError("coord: note: " + note) }
+        return (refined.urls[0], refined.urls[1])
     }
 
     static func parse(_ text: String, flag: String) throws(CoordinationError) -> StoreURL {

@@ -92,8 +92,14 @@ struct MigrateSettingsTests {
         #expect(tls == "TLS file /ca.pem from --tls-ca applies only to an etcds:// store, and neither --from (zookeeper://) nor --to (etcd://) is one")
         let user = await refusal("memory://a", "memory://b", [.username: "root"])
         #expect(user?.hasPrefix("user 'root' from --username applies to ZooKeeper and etcd stores") == true, "\(user ?? "accepted")")
-        let noUser = await refusal("etcd://e1/a", "zookeeper://zk/b", [:], environment: ["COORD_PASSWORD": "s3cret"])
-        #expect(noUser?.hasPrefix("the password from environment variable COORD_PASSWORD needs a user name") == true, "\(noUser ?? "accepted")")
+        // A password with no user for it: refused from a flag, left unused (with a note) from the
+        // environment, which may hold it for another store.
+        let noUser = try await Self.refined("etcd://e1/a", "zookeeper://zk/b", environment: ["COORD_PASSWORD": "s3cret"])
+        #expect(noUser.source.password == nil && noUser.target.password == nil)
+        try await Self.withPasswordFile { file in
+            let fromFlag = await refusal("etcd://e1/a", "zookeeper://zk/b", [.passwordFile: file])
+            #expect(fromFlag?.contains("needs a user name, and neither --from (etcd://) nor --to (zookeeper://) names one") == true, "\(fromFlag ?? "accepted")")
+        }
         let ttl = await refusal("memory://a", "memory://b", [.sessionTtl: "0s"])
         #expect(ttl == "session TTL '0s' from --session-ttl is not a positive duration such as 5s or 500ms")
         // Given by both URLs, a setting is not refused: it fits, and the URLs win.
