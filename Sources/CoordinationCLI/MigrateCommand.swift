@@ -158,8 +158,9 @@ struct MigrateCommand: AsyncParsableCommand {
                             + "copy between different stores or non-overlapping namespaces")
                 }
                 // A typo in a namespace or --prefix would otherwise copy nothing and succeed (after the
-                // marker check: a refused self-copy is the first thing to say).
-                if !sourceNamespace.missing.isEmpty {
+                // marker check: a refused self-copy is the first thing to say). A namespace key that
+                // was missing but has keys beneath it (written by another etcd tool) is no typo.
+                if sourceNamespace.missing.last == source.namespace, try await from.children(of: .root).isEmpty {
                     throw CoordinationError(
                         .noNode, "the source's namespace \(source.namespace) does not exist on \(source) (is the namespace in --from right?)")
                 }
@@ -376,15 +377,23 @@ struct MigrateCommand: AsyncParsableCommand {
             }
         }
         // Whichever comes first: a signal (which stops the mirror), or the mirror failing (which
-        // ends the wait for a signal).
-        await withTaskGroup(of: Void.self) { group in
+        // ends the wait for a signal). The heartbeat decides nothing: on a terminal it has nothing
+        // to do and ends at once, which must not end the following.
+        await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await signals.wait()
                 mirroring.cancel()
+                return true
             }
-            group.addTask { _ = try? await mirroring.value }
-            group.addTask { await printer.heartbeat(every: .seconds(10)) }  // never ends by itself
-            _ = await group.next()
+            group.addTask {
+                _ = try? await mirroring.value
+                return true
+            }
+            group.addTask {
+                await printer.heartbeat(every: .seconds(10))
+                return false
+            }
+            while let decisive = await group.next(), !decisive {}
             group.cancelAll()
         }
         let followed = try await mirroring.value

@@ -551,6 +551,41 @@ struct MigrateCommandTests {
         }
     }
 
+    @Test(
+        "an etcd source whose namespace key is missing but which holds keys (another tool's) is copied, not called missing; a key the user has below a missing one stays",
+        .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
+    func etcdSourceWithoutItsNamespaceKey() async throws {
+        let etcd = try TestHandles(.etcd)
+        let zk = try TestHandles(.zookeeper)
+        try await TestHandles.closing(etcd, zk) {
+            // Only keys beneath the namespace, as etcdctl writes them: no /NS key, no /NS/config key.
+            let raw = etcd.namespace.path
+            try Self.etcdctlPut(raw + "/config/x", Array("one".utf8))
+            // And an empty key of the user's under a missing one: /NS/kept/inner with no /NS/kept
+            // (etcdctl puts no empty value: straight through the gateway).
+            let rootURL = try #require(TestBackend.etcd.url(.root))
+            let endpoint = try #require(try StoreURL(rootURL).hosts.first)
+            let port = try #require(Int(endpoint.split(separator: ":").last ?? ""))
+            let inner = Data((raw + "/kept/inner").utf8).base64EncodedString()
+            _ = try #require(await LoopbackHTTP.postJSON(port: port, path: "/v3/kv/put", body: #"{"key":"\#(inner)","value":""}"#))
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
+            let copy = try await coord.run(["migrate", "--from", from, "--to", to])
+            #expect(copy.status == 0, "\(copy.stderr)")
+            let target = try await zk.open()
+            #expect(try await target.get(try Key("/config/x"))?.value == Array("one".utf8))
+
+            // A dry run from a namespace below the missing /NS/kept leaves /NS/kept/inner alone.
+            let innerURL = try #require(etcd.backend.url(try etcd.namespace.child("kept").child("inner")))
+            let dry = try await coord.run(["migrate", "--from", innerURL, "--to", to, "--dry-run"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            let root = try await etcd.backend.open(.root, etcd.ttl)
+            #expect(try await root.exists(try etcd.namespace.child("kept").child("inner")), "the user's key stays")
+            await root.close()
+        }
+    }
+
     @Test("--dry-run counts and lists the keys it would overwrite, the copy counts those it did; keys only on the target are a note that does not fail --verify")
     func overwritesAndKeysOnlyOnTheTarget() async throws {
         try await Self.withServers { zk, etcd, _ in

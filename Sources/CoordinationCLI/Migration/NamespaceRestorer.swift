@@ -23,9 +23,9 @@ struct NamespaceRestorer: Sendable {
         }
         var missing: [Key] = []
         do {
-            // Below a missing key everything is missing too.
-            for key in url.namespace.ancestors + [url.namespace] {
-                if missing.isEmpty, try await root.exists(key) { continue }
+            // Each level asked on its own: on etcd a key can exist below a missing one (another
+            // tool deleted the ancestor), and that key must not be taken for one this run made.
+            for key in url.namespace.ancestors + [url.namespace] where try await !root.exists(key) {
                 missing.append(key)
             }
         } catch {
@@ -43,7 +43,13 @@ struct NamespaceRestorer: Sendable {
     /// Removes, deepest first, the keys this run created that are still empty (no value, no
     /// children), each only at the version read, so that nothing someone else wrote meanwhile
     /// goes; stops at the first that must stay. Call after the migration's handle is closed.
+    /// Not cut short by cancellation (a Ctrl-C is when it matters most): it runs in a task of
+    /// its own.
     func restore(logger: Logger) async {
+        await Task { await restoreNow(logger: logger) }.value
+    }
+
+    private func restoreNow(logger: Logger) async {
         guard let root else { return }
         for key in missing.reversed() {
             do {
