@@ -7,14 +7,20 @@ import Coordination
 /// its submission and its triggers make runs. So its history never holds more than
 /// `(1 + triggers) × shards × (1 + maxRetries)` entries besides hand-backs, and while that is
 /// within the limit no write needs to trim. Hand-backs, which may come any number of times, are
-/// written without a room: each trims the history to the limit, so after one the writes that
-/// skip trimming can add at most the entries still to come (within the bound) before a later
-/// write trims again. The history stays bounded, by twice the limit at worst. The job's state carries `triggers`: the write checks the job's record still
+/// recorded only while that bound still fits beside them (``recordsHandBack(entries:)``): they
+/// never push a result out, nor the history past its limit. The job's state carries `triggers`: the write checks the job's record still
 /// has the version the count was made at, so a trigger meanwhile sends it back to reading the entries.
 struct HistoryRoom: Sendable, Hashable {
     /// The job's key, whose record holds its state.
     let job: Key
     let version: Int64
+    /// The most entries the job's attempts can end with, hand-backs aside.
+    let bound: Int
+    let limit: Int
+
+    /// Whether a hand-back's entry fits beside `entries` (the history's count now) with room left
+    /// for every entry the attempts may still end with.
+    func recordsHandBack(entries: Int) -> Bool { entries + 1 + bound <= limit }
 
     /// The room of `spec`'s history given its state at `version`; `nil` when the bound reaches the limit.
     init?(spec: JobSpec, state: JobState, version: Int64, layout: SchedulerLayout) {
@@ -25,5 +31,7 @@ struct HistoryRoom: Sendable, Hashable {
         guard !overflowA, !overflowB, bound <= layout.historyLimit else { return nil }
         self.job = key
         self.version = version
+        self.bound = bound
+        self.limit = layout.historyLimit
     }
 }

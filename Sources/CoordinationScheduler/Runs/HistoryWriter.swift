@@ -11,6 +11,15 @@ struct HistoryWriter: Sendable {
     /// Most deletions of old entries one transaction carries; a backlog shrinks over several writes.
     static let maxTrimPerTransaction = 16
 
+    /// How many entries `job`'s history holds now.
+    func entryCount(of job: String) async throws -> Int {
+        do {
+            return try await store.children(of: try layout.history(of: job)).count
+        } catch let error as CoordinationError where error.code == .noNode {
+            return 0
+        }
+    }
+
     /// Applies `operations` followed by the creation of `entries` (and trimming) all or nothing.
     /// `operations` is rebuilt on each try, so it can read fresh state. Retries only when another
     /// writer trimmed the same old entry first, or `room` no longer holds; any other failure is

@@ -384,12 +384,19 @@ struct RunExecution: Sendable {
         // session lasts; once that session has ended (or been out of contact past its TTL, when the
         // server ends it), the claim goes with it and others take over.
         // A job may be handed back any number of times: those entries are outside the count that
-        // lets a write skip trimming (``HistoryRoom``), so a hand-back always trims.
-        let room = ended?.outcome == .handedBack ? nil : historyRoom
+        // lets a write skip trimming (``HistoryRoom``). Where that count holds, a hand-back is
+        // recorded only while it fits beside all the results still to come, so that it never
+        // pushes one out; elsewhere every write trims anyway.
+        var entries = ended.map { [$0] } ?? []
+        if ended?.outcome == .handedBack, let historyRoom {
+            let count = try? await history.entryCount(of: record.job)
+            if !(count.map(historyRoom.recordsHandBack(entries:)) ?? false) { entries = [] }
+        }
+        let room = historyRoom
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             do {
-                try await history.transact(job: record.job, entries: ended.map { [$0] } ?? [], room: room) {
+                try await history.transact(job: record.job, entries: entries, room: room) {
                     let fence = control.fence
                     let last: Coordination.Operation =
                         if let requeued { .set(runKey, value: try SchedulerJSON.encode(requeued), ifVersion: fence) } else {
