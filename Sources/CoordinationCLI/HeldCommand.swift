@@ -76,6 +76,9 @@ enum HeldCommand {
         _ key: Key, in store: any CoordinationStore, _ body: () async throws -> T
     ) async throws -> T {
         func removeIfUnused() async {
+            // Out of contact (the hold was lost to it), each call would wait out a time-out
+            // before coord could exit: a supervisor restarting coord must not wait for tidying.
+            guard [.connected, .reconnected].contains(store.session.state) else { return }
             guard let record = try? await store.get(key), record.value.isEmpty, !record.isEphemeral else { return }
             try? await store.delete(key, ifVersion: record.version, recursive: false)
         }

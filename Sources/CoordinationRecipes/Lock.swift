@@ -158,7 +158,9 @@ public struct LockLease: Sendable, Hashable {
         } catch let error as CoordinationError {
             // Numbered as the caller's operations, without the check before them.
             guard let index = error.failedOperation else { throw error }
-            throw error.rebased(to: index - 1, of: operations.count)
+            // Index 0 with another code than noNode is a failure every operation shares (a
+            // ZooKeeper time-out is copied into each result): the caller's first will do.
+            throw error.rebased(to: max(0, index - 1), of: operations.count)
         }
     }
 
