@@ -50,14 +50,14 @@ final class CommandLeftovers: Sendable {
             var killed = false
             while !left.isEmpty {
                 if !killed && ContinuousClock.now >= killAt {
-                    for pid in left { kill(pid, SIGKILL) }
+                    Self.send(SIGKILL, to: left)
                     killed = true
                 }
                 // Not our children, most of them: no event tells of their end.
                 try? await Task.sleep(for: .milliseconds(20))
                 reapAdopted()
                 left = running()
-                if killed { for pid in left { kill(pid, SIGKILL) } }
+                if killed { Self.send(SIGKILL, to: left) }
             }
             reapAdopted()
         }.value
@@ -65,7 +65,25 @@ final class CommandLeftovers: Sendable {
 
     private func terminate(_ pids: [pid_t]) {
         let fresh = state.withLock { state in pids.filter { state.signalled.insert($0).inserted } }
-        for pid in fresh { kill(pid, SIGTERM) }
+        Self.send(SIGTERM, to: fresh)
+    }
+
+    /// Sends `signal` to each of `pids` (our descendants when the table was read) that still is
+    /// one: a process that ended meanwhile may have given its number to another, which must not
+    /// get it. A pidfd pins the process; it is ours if its parent is us or one of `pids`.
+    private static func send(_ signal: Int32, to pids: [pid_t]) {
+        let ours = Set(pids).union([getpid()])
+        for pid in pids {
+            let pidfd = cprocess_pidfd_open(pid)
+            guard pidfd >= 0 else {
+                // Gone (ESRCH); or a kernel without pidfds (before 5.3): as good as it gets there.
+                if errno == ENOSYS { kill(pid, signal) }
+                continue
+            }
+            defer { close(pidfd) }
+            guard let entry = ProcessTable.entry(of: pid), ours.contains(entry.parent) else { continue }
+            _ = cprocess_pidfd_send_signal(pidfd, signal)
+        }
     }
 
     /// Our running descendants that we may signal, the command excluded (Subprocess stops it):

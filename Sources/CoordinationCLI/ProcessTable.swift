@@ -15,15 +15,18 @@ enum ProcessTable {
     /// Every process's entry; `nil` where there is no /proc.
     static func entries() -> [Entry]? {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        return names.compactMap { name in
-            // "pid (name) state ppid pgrp …": the fields after the last parenthesis (the name may hold any).
-            guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
-            return Entry(pid: pid, parent: parent, group: group, runs: fields[0] != "Z" && fields[0] != "X")
+        return names.compactMap { name in pid_t(name).flatMap(entry(of:)) }
+    }
+
+    /// Process `pid`'s entry; `nil` when there is none.
+    static func entry(of pid: pid_t) -> Entry? {
+        // "pid (name) state ppid pgrp …": the fields after the last parenthesis (the name may hold any).
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return nil
         }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
+        return Entry(pid: pid, parent: parent, group: group, runs: fields[0] != "Z" && fields[0] != "X")
     }
 
     /// The processes below `root` (its children, theirs, and so on), from `entries`.
