@@ -213,6 +213,34 @@ struct MigrateCommandTests {
         }
     }
 
+    @Test("--follow on a terminal keeps following: a key put on the source after the announcement reaches the target")
+    func followOnATerminal() async throws {
+        // script(1) gives coord a terminal for its stdout and stderr (where the progress line is
+        // redrawn in place and no heartbeat runs); it is part of every Debian (bsdutils).
+        let script = "/usr/bin/script"
+        try #require(FileManager.default.isExecutableFile(atPath: script), "script(1) is needed")
+        try await Self.withServers { zk, etcd, source in
+            let from = zk.backend.url(zk.namespace)!
+            let to = etcd.backend.url(etcd.namespace)!
+            let command = [CoordProcess.binary.path, "migrate", "--from", from, "--to", to, "--follow"].map { "'\($0)'" }.joined(separator: " ")
+            let terminal = try LineProcess(script, ["-qfec", command, "/dev/null"])
+            defer { terminal.stop() }
+            var line = ""
+            while !line.contains("following changes under") { line = try await terminal.nextLine(within: .seconds(30)) }
+            // Still following: a change made now is mirrored.
+            let target = try await etcd.open()
+            let late = try Key("/app/late")
+            try await withDeadline("the late key on the target", limit: .seconds(20)) {
+                var watching = target.watch(late).makeAsyncIterator()
+                _ = try await source.create(late, value: [42])
+                while let event = try await watching.next() {
+                    if case .snapshot(let records) = event, records.first?.value == [42] { return }
+                    if case .put(let record) = event, record.value == [42] { return }
+                }
+            }
+        }
+    }
+
     // MARK: - One store under two names
 
     /// `url` with its host 127.0.0.1 spelled `localhost` (the same server, another name).
