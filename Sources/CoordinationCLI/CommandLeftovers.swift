@@ -50,14 +50,14 @@ final class CommandLeftovers: Sendable {
             var killed = false
             while !left.isEmpty {
                 if !killed && ContinuousClock.now >= killAt {
-                    Self.send(SIGKILL, to: left)
+                    send(SIGKILL, to: left)
                     killed = true
                 }
                 // Not our children, most of them: no event tells of their end.
                 try? await Task.sleep(for: .milliseconds(20))
                 reapAdopted()
                 left = running()
-                if killed { Self.send(SIGKILL, to: left) }
+                if killed { send(SIGKILL, to: left) }
             }
             reapAdopted()
         }.value
@@ -65,14 +65,16 @@ final class CommandLeftovers: Sendable {
 
     private func terminate(_ pids: [pid_t]) {
         let fresh = state.withLock { state in pids.filter { state.signalled.insert($0).inserted } }
-        Self.send(SIGTERM, to: fresh)
+        send(SIGTERM, to: fresh)
     }
 
     /// Sends `signal` to each of `pids` (our descendants when the table was read) that still is
     /// one: a process that ended meanwhile may have given its number to another, which must not
-    /// get it. A pidfd pins the process; it is ours if its parent is us or one of `pids`.
-    private static func send(_ signal: Int32, to pids: [pid_t]) {
-        let ours = Set(pids).union([getpid()])
+    /// get it. A pidfd pins the process; it is ours if its parent is us, the command (whose
+    /// children are still its own while it runs: a stop's SIGTERM reaches them then) or one of `pids`.
+    private func send(_ signal: Int32, to pids: [pid_t]) {
+        var ours = Set(pids).union([getpid()])
+        if let command = command.withLock({ $0 }) { ours.insert(command) }
         for pid in pids {
             let pidfd = cprocess_pidfd_open(pid)
             guard pidfd >= 0 else {

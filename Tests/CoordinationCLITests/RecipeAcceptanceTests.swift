@@ -84,11 +84,16 @@ import Testing
         let ttl = Duration.seconds(2)
         let url = try #require(backend.url(namespace, ttl: ttl))
         // The command also leaves something behind that escapes its process group and ignores SIGTERM.
-        let command = ["sh", "-c", #"setsid sh -c "trap '' TERM; echo left \$\$; exec sleep 3601" & echo holding $$; exec sleep 3600"#]
+        // Another child of the command's, still its own when the stop comes, gets the stop's
+        // SIGTERM and says so.
+        let command = [
+            "sh", "-c",
+            #"setsid sh -c "trap '' TERM; echo left \$\$; exec sleep 3601" & sh -c "trap 'echo termed; exit 0' TERM; echo graceful \$\$; while true; do sleep 0.1; done" & echo holding $$; exec sleep 3600"#,
+        ]
         let holder = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "work", "--"] + command)
         defer { holder.stop() }
         var pids: [String: Int32] = [:]
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             let words = try await holder.nextLine(within: .seconds(20)).split(separator: " ")
             pids[String(words[0])] = Int32(words[1])
         }
@@ -109,6 +114,7 @@ import Testing
         #expect(status == 11)
         #expect(Foundation.kill(child, 0) != 0, "the command was stopped")
         #expect(Foundation.kill(left, 0) != 0, "what the command left running was stopped too")
+        #expect(await holder.remainingLines().contains("termed"), "the command's other child got SIGTERM, not only the SIGKILL after the grace")
         try await cleanUp(backend, namespace)
     }
 
