@@ -66,7 +66,8 @@ struct JobAdd: AsyncParsableCommand {
             // Runs no live worker can take wait, pending, without a word from anyone: say so now
             // (on memory:// no worker is ever live, and its own note says why).
             guard context.storeURL.scheme != "memory" else { return }
-            let live = try await scheduler.workers().map(\.info).filter { !$0.draining }
+            // Best effort: the jobs are added; a failed look at the workers must not fail the command.
+            guard let live = try? await scheduler.workers().map(\.info).filter({ !$0.draining }) else { return }
             if let waiting = NewJobs.unrunnable(specs, by: live) {
                 StandardStreams.writeError(
                     "coord: note: no live worker can run \(waiting) yet; runs wait, pending, until a worker that can joins "
