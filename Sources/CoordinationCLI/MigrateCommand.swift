@@ -373,6 +373,8 @@ struct MigrateCommand: AsyncParsableCommand {
                 if progress.phase == .following && progress.phaseEnded && printer.firstAnnouncement() {
                     printer.finish()
                     StandardStreams.writeLine(description)
+                    // Said now, not only at stop: these keys are not being mirrored.
+                    if progress.counts.skipped > 0 { StandardStreams.writeLine(Self.skippedLines(progress.counts, dryRun: false)) }
                 }
             }
         }

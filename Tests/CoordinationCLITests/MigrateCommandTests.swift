@@ -583,6 +583,30 @@ struct MigrateCommandTests {
     }
 
     @Test(
+        "--follow lists the source keys the target cannot hold when it starts following, not only at stop",
+        .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
+    func followListsForeignKeysAtTheStart() async throws {
+        let etcd = try TestHandles(.etcd)
+        let zk = try TestHandles(.zookeeper)
+        try await TestHandles.closing(etcd, zk) {
+            let source = try await etcd.open()
+            _ = try await source.create(try Key("/ok"), value: [1])
+            try Self.etcdctlPut(etcd.namespace.path + "/weird/", [2])
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
+            let result = try await coord.run(["migrate", "--from", from, "--to", to, "--follow"], interruptAfterFirstLine: true)
+            #expect(result.status == 6, "\(result.stderr)")
+            let lines = result.stdoutText.split(separator: "\n").map(String.init)
+            #expect(lines.first?.hasPrefix("following changes under /") == true, "\(lines)")
+            // Before the summary of the following (the catch-up at stop lists them again after it).
+            let followed = try #require(lines.firstIndex { $0.hasPrefix("followed: ") }, "\(lines)")
+            #expect(Array(lines[1..<followed].prefix(2)) == ["not copied: 1 key that the target cannot hold", "  /weird/: not a valid key: a key must not end with '/'"], "\(lines)")
+            #expect(try await zk.open().get(try Key("/ok"))?.value == [1])
+        }
+    }
+
+    @Test(
         "an etcd source whose namespace key is missing but which holds keys (another tool's) is copied, not called missing; a key the user has below a missing one stays",
         .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
     func etcdSourceWithoutItsNamespaceKey() async throws {

@@ -9,7 +9,8 @@ extension StoreMigration {
     /// delete of a key it copied is applied, one event at a time so that nothing is reordered. A
     /// later snapshot (the watch lost continuity) is copied again and keys that vanished from it
     /// are deleted. After each snapshot has been copied, a ``MigrationProgress/Phase/following``
-    /// report with `phaseEnded` says so. New sequential counters are carried forward at each snapshot; run
+    /// report with `phaseEnded` says so; its counts list the keys the target cannot hold, those of
+    /// the source that no ``Key`` can name among them. New sequential counters are carried forward at each snapshot; run
     /// ``run(mirror:progress:)`` after stopping to catch up and carry them for the last time.
     public func follow(progress: ProgressHandler = { _ in }) async throws -> FollowReport {
         let start = ContinuousClock.now
@@ -21,7 +22,13 @@ extension StoreMigration {
                 let arrived = ContinuousClock.now
                 switch event {
                 case .snapshot(let records):
-                    if !first { report.resnapshots += 1 }
+                    if first {
+                        // Keys no Key can name (another etcd tool's) are in no snapshot: listed
+                        // once, at the start, as the catch-up at stop lists them again.
+                        for path in try await foreignKeys(on: source) { report.counts.skip(path, Self.foreignKeyProblem(path)) }
+                    } else {
+                        report.resnapshots += 1
+                    }
                     first = false
                     try await copy(records, mirror: false, counts: &report.counts, start: start, progress: progress)
                     let now = Set(records.lazy.filter { !$0.isEphemeral }.map(\.key))
