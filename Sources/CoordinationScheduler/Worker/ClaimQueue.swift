@@ -265,9 +265,9 @@ struct ClaimQueue: Sendable {
 
     /// The job's runs this worker may claim, with their start time when not due yet.
     ///
-    /// Eligible: the job is known, not paused, has our handler and its labels match; no earlier
-    /// fire time of the job is still active (runs of different fire times run one after
-    /// another); and either pending (and assigned to us when the placement is planned), or
+    /// Eligible: the job is known, not paused, has our handler and its labels match; the run is
+    /// of the job's current fire time (``currentFire(of:)``: runs of different fire times run one
+    /// after another); and either pending (and assigned to us when the placement is planned), or
     /// running and not held (abandoned: its worker's session ended, ``SchedulerView/isHeld(_:)``).
     private func evaluate(job: String, view: SchedulerView, worker: String, info: WorkerInfo, now: Date) -> [(Entry, Date?)] {
         // Runs all held by live claims are spoken for.
@@ -276,13 +276,13 @@ struct ClaimQueue: Sendable {
         guard !runs.isEmpty, let spec = view.specs[job], info.canRun(spec),
             view.state(of: job)?.state.paused == false
         else { return [] }
-        let earliest = runs.lazy.map(\.record.scheduledAt).min()!
+        let current = Self.currentFire(of: runs)
         // Whether a running run is held is known from the runs and the members together.
         let holdersKnown = view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .workers)
         var result: [(Entry, Date?)] = []
         for run in runs {
             let record = run.record
-            guard record.scheduledAt <= earliest else { continue }
+            guard Fire(record) == current else { continue }
             var notBefore: Date?
             switch record.status {
             case .pending:
@@ -298,6 +298,31 @@ struct ClaimQueue: Sendable {
             result.append((entry, notBefore))
         }
         return result
+    }
+
+    /// One fire time (or one trigger) of a job: the runs of its items, or of its workers.
+    struct Fire: Hashable, Comparable {
+        let scheduledAt: Date
+        /// The run id without its item and worker (`r-<ms>`, `t-<n>`): two triggers (or a trigger
+        /// and a fire time) may have the same time.
+        let id: Substring
+
+        init(_ run: RunRecord) {
+            scheduledAt = run.scheduledAt
+            let parts = run.run.split(separator: "-", maxSplits: 2, omittingEmptySubsequences: false)
+            id = parts.count == 3 ? run.run[parts[0].startIndex..<parts[1].endIndex] : run.run[...]
+        }
+
+        static func < (a: Fire, b: Fire) -> Bool { a.scheduledAt != b.scheduledAt ? a.scheduledAt < b.scheduledAt : a.id < b.id }
+    }
+
+    /// The fire time whose runs may be claimed: the one running (taken over when abandoned), else
+    /// the earliest. Runs of different fire times run one after another, never side by side: not
+    /// even when a fire time materialised late (its leader was away) sorts before a trigger that
+    /// is already running, nor when a trigger has the same time as a fire time.
+    static func currentFire(of runs: [ViewRun]) -> Fire {
+        let running = runs.lazy.filter { $0.record.status == .running }.map { Fire($0.record) }.min()
+        return running ?? runs.lazy.map { Fire($0.record) }.min()!
     }
 
     // MARK: Sorted storage

@@ -1,0 +1,76 @@
+import Coordination
+import CoordinationRecipes
+@testable import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// Interleavings that once broke the scheduler's promise: never a job run twice at once, never
+/// a job lost.
+@Suite(.serverLoadLimit) struct SafetyReviewTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// Counts the job's handlers running at once, and remembers the most.
+    final class Concurrency: Sendable {
+        private let state = Mutex<(now: Int, most: Int)>((0, 0))
+        func enter() { state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) } }
+        func leave() { state.withLock { $0.now -= 1 } }
+        var most: Int { state.withLock { $0.most } }
+    }
+
+    /// A fire time the leader materialises late (it was away, or busy) may be older than a run
+    /// triggered meanwhile that is already running: with overlap `queue` it must wait for that
+    /// run, not start beside it because its fire time sorts first.
+    @Test(arguments: SchedulerBackend.all)
+    func aLateFireTimeWaitsForARunningTriggeredRun(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let fire = Self.start.addingTimeInterval(10)
+        try await client.submit(JobSpec(id: "job", handler: "h", schedule: .every(.seconds(10), start: nil), overlap: .queue))
+
+        // Someone else leads (a leader that is failing over, or stuck) while the fire time passes.
+        let leading = Signal()
+        let resign = Signal()
+        let election = LeaderElection(store: try await cluster.open(), path: cluster.layout.leader, identity: "elsewhere")
+        let leader = Task {
+            try await election.withLeadership { _ in
+                leading.fire()
+                await resign.wait()
+            }
+        }
+        await leading.wait()
+
+        let concurrency = Concurrency()
+        let triggeredStarted = Signal()
+        let releaseTriggered = Signal()
+        let handler: JobHandler = { context in
+            concurrency.enter()
+            defer { concurrency.leave() }
+            if context.run.hasPrefix("t-") {
+                triggeredStarted.fire()
+                await releaseTriggered.wait()
+            }
+            return RunOutput()
+        }
+        try await cluster.startWorker("w", capacity: 4, handlers: ["h": handler, "marker": { _ in RunOutput() }])
+        clock.advance(by: 10.2)
+        // Triggered after the fire time, before any leader materialised it.
+        try await client.trigger("job")
+        await triggeredStarted.wait()
+
+        // The worker leads now, and materialises the missed fire time (fire once now).
+        resign.fire()
+        _ = try await leader.value
+        _ = try await cluster.waitForRuns(of: "job", "the late fire time's run") { runs in runs.contains { $0.scheduledAt == fire } }
+        // Whatever the worker would claim of it, it claims before a job submitted after it.
+        try await client.submit(JobSpec(id: "marker", handler: "marker"))
+        _ = try await cluster.waitForHistory("the marker job") { successes("marker")($0) }
+        releaseTriggered.fire()
+        let history = try await cluster.waitForHistory("both runs of the job") { successes("job", 2)($0) }
+        #expect(concurrency.most == 1, "two runs of the job ran at once")
+        #expect(history.filter { $0.job == "job" && $0.outcome == .succeeded }.last?.scheduledAt == fire, "the fire time ran after")
+    }
+}
