@@ -73,4 +73,53 @@ import Testing
         #expect(concurrency.most == 1, "two runs of the job ran at once")
         #expect(history.filter { $0.job == "job" && $0.outcome == .succeeded }.last?.scheduledAt == fire, "the fire time ran after")
     }
+
+    /// A claim whose reply is lost lands; before the worker reads it back to find out, the job is
+    /// cancelled (the run's record moves past the claim's version). The claim is still the
+    /// worker's: it must carry on (and stop for the cancel), not leave the run "running" under its
+    /// live claim for as long as its session lasts.
+    @Test(arguments: SchedulerBackend.all)
+    func aClaimWithALostReplyIsRecoveredAfterACancelRequest(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let started = Signal()
+        let handler: JobHandler = { _ in
+            started.fire()
+            try await Task.sleep(for: .seconds(3600))
+            return RunOutput()
+        }
+        try await cluster.startWorker("w", handlers: ["h": handler]) { base in
+            ReplyLostAfter(base, when: FaultyTransactionStore.claim) { try await client.cancel("job") }
+        }
+        try await client.submit(JobSpec(id: "job", handler: "h"))
+        let history = try await cluster.waitForHistory("the cancelled run's end", limit: .seconds(20)) { $0.contains { $0.job == "job" } }
+        #expect(history.map(\.outcome) == [.cancelled])
+        _ = try await cluster.waitForRuns(of: "job", "the run to be gone") { $0.isEmpty }
+    }
+}
+
+/// Applies the first transaction `matches` selects, then runs `meanwhile` (another client acting
+/// before the reply would have come), then loses the reply.
+final class ReplyLostAfter: ForwardingStore {
+    let base: any CoordinationStore
+    private let matches: @Sendable ([Coordination.Operation]) -> Bool
+    private let meanwhile: @Sendable () async throws -> Void
+    private let done = Atomic<Bool>(false)
+
+    init(
+        _ base: any CoordinationStore, when matches: @escaping @Sendable ([Coordination.Operation]) -> Bool,
+        meanwhile: @escaping @Sendable () async throws -> Void
+    ) {
+        self.base = base
+        self.matches = matches
+        self.meanwhile = meanwhile
+    }
+
+    func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+        guard matches(operations), !done.exchange(true, ordering: .relaxed) else { return try await base.transaction(operations) }
+        _ = try await base.transaction(operations)
+        try await meanwhile()
+        throw CoordinationError(.connectionLoss, "reply lost (simulated)")
+    }
 }

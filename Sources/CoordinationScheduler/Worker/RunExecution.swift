@@ -128,8 +128,7 @@ struct RunExecution: Sendable {
             // live claim nobody works on until our session ends: find out, and carry on if it is ours.
             guard
                 let recovered = try await recoverClaimPatiently(
-                    expecting: record, bytes: value, after: version, claimKey: claimKey, finalEntry: finalEntry,
-                    sessionID: sessionID)
+                    expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
             else { throw error }
             control.advance(to: recovered.fence)
             return recovered.claim
@@ -168,12 +167,11 @@ struct RunExecution: Sendable {
         }
     }
 
-    /// ``recoverClaim(expecting:bytes:after:claimKey:finalEntry:sessionID:)`` until a read answers, or
+    /// ``recoverClaim(expecting:after:claimKey:finalEntry:sessionID:)`` until a read answers, or
     /// until the session that may hold the claim has ended (a claim it held went with it): giving
     /// up on a failed read could leave a claim that landed with nobody working on it.
     func recoverClaimPatiently(
-        expecting record: RunRecord, bytes: [UInt8], after version: Int64, claimKey: Key, finalEntry: HistoryEntry?,
-        sessionID: String
+        expecting record: RunRecord, after version: Int64, claimKey: Key, finalEntry: HistoryEntry?, sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
@@ -181,8 +179,7 @@ struct RunExecution: Sendable {
             guard sessionStillHolds(sessionID) else { return nil }
             do {
                 return try await recoverClaim(
-                    expecting: record, bytes: bytes, after: version, claimKey: claimKey, finalEntry: finalEntry,
-                    sessionID: sessionID)
+                    expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
             } catch {
                 if Task.isCancelled { throw error }
                 try? await backoff.pause()
@@ -190,19 +187,26 @@ struct RunExecution: Sendable {
         }
     }
 
-    /// After a claim whose outcome is unknown: the claim, if the run is now exactly what our
-    /// transaction wrote (the next version, our record) and its claim is ours.
+    /// After a claim whose outcome is unknown: the claim, if our transaction made it. It did if
+    /// the claim key is ours and the run record is of the attempt that transaction wrote (its
+    /// version after ours, running here, with the claim's token). The record need not be at that
+    /// version any more: a cancel request may have moved it on before this read, and the claim
+    /// is ours all the same (given up, the run would stay "running" under our live claim, with
+    /// nobody at work on it, for as long as our session lasts). The fence is our transaction's
+    /// version, so that a cancel request past it is noticed as any other.
     func recoverClaim(
-        expecting record: RunRecord, bytes: [UInt8], after version: Int64, claimKey: Key, finalEntry: HistoryEntry?,
-        sessionID: String
+        expecting record: RunRecord, after version: Int64, claimKey: Key, finalEntry: HistoryEntry?, sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
-        guard let current = try await store.get(runKey), current.version == version + 1, current.value == bytes,
-            let claim = try await store.get(claimKey), claim.isEphemeral, claim.value == Array(worker.utf8)
+        guard let current = try await store.get(runKey), current.version > version,
+            let stored = try? current.decoded(RunRecord.self), stored.status == .running, stored.worker == worker,
+            stored.attempt == record.attempt, stored.claimVersion == version + 1,
+            let claim = try await store.get(claimKey), claim.isEphemeral, claim.value == Array(worker.utf8),
+            stored.attemptToken(version: current.version, modRevision: current.modRevision) == claim.createRevision
         else { return nil }
         logger.info("claim landed despite an unknown outcome", metadata: ["run": "\(runKey)"])
         return (
             Claim(record: record, claimKey: claimKey, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry),
-            current.version
+            version + 1
         )
     }
 
