@@ -97,6 +97,33 @@ import Testing
         #expect(history.map(\.outcome) == [.cancelled])
         _ = try await cluster.waitForRuns(of: "job", "the run to be gone") { $0.isEmpty }
     }
+
+    /// A progress report whose reply is lost lands, moving the run's record past the fence the
+    /// worker knows: the run's end must still be written, not refused as if another worker had
+    /// taken the run over (which leaves it "running" under the worker's live claim for good).
+    @Test(arguments: SchedulerBackend.all)
+    func aProgressReportWithALostReplyDoesNotStrandTheRun(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let layout = cluster.layout
+        let reported = Shared<[String]>([])
+        let handler: JobHandler = { context in
+            do { try await context.reportProgress("half way") } catch { reported.withLock { $0.append("\(error)") } }
+            try await context.reportProgress("nearly there")
+            return RunOutput(message: "done")
+        }
+        try await cluster.startWorker("w", handlers: ["h": handler]) { base in
+            FaultyTransactionStore(base, .replyLost, count: 1) { operations in
+                operations.contains { if case .check(let key, _) = $0 { layout.run(ofClaim: key) != nil } else { false } }
+            }
+        }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "h"))
+        let history = try await cluster.waitForHistory("the run's end", limit: .seconds(20)) { $0.contains { $0.job == "job" } }
+        #expect(history.map(\.outcome) == [.succeeded])
+        #expect(reported.value.isEmpty, "the report landed: the worker found out, and said so")
+        _ = try await cluster.waitForRuns(of: "job", "the run to be gone") { $0.isEmpty }
+    }
 }
 
 /// Applies the first transaction `matches` selects, then runs `meanwhile` (another client acting

@@ -224,7 +224,7 @@ struct RunExecution: Sendable {
             job: record.job, run: record.run, item: record.item, itemCount: record.itemCount,
             itemParameter: record.itemParameter, payload: spec.payload, attempt: record.attempt,
             scheduledAt: record.scheduledAt, fencingToken: claim.token, worker: worker, deadline: deadline,
-            reportProgress: { [self] text in try await writeProgress(text, claimKey: claim.claimKey, control: control) })
+            reportProgress: { [self] text in try await writeProgress(text, claim: claim, control: control) })
         let handler = handler
         // What the handler returned or threw, kept aside: a lost session ends the guard with its
         // own error, after the handler has ended.
@@ -414,9 +414,10 @@ struct RunExecution: Sendable {
                     metadata: Self.endMetadata(record, ended: ended, requeued: requeued))
                 return true
             } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
-                // Refused by the fence. A cancel request also moves the run's version: if the run
-                // is still ours (same claim), follow it and write again.
-                if await adoptCancelRequest(claim: claim, control: control) { continue }
+                // Refused by the fence. A cancel request also moves the run's version, and so
+                // does a progress report of ours whose reply was lost: if the run is still ours
+                // (same claim), follow it and write again.
+                if await adoptLaterVersion(claim: claim, control: control) != nil { continue }
                 logger.info(
                     "write refused by the fence; the run is no longer ours",
                     metadata: ["job": "\(record.job)", "run": "\(record.run)", "reason": "\(error.message)"])
@@ -430,16 +431,22 @@ struct RunExecution: Sendable {
         }
     }
 
-    /// When the run record moved past our fence only by a cancel request (same worker, attempt
-    /// and claim), moves the fence along. Returns `true` if it did.
-    func adoptCancelRequest(claim: Claim, control: RunControl) async -> Bool {
+    /// When the run record moved past our fence but is still this attempt's (running here at
+    /// this attempt with this claim's token, and the claim still ours), moves the fence along and
+    /// returns the record. It moved by a cancel request (which then stops the attempt, should the
+    /// view not have told yet), or by a write of ours whose reply was lost. While our claim lives
+    /// nobody else can claim the run; the write that follows checks the version read here, so a
+    /// takeover after this read still refuses it.
+    func adoptLaterVersion(claim: Claim, control: RunControl) async -> RunRecord? {
         guard let current = try? await store.get(runKey), current.version > control.fence,
-            let value = try? current.decoded(RunRecord.self), value.cancelRequested, value.worker == worker,
+            let value = try? current.decoded(RunRecord.self), value.status == .running, value.worker == worker,
             value.attempt == claim.record.attempt,
+            value.attemptToken(version: current.version, modRevision: current.modRevision) == claim.token,
             (try? await store.get(claim.claimKey))?.createRevision == claim.token
-        else { return false }
+        else { return nil }
+        if value.cancelRequested { control.stop(.cancelRequested) }
         control.advance(to: current.version)
-        return true
+        return value
     }
 
     /// The reason the run's cancel request gives (``RunRecord/cancelReason``), if the record
@@ -449,7 +456,8 @@ struct RunExecution: Sendable {
         return value.cancelReason
     }
 
-    func writeProgress(_ text: String, claimKey: Key, control: RunControl) async throws {
+    func writeProgress(_ text: String, claim: Claim, control: RunControl) async throws {
+        let claimKey = claim.claimKey
         var record = candidate.record
         guard let current = try await store.get(runKey), current.version == control.fence else {
             throw SchedulerError.fenced(job: record.job, run: record.run)
@@ -466,6 +474,11 @@ struct RunExecution: Sendable {
             if case .set(let updated) = results[2] { control.advance(to: updated.version) }
         } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
             throw SchedulerError.fenced(job: record.job, run: record.run)
+        } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
+            // The outcome is unknown. Landed, the report moved the record past our fence, and
+            // every later write of the attempt would be refused as if the run were someone
+            // else's: read it back, and follow it while the run is still ours.
+            guard let adopted = await adoptLaterVersion(claim: claim, control: control), adopted.progress == text else { throw error }
         }
     }
 
