@@ -6,14 +6,16 @@ public import Coordination
 public enum SessionGuard {
     /// Runs `body`; if the session `sessionID` of `store` is lost first, cancels `body` and throws
     /// ``RecipeError/sessionLost(_:)``.
+    /// - Parameter margin: how long before the end of a suspended session's safe window to give up
+    ///   (see ``waitUntilLost(store:sessionID:margin:)``).
     public static func run<T: Sendable>(
-        store: any CoordinationStore, sessionID: String,
+        store: any CoordinationStore, sessionID: String, margin: Duration = .zero,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await waitUntilLost(store: store, sessionID: sessionID)
+                try await waitUntilLost(store: store, sessionID: sessionID, margin: margin)
                 return nil
             }
             defer { group.cancelAll() }
@@ -27,7 +29,11 @@ public enum SessionGuard {
 
     /// Returns never; throws ``RecipeError/sessionLost(_:)`` once `sessionID` can no longer be trusted,
     /// or `CancellationError` when cancelled.
-    public static func waitUntilLost(store: any CoordinationStore, sessionID: String) async throws {
+    /// - Parameter margin: a suspended session is given up this long before its safe window ends
+    ///   (``SessionEvent/safeUntil``). That end is the earliest instant the server may end the
+    ///   session and someone else take over what it held: work that needs time to stop after its
+    ///   cancellation must be cancelled that long before it.
+    public static func waitUntilLost(store: any CoordinationStore, sessionID: String, margin: Duration = .zero) async throws {
         enum Signal: Sendable {
             case event(SessionEvent)
             case deadline(generation: Int)
@@ -54,7 +60,7 @@ public enum SessionGuard {
                     case .closed: throw RecipeError.sessionLost("the store handle was closed")
                     case .connected, .reconnected: continue
                     case .suspended:
-                        guard let deadline = event.safeUntil else { continue }
+                        guard let deadline = event.safeUntil?.advanced(by: .zero - margin) else { continue }
                         let armed = generation
                         group.addTask {
                             try await Task.sleep(until: deadline, clock: .continuous)
@@ -63,7 +69,10 @@ public enum SessionGuard {
                     }
                 case .deadline(let armed):
                     if armed == generation {
-                        throw RecipeError.sessionLost("session \(sessionID) was suspended for longer than its TTL")
+                        throw RecipeError.sessionLost(
+                            margin > .zero
+                                ? "session \(sessionID) was suspended until \(margin) before the end of its TTL"
+                                : "session \(sessionID) was suspended for longer than its TTL")
                     }
                 case .streamEnded:
                     throw RecipeError.sessionLost("the store handle was closed")

@@ -124,6 +124,41 @@ import Testing
         #expect(reported.value.isEmpty, "the report landed: the worker found out, and said so")
         _ = try await cluster.waitForRuns(of: "job", "the run to be gone") { $0.isEmpty }
     }
+
+    /// A worker cut off from its store stops its run on its own before the server can end its
+    /// session (that is the moment another worker may take the run over), with time to spare for
+    /// the handler to wind down: a command given SIGTERM takes a moment to exit. Stopping only at
+    /// the very end of the safe window left the attempt at work beside its takeover.
+    /// Memory only: it alone cuts one handle off without disturbing the others.
+    @Test func aCutOffWorkerHasStoppedItsRunBeforeTheTakeoverStarts() async throws {
+        let backend = SchedulerBackend.memory
+        let cluster = try TestCluster(backend, sessionTTL: TestCluster.quickTakeover)
+        defer { Task { await cluster.shutdown() } }
+        let concurrency = Concurrency()
+        let started = Signal()
+        let handler: JobHandler = { context in
+            concurrency.enter()
+            defer { concurrency.leave() }
+            guard context.attempt == 1 else { return RunOutput() }
+            started.fire()
+            do { try await Task.sleep(for: .seconds(3600)) } catch {
+                // Winding down once stopped, whatever the cancellation says.
+                await Task.detached { try? await Task.sleep(for: .milliseconds(100)) }.value
+            }
+            throw RunFailure("stopped")
+        }
+        let (_, cutOff) = try await cluster.startWorker("cut-off", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt") { await started.wait() }
+        try await cluster.startWorker("healthy", handlers: ["work": handler])
+        try await cluster.waitForWorkers(2)
+        let suspend = try #require(backend.suspend)
+        try await suspend(cutOff)
+        let history = try await cluster.waitForHistory("the takeover to succeed") { $0.contains { $0.outcome == .succeeded } }
+        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
+        #expect(concurrency.most == 1, "the cut-off attempt was still at work when its takeover started")
+    }
 }
 
 /// Applies the first transaction `matches` selects, then runs `meanwhile` (another client acting
