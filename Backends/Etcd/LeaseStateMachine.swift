@@ -8,6 +8,10 @@ import Coordination
 /// fail, `reconnected` when one succeeds again, `expired` when etcd says the lease is gone (a
 /// keep-alive answer without `TTL`, or "lease not found"), after which a new lease is granted and
 /// reported as `connected` with a new session id.
+///
+/// The last contact is when the request that etcd answered was *sent*: etcd renewed the lease at
+/// some instant between that and the answer, so counting the TTL from the answer would trust the
+/// session for longer than etcd does, by as long as the answer took (a slow one, seconds).
 struct LeaseStateMachine: Sendable {
     enum State: Sendable, Equatable {
         /// Waiting for a lease; `previous` is the lease that expired, if any.
@@ -17,9 +21,11 @@ struct LeaseStateMachine: Sendable {
     }
 
     enum Input: Sendable, Equatable {
-        case granted(lease: Int64)
+        /// `sentAt`: when the grant request was sent.
+        case granted(lease: Int64, sentAt: ContinuousClock.Instant)
         case grantFailed
-        case keepAliveConfirmed
+        /// `sentAt`: when the keep-alive request was sent.
+        case keepAliveConfirmed(sentAt: ContinuousClock.Instant)
         case keepAliveFailed
         case leaseGone
         case close
@@ -61,16 +67,19 @@ struct LeaseStateMachine: Sendable {
             state = .closed
             return (lease.map { [.revoke(lease: $0)] } ?? []) + [.report(.closed, lease: lease ?? 0, lastContact: now), .stop]
 
-        case (.granting, .granted(let lease)):
-            state = .active(lease: lease, lastContact: now, suspended: false)
-            return [.report(.connected, lease: lease, lastContact: now), .keepAlive(lease: lease, after: keepAliveInterval)]
+        case (.granting, .granted(let lease, let sentAt)):
+            state = .active(lease: lease, lastContact: sentAt, suspended: false)
+            return [.report(.connected, lease: lease, lastContact: sentAt), .keepAlive(lease: lease, after: keepAliveInterval)]
 
         case (.granting, .grantFailed):
             return [.grant(after: retryInterval)]
 
-        case (.active(let lease, _, let suspended), .keepAliveConfirmed):
-            state = .active(lease: lease, lastContact: now, suspended: false)
-            let report: [Action] = suspended ? [.report(.reconnected, lease: lease, lastContact: now)] : []
+        case (.active(let lease, let lastContact, let suspended), .keepAliveConfirmed(let sentAt)):
+            // Never back in time (answers come in order on the session's one connection; this is
+            // a guard, not a case that happens).
+            let contact = max(lastContact, sentAt)
+            state = .active(lease: lease, lastContact: contact, suspended: false)
+            let report: [Action] = suspended ? [.report(.reconnected, lease: lease, lastContact: contact)] : []
             return report + [.keepAlive(lease: lease, after: keepAliveInterval)]
 
         case (.active(let lease, let lastContact, let suspended), .keepAliveFailed):

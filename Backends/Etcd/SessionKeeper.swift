@@ -19,12 +19,14 @@ final class SessionKeeper: @unchecked Sendable {
     /// Grants the first lease and starts keeping it alive.
     /// - Throws: what the first grant failed with (etcd unreachable, bad credentials…).
     static func start(gateway: Gateway, ttl: Duration) async throws(CoordinationError) -> SessionKeeper {
-        let first: Result<Int64, CoordinationError> = await withCheckedContinuation { continuation in
+        let first: Result<(lease: Int64, sentAt: ContinuousClock.Instant), CoordinationError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 let connection = CurlConnection(tls: gateway.tls)
                 do throws(CoordinationError) {
                     if gateway.usesAuth { try gateway.authenticate(on: connection) }
-                    continuation.resume(returning: .success(try SessionKeeper.grant(ttl: ttl, gateway: gateway, on: connection)))
+                    let sentAt = ContinuousClock.now
+                    let lease = try SessionKeeper.grant(ttl: ttl, gateway: gateway, on: connection)
+                    continuation.resume(returning: .success((lease, sentAt)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -32,27 +34,26 @@ final class SessionKeeper: @unchecked Sendable {
             thread.name = "etcd-session-grant"
             thread.start()
         }
-        let lease: Int64
+        let lease: (lease: Int64, sentAt: ContinuousClock.Instant)
         do {
             lease = try first.get()
         } catch where error.code == .connectionLoss {
             // No session existed before: a lost grant is simply no contact.
             throw CoordinationError(.unavailable, "cannot open a session on etcd: \(error.message)", backendDetail: error.backendDetail)
         }
-        let keeper = SessionKeeper(gateway: gateway, ttl: ttl, firstLease: lease)
+        let keeper = SessionKeeper(gateway: gateway, ttl: ttl, firstLease: lease.lease, sentAt: lease.sentAt)
         keeper.launch()
         return keeper
     }
 
-    private init(gateway: Gateway, ttl: Duration, firstLease: Int64) {
+    private init(gateway: Gateway, ttl: Duration, firstLease: Int64, sentAt: ContinuousClock.Instant) {
         self.gateway = gateway
         self.ttl = ttl
         var machine = LeaseStateMachine(ttl: ttl)
-        let now = ContinuousClock.now
         _ = machine.start()
-        pendingActions = machine.handle(.granted(lease: firstLease), now: now)
+        pendingActions = machine.handle(.granted(lease: firstLease, sentAt: sentAt), now: .now)
         self.machine = machine
-        events = Broadcast(SessionEvent(state: .connected, sessionID: Self.sessionID(firstLease), ttl: ttl, lastContact: now))
+        events = Broadcast(SessionEvent(state: .connected, sessionID: Self.sessionID(firstLease), ttl: ttl, lastContact: sentAt))
         pendingActions.removeAll { if case .report = $0 { true } else { false } }
     }
 
@@ -131,7 +132,8 @@ final class SessionKeeper: @unchecked Sendable {
                         input = .close
                     } else {
                         do {
-                            input = .granted(lease: try Self.grant(ttl: ttl, gateway: gateway, on: connection))
+                            let sentAt = ContinuousClock.now
+                            input = .granted(lease: try Self.grant(ttl: ttl, gateway: gateway, on: connection), sentAt: sentAt)
                         } catch {
                             gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
                             input = .grantFailed
@@ -165,11 +167,12 @@ final class SessionKeeper: @unchecked Sendable {
 
     private func keepAlive(_ lease: Int64, on connection: CurlConnection) -> LeaseStateMachine.Input {
         let timeout = max(min(ttl / 3, .seconds(2)), .milliseconds(500))
+        let sentAt = ContinuousClock.now
         do {
             let reply = try gateway.call("/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: timeout)
             // A revoked or expired lease still answers 200, only without a TTL.
             guard let result = reply["result"] else { return .keepAliveFailed }
-            return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed : .leaseGone
+            return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed(sentAt: sentAt) : .leaseGone
         } catch {
             return error.code == .sessionExpired ? .leaseGone : .keepAliveFailed
         }

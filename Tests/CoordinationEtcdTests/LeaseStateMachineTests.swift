@@ -11,49 +11,62 @@ import Testing
     @Test func grantReportsConnectedAndSchedulesKeepAlive() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
         #expect(machine.start() == [.grant(after: .zero)])
-        let actions = machine.handle(.granted(lease: 7), now: at(0))
+        let actions = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
         #expect(actions == [.report(.connected, lease: 7, lastContact: at(0)), .keepAlive(lease: 7, after: .seconds(3))])
         #expect(machine.lease == 7)
     }
 
     @Test func failedKeepAliveSuspendsOnceThenReconnects() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
-        _ = machine.handle(.granted(lease: 7), now: at(0))
-        _ = machine.handle(.keepAliveConfirmed, now: at(3))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
+        _ = machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(3))
         let first = machine.handle(.keepAliveFailed, now: at(6))
         #expect(first == [.report(.suspended, lease: 7, lastContact: at(3)), .keepAlive(lease: 7, after: .milliseconds(500))])
         // A second failure reports nothing new, and keeps the last confirmed contact.
         #expect(machine.handle(.keepAliveFailed, now: at(7)) == [.keepAlive(lease: 7, after: .milliseconds(500))])
-        let back = machine.handle(.keepAliveConfirmed, now: at(8))
+        let back = machine.handle(.keepAliveConfirmed(sentAt: at(8)), now: at(8))
         #expect(back == [.report(.reconnected, lease: 7, lastContact: at(8)), .keepAlive(lease: 7, after: .seconds(3))])
     }
 
     @Test func leaseGoneReportsExpiredThenGrantsANewSession() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
-        _ = machine.handle(.granted(lease: 7), now: at(0))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
         let expired = machine.handle(.leaseGone, now: at(4))
         #expect(expired == [.report(.expired, lease: 7, lastContact: at(0)), .grant(after: .zero)])
         #expect(machine.lease == nil)
         #expect(machine.handle(.grantFailed, now: at(5)) == [.grant(after: .milliseconds(500))])
-        let renewed = machine.handle(.granted(lease: 8), now: at(6))
+        let renewed = machine.handle(.granted(lease: 8, sentAt: at(6)), now: at(6))
         #expect(renewed == [.report(.connected, lease: 8, lastContact: at(6)), .keepAlive(lease: 8, after: .seconds(3))])
     }
 
     @Test func closeRevokesTheLeaseAndStops() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
-        _ = machine.handle(.granted(lease: 7), now: at(0))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
         #expect(machine.handle(.close, now: at(1)) == [.revoke(lease: 7), .report(.closed, lease: 7, lastContact: at(1)), .stop])
         // Nothing happens after close, whatever arrives late.
-        #expect(machine.handle(.keepAliveConfirmed, now: at(2)) == [])
-        #expect(machine.handle(.granted(lease: 9), now: at(2)) == [])
+        #expect(machine.handle(.keepAliveConfirmed(sentAt: at(2)), now: at(2)) == [])
+        #expect(machine.handle(.granted(lease: 9, sentAt: at(2)), now: at(2)) == [])
     }
 
     @Test func lateAnswersFromAnEarlierStateAreIgnored() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
-        _ = machine.handle(.granted(lease: 7), now: at(0))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
         _ = machine.handle(.leaseGone, now: at(1))
-        #expect(machine.handle(.keepAliveConfirmed, now: at(2)) == [])
+        #expect(machine.handle(.keepAliveConfirmed(sentAt: at(2)), now: at(2)) == [])
         #expect(machine.handle(.keepAliveFailed, now: at(2)) == [])
+    }
+
+    /// etcd renewed the lease somewhere between the request and its answer: the TTL counts from
+    /// the request, or a slow answer would make the session look safe for longer than etcd keeps it.
+    @Test func lastContactIsWhenTheAnsweredRequestWasSent() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        let granted = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(2))
+        #expect(granted.first == .report(.connected, lease: 7, lastContact: at(0)))
+        _ = machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(5))
+        let suspended = machine.handle(.keepAliveFailed, now: at(8))
+        #expect(suspended.first == .report(.suspended, lease: 7, lastContact: at(3)))
+        let back = machine.handle(.keepAliveConfirmed(sentAt: at(9)), now: at(11))
+        #expect(back.first == .report(.reconnected, lease: 7, lastContact: at(9)))
     }
 
     @Test func shortTTLRetriesFaster() {
