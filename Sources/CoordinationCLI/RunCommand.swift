@@ -85,7 +85,7 @@ struct RunCommand: AsyncParsableCommand {
             try Worker(
                 store: store, id: "\(prefix)-\(index + 1)",
                 configuration: Worker.Configuration(capacity: 2, gracePeriod: Self.gracePeriod, finishedJobLimit: maxFinished),
-                handlers: [ShellJobHandler.name: ShellJobHandler.handler()], logger: context.logger)
+                handlers: [ShellJobHandler.name: ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger)
         }
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
         let ours = workerList.map(\.id)

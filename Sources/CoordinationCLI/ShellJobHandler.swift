@@ -22,6 +22,15 @@ enum ShellJobHandler {
         { context in try await run(context, grace: grace) }
     }
 
+    /// The handler of a worker whose session has `sessionTTL`: its SIGKILL comes at most 3 s after
+    /// the SIGTERM, and within half the worker's self-fencing margin, so that a cut-off worker's
+    /// command is gone before its run can be taken over (with the default TTL of 10 s, 1 s).
+    static func handler(sessionTTL: Duration) -> JobHandler { handler(grace: grace(sessionTTL: sessionTTL)) }
+
+    static func grace(sessionTTL: Duration) -> Duration {
+        min(.seconds(3), Worker.selfFencingMargin(sessionTTL: sessionTTL) / 2)
+    }
+
     /// The variables a command finds in its environment.
     static func environment(for context: RunContext) -> [String: String] {
         var variables = [

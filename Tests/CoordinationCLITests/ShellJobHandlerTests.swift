@@ -93,6 +93,16 @@ struct ShellJobHandlerTests {
         #expect(output == RunOutput(stdoutTail: "fine\n"))
     }
 
+    @Test("the SIGKILL after a stop's SIGTERM comes within half the self-fencing margin, at most 3 s after it")
+    func graceFitsTheSelfFencingMargin() {
+        #expect(ShellJobHandler.grace(sessionTTL: .seconds(10)) == .seconds(1))
+        #expect(ShellJobHandler.grace(sessionTTL: .seconds(60)) == .seconds(3))
+        for seconds in [1, 2, 5, 10, 29, 30, 31, 600] {
+            let ttl = Duration.seconds(seconds)
+            #expect(ShellJobHandler.grace(sessionTTL: ttl) * 2 <= Worker.selfFencingMargin(sessionTTL: ttl), "TTL \(seconds) s")
+        }
+    }
+
     /// The process group of `pid`, from /proc.
     static func processGroup(of pid: pid_t) -> pid_t? {
         stat(of: "\(pid)").map(\.group)

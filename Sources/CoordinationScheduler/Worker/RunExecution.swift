@@ -231,7 +231,7 @@ struct RunExecution: Sendable {
         let ended = HandlerEnd()
         let stop: Stop?
         do {
-            stop = try await SessionGuard.run(store: store, sessionID: claim.sessionID, margin: Self.stopMargin(ttl: store.session.ttl)) {
+            stop = try await SessionGuard.run(store: store, sessionID: claim.sessionID, margin: Worker.selfFencingMargin(sessionTTL: store.session.ttl)) {
                 await withTaskGroup(of: Stop?.self) { group in
                     group.addTask {
                         do {
@@ -288,14 +288,6 @@ struct RunExecution: Sendable {
             return .handBack
         }
     }
-
-    /// How long before the end of a suspended session's safe window a run is stopped. That end is
-    /// the earliest instant the server may end the session, its claim with it, and another worker
-    /// take the run over; stopped only then, a handler still winding down (a command given SIGTERM
-    /// exits in a moment, not at once) was at work beside the takeover. A fifth of the TTL is left
-    /// to the handler to stop. On ZooKeeper, whose client notices lost
-    /// contact only after two thirds of the TTL, a run stops about an eighth of the TTL later.
-    static func stopMargin(ttl: Duration) -> Duration { ttl / 5 }
 
     /// What stopped an attempt before its handler returned.
     enum Stop: Sendable {

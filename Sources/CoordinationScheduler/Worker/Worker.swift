@@ -128,6 +128,14 @@ public final class Worker: Service {
     /// and a job's keys must fit the store's key limit (see ``JobSpec/maxIDBytes(in:broadcast:)``).
     public static let maxIDBytes = 128
 
+    /// How long before a cut-off worker's session may end (the end of its safe window, the
+    /// earliest instant another worker may take its runs over) its runs are stopped: a fifth of
+    /// the session TTL. A handler must be done within this once cancelled, or it may still run
+    /// beside the attempt that takes its run over (fencing tokens guard what checks them).
+    /// On ZooKeeper, whose client notices lost contact only after two thirds of the TTL, runs
+    /// stop about an eighth of the TTL after the loss is noticed.
+    public static func selfFencingMargin(sessionTTL: Duration) -> Duration { sessionTTL / 5 }
+
     /// - Parameters:
     ///   - id: the worker's id, a valid key segment of at most ``maxIDBytes`` bytes, unique among
     ///     live workers (the CLI's `--id`).
