@@ -224,7 +224,16 @@ enum JobControl {
         @Argument(help: "The job's id.") var id: String
         func run() async throws {
             try await JobControl.act(global) { scheduler in
-                for run in try await scheduler.trigger(id) { StandardStreams.writeLine(run) }
+                let runs: [String]
+                do {
+                    runs = try await scheduler.trigger(id)
+                } catch var error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
+                    // Triggering again blindly could run the job twice (one after the other).
+                    error.message += "; the trigger may have been made all the same: coord runs \(id) shows its runs "
+                        + "(a trigger's start with t-) before you trigger again"
+                    throw error
+                }
+                for run in runs { StandardStreams.writeLine(run) }
                 if try await scheduler.job(id)?.state.paused == true {
                     StandardStreams.writeError("coord: note: \(id) is paused: its new runs wait until coord job resume \(id)")
                 }
