@@ -231,7 +231,8 @@ struct RunExecution: Sendable {
         let ended = HandlerEnd()
         let stop: Stop?
         do {
-            stop = try await SessionGuard.run(store: store, sessionID: claim.sessionID, margin: Worker.selfFencingMargin(sessionTTL: store.session.ttl)) {
+            let margin = Worker.selfFencingMargin(sessionTTL: store.session.ttl)
+            stop = try await SessionGuard.run(store: store, sessionID: claim.sessionID, margin: margin) {
                 await withTaskGroup(of: Stop?.self) { group in
                     group.addTask {
                         do {

@@ -8,7 +8,7 @@ import Testing
 
 /// Interleavings that once broke the scheduler's promise: never a job run twice at once, never
 /// a job lost.
-@Suite(.serverLoadLimit) struct SafetyReviewTests {
+@Suite(.serverLoadLimit) struct RaceInterleavingTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
     /// Counts the job's handlers running at once, and remembers the most.
