@@ -23,6 +23,9 @@ public struct SessionEvent: Sendable, Hashable {
     /// The session's time to live.
     public var ttl: Duration
     /// On a monotonic clock: the last instant at which the store confirmed the session was alive.
+    /// A backend takes it no later than the server can have renewed the session (where it knows,
+    /// when the request the server answered was sent, not when the answer came), so that
+    /// ``safeUntil`` never ends after the server's own view of the session does.
     public var lastContact: ContinuousClock.Instant
 
     public init(state: SessionState, sessionID: String, ttl: Duration, lastContact: ContinuousClock.Instant) {
