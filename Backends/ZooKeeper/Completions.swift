@@ -23,8 +23,10 @@ struct Reply: Sendable {
 extension Stat: @retroactive @unchecked Sendable {}
 
 /// Carries a continuation through the C client's `const void *data` argument. Retained once when
-/// the call is submitted, released by the callback that resumes it (each callback runs exactly once,
-/// with an error rc if the connection is lost or the handle closed).
+/// the call is submitted, released by the callback that resumes it (each callback runs at most
+/// once, with an error rc if the connection is lost or the handle closed). The continuation is
+/// resumed exactly once: by the callback, or by the close for a call the C client never answers
+/// (see ``InFlightCalls``).
 final class ReplyBox: Sendable {
     private enum Destination: Sendable {
         case single(CheckedContinuation<Reply, Never>)
@@ -32,20 +34,54 @@ final class ReplyBox: Sendable {
     }
 
     private let destination: Destination
-    init(_ continuation: CheckedContinuation<Reply, Never>) { destination = .single(continuation) }
-    init(_ batch: ReplyBatch, index: Int) { destination = .batch(batch, index: index) }
+    private let delivered = Atomic<Bool>(false)
+    private let calls: InFlightCalls?
+
+    init(_ continuation: CheckedContinuation<Reply, Never>, calls: InFlightCalls? = nil) {
+        destination = .single(continuation)
+        self.calls = calls
+    }
+    init(_ batch: ReplyBatch, index: Int, calls: InFlightCalls? = nil) {
+        destination = .batch(batch, index: index)
+        self.calls = calls
+    }
 
     static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
         guard let data else { return }
         let box = Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue()
+        // The request went to the client, and the close answered it: it may have been applied.
+        let reply = reply.rc == ZCLOSING.rawValue ? Reply(rc: ZooKeeperReturnCode.closedInFlight) : reply
         ReplyThread.delivering { box.deliver(reply) }
     }
 
+    /// Resumes the caller with `reply`, unless it was resumed already.
     func deliver(_ reply: Reply) {
+        guard !delivered.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        calls?.remove(self)
         switch destination {
         case .single(let continuation): continuation.resume(returning: reply)
         case .batch(let batch, let index): batch.fill(index, with: reply)
         }
+    }
+}
+
+/// The calls handed to the C client and not answered yet. `zookeeper_close` answers some of
+/// them with `ZCLOSING` and, with replies still queued for its completion thread, never answers
+/// others at all: their callers would wait forever. Once the handle is closed, whatever is left
+/// here is answered as closed in flight (its outcome unknown).
+final class InFlightCalls: Sendable {
+    private let boxes = Mutex<[ObjectIdentifier: ReplyBox]>([:])
+
+    func add(_ box: ReplyBox) { boxes.withLock { $0[ObjectIdentifier(box)] = box } }
+    func remove(_ box: ReplyBox) { _ = boxes.withLock { $0.removeValue(forKey: ObjectIdentifier(box)) } }
+
+    /// Answers every call still waiting as closed in flight.
+    func answerAllAsClosed() {
+        let left = boxes.withLock { boxes in
+            defer { boxes = [:] }
+            return Array(boxes.values)
+        }
+        for box in left { box.deliver(Reply(rc: ZooKeeperReturnCode.closedInFlight)) }
     }
 }
 

@@ -43,6 +43,8 @@ final class ZooKeeperConnection: Sendable {
     private let state: Mutex<State>
     /// Serialises the sending of session events (see `sessionChanged`).
     private let delivery = Mutex(())
+    /// Calls submitted and not answered yet; answered by ``close()`` if the C client does not.
+    private let inFlight = InFlightCalls()
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -174,13 +176,17 @@ final class ZooKeeperConnection: Sendable {
     /// and returns the call's immediate rc.
     func call(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
         await withCheckedContinuation { continuation in
-            let box = Unmanaged.passRetained(ReplyBox(continuation))
+            let reply = ReplyBox(continuation, calls: inFlight)
+            let box = Unmanaged.passRetained(reply)
             // The submission only queues the request; holding the lock keeps the handle from being
             // closed underneath it.
             let rc: Int32 = state.withLock { state in
                 if state.closed { return ZCLOSING.rawValue }
                 guard let live = state.live else { return ZINVALIDSTATE.rawValue }
-                return submit(live.handle, UnsafeRawPointer(box.toOpaque()))
+                inFlight.add(reply)
+                let rc = submit(live.handle, UnsafeRawPointer(box.toOpaque()))
+                if rc != ZOK.rawValue { inFlight.remove(reply) }
+                return rc
             }
             if rc != ZOK.rawValue {
                 box.release()
@@ -197,11 +203,16 @@ final class ZooKeeperConnection: Sendable {
             let batch = ReplyBatch(count: count, continuation)
             state.withLock { state in
                 for index in 0..<count {
-                    let box = Unmanaged.passRetained(ReplyBox(batch, index: index))
-                    let rc: Int32 =
-                        if state.closed { ZCLOSING.rawValue } else if let live = state.live {
-                            submit(index, live.handle, UnsafeRawPointer(box.toOpaque()))
-                        } else { ZINVALIDSTATE.rawValue }
+                    let reply = ReplyBox(batch, index: index, calls: inFlight)
+                    let box = Unmanaged.passRetained(reply)
+                    var rc: Int32 = ZINVALIDSTATE.rawValue
+                    if state.closed {
+                        rc = ZCLOSING.rawValue
+                    } else if let live = state.live {
+                        inFlight.add(reply)
+                        rc = submit(index, live.handle, UnsafeRawPointer(box.toOpaque()))
+                        if rc != ZOK.rawValue { inFlight.remove(reply) }
+                    }
                     if rc != ZOK.rawValue {
                         box.release()
                         batch.fill(index, with: Reply(rc: rc))
@@ -358,6 +369,8 @@ final class ZooKeeperConnection: Sendable {
                 }
             }
         }
+        // The handle is gone: no completion comes any more for what it left unanswered.
+        inFlight.answerAllAsClosed()
         for trigger in triggers { trigger.finish() }
     }
 }

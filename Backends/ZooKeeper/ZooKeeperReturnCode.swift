@@ -4,6 +4,14 @@ import Coordination
 /// The one place where a ZooKeeper return code becomes a ``CoordinationError`` (contract clause 9).
 /// The rc's name and number ride along in `backendDetail`; callers never branch on them.
 enum ZooKeeperReturnCode {
+    /// Not the C client's: a completion that got `ZCLOSING`, that is a request handed to the
+    /// client before the handle was closed and answered by the close instead of the server.
+    /// `zookeeper_close` sends what is queued (the close request last) and returns without
+    /// reading the replies, so the server may well have applied it: the outcome is unknown
+    /// (`connectionLoss`), unlike a call refused because the handle was already closed, which sent
+    /// nothing (`ZCLOSING` itself: `unavailable`).
+    static let closedInFlight: Int32 = -10_116
+
     /// Maps `rc` (never `ZOK`) for an operation on `key`.
     static func error(_ rc: Int32, key: Key?, during operation: String) -> CoordinationError {
         let about = key.map { " \($0)" } ?? ""
@@ -58,6 +66,9 @@ enum ZooKeeperReturnCode {
         case ZCLOSING.rawValue:
             code = .unavailable
             message = "the ZooKeeper handle is closing"
+        case closedInFlight:
+            code = .connectionLoss
+            message = "the store handle was closed while \(operation)\(about) was in flight; a write's outcome is unknown"
         default:
             code = .unavailable
             message = "ZooKeeper failed \(operation)\(about)"
@@ -93,6 +104,7 @@ enum ZooKeeperReturnCode {
         case ZINVALIDACL.rawValue: "ZINVALIDACL"
         case ZAUTHFAILED.rawValue: "ZAUTHFAILED"
         case ZCLOSING.rawValue: "ZCLOSING"
+        case closedInFlight: "ZCLOSING (in flight)"
         case ZNOTHING.rawValue: "ZNOTHING"
         case ZSESSIONMOVED.rawValue: "ZSESSIONMOVED"
         case ZNOTREADONLY.rawValue: "ZNOTREADONLY"

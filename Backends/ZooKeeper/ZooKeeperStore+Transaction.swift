@@ -152,6 +152,11 @@ extension ZooKeeperStore {
         }
         if reply.rc == Self.notConnected { throw MultiNotSent() }
 
+        // Answered by the close, not by the server: no operation is to blame (the client may have
+        // copied ZCLOSING into every result), and the multi may have been applied.
+        if reply.rc == ZooKeeperReturnCode.closedInFlight {
+            throw ZooKeeperReturnCode.error(reply.rc, key: nil, during: "transaction")
+        }
         guard reply.rc == ZOK.rawValue else {
             // The failing operation carries the real error; the ones after it only say
             // ZRUNTIMEINCONSISTENCY (rolled back). Without per-operation results (connection

@@ -92,6 +92,56 @@ extension ConformanceSuite {
                 for try await _ in store.watch(key, scope: .key) {}
             }
         },
+        ConformanceCheck("session-close-in-flight-writes-tell-the-truth", clause: 9, "Creates and transactions in flight when close() is called succeed, fail with connectionLoss or timeout (outcome unknown), or fail with another code and were not applied: a write reported failed never lands.") { ctx in
+            let observer = try await ctx.open()
+            // Which creates are in flight at the close is up to timing: a few rounds make it likely
+            // that some are, whatever the machine.
+            for round in 0..<5 {
+                let store = try await ctx.open()
+                let parent = try Key("/closing-\(round)")
+                // The session's ephemeral key goes when the server ends the session, after every
+                // request the session sent before: once it is gone, those creates have landed or not.
+                let marker = try parent.child("ephemeral")
+                _ = try await store.create(marker, value: [], mode: .ephemeral)
+                let watch = ctx.watch(observer, parent, scope: .subtree)
+                _ = try await watch.snapshot()
+                let keys = try (0..<100).map { try parent.child("k\($0)") }
+                let outcomes = await withTaskGroup(of: (Key, CoordinationError?).self) { group in
+                    for (index, key) in keys.enumerated() {
+                        group.addTask {
+                            do {
+                                if index % 2 == 0 {
+                                    _ = try await store.create(key, value: [1], mode: .persistent)
+                                } else {
+                                    _ = try await store.transaction([.create(key, value: [1], mode: .persistent)])
+                                }
+                                return (key, nil)
+                            } catch let error as CoordinationError {
+                                return (key, error)
+                            } catch {
+                                return (key, CoordinationError(.unavailable, "not a CoordinationError: \(error)"))
+                            }
+                        }
+                    }
+                    // Close once the first has answered, with the others in flight or about to be.
+                    var outcomes: [(Key, CoordinationError?)] = []
+                    if let first = await group.next() { outcomes.append(first) }
+                    await store.close()
+                    for await outcome in group { outcomes.append(outcome) }
+                    return outcomes
+                }
+                try await watch.until("the closed handle's ephemeral key to vanish") { $0[marker] == nil }
+                for (key, error) in outcomes {
+                    let landed = try await observer.exists(key)
+                    guard let error else {
+                        try expect(landed, "the create of \(key) succeeded, so it must exist")
+                        continue
+                    }
+                    if error.code == .connectionLoss || error.code == .timeout { continue }
+                    try expect(!landed, "the create of \(key) failed with \(error.code) (a definite failure), yet it was applied: \(error)")
+                }
+            }
+        },
         ConformanceCheck("session-stream-ends-with-closed", clause: 7, "close() delivers closed as the last session event and ends the stream; a subscriber after close gets closed and the end.") { ctx in
             let store = try await ctx.open()
             let events = ctx.sessionEvents(store)
