@@ -32,19 +32,50 @@ public struct SequentialQueue: Sendable {
     }
 
     /// Joins the queue with protected creation: the name carries a random marker, so that when a
-    /// reply is lost (`connectionLoss`) the entry this contender did create is found again instead
-    /// of being left behind as an orphan that would block everyone.
+    /// reply is lost or late (`connectionLoss`, `timeout`: the outcome is unknown) the entry this
+    /// contender did create is found again instead of being left behind as an orphan that would
+    /// block everyone. When the search itself fails, or the join is cancelled after such a reply,
+    /// any entry with the marker is removed (through store errors, while the session that may
+    /// hold it may live) before the error is thrown.
     public func join(prefix: String, value: [UInt8] = []) async throws -> Record {
         let marker = Self.marker()
         let key = try path.child("\(prefix)-\(marker)-")
-        while true {
-            try Task.checkCancellation()
-            do {
-                return try await store.create(key, value: value, mode: .ephemeralSequential)
-            } catch let error as CoordinationError where error.code == .connectionLoss {
-                if let mine = try await find(marker: marker) { return mine }
+        // The session an entry of unknown outcome would belong to, once there is one.
+        var unsureIn: String?
+        do {
+            while true {
+                try Task.checkCancellation()
+                do {
+                    return try await store.create(key, value: value, mode: .ephemeralSequential)
+                } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
+                    unsureIn = store.session.sessionID
+                    if let mine = try await find(marker: marker) { return mine }
+                }
             }
+        } catch {
+            if let unsureIn { await leaveSurely(marker: marker, session: unsureIn) }
+            throw error
         }
+    }
+
+    /// Removes every entry with `marker`, as ``leaveSurely(_:session:)`` removes one key.
+    private func leaveSurely(marker: String, session sessionID: String) async {
+        let queue = self
+        await Task {
+            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
+            while true {
+                do {
+                    for name in try await queue.entries() where name.contains("-\(marker)-") {
+                        try await queue.leave(try queue.path.child(name))
+                    }
+                    return
+                } catch {
+                    guard StoreFailure.mayPass(error, store: queue.store), Self.mayStillHold(queue.store.session, sessionID)
+                    else { return }
+                    try? await backoff.pause()
+                }
+            }
+        }.value
     }
 
     /// Leaves the queue; an entry already gone is not an error.

@@ -6,7 +6,8 @@ import Synchronization
 /// first `deletes` deletes fail with `deleteError` (`unavailable` unless told) and the first
 /// `listings` children listings
 /// with `connectionLoss` (nothing done), and the first `lostCreateReplies` creates are applied
-/// but answered with `connectionLoss` (the outcome unknown to the caller).
+/// but answered with `lostReplyError` (`connectionLoss` unless told; either way the outcome is
+/// unknown to the caller).
 final class FlakyStore: ForwardingStore {
     let base: any CoordinationStore
     private struct Budget {
@@ -17,13 +18,15 @@ final class FlakyStore: ForwardingStore {
     }
     private let budget: Mutex<Budget>
     private let deleteError: CoordinationError.Code
+    private let lostReplyError: CoordinationError.Code
 
     init(
         _ base: any CoordinationStore, deletes: Int = 0, deleteError: CoordinationError.Code = .unavailable, listings: Int = 0,
-        lostCreateReplies: Int = 0
+        lostCreateReplies: Int = 0, lostReplyError: CoordinationError.Code = .connectionLoss
     ) {
         self.base = base
         self.deleteError = deleteError
+        self.lostReplyError = lostReplyError
         self.budget = Mutex(Budget(deletes: deletes, listings: listings, lostCreateReplies: lostCreateReplies))
     }
 
@@ -53,7 +56,7 @@ final class FlakyStore: ForwardingStore {
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         let record = try await base.create(key, value: value, mode: mode)
         if spend(\.lostCreateReplies) {
-            throw CoordinationError(.connectionLoss, "the reply was lost (simulated); the outcome is unknown", key: key)
+            throw CoordinationError(lostReplyError, "the reply was lost (simulated); the outcome is unknown", key: key)
         }
         return record
     }

@@ -110,6 +110,45 @@ import Testing
         #expect(next.token > held.token)
     }
 
+    /// A time-out leaves a create's outcome unknown, as a lost reply does (contract clause 9): a
+    /// queue entry that was made all the same is found again, not left to hold the lock for
+    /// nobody while the session lives.
+    @Test(arguments: RecipeBackend.all)
+    func aJoinWhoseCreateTimedOutFindsItsEntry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/timed-out-join")
+        let observer = try await handles.open()
+        let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1, lostReplyError: .timeout)
+        let lease = try #require(try await Lock(store: flaky, path: path).acquire(timeout: .seconds(10)))
+        #expect(flaky.failures == 1, "the create's reply was lost")
+        #expect(try await observer.children(of: path) == [lease.key.name], "one entry: the one the lease holds")
+        try await lease.release()
+        let next = try #require(try await Lock(store: observer, path: path).acquire(timeout: .seconds(5)), "nothing blocks the lock")
+        #expect(next.token > lease.token)
+    }
+
+    /// A join whose create reply was lost and that then cannot look for its entry (the listing
+    /// fails too) may fail, but must not leave the entry it may have made: it would hold the lock
+    /// for nobody, for as long as the session lives.
+    @Test(arguments: RecipeBackend.all)
+    func aJoinThatCannotTellItsOutcomeLeavesNoEntry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/unknown-join")
+        let observer = try await handles.open()
+        let flaky = FlakyStore(try await handles.open(), listings: 1, lostCreateReplies: 1)
+        do {
+            if let lease = try await Lock(store: flaky, path: path).acquire(timeout: .seconds(10)) { try await lease.release() }
+        } catch let error as CoordinationError where error.code == .connectionLoss {
+            // Failing is allowed; leaving the entry behind is not.
+        }
+        #expect(flaky.failures == 2, "the create's reply was lost, then the listing failed")
+        #expect(try await observer.children(of: path).isEmpty, "no entry is left behind")
+        let next = try #require(try await Lock(store: observer, path: path).acquire(timeout: .seconds(5)), "nothing blocks the lock")
+        #expect(next.token > 0)
+    }
+
     /// A delete refused for good (no permission) is not retried: the end of `withLock` returns
     /// instead of hanging while the session lives.
     @Test(arguments: RecipeBackend.all)
