@@ -173,7 +173,8 @@ extension ZooKeeperStore {
                     .inTransaction(operation: failure, of: operations.count)
             }
             let error = ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
-            if failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure(error: error) }
+            // Only a probed multi has a result past the operations' own.
+            if probe, failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure(error: error) }
             throw error
         }
 
