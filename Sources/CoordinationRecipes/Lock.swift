@@ -66,13 +66,23 @@ struct QueueAcquirer: Sendable {
                 return nil
             }
             defer { group.cancelAll() }
-            if let lease = try await group.next() ?? nil { return lease }
-            // Timed out. The acquirer is cancelled, but it may have won the race a moment ago:
-            // a lease it still returns is released, never leaked.
-            group.cancelAll()
-            while let late = try? await group.next() {
-                if let lease = late { await queue.leaveSurely(lease.key, session: lease.sessionID) }
+            // Timed out, or the caller cancelled (the timer then throws first). The acquirer is
+            // cancelled, but it may have won the race a moment ago, or be in a call that does not
+            // heed cancellation and return a lease after it: a lease it still returns is
+            // released, never leaked (its entry would hold the lock for nobody).
+            func releasingLateLeases() async {
+                group.cancelAll()
+                while let late = try? await group.next() {
+                    if let lease = late { await queue.leaveSurely(lease.key, session: lease.sessionID) }
+                }
             }
+            do {
+                if let lease = try await group.next() ?? nil { return lease }
+            } catch {
+                await releasingLateLeases()
+                throw error
+            }
+            await releasingLateLeases()
             return nil
         }
     }

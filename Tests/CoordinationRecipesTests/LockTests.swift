@@ -149,6 +149,23 @@ import Testing
         #expect(next.token > 0)
     }
 
+    /// A caller cancelled while its acquirer is in a store call that does not heed cancellation
+    /// gets no lease, or one it can release, and never a lease dropped on the floor: its entry
+    /// would hold the lock for nobody for as long as the session lives.
+    @Test(arguments: RecipeBackend.all)
+    func aCancelledAcquireLeavesNoEntry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/cancelled")
+        let observer = try await handles.open()
+        let deaf = ListingDeafToCancellation(try await handles.open())
+        let attempt = Task { try await Lock(store: deaf, path: path).acquire(timeout: .seconds(60)) }
+        try await withDeadline("the acquirer to list the queue") { await deaf.listing() }
+        attempt.cancel()
+        if case .success(let lease?) = await attempt.result { try await lease.release() }
+        #expect(try await observer.children(of: path).isEmpty, "no entry is left behind")
+    }
+
     /// A delete refused for good (no permission) is not retried: the end of `withLock` returns
     /// instead of hanging while the session lives.
     @Test(arguments: RecipeBackend.all)
@@ -247,5 +264,47 @@ final class SharedCounter: Sendable {
             state.counter = value
             state.holders -= 1
         }
+    }
+}
+
+/// A store whose first listing answers only once its task is cancelled, as a call that does not
+/// heed cancellation ends after it.
+final class ListingDeafToCancellation: ForwardingStore {
+    let base: any CoordinationStore
+    private let state = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>], used: Bool)>((false, [], false))
+
+    init(_ base: any CoordinationStore) { self.base = base }
+
+    /// Returns once the first listing has started.
+    func listing() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if state.started { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func children(of key: Key) async throws -> [String] {
+        let first = state.withLock { state in
+            defer { state.used = true }
+            return !state.used
+        }
+        guard first else { return try await base.children(of: key) }
+        let names = try await base.children(of: key)
+        let cancelled = AsyncStream<Void>.makeStream()
+        await withTaskCancellationHandler {
+            for waiter in state.withLock({ state in
+                state.started = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }) { waiter.resume() }
+            for await _ in cancelled.stream {}
+        } onCancel: {
+            cancelled.continuation.finish()
+        }
+        return names
     }
 }
