@@ -112,7 +112,7 @@ public struct Membership: Sendable {
             for await event in store.sessionEvents() {
                 try Task.checkCancellation()
                 guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
-                if let member = try await join(id: id, metadata: metadata, in: event, unsure: &unsure) {
+                if let member = try await join(id: id, metadata: metadata, in: event, previous: membership, unsure: &unsure) {
                     joinedSession = event.sessionID
                     membership = member
                     joined(member, event.sessionID)
@@ -141,10 +141,12 @@ public struct Membership: Sendable {
 
     /// Joins for the session of `event`, through failures that may pass; `nil` when that
     /// session ended first (the next session's event joins again).
-    /// - Parameter unsure: gets the value of each try whose outcome is unknown; emptied once the
-    ///   outcome is known.
+    /// - Parameters:
+    ///   - previous: the member an earlier session's join made, if any.
+    ///   - unsure: gets the value of each try whose outcome is unknown; emptied once the
+    ///     outcome is known.
     private func join(
-        id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent, unsure: inout Set<[UInt8]>
+        id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent, previous: Member?, unsure: inout Set<[UInt8]>
     ) async throws -> Member? {
         let key = try group.child(id)
         // Whether an earlier try may have created the member without our hearing of it.
@@ -162,9 +164,22 @@ public struct Membership: Sendable {
             } catch let error as CoordinationError where error.code == .nodeExists {
                 // Still there from this session (a reconnect, or a try whose reply was lost), or
                 // held by someone else: say so.
-                if mayHaveJoined, let existing = try? await store.get(key), existing.isEphemeral, tried.contains(existing.value) {
+                let existing = try? await store.get(key)
+                if mayHaveJoined, let existing, existing.isEphemeral, tried.contains(existing.value) {
                     unsure = []
                     return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
+                }
+                if let previous, let existing, existing.isEphemeral, existing.createRevision == previous.joinedRevision {
+                    // The member an earlier join made, whose create landed after its session
+                    // ended, in this one (or in the ended one, its key about to go): which session
+                    // holds it cannot be read, so it is made again, surely in this session.
+                    do {
+                        try await store.delete(key, ifVersion: existing.version, recursive: false)
+                    } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
+                    } catch where StoreFailure.mayPass(error, store: store) {
+                        try await backoff.pause()
+                    }
+                    continue
                 }
                 throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: key)
             } catch where StoreFailure.mayPass(error, store: store) {

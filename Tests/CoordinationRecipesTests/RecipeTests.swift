@@ -297,6 +297,57 @@ import Testing
         #expect(flaky.failures == 1, "the first join's reply was lost")
         #expect(try await views.next() == [], "cancelling stayJoined leaves")
     }
+
+    /// A join whose session ends while its create is on its way, the create landing in the next
+    /// session: the next session's join finds the member it made, not another member's, and
+    /// stays joined instead of calling the id taken.
+    @Test(arguments: RecipeBackend.all)
+    func stayJoinedKeepsAMemberMadeAcrossAnExpiry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let base = try await handles.open()
+        let late = CreateAfterExpiry(base, expire: { try await backend.expire(base) })
+        let joins = AsyncStream<String>.makeStream()
+        let staying = Task {
+            try await Membership(store: late, group: group).stayJoined(id: "m", metadata: [1]) { _, session in
+                joins.continuation.yield(session)
+            }
+        }
+        defer { staying.cancel() }
+        let rejoined = try await withDeadline("a join in the session after the expiry") {
+            for await session in joins.stream where session == late.laterSession.withLock({ $0 }) { return true }
+            return false
+        }
+        #expect(rejoined)
+        let member = try #require(try await base.get(try group.child("m")))
+        #expect(member.isEphemeral && member.value == [1])
+    }
+}
+
+/// A store whose first create ends its session before it is sent and waits for the next one,
+/// as a create delayed on the wire lands after its session's end, in the next session.
+final class CreateAfterExpiry: ForwardingStore {
+    let base: any CoordinationStore
+    private let expire: @Sendable () async throws -> Void
+    private let used = Atomic<Bool>(false)
+    /// The session the delayed create landed in.
+    let laterSession = Mutex<String?>(nil)
+
+    init(_ base: any CoordinationStore, expire: @escaping @Sendable () async throws -> Void) {
+        self.base = base
+        self.expire = expire
+    }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        guard !used.exchange(true, ordering: .relaxed) else { return try await base.create(key, value: value, mode: mode) }
+        let ended = base.session.sessionID
+        var events = base.sessionEvents().makeAsyncIterator()
+        try await expire()
+        while let event = await events.next(), !(event.state == .connected && event.sessionID != ended) {}
+        laterSession.withLock { $0 = base.session.sessionID }
+        return try await base.create(key, value: value, mode: mode)
+    }
 }
 
 @Suite(.serverLoadLimit) struct ConfigBarrierCounterTests {
