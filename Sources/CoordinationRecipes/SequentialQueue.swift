@@ -60,22 +60,11 @@ public struct SequentialQueue: Sendable {
 
     /// Removes every entry with `marker`, as ``leaveSurely(_:session:)`` removes one key.
     private func leaveSurely(marker: String, session sessionID: String) async {
-        let queue = self
-        await Task {
-            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
-            while true {
-                do {
-                    for name in try await queue.entries() where name.contains("-\(marker)-") {
-                        try await queue.leave(try queue.path.child(name))
-                    }
-                    return
-                } catch {
-                    guard StoreFailure.mayPass(error, store: queue.store), Self.mayStillHold(queue.store.session, sessionID)
-                    else { return }
-                    try? await backoff.pause()
-                }
+        await retryingWhileHeld(by: sessionID) { queue in
+            for name in try await queue.entries() where name.contains("-\(marker)-") {
+                try await queue.leave(try queue.path.child(name))
             }
-        }.value
+        }
     }
 
     /// Leaves the queue; an entry already gone is not an error.
@@ -93,12 +82,18 @@ public struct SequentialQueue: Sendable {
     /// retried: nothing would change it. Runs in a task of its own, so a cancelled caller still
     /// gets its entry removed.
     public func leaveSurely(_ key: Key, session sessionID: String) async {
+        await retryingWhileHeld(by: sessionID) { queue in try await queue.leave(key) }
+    }
+
+    /// Runs `removal` in a task of its own until it succeeds, fails for good, or session
+    /// `sessionID` can no longer hold what it removes (see ``leaveSurely(_:session:)``).
+    private func retryingWhileHeld(by sessionID: String, _ removal: @escaping @Sendable (SequentialQueue) async throws -> Void) async {
         let queue = self
         await Task {
             var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
             while true {
                 do {
-                    try await queue.leave(key)
+                    try await removal(queue)
                     return
                 } catch {
                     guard StoreFailure.mayPass(error, store: queue.store), Self.mayStillHold(queue.store.session, sessionID)
