@@ -121,6 +121,15 @@ struct QueueAcquirer: Sendable {
                     entry = try await queue.join(prefix: prefix, value: value)
                     continue
                 }
+                // Entries of this join other than ours: a create whose outcome was unknown and
+                // that the join's search did not find yet landed after all. Left there, the one
+                // ahead of us would have us wait for ourselves until the session ends.
+                let stem = SequentialQueue.stem(of: entry.key.name)
+                let strays = entries.filter { $0 != entry.key.name && SequentialQueue.stem(of: $0) == stem }
+                if !strays.isEmpty {
+                    for name in strays { try await queue.leave(try queue.path.child(name)) }
+                    continue
+                }
                 let lease = LockLease(store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID)
                 switch admission {
                 case .blocker(let rule):

@@ -18,6 +18,12 @@ public struct SequentialQueue: Sendable {
         return Int64(String(name.utf8.suffix(digits))!)
     }
 
+    /// The name of an entry without its sequence number: the same for every entry one join
+    /// made (its prefix and its random marker), different between joins.
+    public static func stem(of name: String) -> Substring {
+        name.dropLast(CoordinationLimits.sequenceDigits)
+    }
+
     /// The queue's entries, first in line first.
     public func entries() async throws -> [String] {
         let names: [String]

@@ -149,6 +149,24 @@ import Testing
         #expect(next.token > 0)
     }
 
+    /// A create whose reply was lost and which the join's search did not find yet lands after
+    /// all (etcd may apply a write after reporting it lost): the join's second entry must not
+    /// wait for its first one, and neither is left behind.
+    @Test(arguments: RecipeBackend.all)
+    func aJoinsLateLandingEntryDoesNotBlockIt(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/late-landing")
+        let observer = try await handles.open()
+        let late = CreateSeenLate(try await handles.open())
+        let lease = try #require(
+            try await Lock(store: late, path: path).acquire(timeout: .seconds(10)), "acquired, not waiting for its own entry")
+        #expect(late.hidden != nil, "the first create landed unseen")
+        #expect(try await observer.children(of: path) == [lease.key.name], "the late entry is gone")
+        try await lease.release()
+        #expect(try await observer.children(of: path).isEmpty)
+    }
+
     /// A caller cancelled while its acquirer is in a store call that does not heed cancellation
     /// gets no lease, or one it can release, and never a lease dropped on the floor: its entry
     /// would hold the lock for nobody for as long as the session lives.
@@ -306,5 +324,38 @@ final class ListingDeafToCancellation: ForwardingStore {
             cancelled.continuation.finish()
         }
         return names
+    }
+}
+
+/// A store whose first create is applied but answered with `connectionLoss`, and whose next
+/// listing does not show it yet, as a write applied after it was reported lost.
+final class CreateSeenLate: ForwardingStore {
+    let base: any CoordinationStore
+    private let state = Mutex<(created: Bool, hidden: String?, listed: Bool)>((false, nil, false))
+
+    init(_ base: any CoordinationStore) { self.base = base }
+
+    /// The name of the entry the first create made.
+    var hidden: String? { state.withLock { $0.hidden } }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        let first = state.withLock { state in
+            defer { state.created = true }
+            return !state.created
+        }
+        let record = try await base.create(key, value: value, mode: mode)
+        guard first else { return record }
+        state.withLock { $0.hidden = record.key.name }
+        throw CoordinationError(.connectionLoss, "reply lost (simulated)")
+    }
+
+    func children(of key: Key) async throws -> [String] {
+        let names = try await base.children(of: key)
+        let hide = state.withLock { state -> String? in
+            guard let hidden = state.hidden, !state.listed else { return nil }
+            state.listed = true
+            return hidden
+        }
+        return names.filter { $0 != hide }
     }
 }
