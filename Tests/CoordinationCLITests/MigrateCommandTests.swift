@@ -140,6 +140,24 @@ struct MigrateCommandTests {
         }
     }
 
+    /// ``withServers(_:test:)``, the tree copied to etcd by `coord migrate`, then `/app/k3/v8`
+    /// changed on the target: `body` gets the coord, both URLs and the target.
+    static func withACopyChangedOnTheTarget(
+        _ body: (_ coord: CoordProcess, _ from: String, _ to: String, _ target: any CoordinationStore) async throws -> Void,
+        test: String = #function
+    ) async throws {
+        try await withServers({ zk, etcd, _ in
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = zk.backend.url(zk.namespace)!
+            let to = etcd.backend.url(etcd.namespace)!
+            #expect(try await coord.run(["migrate", "--from", from, "--to", to]).status == 0)
+            let target = try await etcd.open()
+            _ = try await target.set(try Key("/app/k3/v8"), value: Array("changed".utf8))
+            try await body(coord, from, to, target)
+        }, test: test)
+    }
+
     @Test("ZooKeeper → etcd with --verify: summary with counts and rate, verify identical, status 0; --dry-run then writes nothing")
     func zookeeperToEtcd() async throws {
         try await Self.withServers { zk, etcd, _ in
@@ -173,14 +191,7 @@ struct MigrateCommandTests {
 
     @Test("--verify --dry-run finds a changed key: lists it, one line on stderr, status 1")
     func verifyFindsDifference() async throws {
-        try await Self.withServers { zk, etcd, _ in
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
-            let from = zk.backend.url(zk.namespace)!
-            let to = etcd.backend.url(etcd.namespace)!
-            #expect(try await coord.run(["migrate", "--from", from, "--to", to]).status == 0)
-            let target = try await etcd.open()
-            _ = try await target.set(try Key("/app/k3/v8"), value: Array("changed".utf8))
+        try await Self.withACopyChangedOnTheTarget { coord, from, to, target in
 
             let result = try await coord.run(["migrate", "--from", from, "--to", to, "--verify", "--dry-run"])
             #expect(result.status == 1)
@@ -250,17 +261,27 @@ struct MigrateCommandTests {
         return renamed
     }
 
-    @Test(
-        "one store as 127.0.0.1 and as localhost with overlapping subtrees is refused (a marker check), status 7, nothing copied; a dry run is not checked and writes nothing; disjoint namespaces are copied",
-        arguments: [TestBackend.etcd, .zookeeper])
-    func sameStoreUnderTwoNames(_ backend: TestBackend) async throws {
-        let handles = try TestHandles(backend, test: "sameStoreUnderTwoNames-\(backend.name)")
+    /// Runs `body` with a fresh namespace on `backend` holding `/a/b` = [1, 2], a coord to run,
+    /// the namespace's URL and the namespace.
+    static func withKeyAB(
+        on backend: TestBackend, test: String,
+        _ body: (_ store: any CoordinationStore, _ coord: CoordProcess, _ url: String, _ namespace: Key) async throws -> Void
+    ) async throws {
+        let handles = try TestHandles(backend, test: "\(test)-\(backend.name)")
         try await TestHandles.closing(handles) {
             let store = try await handles.open()
             _ = try await store.create(try Key("/a/b"), value: [1, 2])
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
-            let viaAddress = try #require(backend.url(handles.namespace))
+            try await body(store, coord, try #require(backend.url(handles.namespace)), handles.namespace)
+        }
+    }
+
+    @Test(
+        "one store as 127.0.0.1 and as localhost with overlapping subtrees is refused (a marker check), status 7, nothing copied; a dry run is not checked and writes nothing; disjoint namespaces are copied",
+        arguments: [TestBackend.etcd, .zookeeper])
+    func sameStoreUnderTwoNames(_ backend: TestBackend) async throws {
+        try await Self.withKeyAB(on: backend, test: "sameStoreUnderTwoNames") { store, coord, viaAddress, _ in
             let viaName = try Self.viaLocalhost(viaAddress) + "/copy"
             for (from, to) in [(viaAddress, viaName), (viaName, viaAddress)] {
                 let result = try await coord.run(["migrate", "--from", from, "--to", to])
@@ -646,14 +667,7 @@ struct MigrateCommandTests {
 
     @Test("--dry-run counts and lists the keys it would overwrite, the copy counts those it did; keys only on the target are a note that does not fail --verify")
     func overwritesAndKeysOnlyOnTheTarget() async throws {
-        try await Self.withServers { zk, etcd, _ in
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
-            let from = zk.backend.url(zk.namespace)!
-            let to = etcd.backend.url(etcd.namespace)!
-            #expect(try await coord.run(["migrate", "--from", from, "--to", to]).status == 0)
-            let target = try await etcd.open()
-            _ = try await target.set(try Key("/app/k3/v8"), value: Array("changed".utf8))
+        try await Self.withACopyChangedOnTheTarget { coord, from, to, target in
             _ = try await target.create(try Key("/app/only-on-target"), value: [])
 
             let dry = try await coord.run(["migrate", "--from", from, "--to", to, "--dry-run"])
@@ -681,13 +695,7 @@ struct MigrateCommandTests {
         "a dry run, a refused self-copy, a missing source namespace or --prefix leave both stores as they were; the missing ones are status 2, named",
         arguments: [TestBackend.etcd, .zookeeper])
     func leavesStoresAsTheyWere(_ backend: TestBackend) async throws {
-        let handles = try TestHandles(backend, test: "leavesStoresAsTheyWere-\(backend.name)")
-        try await TestHandles.closing(handles) {
-            let store = try await handles.open()
-            _ = try await store.create(try Key("/a/b"), value: [1, 2])
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
-            let base = try #require(backend.url(handles.namespace))
+        try await Self.withKeyAB(on: backend, test: "leavesStoresAsTheyWere") { store, coord, base, namespace in
 
             let dry = try await coord.run(["migrate", "--from", base + "/a", "--to", base + "/dryrun-target", "--dry-run"])
             #expect(dry.status == 0, "\(dry.stderr)")
@@ -700,7 +708,7 @@ struct MigrateCommandTests {
 
             let typo = try await coord.run(["migrate", "--from", base + "/srcTYPO", "--to", base + "/elsewhere"])
             #expect(typo.status == 2, "\(typo.stderr)")
-            #expect(typo.stderrLines == ["coord: the source's namespace \(handles.namespace.path)/srcTYPO does not exist on \(base)/srcTYPO (is the namespace in --from right?)"])
+            #expect(typo.stderrLines == ["coord: the source's namespace \(namespace.path)/srcTYPO does not exist on \(base)/srcTYPO (is the namespace in --from right?)"])
             #expect(try await store.children(of: .root) == ["a"])
 
             let noPrefix = try await coord.run(["migrate", "--from", base, "--to", base + "/copy", "--prefix", "/nokey", "--dry-run"])
