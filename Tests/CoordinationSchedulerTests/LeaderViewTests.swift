@@ -54,4 +54,54 @@ import Testing
         #expect(after.version == run.version)
         #expect(try await client.history(of: "replace").isEmpty, "nothing was cancelled")
     }
+
+    /// A run ends just before the next fire time, and the leader's view has not had its deletion
+    /// yet. With overlap `skip` the leader recorded that fire time as skipped ("a previous run is
+    /// still active") though nothing was: the fire time was lost.
+    @Test(arguments: SchedulerBackend.all)
+    func aRunThatEndedUnseenDoesNotMakeTheNextFireTimeSkip(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let store = try await cluster.open()
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "skip", handler: "h", schedule: .cron(try CronExpression("* * * * * *")), overlap: .skip))
+        let jobKey = try cluster.layout.job("skip")
+        let submitted = try #require(try await store.get(jobKey))
+        let spec = try submitted.decoded(JobRecord.self).spec
+        let duties = LeaderDuties(
+            store: store, layout: cluster.layout, clock: clock.wallClock, configuration: Worker.Configuration(),
+            feed: ViewFeed { _, _ in }, logger: Logger(label: "test.leader"))
+        var planner = PlacementState()
+        clock.advance(by: 1)
+        try await duties.materialise(
+            spec: spec, state: try submitted.decoded(JobRecord.self).state, version: submitted.version,
+            latest: Self.start.addingTimeInterval(1), total: 1, now: clock.now, active: [], workers: [:], stable: true,
+            planner: &planner)
+        let folder = try cluster.layout.runs(of: "skip")
+        let runKey = try folder.child(try #require(try await store.children(of: folder).first))
+        let run = try #require(try await store.get(runKey))
+        let seen = ViewRun(key: runKey, record: try run.decoded(RunRecord.self), version: run.version, modRevision: run.modRevision)
+
+        // The run ends (its worker deletes it); the view still shows it when the next fire time is due.
+        try await store.delete(runKey)
+        let current = try #require(try await store.get(jobKey))
+        let state = try current.decoded(JobRecord.self).state
+        clock.advance(by: 1)
+        let second = Self.start.addingTimeInterval(2)
+        do {
+            try await duties.materialise(
+                spec: spec, state: state, version: current.version, latest: second, total: 1, now: clock.now, active: [seen],
+                workers: [:], stable: true, planner: &planner)
+        } catch let error as CoordinationError {
+            // Superseded is fine: the leader tries again once its view has caught up.
+            #expect(error.code == .noNode, "refused as a view behind the store: \(error)")
+        }
+        #expect(try await client.history(of: "skip").filter { $0.outcome == .skipped }.isEmpty, "nothing was active to skip for")
+        let after = try #require(try await store.get(jobKey)).decoded(JobRecord.self).state
+        let runs = try await store.children(of: folder)
+        #expect(
+            runs == [RunID.scheduled(at: second, item: 0)] || (runs.isEmpty && after.lastMaterialized == state.lastMaterialized),
+            "the fire time ran, or is still to be materialised")
+    }
 }

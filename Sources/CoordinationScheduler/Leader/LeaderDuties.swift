@@ -145,8 +145,9 @@ struct LeaderDuties: Sendable {
                 try await materialise(
                     spec: spec, state: state, version: version, latest: latest, total: total, now: now, active: active,
                     workers: workers, stable: stable, planner: &planner)
-            } catch let error as CoordinationError where error.code == .versionConflict || error.code == .nodeExists {
-                // Our view is behind (the state moved on, or the runs exist): the watch catches us up.
+            } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
+                // Our view is behind (the state moved on, the runs exist, or a run it shows has
+                // ended): the watch catches us up.
                 logger.debug("materialisation superseded", metadata: ["job": "\(id)", "reason": "\(error.message)"])
             } catch {
                 logger.warning("materialisation failed", metadata: ["job": "\(id)", "error": "\(error)"])
@@ -174,9 +175,14 @@ struct LeaderDuties: Sendable {
                     job: spec.id, scheduledAt: latest, finishedAt: now, outcome: .skipped,
                     message: "\(missed) fire time(s) up to \(Self.text(latest)) missed (misfire policy \(spec.misfire == .skip ? "skip" : "fire-once-now"))"))
         }
+        // A run the view shows as active, checked to exist still: a view behind the end of the
+        // last of them would otherwise skip a fire time for a run that is no more. (One check is
+        // enough: when it has ended, the view is behind and the leader looks again.)
+        var stillActive: [Coordination.Operation] = []
         if let scheduled = fire, !active.isEmpty {
             switch spec.overlap {
             case .skip:
+                stillActive = [.check(active[0].key, version: nil)]
                 entries.append(
                     HistoryEntry(
                         job: spec.id, scheduledAt: scheduled, finishedAt: now, outcome: .skipped,
@@ -224,7 +230,7 @@ struct LeaderDuties: Sendable {
         // (deterministic ids: a chunk written twice fails harmlessly with nodeExists).
         let creates = try RunPlan.createOperations(runs, layout: layout)
         try await history.transact(job: spec.id, entries: entries) {
-            [.set(jobKey, value: jobValue, ifVersion: version)] + creates.prefix(RunPlan.firstChunk)
+            [.set(jobKey, value: jobValue, ifVersion: version)] + stillActive + creates.prefix(RunPlan.firstChunk)
         }
         try await RunPlan.createRemaining(creates, in: store)
         logger.debug(
