@@ -13,10 +13,30 @@ public struct WallClock: Sendable {
     }
 
     /// The system's clock.
-    public static let system = WallClock(
-        now: { Date() },
-        sleepUntil: { date in
-            let seconds = date.timeIntervalSinceNow
-            if seconds > 0 { try await Task.sleep(for: .milliseconds(Int64((seconds * 1000).rounded(.up)))) }
-        })
+    public static let system = realtime(now: { Date() }, sleep: { try await Task.sleep(for: $0) })
+
+    /// A clock that reads `now` and waits with `sleep`, on another clock (the system's: the
+    /// monotonic one), as ``system`` does; tests pass a `now` that steps.
+    ///
+    /// `now` can be stepped (NTP, an operator) while a sleep lasts, which the other clock does
+    /// not follow: so the sleep goes in slices of at most ``longestSleep``, `now` read after each.
+    /// One sleep for the whole wait ended early after a step back (a leader then took its fire
+    /// time's timer for one still to come, and never woke for it), and late after a step forward,
+    /// by as much as the step (a misfire).
+    static func realtime(
+        now: @escaping @Sendable () -> Date, sleep: @escaping @Sendable (Duration) async throws -> Void
+    ) -> WallClock {
+        WallClock(
+            now: now,
+            sleepUntil: { date in
+                while true {
+                    let seconds = date.timeIntervalSince(now())
+                    guard seconds > 0 else { return }
+                    try await sleep(min(longestSleep, .milliseconds(Int64((seconds * 1000).rounded(.up)))))
+                }
+            })
+    }
+
+    /// A step forward is noticed within this: half the default misfire threshold.
+    static let longestSleep = Duration.milliseconds(250)
 }
