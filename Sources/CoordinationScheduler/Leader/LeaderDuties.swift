@@ -132,6 +132,9 @@ struct LeaderDuties: Sendable {
         let recurring = view.jobsNeedingTheLeader().recurring
         guard !recurring.isEmpty else { return nil }
         var wake: Date?
+        // Every worker's load, counted once the first planned fire time is due, and kept up to
+        // date with the runs placed here.
+        var load: [String: Int]?
         for id in recurring {
             guard let spec = view.specs[id], let (state, version) = view.state(of: id), !state.paused else { continue }
             let from = state.lastMaterialized ?? state.submittedAt
@@ -141,10 +144,14 @@ struct LeaderDuties: Sendable {
             }
             guard let latest = due.last else { continue }
             let active = view.runs(ofJob: id)
+            if spec.placement.isPlanned && load == nil {
+                load = Self.load(running: view.runningByWorker, pending: view.jobsNeedingTheLeader().planned.flatMap { view.runs(ofJob: $0) })
+            }
             do {
-                try await materialise(
+                let placed = try await materialise(
                     spec: spec, state: state, version: version, latest: latest, total: total, now: now, active: active,
-                    workers: workers, stable: stable, planner: &planner)
+                    workers: workers, stable: stable, load: load ?? [:], planner: &planner)
+                for worker in placed { load?[worker, default: 0] += 1 }
             } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
                 // Our view is behind (the state moved on, the runs exist, or a run it shows has
                 // ended): the watch catches us up.
@@ -160,10 +167,13 @@ struct LeaderDuties: Sendable {
     /// own `2026-12-03 09:15:34 +0000`).
     static func text(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle()) }
 
+    /// Returns the workers the new runs were assigned to.
+    /// - Parameter load: every worker's load (``load(running:pending:)``), for planned placement.
+    @discardableResult
     func materialise(
         spec: JobSpec, state: JobState, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
-        workers: [String: WorkerInfo], stable: Bool, planner: inout PlacementState
-    ) async throws {
+        workers: [String: WorkerInfo], stable: Bool, load: [String: Int] = [:], planner: inout PlacementState
+    ) async throws -> [String] {
         try await requireUnchanged(spec: spec, version: version)
         let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
         var fire: Date? = late && spec.misfire == .skip ? nil : latest
@@ -215,11 +225,15 @@ struct LeaderDuties: Sendable {
                     // While membership is settling, only unassigned items are placed; moves wait.
                     newState.itemAssignment = stable ? balanced : balanced.merging(state.itemAssignment) { _, kept in kept }
                 }
-                let load = Self.candidates(eligible, load: Self.load(running: Self.running(in: active), pending: active))
+                // The whole cluster's load, not this job's runs alone (every worker looked idle),
+                // with each run placed here counted before the next is.
+                var load = load
                 for index in runs.indices {
-                    runs[index].assignee = planner.choose(
-                        spec: spec, item: runs[index].item, eligible: eligible, load: load,
+                    let choice = planner.choose(
+                        spec: spec, item: runs[index].item, eligible: eligible, load: Self.candidates(eligible, load: load),
                         sticky: newState.itemAssignment[runs[index].item])
+                    runs[index].assignee = choice
+                    if let choice { load[choice, default: 0] += 1 }
                 }
             }
         }
@@ -235,6 +249,7 @@ struct LeaderDuties: Sendable {
         try await RunPlan.createRemaining(creates, in: store)
         logger.debug(
             "materialised", metadata: ["job": "\(spec.id)", "fireTime": "\(latest)", "runs": "\(runs.count)", "missed": "\(missed)"])
+        return runs.compactMap(\.assignee)
     }
 
     // MARK: Placement
@@ -248,8 +263,9 @@ struct LeaderDuties: Sendable {
         let workers = view.placeableWorkers
         // Only planned jobs' runs are the leader's to place; the rest count by their run records.
         let runs = planned.sorted().flatMap { view.runs(ofJob: $0) }
-        // Counted once: placing a run below does not change the view it is counted from.
-        let load = Self.load(running: view.runningByWorker, pending: runs)
+        // Counted from the view once, then kept up to date with each run placed below: counted
+        // once only, every run of a round went to the worker least loaded before the round.
+        var load = Self.load(running: view.runningByWorker, pending: runs)
         // Sticky item assignments, rebalanced with the fewest moves once membership settled.
         var assignments: [String: [Int: String]] = [:]
         for (id, spec) in specs where PlacementPlanner.usesBalancedItems(spec.placement) && spec.shards > 1 {
@@ -310,6 +326,8 @@ struct LeaderDuties: Sendable {
             updated.assignee = choice
             do {
                 _ = try await store.set(run.key, value: try SchedulerJSON.encode(updated), ifVersion: run.version)
+                load[choice, default: 0] += 1
+                if let previous = record.assignee, let count = load[previous] { load[previous] = max(0, count - 1) }
             } catch {
                 // Claimed or changed meanwhile: the claim is the source of truth.
             }
@@ -348,15 +366,6 @@ struct LeaderDuties: Sendable {
         workers.map {
             PlacementPlanner.Candidate(id: $0.key, capacity: $0.value.capacity, weight: $0.value.weight, load: load[$0.key, default: 0])
         }
-    }
-
-    /// How many of `runs` each worker is running, by the run records.
-    static func running(in runs: [ViewRun]) -> [String: Int] {
-        var running: [String: Int] = [:]
-        for run in runs where run.record.status == .running {
-            if let worker = run.record.worker { running[worker, default: 0] += 1 }
-        }
-        return running
     }
 
     /// A broadcast run belongs to one worker; when that worker is gone for good, the run ends as `abandoned`.
