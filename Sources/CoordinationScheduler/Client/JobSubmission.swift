@@ -8,8 +8,10 @@ struct JobSubmission: Sendable {
     let spec: JobSpec
     /// The job's creations, with as many of its runs as fit one transaction.
     let operations: [Coordination.Operation]
-    /// Every run creation; those past ``RunPlan/firstChunk`` follow in transactions of their own.
-    let runCreates: [Coordination.Operation]
+    /// How many runs it has; those past ``RunPlan/firstChunk`` follow in transactions of their own.
+    let runCount: Int
+    /// The workers a broadcast job's runs are for.
+    let workers: [String]
 
     /// How many of ``operations`` come before the runs: the job's record and its history folder.
     static let folderCount = 2
@@ -24,13 +26,24 @@ struct JobSubmission: Sendable {
                 RunID.scheduled(at: when, item: $0, worker: $1)
             }
             state.lastMaterialized = when
+            if let unfinished = RunPlan.unfinished(runs, run: RunID.scheduled(at: when, item: 0), scheduledAt: when) {
+                state.unfinishedBroadcasts = [unfinished]
+            }
         }
         self.spec = spec
-        runCreates = try RunPlan.createOperations(runs, layout: layout)
+        self.workers = workers
+        runCount = runs.count
         operations = [
             .create(try layout.job(spec.id), value: try JobRecord(spec: spec, state: state).encoded(), mode: .persistent),
             .create(try layout.history(of: spec.id), value: [], mode: .persistent),
-        ] + runCreates.prefix(RunPlan.firstChunk)
+        ] + (try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout))
+    }
+
+    /// Creates the runs that did not fit ``operations`` (a broadcast's to more workers than one
+    /// transaction holds), once those are written.
+    func createRemainingRuns(in store: any CoordinationStore, layout: SchedulerLayout) async throws {
+        guard runCount > RunPlan.firstChunk else { return }
+        try await RunPlan.continueBroadcasts(of: spec.id, workers: workers, in: store, layout: layout)
     }
 
     /// The key and value bytes of ``operations``, which count against the store's transaction limit.

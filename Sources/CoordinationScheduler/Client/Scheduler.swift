@@ -39,8 +39,8 @@ public struct Scheduler: Sendable {
         try spec.validate(now: clock.now(), layout: layout)
         let submission = try JobSubmission(spec, now: clock.now(), workers: try await eligibleWorkers(for: spec), layout: layout)
         try await write(submission.operations, of: [submission])
-        try await RunPlan.createRemaining(submission.runCreates, in: store)
-        logger.debug("job submitted", metadata: ["job": "\(spec.id)", "runs": "\(submission.runCreates.count)"])
+        try await submission.createRemainingRuns(in: store, layout: layout)
+        logger.debug("job submitted", metadata: ["job": "\(spec.id)", "runs": "\(submission.runCount)"])
     }
 
     /// Validates every job first, then stores them several to a transaction (each job whole in one),
@@ -60,7 +60,7 @@ public struct Scheduler: Sendable {
         func flush() async throws {
             guard !batch.isEmpty else { return }
             try await write(operations, of: batch)
-            for submission in batch { try await RunPlan.createRemaining(submission.runCreates, in: store) }
+            for submission in batch { try await submission.createRemainingRuns(in: store, layout: layout) }
             batch = []
             operations = []
             bytes = 0
@@ -334,15 +334,17 @@ public struct Scheduler: Sendable {
             let runs = RunPlan.runs(of: job.spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
                 RunID.triggered(number: number, item: $0, worker: $1)
             }
-            let creates = try RunPlan.createOperations(runs, layout: layout)
+            if let unfinished = RunPlan.unfinished(runs, run: RunID.triggered(number: number, item: 0), scheduledAt: now) {
+                job.state.unfinishedBroadcasts.append(unfinished)
+            }
+            let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)
             do {
-                _ = try await store.transaction(
-                    [.set(try layout.job(id), value: try job.encoded(), ifVersion: version)] + creates.prefix(RunPlan.firstChunk))
-                try await RunPlan.createRemaining(creates, in: store)
-                return runs.map(\.run)
+                _ = try await store.transaction([.set(try layout.job(id), value: try job.encoded(), ifVersion: version)] + creates)
             } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == 0 {
                 continue
             }
+            if runs.count > RunPlan.firstChunk { try await RunPlan.continueBroadcasts(of: id, workers: workers, in: store, layout: layout) }
+            return runs.map(\.run)
         }
     }
 

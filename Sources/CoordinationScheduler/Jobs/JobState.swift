@@ -15,22 +15,44 @@ public struct JobState: Sendable, Hashable, Codable {
     public var submittedAt: Date
     /// For planned, sharded jobs: the worker each item is assigned to (sticky across fire times).
     public var itemAssignment: [Int: String]
+    /// Broadcasts (a fire time's, a trigger's, a submission's) to more workers than the
+    /// transaction that recorded them holds, whose other runs are still to be created.
+    public var unfinishedBroadcasts: [UnfinishedBroadcast]
 
     public init(
         paused: Bool = false, lastMaterialized: Date? = nil, triggers: Int = 0, submittedAt: Date,
-        itemAssignment: [Int: String] = [:]
+        itemAssignment: [Int: String] = [:], unfinishedBroadcasts: [UnfinishedBroadcast] = []
     ) {
         self.paused = paused
         self.lastMaterialized = lastMaterialized
         self.triggers = triggers
         self.submittedAt = submittedAt
         self.itemAssignment = itemAssignment
+        self.unfinishedBroadcasts = unfinishedBroadcasts
+    }
+}
+
+/// A broadcast whose runs past the first transaction's are created afterwards, a chunk per
+/// transaction in worker id order, each moving `after` on in the job's record (a
+/// compare-and-set): whoever writes the next chunk (the leader, when the writer stopped between
+/// two) goes on from there, and no worker's run is created twice.
+public struct UnfinishedBroadcast: Sendable, Hashable, Codable {
+    /// The run id without its worker: `r-<ms>-000` or `t-<n>-000` (``RunID``).
+    public var run: String
+    public var scheduledAt: Date
+    /// The last worker, in id order, whose run was created.
+    public var after: String
+
+    public init(run: String, scheduledAt: Date, after: String) {
+        self.run = run
+        self.scheduledAt = scheduledAt
+        self.after = after
     }
 }
 
 extension JobState {
     enum CodingKeys: String, CodingKey {
-        case paused, lastMaterialized, triggers, submittedAt, itemAssignment
+        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts
     }
 
     // Item numbers are JSON object keys (strings), not Swift's array-of-pairs for `[Int: String]`.
@@ -42,7 +64,8 @@ extension JobState {
             lastMaterialized: try container.decodeIfPresent(Date.self, forKey: .lastMaterialized),
             triggers: try container.decodeIfPresent(Int.self, forKey: .triggers) ?? 0,
             submittedAt: try container.decode(Date.self, forKey: .submittedAt),
-            itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }))
+            itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }),
+            unfinishedBroadcasts: try container.decodeIfPresent([UnfinishedBroadcast].self, forKey: .unfinishedBroadcasts) ?? [])
     }
 
     // Fields at their defaults are left out, as in a job spec (see JobSpecCoding.swift).
@@ -56,5 +79,6 @@ extension JobState {
             try container.encode(
                 Dictionary(uniqueKeysWithValues: itemAssignment.map { (String($0.key), $0.value) }), forKey: .itemAssignment)
         }
+        if !unfinishedBroadcasts.isEmpty { try container.encode(unfinishedBroadcasts, forKey: .unfinishedBroadcasts) }
     }
 }

@@ -54,7 +54,8 @@ struct FinishedJobSweep {
         if let notBefore, now < notBefore { return notBefore }
         var finished: [String: Int64] = [:]
         for (id, spec) in view.specs where !spec.schedule.isRecurring && view.runs(ofJob: id).isEmpty {
-            if let (_, version) = view.state(of: id) { finished[id] = version }
+            // Not while a broadcast's other runs are still to come.
+            if let (state, version) = view.state(of: id), state.unfinishedBroadcasts.isEmpty { finished[id] = version }
         }
         removed = removed.filter { finished[$0] != nil }
         for id in removed { finished[id] = nil }

@@ -68,6 +68,7 @@ struct LeaderDuties: Sendable {
             await publishWideBuckets(view: view, writtenOver: &wideListWrittenOver)
             let stable = planner.isStable(window: configuration.stabilisation)
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
+            await finishBroadcasts(view: &view)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
             let now = clock.now()
             if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
@@ -214,10 +215,13 @@ struct LeaderDuties: Sendable {
         var newState = state
         newState.lastMaterialized = latest
         var runs: [RunRecord] = []
+        let eligible = workers.filter { $0.value.canRun(spec) }
         if let scheduled = fire {
-            let eligible = workers.filter { $0.value.canRun(spec) }
             runs = RunPlan.runs(of: spec, scheduledAt: scheduled, notBefore: scheduled, broadcastTo: Array(eligible.keys)) {
                 RunID.scheduled(at: scheduled, item: $0, worker: $1)
+            }
+            if let unfinished = RunPlan.unfinished(runs, run: RunID.scheduled(at: scheduled, item: 0), scheduledAt: scheduled) {
+                newState.unfinishedBroadcasts.append(unfinished)
             }
             if spec.placement.isPlanned && spec.placement != .broadcast {
                 if PlacementPlanner.usesBalancedItems(spec.placement) && spec.shards > 1 {
@@ -240,16 +244,34 @@ struct LeaderDuties: Sendable {
         let jobKey = try layout.job(spec.id)
         let jobValue = try JobRecord(spec: spec, state: newState).encoded()
         // Sharded jobs have at most ``JobSpec/maxShards`` items, so their fire time fits one
-        // transaction with the state. A broadcast to more workers than that creates the rest right after, in chunks
-        // (deterministic ids: a chunk written twice fails harmlessly with nodeExists).
-        let creates = try RunPlan.createOperations(runs, layout: layout)
+        // transaction with the state. A broadcast to more workers than that creates the rest right
+        // after, in chunks that move the state on (or the next leader does, should we stop first).
+        let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)
         try await history.transact(job: spec.id, entries: entries) {
-            [.set(jobKey, value: jobValue, ifVersion: version)] + stillActive + creates.prefix(RunPlan.firstChunk)
+            [.set(jobKey, value: jobValue, ifVersion: version)] + stillActive + creates
         }
-        try await RunPlan.createRemaining(creates, in: store)
+        if runs.count > RunPlan.firstChunk {
+            try await RunPlan.continueBroadcasts(of: spec.id, workers: Array(eligible.keys), in: store, layout: layout)
+        }
         logger.debug(
             "materialised", metadata: ["job": "\(spec.id)", "fireTime": "\(latest)", "runs": "\(runs.count)", "missed": "\(missed)"])
         return runs.compactMap(\.assignee)
+    }
+
+    /// Creates the other runs of broadcasts whose writer (a leader, `coord job trigger`, a
+    /// submission) stopped before it had created them all.
+    func finishBroadcasts(view: inout SchedulerView) async {
+        for id in view.jobsNeedingTheLeader().planned {
+            guard let spec = view.specs[id], spec.placement == .broadcast, let (state, _) = view.state(of: id),
+                !state.unfinishedBroadcasts.isEmpty
+            else { continue }
+            let workers = view.placeableWorkers.filter { $0.value.canRun(spec) }.map(\.key)
+            do {
+                try await RunPlan.continueBroadcasts(of: id, workers: workers, in: store, layout: layout)
+            } catch {
+                logger.warning("cannot finish a broadcast", metadata: ["job": "\(id)", "error": "\(error)"])
+            }
+        }
     }
 
     // MARK: Placement

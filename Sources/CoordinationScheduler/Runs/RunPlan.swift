@@ -32,14 +32,44 @@ enum RunPlan {
     /// contract's limit leaves room for the state, folders and records beside them).
     static let firstChunk = JobSpec.maxShards
 
-    /// Creates the runs that did not fit the first transaction (only a broadcast to more than
-    /// ``firstChunk`` workers has any), in chunks; a chunk that exists already is skipped.
-    static func createRemaining(_ creates: [Coordination.Operation], in store: any CoordinationStore) async throws {
-        for start in stride(from: firstChunk, to: creates.count, by: firstChunk) {
-            let chunk = Array(creates[start..<min(creates.count, start + firstChunk)])
+    /// What the first transaction of a broadcast records when its runs (`runs`, in worker id
+    /// order, of the run id `run` without its worker) do not all fit it: ``continueBroadcasts(of:workers:in:layout:)``
+    /// creates the rest. `nil` when they fit.
+    static func unfinished(_ runs: [RunRecord], run: String, scheduledAt: Date) -> UnfinishedBroadcast? {
+        guard runs.count > firstChunk, let last = runs[firstChunk - 1].assignee else { return nil }
+        return UnfinishedBroadcast(run: run, scheduledAt: scheduledAt, after: last)
+    }
+
+    /// Creates the other runs of the job's unfinished broadcasts, for those of `workers` (the
+    /// eligible live ones) whose ids sort after where each broadcast stopped: a chunk per
+    /// transaction, with the job's record moving the broadcast on (or ending it) at the version
+    /// read. Creating the runs after a transaction that had recorded nothing of them lost them
+    /// when the writer stopped between the two (a crash, a lost session, the store unreachable).
+    static func continueBroadcasts(
+        of id: String, workers: [String], in store: any CoordinationStore, layout: SchedulerLayout
+    ) async throws {
+        let key = try layout.job(id)
+        let sorted = workers.sorted()
+        while true {
+            guard let stored = try await store.get(key) else { return }
+            var job = try stored.decoded(JobRecord.self)
+            guard let broadcast = job.state.unfinishedBroadcasts.first else { return }
+            let rest = sorted.filter { $0 > broadcast.after }
+            let chunk = Array(rest.prefix(firstChunk))
+            if rest.count > chunk.count, let last = chunk.last {
+                job.state.unfinishedBroadcasts[0].after = last
+            } else {
+                job.state.unfinishedBroadcasts.removeFirst()
+            }
+            let runs = runs(of: job.spec, scheduledAt: broadcast.scheduledAt, notBefore: broadcast.scheduledAt, broadcastTo: chunk) {
+                "\(broadcast.run)-\($1 ?? "")"
+            }
             do {
-                _ = try await store.transaction(chunk)
-            } catch let error as CoordinationError where error.code == .nodeExists {}
+                let creates = try createOperations(runs, layout: layout)
+                _ = try await store.transaction([.set(key, value: try job.encoded(), ifVersion: stored.version)] + creates)
+            } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == 0 {
+                continue  // someone else moved it on (or changed the job) meanwhile: read it again
+            }
         }
     }
 }

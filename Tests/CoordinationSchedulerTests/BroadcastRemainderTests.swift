@@ -1,0 +1,101 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import CoordinationScheduler
+
+/// A broadcast to more workers than one transaction holds: the runs past the first transaction
+/// follow in transactions of their own, and whoever writes them may stop before the last.
+@Suite(.serverLoadLimit) struct BroadcastRemainderTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// Lets the first `transactions` transactions through, then refuses every one (no server answers).
+    final class CutOffAfter: ForwardingStore {
+        let base: any CoordinationStore
+        private let left: Mutex<Int>
+
+        init(_ base: any CoordinationStore, transactions: Int) {
+            self.base = base
+            left = Mutex(transactions)
+        }
+
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            let passes = left.withLock { left in
+                guard left > 0 else { return false }
+                left -= 1
+                return true
+            }
+            guard passes else { throw CoordinationError(.unavailable, "cut off (simulated)") }
+            return try await base.transaction(operations)
+        }
+    }
+
+    /// The leader recorded a fire time with the first 62 runs, and was cut off before the rest
+    /// (a crash, a lost session, the store unreachable): the fire time counted as materialised,
+    /// so no leader ever created the other 68 workers' runs.
+    @Test(arguments: SchedulerBackend.all)
+    func aBroadcastFireTimeCutShortIsCompletedByTheNextLeader(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let (store, layout) = (try await cluster.open(), cluster.layout)
+        // 130 registered workers (membership entries only: nobody runs anything of theirs here).
+        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"])
+        var workers: [String: WorkerInfo] = [:]
+        for index in 0..<130 {
+            let id = "w" + RunID.padded(Int64(index), 3)
+            workers[id] = info
+            _ = try await store.create(try layout.worker(id), value: Array(try JSONEncoder().encode(info)), mode: .ephemeral)
+        }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "everyone", handler: "all", schedule: .every(.seconds(10), start: nil), placement: .broadcast))
+        let submitted = try #require(try await store.get(try layout.job("everyone")))
+        let job = try submitted.decoded(JobRecord.self)
+
+        clock.advance(by: 10)
+        let fire = Self.start.addingTimeInterval(10)
+        let cutOff = LeaderDuties(
+            store: CutOffAfter(store, transactions: 1), layout: layout, clock: clock.wallClock,
+            configuration: Worker.Configuration(), feed: ViewFeed { _, _ in }, logger: Logger(label: "test.leader"))
+        var planner = PlacementState()
+        await #expect(throws: CoordinationError.self) {
+            try await cutOff.materialise(
+                spec: job.spec, state: job.state, version: submitted.version, latest: fire, total: 1, now: clock.now,
+                active: [], workers: workers, stable: true, planner: &planner)
+        }
+        #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk)
+
+        // The next leader (a worker of its own, whose id sorts before the others') finishes the fire time.
+        try await cluster.startWorker("leader", handlers: ["other": { _ in RunOutput() }])
+        let runs = try await cluster.waitForRuns(of: "everyone", "every worker's run") { $0.count >= 130 }
+        #expect(Set(runs.compactMap(\.assignee)) == Set(workers.keys), "each of the 130 workers once")
+        #expect(runs.allSatisfy { $0.scheduledAt == fire })
+    }
+
+    /// The same for `coord job trigger`: the client stopped after its first transaction.
+    @Test(arguments: SchedulerBackend.all)
+    func aTriggerCutShortIsCompletedByTheLeader(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let (store, layout) = (try await cluster.open(), cluster.layout)
+        let info = try JSONEncoder().encode(WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"]))
+        for index in 0..<130 {
+            _ = try await store.create(try layout.worker("w" + RunID.padded(Int64(index), 3)), value: Array(info), mode: .ephemeral)
+        }
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(id: "everyone", handler: "all", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast))
+        let cutOff = Scheduler(store: CutOffAfter(store, transactions: 1), layout: layout)
+        await #expect(throws: CoordinationError.self) { try await cutOff.trigger("everyone") }
+        #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk)
+
+        try await cluster.startWorker("leader", handlers: ["other": { _ in RunOutput() }])
+        let runs = try await cluster.waitForRuns(of: "everyone", "every worker's run") { $0.count >= 130 }
+        #expect(runs.count == 130)
+        #expect(Set(runs.map(\.run)).count == 130)
+        #expect(runs.allSatisfy { $0.run.hasPrefix("t-0000000001-000-") })
+    }
+}
