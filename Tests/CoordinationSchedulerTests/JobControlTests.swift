@@ -33,6 +33,26 @@ import Testing
         _ = try await cluster.waitForHistory("the second trigger") { $0.count == 2 }
     }
 
+    /// Resuming a job that is not paused changes nothing. It moved the job's last fire time up to
+    /// now, so fire times no leader had materialised yet (none was leading) vanished without a
+    /// trace, whatever the misfire policy said.
+    @Test(arguments: SchedulerBackend.all)
+    func resumingAJobThatIsNotPausedLosesNoFireTime(backend: SchedulerBackend) async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualWallClock(start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "tick", handler: "noop", schedule: .cron(try CronExpression("* * * * * *"))))
+        clock.advance(by: 3.2)  // +1, +2 and +3 pass with no leader; +3 is only 0.2 s late
+        try await client.resume("tick")
+        #expect(try await client.job("tick")?.state.lastMaterialized == nil)
+        try await cluster.startWorker("w", handlers: ["noop": { _ in RunOutput() }])
+        let history = try await cluster.waitForHistory("the fire time +3") { successes("tick")($0) }
+        #expect(history.first { $0.outcome == .succeeded }?.scheduledAt == start.addingTimeInterval(3))
+        #expect(history.contains { $0.outcome == .skipped && $0.message?.hasPrefix("2 fire time(s)") == true })
+    }
+
     @Test(arguments: SchedulerBackend.all)
     func cancelRemovesPendingRunsAndStopsRunningOnes(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

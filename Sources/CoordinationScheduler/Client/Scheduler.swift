@@ -310,10 +310,12 @@ public struct Scheduler: Sendable {
     }
 
     /// Resumes a paused job. Fire times that passed while it was paused are not run: they were
-    /// paused, not missed.
+    /// paused, not missed. A job that is not paused is left as it is: its fire times still to be
+    /// materialised (while no leader led) follow its misfire policy, rather than vanishing.
     public func resume(_ id: String) async throws {
         let now = clock.now()
         try await updateState(id) { state in
+            guard state.paused else { return }
             state.paused = false
             if let last = state.lastMaterialized, last >= now { return }
             state.lastMaterialized = now
