@@ -104,4 +104,46 @@ import Testing
             runs == [RunID.scheduled(at: second, item: 0)] || (runs.isEmpty && after.lastMaterialized == state.lastMaterialized),
             "the fire time ran, or is still to be materialised")
     }
+
+    /// A job removed and submitted again under the same id and definition starts at the same
+    /// version. A leader whose view still had the first one wrote that one's state over the new
+    /// one's: its submission time (a fixed rate's anchor, so every later fire time moved) and a
+    /// fire time from before the new job was submitted.
+    @Test(arguments: SchedulerBackend.all)
+    func aViewOfAnEarlierJobOfTheSameIdNeverWritesItsState(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let store = try await cluster.open()
+        let client = try await cluster.client()
+        let spec = JobSpec(id: "rate", handler: "h", schedule: .every(.seconds(10), start: nil))
+        try await client.submit(spec)
+        let jobKey = try cluster.layout.job("rate")
+        let first = try #require(try await store.get(jobKey))
+        let seen = try first.decoded(JobRecord.self)
+
+        clock.advance(by: 5)
+        try await client.remove("rate")
+        try await client.submit(spec)
+        let second = try #require(try await store.get(jobKey))
+        #expect(second.version == first.version)
+        clock.advance(by: 5)
+        let duties = LeaderDuties(
+            store: store, layout: cluster.layout, clock: clock.wallClock, configuration: Worker.Configuration(),
+            feed: ViewFeed { _, _ in }, logger: Logger(label: "test.leader"))
+        var planner = PlacementState()
+        // The view's first job has a fire time due now (+10); the new job's first is at +15.
+        do {
+            try await duties.materialise(
+                spec: seen.spec, state: seen.state, version: first.version, latest: Self.start.addingTimeInterval(10), total: 1,
+                now: clock.now, active: [], workers: [:], stable: true, planner: &planner)
+            Issue.record("the earlier job's state was written over the new job's")
+        } catch let error as CoordinationError {
+            #expect(error.code == .versionConflict, "superseded, as the leader expects: \(error)")
+        }
+        let state = try #require(try await store.get(jobKey)).decoded(JobRecord.self).state
+        #expect(state.submittedAt == Self.start.addingTimeInterval(5))
+        #expect(state.lastMaterialized == nil)
+        #expect(try await client.activeRuns(of: "rate").isEmpty)
+    }
 }

@@ -175,7 +175,7 @@ struct LeaderDuties: Sendable {
         spec: JobSpec, state: JobState, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
         workers: [String: WorkerInfo], stable: Bool, load: [String: Int] = [:], planner: inout PlacementState
     ) async throws -> [String] {
-        try await requireUnchanged(spec: spec, version: version)
+        try await requireUnchanged(spec: spec, state: state, version: version)
         let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
         var fire: Date? = late && spec.misfire == .skip ? nil : latest
         var entries: [HistoryEntry] = []
@@ -300,7 +300,7 @@ struct LeaderDuties: Sendable {
                     var newState = state
                     newState.itemAssignment = balanced
                     do {
-                        try await requireUnchanged(spec: spec, version: version)
+                        try await requireUnchanged(spec: spec, state: state, version: version)
                         _ = try await store.set(
                             try layout.job(id), value: try JobRecord(spec: spec, state: newState).encoded(), ifVersion: version)
                         logger.info(
@@ -356,14 +356,16 @@ struct LeaderDuties: Sendable {
         }
     }
 
-    /// Throws `versionConflict` unless the job's record is still at `version` with `spec`. The
-    /// leader writes the whole record (definition and state) from its view, with a compare-and-set
-    /// of the version; a job removed and submitted again under the same id starts at the same
-    /// version, and the view's old definition must not overwrite the new one.
-    func requireUnchanged(spec: JobSpec, version: Int64) async throws {
+    /// Throws `versionConflict` unless the job's record is still at `version` with `spec` and
+    /// `state`. The leader writes the whole record (definition and state) from its view, with a
+    /// compare-and-set of the version; a job removed and submitted again under the same id starts
+    /// at the same version, and the view's old record must not overwrite the new one: not its
+    /// definition, nor its state (the same definition submitted again has a later submission
+    /// time, a fixed rate's anchor, and no fire time yet).
+    func requireUnchanged(spec: JobSpec, state: JobState, version: Int64) async throws {
         let key = try layout.job(spec.id)
         guard let stored = try await store.get(key), stored.version == version,
-            (try? stored.decoded(JobRecord.self))?.spec == spec
+            let record = try? stored.decoded(JobRecord.self), record.spec == spec, record.state == state
         else {
             throw CoordinationError(.versionConflict, "job \(spec.id) changed since the leader's view saw it", key: key)
         }
