@@ -17,6 +17,9 @@ import Testing
         ("0 0 12 1 JAN,JUL ?", "2026-07-01T12:00:00Z", "2027-01-01T12:00:00Z"),
         ("0 0 0 13 * FRI", "2026-11-22T00:00:00Z", "2026-11-27T00:00:00Z"),  // day 13 OR Friday
         ("0 0 0 * * 7", "2026-11-22T00:00:00Z", "2026-11-29T00:00:00Z"),  // 7 is Sunday too
+        // A stepped wildcard leaves its day field unrestricted, as in Vixie cron: both must match.
+        ("0 0 0 */2 * MON", "2026-11-23T00:00:00Z", "2026-12-07T00:00:00Z"),  // odd day AND Monday (not Wed 25th)
+        ("0 0 0 13 * */2", "2026-11-22T00:00:00Z", "2026-12-13T00:00:00Z"),  // 13th AND Sun/Tue/Thu/Sat (not Tue 24th)
         ("5-10/2 * * * * *", "2026-11-22T10:00:06Z", "2026-11-22T10:00:07Z"),
         ("@hourly", "2026-12-31T23:59:59Z", "2027-01-01T00:00:00Z"),
         ("@daily", "2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"),

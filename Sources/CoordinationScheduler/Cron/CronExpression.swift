@@ -6,8 +6,9 @@ public import Foundation
 /// Six fields `second minute hour day-of-month month day-of-week`, or the classic five (seconds
 /// are then 0). Each field takes `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n`, `a-b/n`
 /// and `a/n`; months and weekdays also take names (`JAN`, `MON`); day fields take `?` as `*`;
-/// weekday 0 and 7 are both Sunday. As in Vixie cron, when both day fields are restricted a day
-/// matches if either does. Macros: `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`.
+/// weekday 0 and 7 are both Sunday. As in Vixie cron, when both day fields are restricted (neither
+/// starts with `*` or `?`) a day matches if either does, else only if both do (`*/2 * MON`: odd
+/// days that are Mondays). Macros: `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`.
 public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The expression as written.
     public let text: String
@@ -36,8 +37,8 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
         days = try Self.parse(fields[3], Field.day, in: text)
         months = try Self.parse(fields[4], Field.month, in: text)
         weekdays = Set(try Self.parse(fields[5], Field.weekday, in: text).map { $0 % 7 })
-        daysRestricted = !Self.isWildcard(fields[3])
-        weekdaysRestricted = !Self.isWildcard(fields[5])
+        daysRestricted = !Self.startsAsWildcard(fields[3])
+        weekdaysRestricted = !Self.startsAsWildcard(fields[5])
     }
 
     public var description: String { text }
@@ -88,12 +89,9 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
         let weekday = Int((daysSinceEpoch % 7 + 7 + 4) % 7)
         let dayMatch = days.contains(civil.day)
         let weekdayMatch = weekdays.contains(weekday)
-        switch (daysRestricted, weekdaysRestricted) {
-        case (true, true): return dayMatch || weekdayMatch
-        case (true, false): return dayMatch
-        case (false, true): return weekdayMatch
-        case (false, false): return true
-        }
+        // A field starting with a wildcard may still be stepped (`*/2`): it is not a restriction
+        // that widens the other, but it still narrows the days.
+        return daysRestricted && weekdaysRestricted ? dayMatch || weekdayMatch : dayMatch && weekdayMatch
     }
 
     // MARK: Parsing
@@ -119,7 +117,8 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
         "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *", "@hourly": "0 0 * * * *",
     ]
 
-    static func isWildcard(_ field: String) -> Bool { field == "*" || field == "?" }
+    /// Vixie cron's test for an unrestricted day field: its first character, so `*/2` counts too.
+    static func startsAsWildcard(_ field: String) -> Bool { field.hasPrefix("*") || field.hasPrefix("?") }
 
     static func parse(_ text: String, _ field: Field, in expression: String) throws(CoordinationError) -> Set<Int> {
         var values = Set<Int>()
