@@ -24,7 +24,9 @@ public struct JobSpec: Sendable, Hashable, Codable {
     public var placement: PlacementStrategy
     /// How long one attempt may run before it is cancelled and recorded as `timedOut`; `nil` for no limit.
     public var timeout: Duration?
-    /// Retries after a failed, timed-out or abandoned attempt, with exponential back-off.
+    /// Retries after a failed, timed-out or abandoned attempt: with exponential back-off after a
+    /// failure or a time-out; an abandoned attempt (its worker's session ended) is taken over at
+    /// once, the session's TTL having been its wait, so that takeover stays within TTL + margin.
     public var retry: RetryPolicy
     /// What the leader does with fire times it missed (no leader, or a total outage).
     public var misfire: MisfirePolicy
@@ -187,7 +189,8 @@ public enum JobSchedule: Sendable, Hashable, Codable {
     }
 }
 
-/// Retries with exponential back-off: attempt n (n ≥ 2) waits `min(cap, base × 2^(n−2))`.
+/// Retries with exponential back-off: attempt n (n ≥ 2) waits `min(cap, base × 2^(n−2))` after
+/// a failed or timed-out attempt (a takeover of an abandoned one does not wait).
 public struct RetryPolicy: Sendable, Hashable, Codable {
     public var maxRetries: Int
     public var backoffBase: Duration
