@@ -91,5 +91,26 @@ extension ConformanceSuite {
             try await store.delete(key, ifVersion: nil, recursive: false)
             try expect(!(try await store.exists(key)), "exists after delete")
         },
+        ConformanceCheck("record-transaction-writes-share-one-revision", clause: 4, "The keys one transaction creates share its createRevision, which is also the modRevision of every key it sets, as returned and as read; a later create gets a larger one, an earlier key a smaller one.") { ctx in
+            let store = try await ctx.open()
+            let before = try await store.create(try Key("/r/before"), value: [], mode: .persistent)
+            let results = try await store.transaction([
+                .create(try Key("/r/a"), value: bytes("a"), mode: .persistent),
+                .set(before.key, value: bytes("set"), ifVersion: 0),
+                .create(try Key("/r/a/b"), value: bytes("b"), mode: .ephemeral),
+                .create(try Key("/r/s-"), value: [], mode: .sequential),
+            ])
+            let records = [results[0].createdRecord, results[1].setRecord, results[2].createdRecord, results[3].createdRecord].compactMap { $0 }
+            try expectEqual(records.count, 4, "records returned by the transaction: \(results)")
+            let revision = records[0].createRevision
+            try expect(revision > before.createRevision, "the transaction's revision \(revision) must exceed the earlier create's \(before.createRevision)")
+            for record in records {
+                if record.key != before.key { try expectEqual(record.createRevision, revision, "createRevision of \(record.key)") }
+                try expectEqual(record.modRevision, revision, "modRevision of \(record.key)")
+                try expectEqual(try await store.get(record.key), record, "\(record.key) as read")
+            }
+            let after = try await store.create(try Key("/r/after"), value: [], mode: .persistent)
+            try expect(after.createRevision > revision, "a later create's revision \(after.createRevision) must exceed the transaction's \(revision)")
+        },
     ]
 }

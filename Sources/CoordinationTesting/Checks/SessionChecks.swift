@@ -190,5 +190,28 @@ extension ConformanceSuite {
                 try expect(!event(state).isSafe(at: contact), "\(state) is never safe")
             }
         },
+        ConformanceCheck("session-ephemeral-set-by-another-handle-keeps-its-owner", clause: 7, "Another handle's set of an ephemeral key, plain or in a transaction, leaves it ephemeral and owned by its creator's session: it vanishes when that session expires, not when the writer closes.") { ctx in
+            let owner = try await ctx.open()
+            let writer = try await ctx.open()
+            let observer = try await ctx.open()
+            let plain = try Key("/o/plain"), inTransaction = try Key("/o/txn")
+            _ = try await owner.create(plain, value: bytes("owner"), mode: .ephemeral)
+            _ = try await owner.create(inTransaction, value: bytes("owner"), mode: .ephemeral)
+            let set = try await writer.set(plain, value: bytes("writer"), ifVersion: 0)
+            try expect(set.isEphemeral, "the record a set of an ephemeral key returns must be ephemeral")
+            let results = try await writer.transaction([.set(inTransaction, value: bytes("writer"), ifVersion: 0)])
+            try expect(results.first?.setRecord?.isEphemeral == true, "a transactional set of an ephemeral key returns an ephemeral record: \(results)")
+            for key in [plain, inTransaction] {
+                try expect(try await observer.get(key)?.isEphemeral == true, "\(key) read after another handle's set must be ephemeral")
+            }
+            await writer.close()
+            for key in [plain, inTransaction] {
+                try expectEqual(try await observer.get(key)?.value, bytes("writer"), "\(key) after the writer closed")
+            }
+            let watch = ctx.watch(observer, try Key("/o"), scope: .subtree)
+            _ = try await watch.snapshot()
+            try await ctx.harness.expireSession(of: owner)
+            try await watch.until("both keys to vanish with their creator's session") { $0[plain] == nil && $0[inTransaction] == nil }
+        },
     ]
 }

@@ -326,5 +326,42 @@ extension ConformanceSuite {
             try expectEqual(record.value, bytes("second"), "the value written last")
             try expectEqual(record.version, 1, "version after a create and a set")
         },
+        ConformanceCheck("transaction-rewrite-of-one-key-exact-or-unsupported", clause: 5, "A transaction that writes one key twice (create then set, set then set, delete then create, delete then create ephemeral) either gives exactly what the operations one by one give (versions, a new createRevision, the mode) or fails with unsupported at the second write's index and applies nothing; never anything else.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/twice/k"), witness = try Key("/twice/witness")
+            _ = try await store.create(witness, value: [], mode: .persistent)
+            // Each case: the state before (nil: no key), the operations, and the expected (value, version, ephemeral, new key).
+            let cases: [(before: [UInt8]?, operations: [Operation], value: [UInt8], version: Int64, ephemeral: Bool, recreated: Bool)] = [
+                (nil, [.create(key, value: bytes("1"), mode: .persistent), .set(key, value: bytes("2"), ifVersion: 0)], bytes("2"), 1, false, true),
+                (bytes("0"), [.set(key, value: bytes("1"), ifVersion: 0), .set(key, value: bytes("2"), ifVersion: 1)], bytes("2"), 2, false, false),
+                (bytes("0"), [.delete(key, ifVersion: 0), .create(key, value: bytes("new"), mode: .persistent)], bytes("new"), 0, false, true),
+                (bytes("0"), [.set(key, value: bytes("1"), ifVersion: nil), .delete(key, ifVersion: 1), .create(key, value: bytes("e"), mode: .ephemeral)],
+                    bytes("e"), 0, true, true),
+            ]
+            for (number, testCase) in cases.enumerated() {
+                var old: Record?
+                if let value = testCase.before { old = try await store.create(key, value: value, mode: .persistent) }
+                let operations = testCase.operations + [.set(witness, value: bytes("\(number)"), ifVersion: nil)]
+                do {
+                    let results = try await store.transaction(operations)
+                    let record = try require(try await store.get(key), "case \(number): the key after the transaction")
+                    try expectEqual(record.value, testCase.value, "case \(number): value")
+                    try expectEqual(record.version, testCase.version, "case \(number): version")
+                    try expectEqual(record.isEphemeral, testCase.ephemeral, "case \(number): isEphemeral")
+                    let written = try require(results[testCase.operations.count - 1].createdRecord ?? results[testCase.operations.count - 1].setRecord,
+                        "case \(number): the last write's record (\(results))")
+                    try expectEqual(written, record, "case \(number): the last write's record as read")
+                    if let old, testCase.recreated {
+                        try expect(record.createRevision > old.createRevision, "case \(number): a key created anew has a larger createRevision")
+                    }
+                } catch let error as CoordinationError where error.code == .unsupported {
+                    let second = testCase.operations.indices.dropFirst().first { testCase.operations[$0].value != nil } ?? 1
+                    try expectEqual(error.failedOperation, second, "case \(number): failedOperation of unsupported (\(error.message))")
+                    try expectEqual(try await store.get(key), old, "case \(number): the key after a refused transaction")
+                    try expect(try await store.get(witness)?.value != bytes("\(number)"), "case \(number): nothing applied")
+                }
+                if try await store.exists(key) { try await store.delete(key, ifVersion: nil, recursive: false) }
+            }
+        },
     ]
 }

@@ -420,6 +420,56 @@ extension ConformanceSuite {
             try expectEqual(deletesSeen.intersection([job, run.key, sibling.key]), [job, run.key, sibling.key], "the job and the keys beneath it reported as delete events")
             try expectEqual(deletesSeen.contains(claim.key), false, "the deletion of a key four levels deep")
         },
+        ConformanceCheck("watch-survives-own-session-expiry", clause: 8, "A subtree watch on a handle whose session expires goes on: the expired session's ephemeral key leaves its state, then it reports another handle's later write and the handle's own ephemeral key of its new session.") { ctx in
+            let store = try await ctx.open()
+            let other = try await ctx.open()
+            let mine = try Key("/w/mine"), kept = try Key("/w/kept"), later = try Key("/w/later"), again = try Key("/w/again")
+            _ = try await store.create(mine, value: bytes("old"), mode: .ephemeral)
+            let keptRecord = try await store.create(kept, value: bytes("kept"), mode: .persistent)
+            let sessions = ctx.sessionEvents(store)
+            let watch = ctx.watch(store, try Key("/w"), scope: .subtree)
+            _ = try await watch.snapshot()
+            try expect(watch.state[mine]?.isEphemeral == true, "the snapshot must hold the ephemeral key")
+            try await ctx.harness.expireSession(of: store)
+            _ = try await sessions.until(.expired)
+            _ = try await sessions.until(.connected)
+            try await watch.until("the expired session's ephemeral key to leave the state") { $0[mine] == nil }
+            let laterRecord = try await other.create(later, value: bytes("later"), mode: .persistent)
+            let againRecord = try await store.create(again, value: bytes("new"), mode: .ephemeral)
+            try await watch.until("another handle's write and the new session's ephemeral key") {
+                $0[later] == laterRecord && $0[again] == againRecord
+            }
+            try expectEqual(watch.state[kept], keptRecord, "the persistent key in the watch state")
+            try expectEqual(watch.state[mine], nil, "the expired session's ephemeral key in the watch state")
+        },
+        ConformanceCheck("watch-follows-watched-key-deleted-and-recreated", clause: 8, "In every scope, a watch whose key is deleted recursively and created again by one transaction, with keys beneath it, converges each time to exactly the keys in scope, and still reports a later change one level down.") { ctx in
+            let writer = try await ctx.open()
+            let watcher = try await ctx.open()
+            let folder = try Key("/f")
+            let paths = ["/f", "/f/a", "/f/a/b", "/f/a/b/c", "/f/a/b/c/d"]
+            for scope in WatchScope.allCases {
+                _ = try await writer.create(try Key("/f/old/x"), value: [], mode: .persistent)
+                let watch = ctx.watch(watcher, folder, scope: scope)
+                _ = try await watch.snapshot()
+                try await writer.delete(folder, ifVersion: nil, recursive: true)
+                try await watch.until("\(folder) and everything beneath it to go (\(scope.rawValue))") { $0.isEmpty }
+                let results = try await writer.transaction(try paths.map { .create(try Key($0), value: bytes($0), mode: .persistent) })
+                // Counted here by segments, not with `WatchScope.covers`, which backends use.
+                let levels = scope.depthLimit ?? Int.max
+                var expected: [Key: Record] = [:]
+                for result in results {
+                    guard let record = result.createdRecord else { continue }
+                    if record.key.path.split(separator: "/").count - 1 <= levels { expected[record.key] = record }
+                }
+                try await watch.until("the keys in scope created anew (\(scope.rawValue))") { $0 == expected }
+                if levels >= 1 {
+                    let changed = try await writer.set(try Key("/f/a"), value: bytes("changed"), ifVersion: nil)
+                    try await watch.until("a change of /f/a after the key was created anew (\(scope.rawValue))") { $0[changed.key] == changed }
+                }
+                watch.inbox.cancel()
+                try await writer.delete(folder, ifVersion: nil, recursive: true)
+            }
+        },
     ]
 }
 
