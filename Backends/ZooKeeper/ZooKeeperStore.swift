@@ -108,11 +108,7 @@ public final class ZooKeeperStore: CoordinationStore {
 
     /// The znode `name` under `parent`, however long the whole path is.
     static func child(_ parent: Key, _ name: String) -> Key? {
-        guard Key.segmentProblem(name) == nil else { return nil }
-        if name == "zookeeper" { return try? parent.child(name) }  // reserved only at the top
-        // As a key of its own, the name must fit the length limit; beneath `parent` it may exceed it.
-        guard 1 + name.utf8.count <= CoordinationLimits.maxKeyBytes else { return nil }
-        return parent.appending(storedName: name)
+        parent.appending(storedName: name)
     }
 
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {

@@ -174,11 +174,17 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
         return Key(unchecked: joined)
     }
 
-    /// The child named `storedName`, a name read back from a store (so already a valid segment).
-    /// Unlike ``child(_:)`` it does not apply the length limit, which counts only what users
-    /// write: a namespace plus a key of the maximum length is a longer physical path.
-    public func appending(storedName: String) -> Key {
-        Key(unchecked: isRoot ? "/" + storedName : path + "/" + storedName)
+    /// The child named `storedName`, a name read back from a store; `nil` when it is not a valid
+    /// segment, does not fit the length limit on its own, or is `zookeeper` at the top (public, so
+    /// it must not make a key ``init(_:)`` refuses: such a key reached the stores, and ZooKeeper
+    /// refused it only after I/O while etcd and the embedded store wrote it). Unlike ``child(_:)``
+    /// it does not apply the length limit to the whole key, which counts only what users write: a
+    /// namespace plus a key of the maximum length is a longer physical path.
+    public func appending(storedName: String) -> Key? {
+        guard Key.segmentProblem(storedName) == nil, 1 + storedName.utf8.count <= CoordinationLimits.maxKeyBytes,
+            !(isRoot && storedName == "zookeeper")
+        else { return nil }
+        return Key(unchecked: isRoot ? "/" + storedName : path + "/" + storedName)
     }
 
     /// The key of a whole path read back from a store (a znode path): `nil` unless every segment is

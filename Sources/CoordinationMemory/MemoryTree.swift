@@ -181,14 +181,15 @@ struct Overlay {
             if parent.isEphemeral { throw .ephemeralChildren(shown(parentKey)) }
             var key = requested
             if mode.isSequential {
-                key = parentKey.appending(storedName: requested.name + Key.sequenceSuffix(parent.nextSequence))
+                let numbered = parentKey.appending(storedName: requested.name + Key.sequenceSuffix(parent.nextSequence))
                 parent.nextSequence += 1
                 // The limit applies to the key as the user sees it, without the namespace.
-                do { _ = try Key(shown(key).path) } catch {
+                guard let numbered, (try? Key(shown(numbered).path)) != nil else {
                     throw CoordinationError(
                         .invalidKey, "sequential key \(shown(requested))… would be longer than \(CoordinationLimits.maxKeyBytes) bytes",
                         key: shown(requested))
                 }
+                key = numbered
             }
             if node(key) != nil { throw .nodeExists(shown(key)) }
             let created = MemoryNode(

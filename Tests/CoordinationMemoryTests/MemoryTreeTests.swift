@@ -33,7 +33,7 @@ import Testing
                 guard let parent = requested.parent, let next = nextSequence[parent] else { return false }
                 var key = requested
                 if mode.isSequential {
-                    key = parent.appending(storedName: requested.name + Key.sequenceSuffix(next))
+                    key = parent.appending(storedName: requested.name + Key.sequenceSuffix(next))!
                     nextSequence[parent] = next + 1
                 }
                 guard nextSequence[key] == nil else { return false }

@@ -25,7 +25,7 @@ struct ParallelTreeRead {
     func levels(under key: Key, _ body: ([Record]) async throws -> Void) async throws {
         var level: [Key]
         if key.isRoot {
-            level = try await names(of: .root).map { Key.root.appending(storedName: $0) }
+            level = try await names(of: .root).compactMap { Key.root.appending(storedName: $0) }
         } else {
             level = [key]
         }
@@ -45,7 +45,7 @@ struct ParallelTreeRead {
                         // to decide whether to list would only add a round trip.
                         async let names = names(of: child)
                         guard let record = try await store.get(child) else { return (nil, []) }
-                        return (record, try await names.map { child.appending(storedName: $0) })
+                        return (record, try await names.compactMap { child.appending(storedName: $0) })
                     }
                     inFlight += 1
                 }

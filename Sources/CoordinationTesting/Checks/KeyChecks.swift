@@ -49,6 +49,35 @@ extension ConformanceSuite {
             try expectInvalidKey("/zookeeper/x")
             try expectInvalidKey("/zookeeper/quota/a")
         },
+        ConformanceCheck("key-stored-names-cannot-smuggle-invalid-segments", clause: 1, "Key.appending(storedName:) and Key(storedPath:), the public ways to build a key from names a store gave back, make no key that Key(_:) refuses ('..', '.', '', 'a/b', control or private-use characters, 'zookeeper' at the top); a valid stored name round-trips on the store.") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/p")
+            for name in ["..", ".", "", "a/b", "a\u{1}b", "\u{E000}", "x\u{7F}"] {
+                for base in [Key.root, parent] {
+                    // Typed as an optional so that the check reads the same whether or not the call can fail.
+                    let made: Key? = base.appending(storedName: name)
+                    guard let key = made else { continue }
+                    // Such a key reached the stores: say what this one did with it.
+                    let outcome: String
+                    do {
+                        outcome = "created \(try await store.create(key, value: [], mode: .persistent).key.path.debugDescription)"
+                    } catch {
+                        outcome = "\(error)"
+                    }
+                    throw failure("appending(storedName: \(name.debugDescription)) to \(base) made the key \(key.path.debugDescription); \(ctx.backendName)'s create said: \(outcome)")
+                }
+            }
+            let reserved: Key? = Key.root.appending(storedName: "zookeeper")
+            try expect(reserved == nil, "appending(storedName: \"zookeeper\") to / must make no key: it is reserved at the top")
+            for path in ["/..", "/a/./b", "/a//b", "/zookeeper/x", "/a\u{1}", "/a/"] {
+                try expect(Key(storedPath: path) == nil, "Key(storedPath: \(path.debugDescription)) must make no key")
+            }
+            let nested: Key? = parent.appending(storedName: "zookeeper")
+            try expectEqual(nested, try Key("/p/zookeeper"), "'zookeeper' beneath the top is an ordinary name")
+            let valid = try require(parent.appending(storedName: "ok é") as Key?, "the key of the valid stored name 'ok é'")
+            _ = try await store.create(valid, value: bytes("v"), mode: .persistent)
+            try expectEqual(try await store.children(of: parent), ["ok é"], "children of \(parent)")
+        },
         ConformanceCheck("key-allows-zookeeper-lookalikes", clause: 1, "'/zookeeperx', '/zoo' and '/a/zookeeper' are ordinary keys that round-trip on the store.") { ctx in
             let store = try await ctx.open()
             for path in ["/zookeeperx", "/zoo", "/a/zookeeper", "/ZooKeeper"] {
