@@ -69,7 +69,7 @@ public enum CoordinationLimits {
     }
 
     /// Throws ``CoordinationError/Code/invalidKey`` when a create's key is deeper than
-    /// ``maxKeyDepth``, or a sequential create's key leaves no room for its ``sequenceDigits``-digit
+    /// ``maxKeyDepth`` or longer than ``maxKeyBytes``, or a sequential create's key leaves no room for its ``sequenceDigits``-digit
     /// number: the key it makes must fit ``maxKeyBytes`` like any other. (ZooKeeper would append
     /// the number past the limit, etcd refuse only after numbering.)
     public static func validate(create key: Key, mode: CreateMode) throws(CoordinationError) {
@@ -80,7 +80,17 @@ public enum CoordinationLimits {
                 "cannot create \(Key.quoted(key.path)): it is \(depth) segments deep; the limit is \(maxKeyDepth) on every backend (the namespace not counted)",
                 key: key)
         }
-        let length = key.path.utf8.count + sequenceDigits
+        // Key(_:) applies this limit, but a key joined from valid parts (appending, a stored path)
+        // can pass it; beyond it the backends failed each their own way (ZooKeeper lost the
+        // connection past jute.maxbuffer, etcd refused the txn of its ancestors as too large).
+        let bytes = key.path.utf8.count
+        guard bytes <= maxKeyBytes else {
+            throw CoordinationError(
+                .invalidKey,
+                "cannot create \(Key.quoted(key.path)): it is \(bytes) bytes long; the limit is \(maxKeyBytes) bytes on every backend (the namespace not counted)",
+                key: key)
+        }
+        let length = bytes + sequenceDigits
         guard mode.isSequential, length > maxKeyBytes else { return }
         throw CoordinationError(
             .invalidKey,

@@ -78,6 +78,35 @@ extension ConformanceSuite {
             _ = try await store.create(valid, value: bytes("v"), mode: .persistent)
             try expectEqual(try await store.children(of: parent), ["ok é"], "children of \(parent)")
         },
+        ConformanceCheck("key-over-long-from-parts-refused-by-create", clause: 1, "A key over the portable length limit built from valid parts (Key.appending(_:), Key(storedPath:)) is refused by a create, alone or in a transaction, with invalidKey naming the limit, before any I/O; with a value at the limit it would have passed etcd's request limit and not ZooKeeper's jute.maxbuffer.") { ctx in
+            let store = try await ctx.open()
+            let segment = "/" + String(repeating: "s", count: 1_000)
+            let joined = try Key(segment).appending(try Key(segment))
+            let stored = try require(Key(storedPath: String(repeating: segment, count: 60)), "a 60-segment stored path of 1,000-byte names")
+            let big = Array(repeating: UInt8(ascii: "v"), count: CoordinationLimits.maxValueBytes)
+            for key in [stored, joined] {
+                let outcome: String
+                do {
+                    outcome = "created (\(try await store.create(key, value: big, mode: .persistent).key.path.utf8.count) bytes)"
+                } catch let error as CoordinationError where error.code == .invalidKey {
+                    try expect(error.message.contains("\(CoordinationLimits.maxKeyBytes)"), "the invalidKey message names the limit: \(error.message)")
+                    continue
+                } catch {
+                    outcome = "\(error)"
+                }
+                throw failure("a create of a \(key.path.utf8.count)-byte key with a \(big.count)-byte value on \(ctx.backendName): \(outcome); expected invalidKey")
+            }
+            await store.close()
+            for mode in CreateMode.allCases {
+                try await expectThrows(code: .invalidKey, "a \(mode.rawValue) create of a \(joined.path.utf8.count)-byte key on a closed handle") {
+                    try await store.create(joined, value: [], mode: mode)
+                }
+            }
+            let refused = try await expectThrows(code: .invalidKey, "a transaction's create of a \(stored.path.utf8.count)-byte key on a closed handle") {
+                try await store.transaction([.check(try Key("/a"), version: nil), .create(stored, value: [], mode: .persistent)])
+            }
+            try expectEqual(refused.failedOperation, 1, "failedOperation")
+        },
         ConformanceCheck("key-allows-zookeeper-lookalikes", clause: 1, "'/zookeeperx', '/zoo' and '/a/zookeeper' are ordinary keys that round-trip on the store.") { ctx in
             let store = try await ctx.open()
             for path in ["/zookeeperx", "/zoo", "/a/zookeeper", "/ZooKeeper"] {
