@@ -109,6 +109,8 @@ struct ScopeWatcher {
         var sync: Set<Key> = []
         var reread: Set<Key> = []
         var relist: Set<Key> = []
+
+        var isEmpty: Bool { sync.isEmpty && reread.isEmpty && relist.isEmpty }
     }
 
     mutating func run() async {
@@ -155,6 +157,7 @@ struct ScopeWatcher {
     /// kind in flight at once.
     private mutating func handle(_ signals: [WatchSignal], into events: inout [WatchEvent]) async throws {
         var work = Work()
+        var readMeanwhile = false
         for signal in signals {
             // Only znodes in scope carry watches; a signal from beyond (none is expected) is ignored
             // rather than read, since reading would report a key outside the scope.
@@ -169,9 +172,20 @@ struct ScopeWatcher {
             switch signal.type {
             // A deleted znode needs no read: the same delete fired its parent's children watch,
             // whose re-listing finds a re-created one. Unknown, it was forgotten already (its
-            // other watch fired first, or the parent was re-listed).
+            // other watch fired first, or the parent was re-listed). What was signalled before it
+            // is read and reported first, else a change made before the delete would reach the
+            // consumer after it (store order). Those reads may have come after the znode was
+            // created again, re-arming the watch that would tell: its parent is listed again.
             case ZOO_DELETED_EVENT where node != root:
-                if isRead { forget(node, into: &events) }
+                guard isRead else { break }
+                if !work.isEmpty {
+                    try await perform(work, into: &events)
+                    work = Work()
+                    readMeanwhile = true
+                }
+                guard isKnown(node) else { break }
+                forget(node, into: &events)
+                if readMeanwhile, let parent = node.parent { work.relist.insert(parent) }
             case _ where !isRead: work.sync.insert(node)
             // A child event consumed only the children watch; the data watch still stands.
             case ZOO_CHILD_EVENT: work.relist.insert(node)
@@ -181,6 +195,12 @@ struct ScopeWatcher {
             default: work.sync.insert(node)
             }
         }
+        try await perform(work, into: &events)
+    }
+
+    /// Re-reads what `work` asks, reporting the differences.
+    private mutating func perform(_ work: Work, into events: inout [WatchEvent]) async throws {
+        var work = work
         // What a delete in this burst forgot (itself or an ancestor) is gone or will be found
         // again by its parent's re-listing: reading it here would leave its children unwatched.
         work.reread = work.reread.filter(isKnown)

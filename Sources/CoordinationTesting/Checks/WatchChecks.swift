@@ -420,6 +420,42 @@ extension ConformanceSuite {
             try expectEqual(deletesSeen.intersection([job, run.key, sibling.key]), [job, run.key, sibling.key], "the job and the keys beneath it reported as delete events")
             try expectEqual(deletesSeen.contains(claim.key), false, "the deletion of a key four levels deep")
         },
+        ConformanceCheck("watch-change-before-delete-reported-before-it", clause: 8, "In every scope, a change of one key made before another key's (recursive) deletion is reported before that deletion: when a watcher applies a delete, it already holds the change (coalescing may make it later, never earlier than store order allows).") { ctx in
+            let writer = try await ctx.open()
+            let watcher = try await ctx.open()
+            let folder = try Key("/w"), changed = try Key("/w/b")
+            _ = try await writer.create(changed, value: [], mode: .persistent)
+            for scope in [WatchScope.subtree, .greatGrandchildren, .grandchildren, .children] {
+                for round in 0..<4 {
+                    _ = try await writer.create(try Key("/w/d\(round)/e/f"), value: [], mode: .persistent)
+                    _ = try await writer.create(try Key("/w/d\(round)/g"), value: [], mode: .persistent)
+                }
+                let watch = ctx.watch(watcher, folder, scope: scope)
+                _ = try await watch.snapshot()
+                // Back to back, so that a watcher that batches what it is told sees them together.
+                var setVersions: [Int64] = []
+                for round in 0..<4 {
+                    // A create first, so that the watcher is busy reading it when the change's news comes.
+                    let results = try await writer.transaction([
+                        .create(try Key("/w/n\(round)"), value: [], mode: .persistent), .create(try Key("/w/n\(round)/x"), value: [], mode: .persistent),
+                        .set(changed, value: bytes("\(round)"), ifVersion: nil),
+                    ])
+                    setVersions.append(try require(results[2].setRecord, "the set's record").version)
+                    try await writer.delete(try Key("/w/d\(round)"), ifVersion: nil, recursive: true)
+                }
+                let sentinel = try await writer.create(try Key("/w/sentinel"), value: [], mode: .persistent)
+                try await watch.until("every deletion and the sentinel (\(scope.rawValue))", inspect: { event, state in
+                    guard case .delete(let key) = event, let round = (0..<4).first(where: { key.isUnder(try! Key("/w/d\($0)")) }) else { return }
+                    let held = state[changed]?.version ?? -1
+                    try expect(
+                        held >= setVersions[round],
+                        "\(scope.rawValue) watch: \(key) deleted while \(changed) is still at version \(held); it was set to version \(setVersions[round]) before that deletion")
+                }) { state in state[sentinel.key] != nil && !state.keys.contains { $0.path.hasPrefix("/w/d") } }
+                watch.inbox.cancel()
+                try await writer.delete(sentinel.key, ifVersion: nil, recursive: false)
+                for round in 0..<4 { try await writer.delete(try Key("/w/n\(round)"), ifVersion: nil, recursive: true) }
+            }
+        },
         ConformanceCheck("watch-survives-own-session-expiry", clause: 8, "A subtree watch on a handle whose session expires goes on: the expired session's ephemeral key leaves its state, then it reports another handle's later write and the handle's own ephemeral key of its new session.") { ctx in
             let store = try await ctx.open()
             let other = try await ctx.open()
