@@ -115,6 +115,42 @@ extension ConformanceSuite {
                 try await store.delete(parent, ifVersion: nil, recursive: true)
             }
         },
+        ConformanceCheck("sequential-parent-created-anew-by-another-handle", clause: 6, "When another handle (one in a nested namespace too) deletes a parent and creates it again, the first handle's next sequential create under it, plain or in a transaction, numbers as the second create under a parent never used does, after the other handle's first.") { ctx in
+            let first = try await ctx.open()
+            let fresh = try Key("/fresh")
+            let expected = [
+                try sequenceNumber(of: try await first.create(try fresh.child("s-"), value: [], mode: .sequential).key.name, prefix: "s-"),
+                try sequenceNumber(of: try await first.create(try fresh.child("s-"), value: [], mode: .sequential).key.name, prefix: "s-"),
+            ]
+            let outer = try await ctx.open()
+            let inner = try await ctx.open(try Key("/ns"))
+            for (round, other) in [(0, outer), (1, outer), (2, inner), (3, inner)] {
+                let viaTransaction = round % 2 == 1
+                let store = first
+                // The other handle names the parent from its own namespace: /ns/p here is /p in /ns.
+                let parentThere = try Key("/again\(round)")
+                let inStore = try require(other.namespace.relative(to: ctx.namespace), "the other handle's namespace").appending(parentThere)
+                // The first handle learns the counter the way it then creates (etcd keeps a guess per handle).
+                if viaTransaction {
+                    _ = try await store.create(inStore, value: [], mode: .persistent)
+                    _ = try await store.transaction(try (0..<3).map { _ in .create(try inStore.child("s-"), value: [], mode: .sequential) })
+                } else {
+                    for _ in 0..<3 { _ = try await store.create(try inStore.child("s-"), value: [], mode: .sequential) }
+                }
+                try await other.delete(parentThere, ifVersion: nil, recursive: true)
+                let theirs = try await other.create(try parentThere.child("s-"), value: [], mode: .sequential)
+                try expectEqual(try sequenceNumber(of: theirs.key.name, prefix: "s-"), expected[0], "round \(round): the other handle's first number")
+                let mine: Record
+                if viaTransaction {
+                    let results = try await store.transaction([.create(try inStore.child("s-"), value: [], mode: .sequential)])
+                    mine = try require(results.first?.createdRecord, "round \(round): the transaction's created record")
+                } else {
+                    mine = try await store.create(try inStore.child("s-"), value: [], mode: .sequential)
+                }
+                try expectEqual(try sequenceNumber(of: mine.key.name, prefix: "s-"), expected[1], "round \(round): the next number after the parent was created anew elsewhere")
+                try expectEqual(try await store.children(of: inStore), [theirs.key.name, mine.key.name], "round \(round): children of \(inStore)")
+            }
+        },
         ConformanceCheck("sequential-ephemeral-under-parent-created-anew", clause: 6, "An ephemeral-sequential create under a parent deleted and created again, whose old child of the same name went in a transaction, creates exactly the one key it returns.") { ctx in
             let store = try await ctx.open()
             let parent = try Key("/locks")
