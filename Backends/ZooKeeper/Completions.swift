@@ -181,6 +181,11 @@ final class WatchTrigger: Sendable {
         }
     }
 
+    /// Whether a deletion of `znode` waits among the pending signals.
+    func hasPendingDeletion(of znode: Key) -> Bool {
+        pending.withLock { $0.contains { $0.type == ZOO_DELETED_EVENT && $0.path == znode.path } }
+    }
+
     func finish() { wake.finish() }
 }
 

@@ -103,6 +103,8 @@ struct ScopeWatcher {
     /// that a child event or a delete touches only its own folder, and a re-listing makes keys only
     /// of the names it has not seen, however many znodes the folder holds.
     var childrenOf: [Key: [String: Key]] = [:]
+    /// The keys (as reported) the current burst reported as new to the consumer.
+    var newInBurst: Set<Key> = []
 
     /// What a batch of signals asks to re-read.
     private struct Work {
@@ -143,13 +145,26 @@ struct ScopeWatcher {
                 continue
             }
             var events: [WatchEvent] = []
+            newInBurst = []
             do {
                 try await handle(signals, into: &events)
+                // What was told before the replies just read (ZooKeeper's order) may be older
+                // than what they showed: handled with this burst, so that its puts take their
+                // places among these. Bounded, so that a busy scope still reports.
+                for _ in 0..<8 {
+                    let told = trigger.takePending()
+                    if told.isEmpty { break }
+                    if told.contains(where: \.isResync) {
+                        needsSnapshot = true
+                        break
+                    }
+                    try await handle(told, into: &events)
+                }
             } catch {
                 if let fatal = Self.fatal(error) { return output.finish(throwing: fatal) }
                 needsSnapshot = true
             }
-            for event in events { output.yield(event) }
+            for event in Self.inStoreOrder(events, new: newInBurst) { output.yield(event) }
         }
     }
 
@@ -215,6 +230,36 @@ struct ScopeWatcher {
 
     private func isKnown(_ node: Key) -> Bool { node == root || known[node] != nil }
 
+    /// `events` with each run of puts between two deletes in store order: by modRevision (a
+    /// coalesced change takes its latest place), a key new to the consumer before its children,
+    /// ties as read. A burst reads what it was told of together, in key order, round by round,
+    /// so a change made after another could otherwise be reported before it.
+    static func inStoreOrder(_ events: [WatchEvent], new: Set<Key>) -> [WatchEvent] {
+        var ordered: [WatchEvent] = []
+        ordered.reserveCapacity(events.count)
+        var run: [(place: Int64, index: Int, record: Record)] = []
+        var placeOf: [Key: Int64] = [:]
+        func flush() {
+            run.sort { ($0.place, $0.index) < ($1.place, $1.index) }
+            ordered += run.map { .put($0.record) }
+            run.removeAll(keepingCapacity: true)
+            placeOf.removeAll(keepingCapacity: true)
+        }
+        for (index, event) in events.enumerated() {
+            guard case .put(let record) = event else {
+                flush()
+                ordered.append(event)
+                continue
+            }
+            var place = max(record.modRevision, placeOf[record.key] ?? 0)
+            if let parent = record.key.parent, new.contains(parent), let parentPlace = placeOf[parent] { place = max(place, parentPlace) }
+            placeOf[record.key] = place
+            run.append((place, index, record))
+        }
+        flush()
+        return ordered
+    }
+
     /// Whether `node`'s children are in scope, so that it is listed with a children watch: its
     /// depth beneath the root is under the scope's ``WatchScope/depthLimit`` (0 for the key alone,
     /// 1 for children, 2 for grandchildren, 3 for great-grandchildren, none for a subtree), and it is not ephemeral
@@ -273,6 +318,7 @@ struct ScopeWatcher {
                 let record = store.record(node, value: read.data ?? [], stat: read.stat!)
                 if known[node] != record {
                     childrenOf[node.parent!, default: [:]][node.name] = node
+                    if known[node] == nil { newInBurst.insert(record.key) }
                     known[node] = record
                     events.append(.put(record))
                 }
@@ -302,7 +348,10 @@ struct ScopeWatcher {
                     let listed = Set(names)
                     var gone: [Key] = []
                     for (name, child) in current where !listed.contains(name) { gone.append(child) }
-                    for child in gone.sorted() { forget(child, into: &events) }
+                    // A known child's delete is told by its own watch, before this listing's reply
+                    // (ZooKeeper's order); while that signal waits, so does the delete, so that the
+                    // changes told before it are reported first.
+                    for child in gone.sorted() where !trigger.hasPendingDeletion(of: child) { forget(child, into: &events) }
                 }
             }
             syncing = nextReads
@@ -329,6 +378,7 @@ struct ScopeWatcher {
                 let record = store.record(node, value: read.data ?? [], stat: read.stat!)
                 if known[node] != record {
                     if node != root { childrenOf[node.parent!, default: [:]][node.name] = node }
+                    if known[node] == nil { newInBurst.insert(record.key) }
                     known[node] = record
                     events.append(.put(record))
                 }

@@ -456,6 +456,41 @@ extension ConformanceSuite {
                 for round in 0..<4 { try await writer.delete(try Key("/w/n\(round)"), ifVersion: nil, recursive: true) }
             }
         },
+        ConformanceCheck("watch-puts-of-several-keys-in-store-order", clause: 8, "In every scope, changes and creations of several keys made one after another are reported in that order: each put's modRevision is at least that of every put before it (keys in byte order or a batch's reading order would break it).") { ctx in
+            let writer = try await ctx.open()
+            let watcher = try await ctx.open()
+            let folder = try Key("/w")
+            for path in ["/w/a", "/w/c", "/w/z"] { _ = try await writer.create(try Key(path), value: [], mode: .persistent) }
+            for scope in [WatchScope.subtree, .greatGrandchildren, .grandchildren, .children] {
+                let watch = ctx.watch(watcher, folder, scope: scope)
+                _ = try await watch.snapshot()
+                var lastRevision: Int64 = 0
+                for round in 0..<3 {
+                    // A create of two keys first, so that the watcher is busy reading them when the rest is told.
+                    _ = try await writer.transaction([
+                        .create(try Key("/w/n\(round)"), value: [], mode: .persistent), .create(try Key("/w/n\(round)/x"), value: [], mode: .persistent),
+                    ])
+                    _ = try await writer.set(try Key("/w/z"), value: bytes("\(round)"), ifVersion: nil)
+                    _ = try await writer.set(try Key("/w/a"), value: bytes("\(round)"), ifVersion: nil)
+                    _ = try await writer.create(try Key("/w/new\(round)"), value: [], mode: .persistent)
+                    _ = try await writer.set(try Key("/w/c"), value: bytes("\(round)"), ifVersion: nil)
+                    let sentinel = try await writer.create(try Key("/w/sentinel\(round)"), value: [], mode: .persistent)
+                    // Each key changes once a round, and the next round waits for the watcher: no
+                    // coalescing can excuse a put that comes after a later one.
+                    try await watch.until("round \(round)'s writes (\(scope.rawValue))", inspect: { event, _ in
+                        guard case .put(let record) = event else { return }
+                        try expect(
+                            record.modRevision >= lastRevision,
+                            "\(scope.rawValue) watch: put of \(record.key) at modRevision \(record.modRevision) after a put at \(lastRevision)")
+                        lastRevision = record.modRevision
+                    }) { $0[sentinel.key] != nil }
+                }
+                watch.inbox.cancel()
+                for round in 0..<3 {
+                    for path in ["/w/n\(round)", "/w/new\(round)", "/w/sentinel\(round)"] { try await writer.delete(try Key(path), ifVersion: nil, recursive: true) }
+                }
+            }
+        },
         ConformanceCheck("watch-survives-own-session-expiry", clause: 8, "A subtree watch on a handle whose session expires goes on: the expired session's ephemeral key leaves its state, then it reports another handle's later write and the handle's own ephemeral key of its new session.") { ctx in
             let store = try await ctx.open()
             let other = try await ctx.open()
