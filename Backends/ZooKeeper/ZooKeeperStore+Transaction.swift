@@ -24,6 +24,7 @@ extension ZooKeeperStore {
         // create does (and the other backends), before the multi.
         let createsAtRoot = !namespace.isRoot && operations.createsBeneathRoot
         var madeNamespace = false
+        var skips = 0
         while true {
             attempts += 1
             do {
@@ -41,6 +42,11 @@ extension ZooKeeperStore {
                 guard !madeNamespace else { throw failure.error }
                 try await ensurePath(namespace)
                 madeNamespace = true
+            } catch let taken as SequentialNameTaken {
+                // Nothing was applied; the parent's count moves past the plain key's name.
+                skips += 1
+                guard skips < 64 else { throw taken.error }
+                try await skipSequence(under: taken.parent)
             } catch is MultiNotSent {
                 // Nothing went out: wait for a live session (after an expiry, the new one that
                 // replaces it, where the transaction runs as it would on etcd's new lease).
@@ -70,6 +76,28 @@ extension ZooKeeperStore {
     }
     /// The multi was not handed to the C client because the handle was not connected (or expired).
     private struct MultiNotSent: Error {}
+    /// A sequential create's number is the name of a plain key under `parent`; `error` is ZooKeeper's refusal.
+    private struct SequentialNameTaken: Error {
+        let parent: Key
+        let error: CoordinationError
+    }
+
+    /// Moves `parent`'s sequence (its cversion, which numbers sequential children) past the name a
+    /// plain child holds, as etcd's counter and the embedded store skip it (clause 6): a child
+    /// created and deleted in one multi, which nobody can see, counts twice.
+    func skipSequence(under parent: Key) async throws {
+        let scratch = try parent.child(".coordination-seq-" + String(UInt64.random(in: 0...UInt64.max), radix: 36))
+        for _ in 0..<8 {
+            do {
+                _ = try await runMulti([.create(scratch, value: [], mode: .persistent), .delete(scratch, ifVersion: nil)], probe: false)
+                return
+            } catch is MultiNotSent {
+                try await waitForLiveSession()
+            } catch let error as CoordinationError where error.code == .noNode {
+                return  // the parent went: the create's retry makes it again
+            }
+        }
+    }
     private static let notConnected: Int32 = .min
 
     private static func verb(of operation: Coordination.Operation) -> String {
@@ -169,8 +197,12 @@ extension ZooKeeperStore {
             }
             if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
                 let operation = operations[failure]
-                throw await fail(results[failure].err, znode(operation.key), Self.verb(of: operation), expected: operation.expectedVersion)
+                let error = await fail(results[failure].err, znode(operation.key), Self.verb(of: operation), expected: operation.expectedVersion)
                     .inTransaction(operation: failure, of: operations.count)
+                if results[failure].err == ZNODEEXISTS.rawValue, case .create(let key, _, let mode) = operation, mode.isSequential {
+                    throw SequentialNameTaken(parent: key.parent ?? .root, error: error)
+                }
+                throw error
             }
             let error = ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
             // Only a probed multi has a result past the operations' own.

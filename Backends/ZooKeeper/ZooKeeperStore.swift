@@ -286,6 +286,9 @@ public final class ZooKeeperStore: CoordinationStore {
                     continue
                 }
                 return record(created, value: value, stat: reply.stat!)
+            case ZNODEEXISTS.rawValue where mode.isSequential && attempts < 64:
+                // The number ZooKeeper chose is a plain key's name: move the count past it.
+                try await skipSequence(under: key.parent ?? .root)
             case ZNONODE.rawValue where attempts < 8:
                 // A missing ancestor; a concurrent delete may undo it again, hence the bounded retry.
                 if let parent = znode.parent, !parent.isRoot { try await ensurePath(parent) }

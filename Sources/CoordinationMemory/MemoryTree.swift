@@ -181,15 +181,19 @@ struct Overlay {
             if parent.isEphemeral { throw .ephemeralChildren(shown(parentKey)) }
             var key = requested
             if mode.isSequential {
-                let numbered = parentKey.appending(storedName: requested.name + Key.sequenceSuffix(parent.nextSequence))
-                parent.nextSequence += 1
-                // The limit applies to the key as the user sees it, without the namespace.
-                guard let numbered, (try? Key(shown(numbered).path)) != nil else {
-                    throw CoordinationError(
-                        .invalidKey, "sequential key \(shown(requested))… would be longer than \(CoordinationLimits.maxKeyBytes) bytes",
-                        key: shown(requested))
-                }
-                key = numbered
+                // A name a plain key already holds is skipped, as etcd's counter skips it: a
+                // sequential create never fails for it (clause 6).
+                repeat {
+                    let numbered = parentKey.appending(storedName: requested.name + Key.sequenceSuffix(parent.nextSequence))
+                    parent.nextSequence += 1
+                    // The limit applies to the key as the user sees it, without the namespace.
+                    guard let numbered, (try? Key(shown(numbered).path)) != nil else {
+                        throw CoordinationError(
+                            .invalidKey, "sequential key \(shown(requested))… would be longer than \(CoordinationLimits.maxKeyBytes) bytes",
+                            key: shown(requested))
+                    }
+                    key = numbered
+                } while node(key) != nil
             }
             if node(key) != nil { throw .nodeExists(shown(key)) }
             let created = MemoryNode(

@@ -165,6 +165,39 @@ extension ConformanceSuite {
             for _ in 0..<5 { created.append(try await store.create(try Key("/list/e-"), value: [], mode: .sequential).key.name) }
             try expectEqual(try await store.children(of: try Key("/list")), created, "children in creation order")
         },
+        ConformanceCheck("sequential-skips-names-taken-by-plain-keys", clause: 6, "A plain key holding the very name a sequential create would get next (the first number, or the second) does not make the create fail: alone or in a transaction, in every sequential mode, it gets a new, larger name and leaves the plain key as it was.") { ctx in
+            let store = try await ctx.open()
+            // Which number comes next differs per backend (ZooKeeper counts every child), so each
+            // parent takes a plain key at a different one of the first numbers.
+            for (index, plain) in ["s-0000000000", "s-0000000001", "s-0000000002"].enumerated() {
+                for mode in CreateMode.allCases where mode.isSequential {
+                    for viaTransaction in [false, true] {
+                        let parent = try Key("/taken\(index)-\(mode.rawValue)-\(viaTransaction)")
+                        let taken = try await store.create(try parent.child(plain), value: bytes("plain"), mode: .persistent)
+                        let prefix = try parent.child("s-")
+                        var names: [String] = []
+                        for _ in 0..<3 {
+                            let record: Record
+                            do {
+                                if viaTransaction {
+                                    let results = try await store.transaction([.create(prefix, value: [], mode: mode)])
+                                    record = try require(results.first?.createdRecord, "the created record (\(results))")
+                                } else {
+                                    record = try await store.create(prefix, value: [], mode: mode)
+                                }
+                            } catch let error as CoordinationError {
+                                throw failure("\(mode.rawValue) create of \(prefix)\(viaTransaction ? " in a transaction" : "") beside the plain key \(taken.key): \(error)")
+                            }
+                            try expect(record.key != taken.key, "the sequential create returned the plain key's name \(record.key)")
+                            names.append(record.key.name)
+                        }
+                        try expectEqual(names, names.sorted(), "names under \(parent) in creation order")
+                        try expectEqual(Set(names).count, names.count, "distinct names under \(parent)")
+                        try expectEqual(try await store.get(taken.key), taken, "the plain key \(taken.key)")
+                    }
+                }
+            }
+        },
         ConformanceCheck("sequential-not-confused-by-plain-children", clause: 6, "Plain keys under the same parent, even ones that look sequential, do not break the sequence: the next number still exceeds the previous one.") { ctx in
             let store = try await ctx.open()
             let first = try await store.create(try Key("/mix/s-"), value: [], mode: .sequential)
