@@ -197,8 +197,12 @@ extension ZooKeeperStore {
             }
             if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
                 let operation = operations[failure]
-                let error = await fail(results[failure].err, znode(operation.key), Self.verb(of: operation), expected: operation.expectedVersion)
-                    .inTransaction(operation: failure, of: operations.count)
+                var error = await fail(results[failure].err, znode(operation.key), Self.verb(of: operation), expected: operation.expectedVersion)
+                if results[failure].err == ZNONODE.rawValue, case .create(let key, _, _) = operation {
+                    // ZooKeeper's words name the key being created; what is missing is its parent.
+                    error.message = "cannot create \(key): its parent \(key.parent ?? .root) does not exist (a transaction creates no ancestors)"
+                }
+                error = error.inTransaction(operation: failure, of: operations.count)
                 if results[failure].err == ZNODEEXISTS.rawValue, case .create(let key, _, let mode) = operation, mode.isSequential {
                     throw SequentialNameTaken(parent: key.parent ?? .root, error: error)
                 }

@@ -62,6 +62,21 @@ extension ConformanceSuite {
             let error = try await expectThrows(code: .noNode, "get children of a missing key") { try await store.children(of: try Key("/none")) }
             try expect(error.failedOperation == nil, "failedOperation must be nil outside a transaction, got \(String(describing: error.failedOperation))")
         },
+        ConformanceCheck("error-transaction-create-names-missing-parent", clause: 9, "A transaction's create under a missing parent fails with noNode about the key it creates, in the same words on every backend, naming the parent that is missing.") { ctx in
+            let store = try await ctx.open()
+            _ = try await store.create(try Key("/here"), value: [], mode: .persistent)
+            for mode in CreateMode.allCases {
+                let child = try Key("/missing/child")
+                let error = try await expectThrows(code: .noNode, "a \(mode.rawValue) create under a missing parent in a transaction") {
+                    try await store.transaction([.check(try Key("/here"), version: 0), .create(child, value: [], mode: mode)])
+                }
+                try expectEqual(error.key, child, "the key the noNode error names")
+                try expectEqual(
+                    error.message,
+                    "transaction operation 2 of 2 failed: cannot create \(child): its parent /missing does not exist (a transaction creates no ancestors)",
+                    "the message of a \(mode.rawValue) create's noNode")
+            }
+        },
         ConformanceCheck("error-codes-are-stable", clause: 9, "The same situation gives the same code every time: a second identical failing call gives the same code as the first.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/x")
