@@ -87,7 +87,8 @@ public enum CoordinationLimits {
         guard bytes <= maxKeyBytes else {
             throw CoordinationError(
                 .invalidKey,
-                "cannot create \(Key.quoted(key.path)): it is \(bytes) bytes long; the limit is \(maxKeyBytes) bytes on every backend (the namespace not counted)",
+                "cannot create \(Key.quoted(key.path)): it is \(bytes) bytes long; the limit is \(maxKeyBytes) bytes on every backend"
+                    + " (the namespace not counted)",
                 key: key)
         }
         let length = bytes + sequenceDigits

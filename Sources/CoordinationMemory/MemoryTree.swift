@@ -175,7 +175,9 @@ struct Overlay {
         case .create(let requested, let value, let mode, let owner):
             guard let parentKey = requested.parent, var parent = node(parentKey) else {
                 throw CoordinationError(
-                    .noNode, "cannot create \(shown(requested)): its parent \(shown(requested.parent ?? .root)) does not exist (a transaction creates no ancestors)",
+                    .noNode,
+                    "cannot create \(shown(requested)): its parent \(shown(requested.parent ?? .root)) does not exist"
+                        + " (a transaction creates no ancestors)",
                     key: shown(requested))
             }
             if parent.isEphemeral { throw .ephemeralChildren(shown(parentKey)) }

@@ -64,7 +64,9 @@ extension ConformanceSuite {
                     } catch {
                         outcome = "\(error)"
                     }
-                    throw failure("appending(storedName: \(name.debugDescription)) to \(base) made the key \(key.path.debugDescription); \(ctx.backendName)'s create said: \(outcome)")
+                    throw failure(
+                        "appending(storedName: \(name.debugDescription)) to \(base) made the key \(key.path.debugDescription); "
+                            + "\(ctx.backendName)'s create said: \(outcome)")
                 }
             }
             let reserved: Key? = Key.root.appending(storedName: "zookeeper")
