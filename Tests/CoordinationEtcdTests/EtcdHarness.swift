@@ -1,8 +1,14 @@
 import Coordination
 @testable import CoordinationEtcd
+import CoordinationLocalServers
 import CoordinationTesting
+import Synchronization
 
 /// Runs the conformance suite against the shared etcd.
+///
+/// Every handle reaches etcd through a ``TCPRelay`` of its own (its requests, its lease's
+/// keep-alives and its watches alike), so that one handle can be cut off while etcd and the
+/// other handles go on.
 struct EtcdHarness: ConformanceHarness {
     var backendName: String { "etcd" }
 
@@ -17,7 +23,17 @@ struct EtcdHarness: ConformanceHarness {
     }
 
     func openStore(namespace: Key) async throws -> any CoordinationStore {
-        try await SharedEtcd.open(namespace, ttl: .seconds(10))
+        let owner = WeakEtcdStore()
+        let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { owner.isGone }
+        do {
+            let store = try await SharedEtcd.open(namespace, ttl: .seconds(10), endpoints: [relay.address])
+            owner.hold(store)
+            EtcdRelays.shared.add(relay, for: store)
+            return store
+        } catch {
+            relay.stop()
+            throw error
+        }
     }
 
     /// Revokes the store's lease from outside, as etcd does when the TTL runs out: its ephemeral
@@ -27,5 +43,58 @@ struct EtcdHarness: ConformanceHarness {
             throw CoordinationError(.unsupported, "expireSession needs an EtcdStore with a live lease")
         }
         try await EtcdAdmin(endpoints: SharedEtcd.endpoints).revoke(lease: lease)
+    }
+
+    /// Cuts the handle's relay: its open connections drop and new ones are refused, while its
+    /// lease lives on in etcd until the TTL runs out.
+    func cutConnection(of store: any CoordinationStore) async throws {
+        try EtcdRelays.shared.relay(of: store).cut()
+    }
+
+    func healConnection(of store: any CoordinationStore) async throws {
+        try EtcdRelays.shared.relay(of: store).heal()
+    }
+}
+
+/// The relay in front of each conformance handle.
+private final class EtcdRelays: Sendable {
+    static let shared = EtcdRelays()
+    private let relays = Mutex<[ObjectIdentifier: TCPRelay]>([:])
+
+    func add(_ relay: TCPRelay, for store: EtcdStore) {
+        relays.withLock { relays in
+            // Identifiers of stores already gone may be reused: drop relays that stopped.
+            relays = relays.filter { !$0.value.isStopped }
+            relays[ObjectIdentifier(store)] = relay
+        }
+    }
+
+    func relay(of store: any CoordinationStore) throws -> TCPRelay {
+        guard let store = store as? EtcdStore, let relay = relays.withLock({ $0[ObjectIdentifier(store)] }) else {
+            throw CoordinationError(.unsupported, "only an EtcdStore opened by EtcdHarness has a relay to cut")
+        }
+        return relay
+    }
+}
+
+/// The store a relay serves, held weakly so that the relay can tell when it is no longer needed.
+private final class WeakEtcdStore: Sendable {
+    private struct Reference {
+        weak var store: EtcdStore?
+        var opened = false
+    }
+    private let reference = Mutex(Reference())
+
+    func hold(_ store: EtcdStore) {
+        reference.withLock { $0 = Reference(store: store, opened: true) }
+    }
+
+    /// `true` once the store was closed or released (never while it is still being opened).
+    var isGone: Bool {
+        reference.withLock { reference in
+            guard reference.opened else { return false }
+            guard let store = reference.store else { return true }
+            return store.session.state == .closed
+        }
     }
 }

@@ -80,6 +80,14 @@ struct UnsortedChildrenHarness: ConformanceHarness {
     func expireSession(of store: any CoordinationStore) async throws {
         try await memory.expireSession(of: (store as! UnsortedChildrenStore).base)
     }
+
+    func cutConnection(of store: any CoordinationStore) async throws {
+        try await memory.cutConnection(of: (store as! UnsortedChildrenStore).base)
+    }
+
+    func healConnection(of store: any CoordinationStore) async throws {
+        try await memory.healConnection(of: (store as! UnsortedChildrenStore).base)
+    }
 }
 
 struct UnsortedChildrenStore: CoordinationStore {

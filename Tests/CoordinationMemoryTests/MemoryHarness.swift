@@ -26,4 +26,20 @@ struct MemoryHarness: ConformanceHarness {
         store.simulateDisconnect()
         clock.advance(by: store.session.ttl + .seconds(1))
     }
+
+    /// The store's own simulation of lost contact: calls fail with `connectionLoss`, the session is
+    /// `suspended`, and the server's clock (which only the harness advances) never reaches the TTL.
+    func cutConnection(of store: any CoordinationStore) async throws {
+        guard let store = store as? MemoryStore else {
+            throw CoordinationError(.unsupported, "the memory harness can only cut MemoryStore handles")
+        }
+        store.simulateDisconnect()
+    }
+
+    func healConnection(of store: any CoordinationStore) async throws {
+        guard let store = store as? MemoryStore else {
+            throw CoordinationError(.unsupported, "the memory harness can only heal MemoryStore handles")
+        }
+        store.simulateReconnect()
+    }
 }

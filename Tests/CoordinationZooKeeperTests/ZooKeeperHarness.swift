@@ -17,4 +17,20 @@ struct ZooKeeperHarness: ConformanceHarness {
         }
         try await ZooKeeperSessionDrill.expire(store)
     }
+
+    /// Cuts the handle's own TCP relay: the C client loses its connection and cannot make another.
+    func cutConnection(of store: any CoordinationStore) async throws {
+        try ZooKeeperSessionDrill.cut(try Self.zooKeeperStore(store))
+    }
+
+    func healConnection(of store: any CoordinationStore) async throws {
+        try ZooKeeperSessionDrill.heal(try Self.zooKeeperStore(store))
+    }
+
+    private static func zooKeeperStore(_ store: any CoordinationStore) throws -> ZooKeeperStore {
+        guard let store = store as? ZooKeeperStore else {
+            throw CoordinationError(.unsupported, "not a ZooKeeperStore: \(type(of: store))")
+        }
+        return store
+    }
 }

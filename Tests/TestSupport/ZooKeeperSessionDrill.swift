@@ -38,13 +38,30 @@ public enum ZooKeeperSessionDrill {
         }
     }
 
+    /// Drops `store`'s connection and refuses new ones until ``heal(_:)``; the server keeps the
+    /// session for its timeout, so a short cut only suspends it.
+    /// - Throws: `unsupported` for a store not opened by ``open(hosts:namespace:sessionTimeout:user:password:logger:)``.
+    public static func cut(_ store: ZooKeeperStore) throws {
+        try relay(of: store).cut()
+    }
+
+    /// Lets `store` reach the server again; it reconnects by itself.
+    public static func heal(_ store: ZooKeeperStore) throws {
+        try relay(of: store).heal()
+    }
+
+    private static func relay(of store: ZooKeeperStore) throws -> TCPRelay {
+        guard let relay = relays.withLock({ $0[ObjectIdentifier(store)] }) else {
+            throw CoordinationError(.unsupported, "this ZooKeeperStore was not opened through ZooKeeperSessionDrill.open")
+        }
+        return relay
+    }
+
     /// Ends `store`'s session from the server's side and returns once the store reported it.
     /// - Throws: `unsupported` for a store not opened by ``open(hosts:namespace:sessionTimeout:user:password:logger:)``;
     ///   `timeout` when the store does not report the expiry in time.
     public static func expire(_ store: ZooKeeperStore, timeout: Duration = .seconds(60)) async throws {
-        guard let relay = relays.withLock({ $0[ObjectIdentifier(store)] }) else {
-            throw CoordinationError(.unsupported, "this ZooKeeperStore was not opened through ZooKeeperSessionDrill.open")
-        }
+        let relay = try relay(of: store)
         let original = store.session.sessionID
         relay.cut()
         do {
