@@ -13,6 +13,8 @@ final class CheckContext: Sendable {
     private struct Resources {
         var stores: [any CoordinationStore] = []
         var cancellations: [@Sendable () -> Void] = []
+        /// Handles ``cut(_:)`` ever cut off, healed again at the end (healing twice is harmless).
+        var cut: [any CoordinationStore] = []
     }
     private let resources = Mutex(Resources())
 
@@ -45,6 +47,17 @@ final class CheckContext: Sendable {
         return inbox
     }
 
+    /// Cuts `store` (opened by ``open(_:)``) off from the server until ``heal(_:)``; a check that
+    /// fails meanwhile leaves it to ``finish()`` to heal.
+    func cut(_ store: any CoordinationStore) async throws {
+        resources.withLock { $0.cut.append(store) }
+        try await harness.cutConnection(of: store)
+    }
+
+    func heal(_ store: any CoordinationStore) async throws {
+        try await harness.healConnection(of: store)
+    }
+
     /// Closes every handle and stops every stream the check opened.
     func finish() async {
         let taken = resources.withLock { resources in
@@ -52,6 +65,8 @@ final class CheckContext: Sendable {
             return resources
         }
         for cancel in taken.cancellations { cancel() }
+        // Healed first, so that closing ends their sessions on the server at once.
+        for store in taken.cut { try? await harness.healConnection(of: store) }
         for store in taken.stores { await store.close() }
     }
 }
@@ -62,6 +77,25 @@ extension EventInbox where Element == SessionEvent {
         while true {
             let event = try await next("session state \(state.rawValue)", file: file, line: line)
             if event.state == state { return event }
+        }
+    }
+}
+
+extension EventInbox where Element == SessionEvent {
+    /// Takes session events until one in `state` arrives for session `sessionID`, and returns it;
+    /// fails at once on an event saying that session is lost or replaced (expired, closed, another
+    /// sessionID), or that contact came back as a new session (`connected`) instead of `reconnected`.
+    func until(
+        _ state: SessionState, sameSession sessionID: String, file: String = #fileID, line: Int = #line
+    ) async throws -> SessionEvent {
+        while true {
+            let event = try await next("session state \(state.rawValue) of session \(sessionID)", file: file, line: line)
+            if event.state == state && event.sessionID == sessionID { return event }
+            if event.sessionID != sessionID || [.expired, .closed, .connected].contains(event.state) {
+                throw failure(
+                    "awaiting \(state.rawValue) of session \(sessionID), the session stream reported \(event.state.rawValue) of session \(event.sessionID)",
+                    file: file, line: line)
+            }
         }
     }
 }

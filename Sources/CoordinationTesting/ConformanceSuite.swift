@@ -21,7 +21,7 @@ public struct ConformanceSuite: Sendable {
     /// Every check, grouped by clause.
     public static var checks: [ConformanceCheck] {
         keyChecks + valueChecks + treeChecks + recordChecks + operationChecks + transactionChecks
-            + sequentialChecks + sessionChecks + watchChecks + errorChecks + namespaceChecks + differentialChecks
+            + sequentialChecks + sessionChecks + cutChecks + watchChecks + errorChecks + namespaceChecks + differentialChecks
     }
 
     /// The check called `name`, if there is one.
