@@ -48,8 +48,12 @@ extension ZooKeeperStore {
                 guard skips < 64 else { throw taken.error }
                 try await skipSequence(under: taken.parent)
             } catch is MultiNotSent {
-                // Nothing went out: wait for a live session (after an expiry, the new one that
-                // replaces it, where the transaction runs as it would on etcd's new lease).
+                // Nothing went out. While contact is lost it fails at once, as every other call
+                // does, instead of waiting as long as the cut lasts (for ever if the server stays
+                // out of reach: only the server can say the session expired).
+                if session.state == .suspended { throw Self.notSent("transaction") }
+                // After an expiry, wait for the new session that replaces it, where the
+                // transaction runs as it would on etcd's new lease.
                 guard attempts < 50 else { throw fail(ZCONNECTIONLOSS.rawValue, namespace, "transaction") }
                 try await waitForLiveSession()
                 // Our session events can run a moment ahead of the C client's own state.
@@ -68,6 +72,13 @@ extension ZooKeeperStore {
             }
         }
         throw CoordinationError.closed()
+    }
+
+    /// A definite failure: the request was never handed to the C client.
+    private static func notSent(_ operation: String) -> CoordinationError {
+        CoordinationError(
+            .unavailable, "lost contact with ZooKeeper (the session may still come back); the \(operation) was not sent",
+            backendDetail: "ZooKeeper handle not in ZOO_CONNECTED_STATE")
     }
 
     /// The namespace's znode is missing; `error` is what to report if making it does not help.
@@ -92,6 +103,7 @@ extension ZooKeeperStore {
                 _ = try await runMulti([.create(scratch, value: [], mode: .persistent), .delete(scratch, ifVersion: nil)], probe: false)
                 return
             } catch is MultiNotSent {
+                if session.state == .suspended { throw Self.notSent("sequential create") }
                 try await waitForLiveSession()
             } catch let error as CoordinationError where error.code == .noNode {
                 return  // the parent went: the create's retry makes it again

@@ -1,4 +1,5 @@
 import Coordination
+import Synchronization
 
 /// A connection lost for less than the TTL (clauses 7, 8, 9): the handle is cut off by the harness
 /// (``ConformanceHarness/cutConnection(of:)``) only for as long as a check needs to act, always
@@ -109,25 +110,30 @@ extension ConformanceSuite {
             ]
             // All at once, so that the cut stays inside the TTL however long each takes to fail.
             let ttl = store.session.ttl
-            let outcomes = try await within(ttl, awaiting: "every operation tried during the cut to end, within the TTL (\(ttl))") {
-                await withTaskGroup(of: (Int, CoordinationError?).self) { group in
-                    for (index, attempt) in attempts.enumerated() {
-                        group.addTask {
-                            do {
-                                try await attempt.run()
-                                return (index, nil)
-                            } catch let error as CoordinationError {
-                                return (index, error)
-                            } catch {
-                                return (index, CoordinationError(.unsupported, "not a CoordinationError: \(error)"))
+            let ended = Ended()
+            do {
+                try await within(ttl, awaiting: "every operation tried during the cut to end") {
+                    await withTaskGroup(of: Void.self) { group in
+                        for (index, attempt) in attempts.enumerated() {
+                            group.addTask {
+                                var outcome: CoordinationError?
+                                do {
+                                    try await attempt.run()
+                                } catch let error as CoordinationError {
+                                    outcome = error
+                                } catch {
+                                    outcome = CoordinationError(.unsupported, "not a CoordinationError: \(error)")
+                                }
+                                ended.errors.withLock { $0[index] = .some(outcome) }
                             }
                         }
                     }
-                    var outcomes: [Int: CoordinationError?] = [:]
-                    for await (index, error) in group { outcomes[index] = error }
-                    return outcomes
                 }
+            } catch let timedOut as ConformanceFailure {
+                let pending = ended.errors.withLock { ended in attempts.indices.filter { ended[$0] == nil }.map { attempts[$0].name } }
+                throw failure("\(pending.joined(separator: ", ")) still running a TTL (\(ttl)) into the cut: \(timedOut.message)")
             }
+            let outcomes = ended.errors.withLock { $0 }
             try await ctx.heal(store)
             _ = try await events.until(.reconnected, sameSession: before.sessionID)
             var definite: Set<String> = []
@@ -159,4 +165,9 @@ extension ConformanceSuite {
             try expectEqual(try await observer.get(key)?.value, bytes("after"), "the set after the cut, read by another handle")
         },
     ]
+}
+
+/// The outcome of each operation tried during a cut, by index, as each one ends: `.some(nil)` for a success.
+private final class Ended: Sendable {
+    let errors = Mutex<[Int: CoordinationError?]>([:])
 }
