@@ -51,7 +51,7 @@ extension ZooKeeperStore {
                 // Nothing went out. While contact is lost it fails at once, as every other call
                 // does, instead of waiting as long as the cut lasts (for ever if the server stays
                 // out of reach: only the server can say the session expired).
-                if session.state == .suspended { throw Self.notSent("transaction") }
+                if session.state == .suspended { throw notSent("transaction") }
                 // After an expiry, wait for the new session that replaces it, where the
                 // transaction runs as it would on etcd's new lease.
                 guard attempts < 50 else { throw fail(ZCONNECTIONLOSS.rawValue, namespace, "transaction") }
@@ -74,11 +74,10 @@ extension ZooKeeperStore {
         throw CoordinationError.closed()
     }
 
-    /// A definite failure: the request was never handed to the C client.
-    private static func notSent(_ operation: String) -> CoordinationError {
-        CoordinationError(
-            .unavailable, "lost contact with ZooKeeper (the session may still come back); the \(operation) was not sent",
-            backendDetail: "ZooKeeper handle not in ZOO_CONNECTED_STATE")
+    /// A write refused for lost contact: `connectionLoss`, as the C client reports every other
+    /// write while it reconnects and as the other backends do (though this one was never sent).
+    private func notSent(_ operation: String) -> CoordinationError {
+        ZooKeeperReturnCode.error(ZCONNECTIONLOSS.rawValue, key: nil, during: operation)
     }
 
     /// The namespace's znode is missing; `error` is what to report if making it does not help.
@@ -103,7 +102,7 @@ extension ZooKeeperStore {
                 _ = try await runMulti([.create(scratch, value: [], mode: .persistent), .delete(scratch, ifVersion: nil)], probe: false)
                 return
             } catch is MultiNotSent {
-                if session.state == .suspended { throw Self.notSent("sequential create") }
+                if session.state == .suspended { throw notSent("sequential create") }
                 try await waitForLiveSession()
             } catch let error as CoordinationError where error.code == .noNode {
                 return  // the parent went: the create's retry makes it again

@@ -115,6 +115,17 @@ public final class ZooKeeperStore: CoordinationStore {
         ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation)
     }
 
+    /// ``fail(_:_:_:)`` for a read: lost contact makes it `unavailable`, as on the other backends;
+    /// only a write's outcome can be unknown (`connectionLoss`).
+    func failRead(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
+        var error = fail(rc, znode, operation)
+        if error.code == .connectionLoss {
+            error.code = .unavailable
+            error.message = "lost contact with ZooKeeper during \(operation) \(key(ofZnode: znode)); nothing was read"
+        }
+        return error
+    }
+
     /// ``fail(_:_:_:)``, except that a version refusal (`ZBADVERSION`, which names no version)
     /// says which version the key is at now, read after it, as the other backends say it.
     func fail(_ rc: Int32, _ znode: Key, _ operation: String, expected version: Int64?) async -> CoordinationError {
@@ -209,7 +220,7 @@ public final class ZooKeeperStore: CoordinationStore {
         switch reply.rc {
         case ZOK.rawValue: return record(znode, value: reply.data ?? [], stat: reply.stat!)
         case ZNONODE.rawValue: return nil
-        default: throw fail(reply.rc, znode, "get")
+        default: throw failRead(reply.rc, znode, "get")
         }
     }
 
@@ -223,7 +234,7 @@ public final class ZooKeeperStore: CoordinationStore {
         switch reply.rc {
         case ZOK.rawValue: return true
         case ZNONODE.rawValue: return false
-        default: throw fail(reply.rc, znode, "exists")
+        default: throw failRead(reply.rc, znode, "exists")
         }
     }
 
@@ -239,7 +250,7 @@ public final class ZooKeeperStore: CoordinationStore {
         case ZNONODE.rawValue where key.isRoot:
             return []  // the namespace's znode was removed from outside: an empty namespace
         default:
-            throw fail(reply.rc, znode, "list children of")
+            throw failRead(reply.rc, znode, "list children of")
         }
     }
 

@@ -5,8 +5,9 @@ import Synchronization
 /// A handle on a ``MemoryServer``: the full store contract in one process, with its own session.
 ///
 /// Besides the contract it offers test hooks that stand in for a network: ``simulateDisconnect()``,
-/// ``simulateReconnect()`` and ``expireSession()``. While disconnected, every operation fails with
-/// `connectionLoss` and watch streams are paused; they resume with a fresh snapshot.
+/// ``simulateReconnect()`` and ``expireSession()``. While disconnected, reads fail with `unavailable`
+/// and writes with `connectionLoss`, as on the real backends, and watch streams are paused; they
+/// resume with a fresh snapshot.
 public final class MemoryStore: CoordinationStore {
     public let namespace: Key
     let server: MemoryServer
@@ -100,13 +101,13 @@ public final class MemoryStore: CoordinationStore {
 
     public func get(_ key: Key) async throws -> Record? {
         try refuseRoot(key, "read")
-        _ = try usableSession()
+        _ = try usableSession(reading: true)
         let path = physical(key)
         return try server.withTree { state in state.record(at: path, namespace: namespace) }
     }
 
     public func exists(_ key: Key) async throws -> Bool {
-        _ = try usableSession()
+        _ = try usableSession(reading: true)
         if key.isRoot { return true }
         let path = physical(key)
         return try server.withTree { state in state.tree.node(path) != nil }
@@ -183,7 +184,7 @@ public final class MemoryStore: CoordinationStore {
     }
 
     public func children(of key: Key) async throws -> [String] {
-        _ = try usableSession()
+        _ = try usableSession(reading: true)
         let path = physical(key)
         return try server.withTree { state throws(CoordinationError) in
             guard let node = state.tree.node(path) else {
@@ -196,7 +197,7 @@ public final class MemoryStore: CoordinationStore {
 
     public func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error> {
         let records: Result<[Record], CoordinationError> = Result { () throws(CoordinationError) in
-            _ = try usableSession()
+            _ = try usableSession(reading: true)
             let path = physical(key)
             let namespace = namespace
             return try server.withTree { state in
@@ -276,12 +277,14 @@ public final class MemoryStore: CoordinationStore {
 
     private func physical(_ key: Key) -> Key { namespace.appending(key) }
 
-    /// The current session id, or the error that stops any operation now.
-    private func usableSession() throws(CoordinationError) -> UInt64 {
+    /// The current session id, or the error that stops any operation now. A read cut off is
+    /// `unavailable` (nothing can be unknown about it); a write is `connectionLoss`, as a real
+    /// backend that cannot tell whether its request left says it.
+    private func usableSession(reading: Bool = false) throws(CoordinationError) -> UInt64 {
         let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
         if closed { throw .closed() }
         if server.isDisconnected(session: id) {
-            throw CoordinationError(.connectionLoss, "the memory store handle is disconnected (simulated)")
+            throw CoordinationError(reading ? .unavailable : .connectionLoss, "the memory store handle is disconnected (simulated)")
         }
         return id
     }
