@@ -93,7 +93,8 @@ extension EventInbox where Element == SessionEvent {
             if event.state == state && event.sessionID == sessionID { return event }
             if event.sessionID != sessionID || [.expired, .closed, .connected].contains(event.state) {
                 throw failure(
-                    "awaiting \(state.rawValue) of session \(sessionID), the session stream reported \(event.state.rawValue) of session \(event.sessionID)",
+                    "awaiting \(state.rawValue) of session \(sessionID), the session stream reported "
+                        + "\(event.state.rawValue) of session \(event.sessionID)",
                     file: file, line: line)
             }
         }

@@ -44,6 +44,7 @@ extension ConformanceSuite {
             for key in [changed, deleted, try Key("/w/kept")] { _ = try await writer.create(key, value: [], mode: .persistent) }
             let watch = ctx.watch(store, folder, scope: .subtree)
             _ = try await watch.snapshot()
+            let atCut = watch.state
             let events = ctx.sessionEvents(store)
             let before = try await events.next("the current session state")
             try await ctx.cut(store)
@@ -68,17 +69,28 @@ extension ConformanceSuite {
             if lastSnapshot == nil {
                 try expectEqual(received, expected, "with no fresh snapshot, the events after the cut (the changes made during it, then the sentinel)")
             }
-            // Between snapshots, events follow store order and none comes twice.
+            // Between snapshots, events follow store order and none comes twice: a put is newer than
+            // what the consumer holds for its key, a delete removes a key it holds.
             var position = -1
+            var held = atCut
             for event in received {
-                if case .snapshot = event {
+                switch event {
+                case .snapshot:
                     position = -1
-                    continue
+                case .put(let record):
+                    if let old = held[record.key] {
+                        try expect(record.modRevision > old.modRevision, "put of \(record.key) at modRevision \(record.modRevision) delivered again")
+                    }
+                case .delete(let key):
+                    try expect(held[key] != nil, "delete of \(key) delivered while the consumer no longer holds it: delivered twice")
                 }
+                held.apply(event)
+                if case .snapshot = event { continue }
                 guard let index = expected.firstIndex(of: event) else {
                     throw failure("the watch delivered \(event), which is none of the changes made: \(expected)")
                 }
-                try expect(index > position, "\(event) delivered after \(position >= 0 ? "\(expected[position])" : "nothing"): out of store order or twice")
+                let previous = position >= 0 ? "\(expected[position])" : "nothing"
+                try expect(index > position, "\(event) delivered after \(previous): out of store order or twice")
                 position = index
             }
             let truth = Dictionary(uniqueKeysWithValues: try await writer.records(under: folder).map { ($0.key, $0) })
@@ -153,11 +165,15 @@ extension ConformanceSuite {
                 if attempt.write && error.code == .unavailable { definite.insert(attempt.name) }
             }
             // unavailable says nothing was applied: hold the backend to it.
-            if definite.contains("create") { try expect(!(try await observer.exists(created)), "create failed with unavailable, yet \(created) exists") }
+            if definite.contains("create") {
+                try expect(!(try await observer.exists(created)), "create failed with unavailable, yet \(created) exists")
+            }
             if definite.contains("ephemeral create") {
                 try expect(!(try await observer.exists(ephemeral)), "ephemeral create failed with unavailable, yet \(ephemeral) exists")
             }
-            if definite.contains("set") { try expectEqual(try await observer.get(key)?.version, 0, "version of \(key) after a set that failed with unavailable") }
+            if definite.contains("set") {
+                try expectEqual(try await observer.get(key)?.version, 0, "version of \(key) after a set that failed with unavailable")
+            }
             if definite.contains("delete") { try expect(try await observer.exists(doomed), "delete failed with unavailable, yet \(doomed) is gone") }
             if definite.contains("transaction") {
                 try expect(!(try await observer.exists(inTransaction)), "transaction failed with unavailable, yet \(inTransaction) exists")
