@@ -24,7 +24,9 @@ public struct CoordinationError: Error, Sendable, Hashable, CustomStringConverti
         case transactionTooLarge
         /// The session that owned the operation expired; its ephemeral keys are gone.
         case sessionExpired
-        /// Contact was lost while the operation was in flight: a write's outcome is unknown.
+        /// Contact was lost while a write was in flight, or a write was tried while contact is
+        /// lost: its outcome is unknown. (A read in the same situation is ``unavailable``: it has
+        /// no outcome to be unsure of.)
         case connectionLoss
         /// The operation did not complete in time; a write's outcome is unknown.
         case timeout
@@ -32,7 +34,8 @@ public struct CoordinationError: Error, Sendable, Hashable, CustomStringConverti
         case unauthenticated
         /// The credentials are valid but not allowed to do this.
         case permissionDenied
-        /// The store cannot be reached, or the handle is closed.
+        /// The store cannot be reached (a read, or a write known not to have been applied), or the
+        /// handle is closed.
         case unavailable
         /// The backend cannot honour this request; it says so instead of faking it.
         case unsupported
