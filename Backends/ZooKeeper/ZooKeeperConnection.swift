@@ -123,6 +123,13 @@ final class ZooKeeperConnection: Sendable {
                 return (events, restart)
             }
             for event in events { sessions.send(event) }
+            // Every watch re-reads its scope when contact is back. Pushed here, on the C client's
+            // event thread, so that it lands before the events the server fires for the watches
+            // the client sets again (which come after this one, in the server's watch-type order,
+            // not store order); a subscriber to `sessions` could see it only after them.
+            if events.contains(where: { $0.state == .connected || $0.state == .reconnected }) {
+                for trigger in state.withLock({ $0.triggers }) { trigger.push(.resync) }
+            }
             return restart
         }
         logger.debug("ZooKeeper session event", metadata: ["input": "\(input)", "generation": "\(generation)"])

@@ -29,16 +29,9 @@ extension ZooKeeperStore {
             output.finish(throwing: CoordinationError.closed())
             return stream
         }
+        // The connection pushes a resync into it whenever contact is made again.
         let trigger = WatchTrigger()
         connection.retain(trigger)
-        let sessions = connection.sessions
-        let monitor = Task {
-            var first = true
-            for await event in sessions.subscribe() {
-                defer { first = false }
-                if !first && (event.state == .connected || event.state == .reconnected) { trigger.push(.resync) }
-            }
-        }
         // The loop is store calls with bookkeeping in between: on the completion executor each
         // reply and watch trigger continues it where it arrives, one thread wake-up fewer each
         // (claims bench: faster in 10 of 14 pairs, with fewer context switches). Its
@@ -51,7 +44,6 @@ extension ZooKeeperStore {
         let connection = self.connection
         output.onTermination = { _ in
             loop.cancel()
-            monitor.cancel()
             trigger.finish()
             connection.unregister(registration)
         }
