@@ -2,6 +2,7 @@ import Coordination
 @testable import CoordinationEtcd
 import CoordinationLocalServers
 import CoordinationTesting
+import CoordinationTestSupport
 import Synchronization
 
 /// Runs the conformance suite against the shared etcd.
@@ -23,7 +24,7 @@ struct EtcdHarness: ConformanceHarness {
     }
 
     func openStore(namespace: Key) async throws -> any CoordinationStore {
-        let owner = WeakEtcdStore()
+        let owner = WeakStore<EtcdStore>()
         let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { owner.isGone }
         do {
             let store = try await SharedEtcd.open(namespace, ttl: .seconds(10), endpoints: [relay.address])
@@ -74,27 +75,5 @@ private final class EtcdRelays: Sendable {
             throw CoordinationError(.unsupported, "only an EtcdStore opened by EtcdHarness has a relay to cut")
         }
         return relay
-    }
-}
-
-/// The store a relay serves, held weakly so that the relay can tell when it is no longer needed.
-private final class WeakEtcdStore: Sendable {
-    private struct Reference {
-        weak var store: EtcdStore?
-        var opened = false
-    }
-    private let reference = Mutex(Reference())
-
-    func hold(_ store: EtcdStore) {
-        reference.withLock { $0 = Reference(store: store, opened: true) }
-    }
-
-    /// `true` once the store was closed or released (never while it is still being opened).
-    var isGone: Bool {
-        reference.withLock { reference in
-            guard reference.opened else { return false }
-            guard let store = reference.store else { return true }
-            return store.session.state == .closed
-        }
     }
 }

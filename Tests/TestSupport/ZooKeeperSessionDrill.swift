@@ -18,7 +18,7 @@ public enum ZooKeeperSessionDrill {
         hosts: [String], namespace: Key, sessionTimeout: Duration, user: String? = nil, password: String? = nil,
         logger: Logger
     ) async throws -> ZooKeeperStore {
-        let owner = WeakStore()
+        let owner = WeakStore<ZooKeeperStore>()
         let relay = try TCPRelay(upstreams: hosts) { owner.isGone }
         do {
             let store = try await ZooKeeperStore(
@@ -76,30 +76,6 @@ public enum ZooKeeperSessionDrill {
         }
         if ended == nil {
             throw CoordinationError(.timeout, "the store did not report its session \(original) expired within \(timeout)")
-        }
-    }
-}
-
-/// The store a relay serves, held weakly so that the relay can tell when it is no longer needed.
-private final class WeakStore: Sendable {
-    private struct Reference {
-        weak var store: ZooKeeperStore?
-        var opened = false
-    }
-    private let reference = Mutex(Reference())
-
-    init() {}
-
-    func hold(_ store: ZooKeeperStore) {
-        reference.withLock { $0 = Reference(store: store, opened: true) }
-    }
-
-    /// `true` once the store was closed or released (never while it is still being opened).
-    var isGone: Bool {
-        reference.withLock { reference in
-            guard reference.opened else { return false }
-            guard let store = reference.store else { return true }
-            return store.session.state == .closed
         }
     }
 }
