@@ -159,7 +159,9 @@ struct WatchSignal: Sendable {
 /// that arrive while it re-reads are re-read together in its next batch of calls. Kept alive by the connection until the handle is
 /// closed, because the C client may still hold the pointer after the consumer has gone away.
 final class WatchTrigger: Sendable {
-    private let pending = Mutex<[WatchSignal]>([])
+    /// `nil` once finished: a trigger outlives its consumer (see above), and the connection's
+    /// resyncs and the C client's late events must not pile up in it until the handle closes.
+    private let pending = Mutex<[WatchSignal]?>([])
     /// Wakes the consumer; holds at most one wake-up, since each takes every pending signal.
     private let wake: AsyncStream<Void>.Continuation
     let wakes: AsyncStream<Void>
@@ -169,24 +171,28 @@ final class WatchTrigger: Sendable {
     }
 
     func push(_ signal: WatchSignal) {
-        pending.withLock { $0.append(signal) }
+        pending.withLock { $0?.append(signal) }
         wake.yield()
     }
 
     /// Every signal pushed since the last call, oldest first.
     func takePending() -> [WatchSignal] {
         pending.withLock { pending in
-            defer { pending = [] }
-            return pending
+            guard let taken = pending else { return [] }
+            pending = []
+            return taken
         }
     }
 
     /// Whether a deletion of `znode` waits among the pending signals.
     func hasPendingDeletion(of znode: Key) -> Bool {
-        pending.withLock { $0.contains { $0.type == ZOO_DELETED_EVENT && $0.path == znode.path } }
+        pending.withLock { $0?.contains { $0.type == ZOO_DELETED_EVENT && $0.path == znode.path } ?? false }
     }
 
-    func finish() { wake.finish() }
+    func finish() {
+        pending.withLock { $0 = nil }
+        wake.finish()
+    }
 }
 
 func watchTriggered(
