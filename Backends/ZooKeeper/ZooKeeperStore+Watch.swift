@@ -332,7 +332,7 @@ struct ScopeWatcher {
                 for name in names {
                     if current[name] != nil {
                         stillThere += 1
-                    } else if let child = ZooKeeperStore.child(node, name), known[child] == nil {
+                    } else if let child = node.appending(storedName: name), known[child] == nil {
                         nextReads.insert(child)
                     }
                 }

@@ -106,11 +106,6 @@ public final class ZooKeeperStore: CoordinationStore {
     /// path includes the namespace, so it may be longer than the portable limit for keys.
     static func znodeKey(_ path: String) -> Key? { Key(storedPath: path) }
 
-    /// The znode `name` under `parent`, however long the whole path is.
-    static func child(_ parent: Key, _ name: String) -> Key? {
-        parent.appending(storedName: name)
-    }
-
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
         ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation)
     }
@@ -350,7 +345,7 @@ public final class ZooKeeperStore: CoordinationStore {
             }
             var lost = false
             for name in candidates {
-                guard let candidate = Self.child(parent, name) else { continue }
+                guard let candidate = parent.appending(storedName: name) else { continue }
                 let reply = await getNode(candidate)
                 if reply.rc == ZCONNECTIONLOSS.rawValue { lost = true; break }
                 guard reply.rc == ZOK.rawValue, let stat = reply.stat else { continue }
@@ -436,7 +431,7 @@ public final class ZooKeeperStore: CoordinationStore {
         default: throw fail(listing.rc, znode, "list children of")
         }
         for name in listing.names ?? [] where !(znode.isRoot && name == "zookeeper") {
-            guard let child = Self.child(znode, name) else { continue }
+            guard let child = znode.appending(storedName: name) else { continue }
             try await deleteTree(child, version: -1, top: false)
         }
     }
