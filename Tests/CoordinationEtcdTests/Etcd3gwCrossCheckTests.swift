@@ -72,7 +72,9 @@ struct Etcd3gwCrossCheckTests {
 
     @Test func etcd3gwReadsWhatTheStoreWrote() async throws {
         let namespace = SharedEtcd.uniqueNamespace("crosscheck")
-        let store = try await SharedEtcd.open(namespace)
+        // A long TTL: the ephemeral key must still be there when python3 and etcd3gw, slow to
+        // start under a full test run's load, read it (a landing CI once took 11.7 s here).
+        let store = try await SharedEtcd.open(namespace, ttl: .seconds(60))
         var written: [String: Record] = [:]
         for (path, value) in Self.values { written[path] = try await store.create(try Key(path), value: value, mode: .persistent) }
         let ephemeral = try await store.create(try Key("/x/eph"), value: [1], mode: .ephemeral)
@@ -84,7 +86,8 @@ struct Etcd3gwCrossCheckTests {
             #expect(entry["create_revision"]?.int64Value == record.createRevision)
             #expect(entry["mod_revision"]?.int64Value == record.modRevision)
         }
-        #expect((seen[namespace.path + "/x/eph"]?["lease"]?.int64Value ?? 0) != 0, "an ephemeral key carries the session's lease")
+        let seenEphemeral = try #require(seen[namespace.path + "/x/eph"], "etcd3gw must see the ephemeral key while its session lives")
+        #expect((seenEphemeral["lease"]?.int64Value ?? 0) != 0, "an ephemeral key carries the session's lease")
         #expect(ephemeral.isEphemeral)
         try await store.delete(.root, ifVersion: nil, recursive: true)
         await store.close()
