@@ -26,11 +26,40 @@ import Testing
         #expect(describe(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20))))) == ["pending 2"])
     }
 
-    @Test func aRunThatEndsLetsOutWhatItHeld() throws {
+    /// The end waits behind the held retry: let out at the end, the retry came before the failure
+    /// it followed whenever the history watch lagged behind the whole run.
+    @Test func aRunThatEndsWaitsBehindWhatItHeld() throws {
         var tracker = try primed()
         #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
-        let ended = tracker.apply(.runs(.delete(try layout.run("job", "r"))))
-        #expect(describe(ended) == ["pending 2", "ended"])
+        #expect(tracker.apply(.runs(.delete(try layout.run("job", "r")))).isEmpty)
+        let released = try tracker.apply(.history(.put(entry(attempt: 1, revision: 20))))
+        #expect(describe(released) == ["failed 1", "pending 2", "ended"])
+    }
+
+    /// ZooKeeper may report a retry and its claim as one change, at the claim's revision: the wait
+    /// is for the failed attempt's entry, not for an entry at the run's revision.
+    @Test func aRetrySeenOnlyOnceClaimedStillWaitsForTheFailure() throws {
+        var tracker = try primed()
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .running, revision: 21)))).isEmpty)
+        let released = try tracker.apply(.history(.put(entry(attempt: 1, revision: 20))))
+        #expect(describe(released) == ["failed 1", "running 2"])
+    }
+
+    /// Nothing is held for good: the entry waited for may be deleted before the watch reads it.
+    @Test func aDeletedHistoryEntryLetsOutWhatWaitedForIt() throws {
+        var tracker = try primed()
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
+        let released = tracker.apply(.history(.delete(try layout.history(of: "job").child("h-20"))))
+        #expect(describe(released) == ["pending 2"])
+    }
+
+    /// History from before the stream is not reported without a time, but it lets out a retry
+    /// that arrived before it.
+    @Test func anUnreportedEntryStillLetsOutTheRetryThatFollowsIt() throws {
+        var tracker = ActivityTracker(layout: layout)
+        _ = tracker.apply(.runs(.snapshot([try run(attempt: 1, status: .pending, revision: 10)])))
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
+        #expect(describe(tracker.apply(.history(.snapshot([try entry(attempt: 1, revision: 20)])))) == ["pending 2"])
     }
 
     @Test func changesWithinOneAttemptAreNotHeld() throws {

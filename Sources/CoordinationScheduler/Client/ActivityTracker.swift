@@ -6,11 +6,14 @@ import Foundation
 /// `historySince` on.
 ///
 /// The two watches deliver independently, so a run's next attempt could arrive before the history
-/// entry of the attempt before it, though one transaction wrote both (at one revision): a live
-/// log then showed a retry pending before the failure that caused it. A run change whose attempt
-/// rose is therefore held until the history entry written at its revision has been reported, and
-/// the run's later changes wait behind it. Nothing is held for good: a run that ends lets out
-/// what it held, before its end.
+/// entry of the attempt before it, though one transaction wrote both: a live log then showed a
+/// retry pending before the failure that caused it. A run change whose attempt rose is therefore
+/// held until the history entry of the attempt before has been reported, and the run's later
+/// changes, its end included, wait behind it. The wait is for the entry of that run and attempt,
+/// not of a revision: ZooKeeper may coalesce a retry with its claim, and the run's revision is
+/// then the claim's. Nothing is held for good: a deleted history entry (trimmed, or its job
+/// removed) or a fresh history snapshot lets out what the job's runs held, as the entry awaited
+/// may be gone.
 struct ActivityTracker {
     enum Source: Sendable {
         case runs(WatchEvent)
@@ -24,11 +27,18 @@ struct ActivityTracker {
     /// Run records and the claims beneath them, by key (job definitions left out).
     private var runs: [Key: Record] = [:]
     private var seenHistory: Set<Key>?
-    /// Held changes by run: the revision whose history entry they wait for, and the activities in order.
-    private var held: [Key: (revision: Int64, activities: [SchedulerActivity])] = [:]
-    /// The revisions of the latest history entries reported, so that a new attempt arriving after
-    /// its entry is not held.
-    private var reportedHistory = RecentRevisions(capacity: 4096)
+    /// Held changes by run: the attempt whose history entry they wait for, and the activities in order.
+    private var held: [Key: (awaiting: Attempt, activities: [SchedulerActivity])] = [:]
+    /// The attempts of the latest history entries reported, so that a new attempt arriving after
+    /// the entry of the one before is not held.
+    private var reportedHistory = RecentSet<Attempt>(capacity: 4096)
+
+    /// One attempt of one run.
+    private struct Attempt: Hashable {
+        var job: String
+        var run: String
+        var number: Int
+    }
 
     init(layout: SchedulerLayout, historySince: Date? = nil) {
         self.layout = layout
@@ -61,56 +71,76 @@ struct ActivityTracker {
         }
         for key in changed.sorted() {
             guard let record = runs[key], let active = active(record) else { continue }
+            let awaited = Attempt(job: active.record.job, run: active.record.run, number: active.record.attempt - 1)
             if var waiting = held[key] {
                 waiting.activities.append(.run(active))
                 held[key] = waiting
             } else if let previous = before[key].flatMap({ try? $0.decoded(RunRecord.self) }),
-                active.record.attempt > previous.attempt, !reportedHistory.contains(record.modRevision)
+                active.record.attempt > previous.attempt, !reportedHistory.contains(awaited)
             {
-                held[key] = (record.modRevision, [.run(active)])
+                held[key] = (awaited, [.run(active)])
             } else {
                 result.append(.run(active))
             }
         }
         for key in before.keys where runs[key] == nil && layout.isRun(key) {
-            if let waiting = held.removeValue(forKey: key) { result += waiting.activities }
-            result.append(.runEnded(job: key.parent?.name ?? "", run: key.name))
+            let ended = SchedulerActivity.runEnded(job: key.parent?.name ?? "", run: key.name)
+            if held[key] != nil {
+                held[key]?.activities.append(ended)
+            } else {
+                result.append(ended)
+            }
         }
         return result
     }
 
+    /// The held activities of runs of `job` (every job's, when `nil`), now let out.
+    private mutating func release(job: String?) -> [SchedulerActivity] {
+        let freed = held.filter { job == nil || $0.value.awaiting.job == job }.sorted { $0.key < $1.key }
+        for (key, _) in freed { held[key] = nil }
+        return freed.flatMap(\.value.activities)
+    }
+
     private mutating func historyChanged(_ event: WatchEvent) -> [SchedulerActivity] {
         var records: [Key: Record] = [:]
+        let resync: Bool
         switch event {
         case .snapshot(let all):
             for record in all { records[record.key] = record }
+            resync = seenHistory != nil
         case .put(let record):
             records[record.key] = record
-        case .delete:
-            return []
+            resync = false
+        case .delete(let key):
+            // The entry a run waits for may be the one deleted, unread.
+            return layout.jobID(of: key, in: layout.history).map { release(job: $0) } ?? release(job: nil)
         }
         let fresh = records.filter { layout.isHistoryEntry($0.key) }
         defer { seenHistory = (seenHistory ?? []).union(fresh.keys) }
         let seen = seenHistory ?? []
-        // At the start only what finished since `historySince`, in the order it finished.
+        // At the start only what finished since `historySince` is reported, in the order it finished.
         let starting = seenHistory == nil
-        if starting && historySince == nil { return [] }
-        var entries: [(record: Record, entry: HistoryEntry)] = []
+        var entries: [(record: Record, entry: HistoryEntry, reported: Bool)] = []
         for record in fresh.values where !seen.contains(record.key) {
             guard let entry = try? record.decoded(HistoryEntry.self) else { continue }
-            if starting, let since = historySince, entry.finishedAt < since { continue }
-            entries.append((record, entry))
+            let reported = !starting || historySince.map { entry.finishedAt >= $0 } ?? false
+            entries.append((record, entry, reported))
         }
         entries.sort { starting && $0.entry.finishedAt != $1.entry.finishedAt ? $0.entry.finishedAt < $1.entry.finishedAt : $0.record.key < $1.record.key }
         var result: [SchedulerActivity] = []
-        for (record, entry) in entries {
-            result.append(.finished(entry))
-            reportedHistory.insert(record.createRevision)
-            for (key, waiting) in held where waiting.revision == record.createRevision {
+        for (_, entry, reported) in entries {
+            if reported { result.append(.finished(entry)) }
+            // An entry left unreported still lets out the runs that wait for it.
+            guard let run = entry.run, let number = entry.attempt else { continue }
+            reportedHistory.insert(Attempt(job: entry.job, run: run, number: number))
+            for (key, waiting) in held.sorted(by: { $0.key < $1.key })
+            where waiting.awaiting.job == entry.job && waiting.awaiting.run == run && waiting.awaiting.number <= number {
                 result += waiting.activities
                 held[key] = nil
             }
         }
+        // After a gap in the history watch, the entry a run waits for may have come and gone.
+        if resync { result += release(job: nil) }
         return result
     }
 
@@ -121,24 +151,24 @@ struct ActivityTracker {
     }
 }
 
-/// A set of the last `capacity` revisions inserted.
-private struct RecentRevisions {
+/// A set of the last `capacity` elements inserted.
+private struct RecentSet<Element: Hashable> {
     let capacity: Int
-    private var members: Set<Int64> = []
-    private var order: [Int64] = []
+    private var members: Set<Element> = []
+    private var order: [Element] = []
     private var oldest = 0
 
     init(capacity: Int) { self.capacity = capacity }
 
-    func contains(_ revision: Int64) -> Bool { members.contains(revision) }
+    func contains(_ element: Element) -> Bool { members.contains(element) }
 
-    mutating func insert(_ revision: Int64) {
-        guard members.insert(revision).inserted else { return }
+    mutating func insert(_ element: Element) {
+        guard members.insert(element).inserted else { return }
         if order.count < capacity {
-            order.append(revision)
+            order.append(element)
         } else {
             members.remove(order[oldest])
-            order[oldest] = revision
+            order[oldest] = element
             oldest = (oldest + 1) % capacity
         }
     }
