@@ -53,6 +53,32 @@ import Testing
         #expect(history.contains { $0.outcome == .skipped && $0.message?.hasPrefix("2 fire time(s)") == true })
     }
 
+    /// Which fire times were paused, the leader decides on its own clock. The client's time of
+    /// the resume, taken as is, made a client clock 30 s ahead of the leader's pause the job for
+    /// 30 s more: its fire times never ran, and nothing said so.
+    @Test(arguments: SchedulerBackend.all)
+    func resumingFromAClientClockAheadOfTheLeadersLosesNoFireTime(backend: SchedulerBackend) async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualWallClock(start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "tick", handler: "noop", schedule: .cron(try CronExpression("* * * * * *"))))
+        try await client.pause("tick")
+        try await cluster.startWorker("w", handlers: ["noop": { _ in RunOutput() }])
+        clock.advance(by: 2.5)  // +1 and +2 pass paused
+        let ahead = Scheduler(
+            store: try await cluster.open(), layout: cluster.layout,
+            clock: WallClock(now: { clock.now.addingTimeInterval(30) }, sleepUntil: { _ in }))
+        try await ahead.resume("tick")
+        let settled = try await cluster.waitForState(of: "tick", "the leader to settle the resume") { !$0.paused && $0.resumedAt == nil }
+        #expect(settled.lastMaterialized == start.addingTimeInterval(2.5))
+        clock.advance(by: 0.5)
+        let history = try await cluster.waitForHistory("the fire time +3") { successes("tick")($0) }
+        #expect(history.first { $0.outcome == .succeeded }?.scheduledAt == start.addingTimeInterval(3))
+        #expect(!history.contains { $0.outcome == .skipped }, "paused fire times are not misfires")
+    }
+
     @Test(arguments: SchedulerBackend.all)
     func cancelRemovesPendingRunsAndStopsRunningOnes(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)

@@ -306,19 +306,21 @@ public struct Scheduler: Sendable {
 
     /// Stops materialising and claiming the job's runs (runs already running finish).
     public func pause(_ id: String) async throws {
-        try await updateState(id) { $0.paused = true }
+        try await updateState(id) { $1.paused = true }
     }
 
     /// Resumes a paused job. Fire times that passed while it was paused are not run: they were
-    /// paused, not missed. A job that is not paused is left as it is: its fire times still to be
-    /// materialised (while no leader led) follow its misfire policy, rather than vanishing.
+    /// paused, not missed. Which those are, the leader decides on its own clock (see
+    /// ``JobState/resumedAt``), so that a client's clock ahead of it loses no fire time. A job
+    /// that is not paused is left as it is: its fire times still to be materialised (while no
+    /// leader led) follow its misfire policy, rather than vanishing.
     public func resume(_ id: String) async throws {
         let now = clock.now()
-        try await updateState(id) { state in
+        try await updateState(id) { spec, state in
             guard state.paused else { return }
             state.paused = false
-            if let last = state.lastMaterialized, last >= now { return }
-            state.lastMaterialized = now
+            // Only the leader's fire times need it: a one-shot job's runs exist already.
+            if spec.schedule.isRecurring { state.resumedAt = now }
         }
     }
 
@@ -383,11 +385,11 @@ public struct Scheduler: Sendable {
     }
 
     /// Applies `change` to the job's state with a compare-and-set of its record, retrying on conflicts.
-    func updateState(_ id: String, _ change: (inout JobState) -> Void) async throws {
+    func updateState(_ id: String, _ change: (JobSpec, inout JobState) -> Void) async throws {
         while true {
             guard let (stored, version) = try await storedJob(id) else { throw try await missingJob(id) }
             var job = stored
-            change(&job.state)
+            change(job.spec, &job.state)
             do {
                 _ = try await store.set(try layout.job(id), value: try job.encoded(), ifVersion: version)
                 return

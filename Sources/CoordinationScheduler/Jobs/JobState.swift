@@ -18,10 +18,15 @@ public struct JobState: Sendable, Hashable, Codable {
     /// Broadcasts (a fire time's, a trigger's, a submission's) to more workers than the
     /// transaction that recorded them holds, whose other runs are still to be created.
     public var unfinishedBroadcasts: [UnfinishedBroadcast]
+    /// A resume the leader has not settled yet: when the client resumed the job, on the client's
+    /// clock. The leader settles it on its own clock, as the earlier of this and when it saw the
+    /// resume: fire times before that were paused, later ones are due. A client clock ahead of
+    /// the leader's, taken as is, lost the fire times of the difference without a trace.
+    public var resumedAt: Date?
 
     public init(
         paused: Bool = false, lastMaterialized: Date? = nil, triggers: Int = 0, submittedAt: Date,
-        itemAssignment: [Int: String] = [:], unfinishedBroadcasts: [UnfinishedBroadcast] = []
+        itemAssignment: [Int: String] = [:], unfinishedBroadcasts: [UnfinishedBroadcast] = [], resumedAt: Date? = nil
     ) {
         self.paused = paused
         self.lastMaterialized = lastMaterialized
@@ -29,6 +34,19 @@ public struct JobState: Sendable, Hashable, Codable {
         self.submittedAt = submittedAt
         self.itemAssignment = itemAssignment
         self.unfinishedBroadcasts = unfinishedBroadcasts
+        self.resumedAt = resumedAt
+    }
+
+    /// This state with its resume settled at `now` (the leader's clock): fire times up to the
+    /// earlier of the resume's time and `now` count as paused. Unchanged when there is no resume
+    /// to settle.
+    func settlingResume(now: Date) -> JobState {
+        guard let resumedAt else { return self }
+        var settled = self
+        settled.resumedAt = nil
+        let pausedUntil = min(resumedAt, now)
+        if pausedUntil > (lastMaterialized ?? submittedAt) { settled.lastMaterialized = pausedUntil }
+        return settled
     }
 }
 
@@ -52,7 +70,7 @@ public struct UnfinishedBroadcast: Sendable, Hashable, Codable {
 
 extension JobState {
     enum CodingKeys: String, CodingKey {
-        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts
+        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts, resumedAt
     }
 
     // Item numbers are JSON object keys (strings), not Swift's array-of-pairs for `[Int: String]`.
@@ -65,7 +83,8 @@ extension JobState {
             triggers: try container.decodeIfPresent(Int.self, forKey: .triggers) ?? 0,
             submittedAt: try container.decode(Date.self, forKey: .submittedAt),
             itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }),
-            unfinishedBroadcasts: try container.decodeIfPresent([UnfinishedBroadcast].self, forKey: .unfinishedBroadcasts) ?? [])
+            unfinishedBroadcasts: try container.decodeIfPresent([UnfinishedBroadcast].self, forKey: .unfinishedBroadcasts) ?? [],
+            resumedAt: try container.decodeIfPresent(Date.self, forKey: .resumedAt))
     }
 
     // Fields at their defaults are left out, as in a job spec (see JobSpecCoding.swift).
@@ -80,5 +99,6 @@ extension JobState {
                 Dictionary(uniqueKeysWithValues: itemAssignment.map { (String($0.key), $0.value) }), forKey: .itemAssignment)
         }
         if !unfinishedBroadcasts.isEmpty { try container.encode(unfinishedBroadcasts, forKey: .unfinishedBroadcasts) }
+        try container.encodeIfPresent(resumedAt, forKey: .resumedAt)
     }
 }

@@ -137,20 +137,26 @@ struct LeaderDuties: Sendable {
         // date with the runs placed here.
         var load: [String: Int]?
         for id in recurring {
-            guard let spec = view.specs[id], let (state, version) = view.state(of: id), !state.paused else { continue }
+            guard let spec = view.specs[id], let (seen, version) = view.state(of: id), !seen.paused else { continue }
+            // A resume is settled on this clock as soon as this leader sees it: with the fire time
+            // it lets through, or alone when none is due.
+            let state = seen.settlingResume(now: now)
             let from = state.lastMaterialized ?? state.submittedAt
             let (due, total) = spec.schedule.fireTimes(after: from, upTo: now, anchor: state.submittedAt, limit: 1)
             if let next = spec.schedule.nextFireTime(after: max(from, now), anchor: state.submittedAt) {
                 wake = min(wake ?? next, next)
             }
-            guard let latest = due.last else { continue }
+            guard let latest = due.last else {
+                if state != seen { await settleResume(spec: spec, seen: seen, settled: state, version: version) }
+                continue
+            }
             let active = view.runs(ofJob: id)
             if spec.placement.isPlanned && load == nil {
                 load = Self.load(running: view.runningByWorker, pending: view.jobsNeedingTheLeader().planned.flatMap { view.runs(ofJob: $0) })
             }
             do {
                 let placed = try await materialise(
-                    spec: spec, state: state, version: version, latest: latest, total: total, now: now, active: active,
+                    spec: spec, state: state, seen: seen, version: version, latest: latest, total: total, now: now, active: active,
                     workers: workers, stable: stable, load: load ?? [:], planner: &planner)
                 for worker in placed { load?[worker, default: 0] += 1 }
             } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
@@ -168,14 +174,30 @@ struct LeaderDuties: Sendable {
     /// own `2026-12-03 09:15:34 +0000`).
     static func text(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle()) }
 
+    /// Writes a settled resume (``JobState/settlingResume(now:)``) when no fire time is due yet, so
+    /// that the time it settled at is kept. A compare-and-set: a view behind tries again later.
+    func settleResume(spec: JobSpec, seen: JobState, settled: JobState, version: Int64) async {
+        do {
+            try await requireUnchanged(spec: spec, state: seen, version: version)
+            _ = try await store.set(try layout.job(spec.id), value: try JobRecord(spec: spec, state: settled).encoded(), ifVersion: version)
+        } catch let error as CoordinationError where [.versionConflict, .noNode].contains(error.code) {
+            logger.debug("resume settled by a newer state", metadata: ["job": "\(spec.id)", "reason": "\(error.message)"])
+        } catch {
+            logger.warning("cannot settle a resume", metadata: ["job": "\(spec.id)", "error": "\(error)"])
+        }
+    }
+
     /// Returns the workers the new runs were assigned to.
-    /// - Parameter load: every worker's load (``load(running:pending:)``), for planned placement.
+    /// - Parameters:
+    ///   - state: the state to move on from: the view's, or that with its resume settled.
+    ///   - seen: the state the view shows, when `state` is not it: the store must still hold it.
+    ///   - load: every worker's load (``load(running:pending:)``), for planned placement.
     @discardableResult
     func materialise(
-        spec: JobSpec, state: JobState, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
+        spec: JobSpec, state: JobState, seen: JobState? = nil, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
         workers: [String: WorkerInfo], stable: Bool, load: [String: Int] = [:], planner: inout PlacementState
     ) async throws -> [String] {
-        try await requireUnchanged(spec: spec, state: state, version: version)
+        try await requireUnchanged(spec: spec, state: seen ?? state, version: version)
         let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
         var fire: Date? = late && spec.misfire == .skip ? nil : latest
         var entries: [HistoryEntry] = []
