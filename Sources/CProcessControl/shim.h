@@ -1,5 +1,9 @@
 #ifndef COORDINATION_CPROCESSCONTROL_SHIM_H
 #define COORDINATION_CPROCESSCONTROL_SHIM_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // pipe2
+#endif
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +36,12 @@ static inline int cprocess_pidfd_send_signal(int pidfd, int signal) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+/// A pipe whose two ends are close-on-exec from the start (Linux 2.6.27+): set afterwards, a
+/// child spawned meanwhile by another thread could inherit them. Returns 0, or -1 with errno set.
+static inline int cprocess_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }
 
 #endif

@@ -56,7 +56,7 @@ public struct Coord: AsyncParsableCommand {
             subcommands: [
                 KV.self, LockCommand.self, ElectCommand.self, MembersCommand.self, RunCommand.self, JobCommand.self, JobsTable.self,
                 RunsCommand.self, WorkersCommand.self, WorkerCommand.self, MigrateCommand.self, ConfigCommand.self, Demo.self,
-                BenchCommand.self,
+                BenchCommand.self, LifelineCommand.self,
             ])
     }
 

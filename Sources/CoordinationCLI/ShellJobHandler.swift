@@ -11,21 +11,55 @@ import SystemPackage
 /// lost session, shutdown) stops the command: SIGTERM to its process group, then SIGKILL to
 /// what is left of the group after `grace`; the handler returns only once nothing of the group
 /// runs (see ``endProcessGroup(_:killAt:)``), so the run cannot be taken over while its command
-/// still runs. A worker that dies without cancelling (SIGKILL, a crash) takes its commands with
-/// it: see ``supervisor``.
+/// still runs. A worker that dies without cancelling (SIGKILL, a crash), or stops without
+/// cancelling (SIGSTOP, frozen) while its session runs out, takes its commands with it: see
+/// ``supervisor`` and ``Lifeline``.
 enum ShellJobHandler {
     static let name = "shell"
     /// How much of each stream the history keeps.
     static let tailLimit = 4096
 
-    static func handler(grace: Duration = .seconds(3)) -> JobHandler {
-        { context in try await run(context, grace: grace) }
+    static func handler(grace: Duration = .seconds(3), lifeline: Lifeline? = nil) -> JobHandler {
+        { context in try await run(context, grace: grace, lifeline: lifeline) }
     }
 
-    /// The handler of a worker whose session has `sessionTTL`: its SIGKILL comes at most 3 s after
-    /// the SIGTERM, and within half the worker's self-fencing margin, so that a cut-off worker's
-    /// command is gone before its run can be taken over (with the default TTL of 10 s, 1 s).
-    static func handler(sessionTTL: Duration) -> JobHandler { handler(grace: grace(sessionTTL: sessionTTL)) }
+    /// The handler of a `coord` worker whose session has `sessionTTL`: its SIGKILL comes at most
+    /// 3 s after the SIGTERM, and within half the worker's self-fencing margin, so that a cut-off
+    /// worker's command is gone before its run can be taken over (with the default TTL of 10 s,
+    /// 1 s); and its commands have a watchdog (``Lifeline``).
+    static func handler(sessionTTL: Duration) -> JobHandler {
+        handler(grace: grace(sessionTTL: sessionTTL), lifeline: Lifeline.ofThisProcess(sessionTTL: sessionTTL))
+    }
+
+    /// The watchdog of each command: `coord __lifeline` (``LifelineCommand``), which SIGKILLs the
+    /// command's process group when the worker's beats (``LifelineBeat``) stop for `window`.
+    ///
+    /// A stopped worker's run can be taken over once its session has expired: a TTL after its
+    /// last keep-alive, which was at most a third of a TTL before it stopped; so two thirds of a
+    /// TTL after the stop at the earliest. Its last beat came before the stop, so the command is
+    /// dead at most half a TTL after it. Beats every tenth of a TTL: five in a row must fail to
+    /// come before a busy machine kills a command whose worker is fine.
+    struct Lifeline: Sendable, Hashable {
+        /// The `coord` executable that runs `__lifeline`.
+        var executable: String
+        var window: Duration
+        var beat: Duration
+
+        init(executable: String, sessionTTL: Duration) {
+            self.executable = executable
+            window = sessionTTL / 2
+            beat = max(sessionTTL / 10, .milliseconds(50))
+        }
+
+        /// This process's own executable (it must be `coord`), or `nil` where it cannot be found
+        /// (then a command dies with its worker's process, not with a stopped one).
+        static func ofThisProcess(sessionTTL: Duration) -> Lifeline? {
+            guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+                FileManager.default.isExecutableFile(atPath: path)
+            else { return nil }
+            return Lifeline(executable: path, sessionTTL: sessionTTL)
+        }
+    }
 
     static func grace(sessionTTL: Duration) -> Duration {
         min(.seconds(3), Worker.selfFencingMargin(sessionTTL: sessionTTL) / 2)
@@ -46,26 +80,33 @@ enum ShellJobHandler {
         return variables
     }
 
-    /// The shell script each command runs under, with the command as `$1`. Its standard input is
-    /// the worker's lifeline: a pipe whose other end only the worker holds, so it reaches end of
-    /// file when the worker's process ends, however it ends. Then the script kills its process
-    /// group (itself, the command and whatever the command started). Without it a worker killed
-    /// with SIGKILL left its command running while its run was taken over by another worker: the
-    /// job ran twice at once. SIGKILL at once, not SIGTERM and a grace: the run may be taken over
-    /// as soon as the dead worker's lease ends, two thirds of a TTL after its death at the
-    /// earliest. The command's own exit (status or signal) is passed on as the script's (and
-    /// the shell's own report of it, "Terminated", kept out of the command's stderr).
+    /// The shell script each command runs under, with the command as `$1`, and the watchdog's
+    /// executable and seconds as `$2` and `$3` (empty: none). Its standard input is the worker's
+    /// lifeline: a pipe whose write end only the worker holds, beating (``LifelineBeat``). The
+    /// watchdog (``Lifeline``) reads it, and kills the script's process group (itself, the command
+    /// and whatever the command started) when the beats stop or the pipe reaches end of file, as it
+    /// does when the worker's process ends, however it ends. Without it a worker killed with
+    /// SIGKILL left its command running while its run was taken over by another worker: the job
+    /// ran twice at once; and so did a worker stopped with SIGSTOP. SIGKILL at once, not SIGTERM
+    /// and a grace: the run may be taken over as soon as the worker's lease ends. Without a
+    /// watchdog executable, a shell loop reads the pipe to its end instead (a worker's death
+    /// only). The command's own exit (status or signal) is passed on as the script's (and the
+    /// shell's own report of it, "Terminated", kept out of the command's stderr).
     ///
-    /// The script and its lifeline ignore SIGTERM (the command, started before, does not): a
+    /// The script and its watchdog ignore SIGTERM (the command, started before, does not): a
     /// stop's SIGTERM to the group would otherwise end the script while a command that ignores
     /// SIGTERM runs on, and the stop, seeing the script gone, would never send its SIGKILL. So
-    /// the script lives as long as its command, and the lifeline with it.
+    /// the script lives as long as its command, and the watchdog with it. The watchdog is `exec`ed,
+    /// one process without children, so that the script's one SIGKILL ends it.
     static let supervisor = #"""
         exec 3<&0
         /bin/sh -c "$1" 3<&- </dev/null &
         command=$!
         trap '' TERM
-        { while read -r _ <&3; do :; done; kill -KILL 0; } </dev/null &
+        {
+            if [ -n "$2" ] && [ -x "$2" ]; then exec "$2" __lifeline "$3" <&3 3<&- >/dev/null 2>&1; fi
+            while read -r _ <&3; do :; done; kill -KILL 0
+        } </dev/null &
         lifeline=$!
         exec 3<&-
         wait "$command" 2>/dev/null
@@ -76,7 +117,7 @@ enum ShellJobHandler {
         exit "$status"
         """#
 
-    static func run(_ context: RunContext, grace: Duration) async throws -> RunOutput {
+    static func run(_ context: RunContext, grace: Duration, lifeline: Lifeline? = nil) async throws -> RunOutput {
         let command = String(decoding: context.payload, as: UTF8.self)
         guard !command.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw RunFailure("the job's payload holds no shell command")
@@ -89,21 +130,24 @@ enum ShellJobHandler {
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment(for: context) { updates[Environment.Key(stringLiteral: name)] = value }
         let group = ProcessGroup()
+        let beat = try LifelineBeat(interval: lifeline?.beat ?? .seconds(1))
+        defer { beat.stop() }
+        let watchdog = lifeline.map { [$0.executable, String($0.window.seconds)] } ?? ["", ""]
         let tails: (out: String, err: String)
         let status: TerminationStatus
         do {
             (tails, status) = try await withTaskCancellationHandler {
                 let result = try await Subprocess.run(
-                    .path(FilePath("/bin/sh")), arguments: ["-c", supervisor, "coord-job", command],
-                    environment: .inherit.updating(updates), platformOptions: options, input: .inputWriter, output: .sequence,
-                    error: .sequence
+                    .path(FilePath("/bin/sh")), arguments: Arguments(["-c", supervisor, "coord-job", command] + watchdog),
+                    environment: .inherit.updating(updates), platformOptions: options,
+                    input: .fileDescriptor(FileDescriptor(rawValue: beat.readEnd), closeAfterSpawningProcess: false),
+                    output: .sequence, error: .sequence
                 ) { execution in
                     group.started(execution.processIdentifier.value)
-                    // Read in a task of its own, which a stop does not cut short: returning closes
-                    // the lifeline (standard input, never written to), so returning at the stop
-                    // would SIGKILL the group at once, with no grace, and close the pipes on what
-                    // the command writes during it. The streams end when the supervisor does,
-                    // even while something it started holds them.
+                    // Read in a task of its own, which a stop does not cut short: returning at the
+                    // stop would close the pipes on what the command writes during its grace. The
+                    // streams end when the supervisor does, even while something it started holds
+                    // them.
                     let (output, error) = (execution.standardOutput, execution.standardError)
                     return try await Task {
                         // Both streams are drained concurrently, or a command filling one pipe would block.

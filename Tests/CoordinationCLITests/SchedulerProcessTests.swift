@@ -363,6 +363,46 @@ struct SchedulerProcessTests {
         await handles.closeAll()
     }
 
+    /// A worker stopped (SIGSTOP, a debugger) cannot stop its command, and its run is taken over
+    /// once its session expires: the command's watchdog kills it first, half a TTL after the
+    /// worker's last beat. Each attempt's command looks, as it starts, whether the processes of
+    /// the attempt before still run; before the watchdog, they always did.
+    @Test("a worker stopped with SIGSTOP has its command killed before its run is taken over", arguments: servers)
+    func stoppedWorkersCommandIsGoneBeforeTheTakeover(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend, ttl: .seconds(2))
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let fifo = coord.directory.appendingPathComponent("pids").path
+        let previous = coord.directory.appendingPathComponent("previous").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // Writes "<shell> <sleep>:<ids of the previous attempt's processes that still run>".
+        let command = """
+            alive=; for p in $(cat '\(previous)' 2>/dev/null); do \
+            s=$(sed -n 's/^State:[[:space:]]*//p' /proc/$p/status 2>/dev/null | cut -c1); \
+            case "$s" in ''|Z|X) ;; *) alive="$alive $p";; esac; done; \
+            sleep 60 & echo "$$ $!" > '\(previous)'; echo "$$ $!:$alive" > '\(fifo)'; wait
+            """
+        let added = try await coord.run(["--store", url, "job", "add", "long", "--command", command, "--retries", "2"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let stopped = try Background(coord, ["--store", url, "worker", "--id", "stopped"], name: "stopped")
+        let first = try await withDeadline("the first attempt to start") { try await Self.readLine(fromFIFO: fifo) }
+        let firstPids = first.prefix { $0 != ":" }.split(separator: " ").compactMap { pid_t($0) }
+        #expect(firstPids.count == 2, "\(first)")
+        let taker = try Background(coord, ["--store", url, "worker", "--id", "taker"], name: "taker")
+        kill(stopped.process.processIdentifier, SIGSTOP)
+        let second = try await withDeadline("the run to be taken over", limit: .seconds(30)) { try await Self.readLine(fromFIFO: fifo) }
+        #expect(second.hasSuffix(":"), "the stopped worker's command still ran when its run was taken over: \(second)")
+        #expect(firstPids.allSatisfy(Self.hasEnded))
+        // Killed, not stopped: the taker's command dies with it (its lifeline), and the
+        // stopped worker has nothing left to do.
+        for worker in [stopped, taker] {
+            kill(worker.process.processIdentifier, SIGKILL)
+            _ = await worker.terminate()
+        }
+        await handles.closeAll()
+    }
+
     /// The first line written to the FIFO at `path` (opening it waits for a writer, on a thread of its own).
     static func readLine(fromFIFO path: String) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in

@@ -1,0 +1,62 @@
+import CProcessControl
+import CoordinationScheduler
+import Foundation
+import Synchronization
+
+/// The beats a running shell command's watchdog (`coord __lifeline`, ``LifelineCommand``) waits
+/// for: a byte every `interval` into a pipe whose read end is the command's standard input,
+/// written by a thread of its own, so that beats stop only when the whole worker process does
+/// (stopped, frozen), not when its cooperative pool is busy.
+///
+/// The read end stays open here too while the command runs: a beat never meets a pipe without a
+/// reader (SIGPIPE would end the worker). The write end is close-on-exec, so no child holds it:
+/// when this process ends, the watchdog reads end of file.
+final class LifelineBeat: Sendable {
+    /// The read end, to hand to the command as its standard input.
+    let readEnd: Int32
+    private let writeEnd: Int32
+    private let interval: Duration
+    private let stopped = Mutex(false)
+    private let condition = NSCondition()
+
+    init(interval: Duration) throws {
+        var ends: [Int32] = [0, 0]
+        guard cprocess_pipe_cloexec(&ends) == 0 else {
+            throw RunFailure("cannot make the command's lifeline: \(String(cString: strerror(errno)))")
+        }
+        readEnd = ends[0]
+        writeEnd = ends[1]
+        // A watchdog that stopped reading (stopped with its command) must not block the beats.
+        _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
+        self.interval = interval
+        startBeating()
+    }
+
+    /// The first beat at once, then one every `interval` until ``stop()``.
+    private func startBeating() {
+        let thread = Thread { [self] in
+            var byte: UInt8 = 10
+            let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+            condition.lock()
+            while !stopped.withLock({ $0 }) {
+                // Errors (a full pipe, a watchdog gone) change nothing: the next beat tries again.
+                _ = write(writeEnd, &byte, 1)
+                _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+            }
+            condition.unlock()
+            close(writeEnd)
+            close(readEnd)
+        }
+        thread.name = "coord-lifeline"
+        thread.start()
+    }
+
+    /// Stops the beats and closes both ends (the watchdog, if still there, reads end of file).
+    /// Call once the command's supervisor has ended.
+    func stop() {
+        condition.lock()
+        stopped.withLock { $0 = true }
+        condition.signal()
+        condition.unlock()
+    }
+}

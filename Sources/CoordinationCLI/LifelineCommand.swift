@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+/// `coord __lifeline SECONDS` (hidden): the watchdog a shell job's supervisor script starts in its
+/// command's process group, reading the worker's beats on standard input (``LifelineBeat``). It
+/// SIGKILLs the whole group when no beat has come for SECONDS (the worker is stopped or frozen:
+/// SIGSTOP, a debugger, a stall, while its session runs out and its run is taken over) or at end
+/// of file (the worker's process ended, however it ended). Fencing protects only what checks the
+/// token; this keeps the command itself from running beside the attempt that takes its run over.
+///
+/// A process of its own, with no children, so that the script can end it with one signal. Not a
+/// shell loop: `read` in `/bin/sh` has no timeout, and a `sleep` timer would outlive the script.
+struct LifelineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "__lifeline", abstract: "Internal: a shell job's watchdog.", shouldDisplay: false)
+
+    @Argument(help: "Seconds without a beat after which the process group is killed.")
+    var seconds: Double
+
+    func validate() throws {
+        guard seconds > 0, seconds.isFinite else { throw ValidationError("seconds must be positive") }
+    }
+
+    func run() {
+        let window = Duration.milliseconds(Int64(min(seconds * 1000, 86_400_000).rounded(.up)))
+        var buffer = [UInt8](repeating: 0, count: 512)
+        var deadline = ContinuousClock.now + window
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { break }
+            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
+            var ready = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, Int32(milliseconds))
+            if polled < 0 && errno == EINTR { continue }
+            guard polled > 0 else { break }  // an error, or no beat in time
+            let count = read(STDIN_FILENO, &buffer, buffer.count)
+            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            guard count > 0 else { break }  // end of file: the worker is gone
+            deadline = ContinuousClock.now + window
+        }
+        kill(0, SIGKILL)
+    }
+}
