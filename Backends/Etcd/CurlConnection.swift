@@ -76,6 +76,9 @@ final class ResponseSink {
     var body: [UInt8] = []
     var onLine: ((ArraySlice<UInt8>) -> Bool)?
     var shouldContinue: () -> Bool = { true }
+    /// Whether curl asks `shouldContinue` at least once a second during a plain request too (a
+    /// stream always does): so that its owner can act while the reply is late, or abort it.
+    var followsProgress = false
     private var pending: [UInt8] = []
 
     func receive(_ chunk: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -196,7 +199,7 @@ final class CurlConnection {
     func perform(_ request: GatewayRequest, sink: ResponseSink = ResponseSink()) throws(TransportFailure) -> (status: Int, body: [UInt8]) {
         let handle = easy.handle
         easy.prepare(request, headers: headers, sink: sink)
-        let streams = sink.onLine != nil
+        let streams = sink.onLine != nil || sink.followsProgress
         if streams || streaming {
             // An idle stream calls no write callback; the progress callback runs at least once a
             // second, so cancelling a quiet watch still ends its transfer promptly.

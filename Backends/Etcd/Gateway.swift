@@ -59,13 +59,20 @@ final class Gateway: Sendable {
 
     /// POSTs `body` to `path` on a connection the calling thread owns and returns the parsed JSON
     /// reply. See ``GatewayCall`` for failover and re-authentication.
+    /// - Parameter progress: asked at least once a second while a request waits for its reply;
+    ///   returning `false` aborts it.
     func call(
         _ path: String, _ body: JSONValue, on connection: CurlConnection, kind: RequestKind,
-        timeout: Duration? = nil
+        timeout: Duration? = nil, progress: (() -> Bool)? = nil
     ) throws(CoordinationError) -> JSONValue {
         var call = GatewayCall(gateway: self, path: path, payload: body.serialized, kind: kind, timeout: timeout ?? requestTimeout)
         while let request = call.nextRequest() {
-            switch call.handle(Result { () throws(TransportFailure) in try connection.perform(request) }) {
+            let sink = ResponseSink()
+            if let progress {
+                sink.followsProgress = true
+                sink.shouldContinue = progress
+            }
+            switch call.handle(Result { () throws(TransportFailure) in try connection.perform(request, sink: sink) }) {
             case .reply(let json): return json
             case .next: continue
             case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint)

@@ -5,7 +5,8 @@ import Coordination
 /// ``SessionKeeper`` performs the actions on its own thread.
 ///
 /// The session is an etcd lease: granted, kept alive every `ttl / 3`, `suspended` when keep-alives
-/// fail, `reconnected` when one succeeds again, `expired` when etcd says the lease is gone (a
+/// fail or one's answer is late (``keepAliveOverdueAfter``: the request goes on, and a late
+/// answer still renews the lease), `reconnected` when one succeeds again, `expired` when etcd says the lease is gone (a
 /// keep-alive answer without `TTL`, or "lease not found"), after which a new lease is granted and
 /// reported as `connected` with a new session id.
 ///
@@ -26,6 +27,8 @@ struct LeaseStateMachine: Sendable {
         case grantFailed
         /// `sentAt`: when the keep-alive request was sent.
         case keepAliveConfirmed(sentAt: ContinuousClock.Instant)
+        /// The keep-alive in flight has had no answer for ``keepAliveOverdueAfter``; it goes on.
+        case keepAliveOverdue
         case keepAliveFailed
         case leaseGone
         case close
@@ -48,6 +51,10 @@ struct LeaseStateMachine: Sendable {
     var keepAliveInterval: Duration { ttl / 3 }
     /// While suspended, try again often: every try is a chance to report `reconnected` in time.
     var retryInterval: Duration { min(ttl / 6, .milliseconds(500)) }
+    /// How long a keep-alive's answer may take before the session counts as suspended. The
+    /// request itself waits up to a TTL: cut off at this, as it used to be, a server answering
+    /// every keep-alive a little later (under load) lost the lease though each would have renewed it.
+    var keepAliveOverdueAfter: Duration { max(min(ttl / 3, .seconds(2)), .milliseconds(500)) }
 
     /// The lease operations may attach ephemeral keys to, when there is one.
     var lease: Int64? {
@@ -80,7 +87,14 @@ struct LeaseStateMachine: Sendable {
             let contact = max(lastContact, sentAt)
             state = .active(lease: lease, lastContact: contact, suspended: false)
             let report: [Action] = suspended ? [.report(.reconnected, lease: lease, lastContact: contact)] : []
-            return report + [.keepAlive(lease: lease, after: keepAliveInterval)]
+            // The interval counts from the request, not the answer: slow answers would otherwise
+            // space renewals by the interval plus the answer's time.
+            return report + [.keepAlive(lease: lease, after: max(.zero, keepAliveInterval - (now - sentAt)))]
+
+        case (.active(let lease, let lastContact, let suspended), .keepAliveOverdue):
+            guard !suspended else { return [] }
+            state = .active(lease: lease, lastContact: lastContact, suspended: true)
+            return [.report(.suspended, lease: lease, lastContact: lastContact)]
 
         case (.active(let lease, let lastContact, let suspended), .keepAliveFailed):
             state = .active(lease: lease, lastContact: lastContact, suspended: true)

@@ -118,9 +118,7 @@ final class SessionKeeper: @unchecked Sendable {
                 let input: LeaseStateMachine.Input?
                 switch action {
                 case .report(let state, let lease, let lastContact):
-                    gateway.logger.debug("etcd session \(state.rawValue)", metadata: ["lease": "\(Self.sessionID(lease))"])
-                    let event = SessionEvent(state: state, sessionID: Self.sessionID(lease), ttl: ttl, lastContact: lastContact)
-                    if state == .closed { events.finish(with: event) } else { events.send(event) }
+                    report(state, lease: lease, lastContact: lastContact)
                     input = nil
                 case .stop:
                     return
@@ -152,6 +150,12 @@ final class SessionKeeper: @unchecked Sendable {
         }
     }
 
+    private func report(_ state: SessionState, lease: Int64, lastContact: ContinuousClock.Instant) {
+        gateway.logger.debug("etcd session \(state.rawValue)", metadata: ["lease": "\(Self.sessionID(lease))"])
+        let event = SessionEvent(state: state, sessionID: Self.sessionID(lease), ttl: ttl, lastContact: lastContact)
+        if state == .closed { events.finish(with: event) } else { events.send(event) }
+    }
+
     /// Waits `delay` (cut short by a nudge); returns `true` when the handle is closing.
     private func waitOrClose(_ delay: Duration) -> Bool {
         let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
@@ -165,11 +169,25 @@ final class SessionKeeper: @unchecked Sendable {
         return closing
     }
 
+    /// One keep-alive, waiting up to a TTL for its answer: a late one reports `suspended`
+    /// meanwhile (``LeaseStateMachine/keepAliveOverdueAfter``), and still renews the lease when it
+    /// comes. Closing the handle aborts it.
     private func keepAlive(_ lease: Int64, on connection: CurlConnection) -> LeaseStateMachine.Input {
-        let timeout = max(min(ttl / 3, .seconds(2)), .milliseconds(500))
         let sentAt = ContinuousClock.now
+        let overdueAt = sentAt + machine.keepAliveOverdueAfter
+        var overdue = false
+        let progress = { [self] () -> Bool in
+            condition.lock()
+            let stop = closing
+            let actions = !stop && !overdue && ContinuousClock.now >= overdueAt ? machine.handle(.keepAliveOverdue, now: .now) : []
+            condition.unlock()
+            if ContinuousClock.now >= overdueAt { overdue = true }
+            for case .report(let state, let lease, let lastContact) in actions { report(state, lease: lease, lastContact: lastContact) }
+            return !stop
+        }
         do {
-            let reply = try gateway.call("/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: timeout)
+            let reply = try gateway.call(
+                "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: ttl, progress: progress)
             // A revoked or expired lease still answers 200, only without a TTL.
             guard let result = reply["result"] else { return .keepAliveFailed }
             return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed(sentAt: sentAt) : .leaseGone

@@ -133,8 +133,8 @@ struct EtcdServerTests {
             var states = store.sessionEvents().makeAsyncIterator()
             let first = try await next(&states, "the current session state")
             let pid = try #require(cluster.pid(of: cluster.members[0]))
-            // Stopped for 6 s: every keep-alive (each times out after 2 s, sent every 3.3 s) fails,
-            // yet the 10 s lease has not run out when the server comes back.
+            // Stopped for 6 s: the keep-alive in flight gets no answer (overdue after 2 s: the
+            // session is suspended), yet the 10 s lease has not run out when the server comes back.
             kill(pid, SIGSTOP)
             let suspended = try await next(&states, "suspended while the server is stopped")
             #expect(suspended.state == .suspended)

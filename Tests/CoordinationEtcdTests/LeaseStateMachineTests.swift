@@ -28,6 +28,19 @@ import Testing
         #expect(back == [.report(.reconnected, lease: 7, lastContact: at(8)), .keepAlive(lease: 7, after: .seconds(3))])
     }
 
+    /// A late answer suspends the session while the request goes on; when it comes, it renews
+    /// the lease, and the next keep-alive goes a third of a TTL after the request, not the answer.
+    @Test func lateKeepAliveSuspendsThenItsAnswerReconnects() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
+        #expect(machine.keepAliveOverdueAfter == .seconds(2))
+        #expect(machine.handle(.keepAliveOverdue, now: at(5)) == [.report(.suspended, lease: 7, lastContact: at(0))])
+        #expect(machine.handle(.keepAliveOverdue, now: at(6)) == [], "suspended once")
+        let back = machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(7))
+        #expect(back == [.report(.reconnected, lease: 7, lastContact: at(3)), .keepAlive(lease: 7, after: .zero)])
+        #expect(machine.handle(.keepAliveConfirmed(sentAt: at(7)), now: at(8)) == [.keepAlive(lease: 7, after: .seconds(2))])
+    }
+
     @Test func leaseGoneReportsExpiredThenGrantsANewSession() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
         _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))

@@ -17,6 +17,8 @@ public final class TCPRelay: Sendable {
 
     private struct State {
         var cut = false
+        /// How long each chunk of a server's reply waits before it goes on to the client.
+        var replyDelay = Duration.zero
         var stopped = false
         var links: [Int: Link] = [:]
         var nextLink = 0
@@ -36,6 +38,10 @@ public final class TCPRelay: Sendable {
         self.address = "127.0.0.1:\(port)"
         Thread.detachNewThread { [self] in acceptLoop() }
     }
+
+    /// Holds each chunk the server sends back for `delay` before passing it on (a slow server or
+    /// link, as seen by the client); `.zero` ends it. Requests go through at once.
+    public func delayReplies(by delay: Duration) { state.withLock { $0.replyDelay = delay } }
 
     /// Drops every relayed connection and refuses new ones until ``heal()``.
     public func cut() {
@@ -103,8 +109,8 @@ public final class TCPRelay: Sendable {
                 link.forward(from: link.client, to: link.server)
                 finish()
             }
-            Thread.detachNewThread {
-                link.forward(from: link.server, to: link.client)
+            Thread.detachNewThread { [self] in
+                link.forward(from: link.server, to: link.client) { state.withLock { $0.replyDelay } }
                 finish()
             }
         }
@@ -148,12 +154,15 @@ private final class Link: Sendable {
     }
 
     /// Copies bytes until either side ends, then ends both (a half-open link is of no use here).
-    func forward(from source: Int32, to destination: Int32) {
+    /// - Parameter delay: how long each chunk waits before it is passed on.
+    func forward(from source: Int32, to destination: Int32, delay: () -> Duration = { .zero }) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         loop: while true {
             let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
+            let wait = delay()
+            if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18) }
             var sent = 0
             while sent < count {
                 // MSG_NOSIGNAL: a peer that went away must end the link, not the test process (SIGPIPE).
