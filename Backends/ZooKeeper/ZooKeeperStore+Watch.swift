@@ -328,11 +328,12 @@ struct ScopeWatcher {
                 // A big folder is re-listed whole after every child event, so this pass is per name:
                 // one lookup each, and a set of the names only when some known child is missing.
                 let current = childrenOf[node] ?? [:]
+                let nodeKey = store.key(ofZnode: node)
                 var stillThere = 0
                 for name in names {
                     if current[name] != nil {
                         stillThere += 1
-                    } else if let child = node.appending(storedName: name), known[child] == nil {
+                    } else if let child = ZooKeeperStore.namedChild(of: nodeKey, name).map(store.znode), known[child] == nil {
                         nextReads.insert(child)
                     }
                 }

@@ -106,6 +106,11 @@ public final class ZooKeeperStore: CoordinationStore {
     /// path includes the namespace, so it may be longer than the portable limit for keys.
     static func znodeKey(_ path: String) -> Key? { Key(storedPath: path) }
 
+    /// The child `name` of `key` (relative to the namespace) when a ``Key`` can name it: its
+    /// segment is valid, the whole key fits the length limit, and it is not `/zookeeper`. Reads and
+    /// watches pass over the other znodes (another client's), as etcd's pass over such keys.
+    static func namedChild(of key: Key, _ name: String) -> Key? { try? key.child(name) }
+
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
         ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation)
     }
@@ -238,10 +243,9 @@ public final class ZooKeeperStore: CoordinationStore {
         let reply = await listNode(znode)
         switch reply.rc {
         case ZOK.rawValue:
-            var names = reply.names ?? []
-            // ZooKeeper's own `/zookeeper` is no key on any backend.
-            if znode.isRoot { names.removeAll { $0 == "zookeeper" } }
-            return Key.sortedNames(names)
+            // A name no key can hold (another client's znode, or ZooKeeper's own `/zookeeper`) is
+            // no child, as on etcd: listed, it would be one that no read could then name.
+            return Key.sortedNames((reply.names ?? []).filter { Self.namedChild(of: key, $0) != nil })
         case ZNONODE.rawValue where key.isRoot:
             return []  // the namespace's znode was removed from outside: an empty namespace
         default:
