@@ -113,6 +113,57 @@ struct ZooKeeperStoreTests {
         }
     }
 
+    /// Znodes another client wrote that no key can name are passed over by every read, as on
+    /// etcd, and listed by `foreignKeys(under:)`, each on its own. The server itself refuses the
+    /// characters keys refuse (control, private-use, non-BMP), so what is left is a segment over the
+    /// length limit, a whole key over it, and `/zookeeper` at the top of a namespace; and any
+    /// znode beneath those, however valid its own name.
+    @Test func foreignZnodesAreSkippedByReadsAndListed() async throws {
+        try PythonScript.require("kazoo", install: Kazoo.install)
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let long = String(repeating: "l", count: CoordinationLimits.maxKeyBytes)  // `/` + it is over the limit
+            let dir = String(repeating: "d", count: 1_000), tail = String(repeating: "t", count: 100)
+            _ = try await store.create(try Key("/f/ok/x"), value: [1])
+            _ = try await store.create(try Key("/f/\(dir)"), value: [2])
+            let written = ["/f/\(long)/ok", "/f/\(dir)/\(tail)", "/zookeeper/x"]
+            let foreign = ["/f/\(dir)/\(tail)", "/f/\(long)", "/f/\(long)/ok", "/zookeeper", "/zookeeper/x"]
+            let raw = store.namespace.path
+            _ = try await Kazoo.run("write", Dictionary(uniqueKeysWithValues: written.map { (raw + $0, "") }))
+            do {
+                #expect(try await store.children(of: .root) == ["f"])
+                #expect(try await store.children(of: try Key("/f")) == [dir, "ok"])
+                #expect(try await store.children(of: try Key("/f/\(dir)")) == [])
+                let valid = ["/f", "/f/\(dir)", "/f/ok", "/f/ok/x"]
+                #expect(try await store.records(under: .root).map(\.key.path) == valid)
+                #expect(try await store.records(under: try Key("/f")).map(\.key.path) == valid)
+                var events = store.watch(.root, scope: .subtree).makeAsyncIterator()
+                #expect(try await events.next() == .snapshot(try await store.records(under: .root)))
+
+                #expect(try await store.foreignKeys(under: .root) == foreign, "sorted by bytes, as etcd lists them")
+                #expect(try await store.foreignKeys(under: try Key("/f")) == Array(foreign.prefix(3)))
+                #expect(try await store.foreignKeys(under: try Key("/f/\(dir)")) == ["/f/\(dir)/\(tail)"])
+                #expect(try await store.foreignKeys(under: try Key("/f/ok")) == [])
+                #expect(try await store.foreignKeys(under: try Key("/missing")) == [])
+            } catch {
+                _ = try? await Kazoo.run("delete", foreign.map { raw + $0 })
+                throw error
+            }
+            // The store cannot name them, so its recursive delete cannot reach them: kazoo removes them.
+            _ = try await Kazoo.run("delete", foreign.map { raw + $0 })
+        }
+    }
+
+    /// Under no namespace, ZooKeeper's own `/zookeeper` is no key and no foreign key either.
+    @Test func theServersOwnTreeIsNoForeignKey() async throws {
+        let store = try await ZooKeeperTestEnvironment.openStore(namespace: .root)
+        // Whatever other tests hold meanwhile: only the top of the listing is this test's.
+        let foreign = try await store.foreignKeys(under: .root)
+        let names = try await store.children(of: .root)
+        await store.close()
+        #expect(!foreign.contains { $0 == "/zookeeper" || $0.hasPrefix("/zookeeper/") }, "\(foreign.prefix(5))")
+        #expect(!names.contains("zookeeper"))
+    }
+
     @Test func sequentialAndEphemeral() async throws {
         try await ZooKeeperTestEnvironment.withStore { store in
             let first = try await store.create(try Key("/q/item-"), value: [1], mode: .sequential)

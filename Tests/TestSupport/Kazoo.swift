@@ -6,7 +6,9 @@ public enum Kazoo {
     public static let install = "python3 -m pip install kazoo"
 
     /// Reads or writes every path given on stdin, as JSON `{path: base64}`, under the chroot-less
-    /// absolute paths; prints the same shape for reads. Writes make missing ancestors.
+    /// absolute paths; prints the same shape for reads. Writes make missing ancestors. `delete`
+    /// removes each path of a list and everything beneath (a missing one is no error), for the
+    /// znodes no key can name, which the stores' recursive deletes cannot reach.
     static let script = """
         import base64, json, sys
         from kazoo.client import KazooClient
@@ -22,6 +24,10 @@ public enum Kazoo {
                     out[path] = {"data": base64.b64encode(data or b"").decode(), "version": stat.version,
                                  "czxid": stat.czxid, "null": data is None}
                 print(json.dumps(out))
+            elif mode == "delete":
+                for path in request:
+                    zk.delete(path, recursive=True)
+                print("{}")
             else:
                 for path, value in request.items():
                     zk.create(path, base64.b64decode(value), makepath=True)
@@ -39,7 +45,7 @@ public enum Kazoo {
         public var null: Bool
     }
 
-    /// Runs the script in `mode` ("read" with a list of paths, "write" with `{path: base64}`).
+    /// Runs the script in `mode` ("read" or "delete" with a list of paths, "write" with `{path: base64}`).
     public static func run(_ mode: String, _ request: some Encodable, hosts: [String] = TestEnvironment.zookeeperHosts) async throws -> Data {
         try await PythonScript.run(script, [mode, hosts.joined(separator: ",")], input: try JSONEncoder().encode(request))
     }
