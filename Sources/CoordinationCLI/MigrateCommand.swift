@@ -25,8 +25,10 @@ struct MigrateCommand: AsyncParsableCommand {
             nothing). Keys that exist only on the target are left alone (except with --follow).
 
             Source keys the target can never hold are listed with why and not copied, the \
-            others are, and the run exits 6: keys another etcd tool wrote that are no valid \
-            keys (/app/dir/, /app/a//b), values over 1,000,000 bytes. A --prefix or a source \
+            others are, and the run exits 6: keys another tool wrote that are no valid keys \
+            (on etcd /app/dir/, /app/a//b; on ZooKeeper a name or path over the length limit, \
+            /zookeeper inside a namespace, and each znode beneath those), values over \
+            1,000,000 bytes. A --prefix or a source \
             namespace that does not exist is status 2. An ephemeral key on the target belongs to a live session: \
             it is never overwritten, and the source keys at or beneath it are listed as not \
             copied (status 1).
