@@ -607,6 +607,48 @@ struct MigrateCommandTests {
     }
 
     @Test(
+        "znodes another ZooKeeper client wrote that no key can name are listed as not copied, each one beneath them too, the others are copied; status 6; --verify is never identical")
+    func zookeeperZnodesNoKeyCanName() async throws {
+        try PythonScript.require("kazoo", install: Kazoo.install)
+        let zk = try TestHandles(.zookeeper)
+        let etcd = try TestHandles(.etcd)
+        try await TestHandles.closing(zk, etcd) {
+            let source = try await zk.open()
+            _ = try await source.create(try Key("/ok/a"), value: [1])
+            // The server refuses the characters keys refuse: a name over the length limit, and
+            // /zookeeper inside a namespace, are what another client can write.
+            let long = "/ok/" + String(repeating: "l", count: CoordinationLimits.maxKeyBytes)
+            let raw = zk.namespace.path
+            _ = try await Kazoo.run("write", [raw + long + "/inner": "AQ==", raw + "/zookeeper": ""])
+            do {
+                let coord = try CoordProcess()
+                defer { coord.removeDirectory() }
+                let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
+                let result = try await coord.run(["migrate", "--from", from, "--to", to])
+                #expect(result.status == 6, "\(result.stderr)")
+                #expect(result.stdoutText.hasPrefix("copied 2 keys, "), "/ok and /ok/a: \(result.stdoutText)")
+                #expect(result.stdoutText.contains("\nnot copied: 3 keys that the target cannot hold\n"), "\(result.stdoutText)")
+                #expect(result.stdoutText.contains("\n  \(long): not a valid key: "), "\(result.stdoutText)")
+                #expect(result.stdoutText.contains("\n  \(long)/inner: not a valid key: "), "\(result.stdoutText)")
+                #expect(result.stdoutText.contains("\n  /zookeeper: not a valid key: '/zookeeper' is reserved"), "\(result.stdoutText)")
+                #expect(result.stderr.hasPrefix("coord: 3 keys on the source were not copied: the target cannot hold them"), "\(result.stderr)")
+                let target = try await etcd.open()
+                #expect(try await target.records(under: .root).map { [$0.key.path: $0.value] } == [["/ok": []], ["/ok/a": [1]]])
+
+                let verify = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+                #expect(verify.status == 6, "\(verify.stderr)")
+                #expect(verify.stdoutText.contains("the keys read are identical, but 3 source keys could not be read"), "\(verify.stdoutText)")
+                #expect(verify.stdoutText.contains("  not a valid key on the source (never copied): /zookeeper\n"), "\(verify.stdoutText)")
+            } catch {
+                _ = try? await Kazoo.run("delete", [raw + "/ok", raw + "/zookeeper"])
+                throw error
+            }
+            // The store cannot name them, so its recursive delete (the namespace's clean-up) cannot reach them.
+            _ = try await Kazoo.run("delete", [raw + "/ok", raw + "/zookeeper"])
+        }
+    }
+
+    @Test(
         "--follow lists the source keys the target cannot hold when it starts following, not only at stop",
         .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
     func followListsForeignKeysAtTheStart() async throws {
