@@ -30,10 +30,7 @@ extension ZooKeeperStore: ForeignKeyListing {
                     case ZNONODE.rawValue: continue  // deleted meanwhile, or `key` is absent
                     default: throw failRead(reply.rc, znode(key), "list the foreign keys under")
                     }
-                    for name in reply.names ?? [] {
-                        // ZooKeeper's own tree, which is no data: only at the server's root.
-                        if path == "/" && name == "zookeeper" { continue }
-                        let childPath = path == "/" ? "/" + name : path + "/" + name
+                    for (name, childPath) in Self.childPaths(of: path, reply.names ?? []) {
                         let child = parent.flatMap { Self.namedChild(of: $0, name) }
                         if child == nil { foreign.append(String(decoding: childPath.utf8.dropFirst(namespaceBytes), as: UTF8.self)) }
                         next.append((childPath, child))

@@ -170,9 +170,12 @@ public final class ZooKeeperStore: CoordinationStore {
         }
     }
 
-    func listNode(_ znode: Key) async -> Reply {
+    func listNode(_ znode: Key) async -> Reply { await listNode(path: znode.path) }
+
+    /// Lists the children of the znode at `path`, which need not be a key (another client's).
+    func listNode(path: String) async -> Reply {
         await connection.call { zh, context in
-            znode.path.withCString { zoo_aget_children(zh, $0, 0, completeStrings, context) }
+            path.withCString { zoo_aget_children(zh, $0, 0, completeStrings, context) }
         }
     }
 
@@ -195,9 +198,12 @@ public final class ZooKeeperStore: CoordinationStore {
         }
     }
 
-    func deleteNode(_ znode: Key, version: Int32) async -> Reply {
+    func deleteNode(_ znode: Key, version: Int32) async -> Reply { await deleteNode(path: znode.path, version: version) }
+
+    /// Deletes the znode at `path`, which need not be a key (another client's).
+    func deleteNode(path: String, version: Int32) async -> Reply {
         await connection.call { zh, context in
-            znode.path.withCString { zoo_adelete(zh, $0, version, completeVoid, context) }
+            path.withCString { zoo_adelete(zh, $0, version, completeVoid, context) }
         }
     }
 
@@ -392,11 +398,11 @@ public final class ZooKeeperStore: CoordinationStore {
             if key.isRoot { throw CoordinationError.rootDeleteRefused() }
             let reply = await deleteNode(znode, version: Self.zkVersion(ifVersion))
             guard reply.rc == ZOK.rawValue else { throw await fail(reply.rc, znode, "delete", expected: ifVersion) }
-            forget(znode)
+            forget(znode.path)
             return
         }
         if key.isRoot {
-            try await deleteChildren(of: znode, top: true)
+            try await deleteChildren(of: znode.path, named: znode, top: true)
             return
         }
         if let ifVersion {
@@ -404,44 +410,53 @@ public final class ZooKeeperStore: CoordinationStore {
             guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw fail(reply.rc, znode, "delete") }
             guard Int64(stat.version) == ifVersion else { throw await fail(ZBADVERSION.rawValue, znode, "delete", expected: ifVersion) }
         }
-        try await deleteTree(znode, version: Self.zkVersion(ifVersion), top: true)
+        try await deleteTree(znode.path, named: znode, version: Self.zkVersion(ifVersion), top: true)
     }
 
-    /// Deletes `znode` and everything beneath it, children first. Keys created concurrently are
-    /// caught by retrying on `ZNOTEMPTY`; keys deleted concurrently are fine.
-    private func deleteTree(_ znode: Key, version: Int32, top: Bool) async throws {
+    /// Deletes the znode at `path` and everything beneath it, children first: also the znodes no
+    /// key can name (another client's), as etcd's range delete removes such keys, since the tree
+    /// could not go otherwise. Keys created concurrently are caught by retrying on `ZNOTEMPTY`;
+    /// keys deleted concurrently are fine. Errors name `named`: the znode, or the nearest one above.
+    private func deleteTree(_ path: String, named: Key, version: Int32, top: Bool) async throws {
         for _ in 0..<16 {
-            try await deleteChildren(of: znode, top: top)
-            let reply = await deleteNode(znode, version: version)
+            try await deleteChildren(of: path, named: named, top: top)
+            let reply = await deleteNode(path: path, version: version)
             switch reply.rc {
             case ZOK.rawValue:
-                forget(znode)
+                forget(path)
                 return
             case ZNONODE.rawValue: return  // gone meanwhile: that is what was asked
             case ZNOTEMPTY.rawValue: continue
-            default: throw fail(reply.rc, znode, "delete")
+            default: throw fail(reply.rc, named, "delete")
             }
         }
-        throw fail(ZNOTEMPTY.rawValue, znode, "delete")
+        throw fail(ZNOTEMPTY.rawValue, named, "delete")
     }
 
-    private func deleteChildren(of znode: Key, top: Bool) async throws {
-        let listing = await listNode(znode)
+    private func deleteChildren(of path: String, named: Key, top: Bool) async throws {
+        let listing = await listNode(path: path)
         switch listing.rc {
         case ZOK.rawValue: break
         case ZNONODE.rawValue:
-            if top && !(znode == namespace) { throw fail(listing.rc, znode, "delete") }
+            if top && path != namespace.path { throw fail(listing.rc, named, "delete") }
             return
-        default: throw fail(listing.rc, znode, "list children of")
+        default: throw fail(listing.rc, named, "list children of")
         }
-        for name in listing.names ?? [] where !(znode.isRoot && name == "zookeeper") {
-            guard let child = znode.appending(storedName: name) else { continue }
-            try await deleteTree(child, version: -1, top: false)
+        for (name, child) in Self.childPaths(of: path, listing.names ?? []) {
+            let childNamed = named.path == path ? named.appending(storedName: name) ?? named : named
+            try await deleteTree(child, named: childNamed, version: -1, top: false)
         }
     }
 
-    private func forget(_ znode: Key) {
-        ownSequentialNodes.withLock { $0.remove(znode.path) }
+    /// The paths of the children `names` of the znode at `path`, but ZooKeeper's own `/zookeeper`
+    /// (at the server's root), which is no data of anyone's.
+    static func childPaths(of path: String, _ names: [String]) -> [(name: String, path: String)] {
+        guard path == "/" else { return names.map { ($0, path + "/" + $0) } }
+        return names.compactMap { $0 == "zookeeper" ? nil : ($0, "/" + $0) }
+    }
+
+    private func forget(_ path: String) {
+        ownSequentialNodes.withLock { $0.remove(path) }
     }
 
     // MARK: Session

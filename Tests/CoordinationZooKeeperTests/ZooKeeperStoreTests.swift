@@ -117,7 +117,7 @@ struct ZooKeeperStoreTests {
     /// etcd, and listed by `foreignKeys(under:)`, each on its own. The server itself refuses the
     /// characters keys refuse (control, private-use, non-BMP), so what is left is a segment over the
     /// length limit, a whole key over it, and `/zookeeper` at the top of a namespace; and any
-    /// znode beneath those, however valid its own name.
+    /// znode beneath those, however valid its own name. A recursive delete removes them.
     @Test func foreignZnodesAreSkippedByReadsAndListed() async throws {
         try PythonScript.require("kazoo", install: Kazoo.install)
         try await ZooKeeperTestEnvironment.withStore { store in
@@ -144,12 +144,16 @@ struct ZooKeeperStoreTests {
                 #expect(try await store.foreignKeys(under: try Key("/f/\(dir)")) == ["/f/\(dir)/\(tail)"])
                 #expect(try await store.foreignKeys(under: try Key("/f/ok")) == [])
                 #expect(try await store.foreignKeys(under: try Key("/missing")) == [])
+
+                // A recursive delete removes them too, as etcd's range delete does: nothing else could.
+                try await store.delete(try Key("/f"), ifVersion: nil, recursive: true)
+                #expect(try await store.foreignKeys(under: .root) == ["/zookeeper", "/zookeeper/x"])
+                try await store.delete(.root, ifVersion: nil, recursive: true)
+                #expect(try await store.foreignKeys(under: .root) == [])
             } catch {
                 _ = try? await Kazoo.run("delete", foreign.map { raw + $0 })
                 throw error
             }
-            // The store cannot name them, so its recursive delete cannot reach them: kazoo removes them.
-            _ = try await Kazoo.run("delete", foreign.map { raw + $0 })
         }
     }
 

@@ -7,8 +7,8 @@ public enum Kazoo {
 
     /// Reads or writes every path given on stdin, as JSON `{path: base64}`, under the chroot-less
     /// absolute paths; prints the same shape for reads. Writes make missing ancestors. `delete`
-    /// removes each path of a list and everything beneath (a missing one is no error), for the
-    /// znodes no key can name, which the stores' recursive deletes cannot reach.
+    /// removes each path of a list and everything beneath (a missing one is no error): the
+    /// clean-up of znodes no key can name when a test of the store's own delete failed.
     static let script = """
         import base64, json, sys
         from kazoo.client import KazooClient
