@@ -671,6 +671,36 @@ struct MigrateCommandTests {
         }
     }
 
+    @Test("--follow from ZooKeeper lists the znodes no key can name when it starts following, and its watch copies only the others")
+    func followFromZooKeeperListsForeignZnodes() async throws {
+        try PythonScript.require("kazoo", install: Kazoo.install)
+        let zk = try TestHandles(.zookeeper)
+        let etcd = try TestHandles(.etcd)
+        try await TestHandles.closing(zk, etcd) {
+            let source = try await zk.open()
+            _ = try await source.create(try Key("/ok"), value: [1])
+            let raw = zk.namespace.path
+            _ = try await Kazoo.run("write", [raw + "/zookeeper": ""])
+            do {
+                let coord = try CoordProcess()
+                defer { coord.removeDirectory() }
+                let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
+                let result = try await coord.run(["migrate", "--from", from, "--to", to, "--follow"], interruptAfterFirstLine: true)
+                #expect(result.status == 6, "\(result.stderr)")
+                let lines = result.stdoutText.split(separator: "\n").map(String.init)
+                let followed = try #require(lines.firstIndex { $0.hasPrefix("followed: ") }, "\(lines)")
+                #expect(
+                    Array(lines[1..<followed].prefix(2)) == [
+                        "not copied: 1 key that the target cannot hold", "  /zookeeper: not a valid key: '/zookeeper' is reserved on every backend",
+                    ], "\(lines)")
+                #expect(try await etcd.open().records(under: .root).map(\.key.path) == ["/ok"])
+            } catch {
+                _ = try? await Kazoo.run("delete", [raw + "/zookeeper"])
+                throw error
+            }
+        }
+    }
+
     @Test(
         "an etcd source whose namespace key is missing but which holds keys (another tool's) is copied, not called missing; a key the user has below a missing one stays",
         .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
