@@ -561,6 +561,25 @@ struct MigrateCommandTests {
         try #require(process.terminationStatus == 0, "etcdctl put \(key)")
     }
 
+    /// Checks the outcome of a migration that copied `copied` keys and could not copy `notCopied`
+    /// (each path with the start of why): all listed with why, status 6, and one line on stderr
+    /// that gives no advice to run again (it would not help).
+    static func expectNotCopied(
+        _ result: CoordProcess.Result, copied: Int, _ notCopied: [String: String], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(result.status == 6, "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stdoutText.hasPrefix("copied \(copied) keys, "), "\(result.stdoutText)", sourceLocation: sourceLocation)
+        let heading = "\nnot copied: \(notCopied.count) keys that the target cannot hold\n"
+        #expect(result.stdoutText.contains(heading), "\(result.stdoutText)", sourceLocation: sourceLocation)
+        for (path, why) in notCopied {
+            #expect(result.stdoutText.contains("\n  \(path): \(why)"), "\(result.stdoutText)", sourceLocation: sourceLocation)
+        }
+        #expect(result.stderrLines.count == 1, "\(result.stderr)", sourceLocation: sourceLocation)
+        let line = "coord: \(notCopied.count) keys on the source were not copied: the target cannot hold them"
+        #expect(result.stderr.hasPrefix(line), "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(!result.stderr.contains("run the same command again"), "\(result.stderr)", sourceLocation: sourceLocation)
+    }
+
     @Test(
         "keys another etcd tool wrote that the target cannot hold (no valid key, a value over the limit) are listed with why and not copied, the others are; status 6 without advice to run again; --verify is never identical",
         .enabled("needs etcdctl") { TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") })
@@ -578,16 +597,12 @@ struct MigrateCommandTests {
             defer { coord.removeDirectory() }
             let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
 
-            let result = try await coord.run(["migrate", "--from", from, "--to", to])
-            #expect(result.status == 6, "\(result.stderr)")
-            #expect(result.stdoutText.hasPrefix("copied 2 keys, "), "/ok and /ok/a: \(result.stdoutText)")
-            #expect(result.stdoutText.contains("\nnot copied: 3 keys that the target cannot hold\n"), "\(result.stdoutText)")
-            #expect(result.stdoutText.contains("\n  /big: value for /big is 1200000 bytes; the limit is 1000000 bytes\n"), "\(result.stdoutText)")
-            #expect(result.stdoutText.contains("\n  /weird/: not a valid key: a key must not end with '/'\n"), "\(result.stdoutText)")
-            #expect(result.stdoutText.contains("\n  /a//b: not a valid key: empty segment"), "\(result.stdoutText)")
-            #expect(result.stderrLines.count == 1, "\(result.stderr)")
-            #expect(result.stderr.hasPrefix("coord: 3 keys on the source were not copied: the target cannot hold them"), "\(result.stderr)")
-            #expect(!result.stderr.contains("run the same command again"), "\(result.stderr)")
+            Self.expectNotCopied(
+                try await coord.run(["migrate", "--from", from, "--to", to]), copied: 2,  // /ok and /ok/a
+                [
+                    "/big": "value for /big is 1200000 bytes; the limit is 1000000 bytes\n",
+                    "/weird/": "not a valid key: a key must not end with '/'\n", "/a//b": "not a valid key: empty segment",
+                ])
             let target = try await zk.open()
             #expect(try await target.get(try Key("/ok/a"))?.value == [1])
             #expect(try await target.get(try Key("/big")) == nil)
@@ -609,39 +624,49 @@ struct MigrateCommandTests {
     @Test(
         "znodes another ZooKeeper client wrote that no key can name are listed as not copied, each one beneath them too, the others are copied; status 6; --verify is never identical")
     func zookeeperZnodesNoKeyCanName() async throws {
+        // The server refuses the characters keys refuse: a name over the length limit, and
+        // /zookeeper inside a namespace, are what another client can write.
+        let long = "/ok/" + String(repeating: "l", count: CoordinationLimits.maxKeyBytes)
+        try await Self.withForeignZnodes([long + "/inner", "/zookeeper"]) { coord, from, to, etcd in
+            Self.expectNotCopied(
+                try await coord.run(["migrate", "--from", from, "--to", to]), copied: 2,  // /ok and /ok/a
+                [
+                    long: "not a valid key: it is 1028 bytes long; the limit is 1024 bytes",
+                    long + "/inner": "not a valid key: it is 1034 bytes long",
+                    "/zookeeper": "not a valid key: '/zookeeper' is reserved",
+                ])
+            let target = try await etcd.open()
+            #expect(try await target.records(under: .root).map { [$0.key.path: $0.value] } == [["/ok": []], ["/ok/a": [1]]])
+
+            let verify = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(verify.status == 6, "\(verify.stderr)")
+            #expect(verify.stdoutText.contains("the keys read are identical, but 3 source keys could not be read"), "\(verify.stdoutText)")
+            #expect(verify.stdoutText.contains("  not a valid key on the source (never copied): /zookeeper\n"), "\(verify.stdoutText)")
+        }
+    }
+
+    /// Runs `body` with a ZooKeeper source holding the key `/ok/a` and the znodes `foreign` (paths
+    /// in its namespace that no key can name, written with kazoo, ancestors made), an etcd target,
+    /// and a `coord`: `body` gets the process, the source and target URLs and the target's handles.
+    static func withForeignZnodes(
+        _ foreign: [String], test: String = #function, _ body: (CoordProcess, String, String, TestHandles) async throws -> Void
+    ) async throws {
         try PythonScript.require("kazoo", install: Kazoo.install)
-        let zk = try TestHandles(.zookeeper)
-        let etcd = try TestHandles(.etcd)
+        let zk = try TestHandles(.zookeeper, test: test)
+        let etcd = try TestHandles(.etcd, test: test)
         try await TestHandles.closing(zk, etcd) {
-            let source = try await zk.open()
-            _ = try await source.create(try Key("/ok/a"), value: [1])
-            // The server refuses the characters keys refuse: a name over the length limit, and
-            // /zookeeper inside a namespace, are what another client can write.
-            let long = "/ok/" + String(repeating: "l", count: CoordinationLimits.maxKeyBytes)
+            _ = try await zk.open().create(try Key("/ok/a"), value: [1])
             let raw = zk.namespace.path
-            _ = try await Kazoo.run("write", [raw + long + "/inner": "AQ==", raw + "/zookeeper": ""])
+            _ = try await Kazoo.run("write", Dictionary(uniqueKeysWithValues: foreign.map { (raw + $0, "") }))
             do {
                 let coord = try CoordProcess()
                 defer { coord.removeDirectory() }
                 let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
-                let result = try await coord.run(["migrate", "--from", from, "--to", to])
-                #expect(result.status == 6, "\(result.stderr)")
-                #expect(result.stdoutText.hasPrefix("copied 2 keys, "), "/ok and /ok/a: \(result.stdoutText)")
-                #expect(result.stdoutText.contains("\nnot copied: 3 keys that the target cannot hold\n"), "\(result.stdoutText)")
-                #expect(result.stdoutText.contains("\n  \(long): not a valid key: "), "\(result.stdoutText)")
-                #expect(result.stdoutText.contains("\n  \(long)/inner: not a valid key: "), "\(result.stdoutText)")
-                #expect(result.stdoutText.contains("\n  /zookeeper: not a valid key: '/zookeeper' is reserved"), "\(result.stdoutText)")
-                #expect(result.stderr.hasPrefix("coord: 3 keys on the source were not copied: the target cannot hold them"), "\(result.stderr)")
-                let target = try await etcd.open()
-                #expect(try await target.records(under: .root).map { [$0.key.path: $0.value] } == [["/ok": []], ["/ok/a": [1]]])
-
-                let verify = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
-                #expect(verify.status == 6, "\(verify.stderr)")
-                #expect(verify.stdoutText.contains("the keys read are identical, but 3 source keys could not be read"), "\(verify.stdoutText)")
-                #expect(verify.stdoutText.contains("  not a valid key on the source (never copied): /zookeeper\n"), "\(verify.stdoutText)")
+                try await body(coord, from, to, etcd)
             } catch {
                 // The namespace's clean-up deletes them too, unless the error was that it cannot.
-                _ = try? await Kazoo.run("delete", [raw + "/ok", raw + "/zookeeper"])
+                let tops = Set(foreign.map { raw + "/" + $0.split(separator: "/")[0] })
+                _ = try? await Kazoo.run("delete", tops.sorted())
                 throw error
             }
         }
@@ -673,31 +698,16 @@ struct MigrateCommandTests {
 
     @Test("--follow from ZooKeeper lists the znodes no key can name when it starts following, and its watch copies only the others")
     func followFromZooKeeperListsForeignZnodes() async throws {
-        try PythonScript.require("kazoo", install: Kazoo.install)
-        let zk = try TestHandles(.zookeeper)
-        let etcd = try TestHandles(.etcd)
-        try await TestHandles.closing(zk, etcd) {
-            let source = try await zk.open()
-            _ = try await source.create(try Key("/ok"), value: [1])
-            let raw = zk.namespace.path
-            _ = try await Kazoo.run("write", [raw + "/zookeeper": ""])
-            do {
-                let coord = try CoordProcess()
-                defer { coord.removeDirectory() }
-                let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
-                let result = try await coord.run(["migrate", "--from", from, "--to", to, "--follow"], interruptAfterFirstLine: true)
-                #expect(result.status == 6, "\(result.stderr)")
-                let lines = result.stdoutText.split(separator: "\n").map(String.init)
-                let followed = try #require(lines.firstIndex { $0.hasPrefix("followed: ") }, "\(lines)")
-                #expect(
-                    Array(lines[1..<followed].prefix(2)) == [
-                        "not copied: 1 key that the target cannot hold", "  /zookeeper: not a valid key: '/zookeeper' is reserved on every backend",
-                    ], "\(lines)")
-                #expect(try await etcd.open().records(under: .root).map(\.key.path) == ["/ok"])
-            } catch {
-                _ = try? await Kazoo.run("delete", [raw + "/zookeeper"])
-                throw error
-            }
+        try await Self.withForeignZnodes(["/zookeeper"]) { coord, from, to, etcd in
+            let result = try await coord.run(["migrate", "--from", from, "--to", to, "--follow"], interruptAfterFirstLine: true)
+            #expect(result.status == 6, "\(result.stderr)")
+            let lines = result.stdoutText.split(separator: "\n").map(String.init)
+            let followed = try #require(lines.firstIndex { $0.hasPrefix("followed: ") }, "\(lines)")
+            #expect(
+                Array(lines[1..<followed].prefix(2)) == [
+                    "not copied: 1 key that the target cannot hold", "  /zookeeper: not a valid key: '/zookeeper' is reserved on every backend",
+                ], "\(lines)")
+            #expect(try await etcd.open().records(under: .root).map(\.key.path) == ["/ok", "/ok/a"])
         }
     }
 
