@@ -622,7 +622,7 @@ struct MigrateCommandTests {
     }
 
     @Test(
-        "znodes another ZooKeeper client wrote that no key can name are listed as not copied, each one beneath them too, the others are copied; status 6; --verify is never identical")
+        "ZooKeeper znodes no key can name are listed as not copied (those beneath too), the rest is copied; status 6; --verify is never identical")
     func zookeeperZnodesNoKeyCanName() async throws {
         // The server refuses the characters keys refuse: a name over the length limit, and
         // /zookeeper inside a namespace, are what another client can write.
