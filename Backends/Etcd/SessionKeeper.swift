@@ -169,25 +169,30 @@ final class SessionKeeper: @unchecked Sendable {
         return closing
     }
 
-    /// One keep-alive, waiting up to a TTL for its answer: a late one reports `suspended`
-    /// meanwhile (``LeaseStateMachine/keepAliveOverdueAfter``), and still renews the lease when it
-    /// comes. Closing the handle aborts it.
+    /// One keep-alive. Against a single endpoint it waits up to a TTL for its answer: a late one
+    /// reports `suspended` meanwhile (``LeaseStateMachine/keepAliveOverdueAfter``), and still
+    /// renews the lease when it comes. Against several, it gives up when overdue, so that the next
+    /// try goes to another member in time (a stopped member would hold it for the whole lease).
+    /// Closing the handle aborts it.
     private func keepAlive(_ lease: Int64, on connection: CurlConnection) -> LeaseStateMachine.Input {
         let sentAt = ContinuousClock.now
-        let overdueAt = sentAt + machine.keepAliveOverdueAfter
+        let overdueAfter = machine.keepAliveOverdueAfter
+        let patient = gateway.endpoints.count == 1
         var overdue = false
         let progress = { [self] () -> Bool in
+            let late = !overdue && ContinuousClock.now - sentAt >= overdueAfter
+            if late { overdue = true }
             condition.lock()
             let stop = closing
-            let actions = !stop && !overdue && ContinuousClock.now >= overdueAt ? machine.handle(.keepAliveOverdue, now: .now) : []
+            let actions = late && !stop ? machine.handle(.keepAliveOverdue, now: .now) : []
             condition.unlock()
-            if ContinuousClock.now >= overdueAt { overdue = true }
             for case .report(let state, let lease, let lastContact) in actions { report(state, lease: lease, lastContact: lastContact) }
             return !stop
         }
         do {
             let reply = try gateway.call(
-                "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: ttl, progress: progress)
+                "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: patient ? ttl : overdueAfter,
+                progress: patient ? progress : nil)
             // A revoked or expired lease still answers 200, only without a TTL.
             guard let result = reply["result"] else { return .keepAliveFailed }
             return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed(sentAt: sentAt) : .leaseGone

@@ -288,24 +288,24 @@ struct EtcdStoreTests {
         }
     }
 
-    /// A server whose every answer comes late (1.5 s here, more than the 1 s a keep-alive of a
-    /// 3 s lease may take before the session counts as suspended) renews the lease with each late
+    /// A server whose every answer comes late (3 s here, more than the 2 s a keep-alive of a 9 s
+    /// lease may take before the session counts as suspended) renews the lease with each late
     /// answer: the session is suspended, then reconnected, the same one. Keep-alives cut off at
-    /// 1 s, as they were, never saw an answer: suspended for good, and every holder of the
+    /// 2 s, as they were, never saw an answer: suspended for good, and every holder of the
     /// session gave up what it held once the TTL had passed, though etcd kept the lease alive.
     @Test func lateKeepAliveAnswersStillRenewTheSession() async throws {
         let namespace = SharedEtcd.uniqueNamespace()
         let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { false }
         defer { relay.stop() }
-        let store = try await SharedEtcd.open(namespace, ttl: .seconds(3), endpoints: [relay.address])
+        let store = try await SharedEtcd.open(namespace, ttl: .seconds(9), endpoints: [relay.address])
         do {
             let held = try await store.create(try Key("/held"), value: [], mode: .ephemeral)
             var states = store.sessionEvents().makeAsyncIterator()
             let first = try await next(&states, "the current session state")
-            relay.delayReplies(by: .milliseconds(1500))
+            relay.delayReplies(by: .seconds(3))
             let suspended = try await next(&states, "suspended while answers come late")
             #expect(suspended.state == .suspended)
-            let back = try await next(&states, "reconnected by a late answer", timeout: .seconds(6))
+            let back = try await next(&states, "reconnected by a late answer", timeout: .seconds(12))
             #expect(back.state == .reconnected, "a late keep-alive answer renews the session")
             #expect(back.sessionID == first.sessionID)
             relay.delayReplies(by: .zero)

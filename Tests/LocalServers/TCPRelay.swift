@@ -154,15 +154,25 @@ private final class Link: Sendable {
     }
 
     /// Copies bytes until either side ends, then ends both (a half-open link is of no use here).
-    /// - Parameter delay: how long each chunk waits before it is passed on.
+    /// - Parameter delay: how long bytes wait before they are passed on. What arrives while
+    ///   they wait goes with them (the same burst, one delay): a reply sent in several segments
+    ///   is late by the delay, not by the delay for each segment.
     func forward(from source: Int32, to destination: Int32, delay: () -> Duration = { .zero }) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var flags: Int32 = 0
         loop: while true {
-            let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
+            let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, flags) }
             if count < 0 && errno == EINTR { continue }
+            if count < 0 && flags != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                flags = 0  // the burst is passed on: wait for the next one
+                continue
+            }
             guard count > 0 else { break }
             let wait = delay()
-            if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18) }
+            if wait > .zero && flags == 0 {
+                Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+                flags = Int32(MSG_DONTWAIT)
+            }
             var sent = 0
             while sent < count {
                 // MSG_NOSIGNAL: a peer that went away must end the link, not the test process (SIGPIPE).
