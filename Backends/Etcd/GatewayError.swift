@@ -102,6 +102,12 @@ extension CoordinationError {
                         + "--password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)",
                     key: key, backendDetail: detail)
             }
+            if code == .sessionExpired {
+                // etcd's "requested lease not found" names its lease, not the user's situation; say it as ZooKeeper's does.
+                return CoordinationError(
+                    code, "the etcd session expired (its lease is gone), and its ephemeral keys with it; the handle starts a new session by itself",
+                    key: key, backendDetail: detail)
+            }
             return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
 
         case .malformed(let what):

@@ -81,12 +81,16 @@ import Testing
         #expect(cut.message == "etcd sent a reply that could not be understood")
     }
 
-    /// etcd's own error body is read as before: its message, on one line.
+    /// etcd's own error body is read as before: its message, on one line; a lost lease in the words every backend uses.
     @Test func etcdsOwnErrorsKeepTheirWords() {
         let body = Array(#"{"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5}"#.utf8)
         let error = CoordinationError.gateway(Gateway.failure(status: 404, reply: body, endpoint: "http://e:2379"), kind: .write)
         #expect(error.code == .sessionExpired)
-        #expect(error.message == "etcd refused the request: etcdserver: requested lease not found")
+        #expect(error.message.hasPrefix("the etcd session expired (its lease is gone)"), "\(error.message)")
+        #expect(error.backendDetail == "HTTP 404, gRPC code 5: etcdserver: requested lease not found")
+        let denied = Array(#"{"error":"etcdserver: permission denied","message":"etcdserver: permission denied","code":7}"#.utf8)
+        let refused = CoordinationError.gateway(Gateway.failure(status: 403, reply: denied, endpoint: "http://e:2379"), kind: .write)
+        #expect(refused.message == "etcd refused the request: etcdserver: permission denied")
     }
 }
 
