@@ -77,6 +77,48 @@ extension ConformanceSuite {
                     "the message of a \(mode.rawValue) create's noNode")
             }
         },
+        ConformanceCheck("error-ephemeral-write-right-after-expiry", clause: 9, "An ephemeral create, ephemeral-sequential create or transaction creating an ephemeral key, sent as soon as the handle's session has expired, either lands in the new session (it outlives the expiry and goes when the handle closes) or fails with sessionExpired, saying the session expired, and was not applied: never another code.") { ctx in
+            let store = try await ctx.open()
+            let observer = try await ctx.open()
+            let events = ctx.sessionEvents(store)
+            let before = try await events.next("the current session state")
+            let folder = try Key("/after-expiry")
+            _ = try await store.create(folder, value: [], mode: .persistent)
+            let watch = ctx.watch(observer, folder, scope: .subtree)
+            _ = try await watch.snapshot()
+            try await ctx.harness.expireSession(of: store)
+            let plain = try folder.child("plain"), sequential = try folder.child("seq-"), inTransaction = try folder.child("txn")
+            // All at once, before the handle reports its new session: each meets the expiry wherever the backend is in it.
+            async let plainOutcome = outcome { try await store.create(plain, value: [], mode: .ephemeral).key }
+            async let sequentialOutcome = outcome { try await store.create(sequential, value: [], mode: .ephemeralSequential).key }
+            async let transactionOutcome = outcome {
+                _ = try await store.transaction([.create(inTransaction, value: [], mode: .ephemeral)])
+                return inTransaction
+            }
+            let outcomes = [("ephemeral create", await plainOutcome), ("ephemeral-sequential create", await sequentialOutcome),
+                ("transaction", await transactionOutcome)]
+            _ = try await events.until(.expired, sameSession: before.sessionID)
+            let renewed = try await events.until(.connected)
+            try expect(renewed.sessionID != before.sessionID, "a new session after the expiry, got \(renewed.sessionID) again")
+            var landed: Set<Key> = []
+            for (what, result) in outcomes {
+                switch result {
+                case .success(let key):
+                    let record = try require(try await observer.get(key), "\(key), which the \(what) after the expiry created, read by another handle")
+                    try expect(record.isEphemeral, "\(key), created by the \(what) after the expiry, must be ephemeral")
+                    landed.insert(key)
+                case .failure(let error):
+                    try expectEqual(error.code, .sessionExpired, "the code of the \(what) sent right after the expiry (\(error))")
+                    try expect(error.message.contains("session expired"), "the \(what)'s sessionExpired message must say the session expired: \(error.message)")
+                }
+            }
+            // What failed left nothing; what landed belongs to the live session and goes with it.
+            let present = Set(try await observer.children(of: folder).map { try folder.child($0) })
+            try expectEqual(present, landed, "the keys under \(folder) after the expiry: only those whose create succeeded")
+            await store.close()
+            let created = landed
+            try await watch.until("the keys created after the expiry to vanish when their handle closes") { state in created.allSatisfy { state[$0] == nil } }
+        },
         ConformanceCheck("error-codes-are-stable", clause: 9, "The same situation gives the same code every time: a second identical failing call gives the same code as the first.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/x")
@@ -88,4 +130,15 @@ extension ConformanceSuite {
             }
         },
     ]
+}
+
+/// The key `body` returns, or the `CoordinationError` it threw (anything else fails the check).
+private func outcome(_ body: () async throws -> Key) async -> Result<Key, CoordinationError> {
+    do {
+        return .success(try await body())
+    } catch let error as CoordinationError {
+        return .failure(error)
+    } catch {
+        return .failure(CoordinationError(.unsupported, "not a CoordinationError: \(error)"))
+    }
 }
