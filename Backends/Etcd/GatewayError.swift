@@ -59,8 +59,11 @@ extension CoordinationError {
                 return CoordinationError(
                     .connectionLoss, "lost contact with etcd during a write; its outcome is unknown", key: key, backendDetail: detail)
             }
+            // Named as ZooKeeper names it: the endpoint and why, then what to check.
+            let why = transport.code == Int(CURLE_COULDNT_CONNECT.rawValue) ? "connection refused" : transport.message
             return CoordinationError(
-                .unavailable, "cannot reach etcd; is the server running, and is the URL's host:port right?", key: key, backendDetail: detail)
+                .unavailable, "cannot reach etcd (\(endpoint): \(why)); is the server running, and is the URL's host:port right?", key: key,
+                backendDetail: detail)
 
         case .notGateway(let status, let body, let endpoint):
             let detail = "HTTP \(status) at \(endpoint), not JSON"

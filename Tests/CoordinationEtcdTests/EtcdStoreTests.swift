@@ -236,11 +236,16 @@ struct EtcdStoreTests {
         await cleanup(store, namespace)
     }
 
+    /// Nothing listening: `unavailable`, naming the endpoint and the refusal, as ZooKeeper's
+    /// `unreachableServerFailsToOpenWithUnavailable` does.
     @Test func noEndpointIsUnavailable() async throws {
+        let endpoint = "127.0.0.1:\(EtcdCluster.ports(1))"
         let error = await #expect(throws: CoordinationError.self) {
-            _ = try await SharedEtcd.open(.root, endpoints: ["127.0.0.1:\(EtcdCluster.ports(1))"])
+            _ = try await SharedEtcd.open(.root, endpoints: [endpoint])
         }
         #expect(error?.code == .unavailable)
+        #expect(error?.message.contains("cannot reach etcd (http://\(endpoint): connection refused)") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("is the server running") == true, "\(String(describing: error))")
         #expect(error?.backendDetail?.contains("curl error") == true)
     }
 
