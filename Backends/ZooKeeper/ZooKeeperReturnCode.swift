@@ -51,9 +51,18 @@ enum ZooKeeperReturnCode {
         case ZNOAUTH.rawValue:
             code = .permissionDenied
             // Digest auth never refuses a password: a wrong one is just another identity, which
-            // the ACL then shuts out. Say so, since that is the usual cause.
-            message = "the credentials in use may not \(operation)\(about) (ZooKeeper ACL; a wrong password is another identity to ZooKeeper)"
-        case ZAUTHFAILED.rawValue, ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue, ZINVALIDACL.rawValue:
+            // the ACL then shuts out. So etcd's `unauthenticated` for a wrong password is this code
+            // here (reading the ACL to tell needs the missing permission); name that likely cause.
+            message = "the credentials in use may not \(operation)\(about) (its ZooKeeper ACL does not let them): if the password is wrong, "
+                + "ZooKeeper sees another identity instead of refusing it, so check the user and password in the store URL; "
+                + "else have the key's owner grant access"
+        case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue:
+            // The server enforces authentication (enforce.auth.enabled) and the handle gave none of a
+            // scheme it accepts; it closes the session after this reply.
+            code = .unauthenticated
+            message = "ZooKeeper requires authentication, and no user was given (or not by a scheme it accepts; this store uses digest): "
+                + "put the user and password in the store URL (zookeeper://USER:PASSWORD@host/…) or give the username and password settings"
+        case ZAUTHFAILED.rawValue, ZINVALIDACL.rawValue:
             code = .unauthenticated
             message = "ZooKeeper refused the credentials for \(operation)\(about); check the user and password in the store URL"
         case ZBADARGUMENTS.rawValue:

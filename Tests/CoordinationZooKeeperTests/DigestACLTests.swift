@@ -1,5 +1,6 @@
 import Coordination
 import CoordinationZooKeeper
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Testing
 
@@ -107,5 +108,55 @@ struct WatchPermissionTests {
         await owner.close()
         await stranger.close()
         await ZooKeeperTestEnvironment.cleanUp(namespace, user: "owner", password: "pw")
+    }
+}
+
+/// Authentication on a server of the test's own that requires it (`enforce.auth`: the shared dev
+/// server stays open). etcd's counterparts are in EtcdServerTests (`authWrongPassword…`).
+@Suite(.serialized, .enabled(if: TestServer.runTests, TestServer.skipReason), .serverLoadLimit)
+struct ZooKeeperAuthenticationTests {
+    /// No user where the server requires one: `unauthenticated`, saying where the user goes, as on etcd.
+    @Test func noUserOnAServerThatRequiresOneIsUnauthenticated() async throws {
+        let server = try TestServer(
+            id: 1, clientPort: 22230, ensemble: [], timing: .init(),
+            settings: ["enforce.auth.enabled": "true", "enforce.auth.schemes": "digest"])
+        try await withTestServers([server]) {
+            try await server.start()
+            let anonymous = await #expect(throws: CoordinationError.self) {
+                let store = try await ZooKeeperTestEnvironment.openStore(namespace: try Key("/anonymous"), hosts: [server.host])
+                await store.close()
+            }
+            #expect(anonymous?.code == .unauthenticated, "\(String(describing: anonymous))")
+            #expect(anonymous?.message.contains("ZooKeeper requires authentication, and no user was given") == true, "\(String(describing: anonymous))")
+            #expect(anonymous?.message.contains("zookeeper://USER:PASSWORD@") == true, "\(String(describing: anonymous))")
+            // With a user the same server lets the store in.
+            let named = try await ZooKeeperTestEnvironment.openStore(namespace: try Key("/named"), hosts: [server.host], user: "alice", password: "pw")
+            _ = try await named.create(try Key("/k"), value: [1], mode: .persistent)
+            #expect(try await named.get(try Key("/k"))?.value == [1])
+            await named.close()
+        }
+    }
+
+    /// A wrong password. etcd checks passwords and says `unauthenticated`; ZooKeeper's digest
+    /// scheme cannot: it accepts any user:password as an identity (the digest of both), so the
+    /// server never sees a wrong password, only an identity the key's ACL does not list. The store
+    /// cannot tell either (reading the ACL needs the very permission that is missing), so the
+    /// code is `permissionDenied`, and its message names the wrong password as a likely cause and the fix.
+    @Test func aWrongPasswordIsAnotherIdentityShutOutByTheACL() async throws {
+        let namespace = ZooKeeperTestEnvironment.uniqueNamespace("zk-wrong-password")
+        let owner = try await ZooKeeperTestEnvironment.openStore(namespace: namespace, user: "alice", password: "right-pw")
+        do {
+            _ = try await owner.create(try Key("/secret"), string: "s")
+            let wrong = try await ZooKeeperTestEnvironment.openStore(namespace: namespace, user: "alice", password: "wrong-pw")
+            let refused = await #expect(throws: CoordinationError.self) { _ = try await wrong.get(try Key("/secret")) }
+            #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
+            #expect(refused?.message.contains("if the password is wrong") == true, "\(String(describing: refused))")
+            #expect(refused?.message.contains("check the user and password in the store URL") == true, "\(String(describing: refused))")
+            await wrong.close()
+        } catch {
+            Issue.record(error)
+        }
+        await owner.close()
+        await ZooKeeperTestEnvironment.cleanUp(namespace, user: "alice", password: "right-pw")
     }
 }

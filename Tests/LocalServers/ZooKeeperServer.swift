@@ -42,8 +42,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
         try self.init(id: id, clientPort: clientPort, ensemble: ensemble, timing: Timing(tickTime: tickTime))
     }
 
+    /// `settings` are further zoo.cfg lines (`key=value`), such as `enforce.auth.enabled`.
     public init(
-        id: Int, clientPort: Int, ensemble: [(id: Int, peer: Int, election: Int)], timing: Timing, folderPrefix: String = "coord-zk-test-"
+        id: Int, clientPort: Int, ensemble: [(id: Int, peer: Int, election: Int)], timing: Timing, folderPrefix: String = "coord-zk-test-",
+        settings: [String: String] = [:]
     ) throws {
         self.id = id
         self.clientPort = clientPort
@@ -64,6 +66,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
 
             """
         if let minimum = timing.minSessionTimeout { config += "minSessionTimeout=\(minimum)\n" }
+        for (key, value) in settings.sorted(by: { $0.key < $1.key }) { config += "\(key)=\(value)\n" }
         for member in ensemble {
             config += "server.\(member.id)=127.0.0.1:\(member.peer):\(member.election)\n"
         }
