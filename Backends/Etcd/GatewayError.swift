@@ -37,7 +37,10 @@ extension CoordinationError {
         case .transport(let transport, let endpoint):
             let detail = "curl error \(transport.code) at \(endpoint): \(transport.message)"
             if transport.timedOut {
-                return CoordinationError(.timeout, "etcd did not answer in time", key: key, backendDetail: detail)
+                let outcome = kind == .write ? "and a write's outcome is unknown" : "nothing was read"
+                return CoordinationError(
+                    .timeout, "etcd did not answer in time, \(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
+                    key: key, backendDetail: detail)
             }
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.
             if let tls = transport.tlsProblem {

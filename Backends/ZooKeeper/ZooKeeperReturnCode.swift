@@ -46,8 +46,9 @@ enum ZooKeeperReturnCode {
             code = .connectionLoss
             message = "lost contact with ZooKeeper during \(operation)\(about); a write's outcome is unknown"
         case ZOPERATIONTIMEOUT.rawValue:
+            // The C client's own: the server sent nothing for two thirds of the session timeout.
             code = .timeout
-            message = "\(operation)\(about) timed out; a write's outcome is unknown"
+            message = "ZooKeeper did not answer in time during \(operation)\(about), and a write's outcome is unknown: \(timeoutHint)"
         case ZNOAUTH.rawValue:
             code = .permissionDenied
             // Digest auth never refuses a password: a wrong one is just another identity, which
@@ -84,6 +85,9 @@ enum ZooKeeperReturnCode {
         }
         return CoordinationError(code, message, key: key, backendDetail: detail)
     }
+
+    /// What to check after a `timeout`, for every operation's message.
+    static let timeoutHint = "is the server overloaded or stopped? (the client waits two thirds of the session timeout)"
 
     /// The symbolic name of `rc`, as in zookeeper.h.
     static func name(of rc: Int32) -> String {

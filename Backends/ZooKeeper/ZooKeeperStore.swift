@@ -116,12 +116,14 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     /// ``fail(_:_:_:)`` for a read: lost contact makes it `unavailable`, as on the other backends;
-    /// only a write's outcome can be unknown (`connectionLoss`).
+    /// only a write's outcome can be unknown (`connectionLoss`). A timeout stays one, said without a write.
     func failRead(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
         var error = fail(rc, znode, operation)
         if error.code == .connectionLoss {
             error.code = .unavailable
             error.message = "lost contact with ZooKeeper during \(operation) \(key(ofZnode: znode)); nothing was read"
+        } else if error.code == .timeout {
+            error.message = "ZooKeeper did not answer in time during \(operation) \(key(ofZnode: znode)); nothing was read: \(ZooKeeperReturnCode.timeoutHint)"
         }
         return error
     }

@@ -149,6 +149,20 @@ struct EtcdServerTests {
         }
     }
 
+    /// A server that stops answering times a read and a write out with `timeout`, as ZooKeeper
+    /// does (ServerFailureTests.frozenServerTimesOperationsOut).
+    @Test func frozenServerTimesOperationsOut() async throws {
+        try await EtcdCluster.with { cluster in
+            let store = try await EtcdStore(
+                endpoints: cluster.endpoints, namespace: namespace, ttl: .seconds(10), requestTimeout: .seconds(2), logger: Logger(label: "test.etcd.server"))
+            let key = try Key("/k")
+            _ = try await store.create(key, value: [1], mode: .persistent)
+            let pid = try #require(cluster.pid(of: cluster.members[0]))
+            await expectFrozenServerTimesOut(store, key: key, freeze: { kill(pid, SIGSTOP) }, thaw: { kill(pid, SIGCONT) })
+            await store.close()
+        }
+    }
+
     @Test func leaderKilledUnderLoadLosesNoAcknowledgedWrite() async throws {
         try await EtcdCluster.with(size: 3) { cluster in
             let leader = try #require(await cluster.leader(), "a 3-member cluster elects a leader")

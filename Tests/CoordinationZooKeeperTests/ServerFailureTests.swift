@@ -1,4 +1,5 @@
 import Coordination
+import Foundation
 import CoordinationZooKeeper
 import Synchronization
 import CoordinationLocalServers
@@ -50,6 +51,20 @@ struct ServerFailureTests {
 
     /// A 3-node ensemble loses its leader while a writer and a watcher run: they only see
     /// suspended/reconnected (never an expiry), the writer goes on, the watcher converges.
+    /// A server that stops answering times a read and a write out with `timeout` (the C client
+    /// gives up after two thirds of the session timeout), as etcd does (EtcdServerTests.frozenServerTimesOperationsOut).
+    @Test func frozenServerTimesOperationsOut() async throws {
+        let server = try TestServer(id: 1, clientPort: 22240, tickTime: 1000)
+        try await withTestServers([server]) {
+            try await server.start()
+            let store = try await ZooKeeperTestEnvironment.openStore(namespace: try Key("/frozen"), hosts: [server.host], sessionTimeout: .seconds(6))
+            let key = try Key("/k")
+            _ = try await store.create(key, value: [1], mode: .persistent)
+            await expectFrozenServerTimesOut(store, key: key, freeze: { _ = server.signal(SIGSTOP) }, thaw: { _ = server.signal(SIGCONT) })
+            await store.close()
+        }
+    }
+
     @Test func leaderFailureInEnsemble() async throws {
         let members = (1...3).map { (id: $0, peer: 22210 + $0, election: 22220 + $0) }
         let servers = try members.map { try TestServer(id: $0.id, clientPort: 22200 + $0.id, ensemble: members) }
