@@ -181,7 +181,45 @@ final class ZooKeeperConnection: Sendable {
     /// Submits one asynchronous call on the current handle and waits for its completion.
     /// `submit` gets the handle and the context pointer to pass to a completion in Completions.swift,
     /// and returns the call's immediate rc.
+    ///
+    /// After an expiry the C client refuses every call on the dead handle (`ZINVALIDSTATE`, nothing
+    /// sent) until its replacement is in: such a call waits for the new session and goes there, as
+    /// a transaction does and as the other backends' calls do (only what the session owned is lost).
+    /// The wait is bounded by the session timeout; then the call fails with `sessionExpired`.
     func call(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
+        var reply = await callOnce(submit)
+        for _ in 0..<8 where reply.rc == ZINVALIDSTATE.rawValue {
+            guard await nextLiveSession() else { break }
+            reply = await callOnce(submit)
+        }
+        return reply
+    }
+
+    /// Waits for a connected session (or the current one, if that is connected); `false` when the
+    /// handle closed or none came within the session timeout.
+    private func nextLiveSession() async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [sessions] in
+                for await event in sessions.subscribe() {
+                    switch event.state {
+                    case .connected, .reconnected: return true
+                    case .closed: return false
+                    case .suspended, .expired: continue
+                    }
+                }
+                return false
+            }
+            group.addTask { [timeout = settings.sessionTimeout] in
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let live = await group.next() ?? false
+            group.cancelAll()
+            return live
+        }
+    }
+
+    private func callOnce(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
         await withCheckedContinuation { continuation in
             let reply = ReplyBox(continuation, calls: inFlight)
             let box = Unmanaged.passRetained(reply)

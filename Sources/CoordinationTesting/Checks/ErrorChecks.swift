@@ -119,6 +119,23 @@ extension ConformanceSuite {
             let created = landed
             try await watch.until("the keys created after the expiry to vanish when their handle closes") { state in created.allSatisfy { state[$0] == nil } }
         },
+        ConformanceCheck("error-none-for-plain-operations-right-after-expiry", clause: 9, "A get, a persistent create and a set sent as soon as the handle's session has expired succeed, as on every backend: an expiry takes only what the session owned, and the handle goes on in its new session.") { ctx in
+            let store = try await ctx.open()
+            let events = ctx.sessionEvents(store)
+            let before = try await events.next("the current session state")
+            let existing = try Key("/kept")
+            _ = try await store.create(existing, value: bytes("v"), mode: .persistent)
+            try await ctx.harness.expireSession(of: store)
+            // All at once, before the handle reports its new session.
+            async let read = outcome { _ = try await store.get(existing); return existing }
+            async let created = outcome { try await store.create(try Key("/made-after-expiry"), value: [], mode: .persistent).key }
+            async let set = outcome { try await store.set(existing, value: bytes("w"), ifVersion: nil).key }
+            for (what, result) in [("get", await read), ("persistent create", await created), ("set", await set)] {
+                if case .failure(let error) = result { throw failure("the \(what) sent right after the expiry failed: \(error)") }
+            }
+            _ = try await events.until(.expired, sameSession: before.sessionID)
+            try expectEqual(try await store.get(existing)?.value, bytes("w"), "the value the set after the expiry wrote")
+        },
         ConformanceCheck("error-codes-are-stable", clause: 9, "The same situation gives the same code every time: a second identical failing call gives the same code as the first.") { ctx in
             let store = try await ctx.open()
             let key = try Key("/x")
