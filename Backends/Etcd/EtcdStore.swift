@@ -127,6 +127,42 @@ public final class EtcdStore: CoordinationStore {
         return lease
     }
 
+    /// Runs an ephemeral write; when it meets the session's expiry (`sessionExpired`: no lease, or
+    /// etcd found it gone, and then the txn wrote nothing), waits for the new session and writes
+    /// there, as ZooKeeper and the embedded store do. Still `sessionExpired` when no new session
+    /// comes within the TTL.
+    func onLiveLease<T>(_ write: () async throws(CoordinationError) -> T) async throws(CoordinationError) -> T {
+        for _ in 0..<3 {
+            let session = session.sessionID
+            do {
+                return try await write()
+            } catch where error.code == .sessionExpired {
+                guard await newSession(after: session) else { throw error }
+            }
+        }
+        return try await write()
+    }
+
+    /// Waits for a connected session other than `old`; `false` when the handle closed or none came within the TTL.
+    private func newSession(after old: String) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [keeper] in
+                for await event in keeper.events.subscribe() {
+                    if event.state == .closed { return false }
+                    if event.state == .connected && event.sessionID != old { return true }
+                }
+                return false
+            }
+            group.addTask { [ttl = session.ttl] in
+                try? await Task.sleep(for: ttl)
+                return false
+            }
+            let renewed = await group.next() ?? false
+            group.cancelAll()
+            return renewed
+        }
+    }
+
     /// Adds `key` to an error, and wakes the keeper if the lease was found gone.
     func annotate(_ error: CoordinationError, key: Key) -> CoordinationError {
         var error = error
@@ -238,6 +274,11 @@ public final class EtcdStore: CoordinationStore {
         if key.isRoot { throw CoordinationError.rootRefused("created") }
         try CoordinationLimits.validate(value: value, for: key)
         try CoordinationLimits.validate(create: key, mode: mode)
+        if mode.isEphemeral { return try await onLiveLease { () async throws(CoordinationError) in try await createOnce(key, value: value, mode: mode) } }
+        return try await createOnce(key, value: value, mode: mode)
+    }
+
+    private func createOnce(_ key: Key, value: [UInt8], mode: CreateMode) async throws(CoordinationError) -> Record {
         do {
             if mode.isSequential {
                 return try await sequentialTurns.withTurn(key.parent ?? .root) { () async throws(CoordinationError) in

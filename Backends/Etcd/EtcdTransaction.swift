@@ -11,6 +11,12 @@ extension EtcdStore {
     public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
         if operations.isEmpty { return [] }
+        let ephemeral = operations.contains { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
+        if ephemeral { return try await onLiveLease { () async throws(CoordinationError) in try await transactionOnce(operations) } }
+        return try await transactionOnce(operations)
+    }
+
+    private func transactionOnce(_ operations: [Operation]) async throws(CoordinationError) -> [OperationResult] {
         let plan = TransactionPlan(operations: operations, keys: keys)
         // The namespace is the handle's root, which always exists: a create directly beneath it
         // compares that the namespace's keys exist (and are persistent); when they went missing
