@@ -274,7 +274,9 @@ public final class EtcdStore: CoordinationStore {
         if key.isRoot { throw CoordinationError.rootRefused("created") }
         try CoordinationLimits.validate(value: value, for: key)
         try CoordinationLimits.validate(create: key, mode: mode)
-        if mode.isEphemeral { return try await onLiveLease { () async throws(CoordinationError) in try await createOnce(key, value: value, mode: mode) } }
+        if mode.isEphemeral {
+            return try await onLiveLease { () async throws(CoordinationError) in try await createOnce(key, value: value, mode: mode) }
+        }
         return try await createOnce(key, value: value, mode: mode)
     }
 

@@ -39,7 +39,8 @@ extension CoordinationError {
             if transport.timedOut {
                 let outcome = kind == .write ? "and a write's outcome is unknown" : "nothing was read"
                 return CoordinationError(
-                    .timeout, "etcd did not answer in time, \(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
+                    .timeout,
+                    "etcd did not answer in time, \(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
                     key: key, backendDetail: detail)
             }
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.

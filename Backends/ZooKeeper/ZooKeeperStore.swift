@@ -123,7 +123,8 @@ public final class ZooKeeperStore: CoordinationStore {
             error.code = .unavailable
             error.message = "lost contact with ZooKeeper during \(operation) \(key(ofZnode: znode)); nothing was read"
         } else if error.code == .timeout {
-            error.message = "ZooKeeper did not answer in time during \(operation) \(key(ofZnode: znode)); nothing was read: \(ZooKeeperReturnCode.timeoutHint)"
+            error.message =
+                "ZooKeeper did not answer in time during \(operation) \(key(ofZnode: znode)); nothing was read: \(ZooKeeperReturnCode.timeoutHint)"
         }
         return error
     }

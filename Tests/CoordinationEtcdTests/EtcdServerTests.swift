@@ -154,7 +154,8 @@ struct EtcdServerTests {
     @Test func frozenServerTimesOperationsOut() async throws {
         try await EtcdCluster.with { cluster in
             let store = try await EtcdStore(
-                endpoints: cluster.endpoints, namespace: namespace, ttl: .seconds(10), requestTimeout: .seconds(2), logger: Logger(label: "test.etcd.server"))
+                endpoints: cluster.endpoints, namespace: namespace, ttl: .seconds(10), requestTimeout: .seconds(2),
+                logger: Logger(label: "test.etcd.server"))
             let key = try Key("/k")
             _ = try await store.create(key, value: [1], mode: .persistent)
             let pid = try #require(cluster.pid(of: cluster.members[0]))

@@ -127,7 +127,8 @@ struct ZooKeeperAuthenticationTests {
                 await store.close()
             }
             #expect(anonymous?.code == .unauthenticated, "\(String(describing: anonymous))")
-            #expect(anonymous?.message.contains("ZooKeeper requires authentication, and no user was given") == true, "\(String(describing: anonymous))")
+            #expect(
+                anonymous?.message.contains("ZooKeeper requires authentication, and no user was given") == true, "\(String(describing: anonymous))")
             #expect(anonymous?.message.contains("zookeeper://USER:PASSWORD@") == true, "\(String(describing: anonymous))")
             // With a user the same server lets the store in.
             let named = try await ZooKeeperTestEnvironment.openStore(namespace: try Key("/named"), hosts: [server.host], user: "alice", password: "pw")

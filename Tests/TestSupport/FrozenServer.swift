@@ -18,7 +18,9 @@ public func expectFrozenServerTimesOut(
     for (what, error, consequence) in errors {
         #expect(error?.code == .timeout, "the \(what) on a frozen server: \(String(describing: error))", sourceLocation: sourceLocation)
         for words in ["did not answer in time", consequence, "is the server overloaded or stopped?"] {
-            #expect(error?.message.contains(words) == true, "the \(what)'s message must say \"\(words)\": \(String(describing: error))", sourceLocation: sourceLocation)
+            #expect(
+                error?.message.contains(words) == true, "the \(what)'s message must say \"\(words)\": \(String(describing: error))",
+                sourceLocation: sourceLocation)
         }
     }
 }

@@ -110,7 +110,9 @@ extension ConformanceSuite {
             // They belong to the live session: they go when it ends.
             await store.close()
             let created = landed
-            try await watch.until("the keys created after the expiry to vanish when their handle closes") { state in created.allSatisfy { state[$0] == nil } }
+            try await watch.until("the keys created after the expiry to vanish when their handle closes") { state in
+                created.allSatisfy { state[$0] == nil }
+            }
         },
         ConformanceCheck("error-none-for-plain-operations-right-after-expiry", clause: 9, "A get, a persistent create and a set sent as soon as the handle's session has expired succeed, as on every backend: an expiry takes only what the session owned, and the handle goes on in its new session.") { ctx in
             let store = try await ctx.open()
