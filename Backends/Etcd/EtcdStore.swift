@@ -133,34 +133,15 @@ public final class EtcdStore: CoordinationStore {
     /// comes within the TTL.
     func onLiveLease<T>(_ write: () async throws(CoordinationError) -> T) async throws(CoordinationError) -> T {
         for _ in 0..<3 {
-            let session = session.sessionID
+            let old = session.sessionID
             do {
                 return try await write()
             } catch where error.code == .sessionExpired {
-                guard await newSession(after: session) else { throw error }
+                let renewed = await keeper.events.awaitSession(within: session.ttl) { $0.state == .connected && $0.sessionID != old }
+                guard renewed else { throw error }
             }
         }
         return try await write()
-    }
-
-    /// Waits for a connected session other than `old`; `false` when the handle closed or none came within the TTL.
-    private func newSession(after old: String) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [keeper] in
-                for await event in keeper.events.subscribe() {
-                    if event.state == .closed { return false }
-                    if event.state == .connected && event.sessionID != old { return true }
-                }
-                return false
-            }
-            group.addTask { [ttl = session.ttl] in
-                try? await Task.sleep(for: ttl)
-                return false
-            }
-            let renewed = await group.next() ?? false
-            group.cancelAll()
-            return renewed
-        }
     }
 
     /// Adds `key` to an error, and wakes the keeper if the lease was found gone.

@@ -189,34 +189,11 @@ final class ZooKeeperConnection: Sendable {
     func call(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
         var reply = await callOnce(submit)
         for _ in 0..<8 where reply.rc == ZINVALIDSTATE.rawValue {
-            guard await nextLiveSession() else { break }
+            let live = await sessions.awaitSession(within: settings.sessionTimeout) { [.connected, .reconnected].contains($0.state) }
+            guard live else { break }
             reply = await callOnce(submit)
         }
         return reply
-    }
-
-    /// Waits for a connected session (or the current one, if that is connected); `false` when the
-    /// handle closed or none came within the session timeout.
-    private func nextLiveSession() async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [sessions] in
-                for await event in sessions.subscribe() {
-                    switch event.state {
-                    case .connected, .reconnected: return true
-                    case .closed: return false
-                    case .suspended, .expired: continue
-                    }
-                }
-                return false
-            }
-            group.addTask { [timeout = settings.sessionTimeout] in
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let live = await group.next() ?? false
-            group.cancelAll()
-            return live
-        }
     }
 
     private func callOnce(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {

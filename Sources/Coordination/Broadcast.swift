@@ -76,3 +76,27 @@ public final class Broadcast<Element: Sendable>: Sendable {
         }
     }
 }
+
+extension Broadcast where Element == SessionEvent {
+    /// Waits for a session event (the current one first) that `isWanted` accepts: `true`; `false`
+    /// once the handle is closed or `timeout` passed without one. For a call that met an expiry
+    /// and goes on in the session that replaces it.
+    public func awaitSession(within timeout: Duration, where isWanted: @escaping @Sendable (SessionEvent) -> Bool) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [self] in
+                for await event in subscribe() {
+                    if event.state == .closed { return false }
+                    if isWanted(event) { return true }
+                }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let found = await group.next() ?? false
+            group.cancelAll()
+            return found
+        }
+    }
+}
