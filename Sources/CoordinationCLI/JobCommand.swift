@@ -119,6 +119,8 @@ struct JobShow: AsyncParsableCommand {
         let triggers: Int
         let submittedAt: String?
         let itemAssignment: [String: String]
+        /// A resume no leader has settled yet (it settles which fire times were paused).
+        let resumedAt: String?
 
         init(_ state: JobState) {
             paused = state.paused
@@ -126,6 +128,7 @@ struct JobShow: AsyncParsableCommand {
             triggers = state.triggers
             submittedAt = SchedulerTables.jsonTime(state.submittedAt)
             itemAssignment = Dictionary(uniqueKeysWithValues: state.itemAssignment.map { (String($0.key), $0.value) })
+            resumedAt = SchedulerTables.jsonTime(state.resumedAt)
         }
     }
 
