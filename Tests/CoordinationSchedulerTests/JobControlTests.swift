@@ -38,12 +38,8 @@ import Testing
     /// trace, whatever the misfire policy said.
     @Test(arguments: SchedulerBackend.all)
     func resumingAJobThatIsNotPausedLosesNoFireTime(backend: SchedulerBackend) async throws {
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let clock = ManualWallClock(start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (start, clock, cluster, client) = try await Self.ticking(backend)
         defer { Task { await cluster.shutdown() } }
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "tick", handler: "noop", schedule: .cron(try CronExpression("* * * * * *"))))
         clock.advance(by: 3.2)  // +1, +2 and +3 pass with no leader; +3 is only 0.2 s late
         try await client.resume("tick")
         #expect(try await client.job("tick")?.state.lastMaterialized == nil)
@@ -58,12 +54,8 @@ import Testing
     /// 30 s more: its fire times never ran, and nothing said so.
     @Test(arguments: SchedulerBackend.all)
     func resumingFromAClientClockAheadOfTheLeadersLosesNoFireTime(backend: SchedulerBackend) async throws {
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let clock = ManualWallClock(start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (start, clock, cluster, client) = try await Self.ticking(backend)
         defer { Task { await cluster.shutdown() } }
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "tick", handler: "noop", schedule: .cron(try CronExpression("* * * * * *"))))
         try await client.pause("tick")
         try await cluster.startWorker("w", handlers: ["noop": { _ in RunOutput() }])
         clock.advance(by: 2.5)  // +1 and +2 pass paused
@@ -77,6 +69,17 @@ import Testing
         let history = try await cluster.waitForHistory("the fire time +3") { successes("tick")($0) }
         #expect(history.first { $0.outcome == .succeeded }?.scheduledAt == start.addingTimeInterval(3))
         #expect(!history.contains { $0.outcome == .skipped }, "paused fire times are not misfires")
+    }
+
+    /// A cluster on a manual clock, with no worker yet, and a client that submitted `tick`, a
+    /// cron job every second.
+    static func ticking(_ backend: SchedulerBackend) async throws -> (Date, ManualWallClock, TestCluster, Scheduler) {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualWallClock(start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "tick", handler: "noop", schedule: .cron(try CronExpression("* * * * * *"))))
+        return (start, clock, cluster, client)
     }
 
     @Test(arguments: SchedulerBackend.all)
