@@ -62,6 +62,16 @@ import Testing
         #expect(describe(tracker.apply(.history(.snapshot([try entry(attempt: 1, revision: 20)])))) == ["pending 2"])
     }
 
+    /// A second retry held behind the first waits for its own failure's entry too: let out with
+    /// the first, attempt 3 came before the failure of attempt 2 that caused it.
+    @Test func aSecondRetryWaitsForTheFailureOfTheFirst() throws {
+        var tracker = try primed()
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
+        #expect(try tracker.apply(.runs(.put(run(attempt: 3, status: .pending, revision: 30)))).isEmpty)
+        #expect(describe(try tracker.apply(.history(.put(entry(attempt: 1, revision: 20))))) == ["failed 1", "pending 2"])
+        #expect(describe(try tracker.apply(.history(.put(entry(attempt: 2, revision: 30))))) == ["failed 2", "pending 3"])
+    }
+
     @Test func changesWithinOneAttemptAreNotHeld() throws {
         var tracker = try primed()
         #expect(describe(try tracker.apply(.runs(.put(run(attempt: 1, status: .running, revision: 15))))) == ["running 1"])

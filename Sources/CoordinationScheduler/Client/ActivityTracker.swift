@@ -27,8 +27,9 @@ struct ActivityTracker {
     /// Run records and the claims beneath them, by key (job definitions left out).
     private var runs: [Key: Record] = [:]
     private var seenHistory: Set<Key>?
-    /// Held changes by run: the attempt whose history entry they wait for, and the activities in order.
-    private var held: [Key: (awaiting: Attempt, activities: [SchedulerActivity])] = [:]
+    /// Held changes by run, in order, each with the attempt whose history entry it waits for
+    /// (`nil`: none of its own, only for those before it). The first always waits for one.
+    private var held: [Key: [(awaiting: Attempt?, activity: SchedulerActivity)]] = [:]
     /// The attempts of the latest history entries reported, so that a new attempt arriving after
     /// the entry of the one before is not held.
     private var reportedHistory = RecentSet<Attempt>(capacity: 4096)
@@ -72,13 +73,11 @@ struct ActivityTracker {
         for key in changed.sorted() {
             guard let record = runs[key], let active = active(record) else { continue }
             let awaited = Attempt(job: active.record.job, run: active.record.run, number: active.record.attempt - 1)
-            if var waiting = held[key] {
-                waiting.activities.append(.run(active))
-                held[key] = waiting
-            } else if let previous = before[key].flatMap({ try? $0.decoded(RunRecord.self) }),
-                active.record.attempt > previous.attempt, !reportedHistory.contains(awaited)
-            {
-                held[key] = (awaited, [.run(active)])
+            // A retry of a retry behind a held one waits for its own failure's entry too.
+            let rose = before[key].flatMap { try? $0.decoded(RunRecord.self) }.map { active.record.attempt > $0.attempt } ?? false
+            let awaiting = rose && !reportedHistory.contains(awaited) ? awaited : nil
+            if held[key] != nil || awaiting != nil {
+                held[key, default: []].append((awaiting, .run(active)))
             } else {
                 result.append(.run(active))
             }
@@ -86,7 +85,7 @@ struct ActivityTracker {
         for key in before.keys where runs[key] == nil && layout.isRun(key) {
             let ended = SchedulerActivity.runEnded(job: key.parent?.name ?? "", run: key.name)
             if held[key] != nil {
-                held[key]?.activities.append(ended)
+                held[key]?.append((nil, ended))
             } else {
                 result.append(ended)
             }
@@ -96,9 +95,9 @@ struct ActivityTracker {
 
     /// The held activities of runs of `job` (every job's, when `nil`), now let out.
     private mutating func release(job: String?) -> [SchedulerActivity] {
-        let freed = held.filter { job == nil || $0.value.awaiting.job == job }.sorted { $0.key < $1.key }
+        let freed = held.filter { job == nil || $0.value.first?.awaiting?.job == job }.sorted { $0.key < $1.key }
         for (key, _) in freed { held[key] = nil }
-        return freed.flatMap(\.value.activities)
+        return freed.flatMap { $0.value.map(\.activity) }
     }
 
     private mutating func historyChanged(_ event: WatchEvent) -> [SchedulerActivity] {
@@ -134,9 +133,16 @@ struct ActivityTracker {
             guard let run = entry.run, let number = entry.attempt else { continue }
             reportedHistory.insert(Attempt(job: entry.job, run: run, number: number))
             for (key, waiting) in held.sorted(by: { $0.key < $1.key })
-            where waiting.awaiting.job == entry.job && waiting.awaiting.run == run && waiting.awaiting.number <= number {
-                result += waiting.activities
-                held[key] = nil
+            where waiting.first?.awaiting.map({ $0.job == entry.job && $0.run == run && $0.number <= number }) ?? false {
+                // Up to the next change that waits for a later attempt's entry, not yet reported.
+                var rest = waiting[...]
+                while let (awaiting, activity) = rest.first,
+                    awaiting.map({ $0.number <= number || reportedHistory.contains($0) }) ?? true
+                {
+                    result.append(activity)
+                    rest = rest.dropFirst()
+                }
+                held[key] = rest.isEmpty ? nil : Array(rest)
             }
         }
         // After a gap in the history watch, the entry a run waits for may have come and gone.
