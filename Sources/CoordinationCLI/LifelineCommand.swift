@@ -14,14 +14,25 @@ struct LifelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "__lifeline", abstract: "Internal: a shell job's watchdog.", shouldDisplay: false)
 
+    /// What `--check` prints: a worker runs it once to learn that its executable is `coord`.
+    static let checkAnswer = "coord-lifeline"
+
     @Argument(help: "Seconds without a beat after which the process group is killed.")
-    var seconds: Double
+    var seconds: Double?
+
+    @Flag(help: .hidden)
+    var check = false
 
     func validate() throws {
-        guard seconds > 0, seconds.isFinite else { throw ValidationError("seconds must be positive") }
+        if check { return }
+        guard let seconds, seconds > 0, seconds.isFinite else { throw ValidationError("seconds must be positive") }
     }
 
     func run() {
+        guard let seconds, !check else {
+            print(Self.checkAnswer)
+            return
+        }
         let window = Duration.milliseconds(Int64(min(seconds * 1000, 86_400_000).rounded(.up)))
         var buffer = [UInt8](repeating: 0, count: 512)
         var deadline = ContinuousClock.now + window

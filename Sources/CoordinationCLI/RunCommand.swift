@@ -81,11 +81,13 @@ struct RunCommand: AsyncParsableCommand {
         let scheduler = Scheduler(store: client, logger: context.logger)
         // Unique across coord run processes sharing a cluster.
         let prefix = context.storeURL.scheme == "memory" ? "worker" : WorkerCommand.defaultID()
-        let workerList = try workerStores.enumerated().map { index, store in
-            try Worker(
-                store: store, id: "\(prefix)-\(index + 1)",
-                configuration: Worker.Configuration(capacity: 2, gracePeriod: Self.gracePeriod, finishedJobLimit: maxFinished),
-                handlers: [ShellJobHandler.name: ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger)
+        var workerList: [Worker] = []
+        for (index, store) in workerStores.enumerated() {
+            workerList.append(
+                try Worker(
+                    store: store, id: "\(prefix)-\(index + 1)",
+                    configuration: Worker.Configuration(capacity: 2, gracePeriod: Self.gracePeriod, finishedJobLimit: maxFinished),
+                    handlers: [ShellJobHandler.name: await ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger))
         }
         let progress = RunProgress(jobs: specs, terminal: StandardStreams.outputIsTerminal)
         let ours = workerList.map(\.id)

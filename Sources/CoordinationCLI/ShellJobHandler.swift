@@ -27,8 +27,8 @@ enum ShellJobHandler {
     /// 3 s after the SIGTERM, and within half the worker's self-fencing margin, so that a cut-off
     /// worker's command is gone before its run can be taken over (with the default TTL of 10 s,
     /// 1 s); and its commands have a watchdog (``Lifeline``).
-    static func handler(sessionTTL: Duration) -> JobHandler {
-        handler(grace: grace(sessionTTL: sessionTTL), lifeline: Lifeline.ofThisProcess(sessionTTL: sessionTTL))
+    static func handler(sessionTTL: Duration) async -> JobHandler {
+        handler(grace: grace(sessionTTL: sessionTTL), lifeline: await Lifeline.ofThisProcess(sessionTTL: sessionTTL))
     }
 
     /// The watchdog of each command: `coord __lifeline` (``LifelineCommand``), which SIGKILLs the
@@ -51,13 +51,37 @@ enum ShellJobHandler {
             beat = max(sessionTTL / 10, .milliseconds(50))
         }
 
-        /// This process's own executable (it must be `coord`), or `nil` where it cannot be found
-        /// (then a command dies with its worker's process, not with a stopped one).
-        static func ofThisProcess(sessionTTL: Duration) -> Lifeline? {
+        /// This process's own executable, once it has answered `__lifeline --check` as `coord`
+        /// does; `nil` where it cannot be found or does not (then a command dies with its worker's
+        /// process, not with a stopped one). Started through the dynamic loader (`ld.so coord …`)
+        /// or an emulator, `/proc/self/exe` is that: exec'ed as the watchdog it failed at once,
+        /// and the command had neither a watchdog nor the shell loop, so it outlived a killed worker.
+        static func ofThisProcess(sessionTTL: Duration) async -> Lifeline? {
             guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-                FileManager.default.isExecutableFile(atPath: path)
+                FileManager.default.isExecutableFile(atPath: path), await answersAsWatchdog(path)
             else { return nil }
             return Lifeline(executable: path, sessionTTL: sessionTTL)
+        }
+
+        /// Whether `path __lifeline --check` prints ``LifelineCommand/checkAnswer`` and exits 0
+        /// within 10 s (a program that ignores its arguments must not hold the worker's start).
+        static func answersAsWatchdog(_ path: String) async -> Bool {
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    let result = try? await Subprocess.run(
+                        .path(FilePath(path)), arguments: ["__lifeline", "--check"], input: .none, output: .string(limit: 256),
+                        error: .discarded)
+                    guard let result, result.terminationStatus.isSuccess else { return false }
+                    return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == LifelineCommand.checkAnswer
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(10))
+                    return false
+                }
+                let answer = await group.next() ?? false
+                group.cancelAll()
+                return answer
+            }
         }
     }
 

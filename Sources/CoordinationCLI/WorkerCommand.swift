@@ -82,7 +82,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try await context.withStoreWaitingForServer { store in
             let worker = try Worker(
                 store: store, id: workerID, configuration: workerConfiguration,
-                handlers: [ShellJobHandler.name: ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger)
+                handlers: [ShellJobHandler.name: await ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger)
             context.logger.info("worker starting", metadata: ["worker": "\(workerID)", "store": "\(context.storeURL)"])
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(

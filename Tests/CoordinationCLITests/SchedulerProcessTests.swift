@@ -13,10 +13,12 @@ struct SchedulerProcessTests {
         let process: Process
         let stderrPath: String
 
-        init(_ coord: CoordProcess, _ arguments: [String], name: String) throws {
+        /// - Parameter loader: the dynamic loader to start coord through (`ld.so coord …`), whose
+        ///   `/proc/self/exe` is then the loader, not coord.
+        init(_ coord: CoordProcess, _ arguments: [String], name: String, loader: String? = nil) throws {
             let process = Process()
-            process.executableURL = CoordProcess.binary
-            process.arguments = arguments
+            process.executableURL = loader.map { URL(fileURLWithPath: $0) } ?? CoordProcess.binary
+            process.arguments = (loader == nil ? [] : [CoordProcess.binary.path]) + arguments
             process.environment = coord.environment
             process.currentDirectoryURL = coord.directory
             stderrPath = try coord.write("", to: "\(name).stderr")
@@ -338,6 +340,19 @@ struct SchedulerProcessTests {
     /// would run beside the attempt that takes its run over.
     @Test("a worker killed with SIGKILL takes its running command, and what that started, with it", arguments: servers)
     func killedWorkerTakesItsCommandWithIt(backend: TestBackend) async throws {
+        try await killedWorkerTakesItsCommandWithIt(backend: backend, loader: nil)
+    }
+
+    /// Started through the dynamic loader, the worker's `/proc/self/exe` is the loader, which
+    /// cannot be the command's watchdog: the command must still die with its worker.
+    @Test("a worker started through the dynamic loader, killed with SIGKILL, takes its command with it", arguments: servers)
+    func killedWorkerStartedThroughTheLoaderTakesItsCommandWithIt(backend: TestBackend) async throws {
+        let loaders = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"]
+        let loader = try #require(loaders.first { FileManager.default.isExecutableFile(atPath: $0) }, "no dynamic loader at \(loaders)")
+        try await killedWorkerTakesItsCommandWithIt(backend: backend, loader: loader)
+    }
+
+    func killedWorkerTakesItsCommandWithIt(backend: TestBackend, loader: String?) async throws {
         let handles = try TestHandles(backend)
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
@@ -348,7 +363,7 @@ struct SchedulerProcessTests {
         #expect(mkfifo(fifo, 0o600) == 0)
         let added = try await coord.run(["--store", url, "job", "add", "long", "--command", "sleep 60 & echo \"$$ $!\" > '\(fifo)'; wait"])
         #expect(added.status == 0, "\(added.stderr)")
-        let worker = try Background(coord, ["--store", url, "worker", "--id", "doomed"], name: "doomed")
+        let worker = try Background(coord, ["--store", url, "worker", "--id", "doomed"], name: "doomed", loader: loader)
         let pids = try await withDeadline("the command to start") { try await Self.readLine(fromFIFO: fifo) }
             .split(separator: " ").compactMap { pid_t($0) }
         #expect(pids.count == 2, "\(pids)")
