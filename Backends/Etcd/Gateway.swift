@@ -59,8 +59,8 @@ final class Gateway: Sendable {
 
     /// POSTs `body` to `path` on a connection the calling thread owns and returns the parsed JSON
     /// reply. See ``GatewayCall`` for failover and re-authentication.
-    /// - Parameter progress: asked at least once a second while a request waits for its reply;
-    ///   returning `false` aborts it.
+    /// - Parameter progress: asked at least once a second while a request waits for its reply,
+    ///   and after each endpoint that failed, before the next is tried; returning `false` aborts it.
     func call(
         _ path: String, _ body: JSONValue, on connection: CurlConnection, kind: RequestKind,
         timeout: Duration? = nil, progress: (() -> Bool)? = nil
@@ -74,7 +74,9 @@ final class Gateway: Sendable {
             }
             switch call.handle(Result { () throws(TransportFailure) in try connection.perform(request, sink: sink) }) {
             case .reply(let json): return json
-            case .next: continue
+            case .next:
+                // A failed endpoint took its time (a timeout): its owner may have to act now.
+                if let progress, !progress() { throw call.exhausted }
             case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint)
             case .fail(let error): throw error
             }

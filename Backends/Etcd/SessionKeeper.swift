@@ -171,9 +171,10 @@ final class SessionKeeper: @unchecked Sendable {
 
     /// One keep-alive. Against a single endpoint it waits up to a TTL for its answer: a late one
     /// reports `suspended` meanwhile (``LeaseStateMachine/keepAliveOverdueAfter``), and still
-    /// renews the lease when it comes. Against several, it gives up when overdue, so that the next
-    /// try goes to another member in time (a stopped member would hold it for the whole lease).
-    /// Closing the handle aborts it.
+    /// renews the lease when it comes. Against several, it gives up on each when overdue, so that
+    /// the next try goes to another member in time (a stopped member would hold it for the whole
+    /// lease); `suspended` is reported then too, not once every member has failed in turn, which
+    /// with three came after the lease could have ended. Closing the handle aborts it.
     private func keepAlive(_ lease: Int64, on connection: CurlConnection) -> LeaseStateMachine.Input {
         let sentAt = ContinuousClock.now
         let overdueAfter = machine.keepAliveOverdueAfter
@@ -192,7 +193,7 @@ final class SessionKeeper: @unchecked Sendable {
         do {
             let reply = try gateway.call(
                 "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: patient ? ttl : overdueAfter,
-                progress: patient ? progress : nil)
+                progress: progress)
             // A revoked or expired lease still answers 200, only without a TTL.
             guard let result = reply["result"] else { return .keepAliveFailed }
             return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed(sentAt: sentAt) : .leaseGone

@@ -322,6 +322,34 @@ struct EtcdStoreTests {
         await cleanup(store, namespace)
     }
 
+    /// With several endpoints none of which answers in time, the session is suspended as soon as
+    /// a keep-alive is overdue, within the TTL of the last confirmed contact. It used to be only
+    /// once every endpoint had timed out in turn: with three, 4/3 of a TTL after that contact, by
+    /// when etcd may have let the lease go while every holder still trusted the session.
+    @Test func keepAlivesLateOnEveryEndpointSuspendTheSessionWithinItsTTL() async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let relays = try (0..<3).map { _ in try TCPRelay(upstreams: SharedEtcd.endpoints) { false } }
+        defer { for relay in relays { relay.stop() } }
+        let ttl = Duration.seconds(3)
+        let store = try await SharedEtcd.open(namespace, ttl: ttl, endpoints: relays.map(\.address))
+        do {
+            var states = store.sessionEvents().makeAsyncIterator()
+            let first = try await next(&states, "the current session state")
+            #expect(first.state == .connected)
+            for relay in relays { relay.delayReplies(by: .seconds(20)) }
+            let suspended = try await next(&states, "suspended while no endpoint answers in time")
+            let seen = ContinuousClock.now
+            #expect(suspended.state == .suspended)
+            #expect(seen < suspended.lastContact + ttl, "suspended \(seen - suspended.lastContact) after the last confirmed contact")
+            for relay in relays { relay.delayReplies(by: .zero) }
+        } catch {
+            for relay in relays { relay.delayReplies(by: .zero) }
+            await cleanup(store, namespace)
+            throw error
+        }
+        await cleanup(store, namespace)
+    }
+
     @Test func foreignKeysThatAreNotValidKeysAreSkipped() async throws {
         try await withStore { store, namespace in
             _ = try await store.create(try Key("/f/ok"), value: [], mode: .persistent)
