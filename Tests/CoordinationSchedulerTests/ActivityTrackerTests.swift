@@ -72,6 +72,20 @@ import Testing
         #expect(describe(try tracker.apply(.history(.put(entry(attempt: 2, revision: 30))))) == ["failed 2", "pending 3"])
     }
 
+    /// A stream follows the history for as long as it is read: what it keeps of the entries it has
+    /// seen must not outgrow the store's bounded history, whose old entries are trimmed.
+    @Test func trimmedHistoryEntriesAreForgotten() throws {
+        var tracker = try primed()
+        for revision in Int64(20)..<1020 {
+            #expect(describe(try tracker.apply(.history(.put(entry(attempt: 1, revision: revision))))) == ["failed 1"])
+            _ = tracker.apply(.history(.delete(try layout.history(of: "job").child("h-" + String(revision)))))
+        }
+        #expect(tracker.historyKeysKept == 0)
+        _ = try tracker.apply(.history(.put(entry(attempt: 1, revision: 2000))))
+        _ = try tracker.apply(.history(.snapshot([entry(attempt: 1, revision: 2001)])))
+        #expect(tracker.historyKeysKept == 1, "a resync keeps only what the snapshot holds")
+    }
+
     @Test func changesWithinOneAttemptAreNotHeld() throws {
         var tracker = try primed()
         #expect(describe(try tracker.apply(.runs(.put(run(attempt: 1, status: .running, revision: 15))))) == ["running 1"])

@@ -34,6 +34,9 @@ struct ActivityTracker {
     /// the entry of the one before is not held.
     private var reportedHistory = RecentSet<Attempt>(capacity: 4096)
 
+    /// How many history entries this remembers having seen (for tests: bounded by the store's).
+    var historyKeysKept: Int { seenHistory?.count ?? 0 }
+
     /// One attempt of one run.
     private struct Attempt: Hashable {
         var job: String
@@ -111,11 +114,18 @@ struct ActivityTracker {
             records[record.key] = record
             resync = false
         case .delete(let key):
+            // Forgotten, or what is kept would grow with every entry the store ever trimmed.
+            if layout.isHistoryEntry(key) {
+                seenHistory?.remove(key)
+            } else {
+                seenHistory = seenHistory?.filter { !$0.isUnder(key) }
+            }
             // The entry a run waits for may be the one deleted, unread.
             return layout.jobID(of: key, in: layout.history).map { release(job: $0) } ?? release(job: nil)
         }
         let fresh = records.filter { layout.isHistoryEntry($0.key) }
-        defer { seenHistory = (seenHistory ?? []).union(fresh.keys) }
+        // A snapshot is the whole history: what it lacks was deleted during the gap.
+        defer { seenHistory = (resync ? [] : seenHistory ?? []).union(fresh.keys) }
         let seen = seenHistory ?? []
         // At the start only what finished since `historySince` is reported, in the order it finished.
         let starting = seenHistory == nil
