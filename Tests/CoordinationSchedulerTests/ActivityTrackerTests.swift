@@ -86,6 +86,18 @@ import Testing
         #expect(tracker.historyKeysKept == 1, "a resync keeps only what the snapshot holds")
     }
 
+    /// A job's full history is trimmed by each write, another run's included, which the history
+    /// watch may deliver while this run's retry waits: an entry seen already is not the one waited
+    /// for, and its delete lets nothing out (it did: the retry came before its failure).
+    @Test func trimmingAnEntrySeenAlreadyLetsNothingOut() throws {
+        var tracker = ActivityTracker(layout: layout)
+        _ = tracker.apply(.history(.snapshot([try entry(attempt: 1, revision: 5, run: "other")])))
+        _ = tracker.apply(.runs(.snapshot([try run(attempt: 1, status: .pending, revision: 10)])))
+        #expect(try tracker.apply(.runs(.put(run(attempt: 2, status: .pending, revision: 20)))).isEmpty)
+        #expect(tracker.apply(.history(.delete(try layout.history(of: "job").child("h-5")))).isEmpty)
+        #expect(describe(try tracker.apply(.history(.put(entry(attempt: 1, revision: 20))))) == ["failed 1", "pending 2"])
+    }
+
     @Test func changesWithinOneAttemptAreNotHeld() throws {
         var tracker = try primed()
         #expect(describe(try tracker.apply(.runs(.put(run(attempt: 1, status: .running, revision: 15))))) == ["running 1"])
@@ -124,8 +136,8 @@ import Testing
             createRevision: 10, modRevision: revision, isEphemeral: false)
     }
 
-    private func entry(attempt: Int, revision: Int64, finishedAt: Date? = nil) throws -> Record {
-        let entry = HistoryEntry(job: "job", run: "r", worker: "w", attempt: attempt, finishedAt: finishedAt ?? start, outcome: .failed)
+    private func entry(attempt: Int, revision: Int64, finishedAt: Date? = nil, run: String = "r") throws -> Record {
+        let entry = HistoryEntry(job: "job", run: run, worker: "w", attempt: attempt, finishedAt: finishedAt ?? start, outcome: .failed)
         let key = try layout.history(of: "job").child("h-" + String(revision))
         return Record(
             key: key, value: try SchedulerJSON.encode(entry), version: 0, createRevision: revision, modRevision: revision,

@@ -11,9 +11,9 @@ import Foundation
 /// held until the history entry of the attempt before has been reported, and the run's later
 /// changes, its end included, wait behind it. The wait is for the entry of that run and attempt,
 /// not of a revision: ZooKeeper may coalesce a retry with its claim, and the run's revision is
-/// then the claim's. Nothing is held for good: a deleted history entry (trimmed, or its job
-/// removed) or a fresh history snapshot lets out what the job's runs held, as the entry awaited
-/// may be gone.
+/// then the claim's. Nothing is held for good: a deleted history entry not seen yet (created and
+/// trimmed between two reads, or its job removed) or a fresh history snapshot lets out what the
+/// job's runs held, as the entry awaited may be gone.
 struct ActivityTracker {
     enum Source: Sendable {
         case runs(WatchEvent)
@@ -116,7 +116,9 @@ struct ActivityTracker {
         case .delete(let key):
             // Forgotten, or what is kept would grow with every entry the store ever trimmed.
             if layout.isHistoryEntry(key) {
-                seenHistory?.remove(key)
+                // Seen, it let out what waited for it then: a trim (of a full history, by any run's
+                // write) that the watch delivers while a retry waits must not let that out.
+                if seenHistory?.remove(key) != nil { return [] }
             } else {
                 seenHistory = seenHistory?.filter { !$0.isUnder(key) }
             }
