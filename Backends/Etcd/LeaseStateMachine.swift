@@ -56,6 +56,16 @@ struct LeaseStateMachine: Sendable {
     /// every keep-alive a little later (under load) lost the lease though each would have renewed it.
     var keepAliveOverdueAfter: Duration { max(min(ttl / 3, .seconds(2)), .milliseconds(500)) }
 
+    /// How long a keep-alive sent at `sentAt` waits for its answer against a single endpoint:
+    /// past ``keepAliveOverdueAfter`` (a late answer still renews the lease), but leaving the
+    /// next try, on a new connection, that much before the lease ends since the last contact: a
+    /// connection that died without a word (its member stopped behind a load balancer) is never
+    /// answered, and waited on for a whole TTL it lost a lease a new connection would have kept.
+    func patientKeepAliveTimeout(sentAt: ContinuousClock.Instant) -> Duration {
+        guard case .active(_, let lastContact, _) = state else { return keepAliveOverdueAfter }
+        return max(keepAliveOverdueAfter, lastContact + ttl - keepAliveOverdueAfter - sentAt)
+    }
+
     /// The lease operations may attach ephemeral keys to, when there is one.
     var lease: Int64? {
         if case .active(let lease, _, _) = state { return lease }

@@ -169,9 +169,10 @@ final class SessionKeeper: @unchecked Sendable {
         return closing
     }
 
-    /// One keep-alive. Against a single endpoint it waits up to a TTL for its answer: a late one
-    /// reports `suspended` meanwhile (``LeaseStateMachine/keepAliveOverdueAfter``), and still
-    /// renews the lease when it comes. Against several, it gives up on each when overdue, so that
+    /// One keep-alive. Against a single endpoint it waits for its answer past the overdue bound
+    /// (``LeaseStateMachine/patientKeepAliveTimeout(sentAt:)``): a late one reports `suspended`
+    /// meanwhile (``LeaseStateMachine/keepAliveOverdueAfter``), and still renews the lease when
+    /// it comes. Against several, it gives up on each when overdue, so that
     /// the next try goes to another member in time (a stopped member would hold it for the whole
     /// lease); `suspended` is reported then too, not once every member has failed in turn, which
     /// with three came after the lease could have ended. Closing the handle aborts it.
@@ -179,6 +180,9 @@ final class SessionKeeper: @unchecked Sendable {
         let sentAt = ContinuousClock.now
         let overdueAfter = machine.keepAliveOverdueAfter
         let patient = gateway.endpoints.count == 1
+        condition.lock()
+        let patience = machine.patientKeepAliveTimeout(sentAt: sentAt)
+        condition.unlock()
         var overdue = false
         let progress = { [self] () -> Bool in
             let late = !overdue && ContinuousClock.now - sentAt >= overdueAfter
@@ -192,7 +196,7 @@ final class SessionKeeper: @unchecked Sendable {
         }
         do {
             let reply = try gateway.call(
-                "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: patient ? ttl : overdueAfter,
+                "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: patient ? patience : overdueAfter,
                 progress: progress)
             // A revoked or expired lease still answers 200, only without a TTL.
             guard let result = reply["result"] else { return .keepAliveFailed }

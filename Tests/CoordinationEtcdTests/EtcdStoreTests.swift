@@ -350,6 +350,40 @@ struct EtcdStoreTests {
         await cleanup(store, namespace)
     }
 
+    /// One endpoint in front of several members (a load balancer): the connection a keep-alive
+    /// waits on dies without a word (its member stopped), while a new one would be answered at
+    /// once. Waiting for the late answer for a whole TTL, the keep-alive lost the lease; it must
+    /// give up while a retry on a new connection can still renew it.
+    @Test func aKeepAliveOnADeadConnectionGivesUpInTimeToRenewOnANewOne() async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { false }
+        defer { relay.stop() }
+        let store = try await SharedEtcd.open(namespace, ttl: .seconds(3), endpoints: [relay.address])
+        let direct = try await SharedEtcd.open(namespace)
+        do {
+            let held = try await store.create(try Key("/held"), value: [], mode: .ephemeral)
+            var states = store.sessionEvents().makeAsyncIterator()
+            let first = try await next(&states, "the current session state")
+            // The grant's connection, the store's, then the session's own with its first keep-alive.
+            try await withDeadline("the keep-alives' connection") {
+                while relay.connectionsMade < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            relay.freezeConnections()
+            let suspended = try await next(&states, "suspended while the keep-alive's connection is dead")
+            #expect(suspended.state == .suspended)
+            let back = try await next(&states, "back through a new connection", timeout: .seconds(10))
+            #expect(back.state == .reconnected, "the lease was renewed in time through a new connection")
+            #expect(back.sessionID == first.sessionID)
+            #expect(try await direct.get(held.key) != nil, "the ephemeral key survived")
+        } catch {
+            await direct.close()
+            await cleanup(store, namespace)
+            throw error
+        }
+        await direct.close()
+        await cleanup(store, namespace)
+    }
+
     @Test func foreignKeysThatAreNotValidKeysAreSkipped() async throws {
         try await withStore { store, namespace in
             _ = try await store.create(try Key("/f/ok"), value: [], mode: .persistent)

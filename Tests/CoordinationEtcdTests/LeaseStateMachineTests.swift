@@ -16,6 +16,17 @@ import Testing
         #expect(machine.lease == 7)
     }
 
+    /// A late answer is waited for, but a try on a new connection still has the overdue bound
+    /// (2 s of a 9 s lease) before the lease ends.
+    @Test func aPatientKeepAliveLeavesARetryTimeBeforeTheLeaseEnds() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
+        #expect(machine.patientKeepAliveTimeout(sentAt: at(3)) == .seconds(4))
+        #expect(machine.patientKeepAliveTimeout(sentAt: at(6)) == .seconds(2), "never less than the overdue bound")
+        _ = machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(5))
+        #expect(machine.patientKeepAliveTimeout(sentAt: at(6)) == .seconds(4))
+    }
+
     @Test func failedKeepAliveSuspendsOnceThenReconnects() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
         _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))

@@ -43,6 +43,17 @@ public final class TCPRelay: Sendable {
     /// link, as seen by the client); `.zero` ends it. Requests go through at once.
     public func delayReplies(by delay: Duration) { state.withLock { $0.replyDelay = delay } }
 
+    /// How many connections the relay has accepted so far.
+    public var connectionsMade: Int { state.withLock { $0.nextLink } }
+
+    /// Makes every connection relayed now a black hole, both ways, without closing it (a member
+    /// behind a load balancer that stopped, a NAT that lost the connection): new ones work.
+    public func freezeConnections() {
+        state.withLock { state in
+            for link in state.links.values { link.freeze() }
+        }
+    }
+
     /// Drops every relayed connection and refuses new ones until ``heal()``.
     public func cut() {
         // Under the lock, so that no link is closed (and its descriptors reused) meanwhile.
@@ -145,6 +156,10 @@ private final class Link: Sendable {
     let server: Int32
     /// How many of the two directions still run; the last one closes both sockets.
     private let running = Mutex(2)
+    /// What arrives is dropped (``TCPRelay/freezeConnections()``).
+    private let frozen = Mutex(false)
+
+    func freeze() { frozen.withLock { $0 = true } }
 
     init(client: Int32, server: Int32) {
         self.client = client
@@ -168,6 +183,7 @@ private final class Link: Sendable {
                 continue
             }
             guard count > 0 else { break }
+            if frozen.withLock({ $0 }) { continue }
             let wait = delay()
             if wait > .zero && flags == 0 {
                 Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
