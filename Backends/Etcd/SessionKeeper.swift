@@ -158,8 +158,7 @@ final class SessionKeeper: @unchecked Sendable {
 
     /// Waits `delay` (cut short by a nudge); returns `true` when the handle is closing.
     private func waitOrClose(_ delay: Duration) -> Bool {
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-        let deadline = Date(timeIntervalSinceNow: seconds)
+        let deadline = ContinuousClock.now + delay
         condition.lock()
         defer { condition.unlock() }
         while !closing && !nudged {

@@ -1,4 +1,5 @@
 import CProcessControl
+import Coordination
 import CoordinationScheduler
 import Foundation
 import Synchronization
@@ -36,12 +37,14 @@ final class LifelineBeat: Sendable {
     private func startBeating() {
         let thread = Thread { [self] in
             var byte: UInt8 = 10
-            let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
             condition.lock()
             while !stopped.withLock({ $0 }) {
                 // Errors (a full pipe, a watchdog gone) change nothing: the next beat tries again.
                 _ = write(writeEnd, &byte, 1)
-                _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+                // On the monotonic clock, as the watchdog counts: a wall-clock step back must not
+                // hold the beats back until it kills a healthy worker's command.
+                let next = ContinuousClock.now + interval
+                while !stopped.withLock({ $0 }) && condition.wait(until: next) {}
             }
             condition.unlock()
             close(writeEnd)
