@@ -51,9 +51,10 @@ struct LeaseStateMachine: Sendable {
     var keepAliveInterval: Duration { ttl / 3 }
     /// While suspended, try again often: every try is a chance to report `reconnected` in time.
     var retryInterval: Duration { min(ttl / 6, .milliseconds(500)) }
-    /// How long a keep-alive's answer may take before the session counts as suspended. The
-    /// request itself waits up to a TTL: cut off at this, as it used to be, a server answering
-    /// every keep-alive a little later (under load) lost the lease though each would have renewed it.
+    /// How long a keep-alive's answer may take before the session counts as suspended. Against a
+    /// single endpoint the request itself waits longer (``patientKeepAliveTimeout(sentAt:)``): cut
+    /// off at this, as it used to be, a server answering every keep-alive a little later (under
+    /// load) lost the lease though each would have renewed it.
     var keepAliveOverdueAfter: Duration { max(min(ttl / 3, .seconds(2)), .milliseconds(500)) }
 
     /// How long a keep-alive sent at `sentAt` waits for its answer against a single endpoint:

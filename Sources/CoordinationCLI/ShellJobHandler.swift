@@ -65,7 +65,17 @@ enum ShellJobHandler {
 
         /// Whether `path __lifeline --check` prints ``LifelineCommand/checkAnswer`` and exits 0
         /// within 10 s (a program that ignores its arguments must not hold the worker's start).
+        /// Asked once per process: `coord run` starts several workers from the same executable.
         static func answersAsWatchdog(_ path: String) async -> Bool {
+            if let known = checked.withLock({ $0[path] }) { return known }
+            let answer = await askWatchdog(path)
+            checked.withLock { $0[path] = answer }
+            return answer
+        }
+
+        private static let checked = Mutex<[String: Bool]>([:])
+
+        private static func askWatchdog(_ path: String) async -> Bool {
             await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     let result = try? await Subprocess.run(
