@@ -13,9 +13,9 @@ struct EtcdStoreTests {
     let admin = EtcdAdmin(endpoints: SharedEtcd.endpoints)
 
     /// Runs `body` with a store in a fresh namespace, then deletes the namespace.
-    func withStore(_ body: (EtcdStore, Key) async throws -> Void) async throws {
+    func withStore(ttl: Duration = .seconds(10), _ body: (EtcdStore, Key) async throws -> Void) async throws {
         let namespace = SharedEtcd.uniqueNamespace()
-        let store = try await SharedEtcd.open(namespace)
+        let store = try await SharedEtcd.open(namespace, ttl: ttl)
         do {
             try await body(store, namespace)
         } catch {
