@@ -157,17 +157,6 @@ struct ZooKeeperStoreTests {
         }
     }
 
-    /// Under no namespace, ZooKeeper's own `/zookeeper` is no key and no foreign key either.
-    @Test func theServersOwnTreeIsNoForeignKey() async throws {
-        let store = try await ZooKeeperTestEnvironment.openStore(namespace: .root)
-        // Whatever other tests hold meanwhile: only the top of the listing is this test's.
-        let foreign = try await store.foreignKeys(under: .root)
-        let names = try await store.children(of: .root)
-        await store.close()
-        #expect(!foreign.contains { $0 == "/zookeeper" || $0.hasPrefix("/zookeeper/") }, "\(foreign.prefix(5))")
-        #expect(!names.contains("zookeeper"))
-    }
-
     @Test func sequentialAndEphemeral() async throws {
         try await ZooKeeperTestEnvironment.withStore { store in
             let first = try await store.create(try Key("/q/item-"), value: [1], mode: .sequential)
