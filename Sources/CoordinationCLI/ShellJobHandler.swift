@@ -1,3 +1,4 @@
+import Coordination
 import CoordinationScheduler
 import Foundation
 import Subprocess
@@ -49,6 +50,19 @@ enum ShellJobHandler {
             self.executable = executable
             window = sessionTTL / 2
             beat = max(sessionTTL / 10, .milliseconds(50))
+        }
+
+        /// Whether a beat may be sent now for a command whose claim's session is `session`: only
+        /// while the command, were it the last beat, would be dead before the session can end
+        /// (its ``SessionEvent/safeUntil``), one beat interval to spare for the watchdog's own
+        /// lateness. A worker out of contact stops beating half a TTL less a beat before its
+        /// session may end, so that its commands die in time even if it is stopped before it
+        /// notices the session end; without this, a worker cut off and then stopped late in its
+        /// safe window left its command running up to half a TTL past it. If contact comes back
+        /// within the window, the beats resume and the command lives on.
+        func mayBeat(_ session: SessionEvent, now: ContinuousClock.Instant) -> Bool {
+            guard let safeUntil = session.safeUntil else { return true }
+            return now.advanced(by: window + beat) < safeUntil
         }
 
         /// This process's own executable, once it has answered `__lifeline --check` as `coord`
@@ -164,7 +178,9 @@ enum ShellJobHandler {
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment(for: context) { updates[Environment.Key(stringLiteral: name)] = value }
         let group = ProcessGroup()
-        let beat = try LifelineBeat(interval: lifeline?.beat ?? .seconds(1))
+        let beat = try LifelineBeat(interval: lifeline?.beat ?? .seconds(1)) {
+            lifeline?.mayBeat(context.session, now: .now) ?? true
+        }
         defer { beat.stop() }
         let watchdog = lifeline.map { [$0.executable, String($0.window.seconds)] } ?? ["", ""]
         let tails: (out: String, err: String)

@@ -1,5 +1,6 @@
 @testable import CoordinationCLI
 @testable import CoordinationScheduler
+import Coordination
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -101,6 +102,46 @@ struct ShellJobHandlerTests {
             let ttl = Duration.seconds(seconds)
             #expect(ShellJobHandler.grace(sessionTTL: ttl) * 2 <= Worker.selfFencingMargin(sessionTTL: ttl), "TTL \(seconds) s")
         }
+    }
+
+    /// The beats go on while the claim's session is fine, and while out of contact only as long
+    /// as a command would, were it the last beat, be dead before the session may end.
+    @Test("a worker out of contact stops beating half a TTL less a beat before its session may end")
+    func beatsStopInTimeForTheSessionsEnd() {
+        let lifeline = ShellJobHandler.Lifeline(executable: "/coord", sessionTTL: .seconds(10))  // window 5 s, beat 1 s
+        let now = ContinuousClock.now
+        func session(_ state: SessionState, lastContact: Duration) -> SessionEvent {
+            SessionEvent(state: state, sessionID: "s", ttl: .seconds(10), lastContact: now - lastContact)
+        }
+        #expect(lifeline.mayBeat(session(.connected, lastContact: .seconds(60)), now: now))
+        #expect(lifeline.mayBeat(session(.reconnected, lastContact: .seconds(60)), now: now))
+        #expect(lifeline.mayBeat(session(.suspended, lastContact: .seconds(3)), now: now), "dead by 6 s + a beat, safe until 10 s")
+        #expect(!lifeline.mayBeat(session(.suspended, lastContact: .seconds(4)), now: now), "would be dead only at the session's end")
+        #expect(!lifeline.mayBeat(session(.expired, lastContact: .zero), now: now))
+        #expect(!lifeline.mayBeat(session(.closed, lastContact: .zero), now: now))
+    }
+
+    /// With the real watchdog (`coord __lifeline`): a command whose claim's session is about to
+    /// end gets no beats and is killed after the window, while the same command under a session
+    /// in contact runs past the window to its end. Before the beats asked the session, a worker
+    /// cut off and then stopped late in its safe window left its command running past it.
+    @Test("the watchdog kills a command whose worker is out of contact past the beats' cut-off")
+    func watchdogKillsACommandOnceTheBeatsStopForTheSession() async throws {
+        let lifeline = ShellJobHandler.Lifeline(executable: CoordProcess.binary.path, sessionTTL: .seconds(2))  // window 1 s
+        let command = "sleep 2; echo done"
+        func context(_ state: SessionState) -> RunContext {
+            let event = SessionEvent(state: state, sessionID: "s", ttl: .seconds(2), lastContact: .now)
+            return RunContext(
+                job: "j", run: "r", item: 0, itemCount: 1, itemParameter: nil, payload: Data(command.utf8), attempt: 1,
+                scheduledAt: Date(), fencingToken: 1, worker: "w", deadline: nil, reportProgress: { _ in }, claimSession: { event })
+        }
+        let lived = try await ShellJobHandler.run(context(.connected), grace: .seconds(1), lifeline: lifeline)
+        #expect(lived.stdoutTail == "done\n")
+        let killed = await #expect(throws: RunFailure.self) {
+            try await ShellJobHandler.run(context(.suspended), grace: .seconds(1), lifeline: lifeline)
+        }
+        #expect(killed?.message == "command was killed by signal 9", "\(String(describing: killed))")
+        #expect(killed?.stdoutTail == nil)
     }
 
     /// The process group of `pid`, from /proc.

@@ -1,3 +1,4 @@
+public import Coordination
 public import Foundation
 
 /// What a handler is told about the run it executes.
@@ -20,6 +21,37 @@ public struct RunContext: Sendable {
     /// When the attempt times out (monotonic), if the job has a timeout.
     public let deadline: ContinuousClock.Instant?
     let reportProgress: @Sendable (String) async throws -> Void
+    /// The state of the session the claim was made in (see ``session``).
+    let claimSession: @Sendable () -> SessionEvent
+
+    init(
+        job: String, run: String, item: Int, itemCount: Int, itemParameter: String?, payload: Data, attempt: Int,
+        scheduledAt: Date, fencingToken: Int64, worker: String, deadline: ContinuousClock.Instant?,
+        reportProgress: @escaping @Sendable (String) async throws -> Void,
+        claimSession: @escaping @Sendable () -> SessionEvent = { SessionEvent(state: .connected, sessionID: "", ttl: .seconds(10), lastContact: .now) }
+    ) {
+        self.job = job
+        self.run = run
+        self.item = item
+        self.itemCount = itemCount
+        self.itemParameter = itemParameter
+        self.payload = payload
+        self.attempt = attempt
+        self.scheduledAt = scheduledAt
+        self.fencingToken = fencingToken
+        self.worker = worker
+        self.deadline = deadline
+        self.reportProgress = reportProgress
+        self.claimSession = claimSession
+    }
+
+    /// The session the claim was made in, as the worker's store sees it now: `expired` once the
+    /// store has moved on to a new session. Its ``SessionEvent/safeUntil`` is how long the claim
+    /// can still be trusted; work that outlives it may run beside the attempt that takes the run
+    /// over (the worker cancels the handler a margin before that; something the handler started
+    /// that the worker cannot stop should end by then on its own, as the shell handler's
+    /// watchdog does).
+    public var session: SessionEvent { claimSession() }
 
     /// Records progress on the run record, fenced: throws ``SchedulerError/fenced(job:run:)`` when
     /// this attempt no longer owns the run (taken over, cancelled, session lost).

@@ -224,7 +224,12 @@ struct RunExecution: Sendable {
             job: record.job, run: record.run, item: record.item, itemCount: record.itemCount,
             itemParameter: record.itemParameter, payload: spec.payload, attempt: record.attempt,
             scheduledAt: record.scheduledAt, fencingToken: claim.token, worker: worker, deadline: deadline,
-            reportProgress: { [self] text in try await writeProgress(text, claim: claim, control: control) })
+            reportProgress: { [self] text in try await writeProgress(text, claim: claim, control: control) },
+            claimSession: { [store] in
+                let now = store.session
+                guard now.sessionID != claim.sessionID else { return now }
+                return SessionEvent(state: .expired, sessionID: claim.sessionID, ttl: now.ttl, lastContact: .now)
+            })
         let handler = handler
         // What the handler returned or threw, kept aside: a lost session ends the guard with its
         // own error, after the handler has ended.
