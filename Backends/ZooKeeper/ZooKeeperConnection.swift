@@ -189,11 +189,16 @@ final class ZooKeeperConnection: Sendable {
     func call(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
         var reply = await callOnce(submit)
         for _ in 0..<8 where reply.rc == ZINVALIDSTATE.rawValue {
-            let live = await sessions.awaitSession(within: settings.sessionTimeout) { [.connected, .reconnected].contains($0.state) }
-            guard live else { break }
+            guard await awaitLiveSession() else { break }
             reply = await callOnce(submit)
         }
         return reply
+    }
+
+    /// Waits for a connected session (the current one or the one replacing an expired one), at
+    /// most a session timeout: `false` if none came, or the handle was closed.
+    func awaitLiveSession() async -> Bool {
+        await sessions.awaitSession(within: settings.sessionTimeout) { [.connected, .reconnected].contains($0.state) }
     }
 
     private func callOnce(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {

@@ -62,16 +62,13 @@ extension ZooKeeperStore {
         }
     }
 
-    /// Returns once the store has a connected session (the current one or its replacement).
+    /// Returns once the store has a connected session (the current one or its replacement),
+    /// waiting at most a session timeout, as a single call does; then `sessionExpired` (or
+    /// `closed`), instead of waiting for ever for a server that told of the expiry and went.
     private func waitForLiveSession() async throws {
-        for await event in connection.sessions.subscribe() {
-            switch event.state {
-            case .connected, .reconnected: return
-            case .suspended, .expired: continue
-            case .closed: throw CoordinationError.closed()
-            }
-        }
-        throw CoordinationError.closed()
+        if await connection.awaitLiveSession() { return }
+        if connection.isClosed { throw CoordinationError.closed() }
+        throw fail(ZINVALIDSTATE.rawValue, namespace, "transaction")
     }
 
     /// A write refused for lost contact: `connectionLoss`, as the C client reports every other
