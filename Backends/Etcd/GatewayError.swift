@@ -100,6 +100,16 @@ extension CoordinationError {
                         + "etcdctl defrag; etcdctl alarm disarm), and run etcd with --auto-compaction-retention so that it does not fill again",
                     key: key, backendDetail: detail)
             }
+            if message.contains("request is too large") {
+                // etcd's own request limit, set lower than the portable limits that coord checks
+                // before sending: the same write would pass on a server with the default.
+                return CoordinationError(
+                    code,
+                    "etcd refused the request as larger than its --max-request-bytes (a server setting, 1.5 MiB by default), "
+                        + "though it is within coord's limits of \(CoordinationLimits.maxValueBytes) bytes per value and per "
+                        + "transaction: raise --max-request-bytes on every etcd member to at least 1.5 MiB, or write less at once",
+                    key: key, backendDetail: detail)
+            }
             if code == .unauthenticated && message.contains("user name is empty") {
                 // What etcd says to a request without a token: the store was given no user.
                 return CoordinationError(

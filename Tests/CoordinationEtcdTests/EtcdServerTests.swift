@@ -94,6 +94,26 @@ struct EtcdServerTests {
         }
     }
 
+    /// A server whose request limit (--max-request-bytes) is below the portable limits refuses
+    /// a value the other backends take: the error names the server setting and its fix, and
+    /// leaves nothing written.
+    @Test func aServerRequestLimitBelowThePortableOneIsNamedWithItsFix() async throws {
+        try await EtcdCluster.with(arguments: ["--max-request-bytes", "100000"]) { cluster in
+            let store = try await open(cluster)
+            let key = try Key("/big")
+            let refused = await #expect(throws: CoordinationError.self) {
+                _ = try await store.create(key, value: [UInt8](repeating: 7, count: 200_000), mode: .persistent)
+            }
+            #expect(refused?.code == .transactionTooLarge, "\(String(describing: refused))")
+            #expect(refused?.message.contains("--max-request-bytes") == true, "\(String(describing: refused))")
+            #expect(refused?.message.contains("raise --max-request-bytes on every etcd member") == true)
+            #expect(try await store.get(key) == nil, "nothing was written")
+            _ = try await store.create(key, value: [1], mode: .persistent)
+            #expect(try await store.get(key)?.value == [1], "smaller writes go on")
+            await store.close()
+        }
+    }
+
     @Test func restartedEtcdLosesNoWatchEvent() async throws {
         try await EtcdCluster.with { cluster in
             let store = try await open(cluster)
