@@ -100,9 +100,10 @@ extension CoordinationError {
                         + "etcdctl defrag; etcdctl alarm disarm), and run etcd with --auto-compaction-retention so that it does not fill again",
                     key: key, backendDetail: detail)
             }
-            if message.contains("request is too large") {
+            if message.contains("request is too large") || message.contains("received message larger than max") {
                 // etcd's own request limit, set lower than the portable limits that coord checks
-                // before sending: the same write would pass on a server with the default.
+                // before sending: the same write would pass on a server with the default. etcd
+                // refuses a request over it, and gRPC one over it plus 512 KiB, before etcd sees it.
                 return CoordinationError(
                     code,
                     "etcd refused the request as larger than its --max-request-bytes (a server setting, 1.5 MiB by default), "
@@ -146,7 +147,8 @@ extension CoordinationError {
         case (3?, _) where message.contains("key not found"):
             // A put with `ignore_lease` on a missing key: it updates only what exists.
             return .noNode
-        case (3?, _) where message.contains("too many operations") || message.contains("too large"):
+        case (3?, _) where message.contains("too many operations") || message.contains("too large"),
+            (8?, _) where message.contains("received message larger than max"):
             return .transactionTooLarge
         case (5?, _) where message.contains("lease not found"): return .sessionExpired
         case (4?, _), (nil, 504): return .timeout

@@ -67,8 +67,9 @@ extension ZooKeeperStore {
     /// `closed`), instead of waiting for ever for a server that told of the expiry and went.
     private func waitForLiveSession() async throws {
         if await connection.awaitLiveSession() { return }
+        try Task.checkCancellation()
         if connection.isClosed { throw CoordinationError.closed() }
-        throw fail(ZINVALIDSTATE.rawValue, namespace, "transaction")
+        throw ZooKeeperReturnCode.error(ZINVALIDSTATE.rawValue, key: nil, during: "transaction")
     }
 
     /// A write refused for lost contact: `connectionLoss`, as the C client reports every other

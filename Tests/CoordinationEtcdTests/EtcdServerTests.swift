@@ -101,13 +101,15 @@ struct EtcdServerTests {
         try await EtcdCluster.with(arguments: ["--max-request-bytes", "100000"]) { cluster in
             let store = try await open(cluster)
             let key = try Key("/big")
-            let refused = await #expect(throws: CoordinationError.self) {
-                _ = try await store.create(key, value: [UInt8](repeating: 7, count: 200_000), mode: .persistent)
+            // etcd refuses the first; gRPC refuses the second (over the limit plus 512 KiB) before etcd sees it.
+            for size in [200_000, 900_000] {
+                let refused = await #expect(throws: CoordinationError.self) {
+                    _ = try await store.create(key, value: [UInt8](repeating: 7, count: size), mode: .persistent)
+                }
+                #expect(refused?.code == .transactionTooLarge, "\(size): \(String(describing: refused))")
+                #expect(refused?.message.contains("raise --max-request-bytes on every etcd member") == true, "\(size): \(String(describing: refused))")
+                #expect(try await store.get(key) == nil, "nothing was written")
             }
-            #expect(refused?.code == .transactionTooLarge, "\(String(describing: refused))")
-            #expect(refused?.message.contains("--max-request-bytes") == true, "\(String(describing: refused))")
-            #expect(refused?.message.contains("raise --max-request-bytes on every etcd member") == true)
-            #expect(try await store.get(key) == nil, "nothing was written")
             _ = try await store.create(key, value: [1], mode: .persistent)
             #expect(try await store.get(key)?.value == [1], "smaller writes go on")
             await store.close()

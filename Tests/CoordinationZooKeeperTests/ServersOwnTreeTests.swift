@@ -12,11 +12,11 @@ struct ServersOwnTreeTests {
     /// Under no namespace, `/zookeeper` is no key and no foreign key either, while a foreign
     /// znode beside it is listed.
     @Test func theServersOwnTreeIsNoForeignKey() async throws {
+        try PythonScript.require("kazoo", install: Kazoo.install)
         let server = try TestServer(id: 1, clientPort: 22250, ensemble: [], timing: .init())
         try await withTestServers([server]) {
             try await server.start()
             let store = try await ZooKeeperTestEnvironment.openStore(namespace: .root, hosts: [server.host])
-            try PythonScript.require("kazoo", install: Kazoo.install)
             let long = String(repeating: "l", count: CoordinationLimits.maxKeyBytes)  // `/` + it is over the limit
             _ = try await Kazoo.run("write", ["/" + long: ""], hosts: [server.host])
             _ = try await store.create(try Key("/plain"), string: "p")
