@@ -5,10 +5,11 @@ import Foundation
 import Synchronization
 
 /// The beats a running shell command's watchdog (`coord __lifeline`, ``LifelineCommand``) waits
-/// for: a byte every `interval` into a pipe whose read end is the command's standard input,
+/// for: a line every `interval` into a pipe whose read end is the command's standard input,
 /// written by a thread of its own, so that beats stop only when the whole worker process does
-/// (stopped, frozen), not when its cooperative pool is busy, or when `mayBeat` says no (the
-/// worker's session is about to end: see ``ShellJobHandler/Lifeline/mayBeat(_:now:)``).
+/// (stopped, frozen), not when its cooperative pool is busy. Each line is the number of
+/// milliseconds the watchdog may wait for the next (`allowance`: shorter once the worker's
+/// session is about to end, see ``ShellJobHandler/Lifeline/allowance(_:now:)``).
 ///
 /// The read end stays open here too while the command runs: a beat never meets a pipe without a
 /// reader (SIGPIPE would end the worker). The write end is close-on-exec, so no child holds it:
@@ -18,11 +19,11 @@ final class LifelineBeat: Sendable {
     let readEnd: Int32
     private let writeEnd: Int32
     private let interval: Duration
-    private let mayBeat: @Sendable () -> Bool
+    private let allowance: @Sendable () -> Duration
     private let stopped = Mutex(false)
     private let condition = NSCondition()
 
-    init(interval: Duration, mayBeat: @escaping @Sendable () -> Bool = { true }) throws {
+    init(interval: Duration, allowance: @escaping @Sendable () -> Duration) throws {
         var ends: [Int32] = [0, 0]
         guard cprocess_pipe_cloexec(&ends) == 0 else {
             throw RunFailure("cannot make the command's lifeline: \(String(cString: strerror(errno)))")
@@ -32,18 +33,19 @@ final class LifelineBeat: Sendable {
         // A watchdog that stopped reading (stopped with its command) must not block the beats.
         _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
         self.interval = interval
-        self.mayBeat = mayBeat
+        self.allowance = allowance
         startBeating()
     }
 
-    /// The first beat at once, then one every `interval` until ``stop()``, each only if `mayBeat`.
+    /// The first beat at once, then one every `interval` until ``stop()``.
     private func startBeating() {
         let thread = Thread { [self] in
-            var byte: UInt8 = 10
             condition.lock()
             while !stopped.withLock({ $0 }) {
                 // Errors (a full pipe, a watchdog gone) change nothing: the next beat tries again.
-                if mayBeat() { _ = write(writeEnd, &byte, 1) }
+                // A line of a few bytes: written whole (under PIPE_BUF) or not at all.
+                var line = Array(LifelineCommand.beatLine(allowing: allowance()).utf8)
+                _ = write(writeEnd, &line, line.count)
                 // On the monotonic clock, as the watchdog counts: a wall-clock step back must not
                 // hold the beats back until it kills a healthy worker's command.
                 let next = ContinuousClock.now + interval

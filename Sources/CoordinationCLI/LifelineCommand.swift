@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 
 /// `coord __lifeline SECONDS` (hidden): the watchdog a shell job's supervisor script starts in its
-/// command's process group, reading the worker's beats on standard input (``LifelineBeat``). It
-/// SIGKILLs the whole group when no beat has come for SECONDS (the worker is stopped or frozen:
+/// command's process group, reading the worker's beats on standard input (``LifelineBeat``), each
+/// a line with the milliseconds it may wait for the next (at most SECONDS). It SIGKILLs the whole
+/// group when no beat has come in that time (the worker is stopped or frozen:
 /// SIGSTOP, a debugger, a stall, while its session runs out and its run is taken over) or at end
 /// of file (the worker's process ended, however it ended). Fencing protects only what checks the
 /// token; this keeps the command itself from running beside the attempt that takes its run over.
@@ -35,6 +36,7 @@ struct LifelineCommand: ParsableCommand {
         }
         let window = Duration.milliseconds(Int64(min(seconds * 1000, 86_400_000).rounded(.up)))
         var buffer = [UInt8](repeating: 0, count: 512)
+        var pending: [UInt8] = []
         var deadline = ContinuousClock.now + window
         while true {
             let left = deadline - ContinuousClock.now
@@ -47,8 +49,25 @@ struct LifelineCommand: ParsableCommand {
             let count = read(STDIN_FILENO, &buffer, buffer.count)
             if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
             guard count > 0 else { break }  // end of file: the worker is gone
-            deadline = ContinuousClock.now + window
+            pending += buffer[..<count]
+            // The last whole line counts: the worker's latest word.
+            guard let end = pending.lastIndex(of: 10) else { continue }
+            let line = pending[..<end].split(separator: 10, omittingEmptySubsequences: false).last ?? []
+            pending.removeSubrange(...end)
+            deadline = ContinuousClock.now + Self.allowance(of: String(decoding: line, as: UTF8.self), window: window)
         }
         kill(0, SIGKILL)
+    }
+
+    /// A beat's line: the milliseconds the watchdog may wait for the next.
+    static func beatLine(allowing allowance: Duration) -> String {
+        "\(max(0, allowance.components.seconds * 1000 + allowance.components.attoseconds / 1_000_000_000_000_000))\n"
+    }
+
+    /// The wait a beat's line allows: its milliseconds, at most `window`; the whole window for a
+    /// line that holds no number (the bare newline beats of an earlier coord).
+    static func allowance(of line: String, window: Duration) -> Duration {
+        guard let milliseconds = Int64(line) else { return window }
+        return min(window, .milliseconds(max(0, milliseconds)))
     }
 }

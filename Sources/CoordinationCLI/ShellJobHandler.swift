@@ -52,17 +52,22 @@ enum ShellJobHandler {
             beat = max(sessionTTL / 10, .milliseconds(50))
         }
 
-        /// Whether a beat may be sent now for a command whose claim's session is `session`: only
-        /// while the command, were it the last beat, would be dead before the session can end
-        /// (its ``SessionEvent/safeUntil``), one beat interval to spare for the watchdog's own
-        /// lateness. A worker out of contact stops beating half a TTL less a beat before its
-        /// session may end, so that its commands die in time even if it is stopped before it
-        /// notices the session end; without this, a worker cut off and then stopped late in its
-        /// safe window left its command running up to half a TTL past it. If contact comes back
-        /// within the window, the beats resume and the command lives on.
-        func mayBeat(_ session: SessionEvent, now: ContinuousClock.Instant) -> Bool {
-            guard let safeUntil = session.safeUntil else { return true }
-            return now.advanced(by: window + beat) < safeUntil
+        /// How long the watchdog may let the command run after a beat sent now, without another:
+        /// told with each beat. While the claim's session is fine, the whole window. Once it is
+        /// out of contact, only until a beat before the session may end (its
+        /// ``SessionEvent/safeUntil``), and nothing once that is past (the command dies at once).
+        /// So a worker cut off and then stopped has its commands dead before its run can be taken
+        /// over; before, the last beat allowed the whole window, and a worker stopped late in its
+        /// safe window left its command running up to half a TTL past it. When contact comes
+        /// back, the next beat allows the whole window again.
+        ///
+        /// A stop before the worker's client notices the lost contact (ZooKeeper's after two
+        /// thirds of the TTL, etcd's when a keep-alive is overdue) is bounded by the window alone:
+        /// the command may then outlive the session by up to the time between half a TTL after
+        /// the last contact and that notice.
+        func allowance(_ session: SessionEvent, now: ContinuousClock.Instant) -> Duration {
+            guard let safeUntil = session.safeUntil else { return window }
+            return max(.zero, min(window, now.duration(to: safeUntil) - beat))
         }
 
         /// This process's own executable, once it has answered `__lifeline --check` as `coord`
@@ -179,7 +184,7 @@ enum ShellJobHandler {
         for (name, value) in environment(for: context) { updates[Environment.Key(stringLiteral: name)] = value }
         let group = ProcessGroup()
         let beat = try LifelineBeat(interval: lifeline?.beat ?? .seconds(1)) {
-            lifeline?.mayBeat(context.session, now: .now) ?? true
+            lifeline?.allowance(context.session, now: .now) ?? .seconds(10)
         }
         defer { beat.stop() }
         let watchdog = lifeline.map { [$0.executable, String($0.window.seconds)] } ?? ["", ""]

@@ -104,41 +104,55 @@ struct ShellJobHandlerTests {
         }
     }
 
-    /// The beats go on while the claim's session is fine, and while out of contact only as long
-    /// as a command would, were it the last beat, be dead before the session may end.
-    @Test("a worker out of contact stops beating half a TTL less a beat before its session may end")
-    func beatsStopInTimeForTheSessionsEnd() {
+    /// Each beat allows the whole window while the claim's session is fine; out of contact, only
+    /// until a beat before the session may end, and nothing once that is past.
+    @Test("out of contact, each beat allows the command only until a beat before its session may end")
+    func beatsAllowOnlyUntilTheSessionsEnd() {
         let lifeline = ShellJobHandler.Lifeline(executable: "/coord", sessionTTL: .seconds(10))  // window 5 s, beat 1 s
         let now = ContinuousClock.now
-        func session(_ state: SessionState, lastContact: Duration) -> SessionEvent {
-            SessionEvent(state: state, sessionID: "s", ttl: .seconds(10), lastContact: now - lastContact)
+        func allowance(_ state: SessionState, lastContact: Duration) -> Duration {
+            lifeline.allowance(SessionEvent(state: state, sessionID: "s", ttl: .seconds(10), lastContact: now - lastContact), now: now)
         }
-        #expect(lifeline.mayBeat(session(.connected, lastContact: .seconds(60)), now: now))
-        #expect(lifeline.mayBeat(session(.reconnected, lastContact: .seconds(60)), now: now))
-        #expect(lifeline.mayBeat(session(.suspended, lastContact: .seconds(3)), now: now), "dead by 6 s + a beat, safe until 10 s")
-        #expect(!lifeline.mayBeat(session(.suspended, lastContact: .seconds(4)), now: now), "would be dead only at the session's end")
-        #expect(!lifeline.mayBeat(session(.expired, lastContact: .zero), now: now))
-        #expect(!lifeline.mayBeat(session(.closed, lastContact: .zero), now: now))
+        #expect(allowance(.connected, lastContact: .seconds(60)) == .seconds(5))
+        #expect(allowance(.reconnected, lastContact: .seconds(60)) == .seconds(5))
+        #expect(allowance(.suspended, lastContact: .seconds(2)) == .seconds(5), "safe for 8 s more: the whole window")
+        #expect(allowance(.suspended, lastContact: .seconds(6)) == .seconds(3), "safe for 4 s more, less a beat")
+        #expect(allowance(.suspended, lastContact: .seconds(9.5)) == .zero)
+        #expect(allowance(.suspended, lastContact: .seconds(30)) == .zero)
+        #expect(allowance(.expired, lastContact: .zero) == .zero)
+        #expect(allowance(.closed, lastContact: .zero) == .zero)
     }
 
-    /// With the real watchdog (`coord __lifeline`): a command whose claim's session is about to
-    /// end gets no beats and is killed after the window, while the same command under a session
-    /// in contact runs past the window to its end. Before the beats asked the session, a worker
-    /// cut off and then stopped late in its safe window left its command running past it.
-    @Test("the watchdog kills a command whose worker is out of contact past the beats' cut-off")
-    func watchdogKillsACommandOnceTheBeatsStopForTheSession() async throws {
-        let lifeline = ShellJobHandler.Lifeline(executable: CoordProcess.binary.path, sessionTTL: .seconds(2))  // window 1 s
-        let command = "sleep 2; echo done"
-        func context(_ state: SessionState) -> RunContext {
-            let event = SessionEvent(state: state, sessionID: "s", ttl: .seconds(2), lastContact: .now)
+    /// The beat's line and the watchdog's reading of it agree, and the watchdog never waits past
+    /// its window, whatever a line says.
+    @Test("a beat's line tells the watchdog its allowance, at most the window")
+    func beatLinesRoundTrip() {
+        let window = Duration.seconds(5)
+        #expect(LifelineCommand.beatLine(allowing: .milliseconds(1_500)) == "1500\n")
+        #expect(LifelineCommand.allowance(of: "1500", window: window) == .milliseconds(1_500))
+        #expect(LifelineCommand.allowance(of: "0", window: window) == .zero)
+        #expect(LifelineCommand.allowance(of: "99999999", window: window) == window)
+        #expect(LifelineCommand.allowance(of: "", window: window) == window, "a bare newline: the whole window")
+        #expect(LifelineCommand.beatLine(allowing: .seconds(-1)) == "0\n")
+    }
+
+    /// With the real watchdog (`coord __lifeline`): a command whose claim's session is past its
+    /// last safe instant is killed at the first beat, while the same kind of command under a
+    /// session in contact runs past the window to its end. Before beats carried an allowance, a
+    /// worker cut off and then stopped late in its safe window left its command running past it.
+    @Test("the watchdog kills a command at once when its worker's session is past its last safe instant")
+    func watchdogKillsACommandWhoseSessionIsPastItsSafeEnd() async throws {
+        let lifeline = ShellJobHandler.Lifeline(executable: CoordProcess.binary.path, sessionTTL: .seconds(4))  // window 2 s
+        func context(_ command: String, _ state: SessionState) -> RunContext {
+            let event = SessionEvent(state: state, sessionID: "s", ttl: .seconds(4), lastContact: .now - .seconds(4))
             return RunContext(
                 job: "j", run: "r", item: 0, itemCount: 1, itemParameter: nil, payload: Data(command.utf8), attempt: 1,
                 scheduledAt: Date(), fencingToken: 1, worker: "w", deadline: nil, reportProgress: { _ in }, claimSession: { event })
         }
-        let lived = try await ShellJobHandler.run(context(.connected), grace: .seconds(1), lifeline: lifeline)
+        let lived = try await ShellJobHandler.run(context("sleep 3; echo done", .connected), grace: .seconds(1), lifeline: lifeline)
         #expect(lived.stdoutTail == "done\n")
         let killed = await #expect(throws: RunFailure.self) {
-            try await ShellJobHandler.run(context(.suspended), grace: .seconds(1), lifeline: lifeline)
+            try await ShellJobHandler.run(context("sleep 20; echo done", .suspended), grace: .seconds(1), lifeline: lifeline)
         }
         #expect(killed?.message == "command was killed by signal 9", "\(String(describing: killed))")
         #expect(killed?.stdoutTail == nil)
