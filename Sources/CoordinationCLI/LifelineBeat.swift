@@ -5,11 +5,11 @@ import Foundation
 import Synchronization
 
 /// The beats a running shell command's watchdog (`coord __lifeline`, ``LifelineCommand``) waits
-/// for: a line every `interval` into a pipe whose read end is the command's standard input,
-/// written by a thread of its own, so that beats stop only when the whole worker process does
-/// (stopped, frozen), not when its cooperative pool is busy. Each line is the number of
-/// milliseconds the watchdog may wait for the next (`allowance`: shorter once the worker's
-/// session is about to end, see ``ShellJobHandler/Lifeline/allowance(_:now:)``).
+/// for: a line at each beat's interval into a pipe whose read end is the command's standard
+/// input, written by a thread of its own, so that beats stop only when the whole worker process
+/// does (stopped, frozen), not when its cooperative pool is busy. Each line is the number of
+/// milliseconds the watchdog may wait for the next (shorter once the worker's session is about
+/// to end: see ``ShellJobHandler/Lifeline/beat(_:now:)``).
 ///
 /// The read end stays open here too while the command runs: a beat never meets a pipe without a
 /// reader (SIGPIPE would end the worker). The write end is close-on-exec, so no child holds it:
@@ -18,12 +18,12 @@ final class LifelineBeat: Sendable {
     /// The read end, to hand to the command as its standard input.
     let readEnd: Int32
     private let writeEnd: Int32
-    private let interval: Duration
-    private let allowance: @Sendable () -> Duration
+    private let next: @Sendable () -> ShellJobHandler.Lifeline.Beat
     private let stopped = Mutex(false)
     private let condition = NSCondition()
 
-    init(interval: Duration, allowance: @escaping @Sendable () -> Duration) throws {
+    /// - Parameter next: the beat to send now (asked before each one).
+    init(_ next: @escaping @Sendable () -> ShellJobHandler.Lifeline.Beat) throws {
         var ends: [Int32] = [0, 0]
         guard cprocess_pipe_cloexec(&ends) == 0 else {
             throw RunFailure("cannot make the command's lifeline: \(String(cString: strerror(errno)))")
@@ -32,24 +32,24 @@ final class LifelineBeat: Sendable {
         writeEnd = ends[1]
         // A watchdog that stopped reading (stopped with its command) must not block the beats.
         _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
-        self.interval = interval
-        self.allowance = allowance
+        self.next = next
         startBeating()
     }
 
-    /// The first beat at once, then one every `interval` until ``stop()``.
+    /// The first beat at once, then one after each beat's interval until ``stop()``.
     private func startBeating() {
         let thread = Thread { [self] in
             condition.lock()
             while !stopped.withLock({ $0 }) {
                 // Errors (a full pipe, a watchdog gone) change nothing: the next beat tries again.
                 // A line of a few bytes: written whole (under PIPE_BUF) or not at all.
-                var line = Array(LifelineCommand.beatLine(allowing: allowance()).utf8)
+                let beat = next()
+                var line = Array(LifelineCommand.beatLine(allowing: beat.allowance).utf8)
                 _ = write(writeEnd, &line, line.count)
                 // On the monotonic clock, as the watchdog counts: a wall-clock step back must not
                 // hold the beats back until it kills a healthy worker's command.
-                let next = ContinuousClock.now + interval
-                while !stopped.withLock({ $0 }) && condition.wait(until: next) {}
+                let due = ContinuousClock.now + beat.interval
+                while !stopped.withLock({ $0 }) && condition.wait(until: due) {}
             }
             condition.unlock()
             close(writeEnd)

@@ -52,22 +52,36 @@ enum ShellJobHandler {
             beat = max(sessionTTL / 10, .milliseconds(50))
         }
 
-        /// How long the watchdog may let the command run after a beat sent now, without another:
-        /// told with each beat. While the claim's session is fine, the whole window. Once it is
-        /// out of contact, only until a beat before the session may end (its
-        /// ``SessionEvent/safeUntil``), and nothing once that is past (the command dies at once).
-        /// So a worker cut off and then stopped has its commands dead before its run can be taken
-        /// over; before, the last beat allowed the whole window, and a worker stopped late in its
-        /// safe window left its command running up to half a TTL past it. When contact comes
-        /// back, the next beat allows the whole window again.
+        /// What one beat tells the watchdog, and when the next one comes.
+        struct Beat: Sendable, Hashable {
+            /// How long the watchdog may let the command run without a further beat.
+            var allowance: Duration
+            /// How long until the next beat.
+            var interval: Duration
+        }
+
+        /// The beat to send now for a command whose claim's session is `session`.
+        ///
+        /// While the session is fine, the whole window. Once it is out of contact, only until a
+        /// beat before the session may end (its ``SessionEvent/safeUntil``), and nothing once that
+        /// is past (the command dies at once). So a worker cut off and then stopped has its
+        /// commands dead before its run can be taken over; before, the last beat allowed the whole
+        /// window, and a worker stopped late in its safe window left its command running up to
+        /// half a TTL past it. When contact comes back, the next beat allows the whole window again.
+        ///
+        /// Window and interval follow the session's TTL when it is shorter than the one the
+        /// worker started with (a server that grants less than was asked, seen once the worker
+        /// connects): half of it, and a tenth.
         ///
         /// A stop before the worker's client notices the lost contact (ZooKeeper's after two
         /// thirds of the TTL, etcd's when a keep-alive is overdue) is bounded by the window alone:
         /// the command may then outlive the session by up to the time between half a TTL after
         /// the last contact and that notice.
-        func allowance(_ session: SessionEvent, now: ContinuousClock.Instant) -> Duration {
-            guard let safeUntil = session.safeUntil else { return window }
-            return max(.zero, min(window, now.duration(to: safeUntil) - beat))
+        func beat(_ session: SessionEvent, now: ContinuousClock.Instant) -> Beat {
+            let whole = min(window, session.ttl / 2)
+            let interval = max(min(beat, session.ttl / 10), .milliseconds(50))
+            guard let safeUntil = session.safeUntil else { return Beat(allowance: whole, interval: interval) }
+            return Beat(allowance: max(.zero, min(whole, now.duration(to: safeUntil) - interval)), interval: interval)
         }
 
         /// This process's own executable, once it has answered `__lifeline --check` as `coord`
@@ -183,8 +197,9 @@ enum ShellJobHandler {
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment(for: context) { updates[Environment.Key(stringLiteral: name)] = value }
         let group = ProcessGroup()
-        let beat = try LifelineBeat(interval: lifeline?.beat ?? .seconds(1)) {
-            lifeline?.allowance(context.session, now: .now) ?? .seconds(10)
+        let beat = try LifelineBeat {
+            // Without a watchdog, only the pipe's end of file counts: any beat will do.
+            lifeline?.beat(context.session, now: .now) ?? Lifeline.Beat(allowance: .seconds(10), interval: .seconds(1))
         }
         defer { beat.stop() }
         let watchdog = lifeline.map { [$0.executable, String($0.window.seconds)] } ?? ["", ""]

@@ -105,15 +105,17 @@ struct ShellJobHandlerTests {
     }
 
     /// Each beat allows the whole window while the claim's session is fine; out of contact, only
-    /// until a beat before the session may end, and nothing once that is past.
+    /// until a beat before the session may end, and nothing once that is past. A session granted
+    /// a shorter TTL than the worker started with shortens the window and the interval.
     @Test("out of contact, each beat allows the command only until a beat before its session may end")
     func beatsAllowOnlyUntilTheSessionsEnd() {
         let lifeline = ShellJobHandler.Lifeline(executable: "/coord", sessionTTL: .seconds(10))  // window 5 s, beat 1 s
         let now = ContinuousClock.now
-        func allowance(_ state: SessionState, lastContact: Duration) -> Duration {
-            lifeline.allowance(SessionEvent(state: state, sessionID: "s", ttl: .seconds(10), lastContact: now - lastContact), now: now)
+        func beat(_ state: SessionState, lastContact: Duration, ttl: Duration = .seconds(10)) -> ShellJobHandler.Lifeline.Beat {
+            lifeline.beat(SessionEvent(state: state, sessionID: "s", ttl: ttl, lastContact: now - lastContact), now: now)
         }
-        #expect(allowance(.connected, lastContact: .seconds(60)) == .seconds(5))
+        func allowance(_ state: SessionState, lastContact: Duration) -> Duration { beat(state, lastContact: lastContact).allowance }
+        #expect(beat(.connected, lastContact: .seconds(60)) == .init(allowance: .seconds(5), interval: .seconds(1)))
         #expect(allowance(.reconnected, lastContact: .seconds(60)) == .seconds(5))
         #expect(allowance(.suspended, lastContact: .seconds(2)) == .seconds(5), "safe for 8 s more: the whole window")
         #expect(allowance(.suspended, lastContact: .seconds(6)) == .seconds(3), "safe for 4 s more, less a beat")
@@ -121,6 +123,11 @@ struct ShellJobHandlerTests {
         #expect(allowance(.suspended, lastContact: .seconds(30)) == .zero)
         #expect(allowance(.expired, lastContact: .zero) == .zero)
         #expect(allowance(.closed, lastContact: .zero) == .zero)
+        // Granted 4 s instead of 10: a 2 s window, a beat every 0.4 s.
+        #expect(beat(.connected, lastContact: .zero, ttl: .seconds(4)) == .init(allowance: .seconds(2), interval: .milliseconds(400)))
+        #expect(beat(.suspended, lastContact: .seconds(3), ttl: .seconds(4)) == .init(allowance: .milliseconds(600), interval: .milliseconds(400)))
+        // Granted more: the window the watchdog was started with stays the bound.
+        #expect(beat(.connected, lastContact: .zero, ttl: .seconds(60)) == .init(allowance: .seconds(5), interval: .seconds(1)))
     }
 
     /// The beat's line and the watchdog's reading of it agree, and the watchdog never waits past
