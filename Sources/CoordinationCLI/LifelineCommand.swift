@@ -50,24 +50,40 @@ struct LifelineCommand: ParsableCommand {
             if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
             guard count > 0 else { break }  // end of file: the worker is gone
             pending += buffer[..<count]
-            // The last whole line counts: the worker's latest word.
+            // The last whole line of what was read counts: the worker's latest word so far.
             guard let end = pending.lastIndex(of: 10) else { continue }
             let line = pending[..<end].split(separator: 10, omittingEmptySubsequences: false).last ?? []
             pending.removeSubrange(...end)
-            deadline = ContinuousClock.now + Self.allowance(of: String(decoding: line, as: UTF8.self), window: window)
+            let allowance = Self.allowance(of: String(decoding: line, as: UTF8.self), window: window, now: Self.monotonicNanoseconds())
+            deadline = ContinuousClock.now + allowance
         }
         kill(0, SIGKILL)
     }
 
-    /// A beat's line: the milliseconds the watchdog may wait for the next.
-    static func beatLine(allowing allowance: Duration) -> String {
-        "\(max(0, allowance.components.seconds * 1000 + allowance.components.attoseconds / 1_000_000_000_000_000))\n"
+    /// A beat's line: the milliseconds the watchdog may wait for the next, counted from `sentAt`
+    /// (``monotonicNanoseconds()`` when the worker wrote it), so that a beat read late (the
+    /// watchdog still starting, or scheduled late) allows no more than the worker meant.
+    static func beatLine(allowing allowance: Duration, sentAt: Int64 = monotonicNanoseconds()) -> String {
+        "\(max(0, allowance.components.seconds * 1000 + allowance.components.attoseconds / 1_000_000_000_000_000)) \(sentAt)\n"
     }
 
-    /// The wait a beat's line allows: its milliseconds, at most `window`; the whole window for a
-    /// line that holds no number (the bare newline beats of an earlier coord).
-    static func allowance(of line: String, window: Duration) -> Duration {
-        guard let milliseconds = Int64(line) else { return window }
-        return min(window, .milliseconds(max(0, milliseconds)))
+    /// The wait a beat's line allows at `now` (``monotonicNanoseconds()``): its milliseconds less
+    /// the time since it was sent, at most `window`; the whole window for a line that holds no
+    /// number (the bare newline beats of an earlier coord).
+    static func allowance(of line: String, window: Duration, now: Int64) -> Duration {
+        let fields = line.split(separator: " ")
+        guard let first = fields.first, let milliseconds = Int64(first) else { return window }
+        var allowance = min(window, .milliseconds(max(0, milliseconds)))
+        if fields.count > 1, let sentAt = Int64(fields[1]), now > sentAt {
+            allowance -= .nanoseconds(now - sentAt)
+        }
+        return max(.zero, allowance)
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds: the clock the worker and its watchdogs, on one host, share.
+    static func monotonicNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

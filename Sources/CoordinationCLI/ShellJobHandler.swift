@@ -71,7 +71,9 @@ enum ShellJobHandler {
         ///
         /// Window and interval follow the session's TTL when it is shorter than the one the
         /// worker started with (a server that grants less than was asked, seen once the worker
-        /// connects): half of it, and a tenth.
+        /// connects): half of it, and a tenth. The beat interval to spare also covers a beat
+        /// read late by the watchdog (still starting, or scheduled late): the allowance counts
+        /// from when the beat was sent (``LifelineCommand/beatLine(allowing:sentAt:)``).
         ///
         /// A stop before the worker's client notices the lost contact (ZooKeeper's after two
         /// thirds of the TTL, etcd's when a keep-alive is overdue) is bounded by the window alone:
@@ -79,7 +81,8 @@ enum ShellJobHandler {
         /// the last contact and that notice.
         func beat(_ session: SessionEvent, now: ContinuousClock.Instant) -> Beat {
             let whole = min(window, session.ttl / 2)
-            let interval = max(min(beat, session.ttl / 10), .milliseconds(50))
+            // Five beats per window, however short a TTL the server granted.
+            let interval = max(min(beat, whole / 5), .milliseconds(1))
             guard let safeUntil = session.safeUntil else { return Beat(allowance: whole, interval: interval) }
             return Beat(allowance: max(.zero, min(whole, now.duration(to: safeUntil) - interval)), interval: interval)
         }

@@ -123,24 +123,29 @@ struct ShellJobHandlerTests {
         #expect(allowance(.suspended, lastContact: .seconds(30)) == .zero)
         #expect(allowance(.expired, lastContact: .zero) == .zero)
         #expect(allowance(.closed, lastContact: .zero) == .zero)
-        // Granted 4 s instead of 10: a 2 s window, a beat every 0.4 s.
+        // Granted 4 s instead of 10: a 2 s window, a beat every 0.4 s; granted 0.1 s, still five beats a window.
+        #expect(beat(.connected, lastContact: .zero, ttl: .milliseconds(100)) == .init(allowance: .milliseconds(50), interval: .milliseconds(10)))
         #expect(beat(.connected, lastContact: .zero, ttl: .seconds(4)) == .init(allowance: .seconds(2), interval: .milliseconds(400)))
         #expect(beat(.suspended, lastContact: .seconds(3), ttl: .seconds(4)) == .init(allowance: .milliseconds(600), interval: .milliseconds(400)))
         // Granted more: the window the watchdog was started with stays the bound.
         #expect(beat(.connected, lastContact: .zero, ttl: .seconds(60)) == .init(allowance: .seconds(5), interval: .seconds(1)))
     }
 
-    /// The beat's line and the watchdog's reading of it agree, and the watchdog never waits past
-    /// its window, whatever a line says.
-    @Test("a beat's line tells the watchdog its allowance, at most the window")
+    /// The beat's line and the watchdog's reading of it agree; a beat read late allows only what
+    /// is left of it; and the watchdog never waits past its window, whatever a line says.
+    @Test("a beat's line tells the watchdog its allowance from when it was sent, at most the window")
     func beatLinesRoundTrip() {
         let window = Duration.seconds(5)
-        #expect(LifelineCommand.beatLine(allowing: .milliseconds(1_500)) == "1500\n")
-        #expect(LifelineCommand.allowance(of: "1500", window: window) == .milliseconds(1_500))
-        #expect(LifelineCommand.allowance(of: "0", window: window) == .zero)
-        #expect(LifelineCommand.allowance(of: "99999999", window: window) == window)
-        #expect(LifelineCommand.allowance(of: "", window: window) == window, "a bare newline: the whole window")
-        #expect(LifelineCommand.beatLine(allowing: .seconds(-1)) == "0\n")
+        let sent: Int64 = 1_000_000_000
+        #expect(LifelineCommand.beatLine(allowing: .milliseconds(1_500), sentAt: sent) == "1500 1000000000\n")
+        #expect(LifelineCommand.allowance(of: "1500 1000000000", window: window, now: sent) == .milliseconds(1_500))
+        #expect(LifelineCommand.allowance(of: "1500 1000000000", window: window, now: sent + 400_000_000) == .milliseconds(1_100), "read 0.4 s late")
+        #expect(LifelineCommand.allowance(of: "1500 1000000000", window: window, now: sent + 2_000_000_000) == .zero)
+        #expect(LifelineCommand.allowance(of: "0 1000000000", window: window, now: sent) == .zero)
+        #expect(LifelineCommand.allowance(of: "99999999 1000000000", window: window, now: sent) == window)
+        #expect(LifelineCommand.allowance(of: "1500", window: window, now: sent) == .milliseconds(1_500), "no send time: as it says")
+        #expect(LifelineCommand.allowance(of: "", window: window, now: sent) == window, "a bare newline: the whole window")
+        #expect(LifelineCommand.beatLine(allowing: .seconds(-1), sentAt: sent) == "0 1000000000\n")
     }
 
     /// With the real watchdog (`coord __lifeline`): a command whose claim's session is past its
