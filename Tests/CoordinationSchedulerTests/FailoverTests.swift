@@ -48,8 +48,13 @@ import Testing
         try await withDeadline("the claim watch to start") {
             for try await event in observer.watch(layout.jobs, scope: .subtree) { if case .snapshot = event { return } }
         }
+        // The handler's view of its claim's session (`RunContext.session`): safe while the session
+        // lives, expired for good once the store has lost it (even after it starts a new one).
+        #expect(try #require(firstContext.value).session.isSafe())
         try await backend.expire(firstStore)
         try await withDeadline("the first attempt to be cancelled") { await cancelled.wait() }
+        let lost = try #require(firstContext.value).session
+        #expect(lost.state == .expired && !lost.isSafe(), "\(lost)")
         let history = try await cluster.waitForHistory("abandoned then succeeded") { entries in
             entries.contains { $0.outcome == .succeeded }
         }
