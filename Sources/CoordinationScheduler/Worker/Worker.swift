@@ -16,6 +16,10 @@ import Synchronization
 /// deletes its claim). When cancelled outright it hands back at once.
 public final class Worker: Service {
     public struct Configuration: Sendable {
+        /// How many handlers run at once. A run whose handler has returned gives up its slot while
+        /// its end is being recorded: the next claim then rides in the same store transaction as
+        /// that end (``GroupCommit``) instead of waiting for it, and a worker may hold a claim
+        /// or two beyond its capacity for that moment, never a handler.
         public var capacity: Int
         public var weight: Int
         public var labels: [String: String]
@@ -85,6 +89,8 @@ public final class Worker: Service {
         case view(SchedulerView.Folder, WatchEvent)
         /// The attempt at the run at this key ended; `token` is its claim's, when it claimed.
         case finished(Key, token: Int64?)
+        /// The handler of the run at this key returned: its slot is free while its end is recorded.
+        case performed(Key)
         /// Our claim of the run at this version (judged by its job's state at `stateVersion`)
         /// failed: someone else was faster, or the run or the state changed.
         case lost(Key, version: Int64, stateVersion: Int64?)
@@ -270,6 +276,10 @@ public final class Worker: Service {
         let me = info
         var active: [Key: RunControl] = [:]
         var inFlight: Set<Key> = []
+        // Runs whose handler returned and whose end is being recorded: in flight, but in no slot
+        // (see ``Configuration/capacity``).
+        var settling: Set<Key> = []
+        func slotsInUse() -> Int { inFlight.count - settling.count }
         var draining = false
         var failure: (any Error)?
         let commits = GroupCommit(store: store)
@@ -299,6 +309,7 @@ public final class Worker: Service {
                         }
                     case .finished(let key, let token):
                         inFlight.remove(key)
+                        settling.remove(key)
                         active[key] = nil
                         if let token { queue.finishedRun(key, token: token, viewRevision: view.modRevision(ofRun: key)) }
                     case .lost(let key, let version, let stateVersion):
@@ -312,6 +323,8 @@ public final class Worker: Service {
                                 signals.push(.retry(key, job: run.record.job))
                             }
                         }
+                    case .performed(let key):
+                        if inFlight.contains(key) { settling.insert(key) }
                     case .retry(let key, let job):
                         queue.forgetLostRace(key, job: job)
                     case .wake:
@@ -348,7 +361,7 @@ public final class Worker: Service {
                     }
                 }
                 if !draining {
-                    let full = inFlight.count >= configuration.capacity
+                    let full = slotsInUse() >= configuration.capacity
                     if let due = shareMode.note(idle: !full && queue.readyCount == 0, full: full, now: .now), shareTimer?.at != due {
                         shareTimer?.task.cancel()
                         shareTimer = (due, Task { [signals] in
@@ -365,9 +378,9 @@ public final class Worker: Service {
                     if inFlight.isEmpty { return failure }
                     continue
                 }
-                // Full: nothing to choose until a slot frees (a `.finished` comes); the queue
-                // catches up with what changed meanwhile when it next chooses.
-                if inFlight.count >= configuration.capacity { continue }
+                // Full: nothing to choose until a slot frees (a `.performed` or `.finished` comes);
+                // the queue catches up with what changed meanwhile when it next chooses.
+                if slotsInUse() >= configuration.capacity { continue }
                 // Claims record our registration in the current session: none until we have joined
                 // in it (the join wakes the loop).
                 let sessionID = store.session.sessionID
@@ -381,7 +394,7 @@ public final class Worker: Service {
                 // deprived, and the delay would only slow the backlog down.
                 let backlog = queue.readyCount > view.freeSlots(besides: id)
                 let (chosen, wakeAt) = queue.choose(
-                    now: now, limit: configuration.capacity - inFlight.count, workers: Array(view.placeableWorkers.keys), me: id,
+                    now: now, limit: configuration.capacity - slotsInUse(), workers: Array(view.placeableWorkers.keys), me: id,
                     skipping: inFlight)
                 for entry in chosen {
                     guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
@@ -390,7 +403,7 @@ public final class Worker: Service {
                     inFlight.insert(candidate.key)
                     let control = RunControl(fence: candidate.version)
                     active[candidate.key] = control
-                    let busy = Double(inFlight.count - 1) / Double(configuration.capacity)
+                    let busy = Double(slotsInUse() - 1) / Double(configuration.capacity)
                     let state = view.state(of: spec.id)
                     let stateVersion = state?.version
                     let execution = RunExecution(
@@ -416,6 +429,7 @@ public final class Worker: Service {
                                     if claim.finalEntry != nil { .cancelled(nil) } else {
                                         await execution.perform(claim, control: control)
                                     }
+                                signals.push(.performed(candidate.key))
                                 // Recorded even when the worker is being cancelled: a hand-back
                                 // must not be cut short, or the run would wait for our session to end.
                                 let settled = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
