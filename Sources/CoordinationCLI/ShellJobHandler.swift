@@ -18,7 +18,7 @@ import SystemPackage
 enum ShellJobHandler {
     static let name = "shell"
     /// How much of each stream the history keeps.
-    static let tailLimit = 4096
+    static let tailLimit = HistoryEntry.textLimit
 
     static func handler(grace: Duration = .seconds(3), lifeline: Lifeline? = nil) -> JobHandler {
         { context in try await run(context, grace: grace, lifeline: lifeline) }

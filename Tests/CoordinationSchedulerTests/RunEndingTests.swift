@@ -109,6 +109,52 @@ import Testing
     /// Nor on a name in a job's history that no valid key can hold (written by another
     /// ZooKeeper client, which allows longer paths): the write that ends a run, trimming the
     /// history, leaves it alone.
+    /// A handler's message and tails larger than a store value still end the run: the entry
+    /// keeps 4 KB of each (the message's start, the tails' ends). Before, the end's transaction
+    /// failed with `valueTooLarge` on every try, and the run stayed "running" under its claim.
+    @Test(arguments: SchedulerBackend.all)
+    func anOversizedOutputIsCutAndTheRunEnds(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let huge = String(repeating: "é", count: 600_000)  // 1.2 MB of UTF-8
+        let loud: JobHandler = { _ in RunOutput(message: "start " + huge, stdoutTail: huge + " end", stderrTail: huge) }
+        let failing: JobHandler = { _ in throw RunFailure("failed " + huge, stdoutTail: huge + " out") }
+        try await cluster.startWorker("w", handlers: ["loud": loud, "failing": failing])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "loud", handler: "loud"))
+        try await client.submit(JobSpec(id: "failing", handler: "failing"))
+        let history = try await cluster.waitForHistory("both runs' ends") { $0.count >= 2 }
+        let ok = try #require(history.first { $0.job == "loud" })
+        #expect(ok.outcome == .succeeded)
+        let message = try #require(ok.message)
+        #expect(message.hasPrefix("start éé") && message.hasSuffix("…") && message.utf8.count <= HistoryEntry.textLimit)
+        let out = try #require(ok.stdoutTail)
+        #expect(out.hasSuffix("éé end") && out.utf8.count <= HistoryEntry.textLimit && out.utf8.count >= HistoryEntry.textLimit - 1)
+        #expect((ok.stderrTail?.utf8.count ?? 0) <= HistoryEntry.textLimit)
+        let failed = try #require(history.first { $0.job == "failing" })
+        #expect(failed.outcome == .failed)
+        #expect(failed.message?.hasPrefix("failed éé") == true && (failed.message?.utf8.count ?? .max) <= HistoryEntry.textLimit)
+        #expect(failed.stdoutTail?.hasSuffix("é out") == true)
+        #expect(try await client.activeRuns(of: "loud").isEmpty, "no run left running")
+        #expect(try await client.activeRuns(of: "failing").isEmpty, "no run left running")
+    }
+
+    /// Text within the limit is kept whole; beyond it, cuts fall between characters.
+    @Test func historyTextIsCutBetweenCharacters() {
+        let short = "ok"
+        #expect(HistoryEntry.head(of: short) == short && HistoryEntry.tail(of: short) == short)
+        let exact = String(repeating: "a", count: HistoryEntry.textLimit)
+        #expect(HistoryEntry.head(of: exact) == exact && HistoryEntry.tail(of: exact) == exact)
+        // 4-byte characters after one ASCII byte: no cut lands on a boundary by chance.
+        let wide = "x" + String(repeating: "😀", count: 2_000)
+        let head = HistoryEntry.head(of: wide)
+        #expect(head.utf8.count <= HistoryEntry.textLimit && head.hasPrefix("x😀") && head.hasSuffix("😀…"))
+        #expect(!head.unicodeScalars.contains("\u{FFFD}"))
+        let tail = HistoryEntry.tail(of: wide)
+        #expect(tail.utf8.count <= HistoryEntry.textLimit && tail.utf8.count > HistoryEntry.textLimit - 4)
+        #expect(tail.allSatisfy { $0 == "😀" })
+    }
+
     @Test func aForeignHistoryEntryTooLongForAKeyIsLeftAlone() async throws {
         try PythonScript.require("kazoo", install: Kazoo.install)
         // One entry kept: the end of the run trims the history, the foreign entry first.

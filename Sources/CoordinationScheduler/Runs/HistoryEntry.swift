@@ -50,8 +50,31 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.outcome = outcome
-        self.message = message
-        self.stdoutTail = stdoutTail
-        self.stderrTail = stderrTail
+        self.message = message.map { Self.head(of: $0) }
+        self.stdoutTail = stdoutTail.map { Self.tail(of: $0) }
+        self.stderrTail = stderrTail.map { Self.tail(of: $0) }
+    }
+
+    /// The most UTF-8 bytes kept of the message and of each output tail: an entry is written in
+    /// the transaction that ends its run, and one over the store's value limit would keep that
+    /// end from ever landing (the run "running" under a live claim for as long as the worker lives).
+    public static let textLimit = 4096
+
+    /// The first ``textLimit`` bytes of `text`, cut at a character's boundary, marked with "…".
+    static func head(of text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > textLimit else { return text }
+        var end = textLimit - 3  // room for the ellipsis
+        while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        return String(decoding: bytes[..<end], as: UTF8.self) + "…"
+    }
+
+    /// The last ``textLimit`` bytes of `text` (an output's end says most), cut at a character's boundary.
+    static func tail(of text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > textLimit else { return text }
+        var start = bytes.count - textLimit
+        while start < bytes.count && bytes[start] & 0xC0 == 0x80 { start += 1 }
+        return String(decoding: bytes[start...], as: UTF8.self)
     }
 }
