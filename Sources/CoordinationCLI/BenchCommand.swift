@@ -42,7 +42,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
     @Option(parsing: .unconditional, help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
     @Option(parsing: .unconditional, help: "In-process workers for the claims measure, each on a handle of its own.") var claimWorkers = 4
-    @Option(parsing: .unconditional, help: "Each claims worker's capacity: runs at once.") var claimCapacity = 4
+    @Option(parsing: .unconditional, help: "Each claims worker's capacity: handlers at once.") var claimCapacity = 4
     @Option(parsing: .unconditional, help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 

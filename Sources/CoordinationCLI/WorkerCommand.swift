@@ -36,7 +36,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Option(help: ArgumentHelp("The worker's id (default: hostname-pid).", valueName: "id")) var id: String?
     // Unconditional: a negative value is taken as the value (and refused by name), not as an option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("How many runs at once.", valueName: "n")) var capacity: Int = 4
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many handlers (commands) run at once.", valueName: "n")) var capacity: Int = 4
     @Option(parsing: .unconditional, help: ArgumentHelp("Share of planned work for the weighted strategy.", valueName: "w")) var weight: Int = 1
     @Option(help: ArgumentHelp("The worker's labels, k=v,… (jobs may require them).", valueName: "k=v,…")) var labels: String?
     @Option(help: ArgumentHelp("How long a shutdown waits for running commands (default 10s).", valueName: "d")) var grace: String?

@@ -18,8 +18,8 @@ public final class Worker: Service {
     public struct Configuration: Sendable {
         /// How many handlers run at once. A run whose handler has returned gives up its slot while
         /// its end is being recorded: the next claim then rides in the same store transaction as
-        /// that end (``GroupCommit``) instead of waiting for it, and a worker may hold a claim
-        /// or two beyond its capacity for that moment, never a handler.
+        /// that end (``GroupCommit``) instead of waiting for it. So a worker may hold up to twice
+        /// its capacity in claims for that moment, never more handlers than its capacity.
         public var capacity: Int
         public var weight: Int
         public var labels: [String: String]
@@ -324,7 +324,9 @@ public final class Worker: Service {
                             }
                         }
                     case .performed(let key):
-                        if inFlight.contains(key) { settling.insert(key) }
+                        // At most a capacity's worth: an end that cannot land (the store out of
+                        // reach) keeps its slot beyond that, so the claims held stay bounded.
+                        if inFlight.contains(key) && settling.count < configuration.capacity { settling.insert(key) }
                     case .retry(let key, let job):
                         queue.forgetLostRace(key, job: job)
                     case .wake:

@@ -7,7 +7,7 @@ extension Worker.Configuration {
     /// file, …); every key is optional and defaults to the plain initialiser's value.
     ///
     /// ## Configuration keys
-    /// - `capacity` (int, default `4`, at least 1): how many runs at once.
+    /// - `capacity` (int, default `4`, at least 1): how many handlers run at once.
     /// - `weight` (int, default `1`, at least 1): the share of planned work for the weighted strategy.
     /// - `labels` (string list of `key=value`, default none): what jobs may require of the worker,
     ///   such as `["zone=a", "disk=ssd"]` (`zone=a,disk=ssd` in an environment variable).
