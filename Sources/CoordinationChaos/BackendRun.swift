@@ -32,7 +32,7 @@ struct BackendRun {
         do {
             let report = try await exercise(parts, folder: folder, started: started, startedAt: startedAt, generator: &generator)
             await Task { await parts.tearDown() }.value
-            if report.passed && !configuration.keepFiles {
+            if report.passed && !configuration.keepFiles && !parts.drainedLate {
                 try? FileManager.default.removeItem(at: folder)
             } else {
                 logger.notice("chaos: \(backend) logs (workers, job script) kept in \(folder.path)")
@@ -54,6 +54,8 @@ struct BackendRun {
         var store: (any CoordinationStore)?
         var observing: Task<Void, Never>?
         var workers: [ChaosWorker] = []
+        /// Some item still had no success when the drain gave up: the files are kept.
+        var drainedLate = false
 
         init(cluster: any ChaosCluster) {
             self.cluster = cluster
@@ -143,6 +145,13 @@ struct BackendRun {
             try await Task.sleep(for: .milliseconds(250))
         }
         let drainSeconds = (ContinuousClock.now - healed) / .seconds(1)
+        let outstanding = Self.outstanding(mustSucceed, in: observer.history)
+        if !outstanding.isEmpty {
+            // Not a failure yet (the final read may still find the successes), but a run this
+            // slow to drain keeps its files and says where each late item stood.
+            parts.drainedLate = true
+            await diagnose(outstanding, observer: observer, scheduler: scheduler)
+        }
 
         // Stop the cron job and let what runs finish, then stop the workers gracefully.
         for job in workload.cronJobs { try await Self.retrying { try await scheduler.pause(job) } }
@@ -166,8 +175,37 @@ struct BackendRun {
     }
 
     static func allSucceeded(_ resources: Set<ResourceID>, in history: [HistorySighting]) -> Bool {
+        outstanding(resources, in: history).isEmpty
+    }
+
+    /// The resources without a success in `history`, in order.
+    static func outstanding(_ resources: Set<ResourceID>, in history: [HistorySighting]) -> [ResourceID] {
         let succeeded = Set(history.filter { $0.entry.outcome == .succeeded }.map { ResourceID(job: $0.entry.job, item: $0.entry.item ?? 0) })
-        return resources.isSubset(of: succeeded)
+        return resources.subtracting(succeeded).sorted()
+    }
+
+    /// Logs, for the first few items still without a success when the drain gave up, what the
+    /// store holds now: a success the watch had not delivered, or the job's outcomes and active
+    /// runs (status, worker, attempt) if it is really late. Seen once in CI (a ZooKeeper drain
+    /// that gave up at 45 s, every success in history by the final read), with no files left to
+    /// tell which.
+    private func diagnose(_ outstanding: [ResourceID], observer: StoreObserver, scheduler: Scheduler) async {
+        logger.warning("chaos: \(backend): \(outstanding.count) item(s) without a success after \(configuration.drainLimit)")
+        for resource in outstanding.prefix(5) {
+            do {
+                // A finished job is swept with its history after `finishedJobRetention`.
+                let present = try await scheduler.job(resource.job) != nil
+                let entries = try await scheduler.history(of: resource.job).filter { ($0.item ?? 0) == resource.item }
+                let runs = try await scheduler.activeRuns(of: resource.job).filter { $0.record.item == resource.item }
+                let outcomes = entries.map(\.outcome.rawValue).joined(separator: ",")
+                let active = runs.map { "\($0.record.run) \($0.record.status.rawValue) on \($0.record.worker ?? "-") attempt \($0.record.attempt)" }
+                let job = present ? "present" : "gone (swept after finishing?)"
+                logger.warning(
+                    "chaos: \(backend): \(resource) in the store now: job \(job), outcomes [\(outcomes)], runs [\(active.joined(separator: "; "))]")
+            } catch {
+                logger.warning("chaos: \(backend): \(resource): could not read its state: \(error)")
+            }
+        }
     }
 
     static func anyRunning(_ jobs: Set<String>, _ scheduler: Scheduler) async throws -> Bool {
