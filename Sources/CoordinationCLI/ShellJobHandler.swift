@@ -311,9 +311,6 @@ enum ShellJobHandler {
             buffer.withUnsafeBytes { kept.append(contentsOf: $0) }
             if kept.count > 2 * tailLimit { kept.removeFirst(kept.count - tailLimit) }
         }
-        if kept.count > tailLimit { kept.removeFirst(kept.count - tailLimit) }
-        // Skip UTF-8 continuation bytes left at the front by the cut.
-        while let first = kept.first, first & 0xC0 == 0x80 { kept.removeFirst() }
-        return String(decoding: kept, as: UTF8.self)
+        return HistoryEntry.tail(ofUTF8: kept)
     }
 }

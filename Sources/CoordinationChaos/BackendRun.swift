@@ -150,7 +150,7 @@ struct BackendRun {
             // Not a failure yet (the final read may still find the successes), but a run this
             // slow to drain keeps its files and says where each late item stood.
             parts.drainedLate = true
-            await diagnose(outstanding, observer: observer, scheduler: scheduler)
+            await diagnose(outstanding, scheduler: scheduler)
         }
 
         // Stop the cron job and let what runs finish, then stop the workers gracefully.
@@ -189,7 +189,7 @@ struct BackendRun {
     /// runs (status, worker, attempt) if it is really late. Seen once in CI (a ZooKeeper drain
     /// that gave up at 45 s, every success in history by the final read), with no files left to
     /// tell which.
-    private func diagnose(_ outstanding: [ResourceID], observer: StoreObserver, scheduler: Scheduler) async {
+    private func diagnose(_ outstanding: [ResourceID], scheduler: Scheduler) async {
         logger.warning("chaos: \(backend): \(outstanding.count) item(s) without a success after \(configuration.drainLimit)")
         for resource in outstanding.prefix(5) {
             do {

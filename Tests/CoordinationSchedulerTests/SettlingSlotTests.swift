@@ -12,7 +12,7 @@ import Testing
     final class HeldHistoryRead: ForwardingStore {
         let base: any CoordinationStore
         private let folder: Key
-        private let state = Mutex<(holding: Bool, done: Bool)>((false, false))
+        private let holding = Mutex(false)
         let held = Signal()
         private let release = Signal()
 
@@ -22,9 +22,9 @@ import Testing
         }
 
         func children(of key: Key) async throws -> [String] {
-            let hold = key == folder && state.withLock { state in
-                defer { state.holding = true }
-                return !state.holding
+            let hold = key == folder && holding.withLock { holding in
+                defer { holding = true }
+                return !holding
             }
             if hold {
                 held.fire()

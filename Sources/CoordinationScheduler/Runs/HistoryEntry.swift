@@ -62,8 +62,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
 
     /// The first ``textLimit`` bytes of `text`, cut at a character's boundary, marked with "…".
     static func head(of text: String) -> String {
+        guard text.utf8.count > textLimit else { return text }
         let bytes = Array(text.utf8)
-        guard bytes.count > textLimit else { return text }
         var end = textLimit - 3  // room for the ellipsis
         while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
         return String(decoding: bytes[..<end], as: UTF8.self) + "…"
@@ -71,9 +71,13 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
 
     /// The last ``textLimit`` bytes of `text` (an output's end says most), cut at a character's boundary.
     static func tail(of text: String) -> String {
-        let bytes = Array(text.utf8)
-        guard bytes.count > textLimit else { return text }
-        var start = bytes.count - textLimit
+        text.utf8.count > textLimit ? tail(ofUTF8: Array(text.utf8)) : text
+    }
+
+    /// The last ``textLimit`` bytes of `bytes` as text, less the continuation bytes of a character
+    /// split by the cut (the shell handler's output streams, and ``tail(of:)``).
+    package static func tail(ofUTF8 bytes: [UInt8]) -> String {
+        var start = max(0, bytes.count - textLimit)
         while start < bytes.count && bytes[start] & 0xC0 == 0x80 { start += 1 }
         return String(decoding: bytes[start...], as: UTF8.self)
     }
