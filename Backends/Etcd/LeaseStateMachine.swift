@@ -38,6 +38,8 @@ struct LeaseStateMachine: Sendable {
         case grant(after: Duration)
         case keepAlive(lease: Int64, after: Duration)
         case report(SessionState, lease: Int64, lastContact: ContinuousClock.Instant)
+        /// A confirmed keep-alive that changes no state: the session's last contact moves on.
+        case contact(lastContact: ContinuousClock.Instant)
         case revoke(lease: Int64)
         case stop
     }
@@ -97,7 +99,7 @@ struct LeaseStateMachine: Sendable {
             // a guard, not a case that happens).
             let contact = max(lastContact, sentAt)
             state = .active(lease: lease, lastContact: contact, suspended: false)
-            let report: [Action] = suspended ? [.report(.reconnected, lease: lease, lastContact: contact)] : []
+            let report: [Action] = [suspended ? .report(.reconnected, lease: lease, lastContact: contact) : .contact(lastContact: contact)]
             // The interval counts from the request, not the answer: slow answers would otherwise
             // space renewals by the interval plus the answer's time.
             return report + [.keepAlive(lease: lease, after: max(.zero, keepAliveInterval - (now - sentAt)))]

@@ -120,6 +120,9 @@ final class SessionKeeper: @unchecked Sendable {
                 case .report(let state, let lease, let lastContact):
                     report(state, lease: lease, lastContact: lastContact)
                     input = nil
+                case .contact(let lastContact):
+                    events.noteContact(at: lastContact)
+                    input = nil
                 case .stop:
                     return
                 case .revoke(let lease):

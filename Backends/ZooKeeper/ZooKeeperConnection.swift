@@ -45,6 +45,8 @@ final class ZooKeeperConnection: Sendable {
     private let delivery = Mutex(())
     /// Calls submitted and not answered yet; answered by ``close()`` if the C client does not.
     private let inFlight = InFlightCalls()
+    /// Asks the server on a quiet handle (``keepContactCurrent()``); cancelled by ``close()``.
+    private let prober = Mutex<Task<Void, Never>?>(nil)
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -76,6 +78,33 @@ final class ZooKeeperConnection: Sendable {
                 .invalidConfiguration, "the ZooKeeper client refused the connect string '\(settings.connectString)'")
         }
         state.withLock { $0.live = live }
+        prober.withLock { prober in
+            prober = Task { [weak self] in
+                var wait = Duration.zero
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: wait)
+                    guard let self else { return }
+                    wait = await self.keepContactCurrent()
+                }
+            }
+        }
+    }
+
+    /// Keeps the session's last contact current on a quiet handle: the C client pings an idle
+    /// server without saying when a ping was answered, so with no requests the last contact would
+    /// stand still while all is well (and a shell job's watchdog would be allowed less and less).
+    /// When none was answered for a sixth of the TTL, an `exists` of the root asks the server
+    /// (it reads no data, so no ACL refuses it). Returns how long to wait before looking again.
+    private func keepContactCurrent() async -> Duration {
+        let session = sessions.current
+        let quiet = session.ttl / 6
+        guard session.state == .connected || session.state == .reconnected else { return quiet }
+        let now = ContinuousClock.now
+        let due = session.lastContact + quiet
+        if now < due { return now.duration(to: due) }
+        _ = await callOnce { zh, context in zoo_aexists(zh, "/", 0, completeStat, context) }
+        // Unanswered (contact lost): ask again soon, not in a busy loop.
+        return quiet / 2
     }
 
     private func makeHandle(generation: Int) -> LiveHandle? {
@@ -202,7 +231,8 @@ final class ZooKeeperConnection: Sendable {
     }
 
     private func callOnce(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
-        await withCheckedContinuation { continuation in
+        let sentAt = ContinuousClock.now
+        let reply = await withCheckedContinuation { continuation in
             let reply = ReplyBox(continuation, calls: inFlight)
             let box = Unmanaged.passRetained(reply)
             // The submission only queues the request; holding the lock keeps the handle from being
@@ -220,13 +250,24 @@ final class ZooKeeperConnection: Sendable {
                 continuation.resume(returning: Reply(rc: rc))
             }
         }
+        noteContact(if: [reply], sentAt: sentAt)
+        return reply
+    }
+
+    /// A request the server answered was heard by it no earlier than it was handed to the
+    /// client: the session's last contact moves on to then (contract clause 7). An answer on a
+    /// handle whose session has since been replaced was sent before the new session began, so it
+    /// leaves that session's first contact as it is.
+    private func noteContact(if replies: [Reply], sentAt: ContinuousClock.Instant) {
+        if replies.contains(where: { ZooKeeperReturnCode.isServerAnswer($0.rc) }) { sessions.noteContact(at: sentAt) }
     }
 
     /// Submits `count` asynchronous calls at once (`submit` gets the call's index, the handle and
     /// its context pointer) and waits for all their completions, in index order.
     func callAll(_ count: Int, _ submit: (Int, OpaquePointer, UnsafeRawPointer) -> Int32) async -> [Reply] {
         if count == 0 { return [] }
-        return await withCheckedContinuation { continuation in
+        let sentAt = ContinuousClock.now
+        let replies = await withCheckedContinuation { continuation in
             let batch = ReplyBatch(count: count, continuation)
             state.withLock { state in
                 for index in 0..<count {
@@ -247,6 +288,8 @@ final class ZooKeeperConnection: Sendable {
                 }
             }
         }
+        noteContact(if: replies, sentAt: sentAt)
+        return replies
     }
 
     /// The current session's id and password, as the C client knows them.
@@ -383,6 +426,7 @@ final class ZooKeeperConnection: Sendable {
             return (state.live, state.triggers, Array(state.watches.values))
         }
         guard let (live, triggers, watches) = taken else { return }
+        prober.withLock { $0?.cancel() }
         // Outside the state lock, for the reason given in `sessionChanged`.
         delivery.withLock { _ in sessions.finish(with: last) }
         wrongServer.finish()

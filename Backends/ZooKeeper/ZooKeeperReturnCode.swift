@@ -86,6 +86,18 @@ enum ZooKeeperReturnCode {
         return CoordinationError(code, message, key: key, backendDetail: detail)
     }
 
+    /// Whether `rc` is a server's answer to the request (its outcome, good or bad), not the
+    /// client's word that none came (a lost connection, a timeout, a closed or expired handle).
+    /// Only such an answer confirms that the server heard from the session.
+    static func isServerAnswer(_ rc: Int32) -> Bool {
+        switch rc {
+        case ZOK.rawValue, ZNONODE.rawValue, ZNODEEXISTS.rawValue, ZBADVERSION.rawValue, ZNOTEMPTY.rawValue,
+            ZNOCHILDRENFOREPHEMERALS.rawValue, ZNOAUTH.rawValue:
+            true
+        default: false
+        }
+    }
+
     /// What to check after a `timeout`, for every operation's message.
     static let timeoutHint = "is the server overloaded or stopped? (the client waits two thirds of the session timeout)"
 

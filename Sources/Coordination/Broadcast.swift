@@ -78,6 +78,18 @@ public final class Broadcast<Element: Sendable>: Sendable {
 }
 
 extension Broadcast where Element == SessionEvent {
+    /// Moves the current event's ``SessionEvent/lastContact`` on to `instant`, telling no
+    /// subscriber: a contact confirmed while `connected` or `reconnected` changes no state
+    /// (contract clause 7). Ignored in any other state, so that a late confirmation cannot
+    /// undo a `suspended` reported meanwhile, and never moves it back: a confirmation from
+    /// before a new session started leaves that session's first contact as it is.
+    public func noteContact(at instant: ContinuousClock.Instant) {
+        state.withLock { state in
+            guard !state.finished, state.current.state == .connected || state.current.state == .reconnected else { return }
+            state.current.lastContact = max(state.current.lastContact, instant)
+        }
+    }
+
     /// Waits for a session event (the current one first) that `isWanted` accepts: `true`; `false`
     /// once the handle is closed or `timeout` passed without one. For a call that met an expiry
     /// and goes on in the session that replaces it.

@@ -26,6 +26,11 @@ public struct SessionEvent: Sendable, Hashable {
     /// A backend takes it no later than the server can have renewed the session (where it knows,
     /// when the request the server answered was sent, not when the answer came), so that
     /// ``safeUntil`` never ends after the server's own view of the session does.
+    ///
+    /// It keeps moving while the session is `connected` or `reconnected`, in ``CoordinationStore/session``
+    /// (a stream only carries changes of state): a healthy handle's last contact is never more than a
+    /// third of the TTL old, plus a round trip. So `lastContact + ttl` bounds the session's life
+    /// even before the handle notices a loss of contact, which takes a backend a while.
     public var lastContact: ContinuousClock.Instant
 
     public init(state: SessionState, sessionID: String, ttl: Duration, lastContact: ContinuousClock.Instant) {

@@ -95,7 +95,12 @@ public final class MemoryStore: CoordinationStore {
 
     // MARK: CoordinationStore
 
-    public var session: SessionEvent { sessionBroadcast.current }
+    public var session: SessionEvent {
+        var current = sessionBroadcast.current
+        // In-process, contact is confirmed at every moment the session is not cut.
+        if current.state == .connected || current.state == .reconnected { current.lastContact = .now }
+        return current
+    }
 
     public func sessionEvents() -> AsyncStream<SessionEvent> { sessionBroadcast.subscribe() }
 

@@ -49,7 +49,7 @@ import Testing
         #expect(machine.handle(.keepAliveOverdue, now: at(6)) == [], "suspended once")
         let back = machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(7))
         #expect(back == [.report(.reconnected, lease: 7, lastContact: at(3)), .keepAlive(lease: 7, after: .zero)])
-        #expect(machine.handle(.keepAliveConfirmed(sentAt: at(7)), now: at(8)) == [.keepAlive(lease: 7, after: .seconds(2))])
+        #expect(machine.handle(.keepAliveConfirmed(sentAt: at(7)), now: at(8)) == [.contact(lastContact: at(7)), .keepAlive(lease: 7, after: .seconds(2))])
     }
 
     @Test func leaseGoneReportsExpiredThenGrantsANewSession() {
@@ -86,7 +86,9 @@ import Testing
         var machine = LeaseStateMachine(ttl: .seconds(9))
         let granted = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(2))
         #expect(granted.first == .report(.connected, lease: 7, lastContact: at(0)))
-        _ = machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(5))
+        // While all is well, each confirmation moves the last contact on without a report, so
+        // that `session` says how recent it is before any loss is noticed.
+        #expect(machine.handle(.keepAliveConfirmed(sentAt: at(3)), now: at(5)).first == .contact(lastContact: at(3)))
         let suspended = machine.handle(.keepAliveFailed, now: at(8))
         #expect(suspended.first == .report(.suspended, lease: 7, lastContact: at(3)))
         let back = machine.handle(.keepAliveConfirmed(sentAt: at(9)), now: at(11))

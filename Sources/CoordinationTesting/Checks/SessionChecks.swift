@@ -173,6 +173,19 @@ extension ConformanceSuite {
             _ = try await other.create(try Key("/still"), value: [], mode: .persistent)
             try expect(try await other.exists(try Key("/still")), "the other handle must keep working")
         },
+        ConformanceCheck("session-last-contact-moves-while-connected", clause: 7, "While connected, `session.lastContact` keeps up with confirmed contact even on a handle nobody uses (keep-alives, probes), without a session event: an idle handle's moves past the instant it was opened well within a TTL.") { ctx in
+            let store = try await ctx.open()
+            let opened = ContinuousClock.now
+            let ttl = store.session.ttl
+            // No event says that contact was confirmed (it changes no state), so the handle is looked at.
+            let deadline = opened.advanced(by: ttl * 7 / 10)
+            var seen = store.session
+            while seen.lastContact <= opened {
+                try expect(ContinuousClock.now < deadline, "the last contact of an idle \(seen.state) handle stayed \(seen.lastContact.duration(to: .now)) old, with a TTL of \(ttl); a session must confirm contact within a third of its TTL and say so in `session`")
+                try await Task.sleep(for: ttl / 50)
+                seen = store.session
+            }
+        },
         ConformanceCheck("session-safe-until-semantics", clause: 7, "SessionEvent.safeUntil/isSafe: connected and reconnected are safe forever; suspended until lastContact + ttl; expired and closed never.") { _ in
             let contact = ContinuousClock.now
             func event(_ state: SessionState) -> SessionEvent {
