@@ -62,29 +62,28 @@ enum ShellJobHandler {
 
         /// The beat to send now for a command whose claim's session is `session`.
         ///
-        /// While the session is fine, the whole window. Once it is out of contact, only until a
-        /// beat before the session may end (its ``SessionEvent/safeUntil``), and nothing once that
-        /// is past (the command dies at once). So a worker cut off and then stopped has its
-        /// commands dead before its run can be taken over; before, the last beat allowed the whole
-        /// window, and a worker stopped late in its safe window left its command running up to
-        /// half a TTL past it. When contact comes back, the next beat allows the whole window again.
+        /// The whole window, but never past a beat before the session may end: a TTL after its
+        /// last confirmed contact (``SessionEvent/lastContact``, kept current while connected),
+        /// and nothing once that is past (the command dies at once). A healthy session's last
+        /// contact is at most a third of a TTL old, so it gets the whole window. A worker whose
+        /// contact stops has its commands' allowance shrink from then on, whether or not its client
+        /// has noticed yet (ZooKeeper's notices after two thirds of a TTL, etcd's when a
+        /// keep-alive is overdue): stopped at any moment, its commands are dead before its run
+        /// can be taken over. Before, a connected session's beat allowed the whole window, and a
+        /// stop in the moments before the client noticed left a command running up to a sixth of
+        /// a TTL past the session. When contact comes back, the next beat allows the whole window again.
         ///
         /// Window and interval follow the session's TTL when it is shorter than the one the
         /// worker started with (a server that grants less than was asked, seen once the worker
         /// connects): half of it, and a tenth. The beat interval to spare also covers a beat
         /// read late by the watchdog (still starting, or scheduled late): the allowance counts
         /// from when the beat was sent (``LifelineCommand/beatLine(allowing:sentAt:)``).
-        ///
-        /// A stop before the worker's client notices the lost contact (ZooKeeper's after two
-        /// thirds of the TTL, etcd's when a keep-alive is overdue) is bounded by the window alone:
-        /// the command may then outlive the session by up to the time between half a TTL after
-        /// the last contact and that notice.
         func beat(_ session: SessionEvent, now: ContinuousClock.Instant) -> Beat {
             let whole = min(window, session.ttl / 2)
             // Five beats per window, however short a TTL the server granted.
             let interval = max(min(beat, whole / 5), .milliseconds(1))
-            guard let safeUntil = session.safeUntil else { return Beat(allowance: whole, interval: interval) }
-            return Beat(allowance: max(.zero, min(whole, now.duration(to: safeUntil) - interval)), interval: interval)
+            let sessionMayEnd = session.safeUntil ?? session.lastContact.advanced(by: session.ttl)
+            return Beat(allowance: max(.zero, min(whole, now.duration(to: sessionMayEnd) - interval)), interval: interval)
         }
 
         /// This process's own executable, once it has answered `__lifeline --check` as `coord`

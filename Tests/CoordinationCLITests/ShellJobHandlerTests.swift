@@ -104,9 +104,10 @@ struct ShellJobHandlerTests {
         }
     }
 
-    /// Each beat allows the whole window while the claim's session is fine; out of contact, only
-    /// until a beat before the session may end, and nothing once that is past. A session granted
-    /// a shorter TTL than the worker started with shortens the window and the interval.
+    /// Each beat allows the whole window while the claim's session is fine; out of contact
+    /// (noticed or not), only until a beat before the session may end, and nothing once that is
+    /// past. A session granted a shorter TTL than the worker started with shortens the window and
+    /// the interval.
     @Test("out of contact, each beat allows the command only until a beat before its session may end")
     func beatsAllowOnlyUntilTheSessionsEnd() {
         let lifeline = ShellJobHandler.Lifeline(executable: "/coord", sessionTTL: .seconds(10))  // window 5 s, beat 1 s
@@ -115,8 +116,13 @@ struct ShellJobHandlerTests {
             lifeline.beat(SessionEvent(state: state, sessionID: "s", ttl: ttl, lastContact: now - lastContact), now: now)
         }
         func allowance(_ state: SessionState, lastContact: Duration) -> Duration { beat(state, lastContact: lastContact).allowance }
-        #expect(beat(.connected, lastContact: .seconds(60)) == .init(allowance: .seconds(5), interval: .seconds(1)))
-        #expect(allowance(.reconnected, lastContact: .seconds(60)) == .seconds(5))
+        #expect(beat(.connected, lastContact: .seconds(3)) == .init(allowance: .seconds(5), interval: .seconds(1)))
+        #expect(allowance(.reconnected, lastContact: .seconds(3)) == .seconds(5))
+        // Connected, but no contact confirmed for a while: the client has not noticed yet, and
+        // the session may still end a TTL after the last contact.
+        #expect(allowance(.connected, lastContact: .seconds(6)) == .seconds(3), "safe for 4 s more, less a beat")
+        #expect(allowance(.reconnected, lastContact: .seconds(8)) == .seconds(1))
+        #expect(allowance(.connected, lastContact: .seconds(60)) == .zero)
         #expect(allowance(.suspended, lastContact: .seconds(2)) == .seconds(5), "safe for 8 s more: the whole window")
         #expect(allowance(.suspended, lastContact: .seconds(6)) == .seconds(3), "safe for 4 s more, less a beat")
         #expect(allowance(.suspended, lastContact: .seconds(9.5)) == .zero)
@@ -151,23 +157,28 @@ struct ShellJobHandlerTests {
     /// With the real watchdog (`coord __lifeline`): a command whose claim's session is past its
     /// last safe instant is killed at the first beat, while the same kind of command under a
     /// session in contact runs past the window to its end. Before beats carried an allowance, a
-    /// worker cut off and then stopped late in its safe window left its command running past it.
+    /// worker cut off and then stopped late in its safe window left its command running past it;
+    /// before a connected session's last contact counted, so did one stopped just before its
+    /// client noticed the loss (here: still `connected`, no contact for a TTL).
     @Test("the watchdog kills a command at once when its worker's session is past its last safe instant")
     func watchdogKillsACommandWhoseSessionIsPastItsSafeEnd() async throws {
         let lifeline = ShellJobHandler.Lifeline(executable: CoordProcess.binary.path, sessionTTL: .seconds(4))  // window 2 s
-        func context(_ command: String, _ state: SessionState) -> RunContext {
-            let event = SessionEvent(state: state, sessionID: "s", ttl: .seconds(4), lastContact: .now - .seconds(4))
+        func context(_ command: String, _ state: SessionState, inContact: Bool) -> RunContext {
+            let stale = ContinuousClock.now - .seconds(4)
             return RunContext(
                 job: "j", run: "r", item: 0, itemCount: 1, itemParameter: nil, payload: Data(command.utf8), attempt: 1,
-                scheduledAt: Date(), fencingToken: 1, worker: "w", deadline: nil, reportProgress: { _ in }, claimSession: { event })
+                scheduledAt: Date(), fencingToken: 1, worker: "w", deadline: nil, reportProgress: { _ in },
+                claimSession: { SessionEvent(state: state, sessionID: "s", ttl: .seconds(4), lastContact: inContact ? .now : stale) })
         }
-        let lived = try await ShellJobHandler.run(context("sleep 3; echo done", .connected), grace: .seconds(1), lifeline: lifeline)
+        let lived = try await ShellJobHandler.run(context("sleep 3; echo done", .connected, inContact: true), grace: .seconds(1), lifeline: lifeline)
         #expect(lived.stdoutTail == "done\n")
-        let killed = await #expect(throws: RunFailure.self) {
-            try await ShellJobHandler.run(context("sleep 20; echo done", .suspended), grace: .seconds(1), lifeline: lifeline)
+        for state in [SessionState.suspended, .connected] {
+            let killed = await #expect(throws: RunFailure.self, "\(state)") {
+                try await ShellJobHandler.run(context("sleep 20; echo done", state, inContact: false), grace: .seconds(1), lifeline: lifeline)
+            }
+            #expect(killed?.message == "command was killed by signal 9", "\(state): \(String(describing: killed))")
+            #expect(killed?.stdoutTail == nil)
         }
-        #expect(killed?.message == "command was killed by signal 9", "\(String(describing: killed))")
-        #expect(killed?.stdoutTail == nil)
     }
 
     /// The process group of `pid`, from /proc.
