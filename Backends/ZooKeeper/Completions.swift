@@ -139,6 +139,10 @@ func completeStrings(_ rc: Int32, _ strings: UnsafePointer<String_vector>?, _ da
     ReplyBox.resume(data, with: Reply(rc: rc, names: names))
 }
 
+func completeString(_ rc: Int32, _ value: UnsafePointer<CChar>?, _ data: UnsafeRawPointer?) {
+    ReplyBox.resume(data, with: Reply(rc: rc, path: value.map { String(cString: $0) }))
+}
+
 func completeStringStat(_ rc: Int32, _ path: UnsafePointer<CChar>?, _ stat: UnsafePointer<Stat>?, _ data: UnsafeRawPointer?) {
     ReplyBox.resume(data, with: Reply(rc: rc, stat: stat?.pointee, path: path.map { String(cString: $0) }))
 }

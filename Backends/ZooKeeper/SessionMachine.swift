@@ -35,6 +35,12 @@ struct SessionMachine {
         lastContact = now
     }
 
+    /// The connection confirmed contact with the session at `instant` (a request the leader
+    /// answered was sent then): the last contact a `suspended` event will report.
+    mutating func confirmContact(at instant: ContinuousClock.Instant) {
+        if phase == .live { lastContact = max(lastContact, instant) }
+    }
+
     /// The text form of a session id: ZooKeeper's own hex spelling.
     static func describe(_ id: Int64) -> String { "0x" + String(UInt64(bitPattern: id), radix: 16) }
 
@@ -54,10 +60,9 @@ struct SessionMachine {
             sessionID = id
             return [.publish(event(state))]
         case (.connecting, .live):
-            // The client gives up on a server after 2/3 of the timeout without hearing from it and
-            // pings after 1/3 of silence, so the last reply is at least that recent: a lower bound
-            // that never overstates how long what the session holds can be trusted.
-            lastContact = max(lastContact, now - ttl * 2 / 3)
+            // The last confirmed contact, not "two thirds of the timeout ago" (when the client gives
+            // up on a silent server): the client may notice late (a process stopped and woken up
+            // notices only then), and that guess then trusted the session past its end.
             phase = .suspended
             return [.publish(event(.suspended))]
         case (.connecting, _):

@@ -90,11 +90,12 @@ final class ZooKeeperConnection: Sendable {
         }
     }
 
-    /// Keeps the session's last contact current on a quiet handle: the C client pings an idle
-    /// server without saying when a ping was answered, so with no requests the last contact would
-    /// stand still while all is well (and a shell job's watchdog would be allowed less and less).
-    /// When none was answered for a sixth of the TTL, an `exists` of the root asks the server
-    /// (it reads no data, so no ACL refuses it). Returns how long to wait before looking again.
+    /// Keeps the session's last contact current on a handle that writes little: the C client
+    /// pings an idle server without saying when a ping was answered, and reads are answered by
+    /// any member, so without writes the last contact would stand still while all is well (and
+    /// a shell job's watchdog would be allowed less and less). When none was confirmed for a
+    /// sixth of the TTL, a sync of the root, which goes through the leader, confirms it (it
+    /// reads no data, so no ACL refuses it). Returns how long to wait before looking again.
     private func keepContactCurrent() async -> Duration {
         let session = sessions.current
         let quiet = session.ttl / 6
@@ -102,7 +103,7 @@ final class ZooKeeperConnection: Sendable {
         let now = ContinuousClock.now
         let due = session.lastContact + quiet
         if now < due { return now.duration(to: due) }
-        _ = await callOnce { zh, context in zoo_aexists(zh, "/", 0, completeStat, context) }
+        _ = await callOnce(throughLeader: true) { zh, context in zoo_async(zh, "/", completeString, context) }
         // Unanswered (contact lost): ask again soon, not in a busy loop.
         return quiet / 2
     }
@@ -139,10 +140,14 @@ final class ZooKeeperConnection: Sendable {
         // before they are sent, since a send may wait on a task whose cancellation is running a
         // watch's termination, which takes the state lock.
         let restart: Bool = delivery.withLock { _ in
+            // What the answered requests confirmed since the last event (under the delivery lock,
+            // so that event has been sent and its contact noted since).
+            let confirmed = sessions.current.lastContact
             let (events, restart): ([SessionEvent], Bool) = state.withLock { state in
                 guard state.generation == generation, !state.closed else { return ([], false) }
                 var events: [SessionEvent] = []
                 var restart = false
+                state.machine.confirmContact(at: confirmed)
                 for action in state.machine.handle(input, now: .now) {
                     switch action {
                     case .publish(let event): events.append(event)
@@ -215,11 +220,14 @@ final class ZooKeeperConnection: Sendable {
     /// sent) until its replacement is in: such a call waits for the new session and goes there, as
     /// a transaction does and as the other backends' calls do (only what the session owned is lost).
     /// The wait is bounded by the session timeout; then the call fails with `sessionExpired`.
-    func call(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
-        var reply = await callOnce(submit)
+    ///
+    /// `throughLeader`: the request is one the ensemble's leader handles (a write, a sync), so
+    /// its answer confirms the session's contact (see ``noteContact(if:sentAt:)``).
+    func call(throughLeader: Bool = false, _ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
+        var reply = await callOnce(throughLeader: throughLeader, submit)
         for _ in 0..<8 where reply.rc == ZINVALIDSTATE.rawValue {
             guard await awaitLiveSession() else { break }
-            reply = await callOnce(submit)
+            reply = await callOnce(throughLeader: throughLeader, submit)
         }
         return reply
     }
@@ -230,7 +238,7 @@ final class ZooKeeperConnection: Sendable {
         await sessions.awaitSession(within: settings.sessionTimeout) { [.connected, .reconnected].contains($0.state) }
     }
 
-    private func callOnce(_ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
+    private func callOnce(throughLeader: Bool, _ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
         let sentAt = ContinuousClock.now
         let reply = await withCheckedContinuation { continuation in
             let reply = ReplyBox(continuation, calls: inFlight)
@@ -250,24 +258,26 @@ final class ZooKeeperConnection: Sendable {
                 continuation.resume(returning: Reply(rc: rc))
             }
         }
-        noteContact(if: [reply], sentAt: sentAt)
+        if throughLeader { noteContact(if: reply, sentAt: sentAt) }
         return reply
     }
 
-    /// A request the server answered was heard by it no earlier than it was handed to the
-    /// client: the session's last contact moves on to then (contract clause 7). An answer on a
-    /// handle whose session has since been replaced was sent before the new session began, so it
-    /// leaves that session's first contact as it is.
-    private func noteContact(if replies: [Reply], sentAt: ContinuousClock.Instant) {
-        if replies.contains(where: { ZooKeeperReturnCode.isServerAnswer($0.rc) }) { sessions.noteContact(at: sentAt) }
+    /// A request the leader answered was heard by the server no earlier than it was handed to the
+    /// client: the session's last contact moves on to then (contract clause 7). Only requests
+    /// the leader handles count: a member cut off from its leader goes on answering reads (and
+    /// the client's pings) until it gives up on the leader, `syncLimit` ticks later, while the
+    /// leader, which alone expires sessions, hears nothing of this one. An answer on a handle
+    /// whose session has since been replaced was sent before the new session began, so it leaves
+    /// that session's first contact as it is.
+    private func noteContact(if reply: Reply, sentAt: ContinuousClock.Instant) {
+        if ZooKeeperReturnCode.isServerAnswer(reply.rc) { sessions.noteContact(at: sentAt) }
     }
 
     /// Submits `count` asynchronous calls at once (`submit` gets the call's index, the handle and
     /// its context pointer) and waits for all their completions, in index order.
     func callAll(_ count: Int, _ submit: (Int, OpaquePointer, UnsafeRawPointer) -> Int32) async -> [Reply] {
         if count == 0 { return [] }
-        let sentAt = ContinuousClock.now
-        let replies = await withCheckedContinuation { continuation in
+        return await withCheckedContinuation { continuation in
             let batch = ReplyBatch(count: count, continuation)
             state.withLock { state in
                 for index in 0..<count {
@@ -288,8 +298,6 @@ final class ZooKeeperConnection: Sendable {
                 }
             }
         }
-        noteContact(if: replies, sentAt: sentAt)
-        return replies
     }
 
     /// The current session's id and password, as the C client knows them.

@@ -176,7 +176,7 @@ extension ZooKeeperStore {
             zoo_delete_op_init(ops + base + 2, path, -1)
         }
 
-        let reply = await connection.call { zh, context in
+        let reply = await connection.call(throughLeader: true) { zh, context in
             // The 3.8 C client's zoo_amulti frees a stale (uninitialised) path for every operation
             // after the first when its handle is already unrecoverable (session expired, auth
             // failed), which corrupts the heap. So a multi goes out only on a live connection:

@@ -184,7 +184,7 @@ public final class ZooKeeperStore: CoordinationStore {
 
     func createNode(_ znode: Key, value: [UInt8], flags: Int32) async -> Reply {
         let acl = self.acl
-        return await connection.call { zh, context in
+        return await connection.call(throughLeader: true) { zh, context in
             znode.path.withCString { path in
                 Self.withValue(value) { bytes, length in
                     zoo_acreate2(zh, path, bytes, length, acl, flags, completeStringStat, context)
@@ -194,7 +194,7 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     func setNode(_ znode: Key, value: [UInt8], version: Int32) async -> Reply {
-        await connection.call { zh, context in
+        await connection.call(throughLeader: true) { zh, context in
             znode.path.withCString { path in
                 Self.withValue(value) { bytes, length in zoo_aset(zh, path, bytes, length, version, completeStat, context) }
             }
@@ -205,7 +205,7 @@ public final class ZooKeeperStore: CoordinationStore {
 
     /// Deletes the znode at `path`, which need not be a key (another client's).
     func deleteNode(path: String, version: Int32) async -> Reply {
-        await connection.call { zh, context in
+        await connection.call(throughLeader: true) { zh, context in
             path.withCString { zoo_adelete(zh, $0, version, completeVoid, context) }
         }
     }

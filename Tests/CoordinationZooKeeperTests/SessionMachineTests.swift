@@ -19,14 +19,30 @@ struct SessionMachineTests {
         #expect(event.state == .connected && event.sessionID == "0x42" && event.ttl == .seconds(6))
         // A duplicate connected event is not news.
         #expect(machine.handle(.connected(sessionID: 0x42, timeout: .seconds(6)), now: start + .seconds(2)).isEmpty)
+        machine.confirmContact(at: start + .seconds(90))
         let suspended = machine.handle(.connecting, now: start + .seconds(100))
         guard case .publish(let lost) = suspended.first else { Issue.record("no event"); return }
         #expect(lost.state == .suspended)
-        // The last contact is no later than 2/3 of the TTL before the loss was noticed.
-        #expect(lost.lastContact == start + .seconds(96))
-        #expect(lost.safeUntil == start + .seconds(102))
+        // The last contact is the last one confirmed, however late the loss was noticed (it
+        // used to be two thirds of the TTL before the notice: 94 s here, past the session's end).
+        #expect(lost.lastContact == start + .seconds(90))
+        #expect(lost.safeUntil == start + .seconds(96))
+        // A confirmation that comes in late changes nothing while suspended.
+        machine.confirmContact(at: start + .seconds(99))
+        #expect(machine.handle(.connecting, now: start + .seconds(100)).isEmpty)
         #expect(states(machine.handle(.connecting, now: start + .seconds(101))).isEmpty)
         #expect(states(machine.handle(.connected(sessionID: 0x42, timeout: .seconds(6)), now: start + .seconds(101))) == [.reconnected])
+    }
+
+    /// Without any confirmed contact, a loss counts from the connection itself.
+    @Test func aLossWithoutConfirmedContactCountsFromTheConnection() {
+        var machine = SessionMachine(requestedTTL: .seconds(10), now: start)
+        _ = machine.handle(.connected(sessionID: 7, timeout: .seconds(6)), now: start + .seconds(1))
+        guard case .publish(let lost) = machine.handle(.connecting, now: start + .seconds(5)).first else {
+            Issue.record("no event")
+            return
+        }
+        #expect(lost.state == .suspended && lost.lastContact == start + .seconds(1))
     }
 
     @Test func expiryStartsANewSessionOnce() {
