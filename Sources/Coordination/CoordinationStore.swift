@@ -71,7 +71,9 @@ public protocol CoordinationStore: Sendable {
     /// handle is closed (`closed` is the last element).
     func sessionEvents() -> AsyncStream<SessionEvent>
 
-    /// The session's current state.
+    /// The session's current state, with its last contact kept current while the session is
+    /// `connected` or `reconnected` (confirmed at least every third of the TTL; see
+    /// ``SessionEvent/lastContact``), which the stream's events do not carry. Cheap: read it often.
     var session: SessionEvent { get }
 
     /// Ends the session (its ephemeral keys are deleted), finishes every stream, and releases the

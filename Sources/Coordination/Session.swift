@@ -29,8 +29,10 @@ public struct SessionEvent: Sendable, Hashable {
     ///
     /// It keeps moving while the session is `connected` or `reconnected`, in ``CoordinationStore/session``
     /// (a stream only carries changes of state): a healthy handle's last contact is never more than a
-    /// third of the TTL old, plus a round trip. So `lastContact + ttl` bounds the session's life
-    /// even before the handle notices a loss of contact, which takes a backend a while.
+    /// third of the TTL old, plus a round trip, and a `suspended` event carries the last one
+    /// confirmed. So `lastContact + ttl` bounds the session's life even before the handle notices
+    /// a loss of contact, which takes a backend a while. (On a ZooKeeper ensemble only requests the
+    /// leader answered count; the leader hears of them through its member within half a tick.)
     public var lastContact: ContinuousClock.Instant
 
     public init(state: SessionState, sessionID: String, ttl: Duration, lastContact: ContinuousClock.Instant) {

@@ -65,7 +65,8 @@ enum ShellJobHandler {
         /// The whole window, but never past a beat before the session may end: a TTL after its
         /// last confirmed contact (``SessionEvent/lastContact``, kept current while connected),
         /// and nothing once that is past (the command dies at once). A healthy session's last
-        /// contact is at most a third of a TTL old, so it gets the whole window. A worker whose
+        /// contact is at most a third of a TTL old (plus a round trip), so it gets the whole
+        /// window, or nearly. A worker whose
         /// contact stops has its commands' allowance shrink from then on, whether or not its client
         /// has noticed yet (ZooKeeper's notices after two thirds of a TTL, etcd's when a
         /// keep-alive is overdue): stopped at any moment, its commands are dead before its run
