@@ -98,6 +98,21 @@ enum ZooKeeperReturnCode {
         }
     }
 
+    /// A write from this size up that loses contact names the server's request limit as a
+    /// possible cause (``hintingAtRequestLimit(_:requestBytes:)``).
+    static let largeRequestBytes = 64 * 1024
+
+    /// A ZooKeeper server drops the connection on a request larger than its `jute.maxbuffer`
+    /// (1 MiB unless set lower, a Java system property of the server), without a word the client
+    /// could report: the write only loses contact. A large one that does says so, and what to check.
+    static func hintingAtRequestLimit(_ error: CoordinationError, requestBytes: Int) -> CoordinationError {
+        guard error.code == .connectionLoss, requestBytes >= largeRequestBytes else { return error }
+        var hinted = error
+        hinted.message += " (it carried \(requestBytes) bytes: a ZooKeeper server drops the connection on a request over its"
+            + " jute.maxbuffer, 1 MiB unless set lower; if this write keeps failing, check the servers' -Djute.maxbuffer)"
+        return hinted
+    }
+
     /// What to check after a `timeout`, for every operation's message.
     static let timeoutHint = "is the server overloaded or stopped? (the client waits two thirds of the session timeout)"
 

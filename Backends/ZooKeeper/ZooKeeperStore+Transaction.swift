@@ -217,7 +217,9 @@ extension ZooKeeperStore {
                 }
                 throw error
             }
-            let error = ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction")
+            let error = ZooKeeperReturnCode.hintingAtRequestLimit(
+                ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction"),
+                requestBytes: CoordinationLimits.payloadBytes(of: operations))
             // Only a probed multi has a result past the operations' own.
             if probe, failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure(error: error) }
             throw error

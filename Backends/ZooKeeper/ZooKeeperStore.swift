@@ -314,7 +314,7 @@ public final class ZooKeeperStore: CoordinationStore {
             case ZCONNECTIONLOSS.rawValue where mode == .ephemeralSequential && attempts < 8:
                 if let found = try await findLostSequentialNode(znode, value: value) { return found }
             default:
-                throw fail(reply.rc, znode, "create")
+                throw ZooKeeperReturnCode.hintingAtRequestLimit(fail(reply.rc, znode, "create"), requestBytes: znode.path.utf8.count + value.count)
             }
         }
     }
@@ -391,7 +391,10 @@ public final class ZooKeeperStore: CoordinationStore {
         try CoordinationLimits.validate(value: value, for: key)
         let znode = znode(key)
         let reply = await setNode(znode, value: value, version: Self.zkVersion(ifVersion))
-        guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw await fail(reply.rc, znode, "set", expected: ifVersion) }
+        guard reply.rc == ZOK.rawValue, let stat = reply.stat else {
+            throw ZooKeeperReturnCode.hintingAtRequestLimit(
+                await fail(reply.rc, znode, "set", expected: ifVersion), requestBytes: znode.path.utf8.count + value.count)
+        }
         return record(znode, value: value, stat: stat)
     }
 

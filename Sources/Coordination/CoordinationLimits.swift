@@ -99,6 +99,11 @@ public enum CoordinationLimits {
             key: key)
     }
 
+    /// The key and value bytes `operations` carry, which ``maxTransactionBytes`` bounds.
+    public static func payloadBytes(of operations: [Operation]) -> Int {
+        operations.reduce(0) { $0 + $1.key.path.utf8.count + ($1.value?.count ?? 0) }
+    }
+
     /// Checks a transaction against the operation-count, value and payload limits, each create's
     /// key as ``validate(create:mode:)`` does, and refuses the root key (it has no record).
     public static func validate(transaction operations: [Operation]) throws(CoordinationError) {
@@ -107,7 +112,6 @@ public enum CoordinationLimits {
                 .transactionTooLarge,
                 "transaction has \(operations.count) operations; the limit is \(maxTransactionOperations) on every backend: split it into smaller transactions")
         }
-        var bytes = 0
         for (index, operation) in operations.enumerated() {
             do throws(CoordinationError) {
                 if operation.key.isRoot { throw CoordinationError.rootRefused("part of a transaction") }
@@ -116,8 +120,8 @@ public enum CoordinationLimits {
             } catch {
                 throw error.inTransaction(operation: index, of: operations.count)
             }
-            bytes += operation.key.path.utf8.count + (operation.value?.count ?? 0)
         }
+        let bytes = payloadBytes(of: operations)
         guard bytes <= maxTransactionBytes else {
             throw CoordinationError(
                 .transactionTooLarge,

@@ -9,6 +9,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
     public let id: Int
     public let clientPort: Int
     public let directory: URL
+    private let systemProperties: [String]
     private var process: Process?
 
     static let classPath = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
@@ -42,11 +43,13 @@ public final class ZooKeeperServer: @unchecked Sendable {
         try self.init(id: id, clientPort: clientPort, ensemble: ensemble, timing: Timing(tickTime: tickTime))
     }
 
-    /// `settings` are further zoo.cfg lines (`key=value`), such as `enforce.auth.enabled`.
+    /// `settings` are further zoo.cfg lines (`key=value`), such as `enforce.auth.enabled`;
+    /// `systemProperties` are the JVM's `-Dname=value`, for what zoo.cfg cannot set (`jute.maxbuffer`).
     public init(
         id: Int, clientPort: Int, ensemble: [(id: Int, peer: Int, election: Int)], timing: Timing, folderPrefix: String = "coord-zk-test-",
-        settings: [String: String] = [:]
+        settings: [String: String] = [:], systemProperties: [String: String] = [:]
     ) throws {
+        self.systemProperties = systemProperties.sorted { $0.key < $1.key }.map { "-D\($0.key)=\($0.value)" }
         self.id = id
         self.clientPort = clientPort
         directory = URL(fileURLWithPath: "/tmp/\(folderPrefix)\(clientPort)-\(UInt32.random(in: 0...UInt32.max))")
@@ -83,8 +86,9 @@ public final class ZooKeeperServer: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/java")
         process.arguments = [
-            "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", Self.classPath,
-            "org.apache.zookeeper.server.quorum.QuorumPeerMain", directory.appendingPathComponent("zoo.cfg").path,
+            "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        ] + systemProperties + [
+            "-cp", Self.classPath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", directory.appendingPathComponent("zoo.cfg").path,
         ]
         let log = directory.appendingPathComponent("server.log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
