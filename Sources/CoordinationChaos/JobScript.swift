@@ -1,7 +1,7 @@
 import Foundation
 
-/// The bash script every chaos job runs: it reports `begin` to the sink, works (sleeps), may fail
-/// its first attempt on purpose (so retries happen), and reports `end`. A report the sink refuses
+/// The bash script every chaos job runs: it reports `begin` to the sink, works (sleeps), reports
+/// `end`, and may then fail its first attempt on purpose (so retries happen). A report the sink refuses
 /// (`stale`) or cannot take fails the command, as a write refused by fenced storage would.
 ///
 /// bash, not /bin/sh: the report goes through bash's /dev/tcp, so no other client is needed.
@@ -20,8 +20,10 @@ enum JobScript {
         }
         report begin
         sleep "$work"
-        if [ "$fail_first" = 1 ] && [ "$COORD_ATTEMPT" = 1 ]; then exit 1; fi
         report end
+        # After its end, so that the sink knows the run over: a run open at the sink is one whose
+        # command was cut short (a lost worker's, which takeover times measure).
+        if [ "$fail_first" = 1 ] && [ "$COORD_ATTEMPT" = 1 ]; then exit 1; fi
 
         """
 
