@@ -166,7 +166,7 @@ struct BackendRun {
 
         let evidence = ChaosEvidence(
             writes: sink.writes, history: observer.history, runs: observer.runs, mustSucceed: mustSucceed, cronJobs: workload.cronJobs,
-            wakes: injector.wakes, workerExits: workerExits, workerProcesses: parts.workers.reduce(0) { $0 + $1.generation })
+            wakes: injector.wakes, stalls: injector.stalls, workerExits: workerExits, workerProcesses: parts.workers.reduce(0) { $0 + $1.generation })
         return ChaosReport(
             backend: backend, seed: configuration.seed, faultPhase: configuration.faultPhase, faults: injector.records,
             results: InvariantChecker.check(evidence), evidence: evidence,

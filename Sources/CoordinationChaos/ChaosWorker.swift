@@ -82,7 +82,18 @@ final class ChaosWorker: @unchecked Sendable {
         suspended = Array(stopped)
     }
 
-    /// SIGCONT everything ``suspend()`` stopped, the worker first.
+    /// SIGSTOP the worker's process alone: its commands (in groups of their own) run on, as
+    /// when the worker hangs, or a debugger holds it, and only their watchdogs can end them.
+    /// Returns the commands' processes as they were at the stop.
+    func stallAlone() -> [pid_t] {
+        noteIfExited()
+        guard let process else { return [] }
+        process.signalGroup(SIGSTOP)
+        suspended = [process.pid]
+        return ProcessTable.descendants(of: process.pid)
+    }
+
+    /// SIGCONT everything ``suspend()`` or ``stallAlone()`` stopped, the worker first.
     func resume() {
         guard let process else { return }
         process.signalGroup(SIGCONT)
@@ -96,6 +107,13 @@ final class ChaosWorker: @unchecked Sendable {
         for relay in relays { relay.cut() }
     }
     func heal() { for relay in relays { relay.heal() } }
+
+    /// Makes the slot's connections black holes without closing them: the worker's client hears
+    /// nothing and is told nothing, until it gives up on them by itself (new ones work).
+    func silenceConnections() {
+        noteIfExited()
+        for relay in relays { relay.freezeConnections() }
+    }
 
     /// Graceful stop: SIGTERM, then SIGKILL after `limit`.
     func terminate(within limit: Duration) async {

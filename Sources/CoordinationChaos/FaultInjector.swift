@@ -1,3 +1,4 @@
+import CoordinationLocalServers
 import Foundation
 import Logging
 
@@ -36,12 +37,57 @@ public struct WorkerWake: Sendable, Hashable {
     }
 }
 
+/// A worker stopped alone (``FaultKind/workerStall``): when (seconds since the run started),
+/// and the runs whose commands were running then.
+public struct WorkerStall: Sendable, Hashable {
+    public var worker: String
+    public var stoppedAt: Double
+    public var runs: [StalledRun]
+
+    public init(worker: String, stoppedAt: Double, runs: [StalledRun]) {
+        self.worker = worker
+        self.stoppedAt = stoppedAt
+        self.runs = runs
+    }
+}
+
+/// A run whose command was running when its worker was stopped alone: its job (or shard), its
+/// token, how many processes it had (the supervisor, the watchdog, the command and what that
+/// started) and when they were all seen gone, `nil` when one outlived the watch.
+public struct StalledRun: Sendable, Hashable {
+    public var resource: ResourceID
+    public var token: Int64
+    public var processes: [Int32]
+    public var goneAt: Double?
+
+    public init(resource: ResourceID, token: Int64, processes: [Int32], goneAt: Double? = nil) {
+        self.resource = resource
+        self.token = token
+        self.processes = processes
+        self.goneAt = goneAt
+    }
+
+    /// The runs of a worker's `processes`, told apart by the variables the shell handler gives
+    /// every process of a run (``ProcessTable/environment(of:)``); processes without are not a run's.
+    public static func runs(of processes: [Int32]) -> [StalledRun] {
+        var runs: [ResourceID: StalledRun] = [:]
+        for pid in processes {
+            let variables = ProcessTable.environment(of: pid)
+            guard let job = variables["COORD_JOB_ID"], let token = variables["COORD_FENCING_TOKEN"].flatMap(Int64.init) else { continue }
+            let resource = ResourceID(job: job, item: variables["COORD_SHARD"].flatMap(Int.init) ?? 0)
+            runs[resource, default: StalledRun(resource: resource, token: token, processes: [])].processes.append(pid)
+        }
+        return runs.values.sorted { $0.resource < $1.resource }
+    }
+}
+
 /// Carries out a ``FaultSchedule`` against a cluster and its workers, one fault at a time, and
 /// records what it did.
 final class FaultInjector: @unchecked Sendable {
     // Used by the one fault loop only.
     private(set) var records: [FaultRecord] = []
     private(set) var wakes: [WorkerWake] = []
+    private(set) var stalls: [WorkerStall] = []
     private let cluster: any ChaosCluster
     private let workers: [ChaosWorker]
     private let observer: StoreObserver
@@ -76,7 +122,7 @@ final class FaultInjector: @unchecked Sendable {
     }
 
     func inject(_ fault: PlannedFault) async throws {
-        let at = now
+        var at = now
         var target = ""
         var note: String?
         switch fault.kind {
@@ -108,6 +154,39 @@ final class FaultInjector: @unchecked Sendable {
                 if !pending.isEmpty { note = "woke before \(pending.joined(separator: ", ")) was taken over" }
                 let wakeRevision = try await observer.revisionNow(within: .seconds(30))
                 wakes.append(WorkerWake(worker: worker.id, stopRevision: stopRevision, wakeRevision: wakeRevision, wokeAt: now))
+            } catch {
+                worker.resume()
+                throw error
+            }
+            worker.resume()
+        case .workerStall:
+            let worker = try await longBusyVictim(planned: fault.target)
+            target = worker.id
+            worker.silenceConnections()
+            // The fault begins with the silence, not with the wait for a victim.
+            at = now
+            try await Task.sleep(for: fault.lead)
+            let stoppedAt = now
+            let stopInstant = ContinuousClock.now
+            var runs = StalledRun.runs(of: worker.stallAlone())
+            do {
+                // Past the hold, and until each of the runs was taken over (bounded), looking at
+                // their processes every 20 ms: their ends are what this fault is about.
+                let deadline = stopInstant + fault.hold + .seconds(30)
+                while true {
+                    for index in runs.indices where runs[index].goneAt == nil && !runs[index].processes.contains(where: ProcessTable.isAlive) {
+                        runs[index].goneAt = now
+                    }
+                    // A cron fire's run abandoned is not retried: nothing takes it over.
+                    let takenOver = runs.allSatisfy { $0.resource.job == Workload.cronJob || sink.hasNewer(than: $0.token, on: $0.resource) }
+                    let instant = ContinuousClock.now
+                    if instant >= stopInstant + fault.hold && (takenOver || instant >= deadline) { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                stalls.append(WorkerStall(worker: worker.id, stoppedAt: stoppedAt, runs: runs))
+                let ends = runs.map { run in run.goneAt.map { String(format: "%.1fs", $0 - stoppedAt) } ?? "never" }
+                note = "stopped \(String(format: "%.1f", stoppedAt - at))s into the silence with \(runs.count) command(s) running, "
+                    + "gone after \(ends.isEmpty ? "-" : ends.joined(separator: ", "))"
             } catch {
                 worker.resume()
                 throw error
@@ -163,8 +242,28 @@ final class FaultInjector: @unchecked Sendable {
     /// The planned worker slot if its worker runs a command, else the next busy one, else the planned one.
     private func victim(planned: Int) -> ChaosWorker {
         let busy = Set(sink.openRuns.values.map(\.worker))
-        let order = workers.indices.map { workers[(planned + $0) % workers.count] }
-        return order.first { busy.contains($0.id) } ?? workers[planned]
+        return rotation(from: planned).first { busy.contains($0.id) } ?? workers[planned]
+    }
+
+    /// Every worker, the planned slot's first.
+    private func rotation(from planned: Int) -> [ChaosWorker] {
+        workers.indices.map { workers[(planned + $0) % workers.count] }
+    }
+
+    /// A worker running a long job begun in the last 3 s (2 s or more of work ahead), waiting up
+    /// to 3 s for one, else one running a long job at all: a stall is about commands that outlive
+    /// the session, which only their watchdogs can end in time. Otherwise as ``victim(planned:)``.
+    private func longBusyVictim(planned: Int) async throws -> ChaosWorker {
+        func running(since: Double) -> ChaosWorker? {
+            let running = sink.workersRunning(jobsPrefixed: Workload.longJobPrefix, begunSince: since)
+            return rotation(from: planned).first { running.contains($0.id) }
+        }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline {
+            if let worker = running(since: now - 3) { return worker }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return running(since: 0) ?? victim(planned: planned)
     }
 
     /// The leader, asking again for a few seconds while an election may still run.

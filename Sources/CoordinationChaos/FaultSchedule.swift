@@ -4,6 +4,10 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     case workerKill = "SIGKILL worker"
     /// SIGSTOP a worker and its commands for longer than the session TTL, then SIGCONT.
     case workerStop = "SIGSTOP worker > TTL"
+    /// Make a worker's connections go silent (its client notices nothing yet), then, before its
+    /// client can notice, SIGSTOP the worker process alone for longer than the TTL: its commands
+    /// run on, and their watchdogs must end them before their runs are taken over.
+    case workerStall = "SIGSTOP worker alone, network silent"
     /// Cut a worker's network (its relays) for longer than the session TTL, then heal: its session expires.
     case sessionExpiry = "session expiry (relay cut > TTL)"
     /// SIGKILL a server that is not the leader, restart it.
@@ -32,6 +36,8 @@ public struct PlannedFault: Sendable, Hashable {
     /// A worker slot for worker faults, a member index for server faults (a leader is found when it strikes).
     public var target: Int
     public var hold: Duration
+    /// How long before the fault proper its preparation starts (a stall's silent network).
+    public var lead: Duration = .zero
 }
 
 /// A seeded fault schedule: every kind the backend takes once (a worker stop twice: it is the
@@ -50,9 +56,14 @@ public enum FaultSchedule {
             let kind = order.removeFirst()
             let hold = holdTime(kind, ttl: ttl, generator: &generator)
             let target = kind.strikesWorker ? Int.random(in: 0..<workers, using: &generator) : Int.random(in: 0..<members, using: &generator)
-            faults.append(PlannedFault(at: at, kind: kind, target: target, hold: hold))
+            // A stall's stop lands between a tenth and six tenths of a TTL into the silence:
+            // mostly before the client notices it (ZooKeeper's after two thirds of a TTL without
+            // an answer, etcd's when a keep-alive is a third of a TTL overdue), where only the
+            // last contact tells, the latest just before, where the session has least left.
+            let lead = kind == .workerStall ? generator.duration(in: (ttl / 10)...(ttl * 6 / 10)) : .zero
+            faults.append(PlannedFault(at: at, kind: kind, target: target, hold: hold, lead: lead))
             // The fault itself, a server's restart (a JVM takes seconds), then a pause to recover.
-            at += hold + (kind.restartsServer ? .seconds(3) : .zero) + generator.duration(in: .seconds(2)...(.seconds(4)))
+            at += lead + hold + (kind.restartsServer ? .seconds(3) : .zero) + generator.duration(in: .seconds(2)...(.seconds(4)))
         }
         return faults
     }
@@ -61,7 +72,7 @@ public enum FaultSchedule {
         switch kind {
         case .workerKill: generator.duration(in: .milliseconds(300)...(.milliseconds(1500)))
         // Past the TTL with room for the takeover, so that the stopped worker wakes to find its runs taken.
-        case .workerStop: ttl + generator.duration(in: .milliseconds(2000)...(.milliseconds(3000)))
+        case .workerStop, .workerStall: ttl + generator.duration(in: .milliseconds(2000)...(.milliseconds(3000)))
         case .sessionExpiry: ttl + generator.duration(in: .milliseconds(1500)...(.milliseconds(2500)))
         case .serverKill, .leaderKill, .serverTerminate: generator.duration(in: .milliseconds(500)...(.milliseconds(2500)))
         case .serverStop: generator.duration(in: .milliseconds(1000)...(.milliseconds(3000)))
@@ -71,6 +82,6 @@ public enum FaultSchedule {
 }
 
 extension FaultKind {
-    var strikesWorker: Bool { [.workerKill, .workerStop, .sessionExpiry].contains(self) }
+    var strikesWorker: Bool { [.workerKill, .workerStop, .workerStall, .sessionExpiry].contains(self) }
     var restartsServer: Bool { [.serverKill, .leaderKill, .serverTerminate].contains(self) }
 }

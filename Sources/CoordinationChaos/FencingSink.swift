@@ -25,12 +25,21 @@ final class FencingSink: Sendable {
     var writes: [SinkWrite] { ledger.withLock { $0.writes } }
 
     /// The runs begun and not ended at the sink, per job (or shard): the token and its worker.
-    var openRuns: [ResourceID: SinkReport] {
+    var openRuns: [ResourceID: SinkReport] { openBegins().mapValues(\.report) }
+
+    /// The workers running a job whose id starts with `prefix`, begun at `at` or later (seconds
+    /// since the run started) and not ended at the sink.
+    func workersRunning(jobsPrefixed prefix: String, begunSince at: Double) -> Set<String> {
+        Set(openBegins().values.filter { $0.at >= at && $0.resource.job.hasPrefix(prefix) }.map(\.report.worker))
+    }
+
+    /// The accepted `begin` of each run not ended at the sink, per job (or shard).
+    private func openBegins() -> [ResourceID: SinkWrite] {
         ledger.withLock { ledger in
-            var open: [ResourceID: SinkReport] = [:]
+            var open: [ResourceID: SinkWrite] = [:]
             for write in ledger.writes where write.accepted {
                 if write.report.kind == .begin {
-                    open[write.resource] = write.report
+                    open[write.resource] = write
                 } else if open[write.resource]?.token == write.token {
                     open[write.resource] = nil
                 }

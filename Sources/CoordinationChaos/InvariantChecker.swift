@@ -14,6 +14,8 @@ public struct ChaosEvidence: Sendable {
     public var cronJobs: Set<String>
     /// Workers stopped past their TTL and woken.
     public var wakes: [WorkerWake]
+    /// Workers stopped alone, their commands left running.
+    public var stalls: [WorkerStall]
     /// Worker processes that ended without the harness stopping them, with how they ended.
     public var workerExits: [String]
     /// Worker processes started in all.
@@ -21,8 +23,9 @@ public struct ChaosEvidence: Sendable {
 
     public init(
         writes: [SinkWrite], history: [HistorySighting], runs: [RunSighting], mustSucceed: Set<ResourceID>, cronJobs: Set<String>,
-        wakes: [WorkerWake], workerExits: [String] = [], workerProcesses: Int = 0
+        wakes: [WorkerWake], stalls: [WorkerStall] = [], workerExits: [String] = [], workerProcesses: Int = 0
     ) {
+        self.stalls = stalls
         self.workerExits = workerExits
         self.workerProcesses = workerProcesses
         self.writes = writes
@@ -50,6 +53,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable {
     case cronAtMostOnce = "each cron fire time ran at most once"
     case historyComplete = "history complete"
     case silentAfterWake = "a woken worker writes nothing under its old claims"
+    case commandsEndBeforeTakeover = "a stalled worker's commands end before its runs are taken over"
     case workersStayUp = "no worker exits by itself"
 }
 
@@ -58,8 +62,36 @@ public enum InvariantChecker {
     public static func check(_ evidence: ChaosEvidence) -> [InvariantResult] {
         [
             noJobLost(evidence), noOverlap(evidence), staleWritesRefused(evidence), cronAtMostOnce(evidence),
-            historyComplete(evidence), silentAfterWake(evidence), workersStayUp(evidence),
+            historyComplete(evidence), silentAfterWake(evidence), commandsEndBeforeTakeover(evidence), workersStayUp(evidence),
         ]
+    }
+
+    /// A worker stopped alone leaves its commands running, unfenced (they are processes of their
+    /// own, and what they do outside fenced storage nothing refuses): each one's watchdog must end
+    /// it before another worker begins its run again, at the sink. The stop came mostly before
+    /// the worker's client could notice its silent network, where only the last contact bounds
+    /// the session.
+    static func commandsEndBeforeTakeover(_ evidence: ChaosEvidence) -> InvariantResult {
+        var violations: [String] = []
+        var checked = 0
+        for stall in evidence.stalls {
+            for run in stall.runs {
+                checked += 1
+                let takeover = evidence.writes.first {
+                    $0.at > stall.stoppedAt && $0.accepted && $0.report.kind == .begin && $0.resource == run.resource && $0.token > run.token
+                }
+                guard let gone = run.goneAt else {
+                    violations.append("\(stall.worker), stopped at \(seconds(stall.stoppedAt)): the command of \(run.resource) (token \(run.token)) outlived the watch")
+                    continue
+                }
+                if let takeover, takeover.at <= gone {
+                    violations.append(
+                        "\(stall.worker), stopped at \(seconds(stall.stoppedAt)): \(run.resource) was begun again with token \(takeover.token) "
+                            + "at \(seconds(takeover.at)), its command (token \(run.token)) was gone only at \(seconds(gone))")
+                }
+            }
+        }
+        return InvariantResult(invariant: .commandsEndBeforeTakeover, checked: checked, violations: violations)
     }
 
     /// A worker rides out every fault (lost contact, expiry, a server restarted): one that

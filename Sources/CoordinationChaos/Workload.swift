@@ -3,7 +3,8 @@ import CoordinationScheduler
 import Foundation
 
 /// The jobs a chaos run submits while faults run: a stream of one-shot jobs (some fail their first
-/// attempt, all may retry), a cron job firing every second, and sharded jobs. Drawn from the seed.
+/// attempt, all may retry), long one-shot jobs, a cron job firing every second, and sharded jobs.
+/// Drawn from the seed.
 struct Workload: Sendable {
     /// One submission: when (after the start of the fault phase) and what.
     struct Submission: Sendable {
@@ -13,6 +14,9 @@ struct Workload: Sendable {
 
     static let cronJob = "tick"
     static let shards = 4
+    /// The id prefix of the long jobs: their commands outlive a session TTL, so a worker stalled
+    /// while it runs one leaves a command only its watchdog can end in time.
+    static let longJobPrefix = "long-"
 
     var submissions: [Submission]
 
@@ -53,6 +57,16 @@ struct Workload: Sendable {
             submissions.append(Submission(at: at, spec: spec))
             oneShot += 1
             at += generator.duration(in: .milliseconds(700)...(.milliseconds(1500)))
+        }
+        var long = 0
+        var longAt = Duration.seconds(1)
+        while longAt < length - .seconds(5) {
+            let spec = JobSpec(
+                id: String(format: "\(longJobPrefix)%03d", long), handler: "shell",
+                payload: Data(command(generator.duration(in: .seconds(5)...(.seconds(8))), false).utf8), retry: retry)
+            submissions.append(Submission(at: longAt, spec: spec))
+            long += 1
+            longAt += .seconds(10)
         }
         var sharded = 0
         var shardAt = Duration.seconds(2)

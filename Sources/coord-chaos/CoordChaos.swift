@@ -15,9 +15,12 @@ struct CoordChaos: AsyncParsableCommand {
             ports 24100-24122, etcd on 24130-24135, compacting its history every 10 s; data under \
             /tmp), a fencing sink, and 4 \
             `coord worker` processes (the `coord` built next to this binary) that reach the \
-            servers through TCP relays it owns. While a stream of one-shot jobs, a cron job every \
-            second and sharded jobs run, it injects faults on a seeded schedule: SIGKILL a worker; \
-            SIGSTOP a worker past its session TTL; cut a worker's relays past the TTL (its session \
+            servers through TCP relays it owns. While a stream of one-shot jobs (a few of them long), \
+            a cron job every second and sharded jobs run, it injects faults on a seeded schedule: SIGKILL a worker; \
+            SIGSTOP a worker past its session TTL; silence a worker's connections and, mostly before its \
+            client notices, SIGSTOP the worker alone (its long job's command left running) past the \
+            TTL; cut \
+            a worker's relays past the TTL (its session \
             expires); SIGKILL a follower or the leader and restart it; SIGTERM a server and restart \
             it (as a rolling restart does); SIGSTOP a server; compact etcd at its current revision.
 
@@ -25,7 +28,8 @@ struct CoordChaos: AsyncParsableCommand {
             a token older than the newest it accepted for that job. Once the faults stop and the \
             cluster heals, it waits (bounded) for every job to succeed and checks: no job lost, no \
             overlapping runs of one job, stale writes refused, each cron fire time ran at most \
-            once, history complete, a woken worker wrote nothing under its old claims, and no \
+            once, history complete, a woken worker wrote nothing under its old claims, a stalled \
+            worker's commands ended before its runs were taken over, and no \
             worker process exited by itself. It shows each phase as it begins (each fault too \
             with --log-level info), prints a Markdown summary per backend and exits 1 when an \
             invariant is violated (naming it, with the evidence) or a run failed; everything it \

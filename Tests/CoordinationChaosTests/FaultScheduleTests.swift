@@ -20,8 +20,11 @@ struct FaultScheduleTests {
             let plan = Self.plan(backend, seed: seed)
             #expect(Set(plan.map(\.kind)).isSuperset(of: FaultKind.kinds(for: backend)), "seed \(seed): \(plan.map(\.kind))")
             #expect(plan.allSatisfy { $0.at < .seconds(80) })
-            #expect(zip(plan, plan.dropFirst()).allSatisfy { $0.at + $0.hold < $1.at })
-            #expect(plan.filter { [.workerStop, .sessionExpiry].contains($0.kind) }.allSatisfy { $0.hold > .seconds(2) }, "stops and cuts outlast the TTL")
+            #expect(zip(plan, plan.dropFirst()).allSatisfy { $0.at + $0.lead + $0.hold < $1.at })
+            #expect(plan.filter { [.workerStop, .workerStall, .sessionExpiry].contains($0.kind) }.allSatisfy { $0.hold > .seconds(2) }, "stops and cuts outlast the TTL")
+            // A stall's stop comes in the silence, mostly before the client can notice it.
+            #expect(plan.filter { $0.kind == .workerStall }.allSatisfy { $0.lead >= .milliseconds(200) && $0.lead <= .milliseconds(1200) })
+            #expect(plan.filter { $0.kind != .workerStall }.allSatisfy { $0.lead == .zero })
             #expect(backend == .etcd || !plan.contains { $0.kind == .compaction })
         }
     }

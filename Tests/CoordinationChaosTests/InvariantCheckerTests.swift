@@ -50,7 +50,14 @@ struct InvariantCheckerTests {
                 RunSighting(key: "/scheduler/jobs/a/r-1", record: running("a", worker: "w2-1", attempt: 2), modRevision: 21),
             ],
             mustSucceed: [ResourceID(job: "a", item: 0)], cronJobs: ["tick"],
-            wakes: [WorkerWake(worker: "w1-1", stopRevision: 15, wakeRevision: 22, wokeAt: 5.5)], workerProcesses: 3)
+            wakes: [WorkerWake(worker: "w1-1", stopRevision: 15, wakeRevision: 22, wokeAt: 5.5)],
+            stalls: [stall(commandsGoneAt: 4.5)], workerProcesses: 3)
+    }
+
+    /// w1-1 stopped alone at 2 s running `a` (token 10), which w2-1 begins again at 5 s.
+    static func stall(commandsGoneAt: Double?) -> WorkerStall {
+        WorkerStall(
+            worker: "w1-1", stoppedAt: 2, runs: [StalledRun(resource: ResourceID(job: "a", item: 0), token: 10, processes: [101, 102], goneAt: commandsGoneAt)])
     }
 
     static func running(_ job: String, worker: String, attempt: Int) -> RunRecord {
@@ -162,6 +169,28 @@ struct InvariantCheckerTests {
         var retried = Self.cleanRun()
         retried.runs.append(RunSighting(key: "/scheduler/jobs/a/r-1", record: Self.running("a", worker: "w1-1", attempt: 3), modRevision: 23))
         #expect(Self.verdict(retried, .silentAfterWake).held)
+    }
+
+    @Test("a stalled worker's command still running when its run is begun again elsewhere is a violation")
+    func stalledWorkersCommandOutlivesTakeover() {
+        var late = Self.cleanRun()
+        late.stalls = [Self.stall(commandsGoneAt: 5.2)]
+        let verdict = Self.verdict(late, .commandsEndBeforeTakeover)
+        #expect(verdict.violations == ["w1-1, stopped at 2.000s: a was begun again with token 20 at 5.000s, its command (token 10) was gone only at 5.200s"])
+        var never = Self.cleanRun()
+        never.stalls = [Self.stall(commandsGoneAt: nil)]
+        #expect(Self.verdict(never, .commandsEndBeforeTakeover).violations.count == 1)
+        // A run not begun again, or begun again only by its own token: a command gone late breaks nothing.
+        var untaken = Self.cleanRun()
+        untaken.stalls = [
+            WorkerStall(worker: "w1-1", stoppedAt: 2, runs: [StalledRun(resource: ResourceID(job: "b", item: 0), token: 10, processes: [101], goneAt: 9)])
+        ]
+        #expect(Self.verdict(untaken, .commandsEndBeforeTakeover).held)
+        var sameToken = Self.cleanRun()
+        sameToken.stalls = [
+            WorkerStall(worker: "w1-1", stoppedAt: 2, runs: [StalledRun(resource: ResourceID(job: "a", item: 0), token: 20, processes: [101], goneAt: 9)])
+        ]
+        #expect(Self.verdict(sameToken, .commandsEndBeforeTakeover).held)
     }
 
     @Test("a worker process that exits by itself is a violation, named with how it ended")

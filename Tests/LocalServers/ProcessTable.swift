@@ -8,6 +8,18 @@ public enum ProcessTable {
         return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The process's environment as it was started, empty when it is gone (or not ours to read).
+    public static func environment(of pid: Int32) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [:] }
+        var variables: [String: String] = [:]
+        for entry in data.split(separator: 0) {
+            let text = String(decoding: entry, as: UTF8.self)
+            guard let equals = text.firstIndex(of: "=") else { continue }
+            variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        return variables
+    }
+
     /// `true` while the process runs (a zombie has exited: it holds no ports or files).
     public static func isAlive(_ pid: Int32) -> Bool {
         guard let fields = statFields(of: pid), let state = fields.first else { return false }

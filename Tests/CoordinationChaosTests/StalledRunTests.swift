@@ -1,0 +1,33 @@
+import CoordinationChaos
+import Foundation
+import Testing
+
+/// A stalled worker's processes are told apart by run from the variables the shell handler
+/// gives every process of a run; real processes, read back through /proc.
+@Suite("A stalled worker's runs")
+struct StalledRunTests {
+    @Test("processes are grouped by the job, shard and token in their environment; others are no run's")
+    func runsFromEnvironment() throws {
+        let shard = try Self.sleeper(["COORD_JOB_ID": "shard-001", "COORD_SHARD": "2", "COORD_FENCING_TOKEN": "77"])
+        let sameRun = try Self.sleeper(["COORD_JOB_ID": "shard-001", "COORD_SHARD": "2", "COORD_FENCING_TOKEN": "77"])
+        let oneShot = try Self.sleeper(["COORD_JOB_ID": "once-0001", "COORD_FENCING_TOKEN": "12"])
+        let stranger = try Self.sleeper([:])
+        defer { for process in [shard, sameRun, oneShot, stranger] { process.terminate() } }
+
+        let runs = StalledRun.runs(of: [shard, sameRun, oneShot, stranger].map(\.processIdentifier))
+        #expect(runs.map(\.resource) == [ResourceID(job: "once-0001", item: 0), ResourceID(job: "shard-001", item: 2)])
+        #expect(runs.map(\.token) == [12, 77])
+        #expect(Set(runs[1].processes) == [shard.processIdentifier, sameRun.processIdentifier])
+        #expect(runs.allSatisfy { $0.goneAt == nil })
+    }
+
+    /// A `sleep` with exactly `variables` as its environment.
+    static func sleeper(_ variables: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["30"]
+        process.environment = variables
+        try process.run()
+        return process
+    }
+}
