@@ -52,8 +52,8 @@ public struct WorkerStall: Sendable, Hashable {
 }
 
 /// A run whose command was running when its worker was stopped alone: its job (or shard), its
-/// token, how many processes it had (the supervisor, the watchdog, the command and what that
-/// started) and when they were all seen gone, `nil` when one outlived the watch.
+/// token, its processes (the supervisor, the watchdog, the command and what that started) and
+/// when they were all seen gone, `nil` when one outlived the watch.
 public struct StalledRun: Sendable, Hashable {
     public var resource: ResourceID
     public var token: Int64

@@ -4,9 +4,9 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     case workerKill = "SIGKILL worker"
     /// SIGSTOP a worker and its commands for longer than the session TTL, then SIGCONT.
     case workerStop = "SIGSTOP worker > TTL"
-    /// Make a worker's connections go silent (its client notices nothing yet), then, before its
-    /// client can notice, SIGSTOP the worker process alone for longer than the TTL: its commands
-    /// run on, and their watchdogs must end them before their runs are taken over.
+    /// Make a worker's connections go silent (its client notices nothing yet), then, mostly
+    /// before its client can notice, SIGSTOP the worker process alone for longer than the TTL: its
+    /// commands run on, and their watchdogs must end them before their runs are taken over.
     case workerStall = "SIGSTOP worker alone, network silent"
     /// Cut a worker's network (its relays) for longer than the session TTL, then heal: its session expires.
     case sessionExpiry = "session expiry (relay cut > TTL)"

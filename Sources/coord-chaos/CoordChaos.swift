@@ -15,13 +15,12 @@ struct CoordChaos: AsyncParsableCommand {
             ports 24100-24122, etcd on 24130-24135, compacting its history every 10 s; data under \
             /tmp), a fencing sink, and 4 \
             `coord worker` processes (the `coord` built next to this binary) that reach the \
-            servers through TCP relays it owns. While a stream of one-shot jobs (a few of them long), \
-            a cron job every second and sharded jobs run, it injects faults on a seeded schedule: SIGKILL a worker; \
-            SIGSTOP a worker past its session TTL; silence a worker's connections and, mostly before its \
-            client notices, SIGSTOP the worker alone (its long job's command left running) past the \
-            TTL; cut \
-            a worker's relays past the TTL (its session \
-            expires); SIGKILL a follower or the leader and restart it; SIGTERM a server and restart \
+            servers through TCP relays it owns. While a stream of one-shot jobs (a few of them \
+            long), a cron job every second and sharded jobs run, it injects faults on a seeded \
+            schedule: SIGKILL a worker; SIGSTOP a worker past its session TTL; silence a worker's \
+            connections and, mostly before its client notices, SIGSTOP the worker alone (its long \
+            job's command left running) past the TTL; cut a worker's relays past the TTL (its \
+            session expires); SIGKILL a follower or the leader and restart it; SIGTERM a server and restart \
             it (as a rolling restart does); SIGSTOP a server; compact etcd at its current revision.
 
             Every job reports `begin` and `end` with its fencing token to the sink, which refuses \

@@ -15,8 +15,9 @@ struct StalledRunTests {
         defer { for process in [shard, sameRun, oneShot, stranger] { process.terminate() } }
 
         let runs = StalledRun.runs(of: [shard, sameRun, oneShot, stranger].map(\.processIdentifier))
-        #expect(runs.map(\.resource) == [ResourceID(job: "once-0001", item: 0), ResourceID(job: "shard-001", item: 2)])
+        try #require(runs.map(\.resource) == [ResourceID(job: "once-0001", item: 0), ResourceID(job: "shard-001", item: 2)])
         #expect(runs.map(\.token) == [12, 77])
+        #expect(runs[0].processes == [oneShot.processIdentifier])
         #expect(Set(runs[1].processes) == [shard.processIdentifier, sameRun.processIdentifier])
         #expect(runs.allSatisfy { $0.goneAt == nil })
     }
