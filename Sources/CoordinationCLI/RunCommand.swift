@@ -54,6 +54,10 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         if example {
+            // It prints; it does not write a file, and a file to run has no place beside it.
+            if let jobsFile {
+                throw CommandLineProblem("--example prints the example jobs and takes no jobs file; to write one: coord run --example > \(jobsFile)")
+            }
             StandardStreams.writeLine(try JobsFile.encode(ExampleJobs.all))
             return
         }

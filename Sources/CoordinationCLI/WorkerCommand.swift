@@ -15,7 +15,8 @@ struct WorkerCommand: AsyncParsableCommand {
             Each command runs under /bin/sh -c with COORD_JOB_ID, COORD_RUN_ID, COORD_SHARD, \
             COORD_SHARDS, COORD_SHARD_PARAM (when given), COORD_ATTEMPT, COORD_FENCING_TOKEN and \
             COORD_WORKER_ID in its environment; a non-zero exit is a failure (retried as the job says); a timeout, \
-            a cancel request or a lost session stops it (SIGTERM, then SIGKILL after 3 s). The \
+            a cancel request or a lost session stops it (SIGTERM, then SIGKILL 3 s later, or a \
+            tenth of the session TTL when that is shorter: 1 s with the default TTL). The \
             last 4 KB of its stdout and stderr are kept in the job's history (coord runs ID --json). \
             The worker that leads removes each finished one-shot job (no active run left) --keep-finished \
             after its last run ended, with its history, so that the store does not grow without end, \
@@ -66,9 +67,7 @@ struct WorkerCommand: AsyncParsableCommand {
             finishedJobRetention: try Self.retention(keepFinished), finishedJobLimit: maxFinished)
         let workerID = id ?? Self.defaultID()
         // Checked before the store is opened (the worker checks them again): usage errors, named by flag.
-        if let problem = Key.segmentProblem(workerID) {
-            throw CommandLineProblem("--id '\(workerID)' is not a valid key segment: \(problem)")
-        }
+        if let problem = Worker.idProblem(workerID) { throw CommandLineProblem("--id: \(problem)") }
         guard capacity >= 1 else { throw CommandLineProblem("--capacity must be at least 1, got \(capacity)") }
         guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         guard weight >= 1 else { throw CommandLineProblem("--weight must be at least 1, got \(weight)") }

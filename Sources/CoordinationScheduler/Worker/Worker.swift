@@ -134,6 +134,15 @@ public final class Worker: Service {
     /// and a job's keys must fit the store's key limit (see ``JobSpec/maxIDBytes(in:broadcast:)``).
     public static let maxIDBytes = 128
 
+    /// Why `id` cannot be a worker's id (not a valid key segment, or longer than ``maxIDBytes``);
+    /// `nil` when it can. The CLI checks `--id` with it before opening the store.
+    public static func idProblem(_ id: String) -> String? {
+        if let problem = Key.segmentProblem(id) { return "worker id '\(id)' is not a valid key segment: \(problem)" }
+        guard id.utf8.count > maxIDBytes else { return nil }
+        return "worker id '\(id.prefix(32))…' is \(id.utf8.count) bytes long (UTF-8); the longest worker id is \(maxIDBytes) "
+            + "bytes, since the ids of a broadcast job's runs hold it"
+    }
+
     /// How long before a cut-off worker's session may end (the end of its safe window, the
     /// earliest instant another worker may take its runs over) its runs are stopped: a fifth of
     /// the session TTL. A handler must be done within this once cancelled, or it may still run
@@ -152,15 +161,7 @@ public final class Worker: Service {
         configuration: Configuration = Configuration(), handlers: [String: JobHandler],
         clock: WallClock = .system, logger: Logger = Logger(label: "coordination.worker")
     ) throws(CoordinationError) {
-        if let problem = Key.segmentProblem(id) {
-            throw CoordinationError(.invalidConfiguration, "worker id '\(id)' is not a valid key segment: \(problem)")
-        }
-        if id.utf8.count > Self.maxIDBytes {
-            throw CoordinationError(
-                .invalidConfiguration,
-                "worker id '\(id.prefix(32))…' is \(id.utf8.count) bytes long (UTF-8); the longest worker id is \(Self.maxIDBytes) "
-                    + "bytes, since the ids of a broadcast job's runs hold it")
-        }
+        if let problem = Self.idProblem(id) { throw CoordinationError(.invalidConfiguration, problem) }
         guard configuration.capacity >= 1 else {
             throw CoordinationError(.invalidConfiguration, "worker capacity must be at least 1, got \(configuration.capacity)")
         }
