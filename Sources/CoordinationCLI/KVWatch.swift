@@ -6,10 +6,11 @@ struct KVWatch: AsyncParsableCommand {
         commandName: "watch",
         abstract: "Print a key's changes as JSON lines until interrupted.",
         discussion: """
-            The first line is a snapshot of the current state, then one line per change:
-              {"type":"snapshot","records":[{"key":"/app/a","value":"aGk=",…}]}
-              {"type":"put","record":{"key":"/app/a","value":"aG8=","version":1,…}}
-              {"type":"delete","key":"/app/a"}
+            The first line is a snapshot of the current state, then one line per change (the \
+            keys of each object sorted):
+              {"records":[{"createRevision":5,…,"key":"/app/a",…,"value":"aGk=","version":0}],"type":"snapshot"}
+              {"record":{"createRevision":5,…,"key":"/app/a",…,"value":"aG8=","version":1},"type":"put"}
+              {"key":"/app/a","type":"delete"}
             Values are base64. After a lost connection the changes made meanwhile follow (or a \
             fresh snapshot, where they cannot be replayed), and stderr says when contact was lost \
             and when it came back; a consumer that applies every line to a map always ends up \

@@ -20,8 +20,8 @@ struct RecordJSON: Encodable {
     }
 }
 
-/// One `kv watch` line: `{"type":"snapshot","records":[…]}`, `{"type":"put","record":{…}}` or
-/// `{"type":"delete","key":"/a"}`.
+/// One `kv watch` line (keys sorted): `{"records":[…],"type":"snapshot"}`, `{"record":{…},"type":"put"}`
+/// or `{"key":"/a","type":"delete"}`.
 struct WatchEventJSON: Encodable {
     var type: String
     var records: [RecordJSON]?
