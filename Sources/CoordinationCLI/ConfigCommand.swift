@@ -53,9 +53,16 @@ struct ConfigCheck: AsyncParsableCommand {
             ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
         ]
         let overruled = configuration.refinementsOverruled()
+        // A password is left unapplied on memory:// and without a user name (the note on stderr says why).
+        let passwordUnused = context.storeURL.password == nil
         for refinement in CoordConfiguration.Refinement.allCases {
             guard let setting = configuration.refinements[refinement] else { continue }
-            let note = overruled.contains(refinement) ? "; not applied: the store URL from \(configuration.store.source) says otherwise" : ""
+            let note =
+                if overruled.contains(refinement) {
+                    "; not applied: the store URL from \(configuration.store.source) says otherwise"
+                } else if refinement.isPassword && passwordUnused {
+                    context.storeURL.scheme == "memory" ? "; not applied: memory:// takes no credentials" : "; not applied: no user name"
+                } else { "" }
             rows.append((Self.label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)" + note))
         }
         let width = rows.map(\.0.count).max() ?? 0

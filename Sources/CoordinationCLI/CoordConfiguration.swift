@@ -27,6 +27,7 @@ public struct CoordConfiguration: Sendable {
 
         var setting: Setting { Setting(rawValue: rawValue)! }
         var isSecret: Bool { self == .password }
+        var isPassword: Bool { self == .password || self == .passwordFile }
     }
 
     /// The values given on the command line; `nil` where the flag was not given.
@@ -144,7 +145,13 @@ public struct CoordConfiguration: Sendable {
         if let ttl = refined.sessionTTL, applies(refinements[.sessionTtl], as: Refinement.sessionTtl.rawValue) { url.setSessionTTL(ttl) }
         if let user = refined.user, applies(user, as: Refinement.username.rawValue) { url.user = user.value }
         if let password = refined.password, applies(password.setting, as: "password") {
-            if url.user == nil && url.scheme != "memory" {
+            if url.scheme == "memory" {
+                // As for a password with no user: named on the command line it is a mistake; from
+                // the environment or a config file it is likely meant for another store.
+                let why = "applies to ZooKeeper and etcd stores, not memory:// (which takes no credentials)"
+                if case .flag = password.setting.source { throw Self.problem(password.setting, password.name, why) }
+                notes.append("\(password.name) from \(password.setting.source) is not used: it \(why)")
+            } else if url.user == nil {
                 // A password means nothing without a user. Given on the command line it is a
                 // mistake to name; exported in the environment or left in a config file it is
                 // often meant for another store, and must not lock this one (which may need no
@@ -237,19 +244,21 @@ public struct CoordConfiguration: Sendable {
         }
         var notes: [String] = []
         if let password = refined.password, !authenticating.contains(where: { $0.user != nil }) {
-            let fix = "give --username, or the user in the URL (etcd://user@host/…)"
-            if authenticating.isEmpty {
-                throw Self.problem(
-                    password.setting, password.name, "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)")
-            }
             // As for one store: a mistake to name on the command line; elsewhere often meant for
             // another store, and no reason to refuse these.
-            if case .flag = password.setting.source {
-                throw Self.problem(password.setting, password.name, "needs a user name, and neither \(named) names one: \(fix)")
+            if authenticating.isEmpty {
+                let why = "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)"
+                if case .flag = password.setting.source { throw Self.problem(password.setting, password.name, why) }
+                notes.append("\(password.name) from \(password.setting.source) is not used: it \(why)")
+            } else {
+                let fix = "give --username, or the user in the URL (etcd://user@host/…)"
+                if case .flag = password.setting.source {
+                    throw Self.problem(password.setting, password.name, "needs a user name, and neither \(named) names one: \(fix)")
+                }
+                notes.append(
+                    "\(password.name) from \(password.setting.source) is not used: neither \(named) names a user, so coord connects "
+                        + "without credentials; to log in, \(fix)")
             }
-            notes.append(
-                "\(password.name) from \(password.setting.source) is not used: neither \(named) names a user, so coord connects "
-                    + "without credentials; to log in, \(fix)")
         }
         return (urls, notes)
     }

@@ -44,12 +44,20 @@ struct ConfigCheckTests {
         func line(_ name: String) -> String { output.split(separator: "\n").map(String.init).first { $0.hasPrefix(name + " ") } ?? "" }
         #expect(line("namespace").contains("/from-env") && line("namespace").hasSuffix("(environment variable COORD_NAMESPACE)"), "\(output)")
         #expect(line("session TTL").contains("3s") && line("session TTL").hasSuffix("(--session-ttl)"), "\(output)")
-        #expect(line("password").contains("***") && line("password").hasSuffix("(environment variable COORD_PASSWORD)"), "\(output)")
+        #expect(
+            line("password").contains("***")
+                && line("password").hasSuffix("(environment variable COORD_PASSWORD; not applied: memory:// takes no credentials)"),
+            "\(output)")
         #expect(!output.contains("env-pw-1") && !result.stderr.contains("env-pw-1"), "the password never shows")
 
         let secret = try coord.write("file-pw-2\n", to: "secret")
-        let fromFile = try await coord.run(["--config", config, "--password-file", secret, "--namespace", "/flag", "config", "check"])
+        // On a store that takes credentials (memory:// refuses a password file); nothing listens there.
+        let fromFile = try await coord.run([
+            "--config", config, "--store", "etcd://127.0.0.1:24998", "--password-file", secret, "--namespace", "/flag", "config", "check",
+        ])
+        #expect(fromFile.status == 9, "\(fromFile.stderr)")
         #expect(fromFile.stdoutText.split(separator: "\n").contains { $0.hasPrefix("namespace ") && $0.contains("/flag") && $0.hasSuffix("(--namespace)") })
+        #expect(fromFile.stdoutText.split(separator: "\n").contains { $0.hasPrefix("password file ") && $0.hasSuffix("(--password-file)") }, "\(fromFile.stdoutText)")
         #expect(!fromFile.stdoutText.contains("file-pw-2") && !fromFile.stderr.contains("file-pw-2"))
     }
 
@@ -75,6 +83,27 @@ struct ConfigCheckTests {
             #expect(fromFlag.stderrLines == ["coord: password file \(secret) from --password-file needs a user name, and none is given: \(fix)"])
             #expect(!fromFlag.stderr.contains("file-pw-4") && !fromEnvironment.stderr.contains("env-pw-3"))
         }
+    }
+
+    /// A password on memory:// used to be taken silently (the store ignored it), while a user name was refused.
+    @Test("a password on memory:// is refused from --password-file, and from the environment not used, with a note that config check repeats")
+    func passwordOnMemory() async throws {
+        let coord = try CoordProcess(environment: ["COORD_PASSWORD": "env-pw-5"])
+        defer { coord.removeDirectory() }
+        let why = "applies to ZooKeeper and etcd stores, not memory:// (which takes no credentials)"
+        let fromEnvironment = try await coord.run(["kv", "ls", "/"])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stderrLines == ["coord: note: the password from environment variable COORD_PASSWORD is not used: it \(why)"])
+        let check = try await coord.run(["config", "check"])
+        #expect(check.status == 0, "\(check.stderr)")
+        let password = check.stdoutText.split(separator: "\n").first { $0.hasPrefix("password ") }.map(String.init) ?? ""
+        #expect(password.hasSuffix("(environment variable COORD_PASSWORD; not applied: memory:// takes no credentials)"), "\(check.stdoutText)")
+
+        let secret = try coord.write("file-pw-6\n", to: "secret")
+        let fromFlag = try await CoordProcess().run(["--password-file", secret, "kv", "ls", "/"])
+        #expect(fromFlag.status == 7, "\(fromFlag.stderr)")
+        #expect(fromFlag.stderrLines == ["coord: password file \(secret) from --password-file \(why)"])
+        #expect(![fromEnvironment.stderr, check.stdoutText, check.stderr, fromFlag.stderr].contains { $0.contains("-pw-") }, "the password never shows")
     }
 
     /// A coord.json left in the current directory used to send an explicit `--store …/prod` to

@@ -100,6 +100,13 @@ struct MigrateSettingsTests {
             let fromFlag = await refusal("etcd://e1/a", "zookeeper://zk/b", [.passwordFile: file])
             #expect(fromFlag?.contains("needs a user name, and neither --from (etcd://) nor --to (zookeeper://) names one") == true, "\(fromFlag ?? "accepted")")
         }
+        // Between two memory:// stores, a password is refused from a flag and left unused from the environment.
+        try await Self.withPasswordFile { file in
+            let onMemory = await refusal("memory://a", "memory://b", [.passwordFile: file])
+            #expect(onMemory?.contains("from --password-file applies to ZooKeeper and etcd stores, and neither") == true, "\(onMemory ?? "accepted")")
+        }
+        let memoryPair = try await Self.refined("memory://a", "memory://b", environment: ["COORD_PASSWORD": "s3cret"])
+        #expect(memoryPair.source.password == nil && memoryPair.target.password == nil)
         let ttl = await refusal("memory://a", "memory://b", [.sessionTtl: "0s"])
         #expect(ttl == "session TTL '0s' from --session-ttl is not a positive duration such as 5s or 500ms")
         // Given by both URLs, a setting is not refused: it fits, and the URLs win.
