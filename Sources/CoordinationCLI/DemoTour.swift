@@ -17,7 +17,7 @@ struct DemoTour {
 
     func run() async throws {
         say("coord demo: a tour of a coordination store, on the embedded store \(url).")
-        say("It lives inside this process; with --store zookeeper://… or etcd://… the same calls share keys between machines.")
+        say("It lives inside this process; the same calls on ZooKeeper or etcd (coord kv, lock, elect, members with --store) share keys between machines.")
         let store = try await registry.open(url, logger: logger)
         do {
             try await keysAndValues(store)
