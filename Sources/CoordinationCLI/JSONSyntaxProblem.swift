@@ -16,7 +16,15 @@ enum JSONSyntaxProblem {
             return "the JSON ends early, at line \(position(bytes.count, in: bytes)) (the end of the file): a closing ], } "
                 + "or \" is missing, or a true, false or null is misspelled"
         }
-        guard let offset = byteOffset(in: detail), offset <= bytes.count else { return detail }
+        if detail.hasPrefix("JSON text did not start with array or object") {
+            let found = bytes.drop { [0x20, 0x09, 0x0A, 0x0D].contains($0) }.prefix { $0 >= 0x20 }.prefix(12)
+            return "the file holds a lone value ('\(String(decoding: found, as: UTF8.self))'); write \(expected)"
+        }
+        guard var offset = byteOffset(in: detail), offset <= bytes.count else { return detail }
+        if detail.hasPrefix("Invalid value") {
+            // Foundation places a misspelled word (`nul`, `not json`) at its first wrong letter: point at the word.
+            while offset > 0, offset <= bytes.count, isLetter(bytes[offset - 1]) { offset -= 1 }
+        }
         let at = "line \(position(offset, in: bytes)) (byte \(offset))"
         if detail.hasPrefix("Invalid value") {
             guard offset < bytes.count else { return "unexpected end at \(at)" }
@@ -31,6 +39,8 @@ enum JSONSyntaxProblem {
             .components(separatedBy: " starting from character").first ?? detail
         return what.prefix(1).lowercased() + what.dropFirst() + " at \(at)"
     }
+
+    static func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
 
     /// The number after "character" in Foundation's description: a byte offset, counted from 0.
     static func byteOffset(in detail: String) -> Int? {

@@ -197,8 +197,13 @@ enum JobsFileValues {
     private static func strings(_ object: inout [String: Any], _ field: String, job name: String) throws(CoordinationError) {
         guard let value = object[field] else { return }
         guard let array = value as? [Any], array.allSatisfy({ $0 is String }) else {
+            // Name the element that is not a string: "got an array" alone hides where the mistake is.
+            let got =
+                if let array = value as? [Any], let index = array.firstIndex(where: { !($0 is String) }) {
+                    "item #\(index + 1) is \(shown(array[index])), not a string"
+                } else { "got \(shown(value))" }
             throw CoordinationError(
-                .invalidConfiguration, "\(name): \"\(field)\" must be an array of strings, e.g. \"\(field)\": [\"small\", \"large\"]; got \(shown(value))")
+                .invalidConfiguration, "\(name): \"\(field)\" must be an array of strings, e.g. \"\(field)\": [\"small\", \"large\"]; \(got)")
         }
     }
 

@@ -144,6 +144,10 @@ struct JobsFileTests {
             ("", "the file is empty"),
             ("[{\"id\": \"a\", \"command\": \"a\tb\"}]", "a tab or line break inside a string at line 1, column 27"),
             ("[{\"id\": \"é\", x}]", "unexpected 'x}]' at line 1, column 14 (byte 14)"),
+            // Foundation places a misspelled word at its first wrong letter; the message points at the word.
+            ("not json", "unexpected 'not json' at line 1, column 1 (byte 0)"),
+            ("[{\"id\": \"a\", \"command\": \"true\", \"shards\": nul}]", "unexpected 'nul}]' at line 1, column 43 (byte 42)"),
+            ("\"hello\"", #"the file holds a lone value ('"hello"'); write a JSON array of jobs"#),
         ])
     func syntaxError(file: String, problem: String) throws {
         let message = try #require(Self.refusal(file))
@@ -212,6 +216,10 @@ struct JobsFileTests {
                 #"job x: "requiredLabels" must be an object of strings, e.g. "requiredLabels": {"zone": "a"}; got "zone": 1"#
             ),
             (#"{"id": "x", "command": "true", "shardParameters": "a,b"}"#, #"job x: "shardParameters" must be an array of strings"#),
+            (
+                #"{"id": "x", "command": "true", "shardParameters": ["a", 2]}"#,
+                #"job x: "shardParameters" must be an array of strings, e.g. "shardParameters": ["small", "large"]; item #2 is 2, not a string"#
+            ),
             (#"{"id": 7, "command": "true"}"#, #"job #1: "id" must be a string, e.g. "id": "nightly"; got 7"#),
             (#"{"command": "true"}"#, #"job #1: "id" is missing; give the job's id, e.g. "id": "nightly""#),
         ])
