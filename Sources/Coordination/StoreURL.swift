@@ -58,9 +58,11 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         }
         hosts = authority.isEmpty ? [] : authority.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         for host in hosts where host.isEmpty || host.contains(where: { $0 == " " || $0 == "\t" }) {
+            // memory:// names a store, not hosts.
+            let what = scheme == "memory" ? "store name" : "host"
+            let fix = scheme == "memory" ? "a store name has no spaces or commas, as in memory://tests" : "list hosts as h1:port,h2:port"
             throw CoordinationError(
-                .invalidConfiguration,
-                "store URL '\(StoreURL.redacted(text))' has an empty or malformed host in '\(authority)'; list hosts as h1:port,h2:port")
+                .invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has an empty or malformed \(what) in '\(authority)'; \(fix)")
         }
         if let defaultPort = StoreURL.defaultPorts[scheme] {
             do {
