@@ -63,8 +63,24 @@ struct CommandContext {
 
     /// Opens the store, runs `body`, and closes the store whatever happens.
     func withStore<T>(_ body: (any CoordinationStore) async throws -> T) async throws -> T {
+        do {
+            return try await withOpenedStore(body)
+        } catch var error as CoordinationError where error.code == .noNode && storeURL.scheme == "memory" {
+            // A key written by an earlier coord command is not there: memory:// ended with it.
+            error.message += " (note: \(Self.memoryKeysNote))"
+            throw error
+        }
+    }
+
+    /// ``withStore(_:)`` without its note on memory:// (the scheduler's commands have their own).
+    func withOpenedStore<T>(_ body: (any CoordinationStore) async throws -> T) async throws -> T {
         try await withOpened(try await Self.registry.open(storeURL, logger: logger), body)
     }
+
+    /// Why a key written by an earlier command is missing on memory://, and what to use instead.
+    static let memoryKeysNote =
+        "memory:// lives in this coord process only, so every coord command starts with an empty store; "
+        + "use --store zookeeper://… or etcd://… to keep keys between commands"
 
     /// ``withStore(_:)`` for a long-lived service (`coord worker`): a store that cannot be reached
     /// yet (the server down or still starting, its name not resolving yet) is waited for, as a

@@ -10,6 +10,9 @@ struct KVGet: AsyncParsableCommand {
             that `coord kv get /app/logo > logo.png` gives back the same file. Fails with status \
             2 when the key does not exist. With --json prints the record as one JSON object: key, \
             value (base64), version, createRevision, modRevision, ephemeral.
+
+              coord --store etcd://127.0.0.1:2379/app kv get /config/color
+              coord --store etcd://127.0.0.1:2379/app kv get /config/color --json
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -19,8 +22,11 @@ struct KVGet: AsyncParsableCommand {
     func run() async throws {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let record = try await context.withStore { store in try await store.get(key) }
-        guard let record else { throw CoordinationError.noNode(key) }
+        // Thrown within withStore, which notes why a key is missing on memory://.
+        let record = try await context.withStore { store in
+            guard let record = try await store.get(key) else { throw CoordinationError.noNode(key) }
+            return record
+        }
         if json {
             StandardStreams.writeLine(JSONLines.line(RecordJSON(record)))
         } else {
@@ -37,6 +43,8 @@ struct KVList: AsyncParsableCommand {
         discussion: """
             coord kv ls / lists the top-level keys. With --json prints each child's record as a \
             JSON object, one per line. Fails with status 2 when the key does not exist.
+
+              coord --store zookeeper://127.0.0.1:2181/app kv ls /config
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions

@@ -10,10 +10,10 @@ extension CommandContext {
     /// their output, or in their one line of failure.
     func withScheduler<T>(_ body: (Scheduler) async throws -> T) async throws -> T {
         guard storeURL.scheme == "memory" else {
-            return try await withStore { store in try await body(Scheduler(store: store, logger: logger)) }
+            return try await withOpenedStore { store in try await body(Scheduler(store: store, logger: logger)) }
         }
         do {
-            let result = try await withStore { store in try await body(Scheduler(store: store, logger: logger)) }
+            let result = try await withOpenedStore { store in try await body(Scheduler(store: store, logger: logger)) }
             StandardStreams.writeError("coord: note: " + Self.memoryNote)
             return result
         } catch var error as CoordinationError {

@@ -1,3 +1,4 @@
+@testable import CoordinationCLI
 import Foundation
 import Testing
 
@@ -54,6 +55,20 @@ struct ExitStatusTests {
         #expect(result.stderr.contains(named), "\(arguments): \(result.stderr)")
         #expect(!result.stderr.contains("Missing value"), "\(arguments): a negative number read as an option: \(result.stderr)")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a key missing on memory:// is status 2 with a note that each command starts with an empty store; elsewhere no note")
+    func missingKeyOnMemory() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let put = try await coord.run(["kv", "put", "/config/color", "blue"])
+        #expect(put.status == 0, "\(put.stderr)")
+        let get = try await coord.run(["kv", "get", "/config/color"])
+        #expect(get.status == 2, "\(get.stderr)")
+        #expect(get.stderrLines.count == 1 && get.stderrLines[0].hasSuffix("(note: \(CommandContext.memoryKeysNote))"), "\(get.stderr)")
+        // A refusal of another kind gets no note.
+        let exists = try await coord.run(["kv", "rm", "/"])
+        #expect(exists.status != 0 && !exists.stderr.contains("note"), "\(exists.stderr)")
     }
 
     @Test("a negative --priority is taken as the job's priority: JobSpec allows it")
