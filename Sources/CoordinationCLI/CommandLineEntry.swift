@@ -23,7 +23,15 @@ public enum CoordCommandLine {
         do {
             command = try Coord.parseAsRoot(arguments)
         } catch {
-            // Usage errors, --help and --version keep argument-parser's wording and statuses.
+            // Usage errors, --help and --version keep argument-parser's wording and statuses, but
+            // for a misspelt command and a negative value after a space, which it words misleadingly.
+            if Coord.exitCode(for: error) == .validationFailure,
+                let hint = ParseFailureHint.line(
+                    for: arguments ?? Array(CommandLine.arguments.dropFirst()), message: Coord.message(for: error))
+            {
+                StandardStreams.writeError("coord: " + hint)
+                exit(ExitCode.validationFailure.rawValue)
+            }
             Coord.exit(withError: error)
         }
         do {

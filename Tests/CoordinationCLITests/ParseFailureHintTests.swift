@@ -1,0 +1,50 @@
+@testable import CoordinationCLI
+import Testing
+
+/// argument-parser says "Unexpected argument 'gett'" for a misspelt command, "Unknown option
+/// '--command'" for `job ad x --command true`, and "Missing value" for `--session-ttl -5s`.
+@Suite("usage errors argument-parser words misleadingly: a misspelt command, a negative value after a space")
+struct ParseFailureHintTests {
+    @Test(
+        "a word where a command is due that names none is an unknown command, with the commands there and the nearest",
+        arguments: [
+            (["foo"], "unknown command 'foo' for coord; the commands: kv, lock, elect, members, run, job, jobs,"),
+            (["kv", "gett", "/a"], "unknown command 'gett' for coord kv (did you mean 'get'?); the commands: put, get, create,"),
+            (["--store", "memory://", "job", "ad", "x", "--command", "true"], "unknown command 'ad' for coord job (did you mean 'add'?)"),
+            (["--log-level=info", "kv", "lss"], "unknown command 'lss' for coord kv (did you mean 'ls'?)"),
+        ])
+    func unknownCommand(arguments: [String], line: String) throws {
+        let hint = try #require(ParseFailureHint.line(for: arguments, message: "Unexpected argument"))
+        #expect(hint.hasPrefix(line), "\(hint)")
+        #expect(!hint.contains("__lifeline"), "hidden commands stay hidden: \(hint)")
+    }
+
+    @Test("a command line whose commands all exist gets no hint: argument-parser's own words stand")
+    func knownCommands() {
+        for arguments in [["kv", "get", "/a", "--bogus"], ["--store", "memory://", "kv", "ls"], ["lock", "l", "--", "foo"], ["job", "add", "x"]] {
+            #expect(ParseFailureHint.line(for: arguments, message: "Unknown option '--bogus'") == nil, "\(arguments)")
+        }
+    }
+
+    @Test("a negative value after a space is named with the form that works, only when its option's value is what is missing")
+    func negativeValue() {
+        let arguments = ["--session-ttl", "-5s", "kv", "ls"]
+        #expect(
+            ParseFailureHint.line(for: arguments, message: "Missing value for '--session-ttl <duration>'")
+                == "--session-ttl -5s: a value starting with '-' reads as an option; write --session-ttl=-5s")
+        #expect(ParseFailureHint.line(for: arguments, message: "Unknown option '--bogus'") == nil)
+    }
+
+    @Test("as a process: one line, status 64")
+    func asAProcess() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "gett", "/a"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderrLines.count == 1 && result.stderrLines[0].hasPrefix("coord: unknown command 'gett' for coord kv"), "\(result.stderr)")
+        let negative = try await coord.run(["--session-ttl", "-5s", "kv", "ls"])
+        #expect(negative.status == 64 && negative.stderrLines == ["coord: --session-ttl -5s: a value starting with '-' reads as an option; write --session-ttl=-5s"], "\(negative.stderr)")
+        let help = try await coord.run(["kv", "--help"])
+        #expect(help.status == 0 && help.stdoutText.contains("get"), "help is untouched: \(help.stderr)")
+    }
+}
