@@ -53,7 +53,7 @@ struct JobAdd: AsyncParsableCommand {
         case (let id?, nil): specs = [try job.spec(id: id, now: Date())]
         case (nil, let file?):
             guard !job.anyGiven else { throw CommandLineProblem("--file cannot go with flags that define a job") }
-            specs = try JobsFile.decode(try Self.read(file), source: file)
+            specs = try JobsFile.decode(try await Self.read(file), source: file)
         case (nil, nil): throw CommandLineProblem("give the job's ID (or --file JOBS.json)")
         case (_?, _?): throw CommandLineProblem("give a job ID or --file, not both")
         }
@@ -77,11 +77,15 @@ struct JobAdd: AsyncParsableCommand {
         }
     }
 
-    static func read(_ path: String) throws -> [UInt8] {
+    static func read(_ path: String) async throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         let why: String
         if path == "-" || path == "/dev/stdin" {
-            return Array(FileHandle.standardInput.readDataToEndOfFile())
+            do {
+                return try await StandardStreams.readAll()
+            } catch {
+                throw CoordinationError(.invalidConfiguration, "cannot read jobs file \(path): \(error.description)")
+            }
         } else if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             why = "no such file"
         } else if isDirectory.boolValue {

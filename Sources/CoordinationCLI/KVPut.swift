@@ -20,7 +20,12 @@ struct KVPut: AsyncParsableCommand {
     func run() async throws {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let bytes = if let value { Array(value.utf8) } else { await StandardStreams.readAll() }
+        let bytes: [UInt8]
+        do {
+            bytes = if let value { Array(value.utf8) } else { try await StandardStreams.readAll() }
+        } catch {
+            throw CommandLineProblem("\(error.description); give the value as an argument, or pipe it in (echo hi | coord kv put \(key.path))")
+        }
         // Refuse an oversized value before opening a connection.
         try CoordinationLimits.validate(value: bytes, for: key)
         _ = try await context.withStore { store in try await store.put(key, value: bytes) }

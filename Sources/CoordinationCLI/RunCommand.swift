@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard (1...64).contains(workers) else { throw CommandLineProblem("--workers must be between 1 and 64, got \(workers)") }
         guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
-        let specs = try jobsFile.map { try JobsFile.decode(try JobAdd.read($0), source: $0) } ?? ExampleJobs.all
+        let specs = if let jobsFile { try JobsFile.decode(try await JobAdd.read(jobsFile), source: jobsFile) } else { ExampleJobs.all }
         let context = try await CommandContext.make(global)
         try await context.withStore { client in
             // Each worker has a store handle (a session) of its own, as separate processes would.

@@ -18,13 +18,30 @@ enum StandardStreams {
     }
 
     /// All of stdin. The blocking read runs on a thread of its own.
-    static func readAll() async -> [UInt8] {
-        await withCheckedContinuation { continuation in
+    /// - Throws: ``UnreadableInput`` when stdin cannot be read (closed, or a directory).
+    static func readAll() async throws(UnreadableInput) -> [UInt8] {
+        let result: Result<[UInt8], UnreadableInput> = await withCheckedContinuation { continuation in
             let thread = Thread {
-                let data = FileHandle.standardInput.readDataToEndOfFile()
-                continuation.resume(returning: [UInt8](data))
+                do {
+                    continuation.resume(returning: .success([UInt8](try FileHandle.standardInput.readToEnd() ?? Data())))
+                } catch {
+                    continuation.resume(returning: .failure(UnreadableInput(error)))
+                }
             }
             thread.start()
         }
+        return try result.get()
+    }
+
+    /// Why stdin could not be read, in the system's words ("Is a directory", "Bad file descriptor").
+    struct UnreadableInput: Error, CustomStringConvertible {
+        let reason: String
+        init(_ error: any Error) {
+            let error = error as NSError
+            let posix = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? $0.code : nil }
+                ?? (error.domain == NSPOSIXErrorDomain ? error.code : nil)
+            reason = posix.map { String(cString: strerror(Int32($0))) } ?? error.localizedDescription
+        }
+        var description: String { "standard input cannot be read: \(reason)" }
     }
 }

@@ -55,9 +55,11 @@ struct CoordProcess {
 
     /// Runs `coord arguments`, feeding `input` on stdin, and waits for it to exit.
     /// With `interruptAfterFirstLine`, sends SIGINT once the first stdout line has arrived.
+    /// With `stdinPath`, stdin is that path opened for reading instead (a directory gives a stdin that cannot be read).
     /// A coord still running after `timeout` is killed, and its stderr says so (its status is then 9).
     func run(
-        _ arguments: [String], input: [UInt8] = [], interruptAfterFirstLine: Bool = false, timeout: Duration = .seconds(60)
+        _ arguments: [String], input: [UInt8] = [], stdinPath: String? = nil, interruptAfterFirstLine: Bool = false,
+        timeout: Duration = .seconds(60)
     ) async throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
@@ -65,7 +67,10 @@ struct CoordProcess {
         process.environment = environment
         process.currentDirectoryURL = directory
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
+        process.standardInput = try stdinPath.map { path in
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoPermission) }
+            return handle
+        } ?? stdin
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()

@@ -71,6 +71,19 @@ struct ExitStatusTests {
         #expect(exists.status != 0 && !exists.stderr.contains("note"), "\(exists.stderr)")
     }
 
+    /// Both used to trap in Foundation's readDataToEndOfFile (status 132, a backtrace).
+    @Test("a stdin that cannot be read is one line naming why: kv put 64, a jobs file from - 7")
+    func unreadableStandardInput() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let put = try await coord.run(["kv", "put", "/x"], stdinPath: "/")
+        #expect(put.status == 64, "\(put.stderr)")
+        #expect(put.stderrLines == ["coord: standard input cannot be read: Is a directory; give the value as an argument, or pipe it in (echo hi | coord kv put /x)"])
+        let run = try await coord.run(["run", "-"], stdinPath: "/")
+        #expect(run.status == 7, "\(run.stderr)")
+        #expect(run.stderrLines == ["coord: cannot read jobs file -: standard input cannot be read: Is a directory"])
+    }
+
     @Test("a negative --priority is taken as the job's priority: JobSpec allows it")
     func negativePriority() async throws {
         let coord = try CoordProcess()
