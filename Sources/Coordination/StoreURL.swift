@@ -31,6 +31,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         }
         self.scheme = scheme
         var rest = text[schemeEnd.upperBound...]
+        try StoreURL.refuseUnescapedCredentials(rest, scheme: scheme)
 
         var query: Substring = ""
         if let mark = rest.firstIndex(of: "?") {
@@ -172,6 +173,26 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
     /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
     /// `:` and the next `@`, with no `/` between them, is taken for a password.
+    /// A password holding `/`, `?` or `#` ends the authority early (`etcd://u:pa/ss@h`): the part
+    /// before it would be read as a host with a port that is the password's start, and quoted in
+    /// the error. An `@` past the authority, after a host whose port is not a number, is taken for
+    /// that mistake and refused without quoting anything before the last `@`. (An `@` in a
+    /// namespace after a well-formed host stays what it is.)
+    private static func refuseUnescapedCredentials(_ rest: Substring, scheme: String) throws(CoordinationError) {
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard !authority.contains("@"), let lastAt = rest[authorityEnd...].lastIndex(of: "@") else { return }
+        let portIsText = authority.split(separator: ",").contains { host in
+            guard let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") else { return false }
+            return !host[host.index(after: colon)...].allSatisfy(\.isNumber)
+        }
+        guard portIsText else { return }
+        throw CoordinationError(
+            .invalidConfiguration,
+            "store URL '\(scheme)://***\(rest[lastAt...])' has a user or password holding '/', '?' or '#', which end the host part "
+                + "early; percent-encode them (%2F, %3F, %23), or give the password with --password-file or COORD_PASSWORD")
+    }
+
     public static func redacted(_ text: String) -> String {
         var output = ""
         for character in text {

@@ -22,6 +22,24 @@ import Testing
         #expect(StoreURL.redacted("etcd://root:hunter2@h/ns?x") == "etcd://root:***@h/ns?x")
     }
 
+    /// `etcd://user:SeCr/et@h/ns` used to be refused as "endpoint 'user:SeCr' has port 'SeCr'".
+    @Test(arguments: ["etcd://user:SeCr/et@127.0.0.1/ns", "zookeeper://user:SeCr?et@127.0.0.1/ns", "etcd://user:Se#Cr@h", "etcd://h1,user:SeCr/x@h2"])
+    func aPasswordHoldingASlashOrQuestionMarkIsRefusedUnquoted(text: String) {
+        do {
+            _ = try StoreURL(text)
+            Issue.record("\(text) was accepted")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(!error.message.contains("SeCr") && !error.message.contains("Se#"), "\(error.message)")
+            #expect(error.message.contains("percent-encode them (%2F, %3F, %23)"), "\(error.message)")
+        }
+    }
+
+    @Test func anAtSignInANamespaceAfterAWellFormedHostIsTheNamespace() throws {
+        #expect(try StoreURL("etcd://h:2379/team@x").namespace == (try Key("/team@x")))
+        #expect(try StoreURL("memory://name/a@b").namespace == (try Key("/a@b")))
+    }
+
     @Test func emptyForms() throws {
         let url = try StoreURL("memory://")
         #expect(url.hosts.isEmpty)
