@@ -23,7 +23,10 @@ struct TransportFailure: Error, Sendable {
         // Connection set-up failures, TLS handshakes included: nothing of the request went out,
         // unless an earlier attempt of the same transfer sent it (curl retries a request whose
         // reused connection died on a fresh connection, and that connect may be what failed).
+        // A timeout before any attempt went out is a connect that never finished (a host that
+        // drops packets, a member that accepts nothing).
         let setUp: [CURLcode] = [
+            CURLE_OPERATION_TIMEDOUT,
             CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR,
             CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CIPHER,
             CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS,

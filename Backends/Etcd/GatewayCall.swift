@@ -5,7 +5,8 @@ import Coordination
 /// (everything else), and both follow these same rules.
 ///
 /// Connection errors move on to the next endpoint (for writes only when the request surely never
-/// left); a 401 re-authenticates once and retries (tokens expire); a read that meets a member
+/// left, but for a lease grant always); so does a reply that is not etcd's, which applied
+/// nothing; a 401 re-authenticates once and retries (tokens expire); a read that meets a member
 /// without a leader tries another member.
 struct GatewayCall {
     enum Step {
@@ -43,7 +44,7 @@ struct GatewayCall {
         index = (first + attempt) % gateway.endpoints.count
         return GatewayRequest(
             baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: timeout,
-            sendsOnce: kind == .write)
+            sendsOnce: kind.sendsOnce)
     }
 
     /// What the last request's outcome means.
@@ -56,7 +57,7 @@ struct GatewayCall {
             error.endpointAnsweredBefore = gateway.hasAnswered(index)
             lastFailure = .transport(error, endpoint: endpoint)
             gateway.rotateEndpoint(from: index)
-            if kind == .write && (!error.neverSent || error.timedOut) {
+            if kind.sendsOnce && !error.neverSent {
                 // This write may have been applied, so it is not sent again; but the endpoint
                 // failed, so later requests start at the next one.
                 return .fail(exhausted)
@@ -72,7 +73,11 @@ struct GatewayCall {
             guard let json = JSONValue.parse(reply), case .object = json else {
                 // Cut-off or garbled JSON is etcd's reply gone wrong; anything else is not etcd.
                 guard reply.first(where: { !Self.whiteSpace.contains($0) }) == UInt8(ascii: "{") || reply.isEmpty else {
-                    return .fail(.gateway(.notGateway(status: status, body: Gateway.excerpt(reply), endpoint: endpoint), kind: kind))
+                    // Not etcd, so nothing was applied there: any request may go on to the next endpoint.
+                    lastFailure = .notGateway(status: status, body: Gateway.excerpt(reply), endpoint: endpoint)
+                    gateway.rotateEndpoint(from: index)
+                    attempt += 1
+                    return .next
                 }
                 return .fail(.gateway(
                     .malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Gateway.excerpt(reply))"), kind: kind))
@@ -84,6 +89,13 @@ struct GatewayCall {
         if failure.asksForAuthentication, gateway.usesAuth, !reauthenticated {
             reauthenticated = true
             return .authenticate(endpoint: endpoint)
+        }
+        // Not etcd (a web server's page, a proxy's error): nothing was applied, so any request goes on.
+        if case .notGateway = failure {
+            lastFailure = failure
+            gateway.rotateEndpoint(from: index)
+            attempt += 1
+            return .next
         }
         // A member without a leader (an election under way) cannot serve; another may.
         if case .status(_, 14?, _) = failure, kind == .read, gateway.endpoints.count > 1 {

@@ -23,10 +23,17 @@ enum GatewayFailure: Sendable {
     }
 }
 
-/// Whether a failed request may have changed the store: decides between `unavailable` and `connectionLoss`.
+/// Whether a failed request may have changed the store: decides between `unavailable` and
+/// `connectionLoss`, and whether it may be sent to another endpoint after it may have arrived.
 enum RequestKind: Sendable {
     case read
     case write
+    /// A write whose second copy does no harm, so it is sent to the next endpoint after any
+    /// failure: a lease grant (a lease granted twice leaves one unused, which expires by itself).
+    case repeatableWrite
+
+    /// Whether a request that may have reached the server must not be sent again.
+    var sendsOnce: Bool { self == .write }
 }
 
 extension CoordinationError {
@@ -37,10 +44,15 @@ extension CoordinationError {
         case .transport(let transport, let endpoint):
             let detail = "curl error \(transport.code) at \(endpoint): \(transport.message)"
             if transport.timedOut {
-                let outcome = kind == .write ? "and a write's outcome is unknown" : "nothing was read"
+                let outcome =
+                    switch kind {
+                    case .write: transport.neverSent ? ", and nothing was written" : ", and a write's outcome is unknown"
+                    case .read: ", nothing was read"
+                    case .repeatableWrite: ""
+                    }
                 return CoordinationError(
                     .timeout,
-                    "etcd did not answer in time, \(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
+                    "etcd did not answer in time\(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
                     key: key, backendDetail: detail)
             }
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.

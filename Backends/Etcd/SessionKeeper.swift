@@ -211,9 +211,9 @@ final class SessionKeeper: @unchecked Sendable {
     private static func grant(ttl: Duration, gateway: Gateway, on connection: CurlConnection) throws(CoordinationError) -> Int64 {
         let seconds = max(1, ttl.components.seconds + (ttl.components.attoseconds > 0 ? 1 : 0))
         // The field must be upper-case `TTL`: the gateway silently ignores `ttl`.
-        let reply = try gateway.call("/v3/lease/grant", ["TTL": .int64(seconds)], on: connection, kind: .write)
+        let reply = try gateway.call("/v3/lease/grant", ["TTL": .int64(seconds)], on: connection, kind: .repeatableWrite)
         guard let lease = reply["ID"]?.int64Value, lease != 0 else {
-            throw .gateway(.malformed("lease grant reply without an ID"), kind: .write)
+            throw .gateway(.malformed("lease grant reply without an ID"), kind: .repeatableWrite)
         }
         return lease
     }

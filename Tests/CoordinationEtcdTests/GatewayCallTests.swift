@@ -24,6 +24,52 @@ import Testing
         #expect(error.message.contains("use etcds://"), "\(error.message)")
     }
 
+    /// Two endpoints, the first failing as `outcome` says: whether the call goes on to the second.
+    func goesOn(_ kind: RequestKind, after outcome: Result<(status: Int, body: [UInt8]), TransportFailure>) -> Bool {
+        let pair = Gateway(
+            hosts: ["127.0.0.1:2379", "127.0.0.1:22379"], secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        var call = GatewayCall(gateway: pair, path: "/v3/kv/put", payload: [], kind: kind, timeout: .seconds(1))
+        let first = call.nextRequest()?.baseURL
+        guard case .next = call.handle(outcome), let second = call.nextRequest()?.baseURL else { return false }
+        return first != second
+    }
+
+    static let timedOut = Int(CURLE_OPERATION_TIMEDOUT.rawValue)
+
+    /// etcd at 2181,2379 (ZooKeeper's port first) and a first member that accepts and never answers
+    /// used to fail at once or after the timeout, where a ZooKeeper URL went on to the next host.
+    @Test("what goes on to the next endpoint: a reply that is not etcd's, a connect that never finished, a lease grant after any failure")
+    func whatGoesOnToTheNextEndpoint() {
+        let page: Result<(status: Int, body: [UInt8]), TransportFailure> = .success((status: 200, body: Array("<html>hi</html>".utf8)))
+        let error404: Result<(status: Int, body: [UInt8]), TransportFailure> = .success((status: 404, body: Array("Not Found".utf8)))
+        let sentThenTimedOut = TransportFailure(code: Self.timedOut, message: "Operation timed out", requestWentOut: true)
+        let connectTimedOut = TransportFailure(code: Self.timedOut, message: "Connection timed out", requestWentOut: false)
+        let sentThenDropped = TransportFailure(code: Int(CURLE_GOT_NOTHING.rawValue), message: "Empty reply", requestWentOut: true)
+        for kind in [RequestKind.read, .write, .repeatableWrite] {
+            #expect(goesOn(kind, after: page), "\(kind): a page is not etcd, which applied nothing")
+            #expect(goesOn(kind, after: error404), "\(kind): a 404 page is not etcd either")
+            #expect(goesOn(kind, after: .failure(connectTimedOut)), "\(kind): nothing went out")
+        }
+        #expect(goesOn(.read, after: .failure(sentThenTimedOut)) && goesOn(.repeatableWrite, after: .failure(sentThenTimedOut)))
+        #expect(goesOn(.read, after: .failure(sentThenDropped)) && goesOn(.repeatableWrite, after: .failure(sentThenDropped)))
+        #expect(!goesOn(.write, after: .failure(sentThenTimedOut)), "a write that may have been applied is never sent again")
+        #expect(!goesOn(.write, after: .failure(sentThenDropped)), "a write that may have been applied is never sent again")
+    }
+
+    @Test("a timed-out write says whether it went out: unknown outcome, or nothing written")
+    func timedOutWriteWords() {
+        let sent = CoordinationError.gateway(
+            .transport(TransportFailure(code: Self.timedOut, message: "t", requestWentOut: true), endpoint: "http://e:2379"), kind: .write)
+        #expect(sent.message.hasPrefix("etcd did not answer in time, and a write's outcome is unknown: "), "\(sent.message)")
+        let unsent = CoordinationError.gateway(
+            .transport(TransportFailure(code: Self.timedOut, message: "t", requestWentOut: false), endpoint: "http://e:2379"), kind: .write)
+        #expect(unsent.message.hasPrefix("etcd did not answer in time, and nothing was written: "), "\(unsent.message)")
+        let grant = CoordinationError.gateway(
+            .transport(TransportFailure(code: Self.timedOut, message: "t", requestWentOut: true), endpoint: "http://e:2379"), kind: .repeatableWrite)
+        #expect(grant.message.hasPrefix("etcd did not answer in time: is the server overloaded or stopped?"), "\(grant.message)")
+    }
+
     /// An endpoint that answered plain HTTP before is no TLS port: its empty reply is a dropped connection.
     @Test func anEmptyReplyAfterAnAnswerDoesNotSuggestTLS() throws {
         var first = GatewayCall(gateway: gateway, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(1))

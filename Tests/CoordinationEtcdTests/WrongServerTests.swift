@@ -72,8 +72,12 @@ import Testing
         func failure(_ body: String) -> CoordinationError? {
             var call = GatewayCall(gateway: gateway, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(1))
             _ = call.nextRequest()
-            guard case .fail(let error) = call.handle(.success((status: 200, body: Array(body.utf8)))) else { return nil }
-            return error
+            switch call.handle(.success((status: 200, body: Array(body.utf8)))) {
+            case .fail(let error): return error
+            // Not etcd: on to the next endpoint, and there is none.
+            case .next where call.nextRequest() == nil: return call.exhausted
+            default: return nil
+            }
         }
         let page = try #require(failure("<html>\n<body>hi</body>\n</html>\n"))
         #expect(page.message == "http://127.0.0.1:8080 answered HTTP 200 with \"<html> <body>hi</body> </html>\", not as an etcd v3 JSON gateway does: is the URL's host:port right? etcd's client port is usually 2379")
@@ -106,5 +110,29 @@ struct EtcdAtZooKeeperTests {
         #expect(error.message.contains("http://\(zookeeper) closed the connection without a reply"), "\(error.message)")
         #expect(error.message.contains("not an etcd v3 JSON gateway"), "\(error.message)")
         #expect(error.message.contains("etcd's client port is usually 2379"), "\(error.message)")
+    }
+
+    /// etcd://127.0.0.1:2181,127.0.0.1:2379 used to fail at once (the session's lease grant, a
+    /// write, was not sent again), where zookeeper:// with a wrong host first went on to the next.
+    @Test func endpointsThatAreNotEtcdArePassedOver() async throws {
+        let zookeeper = try #require(TestEnvironment.zookeeperHosts.first)
+        try TestEnvironment.requireServer("ZooKeeper", at: zookeeper, variable: "ZOOKEEPER_HOSTS")
+        let web = try CannedHTTPServer()
+        defer { web.stop() }
+        let namespace = SharedEtcd.uniqueNamespace("passed-over")
+        let store = try await withDeadline("an etcd store behind two wrong endpoints to open", limit: .seconds(15)) {
+            try await SharedEtcd.open(namespace, endpoints: [zookeeper, web.address] + SharedEtcd.endpoints)
+        }
+        do {
+            let key = try Key("/k")
+            _ = try await store.create(key, value: [1], mode: .persistent)
+            _ = try await store.set(key, value: [2], ifVersion: 0)
+            #expect(try await store.get(key)?.value == [2])
+            try await store.delete(key, ifVersion: nil)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
     }
 }
