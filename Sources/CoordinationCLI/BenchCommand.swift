@@ -46,23 +46,26 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 
-    func validate() throws {
-        guard operations >= 1 else { throw ValidationError("--operations must be at least 1, got \(operations)") }
-        guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1, got \(inFlight)") }
-        guard claims >= 0 else { throw ValidationError("--claims must be 0 or more, got \(claims)") }
-        guard claimWorkers >= 1 else { throw ValidationError("--claim-workers must be at least 1, got \(claimWorkers)") }
-        guard claimCapacity >= 1 else { throw ValidationError("--claim-capacity must be at least 1, got \(claimCapacity)") }
-        guard watchers >= 0 else { throw ValidationError("--watchers must be 0 or more, got \(watchers)") }
+    /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
+    /// (status 64), as for every command's own options, not argument-parser's usage text.
+    func checkOptions() throws {
+        guard operations >= 1 else { throw CommandLineProblem("--operations must be at least 1, got \(operations)") }
+        guard inFlight >= 1 else { throw CommandLineProblem("--in-flight must be at least 1, got \(inFlight)") }
+        guard claims >= 0 else { throw CommandLineProblem("--claims must be 0 or more, got \(claims)") }
+        guard claimWorkers >= 1 else { throw CommandLineProblem("--claim-workers must be at least 1, got \(claimWorkers)") }
+        guard claimCapacity >= 1 else { throw CommandLineProblem("--claim-capacity must be at least 1, got \(claimCapacity)") }
+        guard watchers >= 0 else { throw CommandLineProblem("--watchers must be 0 or more, got \(watchers)") }
         guard let pipelined = DurationText.parse(duration), pipelined > .zero else {
-            throw ValidationError("--duration '\(duration)' is not a duration such as 5s or 500ms")
+            throw CommandLineProblem("--duration '\(duration)' is not a duration such as 5s or 500ms")
         }
         _ = pipelined
         guard peer == "auto" || peer == "none" || BenchPeer(rawValue: peer) != nil else {
-            throw ValidationError("--peer must be auto, kazoo, etcd3gw or none, not '\(peer)'")
+            throw CommandLineProblem("--peer must be auto, kazoo, etcd3gw or none, not '\(peer)'")
         }
     }
 
     func run() async throws {
+        try checkOptions()
         let context = try await CommandContext.make(global)
         let pipelinedFor = DurationText.parse(duration) ?? .seconds(5)
         var url = context.storeURL

@@ -19,13 +19,16 @@ struct Demo: AsyncParsableCommand {
 
     @ParentCommand var root: Coord
 
-    func validate() throws {
+    /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
+    /// (status 64), as for every command's own options, not argument-parser's usage text.
+    func checkOptions() throws {
         if root.global.store != nil {
-            throw ValidationError("coord demo always runs on the embedded store; leave out --store")
+            throw CommandLineProblem("coord demo always runs on the embedded store; leave out --store")
         }
     }
 
     func run() async throws {
+        try checkOptions()
         var logger = Logger(label: "coord.demo")
         logger.logLevel = .warning
         let tour = DemoTour(registry: CommandContext.registry, url: Demo.storeURL, logger: logger)

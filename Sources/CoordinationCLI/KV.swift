@@ -35,10 +35,12 @@ struct KV: AsyncParsableCommand {
 }
 
 extension KV {
-    /// `--if-version` as given: versions start at 0, so a negative one is a mistake, not a refusal to expect.
-    static func validate(ifVersion: Int64?) throws {
+    /// `--if-version` as given: versions start at 0, so a negative one is a mistake, not a refusal
+    /// to expect. Checked in `run()`, so that it is coord's one line (status 64), as for every
+    /// other bad value of a command's own option, not argument-parser's usage text.
+    static func check(ifVersion: Int64?) throws {
         if let ifVersion, ifVersion < 0 {
-            throw ValidationError("--if-version must be 0 or more (a key's version starts at 0), got \(ifVersion)")
+            throw CommandLineProblem("--if-version must be 0 or more (a key's version starts at 0), got \(ifVersion)")
         }
     }
 }

@@ -49,9 +49,8 @@ struct KVSet: AsyncParsableCommand {
     // Unconditional: `-1` is taken as the value (and refused by name), not as an unknown option.
     @Option(parsing: .unconditional, help: ArgumentHelp("Only if the key is at this version.", valueName: "n")) var ifVersion: Int64?
 
-    func validate() throws { try KV.validate(ifVersion: ifVersion) }
-
     func run() async throws {
+        try KV.check(ifVersion: ifVersion)
         let context = try await CommandContext.make(global)
         let key = try Key(key)
         let bytes = Array(value.utf8)

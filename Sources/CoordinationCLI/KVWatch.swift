@@ -46,17 +46,20 @@ struct KVWatch: AsyncParsableCommand {
         }
     }
 
-    func validate() throws {
+    /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
+    /// (status 64), as for every command's own options, not argument-parser's usage text.
+    func checkOptions() throws {
         let given = [
             ("--subtree", subtree), ("--children", children), ("--grandchildren", grandchildren),
             ("--great-grandchildren", greatGrandchildren),
         ].filter(\.1).map(\.0)
         guard given.count > 1 else { return }
         let named = given.dropLast().joined(separator: ", ") + " and " + given.last!
-        throw ValidationError("\(named) exclude each other: choose one scope")
+        throw CommandLineProblem("\(named) exclude each other: choose one scope")
     }
 
     func run() async throws {
+        try checkOptions()
         let context = try await CommandContext.make(global)
         let key = try Key(key)
         let scope: WatchScope =

@@ -93,15 +93,18 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Keys written per transaction (at most 64).", visibility: .hidden))
     var batchSize = 64
 
-    func validate() throws {
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
-        guard readWidth >= 1 else { throw ValidationError("--read-width must be at least 1, got \(readWidth)") }
-        guard (1...64).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 64, got \(batchSize)") }
-        guard showDifferences >= 0 else { throw ValidationError("--show-differences must be 0 or more, got \(showDifferences)") }
-        if follow && dryRun { throw ValidationError("--follow writes; it cannot be combined with --dry-run") }
+    /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
+    /// (status 64), as for every command's own options, not argument-parser's usage text.
+    func checkOptions() throws {
+        guard concurrency >= 1 else { throw CommandLineProblem("--concurrency must be at least 1, got \(concurrency)") }
+        guard readWidth >= 1 else { throw CommandLineProblem("--read-width must be at least 1, got \(readWidth)") }
+        guard (1...64).contains(batchSize) else { throw CommandLineProblem("--batch-size must be between 1 and 64, got \(batchSize)") }
+        guard showDifferences >= 0 else { throw CommandLineProblem("--show-differences must be 0 or more, got \(showDifferences)") }
+        if follow && dryRun { throw CommandLineProblem("--follow writes; it cannot be combined with --dry-run") }
     }
 
     func run() async throws {
+        try checkOptions()
         let (configuration, logger) = try await CommandContext.resolve(global, checking: Self.refuseNamespace)
         let (source, target) = try Self.storeURLs(from: from, to: to, configuration: configuration)
         logger.debug("stores resolved", metadata: [

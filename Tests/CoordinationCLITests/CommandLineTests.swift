@@ -192,6 +192,7 @@ struct CommandLineTests {
         let result = try await coord.run(arguments)
         #expect(result.status == status)
         #expect(result.stderr.contains(message) && !result.stderr.contains("Missing value"), "\(result.stderr)")
+        #expect(result.stderrLines.count == 1 && result.stderrLines[0].hasPrefix("coord: "), "coord's one line: \(result.stderr)")
     }
 
     @Test("--help teaches the URL forms, the environment and the exit statuses")

@@ -54,6 +54,10 @@ struct ExitStatusTests {
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
         #expect(result.stderr.contains(named), "\(arguments): \(result.stderr)")
         #expect(!result.stderr.contains("Missing value"), "\(arguments): a negative number read as an option: \(result.stderr)")
+        // Not argument-parser's usage text: that is for what its parser finds (an unknown option, a number that is not one).
+        if !arguments.contains("abc") {
+            #expect(result.stderrLines.count == 1 && result.stderrLines[0].hasPrefix("coord: "), "\(arguments): \(result.stderr)")
+        }
         #expect(result.stdout.isEmpty)
     }
 

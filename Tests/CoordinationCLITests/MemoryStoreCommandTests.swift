@@ -88,8 +88,8 @@ struct MemoryStoreCommandTests {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let result = try await coord.run(["kv", "watch", "/app"] + flags)
-        #expect(result.status != 0)
-        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.status == 64)
+        #expect(result.stderrLines == ["coord: " + message + ": choose one scope"], "\(result.stderr)")
     }
 
     @Test("coord demo runs every step and exits 0")
