@@ -116,12 +116,10 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// Option `name` as a duration (`500ms`, `5s`, `2m`, a bare number is seconds).
     public func durationOption(_ name: String) throws(CoordinationError) -> Duration? {
         guard let text = option(name) else { return nil }
-        guard let duration = DurationText.parse(text), duration > .zero else {
-            throw CoordinationError(
-                .invalidConfiguration,
-                "store URL option \(name)=\(text) is not a positive duration; write it like 500ms, 5s or 2m")
+        switch DurationText.positive(text) {
+        case .success(let duration): return duration
+        case .failure(let problem): throw CoordinationError(.invalidConfiguration, "store URL option \(name)=\(text) \(problem)")
         }
-        return duration
     }
 
     /// Option `name` as a session TTL: a duration within ``CoordinationLimits/sessionTTLRange``.
@@ -239,16 +237,48 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
 
 /// Durations written for people: `250ms`, `5s`, `1.5s`, `2m`, `1h`, `1d`; a bare number is seconds.
 public enum DurationText {
+    /// A duration of zero or more, at most a century; `nil` for anything else.
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: " ")
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-            let number = trimmed.dropLast(suffix.count)
-            guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
-            return .milliseconds(Int64((value * scale * 1000).rounded()))
+        let unit = units.first { trimmed.hasSuffix($0.0) }
+        guard let value = Double(trimmed.dropLast(unit?.0.count ?? 0)), value.isFinite, value >= 0 else { return nil }
+        // 1e300s would not fit a Duration (converting it traps); a century is a mistake anyway.
+        let milliseconds = (value * (unit?.1 ?? 1) * 1000).rounded()
+        guard milliseconds <= longestMilliseconds else { return nil }
+        return .milliseconds(Int64(milliseconds))
+    }
+
+    private static let longestMilliseconds = 100 * 366 * 86_400_000.0
+
+    /// How to write a duration, for the end of a message.
+    public static let forms = "write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"
+
+    /// A positive duration (at most a century), or what is wrong with `text`, worded to follow it
+    /// in a message: `"--every 1h30m " + problem` reads "--every 1h30m is not a duration; write
+    /// one number and one unit … (for 1h30m write 90m)".
+    public static func positive(_ text: String) -> Result<Duration, Problem> {
+        let trimmed = text.trimmingCharacters(in: " ")
+        if trimmed.hasPrefix("-") { return .failure(Problem("is negative; \(forms)")) }
+        if let duration = parse(String(trimmed)) {
+            return duration > .zero ? .success(duration) : .failure(Problem("is not positive; \(forms)"))
         }
-        guard let value = Double(trimmed), value.isFinite, value >= 0 else { return nil }
-        return .milliseconds(Int64((value * 1000).rounded()))
+        // A number and a unit that parse would take, but for their size.
+        let unit = ["ms", "s", "m", "h", "d"].first { trimmed.hasSuffix($0) } ?? ""
+        if let value = Double(trimmed.dropLast(unit.count)), value.isFinite, value > 0 {
+            return .failure(Problem("is more than 100 years; \(forms)"))
+        }
+        // Units between numbers (1h30m): say that one unit is taken, and how to write it.
+        let units: Set<Substring> = ["ms", "s", "m", "h", "d"]
+        let parts = trimmed.drop { !$0.isLetter }.split { !$0.isLetter }
+        let compound = parts.count > 1 && parts.allSatisfy(units.contains) && trimmed.last?.isLetter == true
+        return .failure(Problem("is not a duration; \(forms)\(compound ? " (for 1h30m write 90m)" : "")"))
+    }
+
+    /// What is wrong with a duration's text; see ``positive(_:)``.
+    public struct Problem: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// `1.5s`, `250ms`, `2m`, `6h`, `1d`: the inverse of ``parse(_:)`` for display.

@@ -55,10 +55,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard claimWorkers >= 1 else { throw CommandLineProblem("--claim-workers must be at least 1, got \(claimWorkers)") }
         guard claimCapacity >= 1 else { throw CommandLineProblem("--claim-capacity must be at least 1, got \(claimCapacity)") }
         guard watchers >= 0 else { throw CommandLineProblem("--watchers must be 0 or more, got \(watchers)") }
-        guard let pipelined = DurationText.parse(duration), pipelined > .zero else {
-            throw CommandLineProblem("--duration '\(duration)' is not a duration such as 5s or 500ms")
-        }
-        _ = pipelined
+        _ = try OptionValue.duration(duration, option: "--duration")
         guard peer == "auto" || peer == "none" || BenchPeer(rawValue: peer) != nil else {
             throw CommandLineProblem("--peer must be auto, kazoo, etcd3gw or none, not '\(peer)'")
         }

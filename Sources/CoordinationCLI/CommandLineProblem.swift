@@ -20,3 +20,15 @@ extension CommandLineProblem {
         }
     }
 }
+
+/// Values of their own options that several commands take.
+enum OptionValue {
+    /// A positive duration typed for `option` (`30s`, `500ms`, `2m`); a bad one is a usage error naming the option.
+    static func duration(_ text: String?, option: String) throws -> Duration? {
+        guard let text else { return nil }
+        switch DurationText.positive(text) {
+        case .success(let duration): return duration
+        case .failure(let problem): throw CommandLineProblem("\(option) \(text) \(problem)")
+        }
+    }
+}

@@ -297,8 +297,10 @@ public struct CoordConfiguration: Sendable {
             refined.namespace = key
         }
         if let ttl = refinements[.sessionTtl] {
-            guard let duration = DurationText.parse(ttl.value), duration > .zero else {
-                throw Self.problem(ttl, "session TTL '\(ttl.value)'", "is not a positive duration such as 5s or 500ms")
+            let duration: Duration
+            switch DurationText.positive(ttl.value) {
+            case .success(let positive): duration = positive
+            case .failure(let problem): throw Self.problem(ttl, "session TTL '\(ttl.value)'", problem.description)
             }
             if let outside = CoordinationLimits.sessionTTLProblem(duration) {
                 throw Self.problem(ttl, "session TTL '\(ttl.value)'", outside)

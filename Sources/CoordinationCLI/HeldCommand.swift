@@ -115,15 +115,6 @@ enum HeldCommand {
         }
     }
 
-    /// Parses a duration option (`30s`, `500ms`, `2m`), naming the option when it is malformed (a usage error).
-    static func duration(_ text: String?, option: String) throws -> Duration? {
-        guard let text else { return nil }
-        guard let duration = DurationText.parse(text), duration > .zero else {
-            throw CommandLineProblem("\(option) \(text) is not a positive duration; write it like 500ms, 30s or 2m")
-        }
-        return duration
-    }
-
     /// A name given on the command line as a key: an absolute key as it is, a plain name under `folder`.
     static func key(_ name: String, under folder: String) throws -> Key {
         if name.hasPrefix("/") { return try Key(name) }

@@ -86,10 +86,10 @@ struct JobOptions: ParsableArguments {
         if let cron {
             schedule = .cron(try CommandLineProblem.checking("--cron") { () throws(CoordinationError) in try CronExpression(cron) })
         }
-        if let interval = try Self.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
+        if let interval = try OptionValue.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
         if let at { schedule = .once(at: try Self.time(at, now: now)) }
         var retry = RetryPolicy(maxRetries: retries ?? 0)
-        if let base = try Self.duration(backoff, option: "--backoff") {
+        if let base = try OptionValue.duration(backoff, option: "--backoff") {
             retry.backoffBase = base
             retry.backoffCap = max(retry.backoffCap, base)
         }
@@ -107,7 +107,7 @@ struct JobOptions: ParsableArguments {
             placement: try CommandLineProblem.checking("--strategy") { () throws(CoordinationError) in
                 try strategy.map(JobValueSpellings.strategy) ?? .compete
             },
-            timeout: try Self.duration(timeout, option: "--timeout"),
+            timeout: try OptionValue.duration(timeout, option: "--timeout"),
             retry: retry,
             misfire: misfirePolicy,
             overlap: try CommandLineProblem.checking("--overlap") { () throws(CoordinationError) in
@@ -136,47 +136,11 @@ struct JobOptions: ParsableArguments {
         return nil
     }
 
-    /// A positive duration given to `option`: one number and one unit (`500ms`, `30s`, `2m`, `1h`, `1d`).
-    static func duration(_ text: String?, option: String) throws -> Duration? {
-        guard let text else { return nil }
-        switch parseDuration(text) {
-        case .success(let duration): return duration
-        case .failure(let problem): throw CommandLineProblem("\(option) \(text) \(problem.description)")
-        }
-    }
-
-    struct DurationProblem: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// A positive duration, or what is wrong with `text` (to follow the text in a message).
-    static func parseDuration(_ text: String) -> Result<Duration, DurationProblem> {
-        let forms = "write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if trimmed.hasPrefix("-") { return .failure(DurationProblem(description: "is negative; \(forms)")) }
-        // Compound forms (1h30m) are not taken, as no other duration of coord's is.
-        let unit = String(trimmed.drop { !$0.isLetter })
-        let number = trimmed.prefix { !$0.isLetter }
-        let scales: [String: Double] = ["": 1000, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
-        guard let scale = scales[unit], let value = Double(number), value.isFinite else {
-            // Units between numbers (1h30m): say that one unit is taken, and how to write it.
-            let parts = unit.split { !$0.isLetter }
-            let compound = parts.count > 1 && parts.allSatisfy { scales[String($0)] != nil } && trimmed.last?.isLetter == true
-            return .failure(DurationProblem(description: "is not a duration; \(forms)\(compound ? " (for 1h30m write 90m)" : "")"))
-        }
-        // 1e300s would not fit a Duration; a century is a mistake anyway.
-        if value * scale > 100 * 366 * 86_400_000 { return .failure(DurationProblem(description: "is more than 100 years; \(forms)")) }
-        guard let duration = DurationText.parse(trimmed), duration > .zero else {
-            return .failure(DurationProblem(description: "is not positive; \(forms)"))
-        }
-        return .success(duration)
-    }
-
     /// ISO 8601 (with or without fractional seconds, checked field by field) or `+DURATION` from now.
     static func time(_ text: String, now: Date) throws -> Date {
         let forms = "write it like \(JobTime.example) (UTC), 2026-01-31T13:00:00+01:00, or +30s from now"
         if text.hasPrefix("+") {
-            switch parseDuration(String(text.dropFirst())) {
+            switch DurationText.positive(String(text.dropFirst())) {
             case .success(let offset):
                 return now.addingTimeInterval(Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18)
             case .failure(let problem):

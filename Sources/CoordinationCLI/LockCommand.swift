@@ -39,7 +39,7 @@ struct LockCommand: AsyncParsableCommand {
     func run() async throws {
         // The command line's own values first: a bad --timeout or no command is a usage error, whatever the settings.
         try HeldCommand.requireCommand(command)
-        let limit = try HeldCommand.duration(timeout, option: "--timeout")
+        let limit = try OptionValue.duration(timeout, option: "--timeout")
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/locks")
         let status = try await context.withStore { store in

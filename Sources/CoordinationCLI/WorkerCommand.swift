@@ -63,7 +63,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let workerConfiguration = Worker.Configuration(
             capacity: capacity, weight: weight, labels: try JobOptions.labels(labels, option: "--labels"),
-            gracePeriod: try HeldCommand.duration(grace, option: "--grace") ?? .seconds(10),
+            gracePeriod: try OptionValue.duration(grace, option: "--grace") ?? .seconds(10),
             finishedJobRetention: try Self.retention(keepFinished), finishedJobLimit: maxFinished)
         let workerID = id ?? Self.defaultID()
         // Checked before the store is opened (the worker checks them again): usage errors, named by flag.

@@ -126,7 +126,7 @@ import Testing
         // Found on the command line, before any store is opened: a store out of reach does not matter.
         (["--store", "etcd://127.0.0.1:1", "lock", "x"], 64, "give the command to run after --"),
         (["--store", "etcd://127.0.0.1:1", "elect", "x"], 64, "give the command to run after --"),
-        (["lock", "x", "--timeout", "soon", "--", "true"], 64, "--timeout soon is not a positive duration"),
+        (["lock", "x", "--timeout", "soon", "--", "true"], 64, "--timeout soon is not a duration; write one number and one unit"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["elect", "", "--", "true"], 6, "invalid key"),
         // A command that never starts gets a shell's status: 127 not found, 126 not runnable.

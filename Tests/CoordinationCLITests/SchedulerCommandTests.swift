@@ -337,7 +337,7 @@ struct SchedulerCommandTests {
             ),
             (["j", "--command", "true", "--every", "-5s"], "--every -5s is negative; write one number and one unit"),
             (["j", "--command", "true", "--timeout", "-1s"], "--timeout -1s is negative"),
-            (["j", "--command", "true", "--every", "1e300s"], "--every 1e300s is not a duration"),
+            (["j", "--command", "true", "--every", "1e300s"], "--every 1e300s is more than 100 years"),
             (["j", "--command", "true", "--shards", "2", "--shard-params", "a,b,c"], "--shard-params gives 3 parameters for --shards 2"),
             ([String(repeating: "a", count: 982), "--command", "true"], "id is 982 bytes long (UTF-8); the longest job id is 976 bytes"),
             ([String(repeating: "a", count: 981), "--command", "true", "--shards", "12"], "the longest job id is 976 bytes"),

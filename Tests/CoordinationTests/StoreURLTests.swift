@@ -40,6 +40,32 @@ import Testing
         #expect(try StoreURL("memory://name/a@b").namespace == (try Key("/a@b")))
     }
 
+    /// `--session-ttl 1e300s` and `?ttl=1e30` trapped converting the milliseconds to Int64.
+    @Test(
+        "a duration's text: what it is, or what is wrong with it, in the same words everywhere",
+        arguments: [
+            ("1.5s", "ok 1500"), ("250ms", "ok 250"), ("2m", "ok 120000"), ("5", "ok 5000"), ("1d", "ok 86400000"),
+            ("0s", "is not positive; "), ("-5s", "is negative; "), ("soon", "is not a duration; "),
+            ("1h30m", "is not a duration; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"),
+            ("99999999d", "is more than 100 years; "), ("1e300s", "is more than 100 years; "), ("1e30", "is more than 100 years; "),
+        ])
+    func durationText(text: String, expected: String) {
+        switch DurationText.positive(text) {
+        case .success(let duration):
+            #expect(expected == "ok \(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)", "\(text)")
+        case .failure(let problem):
+            #expect(problem.description.hasPrefix(expected) && !expected.hasPrefix("ok"), "\(text): \(problem)")
+        }
+        if expected.hasPrefix("is more than") { #expect(DurationText.parse(text) == nil) }
+    }
+
+    @Test func urlDurationsSayWhatIsWrong() {
+        #expect {
+            try StoreURL("etcd://h/ns?ttl=1h30m").sessionTTLOption("ttl")
+        } throws: { ($0 as? CoordinationError)?.message.hasSuffix("(for 1h30m write 90m)") == true }
+        #expect(throws: CoordinationError.self) { try StoreURL("memory://?ttl=1e30").sessionTTLOption("ttl") }
+    }
+
     @Test func emptyForms() throws {
         let url = try StoreURL("memory://")
         #expect(url.hosts.isEmpty)
