@@ -49,6 +49,10 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
         }
         let sessionTimeout = try url.sessionTTLOption("sessionTimeout")
         let ttl = try url.sessionTTLOption("ttl")
+        if sessionTimeout != nil && ttl != nil {
+            throw CoordinationError(
+                .invalidConfiguration, "'\(url)' gives both ttl= and sessionTimeout=, which are the same setting (the session TTL); give one")
+        }
         self.init(
             hosts: url.hosts, namespace: url.namespace, sessionTimeout: sessionTimeout ?? ttl ?? Self.defaultSessionTimeout,
             user: url.user, password: url.password)

@@ -93,6 +93,10 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = try StoreURL.decode(parts[0], in: text)
             let value = parts.count > 1 ? try StoreURL.decode(parts[1], in: text) : ""
+            // Which one would count is a guess the reader of the URL should not have to make.
+            if options.contains(where: { $0.name == name }) {
+                throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' gives option '\(name)' twice; give it once")
+            }
             options.append((name, value))
         }
     }

@@ -84,6 +84,7 @@ import Testing
         ("etcd://h/a%zz", "percent-escape"),
         ("etcd://h/a#frag", "fragment"),
         ("etcd://h/zookeeper", "reserved"),
+        ("etcd://h/ns?ttl=5s&ttl=3s", "gives option 'ttl' twice; give it once"),
     ])
     func rejectsMalformedURLs(text: String, reason: String) {
         do {

@@ -97,6 +97,14 @@ struct SessionMachineTests {
         #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1/ns?sessionTimeout=1d")).sessionTimeout == .seconds(86_400))
     }
 
+    /// Both were taken, sessionTimeout winning, without a word.
+    @Test func ttlAndSessionTimeoutTogetherAreRefused() {
+        let error = #expect(throws: CoordinationError.self) {
+            try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1:2181/ns?ttl=5s&sessionTimeout=6s"))
+        }
+        #expect(error?.message.hasSuffix("gives both ttl= and sessionTimeout=, which are the same setting (the session TTL); give one") == true)
+    }
+
     @Test func configurationGivesAHostWithoutPortTheClientPort() throws {
         let configuration = try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1,[::1],h3:2182/ns"))
         #expect(configuration.hosts == ["127.0.0.1:2181", "[::1]:2181", "h3:2182"])
