@@ -97,6 +97,13 @@ struct SessionMachineTests {
         #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://h1/ns?sessionTimeout=1d")).sessionTimeout == .seconds(86_400))
     }
 
+    /// It was taken, and the keys its handle created were open to that user with an empty password only.
+    @Test func aUserWithoutAPasswordIsRefused() {
+        let error = #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://app@127.0.0.1:2181/ns")) }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("names user 'app' but no password; put it in the store URL (zookeeper://app:PASSWORD@host/…)") == true)
+    }
+
     /// Both were taken, sessionTimeout winning, without a word.
     @Test func ttlAndSessionTimeoutTogetherAreRefused() {
         let error = #expect(throws: CoordinationError.self) {
