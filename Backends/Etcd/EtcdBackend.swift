@@ -27,6 +27,10 @@ extension EtcdConfiguration {
             throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
         }
         let secure = url.scheme == "etcds"
+        if !secure, let tlsFile = url.options.first(where: { ["cacert", "cert", "key"].contains($0.name) }) {
+            throw CoordinationError(
+                .invalidConfiguration, "store URL option \(tlsFile.name)= is a TLS file, and TLS is etcds://; write etcds://… to use it")
+        }
         try url.requireOptions(in: secure ? ["ttl", "timeout", "cacert", "cert", "key"] : ["ttl", "timeout"])
         self.init(
             endpoints: url.hosts.isEmpty ? ["127.0.0.1:2379"] : url.hosts, namespace: url.namespace,

@@ -265,6 +265,7 @@ struct EtcdStoreTests {
             _ = try await registry.open("etcd://127.0.0.1:1/x?cacert=/ca.pem", logger: Logger(label: "test"))
         }
         #expect(tlsOnHTTP?.code == .invalidConfiguration)
+        #expect(tlsOnHTTP?.message == "store URL option cacert= is a TLS file, and TLS is etcds://; write etcds://… to use it")
     }
 
     @Test func watchResumesAfterItsStreamDropsWithoutASnapshot() async throws {
