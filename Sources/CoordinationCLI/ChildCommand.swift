@@ -189,6 +189,12 @@ extension ChildCommand {
         if executableBits == 0 || !FileManager.default.isExecutableFile(atPath: program) {
             return (126, "it is not executable (chmod +x?)")
         }
+        // The kernel runs a binary or a script naming its interpreter; a shell would try any
+        // other file as a shell script, and coord does not.
+        let head = FileHandle(forReadingAtPath: program).flatMap { try? $0.read(upToCount: 4) }.map([UInt8].init) ?? []
+        if !head.isEmpty && !head.starts(with: [0x7F, 0x45, 0x4C, 0x46]) && !head.starts(with: Array("#!".utf8)) {
+            return (126, "it is neither a binary nor a script starting with #! (to run it as a shell script: sh \(program))")
+        }
         return (126, "the system refused to start it")
     }
 }

@@ -135,6 +135,21 @@ import Testing
         (["elect", "/e", "--", "/"], 126, "cannot run /: it is a directory"),
     ])
     func mistakes(arguments: [String], status: Int32, message: String) async throws {
+        try await Self.expectMistake(arguments, status: status, message: message)
+    }
+
+    /// An executable text file with no #! line: "the system refused to start it" said nothing of why.
+    @Test("an executable that is neither a binary nor a #! script is named so, 126")
+    func executableText() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write("echo hi\n", to: "plain")
+        chmod(file, 0o755)
+        try await Self.expectMistake(
+            ["lock", "x", "--", file], status: 126, message: "cannot run \(file): it is neither a binary nor a script starting with #! (to run it as a shell script: sh \(file))")
+    }
+
+    static func expectMistake(_ arguments: [String], status: Int32, message: String) async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let result = try await coord.run(arguments)
