@@ -54,9 +54,10 @@ enum ZooKeeperReturnCode {
             // Digest auth never refuses a password: a wrong one is just another identity, which
             // the ACL then shuts out. So etcd's `unauthenticated` for a wrong password is this code
             // here (reading the ACL to tell needs the missing permission); name that likely cause.
+            // The mapping does not know whether credentials were given: the words cover both.
             message = "the credentials in use may not \(operation)\(about) (its ZooKeeper ACL does not let them): if the password is wrong, "
                 + "ZooKeeper sees another identity instead of refusing it, so check the user and password in the store URL; "
-                + "else have the key's owner grant access"
+                + "if no user is given, give one the ACL lets in (zookeeper://USER:PASSWORD@host/…); else have the key's owner grant access"
         case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue:
             // The server enforces authentication (enforce.auth.enabled) and the handle gave none of a
             // scheme it accepts; it closes the session after this reply.

@@ -23,6 +23,7 @@ struct DigestACLTests {
                 } catch let error as CoordinationError {
                     #expect(error.code == .permissionDenied)
                     #expect(error.backendDetail?.contains("ZNOAUTH") == true)
+                    #expect(error.message.contains("if no user is given, give one the ACL lets in"), "\(error.message)")
                 }
                 do {
                     _ = try await intruder.create(try Key("/intruder"), string: "x")
