@@ -28,6 +28,8 @@ struct GatewayCall {
     private var index = 0
     private var reauthenticated = false
     private var lastFailure: GatewayFailure?
+    /// Each endpoint that could not be reached, in turn: named together once all were tried.
+    private var unreached: [(endpoint: String, failure: TransportFailure)] = []
 
     init(gateway: Gateway, path: String, payload: [UInt8], kind: RequestKind, timeout: Duration) {
         self.gateway = gateway
@@ -56,6 +58,7 @@ struct GatewayCall {
         case .failure(var error):
             error.endpointAnsweredBefore = gateway.hasAnswered(index)
             lastFailure = .transport(error, endpoint: endpoint)
+            unreached.append((endpoint, error))
             gateway.rotateEndpoint(from: index)
             if kind.sendsOnce && !error.neverSent {
                 // This write may have been applied, so it is not sent again; but the endpoint
@@ -109,8 +112,15 @@ struct GatewayCall {
 
     private static let whiteSpace: Set<UInt8> = [9, 10, 13, 32]
 
-    /// The error once no endpoint is left to try.
-    var exhausted: CoordinationError { .gateway(lastFailure ?? .malformed("no endpoint configured"), kind: kind) }
+    /// The error once no endpoint is left to try; when none could be reached, each is named.
+    var exhausted: CoordinationError {
+        var error = CoordinationError.gateway(lastFailure ?? .malformed("no endpoint configured"), kind: kind)
+        let plainlyUnreachable = unreached.allSatisfy { !$0.failure.timedOut && $0.failure.tlsProblem == nil && $0.failure.neverSent }
+        if unreached.count > 1, unreached.count == attempt, plainlyUnreachable, error.code == .unavailable {
+            error.message = CoordinationError.unreachable(unreached)
+        }
+        return error
+    }
 }
 
 /// The decisions of getting a token (`/v3/auth/authenticate`), apart from how requests are sent.

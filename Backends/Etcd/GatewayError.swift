@@ -39,6 +39,18 @@ enum RequestKind: Sendable {
 extension CoordinationError {
     /// The one place a gateway failure becomes a ``CoordinationError``; the gateway's own words
     /// (HTTP status, gRPC code and message, curl error) ride along in `backendDetail`.
+    /// Named as ZooKeeper names it: each endpoint and why, then what to check (a host name, when
+    /// no name resolved).
+    static func unreachable(_ endpoints: [(endpoint: String, failure: TransportFailure)]) -> String {
+        let unresolved = Int(CURLE_COULDNT_RESOLVE_HOST.rawValue)
+        let reasons = endpoints.map { endpoint, failure in
+            "\(endpoint): \(failure.code == Int(CURLE_COULDNT_CONNECT.rawValue) ? "connection refused" : failure.message)"
+        }
+        let check = endpoints.allSatisfy { $0.failure.code == unresolved }
+            ? "is the URL's host name right?" : "is the server running, and is the URL's host:port right?"
+        return "cannot reach etcd (\(reasons.joined(separator: "; "))); \(check)"
+    }
+
     static func gateway(_ failure: GatewayFailure, kind: RequestKind, key: Key? = nil) -> CoordinationError {
         switch failure {
         case .transport(let transport, let endpoint):
@@ -75,11 +87,7 @@ extension CoordinationError {
                 return CoordinationError(
                     .connectionLoss, "lost contact with etcd during a write; its outcome is unknown", key: key, backendDetail: detail)
             }
-            // Named as ZooKeeper names it: the endpoint and why, then what to check.
-            let why = transport.code == Int(CURLE_COULDNT_CONNECT.rawValue) ? "connection refused" : transport.message
-            return CoordinationError(
-                .unavailable, "cannot reach etcd (\(endpoint): \(why)); is the server running, and is the URL's host:port right?", key: key,
-                backendDetail: detail)
+            return CoordinationError(.unavailable, unreachable([(endpoint, transport)]), key: key, backendDetail: detail)
 
         case .notGateway(let status, let body, let endpoint):
             let detail = "HTTP \(status) at \(endpoint), not JSON"

@@ -57,6 +57,29 @@ import Testing
         #expect(!goesOn(.write, after: .failure(sentThenDropped)), "a write that may have been applied is never sent again")
     }
 
+    /// Only the last endpoint used to be named, where ZooKeeper names each.
+    @Test("when no endpoint can be reached, each is named, and a name that resolves nowhere points at the host name")
+    func everyUnreachableEndpointIsNamed() throws {
+        func exhausted(_ failures: [TransportFailure]) -> CoordinationError? {
+            let pair = Gateway(
+                hosts: ["127.0.0.1:1", "nowhere.invalid:2379"], secure: false, tls: nil, user: nil, password: nil,
+                requestTimeout: .seconds(1), logger: Logger(label: "test"))
+            var call = GatewayCall(gateway: pair, path: "/v3/kv/put", payload: [], kind: .write, timeout: .seconds(1))
+            for failure in failures {
+                guard call.nextRequest() != nil, case .next = call.handle(.failure(failure)) else { return nil }
+            }
+            return call.nextRequest() == nil ? call.exhausted : nil
+        }
+        let refused = TransportFailure(code: Int(CURLE_COULDNT_CONNECT.rawValue), message: "Failed to connect")
+        let unresolved = TransportFailure(code: Int(CURLE_COULDNT_RESOLVE_HOST.rawValue), message: "Could not resolve host: nowhere.invalid")
+        let both = try #require(exhausted([refused, unresolved]))
+        #expect(both.code == .unavailable)
+        #expect(both.message == "cannot reach etcd (http://127.0.0.1:1: connection refused; http://nowhere.invalid:2379: Could not resolve host: "
+            + "nowhere.invalid); is the server running, and is the URL's host:port right?")
+        let names = try #require(exhausted([unresolved, unresolved]))
+        #expect(names.message.hasSuffix("); is the URL's host name right?"), "\(names.message)")
+    }
+
     @Test("a timed-out write says whether it went out: unknown outcome, or nothing written")
     func timedOutWriteWords() {
         let sent = CoordinationError.gateway(
