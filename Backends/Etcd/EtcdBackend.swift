@@ -6,7 +6,8 @@ extension StoreBackend {
     public static var etcd: StoreBackend {
         StoreBackend(
             schemes: ["etcd", "etcds"],
-            usage: "etcd[s]://[USER:PASSWORD@][HOST[:PORT][,…]][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]"
+            usage: "etcd[s]://[USER:PASSWORD@][HOST[:PORT][,…]][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]",
+            check: { url throws(CoordinationError) in _ = try EtcdConfiguration(url: url) }
         ) { url, logger in
             try await EtcdStore(configuration: EtcdConfiguration(url: url), logger: logger)
         }

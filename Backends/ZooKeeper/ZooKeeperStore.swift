@@ -487,7 +487,8 @@ extension StoreBackend {
     public static var zookeeper: StoreBackend {
         StoreBackend(
             schemes: ["zookeeper"],
-            usage: "zookeeper://[USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?sessionTimeout=TIME]"
+            usage: "zookeeper://[USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?sessionTimeout=TIME]",
+            check: { url throws(CoordinationError) in _ = try ZooKeeperConfiguration(url: url) }
         ) { url, logger in
             try await ZooKeeperStore(url: url, logger: logger)
         }

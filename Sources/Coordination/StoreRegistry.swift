@@ -8,13 +8,17 @@ public struct StoreBackend: Sendable {
     public var usage: String
     /// Opens a handle (and its session) for a parsed URL.
     public var open: @Sendable (StoreURL, Logger) async throws -> any CoordinationStore
+    /// Checks a parsed URL's hosts, options and credentials as `open` would, without connecting;
+    /// `nil` when the backend checks nothing before it connects.
+    public var check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)?
 
     public init(
-        schemes: [String], usage: String,
+        schemes: [String], usage: String, check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)? = nil,
         open: @escaping @Sendable (StoreURL, Logger) async throws -> any CoordinationStore
     ) {
         self.schemes = schemes
         self.usage = usage
+        self.check = check
         self.open = open
     }
 }
@@ -45,13 +49,23 @@ public struct StoreRegistry: Sendable {
     }
 
     public func open(_ url: StoreURL, logger: Logger) async throws -> any CoordinationStore {
+        try await knownBackend(for: url).open(url, logger: logger)
+    }
+
+    /// What `open` would refuse in `url` before connecting: an unknown scheme, and whatever its
+    /// backend's ``StoreBackend/check`` finds (an unknown option, a bad TTL, a missing password).
+    public func check(_ url: StoreURL) throws(CoordinationError) {
+        try knownBackend(for: url).check?(url)
+    }
+
+    private func knownBackend(for url: StoreURL) throws(CoordinationError) -> StoreBackend {
         guard let backend = backend(for: url.scheme) else {
             throw CoordinationError(
                 .invalidConfiguration,
                 "unknown store scheme '\(url.scheme)' in '\(url)'; known schemes: "
                     + knownSchemes.map { $0 + "://" }.joined(separator: ", "))
         }
-        return try await backend.open(url, logger: logger)
+        return backend
     }
 }
 

@@ -18,31 +18,34 @@ struct CommandContext {
     let storeURL: StoreURL
 
     /// Resolves the configuration and parses the store URL; no I/O beyond reading a config file.
-    /// An unknown scheme is refused here too, so that no input is read for nothing.
+    /// What the URL's backend would refuse before connecting (an unknown scheme or option, a bad
+    /// TTL) is refused here too unless `checksStoreURL` is false, so that no input is read for nothing.
     /// - Parameter check: sees the resolved settings (with their sources) before the store URL is
     ///   parsed, for a command that refuses a setting it cannot honour.
     static func make(
-        _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
+        _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }, checksStoreURL: Bool = true
     ) async throws -> CommandContext {
         let (configuration, logger) = try await resolve(options, checking: check)
         let (storeURL, notes) = try configuration.storeURLWithNotes()
         for note in notes { StandardStreams.writeError("coord: note: " + note) }
-        guard registry.backend(for: storeURL.scheme) != nil else {
-            // The registry words the unknown-scheme error (with the known schemes); opening an
-            // unknown scheme fails before any I/O. Say where the URL came from.
-            do {
-                _ = try await registry.open(storeURL, logger: logger)
-            } catch var error as CoordinationError {
-                error.message += " (from \(configuration.store.source))"
-                throw error
-            }
-            throw CoordinationError(.invalidConfiguration, "unknown store scheme '\(storeURL.scheme)'")
-        }
+        let context = CommandContext(configuration: configuration, logger: logger, storeURL: storeURL)
+        if checksStoreURL { try context.checkStoreURL() }
         logger.debug("configuration resolved", metadata: [
             "store": "\(storeURL)", "store.source": "\(configuration.store.source)",
             "config.file": "\(configuration.file ?? "none")",
         ])
-        return CommandContext(configuration: configuration, logger: logger, storeURL: storeURL)
+        return context
+    }
+
+    /// What opening the store would refuse before connecting (an unknown scheme, option or
+    /// password setting), refused now, saying where the URL came from.
+    func checkStoreURL() throws {
+        do {
+            try Self.registry.check(storeURL)
+        } catch var error {
+            error.message += " (from \(configuration.store.source))"
+            throw error
+        }
     }
 
     /// The configuration and the logger, for a command that opens stores named otherwise

@@ -44,7 +44,8 @@ struct ConfigCheck: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try await CommandContext.make(global)
+        // The settings are printed before the URL is checked: they are what to look at when it is refused.
+        let context = try await CommandContext.make(global, checksStoreURL: false)
         let configuration = context.configuration
         var rows: [(String, String, String)] = [
             ("config file", configuration.file ?? "none", configuration.file == nil ? "none found" : "read"),
@@ -72,6 +73,7 @@ struct ConfigCheck: AsyncParsableCommand {
                 name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
                     + value.padding(toLength: valueWidth + 2, withPad: " ", startingAt: 0) + "(\(source))")
         }
+        try context.checkStoreURL()
         let reached = try await context.withStore { store in
             let children = try await store.children(of: .root)
             let session = store.session

@@ -105,6 +105,10 @@ struct ExitStatusTests {
             // After the command's own options, on the same command line: still a setting.
             (["job", "add", "x", "--handler", "h", "--session-ttl", "0s"], "session TTL '0s' from --session-ttl"),
             (["worker", "--capacity", "2", "--log-level", "loud"], "log level 'loud' from --log-level"),
+            // What the URL's backend refuses says where the URL came from, before any connection.
+            (["--store", "etcd://127.0.0.1:1/a?tll=3s", "kv", "get", "/a"], "unknown option 'tll' for etcd:// store URLs; known options: ttl, timeout (from --store)"),
+            (["--store", "zookeeper://127.0.0.1:1/a?ttl=abc", "kv", "get", "/a"], "store URL option ttl=abc is not a duration; "),
+            (["--store", "memory://?ttl=1h30m", "kv", "get", "/a"], "(for 1h30m write 90m) (from --store)"),
         ])
     func badGlobalSetting(arguments: [String], named: String) async throws {
         let coord = try CoordProcess()
