@@ -5,9 +5,9 @@ import Coordination
 /// (everything else), and both follow these same rules.
 ///
 /// Connection errors move on to the next endpoint (for writes only when the request surely never
-/// left, but for a lease grant always); so does a reply that is not etcd's, which applied
-/// nothing; a 401 re-authenticates once and retries (tokens expire); a read that meets a member
-/// without a leader tries another member.
+/// left, but for a lease grant always); so does a reply that is not etcd's (for writes only when
+/// no proxy may have forwarded them); a 401 re-authenticates once and retries (tokens expire); a
+/// read that meets a member without a leader tries another member.
 struct GatewayCall {
     enum Step {
         case reply(JSONValue)
@@ -76,11 +76,7 @@ struct GatewayCall {
             guard let json = JSONValue.parse(reply), case .object = json else {
                 // Cut-off or garbled JSON is etcd's reply gone wrong; anything else is not etcd.
                 guard reply.first(where: { !Self.whiteSpace.contains($0) }) == UInt8(ascii: "{") || reply.isEmpty else {
-                    // Not etcd, so nothing was applied there: any request may go on to the next endpoint.
-                    lastFailure = .notGateway(status: status, body: Gateway.excerpt(reply), endpoint: endpoint)
-                    gateway.rotateEndpoint(from: index)
-                    attempt += 1
-                    return .next
+                    return notEtcd(.notGateway(status: status, body: Gateway.excerpt(reply), endpoint: endpoint), status: status)
                 }
                 return .fail(.gateway(
                     .malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Gateway.excerpt(reply))"), kind: kind))
@@ -93,13 +89,7 @@ struct GatewayCall {
             reauthenticated = true
             return .authenticate(endpoint: endpoint)
         }
-        // Not etcd (a web server's page, a proxy's error): nothing was applied, so any request goes on.
-        if case .notGateway = failure {
-            lastFailure = failure
-            gateway.rotateEndpoint(from: index)
-            attempt += 1
-            return .next
-        }
+        if case .notGateway = failure { return notEtcd(failure, status: status) }
         // A member without a leader (an election under way) cannot serve; another may.
         if case .status(_, 14?, _) = failure, kind == .read, gateway.endpoints.count > 1 {
             lastFailure = failure
@@ -111,6 +101,20 @@ struct GatewayCall {
     }
 
     private static let whiteSpace: Set<UInt8> = [9, 10, 13, 32]
+
+    /// A reply that is not etcd's: a web server's page, or a proxy's. Below 500 nothing was
+    /// applied behind it, so any request goes on to the next endpoint. A proxy's 5xx (502, 503,
+    /// 504) may come after it forwarded the request and etcd applied it: a write stops there,
+    /// as after a dropped connection. A reply that names a setting to fix (a TLS port spoken to in
+    /// plain HTTP) stops every request: the next endpoint is likely set up the same way.
+    private mutating func notEtcd(_ failure: GatewayFailure, status: Int) -> Step {
+        let error = CoordinationError.gateway(failure, kind: kind)
+        if error.code == .invalidConfiguration || (kind.sendsOnce && status >= 500) { return .fail(error) }
+        lastFailure = failure
+        gateway.rotateEndpoint(from: index)
+        attempt += 1
+        return .next
+    }
 
     /// The error once no endpoint is left to try; when none could be reached, each is named.
     var exhausted: CoordinationError {

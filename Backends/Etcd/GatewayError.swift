@@ -28,8 +28,9 @@ enum GatewayFailure: Sendable {
 enum RequestKind: Sendable {
     case read
     case write
-    /// A write whose second copy does no harm, so it is sent to the next endpoint after any
-    /// failure: a lease grant (a lease granted twice leaves one unused, which expires by itself).
+    /// A write whose second copy does no harm, so it goes on to the next endpoint after a failed
+    /// transfer or a proxy's error, as a read does: a lease grant (a lease granted twice leaves
+    /// one that is never kept alive, which expires after its TTL).
     case repeatableWrite
 
     /// Whether a request that may have reached the server must not be sent again.

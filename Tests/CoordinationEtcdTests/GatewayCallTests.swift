@@ -46,11 +46,16 @@ import Testing
         let sentThenTimedOut = TransportFailure(code: Self.timedOut, message: "Operation timed out", requestWentOut: true)
         let connectTimedOut = TransportFailure(code: Self.timedOut, message: "Connection timed out", requestWentOut: false)
         let sentThenDropped = TransportFailure(code: Int(CURLE_GOT_NOTHING.rawValue), message: "Empty reply", requestWentOut: true)
+        let proxyTimeout: Result<(status: Int, body: [UInt8]), TransportFailure> = .success((status: 504, body: Array("upstream request timeout".utf8)))
+        let plainToTLS: Result<(status: Int, body: [UInt8]), TransportFailure> = .success((status: 400, body: Array("Client sent an HTTP request to an HTTPS server.".utf8)))
         for kind in [RequestKind.read, .write, .repeatableWrite] {
             #expect(goesOn(kind, after: page), "\(kind): a page is not etcd, which applied nothing")
             #expect(goesOn(kind, after: error404), "\(kind): a 404 page is not etcd either")
             #expect(goesOn(kind, after: .failure(connectTimedOut)), "\(kind): nothing went out")
+            #expect(!goesOn(kind, after: plainToTLS), "\(kind): a setting to fix (etcds://), likely the same at every endpoint")
         }
+        #expect(goesOn(.read, after: proxyTimeout) && goesOn(.repeatableWrite, after: proxyTimeout))
+        #expect(!goesOn(.write, after: proxyTimeout), "a proxy's 504 may come after etcd applied the write: never sent again")
         #expect(goesOn(.read, after: .failure(sentThenTimedOut)) && goesOn(.repeatableWrite, after: .failure(sentThenTimedOut)))
         #expect(goesOn(.read, after: .failure(sentThenDropped)) && goesOn(.repeatableWrite, after: .failure(sentThenDropped)))
         #expect(!goesOn(.write, after: .failure(sentThenTimedOut)), "a write that may have been applied is never sent again")
