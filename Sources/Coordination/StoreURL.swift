@@ -175,24 +175,24 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
     /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
     /// `:` and the next `@`, with no `/` between them, is taken for a password.
-    /// A password holding `/`, `?` or `#` ends the authority early (`etcd://u:pa/ss@h`): the part
-    /// before it would be read as a host with a port that is the password's start, and quoted in
-    /// the error. An `@` past the authority, after a host whose port is not a number, is taken for
-    /// that mistake and refused without quoting anything before the last `@`. (An `@` in a
-    /// namespace after a well-formed host stays what it is.)
+    /// A password holding `/`, `?` or `#` ends the host part early (`etcd://u:pa/ss@h`): what
+    /// follows would be read as a host with the password's start for a port, as a namespace or
+    /// as an option, and quoted in an error. So an `@` past the host part (in the path, or in an
+    /// option's name) is refused, quoting nothing before the last `@`. An `@` meant for a
+    /// namespace is written `%40`; an option's value may hold one (a file's path).
     private static func refuseUnescapedCredentials(_ rest: Substring, scheme: String) throws(CoordinationError) {
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard !authority.contains("@"), let lastAt = rest[authorityEnd...].lastIndex(of: "@") else { return }
-        let portIsText = authority.split(separator: ",").contains { host in
-            guard let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") else { return false }
-            return !host[host.index(after: colon)...].allSatisfy(\.isNumber)
+        let queryStart = rest[authorityEnd...].firstIndex(of: "?") ?? rest.endIndex
+        let path = rest[authorityEnd..<queryStart]
+        let optionNames = rest[queryStart...].dropFirst().split(separator: "&").map { $0.prefix { $0 != "=" } }
+        guard path.contains("@") || optionNames.contains(where: { $0.contains("@") }), let lastAt = rest.lastIndex(of: "@") else {
+            return
         }
-        guard portIsText else { return }
         throw CoordinationError(
             .invalidConfiguration,
-            "store URL '\(scheme)://***\(rest[lastAt...])' has a user or password holding '/', '?' or '#', which end the host part "
-                + "early; percent-encode them (%2F, %3F, %23), or give the password with --password-file or COORD_PASSWORD")
+            "store URL '\(scheme)://***\(rest[lastAt...])' has an '@' after its host part: if it ends a user and password, "
+                + "percent-encode any '/', '?' or '#' in them (%2F, %3F, %23), or give the password with --password-file or "
+                + "COORD_PASSWORD; if it belongs to the namespace, write it as %40")
     }
 
     public static func redacted(_ text: String) -> String {

@@ -22,8 +22,13 @@ import Testing
         #expect(StoreURL.redacted("etcd://root:hunter2@h/ns?x") == "etcd://root:***@h/ns?x")
     }
 
-    /// `etcd://user:SeCr/et@h/ns` used to be refused as "endpoint 'user:SeCr' has port 'SeCr'".
-    @Test(arguments: ["etcd://user:SeCr/et@127.0.0.1/ns", "zookeeper://user:SeCr?et@127.0.0.1/ns", "etcd://user:Se#Cr@h", "etcd://h1,user:SeCr/x@h2"])
+    /// `etcd://user:SeCr/et@h/ns` used to be refused as "endpoint 'user:SeCr' has port 'SeCr'";
+    /// other shapes took the password's end for a namespace or an option, and quoted it.
+    @Test(arguments: [
+        "etcd://user:SeCr/et@127.0.0.1/ns", "zookeeper://user:SeCr?et@127.0.0.1/ns", "etcd://user:Se#Cr@h", "etcd://h1,user:SeCr/x@h2",
+        "etcd://root:2024/SeCr@db1", "etcd://u:99999/SeCr@h", "etcd://u:/SeCr@h", "etcd://u:12?SeCr@h", "etcd://u:1,2/SeCr@h",
+        "etcd://us/SeCr:pass@h", "etcd://u:p@ss/SeCr@h/ns",
+    ])
     func aPasswordHoldingASlashOrQuestionMarkIsRefusedUnquoted(text: String) {
         do {
             _ = try StoreURL(text)
@@ -31,13 +36,16 @@ import Testing
         } catch {
             #expect(error.code == .invalidConfiguration)
             #expect(!error.message.contains("SeCr") && !error.message.contains("Se#"), "\(error.message)")
-            #expect(error.message.contains("percent-encode them (%2F, %3F, %23)"), "\(error.message)")
+            #expect(error.message.contains("percent-encode any '/', '?' or '#' in them (%2F, %3F, %23)"), "\(error.message)")
         }
     }
 
-    @Test func anAtSignInANamespaceAfterAWellFormedHostIsTheNamespace() throws {
-        #expect(try StoreURL("etcd://h:2379/team@x").namespace == (try Key("/team@x")))
-        #expect(try StoreURL("memory://name/a@b").namespace == (try Key("/a@b")))
+    @Test func anAtSignInANamespaceIsWrittenEscapedAndInAnOptionValueAsItIs() throws {
+        #expect(try StoreURL("etcd://h:2379/team%40x").namespace == (try Key("/team@x")))
+        #expect(try StoreURL("memory://name/a%40b").namespace == (try Key("/a@b")))
+        #expect(try StoreURL("etcds://h/ns?cacert=/home/me@corp/ca.pem").option("cacert") == "/home/me@corp/ca.pem")
+        #expect(try StoreURL("etcd://[::1]:2379/ns").hosts == ["[::1]:2379"])
+        #expect(throws: CoordinationError.self) { try StoreURL("etcd://h:2379/team@x") }
     }
 
     /// `--session-ttl 1e300s` and `?ttl=1e30` trapped converting the milliseconds to Int64.
