@@ -262,7 +262,8 @@ public enum DurationText {
     /// in a message: `"--every 1h30m " + problem` reads "--every 1h30m is not a duration; write
     /// one number and one unit … (for 1h30m write 90m)".
     public static func positive(_ text: String) -> Result<Duration, Problem> {
-        let trimmed = text.trimmingCharacters(in: " ")
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        let trimmed = String(text.drop(while: blank).reversed().drop(while: blank).reversed())
         if trimmed.hasPrefix("-") { return .failure(Problem("is negative; \(forms)")) }
         if let duration = parse(String(trimmed)) {
             return duration > .zero ? .success(duration) : .failure(Problem("is not positive; \(forms)"))
