@@ -190,9 +190,15 @@ extension ChildCommand {
             return (126, "it is not executable (chmod +x?)")
         }
         // The kernel runs a binary or a script naming its interpreter; a shell would try any
-        // other file as a shell script, and coord does not.
-        let head = FileHandle(forReadingAtPath: program).flatMap { try? $0.read(upToCount: 4) }.map([UInt8].init) ?? []
-        if !head.isEmpty && !head.starts(with: [0x7F, 0x45, 0x4C, 0x46]) && !head.starts(with: Array("#!".utf8)) {
+        // other file as a shell script, and coord does not. Only a regular file is read (a FIFO
+        // would block), and only its first bytes.
+        let regular = info.st_mode & S_IFMT == S_IFREG
+        let head = regular ? FileHandle(forReadingAtPath: program).flatMap { try? $0.read(upToCount: 4) }.map([UInt8].init) ?? [] : []
+        let binaryMagic: [[UInt8]] = [
+            [0x7F, 0x45, 0x4C, 0x46],  // ELF
+            [0xFE, 0xED, 0xFA, 0xCE], [0xFE, 0xED, 0xFA, 0xCF], [0xCE, 0xFA, 0xED, 0xFE], [0xCF, 0xFA, 0xED, 0xFE], [0xCA, 0xFE, 0xBA, 0xBE],  // Mach-O
+        ]
+        if !head.isEmpty && !binaryMagic.contains(where: head.starts(with:)) && !head.starts(with: Array("#!".utf8)) {
             return (126, "it is neither a binary nor a script starting with #! (to run it as a shell script: sh \(program))")
         }
         return (126, "the system refused to start it")
