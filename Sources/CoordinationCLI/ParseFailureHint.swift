@@ -9,11 +9,26 @@ enum ParseFailureHint {
     /// The one line to print instead of argument-parser's, or `nil` to keep its own.
     /// - Parameter message: argument-parser's own message for the failure.
     static func line(for arguments: [String], message: String, root: any ParsableCommand.Type = Coord.self) -> String? {
-        unknownCommand(in: arguments, root: root) ?? negativeValue(in: arguments, message: message)
+        if let (line, index) = unknownCommand(in: arguments, root: root), isAbout(word: index, in: arguments, message) { return line }
+        return negativeValue(in: arguments, message: message)
     }
 
-    /// The first word where a command name is due that names none, with the commands there are.
-    static func unknownCommand(in arguments: [String], root: any ParsableCommand.Type) -> String? {
+    /// Whether argument-parser's failure is the unknown command at `index`: it names that word as
+    /// unexpected, or an option after it (read against the wrong command). An unknown option
+    /// before it (`coord --yes kvv get`) is the failure argument-parser names, and stays so.
+    static func isAbout(word index: Int, in arguments: [String], _ message: String) -> Bool {
+        // "Unexpected argument 'gett'", or "2 unexpected arguments: 'gett', '/a'".
+        if message.contains("nexpected argument"), message.contains("'\(arguments[index])'") { return true }
+        guard let quoted = message.split(separator: "'", omittingEmptySubsequences: false).dropFirst().first,
+            message.hasPrefix("Unknown option")
+        else { return false }
+        let option = quoted.split(separator: " ").first.map(String.init) ?? ""
+        return arguments[(index + 1)...].contains { $0 == option || $0.hasPrefix(option + "=") }
+    }
+
+    /// The first word where a command name is due that names none, with the commands there are,
+    /// and where it is among the arguments.
+    static func unknownCommand(in arguments: [String], root: any ParsableCommand.Type) -> (line: String, index: Int)? {
         var command = root
         var path = [name(of: root)]
         var index = 0
@@ -32,7 +47,7 @@ enum ParseFailureHint {
                 let shown = subcommands.filter { $0.configuration.shouldDisplay }.map(name(of:))
                 let guess = Spelling.nearest(to: word, among: shown).map { " (did you mean '\($0)'?)" } ?? ""
                 let at = path.joined(separator: " ")
-                return "unknown command '\(word)' for \(at)\(guess); the commands: \(shown.joined(separator: ", ")) (see \(at) --help)"
+                return ("unknown command '\(word)' for \(at)\(guess); the commands: \(shown.joined(separator: ", ")) (see \(at) --help)", index - 1)
             }
             command = next
             path.append(word)

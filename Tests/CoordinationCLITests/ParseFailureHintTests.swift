@@ -8,15 +8,25 @@ struct ParseFailureHintTests {
     @Test(
         "a word where a command is due that names none is an unknown command, with the commands there and the nearest",
         arguments: [
-            (["foo"], "unknown command 'foo' for coord; the commands: kv, lock, elect, members, run, job, jobs,"),
-            (["kv", "gett", "/a"], "unknown command 'gett' for coord kv (did you mean 'get'?); the commands: put, get, create,"),
-            (["--store", "memory://", "job", "ad", "x", "--command", "true"], "unknown command 'ad' for coord job (did you mean 'add'?)"),
-            (["--log-level=info", "kv", "lss"], "unknown command 'lss' for coord kv (did you mean 'ls'?)"),
+            (["foo"], "Unexpected argument 'foo'", "unknown command 'foo' for coord; the commands: kv, lock, elect, members, run, job, jobs,"),
+            (["kv", "gett", "/a"], "2 unexpected arguments: 'gett', '/a'", "unknown command 'gett' for coord kv (did you mean 'get'?); the commands: put, get, create,"),
+            (
+                ["--store", "memory://", "job", "ad", "x", "--command", "true"], "Unknown option '--command'",
+                "unknown command 'ad' for coord job (did you mean 'add'?)"
+            ),
+            (["--log-level=info", "kv", "lss"], "Unexpected argument 'lss'", "unknown command 'lss' for coord kv (did you mean 'ls'?)"),
         ])
-    func unknownCommand(arguments: [String], line: String) throws {
-        let hint = try #require(ParseFailureHint.line(for: arguments, message: "Unexpected argument"))
+    func unknownCommand(arguments: [String], message: String, line: String) throws {
+        let hint = try #require(ParseFailureHint.line(for: arguments, message: message))
         #expect(hint.hasPrefix(line), "\(hint)")
         #expect(!hint.contains("__lifeline"), "hidden commands stay hidden: \(hint)")
+    }
+
+    /// A flag before the misspelt command was taken to hold a value: "unknown command 'get'".
+    @Test("an unknown option before a misspelt command is the failure argument-parser names, and its words stand")
+    func unknownOptionFirst() {
+        #expect(ParseFailureHint.line(for: ["--yes", "kvv", "get", "/a"], message: "Unknown option '--yes'") == nil)
+        #expect(ParseFailureHint.line(for: ["kvv", "--yes"], message: "Unknown option '--yes'") != nil, "after it: the misspelt command is why")
     }
 
     @Test("a command line whose commands all exist gets no hint: argument-parser's own words stand")
