@@ -331,10 +331,12 @@ struct EtcdStoreTests {
         let namespace = SharedEtcd.uniqueNamespace()
         let relays = try (0..<3).map { _ in try TCPRelay(upstreams: SharedEtcd.endpoints) { false } }
         defer { for relay in relays { relay.stop() } }
-        // 9 s: the report is due about 5 s after the last contact (the next keep-alive a third
-        // of a TTL later, overdue 2 s after that), which leaves a loaded machine 4 s; with 3 s,
-        // due at 2 s, one CI run saw it at 4.2 s.
-        let ttl = Duration.seconds(9)
+        // 15 s: the report is due about 7 s after the last contact (the next keep-alive a third
+        // of a TTL later, overdue 2 s after that), which leaves a loaded machine 8 s, while the
+        // old behaviour (4/3 of a TTL) still fails. With 3 s, due at 2 s, one CI run saw it at
+        // 4.2 s; with 9 s, due at 5 s, one full local run saw it at 9.7 s (this test's task, on a
+        // cooperative pool busy with other suites, may take the event late).
+        let ttl = Duration.seconds(15)
         let store = try await SharedEtcd.open(namespace, ttl: ttl, endpoints: relays.map(\.address))
         do {
             var states = store.sessionEvents().makeAsyncIterator()
