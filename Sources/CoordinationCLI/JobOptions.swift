@@ -181,12 +181,13 @@ extension JobOptions {
     /// as an unknown option. `nil` unless `arguments` (without the program name) do not parse as
     /// a `job add` as they are (help is no `job add`) and do with a dash-led word in them read as the id.
     static func optionLikeIDProblem(in arguments: [String]) -> String? {
-        guard arguments.count > 2, arguments[0] == "job", arguments[1] == "add",
+        // `job add` may follow global options (`--store URL job add -dash`).
+        guard let job = arguments.indices.dropLast().first(where: { arguments[$0] == "job" && arguments[$0 + 1] == "add" }),
             arguments.contains(where: { $0.hasPrefix("-") && !$0.hasPrefix("--") && $0.count > 1 }),
             (try? Coord.parseAsRoot(arguments)) as? JobAdd == nil
         else { return nil }
         let placeholder = "coord-option-like-id"
-        for index in arguments.indices.dropFirst(2) {
+        for index in arguments.indices.dropFirst(job + 2) {
             let word = arguments[index]
             if word == "--" { break }
             guard word.hasPrefix("-"), !word.hasPrefix("--"), word.count > 1, !["-h", "-help"].contains(word) else { continue }

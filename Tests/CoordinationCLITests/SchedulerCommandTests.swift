@@ -359,6 +359,17 @@ struct SchedulerCommandTests {
         #expect(result.stdout.isEmpty)
     }
 
+    /// With a global option before `job add`, `-dash` was read as -d -a -s -h: the help, status 0, nothing added.
+    @Test("an option-like id is named after global options too")
+    func optionLikeIDAfterGlobalOptions() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", "etcd://127.0.0.1:9/none", "job", "add", "-dash", "--command", "true"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderrLines == ["coord: -dash was read as options, not as the job's id: a job id cannot start with '-'; give one that starts with a letter or a digit"])
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("--shard-params without --shards makes one item per parameter")
     func shardsFromParameters() async throws {
         let coord = try CoordProcess()
