@@ -29,7 +29,8 @@ struct JobAdd: AsyncParsableCommand {
         discussion: """
             Without --cron, --every or --at the job runs once, now. --command runs a shell \
             command (with COORD_JOB_ID, COORD_RUN_ID, COORD_SHARD, COORD_SHARDS, \
-            COORD_SHARD_PARAM, COORD_ATTEMPT and COORD_FENCING_TOKEN in its environment) on \
+            COORD_SHARD_PARAM, COORD_ATTEMPT, COORD_FENCING_TOKEN and COORD_WORKER_ID in its \
+            environment) on \
             `coord worker`; --handler names code registered in your own workers. With --file, \
             submits every job of a jobs file (see coord run --example) instead.
 
@@ -77,25 +78,25 @@ struct JobAdd: AsyncParsableCommand {
         }
     }
 
+    /// A jobs file's bytes: `-` is stdin; any other path is opened as it is, so that `/dev/null`
+    /// and a shell's `<(…)` (a FIFO) read like files.
     static func read(_ path: String) async throws -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        let why: String
-        if path == "-" || path == "/dev/stdin" {
-            do {
-                return try await StandardStreams.readAll()
-            } catch {
-                throw CoordinationError(.invalidConfiguration, "cannot read jobs file \(path): \(error.description)")
-            }
-        } else if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            why = "no such file"
-        } else if isDirectory.boolValue {
-            why = "it is a directory; give the JSON file in it"
-        } else if let data = FileManager.default.contents(atPath: path) {
-            return [UInt8](data)
-        } else {
-            why = "permission denied"
+        func unreadable(_ why: String) -> CoordinationError {
+            CoordinationError(.invalidConfiguration, "cannot read jobs file \(path): \(why)")
         }
-        throw CoordinationError(.invalidConfiguration, "cannot read jobs file \(path): \(why)")
+        if path == "-" || path == "/dev/stdin" {
+            do { return try await StandardStreams.readAll() } catch { throw unreadable(error.description) }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw unreadable("no such file") }
+        if isDirectory.boolValue { throw unreadable("it is a directory; give the JSON file in it") }
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw unreadable(String(cString: strerror(errno)).lowercased()) }
+        do {
+            return try await StandardStreams.readAll(from: FileHandle(fileDescriptor: descriptor, closeOnDealloc: true))
+        } catch {
+            throw unreadable(error.reason)
+        }
     }
 }
 
@@ -151,6 +152,8 @@ struct JobShow: AsyncParsableCommand {
             let handler =
                 spec.handler == ShellJobHandler.name
                 ? "shell: " + String(decoding: spec.payload, as: UTF8.self) : spec.handler
+            // A one-shot job has no misfire policy (job add refuses --misfire on one): none is shown.
+            let misfire = if case .once = spec.schedule { "-" } else { spec.misfire == .fireOnceNow ? "fire-once-now" : "skip" }
             var lines: [(String, String)] = [
                 ("id", spec.id), ("handler", handler), ("schedule", SchedulerTables.schedule(spec.schedule)),
                 ("state", SchedulerTables.state(view, activeRuns: active.count)), ("next fire", SchedulerTables.time(next)),
@@ -158,7 +161,7 @@ struct JobShow: AsyncParsableCommand {
                 ("priority", String(spec.priority)), ("labels", SchedulerTables.labels(spec.requiredLabels)),
                 ("timeout", spec.timeout.map(DurationText.format) ?? "-"),
                 ("retries", "\(spec.retry.maxRetries) (back-off \(DurationText.format(spec.retry.backoffBase)))"),
-                ("misfire", spec.misfire == .fireOnceNow ? "fire-once-now" : "skip"), ("overlap", spec.overlap.rawValue),
+                ("misfire", misfire), ("overlap", spec.overlap.rawValue),
                 ("submitted", SchedulerTables.time(view.state.submittedAt)), ("active runs", String(active.count)),
             ]
             if !spec.shardParameters.isEmpty { lines.insert(("shard params", spec.shardParameters.joined(separator: ",")), at: 6) }

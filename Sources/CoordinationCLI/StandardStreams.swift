@@ -17,13 +17,14 @@ enum StandardStreams {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// All of stdin. The blocking read runs on a thread of its own.
-    /// - Throws: ``UnreadableInput`` when stdin cannot be read (closed, or a directory).
-    static func readAll() async throws(UnreadableInput) -> [UInt8] {
+    /// All of stdin, or of `handle` (a file, a FIFO such as a shell's `<(…)`). The blocking read
+    /// runs on a thread of its own.
+    /// - Throws: ``UnreadableInput`` when it cannot be read (closed, or a directory).
+    static func readAll(from handle: FileHandle = .standardInput) async throws(UnreadableInput) -> [UInt8] {
         let result: Result<[UInt8], UnreadableInput> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do {
-                    continuation.resume(returning: .success([UInt8](try FileHandle.standardInput.readToEnd() ?? Data())))
+                    continuation.resume(returning: .success([UInt8](try handle.readToEnd() ?? Data())))
                 } catch {
                     continuation.resume(returning: .failure(UnreadableInput(error)))
                 }

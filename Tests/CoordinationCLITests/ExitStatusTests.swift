@@ -86,6 +86,10 @@ struct ExitStatusTests {
         let run = try await coord.run(["run", "-"], stdinPath: "/")
         #expect(run.status == 7, "\(run.stderr)")
         #expect(run.stderrLines == ["coord: cannot read jobs file -: standard input cannot be read: Is a directory"])
+        // A special file reads as one: FileManager gave nothing for it, and coord said "permission denied".
+        let empty = try await coord.run(["job", "add", "--file", "/dev/null"])
+        #expect(empty.status == 7, "\(empty.stderr)")
+        #expect(empty.stderrLines.first?.hasPrefix("coord: /dev/null is not valid JSON: the file is empty") == true, "\(empty.stderr)")
     }
 
     @Test("a negative --priority is taken as the job's priority: JobSpec allows it")

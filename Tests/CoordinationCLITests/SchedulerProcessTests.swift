@@ -246,6 +246,12 @@ struct SchedulerProcessTests {
 
         let shown = try await coordRun(["job", "show", "hourly"])
         #expect(shown.status == 0 && shown.stdoutText.contains("every 1h"))
+        #expect(shown.stdoutText.split(separator: "\n").contains { $0.hasPrefix("misfire:") && $0.hasSuffix(" fire-once-now") }, "\(shown.stdoutText)")
+        // A one-shot job has no misfire policy to show (it used to show the default).
+        #expect(try await coordRun(["job", "add", "once-only", "--command", "true"]).status == 0)
+        let shownOnce = try await coordRun(["job", "show", "once-only"])
+        #expect(shownOnce.stdoutText.split(separator: "\n").contains { $0.hasPrefix("misfire:") && $0.hasSuffix(" -") }, "\(shownOnce.stdoutText)")
+        #expect(try await coordRun(["job", "rm", "once-only"]).status == 0)
         // --json: the spec as a jobs file gives it; the state's times in ISO 8601 like nextFire's.
         let shownJSON = try await coordRun(["job", "show", "hourly", "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(shownJSON.stdout)) as? [String: Any])
