@@ -215,7 +215,14 @@ enum JobControl {
             commandName: "pause", abstract: "Stop firing and claiming a job's runs (running ones finish).")
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
-        func run() async throws { try await JobControl.act(global) { try await $0.pause(id) } }
+        func run() async throws {
+            try await JobControl.act(global) { scheduler in
+                // Silent either way, a second pause would not tell a mistyped intent from a done one.
+                let already = try await scheduler.job(id)?.state.paused == true
+                try await scheduler.pause(id)
+                if already { StandardStreams.writeError("coord: note: \(id) was already paused") }
+            }
+        }
     }
 
     struct Resume: AsyncParsableCommand {
@@ -223,7 +230,13 @@ enum JobControl {
             commandName: "resume", abstract: "Resume a paused job (fire times passed while paused are not run).")
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
-        func run() async throws { try await JobControl.act(global) { try await $0.resume(id) } }
+        func run() async throws {
+            try await JobControl.act(global) { scheduler in
+                let notPaused = try await scheduler.job(id).map { !$0.state.paused } ?? false
+                try await scheduler.resume(id)
+                if notPaused { StandardStreams.writeError("coord: note: \(id) was not paused") }
+            }
+        }
     }
 
     struct Trigger: AsyncParsableCommand {

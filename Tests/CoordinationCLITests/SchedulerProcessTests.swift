@@ -223,8 +223,13 @@ struct SchedulerProcessTests {
         #expect(try await coordRun(["job", "add", "hourly", "--command", "true"]).status == 3)
         #expect(try await coordRun(["job", "pause", "hourly"]).status == 0)
         #expect(try await state() == "paused")
+        // Twice: the same, said so on stderr (it used to say nothing either way).
+        let pausedAgain = try await coordRun(["job", "pause", "hourly"])
+        #expect(pausedAgain.status == 0 && pausedAgain.stderrLines == ["coord: note: hourly was already paused"], "\(pausedAgain.stderr)")
         #expect(try await coordRun(["job", "resume", "hourly"]).status == 0)
         #expect(try await state() == "active")
+        let resumedAgain = try await coordRun(["job", "resume", "hourly"])
+        #expect(resumedAgain.status == 0 && resumedAgain.stderrLines == ["coord: note: hourly was not paused"], "\(resumedAgain.stderr)")
 
         let triggered = try await coordRun(["job", "trigger", "hourly"])
         let run = triggered.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
