@@ -38,10 +38,8 @@ enum RequestKind: Sendable {
 }
 
 extension CoordinationError {
-    /// The one place a gateway failure becomes a ``CoordinationError``; the gateway's own words
-    /// (HTTP status, gRPC code and message, curl error) ride along in `backendDetail`.
-    /// Named as ZooKeeper names it: each endpoint and why, then what to check (a host name, when
-    /// no name resolved).
+    /// Endpoints that could not be reached, named as ZooKeeper names them: each endpoint and why,
+    /// then what to check (a host name, when no name resolved).
     static func unreachable(_ endpoints: [(endpoint: String, failure: TransportFailure)]) -> String {
         let unresolved = Int(CURLE_COULDNT_RESOLVE_HOST.rawValue)
         let reasons = endpoints.map { endpoint, failure in
@@ -52,6 +50,8 @@ extension CoordinationError {
         return "cannot reach etcd (\(reasons.joined(separator: "; "))); \(check)"
     }
 
+    /// The one place a gateway failure becomes a ``CoordinationError``; the gateway's own words
+    /// (HTTP status, gRPC code and message, curl error) ride along in `backendDetail`.
     static func gateway(_ failure: GatewayFailure, kind: RequestKind, key: Key? = nil) -> CoordinationError {
         switch failure {
         case .transport(let transport, let endpoint):

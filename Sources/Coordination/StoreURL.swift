@@ -172,9 +172,6 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         hasher.combine(namespace)
     }
 
-    /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
-    /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
-    /// `:` and the next `@`, with no `/` between them, is taken for a password.
     /// A password holding `/`, `?` or `#` ends the host part early (`etcd://u:pa/ss@h`): what
     /// follows would be read as a host with the password's start for a port, as a namespace or
     /// as an option, and quoted in an error. So an `@` past the host part (in the path, or in an
@@ -195,6 +192,9 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                 + "COORD_PASSWORD; if it belongs to the namespace, write it as %40")
     }
 
+    /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
+    /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
+    /// `:` and the next `@`, with no `/` between them, is taken for a password.
     public static func redacted(_ text: String) -> String {
         var output = ""
         for character in text {
@@ -244,7 +244,6 @@ public enum DurationText {
     /// A duration of zero or more, at most a century; `nil` for anything else.
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: " ")
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         let unit = units.first { trimmed.hasSuffix($0.0) }
         guard let value = Double(trimmed.dropLast(unit?.0.count ?? 0)), value.isFinite, value >= 0 else { return nil }
         // 1e300s would not fit a Duration (converting it traps); a century is a mistake anyway.
@@ -254,6 +253,9 @@ public enum DurationText {
     }
 
     private static let longestMilliseconds = 100 * 366 * 86_400_000.0
+
+    /// Each unit and its seconds, `ms` before `s` (both end in `s`).
+    private static let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
 
     /// How to write a duration, for the end of a message.
     public static let forms = "write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"
@@ -265,18 +267,17 @@ public enum DurationText {
         let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         let trimmed = String(text.drop(while: blank).reversed().drop(while: blank).reversed())
         if trimmed.hasPrefix("-") { return .failure(Problem("is negative; \(forms)")) }
-        if let duration = parse(String(trimmed)) {
+        if let duration = parse(trimmed) {
             return duration > .zero ? .success(duration) : .failure(Problem("is not positive; \(forms)"))
         }
         // A number and a unit that parse would take, but for their size.
-        let unit = ["ms", "s", "m", "h", "d"].first { trimmed.hasSuffix($0) } ?? ""
+        let unit = units.first { trimmed.hasSuffix($0.0) }?.0 ?? ""
         if let value = Double(trimmed.dropLast(unit.count)), value.isFinite, value > 0 {
             return .failure(Problem("is more than 100 years; \(forms)"))
         }
         // Units between numbers (1h30m): say that one unit is taken, and how to write it.
-        let units: Set<Substring> = ["ms", "s", "m", "h", "d"]
         let parts = trimmed.drop { !$0.isLetter }.split { !$0.isLetter }
-        let compound = parts.count > 1 && parts.allSatisfy(units.contains) && trimmed.last?.isLetter == true
+        let compound = parts.count > 1 && parts.allSatisfy { part in units.contains { $0.0 == part } } && trimmed.last?.isLetter == true
         return .failure(Problem("is not a duration; \(forms)\(compound ? " (for 1h30m write 90m)" : "")"))
     }
 

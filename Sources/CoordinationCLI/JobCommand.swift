@@ -90,13 +90,7 @@ struct JobAdd: AsyncParsableCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw unreadable("no such file") }
         if isDirectory.boolValue { throw unreadable("it is a directory; give the JSON file in it") }
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw unreadable(String(cString: strerror(errno)).lowercased()) }
-        do {
-            return try await StandardStreams.readAll(from: FileHandle(fileDescriptor: descriptor, closeOnDealloc: true))
-        } catch {
-            throw unreadable(error.reason)
-        }
+        do { return try await StandardStreams.readAll(path: path) } catch { throw unreadable(error.reason) }
     }
 }
 

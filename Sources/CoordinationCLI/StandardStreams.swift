@@ -17,14 +17,24 @@ enum StandardStreams {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// All of stdin, or of `handle` (a file, a FIFO such as a shell's `<(…)`). The blocking read
-    /// runs on a thread of its own.
-    /// - Throws: ``UnreadableInput`` when it cannot be read (closed, or a directory).
-    static func readAll(from handle: FileHandle = .standardInput) async throws(UnreadableInput) -> [UInt8] {
+    /// All of stdin, or of the file at `path` (`/dev/null` or a FIFO such as a shell's `<(…)`
+    /// too). Opening and reading block, so both run on a thread of their own.
+    /// - Throws: ``UnreadableInput`` when it cannot be opened or read (closed, or a directory).
+    static func readAll(path: String? = nil) async throws(UnreadableInput) -> [UInt8] {
         let result: Result<[UInt8], UnreadableInput> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do {
+                    let handle: FileHandle
+                    if let path {
+                        let descriptor = open(path, O_RDONLY)
+                        guard descriptor >= 0 else { throw UnreadableInput(reason: String(cString: strerror(errno)).lowercased()) }
+                        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+                    } else {
+                        handle = .standardInput
+                    }
                     continuation.resume(returning: .success([UInt8](try handle.readToEnd() ?? Data())))
+                } catch let error as UnreadableInput {
+                    continuation.resume(returning: .failure(error))
                 } catch {
                     continuation.resume(returning: .failure(UnreadableInput(error)))
                 }
@@ -34,9 +44,11 @@ enum StandardStreams {
         return try result.get()
     }
 
-    /// Why stdin could not be read, in the system's words ("Is a directory", "Bad file descriptor").
+    /// Why stdin or a file could not be read, in the system's words ("Is a directory", "Bad file
+    /// descriptor"); `description` words it for stdin.
     struct UnreadableInput: Error, CustomStringConvertible {
         let reason: String
+        init(reason: String) { self.reason = reason }
         init(_ error: any Error) {
             let error = error as NSError
             let posix = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? $0.code : nil }
