@@ -81,4 +81,7 @@ static inline CURLMcode ccurl_multi_setopt_timer_callback(CURLM *multi, ccurl_ti
     return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
 }
 
+/// curl_version_info(CURLVERSION_NOW): the macro names an enum case, which Swift does not import.
+static inline curl_version_info_data *ccurl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
+
 #endif

@@ -303,4 +303,13 @@ enum CurlGlobal {
     }()
 
     static func ensureInitialized() { _ = initialized }
+
+    /// `libcurl 7.88.1 (OpenSSL/3.0.15)`: the library found at run time, and its TLS library,
+    /// which decides the certificate formats etcds:// takes.
+    static var libraryVersion: String {
+        ensureInitialized()
+        guard let info = ccurl_version_info()?.pointee, let version = info.version else { return "libcurl" }
+        let tls = info.ssl_version.map { " (" + String(cString: $0) + ")" } ?? ""
+        return "libcurl " + String(cString: version) + tls
+    }
 }

@@ -7,6 +7,7 @@ extension StoreBackend {
         StoreBackend(
             schemes: ["etcd", "etcds"],
             usage: "etcd[s]://[USER:PASSWORD@][HOST[:PORT][,…]][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]",
+            client: CurlGlobal.libraryVersion,
             check: { url throws(CoordinationError) in _ = try EtcdConfiguration(url: url) }
         ) { url, logger in
             try await EtcdStore(configuration: EtcdConfiguration(url: url), logger: logger)

@@ -488,6 +488,7 @@ extension StoreBackend {
         StoreBackend(
             schemes: ["zookeeper"],
             usage: "zookeeper://[USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?sessionTimeout=TIME]",
+            client: "libzookeeper-mt " + ZOO_VERSION,
             check: { url throws(CoordinationError) in _ = try ZooKeeperConfiguration(url: url) }
         ) { url, logger in
             try await ZooKeeperStore(url: url, logger: logger)

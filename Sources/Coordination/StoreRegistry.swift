@@ -11,13 +11,17 @@ public struct StoreBackend: Sendable {
     /// Checks a parsed URL's hosts, options and credentials as `open` would, without connecting;
     /// `nil` when the backend checks nothing before it connects.
     public var check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)?
+    /// The client library it talks to its servers through, with that library's version
+    /// (`libcurl 7.88.1`), as a bug report wants it; `nil` when it uses none.
+    public var client: String?
 
     public init(
-        schemes: [String], usage: String, check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)? = nil,
+        schemes: [String], usage: String, client: String? = nil, check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)? = nil,
         open: @escaping @Sendable (StoreURL, Logger) async throws -> any CoordinationStore
     ) {
         self.schemes = schemes
         self.usage = usage
+        self.client = client
         self.check = check
         self.open = open
     }

@@ -53,11 +53,23 @@ public struct Coord: AsyncParsableCommand {
                   coord --store zookeeper://127.0.0.1:2181 lock deploy -- ./deploy.sh
                   coord migrate --from zookeeper://zk1:2181/app --to etcd://e1:2379/app --verify
                 """,
+            version: versionText,
             subcommands: [
                 KV.self, LockCommand.self, ElectCommand.self, MembersCommand.self, RunCommand.self, JobCommand.self, JobsTable.self,
                 RunsCommand.self, WorkersCommand.self, WorkerCommand.self, MigrateCommand.self, ConfigCommand.self, Demo.self,
                 BenchCommand.self, LifelineCommand.self,
             ])
+    }
+
+    /// coord's own version.
+    static let version = "0.1.0"
+
+    /// What `coord --version` prints: coord's version, then each backend's schemes and the client
+    /// library it was linked with, which a bug report about one backend needs.
+    static var versionText: String {
+        (["coord " + version] + CommandContext.registry.backends.compactMap { backend in
+            backend.client.map { backend.schemes.map { $0 + "://" }.joined(separator: ", ") + " through " + $0 }
+        }).joined(separator: "\n")
     }
 
     static var storeURLForms: String {

@@ -14,6 +14,19 @@ struct CommandLineTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test("--version names coord's version and the client library behind each remote backend")
+    func version() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.first?.hasPrefix("coord 0.") == true, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("zookeeper:// through libzookeeper-mt 3.") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("etcd://, etcds:// through libcurl ") }, "\(lines)")
+    }
+
     @Test("an unknown scheme is refused, listing the known ones")
     func unknownScheme() async throws {
         let coord = try CoordProcess()
