@@ -402,6 +402,53 @@ struct StoreMigrationTests {
         }
     }
 
+    @Test("a run stopped with several transactions in flight counts every one that landed")
+    func stoppedReportInFlight() async throws {
+        try await Self.withStores { source, target in
+            for i in 0..<2000 { _ = try await source.create(Self.key("/s/k\(i)"), value: [UInt8(i % 251)]) }
+            var options = MigrationOptions()
+            options.concurrency = 8
+            options.batchSize = 5
+            options.progressEvery = 1
+            let migration = StoreMigration(source: source, target: target, options: options, logger: Self.logger)
+            let stopped = Mutex<MigrationProgress?>(nil)
+            let task = Task {
+                try await migration.run { progress in
+                    if progress.stopped { stopped.withLock { $0 = progress } }
+                    if progress.phase == .writing && progress.counts.done >= 50 { withUnsafeCurrentTask { $0?.cancel() } }
+                }
+            }
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            let report = try #require(stopped.withLock { $0 })
+            let written = try await Self.contents(target).count
+            #expect(report.counts.copied == written, "\(report.counts.copied) reported, \(written) on the target")
+            #expect(written < 2001, "the run stopped part way")
+        }
+    }
+
+    @Test("a run cancelled while the source is still being read fails: the levels read so far never pass for the whole source")
+    func cancelledDuringSourceRead() async throws {
+        try await Self.withStores { source, target in
+            var options = MigrationOptions()
+            options.progressEvery = 1
+            let migration = StoreMigration(source: source, target: target, options: options, logger: Self.logger)
+            let (levels, feed) = AsyncThrowingStream<[Record], any Error>.makeStream()
+            let first = Record(key: Self.key("/a"), value: [1], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false)
+            feed.yield([first])  // the reader then goes quiet, as a slow source does
+            let task = Task {
+                var counts = MigrationCounts()
+                try await migration.copy(from: levels, mirror: false, counts: &counts, start: .now) { progress in
+                    if progress.phase == .writing && progress.counts.done >= 1 { withUnsafeCurrentTask { $0?.cancel() } }
+                }
+                return counts
+            }
+            let result = await task.result
+            #expect(throws: CancellationError.self) { _ = try result.get() }
+            feed.finish()
+        }
+    }
+
     @Test("targetIsSource: two handles on one store with nested namespaces, either way round; not two stores, nor disjoint namespaces; no marker left")
     func targetIsSource() async throws {
         let one = try TestHandles(.memory, test: "targetIsSource")

@@ -147,6 +147,9 @@ public struct StoreMigration: Sendable {
                 creates + sets, creates: creates.count, versions: versions, counts: &counts, total: read, start: start,
                 progress: progress)
         }
+        // A stream ends quietly when the task reading it is cancelled (a SIGINT): the levels read
+        // so far must not pass for the whole source.
+        try Task.checkCancellation()
         var deleted: [Key] = []
         if mirror {
             // Deepest first: a key's children sort after it. Ephemeral keys are not in the list.
@@ -250,16 +253,31 @@ public struct StoreMigration: Sendable {
                         phaseEnded: false))
                 }
             }
-            for (batch, create) in batches {
-                if inFlight >= options.concurrency, let outcome = try await group.next() {
-                    inFlight -= 1
-                    collect(outcome)
+            // The first failure stops the sending; transactions already sent land or fail on
+            // their own, and every one that landed is counted, so that what an interruption
+            // reports is what the target holds.
+            var failure: (any Error)?
+            func settle(_ result: Result<BatchOutcome, any Error>) {
+                switch result {
+                case .success(let outcome): collect(outcome)
+                case .failure(let error): failure = failure ?? error
                 }
-                try Task.checkCancellation()  // stop sending when interrupted; a re-run finishes
+            }
+            for (batch, create) in batches {
+                if inFlight >= options.concurrency, let result = await group.nextResult() {
+                    inFlight -= 1
+                    settle(result)
+                }
+                if failure != nil { break }
+                if Task.isCancelled {  // stop sending when interrupted; a re-run finishes
+                    failure = CancellationError()
+                    break
+                }
                 group.addTask { try await self.writeBatch(batch, create: create, versions: versions) }
                 inFlight += 1
             }
-            for try await outcome in group { collect(outcome) }
+            while let result = await group.nextResult() { settle(result) }
+            if let failure { throw failure }
         }
     }
 
