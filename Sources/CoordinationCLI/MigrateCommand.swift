@@ -124,8 +124,14 @@ struct MigrateCommand: AsyncParsableCommand {
         options.targetReads = Self.readMode(for: target, width: readWidth)
 
         // Whatever the outcome, namespace keys that opening made and nothing filled go again.
-        let sourceNamespace = await NamespaceRestorer.before(opening: source, logger: logger)
-        let targetNamespace = await NamespaceRestorer.before(opening: target, logger: logger)
+        let sourceNamespace = try await NamespaceRestorer.before(opening: source, role: "source", logger: logger)
+        let targetNamespace: NamespaceRestorer
+        do {
+            targetNamespace = try await NamespaceRestorer.before(opening: target, role: "target", logger: logger)
+        } catch {
+            await sourceNamespace.restore(logger: logger)
+            throw error
+        }
         let from: any CoordinationStore
         let to: any CoordinationStore
         do {
@@ -503,10 +509,16 @@ struct MigrateCommand: AsyncParsableCommand {
     static func open(_ url: StoreURL, role: String, logger: Logger) async throws -> any CoordinationStore {
         do {
             return try await CommandContext.registry.open(url, logger: logger)
-        } catch var error as CoordinationError {
-            error.message = "cannot open the \(role) store \(url): \(error.message)"
-            throw error
+        } catch let error as CoordinationError {
+            throw openFailure(error, url: url, role: role)
         }
+    }
+
+    /// `error`, met opening the `role` store at `url`, saying so.
+    static func openFailure(_ error: CoordinationError, url: StoreURL, role: String) -> CoordinationError {
+        var error = error
+        error.message = "cannot open the \(role) store \(url): \(error.message)"
+        return error
     }
 
     /// The summary's line about source keys held by ephemeral keys on the target.

@@ -54,6 +54,20 @@ struct MigrateCommandTests {
         #expect(result.stderr.hasPrefix("coord: cannot open the target store etcd://127.0.0.1:1/app"))
     }
 
+    /// It used to give up quietly, and the migration's own open then waited the whole timeout again.
+    @Test("a target that accepts and never answers is waited for once: the look at its namespace fails as the open would")
+    func silentTargetWaitedOnce() async throws {
+        let silent = try LoopbackListener()
+        let url = try StoreURL("etcd://127.0.0.1:\(silent.port)/app?timeout=1s")
+        do {
+            _ = try await NamespaceRestorer.before(opening: url, role: "target", logger: Logger(label: "test.migrate"))
+            Issue.record("the look at a silent target's namespace did not fail")
+        } catch let error as CoordinationError {
+            #expect(NamespaceRestorer.failsEveryOpen(error.code), "\(error)")
+            #expect(error.message.hasPrefix("cannot open the target store \(url)"), "\(error.message)")
+        }
+    }
+
     @Test("--follow with --dry-run is a usage error, status 64")
     func followDryRun() async throws {
         let coord = try CoordProcess()

@@ -12,13 +12,24 @@ struct NamespaceRestorer: Sendable {
     let missing: [Key]
 
     /// Looks before `url` is opened. Without a namespace, or in memory (gone with the process),
-    /// there is nothing to do; a root handle that cannot be opened or read (a user limited to a
-    /// prefix) leaves things as they were before this existed.
-    static func before(opening url: StoreURL, logger: Logger) async -> NamespaceRestorer {
+    /// there is nothing to do; a root handle that cannot be read (a user limited to a prefix)
+    /// leaves things as they were before this existed.
+    /// - Throws: what opening the `role` store (`source`, `target`) will fail with too (no server
+    ///   answering, refused credentials), so that an unreachable store is waited for once.
+    static func before(opening url: StoreURL, role: String, logger: Logger) async throws -> NamespaceRestorer {
         guard url.scheme != "memory", !url.namespace.isRoot else { return NamespaceRestorer(root: nil, missing: []) }
         var rootURL = url
         rootURL.namespace = .root
-        guard let root = try? await CommandContext.registry.open(rootURL, logger: logger) else {
+        // What the backend warns of when opening (etcd without auth ignoring a user) is said
+        // once, by the migration's own handle.
+        var rootLogger = logger
+        if rootLogger.logLevel > .debug { rootLogger.logLevel = .error }
+        let root: any CoordinationStore
+        do {
+            root = try await CommandContext.registry.open(rootURL, logger: rootLogger)
+        } catch let error as CoordinationError where Self.failsEveryOpen(error.code) {
+            throw MigrateCommand.openFailure(error, url: url, role: role)
+        } catch {
             return NamespaceRestorer(root: nil, missing: [])
         }
         var missing: [Key] = []
@@ -38,6 +49,11 @@ struct NamespaceRestorer: Sendable {
             return NamespaceRestorer(root: nil, missing: [])
         }
         return NamespaceRestorer(root: root, missing: missing)
+    }
+
+    /// Failures of opening a root handle that opening the namespace's would meet as well.
+    static func failsEveryOpen(_ code: CoordinationError.Code) -> Bool {
+        [.connectionLoss, .timeout, .unavailable, .sessionExpired, .unauthenticated, .invalidConfiguration].contains(code)
     }
 
     /// Removes, deepest first, the keys this run created that are still empty (no value, no
