@@ -16,7 +16,9 @@ struct MigrateCommand: AsyncParsableCommand {
             skipped and counted: they belong to live sessions, whose clients re-create them. \
             Versions and revisions are the target's own. Sequential counters are carried \
             forward, so a sequential key created on the target afterwards sorts after the copied \
-            ones.
+            ones (names ending in 10 digits); a ZooKeeper target's counter is left behind a gap \
+            over \(StoreMigration.maxProbedGap) numbers (login-1700000000 only looks sequential), \
+            and the summary says where.
 
             Running it again is safe: keys already identical on the target are skipped, \
             missing ones created, different ones overwritten (counted and listed). After an \
@@ -234,6 +236,9 @@ struct MigrateCommand: AsyncParsableCommand {
             }
             if report.counts.skipped > 0 {
                 skipped = Self.skippedProblem(report.counts, dryRun: dryRun)
+            }
+            if report.counts.countersNotMoved > 0 {
+                StandardStreams.writeError("coord: note: " + Self.countersLeftBehindNote(report.counts))
             }
             if report.counts.sourceKeys == 0 && report.counts.skipped == 0 && source.scheme != "memory" && migration.options.prefix.isRoot {
                 StandardStreams.writeError("coord: note: the source holds no persistent key under \(prefix) (is --prefix or the namespace in --from right?)")
@@ -576,7 +581,20 @@ struct MigrateCommand: AsyncParsableCommand {
         if counts.skipped > 0 { text += "\n" + skippedLines(counts, dryRun: dryRun) }
         text += "\nsequence counters: \(plural(counts.countersChecked, "parent"))"
         text += dryRun ? " to check" : " checked, \(counts.countersAdvanced) moved forward"
+        if counts.countersNotMoved > 0 {
+            text += ", \(counts.countersNotMoved) left behind: "
+                + counts.countersNotMovedUnder.map { "\($0.parent) (a name numbered \($0.number))" }.joined(separator: ", ")
+                + (counts.countersNotMoved > counts.countersNotMovedUnder.count ? ", …" : "")
+        }
         return text
+    }
+
+    /// Why some sequence counters were not moved past the copied names, and what it means.
+    static func countersLeftBehindNote(_ counts: MigrationCounts) -> String {
+        "\(plural(counts.countersNotMoved, "sequence counter")) on the target left behind the numbers of copied names "
+            + "(listed on stdout): the target moves a counter one sequential create at a time and the gap is over "
+            + "\(StoreMigration.maxProbedGap) numbers (or no number follows 9999999999); names such as login-1700000000 only "
+            + "look sequential, but if these are, new sequential keys there will sort before them"
     }
 
     static func format(_ duration: Duration) -> String {

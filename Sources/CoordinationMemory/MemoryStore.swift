@@ -328,3 +328,15 @@ extension CoordinationError {
         return plain
     }
 }
+
+extension MemoryStore: SequenceCounterAdvancing {
+    public func advanceSequenceCounter(under parent: Key, past number: Int64) async throws -> Bool {
+        try CoordinationLimits.validate(sequenceNumberToPass: number, under: parent)
+        _ = try usableSession()
+        let path = physical(parent)
+        return try server.withTree { state throws(CoordinationError) in
+            guard let moved = state.tree.advanceSequence(of: path, past: number) else { throw CoordinationError.noNode(parent) }
+            return moved
+        }
+    }
+}

@@ -50,6 +50,16 @@ struct MemoryTree: Sendable {
 
     func node(_ key: Key) -> MemoryNode? { nodes[key] }
 
+    /// Moves the counter of `key`'s sequential children past `number` (no revision: no key
+    /// changes). Returns whether it moved; `nil` when there is no such key.
+    mutating func advanceSequence(of key: Key, past number: Int64) -> Bool? {
+        guard var node = nodes[key] else { return nil }
+        guard node.nextSequence <= number else { return false }
+        node.nextSequence = number + 1
+        nodes[key] = node
+        return true
+    }
+
     /// Applies `steps` atomically. On failure nothing changes and the error carries the index of
     /// the failing step.
     mutating func apply(_ steps: [Step], namespace: Key) throws(CoordinationError) -> (results: [StepResult], changes: [Change]) {

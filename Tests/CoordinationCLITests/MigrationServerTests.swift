@@ -95,6 +95,70 @@ struct MigrationServerTests {
             + report.phases.map { "\($0.phase.rawValue) done at \($0.endedAt)" }.joined(separator: ", "))
     }
 
+    /// A name that only looks sequential made a migration spend its number in probe keys, one
+    /// by one: about 29 days to etcd, 22 hours to ZooKeeper.
+    @Test(
+        "a copied name numbered 1700000000 moves the counter in one write where the target can (etcd, memory) and is left behind, reported, where it cannot (ZooKeeper); a near number still moves",
+        arguments: TestBackend.all)
+    func farSequenceNumbers(_ backend: TestBackend) async throws {
+        let from = try TestHandles(.memory, test: "farSequenceNumbers-\(backend.name)")
+        let to = try TestHandles(backend)
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(Self.key("/events/login-1700000000"), value: Array("alice".utf8))
+            _ = try await source.create(Self.key("/queue/job-0000000040"), value: [])
+            let target = try await to.open()
+            let report = try await Self.migration(source, target).run()
+            #expect(report.counts.copied == 4)
+            #expect(report.counts.countersChecked == 2)
+            let near = try await target.create(Self.key("/queue/job-"), value: [], mode: .sequential)
+            #expect(near.key.name > "job-0000000040", "\(near.key)")
+            let far = try await target.create(Self.key("/events/login-"), value: [], mode: .sequential)
+            if target is any SequenceCounterAdvancing {
+                #expect(report.counts.countersNotMoved == 0)
+                #expect(far.key.name == "login-1700000001", "\(far.key)")
+            } else {
+                // ZooKeeper: only creates and deletes move a parent's counter.
+                #expect(report.counts.countersNotMoved == 1)
+                #expect(report.counts.countersNotMovedUnder.map(\.parent) == [Self.key("/events")])
+                #expect(report.counts.countersNotMovedUnder.map(\.number) == [1_700_000_000])
+                #expect(far.key.name < "login-1700000000", "\(far.key)")
+            }
+            let summary = MigrateCommand.summary(report.counts, elapsed: report.elapsed, rate: 0, dryRun: false)
+            #expect(summary.contains("left behind: /events (a name numbered 1700000000)") == (report.counts.countersNotMoved == 1), "\(summary)")
+        }
+    }
+
+    @Test(
+        "advanceSequenceCounter moves a counter past a number in one write, leaves one already past alone, refuses a missing parent and the last number",
+        arguments: [TestBackend.memory, TestBackend.etcd])
+    func advanceSequenceCounter(_ backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        try await TestHandles.closing(handles) {
+            let store = try #require(try await handles.open() as? any SequenceCounterAdvancing)
+            let parent = Self.key("/q")
+            _ = try await store.create(parent, value: [])
+            #expect(try await store.advanceSequenceCounter(under: parent, past: 41))
+            #expect(try await store.create(Self.key("/q/n-"), value: [], mode: .sequential).key.name == "n-0000000042")
+            #expect(try await !store.advanceSequenceCounter(under: parent, past: 42), "already past 42")
+            #expect(try await store.create(Self.key("/q/n-"), value: [], mode: .sequential).key.name == "n-0000000043")
+            #expect(try await store.advanceSequenceCounter(under: .root, past: 7))
+            #expect(try await store.create(Self.key("/r-"), value: [], mode: .sequential).key.name == "r-0000000008")
+            do {
+                _ = try await store.advanceSequenceCounter(under: Self.key("/missing"), past: 3)
+                Issue.record("a missing parent has no counter to move")
+            } catch let error as CoordinationError {
+                #expect(error.code == .noNode, "\(error)")
+            }
+            do {
+                _ = try await store.advanceSequenceCounter(under: parent, past: CoordinationLimits.maxSequenceNumber)
+                Issue.record("no number follows the last one")
+            } catch let error as CoordinationError {
+                #expect(error.code == .invalidKey, "\(error)")
+            }
+        }
+    }
+
     @Test("ZooKeeper → etcd → ZooKeeper: byte-identical, and new sequential keys sort after the old ones on both")
     func roundTrip() async throws {
         let zk = try TestHandles(.zookeeper)

@@ -49,6 +49,19 @@ public struct MigrationCounts: Sendable, Hashable {
     public var countersChecked = 0
     /// Parents whose sequential counter had to be moved past the copied suffixes.
     public var countersAdvanced = 0
+    /// Parents whose counter was left behind their copied children's numbers: too far to spend
+    /// numbers one by one on a target that cannot move it at once (``StoreMigration/maxProbedGap``),
+    /// or past the last 10-digit number.
+    public var countersNotMoved = 0
+    /// The first of those (at most ``listedKeys``), each with its highest copied number.
+    public var countersNotMovedUnder: [CounterLeftBehind] = []
+
+    /// A parent whose sequential counter stays behind a copied child's number.
+    public struct CounterLeftBehind: Sendable, Hashable {
+        public var parent: Key
+        /// The highest number among the parent's copied children's names.
+        public var number: Int64
+    }
     /// Persistent source keys not copied because the target holds an ephemeral key (a live
     /// session's) at their path or above it: that key is never overwritten, adopted or deleted.
     public var heldByEphemeral = 0
@@ -81,6 +94,12 @@ public struct MigrationCounts: Sendable, Hashable {
     mutating func hold(_ key: Key) {
         heldByEphemeral += 1
         if heldByEphemeralKeys.count < Self.listedKeys { heldByEphemeralKeys.append(key) }
+    }
+
+    /// Counts a parent whose counter stays behind `number`.
+    mutating func leaveCounter(under parent: Key, behind number: Int64) {
+        countersNotMoved += 1
+        if countersNotMovedUnder.count < Self.listedKeys { countersNotMovedUnder.append(CounterLeftBehind(parent: parent, number: number)) }
     }
 
     /// Counts `key` as copied over a different value.

@@ -489,31 +489,49 @@ public struct StoreMigration: Sendable {
             return
         }
         let parents = highest.sorted { $0.key < $1.key }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
+        try await withThrowingTaskGroup(of: (Key, Int64, CounterOutcome).self) { group in
             var inFlight = 0
+            func tally(_ parent: Key, _ number: Int64, _ outcome: CounterOutcome) {
+                counts.countersChecked += 1
+                switch outcome {
+                case .alreadyPast: break
+                case .moved: counts.countersAdvanced += 1
+                case .leftBehind: counts.leaveCounter(under: parent, behind: number)
+                }
+            }
             for (parent, number) in parents {
-                if inFlight >= options.concurrency, let advanced = try await group.next() {
+                if inFlight >= options.concurrency, let (parent, number, outcome) = try await group.next() {
                     inFlight -= 1
-                    counts.countersChecked += 1
-                    if advanced { counts.countersAdvanced += 1 }
+                    tally(parent, number, outcome)
                 }
                 try Task.checkCancellation()
                 group.addTask {
                     do {
-                        return try await self.advanceCounter(under: parent, beyond: number)
+                        return (parent, number, try await self.advanceCounter(under: parent, beyond: number))
                     } catch let error as CoordinationError {
-                        throw Self.targetFailure(
-                            error, "moving the sequence counter under \(parent) on the target past \(number) (the migration's probe keys) failed")
+                        throw Self.targetFailure(error, "moving the sequence counter under \(parent) on the target past \(number) failed")
                     }
                 }
                 inFlight += 1
             }
-            for try await advanced in group {
-                counts.countersChecked += 1
-                if advanced { counts.countersAdvanced += 1 }
-            }
+            for try await (parent, number, outcome) in group { tally(parent, number, outcome) }
         }
     }
+
+    /// What ``advanceCounter(under:beyond:)`` found or did.
+    enum CounterOutcome: Sendable, Equatable {
+        /// The counter was past the number already.
+        case alreadyPast
+        case moved
+        /// Too far behind to move by spending numbers (``maxProbedGap``), or past the last number.
+        case leftBehind
+    }
+
+    /// The most numbers spent to move one counter on a target that cannot move it at once
+    /// (ZooKeeper, about 20,000 a second on loopback): a larger gap is left and reported, not
+    /// bridged for hours. Names that only look sequential (`login-1700000000`, a timestamp) make
+    /// such gaps.
+    static let maxProbedGap: Int64 = 200_000
 
     /// The number in a name that ends in a sequential suffix (something, then exactly 10 digits).
     static func sequenceNumber(_ name: String) -> Int64? {
@@ -530,22 +548,29 @@ public struct StoreMigration: Sendable {
     /// Why this way: the contract exposes no counter. Each backend keeps its own (ZooKeeper: the
     /// parent's `cversion`, bumped by every child create and delete; etcd: a counter key outside
     /// the user's tree, bumped by every sequential create), and every backend hands out numbers
-    /// strictly increasing under a parent (clause 6), whatever the prefix. So the one portable
-    /// way to move a counter is to spend numbers: create sequential probe children and delete
-    /// them. A first probe reads where the counter stands (usually already past `number` on
-    /// ZooKeeper, where copying the children moved it); when it does not, probes go in
-    /// transactions of up to 64 creates followed by one transaction deleting them, so a gap of N
-    /// costs about N / 32 round trips. The probes live under a name of their own
-    /// (``counterProbeName``) for the few milliseconds they exist. Copying keys with a plain
-    /// create never moves the etcd counter, so this step is what makes new etcd keys sort after
-    /// copied ones; re-running it is cheap (one probe per parent).
-    /// - Returns: `true` when the counter had to be moved beyond the first probe.
-    func advanceCounter(under parent: Key, beyond number: Int64) async throws -> Bool {
+    /// strictly increasing under a parent (clause 6), whatever the prefix. A target that can move
+    /// its counter at once (``SequenceCounterAdvancing``: etcd, the embedded store) does so, one
+    /// write whatever the gap. Otherwise the one portable way is to spend numbers: create
+    /// sequential probe children and delete them. A first probe reads where the counter stands
+    /// (usually already past `number` on ZooKeeper, where copying the children moved it); when it
+    /// does not, and the gap is at most ``maxProbedGap``, probes go in transactions of up to 64
+    /// creates followed by one transaction deleting them, so a gap of N costs about N / 32 round
+    /// trips. The probes live under a name of their own (``counterProbeName``) for the few
+    /// milliseconds they exist. Re-running it is cheap (one probe, or one read, per parent).
+    func advanceCounter(under parent: Key, beyond number: Int64) async throws -> CounterOutcome {
+        guard number < CoordinationLimits.maxSequenceNumber else { return .leftBehind }
+        if let target = target as? any SequenceCounterAdvancing {
+            return try await target.advanceSequenceCounter(under: parent, past: number) ? .moved : .alreadyPast
+        }
         let probe = try parent.child(Self.counterProbeName)
         let first = try await target.create(probe, value: [], mode: .sequential)
         try await target.delete(first.key, ifVersion: nil, recursive: false)
         var current = Self.sequenceNumber(first.key.name) ?? Int64.max
-        guard current <= number else { return false }
+        guard current <= number else { return .alreadyPast }
+        guard number - current < Self.maxProbedGap else {
+            logger.debug("sequence counter left behind", metadata: ["parent": "\(parent)", "at": "\(current)", "past": "\(number)"])
+            return .leftBehind
+        }
         while current <= number {
             let count = Int(min(Int64(CoordinationLimits.maxTransactionOperations), number - current + 1))
             let results = try await target.transaction(
@@ -557,7 +582,7 @@ public struct StoreMigration: Sendable {
             current = keys.last.flatMap { Self.sequenceNumber($0.name) } ?? Int64.max
         }
         logger.debug("sequence counter carried forward", metadata: ["parent": "\(parent)", "past": "\(number)"])
-        return true
+        return .moved
     }
 
     // MARK: Reading
