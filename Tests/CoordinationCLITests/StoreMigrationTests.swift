@@ -196,7 +196,10 @@ struct StoreMigrationTests {
             for name in ["a", "b", "c"] { _ = try await source.create(Self.key("/" + name), value: Array(name.utf8)) }
             let migration = Self.migration(source, target)
             _ = try await migration.run()
-            #expect(try await migration.verify().isClean)
+            let marks = Mutex<[Bool]>([])
+            #expect(try await migration.verify(progress: { report in marks.withLock { $0.append(report.verifying) } }).isClean)
+            let verifying = marks.withLock { $0 }
+            #expect(!verifying.isEmpty && verifying.allSatisfy { $0 }, "verify's reports say so: \(verifying)")
 
             _ = try await target.set(Self.key("/a"), value: Array("changed!".utf8))
             try await target.delete(Self.key("/b"))
@@ -543,5 +546,8 @@ struct StoreMigrationTests {
             .hasPrefix("dry run: would copy 2 keys (0 overwriting a different value on the target), skipped 0 identical and 0 ephemeral (2 persistent keys on the source)"))
         let reading = MigrationProgress(phase: .readingSource, counts: counts, read: 1, total: 0, elapsed: .seconds(1), phaseEnded: false)
         #expect(MigrationProgressPrinter.text(reading) == "reading source: 1 key (1 keys/s overall)")
+        var verifying = reading
+        verifying.verifying = true
+        #expect(MigrationProgressPrinter.text(verifying) == "verify, reading source: 1 key (1 keys/s overall)", "not a copy starting over")
     }
 }

@@ -92,7 +92,7 @@ final class MigrationProgressPrinter: Sendable {
         switch progress.phase {
         case .readingSource, .readingTarget:
             let rate = seconds > 0 ? Int((Double(progress.read) / seconds).rounded()) : 0
-            return "\(progress.phase.rawValue): \(MigrateCommand.keys(progress.read)) (\(rate) keys/s overall)"
+            return (progress.verifying ? "verify, " : "") + "\(progress.phase.rawValue): \(MigrateCommand.keys(progress.read)) (\(rate) keys/s overall)"
         case .writing, .counters:
             let rate = seconds > 0 ? Int((Double(counts.done) / seconds).rounded()) : 0
             return "\(progress.phase.rawValue): \(counts.done)/\(MigrateCommand.keys(progress.total)), \(counts.copied) copied, "

@@ -144,6 +144,8 @@ public struct MigrationProgress: Sendable {
     /// `true` for the report sent when a run stops on an error or a cancellation: its counts are
     /// what was done until then.
     public var stopped = false
+    /// `true` for the reads of ``StoreMigration/verify(limit:mirror:progress:)``, not a copy's.
+    public var verifying = false
 }
 
 /// The outcome of ``StoreMigration/run(progress:)``.

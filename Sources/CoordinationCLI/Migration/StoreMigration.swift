@@ -642,8 +642,13 @@ public struct StoreMigration: Sendable {
     ///   - limit: how many differences to list (all are counted).
     ///   - mirror: keys only on the target are differences (the target should be a mirror, as
     ///     after `--follow`); otherwise a copy leaves them alone, and they are only counted.
-    public func verify(limit: Int = 20, mirror: Bool = false, progress: ProgressHandler = { _ in }) async throws -> VerificationReport {
+    public func verify(limit: Int = 20, mirror: Bool = false, progress: @escaping ProgressHandler = { _ in }) async throws -> VerificationReport {
         let start = ContinuousClock.now
+        let progress: ProgressHandler = { report in
+            var report = report
+            report.verifying = true
+            progress(report)
+        }
         let from = try await state(
             of: source, mode: options.sourceReads, phase: .readingSource, start: start, counts: MigrationCounts(), progress: progress
         ).persistent.mapValues(\.digest)
