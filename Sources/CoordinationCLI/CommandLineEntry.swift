@@ -47,10 +47,9 @@ public enum CoordCommandLine {
             exit(ExitStatus(error.code).rawValue)
         } catch let error as RecipeError {
             StandardStreams.writeError("coord: " + oneLine(error.description))
+            // `coord lock --timeout` gave up waiting: the lock stayed busy.
+            if case .notAcquired = error { exit(ExitStatus.notAcquired.rawValue) }
             exit(ExitStatus.lost.rawValue)
-        } catch let error as NotAcquired {
-            StandardStreams.writeError("coord: " + oneLine(error.description))
-            exit(ExitStatus.notAcquired.rawValue)
         } catch let error as CommandLineProblem {
             StandardStreams.writeError("coord: " + oneLine(error.description))
             exit(ExitCode.validationFailure.rawValue)

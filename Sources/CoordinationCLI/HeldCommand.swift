@@ -2,12 +2,6 @@ import Coordination
 import CoordinationRecipes
 import Foundation
 
-/// `coord lock --timeout` gave up waiting: the lock stayed busy (``ExitStatus/notAcquired``).
-struct NotAcquired: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// What `coord lock` and `coord elect` share: run a child command while something is held, stop
 /// it when the hold is lost or coord is signalled, and pass its exit status through.
 enum HeldCommand {

@@ -46,10 +46,10 @@ struct LockCommand: AsyncParsableCommand {
             try await HeldCommand.removingIfUnused(key, in: store) {
                 try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
                     let lock = Lock(store: store, path: key, logger: context.logger)
-                    // Acquired here rather than by withLock(timeout:), whose giving up is a `timeout`
-                    // error like a store's own: a busy lock must not look like a store out of reach.
+                    // Acquired here rather than by withLock(timeout:), so that giving up is coord's
+                    // own line and status (12), the command not started.
                     guard let lease = try await lock.acquire(timeout: limit) else {
-                        throw NotAcquired(
+                        throw RecipeError.notAcquired(
                             "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
                     }
                     return try await HeldCommand.holding(lease, in: lock) {

@@ -43,7 +43,8 @@ public struct LeaderElection: Sendable {
     }
 
     /// Campaigns, then runs `body` while leading; `body` is cancelled when leadership is lost
-    /// (``RecipeError/sessionLost(_:)``). Resigns when `body` returns.
+    /// (``RecipeError/sessionLost(_:)``). Resigns when `body` returns. Not leading within
+    /// `timeout`: ``RecipeError/notAcquired(_:)``, and `body` did not run.
     @discardableResult
     public func withLeadership<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T

@@ -27,7 +27,8 @@ public struct Lock: Sendable {
 
     /// Acquires the lock, runs `body` while it is held, then releases it. `body` is cancelled (and
     /// this throws ``RecipeError/sessionLost(_:)``) when the session is suspended beyond its safe
-    /// window or expires, because another contender may then hold the lock.
+    /// window or expires, because another contender may then hold the lock. With a `timeout`,
+    /// throws ``RecipeError/notAcquired(_:)`` when the lock stayed busy that long; `body` did not run.
     @discardableResult
     public func withLock<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
@@ -91,7 +92,7 @@ struct QueueAcquirer: Sendable {
         timeout: Duration?, value: [UInt8] = [], what: String, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
         guard let lease = try await acquire(timeout: timeout, value: value) else {
-            throw CoordinationError(.timeout, "\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
+            throw RecipeError.notAcquired("\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
         }
         // Released whatever happens, through store errors too: a lease left behind would block
         // every other contender for as long as this process lives.

@@ -33,7 +33,8 @@ public struct ReadWriteLock: Sendable {
         try await writer.acquire(timeout: timeout, value: [])
     }
 
-    /// Runs `body` with shared access, cancelled if the session is lost.
+    /// Runs `body` with shared access, cancelled if the session is lost. Not acquired within
+    /// `timeout`: ``RecipeError/notAcquired(_:)``, and `body` did not run.
     @discardableResult
     public func withReadLock<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
@@ -41,7 +42,8 @@ public struct ReadWriteLock: Sendable {
         try await reader.withLease(timeout: timeout, what: "read lock \(path)", body)
     }
 
-    /// Runs `body` with exclusive access, cancelled if the session is lost.
+    /// Runs `body` with exclusive access, cancelled if the session is lost. Not acquired within
+    /// `timeout`: ``RecipeError/notAcquired(_:)``, and `body` did not run.
     @discardableResult
     public func withWriteLock<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T

@@ -30,7 +30,8 @@ public struct Semaphore: Sendable {
         try await acquirer.acquire(timeout: timeout, value: [])
     }
 
-    /// Runs `body` holding a permit, cancelled if the session is lost.
+    /// Runs `body` holding a permit, cancelled if the session is lost. No permit within `timeout`:
+    /// ``RecipeError/notAcquired(_:)``, and `body` did not run.
     @discardableResult
     public func withPermit<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T

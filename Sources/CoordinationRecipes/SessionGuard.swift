@@ -90,11 +90,16 @@ public enum RecipeError: Error, Sendable, Hashable, CustomStringConvertible {
     case sessionLost(String)
     /// A guarded write found that the lock (or claim) is no longer held by this holder.
     case notHeld(Key)
+    /// `withLock(timeout:)` (or leadership, a permit) gave up: another holder kept it for the
+    /// whole timeout, and the body did not run. Not `CoordinationError.timeout`, which says the
+    /// store itself was too slow to answer.
+    case notAcquired(String)
 
     public var description: String {
         switch self {
         case .sessionLost(let why): why
         case .notHeld(let key): "no longer held: \(key) is gone"
+        case .notAcquired(let what): what
         }
     }
 }

@@ -83,6 +83,10 @@ import Testing
         let held = try #require(try await Lock(store: a, path: path).acquire())
         let attempt = try await Lock(store: b, path: path).acquire(timeout: .milliseconds(200))
         #expect(attempt == nil)
+        // withLock gives up with an error of its own, not the store's `timeout`: a busy lock is no slow store.
+        await #expect(throws: RecipeError.notAcquired("lock /locks/busy was not acquired within 200ms")) {
+            try await Lock(store: b, path: path).withLock(timeout: .milliseconds(200)) { _ in Issue.record("the body ran without the lock") }
+        }
         let entries = try await a.children(of: path)
         #expect(entries == [held.key.name], "the timed-out attempt left no entry, and the holder's is there")
         try await held.release()
