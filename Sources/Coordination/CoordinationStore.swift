@@ -1,5 +1,41 @@
 /// A handle on a coordination store: a tree of keys with versioned values, sessions and watches,
-/// with the same behaviour on every backend (the contract in `DESIGN.md`).
+/// with the same behaviour on every backend (the contract below).
+///
+/// ## The contract
+/// Every clause is checked by the conformance suite (`CoordinationTesting`), on the embedded
+/// store, ZooKeeper and etcd alike; a backend that cannot honour one throws `unsupported` rather
+/// than fake it.
+/// 1. **Keys** (``Key``) are absolute `/`-separated paths of non-empty UTF-8 segments, never `.`
+///    or `..`, without control characters, within ``CoordinationLimits``; `/zookeeper…` at the
+///    root is reserved everywhere. A bad key is refused before any I/O with `invalidKey`.
+/// 2. **Values** are bytes up to ``CoordinationLimits/maxValueBytes``; larger is `valueTooLarge`,
+///    before any I/O.
+/// 3. **Tree.** A create makes missing ancestors as empty persistent keys; ``children(of:)`` lists
+///    direct children's names, sorted; deleting a key with children is `notEmpty` unless
+///    recursive; ephemeral keys have no children (`ephemeralChildren`).
+/// 4. **Records** (``Record``) carry the value, a per-key `version` (0 at creation, +1 per set,
+///    the same on every backend) and store-wide `createRevision` / `modRevision`, totally ordered
+///    within one store and usable as fencing tokens; never compare them across stores.
+/// 5. **Operations:** get, exists, create (persistent, ephemeral, sequential, both), set and
+///    delete (optionally at a version; delete optionally recursive), children, walk, and
+///    ``transaction(_:)``: all or nothing, saying which operation failed and why, within
+///    ``CoordinationLimits/maxTransactionOperations``.
+/// 6. **Sequential keys** get a 10-digit, zero-padded suffix, unique and strictly increasing in
+///    creation order under their parent, from a counter the store keeps (never a client's).
+/// 7. **Sessions** (``SessionEvent``): one per handle, with a TTL; ephemeral keys belong to it.
+///    Its states are a stream: connected, suspended (contact lost; ephemerals may still exist),
+///    reconnected, expired (ephemerals gone; the handle starts a new session and says so). A
+///    holder of anything treats "suspended longer than the TTL since the last confirmed contact,
+///    on a monotonic clock" as lost.
+/// 8. **Watches** (``WatchEvent``) of a key or a subtree: a snapshot at a revision, then puts and
+///    deletes in store order, never reordered (ZooKeeper may coalesce changes of one key); a fresh
+///    snapshot whenever continuity is lost (a reconnect, etcd's compaction). Applying the events
+///    to a dictionary converges to the store's state. Cancelling the task ends the stream.
+/// 9. **Errors** are one ``CoordinationError`` whose code means the same situation on every
+///    backend; the backend's own detail rides along for diagnosis.
+/// 10. **Namespaces.** A handle opened under a namespace (ZooKeeper chroot, etcd key prefix)
+///    cannot read or write outside it, whatever key it is handed. Credentials and TLS are
+///    configuration, never logged.
 ///
 /// Keys passed in and returned are relative to the handle's ``namespace``; a handle can neither
 /// read nor write outside it (clause 10). Every requirement validates its input before any I/O:
@@ -106,6 +142,11 @@ extension CoordinationStore {
 
     public func delete(_ key: Key, ifVersion: Int64? = nil) async throws {
         try await delete(key, ifVersion: ifVersion, recursive: false)
+    }
+
+    /// Deletes `key` whatever its version; with `recursive`, its whole subtree too.
+    public func delete(_ key: Key, recursive: Bool) async throws {
+        try await delete(key, ifVersion: nil, recursive: recursive)
     }
 
     public func watch(_ key: Key) -> AsyncThrowingStream<WatchEvent, any Error> {

@@ -4,6 +4,9 @@
 /// must exist already or be created by an earlier operation of the same transaction, otherwise the
 /// transaction fails with `noNode` naming that operation), so that the transaction stays atomic on
 /// every backend.
+///
+/// Foundation has an `Operation` class too: where both modules are imported, write
+/// `Coordination.Operation` (an array literal passed straight to `transaction(_:)` needs no name).
 public enum Operation: Sendable, Hashable {
     /// Succeeds when `key` exists and, if `version` is given, is at that version.
     /// Fails with `noNode` or `versionConflict`.

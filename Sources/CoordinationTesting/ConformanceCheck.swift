@@ -5,7 +5,7 @@
 public struct ConformanceCheck: Sendable, CustomStringConvertible {
     /// Unique, kebab-case, for example `transaction-third-op-conflict-applies-nothing`.
     public let name: String
-    /// The contract clause (1...10 of `DESIGN.md`) the check belongs to.
+    /// The contract clause (1...10, listed on `CoordinationStore`) the check belongs to.
     public let clause: Int
     /// One sentence: what is asserted.
     public let summary: String
