@@ -11,8 +11,10 @@ import SystemPackage
 enum ChildCommand {
     /// Runs `argv` and returns its exit status (128 + the signal number if a signal ended it).
     /// While it runs, `forwarder` passes coord's signals on to it.
+    /// With a `watchdog`, the command and what it started die when coord does, or freezes.
     static func run(
-        _ argv: [String], environment: [String: String] = [:], grace: Duration = .seconds(5), forwarder: SignalForwarder? = nil
+        _ argv: [String], environment: [String: String] = [:], grace: Duration = .seconds(5), forwarder: SignalForwarder? = nil,
+        watchdog: HeldWatchdog? = nil
     ) async throws -> Int32 {
         guard let program = argv.first else {
             throw CommandLineProblem("no command given after --")
@@ -43,6 +45,8 @@ enum ChildCommand {
                 // process id may be reused) only after this returns.
                 let pid = execution.processIdentifier.value
                 leftovers.started(pid)
+                let guarded = try? await watchdog?.start(over: pid)
+                if let helper = guarded?.pid { leftovers.spare(helper) }
                 forwarder?.started { number in try? execution.send(signal: Signal(rawValue: number)) }
                 await withTaskCancellationHandler {
                     await waitForExit(pid)
@@ -52,6 +56,7 @@ enum ChildCommand {
                 forwarder?.exited()
                 // While the command is a zombie, its process id is not reused.
                 await leftovers.end(grace: grace)
+                await guarded?.finish()
             }.terminationStatus
         } catch is SubprocessError {
             // It never started: say why, and give the status a shell gives (127 not found, 126 not runnable).

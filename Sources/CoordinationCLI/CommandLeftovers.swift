@@ -17,6 +17,8 @@ final class CommandLeftovers: Sendable {
     private let state = Mutex(State())
     /// The command itself, which Subprocess signals and reaps.
     private let command: Mutex<pid_t?> = Mutex(nil)
+    /// coord's own helpers beside the command (its watchdog), which Subprocess reaps: no leftovers.
+    private let spared: Mutex<Set<pid_t>> = Mutex([])
 
     /// Makes this process a child subreaper. Only `coord` itself may: every process orphaned
     /// below it comes to it (see ``end(grace:)``, which reaps them). Where it cannot (not Linux),
@@ -27,6 +29,9 @@ final class CommandLeftovers: Sendable {
 
     /// The command started as process `pid`.
     func started(_ pid: pid_t) { command.withLock { $0 = pid } }
+
+    /// Process `pid` is coord's own helper, not something the command left.
+    func spare(_ pid: pid_t) { _ = spared.withLock { $0.insert(pid) } }
 
     /// The command is being stopped (its task was cancelled: the hold was lost); Subprocess
     /// sends it SIGTERM. What it started gets SIGTERM now too.
@@ -92,17 +97,19 @@ final class CommandLeftovers: Sendable {
     /// one that became another user's (`sudo`) could be waited for forever, killed never.
     private func running() -> [pid_t] {
         let command = command.withLock { $0 }
+        let spared = spared.withLock { $0 }
         guard let entries = ProcessTable.entries() else { return [] }
         return ProcessTable.descendants(of: getpid(), in: entries)
-            .filter { $0.runs && $0.pid != command && kill($0.pid, 0) == 0 }.map(\.pid)
+            .filter { $0.runs && $0.pid != command && !spared.contains($0.pid) && kill($0.pid, 0) == 0 }.map(\.pid)
     }
 
     /// Reaps the orphans that came to us as subreaper and have ended; never the command, which
     /// Subprocess reaps.
     private func reapAdopted() {
         let command = command.withLock { $0 }
+        let spared = spared.withLock { $0 }
         guard let entries = ProcessTable.entries() else { return }
-        for entry in entries where entry.parent == getpid() && !entry.runs && entry.pid != command {
+        for entry in entries where entry.parent == getpid() && !entry.runs && entry.pid != command && !spared.contains(entry.pid) {
             _ = waitpid(entry.pid, nil, WNOHANG)
         }
     }

@@ -13,9 +13,12 @@ struct ElectCommand: AsyncParsableCommand {
             candidate runs the same coord elect; exactly one runs COMMAND at a time. When the \
             leader dies, the next candidate is elected within the session TTL.
 
-            If leadership is lost while COMMAND runs (session expired, or contact lost for longer \
-            than the session TTL), COMMAND is stopped (SIGTERM, then SIGKILL after 5 s) and coord \
-            exits with status 11, so a supervisor can start it again. COMMAND gets \
+            If leadership may be lost while COMMAND runs, COMMAND is stopped before another \
+            candidate can lead (contact lost: SIGTERM a fifth of the session TTL before the \
+            session may expire, SIGKILL half that later, at most 5 s; session expired: at once) \
+            and coord exits with status 11, so a supervisor can start it again. If coord itself is \
+            killed or frozen, a watchdog beside COMMAND kills it, and what it started, before the \
+            session can expire. COMMAND gets \
             COORD_LEADER_TOKEN, larger for every later leader. Whatever COMMAND started that still \
             runs when it exits or is stopped (in the background, after a setsid or a double fork) \
             is stopped the same way before coord resigns.
@@ -41,11 +44,13 @@ struct ElectCommand: AsyncParsableCommand {
         let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
         let status = try await context.withStore { store in
             try await HeldCommand.removingIfUnused(key, in: store) {
-                try await HeldCommand.run(command, holding: "leadership of \(key)") { runChild in
+                try await HeldCommand.run(command, holding: "leadership of \(key)", in: store) { runChild in
                     let election = LeaderElection(store: store, path: key, identity: identity, logger: context.logger)
-                    return try await election.withLeadership { lease in
-                        context.logger.info("elected", metadata: ["election": "\(key)", "token": "\(lease.token)"])
-                        return try await runChild(["COORD_LEADER_TOKEN": String(lease.token)])
+                    // Without a timeout a campaign ends only in leadership, or by throwing.
+                    guard let lease = try await election.campaign() else { throw CancellationError() }
+                    context.logger.info("elected", metadata: ["election": "\(key)", "token": "\(lease.token)"])
+                    return try await HeldCommand.holding(lease, in: store, at: key) {
+                        try await runChild(["COORD_LEADER_TOKEN": String(lease.token)])
                     }
                 }
             }

@@ -1,5 +1,6 @@
 import Coordination
 import CoordinationRecipes
+import CoordinationScheduler
 import Foundation
 
 /// What `coord lock` and `coord elect` share: run a child command while something is held, stop
@@ -14,14 +15,21 @@ enum HeldCommand {
     /// coord then releases and returns the command's status, whatever the command made of the
     /// signal. A signal while no command runs (waiting to acquire) stops the wait and gives
     /// 128 + the signal's number, as a shell reports a process the signal ended.
+    ///
+    /// The command has a watchdog (``HeldWatchdog``): it dies with coord, or when coord freezes,
+    /// before `store`'s session may end. Stopped because the hold was lost, it gets SIGTERM
+    /// ``stopMargin(sessionTTL:)`` before the session may end and SIGKILL ``stopGrace(sessionTTL:)``
+    /// later, so that it is dead before the next holder may start.
     static func run(
-        _ argv: [String], holding what: String,
+        _ argv: [String], holding what: String, in store: any CoordinationStore,
         hold: @escaping @Sendable (_ runChild: @escaping @Sendable ([String: String]) async throws -> Int32) async throws -> Int32
     ) async throws -> Int32 {
         try requireCommand(argv)
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
         let forwarder = SignalForwarder()
+        let watchdog = await HeldWatchdog.of(store)
+        let grace = stopGrace(sessionTTL: store.session.ttl)
         enum Outcome: Sendable {
             case held(Int32)
             case signalled(Int32)
@@ -31,7 +39,8 @@ enum HeldCommand {
                 do {
                     return .held(
                         try await hold { environment in
-                            try await ChildCommand.run(argv, environment: environment, forwarder: forwarder)
+                            try await ChildCommand.run(
+                                argv, environment: environment, grace: grace, forwarder: forwarder, watchdog: watchdog)
                         })
                 } catch RecipeError.sessionLost(let why) {
                     throw RecipeError.sessionLost("\(what) was lost (\(why)); the command was stopped")
@@ -93,14 +102,24 @@ enum HeldCommand {
         throw CommandLineProblem("give the command to run after --, for example: -- ./deploy.sh")
     }
 
-    /// Runs `body` under the session guard while `lease` holds `lock`, then releases it, through
-    /// store errors too: what `Lock.withLock` does once it has acquired.
+    /// How long before a suspended session may end a held command is told to stop: a fifth of
+    /// the TTL, as a worker's runs are (``Worker/selfFencingMargin(sessionTTL:)``).
+    static func stopMargin(sessionTTL: Duration) -> Duration { Worker.selfFencingMargin(sessionTTL: sessionTTL) }
+
+    /// How long a held command told to stop has before SIGKILL: half the margin, at most 5 s, so
+    /// that it is dead a tenth of a TTL before the session may end.
+    static func stopGrace(sessionTTL: Duration) -> Duration { min(.seconds(5), stopMargin(sessionTTL: sessionTTL) / 2) }
+
+    /// Runs `body` under the session guard while `lease` holds the queue at `path` (a lock's or
+    /// an election's), then releases it, through store errors too: what `Lock.withLock` does once
+    /// it has acquired, but giving up ``stopMargin(sessionTTL:)`` before a suspended session may end.
     static func holding<T: Sendable>(
-        _ lease: LockLease, in lock: Lock, _ body: @escaping @Sendable () async throws -> T
+        _ lease: LockLease, in store: any CoordinationStore, at path: Key, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let queue = SequentialQueue(store: lock.store, path: lock.path)
+        let queue = SequentialQueue(store: store, path: path)
         do {
-            let result = try await SessionGuard.run(store: lock.store, sessionID: lease.sessionID, body)
+            let result = try await SessionGuard.run(
+                store: store, sessionID: lease.sessionID, margin: stopMargin(sessionTTL: store.session.ttl), body)
             await queue.leaveSurely(lease.key, session: lease.sessionID)
             return result
         } catch {

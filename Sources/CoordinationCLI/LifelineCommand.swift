@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessControl
 import Foundation
 
 /// `coord __lifeline SECONDS` (hidden): the watchdog a shell job's supervisor script starts in its
@@ -11,6 +12,10 @@ import Foundation
 ///
 /// A process of its own, with no children, so that the script can end it with one signal. Not a
 /// shell loop: `read` in `/bin/sh` has no timeout, and a `sleep` timer would outlive the script.
+///
+/// With `--tree PID` it kills that process and its descendants instead of its own process group:
+/// `coord lock` and `coord elect` start it beside their command, which shares coord's process
+/// group (a terminal's Ctrl-C and reads reach it as they would without coord).
 struct LifelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "__lifeline", abstract: "Internal: a shell job's watchdog.", shouldDisplay: false)
@@ -24,6 +29,9 @@ struct LifelineCommand: ParsableCommand {
     @Flag(help: .hidden)
     var check = false
 
+    @Option(help: .hidden)
+    var tree: Int32?
+
     func validate() throws {
         if check { return }
         guard let seconds, seconds > 0, seconds.isFinite else { throw ValidationError("seconds must be positive") }
@@ -34,6 +42,16 @@ struct LifelineCommand: ParsableCommand {
             print(Self.checkAnswer)
             return
         }
+        if tree != nil {
+            // In coord's process group: a terminal's signals reach it too, and only coord's end
+            // or its frozen beats may end it. coord ends it by closing the pipe once its command
+            // has exited.
+            for number in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { signal(number, SIG_IGN) }
+        }
+        // Pinned before anything else: the command's number cannot be reused while this is open.
+        let pinned = tree.map(cprocess_pidfd_open) ?? -1
+        // A kernel without pidfds (before 5.3): plain numbers, as good as it gets there.
+        let unpinned = pinned < 0 && errno == ENOSYS
         let window = Duration.milliseconds(Int64(min(seconds * 1000, 86_400_000).rounded(.up)))
         var buffer = [UInt8](repeating: 0, count: 512)
         var pending: [UInt8] = []
@@ -57,7 +75,38 @@ struct LifelineCommand: ParsableCommand {
             let allowance = Self.allowance(of: String(decoding: line, as: UTF8.self), window: window, now: Self.monotonicNanoseconds())
             deadline = ContinuousClock.now + allowance
         }
-        kill(0, SIGKILL)
+        if let tree {
+            if pinned >= 0 || unpinned { Self.killTree(tree, pinned: pinned) }  // else it had ended before
+        } else {
+            kill(0, SIGKILL)
+        }
+    }
+
+    /// SIGKILLs the process `pinned` names (a pidfd, taken when the watchdog started, so that a
+    /// number reused since never gets the signal) and every descendant. The tree is frozen
+    /// first (SIGSTOP), then killed: a killed parent's children would go to init, out of reach.
+    /// `pinned` below 0: a kernel without pidfds, where the number is all there is.
+    static func killTree(_ root: pid_t, pinned: Int32) {
+        if pinned >= 0 {
+            guard cprocess_pidfd_send_signal(pinned, SIGSTOP) == 0 else { return }  // ended already
+        } else {
+            kill(root, SIGSTOP)
+        }
+        var frozen: [pid_t] = []
+        var seen: Set<pid_t> = [root]
+        // Again while new ones appear: one may have forked while the table was read.
+        for _ in 0..<20 {
+            guard let entries = ProcessTable.entries() else { break }
+            let found = ProcessTable.descendants(of: root, in: entries).map(\.pid).filter { !seen.contains($0) }
+            if found.isEmpty { break }
+            for pid in found {
+                kill(pid, SIGSTOP)
+                seen.insert(pid)
+                frozen.append(pid)
+            }
+        }
+        if pinned >= 0 { _ = cprocess_pidfd_send_signal(pinned, SIGKILL) } else { kill(root, SIGKILL) }
+        for pid in frozen { kill(pid, SIGKILL) }
     }
 
     /// A beat's line: the milliseconds the watchdog may wait for the next, counted from `sentAt`

@@ -12,9 +12,11 @@ struct LockCommand: AsyncParsableCommand {
             with COMMAND's status. Waiters are served in arrival order; a release wakes only the \
             next one.
 
-            If the lock is lost while COMMAND runs (the session expired, or contact was lost for \
-            longer than the session TTL), COMMAND is stopped (SIGTERM, then SIGKILL after 5 s) and \
-            coord exits with status 11. COMMAND gets the lock's fencing token in \
+            If the lock may be lost while COMMAND runs, COMMAND is stopped before anyone else can \
+            hold it (contact lost: SIGTERM a fifth of the session TTL before the session may \
+            expire, SIGKILL half that later, at most 5 s; session expired: at once) and coord \
+            exits with status 11. If coord itself is killed or frozen, a watchdog beside COMMAND \
+            kills it, and what it started, before the session can expire. COMMAND gets the lock's fencing token in \
             COORD_FENCING_TOKEN: a number that is larger for every later holder, for storage that \
             can refuse writes from an older holder. Whatever COMMAND started that still runs when \
             it exits or is stopped (in the background, after a setsid or a double fork) is stopped \
@@ -44,7 +46,7 @@ struct LockCommand: AsyncParsableCommand {
         let key = try HeldCommand.key(name, under: "/locks")
         let status = try await context.withStore { store in
             try await HeldCommand.removingIfUnused(key, in: store) {
-                try await HeldCommand.run(command, holding: "lock \(key)") { runChild in
+                try await HeldCommand.run(command, holding: "lock \(key)", in: store) { runChild in
                     let lock = Lock(store: store, path: key, logger: context.logger)
                     // Acquired here rather than by withLock(timeout:), so that giving up is coord's
                     // own line and status (12), the command not started.
@@ -52,7 +54,7 @@ struct LockCommand: AsyncParsableCommand {
                         throw RecipeError.notAcquired(
                             "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
                     }
-                    return try await HeldCommand.holding(lease, in: lock) {
+                    return try await HeldCommand.holding(lease, in: store, at: key) {
                         try await runChild(["COORD_FENCING_TOKEN": String(lease.token)])
                     }
                 }
