@@ -419,7 +419,8 @@ public final class ZooKeeperStore: CoordinationStore {
         try await deleteTree(znode.path, named: znode, version: Self.zkVersion(ifVersion), top: true)
     }
 
-    /// Deletes the znode at `path` and everything beneath it, children first: also the znodes no
+    /// Deletes the znode at `path` and everything beneath it, children first (siblings in reverse
+    /// byte order, as every backend reports a recursive delete): also the znodes no
     /// key can name (another client's), as etcd's range delete removes such keys, since the tree
     /// could not go otherwise. Keys created concurrently are caught by retrying on `ZNOTEMPTY`;
     /// keys deleted concurrently are fine. Errors name `named`: the znode, or the nearest one above.
@@ -448,7 +449,10 @@ public final class ZooKeeperStore: CoordinationStore {
             return
         default: throw fail(listing.rc, named, "list children of")
         }
-        for (name, child) in Self.childPaths(of: path, listing.names ?? []) {
+        // Siblings in reverse byte order, each subtree before its root: the order in which the
+        // embedded store and etcd report a recursive delete's events (ZooKeeper's listing has none).
+        let names = (listing.names ?? []).sorted { $1.utf8.lexicographicallyPrecedes($0.utf8) }
+        for (name, child) in Self.childPaths(of: path, names) {
             let childNamed = named.path == path ? named.appending(storedName: name) ?? named : named
             try await deleteTree(child, named: childNamed, version: -1, top: false)
         }

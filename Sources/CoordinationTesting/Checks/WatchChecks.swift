@@ -62,7 +62,7 @@ extension ConformanceSuite {
             try await store.delete(try Key("/a/b"), ifVersion: nil, recursive: true)
             try await watch.until("the recursive delete of /a/b") { state in state.keys.map(\.path) == ["/a"] }
         },
-        ConformanceCheck("watch-subtree-tree-order", clause: 8, "A subtree watch reports a recursive delete children first (no key's delete before a key beneath it), each key as a delete event, and creates parents first: a create's missing ancestors and a transaction's creates, so a consumer keeping a tree never holds an orphan.") { ctx in
+        ConformanceCheck("watch-subtree-tree-order", clause: 8, "A subtree watch reports a recursive delete children first (no key's delete before a key beneath it), each key as a delete event, in the same order on every backend (each subtree before its root, siblings in reverse byte order), and creates parents first: a create's missing ancestors and a transaction's creates, so a consumer keeping a tree never holds an orphan.") { ctx in
             let store = try await ctx.open()
             let watched = try Key("/cfg")
             // "/cfg/b/c-x" sorts before "/cfg/b/c/d" bytewise: key order is not tree order.
@@ -86,10 +86,19 @@ extension ConformanceSuite {
                 }
             }
             try await store.delete(try Key("/cfg/b"), ifVersion: nil, recursive: true)
-            let deleted = try await watch.deletions(until: "the recursive delete of /cfg/b", inspect: orphanCheck) { state in
+            var order: [Key] = []
+            let deleted = try await watch.deletions(
+                until: "the recursive delete of /cfg/b",
+                inspect: { event, state in
+                    if case .delete(let key) = event { order.append(key) }
+                    try orphanCheck(event, state)
+                }
+            ) { state in
                 state.keys.sorted() == [watched, sibling]
             }
             try expectEqual(deleted, Set(doomed), "keys reported as delete events")
+            // Reverse preorder: /cfg/b/c-x, /cfg/b/c/d/e, /cfg/b/c/d, /cfg/b/c, /cfg/b/a, /cfg/b.
+            try expectEqual(order, try ["/cfg/b/c-x", "/cfg/b/c/d/e", "/cfg/b/c/d", "/cfg/b/c", "/cfg/b/a", "/cfg/b"].map(Key.init), "the order of the delete events")
             let deep = try await store.create(try Key("/cfg/p/q/r"), value: [], mode: .persistent)
             try await watch.until("/cfg/p/q/r and its ancestors", inspect: orphanCheck) { $0[deep.key] == deep }
             let created = try ["/cfg/n", "/cfg/n/m", "/cfg/n/m/o"].map(Key.init)
