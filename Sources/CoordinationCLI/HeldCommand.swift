@@ -131,6 +131,9 @@ enum HeldCommand {
     /// A name given on the command line as a key: an absolute key as it is, a plain name under `folder`.
     static func key(_ name: String, under folder: String) throws -> Key {
         if name.hasPrefix("/") { return try Key(name) }
+        if name.contains("/"), let absolute = try? Key(folder + "/" + name) {
+            throw CoordinationError(.invalidKey, "invalid name '\(name)': a plain name has no '/'; for a key beneath \(folder) write \(absolute)")
+        }
         return try Key(folder).child(name)
     }
 }

@@ -26,7 +26,8 @@ struct LockCommand: AsyncParsableCommand {
             A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; while it waits for \
             the lock, one ends the wait with 128 + the signal's number (130, 143). With --timeout, \
-            a lock still busy at the limit gives status 12 and COMMAND does not run.
+            a lock still busy at the limit gives status 12 and COMMAND does not run; the limit \
+            counts only the wait for other holders, so a free lock is taken even with --timeout 0.
 
               coord --store zookeeper://127.0.0.1:2181 lock deploy -- \\
                   ./deploy.sh production
@@ -34,14 +35,16 @@ struct LockCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-    @Option(help: "Give up after this long (e.g. 30s) with status 12 instead of waiting forever.") var timeout: String?
+    @Option(help: "Give up after waiting this long for the holders ahead (e.g. 30s; 0: only a free lock) with status 12, instead of waiting forever.")
+    var timeout: String?
     @Argument(help: "The lock's name or key.") var name: String
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() async throws {
         // The command line's own values first: a bad --timeout or no command is a usage error, whatever the settings.
         try HeldCommand.requireCommand(command)
-        let limit = try OptionValue.duration(timeout, option: "--timeout")
+        // Zero is a try: the lock if it is free now, else 12.
+        let limit = try timeout.flatMap(DurationText.parse) == .zero ? .zero : OptionValue.duration(timeout, option: "--timeout")
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/locks")
         let status = try await context.withStore { store in

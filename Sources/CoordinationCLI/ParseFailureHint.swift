@@ -10,7 +10,22 @@ enum ParseFailureHint {
     /// - Parameter message: argument-parser's own message for the failure.
     static func line(for arguments: [String], message: String, root: any ParsableCommand.Type = Coord.self) -> String? {
         if let (line, index) = unknownCommand(in: arguments, root: root), isAbout(word: index, in: arguments, message) { return line }
-        return negativeValue(in: arguments, message: message)
+        return negativeValue(in: arguments, message: message) ?? missingTerminator(in: arguments, message: message)
+    }
+
+    /// `coord lock deploy ./deploy.sh` ("2 unexpected arguments"): the command goes after `--`.
+    static func missingTerminator(in arguments: [String], message: String) -> String? {
+        guard message.contains("nexpected argument"), !arguments.contains("--"),
+            let held = arguments.firstIndex(where: { $0 == "lock" || $0 == "elect" })
+        else { return nil }
+        // The name: the first word after the command that is neither an option nor its value.
+        var index = held + 1
+        while index < arguments.count, arguments[index].hasPrefix("-") {
+            index += ["--timeout", "--identity"].contains(arguments[index]) ? 2 : 1
+        }
+        guard index + 1 < arguments.count else { return nil }
+        let fixed = ["coord"] + arguments[...index] + ["--"] + arguments[(index + 1)...]
+        return "the command that coord \(arguments[held]) runs goes after --: \(fixed.joined(separator: " "))"
     }
 
     /// Whether argument-parser's failure is the unknown command at `index`: it names that word as

@@ -19,8 +19,10 @@ public struct Lock: Sendable {
             queue: SequentialQueue(store: store, path: path), prefix: "lock", admission: .predecessor, logger: logger)
     }
 
-    /// Waits for the lock. With a `timeout`, gives up after it and returns `nil` (leaving no entry
-    /// behind); without one, waits until acquired or cancelled.
+    /// Waits for the lock. With a `timeout`, gives up once it has waited that long for the
+    /// holders ahead and returns `nil` (leaving no entry behind); the store's own round trips do
+    /// not count, so a free lock is taken even with a zero timeout. Without one, waits until
+    /// acquired or cancelled.
     public func acquire(timeout: Duration? = nil, value: [UInt8] = []) async throws -> LockLease? {
         try await acquirer.acquire(timeout: timeout, value: value)
     }
@@ -58,34 +60,11 @@ struct QueueAcquirer: Sendable {
 
     var store: any CoordinationStore { queue.store }
 
+    /// Joins the queue and waits to be admitted; with a `timeout`, gives up (leaving no entry)
+    /// once it has waited that long for others, `nil`. The timeout bounds the waiting, not the
+    /// store's own round trips: a free lock is taken whatever the timeout, even zero.
     func acquire(timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
-        guard let timeout else { return try await acquireWithoutTimeout(value: value) }
-        return try await withThrowingTaskGroup(of: LockLease?.self) { group in
-            group.addTask { try await acquireWithoutTimeout(value: value) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            // Timed out, or the caller cancelled (the timer then throws first). The acquirer is
-            // cancelled, but it may have won the race a moment ago, or be in a call that does not
-            // heed cancellation and return a lease after it: a lease it still returns is
-            // released, never leaked (its entry would hold the lock for nobody).
-            func releasingLateLeases() async {
-                group.cancelAll()
-                while let late = try? await group.next() {
-                    if let lease = late { await queue.leaveSurely(lease.key, session: lease.sessionID) }
-                }
-            }
-            do {
-                if let lease = try await group.next() ?? nil { return lease }
-            } catch {
-                await releasingLateLeases()
-                throw error
-            }
-            await releasingLateLeases()
-            return nil
-        }
+        try await acquire(until: timeout.map { ContinuousClock.now + $0 }, value: value)
     }
 
     func withLease<T: Sendable>(
@@ -106,7 +85,34 @@ struct QueueAcquirer: Sendable {
         }
     }
 
+    /// Runs `wait` until it returns (`true`) or `deadline` passes (`false`, `wait` cancelled).
+    private static func wait(until deadline: ContinuousClock.Instant?, _ wait: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+        guard let deadline else {
+            try await wait()
+            return true
+        }
+        if deadline <= .now { return false }
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await wait()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+    }
+
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
+        // No deadline: only a lease, or an error, ends the wait.
+        guard let lease = try await acquire(until: nil, value: value) else { throw CancellationError() }
+        return lease
+    }
+
+    private func acquire(until deadline: ContinuousClock.Instant?, value: [UInt8]) async throws -> LockLease? {
         // The session the entry was created in, read before the create: if it changes under
         // the create, the lease names the older one and its guard errs on the safe side.
         var sessionID = store.session.sessionID
@@ -132,13 +138,19 @@ struct QueueAcquirer: Sendable {
                     continue
                 }
                 let lease = LockLease(store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID)
+                let waited: Bool
                 switch admission {
                 case .blocker(let rule):
                     guard let blocking = rule(entries, position) else { return lease }
-                    try await queue.waitForDeletion(of: try queue.path.child(blocking))
+                    let ahead = try queue.path.child(blocking)
+                    waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(of: ahead) }
                 case .firstOf(let permits):
                     if position < permits { return lease }
-                    try await queue.waitForChange(from: entries)
+                    waited = try await Self.wait(until: deadline) { try await queue.waitForChange(from: entries) }
+                }
+                if !waited {
+                    await queue.leaveSurely(entry.key, session: sessionID)
+                    return nil
                 }
             }
         } catch {

@@ -128,6 +128,9 @@ import Testing
         (["--store", "etcd://127.0.0.1:1", "elect", "x"], 64, "give the command to run after --"),
         (["lock", "x", "--timeout", "soon", "--", "true"], 64, "--timeout soon is not a duration; write one number and one unit"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
+        (["lock", "sub/name", "--", "true"], 6, "invalid name 'sub/name': a plain name has no '/'; for a key beneath /locks write /locks/sub/name"),
+        (["lock", "e1", "echo", "hi"], 64, "the command that coord lock runs goes after --: coord lock e1 -- echo hi"),
+        (["elect", "--identity", "me", "e1", "echo", "hi"], 64, "the command that coord elect runs goes after --: coord elect --identity me e1 -- echo hi"),
         (["elect", "", "--", "true"], 6, "invalid key"),
         // A command that never starts gets a shell's status: 127 not found, 126 not runnable.
         (["lock", "x", "--", "/nonexistent/cmd"], 127, "coord: cannot run /nonexistent/cmd: no such file"),
@@ -136,6 +139,16 @@ import Testing
     ])
     func mistakes(arguments: [String], status: Int32, message: String) async throws {
         try await Self.expectMistake(arguments, status: status, message: message)
+    }
+
+    /// A zero timeout was refused ("not positive"), and no timeout short enough to try once worked.
+    @Test("coord lock --timeout 0 takes a free lock and runs the command")
+    func zeroTimeoutTakesAFreeLock() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["lock", "free", "--timeout", "0", "--", "sh", "-c", "echo ran"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutText == "ran\n")
     }
 
     /// An executable text file with no #! line: "the system refused to start it" said nothing of why.

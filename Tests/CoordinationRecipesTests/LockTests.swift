@@ -94,6 +94,21 @@ import Testing
         #expect(next.token > held.token)
     }
 
+    /// The timeout used to cover the store's round trips too: a free lock was "not acquired
+    /// within 1ms", and whether 10 ms sufficed depended on the backend.
+    @Test(arguments: RecipeBackend.all)
+    func zeroTimeoutTakesAFreeLockOnly(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/try")
+        let a = try await handles.open()
+        let b = try await handles.open()
+        let held = try #require(try await Lock(store: a, path: path).acquire(timeout: .zero), "a free lock is taken at once")
+        #expect(try await Lock(store: b, path: path).acquire(timeout: .zero) == nil, "a busy one is not waited for")
+        #expect(try await a.children(of: path) == [held.key.name], "the try left no entry")
+        try await held.release()
+    }
+
     /// A contender that gives up must not leave its entry behind when the store fails the
     /// delete: everyone queued after it would wait for as long as its process lives.
     @Test(arguments: RecipeBackend.all)
