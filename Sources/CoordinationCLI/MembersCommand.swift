@@ -16,8 +16,15 @@ struct MembersCommand: AsyncParsableCommand {
             state is whole when it arrives; an empty group is the "--" alone); with --json each \
             state is one line, {"members":[…]}, its list empty when the group is.
 
+            With --join ID -- COMMAND, coord joins the group as member ID (with --metadata as its \
+            value) and runs COMMAND as a member, joining again by itself if its session expires, \
+            and leaves when COMMAND exits, with COMMAND's status; signals, and a watchdog that \
+            kills COMMAND if coord is killed or frozen, as for coord lock. COMMAND gets \
+            COORD_MEMBER_ID. An ID that another live member holds is refused (status 3).
+
               coord --store zookeeper://127.0.0.1:2181 members workers
               coord members /myapp/workers --watch --json
+              coord members web --join web-1 --metadata 10.0.0.5:8080 -- ./serve
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -25,10 +32,19 @@ struct MembersCommand: AsyncParsableCommand {
     @Flag(help: "Follow the group, printing it after every change.") var watch = false
     @Flag(help: "One JSON object per member: id, metadata (base64), joinedRevision; with --watch, one {\"members\":[…]} per state.")
     var json = false
+    @Option(help: "Join as this member while COMMAND (after --) runs.") var join: String?
+    @Option(help: "With --join: the member's metadata, shown by coord members.") var metadata: String?
+    @Argument(parsing: .postTerminator, help: "With --join: the command to run as a member, after --.") var command: [String] = []
 
     func run() async throws {
+        try checkOptions()
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(group, under: "/groups")
+        if let join {
+            let status = try await Self.runAsMember(join, metadata: Array((metadata ?? "").utf8), of: key, command, context: context)
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         let json = json
         try await context.withStore { store in
             let membership = Membership(store: store, group: key, logger: context.logger)
@@ -43,6 +59,50 @@ struct MembersCommand: AsyncParsableCommand {
                     } else {
                         print(members, json: false)
                         StandardStreams.writeLine("--")
+                    }
+                }
+            }
+        }
+    }
+
+    private func checkOptions() throws {
+        if join == nil {
+            if metadata != nil { throw CommandLineProblem("--metadata goes with --join ID") }
+            if !command.isEmpty { throw CommandLineProblem("a command runs only with --join ID: coord members \(group) --join ID -- COMMAND") }
+            return
+        }
+        if watch || json { throw CommandLineProblem("--join runs a command as a member; --watch and --json show the group: use one or the other") }
+        try HeldCommand.requireCommand(command)
+        if let join, join.isEmpty || join.contains("/") {
+            throw CommandLineProblem("--join '\(join)': a member's id is one key segment: not empty, no '/'")
+        }
+    }
+
+    /// Runs `argv` as member `id` of `group`: joined before it starts, joined again after an
+    /// expiry, left when it exits; its status is returned.
+    static func runAsMember(
+        _ id: String, metadata: [UInt8], of group: Key, _ argv: [String], context: CommandContext
+    ) async throws -> Int32 {
+        try await context.withStore { store in
+            try await HeldCommand.removingIfUnused(group, in: store) {
+                try await HeldCommand.run(argv, holding: "membership of \(group)", in: store) { runChild in
+                    let membership = Membership(store: store, group: group, logger: context.logger)
+                    let (joins, joined) = AsyncStream<Void>.makeStream()
+                    return try await withThrowingTaskGroup(of: Int32?.self) { tasks in
+                        tasks.addTask {
+                            try await membership.stayJoined(id: id, metadata: metadata) { _, _ in joined.yield() }
+                            return nil
+                        }
+                        tasks.addTask {
+                            var first = joins.makeAsyncIterator()
+                            guard await first.next() != nil else { return nil }
+                            return try await runChild(["COORD_MEMBER_ID": id])
+                        }
+                        defer { tasks.cancelAll() }
+                        while let outcome = try await tasks.next() {
+                            if let status = outcome { return status }
+                        }
+                        throw CancellationError()
                     }
                 }
             }

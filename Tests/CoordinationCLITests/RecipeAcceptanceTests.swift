@@ -219,6 +219,31 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
+    /// Groups could only be listed and watched from the shell: nothing joined one.
+    @Test("coord members --join runs a command as a member: listed with its metadata while it runs, the id refused to a second joiner, gone once it exits", arguments: servers)
+    func membersJoin(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("members-join")
+        let url = try #require(backend.url(namespace, ttl: .seconds(4)))
+        let member = try LineProcess(
+            CoordProcess.binary.path,
+            ["--store", url, "members", "web", "--join", "web-1", "--metadata", "10.0.0.5:8080", "--", "sh", "-c", "echo joined $COORD_MEMBER_ID; exec sleep 3600"])
+        defer { member.stop() }
+        #expect(try await member.nextLine(within: .seconds(20)) == "joined web-1")
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let listed = try await coord.run(["--store", url, "members", "web"])
+        #expect(listed.status == 0 && listed.stdoutText == "web-1  10.0.0.5:8080\n", "\(listed.stdoutText) \(listed.stderr)")
+        let second = try await coord.run(["--store", url, "members", "web", "--join", "web-1", "--", "true"])
+        #expect(second.status == 3 && second.stderrLines.count == 1, "\(second.stderr)")
+
+        member.kill(SIGTERM)  // passed on to the command, which it ends: 143, and the member leaves
+        #expect(try await member.exitStatus(within: .seconds(20)) == 143)
+        let after = try await coord.run(["--store", url, "members", "web"])
+        #expect(after.status == 0 && after.stdoutText.isEmpty, "\(after.stdoutText)")
+        try await cleanUp(backend, namespace)
+    }
+
     @Test("coord members --watch ends each state with a line --, an empty group with the -- alone", arguments: servers)
     func membersWatchText(backend: TestBackend) async throws {
         try backend.require()
