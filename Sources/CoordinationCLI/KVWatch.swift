@@ -40,7 +40,8 @@ struct KVWatch: AsyncParsableCommand {
     static func note(for state: SessionState) -> String? {
         switch state {
         case .suspended: "lost contact with the store; the watch goes on when it is back"
-        case .reconnected: "contact is back; the changes made meanwhile follow"
+        // ZooKeeper (and etcd after a compaction) sends a fresh snapshot instead of the changes.
+        case .reconnected: "contact is back; what changed meanwhile follows (the changes, or a fresh snapshot)"
         case .expired: "the session expired (its ephemeral keys are gone); the watch goes on with a new one"
         case .connected, .closed: nil
         }
