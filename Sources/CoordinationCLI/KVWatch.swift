@@ -8,8 +8,8 @@ struct KVWatch: AsyncParsableCommand {
         discussion: """
             The first line is a snapshot of the current state, then one line per change (the \
             keys of each object sorted):
-              {"records":[{"createRevision":5,…,"key":"/app/a",…,"value":"aGk=","version":0}],"type":"snapshot"}
-              {"record":{"createRevision":5,…,"key":"/app/a",…,"value":"aG8=","version":1},"type":"put"}
+              {"records":[{…,"key":"/app/a",…,"value":"aGk=",…}],"type":"snapshot"}
+              {"record":{…,"key":"/app/a",…,"value":"aG8=","version":1},"type":"put"}
               {"key":"/app/a","type":"delete"}
             Values are base64. After a lost connection the changes made meanwhile follow (or a \
             fresh snapshot, where they cannot be replayed), and stderr says when contact was lost \
