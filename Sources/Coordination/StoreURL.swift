@@ -258,7 +258,7 @@ public enum DurationText {
     private static let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
 
     /// How to write a duration, for the end of a message.
-    public static let forms = "write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"
+    public static let forms = "write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d"
 
     /// A positive duration (at most a century), or what is wrong with `text`, worded to follow it
     /// in a message: `"--every 1h30m " + problem` reads "--every 1h30m is not a duration; write

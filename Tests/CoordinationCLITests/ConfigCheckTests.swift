@@ -162,7 +162,7 @@ struct ConfigCheckTests {
         defer { coord.removeDirectory() }
         let ttl = try await coord.run(["config", "check"])
         #expect(ttl.status == 7)
-        #expect(ttl.stderrLines == ["coord: session TTL 'soon' from environment variable COORD_SESSION_TTL is not a duration; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"])
+        #expect(ttl.stderrLines == ["coord: session TTL 'soon' from environment variable COORD_SESSION_TTL is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d"])
         let tls = try await coord.run(["--tls-ca", "/ca.pem", "--session-ttl", "2s", "config", "check"])
         #expect(tls.status == 7)
         #expect(tls.stderrLines == ["coord: TLS file /ca.pem from --tls-ca applies only to an etcds:// store, not memory://"])

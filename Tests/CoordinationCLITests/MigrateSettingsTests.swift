@@ -108,7 +108,7 @@ struct MigrateSettingsTests {
         let memoryPair = try await Self.refined("memory://a", "memory://b", environment: ["COORD_PASSWORD": "s3cret"])
         #expect(memoryPair.source.password == nil && memoryPair.target.password == nil)
         let ttl = await refusal("memory://a", "memory://b", [.sessionTtl: "0s"])
-        #expect(ttl == "session TTL '0s' from --session-ttl is not positive; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d")
+        #expect(ttl == "session TTL '0s' from --session-ttl is not positive; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d")
         // Given by both URLs, a setting is not refused: it fits, and the URLs win.
         let (etcds, _) = try await Self.refined("etcds://e1/a?cacert=/mine.pem", "zookeeper://zk/b", flags: [.tlsCa: "/ca.pem"])
         #expect(Self.options(etcds) == ["cacert=/mine.pem"])
@@ -122,7 +122,7 @@ struct MigrateSettingsTests {
         defer { coord.removeDirectory() }
         let refused = try await coord.run(["migrate", "--from", "memory://a", "--to", "memory://b", "--session-ttl", "0s"])
         #expect(refused.status == 7, "\(refused.stderr)")
-        #expect(refused.stderrLines == ["coord: session TTL '0s' from --session-ttl is not positive; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d"])
+        #expect(refused.stderrLines == ["coord: session TTL '0s' from --session-ttl is not positive; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d"])
         let tls = try await coord.run(["migrate", "--from", "memory://a", "--to", "memory://b", "--tls-ca", "/ca.pem"])
         #expect(tls.status == 7, "\(tls.stderr)")
 

@@ -333,7 +333,7 @@ struct SchedulerCommandTests {
             (["j", "--command", "true", "--labels", "zone=a,zone=b"], "--labels: 'zone' is given twice (zone=a and zone=b)"),
             (
                 ["j", "--command", "true", "--every", "1h30m"],
-                "--every 1h30m is not a duration; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"
+                "--every 1h30m is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"
             ),
             (["j", "--command", "true", "--every", "-5s"], "--every -5s is negative; write one number and one unit"),
             (["j", "--command", "true", "--timeout", "-1s"], "--timeout -1s is negative"),

@@ -54,7 +54,7 @@ import Testing
         arguments: [
             ("1.5s", "ok 1500"), ("250ms", "ok 250"), ("\t5s ", "ok 5000"), ("1e3ms", "ok 1000"), ("2m", "ok 120000"), ("5", "ok 5000"), ("1d", "ok 86400000"),
             ("0s", "is not positive; "), ("-5s", "is negative; "), ("soon", "is not a duration; "),
-            ("1h30m", "is not a duration; write one number and one unit (ms, s, m, h or d), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"),
+            ("1h30m", "is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"),
             ("99999999d", "is more than 100 years; "), ("1e300s", "is more than 100 years; "), ("1e30", "is more than 100 years; "),
         ])
     func durationText(text: String, expected: String) {
