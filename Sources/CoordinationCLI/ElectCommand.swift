@@ -11,7 +11,8 @@ struct ElectCommand: AsyncParsableCommand {
             Campaigns in the election NAME (a plain name is the key /elections/NAME), waits until \
             elected, then runs COMMAND and exits with its status, resigning when it exits. Every \
             candidate runs the same coord elect; exactly one runs COMMAND at a time. When the \
-            leader dies, the next candidate is elected within the session TTL.
+            leader dies, the next candidate is elected once the server ends the dead leader's \
+            session: a session TTL after its last keep-alive, plus the moment it takes to hear of it.
 
             If leadership may be lost while COMMAND runs, COMMAND is stopped before another \
             candidate can lead (contact lost: SIGTERM a fifth of the session TTL before the \
