@@ -409,6 +409,21 @@ struct StoreMigrationTests {
         }
     }
 
+    /// Concurrent batches report in any order: the lists named whichever keys came first.
+    @Test("the keys a summary lists are the first in key order, whatever order they were counted in")
+    func listedKeysInKeyOrder() throws {
+        var counts = MigrationCounts()
+        for name in ["k7", "k2", "k9", "k0", "k5", "k1", "k8", "k3"].shuffled() {
+            counts.overwrite(Self.key("/" + name))
+            counts.hold(Self.key("/h/" + name))
+            counts.skip("/s/" + name, CoordinationError(.valueTooLarge, "too large"))
+        }
+        #expect(counts.overwrittenKeys.map(\.path) == ["/k0", "/k1", "/k2", "/k3", "/k5"])
+        #expect(counts.heldByEphemeralKeys.map(\.path) == ["/h/k0", "/h/k1", "/h/k2", "/h/k3", "/h/k5"])
+        #expect(counts.skippedKeys.map(\.path) == ["/s/k0", "/s/k1", "/s/k2", "/s/k3", "/s/k5", "/s/k7", "/s/k8", "/s/k9"])
+        #expect(counts.overwritten == 8 && counts.heldByEphemeral == 8 && counts.skipped == 8)
+    }
+
     @Test("a run cancelled while the source is still being read fails: the levels read so far never pass for the whole source")
     func cancelledDuringSourceRead() async throws {
         try await Self.withStores { source, target in

@@ -53,7 +53,7 @@ public struct MigrationCounts: Sendable, Hashable {
     /// numbers one by one on a target that cannot move it at once (``StoreMigration/maxProbedGap``),
     /// or past the last 10-digit number.
     public var countersNotMoved = 0
-    /// The first of those (at most ``listedKeys``), each with its highest copied number.
+    /// The first of those in key order (at most ``listedKeys``), each with its highest copied number.
     public var countersNotMovedUnder: [CounterLeftBehind] = []
 
     /// A parent whose sequential counter stays behind a copied child's number.
@@ -65,16 +65,16 @@ public struct MigrationCounts: Sendable, Hashable {
     /// Persistent source keys not copied because the target holds an ephemeral key (a live
     /// session's) at their path or above it: that key is never overwritten, adopted or deleted.
     public var heldByEphemeral = 0
-    /// The first of those keys (at most ``listedKeys``), in the order they were met.
+    /// The first of those keys in key order (at most ``listedKeys``).
     public var heldByEphemeralKeys: [Key] = []
     /// Of ``copied``, the keys whose different value on the target was overwritten.
     public var overwritten = 0
-    /// The first of those keys (at most ``listedKeys``).
+    /// The first of those keys in key order (at most ``listedKeys``).
     public var overwrittenKeys: [Key] = []
     /// Source keys not copied because the target can never hold them (a key another tool wrote
     /// that no ``Key`` can name, a value over the portable limit): running again cannot help.
     public var skipped = 0
-    /// The first of those (at most ``listedSkipped``), each with why.
+    /// The first of those in byte order of their paths (at most ``listedSkipped``), each with why.
     public var skippedKeys: [SkippedKey] = []
     /// How many keys the counts list by name.
     public static let listedKeys = 5
@@ -93,27 +93,38 @@ public struct MigrationCounts: Sendable, Hashable {
     /// Counts `key` as held by an ephemeral key on the target.
     mutating func hold(_ key: Key) {
         heldByEphemeral += 1
-        if heldByEphemeralKeys.count < Self.listedKeys { heldByEphemeralKeys.append(key) }
+        Self.keepFirst(key, in: &heldByEphemeralKeys, at: Self.listedKeys) { $0 < $1 }
     }
 
     /// Counts a parent whose counter stays behind `number`.
     mutating func leaveCounter(under parent: Key, behind number: Int64) {
         countersNotMoved += 1
-        if countersNotMovedUnder.count < Self.listedKeys { countersNotMovedUnder.append(CounterLeftBehind(parent: parent, number: number)) }
+        Self.keepFirst(CounterLeftBehind(parent: parent, number: number), in: &countersNotMovedUnder, at: Self.listedKeys) {
+            $0.parent < $1.parent
+        }
     }
 
     /// Counts `key` as copied over a different value.
     mutating func overwrite(_ key: Key) {
         overwritten += 1
-        if overwrittenKeys.count < Self.listedKeys { overwrittenKeys.append(key) }
+        Self.keepFirst(key, in: &overwrittenKeys, at: Self.listedKeys) { $0 < $1 }
     }
 
     /// Counts a source key that the target cannot hold.
     mutating func skip(_ path: String, _ error: CoordinationError) {
         skipped += 1
-        if skippedKeys.count < Self.listedSkipped {
-            skippedKeys.append(SkippedKey(path: path, reason: error.message, code: error.code))
+        Self.keepFirst(SkippedKey(path: path, reason: error.message, code: error.code), in: &skippedKeys, at: Self.listedSkipped) {
+            $0.path.utf8.lexicographicallyPrecedes($1.path.utf8)
         }
+    }
+
+    /// Keeps in `list` the first `limit` of all the items it is given, in `order`: the same
+    /// ones listed whatever order concurrent batches reported them in.
+    private static func keepFirst<T>(_ item: T, in list: inout [T], at limit: Int, by order: (T, T) -> Bool) {
+        let index = list.firstIndex { order(item, $0) } ?? list.endIndex
+        guard index < limit else { return }
+        list.insert(item, at: index)
+        if list.count > limit { list.removeLast() }
     }
 
     public init() {}
