@@ -492,7 +492,8 @@ extension StoreBackend {
         StoreBackend(
             schemes: ["zookeeper"],
             usage: "zookeeper://[USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?sessionTimeout=TIME]",
-            client: "libzookeeper-mt " + ZOO_VERSION,
+            // The C client has no version call: its headers' version, from the build.
+            client: "libzookeeper-mt " + ZOO_VERSION + " (built against)",
             check: { url throws(CoordinationError) in _ = try ZooKeeperConfiguration(url: url) }
         ) { url, logger in
             try await ZooKeeperStore(url: url, logger: logger)

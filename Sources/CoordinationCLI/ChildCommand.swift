@@ -28,6 +28,9 @@ enum ChildCommand {
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment { updates[Environment.Key(stringLiteral: name)] = value }
+        // What the watchdog knows the command's processes by, wherever they go.
+        let mark = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        if watchdog != nil { updates[Environment.Key(stringLiteral: HeldWatchdog.markVariable)] = mark }
         CommandLeftovers.adopt()
         let leftovers = CommandLeftovers()
         let termination: TerminationStatus
@@ -45,7 +48,7 @@ enum ChildCommand {
                 // process id may be reused) only after this returns.
                 let pid = execution.processIdentifier.value
                 leftovers.started(pid)
-                let guarded = try? await watchdog?.start(over: pid)
+                let guarded = try? await watchdog?.start(over: pid, mark: mark)
                 if let helper = guarded?.pid { leftovers.spare(helper) }
                 forwarder?.started { number in try? execution.send(signal: Signal(rawValue: number)) }
                 await withTaskCancellationHandler {
@@ -56,7 +59,10 @@ enum ChildCommand {
                 forwarder?.exited()
                 // While the command is a zombie, its process id is not reused.
                 await leftovers.end(grace: grace)
-                await guarded?.finish()
+                if await guarded?.finish() == true {
+                    StandardStreams.writeError(
+                        "coord: note: \(program) was killed by its watchdog: coord was stopped or frozen for longer than what it held could be trusted")
+                }
             }.terminationStatus
         } catch is SubprocessError {
             // It never started: say why, and give the status a shell gives (127 not found, 126 not runnable).

@@ -20,15 +20,18 @@ enum HeldCommand {
     /// before `store`'s session may end. Stopped because the hold was lost, it gets SIGTERM
     /// ``stopMargin(sessionTTL:)`` before the session may end and SIGKILL ``stopGrace(sessionTTL:)``
     /// later, so that it is dead before the next holder may start.
+    /// - Parameter exclusive: whether what is held passes to someone else once the session may
+    ///   have ended (a lock, leadership: the watchdog's beats follow the session), or is taken up
+    ///   again by coord itself (a membership: the watchdog only catches a killed or frozen coord).
     static func run(
-        _ argv: [String], holding what: String, in store: any CoordinationStore,
+        _ argv: [String], holding what: String, in store: any CoordinationStore, exclusive: Bool = true,
         hold: @escaping @Sendable (_ runChild: @escaping @Sendable ([String: String]) async throws -> Int32) async throws -> Int32
     ) async throws -> Int32 {
         try requireCommand(argv)
         let signals = SignalListener([SIGINT, SIGTERM])
         defer { signals.stop() }
         let forwarder = SignalForwarder()
-        let watchdog = await HeldWatchdog.of(store)
+        let watchdog = exclusive ? await HeldWatchdog.holding(store) : await HeldWatchdog.ofProcess(sessionTTL: store.session.ttl)
         let grace = stopGrace(sessionTTL: store.session.ttl)
         enum Outcome: Sendable {
             case held(Int32)

@@ -13,9 +13,12 @@ import Foundation
 /// A process of its own, with no children, so that the script can end it with one signal. Not a
 /// shell loop: `read` in `/bin/sh` has no timeout, and a `sleep` timer would outlive the script.
 ///
-/// With `--tree PID` it kills that process and its descendants instead of its own process group:
-/// `coord lock` and `coord elect` start it beside their command, which shares coord's process
-/// group (a terminal's Ctrl-C and reads reach it as they would without coord).
+/// With `--tree PID --mark TOKEN` it kills that process, its descendants and the processes whose
+/// environment holds `COORD_HOLD_MARK=TOKEN` instead of its own process group, and exits with
+/// ``killedStatus`` if any of them still ran: `coord lock`, `elect` and `members --join` start it
+/// beside their command, which shares coord's process group (a terminal's Ctrl-C and reads reach
+/// it as they would without coord) and whose detached processes (a double fork, a `setsid`) leave
+/// its tree but keep its environment.
 struct LifelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "__lifeline", abstract: "Internal: a shell job's watchdog.", shouldDisplay: false)
@@ -31,6 +34,12 @@ struct LifelineCommand: ParsableCommand {
 
     @Option(help: .hidden)
     var tree: Int32?
+
+    @Option(help: .hidden)
+    var mark: String?
+
+    /// The exit status of a `--tree` watchdog that killed what still ran.
+    static let killedStatus: Int32 = 3
 
     func validate() throws {
         if check { return }
@@ -50,8 +59,9 @@ struct LifelineCommand: ParsableCommand {
         }
         // Pinned before anything else: the command's number cannot be reused while this is open.
         let pinned = tree.map(cprocess_pidfd_open) ?? -1
-        // A kernel without pidfds (before 5.3): plain numbers, as good as it gets there.
-        let unpinned = pinned < 0 && errno == ENOSYS
+        // A kernel without pidfds (before 5.3), or a sandbox that refuses them: plain numbers,
+        // as good as it gets there. ESRCH: the command had ended already.
+        let unpinned = pinned < 0 && errno != ESRCH
         let window = Duration.milliseconds(Int64(min(seconds * 1000, 86_400_000).rounded(.up)))
         var buffer = [UInt8](repeating: 0, count: 512)
         var pending: [UInt8] = []
@@ -76,37 +86,45 @@ struct LifelineCommand: ParsableCommand {
             deadline = ContinuousClock.now + allowance
         }
         if let tree {
-            if pinned >= 0 || unpinned { Self.killTree(tree, pinned: pinned) }  // else it had ended before
+            let root: pid_t? = pinned >= 0 || unpinned ? tree : nil
+            if Self.killAll(root: root, pinned: pinned, marked: mark.map { "\(HeldWatchdog.markVariable)=\($0)" }) {
+                Foundation.exit(Self.killedStatus)
+            }
         } else {
             kill(0, SIGKILL)
         }
     }
 
-    /// SIGKILLs the process `pinned` names (a pidfd, taken when the watchdog started, so that a
-    /// number reused since never gets the signal) and every descendant. The tree is frozen
-    /// first (SIGSTOP), then killed: a killed parent's children would go to init, out of reach.
-    /// `pinned` below 0: a kernel without pidfds, where the number is all there is.
-    static func killTree(_ root: pid_t, pinned: Int32) {
-        if pinned >= 0 {
-            guard cprocess_pidfd_send_signal(pinned, SIGSTOP) == 0 else { return }  // ended already
-        } else {
-            kill(root, SIGSTOP)
+    /// SIGKILLs the process `root` (through `pinned`, a pidfd taken when the watchdog started, so
+    /// that a number reused since never gets the signal; below 0 where there are none), every
+    /// descendant, and every process whose environment holds `marked` (`NAME=TOKEN`). They are
+    /// frozen first (SIGSTOP), then killed: a killed parent's children would go to init, out of
+    /// reach. Returns whether any of them still ran (the command ended, a zombie, does not count).
+    static func killAll(root: pid_t?, pinned: Int32, marked: String?) -> Bool {
+        var ran = false
+        if let root, ProcessTable.entry(of: root)?.runs == true {
+            ran = true
+            if pinned >= 0 { _ = cprocess_pidfd_send_signal(pinned, SIGSTOP) } else { kill(root, SIGSTOP) }
         }
+        let me = getpid()
         var frozen: [pid_t] = []
-        var seen: Set<pid_t> = [root]
+        var seen: Set<pid_t> = Set([me] + (root.map { [$0] } ?? []))
+        let mark = marked.map { Array($0.utf8) }
         // Again while new ones appear: one may have forked while the table was read.
         for _ in 0..<20 {
             guard let entries = ProcessTable.entries() else { break }
-            let found = ProcessTable.descendants(of: root, in: entries).map(\.pid).filter { !seen.contains($0) }
-            if found.isEmpty { break }
-            for pid in found {
-                kill(pid, SIGSTOP)
-                seen.insert(pid)
-                frozen.append(pid)
+            var found = root.map { ProcessTable.descendants(of: $0, in: entries).filter(\.runs).map(\.pid) } ?? []
+            if let mark {
+                found += entries.filter { $0.runs && !seen.contains($0.pid) && ProcessTable.environment(of: $0.pid, holds: mark) }.map(\.pid)
             }
+            let fresh = found.filter { seen.insert($0).inserted }
+            if fresh.isEmpty { break }
+            for pid in fresh { kill(pid, SIGSTOP) }
+            frozen += fresh
         }
-        if pinned >= 0 { _ = cprocess_pidfd_send_signal(pinned, SIGKILL) } else { kill(root, SIGKILL) }
+        if let root, ran { if pinned >= 0 { _ = cprocess_pidfd_send_signal(pinned, SIGKILL) } else { kill(root, SIGKILL) } }
         for pid in frozen { kill(pid, SIGKILL) }
+        return ran || !frozen.isEmpty
     }
 
     /// A beat's line: the milliseconds the watchdog may wait for the next, counted from `sentAt`

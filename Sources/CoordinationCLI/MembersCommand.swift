@@ -6,7 +6,7 @@ import Foundation
 struct MembersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "members",
-        abstract: "Show the live members of a group, or follow it with --watch.",
+        abstract: "Show the live members of a group, follow it with --watch, or run a command as a member with --join.",
         discussion: """
             A group (a plain name is the key /groups/NAME) holds one ephemeral key per live \
             member, named by the member's id, with its metadata as the value; a member that dies \
@@ -85,7 +85,7 @@ struct MembersCommand: AsyncParsableCommand {
     ) async throws -> Int32 {
         try await context.withStore { store in
             try await HeldCommand.removingIfUnused(group, in: store) {
-                try await HeldCommand.run(argv, holding: "membership of \(group)", in: store) { runChild in
+                try await HeldCommand.run(argv, holding: "membership of \(group)", in: store, exclusive: false) { runChild in
                     let membership = Membership(store: store, group: group, logger: context.logger)
                     let (joins, joined) = AsyncStream<Void>.makeStream()
                     return try await withThrowingTaskGroup(of: Int32?.self) { tasks in

@@ -10,22 +10,45 @@ enum ParseFailureHint {
     /// - Parameter message: argument-parser's own message for the failure.
     static func line(for arguments: [String], message: String, root: any ParsableCommand.Type = Coord.self) -> String? {
         if let (line, index) = unknownCommand(in: arguments, root: root), isAbout(word: index, in: arguments, message) { return line }
-        return negativeValue(in: arguments, message: message) ?? missingTerminator(in: arguments, message: message)
+        return negativeValue(in: arguments, message: message) ?? missingTerminator(in: arguments, message: message, root: root)
     }
 
-    /// `coord lock deploy ./deploy.sh` ("2 unexpected arguments"): the command goes after `--`.
-    static func missingTerminator(in arguments: [String], message: String) -> String? {
-        guard message.contains("nexpected argument"), !arguments.contains("--"),
-            let held = arguments.firstIndex(where: { $0 == "lock" || $0 == "elect" })
-        else { return nil }
-        // The name: the first word after the command that is neither an option nor its value.
-        var index = held + 1
+    /// `coord lock deploy ./deploy.sh` ("2 unexpected arguments"): the command goes after `--`
+    /// (for `lock`, `elect` and `members --join`).
+    static func missingTerminator(in arguments: [String], message: String, root: any ParsableCommand.Type = Coord.self) -> String? {
+        guard message.contains("nexpected argument"), !arguments.contains("--") else { return nil }
+        // The command's word: the first that is neither an option nor an option's value.
+        var index = 0
         while index < arguments.count, arguments[index].hasPrefix("-") {
-            index += ["--timeout", "--identity"].contains(arguments[index]) ? 2 : 1
+            index += 1
+            if !arguments[index - 1].contains("="), index < arguments.count, subcommand(arguments[index], of: root) == nil { index += 1 }
         }
-        guard index + 1 < arguments.count else { return nil }
-        let fixed = ["coord"] + arguments[...index] + ["--"] + arguments[(index + 1)...]
-        return "the command that coord \(arguments[held]) runs goes after --: \(fixed.joined(separator: " "))"
+        guard index < arguments.count, ["lock", "elect", "members"].contains(arguments[index]) else { return nil }
+        let held = arguments[index]
+        if held == "members" && !arguments.contains(where: { $0 == "--join" || $0.hasPrefix("--join=") }) { return nil }
+        // Then its name and options (each taking a value but these flags), in any order, and the
+        // first other word starts the command.
+        let flags: Set = ["--watch", "--json"]
+        var head = Array(arguments[...index])
+        var named = false
+        index += 1
+        while index < arguments.count {
+            let word = arguments[index]
+            if word.hasPrefix("-") {
+                let takesValue = !word.contains("=") && !flags.contains(word)
+                head += arguments[index..<min(arguments.count, index + (takesValue ? 2 : 1))]
+                index += takesValue ? 2 : 1
+            } else if !named {
+                head.append(word)
+                named = true
+                index += 1
+            } else {
+                break
+            }
+        }
+        guard named, index < arguments.count else { return nil }
+        let fixed = ["coord"] + head + ["--"] + arguments[index...]
+        return "the command that coord \(held) runs goes after --: \(fixed.joined(separator: " "))"
     }
 
     /// Whether argument-parser's failure is the unknown command at `index`: it names that word as

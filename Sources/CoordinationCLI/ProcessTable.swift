@@ -29,6 +29,13 @@ enum ProcessTable {
         return Entry(pid: pid, parent: parent, group: group, runs: fields[0] != "Z" && fields[0] != "X")
     }
 
+    /// Whether process `pid`'s environment (as it started) holds the entry `entry` (`NAME=VALUE`
+    /// bytes); `false` where it cannot be read (another user's, gone).
+    static func environment(of pid: pid_t, holds entry: [UInt8]) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+        return data.split(separator: 0).contains { $0.elementsEqual(entry) }
+    }
+
     /// The processes below `root` (its children, theirs, and so on), from `entries`.
     static func descendants(of root: pid_t, in entries: [Entry]) -> [Entry] {
         let children = Dictionary(grouping: entries, by: \.parent)

@@ -64,7 +64,7 @@ struct QueueAcquirer: Sendable {
     /// once it has waited that long for others, `nil`. The timeout bounds the waiting, not the
     /// store's own round trips: a free lock is taken whatever the timeout, even zero.
     func acquire(timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
-        try await acquire(until: timeout.map { ContinuousClock.now + $0 }, value: value)
+        try await acquire(waitingAtMost: timeout, value: value)
     }
 
     func withLease<T: Sendable>(
@@ -108,11 +108,14 @@ struct QueueAcquirer: Sendable {
 
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
         // No deadline: only a lease, or an error, ends the wait.
-        guard let lease = try await acquire(until: nil, value: value) else { throw CancellationError() }
+        guard let lease = try await acquire(waitingAtMost: nil, value: value) else { throw CancellationError() }
         return lease
     }
 
-    private func acquire(until deadline: ContinuousClock.Instant?, value: [UInt8]) async throws -> LockLease? {
+    /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
+    ///   (the join and the first look at the queue are not waiting).
+    private func acquire(waitingAtMost timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
+        var deadline: ContinuousClock.Instant?
         // The session the entry was created in, read before the create: if it changes under
         // the create, the lease names the older one and its guard errs on the safe side.
         var sessionID = store.session.sessionID
@@ -139,6 +142,7 @@ struct QueueAcquirer: Sendable {
                 }
                 let lease = LockLease(store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID)
                 let waited: Bool
+                if let timeout, deadline == nil { deadline = .now + timeout }
                 switch admission {
                 case .blocker(let rule):
                     guard let blocking = rule(entries, position) else { return lease }

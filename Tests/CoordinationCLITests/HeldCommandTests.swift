@@ -1,6 +1,7 @@
 import Foundation
 import CoordinationTestSupport
 import Testing
+@testable import CoordinationCLI
 
 /// `coord lock`, `coord elect` and `coord members` on the embedded store (one process); the
 /// cross-process acceptance runs against real servers in the backend-specific suites.
@@ -143,6 +144,53 @@ import Testing
     ])
     func mistakes(arguments: [String], status: Int32, message: String) async throws {
         try await Self.expectMistake(arguments, status: status, message: message)
+    }
+
+    /// Until what it detaches (reparented to coord, which is a subreaper, and with coord gone to
+    /// init) was found by the mark in its environment, a double fork outlived the watchdog.
+    @Test("a coord lock killed with SIGKILL takes its command with it, and what the command detached (a double fork, a setsid)")
+    func killedHolderTakesItsCommand() async throws {
+        let holder = try LineProcess(
+            CoordProcess.binary.path,
+            ["--session-ttl", "2s", "lock", "work", "--", "sh", "-c",
+             "(sleep 3601 & echo detached $!); (setsid sleep 3602 & echo setsid $!); echo holding $$; exec sleep 3600"])
+        defer { holder.stop() }
+        var pids: [Int32] = []
+        for _ in 0..<3 { pids += try await holder.nextLine(within: .seconds(20)).split(separator: " ").compactMap { Int32($0) } }
+        #expect(pids.count == 3)
+        holder.kill(SIGKILL)
+        let gone = try await Self.untilNoneRuns(pids)
+        #expect(gone, "still running: \(pids.filter { ProcessTable.entry(of: $0)?.runs == true })")
+        for pid in pids { Foundation.kill(pid, SIGKILL) }
+    }
+
+    @Test("a coord lock frozen past its watchdog's window finds its command killed when it wakes, and says so")
+    func frozenHolderIsToldOfTheKill() async throws {
+        // stderr into the lines, through a shell that execs coord: the signals reach coord itself.
+        let holder = try LineProcess(
+            "/bin/sh",
+            ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--session-ttl", "2s", "lock", "frozen", "--",
+             "sh", "-c", "echo holding $$; exec sleep 3600"])
+        defer { holder.stop() }
+        let command = try #require(Int32(try await holder.nextLine(within: .seconds(20)).dropFirst("holding ".count)))
+        holder.kill(SIGSTOP)
+        #expect(try await Self.untilNoneRuns([command]), "the frozen holder's command was killed")
+        holder.kill(SIGCONT)
+        let status = try await holder.exitStatus(within: .seconds(30))
+        #expect(status == 137 || status == 11, "\(status)")
+        let lines = await holder.remainingLines()
+        #expect(lines.contains { $0.hasPrefix("coord: note: sh was killed by its watchdog") }, "\(lines)")
+    }
+
+    /// Whether none of `pids` runs any more within 20 s (none of them is ours to wait for: the
+    /// table is read every 50 ms).
+    static func untilNoneRuns(_ pids: [Int32]) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if pids.allSatisfy({ ProcessTable.entry(of: $0)?.runs != true }) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 
     /// A zero timeout was refused ("not positive"), and no timeout short enough to try once worked.

@@ -45,6 +45,27 @@ struct ParseFailureHintTests {
         #expect(ParseFailureHint.line(for: arguments, message: "Unknown option '--bogus'") == nil)
     }
 
+    @Test(
+        "a command to run given without -- is shown with it, options and their values kept before it",
+        arguments: [
+            (["lock", "e1", "echo", "hi"], "coord lock e1 -- echo hi"),
+            (["lock", "--store", "zookeeper://h/a", "deploy", "./deploy.sh", "prod"], "coord lock --store zookeeper://h/a deploy -- ./deploy.sh prod"),
+            (["--store", "zookeeper://h/a", "lock", "deploy", "--timeout", "5s", "./deploy.sh"], "coord --store zookeeper://h/a lock deploy --timeout 5s -- ./deploy.sh"),
+            (["elect", "--identity", "me", "e1", "echo", "hi"], "coord elect --identity me e1 -- echo hi"),
+            (["members", "web", "--join", "w1", "sleep", "5"], "coord members web --join w1 -- sleep 5"),
+        ])
+    func missingTerminator(arguments: [String], fixed: String) {
+        let line = ParseFailureHint.line(for: arguments, message: "2 unexpected arguments: 'x', 'y'")
+        #expect(line?.hasSuffix("goes after --: " + fixed) == true, "\(line ?? "nil")")
+    }
+
+    @Test("the words lock and elect elsewhere, and members without --join, get no such hint")
+    func noTerminatorHint() {
+        for arguments in [["kv", "put", "/a", "lock", "x", "y"], ["members", "web", "extra"], ["kv", "get", "elect", "x"]] {
+            #expect(ParseFailureHint.missingTerminator(in: arguments, message: "2 unexpected arguments: 'x', 'y'") == nil, "\(arguments)")
+        }
+    }
+
     @Test("as a process: one line, status 64")
     func asAProcess() async throws {
         let coord = try CoordProcess()
