@@ -33,6 +33,9 @@ enum ChildCommand {
         if watchdog != nil { updates[Environment.Key(stringLiteral: HeldWatchdog.markVariable)] = mark }
         CommandLeftovers.adopt()
         let leftovers = CommandLeftovers()
+        // Before the command: a coord killed the moment after it started must not leave it running.
+        let guarded = try? await watchdog?.start(mark: mark)
+        if let helper = guarded?.pid { leftovers.spare(helper) }
         let termination: TerminationStatus
         do {
             termination = try await Subprocess.run(
@@ -48,8 +51,7 @@ enum ChildCommand {
                 // process id may be reused) only after this returns.
                 let pid = execution.processIdentifier.value
                 leftovers.started(pid)
-                let guarded = try? await watchdog?.start(over: pid, mark: mark)
-                if let helper = guarded?.pid { leftovers.spare(helper) }
+                guarded?.watch(pid)
                 forwarder?.started { number in try? execution.send(signal: Signal(rawValue: number)) }
                 await withTaskCancellationHandler {
                     await waitForExit(pid)
@@ -65,6 +67,7 @@ enum ChildCommand {
                 }
             }.terminationStatus
         } catch is SubprocessError {
+            _ = await guarded?.finish()
             // It never started: say why, and give the status a shell gives (127 not found, 126 not runnable).
             let (status, why) = notStarted(program)
             StandardStreams.writeError("coord: cannot run \(program): \(why)")

@@ -5,14 +5,14 @@ import Synchronization
 import SystemPackage
 
 /// The watchdog of a command that `coord lock`, `coord elect` or `coord members --join` runs:
-/// `coord __lifeline SECONDS --tree PID --mark TOKEN` (``LifelineCommand``), a process of its own
-/// beside the command, fed coord's beats (``LifelineBeat``). It SIGKILLs the command, everything
-/// below it and every process that carries the command's mark in its environment (one that a
-/// double fork or a `setsid` took out of the tree) when the beats stop (coord frozen: SIGSTOP, a
-/// debugger, a stalled machine) or the pipe reaches end of file with the command still running
-/// (coord killed). Without it, a coord killed with SIGKILL left its command running, an orphan,
-/// while the next holder ran: the lock held twice at once. The session guard alone cannot help
-/// there: it runs inside coord.
+/// `coord __lifeline SECONDS --mark TOKEN` (``LifelineCommand``), a process of its own started
+/// before the command, fed coord's beats (``LifelineBeat``), which name the command once it runs.
+/// It SIGKILLs every process carrying the command's mark in its environment (the command, and
+/// what it started, even after a double fork or a `setsid`) and the command's descendants when
+/// the beats stop (coord frozen: SIGSTOP, a debugger, a stalled machine) or the pipe reaches end
+/// of file with any of them running (coord killed). Without it, a coord killed with SIGKILL left
+/// its command running, an orphan, while the next holder ran: the lock held twice at once. The
+/// session guard alone cannot help there: it runs inside coord.
 struct HeldWatchdog: Sendable {
     let lifeline: ShellJobHandler.Lifeline
     /// The beat to send now.
@@ -39,17 +39,22 @@ struct HeldWatchdog: Sendable {
         return HeldWatchdog(lifeline: lifeline) { steady }
     }
 
-    /// Starts watching process `pid` (just started, its environment marked with `mark`) and
-    /// returns once the watchdog runs (or could not be started); ``Running/finish()`` once the
-    /// command has exited.
-    func start(over pid: pid_t, mark: String) async throws -> Running {
-        let beat = try LifelineBeat(beat)
+    /// Starts the watchdog of a command about to start with `mark` in its environment, and
+    /// returns once it runs (or could not be started). ``Running/watch(_:)`` names the command
+    /// once it has started; ``Running/finish()`` once it has exited.
+    func start(mark: String) async throws -> Running {
+        let running = Running()
+        let beat = try LifelineBeat { [beat] in
+            var next = beat()
+            next.root = running.root
+            return next
+        }
+        running.beat = beat
         let seconds = String(Double(lifeline.window.components.seconds) + Double(lifeline.window.components.attoseconds) / 1e18)
-        let running = Running(beat: beat)
         let (spawned, spawn) = AsyncStream<pid_t>.makeStream()
         running.process = Task { [executable = lifeline.executable] in
             let ended = try? await Subprocess.run(
-                .path(FilePath(executable)), arguments: ["__lifeline", seconds, "--tree", String(pid), "--mark", mark],
+                .path(FilePath(executable)), arguments: ["__lifeline", seconds, "--mark", mark],
                 input: .fileDescriptor(FileDescriptor(rawValue: beat.readEnd), closeAfterSpawningProcess: false),
                 output: .discarded, error: .discarded
             ) { execution in
@@ -58,7 +63,7 @@ struct HeldWatchdog: Sendable {
             spawn.finish()
             return ended?.terminationStatus == .exited(LifelineCommand.killedStatus)
         }
-        // Started before the beats can stop: the pipe's read end is closed with them.
+        // Started before the command, and before the beats can stop: the pipe's read end is closed with them.
         for await watchdog in spawned {
             running.started(watchdog)
             break
@@ -68,10 +73,20 @@ struct HeldWatchdog: Sendable {
 
     /// A watchdog at work.
     final class Running: Sendable {
-        private let beat: LifelineBeat
-        private let state = Mutex<(pid: pid_t?, process: Task<Bool, Never>?)>((nil, nil))
+        private struct State {
+            var beat: LifelineBeat?
+            var pid: pid_t?
+            var root: pid_t?
+            var process: Task<Bool, Never>?
+        }
+        private let state = Mutex(State())
 
-        fileprivate init(beat: LifelineBeat) { self.beat = beat }
+        fileprivate init() {}
+
+        fileprivate var beat: LifelineBeat? {
+            get { state.withLock { $0.beat } }
+            set { state.withLock { $0.beat = newValue } }
+        }
 
         fileprivate var process: Task<Bool, Never>? {
             get { state.withLock { $0.process } }
@@ -83,11 +98,19 @@ struct HeldWatchdog: Sendable {
         /// The watchdog's process id once it runs (what coord's own clean-up must spare).
         var pid: pid_t? { state.withLock { $0.pid } }
 
+        /// The command, as the next beats name it.
+        fileprivate var root: pid_t? { state.withLock { $0.root } }
+
+        /// Names the command, started as process `pid`: its descendants are killed too, even
+        /// one that cleared its environment.
+        func watch(_ pid: pid_t) { state.withLock { $0.root = pid } }
+
         /// Ends the watchdog once the command has exited: the pipe's end of file makes it look
-        /// at the command once more (ended: nothing to kill) and exit. Returns once it has, with
-        /// whether it had killed the command (coord was frozen for longer than its window).
+        /// once more (nothing of the command's left running: nothing to kill) and exit. Returns
+        /// once it has, with whether it had killed anything (coord was frozen for longer than
+        /// its window).
         func finish() async -> Bool {
-            beat.stop()
+            beat?.stop()
             return await process?.value ?? false
         }
     }

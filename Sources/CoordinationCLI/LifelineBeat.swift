@@ -44,7 +44,7 @@ final class LifelineBeat: Sendable {
                 // Errors (a full pipe, a watchdog gone) change nothing: the next beat tries again.
                 // A line of a few bytes: written whole (under PIPE_BUF) or not at all.
                 let beat = next()
-                var line = Array(LifelineCommand.beatLine(allowing: beat.allowance).utf8)
+                var line = Array(LifelineCommand.beatLine(allowing: beat.allowance, root: beat.root).utf8)
                 _ = write(writeEnd, &line, line.count)
                 // On the monotonic clock, as the watchdog counts: a wall-clock step back must not
                 // hold the beats back until it kills a healthy worker's command.

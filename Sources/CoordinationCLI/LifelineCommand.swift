@@ -13,12 +13,14 @@ import Foundation
 /// A process of its own, with no children, so that the script can end it with one signal. Not a
 /// shell loop: `read` in `/bin/sh` has no timeout, and a `sleep` timer would outlive the script.
 ///
-/// With `--tree PID --mark TOKEN` it kills that process, its descendants and the processes whose
-/// environment holds `COORD_HOLD_MARK=TOKEN` instead of its own process group, and exits with
-/// ``killedStatus`` if any of them still ran: `coord lock`, `elect` and `members --join` start it
-/// beside their command, which shares coord's process group (a terminal's Ctrl-C and reads reach
-/// it as they would without coord) and whose detached processes (a double fork, a `setsid`) leave
-/// its tree but keep its environment.
+/// With `--mark TOKEN` it kills the processes whose environment holds `COORD_HOLD_MARK=TOKEN`,
+/// and the command its beats name (a third field, once it has started) with its descendants,
+/// instead of its own process group, and exits with ``killedStatus`` if any of them still ran:
+/// `coord lock`, `elect` and `members --join` start it before their command, which shares coord's
+/// process group (a terminal's Ctrl-C and reads reach it as they would without coord) and whose
+/// detached processes (a double fork, a `setsid`) leave its tree but keep its environment. Started
+/// first, it covers the command from its first instant: a coord killed before it could name its
+/// command still leaves nothing marked running.
 struct LifelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "__lifeline", abstract: "Internal: a shell job's watchdog.", shouldDisplay: false)
@@ -33,12 +35,9 @@ struct LifelineCommand: ParsableCommand {
     var check = false
 
     @Option(help: .hidden)
-    var tree: Int32?
-
-    @Option(help: .hidden)
     var mark: String?
 
-    /// The exit status of a `--tree` watchdog that killed what still ran.
+    /// The exit status of a `--mark` watchdog that killed what still ran.
     static let killedStatus: Int32 = 3
 
     func validate() throws {
@@ -51,17 +50,17 @@ struct LifelineCommand: ParsableCommand {
             print(Self.checkAnswer)
             return
         }
-        if tree != nil {
+        if mark != nil {
             // In coord's process group: a terminal's signals reach it too, and only coord's end
             // or its frozen beats may end it. coord ends it by closing the pipe once its command
             // has exited.
             for number in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { signal(number, SIG_IGN) }
         }
-        // Pinned before anything else: the command's number cannot be reused while this is open.
-        let pinned = tree.map(cprocess_pidfd_open) ?? -1
-        // A kernel without pidfds (before 5.3), or a sandbox that refuses them: plain numbers,
-        // as good as it gets there. ESRCH: the command had ended already.
-        let unpinned = pinned < 0 && errno != ESRCH
+        // The command, once a beat names it: pinned at once, so its number cannot be reused
+        // while this is open. A kernel without pidfds (before 5.3), or a sandbox that refuses
+        // them: plain numbers, as good as it gets there. ESRCH: it had ended already.
+        var root: pid_t?
+        var pinned: Int32 = -1
         let window = Duration.milliseconds(Int64(min(seconds * 1000, 86_400_000).rounded(.up)))
         var buffer = [UInt8](repeating: 0, count: 512)
         var pending: [UInt8] = []
@@ -82,12 +81,15 @@ struct LifelineCommand: ParsableCommand {
             guard let end = pending.lastIndex(of: 10) else { continue }
             let line = pending[..<end].split(separator: 10, omittingEmptySubsequences: false).last ?? []
             pending.removeSubrange(...end)
-            let allowance = Self.allowance(of: String(decoding: line, as: UTF8.self), window: window, now: Self.monotonicNanoseconds())
-            deadline = ContinuousClock.now + allowance
+            let text = String(decoding: line, as: UTF8.self)
+            if mark != nil, root == nil, let named = Self.root(of: text) {
+                pinned = cprocess_pidfd_open(named)
+                if pinned >= 0 || errno != ESRCH { root = named }
+            }
+            deadline = ContinuousClock.now + Self.allowance(of: text, window: window, now: Self.monotonicNanoseconds())
         }
-        if let tree {
-            let root: pid_t? = pinned >= 0 || unpinned ? tree : nil
-            if Self.killAll(root: root, pinned: pinned, marked: mark.map { "\(HeldWatchdog.markVariable)=\($0)" }) {
+        if let mark {
+            if Self.killAll(root: root, pinned: pinned, marked: "\(HeldWatchdog.markVariable)=\(mark)") {
                 Foundation.exit(Self.killedStatus)
             }
         } else {
@@ -130,8 +132,16 @@ struct LifelineCommand: ParsableCommand {
     /// A beat's line: the milliseconds the watchdog may wait for the next, counted from `sentAt`
     /// (``monotonicNanoseconds()`` when the worker wrote it), so that a beat read late (the
     /// watchdog still starting, or scheduled late) allows no more than the worker meant.
-    static func beatLine(allowing allowance: Duration, sentAt: Int64 = monotonicNanoseconds()) -> String {
-        "\(max(0, allowance.components.seconds * 1000 + allowance.components.attoseconds / 1_000_000_000_000_000)) \(sentAt)\n"
+    /// With `root`, a third field names the command to kill.
+    static func beatLine(allowing allowance: Duration, sentAt: Int64 = monotonicNanoseconds(), root: pid_t? = nil) -> String {
+        "\(max(0, allowance.components.seconds * 1000 + allowance.components.attoseconds / 1_000_000_000_000_000)) \(sentAt)"
+            + (root.map { " \($0)" } ?? "") + "\n"
+    }
+
+    /// The command a beat's line names, if it names one.
+    static func root(of line: String) -> pid_t? {
+        let fields = line.split(separator: " ")
+        return fields.count > 2 ? pid_t(fields[2]).flatMap { $0 > 0 ? $0 : nil } : nil
     }
 
     /// The wait a beat's line allows at `now` (``monotonicNanoseconds()``): its milliseconds less

@@ -58,6 +58,8 @@ enum ShellJobHandler {
             var allowance: Duration
             /// How long until the next beat.
             var interval: Duration
+            /// The command the watchdog is to kill (`coord lock`'s, told once it has started).
+            var root: pid_t? = nil
         }
 
         /// The beat to send now for a command whose claim's session is `session`.

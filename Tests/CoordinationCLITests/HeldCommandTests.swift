@@ -158,10 +158,10 @@ import Testing
         var pids: [Int32] = []
         for _ in 0..<3 { pids += try await holder.nextLine(within: .seconds(20)).split(separator: " ").compactMap { Int32($0) } }
         #expect(pids.count == 3)
+        defer { for pid in pids { Foundation.kill(pid, SIGKILL) } }
         holder.kill(SIGKILL)
         let gone = try await Self.untilNoneRuns(pids)
         #expect(gone, "still running: \(pids.filter { ProcessTable.entry(of: $0)?.runs == true })")
-        for pid in pids { Foundation.kill(pid, SIGKILL) }
     }
 
     @Test("a coord lock frozen past its watchdog's window finds its command killed when it wakes, and says so")
@@ -173,12 +173,13 @@ import Testing
              "sh", "-c", "echo holding $$; exec sleep 3600"])
         defer { holder.stop() }
         let command = try #require(Int32(try await holder.nextLine(within: .seconds(20)).dropFirst("holding ".count)))
+        defer { Foundation.kill(command, SIGKILL) }  // had the watchdog missed it, it would hold the lines' pipe open
         holder.kill(SIGSTOP)
         #expect(try await Self.untilNoneRuns([command]), "the frozen holder's command was killed")
         holder.kill(SIGCONT)
         let status = try await holder.exitStatus(within: .seconds(30))
         #expect(status == 137 || status == 11, "\(status)")
-        let lines = await holder.remainingLines()
+        let lines = try await withDeadline("the holder's last lines", limit: .seconds(20)) { await holder.remainingLines() }
         #expect(lines.contains { $0.hasPrefix("coord: note: sh was killed by its watchdog") }, "\(lines)")
     }
 
