@@ -230,6 +230,9 @@ final class StartedWorkers: Sendable {
             }
         }
         let (b, _) = try await cluster.startWorker("b", capacity: 1, gracePeriod: .seconds(120), helpAfterIdle: nil, handlers: ["work": work])
+        // c starts once b is a member, so that c's first view has b and never takes b's share
+        // (a c that joined first owned every bucket until it saw b, and once claimed `hold`).
+        try await cluster.waitForWorkers(2)
         try await cluster.startWorker("c", capacity: 1, helpAfterIdle: nil, handlers: ["work": work])
         try await cluster.waitForWorkers(3)
         let client = try await cluster.client()
