@@ -97,7 +97,7 @@ struct LifelineCommand: ParsableCommand {
         }
     }
 
-    /// SIGKILLs the process `root` (through `pinned`, a pidfd taken when the watchdog started, so
+    /// SIGKILLs the process `root` (through `pinned`, a pidfd taken when a beat named it, so
     /// that a number reused since never gets the signal; below 0 where there are none), every
     /// descendant, and every process whose environment holds `marked` (`NAME=TOKEN`). They are
     /// frozen first (SIGSTOP), then killed: a killed parent's children would go to init, out of
