@@ -73,6 +73,10 @@ enum ChildCommand {
             StandardStreams.writeError("coord: cannot run \(program): \(why)")
             ended = status
             return status
+        } catch {
+            // Whatever else ended the run: the watchdog's beats and process go with it.
+            _ = await guarded?.finish()
+            throw error
         }
         switch termination {
         case .exited(let code): ended = Int32(code)
