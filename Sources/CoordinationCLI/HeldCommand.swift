@@ -125,6 +125,11 @@ enum HeldCommand {
                 store: store, sessionID: lease.sessionID, margin: stopMargin(sessionTTL: store.session.ttl), body)
             await queue.leaveSurely(lease.key, session: lease.sessionID)
             return result
+        } catch RecipeError.sessionLost(let why) where ![.connected, .reconnected].contains(store.session.state) {
+            // Lost out of contact: coord exits next, and the entry ends with the session. Removing
+            // it would wait out a request time-out (10 s on etcd) or the session's two TTLs before
+            // coord could exit, and a supervisor restarting coord would wait for nothing.
+            throw RecipeError.sessionLost(why)
         } catch {
             await queue.leaveSurely(lease.key, session: lease.sessionID)
             throw error

@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -121,6 +122,36 @@ import Testing
         #expect(status == 11)
         #expect(Foundation.kill(child, 0) != 0, "the command was stopped")
         #expect(Foundation.kill(left, 0) != 0, "what the command left running was stopped too")
+        try await cleanUp(backend, namespace)
+    }
+
+    @Test("a coord lock cut off from its store stops its command and exits 11 within a TTL, waiting out no request time-out", arguments: servers)
+    func cutOffLockExitsSoon(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("lock-cut-off")
+        let ttl = Duration.seconds(4)
+        let direct = try #require(backend.url(namespace, ttl: ttl))
+        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        defer { relay.stop() }
+        let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
+        let holder = try LineProcess(
+            CoordProcess.binary.path,
+            ["--store", url, "lock", "work", "--", "sh", "-c", "trap 'echo termed; exit 0' TERM; echo holding; while true; do sleep 0.1; done"])
+        defer { holder.stop() }
+        #expect(try await holder.nextLine(within: .seconds(20)) == "holding")
+
+        // Requests now hang rather than fail, as across a partition. The command is stopped before
+        // the session may end; coord then exits at once: its queue entry ends with the session.
+        // It used to try to remove the entry first, waiting out etcd's 10 s request time-out, or
+        // the session's two TTLs on ZooKeeper.
+        relay.blackHole()
+        #expect(try await holder.nextLine(within: .seconds(20)) == "termed")
+        let stopped = ContinuousClock.now
+        let status = try await holder.exitStatus(within: .seconds(30))
+        let lingered = stopped.duration(to: .now)
+        #expect(status == 11)
+        #expect(lingered < ttl, "coord exited \(lingered) after its command was stopped")
+        relay.stop()
         try await cleanUp(backend, namespace)
     }
 

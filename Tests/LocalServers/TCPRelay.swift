@@ -17,6 +17,8 @@ public final class TCPRelay: Sendable {
 
     private struct State {
         var cut = false
+        /// Links accepted from now on are frozen at once (``blackHole()``).
+        var blackHole = false
         /// How long each chunk of a server's reply waits before it goes on to the client.
         var replyDelay = Duration.zero
         var stopped = false
@@ -50,6 +52,16 @@ public final class TCPRelay: Sendable {
     /// behind a load balancer that stopped, a NAT that lost the connection): new ones work.
     public func freezeConnections() {
         state.withLock { state in
+            for link in state.links.values { link.freeze() }
+        }
+    }
+
+    /// Freezes every relayed connection, and every one made from now on, without closing any:
+    /// the server as the client sees it across a partition, where connects and requests hang
+    /// until a time-out rather than fail.
+    public func blackHole() {
+        state.withLock { state in
+            state.blackHole = true
             for link in state.links.values { link.freeze() }
         }
     }
@@ -104,6 +116,7 @@ public final class TCPRelay: Sendable {
                 let id = state.nextLink
                 state.nextLink += 1
                 state.links[id] = link
+                if state.blackHole { link.freeze() }
                 return id
             }
             guard let id else {
