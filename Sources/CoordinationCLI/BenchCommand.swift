@@ -28,7 +28,8 @@ struct BenchCommand: AsyncParsableCommand {
             --claims N adds the scheduler's claims per second: N no-op one-shot jobs run by \
             --claim-workers in-process workers (4), each on a handle of its own with \
             --claim-capacity slots (4, a worker's default), with the number of claim \
-            transactions they lost. Compare 1 worker with 16 slots against 4 with 4: each job is \
+            transactions they lost, after --claim-warm-up jobs run untimed (500: a ZooKeeper \
+            server's JVM is slow until it has compiled its hot paths). Compare 1 worker with 16 slots against 4 with 4: each job is \
             watched by the leader and by its bucket's owner, so more workers cost little more. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
@@ -43,6 +44,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
     @Option(parsing: .unconditional, help: "In-process workers for the claims measure, each on a handle of its own.") var claimWorkers = 4
     @Option(parsing: .unconditional, help: "Each claims worker's capacity: handlers at once.") var claimCapacity = 4
+    @Option(parsing: .unconditional, help: "No-op jobs run untimed before the claims measure.") var claimWarmUp = 500
     @Option(parsing: .unconditional, help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 
@@ -54,6 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard claims >= 0 else { throw CommandLineProblem("--claims must be 0 or more, got \(claims)") }
         guard claimWorkers >= 1 else { throw CommandLineProblem("--claim-workers must be at least 1, got \(claimWorkers)") }
         guard claimCapacity >= 1 else { throw CommandLineProblem("--claim-capacity must be at least 1, got \(claimCapacity)") }
+        guard claimWarmUp >= 0 else { throw CommandLineProblem("--claim-warm-up must be 0 or more, got \(claimWarmUp)") }
         guard watchers >= 0 else { throw CommandLineProblem("--watchers must be 0 or more, got \(watchers)") }
         _ = try OptionValue.duration(duration, option: "--duration")
         guard peer == "auto" || peer == "none" || BenchPeer(rawValue: peer) != nil else {
@@ -153,9 +156,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if claims > 0 {
                 let result = try await BenchClaims(
-                    jobs: claims, workers: claimWorkers, capacity: claimCapacity, open: open, logger: logger
+                    jobs: claims, workers: claimWorkers, capacity: claimCapacity, warmUp: claimWarmUp, open: open, logger: logger
                 ).run()
-                report.addClaims(jobs: claims, workers: claimWorkers, capacity: claimCapacity, result)
+                report.addClaims(jobs: claims, workers: claimWorkers, capacity: claimCapacity, warmUp: claimWarmUp, result)
             }
         } catch {
             await floor?.close()

@@ -56,11 +56,12 @@ struct BenchReport {
         ))
     }
 
-    mutating func addClaims(jobs: Int, workers: Int, capacity: Int, _ result: BenchClaims.Result) {
+    mutating func addClaims(jobs: Int, workers: Int, capacity: Int, warmUp: Int, _ result: BenchClaims.Result) {
         let times = String(format: "%.1f s, submitting %.1f s", result.elapsed.seconds, result.submitting.seconds)
         let who = "\(workers) worker\(workers == 1 ? "" : "s") x \(capacity) slots"
+        let after = warmUp > 0 ? " after \(warmUp) warm-up" : ""
         rows.append((
-            "claims (\(jobs) no-op jobs, \(who); \(times); \(result.claimsLost) lost)", Self.perSecond(result.claimsPerSecond), "-", "-"
+            "claims (\(jobs) no-op jobs\(after), \(who); \(times); \(result.claimsLost) lost)", Self.perSecond(result.claimsPerSecond), "-", "-"
         ))
     }
 

@@ -24,20 +24,29 @@ struct BenchCommandTests {
         #expect(result.stdoutText.range(of: #"; \d+ lost\)"#, options: .regularExpression) != nil, "the claims row counts lost claims")
     }
 
-    @Test("--claim-workers and --claim-capacity shape the claims measure, and refuse 0")
+    @Test("--claim-workers, --claim-capacity and --claim-warm-up shape the claims measure, and refuse what cannot be")
     func claimWorkersAndCapacity() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let result = try await coord.run([
             "bench", "--store", "memory://", "--operations", "1", "--duration", "0.1s", "--peer", "none", "--claims", "20",
-            "--claim-workers", "2", "--claim-capacity", "8",
+            "--claim-workers", "2", "--claim-capacity", "8", "--claim-warm-up", "5",
         ])
         #expect(result.status == 0)
-        #expect(result.stdoutText.contains("claims (20 no-op jobs, 2 workers x 8 slots;"), "\(result.stdoutText)")
-        for option in ["--claim-workers", "--claim-capacity"] {
-            let refused = try await coord.run(["bench", "--store", "memory://", option, "0"])
-            #expect(refused.status != 0)
-            #expect(refused.stderr.contains("\(option) must be at least 1"), "\(refused.stderr)")
+        #expect(result.stdoutText.contains("claims (20 no-op jobs after 5 warm-up, 2 workers x 8 slots;"), "\(result.stdoutText)")
+        let cold = try await coord.run([
+            "bench", "--store", "memory://", "--operations", "1", "--duration", "0.1s", "--peer", "none", "--claims", "3",
+            "--claim-warm-up", "0",
+        ])
+        #expect(cold.status == 0)
+        #expect(cold.stdoutText.contains("claims (3 no-op jobs, 4 workers x 4 slots;"), "\(cold.stdoutText)")
+        for (option, value, problem) in [
+            ("--claim-workers", "0", "must be at least 1"), ("--claim-capacity", "0", "must be at least 1"),
+            ("--claim-warm-up", "-1", "must be 0 or more"),
+        ] {
+            let refused = try await coord.run(["bench", "--store", "memory://", option, value])
+            #expect(refused.status == 64)
+            #expect(refused.stderr.contains("\(option) \(problem)"), "\(refused.stderr)")
         }
     }
 
