@@ -24,8 +24,8 @@ extension ZooKeeperConfiguration {
     public init(config: ConfigReader) throws(CoordinationError) {
         let hosts = try config.serversSetting("hosts", of: "ZooKeeper servers", defaultPort: Self.defaultPort)
         let (user, password) = try config.credentialSettings()
-        if let user, !user.isEmpty, password == nil {
-            throw config.invalidSetting("password", "is not set, and the digest user '\(user)' needs one")
+        if let user, !user.isEmpty, (password ?? "").isEmpty {
+            throw config.invalidSetting("password", "is \(password == nil ? "not set" : "empty"), and the digest user '\(user)' needs one")
         }
         self.init(
             hosts: hosts, namespace: try config.keySetting("namespace") ?? .root,

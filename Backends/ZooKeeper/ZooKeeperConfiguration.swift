@@ -47,13 +47,15 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
         if url.password != nil && (url.user ?? "").isEmpty {
             throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
         }
-        // A digest user with no password would make every key it creates readable only by that
-        // user with an empty password: surely a missing setting, so say which.
-        if let user = url.user, !user.isEmpty, url.password == nil {
+        // A digest user with no password, or an empty one (`bob:@`, an empty password file),
+        // would make every key it creates readable only by that user with an empty password:
+        // surely a missing setting, so say which.
+        if let user = url.user, !user.isEmpty, (url.password ?? "").isEmpty {
             throw CoordinationError(
                 .invalidConfiguration,
-                "'\(url)' names user '\(user)' but no password; put it in the store URL (zookeeper://\(user):PASSWORD@host/…) "
-                    + "or give the password setting (coord: --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file)")
+                "'\(url)' names user '\(user)' but \(url.password == nil ? "no" : "an empty") password; put it in the store URL "
+                    + "(zookeeper://\(user):PASSWORD@host/…) or give the password setting (with coord: --password-file, COORD_PASSWORD "
+                    + "or COORD_PASSWORD_FILE, 'password' in the config file)")
         }
         let sessionTimeout = try url.sessionTTLOption("sessionTimeout")
         let ttl = try url.sessionTTLOption("ttl")

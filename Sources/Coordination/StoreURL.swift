@@ -22,6 +22,12 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: `invalidConfiguration` naming what is wrong and how a URL should look.
     public init(_ text: String) throws(CoordinationError) {
         let shape = "expected scheme://host[:port][,host…][/namespace][?option=value]"
+        // A space or newline at either end comes from quoting or a pasted line, never from a
+        // URL: taken as part of the namespace (`/ns `), it would name another one, invisibly.
+        if let edge = [text.first, text.last].compactMap({ $0 }).first(where: \.isWhitespace) {
+            let what = edge.isNewline ? "a line break" : "a space"
+            throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' begins or ends with \(what); remove it")
+        }
         guard let schemeEnd = text.firstRange(of: "://") else {
             throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has no scheme; \(shape)")
         }

@@ -16,6 +16,8 @@ struct CommandContext {
     let configuration: CoordConfiguration
     let logger: Logger
     let storeURL: StoreURL
+    /// Why each setting given and left out of the store URL was left out (`coord config check` says).
+    var unapplied: [CoordConfiguration.Refinement: String] = [:]
 
     /// Resolves the configuration and parses the store URL; no I/O beyond reading a config file.
     /// What the URL's backend would refuse before connecting (an unknown scheme or option, a bad
@@ -26,9 +28,9 @@ struct CommandContext {
         _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }, checksStoreURL: Bool = true
     ) async throws -> CommandContext {
         let (configuration, logger) = try await resolve(options, checking: check)
-        let (storeURL, notes) = try configuration.storeURLWithNotes()
+        let (storeURL, notes, unapplied) = try configuration.storeURLWithNotes()
         for note in notes { StandardStreams.writeError("coord: note: " + note) }
-        let context = CommandContext(configuration: configuration, logger: logger, storeURL: storeURL)
+        let context = CommandContext(configuration: configuration, logger: logger, storeURL: storeURL, unapplied: unapplied)
         if checksStoreURL { try context.checkStoreURL() }
         logger.debug("configuration resolved", metadata: [
             "store": "\(storeURL)", "store.source": "\(configuration.store.source)",

@@ -48,22 +48,14 @@ struct ConfigCheck: AsyncParsableCommand {
         let context = try await CommandContext.make(global, checksStoreURL: false)
         let configuration = context.configuration
         var rows: [(String, String, String)] = [
-            ("config file", configuration.file ?? "none", configuration.file == nil ? "none found" : "read"),
-            ("store", context.storeURL.description, configuration.refinements.isEmpty
+            ("config file", configuration.file ?? "none", configuration.file == nil ? "none found" : "read, \(configuration.fileChosenBy)"),
+            ("store", context.storeURL.description, configuration.refinements.keys.allSatisfy { context.unapplied[$0] != nil }
                 ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"),
             ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
         ]
-        let overruled = configuration.refinementsOverruled()
-        // A password is left unapplied on memory:// and without a user name (the note on stderr says why).
-        let passwordUnused = context.storeURL.password == nil
         for refinement in CoordConfiguration.Refinement.allCases {
             guard let setting = configuration.refinements[refinement] else { continue }
-            let note =
-                if overruled.contains(refinement) {
-                    "; not applied: the store URL from \(configuration.store.source) says otherwise"
-                } else if refinement.isPassword && passwordUnused {
-                    context.storeURL.scheme == "memory" ? "; not applied: memory:// takes no credentials" : "; not applied: no user name"
-                } else { "" }
+            let note = context.unapplied[refinement].map { "; not applied: " + $0 } ?? ""
             rows.append((Self.label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)" + note))
         }
         let width = rows.map(\.0.count).max() ?? 0

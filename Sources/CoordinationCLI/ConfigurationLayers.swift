@@ -9,7 +9,7 @@ struct ConfigurationLayers {
     private enum Layer {
         case flags(InMemoryProvider)
         case environment(KeyMappingProvider<EnvironmentVariablesProvider>)
-        case file(FileProvider<JSONSnapshot>, path: String)
+        case file(InMemoryProvider, path: String)
     }
     private let layers: [Layer]
 
@@ -82,44 +82,51 @@ struct ConfigurationLayers {
     }
 
     /// Reads and parses a JSON config file, turning any failure into one line naming the file.
-    private static func readFile(_ path: String) async throws(CoordinationError) -> FileProvider<JSONSnapshot> {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw CoordinationError(.invalidConfiguration, "config file \(path) cannot be read (permission denied)")
-        }
-        // The path goes through a reader because FileProvider's other initializer takes a
-        // swift-system FilePath, a module this target does not import.
-        let pathReader = ConfigReader(
-            provider: InMemoryProvider(values: ["filePath": ConfigValue(.string(path), isSecret: false)]))
-        let provider: FileProvider<JSONSnapshot>
+    /// Read by coord rather than by swift-configuration's `FileProvider`, which refuses a pipe
+    /// (`--config <(…)`, `/dev/stdin`) and words a failure as an NSError dump.
+    private static func readFile(_ path: String) async throws(CoordinationError) -> InMemoryProvider {
+        let bytes: [UInt8]
         do {
-            provider = try await FileProvider<JSONSnapshot>(config: pathReader)
+            bytes = try await StandardStreams.readFile(path)
         } catch {
-            throw CoordinationError(.invalidConfiguration, "config file \(path) \(problem(in: path) ?? "is not a valid JSON object: \(oneLine(error))")")
+            throw CoordinationError(.invalidConfiguration, "config file \(path) cannot be read (\(error.reason))")
         }
-        try refuseUnknownOrRepeatedKeys(in: path)
-        return provider
+        if let problem = problem(in: bytes) {
+            throw CoordinationError(.invalidConfiguration, "config file \(path) \(problem)")
+        }
+        try refuseUnknownOrRepeatedKeys(in: bytes, path: path)
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]) ?? [:]
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        let secrets: Set<String> = [CoordConfiguration.Setting.store.rawValue, CoordConfiguration.Setting.password.rawValue]
+        for (key, value) in object {
+            // Every setting is text; `null` too would otherwise pass for "not given".
+            guard let text = value as? String else {
+                throw CoordinationError(
+                    .invalidConfiguration, "config file \(path): key '\(key)' must be a string, e.g. \(example(for: key))")
+            }
+            values[AbsoluteConfigKey([key])] = ConfigValue(.string(text), isSecret: secrets.contains(key))
+        }
+        return InMemoryProvider(name: path, values: values)
     }
 
-    /// What is wrong with the file at `path`, in plain words with a line and column (Foundation's
-    /// own error is an NSError dump); `nil` when it reads as a JSON object after all.
-    private static func problem(in path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    /// What is wrong with a config file's `bytes`, in plain words with a line and column
+    /// (Foundation's own error is an NSError dump); `nil` when they read as a JSON object.
+    private static func problem(in bytes: [UInt8]) -> String? {
+        let data = Data(bytes)
         let example = #"a JSON object, e.g. {"store": "etcd://127.0.0.1:2379/myapp", "logLevel": "info"}"#
         do {
             if try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) is [String: Any] { return nil }
             return "holds JSON but not an object; write \(example)"
         } catch {
-            return "is not valid JSON: " + JSONSyntaxProblem.describe(error, in: Array(data), expected: example)
+            return "is not valid JSON: " + JSONSyntaxProblem.describe(error, in: bytes, expected: example)
         }
     }
 
     /// A key given twice, or misspelt, would otherwise be ignored in silence: `{"stor": "etcd://…"}` left the
     /// store at its default, `memory://`, whose writes vanish when the command ends.
-    private static func refuseUnknownOrRepeatedKeys(in path: String) throws(CoordinationError) {
-        guard let data = FileManager.default.contents(atPath: path),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return }  // FileProvider has read it as a JSON object already; nothing more to say
-        if let problem = StrictJSON.problem(in: Array(data)) {
+    private static func refuseUnknownOrRepeatedKeys(in bytes: [UInt8], path: String) throws(CoordinationError) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return }
+        if let problem = StrictJSON.problem(in: bytes) {
             throw CoordinationError(.invalidConfiguration, "config file \(path) is not valid JSON: \(problem)")
         }
         let known = CoordConfiguration.Setting.allCases.map(\.rawValue)
@@ -131,7 +138,14 @@ struct ConfigurationLayers {
         }
     }
 
-    private static func oneLine(_ error: any Error) -> String {
-        String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    /// A value of the right kind for `key`, for a message.
+    private static func example(for key: String) -> String {
+        switch CoordConfiguration.Setting(rawValue: key) {
+        case .store: #""store": "etcd://127.0.0.1:2379/myapp""#
+        case .logLevel: #""logLevel": "info""#
+        case .sessionTtl: #""sessionTtl": "10s""#
+        case .namespace: #""namespace": "/myapp""#
+        default: #""\#(key)": "…""#
+        }
     }
 }

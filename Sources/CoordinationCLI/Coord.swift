@@ -29,8 +29,9 @@ public struct Coord: AsyncParsableCommand {
                   4. defaults: memory://, warning
                 --namespace, --session-ttl, --username, --password-file and --tls-ca/-cert/-key \
                 (COORD_NAMESPACE, COORD_SESSION_TTL, …, COORD_PASSWORD; config keys namespace, \
-                sessionTtl, …) refine the store URL in the same order. coord config check shows \
-                every setting with its source, then connects.
+                sessionTtl, …) refine the store URL in the same order. Credentials or TLS files \
+                from the environment or a config file that the store cannot use are left out, \
+                with a note. coord config check shows every setting with its source, then connects.
                 Logs go to stderr; command output goes to stdout.
 
                 EXIT STATUS

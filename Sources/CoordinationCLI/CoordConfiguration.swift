@@ -16,9 +16,15 @@ public struct CoordConfiguration: Sendable {
     public var logLevel: ConfigurationSetting<Logger.Level>
     /// The config file that was read, if any.
     public var file: String?
+    /// What chose ``file``: `--config`, `COORD_CONFIG`, or where it was found.
+    public var fileChosenBy = ""
     /// The settings that refine the store URL (namespace, session TTL, credentials, TLS files),
     /// where one was given; they override what the URL itself says when their source is as strong.
     public var refinements: [Refinement: ConfigurationSetting<String>] = [:]
+    /// The password file's contents when it is the password setting that wins (read when the
+    /// configuration is resolved, off the cooperative pool), or why it could not be read: an
+    /// error only if the password is used.
+    var passwordFileContents: Result<String, CoordinationError>?
 
     /// Settings applied on top of the store URL; each has a config key, an environment variable
     /// (`COORD_` + the key in upper snake case) and, except the password, a flag.
@@ -84,7 +90,7 @@ public struct CoordConfiguration: Sendable {
         environment: [String: String],
         currentDirectory: String
     ) async throws(CoordinationError) -> CoordConfiguration {
-        let file = try configFilePath(flags: flags, environment: environment, currentDirectory: currentDirectory)
+        let (file, chosenBy) = try configFilePath(flags: flags, environment: environment, currentDirectory: currentDirectory) ?? (nil, "")
         let layers = try await ConfigurationLayers(flags: flags, environment: environment, file: file)
 
         let store = try layers.string(for: .store) ?? ConfigurationSetting(defaultStore, from: .builtIn)
@@ -98,11 +104,39 @@ public struct CoordConfiguration: Sendable {
             }
             logLevel = ConfigurationSetting(level, from: text.source)
         }
-        var configuration = CoordConfiguration(store: store, logLevel: logLevel, file: file)
+        var configuration = CoordConfiguration(store: store, logLevel: logLevel, file: file, fileChosenBy: chosenBy)
         for refinement in Refinement.allCases {
             configuration.refinements[refinement] = try layers.string(for: refinement.setting)
         }
+        if var file = configuration.refinements[.passwordFile], configuration.passwordLoser != .passwordFile {
+            // A relative path in a config file is the file's neighbour, wherever coord runs.
+            if case .file(let configPath, _) = file.source, !file.value.hasPrefix("/") {
+                file.value = URL(fileURLWithPath: configPath).deletingLastPathComponent().appendingPathComponent(file.value).path
+                configuration.refinements[.passwordFile] = file
+            }
+            configuration.passwordFileContents = await readPassword(file)
+        }
         return configuration
+    }
+
+    /// The password file's text without its trailing newlines (how editors and `echo` end files,
+    /// never part of a password); a pipe such as a shell's `<(pass show db)` reads too.
+    private static func readPassword(_ file: ConfigurationSetting<String>) async -> Result<String, CoordinationError> {
+        do {
+            var text = String(decoding: try await StandardStreams.readFile(file.value), as: UTF8.self)
+            while text.last?.isNewline == true { text.removeLast() }
+            return .success(text)
+        } catch {
+            return .failure(problem(file, "password file \(file.value)", "cannot be read: \(error.reason)"))
+        }
+    }
+
+    /// Of the password and the password file, given both, the one not used: they are one
+    /// setting given two ways, and the one from the stronger source wins (a `--password-file`
+    /// flag beats `COORD_PASSWORD`; the password itself wins a tie).
+    var passwordLoser: Refinement? {
+        guard let direct = refinements[.password], let viaFile = refinements[.passwordFile] else { return nil }
+        return direct.source.precedence <= viaFile.source.precedence ? .passwordFile : .password
     }
 
     /// Parses the store URL.
@@ -111,10 +145,11 @@ public struct CoordConfiguration: Sendable {
         try storeURLWithNotes().url
     }
 
-    /// The store URL, and what the user should hear about a setting left unapplied (a
-    /// password from the environment or a config file with no user name to go with it).
+    /// The store URL with the refinements applied, what the user should hear about a setting
+    /// left unapplied (credentials from the environment or a config file that this store does not
+    /// take), and why each setting given and not applied was not.
     /// - Throws: `invalidConfiguration`, naming where the URL or the setting came from.
-    public func storeURLWithNotes() throws(CoordinationError) -> (url: StoreURL, notes: [String]) {
+    public func storeURLWithNotes() throws(CoordinationError) -> (url: StoreURL, notes: [String], unapplied: [Refinement: String]) {
         var url: StoreURL
         do {
             url = try StoreURL(store.value)
@@ -123,63 +158,106 @@ public struct CoordConfiguration: Sendable {
             error.message += " (from \(store.source))"
             throw error
         }
-        let notes = try refine(&url)
-        return (url, notes)
+        var notes: [String] = []
+        let unapplied = try refine(&url, notes: &notes)
+        return (url, notes, unapplied)
     }
 
-    /// Applies the refinements to `url`; a bad value names the setting and where it came from.
+    /// Applies the refinements to `url`; returns why each one given was left unapplied. A bad
+    /// value names the setting and where it came from.
+    ///
     /// A refinement overrides what the URL itself says only when it comes from a source as
     /// strong as the URL's: a `coord.json` left in the current directory must not send an
     /// explicit `--store etcd://h/prod` (or `COORD_STORE`) to the file's namespace.
-    private func refine(_ url: inout StoreURL) throws(CoordinationError) -> [String] {
-        var notes: [String] = []
+    ///
+    /// Credentials the store cannot use (any on memory://; a user with no password, or a
+    /// password with no user) and TLS files on a store other than etcds:// are a mistake when
+    /// named on the command line, and refused; from the environment or a config file they are
+    /// often meant for another store, and must not lock this one out: they are left unapplied,
+    /// with a note saying so.
+    private func refine(_ url: inout StoreURL, notes: inout [String]) throws(CoordinationError) -> [Refinement: String] {
+        var unapplied: [Refinement: String] = [:]
         let refined = try checkedRefinements(namespace: true)
         let said = Self.said(by: url)
-        func applies(_ setting: ConfigurationSetting<String>?, as name: String) -> Bool {
-            guard let setting else { return false }
-            return !said.contains(name) || setting.source.precedence <= store.source.precedence
+        func applies(_ refinement: Refinement, as name: String? = nil) -> Bool {
+            guard let setting = refinements[refinement] else { return false }
+            guard !said.contains(name ?? refinement.rawValue) || setting.source.precedence <= store.source.precedence else {
+                unapplied[refinement] = "the store URL from \(store.source) says otherwise"
+                return false
+            }
+            return true
         }
-        if let namespace = refined.namespace, applies(refinements[.namespace], as: Refinement.namespace.rawValue) {
-            url.namespace = namespace
+        /// A setting the store cannot use: refused from a flag, else a note and left unapplied.
+        func leaveOut(_ refinement: Refinement, named name: String, because why: String, briefly: String) throws(CoordinationError) {
+            guard let setting = refinements[refinement] else { return }
+            if case .flag = setting.source { throw Self.problem(setting, name, why) }
+            notes.append("\(name) from \(setting.source) is not used: it \(why)")
+            unapplied[refinement] = briefly
         }
-        if let ttl = refined.sessionTTL, applies(refinements[.sessionTtl], as: Refinement.sessionTtl.rawValue) { url.setSessionTTL(ttl) }
-        if let user = refined.user, applies(user, as: Refinement.username.rawValue) { url.user = user.value }
-        if let password = refined.password, applies(password.setting, as: "password") {
-            if url.scheme == "memory" {
-                // As for a password with no user: named on the command line it is a mistake; from
-                // the environment or a config file it is likely meant for another store.
-                let why = "applies to ZooKeeper and etcd stores, not memory:// (which takes no credentials)"
-                if case .flag = password.setting.source { throw Self.problem(password.setting, password.name, why) }
-                notes.append("\(password.name) from \(password.setting.source) is not used: it \(why)")
-            } else if url.user == nil {
-                // A password means nothing without a user. Given on the command line it is a
-                // mistake to name; exported in the environment or left in a config file it is
-                // often meant for another store, and must not lock this one (which may need no
-                // credentials) out: it is left unapplied, and the user is told.
+        if let namespace = refined.namespace, applies(.namespace) { url.namespace = namespace }
+        if let ttl = refined.sessionTTL, applies(.sessionTtl) { url.setSessionTTL(ttl) }
+        let password = refined.password
+        if let loser = passwordLoser, let winner = password {
+            unapplied[loser] = "\(winner.name) from \(winner.setting.source) is used instead"
+        }
+        for (refinement, option) in [(Refinement.tlsCa, "cacert"), (.tlsCert, "cert"), (.tlsKey, "key")] {
+            guard let file = refinements[refinement] else { continue }
+            guard url.scheme == "etcds" else {
+                let why = "applies only to an etcds:// store, not \(url.scheme)://"
+                try leaveOut(refinement, named: "TLS file \(file.value)", because: why, briefly: "only etcds:// stores use it")
+                continue
+            }
+            guard applies(refinement, as: option) else { continue }
+            url.options.removeAll { $0.name == option }
+            url.options.append((name: option, value: file.value))
+        }
+        if url.scheme == "memory" {
+            let why = "applies to ZooKeeper and etcd stores, not memory:// (which takes no credentials)"
+            if let user = refined.user, applies(.username) {
+                try leaveOut(.username, named: "user '\(user.value)'", because: why, briefly: "memory:// takes no credentials")
+            }
+            if let password, applies(password.refinement, as: "password") {
+                try leaveOut(password.refinement, named: password.name, because: why, briefly: "memory:// takes no credentials")
+            }
+            return unapplied
+        }
+        // A user name and a password go together: each is applied only where the other is
+        // there too, from the URL or a setting. The URL's password is its user's: a user given
+        // in its place takes a password of its own.
+        var user = url.user
+        var urlPassword = url.password
+        if let given = refined.user, applies(.username), given.value != url.user {
+            user = given.value
+            urlPassword = nil
+        }
+        var passwordToApply: String?
+        if let password, applies(password.refinement, as: "password") {
+            let refinement = password.refinement
+            if user == nil {
                 let fix = "give --username, COORD_USERNAME or 'username' in the config file, or the user in the URL (\(url.scheme)://user@host/…)"
                 if case .flag = password.setting.source {
                     throw Self.problem(password.setting, password.name, "needs a user name, and none is given: \(fix)")
                 }
                 notes.append("\(password.name) from \(password.setting.source) is not used: no user name is given, so coord connects without credentials; to log in, \(fix)")
+                unapplied[refinement] = "no user name"
             } else {
-                url.password = password.value
+                passwordToApply = try password.value.get()
             }
         }
-        for (option, file) in refined.tlsFiles {
-            guard url.scheme == "etcds" else {
-                throw Self.problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, not \(url.scheme)://")
+        if let given = refined.user, user == given.value, given.value != url.user, passwordToApply == nil && urlPassword == nil {
+            let replaced = url.user.map { " (the store URL's password is for its user, '\($0)')" } ?? ""
+            let fix = "give the password with --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, or 'password' in the config file"
+            if case .flag = given.source {
+                throw Self.problem(given, "user '\(given.value)'", "needs a password, and none is given\(replaced): \(fix)")
             }
-            guard applies(file, as: option) else { continue }
-            url.options.removeAll { $0.name == option }
-            url.options.append((name: option, value: file.value))
+            notes.append("user '\(given.value)' from \(given.source) is not used: no password is given for it\(replaced), so coord "
+                + (url.user == nil ? "connects without credentials" : "logs in as '\(url.user!)'") + "; to log in as '\(given.value)', \(fix)")
+            unapplied[.username] = "no password"
+            return unapplied
         }
-        return notes
-    }
-
-    /// Whether `refinement` comes from a source at least as strong as the store URL's.
-    private func overridesStore(_ refinement: Refinement) -> Bool {
-        guard let setting = refinements[refinement] else { return false }
-        return setting.source.precedence <= store.source.precedence
+        url.user = user
+        url.password = passwordToApply ?? urlPassword
+        return unapplied
     }
 
     /// What `url` says itself, by refinement name (TLS files by their URL option): a namespace
@@ -191,17 +269,6 @@ public struct CoordConfiguration: Sendable {
         if url.user != nil { said.insert(Refinement.username.rawValue) }
         if url.password != nil { said.insert("password") }
         return said
-    }
-
-    /// The refinements that were given but not applied, because the store URL says otherwise
-    /// and comes from a stronger source: `coord config check` says so.
-    public func refinementsOverruled() -> Set<Refinement> {
-        guard let url = try? StoreURL(store.value) else { return [] }
-        let said = Self.said(by: url)
-        let options: [Refinement: String] = [.tlsCa: "cacert", .tlsCert: "cert", .tlsKey: "key", .password: "password", .passwordFile: "password"]
-        return Set(refinements.keys.filter { refinement in
-            said.contains(options[refinement] ?? refinement.rawValue) && !overridesStore(refinement)
-        })
     }
 
     /// For a command with two stores (`coord migrate`): each URL of `stores` (named by the flag
@@ -231,7 +298,7 @@ public struct CoordConfiguration: Sendable {
             if urls[index].scheme != "memory" {
                 if urls[index].user == nil, let user = refined.user { urls[index].user = user.value }
                 if urls[index].user != nil && urls[index].password == nil, let password = refined.password {
-                    urls[index].password = password.value
+                    urls[index].password = try password.value.get()
                 }
             }
         }
@@ -273,11 +340,19 @@ public struct CoordConfiguration: Sendable {
         var namespace: Key?
         var sessionTTL: Duration?
         var user: ConfigurationSetting<String>?
-        /// The password itself (read from the file where it came from one), and how a message
-        /// names its setting (never by its value).
-        var password: (value: String, name: String, setting: ConfigurationSetting<String>)?
+        /// The password setting that wins (``passwordLoser``): the password itself (read from
+        /// the file where it came from one, or why it could not be), and how a message names
+        /// its setting (never by its value).
+        var password: Password?
         /// The TLS files, as the etcds:// URL options they become.
         var tlsFiles: [(option: String, file: ConfigurationSetting<String>)] = []
+    }
+
+    struct Password {
+        var value: Result<String, CoordinationError>
+        var name: String
+        var setting: ConfigurationSetting<String>
+        var refinement: Refinement
     }
 
     /// Checks the refinements and reads the password file; a bad value names the setting and
@@ -308,20 +383,11 @@ public struct CoordConfiguration: Sendable {
             refined.sessionTTL = duration
         }
         refined.user = refinements[.username]
-        // The password and the password file are one setting given two ways: the one from the
-        // stronger source wins (a --password-file flag beats COORD_PASSWORD).
-        let direct = refinements[.password]
-        let viaFile = refinements[.passwordFile]
-        if let direct, viaFile.map({ direct.source.precedence <= $0.source.precedence }) ?? true {
-            refined.password = (direct.value, "the password", direct)
-        } else if let file = viaFile {
-            guard let data = FileManager.default.contents(atPath: file.value) else {
-                throw Self.problem(file, "password file \(file.value)", "cannot be read")
-            }
-            // A trailing newline is how editors and `echo` end files, never part of a password.
-            var text = String(decoding: data, as: UTF8.self)
-            while text.last?.isNewline == true { text.removeLast() }
-            refined.password = (text, "password file \(file.value)", file)
+        if let direct = refinements[.password], passwordLoser != .password {
+            refined.password = Password(value: .success(direct.value), name: "the password", setting: direct, refinement: .password)
+        } else if let file = refinements[.passwordFile] {
+            let contents = passwordFileContents ?? .failure(Self.problem(file, "password file \(file.value)", "was not read"))
+            refined.password = Password(value: contents, name: "password file \(file.value)", setting: file, refinement: .passwordFile)
         }
         for (refinement, option) in [(Refinement.tlsCa, "cacert"), (.tlsCert, "cert"), (.tlsKey, "key")] {
             if let file = refinements[refinement] { refined.tlsFiles.append((option, file)) }
@@ -333,7 +399,7 @@ public struct CoordConfiguration: Sendable {
     /// `coord/config.json`; the last two only when they exist.
     static func configFilePath(
         flags: Flags, environment: [String: String], currentDirectory: String
-    ) throws(CoordinationError) -> String? {
+    ) throws(CoordinationError) -> (path: String, chosenBy: String)? {
         let explicit: (path: String, source: String)? =
             if let path = flags.configFile { (path, "--config") }
             else if let path = environment[configFileVariable], !path.isEmpty { (path, configFileVariable) }
@@ -348,15 +414,15 @@ public struct CoordConfiguration: Sendable {
                 throw CoordinationError(
                     .invalidConfiguration, "config file \(explicit.path) (from \(explicit.source)) is a directory")
             }
-            return explicit.path
+            return (explicit.path, "from \(explicit.source)")
         }
-        var candidates = [currentDirectory + "/coord.json"]
+        var candidates = [(currentDirectory + "/coord.json", "found in the current directory")]
         if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
-            candidates.append(xdg + "/coord/config.json")
+            candidates.append((xdg + "/coord/config.json", "found in $XDG_CONFIG_HOME"))
         } else if let home = environment["HOME"], !home.isEmpty {
-            candidates.append(home + "/.config/coord/config.json")
+            candidates.append((home + "/.config/coord/config.json", "found in ~/.config"))
         }
-        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.0) }.map { (path: $0.0, chosenBy: $0.1) }
     }
 }
 

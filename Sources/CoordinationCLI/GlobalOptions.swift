@@ -13,7 +13,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A JSON config file (else COORD_CONFIG, else ./coord.json, else ~/.config/coord/config.json).",
+            "A JSON config file (else COORD_CONFIG, else ./coord.json, else $XDG_CONFIG_HOME/coord/config.json, ~/.config/coord/config.json without it).",
             valueName: "path"))
     var config: String?
 

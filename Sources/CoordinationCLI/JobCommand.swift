@@ -87,10 +87,11 @@ struct JobAdd: AsyncParsableCommand {
         if path == "-" || path == "/dev/stdin" {
             do { return try await StandardStreams.readAll() } catch { throw unreadable(error.description) }
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw unreadable("no such file") }
-        if isDirectory.boolValue { throw unreadable("it is a directory; give the JSON file in it") }
-        do { return try await StandardStreams.readAll(path: path) } catch { throw unreadable(error.reason) }
+        do {
+            return try await StandardStreams.readFile(path)
+        } catch {
+            throw unreadable(error.reason + (error.isDirectory ? "; give the JSON file in it" : ""))
+        }
     }
 }
 

@@ -44,6 +44,17 @@ enum StandardStreams {
         return try result.get()
     }
 
+    /// The bytes of the file at `path`: `/dev/stdin` is stdin (whatever it is), a FIFO such as a
+    /// shell's `<(…)` reads like a file.
+    /// - Throws: ``UnreadableInput`` saying why: no such file, a directory, or the system's words.
+    static func readFile(_ path: String) async throws(UnreadableInput) -> [UInt8] {
+        if path == "/dev/stdin" { return try await readAll() }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw UnreadableInput(reason: "no such file") }
+        if isDirectory.boolValue { throw UnreadableInput(reason: UnreadableInput.directory) }
+        return try await readAll(path: path)
+    }
+
     /// Why stdin or a file could not be read, in the system's words ("Is a directory", "Bad file
     /// descriptor"); `description` words it for stdin.
     struct UnreadableInput: Error, CustomStringConvertible {
@@ -56,5 +67,7 @@ enum StandardStreams {
             reason = posix.map { String(cString: strerror(Int32($0))) } ?? error.localizedDescription
         }
         var description: String { "standard input cannot be read: \(reason)" }
+        static let directory = "it is a directory"
+        var isDirectory: Bool { reason == Self.directory }
     }
 }

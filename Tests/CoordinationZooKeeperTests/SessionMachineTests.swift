@@ -104,6 +104,13 @@ struct SessionMachineTests {
         #expect(error?.message.contains("names user 'app' but no password; put it in the store URL (zookeeper://app:PASSWORD@host/…)") == true)
     }
 
+    /// `app:@` (an empty password, as an empty password file gives) was taken, with the same result.
+    @Test func aUserWithAnEmptyPasswordIsRefused() {
+        let error = #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://app:@127.0.0.1:2181/ns")) }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("names user 'app' but an empty password") == true, "\(error?.message ?? "")")
+    }
+
     /// Both were taken, sessionTimeout winning, without a word.
     @Test func ttlAndSessionTimeoutTogetherAreRefused() {
         let error = #expect(throws: CoordinationError.self) {

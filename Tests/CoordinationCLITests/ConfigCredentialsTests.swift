@@ -1,0 +1,119 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// Credentials, TLS files and config files as a user's real set-up gives them: settings meant for
+/// another store, pipes, relative paths. Each case failed before (the audit's repro in its comment).
+@Suite("coord's credential settings")
+struct ConfigCredentialsTests {
+    /// `COORD_USERNAME=bob coord run --until-idle jobs.json` and a config file made for a real
+    /// store used with `--store memory://` exited 7: "memory:// takes no credentials"; a config
+    /// file's `tlsCa` shut out a `--store zookeeper://…` the same way.
+    @Test("a user name, password or TLS file from the environment or a config file that the store cannot use is left out, with a note")
+    func settingsForAnotherStoreAreLeftOut() async throws {
+        let coord = try CoordProcess(environment: ["COORD_USERNAME": "bob"])
+        defer { coord.removeDirectory() }
+        let exported = try await coord.run(["kv", "ls", "/"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stderrLines == [
+            "coord: note: user 'bob' from environment variable COORD_USERNAME is not used: it applies to ZooKeeper and etcd stores, "
+                + "not memory:// (which takes no credentials)",
+        ])
+        let config = try coord.write(#"{"store": "etcds://127.0.0.1:2379/app", "tlsCa": "/ca.pem", "password": "pw-7"}"#, to: "other.json")
+        let check = try await coord.run(["--config", config, "--store", "memory://", "config", "check"])
+        #expect(check.status == 0, "\(check.stderr)")
+        let lines = check.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("TLS CA ") && $0.hasSuffix("; not applied: only etcds:// stores use it)") }, "\(check.stdoutText)")
+        #expect(lines.contains { $0.hasPrefix("username ") && $0.hasSuffix("; not applied: memory:// takes no credentials)") }, "\(check.stdoutText)")
+        #expect(lines.contains { $0.hasPrefix("store ") && $0.hasSuffix("(--store)") }, "nothing that follows is applied: \(check.stdoutText)")
+        #expect(check.stderrLines.contains("coord: note: TLS file /ca.pem from key 'tlsCa' of config file \(config) is not used: it applies only to an etcds:// store, not memory://"), "\(check.stderr)")
+        #expect(!check.stdoutText.contains("pw-7") && !check.stderr.contains("pw-7"))
+    }
+
+    /// `COORD_PASSWORD_FILE=missing coord kv ls /` exited 7 on memory://, where no password is used.
+    @Test("a password file is read only when it is used, and a failure says why")
+    func passwordFileReadOnlyWhenUsed() async throws {
+        let coord = try CoordProcess(environment: ["COORD_PASSWORD_FILE": "/nonexistent/pw"])
+        defer { coord.removeDirectory() }
+        let unused = try await coord.run(["kv", "ls", "/"])
+        #expect(unused.status == 0, "\(unused.stderr)")
+        let used = try await coord.run(["--store", "etcd://127.0.0.1:1/ns", "--username", "bob", "kv", "ls", "/"])
+        #expect(used.status == 7, "\(used.stderr)")
+        #expect(used.stderrLines == ["coord: password file /nonexistent/pw from environment variable COORD_PASSWORD_FILE cannot be read: no such file"])
+        let directory = try await coord.run(["--store", "etcd://127.0.0.1:1/ns", "--username", "bob", "--password-file", "/tmp", "kv", "ls", "/"])
+        #expect(directory.stderrLines == ["coord: password file /tmp from --password-file cannot be read: it is a directory"], "\(directory.stderr)")
+    }
+
+    /// `--password-file <(pass show db)` and `--config /dev/stdin` were refused ("cannot be read",
+    /// an NSError dump); a config file's relative `passwordFile` was looked for in the current
+    /// directory, so a config in ~/.config/coord could not name the file beside it.
+    @Test("a password file or config file may be a pipe; a config file's relative password file is beside it")
+    func pipesAndRelativePaths() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let fromStdin = try await coord.run(
+            ["--config", "/dev/stdin", "config", "check"], input: Array(#"{"store": "memory://piped", "logLevel": "error"}"#.utf8))
+        #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
+        #expect(fromStdin.stdoutText.contains("memory://piped"), "\(fromStdin.stdoutText)")
+        #expect(fromStdin.stdoutText.contains("(read, from --config)"), "\(fromStdin.stdoutText)")
+
+        // A user and a password from a pipe: the ZooKeeper URL is checked before any connection,
+        // so an empty password read from the pipe would be refused here, a real one is not.
+        let piped = try await coord.run(
+            ["--store", "zookeeper://127.0.0.1:1/ns", "--username", "bob", "--password-file", "/dev/stdin", "--session-ttl", "2s", "config", "check"],
+            input: Array("pw-8\n".utf8), timeout: .seconds(30))
+        #expect(piped.status == 9, "read, applied, then the connection fails: \(piped.stderr)")
+        #expect(piped.stdoutText.contains("zookeeper://bob:***@127.0.0.1:1/ns"), "\(piped.stdoutText)")
+
+        let folder = try coord.write("", to: "conf/keep")
+        let configFolder = URL(fileURLWithPath: folder).deletingLastPathComponent().path
+        _ = try coord.write("pw-9\n", to: "conf/secret")
+        let config = try coord.write(
+            #"{"store": "zookeeper://127.0.0.1:1/ns", "username": "app", "passwordFile": "secret"}"#, to: "conf/coord.json")
+        let relative = try await coord.run(["--config", config, "--session-ttl", "2s", "config", "check"], timeout: .seconds(30))
+        #expect(relative.stdoutText.contains("\(configFolder)/secret"), "\(relative.stdoutText)")
+        #expect(relative.status == 9, "\(relative.stderr)")
+        #expect(![piped.stdoutText, piped.stderr, relative.stdoutText, relative.stderr].contains { $0.contains("pw-") })
+    }
+
+    /// `zookeeper://bob:@host`, an empty password file, and `--username bob` in place of the URL's
+    /// `alice:pw` (which then logged in as bob with alice's password) were all taken.
+    @Test("a user name and a password go together: an empty one, or the URL's password for another user, is refused")
+    func userAndPasswordGoTogether() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let empty = try coord.write("\n", to: "empty")
+        let emptyFile = try await coord.run(["--store", "zookeeper://127.0.0.1:1/ns", "--username", "bob", "--password-file", empty, "kv", "ls", "/"])
+        #expect(emptyFile.status == 7, "\(emptyFile.stderr)")
+        #expect(emptyFile.stderr.contains("names user 'bob' but an empty password"), "\(emptyFile.stderr)")
+        let otherUser = try await coord.run(["--store", "zookeeper://alice:pw-10@127.0.0.1:1/ns", "--username", "bob", "kv", "ls", "/"])
+        #expect(otherUser.status == 7, "\(otherUser.stderr)")
+        #expect(otherUser.stderrLines == [
+            "coord: user 'bob' from --username needs a password, and none is given (the store URL's password is for its user, 'alice'): "
+                + "give the password with --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, or 'password' in the config file",
+        ])
+        let both = try CoordProcess(environment: ["COORD_PASSWORD": "pw-11", "COORD_PASSWORD_FILE": empty])
+        defer { both.removeDirectory() }
+        let check = try await both.run(["--store", "zookeeper://127.0.0.1:1/ns", "--username", "bob", "--session-ttl", "2s", "config", "check"], timeout: .seconds(30))
+        let lines = check.stdoutText.split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains { $0.hasPrefix("password file ") && $0.hasSuffix("; not applied: the password from environment variable COORD_PASSWORD is used instead)") },
+            "\(check.stdoutText)")
+        #expect(lines.contains { $0.hasPrefix("password ") && !$0.contains("not applied") }, "\(check.stdoutText)")
+        #expect(![emptyFile.stderr, otherUser.stderr, check.stdoutText, check.stderr].contains { $0.contains("pw-1") })
+    }
+
+    @Test("a store URL that begins or ends with a space, or a config value that is not a string, is refused by name")
+    func spacesAndNonStrings() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let spaced = try await coord.run(["--store", "memory://x/ns ", "kv", "ls", "/"])
+        #expect(spaced.status == 7)
+        #expect(spaced.stderrLines == ["coord: store URL 'memory://x/ns ' begins or ends with a space; remove it (from --store)"])
+        let config = try coord.write(#"{"store": null}"#, to: "null.json")
+        let null = try await coord.run(["--config", config, "kv", "ls", "/"])
+        #expect(null.status == 7)
+        #expect(null.stderrLines == [#"coord: config file \#(config): key 'store' must be a string, e.g. "store": "etcd://127.0.0.1:2379/myapp""#])
+    }
+}
