@@ -123,7 +123,7 @@ final class Gateway: Sendable {
     func warnCredentialsUnused() {
         guard let credentials, !warnedCredentialsUnused.exchange(true, ordering: .relaxed) else { return }
         logger.warning(
-            "etcd has auth disabled, so the credentials are not used and anyone can read and write these keys; enable auth on etcd (etcdctl auth enable) or drop the credentials from the store URL",
+            "etcd has auth disabled, so the credentials are not used and anyone can read and write these keys; enable auth on etcd (etcdctl auth enable) or give no credentials (neither in the store URL nor as the username and password settings)",
             metadata: ["user": "\(credentials.user)"])
     }
 

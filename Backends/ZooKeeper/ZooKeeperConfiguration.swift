@@ -57,6 +57,15 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
                     + "(zookeeper://\(user):PASSWORD@host/…) or give the password setting (with coord: --password-file, COORD_PASSWORD "
                     + "or COORD_PASSWORD_FILE, 'password' in the config file)")
         }
+        // ZooKeeper's own clients take the session timeout in milliseconds: `sessionTimeout=5000`
+        // meant as 5 s would be read as 5000 s here (a bare number is seconds, as everywhere in
+        // coord) and clamped by the server to its maximum without a word.
+        if let text = url.option("sessionTimeout"), let number = Int(text), number >= 1000 {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "store URL option sessionTimeout=\(text) is a bare number, which is seconds here, not milliseconds as ZooKeeper's "
+                    + "own clients take it; write the unit: sessionTimeout=\(text)ms or sessionTimeout=\(number / 1000)s")
+        }
         let sessionTimeout = try url.sessionTTLOption("sessionTimeout")
         let ttl = try url.sessionTTLOption("ttl")
         if sessionTimeout != nil && ttl != nil {

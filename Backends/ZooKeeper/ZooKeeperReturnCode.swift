@@ -56,7 +56,7 @@ enum ZooKeeperReturnCode {
             // here (reading the ACL to tell needs the missing permission); name that likely cause.
             // The mapping does not know whether credentials were given: the words cover both.
             message = "the credentials in use may not \(operation)\(about) (its ZooKeeper ACL does not let them): if the password is wrong, "
-                + "ZooKeeper sees another identity instead of refusing it, so check the user and password in the store URL; "
+                + "ZooKeeper sees another identity instead of refusing it, so check the user and password given (in the store URL or the username and password settings); "
                 + "if no user is given, give one the ACL lets in (zookeeper://USER:PASSWORD@host/…); else have the key's owner grant access"
         case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue:
             // The server enforces authentication (enforce.auth.enabled) and the handle gave none of a
@@ -66,7 +66,7 @@ enum ZooKeeperReturnCode {
                 + "put the user and password in the store URL (zookeeper://USER:PASSWORD@host/…) or give the username and password settings"
         case ZAUTHFAILED.rawValue, ZINVALIDACL.rawValue:
             code = .unauthenticated
-            message = "ZooKeeper refused the credentials for \(operation)\(about); check the user and password in the store URL"
+            message = "ZooKeeper refused the credentials for \(operation)\(about); check the user and password given (in the store URL or the username and password settings)"
         case ZBADARGUMENTS.rawValue:
             code = .invalidKey
             message = "ZooKeeper refused the arguments of \(operation)\(about)"

@@ -153,7 +153,7 @@ struct ZooKeeperAuthenticationTests {
             let refused = await #expect(throws: CoordinationError.self) { _ = try await wrong.get(try Key("/secret")) }
             #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
             #expect(refused?.message.contains("if the password is wrong") == true, "\(String(describing: refused))")
-            #expect(refused?.message.contains("check the user and password in the store URL") == true, "\(String(describing: refused))")
+            #expect(refused?.message.contains("check the user and password given (in the store URL or the username and password settings)") == true, "\(String(describing: refused))")
             await wrong.close()
         } catch {
             Issue.record(error)

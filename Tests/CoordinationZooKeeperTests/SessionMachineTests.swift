@@ -104,6 +104,14 @@ struct SessionMachineTests {
         #expect(error?.message.contains("names user 'app' but no password; put it in the store URL (zookeeper://app:PASSWORD@host/…)") == true)
     }
 
+    /// `sessionTimeout=5000` (milliseconds, as ZooKeeper's clients write it) asked for 5000 s, which the server clamped silently.
+    @Test func aBareSessionTimeoutInMillisecondsIsRefused() throws {
+        let error = #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1:2181/ns?sessionTimeout=5000")) }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("write the unit: sessionTimeout=5000ms or sessionTimeout=5s") == true, "\(error?.message ?? "")")
+        #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1:2181/ns?sessionTimeout=30")).sessionTimeout == .seconds(30))
+    }
+
     /// `app:@` (an empty password, as an empty password file gives) was taken, with the same result.
     @Test func aUserWithAnEmptyPasswordIsRefused() {
         let error = #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://app:@127.0.0.1:2181/ns")) }
