@@ -48,7 +48,7 @@ struct ConfigCheck: AsyncParsableCommand {
         let context = try await CommandContext.make(global, checksStoreURL: false)
         let configuration = context.configuration
         var rows: [(String, String, String)] = [
-            ("config file", configuration.file ?? "none", configuration.file == nil ? "none found" : "read, \(configuration.fileChosenBy)"),
+            ("config file", configuration.file ?? "none", configuration.file == nil ? configuration.fileChosenBy : "read, \(configuration.fileChosenBy)"),
             ("store", context.storeURL.description, configuration.refinements.keys.allSatisfy { context.unapplied[$0] != nil }
                 ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"),
             ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),

@@ -16,7 +16,7 @@ public struct CoordConfiguration: Sendable {
     public var logLevel: ConfigurationSetting<Logger.Level>
     /// The config file that was read, if any.
     public var file: String?
-    /// What chose ``file``: `--config`, `COORD_CONFIG`, or where it was found.
+    /// What chose ``file`` (`--config`, `COORD_CONFIG`, or where it was found), or where none was.
     public var fileChosenBy = ""
     /// The settings that refine the store URL (namespace, session TTL, credentials, TLS files),
     /// where one was given; they override what the URL itself says when their source is as strong.
@@ -90,7 +90,9 @@ public struct CoordConfiguration: Sendable {
         environment: [String: String],
         currentDirectory: String
     ) async throws(CoordinationError) -> CoordConfiguration {
-        let (file, chosenBy) = try configFilePath(flags: flags, environment: environment, currentDirectory: currentDirectory) ?? (nil, "")
+        let candidates = configFileCandidates(environment: environment, currentDirectory: currentDirectory)
+        let (file, chosenBy) = try configFilePath(flags: flags, environment: environment, currentDirectory: currentDirectory)
+            ?? (nil, "none found at " + candidates.map(\.path).joined(separator: " or "))
         let layers = try await ConfigurationLayers(flags: flags, environment: environment, file: file)
 
         let store = try layers.string(for: .store) ?? ConfigurationSetting(defaultStore, from: .builtIn)
@@ -405,6 +407,9 @@ public struct CoordConfiguration: Sendable {
             else if let path = environment[configFileVariable], !path.isEmpty { (path, configFileVariable) }
             else { nil }
         if let explicit {
+            if explicit.path.isEmpty {
+                throw CoordinationError(.invalidConfiguration, "\(explicit.source) names no config file; give its path, or leave the option out")
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: explicit.path, isDirectory: &isDirectory) else {
                 throw CoordinationError(
@@ -416,13 +421,20 @@ public struct CoordConfiguration: Sendable {
             }
             return (explicit.path, "from \(explicit.source)")
         }
-        var candidates = [(currentDirectory + "/coord.json", "found in the current directory")]
-        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+        return configFileCandidates(environment: environment, currentDirectory: currentDirectory)
+            .first { FileManager.default.fileExists(atPath: $0.path) }.map { (path: $0.path, chosenBy: $0.foundIn) }
+    }
+
+    /// Where a config file is looked for when none is named, in order.
+    static func configFileCandidates(environment: [String: String], currentDirectory: String) -> [(path: String, foundIn: String)] {
+        var candidates = [(path: currentDirectory + "/coord.json", foundIn: "found in the current directory")]
+        // The XDG base directory spec: a relative XDG_CONFIG_HOME is ignored, as if unset.
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
             candidates.append((xdg + "/coord/config.json", "found in $XDG_CONFIG_HOME"))
         } else if let home = environment["HOME"], !home.isEmpty {
             candidates.append((home + "/.config/coord/config.json", "found in ~/.config"))
         }
-        return candidates.first { FileManager.default.fileExists(atPath: $0.0) }.map { (path: $0.0, chosenBy: $0.1) }
+        return candidates
     }
 }
 
