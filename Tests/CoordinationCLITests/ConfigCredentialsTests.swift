@@ -104,6 +104,23 @@ struct ConfigCredentialsTests {
         #expect(![emptyFile.stderr, otherUser.stderr, check.stdoutText, check.stderr].contains { $0.contains("pw-1") })
     }
 
+    /// `--config ""` said "config file  (from --config) does not exist"; a relative XDG_CONFIG_HOME
+    /// was used (the XDG spec says to ignore it); "none found" did not say where coord looked.
+    @Test("where a config file is looked for: an empty --config is refused, a relative XDG_CONFIG_HOME ignored, and config check says where it looked")
+    func configFileLookup() async throws {
+        let coord = try CoordProcess(environment: ["XDG_CONFIG_HOME": "relative"])
+        defer { coord.removeDirectory() }
+        _ = try coord.write(#"{"store": "memory://from-relative-xdg"}"#, to: "relative/coord/config.json")
+        let empty = try await coord.run(["--config", "", "kv", "ls", "/"])
+        #expect(empty.status == 7)
+        #expect(empty.stderrLines == ["coord: --config names no config file; give its path, or leave the option out"])
+        let check = try await coord.run(["config", "check"])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(!check.stdoutText.contains("from-relative-xdg"), "\(check.stdoutText)")
+        let fileLine = check.stdoutText.split(separator: "\n").first { $0.hasPrefix("config file ") }.map(String.init) ?? ""
+        #expect(fileLine.hasSuffix("(none found at \(coord.directory.path)/coord.json or \(coord.directory.path)/.config/coord/config.json)"), "\(fileLine)")
+    }
+
     @Test("a store URL that begins or ends with a space, or a config value that is not a string, is refused by name")
     func spacesAndNonStrings() async throws {
         let coord = try CoordProcess()
