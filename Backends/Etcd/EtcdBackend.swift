@@ -1,4 +1,5 @@
 public import Coordination
+import Foundation
 
 extension StoreBackend {
     /// `etcd://[user:password@]h1:2379,h2:2379/NAMESPACE?ttl=DURATION&timeout=DURATION` and
@@ -8,14 +9,40 @@ extension StoreBackend {
             schemes: ["etcd", "etcds"],
             usage: "etcd[s]://[USER:PASSWORD@][HOST[:PORT][,…]][/NAMESPACE][?ttl=TIME&timeout=TIME&cacert=F&cert=F&key=F]",
             client: CurlGlobal.libraryVersion,
-            check: { url throws(CoordinationError) in _ = try EtcdConfiguration(url: url) }
+            check: { url throws(CoordinationError) in try EtcdConfiguration(url: url).checkTLSFiles() }
         ) { url, logger in
-            try await EtcdStore(configuration: EtcdConfiguration(url: url), logger: logger)
+            let configuration = try EtcdConfiguration(url: url)
+            try configuration.checkTLSFiles()
+            return try await EtcdStore(configuration: configuration, logger: logger)
         }
     }
 }
 
 extension EtcdConfiguration {
+    /// Refuses a TLS file that cannot be read, or a client key without its certificate, before
+    /// any connection: curl would only say "problem with the local SSL certificate" (error 58)
+    /// or "problem with the CA cert" (77) once connecting. A certificate without a key is fine:
+    /// its file may hold the key too.
+    public func checkTLSFiles() throws(CoordinationError) {
+        guard secure else { return }
+        for (name, path) in [("cacert", caCertificate), ("cert", clientCertificate), ("key", clientKey)] {
+            guard let path else { continue }
+            var isDirectory: ObjCBool = false
+            let problem: String? =
+                if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { "no such file" }
+                else if isDirectory.boolValue { "it is a directory" }
+                else if !FileManager.default.isReadableFile(atPath: path) { "it cannot be read (permission denied)" }
+                else { nil }
+            if let problem {
+                throw CoordinationError(.invalidConfiguration, "store URL option \(name)=\(path): \(problem)")
+            }
+        }
+        if clientKey != nil && clientCertificate == nil {
+            throw CoordinationError(
+                .invalidConfiguration, "store URL option key= is a client certificate's key, and no cert= is given; give the certificate too")
+        }
+    }
+
     /// Reads an `etcd://` or `etcds://` URL (``StoreBackend/etcd``); no host means `127.0.0.1:2379`.
     /// Options: `ttl` (the session's), `timeout` (one request's), and for `etcds` the TLS files
     /// `cacert`, `cert` and `key`.

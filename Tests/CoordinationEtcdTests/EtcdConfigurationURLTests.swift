@@ -27,6 +27,33 @@ struct EtcdConfigurationURLTests {
         #expect(secure.secure && secure.caCertificate == "/ca.pem" && secure.clientCertificate == "/c.pem" && secure.clientKey == "/k.pem")
     }
 
+    /// A missing CA file was found only once connecting (curl error 77), a key without its
+    /// certificate not at all: both are refused before any connection now.
+    @Test func tlsFilesAreCheckedBeforeConnecting() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("etcd-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let ca = folder.appendingPathComponent("ca.pem").path
+        let cert = folder.appendingPathComponent("client.pem").path
+        try Data("pem".utf8).write(to: URL(fileURLWithPath: ca))
+        try Data("pem".utf8).write(to: URL(fileURLWithPath: cert))
+        try EtcdConfiguration(url: StoreURL("etcds://h1/ns?cacert=\(ca)&cert=\(cert)")).checkTLSFiles()
+        try EtcdConfiguration(url: StoreURL("etcds://h1/ns?cacert=\(ca)&cert=\(cert)&key=\(cert)")).checkTLSFiles()
+        let cases = [
+            ("cacert=\(folder.path)/missing.pem", "store URL option cacert=\(folder.path)/missing.pem: no such file"),
+            ("cacert=\(folder.path)", "store URL option cacert=\(folder.path): it is a directory"),
+            ("key=\(cert)", "store URL option key= is a client certificate's key, and no cert= is given; give the certificate too"),
+        ]
+        for (query, message) in cases {
+            let error = #expect(throws: CoordinationError.self, "\(query)") {
+                try EtcdConfiguration(url: StoreURL("etcds://h1/ns?" + query)).checkTLSFiles()
+            }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message == message)
+            #expect(throws: CoordinationError.self) { try StoreBackend.etcd.check?(StoreURL("etcds://h1/ns?" + query)) }
+        }
+    }
+
     @Test func anEndpointWithoutPortGetsTheClientPort() throws {
         #expect(try EtcdConfiguration(url: StoreURL("etcd://127.0.0.1/ns")).endpoints == ["127.0.0.1:2379"])
         #expect(try EtcdConfiguration(url: StoreURL("etcds://e1,[::1]:2380/ns")).endpoints == ["e1:2379", "[::1]:2380"])
