@@ -30,7 +30,8 @@ public final class EtcdStore: CoordinationStore {
     /// - Parameters:
     ///   - endpoints: `host:port` entries, tried in turn when one cannot be reached.
     ///   - secure: `https` (with `tls` files) instead of `http`.
-    ///   - ttl: the session's time to live.
+    ///   - ttl: the session's time to live to ask for; etcd raises one below its minimum lease
+    ///     TTL, and ``session`` then reports the one granted.
     ///   - connections: how many requests may be in flight at once (one kept-alive connection
     ///     each, opened only when that many requests wait, so a quiet handle keeps one); more
     ///     wait their turn. Watches and the session have their own.

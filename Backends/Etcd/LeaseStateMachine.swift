@@ -10,6 +10,12 @@ import Coordination
 /// keep-alive answer without `TTL`, or "lease not found"), after which a new lease is granted and
 /// reported as `connected` with a new session id.
 ///
+/// The TTL is the one etcd granted, as ZooKeeper's session timeout is the one it negotiated:
+/// etcd raises a TTL below its minimum (1.5 election timeouts, 2 s by default), and leases come
+/// in whole seconds (1.5 s asks for 2), so the one asked for understated how long the lease
+/// outlives its holder, which `etcdctl lease timetolive` shows. It is also never longer than the
+/// lease: the safe window (last contact plus TTL) ends no later than etcd's own view of it.
+///
 /// The last contact is when the request that etcd answered was *sent*: etcd renewed the lease at
 /// some instant between that and the answer, so counting the TTL from the answer would trust the
 /// session for longer than etcd does, by as long as the answer took (a slow one, seconds).
@@ -22,8 +28,9 @@ struct LeaseStateMachine: Sendable {
     }
 
     enum Input: Sendable, Equatable {
-        /// `sentAt`: when the grant request was sent.
-        case granted(lease: Int64, sentAt: ContinuousClock.Instant)
+        /// `sentAt`: when the grant request was sent; `ttl`: what etcd granted, in whole seconds
+        /// (`nil` when the reply did not say: the TTL asked for stands).
+        case granted(lease: Int64, ttl: Int64? = nil, sentAt: ContinuousClock.Instant)
         case grantFailed
         /// `sentAt`: when the keep-alive request was sent.
         case keepAliveConfirmed(sentAt: ContinuousClock.Instant)
@@ -44,10 +51,21 @@ struct LeaseStateMachine: Sendable {
         case stop
     }
 
-    let ttl: Duration
+    /// The TTL the store was opened with.
+    let requestedTTL: Duration
+    /// The session's TTL: the one asked for until a grant says what etcd gave (see the type's notes).
+    private(set) var ttl: Duration
     private(set) var state: State = .granting(previous: nil)
 
-    init(ttl: Duration) { self.ttl = ttl }
+    init(ttl: Duration) {
+        requestedTTL = ttl
+        self.ttl = ttl
+    }
+
+    /// The TTL to ask etcd for: whole seconds, rounded up so the lease is never shorter than asked.
+    var requestedSeconds: Int64 {
+        max(1, requestedTTL.components.seconds + (requestedTTL.components.attoseconds > 0 ? 1 : 0))
+    }
 
     /// Keep-alives well inside the TTL, so one lost reply does not lose the lease.
     var keepAliveInterval: Duration { ttl / 3 }
@@ -87,7 +105,9 @@ struct LeaseStateMachine: Sendable {
             state = .closed
             return (lease.map { [.revoke(lease: $0)] } ?? []) + [.report(.closed, lease: lease ?? 0, lastContact: now), .stop]
 
-        case (.granting, .granted(let lease, let sentAt)):
+        case (.granting, .granted(let lease, let granted, let sentAt)):
+            // A reply without a TTL (never seen from etcd) leaves the one asked for.
+            if let granted, granted > 0 { ttl = .seconds(granted) } else { ttl = requestedTTL }
             state = .active(lease: lease, lastContact: sentAt, suspended: false)
             return [.report(.connected, lease: lease, lastContact: sentAt), .keepAlive(lease: lease, after: keepAliveInterval)]
 

@@ -8,7 +8,6 @@ import Synchronization
 final class SessionKeeper: @unchecked Sendable {
     let events: Broadcast<SessionEvent>
     private let gateway: Gateway
-    private let ttl: Duration
     // `condition` guards `closing`, `nudged` and `machine`.
     private let condition = NSCondition()
     private var closing = false
@@ -19,14 +18,15 @@ final class SessionKeeper: @unchecked Sendable {
     /// Grants the first lease and starts keeping it alive.
     /// - Throws: what the first grant failed with (etcd unreachable, bad credentials…).
     static func start(gateway: Gateway, ttl: Duration) async throws(CoordinationError) -> SessionKeeper {
-        let first: Result<(lease: Int64, sentAt: ContinuousClock.Instant), CoordinationError> = await withCheckedContinuation { continuation in
+        let machine = LeaseStateMachine(ttl: ttl)
+        let first: Result<(grant: Grant, sentAt: ContinuousClock.Instant), CoordinationError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 let connection = CurlConnection(tls: gateway.tls)
                 do throws(CoordinationError) {
                     if gateway.usesAuth { try gateway.authenticate(on: connection) }
                     let sentAt = ContinuousClock.now
-                    let lease = try SessionKeeper.grant(ttl: ttl, gateway: gateway, on: connection)
-                    continuation.resume(returning: .success((lease, sentAt)))
+                    let grant = try SessionKeeper.grant(seconds: machine.requestedSeconds, gateway: gateway, on: connection)
+                    continuation.resume(returning: .success((grant, sentAt)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -34,26 +34,25 @@ final class SessionKeeper: @unchecked Sendable {
             thread.name = "etcd-session-grant"
             thread.start()
         }
-        let lease: (lease: Int64, sentAt: ContinuousClock.Instant)
+        let granted: (grant: Grant, sentAt: ContinuousClock.Instant)
         do {
-            lease = try first.get()
+            granted = try first.get()
         } catch where error.code == .connectionLoss {
             // No session existed before: a lost grant is simply no contact.
             throw CoordinationError(.unavailable, "cannot open a session on etcd: \(error.message)", backendDetail: error.backendDetail)
         }
-        let keeper = SessionKeeper(gateway: gateway, ttl: ttl, firstLease: lease.lease, sentAt: lease.sentAt)
+        let keeper = SessionKeeper(gateway: gateway, machine: machine, first: granted.grant, sentAt: granted.sentAt)
         keeper.launch()
         return keeper
     }
 
-    private init(gateway: Gateway, ttl: Duration, firstLease: Int64, sentAt: ContinuousClock.Instant) {
+    private init(gateway: Gateway, machine: LeaseStateMachine, first: Grant, sentAt: ContinuousClock.Instant) {
         self.gateway = gateway
-        self.ttl = ttl
-        var machine = LeaseStateMachine(ttl: ttl)
+        var machine = machine
         _ = machine.start()
-        pendingActions = machine.handle(.granted(lease: firstLease, sentAt: sentAt), now: .now)
+        pendingActions = machine.handle(.granted(lease: first.lease, ttl: first.ttl, sentAt: sentAt), now: .now)
         self.machine = machine
-        events = Broadcast(SessionEvent(state: .connected, sessionID: Self.sessionID(firstLease), ttl: ttl, lastContact: sentAt))
+        events = Broadcast(SessionEvent(state: .connected, sessionID: Self.sessionID(first.lease), ttl: machine.ttl, lastContact: sentAt))
         pendingActions.removeAll { if case .report = $0 { true } else { false } }
     }
 
@@ -134,7 +133,8 @@ final class SessionKeeper: @unchecked Sendable {
                     } else {
                         do {
                             let sentAt = ContinuousClock.now
-                            input = .granted(lease: try Self.grant(ttl: ttl, gateway: gateway, on: connection), sentAt: sentAt)
+                            let grant = try Self.grant(seconds: machine.requestedSeconds, gateway: gateway, on: connection)
+                            input = .granted(lease: grant.lease, ttl: grant.ttl, sentAt: sentAt)
                         } catch {
                             gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
                             input = .grantFailed
@@ -155,7 +155,8 @@ final class SessionKeeper: @unchecked Sendable {
 
     private func report(_ state: SessionState, lease: Int64, lastContact: ContinuousClock.Instant) {
         gateway.logger.debug("etcd session \(state.rawValue)", metadata: ["lease": "\(Self.sessionID(lease))"])
-        let event = SessionEvent(state: state, sessionID: Self.sessionID(lease), ttl: ttl, lastContact: lastContact)
+        // The machine is changed on this thread only (under the lock, for readers elsewhere).
+        let event = SessionEvent(state: state, sessionID: Self.sessionID(lease), ttl: machine.ttl, lastContact: lastContact)
         if state == .closed { events.finish(with: event) } else { events.send(event) }
     }
 
@@ -208,13 +209,19 @@ final class SessionKeeper: @unchecked Sendable {
         }
     }
 
-    private static func grant(ttl: Duration, gateway: Gateway, on connection: CurlConnection) throws(CoordinationError) -> Int64 {
-        let seconds = max(1, ttl.components.seconds + (ttl.components.attoseconds > 0 ? 1 : 0))
+    /// A granted lease and the TTL etcd gave it, in seconds (`nil` when the reply omits it).
+    private struct Grant: Sendable {
+        var lease: Int64
+        var ttl: Int64?
+    }
+
+    private static func grant(seconds: Int64, gateway: Gateway, on connection: CurlConnection) throws(CoordinationError) -> Grant {
         // The field must be upper-case `TTL`: the gateway silently ignores `ttl`.
         let reply = try gateway.call("/v3/lease/grant", ["TTL": .int64(seconds)], on: connection, kind: .repeatableWrite)
         guard let lease = reply["ID"]?.int64Value, lease != 0 else {
             throw .gateway(.malformed("lease grant reply without an ID"), kind: .repeatableWrite)
         }
-        return lease
+        // etcd raises a TTL below its minimum lease TTL, and says so here (a string, as every int64).
+        return Grant(lease: lease, ttl: reply["TTL"]?.int64Value)
     }
 }

@@ -20,7 +20,9 @@ public struct SessionEvent: Sendable, Hashable {
     public var state: SessionState
     /// An opaque identifier of the session; it changes when a new session starts after an expiry.
     public var sessionID: String
-    /// The session's time to live.
+    /// The session's time to live, as the server granted it: it may differ from the one asked
+    /// for (ZooKeeper negotiates it within its bounds, etcd raises it to its minimum lease TTL),
+    /// and the server's is the one that decides when the session ends.
     public var ttl: Duration
     /// On a monotonic clock: the last instant at which the store confirmed the session was alive.
     /// A backend takes it no later than the server can have renewed the session (where it knows,

@@ -30,6 +30,24 @@ struct ConfigCheckTests {
         #expect(result.stderrLines.count == 1)
     }
 
+    /// etcd raises a TTL below its minimum lease TTL (2 s with its default election timeout), as
+    /// ZooKeeper raises one below its minSessionTimeout: the line said `TTL 1s` on etcd, the TTL
+    /// asked for, where on ZooKeeper it gave the one granted.
+    @Test("on etcd, the connection line gives the TTL etcd granted, not the one asked for")
+    func grantedTTLOnEtcd() async throws {
+        let handles = try TestHandles(.etcd)
+        try await TestHandles.closing(handles) {
+            let url = try #require(TestBackend.etcd.url(handles.namespace))
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let result = try await coord.run(["--store", url, "--session-ttl", "1s", "config", "check"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let connection = result.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(connection.hasPrefix("connection") && connection.contains("ok: etcd, session "), "\(result.stdoutText)")
+            #expect(connection.contains(", TTL 2s, "), "\(connection)")
+        }
+    }
+
     @Test("flags beat the environment, which beats the file; the password file is read, never printed")
     func refinementsAndTheirSources() async throws {
         let coord = try CoordProcess(environment: [

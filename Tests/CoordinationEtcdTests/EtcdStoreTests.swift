@@ -51,6 +51,26 @@ struct EtcdStoreTests {
         await cleanup(store, namespace)
     }
 
+    /// etcd raises a TTL below its minimum lease TTL (2 s by default): a 1 s session reported 1 s
+    /// (and `coord config check` printed `TTL 1s`) while etcd kept its lease for 2. The session's
+    /// TTL is what etcd's own timetolive says the lease was granted, as ZooKeeper's is the
+    /// negotiated timeout; a new session after an expiry reports its own grant too.
+    @Test func theSessionTTLIsTheOneEtcdGranted() async throws {
+        try await withStore(ttl: .seconds(1)) { store, _ in
+            let lease = try #require(store.keeper.lease)
+            let granted = try #require(try await admin.call("/v3/lease/timetolive", ["ID": .int64(lease)])["grantedTTL"]?.int64Value)
+            try #require(granted != 1, "this etcd grants 1 s leases, so a TTL asked for and one granted cannot be told apart")
+            #expect(store.session.ttl == .seconds(granted), "etcd granted \(granted)s")
+            var events = store.sessionEvents().makeAsyncIterator()
+            _ = try await next(&events, "the current session event")
+            try await admin.revoke(lease: lease)
+            let expired = try await next(&events, "the revoked lease's expiry")
+            #expect(expired.state == .expired && expired.ttl == .seconds(granted), "\(expired)")
+            let renewed = try await next(&events, "a new session")
+            #expect(renewed.state == .connected && renewed.ttl == .seconds(granted), "\(renewed)")
+        }
+    }
+
     /// A port that is not one used to be sent to etcd and fail as a write of unknown outcome; a
     /// missing one meant port 80.
     @Test func endpointsAreCheckedAndAMissingPortIsTheClientPort() async throws {

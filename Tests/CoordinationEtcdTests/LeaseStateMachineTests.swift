@@ -95,6 +95,32 @@ import Testing
         #expect(back.first == .report(.reconnected, lease: 7, lastContact: at(9)))
     }
 
+    /// etcd raises a TTL below its minimum lease TTL (2 s by default): a 1 s session was reported,
+    /// and kept alive, as 1 s while etcd kept its lease for 2.
+    @Test func theGrantedTTLIsTheSessionsWhenItDiffersFromTheOneAsked() {
+        var machine = LeaseStateMachine(ttl: .seconds(1))
+        #expect(machine.requestedSeconds == 1)
+        let granted = machine.handle(.granted(lease: 7, ttl: 2, sentAt: at(0)), now: at(0))
+        #expect(machine.ttl == .seconds(2))
+        #expect(granted.last == .keepAlive(lease: 7, after: .seconds(2) / 3))
+        // A new lease after an expiry takes its own grant's TTL, and with none stated the one asked.
+        _ = machine.handle(.leaseGone, now: at(1))
+        _ = machine.handle(.granted(lease: 8, sentAt: at(2)), now: at(2))
+        #expect(machine.ttl == .seconds(1))
+    }
+
+    /// Leases come in whole seconds: 1.5 s asks for 2, and the lease lives 2 s after its holder.
+    @Test func aTTLInPartsOfASecondIsTheWholeSecondsGranted() {
+        var machine = LeaseStateMachine(ttl: .milliseconds(1500))
+        #expect(machine.requestedSeconds == 2)
+        _ = machine.handle(.granted(lease: 7, ttl: 2, sentAt: at(0)), now: at(0))
+        #expect(machine.ttl == .seconds(2))
+        // A grant as asked changes nothing.
+        var whole = LeaseStateMachine(ttl: .seconds(9))
+        _ = whole.handle(.granted(lease: 7, ttl: 9, sentAt: at(0)), now: at(0))
+        #expect(whole.ttl == .seconds(9))
+    }
+
     @Test func shortTTLRetriesFaster() {
         let machine = LeaseStateMachine(ttl: .seconds(2))
         #expect(machine.retryInterval == .seconds(2) / 6)
