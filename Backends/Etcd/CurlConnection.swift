@@ -17,6 +17,9 @@ struct TransportFailure: Error, Sendable {
     /// Whether the endpoint had answered over this scheme before: then an empty reply is a
     /// dropped connection, not a TLS port spoken to in plain HTTP.
     var endpointAnsweredBefore = false
+    /// Whether the endpoint, asked after it hung up without a word, answered a ZooKeeper
+    /// handshake (``ZooKeeperProbe``): ZooKeeper's client port, not etcd's.
+    var zooKeeperAnswered = false
 
     /// `true` when the request certainly never reached the server (so a write may be retried elsewhere).
     var neverSent: Bool {

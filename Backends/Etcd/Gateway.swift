@@ -72,7 +72,8 @@ final class Gateway: Sendable {
                 sink.followsProgress = true
                 sink.shouldContinue = progress
             }
-            switch call.handle(Result { () throws(TransportFailure) in try connection.perform(request, sink: sink) }) {
+            let outcome = Result { () throws(TransportFailure) in try connection.perform(request, sink: sink) }
+            switch call.handle(identifyingSilence(outcome, of: request)) {
             case .reply(let json): return json
             case .next:
                 // A failed endpoint took its time (a timeout): its owner may have to act now.
@@ -89,7 +90,7 @@ final class Gateway: Sendable {
         var call = GatewayCall(gateway: self, path: path, payload: body.serialized, kind: kind, timeout: requestTimeout)
         while let request = call.nextRequest() {
             guard let outcome = await loop.perform(request) else { throw .closed() }
-            switch call.handle(outcome) {
+            switch call.handle(await identifyingSilenceOffPool(outcome, of: request)) {
             case .reply(let json): return json
             case .next: continue
             case .authenticate(let endpoint): try await authenticate(via: loop, endpoint: endpoint)
@@ -103,7 +104,8 @@ final class Gateway: Sendable {
     func authenticate(on connection: CurlConnection, endpoint: String? = nil) throws(CoordinationError) {
         var login = GatewayLogin(gateway: self, endpoint: endpoint)
         while let request = login.nextRequest() {
-            if login.handle(Result { () throws(TransportFailure) in try connection.perform(request) }) { return }
+            let outcome = Result { () throws(TransportFailure) in try connection.perform(request) }
+            if login.handle(identifyingSilence(outcome, of: request)) { return }
         }
         try login.finish()
     }
@@ -112,9 +114,40 @@ final class Gateway: Sendable {
         var login = GatewayLogin(gateway: self, endpoint: endpoint)
         while let request = login.nextRequest() {
             guard let outcome = await loop.perform(request) else { throw .closed() }
-            if login.handle(outcome) { return }
+            if login.handle(await identifyingSilenceOffPool(outcome, of: request)) { return }
         }
         try login.finish()
+    }
+
+    /// Whether `failure` is an endpoint hanging up without a word, never having answered: a plain
+    /// HTTP request with no reply at all, or a TLS handshake cut off. Either is what ZooKeeper's
+    /// client port does, and the words for it depend on asking (``ZooKeeperProbe``).
+    private func isUnexplainedSilence(_ failure: TransportFailure, at baseURL: String) -> Bool {
+        let silent =
+            baseURL.hasPrefix("http://")
+            ? failure.code == Int(CURLE_GOT_NOTHING.rawValue) : failure.code == Int(CURLE_SSL_CONNECT_ERROR.rawValue)
+        guard silent, let index = endpoints.firstIndex(of: baseURL) else { return false }
+        return !hasAnswered(index)
+    }
+
+    /// `outcome`, with an endpoint that hung up without a word asked whether it is ZooKeeper.
+    /// Only on that failure path; blocks up to ``ZooKeeperProbe/timeout``: call it on a thread
+    /// of your own.
+    func identifyingSilence(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>, of request: GatewayRequest)
+        -> Result<(status: Int, body: [UInt8]), TransportFailure>
+    {
+        guard case .failure(var failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
+        failure.zooKeeperAnswered = ZooKeeperProbe.answers(at: request.baseURL)
+        return .failure(failure)
+    }
+
+    /// ``identifyingSilence(_:of:)`` for a caller on the cooperative pool: the probe runs on a thread of its own.
+    func identifyingSilenceOffPool(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>, of request: GatewayRequest) async
+        -> Result<(status: Int, body: [UInt8]), TransportFailure>
+    {
+        guard case .failure(var failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
+        failure.zooKeeperAnswered = await ZooKeeperProbe.answersOffPool(at: request.baseURL)
+        return .failure(failure)
     }
 
     /// Says, once per store and at warning level, that etcd has auth disabled: whoever gave

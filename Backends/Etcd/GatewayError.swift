@@ -68,14 +68,25 @@ extension CoordinationError {
                     "etcd did not answer in time\(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
                     key: key, backendDetail: detail)
             }
+            let code: CoordinationError.Code = kind == .write && !transport.neverSent ? .connectionLoss : .unavailable
+            // Asked after it hung up, the endpoint answered as ZooKeeper does: name it, and not
+            // etcds://, which only leads on to a TLS handshake failure there.
+            if transport.zooKeeperAnswered {
+                let hungUp = endpoint.hasPrefix("https://") ? "cut off the TLS handshake" : "closed the connection without a reply"
+                return CoordinationError(
+                    code,
+                    "\(endpoint) is a ZooKeeper server, not an etcd v3 JSON gateway (it \(hungUp), and answered a ZooKeeper "
+                        + "handshake): is the URL's host:port right? \(etcdPortHint)",
+                    key: key, backendDetail: detail)
+            }
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.
             if let tls = transport.tlsProblem {
                 return CoordinationError(tls.isConfiguration ? .invalidConfiguration : .unavailable, tls.message, key: key, backendDetail: detail)
             }
-            let code: CoordinationError.Code = kind == .write && !transport.neverSent ? .connectionLoss : .unavailable
             // A TLS port answers a plain HTTP request with nothing at all, and so does a server
             // that does not speak HTTP (ZooKeeper's port): never heard from, it is not known to be
-            // etcd, so the words say what it may be. (The code still says a write's fate is open.)
+            // etcd, so the words say what it may be (ZooKeeper's, once asked, is named above).
+            // (The code still says a write's fate is open.)
             // Once it answered, an empty reply is a dropped connection.
             if transport.code == Int(CURLE_GOT_NOTHING.rawValue) && endpoint.hasPrefix("http://") && !transport.endpointAnsweredBefore {
                 return CoordinationError(

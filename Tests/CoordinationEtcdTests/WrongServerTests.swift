@@ -9,10 +9,10 @@ import Testing
 /// empty body once gave "etcd refused the request: " and nothing more; one with an HTML page put
 /// the page, lines and all, into the one-line message.
 @Suite struct EtcdWrongServerTests {
-    static func openingError(_ endpoints: [String]) async throws -> CoordinationError? {
+    static func openingError(_ endpoints: [String], secure: Bool = false) async throws -> CoordinationError? {
         do {
             let store = try await withDeadline("an etcd store on \(endpoints) to fail to open", limit: .seconds(15)) {
-                try await SharedEtcd.open(.root, endpoints: endpoints)
+                try await EtcdStore(endpoints: endpoints, secure: secure, logger: Logger(label: "test.etcd"))
             }
             await store.close()
             Issue.record("an etcd store opened on \(endpoints), which is not etcd")
@@ -55,6 +55,40 @@ import Testing
         #expect(error.message.contains("answered HTTP 501 with \"<!DOCTYPE HTML> <html lang=\"en\"> <head> <title>"), "\(error.message)")
         #expect(error.message.contains("…\", not as an etcd v3 JSON gateway does"), "\(error.message)")
         #expect(error.message.count < 400, "\(error.message.count) characters: \(error.message)")
+    }
+
+    /// A server that hangs up without a word, and does not answer a ZooKeeper handshake either,
+    /// may be etcd's TLS port spoken to in plain HTTP: the hint to use etcds:// stays.
+    @Test func aSilentServerThatIsNotZooKeeperKeepsTheTLSHint() async throws {
+        let server = try CannedHTTPServer(reply: [])
+        defer { server.stop() }
+        let error = try #require(try await Self.openingError([server.address]))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(error.message.hasPrefix("http://\(server.address) closed the connection without a reply"), "\(error.message)")
+        #expect(error.message.contains("if etcd serves TLS there, use etcds://"), "\(error.message)")
+        #expect(!error.message.contains("ZooKeeper"), "\(error.message)")
+    }
+
+    /// The handshake the probe sends, and what it takes for ZooKeeper's answer (as ZooKeeper 3.8
+    /// sent it): a ConnectResponse, and nothing that an HTTP or TLS server sends.
+    @Test func theZooKeeperHandshakeAndItsAnswer() {
+        let request = ZooKeeperProbe.connectRequest
+        #expect(request.count == 49 && request.prefix(4) == [0, 0, 0, 45])
+        #expect(request[4..<8] == [0, 0, 0, 0], "protocol version 0")
+        #expect(request[16..<20] == [0, 0, 0x03, 0xE8], "a timeout of 1000 ms")
+        #expect(request[28..<32] == [0, 0, 0, 16], "a 16-byte password")
+        func bytes(_ hex: String) -> [UInt8] {
+            stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
+        }
+        let answer = bytes("0000002500000000000007d0010001eac438068e00000010b9b7ad05196d8376a8d70636d243fcb800")
+        #expect(ZooKeeperProbe.isConnectResponse(answer))
+        #expect(ZooKeeperProbe.sessionID(answer) == 0x0100_01ea_c438_068e)
+        // Without the read-only flag (older servers), and a refused session (all zero).
+        #expect(ZooKeeperProbe.isConnectResponse(bytes("00000024") + Array(answer[4..<40])))
+        #expect(ZooKeeperProbe.isConnectResponse(bytes("00000024") + [UInt8](repeating: 0, count: 4 + 4 + 8) + bytes("00000010")))
+        #expect(!ZooKeeperProbe.isConnectResponse(Array("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\r\n".utf8)))
+        #expect(!ZooKeeperProbe.isConnectResponse(bytes("15030100020250")), "a TLS alert")
+        #expect(!ZooKeeperProbe.isConnectResponse([]))
     }
 
     @Test func excerptsAreOneShortLine() {
@@ -107,8 +141,21 @@ struct EtcdAtZooKeeperTests {
         let error = try #require(try await EtcdWrongServerTests.openingError([zookeeper]))
         #expect(error.code == .unavailable, "\(error)")
         #expect(!error.message.contains("\n"), "\(error.message)")
-        #expect(error.message.contains("http://\(zookeeper) closed the connection without a reply"), "\(error.message)")
-        #expect(error.message.contains("not an etcd v3 JSON gateway"), "\(error.message)")
+        #expect(
+            error.message.hasPrefix("http://\(zookeeper) is a ZooKeeper server, not an etcd v3 JSON gateway (it closed the connection without a reply"),
+            "\(error.message)")
+        #expect(error.message.contains("etcd's client port is usually 2379"), "\(error.message)")
+        // The TLS hint led on to a handshake error there: ZooKeeper's port is not etcd's in any scheme.
+        #expect(!error.message.contains("etcds://"), "\(error.message)")
+    }
+
+    /// Following the old hint, etcds:// at ZooKeeper's port, gave "the TLS handshake with etcd failed".
+    @Test func zooKeepersPortIsNamedOverTLSToo() async throws {
+        let zookeeper = try #require(TestEnvironment.zookeeperHosts.first)
+        try TestEnvironment.requireServer("ZooKeeper", at: zookeeper, variable: "ZOOKEEPER_HOSTS")
+        let error = try #require(try await EtcdWrongServerTests.openingError([zookeeper], secure: true))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(error.message.hasPrefix("https://\(zookeeper) is a ZooKeeper server, not an etcd v3 JSON gateway (it cut off the TLS handshake"), "\(error.message)")
         #expect(error.message.contains("etcd's client port is usually 2379"), "\(error.message)")
     }
 
