@@ -73,7 +73,9 @@ final class Gateway: Sendable {
                 sink.shouldContinue = progress
             }
             let outcome = Result { () throws(TransportFailure) in try connection.perform(request, sink: sink) }
-            switch call.handle(identifyingSilence(outcome, of: request)) {
+            // A caller that follows progress (the session's keep-alive) is on a deadline, and its
+            // failures are retried, never worded for a user: no probe holds it up.
+            switch call.handle(progress == nil ? identifyingSilence(outcome, of: request) : outcome) {
             case .reply(let json): return json
             case .next:
                 // A failed endpoint took its time (a timeout): its owner may have to act now.
