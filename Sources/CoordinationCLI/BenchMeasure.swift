@@ -99,17 +99,30 @@ struct BenchRunner: Sendable {
         }
     }
 
-    /// The clients' order in chunk round `round`: coord, then the others rotated by the round.
+    /// The clients' order in chunk round `round`: coord, then the others in the round's
+    /// permutation of them (all of them in turn, in lexicographic order).
     ///
     /// What ran just before a chunk weighs on it (caches, the server's state after another
     /// client's burst), so every client must follow every other one equally often across the
     /// whole sequence of chunks. Rotating all clients did not do that: with three, coord followed
-    /// the peer in two chunks of three and the C loop in one of three. With coord first and the
-    /// others rotated, three clients run 0 1 2 | 0 2 1 | 0 1 2 …: each ordered pair once per two rounds.
+    /// the peer in two chunks of three and the C loop in one of three. Rotating the others behind
+    /// coord did for three clients, not for four (the peer followed coord's completion-executor
+    /// loop in every round and the C loop in none). Going through every permutation of the others
+    /// does for any number: each ordered pair of clients meets equally often in every
+    /// (clients - 1)! rounds, and with four clients no cut of the sequence is off by more than two.
     static func order(round: Int, clients: Int) -> [Int] {
         let others = clients - 1
         guard others > 0 else { return [0] }
-        return [0] + (0..<others).map { 1 + ($0 + round) % others }
+        func factorial(_ k: Int) -> Int { k <= 1 ? 1 : (2...k).reduce(1, *) }
+        // The permutation numbered `round` modulo others!, read off its factorial-base digits.
+        var remaining = Array(1...others)
+        var index = round % factorial(others)
+        var order = [0]
+        for place in stride(from: others - 1, through: 0, by: -1) {
+            order.append(remaining.remove(at: index / factorial(place)))
+            index %= factorial(place)
+        }
+        return order
     }
 
     /// Creates `folder`, then runs the four operations on `count` keys of their own in it, untimed.
