@@ -13,7 +13,10 @@ enum ZooKeeperReturnCode {
     static let closedInFlight: Int32 = -10_116
 
     /// Maps `rc` (never `ZOK`) for an operation on `key`.
-    static func error(_ rc: Int32, key: Key?, during operation: String) -> CoordinationError {
+    /// - Parameter namespace: the handle's; an ACL refusal on its root key names it, since `/`
+    ///   alone reads as the server's root (opening `/app/sub` under a key only its owner may
+    ///   write said "may not create /").
+    static func error(_ rc: Int32, key: Key?, during operation: String, namespace: Key = .root) -> CoordinationError {
         let about = key.map { " \($0)" } ?? ""
         let detail = "ZooKeeper \(name(of: rc)) (\(rc)) during \(operation)\(about)"
         let code: CoordinationError.Code
@@ -55,7 +58,8 @@ enum ZooKeeperReturnCode {
             // the ACL then shuts out. So etcd's `unauthenticated` for a wrong password is this code
             // here (reading the ACL to tell needs the missing permission); name that likely cause.
             // The mapping does not know whether credentials were given: the words cover both.
-            message = "the credentials in use may not \(operation)\(about) (its ZooKeeper ACL does not let them): if the password is wrong, "
+            let what = key?.isRoot == true && !namespace.isRoot ? "\(about) (the namespace \(namespace.path))" : about
+            message = "the credentials in use may not \(operation)\(what) (its ZooKeeper ACL does not let them): if the password is wrong, "
                 + "ZooKeeper sees another identity instead of refusing it, so check the user and password given (in the store URL or the username and password settings); "
                 + "if no user is given, give one the ACL lets in (zookeeper://USER:PASSWORD@host/…); else have the key's owner grant access"
         case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue:

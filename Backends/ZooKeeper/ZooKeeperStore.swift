@@ -112,7 +112,7 @@ public final class ZooKeeperStore: CoordinationStore {
     static func namedChild(of key: Key, _ name: String) -> Key? { try? key.child(name) }
 
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
-        ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation)
+        ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation, namespace: namespace)
     }
 
     /// ``fail(_:_:_:)`` for a read: lost contact makes it `unavailable`, as on the other backends;

@@ -154,6 +154,9 @@ struct ZooKeeperAuthenticationTests {
             #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
             #expect(refused?.message.contains("if the password is wrong") == true, "\(String(describing: refused))")
             #expect(refused?.message.contains("check the user and password given (in the store URL or the username and password settings)") == true, "\(String(describing: refused))")
+            // The namespace's own key used to be named "/" alone, which reads as the server's root.
+            let rootRefused = await #expect(throws: CoordinationError.self) { _ = try await wrong.children(of: .root) }
+            #expect(rootRefused?.message.contains("may not list children of / (the namespace \(namespace.path))") == true, "\(String(describing: rootRefused))")
             await wrong.close()
         } catch {
             Issue.record(error)
