@@ -60,11 +60,12 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
         // ZooKeeper's own clients take the session timeout in milliseconds: `sessionTimeout=5000`
         // meant as 5 s would be read as 5000 s here (a bare number is seconds, as everywhere in
         // coord) and clamped by the server to its maximum without a word.
-        if let text = url.option("sessionTimeout"), let number = Int(text), number >= 1000 {
+        if let text = url.option("sessionTimeout"), let number = Double(text), number >= 1000, number < 1e12 {
+            let milliseconds = Int64(number.rounded())
             throw CoordinationError(
                 .invalidConfiguration,
                 "store URL option sessionTimeout=\(text) is a bare number, which is seconds here, not milliseconds as ZooKeeper's "
-                    + "own clients take it; write the unit: sessionTimeout=\(text)ms or sessionTimeout=\(number / 1000)s")
+                    + "own clients take it; write the unit: sessionTimeout=\(milliseconds)ms or sessionTimeout=\(DurationText.format(.milliseconds(milliseconds)))")
         }
         let sessionTimeout = try url.sessionTTLOption("sessionTimeout")
         let ttl = try url.sessionTTLOption("ttl")

@@ -84,11 +84,15 @@ struct BenchClaims: Sendable {
             let limit = Duration.seconds(60) + .milliseconds(50 * (jobs + warmUp))
             if warmUp > 0 {
                 try await scheduler.submit((0..<warmUp).map { JobSpec(id: "warm-\($0)", handler: "warm") })
-                guard try await Self.within(limit, { try await warmed.allRan() }) != nil else {
+                // Until their ends have landed too: none of the warm-up's writes may fall in the timed part.
+                guard try await Self.within(limit, { try await warmed.allRan() }) != nil,
+                    try await Self.within(limit, { try await Self.waitForSuccesses(warmUp, of: "warm-", store: clientStore, layout: layout) }) != nil
+                else {
                     throw CoordinationError(
                         .unavailable, "\(warmed.count) of \(warmUp) warm-up jobs had run after \(DurationText.format(limit)); gave up")
                 }
             }
+            let lostInWarmUp = running.reduce(0) { $0 + $1.0.claimsLost }
             let clock = ContinuousClock()
             let start = clock.now
             // Four submitters, as several clients would submit, each submitting its share in
@@ -108,13 +112,13 @@ struct BenchClaims: Sendable {
             }
             let elapsed = clock.now - start
             guard
-                let perWorker = try await Self.within(limit, { try await Self.waitForSuccesses(jobs, store: clientStore, layout: layout) })
+                let perWorker = try await Self.within(limit, { try await Self.waitForSuccesses(jobs, of: "noop-", store: clientStore, layout: layout) })
             else {
                 throw CoordinationError(
                     .unavailable, "every no-op job ran, but the history did not show \(jobs) successes after \(DurationText.format(limit))")
             }
             await stop(running, handles)
-            let claimsLost = running.reduce(0) { $0 + $1.0.claimsLost }
+            let claimsLost = running.reduce(0) { $0 + $1.0.claimsLost } - lostInWarmUp
             let shares = perWorker.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             logger.notice("claims by worker: \(shares)")
             return Result(
@@ -143,8 +147,9 @@ struct BenchClaims: Sendable {
     }
 
     /// Follows the history folder (a subtree watch: a snapshot, then changes) until `count`
-    /// distinct history entries record a success; returns how many each worker ran.
-    private static func waitForSuccesses(_ count: Int, store: any CoordinationStore, layout: SchedulerLayout) async throws
+    /// distinct history entries of jobs whose ids start with `prefix` record a success; returns
+    /// how many each worker ran.
+    private static func waitForSuccesses(_ count: Int, of prefix: String, store: any CoordinationStore, layout: SchedulerLayout) async throws
         -> [String: Int]
     {
         let folder = layout.history
@@ -154,7 +159,7 @@ struct BenchClaims: Sendable {
         func note(_ record: Record) {
             guard layout.isHistoryEntry(record.key), succeeded[record.key] == nil,
                 let entry = try? decoder.decode(HistoryEntry.self, from: Data(record.value)),
-                entry.outcome == .succeeded, entry.job.hasPrefix("noop-")
+                entry.outcome == .succeeded, entry.job.hasPrefix(prefix)
             else { return }
             succeeded[record.key] = entry.worker ?? "?"
         }

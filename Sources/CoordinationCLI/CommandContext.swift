@@ -56,11 +56,12 @@ struct CommandContext {
     static func resolve(
         _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
     ) async throws -> (configuration: CoordConfiguration, logger: Logger) {
-        let configuration = try await CoordConfiguration.resolve(
+        var configuration = try await CoordConfiguration.resolve(
             flags: options.flags,
             environment: ProcessInfo.processInfo.environment,
             currentDirectory: FileManager.default.currentDirectoryPath)
         try check(configuration)
+        await configuration.readPasswordFileIfUsed()
         var logger = Logger(label: "coord")
         logger.logLevel = configuration.logLevel.value
         return (configuration, logger)

@@ -87,7 +87,7 @@ struct ConfigurationLayers {
     private static func readFile(_ path: String) async throws(CoordinationError) -> InMemoryProvider {
         let bytes: [UInt8]
         do {
-            bytes = try await StandardStreams.readFile(path)
+            bytes = try await StandardStreams.readFile(path, for: "config file \(path)")
         } catch {
             throw CoordinationError(.invalidConfiguration, "config file \(path) cannot be read (\(error.reason))")
         }

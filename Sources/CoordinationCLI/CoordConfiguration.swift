@@ -110,22 +110,37 @@ public struct CoordConfiguration: Sendable {
         for refinement in Refinement.allCases {
             configuration.refinements[refinement] = try layers.string(for: refinement.setting)
         }
-        if var file = configuration.refinements[.passwordFile], configuration.passwordLoser != .passwordFile {
-            // A relative path in a config file is the file's neighbour, wherever coord runs.
-            if case .file(let configPath, _) = file.source, !file.value.hasPrefix("/") {
-                file.value = URL(fileURLWithPath: configPath).deletingLastPathComponent().appendingPathComponent(file.value).path
-                configuration.refinements[.passwordFile] = file
-            }
-            configuration.passwordFileContents = await readPassword(file)
+        // A relative path in a config file is the file's neighbour, wherever coord runs.
+        for refinement in [Refinement.passwordFile, .tlsCa, .tlsCert, .tlsKey] {
+            guard var file = configuration.refinements[refinement], case .file(let configPath, _) = file.source,
+                !file.value.hasPrefix("/")
+            else { continue }
+            file.value = URL(fileURLWithPath: configPath).deletingLastPathComponent().appendingPathComponent(file.value).path
+            configuration.refinements[refinement] = file
         }
         return configuration
+    }
+
+    /// What stands for the password file's contents while finding out whether it is used.
+    private static let passwordStandIn = "\u{1}coord: the password file's contents"
+
+    /// Reads the password file when there is one and refining the store URL (or `stores`, for
+    /// `coord migrate`) would use it. Read whatever the store, a pipe such as `/dev/stdin` was
+    /// consumed for nothing (a value piped to `kv put` became ""), and a FIFO waited on forever.
+    mutating func readPasswordFileIfUsed(stores: [(flag: String, url: StoreURL)]? = nil) async {
+        guard let file = refinements[.passwordFile], passwordLoser != .passwordFile, passwordFileContents == nil else { return }
+        var probe = self
+        probe.passwordFileContents = .success(Self.passwordStandIn)
+        let urls = stores.map { (try? probe.refine(stores: $0).urls) ?? [] } ?? [(try? probe.storeURLWithNotes().url)].compactMap { $0 }
+        guard urls.contains(where: { $0.password == Self.passwordStandIn }) else { return }
+        passwordFileContents = await Self.readPassword(file)
     }
 
     /// The password file's text without its trailing newlines (how editors and `echo` end files,
     /// never part of a password); a pipe such as a shell's `<(pass show db)` reads too.
     private static func readPassword(_ file: ConfigurationSetting<String>) async -> Result<String, CoordinationError> {
         do {
-            var text = String(decoding: try await StandardStreams.readFile(file.value), as: UTF8.self)
+            var text = String(decoding: try await StandardStreams.readFile(file.value, for: "the password file"), as: UTF8.self)
             while text.last?.isNewline == true { text.removeLast() }
             return .success(text)
         } catch {
@@ -178,9 +193,20 @@ public struct CoordConfiguration: Sendable {
     /// often meant for another store, and must not lock this one out: they are left unapplied,
     /// with a note saying so.
     private func refine(_ url: inout StoreURL, notes: inout [String]) throws(CoordinationError) -> [Refinement: String] {
+        var unapplied = try refineApplying(&url, notes: &notes)
+        // The password and the password file are one setting: the one that lost is left out.
+        if let loser = passwordLoser, let winner = refinements[loser == .password ? .passwordFile : .password] {
+            let name = loser == .password ? "the password file" : "the password"
+            unapplied[loser] = unapplied[loser == .password ? .passwordFile : .password] == nil
+                ? "\(name) from \(winner.source) is used instead" : "\(name) from \(winner.source) comes first"
+        }
+        return unapplied
+    }
+
+    private func refineApplying(_ url: inout StoreURL, notes: inout [String]) throws(CoordinationError) -> [Refinement: String] {
         var unapplied: [Refinement: String] = [:]
         let refined = try checkedRefinements(namespace: true)
-        let said = Self.said(by: url)
+        var said = Self.said(by: url)
         func applies(_ refinement: Refinement, as name: String? = nil) -> Bool {
             guard let setting = refinements[refinement] else { return false }
             guard !said.contains(name ?? refinement.rawValue) || setting.source.precedence <= store.source.precedence else {
@@ -199,9 +225,6 @@ public struct CoordConfiguration: Sendable {
         if let namespace = refined.namespace, applies(.namespace) { url.namespace = namespace }
         if let ttl = refined.sessionTTL, applies(.sessionTtl) { url.setSessionTTL(ttl) }
         let password = refined.password
-        if let loser = passwordLoser, let winner = password {
-            unapplied[loser] = "\(winner.name) from \(winner.setting.source) is used instead"
-        }
         for (refinement, option) in [(Refinement.tlsCa, "cacert"), (.tlsCert, "cert"), (.tlsKey, "key")] {
             guard let file = refinements[refinement] else { continue }
             guard url.scheme == "etcds" else {
@@ -228,14 +251,26 @@ public struct CoordConfiguration: Sendable {
         // in its place takes a password of its own.
         var user = url.user
         var urlPassword = url.password
-        if let given = refined.user, applies(.username), given.value != url.user {
-            user = given.value
-            urlPassword = nil
+        var userOverruled = false
+        if let given = refined.user, given.value != url.user {
+            if applies(.username) {
+                user = given.value
+                urlPassword = nil
+                said.remove("password")  // the URL's password went with its user
+            } else {
+                userOverruled = true
+            }
         }
         var passwordToApply: String?
         if let password, applies(password.refinement, as: "password") {
             let refinement = password.refinement
-            if user == nil {
+            if userOverruled, let given = refined.user, password.setting.source.precedence >= given.source.precedence {
+                // Given beside a user name the URL overrules, it is that user's password, not the URL user's.
+                try leaveOut(
+                    refinement, named: password.name,
+                    because: "goes with user '\(given.value)' from \(given.source), whom the store URL's user '\(url.user ?? "")' overrules",
+                    briefly: "it goes with user '\(given.value)', who is not applied")
+            } else if user == nil {
                 let fix = "give --username, COORD_USERNAME or 'username' in the config file, or the user in the URL (\(url.scheme)://user@host/…)"
                 if case .flag = password.setting.source {
                     throw Self.problem(password.setting, password.name, "needs a user name, and none is given: \(fix)")

@@ -88,7 +88,7 @@ struct JobAdd: AsyncParsableCommand {
             do { return try await StandardStreams.readAll() } catch { throw unreadable(error.description) }
         }
         do {
-            return try await StandardStreams.readFile(path)
+            return try await StandardStreams.readFile(path, for: "jobs file \(path)")
         } catch {
             throw unreadable(error.reason + (error.isDirectory ? "; give the JSON file in it" : ""))
         }

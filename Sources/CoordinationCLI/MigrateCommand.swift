@@ -108,7 +108,7 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         try checkOptions()
         let (configuration, logger) = try await CommandContext.resolve(global, checking: Self.refuseNamespace)
-        let (source, target) = try Self.storeURLs(from: from, to: to, configuration: configuration)
+        let (source, target) = try await Self.storeURLs(from: from, to: to, configuration: configuration)
         logger.debug("stores resolved", metadata: [
             "from": "\(source)", "to": "\(target)", "config.file": "\(configuration.file ?? "none")",
         ])
@@ -463,8 +463,11 @@ struct MigrateCommand: AsyncParsableCommand {
 
     /// `--from` and `--to` parsed, each with the global settings applied where they fit its
     /// scheme and the URL does not give them itself (``CoordConfiguration/refine(stores:)``).
-    static func storeURLs(from: String, to: String, configuration: CoordConfiguration) throws -> (source: StoreURL, target: StoreURL) {
-        let refined = try configuration.refine(stores: [("--from", try parse(from, flag: "--from")), ("--to", try parse(to, flag: "--to"))])
+    static func storeURLs(from: String, to: String, configuration: CoordConfiguration) async throws -> (source: StoreURL, target: StoreURL) {
+        let stores = [("--from", try parse(from, flag: "--from")), ("--to", try parse(to, flag: "--to"))]
+        var configuration = configuration
+        await configuration.readPasswordFileIfUsed(stores: stores)
+        let refined = try configuration.refine(stores: stores)
         for note in refined.notes { StandardStreams.writeError("coord: note: " + note) }
         return (refined.urls[0], refined.urls[1])
     }

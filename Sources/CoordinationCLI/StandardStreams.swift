@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Reading stdin and writing stdout/stderr as bytes, exactly, without blocking the cooperative pool.
 enum StandardStreams {
@@ -21,6 +22,10 @@ enum StandardStreams {
     /// too). Opening and reading block, so both run on a thread of their own.
     /// - Throws: ``UnreadableInput`` when it cannot be opened or read (closed, or a directory).
     static func readAll(path: String? = nil) async throws(UnreadableInput) -> [UInt8] {
+        if path == nil, let reader = stdinReadFor.withLock({ $0 }) {
+            // A second read would find it empty: a value piped in would be taken as "".
+            throw UnreadableInput(reason: "it was read already, for \(reader)")
+        }
         let result: Result<[UInt8], UnreadableInput> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do {
@@ -47,13 +52,21 @@ enum StandardStreams {
     /// The bytes of the file at `path`: `/dev/stdin` is stdin (whatever it is), a FIFO such as a
     /// shell's `<(…)` reads like a file.
     /// - Throws: ``UnreadableInput`` saying why: no such file, a directory, or the system's words.
-    static func readFile(_ path: String) async throws(UnreadableInput) -> [UInt8] {
-        if path == "/dev/stdin" { return try await readAll() }
+    /// - Parameter what: what the file is, for a later reader of stdin when `path` is stdin.
+    static func readFile(_ path: String, for what: String) async throws(UnreadableInput) -> [UInt8] {
+        if ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"].contains(path) {
+            let bytes = try await readAll()
+            stdinReadFor.withLock { $0 = what }
+            return bytes
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw UnreadableInput(reason: "no such file") }
         if isDirectory.boolValue { throw UnreadableInput(reason: UnreadableInput.directory) }
         return try await readAll(path: path)
     }
+
+    /// What stdin was read for, when a setting's file was `/dev/stdin` (a password file, a config file).
+    private static let stdinReadFor = Mutex<String?>(nil)
 
     /// Why stdin or a file could not be read, in the system's words ("Is a directory", "Bad file
     /// descriptor"); `description` words it for stdin.

@@ -121,6 +121,46 @@ struct ConfigCredentialsTests {
         #expect(fileLine.hasSuffix("(none found at \(coord.directory.path)/coord.json or \(coord.directory.path)/.config/coord/config.json)"), "\(fileLine)")
     }
 
+    /// `echo v | COORD_PASSWORD_FILE=/dev/stdin coord kv put /k` stored "" with status 0: the
+    /// password file was read up front though no user name went with it, and stdin with it.
+    @Test("a password file that is stdin is read only when used, and a command reading stdin after it is told why it is empty")
+    func passwordFromStdin() async throws {
+        let handles = try TestHandles(.etcd)
+        try await TestHandles.closing(handles) {
+            let url = try #require(TestBackend.etcd.url(handles.namespace))
+            let coord = try CoordProcess(environment: ["COORD_PASSWORD_FILE": "/dev/stdin"])
+            defer { coord.removeDirectory() }
+            let unused = try await coord.run(["--store", url, "kv", "put", "/k"], input: Array("piped-value".utf8))
+            #expect(unused.status == 0, "\(unused.stderr)")
+            let read = try await coord.run(["--store", url, "kv", "get", "/k"])
+            #expect(read.stdoutText.hasPrefix("piped-value"), "the value, not the password file, got stdin: \(read.stdoutText)")
+            let used = try await coord.run(["--store", url, "--username", "bob", "kv", "put", "/k2"], input: Array("pw-12\n".utf8))
+            #expect(used.status == 64, "\(used.stderr)")
+            #expect(used.stderr.contains("standard input cannot be read: it was read already, for the password file"), "\(used.stderr)")
+        }
+    }
+
+    /// `COORD_PASSWORD=x --store etcd://alice:s@h --username bob` said bob had no password; a
+    /// config file's user and password, the user overruled by the URL's, gave bob's password to alice.
+    @Test("a password goes with the user it was given with: to a user who replaces the URL's, never to the URL's user instead of an overruled one")
+    func passwordsFollowTheirUser() async throws {
+        let coord = try CoordProcess(environment: ["COORD_PASSWORD": "pw-13"])
+        defer { coord.removeDirectory() }
+        let replaced = try await coord.run(
+            ["--store", "etcd://alice:pw-14@127.0.0.1:1/ns", "--username", "bob", "--session-ttl", "2s", "config", "check"], timeout: .seconds(30))
+        #expect(replaced.stdoutText.contains("etcd://bob:***@127.0.0.1:1/ns"), "\(replaced.stdoutText) \(replaced.stderr)")
+        #expect(replaced.status == 9, "the settings are taken, then nothing answers: \(replaced.stderr)")
+
+        let other = try CoordProcess(environment: ["COORD_STORE": "zookeeper://alice@127.0.0.1:1/ns"])
+        defer { other.removeDirectory() }
+        let config = try other.write(#"{"username": "bob", "password": "pw-15"}"#, to: "bob.json")
+        let overruled = try await other.run(["--config", config, "config", "check"])
+        let lines = overruled.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("password ") && $0.hasSuffix("not applied: it goes with user 'bob', who is not applied)") }, "\(overruled.stdoutText)")
+        #expect(lines.contains { $0.hasPrefix("store ") && $0.contains("zookeeper://alice@127.0.0.1:1/ns") }, "\(overruled.stdoutText)")
+        #expect(![replaced.stdoutText, replaced.stderr, overruled.stdoutText, overruled.stderr].contains { $0.contains("pw-1") })
+    }
+
     @Test("a store URL that begins or ends with a space, or a config value that is not a string, is refused by name")
     func spacesAndNonStrings() async throws {
         let coord = try CoordProcess()

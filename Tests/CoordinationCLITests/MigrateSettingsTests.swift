@@ -27,7 +27,7 @@ struct MigrateSettingsTests {
     ) async throws -> (source: StoreURL, target: StoreURL) {
         let configuration = try await CoordConfiguration.resolve(
             flags: .init(refinements: flags), environment: environment, currentDirectory: "/nonexistent")
-        return try MigrateCommand.storeURLs(from: from, to: to, configuration: configuration)
+        return try await MigrateCommand.storeURLs(from: from, to: to, configuration: configuration)
     }
 
     static func options(_ url: StoreURL) -> [String] { url.options.map { "\($0.name)=\($0.value)" } }

@@ -125,7 +125,7 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
-    @Test("a coord lock cut off from its store stops its command and exits 11 within a TTL, waiting out no request time-out", arguments: servers)
+    @Test("a coord lock cut off from its store stops its command and exits 11 soon after, waiting out no request time-out", arguments: servers)
     func cutOffLockExitsSoon(backend: TestBackend) async throws {
         try backend.require()
         let namespace = TestBackend.freshNamespace("lock-cut-off")
@@ -150,7 +150,10 @@ import Testing
         let status = try await holder.exitStatus(within: .seconds(30))
         let lingered = stopped.duration(to: .now)
         #expect(status == 11)
-        #expect(lingered < ttl, "coord exited \(lingered) after its command was stopped")
+        // On etcd coord's exit still sends the lease's revoke, bounded at 2 s; on ZooKeeper it
+        // exits at once. The old code took 12.3 s on etcd and 4.7 s on ZooKeeper.
+        let bound: Duration = backend.name == "etcd" ? .seconds(6) : .milliseconds(2500)
+        #expect(lingered < bound, "coord exited \(lingered) after its command was stopped")
         relay.stop()
         try await cleanUp(backend, namespace)
     }

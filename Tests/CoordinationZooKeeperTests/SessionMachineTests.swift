@@ -110,6 +110,10 @@ struct SessionMachineTests {
         #expect(error?.code == .invalidConfiguration)
         #expect(error?.message.contains("write the unit: sessionTimeout=5000ms or sessionTimeout=5s") == true, "\(error?.message ?? "")")
         #expect(try ZooKeeperConfiguration(url: StoreURL("zookeeper://127.0.0.1:2181/ns?sessionTimeout=30")).sessionTimeout == .seconds(30))
+        for (text, spellings) in [("1500", "sessionTimeout=1500ms or sessionTimeout=1.5s"), ("5000.0", "sessionTimeout=5000ms or sessionTimeout=5s")] {
+            let refused = #expect(throws: CoordinationError.self) { try ZooKeeperConfiguration(url: StoreURL("zookeeper://h/ns?sessionTimeout=" + text)) }
+            #expect(refused?.message.hasSuffix(spellings) == true, "\(refused?.message ?? "")")
+        }
     }
 
     /// `app:@` (an empty password, as an empty password file gives) was taken, with the same result.
