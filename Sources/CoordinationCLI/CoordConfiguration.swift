@@ -319,9 +319,31 @@ public struct CoordConfiguration: Sendable {
     /// it, which is left unapplied with a note, as for one store.
     /// - Throws: `invalidConfiguration` naming the setting and where it came from, never a password.
     public func refine(stores: [(flag: String, url: StoreURL)]) throws(CoordinationError) -> (urls: [StoreURL], notes: [String]) {
-        let refined = try checkedRefinements(namespace: false)
+        var refined = try checkedRefinements(namespace: false)
         var urls = stores.map(\.url)
         let named = stores.map { "\($0.flag) (\($0.url.scheme)://)" }.joined(separator: " nor ")
+        var notes: [String] = []
+        /// As for one store: a setting neither store can use is a mistake named on the command
+        /// line; from the environment or a config file it is often meant for another store.
+        func leaveOut(_ setting: ConfigurationSetting<String>, named name: String, because why: String) throws(CoordinationError) {
+            if case .flag = setting.source { throw Self.problem(setting, name, why) }
+            notes.append("\(name) from \(setting.source) is not used: it \(why)")
+        }
+        let authenticating = urls.filter { $0.scheme != "memory" }
+        if let user = refined.user {
+            if authenticating.isEmpty {
+                try leaveOut(user, named: "user '\(user.value)'", because: "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)")
+                refined.user = nil
+            } else if refined.password == nil, authenticating.contains(where: { $0.user == nil }) {
+                // A user name and a password go together: the URLs that would take this user have no password for it.
+                try leaveOut(user, named: "user '\(user.value)'", because: "has no password to go with it: give the password with --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, or 'password' in the config file")
+                refined.user = nil
+            }
+        }
+        if let (_, file) = refined.tlsFiles.first, !urls.contains(where: { $0.scheme == "etcds" }) {
+            try leaveOut(file, named: "TLS file \(file.value)", because: "applies only to an etcds:// store, and neither \(named) is one")
+            refined.tlsFiles = []
+        }
         for index in urls.indices {
             if let ttl = refined.sessionTTL, !urls[index].options.contains(where: { $0.name == "ttl" || $0.name == "sessionTimeout" }) {
                 urls[index].setSessionTTL(ttl)
@@ -339,15 +361,7 @@ public struct CoordConfiguration: Sendable {
                 }
             }
         }
-        if let (_, file) = refined.tlsFiles.first, !urls.contains(where: { $0.scheme == "etcds" }) {
-            throw Self.problem(file, "TLS file \(file.value)", "applies only to an etcds:// store, and neither \(named) is one")
-        }
-        let authenticating = urls.filter { $0.scheme != "memory" }
-        if let user = refined.user, authenticating.isEmpty {
-            throw Self.problem(user, "user '\(user.value)'", "applies to ZooKeeper and etcd stores, and neither \(named) is one (memory:// takes no credentials)")
-        }
-        var notes: [String] = []
-        if let password = refined.password, !authenticating.contains(where: { $0.user != nil }) {
+        if let password = refined.password, !urls.filter({ $0.scheme != "memory" }).contains(where: { $0.user != nil }) {
             // As for one store: a mistake to name on the command line; elsewhere often meant for
             // another store, and no reason to refuse these.
             if authenticating.isEmpty {

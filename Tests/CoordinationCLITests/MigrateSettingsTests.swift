@@ -92,6 +92,13 @@ struct MigrateSettingsTests {
         #expect(tls == "TLS file /ca.pem from --tls-ca applies only to an etcds:// store, and neither --from (zookeeper://) nor --to (etcd://) is one")
         let user = await refusal("memory://a", "memory://b", [.username: "root"])
         #expect(user?.hasPrefix("user 'root' from --username applies to ZooKeeper and etcd stores") == true, "\(user ?? "accepted")")
+        // From the environment the same settings are left out, as for one store (they were refused, 7).
+        let exported = try await Self.refined(
+            "memory://a", "zookeeper://zk/b", environment: ["COORD_USERNAME": "root", "COORD_TLS_CA": "/ca.pem"])
+        #expect(exported.target.user == nil, "a user with no password for it is not given to the ZooKeeper URL")
+        #expect(exported.target.options.allSatisfy { $0.name != "cacert" })
+        let memoryOnly = try await Self.refined("memory://a", "memory://b", environment: ["COORD_USERNAME": "root"])
+        #expect(memoryOnly.source.user == nil && memoryOnly.target.user == nil)
         // A password with no user for it: refused from a flag, left unused (with a note) from the
         // environment, which may hold it for another store.
         let noUser = try await Self.refined("etcd://e1/a", "zookeeper://zk/b", environment: ["COORD_PASSWORD": "s3cret"])
