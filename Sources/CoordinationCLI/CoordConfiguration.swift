@@ -80,7 +80,8 @@ public struct CoordConfiguration: Sendable {
     public static let defaultStore = "memory://"
     public static let defaultLogLevel = Logger.Level.warning
 
-    /// Resolves the configuration.
+    /// Resolves the configuration. The password file is not read here but by
+    /// ``readPasswordFileIfUsed(stores:)``, once it is known whether the store takes it.
     /// - Parameters:
     ///   - environment: the process environment (injected for tests).
     ///   - currentDirectory: where `./coord.json` is looked for.
