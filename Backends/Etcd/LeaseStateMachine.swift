@@ -47,9 +47,13 @@ struct LeaseStateMachine: Sendable {
         case report(SessionState, lease: Int64, lastContact: ContinuousClock.Instant)
         /// A confirmed keep-alive that changes no state: the session's last contact moves on.
         case contact(lastContact: ContinuousClock.Instant)
-        case revoke(lease: Int64)
+        /// `within`: how long to wait for etcd's answer.
+        case revoke(lease: Int64, within: Duration)
         case stop
     }
+
+    /// The longest a close waits for the lease's revoke.
+    static let revokeTimeout = Duration.seconds(2)
 
     /// The TTL the store was opened with.
     let requestedTTL: Duration
@@ -100,10 +104,19 @@ struct LeaseStateMachine: Sendable {
         case (.closed, _):
             return []
 
-        case (_, .close):
-            let lease = self.lease
+        case (.active(let lease, let lastContact, let suspended), .close):
             state = .closed
-            return (lease.map { [.revoke(lease: $0)] } ?? []) + [.report(.closed, lease: lease ?? 0, lastContact: now), .stop]
+            // Out of contact, the revoke is worth waiting for only while the lease may still live
+            // as this client counts it: past that, etcd has ended it by its own count, and a
+            // revoke to a server that does not answer would only hold up the close (a lock lost
+            // to lost contact kept coord from exiting for the whole 2 s).
+            let left = suspended ? lastContact + ttl - now : Self.revokeTimeout
+            let revoke: [Action] = left > .zero ? [.revoke(lease: lease, within: min(left, Self.revokeTimeout))] : []
+            return revoke + [.report(.closed, lease: lease, lastContact: now), .stop]
+
+        case (_, .close):
+            state = .closed
+            return [.report(.closed, lease: 0, lastContact: now), .stop]
 
         case (.granting, .granted(let lease, let granted, let sentAt)):
             // A reply without a TTL (never seen from etcd) leaves the one asked for.

@@ -124,8 +124,8 @@ final class SessionKeeper: @unchecked Sendable {
                     input = nil
                 case .stop:
                     return
-                case .revoke(let lease):
-                    _ = try? gateway.call("/v3/lease/revoke", ["ID": .int64(lease)], on: connection, kind: .write, timeout: .seconds(2))
+                case .revoke(let lease, let within):
+                    _ = try? gateway.call("/v3/lease/revoke", ["ID": .int64(lease)], on: connection, kind: .write, timeout: within)
                     input = nil
                 case .grant(let delay):
                     if waitOrClose(delay) {

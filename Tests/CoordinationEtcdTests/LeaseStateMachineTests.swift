@@ -66,10 +66,23 @@ import Testing
     @Test func closeRevokesTheLeaseAndStops() {
         var machine = LeaseStateMachine(ttl: .seconds(9))
         _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
-        #expect(machine.handle(.close, now: at(1)) == [.revoke(lease: 7), .report(.closed, lease: 7, lastContact: at(1)), .stop])
+        #expect(machine.handle(.close, now: at(1)) == [.revoke(lease: 7, within: .seconds(2)), .report(.closed, lease: 7, lastContact: at(1)), .stop])
         // Nothing happens after close, whatever arrives late.
         #expect(machine.handle(.keepAliveConfirmed(sentAt: at(2)), now: at(2)) == [])
         #expect(machine.handle(.granted(lease: 9, sentAt: at(2)), now: at(2)) == [])
+    }
+
+    /// Out of contact, a close waits for the revoke only while the lease may still live: not at
+    /// all once the TTL has passed since the last contact (etcd has ended it by then).
+    @Test func closeOutOfContactRevokesOnlyWithinTheLease() {
+        var machine = LeaseStateMachine(ttl: .seconds(9))
+        _ = machine.handle(.granted(lease: 7, sentAt: at(0)), now: at(0))
+        _ = machine.handle(.keepAliveFailed, now: at(3))
+        var early = machine
+        #expect(early.handle(.close, now: at(8)) == [.revoke(lease: 7, within: .seconds(1)), .report(.closed, lease: 7, lastContact: at(8)), .stop])
+        #expect(machine.handle(.close, now: at(9)) == [.report(.closed, lease: 7, lastContact: at(9)), .stop])
+        var granting = LeaseStateMachine(ttl: .seconds(9))
+        #expect(granting.handle(.close, now: at(1)) == [.report(.closed, lease: 0, lastContact: at(1)), .stop])
     }
 
     @Test func lateAnswersFromAnEarlierStateAreIgnored() {
