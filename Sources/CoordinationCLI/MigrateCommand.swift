@@ -40,8 +40,9 @@ struct MigrateCommand: AsyncParsableCommand {
             key written through --to is looked for through --from. --dry-run writes nothing, \
             so it does not check (and cannot copy a store into itself).
 
-            The namespaces go in the URLs: the global --namespace and COORD_NAMESPACE are \
-            refused (status 64), a config file's 'namespace' is ignored.
+            The namespaces go in the URLs: the global --namespace is refused (status 64), \
+            COORD_NAMESPACE too (status 7, a setting from the environment), and a config \
+            file's 'namespace' is ignored.
 
             The other global settings (--session-ttl, --username, --password-file or \
             COORD_PASSWORD, --tls-ca, --tls-cert, --tls-key, their variables and config keys) \
@@ -450,15 +451,16 @@ struct MigrateCommand: AsyncParsableCommand {
     /// one-store commands, and migrate leaves it alone.
     static func refuseNamespace(_ configuration: CoordConfiguration) throws {
         guard let namespace = configuration.refinements[.namespace] else { return }
-        let given: String
+        let why = "does not apply to coord migrate, which reads one store and writes another: "
+            + "put the namespaces in the --from and --to URLs, such as --from etcd://host:2379/app --to zookeeper://host:2181/app"
         switch namespace.source {
-        case .flag(let flag): given = "\(flag) \(namespace.value)"
-        case .environment(let variable): given = "\(variable)=\(namespace.value) (from the environment)"
+        // A flag that does not fit the command is a usage error; a setting from the environment
+        // is a bad global setting (7), as the Exit status section of the README has it.
+        case .flag(let flag): throw CommandLineProblem("\(flag) \(namespace.value) \(why)")
+        case .environment(let variable):
+            throw CoordinationError(.invalidConfiguration, "\(variable)=\(namespace.value) (from the environment) \(why)")
         case .file, .builtIn: return
         }
-        throw CommandLineProblem(
-            "\(given) does not apply to coord migrate, which reads one store and writes another: "
-                + "put the namespaces in the --from and --to URLs, such as --from etcd://host:2379/app --to zookeeper://host:2181/app")
     }
 
     /// `--from` and `--to` parsed, each with the global settings applied where they fit its

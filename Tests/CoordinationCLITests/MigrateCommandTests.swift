@@ -107,12 +107,12 @@ struct MigrateCommandTests {
         }
     }
 
-    @Test("COORD_NAMESPACE is a usage error naming the variable, status 64; a config file's namespace is ignored")
+    @Test("COORD_NAMESPACE is a bad setting naming the variable, status 7; a config file's namespace is ignored")
     func namespaceFromEnvironmentRefused() async throws {
         let fromEnvironment = try CoordProcess(environment: ["COORD_NAMESPACE": "/review-ns1"])
         defer { fromEnvironment.removeDirectory() }
         let refused = try await fromEnvironment.run(["migrate", "--from", "memory://a", "--to", "memory://b", "--dry-run"])
-        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.status == 7, "\(refused.stderr)")
         #expect(refused.stderrLines.count == 1, "\(refused.stderr)")
         #expect(refused.stderr.hasPrefix("coord: COORD_NAMESPACE=/review-ns1 (from the environment) does not apply to coord migrate"), "\(refused.stderr)")
 
