@@ -29,6 +29,17 @@ public struct StoreBackend: Sendable {
 
 /// Maps store URLs to backends. A new backend is one more ``StoreBackend`` in the list the
 /// application builds; nothing here is global.
+///
+/// The backends this package ships are `StoreBackend.memory` (module `CoordinationMemory`),
+/// `.zookeeper` (`CoordinationZooKeeper`) and `.etcd` (`CoordinationEtcd`, which serves `etcds`
+/// too); import the modules of those you list:
+///
+/// ```swift
+/// let registry = StoreRegistry([.memory, .zookeeper, .etcd])
+/// let store = try await registry.open("zookeeper://127.0.0.1:2181/myapp?ttl=10s", logger: logger)
+/// // … and before the process ends (its session, and so its ephemeral keys, would outlive it):
+/// await store.close()
+/// ```
 public struct StoreRegistry: Sendable {
     public var backends: [StoreBackend]
 
@@ -52,6 +63,8 @@ public struct StoreRegistry: Sendable {
         return try await open(parsed, logger: logger)
     }
 
+    /// Opens a handle for an already parsed `url` with its backend.
+    /// - Throws: `invalidConfiguration` for an unknown scheme; whatever the backend throws.
     public func open(_ url: StoreURL, logger: Logger) async throws -> any CoordinationStore {
         try await knownBackend(for: url).open(url, logger: logger)
     }
