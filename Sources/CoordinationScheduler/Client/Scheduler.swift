@@ -3,14 +3,23 @@ import Foundation
 public import Logging
 
 /// The scheduler's API for everything that is not a worker: submit and validate jobs, show and
-/// list them, pause, resume, cancel, trigger, remove, and list runs, history and workers.
+/// list them, pause, resume, cancel, trigger, remove, and list runs, history and workers, or
+/// follow them as they change (``activity(historySince:)``).
 /// Backs `coord job …`, `coord jobs`, `coord runs` and `coord workers`.
+///
+/// It runs nothing itself: ``Worker``s, in this process or others, run the jobs' handlers. A
+/// scheduler needs no worker to be live to submit, and no `close()`: it borrows `store`.
 public struct Scheduler: Sendable {
     public let store: any CoordinationStore
     public let layout: SchedulerLayout
     let clock: WallClock
     let logger: Logger
 
+    /// - Parameters:
+    ///   - store: any handle on the store the workers use; the caller closes it.
+    ///   - layout: where jobs, runs, workers and history live: the same as the workers'
+    ///     (``Worker/layout``), or they never see the jobs.
+    ///   - clock: the wall clock for submission times and schedules (injectable for tests).
     public init(
         store: any CoordinationStore, layout: SchedulerLayout = SchedulerLayout(), clock: WallClock = .system,
         logger: Logger = Logger(label: "coordination.scheduler")

@@ -183,6 +183,7 @@ public enum JobSchedule: Sendable, Hashable, Codable {
     /// Every `interval`, counted from `start` (the submission time when `nil`).
     case every(Duration, start: Date?)
 
+    /// `true` for `cron` and `every`, whose fire times the leader materialises.
     public var isRecurring: Bool {
         if case .once = self { return false }
         return true
@@ -192,8 +193,11 @@ public enum JobSchedule: Sendable, Hashable, Codable {
 /// Retries with exponential back-off: attempt n (n ≥ 2) waits `min(cap, base × 2^(n−2))` after
 /// a failed or timed-out attempt (a takeover of an abandoned one does not wait).
 public struct RetryPolicy: Sendable, Hashable, Codable {
+    /// Attempts after the first: `2` allows three attempts in all; `0` none.
     public var maxRetries: Int
+    /// The wait before the first retry (after a failure or a time-out); doubled for each next one.
     public var backoffBase: Duration
+    /// The longest wait between attempts.
     public var backoffCap: Duration
 
     public init(maxRetries: Int = 0, backoffBase: Duration = .seconds(1), backoffCap: Duration = .seconds(60)) {

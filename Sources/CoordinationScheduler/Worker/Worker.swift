@@ -15,13 +15,20 @@ import Synchronization
 /// then hands back what is left (each run set back to pending in a fenced transaction that also
 /// deletes its claim). When cancelled outright it hands back at once.
 public final class Worker: Service {
+    /// How a worker takes part: its capacity, weight and labels, its graceful shutdown, and the
+    /// leader's settings it uses while it leads. ``init(config:)`` reads them from a
+    /// swift-configuration reader.
     public struct Configuration: Sendable {
         /// How many handlers run at once. A run whose handler has returned gives up its slot while
         /// its end is being recorded: the next claim then rides in the same store transaction as
         /// that end (``GroupCommit``) instead of waiting for it. So a worker may hold up to twice
         /// its capacity in claims for that moment, never more handlers than its capacity.
         public var capacity: Int
+        /// This worker's share of the work the `weighted` strategy places, relative to the other
+        /// workers' weights; at least 1.
         public var weight: Int
+        /// What the worker offers; a job runs only on workers having all its
+        /// ``JobSpec/requiredLabels`` with the same values.
         public var labels: [String: String]
         /// How long a graceful shutdown waits for running runs before handing them back.
         public var gracePeriod: Duration
@@ -183,6 +190,7 @@ public final class Worker: Service {
         self.logger = logger
     }
 
+    /// What the worker publishes in its membership value: capacity, weight, labels and handler names.
     public var info: WorkerInfo {
         WorkerInfo(
             capacity: configuration.capacity, weight: configuration.weight, labels: configuration.labels,
@@ -194,6 +202,14 @@ public final class Worker: Service {
         signals.push(.drain)
     }
 
+    /// Runs the worker until a graceful shutdown (of its `ServiceGroup`, or ``drain()``) has
+    /// ended or handed back its runs, or until cancelled; then returns. A store out of reach at the
+    /// start is waited for.
+    ///
+    /// It never closes `store`: keep the store open until `run()` has returned, then close it
+    /// (``CoordinationStore/close()``) so that the worker's membership and claims go at once.
+    /// - Throws: what stops a duty of the worker, after handing its runs back: `nodeExists` when a
+    ///   live worker already has this id, `unavailable` when the store is closed under it.
     public func run() async throws {
         // A worker started while the store is out of reach waits for it rather than exiting.
         var backoff = Backoff()
