@@ -3,13 +3,23 @@ public import Foundation
 
 /// What a handler is told about the run it executes.
 public struct RunContext: Sendable {
+    /// The job's id (``JobSpec/id``).
     public let job: String
+    /// The run's id, unique within the job.
     public let run: String
+    /// Which item of a sharded job this run is, from 0; 0 for an unsharded job.
     public let item: Int
+    /// How many items the fire time was split into (``JobSpec/shards``).
     public let itemCount: Int
+    /// ``JobSpec/parameter(ofItem:)`` for ``item``.
     public let itemParameter: String?
+    /// The job's ``JobSpec/payload``.
     public let payload: Data
+    /// 1 for the first attempt at this run, +1 for each retry and takeover of an abandoned attempt
+    /// (a run handed back on a graceful shutdown keeps its attempt).
     public let attempt: Int
+    /// The fire time this run is for: a one-shot job's time (its submission's when it has none),
+    /// a recurring job's fire time, or the moment of a ``Scheduler/trigger(_:)``.
     public let scheduledAt: Date
     /// The claim's `createRevision`: strictly larger for every later claim of this job (a takeover,
     /// a retry, a later run or item). Pass it to whatever the handler writes to, so that a sink can
