@@ -4,6 +4,8 @@ import Coordination
 /// any backend's test target.
 ///
 /// ```swift
+/// import Testing
+///
 /// @Test(arguments: ConformanceSuite.checks)
 /// func conformance(_ check: ConformanceCheck) async throws {
 ///     try await ConformanceSuite(harness: MyHarness()).run(check)
