@@ -21,8 +21,8 @@ public final class Worker: Service {
     public struct Configuration: Sendable {
         /// How many handlers run at once. A run whose handler has returned gives up its slot while
         /// its end is being recorded: the next claim then rides in the same store transaction as
-        /// that end (``GroupCommit``) instead of waiting for it. So a worker may hold up to twice
-        /// its capacity in claims for that moment, never more handlers than its capacity.
+        /// that end instead of waiting for it. So a worker may hold up to twice its capacity in
+        /// claims for that moment, never more handlers than its capacity.
         public var capacity: Int
         /// This worker's share of the work the `weighted` strategy places, relative to the other
         /// workers' weights; at least 1.
@@ -52,9 +52,9 @@ public final class Worker: Service {
         /// with none (`benchmarks/finished-jobs`), but a bucket's listing still grows with the count.
         public var finishedJobLimit: Int?
         /// How long a worker with a free slot and nothing to claim waits before it watches every
-        /// bucket, to help with work queued in the other workers' shares (``ShareMode``); `nil`
-        /// never helps: it then claims only in its own share, the wide jobs' buckets and, while
-        /// it leads, everywhere.
+        /// bucket, to help with work queued in the other workers' shares; `nil` never helps: it
+        /// then claims only in its own share, the wide jobs' buckets and, while it leads,
+        /// everywhere.
         public var helpAfterIdle: Duration?
         public static let defaultHelpAfterIdle = Duration.seconds(2)
 
