@@ -4,7 +4,9 @@ import CoordinationConfigReading
 
 extension ZooKeeperConfiguration {
     /// Reads the configuration from a swift-configuration reader (environment variables, a JSON
-    /// file, …), with the same key names as `coord`'s config file.
+    /// file, …). The keys `coord`'s config file has too (`namespace`, `sessionTtl`, `username`,
+    /// `password`) have the same names there; `coord` takes the servers from its store URL
+    /// instead.
     ///
     /// ## Configuration keys
     /// - `hosts` (string list, required): the servers as `host:port` entries (port 2181 when
