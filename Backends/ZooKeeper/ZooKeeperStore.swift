@@ -57,7 +57,7 @@ public final class ZooKeeperStore: CoordinationStore {
     ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no server answers within the
     ///   session timeout (at most ``firstSessionWait``); `permissionDenied` when the namespace
     ///   cannot be created with these credentials.
-    public init(configuration: ZooKeeperConfiguration, logger: Logger) async throws {
+    public init(configuration: ZooKeeperConfiguration, logger: Logger = Logger(label: "coordination.zookeeper")) async throws {
         // Checked here too, for configurations built by hand: the C client cannot tell a user.
         try CoordinationLimits.validate(sessionTTL: configuration.sessionTimeout)
         var configuration = configuration
@@ -90,7 +90,7 @@ public final class ZooKeeperStore: CoordinationStore {
     public static let firstSessionWait: Duration = .seconds(30)
 
     /// Opens a handle for a `zookeeper://` URL.
-    public convenience init(url: StoreURL, logger: Logger) async throws {
+    public convenience init(url: StoreURL, logger: Logger = Logger(label: "coordination.zookeeper")) async throws {
         try await self.init(configuration: ZooKeeperConfiguration(url: url), logger: logger)
     }
 
