@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        // The scheduler's metrics, emitted through whatever backend the application bootstraps.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         // Tests only: generated inputs for the parsers (keys, URLs, config files, gateway replies).
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
@@ -58,6 +60,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // The public conformance suite every backend runs.
@@ -152,6 +155,8 @@ let package = Package(
             name: "CoordinationSchedulerTests",
             dependencies: [
                 "Coordination", "CoordinationScheduler", "CoordinationRecipes", "CoordinationMemory", "CoordinationTestSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(

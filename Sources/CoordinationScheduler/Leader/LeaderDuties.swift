@@ -1,4 +1,5 @@
 import Coordination
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -18,6 +19,8 @@ struct LeaderDuties: Sendable {
     /// The worker's own watches, shared rather than opened a second time on the same handle.
     let feed: ViewFeed
     let logger: Logger
+    /// Its worker's metrics (the skipped fire times); none when made on its own, as in tests.
+    var metrics = SchedulerMetrics(worker: "", factory: NOOPMetricsHandler.instance)
 
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
@@ -272,6 +275,8 @@ struct LeaderDuties: Sendable {
         try await history.transact(job: spec.id, entries: entries) {
             [.set(jobKey, value: jobValue, ifVersion: version)] + stillActive + creates
         }
+        if missed > 0 { metrics.skippedByMisfire.increment(by: missed) }
+        if fire == nil && !stillActive.isEmpty { metrics.skippedByOverlap.increment() }
         if runs.count > RunPlan.firstChunk {
             try await RunPlan.continueBroadcasts(of: spec.id, workers: Array(eligible.keys), in: store, layout: layout)
         }

@@ -1,5 +1,6 @@
 public import Coordination
 import CoordinationRecipes
+public import CoreMetrics
 import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -91,6 +92,8 @@ public final class Worker: Service {
     let handlers: [String: JobHandler]
     let clock: WallClock
     let logger: Logger
+    /// What the worker counts and times, made once (``init(store:layout:id:configuration:handlers:clock:logger:metricsFactory:)``).
+    let metrics: SchedulerMetrics
 
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
@@ -163,10 +166,14 @@ public final class Worker: Service {
     ///     live workers (the CLI's `--id`).
     ///   - handlers: the code to run, by handler name.
     ///   - clock: the wall clock for fire times, back-offs and timestamps (injectable for tests).
+    ///   - metricsFactory: where the worker's metrics go (README, "Metrics"): by default the
+    ///     factory the application bootstrapped (`MetricsSystem.bootstrap`) before making the
+    ///     worker, a no-op when it bootstrapped none. The metrics are made here, once.
     public init(
         store: any CoordinationStore, layout: SchedulerLayout = SchedulerLayout(), id: String,
         configuration: Configuration = Configuration(), handlers: [String: JobHandler],
-        clock: WallClock = .system, logger: Logger = Logger(label: "coordination.worker")
+        clock: WallClock = .system, logger: Logger = Logger(label: "coordination.worker"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(CoordinationError) {
         if let problem = Self.idProblem(id) { throw CoordinationError(.invalidConfiguration, problem) }
         guard configuration.capacity >= 1 else {
@@ -188,6 +195,7 @@ public final class Worker: Service {
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"
         self.logger = logger
+        self.metrics = SchedulerMetrics(worker: id, factory: metricsFactory)
     }
 
     /// What the worker publishes in its membership value: capacity, weight, labels and handler names.
@@ -243,11 +251,15 @@ public final class Worker: Service {
                         self.signals.push(.joined)
                     }
                 }
+                duty { [self] in await metrics.countSessionChanges(of: store) }
                 let feed = ViewFeed { [signals] folder, event in signals.push(.view(folder, event)) }
                 duty { [self] in
                     let duties = LeaderDuties(
-                        store: store, layout: layout, clock: clock, configuration: configuration, feed: feed, logger: logger)
-                    try await LeaderElection(store: store, path: layout.leader, identity: id, logger: logger).lead { _ in
+                        store: store, layout: layout, clock: clock, configuration: configuration, feed: feed, logger: logger,
+                        metrics: metrics)
+                    try await LeaderElection(store: store, path: layout.leader, identity: id, logger: logger).lead { [metrics] _ in
+                        metrics.leader.set(1)
+                        defer { metrics.leader.set(0) }
                         try await duties.run()
                     }
                 }
@@ -441,13 +453,21 @@ public final class Worker: Service {
                         defer { signals.push(.finished(candidate.key, token: token)) }
                         guard acceptingClaims.load(ordering: .relaxed) else { return }
                         let claimSession = store.session.sessionID
+                        let claimStart = ContinuousClock.now
                         do {
-                            if let claim = try await execution.claim(control: control) {
+                            let won = try await execution.claim(control: control)
+                            metrics.claimDuration.recordDuration(claimStart.duration(to: .now))
+                            if let claim = won {
                                 token = claim.token
+                                metrics.claimWon(candidate.record, now: claim.record.startedAt)
+                                defer { metrics.runsHeld.decrement() }
+                                let started = claim.finalEntry == nil ? ContinuousClock.now : nil
+                                if started != nil { metrics.runsStarted.increment() }
                                 let outcome: RunExecution.Outcome =
                                     if claim.finalEntry != nil { .cancelled(nil) } else {
                                         await execution.perform(claim, control: control)
                                     }
+                                let ran = started.map { $0.duration(to: .now) }
                                 signals.push(.performed(candidate.key))
                                 // Recorded even when the worker is being cancelled: a hand-back
                                 // must not be cut short, or the run would wait for our session to end.
@@ -455,11 +475,14 @@ public final class Worker: Service {
                                 // Refused (our session ended first): the claim's own write may be
                                 // the run's last, so only the versions before it are left out.
                                 if !settled { token = claim.token - 1 }
+                                if let ran { metrics.finished(outcome, recorded: settled, duration: ran) }
                             } else {
                                 lostClaims.add(1, ordering: .relaxed)
+                                metrics.claimsLost.increment()
                                 signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
                             }
                         } catch {
+                            metrics.claimErrors.increment()
                             // Not a lost race: the store failed us (contact lost, or our session
                             // expired under the transaction). Leave the run alone instead of
                             // spinning, but only until our session is usable again: nothing else
