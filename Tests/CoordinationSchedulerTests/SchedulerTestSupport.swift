@@ -3,6 +3,7 @@ import CoordinationMemory
 import CoordinationRecipes
 import CoordinationScheduler
 import CoordinationTestSupport
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -78,6 +79,7 @@ final class TestCluster: Sendable {
         finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention,
         finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit,
         helpAfterIdle: Duration? = Worker.Configuration().helpAfterIdle, handlers: [String: JobHandler],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = wrapping(try await open())
@@ -89,7 +91,8 @@ final class TestCluster: Sendable {
             finishedJobRetention: finishedJobRetention, finishedJobLimit: finishedJobLimit)
         configuration.helpAfterIdle = helpAfterIdle
         let worker = try Worker(
-            store: store, layout: layout, id: id, configuration: configuration, handlers: handlers, clock: clock, logger: logger)
+            store: store, layout: layout, id: id, configuration: configuration, handlers: handlers, clock: clock, logger: logger,
+            metricsFactory: metricsFactory)
         let task = Task { try await worker.run() }
         running.withLock { $0[id] = (worker, task) }
         return (worker, store)
