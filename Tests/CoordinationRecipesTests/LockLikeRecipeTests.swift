@@ -1,0 +1,258 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Testing
+
+/// The lock-like recipes other than ``Lock`` (a semaphore's permit, a read lock, a write lock)
+/// share its queue and its session guard; these tests hold each of them to what `Lock` promises.
+enum LockLike: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case permit, read, write
+
+    var testDescription: String { rawValue }
+
+    /// Runs `body` holding this kind of lease (a semaphore of one permit).
+    func with<T: Sendable>(
+        _ store: any CoordinationStore, _ path: Key, timeout: Duration? = nil,
+        _ body: @escaping @Sendable (LockLease) async throws -> T
+    ) async throws -> T {
+        switch self {
+        case .permit: try await Semaphore(store: store, path: path, permits: 1).withPermit(timeout: timeout, body)
+        case .read: try await ReadWriteLock(store: store, path: path).withReadLock(timeout: timeout, body)
+        case .write: try await ReadWriteLock(store: store, path: path).withWriteLock(timeout: timeout, body)
+        }
+    }
+
+    func acquire(_ store: any CoordinationStore, _ path: Key, timeout: Duration? = nil) async throws -> LockLease? {
+        switch self {
+        case .permit: try await Semaphore(store: store, path: path, permits: 1).acquire(timeout: timeout)
+        case .read: try await ReadWriteLock(store: store, path: path).acquireRead(timeout: timeout)
+        case .write: try await ReadWriteLock(store: store, path: path).acquireWrite(timeout: timeout)
+        }
+    }
+
+    /// A lease that excludes this kind (and that this kind excludes): another permit of the one,
+    /// a write lock for either side of a read-write lock.
+    func rival(_ store: any CoordinationStore, _ path: Key, timeout: Duration? = nil) async throws -> LockLease? {
+        switch self {
+        case .permit: try await Semaphore(store: store, path: path, permits: 1).acquire(timeout: timeout)
+        case .read, .write: try await ReadWriteLock(store: store, path: path).acquireWrite(timeout: timeout)
+        }
+    }
+
+    var what: String {
+        switch self {
+        case .permit: "a permit of semaphore"
+        case .read: "read lock"
+        case .write: "write lock"
+        }
+    }
+}
+
+/// Waits (on the queue's own events) until `path` has `count` entries.
+func waitForEntries(_ store: any CoordinationStore, _ path: Key, count: Int) async throws {
+    try await withDeadline("\(count) entries under \(path)") {
+        var records: [Key: Record] = [:]
+        for try await event in store.watch(path, scope: .subtree) {
+            records.apply(event)
+            if records.keys.filter({ $0.parent == path }).count == count { return }
+        }
+    }
+}
+
+/// Wraps a store and, when told, reports its session suspended since `lastContact`, as a handle
+/// that lost contact with its server does, while the server (and `base`) still hold the session.
+final class SuspendableStore: ForwardingStore {
+    let base: any CoordinationStore
+    private let injected = Broadcast<SessionEvent?>(nil)
+
+    init(_ base: any CoordinationStore) { self.base = base }
+
+    func suspend(lastContact: ContinuousClock.Instant) {
+        let now = base.session
+        injected.send(SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: lastContact))
+    }
+
+    var session: SessionEvent { injected.current ?? base.session }
+
+    func sessionEvents() -> AsyncStream<SessionEvent> {
+        let (stream, continuation) = AsyncStream<SessionEvent>.makeStream()
+        let injected = injected
+        let base = base
+        let real = Task {
+            for await event in base.sessionEvents() where injected.current == nil { continuation.yield(event) }
+        }
+        let fake = Task {
+            for await event in injected.subscribe() { if let event { continuation.yield(event) } }
+        }
+        continuation.onTermination = { _ in
+            real.cancel()
+            fake.cancel()
+        }
+        return stream
+    }
+}
+
+/// The outcome of `task`, cancelling it (and failing) if it takes longer than `limit`: a bare
+/// `await task.result` inside ``withDeadline(_:limit:_:)`` would outlast the deadline.
+func outcome<T: Sendable>(
+    of task: Task<T, any Error>, _ what: String, limit: Duration = .seconds(30)
+) async throws -> Result<T, any Error> {
+    try await withDeadline(what, limit: limit) {
+        await withTaskCancellationHandler { await task.result } onCancel: { task.cancel() }
+    }
+}
+
+func isSessionLost(_ error: any Error) -> Bool {
+    if case RecipeError.sessionLost = error { true } else { false }
+}
+
+@Suite(.serverLoadLimit) struct LockLikeRecipeTests {
+    /// A holder whose session expires is cancelled and told, never left running beside the next
+    /// holder, as `Lock.withLock` is.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aHolderWhoseSessionExpiresIsCancelledAndTold(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/held")
+        let first = try await handles.open()
+        let second = try await handles.open()
+        let (entered, enteredSignal) = AsyncStream<LockLease>.makeStream()
+        let cancelled = Shared(false)
+        let holder = Task {
+            try await kind.with(first, path) { lease in
+                enteredSignal.yield(lease)
+                do {
+                    try await Task.sleep(for: .seconds(3600))
+                } catch {
+                    cancelled.withLock { $0 = true }
+                    throw error
+                }
+            }
+        }
+        var leases = entered.makeAsyncIterator()
+        let stale = try #require(await leases.next())
+        try await backend.expire(first)
+        let ended = try await outcome(of: holder, "the holder to give up")
+        #expect(throws: RecipeError.self) { try ended.get() }
+        #expect { try ended.get() } throws: { isSessionLost($0) }
+        #expect(cancelled.withLock { $0 }, "the body was cancelled")
+        let next = try #require(try await kind.rival(second, path, timeout: .seconds(10)))
+        #expect(next.token > stale.token)
+    }
+
+    /// A holder whose handle reports its session suspended for longer than the TTL since the
+    /// last contact gives up too (contract clause 7), and its entry goes.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aHolderSuspendedBeyondItsTTLIsCancelledAndTold(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/held")
+        let observer = try await handles.open()
+        let suspendable = SuspendableStore(try await handles.open())
+        let (entered, enteredSignal) = AsyncStream<Void>.makeStream()
+        let cancelled = Shared(false)
+        let holder = Task {
+            try await kind.with(suspendable, path) { _ in
+                enteredSignal.yield()
+                do {
+                    try await Task.sleep(for: .seconds(3600))
+                } catch {
+                    cancelled.withLock { $0 = true }
+                    throw error
+                }
+            }
+        }
+        var signals = entered.makeAsyncIterator()
+        _ = await signals.next()
+        // Contact lost a moment less than a TTL ago: the holder gives up when the TTL is over.
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl + .milliseconds(300))
+        let ended = try await outcome(of: holder, "the holder to give up")
+        #expect { try ended.get() } throws: { isSessionLost($0) }
+        #expect(cancelled.withLock { $0 }, "the body was cancelled")
+        #expect(try await observer.children(of: path).isEmpty, "the holder's entry is gone")
+    }
+
+    /// A contender that gives up (a timeout, a cancellation) removes its entry even through
+    /// store errors, so nobody waits behind it; a timeout is `notAcquired` (or `nil`), never the
+    /// store's `timeout`.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aWaiterThatGivesUpLeavesNoEntry(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/busy")
+        let observer = try await handles.open()
+        let base = try await handles.open()
+        let held = try #require(try await kind.rival(observer, path))
+
+        let timingOut = FlakyStore(base, deletes: 2)
+        #expect(try await kind.acquire(timingOut, path, timeout: .milliseconds(200)) == nil)
+        #expect(timingOut.failures == 2, "the first deletes of the entry failed")
+        #expect(try await observer.children(of: path) == [held.key.name], "the timed-out attempt left no entry")
+
+        let throwing = FlakyStore(base, deletes: 2)
+        await #expect(throws: RecipeError.notAcquired("\(kind.what) /busy was not acquired within 200ms")) {
+            try await kind.with(throwing, path, timeout: .milliseconds(200)) { _ in Issue.record("the body ran unadmitted") }
+        }
+        #expect(throwing.failures == 2)
+        #expect(try await observer.children(of: path) == [held.key.name])
+
+        let cancelling = FlakyStore(base, deletes: 2)
+        let waiting = Task { try await kind.acquire(cancelling, path) }
+        try await waitForEntries(observer, path, count: 2)
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(cancelling.failures == 2)
+        #expect(try await observer.children(of: path) == [held.key.name], "the cancelled waiter left no entry")
+
+        try await held.release()
+        let next = try #require(try await kind.acquire(base, path, timeout: .seconds(5)), "nothing blocks the way")
+        #expect(next.token > held.token)
+    }
+
+    /// A join whose create reply was lost (the outcome unknown) finds its entry instead of
+    /// leaving an orphan that would block everyone.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aLostCreateReplyLeavesNoOrphan(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/lost-reply")
+        let observer = try await handles.open()
+        for error in [CoordinationError.Code.connectionLoss, .timeout] {
+            let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1, lostReplyError: error)
+            let lease = try #require(try await kind.acquire(flaky, path, timeout: .seconds(10)))
+            #expect(flaky.failures == 1, "the create's reply was lost")
+            #expect(try await observer.children(of: path) == [lease.key.name], "one entry: the one the lease holds")
+            try await lease.release()
+            let rival = try #require(try await kind.rival(observer, path, timeout: .seconds(5)), "nothing blocks the way")
+            #expect(rival.token > lease.token)
+            try await rival.release()
+        }
+    }
+
+    /// No herd in a read-write lock: a released writer wakes only the one writer queued behind it,
+    /// and that writer's release wakes the readers queued behind it, each watching one entry.
+    @Test(arguments: RecipeBackend.all)
+    func readWriteReleasesWakeOnlyWhomTheyAdmit(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/rw-herd")
+        let holder = try await ReadWriteLock(store: try await handles.open(), path: path).acquireWrite()
+        let first = try #require(holder)
+        let counting = CountingStore(try await handles.open())
+        let lock = ReadWriteLock(store: counting, path: path)
+        let writer = Task { try #require(try await lock.acquireWrite()) }
+        try await withDeadline("the writer to watch") { await counting.snapshots.reach(1) }
+        let readers = (0..<2).map { _ in Task { try #require(try await lock.acquireRead()) } }
+        try await withDeadline("the readers to watch") { await counting.snapshots.reach(3) }
+        #expect(counting.wakeups.current == 0)
+
+        try await first.release()
+        let second = try await outcome(of: writer, "the writer").get()
+        #expect(counting.wakeups.current == 1, "the readers watch the queued writer, not the holder")
+        try await second.release()
+        for reader in readers { _ = try await outcome(of: reader, "a reader").get() }
+        #expect(counting.wakeups.current == 3, "one wakeup per waiter")
+        #expect(counting.snapshots.current == 3, "each waiter armed one watch for its whole wait")
+        for reader in readers { try await reader.value.release() }
+    }
+}
