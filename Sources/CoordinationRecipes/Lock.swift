@@ -46,7 +46,8 @@ struct QueueAcquirer: Sendable {
         /// Given the queue (first in line first) and our position, the one entry we must wait for,
         /// or `nil` when we are in. Only that entry is watched: no herd.
         case blocker(@Sendable ([String], Int) -> String?)
-        /// In when among the first N; any change ahead may let us in, so the whole queue is watched.
+        /// In when among the first N; any entry leaving ahead may let us in, so every entry
+        /// ahead is watched (arrivals behind are not: they cannot let us in).
         case firstOf(Int)
 
         /// The entry just ahead: plain mutual exclusion.
@@ -150,7 +151,10 @@ struct QueueAcquirer: Sendable {
                     waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(of: ahead) }
                 case .firstOf(let permits):
                     if position < permits { return lease }
-                    waited = try await Self.wait(until: deadline) { try await queue.waitForChange(from: entries) }
+                    // Only an entry ahead leaving can let us in: waking on every change (each
+                    // contender joining behind) had every waiter list the queue again per arrival.
+                    let ahead = entries[..<position]
+                    waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(ofAnyOf: ahead) }
                 }
                 if !waited {
                     await queue.leaveSurely(entry.key, session: sessionID)

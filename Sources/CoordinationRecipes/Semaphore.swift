@@ -3,9 +3,9 @@ public import Logging
 
 /// A distributed counting semaphore: at most `permits` holders at once under `path`.
 ///
-/// Holders are the first `permits` entries of the queue. Unlike ``Lock``, a waiter watches the
-/// whole queue, because any entry leaving ahead of it can let it in; each change wakes every
-/// waiter once (a bounded herd, the price of N holders).
+/// Holders are the first `permits` entries of the queue. Unlike ``Lock``, a waiter watches every
+/// entry ahead of it, because any of them leaving can let it in; each departure wakes every waiter
+/// behind it once (a bounded herd, the price of N holders), while arrivals behind wake nobody.
 public struct Semaphore: Sendable {
     public let store: any CoordinationStore
     public let path: Key

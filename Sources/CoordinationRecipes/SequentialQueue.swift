@@ -147,6 +147,23 @@ public struct SequentialQueue: Sendable {
         try Task.checkCancellation()
     }
 
+    /// Waits until one of `names` (entries of this queue) is gone, or returns at once if one is.
+    /// Other changes, such as contenders joining behind, do not end the wait: a waiter that
+    /// only a leaving entry can let in is not woken (to list the queue again) by every arrival.
+    public func waitForDeletion(ofAnyOf names: some Sequence<String>) async throws {
+        let watched = Set(names)
+        for try await event in store.watch(path, scope: .children) {
+            switch event {
+            case .snapshot(let records):
+                let present = Set(records.lazy.filter { $0.key.parent == path }.map(\.key.name))
+                if !watched.isSubset(of: present) { return }
+            case .delete(let key) where key.parent == path && watched.contains(key.name): return
+            case .put, .delete: continue
+            }
+        }
+        try Task.checkCancellation()
+    }
+
     /// Waits until the queue's entries differ from `entries`.
     public func waitForChange(from entries: [String]) async throws {
         for try await event in store.watch(path, scope: .subtree) {

@@ -255,4 +255,28 @@ func isSessionLost(_ error: any Error) -> Bool {
         #expect(counting.snapshots.current == 3, "each waiter armed one watch for its whole wait")
         for reader in readers { try await reader.value.release() }
     }
+
+    /// A semaphore's waiter is woken by entries leaving ahead of it, not by contenders joining
+    /// behind it: each arrival used to wake every waiter, each of which listed the queue again.
+    @Test(arguments: RecipeBackend.all)
+    func semaphoreWaitersSleepThroughLaterArrivals(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/permits")
+        let other = try await handles.open()
+        let held = try #require(try await Semaphore(store: other, path: path, permits: 1).acquire())
+        let counting = CountingStore(try await handles.open())
+        let waiter = Task { try #require(try await Semaphore(store: counting, path: path, permits: 1).acquire()) }
+        try await withDeadline("the waiter to watch") { await counting.snapshots.reach(1) }
+        let later = (0..<3).map { _ in Task { try await Semaphore(store: other, path: path, permits: 1).acquire() } }
+        // The waiter's watch delivers the three arrivals before the release.
+        try await waitForEntries(other, path, count: 5)
+        try await held.release()
+        let lease = try await outcome(of: waiter, "the waiter").get()
+        #expect(lease.token > held.token)
+        #expect(counting.snapshots.current == 1, "one watch for the whole wait: arrivals behind did not re-arm it")
+        for task in later { task.cancel() }
+        for task in later { _ = try? await task.value }
+        try await lease.release()
+    }
 }
