@@ -54,20 +54,83 @@ public struct DoubleBarrier: Sendable {
     }
 
     /// Enters as `id` and waits until `count` participants are (or were) in together.
+    ///
+    /// A participant that stops waiting (cancelled, or a store error) leaves the group before it
+    /// throws: left there, it would be counted in, letting the others pass one short, and then
+    /// hold up their `leave` for as long as its session lives.
+    /// - Throws: ``RecipeError/sessionLost(_:)`` when its member is gone before the group was
+    ///   complete (its session ended): it is not in the group, and may enter again.
     public func enter(id: String) async throws {
-        _ = try await store.create(try members.child(id), value: [], mode: .ephemeral)
-        var records: [Key: Record] = [:]
-        for try await event in store.watch(path, scope: .subtree) {
-            records.apply(event)
-            if records[ready] != nil { return }
-            if records.keys.filter({ $0.parent == members }).count >= count {
-                do {
-                    _ = try await store.create(ready, value: [], mode: .persistent)
-                } catch let error as CoordinationError where error.code == .nodeExists {}
+        let me = try members.child(id)
+        let sessionID = store.session.sessionID
+        // Protected creation: the member carries a marker of this enter, so that after a reply
+        // lost on its create (the outcome unknown) the member found is known to be ours, and
+        // one that is ours can be removed on the way out without touching another's of that id.
+        let marker = Array(SequentialQueue.marker().utf8)
+        var made = false
+        do {
+            try await join(me, marker: marker, made: &made)
+            var records: [Key: Record] = [:]
+            for try await event in store.watch(path, scope: .subtree) {
+                records.apply(event)
+                if records[ready] != nil { return }
+                if records[me] == nil {
+                    throw RecipeError.sessionLost("\(me) left double barrier \(path) before it was complete (its session ended, or it was removed)")
+                }
+                if records.keys.filter({ $0.parent == members }).count >= count {
+                    do {
+                        _ = try await store.create(ready, value: [], mode: .persistent)
+                    } catch let error as CoordinationError where error.code == .nodeExists {}
+                    return
+                }
+            }
+            try Task.checkCancellation()
+        } catch {
+            if made { await leaveSurely(me, marker: marker, session: sessionID) }
+            throw error
+        }
+    }
+
+    /// Creates our member; `made` is set as soon as one may exist. A member of that id holding
+    /// another marker is another participant's: `nodeExists`.
+    private func join(_ me: Key, marker: [UInt8], made: inout Bool) async throws {
+        while true {
+            try Task.checkCancellation()
+            do {
+                _ = try await store.create(me, value: marker, mode: .ephemeral)
+                made = true
                 return
+            } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
+                made = true
+                if try await store.get(me)?.value == marker { return }
+            } catch let error as CoordinationError where error.code == .nodeExists {
+                // A create of ours whose reply was lost may have landed late.
+                if made, try await store.get(me)?.value == marker { return }
+                throw error
             }
         }
-        try Task.checkCancellation()
+    }
+
+    /// Removes our member (the one carrying `marker`) through store errors, while session
+    /// `sessionID`, which it belongs to, may live.
+    private func leaveSurely(_ me: Key, marker: [UInt8], session sessionID: String) async {
+        let store = store
+        await Task {
+            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
+            while true {
+                do {
+                    guard let record = try await store.get(me), record.value == marker else { return }
+                    try await store.delete(me, ifVersion: record.version, recursive: false)
+                    return
+                } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
+                    return
+                } catch {
+                    guard StoreFailure.mayPass(error, store: store), SequentialQueue.mayStillHold(store.session, sessionID)
+                    else { return }
+                    try? await backoff.pause()
+                }
+            }
+        }.value
     }
 
     /// Leaves as `id` and waits until every participant has left.

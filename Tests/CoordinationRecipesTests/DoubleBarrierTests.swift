@@ -1,0 +1,126 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Testing
+
+@Suite(.serverLoadLimit) struct DoubleBarrierTests {
+    /// Fewer than `count` participants wait; the one that completes the group lets everyone in.
+    @Test(arguments: RecipeBackend.all)
+    func enteringWaitsForExactlyCount(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let observer = try await handles.open()
+        let (passed, passedSignal) = AsyncStream<String>.makeStream()
+        var early: [Task<Void, any Error>] = []
+        for id in ["a", "b"] {
+            let store = try await handles.open()
+            early.append(Task {
+                try await DoubleBarrier(store: store, path: path, count: 3).enter(id: id)
+                passedSignal.yield(id)
+            })
+        }
+        try await waitForEntries(observer, try path.child("members"), count: 2)
+        // Two of three are in: neither may pass (a bounded wait: there is no event to wait for).
+        let passedEarly = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in passed { return true }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(300))
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        #expect(!passedEarly, "a participant passed with two of three in")
+        #expect(try await observer.exists(try path.child("ready")) == false)
+        try await DoubleBarrier(store: try await handles.open(), path: path, count: 3).enter(id: "c")
+        for task in early { try await outcome(of: task, "the early two to enter").get() }
+    }
+
+    /// A participant that stops waiting to enter (cancelled) leaves the group: left there, it
+    /// would be counted in, letting the others pass one short, and then hold up their leaving
+    /// for as long as its session lives.
+    @Test(arguments: RecipeBackend.all)
+    func aCancelledEnterLeavesTheGroup(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let members = try path.child("members")
+        let observer = try await handles.open()
+        let quitter = try await handles.open()
+        let entering = Task { try await DoubleBarrier(store: quitter, path: path, count: 2).enter(id: "quitter") }
+        try await waitForEntries(observer, members, count: 1)
+        entering.cancel()
+        await #expect(throws: CancellationError.self) { try await entering.value }
+        #expect(try await observer.children(of: members).isEmpty, "the cancelled participant left")
+
+        try await withDeadline("two others to enter and leave") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in ["x", "y"] {
+                    let store = try await handles.open()
+                    group.addTask {
+                        let double = try DoubleBarrier(store: store, path: path, count: 2)
+                        try await double.enter(id: id)
+                        try await double.leave(id: id)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    /// A participant whose session ends while it waits to enter is out of the group (its
+    /// ephemeral member is gone): it is told, rather than waiting for a group it is not in.
+    @Test(arguments: RecipeBackend.all)
+    func aParticipantWhoseSessionEndsWhileEnteringIsTold(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let observer = try await handles.open()
+        let store = try await handles.open()
+        let entering = Task { try await DoubleBarrier(store: store, path: path, count: 2).enter(id: "a") }
+        try await waitForEntries(observer, try path.child("members"), count: 1)
+        try await backend.expire(store)
+        let ended = try await outcome(of: entering, "the participant to be told", limit: .seconds(20))
+        #expect { try ended.get() } throws: { isSessionLost($0) }
+        // It can enter again, in its new session, and the group completes.
+        try await withDeadline("both to enter") {
+            let again = Task { try await DoubleBarrier(store: store, path: path, count: 2).enter(id: "a") }
+            try await DoubleBarrier(store: try await handles.open(), path: path, count: 2).enter(id: "b")
+            try await outcome(of: again, "the participant to enter again").get()
+        }
+    }
+
+    /// An enter whose create reply was lost finds its member instead of failing and leaving it
+    /// behind as an orphan the others would count.
+    @Test(arguments: RecipeBackend.all)
+    func anEnterRidesOutALostReply(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let observer = try await handles.open()
+        for error in [CoordinationError.Code.connectionLoss, .timeout] {
+            let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1, lostReplyError: error)
+            let double = try DoubleBarrier(store: flaky, path: path, count: 1)
+            try await withDeadline("entering") { try await double.enter(id: "a") }
+            #expect(flaky.failures == 1, "the create's reply was lost")
+            #expect(try await observer.children(of: try path.child("members")) == ["a"])
+            try await withDeadline("leaving") { try await double.leave(id: "a") }
+            #expect(try await observer.children(of: try path.child("members")).isEmpty, "the member left")
+            #expect(try await observer.exists(try path.child("ready")) == false, "the barrier was lowered")
+        }
+        // A duplicate id is still refused, and the live participant left alone.
+        let first = try await handles.open()
+        let live = Task { try await DoubleBarrier(store: first, path: path, count: 2).enter(id: "dup") }
+        try await waitForEntries(observer, try path.child("members"), count: 1)
+        await #expect(throws: CoordinationError.self) {
+            try await DoubleBarrier(store: try await handles.open(), path: path, count: 2).enter(id: "dup")
+        }
+        #expect(try await observer.children(of: try path.child("members")) == ["dup"])
+        live.cancel()
+        _ = try? await live.value
+    }
+}
