@@ -1,0 +1,75 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Testing
+
+@Suite(.serverLoadLimit) struct ConfigAndBarrierSurvivalTests {
+    struct Settings: Codable, Sendable, Equatable {
+        var rate: Int
+    }
+
+    /// The stream survives a deleted key (it says `nil`, then follows the key again), a bad value
+    /// (skipped: the last good value stays) and an expiry of its session (it picks up what
+    /// changed meanwhile, without repeating what it already said).
+    @Test(arguments: RecipeBackend.all)
+    func configWatchSurvivesDeletionBadValuesAndExpiry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let key = try Key("/config/app")
+        let watching = try await handles.open()
+        let writer = ConfigWatch(store: try await handles.open(), key: key, as: Settings.self)
+        try await writer.publish(Settings(rate: 1))
+        var values = ConfigWatch(store: watching, key: key, as: Settings.self).values().makeAsyncIterator()
+        #expect(try await values.next() == Settings(rate: 1))
+        try await writer.store.delete(key)
+        #expect(try await values.next() == .some(nil), "a deleted key reads as absent")
+        _ = try await writer.store.create(key, value: Array("[1,2".utf8), mode: .persistent)
+        try await writer.publish(Settings(rate: 2))
+        #expect(try await values.next() == Settings(rate: 2), "the bad value was skipped, the stream went on")
+        #expect(try await writer.current() == Settings(rate: 2))
+
+        try await backend.expire(watching)
+        try await writer.publish(Settings(rate: 3))
+        #expect(try await values.next() == Settings(rate: 3), "after the expiry: the new value, not the old one again")
+        try await writer.publish(Settings(rate: 4))
+        #expect(try await values.next() == Settings(rate: 4))
+    }
+
+    /// A barrier's waiter whose session expires keeps waiting, and is released when the barrier
+    /// is lowered, even if that happened while it was out of contact.
+    @Test(arguments: RecipeBackend.all)
+    func barrierWaiterSurvivesAnExpiry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let gate = try Key("/gate")
+        let owner = Barrier(store: try await handles.open(), key: gate)
+        try await owner.raise()
+        try await owner.raise()
+        let counting = CountingStore(try await handles.open())
+        let waiter = Task { try await Barrier(store: counting, key: gate).wait() }
+        try await withDeadline("the waiter to watch") { await counting.snapshots.reach(1) }
+        try await backend.expire(counting.base)
+        try await owner.lower()
+        try await outcome(of: waiter, "the waiter").get()
+        try await owner.lower()
+    }
+
+    /// Increments from many handles at once, each retrying on conflicts, are never lost, and a
+    /// value that is not an integer is refused rather than overwritten.
+    @Test(arguments: RecipeBackend.all)
+    func counterRefusesANonInteger(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let store = try await handles.open()
+        let key = try Key("/counter")
+        let counter = Counter(store: store, key: key)
+        #expect(try await counter.add(5) == 5)
+        #expect(try await counter.add(-7) == -2)
+        _ = try await store.set(key, string: "seven")
+        await #expect(throws: CoordinationError.self) { try await counter.add(1) }
+        #expect(try await store.get(key)?.string == "seven", "left as it was")
+        _ = try await store.set(key, string: String(Int64.max))
+        await #expect(throws: CoordinationError.self) { try await counter.add(1) }
+        #expect(try await counter.value() == Int64.max)
+    }
+}
