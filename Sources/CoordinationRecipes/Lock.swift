@@ -113,14 +113,29 @@ struct QueueAcquirer: Sendable {
         return lease
     }
 
+    /// Joins the queue; returns the entry and the session it belongs to, as far as can be told
+    /// safely. A lease may name an older session than its entry's (its guard then cancels a
+    /// holder that could have gone on), never a newer one (its guard would miss the loss).
+    private func join(value: [UInt8]) async throws -> (Record, String) {
+        let before = store.session.sessionID
+        let entry = try await queue.join(prefix: prefix, value: value)
+        let after = store.session.sessionID
+        guard after != before else { return (entry, before) }
+        // The session changed under the create: on etcd the create is often what finds a revoked
+        // lease gone and gets a new one, so after an expiry a waiter's new entry was made in the
+        // new session. Naming the old one had the guard cancel the new holder at once with
+        // `sessionLost` ("session … was replaced by …"). A handle reports a new session only once
+        // the old one has ended and its ephemeral keys with it, so an entry still there now is
+        // the new session's (or a later one's). One gone is found vanished, and queued again.
+        if try await store.get(entry.key)?.createRevision == entry.createRevision { return (entry, after) }
+        return (entry, before)
+    }
+
     /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
     ///   (the join and the first look at the queue are not waiting).
     private func acquire(waitingAtMost timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
         var deadline: ContinuousClock.Instant?
-        // The session the entry was created in, read before the create: if it changes under
-        // the create, the lease names the older one and its guard errs on the safe side.
-        var sessionID = store.session.sessionID
-        var entry = try await queue.join(prefix: prefix, value: value)
+        var (entry, sessionID) = try await join(value: value)
         do {
             while true {
                 try Task.checkCancellation()
@@ -128,8 +143,7 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
-                    sessionID = store.session.sessionID
-                    entry = try await queue.join(prefix: prefix, value: value)
+                    (entry, sessionID) = try await join(value: value)
                     continue
                 }
                 // Entries of this join other than ours: a create whose outcome was unknown and

@@ -172,6 +172,40 @@ func isSessionLost(_ error: any Error) -> Bool {
         #expect(try await observer.children(of: path).isEmpty, "the holder's entry is gone")
     }
 
+    /// A waiter whose session expires loses its entry with it: it queues again in its new
+    /// session and, once in, holds a lease of that session (a lease naming the old one would
+    /// have its body cancelled at once), leaving one entry.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aWaiterWhoseSessionExpiresQueuesAgain(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/requeue")
+        let observer = try await handles.open()
+        let waiterStore = try await handles.open()
+        let held = try #require(try await kind.rival(try await handles.open(), path))
+        let waiting = Task {
+            try await kind.with(waiterStore, path) { lease in
+                (lease.sessionID, try await observer.children(of: path))
+            }
+        }
+        try await waitForEntries(observer, path, count: 2)
+        let old = waiterStore.session.sessionID
+        try await backend.expire(waiterStore)
+        try await waitForEntries(observer, path, count: 1)
+        try await held.release()
+        let got = try await outcome(of: waiting, "the waiter to get in")
+        if case .failure(let error as CoordinationError) = got, [.unavailable, .connectionLoss].contains(error.code) {
+            // Allowed: a waiter need not ride out lost contact (ZooKeeper's expiry drill cuts
+            // the connection, and a listing may fall in the cut); it must leave no entry.
+        } else {
+            let (session, entries) = try got.get()
+            #expect(session != old, "the lease names the new session")
+            #expect(session == waiterStore.session.sessionID)
+            #expect(entries.count == 1, "one entry while it held: its own")
+        }
+        #expect(try await observer.children(of: path).isEmpty)
+    }
+
     /// A contender that gives up (a timeout, a cancellation) removes its entry even through
     /// store errors, so nobody waits behind it; a timeout is `notAcquired` (or `nil`), never the
     /// store's `timeout`.
