@@ -35,6 +35,22 @@ import Testing
         #expect(try await values.next() == Settings(rate: 4))
     }
 
+    /// A value that does not decode from the start is not passed on: the first value said is
+    /// the first good one.
+    @Test(arguments: RecipeBackend.all)
+    func configWatchStartingOnABadValueWaitsForAGoodOne(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let key = try Key("/config/app")
+        let store = try await handles.open()
+        _ = try await store.create(key, value: Array("{\"rate\":\"fast\"}".utf8), mode: .persistent)
+        let config = ConfigWatch(store: store, key: key, as: Settings.self)
+        await #expect(throws: DecodingError.self) { try await config.current() }
+        var values = config.values().makeAsyncIterator()
+        try await config.publish(Settings(rate: 5))
+        #expect(try await values.next() == Settings(rate: 5))
+    }
+
     /// A barrier's waiter whose session expires keeps waiting, and is released when the barrier
     /// is lowered, even if that happened while it was out of contact.
     @Test(arguments: RecipeBackend.all)
