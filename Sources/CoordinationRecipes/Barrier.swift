@@ -78,9 +78,7 @@ public struct DoubleBarrier: Sendable {
                     throw RecipeError.sessionLost("\(me) left double barrier \(path) before it was complete (its session ended, or it was removed)")
                 }
                 if records.keys.filter({ $0.parent == members }).count >= count {
-                    do {
-                        _ = try await store.create(ready, value: [], mode: .persistent)
-                    } catch let error as CoordinationError where error.code == .nodeExists {}
+                    try await raiseReady()
                     return
                 }
             }
@@ -88,6 +86,23 @@ public struct DoubleBarrier: Sendable {
         } catch {
             if made { await leaveSurely(me, marker: marker, session: sessionID) }
             throw error
+        }
+    }
+
+    /// Raises `ready`. A lost reply is tried again rather than thrown: the others may already
+    /// have passed, and this participant would give up its place in a group that went on
+    /// without it. Raising it again is harmless: one already there is as good.
+    private func raiseReady() async throws {
+        var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
+        while true {
+            do {
+                _ = try await store.create(ready, value: [], mode: .persistent)
+                return
+            } catch let error as CoordinationError where error.code == .nodeExists {
+                return
+            } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
+                try await backoff.pause()
+            }
         }
     }
 
