@@ -147,11 +147,13 @@ public struct SequentialQueue: Sendable {
         try Task.checkCancellation()
     }
 
-    /// Waits until one of `names` (entries of this queue) is gone, or returns at once if one is.
+    /// Waits until one of `names` (entries of this queue) is gone, or returns at once if one is
+    /// (or if `names` is empty).
     /// Other changes, such as contenders joining behind, do not end the wait: a waiter that
     /// only a leaving entry can let in is not woken (to list the queue again) by every arrival.
     public func waitForDeletion(ofAnyOf names: some Sequence<String>) async throws {
         let watched = Set(names)
+        if watched.isEmpty { return }  // nothing to wait for (and a snapshot would never show a loss)
         for try await event in store.watch(path, scope: .children) {
             switch event {
             case .snapshot(let records):
