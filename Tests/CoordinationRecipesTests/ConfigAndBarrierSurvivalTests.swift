@@ -1,6 +1,7 @@
 import Coordination
 import CoordinationRecipes
 import CoordinationTestSupport
+import Synchronization
 import Testing
 
 @Suite(.serverLoadLimit) struct ConfigAndBarrierSurvivalTests {
@@ -70,6 +71,29 @@ import Testing
         try await owner.lower()
     }
 
+    /// Increments that all read the same value race to write it: one wins, the others find their
+    /// write refused and try again, and none is lost.
+    @Test(arguments: RecipeBackend.all)
+    func counterIncrementsThatCollideAreNeverLost(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let key = try Key("/counter")
+        _ = try await Counter(store: try await handles.open(), key: key).add(10)
+        let writers = 4
+        let gate = ReadTogether(parties: writers)
+        var stores: [CollidingStore] = []
+        for _ in 0..<writers { stores.append(CollidingStore(try await handles.open(), gate: gate)) }
+        let results = try await withDeadline("the colliding increments") { [stores] in
+            try await withThrowingTaskGroup(of: Int64.self) { group in
+                for store in stores { group.addTask { try await Counter(store: store, key: key).add(1) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        #expect(results.sorted() == [11, 12, 13, 14], "each increment saw its own result")
+        #expect(try await Counter(store: try await handles.open(), key: key).value() == 14)
+        #expect(stores.map(\.conflicts).reduce(0, +) >= writers - 1, "all but one lost the first race and tried again")
+    }
+
     /// Increments from many handles at once, each retrying on conflicts, are never lost, and a
     /// value that is not an integer is refused rather than overwritten.
     @Test(arguments: RecipeBackend.all)
@@ -87,5 +111,64 @@ import Testing
         _ = try await store.set(key, string: String(Int64.max))
         await #expect(throws: CoordinationError.self) { try await counter.add(1) }
         #expect(try await counter.value() == Int64.max)
+    }
+}
+
+/// Holds the first read of each of `parties` stores until all of them have read, so that they
+/// all act on the same value.
+final class ReadTogether: Sendable {
+    private let state: Mutex<(arrived: Int, waiting: [CheckedContinuation<Void, Never>])>
+    private let parties: Int
+
+    init(parties: Int) {
+        self.parties = parties
+        state = Mutex((0, []))
+    }
+
+    func arrive() async {
+        await withCheckedContinuation { continuation in
+            let release = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.arrived += 1
+                state.waiting.append(continuation)
+                guard state.arrived == parties else { return [] }
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for waiter in release { waiter.resume() }
+        }
+    }
+}
+
+/// A store whose first read waits for the other writers' (``ReadTogether``) and that counts its
+/// conditional writes refused by a conflict.
+final class CollidingStore: ForwardingStore {
+    let base: any CoordinationStore
+    private let gate: ReadTogether
+    private let state = Mutex((read: false, conflicts: 0))
+
+    init(_ base: any CoordinationStore, gate: ReadTogether) {
+        self.base = base
+        self.gate = gate
+    }
+
+    var conflicts: Int { state.withLock { $0.conflicts } }
+
+    func get(_ key: Key) async throws -> Record? {
+        let record = try await base.get(key)
+        let first = state.withLock { state in
+            defer { state.read = true }
+            return !state.read
+        }
+        if first { await gate.arrive() }
+        return record
+    }
+
+    func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
+        do {
+            return try await base.set(key, value: value, ifVersion: ifVersion)
+        } catch let error as CoordinationError where error.code == .versionConflict {
+            state.withLock { $0.conflicts += 1 }
+            throw error
+        }
     }
 }
