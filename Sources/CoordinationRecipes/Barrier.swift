@@ -184,6 +184,8 @@ public struct Counter: Sendable {
     }
 
     /// Adds `delta` atomically and returns the new value; retries when another writer got there first.
+    /// - Throws: `connectionLoss` (or the store's `timeout`) when a write's reply was lost: the add
+    ///   may have been applied, and adding again may count it twice.
     @discardableResult
     public func add(_ delta: Int64) async throws -> Int64 {
         while true {
