@@ -113,22 +113,24 @@ struct QueueAcquirer: Sendable {
         return lease
     }
 
-    /// Joins the queue; returns the entry and the session it belongs to, as far as can be told
-    /// safely. A lease may name an older session than its entry's (its guard then cancels a
-    /// holder that could have gone on), never a newer one (its guard would miss the loss).
+    /// Joins the queue; returns the entry and the session it was created in. When the session
+    /// changed under the create, which session the entry belongs to cannot be told (on etcd the
+    /// create is often what finds a revoked lease gone and gets a new one): the entry is removed
+    /// and the join made again, until one begins and ends in the same session. Naming the older
+    /// session had the guard cancel a rightful holder at once with `sessionLost` ("session … was
+    /// replaced by …"); naming the newer one from a read that a lagging ZooKeeper server may
+    /// answer could name a session the entry never belonged to.
     private func join(value: [UInt8]) async throws -> (Record, String) {
-        let before = store.session.sessionID
-        let entry = try await queue.join(prefix: prefix, value: value)
-        let after = store.session.sessionID
-        guard after != before else { return (entry, before) }
-        // The session changed under the create: on etcd the create is often what finds a revoked
-        // lease gone and gets a new one, so after an expiry a waiter's new entry was made in the
-        // new session. Naming the old one had the guard cancel the new holder at once with
-        // `sessionLost` ("session … was replaced by …"). A handle reports a new session only once
-        // the old one has ended and its ephemeral keys with it, so an entry still there now is
-        // the new session's (or a later one's). One gone is found vanished, and queued again.
-        if try await store.get(entry.key)?.createRevision == entry.createRevision { return (entry, after) }
-        return (entry, before)
+        while true {
+            try Task.checkCancellation()
+            let before = store.session.sessionID
+            let entry = try await queue.join(prefix: prefix, value: value)
+            let after = store.session.sessionID
+            if after == before { return (entry, before) }
+            logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
+            // Gone already if it was the old session's; otherwise it is the new one's to remove.
+            await queue.leaveSurely(entry.key, session: after)
+        }
     }
 
     /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
