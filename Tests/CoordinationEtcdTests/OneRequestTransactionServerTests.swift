@@ -70,6 +70,21 @@ extension EtcdStoreTests {
         }
     }
 
+    /// A key beneath the deleted child itself (a child of the claim) is refused too, though
+    /// the txn compares only the parent's ranges around the child, not the child's own subtree.
+    @Test func deleteAfterItsChildrenRefusesAGrandchild() async throws {
+        try await withStore { store, _ in
+            let run = try Key("/runs/j/r3")
+            let child = try run.child("claim")
+            _ = try await store.create(try child.child("below"), value: [], mode: .persistent)
+            let (outcome, requests) = await counted(store, [.delete(child, ifVersion: nil), .delete(run, ifVersion: nil)])
+            guard case .failure(let error) = outcome else { Issue.record("a key with a grandchild was deleted"); return }
+            #expect(error.code == .notEmpty && error.failedOperation == 0, "\(error)")
+            #expect(requests == 2, "the failed txn, then the read that names the failing operation")
+            #expect(try await store.exists(try child.child("below")), "nothing was applied")
+        }
+    }
+
     @Test func setsAndDeletesInOneRequestReturnWhatIsStored() async throws {
         try await withStore { store, _ in
             let ephemeral = try await store.create(try Key("/e"), value: [1], mode: .ephemeral)
