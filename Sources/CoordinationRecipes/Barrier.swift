@@ -62,7 +62,6 @@ public struct DoubleBarrier: Sendable {
     ///   complete (its session ended): it is not in the group, and may enter again.
     public func enter(id: String) async throws {
         let me = try members.child(id)
-        let sessionID = store.session.sessionID
         // Protected creation: the member carries a marker of this enter, so that after a reply
         // lost on its create (the outcome unknown) the member found is known to be ours, and
         // one that is ours can be removed on the way out without touching another's of that id.
@@ -84,7 +83,10 @@ public struct DoubleBarrier: Sendable {
             }
             try Task.checkCancellation()
         } catch {
-            if made { await leaveSurely(me, marker: marker, session: sessionID) }
+            // The session now, not the one read before the join: the create may be what found
+            // that one ended and got a new one (etcd), and then the member is the new one's. A
+            // member of an earlier session than this is gone with it.
+            if made { await leaveSurely(me, marker: marker, session: store.session.sessionID) }
             throw error
         }
     }

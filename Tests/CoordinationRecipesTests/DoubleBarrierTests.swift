@@ -126,3 +126,48 @@ import Testing
         _ = try? await live.value
     }
 }
+
+/// Reports the session `stale` (the one that has just ended) until a create has gone through,
+/// as an etcd handle does when the create is what finds its revoked lease gone and gets a new one.
+final class LateSessionStore: ForwardingStore {
+    let base: any CoordinationStore
+    private let stale: Shared<SessionEvent?>
+
+    init(_ base: any CoordinationStore, stale: SessionEvent) {
+        self.base = base
+        self.stale = Shared(stale)
+    }
+
+    var session: SessionEvent { stale.withLock { $0 } ?? base.session }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        let record = try await base.create(key, value: value, mode: mode)
+        stale.withLock { $0 = nil }
+        return record
+    }
+}
+
+extension DoubleBarrierTests {
+    /// A participant whose member was made in a new session (the old one ended just before its
+    /// create, which found out) and that gives up removes that member even through a failed
+    /// delete: it retries while the member's session lives, not the one it read before joining.
+    /// Left there, the member would count the others in one short and hold up their leaving.
+    @Test(arguments: RecipeBackend.all)
+    func aGivenUpEnterInASessionNewerThanItReadLeavesTheGroup(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let members = try path.child("members")
+        let observer = try await handles.open()
+        let base = try await handles.open()
+        let old = base.session
+        try await backend.expire(base)
+        let store = FlakyStore(LateSessionStore(base, stale: old), deletes: 1)
+        let entering = Task { try await DoubleBarrier(store: store, path: path, count: 2).enter(id: "quitter") }
+        try await waitForEntries(observer, members, count: 1)
+        entering.cancel()
+        await #expect(throws: CancellationError.self) { try await entering.value }
+        #expect(store.failures == 1, "the first delete failed")
+        #expect(try await observer.children(of: members).isEmpty, "the participant that gave up left")
+    }
+}
