@@ -5,7 +5,7 @@ public import Logging
 ///
 /// Contenders queue as ephemeral-sequential children of `path`; the lowest holds the lock; every
 /// other contender watches only the one just ahead of it, so a release wakes exactly one waiter
-/// (no herd). Queue entries are created in protected mode (see ``SequentialQueue/join(prefix:value:)``).
+/// (no herd). Queue entries are created in protected mode (see ``SequentialQueue/join(prefix:value:marker:)``).
 /// The fencing token is the entry's `createRevision`: strictly larger for every later holder.
 public struct Lock: Sendable {
     public let store: any CoordinationStore
@@ -120,11 +120,15 @@ struct QueueAcquirer: Sendable {
     /// session had the guard cancel a rightful holder at once with `sessionLost` ("session … was
     /// replaced by …"); naming the newer one from a read that a lagging ZooKeeper server may
     /// answer could name a session the entry never belonged to.
-    private func join(value: [UInt8]) async throws -> (Record, String) {
+    ///
+    /// Every join of one acquisition carries the same marker, so an entry of a discarded join
+    /// whose create lands late (its reply lost) is one of the acquisition's own strays, removed
+    /// as they are, rather than an orphan ahead of everyone.
+    private func join(value: [UInt8], marker: String) async throws -> (Record, String) {
         while true {
             try Task.checkCancellation()
             let before = store.session.sessionID
-            let entry = try await queue.join(prefix: prefix, value: value)
+            let entry = try await queue.join(prefix: prefix, value: value, marker: marker)
             let after = store.session.sessionID
             if after == before { return (entry, before) }
             logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
@@ -137,7 +141,8 @@ struct QueueAcquirer: Sendable {
     ///   (the join and the first look at the queue are not waiting).
     private func acquire(waitingAtMost timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
         var deadline: ContinuousClock.Instant?
-        var (entry, sessionID) = try await join(value: value)
+        let marker = SequentialQueue.marker()
+        var (entry, sessionID) = try await join(value: value, marker: marker)
         do {
             while true {
                 try Task.checkCancellation()
@@ -145,7 +150,7 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
-                    (entry, sessionID) = try await join(value: value)
+                    (entry, sessionID) = try await join(value: value, marker: marker)
                     continue
                 }
                 // Entries of this join other than ours: a create whose outcome was unknown and

@@ -43,8 +43,9 @@ public struct SequentialQueue: Sendable {
     /// block everyone. When the search itself fails, or the join is cancelled after such a reply,
     /// any entry with the marker is removed (through store errors, while the session that may
     /// hold it may live) before the error is thrown.
-    public func join(prefix: String, value: [UInt8] = []) async throws -> Record {
-        let marker = Self.marker()
+    /// - Parameter marker: the marker to put in the name; a contender that joins again keeps its
+    ///   own, so that a create of an earlier join landing late is known as its own too.
+    public func join(prefix: String, value: [UInt8] = [], marker: String = Self.marker()) async throws -> Record {
         let key = try path.child("\(prefix)-\(marker)-")
         // The session an entry of unknown outcome would belong to, once there is one.
         var unsureIn: String?
@@ -129,7 +130,8 @@ public struct SequentialQueue: Sendable {
         return nil
     }
 
-    static func marker() -> String {
+    /// A new random marker for ``join(prefix:value:marker:)``: 96 bits, in hex.
+    public static func marker() -> String {
         let high = UInt64.random(in: .min ... .max)
         let low = UInt32.random(in: .min ... .max)
         return String(high, radix: 16) + String(low, radix: 16)
