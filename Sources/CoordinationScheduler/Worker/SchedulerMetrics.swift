@@ -3,7 +3,8 @@ import CoreMetrics
 import Foundation
 
 /// The metrics one worker emits, through the `MetricsFactory` it was given (by default the one
-/// the application bootstrapped with `MetricsSystem.bootstrap`; a no-op until it does). Every
+/// the application bootstrapped with `MetricsSystem.bootstrap` by the time the worker was made;
+/// a worker made before the bootstrap keeps the no-op one for as long as it lives). Every
 /// metric carries a `worker` dimension, the worker's id; none carries a job or run id, whose
 /// number has no bound. Made once per worker, when the worker is made: the events themselves only
 /// touch handlers that exist already.
