@@ -60,7 +60,8 @@ func waitForEntries(_ store: any CoordinationStore, _ path: Key, count: Int) asy
 }
 
 /// Wraps a store and, when told, reports its session suspended since `lastContact`, as a handle
-/// that lost contact with its server does, while the server (and `base`) still hold the session.
+/// that lost contact with its server does, while the server (and `base`) still hold the session;
+/// and, when told, reconnected to it again.
 final class SuspendableStore: ForwardingStore {
     let base: any CoordinationStore
     private let injected = Broadcast<SessionEvent?>(nil)
@@ -70,6 +71,12 @@ final class SuspendableStore: ForwardingStore {
     func suspend(lastContact: ContinuousClock.Instant) {
         let now = base.session
         injected.send(SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: lastContact))
+    }
+
+    /// Reports contact regained in the same session (the server still held it), as `reconnected`.
+    func resume() {
+        let now = base.session
+        injected.send(SessionEvent(state: .reconnected, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now))
     }
 
     var session: SessionEvent { injected.current ?? base.session }
