@@ -118,6 +118,10 @@ public struct LeaderElection: Sendable {
 
     private func waitForUsableSession() async throws {
         guard await store.waitForSession(where: { $0.state == .connected || $0.state == .reconnected }) != nil else {
+            // The wait also ends empty-handed when this task is cancelled (the session stream ends
+            // with it): a `lead` cancelled while its session was away must say it was cancelled,
+            // not that the handle was closed.
+            try Task.checkCancellation()
             throw CoordinationError.closed()
         }
     }

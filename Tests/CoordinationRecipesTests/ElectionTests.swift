@@ -100,6 +100,33 @@ func candidates(_ store: any CoordinationStore, _ path: Key) async throws -> [St
         #expect(try await candidates(observer, path).isEmpty)
     }
 
+    /// `lead` cancelled while it waits for its session to come back (its leadership lost to a
+    /// suspension) says it was cancelled, not that the handle was closed.
+    @Test(arguments: RecipeBackend.all)
+    func leadCancelledWhileWaitingForItsSessionThrowsCancellation(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let observer = try await handles.open()
+        let suspendable = SuspendableStore(try await handles.open())
+        let cancelled = Shared(false)
+        let (leads, leadsSignal) = AsyncStream<Void>.makeStream()
+        let a = Task {
+            try await LeaderElection(store: suspendable, path: path, identity: "a").lead { _ in
+                leadsSignal.yield()
+                try await Leading().leadUntilCancelled(cancelled: cancelled)
+            }
+        }
+        try await next(leads, "a to lead")
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl + .milliseconds(200))
+        // Stepped down: its entry is gone, and it waits for a usable session (it stays suspended).
+        try await waitForEntries(observer, path, count: 0)
+        #expect(cancelled.withLock { $0 })
+        a.cancel()
+        let ended = try await outcome(of: a, "lead to end")
+        #expect(throws: CancellationError.self) { try ended.get() }
+    }
+
     /// A leader whose session expires is cancelled and told; `lead` campaigns again in the new
     /// session, one entry behind the new leader (none left ahead of it), and leads again in that
     /// session once the new leader goes.
