@@ -58,10 +58,16 @@ public struct LeaderElection: Sendable {
     /// candidate). Other errors, and a closed handle, are thrown.
     public func lead(_ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
         var backoff = Backoff()
+        // One marker for every campaign: a leader cut off for so long that it gave up removing
+        // its entry (its session must have ended) may find the session kept after all, and the
+        // entry with it, first in line for nobody. Carrying the same marker, that entry is one
+        // of this candidate's own strays, which the next campaign removes instead of queueing
+        // behind it (which blocked the whole election for as long as the session lived).
+        let marker = SequentialQueue.marker()
         while true {
             try Task.checkCancellation()
             do {
-                try await withLeadership(body)
+                try await acquirer.withLease(timeout: nil, value: identity, marker: marker, what: "leadership of \(path)", body)
                 return
             } catch let error as RecipeError {
                 // Closing the handle ends its session, and so the leadership: no campaign follows.

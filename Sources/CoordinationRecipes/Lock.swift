@@ -64,14 +64,18 @@ struct QueueAcquirer: Sendable {
     /// Joins the queue and waits to be admitted; with a `timeout`, gives up (leaving no entry)
     /// once it has waited that long for others, `nil`. The timeout bounds the waiting, not the
     /// store's own round trips: a free lock is taken whatever the timeout, even zero.
-    func acquire(timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
-        try await acquire(waitingAtMost: timeout, value: value)
+    /// - Parameter marker: the marker every join of this acquisition carries (see
+    ///   ``join(value:marker:)``); a caller whose acquisitions follow one another may pass one
+    ///   of its own, so that an entry an earlier one left is removed as a stray.
+    func acquire(timeout: Duration?, value: [UInt8], marker: String = SequentialQueue.marker()) async throws -> LockLease? {
+        try await acquire(waitingAtMost: timeout, value: value, marker: marker)
     }
 
     func withLease<T: Sendable>(
-        timeout: Duration?, value: [UInt8] = [], what: String, _ body: @escaping @Sendable (LockLease) async throws -> T
+        timeout: Duration?, value: [UInt8] = [], marker: String = SequentialQueue.marker(), what: String,
+        _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
-        guard let lease = try await acquire(timeout: timeout, value: value) else {
+        guard let lease = try await acquire(timeout: timeout, value: value, marker: marker) else {
             throw RecipeError.notAcquired("\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
         }
         // Released whatever happens, through store errors too: a lease left behind would block
@@ -109,7 +113,9 @@ struct QueueAcquirer: Sendable {
 
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
         // No deadline: only a lease, or an error, ends the wait.
-        guard let lease = try await acquire(waitingAtMost: nil, value: value) else { throw CancellationError() }
+        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: SequentialQueue.marker()) else {
+            throw CancellationError()
+        }
         return lease
     }
 
@@ -139,9 +145,8 @@ struct QueueAcquirer: Sendable {
 
     /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
     ///   (the join and the first look at the queue are not waiting).
-    private func acquire(waitingAtMost timeout: Duration?, value: [UInt8]) async throws -> LockLease? {
+    private func acquire(waitingAtMost timeout: Duration?, value: [UInt8], marker: String) async throws -> LockLease? {
         var deadline: ContinuousClock.Instant?
-        let marker = SequentialQueue.marker()
         var (entry, sessionID) = try await join(value: value, marker: marker)
         do {
             while true {
