@@ -127,26 +127,6 @@ import Testing
     }
 }
 
-/// Reports the session `stale` (the one that has just ended) until a create has gone through,
-/// as an etcd handle does when the create is what finds its revoked lease gone and gets a new one.
-final class LateSessionStore: ForwardingStore {
-    let base: any CoordinationStore
-    private let stale: Shared<SessionEvent?>
-
-    init(_ base: any CoordinationStore, stale: SessionEvent) {
-        self.base = base
-        self.stale = Shared(stale)
-    }
-
-    var session: SessionEvent { stale.withLock { $0 } ?? base.session }
-
-    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        let record = try await base.create(key, value: value, mode: mode)
-        stale.withLock { $0 = nil }
-        return record
-    }
-}
-
 extension DoubleBarrierTests {
     /// A participant whose member was made in a new session (the old one ended just before its
     /// create, which found out) and that gives up removes that member even through a failed

@@ -249,7 +249,7 @@ func candidates(_ store: any CoordinationStore, _ path: Key) async throws -> [St
             let old = base.session
             try await backend.expire(base)
             let store: any CoordinationStore =
-                landsTwice ? LateLandingStore(base, stale: old) : LateSessionStore(base, stale: old)
+                LateSessionStore(base, stale: old, firstCreateLandsTwice: landsTwice)
             let (session, queue) = try await withDeadline("leading") {
                 try await LeaderElection(store: store, path: path, identity: "a").withLeadership(timeout: .seconds(10)) { lease in
                     // Still leading after a round trip: not cancelled for the ended session.

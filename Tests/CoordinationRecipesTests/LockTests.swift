@@ -379,30 +379,6 @@ final class CreateSeenLate: ForwardingStore {
     }
 }
 
-/// A store whose handle still reports the session that ended until its first create goes
-/// through, and whose first create lands twice: a create of the join that the session changed
-/// under, whose reply was lost, landing late beside the one that answered.
-final class LateLandingStore: ForwardingStore {
-    let base: any CoordinationStore
-    private let stale: Shared<SessionEvent?>
-
-    init(_ base: any CoordinationStore, stale: SessionEvent) {
-        self.base = base
-        self.stale = Shared(stale)
-    }
-
-    var session: SessionEvent { stale.withLock { $0 } ?? base.session }
-
-    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        let record = try await base.create(key, value: value, mode: mode)
-        if stale.withLock({ $0 }) != nil {
-            _ = try await base.create(key, value: value, mode: mode)
-            stale.withLock { $0 = nil }
-        }
-        return record
-    }
-}
-
 extension LockTests {
     /// A join the session changed under is removed and made again; a create of it that lands
     /// late (ahead of the new entry) is removed too, as the acquisition's own, rather than left
@@ -416,7 +392,7 @@ extension LockTests {
         let base = try await handles.open()
         let old = base.session
         try await backend.expire(base)
-        let store = LateLandingStore(base, stale: old)
+        let store = LateSessionStore(base, stale: old, firstCreateLandsTwice: true)
         let lease = try #require(try await Lock(store: store, path: path).acquire(timeout: .seconds(5)), "the lock is free")
         #expect(lease.sessionID == base.session.sessionID, "the lease names the session its entry belongs to")
         #expect(try await observer.children(of: path) == [lease.key.name], "one entry: the lease's")
