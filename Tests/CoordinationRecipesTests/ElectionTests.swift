@@ -369,75 +369,6 @@ extension ElectionAndMembershipTests {
     }
 }
 
-/// A handle cut off from its server while the server keeps its session: while cut, it reports
-/// the session suspended since `lastContact` and every read and write fails with
-/// `connectionLoss`; `resume` reports the same session reconnected and lets calls through again.
-final class OutageStore: ForwardingStore {
-    let base: any CoordinationStore
-    private let injected = Broadcast<SessionEvent?>(nil)
-    private let cut = Atomic<Bool>(false)
-    /// How many session streams were asked for: each wait on the session is one.
-    let subscriptions = Broadcast(0)
-
-    init(_ base: any CoordinationStore) { self.base = base }
-
-    func cutOff(lastContact: ContinuousClock.Instant) {
-        let now = base.session
-        cut.store(true, ordering: .sequentiallyConsistent)
-        injected.send(SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: lastContact))
-    }
-
-    func resume() {
-        let now = base.session
-        cut.store(false, ordering: .sequentiallyConsistent)
-        injected.send(SessionEvent(state: .reconnected, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now))
-    }
-
-    private func pass() throws {
-        if cut.load(ordering: .sequentiallyConsistent) { throw CoordinationError(.connectionLoss, "cut off (simulated)") }
-    }
-
-    var session: SessionEvent { injected.current ?? base.session }
-
-    func sessionEvents() -> AsyncStream<SessionEvent> {
-        subscriptions.update { $0 += 1 }
-        let (stream, continuation) = AsyncStream<SessionEvent>.makeStream()
-        let injected = injected
-        let base = base
-        let real = Task {
-            for await event in base.sessionEvents() where injected.current == nil { continuation.yield(event) }
-        }
-        let fake = Task {
-            for await event in injected.subscribe() { if let event { continuation.yield(event) } }
-        }
-        continuation.onTermination = { _ in
-            real.cancel()
-            fake.cancel()
-        }
-        return stream
-    }
-
-    func get(_ key: Key) async throws -> Record? {
-        try pass()
-        return try await base.get(key)
-    }
-
-    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        try pass()
-        return try await base.create(key, value: value, mode: mode)
-    }
-
-    func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
-        try pass()
-        try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
-    }
-
-    func children(of key: Key) async throws -> [String] {
-        try pass()
-        return try await base.children(of: key)
-    }
-}
-
 extension ElectionTests {
     /// A leader cut off for so long that its session must have ended gives up removing its entry
     /// (nothing can remove it); but the server kept the session after all (it may: a TTL is the
@@ -450,7 +381,7 @@ extension ElectionTests {
         defer { Task { await handles.closeAll() } }
         let path = try Key("/election")
         let observer = try await handles.open()
-        let outage = OutageStore(try await handles.open())
+        let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
         let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
         let a = Task {
             try await LeaderElection(store: outage, path: path, identity: "a").lead { lease in
@@ -468,7 +399,7 @@ extension ElectionTests {
         }
         try await waitForEntries(observer, path, count: 2)
         let subscribed = outage.subscriptions.current
-        outage.cutOff(lastContact: .now - outage.base.session.ttl * 3)
+        outage.suspend(lastContact: .now - outage.base.session.ttl * 3)
         // a steps down, fails to remove its entry, and waits for its session (one more stream).
         try await withDeadline("a to wait for its session") { await outage.subscriptions.reach(subscribed + 1) }
         #expect(try await candidates(observer, path).first == first.key.name, "the entry outlived the outage")

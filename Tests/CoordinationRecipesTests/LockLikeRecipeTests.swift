@@ -1,6 +1,7 @@
 import Coordination
 import CoordinationRecipes
 import CoordinationTestSupport
+import Synchronization
 import Testing
 
 /// The lock-like recipes other than ``Lock`` (a semaphore's permit, a read lock, a write lock)
@@ -61,27 +62,42 @@ func waitForEntries(_ store: any CoordinationStore, _ path: Key, count: Int) asy
 
 /// Wraps a store and, when told, reports its session suspended since `lastContact`, as a handle
 /// that lost contact with its server does, while the server (and `base`) still hold the session;
-/// and, when told, reconnected to it again.
+/// and, when told, reconnected to it again. With `failsCallsWhileSuspended`, it is cut off too:
+/// while suspended, every read and write fails with `connectionLoss`.
 final class SuspendableStore: ForwardingStore {
     let base: any CoordinationStore
     private let injected = Broadcast<SessionEvent?>(nil)
+    private let failsCallsWhileSuspended: Bool
+    private let cut = Atomic<Bool>(false)
+    /// How many session streams were asked for: each wait on the session is one.
+    let subscriptions = Broadcast(0)
 
-    init(_ base: any CoordinationStore) { self.base = base }
+    init(_ base: any CoordinationStore, failsCallsWhileSuspended: Bool = false) {
+        self.base = base
+        self.failsCallsWhileSuspended = failsCallsWhileSuspended
+    }
 
     func suspend(lastContact: ContinuousClock.Instant) {
         let now = base.session
+        cut.store(failsCallsWhileSuspended, ordering: .sequentiallyConsistent)
         injected.send(SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: lastContact))
     }
 
     /// Reports contact regained in the same session (the server still held it), as `reconnected`.
     func resume() {
         let now = base.session
+        cut.store(false, ordering: .sequentiallyConsistent)
         injected.send(SessionEvent(state: .reconnected, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now))
+    }
+
+    private func pass() throws {
+        if cut.load(ordering: .sequentiallyConsistent) { throw CoordinationError(.connectionLoss, "cut off (simulated)") }
     }
 
     var session: SessionEvent { injected.current ?? base.session }
 
     func sessionEvents() -> AsyncStream<SessionEvent> {
+        subscriptions.update { $0 += 1 }
         let (stream, continuation) = AsyncStream<SessionEvent>.makeStream()
         let injected = injected
         let base = base
@@ -96,6 +112,26 @@ final class SuspendableStore: ForwardingStore {
             fake.cancel()
         }
         return stream
+    }
+
+    func get(_ key: Key) async throws -> Record? {
+        try pass()
+        return try await base.get(key)
+    }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        try pass()
+        return try await base.create(key, value: value, mode: mode)
+    }
+
+    func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
+        try pass()
+        try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
+    }
+
+    func children(of key: Key) async throws -> [String] {
+        try pass()
+        return try await base.children(of: key)
     }
 }
 
