@@ -139,6 +139,17 @@ extension ConformanceSuite {
             try expectEqual(error.failedOperation, 1, "failedOperation")
             try expect(try await store.exists(try key.child("claim")), "the deleted child must be back (nothing applied)")
         },
+        ConformanceCheck("transaction-delete-child-then-key-grandchild-left", clause: 5, "Deleting a child that has a child of its own and then the key fails with notEmpty at the child's index, and nothing is applied.") { ctx in
+            let store = try await ctx.open()
+            let key = try Key("/run")
+            let grandchild = try key.child("claim").child("below")
+            _ = try await store.create(grandchild, value: [], mode: .persistent)
+            let error = try await expectThrows(code: .notEmpty, "deleting a child with a child of its own, then the key") {
+                try await store.transaction([.delete(try key.child("claim"), ifVersion: nil), .delete(key, ifVersion: nil)])
+            }
+            try expectEqual(error.failedOperation, 0, "failedOperation")
+            try expect(try await store.exists(grandchild), "the grandchild must survive (nothing applied)")
+        },
         ConformanceCheck("transaction-create-existing-node-exists", clause: 5, "Creating an existing key inside a transaction fails with nodeExists at its index.") { ctx in
             let store = try await ctx.open()
             _ = try await store.create(try Key("/x"), value: [], mode: .persistent)
