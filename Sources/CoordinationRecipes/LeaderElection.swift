@@ -49,7 +49,14 @@ public struct LeaderElection: Sendable {
     public func withLeadership<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
-        try await acquirer.withLease(timeout: timeout, value: identity, what: "leadership of \(path)", body)
+        try await withLeadership(timeout: timeout, marker: SequentialQueue.marker(), body)
+    }
+
+    /// ``withLeadership(timeout:_:)`` with the marker its queue entry carries (see ``lead(_:)``).
+    private func withLeadership<T: Sendable>(
+        timeout: Duration?, marker: String, _ body: @escaping @Sendable (LockLease) async throws -> T
+    ) async throws -> T {
+        try await acquirer.withLease(timeout: timeout, value: identity, marker: marker, what: "leadership of \(path)", body)
     }
 
     /// Leads whenever elected, until cancelled: runs `body` each time this candidate becomes
@@ -67,7 +74,7 @@ public struct LeaderElection: Sendable {
         while true {
             try Task.checkCancellation()
             do {
-                try await acquirer.withLease(timeout: nil, value: identity, marker: marker, what: "leadership of \(path)", body)
+                try await withLeadership(timeout: nil, marker: marker, body)
                 return
             } catch let error as RecipeError {
                 // Closing the handle ends its session, and so the leadership: no campaign follows.
