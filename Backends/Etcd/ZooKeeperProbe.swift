@@ -86,56 +86,24 @@ enum ZooKeeperProbe {
 
     /// Connects to one address, sends the handshake and judges the answer; closes the session it opened.
     private static func ask(_ info: addrinfo, deadline: ContinuousClock.Instant) -> Bool {
-        let descriptor = socket(info.ai_family, info.ai_socktype, info.ai_protocol)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        guard fcntl(descriptor, F_SETFL, O_NONBLOCK) == 0 else { return false }
-        if connect(descriptor, info.ai_addr, info.ai_addrlen) != 0 {
-            guard errno == EINPROGRESS, ready(descriptor, for: POLLOUT, until: deadline) else { return false }
-            var failure: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &failure, &length) == 0, failure == 0 else { return false }
-        }
-        guard sendAll(connectRequest, on: descriptor) else { return false }
-        let reply = receiveFrame(on: descriptor, until: deadline)
+        guard case .success(let socket) = ProbeSocket.connect(to: info, until: deadline),
+            socket.sendAll(connectRequest)
+        else { return false }
+        let reply = socket.receive(until: deadline, limit: frameLimit, isComplete: isWholeFrame)
         guard isConnectResponse(reply) else { return false }
-        if sessionID(reply) != 0, sendAll(closeRequest, on: descriptor) {
+        if sessionID(reply) != 0, socket.sendAll(closeRequest) {
             // Its reply, or the hang-up after it: the server has ended the session by then.
-            _ = receiveFrame(on: descriptor, until: deadline)
+            _ = socket.receive(until: deadline, limit: frameLimit, isComplete: isWholeFrame)
         }
         return true
     }
 
-    private static func sendAll(_ bytes: [UInt8], on descriptor: Int32) -> Bool {
-        bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
-    }
+    /// The most of a frame read: a ZooKeeper reply here is short, so a longer announced length
+    /// is read only in part.
+    private static let frameLimit = 64
 
-    /// Reads one length-prefixed frame (as much of it as comes before a hang-up or `deadline`;
-    /// a ZooKeeper reply here is short, so a longer announced length is read only in part).
-    private static func receiveFrame(on descriptor: Int32, until deadline: ContinuousClock.Instant) -> [UInt8] {
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64)
-        func complete() -> Bool { reply.count >= 4 && reply.count >= 4 + min(Int(max(int32(reply, at: 0), 0)), 60) }
-        while !complete(), ready(descriptor, for: POLLIN, until: deadline) {
-            let wanted = reply.count < 4 ? 4 - reply.count : 4 + min(Int(max(int32(reply, at: 0), 0)), 60) - reply.count
-            let received = recv(descriptor, &buffer, wanted, 0)
-            if received < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            guard received > 0 else { break }
-            reply += buffer[0..<received]
-        }
-        return reply
-    }
-
-    /// Waits for `event` on `descriptor`; `false` at the deadline or on an error.
-    private static func ready(_ descriptor: Int32, for event: Int32, until deadline: ContinuousClock.Instant) -> Bool {
-        while true {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { return false }
-            var ready = pollfd(fd: descriptor, events: Int16(event), revents: 0)
-            let milliseconds = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
-            let polled = poll(&ready, 1, milliseconds)
-            if polled < 0 && errno == EINTR { continue }
-            return polled == 1
-        }
+    /// Whether `reply` holds a whole length-prefixed frame (or as much of one as ``frameLimit`` allows).
+    private static func isWholeFrame(_ reply: [UInt8]) -> Bool {
+        reply.count >= 4 && reply.count >= 4 + min(Int(max(int32(reply, at: 0), 0)), frameLimit - 4)
     }
 }

@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 import Synchronization
 
@@ -115,49 +116,22 @@ enum HostProbe {
     }
 
     private static func connectOnce(_ info: addrinfo, timeout: Duration, identify: Bool) -> Outcome {
-        let descriptor = socket(info.ai_family, info.ai_socktype, info.ai_protocol)
-        guard descriptor >= 0 else { return .undecided }
-        defer { close(descriptor) }
-        guard fcntl(descriptor, F_SETFL, O_NONBLOCK) == 0 else { return .undecided }
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        if connect(descriptor, info.ai_addr, info.ai_addrlen) != 0 {
-            if errno == ECONNREFUSED { return .refused("connection refused") }
-            guard errno == EINPROGRESS else { return .undecided }
-            var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-            guard poll(&ready, 1, milliseconds) == 1 else { return .undecided }
-            var failure: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &failure, &length) == 0 else { return .undecided }
-            if failure != 0 { return failure == ECONNREFUSED ? .refused("connection refused") : .undecided }
+        switch ProbeSocket.connect(to: info, until: .now + timeout) {
+        case .failure(.refused): return .refused("connection refused")
+        case .failure(.undecided): return .undecided
+        case .success(let socket):
+            guard identify else { return .accepted }
+            return ask(socket, until: .now + timeout)
         }
-        guard identify else { return .accepted }
-        return ask(descriptor, milliseconds: milliseconds)
     }
 
-    /// Sends the probe request on a connected non-blocking socket and judges the first line of
-    /// the answer. Silence, a hang-up or a ZooKeeper answer is `.accepted`: only an answer that
-    /// ZooKeeper never gives is held against the server.
-    private static func ask(_ descriptor: Int32, milliseconds: Int32) -> Outcome {
-        let request = NotZooKeeper.probeRequest
-        let sent = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == request.count else { return .accepted }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(milliseconds))
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
+    /// Sends the probe request on a connected socket and judges the first line of the answer.
+    /// Silence, a hang-up or a ZooKeeper answer is `.accepted`: only an answer that ZooKeeper
+    /// never gives is held against the server.
+    private static func ask(_ socket: borrowing ProbeSocket, until deadline: ContinuousClock.Instant) -> Outcome {
+        guard socket.sendAll(NotZooKeeper.probeRequest) else { return .accepted }
         // A status line is short: stop at its end, a hang-up, or the deadline.
-        while !reply.contains(10), reply.count < 512 {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { break }
-            var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let wait = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
-            let polled = poll(&ready, 1, wait)
-            if polled < 0 && errno == EINTR { continue }
-            guard polled == 1 else { break }
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            guard count > 0 else { break }
-            reply += buffer[0..<count]
-        }
+        let reply = socket.receive(until: deadline, limit: 512) { $0.contains(10) }
         return NotZooKeeper.probeReplyProblem(reply).map(Outcome.notZooKeeper) ?? .accepted
     }
 }
