@@ -256,7 +256,21 @@ enum ShellJobHandler {
         if case .exited(0) = status {
             return RunOutput(message: nil, stdoutTail: out, stderrTail: err)
         }
-        throw RunFailure("command \(ending)", stdoutTail: out, stderrTail: err)
+        throw RunFailure(failureMessage(ending: ending, status: status, stderrTail: err), stdoutTail: out, stderrTail: err)
+    }
+
+    /// A failed command's message, for `coord runs`' table (which shows no tails): the shell's
+    /// 127 and 126 ("no such command", "cannot execute") also quote the shell's last word on
+    /// stderr, which names the command, since "exited with status 127" alone tells nobody.
+    static func failureMessage(ending: String, status: TerminationStatus, stderrTail: String?) -> String {
+        let why: String
+        switch status {
+        case .exited(127): why = "the shell's status for a command not found"
+        case .exited(126): why = "the shell's status for a command found but not executable"
+        default: return "command \(ending)"
+        }
+        let last = stderrTail?.split(separator: "\n").last(where: { !$0.allSatisfy(\.isWhitespace) }).map { ": " + $0 } ?? ""
+        return "command \(ending), \(why)\(last)"
     }
 
     /// The process group of one command (its supervisor leads it), and when it was told to stop.

@@ -58,6 +58,24 @@ struct ShellJobHandlerTests {
         }
     }
 
+    /// "exited with status 127" was all `coord runs` showed of a misspelt command: the name and
+    /// the shell's words were only in the stderr tail, which its table does not show.
+    @Test(
+        "a command that does not exist, or cannot be executed, fails with a message naming it",
+        arguments: [
+            ("no-such-command-xyz --flag", "command exited with status 127, the shell's status for a command not found: /bin/sh: 1: no-such-command-xyz: not found"),
+            ("/dev/null", "command exited with status 126, the shell's status for a command found but not executable: /bin/sh: 1: /dev/null: Permission denied"),
+            ("exit 3", "command exited with status 3"),
+        ])
+    func missingCommand(command: String, message: String) async throws {
+        do {
+            _ = try await ShellJobHandler.run(Self.context(command), grace: .milliseconds(300))
+            Issue.record("\(command) succeeded")
+        } catch let failure as RunFailure {
+            #expect(failure.message == message)
+        }
+    }
+
     /// A command that ends on SIGTERM ends the stop at once: the grace is a most, not a wait.
     @Test("a stopped command that honours SIGTERM is not held for the grace period")
     func stoppedCommandEndsAtOnce() async throws {
