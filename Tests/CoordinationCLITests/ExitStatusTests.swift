@@ -18,7 +18,7 @@ struct ExitStatusTests {
             (["job", "add", "x", "--handler", "h", "--shards", "0"], "--shards must be between 1 and"),
             (["job", "add", "x", "--handler", "h", "--shards", "-2"], "--shards must be between 1 and"),
             (["job", "add", "x", "--handler", "h", "--strategy", "foo"], "--strategy: unknown placement strategy 'foo'; known: compete,"),
-            (["job", "add", "x", "--handler", "h", "--cron", "x"], "--cron: cron expression 'x' has 1 fields"),
+            (["job", "add", "x", "--handler", "h", "--cron", "x"], "--cron: cron expression 'x' has 1 field;"),
             (["job", "add", "x", "--handler", "h", "--backoff", "soon"], "--backoff soon"),
             (["job", "add", "x", "--handler", "h", "--labels", "zone"], "--labels: 'zone' is not k=v"),
             (["job", "add", "x", "--handler", "h", "--misfire", "later"], "--misfire: unknown misfire policy 'later'"),

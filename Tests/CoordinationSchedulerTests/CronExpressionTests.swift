@@ -42,6 +42,10 @@ import Testing
 
     @Test(arguments: [
         ("* * * *", "has 4 fields"),
+        ("0 0 0 * * * 2026", "has 7 fields (a year field is not taken); write 6"),
+        ("x", "has 1 field; write 6"),
+        ("@every 5m", "uses @every, which is not a macro coord knows; the macros are @yearly (or @annually), @monthly, @weekly, @daily (or @midnight), @hourly; a fixed interval is an every schedule"),
+        ("@reboot", "uses @reboot, which is not a macro coord knows"),
         ("*/0 * * * * *", "step '0'"),
         ("61 * * * * *", "outside 0-59"),
         ("0 0 25 * * *", "field 'hour' has 25"),

@@ -25,11 +25,22 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
     /// - Throws: `invalidConfiguration` naming the field and what is wrong with it.
     public init(_ text: String) throws(CoordinationError) {
         self.text = text
-        let expanded = Self.macros[text.trimmingCharacters(in: .whitespaces).lowercased()] ?? text
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let expanded = Self.macros[trimmed] ?? text
+        // Counted as fields, `@every 5m` or `@reboot` were "2 fields" or "1 fields": say what they are.
+        if Self.macros[trimmed] == nil, let word = trimmed.split(separator: " ").first, word.hasPrefix("@") {
+            let interval = word == "@every" ? "; a fixed interval is an every schedule, not a cron expression" : ""
+            throw Self.problem(
+                text, "uses \(word), which is not a macro coord knows; the macros are \(Self.macroNames)\(interval)")
+        }
         var fields = expanded.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         if fields.count == 5 { fields.insert("0", at: 0) }
         guard fields.count == 6 else {
-            throw Self.problem(text, "has \(fields.count) fields; write 6 (second minute hour day month weekday) or 5 (minute hour day month weekday)")
+            let count = fields.count == 1 ? "1 field" : "\(fields.count) fields"
+            // Quartz's 7th field, a year, is the likeliest 7th.
+            let year = fields.count == 7 ? " (a year field is not taken)" : ""
+            throw Self.problem(
+                text, "has \(count)\(year); write 6 (second minute hour day month weekday) or 5 (minute hour day month weekday)")
         }
         seconds = try Self.parse(fields[0], Field.second, in: text)
         minutes = try Self.parse(fields[1], Field.minute, in: text)
@@ -116,6 +127,9 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
         "@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
         "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *", "@hourly": "0 0 * * * *",
     ]
+
+    /// The macros, for messages, in the order of their periods.
+    static let macroNames = "@yearly (or @annually), @monthly, @weekly, @daily (or @midnight), @hourly"
 
     /// Vixie cron's test for an unrestricted day field: its first character, so `*/2` counts too.
     static func startsAsWildcard(_ field: String) -> Bool { field.hasPrefix("*") || field.hasPrefix("?") }
