@@ -133,9 +133,10 @@ struct JobShow: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try JobLookup.checkIDs([id])
         let context = try await CommandContext.make(global)
         try await context.withScheduler { scheduler in
-            guard let view = try await scheduler.job(id) else { throw CoordinationError(.noNode, "no job \(id)") }
+            guard let view = try await scheduler.job(id) else { throw JobLookup.missing(id) }
             let active = try await scheduler.activeRuns(of: id)
             let next = SchedulerTables.nextFire(view, now: Date())
             if json {
@@ -182,7 +183,7 @@ enum JobControl {
         @Argument(help: "The ids of the jobs to remove.") var ids: [String]
 
         func run() async throws {
-            try await JobControl.act(global) { scheduler in
+            try await JobControl.act(global, ids: ids) { scheduler in
                 var missing: [String] = []
                 // A repeated id would otherwise be reported missing the second time.
                 var seen = Set<String>()
@@ -199,7 +200,7 @@ enum JobControl {
                     let others = Set(ids).count > missing.count ? " (the others were removed)" : ""
                     throw CoordinationError(
                         .noNode,
-                        "no \(missing.count == 1 ? "job" : "jobs") \(missing.joined(separator: ", "))\(others); coord jobs lists the jobs there are")
+                        "no \(missing.count == 1 ? "job" : "jobs") \(missing.joined(separator: ", "))\(others); \(JobLookup.listHint)")
                 }
             }
         }
@@ -211,7 +212,7 @@ enum JobControl {
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
         func run() async throws {
-            try await JobControl.act(global) { scheduler in
+            try await JobControl.act(global, id: id) { scheduler in
                 // Silent either way, a second pause would not tell a mistyped intent from a done one.
                 let already = try await scheduler.job(id)?.state.paused == true
                 try await scheduler.pause(id)
@@ -226,7 +227,7 @@ enum JobControl {
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
         func run() async throws {
-            try await JobControl.act(global) { scheduler in
+            try await JobControl.act(global, id: id) { scheduler in
                 let notPaused = try await scheduler.job(id).map { !$0.state.paused } ?? false
                 try await scheduler.resume(id)
                 if notPaused { StandardStreams.writeError("coord: note: \(id) was not paused") }
@@ -241,7 +242,7 @@ enum JobControl {
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
         func run() async throws {
-            try await JobControl.act(global) { scheduler in
+            try await JobControl.act(global, id: id) { scheduler in
                 let runs: [String]
                 do {
                     runs = try await scheduler.trigger(id)
@@ -269,7 +270,7 @@ enum JobControl {
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The job's id.") var id: String
         func run() async throws {
-            try await JobControl.act(global) { scheduler in
+            try await JobControl.act(global, id: id) { scheduler in
                 StandardStreams.writeLine(Self.summary(of: try await scheduler.cancel(id), job: id))
             }
         }
@@ -283,8 +284,15 @@ enum JobControl {
         }
     }
 
-    static func act(_ global: GlobalOptions, _ body: (Scheduler) async throws -> Void) async throws {
+    /// Runs `body` on the scheduler, once `ids` are known to be ids a job can have.
+    static func act(_ global: GlobalOptions, ids: [String], _ body: (Scheduler) async throws -> Void) async throws {
+        try JobLookup.checkIDs(ids)
         let context = try await CommandContext.make(global)
         try await context.withScheduler(body)
+    }
+
+    /// ``act(_:ids:_:)`` for one job: its absence is named with where the ids are listed.
+    static func act(_ global: GlobalOptions, id: String, _ body: (Scheduler) async throws -> Void) async throws {
+        try await act(global, ids: [id]) { scheduler in try await JobLookup.acting(on: id, in: scheduler) { try await body(scheduler) } }
     }
 }

@@ -22,9 +22,10 @@ struct RunsCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per run.") var json = false
 
     func run() async throws {
+        try JobLookup.checkIDs([id])
         let context = try await CommandContext.make(global)
         let rows = try await context.withScheduler { scheduler in
-            guard try await scheduler.job(id) != nil else { throw CoordinationError(.noNode, "no job \(id)") }
+            guard try await scheduler.job(id) != nil else { throw JobLookup.missing(id) }
             let active = try await scheduler.activeRuns(of: id).map(RunRow.init)
             let history = try await scheduler.history(of: id).map(RunRow.init)
             return active + history

@@ -253,7 +253,10 @@ struct SchedulerCommandTests {
             let result = try await coord.run(["--store", "memory://"] + arguments)
             if arguments.first == "job" {
                 // A failure: the note joins its one line.
-                #expect(result.status == 2 && result.stderrLines == ["coord: no job x (note: \(CommandContext.memoryNote))"], "\(result.stderr)")
+                #expect(
+                    result.status == 2
+                        && result.stderrLines == ["coord: no job x; coord jobs lists the jobs there are (note: \(CommandContext.memoryNote))"],
+                    "\(result.stderr)")
             } else {
                 #expect(result.status == 0 && result.stderrLines.last == note, "\(arguments): \(result.stderr)")
             }
@@ -357,6 +360,25 @@ struct SchedulerCommandTests {
         #expect(result.stderr.hasPrefix("coord: ") && result.stderr.contains(problem), "\(result.stderr)")
         #expect(!result.stderr.contains("/scheduler/"), "no key of the layout in a message")
         #expect(result.stdout.isEmpty)
+    }
+
+    /// Looked up as it was, an id no job can have failed only once the store was open, with
+    /// status 6 and a key of the scheduler's layout (`invalid key segment 'a/b' under /scheduler/jobs/2d`).
+    @Test(
+        "show, rm, pause, resume, trigger, cancel and runs refuse an id no job can have with status 64 before any I/O",
+        arguments: [["job", "show"], ["job", "rm", "fine"], ["job", "pause"], ["job", "resume"], ["job", "trigger"], ["job", "cancel"], ["runs"]])
+    func lookupOfImpossibleID(command: [String]) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        for (id, problem) in [("a/b", "a segment must not contain '/'"), ("..", "segment '..' is not allowed"), ("", "empty segment")] {
+            let result = try await coord.run(["--store", "etcd://127.0.0.1:9/none"] + command + [id])
+            #expect(result.status == 64, "\(command) \(id): \(result.stderr)")
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("coord: \(id.isEmpty ? "''" : "'\(id)'") cannot be a job id: \(problem)"), "\(result.stderr)")
+            #expect(result.stderr.contains("(coord jobs lists the jobs there are)"), "\(result.stderr)")
+            #expect(!result.stderr.contains("/scheduler/"), "no key of the layout in a message")
+            #expect(result.stdout.isEmpty)
+        }
     }
 
     /// With a global option before `job add`, `-dash` was read as -d -a -s -h: the help, status 0, nothing added.

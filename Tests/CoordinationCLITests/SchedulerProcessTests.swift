@@ -270,7 +270,12 @@ struct SchedulerProcessTests {
         #expect((object["spec"] as? [String: Any])?["id"] as? String == "hourly")
         #expect(try await coordRun(["job", "rm", "hourly"]).status == 0)
         let gone = try await coordRun(["job", "show", "hourly"])
-        #expect(gone.status == 2 && gone.stderrLines == ["coord: no job hourly"])
+        #expect(gone.status == 2 && gone.stderrLines == ["coord: no job hourly; coord jobs lists the jobs there are"])
+        // Every command on one job names a missing one alike (those the scheduler refused used to say only "no job ID").
+        for command in [["job", "pause"], ["job", "resume"], ["job", "trigger"], ["job", "cancel"], ["runs"]] {
+            let missing = try await coordRun(command + ["hourly"])
+            #expect(missing.status == 2 && missing.stderrLines == ["coord: no job hourly; coord jobs lists the jobs there are"], "\(command): \(missing.stderr)")
+        }
         await handles.closeAll()
     }
 
