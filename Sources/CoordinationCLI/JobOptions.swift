@@ -84,9 +84,19 @@ struct JobOptions: ParsableArguments {
         }
         var schedule = JobSchedule.once(at: nil)
         if let cron {
+            // Some crons take `@every 5m` (Go's robfig/cron); here that is a flag of its own.
+            let words = cron.split(separator: " ", omittingEmptySubsequences: true)
+            if words.count == 2, words[0].lowercased() == "@every" {
+                throw CommandLineProblem("--cron '\(cron)': a fixed interval is not a cron expression here; write --every \(words[1])")
+            }
             schedule = .cron(try CommandLineProblem.checking("--cron") { () throws(CoordinationError) in try CronExpression(cron) })
         }
-        if let interval = try OptionValue.duration(every, option: "--every") { schedule = .every(interval, start: nil) }
+        if let interval = try OptionValue.duration(every, option: "--every") {
+            guard interval >= JobSpec.shortestInterval else {
+                throw CommandLineProblem("--every \(every ?? "") is too short; the shortest interval is \(DurationText.format(JobSpec.shortestInterval))")
+            }
+            schedule = .every(interval, start: nil)
+        }
         if let at { schedule = .once(at: try Self.time(at, now: now)) }
         var retry = RetryPolicy(maxRetries: retries ?? 0)
         if let base = try OptionValue.duration(backoff, option: "--backoff") {

@@ -154,6 +154,11 @@ enum JobsFileValues {
                 throw problem(#""schedule" of kind "every" needs "everyMs", the interval in milliseconds, e.g. "everyMs": 60000"#)
             }
             try wholeNumber(&schedule, "everyMs", example: "60000 (1 minute)", within: "schedule", job: name)
+            // The job's own check says "fixed rate interval", a name the file does not use.
+            let shortest = JobSpec.shortestInterval / .milliseconds(1)
+            if let every = schedule["everyMs"] as? Int64, Double(every) < shortest {
+                throw problem(#""schedule"."everyMs" must be at least \#(Int(shortest)) (milliseconds), e.g. "everyMs": 60000 (1 minute); got \#(every)"#)
+            }
             try time(&schedule, "start", job: name)
         }
         object["schedule"] = schedule

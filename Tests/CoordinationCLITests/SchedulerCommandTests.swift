@@ -349,6 +349,10 @@ struct SchedulerCommandTests {
             (["-dash", "--command", "true"], "-dash was read as options, not as the job's id: a job id cannot start with '-'"),
             (["--command", "true", "-dax"], "-dax was read as options, not as the job's id"),
             (["--command", "true", "--", "-dash"], "id '-dash' starts with '-'"),
+            (["j", "--command", "true", "--cron", "@every 5m"], "--cron '@every 5m': a fixed interval is not a cron expression here; write --every 5m"),
+            (["j", "--command", "true", "--cron", "@reboot"], "'@reboot' uses @reboot, which is not a macro coord knows; the macros are @yearly"),
+            (["j", "--command", "true", "--cron", "0 0 0 * * * 2026"], "has 7 fields (a year field is not taken); write 6"),
+            (["j", "--command", "true", "--every", "5ms"], "--every 5ms is too short; the shortest interval is 10ms"),
         ])
     func refusedWithUsageStatus(arguments: [String], problem: String) async throws {
         let coord = try CoordProcess()
@@ -431,6 +435,10 @@ struct SchedulerCommandTests {
             (
                 #"[{"id": "bigjob", "handler": "h", "payloadText": ""# + String(repeating: "a", count: 990_000) + #""}]"#,
                 "job bigjob: payload is 990000 bytes; at most "
+            ),
+            (
+                #"[{"id": "fast", "command": "true", "schedule": {"kind": "every", "everyMs": 5}}]"#,
+                #"job fast: "schedule"."everyMs" must be at least 10 (milliseconds), e.g. "everyMs": 60000 (1 minute); got 5"#
             ),
         ]
         for (text, problem) in cases {

@@ -59,6 +59,9 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// limit (64).
     public static let maxShards = CoordinationLimits.maxTransactionOperations - JobSubmission.folderCount
 
+    /// The shortest interval of an `every` schedule.
+    public static let shortestInterval: Duration = .milliseconds(10)
+
     /// How far ahead a cron job must have a fire time to be accepted. An expression has no year
     /// field, so the rarest one (February 29) still fires at least every 8 years (2096, then 2104):
     /// one with no fire time in 8 years never fires.
@@ -88,7 +91,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
         if retry.maxRetries < 0 { throw invalid("retries must not be negative, got \(retry.maxRetries)") }
         if retry.backoffBase <= .zero { throw invalid("retry back-off base must be positive") }
         if retry.backoffCap < retry.backoffBase { throw invalid("retry back-off cap must be at least its base") }
-        if case .every(let interval, _) = schedule, interval < .milliseconds(10) {
+        if case .every(let interval, _) = schedule, interval < Self.shortestInterval {
             throw invalid("fixed rate interval must be at least 10ms, got \(DurationText.format(interval))")
         }
         // A run id holds its fire time's epoch milliseconds in 16 digits (see ``RunID``), which
