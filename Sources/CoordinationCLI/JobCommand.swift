@@ -55,6 +55,8 @@ struct JobAdd: AsyncParsableCommand {
         case (nil, let file?):
             guard !job.anyGiven else { throw CommandLineProblem("--file cannot go with flags that define a job") }
             specs = try JobsFile.decode(try await Self.read(file), source: file)
+            // Adding nothing succeeds (a generated file may hold no job), but not in silence.
+            if specs.isEmpty { StandardStreams.writeError("coord: note: \(JobsFile.emptyNote(file)): nothing was added") }
         case (nil, nil): throw CommandLineProblem("give the job's ID (or --file JOBS.json)")
         case (_?, _?): throw CommandLineProblem("give a job ID or --file, not both")
         }

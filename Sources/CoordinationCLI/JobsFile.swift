@@ -57,6 +57,11 @@ enum JobsFile {
         return specs
     }
 
+    /// What a file that parses but holds no job (`[]`) is told.
+    static func emptyNote(_ source: String) -> String {
+        "\(source) holds no jobs (an empty array)"
+    }
+
     /// `"command": "…"` → the shell handler with the command as payload.
     private static func expandCommand(_ object: inout [String: Any], job name: String) throws(CoordinationError) {
         guard let command = object.removeValue(forKey: "command") else {

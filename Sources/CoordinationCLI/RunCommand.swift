@@ -64,6 +64,8 @@ struct RunCommand: AsyncParsableCommand {
         guard (1...64).contains(workers) else { throw CommandLineProblem("--workers must be between 1 and 64, got \(workers)") }
         guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         let specs = if let jobsFile { try JobsFile.decode(try await JobAdd.read(jobsFile), source: jobsFile) } else { ExampleJobs.all }
+        // Not refused: on a shared store the workers still run the jobs others add.
+        if let jobsFile, specs.isEmpty { StandardStreams.writeError("coord: note: \(JobsFile.emptyNote(jobsFile))") }
         let context = try await CommandContext.make(global)
         try await context.withStore { client in
             // Each worker has a store handle (a session) of its own, as separate processes would.

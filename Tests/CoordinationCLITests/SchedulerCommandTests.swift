@@ -385,6 +385,19 @@ struct SchedulerCommandTests {
         }
     }
 
+    @Test("a jobs file holding no job is said so on stderr: job add --file adds nothing, coord run runs nothing of its own")
+    func emptyJobsFile() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write("[]", to: "empty.json")
+        let added = try await coord.run(["job", "add", "--file", file])
+        #expect(added.status == 0 && added.stdout.isEmpty, "\(added.stderr)")
+        #expect(added.stderrLines.first == "coord: note: \(file) holds no jobs (an empty array): nothing was added", "\(added.stderr)")
+        let ran = try await coord.run(["run", file, "--until-idle"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.stderrLines == ["coord: note: \(file) holds no jobs (an empty array)"], "\(ran.stderr)")
+    }
+
     /// With a global option before `job add`, `-dash` was read as -d -a -s -h: the help, status 0, nothing added.
     @Test("an option-like id is named after global options too")
     func optionLikeIDAfterGlobalOptions() async throws {
