@@ -40,6 +40,58 @@ struct JobAdd: AsyncParsableCommand {
             does an id that exists (status 3, naming every such id; coord job rm them first). \
             Jobs are written several to a transaction: should another client add one of the \
             ids between the check and the writes, the jobs of the transactions before it stay.
+
+            Schedules (all in UTC):
+              --cron EXPR  6 fields: second minute hour day month weekday
+                           ('0 30 2 * * *' is 02:30:00 daily), or the classic 5
+                           without seconds ('30 2 * * *'). A field takes *, 5,
+                           1-5, 1,3, */15 or 1-30/2; month and weekday names
+                           too (JAN, MON-FRI); the day fields ? as *. Macros:
+                           @yearly, @monthly, @weekly, @daily, @hourly.
+              --every D    first fires one interval after the job is added
+                           (coord job trigger runs it at once); at least 10ms.
+              --at T       2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00 (Z
+                           or an offset is required), or +D from now (+10m);
+                           a time already past runs now.
+            Durations (--every, --timeout, --backoff, +D): one number and one
+            unit, ms, s, m, h or d (500ms, 30s, 90m, 2d); a bare number is
+            seconds; 1h30m is written 90m.
+
+            Strategies (--strategy), who runs each run:
+              compete          the default: any worker able to; first claim wins
+              round-robin      the leader assigns runs to workers in turn
+              random           the leader assigns each run to a random worker
+              least-loaded     the leader assigns each run to the worker with
+                               the most free capacity
+              weighted         the leader assigns in proportion to the
+                               workers' --weight
+              consistent-hash  the leader assigns by a hash ring over worker
+                               ids: each item sticks to one worker, which gets
+                               its share back when it returns
+              broadcast        every live worker able to runs each fire time
+                               (not with --shards)
+            A worker is able to run a job when it has the job's handler (coord
+            worker has the shell one, for --command) and all of its --labels.
+
+            Overlap (--overlap), a fire time while a run is still active:
+              queue (the default) runs it after; skip records it as skipped;
+              replace cancels the active run and runs the new one.
+            Misfire (--misfire, --cron and --every only), fire times the leader
+            found late (no worker was running then):
+              fire-once-now (the default) runs the latest once; skip records
+              them as skipped.
+
+            Examples:
+              coord job add nightly --command './backup.sh' --cron '0 0 3 * * *' \\
+                  --retries 3 --backoff 30s --timeout 30m
+              coord job add poll --command 'curl -fsS http://svc/health' --every 30s \\
+                  --overlap skip
+              coord job add resize --command './resize.sh "$COORD_SHARD_PARAM"' \\
+                  --shard-params small,medium,large --strategy consistent-hash
+              coord job add report --command 'make report' --at 2026-01-31T08:00:00+01:00
+              coord job add cleanup --command 'rm -rf /tmp/cache/*' --strategy broadcast \\
+                  --labels role=web
+              coord job add --file jobs.json     (coord run --example prints one)
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions

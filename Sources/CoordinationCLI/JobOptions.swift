@@ -7,17 +7,19 @@ import Foundation
 struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Run this shell command (the built-in shell handler).", valueName: "cmd")) var command: String?
     @Option(help: ArgumentHelp("Run this handler, registered in a worker's code.", valueName: "name")) var handler: String?
-    @Option(help: ArgumentHelp("Fire on a cron expression with seconds (sec min hour day month weekday), UTC.", valueName: "expr"))
+    @Option(help: ArgumentHelp(
+            "Fire on a cron expression, UTC: sec min hour day month weekday, the classic 5 fields without sec, or @daily etc.",
+            valueName: "expr"))
     var cron: String?
     // Unconditional: a negative number is taken as the value (and refused by name, or for
     // --priority kept), not as an unknown option.
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Fire every DURATION: a number and a unit, ms, s, m, h or d (30s, 90m).", valueName: "duration"))
+        help: ArgumentHelp("Fire every DURATION: a number and a unit, ms, s, m, h or d (30s, 90m); first one interval from now.", valueName: "duration"))
     var every: String?
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Fire once at TIME: ISO 8601 (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
+        help: ArgumentHelp("Fire once at TIME: ISO 8601 with Z or an offset (2026-01-31T12:00:00Z) or +DURATION (+30s).", valueName: "time"))
     var at: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Split each fire time into N items (1…\(JobSpec.maxShards)).", valueName: "n"))
     var shards: Int?
@@ -29,13 +31,13 @@ struct JobOptions: ParsableArguments {
         help: ArgumentHelp(
             "Placement: compete, round-robin, random, least-loaded, weighted, consistent-hash, broadcast.", valueName: "s"))
     var strategy: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed attempt.", valueName: "n")) var retries: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed or timed-out attempt (default 0).", valueName: "n")) var retries: Int?
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s).", valueName: "d"))
+        help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s; a duration such as 500ms, 30s).", valueName: "d"))
     var backoff: String?
     @Option(
-        parsing: .unconditional, help: ArgumentHelp("Cancel an attempt after this long and record it as timed out.", valueName: "d"))
+        parsing: .unconditional, help: ArgumentHelp("Stop an attempt after this long (30s, 5m, 2h) and record it as timed out.", valueName: "d"))
     var timeout: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first (may be negative).", valueName: "n")) var priority: Int?
     @Option(help: ArgumentHelp("Labels a worker must have, k=v,… (each key once).", valueName: "k=v,…")) var labels: String?

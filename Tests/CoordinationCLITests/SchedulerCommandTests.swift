@@ -385,6 +385,25 @@ struct SchedulerCommandTests {
         }
     }
 
+    @Test("job add --help teaches: the schedules' forms, what each strategy does, the policies, and examples")
+    func jobAddHelp() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let help = try await coord.run(["job", "add", "--help"])
+        #expect(help.status == 0)
+        let text = help.stdoutText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for strategy in ["compete", "round-robin", "random", "least-loaded", "weighted", "consistent-hash", "broadcast"] {
+            #expect(help.stdoutText.contains("\n  \(strategy) "), "\(strategy) is not explained: \(help.stdoutText)")
+        }
+        for phrase in [
+            "the classic 5 without seconds", "Macros: @yearly", "Z or an offset is required", "a bare number is seconds",
+            "first fires one interval after the job is added", "replace cancels the active run",
+            "fire-once-now (the default) runs the latest once", "Examples:", "coord job add nightly --command",
+        ] {
+            #expect(text.contains(phrase), "\(phrase): \(help.stdoutText)")
+        }
+    }
+
     @Test("a jobs file holding no job is said so on stderr: job add --file adds nothing, coord run runs nothing of its own")
     func emptyJobsFile() async throws {
         let coord = try CoordProcess()
