@@ -111,6 +111,12 @@ struct JobOptions: ParsableArguments {
                 "--shard-params gives \(parameters.count) parameters for --shards \(shards): give at most one per shard, "
                     + "or leave --shards out for one shard per parameter")
         }
+        // The job's own check says "a broadcast job cannot also be sharded", naming no flag.
+        if strategy.map(JobValueSpellings.camelCase) == PlacementStrategy.broadcast.rawValue, (shards ?? parameters.count) > 1 {
+            throw CommandLineProblem(
+                "--strategy broadcast runs each fire time once on every worker, so it cannot be split into items: "
+                    + "leave out --shards and --shard-params, or give another strategy")
+        }
         let spec = JobSpec(
             id: id, handler: handlerName, payload: payloadBytes, schedule: schedule,
             // One item per parameter unless told otherwise: the parameters name the items.

@@ -353,6 +353,8 @@ struct SchedulerCommandTests {
             (["j", "--command", "true", "--cron", "@reboot"], "'@reboot' uses @reboot, which is not a macro coord knows; the macros are @yearly"),
             (["j", "--command", "true", "--cron", "0 0 0 * * * 2026"], "has 7 fields (a year field is not taken); write 6"),
             (["j", "--command", "true", "--every", "5ms"], "--every 5ms is too short; the shortest interval is 10ms"),
+            (["j", "--command", "true", "--strategy", "broadcast", "--shards", "2"], "--strategy broadcast runs each fire time once on every worker, so it cannot be split into items"),
+            (["j", "--command", "true", "--strategy", "broadcast", "--shard-params", "a,b"], "leave out --shards and --shard-params"),
         ])
     func refusedWithUsageStatus(arguments: [String], problem: String) async throws {
         let coord = try CoordProcess()
