@@ -28,11 +28,14 @@ struct JobAdd: AsyncParsableCommand {
         abstract: "Submit a job.",
         discussion: """
             Without --cron, --every or --at the job runs once, now. --command runs a shell \
-            command (with COORD_JOB_ID, COORD_RUN_ID, COORD_SHARD, COORD_SHARDS, \
-            COORD_SHARD_PARAM, COORD_ATTEMPT, COORD_FENCING_TOKEN and COORD_WORKER_ID in its \
-            environment) on \
-            `coord worker`; --handler names code registered in your own workers. With --file, \
-            submits every job of a jobs file (see coord run --example) instead.
+            command on `coord worker`; --handler names code registered in your own workers. \
+            With --file, submits every job of a jobs file (see coord run --example) instead.
+
+            A command's environment: COORD_JOB_ID; COORD_RUN_ID (one per fire time and item, \
+            the same on a retry); COORD_SHARD, the item, 0 to COORD_SHARDS - 1; COORD_SHARDS; \
+            COORD_SHARD_PARAM, the item's --shard-params entry (when given); COORD_ATTEMPT, 1 \
+            for the first; COORD_FENCING_TOKEN, a number larger for every later claim of the \
+            job, for a sink to refuse older writers; COORD_WORKER_ID.
 
             Every job is checked, and the store asked whether any of their ids exists, before \
             anything is written: a bad job adds nothing (status 64 for a bad flag, 7 for a bad \

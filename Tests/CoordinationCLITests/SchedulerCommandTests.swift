@@ -401,6 +401,7 @@ struct SchedulerCommandTests {
             "the classic 5 without seconds", "Macros: @yearly", "Z or an offset is required", "a bare number is seconds",
             "first fires one interval after the job is added", "replace cancels the active run",
             "fire-once-now (the default) runs the latest once", "Examples:", "coord job add nightly --command",
+            "COORD_SHARD, the item, 0 to COORD_SHARDS - 1", "COORD_ATTEMPT, 1 for the first",
         ] {
             #expect(text.contains(phrase), "\(phrase): \(help.stdoutText)")
         }

@@ -107,7 +107,7 @@ struct SchedulerProcessTests {
         let store = try await handles.open()
 
         let sink = coord.directory.appendingPathComponent("sink.txt").path
-        let command = "echo \"$COORD_JOB_ID $COORD_FENCING_TOKEN $COORD_SHARD/$COORD_SHARDS $COORD_ATTEMPT\" >> '\(sink)'; echo \"out $COORD_SHARD\"; echo oops >&2"
+        let command = "echo \"$COORD_JOB_ID $COORD_FENCING_TOKEN $COORD_SHARD/$COORD_SHARDS $COORD_ATTEMPT $COORD_RUN_ID $COORD_WORKER_ID\" >> '\(sink)'; echo \"out $COORD_SHARD\"; echo oops >&2"
         let jobs = ["j1", "j2", "j3", "j4"]
         for job in jobs {
             let added = try await coord.run(["--store", url, "job", "add", job, "--command", command])
@@ -146,6 +146,10 @@ struct SchedulerProcessTests {
             #expect(row["stderrTail"] as? String == "oops\n")
         }
         #expect(Set(runRows.compactMap { $0["stdoutTail"] as? String }) == ["out 0\n", "out 1\n"])
+        // Each command's COORD_RUN_ID, COORD_WORKER_ID and COORD_FENCING_TOKEN are its run's, as coord runs shows them.
+        let seen = Set(lines.filter { $0[0] == "s" && $0.count == 6 }.map { "\($0[4]) \($0[5]) \($0[1])" })
+        let shown = Set(runRows.map { "\($0["run"] as? String ?? "?") \($0["worker"] as? String ?? "?") \(($0["token"] as? NSNumber)?.int64Value ?? -1)" })
+        #expect(seen == shown, "the commands saw \(seen); coord runs shows \(shown)")
         let listed = try await coord.run(["--store", url, "jobs", "--json"])
         #expect(listed.status == 0)
         #expect(listed.stdoutText.split(separator: "\n").count == 5)
