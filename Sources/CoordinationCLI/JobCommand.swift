@@ -235,6 +235,12 @@ enum JobControl {
                 Removes each job given, printing "removed ID" for each. When some of them do not \
                 exist, the others are still removed and the command ends with status 2, naming \
                 the missing ones.
+
+                A run in flight is stopped by its worker once it sees the removal, at once as a rule \
+                (a command gets SIGTERM, then SIGKILL after the worker's grace, 1 s with the default \
+                session TTL); rm does not wait for that, and the run's end is recorded nowhere: the \
+                history goes with the job. To see a run end first, coord job cancel ID, then \
+                coord runs ID, then rm.
                 """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The ids of the jobs to remove.") var ids: [String]
