@@ -60,7 +60,8 @@ enum JobTime {
         let description: String
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds, then `Z` or an offset (`+01:00`, `+0100`).
+    /// `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds, then `Z` or an offset (`+01:00`, `+0100`);
+    /// as RFC 3339 allows, `t` and `z` may be lower case and the `T` a space.
     /// Throws a ``Problem`` saying which field is wrong, or that the text is not of this form.
     static func parse(_ text: String) throws(Problem) -> Date {
         let bytes = Array(text.utf8)
@@ -80,8 +81,11 @@ enum JobTime {
             index += 1
             return true
         }
+        // RFC 3339 takes `t` and `z` in lower case too, and a space between date and time: a
+        // lower-case `z` was refused as "no time zone", in words that made no sense to its writer.
+        func separator() -> Bool { literal("T") || literal("t") || literal(" ") }
         let notISO = Problem(description: "it is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SSZ)")
-        guard let year = digits(4), literal("-"), let month = digits(2), literal("-"), let day = digits(2), literal("T"),
+        guard let year = digits(4), literal("-"), let month = digits(2), literal("-"), let day = digits(2), separator(),
             let hour = digits(2), literal(":"), let minute = digits(2), literal(":"), let second = digits(2)
         else { throw notISO }
         var fraction = 0.0
@@ -92,7 +96,7 @@ enum JobTime {
             fraction = value
         }
         var offset = 0
-        if literal("Z") {
+        if literal("Z") || literal("z") {
         } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
             let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
             index += 1

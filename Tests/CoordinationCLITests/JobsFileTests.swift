@@ -246,6 +246,16 @@ struct JobsFileTests {
         #expect(message.hasSuffix(problem), "\(message)")
     }
 
+    /// A lower-case `z` was refused as "it has no time zone: end it with Z".
+    @Test(
+        "a time takes what RFC 3339 allows: t and z in lower case, a space for the T",
+        arguments: ["2027-01-01T00:00:00Z", "2027-01-01t00:00:00z", "2027-01-01 00:00:00Z", "2027-01-01 01:00:00+01:00"])
+    func rfc3339Spellings(text: String) throws {
+        let spec = try Self.decode(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "\#(text)"}}"#)
+        #expect(spec.schedule == .once(at: Date(timeIntervalSince1970: 1_798_761_600)))
+        #expect(try JobOptions.time(text, now: Date()) == Date(timeIntervalSince1970: 1_798_761_600))
+    }
+
     @Test("what the flags take, a file takes too: ISO 8601 times, text payloads, a count of items from the parameters")
     func conveniences() throws {
         let iso = try Self.decode(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "2027-01-01T01:00:00+01:00"}}"#)
