@@ -3,17 +3,19 @@ import CoordinationScheduler
 import Foundation
 
 /// The human tables of `coord jobs`, `coord runs` and `coord workers`: left-aligned columns
-/// separated by two spaces, a header in capitals, `-` for nothing.
+/// (by terminal columns, see ``DisplayWidth``) separated by two spaces, a header in capitals, `-` for nothing.
 enum SchedulerTables {
     static func render(_ header: [String], _ rows: [[String]]) -> [String] {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
         for row in all {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], DisplayWidth.columns(cell))
+            }
         }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - DisplayWidth.columns(cell))
             }.joined(separator: "  ")
         }
     }

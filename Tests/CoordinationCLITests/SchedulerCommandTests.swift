@@ -229,6 +229,18 @@ struct SchedulerCommandTests {
                 && several.stderr.hasPrefix("coord: no jobs gone, also-gone; coord jobs lists the jobs there are (note: memory://"))
     }
 
+    /// Counted in characters, a wide id (two columns each) pushed its row's later cells right.
+    @Test("table columns line up on screen with wide (CJK) ids and combining marks as with ASCII ones")
+    func tableAlignsWideText() {
+        let lines = SchedulerTables.render(["ID", "STATE", "LAST"], [["日次集計", "active", "-"], ["nightly-backup", "paused", "-"], ["cafe\u{301}", "active", "-"]])
+        let stateColumns = lines.map { line -> Int? in
+            guard let range = line.range(of: "STATE") ?? line.range(of: "active") ?? line.range(of: "paused") else { return nil }
+            return DisplayWidth.columns(String(line[..<range.lowerBound]))
+        }
+        #expect(Set(stateColumns) == [16], "\(lines)")
+        #expect(DisplayWidth.columns("日次集計") == 8 && DisplayWidth.columns("cafe\u{301}") == 4)
+    }
+
     @Test("a job no worker can run is named with the handler and labels it needs")
     func unrunnableJobs() {
         let shellOnly = WorkerInfo(capacity: 1, weight: 1, labels: ["zone": "us"], handlers: ["shell"])
