@@ -174,6 +174,13 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
     static func value(_ text: String, _ field: Field, in expression: String) throws(CoordinationError) -> Int {
         if let named = field.names[text.uppercased()] { return named }
         guard let number = Int(text) else {
+            // Quartz's last day (L), nearest weekday (W) and nth weekday (#) look like typos otherwise.
+            if field.name == "day-of-month" || field.name == "day-of-week", Self.isQuartzDay(text) {
+                throw problem(
+                    expression,
+                    "field '\(field.name)' has '\(text)': Quartz's L (last), W (nearest weekday) and # (nth weekday) are not taken; "
+                        + "list the days instead")
+            }
             let hint = field.names.isEmpty ? "" : " or a name like \(field.names.sorted { $0.value < $1.value }.first!.key)"
             throw problem(expression, "field '\(field.name)' has '\(text)', which is not a number\(hint)")
         }
@@ -181,6 +188,17 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
             throw problem(expression, "field '\(field.name)' has \(number), outside \(field.range.lowerBound)-\(field.range.upperBound)")
         }
         return number
+    }
+
+    /// Quartz's day forms: `L`, `LW`, `L-3`, `15W`, `5L`, `6#3`.
+    static func isQuartzDay(_ text: String) -> Bool {
+        let upper = text.uppercased()
+        let digits: (Substring) -> Bool = { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        if upper == "L" || upper == "LW" { return true }
+        if upper.hasPrefix("L-") { return digits(upper.dropFirst(2)) }
+        if upper.hasSuffix("L") || upper.hasSuffix("W") { return digits(upper.dropLast()) }
+        let parts = upper.split(separator: "#", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy(digits)
     }
 
     static func problem(_ expression: String, _ what: String) -> CoordinationError {
