@@ -12,7 +12,8 @@ struct JobsTable: AsyncParsableCommand {
             workers remove it after a while, see coord worker --keep-finished). With --json \
             prints one object per job: id, handler, schedule, strategy, state (as in the table), \
             nextFire, activeRuns, lastOutcome (as stored: timedOut where the table says \
-            timed out), lastFinished.
+            timed out), lastFinished; a field with no value (no next fire time, no run ended \
+            yet) is left out, not null.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
