@@ -106,6 +106,12 @@ struct JobOptions: ParsableArguments {
             retry.backoffCap = max(retry.backoffCap, base)
         }
         let parameters = shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+        // `a,b,` or `a,,b` made an item with an empty parameter, run like the others: a typo, as a rule.
+        if let shardParams, let empty = parameters.firstIndex(of: "") {
+            throw CommandLineProblem(
+                "--shard-params '\(shardParams)' has an empty parameter (item \(empty) of \(parameters.count), counted from 0): "
+                    + "remove the extra comma (a jobs file's \"shardParameters\" can hold an empty one if it is meant)")
+        }
         if let shards, parameters.count > shards {
             throw CommandLineProblem(
                 "--shard-params gives \(parameters.count) parameters for --shards \(shards): give at most one per shard, "
