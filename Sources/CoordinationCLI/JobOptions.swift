@@ -107,6 +107,9 @@ struct JobOptions: ParsableArguments {
         }
         let parameters = shardParams.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
         // `a,b,` or `a,,b` made an item with an empty parameter, run like the others: a typo, as a rule.
+        if shardParams?.isEmpty == true {
+            throw CommandLineProblem("--shard-params is empty; give the parameters, comma-separated (small,medium,large), or leave it out")
+        }
         if let shardParams, let empty = parameters.firstIndex(of: "") {
             throw CommandLineProblem(
                 "--shard-params '\(shardParams)' has an empty parameter (item \(empty) of \(parameters.count), counted from 0): "

@@ -368,7 +368,7 @@ struct SchedulerCommandTests {
             (["j", "--command", "true", "--strategy", "broadcast", "--shards", "2"], "--strategy broadcast runs each fire time once on every worker, so it cannot be split into items"),
             (["j", "--command", "true", "--strategy", "broadcast", "--shard-params", "a,b"], "leave out --shards and --shard-params"),
             (["j", "--command", "true", "--shard-params", "a,b,"], "--shard-params 'a,b,' has an empty parameter (item 2 of 3, counted from 0): remove the extra comma"),
-            (["j", "--command", "true", "--shard-params", ""], "--shard-params '' has an empty parameter (item 0 of 1"),
+            (["j", "--command", "true", "--shard-params", ""], "--shard-params is empty; give the parameters, comma-separated"),
         ])
     func refusedWithUsageStatus(arguments: [String], problem: String) async throws {
         let coord = try CoordProcess()
