@@ -187,9 +187,10 @@ struct JobOptions: ParsableArguments {
         guard let text, !text.isEmpty else { return [:] }
         var labels: [String: String] = [:]
         for pair in text.split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw CommandLineProblem("\(option): '\(pair)' is not k=v")
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                let why = parts.count < 2 ? "has no '='" : parts[0].isEmpty ? "has no key before '='" : "has no value after '='"
+                throw CommandLineProblem("\(option): '\(pair)' \(why); write key=value pairs, comma-separated (zone=eu,disk=ssd)")
             }
             let key = String(parts[0])
             if let first = labels[key] {
