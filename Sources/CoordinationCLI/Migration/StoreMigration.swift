@@ -555,15 +555,17 @@ public struct StoreMigration: Sendable {
     /// (usually already past `number` on ZooKeeper, where copying the children moved it); when it
     /// does not, and the gap is at most ``maxProbedGap``, probes go in transactions of up to 64
     /// creates followed by one transaction deleting them, so a gap of N costs about N / 32 round
-    /// trips. The probes live under a name of their own (``counterProbeName``) for the few
-    /// milliseconds they exist. Re-running it is cheap (one probe, or one read, per parent).
+    /// trips. The probes are ephemeral keys under a name of their own (``counterProbeName``), for
+    /// the few milliseconds they exist. Re-running it is cheap (one probe, or one read, per parent).
     func advanceCounter(under parent: Key, beyond number: Int64) async throws -> CounterOutcome {
         guard number < CoordinationLimits.maxSequenceNumber else { return .leftBehind }
         if let target = target as? any SequenceCounterAdvancing {
             return try await target.advanceSequenceCounter(under: parent, past: number) ? .moved : .alreadyPast
         }
         let probe = try parent.child(Self.counterProbeName)
-        let first = try await target.create(probe, value: [], mode: .sequential)
+        // Ephemeral, so that a run stopped between creating probes and deleting them (a lost
+        // connection, a signal) leaves none once its session ends: the counter moves the same.
+        let first = try await target.create(probe, value: [], mode: .ephemeralSequential)
         try await target.delete(first.key, ifVersion: nil, recursive: false)
         var current = Self.sequenceNumber(first.key.name) ?? Int64.max
         guard current <= number else { return .alreadyPast }
@@ -574,7 +576,7 @@ public struct StoreMigration: Sendable {
         while current <= number {
             let count = Int(min(Int64(CoordinationLimits.maxTransactionOperations), number - current + 1))
             let results = try await target.transaction(
-                Array(repeating: Operation.create(probe, value: [], mode: .sequential), count: count))
+                Array(repeating: Operation.create(probe, value: [], mode: .ephemeralSequential), count: count))
             let keys: [Key] = results.compactMap {
                 if case .created(let record) = $0 { record.key } else { nil }
             }

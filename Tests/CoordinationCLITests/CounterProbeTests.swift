@@ -1,0 +1,55 @@
+import Coordination
+import CoordinationTestSupport
+import Synchronization
+import Testing
+@testable import CoordinationCLI
+
+/// Carrying sequence counters on a target that moves them only by spending numbers (creating and
+/// deleting probe keys, as on ZooKeeper): here the embedded store behind a wrapper that hides
+/// its one-write ``SequenceCounterAdvancing``.
+@Suite("StoreMigration counter probes")
+struct CounterProbeTests {
+    /// Forwards everything; its first transaction of deletes is lost, as a connection lost at
+    /// that moment would lose it.
+    final class LosingProbeDeletes: ForwardingStore {
+        let base: any CoordinationStore
+        private let lost = Mutex(false)
+        init(base: any CoordinationStore) { self.base = base }
+
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            let deletes = operations.allSatisfy { if case .delete = $0 { true } else { false } }
+            let firstDeletes = deletes && lost.withLock { lost in
+                defer { lost = true }
+                return !lost
+            }
+            if firstDeletes {
+                throw CoordinationError(.connectionLoss, "connection lost (the test's)")
+            }
+            return try await base.transaction(operations)
+        }
+    }
+
+    static func key(_ path: String) -> Key { try! Key(path) }
+
+    /// Probes used to be persistent: a run stopped between creating and deleting them left them in the user's tree for good.
+    @Test("a run stopped while moving a counter leaves no probe key once its session ends")
+    func noProbeLeftBehind() async throws {
+        let from = try TestHandles(.memory, test: "noProbeLeftBehind-from")
+        let to = try TestHandles(.memory, test: "noProbeLeftBehind-to")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            // A name numbered 100: the target's counter is far behind it.
+            _ = try await source.create(Self.key("/q/job-0000000100"), value: [1])
+            let handle = try await to.open()
+            let migration = StoreMigration(
+                source: source, target: LosingProbeDeletes(base: handle), options: MigrationOptions(), logger: StoreMigrationTests.logger)
+            let error = try await #require(throws: CoordinationError.self) { try await migration.run() }
+            #expect(error.code == .connectionLoss)
+            #expect(error.message.hasPrefix("moving the sequence counter under /q on the target past 100 failed"), "\(error.message)")
+            await handle.close()  // its session ends, as the migration's does when coord exits
+
+            let after = try await to.open()
+            #expect(try await after.children(of: Self.key("/q")) == ["job-0000000100"])
+        }
+    }
+}
