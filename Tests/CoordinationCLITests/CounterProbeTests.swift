@@ -29,6 +29,11 @@ struct CounterProbeTests {
         }
     }
 
+    /// Forwards everything (and so moves counters by probes).
+    struct Probing: ForwardingStore {
+        let base: any CoordinationStore
+    }
+
     static func key(_ path: String) -> Key { try! Key(path) }
 
     /// Probes used to be persistent: a run stopped between creating and deleting them left them in the user's tree for good.
@@ -50,6 +55,28 @@ struct CounterProbeTests {
 
             let after = try await to.open()
             #expect(try await after.children(of: Self.key("/q")) == ["job-0000000100"])
+        }
+    }
+
+    @Test("a parent that is a live session's ephemeral key on the target: its sequential children are listed as held, no counter is moved under it")
+    func noCounterUnderEphemeralParent() async throws {
+        let from = try TestHandles(.memory, test: "noCounterUnderEphemeralParent-from")
+        let to = try TestHandles(.memory, test: "noCounterUnderEphemeralParent-to")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(Self.key("/app/held/job-0000000007"), value: [7])
+            _ = try await source.create(Self.key("/app/q/job-0000000003"), value: [3])
+            let target = try await to.open()
+            _ = try await target.create(Self.key("/app/held"), value: Array("lock".utf8), mode: .ephemeral)
+            let migration = StoreMigration(
+                source: source, target: Probing(base: target), options: MigrationOptions(), logger: StoreMigrationTests.logger)
+
+            let report = try await migration.run()
+            #expect(report.counts.heldByEphemeralKeys == [Self.key("/app/held"), Self.key("/app/held/job-0000000007")])
+            #expect(report.counts.countersChecked == 1, "/app/q only")
+            #expect(try await target.get(Self.key("/app/held"))?.value == Array("lock".utf8))
+            let next = try await target.create(Self.key("/app/q/job-"), value: [], mode: .sequential)
+            #expect(next.key.name > "job-0000000003")
         }
     }
 }

@@ -351,7 +351,8 @@ struct MigrateCommandTests {
         let zk = try TestHandles(.zookeeper)
         try await TestHandles.closing(etcd, zk) {
             let source = try await etcd.open()
-            for (path, value) in [("/app/k1/v1", "persistent"), ("/app/held/child", "below"), ("/app/ok", "fine")] {
+            // A sequential name beneath the held key: no counter can be moved under an ephemeral key.
+            for (path, value) in [("/app/k1/v1", "persistent"), ("/app/held/job-0000000007", "below"), ("/app/ok", "fine")] {
                 _ = try await source.create(try Key(path), value: Array(value.utf8))
             }
             let owner = try await zk.open()
@@ -364,7 +365,7 @@ struct MigrateCommandTests {
             let result = try await coord.run(["migrate", "--from", from, "--to", to])
             #expect(result.status == 1, "\(result.stderr)")
             #expect(result.stdoutText.contains("not copied: 3 keys, held by ephemeral keys of live sessions on the target"), "\(result.stdoutText)")
-            for path in ["/app/held", "/app/held/child", "/app/k1/v1"] {
+            for path in ["/app/held", "/app/held/job-0000000007", "/app/k1/v1"] {
                 #expect(result.stdoutText.contains(path), "\(path) listed: \(result.stdoutText)")
             }
             #expect(result.stderrLines.count == 1, "\(result.stderr)")
@@ -377,7 +378,7 @@ struct MigrateCommandTests {
             #expect(verify.status == 1, "\(verify.stderr)")
             #expect(verify.stdoutText.contains("ephemeral on target (a live session's key, never overwritten): /app/k1/v1"), "\(verify.stdoutText)")
             #expect(verify.stdoutText.contains("ephemeral on target (a live session's key, never overwritten): /app/held"), "\(verify.stdoutText)")
-            #expect(verify.stdoutText.contains("missing on target: /app/held/child"), "\(verify.stdoutText)")
+            #expect(verify.stdoutText.contains("missing on target: /app/held/job-0000000007"), "\(verify.stdoutText)")
 
             // The session ends, and its ephemeral keys with it, once the server has closed it
             // (close() returns before): wait for the deletion through a watch.

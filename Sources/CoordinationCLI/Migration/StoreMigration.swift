@@ -165,7 +165,10 @@ public struct StoreMigration: Sendable {
         progress(MigrationProgress(
             phase: .writing, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
-        try await carryCounters(sequential, counts: &counts)
+        // A live session's ephemeral key on the target can have no children, so no counter to
+        // move: its sequential children were listed as not copied, and a run after the session copies them.
+        try await carryCounters(
+            sequential.filter { !held.contains($0.key) && !existing.ephemeral.contains($0.key) }, counts: &counts)
         progress(MigrationProgress(
             phase: .counters, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
