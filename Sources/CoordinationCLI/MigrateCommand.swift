@@ -66,7 +66,8 @@ struct MigrateCommand: AsyncParsableCommand {
 
             --follow keeps mirroring changes (puts and deletes) through a watch until Ctrl-C \
             or SIGTERM; then it catches up (the target becomes a mirror: keys deleted on the \
-            source are deleted on the target), reports how far behind it was, and verifies.
+            source are deleted on the target), reports how far behind it was, and verifies. \
+            A second Ctrl-C or SIGTERM stops the catch-up or the verify, as one stops a copy.
 
             Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
             every 5 seconds otherwise, and with --follow at least every 10 seconds even when \
@@ -196,11 +197,7 @@ struct MigrateCommand: AsyncParsableCommand {
             await targetNamespace.restore(logger: logger)
             try outcome.get()
         }
-        if follow {
-            try await work(MigrationTracker(dryRun: false))  // runFollow listens for signals itself
-        } else {
-            try await Self.stoppingOnSignal(dryRun: dryRun, printer: printer, work)
-        }
+        try await Self.stoppingOnSignal(dryRun: dryRun, printer: printer, work)
     }
 
     private func perform(
@@ -246,7 +243,7 @@ struct MigrateCommand: AsyncParsableCommand {
             }
         }
         if follow {
-            let caughtUp = try await runFollow(migration, printer: printer)
+            let caughtUp = try await runFollow(migration, printer: printer, tracker: tracker)
             if caughtUp.skipped > 0 {
                 StandardStreams.writeLine(Self.skippedLines(caughtUp, dryRun: false))
                 skipped = Self.skippedProblem(caughtUp, dryRun: false)
@@ -325,7 +322,9 @@ struct MigrateCommand: AsyncParsableCommand {
     /// work, says on one line what was done and that running again resumes, and dies of the
     /// signal as it would have without a handler (so the exit status is what it always was: 130
     /// or 143 in a shell). A signal after the work has said its outcome (``MigrationTracker/finished()``)
-    /// interrupts nothing: the run ends as it would have, with the work's own status.
+    /// interrupts nothing: the run ends as it would have, with the work's own status. A signal
+    /// while `--follow` mirrors only stops the mirroring (``MigrationTracker/stopFollowing()``):
+    /// the work goes on to catch up and verify, and the next signal stops that.
     static func stoppingOnSignal(
         dryRun: Bool, printer: MigrationProgressPrinter, _ work: @escaping @Sendable (MigrationTracker) async throws -> Void
     ) async throws {
@@ -334,7 +333,10 @@ struct MigrateCommand: AsyncParsableCommand {
         // closing) must not kill a run whose outcome is already printed.
         let signals = SignalListener([SIGINT, SIGTERM])
         let task = Task { try await work(tracker) }
-        guard await !endOf(task, orElse: { await signals.wait() }) else {
+        let interrupting: @Sendable () async -> Void = {
+            for await _ in signals.signals where !tracker.stopFollowing() { return }
+        }
+        guard await !endOf(task, orElse: interrupting) else {
             return try await task.value
         }
         if tracker.isFinished {
@@ -378,11 +380,12 @@ struct MigrateCommand: AsyncParsableCommand {
         return ended
     }
 
-    /// Mirrors until SIGINT or SIGTERM, then catches up and says how far behind it was.
+    /// Mirrors until SIGINT or SIGTERM (which `tracker` passes on), then catches up and says how
+    /// far behind it was; the next signal stops the catch-up as one stops a copy.
     /// - Returns: what the catch-up did.
-    private func runFollow(_ migration: StoreMigration, printer: MigrationProgressPrinter) async throws -> MigrationCounts {
-        let signals = SignalListener([SIGINT, SIGTERM])
-        defer { signals.stop() }
+    private func runFollow(
+        _ migration: StoreMigration, printer: MigrationProgressPrinter, tracker: MigrationTracker
+    ) async throws -> MigrationCounts {
         let description = "following changes under \(migration.options.prefix) (Ctrl-C or SIGTERM to stop, then catch up and verify)"
         let mirroring = Task {
             try await migration.follow { progress in
@@ -395,15 +398,11 @@ struct MigrateCommand: AsyncParsableCommand {
                 }
             }
         }
-        // Whichever comes first: a signal (which stops the mirror), or the mirror failing (which
-        // ends the wait for a signal). The heartbeat decides nothing: on a terminal it has nothing
-        // to do and ends at once, which must not end the following.
+        // A signal cancels the mirroring, which then returns; or the mirroring fails. The heartbeat
+        // decides nothing: on a terminal it has nothing to do and ends at once, which must not
+        // end the following.
+        tracker.following(stop: { mirroring.cancel() })
         await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await signals.wait()
-                mirroring.cancel()
-                return true
-            }
             group.addTask {
                 _ = try? await mirroring.value
                 return true
@@ -415,11 +414,16 @@ struct MigrateCommand: AsyncParsableCommand {
             while let decisive = await group.next(), !decisive {}
             group.cancelAll()
         }
+        tracker.followingEnded()
         let followed = try await mirroring.value
         printer.finish()
         let start = ContinuousClock.now
-        let catchUp = try await migration.run(mirror: true, progress: printer.report)
+        let catchUp = try await migration.run(mirror: true) { progress in
+            tracker.note(progress)
+            printer.report(progress)
+        }
         printer.finish()
+        tracker.copied(catchUp.counts)
         let counts = followed.counts
         StandardStreams.writeLine(
             "followed: \(Self.plural(followed.events, "event")) after the initial copy; in all \(Self.keys(counts.copied)) written, \(counts.identical) identical, "
@@ -615,6 +619,10 @@ final class MigrationTracker: Sendable {
         var copyFinished = false
         var verifying = false
         var finished = false
+        /// What stops `--follow`'s mirroring, while it runs.
+        var stopFollowing: (@Sendable () -> Void)?
+        /// `--follow`'s mirroring has ended: the catch-up, if any, is what a signal interrupts.
+        var followed = false
     }
     private let state = Mutex(State())
     private let dryRun: Bool
@@ -640,6 +648,28 @@ final class MigrationTracker: Sendable {
 
     func verifying() { state.withLock { $0.verifying = true } }
 
+    /// `--follow` mirrors until `stop` is called: the first signal does that, not stop the run.
+    func following(stop: @escaping @Sendable () -> Void) { state.withLock { $0.stopFollowing = stop } }
+
+    /// The mirroring ended (stopped, or failed): a signal from now on stops the run.
+    func followingEnded() {
+        state.withLock {
+            $0.stopFollowing = nil
+            $0.followed = true
+        }
+    }
+
+    /// Stops `--follow`'s mirroring if it runs; `false` when there is none to stop (the signal
+    /// stops the run instead).
+    func stopFollowing() -> Bool {
+        guard let stop = state.withLock({ state in
+            defer { state.stopFollowing = nil }
+            return state.stopFollowing
+        }) else { return false }
+        stop()
+        return true
+    }
+
     /// The run has printed its outcome; what remains (closing the stores) changes nothing.
     func finished() { state.withLock { $0.finished = true } }
 
@@ -658,7 +688,8 @@ final class MigrationTracker: Sendable {
                 return "interrupted by \(signal) while verifying, after the copy finished (\(MigrateCommand.keys(counts.copied)) copied); "
                     + "run with --verify --dry-run to compare again"
             }
-            return "interrupted by \(signal): \(MigrateCommand.keys(counts.copied)) copied and \(counts.identical) found identical so far "
+            let when = state.followed ? " while catching up after --follow" : ""
+            return "interrupted by \(signal)\(when): \(MigrateCommand.keys(counts.copied)) copied and \(counts.identical) found identical so far "
                 + "(of \(MigrateCommand.plural(counts.sourceKeys, "persistent key")) read from the source); run the same command again to finish: it resumes"
         }
     }

@@ -12,10 +12,13 @@ struct SchedulerProcessTests {
     final class Background: Sendable {
         let process: Process
         let stderrPath: String
+        /// Where stdout goes, with `keepStdout`.
+        let stdoutPath: String?
 
         /// - Parameter loader: the dynamic loader to start coord through (`ld.so coord …`), whose
         ///   `/proc/self/exe` is then the loader, not coord.
-        init(_ coord: CoordProcess, _ arguments: [String], name: String, loader: String? = nil) throws {
+        /// - Parameter keepStdout: stdout goes to a file (``stdout``) rather than nowhere.
+        init(_ coord: CoordProcess, _ arguments: [String], name: String, loader: String? = nil, keepStdout: Bool = false) throws {
             let process = Process()
             process.executableURL = loader.map { URL(fileURLWithPath: $0) } ?? CoordProcess.binary
             process.arguments = (loader == nil ? [] : [CoordProcess.binary.path]) + arguments
@@ -23,7 +26,8 @@ struct SchedulerProcessTests {
             process.currentDirectoryURL = coord.directory
             stderrPath = try coord.write("", to: "\(name).stderr")
             process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
+            stdoutPath = keepStdout ? try coord.write("", to: "\(name).stdout") : nil
+            process.standardOutput = try stdoutPath.map { try FileHandle(forWritingTo: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
             try process.run()
             self.process = process
@@ -36,6 +40,7 @@ struct SchedulerProcessTests {
         }
 
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+        var stdout: String { stdoutPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
     }
 
     /// History entries under the scheduler's default root, as they are written.

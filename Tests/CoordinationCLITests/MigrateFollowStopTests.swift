@@ -1,0 +1,56 @@
+import Coordination
+import CoordinationLocalServers
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+extension MigrateCommandTests {
+    /// The second signal used to be caught and dropped: the catch-up and the verify ran on, as
+    /// long as they took, and only SIGKILL stopped them.
+    @Test("--follow: SIGINT stops the mirroring, and a second SIGINT stops the catch-up: one line saying so, death by SIGINT")
+    func secondSignalStopsTheCatchUp() async throws {
+        try await Self.withServers { zk, etcd, _ in
+            // The target through a relay whose replies can be slowed: the catch-up's read of the
+            // target then lasts long enough for the second signal to land in it.
+            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
+            defer { relay.stop() }
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace))
+            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
+            let pid = migrate.process.processIdentifier
+            try await withDeadline("the announcement", limit: .seconds(30)) {
+                while !migrate.stdout.contains("following changes under") {
+                    try #require(migrate.process.isRunning, "\(migrate.stderr)")
+                    try await Task.sleep(for: .milliseconds(20))  // polls the file: the process gives no other sign
+                }
+            }
+            relay.delayReplies(by: .seconds(5))
+            kill(pid, SIGINT)
+            // One pending SIGINT absorbs another: the second goes once the first has been taken.
+            try await withDeadline("the first SIGINT taken", limit: .seconds(5)) {
+                while Self.isPending(SIGINT, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            kill(pid, SIGINT)
+            let started = ContinuousClock.now
+            let ended = await Self.exit(of: migrate.process, limit: .seconds(20))
+            #expect(ended.reason == .uncaughtSignal && ended.status == SIGINT, "\(ended), \(migrate.stdout), \(migrate.stderr)")
+            #expect(ContinuousClock.now - started < .seconds(5), "stopped before the slowed read of the target answered")
+            let line = migrate.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(line.hasPrefix("coord: interrupted by SIGINT while catching up after --follow: "), "\(migrate.stderr)")
+            #expect(line.hasSuffix("; run the same command again to finish: it resumes"), "\(line)")
+            #expect(!migrate.stdout.contains("verify:"), "no verdict: \(migrate.stdout)")
+        }
+    }
+
+    /// Whether `signal` waits, not yet delivered, for the process `pid` (its `ShdPnd` mask).
+    static func isPending(_ signal: Int32, in pid: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("ShdPnd:") }),
+            let mask = UInt64(line.dropFirst("ShdPnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return false }
+        return mask & (1 << UInt64(signal - 1)) != 0
+    }
+}
