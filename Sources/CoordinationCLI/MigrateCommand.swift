@@ -273,11 +273,13 @@ struct MigrateCommand: AsyncParsableCommand {
         if let held, !(verify || follow) { throw held }
     }
 
-    /// What to do after a copy failed with `code`: resuming helps only where the failure can pass.
-    static func resumeAdvice(_ code: CoordinationError.Code) -> String {
+    /// What to do after a copy (or `--follow`) failed with `code`: resuming helps only where the failure can pass.
+    static func resumeAdvice(_ code: CoordinationError.Code, following: Bool = false) -> String {
         switch ExitStatus(code) {
         case .unavailable, .versionConflict, .alreadyExists, .notFound, .notEmpty:
-            "; run the same command again to finish: it resumes"
+            following
+                ? "; the target may lag behind the source: run the same command again to catch up and follow again"
+                : "; run the same command again to finish: it resumes"
         case .accessDenied:
             "; once that is put right, running the same command again resumes"
         default:
@@ -415,12 +417,22 @@ struct MigrateCommand: AsyncParsableCommand {
             group.cancelAll()
         }
         tracker.followingEnded()
-        let followed = try await mirroring.value
-        printer.finish()
-        let start = ContinuousClock.now
-        let catchUp = try await migration.run(mirror: true) { progress in
-            tracker.note(progress)
-            printer.report(progress)
+        let followed: FollowReport
+        let catchUp: MigrationReport
+        let start: ContinuousClock.Instant
+        do {
+            followed = try await mirroring.value
+            printer.finish()
+            start = ContinuousClock.now
+            catchUp = try await migration.run(mirror: true) { progress in
+                tracker.note(progress)
+                printer.report(progress)
+            }
+        } catch var error as CoordinationError {
+            // Mirroring stopped part way (the target or the source gone): what was written stays.
+            printer.finish()
+            error.message += Self.resumeAdvice(error.code, following: true)
+            throw error
         }
         printer.finish()
         tracker.copied(catchUp.counts)

@@ -45,6 +45,38 @@ extension MigrateCommandTests {
         }
     }
 
+    @Test("--follow losing the target: status 9, one line naming the write and that running again catches up; it does")
+    func followLosesTheTarget() async throws {
+        try await Self.withServers { zk, etcd, source in
+            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
+            defer { relay.stop() }
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace))
+            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
+            try await withDeadline("the announcement", limit: .seconds(30)) {
+                while !migrate.stdout.contains("following changes under") {
+                    try #require(migrate.process.isRunning, "\(migrate.stderr)")
+                    try await Task.sleep(for: .milliseconds(20))  // polls the file: the process gives no other sign
+                }
+            }
+            relay.cut()
+            _ = try await source.create(try Key("/app/late"), value: [42])
+            let ended = await Self.exit(of: migrate.process, limit: .seconds(30))
+            #expect(ended.reason == .exit && ended.status == 9, "\(ended), \(migrate.stderr)")
+            let line = migrate.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(line.hasPrefix("coord: the migration's write of /app/late on the target failed: "), "\(migrate.stderr)")
+            #expect(line.contains("; the target may lag behind the source: run the same command again to catch up and follow again"), "\(line)")
+
+            relay.heal()
+            let again = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdoutText.contains("copied 1 key,"), "/app/late: \(again.stdoutText)")
+        }
+    }
+
     /// Whether `signal` waits, not yet delivered, for the process `pid` (its `ShdPnd` mask).
     static func isPending(_ signal: Int32, in pid: Int32) -> Bool {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
