@@ -67,7 +67,8 @@ struct MigrateCommand: AsyncParsableCommand {
             --follow keeps mirroring changes (puts and deletes) through a watch until Ctrl-C \
             or SIGTERM; then it catches up (the target becomes a mirror: keys deleted on the \
             source are deleted on the target), reports how far behind it was, and verifies. \
-            A second Ctrl-C or SIGTERM stops the catch-up or the verify, as one stops a copy.
+            A second Ctrl-C or SIGTERM stops the catch-up or the verify, as one stops a copy. \
+            Stderr notes when contact with the source is lost and when it is back.
 
             Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
             every 5 seconds otherwise, and with --follow at least every 10 seconds even when \
@@ -413,6 +414,15 @@ struct MigrateCommand: AsyncParsableCommand {
                 await printer.heartbeat(every: .seconds(10))
                 return false
             }
+            // An outage of the source is otherwise silent: the counts stop, then go on.
+            group.addTask {
+                for await event in migration.source.sessionEvents() {
+                    guard let note = Self.sourceNote(for: event.state) else { continue }
+                    printer.finish()
+                    StandardStreams.writeError("coord: note: " + note)
+                }
+                return false
+            }
             while let decisive = await group.next(), !decisive {}
             group.cancelAll()
         }
@@ -444,6 +454,17 @@ struct MigrateCommand: AsyncParsableCommand {
                 + "; \(Self.plural(followed.resnapshots, "re-snapshot")), longest apply delay \(Self.format(followed.maxApplyDelay))")
         StandardStreams.writeLine(Self.lagLine(catchUp, mirrored: followed.mirrored, took: ContinuousClock.now - start))
         return catchUp.counts
+    }
+
+    /// What stderr says when the source's session changes while `--follow` mirrors it; `nil` for
+    /// the states that need no word.
+    static func sourceNote(for state: SessionState) -> String? {
+        switch state {
+        case .suspended: "lost contact with the source; following goes on when it is back (the target lags until then)"
+        case .reconnected: "contact with the source is back; what changed meanwhile is being mirrored"
+        case .expired: "the source's session expired; following goes on with a new one"
+        case .connected, .closed: nil
+        }
     }
 
     /// What the catch-up after `--follow` found behind: keys it copied, and keys the follower had

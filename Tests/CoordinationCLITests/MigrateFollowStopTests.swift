@@ -77,6 +77,48 @@ extension MigrateCommandTests {
         }
     }
 
+    @Test("--follow notes on stderr when contact with the source is lost and when it is back, and mirrors the change made meanwhile", arguments: SchedulerProcessTests.servers)
+    func followAcrossASourceOutage(backend: TestBackend) async throws {
+        let from = try TestHandles(backend)
+        let to = try TestHandles(backend.name == "zookeeper" ? .etcd : .zookeeper)
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(try Key("/w/first"), value: [1])
+            let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+            defer { relay.stop() }
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let url = WorkerWaitsForStoreTests.url(try #require(backend.url(from.namespace, ttl: from.ttl)), throughHost: relay.address)
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", url, "--to", try #require(to.backend.url(to.namespace)), "--follow"], name: "migrate",
+                keepStdout: true)
+            defer { if migrate.process.isRunning { kill(migrate.process.processIdentifier, SIGKILL) } }
+            // Another process's files: read until the line shows (or the process ended), within a bound.
+            func waitFor(_ what: String, in text: @escaping @Sendable () -> String) async throws {
+                try await withDeadline(what, limit: .seconds(30)) {
+                    while !text().contains(what) && migrate.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(text().contains(what), "\(what) never came: \(migrate.stdout), \(migrate.stderr)")
+            }
+            try await waitFor("following changes under", in: { migrate.stdout })
+            relay.cut()
+            try await waitFor("coord: note: lost contact with the source; following goes on when it is back", in: { migrate.stderr })
+            _ = try await source.create(try Key("/w/meanwhile"), value: [2])
+            relay.heal()
+            try await waitFor("coord: note: contact with the source is back", in: { migrate.stderr })
+            let target = try await to.open()
+            try await withDeadline("/w/meanwhile on the target", limit: .seconds(20)) {
+                for try await event in target.watch(try Key("/w/meanwhile")) {
+                    if case .snapshot(let records) = event, records.first?.value == [2] { return }
+                    if case .put(let record) = event, record.value == [2] { return }
+                }
+            }
+            kill(migrate.process.processIdentifier, SIGINT)
+            let ended = await Self.exit(of: migrate.process)
+            #expect(ended.reason == .exit && ended.status == 0, "\(ended), \(migrate.stderr)")
+        }
+    }
+
     /// Whether `signal` waits, not yet delivered, for the process `pid` (its `ShdPnd` mask).
     static func isPending(_ signal: Int32, in pid: Int32) -> Bool {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
