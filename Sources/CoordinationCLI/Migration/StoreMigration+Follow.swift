@@ -33,7 +33,7 @@ extension StoreMigration {
                     try await copy(records, mirror: false, counts: &report.counts, start: start, progress: progress)
                     let now = Set(records.lazy.filter { !$0.isEphemeral }.map(\.key))
                     for key in known.subtracting(now).sorted(by: >) {
-                        if try await deleteOnTarget(key) { report.counts.deleted += 1 }
+                        if try await deleteOnTarget(key, keeping: now) { report.counts.deleted += 1 }
                     }
                     known = now
                     // Says that the target has caught up with this snapshot; events follow.
@@ -59,7 +59,7 @@ extension StoreMigration {
                 case .delete(let key):
                     report.events += 1
                     if known.remove(key) != nil {
-                        if try await deleteOnTarget(key) { report.counts.deleted += 1 }
+                        if try await deleteOnTarget(key, keeping: known) { report.counts.deleted += 1 }
                     }
                 }
                 if report.events > 0 || report.resnapshots > 0 {  // the initial copy is not a delay
@@ -77,22 +77,24 @@ extension StoreMigration {
     }
 
     /// Deletes `key` and anything beneath it on the target; already gone is fine. Ephemeral keys
-    /// (a live session's, which a held source key was never copied over), at `key` or beneath it,
-    /// are left alone with their ancestors: a recursive delete would have taken them.
+    /// (a live session's, which a held source key was never copied over), and the keys in
+    /// `kept` (the source still has them: another etcd tool deleted only their parent), at `key`
+    /// or beneath it, are left alone with their ancestors: a recursive delete would have taken them.
     /// - Returns: `false` when nothing was deleted.
     @discardableResult
-    func deleteOnTarget(_ key: Key) async throws -> Bool {
+    func deleteOnTarget(_ key: Key, keeping kept: Set<Key> = []) async throws -> Bool {
         do {
             let subtree = try await target.records(under: key)
-            let ephemeral = subtree.filter(\.isEphemeral).map(\.key)
+            let staying = Set(subtree.filter { $0.isEphemeral || kept.contains($0.key) }.map(\.key))
             if subtree.isEmpty { return false }
-            if ephemeral.isEmpty {
+            if staying.isEmpty {
                 try await target.delete(key, ifVersion: nil, recursive: true)
                 return true
             }
-            // Deepest first, each key that holds no ephemeral key, one by one.
+            // Deepest first, each key that is no staying key nor holds one, one by one.
+            let holding = staying.union(Self.ancestors(of: staying))
             var deleted = false
-            for record in subtree.sorted(by: { $0.key.depth > $1.key.depth }) where !ephemeral.contains(where: { $0.isUnder(record.key) }) {
+            for record in subtree.sorted(by: { $0.key.depth > $1.key.depth }) where !holding.contains(record.key) {
                 do {
                     try await target.delete(record.key, ifVersion: nil, recursive: false)
                     deleted = true

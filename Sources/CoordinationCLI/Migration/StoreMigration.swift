@@ -152,8 +152,11 @@ public struct StoreMigration: Sendable {
         try Task.checkCancellation()
         var deleted: [Key] = []
         if mirror {
+            // The parents of source keys stay, even where the source lacks them (another etcd
+            // tool deleted them alone): the target cannot hold a key without its parent.
+            let parents = Self.ancestors(of: wanted)
             // Deepest first: a key's children sort after it. Ephemeral keys are not in the list.
-            for key in existing.persistent.keys.filter({ !wanted.contains($0) }).sorted(by: >) {
+            for key in existing.persistent.keys.filter({ !wanted.contains($0) && !parents.contains($0) }).sorted(by: >) {
                 // A key left standing as the ancestor of a live session's ephemeral key is not counted.
                 if options.dryRun ? existing.ephemeral.contains(where: { $0.isUnder(key) }) : !(try await deleteOnTarget(key)) {
                     continue
@@ -173,6 +176,16 @@ public struct StoreMigration: Sendable {
             phase: .counters, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
         return deleted
+    }
+
+    /// Every proper ancestor of `keys` (the root aside).
+    static func ancestors(of keys: Set<Key>) -> Set<Key> {
+        var result = Set<Key>()
+        for key in keys {
+            var next = key.parent
+            while let parent = next, !parent.isRoot, result.insert(parent).inserted { next = parent.parent }
+        }
+        return result
     }
 
     /// `records` grouped by depth, shallowest first.
@@ -665,12 +678,15 @@ public struct StoreMigration: Sendable {
         var count = 0
         var onlyOnTarget: [Key] = []
         var onlyOnTargetCount = 0
+        // A mirror keeps the parents of the source's keys where the source lacks them (another
+        // etcd tool deleted them alone): no difference, since no target can do otherwise.
+        let parents = mirror ? Self.ancestors(of: Set(from.keys)) : []
         for key in Set(from.keys).union(to.keys).sorted() {
             let difference: MigrationDifference?
             switch (from[key], to[key]) {
             case (.some, nil) where targetState.ephemeral.contains(key): difference = .ephemeralOnTarget(key)
             case (.some, nil): difference = .missingOnTarget(key)
-            case (nil, .some) where !mirror:
+            case (nil, .some) where !mirror || parents.contains(key):
                 onlyOnTargetCount += 1
                 if onlyOnTarget.count < limit { onlyOnTarget.append(key) }
                 difference = nil

@@ -1,0 +1,75 @@
+import Coordination
+import CoordinationLocalServers
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+@testable import CoordinationCLI
+
+/// An etcd source holding keys whose parent another tool (etcdctl) deleted alone: the target
+/// needs that parent for them, so mirroring the parent's absence must not take them with it.
+@Suite("StoreMigration: etcd source keys whose parent another tool deleted", .serverLoadLimit)
+struct ParentlessSourceKeyTests {
+    static func key(_ path: String) -> Key { try! Key(path) }
+
+    /// Deletes the one etcd key for `key` under `namespace`, not what lies beneath, as `etcdctl del` does.
+    static func deleteAlone(_ key: Key, in namespace: Key) async throws {
+        let rootURL = try #require(TestBackend.etcd.url(.root))
+        let endpoint = try #require(try StoreURL(rootURL).hosts.first)
+        let port = try #require(Int(endpoint.split(separator: ":").last ?? ""))
+        let raw = Data(namespace.appending(key).path.utf8).base64EncodedString()
+        _ = try #require(await LoopbackHTTP.postJSON(port: port, path: "/v3/kv/deleterange", body: #"{"key":"\#(raw)"}"#))
+    }
+
+    /// The catch-up after --follow used to delete the parent recursively, and the source's keys beneath it.
+    @Test("the catch-up mirror keeps such keys and their parent on the target, deletes only what the target alone has, and verify finds no difference")
+    func mirrorKeepsTheParent() async throws {
+        let from = try TestHandles(.etcd)
+        let to = try TestHandles(.memory, test: "mirrorKeepsTheParent-to")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(Self.key("/a/b"), value: [1])
+            try await Self.deleteAlone(Self.key("/a"), in: from.namespace)
+            #expect(try await source.get(Self.key("/a")) == nil)
+            let target = try await to.open()
+            _ = try await target.create(Self.key("/gone"), value: [3])
+            let migration = StoreMigration(source: source, target: target, options: MigrationOptions(), logger: StoreMigrationTests.logger)
+
+            _ = try await migration.run()  // the copy (--follow's first snapshot) writes /a/b, and /a for it
+            let report = try await migration.run(mirror: true)
+            #expect(report.deletedKeys == [Self.key("/gone")])
+            #expect(try await target.get(Self.key("/a/b"))?.value == [1])
+            let verification = try await migration.verify(mirror: true)
+            #expect(verification.isClean, "\(verification.differences)")
+            #expect(verification.onlyOnTargetKeys == [Self.key("/a")], "a note, as after a copy")
+        }
+    }
+
+    /// Following used to delete the target's whole subtree on such a delete event.
+    @Test("following, a delete of the parent alone leaves the source's keys beneath it on the target")
+    func followKeepsTheChildren() async throws {
+        let from = try TestHandles(.etcd)
+        let to = try TestHandles(.memory, test: "followKeepsTheChildren-to")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(Self.key("/p/x"), value: [1])
+            _ = try await source.create(Self.key("/p/y"), value: [2])
+            let target = try await to.open()
+            let migration = StoreMigration(source: source, target: target, options: MigrationOptions(), logger: StoreMigrationTests.logger)
+            let (reports, continuation) = AsyncStream<MigrationProgress>.makeStream()
+            let following = Task { try await migration.follow { continuation.yield($0) } }
+            defer { following.cancel() }
+            try await withDeadline("the delete event applied", limit: .seconds(20)) {
+                for await progress in reports where progress.phase == .following {
+                    if progress.phaseEnded && progress.read == 0 { try await Self.deleteAlone(Self.key("/p"), in: from.namespace) }
+                    if progress.read >= 1 { return }  // the delete event is applied
+                }
+            }
+            following.cancel()
+            let report = try await following.value
+            #expect(report.events == 1)
+            #expect(try await target.get(Self.key("/p/x"))?.value == [1])
+            #expect(try await target.get(Self.key("/p/y"))?.value == [2])
+        }
+    }
+}
