@@ -25,7 +25,7 @@ extension StoreMigration {
                     if first {
                         // Keys no Key can name (another etcd tool's) are in no snapshot: listed
                         // once, at the start, as the catch-up at stop lists them again.
-                        for path in try await foreignKeys(on: source) { report.counts.skip(path, Self.foreignKeyProblem(path)) }
+                        for path in try await foreignKeysOnSource() { report.counts.skip(path, Self.foreignKeyProblem(path)) }
                     } else {
                         report.resnapshots += 1
                     }

@@ -58,7 +58,7 @@ public struct StoreMigration: Sendable {
         var counts = MigrationCounts()
         var deleted: [Key] = []
         do {
-            for path in try await foreignKeys(on: source) { counts.skip(path, Self.foreignKeyProblem(path)) }
+            for path in try await foreignKeysOnSource() { counts.skip(path, Self.foreignKeyProblem(path)) }
             deleted = try await copy(
                 from: sourceLevels(start: start, progress: progress), mirror: mirror, counts: &counts, start: start,
                 progress: progress)
@@ -211,12 +211,16 @@ public struct StoreMigration: Sendable {
                         for try await level in Self.levels(of: records) { continuation.yield(level) }
                     case .parallel(let width):
                         var count = 0
-                        try await ParallelTreeRead(store: source, width: max(1, width)).levels(under: options.prefix) { level in
-                            continuation.yield(level)
-                            count += level.count
-                            progress(MigrationProgress(
-                                phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
-                                elapsed: ContinuousClock.now - start, phaseEnded: false))
+                        do {
+                            try await ParallelTreeRead(store: source, width: max(1, width)).levels(under: options.prefix) { level in
+                                continuation.yield(level)
+                                count += level.count
+                                progress(MigrationProgress(
+                                    phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
+                                    elapsed: ContinuousClock.now - start, phaseEnded: false))
+                            }
+                        } catch let error as CoordinationError {
+                            throw Self.readFailure(error, phase: .readingSource)
                         }
                         progress(MigrationProgress(
                             phase: .readingSource, counts: MigrationCounts(), read: count, total: 0,
@@ -377,11 +381,15 @@ public struct StoreMigration: Sendable {
         }
     }
 
-    /// The keys under the prefix that `store` holds but no ``Key`` can name (written by another
+    /// The keys under the prefix that the source holds but no ``Key`` can name (written by another
     /// tool): reads pass over them, so without this they would be lost without a word.
-    func foreignKeys(on store: any CoordinationStore) async throws -> [String] {
-        guard let listing = store as? any ForeignKeyListing else { return [] }
-        return try await listing.foreignKeys(under: options.prefix)
+    func foreignKeysOnSource() async throws -> [String] {
+        guard let listing = source as? any ForeignKeyListing else { return [] }
+        do {
+            return try await listing.foreignKeys(under: options.prefix)
+        } catch let error as CoordinationError {
+            throw Self.readFailure(error, phase: .readingSource)
+        }
     }
 
     /// Why `path` (a key another tool wrote) is no ``Key``.
@@ -610,6 +618,23 @@ public struct StoreMigration: Sendable {
         _ store: any CoordinationStore, mode: MigrationOptions.ReadMode, phase: MigrationProgress.Phase,
         start: ContinuousClock.Instant, counts: MigrationCounts = MigrationCounts(), progress: ProgressHandler
     ) async throws -> [Record] {
+        do {
+            return try await readNamingNoSide(store, mode: mode, phase: phase, start: start, counts: counts, progress: progress)
+        } catch let error as CoordinationError where phase == .readingSource || phase == .readingTarget {
+            throw Self.readFailure(error, phase: phase)
+        }
+    }
+
+    /// `error`, met reading one side, saying which: a migration between two ZooKeepers (or two
+    /// etcds) would otherwise leave the reader to guess which store was lost.
+    static func readFailure(_ error: CoordinationError, phase: MigrationProgress.Phase) -> CoordinationError {
+        targetFailure(error, phase == .readingSource ? "reading the source failed" : "reading the target failed")
+    }
+
+    private func readNamingNoSide(
+        _ store: any CoordinationStore, mode: MigrationOptions.ReadMode, phase: MigrationProgress.Phase,
+        start: ContinuousClock.Instant, counts: MigrationCounts, progress: ProgressHandler
+    ) async throws -> [Record] {
         let records: [Record]
         switch mode {
         case .walk:
@@ -670,7 +695,7 @@ public struct StoreMigration: Sendable {
         let from = try await state(
             of: source, mode: options.sourceReads, phase: .readingSource, start: start, counts: MigrationCounts(), progress: progress
         ).persistent.mapValues(\.digest)
-        let foreign = try await foreignKeys(on: source)
+        let foreign = try await foreignKeysOnSource()
         let targetState = try await state(
             of: target, mode: options.targetReads, phase: .readingTarget, start: start, counts: MigrationCounts(), progress: progress)
         let to = targetState.persistent.mapValues(\.digest)
