@@ -252,7 +252,16 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         if verify || follow {
             tracker.verifying()
-            let report = try await migration.verify(limit: showDifferences, mirror: follow, progress: printer.report)
+            let report: VerificationReport
+            do {
+                report = try await migration.verify(limit: showDifferences, mirror: follow, progress: printer.report)
+            } catch var error as CoordinationError where !onlyVerify {
+                // The copy is done: only its check failed, and a check alone can be run again.
+                printer.finish()
+                let done = follow ? "the catch-up after --follow finished" : "the copy finished (\(Self.keys(tracker.counts.copied)) copied)"
+                error.message = done + ", but verifying it failed: " + error.message + "; run with --verify --dry-run to compare again"
+                throw error
+            }
             // Interrupted while comparing: whatever was read is no verdict (stderr says why it stopped).
             try Task.checkCancellation()
             printer.finish()
