@@ -242,7 +242,8 @@ extension ZooKeeperStore {
                     isEphemeral: mode.isEphemeral)))
             case .set(let key, let value, _):
                 outcome.append(.set(record(znode(key), value: value, stat: stats[index])))
-            case .delete:
+            case .delete(let key, _):
+                forget(znode(key).path)
                 outcome.append(.deleted)
             }
         }

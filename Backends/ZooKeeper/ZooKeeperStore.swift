@@ -44,6 +44,7 @@ public final class ZooKeeperStore: CoordinationStore {
         }
         func contains(_ path: String, created: Int64) -> Bool { nodes[path] == created }
         mutating func remove(_ path: String) { nodes[path] = nil }
+        var count: Int { nodes.count }
     }
 
     /// Claims the znode created at `created` (its czxid) for a caller (see ``OwnNodes``).
@@ -465,7 +466,8 @@ public final class ZooKeeperStore: CoordinationStore {
         return names.compactMap { $0 == "zookeeper" ? nil : ($0, "/" + $0) }
     }
 
-    private func forget(_ path: String) {
+    /// Drops a deleted znode from ``ownSequentialNodes``, which would otherwise only grow.
+    func forget(_ path: String) {
         ownSequentialNodes.withLock { $0.remove(path) }
     }
 

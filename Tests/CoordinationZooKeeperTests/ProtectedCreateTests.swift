@@ -24,4 +24,19 @@ struct ProtectedCreateTests {
             #expect(try await store.findLostSequentialNode(store.znode(prefix), value: [1, 2]) == nil)
         }
     }
+
+    /// Only a single delete dropped its entry: a migration moving a counter by 200,000
+    /// ephemeral probes, deleted in transactions, kept every one of them in memory.
+    @Test func transactionDeletesForgetTheirNodes() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            _ = try await store.create(try Key("/q"), value: [], mode: .persistent)  // a transaction makes no parents
+            let probe = try Key("/q/probe-")
+            let created = try await store.transaction(Array(repeating: .create(probe, value: [], mode: .ephemeralSequential), count: 3))
+            let keys = created.compactMap { if case .created(let record) = $0 { record.key } else { nil } }
+            #expect(keys.count == 3)
+            #expect(store.ownSequentialNodes.withLock { $0.count } == 3)
+            _ = try await store.transaction(keys.map { .delete($0, ifVersion: nil) })
+            #expect(store.ownSequentialNodes.withLock { $0.count } == 0)
+        }
+    }
 }
