@@ -34,7 +34,39 @@ struct CounterProbeTests {
         let base: any CoordinationStore
     }
 
+    /// Forwards everything; cancels the task that sends its third transaction of probes, as a
+    /// SIGINT cancels a run.
+    final class CancellingOnThirdProbes: ForwardingStore {
+        let base: any CoordinationStore
+        let probeTransactions = Mutex(0)
+        init(base: any CoordinationStore) { self.base = base }
+
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            let probes = operations.allSatisfy { if case .create(_, _, .ephemeralSequential) = $0 { true } else { false } }
+            if probes && probeTransactions.withLock({ count in
+                count += 1
+                return count == 3
+            }) {
+                withUnsafeCurrentTask { $0?.cancel() }
+            }
+            return try await base.transaction(operations)
+        }
+    }
+
     static func key(_ path: String) -> Key { try! Key(path) }
+
+    /// The loop spending numbers did not look at cancellation: a Ctrl-C waited for all of them.
+    @Test("a run cancelled while spending numbers stops after the probes in flight, and leaves none")
+    func cancelledWhileProbing() async throws {
+        try await StoreMigrationTests.withStores { source, target in
+            _ = try await source.create(Self.key("/q/job-0000100000"), value: [1])
+            let probing = CancellingOnThirdProbes(base: target)
+            let migration = StoreMigration(source: source, target: probing, options: MigrationOptions(), logger: StoreMigrationTests.logger)
+            await #expect(throws: CancellationError.self) { try await migration.run() }
+            #expect(probing.probeTransactions.withLock { $0 } == 3, "of about 1,560 needed")
+            #expect(try await target.children(of: Self.key("/q")) == ["job-0000100000"])
+        }
+    }
 
     /// Probes used to be persistent: a run stopped between creating and deleting them left them in the user's tree for good.
     @Test("a run stopped while moving a counter leaves no probe key once its session ends")

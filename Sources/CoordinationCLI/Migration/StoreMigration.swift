@@ -598,6 +598,8 @@ public struct StoreMigration: Sendable {
             return .leftBehind
         }
         while current <= number {
+            // Up to 200,000 numbers take seconds: a signal stops here, with no probe standing.
+            try Task.checkCancellation()
             let count = Int(min(Int64(CoordinationLimits.maxTransactionOperations), number - current + 1))
             let results = try await target.transaction(
                 Array(repeating: Operation.create(probe, value: [], mode: .ephemeralSequential), count: count))
