@@ -5,8 +5,13 @@ public import Logging
 public struct Member: Sendable, Hashable {
     public let id: String
     public let metadata: [UInt8]
-    /// When it joined (its key's `createRevision`): members sort by it.
+    /// When it joined (its key's `createRevision`): members sort by it, then by id.
     public let joinedRevision: Int64
+
+    /// Join order; members created in one transaction share a revision, and go by id.
+    static func joinOrder(_ a: Member, _ b: Member) -> Bool {
+        (a.joinedRevision, a.id) < (b.joinedRevision, b.id)
+    }
 }
 
 /// Group membership under `group`: each member is an ephemeral key `group/ID` whose value is its
@@ -193,13 +198,13 @@ public struct Membership: Sendable {
         }
     }
 
-    /// The live members now, by join order.
+    /// The live members now, by join order (by id among those that joined at one revision).
     public func members() async throws -> [Member] {
         var result: [Member] = []
         for try await record in store.walk(group) where record.key.parent == group {
             result.append(Member(id: record.key.name, metadata: record.value, joinedRevision: record.createRevision))
         }
-        return result.sorted { $0.joinedRevision < $1.joinedRevision }
+        return result.sorted(by: Member.joinOrder)
     }
 
     /// The group as it changes: the members now, then the whole list again after each change.
@@ -215,7 +220,7 @@ public struct Membership: Sendable {
                         records.apply(event)
                         let members = records.values.filter { $0.key.parent == group }
                             .map { Member(id: $0.key.name, metadata: $0.value, joinedRevision: $0.createRevision) }
-                            .sorted { $0.joinedRevision < $1.joinedRevision }
+                            .sorted(by: Member.joinOrder)
                         if members != last {
                             last = members
                             continuation.yield(members)
