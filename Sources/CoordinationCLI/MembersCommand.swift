@@ -10,11 +10,18 @@ struct MembersCommand: AsyncParsableCommand {
         discussion: """
             A group (a plain name is the key /groups/NAME) holds one ephemeral key per live \
             member, named by the member's id, with its metadata as the value; a member that dies \
-            leaves when its session ends. Prints one member per line (id and metadata), in join \
-            order; --json prints one object per line. --watch prints the whole group again after \
-            every change until interrupted, each state ended by a line "--" (so a reader knows a \
-            state is whole when it arrives; an empty group is the "--" alone); with --json each \
-            state is one line, {"members":[…]}, its list empty when the group is.
+            leaves when its session ends. Prints one member per line, in join order, its id and \
+            its metadata:
+              web-1  10.0.0.5:8080
+              web-2  "two\\nlines"
+              web-3  <16 bytes>
+            (metadata that is not one line of text quoted and escaped, bytes that are not UTF-8 \
+            by their count); --json prints one object per member, every byte kept:
+              {"id":"web-1","joinedRevision":1042,"metadata":"MTAuMC4wLjU6ODA4MA=="}
+            --watch prints the whole group again after every change until interrupted, each state \
+            ended by a line "--" (so a reader knows a state is whole when it arrives; an empty \
+            group is the "--" alone); with --json each state is one line, {"members":[…]}, its \
+            list empty when the group is. Ctrl-C (SIGINT) or SIGTERM ends --watch with status 0.
 
             With --join ID -- COMMAND, coord joins the group as member ID (with --metadata as its \
             value) and runs COMMAND as a member, joining again by itself if its session expires, \
@@ -114,8 +121,7 @@ struct MembersCommand: AsyncParsableCommand {
             if json {
                 StandardStreams.writeLine(JSONLines.line(MemberJSON(member)))
             } else {
-                let metadata = String(decoding: member.metadata, as: UTF8.self)
-                StandardStreams.writeLine(metadata.isEmpty ? member.id : "\(member.id)  \(metadata)")
+                StandardStreams.writeLine(MemberText.line(member))
             }
         }
     }

@@ -315,6 +315,38 @@ import Testing
         try await cleanUp(backend, namespace)
     }
 
+    /// Metadata printed raw made lines of its own: a line "--" in it ended a state of --watch early.
+    @Test("coord members shows metadata that is not one line of text escaped, or by its size, one line per member", arguments: servers)
+    func membersTextKeepsOneLinePerMember(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("members-text")
+        let url = try #require(backend.url(namespace, ttl: .seconds(4)))
+        let store = try await backend.open(namespace, .seconds(4))
+        defer { Task { await store.close() } }
+        let group = try Key("/groups/crew")
+        _ = try await store.create(try group.child("a"), value: Array("line1\n--\n\"q\"\\".utf8), mode: .ephemeral)
+        _ = try await store.create(try group.child("b"), value: [0xFF, 0xFE, 0x00], mode: .ephemeral)
+        _ = try await store.create(try group.child("c"), value: Array("10.0.0.5:8080 ünïcode".utf8), mode: .ephemeral)
+        let expected = [#"a  "line1\n--\n\"q\"\\""#, "b  <3 bytes>", "c  10.0.0.5:8080 ünïcode"]
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let listed = try await coord.run(["--store", url, "members", "crew"])
+        #expect(listed.status == 0 && listed.stdoutText == expected.joined(separator: "\n") + "\n", "\(listed.stdoutText) \(listed.stderr)")
+
+        let watcher = try LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch"])
+        defer { watcher.stop() }
+        var state: [String] = []
+        while true {
+            let line = try await watcher.nextLine(within: .seconds(20))
+            if line == "--" { break }
+            state.append(line)
+        }
+        #expect(state == expected, "the first state is whole, three lines")
+        watcher.kill(SIGINT)
+        #expect(try await watcher.exitStatus(within: .seconds(20)) == 0)
+        try await cleanUp(backend, namespace)
+    }
+
     /// Waits until `key` has exactly `count` children (queue entries).
     private func waitForEntries(_ count: Int, under key: Key, in store: any CoordinationStore) async throws {
         try await withDeadline("\(count) entries under \(key)", limit: .seconds(20)) {
