@@ -48,6 +48,7 @@ struct MembersCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(group, under: "/groups")
         if let join {
+            _ = try Self.memberKey(join, in: key)
             let status = try await Self.runAsMember(join, metadata: Array((metadata ?? "").utf8), of: key, command, context: context)
             if status != 0 { throw ExitCode(status) }
             return
@@ -80,9 +81,32 @@ struct MembersCommand: AsyncParsableCommand {
         }
         if watch || json { throw CommandLineProblem("--join runs a command as a member; --watch and --json show the group: use one or the other") }
         try HeldCommand.requireCommand(command)
-        if let join, join.isEmpty || join.contains("/") {
-            throw CommandLineProblem("--join '\(join)': a member's id is one key segment: not empty, no '/'")
+        if let join, let problem = join.isEmpty ? "it is empty" : Key.segmentProblem(join) {
+            throw CommandLineProblem("--join \(Self.quoted(join)): a member's id is one key segment: \(problem)")
         }
+    }
+
+    /// The key of member `id` in `group`; an id that makes too long a key is the option's bad
+    /// value too, found before the store is opened rather than when joining.
+    private static func memberKey(_ id: String, in group: Key) throws -> Key {
+        do {
+            return try group.child(id)
+        } catch {
+            throw CommandLineProblem("--join \(quoted(id)): \(error.message)")
+        }
+    }
+
+    /// `id` in quotes, its control characters escaped (they are not allowed, and would not show).
+    private static func quoted(_ id: String) -> String {
+        var text = "'"
+        for scalar in id.unicodeScalars.prefix(40) {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                text += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                text.unicodeScalars.append(scalar)
+            }
+        }
+        return text + (id.unicodeScalars.count > 40 ? "…'" : "'")
     }
 
     /// Runs `argv` as member `id` of `group`: joined before it starts, joined again after an

@@ -132,6 +132,11 @@ import Testing
         (["members", "g", "--metadata", "a"], 64, "--metadata goes with --join ID"),
         (["members", "g", "--join", "m1"], 64, "give the command to run after --"),
         (["members", "g", "--join", "a/b", "--", "true"], 64, "--join 'a/b': a member's id is one key segment"),
+        // Every id that is no key segment is the option's bad value, found before the store is opened.
+        (["--store", "etcd://127.0.0.1:1", "members", "g", "--join", "..", "--", "true"], 64, "--join '..': a member's id is one key segment: segment '..' is not allowed"),
+        (["--store", "etcd://127.0.0.1:1", "members", "g", "--join", "", "--", "true"], 64, "--join '': a member's id is one key segment: it is empty"),
+        (["--store", "etcd://127.0.0.1:1", "members", "g", "--join", "a\tb", "--", "true"], 64, "--join 'a\\u{9}b': a member's id is one key segment: character U+0009 is not allowed"),
+        (["--store", "etcd://127.0.0.1:1", "members", "g", "--join", String(repeating: "m", count: 1100), "--", "true"], 64, "(1110 bytes): it is 1110 bytes long; the limit is 1024 bytes"),
         (["members", "g", "--", "true"], 64, "a command runs only with --join ID"),
         (["lock", "sub/name", "--", "true"], 6, "invalid name 'sub/name': a plain name has no '/'; for a key beneath /locks write /locks/sub/name"),
         (["lock", "e1", "echo", "hi"], 64, "the command that coord lock runs goes after --: coord lock e1 -- echo hi"),
