@@ -36,17 +36,6 @@ struct KVWatch: AsyncParsableCommand {
     @Flag(help: "Watch the key and the keys one, two and three levels beneath it (not deeper keys).")
     var greatGrandchildren = false
 
-    /// What stderr says when the session changes under a watch; `nil` for the states that need no word.
-    static func note(for state: SessionState) -> String? {
-        switch state {
-        case .suspended: "lost contact with the store; the watch goes on when it is back"
-        // ZooKeeper (and etcd after a compaction) sends a fresh snapshot instead of the changes.
-        case .reconnected: "contact is back; what changed meanwhile follows (the changes, or a fresh snapshot)"
-        case .expired: "the session expired (its ephemeral keys are gone); the watch goes on with a new one"
-        case .connected, .closed: nil
-        }
-    }
-
     /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
     /// (status 64), as for every command's own options, not argument-parser's usage text.
     func checkOptions() throws {
@@ -67,20 +56,10 @@ struct KVWatch: AsyncParsableCommand {
             subtree ? .subtree : greatGrandchildren ? .greatGrandchildren : grandchildren ? .grandchildren : children ? .children : .key
         try await context.withStore { store in
             _ = try await Interruption.runUntilSignalled {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for try await event in store.watch(key, scope: scope) {
-                            StandardStreams.writeLine(JSONLines.line(WatchEventJSON(event)))
-                        }
+                try await SessionNotes.noting(store) {
+                    for try await event in store.watch(key, scope: scope) {
+                        StandardStreams.writeLine(JSONLines.line(WatchEventJSON(event)))
                     }
-                    // An outage is otherwise silent: the lines stop, then go on.
-                    group.addTask {
-                        for await event in store.sessionEvents() {
-                            if let note = Self.note(for: event.state) { StandardStreams.writeError("coord: note: " + note) }
-                        }
-                    }
-                    try await group.next()
-                    group.cancelAll()
                 }
             }
         }

@@ -21,7 +21,9 @@ struct MembersCommand: AsyncParsableCommand {
             --watch prints the whole group again after every change until interrupted, each state \
             ended by a line "--" (so a reader knows a state is whole when it arrives; an empty \
             group is the "--" alone); with --json each state is one line, {"members":[…]}, its \
-            list empty when the group is. Ctrl-C (SIGINT) or SIGTERM ends --watch with status 0.
+            list empty when the group is. As for kv watch, stderr says when contact with the \
+            store was lost and when it came back (the state shown meanwhile may be stale). Ctrl-C \
+            (SIGINT) or SIGTERM ends --watch with status 0.
 
             With --join ID -- COMMAND, coord joins the group as member ID (with --metadata as its \
             value) and runs COMMAND as a member, joining again by itself if its session expires, \
@@ -61,12 +63,14 @@ struct MembersCommand: AsyncParsableCommand {
                 return
             }
             try await Interruption.runUntilSignalled {
-                for try await members in membership.watch() {
-                    if json {
-                        StandardStreams.writeLine(JSONLines.line(MembersJSON(members: members.map(MemberJSON.init))))
-                    } else {
-                        print(members, json: false)
-                        StandardStreams.writeLine("--")
+                try await SessionNotes.noting(store, whatFollows: "the group follows if it changed meanwhile") {
+                    for try await members in membership.watch() {
+                        if json {
+                            StandardStreams.writeLine(JSONLines.line(MembersJSON(members: members.map(MemberJSON.init))))
+                        } else {
+                            print(members, json: false)
+                            StandardStreams.writeLine("--")
+                        }
                     }
                 }
             }
