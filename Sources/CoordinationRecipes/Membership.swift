@@ -28,7 +28,10 @@ public struct Membership: Sendable {
     }
 
     /// Joins as `id` until ``leave(id:)`` or the session ends.
-    /// - Throws: `nodeExists` when a live member already uses `id`; `invalidKey` for an id that is not a valid key segment.
+    /// - Throws: `nodeExists` when a live member already uses `id`: so does the member of a
+    ///   process that ended without leaving (killed, crashed), until its session expires, within
+    ///   its TTL; `invalidKey` for an id that is not a valid key segment; `valueTooLarge` for
+    ///   metadata over the store's value limit.
     @discardableResult
     public func join(id: String, metadata: [UInt8] = []) async throws -> Member {
         let record = try await store.create(try group.child(id), value: metadata, mode: .ephemeral)
@@ -88,7 +91,8 @@ public struct Membership: Sendable {
     /// expiry (the old membership vanished with it). Leaves when cancelled, and throws
     /// `CancellationError`; throws `unavailable` when the handle is closed (the membership went
     /// with its session), and the errors of a join that cannot succeed (the id taken by another
-    /// live member).
+    /// live member, or still by this member's own predecessor: a process restarted under the
+    /// same id before its killed predecessor's session expired; metadata too large).
     /// - Parameter joined: called after each join with the member and the session it joined in
     ///   (its `sessionID`): what a caller needs to tie work to this membership.
     public func stayJoined(
@@ -186,7 +190,12 @@ public struct Membership: Sendable {
                     }
                     continue
                 }
-                throw CoordinationError(.nodeExists, "member id \(id) is already taken in group \(group)", key: key)
+                throw CoordinationError(
+                    .nodeExists,
+                    "member id \(id) is already taken in group \(group): another member holds it, or a process that held it "
+                        + "ended without leaving and its session has not expired yet (its member goes when it does, within "
+                        + "that session's TTL); choose another id, or try again once it has gone",
+                    key: key)
             } catch where StoreFailure.mayPass(error, store: store) {
                 let code = (error as? CoordinationError)?.code
                 if code == .connectionLoss || code == .timeout { unsure.insert(metadata) }
