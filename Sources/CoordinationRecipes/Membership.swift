@@ -172,13 +172,23 @@ public struct Membership: Sendable {
                 return member
             } catch let error as CoordinationError where error.code == .nodeExists {
                 // Still there from this session (a reconnect, or a try whose reply was lost), or
-                // held by someone else: say so.
-                let existing = try? await store.get(key)
-                if mayHaveJoined, let existing, existing.isEphemeral, tried.contains(existing.value) {
+                // held by someone else: say so. Which one cannot be told without reading it: a
+                // failed read is tried again, not taken for someone else's member.
+                let existing: Record?
+                do {
+                    existing = try await store.get(key)
+                } catch where StoreFailure.mayPass(error, store: store) {
+                    try await backoff.pause()
+                    guard store.session.sessionID == event.sessionID else { return nil }
+                    continue
+                }
+                // Gone since the create (its holder left): create again.
+                guard let existing else { continue }
+                if mayHaveJoined, existing.isEphemeral, tried.contains(existing.value) {
                     unsure = []
                     return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
                 }
-                if let previous, let existing, existing.isEphemeral, existing.createRevision == previous.joinedRevision {
+                if let previous, existing.isEphemeral, existing.createRevision == previous.joinedRevision {
                     // The member an earlier join made, whose create landed after its session
                     // ended, in this one (or in the ended one, its key about to go): which session
                     // holds it cannot be read, so it is made again, surely in this session.

@@ -5,15 +5,16 @@ import Synchronization
 /// Wraps a store and makes some of its calls fail, as a server briefly out of reach would: the
 /// first `deletes` deletes fail with `deleteError` (`unavailable` unless told) and the first
 /// `listings` children listings
-/// with `connectionLoss` (nothing done), and the first `lostCreateReplies` creates are applied
+/// with `connectionLoss` (nothing done), the first `lostCreateReplies` creates are applied
 /// but answered with `lostReplyError` (`connectionLoss` unless told; either way the outcome is
-/// unknown to the caller).
+/// unknown to the caller), and the first `reads` gets fail with `connectionLoss`.
 final class FlakyStore: ForwardingStore {
     let base: any CoordinationStore
     private struct Budget {
         var deletes: Int
         var listings: Int
         var lostCreateReplies: Int
+        var reads: Int
         var failed = 0
     }
     private let budget: Mutex<Budget>
@@ -22,12 +23,12 @@ final class FlakyStore: ForwardingStore {
 
     init(
         _ base: any CoordinationStore, deletes: Int = 0, deleteError: CoordinationError.Code = .unavailable, listings: Int = 0,
-        lostCreateReplies: Int = 0, lostReplyError: CoordinationError.Code = .connectionLoss
+        lostCreateReplies: Int = 0, lostReplyError: CoordinationError.Code = .connectionLoss, reads: Int = 0
     ) {
         self.base = base
         self.deleteError = deleteError
         self.lostReplyError = lostReplyError
-        self.budget = Mutex(Budget(deletes: deletes, listings: listings, lostCreateReplies: lostCreateReplies))
+        self.budget = Mutex(Budget(deletes: deletes, listings: listings, lostCreateReplies: lostCreateReplies, reads: reads))
     }
 
     /// How many calls failed so far.
@@ -46,6 +47,11 @@ final class FlakyStore: ForwardingStore {
     func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
         if spend(\.deletes) { throw CoordinationError(deleteError, "delete failed (simulated)", key: key) }
         try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
+    }
+
+    func get(_ key: Key) async throws -> Record? {
+        if spend(\.reads) { throw CoordinationError(.connectionLoss, "lost contact (simulated)", key: key) }
+        return try await base.get(key)
     }
 
     func children(of key: Key) async throws -> [String] {

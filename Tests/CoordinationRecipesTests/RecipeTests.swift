@@ -298,6 +298,41 @@ import Testing
         #expect(try await views.next() == [], "cancelling stayJoined leaves")
     }
 
+    /// A join whose reply was lost, and whose read of the member it then found failed too: it
+    /// reads again instead of calling its own member another's ("member id m is already taken")
+    /// and giving up, as it did when that read failed.
+    @Test(arguments: RecipeBackend.all)
+    func stayJoinedRidesOutALostReplyAndALostRead(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let observer = Membership(store: try await handles.open(), group: group)
+        var views = observer.watch().makeAsyncIterator()
+        #expect(try await views.next() == [])
+        let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1, reads: 1)
+        let joins = AsyncStream<Member>.makeStream()
+        let staying = Task {
+            // Ended without a join, it ends the joins too: the wait below sees it at once.
+            defer { joins.continuation.finish() }
+            try await Membership(store: flaky, group: group).stayJoined(id: "m", metadata: [1]) { member, _ in
+                joins.continuation.yield(member)
+            }
+        }
+        let joined = try await withDeadline("stayJoined to join") {
+            var iterator = joins.stream.makeAsyncIterator()
+            return await iterator.next()
+        }
+        if joined == nil { Issue.record("stayJoined ended without joining: \(await staying.result)") }
+        let member = try #require(joined)
+        #expect(flaky.failures == 2, "the create's reply and the first read were lost")
+        #expect(try await observer.members() == [member], "joined once, as the member it made")
+        staying.cancel()
+        await #expect(throws: CancellationError.self) { try await staying.value }
+        var left = false
+        while !left, let view = try await views.next() { left = view.isEmpty }
+        #expect(left, "cancelling stayJoined leaves")
+    }
+
     /// A join whose session ends while its create is on its way, the create landing in the next
     /// session: the next session's join finds the member it made, not another member's, and
     /// stays joined instead of calling the id taken.
