@@ -113,9 +113,17 @@ public struct Membership: Sendable {
         // The values of joins whose outcome is unknown (the reply was lost): one may have made
         // the member without our hearing of it, before a cancellation cut the retry short.
         var unsure: Set<[UInt8]> = []
+        // Through store errors, while the session that made it may live: one failed try left the
+        // member listed for as long as the handle stayed open.
         func leaveWhatWasMade() async {
-            if let membership { try? await Task { try await leave(membership) }.value }
-            if !unsure.isEmpty { try? await Task { [unsure] in try await leave(id: id, ifEphemeralWithValueIn: unsure) }.value }
+            if let membership, let joinedSession {
+                await StoreFailure.retryingWhileHeld(in: store, by: joinedSession) { try await leave(membership) }
+            }
+            if !unsure.isEmpty {
+                await StoreFailure.retryingWhileHeld(in: store, by: store.session.sessionID) { [unsure] in
+                    try await leave(id: id, ifEphemeralWithValueIn: unsure)
+                }
+            }
         }
         do {
             for await event in store.sessionEvents() {

@@ -96,19 +96,7 @@ public struct SequentialQueue: Sendable {
     /// `sessionID` can no longer hold what it removes (see ``leaveSurely(_:session:)``).
     private func retryingWhileHeld(by sessionID: String, _ removal: @escaping @Sendable (SequentialQueue) async throws -> Void) async {
         let queue = self
-        await Task {
-            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
-            while true {
-                do {
-                    try await removal(queue)
-                    return
-                } catch {
-                    guard StoreFailure.mayPass(error, store: queue.store), Self.mayStillHold(queue.store.session, sessionID)
-                    else { return }
-                    try? await backoff.pause()
-                }
-            }
-        }.value
+        await StoreFailure.retryingWhileHeld(in: store, by: sessionID) { try await removal(queue) }
     }
 
     /// Whether session `sessionID` may still be alive on the server, as far as `current` tells.

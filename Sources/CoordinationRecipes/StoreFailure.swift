@@ -8,6 +8,27 @@ package enum StoreFailure {
         guard let error = error as? CoordinationError, store.session.state != .closed else { return false }
         return [.connectionLoss, .timeout, .unavailable, .sessionExpired].contains(error.code)
     }
+
+    /// Runs `removal` in a task of its own (so a cancelled caller still gets it done) until it
+    /// succeeds, fails for good, or session `sessionID` can no longer hold what it removes (see
+    /// ``SequentialQueue/mayStillHold(_:_:now:)``): what a recipe giving up uses to take its
+    /// ephemeral entry away through store errors, so nothing of it is left while its handle lives.
+    package static func retryingWhileHeld(
+        in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
+    ) async {
+        await Task {
+            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
+            while true {
+                do {
+                    try await removal()
+                    return
+                } catch {
+                    guard mayPass(error, store: store), SequentialQueue.mayStillHold(store.session, sessionID) else { return }
+                    try? await backoff.pause()
+                }
+            }
+        }.value
+    }
 }
 
 /// A doubling pause between tries, so a store that keeps failing is not hammered.

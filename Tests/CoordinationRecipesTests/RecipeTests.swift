@@ -333,6 +333,25 @@ import Testing
         #expect(left, "cancelling stayJoined leaves")
     }
 
+    /// A cancelled member leaves through a failed delete: one failure left it listed for as long
+    /// as its handle stayed open.
+    @Test(arguments: RecipeBackend.all)
+    func cancelledStayJoinedLeavesThroughAFailedDelete(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let observer = Membership(store: try await handles.open(), group: group)
+        var views = observer.watch().makeAsyncIterator()
+        #expect(try await views.next() == [])
+        let flaky = FlakyStore(try await handles.open(), deletes: 2)
+        let staying = Task { try await Membership(store: flaky, group: group).stayJoined(id: "m", metadata: [1]) }
+        #expect(try await views.next()?.map(\.id) == ["m"])
+        staying.cancel()
+        await #expect(throws: CancellationError.self) { try await staying.value }
+        #expect(flaky.failures == 2, "the first two deletes failed")
+        #expect(try await observer.members() == [], "left, though the handle is still open")
+    }
+
     /// A join whose session ends while its create is on its way, the create landing in the next
     /// session: the next session's join finds the member it made, not another member's, and
     /// stays joined instead of calling the id taken.
