@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordination
 import CoordinationRecipes
 import Foundation
+import Synchronization
 
 struct MembersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -123,9 +124,13 @@ struct MembersCommand: AsyncParsableCommand {
                 try await HeldCommand.run(argv, holding: "membership of \(group)", in: store, exclusive: false) { runChild in
                     let membership = Membership(store: store, group: group, logger: context.logger)
                     let (joins, joined) = AsyncStream<Void>.makeStream()
+                    let current = LatestMember()
                     return try await withThrowingTaskGroup(of: Int32?.self) { tasks in
                         tasks.addTask {
-                            try await membership.stayJoined(id: id, metadata: metadata) { _, _ in joined.yield() }
+                            try await membership.stayJoined(id: id, metadata: metadata) { member, _ in
+                                current.member.withLock { $0 = member }
+                                joined.yield()
+                            }
                             return nil
                         }
                         tasks.addTask {
@@ -135,12 +140,28 @@ struct MembersCommand: AsyncParsableCommand {
                         }
                         defer { tasks.cancelAll() }
                         while let outcome = try await tasks.next() {
-                            if let status = outcome { return status }
+                            if let status = outcome {
+                                await leaveOnce(current.member.withLock { $0 }, of: membership, in: store)
+                                return status
+                            }
                         }
                         throw CancellationError()
                     }
                 }
             }
+        }
+    }
+
+    /// Leaves once, before stayJoined is cancelled: a cancelled stayJoined retries its leave
+    /// while the session may live, up to two TTLs out of contact, and coord does not wait for
+    /// that. If this leave fails, the handle is closed instead, which ends those retries; the
+    /// member ends with the session, as a lock's entry does.
+    private static func leaveOnce(_ member: Member?, of membership: Membership, in store: any CoordinationStore) async {
+        guard let member else { return }
+        do {
+            try await membership.leave(member)
+        } catch {
+            await store.close()
         }
     }
 
@@ -153,6 +174,11 @@ struct MembersCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The member a `--join` made last (it joins again after an expiry).
+private final class LatestMember: Sendable {
+    let member = Mutex<Member?>(nil)
 }
 
 /// One state of a watched group: `{"members":[…]}`.
