@@ -166,8 +166,11 @@ public struct Membership: Sendable {
         id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent, previous: Member?, unsure: inout Set<[UInt8]>
     ) async throws -> Member? {
         let key = try group.child(id)
-        // Whether an earlier try may have created the member without our hearing of it.
-        var mayHaveJoined = event.state == .reconnected
+        // Whether an earlier try of this join may have created the member without our hearing
+        // of it. Not merely because the session reconnected: a handle that was out of contact
+        // before this call made nothing, and a member found then is another's (with the same
+        // metadata it passed for ours, and was deleted on leaving).
+        var mayHaveJoined = false
         // What the tries wrote: the metadata may change between them.
         var tried: Set<[UInt8]> = []
         var backoff = Backoff()

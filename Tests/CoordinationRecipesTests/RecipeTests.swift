@@ -275,6 +275,30 @@ import Testing
         #expect(try await views.next() == [])
     }
 
+    /// A member starting on a handle that was out of contact earlier (its session reconnected)
+    /// took another live member with the same id and metadata for one its own join had made:
+    /// it stayed "joined" as that member, and on leaving deleted it.
+    @Test(arguments: RecipeBackend.all)
+    func aDuplicateIsRefusedOnAReconnectedHandle(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/workers")
+        let observer = Membership(store: try await handles.open(), group: group)
+        let other = try await Membership(store: try await handles.open(), group: group).join(id: "dup", metadata: [1])
+        let suspendable = SuspendableStore(try await handles.open())
+        suspendable.suspend(lastContact: .now)
+        suspendable.resume()
+        #expect(suspendable.session.state == .reconnected)
+        await #expect {
+            try await withDeadline("the duplicate id to be refused", limit: .seconds(10)) {
+                try await Membership(store: suspendable, group: group).stayJoined(id: "dup", metadata: [1])
+            }
+        } throws: { error in
+            (error as? CoordinationError)?.code == .nodeExists && (error as? CoordinationError)?.message.contains("already taken") == true
+        }
+        #expect(try await observer.members() == [other], "the other member is still there, untouched")
+    }
+
     /// A member whose join was applied but whose reply was lost finds itself joined on the next
     /// try instead of taking its own entry for another member's.
     @Test(arguments: RecipeBackend.all)
