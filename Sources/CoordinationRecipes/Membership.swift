@@ -93,6 +93,10 @@ public struct Membership: Sendable {
     /// with its session), and the errors of a join that cannot succeed (the id taken by another
     /// live member, or still by this member's own predecessor: a process restarted under the
     /// same id before its killed predecessor's session expired; metadata too large).
+    /// A member whose key someone else deletes (``leave(id:)`` from another handle, `coord kv rm`)
+    /// is not made again until its session is replaced: within one session, a deleted member
+    /// counts as removed on purpose. Leaving when cancelled goes on through store errors while the
+    /// session may live (up to two TTLs out of contact), so a cancellation may take that long.
     /// - Parameter joined: called after each join with the member and the session it joined in
     ///   (its `sessionID`): what a caller needs to tie work to this membership.
     public func stayJoined(
