@@ -64,7 +64,8 @@ public struct Membership: Sendable {
     /// Reads and compare-and-sets in ``update(_:metadata:)`` before it gives up.
     static let updateAttempts = 5
 
-    /// Leaves the group; leaving twice is not an error.
+    /// Ends whatever membership holds `id`, this process's or another's (to end only one's own,
+    /// use ``leave(_:)``); leaving twice is not an error.
     public func leave(id: String) async throws {
         do {
             try await store.delete(try group.child(id))
