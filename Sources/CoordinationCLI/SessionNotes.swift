@@ -8,12 +8,16 @@ enum SessionNotes {
     /// fresh snapshot instead of the changes.
     static let changesFollow = "what changed meanwhile follows (the changes, or a fresh snapshot)"
 
-    /// The note for `state`, with `whatFollows` said after a reconnect; `nil` for the states that need no word.
-    static func note(for state: SessionState, whatFollows: String = changesFollow) -> String? {
+    /// The note for `state` after `previous`, with `whatFollows` said once contact is back;
+    /// `nil` for the states that need no word.
+    static func note(for state: SessionState, after previous: SessionState?, whatFollows: String = changesFollow) -> String? {
         switch state {
         case .suspended: "lost contact with the store; the watch goes on when it is back"
         case .reconnected: "contact is back; " + whatFollows
         case .expired: "the session expired (its ephemeral keys are gone); the watch goes on with a new one"
+        // Connected after the first event: a new session (after an expiry), so contact is back
+        // too, though not as a reconnect.
+        case .connected where previous != nil: "contact is back, in a new session; " + whatFollows
         case .connected, .closed: nil
         }
     }
@@ -25,8 +29,12 @@ enum SessionNotes {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await work() }
             group.addTask {
+                var previous: SessionState?
                 for await event in store.sessionEvents() {
-                    if let note = note(for: event.state, whatFollows: whatFollows) { StandardStreams.writeError("coord: note: " + note) }
+                    if let note = note(for: event.state, after: previous, whatFollows: whatFollows) {
+                        StandardStreams.writeError("coord: note: " + note)
+                    }
+                    previous = event.state
                 }
             }
             try await group.next()

@@ -52,4 +52,39 @@ struct KVWatchOutageTests {
         #expect(status == 0, "\(read(stderrPath))")
         await handles.closeAll()
     }
+
+    /// Cut off past its session's TTL, the handle starts a new session once contact is back:
+    /// stderr says contact is back then too, not only after a reconnect within the session (it
+    /// said only that the session had expired, then went on silently).
+    @Test("kv watch cut off until its session expired notes the expiry and that contact is back", arguments: SchedulerProcessTests.servers)
+    func watchAcrossAnExpiry(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend, ttl: .seconds(2))
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        defer { relay.stop() }
+        let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
+        let watcher = try LineProcess("/bin/sh", ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", url, "kv", "watch", "/w"])
+        defer { watcher.stop() }
+        var lines: [String] = []
+        func waitFor(_ text: String) async throws {
+            while !(lines.last ?? "").contains(text) {
+                do { lines.append(try await watcher.nextLine(within: .seconds(30))) } catch { Issue.record("so far: \(lines)"); throw error }
+            }
+        }
+        try await waitFor(#""type":"snapshot""#)
+        relay.cut()
+        try await waitFor("coord: note: lost contact with the store")
+        // The server ends the session a TTL after the last contact; nothing tells a client cut
+        // off (both backends' clients learn of it from the server once contact is back), so the
+        // test waits out more than that.
+        try await Task.sleep(for: handles.ttl * 3)
+        relay.heal()
+        try await waitFor("coord: note: the session expired")
+        try await waitFor("coord: note: contact is back, in a new session; what changed meanwhile follows")
+        watcher.kill(SIGTERM)
+        #expect(try await watcher.exitStatus(within: .seconds(20)) == 0)
+        await handles.closeAll()
+    }
 }
