@@ -20,11 +20,12 @@ enum ExampleJobs {
                 payload: command("if [ \"$COORD_ATTEMPT\" = 1 ]; then echo 'first attempt fails' >&2; exit 1; fi; echo recovered"),
                 retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(200), backoffCap: .seconds(1))),
             // Its first attempt outruns the timeout and is stopped; the retry finishes in time, so
-            // the main job's `--until-idle` ends with status 0 while showing a timeout.
+            // the main job's `--until-idle` ends with status 0 while showing a timeout. A whole
+            // second: at 300 ms, a retry on a loaded machine (starting a shell) timed out too.
             JobSpec(
                 id: "slow", handler: ShellJobHandler.name,
                 payload: command("echo started; if [ \"$COORD_ATTEMPT\" = 1 ]; then sleep 5; echo never printed; fi; echo done in time"),
-                timeout: .milliseconds(300), retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(200), backoffCap: .seconds(1))),
+                timeout: .seconds(1), retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(200), backoffCap: .seconds(1))),
         ]
     }
 
