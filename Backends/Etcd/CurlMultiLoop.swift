@@ -20,14 +20,24 @@ import Darwin
 final class CurlMultiLoop: @unchecked Sendable {
     typealias Outcome = Result<(status: Int, body: [UInt8]), TransportFailure>
 
+    /// How a request handed to the loop ended.
+    enum Delivery {
+        /// It was sent and answered, or failed on the way.
+        case done(Outcome)
+        /// The loop was closed before it was sent.
+        case notSent
+        /// The loop was closed while it was in flight: what the server made of it is unknown.
+        case cutShort
+    }
+
     /// One request in flight or waiting, and who to tell how it went. Handed from the caller to
     /// the loop thread under `state`'s lock, then touched by the loop thread only.
     private final class Transfer: @unchecked Sendable {
         let request: GatewayRequest
         let sink = ResponseSink()
-        let completion: (Outcome?) -> Void
+        let completion: (Delivery) -> Void
 
-        init(request: GatewayRequest, completion: @escaping (Outcome?) -> Void) {
+        init(request: GatewayRequest, completion: @escaping (Delivery) -> Void) {
             self.request = request
             self.completion = completion
         }
@@ -92,14 +102,17 @@ final class CurlMultiLoop: @unchecked Sendable {
         thread.start()
     }
 
-    /// Sends `request` and returns how it went; `nil` once the loop is closed.
-    func perform(_ request: GatewayRequest) async -> Outcome? {
+    /// Sends `request` and returns how it went, or how closing the loop ended it.
+    func perform(_ request: GatewayRequest) async -> Delivery {
         await withCheckedContinuation { continuation in
             submit(Transfer(request: request) { continuation.resume(returning: $0) })
         }
     }
 
-    /// Lets the transfers already handed over finish, then ends the thread; later requests get `nil`.
+    /// Ends every transfer (those not sent yet are ``Delivery/notSent``, those in flight
+    /// ``Delivery/cutShort``), then the thread; later requests are ``Delivery/notSent``. A request
+    /// in flight would otherwise hold its caller up to the request time-out after the store closed,
+    /// where a server out of reach does not answer.
     func close() {
         let wake = state.withLock { inbox -> Bool in
             inbox.closed = true
@@ -116,7 +129,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             defer { inbox.wakePending = true }
             return (true, !inbox.wakePending)
         }
-        guard accepted else { return transfer.completion(nil) }
+        guard accepted else { return transfer.completion(.notSent) }
         if wake { wakeUp() }
     }
 
@@ -129,13 +142,16 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     private func run() {
         var fds: [pollfd] = []
-        var closing = false
         while true {
-            closing = takeInbox() || closing
+            if takeInbox() {
+                // What has finished is told as it went; the rest ends here.
+                finishCompleted()
+                endAll()
+                break
+            }
             startWaiting()
             if let deadline = timerDeadline, deadline <= .now { fireTimer() }
             finishCompleted()
-            if closing && busy.isEmpty && waitingHead == waiting.count { break }
 
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
@@ -174,6 +190,19 @@ final class CurlMultiLoop: @unchecked Sendable {
         return closed
     }
 
+    /// Ends every transfer in flight or waiting, once the loop is closed.
+    private func endAll() {
+        for (handle, entry) in busy {
+            _ = curl_multi_remove_handle(multi, handle)
+            entry.easy.finish()
+            ReplyThread.delivering { entry.transfer.completion(.cutShort) }
+        }
+        busy.removeAll()
+        for transfer in waiting[waitingHead...] { transfer.completion(.notSent) }
+        waiting.removeAll()
+        waitingHead = 0
+    }
+
     /// Starts waiting transfers while fewer than `maxTransfers` run.
     private func startWaiting() {
         while busy.count < maxTransfers && waitingHead < waiting.count {
@@ -205,7 +234,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             easy.finish()
             idle.append(easy)
             // A task that prefers the reply thread executor goes on right here.
-            ReplyThread.delivering { transfer.completion(outcome) }
+            ReplyThread.delivering { transfer.completion(.done(outcome)) }
         }
         startWaiting()
     }

@@ -91,7 +91,15 @@ final class Gateway: Sendable {
     func call(_ path: String, _ body: JSONValue, via loop: CurlMultiLoop, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
         var call = GatewayCall(gateway: self, path: path, payload: body.serialized, kind: kind, timeout: requestTimeout)
         while let request = call.nextRequest() {
-            guard let outcome = await loop.perform(request) else { throw .closed() }
+            let outcome: CurlMultiLoop.Outcome
+            switch await loop.perform(request) {
+            case .done(let done): outcome = done
+            case .notSent: throw .closed()
+            case .cutShort:
+                // A read may say the handle is closed; a write may have been applied, or not.
+                guard kind.sendsOnce else { throw .closed() }
+                throw CoordinationError(.connectionLoss, "the store handle was closed while this write was in flight; it may or may not have been applied")
+            }
             switch call.handle(await identifyingSilenceOffPool(outcome, of: request)) {
             case .reply(let json): return json
             case .next: continue
@@ -115,7 +123,7 @@ final class Gateway: Sendable {
     func authenticate(via loop: CurlMultiLoop, endpoint: String? = nil) async throws(CoordinationError) {
         var login = GatewayLogin(gateway: self, endpoint: endpoint)
         while let request = login.nextRequest() {
-            guard let outcome = await loop.perform(request) else { throw .closed() }
+            guard case .done(let outcome) = await loop.perform(request) else { throw .closed() }
             if login.handle(await identifyingSilenceOffPool(outcome, of: request)) { return }
         }
         try login.finish()
