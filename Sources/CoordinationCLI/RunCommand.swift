@@ -122,11 +122,21 @@ struct RunCommand: AsyncParsableCommand {
             return held
         }
         let untilIdle = untilIdle
+        let closer = CutOffCloser()
         let outcome = try await withThrowingTaskGroup(
             of: Void.self, returning: (finished: [String: RunProgress.Finished], signal: Int32?, heldAtStop: [String: RunProgress.Held]).self
         ) { tasks in
             tasks.addTask {
-                for await signal in signals.signals { await shutdown.signalled(signal.number) }
+                for await signal in signals.signals {
+                    await shutdown.signalled(signal.number)
+                    closer.stopping()
+                }
+            }
+            tasks.addTask {
+                await closer.run(workerStores, grace: Self.gracePeriod) {
+                    await progress.note(
+                        "coord: the store is out of reach: not waiting for it; a worker's member and runs go when its session ends, within its TTL")
+                }
             }
             tasks.addTask {
                 do {

@@ -26,7 +26,9 @@ struct WorkerCommand: AsyncParsableCommand {
             SIGTERM or SIGINT shuts down gracefully: no new claims (coord workers shows the \
             worker as draining, and the others take over its share of the jobs at once), running \
             commands get --grace to finish, what is left is handed back to other workers; then \
-            coord exits 0. Logs go \
+            coord exits 0. A second signal exits at once (128 + its number): its runs are taken \
+            over once its session ends. When the store is out of reach, coord waits for it no \
+            longer than --grace and a second. Logs go \
             to stderr (--log-level info shows claims and runs). A store that cannot be reached \
             yet is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
             coord at once.
@@ -83,11 +85,45 @@ struct WorkerCommand: AsyncParsableCommand {
                 store: store, id: workerID, configuration: workerConfiguration,
                 handlers: [ShellJobHandler.name: await ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger)
             context.logger.info("worker starting", metadata: ["worker": "\(workerID)", "store": "\(context.storeURL)"])
+            // The signals are coord's, not the group's: a second one exits at once, and a store
+            // out of reach is not waited for once the grace has passed.
             let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
-            try await group.run()
+                configuration: ServiceGroupConfiguration(services: [.init(service: worker)], logger: context.logger))
+            let signals = SignalListener([SIGINT, SIGTERM])
+            defer { signals.stop() }
+            let closer = CutOffCloser()
+            let grace = workerConfiguration.gracePeriod
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    for await signal in signals.signals {
+                        guard !closer.isStopping else { Self.exitAtOnce(signal.number) }
+                        let name = RunCommand.Shutdown.name(of: signal.number)
+                        StandardStreams.writeError(
+                            "coord: \(name): stopping; no new runs start, running commands have \(DurationText.format(grace)) to finish, "
+                                + "then they go back to pending, for other workers (\(name) again exits at once)")
+                        closer.stopping()
+                        await group.triggerGracefulShutdown()
+                    }
+                }
+                tasks.addTask {
+                    await closer.run([store], grace: grace) {
+                        StandardStreams.writeError(
+                            "coord: the store is out of reach: not waiting for it; this worker's member and runs go when its session ends, within its TTL")
+                    }
+                }
+                try await group.run()
+                tasks.cancelAll()
+            }
         }
+    }
+
+    /// Ends the process on a second signal. Its commands die with it (``ShellJobHandler``'s
+    /// supervisor); its runs stay claimed until its session ends, as a killed worker's would.
+    private static func exitAtOnce(_ number: Int32) -> Never {
+        StandardStreams.writeError(
+            "coord: \(RunCommand.Shutdown.name(of: number)) again: exiting at once; other workers take over its runs once its session ends, within its TTL")
+        // _exit, not exit: other threads still run, and must not see the process torn down under them.
+        _exit(128 + number)
     }
 
     /// `hostname-pid`, made a valid key segment.

@@ -36,18 +36,7 @@ struct WorkerWaitsForStoreTests {
         // The server comes within reach: the worker joins the group.
         relay.heal()
         let store = try await handles.open()
-        let workers = try Key("/scheduler/workers")
-        let joined = try await withDeadline("the worker to join", limit: .seconds(40)) {
-            for try await event in store.watch(workers, scope: .children) {
-                switch event {
-                case .snapshot(let records): if records.contains(where: { $0.key.name == "patient" }) { return true }
-                case .put(let record): if record.key.name == "patient" { return true }
-                case .delete: break
-                }
-            }
-            return false
-        }
-        #expect(joined, "\(worker.stderr)")
+        #expect(try await Self.joined("patient", in: store, limit: .seconds(40)), "\(worker.stderr)")
         #expect(await worker.terminate() == 0, "\(worker.stderr)")
         await handles.closeAll()
     }
@@ -64,6 +53,21 @@ struct WorkerWaitsForStoreTests {
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderr.contains("cacert"), "\(result.stderr)")
         #expect(!result.stderr.contains("cannot reach the store yet"), "\(result.stderr)")
+    }
+
+    /// Whether worker `id` joins the scheduler's workers within `limit`.
+    static func joined(_ id: String, in store: any CoordinationStore, limit: Duration) async throws -> Bool {
+        let workers = try Key("/scheduler/workers")
+        return try await withDeadline("worker \(id) to join", limit: limit) {
+            for try await event in store.watch(workers, scope: .children) {
+                switch event {
+                case .snapshot(let records): if records.contains(where: { $0.key.name == id }) { return true }
+                case .put(let record): if record.key.name == id { return true }
+                case .delete: break
+                }
+            }
+            return false
+        }
     }
 
     /// A relay in front of the backend's first server, which the test can cut and heal.

@@ -1,0 +1,55 @@
+import Coordination
+import Synchronization
+
+/// Closes the store handles of workers told to stop while cut off from their store.
+///
+/// A stopping worker removes its member and leader entries, and retries through store errors for
+/// as long as its session may live (up to about two TTLs out of contact), for the sake of a handle
+/// that outlives it. A coord process about to exit has no such handle: what its session holds goes
+/// when the session ends. So once the workers' grace has passed, a handle still out of contact is
+/// closed, which ends those retries, and coord exits soon after instead of two TTLs later.
+final class CutOffCloser: Sendable {
+    private let stop = AsyncStream<Void>.makeStream()
+
+    private let stopped = Atomic<Bool>(false)
+
+    /// Says that the workers are stopping; ``run(_:grace:closed:)`` then starts counting.
+    func stopping() {
+        stopped.store(true, ordering: .relaxed)
+        stop.continuation.yield()
+        stop.continuation.finish()
+    }
+
+    /// Whether ``stopping()`` was called.
+    var isStopping: Bool { stopped.load(ordering: .relaxed) }
+
+    /// After ``stopping()``, waits `grace` and a second's margin, then closes each of `stores` as
+    /// soon as it is out of contact, calling `closed` for each it closed. Run it as a task of its
+    /// own, cancelled once the workers have stopped.
+    func run(_ stores: [any CoordinationStore], grace: Duration, closed: @escaping @Sendable () async -> Void) async {
+        for await _ in stop.stream { break }
+        // Cancelled (the workers stopped) before a stop was asked for, or during the grace.
+        guard !Task.isCancelled, (try? await Task.sleep(for: grace + .seconds(1))) != nil else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for store in stores {
+                group.addTask {
+                    while true {
+                        let session = store.session
+                        if session.state == .closed { return }
+                        // A healthy session's last contact is at most a third of its TTL old (plus a
+                        // round trip): older than half, contact is lost, though a backend whose
+                        // requests hang across a partition may not say `suspended` until a time-out.
+                        let overdue = session.lastContact.advanced(by: session.ttl / 2)
+                        if session.state == .suspended || ContinuousClock.now >= overdue {
+                            await store.close()
+                            await closed()
+                            return
+                        }
+                        // Cancelled: the workers stopped without it.
+                        guard (try? await Task.sleep(until: overdue, clock: .continuous)) != nil else { return }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Coordination
+import CoordinationLocalServers
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// How `coord worker` stops: a signal drains it, a second one ends it at once, and a store out
+/// of reach is not waited for beyond the grace.
+@Suite("coord worker stops on a signal, at once on a second, and without waiting for a store out of reach", .serverLoadLimit)
+struct WorkerStopTests {
+    @Test("a worker told to stop while cut off from its store exits soon after its grace, not two TTLs later", arguments: SchedulerProcessTests.servers)
+    func cutOffWorkerStopsSoon(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend, ttl: .seconds(6))
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        defer { relay.stop() }
+        let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
+        let worker = try SchedulerProcessTests.Background(
+            coord, ["--store", url, "worker", "--id", "cut-off", "--grace", "1s", "--log-level", "warning"], name: "cut-off")
+        defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
+        let store = try await handles.open()
+        #expect(try await WorkerWaitsForStoreTests.joined("cut-off", in: store, limit: .seconds(30)), "\(worker.stderr)")
+
+        // Requests now hang, as across a partition. Stopping, the worker used to try to remove
+        // its member and leader entries for as long as its session might live: two TTLs (12 s)
+        // from its last contact, longer on etcd where each try waits out the request time-out.
+        relay.blackHole()
+        let signalled = ContinuousClock.now
+        let status = await worker.terminate(limit: .seconds(40))
+        let took = signalled.duration(to: .now)
+        #expect(status == 0, "\(worker.stderr)")
+        #expect(worker.stderr.contains("coord: the store is out of reach: not waiting for it"), "\(worker.stderr)")
+        // The grace, a second, losing contact (within the TTL) and closing: well under two TTLs.
+        #expect(took < .seconds(9), "coord worker took \(took) to exit")
+        relay.stop()
+        await handles.closeAll()
+    }
+
+    @Test("a second signal ends a draining worker at once, with 128 + its number, and its command with it", arguments: SchedulerProcessTests.servers)
+    func secondSignalExitsAtOnce(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let worker = try SchedulerProcessTests.Background(
+            coord, ["--store", url, "worker", "--id", "impatient", "--grace", "60s", "--log-level", "warning"], name: "impatient")
+        defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
+        let pidFile = coord.directory.appendingPathComponent("command.pid").path
+        let added = try await coord.run([
+            "--store", url, "job", "add", "long", "--command", "echo $$ > '\(pidFile)'; exec sleep 600",
+        ])
+        #expect(added.status == 0, "\(added.stderr)")
+        let store = try await handles.open()
+        try await SchedulerProcessTests.waitUntilRunning(job: "long", in: store, limit: .seconds(30))
+        let command = try await withDeadline("the command's pid", limit: .seconds(10)) {
+            while true {
+                if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    return pid
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        // The first signal drains: the command may take its 60 s grace.
+        kill(worker.process.processIdentifier, SIGTERM)
+        try await withDeadline("the stopping note", limit: .seconds(10)) {
+            while !worker.stderr.contains("coord: SIGTERM: stopping") { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(worker.process.isRunning, "the first signal waits for the running command")
+        // The second does not wait.
+        kill(worker.process.processIdentifier, SIGINT)
+        let status = await MigrateCommandTests.exit(of: worker.process, limit: .seconds(10)).status
+        #expect(status == 128 + SIGINT, "\(worker.stderr)")
+        #expect(worker.stderr.contains("coord: SIGINT again: exiting at once"), "\(worker.stderr)")
+        // The command dies with the worker (its supervisor sees the worker go).
+        let commandGone = try await withDeadline("the command to end", limit: .seconds(10)) {
+            while kill(command, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            return true
+        }
+        #expect(commandGone)
+        await handles.closeAll()
+    }
+}
