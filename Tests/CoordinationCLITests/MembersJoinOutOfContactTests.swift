@@ -15,10 +15,8 @@ struct MembersJoinOutOfContactTests {
         let handles = try TestHandles(backend, ttl: .seconds(30))
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-        let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
         let flag = coord.directory.appendingPathComponent("exit-now").path
         let member = try LineProcess(
             CoordProcess.binary.path,

@@ -13,10 +13,8 @@ struct MembersJoinRejoinTests {
     @Test("a member whose session expired out of contact joins again once contact is back, its command still running", arguments: SchedulerProcessTests.servers)
     func joinsAgainAfterAnExpiry(backend: TestBackend) async throws {
         let handles = try TestHandles(backend, ttl: .seconds(2))
-        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-        let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
         let member = try LineProcess(
             CoordProcess.binary.path,
             ["--store", url, "members", "web", "--join", "web-1", "--metadata", "m", "--", "sh", "-c", "echo started $$; exec sleep 3600"])

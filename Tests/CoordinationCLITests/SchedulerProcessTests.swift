@@ -41,6 +41,15 @@ struct SchedulerProcessTests {
 
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
         var stdout: String { stdoutPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
+
+        /// Waits until `what` shows in stdout (stderr with `inStderr`), or the process ended, within `limit`.
+        func waitFor(_ what: String, inStderr: Bool = false, limit: Duration = .seconds(30)) async throws {
+            let output: @Sendable () -> String = { [self] in inStderr ? stderr : stdout }
+            try await withDeadline(what, limit: limit) { [process] in
+                while !output().contains(what) && process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(output().contains(what), "\(what) never came: stdout \(stdout), stderr \(stderr)")
+        }
     }
 
     /// History entries under the scheduler's default root, as they are written.

@@ -13,10 +13,8 @@ struct WorkerStopTests {
         let handles = try TestHandles(backend, ttl: .seconds(6))
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-        let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
         let worker = try SchedulerProcessTests.Background(
             coord, ["--store", url, "worker", "--id", "cut-off", "--grace", "1s", "--log-level", "warning"], name: "cut-off")
         defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }

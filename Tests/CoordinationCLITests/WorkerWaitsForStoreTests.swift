@@ -76,6 +76,16 @@ struct WorkerWaitsForStoreTests {
         return try TCPRelay(upstreams: [upstream], isFinished: { false })
     }
 
+    /// A relay in front of `backend` and the URL of `handles`' namespace through it.
+    static func relayed(_ backend: TestBackend, _ handles: TestHandles) throws -> (relay: TCPRelay, url: String) {
+        let relay = try relay(to: backend)
+        guard let direct = backend.url(handles.namespace, ttl: handles.ttl) else {
+            relay.stop()
+            throw CoordinationError(.unsupported, "\(backend.name) has no store URL")
+        }
+        return (relay, url(direct, throughHost: relay.address))
+    }
+
     /// `url` with its host list replaced by `host`.
     static func url(_ url: String, throughHost host: String) -> String {
         guard let schemeEnd = url.range(of: "://") else { return url }
