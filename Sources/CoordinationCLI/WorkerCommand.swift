@@ -26,8 +26,8 @@ struct WorkerCommand: AsyncParsableCommand {
             SIGTERM or SIGINT shuts down gracefully: no new claims (coord workers shows the \
             worker as draining, and the others take over its share of the jobs at once), running \
             commands get --grace to finish, what is left is handed back to other workers; then \
-            coord exits 0. A second signal exits at once (128 + its number): its runs are taken \
-            over once its session ends. When the store is out of reach, coord waits for it no \
+            coord exits 0. A SIGINT while it stops (Ctrl-C again) exits at once (130): its runs \
+            are taken over once its session ends; SIGTERM again does not cut the drain short. When the store is out of reach, coord waits for it no \
             longer than --grace and a second. Logs go \
             to stderr (--log-level info shows claims and runs). A store that cannot be reached \
             yet is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
@@ -96,11 +96,17 @@ struct WorkerCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask {
                     for await signal in signals.signals {
-                        guard !closer.isStopping else { Self.exitAtOnce(signal.number) }
                         let name = RunCommand.Shutdown.name(of: signal.number)
+                        if closer.isStopping {
+                            // Ctrl-C again is someone impatient; SIGTERM again is more often a
+                            // supervisor or script repeating itself, which must not cut the drain short.
+                            if signal.number == SIGINT { Self.exitAtOnce(signal.number) }
+                            StandardStreams.writeError("coord: \(name) again: still stopping (SIGINT exits at once)")
+                            continue
+                        }
                         StandardStreams.writeError(
                             "coord: \(name): stopping; no new runs start, running commands have \(DurationText.format(grace)) to finish, "
-                                + "then they go back to pending, for other workers (\(name) again exits at once)")
+                                + "then they go back to pending, for other workers (SIGINT or Ctrl-C now exits at once)")
                         closer.stopping()
                         await group.triggerGracefulShutdown()
                     }

@@ -425,26 +425,32 @@ struct EtcdStoreTests {
         }
     }
 
+    /// Each create ends: applied, refused as `unavailable` (never sent; then it is not there), or
+    /// `connectionLoss` (cut short in flight, outcome unknown), as the contract allows at close.
     @Test func closingWhileRequestsAreInFlightFinishesOrRefusesEachOne() async throws {
         let namespace = SharedEtcd.uniqueNamespace()
         let store = try await SharedEtcd.open(namespace)
         // More requests than connections, so some still wait in the event loop's queue at close.
-        let outcomes = try await withThrowingTaskGroup(of: CoordinationError.Code?.self) { group in
+        let outcomes = try await withThrowingTaskGroup(of: (Int, CoordinationError.Code?).self) { group in
             for index in 0..<80 {
                 group.addTask {
                     do {
                         _ = try await store.create(try Key("/c\(index)"), value: [], mode: .persistent)
-                        return nil
+                        return (index, nil)
                     } catch let error as CoordinationError {
-                        return error.code
+                        return (index, error.code)
                     }
                 }
             }
             await store.close()
-            return try await group.reduce(into: [CoordinationError.Code?]()) { $0.append($1) }
+            return try await group.reduce(into: [Int: CoordinationError.Code?]()) { $0[$1.0] = $1.1 }
         }
         #expect(outcomes.count == 80, "every request ended; none hangs on a closed loop")
-        #expect(outcomes.allSatisfy { $0 == nil || $0 == .unavailable }, "\(Set(outcomes.compactMap { $0 }))")
+        let codes = outcomes.values.compactMap { $0 }
+        #expect(codes.allSatisfy { $0 == .unavailable || $0 == .connectionLoss }, "\(Set(codes))")
+        for (index, code) in outcomes where code == .unavailable {
+            #expect(try await admin.get(namespace.path + "/c\(index)") == nil, "/c\(index) was refused, yet it is there")
+        }
         await #expect(throws: CoordinationError.self) { _ = try await store.get(try Key("/c0")) }
         try? await admin.deletePrefix(namespace.path)
     }
