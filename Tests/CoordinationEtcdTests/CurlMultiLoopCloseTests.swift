@@ -15,21 +15,22 @@ import Testing
         let loop = CurlMultiLoop(maxTransfers: 2, name: "etcd-close-test", tls: nil)
         let request = GatewayRequest(
             baseURL: "http://\(relay.address)", path: "/v3/kv/range", body: Array(#"{"key":"eA=="}"#.utf8), token: nil,
-            timeout: .seconds(30))
-        let started = ContinuousClock.now
+            timeout: .seconds(60))
         let delivery = Task { await loop.perform(request) }
         // In flight once the relay has its connection (and holds the request in its black hole).
         try await withDeadline("the request's connection", limit: .seconds(10)) {
             while relay.connectionsMade == 0 { try await Task.sleep(for: .milliseconds(5)) }
         }
+        let closed = ContinuousClock.now
         loop.close()
         let ended = await delivery.value
         guard case .cutShort = ended else {
             Issue.record("a request in flight at close ended as \(ended), not cut short")
             return
         }
-        // Before, close let it run on to its 30 s time-out.
-        #expect(started.duration(to: .now) < .seconds(5))
+        // Before, close let it run on to its 60 s time-out; now it ends at once (a bound for a
+        // loaded machine).
+        #expect(closed.duration(to: .now) < .seconds(10))
         // Later requests are not sent.
         guard case .notSent = await loop.perform(request) else {
             Issue.record("a request after close was sent")
