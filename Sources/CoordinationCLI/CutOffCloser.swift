@@ -23,8 +23,13 @@ final class CutOffCloser: Sendable {
     /// Whether ``stopping()`` was called.
     var isStopping: Bool { stopped.load(ordering: .relaxed) }
 
+    private let closedOne = Atomic<Bool>(false)
+
+    /// Whether a store was closed: a worker that failed since, on a closed handle, failed of that.
+    var hasClosed: Bool { closedOne.load(ordering: .acquiring) }
+
     /// After ``stopping()``, waits `grace` and a second's margin, then closes each of `stores` as
-    /// soon as it is out of contact, calling `closed` for each it closed. Run it as a task of its
+    /// soon as it is out of contact, calling `closed` once, for the first it closed. Run it as a task of its
     /// own, cancelled once the workers have stopped.
     func run(_ stores: [any CoordinationStore], grace: Duration, closed: @escaping @Sendable () async -> Void) async {
         for await _ in stop.stream { break }
@@ -41,8 +46,10 @@ final class CutOffCloser: Sendable {
                         // requests hang across a partition may not say `suspended` until a time-out.
                         let overdue = session.lastContact.advanced(by: session.ttl / 2)
                         if session.state == .suspended || ContinuousClock.now >= overdue {
+                            // Said before the close: a worker failing of it is then taken for what it is.
+                            let first = !self.closedOne.exchange(true, ordering: .acquiringAndReleasing)
                             await store.close()
-                            await closed()
+                            if first { await closed() }
                             return
                         }
                         // Cancelled: the workers stopped without it.

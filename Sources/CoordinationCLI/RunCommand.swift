@@ -128,12 +128,13 @@ struct RunCommand: AsyncParsableCommand {
         ) { tasks in
             tasks.addTask {
                 for await signal in signals.signals {
-                    await shutdown.signalled(signal.number)
                     closer.stopping()
+                    await shutdown.signalled(signal.number)
                 }
             }
             tasks.addTask {
-                await closer.run(workerStores, grace: Self.gracePeriod) {
+                // The reading handle too: the summary then says what was last read, at once.
+                await closer.run(workerStores + [client], grace: Self.gracePeriod) {
                     await progress.note(
                         "coord: the store is out of reach: not waiting for it; a worker's member and runs go when its session ends, within its TTL")
                 }
@@ -142,7 +143,7 @@ struct RunCommand: AsyncParsableCommand {
                 do {
                     for try await activity in scheduler.activity(historySince: started) { await progress.apply(activity) }
                 } catch is CancellationError {
-                } catch {
+                } catch where client.session.state != .closed {
                     context.logger.warning("live progress stopped", metadata: ["error": "\(error)"])
                 }
             }
@@ -156,6 +157,8 @@ struct RunCommand: AsyncParsableCommand {
                             return
                         }
                     } catch let error as CoordinationError {
+                        // Closed while stopping out of reach: the summary says what was last read.
+                        if client.session.state == .closed { return }
                         // Contact lost for a while: the workers ride it out, and so does the display.
                         context.logger.warning("cannot read the jobs' outcomes; trying again", metadata: ["error": "\(error)"])
                     }
@@ -165,11 +168,28 @@ struct RunCommand: AsyncParsableCommand {
             // A worker that fails ends the others at once (they hand back what they hold), as a
             // service group would; otherwise they end when drained, all together.
             try await withThrowingTaskGroup(of: Void.self) { running in
-                for worker in workerList { running.addTask { try await worker.run() } }
+                for worker in workerList {
+                    running.addTask {
+                        do {
+                            try await worker.run()
+                        } catch where closer.hasClosed {
+                            // Its handle was closed out of reach as it stopped: no failure of its own.
+                        }
+                    }
+                }
                 while try await running.next() != nil {}
             }
             await shutdown.workersStopped()
-            let finished = try await Self.finished(specs, scheduler: scheduler)
+            let finished: [String: RunProgress.Finished]
+            do {
+                finished = try await Self.finished(specs, scheduler: scheduler)
+            } catch let error as CoordinationError {
+                // Stopped by a signal with the store out of reach: what was last read is the summary.
+                guard await shutdown.signal != nil else { throw error }
+                let why = client.session.state == .closed ? "the store is out of reach" : "cannot read the outcomes (\(error.message))"
+                await progress.note("coord: \(why); the summary is as last read")
+                finished = await progress.lastRead
+            }
             await progress.update(finished)
             // Cancelled only now: a second signal while the summary is read still exits at once.
             tasks.cancelAll()
@@ -257,16 +277,8 @@ struct RunCommand: AsyncParsableCommand {
             // All at once, before anything is awaited.
             for worker in workers { worker.drain() }
             // Bounded: a store out of reach must not hold up the note (a second signal still exits).
-            let read = heldInStore
-            let fromStore = await withTaskGroup(of: [String: RunProgress.Held]?.self) { group in
-                group.addTask { await read() }
-                group.addTask {
-                    try? await Task.sleep(for: .seconds(2))
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return await group.next() ?? nil
-            }
+            // Not a task group, which would wait for the read however long its requests take.
+            let fromStore = await FirstAnswer.within(.seconds(2), heldInStore)
             heldAtStop = (fromStore ?? [:]).merging(await progress.held(by: Set(workers.map(\.id)))) { stored, _ in stored }
         }
 

@@ -84,6 +84,9 @@ actor RunProgress {
         redraw()
     }
 
+    /// Each job's outcomes as last read from the store.
+    var lastRead: [String: Finished] { finished }
+
     func update(_ finished: [String: Finished]) {
         self.finished = finished
         if terminal { redraw() }

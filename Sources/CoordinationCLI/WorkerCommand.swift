@@ -117,7 +117,11 @@ struct WorkerCommand: AsyncParsableCommand {
                             "coord: the store is out of reach: not waiting for it; this worker's member and runs go when its session ends, within its TTL")
                     }
                 }
-                try await group.run()
+                do {
+                    try await group.run()
+                } catch where closer.hasClosed {
+                    // Its handle was closed out of reach as it stopped: no failure of its own.
+                }
                 tasks.cancelAll()
             }
         }

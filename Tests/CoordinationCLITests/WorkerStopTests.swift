@@ -36,6 +36,33 @@ struct WorkerStopTests {
         await handles.closeAll()
     }
 
+    @Test("coord run stopped while cut off from its store ends soon after its grace, with 130 and the summary as last read", arguments: SchedulerProcessTests.servers)
+    func cutOffRunStopsSoon(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend, ttl: .seconds(6))
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
+        defer { relay.stop() }
+        let run = try SchedulerProcessTests.Background(coord, ["--store", url, "run"], name: "run", keepStdout: true)
+        defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
+        // The example jobs: the first run's end is shown live.
+        try await run.waitFor(" succeeded on ")
+
+        relay.blackHole()
+        let signalled = ContinuousClock.now
+        kill(run.process.processIdentifier, SIGINT)
+        let status = await MigrateCommandTests.exit(of: run.process, limit: .seconds(90)).status
+        let took = signalled.duration(to: .now)
+        #expect(status == 130, "\(run.stderr)")
+        #expect(run.stderr.contains("coord: the store is out of reach; the summary is as last read"), "\(run.stderr)")
+        #expect(run.stdout.contains("summary:"), "\(run.stdout)")
+        // The grace (5 s), a second, losing contact and closing; it used to take 43 s (each read
+        // of the summary waiting out etcd's request time-out) and end with 9.
+        #expect(took < .seconds(15), "coord run took \(took) to exit")
+        relay.stop()
+        await handles.closeAll()
+    }
+
     @Test("SIGINT ends a draining worker at once, with 130, and its command with it; SIGTERM again does not", arguments: SchedulerProcessTests.servers)
     func secondSignalExitsAtOnce(backend: TestBackend) async throws {
         let handles = try TestHandles(backend)
