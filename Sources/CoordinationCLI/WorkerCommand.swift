@@ -89,8 +89,9 @@ struct WorkerCommand: AsyncParsableCommand {
             // out of reach is not waited for once the grace has passed.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(services: [.init(service: worker)], logger: context.logger))
+            // Caught until the process exits, never handed back to the default action: a SIGTERM
+            // sent again as the worker finishes would otherwise kill it (status 143, not 0).
             let signals = SignalListener([SIGINT, SIGTERM])
-            defer { signals.stop() }
             let closer = CutOffCloser()
             let grace = workerConfiguration.gracePeriod
             try await withThrowingTaskGroup(of: Void.self) { tasks in

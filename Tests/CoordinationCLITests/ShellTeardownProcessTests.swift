@@ -128,7 +128,8 @@ extension SchedulerProcessTests {
         let secondPids = try await Self.pids(fromFIFO: fifos[1])
         let overlapping = ShellJobHandlerTests.runningProcesses(inGroup: firstGroup)
         #expect(overlapping.isEmpty, "the first attempt still runs beside the second: \(overlapping)")
-        #expect(await first.terminate() == 0, "\(first.stderr)")
+        let firstStatus = await first.terminate()
+        #expect(firstStatus == 0, "status \(firstStatus): \(first.stderr)")
         // The second worker's graceful exit (which hands the run back again) waits likewise.
         let secondGroup = try #require(ShellJobHandlerTests.processGroup(of: secondPids[0]))
         #expect(await second.terminate(limit: .seconds(30)) == 0, "\(second.stderr)")
