@@ -29,8 +29,8 @@ final class CutOffCloser: Sendable {
     var hasClosed: Bool { closedOne.load(ordering: .acquiring) }
 
     /// After ``stopping()``, waits `grace` and a second's margin, then closes each of `stores` as
-    /// soon as it is out of contact, calling `closed` once, for the first it closed. Run it as a task of its
-    /// own, cancelled once the workers have stopped.
+    /// soon as it is out of contact, calling `closed` once, for the first it closed. Run it as a
+    /// task of its own, cancelled once the workers have stopped.
     func run(_ stores: [any CoordinationStore], grace: Duration, closed: @escaping @Sendable () async -> Void) async {
         for await _ in stop.stream { break }
         // Cancelled (the workers stopped) before a stop was asked for, or during the grace.

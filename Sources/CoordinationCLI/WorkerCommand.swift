@@ -85,8 +85,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 store: store, id: workerID, configuration: workerConfiguration,
                 handlers: [ShellJobHandler.name: await ShellJobHandler.handler(sessionTTL: store.session.ttl)], logger: context.logger)
             context.logger.info("worker starting", metadata: ["worker": "\(workerID)", "store": "\(context.storeURL)"])
-            // The signals are coord's, not the group's: a second one exits at once, and a store
-            // out of reach is not waited for once the grace has passed.
+            // The signals are coord's, not the group's: a SIGINT while stopping exits at once, and
+            // a store out of reach is not waited for once the grace has passed.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(services: [.init(service: worker)], logger: context.logger))
             // Caught until the process exits, never handed back to the default action: a SIGTERM
@@ -128,7 +128,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
     }
 
-    /// Ends the process on a second signal. Its commands die with it (``ShellJobHandler``'s
+    /// Ends the process on a SIGINT while it stops. Its commands die with it (``ShellJobHandler``'s
     /// supervisor); its runs stay claimed until its session ends, as a killed worker's would.
     private static func exitAtOnce(_ number: Int32) -> Never {
         StandardStreams.writeError(
