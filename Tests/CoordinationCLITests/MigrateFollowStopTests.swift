@@ -21,12 +21,7 @@ extension MigrateCommandTests {
             let migrate = try SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
             let pid = migrate.process.processIdentifier
-            try await withDeadline("the announcement", limit: .seconds(30)) {
-                while !migrate.stdout.contains("following changes under") {
-                    try #require(migrate.process.isRunning, "\(migrate.stderr)")
-                    try await Task.sleep(for: .milliseconds(20))  // polls the file: the process gives no other sign
-                }
-            }
+            try await migrate.waitFor("following changes under")
             relay.delayReplies(by: .seconds(5))
             kill(pid, SIGINT)
             // One pending SIGINT absorbs another: the second goes once the first has been taken.
@@ -56,12 +51,7 @@ extension MigrateCommandTests {
             let to = "etcd://\(relay.address)\(etcd.namespace.path)"
             let migrate = try SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
-            try await withDeadline("the announcement", limit: .seconds(30)) {
-                while !migrate.stdout.contains("following changes under") {
-                    try #require(migrate.process.isRunning, "\(migrate.stderr)")
-                    try await Task.sleep(for: .milliseconds(20))  // polls the file: the process gives no other sign
-                }
-            }
+            try await migrate.waitFor("following changes under")
             relay.cut()
             _ = try await source.create(try Key("/app/late"), value: [42])
             let ended = await Self.exit(of: migrate.process, limit: .seconds(30))

@@ -21,12 +21,7 @@ extension MigrateCommandTests {
             // One source read at a time: the verify reads the source for a second or so before the target.
             let migrate = try SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--verify", "--read-width", "1"], name: "migrate", keepStdout: true)
-            try await withDeadline("the summary", limit: .seconds(30)) {
-                while !migrate.stdout.contains("sequence counters: ") {
-                    try #require(migrate.process.isRunning, "\(migrate.stderr)")
-                    try await Task.sleep(for: .milliseconds(10))  // polls the file: the process gives no other sign
-                }
-            }
+            try await migrate.waitFor("sequence counters: ")
             relay.cut()
             let ended = await Self.exit(of: migrate.process)
             #expect(ended.reason == .exit && ended.status == 9, "\(ended), \(migrate.stderr)")

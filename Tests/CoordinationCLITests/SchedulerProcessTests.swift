@@ -42,13 +42,14 @@ struct SchedulerProcessTests {
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
         var stdout: String { stdoutPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
 
-        /// Waits until `what` shows in stdout (stderr with `inStderr`), or the process ended, within `limit`.
+        /// Waits until `what` shows in stdout (stderr with `inStderr`) within `limit`; fails the
+        /// test at once if the process ends first. Polls the file: the process gives no other sign.
         func waitFor(_ what: String, inStderr: Bool = false, limit: Duration = .seconds(30)) async throws {
             let output: @Sendable () -> String = { [self] in inStderr ? stderr : stdout }
             try await withDeadline(what, limit: limit) { [process] in
-                while !output().contains(what) && process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+                while !output().contains(what) && process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
             }
-            #expect(output().contains(what), "\(what) never came: stdout \(stdout), stderr \(stderr)")
+            try #require(output().contains(what), "\(what) never came: stdout \(stdout), stderr \(stderr)")
         }
     }
 

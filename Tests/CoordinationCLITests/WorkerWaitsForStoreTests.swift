@@ -26,11 +26,7 @@ struct WorkerWaitsForStoreTests {
         defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
 
         // The worker says it waits, and keeps running.
-        try await withDeadline("the worker's first 'cannot reach' warning", limit: .seconds(30)) {
-            while !worker.stderr.contains("cannot reach the store yet") && worker.process.isRunning {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
+        try await worker.waitFor("cannot reach the store yet", inStderr: true)
         try #require(worker.process.isRunning, "the worker exited: \(worker.stderr)")
 
         // The server comes within reach: the worker joins the group.
