@@ -87,16 +87,19 @@ public struct SequentialQueue: Sendable {
     /// its entry behind: everyone queued after it would wait for a lock nobody will take, for as
     /// long as its process lives. A failure that will not pass (refused permission) is not
     /// retried: nothing would change it. Runs in a task of its own, so a cancelled caller still
-    /// gets its entry removed.
+    /// gets its entry removed. If the session is out of contact for longer than it can last, the
+    /// caller stops waiting, but the entry is removed once contact comes back in that session
+    /// (see ``StoreFailure/retryingUntilSessionEnds(in:by:_:)``): a server that kept the session
+    /// kept the entry, which would hold up this handle's next attempt behind itself.
     public func leaveSurely(_ key: Key, session sessionID: String) async {
         await retryingWhileHeld(by: sessionID) { queue in try await queue.leave(key) }
     }
 
-    /// Runs `removal` in a task of its own until it succeeds, fails for good, or session
-    /// `sessionID` can no longer hold what it removes (see ``leaveSurely(_:session:)``).
+    /// Runs `removal` as ``leaveSurely(_:session:)`` describes. Entry names are never reused
+    /// (each has its own sequence number), so a removal landing late cannot touch a later entry.
     private func retryingWhileHeld(by sessionID: String, _ removal: @escaping @Sendable (SequentialQueue) async throws -> Void) async {
         let queue = self
-        await StoreFailure.retryingWhileHeld(in: store, by: sessionID) { try await removal(queue) }
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID) { try await removal(queue) }
     }
 
     /// Whether session `sessionID` may still be alive on the server, as far as `current` tells.

@@ -13,21 +13,52 @@ package enum StoreFailure {
     /// succeeds, fails for good, or session `sessionID` can no longer hold what it removes (see
     /// ``SequentialQueue/mayStillHold(_:_:now:)``): what a recipe giving up uses to take its
     /// ephemeral entry away through store errors, so nothing of it is left while its handle lives.
+    /// - Returns: `false` when it stopped because the session may be gone (out of contact too
+    ///   long, expired, replaced, or closed) rather than because the removal is done or hopeless.
+    @discardableResult
     package static func retryingWhileHeld(
         in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
-    ) async {
+    ) async -> Bool {
         await Task {
             var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
             while true {
                 do {
                     try await removal()
-                    return
+                    return true
                 } catch {
-                    guard mayPass(error, store: store), SequentialQueue.mayStillHold(store.session, sessionID) else { return }
+                    guard mayPass(error, store: store) else { return true }
+                    guard SequentialQueue.mayStillHold(store.session, sessionID) else { return false }
                     try? await backoff.pause()
                 }
             }
         }.value
+    }
+
+    /// ``retryingWhileHeld(in:by:_:)``, then, if that gave up out of contact, the removal is made
+    /// again each time contact comes back in session `sessionID`, until it is done or the session
+    /// ends. A session out of contact for longer than it can last may still live: a ZooKeeper
+    /// server restored from its snapshot, or an etcd leader change, renews sessions. What it made
+    /// is then still there once the handle reconnects, and, left, it would block this handle's
+    /// own next attempt for as long as the session lives. The caller does not wait for that:
+    /// the retries after reconnection run in a task of their own.
+    ///
+    /// Only for removals that cannot touch anything made after the caller gave up (a sequential
+    /// key, or a key checked for a marker of its own), since they may land much later.
+    package static func retryingUntilSessionEnds(
+        in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
+    ) async {
+        if await retryingWhileHeld(in: store, by: sessionID, removal) { return }
+        Task {
+            for await event in store.sessionEvents() {
+                guard event.sessionID == sessionID else { return }
+                switch event.state {
+                case .expired, .closed: return
+                case .suspended: continue
+                case .connected, .reconnected:
+                    if await retryingWhileHeld(in: store, by: sessionID, removal) { return }
+                }
+            }
+        }
     }
 }
 

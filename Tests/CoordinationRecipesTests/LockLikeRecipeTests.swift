@@ -103,6 +103,8 @@ final class SuspendableStore: ForwardingStore {
         let base = base
         let real = Task {
             for await event in base.sessionEvents() where injected.current == nil { continuation.yield(event) }
+            // The handle closed: so does this stream, whatever was injected.
+            continuation.finish()
         }
         let fake = Task {
             for await event in injected.subscribe() { if let event { continuation.yield(event) } }

@@ -1,0 +1,45 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Testing
+
+/// A lock-like recipe that gave up during an outage longer than its session's safe window, in a
+/// session the server kept after all (a ZooKeeper server restored from its snapshot, an etcd
+/// leader change, renew sessions), is not left queued behind the entry it gave up.
+@Suite(.serverLoadLimit) struct OutageRetryTests {
+    /// The holder gives up at once and its delete fails (cut off); once contact comes back in
+    /// the same session, the entry goes, and a retry on the same handle gets in. It used to wait
+    /// behind its own entry for as long as the session lived.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aRetryAfterALongOutageIsNotQueuedBehindTheEntryGivenUp(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/outage")
+        let observer = try await handles.open()
+        let suspendable = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let (entered, enteredSignal) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await kind.with(suspendable, path) { _ in
+                enteredSignal.yield()
+                try await Task.sleep(for: .seconds(3600))
+            }
+        }
+        var signals = entered.makeAsyncIterator()
+        _ = await signals.next()
+        // Out of contact for longer than the session can last, as far as the handle can tell.
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
+        let ended = try await outcome(of: holder, "the holder to give up")
+        #expect { try ended.get() } throws: { isSessionLost($0) }
+        let left = try await observer.children(of: path)
+        #expect(left.count == 1, "the server kept the session, and the entry with it")
+
+        suspendable.resume()
+        let again = try #require(
+            try await kind.acquire(suspendable, path, timeout: .seconds(10)), "the retry on the same handle got in")
+        #expect(!left.contains(again.key.name), "a new entry")
+        // A reader gets in beside the old entry (readers share): the old one goes just after.
+        try await waitForEntries(observer, path, count: 1)
+        #expect(try await observer.children(of: path) == [again.key.name], "the entry given up is gone")
+        try await again.release()
+    }
+}
