@@ -65,9 +65,14 @@ public struct SequentialQueue: Sendable {
         }
     }
 
-    /// Removes every entry with `marker`, as ``leaveSurely(_:session:)`` removes one key.
+    /// Removes every entry with `marker`, as ``leaveSurely(_:session:)`` removes one key, except
+    /// that it gives up for good once the session may be gone: a caller may join again with the
+    /// same marker (``LeaderElection/lead(_:)`` does), and a removal landing after that would
+    /// take the new entry, held or not, with the old. Such a caller removes what is left as its
+    /// own strays instead.
     private func leaveSurely(marker: String, session sessionID: String) async {
-        await retryingWhileHeld(by: sessionID) { queue in
+        let queue = self
+        await StoreFailure.retryingWhileHeld(in: store, by: sessionID) {
             for name in try await queue.entries() where name.contains("-\(marker)-") {
                 try await queue.leave(try queue.path.child(name))
             }
@@ -92,14 +97,10 @@ public struct SequentialQueue: Sendable {
     /// (see ``StoreFailure/retryingUntilSessionEnds(in:by:_:)``): a server that kept the session
     /// kept the entry, which would hold up this handle's next attempt behind itself.
     public func leaveSurely(_ key: Key, session sessionID: String) async {
-        await retryingWhileHeld(by: sessionID) { queue in try await queue.leave(key) }
-    }
-
-    /// Runs `removal` as ``leaveSurely(_:session:)`` describes. Entry names are never reused
-    /// (each has its own sequence number), so a removal landing late cannot touch a later entry.
-    private func retryingWhileHeld(by sessionID: String, _ removal: @escaping @Sendable (SequentialQueue) async throws -> Void) async {
         let queue = self
-        await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID) { try await removal(queue) }
+        // A name is not given twice (a sequence number after a join's marker): a removal
+        // landing late cannot touch a later entry.
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID) { try await queue.leave(key) }
     }
 
     /// Whether session `sessionID` may still be alive on the server, as far as `current` tells.
