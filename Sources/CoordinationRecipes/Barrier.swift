@@ -34,7 +34,9 @@ public struct Barrier: Sendable {
 ///
 /// Participants are ephemeral keys under `path/members`. The one whose arrival completes the
 /// group raises `path/ready`, so a participant that looks late (after an early one has already
-/// left again) still sees that the group was complete; the last to leave lowers it.
+/// left again) still sees that the group was complete; the last of them to leave lowers it. The
+/// same `count` participants may go through it round after round: one that has left may enter
+/// the next round at once (see ``leave(id:)``).
 public struct DoubleBarrier: Sendable {
     public let store: any CoordinationStore
     public let path: Key
@@ -150,15 +152,30 @@ public struct DoubleBarrier: Sendable {
         }.value
     }
 
-    /// Leaves as `id` and waits until every participant has left.
+    /// Leaves as `id`, waits until every participant that was in when it left has left too, then
+    /// lowers `ready` (every leaver does; one already lowered is no error).
+    ///
+    /// Those it waits for are the members there just before its own goes, each known by its
+    /// `createRevision`: a participant that has left and already entered the next round on the
+    /// same path (its member made again under the same key) is not waited for. Waiting until no
+    /// member at all was left, a slow leaver that looked after the others had entered again waited
+    /// for them to leave a round they could not complete without it, and nobody ever got out.
     public func leave(id: String) async throws {
-        do {
-            try await store.delete(try members.child(id))
-        } catch let error as CoordinationError where error.code == .noNode {}
+        let me = try members.child(id)
         var records: [Key: Record] = [:]
+        var inWhenLeaving: [Key: Int64]?
         for try await event in store.watch(members, scope: .subtree) {
             records.apply(event)
-            if !records.keys.contains(where: { $0.parent == members }) {
+            if inWhenLeaving == nil {
+                // The first event is the snapshot: who is in, ourselves included, before we go.
+                inWhenLeaving = Dictionary(
+                    uniqueKeysWithValues: records.values.filter { $0.key.parent == members }.map { ($0.key, $0.createRevision) })
+                do {
+                    try await store.delete(me)
+                } catch let error as CoordinationError where error.code == .noNode {}
+            }
+            let stillIn = inWhenLeaving?.contains { key, revision in records[key]?.createRevision == revision } ?? true
+            if !stillIn {
                 do {
                     try await store.delete(ready)
                 } catch let error as CoordinationError where error.code == .noNode {}
