@@ -131,25 +131,19 @@ public struct DoubleBarrier: Sendable {
     }
 
     /// Removes our member (the one carrying `marker`) through store errors, while session
-    /// `sessionID`, which it belongs to, may live.
+    /// `sessionID`, which it belongs to, may live, and once contact is back if that session
+    /// outlived an outage longer than it can last (see
+    /// ``StoreFailure/retryingUntilSessionEnds(in:by:_:)``): left there, the member would be
+    /// counted in, and this participant entering again refused (`nodeExists`). The marker check
+    /// keeps a removal landing late off a later enter's member of the same id.
     private func leaveSurely(_ me: Key, marker: [UInt8], session sessionID: String) async {
         let store = store
-        await Task {
-            var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
-            while true {
-                do {
-                    guard let record = try await store.get(me), record.value == marker else { return }
-                    try await store.delete(me, ifVersion: record.version, recursive: false)
-                    return
-                } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
-                    return
-                } catch {
-                    guard StoreFailure.mayPass(error, store: store), SequentialQueue.mayStillHold(store.session, sessionID)
-                    else { return }
-                    try? await backoff.pause()
-                }
-            }
-        }.value
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID) {
+            do {
+                guard let record = try await store.get(me), record.value == marker else { return }
+                try await store.delete(me, ifVersion: record.version, recursive: false)
+            } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {}
+        }
     }
 
     /// Leaves as `id`, waits until every participant that was in when it left has left too, then

@@ -42,4 +42,31 @@ import Testing
         #expect(try await observer.children(of: path) == [again.key.name], "the entry given up is gone")
         try await again.release()
     }
+
+    /// A double barrier participant that gave up entering during such an outage removes its
+    /// member once contact is back: it used to stay, counted in the group, and the same
+    /// participant entering again was refused (`nodeExists`) for as long as the session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aParticipantThatGaveUpEnteringInALongOutageLeavesOnceBack(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/outage-double")
+        let members = try path.child("members")
+        let observer = try await handles.open()
+        let suspendable = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let entering = Task { try await DoubleBarrier(store: suspendable, path: path, count: 2).enter(id: "a") }
+        try await waitForEntries(observer, members, count: 1)
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
+        entering.cancel()
+        await #expect(throws: CancellationError.self) { try await entering.value }
+        #expect(try await observer.children(of: members) == ["a"], "the server kept the session, and the member with it")
+
+        suspendable.resume()
+        try await waitForEntries(observer, members, count: 0)
+        try await withDeadline("both to enter") {
+            let again = Task { try await DoubleBarrier(store: suspendable, path: path, count: 2).enter(id: "a") }
+            try await DoubleBarrier(store: try await handles.open(), path: path, count: 2).enter(id: "b")
+            try await outcome(of: again, "the participant to enter again").get()
+        }
+    }
 }
