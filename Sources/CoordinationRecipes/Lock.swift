@@ -65,14 +65,18 @@ struct QueueAcquirer: Sendable {
     /// once it has waited that long for others, `nil`. The timeout bounds the waiting, not the
     /// store's own round trips: a free lock is taken whatever the timeout, even zero.
     /// - Parameter marker: the marker every join of this acquisition carries (see
-    ///   ``join(value:marker:)``); a caller whose acquisitions follow one another may pass one
-    ///   of its own, so that an entry an earlier one left is removed as a stray.
-    func acquire(timeout: Duration?, value: [UInt8], marker: String = SequentialQueue.marker()) async throws -> LockLease? {
+    ///   ``join(value:marker:)``), a new one when `nil`; a caller whose acquisitions follow one
+    ///   another may pass one of its own, so that an entry an earlier one left is removed as a
+    ///   stray. Such a caller's entries given up out of contact are not removed once contact is
+    ///   back (see ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)``): its next
+    ///   join, looking for an entry of its marker after a lost reply, could take one for its
+    ///   own, and the removal would then take an entry that holds the lock.
+    func acquire(timeout: Duration?, value: [UInt8], marker: String? = nil) async throws -> LockLease? {
         try await acquire(waitingAtMost: timeout, value: value, marker: marker)
     }
 
     func withLease<T: Sendable>(
-        timeout: Duration?, value: [UInt8] = [], marker: String = SequentialQueue.marker(), what: String,
+        timeout: Duration?, value: [UInt8] = [], marker: String? = nil, what: String,
         _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
         guard let lease = try await acquire(timeout: timeout, value: value, marker: marker) else {
@@ -82,10 +86,10 @@ struct QueueAcquirer: Sendable {
         // every other contender for as long as this process lives.
         do {
             let result = try await SessionGuard.run(store: store, sessionID: lease.sessionID) { try await body(lease) }
-            await queue.leaveSurely(lease.key, session: lease.sessionID)
+            await queue.leaveSurely(lease.key, session: lease.sessionID, afterReconnecting: marker == nil)
             return result
         } catch {
-            await queue.leaveSurely(lease.key, session: lease.sessionID)
+            await queue.leaveSurely(lease.key, session: lease.sessionID, afterReconnecting: marker == nil)
             throw error
         }
     }
@@ -113,7 +117,7 @@ struct QueueAcquirer: Sendable {
 
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
         // No deadline: only a lease, or an error, ends the wait.
-        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: SequentialQueue.marker()) else {
+        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: nil) else {
             throw CancellationError()
         }
         return lease
@@ -139,13 +143,18 @@ struct QueueAcquirer: Sendable {
             if after == before { return (entry, before) }
             logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
             // Gone already if it was the old session's; otherwise it is the new one's to remove.
-            await queue.leaveSurely(entry.key, session: after)
+            // Not after reconnecting: the next join, carrying the same marker, could take it for
+            // its own; left, it is one of this acquisition's strays.
+            await queue.leaveSurely(entry.key, session: after, afterReconnecting: false)
         }
     }
 
     /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
     ///   (the join and the first look at the queue are not waiting).
-    private func acquire(waitingAtMost timeout: Duration?, value: [UInt8], marker: String) async throws -> LockLease? {
+    private func acquire(waitingAtMost timeout: Duration?, value: [UInt8], marker: String?) async throws -> LockLease? {
+        // Only a marker of this acquisition's own lets a removal land after it has ended.
+        let afterReconnecting = marker == nil
+        let marker = marker ?? SequentialQueue.marker()
         var deadline: ContinuousClock.Instant?
         var (entry, sessionID) = try await join(value: value, marker: marker)
         do {
@@ -183,13 +192,13 @@ struct QueueAcquirer: Sendable {
                     waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(ofAnyOf: ahead) }
                 }
                 if !waited {
-                    await queue.leaveSurely(entry.key, session: sessionID)
+                    await queue.leaveSurely(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
                     return nil
                 }
             }
         } catch {
             // Cancelled or failed while waiting: leave no entry behind to block the others.
-            await queue.leaveSurely(entry.key, session: sessionID)
+            await queue.leaveSurely(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
             throw error
         }
     }

@@ -65,11 +65,10 @@ public struct SequentialQueue: Sendable {
         }
     }
 
-    /// Removes every entry with `marker`, as ``leaveSurely(_:session:)`` removes one key, except
-    /// that it gives up for good once the session may be gone: a caller may join again with the
-    /// same marker (``LeaderElection/lead(_:)`` does), and a removal landing after that would
-    /// take the new entry, held or not, with the old. Such a caller removes what is left as its
-    /// own strays instead.
+    /// Removes every entry with `marker`, as ``leaveSurely(_:session:afterReconnecting:)`` removes
+    /// one key, but not after reconnecting: a caller may join again with the same marker
+    /// (``LeaderElection/lead(_:)`` does), and a removal landing after that would take the new
+    /// entry, held or not, with the old. Such a caller removes what is left as its own strays.
     private func leaveSurely(marker: String, session sessionID: String) async {
         let queue = self
         await StoreFailure.retryingWhileHeld(in: store, by: sessionID) {
@@ -92,14 +91,20 @@ public struct SequentialQueue: Sendable {
     /// its entry behind: everyone queued after it would wait for a lock nobody will take, for as
     /// long as its process lives. A failure that will not pass (refused permission) is not
     /// retried: nothing would change it. Runs in a task of its own, so a cancelled caller still
-    /// gets its entry removed. If the session is out of contact for longer than it can last, the
-    /// caller stops waiting, but the entry is removed once contact comes back in that session
-    /// (see ``StoreFailure/retryingUntilSessionEnds(in:by:_:)``): a server that kept the session
-    /// kept the entry, which would hold up this handle's next attempt behind itself.
-    public func leaveSurely(_ key: Key, session sessionID: String) async {
+    /// gets its entry removed.
+    /// - Parameter afterReconnecting: when the session is out of contact for longer than it can
+    ///   last, the caller stops waiting, but the entry is removed once contact comes back in that
+    ///   session (see ``StoreFailure/retryingUntilSessionEnds(in:by:_:)``): a server that kept
+    ///   the session kept the entry, which would hold up this handle's next attempt behind
+    ///   itself. Pass `false` when a later join may carry the entry's marker: looking for its
+    ///   own entry after a lost reply, it could take this one, and the removal would then take
+    ///   an entry in use.
+    public func leaveSurely(_ key: Key, session sessionID: String, afterReconnecting: Bool = true) async {
         let queue = self
-        // A name is not given twice (a sequence number after a join's marker): a removal
-        // landing late cannot touch a later entry.
+        guard afterReconnecting else {
+            await StoreFailure.retryingWhileHeld(in: store, by: sessionID) { try await queue.leave(key) }
+            return
+        }
         await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID) { try await queue.leave(key) }
     }
 
