@@ -43,6 +43,32 @@ import Testing
         try await again.release()
     }
 
+    /// The same for a waiter that gave up (cancelled) during such an outage: its entry goes once
+    /// contact is back, so neither the others nor its own retry wait behind it.
+    @Test(arguments: RecipeBackend.all, LockLike.allCases)
+    func aWaiterThatGaveUpInALongOutageLeavesOnceBack(backend: RecipeBackend, kind: LockLike) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/outage-wait")
+        let observer = try await handles.open()
+        let held = try #require(try await kind.rival(observer, path))
+        let suspendable = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let waiting = Task { try await kind.acquire(suspendable, path) }
+        try await waitForEntries(observer, path, count: 2)
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(try await observer.children(of: path).count == 2, "the server kept the session, and the entry with it")
+
+        suspendable.resume()
+        try await waitForEntries(observer, path, count: 1)
+        #expect(try await observer.children(of: path) == [held.key.name], "only the holder's entry is left")
+        try await held.release()
+        let again = try #require(try await kind.acquire(suspendable, path, timeout: .seconds(10)), "the retry got in")
+        #expect(again.token > held.token)
+        try await again.release()
+    }
+
     /// A double barrier participant that gave up entering during such an outage removes its
     /// member once contact is back: it used to stay, counted in the group, and the same
     /// participant entering again was refused (`nodeExists`) for as long as the session lived.
