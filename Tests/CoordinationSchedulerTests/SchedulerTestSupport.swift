@@ -78,7 +78,8 @@ final class TestCluster: Sendable {
         _ id: String, capacity: Int = 4, labels: [String: String] = [:], gracePeriod: Duration = .seconds(5),
         finishedJobRetention: Duration? = Worker.Configuration().finishedJobRetention,
         finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit,
-        helpAfterIdle: Duration? = Worker.Configuration().helpAfterIdle, handlers: [String: JobHandler],
+        helpAfterIdle: Duration? = Worker.Configuration().helpAfterIdle,
+        stabilisation: Duration = Worker.Configuration().stabilisation, handlers: [String: JobHandler],
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
@@ -90,6 +91,7 @@ final class TestCluster: Sendable {
             capacity: capacity, labels: labels, gracePeriod: gracePeriod, loadDelay: .milliseconds(5),
             finishedJobRetention: finishedJobRetention, finishedJobLimit: finishedJobLimit)
         configuration.helpAfterIdle = helpAfterIdle
+        configuration.stabilisation = stabilisation
         let worker = try Worker(
             store: store, layout: layout, id: id, configuration: configuration, handlers: handlers, clock: clock, logger: logger,
             metricsFactory: metricsFactory)
