@@ -311,7 +311,9 @@ struct LeaderDuties: Sendable {
         let specs = view.specs.filter { planned.contains($0.key) }
         let workers = view.placeableWorkers
         // Only planned jobs' runs are the leader's to place; the rest count by their run records.
-        let runs = planned.sorted().flatMap { view.runs(ofJob: $0) }
+        // Most urgent first: placed in id order, a low priority took the free slot of the round
+        // and a higher one queued behind a busy worker.
+        let runs = SchedulerView.urgentFirst(planned, specs: specs).flatMap { view.runs(ofJob: $0) }
         // Counted from the view once, then kept up to date with each run placed below: counted
         // once only, every run of a round went to the worker least loaded before the round.
         var load = Self.load(running: view.runningByWorker, pending: runs)

@@ -161,11 +161,12 @@ struct SchedulerView: Sendable {
 
     private mutating func setJob(_ stored: (record: JobRecord, version: Int64)?, of job: String) {
         let spec = stored?.record.spec
+        let priorityChanged = specs[job]?.priority != spec?.priority
         specs[job] = spec
         states[job] = stored.map { ($0.record.state, $0.version) }
         let recurringChanged =
             spec?.schedule.isRecurring == true ? recurringJobs.insert(job).inserted : recurringJobs.remove(job) != nil
-        if recurringChanged { sortedRecurring = nil }
+        if recurringChanged || (priorityChanged && spec?.schedule.isRecurring == true) { sortedRecurring = nil }
         if spec?.placement.isPlanned == true { plannedJobs.insert(job) } else { plannedJobs.remove(job) }
         if let spec, BucketShare.isWide(spec) { wideJobs.insert(job) } else { wideJobs.remove(job) }
     }
@@ -223,10 +224,16 @@ struct SchedulerView: Sendable {
     /// A member's registration (its key's `createRevision`), as the view has it.
     func registration(of worker: String) -> Int64? { registrations[worker] }
 
-    /// Ids of recurring jobs (sorted), and of jobs with planned placement.
+    /// Ids of recurring jobs (``urgentFirst(_:specs:)``: the fire times the leader places first
+    /// get the freest workers), and of jobs with planned placement.
     mutating func jobsNeedingTheLeader() -> (recurring: [String], planned: Set<String>) {
-        if sortedRecurring == nil { sortedRecurring = recurringJobs.sorted() }
+        if sortedRecurring == nil { sortedRecurring = Self.urgentFirst(recurringJobs, specs: specs) }
         return (sortedRecurring ?? [], plannedJobs)
+    }
+
+    /// `jobs` by priority, highest first, then by id.
+    static func urgentFirst(_ jobs: some Collection<String>, specs: [String: JobSpec]) -> [String] {
+        jobs.map { ($0, specs[$0]?.priority ?? 0) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.map(\.0)
     }
 
     /// The jobs that have active runs.
