@@ -12,8 +12,10 @@ enum NewJobs {
     /// jobs of the transactions before it stay (see ``Scheduler/submit(_:)-([JobSpec])``).
     /// A job due at a time already past gets a note on stderr: it runs at once, which a typo in
     /// the year would otherwise do without a word.
-    static func submit(_ specs: [JobSpec], to scheduler: Scheduler, now: Date = Date()) async throws {
-        let existing = try await scheduler.existingJobs(among: specs.map(\.id))
+    /// - Parameter later: jobs the caller adds later (``RunCommand``'s one-shot broadcasts), whose
+    ///   ids are checked with these, so that a clash refuses them all now.
+    static func submit(_ specs: [JobSpec], to scheduler: Scheduler, checkingToo later: [JobSpec] = [], now: Date = Date()) async throws {
+        let existing = try await scheduler.existingJobs(among: (specs + later).map(\.id))
         guard existing.isEmpty else {
             let one = existing.count == 1
             throw CoordinationError(
@@ -23,7 +25,7 @@ enum NewJobs {
                     + "or give the new \(one ? "job another id" : "jobs other ids")")
         }
         try await scheduler.submit(specs)
-        for note in pastTimeNotes(specs, now: now) { StandardStreams.writeError("coord: note: " + note) }
+        for note in pastTimeNotes(specs + later, now: now) { StandardStreams.writeError("coord: note: " + note) }
     }
 
     /// The jobs none of `workers` can run (their handler, their required labels), each with what

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordination
+import CoordinationRecipes
 import CoordinationScheduler
 import Foundation
 import Logging
@@ -101,7 +102,11 @@ struct RunCommand: AsyncParsableCommand {
         try Self.checkRunnable(specs, by: workerList.map(\.info), scheme: context.storeURL.scheme)
         // The live log reports what finished from here on, though its watches start with the workers.
         let started = Date()
-        try await NewJobs.submit(specs, to: scheduler)
+        // A one-shot broadcast runs on the workers live when it is added: added before ours had
+        // joined, it reached none of them (and --until-idle waited for it for ever). Such jobs are
+        // added once ours have joined; their ids are checked for clashes with the others' now.
+        let (atOnce, onceJoined) = Self.heldUntilJoined(specs)
+        try await NewJobs.submit(atOnce, to: scheduler, checkingToo: onceJoined)
         // Caught from before the workers start (and anything is said), so that no signal kills
         // the process while they hold runs.
         let signals = SignalListener([SIGINT, SIGTERM])
@@ -137,6 +142,17 @@ struct RunCommand: AsyncParsableCommand {
                 await closer.run(workerStores + [client], grace: Self.gracePeriod) {
                     await progress.note(
                         "coord: the store is out of reach: not waiting for it; a worker's member and runs go when its session ends, within its TTL")
+                }
+            }
+            if !onceJoined.isEmpty {
+                tasks.addTask {
+                    do {
+                        try await Self.waitUntilJoined(ours, store: client)
+                        try await scheduler.submit(onceJoined)
+                    } catch is CancellationError {
+                    } catch {
+                        await progress.note("coord: cannot add \(onceJoined.map(\.id).joined(separator: ", ")): \(error)")
+                    }
                 }
             }
             tasks.addTask {
@@ -327,6 +343,21 @@ struct RunCommand: AsyncParsableCommand {
                     + "give the job a command and no required labels, or use a shared store with a coord worker that can run it")
         }
         StandardStreams.writeError("coord: note: \(needs) will wait for a coord worker that can run it: \(ours)")
+    }
+
+    /// The jobs to add at once, and the one-shot broadcasts, which wait for the workers to join.
+    static func heldUntilJoined(_ specs: [JobSpec]) -> (atOnce: [JobSpec], onceJoined: [JobSpec]) {
+        let held = { (spec: JobSpec) in spec.placement == .broadcast && !spec.schedule.isRecurring }
+        return (specs.filter { !held($0) }, specs.filter(held))
+    }
+
+    /// Waits (on a watch of the worker group) until every one of `ids` has joined.
+    static func waitUntilJoined(_ ids: [String], store: any CoordinationStore) async throws {
+        let wanted = Set(ids)
+        for try await members in Membership(store: store, group: SchedulerLayout().workers).watch()
+        where wanted.isSubset(of: members.map(\.id)) {
+            return
+        }
     }
 
     /// Each job's outcomes so far and its active runs, from the store.

@@ -163,6 +163,20 @@ struct SchedulerCommandTests {
                 && !result.stderr.contains("ok ("), "\(result.stderr)")
     }
 
+    /// It added its jobs before its workers had joined: the broadcast reached none of them, and
+    /// --until-idle waited for it for ever.
+    @Test("coord run runs a one-shot broadcast on each of its own workers")
+    func broadcastOnItsWorkers() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(
+            #"[{"id": "everyone", "command": "true", "placement": "broadcast"}, {"id": "plain", "command": "true"}]"#, to: "jobs.json")
+        let result = try await coord.run(["run", file, "--until-idle", "--workers", "2"], timeout: .seconds(20))
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = Self.summary(result.stdoutText)
+        #expect(summary["everyone"]?["SUCCEEDED"] == "2" && summary["plain"]?["SUCCEEDED"] == "1", "\(result.stdoutText)")
+    }
+
     @Test(
         "job add refuses a bad job before any I/O, with one line naming the problem",
         arguments: [
