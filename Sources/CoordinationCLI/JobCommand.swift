@@ -126,7 +126,15 @@ struct JobAdd: AsyncParsableCommand {
             guard context.storeURL.scheme != "memory" else { return }
             // Best effort: the jobs are added; a failed look at the workers must not fail the command.
             guard let live = try? await scheduler.workers().map(\.info).filter({ !$0.draining }) else { return }
-            if let waiting = NewJobs.unrunnable(specs, by: live) {
+            // A broadcast does not wait: its fire time is for the workers live then, none here.
+            let broadcasts = specs.filter { $0.placement == .broadcast }
+            if let unreached = NewJobs.unrunnable(broadcasts, by: live) {
+                StandardStreams.writeError(
+                    "coord: note: no live worker can run broadcast \(unreached): a broadcast runs on the workers able to run it "
+                        + "when it fires (a one-shot one when it is added), on none while there are none; coord job trigger "
+                        + "runs it on those live then")
+            }
+            if let waiting = NewJobs.unrunnable(specs.filter { $0.placement != .broadcast }, by: live) {
                 StandardStreams.writeError(
                     "coord: note: no live worker can run \(waiting) yet; runs wait, pending, until a worker that can joins "
                         + "(coord worker runs --command jobs, handler '\(ShellJobHandler.name)', with the labels it is given; "

@@ -224,6 +224,23 @@ struct SchedulerProcessTests {
         await handles.closeAll()
     }
 
+    /// The note said its runs would wait for a worker that can: a broadcast's runs are made for
+    /// the workers live when it fires, so this one has none, and none joining later runs it.
+    @Test("job add says that a broadcast no live worker can run ran nowhere", arguments: servers)
+    func broadcastToNobody(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
+        let added = try await coord.run(["--store", url, "job", "add", "everyone", "--command", "true", "--strategy", "broadcast"])
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(
+            added.stderrLines.count == 1 && added.stderr.hasPrefix("coord: note: no live worker can run broadcast everyone (handler 'shell'): "),
+            "\(added.stderr)")
+        let runs = try await coord.run(["--store", url, "runs", "everyone", "--json"])
+        #expect(runs.status == 0 && !runs.stdoutText.contains(#""status":"pending""#), "no run waits: \(runs.stdoutText)")
+    }
+
     @Test("job pause, resume, trigger, cancel, show and rm act on the stored job", arguments: servers)
     func jobControl(backend: TestBackend) async throws {
         let handles = try TestHandles(backend)
