@@ -73,6 +73,10 @@ struct JobAdd: AsyncParsableCommand {
                                its share back when it returns
               broadcast        every live worker able to runs each fire time
                                (not with --shards)
+            A --shards job's items keep their workers from one fire time to the
+            next under round-robin, least-loaded and weighted too: spread by the
+            workers' --capacity (--weight for weighted), and moved as little as
+            possible when workers come or go.
             A worker is able to run a job when it has the job's handler (coord
             worker has the shell one, for --command) and all of its --labels.
 

@@ -152,4 +152,29 @@ import Testing
         }
         #expect(counts == ["small": 2, "large": 8])
     }
+
+    /// Round-robin takes workers in turn whatever their capacity; a sharded job's items, which
+    /// keep their workers from one fire time to the next, are spread by capacity.
+    @Test(arguments: SchedulerBackend.all)
+    func roundRobinTakesTurnsAndSpreadsItemsByCapacity(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let (store, layout) = (try await cluster.open(), cluster.layout)
+        let client = try await cluster.client()
+        try await Self.register("small", capacity: 1, in: store, layout: layout)
+        try await Self.register("large", capacity: 4, in: store, layout: layout)
+        try await client.submit((0..<4).map { JobSpec(id: "job\($0)", handler: "h", placement: .roundRobin) })
+        try await client.submit(
+            JobSpec(id: "sharded", handler: "h", schedule: .every(.seconds(10), start: nil), shards: 5, placement: .roundRobin))
+        clock.advance(by: 10)
+        try await Self.round(store, cluster)
+        var turns: [String: Int] = [:]
+        for index in 0..<4 {
+            for run in try await client.activeRuns(of: "job\(index)") { turns[run.record.assignee ?? "-", default: 0] += 1 }
+        }
+        #expect(turns == ["small": 2, "large": 2])
+        let items = try await Self.assignees(of: "sharded", at: clock.now, client).values
+        #expect(items.filter { $0 == "small" }.count == 1 && items.filter { $0 == "large" }.count == 4, "\(items)")
+    }
 }

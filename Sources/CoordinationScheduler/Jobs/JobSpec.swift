@@ -242,7 +242,10 @@ public enum OverlapPolicy: String, Sendable, Hashable, Codable, CaseIterable {
 public enum PlacementStrategy: String, Sendable, Hashable, Codable, CaseIterable {
     /// Any eligible worker; the first claim wins; busier workers wait a little before claiming.
     case compete
-    /// The leader assigns runs to workers in turn.
+    /// The leader assigns runs to workers in turn. A sharded job's items (here, with
+    /// `leastLoaded` and with `weighted`) keep their workers from one fire time to the next,
+    /// spread in proportion to the workers' capacities (weights, for `weighted`) and moved as
+    /// little as possible when workers come or go.
     case roundRobin
     /// The leader assigns each run to a random worker.
     case random
