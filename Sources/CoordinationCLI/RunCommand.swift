@@ -149,7 +149,8 @@ struct RunCommand: AsyncParsableCommand {
                     do {
                         try await Self.waitUntilJoined(ours, store: client)
                         try await scheduler.submit(onceJoined)
-                    } catch is CancellationError {
+                    } catch where Task.isCancelled {
+                        // Stopped before our workers joined: nothing was added, as the summary shows.
                     } catch {
                         await progress.note("coord: cannot add \(onceJoined.map(\.id).joined(separator: ", ")): \(error)")
                     }
