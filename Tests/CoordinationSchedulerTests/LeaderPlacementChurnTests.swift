@@ -77,6 +77,18 @@ import Testing
         #expect(try await Self.assignees(of: "hashed", at: clock.now, client) == first, "w2 got exactly its items back")
     }
 
+    /// A new leader's first membership may be changing as it takes over: it waits a window
+    /// before moving anything, as after any change.
+    @Test func aNewLeadersFirstMembershipIsNotSettled() {
+        var state = PlacementState()
+        let first = state.noteMembers(["a", "b"])
+        #expect(first, "a change, which starts the window")
+        #expect(!state.isStable(window: .seconds(60)))
+        let again = state.noteMembers(["a", "b"])
+        #expect(!again, "the same members")
+        #expect(state.isStable(window: .zero))
+    }
+
     /// Consistent hashing moves only what a joining worker takes: as workers join one by one,
     /// every item that changes owner goes to the newcomer.
     @Test func workersJoiningOneByOneTakeItemsOnlyForThemselves() {

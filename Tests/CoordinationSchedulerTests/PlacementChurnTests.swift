@@ -158,6 +158,55 @@ import Testing
         #expect(!starts.value.contains { $0.hasSuffix("@flapper") }, "the flapper ran nothing")
     }
 
+    /// A worker joins and the leader dies at once: the new leader cannot tell whether membership
+    /// has settled, and moved items onto the newcomer at its first look, to move them back when
+    /// the newcomer left within the window. It now waits the window out first.
+    @Test(arguments: SchedulerBackend.all)
+    func aNewLeaderWaitsOutTheWindowBeforeMovingItems(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let window = Duration.seconds(3)
+        let handlers: [String: JobHandler] = ["item": { _ in RunOutput() }]
+        let ids = ["w0", "w1", "w2"]
+        var stores: [String: any CoordinationStore] = [:]
+        for id in ids { stores[id] = try await cluster.startWorker(id, stabilisation: window, handlers: handlers).store }
+        let client = try await cluster.client()
+        try await cluster.waitForWorkers(3)
+        try await client.submit(
+            JobSpec(id: "sharded", handler: "item", schedule: .cron(try CronExpression("* * * * * *")), shards: 6, placement: .roundRobin))
+        clock.advance(by: 1)
+        _ = try await cluster.waitForHistory("the first fire time") { Self.succeeded($0, job: "sharded", second: 1).count == 6 }
+        let before = try await cluster.waitForState(of: "sharded", "a plan over the three workers") {
+            Set($0.itemAssignment.values) == Set(ids)
+        }.itemAssignment
+        let plans = Shared<[[Int: String]]>([])
+        let watcher = Task {
+            _ = try? await cluster.waitForState(of: "sharded", "every plan") { state in
+                plans.withLock { if $0.last != state.itemAssignment { $0.append(state.itemAssignment) } }
+                return false
+            }
+        }
+        defer { watcher.cancel() }
+
+        try await cluster.startWorker("newcomer", stabilisation: window, handlers: handlers)
+        try await Self.waitForExactly(4, in: cluster)
+        let election = LeaderElection(store: try await cluster.open(), path: cluster.layout.leader, identity: "observer")
+        let leader = try #require(try await election.currentLeader()?.identityString)
+        let survivors = Set(ids).subtracting([leader])
+        let leaderStore = try #require(stores[leader])
+        await leaderStore.close()
+        try await withDeadline("a new leader") {
+            for try await current in election.leaders() where current.map({ survivors.contains($0.identityString) }) == true { return }
+        }
+        try await cluster.stopWorker("newcomer")
+        let after = try await cluster.waitForState(of: "sharded", "a plan over the survivors") {
+            Set($0.itemAssignment.values) == survivors
+        }.itemAssignment
+        #expect(BalancedAssignment.moves(from: before, to: after) == 2, "only the dead leader's items moved: \(before) to \(after)")
+        #expect(!plans.value.contains { $0.values.contains("newcomer") }, "no plan had the newcomer: \(plans.value)")
+    }
+
     /// A planned job whose labels no live worker has waits, pending and unassigned, and runs on
     /// the first worker with them; when that worker's handle closes mid-run, the run goes to the other
     /// worker with the labels, never to the one without them.

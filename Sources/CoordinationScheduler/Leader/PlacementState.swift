@@ -3,17 +3,18 @@ import Foundation
 /// The leader's memory between rounds: when membership last changed, and the round-robin cursor.
 struct PlacementState: Sendable {
     private var members: Set<String>?
-    /// The first membership a leader sees counts as settled.
-    private var changedAt = ContinuousClock.now.advanced(by: .seconds(-3600))
+    /// A new leader cannot tell a settled membership from one changing as it took over: it
+    /// counted its first as settled and moved items onto a worker that had just joined, only to
+    /// move them back when that worker left within the window.
+    private var changedAt = ContinuousClock.now
     private var cursor = 0
 
-    /// Records the live members; returns `true` when they changed.
+    /// Records the live members; returns `true` when they changed (the first time included).
     mutating func noteMembers(_ now: Set<String>) -> Bool {
         guard now != members else { return false }
-        let first = members == nil
         members = now
-        if !first { changedAt = .now }
-        return !first
+        changedAt = .now
+        return true
     }
 
     func isStable(window: Duration) -> Bool { ContinuousClock.now >= changedAt.advanced(by: window) }

@@ -38,7 +38,8 @@ public final class Worker: Service {
         public var loadDelay: Duration
         /// Leader: a fire time found later than this after it passed is a misfire.
         public var misfireThreshold: Duration
-        /// Leader: how long membership must stay unchanged before placement plans are rebalanced.
+        /// Leader: how long membership must stay unchanged before placement plans are rebalanced
+        /// (and runs of a worker that left are moved or retired); a new leader waits it out too.
         public var stabilisation: Duration
         /// Leader: how long a finished one-shot job (no active run left) is kept, with its state and
         /// history, after its last run finished; then it is removed, as `coord job rm` would.
