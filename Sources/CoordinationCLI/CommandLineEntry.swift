@@ -91,7 +91,18 @@ public enum CoordCommandLine {
         }
     }
 
+    /// `text` as one line of plain text: line breaks become spaces, and any other control
+    /// character is written `\u{…}`, as in a key's message. A value quoted from a URL or a file
+    /// (a NUL, an escape sequence) must neither cut the line short nor drive the terminal.
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        var line = ""
+        for scalar in text.split(whereSeparator: \.isNewline).joined(separator: " ").unicodeScalars {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                line += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
     }
 }

@@ -37,4 +37,19 @@ struct ErrorLineTests {
         }
         #expect(lines["zookeeper"] == lines["etcd"])
     }
+
+    /// A NUL in a config file's store URL was printed as it was (grep then takes the output for binary), and an
+    /// escape sequence in it reached the terminal: control characters quoted from a setting print
+    /// as `\u{…}`, as in a key's message.
+    @Test("control characters quoted from a setting print escaped, and the line stays one line")
+    func controlCharactersInAMessageAreEscaped() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = try coord.write(#"{"store": "mem\u0000o\u001b[31mry://"}"#, to: "coord.json")
+        let result = try await coord.run(["--config", file, "kv", "ls", "/"])
+        #expect(result.status == 7, "\(result.stderr)")
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(!result.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(result.stderr.debugDescription)")
+        #expect(result.stderr.contains(#"'mem\u{0}o\u{1b}[31mry://'"#), "\(result.stderr)")
+    }
 }
