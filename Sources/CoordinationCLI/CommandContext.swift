@@ -45,9 +45,23 @@ struct CommandContext {
         do {
             try Self.registry.check(storeURL)
         } catch var error {
-            error.message += " (from \(configuration.store.source))"
+            error.message += " (from \(source(ofProblem: error.message)))"
             throw error
         }
+    }
+
+    /// Where the part of the store URL that `problem` is about came from: a TLS file that
+    /// `--tls-ca`, `COORD_TLS_KEY`, a config file's `tlsCert`… put in the URL is that setting's
+    /// (etcd's check names the option: `store URL option cacert=…`), anything else the URL's own.
+    private func source(ofProblem problem: String) -> ConfigurationSource {
+        let tlsSettings: [(CoordConfiguration.Refinement, option: String)] = [(.tlsCa, "cacert"), (.tlsCert, "cert"), (.tlsKey, "key")]
+        for (refinement, option) in tlsSettings where problem.hasPrefix("store URL option \(option)=") {
+            guard let setting = configuration.refinements[refinement], unapplied[refinement] == nil,
+                storeURL.option(option) == setting.value
+            else { continue }
+            return setting.source
+        }
+        return configuration.store.source
     }
 
     /// The configuration and the logger, for a command that opens stores named otherwise

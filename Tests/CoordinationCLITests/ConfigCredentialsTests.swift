@@ -173,4 +173,27 @@ struct ConfigCredentialsTests {
         #expect(null.status == 7)
         #expect(null.stderrLines == [#"coord: config file \#(config): key 'store' must be a string, e.g. "store": "etcd://127.0.0.1:2379/myapp""#])
     }
+
+    /// `COORD_TLS_CA=/missing coord --store etcds://… kv ls /` said "store URL option
+    /// cacert=/missing: no such file (from --store)": the URL given was fine, and the variable to
+    /// fix went unnamed. A TLS file a setting put in the URL is refused with that setting's name.
+    @Test("a TLS file that a setting names is refused naming that setting, not the store URL")
+    func tlsFileProblemNamesItsSetting() async throws {
+        let coord = try CoordProcess(environment: ["COORD_TLS_CA": "/nonexistent/ca.pem"])
+        defer { coord.removeDirectory() }
+        let store = "etcds://127.0.0.1:1/app"
+        let fromEnvironment = try await coord.run(["--store", store, "kv", "ls", "/"])
+        #expect(fromEnvironment.status == 7, "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stderrLines == [
+            "coord: store URL option cacert=/nonexistent/ca.pem: no such file (from environment variable COORD_TLS_CA)",
+        ])
+        // The URL's cacert (a file that exists) overrules the weaker COORD_TLS_CA; the key needs a certificate.
+        let key = try coord.write("not a key", to: "client.key")
+        let keyAlone = try await coord.run(["--store", "\(store)?cacert=\(key)", "--tls-key", key, "kv", "ls", "/"])
+        #expect(keyAlone.status == 7, "\(keyAlone.stderr)")
+        #expect(keyAlone.stderrLines.count == 1 && keyAlone.stderr.hasSuffix("give the certificate too (from --tls-key)\n"), "\(keyAlone.stderr)")
+        // The URL's own file stays the URL's.
+        let own = try await coord.run(["--store", "\(store)?cacert=/nonexistent/own.pem", "kv", "ls", "/"])
+        #expect(own.stderrLines == ["coord: store URL option cacert=/nonexistent/own.pem: no such file (from --store)"], "\(own.stderr)")
+    }
 }
