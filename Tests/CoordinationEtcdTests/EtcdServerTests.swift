@@ -314,6 +314,8 @@ struct EtcdServerTests {
 
             let wrong = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root", password: "wrong") }
             #expect(wrong?.code == .unauthenticated)
+            // Not etcd's bare "invalid user ID or password": which user, and where its password comes from.
+            #expect(wrong?.message.hasPrefix("etcd refused the login of user 'root': no such user, or a wrong password") == true, "\(String(describing: wrong))")
 
             let store = try await open(cluster, ttl: .seconds(30), user: "root", password: "s3cret")
             _ = try await store.create(try Key("/a"), value: [1], mode: .persistent)

@@ -1,0 +1,42 @@
+import CoordinationLocalServers
+import Foundation
+import Testing
+
+/// `coord kv` against a private etcd with authentication enabled (the shared one's auth is never touched).
+@Suite("coord against an etcd with auth enabled", .serverLoadLimit)
+struct EtcdLoginCommandTests {
+    static let password = "pw-\(UUID().uuidString.prefix(8))"
+
+    /// A wrong password said "etcd refused the request: etcdserver: authentication failed,
+    /// invalid user ID or password": neither which user was refused nor where the password came from.
+    @Test("a wrong password exits 10 naming the user and where to fix it, never the password; the right one from a file works", MigrateCommandTests.etcdBinary)
+    func wrongPasswordNamesTheUserAndTheFix() async throws {
+        let cluster = EtcdCluster(size: 1, folderPrefix: "coord-login-")
+        defer { cluster.stopAll() }
+        try cluster.start(cluster.members[0])
+        try await cluster.waitUntilServing()
+        let endpoint = cluster.endpoints[0], port = cluster.members[0].clientPort
+        for (path, body) in [
+            ("/v3/auth/user/add", #"{"name":"root","password":"\#(Self.password)"}"#), ("/v3/auth/role/add", #"{"name":"root"}"#),
+            ("/v3/auth/user/grant", #"{"user":"root","role":"root"}"#), ("/v3/auth/enable", "{}"),
+        ] {
+            _ = try #require(await LoopbackHTTP.postJSON(port: port, path: path, body: body, timeout: .seconds(5)), "\(path)")
+        }
+
+        let coord = try CoordProcess(environment: ["COORD_STORE": "etcd://\(endpoint)/app", "COORD_USERNAME": "root"])
+        defer { coord.removeDirectory() }
+        let wrongFile = try coord.write("not-\(Self.password)\n", to: "wrong")
+        let wrong = try await coord.run(["--password-file", wrongFile, "kv", "put", "/a", "1"])
+        #expect(wrong.status == 10, "\(wrong.stderr)")
+        #expect(wrong.stderrLines.count == 1, "\(wrong.stderr)")
+        #expect(wrong.stderr.hasPrefix("coord: etcd refused the login of user 'root': no such user, or a wrong password; check"), "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("--password-file") && wrong.stderr.contains("COORD_PASSWORD"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains(Self.password), "the password never shows")
+
+        let rightFile = try coord.write(Self.password + "\n", to: "right")
+        let put = try await coord.run(["--password-file", rightFile, "kv", "put", "/a", "1"])
+        #expect(put.status == 0, "\(put.stderr)")
+        let get = try await coord.run(["--password-file", rightFile, "kv", "get", "/a"])
+        #expect(get.status == 0 && get.stdoutText == "1", "\(get.stderr)")
+    }
+}
