@@ -87,6 +87,13 @@ struct CoordProcess {
 
         // Blocking pipe I/O runs on threads of its own, never on the cooperative pool.
         async let written: Void = Self.onThread {
+            // A coord that exits without reading all of its input (a mistake refused first) must
+            // fail its test, not end the test process: SIGPIPE, blocked on this thread only (no
+            // child inherits the mask), leaves the write failing with EPIPE.
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
             if !input.isEmpty { try? stdin.fileHandleForWriting.write(contentsOf: input) }
             try? stdin.fileHandleForWriting.close()
         }
