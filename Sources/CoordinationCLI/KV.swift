@@ -43,4 +43,15 @@ extension KV {
             throw CommandLineProblem("--if-version must be 0 or more (a key's version starts at 0), got \(ifVersion)")
         }
     }
+
+    /// The value typed after the key as UTF-8, else all of stdin, byte for byte (binary, or too
+    /// large for a command line); `command` is `put` or `set`, for the message when stdin cannot be read.
+    static func value(_ typed: String?, for key: Key, command: String) async throws -> [UInt8] {
+        if let typed { return Array(typed.utf8) }
+        do {
+            return try await StandardStreams.readAll()
+        } catch {
+            throw CommandLineProblem("\(error.description); give the value as an argument, or pipe it in (echo hi | coord kv \(command) \(key.path))")
+        }
+    }
 }

@@ -20,12 +20,7 @@ struct KVPut: AsyncParsableCommand {
     func run() async throws {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let bytes: [UInt8]
-        do {
-            bytes = if let value { Array(value.utf8) } else { try await StandardStreams.readAll() }
-        } catch {
-            throw CommandLineProblem("\(error.description); give the value as an argument, or pipe it in (echo hi | coord kv put \(key.path))")
-        }
+        let bytes = try await KV.value(value, for: key, command: "put")
         // Refuse an oversized value before opening a connection.
         try CoordinationLimits.validate(value: bytes, for: key)
         _ = try await context.withStore { store in try await store.put(key, value: bytes) }
@@ -37,15 +32,17 @@ struct KVSet: AsyncParsableCommand {
         commandName: "set",
         abstract: "Overwrite the value of an existing key, optionally only at a version.",
         discussion: """
-            Fails with status 2 when the key does not exist and 4 when --if-version does not \
-            match. Prints the key's new version.
+            Without VALUE the value is read from stdin, byte for byte, as for put: a binary \
+            value, or one too large for a command line. Fails with status 2 when the key does \
+            not exist and 4 when --if-version does not match. Prints the key's new version.
 
               coord kv set /app/config/color green --if-version 3
+              coord kv set /app/logo --if-version 3 < logo.png
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The key.") var key: String
-    @Argument(help: "The new value.") var value: String
+    @Argument(help: "The new value; read from stdin when omitted.") var value: String?
     // Unconditional: `-1` is taken as the value (and refused by name), not as an unknown option.
     @Option(parsing: .unconditional, help: ArgumentHelp("Only if the key is at this version.", valueName: "n")) var ifVersion: Int64?
 
@@ -53,7 +50,7 @@ struct KVSet: AsyncParsableCommand {
         try KV.check(ifVersion: ifVersion)
         let context = try await CommandContext.make(global)
         let key = try Key(key)
-        let bytes = Array(value.utf8)
+        let bytes = try await KV.value(value, for: key, command: "set")
         try CoordinationLimits.validate(value: bytes, for: key)
         let record = try await context.withStore { store in
             try await store.set(key, value: bytes, ifVersion: ifVersion)

@@ -1,0 +1,33 @@
+import Coordination
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// Values given to `coord kv` other than as an argument.
+@Suite("coord kv values from stdin", .serverLoadLimit)
+struct KVValueInputTests {
+    /// `kv set` took its value as an argument only: a binary value, or one past the kernel's
+    /// 128 KiB limit on one argument, could be written by `kv put` but never only at a version.
+    @Test("kv set without a value reads stdin byte for byte, and still checks --if-version", arguments: SchedulerProcessTests.servers)
+    func setReadsStdin(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        try await TestHandles.closing(handles) {
+            let store = try await handles.open()
+            let key = try Key("/logo")
+            _ = try await store.create(key, value: Array("old".utf8), mode: .persistent)
+            let url = try #require(backend.url(handles.namespace))
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let binary: [UInt8] = [0, 1, 0xFF, 0x0A] + Array(repeating: 0x61, count: 200_000)
+
+            let stale = try await coord.run(["--store", url, "kv", "set", "/logo", "--if-version", "3"], input: binary)
+            #expect(stale.status == 4, "\(stale.stderr)")
+            #expect(try await store.get(key)?.value == Array("old".utf8), "a refused set writes nothing")
+
+            let set = try await coord.run(["--store", url, "kv", "set", "/logo", "--if-version", "0"], input: binary)
+            #expect(set.status == 0, "\(set.stderr)")
+            #expect(set.stdoutText == "1\n", "the new version: \(set.stdoutText)")
+            #expect(try await store.get(key)?.value == binary)
+        }
+    }
+}
