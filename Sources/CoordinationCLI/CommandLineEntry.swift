@@ -14,8 +14,9 @@ public enum CoordCommandLine {
             handler.logLevel = CoordConfiguration.defaultLogLevel
             return handler
         }
-        // `coord job add -dash` is help (-h among the letters) or an unknown option to argument-parser.
-        if let problem = JobOptions.optionLikeIDProblem(in: arguments ?? Array(CommandLine.arguments.dropFirst())) {
+        // `coord job add -dash` and `coord kv put /a -dash` are help (-h among the letters) or an unknown option to argument-parser.
+        let given = arguments ?? Array(CommandLine.arguments.dropFirst())
+        if let problem = JobOptions.optionLikeIDProblem(in: given) ?? OptionLikeValue.problem(in: given) {
             StandardStreams.writeError("coord: " + problem)
             exit(ExitCode.validationFailure.rawValue)
         }

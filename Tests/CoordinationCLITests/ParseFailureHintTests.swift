@@ -78,4 +78,34 @@ struct ParseFailureHintTests {
         let help = try await coord.run(["kv", "--help"])
         #expect(help.status == 0 && help.stdoutText.contains("get"), "help is untouched: \(help.stderr)")
     }
+
+    /// `coord kv put /a -ahoy` printed put's help (the `h` among the letters read as options) and
+    /// exited 0 with nothing written; `coord kv put /offset -5` said "Unknown option '-5'".
+    @Test("a kv value that starts with '-' is refused with the form that works, 64, and never taken for help", arguments: [
+        (["kv", "put", "/a", "-ahoy"], "coord: -ahoy was read as options, not as the value: put -- before a value that starts with '-': coord kv put /a -- -ahoy"),
+        (["kv", "put", "/offset", "-5"], "coord: -5 was read as options, not as the value: put -- before a value that starts with '-': coord kv put /offset -- -5"),
+        (["kv", "set", "/a", "-5", "--if-version", "2"], "coord: -5 was read as options, not as the value: put -- before a value that starts with '-': coord kv set /a --if-version 2 -- -5"),
+        (["--store", "memory://", "kv", "create", "/q/a-", "-h1", "--sequential"], "coord: -h1 was read as options, not as the value: put -- before a value that starts with '-': coord --store memory:// kv create /q/a- --sequential -- -h1"),
+    ])
+    func optionLikeValue(arguments: [String], line: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(arguments)
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderrLines == [line], "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "no help: \(result.stdoutText)")
+    }
+
+    @Test("a value after --, a lone '-', a negative --if-version and -h keep their meaning")
+    func optionLikeValueLeftAlone() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let created = try await coord.run(["kv", "create", "/a", "--", "-5"])
+        #expect(created.status == 0 && created.stdoutText == "/a\n", "\(created.stderr)")
+        #expect(try await coord.run(["kv", "put", "/a", "-"]).status == 0)
+        let negative = try await coord.run(["kv", "set", "/a", "1", "--if-version", "-1"])
+        #expect(negative.stderrLines == ["coord: --if-version must be 0 or more (a key's version starts at 0), got -1"], "\(negative.stderr)")
+        let help = try await coord.run(["kv", "put", "/a", "-h"])
+        #expect(help.status == 0 && help.stdoutText.hasPrefix("OVERVIEW: Create a key"), "\(help.stderr)")
+    }
 }
