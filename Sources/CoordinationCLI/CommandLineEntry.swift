@@ -35,6 +35,12 @@ public enum CoordCommandLine {
             }
             Coord.exit(withError: error)
         }
+        // Help that no word asked for in full (argument-parser's own help command, parsed from
+        // a name starting with '-': `coord lock -ahoy`) would exit 0 with nothing done.
+        if String(reflecting: type(of: command)).hasPrefix("ArgumentParser."), let problem = ParseFailureHint.helpAmongLetters(in: given) {
+            StandardStreams.writeError("coord: " + problem)
+            exit(ExitCode.validationFailure.rawValue)
+        }
         do {
             var command = command
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -93,6 +93,18 @@ enum ParseFailureHint {
         return nil
     }
 
+    /// `coord lock -ahoy -- ./deploy.sh`: argument-parser reads `-ahoy` as `-a -h -o -y` and
+    /// prints help, status 0, and the command never runs. A help request that no word asked for
+    /// in full (`-h`, `-help`, `--help`, `help`) is that mistake; the word is named instead.
+    static func helpAmongLetters(in arguments: [String]) -> String? {
+        let words = arguments.prefix { $0 != "--" }
+        guard !words.contains(where: { ["-h", "-help", "--help", "help"].contains($0) }),
+            let word = words.first(where: { $0.hasPrefix("-") && !$0.hasPrefix("--") && $0.count > 2 && $0.contains("h") })
+        else { return nil }
+        let letters = word.dropFirst().map { "-\($0)" }.joined(separator: " ")
+        return "\(word) was read as the options \(letters), and -h asks for help: a name or value cannot start with '-' here"
+    }
+
     /// An option followed by a negative number or duration, which argument-parser reads as
     /// another option, when that option's missing value is what failed.
     static func negativeValue(in arguments: [String], message: String) -> String? {

@@ -1,4 +1,5 @@
 @testable import CoordinationCLI
+import Foundation
 import Testing
 
 /// argument-parser says "Unexpected argument 'gett'" for a misspelt command, "Unknown option
@@ -107,5 +108,25 @@ struct ParseFailureHintTests {
         #expect(negative.stderrLines == ["coord: --if-version must be 0 or more (a key's version starts at 0), got -1"], "\(negative.stderr)")
         let help = try await coord.run(["kv", "put", "/a", "-h"])
         #expect(help.status == 0 && help.stdoutText.hasPrefix("OVERVIEW: Create a key"), "\(help.stderr)")
+    }
+
+    /// `coord lock -ahoy -- ./deploy.sh` read -ahoy as -a -h -o -y: lock's help, status 0, and
+    /// the command never ran, so a script took it for done.
+    @Test("a name starting with '-' that holds an h is refused, 64, not taken for help; help asked for in full stays help")
+    func helpAmongLetters() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let marker = coord.directory.appendingPathComponent("ran").path
+        let lock = try await coord.run(["lock", "-ahoy", "--", "touch", marker])
+        #expect(lock.status == 64, "\(lock.stderr)")
+        #expect(lock.stderrLines == ["coord: -ahoy was read as the options -a -h -o -y, and -h asks for help: a name or value cannot start with '-' here"])
+        #expect(lock.stdout.isEmpty, "no help: \(lock.stdoutText)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        let get = try await coord.run(["kv", "get", "-h1"])
+        #expect(get.status == 64 && get.stderrLines.count == 1, "\(get.stderr)")
+        for asked in [["lock", "-h"], ["lock", "--help"], ["kv", "ls", "-help"], ["help", "lock"], ["lock", "-h", "-ahoy"]] {
+            let help = try await coord.run(asked)
+            #expect(help.status == 0 && help.stdoutText.contains("OVERVIEW"), "\(asked): \(help.stderr)")
+        }
     }
 }
