@@ -34,7 +34,11 @@ enum JSONSyntaxProblem {
         if detail.hasPrefix("Unescaped control character") {
             return "a tab or line break inside a string at \(at); write it as \\t or \\n"
         }
-        // Other problems (a bad escape, a number with a leading zero, bad UTF-8): Foundation's words, placed.
+        if detail.hasPrefix("Invalid UTF-8") {
+            // Foundation's "Invalid UTF-8 sequence 3 bytes" counts the string's bytes, not the bad ones.
+            return "the string starting at \(at) holds bytes that are not UTF-8; save the file as UTF-8 text"
+        }
+        // Other problems (a bad escape, a number with a leading zero): Foundation's words, placed.
         let what = detail.components(separatedBy: " around character").first?
             .components(separatedBy: " starting from character").first ?? detail
         return what.prefix(1).lowercased() + what.dropFirst() + " at \(at)"

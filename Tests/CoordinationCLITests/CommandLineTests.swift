@@ -139,6 +139,21 @@ struct CommandLineTests {
         #expect(!result.stderr.contains("NSCocoaErrorDomain"))
     }
 
+    /// A Latin-1 config file was "Invalid UTF-8 sequence 10 bytes at …": Foundation's count of the
+    /// string's bytes, read as if ten bytes were bad.
+    @Test("a config file string that is not UTF-8 is placed, and the fix named")
+    func configFileNotUTF8() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let file = coord.directory.appendingPathComponent("coord.json")
+        try Data(#"{"store": "memory://caf"#.utf8 + [0xE9] + #""}"#.utf8).write(to: file)
+        let result = try await coord.run(["kv", "ls", "/"])
+        #expect(result.status == 7, "\(result.stderr)")
+        #expect(result.stderrLines == [
+            "coord: config file \(file.path) is not valid JSON: the string starting at line 1, column 12 (byte 11) holds bytes that are not UTF-8; save the file as UTF-8 text",
+        ])
+    }
+
     @Test("an unknown config key is refused by name, with the likely key, before anything is written")
     func unknownConfigKey() async throws {
         let coord = try CoordProcess()
