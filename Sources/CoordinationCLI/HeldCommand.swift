@@ -138,6 +138,8 @@ enum HeldCommand {
 
     /// A name given on the command line as a key: an absolute key as it is, a plain name under `folder`.
     static func key(_ name: String, under folder: String) throws -> Key {
+        // Key's own words for it, "empty segment ('//')", speak of a slash nobody typed.
+        if name.isEmpty { throw CoordinationError(.invalidKey, "invalid name '': it is empty; give a plain name (deploy, the key \(folder)/deploy) or an absolute key") }
         if name.hasPrefix("/") { return try Key(name) }
         if name.contains("/"), let absolute = try? Key(folder + "/" + name) {
             throw CoordinationError(.invalidKey, "invalid name '\(name)': a plain name has no '/'; for a key beneath \(folder) write \(absolute)")

@@ -141,7 +141,9 @@ import Testing
         (["lock", "sub/name", "--", "true"], 6, "invalid name 'sub/name': a plain name has no '/'; for a key beneath /locks write /locks/sub/name"),
         (["lock", "e1", "echo", "hi"], 64, "the command that coord lock runs goes after --: coord lock e1 -- echo hi"),
         (["elect", "--identity", "me", "e1", "echo", "hi"], 64, "the command that coord elect runs goes after --: coord elect --identity me e1 -- echo hi"),
-        (["elect", "", "--", "true"], 6, "invalid key"),
+        // Not Key's "empty segment ('//')": nobody typed a slash.
+        (["elect", "", "--", "true"], 6, "coord: invalid name '': it is empty; give a plain name (deploy, the key /elections/deploy) or an absolute key"),
+        (["members", ""], 6, "coord: invalid name '': it is empty; give a plain name (deploy, the key /groups/deploy) or an absolute key"),
         // A command that never starts gets a shell's status: 127 not found, 126 not runnable.
         (["lock", "x", "--", "/nonexistent/cmd"], 127, "coord: cannot run /nonexistent/cmd: no such file"),
         (["lock", "x", "--", "no-such-command-anywhere"], 127, "no-such-command-anywhere: no such command on PATH"),
