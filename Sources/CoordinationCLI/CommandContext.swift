@@ -97,6 +97,17 @@ struct CommandContext {
         try await withOpened(try await Self.registry.open(storeURL, logger: logger), body)
     }
 
+    /// With no store configured, a lock, an election or a group is on memory://, this process's
+    /// alone: `coord lock deploy -- ./deploy.sh` on a machine without COORD_STORE held a lock
+    /// that kept no other process out, in silence. Said on stderr before the command runs (not
+    /// when memory:// was chosen); `what` is what it does not do.
+    func noteIfHeldInMemory(_ what: String) {
+        guard storeURL.scheme == "memory", case .builtIn = configuration.store.source else { return }
+        StandardStreams.writeError(
+            "coord: note: no store is configured, so this runs on memory://, which lives in this coord process only: \(what); "
+                + "give --store zookeeper://… or etcd://… (or COORD_STORE, or 'store' in a config file)")
+    }
+
     /// Why a key written by an earlier command is missing on memory://, and what to use instead.
     static let memoryKeysNote =
         "memory:// lives in this coord process only, so every coord command starts with an empty store; "

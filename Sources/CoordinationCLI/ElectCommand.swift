@@ -42,6 +42,7 @@ struct ElectCommand: AsyncParsableCommand {
         try HeldCommand.requireCommand(command)
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/elections")
+        context.noteIfHeldInMemory("no other candidate takes part in the election")
         let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
         let status = try await context.withStore { store in
             try await HeldCommand.removingIfUnused(key, in: store) {

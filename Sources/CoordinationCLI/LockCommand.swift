@@ -47,6 +47,7 @@ struct LockCommand: AsyncParsableCommand {
         let limit = try timeout.flatMap(DurationText.parse) == .zero ? .zero : OptionValue.duration(timeout, option: "--timeout")
         let context = try await CommandContext.make(global)
         let key = try HeldCommand.key(name, under: "/locks")
+        context.noteIfHeldInMemory("the lock keeps no other process out")
         let status = try await context.withStore { store in
             try await HeldCommand.removingIfUnused(key, in: store) {
                 try await HeldCommand.run(command, holding: "lock \(key)", in: store) { runChild in

@@ -52,6 +52,7 @@ struct MembersCommand: AsyncParsableCommand {
         let key = try HeldCommand.key(group, under: "/groups")
         if let join {
             _ = try Self.memberKey(join, in: key)
+            context.noteIfHeldInMemory("no other process sees the member")
             let status = try await Self.runAsMember(join, metadata: Array((metadata ?? "").utf8), of: key, command, context: context)
             if status != 0 { throw ExitCode(status) }
             return

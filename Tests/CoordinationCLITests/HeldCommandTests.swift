@@ -10,11 +10,30 @@ import Testing
     func lockPassesStatusThrough() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let result = try await coord.run(["lock", "deploy", "--", "sh", "-c", "echo token=$COORD_FENCING_TOKEN; exit 3"])
+        let result = try await coord.run(["--store", "memory://", "lock", "deploy", "--", "sh", "-c", "echo token=$COORD_FENCING_TOKEN; exit 3"])
         #expect(result.status == 3)
         #expect(result.stdoutText.hasPrefix("token="))
         #expect(Int(result.stdoutText.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
-        #expect(result.stderr.isEmpty)
+        #expect(result.stderr.isEmpty, "memory:// chosen: no note")
+    }
+
+    /// With no store configured, `coord lock deploy -- ./deploy.sh` ran on memory:// and held a
+    /// lock that kept no other process out, without a word.
+    @Test("with no store configured, lock, elect and members --join say that no other process shares what they hold", arguments: [
+        (["lock", "deploy"], "the lock keeps no other process out"),
+        (["elect", "primary"], "no other candidate takes part in the election"),
+        (["members", "web", "--join", "w1"], "no other process sees the member"),
+    ])
+    func defaultMemoryStoreIsNoted(arguments: [String], what: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(arguments + ["--", "sh", "-c", "echo ran; exit 3"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stdoutText == "ran\n")
+        #expect(result.stderrLines == [
+            "coord: note: no store is configured, so this runs on memory://, which lives in this coord process only: \(what); "
+                + "give --store zookeeper://… or etcd://… (or COORD_STORE, or 'store' in a config file)",
+        ])
     }
 
     @Test("coord elect runs the command once elected, with a leader token")
@@ -176,7 +195,7 @@ import Testing
         // stderr into the lines, through a shell that execs coord: the signals reach coord itself.
         let holder = try LineProcess(
             "/bin/sh",
-            ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--session-ttl", "2s", "lock", "frozen", "--",
+            ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", "memory://", "--session-ttl", "2s", "lock", "frozen", "--",
              "sh", "-c", "echo holding $$; exec sleep 3600"])
         defer { holder.stop() }
         let command = try #require(Int32(try await holder.nextLine(within: .seconds(20)).dropFirst("holding ".count)))
@@ -223,7 +242,8 @@ import Testing
     }
 
     static func expectMistake(_ arguments: [String], status: Int32, message: String) async throws {
-        let coord = try CoordProcess()
+        // memory:// chosen, so that the default's note does not come first (a --store given wins).
+        let coord = try CoordProcess(environment: ["COORD_STORE": "memory://"])
         defer { coord.removeDirectory() }
         let result = try await coord.run(arguments)
         #expect(result.status == status)
