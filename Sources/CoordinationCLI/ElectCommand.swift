@@ -24,9 +24,9 @@ struct ElectCommand: AsyncParsableCommand {
             runs when it exits or is stopped (in the background, after a setsid or a double fork) \
             is stopped the same way before coord resigns.
 
-            A SIGINT or SIGTERM to coord is passed on to COMMAND (killed with SIGKILL if still \
+            A SIGINT, SIGTERM or SIGHUP to coord is passed on to COMMAND (killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; before it is elected, \
-            one ends the campaign with 128 + the signal's number (130, 143).
+            one ends the campaign with 128 + the signal's number (130, 143, 129).
 
               coord --store etcd://127.0.0.1:2379 elect report-writer -- ./write-reports
               coord elect /myapp/leader --identity "$(hostname)" -- ./serve --primary

@@ -10,7 +10,7 @@ enum HeldCommand {
     /// (under the session guard, which cancels it when the hold is lost), and releases. Returns the
     /// child's status.
     ///
-    /// A SIGINT or SIGTERM to coord goes on to the command (one a terminal sent to the whole
+    /// A SIGINT, SIGTERM or SIGHUP to coord goes on to the command (one a terminal sent to the whole
     /// process group has reached it already), which is killed if it is still running 5 s later;
     /// coord then releases and returns the command's status, whatever the command made of the
     /// signal. A signal while no command runs (waiting to acquire) stops the wait and gives
@@ -28,7 +28,10 @@ enum HeldCommand {
         hold: @escaping @Sendable (_ runChild: @escaping @Sendable ([String: String]) async throws -> Int32) async throws -> Int32
     ) async throws -> Int32 {
         try requireCommand(argv)
-        let signals = SignalListener([SIGINT, SIGTERM])
+        // SIGHUP too (a closed terminal or ssh session, a supervisor's reload): its default action
+        // ended coord at once, the watchdog SIGKILLed the command past its trap, and the lock
+        // stayed held until the session expired.
+        let signals = SignalListener([SIGINT, SIGTERM, SIGHUP])
         defer { signals.stop() }
         let forwarder = SignalForwarder()
         let watchdog = exclusive ? await HeldWatchdog.holding(store) : await HeldWatchdog.ofProcess(sessionTTL: store.session.ttl)

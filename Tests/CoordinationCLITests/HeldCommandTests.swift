@@ -52,12 +52,14 @@ import Testing
     }
 
     @Test(
-        "a SIGTERM or SIGINT to coord goes on to the command, and coord exits with the command's status",
+        "a SIGTERM, SIGINT or SIGHUP to coord goes on to the command, and coord exits with the command's status",
         arguments: [
             ("lock", SIGTERM, Int32(0)), ("elect", SIGTERM, 3), ("lock", SIGINT, 0), ("elect", SIGINT, 5),
+            // SIGHUP ended coord at once (129), and the watchdog SIGKILLed the command past its trap.
+            ("lock", SIGHUP, 4), ("elect", SIGHUP, 0),
         ])
     func signalGoesToTheCommand(subcommand: String, signal: Int32, exit: Int32) async throws {
-        let command = Self.worker("trap 'echo cleaned up; exit \(exit)' TERM INT")
+        let command = Self.worker("trap 'echo cleaned up; exit \(exit)' TERM INT HUP")
         let coord = try LineProcess(
             CoordProcess.binary.path, ["--store", "memory://", subcommand, "/held/\(subcommand)", "--"] + command)
         defer { coord.stop() }
@@ -66,6 +68,26 @@ import Testing
         // The command's own trap ran: the signal reached it, and its status is coord's.
         #expect(try await coord.nextLine(within: .seconds(20)) == "cleaned up")
         #expect(try await coord.exitStatus(within: .seconds(20)) == exit)
+    }
+
+    /// A SIGHUP (a closed terminal or ssh session) killed coord outright: the lock stayed held
+    /// until its session expired, so the next holder waited a TTL.
+    @Test("a SIGHUP to coord lock releases the lock at once, once the command has exited", arguments: SchedulerProcessTests.servers)
+    func hangUpReleasesTheLock(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        try await TestHandles.closing(handles) {
+            // A long TTL: a lock left to its session would still be held when the next one tries.
+            let url = try #require(backend.url(handles.namespace, ttl: .seconds(60)))
+            let holder = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "hup", "--"] + Self.worker("trap 'exit 0' HUP"))
+            defer { holder.stop() }
+            #expect(try await holder.nextLine(within: .seconds(20)) == "ready")
+            holder.kill(SIGHUP)
+            #expect(try await holder.exitStatus(within: .seconds(20)) == 0)
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let next = try await coord.run(["--store", url, "lock", "hup", "--timeout", "0", "--", "echo", "next"])
+            #expect(next.status == 0 && next.stdoutText == "next\n", "\(next.stderr)")
+        }
     }
 
     @Test(
