@@ -90,6 +90,28 @@ import Testing
         }
     }
 
+    /// Under `nohup`, catching SIGHUP to pass it on would have armed the kill of a command that
+    /// ignores it: a signal ignored when coord starts stays ignored. Read from the kernel's own
+    /// table of coord's signals (the command's parent), while the command runs.
+    @Test("coord lock catches SIGHUP to pass it on, but leaves it ignored when it was (nohup)", arguments: [false, true])
+    func hangUpIgnoredStaysIgnored(ignored: Bool) async throws {
+        let trap = ignored ? "trap '' HUP; " : ""
+        let coord = try LineProcess(
+            "/bin/sh",
+            ["-c", trap + "exec \"$0\" \"$@\"", CoordProcess.binary.path, "--store", "memory://", "lock", "nohup", "--",
+             "sh", "-c", "grep -E '^Sig(Ign|Cgt):' /proc/$PPID/status"])
+        defer { coord.stop() }
+        var masks: [String: UInt64] = [:]
+        for _ in 0..<2 {
+            let fields = try await coord.nextLine(within: .seconds(20)).split(separator: "\t")
+            masks[String(fields[0])] = UInt64(fields[1], radix: 16)
+        }
+        let hangUp: UInt64 = 1 << (UInt64(SIGHUP) - 1)
+        #expect((try #require(masks["SigCgt:"]) & hangUp != 0) == !ignored, "\(masks)")
+        #expect((try #require(masks["SigIgn:"]) & hangUp != 0) == ignored, "\(masks)")
+        #expect(try await coord.exitStatus(within: .seconds(20)) == 0)
+    }
+
     @Test(
         "a command that a passed-on signal ends gives 128 + that signal, as in a shell: 130 only for SIGINT",
         arguments: [("lock", SIGTERM, Int32(143)), ("elect", SIGTERM, 143), ("lock", SIGINT, 130), ("elect", SIGINT, 130)])
