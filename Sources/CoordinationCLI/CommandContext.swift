@@ -29,7 +29,8 @@ struct CommandContext {
     ) async throws -> CommandContext {
         let (configuration, logger) = try await resolve(options, checking: check)
         let (storeURL, notes, unapplied) = try configuration.storeURLWithNotes()
-        for note in notes { StandardStreams.writeError("coord: note: " + note) }
+        // One line each, as a failure is: a setting's value may hold a line break or an escape.
+        for note in notes { StandardStreams.writeError("coord: note: " + CoordCommandLine.oneLine(note)) }
         let context = CommandContext(configuration: configuration, logger: logger, storeURL: storeURL, unapplied: unapplied)
         if checksStoreURL { try context.checkStoreURL() }
         logger.debug("configuration resolved", metadata: [

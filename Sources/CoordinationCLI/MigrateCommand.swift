@@ -516,7 +516,7 @@ struct MigrateCommand: AsyncParsableCommand {
         var configuration = configuration
         await configuration.readPasswordFileIfUsed(stores: stores)
         let refined = try configuration.refine(stores: stores)
-        for note in refined.notes { StandardStreams.writeError("coord: note: " + note) }
+        for note in refined.notes { StandardStreams.writeError("coord: note: " + CoordCommandLine.oneLine(note)) }
         return (refined.urls[0], refined.urls[1])
     }
 

@@ -196,4 +196,19 @@ struct ConfigCredentialsTests {
         let own = try await coord.run(["--store", "\(store)?cacert=/nonexistent/own.pem", "kv", "ls", "/"])
         #expect(own.stderrLines == ["coord: store URL option cacert=/nonexistent/own.pem: no such file (from --store)"], "\(own.stderr)")
     }
+
+    /// `COORD_USERNAME=$'bob\n'` (a value read with its line break) split the note about it over
+    /// two lines: notes are one line each, as failures are.
+    @Test("a note quoting a setting with a line break or an escape is one line")
+    func noteIsOneLine() async throws {
+        let coord = try CoordProcess(environment: ["COORD_USERNAME": "bob\n", "COORD_TLS_CA": "/ca\u{1b}[31m.pem"])
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "ls", "/"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderrLines == [
+            "coord: note: TLS file /ca\\u{1b}[31m.pem from environment variable COORD_TLS_CA is not used: it applies only to an etcds:// store, not memory://",
+            "coord: note: user 'bob ' from environment variable COORD_USERNAME is not used: it applies to ZooKeeper and etcd stores, "
+                + "not memory:// (which takes no credentials)",
+        ], "\(result.stderr.debugDescription)")
+    }
 }
