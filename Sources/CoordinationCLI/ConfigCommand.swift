@@ -20,7 +20,8 @@ struct ConfigCheck: AsyncParsableCommand {
             defaults; each line names which. Passwords in store URLs print as ***. Then the \
             store is opened and its root namespace listed: the last line says what was reached \
             (backend, session, TTL), or the command fails with the usual one-line message and \
-            exit status (9 when the store cannot be reached, 7 for a bad setting).
+            exit status (9 when the store cannot be reached, 10 when it refuses the credentials, \
+            7 for a bad setting).
 
             Examples:
               coord config check
