@@ -74,12 +74,18 @@ public struct Membership: Sendable {
 
     /// Ends `member`'s membership only: a later member under the same id (another process that
     /// joined once this one's session ended) is left alone. Not an error when it has ended.
+    ///
+    /// Each try reads the key first and deletes it only if it was created at `member`'s revision
+    /// (every later join has a larger one), at the version read. The store checks that version,
+    /// not the creation, and a new member starts at version 0 again: only a removal of this
+    /// member and a new join under its id both landing between that read and the delete, a
+    /// round trip, could still be taken for it.
     public func leave(_ member: Member) async throws {
         let key = try group.child(member.id)
         for _ in 0..<Self.updateAttempts {
             guard let current = try await store.get(key), current.createRevision == member.joinedRevision else { return }
             do {
-                // At the version read: a delete and a new join in between cannot be taken for ours.
+                // At the version read: an update in between is read again, not deleted blind.
                 try await store.delete(key, ifVersion: current.version, recursive: false)
                 return
             } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
@@ -97,7 +103,10 @@ public struct Membership: Sendable {
     /// A member whose key someone else deletes (``leave(id:)`` from another handle, `coord kv rm`)
     /// is not made again until its session is replaced: within one session, a deleted member
     /// counts as removed on purpose. Leaving when cancelled goes on through store errors while the
-    /// session may live (up to two TTLs out of contact), so a cancellation may take that long.
+    /// session may live (up to two TTLs out of contact), so a cancellation may take that long;
+    /// cancelled out of contact for longer, it returns, and the member is removed once contact
+    /// comes back in that session, if the server kept it (a `stayJoined` with the same id started
+    /// on that handle before then is refused as the id taken: try again once the member is gone).
     /// - Parameter joined: called after each join with the member and the session it joined in
     ///   (its `sessionID`): what a caller needs to tie work to this membership.
     public func stayJoined(
@@ -119,10 +128,15 @@ public struct Membership: Sendable {
         // the member without our hearing of it, before a cancellation cut the retry short.
         var unsure: Set<[UInt8]> = []
         // Through store errors, while the session that made it may live: one failed try left the
-        // member listed for as long as the handle stayed open.
+        // member listed for as long as the handle stayed open. Out of contact for longer than the
+        // session can last, again once contact is back in that session (a server may have kept
+        // it): the member stayed listed, and its id refused to every join, for as long as the
+        // session lived. That late removal cannot take a later member under the same id (see
+        // `leave(_:)`). A member of unknown outcome, known by its value alone, is not removed
+        // late: a later join with the same metadata would pass for it.
         func leaveWhatWasMade() async {
             if let membership, let joinedSession {
-                await StoreFailure.retryingWhileHeld(in: store, by: joinedSession) { try await leave(membership) }
+                await StoreFailure.retryingUntilSessionEnds(in: store, by: joinedSession) { try await leave(membership) }
             }
             if !unsure.isEmpty {
                 await StoreFailure.retryingWhileHeld(in: store, by: store.session.sessionID) { [unsure] in

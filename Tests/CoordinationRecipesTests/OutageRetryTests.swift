@@ -95,4 +95,36 @@ import Testing
             try await outcome(of: again, "the participant to enter again").get()
         }
     }
+
+    /// A member whose `stayJoined` was cancelled during such an outage leaves once contact is
+    /// back: it used to stay listed, and joining again with its id was refused ("already
+    /// taken"), for as long as the session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aMemberGivenUpInALongOutageLeavesOnceBack(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/outage-members")
+        let observer = try await handles.open()
+        let suspendable = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let membership = Membership(store: suspendable, group: group)
+        let (joins, joinsSignal) = AsyncStream<Member>.makeStream()
+        let staying = Task { try await membership.stayJoined(id: "m", metadata: [1]) { member, _ in joinsSignal.yield(member) } }
+        let first = try await next(joins, "the member to join")
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
+        staying.cancel()
+        await #expect(throws: CancellationError.self) { try await staying.value }
+        #expect(try await observer.children(of: group) == ["m"], "the server kept the session, and the member with it")
+
+        suspendable.resume()
+        try await waitForEntries(observer, group, count: 0)
+        let (rejoins, rejoinsSignal) = AsyncStream<Member>.makeStream()
+        let rejoining = Task {
+            try await membership.stayJoined(id: "m", metadata: [2]) { member, _ in rejoinsSignal.yield(member) }
+        }
+        let second = try await next(rejoins, "the member to join again on the same handle")
+        #expect(second.joinedRevision > first.joinedRevision && second.metadata == [2])
+        rejoining.cancel()
+        await #expect(throws: CancellationError.self) { try await rejoining.value }
+        #expect(try await observer.children(of: group).isEmpty)
+    }
 }
