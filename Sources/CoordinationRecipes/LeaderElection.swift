@@ -49,12 +49,16 @@ public struct LeaderElection: Sendable {
     public func withLeadership<T: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
-        try await withLeadership(timeout: timeout, marker: SequentialQueue.marker(), body)
+        // A marker of its own (nil): no later join carries it, so an entry given up out of contact
+        // is removed once contact is back; with a marker passed, it stayed first in line, and
+        // nobody led, for as long as the session lived.
+        try await withLeadership(timeout: timeout, marker: nil, body)
     }
 
-    /// ``withLeadership(timeout:_:)`` with the marker its queue entry carries (see ``lead(_:)``).
+    /// ``withLeadership(timeout:_:)`` with the marker its queue entry carries (see ``lead(_:)``),
+    /// a new one of its own when `nil`.
     private func withLeadership<T: Sendable>(
-        timeout: Duration?, marker: String, _ body: @escaping @Sendable (LockLease) async throws -> T
+        timeout: Duration?, marker: String?, _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
         try await acquirer.withLease(timeout: timeout, value: identity, marker: marker, what: "leadership of \(path)", body)
     }

@@ -1,0 +1,52 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Testing
+
+/// A candidate that gave up out of contact for longer than its session can last, in a session
+/// the server kept after all (a ZooKeeper server restored from its snapshot, an etcd leader
+/// change, renew sessions), does not leave its entry first in line for nobody.
+extension ElectionTests {
+    /// `withLeadership` steps down when the outage outlasts its safe window; its entry, which
+    /// it could not remove then, goes once contact is back, so the next candidate leads and
+    /// the same handle can campaign again. The entry used to stay for as long as the session
+    /// lived: nobody led.
+    @Test(arguments: RecipeBackend.all)
+    func aLeadershipGivenUpInALongOutageIsResignedOnceBack(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let observer = try await handles.open()
+        let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let election = LeaderElection(store: outage, path: path, identity: "a")
+        let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
+        let leading = Task {
+            try await election.withLeadership { lease in
+                aLeadsSignal.yield(lease)
+                try await Task.sleep(for: .seconds(3600))
+            }
+        }
+        let first = try await next(aLeads, "a to lead")
+        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
+        let b = Task {
+            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").withLeadership { lease in
+                bLeadsSignal.yield(lease)
+                return lease.token
+            }
+        }
+        try await waitForEntries(observer, path, count: 2)
+        outage.suspend(lastContact: .now - outage.base.session.ttl * 3)
+        let ended = try await outcome(of: leading, "a to step down")
+        #expect { try ended.get() } throws: { isSessionLost($0) }
+        #expect(try await candidates(observer, path).first == first.key.name, "the server kept the session, and the entry")
+
+        outage.resume()
+        let second = try await next(bLeads, "b to lead once a's old entry is gone")
+        #expect(second.token > first.token)
+        #expect(try await outcome(of: b, "b to resign").get() == second.token)
+        let again = try #require(try await election.campaign(timeout: .seconds(10)), "a campaigns again on the same handle")
+        #expect(again.token > second.token)
+        try await again.release()
+        #expect(try await candidates(observer, path).isEmpty)
+    }
+}
