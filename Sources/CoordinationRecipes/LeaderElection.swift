@@ -66,15 +66,33 @@ public struct LeaderElection: Sendable {
     /// Leads whenever elected, until cancelled: runs `body` each time this candidate becomes
     /// leader, and campaigns again when leadership is lost to a session problem or a store
     /// failure that may pass (lost contact, a time-out: a process that stays up stays a
-    /// candidate). Other errors, and a closed handle, are thrown.
+    /// candidate). Other errors, and a closed handle, are thrown. Ended out of contact for longer
+    /// than its session can last, it leaves its entry once contact is back in that session, if
+    /// the server kept it.
     public func lead(_ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
-        var backoff = Backoff()
         // One marker for every campaign: a leader cut off for so long that it gave up removing
         // its entry (its session must have ended) may find the session kept after all, and the
         // entry with it, first in line for nobody. Carrying the same marker, that entry is one
         // of this candidate's own strays, which the next campaign removes instead of queueing
         // behind it (which blocked the whole election for as long as the session lived).
         let marker = SequentialQueue.marker()
+        // Once `lead` has ended no join carries the marker any more: an entry of it still there
+        // (given up out of contact, in a session the server kept) is removed, once contact is
+        // back if need be. Left, it stayed first in line for nobody, and the election had no
+        // leader for as long as the session lived.
+        let queue = SequentialQueue(store: store, path: path)
+        do {
+            try await campaignUntilCancelled(marker: marker, body)
+        } catch {
+            await queue.leaveSurely(marker: marker, session: store.session.sessionID, afterReconnecting: true)
+            throw error
+        }
+        await queue.leaveSurely(marker: marker, session: store.session.sessionID, afterReconnecting: true)
+    }
+
+    /// The campaigns of ``lead(_:)``, every one with `marker`.
+    private func campaignUntilCancelled(marker: String, _ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
+        var backoff = Backoff()
         while true {
             try Task.checkCancellation()
             do {

@@ -66,16 +66,22 @@ public struct SequentialQueue: Sendable {
     }
 
     /// Removes every entry with `marker`, as ``leaveSurely(_:session:afterReconnecting:)`` removes
-    /// one key, but not after reconnecting: a caller may join again with the same marker
+    /// one key; after reconnecting only when told: a caller may join again with the same marker
     /// (``LeaderElection/lead(_:)`` does), and a removal landing after that would take the new
-    /// entry, held or not, with the old. Such a caller removes what is left as its own strays.
-    private func leaveSurely(marker: String, session sessionID: String) async {
+    /// entry, held or not, with the old. Such a caller removes what is left as its own strays,
+    /// and passes `afterReconnecting` once it will join with the marker no more.
+    func leaveSurely(marker: String, session sessionID: String, afterReconnecting: Bool = false) async {
         let queue = self
-        await StoreFailure.retryingWhileHeld(in: store, by: sessionID) {
+        let removal: @Sendable () async throws -> Void = {
             for name in try await queue.entries() where name.contains("-\(marker)-") {
                 try await queue.leave(try queue.path.child(name))
             }
         }
+        guard afterReconnecting else {
+            await StoreFailure.retryingWhileHeld(in: store, by: sessionID, removal)
+            return
+        }
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID, removal)
     }
 
     /// Leaves the queue; an entry already gone is not an error.

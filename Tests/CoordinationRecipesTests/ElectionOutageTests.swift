@@ -49,4 +49,47 @@ extension ElectionTests {
         try await again.release()
         #expect(try await candidates(observer, path).isEmpty)
     }
+
+    /// `lead` cancelled while it waits for its session to come back, after stepping down in an
+    /// outage longer than the session can last: its entry goes once contact is back. Nothing
+    /// removed it (no campaign followed to take it for a stray), and nobody led for as long as
+    /// the session lived.
+    @Test(arguments: RecipeBackend.all)
+    func leadCancelledInALongOutageLeavesOnceBack(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let observer = try await handles.open()
+        let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
+        let a = Task {
+            try await LeaderElection(store: outage, path: path, identity: "a").lead { lease in
+                aLeadsSignal.yield(lease)
+                try await Leading().leadUntilCancelled()
+            }
+        }
+        let first = try await next(aLeads, "a to lead")
+        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
+        let b = Task {
+            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").withLeadership { lease in
+                bLeadsSignal.yield(lease)
+                return lease.token
+            }
+        }
+        try await waitForEntries(observer, path, count: 2)
+        let subscribed = outage.subscriptions.current
+        outage.suspend(lastContact: .now - outage.base.session.ttl * 3)
+        // a steps down, fails to remove its entry, and waits for its session (one more stream).
+        try await withDeadline("a to wait for its session") { await outage.subscriptions.reach(subscribed + 1) }
+        a.cancel()
+        let ended = try await outcome(of: a, "lead to end")
+        #expect(throws: CancellationError.self) { try ended.get() }
+        #expect(try await candidates(observer, path).first == first.key.name, "the entry outlived the outage")
+
+        outage.resume()
+        let second = try await next(bLeads, "b to lead once a's old entry is gone")
+        #expect(second.token > first.token)
+        #expect(try await outcome(of: b, "b to resign").get() == second.token)
+        #expect(try await candidates(observer, path).isEmpty, "nothing of a is left")
+    }
 }
