@@ -1,0 +1,76 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Testing
+
+/// `lead` retried after a lost reply, and what observers see as leaders come and go.
+extension ElectionTests {
+    /// `lead` whose create's reply was lost finds its entry: one entry, one leader, seen by
+    /// observers; a second candidate waits behind it and leads once it is cancelled.
+    @Test(arguments: RecipeBackend.all)
+    func leadWhoseCreateReplyWasLostLeadsWithItsOneEntry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let observer = try await handles.open()
+        let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1)
+        let leading = Leading()
+        let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
+        let a = Task {
+            try await LeaderElection(store: flaky, path: path, identity: "a").lead { lease in
+                aLeadsSignal.yield(lease)
+                try await leading.leadUntilCancelled()
+            }
+        }
+        let first = try await next(aLeads, "a to lead")
+        #expect(flaky.failures == 1, "the create's reply was lost")
+        #expect(try await candidates(observer, path) == [first.key.name], "one entry")
+        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
+        let b = Task {
+            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").lead { lease in
+                bLeadsSignal.yield(lease)
+                try await leading.leadUntilCancelled()
+            }
+        }
+        try await waitForEntries(observer, path, count: 2)
+        let leader = try await LeaderElection(store: observer, path: path, identity: "o").currentLeader()
+        #expect(leader?.key == first.key && leader?.identityString == "a")
+        a.cancel()
+        _ = try? await a.value
+        let second = try await next(bLeads, "b to lead")
+        #expect(second.token > first.token)
+        #expect(leading.most == 1, "never two leaders")
+        #expect(try await candidates(observer, path) == [second.key.name])
+        b.cancel()
+        _ = try? await b.value
+        #expect(try await candidates(observer, path).isEmpty)
+    }
+
+    /// Observers (`leaders()` and `currentLeader()`) see the next candidate lead once the
+    /// leader's handle is closed, and no leader once that one's session ends (killed).
+    @Test(arguments: RecipeBackend.all)
+    func observersFollowALeaderClosedThenKilled(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let observer = LeaderElection(store: try await handles.open(), path: path, identity: "o")
+        var leaders = observer.leaders().makeAsyncIterator()
+        #expect(try await leaders.next() == .some(nil), "no leader yet")
+        let aStore = try await handles.open()
+        let a = try #require(try await LeaderElection(store: aStore, path: path, identity: "a").campaign())
+        #expect(try await leaders.next()??.key == a.key)
+
+        let bStore = try await handles.open()
+        let campaigning = Task { try await LeaderElection(store: bStore, path: path, identity: "b").campaign() }
+        try await waitForEntries(observer.store, path, count: 2)
+        await aStore.close()
+        let b = try #require(try await outcome(of: campaigning, "b to lead").get())
+        let seen = try #require(try await leaders.next(), "the stream goes on")
+        #expect(seen?.key == b.key && seen?.identityString == "b" && seen?.token == b.token, "straight from a to b")
+        #expect(try await observer.currentLeader() == seen)
+
+        try await backend.expire(bStore)
+        #expect(try await leaders.next() == .some(nil), "no leader once b's session ended")
+        #expect(try await observer.currentLeader() == nil)
+    }
+}
