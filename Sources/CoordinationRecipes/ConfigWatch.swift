@@ -26,14 +26,28 @@ public struct ConfigWatch<Value: Codable & Sendable & Equatable>: Sendable {
     }
 
     /// The value now, `nil` when the key is absent.
-    /// - Throws: a decoding error when the stored value is not a valid `Value`.
+    /// - Throws: a `DecodingError` when the stored value is not a valid `Value`; its description
+    ///   names the key and the revision of the value.
     public func current() async throws -> Value? {
         guard let record = try await store.get(key) else { return nil }
-        return try JSONDecoder().decode(Value.self, from: Data(record.value))
+        return try Self.decode(record)
+    }
+
+    /// `record`'s value as a `Value`. A `DecodingError` alone names neither the key nor the write
+    /// it came from, and the reader could not tell which value to fix.
+    static func decode(_ record: Record) throws -> Value {
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(record.value))
+        } catch let error as DecodingError {
+            throw error.explained(
+                "the value of \(record.key) (written at revision \(record.modRevision)) is not a valid \(Value.self) "
+                    + "in JSON; publish a valid one")
+        }
     }
 
     /// The value as it changes: the current value first (`nil` while the key is absent), then each
-    /// new good value. Bad values are skipped with a warning; duplicates are not repeated.
+    /// new good value. Bad values are skipped with a warning; duplicates are not repeated. A
+    /// current value that does not decode is not said: the first value is then the first good one.
     public func values() -> AsyncThrowingStream<Value?, any Error> {
         let store = store
         let key = key
@@ -48,7 +62,7 @@ public struct ConfigWatch<Value: Codable & Sendable & Equatable>: Sendable {
                             return
                         }
                         do {
-                            let value = try JSONDecoder().decode(Value.self, from: Data(record.value))
+                            let value = try Self.decode(record)
                             if last != .some(value) { last = .some(value); continuation.yield(value) }
                         } catch {
                             logger.warning(
@@ -69,6 +83,22 @@ public struct ConfigWatch<Value: Codable & Sendable & Equatable>: Sendable {
                 }
             }
             continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+private extension DecodingError {
+    /// The same error with `why` before its own description.
+    func explained(_ why: String) -> DecodingError {
+        func with(_ context: Context) -> Context {
+            Context(codingPath: context.codingPath, debugDescription: "\(why): \(context.debugDescription)", underlyingError: context.underlyingError)
+        }
+        switch self {
+        case .typeMismatch(let type, let context): return .typeMismatch(type, with(context))
+        case .valueNotFound(let type, let context): return .valueNotFound(type, with(context))
+        case .keyNotFound(let key, let context): return .keyNotFound(key, with(context))
+        case .dataCorrupted(let context): return .dataCorrupted(with(context))
+        @unknown default: return self
         }
     }
 }

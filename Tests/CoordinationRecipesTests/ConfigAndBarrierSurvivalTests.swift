@@ -52,6 +52,25 @@ import Testing
         #expect(try await values.next() == Settings(rate: 5))
     }
 
+    /// Reading a value that does not decode throws an error that names the key to fix.
+    @Test(arguments: RecipeBackend.all)
+    func aValueThatDoesNotDecodeIsReportedWithItsKey(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let key = try Key("/config/app")
+        let store = try await handles.open()
+        let config = ConfigWatch(store: store, key: key, as: Settings.self)
+        for bad in ["{\"rate\":\"fast\"}", "{}", "[1,2"] {
+            _ = try await store.put(key, value: Array(bad.utf8))
+            await #expect {
+                try await config.current()
+            } throws: { error in
+                error is DecodingError && "\(error)".contains("the value of /config/app (written at revision")
+                    && "\(error)".contains("publish a valid one")
+            }
+        }
+    }
+
     /// A barrier's waiter whose session expires keeps waiting, and is released when the barrier
     /// is lowered, even if that happened while it was out of contact.
     @Test(arguments: RecipeBackend.all)
