@@ -133,12 +133,14 @@ struct QueueAcquirer: Sendable {
     ///
     /// Every join of one acquisition carries the same marker, so an entry of a discarded join
     /// whose create lands late (its reply lost) is one of the acquisition's own strays, removed
-    /// as they are, rather than an orphan ahead of everyone.
-    private func join(value: [UInt8], marker: String) async throws -> (Record, String) {
+    /// as they are, rather than an orphan ahead of everyone. A join that fails with its outcome
+    /// unknown ends the acquisition: when the marker is the acquisition's own
+    /// (`afterReconnecting`), what it may have made is removed after reconnecting too.
+    private func join(value: [UInt8], marker: String, afterReconnecting: Bool) async throws -> (Record, String) {
         while true {
             try Task.checkCancellation()
             let before = store.session.sessionID
-            let entry = try await queue.join(prefix: prefix, value: value, marker: marker)
+            let entry = try await queue.join(prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting)
             let after = store.session.sessionID
             if after == before { return (entry, before) }
             logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
@@ -156,7 +158,7 @@ struct QueueAcquirer: Sendable {
         let afterReconnecting = marker == nil
         let marker = marker ?? SequentialQueue.marker()
         var deadline: ContinuousClock.Instant?
-        var (entry, sessionID) = try await join(value: value, marker: marker)
+        var (entry, sessionID) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
         do {
             while true {
                 try Task.checkCancellation()
@@ -164,7 +166,7 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
-                    (entry, sessionID) = try await join(value: value, marker: marker)
+                    (entry, sessionID) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
                     continue
                 }
                 // Entries of this join other than ours: a create whose outcome was unknown and

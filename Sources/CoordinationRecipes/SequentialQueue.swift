@@ -43,9 +43,16 @@ public struct SequentialQueue: Sendable {
     /// block everyone. When the search itself fails, or the join is cancelled after such a reply,
     /// any entry with the marker is removed (through store errors, while the session that may
     /// hold it may live) before the error is thrown.
-    /// - Parameter marker: the marker to put in the name; a contender that joins again keeps its
-    ///   own, so that a create of an earlier join landing late is known as its own too.
-    public func join(prefix: String, value: [UInt8] = [], marker: String = Self.marker()) async throws -> Record {
+    /// - Parameters:
+    ///   - marker: the marker to put in the name; a contender that joins again keeps its own, so
+    ///     that a create of an earlier join landing late is known as its own too.
+    ///   - afterReconnecting: whether that removal goes on once contact is back in the session,
+    ///     when the session was out of contact for longer than it can last (see
+    ///     ``leaveSurely(_:session:afterReconnecting:)``): only when no later join will carry
+    ///     `marker`, which a removal landing late would take with it.
+    public func join(
+        prefix: String, value: [UInt8] = [], marker: String = Self.marker(), afterReconnecting: Bool = false
+    ) async throws -> Record {
         let key = try path.child("\(prefix)-\(marker)-")
         // The session an entry of unknown outcome would belong to, once there is one.
         var unsureIn: String?
@@ -60,7 +67,7 @@ public struct SequentialQueue: Sendable {
                 }
             }
         } catch {
-            if let unsureIn { await leaveSurely(marker: marker, session: unsureIn) }
+            if let unsureIn { await leaveSurely(marker: marker, session: unsureIn, afterReconnecting: afterReconnecting) }
             throw error
         }
     }

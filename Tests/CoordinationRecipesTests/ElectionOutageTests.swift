@@ -92,4 +92,30 @@ extension ElectionTests {
         #expect(try await outcome(of: b, "b to resign").get() == second.token)
         #expect(try await candidates(observer, path).isEmpty, "nothing of a is left")
     }
+
+    /// A campaign whose create landed but whose reply was lost as contact went, for longer
+    /// than the session can last, fails (its entry cannot be looked for); the entry goes once
+    /// contact is back. It stayed first in line, and nobody led, for as long as the session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aCampaignWhoseReplyWasLostInALongOutageLeavesOnceBack(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/election")
+        let observer = try await handles.open()
+        let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let cutOff = CutOffAfterCreateStore(outage, outage: outage.base.session.ttl * 3)
+        await #expect {
+            try await LeaderElection(store: cutOff, path: path, identity: "a").withLeadership { _ in
+                Issue.record("led with its entry unknown")
+            }
+        } throws: { ($0 as? CoordinationError)?.code == .connectionLoss }
+        #expect(try await candidates(observer, path).count == 1, "the create landed, and the server kept the session")
+
+        outage.resume()
+        let b = try #require(
+            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").campaign(timeout: .seconds(10)),
+            "b leads once a's entry is gone")
+        #expect(try await candidates(observer, path) == [b.key.name])
+        try await b.release()
+    }
 }
