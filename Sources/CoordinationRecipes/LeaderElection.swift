@@ -66,9 +66,9 @@ public struct LeaderElection: Sendable {
     /// Leads whenever elected, until cancelled: runs `body` each time this candidate becomes
     /// leader, and campaigns again when leadership is lost to a session problem or a store
     /// failure that may pass (lost contact, a time-out: a process that stays up stays a
-    /// candidate). Other errors, and a closed handle, are thrown. Ended out of contact for longer
-    /// than its session can last, it leaves its entry once contact is back in that session, if
-    /// the server kept it.
+    /// candidate); resigns and returns once `body` returns. Other errors, and a closed handle, are
+    /// thrown. Ended out of contact for longer than its session can last, it leaves its entry
+    /// once contact is back in that session, if the server kept it.
     public func lead(_ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
         // One marker for every campaign: a leader cut off for so long that it gave up removing
         // its entry (its session must have ended) may find the session kept after all, and the

@@ -131,8 +131,9 @@ public struct Membership: Sendable {
         // member listed for as long as the handle stayed open. Out of contact for longer than the
         // session can last, again once contact is back in that session (a server may have kept
         // it): the member stayed listed, and its id refused to every join, for as long as the
-        // session lived. That late removal cannot take a later member under the same id (see
-        // `leave(_:)`). A member of unknown outcome, known by its value alone, is not removed
+        // session lived. That late removal reads the member's creation first, as `leave(_:)`
+        // does, so a later member under the same id is not taken (but in the round trip that
+        // method describes). A member of unknown outcome, known by its value alone, is not removed
         // late: a later join with the same metadata would pass for it.
         func leaveWhatWasMade() async {
             if let membership, let joinedSession {
