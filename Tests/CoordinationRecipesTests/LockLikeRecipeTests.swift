@@ -71,6 +71,8 @@ final class SuspendableStore: ForwardingStore {
     private let cut = Atomic<Bool>(false)
     /// How many session streams were asked for: each wait on the session is one.
     let subscriptions = Broadcast(0)
+    /// How many of them are still open (their reader has neither ended nor let go of them).
+    let openSubscriptions = Broadcast(0)
 
     init(_ base: any CoordinationStore, failsCallsWhileSuspended: Bool = false) {
         self.base = base
@@ -98,6 +100,7 @@ final class SuspendableStore: ForwardingStore {
 
     func sessionEvents() -> AsyncStream<SessionEvent> {
         subscriptions.update { $0 += 1 }
+        openSubscriptions.update { $0 += 1 }
         let (stream, continuation) = AsyncStream<SessionEvent>.makeStream()
         let injected = injected
         let base = base
@@ -109,9 +112,11 @@ final class SuspendableStore: ForwardingStore {
         let fake = Task {
             for await event in injected.subscribe() { if let event { continuation.yield(event) } }
         }
+        let openSubscriptions = openSubscriptions
         continuation.onTermination = { _ in
             real.cancel()
             fake.cancel()
+            openSubscriptions.update { $0 -= 1 }
         }
         return stream
     }

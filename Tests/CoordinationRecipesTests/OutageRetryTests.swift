@@ -127,4 +127,38 @@ import Testing
         await #expect(throws: CancellationError.self) { try await rejoining.value }
         #expect(try await observer.children(of: group).isEmpty)
     }
+
+    /// That late removal takes only the member given up: one made under the same id meanwhile
+    /// (the member removed by hand and another process joined, with the same metadata and at
+    /// the same version) is left alone, as the member's creation revision tells.
+    @Test(arguments: RecipeBackend.all)
+    func aMemberRemovedOnceBackLeavesALaterMemberUnderItsIdAlone(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/outage-members")
+        let observer = try await handles.open()
+        let suspendable = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let (joins, joinsSignal) = AsyncStream<Member>.makeStream()
+        let staying = Task {
+            try await Membership(store: suspendable, group: group).stayJoined(id: "m", metadata: [1]) { member, _ in
+                joinsSignal.yield(member)
+            }
+        }
+        let first = try await next(joins, "the member to join")
+        let subscribed = suspendable.subscriptions.current
+        suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
+        staying.cancel()
+        await #expect(throws: CancellationError.self) { try await staying.value }
+        // The removal given up waits for contact: a session stream of its own.
+        try await withDeadline("the removal to wait for contact") { await suspendable.subscriptions.reach(subscribed + 1) }
+
+        try await observer.delete(try group.child("m"))
+        let later = try await Membership(store: try await handles.open(), group: group).join(id: "m", metadata: [1])
+        #expect(later.joinedRevision > first.joinedRevision)
+        suspendable.resume()
+        try await withDeadline("the removal to be done") {
+            for await open in suspendable.openSubscriptions.subscribe() where open == 0 { return }
+        }
+        #expect(try await Membership(store: observer, group: group).members() == [later], "the later member is still there")
+    }
 }
