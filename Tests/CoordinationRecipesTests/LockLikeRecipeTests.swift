@@ -51,11 +51,18 @@ enum LockLike: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
 /// Waits (on the queue's own events) until `path` has `count` entries.
 func waitForEntries(_ store: any CoordinationStore, _ path: Key, count: Int) async throws {
-    try await withDeadline("\(count) entries under \(path)") {
+    try await waitForEntries(store, path, "\(count) entries under \(path)") { $0.count == count }
+}
+
+/// Waits until the names of `path`'s children satisfy `condition`, as the store's watch sees them.
+func waitForEntries(
+    _ store: any CoordinationStore, _ path: Key, _ what: String? = nil, until condition: @escaping @Sendable (Set<String>) -> Bool
+) async throws {
+    try await withDeadline(what ?? "the entries under \(path) to change") {
         var records: [Key: Record] = [:]
         for try await event in store.watch(path, scope: .subtree) {
             records.apply(event)
-            if records.keys.filter({ $0.parent == path }).count == count { return }
+            if condition(Set(records.keys.filter { $0.parent == path }.map(\.name))) { return }
         }
     }
 }
@@ -239,9 +246,12 @@ func isSessionLost(_ error: any Error) -> Bool {
             }
         }
         try await waitForEntries(observer, path, count: 2)
+        let before = Set(try await observer.children(of: path))
         let old = waiterStore.session.sessionID
         try await backend.expire(waiterStore)
-        try await waitForEntries(observer, path, count: 1)
+        // The old entry goes with the session. Not "until one entry is left": the waiter may have
+        // queued again before the watch's snapshot, and two entries are then all it ever sees.
+        try await waitForEntries(observer, path) { !before.isSubset(of: $0) }
         try await held.release()
         let got = try await outcome(of: waiting, "the waiter to get in")
         if case .failure(let error as CoordinationError) = got, [.unavailable, .connectionLoss].contains(error.code) {
