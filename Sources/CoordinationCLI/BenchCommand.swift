@@ -33,6 +33,22 @@ struct BenchCommand: AsyncParsableCommand {
             watched by the leader and by its bucket's owner, so more workers cost little more. \
             --watchers N adds watch delivery latency: N watches on one key of one handle, 20 \
             writes, each timed until every watcher has its event (p50, p99 over all deliveries).
+
+            Reading the table: ratios are peer / coord for latency and coord / peer for \
+            throughput, so above 1 means coord is faster; against the C client's loop (rows \
+            "vs libzookeeper sync loop", "vs libcurl sync loop") 0.87 or more is within 15%. \
+            Figures vary from run to run on a loaded machine (the header shows cores and load \
+            average): compare rows of the same run, not figures across runs. On memory:// there \
+            is no peer and no floor, only coord's rows.
+
+            How long: on a loopback server with the defaults, well under a minute: the \
+            sequential loops (--operations each of four kinds, for each of coord, the floor, \
+            coord on its completion executor and the peer), then --duration twice. The peer's \
+            start and its 100 warm-up rounds take a few seconds, whatever --operations is. \
+            --claims adds --claim-warm-up jobs and then the N timed ones, --watchers 20 timed writes.
+
+            The peer needs python3 with kazoo (ZooKeeper) or etcd3gw (etcd): \
+            python3 -m pip install kazoo etcd3gw; --peer none measures without it.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -76,7 +92,9 @@ struct BenchCommand: AsyncParsableCommand {
         default:
             let chosen = BenchPeer(rawValue: peer)!
             guard chosen.accepts(url.scheme) else {
-                throw CommandLineProblem("--peer \(peer) cannot talk to a \(url.scheme):// store")
+                throw CommandLineProblem(
+                    "--peer \(peer) talks to \(chosen.scheme):// stores only, not \(url.scheme)://: use --peer none, or --peer auto "
+                        + "(kazoo for zookeeper://, etcd3gw for etcd://, none otherwise)")
             }
             peerClient = chosen
         }

@@ -15,12 +15,15 @@ enum BenchPeer: String, Sendable, CaseIterable {
         }
     }
 
-    func accepts(_ scheme: String) -> Bool {
+    /// The one store scheme this peer speaks (etcd3gw has no TLS here, so not `etcds`).
+    var scheme: String {
         switch self {
-        case .kazoo: scheme == "zookeeper"
-        case .etcd3gw: scheme == "etcd"
+        case .kazoo: "zookeeper"
+        case .etcd3gw: "etcd"
         }
     }
+
+    func accepts(_ scheme: String) -> Bool { scheme == self.scheme }
 
     private var script: String {
         switch self {
@@ -71,7 +74,8 @@ enum BenchPeer: String, Sendable, CaseIterable {
                 .unavailable,
                 "the \(rawValue) peer failed (\(outcome.terminationStatus)): \(stderr.isEmpty ? "no message (or it printed something that is not its reply)" : stderr)"
                     + (stderr.contains("No module named") || stderr.contains("ModuleNotFoundError")
-                        ? " (compose/native install installs it; --peer none measures coord alone)" : ""))
+                        ? "; install it with python3 -m pip install \(rawValue) (compose/native install does), or measure coord alone with --peer none"
+                        : ""))
         }
     }
 }

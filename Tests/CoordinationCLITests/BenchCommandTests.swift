@@ -112,12 +112,57 @@ struct BenchCommandTests {
         await handles.closeAll()
     }
 
-    @Test("a peer that cannot talk to the store is refused with status 64")
+    /// A peer module python3 cannot import (here a `kazoo` on PYTHONPATH that fails to import,
+    /// as a missing one does) is named with the command that installs it and the way round it.
+    @Test func aMissingPeerModuleIsNamedWithTheFix() async throws {
+        let handles = try TestHandles(.zookeeper)
+        var coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        _ = try coord.write("raise ModuleNotFoundError(\"No module named 'kazoo'\")\n", to: "python/kazoo/__init__.py")
+        coord.environment["PYTHONPATH"] = coord.directory.appendingPathComponent("python").path
+        let url = try #require(TestBackend.zookeeper.url(handles.namespace))
+        let result = try await coord.run(["bench", "--store", url, "--operations", "20", "--duration", "0.1s"])
+        #expect(result.status == 9, "\(result.stderr)")
+        #expect(result.stdoutText == "", "no table of zeros")
+        #expect(result.stderr.contains("the kazoo peer failed"), "\(result.stderr)")
+        #expect(result.stderr.contains("No module named 'kazoo'"), "\(result.stderr)")
+        #expect(result.stderr.contains("python3 -m pip install kazoo"), "\(result.stderr)")
+        #expect(result.stderr.contains("--peer none"), "\(result.stderr)")
+        let store = try await handles.open()
+        #expect(try await store.children(of: .root).isEmpty, "the bench namespace is deleted afterwards")
+        await handles.closeAll()
+    }
+
+    @Test("a peer that cannot talk to the store is refused with status 64, naming the store it needs and the way out")
     func wrongPeer() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let result = try await coord.run(["bench", "--store", "memory://", "--peer", "kazoo"])
-        #expect(result.status == 64)
-        #expect(result.stderr.hasPrefix("coord: "))
+        for (peer, needs) in [("kazoo", "zookeeper://"), ("etcd3gw", "etcd://")] {
+            let result = try await coord.run(["bench", "--store", "memory://", "--peer", peer])
+            #expect(result.status == 64)
+            #expect(
+                result.stderr.hasPrefix("coord: --peer \(peer) talks to \(needs) stores only, not memory://: use --peer none"),
+                "\(result.stderr)")
+        }
+    }
+
+    /// Every bad value is refused by name before anything is measured or opened.
+    @Test("bad values of bench's own options are usage errors naming the option", arguments: [
+        (["--operations", "0"], "--operations must be at least 1"),
+        (["--operations", "-5"], "--operations must be at least 1"),
+        (["--in-flight", "0"], "--in-flight must be at least 1"),
+        (["--duration", "0"], "--duration 0 "),
+        (["--duration", "soon"], "--duration soon "),
+        (["--claims", "-1"], "--claims must be 0 or more"),
+        (["--watchers", "-1"], "--watchers must be 0 or more"),
+        (["--peer", "zkpython"], "--peer must be auto, kazoo, etcd3gw or none, not 'zkpython'"),
+    ])
+    func badValues(_ arguments: [String], _ problem: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["bench", "--store", "memory://"] + arguments)
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("coord: " + problem), "\(result.stderr)")
+        #expect(result.stdoutText == "")
     }
 }
