@@ -15,8 +15,11 @@ public struct ConformanceFailure: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
+    /// The check, what went wrong and where, then the contract clause the check belongs to and
+    /// what it asserts, so that a failure reads without the suite's source at hand.
     public var description: String {
-        "[\(check)] \(message) (\(file):\(line))"
+        let what = ConformanceSuite.check(named: check).map { "; clause \($0.clause): \($0.summary)" } ?? ""
+        return "[\(check)] \(message) (\(file):\(line))\(what)"
     }
 
     func attributed(to name: String) -> ConformanceFailure {

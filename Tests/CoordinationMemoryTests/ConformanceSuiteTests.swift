@@ -30,7 +30,11 @@ import Testing
     @Test func aCheckOfABrokenStoreFails() async throws {
         let check = try #require(ConformanceSuite.check(named: "tree-children-sorted-by-bytes"))
         let suite = ConformanceSuite(harness: UnsortedChildrenHarness(deviations: [:]))
-        await #expect(throws: ConformanceFailure.self) { try await suite.run(check) }
+        let failure = await #expect(throws: ConformanceFailure.self) { try await suite.run(check) }
+        // Which clause failed, and what the check asserts, without the suite's source at hand.
+        let description = failure?.description ?? ""
+        #expect(description.hasPrefix("[tree-children-sorted-by-bytes] "), "\(description)")
+        #expect(description.hasSuffix("; clause \(check.clause): \(check.summary)"), "\(description)")
     }
 
     @Test func aListedDeviationThatFailsIsAccepted() async throws {
