@@ -12,6 +12,10 @@ public protocol ConformanceHarness: Sendable {
 
     /// Opens a new handle, with a session of its own, on the store under test, under `namespace`
     /// (``Key/root`` for none). Every call must reach the same underlying store.
+    ///
+    /// Each check runs under a fresh `/conformance-<random>` namespace and opens up to six handles
+    /// at once; the suite closes them when the check ends, then deletes the namespace through a
+    /// handle opened here at ``Key/root``. The harness need not clean up after the suite.
     func openStore(namespace: Key) async throws -> any CoordinationStore
 
     /// Makes `store`'s session expire now, exactly as the server would after the TTL: its ephemeral

@@ -1,9 +1,10 @@
 import Coordination
 
 /// The public conformance suite: every clause of the store contract as named checks, runnable by
-/// any backend's test target.
+/// any backend's test target (which depends on the `CoordinationTesting` product).
 ///
 /// ```swift
+/// import CoordinationTesting
 /// import Testing
 ///
 /// @Test(arguments: ConformanceSuite.checks)
@@ -11,6 +12,9 @@ import Coordination
 ///     try await ConformanceSuite(harness: MyHarness()).run(check)
 /// }
 /// ```
+/// `MyHarness` is the backend's ``ConformanceHarness``: it opens handles, expires a session and
+/// cuts a handle off; README's "A backend of your own" shows the embedded store's in full.
+/// A failure is a ``ConformanceFailure`` naming the check, its clause and what it asserts.
 /// Each check runs in a fresh random namespace (`/conformance-<random>`), which is deleted
 /// afterwards, so checks can run in parallel on a shared server. A check opens up to six handles
 /// (sessions) at once, so checks pass through a ``CheckGate`` (by default one shared by every

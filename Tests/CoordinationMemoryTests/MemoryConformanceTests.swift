@@ -1,6 +1,8 @@
 import CoordinationTesting
 import Testing
 
+/// Every check of the conformance suite on the embedded store, each its own test case, shown
+/// under its check's name.
 @Suite("Conformance on the memory store")
 struct MemoryConformanceTests {
     @Test(arguments: ConformanceSuite.checks)

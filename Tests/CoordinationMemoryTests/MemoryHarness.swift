@@ -2,10 +2,11 @@ import Coordination
 import CoordinationMemory
 import CoordinationTesting
 
-/// Runs the conformance suite on one in-process ``MemoryServer`` driven by a ``ManualClock``, so
-/// that session expiry goes through the same path as in production: contact lost, then the TTL
-/// running out on the server's clock.
+/// The conformance suite's harness for the embedded store, and the example README's "A backend of
+/// your own" shows verbatim (``ReadmeExampleTests`` keeps the two the same): public API only.
 struct MemoryHarness: ConformanceHarness {
+    // One server per harness: every handle a check opens must reach the same store. Its clock
+    // moves only when told, so that an expiry takes the same path as in production.
     let clock = ManualClock()
     let server: MemoryServer
 
@@ -15,35 +16,37 @@ struct MemoryHarness: ConformanceHarness {
 
     var backendName: String { "memory" }
 
+    // A new handle with a session of its own, under `namespace`; the suite also opens one at
+    // `.root` after each check, to delete the check's namespace.
     func openStore(namespace: Key) async throws -> any CoordinationStore {
         try await server.connect(namespace: namespace)
     }
 
+    // As the server would after the TTL: contact lost, then the TTL running out on its clock.
+    // Returns once the handle has said `expired`, so that the suite's next call meets the new
+    // session, not the cut.
     func expireSession(of store: any CoordinationStore) async throws {
-        guard let store = store as? MemoryStore else {
-            throw CoordinationError(.unsupported, "the memory harness can only expire MemoryStore handles")
-        }
+        let store = try Self.memoryStore(store)
         let events = store.sessionEvents()
         store.simulateDisconnect()
         clock.advance(by: store.session.ttl + .seconds(1))
-        // The server's expiry runs in a task of its own: returning before it, as this did, let
-        // the suite's calls "right after the expiry" meet the cut instead (1 run in 6 failed).
         for await event in events where event.state == .expired { break }
     }
 
-    /// The store's own simulation of lost contact: calls fail with `connectionLoss`, the session is
-    /// `suspended`, and the server's clock (which only the harness advances) never reaches the TTL.
+    // Lost contact without touching the session on the server (a server backend cuts a TCP relay
+    // of the handle's own): calls fail with `connectionLoss`, the session is `suspended`.
     func cutConnection(of store: any CoordinationStore) async throws {
-        guard let store = store as? MemoryStore else {
-            throw CoordinationError(.unsupported, "the memory harness can only cut MemoryStore handles")
-        }
-        store.simulateDisconnect()
+        try Self.memoryStore(store).simulateDisconnect()
     }
 
     func healConnection(of store: any CoordinationStore) async throws {
+        try Self.memoryStore(store).simulateReconnect()
+    }
+
+    private static func memoryStore(_ store: any CoordinationStore) throws -> MemoryStore {
         guard let store = store as? MemoryStore else {
-            throw CoordinationError(.unsupported, "the memory harness can only heal MemoryStore handles")
+            throw CoordinationError(.unsupported, "the memory harness can only drive MemoryStore handles")
         }
-        store.simulateReconnect()
+        return store
     }
 }
