@@ -6,6 +6,15 @@ import Logging
 
 /// Runs `coord` and turns every failure into one line on stderr and an ``ExitStatus``.
 public enum CoordCommandLine {
+    /// The process's entry point: readies the process, then runs ``main(_:)`` on the main actor.
+    /// Synchronous because an async entry point starts the concurrency runtime first, whose epoll
+    /// handle takes descriptor 0 when coord was started with stdin closed.
+    public static func start() -> Never {
+        StandardDescriptors.openClosedOnes()
+        Task { @MainActor in await main() }
+        dispatchMain()
+    }
+
     /// Parses `arguments` (the process's own when `nil`), runs the command and exits.
     public static func main(_ arguments: [String]? = nil) async -> Never {
         // Libraries that make their own loggers must never write to stdout, where values go.

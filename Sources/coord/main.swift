@@ -1,3 +1,3 @@
 import CoordinationCLI
 
-await CoordCommandLine.main()
+CoordCommandLine.start()
