@@ -25,7 +25,13 @@ enum ChildCommand {
         defer { forwarder?.ended(status: ended) }
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: grace)]
-        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        var executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        var arguments = Array(argv.dropFirst())
+        // The signals coord's parent left ignored stay ignored for the command, as without coord.
+        if let wrapped = IgnoringExec.wrapping(argv, ignoring: InheritedSignals.ignoredAtStart) {
+            executable = .path(FilePath(wrapped.executable))
+            arguments = wrapped.arguments
+        }
         var updates: [Environment.Key: String?] = [:]
         for (name, value) in environment { updates[Environment.Key(stringLiteral: name)] = value }
         // What the watchdog knows the command's processes by, wherever they go.
@@ -40,7 +46,7 @@ enum ChildCommand {
         do {
             termination = try await Subprocess.run(
                 executable,
-                arguments: Arguments(Array(argv.dropFirst())),
+                arguments: Arguments(arguments),
                 environment: .inherit.updating(updates),
                 platformOptions: options,
                 input: .fileDescriptor(.standardInput, closeAfterSpawningProcess: false),

@@ -11,6 +11,9 @@ public enum CoordCommandLine {
     /// handle takes descriptor 0 when coord was started with stdin closed.
     public static func start() -> Never {
         StandardDescriptors.openClosedOnes()
+        // Before any handler is installed: what coord's parent left ignored.
+        _ = InheritedSignals.ignoredAtStart
+        IgnoringExec.runIfAsked(CommandLine.arguments)
         Task { @MainActor in await main() }
         dispatchMain()
     }

@@ -24,7 +24,8 @@ struct ElectCommand: AsyncParsableCommand {
             runs when it exits or is stopped (in the background, after a setsid or a double fork) \
             is stopped the same way before coord resigns.
 
-            A SIGINT, SIGTERM or SIGHUP to coord is passed on to COMMAND (killed with SIGKILL if still \
+            A SIGINT, SIGTERM or SIGHUP to coord is passed on to COMMAND (one ignored when coord \
+            started, as under nohup, stays ignored, for COMMAND too; killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; before it is elected, \
             one ends the campaign with 128 + the signal's number (130, 143, 129).
 

@@ -30,8 +30,8 @@ enum HeldCommand {
         try requireCommand(argv)
         // SIGHUP too (a closed terminal or ssh session, a supervisor's reload): its default action
         // ended coord at once, the watchdog SIGKILLed the command past its trap, and the lock
-        // stayed held until the session expired. Not under nohup: ignored, it stays ignored.
-        let signals = SignalListener([SIGINT, SIGTERM] + (wasIgnored(SIGHUP) ? [] : [SIGHUP]))
+        // stayed held until the session expired. Under nohup it stays ignored (SignalListener).
+        let signals = SignalListener([SIGINT, SIGTERM, SIGHUP])
         defer { signals.stop() }
         let forwarder = SignalForwarder()
         let watchdog = exclusive ? await HeldWatchdog.holding(store) : await HeldWatchdog.ofProcess(sessionTTL: store.session.ttl)
@@ -99,18 +99,6 @@ enum HeldCommand {
             await removeIfUnused()
             throw error
         }
-    }
-
-    /// Whether signal `number` is ignored, as `nohup` leaves SIGHUP for coord and its command.
-    static func wasIgnored(_ number: Int32) -> Bool {
-        var current = sigaction()
-        guard sigaction(number, nil, &current) == 0 else { return false }
-        #if os(Linux) || os(Android)
-        let handler = current.__sigaction_handler.sa_handler
-        #else
-        let handler = current.__sigaction_u.__sa_handler
-        #endif
-        return unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
     }
 
     /// A command after `--` is required: checked with the command line's other values, before any

@@ -50,6 +50,10 @@ struct ReceivedSignal: Sendable, Equatable {
 /// Catches signals (instead of their default action) from its creation until ``stop()``, and
 /// lets a task wait for the first one, or take each one in turn from ``signals``.
 ///
+/// A signal that coord's parent left ignored (``InheritedSignals``) is not caught: it stays
+/// ignored, as shells and `make` leave it, so a background job of a script is not stopped by
+/// the SIGINT meant for the script's foreground.
+///
 /// The handler is installed synchronously (a dispatch signal source registers later, and a signal
 /// arriving in between would be lost) and only writes a byte to a pipe, which is async-signal-safe;
 /// a thread of the listener's own reads the pipe.
@@ -66,6 +70,7 @@ final class SignalListener: Sendable {
     let signals: AsyncStream<ReceivedSignal>
 
     init(_ numbers: [Int32]) {
+        let numbers = numbers.filter { !InheritedSignals.wereIgnored($0) }
         self.numbers = numbers
         let (signals, continuation) = AsyncStream<ReceivedSignal>.makeStream()
         self.signals = signals

@@ -23,7 +23,8 @@ struct LockCommand: AsyncParsableCommand {
             the same way before the lock is released: it would work on unprotected. Start what \
             must outlive the lock outside coord lock.
 
-            A SIGINT, SIGTERM or SIGHUP to coord is passed on to COMMAND (killed with SIGKILL if still \
+            A SIGINT, SIGTERM or SIGHUP to coord is passed on to COMMAND (one ignored when coord \
+            started, as under nohup, stays ignored, for COMMAND too; killed with SIGKILL if still \
             running 5 s later), and coord still exits with COMMAND's status; while it waits for \
             the lock, one ends the wait with 128 + the signal's number (130, 143, 129). With --timeout, \
             a lock still busy at the limit gives status 12 and COMMAND does not run; the limit \

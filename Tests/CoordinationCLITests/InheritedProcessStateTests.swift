@@ -2,8 +2,9 @@ import Foundation
 import CoordinationTestSupport
 import Testing
 
-/// What coord's parent hands it (standard descriptors) and what the command run by `coord lock`
-/// inherits in turn.
+/// What coord's parent hands it (standard descriptors, ignored signals) and what the command run
+/// by `coord lock`, `coord elect` or `coord members --join` inherits in turn: the same as it would
+/// without coord in between.
 @Suite(.serverLoadLimit) struct InheritedProcessStateTests {
     /// Runs `script` with `/bin/sh -c`, with `$0` the coord binary, and returns its status, stdout and stderr.
     static func shell(_ script: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
@@ -49,5 +50,41 @@ import Testing
             if descriptor != 1 { #expect(result.stderr.isEmpty) }
             if descriptor == 1 { #expect(result.stdout.isEmpty) }
         }
+    }
+
+    /// A non-interactive shell starts a background job with SIGINT ignored: coord caught it, and
+    /// the command got it back at its default action (Subprocess resets every signal in a child),
+    /// so a Ctrl-C meant for the script's foreground stopped the job. The command also must not
+    /// inherit a signal mask from coord's own threads. Read from the kernel's table of the shell
+    /// that starts coord, of coord, and of the command's shell.
+    @Test(
+        "coord leaves a SIGINT or SIGHUP it started with ignored, and its command gets the shell's dispositions and no blocked signal",
+        arguments: [["lock", "/inherit/lock"], ["elect", "/inherit/elect"], ["members", "inherit", "--join", "m1"]], ["", "INT", "HUP"])
+    func ignoredSignalsStayIgnored(command: [String], ignored: String) async throws {
+        let trap = ignored.isEmpty ? "" : "trap '' \(ignored); "
+        let table = { (who: String, pid: String) in "awk '/^Sig(Ign|Cgt|Blk):/ {print \"\(who)\", $1, $2}' /proc/\(pid)/status" }
+        // The command's table is read by itself (the shell execs awk): a shell waiting for a
+        // child blocks signals meanwhile.
+        let result = try await Self.shell(
+            trap + table("parent", "$$") + "; exec \"$0\" \"$@\"",
+            ["--store", "memory://"] + command + ["--", "sh", "-c", table("coord", "$PPID") + "; exec " + table("command", "self")])
+        #expect(result.status == 0, "\(result.stderr)")
+        var masks: [String: UInt64] = [:]
+        for line in result.stdout.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            try #require(fields.count == 3, "\(line)")
+            masks["\(fields[0]) \(fields[1])"] = UInt64(fields[2], radix: 16)
+        }
+        let interrupt: UInt64 = 1 << (UInt64(SIGINT) - 1), hangUp: UInt64 = 1 << (UInt64(SIGHUP) - 1)
+        let coordCatches = try #require(masks["coord SigCgt:"], "\(masks)")
+        #expect((coordCatches & interrupt != 0) == (ignored != "INT"), "\(masks)")
+        #expect((coordCatches & hangUp != 0) == (ignored != "HUP"), "\(masks)")
+        // As without coord in between: the shell's own ignored signals, nothing blocked. Except
+        // glibc's own two (32 and 33, below SIGRTMIN), which its posix_spawn leaves ignored in
+        // any child of a process that has their handlers.
+        let glibcInternal: UInt64 = 0b11 << 31
+        let commandIgnores = try #require(masks["command SigIgn:"], "\(masks)")
+        #expect(commandIgnores & ~glibcInternal == masks["parent SigIgn:"].map { $0 & ~glibcInternal }, "\(masks)")
+        #expect(masks["command SigBlk:"] == 0, "\(masks)")
     }
 }
