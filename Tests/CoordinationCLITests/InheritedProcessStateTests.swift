@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 import CoordinationTestSupport
 import Testing
@@ -86,5 +87,27 @@ import Testing
         let commandIgnores = try #require(masks["command SigIgn:"], "\(masks)")
         #expect(commandIgnores & ~glibcInternal == masks["parent SigIgn:"].map { $0 & ~glibcInternal }, "\(masks)")
         #expect(masks["command SigBlk:"] == 0, "\(masks)")
+    }
+
+    /// Every command that catches signals decides it in one place (``SignalListener``): `kv watch`
+    /// (a clean end on SIGINT) stands for the others. Still watching after the SIGINT, it shows a
+    /// change made next; SIGTERM then ends it.
+    @Test("coord kv watch started with SIGINT ignored keeps watching through a SIGINT", arguments: SchedulerProcessTests.servers)
+    func watchIgnoresAnIgnoredInterrupt(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        try await TestHandles.closing(handles) {
+            let store = try await handles.open()
+            let url = try #require(backend.url(handles.namespace))
+            let watch = try LineProcess(
+                "/bin/sh", ["-c", "trap '' INT; exec \"$0\" \"$@\"", CoordProcess.binary.path, "--store", url, "kv", "watch", "/quiet"])
+            defer { watch.stop() }
+            #expect(try await watch.nextLine(within: .seconds(20)).contains("snapshot"))
+            watch.kill(SIGINT)
+            _ = try await store.create(try Key("/quiet"), value: Array("still here".utf8), mode: .persistent)
+            let change = try await watch.nextLine(within: .seconds(20))
+            #expect(change.contains("/quiet"), "\(change)")
+            watch.kill(SIGTERM)
+            #expect(try await watch.exitStatus(within: .seconds(20)) == 0)
+        }
     }
 }
