@@ -27,13 +27,7 @@ extension ElectionTests {
             }
         }
         let first = try await next(aLeads, "a to lead")
-        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let b = Task {
-            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").withLeadership { lease in
-                bLeadsSignal.yield(lease)
-                return lease.token
-            }
-        }
+        let (b, bLeads) = leadingOnce(LeaderElection(store: try await handles.open(), path: path, identity: "b"))
         try await waitForEntries(observer, path, count: 2)
         outage.suspend(lastContact: .now - outage.base.session.ttl * 3)
         let ended = try await outcome(of: leading, "a to step down")
@@ -61,21 +55,9 @@ extension ElectionTests {
         let path = try Key("/election")
         let observer = try await handles.open()
         let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
-        let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let a = Task {
-            try await LeaderElection(store: outage, path: path, identity: "a").lead { lease in
-                aLeadsSignal.yield(lease)
-                try await Leading().leadUntilCancelled()
-            }
-        }
+        let (a, aLeads) = leadingUntilCancelled(LeaderElection(store: outage, path: path, identity: "a"))
         let first = try await next(aLeads, "a to lead")
-        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let b = Task {
-            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").withLeadership { lease in
-                bLeadsSignal.yield(lease)
-                return lease.token
-            }
-        }
+        let (b, bLeads) = leadingOnce(LeaderElection(store: try await handles.open(), path: path, identity: "b"))
         try await waitForEntries(observer, path, count: 2)
         let subscribed = outage.subscriptions.current
         outage.suspend(lastContact: .now - outage.base.session.ttl * 3)

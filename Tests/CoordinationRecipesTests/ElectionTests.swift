@@ -25,6 +25,34 @@ final class Leading: Sendable {
     }
 }
 
+/// `election` leading (``LeaderElection/lead(_:)``) until cancelled, counted by `leading`, each
+/// time it is elected told on `leads`.
+func leadingUntilCancelled(
+    _ election: LeaderElection, _ leading: Leading = Leading()
+) -> (task: Task<Void, any Error>, leads: AsyncStream<LockLease>) {
+    let (leads, elected) = AsyncStream<LockLease>.makeStream()
+    let task = Task {
+        try await election.lead { lease in
+            elected.yield(lease)
+            try await leading.leadUntilCancelled()
+        }
+    }
+    return (task, leads)
+}
+
+/// `election` taking leadership once (``LeaderElection/withLeadership(timeout:_:)``), told on
+/// `leads`, and resigning at once with its token.
+func leadingOnce(_ election: LeaderElection) -> (task: Task<Int64, any Error>, leads: AsyncStream<LockLease>) {
+    let (leads, elected) = AsyncStream<LockLease>.makeStream()
+    let task = Task {
+        try await election.withLeadership { lease in
+            elected.yield(lease)
+            return lease.token
+        }
+    }
+    return (task, leads)
+}
+
 /// The next element of `stream`, failing after the deadline.
 func next<T: Sendable>(_ stream: AsyncStream<T>, _ what: String) async throws -> T {
     try await withDeadline(what) {
@@ -146,13 +174,7 @@ func candidates(_ store: any CoordinationStore, _ path: Key) async throws -> [St
             }
         }
         let first = try await next(aLeads, "a to lead")
-        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let b = Task {
-            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").lead { lease in
-                bLeadsSignal.yield(lease)
-                try await Leading().leadUntilCancelled()
-            }
-        }
+        let (b, bLeads) = leadingUntilCancelled(LeaderElection(store: try await handles.open(), path: path, identity: "b"))
         try await waitForEntries(observer, path, count: 2)
         try await backend.expire(aStore)
         let second = try await next(bLeads, "b to lead")
@@ -382,21 +404,9 @@ extension ElectionTests {
         let path = try Key("/election")
         let observer = try await handles.open()
         let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
-        let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let a = Task {
-            try await LeaderElection(store: outage, path: path, identity: "a").lead { lease in
-                aLeadsSignal.yield(lease)
-                try await Leading().leadUntilCancelled()
-            }
-        }
+        let (a, aLeads) = leadingUntilCancelled(LeaderElection(store: outage, path: path, identity: "a"))
         let first = try await next(aLeads, "a to lead")
-        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let b = Task {
-            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").lead { lease in
-                bLeadsSignal.yield(lease)
-                try await Leading().leadUntilCancelled()
-            }
-        }
+        let (b, bLeads) = leadingUntilCancelled(LeaderElection(store: try await handles.open(), path: path, identity: "b"))
         try await waitForEntries(observer, path, count: 2)
         let subscribed = outage.subscriptions.current
         outage.suspend(lastContact: .now - outage.base.session.ttl * 3)

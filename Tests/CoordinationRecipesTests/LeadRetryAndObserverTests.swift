@@ -15,23 +15,11 @@ extension ElectionTests {
         let observer = try await handles.open()
         let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1)
         let leading = Leading()
-        let (aLeads, aLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let a = Task {
-            try await LeaderElection(store: flaky, path: path, identity: "a").lead { lease in
-                aLeadsSignal.yield(lease)
-                try await leading.leadUntilCancelled()
-            }
-        }
+        let (a, aLeads) = leadingUntilCancelled(LeaderElection(store: flaky, path: path, identity: "a"), leading)
         let first = try await next(aLeads, "a to lead")
         #expect(flaky.failures == 1, "the create's reply was lost")
         #expect(try await candidates(observer, path) == [first.key.name], "one entry")
-        let (bLeads, bLeadsSignal) = AsyncStream<LockLease>.makeStream()
-        let b = Task {
-            try await LeaderElection(store: try await handles.open(), path: path, identity: "b").lead { lease in
-                bLeadsSignal.yield(lease)
-                try await leading.leadUntilCancelled()
-            }
-        }
+        let (b, bLeads) = leadingUntilCancelled(LeaderElection(store: try await handles.open(), path: path, identity: "b"), leading)
         try await waitForEntries(observer, path, count: 2)
         let leader = try await LeaderElection(store: observer, path: path, identity: "o").currentLeader()
         #expect(leader?.key == first.key && leader?.identityString == "a")
