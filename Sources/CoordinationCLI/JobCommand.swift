@@ -238,15 +238,22 @@ struct JobShow: AsyncParsableCommand {
     }
 }
 
-/// The commands that act on jobs by id (rm, trigger and cancel say what they did).
+/// The commands that act on jobs by id, one or more each (rm, trigger and cancel say what they did).
 enum JobControl {
+    /// What each of these commands says of a job that does not exist, in its --help.
+    static func missingRule(_ doneToOthers: String) -> String {
+        """
+        When some of the jobs do not exist, the command still \(doneToOthers) and ends with \
+        status 2, naming the missing ones. An id no job can have (a/b, ..) is refused \
+        with status 64 before anything is done.
+        """
+    }
+
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Remove jobs, their active runs (running ones are cancelled) and their history.",
             discussion: """
-                Removes each job given, printing "removed ID" for each. When some of them do not \
-                exist, the others are still removed and the command ends with status 2, naming \
-                the missing ones.
+                Removes each job given, printing "removed ID" for each. \(JobControl.missingRule("removes the others"))
 
                 A run in flight is stopped by its worker once it sees the removal, at once as a rule \
                 (a command gets SIGTERM, then SIGKILL after the worker's grace, 1 s with the default \
@@ -258,36 +265,21 @@ enum JobControl {
         @Argument(help: "The ids of the jobs to remove.") var ids: [String]
 
         func run() async throws {
-            try await JobControl.act(global, ids: ids) { scheduler in
-                var missing: [String] = []
-                // A repeated id would otherwise be reported missing the second time.
-                var seen = Set<String>()
-                for id in ids where seen.insert(id).inserted {
-                    do {
-                        try await scheduler.remove(id)
-                        StandardStreams.writeLine("removed \(id)")
-                    } catch let error as CoordinationError where error.code == .noNode {
-                        missing.append(id)
-                    }
-                }
-                // Thrown within: on memory:// the note joins this line rather than adding one.
-                guard missing.isEmpty else {
-                    let others = Set(ids).count > missing.count ? " (the others were removed)" : ""
-                    throw CoordinationError(
-                        .noNode,
-                        "no \(missing.count == 1 ? "job" : "jobs") \(missing.joined(separator: ", "))\(others); \(JobLookup.listHint)")
-                }
+            try await EachJob.act(global, ids: ids, othersDone: "the others were removed") { scheduler, id in
+                try await scheduler.remove(id)
+                StandardStreams.writeLine("removed \(id)")
             }
         }
     }
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "pause", abstract: "Stop firing and claiming a job's runs (running ones finish).")
+            commandName: "pause", abstract: "Stop firing and claiming jobs' runs (running ones finish).",
+            discussion: "Pauses each job given. \(JobControl.missingRule("pauses the others"))")
         @OptionGroup(title: "Global options") var global: GlobalOptions
-        @Argument(help: "The job's id.") var id: String
+        @Argument(help: "The ids of the jobs to pause.") var ids: [String]
         func run() async throws {
-            try await JobControl.act(global, id: id) { scheduler in
+            try await EachJob.act(global, ids: ids, othersDone: "the others were paused") { scheduler, id in
                 // Silent either way, a second pause would not tell a mistyped intent from a done one.
                 let already = try await scheduler.job(id)?.state.paused == true
                 try await scheduler.pause(id)
@@ -298,11 +290,12 @@ enum JobControl {
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "resume", abstract: "Resume a paused job (fire times passed while paused are not run).")
+            commandName: "resume", abstract: "Resume paused jobs (fire times passed while paused are not run).",
+            discussion: "Resumes each job given. \(JobControl.missingRule("resumes the others"))")
         @OptionGroup(title: "Global options") var global: GlobalOptions
-        @Argument(help: "The job's id.") var id: String
+        @Argument(help: "The ids of the jobs to resume.") var ids: [String]
         func run() async throws {
-            try await JobControl.act(global, id: id) { scheduler in
+            try await EachJob.act(global, ids: ids, othersDone: "the others were resumed") { scheduler, id in
                 let notPaused = try await scheduler.job(id).map { !$0.state.paused } ?? false
                 try await scheduler.resume(id)
                 if notPaused { StandardStreams.writeError("coord: note: \(id) was not paused") }
@@ -312,12 +305,19 @@ enum JobControl {
 
     struct Trigger: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "trigger", abstract: "Run a job once now, whatever its schedule; prints the new run ids.",
-            discussion: "A paused job's new runs wait until it is resumed; stderr says so.")
+            commandName: "trigger", abstract: "Run jobs once now, whatever their schedules; prints the new run ids.",
+            discussion: """
+                Prints each new run's id on a line of its own: just the run id for one job, \
+                JOB/RUN (as coord run shows runs) when several jobs are given, so that a script \
+                can tell whose run each is. A paused job's new runs wait until it is resumed; \
+                stderr says so. \(JobControl.missingRule("triggers the others"))
+                """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
-        @Argument(help: "The job's id.") var id: String
+        @Argument(help: "The ids of the jobs to trigger.") var ids: [String]
         func run() async throws {
-            try await JobControl.act(global, id: id) { scheduler in
+            // The one-job output stays the bare run ids that scripts already read.
+            let several = Set(ids).count > 1
+            try await EachJob.act(global, ids: ids, othersDone: "the others were triggered") { scheduler, id in
                 let runs: [String]
                 do {
                     runs = try await scheduler.trigger(id)
@@ -327,7 +327,8 @@ enum JobControl {
                         + "(a trigger's start with t-) before you trigger again"
                     throw error
                 }
-                for run in runs { StandardStreams.writeLine(run) }
+                // Neither a job id nor a run id holds a '/' (each is one key segment): the line splits at it.
+                for run in runs { StandardStreams.writeLine(several ? "\(id)/\(run)" : run) }
                 if try await scheduler.job(id)?.state.paused == true {
                     StandardStreams.writeError("coord: note: \(id) is paused: its new runs wait until coord job resume \(id)")
                 }
@@ -337,15 +338,16 @@ enum JobControl {
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "cancel", abstract: "Cancel a job's active runs (the schedule stays).",
+            commandName: "cancel", abstract: "Cancel jobs' active runs (the schedules stay).",
             discussion: """
                 Pending runs are removed; running ones are asked to stop (their workers record them \
-                as cancelled). Prints what was done, or that the job had no active run.
+                as cancelled). Prints a line for each job given, naming it: what was done, or that \
+                the job had no active run. \(JobControl.missingRule("cancels the others' runs"))
                 """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
-        @Argument(help: "The job's id.") var id: String
+        @Argument(help: "The ids of the jobs whose runs to cancel.") var ids: [String]
         func run() async throws {
-            try await JobControl.act(global, id: id) { scheduler in
+            try await EachJob.act(global, ids: ids, othersDone: "the others' runs were cancelled") { scheduler, id in
                 StandardStreams.writeLine(Self.summary(of: try await scheduler.cancel(id), job: id))
             }
         }
@@ -357,17 +359,5 @@ enum JobControl {
             if !cancellation.askedToStop.isEmpty { parts.append("asked \(runs(cancellation.askedToStop.count)) running to stop") }
             return parts.isEmpty ? "\(job) has no active run: nothing to cancel" : "\(job): " + parts.joined(separator: ", ")
         }
-    }
-
-    /// Runs `body` on the scheduler, once `ids` are known to be ids a job can have.
-    static func act(_ global: GlobalOptions, ids: [String], _ body: (Scheduler) async throws -> Void) async throws {
-        try JobLookup.checkIDs(ids)
-        let context = try await CommandContext.make(global)
-        try await context.withScheduler(body)
-    }
-
-    /// ``act(_:ids:_:)`` for one job: its absence is named with where the ids are listed.
-    static func act(_ global: GlobalOptions, id: String, _ body: (Scheduler) async throws -> Void) async throws {
-        try await act(global, ids: [id]) { scheduler in try await JobLookup.acting(on: id, in: scheduler) { try await body(scheduler) } }
     }
 }

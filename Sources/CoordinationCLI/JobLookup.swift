@@ -1,5 +1,4 @@
 import Coordination
-import CoordinationScheduler
 
 /// The job ids that `coord job show|rm|pause|resume|trigger|cancel` and `coord runs` look up.
 enum JobLookup {
@@ -22,16 +21,5 @@ enum JobLookup {
     /// The error for a job `id` that does not exist, saying where the ids are listed.
     static func missing(_ id: String) -> CoordinationError {
         CoordinationError(.noNode, "no job \(id); \(listHint)")
-    }
-
-    /// Runs `body` on job `id`; a "no such key" from it, when the job is indeed not there, becomes
-    /// ``missing(_:)`` (the scheduler's own error names the job but not where the ids are listed).
-    static func acting<T>(on id: String, in scheduler: Scheduler, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CoordinationError where error.code == .noNode {
-            guard try await scheduler.job(id) == nil else { throw error }
-            throw missing(id)
-        }
     }
 }

@@ -400,7 +400,10 @@ struct SchedulerCommandTests {
     /// status 6 and a key of the scheduler's layout (`invalid key segment 'a/b' under /scheduler/jobs/2d`).
     @Test(
         "show, rm, pause, resume, trigger, cancel and runs refuse an id no job can have with status 64 before any I/O",
-        arguments: [["job", "show"], ["job", "rm", "fine"], ["job", "pause"], ["job", "resume"], ["job", "trigger"], ["job", "cancel"], ["runs"]])
+        arguments: [
+            ["job", "show"], ["job", "rm", "fine"], ["job", "pause"], ["job", "resume"], ["job", "trigger"], ["job", "cancel"], ["runs"],
+            ["job", "pause", "fine"], ["job", "resume", "fine"], ["job", "trigger", "fine"], ["job", "cancel", "fine"],
+        ])
     func lookupOfImpossibleID(command: [String]) async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
