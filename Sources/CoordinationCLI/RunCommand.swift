@@ -147,7 +147,7 @@ struct RunCommand: AsyncParsableCommand {
             if !onceJoined.isEmpty {
                 tasks.addTask {
                     do {
-                        try await Self.waitUntilJoined(ours, store: client)
+                        try await Self.waitUntilJoined(ours, in: scheduler.layout.workers, store: client)
                         try await scheduler.submit(onceJoined)
                     } catch where Task.isCancelled {
                         // Stopped before our workers joined: nothing was added, as the summary shows.
@@ -352,10 +352,11 @@ struct RunCommand: AsyncParsableCommand {
         return (specs.filter { !held($0) }, specs.filter(held))
     }
 
-    /// Waits (on a watch of the worker group) until every one of `ids` has joined.
-    static func waitUntilJoined(_ ids: [String], store: any CoordinationStore) async throws {
+    /// Waits (on a watch of the worker group `group`, the scheduler's own) until every one of
+    /// `ids` has joined.
+    static func waitUntilJoined(_ ids: [String], in group: Key, store: any CoordinationStore) async throws {
         let wanted = Set(ids)
-        for try await members in Membership(store: store, group: SchedulerLayout().workers).watch()
+        for try await members in Membership(store: store, group: group).watch()
         where wanted.isSubset(of: members.map(\.id)) {
             return
         }
