@@ -16,6 +16,20 @@ import Testing
         for id in ids { _ = try await store.create(try layout.worker(id), value: Array(info), mode: .ephemeral) }
     }
 
+    /// Submits job `job` and marks its run as running on `worker` since `startedAt`, as that
+    /// worker's claim would: the worker's one slot is taken.
+    static func occupy(
+        _ worker: String, with job: String, startedAt: Date, client: Scheduler, store: any CoordinationStore, layout: SchedulerLayout
+    ) async throws {
+        try await client.submit(JobSpec(id: job, handler: "h"))
+        let submitted = try #require(try await client.activeRuns(of: job).first)
+        var running = submitted.record
+        running.status = .running
+        running.worker = worker
+        running.startedAt = startedAt
+        _ = try await store.set(try layout.run(job, running.run), value: try SchedulerJSON.encode(running), ifVersion: submitted.version)
+    }
+
     /// The leader's view of the store as it is now: the jobs with their runs, and the members.
     static func view(of store: any CoordinationStore, layout: SchedulerLayout) async throws -> SchedulerView {
         var view = SchedulerView(layout: layout)
@@ -47,13 +61,7 @@ import Testing
         let client = try await cluster.client()
         try await Self.register(["a", "b"], in: store, layout: layout)
         // Worker a runs another job's run.
-        try await client.submit(JobSpec(id: "busy", handler: "h"))
-        let busy = try #require(try await client.activeRuns(of: "busy").first)
-        var running = busy.record
-        running.status = .running
-        running.worker = "a"
-        running.startedAt = clock.now
-        _ = try await store.set(try layout.run("busy", running.run), value: try SchedulerJSON.encode(running), ifVersion: busy.version)
+        try await Self.occupy("a", with: "busy", startedAt: clock.now, client: client, store: store, layout: layout)
         try await client.submit(JobSpec(id: "ll", handler: "h", schedule: .every(.seconds(10), start: nil), placement: .leastLoaded))
 
         clock.advance(by: 10)

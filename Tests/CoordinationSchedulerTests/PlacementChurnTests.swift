@@ -30,6 +30,19 @@ import Testing
         }
     }
 
+    /// Each item assignment `job`'s state goes through from now on, in order, until `watcher`
+    /// is cancelled.
+    static func recordingPlans(of job: String, in cluster: TestCluster) -> (plans: Shared<[[Int: String]]>, watcher: Task<Void, Never>) {
+        let plans = Shared<[[Int: String]]>([])
+        let watcher = Task {
+            _ = try? await cluster.waitForState(of: job, "every plan") { state in
+                plans.withLock { if $0.last != state.itemAssignment { $0.append(state.itemAssignment) } }
+                return false
+            }
+        }
+        return (plans, watcher)
+    }
+
     /// Each item of the fire time at `second` succeeded exactly once; returns who ran each.
     static func succeeded(_ history: [HistoryEntry], job: String, second: Int) -> [Int: [String]] {
         var ran: [Int: [String]] = [:]
@@ -128,13 +141,7 @@ import Testing
             Set($0.itemAssignment.values) == ["w0", "w1"]
         }.itemAssignment
 
-        let plans = Shared<[[Int: String]]>([])
-        let watcher = Task {
-            _ = try? await cluster.waitForState(of: "sharded", "every plan") { state in
-                plans.withLock { if $0.last != state.itemAssignment { $0.append(state.itemAssignment) } }
-                return false
-            }
-        }
+        let (plans, watcher) = Self.recordingPlans(of: "sharded", in: cluster)
         defer { watcher.cancel() }
         for round in 0..<3 {
             try await cluster.startWorker("flapper", stabilisation: window, handlers: handlers)
@@ -180,13 +187,7 @@ import Testing
         let before = try await cluster.waitForState(of: "sharded", "a plan over the three workers") {
             Set($0.itemAssignment.values) == Set(ids)
         }.itemAssignment
-        let plans = Shared<[[Int: String]]>([])
-        let watcher = Task {
-            _ = try? await cluster.waitForState(of: "sharded", "every plan") { state in
-                plans.withLock { if $0.last != state.itemAssignment { $0.append(state.itemAssignment) } }
-                return false
-            }
-        }
+        let (plans, watcher) = Self.recordingPlans(of: "sharded", in: cluster)
         defer { watcher.cancel() }
 
         try await cluster.startWorker("newcomer", stabilisation: window, handlers: handlers)

@@ -17,13 +17,7 @@ import Testing
         let (store, layout) = (try await cluster.open(), cluster.layout)
         let client = try await cluster.client()
         try await LeastLoadedPlacementTests.register(["a", "b"], in: store, layout: layout)
-        try await client.submit(JobSpec(id: "busy", handler: "h"))
-        let busy = try #require(try await client.activeRuns(of: "busy").first)
-        var running = busy.record
-        running.status = .running
-        running.worker = "a"
-        running.startedAt = Date()
-        _ = try await store.set(try layout.run("busy", running.run), value: try SchedulerJSON.encode(running), ifVersion: busy.version)
+        try await LeastLoadedPlacementTests.occupy("a", with: "busy", startedAt: Date(), client: client, store: store, layout: layout)
         try await client.submit([
             JobSpec(id: "a-low", handler: "h", priority: 1, placement: .leastLoaded),
             JobSpec(id: "b-high", handler: "h", priority: 9, placement: .leastLoaded),
@@ -44,13 +38,7 @@ import Testing
         let (store, layout) = (try await cluster.open(), cluster.layout)
         let client = try await cluster.client()
         try await LeastLoadedPlacementTests.register(["a", "b"], in: store, layout: layout)
-        try await client.submit(JobSpec(id: "busy", handler: "h"))
-        let busy = try #require(try await client.activeRuns(of: "busy").first)
-        var running = busy.record
-        running.status = .running
-        running.worker = "a"
-        running.startedAt = clock.now
-        _ = try await store.set(try layout.run("busy", running.run), value: try SchedulerJSON.encode(running), ifVersion: busy.version)
+        try await LeastLoadedPlacementTests.occupy("a", with: "busy", startedAt: clock.now, client: client, store: store, layout: layout)
         let every = JobSchedule.every(.seconds(10), start: nil)
         try await client.submit([
             JobSpec(id: "a-low", handler: "h", schedule: every, priority: 1, placement: .leastLoaded),
