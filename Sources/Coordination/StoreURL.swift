@@ -251,14 +251,24 @@ public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: " ")
         let unit = units.first { trimmed.hasSuffix($0.0) }
-        guard let value = Double(trimmed.dropLast(unit?.0.count ?? 0)), value.isFinite, value >= 0 else { return nil }
-        // 1e300s would not fit a Duration (converting it traps); a century is a mistake anyway.
+        guard let value = decimal(trimmed.dropLast(unit?.0.count ?? 0)) else { return nil }
+        // 99999999999999999999d would not fit a Duration (converting it traps); a century is a mistake anyway.
         let milliseconds = (value * (unit?.1 ?? 1) * 1000).rounded()
         guard milliseconds <= longestMilliseconds else { return nil }
         return .milliseconds(Int64(milliseconds))
     }
 
     private static let longestMilliseconds = 100 * 366 * 86_400_000.0
+
+    /// Digits with at most one point between digits (`5`, `1.5`): what people write. `Double`
+    /// alone also took `0x10`, `1e3`, `+5` and `inf`, which nobody means as a duration.
+    private static func decimal(_ text: Substring) -> Double? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let digits = { (part: Substring) in !part.isEmpty && part.allSatisfy { ("0"..."9").contains($0) } }
+        // Not checked finite: 400 digits are infinity, which the century's limit refuses by name.
+        guard parts.allSatisfy(digits) else { return nil }
+        return Double(text)
+    }
 
     /// Each unit and its seconds, `ms` before `s` (both end in `s`).
     private static let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
@@ -278,13 +288,16 @@ public enum DurationText {
         }
         // A number and a unit that parse would take, but for their size.
         let unit = units.first { trimmed.hasSuffix($0.0) }?.0 ?? ""
-        if let value = Double(trimmed.dropLast(unit.count)), value.isFinite, value > 0 {
+        if let value = decimal(trimmed.dropLast(unit.count)), value > 0 {
             return .failure(Problem("is more than 100 years; \(forms)"))
         }
         // Units between numbers (1h30m): say that one unit is taken, and how to write it.
         let parts = trimmed.drop { !$0.isLetter }.split { !$0.isLetter }
         let compound = parts.count > 1 && parts.allSatisfy { part in units.contains { $0.0 == part } } && trimmed.last?.isLetter == true
-        return .failure(Problem("is not a duration; \(forms)\(compound ? " (for 1h30m write 90m)" : "")"))
+        // A number Swift reads but people do not write for a time (0x10, 1e3, +5, .5, inf).
+        let otherNumber = Double(trimmed.dropLast(unit.count)) != nil
+        let hint = compound ? " (for 1h30m write 90m)" : otherNumber ? " (the number in digits, with a point for a fraction: 1.5s)" : ""
+        return .failure(Problem("is not a duration; \(forms)\(hint)"))
     }
 
     /// What is wrong with a duration's text; see ``positive(_:)``.

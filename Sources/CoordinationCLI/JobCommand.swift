@@ -56,9 +56,9 @@ struct JobAdd: AsyncParsableCommand {
               --at T       2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00 (Z
                            or an offset is required), or +D from now (+10m);
                            a time already past runs now.
-            Durations (--every, --timeout, --backoff, +D): one number and one
-            unit, ms, s, m, h or d (500ms, 30s, 90m, 2d); a bare number is
-            seconds; 1h30m is written 90m.
+            Durations (--every, --timeout, --backoff, +D): one number in digits
+            (a point for a fraction: 1.5s) and one unit, ms, s, m, h or d (500ms,
+            30s, 90m, 2d); a bare number is seconds; 1h30m is written 90m.
 
             Strategies (--strategy), who runs each run:
               compete          the default: any worker able to; first claim wins

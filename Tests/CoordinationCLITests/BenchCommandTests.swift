@@ -153,6 +153,7 @@ struct BenchCommandTests {
         (["--in-flight", "0"], "--in-flight must be at least 1"),
         (["--duration", "0"], "--duration 0 "),
         (["--duration", "soon"], "--duration soon "),
+        (["--duration", "1e3ms"], "--duration 1e3ms is not a duration; write one number and one unit"),
         (["--claims", "-1"], "--claims must be 0 or more"),
         (["--watchers", "-1"], "--watchers must be 0 or more"),
         (["--peer", "zkpython"], "--peer must be auto, kazoo, etcd3gw or none, not 'zkpython'"),

@@ -191,6 +191,10 @@ import Testing
         (["--store", "etcd://127.0.0.1:1", "lock", "x"], 64, "give the command to run after --"),
         (["--store", "etcd://127.0.0.1:1", "elect", "x"], 64, "give the command to run after --"),
         (["lock", "x", "--timeout", "soon", "--", "true"], 64, "--timeout soon is not a duration; write one number and one unit"),
+        // Numbers Swift reads but nobody writes for a time; 0x0 and 0e0 are not the --timeout 0 try either.
+        (["lock", "x", "--timeout", "0x10", "--", "true"], 64, "--timeout 0x10 is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (the number in digits, with a point for a fraction: 1.5s)"),
+        (["lock", "x", "--timeout", "0e0", "--", "true"], 64, "--timeout 0e0 is not a duration"),
+        (["lock", "x", "--timeout", "1e3ms", "--", "true"], 64, "--timeout 1e3ms is not a duration"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["members", "g", "--metadata", "a"], 64, "--metadata goes with --join ID"),
         (["members", "g", "--join", "m1"], 64, "give the command to run after --"),
