@@ -41,8 +41,12 @@ struct ElectCommand: AsyncParsableCommand {
     func run() async throws {
         // The command line's own values first: no command is a usage error, whatever the settings.
         try HeldCommand.requireCommand(command)
+        let key = try HeldCommand.key(name, under: "/elections", kind: "an election")
+        if let identity, identity.allSatisfy(\.isWhitespace) {
+            throw CommandLineProblem(
+                "--identity '\(identity)' is \(identity.isEmpty ? "empty" : "blank"): give the name others see for this candidate, or leave --identity out for host name and process id")
+        }
         let context = try await CommandContext.make(global)
-        let key = try HeldCommand.key(name, under: "/elections")
         context.noteIfHeldInMemory("no other candidate takes part in the election")
         let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
         let status = try await context.withStore { store in

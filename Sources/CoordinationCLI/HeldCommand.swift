@@ -139,11 +139,21 @@ enum HeldCommand {
         }
     }
 
-    /// A name given on the command line as a key: an absolute key as it is, a plain name under `folder`.
-    static func key(_ name: String, under folder: String) throws -> Key {
+    /// A name given on the command line as a key: an absolute key as it is, a plain name under
+    /// `folder`. `kind` names what the key is for ("a lock"), for the message refusing the root.
+    static func key(_ name: String, under folder: String, kind: String) throws -> Key {
         // Key's own words for it, "empty segment ('//')", speak of a slash nobody typed.
         if name.isEmpty { throw CoordinationError(.invalidKey, "invalid name '': it is empty; give a plain name (deploy, the key \(folder)/deploy) or an absolute key") }
-        if name.hasPrefix("/") { return try Key(name) }
+        if name.hasPrefix("/") {
+            let key = try Key(name)
+            // Its entries would be children of the root, beside every other key in the store,
+            // which would count as entries too; and leaving would try to remove the root.
+            guard key != .root else {
+                throw CommandLineProblem(
+                    "'\(name)' is the root key, which cannot be \(kind): give a plain name (deploy, the key \(folder)/deploy) or a key below the root (/myapp\(folder)/deploy)")
+            }
+            return key
+        }
         if name.contains("/"), let absolute = try? Key(folder + "/" + name) {
             throw CoordinationError(.invalidKey, "invalid name '\(name)': a plain name has no '/'; for a key beneath \(folder) write \(absolute)")
         }

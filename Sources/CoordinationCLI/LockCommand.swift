@@ -46,8 +46,8 @@ struct LockCommand: AsyncParsableCommand {
         try HeldCommand.requireCommand(command)
         // Zero is a try: the lock if it is free now, else 12.
         let limit = try timeout.flatMap(DurationText.parse) == .zero ? .zero : OptionValue.duration(timeout, option: "--timeout")
+        let key = try HeldCommand.key(name, under: "/locks", kind: "a lock")
         let context = try await CommandContext.make(global)
-        let key = try HeldCommand.key(name, under: "/locks")
         context.noteIfHeldInMemory("the lock keeps no other process out")
         let status = try await context.withStore { store in
             try await HeldCommand.removingIfUnused(key, in: store) {

@@ -48,8 +48,8 @@ struct MembersCommand: AsyncParsableCommand {
 
     func run() async throws {
         try checkOptions()
+        let key = try HeldCommand.key(group, under: "/groups", kind: "a group")
         let context = try await CommandContext.make(global)
-        let key = try HeldCommand.key(group, under: "/groups")
         if let join {
             _ = try Self.memberKey(join, in: key)
             context.noteIfHeldInMemory("no other process sees the member")

@@ -211,6 +211,15 @@ import Testing
         // Not Key's "empty segment ('//')": nobody typed a slash.
         (["elect", "", "--", "true"], 6, "coord: invalid name '': it is empty; give a plain name (deploy, the key /elections/deploy) or an absolute key"),
         (["members", ""], 6, "coord: invalid name '': it is empty; give a plain name (deploy, the key /groups/deploy) or an absolute key"),
+        // The root's children are every other key in the store, and leaving tried to remove the root.
+        (["lock", "/", "--", "true"], 64, "coord: '/' is the root key, which cannot be a lock: give a plain name (deploy, the key /locks/deploy) or a key below the root (/myapp/locks/deploy)"),
+        (["--store", "etcd://127.0.0.1:1", "lock", "/", "--", "true"], 64, "coord: '/' is the root key, which cannot be a lock"),
+        (["elect", "/", "--", "true"], 64, "coord: '/' is the root key, which cannot be an election: give a plain name (deploy, the key /elections/deploy)"),
+        (["members", "/"], 64, "coord: '/' is the root key, which cannot be a group: give a plain name (deploy, the key /groups/deploy)"),
+        (["members", "/", "--join", "m1", "--", "true"], 64, "coord: '/' is the root key, which cannot be a group"),
+        // An identity nobody could tell from another's, not even the default's host and process id.
+        (["elect", "--identity", "", "e1", "--", "true"], 64, "coord: --identity '' is empty: give the name others see for this candidate, or leave --identity out for host name and process id"),
+        (["--store", "etcd://127.0.0.1:1", "elect", "--identity", " ", "e1", "--", "true"], 64, "coord: --identity ' ' is blank"),
         // A command that never starts gets a shell's status: 127 not found, 126 not runnable.
         (["lock", "x", "--", "/nonexistent/cmd"], 127, "coord: cannot run /nonexistent/cmd: no such file"),
         (["lock", "x", "--", "no-such-command-anywhere"], 127, "no-such-command-anywhere: no such command on PATH"),
