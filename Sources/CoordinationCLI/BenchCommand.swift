@@ -53,27 +53,28 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     // Unconditional: a negative number is taken as the value (and refused by name), not as an option.
-    @Option(parsing: .unconditional, help: "Sequential operations of each kind.") var operations = 1000
-    @Option(parsing: .unconditional, help: "Concurrent operations in the pipelined loop.") var inFlight = 64
+    @Option(parsing: .unconditional, help: "Sequential operations of each kind (1 to \(Limits.operations.upperBound)).") var operations = 1000
+    @Option(parsing: .unconditional, help: "Concurrent operations in the pipelined loop (1 to \(Limits.inFlight.upperBound)).") var inFlight = 64
     @Option(help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
     @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
-    @Option(parsing: .unconditional, help: "No-op jobs for the claims measure (0 skips it).") var claims = 0
-    @Option(parsing: .unconditional, help: "In-process workers for the claims measure, each on a handle of its own.") var claimWorkers = 4
-    @Option(parsing: .unconditional, help: "Each claims worker's capacity: handlers at once.") var claimCapacity = 4
-    @Option(parsing: .unconditional, help: "No-op jobs run untimed before the claims measure.") var claimWarmUp = 500
-    @Option(parsing: .unconditional, help: "Watchers for the watch-delivery measure (0 skips it).") var watchers = 0
+    @Option(parsing: .unconditional, help: "No-op jobs for the claims measure (0 skips it; at most \(Limits.jobs.upperBound)).") var claims = 0
+    @Option(parsing: .unconditional, help: "In-process workers for the claims measure, each on a handle of its own (1 to \(Limits.claimWorkers.upperBound)).")
+    var claimWorkers = 4
+    @Option(parsing: .unconditional, help: "Each claims worker's capacity: handlers at once (1 to \(Limits.claimCapacity.upperBound)).") var claimCapacity = 4
+    @Option(parsing: .unconditional, help: "No-op jobs run untimed before the claims measure (at most \(Limits.jobs.upperBound)).") var claimWarmUp = 500
+    @Option(parsing: .unconditional, help: "Watchers for the watch-delivery measure (0 skips it; at most \(Limits.watchers.upperBound)).") var watchers = 0
     @Flag(help: "Print a Markdown table.") var markdown = false
 
     /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
     /// (status 64), as for every command's own options, not argument-parser's usage text.
     func checkOptions() throws {
-        guard operations >= 1 else { throw CommandLineProblem("--operations must be at least 1, got \(operations)") }
-        guard inFlight >= 1 else { throw CommandLineProblem("--in-flight must be at least 1, got \(inFlight)") }
-        guard claims >= 0 else { throw CommandLineProblem("--claims must be 0 or more, got \(claims)") }
-        guard claimWorkers >= 1 else { throw CommandLineProblem("--claim-workers must be at least 1, got \(claimWorkers)") }
-        guard claimCapacity >= 1 else { throw CommandLineProblem("--claim-capacity must be at least 1, got \(claimCapacity)") }
-        guard claimWarmUp >= 0 else { throw CommandLineProblem("--claim-warm-up must be 0 or more, got \(claimWarmUp)") }
-        guard watchers >= 0 else { throw CommandLineProblem("--watchers must be 0 or more, got \(watchers)") }
+        try Limits.check("--operations", operations, Limits.operations, "every operation's time is kept, for each kind and each client")
+        try Limits.check("--in-flight", inFlight, Limits.inFlight, "each is a key created first, and a thread of the peer (of etcd3gw, with a connection of its own)")
+        try Limits.check("--claims", claims, Limits.jobs, "each job is several keys on the server, kept until the bench ends")
+        try Limits.check("--claim-workers", claimWorkers, Limits.claimWorkers, "each is a store handle of its own, as for coord run --workers")
+        try Limits.check("--claim-capacity", claimCapacity, Limits.claimCapacity, "each slot is a handler that may run at once in this process")
+        try Limits.check("--claim-warm-up", claimWarmUp, Limits.jobs, "each job is several keys on the server, kept until the bench ends")
+        try Limits.check("--watchers", watchers, Limits.watchers, "each delivery is timed and kept")
         _ = try OptionValue.duration(duration, option: "--duration")
         guard peer == "auto" || peer == "none" || BenchPeer(rawValue: peer) != nil else {
             throw CommandLineProblem("--peer must be auto, kazoo, etcd3gw or none, not '\(peer)'")
@@ -187,6 +188,27 @@ struct BenchCommand: AsyncParsableCommand {
         await store.close()
         await Self.remove(benchFolder, context: context)
         StandardStreams.writeLine(markdown ? report.markdown : report.plain)
+    }
+
+    /// The ranges of the counts bench takes: far beyond a useful measure (a million operations
+    /// of each kind take over an hour on a loopback server), short of what cannot end or fit in memory
+    /// (`--operations 1000000000000` asked for 16 TB of samples; `--in-flight 100000000` created
+    /// as many keys before the loop started).
+    enum Limits {
+        static let operations = 1...1_000_000
+        static let inFlight = 1...1024
+        static let jobs = 0...100_000
+        static let claimWorkers = 1...64
+        static let claimCapacity = 1...1024
+        static let watchers = 0...10_000
+
+        /// Refuses `value` of `option` outside `range` (status 64), saying `why` the range ends
+        /// where it does when the value is above it.
+        static func check(_ option: String, _ value: Int, _ range: ClosedRange<Int>, _ why: String) throws {
+            guard !range.contains(value) else { return }
+            let reason = value > range.upperBound ? ": \(why)" : ""
+            throw CommandLineProblem("\(option) must be between \(range.lowerBound) and \(range.upperBound), got \(value)\(reason)")
+        }
     }
 
     /// Deletes the bench namespace with everything in it, through a handle on the namespace

@@ -41,8 +41,8 @@ struct BenchCommandTests {
         #expect(cold.status == 0)
         #expect(cold.stdoutText.contains("claims (3 no-op jobs, 4 workers x 4 slots;"), "\(cold.stdoutText)")
         for (option, value, problem) in [
-            ("--claim-workers", "0", "must be at least 1"), ("--claim-capacity", "0", "must be at least 1"),
-            ("--claim-warm-up", "-1", "must be 0 or more"),
+            ("--claim-workers", "0", "must be between 1 and 64"), ("--claim-capacity", "0", "must be between 1 and 1024"),
+            ("--claim-warm-up", "-1", "must be between 0 and 100000"),
         ] {
             let refused = try await coord.run(["bench", "--store", "memory://", option, value])
             #expect(refused.status == 64)
@@ -148,14 +148,25 @@ struct BenchCommandTests {
 
     /// Every bad value is refused by name before anything is measured or opened.
     @Test("bad values of bench's own options are usage errors naming the option", arguments: [
-        (["--operations", "0"], "--operations must be at least 1"),
-        (["--operations", "-5"], "--operations must be at least 1"),
-        (["--in-flight", "0"], "--in-flight must be at least 1"),
+        (["--operations", "0"], "--operations must be between 1 and 1000000, got 0\n"),
+        (["--operations", "-5"], "--operations must be between 1 and 1000000, got -5\n"),
+        (["--in-flight", "0"], "--in-flight must be between 1 and 1024, got 0\n"),
+        // Above the limits, the reason: 10^12 operations asked for 16 TB of samples (a crash), and
+        // 10^8 in flight created as many keys before the loop began.
+        (["--operations", "1000000000000"], "--operations must be between 1 and 1000000, got 1000000000000: every operation's time is kept"),
+        (["--in-flight", "100000000"], "--in-flight must be between 1 and 1024, got 100000000: each is a key created first, and a thread of the peer"),
+        (["--in-flight", "1025"], "--in-flight must be between 1 and 1024, got 1025: "),
+        (["--claims", "100001"], "--claims must be between 0 and 100000, got 100001: each job is several keys"),
+        (["--claim-warm-up", "1000000000"], "--claim-warm-up must be between 0 and 100000, got 1000000000: "),
+        (["--claim-workers", "65"], "--claim-workers must be between 1 and 64, got 65: each is a store handle of its own"),
+        (["--claim-capacity", "0"], "--claim-capacity must be between 1 and 1024, got 0\n"),
+        (["--claim-capacity", "1000000"], "--claim-capacity must be between 1 and 1024, got 1000000: "),
+        (["--watchers", "10001"], "--watchers must be between 0 and 10000, got 10001: "),
         (["--duration", "0"], "--duration 0 "),
         (["--duration", "soon"], "--duration soon "),
         (["--duration", "1e3ms"], "--duration 1e3ms is not a duration; write one number and one unit"),
-        (["--claims", "-1"], "--claims must be 0 or more"),
-        (["--watchers", "-1"], "--watchers must be 0 or more"),
+        (["--claims", "-1"], "--claims must be between 0 and 100000, got -1\n"),
+        (["--watchers", "-1"], "--watchers must be between 0 and 10000, got -1\n"),
         (["--peer", "zkpython"], "--peer must be auto, kazoo, etcd3gw or none, not 'zkpython'"),
     ])
     func badValues(_ arguments: [String], _ problem: String) async throws {
