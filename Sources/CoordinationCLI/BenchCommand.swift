@@ -48,7 +48,8 @@ struct BenchCommand: AsyncParsableCommand {
             --claims adds --claim-warm-up jobs and then the N timed ones, --watchers 20 timed writes.
 
             The peer needs python3 with kazoo (ZooKeeper) or etcd3gw (etcd): \
-            python3 -m pip install kazoo etcd3gw; --peer none measures without it.
+            python3 -m pip install kazoo etcd3gw; --peer none measures without it. A peer that \
+            cannot start or fails ends the bench with status 1, with its last words.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
