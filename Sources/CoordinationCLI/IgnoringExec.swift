@@ -1,16 +1,24 @@
 import Foundation
+import Synchronization
 
 /// Starts a command with the signals coord's parent left ignored still ignored. Subprocess sets
 /// every signal to its default action in the child, so coord starts itself with ``marker``: that
 /// process ignores the signals again and replaces itself with the command (same process id).
+/// The one way coord starts what it runs for someone: the command of `coord lock`, `elect` and
+/// `members --join` (``ChildCommand``), and a worker's shell jobs (``ShellJobHandler``).
 enum IgnoringExec {
     /// coord's first argument when it is only to ignore signals and run a command.
     static let marker = "__coord-exec-ignoring-signals"
 
+    /// Whether this process's entry point reads ``marker`` (``runIfAsked(_:)`` ran): coord does,
+    /// a test process calling a handler in-process does not, and must run the command as it is.
+    private static let entryReadsMarker = Atomic<Bool>(false)
+
     /// The executable and arguments that run `argv` with `ignored` still ignored, or `nil` when
-    /// nothing is to be ignored (or coord cannot find itself) and `argv` can be run as it is.
+    /// nothing is to be ignored (or this process is not coord, or cannot find itself) and `argv`
+    /// can be run as it is.
     static func wrapping(_ argv: [String], ignoring ignored: Set<Int32>) -> (executable: String, arguments: [String])? {
-        guard !ignored.isEmpty, let coord = Bundle.main.executablePath else { return nil }
+        guard !ignored.isEmpty, entryReadsMarker.load(ordering: .relaxed), let coord = Bundle.main.executablePath else { return nil }
         let numbers = ignored.sorted().map(String.init).joined(separator: ",")
         return (coord, [marker, numbers] + argv)
     }
@@ -19,6 +27,7 @@ enum IgnoringExec {
     /// name first), ignores the signals and runs the command in its place; otherwise returns.
     /// A command that cannot run is reported as ``ChildCommand`` reports it, with a shell's status.
     static func runIfAsked(_ arguments: [String]) {
+        entryReadsMarker.store(true, ordering: .relaxed)
         guard arguments.count >= 4, arguments[1] == marker else { return }
         for number in arguments[2].split(separator: ",").compactMap({ Int32($0) }) { signal(number, SIG_IGN) }
         let argv = Array(arguments.dropFirst(3))

@@ -208,12 +208,16 @@ enum ShellJobHandler {
         }
         defer { beat.stop() }
         let watchdog = lifeline.map { [$0.executable, String($0.window.seconds)] } ?? ["", ""]
+        // The signals coord's parent left ignored (SIGHUP under nohup) stay ignored for the
+        // command, as for coord lock's: through coord, which ignores them and execs the shell.
+        let argv = ["/bin/sh", "-c", supervisor, "coord-job", command] + watchdog
+        let (executable, arguments) = IgnoringExec.wrapping(argv, ignoring: InheritedSignals.ignoredAtStart) ?? (argv[0], Array(argv.dropFirst()))
         let tails: (out: String, err: String)
         let status: TerminationStatus
         do {
             (tails, status) = try await withTaskCancellationHandler {
                 let result = try await Subprocess.run(
-                    .path(FilePath("/bin/sh")), arguments: Arguments(["-c", supervisor, "coord-job", command] + watchdog),
+                    .path(FilePath(executable)), arguments: Arguments(arguments),
                     environment: .inherit.updating(updates), platformOptions: options,
                     input: .fileDescriptor(FileDescriptor(rawValue: beat.readEnd), closeAfterSpawningProcess: false),
                     output: .sequence, error: .sequence

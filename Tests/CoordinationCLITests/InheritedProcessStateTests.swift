@@ -89,6 +89,34 @@ import Testing
         #expect(masks["command SigBlk:"] == 0, "\(masks)")
     }
 
+    /// A worker's shell job ran under coord's supervising shell script, started by Subprocess with
+    /// every signal at its default: a SIGHUP that `nohup` left ignored for coord reached the job
+    /// at its default action, unlike coord lock's command. The job reads its own table.
+    @Test("a shell job run by coord run keeps a SIGHUP that coord started with ignored, and gets SIGTERM as ever", arguments: ["", "HUP"])
+    func shellJobKeepsIgnoredSignals(ignored: String) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("coord-shell-signals-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let table = folder.appendingPathComponent("table").path
+        let jobs = folder.appendingPathComponent("jobs.json")
+        try Data(#"[{"id": "probe", "command": "grep -E '^Sig(Ign|Blk):' /proc/self/status > \#(table)"}]"#.utf8).write(to: jobs)
+        let trap = ignored.isEmpty ? "" : "trap '' \(ignored); "
+        let result = try await Self.shell(trap + "exec \"$0\" \"$@\"", ["--store", "memory://", "run", jobs.path, "--until-idle"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        var masks: [String: UInt64] = [:]
+        for line in try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n") {
+            let fields = line.split(whereSeparator: \.isWhitespace)
+            try #require(fields.count == 2, "\(line)")
+            masks[String(fields[0])] = UInt64(fields[1], radix: 16)
+        }
+        let jobIgnores = try #require(masks["SigIgn:"], "\(masks)")
+        let hangUp: UInt64 = 1 << (UInt64(SIGHUP) - 1), terminate: UInt64 = 1 << (UInt64(SIGTERM) - 1)
+        #expect((jobIgnores & hangUp != 0) == (ignored == "HUP"), "\(masks)")
+        // The supervising script ignores SIGTERM only after starting the job: a stop still reaches it.
+        #expect(jobIgnores & terminate == 0, "\(masks)")
+        #expect(masks["SigBlk:"] == 0, "\(masks)")
+    }
+
     /// Every command that catches signals decides it in one place (``SignalListener``): `kv watch`
     /// (a clean end on SIGINT) stands for the others. Still watching after the SIGINT, it shows a
     /// change made next; SIGTERM then ends it.
