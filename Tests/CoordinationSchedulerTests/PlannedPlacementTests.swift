@@ -46,6 +46,32 @@ import Testing
         #expect(history.allSatisfy { $0.run?.hasSuffix("-\($0.worker ?? "?")") == true }, "run ids name the worker")
     }
 
+    /// A recurring broadcast's fire time with no live worker able to run it runs nowhere, and the
+    /// history says so: it said nothing, and a job that never ran could not be told from one
+    /// whose leader never woke.
+    @Test(arguments: SchedulerBackend.all)
+    func aBroadcastFireTimeWithNoAbleWorkerIsRecordedAsSkipped(backend: SchedulerBackend) async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualWallClock(start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let ran = Shared<[Int: [String]]>([:])
+        try await cluster.startWorker("other", handlers: ["unrelated": Self.recorder(ran)])
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(id: "everyone", handler: "all", schedule: .every(.seconds(10), start: nil), placement: .broadcast))
+        clock.advance(by: 10)
+        let history = try await cluster.waitForHistory("the fire time's entry") { $0.contains { $0.job == "everyone" } }
+        #expect(history.map(\.outcome) == [.skipped])
+        #expect(history.first?.scheduledAt == start.addingTimeInterval(10))
+        #expect(history.first?.run == nil)
+        #expect(
+            history.first?.message
+                == "no live worker able to run it (handler 'all' and the job's labels): a broadcast runs on the workers able to run it at its fire time")
+        #expect(try await client.activeRuns(of: "everyone").isEmpty)
+        #expect(ran.value.isEmpty)
+    }
+
     @Test(arguments: SchedulerBackend.all)
     func aFourthWorkerTakesOverTheMinimumOfAShardedJobsItems(backend: SchedulerBackend) async throws {
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000))

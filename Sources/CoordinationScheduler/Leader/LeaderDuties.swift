@@ -245,6 +245,16 @@ struct LeaderDuties: Sendable {
             runs = RunPlan.runs(of: spec, scheduledAt: scheduled, notBefore: scheduled, broadcastTo: Array(eligible.keys)) {
                 RunID.scheduled(at: scheduled, item: $0, worker: $1)
             }
+            // A broadcast runs on the workers able to run it at its fire time: with none, the fire
+            // time is over without a run, which the history says (it said nothing, and a job that
+            // never ran could not be told from one whose leader never woke).
+            if spec.placement == .broadcast && runs.isEmpty {
+                entries.append(
+                    HistoryEntry(
+                        job: spec.id, scheduledAt: scheduled, finishedAt: now, outcome: .skipped,
+                        message: "no live worker able to run it (handler '\(spec.handler)' and the job's labels): a "
+                            + "broadcast runs on the workers able to run it at its fire time"))
+            }
             if let unfinished = RunPlan.unfinished(runs, run: RunID.scheduled(at: scheduled, item: 0), scheduledAt: scheduled) {
                 newState.unfinishedBroadcasts.append(unfinished)
             }

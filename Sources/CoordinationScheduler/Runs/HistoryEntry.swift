@@ -10,7 +10,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         /// The worker's session ended (or it lost its safe window) while the attempt ran.
         case abandoned
         case cancelled
-        /// A fire time that produced no run (misfire or overlap policy).
+        /// A fire time that produced no run (misfire or overlap policy, or a broadcast with no
+        /// live worker able to run it).
         case skipped
         /// The attempt's worker stopped before it ended and gave the run back (pending, at the same
         /// attempt, for another worker): not an end of the run, which carries on.
