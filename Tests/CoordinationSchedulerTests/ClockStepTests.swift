@@ -63,4 +63,41 @@ import Testing
         #expect(history.map(\.outcome) == [.succeeded])
         #expect(history.first?.scheduledAt == Self.start.addingTimeInterval(3600))
     }
+
+    /// The system clock's wait that a step back ends (a retry's): it ends at the step, where the
+    /// plain wait goes on (``aSteppedClockFiresTheFireTimeWhenItComesOnce(backend:step:)``).
+    @Test func aWaitThatEndsOnAStepBackEndsAtTheStep() async throws {
+        let time = SteppedTime(stepAt: 10, by: -1800, end: 100_000)
+        try await time.wallClock.sleepUntilOrStepBack(Self.start.addingTimeInterval(3600))
+        #expect(time.now() == Self.start.addingTimeInterval(10 - 1800))
+    }
+
+    /// A retry's back-off is a wait, not a time of day: the clock stepped back an hour while a run
+    /// waits 10 s for its retry, the retry still comes 10 s (of the stepped clock) later. It
+    /// waited for the clock to read the time it was due at before the step: an hour and 10 s.
+    @Test(arguments: SchedulerBackend.all)
+    func aRetryWaitsItsBackOffNotTheStepWhenTheClockStepsBack(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let flaky: JobHandler = { context in
+            if context.attempt == 1 { throw RunFailure("the first attempt fails") }
+            return RunOutput()
+        }
+        try await cluster.startWorker("w", finishedJobRetention: nil, finishedJobLimit: nil, handlers: ["flaky": flaky])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "flaky", handler: "flaky", retry: RetryPolicy(maxRetries: 1, backoffBase: .seconds(10))))
+        _ = try await cluster.waitForHistory("the first attempt") { $0.contains { $0.outcome == .failed } }
+        try await withDeadline("the worker to wait for the back-off") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(10)) }
+
+        clock.stepBack(by: 3600)
+        let due = Self.start.addingTimeInterval(-3600 + 10)
+        try await withDeadline("the worker to wait for the back-off from the stepped clock", limit: .seconds(10)) {
+            await clock.waitForSleeper(until: due)
+        }
+        clock.advance(by: 10)
+        let history = try await cluster.waitForHistory("the retry") { successes("flaky")($0) }
+        #expect(history.map(\.outcome) == [.failed, .succeeded])
+        #expect(history.last?.startedAt == due)
+    }
 }

@@ -194,7 +194,9 @@ public enum JobSchedule: Sendable, Hashable, Codable {
 }
 
 /// Retries with exponential back-off: attempt n (n ≥ 2) waits `min(cap, base × 2^(n−2))` after
-/// a failed or timed-out attempt (a takeover of an abandoned one does not wait).
+/// a failed or timed-out attempt (a takeover of an abandoned one does not wait). A worker whose
+/// wall clock is behind the one that wrote the retry's time, or was stepped back since, waits the
+/// back-off from when it noticed, not until its clock reads that time.
 public struct RetryPolicy: Sendable, Hashable, Codable {
     /// Attempts after the first: `2` allows three attempts in all; `0` none.
     public var maxRetries: Int

@@ -6,10 +6,19 @@ public struct WallClock: Sendable {
     public let now: @Sendable () -> Date
     /// Returns once `now()` has reached the date (or throws `CancellationError`).
     public let sleepUntil: @Sendable (Date) async throws -> Void
+    /// As ``sleepUntil``, but returns early too when `now()` steps back: for a wait that is a
+    /// duration at heart (a retry's back-off), whose date the caller then moves nearer. A step
+    /// back of an hour otherwise made a 10 s back-off last an hour and 10 s.
+    public let sleepUntilOrStepBack: @Sendable (Date) async throws -> Void
 
-    public init(now: @escaping @Sendable () -> Date, sleepUntil: @escaping @Sendable (Date) async throws -> Void) {
+    /// - Parameter sleepUntilOrStepBack: when not given, ``sleepUntil`` (steps back go unnoticed).
+    public init(
+        now: @escaping @Sendable () -> Date, sleepUntil: @escaping @Sendable (Date) async throws -> Void,
+        sleepUntilOrStepBack: (@Sendable (Date) async throws -> Void)? = nil
+    ) {
         self.now = now
         self.sleepUntil = sleepUntil
+        self.sleepUntilOrStepBack = sleepUntilOrStepBack ?? sleepUntil
     }
 
     /// The system's clock.
@@ -28,13 +37,25 @@ public struct WallClock: Sendable {
     ) -> WallClock {
         WallClock(
             now: now,
-            sleepUntil: { date in
-                while true {
-                    let seconds = date.timeIntervalSince(now())
-                    guard seconds > 0 else { return }
-                    try await sleep(min(longestSleep, .milliseconds(Int64((seconds * 1000).rounded(.up)))))
-                }
+            sleepUntil: { date in try await sleepInSlices(until: date, now: now, sleep: sleep, wakingOnStepBack: false) },
+            sleepUntilOrStepBack: { date in
+                try await sleepInSlices(until: date, now: now, sleep: sleep, wakingOnStepBack: true)
             })
+    }
+
+    private static func sleepInSlices(
+        until date: Date, now: @Sendable () -> Date, sleep: @Sendable (Duration) async throws -> Void, wakingOnStepBack: Bool
+    ) async throws {
+        var previous = now()
+        while true {
+            let current = now()
+            // Between two readings the clock can only have moved on, unless it was stepped back.
+            if wakingOnStepBack && current < previous { return }
+            previous = current
+            let seconds = date.timeIntervalSince(current)
+            guard seconds > 0 else { return }
+            try await sleep(min(longestSleep, .milliseconds(Int64((seconds * 1000).rounded(.up)))))
+        }
     }
 
     /// A step forward is noticed within this: half the default misfire threshold.

@@ -19,6 +19,8 @@ struct ClaimQueue: Sendable {
         let version: Int64
         let modRevision: Int64
         let job: String
+        /// For a retry: its back-off, which it never waits longer than (``choose(now:limit:workers:me:skipping:)``).
+        var backoff: TimeInterval? = nil
 
         func precedes(_ other: Entry) -> Bool {
             if priority != other.priority { return priority > other.priority }
@@ -50,6 +52,8 @@ struct ClaimQueue: Sendable {
     /// Jobs to re-evaluate before the next choice; `everything` after a snapshot.
     private var dirtyJobs: Set<String> = []
     private var everything = true
+    /// The wall-clock time of the last choice: a later one at an earlier time saw the clock step back.
+    private var lastChoice: Date?
 
     /// Marks what a watch event, already applied to `view`, may have changed.
     mutating func note(_ event: WatchEvent, folder: SchedulerView.Folder, layout: SchedulerLayout, view: SchedulerView) {
@@ -156,6 +160,8 @@ struct ClaimQueue: Sendable {
     mutating func choose(
         now: Date, limit: Int, workers: [String], me: String, skipping inFlight: Set<Key>
     ) -> ([Entry], Date?) {
+        if let lastChoice, now < lastChoice { shortenRetryWaits(now: now) }
+        lastChoice = now
         // Runs whose time came move to the ready order.
         var due = 0
         while due < waiting.count && waiting[due].notBefore <= now { due += 1 }
@@ -187,6 +193,22 @@ struct ClaimQueue: Sendable {
             front = ranked.prefix(limit).map(\.0)
         }
         return (front, waiting.first?.notBefore)
+    }
+
+    /// The wall clock stepped back: a retry waits its back-off from now at the most, not until
+    /// the wall clock reads its `notBefore` again (a step back of an hour made a 10 s back-off
+    /// last an hour more). A one-shot job's time is a wall-clock time and stays.
+    private mutating func shortenRetryWaits(now: Date) {
+        var moved = false
+        for index in waiting.indices {
+            guard let backoff = waiting[index].entry.backoff else { continue }
+            let latest = now.addingTimeInterval(backoff)
+            guard waiting[index].notBefore > latest else { continue }
+            waiting[index].notBefore = latest
+            queued[waiting[index].entry.key]?.notBefore = latest
+            moved = true
+        }
+        if moved { waiting.sort { Self.waitsLess($0, $1) } }
     }
 
     /// This worker finished its attempt at the run at `key`, claimed with `token`: leave the run
@@ -284,17 +306,22 @@ struct ClaimQueue: Sendable {
             let record = run.record
             guard Fire(record) == current else { continue }
             var notBefore: Date?
+            // A retry's `notBefore` is its writer's time plus the back-off: on a clock behind
+            // that writer's, or stepped back since, it is further away than the back-off.
+            let backoff = record.attempt > 1 ? spec.retry.backoff(beforeAttempt: record.attempt).seconds : nil
             switch record.status {
             case .pending:
                 if spec.placement.isPlanned && record.assignee != worker { continue }
-                if record.notBefore > now { notBefore = record.notBefore }
+                if record.notBefore > now {
+                    notBefore = backoff.map { min(record.notBefore, now.addingTimeInterval($0)) } ?? record.notBefore
+                }
             case .running:
                 guard holdersKnown, !view.isHeld(record) else { continue }
                 if spec.placement == .broadcast && record.assignee != worker { continue }
             }
             let entry = Entry(
                 priority: spec.priority, scheduledAt: record.scheduledAt, spread: HashRing.hash(worker + run.key.path),
-                key: run.key, version: run.version, modRevision: run.modRevision, job: job)
+                key: run.key, version: run.version, modRevision: run.modRevision, job: job, backoff: backoff)
             result.append((entry, notBefore))
         }
         return result

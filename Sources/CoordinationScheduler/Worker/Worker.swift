@@ -504,7 +504,9 @@ public final class Worker: Service {
                     let clock = clock
                     timer = (wakeAt, Task { [signals] in
                         do {
-                            try await clock.sleepUntil(wakeAt)
+                            // A step back wakes it too: a retry's back-off is not to wait for the
+                            // wall clock to read its time again (``ClaimQueue``).
+                            try await clock.sleepUntilOrStepBack(wakeAt)
                             signals.push(.wake)
                         } catch {}
                     })
