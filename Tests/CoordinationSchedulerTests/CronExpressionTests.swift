@@ -24,6 +24,12 @@ import Testing
         ("@hourly", "2026-12-31T23:59:59Z", "2027-01-01T00:00:00Z"),
         ("@daily", "2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"),
         ("0 59 23 31 12 *", "2026-12-31T23:59:00Z", "2027-12-31T23:59:00Z"),
+        // The last second of a day, of a year, of a leap day; 2100 is no leap year.
+        ("59 59 23 * * *", "2026-12-31T23:59:59Z", "2027-01-01T23:59:59Z"),
+        ("59 59 23 28-29 2 *", "2028-02-28T23:59:59Z", "2028-02-29T23:59:59Z"),
+        ("59 59 23 28-29 2 *", "2027-02-28T23:59:59Z", "2028-02-28T23:59:59Z"),
+        ("0 0 0 29 2 *", "2096-03-01T00:00:00Z", "2104-02-29T00:00:00Z"),
+        ("0 0 0 31 * *", "2026-01-31T00:00:00Z", "2026-03-31T00:00:00Z"),  // no 31st in February
     ])
     func nextFireTime(expression: String, after: String, expected: String) throws {
         let cron = try CronExpression(expression)

@@ -71,8 +71,8 @@ final class TestCluster: Sendable {
         Scheduler(store: try await open(), layout: layout, clock: clock)
     }
 
-    /// Starts a worker on a handle of its own (seen through `wrapping`, for fault injection);
-    /// returns it and its handle.
+    /// Starts a worker on a handle of its own (seen through `wrapping`, for fault injection), on
+    /// the cluster's clock unless given one of its own; returns it and its handle.
     @discardableResult
     func startWorker(
         _ id: String, capacity: Int = 4, labels: [String: String] = [:], gracePeriod: Duration = .seconds(5),
@@ -80,7 +80,7 @@ final class TestCluster: Sendable {
         finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit,
         helpAfterIdle: Duration? = Worker.Configuration().helpAfterIdle,
         stabilisation: Duration = Worker.Configuration().stabilisation, handlers: [String: JobHandler],
-        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory, clock: WallClock? = nil,
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = wrapping(try await open())
@@ -93,7 +93,7 @@ final class TestCluster: Sendable {
         configuration.helpAfterIdle = helpAfterIdle
         configuration.stabilisation = stabilisation
         let worker = try Worker(
-            store: store, layout: layout, id: id, configuration: configuration, handlers: handlers, clock: clock, logger: logger,
+            store: store, layout: layout, id: id, configuration: configuration, handlers: handlers, clock: clock ?? self.clock, logger: logger,
             metricsFactory: metricsFactory)
         let task = Task { try await worker.run() }
         running.withLock { $0[id] = (worker, task) }

@@ -178,6 +178,14 @@ public struct JobSpec: Sendable, Hashable, Codable {
 }
 
 /// When a job fires.
+///
+/// Fire times are instants of the leader's wall clock, and a run's id names its fire time
+/// (``RunID``), so each runs once. When that clock is stepped forward past fire times, the misfire
+/// policy applies to them once (one run at most, one `skipped` entry). When it is stepped back
+/// (an NTP correction), the fire times it repeats have run, and are not run again: a recurring
+/// job's next run comes when the clock reads its next fire time after the last one run, so a job
+/// that fires every minute has no run for the hour a step back of an hour repeats. A retry's
+/// back-off is a wait rather than a time, and stays one across a step (``RetryPolicy``).
 public enum JobSchedule: Sendable, Hashable, Codable {
     /// Once: now (`nil`) or at a time. Materialised by the submitter, so it never waits for a leader.
     case once(at: Date?)
