@@ -222,4 +222,40 @@ import Testing
         #expect(Self.outcomes(of: "tens", in: history).skipped.isEmpty)
         #expect(calls.value == [at(10): 1, at(20): 1, at(30): 1])
     }
+
+    /// A job submitted from a client whose clock is 30 s ahead of the leader's: its fire times
+    /// from the leader's now on run, as on one clock. The leader counted them from the
+    /// submission time, on the client's clock, and the fire times of the difference vanished
+    /// without a trace (an hour's for a client an hour ahead). A fixed rate without a start counts
+    /// from the submission time, on whichever clock: its first fire time is one interval after it.
+    @Test(arguments: SchedulerBackend.all)
+    func aJobSubmittedFromAClockAheadMissesNoFireTime(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let ahead = WallClock(now: { clock.now.addingTimeInterval(30) }, sleepUntil: { _ in })
+        let client = Scheduler(store: try await cluster.open(), layout: cluster.layout, clock: ahead)
+        let calls = Shared<[Date: Int]>([:])
+        try await cluster.startWorker(
+            "w", finishedJobRetention: nil, finishedJobLimit: nil, handlers: ["tick": CronAndMisfireTests.fireTimeCounter(calls)])
+        let at = { (seconds: Double) in Self.start.addingTimeInterval(seconds) }
+        try await client.submit(JobSpec(id: "tens", handler: "tick", schedule: .cron(try CronExpression("*/10 * * * * *"))))
+        try await client.submit(JobSpec(id: "from-start", handler: "tick", schedule: .every(.seconds(10), start: at(0))))
+        try await client.submit(JobSpec(id: "rate", handler: "tick", schedule: .every(.seconds(10), start: nil)))
+        // The leader has seen them (on its clock, still at the start) before it moves on.
+        for job in ["tens", "from-start"] {
+            _ = try await cluster.waitForState(of: job, "the submission settled on the leader's clock") { $0.lastMaterialized == Self.start }
+        }
+        for seconds in [10.0, 20, 30, 40] {
+            clock.set(at(seconds))
+            _ = try await cluster.waitForHistory("the fire time +\(Int(seconds))") {
+                successes("tens", Int(seconds / 10))($0) && successes("from-start", Int(seconds / 10))($0)
+            }
+        }
+        let history = try await cluster.waitForHistory("the rate's first fire time") { successes("rate")($0) }
+        #expect(Self.outcomes(of: "tens", in: history).ran == [at(10), at(20), at(30), at(40)])
+        #expect(Self.outcomes(of: "from-start", in: history).ran == [at(10), at(20), at(30), at(40)])
+        #expect(Self.outcomes(of: "rate", in: history).ran == [at(40)], "one interval after its submission time")
+        #expect(history.allSatisfy { $0.outcome == .succeeded })
+    }
 }

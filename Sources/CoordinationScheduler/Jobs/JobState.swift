@@ -6,8 +6,9 @@ public import Foundation
 public struct JobState: Sendable, Hashable, Codable {
     /// Paused jobs are neither materialised nor claimed.
     public var paused: Bool
-    /// The last fire time turned into runs (or recorded as skipped): a fire time is materialised
-    /// exactly once because this moves forward in the same transaction that creates its runs.
+    /// The last fire time turned into runs (or recorded as skipped), or the leader's time a resume
+    /// or a submission from a clock ahead settled at: a fire time is materialised exactly once
+    /// because this moves forward in the same transaction that creates its runs.
     public var lastMaterialized: Date?
     /// How many times the job was triggered by hand: trigger run ids come from it.
     public var triggers: Int
@@ -46,6 +47,19 @@ public struct JobState: Sendable, Hashable, Codable {
         settled.resumedAt = nil
         let pausedUntil = min(resumedAt, now)
         if pausedUntil > (lastMaterialized ?? submittedAt) { settled.lastMaterialized = pausedUntil }
+        return settled
+    }
+
+    /// This state with a submission time ahead of `now` (the leader's clock: the submitter's was
+    /// ahead of it) settled at `now`, before the job's first fire time: fire times from `now` on
+    /// are due, as on one clock. Counted from the submission time, those of the difference were
+    /// lost without a trace. A fixed rate without a start counts from the submission time on
+    /// whichever clock it was read, and is left as it is.
+    func settlingSubmission(now: Date, schedule: JobSchedule) -> JobState {
+        guard lastMaterialized == nil, submittedAt > now else { return self }
+        if case .every(_, start: nil) = schedule { return self }
+        var settled = self
+        settled.lastMaterialized = now
         return settled
     }
 }

@@ -141,9 +141,9 @@ struct LeaderDuties: Sendable {
         var load: [String: Int]?
         for id in recurring {
             guard let spec = view.specs[id], let (seen, version) = view.state(of: id), !seen.paused else { continue }
-            // A resume is settled on this clock as soon as this leader sees it: with the fire time
-            // it lets through, or alone when none is due.
-            let state = seen.settlingResume(now: now)
+            // A resume (and a submission from a clock ahead) is settled on this clock as soon as
+            // this leader sees it: with the fire time it lets through, or alone when none is due.
+            let state = seen.settlingResume(now: now).settlingSubmission(now: now, schedule: spec.schedule)
             let from = state.lastMaterialized ?? state.submittedAt
             let (due, total) = spec.schedule.fireTimes(after: from, upTo: now, anchor: state.submittedAt, limit: 1)
             if let next = spec.schedule.nextFireTime(after: max(from, now), anchor: state.submittedAt) {
@@ -177,8 +177,9 @@ struct LeaderDuties: Sendable {
     /// own `2026-12-03 09:15:34 +0000`).
     static func text(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle()) }
 
-    /// Writes a settled resume (``JobState/settlingResume(now:)``) when no fire time is due yet, so
-    /// that the time it settled at is kept. A compare-and-set: a view behind tries again later.
+    /// Writes a settled resume (``JobState/settlingResume(now:)``) or submission
+    /// (``JobState/settlingSubmission(now:schedule:)``) when no fire time is due yet, so that the
+    /// time it settled at is kept. A compare-and-set: a view behind tries again later.
     func settleResume(spec: JobSpec, seen: JobState, settled: JobState, version: Int64) async {
         do {
             try await requireUnchanged(spec: spec, state: seen, version: version)
