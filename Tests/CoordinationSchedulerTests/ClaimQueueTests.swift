@@ -36,7 +36,8 @@ struct ClaimQueueTests {
         into view: inout SchedulerView, _ queue: inout ClaimQueue
     ) throws {
         let when = start.addingTimeInterval(offset)
-        let spec = JobSpec(id: job, handler: "h", priority: priority)
+        // A run that waits is a one-shot job's at a time: one for now waits for nothing.
+        let spec = JobSpec(id: job, handler: "h", schedule: .once(at: notBefore.map { start.addingTimeInterval($0) }), priority: priority)
         deliver(.put(record(try layout.job(job), try SchedulerJSON.encode(JobRecord(spec: spec, state: JobState(submittedAt: when))))), .jobs, &view, &queue)
         let run = RunRecord(
             job: job, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: when,

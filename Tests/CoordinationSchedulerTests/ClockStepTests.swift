@@ -258,4 +258,22 @@ import Testing
         #expect(Self.outcomes(of: "rate", in: history).ran == [at(40)], "one interval after its submission time")
         #expect(history.allSatisfy { $0.outcome == .succeeded })
     }
+
+    /// A one-shot job for now, and a trigger, from a client whose clock is 30 s ahead of the
+    /// workers': they run at once. Their runs were due at the client's now, and the workers waited
+    /// for their own clocks to read it (an hour for a client an hour ahead).
+    @Test(arguments: SchedulerBackend.all)
+    func aRunForNowFromAClockAheadRunsAtOnce(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let ahead = WallClock(now: { clock.now.addingTimeInterval(30) }, sleepUntil: { _ in })
+        let client = Scheduler(store: try await cluster.open(), layout: cluster.layout, clock: ahead)
+        try await cluster.startWorker("w", finishedJobRetention: nil, finishedJobLimit: nil, handlers: ["h": { _ in RunOutput() }])
+        try await client.submit(JobSpec(id: "now", handler: "h"))
+        try await client.submit(JobSpec(id: "yearly", handler: "h", schedule: .cron(try CronExpression("@yearly"))))
+        try await client.trigger("yearly")
+        let history = try await cluster.waitForHistory("both runs", limit: .seconds(10)) { successes("now")($0) && successes("yearly")($0) }
+        #expect(history.allSatisfy { $0.startedAt == Self.start }, "run on the workers' clock, which has not moved")
+    }
 }

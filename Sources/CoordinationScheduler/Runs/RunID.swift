@@ -19,6 +19,9 @@ public enum RunID {
         return id
     }
 
+    /// Whether `run` is a trigger's (``triggered(number:item:worker:)``).
+    static func isTriggered(_ run: String) -> Bool { run.hasPrefix("t-") }
+
     static func padded(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits

@@ -309,10 +309,14 @@ struct ClaimQueue: Sendable {
             // A retry's `notBefore` is its writer's time plus the back-off: on a clock behind
             // that writer's, or stepped back since, it is further away than the back-off.
             let backoff = record.attempt > 1 ? spec.retry.backoff(beforeAttempt: record.attempt).seconds : nil
+            // A first attempt meant for now (a trigger's, a one-shot job's without a time) waits
+            // for nothing: its `notBefore` is its submitter's clock, and a worker behind that
+            // clock waited the difference (an hour for a client an hour ahead).
+            let forNow = record.attempt == 1 && (RunID.isTriggered(record.run) || spec.schedule == .once(at: nil))
             switch record.status {
             case .pending:
                 if spec.placement.isPlanned && record.assignee != worker { continue }
-                if record.notBefore > now {
+                if record.notBefore > now && !forNow {
                     notBefore = backoff.map { min(record.notBefore, now.addingTimeInterval($0)) } ?? record.notBefore
                 }
             case .running:

@@ -132,7 +132,9 @@ final class SchedulerMetrics: Sendable {
             takeovers.increment()
         } else if let now {
             let due = max(candidate.scheduledAt, candidate.notBefore)
-            claimDelay.recordDuration(.seconds(now.timeIntervalSince(due)))
+            // Claimed before its time on this clock: a run for now from a clock ahead, a retry
+            // after a step back (``ClaimQueue``). No delay, rather than a negative one.
+            claimDelay.recordDuration(.seconds(max(0, now.timeIntervalSince(due))))
         }
     }
 
