@@ -72,6 +72,37 @@ struct ClaimQueueTests {
         return (entries.map(\.job), wake)
     }
 
+    /// A retry waits its back-off (10 s) and no longer, on this worker's clock: written by a
+    /// worker whose clock is an hour ahead, or seen here before this clock stepped back an hour.
+    /// A one-shot job's time stays a time of day.
+    @Test mutating func aRetryWaitsNoLongerThanItsBackOffOnThisClock() throws {
+        var queue = ClaimQueue()
+        var view = try loadedView(&queue)
+        let spec = JobSpec(id: "retried", handler: "h", retry: RetryPolicy(maxRetries: 3, backoffBase: .seconds(10)))
+        deliver(
+            .put(record(try layout.job(spec.id), try SchedulerJSON.encode(JobRecord(spec: spec, state: JobState(submittedAt: start))))),
+            .jobs, &view, &queue)
+        var retry = RunRecord(
+            job: spec.id, run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start,
+            notBefore: start.addingTimeInterval(3600 + 10), attempt: 2)
+        deliver(.put(record(try layout.run(spec.id, "r"), try SchedulerJSON.encode(retry))), .runs, &view, &queue)
+        try submit("at-a-time", at: 0, notBefore: 3600, into: &view, &queue)
+        var (jobs, wake) = chosen(&queue, view, now: 0)
+        #expect(jobs.isEmpty)
+        #expect(wake == start.addingTimeInterval(10), "the writer's clock an hour ahead")
+
+        retry.notBefore = start.addingTimeInterval(20)
+        deliver(.put(record(try layout.run(spec.id, "r"), try SchedulerJSON.encode(retry), version: 1)), .runs, &view, &queue)
+        (_, wake) = chosen(&queue, view, now: 10)
+        #expect(wake == start.addingTimeInterval(20))
+        (jobs, wake) = chosen(&queue, view, now: 10 - 3600)  // stepped back an hour
+        #expect(jobs.isEmpty)
+        #expect(wake == start.addingTimeInterval(20 - 3600))
+        (jobs, wake) = chosen(&queue, view, now: 20 - 3600)
+        #expect(jobs == ["retried"])
+        #expect(wake == start.addingTimeInterval(3600), "the one-shot job's time stays")
+    }
+
     @Test mutating func offersPriorityThenFireTimeAndFollowsChanges() throws {
         var queue = ClaimQueue()
         var view = try loadedView(&queue)
