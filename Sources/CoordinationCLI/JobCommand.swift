@@ -310,7 +310,8 @@ enum JobControl {
                 Prints each new run's id on a line of its own: just the run id for one job, \
                 JOB/RUN (as coord run shows runs) when several jobs are given, so that a script \
                 can tell whose run each is. A paused job's new runs wait until it is resumed; \
-                stderr says so. \(JobControl.missingRule("triggers the others"))
+                stderr says so. A broadcast gets one run for each live worker able to run it, so \
+                none when there is none; stderr says so too. \(JobControl.missingRule("triggers the others"))
                 """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The ids of the jobs to trigger.") var ids: [String]
@@ -329,6 +330,14 @@ enum JobControl {
                 }
                 // Neither a job id nor a run id holds a '/' (each is one key segment): the line splits at it.
                 for run in runs { StandardStreams.writeLine(several ? "\(id)/\(run)" : run) }
+                // Only a broadcast makes no run: one per worker able to run it, and none was live.
+                // Silence would read as a trigger that worked.
+                if runs.isEmpty {
+                    StandardStreams.writeError(
+                        "coord: note: no live worker can run broadcast \(id): this trigger ran nowhere (a broadcast runs on "
+                            + "the workers able to run it when it fires); trigger again once one has joined (coord workers "
+                            + "lists the live ones)")
+                }
                 if try await scheduler.job(id)?.state.paused == true {
                     StandardStreams.writeError("coord: note: \(id) is paused: its new runs wait until coord job resume \(id)")
                 }

@@ -226,7 +226,7 @@ struct SchedulerProcessTests {
 
     /// The note said its runs would wait for a worker that can: a broadcast's runs are made for
     /// the workers live when it fires, so this one has none, and none joining later runs it.
-    @Test("job add says that a broadcast no live worker can run ran nowhere", arguments: servers)
+    @Test("job add and job trigger say that a broadcast no live worker can run ran nowhere", arguments: servers)
     func broadcastToNobody(backend: TestBackend) async throws {
         let handles = try TestHandles(backend)
         let coord = try CoordProcess()
@@ -239,6 +239,13 @@ struct SchedulerProcessTests {
             "\(added.stderr)")
         let runs = try await coord.run(["--store", url, "runs", "everyone", "--json"])
         #expect(runs.status == 0 && !runs.stdoutText.contains(#""status":"pending""#), "no run waits: \(runs.stdoutText)")
+        // A trigger makes no run either, and says so rather than printing nothing.
+        let triggered = try await coord.run(["--store", url, "job", "trigger", "everyone"])
+        #expect(triggered.status == 0 && triggered.stdoutText.isEmpty, "\(triggered.stdoutText) \(triggered.stderr)")
+        #expect(
+            triggered.stderrLines.count == 1
+                && triggered.stderr.hasPrefix("coord: note: no live worker can run broadcast everyone: this trigger ran nowhere"),
+            "\(triggered.stderr)")
     }
 
     @Test("job pause, resume, trigger, cancel, show and rm act on the stored job", arguments: servers)
