@@ -57,7 +57,9 @@ final class WatchRegistry: Sendable {
 /// One watch: a snapshot at revision R, then `/v3/watch` from R + 1 streamed on a thread (and
 /// curl connection) of its own. A dropped connection resumes from the last revision seen, so no
 /// event is lost or repeated; a compacted revision (etcd `canceled` with `compact_revision`)
-/// means events are gone, so a fresh snapshot is sent and watching goes on after it.
+/// means events are gone, so a fresh snapshot is sent and watching goes on after it. So does a
+/// store whose revision went back below the last one seen (its data wiped, or restored from an
+/// older snapshot): resuming there would wait for revisions that are another history's.
 final class WatchStream: Sendable {
     private let key: Key
     private let scope: WatchScope
@@ -135,6 +137,13 @@ final class WatchStream: Sendable {
                 pause(&backoff)
             case .compacted:
                 nextRevision = nil
+            case .rewound(let revision):
+                gateway.logger.warning(
+                    "etcd's revision went back (its data was replaced or restored): the watch starts over with a fresh snapshot",
+                    metadata: ["key": "\(key)", "revision": "\(revision)", "expected": "\(nextRevision! - 1) or more"])
+                nextRevision = nil
+                // Pausing first: should a member that lags behind answer so, the retry must not spin.
+                pause(&backoff)
             case .failed(let error):
                 return error
             }
@@ -149,6 +158,9 @@ final class WatchStream: Sendable {
         case stalled(Int64?)
         /// The revision to resume from was compacted away: start over with a snapshot.
         case compacted
+        /// The store is at this revision, below the last one seen: its history is not the one
+        /// the watch followed. Start over with a snapshot.
+        case rewound(Int64)
         case failed(CoordinationError)
     }
 
@@ -161,6 +173,7 @@ final class WatchStream: Sendable {
         var next = revision
         var created = false
         var compacted = false
+        var rewoundTo: Int64?
         var authFailure = false
         var fatal: CoordinationError?
         // Events read but not yet yielded, with their revisions (nil: outside the scope).
@@ -180,7 +193,14 @@ final class WatchStream: Sendable {
                 return false
             }
             guard let result = message["result"] else { return !isStopped }
-            if result["created"]?.boolValue == true { created = true }
+            if result["created"]?.boolValue == true {
+                created = true
+                // The store's revision now; etcd waits for a start revision still to come.
+                if let now = result["header"]?["revision"]?.int64Value, now < revision - 1 {
+                    rewoundTo = now
+                    return false
+                }
+            }
             if result["canceled"]?.boolValue == true {
                 if (result["compact_revision"]?.int64Value ?? 0) > 0 { compacted = true }
                 return false
@@ -213,6 +233,7 @@ final class WatchStream: Sendable {
         let ending = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)
         if let fatal { return .failed(fatal) }
         if compacted { return .compacted }
+        if let rewoundTo { return .rewound(rewoundTo) }
         if authFailure {
             do {
                 try gateway.authenticate(on: connection)

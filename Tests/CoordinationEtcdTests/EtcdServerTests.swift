@@ -148,6 +148,37 @@ struct EtcdServerTests {
         }
     }
 
+    /// An etcd whose history went back while a watch was away (its data wiped, or restored from
+    /// an older snapshot, as in disaster recovery) would have the watch resume at a revision
+    /// the new history reaches only later, if ever: the writes made meanwhile were never told,
+    /// and a consumer kept keys the store no longer had. It must resync with a snapshot.
+    @Test func anEtcdWhoseHistoryWentBackResyncsTheWatch() async throws {
+        try await EtcdCluster.with { cluster in
+            let store = try await open(cluster, ttl: .seconds(3))
+            let root = try Key("/h")
+            // Enough revisions that the emptied server's few writes stay below them.
+            for index in 0..<20 { _ = try await store.create(try root.child("old\(index)"), value: [1], mode: .persistent) }
+            var events = store.watch(root, scope: .subtree).makeAsyncIterator()
+            var state: [Key: Record] = [:]
+            state.apply(try await next(&events, "the first snapshot"))
+            #expect(state.count == 21)
+
+            let member = cluster.members[0]
+            cluster.stop(member)
+            try FileManager.default.removeItem(atPath: member.dataDirectory)
+            try cluster.start(member)
+            try await cluster.waitUntilHealthy()
+            _ = try await store.put(try root.child("new"), value: [2])
+
+            let expected = Dictionary(uniqueKeysWithValues: try await store.records(under: root).map { ($0.key, $0) })
+            #expect(expected.count == 2, "the root and the one key written since")
+            while state != expected {
+                state.apply(try await next(&events, "convergence to the emptied store's state"))
+            }
+            await store.close()
+        }
+    }
+
     @Test func pausedServerSuspendsThenReconnectsTheSameSession() async throws {
         try await EtcdCluster.with { cluster in
             let store = try await open(cluster, ttl: .seconds(10))
