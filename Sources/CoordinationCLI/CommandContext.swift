@@ -98,8 +98,8 @@ struct CommandContext {
         try await withOpened(try await Self.registry.open(storeURL, logger: logger), body)
     }
 
-    /// With no store configured, a lock, an election or a group is on memory://, this process's
-    /// alone: `coord lock deploy -- ./deploy.sh` on a machine without COORD_STORE held a lock
+    /// With no store configured, a lock, an election, a group or a watch is on memory://, this
+    /// process's alone: `coord lock deploy -- ./deploy.sh` on a machine without COORD_STORE held a lock
     /// that kept no other process out, in silence. Said on stderr before the command runs (not
     /// when memory:// was chosen); `what` is what it does not do.
     func noteIfHeldInMemory(_ what: String) {
@@ -108,6 +108,10 @@ struct CommandContext {
             "coord: note: no store is configured, so this runs on memory://, which lives in this coord process only: \(what); "
                 + "give --store zookeeper://… or etcd://… (or COORD_STORE, or 'store' in a config file)")
     }
+
+    /// What a watch (`kv watch`, `members --watch`) does not do on memory://: it would print an
+    /// empty state and then nothing, ever.
+    static let watchedInMemory = "no other process changes what it watches"
 
     /// Why a key written by an earlier command is missing on memory://, and what to use instead.
     static let memoryKeysNote =

@@ -52,6 +52,7 @@ struct KVWatch: AsyncParsableCommand {
         try checkOptions()
         let context = try await CommandContext.make(global)
         let key = try Key(key)
+        context.noteIfHeldInMemory(CommandContext.watchedInMemory)
         let scope: WatchScope =
             subtree ? .subtree : greatGrandchildren ? .greatGrandchildren : grandchildren ? .grandchildren : children ? .children : .key
         try await context.withStore { store in

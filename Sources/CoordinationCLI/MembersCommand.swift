@@ -58,6 +58,7 @@ struct MembersCommand: AsyncParsableCommand {
             return
         }
         let json = json
+        if watch { context.noteIfHeldInMemory(CommandContext.watchedInMemory) }
         try await context.withStore { store in
             let membership = Membership(store: store, group: key, logger: context.logger)
             guard watch else {

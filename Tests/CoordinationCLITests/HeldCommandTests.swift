@@ -36,6 +36,25 @@ import Testing
         ])
     }
 
+    /// With no store configured, `coord kv watch /config` printed an empty snapshot and then
+    /// nothing, ever, without a word: no other process can change this coord's memory://.
+    @Test("with no store configured, kv watch and members --watch say that no other process changes what they watch", arguments: [
+        (["kv", "watch", "/config"], "no other process changes what it watches"),
+        (["members", "web", "--watch"], "no other process changes what it watches"),
+    ])
+    func defaultMemoryStoreIsNotedByWatches(arguments: [String], what: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(arguments, interruptAfterFirstLine: true)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderrLines == [
+            "coord: note: no store is configured, so this runs on memory://, which lives in this coord process only: \(what); "
+                + "give --store zookeeper://… or etcd://… (or COORD_STORE, or 'store' in a config file)",
+        ])
+        let chosen = try await coord.run(["--store", "memory://"] + arguments, interruptAfterFirstLine: true)
+        #expect(chosen.status == 0 && chosen.stderr.isEmpty, "memory:// chosen: no note; \(chosen.stderr)")
+    }
+
     @Test("coord elect runs the command once elected, with a leader token")
     func electRunsTheCommand() async throws {
         let coord = try CoordProcess()
