@@ -9,16 +9,30 @@ import CoordinationRecipes
 /// Metadata that is one line of text is shown as it is; text with a line break or another
 /// control character is quoted and escaped, since printed raw it would make lines of its own (a
 /// line "--" in the middle of a state of `--watch`); bytes that are not UTF-8 are shown by their
-/// count. `--json` gives every byte.
+/// count. So is an id or text that would read as something else: an id "--" (the line ending a
+/// state), one with two spaces or an edge space (the separator), or one that begins with a
+/// quote; metadata that begins with a quote or reads as a byte count. `--json` gives every byte.
 enum MemberText {
     static func line(_ member: Member) -> String {
-        guard !member.metadata.isEmpty else { return member.id }
-        return member.id + "  " + metadata(member.metadata)
+        let id = idNeedsQuotes(member.id) ? quoted(member.id) : member.id
+        guard !member.metadata.isEmpty else { return id }
+        return id + "  " + metadata(member.metadata)
     }
 
     static func metadata(_ bytes: [UInt8]) -> String {
         guard let text = String(validating: bytes, as: UTF8.self) else { return "<\(bytes.count) bytes>" }
-        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        let readsAsSomethingElse = text.hasPrefix("\"") || (text.hasPrefix("<") && text.hasSuffix(" bytes>"))
+        guard readsAsSomethingElse || text.unicodeScalars.contains(where: needsEscape) else { return text }
+        return quoted(text)
+    }
+
+    private static func idNeedsQuotes(_ id: String) -> Bool {
+        id == "--" || id.hasPrefix("\"") || id.hasPrefix(" ") || id.hasSuffix(" ") || id.contains("  ")
+            || id.unicodeScalars.contains(where: needsEscape)
+    }
+
+    /// `text` in double quotes, with quotes, backslashes and the characters of ``needsEscape(_:)`` escaped.
+    private static func quoted(_ text: String) -> String {
         var quoted = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -17,7 +17,8 @@ struct MembersCommand: AsyncParsableCommand {
               web-2  "two\\nlines"
               web-3  <16 bytes>
             (metadata that is not one line of text quoted and escaped, bytes that are not UTF-8 \
-            by their count); --json prints one object per member, every byte kept:
+            by their count; an id or metadata that would read as something else, such as an id \
+            "--", quoted too); --json prints one object per member, every byte kept:
               {"id":"web-1","joinedRevision":1042,"metadata":"MTAuMC4wLjU6ODA4MA=="}
             --watch prints the whole group again after every change until interrupted, each state \
             ended by a line "--" (so a reader knows a state is whole when it arrives; an empty \

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import CoordinationCLI
+@testable import CoordinationRecipes
 
 /// The shapes `coord` prints, checked without a store.
 @Suite("coord output formats")
@@ -44,6 +45,30 @@ struct OutputFormatTests {
         #expect(TreeText.line(for: record, under: top) == "    color = <5 bytes>  (version 3, ephemeral)")
         #expect(TreeText.line(for: parent, under: .root) == "/app  (version 0)")
         #expect(TreeText.line(for: text, under: .root) == #"    color = "green"  (version 3, ephemeral)"#)
+    }
+
+    /// A member's line is its id, two spaces and its metadata; `--watch` ends each state with a
+    /// line "--". An id is any key segment, so a member "--" ended a state early, a line
+    /// separator in an id broke its line in two for readers that split there, and an id with
+    /// two spaces (or metadata that reads as quoted or as a byte count) read back as another
+    /// member: such ids and metadata are quoted and escaped, as metadata with a line break was.
+    @Test("member ids and metadata that would read as something else are quoted")
+    func ambiguousMemberTextIsQuoted() {
+        func line(_ id: String, _ metadata: String) -> String {
+            MemberText.line(Member(id: id, metadata: Array(metadata.utf8), joinedRevision: 1))
+        }
+        #expect(line("web-1", "10.0.0.5:8080") == "web-1  10.0.0.5:8080")
+        #expect(line("ünï cødé", "x y") == "ünï cødé  x y", "a plain id with a single space stays as it is")
+        #expect(line("--", "") == #""--""#)
+        #expect(line("--", "x") == #""--"  x"#)
+        #expect(line("e\u{2028}f", "g") == #""e\u{2028}f"  g"#)
+        #expect(line("b  c", "d") == #""b  c"  d"#)
+        #expect(line(" b", "d") == #"" b"  d"#)
+        #expect(line("b ", "d") == #""b "  d"#)
+        #expect(line(#""q""#, "") == #""\"q\"""#)
+        #expect(line("a", #""q""#) == #"a  "\"q\"""#, "metadata that reads as quoted text is quoted")
+        #expect(line("a", "<3 bytes>") == #"a  "<3 bytes>""#, "metadata that reads as a byte count is quoted")
+        #expect(MemberText.line(Member(id: "a", metadata: [0xFF, 0xFE, 0x00], joinedRevision: 1)) == "a  <3 bytes>")
     }
 
     @Test("a quote or backslash in a tree value is escaped, so the quoted text reads back unambiguously")
