@@ -19,7 +19,8 @@ struct ConfigCheck: AsyncParsableCommand {
             Settings come from flags, else the environment, else the config file, else the \
             defaults; each line names which. Passwords in store URLs print as ***. Then the \
             store is opened and its root namespace listed: the last line says what was reached \
-            (backend, session, TTL), or the command fails with the usual one-line message and \
+            (backend, session, TTL, and whether the namespace exists: the check does not make \
+            it), or the command fails with the usual one-line message and \
             exit status (9 when the store cannot be reached, 10 when it refuses the credentials, \
             7 for a bad setting).
 
@@ -67,14 +68,27 @@ struct ConfigCheck: AsyncParsableCommand {
                     + value.padding(toLength: valueWidth + 2, withPad: " ", startingAt: 0) + "(\(source))")
         }
         try context.checkStoreURL()
-        let reached = try await context.withStore { store in
-            let children = try await store.children(of: .root)
-            let session = store.session
-            let backend = context.storeURL.scheme
-            let sessionText = session.sessionID.isEmpty ? "" : ", session \(session.sessionID)"
-            return "\(backend)\(sessionText), TTL \(DurationText.format(session.ttl)), namespace \(context.storeURL.namespace.path) "
-                + "holds \(children.count) key\(children.count == 1 ? "" : "s") at its top"
+        // Opening a store under a namespace creates it: a check leaves the store as it was, and
+        // a namespace that is not there is worth saying (a typo, most likely).
+        let namespace = try await NamespaceRestorer.before(opening: context.storeURL, role: nil, logger: context.logger)
+        let reached: String
+        do {
+            reached = try await context.withStore { store in
+                let children = try await store.children(of: .root)
+                let session = store.session
+                let backend = context.storeURL.scheme
+                let sessionText = session.sessionID.isEmpty ? "" : ", session \(session.sessionID)"
+                let path = context.storeURL.namespace.path
+                let contents = namespace.missing.last == context.storeURL.namespace
+                    ? "namespace \(path) does not exist (is it right?)"
+                    : "namespace \(path) holds \(children.count) key\(children.count == 1 ? "" : "s") at its top"
+                return "\(backend)\(sessionText), TTL \(DurationText.format(session.ttl)), " + contents
+            }
+        } catch {
+            await namespace.restore(logger: context.logger)
+            throw error
         }
+        await namespace.restore(logger: context.logger)
         StandardStreams.writeLine("connection".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "ok: " + reached)
     }
 }

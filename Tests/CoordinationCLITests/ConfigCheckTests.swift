@@ -1,3 +1,4 @@
+import Coordination
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -28,6 +29,31 @@ struct ConfigCheckTests {
         #expect(output.contains("etcd://admin:***@127.0.0.1:24998/app"))
         #expect(!output.contains("hunter2") && !result.stderr.contains("hunter2"), "the password never shows")
         #expect(result.stderrLines.count == 1)
+    }
+
+    /// Opening a store under a namespace creates it: `config check` with a misspelt namespace
+    /// left an empty key of that name in the shared store, and said only "holds 0 keys".
+    @Test("config check leaves a namespace that did not exist as it was, and says it does not exist", arguments: SchedulerProcessTests.servers)
+    func missingNamespaceIsLeftAlone(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        try await TestHandles.closing(handles) {
+            let url = try #require(backend.url(handles.namespace))
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let result = try await coord.run(["--store", url, "config", "check"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let connection = result.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(connection.hasSuffix("namespace \(handles.namespace.path) does not exist (is it right?)"), "\(connection)")
+            let root = try await backend.open(.root, handles.ttl)
+            let exists = try await root.exists(handles.namespace)
+            await root.close()
+            #expect(!exists, "config check made the namespace \(handles.namespace)")
+
+            // An existing one is left alone too, and counted.
+            _ = try await handles.open().create(try Key("/k"), value: [], mode: .persistent)
+            let again = try await coord.run(["--store", url, "config", "check"])
+            #expect(again.stdoutText.contains("namespace \(handles.namespace.path) holds 1 key at its top"), "\(again.stdoutText) \(again.stderr)")
+        }
     }
 
     /// etcd raises a TTL below its minimum lease TTL (2 s with its default election timeout), as

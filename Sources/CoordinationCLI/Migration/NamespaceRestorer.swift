@@ -15,8 +15,9 @@ struct NamespaceRestorer: Sendable {
     /// there is nothing to do; a root handle that cannot be read (a user limited to a prefix)
     /// leaves things as they were before this existed.
     /// - Throws: what opening the `role` store (`source`, `target`) will fail with too (no server
-    ///   answering, refused credentials), so that an unreachable store is waited for once.
-    static func before(opening url: StoreURL, role: String, logger: Logger) async throws -> NamespaceRestorer {
+    ///   answering, refused credentials), so that an unreachable store is waited for once; named
+    ///   by its role, or as the backend words it when `role` is `nil` (a command with one store).
+    static func before(opening url: StoreURL, role: String?, logger: Logger) async throws -> NamespaceRestorer {
         guard url.scheme != "memory", !url.namespace.isRoot else { return NamespaceRestorer(root: nil, missing: []) }
         var rootURL = url
         rootURL.namespace = .root
@@ -28,7 +29,7 @@ struct NamespaceRestorer: Sendable {
         do {
             root = try await CommandContext.registry.open(rootURL, logger: rootLogger)
         } catch let error as CoordinationError where Self.failsEveryOpen(error.code) {
-            throw MigrateCommand.openFailure(error, url: url, role: role)
+            throw role.map { MigrateCommand.openFailure(error, url: url, role: $0) } ?? error
         } catch {
             return NamespaceRestorer(root: nil, missing: [])
         }
