@@ -99,9 +99,9 @@ struct CommandContext {
     }
 
     /// With no store configured, a lock, an election, a group or a watch is on memory://, this
-    /// process's alone: `coord lock deploy -- ./deploy.sh` on a machine without COORD_STORE held a lock
-    /// that kept no other process out, in silence. Said on stderr before the command runs (not
-    /// when memory:// was chosen); `what` is what it does not do.
+    /// process's alone: `coord lock deploy -- ./deploy.sh` on a machine without COORD_STORE held
+    /// a lock that kept no other process out, in silence. Said on stderr before the command runs
+    /// (not when memory:// was chosen); `what` is what it does not do.
     func noteIfHeldInMemory(_ what: String) {
         guard storeURL.scheme == "memory", case .builtIn = configuration.store.source else { return }
         StandardStreams.writeError(
