@@ -68,7 +68,8 @@ struct MemoryStoreCommandTests {
     func watchUntilInterrupted() async throws {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
-        let result = try await coord.run(["kv", "watch", "/app", "--subtree"], interruptAfterFirstLine: true)
+        // memory:// named: with no store configured, a note says no other process changes it.
+        let result = try await coord.run(["--store", "memory://", "kv", "watch", "/app", "--subtree"], interruptAfterFirstLine: true)
         #expect(result.stderr == "")
         #expect(result.status == 0)
         let lines = result.stdoutText.split(separator: "\n")
