@@ -92,11 +92,20 @@ final class ResponseSink {
             body.append(contentsOf: chunk)
             return true
         }
+        // Only the new bytes are searched, and the lines handed on are dropped once: a long
+        // line (a 1 MB value's event) arrives in many chunks, and scanning all of it again for
+        // each made its cost grow with its length squared.
+        var searchFrom = pending.count
         pending.append(contentsOf: chunk)
-        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = pending[..<newline]
+        var lineStart = 0
+        defer {
+            pending.removeSubrange(..<lineStart)
+        }
+        while let newline = pending[searchFrom...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = pending[lineStart..<newline]
             let keepGoing = line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) ? true : onLine(line)
-            pending.removeSubrange(...newline)
+            lineStart = newline + 1
+            searchFrom = lineStart
             if !keepGoing { return false }
         }
         return shouldContinue()
