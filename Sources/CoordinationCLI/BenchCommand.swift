@@ -69,13 +69,13 @@ struct BenchCommand: AsyncParsableCommand {
     /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
     /// (status 64), as for every command's own options, not argument-parser's usage text.
     func checkOptions() throws {
-        try Limits.check("--operations", operations, Limits.operations, "every operation's time is kept, for each kind and each client")
-        try Limits.check("--in-flight", inFlight, Limits.inFlight, "each is a key created first, and a thread of the peer (of etcd3gw, with a connection of its own)")
-        try Limits.check("--claims", claims, Limits.jobs, "each job is several keys on the server, kept until the bench ends")
-        try Limits.check("--claim-workers", claimWorkers, Limits.claimWorkers, "each is a store handle of its own, as for coord run --workers")
-        try Limits.check("--claim-capacity", claimCapacity, Limits.claimCapacity, "each slot is a handler that may run at once in this process")
-        try Limits.check("--claim-warm-up", claimWarmUp, Limits.jobs, "each job is several keys on the server, kept until the bench ends")
-        try Limits.check("--watchers", watchers, Limits.watchers, "each delivery is timed and kept")
+        try CountLimits.check("--operations", operations, Limits.operations, "every operation's time is kept, for each kind and each client")
+        try CountLimits.check("--in-flight", inFlight, Limits.inFlight, "each is a key created first, and a thread of the peer (of etcd3gw, with a connection of its own)")
+        try CountLimits.check("--claims", claims, Limits.jobs, "each job is several keys on the server, kept until the bench ends")
+        try CountLimits.check("--claim-workers", claimWorkers, Limits.claimWorkers, "each is a store handle of its own, as for coord run --workers")
+        try CountLimits.check("--claim-capacity", claimCapacity, Limits.claimCapacity, "each slot is a handler that may run at once in this process")
+        try CountLimits.check("--claim-warm-up", claimWarmUp, Limits.jobs, "each job is several keys on the server, kept until the bench ends")
+        try CountLimits.check("--watchers", watchers, Limits.watchers, "each delivery is timed and kept")
         _ = try OptionValue.duration(duration, option: "--duration")
         guard peer == "auto" || peer == "none" || BenchPeer(rawValue: peer) != nil else {
             throw CommandLineProblem("--peer must be auto, kazoo, etcd3gw or none, not '\(peer)'")
@@ -199,17 +199,9 @@ struct BenchCommand: AsyncParsableCommand {
         static let operations = 1...1_000_000
         static let inFlight = 1...1024
         static let jobs = 0...100_000
-        static let claimWorkers = 1...64
-        static let claimCapacity = 1...1024
+        static let claimWorkers = CountLimits.inProcessWorkers
+        static let claimCapacity = CountLimits.capacity
         static let watchers = 0...10_000
-
-        /// Refuses `value` of `option` outside `range` (status 64), saying `why` the range ends
-        /// where it does when the value is above it.
-        static func check(_ option: String, _ value: Int, _ range: ClosedRange<Int>, _ why: String) throws {
-            guard !range.contains(value) else { return }
-            let reason = value > range.upperBound ? ": \(why)" : ""
-            throw CommandLineProblem("\(option) must be between \(range.lowerBound) and \(range.upperBound), got \(value)\(reason)")
-        }
     }
 
     /// Deletes the bench namespace with everything in it, through a handle on the namespace

@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "A JSON jobs file, - for standard input (default: the built-in examples).") var jobsFile: String?
     // Unconditional: a negative number is taken as the value (and refused by name), not as an option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("In-process workers.", valueName: "n")) var workers: Int = 3
+    @Option(parsing: .unconditional, help: ArgumentHelp("In-process workers (1 to \(CountLimits.inProcessWorkers.upperBound)).", valueName: "n")) var workers: Int = 3
     @Option(
         parsing: .unconditional,
         help: ArgumentHelp(
@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
             StandardStreams.writeLine(try JobsFile.encode(ExampleJobs.all))
             return
         }
-        guard (1...64).contains(workers) else { throw CommandLineProblem("--workers must be between 1 and 64, got \(workers)") }
+        try CountLimits.check("--workers", workers, CountLimits.inProcessWorkers, "each is a store handle (a session) of its own")
         guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         let specs = if let jobsFile { try JobsFile.decode(try await JobAdd.read(jobsFile), source: jobsFile) } else { ExampleJobs.all }
         // Not refused: on a shared store the workers still run the jobs others add.

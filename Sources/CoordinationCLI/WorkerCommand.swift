@@ -39,8 +39,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Option(help: ArgumentHelp("The worker's id (default: hostname-pid).", valueName: "id")) var id: String?
     // Unconditional: a negative value is taken as the value (and refused by name), not as an option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("How many handlers (commands) run at once.", valueName: "n")) var capacity: Int = 4
-    @Option(parsing: .unconditional, help: ArgumentHelp("Share of planned work for the weighted strategy.", valueName: "w")) var weight: Int = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many handlers (commands) run at once (1 to \(CountLimits.capacity.upperBound)).", valueName: "n")) var capacity: Int = 4
+    @Option(parsing: .unconditional, help: ArgumentHelp("Share of planned work for the weighted strategy (1 to \(CountLimits.weight.upperBound)).", valueName: "w")) var weight: Int = 1
     @Option(help: ArgumentHelp("The worker's labels, k=v,… (jobs may require them).", valueName: "k=v,…")) var labels: String?
     @Option(help: ArgumentHelp("How long a shutdown waits for running commands (default 10s).", valueName: "d")) var grace: String?
     @Option(
@@ -70,9 +70,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let workerID = id ?? Self.defaultID()
         // Checked before the store is opened (the worker checks them again): usage errors, named by flag.
         if let problem = Worker.idProblem(workerID) { throw CommandLineProblem("--id: \(problem)") }
-        guard capacity >= 1 else { throw CommandLineProblem("--capacity must be at least 1, got \(capacity)") }
+        try CountLimits.check("--capacity", capacity, CountLimits.capacity, "each slot is a shell command that may run at once on this machine")
         guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
-        guard weight >= 1 else { throw CommandLineProblem("--weight must be at least 1, got \(weight)") }
+        try CountLimits.check("--weight", weight, CountLimits.weight, "it is a share against the other workers' weights, which the leader sums")
         let context = try await CommandContext.make(global)
         if context.storeURL.scheme == "memory" {
             // It would run forever with nothing to do.

@@ -210,8 +210,8 @@ struct CommandLineTests {
     @Test("a negative number is refused by name, not read as an unknown option", arguments: [
         (["kv", "set", "/a", "1", "--if-version", "-1"], Int32(64), "--if-version must be 0 or more"),
         (["kv", "rm", "/a", "--if-version", "-2"], 64, "--if-version must be 0 or more"),
-        (["worker", "--capacity", "-1"], 64, "--capacity must be at least 1, got -1"),
-        (["worker", "--weight", "-3"], 64, "--weight must be at least 1, got -3"),
+        (["worker", "--capacity", "-1"], 64, "--capacity must be between 1 and 1024, got -1"),
+        (["worker", "--weight", "-3"], 64, "--weight must be between 1 and 1000, got -3"),
         (["migrate", "--from", "memory://", "--to", "memory://x", "--concurrency", "-1"], 64, "--concurrency must be at least 1"),
     ])
     func negativeNumbers(arguments: [String], status: Int32, message: String) async throws {
