@@ -43,6 +43,10 @@ enum JobsFile {
                 let data = try JSONSerialization.data(withJSONObject: object)
                 let spec = try decoder.decode(JobSpec.self, from: data)
                 try spec.validate()
+                // Not the job's own check (which has no upper bound): see ``JobOptions/maxRetries``.
+                if let problem = JobOptions.retriesProblem(spec.retry.maxRetries) {
+                    throw CoordinationError(.invalidConfiguration, "\(name): \"retry\".\"maxRetries\" \(problem)")
+                }
                 specs.append(spec)
             } catch let error as CoordinationError {
                 throw CoordinationError(error.code, "\(source): \(error.message)")

@@ -26,6 +26,8 @@ struct ExitStatusTests {
             (["job", "add", "x", "--handler", "h", "--misfire", "later"], "--misfire: unknown misfire policy 'later'"),
             (["job", "add", "x", "--handler", "h", "--overlap", "never"], "--overlap: unknown overlap policy 'never'"),
             (["job", "add", "x", "--handler", "h", "--retries", "-1"], "--retries must be 0 or more, got -1"),
+            (["job", "add", "x", "--handler", "h", "--retries", "9223372036854775807"], "--retries must be at most 1000000, got 9223372036854775807: "),
+            (["job", "add", "x", "--handler", "h", "--retries", "1000001"], "--retries must be at most 1000000, got 1000001: "),
             (["worker", "--capacity", "0"], "--capacity must be between 1 and 1024, got 0"),
             (["worker", "--capacity", "1000000000000"], "--capacity must be between 1 and 1024, got 1000000000000: each slot is a shell command"),
             (["worker", "--capacity", "1025"], "--capacity must be between 1 and 1024, got 1025: "),

@@ -174,6 +174,14 @@ struct JobsFileTests {
         #expect(message.hasPrefix("jobs.json: job feb: cron expression '0 0 0 31 2 *' never fires"), "\(message)")
     }
 
+    /// 2^63-1 retries crashed every worker that claimed the job: its count of the attempts overflowed.
+    @Test("more than 1,000,000 retries are refused by the field, as --retries is")
+    func tooManyRetries() throws {
+        let message = try #require(Self.refusal(#"{"id": "x", "command": "true", "retry": {"maxRetries": 9223372036854775807}}"#))
+        #expect(message.hasPrefix(#"jobs.json: job x: "retry"."maxRetries" must be at most 1000000, got 9223372036854775807: "#), "\(message)")
+        #expect(try JobsFile.decode(Array(#"{"id": "x", "command": "true", "retry": {"maxRetries": 1000000}}"#.utf8), source: "j").count == 1)
+    }
+
     @Test("the example jobs (coord run --example) read back as they are")
     func exampleJobsRoundTrip() throws {
         let text = try JobsFile.encode(ExampleJobs.all)
