@@ -35,6 +35,9 @@ struct BenchClaims: Sendable {
     let capacity: Int
     /// Jobs run before the timed ones, untimed.
     var warmUp = 0
+    /// How long the jobs may take to run (the warm-up's and the timed ones' each), before the bench
+    /// gives up; `nil` for a minute and 50ms a job, far beyond what a working scheduler needs.
+    var timeLimit: Duration?
     /// Opens one more handle on the bench namespace.
     let open: @Sendable () async throws -> any CoordinationStore
     let logger: Logger
@@ -81,15 +84,16 @@ struct BenchClaims: Sendable {
                 try await Task.sleep(for: .milliseconds(20))
             }
             // Not a timed check either: only a bound so that a stuck scheduler ends the bench with an error.
-            let limit = Duration.seconds(60) + .milliseconds(50 * (jobs + warmUp))
+            let limit = timeLimit ?? Duration.seconds(60) + .milliseconds(50 * (jobs + warmUp))
             if warmUp > 0 {
                 try await scheduler.submit((0..<warmUp).map { JobSpec(id: "warm-\($0)", handler: "warm") })
                 // Until their ends have landed too: none of the warm-up's writes may fall in the timed part.
                 guard try await Self.within(limit, { try await warmed.allRan() }) != nil,
                     try await Self.within(limit, { try await Self.waitForSuccesses(warmUp, of: "warm-", store: clientStore, layout: layout) }) != nil
                 else {
-                    throw CoordinationError(
-                        .unavailable, "\(warmed.count) of \(warmUp) warm-up jobs had run after \(DurationText.format(limit)); gave up")
+                    throw Failure(
+                        "\(warmed.count) of \(warmUp) warm-up jobs had run after \(DurationText.format(limit)), the bench's limit; "
+                            + Failure.tooSlow)
                 }
             }
             let lostInWarmUp = running.reduce(0) { $0 + $1.0.claimsLost }
@@ -107,15 +111,15 @@ struct BenchClaims: Sendable {
             }
             let submitting = clock.now - start
             guard try await Self.within(limit, { try await ran.allRan() }) != nil else {
-                throw CoordinationError(
-                    .unavailable, "\(ran.count) of \(jobs) no-op jobs had run after \(DurationText.format(limit)); gave up")
+                throw Failure("\(ran.count) of \(jobs) no-op jobs had run after \(DurationText.format(limit)), the bench's limit; " + Failure.tooSlow)
             }
             let elapsed = clock.now - start
             guard
                 let perWorker = try await Self.within(limit, { try await Self.waitForSuccesses(jobs, of: "noop-", store: clientStore, layout: layout) })
             else {
-                throw CoordinationError(
-                    .unavailable, "every no-op job ran, but the history did not show \(jobs) successes after \(DurationText.format(limit))")
+                throw Failure(
+                    "every no-op job ran, but the history did not show \(jobs) successes after \(DurationText.format(limit)), the bench's limit; "
+                        + Failure.tooSlow)
             }
             await stop(running, handles)
             let claimsLost = running.reduce(0) { $0 + $1.0.claimsLost } - lostInWarmUp
@@ -128,6 +132,20 @@ struct BenchClaims: Sendable {
             await stop(running, handles)
             throw error
         }
+    }
+
+    /// The measure failed although the store answered: its jobs did not all run in time, or one
+    /// ran twice. Not a ``CoordinationError``: `unavailable` would make coord exit 9, which says
+    /// the store could not be reached; coord exits 1, any other failure, as for the peer's
+    /// (``BenchPeerFailure``).
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+
+        /// The end of a time limit's message: what it may mean, and what to do.
+        static let tooSlow =
+            "it allows a minute and 50ms a job, so the scheduler on this store is that slow, or stuck: give fewer --claims "
+            + "and --claim-warm-up, and see coord's log (--log-level info) for what held it up"
     }
 
     /// `body`'s result, or `nil` when it takes longer than `limit` (then it is cancelled).
@@ -216,7 +234,7 @@ final class HandlerTally: Sendable {
         var wakes = changes.makeAsyncIterator()
         while true {
             let (count, twice) = state.withLock { ($0.ran.count, $0.twice) }
-            if let twice { throw CoordinationError(.unavailable, "the handler of job \(twice) ran twice") }
+            if let twice { throw BenchClaims.Failure("the handler of job \(twice) ran twice") }
             if count >= expected { return }
             guard await wakes.next() != nil else { throw CancellationError() }
             try Task.checkCancellation()

@@ -45,7 +45,9 @@ struct BenchCommand: AsyncParsableCommand {
             sequential loops (--operations each of four kinds, for each of coord, the floor, \
             coord on its completion executor and the peer), then --duration twice. The peer's \
             start and its 100 warm-up rounds take a few seconds, whatever --operations is. \
-            --claims adds --claim-warm-up jobs and then the N timed ones, --watchers 20 timed writes.
+            --claims adds --claim-warm-up jobs and then the N timed ones, --watchers 20 timed writes. \
+            Jobs that have not all run within a minute and 50ms a job (a scheduler that slow, or \
+            stuck), or a job's handler run twice, end the bench with status 1: give fewer --claims.
 
             The peer needs python3 with kazoo (ZooKeeper) or etcd3gw (etcd): \
             python3 -m pip install kazoo etcd3gw; --peer none measures without it. A peer that \
