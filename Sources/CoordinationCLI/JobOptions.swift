@@ -31,7 +31,7 @@ struct JobOptions: ParsableArguments {
         help: ArgumentHelp(
             "Placement: compete, round-robin, random, least-loaded, weighted, consistent-hash, broadcast.", valueName: "s"))
     var strategy: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed or timed-out attempt (default 0, at most \(JobOptions.maxRetries)).", valueName: "n")) var retries: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed or timed-out attempt (default 0, at most \(RetryPolicy.mostRetries)).", valueName: "n")) var retries: Int?
     @Option(
         parsing: .unconditional,
         help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s; a duration such as 500ms, 30s).", valueName: "d"))
@@ -75,7 +75,7 @@ struct JobOptions: ParsableArguments {
             throw CommandLineProblem("--shards must be between 1 and \(JobSpec.maxShards), got \(shards)")
         }
         if let retries, retries < 0 { throw CommandLineProblem("--retries must be 0 or more, got \(retries)") }
-        if let retries, let problem = Self.retriesProblem(retries) { throw CommandLineProblem("--retries \(problem)") }
+        if let retries, let problem = RetryPolicy.tooManyRetries(retries) { throw CommandLineProblem("--retries \(problem)") }
         let misfirePolicy = try CommandLineProblem.checking("--misfire") { () throws(CoordinationError) in
             try misfire.map(JobValueSpellings.misfire) ?? .fireOnceNow
         }
@@ -145,18 +145,6 @@ struct JobOptions: ParsableArguments {
         // broadcast job, a bad or too long id, a payload too large) is named by the job's check.
         try CommandLineProblem.checking { () throws(CoordinationError) in try spec.validate(now: now) }
         return spec
-    }
-
-    /// The most retries a job may have: far more than any failure is worth retrying, short of
-    /// what a worker's count of a job's attempts overflows at (`Int.max` crashed every worker that
-    /// claimed the job, over and over).
-    static let maxRetries = 1_000_000
-
-    /// Why `retries` is too many (after the option or field that gave it); `nil` when it is not.
-    static func retriesProblem(_ retries: Int) -> String? {
-        guard retries > maxRetries else { return nil }
-        return "must be at most \(maxRetries), got \(retries): at the longest back-off between attempts (1m by default) that "
-            + "is retrying for about two years; a job that should not give up is better a recurring one (cron or every)"
     }
 
     /// The longest shell command, in bytes: Linux refuses a longer single argument to a program

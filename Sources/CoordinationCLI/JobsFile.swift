@@ -42,11 +42,11 @@ enum JobsFile {
                 try JobsFileValues.refuseMisfireOfOneShot(object, job: name)
                 let data = try JSONSerialization.data(withJSONObject: object)
                 let spec = try decoder.decode(JobSpec.self, from: data)
-                try spec.validate()
-                // Not the job's own check (which has no upper bound): see ``JobOptions/maxRetries``.
-                if let problem = JobOptions.retriesProblem(spec.retry.maxRetries) {
+                // Named by its field here: the job's own check says "retries".
+                if let problem = RetryPolicy.tooManyRetries(spec.retry.maxRetries) {
                     throw CoordinationError(.invalidConfiguration, "\(name): \"retry\".\"maxRetries\" \(problem)")
                 }
+                try spec.validate()
                 specs.append(spec)
             } catch let error as CoordinationError {
                 throw CoordinationError(error.code, "\(source): \(error.message)")

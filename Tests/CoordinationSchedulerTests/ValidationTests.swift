@@ -12,6 +12,8 @@ import Testing
         (JobSpec(id: "j", handler: "h", shards: 2, shardParameters: ["a", "b", "c"]), "3 shard parameters given for 2 shards"),
         (JobSpec(id: "j", handler: "h", timeout: .zero), "timeout must be positive"),
         (JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: -1)), "retries must not be negative"),
+        (JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: .max)), "retries must be at most 1000000, got \(Int.max)"),
+        (JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: 1_000_001)), "retries must be at most 1000000, got 1000001"),
         (JobSpec(id: "j", handler: "h", schedule: .every(.milliseconds(1), start: nil)), "fixed rate interval must be at least 10ms"),
         (JobSpec(id: "j", handler: "h", shards: 2, placement: .broadcast), "a broadcast job cannot also be sharded"),
         (JobSpec(id: "j", handler: "h", schedule: .cron(try! CronExpression("0 0 0 31 2 *"))), "cron expression '0 0 0 31 2 *' never fires"),

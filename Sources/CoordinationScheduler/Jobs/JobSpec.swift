@@ -89,6 +89,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
         }
         if let timeout, timeout <= .zero { throw invalid("timeout must be positive, got \(DurationText.format(timeout))") }
         if retry.maxRetries < 0 { throw invalid("retries must not be negative, got \(retry.maxRetries)") }
+        if let problem = RetryPolicy.tooManyRetries(retry.maxRetries) { throw invalid("retries \(problem)") }
         if retry.backoffBase <= .zero { throw invalid("retry back-off base must be positive") }
         if retry.backoffCap < retry.backoffBase { throw invalid("retry back-off cap must be at least its base") }
         if case .every(let interval, _) = schedule, interval < Self.shortestInterval {
@@ -228,6 +229,19 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 
     /// `true` when a run that just ended attempt `attempt` unsuccessfully may run again.
     public func allowsAnother(after attempt: Int) -> Bool { attempt <= maxRetries }
+
+    /// The most retries a job may have (``JobSpec/validate(now:layout:)``): far more than any
+    /// failure is worth retrying, short of what a worker's count of a job's attempts overflows at
+    /// (`Int.max` crashed every worker that claimed the job, over and over).
+    public static let mostRetries = 1_000_000
+
+    /// Why `retries` is too many, to follow the name of the field or option that gave it; `nil`
+    /// when it is not.
+    public static func tooManyRetries(_ retries: Int) -> String? {
+        guard retries > mostRetries else { return nil }
+        return "must be at most \(mostRetries), got \(retries): at the longest back-off between attempts (1m by default) "
+            + "that is retrying for about two years; a job that should not give up is better a recurring one (cron or every)"
+    }
 }
 
 /// What the leader does with fire times that passed while nobody materialised them.
