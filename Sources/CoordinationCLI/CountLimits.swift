@@ -1,3 +1,5 @@
+import CoordinationScheduler
+
 /// The ranges of the counts a command takes for its workers, shared where they mean the same
 /// (`coord worker`, `coord run` and `coord bench --claims`). Far beyond what a machine runs
 /// usefully, short of what breaks: a capacity or weight is summed and multiplied by the leader
@@ -5,9 +7,9 @@
 /// handle (a session) of its own.
 enum CountLimits {
     /// A worker's capacity: the handlers (for `coord worker`, shell commands) it runs at once.
-    static let capacity = 1...1024
+    static let capacity = Worker.Configuration.capacities
     /// A worker's share of planned work for the weighted strategy, against the other workers'.
-    static let weight = 1...1000
+    static let weight = Worker.Configuration.weights
     /// Workers in one coord process, each on a store handle (a session) of its own.
     static let inProcessWorkers = 1...64
 

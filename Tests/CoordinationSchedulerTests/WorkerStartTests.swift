@@ -65,8 +65,11 @@ import Testing
                 return error.code == .invalidConfiguration ? error.message : "\(error)"
             }
         }
-        #expect(refusal(Worker.Configuration(capacity: 0))?.contains("capacity must be at least 1") == true)
-        #expect(refusal(Worker.Configuration(weight: 0))?.contains("weight must be at least 1") == true)
+        #expect(refusal(Worker.Configuration(capacity: 0))?.contains("capacity must be between 1 and 1024, got 0") == true)
+        #expect(refusal(Worker.Configuration(capacity: 1025))?.contains("capacity must be between 1 and 1024, got 1025") == true)
+        #expect(refusal(Worker.Configuration(capacity: 1024)) == nil)
+        #expect(refusal(Worker.Configuration(weight: 0))?.contains("weight must be between 1 and 1000, got 0") == true)
+        #expect(refusal(Worker.Configuration(weight: .max))?.contains("weight must be between 1 and 1000, got \(Int.max)") == true)
         var negative = Worker.Configuration()
         negative.helpAfterIdle = .seconds(-1)
         #expect(refusal(negative)?.contains("helpAfterIdle must not be negative") == true)

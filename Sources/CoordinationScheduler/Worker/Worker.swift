@@ -28,6 +28,13 @@ public final class Worker: Service {
         /// This worker's share of the work the `weighted` strategy places, relative to the other
         /// workers' weights; at least 1.
         public var weight: Int
+
+        /// The capacities a worker may have: far more handlers at once than a machine runs
+        /// usefully, short of what breaks. The leader sums the workers' capacities and weights and
+        /// multiplies them (by a job's shards), and one near 2^63 overflowed there.
+        public static let capacities = 1...1024
+        /// The weights a worker may have (see ``capacities``).
+        public static let weights = 1...1000
         /// What the worker offers; a job runs only on workers having all its
         /// ``JobSpec/requiredLabels`` with the same values.
         public var labels: [String: String]
@@ -177,11 +184,11 @@ public final class Worker: Service {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(CoordinationError) {
         if let problem = Self.idProblem(id) { throw CoordinationError(.invalidConfiguration, problem) }
-        guard configuration.capacity >= 1 else {
-            throw CoordinationError(.invalidConfiguration, "worker capacity must be at least 1, got \(configuration.capacity)")
-        }
-        guard configuration.weight >= 1 else {
-            throw CoordinationError(.invalidConfiguration, "worker weight must be at least 1, got \(configuration.weight)")
+        for (name, value, range) in [
+            ("capacity", configuration.capacity, Configuration.capacities), ("weight", configuration.weight, Configuration.weights),
+        ] where !range.contains(value) {
+            throw CoordinationError(
+                .invalidConfiguration, "worker \(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
         }
         if let help = configuration.helpAfterIdle, help < .zero {
             throw CoordinationError(
