@@ -21,6 +21,15 @@ extension ConfigReader {
         return value
     }
 
+    /// A whole number within `range`.
+    package func intSetting(_ key: String, in range: ClosedRange<Int>) throws(CoordinationError) -> Int? {
+        guard let value = try intSetting(key, minimum: range.lowerBound) else { return nil }
+        guard value <= range.upperBound else {
+            throw invalidSetting(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
     package func boolSetting(_ key: String) throws(CoordinationError) -> Bool? {
         try setting(key, expecting: "true or false") { try $0.requiredBool(forKey: $1) }
     }

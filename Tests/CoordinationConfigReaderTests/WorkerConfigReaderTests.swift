@@ -58,6 +58,8 @@ struct WorkerConfigReaderTests {
             ("capacity", ["capacity": 0], "at least 1, got 0"),
             ("capacity", ["capacity": "lots"], "must be a whole number"),
             ("weight", ["weight": -2], "at least 1, got -2"),
+            ("capacity", ["capacity": 1025], "between 1 and 1024, got 1025"),
+            ("weight", ["weight": 1001], "between 1 and 1000, got 1001"),
             ("labels", ["labels": R.list(["zone"])], "'zone', which is not key=value"),
             ("labels", ["labels": R.list(["=a"])], "not key=value"),
             ("gracePeriod", ["gracePeriod": "-1s"], "not a duration"),

@@ -7,8 +7,8 @@ extension Worker.Configuration {
     /// file, …); every key is optional and defaults to the plain initialiser's value.
     ///
     /// ## Configuration keys
-    /// - `capacity` (int, default `4`, at least 1): how many handlers run at once.
-    /// - `weight` (int, default `1`, at least 1): the share of planned work for the weighted strategy.
+    /// - `capacity` (int, default `4`, from 1 to 1024): how many handlers run at once.
+    /// - `weight` (int, default `1`, from 1 to 1000): the share of planned work for the weighted strategy.
     /// - `labels` (string list of `key=value`, default none): what jobs may require of the worker,
     ///   such as `["zone=a", "disk=ssd"]` (`zone=a,disk=ssd` in an environment variable).
     /// - `gracePeriod` (string, default `10s`): how long a graceful shutdown waits for running runs.
@@ -38,8 +38,8 @@ extension Worker.Configuration {
             labels[String(parts[0])] = String(parts[1])
         }
         self.init(
-            capacity: try config.intSetting("capacity", minimum: 1) ?? defaults.capacity,
-            weight: try config.intSetting("weight", minimum: 1) ?? defaults.weight,
+            capacity: try config.intSetting("capacity", in: Self.capacities) ?? defaults.capacity,
+            weight: try config.intSetting("weight", in: Self.weights) ?? defaults.weight,
             labels: labels,
             gracePeriod: try config.durationSetting("gracePeriod", allowZero: true) ?? defaults.gracePeriod,
             loadDelay: try config.durationSetting("loadDelay", allowZero: true) ?? defaults.loadDelay,
