@@ -254,9 +254,11 @@ func isSessionLost(_ error: any Error) -> Bool {
         try await waitForEntries(observer, path) { !before.isSubset(of: $0) }
         try await held.release()
         let got = try await outcome(of: waiting, "the waiter to get in")
-        if case .failure(let error as CoordinationError) = got, [.unavailable, .connectionLoss].contains(error.code) {
+        if case .failure(let error as CoordinationError) = got, [.unavailable, .connectionLoss, .sessionExpired].contains(error.code) {
             // Allowed: a waiter need not ride out lost contact (ZooKeeper's expiry drill cuts
-            // the connection, and a listing may fall in the cut); it must leave no entry.
+            // the connection, and a listing may fall in the cut), nor an expiry that its queueing
+            // again meets before the handle is in its new session (ZooKeeper tells a create made
+            // then that the session expired; seen under load); it must leave no entry.
         } else {
             let (session, entries) = try got.get()
             #expect(session != old, "the lease names the new session")
