@@ -350,23 +350,30 @@ enum JobControl {
             commandName: "cancel", abstract: "Cancel jobs' active runs (the schedules stay).",
             discussion: """
                 Pending runs are removed; running ones are asked to stop (their workers record them \
-                as cancelled). Prints a line for each job given, naming it: what was done, or that \
-                the job had no active run. \(JobControl.missingRule("cancels the others' runs"))
+                as cancelled). Prints a line for each job whose runs it cancelled, naming it and \
+                what was done; a job with no active run is noted on stderr, as pause and resume \
+                note theirs. \(JobControl.missingRule("cancels the others' runs"))
                 """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The ids of the jobs whose runs to cancel.") var ids: [String]
         func run() async throws {
             try await EachJob.act(global, ids: ids, othersDone: "the others' runs were cancelled") { scheduler, id in
-                StandardStreams.writeLine(Self.summary(of: try await scheduler.cancel(id), job: id))
+                // stdout carries what was done, for scripts; that nothing was is a note, as pause's.
+                if let done = Self.summary(of: try await scheduler.cancel(id), job: id) {
+                    StandardStreams.writeLine(done)
+                } else {
+                    StandardStreams.writeError("coord: note: \(id) has no active run: nothing to cancel")
+                }
             }
         }
 
-        static func summary(of cancellation: Scheduler.Cancellation, job: String) -> String {
+        /// What was cancelled of `job`'s runs, nil when it had none active.
+        static func summary(of cancellation: Scheduler.Cancellation, job: String) -> String? {
             func runs(_ count: Int) -> String { count == 1 ? "1 run" : "\(count) runs" }
             var parts: [String] = []
             if !cancellation.removed.isEmpty { parts.append("removed \(runs(cancellation.removed.count)) pending") }
             if !cancellation.askedToStop.isEmpty { parts.append("asked \(runs(cancellation.askedToStop.count)) running to stop") }
-            return parts.isEmpty ? "\(job) has no active run: nothing to cancel" : "\(job): " + parts.joined(separator: ", ")
+            return parts.isEmpty ? nil : "\(job): " + parts.joined(separator: ", ")
         }
     }
 }
