@@ -11,17 +11,11 @@ import Synchronization
 final class CutOffCloser: Sendable {
     private let stop = AsyncStream<Void>.makeStream()
 
-    private let stopped = Atomic<Bool>(false)
-
     /// Says that the workers are stopping; ``run(_:grace:closed:)`` then starts counting.
     func stopping() {
-        stopped.store(true, ordering: .relaxed)
         stop.continuation.yield()
         stop.continuation.finish()
     }
-
-    /// Whether ``stopping()`` was called.
-    var isStopping: Bool { stopped.load(ordering: .relaxed) }
 
     private let closedOne = Atomic<Bool>(false)
 

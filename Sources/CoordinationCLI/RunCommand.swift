@@ -303,21 +303,21 @@ struct RunCommand: AsyncParsableCommand {
 
         func signalled(_ number: Int32) async {
             let name = Shutdown.name(of: number)
-            guard signal == nil else { forceExit(name, number) }
+            if let first = signal { forceExit(Shutdown.name(of: number, after: first), number) }
             signal = number
             if stopped { return }
             await drain()
             let grace = DurationText.format(RunCommand.gracePeriod)
             let after = onMemory ? "then they are stopped" : "then they go back to pending, for other workers"
             await progress.note(
-                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (\(name) again exits at once)")
+                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (another SIGINT or SIGTERM exits at once)")
         }
 
         /// Ends the process now. Its commands die with it (``ShellJobHandler/supervisor``); its
         /// runs stay claimed until its sessions end, as a killed worker's would.
         private func forceExit(_ name: String, _ number: Int32) -> Never {
             let held = heldAtStop.keys.sorted()
-            var line = "coord: \(name) again: exiting at once"
+            var line = "coord: \(name): exiting at once"
             if !held.isEmpty {
                 line += onMemory
                     ? "; \(held.joined(separator: ", ")) \(held.count == 1 ? "ends" : "end") with this process (memory://)"
@@ -329,6 +329,12 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         static func name(of number: Int32) -> String { number == SIGTERM ? "SIGTERM" : number == SIGINT ? "SIGINT" : "signal \(number)" }
+
+        /// A later signal as its note names it: "again" only when it repeats the first, since a
+        /// SIGINT after a SIGTERM is the first SIGINT ("SIGINT after SIGTERM").
+        static func name(of number: Int32, after first: Int32) -> String {
+            number == first ? "\(name(of: number)) again" : "\(name(of: number)) after \(name(of: first))"
+        }
     }
 
     /// A job none of this command's workers can run would wait forever (and `--until-idle` with

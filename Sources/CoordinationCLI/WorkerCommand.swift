@@ -27,7 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
             worker as draining, and the others take over its share of the jobs at once), running \
             commands get --grace to finish, what is left is handed back to other workers; then \
             coord exits 0. A SIGINT while it stops (Ctrl-C again) exits at once (130): its runs \
-            are taken over once its session ends; SIGTERM again does not cut the drain short. When the store is out of reach, coord waits for it no \
+            are taken over once its session ends; a later SIGTERM does not cut the drain short. When the store is out of reach, coord waits for it no \
             longer than --grace and a second. Logs go \
             to stderr (--log-level info shows claims and runs). A store that cannot be reached \
             yet is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
@@ -96,15 +96,19 @@ struct WorkerCommand: AsyncParsableCommand {
             let grace = workerConfiguration.gracePeriod
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask {
+                    // The signal that started the stop, which names the later ones.
+                    var first: Int32?
                     for await signal in signals.signals {
                         let name = RunCommand.Shutdown.name(of: signal.number)
-                        if closer.isStopping {
+                        if let first {
                             // Ctrl-C again is someone impatient; SIGTERM again is more often a
                             // supervisor or script repeating itself, which must not cut the drain short.
-                            if signal.number == SIGINT { Self.exitAtOnce(signal.number) }
-                            StandardStreams.writeError("coord: \(name) again: still stopping (SIGINT exits at once)")
+                            let later = RunCommand.Shutdown.name(of: signal.number, after: first)
+                            if signal.number == SIGINT { Self.exitAtOnce(signal.number, named: later) }
+                            StandardStreams.writeError("coord: \(later): still stopping (SIGINT exits at once)")
                             continue
                         }
+                        first = signal.number
                         StandardStreams.writeError(
                             "coord: \(name): stopping; no new runs start, running commands have \(DurationText.format(grace)) to finish, "
                                 + "then they go back to pending, for other workers (SIGINT or Ctrl-C now exits at once)")
@@ -130,9 +134,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     /// Ends the process on a SIGINT while it stops. Its commands die with it (``ShellJobHandler``'s
     /// supervisor); its runs stay claimed until its session ends, as a killed worker's would.
-    private static func exitAtOnce(_ number: Int32) -> Never {
+    private static func exitAtOnce(_ number: Int32, named name: String) -> Never {
         StandardStreams.writeError(
-            "coord: \(RunCommand.Shutdown.name(of: number)) again: exiting at once; other workers take over its runs once its session ends, within its TTL")
+            "coord: \(name): exiting at once; other workers take over its runs once its session ends, within its TTL")
         // _exit, not exit: other threads still run, and must not see the process torn down under them.
         _exit(128 + number)
     }

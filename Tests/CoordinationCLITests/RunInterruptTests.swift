@@ -181,7 +181,7 @@ struct RunInterruptTests {
         let pids = started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
         #expect(pids.count == 2, "\(started)")
         kill(run.process.processIdentifier, SIGINT)
-        _ = try await run.line(containing: "SIGINT again exits at once")
+        _ = try await run.line(containing: "another SIGINT or SIGTERM exits at once")
         let clock = ContinuousClock()
         let signalledAt = clock.now
         kill(run.process.processIdentifier, SIGINT)
@@ -198,6 +198,29 @@ struct RunInterruptTests {
         let deadline = clock.now + .seconds(5)
         while !pids.allSatisfy(SchedulerProcessTests.hasEnded) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(pids.allSatisfy(SchedulerProcessTests.hasEnded), "still running: \(pids.filter { !SchedulerProcessTests.hasEnded($0) })")
+        for pid in pids where !SchedulerProcessTests.hasEnded(pid) { kill(pid, SIGKILL) }
+        await handles.closeAll()
+    }
+
+    @Test("a SIGINT after a SIGTERM exits at once with status 130, named as following the SIGTERM, not as a SIGINT again", arguments: TestBackend.all)
+    func interruptAfterTerminateExitsAtOnce(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(Self.url(backend, handles))
+        let (run, started, _) = try await Self.startTwoShards(coord, url)
+        let pids = started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
+        kill(run.process.processIdentifier, SIGTERM)
+        _ = try await run.line(containing: "coord: SIGTERM: stopping")
+        kill(run.process.processIdentifier, SIGINT)
+        let (status, _) = await run.exit()
+
+        #expect(status == 130, "\(run.stderrText)")
+        let last = run.stderrText.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("coord: SIGINT after SIGTERM: exiting at once"), "\(run.stderrText)")
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while !pids.allSatisfy(SchedulerProcessTests.hasEnded) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         for pid in pids where !SchedulerProcessTests.hasEnded(pid) { kill(pid, SIGKILL) }
         await handles.closeAll()
     }

@@ -99,7 +99,8 @@ struct WorkerStopTests {
         kill(worker.process.processIdentifier, SIGINT)
         let status = await MigrateCommandTests.exit(of: worker.process, limit: .seconds(10)).status
         #expect(status == 128 + SIGINT, "\(worker.stderr)")
-        #expect(worker.stderr.contains("coord: SIGINT again: exiting at once"), "\(worker.stderr)")
+        // The first SIGINT, named as what it follows, not "again" (as it once was).
+        #expect(worker.stderr.contains("coord: SIGINT after SIGTERM: exiting at once"), "\(worker.stderr)")
         // The command dies with the worker (its supervisor sees the worker go).
         let commandGone = try await withDeadline("the command to end", limit: .seconds(10)) {
             while kill(command, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
