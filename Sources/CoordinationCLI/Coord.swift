@@ -38,8 +38,8 @@ public struct Coord: AsyncParsableCommand {
                 \(ExitStatus.helpTable)
                 A bad value of a command's own option or argument is a usage error (64); in a \
                 global setting (option, environment or config file), a store URL or a jobs file \
-                it is 7. lock and elect pass a SIGINT, SIGTERM or SIGHUP on to their command and exit \
-                with its status.
+                it is 7. lock, elect and members --join pass a SIGINT, SIGTERM or SIGHUP on to \
+                their command and exit with its status.
                 On failure coord prints exactly one line on stderr: "coord: <what is wrong>".
 
                 EXAMPLES

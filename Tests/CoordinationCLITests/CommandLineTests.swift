@@ -232,5 +232,9 @@ struct CommandLineTests {
         for text in ["memory://[NAME]", "zookeeper://[USER:PASSWORD@]HOST[:PORT]", "etcd[s]://[USER:PASSWORD@][HOST[:PORT]", "11  a lock or leadership was lost", "COORD_STORE", "COORD_CONFIG", "in-process"] {
             #expect(result.stdoutText.contains(text), "\(text)")
         }
+        // Every command that runs a command holding something forwards signals to it; the help
+        // once left members --join out. Words are compared unwrapped: help wraps at 80 columns.
+        let words = result.stdoutText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("lock, elect and members --join pass a SIGINT, SIGTERM or SIGHUP on to their command"), "\(result.stdoutText)")
     }
 }
