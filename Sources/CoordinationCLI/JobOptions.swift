@@ -186,21 +186,16 @@ struct JobOptions: ParsableArguments {
     /// only one value could be kept).
     static func labels(_ text: String?, option: String) throws -> [String: String] {
         guard let text, !text.isEmpty else { return [:] }
-        var labels: [String: String] = [:]
-        for pair in text.split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                let why = parts.count < 2 ? "has no '='" : parts[0].isEmpty ? "has no key before '='" : "has no value after '='"
+        do {
+            return try LabelPairs.labels(text.split(separator: ","))
+        } catch {
+            switch error {
+            case .malformed(let pair, let why):
                 throw CommandLineProblem("\(option): '\(pair)' \(why); write key=value pairs, comma-separated (zone=eu,disk=ssd)")
+            case .repeated(let key, let first, let second):
+                throw CommandLineProblem("\(option): '\(key)' is given twice (\(key)=\(first) and \(second)); a label has one value: give it once")
             }
-            let key = String(parts[0])
-            if let first = labels[key] {
-                throw CommandLineProblem(
-                    "\(option): '\(key)' is given twice (\(key)=\(first) and \(pair)); a label has one value: give it once")
-            }
-            labels[key] = String(parts[1])
         }
-        return labels
     }
 }
 

@@ -50,6 +50,12 @@ struct WorkerConfigReaderTests {
         let bad = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: ["WORKER_CAPACITY": "lots"]))
         let error = try #require(R.error { _ = try Worker.Configuration(config: bad.scoped(to: "worker")) })
         #expect(error.message.contains("configuration key 'capacity'") && error.message.contains("WORKER_CAPACITY"), "\(error.message)")
+
+        let twice = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: ["WORKER_LABELS": "zone=a,zone=b"]))
+        let repeated = try #require(R.error { _ = try Worker.Configuration(config: twice.scoped(to: "worker")) })
+        #expect(
+            repeated.message.contains("configuration key 'labels'") && repeated.message.contains("EnvironmentVariablesProvider")
+                && repeated.message.contains("gives 'zone' twice (zone=a and zone=b)"), "\(repeated.message)")
     }
 
     @Test("bad values name their key and the provider")
@@ -61,7 +67,10 @@ struct WorkerConfigReaderTests {
             ("capacity", ["capacity": 1025], "between 1 and 1024, got 1025"),
             ("weight", ["weight": 1001], "between 1 and 1000, got 1001"),
             ("labels", ["labels": R.list(["zone"])], "'zone', which is not key=value"),
-            ("labels", ["labels": R.list(["=a"])], "not key=value"),
+            ("labels", ["labels": R.list(["=a"])], "'=a', which is not key=value: it has no key before '='"),
+            ("labels", ["labels": R.list(["zone="])], "'zone=', which is not key=value: it has no value after '='"),
+            // Refused as coord worker --labels refuses it, rather than keeping the last value.
+            ("labels", ["labels": R.list(["zone=a", "disk=ssd", "zone=b"])], "gives 'zone' twice (zone=a and zone=b)"),
             ("gracePeriod", ["gracePeriod": "-1s"], "not a duration"),
             ("stabilisation", ["stabilisation": 5], "must be a duration such as 10s"),
             ("finishedJobRetention", ["finishedJobRetention": "always"], "not a duration"),

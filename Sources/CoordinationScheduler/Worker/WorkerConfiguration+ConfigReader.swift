@@ -10,7 +10,8 @@ extension Worker.Configuration {
     /// - `capacity` (int, default `4`, from 1 to 1024): how many handlers run at once.
     /// - `weight` (int, default `1`, from 1 to 1000): the share of planned work for the weighted strategy.
     /// - `labels` (string list of `key=value`, default none): what jobs may require of the worker,
-    ///   such as `["zone=a", "disk=ssd"]` (`zone=a,disk=ssd` in an environment variable).
+    ///   such as `["zone=a", "disk=ssd"]` (`zone=a,disk=ssd` in an environment variable); a key
+    ///   given twice is refused, as `coord worker --labels` refuses it.
     /// - `gracePeriod` (string, default `10s`): how long a graceful shutdown waits for running runs.
     /// - `loadDelay` (string, default `20ms`): how long a fully busy worker waits before claiming
     ///   under the load-aware `compete` strategy.
@@ -29,13 +30,19 @@ extension Worker.Configuration {
     /// - Throws: `invalidConfiguration` naming the key of a bad value.
     public init(config: ConfigReader) throws(CoordinationError) {
         let defaults = Self()
-        var labels: [String: String] = [:]
-        for pair in try config.stringListSetting("labels") ?? [] {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw config.invalidSetting("labels", "has '\(pair)', which is not key=value")
+        let pairs = try config.stringListSetting("labels") ?? []
+        let labels: [String: String]
+        do {
+            // The command line's rule (coord worker --labels): a key given twice is refused, not
+            // left to its last value.
+            labels = try LabelPairs.labels(pairs)
+        } catch {
+            switch error {
+            case .malformed(let pair, let why):
+                throw config.invalidSetting("labels", "has '\(pair)', which is not key=value: it \(why)")
+            case .repeated(let key, let first, let second):
+                throw config.invalidSetting("labels", "gives '\(key)' twice (\(key)=\(first) and \(second)); a label has one value: give it once")
             }
-            labels[String(parts[0])] = String(parts[1])
         }
         self.init(
             capacity: try config.intSetting("capacity", in: Self.capacities) ?? defaults.capacity,
