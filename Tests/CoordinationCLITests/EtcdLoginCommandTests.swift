@@ -5,11 +5,12 @@ import Testing
 /// `coord kv` against a private etcd with authentication enabled (the shared one's auth is never touched).
 @Suite("coord against an etcd with auth enabled", .serverLoadLimit)
 struct EtcdLoginCommandTests {
-    static let password = "pw-\(UUID().uuidString.prefix(8))"
+    /// With a '/', which a store URL's password must percent-encode.
+    static let password = "pw/\(UUID().uuidString.prefix(8))"
 
     /// A wrong password said "etcd refused the request: etcdserver: authentication failed,
     /// invalid user ID or password": neither which user was refused nor where the password came from.
-    @Test("a wrong password exits 10 naming the user and where to fix it, never the password; the right one from a file works", MigrateCommandTests.etcdBinary)
+    @Test("a wrong password exits 10 naming the user and where to fix it, never the password; the right one from a file works, and in a store URL with its '/' written %2F", MigrateCommandTests.etcdBinary)
     func wrongPasswordNamesTheUserAndTheFix() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-login-")
         defer { cluster.stopAll() }
@@ -38,5 +39,15 @@ struct EtcdLoginCommandTests {
         #expect(put.status == 0, "\(put.stderr)")
         let get = try await coord.run(["--password-file", rightFile, "kv", "get", "/a"])
         #expect(get.status == 0 && get.stdoutText == "1", "\(get.stderr)")
+
+        // In a store URL the password's '/' is written %2F, and decoded before the login; as it
+        // is, it is refused before any I/O, with a message that says to write %2F.
+        let encoded = Self.password.replacingOccurrences(of: "/", with: "%2F")
+        let inURL = try await coord.run(["--store", "etcd://root:\(encoded)@\(endpoint)/app", "config", "check"])
+        #expect(inURL.status == 0 && inURL.stdoutText.contains("ok: etcd"), "\(inURL.stdoutText)\(inURL.stderr)")
+        let raw = try await coord.run(["--store", "etcd://root:\(Self.password)@\(endpoint)/app", "config", "check"])
+        #expect(raw.status == 7 && raw.stderr.contains("percent-encode any '/', '?' or '#' in them (%2F, %3F, %23)"), "\(raw.stderr)")
+        let secretPart = try #require(Self.password.split(separator: "/").last)
+        #expect(!inURL.stdoutText.contains(secretPart) && !inURL.stderr.contains(secretPart) && !raw.stderr.contains(secretPart))
     }
 }
