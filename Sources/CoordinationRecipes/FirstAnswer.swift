@@ -2,9 +2,9 @@ import Synchronization
 
 /// Waits at most a while for an answer, without waiting for the work that gives it to end: a
 /// task group would, and a request to a store out of reach ends only at its time-out.
-enum FirstAnswer {
+package enum FirstAnswer {
     /// `work`'s answer if it comes within `limit`, else `nil`; `work` runs on, its answer unused.
-    static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
+    package static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
         let answered = Once()
         return await withCheckedContinuation { continuation in
             // Each resumes the continuation only if it is first.
