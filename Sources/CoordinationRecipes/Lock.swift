@@ -20,9 +20,10 @@ public struct Lock: Sendable {
     }
 
     /// Waits for the lock. With a `timeout`, gives up once it has waited that long for the
-    /// holders ahead and returns `nil` (leaving no entry behind); the store's own round trips do
-    /// not count, so a free lock is taken even with a zero timeout. Without one, waits until
-    /// acquired or cancelled.
+    /// holders ahead and returns `nil` (leaving no entry behind; with the server silent, it returns
+    /// about a second after the timeout, and its entry is removed once contact is back, or ends
+    /// with the session); the store's own round trips do not count, so a free lock is taken even
+    /// with a zero timeout. Without one, waits until acquired or cancelled.
     public func acquire(timeout: Duration? = nil, value: [UInt8] = []) async throws -> LockLease? {
         try await acquirer.acquire(timeout: timeout, value: value)
     }
@@ -194,14 +195,47 @@ struct QueueAcquirer: Sendable {
                     waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(ofAnyOf: ahead) }
                 }
                 if !waited {
-                    await queue.leaveSurely(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
+                    await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
                     return nil
                 }
             }
         } catch {
             // Cancelled or failed while waiting: leave no entry behind to block the others.
-            await queue.leaveSurely(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
+            await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
             throw error
+        }
+    }
+
+    /// How long one attempt at removing the entry of an acquisition that gives up may go
+    /// unanswered before the acquisition returns and leaves the removal to go on by itself: far
+    /// more than a delete takes while the store answers, far less than a silent server makes it.
+    static let removalWait = Duration.seconds(1)
+
+    /// Removes the entry of an acquisition that gives up, through store errors, retried while
+    /// the session may live and once contact is back in it
+    /// (``StoreFailure/retryingUntilSessionEnds(in:by:_:)``), and waits for that while the store
+    /// answers: while each attempt gets an answer within ``removalWait`` (failed deletes retried)
+    /// and the handle is in contact. A server gone silent had it wait for as long as the session
+    /// could live, two TTLs from the last contact: `acquire(timeout:)` returned that long after
+    /// its timeout, and `coord lock --timeout 3s` exited after 11 s. The removal then goes on in
+    /// its own task; an ephemeral entry ends with its session anyway. Not with a marker of the
+    /// caller's (`afterReconnecting` false): its next join could take the entry for its own, so
+    /// the removal must be over before it returns.
+    private func leave(_ key: Key, session sessionID: String, afterReconnecting: Bool) async {
+        let queue = queue
+        guard afterReconnecting else {
+            await queue.leaveSurely(key, session: sessionID, afterReconnecting: false)
+            return
+        }
+        let store = store
+        let attempts = RemovalAttempts()
+        // Not the caller's task: a cancelled caller (cancelling is one way to give up) still
+        // waits for it, and the removal outlives the wait.
+        let removal = Task {
+            await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID, attempts.watching { try await queue.leave(key) })
+        }
+        while await FirstAnswer.within(Self.removalWait / 2, { await removal.value }) == nil {
+            guard attempts.unanswered < Self.removalWait, [.connected, .reconnected].contains(store.session.state) else { return }
         }
     }
 }

@@ -80,6 +80,8 @@ final class SuspendableStore: ForwardingStore {
     let subscriptions = Broadcast(0)
     /// How many of them are still open (their reader has neither ended nor let go of them).
     let openSubscriptions = Broadcast(0)
+    /// How many watches were asked for: a waiter in a queue asks for one once it waits.
+    let watches = Broadcast(0)
 
     init(_ base: any CoordinationStore, failsCallsWhileSuspended: Bool = false) {
         self.base = base
@@ -146,6 +148,11 @@ final class SuspendableStore: ForwardingStore {
     func children(of key: Key) async throws -> [String] {
         try pass()
         return try await base.children(of: key)
+    }
+
+    func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        watches.update { $0 += 1 }
+        return base.watch(key, scope: scope)
     }
 }
 
