@@ -88,8 +88,13 @@ enum HeldCommand {
             // Out of contact (the hold was lost to it), each call would wait out a time-out
             // before coord could exit: a supervisor restarting coord must not wait for tidying.
             guard [.connected, .reconnected].contains(store.session.state) else { return }
-            guard let record = try? await store.get(key), record.value.isEmpty, !record.isEphemeral else { return }
-            try? await store.delete(key, ifVersion: record.version, recursive: false)
+            // Nor when the server went silent so recently that the handle still counts itself in
+            // contact (a lock given up at its --timeout just then): a second is plenty for two
+            // requests to a server that answers.
+            _ = await FirstAnswer.within(.seconds(1)) {
+                guard let record = try? await store.get(key), record.value.isEmpty, !record.isEphemeral else { return }
+                try? await store.delete(key, ifVersion: record.version, recursive: false)
+            }
         }
         do {
             let result = try await body()

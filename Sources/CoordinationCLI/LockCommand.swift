@@ -55,7 +55,7 @@ struct LockCommand: AsyncParsableCommand {
                     let lock = Lock(store: store, path: key, logger: context.logger)
                     // Acquired here rather than by withLock(timeout:), so that giving up is coord's
                     // own line and status (12), the command not started.
-                    guard let lease = try await lock.acquire(timeout: limit) else {
+                    guard let lease = try await Self.acquire(lock, timeout: limit) else {
                         throw RecipeError.notAcquired(
                             "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
                     }
@@ -66,5 +66,30 @@ struct LockCommand: AsyncParsableCommand {
             }
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// How long past --timeout coord waits for a store that does not answer: far more than the
+    /// round trips of taking a free lock, far less than a request's own time-out (10 s on etcd).
+    static let storeAllowance = Duration.seconds(2)
+
+    /// `lock.acquire(timeout:)`, given up with status 12 once the store has not answered
+    /// ``storeAllowance`` past `timeout`: --timeout counts only the wait for the holders ahead,
+    /// but a server gone silent before coord queued, or before it looked at the queue, held a
+    /// request until its own time-out (exit 9 after 10 s on etcd with --timeout 3s). The lock
+    /// was not acquired within what the user allowed, which is what 12 says; the message says
+    /// why. An entry the abandoned attempt may have made ends with the session, which coord closes.
+    static func acquire(_ lock: Lock, timeout: Duration?) async throws -> LockLease? {
+        guard let timeout else { return try await lock.acquire() }
+        let attempt = Task { try await lock.acquire(timeout: timeout) }
+        let outcome = await withTaskCancellationHandler {
+            await FirstAnswer.within(timeout + storeAllowance) { await attempt.result }
+        } onCancel: {
+            attempt.cancel()
+        }
+        if let outcome { return try outcome.get() }
+        attempt.cancel()
+        throw RecipeError.notAcquired(
+            "lock \(lock.path) was not acquired within \(DurationText.format(timeout)): the store did not answer for "
+                + "\(DurationText.format(storeAllowance)) more (is it overloaded or out of reach?); the command did not run")
     }
 }

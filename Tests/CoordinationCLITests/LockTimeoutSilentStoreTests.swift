@@ -1,0 +1,105 @@
+import Coordination
+import CoordinationLocalServers
+import CoordinationTestSupport
+import CoordinationRecipes
+import Foundation
+import Testing
+@testable import CoordinationCLI
+
+/// `coord lock --timeout` whose store goes silent while it waits, through a relay that stops
+/// passing anything on (a partition: requests hang rather than fail).
+@Suite(.serverLoadLimit) struct LockTimeoutSilentStoreTests {
+    /// It exited 12 only after 11 s on ZooKeeper and 12 s on etcd with a 3 s timeout and a 6 s
+    /// TTL: the removal of its entry was retried for as long as the session could live (two
+    /// TTLs from the last contact), and on etcd a request made as the server went silent waited
+    /// out its time-out, then exited 9. Here the TTL is 10 s and etcd's request time-out 30 s, so
+    /// that the old ways take 17 s or more; the bound is the timeout and 7 s more: 2 s for a
+    /// request the store did not answer (or a second for the entry's removal), a second for
+    /// tidying the lock's key, up to 2 s for closing the handle, and a loaded machine's lag.
+    /// Measured: 4.0 to 7.5 s on either.
+    @Test(
+        "coord lock --timeout whose store goes silent while it waits exits 12 soon after its timeout; its entry ends with its session",
+        arguments: RecipeAcceptanceTests.servers)
+    func silentStoreWhileWaiting(backend: TestBackend) async throws {
+        try backend.require()
+        let namespace = TestBackend.freshNamespace("lock-timeout-silent")
+        let ttl = Duration.seconds(10)
+        let direct = try #require(backend.url(namespace, ttl: ttl)) + (backend.name == "etcd" ? "&timeout=30s" : "")
+        let relay = try WorkerWaitsForStoreTests.relay(to: backend)
+        defer { relay.stop() }
+        let holder = try LineProcess(
+            CoordProcess.binary.path, ["--store", direct, "lock", "busy", "--", "sh", "-c", "echo holding; exec sleep 600"])
+        defer { holder.stop() }
+        #expect(try await holder.nextLine(within: .seconds(20)) == "holding")
+        let observer = try await backend.open(namespace, ttl)
+        defer { Task { await observer.close() } }
+        let path = try Key("/locks/busy")
+
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let timeout = Duration.seconds(3)
+        let relayed = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
+        let waiting = Task { try await coord.run(["--store", relayed, "lock", "busy", "--timeout", "3s", "--", "echo", "ran"]) }
+        try await waitForEntries(2, under: path, in: observer)
+        // Queued: its timeout ends at most 3 s from now.
+        let silent = ContinuousClock.now
+        relay.blackHole()
+        let result = try await waiting.value
+        let took = silent.duration(to: .now)
+        #expect(result.status == 12, "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "the command did not run")
+        // Given up in the wait, or in a store call made just as the relay stopped (the listing
+        // of the queue), which says so.
+        #expect(result.stderrLines.last?.hasPrefix("coord: lock /locks/busy was not acquired within 3s") == true, "\(result.stderr)")
+        #expect(took < timeout + .seconds(7), "coord exited \(took) after its store went silent")
+
+        // Its entry goes with its session, and blocks nobody after that.
+        try await waitForEntries(1, under: path, in: observer)
+        holder.kill(SIGTERM)
+        #expect(try await holder.exitStatus(within: .seconds(20)) == 143)
+        let next = try await coord.run(["--store", direct, "lock", "busy", "--timeout", "10s", "--", "true"])
+        #expect(next.status == 0, "\(next.stderr)")
+        let root = try await backend.open(.root, .seconds(5))
+        try? await root.delete(namespace, ifVersion: nil, recursive: true)
+        await root.close()
+    }
+
+    /// A store silent before coord has queued: the join's create held coord until the request's
+    /// own time-out (10 s on etcd), whatever --timeout said, and it then exited 9. It now gives
+    /// up with 12 once the store has not answered for `storeAllowance` past the timeout.
+    @Test func aStoreSilentBeforeQueueingGivesUpSoonAfterTheTimeout() async throws {
+        let store = SilentCreates(try await TestBackend.memory.open(TestBackend.freshNamespace("lock-silent-join"), .seconds(10)))
+        defer { Task { await store.close() } }
+        let lock = Lock(store: store, path: try Key("/locks/silent"))
+        let started = ContinuousClock.now
+        await #expect(
+            throws: RecipeError.notAcquired(
+                "lock /locks/silent was not acquired within 1s: the store did not answer for 2s more (is it overloaded or out of reach?); the command did not run")
+        ) {
+            _ = try await withDeadline("coord to give up", limit: .seconds(20)) { try await LockCommand.acquire(lock, timeout: .seconds(1)) }
+        }
+        #expect(started.duration(to: .now) >= .seconds(1) + LockCommand.storeAllowance, "the store was given its allowance")
+    }
+
+    /// Waits until `key` has exactly `count` children (queue entries).
+    private func waitForEntries(_ count: Int, under key: Key, in store: any CoordinationStore) async throws {
+        try await withDeadline("\(count) entries under \(key)", limit: .seconds(30)) {
+            var records: [Key: Record] = [:]
+            for try await event in store.watch(key, scope: .children) {
+                records.apply(event)
+                if records.keys.filter({ $0.parent == key }).count == count { return }
+            }
+        }
+    }
+}
+
+/// A store whose creates never answer (until cancelled), as a server gone silent just before.
+private final class SilentCreates: ForwardingStore {
+    let base: any CoordinationStore
+    init(_ base: any CoordinationStore) { self.base = base }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        try await Task.sleep(for: .seconds(3600))
+        throw CancellationError()
+    }
+}
