@@ -195,10 +195,7 @@ struct RunInterruptTests {
         #expect(last.contains("long/") && !stdout.contains("summary:"), "\(run.stderrText)\n\(stdout)")
         if backend.name != "memory" { #expect(last.contains("abandoned to takeover"), "\(last)") }
         // The commands die with the process (their lifeline), as a killed worker's do.
-        let deadline = clock.now + .seconds(5)
-        while !pids.allSatisfy(SchedulerProcessTests.hasEnded) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(pids.allSatisfy(SchedulerProcessTests.hasEnded), "still running: \(pids.filter { !SchedulerProcessTests.hasEnded($0) })")
-        for pid in pids where !SchedulerProcessTests.hasEnded(pid) { kill(pid, SIGKILL) }
+        try await Self.expectEnded(pids)
         await handles.closeAll()
     }
 
@@ -218,10 +215,17 @@ struct RunInterruptTests {
         #expect(status == 130, "\(run.stderrText)")
         let last = run.stderrText.split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.hasPrefix("coord: SIGINT after SIGTERM: exiting at once"), "\(run.stderrText)")
+        try await Self.expectEnded(pids)
+        await handles.closeAll()
+    }
+
+    /// Expects the commands `pids` to end within 5 s of coord's exit (their lifeline sees it
+    /// gone), and kills any left so that none outlives the test.
+    static func expectEnded(_ pids: [pid_t]) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         while !pids.allSatisfy(SchedulerProcessTests.hasEnded) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(pids.allSatisfy(SchedulerProcessTests.hasEnded), "still running: \(pids.filter { !SchedulerProcessTests.hasEnded($0) })")
         for pid in pids where !SchedulerProcessTests.hasEnded(pid) { kill(pid, SIGKILL) }
-        await handles.closeAll()
     }
 }
