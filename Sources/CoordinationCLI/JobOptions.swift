@@ -193,7 +193,7 @@ struct JobOptions: ParsableArguments {
             case .malformed(let pair, let why):
                 throw CommandLineProblem("\(option): '\(pair)' \(why); write key=value pairs, comma-separated (zone=eu,disk=ssd)")
             case .repeated(let key, let first, let second):
-                throw CommandLineProblem("\(option): '\(key)' is given twice (\(key)=\(first) and \(second)); a label has one value: give it once")
+                throw CommandLineProblem("\(option): '\(key)' is given twice (\(first) and \(second)); a label has one value: give it once")
             }
         }
     }

@@ -20,7 +20,7 @@ package enum LabelPairs {
                 throw .malformed(pair: String(pair), why: why)
             }
             let key = String(parts[0])
-            if let first = labels[key] { throw .repeated(key: key, first: first, second: String(pair)) }
+            if let value = labels[key] { throw .repeated(key: key, first: "\(key)=\(value)", second: String(pair)) }
             labels[key] = String(parts[1])
         }
         return labels

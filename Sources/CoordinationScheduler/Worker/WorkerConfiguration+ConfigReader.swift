@@ -41,7 +41,7 @@ extension Worker.Configuration {
             case .malformed(let pair, let why):
                 throw config.invalidSetting("labels", "has '\(pair)', which is not key=value: it \(why)")
             case .repeated(let key, let first, let second):
-                throw config.invalidSetting("labels", "gives '\(key)' twice (\(key)=\(first) and \(second)); a label has one value: give it once")
+                throw config.invalidSetting("labels", "gives '\(key)' twice (\(first) and \(second)); a label has one value: give it once")
             }
         }
         self.init(
