@@ -1,3 +1,4 @@
+import CoordinationRecipes
 import Foundation
 import Subprocess
 import Synchronization
@@ -43,8 +44,9 @@ enum ChildCommand {
         let guarded = try? await watchdog?.start(mark: mark)
         if let helper = guarded?.pid { leftovers.spare(helper) }
         let termination: TerminationStatus
+        let killedByWatchdog: Bool
         do {
-            termination = try await Subprocess.run(
+            let execution = try await Subprocess.run(
                 executable,
                 arguments: Arguments(arguments),
                 environment: .inherit.updating(updates),
@@ -67,11 +69,11 @@ enum ChildCommand {
                 forwarder?.exited()
                 // While the command is a zombie, its process id is not reused.
                 await leftovers.end(grace: grace)
-                if await guarded?.finish() == true {
-                    StandardStreams.writeError(
-                        "coord: note: \(program) was killed by its watchdog: coord was stopped or frozen for longer than what it held could be trusted")
-                }
-            }.terminationStatus
+                // Whether the watchdog killed it.
+                return await guarded?.finish() == true
+            }
+            termination = execution.terminationStatus
+            killedByWatchdog = execution.closureResult
         } catch is SubprocessError {
             _ = await guarded?.finish()
             // It never started: say why, and give the status a shell gives (127 not found, 126 not runnable).
@@ -87,6 +89,13 @@ enum ChildCommand {
         switch termination {
         case .exited(let code): ended = Int32(code)
         case .signaled(let signal): ended = 128 + Int32(signal)
+        }
+        // coord was frozen for longer than what it held could be trusted: the hold is lost,
+        // whichever coord learns first on waking, its session's end or the command's (whose
+        // status, the watchdog's SIGKILL, said nothing of the hold: 137 or 11 by a race).
+        if killedByWatchdog {
+            throw RecipeError.sessionLost(
+                "coord was stopped or frozen for longer than what it held could be trusted, and its watchdog killed \(program)")
         }
         return ended ?? ExitStatus.failure.rawValue
     }

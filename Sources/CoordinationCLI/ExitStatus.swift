@@ -53,7 +53,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .unsupported: "the backend cannot do this"
         case .unavailable: "the store cannot be reached; a write's outcome is unknown"
         case .accessDenied: "credentials missing, wrong or not allowed"
-        case .lost: "a lock or leadership was lost; the command was stopped"
+        case .lost: "a lock, leadership or membership was lost; the command was stopped"
         case .notAcquired: "the lock was not acquired within --timeout; the command did not run"
         case .runsFailed: "coord run --until-idle: a run ended failed, timed out or abandoned"
         }

@@ -229,7 +229,7 @@ struct CommandLineTests {
         defer { coord.removeDirectory() }
         let result = try await coord.run(["--help"])
         #expect(result.status == 0)
-        for text in ["memory://[NAME]", "zookeeper://[USER:PASSWORD@]HOST[:PORT]", "etcd[s]://[USER:PASSWORD@][HOST[:PORT]", "11  a lock or leadership was lost", "COORD_STORE", "COORD_CONFIG", "in-process"] {
+        for text in ["memory://[NAME]", "zookeeper://[USER:PASSWORD@]HOST[:PORT]", "etcd[s]://[USER:PASSWORD@][HOST[:PORT]", "11  a lock, leadership or membership was lost", "COORD_STORE", "COORD_CONFIG", "in-process"] {
             #expect(result.stdoutText.contains(text), "\(text)")
         }
         // Every command that runs a command holding something forwards signals to it; the help
