@@ -129,6 +129,11 @@ struct RunInterruptTests {
         return (run, started, starts)
     }
 
+    /// The process ids the shards' commands wrote as the last word of their start lines.
+    static func commandPIDs(_ started: [String]) -> [pid_t] {
+        started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
+    }
+
     static func url(_ backend: TestBackend, _ handles: TestHandles) -> String? {
         backend.name == "memory" ? "memory://" : backend.url(handles.namespace, ttl: handles.ttl)
     }
@@ -178,7 +183,7 @@ struct RunInterruptTests {
         defer { coord.removeDirectory() }
         let url = try #require(Self.url(backend, handles))
         let (run, started, _) = try await Self.startTwoShards(coord, url)
-        let pids = started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
+        let pids = Self.commandPIDs(started)
         #expect(pids.count == 2, "\(started)")
         kill(run.process.processIdentifier, SIGINT)
         _ = try await run.line(containing: "another SIGINT or SIGTERM exits at once")
@@ -206,7 +211,7 @@ struct RunInterruptTests {
         defer { coord.removeDirectory() }
         let url = try #require(Self.url(backend, handles))
         let (run, started, _) = try await Self.startTwoShards(coord, url)
-        let pids = started.compactMap { $0.split(separator: " ").last.flatMap { pid_t($0) } }
+        let pids = Self.commandPIDs(started)
         kill(run.process.processIdentifier, SIGTERM)
         _ = try await run.line(containing: "coord: SIGTERM: stopping")
         kill(run.process.processIdentifier, SIGINT)
