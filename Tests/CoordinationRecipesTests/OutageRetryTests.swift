@@ -55,6 +55,9 @@ import Testing
         let suspendable = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
         let waiting = Task { try await kind.acquire(suspendable, path) }
         try await waitForEntries(observer, path, count: 2)
+        // Waiting, not still listing the queue after its join: a listing cut off by the
+        // suspension would end it with the lost contact rather than the cancellation.
+        try await withDeadline("the waiter to wait") { await suspendable.watches.reach(1) }
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
