@@ -91,9 +91,9 @@ struct BenchClaims: Sendable {
                 guard try await Self.within(limit, { try await warmed.allRan() }) != nil,
                     try await Self.within(limit, { try await Self.waitForSuccesses(warmUp, of: "warm-", store: clientStore, layout: layout) }) != nil
                 else {
-                    throw Failure(
+                    throw BenchFailure(
                         "\(warmed.count) of \(warmUp) warm-up jobs had run after \(DurationText.format(limit)), the bench's limit; "
-                            + Failure.tooSlow)
+                            + Self.tooSlow)
                 }
             }
             let lostInWarmUp = running.reduce(0) { $0 + $1.0.claimsLost }
@@ -111,15 +111,15 @@ struct BenchClaims: Sendable {
             }
             let submitting = clock.now - start
             guard try await Self.within(limit, { try await ran.allRan() }) != nil else {
-                throw Failure("\(ran.count) of \(jobs) no-op jobs had run after \(DurationText.format(limit)), the bench's limit; " + Failure.tooSlow)
+                throw BenchFailure("\(ran.count) of \(jobs) no-op jobs had run after \(DurationText.format(limit)), the bench's limit; " + Self.tooSlow)
             }
             let elapsed = clock.now - start
             guard
                 let perWorker = try await Self.within(limit, { try await Self.waitForSuccesses(jobs, of: "noop-", store: clientStore, layout: layout) })
             else {
-                throw Failure(
+                throw BenchFailure(
                     "every no-op job ran, but the history did not show \(jobs) successes after \(DurationText.format(limit)), the bench's limit; "
-                        + Failure.tooSlow)
+                        + Self.tooSlow)
             }
             await stop(running, handles)
             let claimsLost = running.reduce(0) { $0 + $1.0.claimsLost } - lostInWarmUp
@@ -134,19 +134,10 @@ struct BenchClaims: Sendable {
         }
     }
 
-    /// The measure failed although the store answered: its jobs did not all run in time, or one
-    /// ran twice. Not a ``CoordinationError``: `unavailable` would make coord exit 9, which says
-    /// the store could not be reached; coord exits 1, any other failure, as for the peer's
-    /// (``BenchPeerFailure``).
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-
-        /// The end of a time limit's message: what it may mean, and what to do.
-        static let tooSlow =
-            "it allows a minute and 50ms a job, so the scheduler on this store is that slow, or stuck: give fewer --claims "
-            + "and --claim-warm-up, and see coord's log (--log-level info) for what held it up"
-    }
+    /// The end of a time limit's message (``BenchFailure``): what it may mean, and what to do.
+    static let tooSlow =
+        "it allows a minute and 50ms a job, so the scheduler on this store is that slow, or stuck: give fewer --claims "
+        + "and --claim-warm-up, and see coord's log (--log-level info) for what held it up"
 
     /// `body`'s result, or `nil` when it takes longer than `limit` (then it is cancelled).
     private static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
@@ -234,7 +225,7 @@ final class HandlerTally: Sendable {
         var wakes = changes.makeAsyncIterator()
         while true {
             let (count, twice) = state.withLock { ($0.ran.count, $0.twice) }
-            if let twice { throw BenchClaims.Failure("the handler of job \(twice) ran twice") }
+            if let twice { throw BenchFailure("the handler of job \(twice) ran twice") }
             if count >= expected { return }
             guard await wakes.next() != nil else { throw CancellationError() }
             try Task.checkCancellation()

@@ -60,7 +60,7 @@ enum BenchPeer: String, Sendable, CaseIterable {
                 }
             }
         } catch let error as SubprocessError {
-            throw BenchPeerFailure("python3 could not run the \(rawValue) peer (\(error)); is python3 installed? (--peer none measures coord alone)")
+            throw BenchFailure("python3 could not run the \(rawValue) peer (\(error)); is python3 installed? (--peer none measures coord alone)")
         }
         let stderr = outcome.standardError.split(separator: "\n").last.map(String.init) ?? ""
         switch outcome.closureResult {
@@ -69,21 +69,13 @@ enum BenchPeer: String, Sendable, CaseIterable {
         case .failure(let error) where !(error is BenchPeerSession.Ended):
             throw error  // coord's own side failed; the peer only saw its input end
         default:
-            throw BenchPeerFailure(
+            throw BenchFailure(
                 "the \(rawValue) peer failed (\(outcome.terminationStatus)): \(stderr.isEmpty ? "no message (or it printed something that is not its reply)" : stderr)"
                     + (stderr.contains("No module named") || stderr.contains("ModuleNotFoundError")
                         ? "; install it with python3 -m pip install \(rawValue) (compose/native install does), or measure coord alone with --peer none"
                         : ""))
         }
     }
-}
-
-/// The peer could not run, or failed: a missing python3 or module, or the peer's own error. Not
-/// a ``CoordinationError``: its codes would say the store was out of reach (9) or could not do
-/// this (8), and neither is so; coord exits 1, "any other failure", with the peer's words.
-struct BenchPeerFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A running peer, driven one request line at a time (see ``BenchPeerScripts``). Its sequential

@@ -19,7 +19,7 @@ struct HandlerTallyTests {
         tally.note("a")
         tally.note("a")
         // The bench's own failure (status 1), not the store's: CoordinationError.unavailable said it was out of reach (9).
-        await #expect(throws: BenchClaims.Failure.self) { try await tally.allRan() }
+        await #expect(throws: BenchFailure.self) { try await tally.allRan() }
     }
 
     @Test func aCancelledWaitEnds() async throws {
