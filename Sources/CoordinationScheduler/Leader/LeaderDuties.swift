@@ -160,7 +160,7 @@ struct LeaderDuties: Sendable {
             do {
                 let placed = try await materialise(
                     spec: spec, state: state, seen: seen, version: version, latest: latest, total: total, now: now, active: active,
-                    workers: workers, stable: stable, load: load ?? [:], planner: &planner)
+                    seenRuns: view.runNames(ofJob: id), workers: workers, stable: stable, load: load ?? [:], planner: &planner)
                 for worker in placed { load?[worker, default: 0] += 1 }
             } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
                 // Our view is behind (the state moved on, the runs exist, or a run it shows has
@@ -196,10 +196,13 @@ struct LeaderDuties: Sendable {
     ///   - state: the state to move on from: the view's, or that with its resume settled.
     ///   - seen: the state the view shows, when `state` is not it: the store must still hold it.
     ///   - load: every worker's load (``load(running:pending:)``), for planned placement.
+    ///   - seenRuns: the names of the job's runs the view holds (those that do not decode too);
+    ///     `nil` for those of `active`.
     @discardableResult
     func materialise(
         spec: JobSpec, state: JobState, seen: JobState? = nil, version: Int64, latest: Date, total: Int, now: Date, active: [ViewRun],
-        workers: [String: WorkerInfo], stable: Bool, load: [String: Int] = [:], planner: inout PlacementState
+        seenRuns: Set<String>? = nil, workers: [String: WorkerInfo], stable: Bool, load: [String: Int] = [:],
+        planner: inout PlacementState
     ) async throws -> [String] {
         try await requireUnchanged(spec: spec, state: seen ?? state, version: version)
         let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
@@ -216,6 +219,9 @@ struct LeaderDuties: Sendable {
         // last of them would otherwise skip a fire time for a run that is no more. (One check is
         // enough: when it has ended, the view is behind and the leader looks again.)
         var stillActive: [Coordination.Operation] = []
+        if fire != nil && (spec.overlap == .replace || (spec.overlap == .skip && active.isEmpty)) {
+            try await requireNoUnseenRuns(of: spec.id, seen: seenRuns ?? Set(active.map(\.key.name)))
+        }
         if let scheduled = fire, !active.isEmpty {
             switch spec.overlap {
             case .skip:
@@ -402,6 +408,20 @@ struct LeaderDuties: Sendable {
     /// at the same version, and the view's old record must not overwrite the new one: not its
     /// definition, nor its state (the same definition submitted again has a later submission
     /// time, a fixed rate's anchor, and no fire time yet).
+    /// Throws `versionConflict` when the job has runs the view has not had yet. The view can hold
+    /// the state a materialisation wrote without the runs it created in the same transaction (an
+    /// event batch may end between the two): a `skip` job's fire time then queued behind a run it
+    /// did not see, and a `replace` job's left it running. The runs' events are on their way, and
+    /// the leader looks again when they arrive. One read, for those two policies only.
+    func requireNoUnseenRuns(of job: String, seen: Set<String>) async throws {
+        let folder = try layout.runs(of: job)
+        let unseen = try await store.children(of: folder).filter { !seen.contains($0) }
+        guard unseen.isEmpty else {
+            throw CoordinationError(
+                .versionConflict, "job \(job) has runs the leader's view has not had yet: \(unseen.joined(separator: ", "))", key: folder)
+        }
+    }
+
     func requireUnchanged(spec: JobSpec, state: JobState, version: Int64) async throws {
         let key = try layout.job(spec.id)
         guard let stored = try await store.get(key), stored.version == version,

@@ -258,6 +258,9 @@ struct SchedulerView: Sendable {
         return keys.compactMap(run(at:))
     }
 
+    /// The names of the job's active runs, those whose records do not decode included.
+    func runNames(ofJob job: String) -> Set<String> { Set(runKeysByJob[job]?.map(\.name) ?? []) }
+
     /// `true` when every active run of the job is held (``isHeld(_:)``).
     func allRunsHeld(ofJob job: String) -> Bool {
         runKeysByJob[job]?.allSatisfy { runsByKey[$0]?.value.map(isHeld) ?? false } ?? true
