@@ -88,17 +88,27 @@ final class SuspendableStore: ForwardingStore {
         self.failsCallsWhileSuspended = failsCallsWhileSuspended
     }
 
+    /// Held while an injected event is sent and while a real one is passed on, so that a real
+    /// event read before the first injection cannot reach a stream after it: a late `connected`
+    /// behind an injected `suspended` had a session guard disarm its deadline, and a leader
+    /// never stepped down (seen once under load).
+    private let order = Mutex(())
+
     func suspend(lastContact: ContinuousClock.Instant) {
         let now = base.session
         cut.store(failsCallsWhileSuspended, ordering: .sequentiallyConsistent)
-        injected.send(SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: lastContact))
+        order.withLock { _ in
+            injected.send(SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: lastContact))
+        }
     }
 
     /// Reports contact regained in the same session (the server still held it), as `reconnected`.
     func resume() {
         let now = base.session
         cut.store(false, ordering: .sequentiallyConsistent)
-        injected.send(SessionEvent(state: .reconnected, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now))
+        order.withLock { _ in
+            injected.send(SessionEvent(state: .reconnected, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now))
+        }
     }
 
     private func pass() throws {
@@ -113,8 +123,10 @@ final class SuspendableStore: ForwardingStore {
         let (stream, continuation) = AsyncStream<SessionEvent>.makeStream()
         let injected = injected
         let base = base
-        let real = Task {
-            for await event in base.sessionEvents() where injected.current == nil { continuation.yield(event) }
+        let real = Task { [self] in
+            for await event in base.sessionEvents() {
+                order.withLock { _ in if injected.current == nil { continuation.yield(event) } }
+            }
             // The handle closed: so does this stream, whatever was injected.
             continuation.finish()
         }
