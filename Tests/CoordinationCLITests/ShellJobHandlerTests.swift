@@ -112,6 +112,36 @@ struct ShellJobHandlerTests {
         #expect(output == RunOutput(stdoutTail: "fine\n"))
     }
 
+    /// Megabytes on both streams (stderr first, so a handler reading one stream at a time would
+    /// block on the other's full pipe) end the run with the last 4 KB of each.
+    @Test("a command's huge stdout and stderr end the run with bounded tails")
+    func hugeOutputKeepsBoundedTails() async throws {
+        let command = #"head -c 3000000 /dev/zero | tr '\0' e >&2; head -c 3000000 /dev/zero | tr '\0' o; echo; echo end"#
+        let output = try await withDeadline("the loud command to end", limit: .seconds(60)) {
+            try await ShellJobHandler.run(Self.context(command), grace: .seconds(3))
+        }
+        let out = try #require(output.stdoutTail)
+        #expect(out.hasSuffix("ooo\nend\n") && out.utf8.count == ShellJobHandler.tailLimit, "\(out.utf8.count) bytes")
+        #expect(output.stderrTail == String(repeating: "e", count: ShellJobHandler.tailLimit))
+    }
+
+    /// A command that starts something in the background and exits ends its run then, with its
+    /// status: what it started is not waited for, nor stopped (it holds neither the run's claim nor
+    /// a watchdog, as README says), even while it keeps the output pipes open.
+    @Test("a command that leaves a background process behind ends its run at its own exit")
+    func backgroundProcessOutlivesTheRun() async throws {
+        let (fifo, cleanup) = try Self.fifo()
+        defer { cleanup() }
+        let command = #"sleep 60 & echo "$!" > "\#(fifo)"; echo done"#
+        let handler = Task { try await ShellJobHandler.run(Self.context(command), grace: .milliseconds(300)) }
+        let child = try #require(pid_t(try await withDeadline("the command to start") { try await SchedulerProcessTests.readLine(fromFIFO: fifo) }))
+        defer { kill(child, SIGKILL) }
+        // Well within the background sleep's minute.
+        let output = try await withDeadline("the handler to return at the command's exit", limit: .seconds(30)) { try await handler.value }
+        #expect(output == RunOutput(stdoutTail: "done\n"))
+        #expect(!SchedulerProcessTests.hasEnded(child), "left running: the run is over, the process is on its own")
+    }
+
     @Test("the SIGKILL after a stop's SIGTERM comes within half the self-fencing margin, at most 3 s after it")
     func graceFitsTheSelfFencingMargin() {
         #expect(ShellJobHandler.grace(sessionTTL: .seconds(10)) == .seconds(1))
