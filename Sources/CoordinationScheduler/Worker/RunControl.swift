@@ -5,7 +5,7 @@ import Synchronization
 /// record's version it last wrote) and the request to stop it.
 final class RunControl: Sendable {
     enum StopReason: Sendable, Hashable {
-        /// The job was cancelled or replaced.
+        /// The job was cancelled, replaced or removed.
         case cancelRequested
         /// The worker is shutting down and its grace period is over: hand the run back.
         case shutdown
