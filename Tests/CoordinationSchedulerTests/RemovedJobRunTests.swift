@@ -2,12 +2,35 @@ import Coordination
 import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// A job removed while one of its runs is running: `remove` deletes the run and its claim
 /// without waiting for the handler, so the attempt must stop, and what it writes when it ends
 /// must not land on whatever the job's keys hold by then.
 @Suite(.serverLoadLimit) struct RemovedJobRunTests {
+    /// Once armed, fires `ended` when the end of a run has been decided: a transaction that
+    /// deletes a claim (the end written, or refused) has returned or thrown, or a claim was read
+    /// (to find it is no longer the attempt's, which ends it without a write).
+    final class EndOfRunSpy: ForwardingStore {
+        let base: any CoordinationStore
+        let ended = Signal()
+        let armed = Mutex(false)
+
+        init(_ base: any CoordinationStore) { self.base = base }
+
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            let endsARun = operations.contains { if case .delete(let key, _) = $0 { key.name == SchedulerLayout.claimName } else { false } }
+            defer { if endsARun && armed.withLock({ $0 }) { ended.fire() } }
+            return try await base.transaction(operations)
+        }
+
+        func get(_ key: Key) async throws -> Record? {
+            defer { if key.name == SchedulerLayout.claimName && armed.withLock({ $0 }) { ended.fire() } }
+            return try await base.get(key)
+        }
+    }
+
     /// The handler of a removed job's run is stopped, even when its worker saw only the run's
     /// deletion (on ZooKeeper a watch re-reads, and may find the run gone rather than asked to
     /// stop): here the job's keys are deleted without the cancel request `remove` writes first.
@@ -31,5 +54,67 @@ import Testing
             try await store.delete(key, ifVersion: nil, recursive: true)
         }
         try await withDeadline("the handler of the deleted run to be cancelled") { await cancelled.wait() }
+    }
+
+    /// A one-shot job removed while its run's handler is still stopping, then added again as it
+    /// was: the new run has the old one's id, and its record the version the old attempt last
+    /// wrote. The old attempt's progress and end must be refused, not land on the new run (the
+    /// end deleted it and its claim under the worker running it, whose success was then never
+    /// recorded).
+    @Test(arguments: SchedulerBackend.all)
+    func aStaleAttemptDoesNotEndARunOfTheSameIdAddedAgain(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let firstStarted = Signal()
+        let firstRelease = Signal()
+        let oldContext = Shared<RunContext?>(nil)
+        let old: JobHandler = { context in
+            oldContext.withLock { $0 = context }
+            firstStarted.fire()
+            // Ignores cancellation: still at work after the removal.
+            await Task { await firstRelease.wait() }.value
+            return RunOutput(message: "the removed job's run")
+        }
+        let spy = Shared<EndOfRunSpy?>(nil)
+        try await cluster.startWorker("old", handlers: ["h": old]) { store in
+            let wrapped = EndOfRunSpy(store)
+            spy.withLock { $0 = wrapped }
+            return wrapped
+        }
+        let oldStore = try #require(spy.value)
+        let client = try await cluster.client()
+        let spec = JobSpec(id: "job", handler: "h", schedule: .once(at: Date(timeIntervalSince1970: 1_700_000_000)))
+        try await client.submit(spec)
+        try await withDeadline("the first run to start") { await firstStarted.wait() }
+        let oldRun = try #require(try await client.activeRuns(of: "job").first)
+        try await client.remove("job")
+
+        let secondStarted = Signal()
+        let secondRelease = Signal()
+        let new: JobHandler = { _ in
+            secondStarted.fire()
+            await secondRelease.wait()
+            return RunOutput(message: "the new job's run")
+        }
+        try await cluster.startWorker("new", handlers: ["h": new])
+        try await client.submit(spec)
+        try await withDeadline("the new run to start") { await secondStarted.wait() }
+        let newRun = try #require(try await client.activeRuns(of: "job").first)
+        #expect(newRun.record.run == oldRun.record.run && newRun.version == oldRun.version, "the same id, at the same version")
+        let stale = try #require(oldContext.value)
+        await #expect(throws: SchedulerError.fenced(job: "job", run: stale.run)) { try await stale.progress("stale") }
+        #expect(try await client.activeRuns(of: "job").first?.record.progress == nil)
+
+        oldStore.armed.withLock { $0 = true }
+        firstRelease.fire()
+        try await withDeadline("the old attempt's end") { await oldStore.ended.wait() }
+        let runs = try await client.activeRuns(of: "job")
+        #expect(runs.count == 1 && runs.first?.record.worker == "new" && runs.first?.token == newRun.token, "\(runs)")
+        #expect(try await client.history(of: "job").isEmpty, "nothing of the removed job's run in the new job's history")
+
+        secondRelease.fire()
+        let history = try await cluster.waitForHistory("the new run's success") { successes("job")($0) }
+        #expect(history.map(\.worker) == ["new"])
+        #expect(history.map(\.message) == ["the new job's run"])
     }
 }

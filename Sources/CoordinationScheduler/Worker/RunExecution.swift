@@ -403,9 +403,18 @@ struct RunExecution: Sendable {
             if !(count.map(historyRoom.recordsHandBack(entries:)) ?? false) { entries = [] }
         }
         let room = historyRoom
+        // Asked to stop, the run may have been removed with its job (its claim with it) and the
+        // job added again: a run of the same id then has a record whose version started over,
+        // and may equal our fence. Only our own claim, by its revision, makes the run still ours.
+        let mayBeRemoved = control.stops.current == .cancelRequested
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             do {
+                if mayBeRemoved, try await !claimIsOurs(claim) {
+                    logger.info(
+                        "write refused: the run's claim is no longer ours", metadata: ["job": "\(record.job)", "run": "\(record.run)"])
+                    return false
+                }
                 try await history.transact(job: record.job, entries: entries, room: room) {
                     let fence = control.fence
                     let last: Coordination.Operation =
@@ -462,10 +471,17 @@ struct RunExecution: Sendable {
         return value.cancelReason
     }
 
+    /// Whether the run's claim is still the one this attempt created: a claim of the same key
+    /// made since (the job removed and added again) has another revision.
+    func claimIsOurs(_ claim: Claim) async throws -> Bool {
+        try await store.get(claim.claimKey)?.createRevision == claim.token
+    }
+
     func writeProgress(_ text: String, claim: Claim, control: RunControl) async throws {
         let claimKey = claim.claimKey
         var record = candidate.record
-        guard let current = try await store.get(runKey), current.version == control.fence else {
+        // The claim first (see ``claimIsOurs(_:)``): the version alone may be a new run's.
+        guard try await claimIsOurs(claim), let current = try await store.get(runKey), current.version == control.fence else {
             throw SchedulerError.fenced(job: record.job, run: record.run)
         }
         record = try current.decoded(RunRecord.self)
