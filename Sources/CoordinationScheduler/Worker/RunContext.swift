@@ -64,7 +64,7 @@ public struct RunContext: Sendable {
     public var session: SessionEvent { claimSession() }
 
     /// Records progress on the run record, fenced: throws ``SchedulerError/fenced(job:run:)`` when
-    /// this attempt no longer owns the run (taken over, cancelled, session lost).
+    /// this attempt no longer owns the run (taken over, cancelled, its job removed, session lost).
     public func progress(_ text: String) async throws {
         try await reportProgress(text)
     }
@@ -98,5 +98,15 @@ public struct RunFailure: Error, Sendable, Hashable {
 
 /// Code a worker runs for a job's handler name. Cancellation (timeout, cancel request, lost
 /// session, shutdown) reaches it as task cancellation; the run ends only once it returns, with
-/// the output tails of what it returns or throws (a ``RunFailure``) then.
+/// the output tails of what it returns or throws (a ``RunFailure``) then. The stop decides the
+/// outcome (timed out, cancelled, handed back), whatever it returns after it.
+///
+/// A handler that ignores cancellation cannot be ended from outside: until it returns, its run
+/// stays claimed, its slot taken and its end unrecorded, so no retry, later run of the job or
+/// hand-back starts beside it, and ``Worker/run()`` does not return. Except once its worker's
+/// session has ended, or its job is removed (``Scheduler/remove(_:)`` does not wait): the claim is
+/// gone, and the run may be taken over (or the job, added again, run) while the handler still
+/// runs. Its writes about the run are then refused (``RunContext/progress(_:)``); anything
+/// else it writes is guarded only by ``RunContext/fencingToken``. So a handler should end within
+/// ``Worker/selfFencingMargin(sessionTTL:)`` of its cancellation.
 public typealias JobHandler = @Sendable (RunContext) async throws -> RunOutput
