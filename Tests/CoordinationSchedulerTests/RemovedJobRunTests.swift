@@ -60,23 +60,29 @@ import Testing
     /// was: the new run has the old one's id, and its record the version the old attempt last
     /// wrote. The old attempt's progress and end must be refused, not land on the new run (the
     /// end deleted it and its claim under the worker running it, whose success was then never
-    /// recorded).
-    @Test(arguments: SchedulerBackend.all)
-    func aStaleAttemptDoesNotEndARunOfTheSameIdAddedAgain(backend: SchedulerBackend) async throws {
+    /// recorded). Also when the attempt was first stopped by its worker's shutdown (its hand-back
+    /// then overwrote the new run).
+    @Test(arguments: SchedulerBackend.all, [false, true])
+    func aStaleAttemptDoesNotEndARunOfTheSameIdAddedAgain(backend: SchedulerBackend, shutdownFirst: Bool) async throws {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let firstStarted = Signal()
         let firstRelease = Signal()
+        let firstCancelled = Signal()
         let oldContext = Shared<RunContext?>(nil)
         let old: JobHandler = { context in
             oldContext.withLock { $0 = context }
             firstStarted.fire()
             // Ignores cancellation: still at work after the removal.
-            await Task { await firstRelease.wait() }.value
+            await withTaskCancellationHandler {
+                await Task { await firstRelease.wait() }.value
+            } onCancel: {
+                firstCancelled.fire()
+            }
             return RunOutput(message: "the removed job's run")
         }
         let spy = Shared<EndOfRunSpy?>(nil)
-        try await cluster.startWorker("old", handlers: ["h": old]) { store in
+        try await cluster.startWorker("old", gracePeriod: .milliseconds(100), handlers: ["h": old]) { store in
             let wrapped = EndOfRunSpy(store)
             spy.withLock { $0 = wrapped }
             return wrapped
@@ -87,7 +93,10 @@ import Testing
         try await client.submit(spec)
         try await withDeadline("the first run to start") { await firstStarted.wait() }
         let oldRun = try #require(try await client.activeRuns(of: "job").first)
+        let stopping = Task { if shutdownFirst { try await cluster.stopWorker("old") } }
+        if shutdownFirst { try await withDeadline("the end of the grace to cancel the handler") { await firstCancelled.wait() } }
         try await client.remove("job")
+        try await withDeadline("the removal to cancel the handler") { await firstCancelled.wait() }
 
         let secondStarted = Signal()
         let secondRelease = Signal()
@@ -111,6 +120,7 @@ import Testing
         let runs = try await client.activeRuns(of: "job")
         #expect(runs.count == 1 && runs.first?.record.worker == "new" && runs.first?.token == newRun.token, "\(runs)")
         #expect(try await client.history(of: "job").isEmpty, "nothing of the removed job's run in the new job's history")
+        try await stopping.value
 
         secondRelease.fire()
         let history = try await cluster.waitForHistory("the new run's success") { successes("job")($0) }

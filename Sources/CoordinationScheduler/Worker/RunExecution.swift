@@ -406,7 +406,8 @@ struct RunExecution: Sendable {
         // Asked to stop, the run may have been removed with its job (its claim with it) and the
         // job added again: a run of the same id then has a record whose version started over,
         // and may equal our fence. Only our own claim, by its revision, makes the run still ours.
-        let mayBeRemoved = control.stops.current == .cancelRequested
+        // Any stop: the first reason is kept, and a removal may follow a shutdown's.
+        let mayBeRemoved = control.stops.current != nil
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             do {
