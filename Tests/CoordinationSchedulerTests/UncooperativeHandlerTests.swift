@@ -151,6 +151,41 @@ import Testing
         #expect(events.firstIndex(of: "job#1 returned")! < events.lastIndex(of: "job#1 start")!, "\(events)")
     }
 
+    /// `--overlap replace` asks the running run to stop and materialises the newer fire time at
+    /// once: with a handler that goes on, the newer run waits for it, on every worker.
+    @Test(arguments: SchedulerBackend.all)
+    func aReplacedHandlerThatGoesOnHoldsBackItsReplacement(backend: SchedulerBackend) async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualWallClock(start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let first = start.addingTimeInterval(1)
+        let deaf = DeafHandler { $0.scheduledAt == first }
+        try await cluster.startWorker("w", handlers: ["deaf": deaf.handler])
+        try await cluster.startWorker("v", handlers: ["deaf": deaf.handler])
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(id: "job", handler: "deaf", schedule: .cron(try CronExpression("* * * * * *")), overlap: .replace))
+        clock.advance(by: 1)
+        try await withDeadline("the first run to start") { await deaf.started.wait() }
+        clock.advance(by: 1)
+        try await withDeadline("the replacement to cancel the handler") { await deaf.cancelled.wait() }
+        // The leader asks the run to stop before it writes the newer fire time's run.
+        _ = try await cluster.waitForRuns(of: "job", "the newer run") { $0.count == 2 }
+        #expect(!(await Self.happens(within: Self.quiet) { await deaf.otherStarted.wait() }), "the newer run started beside it")
+        let stale = try #require(deaf.deafContext.value)
+        let running = try #require(try await client.activeRuns(of: "job").first { $0.record.run == stale.run })
+        #expect(running.record.status == .running && running.token == stale.fencingToken)
+
+        deaf.release.fire()
+        let history = try await cluster.waitForHistory("the replaced run and the next") { successes("job")($0) }
+        let replaced = try #require(history.first { $0.scheduledAt == first })
+        #expect(replaced.outcome == .cancelled)
+        #expect(replaced.message?.hasPrefix("replaced by the fire time ") == true, "\(replaced.message ?? "-")")
+        let events = deaf.events.value
+        #expect(events.firstIndex(of: "job#1 returned")! < events.lastIndex(of: "job#1 start")!, "\(events)")
+    }
+
     /// A graceful shutdown past its grace cannot hand back a run whose handler goes on: the
     /// worker keeps the claim (and does not stop) until the handler returns, then hands it back.
     @Test(arguments: SchedulerBackend.all)
