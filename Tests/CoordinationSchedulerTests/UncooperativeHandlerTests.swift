@@ -220,6 +220,44 @@ import Testing
         #expect(try #require(history.last?.startedAt) >= released)
     }
 
+    /// An expired session is where the worker's hold ends: the run is taken over while a handler
+    /// that goes on still runs (no worker can stop it; see ``JobHandler``). The history says the
+    /// attempt was abandoned, not that it ended; its progress is refused; and its worker, back
+    /// under a new session, still counts it in its capacity (1: another job waits).
+    @Test(arguments: SchedulerBackend.all)
+    func anExpiredWorkersHandlerThatGoesOnKeepsItsSlotAndIsFenced(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let deaf = DeafHandler { $0.worker == "first" }
+        // Not `otherStarted`, which the takeover fires.
+        let otherRan = Signal()
+        let quick: JobHandler = { context in
+            deaf.events.withLock { $0.append("\(context.job)#\(context.attempt) start") }
+            otherRan.fire()
+            return RunOutput()
+        }
+        let (_, firstStore) = try await cluster.startWorker("first", capacity: 1, handlers: ["deaf": deaf.handler, "quick": quick])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "deaf", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt to start") { await deaf.started.wait() }
+        try await cluster.startWorker("second", handlers: ["deaf": deaf.handler])
+        try await backend.expire(firstStore)
+        try await withDeadline("the lost session to cancel the handler") { await deaf.cancelled.wait() }
+        let history = try await cluster.waitForHistory("the takeover") { successes("job")($0) }
+        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
+        #expect(history.map(\.worker) == ["first", "second"])
+        let stale = try #require(deaf.deafContext.value)
+        await #expect(throws: SchedulerError.fenced(job: "job", run: stale.run)) { try await stale.progress("zombie") }
+        try await client.submit(JobSpec(id: "other", handler: "quick"))
+        #expect(!(await Self.happens(within: Self.quiet) { await otherRan.wait() }), "a slot freed while its handler runs")
+
+        deaf.release.fire()
+        _ = try await cluster.waitForHistory("the other job, once the slot is free") { successes("other")($0) }
+        let events = deaf.events.value
+        #expect(events.firstIndex(of: "job#1 returned")! < events.firstIndex(of: "other#1 start")!, "\(events)")
+        #expect(try await client.history(of: "job").map(\.outcome) == [.abandoned, .succeeded], "the fenced-off end did not land")
+    }
+
     /// A worker cut off past its safe window, alone, with a handler that goes on: once it is back
     /// under a new registration its run is abandoned in the store, but it does not claim it
     /// again while the old attempt's handler still runs (nor does that handler's end land).
