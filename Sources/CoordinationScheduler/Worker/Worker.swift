@@ -40,7 +40,8 @@ public final class Worker: Service {
         /// What the worker offers; a job runs only on workers having all its
         /// ``JobSpec/requiredLabels`` with the same values.
         public var labels: [String: String]
-        /// How long a graceful shutdown waits for running runs before handing them back.
+        /// How long a graceful shutdown waits for running runs before cancelling them; each is
+        /// handed back once its handler has returned.
         public var gracePeriod: Duration
         /// For the load-aware `compete` strategy: a fully busy worker waits this long before
         /// claiming, an idle one not at all, so idle workers tend to win.
