@@ -15,8 +15,8 @@ import Synchronization
 /// on it), lets its runs finish for ``Configuration/gracePeriod``,
 /// then hands back what is left (each run set back to pending in a fenced transaction that also
 /// deletes its claim). When cancelled outright it cancels its handlers at once. Either way a run
-/// is handed back once its handler has returned: one that ignores cancellation keeps its run,
-/// its slot and ``run()`` until it does (see ``JobHandler``).
+/// is handed back (or its end recorded) only once its handler has returned: one that ignores
+/// cancellation keeps its run, its slot and ``run()`` until it does (see ``JobHandler``).
 public final class Worker: Service {
     /// How a worker takes part: its capacity, weight and labels, its graceful shutdown, and the
     /// leader's settings it uses while it leads. ``init(config:)`` reads them from a
