@@ -17,10 +17,17 @@ final class CutOffCloser: Sendable {
         stop.continuation.finish()
     }
 
-    private let closedOne = Atomic<Bool>(false)
+    /// The positions, in the list given to ``run(_:grace:closed:)``, of the stores closed here.
+    private let closedStores = Mutex<Set<Int>>([])
 
     /// Whether a store was closed: a worker that failed since, on a closed handle, failed of that.
-    var hasClosed: Bool { closedOne.load(ordering: .acquiring) }
+    var hasClosed: Bool { closedStores.withLock { !$0.isEmpty } }
+
+    /// Whether the store at `index` of the list given to ``run(_:grace:closed:)`` was closed here.
+    /// Asked after a call on it failed, rather than its session's state: a handle refuses calls
+    /// from the start of its close, but its session says `closed` only at the end (on etcd, after
+    /// the lease's revoke, up to 2 s later).
+    func hasClosed(_ index: Int) -> Bool { closedStores.withLock { $0.contains(index) } }
 
     /// After ``stopping()``, waits `grace` and a second's margin, then closes each of `stores` as
     /// soon as it is out of contact, calling `closed` once, for the first it closed. Run it as a
@@ -30,7 +37,7 @@ final class CutOffCloser: Sendable {
         // Cancelled (the workers stopped) before a stop was asked for, or during the grace.
         guard !Task.isCancelled, (try? await Task.sleep(for: grace + .seconds(1))) != nil else { return }
         await withTaskGroup(of: Void.self) { group in
-            for store in stores {
+            for (index, store) in stores.enumerated() {
                 group.addTask {
                     while true {
                         let session = store.session
@@ -41,7 +48,10 @@ final class CutOffCloser: Sendable {
                         let overdue = session.lastContact.advanced(by: session.ttl / 2)
                         if session.state == .suspended || ContinuousClock.now >= overdue {
                             // Said before the close: a worker failing of it is then taken for what it is.
-                            let first = !self.closedOne.exchange(true, ordering: .acquiringAndReleasing)
+                            let first = self.closedStores.withLock { closed in
+                                defer { closed.insert(index) }
+                                return closed.isEmpty
+                            }
                             await store.close()
                             if first { await closed() }
                             return

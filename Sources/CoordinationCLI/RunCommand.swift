@@ -128,6 +128,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         let untilIdle = untilIdle
         let closer = CutOffCloser()
+        // The reading handle too: the summary then says what was last read, at once.
+        let closable = workerStores + [client]
+        let reader = closable.count - 1
         let outcome = try await withThrowingTaskGroup(
             of: Void.self, returning: (finished: [String: RunProgress.Finished], signal: Int32?, heldAtStop: [String: RunProgress.Held]).self
         ) { tasks in
@@ -138,8 +141,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
             tasks.addTask {
-                // The reading handle too: the summary then says what was last read, at once.
-                await closer.run(workerStores + [client], grace: Self.gracePeriod) {
+                await closer.run(closable, grace: Self.gracePeriod) {
                     await progress.note(
                         "coord: the store is out of reach: not waiting for it; a worker's member and runs go when its session ends, within its TTL")
                 }
@@ -160,7 +162,7 @@ struct RunCommand: AsyncParsableCommand {
                 do {
                     for try await activity in scheduler.activity(historySince: started) { await progress.apply(activity) }
                 } catch is CancellationError {
-                } catch where client.session.state != .closed {
+                } catch where !closer.hasClosed(reader) {
                     context.logger.warning("live progress stopped", metadata: ["error": "\(error)"])
                 }
             }
@@ -175,7 +177,7 @@ struct RunCommand: AsyncParsableCommand {
                         }
                     } catch let error as CoordinationError {
                         // Closed while stopping out of reach: the summary says what was last read.
-                        if client.session.state == .closed { return }
+                        if closer.hasClosed(reader) { return }
                         // Contact lost for a while: the workers ride it out, and so does the display.
                         context.logger.warning("cannot read the jobs' outcomes; trying again", metadata: ["error": "\(error)"])
                     }
@@ -203,7 +205,7 @@ struct RunCommand: AsyncParsableCommand {
             } catch let error as CoordinationError {
                 // Stopped by a signal with the store out of reach: what was last read is the summary.
                 guard await shutdown.signal != nil else { throw error }
-                let why = client.session.state == .closed ? "the store is out of reach" : "cannot read the outcomes (\(error.message))"
+                let why = closer.hasClosed(reader) ? "the store is out of reach" : "cannot read the outcomes (\(error.message))"
                 await progress.note("coord: \(why); the summary is as last read")
                 finished = await progress.lastRead
             }

@@ -63,6 +63,38 @@ struct WorkerStopTests {
         await handles.closeAll()
     }
 
+    /// coord run asked its reading handle's session whether the handle was closed. On etcd a
+    /// handle refuses calls from the start of its close, but says `closed` only once its lease's
+    /// revoke is over: a summary read in between said "cannot read the outcomes (the store handle
+    /// is closed)" (a loaded machine let it in), and the live view logged the closed handle as a
+    /// failure. A long TTL makes each revoke wait its whole 2 s (the lease may still live), which
+    /// opens that window every time.
+    @Test("coord run cut off says the store is out of reach even while closing a handle still waits for its lease's revoke")
+    func cutOffRunNamesTheOutageWhileClosing() async throws {
+        let backend = TestBackend.etcd
+        let handles = try TestHandles(backend, ttl: .seconds(20))
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
+        defer { relay.stop() }
+        let run = try SchedulerProcessTests.Background(coord, ["--store", url, "run"], name: "run", keepStdout: true)
+        defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
+        try await run.waitFor(" succeeded on ")
+
+        relay.blackHole()
+        kill(run.process.processIdentifier, SIGINT)
+        let status = await MigrateCommandTests.exit(of: run.process, limit: .seconds(90)).status
+        #expect(status == 130, "\(run.stderr)")
+        #expect(run.stderr.contains("coord: the store is out of reach; the summary is as last read"), "\(run.stderr)")
+        // Nor, while that close went on, did the live view take the closed handle for a failure.
+        let closedTakenForAFailure = run.stderr.split(separator: "\n").filter {
+            $0.contains("the store handle is closed") && ($0.contains("cannot read the jobs' outcomes") || $0.contains("live progress stopped"))
+        }
+        #expect(closedTakenForAFailure.isEmpty, "\(run.stderr)")
+        relay.stop()
+        await handles.closeAll()
+    }
+
     @Test("SIGINT ends a draining worker at once, with 130, and its command with it; SIGTERM again does not", arguments: SchedulerProcessTests.servers)
     func secondSignalExitsAtOnce(backend: TestBackend) async throws {
         let handles = try TestHandles(backend)
