@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// Each handle connects through a ``TCPRelay`` of its own. ``expire(_:timeout:)`` cuts the relay,
 /// so the handle cannot reconnect and win its session back; a second connection straight to the
-/// server takes the session over and closes it; the relay is healed, and the handle, back on the
-/// server, learns that its session expired and starts a new one, as after a real expiry.
+/// server takes the session over and closes it; once the server says the session is over, the
+/// relay is healed, and the handle, back on the server, learns that its session expired and starts
+/// a new one, as after a real expiry.
 public enum ZooKeeperSessionDrill {
     private static let relays = Mutex<[ObjectIdentifier: TCPRelay]>([:])
 
@@ -65,7 +66,7 @@ public enum ZooKeeperSessionDrill {
         let original = store.session.sessionID
         relay.cut()
         do {
-            try await store.closeSessionFromAnotherHandle(hosts: relay.upstreams, timeout: min(timeout, .seconds(30)))
+            try await endOnServer(store, hosts: relay.upstreams, within: min(timeout, .seconds(30)))
         } catch {
             relay.heal()
             throw error
@@ -76,6 +77,23 @@ public enum ZooKeeperSessionDrill {
         }
         if ended == nil {
             throw CoordinationError(.timeout, "the store did not report its session \(original) expired within \(timeout)")
+        }
+    }
+
+    /// Closes `store`'s session from other connections to `hosts` until the server answers one
+    /// of them that the session has expired. A takeover returns once its close is sent, not done,
+    /// and the relay healed then let the handle race it: a server that reads the handle's
+    /// reconnect first drops the session's older connection (ZooKeeper's CLIENT_RECONNECT), the
+    /// close unread with it, and the handle keeps its session for good; the drill then waited out
+    /// its whole time-out for an expiry that could not come. The C client retries a refused
+    /// connection every sixtieth of its session timeout (0.17 s for 10 s), so a server busy for
+    /// longer than that lost the race.
+    private static func endOnServer(_ store: ZooKeeperStore, hosts: [String], within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while try await !store.closeSessionFromAnotherHandle(hosts: hosts, timeout: ContinuousClock.now.duration(to: deadline)) {
+            guard ContinuousClock.now < deadline else {
+                throw CoordinationError(.timeout, "the server did not end session \(store.session.sessionID) within \(limit)")
+            }
         }
     }
 }
