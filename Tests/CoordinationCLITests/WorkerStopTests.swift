@@ -38,7 +38,39 @@ struct WorkerStopTests {
 
     @Test("coord run stopped while cut off from its store ends soon after its grace, with 130 and the summary as last read", arguments: SchedulerProcessTests.servers)
     func cutOffRunStopsSoon(backend: TestBackend) async throws {
-        let handles = try TestHandles(backend, ttl: .seconds(6))
+        let run = try await Self.stopRunCutOff(backend, ttl: .seconds(6))
+        #expect(run.status == 130, "\(run.stderr)")
+        #expect(run.stderr.contains("coord: the store is out of reach; the summary is as last read"), "\(run.stderr)")
+        #expect(run.stdout.contains("summary:"), "\(run.stdout)")
+        // The grace (5 s), a second, losing contact and closing; it used to take 43 s (each read
+        // of the summary waiting out etcd's request time-out) and end with 9.
+        #expect(run.took < .seconds(15), "coord run took \(run.took) to exit")
+    }
+
+    /// coord run asked its reading handle's session whether the handle was closed. On etcd a
+    /// handle refuses calls from the start of its close, but says `closed` only once its lease's
+    /// revoke is over: a summary read in between said "cannot read the outcomes (the store handle
+    /// is closed)" (a loaded machine let it in), and the live view logged the closed handle as a
+    /// failure. A long TTL makes each revoke wait its whole 2 s (the lease may still live), which
+    /// opens that window every time.
+    @Test("coord run cut off says the store is out of reach even while closing a handle still waits for its lease's revoke")
+    func cutOffRunNamesTheOutageWhileClosing() async throws {
+        let run = try await Self.stopRunCutOff(.etcd, ttl: .seconds(20))
+        #expect(run.status == 130, "\(run.stderr)")
+        #expect(run.stderr.contains("coord: the store is out of reach; the summary is as last read"), "\(run.stderr)")
+        // Nor, while that close went on, did the live view take the closed handle for a failure.
+        let closedTakenForAFailure = run.stderr.split(separator: "\n").filter {
+            $0.contains("the store handle is closed") && ($0.contains("cannot read the jobs' outcomes") || $0.contains("live progress stopped"))
+        }
+        #expect(closedTakenForAFailure.isEmpty, "\(run.stderr)")
+    }
+
+    /// Runs `coord run` through a relay until its first run's end is shown live, cuts the relay
+    /// off (a black hole), sends SIGINT, and waits for the exit (timed from the signal).
+    static func stopRunCutOff(
+        _ backend: TestBackend, ttl: Duration
+    ) async throws -> (status: Int32, stdout: String, stderr: String, took: Duration) {
+        let handles = try TestHandles(backend, ttl: ttl)
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
@@ -53,46 +85,9 @@ struct WorkerStopTests {
         kill(run.process.processIdentifier, SIGINT)
         let status = await MigrateCommandTests.exit(of: run.process, limit: .seconds(90)).status
         let took = signalled.duration(to: .now)
-        #expect(status == 130, "\(run.stderr)")
-        #expect(run.stderr.contains("coord: the store is out of reach; the summary is as last read"), "\(run.stderr)")
-        #expect(run.stdout.contains("summary:"), "\(run.stdout)")
-        // The grace (5 s), a second, losing contact and closing; it used to take 43 s (each read
-        // of the summary waiting out etcd's request time-out) and end with 9.
-        #expect(took < .seconds(15), "coord run took \(took) to exit")
         relay.stop()
         await handles.closeAll()
-    }
-
-    /// coord run asked its reading handle's session whether the handle was closed. On etcd a
-    /// handle refuses calls from the start of its close, but says `closed` only once its lease's
-    /// revoke is over: a summary read in between said "cannot read the outcomes (the store handle
-    /// is closed)" (a loaded machine let it in), and the live view logged the closed handle as a
-    /// failure. A long TTL makes each revoke wait its whole 2 s (the lease may still live), which
-    /// opens that window every time.
-    @Test("coord run cut off says the store is out of reach even while closing a handle still waits for its lease's revoke")
-    func cutOffRunNamesTheOutageWhileClosing() async throws {
-        let backend = TestBackend.etcd
-        let handles = try TestHandles(backend, ttl: .seconds(20))
-        let coord = try CoordProcess()
-        defer { coord.removeDirectory() }
-        let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
-        defer { relay.stop() }
-        let run = try SchedulerProcessTests.Background(coord, ["--store", url, "run"], name: "run", keepStdout: true)
-        defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
-        try await run.waitFor(" succeeded on ")
-
-        relay.blackHole()
-        kill(run.process.processIdentifier, SIGINT)
-        let status = await MigrateCommandTests.exit(of: run.process, limit: .seconds(90)).status
-        #expect(status == 130, "\(run.stderr)")
-        #expect(run.stderr.contains("coord: the store is out of reach; the summary is as last read"), "\(run.stderr)")
-        // Nor, while that close went on, did the live view take the closed handle for a failure.
-        let closedTakenForAFailure = run.stderr.split(separator: "\n").filter {
-            $0.contains("the store handle is closed") && ($0.contains("cannot read the jobs' outcomes") || $0.contains("live progress stopped"))
-        }
-        #expect(closedTakenForAFailure.isEmpty, "\(run.stderr)")
-        relay.stop()
-        await handles.closeAll()
+        return (status, run.stdout, run.stderr, took)
     }
 
     @Test("SIGINT ends a draining worker at once, with 130, and its command with it; SIGTERM again does not", arguments: SchedulerProcessTests.servers)
