@@ -158,6 +158,83 @@ import Testing
         #expect(try await client.history(of: "d").count == 1)
     }
 
+    /// A finished one-shot job removed and added again under the same id, its record at the same
+    /// version as before, finishes anew between two looks: it is kept for the retention from its
+    /// own finish, not from the removed job's (the finish time read for that one was kept, and
+    /// the new job went 5 s early here).
+    @Test(arguments: SchedulerBackend.all)
+    func aJobAddedAgainUnderTheSameIdIsKeptForItsOwnRetention(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        // Looks every 2.5 s.
+        try await cluster.startWorker("w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }])
+        let client = try await cluster.client()
+        let watcher = try await cluster.open()
+        let jobKey = try cluster.layout.job("a")
+        try await client.submit(JobSpec(id: "a", handler: "noop"))
+        _ = try await cluster.waitForHistory("a to run", successes("a"))
+        let first = try #require(try await watcher.get(jobKey))
+        clock.advance(by: 3)  // the look at +3 reads when a finished (+0), and sets the next for +5.5
+        try await withDeadline("the look at +3") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(5.5)) }
+
+        clock.advance(by: 2)
+        try await client.remove("a")
+        try await client.submit(JobSpec(id: "a", handler: "noop"))
+        _ = try await cluster.waitForHistory("the new a to run", successes("a"))
+        let second = try #require(try await watcher.get(jobKey))
+        #expect(second.version == first.version && second.createRevision != first.createRevision)
+
+        clock.advance(by: 6)  // the removed job finished 11 s ago, the new one 6 s ago
+        try await withDeadline("the look at +11") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(13.5)) }
+        #expect(try await watcher.exists(jobKey), "the new a finished only 6 s ago")
+        clock.advance(by: 5)
+        try await withDeadline("the look at +16") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(18.5)) }
+        try await lookUntilGone(jobKey, clock: clock, store: watcher)
+    }
+
+    /// A one-shot job the leader removed, added again under the same id and finished before the
+    /// leader's next look (its view showed a finished job of that id at every look): it is
+    /// removed once its retention has passed too, not taken for the job already removed and
+    /// kept forever.
+    @Test(arguments: SchedulerBackend.all)
+    func aJobAddedAgainAfterItsRemovalIsRemovedInItsTurn(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.startWorker("w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }])
+        let client = try await cluster.client()
+        let watcher = try await cluster.open()
+        let jobKey = try cluster.layout.job("a")
+        try await client.submit(JobSpec(id: "a", handler: "noop"))
+        _ = try await cluster.waitForHistory("a to run", successes("a"))
+        clock.advance(by: 3)  // the look at +3 reads when a finished (+0)
+        try await withDeadline("the look at +3") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(5.5)) }
+        clock.advance(by: 8)  // the look at +11 removes it, and sets the next for +13.5
+        try await withDeadline("the look at +11") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(13.5)) }
+        try await lookUntilGone(jobKey, clock: clock, store: watcher)
+
+        try await client.submit(JobSpec(id: "a", handler: "noop"))
+        _ = try await cluster.waitForHistory("the new a to run", successes("a"))
+        clock.advance(by: 11)  // the new a finished 11 s ago: the look now removes it
+        try await withDeadline("the look at +11 s later") { await clock.waitForSleeper(until: clock.now.addingTimeInterval(2.5)) }
+        try await lookUntilGone(jobKey, clock: clock, store: watcher)
+    }
+
+    /// Moves the clock on a look at a time (2.5 s apart, with a retention of 10 s) until `key`
+    /// is gone: a look may find the leader's view (a watch of its own) behind the end of a run,
+    /// or behind a removal, and a later one removes it. Bounded by the deadline, not by a count
+    /// of looks: they take no time while the view catches up.
+    private func lookUntilGone(_ key: Key, clock: ManualWallClock, store: any CoordinationStore) async throws {
+        try await withDeadline("\(key) to be removed, one look after another") {
+            while try await store.exists(key) {
+                try Task.checkCancellation()
+                clock.advance(by: 2.5)
+                await clock.waitForSleeper(until: clock.now.addingTimeInterval(2.5))
+            }
+        }
+    }
+
     /// Waits, on a watch, until `key` does not exist or, for `.children`, has no children left.
     private func waitUntilGone(_ key: Key, store: any CoordinationStore) async throws {
         try await waitUntilEmpty(key, scope: .key, store: store) { _ in true }

@@ -8,7 +8,8 @@ import Logging
 /// jobs for months does not keep every one of them (and every worker's view of them) forever.
 ///
 /// A one-shot job is finished when it has no active run and a history entry; it finished at its
-/// newest entry's `finishedAt`, read once per job. The removal is one transaction that deletes the
+/// newest entry's `finishedAt`, read once per job record the view shows (``JobRecordRevision``:
+/// a job triggered again, or removed and added again under its id, has finished anew). The removal is one transaction that deletes the
 /// job's key (its runs live beneath it) at the version the sweep saw and without `recursive`,
 /// so a job triggered again meanwhile (a new run, a new state in its record) is left alone. Each pass
 /// reads and removes a bounded number of jobs, so a large backlog never keeps the leader from its
@@ -22,10 +23,13 @@ struct FinishedJobSweep {
     let layout: SchedulerLayout
     let logger: Logger
 
-    /// When each finished one-shot job finished, by job id.
-    private var finishedAt: [String: Date] = [:]
-    /// Jobs removed here that the view may still show.
-    private var removed: Set<String> = []
+    /// When each finished one-shot job finished, by job id, with the job's record it was read
+    /// for: a job removed and added again under the id (at the same version), or triggered
+    /// again, may have finished since, and is read again.
+    private var finishedAt: [String: (date: Date, record: JobRecordRevision)] = [:]
+    /// Jobs removed here that the view may still show, as it showed them: a job added again
+    /// under the id is another record, and is not taken for one of these.
+    private var removed: [String: JobRecordRevision] = [:]
     /// Jobs whose history could not be read or whose removal failed, left alone until the next
     /// regular look: a job that keeps failing must not turn the passes into a busy loop.
     private var retryAfter: [String: Date] = [:]
@@ -52,41 +56,45 @@ struct FinishedJobSweep {
     /// to look again.
     mutating func pass(view: SchedulerView, now: Date) async -> Date {
         if let notBefore, now < notBefore { return notBefore }
-        var finished: [String: Int64] = [:]
+        var finished: [String: JobRecordRevision] = [:]
         for (id, spec) in view.specs where !spec.schedule.isRecurring && view.runs(ofJob: id).isEmpty {
             // Not while a broadcast's other runs are still to come.
-            if let (state, version) = view.state(of: id), state.unfinishedBroadcasts.isEmpty { finished[id] = version }
+            if let (state, _) = view.state(of: id), state.unfinishedBroadcasts.isEmpty { finished[id] = view.revisionOfRecord(of: id) }
         }
-        removed = removed.filter { finished[$0] != nil }
-        for id in removed { finished[id] = nil }
+        removed = removed.filter { finished[$0.key] == $0.value }
+        for id in removed.keys { finished[id] = nil }
         retryAfter = retryAfter.filter { finished[$0.key] != nil && now < $0.value }
-        finishedAt = finishedAt.filter { finished[$0.key] != nil }
+        finishedAt = finishedAt.filter { finished[$0.key] == $0.value.record }
         var unread = finished.keys.filter { finishedAt[$0] == nil && retryAfter[$0] == nil }.sorted()
         let more = unread.count > Self.readsPerPass
         unread = Array(unread.prefix(Self.readsPerPass))
         let later = now.addingTimeInterval(interval)
         for id in unread {
-            if let date = await newestFinish(of: id) { finishedAt[id] = date } else { retryAfter[id] = later }
+            if let date = await newestFinish(of: id), let record = finished[id] {
+                finishedAt[id] = (date, record)
+            } else {
+                retryAfter[id] = later
+            }
         }
-        var due = finishedAt.filter { entry in retention.map { now.timeIntervalSince(entry.value) >= $0.seconds } ?? false }
+        var due = finishedAt.mapValues(\.date).filter { entry in retention.map { now.timeIntervalSince(entry.value) >= $0.seconds } ?? false }
         if let limit, finished.count > limit, !more {
             // Over the bound, once every finished job's finish time is known: the ones that
             // finished first go too, however recently.
-            for (id, date) in finishedAt.sorted(by: { $0.value < $1.value }).prefix(finished.count - limit) { due[id] = date }
+            for (id, read) in finishedAt.sorted(by: { $0.value.date < $1.value.date }).prefix(finished.count - limit) { due[id] = read.date }
         }
         let chosen = due.sorted(by: { $0.value < $1.value }).prefix(Self.removalsPerPass).compactMap { job in
-            finished[job.key].map { (id: job.key, stateVersion: $0) }
+            finished[job.key].map { (id: job.key, stateVersion: $0.version) }
         }
         let gone = await remove(chosen)
         for (id, _) in chosen {
-            if gone.contains(id) { removed.insert(id) } else { retryAfter[id] = later }
+            if gone.contains(id) { removed[id] = finished[id] } else { retryAfter[id] = later }
             finishedAt[id] = nil
         }
         // A backlog goes on at once (the caller's next pass); otherwise at the next removal or
         // the next look for newly finished jobs, whichever is sooner.
         var next = later
         if more || due.count > Self.removalsPerPass { next = now }
-        if let retention, let soonest = finishedAt.values.min() { next = min(next, soonest.addingTimeInterval(retention.seconds)) }
+        if let retention, let soonest = finishedAt.values.map(\.date).min() { next = min(next, soonest.addingTimeInterval(retention.seconds)) }
         notBefore = next
         return next
     }

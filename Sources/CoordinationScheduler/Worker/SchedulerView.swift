@@ -47,6 +47,9 @@ struct SchedulerView: Sendable {
     private var wideJobs: Set<String> = []
     /// Each job's state with its record's version (what a compare-and-set of the state checks).
     private var states: [String: (state: JobState, version: Int64)] = [:]
+    /// Each job's record's `createRevision`: a job removed and added again under the same id
+    /// starts at the same version, and only this tells the two apart.
+    private var creations: [String: Int64] = [:]
     /// Active runs: the record, and its value (`nil` when it does not decode).
     private var runsByKey: [Key: (record: Record, value: RunRecord?)] = [:]
     /// The keys of each job's active runs: a worker re-evaluates one job's runs per change.
@@ -122,7 +125,7 @@ struct SchedulerView: Sendable {
         switch folder {
         case .jobs:
             guard layout.isJobKey(key, in: layout.jobs) else { return }
-            setJob((try? record.decoded(JobRecord.self)).map { ($0, record.version) }, of: key.name)
+            setJob((try? record.decoded(JobRecord.self)).map { ($0, record.version, record.createRevision) }, of: key.name)
         case .runs:
             // Claims are out of the watch's scope; only run records are kept.
             guard layout.isRun(key) else { return }
@@ -159,11 +162,12 @@ struct SchedulerView: Sendable {
         Set(wideJobs.lazy.map(SchedulerLayout.bucket(of:))).sorted()
     }
 
-    private mutating func setJob(_ stored: (record: JobRecord, version: Int64)?, of job: String) {
+    private mutating func setJob(_ stored: (record: JobRecord, version: Int64, createRevision: Int64)?, of job: String) {
         let spec = stored?.record.spec
         let priorityChanged = specs[job]?.priority != spec?.priority
         specs[job] = spec
         states[job] = stored.map { ($0.record.state, $0.version) }
+        creations[job] = stored?.createRevision
         let recurringChanged =
             spec?.schedule.isRecurring == true ? recurringJobs.insert(job).inserted : recurringJobs.remove(job) != nil
         if recurringChanged || (priorityChanged && spec?.schedule.isRecurring == true) { sortedRecurring = nil }
@@ -241,6 +245,13 @@ struct SchedulerView: Sendable {
 
     /// The job's state and its record's version; `nil` when unknown or not a valid job record.
     func state(of job: String) -> (state: JobState, version: Int64)? { states[job] }
+
+    /// The job's record as one creation at one version: equal only for the same record of the
+    /// same job, not for a job removed and added again under its id (whose version starts over).
+    func revisionOfRecord(of job: String) -> JobRecordRevision? {
+        guard let version = states[job]?.version, let creation = creations[job] else { return nil }
+        return JobRecordRevision(createRevision: creation, version: version)
+    }
 
     /// The active run at `key`; `nil` when unknown or not a valid run record.
     func run(at key: Key) -> ViewRun? {
