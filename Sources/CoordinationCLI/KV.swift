@@ -14,7 +14,9 @@ struct KV: AsyncParsableCommand {
                 key creates its missing parents as empty keys.
 
                 Every key carries a version: 0 when created, +1 for each write. Pass it to \
-                --if-version to change or delete a key only if nobody else changed it meanwhile.
+                --if-version to change or delete a key only if nobody else changed it meanwhile. \
+                A key deleted and created again starts over at 0, and passes for the one you read \
+                at the same version: its createRevision (kv get --json) tells them apart.
 
                 EXAMPLES
                   coord kv put /app/config/color blue
