@@ -392,6 +392,8 @@ struct LeaderDuties: Sendable {
             else { continue }
             var updated = record
             updated.assignee = choice
+            // At the view's version: a view behind a removal and a re-adding of the job can write
+            // the removed run's record over a new run of the same id (see RunExecution.claim).
             do {
                 _ = try await store.set(run.key, value: try SchedulerJSON.encode(updated), ifVersion: run.version)
                 load[choice, default: 0] += 1

@@ -63,6 +63,13 @@ struct RunExecution: Sendable {
     /// Claims the run (with `control` receiving the fence); `nil` when another worker was faster
     /// or the run changed, or when the run can never be claimed (``endUnclaimable(_:)``). Throws
     /// only store failures.
+    ///
+    /// The checks are of versions, which a job removed and added again under the same id starts
+    /// over: a view still behind that removal can claim the new job's run of the same id (a
+    /// one-shot at the same time, a trigger of the same number) at the same version, and run it
+    /// with the removed job's spec and record. Only a read of the run's `createRevision` could
+    /// tell, and the claim stays without reads (every run goes through it): the README says to
+    /// add a changed job under a new id.
     func claim(control: RunControl) async throws -> Claim? {
         let claimKey: Key
         do {
