@@ -77,13 +77,36 @@ public final class ZooKeeperStore: CoordinationStore {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 Thread.detachNewThread { continuation.resume(with: Result { try connection.start() }) }
             }
-            try await connection.waitUntilLive(timeout: min(max(configuration.sessionTimeout, .seconds(2)), Self.firstSessionWait))
-            if !namespace.isRoot { try await ensurePath(namespace) }
+            let firstWait = min(max(configuration.sessionTimeout, .seconds(2)), Self.firstSessionWait)
+            try await connection.waitUntilLive(timeout: firstWait)
+            if !namespace.isRoot { try await ensureNamespace(waitingAtMost: firstWait) }
         } catch {
             await connection.close()
             throw error
         }
         logger.debug("opened ZooKeeper store", metadata: ["store": "\(configuration)", "session": "\(session.sessionID)"])
+    }
+
+    /// Creates the namespace's znodes, again (twice at most) after the connection was lost under
+    /// the request. A server that enforces authentication answers an anonymous handle's first
+    /// request and closes the connection at once; when the client has sent more meanwhile, that
+    /// close resets the connection, which can discard the answer unread, and the opening failed
+    /// with `connectionLoss` where the answer said `unauthenticated` (seen once, under load). The
+    /// session is over then, and the connection starts a new one, in which the request is asked again.
+    private func ensureNamespace(waitingAtMost wait: Duration) async throws {
+        var attempt = 1
+        while true {
+            do {
+                try await ensurePath(namespace)
+                return
+            } catch let error as CoordinationError where [.connectionLoss, .sessionExpired].contains(error.code) && attempt < 3 {
+                logger.debug("creating the namespace lost its connection; asking again", metadata: ["error": "\(error)"])
+                // The loss reaches the session's state a little after the call's failure.
+                try await Task.sleep(for: .milliseconds(100 * attempt))
+                try await connection.waitUntilLive(timeout: wait)
+                attempt += 1
+            }
+        }
     }
 
     /// The longest opening waits for a first session, however long the session timeout: a server
