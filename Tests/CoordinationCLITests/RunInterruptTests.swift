@@ -19,8 +19,10 @@ struct RunInterruptTests {
         let stderrLines: AsyncStream<String>
         private let stdout = Mutex(Data())
         private let stderr = Mutex("")
-        private let stdoutDone = Mutex<CheckedContinuation<Void, Never>?>(nil)
-        private let stdoutEnded = Atomic<Bool>(false)
+        /// How many of the two streams have ended, and who waits for both: a test reading stderr
+        /// after the exit must have its last line (once stdout alone was waited for, and the
+        /// last stderr line was sometimes still unread).
+        private let streamsEnded = Mutex<(count: Int, waiter: CheckedContinuation<Void, Never>?)>((0, nil))
 
         init(_ coord: CoordProcess, _ arguments: [String]) throws {
             let process = Process()
@@ -49,16 +51,22 @@ struct RunInterruptTests {
                     }
                 }
                 continuation.finish()
+                streamEnded()
             }.start()
             Thread { [self] in
                 let data = out.fileHandleForReading.readDataToEndOfFile()
                 stdout.withLock { $0 = data }
-                stdoutEnded.store(true, ordering: .sequentiallyConsistent)
-                stdoutDone.withLock { waiter in
-                    defer { waiter = nil }
-                    return waiter
-                }?.resume()
+                streamEnded()
             }.start()
+        }
+
+        private func streamEnded() {
+            streamsEnded.withLock { ended -> CheckedContinuation<Void, Never>? in
+                ended.count += 1
+                guard ended.count == 2 else { return nil }
+                defer { ended.waiter = nil }
+                return ended.waiter
+            }?.resume()
         }
 
         /// Waits for a stderr line containing `text`, and returns it.
@@ -70,13 +78,14 @@ struct RunInterruptTests {
             }
         }
 
-        /// Waits for the exit (killed after `limit`) and returns the status with all of stdout.
+        /// Waits for the exit (killed after `limit`) and for both streams to be read to their end;
+        /// returns the status with all of stdout.
         func exit(limit: Duration = .seconds(60)) async -> (status: Int32, stdout: String) {
             let status = await MigrateCommandTests.exit(of: process, limit: limit).status
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ended = stdoutDone.withLock { waiter in
-                    if stdoutEnded.load(ordering: .sequentiallyConsistent) { return true }
-                    waiter = continuation
+                let ended = streamsEnded.withLock { ended in
+                    if ended.count == 2 { return true }
+                    ended.waiter = continuation
                     return false
                 }
                 if ended { continuation.resume() }
