@@ -164,19 +164,9 @@ import Testing
     /// the new job went 5 s early here).
     @Test(arguments: SchedulerBackend.all)
     func aJobAddedAgainUnderTheSameIdIsKeptForItsOwnRetention(backend: SchedulerBackend) async throws {
-        let clock = ManualWallClock(Self.start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (clock, cluster, client, watcher, jobKey) = try await clusterWhoseLeaderReadAFinished(backend)
         defer { Task { await cluster.shutdown() } }
-        // Looks every 2.5 s.
-        try await cluster.startWorker("w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }])
-        let client = try await cluster.client()
-        let watcher = try await cluster.open()
-        let jobKey = try cluster.layout.job("a")
-        try await client.submit(JobSpec(id: "a", handler: "noop"))
-        _ = try await cluster.waitForHistory("a to run", successes("a"))
         let first = try #require(try await watcher.get(jobKey))
-        clock.advance(by: 3)  // the look at +3 reads when a finished (+0), and sets the next for +5.5
-        try await withDeadline("the look at +3") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(5.5)) }
 
         clock.advance(by: 2)
         try await client.remove("a")
@@ -199,17 +189,8 @@ import Testing
     /// kept forever.
     @Test(arguments: SchedulerBackend.all)
     func aJobAddedAgainAfterItsRemovalIsRemovedInItsTurn(backend: SchedulerBackend) async throws {
-        let clock = ManualWallClock(Self.start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (clock, cluster, client, watcher, jobKey) = try await clusterWhoseLeaderReadAFinished(backend)
         defer { Task { await cluster.shutdown() } }
-        try await cluster.startWorker("w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }])
-        let client = try await cluster.client()
-        let watcher = try await cluster.open()
-        let jobKey = try cluster.layout.job("a")
-        try await client.submit(JobSpec(id: "a", handler: "noop"))
-        _ = try await cluster.waitForHistory("a to run", successes("a"))
-        clock.advance(by: 3)  // the look at +3 reads when a finished (+0)
-        try await withDeadline("the look at +3") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(5.5)) }
         clock.advance(by: 8)  // the look at +11 removes it, and sets the next for +13.5
         try await withDeadline("the look at +11") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(13.5)) }
         try await lookUntilGone(jobKey, clock: clock, store: watcher)
@@ -219,6 +200,29 @@ import Testing
         clock.advance(by: 11)  // the new a finished 11 s ago: the look now removes it
         try await withDeadline("the look at +11 s later") { await clock.waitForSleeper(until: clock.now.addingTimeInterval(2.5)) }
         try await lookUntilGone(jobKey, clock: clock, store: watcher)
+    }
+
+    /// One worker keeping finished jobs 10 s (a look every 2.5 s), where the one-shot job `a` has
+    /// run at +0 and the look at +3 has read when it finished (the next look is set for +5.5).
+    private func clusterWhoseLeaderReadAFinished(
+        _ backend: SchedulerBackend
+    ) async throws -> (clock: ManualWallClock, cluster: TestCluster, client: Scheduler, watcher: any CoordinationStore, jobKey: Key) {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        do {
+            try await cluster.startWorker("w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }])
+            let client = try await cluster.client()
+            let watcher = try await cluster.open()
+            let jobKey = try cluster.layout.job("a")
+            try await client.submit(JobSpec(id: "a", handler: "noop"))
+            _ = try await cluster.waitForHistory("a to run", successes("a"))
+            clock.advance(by: 3)
+            try await withDeadline("the look at +3") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(5.5)) }
+            return (clock, cluster, client, watcher, jobKey)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
     }
 
     /// Moves the clock on a look at a time (2.5 s apart, with a retention of 10 s) until `key`
