@@ -51,8 +51,13 @@ import Testing
         // The handler's view of its claim's session (`RunContext.session`): safe while the session
         // lives, expired for good once the store has lost it (even after it starts a new one).
         #expect(try #require(firstContext.value).session.isSafe())
+        let claimSession = try #require(firstContext.value).session.sessionID
         try await backend.expire(firstStore)
         try await withDeadline("the first attempt to be cancelled") { await cancelled.wait() }
+        // The takeover's end (its run's record deleted) may stop the first attempt before its
+        // handle has learned that its session ended (on etcd, at its next keep-alive).
+        let noticed = await firstStore.waitForSession(within: .seconds(30)) { $0.sessionID != claimSession || $0.state == .expired }
+        #expect(noticed != nil, "the first worker's handle never learned that its session ended")
         let lost = try #require(firstContext.value).session
         #expect(lost.state == .expired && !lost.isSafe(), "\(lost)")
         let history = try await cluster.waitForHistory("abandoned then succeeded") { entries in
