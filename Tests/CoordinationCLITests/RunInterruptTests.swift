@@ -187,6 +187,27 @@ struct RunInterruptTests {
 
     @Test("a second SIGINT exits at once with status 130, naming the runs abandoned to takeover, and takes the commands with it", arguments: TestBackend.all)
     func secondInterruptExitsAtOnce(backend: TestBackend) async throws {
+        let ended = try await Self.interrupt(backend, after: SIGINT, noticed: "another SIGINT or SIGTERM exits at once")
+        #expect(ended.status == 130, "\(ended.stderr)")
+        #expect(ended.took < Self.grace, "the second SIGINT must not wait for the grace: took \(ended.took)")
+        #expect(ended.last.hasPrefix("coord: SIGINT again: exiting at once; "), "\(ended.stderr)")
+        #expect(ended.last.contains("long/") && !ended.stdout.contains("summary:"), "\(ended.stderr)\n\(ended.stdout)")
+        if backend.name != "memory" { #expect(ended.last.contains("abandoned to takeover"), "\(ended.last)") }
+    }
+
+    @Test("a SIGINT after a SIGTERM exits at once with status 130, named as following the SIGTERM, not as a SIGINT again", arguments: TestBackend.all)
+    func interruptAfterTerminateExitsAtOnce(backend: TestBackend) async throws {
+        let ended = try await Self.interrupt(backend, after: SIGTERM, noticed: "coord: SIGTERM: stopping")
+        #expect(ended.status == 130, "\(ended.stderr)")
+        #expect(ended.last.hasPrefix("coord: SIGINT after SIGTERM: exiting at once"), "\(ended.stderr)")
+    }
+
+    /// Starts `coord run` with two long shards, sends it `first`, waits for the stderr line
+    /// `noticed`, then sends SIGINT and waits for the exit (timed from that SIGINT). The commands
+    /// must die with the process (their lifeline), as a killed worker's do.
+    static func interrupt(
+        _ backend: TestBackend, after first: Int32, noticed: String
+    ) async throws -> (status: Int32, stdout: String, stderr: String, last: String, took: Duration) {
         let handles = try TestHandles(backend)
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
@@ -194,43 +215,17 @@ struct RunInterruptTests {
         let (run, started, _) = try await Self.startTwoShards(coord, url)
         let pids = Self.commandPIDs(started)
         #expect(pids.count == 2, "\(started)")
-        kill(run.process.processIdentifier, SIGINT)
-        _ = try await run.line(containing: "another SIGINT or SIGTERM exits at once")
+        kill(run.process.processIdentifier, first)
+        _ = try await run.line(containing: noticed)
         let clock = ContinuousClock()
         let signalledAt = clock.now
         kill(run.process.processIdentifier, SIGINT)
         let (status, stdout) = await run.exit()
         let took = clock.now - signalledAt
-
-        #expect(status == 130, "\(run.stderrText)")
-        #expect(took < Self.grace, "the second SIGINT must not wait for the grace: took \(took)")
-        let last = run.stderrText.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(last.hasPrefix("coord: SIGINT again: exiting at once; "), "\(run.stderrText)")
-        #expect(last.contains("long/") && !stdout.contains("summary:"), "\(run.stderrText)\n\(stdout)")
-        if backend.name != "memory" { #expect(last.contains("abandoned to takeover"), "\(last)") }
-        // The commands die with the process (their lifeline), as a killed worker's do.
+        let stderr = run.stderrText
         try await Self.expectEnded(pids)
         await handles.closeAll()
-    }
-
-    @Test("a SIGINT after a SIGTERM exits at once with status 130, named as following the SIGTERM, not as a SIGINT again", arguments: TestBackend.all)
-    func interruptAfterTerminateExitsAtOnce(backend: TestBackend) async throws {
-        let handles = try TestHandles(backend)
-        let coord = try CoordProcess()
-        defer { coord.removeDirectory() }
-        let url = try #require(Self.url(backend, handles))
-        let (run, started, _) = try await Self.startTwoShards(coord, url)
-        let pids = Self.commandPIDs(started)
-        kill(run.process.processIdentifier, SIGTERM)
-        _ = try await run.line(containing: "coord: SIGTERM: stopping")
-        kill(run.process.processIdentifier, SIGINT)
-        let (status, _) = await run.exit()
-
-        #expect(status == 130, "\(run.stderrText)")
-        let last = run.stderrText.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(last.hasPrefix("coord: SIGINT after SIGTERM: exiting at once"), "\(run.stderrText)")
-        try await Self.expectEnded(pids)
-        await handles.closeAll()
+        return (status, stdout, stderr, stderr.split(separator: "\n").last.map(String.init) ?? "", took)
     }
 
     /// Expects the commands `pids` to end within 5 s of coord's exit (their lifeline sees it
