@@ -370,7 +370,9 @@ public struct Scheduler: Sendable {
     }
 
     /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
-    /// running ones are asked to cancel (their worker records `cancelled`). The schedule stays.
+    /// running ones are asked to cancel (their worker records `cancelled`; an attempt that had
+    /// already failed, or was being handed back, as the request came ends the run as it is, its
+    /// failure's entry saying it is not retried). The schedule stays.
     @discardableResult
     public func cancel(_ id: String) async throws -> Cancellation {
         try await requireJobKey(id)

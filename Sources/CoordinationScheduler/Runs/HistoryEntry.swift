@@ -83,3 +83,14 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         return String(decoding: bytes[start...], as: UTF8.self)
     }
 }
+
+extension HistoryEntry {
+    /// This entry of a failed (or timed-out, or abandoned) attempt, saying first that the run is
+    /// not retried and why: a cancel request came as the attempt's end was being written.
+    func notRetried(because reason: String) -> HistoryEntry {
+        HistoryEntry(
+            job: job, run: run, item: item, worker: worker, token: token, attempt: attempt, scheduledAt: scheduledAt,
+            startedAt: startedAt, finishedAt: finishedAt, outcome: outcome,
+            message: "not retried (\(reason))" + (message.map { ": \($0)" } ?? ""), stdoutTail: stdoutTail, stderrTail: stderrTail)
+    }
+}

@@ -395,7 +395,7 @@ struct RunExecution: Sendable {
         }
         let runKey = runKey
         let claimKey = claim.claimKey
-        let requeued = requeue
+        var requeued = requeue
         // Until the write lands or the fence refuses it. Giving up while our claim lives would
         // leave the run "running" under a claim nobody works on for as long as this worker's
         // session lasts; once that session has ended (or been out of contact past its TTL, when the
@@ -440,11 +440,24 @@ struct RunExecution: Sendable {
                 // Refused by the fence. A cancel request also moves the run's version, and so
                 // does a progress report of ours whose reply was lost: if the run is still ours
                 // (same claim), follow it and write again.
-                if await adoptLaterVersion(claim: claim, control: control) != nil { continue }
-                logger.info(
-                    "write refused by the fence; the run is no longer ours",
-                    metadata: ["job": "\(record.job)", "run": "\(record.run)", "reason": "\(error.message)"])
-                return false
+                guard let later = await adoptLaterVersion(claim: claim, control: control) else {
+                    logger.info(
+                        "write refused by the fence; the run is no longer ours",
+                        metadata: ["job": "\(record.job)", "run": "\(record.run)", "reason": "\(error.message)"])
+                    return false
+                }
+                // A cancel request that came once the attempt's outcome was decided still ends the
+                // run: retried or handed back, the run its canceller was told it stopped ran again
+                // (a replaced run before the fire time replacing it).
+                if later.cancelRequested, requeued != nil, let stopped = ended {
+                    let reason = later.cancelReason ?? "cancelled by request"
+                    ended =
+                        stopped.outcome == .handedBack
+                        ? entry(.cancelled, reason) : stopped.notRetried(because: reason)
+                    entries = ended.map { [$0] } ?? []
+                    requeued = nil
+                }
+                continue
             } catch {
                 logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
                 guard sessionStillHolds(claim.sessionID) else { return false }

@@ -1,0 +1,90 @@
+import Coordination
+import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// A cancel request (`coord job cancel`, or a newer fire time replacing the run under overlap
+/// `replace`) that lands after the handler has ended, just before its worker writes the end.
+@Suite(.serverLoadLimit) struct LateCancelTests {
+    /// Runs `meanwhile` once, just before the first transaction `matches` selects goes to the store.
+    final class ActsBeforeTransaction: ForwardingStore {
+        let base: any CoordinationStore
+        private let matches: @Sendable ([Coordination.Operation]) -> Bool
+        private let meanwhile: @Sendable () async throws -> Void
+        private let done = Atomic<Bool>(false)
+
+        init(
+            _ base: any CoordinationStore, when matches: @escaping @Sendable ([Coordination.Operation]) -> Bool,
+            meanwhile: @escaping @Sendable () async throws -> Void
+        ) {
+            self.base = base
+            self.matches = matches
+            self.meanwhile = meanwhile
+        }
+
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            if matches(operations) && !done.exchange(true, ordering: .relaxed) { try await meanwhile() }
+            return try await base.transaction(operations)
+        }
+    }
+
+    /// The attempt failed with a retry left and is being recorded when the cancel lands. The
+    /// cancel said it asked the run to stop; the worker, refused by the fence the request
+    /// moved, followed the record and wrote the retry over it, and the cancelled run ran again.
+    @Test(arguments: SchedulerBackend.all)
+    func aCancelLandingAsAFailureIsRecordedIsNotLostToTheRetry(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let attempts = Shared<[Int]>([])
+        let cancelled = Shared<Scheduler.Cancellation?>(nil)
+        let failing: JobHandler = { context in
+            attempts.withLock { $0.append(context.attempt) }
+            throw RunFailure("no luck")
+        }
+        let layout = cluster.layout
+        try await cluster.startWorker("w", handlers: ["fail": failing]) { base in
+            ActsBeforeTransaction(base, when: FaultyTransactionStore.releasesClaim(in: layout)) {
+                let done = try await client.cancel("job")
+                cancelled.withLock { $0 = done }
+            }
+        }
+        try await client.submit(
+            JobSpec(id: "job", handler: "fail", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        _ = try await cluster.waitForRuns(of: "job", "the run to end") { $0.isEmpty }
+        #expect(cancelled.value?.askedToStop.count == 1, "the run was running when cancelled")
+        #expect(attempts.value == [1], "the cancelled run was not retried")
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.failed])
+        #expect(history.first?.message?.contains("cancelled by request") == true, "\(history.first?.message ?? "")")
+    }
+
+    /// The worker is shutting down and hands the run back when the cancel lands: the run ends,
+    /// cancelled, rather than waiting, pending, for another worker to run it after all.
+    @Test(arguments: SchedulerBackend.all)
+    func aCancelLandingAsARunIsHandedBackEndsTheRun(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let started = Signal()
+        let waits: JobHandler = { _ in
+            started.fire()
+            try? await Task.sleep(for: .seconds(3600))
+            return RunOutput()
+        }
+        let layout = cluster.layout
+        try await cluster.startWorker("w", gracePeriod: .zero, handlers: ["wait": waits]) { base in
+            ActsBeforeTransaction(base, when: FaultyTransactionStore.releasesClaim(in: layout)) {
+                _ = try await client.cancel("job")
+            }
+        }
+        try await client.submit(JobSpec(id: "job", handler: "wait"))
+        try await withDeadline("the run to start") { await started.wait() }
+        try await cluster.stopWorker("w")
+        #expect(try await client.activeRuns(of: "job").isEmpty, "the cancelled run does not wait for another worker")
+        let history = try await client.history(of: "job")
+        #expect(history.last?.outcome == .cancelled, "\(history.map(\.outcome))")
+    }
+}
