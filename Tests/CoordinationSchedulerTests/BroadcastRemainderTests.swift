@@ -98,4 +98,31 @@ import Testing
         #expect(Set(runs.map(\.run)).count == 130)
         #expect(runs.allSatisfy { $0.run.hasPrefix("t-0000000001-000-") })
     }
+
+    /// A trigger cut short, then the job cancelled: the cancel removed the 62 runs there were,
+    /// and the leader then created the other 68 workers' runs of the trigger it had cancelled.
+    @Test(arguments: SchedulerBackend.all)
+    func aCancelledTriggerCutShortGetsNoMoreRuns(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let (store, layout) = (try await cluster.open(), cluster.layout)
+        let info = try JSONEncoder().encode(WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"]))
+        for index in 0..<130 {
+            _ = try await store.create(try layout.worker("w" + RunID.padded(Int64(index), 3)), value: Array(info), mode: .ephemeral)
+        }
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(id: "everyone", handler: "all", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast))
+        let cutOff = Scheduler(store: CutOffAfter(store, transactions: 1), layout: layout)
+        await #expect(throws: CoordinationError.self) { try await cutOff.trigger("everyone") }
+        #expect(try await client.cancel("everyone").removed.count == RunPlan.firstChunk)
+        #expect(try await client.job("everyone")?.state.unfinishedBroadcasts == [], "the cancelled trigger is over")
+
+        // A leader, with a job of its own that it places (round-robin) after finishing broadcasts
+        // in the same pass: once that has run, a pass has looked at the cancelled trigger.
+        try await cluster.startWorker("leader", handlers: ["other": { _ in RunOutput() }])
+        try await client.submit(JobSpec(id: "marker", handler: "other", placement: .roundRobin))
+        _ = try await cluster.waitForHistory("the marker job") { successes("marker")($0) }
+        #expect(try await client.activeRuns(of: "everyone").isEmpty, "no run of the cancelled trigger")
+    }
 }

@@ -372,15 +372,41 @@ public struct Scheduler: Sendable {
     /// Cancels the job's active runs: pending ones are removed and recorded as `cancelled`;
     /// running ones are asked to cancel (their worker records `cancelled`; an attempt that had
     /// already failed, or was being handed back, as the request came ends the run as it is, its
-    /// failure's entry saying it is not retried). The schedule stays.
+    /// failure's entry saying it is not retried). A broadcast whose writer stopped before it had
+    /// created every worker's run gets no more runs. The schedule stays.
     @discardableResult
     public func cancel(_ id: String) async throws -> Cancellation {
         try await requireJobKey(id)
+        // First, so that no run of theirs is created after the runs are listed below.
+        try await endUnfinishedBroadcasts(of: id)
         let outcomes = try await RunCanceller(store: store, layout: layout, now: clock.now)
             .cancelActiveRuns(of: id, reason: "cancelled by request")
         return Cancellation(
             removed: outcomes.filter { $0.value == .removed }.keys.sorted(),
             askedToStop: outcomes.filter { $0.value == .askedToStop }.keys.sorted())
+    }
+
+    /// Ends the job's broadcasts whose writer stopped before creating every worker's run
+    /// (``JobState/unfinishedBroadcasts``): cancelled, their other runs were created afterwards
+    /// by the leader (``RunPlan/continueBroadcasts(of:workers:in:layout:)``), and ran. A
+    /// compare-and-set of the job's record, which every chunk of runs also checks; a record
+    /// that does not decode has none.
+    func endUnfinishedBroadcasts(of id: String) async throws {
+        let key = try layout.job(id)
+        while true {
+            guard let stored = try await store.get(key), var job = try? stored.decoded(JobRecord.self),
+                !job.state.unfinishedBroadcasts.isEmpty
+            else { return }
+            job.state.unfinishedBroadcasts = []
+            do {
+                _ = try await store.set(key, value: try job.encoded(), ifVersion: stored.version)
+                return
+            } catch let error as CoordinationError where error.code == .versionConflict {
+                continue
+            } catch let error as CoordinationError where error.code == .noNode {
+                return  // removed meanwhile: so are its runs
+            }
+        }
     }
 
     /// Removes the job, its active runs (running ones are asked to cancel first) and its history.
