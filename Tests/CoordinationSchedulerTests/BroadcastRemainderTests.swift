@@ -125,4 +125,63 @@ import Testing
         _ = try await cluster.waitForHistory("the marker job") { successes("marker")($0) }
         #expect(try await client.activeRuns(of: "everyone").isEmpty, "no run of the cancelled trigger")
     }
+
+    /// A broadcast fire time cut short, then replaced by the next (overlap `replace`): the
+    /// leader cancelled the runs there were, then created the other 68 workers' runs of the
+    /// fire time it had just replaced, which ran before the new one's.
+    @Test(arguments: SchedulerBackend.all)
+    func aReplacedBroadcastCutShortGetsNoMoreRuns(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let (store, layout) = (try await cluster.open(), cluster.layout)
+        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"])
+        var workers: [String: WorkerInfo] = [:]
+        for index in 0..<130 {
+            let id = "w" + RunID.padded(Int64(index), 3)
+            workers[id] = info
+            _ = try await store.create(try layout.worker(id), value: Array(try JSONEncoder().encode(info)), mode: .ephemeral)
+        }
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(
+                id: "everyone", handler: "all", schedule: .every(.seconds(10), start: nil), placement: .broadcast, overlap: .replace))
+        func leader(_ store: any CoordinationStore) -> LeaderDuties {
+            LeaderDuties(
+                store: store, layout: layout, clock: clock.wallClock, configuration: Worker.Configuration(),
+                feed: ViewFeed { _, _ in }, logger: Logger(label: "test.leader"))
+        }
+        func stored() async throws -> (JobRecord, Int64) {
+            let record = try #require(try await store.get(try layout.job("everyone")))
+            return (try record.decoded(JobRecord.self), record.version)
+        }
+        var planner = PlacementState()
+
+        clock.advance(by: 10)
+        let (submitted, version) = try await stored()
+        await #expect(throws: CoordinationError.self) {
+            try await leader(CutOffAfter(store, transactions: 1)).materialise(
+                spec: submitted.spec, state: submitted.state, version: version, latest: Self.start.addingTimeInterval(10), total: 1,
+                now: clock.now, active: [], workers: workers, stable: true, planner: &planner)
+        }
+
+        clock.advance(by: 10)
+        let next = Self.start.addingTimeInterval(20)
+        let (cutShort, cutVersion) = try await stored()
+        let folder = try layout.runs(of: "everyone")
+        var active: [ViewRun] = []
+        for name in try await store.children(of: folder) {
+            let record = try #require(try await store.get(try folder.child(name)))
+            active.append(
+                ViewRun(key: record.key, record: try record.decoded(RunRecord.self), version: record.version, modRevision: record.modRevision))
+        }
+        #expect(active.count == RunPlan.firstChunk)
+        try await leader(store).materialise(
+            spec: cutShort.spec, state: cutShort.state, version: cutVersion, latest: next, total: 1, now: clock.now, active: active,
+            workers: workers, stable: true, planner: &planner)
+        let runs = try await client.activeRuns(of: "everyone").map(\.record)
+        #expect(runs.filter { $0.scheduledAt != next }.count == 0, "no run of the replaced fire time")
+        #expect(runs.count == 130, "each worker's run of the new one")
+        #expect(try await stored().0.state.unfinishedBroadcasts == [])
+    }
 }

@@ -246,6 +246,9 @@ struct LeaderDuties: Sendable {
         }
         var newState = state
         newState.lastMaterialized = latest
+        // Replaced too: the runs still to be created of a broadcast cut short (its writer stopped
+        // between chunks), which were created after the new fire time's, and ran before them.
+        if fire != nil && spec.overlap == .replace { newState.unfinishedBroadcasts = [] }
         var runs: [RunRecord] = []
         let eligible = workers.filter { $0.value.canRun(spec) }
         if let scheduled = fire {
