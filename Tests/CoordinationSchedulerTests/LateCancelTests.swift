@@ -86,5 +86,7 @@ import Testing
         #expect(try await client.activeRuns(of: "job").isEmpty, "the cancelled run does not wait for another worker")
         let history = try await client.history(of: "job")
         #expect(history.last?.outcome == .cancelled, "\(history.map(\.outcome))")
+        #expect(history.last?.message == "cancelled by request")
+        #expect(history.last?.worker == "w" && history.last?.startedAt != nil, "the entry names the attempt")
     }
 }

@@ -85,12 +85,15 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
 }
 
 extension HistoryEntry {
-    /// This entry of a failed (or timed-out, or abandoned) attempt, saying first that the run is
-    /// not retried and why: a cancel request came as the attempt's end was being written.
-    func notRetried(because reason: String) -> HistoryEntry {
-        HistoryEntry(
+    /// This entry of an attempt whose run a cancel request ended as the attempt's end was being
+    /// written: a failure (or time-out, or abandonment) says first that it is not retried, and
+    /// why; a hand-back becomes the run's cancellation, with the attempt's worker and start.
+    func endedByCancel(_ reason: String) -> HistoryEntry {
+        let handedBack = outcome == .handedBack
+        return HistoryEntry(
             job: job, run: run, item: item, worker: worker, token: token, attempt: attempt, scheduledAt: scheduledAt,
-            startedAt: startedAt, finishedAt: finishedAt, outcome: outcome,
-            message: "not retried (\(reason))" + (message.map { ": \($0)" } ?? ""), stdoutTail: stdoutTail, stderrTail: stderrTail)
+            startedAt: startedAt, finishedAt: finishedAt, outcome: handedBack ? .cancelled : outcome,
+            message: handedBack ? reason : "not retried (\(reason))" + (message.map { ": \($0)" } ?? ""), stdoutTail: stdoutTail,
+            stderrTail: stderrTail)
     }
 }

@@ -450,10 +450,7 @@ struct RunExecution: Sendable {
                 // run: retried or handed back, the run its canceller was told it stopped ran again
                 // (a replaced run before the fire time replacing it).
                 if later.cancelRequested, requeued != nil, let stopped = ended {
-                    let reason = later.cancelReason ?? "cancelled by request"
-                    ended =
-                        stopped.outcome == .handedBack
-                        ? entry(.cancelled, reason) : stopped.notRetried(because: reason)
+                    ended = stopped.endedByCancel(later.cancelReason ?? "cancelled by request")
                     entries = ended.map { [$0] } ?? []
                     requeued = nil
                 }
