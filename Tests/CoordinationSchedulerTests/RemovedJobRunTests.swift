@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationRecipes
 import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
@@ -53,6 +54,84 @@ import Testing
         for key in [try cluster.layout.job("job"), try cluster.layout.history(of: "job")] {
             try await store.delete(key, ifVersion: nil, recursive: true)
         }
+        try await withDeadline("the handler of the deleted run to be cancelled") { await cancelled.wait() }
+    }
+
+    /// Deletes the job's keys just before the first watch of the whole jobs folder opens once
+    /// armed: after the watches it replaces have ended, so that the deletion reaches the worker
+    /// only as a run missing from the new watch's snapshot.
+    final class DeleteBeforeWatchingAllJobs: ForwardingStore {
+        let base: any CoordinationStore
+        let layout: SchedulerLayout
+        let deletion = Mutex<(@Sendable () async throws -> Void)?>(nil)
+        let deleted = Signal()
+
+        init(_ base: any CoordinationStore, layout: SchedulerLayout) {
+            self.base = base
+            self.layout = layout
+        }
+
+        func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+            guard key == layout.jobs, let delete = deletion.withLock({ armed in defer { armed = nil }; return armed }) else { return base.watch(key, scope: scope) }
+            let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+            let task = Task { [base, deleted] in
+                do {
+                    try await delete()
+                    deleted.fire()
+                    for try await event in base.watch(key, scope: scope) { continuation.yield(event) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+            return stream
+        }
+    }
+
+    /// A run deleted while its worker's watches start over (here as it becomes the leader) is
+    /// stopped too, though no delete event ever reaches the worker: its view's fresh snapshot
+    /// lacks the run. The worker used to look only for cancel requests in a snapshot, and the
+    /// handler ran on (seen once under the whole suite's load, where the leadership came late).
+    @Test(arguments: SchedulerBackend.all)
+    func aRunDeletedWhileItsWorkersWatchesStartOverIsStopped(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        // The leader at first: it has no handler for the job, so it never runs it.
+        try await cluster.startWorker("leader", handlers: [:])
+        let election = LeaderElection(store: try await cluster.open(), path: cluster.layout.leader, identity: "observer")
+        try await withDeadline("the first worker to lead") {
+            for try await leader in election.leaders() where leader?.identityString == "leader" { return }
+        }
+        let started = Signal()
+        let cancelled = Signal()
+        let waits: JobHandler = { _ in
+            started.fire()
+            do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.fire() }
+            return RunOutput()
+        }
+        let layout = cluster.layout
+        let spy = Shared<DeleteBeforeWatchingAllJobs?>(nil)
+        try await cluster.startWorker("w", handlers: ["wait": waits]) { base in
+            let store = DeleteBeforeWatchingAllJobs(base, layout: layout)
+            spy.withLock { $0 = store }
+            return store
+        }
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "wait"))
+        try await withDeadline("the run to start") { await started.wait() }
+        let store = try await cluster.open()
+        let watcher = try #require(spy.value)
+        watcher.deletion.withLock {
+            $0 = {
+                for key in [try layout.job("job"), try layout.history(of: "job")] {
+                    try await store.delete(key, ifVersion: nil, recursive: true)
+                }
+            }
+        }
+        // The other worker leaves: "w" leads, and watches every job afresh.
+        try await cluster.stopWorker("leader")
+        try await withDeadline("the job's keys to be deleted as the worker's watches start over") { await watcher.deleted.wait() }
         try await withDeadline("the handler of the deleted run to be cancelled") { await cancelled.wait() }
     }
 

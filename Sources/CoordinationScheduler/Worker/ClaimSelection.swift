@@ -25,11 +25,18 @@ extension Worker {
     /// under us (their job removed: `remove` asks them to stop first, but a view that re-reads,
     /// as ZooKeeper's, may find them already gone). Only versions past the fence (written by
     /// someone else) are read, through the view's decoded records.
-    func noticeCancelRequests(_ event: WatchEvent, active: [Key: RunControl], view: SchedulerView) {
+    ///
+    /// A deletion can also come as a run missing from a fresh snapshot of the folder holding it:
+    /// the watches start over (the worker becomes or stops being the leader, or its share of the
+    /// jobs changes), and what was deleted between the old watch's end and the new one's read
+    /// comes as no event of its own.
+    func noticeCancelRequests(_ event: WatchEvent, folder: SchedulerView.Folder, active: [Key: RunControl], view: SchedulerView) {
         guard !active.isEmpty else { return }
         let records: [Record]
         switch event {
-        case .snapshot(let all): records = all
+        case .snapshot(let all):
+            records = all
+            stopRunsMissing(from: all, folder: folder, active: active)
         case .put(let record): records = [record]
         case .delete(let key):
             // A run's key, or its job's (the runs are beneath it). Not a bucket's: a watch that
@@ -43,5 +50,20 @@ extension Worker {
             else { continue }
             control.stop(.cancelRequested)
         }
+    }
+
+    /// Stops the runs of `active` that a snapshot of `folder` covers (every run for ``SchedulerView/Folder/runs``,
+    /// a bucket's for ``SchedulerView/Folder/bucket(_:)``) and does not hold: deleted meanwhile.
+    /// A snapshot is read after the run was seen (on the same handle), so a missing run is gone.
+    private func stopRunsMissing(from records: [Record], folder: SchedulerView.Folder, active: [Key: RunControl]) {
+        let covers: (Key) -> Bool
+        switch folder {
+        case .runs: covers = { _ in true }
+        case .bucket(let bucket):
+            covers = { [layout] run in layout.jobID(of: run, in: layout.jobs).map { SchedulerLayout.bucket(of: $0) == bucket } ?? false }
+        case .jobs, .workers, .wide: return
+        }
+        let held = Set(records.lazy.map(\.key))
+        for (run, control) in active where covers(run) && !held.contains(run) { control.stop(.cancelRequested) }
     }
 }

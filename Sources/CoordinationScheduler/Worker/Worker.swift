@@ -343,7 +343,7 @@ public final class Worker: Service {
                         queue.note(event, folder: folder, layout: layout, view: view)
                         forgetLostRaces(event, folder: folder, in: &queue)
                         switch folder {
-                        case .runs, .bucket, .jobs: noticeCancelRequests(event, active: active, view: view)
+                        case .runs, .bucket, .jobs: noticeCancelRequests(event, folder: folder, active: active, view: view)
                         case .workers, .wide: owned = nil
                         }
                     case .finished(let key, let token):
