@@ -30,13 +30,17 @@ extension Worker {
     /// the watches start over (the worker becomes or stops being the leader, or its share of the
     /// jobs changes), and what was deleted between the old watch's end and the new one's read
     /// comes as no event of its own.
-    func noticeCancelRequests(_ event: WatchEvent, folder: SchedulerView.Folder, active: [Key: RunControl], view: SchedulerView) {
+    /// `wholeRuns` says whether a ``SchedulerView/Folder/runs`` snapshot holds every run (the
+    /// watches follow every job), or is the empty one that clears the view before the buckets'.
+    func noticeCancelRequests(
+        _ event: WatchEvent, folder: SchedulerView.Folder, wholeRuns: Bool, active: [Key: RunControl], view: SchedulerView
+    ) {
         guard !active.isEmpty else { return }
         let records: [Record]
         switch event {
         case .snapshot(let all):
             records = all
-            stopRunsMissing(from: all, folder: folder, active: active)
+            if folder != .runs || wholeRuns { stopRunsMissing(from: all, folder: folder, active: active) }
         case .put(let record): records = [record]
         case .delete(let key):
             // A run's key, or its job's (the runs are beneath it). Not a bucket's: a watch that
@@ -52,8 +56,9 @@ extension Worker {
         }
     }
 
-    /// Stops the runs of `active` that a snapshot of `folder` covers (every run for ``SchedulerView/Folder/runs``,
-    /// a bucket's for ``SchedulerView/Folder/bucket(_:)``) and does not hold: deleted meanwhile.
+    /// Stops the runs of `active` that a snapshot of `folder` covers (every run for a whole
+    /// ``SchedulerView/Folder/runs`` one, a bucket's for ``SchedulerView/Folder/bucket(_:)``) and
+    /// does not hold: deleted meanwhile.
     /// A snapshot is read after the run was seen (on the same handle), so a missing run is gone.
     private func stopRunsMissing(from records: [Record], folder: SchedulerView.Folder, active: [Key: RunControl]) {
         let covers: (Key) -> Bool

@@ -38,11 +38,18 @@ final class ViewFeed: Sendable {
     }
 
     private let main: Sink
+    private let roundStarted: @Sendable (_ followsAllJobs: Bool) -> Void
     private let state = Mutex(State())
 
-    /// - Parameter main: receives every event, always.
-    init(main: @escaping Sink) {
+    /// - Parameters:
+    ///   - main: receives every event, always.
+    ///   - roundStarted: called as the watches start over, before the new round's first event
+    ///     and after the last of the round before; says whether the new round follows every job
+    ///     (its ``SchedulerView/Folder/runs`` snapshot holds every run) or buckets (that snapshot
+    ///     is only the empty one that clears the view, each bucket's own snapshot following).
+    init(main: @escaping Sink, roundStarted: @escaping @Sendable (_ followsAllJobs: Bool) -> Void = { _ in }) {
         self.main = main
+        self.roundStarted = roundStarted
     }
 
     /// Follows the folders until cancelled or the store fails, starting over (fresh snapshots for
@@ -54,6 +61,7 @@ final class ViewFeed: Sendable {
                 state.round += 1
                 let round = state.round
                 let jobs = state.extra == nil ? state.jobs : .all
+                roundStarted(jobs == .all)
                 var changes: AsyncStream<Set<String>>?
                 if case .buckets(let buckets) = jobs {
                     let (stream, continuation) = AsyncStream<Set<String>>.makeStream(bufferingPolicy: .bufferingNewest(1))

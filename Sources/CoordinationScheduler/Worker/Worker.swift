@@ -108,6 +108,8 @@ public final class Worker: Service {
 
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
+        /// The view's watches start over, following every job or buckets (``ViewFeed``).
+        case viewRound(followsAllJobs: Bool)
         /// The attempt at the run at this key ended; `token` is its claim's, when it claimed.
         case finished(Key, token: Int64?)
         /// The handler of the run at this key returned: its slot is free while its end is recorded.
@@ -263,7 +265,9 @@ public final class Worker: Service {
                     }
                 }
                 duty { [self] in await metrics.countSessionChanges(of: store) }
-                let feed = ViewFeed { [signals] folder, event in signals.push(.view(folder, event)) }
+                let feed = ViewFeed(
+                    main: { [signals] folder, event in signals.push(.view(folder, event)) },
+                    roundStarted: { [signals] followsAllJobs in signals.push(.viewRound(followsAllJobs: followsAllJobs)) })
                 duty { [self] in
                     let duties = LeaderDuties(
                         store: store, layout: layout, clock: clock, configuration: configuration, feed: feed, logger: logger,
@@ -315,6 +319,8 @@ public final class Worker: Service {
         var queue = ClaimQueue()
         let me = info
         var active: [Key: RunControl] = [:]
+        // Whether the view's watches follow every job, so that a snapshot of the runs holds them all.
+        var followsAllJobs = false
         var inFlight: Set<Key> = []
         // Runs whose handler returned and whose end is being recorded: in flight, but in no slot
         // (see ``Configuration/capacity``).
@@ -343,9 +349,12 @@ public final class Worker: Service {
                         queue.note(event, folder: folder, layout: layout, view: view)
                         forgetLostRaces(event, folder: folder, in: &queue)
                         switch folder {
-                        case .runs, .bucket, .jobs: noticeCancelRequests(event, folder: folder, active: active, view: view)
+                        case .runs, .bucket, .jobs:
+                            noticeCancelRequests(event, folder: folder, wholeRuns: followsAllJobs, active: active, view: view)
                         case .workers, .wide: owned = nil
                         }
+                    case .viewRound(let all):
+                        followsAllJobs = all
                     case .finished(let key, let token):
                         inFlight.remove(key)
                         settling.remove(key)
