@@ -154,29 +154,70 @@ public struct DoubleBarrier: Sendable {
     /// same path (its member made again under the same key) is not waited for. Waiting until no
     /// member at all was left, a slow leaver that looked after the others had entered again waited
     /// for them to leave a round they could not complete without it, and nobody ever got out.
+    ///
+    /// A failed delete of its member that may pass (contact lost) is tried again; a leave that
+    /// stops before its member is gone (cancelled, or another error) removes it before it throws,
+    /// while its session may live, as a cancelled ``enter(id:)`` does.
     public func leave(id: String) async throws {
         let me = try members.child(id)
         var records: [Key: Record] = [:]
         var inWhenLeaving: [Key: Int64]?
-        for try await event in store.watch(members, scope: .subtree) {
-            records.apply(event)
-            if inWhenLeaving == nil {
-                // The first event is the snapshot: who is in, ourselves included, before we go.
-                inWhenLeaving = Dictionary(
-                    uniqueKeysWithValues: records.values.filter { $0.key.parent == members }.map { ($0.key, $0.createRevision) })
-                do {
-                    try await store.delete(me)
-                } catch let error as CoordinationError where error.code == .noNode {}
+        // Whether our member is surely gone: until it is, a leave that stops (cancelled, a store
+        // error) removes it on the way out. Left there, it held up every other participant's
+        // leave for as long as its session lived.
+        var gone = false
+        do {
+            for try await event in store.watch(members, scope: .subtree) {
+                records.apply(event)
+                if inWhenLeaving == nil {
+                    // The first event is the snapshot: who is in, ourselves included, before we go.
+                    inWhenLeaving = Dictionary(
+                        uniqueKeysWithValues: records.values.filter { $0.key.parent == members }.map { ($0.key, $0.createRevision) })
+                    try await remove(me)
+                    gone = true
+                }
+                let stillIn = inWhenLeaving?.contains { key, revision in records[key]?.createRevision == revision } ?? true
+                if !stillIn {
+                    do {
+                        try await store.delete(ready)
+                    } catch let error as CoordinationError where error.code == .noNode {}
+                    return
+                }
             }
-            let stillIn = inWhenLeaving?.contains { key, revision in records[key]?.createRevision == revision } ?? true
-            if !stillIn {
-                do {
-                    try await store.delete(ready)
-                } catch let error as CoordinationError where error.code == .noNode {}
+            try Task.checkCancellation()
+        } catch {
+            if !gone { await removeSurely(me, joinedAt: inWhenLeaving?[me]) }
+            throw error
+        }
+    }
+
+    /// Deletes our member through failures that may pass (a failed delete is tried again, as
+    /// raising `ready` is): thrown, it left the member in and the others waiting for it.
+    private func remove(_ me: Key) async throws {
+        var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
+        while true {
+            do {
+                try await store.delete(me)
                 return
+            } catch let error as CoordinationError where error.code == .noNode {
+                return
+            } catch where StoreFailure.mayPass(error, store: store) {
+                try await backoff.pause()
             }
         }
-        try Task.checkCancellation()
+    }
+
+    /// Removes the member of a leave that stopped, in a task of its own (a cancelled caller still
+    /// gets it done), while its session may live: the one created at `joinedAt` when the leave saw
+    /// it, else the one there now (this participant has not entered again: it is still leaving).
+    private func removeSurely(_ me: Key, joinedAt: Int64?) async {
+        let store = store
+        await StoreFailure.retryingWhileHeld(in: store, by: store.session.sessionID) {
+            do {
+                guard let record = try await store.get(me), joinedAt == nil || record.createRevision == joinedAt else { return }
+                try await store.delete(me, ifVersion: record.version, recursive: false)
+            } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {}
+        }
     }
 }
 

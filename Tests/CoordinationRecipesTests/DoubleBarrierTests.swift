@@ -151,3 +151,50 @@ extension DoubleBarrierTests {
         #expect(try await observer.children(of: members).isEmpty, "the participant that gave up left")
     }
 }
+
+extension DoubleBarrierTests {
+    /// A leave whose delete of its member fails with an error that may pass (contact lost) tries
+    /// it again: thrown, the member stayed in, and every other participant's leave waited for it
+    /// for as long as its session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aLeaveRidesOutAFailedDelete(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let observer = try await handles.open()
+        let flaky = try DoubleBarrier(store: FlakyStore(try await handles.open(), deletes: 1), path: path, count: 2)
+        let steady = try DoubleBarrier(store: try await handles.open(), path: path, count: 2)
+        try await withDeadline("both to enter and leave") {
+            async let flakyRound: Void = { try await flaky.enter(id: "flaky"); try await flaky.leave(id: "flaky") }()
+            async let steadyRound: Void = { try await steady.enter(id: "steady"); try await steady.leave(id: "steady") }()
+            _ = try await (flakyRound, steadyRound)
+        }
+        #expect(try await observer.children(of: try path.child("members")).isEmpty, "both left")
+        #expect(try await observer.exists(try path.child("ready")) == false, "the barrier was lowered")
+    }
+
+    /// A leave cancelled before it saw who is in still removes its member: the others' leave
+    /// waits for every member that was in, and one left there held them up for as long as the
+    /// cancelled participant's session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aCancelledLeaveStillLeaves(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/double")
+        let observer = try await handles.open()
+        let quitter = try DoubleBarrier(store: try await handles.open(), path: path, count: 2)
+        let steady = try DoubleBarrier(store: try await handles.open(), path: path, count: 2)
+        try await withDeadline("both to enter") {
+            async let quitterIn: Void = quitter.enter(id: "quitter")
+            async let steadyIn: Void = steady.enter(id: "steady")
+            _ = try await (quitterIn, steadyIn)
+        }
+        let leaving = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await quitter.leave(id: "quitter")
+        }
+        _ = await leaving.result
+        try await withDeadline("the other participant to leave") { try await steady.leave(id: "steady") }
+        #expect(try await observer.children(of: try path.child("members")).isEmpty, "both left")
+    }
+}
