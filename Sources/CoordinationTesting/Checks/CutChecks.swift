@@ -6,7 +6,7 @@ import Synchronization
 /// well inside the TTL, so that the session must survive it.
 extension ConformanceSuite {
     static let cutChecks: [ConformanceCheck] = [
-        ConformanceCheck("session-survives-a-short-cut", clause: 7, "A handle cut off for less than the TTL reports suspended, then reconnected with the same sessionID (never expired or a new session); its ephemeral key stays throughout, seen by another handle, and still belongs to it: it goes when the handle closes.") { ctx in
+        ConformanceCheck("session-survives-a-short-cut", clause: 7, "A handle cut off for less than the TTL reports suspended, carrying a last contact no later than the cut (the safe window runs from the last confirmed contact), then reconnected with the same sessionID (never expired or a new session); its ephemeral key stays throughout, seen by another handle, and still belongs to it: it goes when the handle closes.") { ctx in
             let store = try await ctx.open()
             let observer = try await ctx.open()
             let mine = try Key("/s/mine")
@@ -18,8 +18,17 @@ extension ConformanceSuite {
             let before = try await events.next("the current session state")
             try expectEqual(before.state, .connected, "session state before the cut")
             try await ctx.cut(store)
+            // No contact can be confirmed once the cut is in place: a later last contact would let a
+            // holder trust the session past the server's end of it (clause 7's safe window).
+            let cutInPlace = ContinuousClock.now
             let suspended = try await events.until(.suspended, sameSession: before.sessionID)
             try expectEqual(store.session.state, .suspended, "session.state during the cut")
+            try expect(
+                suspended.lastContact <= cutInPlace && store.session.lastContact <= cutInPlace,
+                "suspended must carry the last contact confirmed before the cut: the event's is \(cutInPlace.duration(to: suspended.lastContact)) after the cut was in place, session's \(cutInPlace.duration(to: store.session.lastContact))")
+            try expect(
+                suspended.lastContact >= before.lastContact,
+                "suspended must carry a last contact no older than connected's: \(suspended.lastContact) before \(before.lastContact)")
             // The server still holds the session: others read the key while its owner is cut off.
             try expectEqual(try await observer.get(mine)?.value, bytes("mine"), "the ephemeral key read by another handle during the cut")
             try await ctx.heal(store)

@@ -55,6 +55,34 @@ extension ConformanceSuite {
             try await watch.until("the ephemeral key to vanish after expiry") { $0[ephemeral] == nil }
             try expectEqual(try await observer.get(persistent)?.value, bytes("kept"), "the persistent key after expiry")
         },
+        ConformanceCheck("session-expired-reported-once-ephemerals-are-gone", clause: 7, "When a handle reports expired, its ephemeral keys are already gone: at once, no other handle reads them, and the handle creates the same keys again (plain, and in a transaction) without nodeExists, in its new session.") { ctx in
+            let store = try await ctx.open()
+            let observer = try await ctx.open()
+            let plain = try Key("/members/plain"), inTransaction = try Key("/members/txn")
+            for key in [plain, inTransaction] { _ = try await store.create(key, value: bytes("old"), mode: .ephemeral) }
+            let events = ctx.sessionEvents(store)
+            let before = try await events.next("the current session state")
+            try await ctx.harness.expireSession(of: store)
+            // Recipes re-create their ephemeral keys as soon as they read expired: an expiry reported
+            // before the server removed them would make that fail, or find the dead session's key.
+            _ = try await events.until(.expired, sameSession: before.sessionID)
+            for key in [plain, inTransaction] {
+                try expect(try await observer.get(key) == nil, "\(key), the expired session's ephemeral key, must be gone once expired is reported")
+            }
+            let created = try await store.create(plain, value: bytes("new"), mode: .ephemeral)
+            let results = try await store.transaction([.create(inTransaction, value: bytes("new"), mode: .ephemeral)])
+            try expect(created.isEphemeral && results.first?.createdRecord?.isEphemeral == true, "the keys created again must be ephemeral")
+            let renewed = try await events.until(.connected)
+            try expect(renewed.sessionID != before.sessionID, "a new session after the expiry, got \(renewed.sessionID) again")
+            let watch = ctx.watch(observer, try Key("/members"), scope: .subtree)
+            _ = try await watch.snapshot()
+            try expect(
+                watch.state[plain]?.value == bytes("new") && watch.state[inTransaction]?.value == bytes("new"),
+                "both keys created again must be there: \(WatchCursor.describe(watch.state))")
+            // They belong to the live session: they go when the handle closes.
+            await store.close()
+            try await watch.until("the keys created again to vanish when their handle closes") { $0[plain] == nil && $0[inTransaction] == nil }
+        },
         ConformanceCheck("session-handle-works-after-expiry", clause: 7, "After expiry and the new session, the same handle reads, writes and creates ephemeral keys that belong to the new session.") { ctx in
             let store = try await ctx.open()
             let observer = try await ctx.open()
