@@ -11,6 +11,16 @@ struct ZooKeeperHarness: ConformanceHarness {
         try await ZooKeeperTestEnvironment.openRelayedStore(namespace: namespace)
     }
 
+    var expectedDeviations: [String: String] {
+        [
+            "watch-snapshot-is-one-state-of-the-store":
+                "a watch's snapshot is assembled from reads at several zxids (the top, then each level's listing, "
+                + "then the data of what it listed): a transaction landing between a listing and the reads after it "
+                + "gives a snapshot holding neither its deletes nor its creates (271 of 300 snapshots in this check "
+                + "held no child). The events after it still converge to the store.",
+        ]
+    }
+
     func expireSession(of store: any CoordinationStore) async throws {
         guard let store = store as? ZooKeeperStore else {
             throw CoordinationError(.unsupported, "not a ZooKeeperStore: \(type(of: store))")

@@ -1,4 +1,5 @@
 import Coordination
+import Synchronization
 
 extension ConformanceSuite {
     static let watchChecks: [ConformanceCheck] = [
@@ -175,6 +176,41 @@ extension ConformanceSuite {
             }
             let expected = Dictionary(uniqueKeysWithValues: try await watcher.records(under: root).map { ($0.key, $0) })
             try await watch.until("convergence to \(WatchCursor.describe(expected))") { $0 == expected }
+        },
+        ConformanceCheck("watch-snapshot-is-one-state-of-the-store", clause: 8, "A subtree watch's first snapshot is the state at one revision: while another handle moves the folder's only child by transactions (delete one key, create the next), each of up to 300 watches opened one after another first sees exactly one child, never none or two.") { ctx in
+            let writer = try await ctx.open()
+            let reader = try await ctx.open()
+            let folder = try Key("/moving")
+            _ = try await writer.create(try folder.child("k-0"), value: [], mode: .persistent)
+            let stop = Atomic<Bool>(false)
+            let mover = Task {
+                var moved = 0
+                while !stop.load(ordering: .relaxed) {
+                    _ = try await writer.transaction([
+                        .delete(try folder.child("k-\(moved)"), ifVersion: nil),
+                        .create(try folder.child("k-\(moved + 1)"), value: [], mode: .persistent),
+                    ])
+                    moved += 1
+                }
+                return moved
+            }
+            defer { stop.store(true, ordering: .relaxed) }
+            for attempt in 0..<300 {
+                let first = try await within(ctx.timeout, awaiting: "the first element of watch \(attempt + 1)") { () -> WatchEvent? in
+                    for try await event in reader.watch(folder, scope: .subtree) { return event }
+                    return nil
+                }
+                guard case .snapshot(let records) = first else {
+                    throw failure("the first element of a watch must be a snapshot, got \(String(describing: first))")
+                }
+                let children = records.filter { $0.key.parent == folder }.map(\.key.name)
+                try expect(
+                    children.count == 1,
+                    "watch \(attempt + 1)'s snapshot holds \(children) under \(folder), a state the store was never in (it always holds exactly one child)")
+            }
+            stop.store(true, ordering: .relaxed)
+            let moves = try await mover.value
+            try expect(moves > 0, "the writer must have moved the child while the watches were opened")
         },
         ConformanceCheck("watch-cancel-ends-stream", clause: 8, "Cancelling the task that consumes a watch ends its for-await loop.") { ctx in
             let store = try await ctx.open()
