@@ -87,12 +87,25 @@ struct QueueAcquirer: Sendable {
         // every other contender for as long as this process lives.
         do {
             let result = try await SessionGuard.run(store: store, sessionID: lease.sessionID) { try await body(lease) }
-            await queue.leaveSurely(lease.key, session: lease.sessionID, afterReconnecting: marker == nil)
+            await release(lease, afterReconnecting: marker == nil)
             return result
         } catch {
-            await queue.leaveSurely(lease.key, session: lease.sessionID, afterReconnecting: marker == nil)
+            await release(lease, afterReconnecting: marker == nil)
             throw error
         }
+    }
+
+    /// Removes `lease`'s entry and the join's late-landing ones (see
+    /// ``SequentialQueue/leaveWithLateEntries(_:)``), through store errors as
+    /// ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)`` removes one entry.
+    private func release(_ lease: LockLease, afterReconnecting: Bool) async {
+        let queue = queue
+        let removal: @Sendable () async throws -> Void = { try await queue.leaveWithLateEntries(lease.key) }
+        guard afterReconnecting else {
+            await StoreFailure.retryingWhileHeld(in: store, by: lease.sessionID, removal)
+            return
+        }
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: lease.sessionID, removal)
     }
 
     /// Runs `wait` until it returns (`true`) or `deadline` passes (`false`, `wait` cancelled).
@@ -280,9 +293,10 @@ public struct LockLease: Sendable, Hashable {
         try await store.get(key)?.createRevision == token
     }
 
-    /// Releases the lock. Releasing a lock already lost is not an error.
+    /// Releases the lock, and removes any entry of the same join that landed after it was let
+    /// in (a create whose reply was lost). Releasing a lock already lost is not an error.
     public func release() async throws {
-        try await SequentialQueue(store: store, path: key.parent ?? .root).leave(key)
+        try await SequentialQueue(store: store, path: key.parent ?? .root).leaveWithLateEntries(key)
     }
 
     public static func == (lhs: LockLease, rhs: LockLease) -> Bool { lhs.key == rhs.key && lhs.token == rhs.token }

@@ -98,6 +98,19 @@ public struct SequentialQueue: Sendable {
         } catch let error as CoordinationError where error.code == .noNode {}
     }
 
+    /// Leaves the queue with `key`, then removes the other entries of the join that made it
+    /// (the same prefix and marker): a create whose reply was lost, not found by the join's
+    /// search, can land after the acquirer was let in, behind its entry, where the acquirer,
+    /// holding, no longer looks. Left there, it blocked everyone who queued behind it for as long
+    /// as the holder's session lived. Not while another join with the same marker may be under way.
+    public func leaveWithLateEntries(_ key: Key) async throws {
+        try await leave(key)
+        let stem = Self.stem(of: key.name)
+        for name in try await entries() where Self.stem(of: name) == stem {
+            try await leave(try path.child(name))
+        }
+    }
+
     /// Leaves the queue even through store errors: a failed delete is tried again, with back-off,
     /// for as long as the entry may still exist, that is while the session that created it may
     /// live (an ephemeral entry goes with its session). A contender that gives up must not leave

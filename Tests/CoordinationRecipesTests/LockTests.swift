@@ -400,3 +400,62 @@ extension LockTests {
         #expect(try await observer.children(of: path).isEmpty)
     }
 }
+
+extension LockTests {
+    /// A join's create whose reply was lost, not found by its search, lands after the acquirer
+    /// was let in (etcd may apply a write after reporting it lost): an entry of the acquisition
+    /// behind its lease. Releasing the lease (at the end of `withLock`, or by `release()`)
+    /// removes it too: left, it blocked every contender that queued behind it for as long as the
+    /// holder's session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aJoinsEntryLandingAfterAdmissionGoesWithTheRelease(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/landing-after-admission")
+        let observer = try await handles.open()
+        let base = try await handles.open()
+
+        let throughWithLock = CreateLandingLate(base)
+        try await Lock(store: throughWithLock, path: path).withLock { lease in
+            let stray = try await throughWithLock.land()
+            #expect(SequentialQueue.stem(of: stray.key.name) == SequentialQueue.stem(of: lease.key.name), "the late entry is the join's own")
+            #expect(try await observer.children(of: path) == [lease.key.name, stray.key.name])
+        }
+        #expect(try await observer.children(of: path).isEmpty, "withLock left no entry behind")
+
+        let throughRelease = CreateLandingLate(base)
+        let lease = try #require(try await Lock(store: throughRelease, path: path).acquire(timeout: .seconds(10)))
+        _ = try await throughRelease.land()
+        try await lease.release()
+        #expect(try await observer.children(of: path).isEmpty, "release() left no entry behind")
+        let next = try await Lock(store: observer, path: path).acquire(timeout: .zero)
+        #expect(next != nil, "the lock is free")
+        try await next?.release()
+    }
+}
+
+/// Wraps a store whose first create is not applied but answered `connectionLoss` (the outcome
+/// unknown to the caller), and applied only when the test calls ``land()``: a write the server
+/// applies after a later one.
+final class CreateLandingLate: ForwardingStore {
+    let base: any CoordinationStore
+    private let held = Mutex<(taken: Bool, create: (key: Key, value: [UInt8], mode: CreateMode)?)>((false, nil))
+
+    init(_ base: any CoordinationStore) { self.base = base }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        let first = held.withLock { held in
+            defer { held.taken = true }
+            if !held.taken { held.create = (key, value, mode) }
+            return !held.taken
+        }
+        guard first else { return try await base.create(key, value: value, mode: mode) }
+        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later")
+    }
+
+    /// Applies the create held back.
+    func land() async throws -> Record {
+        let create = try #require(held.withLock { $0.create }, "a create was held back")
+        return try await base.create(create.key, value: create.value, mode: create.mode)
+    }
+}
