@@ -236,8 +236,9 @@ struct QueueAcquirer: Sendable {
     /// the removal must be over before it returns.
     private func leave(_ key: Key, session sessionID: String, afterReconnecting: Bool) async {
         let queue = queue
+        // The join's late-landing entries with it: behind ours, one blocked everyone queued after it.
         guard afterReconnecting else {
-            await queue.leaveSurely(key, session: sessionID, afterReconnecting: false)
+            await StoreFailure.retryingWhileHeld(in: store, by: sessionID) { try await queue.leaveWithLateEntries(key) }
             return
         }
         let store = store
@@ -245,7 +246,8 @@ struct QueueAcquirer: Sendable {
         // Not the caller's task: a cancelled caller (cancelling is one way to give up) still
         // waits for it, and the removal outlives the wait.
         let removal = Task {
-            await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID, attempts.watching { try await queue.leave(key) })
+            await StoreFailure.retryingUntilSessionEnds(
+                in: store, by: sessionID, attempts.watching { try await queue.leaveWithLateEntries(key) })
         }
         while await FirstAnswer.within(Self.removalWait / 2, { await removal.value }) == nil {
             guard attempts.unanswered < Self.removalWait, [.connected, .reconnected].contains(store.session.state) else { return }

@@ -459,3 +459,25 @@ final class CreateLandingLate: ForwardingStore {
         return try await base.create(create.key, value: create.value, mode: create.mode)
     }
 }
+
+extension LockTests {
+    /// An acquisition that gives up (here cancelled) while a create of its join lands late, behind
+    /// its entry, removes that entry too: left, it blocked everyone who queued behind it for as
+    /// long as the session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aGivenUpAcquisitionRemovesItsJoinsLateEntry(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/locks/given-up-late")
+        let observer = try await handles.open()
+        let holder = try #require(try await Lock(store: observer, path: path).acquire(timeout: .zero), "the lock is free")
+        let late = CreateLandingLate(try await handles.open())
+        let waiting = Task { try await Lock(store: late, path: path).acquire() }
+        try await waitForEntries(observer, path, count: 2)
+        let stray = try await late.land()
+        waiting.cancel()
+        if case .success(let lease?) = await waiting.result { try await lease.release() }
+        #expect(try await observer.children(of: path) == [holder.key.name], "only the holder's entry is left, not \(stray.key.name)")
+        try await holder.release()
+    }
+}
