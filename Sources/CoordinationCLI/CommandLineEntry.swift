@@ -28,6 +28,12 @@ public enum CoordCommandLine {
         }
         // `coord job add -dash` and `coord kv put /a -dash` are help (-h among the letters) or an unknown option to argument-parser.
         let given = arguments ?? Array(CommandLine.arguments.dropFirst())
+        // Before anything reads them: Swift has already replaced each byte that is not UTF-8.
+        let raw = arguments.map { $0.map { Array($0.utf8) } } ?? NonUTF8Argument.processArguments
+        if let problem = NonUTF8Argument.problem(in: raw) {
+            StandardStreams.writeError("coord: " + problem)
+            exit(ExitCode.validationFailure.rawValue)
+        }
         if let problem = JobOptions.optionLikeIDProblem(in: given) ?? OptionLikeValue.problem(in: given) {
             StandardStreams.writeError("coord: " + problem)
             exit(ExitCode.validationFailure.rawValue)

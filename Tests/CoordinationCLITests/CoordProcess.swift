@@ -57,12 +57,14 @@ struct CoordProcess {
     /// With `interruptAfterFirstLine`, sends SIGINT once the first stdout line has arrived.
     /// With `stdinPath`, stdin is that path opened for reading instead (a directory gives a stdin that cannot be read).
     /// A coord still running after `timeout` is killed, and its stderr says so (its status is then 9).
+    /// With `program`, that runs instead, with `arguments` (a shell that starts coord with bytes
+    /// that `Process` cannot pass, such as arguments that are not UTF-8).
     func run(
         _ arguments: [String], input: [UInt8] = [], stdinPath: String? = nil, interruptAfterFirstLine: Bool = false,
-        timeout: Duration = .seconds(60)
+        timeout: Duration = .seconds(60), program: URL? = nil
     ) async throws -> Result {
         let process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = program ?? Self.binary
         process.arguments = arguments
         process.environment = environment
         process.currentDirectoryURL = directory
