@@ -34,7 +34,9 @@ struct JobOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Retries after a failed or timed-out attempt (default 0, at most \(RetryPolicy.mostRetries)).", valueName: "n")) var retries: Int?
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Back-off before the first retry, doubling after (default 1s; a duration such as 500ms, 30s).", valueName: "d"))
+        help: ArgumentHelp(
+            "Back-off before the first retry, doubling after up to 1m, or up to itself when longer (default 1s; a duration such as 500ms, 30s).",
+            valueName: "d"))
     var backoff: String?
     @Option(
         parsing: .unconditional, help: ArgumentHelp("Stop an attempt after this long (30s, 5m, 2h) and record it as timed out.", valueName: "d"))

@@ -92,9 +92,9 @@ enum JobsFileValues {
             guard let text = payload as? String else { throw problem(form + "; got \(shown(payload))") }
             guard Data(base64Encoded: text) != nil else { throw problem(form + "; got \(shown(payload)), which is not base64") }
         }
-        try wholeNumber(&object, "shards", example: "4", job: name)
+        try wholeNumber(&object, "shards", example: "4", least: 1, most: Int64(JobSpec.maxShards), job: name)
         try wholeNumber(&object, "priority", example: "5", job: name)
-        try wholeNumber(&object, "timeoutMs", example: "30000 (30 seconds)", job: name)
+        try wholeNumber(&object, "timeoutMs", example: "30000 (30 seconds)", least: 1, job: name)
         try strings(&object, "shardParameters", job: name)
         // One item per parameter unless told otherwise, as --shard-params without --shards.
         if object["shards"] == nil, let parameters = object["shardParameters"] as? [String], parameters.count > 1 {
@@ -111,9 +111,10 @@ enum JobsFileValues {
             guard var retry = retry as? [String: Any] else {
                 throw problem(#""retry" must be an object, e.g. "retry": {"maxRetries": 3, "backoffBaseMs": 1000}; got "# + shown(retry))
             }
-            try wholeNumber(&retry, "maxRetries", example: "3", within: "retry", job: name)
-            try wholeNumber(&retry, "backoffBaseMs", example: "1000 (1 second)", within: "retry", job: name)
-            try wholeNumber(&retry, "backoffCapMs", example: "60000 (1 minute)", within: "retry", job: name)
+            try wholeNumber(&retry, "maxRetries", example: "3", within: "retry", least: 0, job: name)
+            try wholeNumber(&retry, "backoffBaseMs", example: "1000 (1 second)", within: "retry", least: 1, job: name)
+            try wholeNumber(&retry, "backoffCapMs", example: "60000 (1 minute)", within: "retry", least: 1, job: name)
+            try backoff(&retry, job: name)
             object["retry"] = retry
         }
         try schedule(&object, job: name)
@@ -212,17 +213,49 @@ enum JobsFileValues {
         }
     }
 
-    /// A whole number (`1e3` and `3.0` too), stored as an integer.
+    /// A whole number (`1e3` and `3.0` too), stored as an integer, from `least` to `most` when
+    /// given: the job's own check words a number out of range by its own names ("timeout must be
+    /// positive, got -5ms", "retry back-off base must be positive"), which are not the file's.
     private static func wholeNumber(
-        _ object: inout [String: Any], _ field: String, example: String, within parent: String? = nil, job name: String
+        _ object: inout [String: Any], _ field: String, example: String, within parent: String? = nil, least: Int64? = nil,
+        most: Int64? = nil, job name: String
     ) throws(CoordinationError) {
         guard let value = object[field] else { return }
+        let path = (parent.map { "\"\($0)\"." } ?? "") + "\"\(field)\""
         guard let number = integer(value) else {
-            let path = (parent.map { "\"\($0)\"." } ?? "") + "\"\(field)\""
             throw CoordinationError(
                 .invalidConfiguration, "\(name): \(path) must be a whole number, e.g. \"\(field)\": \(example); got \(shown(value))")
         }
+        if number < (least ?? .min) || number > (most ?? .max) {
+            let range =
+                switch (least, most) {
+                case (let least?, let most?): "between \(least) and \(most)"
+                case (let least?, nil): "at least \(least)"
+                case (nil, let most?): "at most \(most)"
+                case (nil, nil): ""
+                }
+            throw CoordinationError(.invalidConfiguration, "\(name): \(path) must be \(range), e.g. \"\(field)\": \(example); got \(number)")
+        }
         object[field] = number
+    }
+
+    /// The back-off doubles from `backoffBaseMs` up to `backoffCapMs`. A base above the default cap
+    /// with no cap given raises the cap to it, as `--backoff` does (the file's `"backoffBaseMs":
+    /// 120000` alone was refused for a cap it did not give); a cap below the base is named.
+    private static func backoff(_ retry: inout [String: Any], job name: String) throws(CoordinationError) {
+        let defaults = RetryPolicy()
+        let defaultBase = Int64(defaults.backoffBase / .milliseconds(1)), defaultCap = Int64(defaults.backoffCap / .milliseconds(1))
+        let base = retry["backoffBaseMs"] as? Int64
+        guard let cap = retry["backoffCapMs"] as? Int64 else {
+            if let base, base > defaultCap { retry["backoffCapMs"] = base }
+            return
+        }
+        guard cap < base ?? defaultBase else { return }
+        let baseText = base.map { "\($0)" } ?? "\(defaultBase) when it is left out"
+        throw CoordinationError(
+            .invalidConfiguration,
+            "\(name): \"retry\".\"backoffCapMs\" must be at least \"backoffBaseMs\" (\(baseText)): the back-off doubles from the "
+                + "base up to the cap; got \(cap)")
     }
 
     /// The integer a JSON number stands for, within Int64; `nil` for anything else (true and false included).

@@ -182,6 +182,44 @@ struct JobsFileTests {
         #expect(try JobsFile.decode(Array(#"{"id": "x", "command": "true", "retry": {"maxRetries": 1000000}}"#.utf8), source: "j").count == 1)
     }
 
+    /// The job's own check named these by its own words ("timeout must be positive, got -5ms",
+    /// "retry back-off base must be positive"), which are not the file's fields.
+    @Test(
+        "a number out of range is refused naming the file's field, its range and an example",
+        arguments: [
+            (#""timeoutMs": -5"#, #""timeoutMs" must be at least 1, e.g. "timeoutMs": 30000 (30 seconds); got -5"#),
+            (#""timeoutMs": 0"#, #""timeoutMs" must be at least 1, e.g. "timeoutMs": 30000 (30 seconds); got 0"#),
+            (#""shards": 0"#, #""shards" must be between 1 and 62, e.g. "shards": 4; got 0"#),
+            (#""shards": 63"#, #""shards" must be between 1 and 62, e.g. "shards": 4; got 63"#),
+            (#""retry": {"maxRetries": -1}"#, #""retry"."maxRetries" must be at least 0, e.g. "maxRetries": 3; got -1"#),
+            (#""retry": {"backoffBaseMs": 0}"#, #""retry"."backoffBaseMs" must be at least 1, e.g. "backoffBaseMs": 1000 (1 second); got 0"#),
+            (#""retry": {"backoffCapMs": -1}"#, #""retry"."backoffCapMs" must be at least 1, e.g. "backoffCapMs": 60000 (1 minute); got -1"#),
+            (
+                #""retry": {"backoffBaseMs": 5000, "backoffCapMs": 1000}"#,
+                #""retry"."backoffCapMs" must be at least "backoffBaseMs" (5000): the back-off doubles from the base up to the cap; got 1000"#
+            ),
+            (
+                #""retry": {"backoffCapMs": 500}"#,
+                #""retry"."backoffCapMs" must be at least "backoffBaseMs" (1000 when it is left out): the back-off doubles from the base up to the cap; got 500"#
+            ),
+        ])
+    func numberOutOfRange(field: String, message expected: String) throws {
+        let message = try #require(Self.refusal(#"{"id": "x", "command": "true", \#(field)}"#))
+        #expect(message == "jobs.json: job x: " + expected)
+    }
+
+    /// `--backoff 2m` raises the cap (a minute by default) to the back-off; the file's
+    /// `"backoffBaseMs": 120000` alone was refused for a cap it never gave.
+    @Test("a back-off base above the default cap, with no cap given, raises the cap to it, as --backoff does")
+    func backoffBaseAboveTheDefaultCap() throws {
+        let spec = try Self.decode(#"{"id": "x", "command": "true", "retry": {"maxRetries": 1, "backoffBaseMs": 120000}}"#)
+        #expect(spec.retry.backoffBase == .seconds(120) && spec.retry.backoffCap == .seconds(120))
+        let flags = try JobOptions.parse(["--command", "true", "--retries", "1", "--backoff", "2m"]).spec(id: "x", now: Date())
+        #expect(spec.retry == flags.retry)
+        // Below the default cap, the default cap stays.
+        #expect(try Self.decode(#"{"id": "x", "command": "true", "retry": {"backoffBaseMs": 5000}}"#).retry.backoffCap == .seconds(60))
+    }
+
     @Test("the example jobs (coord run --example) read back as they are")
     func exampleJobsRoundTrip() throws {
         let text = try JobsFile.encode(ExampleJobs.all)
