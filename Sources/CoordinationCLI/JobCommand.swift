@@ -256,8 +256,9 @@ enum JobControl {
                 Removes each job given, printing "removed ID" for each. \(JobControl.missingRule("removes the others"))
 
                 A run in flight is stopped by its worker once it sees the removal, at once as a rule \
-                (a command gets SIGTERM, then SIGKILL after the worker's grace, 1 s with the default \
-                session TTL); rm does not wait for that, and the run's end is recorded nowhere: the \
+                (a command gets SIGTERM, then SIGKILL 3 s later, or a tenth of the session TTL when \
+                that is shorter: 1 s with the default TTL; not coord worker's --grace, which is for \
+                its shutdown); rm does not wait for that, and the run's end is recorded nowhere: the \
                 history goes with the job. To see a run end first, coord job cancel ID, then \
                 coord runs ID, then rm.
                 """)
