@@ -169,6 +169,8 @@ struct JobOptions: ParsableArguments {
     /// ISO 8601 (with or without fractional seconds, checked field by field) or `+DURATION` from now.
     static func time(_ text: String, now: Date) throws -> Date {
         let forms = "write it like \(JobTime.example) (UTC), 2026-01-31T13:00:00+01:00, or +30s from now"
+        // The message below would quote nothing: "--at +:  is not a duration".
+        if text == "+" { throw CommandLineProblem("--at +: give a duration after the '+', such as +30s or +10m") }
         if text.hasPrefix("+") {
             switch DurationText.positive(String(text.dropFirst())) {
             case .success(let offset):

@@ -355,6 +355,7 @@ struct SchedulerCommandTests {
             (["j", "--command", "true", "--at", "2027-02-30T12:00:00Z"], "--at 2027-02-30T12:00:00Z is not a time: February 2027 has no day 30"),
             (["j", "--command", "true", "--at", "2027-01-31T25:00:00Z"], "hour 25 is out of range (00-23)"),
             (["j", "--command", "true", "--at", "2027-01-31T12:00:60Z"], "second 60 is out of range (00-59"),
+            (["j", "--command", "true", "--at", "+"], "--at +: give a duration after the '+', such as +30s or +10m"),
             (
                 ["past1", "--command", "echo ran", "--at", "2020-01-01T00:00:00Z", "--misfire", "skip"],
                 "--misfire applies to --cron and --every jobs only"
