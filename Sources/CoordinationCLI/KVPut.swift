@@ -81,7 +81,7 @@ struct KVCreate: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let key = try Key(key)
+        let key = try Self.key(key, sequential: sequential)
         let bytes = Array((value ?? "").utf8)
         try CoordinationLimits.validate(value: bytes, for: key)
         let mode = CreateMode(ephemeral: ephemeral, sequential: sequential)
@@ -89,5 +89,20 @@ struct KVCreate: AsyncParsableCommand {
             try await store.create(key, value: bytes, mode: mode)
         }
         StandardStreams.writeLine(record.key.path)
+    }
+}
+
+extension KVCreate {
+    /// The key to create. ZooKeeper's own tools take `create -s /queue/` for children named by
+    /// their number alone; here a sequential name needs a prefix, which the refusal suggests.
+    static func key(_ text: String, sequential: Bool) throws(CoordinationError) -> Key {
+        do {
+            return try Key(text)
+        } catch {
+            guard sequential, text.count > 1, text.hasSuffix("/"), let parent = try? Key(String(text.dropLast())) else { throw error }
+            var refusal = error
+            refusal.message += "; a sequential key needs a prefix for its number: \(parent.path)/item- gives \(parent.path)/item-0000000000"
+            throw refusal
+        }
     }
 }

@@ -14,6 +14,23 @@ struct CommandLineTests {
         #expect(result.stdout.isEmpty)
     }
 
+    /// ZooKeeper's own tools create `/queue/0000000001` from `create -s /queue/`; here the
+    /// refusal of the trailing '/' says what to write instead.
+    @Test("a sequential key ending with '/' is refused with the prefix to write instead")
+    func sequentialKeyWithTrailingSlash() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["kv", "create", "/queue/", "--sequential"])
+        #expect(result.status == 6)
+        #expect(
+            result.stderrLines == [
+                "coord: invalid key '/queue/': a key must not end with '/'; a sequential key needs a prefix for its number: "
+                    + "/queue/item- gives /queue/item-0000000000"
+            ])
+        let plain = try await coord.run(["kv", "create", "/queue/"])
+        #expect(plain.stderrLines == ["coord: invalid key '/queue/': a key must not end with '/'"])
+    }
+
     @Test("--version names coord's version and the client library behind each remote backend")
     func version() async throws {
         let coord = try CoordProcess()
