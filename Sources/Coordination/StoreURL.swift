@@ -29,6 +29,16 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' begins or ends with \(what); remove it")
         }
         guard let schemeEnd = text.firstRange(of: "://") else {
+            // `etcd:/host` or `memory:` has a scheme, short of its '//': "no scheme" misled.
+            if let colon = text.firstIndex(of: ":"), let first = text.first, first.isLetter,
+                text[..<colon].lowercased().unicodeScalars.allSatisfy(StoreURL.isSchemeCharacter),
+                [nil, "/"].contains(text[text.index(after: colon)...].first)
+            {
+                let scheme = text[..<colon].lowercased()
+                throw CoordinationError(
+                    .invalidConfiguration,
+                    "store URL '\(StoreURL.redacted(text))' lacks the '//' after '\(scheme):'; write \(scheme)://…, \(shape)")
+            }
             throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has no scheme; \(shape)")
         }
         let scheme = String(text[..<schemeEnd.lowerBound]).lowercased()

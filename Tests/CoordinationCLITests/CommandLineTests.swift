@@ -58,6 +58,25 @@ struct CommandLineTests {
         }
     }
 
+    /// `etcd:/127.0.0.1:2379/app` was "has no scheme", though its scheme is right there.
+    @Test(
+        "a scheme short of its '//' is named as such; a URL without any scheme says so",
+        arguments: [
+            ("etcd:/127.0.0.1:2379/app", "store URL 'etcd:/127.0.0.1:2379/app' lacks the '//' after 'etcd:'; write etcd://…"),
+            ("ZooKeeper:", "store URL 'ZooKeeper:' lacks the '//' after 'zookeeper:'; write zookeeper://…"),
+            ("127.0.0.1:2379", "store URL '127.0.0.1:2379' has no scheme"),
+            ("localhost:2181/app", "store URL 'localhost:2181/app' has no scheme"),
+            ("etcd//127.0.0.1:2379", "store URL 'etcd//127.0.0.1:2379' has no scheme"),
+        ])
+    func schemeWithoutSlashes(url: String, problem: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", url, "kv", "get", "/a"])
+        #expect(result.status == 7)
+        #expect(result.stderrLines.count == 1 && result.stderr.hasPrefix("coord: " + problem), "\(result.stderr)")
+        #expect(result.stderr.contains("expected scheme://host[:port]"), "\(result.stderr)")
+    }
+
     @Test("a 2 MB value on stdin is refused with its size and the limit, before any connection")
     func oversizedValue() async throws {
         let coord = try CoordProcess()

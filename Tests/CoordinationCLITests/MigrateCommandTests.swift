@@ -16,7 +16,7 @@ struct MigrateCommandTests {
         let result = try await coord.run(["migrate", "--from", "zookeeper:/nope", "--to", "etcd://127.0.0.1:2379"])
         #expect(result.status == 7)
         #expect(result.stderrLines.count == 1)
-        #expect(result.stderr.hasPrefix("coord: store URL 'zookeeper:/nope' has no scheme"))
+        #expect(result.stderr.hasPrefix("coord: store URL 'zookeeper:/nope' lacks the '//' after 'zookeeper:'; write zookeeper://…"))
         #expect(result.stderr.contains("(from --from)"))
     }
 
