@@ -18,9 +18,11 @@ struct RunCommand: AsyncParsableCommand {
             worker stops claiming at once; running commands get 5s to finish, then their runs \
             are handed back (pending, for other workers). A summary of every job's outcomes \
             follows, with the runs left unfinished, and after a signal coord exits with 128 + \
-            its number (130, 143). A second SIGINT or SIGTERM exits at once: the commands die \
-            with the process and their runs are abandoned to takeover, as a killed worker's \
-            are (other workers take them once this process's sessions expire).
+            its number (130, 143). A SIGINT while it stops (Ctrl-C again) exits at once: the \
+            commands die with the process and their runs are abandoned to takeover, as a \
+            killed worker's are (other workers take them once this process's sessions expire). \
+            A later SIGTERM does not cut the stop short, as for coord worker: a supervisor may \
+            send it more than once, and `timeout` sends it to coord and again to its group.
 
             On memory:// (the default) everything lives in this process. With a ZooKeeper or \
             etcd store the jobs are submitted to the cluster and `coord worker` processes \
@@ -269,7 +271,8 @@ struct RunCommand: AsyncParsableCommand {
     /// How `coord run` stops. Its in-process workers drain together: each stops claiming at once
     /// (drained one after another, as a service group does, a worker not yet draining claimed
     /// what a sibling had just handed back, and started the command again), and each hands back
-    /// what it still runs after the grace. A second signal exits at once, as a killed process would.
+    /// what it still runs after the grace. A SIGINT after the first signal exits at once, as a
+    /// killed process would; a SIGTERM does not, as for `coord worker`.
     actor Shutdown {
         let workers: [Worker]
         let progress: RunProgress
@@ -305,14 +308,22 @@ struct RunCommand: AsyncParsableCommand {
 
         func signalled(_ number: Int32) async {
             let name = Shutdown.name(of: number)
-            if let first = signal { forceExit(Shutdown.name(of: number, after: first), number) }
+            if let first = signal {
+                // Ctrl-C again is someone impatient. SIGTERM again is a supervisor repeating itself,
+                // or GNU timeout, which sends it to coord and then to its process group: exiting
+                // at once on it made `timeout 60 coord run` abandon its runs instead of draining.
+                let later = Shutdown.name(of: number, after: first)
+                if number == SIGINT { forceExit(later, number) }
+                await progress.note("coord: \(later): still stopping (SIGINT exits at once)")
+                return
+            }
             signal = number
             if stopped { return }
             await drain()
             let grace = DurationText.format(RunCommand.gracePeriod)
             let after = onMemory ? "then they are stopped" : "then they go back to pending, for other workers"
             await progress.note(
-                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (another SIGINT or SIGTERM exits at once)")
+                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (SIGINT or Ctrl-C now exits at once)")
         }
 
         /// Ends the process now. Its commands die with it (``ShellJobHandler/supervisor``); its

@@ -187,7 +187,7 @@ struct RunInterruptTests {
 
     @Test("a second SIGINT exits at once with status 130, naming the runs abandoned to takeover, and takes the commands with it", arguments: TestBackend.all)
     func secondInterruptExitsAtOnce(backend: TestBackend) async throws {
-        let ended = try await Self.interrupt(backend, after: SIGINT, noticed: "another SIGINT or SIGTERM exits at once")
+        let ended = try await Self.interrupt(backend, after: SIGINT, noticed: "(SIGINT or Ctrl-C now exits at once)")
         #expect(ended.status == 130, "\(ended.stderr)")
         #expect(ended.took < Self.grace, "the second SIGINT must not wait for the grace: took \(ended.took)")
         #expect(ended.last.hasPrefix("coord: SIGINT again: exiting at once; "), "\(ended.stderr)")
@@ -200,6 +200,29 @@ struct RunInterruptTests {
         let ended = try await Self.interrupt(backend, after: SIGTERM, noticed: "coord: SIGTERM: stopping")
         #expect(ended.status == 130, "\(ended.stderr)")
         #expect(ended.last.hasPrefix("coord: SIGINT after SIGTERM: exiting at once"), "\(ended.stderr)")
+    }
+
+    /// GNU timeout sends its SIGTERM to coord and again to coord's process group: a second
+    /// SIGTERM exited at once, so `timeout 60 coord run` abandoned its runs instead of draining.
+    @Test("a second SIGTERM does not cut the stop short: the grace, the hand-back and the summary, status 143", arguments: TestBackend.all)
+    func secondTerminateDrains(backend: TestBackend) async throws {
+        let handles = try TestHandles(backend)
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let url = try #require(Self.url(backend, handles))
+        let (run, started, starts) = try await Self.startTwoShards(coord, url)
+        kill(run.process.processIdentifier, SIGTERM)
+        _ = try await run.line(containing: "coord: SIGTERM: stopping")
+        kill(run.process.processIdentifier, SIGTERM)
+        _ = try await run.line(containing: "coord: SIGTERM again: still stopping (SIGINT exits at once)")
+        let (status, stdout) = await run.exit()
+        #expect(status == 143, "\(run.stderrText)")
+        #expect(!run.stderrText.contains("exiting at once"), "\(run.stderrText)")
+        let handedBack = stdout.split(separator: "\n").filter { $0.hasPrefix("long/") && $0.contains("handed back by") }
+        #expect(handedBack.count == 2 && stdout.contains("summary:"), "\(stdout)")
+        #expect(try String(contentsOfFile: starts, encoding: .utf8).split(separator: "\n").count == 2)
+        try await Self.expectEnded(Self.commandPIDs(started))
+        await handles.closeAll()
     }
 
     /// Starts `coord run` with two long shards, sends it `first`, waits for the stderr line
