@@ -67,7 +67,8 @@ struct MigrateCommand: AsyncParsableCommand {
             --follow keeps mirroring changes (puts and deletes) through a watch until Ctrl-C \
             or SIGTERM; then it catches up (the target becomes a mirror: keys deleted on the \
             source are deleted on the target), reports how far behind it was, and verifies. \
-            A second Ctrl-C or SIGTERM stops the catch-up or the verify, as one stops a copy. \
+            A Ctrl-C (SIGINT) then stops the catch-up or the verify, as one stops a copy; a \
+            second SIGTERM does not (a supervisor may repeat it, and `timeout` sends two). \
             Stderr notes when contact with the source is lost and when it is back.
 
             Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
@@ -336,7 +337,7 @@ struct MigrateCommand: AsyncParsableCommand {
     /// or 143 in a shell). A signal after the work has said its outcome (``MigrationTracker/finished()``)
     /// interrupts nothing: the run ends as it would have, with the work's own status. A signal
     /// while `--follow` mirrors only stops the mirroring (``MigrationTracker/stopFollowing()``):
-    /// the work goes on to catch up and verify, and the next signal stops that.
+    /// the work goes on to catch up and verify, and a SIGINT stops that (a SIGTERM does not).
     static func stoppingOnSignal(
         dryRun: Bool, printer: MigrationProgressPrinter, _ work: @escaping @Sendable (MigrationTracker) async throws -> Void
     ) async throws {
@@ -346,7 +347,18 @@ struct MigrateCommand: AsyncParsableCommand {
         let signals = SignalListener([SIGINT, SIGTERM])
         let task = Task { try await work(tracker) }
         let interrupting: @Sendable () async -> Void = {
-            for await _ in signals.signals where !tracker.stopFollowing() { return }
+            var stoppedFollowing = false
+            for await signal in signals.signals {
+                if tracker.stopFollowing() {
+                    stoppedFollowing = true
+                    continue
+                }
+                // Ctrl-C again is someone impatient. SIGTERM again is a supervisor repeating
+                // itself, or GNU timeout, which sends it to coord and then to its process group:
+                // `timeout 60 coord migrate --follow` cut its own catch-up short now and then.
+                guard stoppedFollowing, signal.number == SIGTERM else { return }
+                StandardStreams.writeError("coord: SIGTERM again: still catching up and verifying (SIGINT stops that)")
+            }
         }
         guard await !endOf(task, orElse: interrupting) else {
             return try await task.value
@@ -393,7 +405,7 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     /// Mirrors until SIGINT or SIGTERM (which `tracker` passes on), then catches up and says how
-    /// far behind it was; the next signal stops the catch-up as one stops a copy.
+    /// far behind it was; a SIGINT then stops the catch-up as one stops a copy.
     /// - Returns: what the catch-up did.
     private func runFollow(
         _ migration: StoreMigration, printer: MigrationProgressPrinter, tracker: MigrationTracker

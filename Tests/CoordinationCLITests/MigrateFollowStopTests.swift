@@ -40,6 +40,37 @@ extension MigrateCommandTests {
         }
     }
 
+    /// GNU timeout sends its SIGTERM to coord and again to coord's process group: the second
+    /// stopped the catch-up, so `timeout 60 coord migrate --follow` now and then ended without
+    /// catching up or verifying, status 143.
+    @Test("--follow: a second SIGTERM does not stop the catch-up: a note, then the catch-up and the verify, status 0")
+    func secondTerminateLetsTheCatchUpFinish() async throws {
+        try await Self.withServers { zk, etcd, _ in
+            // The target through a relay whose replies are slowed, so that the second signal lands in the catch-up.
+            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
+            defer { relay.stop() }
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace))
+            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
+            let pid = migrate.process.processIdentifier
+            try await migrate.waitFor("following changes under")
+            relay.delayReplies(by: .seconds(2))
+            kill(pid, SIGTERM)
+            try await withDeadline("the first SIGTERM taken", limit: .seconds(5)) {
+                while Self.isPending(SIGTERM, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            kill(pid, SIGTERM)
+            try await migrate.waitFor("coord: SIGTERM again: still catching up and verifying (SIGINT stops that)", inStderr: true)
+            let ended = await Self.exit(of: migrate.process, limit: .seconds(30))
+            #expect(ended.reason == .exit && ended.status == 0, "\(ended), \(migrate.stdout), \(migrate.stderr)")
+            #expect(migrate.stdout.contains("lag at stop:") && migrate.stdout.contains("identical"), "\(migrate.stdout)")
+            #expect(!migrate.stderr.contains("interrupted by"), "\(migrate.stderr)")
+        }
+    }
+
     @Test("--follow losing the target: status 9, one line naming the write and that running again catches up; it does")
     func followLosesTheTarget() async throws {
         try await Self.withServers { zk, etcd, source in
