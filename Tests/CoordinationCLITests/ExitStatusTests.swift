@@ -38,6 +38,7 @@ struct ExitStatusTests {
             (["worker", "--grace", "0s"], "--grace 0s"),
             (["worker", "--keep-finished", "soon"], "--keep-finished soon"),
             (["worker", "--id", "a/b"], "--id: worker id 'a/b' is not a valid key segment"),
+            (["worker", "--labels", "zone=a, disk=ssd"], "--labels: ' disk=ssd' has a space around its key or value"),
             (["worker", "--id", String(repeating: "w", count: 129)], "is 129 bytes long (UTF-8); the longest worker id is 128 bytes"),
             (["run", "--workers", "0"], "--workers must be between 1 and 64, got 0"),
             (["run", "--example", "jobs.json"], "--example prints the example jobs and takes no jobs file; to write one: coord run --example > jobs.json"),

@@ -362,6 +362,12 @@ struct SchedulerCommandTests {
             ),
             (["j", "--command", "true", "--labels", "zone=a,zone=b"], "--labels: 'zone' is given twice (zone=a and zone=b)"),
             (
+                ["j", "--command", "true", "--labels", "zone=a, disk=ssd"],
+                "--labels: ' disk=ssd' has a space around its key or value, which would be part of the label; "
+                    + "write key=value pairs without spaces, comma-separated ('disk=ssd')"
+            ),
+            (["j", "--command", "true", "--labels", "zone =a"], "--labels: 'zone =a' has a space around its key or value"),
+            (
                 ["j", "--command", "true", "--every", "1h30m"],
                 "--every 1h30m is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"
             ),
