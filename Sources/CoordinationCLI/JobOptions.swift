@@ -190,17 +190,6 @@ struct JobOptions: ParsableArguments {
     /// only one value could be kept).
     static func labels(_ text: String?, option: String) throws -> [String: String] {
         guard let text, !text.isEmpty else { return [:] }
-        // `zone=a, disk=ssd` made the label " disk": a job requiring it waited for a worker
-        // that nobody would start, and a worker given it matched no job.
-        for pair in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts.contains(where: { $0.first?.isWhitespace == true || $0.last?.isWhitespace == true }) {
-                let written = parts.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "=")
-                throw CommandLineProblem(
-                    "\(option): '\(pair)' has a space around its key or value, which would be part of the label; "
-                        + "write key=value pairs without spaces, comma-separated ('\(written)')")
-            }
-        }
         do {
             return try LabelPairs.labels(text.split(separator: ","))
         } catch {
@@ -209,6 +198,12 @@ struct JobOptions: ParsableArguments {
                 throw CommandLineProblem("\(option): '\(pair)' \(why); write key=value pairs, comma-separated (zone=eu,disk=ssd)")
             case .repeated(let key, let first, let second):
                 throw CommandLineProblem("\(option): '\(key)' is given twice (\(first) and \(second)); a label has one value: give it once")
+            case .spaced(let pair, let written):
+                // `zone=a, disk=ssd` made the label " disk": a job requiring it waited for a worker
+                // that nobody would start, and a worker given it matched no job.
+                throw CommandLineProblem(
+                    "\(option): '\(pair)' has a space around its key or value, which would be part of the label; "
+                        + "write key=value pairs without spaces, comma-separated ('\(written)')")
             }
         }
     }

@@ -71,6 +71,7 @@ struct WorkerConfigReaderTests {
             ("labels", ["labels": R.list(["zone="])], "'zone=', which is not key=value: it has no value after '='"),
             // Refused as coord worker --labels refuses it, rather than keeping the last value.
             ("labels", ["labels": R.list(["zone=a", "disk=ssd", "zone=b"])], "gives 'zone' twice (zone=a and zone=b)"),
+            ("labels", ["labels": R.list(["zone=a", " disk=ssd"])], "has ' disk=ssd', with white space around its key or value"),
             ("gracePeriod", ["gracePeriod": "-1s"], "not a duration"),
             ("stabilisation", ["stabilisation": 5], "must be a duration such as 10s"),
             ("finishedJobRetention", ["finishedJobRetention": "always"], "not a duration"),

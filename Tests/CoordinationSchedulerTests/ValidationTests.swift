@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationMemory
 import CoordinationScheduler
 import Foundation
 import Testing
@@ -18,7 +19,21 @@ import Testing
         (JobSpec(id: "j", handler: "h", shards: 2, placement: .broadcast), "a broadcast job cannot also be sharded"),
         (JobSpec(id: "j", handler: "h", schedule: .cron(try! CronExpression("0 0 0 31 2 *"))), "cron expression '0 0 0 31 2 *' never fires"),
         (JobSpec(id: "j", handler: "h", schedule: .cron(try! CronExpression("0 0 0 31 APR,JUN *"))), "never fires"),
+        // A jobs file's "requiredLabels" is taken as written: " disk" matched no worker's "disk".
+        (JobSpec(id: "j", handler: "h", requiredLabels: [" disk": "ssd"]), "required label ' disk=ssd' has white space around"),
+        (JobSpec(id: "j", handler: "h", requiredLabels: ["zone": "eu "]), "write it without ('zone=eu')"),
     ]
+
+    /// A worker's labels follow the same rule as a job's, wherever they come from.
+    @Test func aWorkerLabelWithWhiteSpaceAroundIsRefused() async throws {
+        let store = try await MemoryServer().connect()
+        #expect {
+            _ = try Worker(store: store, id: "w", configuration: Worker.Configuration(labels: ["disk ": "ssd"]), handlers: [:])
+        } throws: { error in
+            (error as? CoordinationError)?.message.contains("worker label 'disk =ssd' has white space around") == true
+        }
+        await store.close()
+    }
 
     @Test(arguments: cases)
     func invalidJobsAreRefusedWithTheProblemNamed(spec: JobSpec, problem: String) {

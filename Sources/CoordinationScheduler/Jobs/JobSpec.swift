@@ -119,6 +119,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
                     + "created when it is submitted and runs however late a worker takes it; leave the misfire policy out")
         }
         for (name, _) in requiredLabels where name.isEmpty { throw invalid("a required label has an empty name") }
+        if let problem = LabelPairs.spacedLabel(in: requiredLabels) { throw invalid("required \(problem)") }
         if placement == .broadcast && shards != 1 { throw invalid("a broadcast job cannot also be sharded") }
         if let problem = JobSubmission.sizeProblem(of: self, layout: layout) { throw invalid(problem) }
     }

@@ -195,6 +195,9 @@ public final class Worker: Service {
             throw CoordinationError(
                 .invalidConfiguration, "worker \(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
         }
+        if let problem = LabelPairs.spacedLabel(in: configuration.labels) {
+            throw CoordinationError(.invalidConfiguration, "worker \(problem)")
+        }
         if let help = configuration.helpAfterIdle, help < .zero {
             throw CoordinationError(
                 .invalidConfiguration, "worker helpAfterIdle must not be negative, got \(help) (nil never helps)")

@@ -42,6 +42,9 @@ extension Worker.Configuration {
                 throw config.invalidSetting("labels", "has '\(pair)', which is not key=value: it \(why)")
             case .repeated(let key, let first, let second):
                 throw config.invalidSetting("labels", "gives '\(key)' twice (\(first) and \(second)); a label has one value: give it once")
+            case .spaced(let pair, let written):
+                throw config.invalidSetting(
+                    "labels", "has '\(pair)', with white space around its key or value, which would be part of the label: write '\(written)'")
             }
         }
         self.init(
