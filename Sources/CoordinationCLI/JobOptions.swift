@@ -46,7 +46,9 @@ struct JobOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp("Missed fire times of a --cron or --every job: fire-once-now or skip.", valueName: "policy"))
     var misfire: String?
-    @Option(help: ArgumentHelp("A fire time while a run is active: skip, queue or replace.", valueName: "policy"))
+    @Option(help: ArgumentHelp(
+            "A fire time while a run is active: skip, queue (the default: runs one after another; a job whose runs outlast "
+                + "its interval piles up pending runs, give it skip) or replace.", valueName: "policy"))
     var overlap: String?
     @Option(help: ArgumentHelp("The payload handed to the handler (text).", valueName: "text")) var payload: String?
 

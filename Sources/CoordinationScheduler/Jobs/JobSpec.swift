@@ -258,6 +258,8 @@ public enum OverlapPolicy: String, Sendable, Hashable, Codable, CaseIterable {
     /// Record `skipped` for the new fire time instead of running it.
     case skip
     /// Materialise it anyway; runs of different fire times of one job run one after another.
+    /// Unbounded: a job whose runs take longer than its interval gains a pending run per fire
+    /// time for as long as that lasts; give such a job `skip`.
     case queue
     /// Ask the active runs to cancel, then materialise the new fire time.
     case replace
