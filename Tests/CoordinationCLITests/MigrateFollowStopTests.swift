@@ -9,26 +9,7 @@ extension MigrateCommandTests {
     /// long as they took, and only SIGKILL stopped them.
     @Test("--follow: SIGINT stops the mirroring, and a second SIGINT stops the catch-up: one line saying so, death by SIGINT")
     func secondSignalStopsTheCatchUp() async throws {
-        try await Self.withServers { zk, etcd, _ in
-            // The target through a relay whose replies can be slowed: the catch-up's read of the
-            // target then lasts long enough for the second signal to land in it.
-            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
-            defer { relay.stop() }
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
-            let from = try #require(zk.backend.url(zk.namespace))
-            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
-            let migrate = try SchedulerProcessTests.Background(
-                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
-            let pid = migrate.process.processIdentifier
-            try await migrate.waitFor("following changes under")
-            relay.delayReplies(by: .seconds(5))
-            kill(pid, SIGINT)
-            // One pending SIGINT absorbs another: the second goes once the first has been taken.
-            try await withDeadline("the first SIGINT taken", limit: .seconds(5)) {
-                while Self.isPending(SIGINT, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
-            }
-            kill(pid, SIGINT)
+        try await Self.followSignallingTwice(SIGINT, slowingTheTargetBy: .seconds(5)) { migrate in
             let started = ContinuousClock.now
             let ended = await Self.exit(of: migrate.process, limit: .seconds(20))
             #expect(ended.reason == .uncaughtSignal && ended.status == SIGINT, "\(ended), \(migrate.stdout), \(migrate.stderr)")
@@ -45,8 +26,24 @@ extension MigrateCommandTests {
     /// catching up or verifying, status 143.
     @Test("--follow: a second SIGTERM does not stop the catch-up: a note, then the catch-up and the verify, status 0")
     func secondTerminateLetsTheCatchUpFinish() async throws {
-        try await Self.withServers { zk, etcd, _ in
-            // The target through a relay whose replies are slowed, so that the second signal lands in the catch-up.
+        try await Self.followSignallingTwice(SIGTERM, slowingTheTargetBy: .seconds(2)) { migrate in
+            try await migrate.waitFor("coord: SIGTERM again: still catching up and verifying (SIGINT stops that)", inStderr: true)
+            let ended = await Self.exit(of: migrate.process, limit: .seconds(30))
+            #expect(ended.reason == .exit && ended.status == 0, "\(ended), \(migrate.stdout), \(migrate.stderr)")
+            #expect(migrate.stdout.contains("lag at stop:") && migrate.stdout.contains("identical"), "\(migrate.stdout)")
+            #expect(!migrate.stderr.contains("interrupted by"), "\(migrate.stderr)")
+        }
+    }
+
+    /// Runs `coord migrate --follow` from ZooKeeper to etcd, the target through a relay whose
+    /// replies are slowed by `delay` once following, so that a second `signal` lands in the
+    /// catch-up; sends `signal` twice (the second once the first is taken: one pending signal
+    /// absorbs another), then hands the process to `body`.
+    private static func followSignallingTwice(
+        _ signal: Int32, slowingTheTargetBy delay: Duration, test: String = #function,
+        _ body: (SchedulerProcessTests.Background) async throws -> Void
+    ) async throws {
+        try await withServers({ zk, etcd, _ in
             let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
             defer { relay.stop() }
             let coord = try CoordProcess()
@@ -57,18 +54,14 @@ extension MigrateCommandTests {
                 coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
             let pid = migrate.process.processIdentifier
             try await migrate.waitFor("following changes under")
-            relay.delayReplies(by: .seconds(2))
-            kill(pid, SIGTERM)
-            try await withDeadline("the first SIGTERM taken", limit: .seconds(5)) {
-                while Self.isPending(SIGTERM, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
+            relay.delayReplies(by: delay)
+            kill(pid, signal)
+            try await withDeadline("the first signal taken", limit: .seconds(5)) {
+                while isPending(signal, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
             }
-            kill(pid, SIGTERM)
-            try await migrate.waitFor("coord: SIGTERM again: still catching up and verifying (SIGINT stops that)", inStderr: true)
-            let ended = await Self.exit(of: migrate.process, limit: .seconds(30))
-            #expect(ended.reason == .exit && ended.status == 0, "\(ended), \(migrate.stdout), \(migrate.stderr)")
-            #expect(migrate.stdout.contains("lag at stop:") && migrate.stdout.contains("identical"), "\(migrate.stdout)")
-            #expect(!migrate.stderr.contains("interrupted by"), "\(migrate.stderr)")
-        }
+            kill(pid, signal)
+            try await body(migrate)
+        }, test: test)
     }
 
     @Test("--follow losing the target: status 9, one line naming the write and that running again catches up; it does")

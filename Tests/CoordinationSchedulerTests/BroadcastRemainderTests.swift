@@ -80,16 +80,7 @@ import Testing
     func aTriggerCutShortIsCompletedByTheLeader(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
-        let (store, layout) = (try await cluster.open(), cluster.layout)
-        let info = try JSONEncoder().encode(WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"]))
-        for index in 0..<130 {
-            _ = try await store.create(try layout.worker("w" + RunID.padded(Int64(index), 3)), value: Array(info), mode: .ephemeral)
-        }
-        let client = try await cluster.client()
-        try await client.submit(
-            JobSpec(id: "everyone", handler: "all", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast))
-        let cutOff = Scheduler(store: CutOffAfter(store, transactions: 1), layout: layout)
-        await #expect(throws: CoordinationError.self) { try await cutOff.trigger("everyone") }
+        let client = try await Self.triggerCutShort(in: cluster)
         #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk)
 
         try await cluster.startWorker("leader", handlers: ["other": { _ in RunOutput() }])
@@ -99,12 +90,9 @@ import Testing
         #expect(runs.allSatisfy { $0.run.hasPrefix("t-0000000001-000-") })
     }
 
-    /// A trigger cut short, then the job cancelled: the cancel removed the 62 runs there were,
-    /// and the leader then created the other 68 workers' runs of the trigger it had cancelled.
-    @Test(arguments: SchedulerBackend.all)
-    func aCancelledTriggerCutShortGetsNoMoreRuns(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend)
-        defer { Task { await cluster.shutdown() } }
+    /// 130 members, a broadcast job, and a trigger of it whose client stopped after its first
+    /// transaction (the first chunk of runs); returns a client.
+    private static func triggerCutShort(in cluster: TestCluster) async throws -> Scheduler {
         let (store, layout) = (try await cluster.open(), cluster.layout)
         let info = try JSONEncoder().encode(WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"]))
         for index in 0..<130 {
@@ -115,6 +103,16 @@ import Testing
             JobSpec(id: "everyone", handler: "all", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast))
         let cutOff = Scheduler(store: CutOffAfter(store, transactions: 1), layout: layout)
         await #expect(throws: CoordinationError.self) { try await cutOff.trigger("everyone") }
+        return client
+    }
+
+    /// A trigger cut short, then the job cancelled: the cancel removed the 62 runs there were,
+    /// and the leader then created the other 68 workers' runs of the trigger it had cancelled.
+    @Test(arguments: SchedulerBackend.all)
+    func aCancelledTriggerCutShortGetsNoMoreRuns(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await Self.triggerCutShort(in: cluster)
         #expect(try await client.cancel("everyone").removed.count == RunPlan.firstChunk)
         #expect(try await client.job("everyone")?.state.unfinishedBroadcasts == [], "the cancelled trigger is over")
 

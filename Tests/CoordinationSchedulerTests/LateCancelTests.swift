@@ -8,28 +8,6 @@ import Testing
 /// A cancel request (`coord job cancel`, or a newer fire time replacing the run under overlap
 /// `replace`) that lands after the handler has ended, just before its worker writes the end.
 @Suite(.serverLoadLimit) struct LateCancelTests {
-    /// Runs `meanwhile` once, just before the first transaction `matches` selects goes to the store.
-    final class ActsBeforeTransaction: ForwardingStore {
-        let base: any CoordinationStore
-        private let matches: @Sendable ([Coordination.Operation]) -> Bool
-        private let meanwhile: @Sendable () async throws -> Void
-        private let done = Atomic<Bool>(false)
-
-        init(
-            _ base: any CoordinationStore, when matches: @escaping @Sendable ([Coordination.Operation]) -> Bool,
-            meanwhile: @escaping @Sendable () async throws -> Void
-        ) {
-            self.base = base
-            self.matches = matches
-            self.meanwhile = meanwhile
-        }
-
-        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
-            if matches(operations) && !done.exchange(true, ordering: .relaxed) { try await meanwhile() }
-            return try await base.transaction(operations)
-        }
-    }
-
     /// The attempt failed with a retry left and is being recorded when the cancel lands. The
     /// cancel said it asked the run to stop; the worker, refused by the fence the request
     /// moved, followed the record and wrote the retry over it, and the cancelled run ran again.
@@ -46,7 +24,7 @@ import Testing
         }
         let layout = cluster.layout
         try await cluster.startWorker("w", handlers: ["fail": failing]) { base in
-            ActsBeforeTransaction(base, when: FaultyTransactionStore.releasesClaim(in: layout)) {
+            InterposedTransaction(base, .before, when: FaultyTransactionStore.releasesClaim(in: layout)) {
                 let done = try await client.cancel("job")
                 cancelled.withLock { $0 = done }
             }
@@ -76,7 +54,7 @@ import Testing
         }
         let layout = cluster.layout
         try await cluster.startWorker("w", gracePeriod: .zero, handlers: ["wait": waits]) { base in
-            ActsBeforeTransaction(base, when: FaultyTransactionStore.releasesClaim(in: layout)) {
+            InterposedTransaction(base, .before, when: FaultyTransactionStore.releasesClaim(in: layout)) {
                 _ = try await client.cancel("job")
             }
         }

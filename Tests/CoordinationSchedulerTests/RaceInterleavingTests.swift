@@ -90,7 +90,7 @@ import Testing
             return RunOutput()
         }
         try await cluster.startWorker("w", handlers: ["h": handler]) { base in
-            ReplyLostAfter(base, when: FaultyTransactionStore.claim) { try await client.cancel("job") }
+            InterposedTransaction(base, .afterApplyingThenLosingTheReply, when: FaultyTransactionStore.claim) { try await client.cancel("job") }
         }
         try await client.submit(JobSpec(id: "job", handler: "h"))
         let history = try await cluster.waitForHistory("the cancelled run's end", limit: .seconds(20)) { $0.contains { $0.job == "job" } }
@@ -161,27 +161,40 @@ import Testing
     }
 }
 
-/// Applies the first transaction `matches` selects, then runs `meanwhile` (another client acting
-/// before the reply would have come), then loses the reply.
-final class ReplyLostAfter: ForwardingStore {
+/// Runs `meanwhile` (another client acting) once, at the first transaction `matches` selects:
+/// before that transaction goes to the store, or after it was applied, its reply then lost.
+final class InterposedTransaction: ForwardingStore {
+    enum Moment: Sendable {
+        case before
+        case afterApplyingThenLosingTheReply
+    }
+
     let base: any CoordinationStore
+    private let moment: Moment
     private let matches: @Sendable ([Coordination.Operation]) -> Bool
     private let meanwhile: @Sendable () async throws -> Void
     private let done = Atomic<Bool>(false)
 
     init(
-        _ base: any CoordinationStore, when matches: @escaping @Sendable ([Coordination.Operation]) -> Bool,
+        _ base: any CoordinationStore, _ moment: Moment, when matches: @escaping @Sendable ([Coordination.Operation]) -> Bool,
         meanwhile: @escaping @Sendable () async throws -> Void
     ) {
         self.base = base
+        self.moment = moment
         self.matches = matches
         self.meanwhile = meanwhile
     }
 
     func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
         guard matches(operations), !done.exchange(true, ordering: .relaxed) else { return try await base.transaction(operations) }
-        _ = try await base.transaction(operations)
-        try await meanwhile()
-        throw CoordinationError(.connectionLoss, "reply lost (simulated)")
+        switch moment {
+        case .before:
+            try await meanwhile()
+            return try await base.transaction(operations)
+        case .afterApplyingThenLosingTheReply:
+            _ = try await base.transaction(operations)
+            try await meanwhile()
+            throw CoordinationError(.connectionLoss, "reply lost (simulated)")
+        }
     }
 }

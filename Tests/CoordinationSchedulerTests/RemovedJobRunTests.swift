@@ -32,6 +32,18 @@ import Testing
         }
     }
 
+    /// A handler that waits until it is cancelled, and the signals of its start and its cancellation.
+    static func waitsUntilCancelled() -> (handler: JobHandler, started: Signal, cancelled: Signal) {
+        let started = Signal()
+        let cancelled = Signal()
+        let handler: JobHandler = { _ in
+            started.fire()
+            do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.fire() }
+            return RunOutput()
+        }
+        return (handler, started, cancelled)
+    }
+
     /// The handler of a removed job's run is stopped, even when its worker saw only the run's
     /// deletion (on ZooKeeper a watch re-reads, and may find the run gone rather than asked to
     /// stop): here the job's keys are deleted without the cancel request `remove` writes first.
@@ -39,13 +51,7 @@ import Testing
     func aRunWhoseJobIsDeletedUnderItIsStopped(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
-        let started = Signal()
-        let cancelled = Signal()
-        let waits: JobHandler = { _ in
-            started.fire()
-            do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.fire() }
-            return RunOutput()
-        }
+        let (waits, started, cancelled) = Self.waitsUntilCancelled()
         try await cluster.startWorker("w", handlers: ["wait": waits])
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "job", handler: "wait"))
@@ -103,13 +109,7 @@ import Testing
         try await withDeadline("the first worker to lead") {
             for try await leader in election.leaders() where leader?.identityString == "leader" { return }
         }
-        let started = Signal()
-        let cancelled = Signal()
-        let waits: JobHandler = { _ in
-            started.fire()
-            do { try await Task.sleep(for: .seconds(3600)) } catch { cancelled.fire() }
-            return RunOutput()
-        }
+        let (waits, started, cancelled) = Self.waitsUntilCancelled()
         let layout = cluster.layout
         let spy = Shared<DeleteBeforeWatchingAllJobs?>(nil)
         try await cluster.startWorker("w", handlers: ["wait": waits]) { base in
