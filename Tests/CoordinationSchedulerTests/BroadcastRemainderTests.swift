@@ -33,6 +33,21 @@ import Testing
         }
     }
 
+    /// Registers 130 workers (membership entries only: nobody runs anything of theirs here), more
+    /// than one transaction's worth of runs; returns them.
+    @discardableResult
+    private static func registerWorkers(in store: any CoordinationStore, layout: SchedulerLayout) async throws -> [String: WorkerInfo] {
+        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"])
+        let value = Array(try JSONEncoder().encode(info))
+        var workers: [String: WorkerInfo] = [:]
+        for index in 0..<130 {
+            let id = "w" + RunID.padded(Int64(index), 3)
+            workers[id] = info
+            _ = try await store.create(try layout.worker(id), value: value, mode: .ephemeral)
+        }
+        return workers
+    }
+
     /// The leader recorded a fire time with the first 62 runs, and was cut off before the rest
     /// (a crash, a lost session, the store unreachable): the fire time counted as materialised,
     /// so no leader ever created the other 68 workers' runs.
@@ -42,14 +57,7 @@ import Testing
         let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
         let (store, layout) = (try await cluster.open(), cluster.layout)
-        // 130 registered workers (membership entries only: nobody runs anything of theirs here).
-        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"])
-        var workers: [String: WorkerInfo] = [:]
-        for index in 0..<130 {
-            let id = "w" + RunID.padded(Int64(index), 3)
-            workers[id] = info
-            _ = try await store.create(try layout.worker(id), value: Array(try JSONEncoder().encode(info)), mode: .ephemeral)
-        }
+        let workers = try await Self.registerWorkers(in: store, layout: layout)
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "everyone", handler: "all", schedule: .every(.seconds(10), start: nil), placement: .broadcast))
         let submitted = try #require(try await store.get(try layout.job("everyone")))
@@ -94,10 +102,7 @@ import Testing
     /// transaction (the first chunk of runs); returns a client.
     private static func triggerCutShort(in cluster: TestCluster) async throws -> Scheduler {
         let (store, layout) = (try await cluster.open(), cluster.layout)
-        let info = try JSONEncoder().encode(WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"]))
-        for index in 0..<130 {
-            _ = try await store.create(try layout.worker("w" + RunID.padded(Int64(index), 3)), value: Array(info), mode: .ephemeral)
-        }
+        try await registerWorkers(in: store, layout: layout)
         let client = try await cluster.client()
         try await client.submit(
             JobSpec(id: "everyone", handler: "all", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast))
@@ -133,13 +138,7 @@ import Testing
         let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
         let (store, layout) = (try await cluster.open(), cluster.layout)
-        let info = WorkerInfo(capacity: 1, weight: 1, labels: [:], handlers: ["all"])
-        var workers: [String: WorkerInfo] = [:]
-        for index in 0..<130 {
-            let id = "w" + RunID.padded(Int64(index), 3)
-            workers[id] = info
-            _ = try await store.create(try layout.worker(id), value: Array(try JSONEncoder().encode(info)), mode: .ephemeral)
-        }
+        let workers = try await Self.registerWorkers(in: store, layout: layout)
         let client = try await cluster.client()
         try await client.submit(
             JobSpec(
