@@ -158,21 +158,30 @@ struct WatchSignal: Sendable {
     var isResync: Bool { path.isEmpty }
 }
 
-/// Receives one-shot watches' triggers, through the watcher-context pointer, and keeps them for
-/// the stream that consumes them; that stream takes every pending signal at once, so the events
-/// that arrive while it re-reads are re-read together in its next batch of calls. Kept alive by the connection until the handle is
-/// closed, because the C client may still hold the pointer after the consumer has gone away.
+/// Receives one-shot watches' triggers, through the watcher context (its ``id``, looked up in
+/// ``WatchTriggers``), and keeps them for the stream that consumes them; that stream takes every
+/// pending signal at once, so the events that arrive while it re-reads are re-read together in
+/// its next batch of calls.
 final class WatchTrigger: Sendable {
-    /// `nil` once finished: a trigger outlives its consumer (see above), and the connection's
-    /// resyncs and the C client's late events must not pile up in it until the handle closes.
+    /// What the C client is handed as the watcher context: a number, never a pointer to this
+    /// object, because the client keeps a one-shot watch (and calls back with its context) until
+    /// it fires, which may be long after the stream has gone. Kept alive for as long as that,
+    /// every trigger a long-lived handle ever made stayed until it closed: opening and cancelling
+    /// watches in a loop grew without bound.
+    let id: UInt
+    /// `nil` once finished, so that nothing piles up in a trigger a stream no longer consumes.
     private let pending = Mutex<[WatchSignal]?>([])
     /// Wakes the consumer; holds at most one wake-up, since each takes every pending signal.
     private let wake: AsyncStream<Void>.Continuation
     let wakes: AsyncStream<Void>
 
     init() {
+        id = WatchTriggers.nextID()
         (wakes, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// The watcher context to hand the C client for this trigger.
+    var context: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: id)! }
 
     func push(_ signal: WatchSignal) {
         pending.withLock { $0?.append(signal) }
@@ -203,8 +212,41 @@ func watchTriggered(
     _ zh: OpaquePointer?, _ type: Int32, _ state: Int32, _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?
 ) {
     // Session events reach every watcher object too; the session watcher handles those.
-    guard type != ZOO_SESSION_EVENT, let context, let path else { return }
-    let trigger = Unmanaged<WatchTrigger>.fromOpaque(context).takeUnretainedValue()
+    // A trigger whose stream has ended is no longer registered: the C client's late call is dropped.
+    guard type != ZOO_SESSION_EVENT, let path, let trigger = WatchTriggers.trigger(for: context) else { return }
     let signal = WatchSignal(path: String(cString: path), type: type)
     ReplyThread.delivering { trigger.push(signal) }
+}
+
+/// The triggers of the watch streams that are running, by the id the C client holds as their
+/// watcher context: process-wide, since the C client's watcher function is one free function.
+enum WatchTriggers {
+    private struct Registry {
+        var live: [UInt: WatchTrigger] = [:]
+        var lastID: UInt = 0
+    }
+
+    private static let registry = Mutex(Registry())
+
+    /// A fresh id, never 0 (a context must not be null) and never reused.
+    static func nextID() -> UInt {
+        registry.withLock { registry in
+            registry.lastID += 1
+            return registry.lastID
+        }
+    }
+
+    static func add(_ trigger: WatchTrigger) {
+        registry.withLock { $0.live[trigger.id] = trigger }
+    }
+
+    static func remove(_ trigger: WatchTrigger) {
+        _ = registry.withLock { $0.live.removeValue(forKey: trigger.id) }
+    }
+
+    static func trigger(for context: UnsafeMutableRawPointer?) -> WatchTrigger? {
+        guard let context else { return nil }
+        let id = UInt(bitPattern: context)
+        return registry.withLock { $0.live[id] }
+    }
 }

@@ -30,7 +30,7 @@ final class ZooKeeperConnection: Sendable {
         var generation = 0
         var machine: SessionMachine
         var closed = false
-        var triggers: [WatchTrigger] = []
+        var triggers: [UInt: WatchTrigger] = [:]
         var watches: [Int: AsyncThrowingStream<WatchEvent, any Error>.Continuation] = [:]
         var nextWatchID = 0
     }
@@ -162,7 +162,7 @@ final class ZooKeeperConnection: Sendable {
             // the client sets again (which come after this one, in the server's watch-type order,
             // not store order); a subscriber to `sessions` could see it only after them.
             if events.contains(where: { $0.state == .connected || $0.state == .reconnected }) {
-                for trigger in state.withLock({ $0.triggers }) { trigger.push(.resync) }
+                for trigger in state.withLock({ $0.triggers.values }) { trigger.push(.resync) }
             }
             return restart
         }
@@ -317,14 +317,23 @@ final class ZooKeeperConnection: Sendable {
 
     // MARK: Watches
 
-    /// Keeps `trigger` alive until the handle is closed (the C client may call it until then).
+    /// Lets `trigger` receive the C client's watch events and the handle's resyncs, until
+    /// ``release(_:)`` or the handle closes.
     func retain(_ trigger: WatchTrigger) {
         let accepted = state.withLock { state in
             guard !state.closed else { return false }
-            state.triggers.append(trigger)
+            state.triggers[trigger.id] = trigger
+            WatchTriggers.add(trigger)
             return true
         }
         if !accepted { trigger.finish() }
+    }
+
+    /// Ends `trigger`'s watch events (its stream has ended) and lets it go.
+    func release(_ trigger: WatchTrigger) {
+        _ = state.withLock { $0.triggers.removeValue(forKey: trigger.id) }
+        WatchTriggers.remove(trigger)
+        trigger.finish()
     }
 
     /// Registers a watch stream so that closing the handle ends it with `unavailable`.
@@ -342,6 +351,9 @@ final class ZooKeeperConnection: Sendable {
     func unregister(_ id: Int) {
         _ = state.withLock { $0.watches.removeValue(forKey: id) }
     }
+
+    /// Test seam: how many watch triggers the handle keeps.
+    var watchTriggerCount: Int { state.withLock { $0.triggers.count } }
 
     // MARK: Waiting for the session
 
@@ -428,10 +440,10 @@ final class ZooKeeperConnection: Sendable {
             state.closed = true
             defer {
                 state.live = nil
-                state.triggers = []
+                state.triggers = [:]
                 state.watches = [:]
             }
-            return (state.live, state.triggers, Array(state.watches.values))
+            return (state.live, Array(state.triggers.values), Array(state.watches.values))
         }
         guard let (live, triggers, watches) = taken else { return }
         prober.withLock { $0?.cancel() }
@@ -450,7 +462,10 @@ final class ZooKeeperConnection: Sendable {
         }
         // The handle is gone: no completion comes any more for what it left unanswered.
         inFlight.answerAllAsClosed()
-        for trigger in triggers { trigger.finish() }
+        for trigger in triggers {
+            WatchTriggers.remove(trigger)
+            trigger.finish()
+        }
     }
 }
 

@@ -32,7 +32,7 @@ extension ZooKeeperStore {
             output.finish(throwing: CoordinationError.closed())
             return stream
         }
-        // The connection pushes a resync into it whenever contact is made again.
+        // The connection pushes a resync into it whenever contact is made again, until released.
         let trigger = WatchTrigger()
         connection.retain(trigger)
         // The loop is store calls with bookkeeping in between: on the completion executor each
@@ -47,21 +47,21 @@ extension ZooKeeperStore {
         let connection = self.connection
         output.onTermination = { _ in
             loop.cancel()
-            trigger.finish()
+            connection.release(trigger)
             connection.unregister(registration)
         }
         return stream
     }
 
     func watchExists(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
-        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        let watcherContext = trigger.context
         return await connection.call { zh, context in
             znode.path.withCString { zoo_awexists(zh, $0, watchTriggered, watcherContext, completeStat, context) }
         }
     }
 
     func watchData(_ znode: Key, _ trigger: WatchTrigger) async -> Reply {
-        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        let watcherContext = trigger.context
         return await connection.call { zh, context in
             znode.path.withCString { zoo_awget(zh, $0, watchTriggered, watcherContext, completeData, context) }
         }
@@ -72,7 +72,7 @@ extension ZooKeeperStore {
     func watchDataAndChildren(reading reads: [Key], listing lists: [Key], _ trigger: WatchTrigger) async
         -> (data: ArraySlice<Reply>, children: ArraySlice<Reply>)
     {
-        let watcherContext = Unmanaged.passUnretained(trigger).toOpaque()
+        let watcherContext = trigger.context
         let replies = await connection.callAll(reads.count + lists.count) { index, zh, context in
             if index < reads.count {
                 return reads[index].path.withCString { zoo_awget(zh, $0, watchTriggered, watcherContext, completeData, context) }

@@ -259,6 +259,40 @@ struct ZooKeeperStoreTests {
         }
     }
 
+    /// Opening and cancelling watches in a loop, as a lock waiter or a short-lived view does on a
+    /// long-lived handle, must not leave anything behind per watch: the handle once kept every
+    /// watch's trigger until it closed (and pushed a resync into each on every reconnect).
+    @Test func cancelledWatchesLeaveNoTriggersBehind() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let key = try Key("/churn/k")
+            _ = try await store.create(key, string: "v")
+            for round in 0..<50 {
+                let scope: WatchScope = round.isMultiple(of: 2) ? .key : .subtree
+                let watching = Task {
+                    var iterator = store.watch(scope == .key ? key : key.parent!, scope: scope).makeAsyncIterator()
+                    _ = try await iterator.next()
+                    // Waits for events until cancelled.
+                    while try await iterator.next() != nil {}
+                }
+                // A change fires a watch set by this stream after it is gone: the C client then
+                // calls back with a context no live stream owns.
+                _ = try await store.set(key, string: "\(round)")
+                watching.cancel()
+                _ = await watching.result
+            }
+            // The last stream's teardown runs after its cancellation; nothing signals its end.
+            _ = try await withDeadline("every cancelled watch's trigger to be let go") {
+                while store.connection.watchTriggerCount > 0 { try await Task.sleep(for: .milliseconds(20)) }
+                return true
+            }
+            // The handle still watches well afterwards.
+            var iterator = store.watch(key).makeAsyncIterator()
+            _ = try await iterator.next()
+            let changed = try await store.set(key, string: "after")
+            #expect(try await iterator.next() == .put(changed))
+        }
+    }
+
     @Test func closingEndsStreamsWithUnavailable() async throws {
         let store = try await ZooKeeperTestEnvironment.openStore(namespace: ZooKeeperTestEnvironment.uniqueNamespace())
         var iterator = store.watch(.root, scope: .subtree).makeAsyncIterator()
