@@ -352,8 +352,37 @@ final class ZooKeeperConnection: Sendable {
         _ = state.withLock { $0.watches.removeValue(forKey: id) }
     }
 
+    /// Makes the C client forget the watches `trigger` set on `znodes`, locally: the server's
+    /// watch on a path serves every stream of the handle, and fires once at most. Without this the
+    /// client keeps an entry per ended stream on each path it watched until that path changes,
+    /// which a stable key watched by streams opened and cancelled in a loop never does.
+    func forgetWatches(on znodes: some Sequence<Key>, of trigger: WatchTrigger) {
+        // Under the lock, as every call on the handle, so that it is not closed meanwhile. With
+        // `local` the call only edits the client's tables and never waits.
+        state.withLock { state in
+            guard !state.closed, let live = state.live else { return }
+            for znode in znodes {
+                _ = znode.path.withCString { zoo_remove_watches(live.handle, $0, ZWATCHTYPE_ANY, watchTriggered, trigger.context, 1) }
+            }
+        }
+    }
+
     /// Test seam: how many watch triggers the handle keeps.
     var watchTriggerCount: Int { state.withLock { $0.triggers.count } }
+
+    /// Test seam: the ids of the triggers of the running watch streams.
+    var watchTriggerIDs: [UInt] { state.withLock { Array($0.triggers.keys) } }
+
+    /// Test seam: whether the C client holds a watch of trigger `id` on `znode` (forgetting it if so).
+    func clientHoldsWatch(on znode: Key, triggerID id: UInt) -> Bool {
+        state.withLock { state in
+            guard let live = state.live else { return false }
+            let rc = znode.path.withCString {
+                zoo_remove_watches(live.handle, $0, ZWATCHTYPE_ANY, watchTriggered, UnsafeMutableRawPointer(bitPattern: id), 1)
+            }
+            return rc == ZOK.rawValue
+        }
+    }
 
     // MARK: Waiting for the session
 

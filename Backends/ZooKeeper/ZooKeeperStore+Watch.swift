@@ -40,14 +40,17 @@ extension ZooKeeperStore {
         // (claims bench: faster in 10 of 14 pairs, with fewer context switches). Its
         // bookkeeping then holds up the handle's other replies while it runs: a large folder's
         // first listing, or a re-listing in a backlog, delays them by its sorting and diffing.
+        let connection = self.connection
         let loop = Task(executorPreference: Self.completionExecutor) { [self] in
             var watcher = ScopeWatcher(store: self, root: znode(key), scope: scope, trigger: trigger, output: output)
             await watcher.run()
+            // Every call it made has been answered, so every watch it set is in the C client's
+            // tables: forgotten there, then the trigger they name is let go.
+            watcher.forgetWatches()
+            connection.release(trigger)
         }
-        let connection = self.connection
         output.onTermination = { _ in
             loop.cancel()
-            connection.release(trigger)
             connection.unregister(registration)
         }
         return stream
@@ -161,6 +164,16 @@ struct ScopeWatcher {
             }
             for event in Self.inStoreOrder(events, new: newInBurst) { output.yield(event) }
         }
+    }
+
+    /// Makes the C client forget the watches this stream set: on its top, every znode it knows
+    /// (data watches) and every folder it listed (children watches). A znode it forgot had its
+    /// watch fire, or was never found, so carries none of this stream's.
+    func forgetWatches() {
+        var armed = Set(known.keys)
+        armed.formUnion(childrenOf.keys)
+        armed.insert(root)
+        store.connection.forgetWatches(on: armed, of: trigger)
     }
 
     /// Brings up to date what a burst of signals can have changed, re-reading with every call of a

@@ -293,6 +293,39 @@ struct ZooKeeperStoreTests {
         }
     }
 
+    /// The C client keeps a one-shot watch (by path and context) until it fires: a stream that
+    /// ended on a key that never changes left an entry there for good, one more per stream.
+    @Test func anEndedWatchLeavesNoWatchInTheClient() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let folder = try Key("/stable"), key = try Key("/stable/k")
+            _ = try await store.create(key, string: "v")
+            for scope in [WatchScope.key, .subtree] {
+                let watched = scope == .key ? key : folder
+                let before = Set(store.connection.watchTriggerIDs)
+                let (opened, tell) = AsyncStream<UInt>.makeStream()
+                let watching = Task {
+                    var iterator = store.watch(watched, scope: scope).makeAsyncIterator()
+                    _ = try await iterator.next()
+                    tell.yield(Set(store.connection.watchTriggerIDs).subtracting(before).first ?? 0)
+                    while try await iterator.next() != nil {}
+                }
+                var ids = opened.makeAsyncIterator()
+                let id = try #require(await ids.next())
+                #expect(id != 0, "the watch's trigger is registered while it runs")
+                watching.cancel()
+                _ = await watching.result
+                // Its loop forgets its watches when it ends, then lets its trigger go.
+                _ = try await withDeadline("the cancelled watch to end") {
+                    while store.connection.watchTriggerIDs.contains(id) { try await Task.sleep(for: .milliseconds(20)) }
+                    return true
+                }
+                for znode in [folder, key] where scope == .subtree || znode == key {
+                    #expect(!store.connection.clientHoldsWatch(on: store.znode(znode), triggerID: id), "\(scope) watch left on \(znode)")
+                }
+            }
+        }
+    }
+
     @Test func closingEndsStreamsWithUnavailable() async throws {
         let store = try await ZooKeeperTestEnvironment.openStore(namespace: ZooKeeperTestEnvironment.uniqueNamespace())
         var iterator = store.watch(.root, scope: .subtree).makeAsyncIterator()
