@@ -150,6 +150,39 @@ extension ConformanceSuite {
                 lastVersion = record.version
             }) { $0[key]?.version == 20 }
         },
+        ConformanceCheck("watch-opened-during-writes-neither-loses-nor-repeats", clause: 8, "A watch opened while another handle is setting the key, again and again (each on a fresh watch), reports every change after its snapshot once: each put's version is above the snapshot's and the put's before it (coalescing allowed), and it ends at the last version.") { ctx in
+            let store = try await ctx.open()
+            let writer = try await ctx.open()
+            let key = try Key("/racing")
+            var last = try await writer.create(key, value: bytes("0"), mode: .persistent).version
+            for round in 0..<6 {
+                let writes = Task {
+                    var version: Int64 = 0
+                    for index in 1...15 { version = try await writer.set(key, value: bytes("\(round)-\(index)"), ifVersion: nil).version }
+                    return version
+                }
+                // Opened with the writes already under way: the snapshot lands somewhere among them.
+                let watch = ctx.watch(store, key)
+                let snapshot = try await watch.snapshot()
+                var seen = snapshot.first?.version ?? -1
+                try expect(seen >= last, "round \(round): the snapshot holds version \(seen), older than \(last), written before the watch opened")
+                last = try await writes.value
+                try await watch.until("round \(round): version \(last)", inspect: { event, _ in
+                    switch event {
+                    case .put(let record):
+                        try expect(record.version > seen, "round \(round): a put of version \(record.version) after version \(seen) was seen (a repeat, or out of order)")
+                        seen = record.version
+                    case .snapshot(let records):
+                        let version = records.first?.version ?? -1
+                        try expect(version >= seen, "round \(round): a fresh snapshot of version \(version) after version \(seen)")
+                        seen = version
+                    case .delete(let gone):
+                        throw failure("round \(round): \(gone) was never deleted")
+                    }
+                }) { $0[key]?.version == last }
+                watch.inbox.cancel()
+            }
+        },
         ConformanceCheck("watch-converges-under-concurrent-writers", clause: 8, "With 4 handles making 50 random puts and deletes each over 10 keys at once, a subtree watcher applying events converges to a fresh walk of the store.") { ctx in
             let watcher = try await ctx.open()
             let root = try Key("/burst")
