@@ -116,8 +116,12 @@ final class WatchStream: Sendable {
             }
             if nextRevision == nil {
                 do {
+                    // Asking whether the watch was stopped, as the stream does: a server that does
+                    // not answer would otherwise hold its end (and a closing handle's) for the
+                    // whole request time-out.
                     let reply = try TxnReply(try gateway.call(
-                        "/v3/kv/txn", EtcdStore.snapshotRequest(keys, key, scope: scope), on: connection, kind: .read))
+                        "/v3/kv/txn", EtcdStore.snapshotRequest(keys, key, scope: scope), on: connection, kind: .read,
+                        progress: { [self] in !isStopped }))
                     continuation.yield(.snapshot(try EtcdStore.snapshotRecords(keys, key, scope: scope, reply: reply)))
                     nextRevision = reply.revision + 1
                 } catch {

@@ -314,6 +314,36 @@ struct EtcdStoreTests {
         }
     }
 
+    /// A watch whose snapshot read waits on a server that does not answer (a partition: the
+    /// connection hangs) ends with `closed` when the handle closes, not once the read timed out:
+    /// the read did not ask whether the watch had been stopped, so the stream (and every
+    /// consumer of it) waited out the whole request time-out, a minute here.
+    @Test func closingEndsAWatchWaitingForItsSnapshotOnASilentServer() async throws {
+        let namespace = SharedEtcd.uniqueNamespace()
+        let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { false }
+        defer { relay.stop() }
+        let store = try await EtcdStore(
+            endpoints: [relay.address], namespace: namespace, ttl: .seconds(10), requestTimeout: .seconds(60), logger: Logger(label: "test.etcd"))
+        relay.blackHole()
+        let before = relay.connectionsMade
+        let watching = Task {
+            var events = store.watch(try Key("/w")).makeAsyncIterator()
+            while try await events.next() != nil {}
+        }
+        // The watch's thread has sent its snapshot read once the relay took its connection.
+        _ = try await withDeadline("the watch to connect") {
+            while relay.connectionsMade == before { try await Task.sleep(for: .milliseconds(20)) }
+            return true
+        }
+        await store.close()
+        let ending = try await withDeadline("the watch to end after the handle closed", limit: .seconds(30)) { await watching.result }
+        switch ending {
+        case .success: Issue.record("the watch must end with closed, not quietly")
+        case .failure(let error): #expect((error as? CoordinationError)?.code == .unavailable, "\(error)")
+        }
+        try? await admin.deletePrefix(namespace.path)
+    }
+
     /// A server whose every answer comes late (3 s here, more than the 2 s a keep-alive of a 9 s
     /// lease may take before the session counts as suspended) renews the lease with each late
     /// answer: the session is suspended, then reconnected, the same one. Keep-alives cut off at
