@@ -326,6 +326,36 @@ struct ZooKeeperStoreTests {
         }
     }
 
+    /// An ended stream forgets only its own watches in the C client: another stream of the handle
+    /// watching the same znodes goes on hearing of their changes.
+    @Test func anEndedWatchLeavesAnotherStreamsWatchesOnTheSameZnodes() async throws {
+        try await ZooKeeperTestEnvironment.withStore { store in
+            let folder = try Key("/shared"), key = try Key("/shared/k")
+            _ = try await store.create(key, string: "v")
+            var staying = store.watch(key).makeAsyncIterator()
+            _ = try await staying.next()
+            let ids = store.connection.watchTriggerIDs
+            let leaving = Task {
+                var iterator = store.watch(folder, scope: .subtree).makeAsyncIterator()
+                _ = try await iterator.next()
+                while try await iterator.next() != nil {}
+            }
+            _ = try await withDeadline("the second watch to start") {
+                while store.connection.watchTriggerIDs.count < 2 { try await Task.sleep(for: .milliseconds(20)) }
+                return true
+            }
+            leaving.cancel()
+            _ = await leaving.result
+            _ = try await withDeadline("the second watch to end") {
+                while store.connection.watchTriggerIDs.count > 1 { try await Task.sleep(for: .milliseconds(20)) }
+                return true
+            }
+            #expect(store.connection.watchTriggerIDs == ids)
+            let changed = try await store.set(key, string: "changed")
+            #expect(try await staying.next() == .put(changed))
+        }
+    }
+
     @Test func closingEndsStreamsWithUnavailable() async throws {
         let store = try await ZooKeeperTestEnvironment.openStore(namespace: ZooKeeperTestEnvironment.uniqueNamespace())
         var iterator = store.watch(.root, scope: .subtree).makeAsyncIterator()
