@@ -183,6 +183,22 @@ extension ConformanceSuite {
                 watch.inbox.cancel()
             }
         },
+        ConformanceCheck("watch-key-follows-parent-deleted-and-recreated", clause: 8, "A key watch on /p/k goes on after /p is deleted recursively and /p/k created again beneath a new /p, again and again: it reports the key gone, then each new record, and a later change.") { ctx in
+            let store = try await ctx.open()
+            let writer = try await ctx.open()
+            let parent = try Key("/p"), key = try Key("/p/k")
+            _ = try await writer.create(key, value: bytes("first"), mode: .persistent)
+            let watch = ctx.watch(store, key)
+            _ = try await watch.snapshot()
+            for round in 0..<3 {
+                try await writer.delete(parent, ifVersion: nil, recursive: true)
+                try await watch.until("round \(round): /p/k gone with its parent") { $0[key] == nil }
+                let created = try await writer.create(key, value: bytes("round \(round)"), mode: .persistent)
+                try await watch.until("round \(round): /p/k created again") { $0[key] == created }
+            }
+            let changed = try await writer.set(key, value: bytes("changed"), ifVersion: nil)
+            try await watch.until("a later change of /p/k") { $0[key] == changed }
+        },
         ConformanceCheck("watch-converges-under-concurrent-writers", clause: 8, "With 4 handles making 50 random puts and deletes each over 10 keys at once, a subtree watcher applying events converges to a fresh walk of the store.") { ctx in
             let watcher = try await ctx.open()
             let root = try Key("/burst")
