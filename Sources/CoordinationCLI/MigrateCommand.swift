@@ -353,10 +353,7 @@ struct MigrateCommand: AsyncParsableCommand {
                     stoppedFollowing = true
                     continue
                 }
-                // Ctrl-C again is someone impatient. SIGTERM again is a supervisor repeating
-                // itself, or GNU timeout, which sends it to coord and then to its process group:
-                // `timeout 60 coord migrate --follow` cut its own catch-up short now and then.
-                guard stoppedFollowing, signal.number == SIGTERM else { return }
+                guard stoppedFollowing, !RunCommand.Shutdown.laterSignalExitsAtOnce(signal.number) else { return }
                 StandardStreams.writeError("coord: SIGTERM again: still catching up and verifying (SIGINT stops that)")
             }
         }

@@ -309,11 +309,8 @@ struct RunCommand: AsyncParsableCommand {
         func signalled(_ number: Int32) async {
             let name = Shutdown.name(of: number)
             if let first = signal {
-                // Ctrl-C again is someone impatient. SIGTERM again is a supervisor repeating itself,
-                // or GNU timeout, which sends it to coord and then to its process group: exiting
-                // at once on it made `timeout 60 coord run` abandon its runs instead of draining.
                 let later = Shutdown.name(of: number, after: first)
-                if number == SIGINT { forceExit(later, number) }
+                if Shutdown.laterSignalExitsAtOnce(number) { forceExit(later, number) }
                 await progress.note("coord: \(later): still stopping (SIGINT exits at once)")
                 return
             }
@@ -348,6 +345,13 @@ struct RunCommand: AsyncParsableCommand {
         static func name(of number: Int32, after first: Int32) -> String {
             number == first ? "\(name(of: number)) again" : "\(name(of: number)) after \(name(of: first))"
         }
+
+        /// Whether a signal that comes while a stop is under way ends the process at once: a
+        /// SIGINT does (Ctrl-C again is someone impatient); a SIGTERM does not, and is only noted:
+        /// a supervisor may repeat it, and GNU `timeout` sends it to coord and again to its
+        /// process group, which cut `timeout 60 coord run` (or `coord worker`, or `coord migrate
+        /// --follow`'s catch-up) short. One rule for every command that stops gracefully.
+        static func laterSignalExitsAtOnce(_ number: Int32) -> Bool { number == SIGINT }
     }
 
     /// A job none of this command's workers can run would wait forever (and `--until-idle` with

@@ -101,10 +101,8 @@ struct WorkerCommand: AsyncParsableCommand {
                     for await signal in signals.signals {
                         let name = RunCommand.Shutdown.name(of: signal.number)
                         if let first {
-                            // Ctrl-C again is someone impatient; SIGTERM again is more often a
-                            // supervisor or script repeating itself, which must not cut the drain short.
                             let later = RunCommand.Shutdown.name(of: signal.number, after: first)
-                            if signal.number == SIGINT { Self.exitAtOnce(signal.number, named: later) }
+                            if RunCommand.Shutdown.laterSignalExitsAtOnce(signal.number) { Self.exitAtOnce(signal.number, named: later) }
                             StandardStreams.writeError("coord: \(later): still stopping (SIGINT exits at once)")
                             continue
                         }
