@@ -86,6 +86,13 @@ final class SessionKeeper: @unchecked Sendable {
         }
     }
 
+    /// Whether ``close()`` was called: a request in flight on the session's connection stops then.
+    private var isClosing: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closing
+    }
+
     private func markClosing() {
         condition.lock()
         closing = true
@@ -133,7 +140,9 @@ final class SessionKeeper: @unchecked Sendable {
                     } else {
                         do {
                             let sentAt = ContinuousClock.now
-                            let grant = try Self.grant(seconds: machine.requestedSeconds, gateway: gateway, on: connection)
+                            let grant = try Self.grant(seconds: machine.requestedSeconds, gateway: gateway, on: connection) { [self] in
+                                !isClosing
+                            }
                             input = .granted(lease: grant.lease, ttl: grant.ttl, sentAt: sentAt)
                         } catch {
                             gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
@@ -215,9 +224,14 @@ final class SessionKeeper: @unchecked Sendable {
         var ttl: Int64?
     }
 
-    private static func grant(seconds: Int64, gateway: Gateway, on connection: CurlConnection) throws(CoordinationError) -> Grant {
+    /// - Parameter progress: asked while the grant waits (see ``Gateway/call(_:_:on:kind:timeout:progress:)``);
+    ///   returning `false` abandons it, so that closing the handle is not held up by a server that
+    ///   accepts the request and never answers, for as long as the request time-out.
+    private static func grant(
+        seconds: Int64, gateway: Gateway, on connection: CurlConnection, progress: (() -> Bool)? = nil
+    ) throws(CoordinationError) -> Grant {
         // The field must be upper-case `TTL`: the gateway silently ignores `ttl`.
-        let reply = try gateway.call("/v3/lease/grant", ["TTL": .int64(seconds)], on: connection, kind: .repeatableWrite)
+        let reply = try gateway.call("/v3/lease/grant", ["TTL": .int64(seconds)], on: connection, kind: .repeatableWrite, progress: progress)
         guard let lease = reply["ID"]?.int64Value, lease != 0 else {
             throw .gateway(.malformed("lease grant reply without an ID"), kind: .repeatableWrite)
         }
