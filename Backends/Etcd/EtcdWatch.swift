@@ -240,9 +240,13 @@ final class WatchStream: Sendable {
         if let rewoundTo { return .rewound(rewoundTo) }
         if authFailure {
             do {
-                try gateway.authenticate(on: connection)
+                // Asking whether the watch was stopped, as the stream does: a server that takes the
+                // login and never answers would otherwise hold a closing handle's watch for the
+                // whole request time-out.
+                try gateway.authenticate(on: connection, progress: { [self] in !isStopped })
             } catch {
-                return .failed(error)
+                // A login abandoned because the watch stopped is no failure of the watch's own.
+                return isStopped ? .stalled(next) : .failed(error)
             }
             return .progressed(next)
         }

@@ -80,7 +80,7 @@ final class Gateway: Sendable {
             case .next:
                 // A failed endpoint took its time (a timeout): its owner may have to act now.
                 if let progress, !progress() { throw call.exhausted }
-            case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint)
+            case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint, progress: progress)
             case .fail(let error): throw error
             }
         }
@@ -111,11 +111,20 @@ final class Gateway: Sendable {
     }
 
     /// Gets a fresh token for the configured user. A wrong password is `unauthenticated`.
-    func authenticate(on connection: CurlConnection, endpoint: String? = nil) throws(CoordinationError) {
+    /// - Parameter progress: as for ``call(_:_:on:kind:timeout:progress:)``: asked at least once a
+    ///   second while the login waits, and before each next endpoint; returning `false` abandons
+    ///   it (a closing handle is then not held up by a server that never answers).
+    func authenticate(on connection: CurlConnection, endpoint: String? = nil, progress: (() -> Bool)? = nil) throws(CoordinationError) {
         var login = GatewayLogin(gateway: self, endpoint: endpoint)
         while let request = login.nextRequest() {
-            let outcome = Result { () throws(TransportFailure) in try connection.perform(request) }
+            let sink = ResponseSink()
+            if let progress {
+                sink.followsProgress = true
+                sink.shouldContinue = progress
+            }
+            let outcome = Result { () throws(TransportFailure) in try connection.perform(request, sink: sink) }
             if login.handle(identifyingSilence(outcome, of: request)) { return }
+            if let progress, !progress() { break }
         }
         try login.finish()
     }

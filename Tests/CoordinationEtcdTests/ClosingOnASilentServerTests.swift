@@ -32,4 +32,41 @@ struct ClosingOnASilentServerTests {
         try await withDeadline("the store to close while its lease grant waits", limit: .seconds(20)) { await store.close() }
         #expect(store.session.state == .closed)
     }
+
+    /// A watch whose token expired (a 401 on its stream) logs in again, and the login is never
+    /// answered: the watch used to go on waiting for it after the store closed, until the request
+    /// time-out.
+    @Test func closingEndsAWatchLoggingInAgainOnASilentServer() async throws {
+        let server = try ScriptedGateway { path, earlier in
+            switch path {
+            case "/v3/auth/authenticate": earlier == 0 ? #"{"token":"first"}"# : nil
+            case "/v3/lease/grant": #"{"ID":"7","TTL":"10"}"#
+            case "/v3/lease/keepalive": #"{"result":{"ID":"7","TTL":"10"}}"#
+            case "/v3/lease/revoke": #"{"header":{"revision":"5"}}"#
+            case "/v3/kv/txn": #"{"header":{"revision":"5"},"responses":[{"response_range":{}},{"response_range":{}}]}"#
+            case "/v3/watch":
+                #"{"error":{"grpc_code":16,"http_code":401,"message":"etcdserver: invalid auth token","http_status":"Unauthorized"}}"# + "\n"
+            default: nil
+            }
+        }
+        defer { server.stop() }
+        let store = try await EtcdStore(
+            endpoints: [server.address], user: "watcher", password: "secret", requestTimeout: Self.requestTimeout,
+            logger: Logger(label: "test.etcd.silent"))
+        let (snapshots, snapshot) = AsyncStream<Void>.makeStream()
+        let watching = Task {
+            for try await event in store.watch(try Key("/w")) {
+                if case .snapshot = event { snapshot.yield() }
+            }
+        }
+        var snapshotsSeen = snapshots.makeAsyncIterator()
+        _ = try await next(&snapshotsSeen, "the watch's snapshot")
+        try await eventually("the watch to log in again") { server.requests(to: "/v3/auth/authenticate") == 2 }
+        await store.close()
+        let ending = try await withDeadline("the watch to end after the handle closed", limit: .seconds(20)) { await watching.result }
+        switch ending {
+        case .success: Issue.record("the watch must end with closed, not quietly")
+        case .failure(let error): #expect((error as? CoordinationError)?.code == .unavailable, "\(error)")
+        }
+    }
 }
