@@ -157,7 +157,10 @@ public struct DoubleBarrier: Sendable {
     ///
     /// A failed delete of its member that may pass (contact lost) is tried again; a leave that
     /// stops before its member is gone (cancelled, or another error) removes it before it throws,
-    /// while its session may live, as a cancelled ``enter(id:)`` does.
+    /// while its session may live, as a cancelled ``enter(id:)`` does. A leave that stops also
+    /// lowers `ready` when no other participant of the round is left in: the last one out does,
+    /// whether it completed or gave up, so the next round on the path does not find it raised
+    /// (unless that last one's own handle was closed: it can lower nothing).
     public func leave(id: String) async throws {
         let me = try members.child(id)
         var records: [Key: Record] = [:]
@@ -187,8 +190,44 @@ public struct DoubleBarrier: Sendable {
             try Task.checkCancellation()
         } catch {
             if !gone { await removeSurely(me, joinedAt: inWhenLeaving?[me]) }
+            await lowerReadyIfLastOut(me, inWhenLeaving: inWhenLeaving)
             throw error
         }
+    }
+
+    /// Lowers `ready` when no other participant of this round is still in, as a leave that saw
+    /// them all go does: should every leaver stop before that (cancelled, its store closed), the
+    /// last to stop lowers it. Left raised, the next round on this path found it and passed at
+    /// once, before its group was complete. Read after our own member went: of the last ones to
+    /// go at once, the one whose member went last sees the others gone. In a task of its own,
+    /// so that a cancelled caller still gets it done. Best effort: a store error leaves it to
+    /// the others, as this one cannot tell whether it is the last.
+    /// - Parameter inWhenLeaving: the members in (by creation revision) when this leave began,
+    ///   `nil` when it stopped before it saw them: then any member but ours counts as still in.
+    private func lowerReadyIfLastOut(_ me: Key, inWhenLeaving: [Key: Int64]?) async {
+        let (store, members, ready) = (store, members, ready)
+        await Task {
+            let records: [Record]
+            do {
+                records = try await store.records(under: members)
+            } catch let error as CoordinationError where error.code == .noNode {
+                records = []
+            } catch {
+                return  // out of reach: whether this one is the last cannot be told
+            }
+            let stillIn = records.contains { record in
+                guard record.key.parent == members else { return false }
+                // Ours, still there (its removal failed, the store closed): the others wait for it.
+                guard record.key != me, let inWhenLeaving else { return true }
+                return inWhenLeaving[record.key] == record.createRevision
+            }
+            guard !stillIn else { return }
+            do {
+                try await store.delete(ready)
+            } catch {
+                // Gone already (another leaver lowered it), or out of reach: the others' to do.
+            }
+        }.value
     }
 
     /// Deletes our member through failures that may pass (a failed delete is tried again, as
