@@ -334,9 +334,11 @@ struct RunExecution: Sendable {
         return said
     }
 
-    /// Writes what the attempt came to, fenced. Returns `false` when the fence refused the write.
+    /// Writes what the attempt came to, fenced. Returns the outcome the write recorded, which is
+    /// not always the attempt's: a hand-back that a cancel request came to as it was written ends
+    /// the run `cancelled` (``HistoryEntry/endedByCancel(_:)``). `nil` when the fence refused the write.
     @discardableResult
-    func settle(_ outcome: Outcome, claim: Claim, control: RunControl) async -> Bool {
+    func settle(_ outcome: Outcome, claim: Claim, control: RunControl) async -> HistoryEntry.Outcome? {
         var record = claim.record
         let now = clock.now()
         func entry(_ outcome: HistoryEntry.Outcome, _ message: String?, _ out: String? = nil, _ err: String? = nil)
@@ -348,9 +350,9 @@ struct RunExecution: Sendable {
                 outcome: outcome, message: message, stdoutTail: out, stderrTail: err)
         }
         // Either the run ends here (deleted, with a final entry) or goes back to pending.
-        var ended: HistoryEntry?
+        var ended: HistoryEntry
         var requeue: RunRecord?
-        func retryOrEnd(_ result: HistoryEntry) {
+        func retryOrEnd(_ result: HistoryEntry) -> HistoryEntry {
             if spec.retry.allowsAnother(after: record.attempt) {
                 var next = record
                 next.status = .pending
@@ -360,15 +362,15 @@ struct RunExecution: Sendable {
                 next.progress = nil
                 requeue = next
             }
-            ended = result
+            return result
         }
         switch outcome {
         case .succeeded(let output):
             ended = entry(.succeeded, output.message, output.stdoutTail, output.stderrTail)
         case .failed(let failure):
-            retryOrEnd(entry(.failed, failure.message, failure.stdoutTail, failure.stderrTail))
+            ended = retryOrEnd(entry(.failed, failure.message, failure.stdoutTail, failure.stderrTail))
         case .timedOut(let output):
-            retryOrEnd(
+            ended = retryOrEnd(
                 entry(.timedOut, "timed out after \(DurationText.format(spec.timeout ?? .zero))", output?.stdoutTail, output?.stderrTail))
         case .cancelled(let output):
             // The request says why: a user's cancel, or a newer run replacing this one.
@@ -377,8 +379,8 @@ struct RunExecution: Sendable {
         case .sessionLost(let why, let output):
             // Only reachable if our claim survived (a long suspension that ended in a reconnect):
             // after an expiry the claim is gone and the fenced write below is refused.
-            guard await waitForUsableSession() else { return false }
-            retryOrEnd(entry(.abandoned, "session lost: \(why)", output?.stdoutTail, output?.stderrTail))
+            guard await waitForUsableSession() else { return nil }
+            ended = retryOrEnd(entry(.abandoned, "session lost: \(why)", output?.stdoutTail, output?.stderrTail))
         case .handBack:
             // Recorded, so that the run's history shows the attempt that was given up (its worker,
             // token and start); the run goes on at the same attempt.
@@ -404,8 +406,8 @@ struct RunExecution: Sendable {
         // lets a write skip trimming (``HistoryRoom``). Where that count holds, a hand-back is
         // recorded only while it fits beside all the results still to come, so that it never
         // pushes one out; elsewhere every write trims anyway.
-        var entries = ended.map { [$0] } ?? []
-        if ended?.outcome == .handedBack, let historyRoom {
+        var entries = [ended]
+        if ended.outcome == .handedBack, let historyRoom {
             let count = try? await history.entryCount(of: record.job)
             if !(count.map(historyRoom.recordsHandBack(entries:)) ?? false) { entries = [] }
         }
@@ -421,7 +423,7 @@ struct RunExecution: Sendable {
                 if mayBeRemoved, try await !claimIsOurs(claim) {
                     logger.info(
                         "write refused: the run's claim is no longer ours", metadata: ["job": "\(record.job)", "run": "\(record.run)"])
-                    return false
+                    return nil
                 }
                 try await history.transact(job: record.job, entries: entries, room: room) {
                     let fence = control.fence
@@ -433,9 +435,9 @@ struct RunExecution: Sendable {
                 }
                 // The message and metadata are autoclosures: built only when info is logged (not on the claims path's default).
                 logger.info(
-                    "\(ended?.outcome == .handedBack ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried")",
+                    "\(ended.outcome == .handedBack ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried")",
                     metadata: Self.endMetadata(record, ended: ended, requeued: requeued))
-                return true
+                return ended.outcome
             } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
                 // Refused by the fence. A cancel request also moves the run's version, and so
                 // does a progress report of ours whose reply was lost: if the run is still ours
@@ -444,20 +446,20 @@ struct RunExecution: Sendable {
                     logger.info(
                         "write refused by the fence; the run is no longer ours",
                         metadata: ["job": "\(record.job)", "run": "\(record.run)", "reason": "\(error.message)"])
-                    return false
+                    return nil
                 }
                 // A cancel request that came once the attempt's outcome was decided still ends the
                 // run: retried or handed back, the run its canceller was told it stopped ran again
                 // (a replaced run before the fire time replacing it).
-                if later.cancelRequested, requeued != nil, let stopped = ended {
-                    ended = stopped.endedByCancel(later.cancelReason ?? "cancelled by request")
-                    entries = ended.map { [$0] } ?? []
+                if later.cancelRequested, requeued != nil {
+                    ended = ended.endedByCancel(later.cancelReason ?? "cancelled by request")
+                    entries = [ended]
                     requeued = nil
                 }
                 continue
             } catch {
                 logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
-                guard sessionStillHolds(claim.sessionID) else { return false }
+                guard sessionStillHolds(claim.sessionID) else { return nil }
                 try? await backoff.pause()  // not cut short: what is recorded must land
                 _ = await waitForUsableSession()
             }

@@ -16,7 +16,7 @@ final class SchedulerMetrics: Sendable {
     enum Label {
         /// Counter: attempts whose handler this worker started (a claim won, handler about to run).
         static let runsStarted = "coordination_scheduler_runs_started_total"
-        /// Counter, `outcome`: attempts this worker started that ended (see ``finished(_:recorded:duration:)``).
+        /// Counter, `outcome`: attempts this worker started that ended (see ``finished(recorded:duration:)``).
         static let runsFinished = "coordination_scheduler_runs_finished_total"
         /// Timer, `outcome`: how long a handler ran, from its start to its end (or its stop).
         static let runDuration = "coordination_scheduler_run_duration_seconds"
@@ -102,23 +102,13 @@ final class SchedulerMetrics: Sendable {
         leader.set(0)
     }
 
-    /// The outcome an attempt ended with: what its end recorded, or `abandoned` when the end was
-    /// refused (its session ended first, so the worker that takes the run over records it so).
-    static func outcome(of outcome: RunExecution.Outcome, recorded: Bool) -> HistoryEntry.Outcome {
-        guard recorded else { return .abandoned }
-        return switch outcome {
-        case .succeeded: .succeeded
-        case .failed: .failed
-        case .timedOut: .timedOut
-        case .cancelled: .cancelled
-        case .handBack: .handedBack
-        case .sessionLost: .abandoned
-        }
-    }
-
-    /// An attempt this worker started ended; its handler ran for `duration`.
-    func finished(_ outcome: RunExecution.Outcome, recorded: Bool, duration: Duration) {
-        guard let metrics = finished[Self.outcome(of: outcome, recorded: recorded)] else { return }
+    /// An attempt this worker started ended; its handler ran for `duration`. Counted by the
+    /// outcome its end recorded (``RunExecution/settle(_:claim:control:)``): not always what the
+    /// attempt came to, as a hand-back that a cancel request came to ends the run `cancelled`.
+    /// A refused end (`nil`: its session ended first, so the worker that takes the
+    /// run over records it) counts as `abandoned`.
+    func finished(recorded: HistoryEntry.Outcome?, duration: Duration) {
+        guard let metrics = finished[recorded ?? .abandoned] else { return }
         metrics.count.increment()
         metrics.duration.recordDuration(duration)
     }

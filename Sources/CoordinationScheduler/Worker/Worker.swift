@@ -493,11 +493,11 @@ public final class Worker: Service {
                                 signals.push(.performed(candidate.key))
                                 // Recorded even when the worker is being cancelled: a hand-back
                                 // must not be cut short, or the run would wait for our session to end.
-                                let settled = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
+                                let recorded = await Task { await execution.settle(outcome, claim: claim, control: control) }.value
                                 // Refused (our session ended first): the claim's own write may be
                                 // the run's last, so only the versions before it are left out.
-                                if !settled { token = claim.token - 1 }
-                                if let ran { metrics.finished(outcome, recorded: settled, duration: ran) }
+                                if recorded == nil { token = claim.token - 1 }
+                                if let ran { metrics.finished(recorded: recorded, duration: ran) }
                             } else {
                                 lostClaims.add(1, ordering: .relaxed)
                                 metrics.claimsLost.increment()
