@@ -6,8 +6,9 @@ import Logging
 /// What the elected leader does, while it leads: turn due fire times of recurring jobs into runs
 /// (exactly once: the job state's `lastMaterialized` moves forward in the same transaction that
 /// creates the runs, as a compare-and-set on the job record's version), apply the misfire and overlap
-/// policies, plan placement for the strategies that need a plan, and remove finished one-shot
-/// jobs after their retention (``FinishedJobSweep``).
+/// policies, plan placement for the strategies that need a plan, record the runs of paused jobs
+/// whose worker's session ended (``PausedRunAbandonment``), and remove finished one-shot jobs
+/// after their retention (``FinishedJobSweep``).
 ///
 /// Every write is a compare-and-set, so a deposed leader that has not noticed yet cannot undo or
 /// repeat what the new one did.
@@ -45,6 +46,9 @@ struct LeaderDuties: Sendable {
             : FinishedJobSweep(
                 retention: configuration.finishedJobRetention, limit: configuration.finishedJobLimit, store: store, layout: layout,
                 logger: logger)
+        let abandonment = PausedRunAbandonment(store: store, layout: layout, clock: clock, logger: logger)
+        // Abandoned runs whose claim still lived, at the version then seen (see ``PausedRunAbandonment``).
+        var abandonmentRefused: [Key: Int64] = [:]
         var wallTimer: (at: Date, task: Task<Void, Never>)?
         var stabilityTimer: Task<Void, Never>?
         defer {
@@ -54,7 +58,10 @@ struct LeaderDuties: Sendable {
         while let batch = await signals.next() {
             for signal in batch {
                 switch signal {
-                case .view(let folder, let event): view.apply(event, to: folder)
+                case .view(let folder, let event):
+                    view.apply(event, to: folder)
+                    // Whether a run is held follows its worker's membership: a refusal is worth trying again.
+                    if folder == .workers { abandonmentRefused = [:] }
                 case .wake: break
                 }
             }
@@ -73,6 +80,7 @@ struct LeaderDuties: Sendable {
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
             await finishBroadcasts(view: &view)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
+            await abandonment.pass(view: view, refused: &abandonmentRefused)
             let now = clock.now()
             if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
             // A timer whose time has come has fired (or is about to): a wake at that same time

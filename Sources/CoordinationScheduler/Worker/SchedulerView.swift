@@ -225,6 +225,12 @@ struct SchedulerView: Sendable {
         return registrations[worker] == registration
     }
 
+    /// The running runs no live claim holds, as far as the view can tell (``isHeld(_:)``): their
+    /// worker's session ended. Only the running runs are looked at, not every active one.
+    func abandonedRuns() -> [ViewRun] {
+        runningRunsByWorker.values.flatMap { keys in keys.compactMap(run(at:)).filter { !isHeld($0.record) } }
+    }
+
     /// A member's registration (its key's `createRevision`), as the view has it.
     func registration(of worker: String) -> Int64? { registrations[worker] }
 

@@ -1,0 +1,67 @@
+import Coordination
+import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Testing
+
+/// A worker's session ends while it runs a run of a paused job. Workers take over no run of a
+/// paused job, and a takeover was what recorded an abandonment: the run said `running` on a
+/// worker that was gone until the job was resumed, and the history had no `abandoned` entry.
+@Suite(.serverLoadLimit) struct PausedJobAbandonmentTests {
+    /// Starts a run of `job` on a worker, `doomed`, with another worker, `lives`, beside it; pauses
+    /// the job and ends `doomed`'s session; returns once the attempt has been stopped.
+    static func abandonWhilePaused(
+        _ backend: SchedulerBackend, retry: RetryPolicy
+    ) async throws -> (TestCluster, Scheduler, attempts: Shared<[(worker: String, attempt: Int, token: Int64)]>) {
+        let cluster = try TestCluster(backend)
+        let (handler, attempts, started, cancelled) = SelfFencingTests.firstAttemptHangs()
+        let (_, doomedStore) = try await cluster.startWorker("doomed", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: retry))
+        try await withDeadline("the first attempt") { await started.wait() }
+        // Started after the claim, so that the doomed worker runs the first attempt.
+        try await cluster.startWorker("lives", handlers: ["work": handler])
+        try await cluster.waitForWorkers(2)
+        try await client.pause("job")
+        try await backend.expire(doomedStore)
+        try await withDeadline("the first attempt to be stopped") { await cancelled.wait() }
+        return (cluster, client, attempts)
+    }
+
+    @Test(arguments: SchedulerBackend.all)
+    func theAbandonmentIsRecordedBeforeTheResumeAndTheRunRunsOnceAfterIt(backend: SchedulerBackend) async throws {
+        let (cluster, client, attempts) = try await Self.abandonWhilePaused(
+            backend, retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(10)))
+        defer { Task { await cluster.shutdown() } }
+        let runs = try await cluster.waitForRuns(of: "job", "the run to be no longer running") {
+            $0.count == 1 && $0[0].status == .pending
+        }
+        #expect(runs[0].attempt == 2, "the next attempt waits")
+        let abandoned = try await cluster.waitForHistory("the abandonment") { $0.contains { $0.outcome == .abandoned } }
+        #expect(abandoned.map(\.outcome) == [.abandoned])
+        #expect(abandoned.first?.worker == "doomed" && abandoned.first?.attempt == 1, "the entry names the lost attempt")
+        #expect(abandoned.first?.token == attempts.value.first?.token, "the entry names the lost attempt's token")
+        #expect(attempts.value.count == 1, "nobody ran the paused job's run")
+
+        try await client.resume("job")
+        let history = try await cluster.waitForHistory("the run after the resume") { $0.contains { $0.outcome == .succeeded } }
+        #expect(history.map(\.outcome) == [.abandoned, .succeeded])
+        _ = try await cluster.waitForRuns(of: "job", "the run to end") { $0.isEmpty }
+        #expect(attempts.value.map(\.attempt) == [1, 2], "run once after the resume")
+    }
+
+    /// With no retry left the run ends, abandoned, and the resume has nothing to run.
+    @Test(arguments: SchedulerBackend.all)
+    func withNoRetryLeftTheRunEndsAbandonedWhilePaused(backend: SchedulerBackend) async throws {
+        let (cluster, client, attempts) = try await Self.abandonWhilePaused(backend, retry: RetryPolicy(maxRetries: 0))
+        defer { Task { await cluster.shutdown() } }
+        _ = try await cluster.waitForRuns(of: "job", "the run to end") { $0.isEmpty }
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.abandoned])
+        #expect(history.first?.message?.contains("no retries left") == true, "\(history.first?.message ?? "")")
+        #expect(history.first?.worker == "doomed")
+        try await client.resume("job")
+        #expect(try await client.activeRuns(of: "job").isEmpty)
+        #expect(attempts.value.count == 1)
+    }
+}
