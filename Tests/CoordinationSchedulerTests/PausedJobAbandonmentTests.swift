@@ -64,4 +64,32 @@ import Testing
         #expect(try await client.activeRuns(of: "job").isEmpty)
         #expect(attempts.value.count == 1)
     }
+
+    /// A broadcast run is its worker's alone: with that worker gone for good, the leader retires
+    /// it (one `abandoned` entry, "worker … left"), paused or not. It had a second entry: the
+    /// abandonment recorded first, then the retirement of the run it had left pending.
+    @Test(arguments: SchedulerBackend.all)
+    func aPausedBroadcastRunWhoseWorkerLeftIsRetiredWithOneEntry(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let (handler, attempts, started, _) = SelfFencingTests.firstAttemptHangs()
+        // Lives on, and leads once the other has gone; it cannot run the job, so it has no run of it.
+        try await cluster.startWorker("lives", handlers: ["other": { _ in RunOutput() }])
+        let (_, doomedStore) = try await cluster.startWorker("doomed", handlers: ["work": handler])
+        try await cluster.waitForWorkers(2)
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(
+                id: "job", handler: "work", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast,
+                retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        #expect(try await client.trigger("job").count == 1, "one run, for the one worker able to run it")
+        try await withDeadline("the broadcast run to start") { await started.wait() }
+        try await client.pause("job")
+        await doomedStore.close()
+        _ = try await cluster.waitForRuns(of: "job", "the run to be retired") { $0.isEmpty }
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.abandoned])
+        #expect(history.first?.message?.contains("worker doomed left") == true, "\(history.first?.message ?? "")")
+        #expect(attempts.value.count == 1)
+    }
 }

@@ -33,6 +33,13 @@ struct PausedRunAbandonment: Sendable {
         for run in view.abandonedRuns() where refused[run.key] != run.version {
             let job = run.record.job
             guard let spec = view.specs[job], view.state(of: job)?.state.paused == true else { continue }
+            // A broadcast run is its worker's alone: with that worker gone, the leader retires
+            // the run (``LeaderDuties/retireBroadcastRun(_:reason:)``), paused or not; recorded
+            // here as well, it had two entries.
+            if spec.placement == .broadcast {
+                let member = run.record.assignee.flatMap { view.workers[$0] }
+                if !(member?.canRun(spec) ?? false) { continue }
+            }
             do {
                 try await record(run, spec: spec)
             } catch let error as CoordinationError where error.code == .nodeExists {
