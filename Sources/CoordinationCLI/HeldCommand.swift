@@ -122,16 +122,15 @@ enum HeldCommand {
     static func stopGrace(sessionTTL: Duration) -> Duration { min(.seconds(5), stopMargin(sessionTTL: sessionTTL) / 2) }
 
     /// Runs `body` under the session guard while `lease` holds the queue at `path` (a lock's or
-    /// an election's), then releases it, through store errors too: what `Lock.withLock` does once
-    /// it has acquired, but giving up ``stopMargin(sessionTTL:)`` before a suspended session may end.
+    /// an election's), then releases it as `Lock.withLock` does (``release(_:in:)``), through store
+    /// errors too, but giving up ``stopMargin(sessionTTL:)`` before a suspended session may end.
     static func holding<T: Sendable>(
         _ lease: LockLease, in store: any CoordinationStore, at path: Key, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let queue = SequentialQueue(store: store, path: path)
         do {
             let result = try await SessionGuard.run(
                 store: store, sessionID: lease.sessionID, margin: stopMargin(sessionTTL: store.session.ttl), body)
-            await queue.leaveSurely(lease.key, session: lease.sessionID)
+            await release(lease, in: store)
             return result
         } catch RecipeError.sessionLost(let why) where ![.connected, .reconnected].contains(store.session.state) {
             // Lost out of contact: coord exits next, and the entry ends with the session. Removing
@@ -139,9 +138,17 @@ enum HeldCommand {
             // coord could exit, and a supervisor restarting coord would wait for nothing.
             throw RecipeError.sessionLost(why)
         } catch {
-            await queue.leaveSurely(lease.key, session: lease.sessionID)
+            await release(lease, in: store)
             throw error
         }
+    }
+
+    /// Releases `lease` through the recipe's own release, which removes the join's late-landing
+    /// entries with the lease's (a create whose reply was lost, landing behind it: left there, it
+    /// blocked everyone queued after it for as long as coord's session lived). Failed deletes are
+    /// retried while the session may live and once contact is back in it, as `withLock` does.
+    static func release(_ lease: LockLease, in store: any CoordinationStore) async {
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: lease.sessionID) { try await lease.release() }
     }
 
     /// A name given on the command line as a key: an absolute key as it is, a plain name under
