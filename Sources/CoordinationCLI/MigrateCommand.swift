@@ -335,7 +335,8 @@ struct MigrateCommand: AsyncParsableCommand {
     /// work, says on one line what was done and that running again resumes, and dies of the
     /// signal as it would have without a handler (so the exit status is what it always was: 130
     /// or 143 in a shell). A signal after the work has said its outcome (``MigrationTracker/finished()``)
-    /// interrupts nothing: the run ends as it would have, with the work's own status. A signal
+    /// interrupts nothing: the run ends as it would have, with the work's own status (only a
+    /// second SIGINT then exits at once, for closing stores that hang). A signal
     /// while `--follow` mirrors only stops the mirroring (``MigrationTracker/stopFollowing()``):
     /// the work goes on to catch up and verify, and a SIGINT stops that (a SIGTERM does not).
     static func stoppingOnSignal(
@@ -348,12 +349,23 @@ struct MigrateCommand: AsyncParsableCommand {
         let task = Task { try await work(tracker) }
         let interrupting: @Sendable () async -> Void = {
             var stoppedFollowing = false
+            var interruptedWhileClosing = false
             for await signal in signals.signals {
                 if tracker.stopFollowing() {
                     stoppedFollowing = true
                     continue
                 }
-                guard stoppedFollowing, !RunCommand.Shutdown.laterSignalExitsAtOnce(signal.number) else { return }
+                let exitsAtOnce = RunCommand.Shutdown.laterSignalExitsAtOnce(signal.number)
+                if tracker.isFinished {
+                    // Only closing is left, the verdict printed: a SIGTERM changes nothing (letting
+                    // the default actions back had one kill a finished run, 143), nor does a
+                    // first SIGINT; a second one exits at once, for closing stores that hang.
+                    guard exitsAtOnce else { continue }
+                    if interruptedWhileClosing { SignalListener.dieOf(signal.number) }
+                    interruptedWhileClosing = true
+                    continue
+                }
+                guard stoppedFollowing, !exitsAtOnce else { return }
                 StandardStreams.writeError("coord: SIGTERM again: still catching up and verifying (SIGINT stops that)")
             }
         }
@@ -361,8 +373,7 @@ struct MigrateCommand: AsyncParsableCommand {
             return try await task.value
         }
         if tracker.isFinished {
-            // Only closing is left. A second signal kills at once (the default action is back).
-            signals.stop()
+            // It finished just as the signal came: only closing is left.
             return try await task.value
         }
         task.cancel()

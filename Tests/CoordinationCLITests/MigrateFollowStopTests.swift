@@ -35,6 +35,41 @@ extension MigrateCommandTests {
         }
     }
 
+    /// Once the verdict is printed the migration is done: a SIGTERM while the stores close (a
+    /// supervisor repeating its stop) said "still catching up and verifying", and after a SIGINT
+    /// there (which let the default actions back) it killed coord, status 143.
+    @Test(
+        "--follow: a SIGTERM after the verdict, alone or after a SIGINT, changes nothing: no note, status 0",
+        arguments: [[SIGTERM], [SIGINT, SIGTERM]])
+    func terminateAfterTheVerdict(signals: [Int32]) async throws {
+        try await Self.withServers({ zk, etcd, _ in
+            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
+            defer { relay.stop() }
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let from = try #require(zk.backend.url(zk.namespace))
+            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
+            let migrate = try SchedulerProcessTests.Background(
+                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
+            let pid = migrate.process.processIdentifier
+            try await migrate.waitFor("following changes under")
+            kill(pid, SIGTERM)
+            try await migrate.waitFor("verify:")
+            // Closing the target now waits on the relay: the signals land while coord closes.
+            relay.delayReplies(by: .seconds(3))
+            for signal in signals {
+                kill(pid, signal)
+                try await withDeadline("the signal taken", limit: .seconds(5)) {
+                    while Self.isPending(signal, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
+                }
+            }
+            let ended = await Self.exit(of: migrate.process, limit: .seconds(30))
+            #expect(ended.reason == .exit && ended.status == 0, "\(ended), \(migrate.stdout), \(migrate.stderr)")
+            #expect(!migrate.stderr.contains("still catching up"), "\(migrate.stderr)")
+            #expect(migrate.stdout.contains("identical"), "\(migrate.stdout)")
+        }, test: "terminateAfterTheVerdict")
+    }
+
     /// Runs `coord migrate --follow` from ZooKeeper to etcd, the target through a relay whose
     /// replies are slowed by `delay` once following, so that a second `signal` lands in the
     /// catch-up; sends `signal` twice (the second once the first is taken: one pending signal
