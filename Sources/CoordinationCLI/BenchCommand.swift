@@ -58,7 +58,7 @@ struct BenchCommand: AsyncParsableCommand {
     // Unconditional: a negative number is taken as the value (and refused by name), not as an option.
     @Option(parsing: .unconditional, help: "Sequential operations of each kind (1 to \(Limits.operations.upperBound)).") var operations = 1000
     @Option(parsing: .unconditional, help: "Concurrent operations in the pipelined loop (1 to \(Limits.inFlight.upperBound)).") var inFlight = 64
-    @Option(help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
+    @Option(parsing: .unconditional, help: "How long the pipelined loop runs (5s, 500ms).") var duration = "5s"
     @Option(help: "The peer client: auto, kazoo, etcd3gw or none.") var peer = "auto"
     @Option(parsing: .unconditional, help: "No-op jobs for the claims measure (0 skips it; at most \(Limits.jobs.upperBound)).") var claims = 0
     @Option(parsing: .unconditional, help: "In-process workers for the claims measure, each on a handle of its own (1 to \(Limits.claimWorkers.upperBound)).")

@@ -36,7 +36,11 @@ struct LockCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-    @Option(help: "Give up after waiting this long for the holders ahead (e.g. 30s; 0: only a free lock) with status 12, instead of waiting forever.")
+    // Unconditional: `--timeout -1` took -1 for an option, and the hint to write --timeout=-1
+    // only led to a second refusal; now the value itself is refused, naming the range.
+    @Option(
+        parsing: .unconditional,
+        help: "Give up after waiting this long for the holders ahead (e.g. 30s; 0: only a free lock) with status 12, instead of waiting forever.")
     var timeout: String?
     @Argument(help: "The lock's name or key.") var name: String
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
@@ -44,8 +48,7 @@ struct LockCommand: AsyncParsableCommand {
     func run() async throws {
         // The command line's own values first: a bad --timeout or no command is a usage error, whatever the settings.
         try HeldCommand.requireCommand(command)
-        // Zero is a try: the lock if it is free now, else 12.
-        let limit = try timeout.flatMap(DurationText.parse) == .zero ? .zero : OptionValue.duration(timeout, option: "--timeout")
+        let limit = try Self.limit(timeout)
         let key = try HeldCommand.key(name, under: "/locks", kind: "a lock")
         let context = try await CommandContext.make(global)
         context.noteIfHeldInMemory("the lock keeps no other process out")
@@ -66,6 +69,17 @@ struct LockCommand: AsyncParsableCommand {
             }
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The wait `--timeout` allows: `nil` without one, zero for a try (the lock if it is free now,
+    /// else 12). A negative one is refused naming the range, a usage error.
+    static func limit(_ text: String?) throws -> Duration? {
+        guard let text else { return nil }
+        if DurationText.parse(text) == .zero { return .zero }
+        if text.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("-") {
+            throw CommandLineProblem("--timeout \(text) is negative: give 0 (only a free lock) or a longer wait for the holders ahead, like 30s")
+        }
+        return try OptionValue.duration(text, option: "--timeout")
     }
 
     /// How long past --timeout coord waits for a store that does not answer: far more than the

@@ -42,7 +42,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("How many handlers (commands) run at once (1 to \(CountLimits.capacity.upperBound)).", valueName: "n")) var capacity: Int = 4
     @Option(parsing: .unconditional, help: ArgumentHelp("Share of planned work for the weighted strategy (1 to \(CountLimits.weight.upperBound)).", valueName: "w")) var weight: Int = 1
     @Option(help: ArgumentHelp("The worker's labels, k=v,… (jobs may require them).", valueName: "k=v,…")) var labels: String?
-    @Option(help: ArgumentHelp("How long a shutdown waits for running commands (default 10s).", valueName: "d")) var grace: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long a shutdown waits for running commands (default 10s).", valueName: "d")) var grace: String?
     @Option(
         help: ArgumentHelp(
             "While this worker leads: how long a finished one-shot job is kept, with its history, before it is removed (default 1d; 'forever' keeps it).",

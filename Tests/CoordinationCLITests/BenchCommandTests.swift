@@ -184,6 +184,8 @@ struct BenchCommandTests {
         (["--duration", "0"], "--duration 0 "),
         (["--duration", "soon"], "--duration soon "),
         (["--duration", "1e3ms"], "--duration 1e3ms is not a duration; write one number and one unit"),
+        // Refused at once, not first read as an option with a hint to write --duration=-1.
+        (["--duration", "-1"], "--duration -1 is negative; "),
         (["--claims", "-1"], "--claims must be between 0 and 100000, got -1\n"),
         (["--watchers", "-1"], "--watchers must be between 0 and 10000, got -1\n"),
         (["--peer", "zkpython"], "--peer must be auto, kazoo, etcd3gw or none, not 'zkpython'"),

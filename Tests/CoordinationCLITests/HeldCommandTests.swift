@@ -214,6 +214,9 @@ import Testing
         (["lock", "x", "--timeout", "0x10", "--", "true"], 64, "--timeout 0x10 is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (the number in digits, with a point for a fraction: 1.5s)"),
         (["lock", "x", "--timeout", "0e0", "--", "true"], 64, "--timeout 0e0 is not a duration"),
         (["lock", "x", "--timeout", "1e3ms", "--", "true"], 64, "--timeout 1e3ms is not a duration"),
+        // -1 was read as an option, and the hint to write --timeout=-1 led to a second refusal.
+        (["lock", "x", "--timeout", "-1", "--", "true"], 64, "coord: --timeout -1 is negative: give 0 (only a free lock) or a longer wait for the holders ahead, like 30s"),
+        (["--store", "etcd://127.0.0.1:1", "lock", "x", "--timeout=-5s", "--", "true"], 64, "coord: --timeout -5s is negative: give 0 (only a free lock)"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["members", "g", "--metadata", "a"], 64, "--metadata goes with --join ID"),
         (["members", "g", "--join", "m1"], 64, "give the command to run after --"),
