@@ -48,8 +48,13 @@ extension KV {
 
     /// The value typed after the key as UTF-8, else all of stdin, byte for byte (binary, or too
     /// large for a command line); `command` is `put` or `set`, for the message when stdin cannot be read.
+    /// Read from a terminal, it says so first on stderr: it waited in silence, looking hung.
     static func value(_ typed: String?, for key: Key, command: String) async throws -> [UInt8] {
         if let typed { return Array(typed.utf8) }
+        if StandardStreams.inputIsTerminal {
+            StandardStreams.writeError(
+                "coord: reading the value of \(key.path) from standard input; end it with Ctrl-D at the start of a line (or give the value after the key)")
+        }
         do {
             return try await StandardStreams.readAll()
         } catch {

@@ -6,8 +6,9 @@ struct KVPut: AsyncParsableCommand {
         commandName: "put",
         abstract: "Create a key or overwrite its value.",
         discussion: """
-            Without VALUE the value is read from stdin, byte for byte (binary is fine). Missing \
-            parents are created. Prints nothing on success.
+            Without VALUE the value is read from stdin, byte for byte (binary is fine); from a \
+            terminal, a line on stderr says so (end the value with Ctrl-D). Missing parents are \
+            created. Prints nothing on success.
 
               coord kv put /app/config/color blue
               coord kv put /app/logo < logo.png

@@ -5,6 +5,8 @@ import Synchronization
 enum StandardStreams {
     /// `true` when stdout is a terminal (values then get a trailing newline).
     static var outputIsTerminal: Bool { isatty(STDOUT_FILENO) != 0 }
+    /// `true` when stdin is a terminal: someone types what is read, and must know how to end it.
+    static var inputIsTerminal: Bool { isatty(STDIN_FILENO) != 0 }
 
     static func write(_ bytes: [UInt8]) {
         FileHandle.standardOutput.write(Data(bytes))
