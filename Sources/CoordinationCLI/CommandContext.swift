@@ -71,6 +71,10 @@ struct CommandContext {
     static func resolve(
         _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }
     ) async throws -> (configuration: CoordConfiguration, logger: Logger) {
+        // Before they are read: Foundation has already replaced each byte that is not UTF-8.
+        if let problem = NonUTF8Environment.problem(in: NonUTF8Environment.processEnvironment) {
+            throw CoordinationError(.invalidConfiguration, problem)
+        }
         var configuration = try await CoordConfiguration.resolve(
             flags: options.flags,
             environment: ProcessInfo.processInfo.environment,
