@@ -74,6 +74,9 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             }
         }
         hosts = authority.isEmpty ? [] : authority.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if scheme != "memory", let empty = hosts.firstIndex(of: "") {
+            throw CoordinationError(.invalidConfiguration, StoreURL.emptyHostProblem(in: text, authority: authority, hosts: hosts, at: empty))
+        }
         for host in hosts where host.isEmpty || host.contains(where: { $0 == " " || $0 == "\t" }) {
             // memory:// names a store, not hosts.
             let what = scheme == "memory" ? "store name" : "host"
@@ -211,6 +214,19 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
     /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
     /// `:` and the next `@`, with no `/` between them, is taken for a password.
+    /// An empty entry in a host list (`h1:2181,,h2:2181`, a comma at either end): which one it is,
+    /// and the URL without it. "Empty or malformed host" left the user to find it.
+    static func emptyHostProblem(in text: String, authority: Substring, hosts: [String], at index: Int) -> String {
+        let shown = redacted(text)
+        let position = index == 0 ? "a comma at the start" : index == hosts.count - 1 ? "a comma at the end" : "two commas in a row"
+        let listed = hosts.filter { !$0.isEmpty }
+        var fix = "list hosts as h1:port,h2:port"
+        if !listed.isEmpty, let range = shown.range(of: authority) {
+            fix = "remove the extra comma: " + shown.replacingCharacters(in: range, with: listed.joined(separator: ","))
+        }
+        return "store URL '\(shown)' has an empty host (\(position): host \(index + 1) of \(hosts.count) in '\(authority)'); \(fix)"
+    }
+
     public static func redacted(_ text: String) -> String {
         var output = ""
         for character in text {

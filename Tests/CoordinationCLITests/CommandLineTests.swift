@@ -274,4 +274,19 @@ struct CommandLineTests {
         let words = result.stdoutText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(words.contains("lock, elect and members --join pass a SIGINT, SIGTERM or SIGHUP on to their command"), "\(result.stdoutText)")
     }
+
+    /// "has an empty or malformed host in 'h1:2181,,h2:2181'" left the user to find which.
+    @Test("an empty host in a store URL's list is named, with the URL that works, status 7", arguments: [
+        ("zookeeper://h1:2181,,h2:2181/ns", "has an empty host (two commas in a row: host 2 of 3 in 'h1:2181,,h2:2181'); remove the extra comma: zookeeper://h1:2181,h2:2181/ns"),
+        ("etcd://h1:2379,,h2:2379/ns", "has an empty host (two commas in a row: host 2 of 3 in 'h1:2379,,h2:2379'); remove the extra comma: etcd://h1:2379,h2:2379/ns"),
+        ("etcd://u:secret@h1:2379,/ns", "has an empty host (a comma at the end: host 2 of 2 in 'h1:2379,'); remove the extra comma: etcd://u:***@h1:2379/ns"),
+    ])
+    func emptyHostIsNamed(url: String, said: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", url, "kv", "get", "/a"])
+        #expect(result.status == 7, "\(result.stderr)")
+        let shown = url.replacingOccurrences(of: "secret", with: "***")
+        #expect(result.stderrLines == ["coord: store URL '\(shown)' \(said) (from --store)"], "\(result.stderr)")
+    }
 }

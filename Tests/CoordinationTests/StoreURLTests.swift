@@ -92,7 +92,8 @@ import Testing
     @Test(arguments: [
         ("localhost:2181", "no scheme"),
         ("://h", "malformed scheme"),
-        ("etcd://h1,,h2", "empty or malformed host in 'h1,,h2'; list hosts as h1:port,h2:port"),
+        ("etcd://h1,,h2", "has an empty host (two commas in a row: host 2 of 3 in 'h1,,h2'); remove the extra comma: etcd://h1,h2"),
+        ("etcd://h1, h2", "empty or malformed host in 'h1, h2'; list hosts as h1:port,h2:port"),
         ("memory://a b", "empty or malformed store name in 'a b'; a store name has no spaces or commas"),
         ("etcd://h/%2e%2e/x", "invalid namespace"),
         ("etcd://h/a//b", "invalid namespace"),
