@@ -211,9 +211,6 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                 + "COORD_PASSWORD; if it belongs to the namespace, write it as %40")
     }
 
-    /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
-    /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
-    /// `:` and the next `@`, with no `/` between them, is taken for a password.
     /// An empty entry in a host list (`h1:2181,,h2:2181`, a comma at either end): which one it is,
     /// and the URL without it. "Empty or malformed host" left the user to find it.
     static func emptyHostProblem(in text: String, authority: Substring, hosts: [String], at index: Int) -> String {
@@ -227,6 +224,9 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         return "store URL '\(shown)' has an empty host (\(position): host \(index + 1) of \(hosts.count) in '\(authority)'); \(fix)"
     }
 
+    /// `text` with every `user:password@` password replaced by `***`, for messages about a URL
+    /// that did not parse (so it may have no scheme, or a typo anywhere): whatever lies between a
+    /// `:` and the next `@`, with no `/` between them, is taken for a password.
     public static func redacted(_ text: String) -> String {
         var output = ""
         for character in text {
