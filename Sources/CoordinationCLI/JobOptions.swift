@@ -139,7 +139,7 @@ struct JobOptions: ParsableArguments {
             placement: try CommandLineProblem.checking("--strategy") { () throws(CoordinationError) in
                 try strategy.map(JobValueSpellings.strategy) ?? .compete
             },
-            timeout: try OptionValue.duration(timeout, option: "--timeout"),
+            timeout: try Self.timeout(timeout),
             retry: retry,
             misfire: misfirePolicy,
             overlap: try CommandLineProblem.checking("--overlap") { () throws(CoordinationError) in
@@ -149,6 +149,18 @@ struct JobOptions: ParsableArguments {
         // broadcast job, a bad or too long id, a payload too large) is named by the job's check.
         try CommandLineProblem.checking { () throws(CoordinationError) in try spec.validate(now: now) }
         return spec
+    }
+
+    /// `--timeout`, the longest an attempt may run. Zero or less is refused naming the range and
+    /// that leaving it out means no limit: "is negative; write one number and one unit" said neither.
+    static func timeout(_ text: String?) throws -> Duration? {
+        guard let text else { return nil }
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        let wanted = "give how long an attempt may run before it is stopped, more than 0, like 30s, 5m or 2h; "
+            + "leave --timeout out for no limit"
+        if text.drop(while: blank).hasPrefix("-") { throw CommandLineProblem("--timeout \(text) is negative: \(wanted)") }
+        if DurationText.parse(text) == .zero { throw CommandLineProblem("--timeout \(text) is not positive: \(wanted)") }
+        return try OptionValue.duration(text, option: "--timeout")
     }
 
     /// The longest shell command, in bytes: Linux refuses a longer single argument to a program

@@ -372,7 +372,13 @@ struct SchedulerCommandTests {
                 "--every 1h30m is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"
             ),
             (["j", "--command", "true", "--every", "-5s"], "--every -5s is negative; write one number and one unit"),
-            (["j", "--command", "true", "--timeout", "-1s"], "--timeout -1s is negative"),
+            // Zero or less names the range, and that no --timeout is no limit, not only how durations are written.
+            (
+                ["j", "--command", "true", "--timeout", "-5s"],
+                "coord: --timeout -5s is negative: give how long an attempt may run before it is stopped, more than 0, like 30s, 5m or 2h; leave --timeout out for no limit"
+            ),
+            (["j", "--command", "true", "--timeout=-1"], "--timeout -1 is negative: give how long an attempt may run before it is stopped, more than 0"),
+            (["j", "--command", "true", "--timeout", "0s"], "--timeout 0s is not positive: give how long an attempt may run before it is stopped, more than 0"),
             (["j", "--command", "true", "--every", "99999999d"], "--every 99999999d is more than 100 years"),
             (["j", "--command", "true", "--every", "1e3"], "--every 1e3 is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (the number in digits, with a point for a fraction: 1.5s)"),
             (["j", "--command", "true", "--timeout", "0x10"], "--timeout 0x10 is not a duration; write one number and one unit"),
