@@ -424,6 +424,14 @@ public struct CoordConfiguration: Sendable {
             refined.namespace = key
         }
         if let ttl = refinements[.sessionTtl] {
+            // "Is negative; write one number and one unit" did not say which are taken.
+            if ttl.value.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("-") {
+                let range = CoordinationLimits.sessionTTLRange
+                throw Self.problem(
+                    ttl, "session TTL '\(ttl.value)'",
+                    "is negative; choose one of the session TTLs every backend accepts, "
+                        + "\(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound)), such as 10s")
+            }
             let duration: Duration
             switch DurationText.positive(ttl.value) {
             case .success(let positive): duration = positive

@@ -27,7 +27,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The namespace, instead of the URL's path (else COORD_NAMESPACE, else the config file's 'namespace').", valueName: "key"))
     var namespace: String?
 
-    @Option(name: .long, help: ArgumentHelp("The session TTL, 1s to 1d, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl').", valueName: "duration"))
+    // Unconditional: `--session-ttl -5s` took -5s for an option, and the hint to write
+    // --session-ttl=-5s only led to a second refusal; now the value itself is refused, naming the range.
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp("The session TTL, 1s to 1d, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl').", valueName: "duration"))
     var sessionTtl: String?
 
     @Option(name: .long, help: ArgumentHelp("The user for ZooKeeper digest or etcd auth (else COORD_USERNAME, else 'username').", valueName: "name"))

@@ -3,7 +3,7 @@ import ArgumentParser
 /// Plainer words for two usage errors whose argument-parser wording misleads: a misspelt command
 /// (`coord kv gett /a` is "Unexpected argument 'gett'", `coord job ad x --command true` is
 /// "Unknown option '--command'") and a negative value written after a space
-/// (`--session-ttl -5s` is "Missing value for '--session-ttl'"). Consulted only once parsing
+/// (`worker --keep-finished -1d` is "Missing value for '--keep-finished'"). Consulted only once parsing
 /// has failed, so a command line that parses is never second-guessed.
 enum ParseFailureHint {
     /// The one line to print instead of argument-parser's, or `nil` to keep its own.
@@ -109,7 +109,7 @@ enum ParseFailureHint {
     /// another option, when that option's missing value is what failed.
     static func negativeValue(in arguments: [String], message: String) -> String? {
         for (index, word) in arguments.enumerated().dropLast() where word.hasPrefix("--") && !word.contains("=") {
-            // argument-parser names the option with its value's name: "Missing value for '--session-ttl <duration>'".
+            // argument-parser names the option with its value's name: "Missing value for '--keep-finished <d|forever>'".
             guard message.contains("Missing value for '\(word)'") || message.contains("Missing value for '\(word) ") else { continue }
             let value = arguments[index + 1]
             guard value.count > 1, value.hasPrefix("-"), value.dropFirst().first?.isNumber == true else { continue }

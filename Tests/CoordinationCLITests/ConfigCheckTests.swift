@@ -205,6 +205,34 @@ struct ConfigCheckTests {
         }
     }
 
+    /// `--session-ttl -5s` read -5s as an option: a hint to write --session-ttl=-5s, which only
+    /// led to a second refusal that named no range.
+    @Test("a negative session TTL, after a space or not, from a flag or the environment, is refused at once naming the range, on every backend")
+    func negativeSessionTTL() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let range = "is negative; choose one of the session TTLs every backend accepts, 1s to 1d, such as 10s"
+        let cases: [([String], String)] = [
+            (["--store", "zookeeper://127.0.0.1:2181/ns", "--session-ttl", "-5s", "kv", "ls", "/"], "coord: session TTL '-5s' from --session-ttl \(range)"),
+            (["--store", "etcd://127.0.0.1:2379/ns", "kv", "ls", "/", "--session-ttl", "-5s"], "coord: session TTL '-5s' from --session-ttl \(range)"),
+            (["--session-ttl", "-1", "--store", "memory://", "config", "check"], "coord: session TTL '-1' from --session-ttl \(range)"),
+            (["--store", "etcd://127.0.0.1:2379/ns", "--session-ttl=-5s", "kv", "ls", "/"], "coord: session TTL '-5s' from --session-ttl \(range)"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try await coord.run(arguments, timeout: .seconds(20))
+            #expect(result.status == 7, "\(arguments): \(result.stderr)")
+            #expect(result.stderrLines == [expected], "\(arguments): \(result.stderr)")
+        }
+        let environment = try CoordProcess(environment: ["COORD_SESSION_TTL": "-5s"])
+        defer { environment.removeDirectory() }
+        let fromEnvironment = try await environment.run(["kv", "ls", "/"])
+        #expect(fromEnvironment.status == 7, "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stderrLines == ["coord: session TTL '-5s' from environment variable COORD_SESSION_TTL \(range)"])
+        // The other global options still read what follows them as before.
+        let others = try await coord.run(["--session-ttl", "5s", "--log-level", "info", "--store", "memory://", "kv", "ls", "/"])
+        #expect(others.status == 0, "\(others.stderr)")
+    }
+
     @Test("a bad refinement names the setting and where it came from")
     func badRefinements() async throws {
         let coord = try CoordProcess(environment: ["COORD_SESSION_TTL": "soon"])

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// argument-parser says "Unexpected argument 'gett'" for a misspelt command, "Unknown option
-/// '--command'" for `job ad x --command true`, and "Missing value" for `--session-ttl -5s`.
+/// '--command'" for `job ad x --command true`, and "Missing value" for `worker --keep-finished -1d`.
 @Suite("usage errors argument-parser words misleadingly: a misspelt command, a negative value after a space")
 struct ParseFailureHintTests {
     @Test(
@@ -39,10 +39,10 @@ struct ParseFailureHintTests {
 
     @Test("a negative value after a space is named with the form that works, only when its option's value is what is missing")
     func negativeValue() {
-        let arguments = ["--session-ttl", "-5s", "kv", "ls"]
+        let arguments = ["worker", "--keep-finished", "-1d"]
         #expect(
-            ParseFailureHint.line(for: arguments, message: "Missing value for '--session-ttl <duration>'")
-                == "--session-ttl -5s: a value starting with '-' reads as an option; write --session-ttl=-5s")
+            ParseFailureHint.line(for: arguments, message: "Missing value for '--keep-finished <d|forever>'")
+                == "--keep-finished -1d: a value starting with '-' reads as an option; write --keep-finished=-1d")
         #expect(ParseFailureHint.line(for: arguments, message: "Unknown option '--bogus'") == nil)
     }
 
@@ -74,8 +74,8 @@ struct ParseFailureHintTests {
         let result = try await coord.run(["kv", "gett", "/a"])
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderrLines.count == 1 && result.stderrLines[0].hasPrefix("coord: unknown command 'gett' for coord kv"), "\(result.stderr)")
-        let negative = try await coord.run(["--session-ttl", "-5s", "kv", "ls"])
-        #expect(negative.status == 64 && negative.stderrLines == ["coord: --session-ttl -5s: a value starting with '-' reads as an option; write --session-ttl=-5s"], "\(negative.stderr)")
+        let negative = try await coord.run(["worker", "--keep-finished", "-1d"])
+        #expect(negative.status == 64 && negative.stderrLines == ["coord: --keep-finished -1d: a value starting with '-' reads as an option; write --keep-finished=-1d"], "\(negative.stderr)")
         let help = try await coord.run(["kv", "--help"])
         #expect(help.status == 0 && help.stdoutText.contains("get"), "help is untouched: \(help.stderr)")
     }
