@@ -28,6 +28,12 @@ struct CommandContext {
         _ options: GlobalOptions, checking check: (CoordConfiguration) throws -> Void = { _ in }, checksStoreURL: Bool = true
     ) async throws -> CommandContext {
         let (configuration, logger) = try await resolve(options, checking: check)
+        return try make(configuration, logger: logger, checksStoreURL: checksStoreURL)
+    }
+
+    /// ``make(_:checking:checksStoreURL:)`` for a configuration already resolved with
+    /// ``resolve(_:checking:)``: parses and refines the store URL.
+    static func make(_ configuration: CoordConfiguration, logger: Logger, checksStoreURL: Bool = true) throws -> CommandContext {
         let (storeURL, notes, unapplied) = try configuration.storeURLWithNotes()
         // One line each, as a failure is: a setting's value may hold a line break or an escape.
         for note in notes { StandardStreams.writeError("coord: note: " + CoordCommandLine.oneLine(note)) }

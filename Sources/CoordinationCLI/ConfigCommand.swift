@@ -17,7 +17,9 @@ struct ConfigCheck: AsyncParsableCommand {
         abstract: "Print each setting and where it came from, then connect to the store.",
         discussion: """
             Settings come from flags, else the environment, else the config file, else the \
-            defaults; each line names which. Passwords in store URLs print as ***. Then the \
+            defaults; each line names which. Passwords in store URLs print as ***; a store URL \
+            that does not parse prints as invalid, its problem in its row, and the check stops \
+            there (7). Then the \
             store is opened and its root namespace listed: the last line says what was reached \
             (backend, session, TTL, and whether the namespace exists: the check does not make \
             it), or the command fails with the usual one-line message and \
@@ -47,26 +49,22 @@ struct ConfigCheck: AsyncParsableCommand {
 
     func run() async throws {
         // The settings are printed before the URL is checked: they are what to look at when it is refused.
-        let context = try await CommandContext.make(global, checksStoreURL: false)
-        let configuration = context.configuration
-        var rows: [(String, String, String)] = [
-            ("config file", configuration.file ?? "none", configuration.file == nil ? configuration.fileChosenBy : "read, \(configuration.fileChosenBy)"),
-            ("store", context.storeURL.description, configuration.refinements.keys.allSatisfy { context.unapplied[$0] != nil }
-                ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"),
-            ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
-        ]
-        for refinement in CoordConfiguration.Refinement.allCases {
-            guard let setting = configuration.refinements[refinement] else { continue }
-            let note = context.unapplied[refinement].map { "; not applied: " + $0 } ?? ""
-            rows.append((Self.label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)" + note))
+        let (configuration, logger) = try await CommandContext.resolve(global)
+        // A URL that does not parse still leaves every other setting worth seeing: the table is
+        // printed with the problem in the store's row, and the command fails as any other would.
+        do {
+            _ = try StoreURL(configuration.store.value)
+        } catch {
+            let problem = CoordCommandLine.oneLine(error.message)
+            Self.writeRows(Self.rows(configuration, store: ("invalid", "\(configuration.store.source); refused: \(problem)"), unapplied: [:]))
+            var named = error
+            named.message += " (from \(configuration.store.source))"
+            throw named
         }
-        let width = rows.map(\.0.count).max() ?? 0
-        let valueWidth = rows.map(\.1.count).max() ?? 0
-        for (name, value, source) in rows {
-            StandardStreams.writeLine(
-                name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
-                    + value.padding(toLength: valueWidth + 2, withPad: " ", startingAt: 0) + "(\(source))")
-        }
+        let context = try CommandContext.make(configuration, logger: logger, checksStoreURL: false)
+        let storeSource = configuration.refinements.keys.allSatisfy { context.unapplied[$0] != nil }
+            ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"
+        let width = Self.writeRows(Self.rows(configuration, store: (context.storeURL.description, storeSource), unapplied: context.unapplied))
         try context.checkStoreURL()
         // Opening a store under a namespace creates it: a check leaves the store as it was, and
         // a namespace that is not there is worth saying (a typo, most likely).
@@ -90,5 +88,37 @@ struct ConfigCheck: AsyncParsableCommand {
         }
         await namespace.restore(logger: context.logger)
         StandardStreams.writeLine("connection".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "ok: " + reached)
+    }
+
+    /// Each setting's row: its name, its value (passwords as ***) and where it came from, with
+    /// why it was not applied when it was not.
+    /// - Parameter store: the store row's value and source, which depend on whether the URL parsed.
+    static func rows(
+        _ configuration: CoordConfiguration, store: (value: String, source: String), unapplied: [CoordConfiguration.Refinement: String]
+    ) -> [(name: String, value: String, source: String)] {
+        var rows: [(name: String, value: String, source: String)] = [
+            ("config file", configuration.file ?? "none", configuration.file == nil ? configuration.fileChosenBy : "read, \(configuration.fileChosenBy)"),
+            ("store", store.value, store.source),
+            ("log level", configuration.logLevel.value.rawValue, "\(configuration.logLevel.source)"),
+        ]
+        for refinement in CoordConfiguration.Refinement.allCases {
+            guard let setting = configuration.refinements[refinement] else { continue }
+            let note = unapplied[refinement].map { "; not applied: " + $0 } ?? ""
+            rows.append((label(refinement), refinement.isSecret ? "***" : setting.value, "\(setting.source)" + note))
+        }
+        return rows
+    }
+
+    /// Writes `rows` in aligned columns on stdout; returns the names' column width.
+    @discardableResult
+    static func writeRows(_ rows: [(name: String, value: String, source: String)]) -> Int {
+        let width = rows.map(\.name.count).max() ?? 0
+        let valueWidth = rows.map(\.value.count).max() ?? 0
+        for (name, value, source) in rows {
+            StandardStreams.writeLine(
+                name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                    + value.padding(toLength: valueWidth + 2, withPad: " ", startingAt: 0) + "(\(source))")
+        }
+        return width
     }
 }

@@ -205,6 +205,27 @@ struct ConfigCheckTests {
         }
     }
 
+    /// A URL that did not parse stopped config check at its error: none of the other settings,
+    /// nor where they came from, was shown.
+    @Test("a store URL that does not parse still gets the table, its problem in the store's row, the password nowhere, and exit 7")
+    func unparsableStoreURL() async throws {
+        let coord = try CoordProcess(environment: ["COORD_STORE": "etcd://app:hunter/2secret@127.0.0.1:2379/ns", "COORD_LOG_LEVEL": "info"])
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--namespace", "/flagged", "config", "check"])
+        #expect(result.status == 7, "\(result.stderr)")
+        let problem = "store URL 'etcd://***@127.0.0.1:2379/ns' has an '@' after its host part"
+        #expect(result.stderrLines.count == 1 && result.stderrLines.first?.hasPrefix("coord: " + problem) == true, "\(result.stderr)")
+        #expect(result.stderrLines.first?.hasSuffix("(from environment variable COORD_STORE)") == true, "\(result.stderr)")
+        let lines = result.stdoutText.split(separator: "\n").map(String.init)
+        func line(_ name: String) -> String { lines.first { $0.hasPrefix(name + " ") } ?? "" }
+        #expect(line("config file").contains("none"), "\(lines)")
+        #expect(line("store").contains(" invalid ") && line("store").contains("(environment variable COORD_STORE; refused: \(problem)"), "\(lines)")
+        #expect(line("log level").contains("info") && line("log level").hasSuffix("(environment variable COORD_LOG_LEVEL)"), "\(lines)")
+        #expect(line("namespace").contains("/flagged") && line("namespace").hasSuffix("(--namespace)"), "\(lines)")
+        #expect(!lines.contains { $0.hasPrefix("connection") }, "nothing was connected to: \(lines)")
+        #expect(!result.stdoutText.contains("hunter") && !result.stderr.contains("hunter"), "the password never shows")
+    }
+
     /// `--session-ttl -5s` read -5s as an option: a hint to write --session-ttl=-5s, which only
     /// led to a second refusal that named no range.
     @Test("a negative session TTL, after a space or not, from a flag or the environment, is refused at once naming the range, on every backend")
