@@ -92,4 +92,87 @@ import Testing
         #expect(history.first?.message?.contains("worker doomed left") == true, "\(history.first?.message ?? "")")
         #expect(attempts.value.count == 1)
     }
+
+    /// The run was asked to stop (`coord job cancel`) but its handler had not returned when its
+    /// worker's session ended: the run ends `cancelled`, with the one entry, and nothing runs it
+    /// again, not even after the resume.
+    @Test(arguments: SchedulerBackend.all)
+    func aRunCancelledBeforeItsWorkerWasLostEndsCancelledWhilePaused(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let attempts = Shared<[Int]>([])
+        let started = Signal()
+        let release = Signal()
+        // Deaf to the stop (a detached wait is not cancelled): the run stays running, its cancel
+        // request unanswered, until its worker is lost.
+        let deaf: JobHandler = { context in
+            attempts.withLock { $0.append(context.attempt) }
+            guard context.attempt == 1 else { return RunOutput() }
+            started.fire()
+            await Task.detached { await release.wait() }.value
+            return RunOutput(message: "zombie success")
+        }
+        defer { release.fire() }
+        let (_, doomedStore) = try await cluster.startWorker("doomed", handlers: ["work": deaf])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt") { await started.wait() }
+        try await cluster.startWorker("lives", handlers: ["work": deaf])
+        try await cluster.waitForWorkers(2)
+        try await client.pause("job")
+        #expect(try await client.cancel("job").askedToStop.count == 1, "the run was running when cancelled")
+        _ = try await cluster.waitForRuns(of: "job", "the cancel request on the run") { $0.first?.cancelRequested == true }
+        try await backend.expire(doomedStore)
+        _ = try await cluster.waitForRuns(of: "job", "the run to end") { $0.isEmpty }
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.cancelled])
+        #expect(history.first?.message == "cancelled by request while its worker doomed was lost", "\(history.first?.message ?? "")")
+        #expect(history.first?.worker == "doomed" && history.first?.attempt == 1, "the entry names the lost attempt")
+        try await client.resume("job")
+        #expect(try await client.activeRuns(of: "job").isEmpty)
+        #expect(attempts.value == [1], "nobody ran the cancelled run again")
+    }
+
+    /// A broadcast run's worker lost its session and came back in a new one, under the same id:
+    /// the run is still its, and the leader records the lost attempt (`abandoned`) while the job
+    /// is paused; after the resume the same worker runs it once more.
+    @Test(arguments: SchedulerBackend.all)
+    func aPausedBroadcastRunWhoseWorkerCameBackIsAbandonedAndRunsAgainAfterTheResume(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let (handler, attempts, started, cancelled) = SelfFencingTests.firstAttemptHangs()
+        // The stabilisation window is long so that the leader does not retire the run (its
+        // worker "left") in the moment between the old session's end and the new one's join.
+        let window = Duration.seconds(60)
+        // Cannot run the job, so it has no run of it; leads once the other's session has ended.
+        try await cluster.startWorker("lives", stabilisation: window, handlers: ["other": { _ in RunOutput() }])
+        let (_, doomedStore) = try await cluster.startWorker("doomed", stabilisation: window, handlers: ["work": handler])
+        try await cluster.waitForWorkers(2)
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(
+                id: "job", handler: "work", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast,
+                retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        #expect(try await client.trigger("job").count == 1, "one run, for the one worker able to run it")
+        try await withDeadline("the broadcast run to start") { await started.wait() }
+        try await client.pause("job")
+        try await backend.expire(doomedStore)
+        try await withDeadline("the first attempt to be stopped") { await cancelled.wait() }
+        let runs = try await cluster.waitForRuns(of: "job", "the run to be no longer running") {
+            $0.count == 1 && $0[0].status == .pending
+        }
+        #expect(runs[0].attempt == 2 && runs[0].assignee == "doomed", "the next attempt waits for the same worker")
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.abandoned])
+        #expect(history.first?.worker == "doomed" && history.first?.token == attempts.value.first?.token, "the entry names the lost attempt")
+        #expect(attempts.value.count == 1, "nobody ran the paused job's run")
+
+        try await client.resume("job")
+        let after = try await cluster.waitForHistory("the run after the resume") { $0.contains { $0.outcome == .succeeded } }
+        #expect(after.map(\.outcome) == [.abandoned, .succeeded])
+        _ = try await cluster.waitForRuns(of: "job", "the run to end") { $0.isEmpty }
+        let seen = attempts.value
+        #expect(seen.map(\.worker) == ["doomed", "doomed"] && seen.map(\.attempt) == [1, 2], "run once after the resume, by its worker")
+        #expect(seen.count == 2 && seen[1].token > seen[0].token)
+    }
 }
