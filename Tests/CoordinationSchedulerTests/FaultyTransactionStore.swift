@@ -56,6 +56,11 @@ final class FaultyTransactionStore: ForwardingStore {
         { operations in operations.contains { if case .delete(let key, _) = $0 { layout.run(ofClaim: key) != nil } else { false } } }
     }
 
+    /// A progress report: the one write of a run that checks its claim exists.
+    static func reportsProgress(in layout: SchedulerLayout) -> @Sendable ([Operation]) -> Bool {
+        { operations in operations.contains { if case .check(let key, nil) = $0 { layout.run(ofClaim: key) != nil } else { false } } }
+    }
+
     func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         let failing = matches(operations) && remaining.withLock { left in
             guard left > 0 else { return false }

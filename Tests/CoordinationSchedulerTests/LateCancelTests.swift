@@ -67,4 +67,71 @@ import Testing
         #expect(history.last?.message == "cancelled by request")
         #expect(history.last?.worker == "w" && history.last?.startedAt != nil, "the entry names the attempt")
     }
+
+    /// The worker is shutting down, and its handler is reporting progress, when the cancel
+    /// lands: the report's write is applied, its reply lost, and the read that resolves it finds
+    /// the cancel request on the record. Following that record, the worker's fence moved past the
+    /// request, so the hand-back written next was not refused (the way a late cancel is noticed)
+    /// and the cancelled run waited, pending, for another worker to run it after all.
+    @Test(arguments: SchedulerBackend.all)
+    func aCancelReadBackAfterAProgressReplyWasLostEndsTheRunHandedBack(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let started = Signal()
+        let reports: JobHandler = { context in
+            started.fire()
+            try? await context.progress("half way")
+            return RunOutput()
+        }
+        let layout = cluster.layout
+        try await cluster.startWorker("w", gracePeriod: .zero, handlers: ["report": reports]) { base in
+            InterposedTransaction(base, .afterApplyingThenLosingTheReply, when: FaultyTransactionStore.reportsProgress(in: layout)) {
+                // The report waits for the shutdown's stop (which cancels the handler), so that
+                // the attempt is handed back; the cancel, in a task of its own, is not cancelled.
+                await untilCancelled()
+                _ = try await Task { try await client.cancel("job") }.value
+            }
+        }
+        try await client.submit(JobSpec(id: "job", handler: "report"))
+        try await withDeadline("the run to start") { await started.wait() }
+        try await cluster.stopWorker("w")
+        #expect(try await client.activeRuns(of: "job").isEmpty, "the cancelled run does not wait for another worker")
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.cancelled])
+        #expect(history.last?.message == "cancelled by request")
+        #expect(history.last?.worker == "w" && history.last?.startedAt != nil, "the entry names the attempt")
+    }
+
+    /// As above, with the attempt timed out (a retry left) instead of handed back: the retry
+    /// was written over the cancel request, and the cancelled run ran again.
+    @Test(arguments: SchedulerBackend.all)
+    func aCancelReadBackAfterAProgressReplyWasLostIsNotLostToTheRetry(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let client = try await cluster.client()
+        let attempts = Shared<[Int]>([])
+        let reports: JobHandler = { context in
+            attempts.withLock { $0.append(context.attempt) }
+            try? await context.progress("half way")
+            return RunOutput()
+        }
+        let layout = cluster.layout
+        try await cluster.startWorker("w", handlers: ["report": reports]) { base in
+            InterposedTransaction(base, .afterApplyingThenLosingTheReply, when: FaultyTransactionStore.reportsProgress(in: layout)) {
+                // The report waits for the time-out (which cancels the handler), so that the
+                // attempt's end is a retry; the cancel, in a task of its own, is not cancelled.
+                await untilCancelled()
+                _ = try await Task { try await client.cancel("job") }.value
+            }
+        }
+        try await client.submit(
+            JobSpec(
+                id: "job", handler: "report", timeout: .seconds(1), retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        _ = try await cluster.waitForRuns(of: "job", "the run to end") { $0.isEmpty }
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.timedOut])
+        #expect(history.first?.message?.hasPrefix("not retried (cancelled by request)") == true, "\(history.first?.message ?? "")")
+        #expect(attempts.value == [1], "the cancelled run was not retried")
+    }
 }

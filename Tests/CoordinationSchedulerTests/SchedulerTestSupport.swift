@@ -285,3 +285,13 @@ func countingHandler(_ calls: Shared<[String: Int]>) -> JobHandler {
         return RunOutput(message: "ok")
     }
 }
+
+/// Returns once the calling task is cancelled.
+func untilCancelled() async {
+    let (stream, continuation) = AsyncStream<Never>.makeStream()
+    await withTaskCancellationHandler {
+        for await _ in stream {}
+    } onCancel: {
+        continuation.finish()
+    }
+}

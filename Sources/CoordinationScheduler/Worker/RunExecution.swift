@@ -398,6 +398,12 @@ struct RunExecution: Sendable {
         let runKey = runKey
         let claimKey = claim.claimKey
         var requeued = requeue
+        // A cancel request read back while the attempt ran (a progress report's lost reply) is
+        // behind our fence: the write below is not refused for it, as it is for a later one.
+        if requeued != nil, let reason = control.cancelPassed {
+            ended = ended.endedByCancel(reason)
+            requeued = nil
+        }
         // Until the write lands or the fence refuses it. Giving up while our claim lives would
         // leave the run "running" under a claim nobody works on for as long as this worker's
         // session lasts; once that session has ended (or been out of contact past its TTL, when the
@@ -469,7 +475,8 @@ struct RunExecution: Sendable {
     /// When the run record moved past our fence but is still this attempt's (running here at
     /// this attempt with this claim's token, and the claim still ours), moves the fence along and
     /// returns the record. It moved by a cancel request (which then stops the attempt, should the
-    /// view not have told yet), or by a write of ours whose reply was lost. While our claim lives
+    /// view not have told yet, and is noted for its end: ``RunControl/cancelPassed``), or by a
+    /// write of ours whose reply was lost. While our claim lives
     /// nobody else can claim the run; the write that follows checks the version read here, so a
     /// takeover after this read still refuses it.
     func adoptLaterVersion(claim: Claim, control: RunControl) async -> RunRecord? {
@@ -479,7 +486,10 @@ struct RunExecution: Sendable {
             value.attemptToken(version: current.version, modRevision: current.modRevision) == claim.token,
             (try? await store.get(claim.claimKey))?.createRevision == claim.token
         else { return nil }
-        if value.cancelRequested { control.stop(.cancelRequested) }
+        if value.cancelRequested {
+            control.stop(.cancelRequested)
+            control.notePassedCancel(reason: value.cancelReason ?? "cancelled by request")
+        }
         control.advance(to: current.version)
         return value
     }
