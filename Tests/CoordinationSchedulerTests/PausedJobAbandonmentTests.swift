@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationRecipes
 import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
@@ -174,5 +175,55 @@ import Testing
         let seen = attempts.value
         #expect(seen.map(\.worker) == ["doomed", "doomed"] && seen.map(\.attempt) == [1, 2], "run once after the resume, by its worker")
         #expect(seen.count == 2 && seen[1].token > seen[0].token)
+    }
+
+    /// The leader's view has a paused job's run as abandoned while its claim still lives: its
+    /// worker's member key was removed by hand (`coord kv rm`), which ends no session. The
+    /// leader's write is refused (the claim it creates and deletes exists) and the run is left
+    /// as it is. Once the worker's session has ended, taking the claim with it, the membership
+    /// change (its worker joining again in a new session) has the leader try again, though the
+    /// run is unchanged since the refusal: the abandonment is recorded.
+    @Test(arguments: SchedulerBackend.all)
+    func aRunRefusedWhileItsClaimLivedIsRecordedOnceTheClaimIsGone(backend: SchedulerBackend) async throws {
+        let cluster = try TestCluster(backend)
+        defer { Task { await cluster.shutdown() } }
+        let (handler, attempts, started, cancelled) = SelfFencingTests.firstAttemptHangs()
+        let layout = cluster.layout
+        let leaderStore = Shared<RefusedTransactionSignal?>(nil)
+        // Leads throughout (started first, it heads the election); cannot run the job.
+        try await cluster.startWorker("lives", handlers: ["other": { _ in RunOutput() }]) { base in
+            let store = RefusedTransactionSignal(base, code: .nodeExists) { operations in
+                operations.contains { if case .create(let key, _, .persistent) = $0 { layout.run(ofClaim: key) != nil } else { false } }
+            }
+            leaderStore.withLock { $0 = store }
+            return store
+        }
+        let handle = try await cluster.open()
+        try await withDeadline("lives to lead") {
+            for try await leader in LeaderElection(store: handle, path: layout.leader, identity: "test").leaders()
+            where leader?.identityString == "lives" { return }
+        }
+        let (_, doomedStore) = try await cluster.startWorker("doomed", handlers: ["work": handler])
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 2, backoffBase: .milliseconds(10))))
+        try await withDeadline("the first attempt") { await started.wait() }
+        try await client.pause("job")
+        try await handle.delete(try layout.worker("doomed"), ifVersion: nil, recursive: false)
+        let refusals = try #require(leaderStore.value)
+        try await withDeadline("the leader's write to be refused") { await refusals.refused.wait() }
+        let running = try await client.activeRuns(of: "job")
+        #expect(running.map(\.record.status) == [.running], "left as it is while its claim lives")
+        #expect(try await client.history(of: "job").isEmpty)
+
+        try await backend.expire(doomedStore)
+        try await withDeadline("the first attempt to be stopped") { await cancelled.wait() }
+        let runs = try await cluster.waitForRuns(of: "job", "the abandonment to be recorded") {
+            $0.count == 1 && $0[0].status == .pending
+        }
+        #expect(runs[0].attempt == 2, "the next attempt waits")
+        let history = try await client.history(of: "job")
+        #expect(history.map(\.outcome) == [.abandoned])
+        #expect(history.first?.worker == "doomed" && history.first?.token == attempts.value.first?.token, "the entry names the lost attempt")
+        #expect(attempts.value.count == 1, "nobody ran the paused job's run")
     }
 }
