@@ -17,7 +17,7 @@ struct ClosingOnASilentServerTests {
     /// The session's lease is found gone and the grant of the next one is never answered: the
     /// close used to wait for that grant until the request time-out.
     @Test func closingEndsALeaseGrantWaitingOnASilentServer() async throws {
-        let server = try ScriptedGateway { path, earlier in
+        let server = try StandInGateway.scripted { path, earlier in
             switch path {
             case "/v3/lease/grant": earlier == 0 ? #"{"ID":"7","TTL":"3"}"# : nil
             // A keep-alive answer without a TTL: the lease is gone, and a new one is asked for.
@@ -37,7 +37,7 @@ struct ClosingOnASilentServerTests {
     /// answered: the watch used to go on waiting for it after the store closed, until the request
     /// time-out.
     @Test func closingEndsAWatchLoggingInAgainOnASilentServer() async throws {
-        let server = try ScriptedGateway { path, earlier in
+        let server = try StandInGateway.scripted { path, earlier in
             switch path {
             case "/v3/auth/authenticate": earlier == 0 ? #"{"token":"first"}"# : nil
             case "/v3/lease/grant": #"{"ID":"7","TTL":"10"}"#

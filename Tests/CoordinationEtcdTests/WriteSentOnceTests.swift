@@ -1,9 +1,7 @@
 import Coordination
-import CoordinationLocalServers
 @testable import CoordinationEtcd
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 /// A write goes out at most once. libcurl resends a POST on a fresh connection when the
@@ -20,8 +18,8 @@ struct WriteSentOnceTests {
     func writeNotResentElsewhere() async throws {
         // The first member drops the write's connection and then refuses connections (it died);
         // the second would accept a resend.
-        let dying = try StandInGateway(dropping: ["put-once"], refusesAfterDrop: true)
-        let other = try StandInGateway(dropping: [])
+        let dying = try StandInGateway.dropping(["put-once"], reply: Self.answer, refusesAfterDrop: true)
+        let other = try StandInGateway.dropping([], reply: Self.answer)
         defer { dying.stop(); other.stop() }
         let gateway = Self.gateway([dying.address, other.address])
         let (warm, write) = await OwnThread.run {
@@ -42,7 +40,7 @@ struct WriteSentOnceTests {
 
     @Test("through the store's event loop: a dropped write is not resent; a dropped read is, by curl, and succeeds")
     func eventLoopSendsWritesOnce() async throws {
-        let server = try StandInGateway(dropping: ["put-once", "read-again"])
+        let server = try StandInGateway.dropping(["put-once", "read-again"], reply: Self.answer)
         defer { server.stop() }
         let gateway = Self.gateway([server.address])
         let loop = CurlMultiLoop(maxTransfers: 1, name: "write-once-test", tls: nil)
@@ -65,102 +63,5 @@ struct WriteSentOnceTests {
         Gateway(
             hosts: hosts, secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(5),
             logger: Logger(label: "test.etcd.sent-once"))
-    }
-}
-
-/// An HTTP/1.1 server on loopback that answers every POST with a fixed gateway reply on a
-/// kept-alive connection, except the first request whose body contains one of `dropping`: it
-/// reads that one whole, then closes the connection without a reply (and, with
-/// `refusesAfterDrop`, stops listening), as a member killed after applying a write would.
-final class StandInGateway: Sendable {
-    let address: String
-    private let listener: Int32
-    private let refusesAfterDrop: Bool
-    private struct State {
-        var bodies: [String] = []
-        var dropping: Set<String>
-        var stopped = false
-    }
-    private let state: Mutex<State>
-
-    init(dropping: Set<String>, refusesAfterDrop: Bool = false) throws {
-        let (listener, port) = try LoopbackSocket.listen()
-        self.listener = listener
-        self.refusesAfterDrop = refusesAfterDrop
-        address = "127.0.0.1:\(port)"
-        state = Mutex(State(dropping: dropping))
-        Thread.detachNewThread { [self] in
-            while let client = LoopbackSocket.accept(listener) {
-                Thread.detachNewThread { [self] in serve(client) }
-            }
-        }
-    }
-
-    /// Every request body read, in order.
-    var bodies: [String] { state.withLock { $0.bodies } }
-
-    func stop() {
-        let first = state.withLock { state in
-            defer { state.stopped = true }
-            return !state.stopped
-        }
-        // shutdown wakes the blocked accept; the descriptor is closed once, here.
-        if first {
-            shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
-        }
-    }
-
-    private func serve(_ client: Int32) {
-        defer { close(client) }
-        var buffer: [UInt8] = []
-        while let body = Self.readRequest(client, buffer: &buffer) {
-            let drop = state.withLock { state in
-                state.bodies.append(body)
-                guard let marker = state.dropping.first(where: { body.contains($0) }) else { return false }
-                state.dropping.remove(marker)
-                return true
-            }
-            if drop {
-                if refusesAfterDrop { stop() }
-                return
-            }
-            let reply = Array(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(WriteSentOnceTests.answer.utf8.count)\r\n\r\n\(WriteSentOnceTests.answer)"
-                    .utf8)
-            guard reply.withUnsafeBytes({ send(client, $0.baseAddress, reply.count, Int32(MSG_NOSIGNAL)) }) == reply.count else { return }
-        }
-    }
-
-    /// Reads one request (headers, then Content-Length bytes of body) and returns its body;
-    /// `nil` when the client closed the connection.
-    private static func readRequest(_ client: Int32, buffer: inout [UInt8]) -> String? {
-        let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        func fill() -> Bool {
-            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-            let count = recv(client, &chunk, chunk.count, 0)
-            guard count > 0 else { return false }
-            buffer += chunk[0..<count]
-            return true
-        }
-        var end: Int?
-        while true {
-            end = buffer.indices.first { buffer[$0...].starts(with: separator) }
-            if end != nil { break }
-            guard fill() else { return nil }
-        }
-        guard let end else { return nil }
-        let head = String(decoding: buffer[..<end], as: UTF8.self).lowercased()
-        let length = head.split(separator: "\r\n").compactMap { line -> Int? in
-            guard line.hasPrefix("content-length:") else { return nil }
-            return Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
-        }.first ?? 0
-        let start = end + separator.count
-        while buffer.count < start + length {
-            guard fill() else { return nil }
-        }
-        let body = String(decoding: buffer[start..<(start + length)], as: UTF8.self)
-        buffer.removeFirst(start + length)
-        return body
     }
 }
