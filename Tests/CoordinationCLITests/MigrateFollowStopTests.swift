@@ -42,17 +42,9 @@ extension MigrateCommandTests {
         "--follow: a SIGTERM after the verdict, alone or after a SIGINT, changes nothing: no note, status 0",
         arguments: [[SIGTERM], [SIGINT, SIGTERM]])
     func terminateAfterTheVerdict(signals: [Int32]) async throws {
-        try await Self.withServers({ zk, etcd, _ in
-            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
-            defer { relay.stop() }
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
-            let from = try #require(zk.backend.url(zk.namespace))
-            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
-            let migrate = try SchedulerProcessTests.Background(
-                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
+        try await Self.following { run in
+            let (migrate, relay) = (run.migrate, run.relay)
             let pid = migrate.process.processIdentifier
-            try await migrate.waitFor("following changes under")
             kill(pid, SIGTERM)
             try await migrate.waitFor("verify:")
             // Closing the target now waits on the relay: the signals land while coord closes.
@@ -67,7 +59,7 @@ extension MigrateCommandTests {
             #expect(ended.reason == .exit && ended.status == 0, "\(ended), \(migrate.stdout), \(migrate.stderr)")
             #expect(!migrate.stderr.contains("still catching up"), "\(migrate.stderr)")
             #expect(migrate.stdout.contains("identical"), "\(migrate.stdout)")
-        }, test: "terminateAfterTheVerdict")
+        }
     }
 
     /// Runs `coord migrate --follow` from ZooKeeper to etcd, the target through a relay whose
@@ -78,30 +70,34 @@ extension MigrateCommandTests {
         _ signal: Int32, slowingTheTargetBy delay: Duration, test: String = #function,
         _ body: (SchedulerProcessTests.Background) async throws -> Void
     ) async throws {
-        try await withServers({ zk, etcd, _ in
-            let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
-            defer { relay.stop() }
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
-            let from = try #require(zk.backend.url(zk.namespace))
-            let to = "etcd://\(relay.address)\(etcd.namespace.path)"
-            let migrate = try SchedulerProcessTests.Background(
-                coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
+        try await following(test: test) { run in
+            let migrate = run.migrate
             let pid = migrate.process.processIdentifier
-            try await migrate.waitFor("following changes under")
-            relay.delayReplies(by: delay)
+            run.relay.delayReplies(by: delay)
             kill(pid, signal)
             try await withDeadline("the first signal taken", limit: .seconds(5)) {
                 while isPending(signal, in: pid) { try await Task.sleep(for: .milliseconds(5)) }
             }
             kill(pid, signal)
             try await body(migrate)
-        }, test: test)
+        }
     }
 
-    @Test("--follow losing the target: status 9, one line naming the write and that running again catches up; it does")
-    func followLosesTheTarget() async throws {
-        try await Self.withServers { zk, etcd, source in
+    /// A `coord migrate --follow` from ZooKeeper to etcd, the target reached through a relay of
+    /// its own, once it follows: what ``following(test:_:)`` hands its body.
+    struct FollowingMigration {
+        let migrate: SchedulerProcessTests.Background
+        let relay: TCPRelay
+        let coord: CoordProcess
+        let from: String
+        let to: String
+        let source: any CoordinationStore
+    }
+
+    /// Starts `coord migrate --follow` from ZooKeeper to etcd through a relay, waits until it
+    /// follows, then runs `body`; the relay and coord's directory go afterwards.
+    private static func following(test: String = #function, _ body: (FollowingMigration) async throws -> Void) async throws {
+        try await withServers({ zk, etcd, source in
             let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]], isFinished: { false })
             defer { relay.stop() }
             let coord = try CoordProcess()
@@ -111,6 +107,14 @@ extension MigrateCommandTests {
             let migrate = try SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
             try await migrate.waitFor("following changes under")
+            try await body(FollowingMigration(migrate: migrate, relay: relay, coord: coord, from: from, to: to, source: source))
+        }, test: test)
+    }
+
+    @Test("--follow losing the target: status 9, one line naming the write and that running again catches up; it does")
+    func followLosesTheTarget() async throws {
+        try await Self.following { run in
+            let (migrate, relay, coord, from, to, source) = (run.migrate, run.relay, run.coord, run.from, run.to, run.source)
             relay.cut()
             _ = try await source.create(try Key("/app/late"), value: [42])
             let ended = await Self.exit(of: migrate.process, limit: .seconds(30))
