@@ -78,14 +78,7 @@ import Testing
         try await cluster.startWorker("lives", handlers: ["other": { _ in RunOutput() }])
         let (_, doomedStore) = try await cluster.startWorker("doomed", handlers: ["work": handler])
         try await cluster.waitForWorkers(2)
-        let client = try await cluster.client()
-        try await client.submit(
-            JobSpec(
-                id: "job", handler: "work", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast,
-                retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
-        #expect(try await client.trigger("job").count == 1, "one run, for the one worker able to run it")
-        try await withDeadline("the broadcast run to start") { await started.wait() }
-        try await client.pause("job")
+        let client = try await Self.pausedWhileItsBroadcastRuns(cluster, started: started)
         await doomedStore.close()
         _ = try await cluster.waitForRuns(of: "job", "the run to be retired") { $0.isEmpty }
         let history = try await client.history(of: "job")
@@ -149,14 +142,7 @@ import Testing
         try await cluster.startWorker("lives", stabilisation: window, handlers: ["other": { _ in RunOutput() }])
         let (_, doomedStore) = try await cluster.startWorker("doomed", stabilisation: window, handlers: ["work": handler])
         try await cluster.waitForWorkers(2)
-        let client = try await cluster.client()
-        try await client.submit(
-            JobSpec(
-                id: "job", handler: "work", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast,
-                retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
-        #expect(try await client.trigger("job").count == 1, "one run, for the one worker able to run it")
-        try await withDeadline("the broadcast run to start") { await started.wait() }
-        try await client.pause("job")
+        let client = try await Self.pausedWhileItsBroadcastRuns(cluster, started: started)
         try await backend.expire(doomedStore)
         try await withDeadline("the first attempt to be stopped") { await cancelled.wait() }
         let runs = try await cluster.waitForRuns(of: "job", "the run to be no longer running") {
@@ -225,5 +211,19 @@ import Testing
         #expect(history.map(\.outcome) == [.abandoned])
         #expect(history.first?.worker == "doomed" && history.first?.token == attempts.value.first?.token, "the entry names the lost attempt")
         #expect(attempts.value.count == 1, "nobody ran the paused job's run")
+    }
+
+    /// Submits a broadcast job "job" (handler "work", one retry), triggers it (one run: one worker
+    /// is able to run it), waits until `started` says it runs, and pauses the job.
+    static func pausedWhileItsBroadcastRuns(_ cluster: TestCluster, started: Signal) async throws -> Scheduler {
+        let client = try await cluster.client()
+        try await client.submit(
+            JobSpec(
+                id: "job", handler: "work", schedule: .cron(try CronExpression("0 0 0 1 1 *")), placement: .broadcast,
+                retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
+        #expect(try await client.trigger("job").count == 1, "one run, for the one worker able to run it")
+        try await withDeadline("the broadcast run to start") { await started.wait() }
+        try await client.pause("job")
+        return client
     }
 }
