@@ -2,6 +2,7 @@ import Coordination
 import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -40,12 +41,15 @@ import Testing
     }
 
     /// The worker is shutting down and hands the run back when the cancel lands: the run ends,
-    /// cancelled, rather than waiting, pending, for another worker to run it after all.
+    /// cancelled, rather than waiting, pending, for another worker to run it after all. Its
+    /// metrics count it `cancelled` too: they counted it `handedBack`, an outcome the history
+    /// never shows for it.
     @Test(arguments: SchedulerBackend.all)
     func aCancelLandingAsARunIsHandedBackEndsTheRun(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let client = try await cluster.client()
+        let metrics = TestMetrics()
         let started = Signal()
         let waits: JobHandler = { _ in
             started.fire()
@@ -53,19 +57,23 @@ import Testing
             return RunOutput()
         }
         let layout = cluster.layout
-        try await cluster.startWorker("w", gracePeriod: .zero, handlers: ["wait": waits]) { base in
+        try await cluster.startWorker("w", gracePeriod: .zero, handlers: ["wait": waits], metricsFactory: metrics) { base in
             InterposedTransaction(base, .before, when: FaultyTransactionStore.releasesClaim(in: layout)) {
                 _ = try await client.cancel("job")
             }
         }
         try await client.submit(JobSpec(id: "job", handler: "wait"))
         try await withDeadline("the run to start") { await started.wait() }
+        // Stopped, the worker has settled its run and counted it.
         try await cluster.stopWorker("w")
         #expect(try await client.activeRuns(of: "job").isEmpty, "the cancelled run does not wait for another worker")
         let history = try await client.history(of: "job")
         #expect(history.last?.outcome == .cancelled, "\(history.map(\.outcome))")
         #expect(history.last?.message == "cancelled by request")
         #expect(history.last?.worker == "w" && history.last?.startedAt != nil, "the entry names the attempt")
+        let counted = { (outcome: String) in SchedulerMetricsTests.count(metrics, SchedulerMetricsTests.finished, "w", ("outcome", outcome)) }
+        #expect(counted("cancelled") == 1 && counted("handedBack") == 0, "counted as the history records it")
+        #expect(SchedulerMetricsTests.count(metrics, SchedulerMetricsTests.finished, "w") == 1)
     }
 
     /// The worker is shutting down, and its handler is reporting progress, when the cancel

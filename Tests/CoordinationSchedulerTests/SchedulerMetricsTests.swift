@@ -136,38 +136,6 @@ import Testing
         #expect(Self.count(metrics, Self.sessionEvents, "second", ("state", "expired")) == 0)
     }
 
-    /// A worker shutting down hands its run back, and a cancel request lands as it writes the
-    /// hand-back: the run ends `cancelled` (``LateCancelTests``), and so does its count; it was
-    /// counted `handedBack`, an outcome the history never shows for it.
-    @Test(arguments: SchedulerBackend.all)
-    func aHandBackEndedByALateCancelCountsAsCancelled(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend)
-        defer { Task { await cluster.shutdown() } }
-        let client = try await cluster.client()
-        let metrics = TestMetrics()
-        let started = Signal()
-        let waits: JobHandler = { _ in
-            started.fire()
-            try? await Task.sleep(for: .seconds(3600))
-            return RunOutput()
-        }
-        let layout = cluster.layout
-        try await cluster.startWorker("w", gracePeriod: .zero, handlers: ["wait": waits], metricsFactory: metrics) { base in
-            InterposedTransaction(base, .before, when: FaultyTransactionStore.releasesClaim(in: layout)) {
-                _ = try await client.cancel("job")
-            }
-        }
-        try await client.submit(JobSpec(id: "job", handler: "wait"))
-        try await withDeadline("the run to start") { await started.wait() }
-        // Stopped, the worker has settled its run and counted it.
-        try await cluster.stopWorker("w")
-        #expect(try await client.history(of: "job").map(\.outcome) == [.cancelled])
-        #expect(Self.count(metrics, Self.finished, "w", ("outcome", "cancelled")) == 1)
-        #expect(Self.count(metrics, Self.finished, "w", ("outcome", "handedBack")) == 0)
-        #expect(Self.count(metrics, Self.finished, "w") == 1)
-        #expect(try metrics.expectTimer(Self.runDuration, [("worker", "w"), ("outcome", "cancelled")]).values.count == 1)
-    }
-
     /// The leader counts the fire times its overlap policy skipped.
     @Test(arguments: SchedulerBackend.all)
     func aFireTimeSkippedByTheOverlapPolicyIsCounted(backend: SchedulerBackend) async throws {
