@@ -5,7 +5,8 @@ import Synchronization
 /// Wraps a store and makes some of its calls fail, as a server briefly out of reach would: the
 /// first `deletes` deletes fail with `deleteError` (`unavailable` unless told) and the first
 /// `listings` children listings
-/// with `connectionLoss` (nothing done), the first `lostCreateReplies` creates are applied
+/// with `connectionLoss` (nothing done), the first `lostCreateReplies` creates (alone, or in a
+/// transaction) are applied
 /// but answered with `lostReplyError` (`connectionLoss` unless told; either way the outcome is
 /// unknown to the caller), and the first `reads` gets fail with `connectionLoss`.
 final class FlakyStore: ForwardingStore {
@@ -65,5 +66,15 @@ final class FlakyStore: ForwardingStore {
             throw CoordinationError(lostReplyError, "the reply was lost (simulated); the outcome is unknown", key: key)
         }
         return record
+    }
+
+    /// A transaction that creates (a member's join makes one) counts as a create.
+    func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+        let results = try await base.transaction(operations)
+        let creates = operations.contains { if case .create = $0 { true } else { false } }
+        if creates, spend(\.lostCreateReplies) {
+            throw CoordinationError(lostReplyError, "the reply was lost (simulated); the outcome is unknown", key: operations.first?.key)
+        }
+        return results
     }
 }

@@ -157,6 +157,11 @@ final class SuspendableStore: ForwardingStore {
         try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
     }
 
+    func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+        try pass()
+        return try await base.transaction(operations)
+    }
+
     func children(of key: Key) async throws -> [String] {
         try pass()
         return try await base.children(of: key)
