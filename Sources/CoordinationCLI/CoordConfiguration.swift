@@ -424,13 +424,21 @@ public struct CoordConfiguration: Sendable {
             refined.namespace = key
         }
         if let ttl = refinements[.sessionTtl] {
+            let trimmed = ttl.value.drop(while: { $0 == " " || $0 == "\t" })
+            let range = "\(DurationText.format(CoordinationLimits.sessionTTLRange.lowerBound)) to "
+                + "\(DurationText.format(CoordinationLimits.sessionTTLRange.upperBound))"
             // "Is negative; write one number and one unit" did not say which are taken.
-            if ttl.value.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("-") {
-                let range = CoordinationLimits.sessionTTLRange
+            if trimmed.hasPrefix("-"), let next = trimmed.dropFirst().first, next.isNumber || next == "." {
                 throw Self.problem(
                     ttl, "session TTL '\(ttl.value)'",
-                    "is negative; choose one of the session TTLs every backend accepts, "
-                        + "\(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound)), such as 10s")
+                    "is negative; choose one of the session TTLs every backend accepts, \(range), such as 10s")
+            }
+            // --session-ttl takes the next word whatever it is: with its value left out, it took
+            // the next option (or the `--` before a held command) for one.
+            if trimmed.hasPrefix("-") {
+                throw Self.problem(
+                    ttl, "session TTL '\(ttl.value)'",
+                    "is no duration but an option's spelling: was the TTL left out? Give one, \(range), right after it, such as 10s")
             }
             let duration: Duration
             switch DurationText.positive(ttl.value) {

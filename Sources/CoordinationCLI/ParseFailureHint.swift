@@ -1,16 +1,37 @@
 import ArgumentParser
 
-/// Plainer words for two usage errors whose argument-parser wording misleads: a misspelt command
+/// Plainer words for usage errors whose argument-parser wording misleads: a misspelt command
 /// (`coord kv gett /a` is "Unexpected argument 'gett'", `coord job ad x --command true` is
-/// "Unknown option '--command'") and a negative value written after a space
-/// (`worker --keep-finished -1d` is "Missing value for '--keep-finished'"). Consulted only once parsing
-/// has failed, so a command line that parses is never second-guessed.
+/// "Unknown option '--command'"), a negative value written after a space
+/// (`worker --keep-finished -1d` is "Missing value for '--keep-finished'"), and a value left out
+/// of an option that takes any next word (`lock x --session-ttl -- true` is "Unexpected argument
+/// 'true'"). Consulted only once parsing has failed, so a command line that parses is never
+/// second-guessed.
 enum ParseFailureHint {
     /// The one line to print instead of argument-parser's, or `nil` to keep its own.
     /// - Parameter message: argument-parser's own message for the failure.
     static func line(for arguments: [String], message: String, root: any ParsableCommand.Type = Coord.self) -> String? {
         if let (line, index) = unknownCommand(in: arguments, root: root), isAbout(word: index, in: arguments, message) { return line }
-        return negativeValue(in: arguments, message: message) ?? missingTerminator(in: arguments, message: message, root: root)
+        return negativeValue(in: arguments, message: message) ?? valueLeftOut(in: arguments, message: message)
+            ?? missingTerminator(in: arguments, message: message, root: root)
+    }
+
+    /// The options that take the next word as their value whatever it is (so that a negative
+    /// number is refused by name, not read as an option): with the value left out
+    /// (`lock x --session-ttl -- true`) they take `--` or the next option, and argument-parser
+    /// then finds a word it did not expect ("Unexpected argument 'true'").
+    static let takingAnyNextWord: Set = ["--session-ttl", "--timeout", "--grace", "--duration"]
+
+    /// One of ``takingAnyNextWord`` followed by an option's spelling, not a negative number,
+    /// when an unexpected word is what failed.
+    static func valueLeftOut(in arguments: [String], message: String) -> String? {
+        guard message.contains("nexpected argument") else { return nil }
+        for (index, word) in arguments.enumerated().dropLast() where takingAnyNextWord.contains(word) {
+            let next = arguments[index + 1]
+            guard next.hasPrefix("-"), !(next.dropFirst().first.map { $0.isNumber || $0 == "." } ?? false) else { continue }
+            return "\(word) has no value: it took '\(next)' for one; give the value right after it, such as \(word) 10s"
+        }
+        return nil
     }
 
     /// `coord lock deploy ./deploy.sh` ("2 unexpected arguments"): the command goes after `--`

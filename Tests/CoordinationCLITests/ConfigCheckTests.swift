@@ -249,6 +249,14 @@ struct ConfigCheckTests {
         let fromEnvironment = try await environment.run(["kv", "ls", "/"])
         #expect(fromEnvironment.status == 7, "\(fromEnvironment.stderr)")
         #expect(fromEnvironment.stderrLines == ["coord: session TTL '-5s' from environment variable COORD_SESSION_TTL \(range)"])
+        // Its value left out, it took the next option for it: not "negative".
+        let leftOut = try await coord.run(["--session-ttl", "--json", "--store", "memory://", "kv", "ls", "/"])
+        #expect(leftOut.status == 7, "\(leftOut.stderr)")
+        #expect(
+            leftOut.stderrLines == [
+                "coord: session TTL '--json' from --session-ttl is no duration but an option's spelling: was the TTL left out? "
+                    + "Give one, 1s to 1d, right after it, such as 10s"
+            ], "\(leftOut.stderr)")
         // The other global options still read what follows them as before.
         let others = try await coord.run(["--session-ttl", "5s", "--log-level", "info", "--store", "memory://", "kv", "ls", "/"])
         #expect(others.status == 0, "\(others.stderr)")

@@ -46,6 +46,23 @@ struct ParseFailureHintTests {
         #expect(ParseFailureHint.line(for: arguments, message: "Unknown option '--bogus'") == nil)
     }
 
+    /// `lock x --session-ttl -- true`: the option took `--` for its value (it takes the next
+    /// word whatever it is, so that `-5s` is refused by name), and argument-parser then said
+    /// "Unexpected argument 'true'", nowhere near the option left without its value.
+    @Test("an option that takes any next word, left without its value, is named; a negative number there is not this")
+    func valueLeftOut() {
+        let unexpected = "Unexpected argument 'true'"
+        #expect(
+            ParseFailureHint.line(for: ["lock", "x", "--session-ttl", "--", "true"], message: unexpected)
+                == "--session-ttl has no value: it took '--' for one; give the value right after it, such as --session-ttl 10s")
+        #expect(
+            ParseFailureHint.line(for: ["lock", "x", "--timeout", "--store", "y", "--", "true"], message: "Unexpected argument 'y'")
+                == "--timeout has no value: it took '--store' for one; give the value right after it, such as --timeout 10s")
+        #expect(ParseFailureHint.valueLeftOut(in: ["lock", "x", "--timeout", "-1", "--", "true"], message: unexpected) == nil)
+        #expect(ParseFailureHint.valueLeftOut(in: ["lock", "x", "--timeout", "5s", "extra"], message: unexpected) == nil)
+        #expect(ParseFailureHint.valueLeftOut(in: ["lock", "x", "--session-ttl", "--", "true"], message: "Unknown option '--x'") == nil)
+    }
+
     @Test(
         "a command to run given without -- is shown with it, options and their values kept before it",
         arguments: [
@@ -76,6 +93,11 @@ struct ParseFailureHintTests {
         #expect(result.stderrLines.count == 1 && result.stderrLines[0].hasPrefix("coord: unknown command 'gett' for coord kv"), "\(result.stderr)")
         let negative = try await coord.run(["worker", "--keep-finished", "-1d"])
         #expect(negative.status == 64 && negative.stderrLines == ["coord: --keep-finished -1d: a value starting with '-' reads as an option; write --keep-finished=-1d"], "\(negative.stderr)")
+        let leftOut = try await coord.run(["--store", "memory://", "lock", "x", "--session-ttl", "--", "true"])
+        #expect(
+            leftOut.status == 64
+                && leftOut.stderrLines == ["coord: --session-ttl has no value: it took '--' for one; give the value right after it, such as --session-ttl 10s"],
+            "\(leftOut.stderr)")
         let help = try await coord.run(["kv", "--help"])
         #expect(help.status == 0 && help.stdoutText.contains("get"), "help is untouched: \(help.stderr)")
     }
