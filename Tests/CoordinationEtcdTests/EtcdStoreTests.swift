@@ -344,16 +344,21 @@ struct EtcdStoreTests {
         try? await admin.deletePrefix(namespace.path)
     }
 
-    /// A server whose every answer comes late (3 s here, more than the 2 s a keep-alive of a 9 s
-    /// lease may take before the session counts as suspended) renews the lease with each late
-    /// answer: the session is suspended, then reconnected, the same one. Keep-alives cut off at
-    /// 2 s, as they were, never saw an answer: suspended for good, and every holder of the
-    /// session gave up what it held once the TTL had passed, though etcd kept the lease alive.
+    /// A server whose every answer comes late (3 s here, more than the 2 s a keep-alive may take
+    /// before the session counts as suspended) renews the lease with each late answer: the
+    /// session is suspended, then reconnected, the same one. Keep-alives cut off at 2 s, as they
+    /// were, never saw an answer: suspended for good, and every holder of the session gave up
+    /// what it held once the TTL had passed, though etcd kept the lease alive.
+    ///
+    /// The relay delays each burst of the server's bytes: a reply whose end comes in a burst of
+    /// its own comes 6 s late. With a 9 s lease a keep-alive waits 4 s at most (it leaves the
+    /// next try time before the lease ends), and one full CI run saw no answer in time, ever
+    /// after; a 15 s lease waits 8 s.
     @Test func lateKeepAliveAnswersStillRenewTheSession() async throws {
         let namespace = SharedEtcd.uniqueNamespace()
         let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { false }
         defer { relay.stop() }
-        let store = try await SharedEtcd.open(namespace, ttl: .seconds(9), endpoints: [relay.address])
+        let store = try await SharedEtcd.open(namespace, ttl: .seconds(15), endpoints: [relay.address])
         do {
             let held = try await store.create(try Key("/held"), value: [], mode: .ephemeral)
             var states = store.sessionEvents().makeAsyncIterator()
