@@ -308,7 +308,9 @@ public enum DurationText {
     public static func positive(_ text: String) -> Result<Duration, Problem> {
         let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         let trimmed = String(text.drop(while: blank).reversed().drop(while: blank).reversed())
-        if trimmed.hasPrefix("-") { return .failure(Problem("is negative; \(forms)")) }
+        if isNegativeNumber(trimmed) { return .failure(Problem("is negative; \(forms)")) }
+        // An option taking the next word whatever it is, its value left out, took the next option.
+        if trimmed.hasPrefix("-") { return .failure(Problem("is an option's spelling, not a duration: was the value left out? \(forms)")) }
         if let duration = parse(trimmed) {
             return duration > .zero ? .success(duration) : .failure(Problem("is not positive; \(forms)"))
         }
@@ -324,6 +326,14 @@ public enum DurationText {
         let otherNumber = Double(trimmed.dropLast(unit.count)) != nil
         let hint = compound ? " (for 1h30m write 90m)" : otherNumber ? " (the number in digits, with a point for a fraction: 1.5s)" : ""
         return .failure(Problem("is not a duration; \(forms)\(hint)"))
+    }
+
+    /// Whether `text` (blanks before it aside) is a negative number, with or without a unit: a
+    /// `-` then a digit or a point. `--json` or `--` is no number but an option's spelling.
+    public static func isNegativeNumber(_ text: some StringProtocol) -> Bool {
+        let trimmed = text.drop { $0 == " " || $0 == "\t" }
+        guard trimmed.first == "-", let next = trimmed.dropFirst().first else { return false }
+        return next.isNumber || next == "."
     }
 
     /// What is wrong with a duration's text; see ``positive(_:)``.

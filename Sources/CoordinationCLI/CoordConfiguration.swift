@@ -424,18 +424,17 @@ public struct CoordConfiguration: Sendable {
             refined.namespace = key
         }
         if let ttl = refinements[.sessionTtl] {
-            let trimmed = ttl.value.drop(while: { $0 == " " || $0 == "\t" })
             let range = "\(DurationText.format(CoordinationLimits.sessionTTLRange.lowerBound)) to "
                 + "\(DurationText.format(CoordinationLimits.sessionTTLRange.upperBound))"
             // "Is negative; write one number and one unit" did not say which are taken.
-            if trimmed.hasPrefix("-"), let next = trimmed.dropFirst().first, next.isNumber || next == "." {
+            if DurationText.isNegativeNumber(ttl.value) {
                 throw Self.problem(
                     ttl, "session TTL '\(ttl.value)'",
                     "is negative; choose one of the session TTLs every backend accepts, \(range), such as 10s")
             }
             // --session-ttl takes the next word whatever it is: with its value left out, it took
             // the next option (or the `--` before a held command) for one.
-            if trimmed.hasPrefix("-") {
+            if ttl.value.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("-") {
                 throw Self.problem(
                     ttl, "session TTL '\(ttl.value)'",
                     "is no duration but an option's spelling: was the TTL left out? Give one, \(range), right after it, such as 10s")

@@ -155,10 +155,9 @@ struct JobOptions: ParsableArguments {
     /// that leaving it out means no limit: "is negative; write one number and one unit" said neither.
     static func timeout(_ text: String?) throws -> Duration? {
         guard let text else { return nil }
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         let wanted = "give how long an attempt may run before it is stopped, more than 0, like 30s, 5m or 2h; "
             + "leave --timeout out for no limit"
-        if text.drop(while: blank).hasPrefix("-") { throw CommandLineProblem("--timeout \(text) is negative: \(wanted)") }
+        if DurationText.isNegativeNumber(text) { throw CommandLineProblem("--timeout \(text) is negative: \(wanted)") }
         if DurationText.parse(text) == .zero { throw CommandLineProblem("--timeout \(text) is not positive: \(wanted)") }
         return try OptionValue.duration(text, option: "--timeout")
     }

@@ -76,7 +76,7 @@ struct LockCommand: AsyncParsableCommand {
     static func limit(_ text: String?) throws -> Duration? {
         guard let text else { return nil }
         if DurationText.parse(text) == .zero { return .zero }
-        if text.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("-") {
+        if DurationText.isNegativeNumber(text) {
             throw CommandLineProblem("--timeout \(text) is negative: give 0 (only a free lock) or a longer wait for the holders ahead, like 30s")
         }
         return try OptionValue.duration(text, option: "--timeout")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Coordination
 
 /// Plainer words for usage errors whose argument-parser wording misleads: a misspelt command
 /// (`coord kv gett /a` is "Unexpected argument 'gett'", `coord job ad x --command true` is
@@ -28,7 +29,7 @@ enum ParseFailureHint {
         guard message.contains("nexpected argument") else { return nil }
         for (index, word) in arguments.enumerated().dropLast() where takingAnyNextWord.contains(word) {
             let next = arguments[index + 1]
-            guard next.hasPrefix("-"), !(next.dropFirst().first.map { $0.isNumber || $0 == "." } ?? false) else { continue }
+            guard next.hasPrefix("-"), !DurationText.isNegativeNumber(next) else { continue }
             return "\(word) has no value: it took '\(next)' for one; give the value right after it, such as \(word) 10s"
         }
         return nil
@@ -133,7 +134,7 @@ enum ParseFailureHint {
             // argument-parser names the option with its value's name: "Missing value for '--keep-finished <d|forever>'".
             guard message.contains("Missing value for '\(word)'") || message.contains("Missing value for '\(word) ") else { continue }
             let value = arguments[index + 1]
-            guard value.count > 1, value.hasPrefix("-"), value.dropFirst().first?.isNumber == true else { continue }
+            guard DurationText.isNegativeNumber(value) else { continue }
             return "\(word) \(value): a value starting with '-' reads as an option; write \(word)=\(value)"
         }
         return nil

@@ -248,6 +248,7 @@ struct CommandLineTests {
         (["kv", "rm", "/a", "--if-version", "-2"], 64, "--if-version must be 0 or more"),
         (["worker", "--capacity", "-1"], 64, "--capacity must be between 1 and 1024, got -1"),
         (["worker", "--grace", "-1"], 64, "--grace -1 is negative; "),
+        (["worker", "--grace", "--json"], 64, "--grace --json is an option's spelling, not a duration: was the value left out? "),
         (["worker", "--weight", "-3"], 64, "--weight must be between 1 and 1000, got -3"),
         (["migrate", "--from", "memory://", "--to", "memory://x", "--concurrency", "-1"], 64, "--concurrency must be at least 1"),
     ])

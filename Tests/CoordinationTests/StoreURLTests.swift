@@ -55,7 +55,9 @@ import Testing
         "a duration's text: what it is, or what is wrong with it, in the same words everywhere",
         arguments: [
             ("1.5s", "ok 1500"), ("250ms", "ok 250"), ("\t5s ", "ok 5000"), ("0.5s", "ok 500"), ("2m", "ok 120000"), ("5", "ok 5000"), ("1d", "ok 86400000"),
-            ("0s", "is not positive; "), ("-5s", "is negative; "), ("soon", "is not a duration; "),
+            ("0s", "is not positive; "), ("-5s", "is negative; "), ("-.5s", "is negative; "), ("soon", "is not a duration; "),
+            // An option taking any next word whose value was left out took the next option: not "negative".
+            ("--json", "is an option's spelling, not a duration: was the value left out? "), ("--", "is an option's spelling, not a duration: "),
             ("1h30m", "is not a duration; write one number and one unit (ms, s, m, h or d; none is seconds), like 500ms, 30s, 90m or 1d (for 1h30m write 90m)"),
             ("99999999d", "is more than 100 years; "), ("99999999999999999999d", "is more than 100 years; "),
             (String(repeating: "9", count: 400), "is more than 100 years; "),
