@@ -302,6 +302,14 @@ final class CurlHeaders {
 
     private static func build(token: String?) -> UnsafeMutablePointer<curl_slist>? {
         var headers = curl_slist_append(nil, "Content-Type: application/json")
+        // gRPC metadata `hasleader: true` (clientv3.WithRequireLeader), which the gateway passes
+        // on from this header: a member cut off from its cluster's leader then refuses at once
+        // with "etcdserver: no leader" (code 14) instead of answering nothing (a watch, a
+        // keep-alive) or timing out (a read; a write, whose fate would then be unknown), and
+        // cancels open streams after about three election timeouts without one. Every request
+        // carries it, so that each fails over to a member that can serve it (``GatewayCall``):
+        // the refusal comes before any proposal, so even a write is safe to send elsewhere.
+        headers = curl_slist_append(headers, "Grpc-Metadata-hasleader: true")
         // The gateway wants the raw token, not "Bearer <token>".
         if let token { headers = curl_slist_append(headers, "Authorization: \(token)") }
         return headers

@@ -179,6 +179,7 @@ final class WatchStream: Sendable {
         var compacted = false
         var rewoundTo: Int64?
         var authFailure = false
+        var noLeader = false
         var fatal: CoordinationError?
         // Events read but not yet yielded, with their revisions (nil: outside the scope).
         var unsent: [(revision: Int64, event: WatchEvent?)] = []
@@ -191,7 +192,9 @@ final class WatchStream: Sendable {
             }
             if let error = message["error"] {
                 let code = error["grpc_code"]?.int64Value ?? message["code"]?.int64Value
-                if code == 16 { authFailure = true } else if code == 7 {
+                if code == 14, GatewayCall.isNoLeader(error["message"]?.stringValue ?? message["message"]?.stringValue ?? "") {
+                    noLeader = true
+                } else if code == 16 { authFailure = true } else if code == 7 {
                     fatal = CoordinationError.gateway(.status(403, grpcCode: 7, message: Gateway.oneLine(error["message"]?.stringValue) ?? Gateway.excerpt(error.serialized)), kind: .read)
                 }
                 return false
@@ -234,7 +237,19 @@ final class WatchStream: Sendable {
             unsent = []
             return !isStopped && !isPaused
         }
-        let ending = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)
+        let (ending, endpoint) = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)
+        // The gateway's last message (its error, when it ends the stream) comes without a newline.
+        if case .ended = ending, JSONValue.parse(sink.leftover) != nil, let onLine = sink.onLine {
+            _ = onLine(sink.leftover[...])
+        }
+        if noLeader {
+            // The member lost its leader (it is cut off, or an election is under way) and sees no
+            // writes until it has one again: resume on the next member.
+            gateway.logger.debug(
+                "etcd watch: the member has no leader; resuming on the next endpoint",
+                metadata: ["endpoint": "\(gateway.endpoints[endpoint])", "revision": "\(next)"])
+            gateway.rotateEndpoint(from: endpoint)
+        }
         if let fatal { return .failed(fatal) }
         if compacted { return .compacted }
         if let rewoundTo { return .rewound(rewoundTo) }

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 
 /// The shared, immutable-after-open description of how to reach etcd: endpoints (tried in turn on
-/// connection errors), TLS files, credentials and the current auth token. Requests run on a
+/// connection errors and on a member without a leader), TLS files, credentials and the current auth token. Requests run on a
 /// ``CurlConnection`` owned by the calling thread or through the store's ``CurlMultiLoop``; this
 /// type only decides where and with what.
 final class Gateway: Sendable {
@@ -237,19 +237,23 @@ extension Gateway {
 
     /// POSTs `body` to `path` on the current endpoint and feeds the reply to `sink` line by line,
     /// without a time limit, until the server ends it, the connection fails or `sink` aborts.
-    func stream(_ path: String, _ body: JSONValue, on connection: CurlConnection, sink: ResponseSink) -> StreamEnd {
+    /// The gateway ends a stream's last message, an error included, without a newline: it is left
+    /// in `sink.leftover`.
+    /// - Returns: how it ended, and the index of the endpoint it used (to move on from it with
+    ///   ``rotateEndpoint(from:)`` when the stream's own messages say that member cannot serve).
+    func stream(_ path: String, _ body: JSONValue, on connection: CurlConnection, sink: ResponseSink) -> (end: StreamEnd, endpoint: Int) {
         let index = preferredEndpoint
         let request = GatewayRequest(
             baseURL: endpoints[index], path: path, body: body.serialized, token: currentToken, timeout: .zero)
         do {
             _ = try connection.perform(request, sink: sink)
-            return .ended
+            return (.ended, index)
         } catch {
             if error.code == Int(CURLE_WRITE_ERROR.rawValue) || error.code == Int(CURLE_ABORTED_BY_CALLBACK.rawValue) {
-                return .ended
+                return (.ended, index)
             }
             rotateEndpoint(from: index)
-            return .failed(error)
+            return (.failed(error), index)
         }
     }
 }

@@ -7,7 +7,8 @@ import Coordination
 /// Connection errors move on to the next endpoint (for writes only when the request surely never
 /// left, but for a lease grant always); so does a reply that is not etcd's (for writes only when
 /// no proxy may have forwarded them); a 401 re-authenticates once and retries (tokens expire); a
-/// read that meets a member without a leader tries another member.
+/// read refused as Unavailable, and any request refused with "no leader" (a member in an election
+/// or cut off from the rest of its cluster), tries another member.
 struct GatewayCall {
     enum Step {
         case reply(JSONValue)
@@ -90,8 +91,10 @@ struct GatewayCall {
             return .authenticate(endpoint: endpoint)
         }
         if case .notGateway = failure { return notEtcd(failure, status: status) }
-        // A member without a leader (an election under way) cannot serve; another may.
-        if case .status(_, 14?, _) = failure, kind == .read, gateway.endpoints.count > 1 {
+        // A member without a leader (an election under way, or cut off from the others) cannot
+        // serve; another may. "no leader" comes before any proposal (the request asks for a
+        // leader: see ``CurlHeaders``), so a write goes on too.
+        if case .status(_, 14?, let message) = failure, kind == .read || Self.isNoLeader(message), gateway.endpoints.count > 1 {
             lastFailure = failure
             attempt += 1
             gateway.rotateEndpoint(from: index)
@@ -101,6 +104,9 @@ struct GatewayCall {
     }
 
     private static let whiteSpace: Set<UInt8> = [9, 10, 13, 32]
+
+    /// Whether an Unavailable (code 14) refusal says the member has no leader.
+    static func isNoLeader(_ message: String) -> Bool { message.contains("no leader") }
 
     /// A reply that is not etcd's: a web server's page, or a proxy's. Below 500 nothing was
     /// applied behind it, so any request goes on to the next endpoint. A proxy's 5xx (502, 503,
@@ -171,6 +177,11 @@ struct GatewayLogin {
         }
         guard status == 200 else {
             let failure = Gateway.failure(status: status, reply: reply, endpoint: candidate)
+            if case .status(_, 14?, let message) = failure, GatewayCall.isNoLeader(message) {
+                // A member without a leader cannot log anyone in; another may.
+                lastFailure = failure
+                return false
+            }
             if case .status(_, 9?, let message) = failure, message.contains("not enabled") {
                 // Credentials for a server without auth: nothing to authenticate, carry on.
                 gateway.warnCredentialsUnused()
