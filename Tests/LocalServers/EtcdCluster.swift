@@ -42,6 +42,8 @@ public final class EtcdCluster: @unchecked Sendable {
     public let secure: Bool
     public let clientTLS: ClientTLS?
     private let processes = Mutex<[String: Process]>([:])
+    /// Peer addresses advertised in place of a member's own peer port (a ``PeerRelay``'s), by name.
+    private let advertisedPeers = Mutex<[String: String]>([:])
     /// The folder holding every member's data and log.
     public let root: String
 
@@ -66,11 +68,22 @@ public final class EtcdCluster: @unchecked Sendable {
         self.clientTLS = clientTLS
     }
 
+    /// Makes every member reach `member`'s peer port at `address` (`host:port`; a ``PeerRelay``
+    /// in front of it): its advertised peer URL and its entry in everyone's initial cluster. Call
+    /// it before starting any member, for the whole cluster stays consistent only so.
+    public func advertisePeer(of member: Member, at address: String) {
+        advertisedPeers.withLock { $0[member.name] = address }
+    }
+
+    private func peerURL(of member: Member) -> String {
+        "http://" + (advertisedPeers.withLock { $0[member.name] } ?? "127.0.0.1:\(member.peerPort)")
+    }
+
     public func start(_ member: Member) throws {
         LeftoverServers.reapOnce()
         try FileManager.default.createDirectory(atPath: member.dataDirectory, withIntermediateDirectories: true)
         let scheme = secure ? "https" : "http"
-        let initialCluster = members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",")
+        let initialCluster = members.map { "\($0.name)=\(peerURL(of: $0))" }.joined(separator: ",")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
         process.arguments = [
@@ -78,7 +91,7 @@ public final class EtcdCluster: @unchecked Sendable {
             "--listen-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
             "--advertise-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
             "--listen-peer-urls", "http://127.0.0.1:\(member.peerPort)",
-            "--initial-advertise-peer-urls", "http://127.0.0.1:\(member.peerPort)",
+            "--initial-advertise-peer-urls", peerURL(of: member),
             "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
             "--initial-cluster-token", URL(fileURLWithPath: root).lastPathComponent,
         ] + extraArguments
