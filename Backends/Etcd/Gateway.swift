@@ -1,5 +1,6 @@
 import CCurl
 import Coordination
+import Foundation
 import Logging
 import Synchronization
 
@@ -81,6 +82,13 @@ final class Gateway: Sendable {
                 // A failed endpoint took its time (a timeout): its owner may have to act now.
                 if let progress, !progress() { throw call.exhausted }
             case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint, progress: progress)
+            case .waitForLeader(let wait):
+                // In steps, so that an owner that must act (a closing handle) is not held up.
+                let deadline = ContinuousClock.now.advanced(by: wait)
+                while ContinuousClock.now < deadline {
+                    if let progress, !progress() { throw call.exhausted }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
             case .fail(let error): throw error
             }
         }
@@ -104,6 +112,9 @@ final class Gateway: Sendable {
             case .reply(let json): return json
             case .next: continue
             case .authenticate(let endpoint): try await authenticate(via: loop, endpoint: endpoint)
+            case .waitForLeader(let wait):
+                // A cancelled caller stops waiting: the refusal is its answer.
+                do { try await Task.sleep(for: wait) } catch { throw call.exhausted }
             case .fail(let error): throw error
             }
         }

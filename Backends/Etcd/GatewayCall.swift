@@ -16,6 +16,8 @@ struct GatewayCall {
         case next
         /// Get a new token from `endpoint`, then send ``nextRequest()``.
         case authenticate(endpoint: String)
+        /// Wait this long, then send ``nextRequest()``: every member said it has no leader.
+        case waitForLeader(Duration)
         case fail(CoordinationError)
     }
 
@@ -29,6 +31,11 @@ struct GatewayCall {
     private var index = 0
     private var reauthenticated = false
     private var lastFailure: GatewayFailure?
+    /// When the call began, and the next wait for a leader: a cluster in an election refuses
+    /// at every member (the request asks for a leader), and the call waits for one within its
+    /// time-out, as a request that did not ask would have waited at the member.
+    private let started = ContinuousClock.now
+    private var leaderWait = Duration.milliseconds(50)
     /// Each endpoint that could not be reached, in turn: named together once all were tried.
     private var unreached: [(endpoint: String, failure: TransportFailure)] = []
 
@@ -94,10 +101,18 @@ struct GatewayCall {
         // A member without a leader (an election under way, or cut off from the others) cannot
         // serve; another may. "no leader" comes before any proposal (the request asks for a
         // leader: see ``CurlHeaders``), so a write goes on too.
-        if case .status(_, 14?, let message) = failure, kind == .read || Self.isNoLeader(message), gateway.endpoints.count > 1 {
+        if case .status(_, 14?, let message) = failure, kind == .read || Self.isNoLeader(message),
+            gateway.endpoints.count > 1 || Self.isNoLeader(message)
+        {
             lastFailure = failure
             attempt += 1
             gateway.rotateEndpoint(from: index)
+            if attempt >= gateway.endpoints.count, Self.isNoLeader(message), ContinuousClock.now - started + leaderWait < timeout {
+                // Every member refused: an election is under way (or quorum is lost). Go round again.
+                attempt = 0
+                defer { leaderWait = min(leaderWait * 2, .milliseconds(500)) }
+                return .waitForLeader(leaderWait)
+            }
             return .next
         }
         return .fail(.gateway(failure, kind: kind))

@@ -99,6 +99,40 @@ import Testing
     }
 
     /// An endpoint that answered plain HTTP before is no TLS port: its empty reply is a dropped connection.
+    static let noLeader: Result<(status: Int, body: [UInt8]), TransportFailure> = .success(
+        (status: 503, body: Array(#"{"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14}"#.utf8)))
+
+    /// Requests ask for a leader, so in an election every member refuses at once: the call
+    /// waits for one within its time-out (as a request that did not ask waited at the member),
+    /// and only then gives up, saying why.
+    @Test("every member without a leader: the call waits and goes round again, within its time-out")
+    func everyMemberWithoutALeaderWaits() throws {
+        let pair = Gateway(
+            hosts: ["127.0.0.1:2379", "127.0.0.1:22379"], secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        for kind in [RequestKind.read, .write] {
+            var call = GatewayCall(gateway: pair, path: "/v3/kv/put", payload: [], kind: kind, timeout: .seconds(5))
+            let first = try #require(call.nextRequest()?.baseURL)
+            guard case .next = call.handle(Self.noLeader) else { Issue.record("\(kind): the second member is tried first"); continue }
+            #expect(try #require(call.nextRequest()?.baseURL) != first)
+            guard case .waitForLeader(let wait) = call.handle(Self.noLeader) else { Issue.record("\(kind): no wait"); continue }
+            #expect(wait > .zero && wait <= .milliseconds(500))
+            #expect(call.nextRequest() != nil, "\(kind): another round after the wait")
+            guard case .reply = call.handle(.success((status: 200, body: Array(#"{"header":{}}"#.utf8)))) else {
+                Issue.record("\(kind): the leader's answer is the reply"); continue
+            }
+        }
+        // One endpoint (a load balancer in front of the cluster) waits too.
+        var single = GatewayCall(gateway: gateway, path: "/v3/kv/put", payload: [], kind: .write, timeout: .seconds(5))
+        _ = single.nextRequest()
+        guard case .waitForLeader = single.handle(Self.noLeader) else { Issue.record("one endpoint: no wait"); return }
+        // Past the time-out, the refusal is the answer.
+        var late = GatewayCall(gateway: gateway, path: "/v3/kv/put", payload: [], kind: .write, timeout: .milliseconds(10))
+        _ = late.nextRequest()
+        guard case .next = late.handle(Self.noLeader), late.nextRequest() == nil else { Issue.record("no wait past the time-out"); return }
+        #expect(late.exhausted.code == .unavailable && late.exhausted.message.contains("no leader"), "\(late.exhausted.message)")
+    }
+
     @Test func anEmptyReplyAfterAnAnswerDoesNotSuggestTLS() throws {
         var first = GatewayCall(gateway: gateway, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(1))
         _ = first.nextRequest()
