@@ -116,7 +116,7 @@ struct KeySpace: Sendable {
     func record(_ kv: KeyValue, as key: Key) -> Record {
         Record(
             key: key, value: kv.value, version: kv.version - 1, createRevision: kv.createRevision,
-            modRevision: kv.modRevision, isEphemeral: kv.lease != 0)
+            modRevision: kv.modRevision, isEphemeral: kv.lease != 0, ownerSession: SessionKeeper.owner(ofLease: kv.lease))
     }
 }
 

@@ -302,7 +302,8 @@ public final class EtcdStore: CoordinationStore {
         let reply = try await txn(EtcdRequest.txn(compare: compares, success: [put]), kind: .write)
         guard reply.succeeded else { return nil }
         return Record(
-            key: key, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision, isEphemeral: lease != 0)
+            key: key, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision, isEphemeral: lease != 0,
+            ownerSession: SessionKeeper.owner(ofLease: lease))
     }
 
     /// Reads the key, its ancestors (the namespace's keys included) and (for a sequential key) its
@@ -350,7 +351,7 @@ public final class EtcdStore: CoordinationStore {
             if reply.succeeded {
                 return Record(
                     key: target, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision,
-                    isEphemeral: lease != 0)
+                    isEphemeral: lease != 0, ownerSession: SessionKeeper.owner(ofLease: lease))
             }
             // The target exists: for a plain key that is the answer; for a sequential one only if
             // the counter did not move (someone created a key with exactly the next name).
@@ -433,7 +434,7 @@ public final class EtcdStore: CoordinationStore {
         let before = try KeyValue(json: previous, from: .write)
         return Record(
             key: key, value: value, version: before.version, createRevision: before.createRevision,
-            modRevision: revision, isEphemeral: before.lease != 0)
+            modRevision: revision, isEphemeral: before.lease != 0, ownerSession: SessionKeeper.owner(ofLease: before.lease))
     }
 
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {

@@ -180,8 +180,8 @@ struct TransactionReplay {
 
     private enum PendingResult {
         case checked
-        case created(Key, [UInt8], ephemeral: Bool)
-        case set(Key, [UInt8], version: Int64, createRevision: Int64?, ephemeral: Bool)
+        case created(Key, [UInt8], lease: Int64)
+        case set(Key, [UInt8], version: Int64, createRevision: Int64?, lease: Int64)
         case deleted
     }
 
@@ -293,7 +293,7 @@ struct TransactionReplay {
             current[key] = .some(KeyValue(key: keys.etcdKey(key), value: value, createRevision: 0, modRevision: 0, version: 1, lease: keyLease))
             leases[key] = keyLease
             touch(key)
-            pending.append(.created(key, value, ephemeral: mode.isEphemeral))
+            pending.append(.created(key, value, lease: keyLease))
 
         case .set(let key, let value, let ifVersion):
             guard var found = exists(key) else { return .noNode(key) }
@@ -304,7 +304,7 @@ struct TransactionReplay {
             found.value = value
             current[key] = .some(found)
             touch(key)
-            pending.append(.set(key, value, version: found.version - 1, createRevision: found.createRevision == 0 ? nil : found.createRevision, ephemeral: found.lease != 0))
+            pending.append(.set(key, value, version: found.version - 1, createRevision: found.createRevision == 0 ? nil : found.createRevision, lease: found.lease))
 
         case .delete(let key, let ifVersion):
             guard let found = exists(key) else { return .noNode(key) }
@@ -426,12 +426,14 @@ struct TransactionReplay {
             switch result {
             case .checked: return .checked
             case .deleted: return .deleted
-            case .created(let key, let value, let ephemeral):
-                return .created(Record(key: key, value: value, version: 0, createRevision: revision, modRevision: revision, isEphemeral: ephemeral))
-            case .set(let key, let value, let version, let createRevision, let ephemeral):
+            case .created(let key, let value, let lease):
+                return .created(Record(
+                    key: key, value: value, version: 0, createRevision: revision, modRevision: revision, isEphemeral: lease != 0,
+                    ownerSession: SessionKeeper.owner(ofLease: lease)))
+            case .set(let key, let value, let version, let createRevision, let lease):
                 return .set(Record(
                     key: key, value: value, version: version, createRevision: createRevision ?? revision, modRevision: revision,
-                    isEphemeral: ephemeral))
+                    isEphemeral: lease != 0, ownerSession: SessionKeeper.owner(ofLease: lease)))
             }
         }
     }

@@ -25,7 +25,7 @@ struct OneRequestTransaction {
 
     private enum PendingResult {
         case checked
-        case created(Key, [UInt8], ephemeral: Bool)
+        case created(Key, [UInt8], lease: Int64)
         /// A set whose record comes from the previous key-value of put response `response`.
         case set(Key, [UInt8], response: Int)
         case deleted
@@ -77,16 +77,17 @@ struct OneRequestTransaction {
                 results.append(.checked)
             case .deleted:
                 results.append(.deleted)
-            case .created(let key, let value, let ephemeral):
+            case .created(let key, let value, let lease):
                 results.append(.created(Record(
                     key: key, value: value, version: 0, createRevision: reply.revision, modRevision: reply.revision,
-                    isEphemeral: ephemeral)))
+                    isEphemeral: lease != 0, ownerSession: SessionKeeper.owner(ofLease: lease))))
             case .set(let key, let value, let response):
                 // etcd's version before the put is the contract's version after it.
                 let before = try reply.previous(response)
                 results.append(.set(Record(
                     key: key, value: value, version: before.version, createRevision: before.createRevision,
-                    modRevision: reply.revision, isEphemeral: before.lease != 0)))
+                    modRevision: reply.revision, isEphemeral: before.lease != 0,
+                    ownerSession: SessionKeeper.owner(ofLease: before.lease))))
             }
         }
         return results
@@ -147,7 +148,7 @@ struct OneRequestTransaction {
                 compares.append(EtcdRequest.compare(keys.etcdKey(key), .create, .equal, 0))
                 success.append(["request_put": EtcdRequest.put(keys.etcdKey(key), value: value, lease: keyLease)])
                 written[key] = .created(ephemeral: mode.isEphemeral)
-                pending.append(.created(key, value, ephemeral: mode.isEphemeral))
+                pending.append(.created(key, value, lease: keyLease))
 
             case .set(let key, let value, let ifVersion):
                 guard requireExists(key, version: ifVersion) else { return false }

@@ -101,6 +101,8 @@ final class SessionKeeper: @unchecked Sendable {
     }
 
     static func sessionID(_ lease: Int64) -> String { String(UInt64(bitPattern: lease), radix: 16) }
+    /// ``Record/ownerSession`` of a key with `lease` (0: no lease, a persistent key).
+    static func owner(ofLease lease: Int64) -> String? { lease != 0 ? sessionID(lease) : nil }
 
     private func launch() {
         let thread = Thread { [self] in

@@ -176,6 +176,9 @@ extension ZooKeeperStore {
             zoo_delete_op_init(ops + base + 2, path, -1)
         }
 
+        // A multi's creates come back without a stat: their owner is the session of the handle
+        // the multi went out on (connected, so its id is known; a handle keeps one session).
+        var sender: Int64 = 0
         let reply = await connection.call(throughLeader: true) { zh, context in
             // The 3.8 C client's zoo_amulti frees a stale (uninitialised) path for every operation
             // after the first when its handle is already unrecoverable (session expired, auth
@@ -185,6 +188,7 @@ extension ZooKeeperStore {
             guard state == ZOO_CONNECTED_STATE else {
                 return state == ZOO_AUTH_FAILED_STATE ? ZAUTHFAILED.rawValue : Self.notConnected
             }
+            sender = zoo_client_id(zh)?.pointee.client_id ?? 0
             return zoo_amulti(zh, Int32(count), ops, results, completeVoid, context)
         }
         if reply.rc == Self.notConnected { throw MultiNotSent() }
@@ -239,7 +243,7 @@ extension ZooKeeperStore {
                 if mode == .ephemeralSequential { _ = claim(created, created: zxid) }
                 outcome.append(.created(Record(
                     key: self.key(ofZnode: created), value: value, version: 0, createRevision: zxid, modRevision: zxid,
-                    isEphemeral: mode.isEphemeral)))
+                    isEphemeral: mode.isEphemeral, ownerSession: mode.isEphemeral ? SessionMachine.describe(sender) : nil)))
             case .set(let key, let value, _):
                 outcome.append(.set(record(znode(key), value: value, stat: stats[index])))
             case .delete(let key, _):

@@ -180,7 +180,8 @@ public final class ZooKeeperStore: CoordinationStore {
     func record(_ znode: Key, value: [UInt8], stat: Stat) -> Record {
         Record(
             key: key(ofZnode: znode), value: value, version: Int64(stat.version), createRevision: stat.czxid,
-            modRevision: stat.mzxid, isEphemeral: stat.ephemeralOwner != 0)
+            modRevision: stat.mzxid, isEphemeral: stat.ephemeralOwner != 0,
+            ownerSession: stat.ephemeralOwner != 0 ? SessionMachine.describe(stat.ephemeralOwner) : nil)
     }
 
     // MARK: Calls on the C client (one per C entry point)

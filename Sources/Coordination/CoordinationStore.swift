@@ -15,7 +15,9 @@
 ///    recursive; ephemeral keys have no children (`ephemeralChildren`).
 /// 4. **Records** (``Record``) carry the value, a per-key `version` (0 at creation, +1 per set,
 ///    the same on every backend) and store-wide `createRevision` / `modRevision`, totally ordered
-///    within one store and usable as fencing tokens; never compare them across stores.
+///    within one store and usable as fencing tokens; never compare them across stores. An
+///    ephemeral key's `ownerSession` is the `sessionID` of the session it belongs to (`nil` for a
+///    persistent key), so a handle can tell its own ephemeral key from another's.
 /// 5. **Operations:** get, exists, create (persistent, ephemeral, sequential, both), set and
 ///    delete (optionally at a version; delete optionally recursive), children, walk, and
 ///    ``transaction(_:)``: all or nothing, saying which operation failed and why, within

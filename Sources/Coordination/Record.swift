@@ -14,14 +14,24 @@ public struct Record: Sendable, Hashable {
     public var modRevision: Int64
     /// `true` when the key belongs to a session and vanishes when that session ends.
     public var isEphemeral: Bool
+    /// For an ephemeral key, the session it belongs to, spelled exactly as that backend spells
+    /// ``SessionEvent/sessionID`` (ZooKeeper's ephemeral owner, etcd's lease, the memory store's
+    /// session); `nil` for a persistent key. The same on every path that yields the record, and
+    /// as seen from any handle: so a handle can tell its own ephemeral key from another's with
+    /// the same value (contract clause 4).
+    public var ownerSession: String?
 
-    public init(key: Key, value: [UInt8], version: Int64, createRevision: Int64, modRevision: Int64, isEphemeral: Bool) {
+    public init(
+        key: Key, value: [UInt8], version: Int64, createRevision: Int64, modRevision: Int64, isEphemeral: Bool,
+        ownerSession: String? = nil
+    ) {
         self.key = key
         self.value = value
         self.version = version
         self.createRevision = createRevision
         self.modRevision = modRevision
         self.isEphemeral = isEphemeral
+        self.ownerSession = ownerSession
     }
 
     /// The value decoded as UTF-8 (invalid bytes replaced), for text values.

@@ -290,6 +290,7 @@ extension Record {
     init(_ node: MemoryNode, at key: Key) {
         self.init(
             key: key, value: node.value, version: node.version, createRevision: node.createRevision,
-            modRevision: node.modRevision, isEphemeral: node.isEphemeral)
+            modRevision: node.modRevision, isEphemeral: node.isEphemeral,
+            ownerSession: node.isEphemeral ? MemoryStore.name(node.owner) : nil)
     }
 }

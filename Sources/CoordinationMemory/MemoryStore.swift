@@ -59,7 +59,8 @@ public final class MemoryStore: CoordinationStore {
         startSession(after: old)
     }
 
-    private static func name(_ id: UInt64) -> String { "memory-\(id)" }
+    /// How a session is spelled in ``SessionEvent/sessionID`` and ``Record/ownerSession``.
+    static func name(_ id: UInt64) -> String { "memory-\(id)" }
 
     // MARK: Test hooks
 

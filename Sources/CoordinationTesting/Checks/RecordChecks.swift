@@ -76,6 +76,55 @@ extension ConformanceSuite {
                 try expectEqual(read.isEphemeral, mode.isEphemeral, "isEphemeral of a \(mode.rawValue) key read by another handle")
             }
         },
+        ConformanceCheck("record-ephemeral-owner-session", clause: 4, "ownerSession of an ephemeral or ephemeral-sequential key is the sessionID of the handle that created it: as created, set, read by another handle, walked, returned by a transaction and seen through a watch's snapshot and events; a persistent or sequential key's is nil; once the session expired, a new ephemeral key names the new session.") { ctx in
+            let store = try await ctx.open()
+            let reader = try await ctx.open()
+            let events = ctx.sessionEvents(store)
+            let mine = try await events.next("the current session state").sessionID
+            try expect(!mine.isEmpty && mine != reader.session.sessionID, "two handles have distinct session ids, got \(mine) and \(reader.session.sessionID)")
+            let folder = try Key("/owner")
+            let early = try await store.create(folder.child("early"), value: [], mode: .ephemeral)
+            let watch = ctx.watch(reader, folder, scope: .subtree)
+            let snapshot = try await watch.snapshot()
+            try expectEqual(snapshot.first { $0.key == early.key }?.ownerSession, mine, "ownerSession of \(early.key) in a watch's snapshot")
+            // A dictionary of optionals: `updateValue` keeps a nil owner as an entry.
+            var expected: [Key: String?] = [early.key: mine]
+            for mode in CreateMode.allCases {
+                let owner = mode.isEphemeral ? mine : nil
+                let created = try await store.create(try folder.child(mode.rawValue), value: [], mode: mode)
+                try expectEqual(created.ownerSession, owner, "ownerSession of a created \(mode.rawValue) key")
+                let read = try require(try await reader.get(created.key), "\(created.key) from another handle")
+                try expectEqual(read.ownerSession, owner, "ownerSession of a \(mode.rawValue) key read by another handle")
+                let set = try await reader.set(created.key, value: bytes("set"), ifVersion: nil)
+                try expectEqual(set.ownerSession, owner, "ownerSession of a \(mode.rawValue) key set by another handle")
+                expected.updateValue(owner, forKey: created.key)
+            }
+            let results = try await store.transaction([
+                .create(try folder.child("in-transaction"), value: [], mode: .ephemeral),
+                .set(early.key, value: bytes("set"), ifVersion: 0),
+                .create(try folder.child("persistent-in-transaction"), value: [], mode: .persistent),
+            ])
+            let transacted = [results[0].createdRecord, results[1].setRecord, results[2].createdRecord].compactMap { $0 }
+            try expectEqual(transacted.map(\.ownerSession), [mine, mine, nil], "ownerSession of a transaction's created, set and created persistent keys")
+            expected.updateValue(mine, forKey: transacted[0].key)
+            expected.updateValue(nil, forKey: transacted[2].key)
+            var walked: [Key: String?] = [:]
+            for try await record in reader.walk(folder) where record.key != folder { walked.updateValue(record.ownerSession, forKey: record.key) }
+            try expectEqual(walked, expected, "ownerSession of every key walked by another handle")
+            let keys = Set(expected.keys)
+            try await watch.until("every key in the watch") { state in keys.isSubset(of: state.keys) }
+            try expectEqual(
+                Dictionary(uniqueKeysWithValues: keys.map { ($0, watch.state[$0]!.ownerSession) }), expected,
+                "ownerSession of every key seen through a watch")
+
+            try await ctx.harness.expireSession(of: store)
+            _ = try await events.until(.expired, sameSession: mine)
+            let renewed = try await events.until(.connected).sessionID
+            try expect(renewed != mine, "a new session after the expiry, got \(renewed) again")
+            let later = try await store.create(try folder.child("later"), value: [], mode: .ephemeral)
+            try expectEqual(later.ownerSession, renewed, "ownerSession of an ephemeral key created in the new session")
+            try expectEqual(try await reader.get(later.key)?.ownerSession, renewed, "ownerSession of that key read by another handle")
+        },
         ConformanceCheck("record-get-missing-nil", clause: 4, "get of a missing key (and of a key under a missing parent) returns nil.") { ctx in
             let store = try await ctx.open()
             try expect(try await store.get(try Key("/missing")) == nil, "get of a missing key must be nil")

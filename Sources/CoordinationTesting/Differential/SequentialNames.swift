@@ -50,6 +50,6 @@ struct HandleView {
     func absolute(_ record: Record) -> Record {
         Record(
             key: absolute(record.key), value: record.value, version: record.version, createRevision: record.createRevision,
-            modRevision: record.modRevision, isEphemeral: record.isEphemeral)
+            modRevision: record.modRevision, isEphemeral: record.isEphemeral, ownerSession: record.ownerSession)
     }
 }
