@@ -28,14 +28,30 @@ public struct Membership: Sendable {
     }
 
     /// Joins as `id` until ``leave(id:)`` or the session ends.
+    ///
+    /// A create whose reply is lost (`connectionLoss`, `timeout`) may have made the member: the
+    /// join then tries again while the session that sent it may live, and a member it finds
+    /// owned by that session (``Record/ownerSession``) with this call's metadata is the one it
+    /// made, and is returned. Cancelled meanwhile, it removes that member if it finds it.
     /// - Throws: `nodeExists` when a live member already uses `id`: so does the member of a
     ///   process that ended without leaving (killed, crashed), until its session expires, within
     ///   its TTL; `invalidKey` for an id that is not a valid key segment; `valueTooLarge` for
-    ///   metadata over the store's value limit.
+    ///   metadata over the store's value limit; a failure before any create could land, as is;
+    ///   after a lost reply, the last failure once the session that sent it has ended (and the
+    ///   member with it) or is out of contact for longer than it can last.
     @discardableResult
     public func join(id: String, metadata: [UInt8] = []) async throws -> Member {
-        let record = try await store.create(try group.child(id), value: metadata, mode: .ephemeral)
-        return Member(id: id, metadata: record.value, joinedRevision: record.createRevision)
+        let session = store.session.sessionID
+        var unsure: UnsureJoin?
+        do {
+            // The `.join` loop ends with a member or an error: `nil` is only for `stayJoined`.
+            guard let member = try await join(id: id, metadata: { metadata }, in: session, previous: nil, unsure: &unsure, caller: .join)
+            else { throw CoordinationError(.sessionExpired, "the session ended before member \(id) joined group \(group)") }
+            return member
+        } catch {
+            if let unsure, Task.isCancelled { await leave(unsure, id: id) }
+            throw error
+        }
     }
 
     /// Replaces `member`'s metadata, provided it is still that membership (joined at the same
@@ -124,32 +140,30 @@ public struct Membership: Sendable {
         // Only what this call joined is left: a join refused because another live member holds
         // the id must not end that member's membership on the way out.
         var membership: Member?
-        // The values of joins whose outcome is unknown (the reply was lost): one may have made
-        // the member without our hearing of it, before a cancellation cut the retry short.
-        var unsure: Set<[UInt8]> = []
+        // The joins whose outcome is unknown (the reply was lost): one may have made the member
+        // without our hearing of it, before a cancellation cut the retry short.
+        var unsure: UnsureJoin?
         // Through store errors, while the session that made it may live: one failed try left the
         // member listed for as long as the handle stayed open. Out of contact for longer than the
         // session can last, again once contact is back in that session (a server may have kept
         // it): the member stayed listed, and its id refused to every join, for as long as the
         // session lived. That late removal reads the member's creation first, as `leave(_:)`
         // does, so a later member under the same id is not taken (but in the round trip that
-        // method describes). A member of unknown outcome, known by its value alone, is not removed
-        // late: a later join with the same metadata would pass for it.
+        // method describes). A member of unknown outcome is known by its owner session and value:
+        // another handle's member with the same metadata is not taken for it.
         func leaveWhatWasMade() async {
             if let membership, let joinedSession {
                 await StoreFailure.retryingUntilSessionEnds(in: store, by: joinedSession) { try await leave(membership) }
             }
-            if !unsure.isEmpty {
-                await StoreFailure.retryingWhileHeld(in: store, by: store.session.sessionID) { [unsure] in
-                    try await leave(id: id, ifEphemeralWithValueIn: unsure)
-                }
-            }
+            if let unsure { await leave(unsure, id: id) }
         }
         do {
             for await event in store.sessionEvents() {
                 try Task.checkCancellation()
                 guard event.state == .connected || event.state == .reconnected, event.sessionID != joinedSession else { continue }
-                if let member = try await join(id: id, metadata: metadata, in: event, previous: membership, unsure: &unsure) {
+                if let member = try await join(
+                    id: id, metadata: metadata, in: event.sessionID, previous: membership, unsure: &unsure, caller: .stayJoined)
+                {
                     joinedSession = event.sessionID
                     membership = member
                     joined(member, event.sessionID)
@@ -166,63 +180,113 @@ public struct Membership: Sendable {
         throw CoordinationError.closed()
     }
 
-    /// Deletes member `id` if it is ephemeral with one of `values`: what a join whose reply was
-    /// lost would have made (the test a retried join uses to recognise its own member).
-    private func leave(id: String, ifEphemeralWithValueIn values: Set<[UInt8]>) async throws {
-        let key = try group.child(id)
-        guard let existing = try await store.get(key), existing.isEphemeral, values.contains(existing.value) else { return }
-        do {
-            try await store.delete(key, ifVersion: existing.version, recursive: false)
-        } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {}
+    /// Joins whose reply was lost, in one session: any of them may have made the member.
+    struct UnsureJoin {
+        /// The session the creates were sent in: a member they made belongs to it.
+        var session: String
+        /// What they wrote: the metadata may change between tries.
+        var values: Set<[UInt8]>
+
+        /// Whether `record` is what one of these joins would have made.
+        func made(_ record: Record) -> Bool {
+            record.isEphemeral && record.ownerSession == session && values.contains(record.value)
+        }
     }
 
-    /// Joins for the session of `event`, through failures that may pass; `nil` when that
-    /// session ended first (the next session's event joins again).
+    /// Who runs the shared join loop, which says how long it keeps trying.
+    enum JoinCaller {
+        /// ``join(id:metadata:)``: a failure is thrown unless a create may have landed, and the
+        /// tries end with the session that sent it (or once it is out of contact too long).
+        case join
+        /// ``stayJoined(id:metadata:joined:)``: every failure that may pass is waited out while
+        /// the handle has the session; the next session's event joins again.
+        case stayJoined
+
+        func waitsOut(anyFailureWhen mayHaveJoined: Bool) -> Bool { self == .stayJoined || mayHaveJoined }
+
+        func keepsTrying(_ current: SessionEvent, in sessionID: String) -> Bool {
+            switch self {
+            case .join: SequentialQueue.mayStillHold(current, sessionID)
+            case .stayJoined: current.sessionID == sessionID
+            }
+        }
+    }
+
+    /// Removes the member that `unsure` may have made (owned by its session, with one of its
+    /// values), through store errors until that session ends: nothing another handle made can
+    /// match. A later join of the same id on this handle, in that session, with the same
+    /// metadata, could (it is refused as the id taken while this member is there).
+    private func leave(_ unsure: UnsureJoin, id: String) async {
+        await StoreFailure.retryingUntilSessionEnds(in: store, by: unsure.session) {
+            let key = try group.child(id)
+            guard let existing = try await store.get(key), unsure.made(existing) else { return }
+            do {
+                try await store.delete(key, ifVersion: existing.version, recursive: false)
+            } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {}
+        }
+    }
+
+    /// Joins in session `sessionID` through failures that may pass (which ones, and how long,
+    /// `caller` says); `nil` when that session ended first (for `stayJoined`, the next
+    /// session's event joins again). A lost reply is resolved by reading the member: one owned
+    /// by `sessionID` holding metadata this call wrote is the one it made.
     /// - Parameters:
     ///   - previous: the member an earlier session's join made, if any.
-    ///   - unsure: gets the value of each try whose outcome is unknown; emptied once the
-    ///     outcome is known.
+    ///   - unsure: gets the session and value of each try whose outcome is unknown; `nil` once
+    ///     the outcome is known.
+    /// - Throws: for `.join`, the last failure when the session ended after a lost reply.
     private func join(
-        id: String, metadata: @Sendable () -> [UInt8], in event: SessionEvent, previous: Member?, unsure: inout Set<[UInt8]>
+        id: String, metadata: @Sendable () -> [UInt8], in sessionID: String, previous: Member?, unsure: inout UnsureJoin?,
+        caller: JoinCaller
     ) async throws -> Member? {
         let key = try group.child(id)
         // Whether an earlier try of this join may have created the member without our hearing
         // of it. Not merely because the session reconnected: a handle that was out of contact
-        // before this call made nothing, and a member found then is another's (with the same
-        // metadata it passed for ours, and was deleted on leaving).
+        // before this call made nothing, and a member found then is another call's.
         var mayHaveJoined = false
         // What the tries wrote: the metadata may change between them.
         var tried: Set<[UInt8]> = []
         var backoff = Backoff()
+        func mayGoOn(after error: any Error) async throws -> Bool {
+            try await backoff.pause()
+            if caller.keepsTrying(store.session, in: sessionID) { return true }
+            if caller == .join { throw error }
+            return false
+        }
         while true {
             let metadata = metadata()
             tried.insert(metadata)
             do {
-                let member = try await join(id: id, metadata: metadata)
-                unsure = []
-                return member
+                let record = try await store.create(key, value: metadata, mode: .ephemeral)
+                unsure = nil
+                return Member(id: id, metadata: record.value, joinedRevision: record.createRevision)
             } catch let error as CoordinationError where error.code == .nodeExists {
+                // A plain join that cannot have made it, and has no earlier member: another's.
+                guard caller == .stayJoined || mayHaveJoined else { throw error }
                 // Still there from this session (a reconnect, or a try whose reply was lost), or
                 // held by someone else: say so. Which one cannot be told without reading it: a
                 // failed read is tried again, not taken for someone else's member.
                 let existing: Record?
                 do {
                     existing = try await store.get(key)
-                } catch where StoreFailure.mayPass(error, store: store) {
-                    try await backoff.pause()
-                    guard store.session.sessionID == event.sessionID else { return nil }
+                } catch where StoreFailure.mayPass(error, store: store) && caller.waitsOut(anyFailureWhen: mayHaveJoined) {
+                    guard try await mayGoOn(after: error) else { return nil }
                     continue
                 }
                 // Gone since the create (its holder left): create again.
                 guard let existing else { continue }
-                if mayHaveJoined, existing.isEphemeral, tried.contains(existing.value) {
-                    unsure = []
+                if mayHaveJoined, existing.isEphemeral, existing.ownerSession == sessionID, tried.contains(existing.value) {
+                    unsure = nil
                     return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
                 }
                 if let previous, existing.isEphemeral, existing.createRevision == previous.joinedRevision {
                     // The member an earlier join made, whose create landed after its session
-                    // ended, in this one (or in the ended one, its key about to go): which session
-                    // holds it cannot be read, so it is made again, surely in this session.
+                    // ended: in this session it is kept; in the ended one its key is about to
+                    // go, so it is made again, surely in this session.
+                    if existing.ownerSession == sessionID {
+                        unsure = nil
+                        return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
+                    }
                     do {
                         try await store.delete(key, ifVersion: existing.version, recursive: false)
                     } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
@@ -239,11 +303,14 @@ public struct Membership: Sendable {
                     key: key)
             } catch where StoreFailure.mayPass(error, store: store) {
                 let code = (error as? CoordinationError)?.code
-                if code == .connectionLoss || code == .timeout { unsure.insert(metadata) }
-                mayHaveJoined = mayHaveJoined || code == .connectionLoss || code == .timeout
+                if code == .connectionLoss || code == .timeout {
+                    if unsure?.session != sessionID { unsure = UnsureJoin(session: sessionID, values: []) }
+                    unsure?.values.insert(metadata)
+                    mayHaveJoined = true
+                }
+                guard caller.waitsOut(anyFailureWhen: mayHaveJoined) else { throw error }
                 logger.warning("joining the group failed; trying again", metadata: ["group": "\(group)", "member": "\(id)", "error": "\(error)"])
-                try await backoff.pause()
-                guard store.session.sessionID == event.sessionID else { return nil }
+                guard try await mayGoOn(after: error) else { return nil }
             }
         }
     }
