@@ -23,6 +23,12 @@ enum JobsFile {
         if let problem = StrictJSON.problem(in: bytes) {
             throw CoordinationError(.invalidConfiguration, "\(source) is not valid JSON: \(problem)")
         }
+        if let wrapped = wrapperKey(of: parsed) {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "\(source) holds an object with the jobs in its \"\(wrapped)\" array: a jobs file is that array itself; "
+                    + "write [{\"id\": …}, …] with no {\"\(wrapped)\": …} around it")
+        }
         // One job object is accepted as well as an array of them.
         let objects: [Any] = (parsed as? [Any]) ?? [parsed]
         var specs: [JobSpec] = []
@@ -54,11 +60,30 @@ enum JobsFile {
                 throw CoordinationError(.invalidConfiguration, "\(source): \(name): \(describe(error))")
             }
         }
-        let ids = specs.map(\.id)
-        if let duplicate = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) {
-            throw CoordinationError(.invalidConfiguration, "\(source): job \(duplicate) is defined twice")
+        if let problem = repeatedIDProblem(specs.map(\.id)) {
+            throw CoordinationError(.invalidConfiguration, "\(source): \(problem)")
         }
         return specs
+    }
+
+    /// The first id given to more than one job, with the positions (1-based, as other messages
+    /// count jobs) of every job that has it: in a long file "defined twice" alone leaves the
+    /// reader searching, and which one to rename is theirs to choose.
+    static func repeatedIDProblem(_ ids: [String]) -> String? {
+        guard let repeated = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) else { return nil }
+        let positions = ids.indices.filter { ids[$0] == repeated }.map { "#\($0 + 1)" }
+        let listed = positions.dropLast().joined(separator: ", ") + " and " + positions[positions.count - 1]
+        return "job \(repeated) is defined \(positions.count == 2 ? "twice" : "\(positions.count) times"), as jobs \(listed); "
+            + "an id names one job: give each its own id, or remove the extra ones"
+    }
+
+    /// The key of a lone object that holds the jobs array rather than a job (`{"jobs": […]}`,
+    /// as some tools wrap a list), so that it is told apart from a job with an unknown field.
+    private static func wrapperKey(of parsed: Any) -> String? {
+        guard let object = parsed as? [String: Any], object["id"] == nil, object.count == 1,
+            let (key, value) = object.first, let array = value as? [Any], array.contains(where: { $0 is [String: Any] })
+        else { return nil }
+        return key
     }
 
     /// What a file that parses but holds no job (`[]`) is told.
