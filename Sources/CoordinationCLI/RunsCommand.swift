@@ -37,11 +37,17 @@ struct RunsCommand: AsyncParsableCommand {
         }
         SchedulerTables.print(
             ["JOB", "RUN", "WORKER", "TOKEN", "STATUS", "ATTEMPT", "SCHEDULED", "STARTED", "FINISHED", "MESSAGE"],
-            rows.map { row in
-                [row.job, row.run ?? "-", row.worker ?? "-", row.token.map(String.init) ?? "-", SchedulerTables.status(row.status),
-                    row.attempt.map(String.init) ?? "-", row.scheduledAt.map(JobsTable.shortTime) ?? "-",
-                    row.startedAt.map(JobsTable.shortTime) ?? "-", row.finishedAt.map(JobsTable.shortTime) ?? "-",
-                    row.message.map { $0.replacingOccurrences(of: "\n", with: " ") } ?? ""]
-            })
+            rows.map(Self.tableCells))
+    }
+
+    /// One run's cells in the table. A run with no message shows `-` there as every other empty
+    /// cell does: an empty last cell left the row ending in the padding of FINISHED, one word
+    /// short of the header for `awk`, `column -t` and `cut`.
+    static func tableCells(_ row: RunRow) -> [String] {
+        let message = row.message.map { $0.replacingOccurrences(of: "\n", with: " ") } ?? ""
+        return [row.job, row.run ?? "-", row.worker ?? "-", row.token.map(String.init) ?? "-", SchedulerTables.status(row.status),
+            row.attempt.map(String.init) ?? "-", row.scheduledAt.map(JobsTable.shortTime) ?? "-",
+            row.startedAt.map(JobsTable.shortTime) ?? "-", row.finishedAt.map(JobsTable.shortTime) ?? "-",
+            message.allSatisfy(\.isWhitespace) ? "-" : message]
     }
 }
