@@ -6,7 +6,8 @@ struct KVTree: AsyncParsableCommand {
         commandName: "tree",
         abstract: "Print a key and everything beneath it, indented, with versions.",
         discussion: """
-            Values are shown quoted when they are short text, as a byte count otherwise. With \
+            Values are shown quoted when they are text of at most 60 characters (a line break \
+            escaped as \\n, so each key stays one line), as a byte count otherwise. With \
             --json prints every record as a JSON object, one per line, parents first. Fails with \
             status 2 when the key does not exist.
 

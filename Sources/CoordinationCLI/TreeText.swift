@@ -17,14 +17,13 @@ enum TreeText {
         return text
     }
 
-    /// A short, single-line rendering of a value: quoted text (`\\` and `\"` escaped), or its size when it is binary or long.
+    /// A short, single-line rendering of a value: text of at most 60 characters quoted and
+    /// escaped (see ``EscapedText``: a two-line `"a\nb"` shows as text, as `coord members` shows
+    /// metadata), or its size when it is not UTF-8 or longer.
     static func preview(_ value: [UInt8]) -> String {
         let limit = 60
-        guard value.count <= limit * 4, let text = String(validating: value, as: UTF8.self),
-            text.count <= limit,
-            !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        guard value.count <= limit * 4, let text = String(validating: value, as: UTF8.self), text.count <= limit
         else { return "<\(value.count) bytes>" }
-        // Escaped as in a Swift or JSON string, so that `say "hi" \x` reads back unambiguously.
-        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        return EscapedText.quoted(text)
     }
 }

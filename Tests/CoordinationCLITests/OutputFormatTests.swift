@@ -76,6 +76,19 @@ struct OutputFormatTests {
         #expect(TreeText.preview(Array(#"say "hi" \x"#.utf8)) == #""say \"hi\" \\x""#)
     }
 
+    /// Short text with a line break or a tab showed as `<3 bytes>`, as if binary, where `coord
+    /// members` shows the same bytes as `"x\ny"`: it is quoted and escaped, so still one line.
+    @Test("short text with a line break, a tab or a line separator in a tree value is shown escaped, not as a byte count")
+    func treeValueWithControlCharactersIsText() {
+        #expect(TreeText.preview(Array("x\ny".utf8)) == #""x\ny""#)
+        #expect(TreeText.preview(Array("a\tb\r\n".utf8)) == #""a\tb\r\n""#)
+        #expect(TreeText.preview(Array("e\u{2028}f\u{7}".utf8)) == #""e\u{2028}f\u{7}""#)
+        #expect(TreeText.preview(Array("x\ny".utf8)) == MemberText.metadata(Array("x\ny".utf8)))
+        // Not UTF-8, or longer than 60 characters: the size, as before.
+        #expect(TreeText.preview([0xFF, 0x0A, 0x00]) == "<3 bytes>")
+        #expect(TreeText.preview(Array(String(repeating: "a\n", count: 31).utf8)) == "<62 bytes>")
+    }
+
     @Test("the README's exit status table is ExitStatus's, row for row, with the usage status last")
     func readmeExitStatusTable() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md")
