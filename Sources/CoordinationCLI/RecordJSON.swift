@@ -9,6 +9,9 @@ struct RecordJSON: Encodable {
     var createRevision: Int64
     var modRevision: Int64
     var ephemeral: Bool
+    /// The session an ephemeral key belongs to (absent for a persistent key): which process
+    /// holds a member, a lock entry or a claim.
+    var ownerSession: String?
 
     init(_ record: Record) {
         key = record.key.path
@@ -17,6 +20,7 @@ struct RecordJSON: Encodable {
         createRevision = record.createRevision
         modRevision = record.modRevision
         ephemeral = record.isEphemeral
+        ownerSession = record.ownerSession
     }
 }
 
