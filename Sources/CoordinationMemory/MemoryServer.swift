@@ -226,6 +226,11 @@ public final class MemoryServer: Sendable {
 
 extension MemoryServer.State {
     mutating func apply(_ steps: [MemoryTree.Step], namespace: Key) throws(CoordinationError) -> [MemoryTree.StepResult] {
+        // A write that went out in a session that has ended since, as on a server: an ephemeral
+        // key made for it would belong to no live session, and nothing would ever remove it.
+        for case .create(_, _, let mode, let owner) in steps where mode.isEphemeral && sessions[owner] == nil {
+            throw CoordinationError(.sessionExpired, "the session ended before this write: its ephemeral keys are gone")
+        }
         let (results, changes) = try tree.apply(steps, namespace: namespace)
         notify(changes)
         return results

@@ -30,11 +30,17 @@ public final class MemoryStore: CoordinationStore {
         self.handleID = server.makeHandleID()
         self.sessionBroadcast = Broadcast(
             SessionEvent(state: .connected, sessionID: "", ttl: ttl, lastContact: .now))
-        startSession(after: nil)
+        startSession()
     }
 
-    /// Opens a new session and reports it: `connected`, after an `expired` when one ended.
-    private func startSession(after expired: UInt64?) {
+    /// Opens the first session and reports it `connected`.
+    private func startSession() {
+        guard let id = openSession() else { return }
+        announce(id)
+    }
+
+    /// Opens a new session and makes it the handle's; `nil` when the handle is closed.
+    private func openSession() -> UInt64? {
         let id = server.openSession(handle: handleID, ttl: ttl) { [weak self] in
             self?.sessionDidExpire()
         }
@@ -45,19 +51,30 @@ public final class MemoryStore: CoordinationStore {
         }
         guard proceed else {
             server.close(session: id, handle: handleID)
-            return
+            return nil
         }
         logger.debug("memory session started", metadata: ["session": "\(id)"])
+        return id
+    }
+
+    private func announce(_ id: UInt64) {
         sessionBroadcast.send(SessionEvent(state: .connected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
     }
 
+    /// The new session is the handle's before `expired` is reported: a caller that creates its
+    /// ephemeral keys again on reading it gets them in the new session (clause 7). Reported
+    /// first, a create could still go out in the ended one and, refused, fail for nothing.
     private func sessionDidExpire() {
         let old: UInt64? = handle.withLock { $0.closed ? nil : $0.sessionID }
         guard let old else { return }
         let lastContact = sessionBroadcast.current.lastContact
+        let new = openSession()
         sessionBroadcast.send(SessionEvent(state: .expired, sessionID: Self.name(old), ttl: ttl, lastContact: lastContact))
-        startSession(after: old)
+        if let new { announce(new) }
     }
+
+    /// The handle's session now, as the server numbers it.
+    var sessionNumber: UInt64 { handle.withLock { $0.sessionID } }
 
     /// How a session is spelled in ``SessionEvent/sessionID`` and ``Record/ownerSession``.
     static func name(_ id: UInt64) -> String { "memory-\(id)" }

@@ -1,5 +1,5 @@
 import Coordination
-import CoordinationMemory
+@testable import CoordinationMemory
 import Testing
 
 /// Behaviour specific to the embedded store's simulated network and injectable clock; the
@@ -32,6 +32,26 @@ import Testing
         #expect(reconnected?.sessionID != first?.sessionID)
         #expect(try await observer.exists(Key("/lock")) == false)
         #expect(try await store.exists(Key("/lock")) == false)
+    }
+
+    /// A create that went out in a session that has ended since (it read the handle's session
+    /// just before the expiry) made a key owned by no live session, which nothing removed: the
+    /// conformance check of clause 7 waited for it in vain under load. It is refused, as servers do.
+    @Test func anEphemeralCreateInAnEndedSessionIsRefused() async throws {
+        let server = MemoryServer(clock: clock)
+        let store = try await server.connect(sessionTTL: .seconds(5))
+        defer { Task { await store.close() } }
+        let ended = store.sessionNumber
+        await store.expireSession()
+        let key = try Key("/late")
+        #expect(throws: CoordinationError.self) {
+            try server.withTree { state throws(CoordinationError) in
+                _ = try state.apply([.create(key, value: [], mode: .ephemeral, owner: ended)], namespace: .root)
+            }
+        }
+        #expect(try await store.exists(key) == false, "no key of the ended session")
+        let made = try await store.create(key, value: [], mode: .ephemeral)
+        #expect(made.ownerSession == store.session.sessionID && made.ownerSession != MemoryStore.name(ended))
     }
 
     @Test func reconnectWithinTTLKeepsEphemeralsAndResyncsWatches() async throws {
