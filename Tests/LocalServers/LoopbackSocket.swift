@@ -53,18 +53,26 @@ public enum LoopbackSocket {
         return fd
     }
 
+    /// Sends every byte, through short writes and interruptions; `false` once the peer is gone.
+    static func sendAll(_ bytes: some Collection<UInt8>, to socket: Int32) -> Bool {
+        let bytes = Array(bytes)
+        var sent = 0
+        while sent < bytes.count {
+            // MSG_NOSIGNAL: a peer that went away must end the link, not the test process (SIGPIPE).
+            let written = bytes.withUnsafeBytes { send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return false }
+            sent += written
+        }
+        return true
+    }
+
     /// Sends `request` to 127.0.0.1:`port` and returns everything it answers until it closes
     /// (or `timeout` passes without a byte); `nil` when nothing could be sent.
     public static func exchange(port: Int, request: [UInt8], timeout: Duration) -> [UInt8]? {
         guard let fd = connect(port: port, timeout: timeout) else { return nil }
         defer { close(fd) }
-        var sent = 0
-        while sent < request.count {
-            let written = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL)) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return nil }
-            sent += written
-        }
+        guard sendAll(request, to: fd) else { return nil }
         var reply: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {

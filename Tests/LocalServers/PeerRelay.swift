@@ -20,7 +20,7 @@ public final class PeerRelay: Sendable {
         var refusedSenders: Set<String> = []
         var isolated = false
         var stopped = false
-        var links: [Int: PeerLink] = [:]
+        var links: [Int: RelayLink] = [:]
         var nextLink = 0
 
         func refuses(_ sender: String?) -> Bool {
@@ -92,14 +92,14 @@ public final class PeerRelay: Sendable {
             setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &forever, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &forever, socklen_t(MemoryLayout<timeval>.size))
         }
-        let link = PeerLink(client: client, server: server, sender: Self.sender(in: head))
+        let link = RelayLink(client: client, server: server, sender: Self.sender(in: head))
         let id: Int? = state.withLock { state in
             guard !state.refuses(link.sender) else { return nil }
             defer { state.nextLink += 1 }
             state.links[state.nextLink] = link
             return state.nextLink
         }
-        guard let id, PeerLink.sendAll(head, to: server) else {
+        guard let id, LoopbackSocket.sendAll(head, to: server) else {
             link.closeBoth()
             return
         }
@@ -141,60 +141,5 @@ public final class PeerRelay: Sendable {
             return line.dropFirst("x-server-from:".count).trimmingCharacters(in: .whitespaces).lowercased()
         }
         return nil
-    }
-}
-
-/// One relayed peer connection.
-private final class PeerLink: Sendable {
-    let client: Int32
-    let server: Int32
-    let sender: String?
-    /// How many of the two directions still run; the last one closes both sockets.
-    private let running = Mutex(2)
-
-    init(client: Int32, server: Int32, sender: String?) {
-        self.client = client
-        self.server = server
-        self.sender = sender
-    }
-
-    func forward(from source: Int32, to destination: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = recv(source, &buffer, buffer.count, 0)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0, Self.sendAll(buffer[0..<count], to: destination) else { return }
-        }
-    }
-
-    static func sendAll(_ bytes: some Collection<UInt8>, to socket: Int32) -> Bool {
-        let bytes = Array(bytes)
-        var sent = 0
-        while sent < bytes.count {
-            // MSG_NOSIGNAL: a peer that went away must end the link, not the test process (SIGPIPE).
-            let written = bytes.withUnsafeBytes { send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return false }
-            sent += written
-        }
-        return true
-    }
-
-    /// Wakes both directions' blocking reads; the sockets stay open until both have returned.
-    func shutDown() {
-        _ = shutdown(client, Int32(SHUT_RDWR))
-        _ = shutdown(server, Int32(SHUT_RDWR))
-    }
-
-    func finishOneDirection() -> Bool {
-        running.withLock { count in
-            count -= 1
-            return count == 0
-        }
-    }
-
-    func closeBoth() {
-        close(client)
-        close(server)
     }
 }

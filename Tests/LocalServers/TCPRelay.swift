@@ -22,7 +22,7 @@ public final class TCPRelay: Sendable {
         /// How long each chunk of a server's reply waits before it goes on to the client.
         var replyDelay = Duration.zero
         var stopped = false
-        var links: [Int: Link] = [:]
+        var links: [Int: RelayLink] = [:]
         var nextLink = 0
     }
 
@@ -109,7 +109,7 @@ public final class TCPRelay: Sendable {
                 close(client)
                 continue
             }
-            let link = Link(client: client, server: server)
+            let link = RelayLink(client: client, server: server)
             let id: Int? = state.withLock { state in
                 // A cut may have come while we connected: it covers this link too.
                 guard !state.cut, !state.stopped else { return nil }
@@ -162,75 +162,3 @@ public final class TCPRelay: Sendable {
         return nil
     }
 }
-
-/// One relayed connection: the client's socket and the server's.
-private final class Link: Sendable {
-    let client: Int32
-    let server: Int32
-    /// How many of the two directions still run; the last one closes both sockets.
-    private let running = Mutex(2)
-    /// What arrives is dropped (``TCPRelay/freezeConnections()``).
-    private let frozen = Mutex(false)
-
-    func freeze() { frozen.withLock { $0 = true } }
-
-    init(client: Int32, server: Int32) {
-        self.client = client
-        self.server = server
-        var on: Int32 = 1
-        setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    /// Copies bytes until either side ends, then ends both (a half-open link is of no use here).
-    /// - Parameter delay: how long bytes wait before they are passed on. What arrives while
-    ///   they wait goes with them (the same burst, one delay): a reply sent in several segments
-    ///   is late by the delay, not by the delay for each segment.
-    func forward(from source: Int32, to destination: Int32, delay: () -> Duration = { .zero }) {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var flags: Int32 = 0
-        loop: while true {
-            let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, flags) }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && flags != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                flags = 0  // the burst is passed on: wait for the next one
-                continue
-            }
-            guard count > 0 else { break }
-            if frozen.withLock({ $0 }) { continue }
-            let wait = delay()
-            if wait > .zero && flags == 0 {
-                Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
-                flags = Int32(MSG_DONTWAIT)
-            }
-            var sent = 0
-            while sent < count {
-                // MSG_NOSIGNAL: a peer that went away must end the link, not the test process (SIGPIPE).
-                let written = buffer.withUnsafeBytes { send(destination, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL)) }
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { break loop }
-                sent += written
-            }
-        }
-        shutDown()
-    }
-
-    /// Wakes both directions' blocking reads; the sockets stay open until both have returned.
-    func shutDown() {
-        _ = shutdown(client, Int32(SHUT_RDWR))
-        _ = shutdown(server, Int32(SHUT_RDWR))
-    }
-
-    /// Returns `true` for the second direction to finish: its caller then closes both sockets.
-    func finishOneDirection() -> Bool {
-        running.withLock { count in
-            count -= 1
-            return count == 0
-        }
-    }
-
-    func closeBoth() {
-        close(client)
-        close(server)
-    }
-}
-
