@@ -33,7 +33,7 @@ struct JobsTable: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let rows = try await context.withScheduler { scheduler in
+        let (rows, note) = try await context.withScheduler { scheduler in
             var rows: [Row] = []
             let now = Date()
             for overview in try await scheduler.overview() {
@@ -47,8 +47,10 @@ struct JobsTable: AsyncParsableCommand {
                         activeRuns: active, lastOutcome: last?.outcome.rawValue,
                         lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
             }
-            return rows
+            return (rows, try await rows.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil)
         }
+        // After the output, as a reader of the terminal meets it.
+        defer { if let note { StandardStreams.writeError(note) } }
         if json {
             for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
             return

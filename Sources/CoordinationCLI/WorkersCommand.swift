@@ -28,18 +28,21 @@ struct WorkersCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let rows = try await context.withScheduler { scheduler in
+        let (rows, note) = try await context.withScheduler { scheduler in
             let workers = try await scheduler.workers()
             var load: [String: Int] = [:]
             for run in try await scheduler.allActiveRuns().values.joined() where run.record.status == .running {
                 if let worker = run.record.worker { load[worker, default: 0] += 1 }
             }
-            return workers.map { worker in
+            let rows = workers.map { worker in
                 Row(
                     id: worker.id, capacity: worker.info.capacity, weight: worker.info.weight, load: load[worker.id] ?? 0,
                     labels: worker.info.labels, handlers: worker.info.handlers, draining: worker.info.draining)
             }
+            return (rows, try await rows.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil)
         }
+        // After the output, as a reader of the terminal meets it.
+        defer { if let note { StandardStreams.writeError(note) } }
         if json {
             for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
             return
