@@ -39,7 +39,8 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                     .invalidConfiguration,
                     "store URL '\(StoreURL.redacted(text))' lacks the '//' after '\(scheme):'; write \(scheme)://…, \(shape)")
             }
-            throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has no scheme; \(shape)")
+            let fix = StoreURL.schemeSuggestion(for: text).map { "write \($0); " } ?? ""
+            throw CoordinationError(.invalidConfiguration, "store URL '\(StoreURL.redacted(text))' has no scheme; \(fix)\(shape)")
         }
         let scheme = String(text[..<schemeEnd.lowerBound]).lowercased()
         guard !scheme.isEmpty, scheme.unicodeScalars.allSatisfy(StoreURL.isSchemeCharacter) else {
@@ -123,6 +124,25 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// The well-known client port of each scheme whose hosts are servers: a host without a port
     /// gets it. (`memory://` names a store, not a server, and has none.)
     public static let defaultPorts: [String: Int] = ["zookeeper": 2181, "etcd": 2379, "etcds": 2379]
+
+    /// The URL meant by `text`, which has no scheme (`127.0.0.1:2379`, `localhost:2181/app`):
+    /// `etcd://…` when its ports are all etcd's, `zookeeper://…` when all ZooKeeper's, both forms
+    /// otherwise; `nil` when `text` with a scheme still would not parse (then it was not a host
+    /// list missing its scheme). The password, if any, is redacted.
+    static func schemeSuggestion(for text: String) -> String? {
+        let authority = text.prefix { $0 != "/" && $0 != "?" }
+        let hosts = authority.split(separator: "@").last.map { $0.split(separator: ",") } ?? []
+        let ports = Set(hosts.map { host in host.lastIndex(of: ":").map { Int(host[host.index(after: $0)...]) } ?? nil })
+        let schemes: [String] =
+            switch ports {
+            case [2379]: ["etcd"]
+            case [2181]: ["zookeeper"]
+            default: ["zookeeper", "etcd"]
+            }
+        let candidates = schemes.map { $0 + "://" + text }
+        guard !hosts.isEmpty, candidates.allSatisfy({ (try? StoreURL($0)) != nil }) else { return nil }
+        return candidates.map(redacted).joined(separator: " or ")
+    }
 
     private static func isSchemeCharacter(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {

@@ -58,15 +58,23 @@ struct CommandLineTests {
         }
     }
 
-    /// `etcd:/127.0.0.1:2379/app` was "has no scheme", though its scheme is right there.
+    /// `etcd:/127.0.0.1:2379/app` was "has no scheme", though its scheme is right there. A host
+    /// list with no scheme at all was refused without the URL to write: the port tells which
+    /// (2379 etcd, 2181 ZooKeeper), and without a known one both forms are given.
     @Test(
-        "a scheme short of its '//' is named as such; a URL without any scheme says so",
+        "a scheme short of its '//' is named as such; a URL without any scheme says so and suggests the URL by its port",
         arguments: [
             ("etcd:/127.0.0.1:2379/app", "store URL 'etcd:/127.0.0.1:2379/app' lacks the '//' after 'etcd:'; write etcd://…"),
             ("ZooKeeper:", "store URL 'ZooKeeper:' lacks the '//' after 'zookeeper:'; write zookeeper://…"),
-            ("127.0.0.1:2379", "store URL '127.0.0.1:2379' has no scheme"),
-            ("localhost:2181/app", "store URL 'localhost:2181/app' has no scheme"),
-            ("etcd//127.0.0.1:2379", "store URL 'etcd//127.0.0.1:2379' has no scheme"),
+            ("127.0.0.1:2379", "store URL '127.0.0.1:2379' has no scheme; write etcd://127.0.0.1:2379; expected"),
+            ("localhost:2181/app", "store URL 'localhost:2181/app' has no scheme; write zookeeper://localhost:2181/app; expected"),
+            ("h1:2181,h2:2181/app", "store URL 'h1:2181,h2:2181/app' has no scheme; write zookeeper://h1:2181,h2:2181/app; expected"),
+            ("db:7000/app", "store URL 'db:7000/app' has no scheme; write zookeeper://db:7000/app or etcd://db:7000/app; expected"),
+            ("h1:2181,h2:2379", "store URL 'h1:2181,h2:2379' has no scheme; write zookeeper://h1:2181,h2:2379 or etcd://h1:2181,h2:2379; expected"),
+            ("localhost", "store URL 'localhost' has no scheme; write zookeeper://localhost or etcd://localhost; expected"),
+            ("admin:s3cret@localhost:2379/app", "store URL 'admin:***@localhost:2379/app' has no scheme; write etcd://admin:***@localhost:2379/app; expected"),
+            // Not a host list short of its scheme: no URL to suggest.
+            ("etcd//127.0.0.1:2379", "store URL 'etcd//127.0.0.1:2379' has no scheme; expected"),
         ])
     func schemeWithoutSlashes(url: String, problem: String) async throws {
         let coord = try CoordProcess()
@@ -75,6 +83,7 @@ struct CommandLineTests {
         #expect(result.status == 7)
         #expect(result.stderrLines.count == 1 && result.stderr.hasPrefix("coord: " + problem), "\(result.stderr)")
         #expect(result.stderr.contains("expected scheme://host[:port]"), "\(result.stderr)")
+        #expect(!result.stderr.contains("s3cret"), "\(result.stderr)")
     }
 
     @Test("a 2 MB value on stdin is refused with its size and the limit, before any connection")
