@@ -311,7 +311,7 @@ struct RunCommand: AsyncParsableCommand {
             if let first = signal {
                 let later = Shutdown.name(of: number, after: first)
                 if Shutdown.laterSignalExitsAtOnce(number) { forceExit(later, number) }
-                await progress.note("coord: \(later): still stopping (SIGINT exits at once)")
+                await progress.note("coord: \(later): still stopping (\(Shutdown.laterCutShortHint))")
                 return
             }
             signal = number
@@ -320,7 +320,7 @@ struct RunCommand: AsyncParsableCommand {
             let grace = DurationText.format(RunCommand.gracePeriod)
             let after = onMemory ? "then they are stopped" : "then they go back to pending, for other workers"
             await progress.note(
-                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (SIGINT or Ctrl-C now exits at once)")
+                "coord: \(name): stopping; no new runs start, running commands have \(grace) to finish, \(after) (\(Shutdown.cutShortHint))")
         }
 
         /// Ends the process now. Its commands die with it (``ShellJobHandler/supervisor``); its
@@ -352,6 +352,19 @@ struct RunCommand: AsyncParsableCommand {
         /// process group, which cut `timeout 60 coord run` (or `coord worker`, or `coord migrate
         /// --follow`'s catch-up) short. One rule for every command that stops gracefully.
         static func laterSignalExitsAtOnce(_ number: Int32) -> Bool { number == SIGINT }
+
+        /// How a stop's first note says to cut it short. A SIGINT that coord's parent left ignored
+        /// (a script's background job) never reaches coord: offering it would leave the reader
+        /// sending signals that do nothing, so the note names SIGKILL.
+        static var cutShortHint: String {
+            InheritedSignals.wereIgnored(SIGINT)
+                ? "SIGINT was ignored when coord started, so only SIGKILL exits at once" : "SIGINT or Ctrl-C now exits at once"
+        }
+
+        /// ``cutShortHint`` for the note of a later signal.
+        static var laterCutShortHint: String {
+            InheritedSignals.wereIgnored(SIGINT) ? "SIGKILL exits at once; SIGINT is ignored" : "SIGINT exits at once"
+        }
     }
 
     /// A job none of this command's workers can run would wait forever (and `--until-idle` with

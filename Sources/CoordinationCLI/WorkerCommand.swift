@@ -103,13 +103,13 @@ struct WorkerCommand: AsyncParsableCommand {
                         if let first {
                             let later = RunCommand.Shutdown.name(of: signal.number, after: first)
                             if RunCommand.Shutdown.laterSignalExitsAtOnce(signal.number) { Self.exitAtOnce(signal.number, named: later) }
-                            StandardStreams.writeError("coord: \(later): still stopping (SIGINT exits at once)")
+                            StandardStreams.writeError("coord: \(later): still stopping (\(RunCommand.Shutdown.laterCutShortHint))")
                             continue
                         }
                         first = signal.number
                         StandardStreams.writeError(
                             "coord: \(name): stopping; no new runs start, running commands have \(DurationText.format(grace)) to finish, "
-                                + "then they go back to pending, for other workers (SIGINT or Ctrl-C now exits at once)")
+                                + "then they go back to pending, for other workers (\(RunCommand.Shutdown.cutShortHint))")
                         closer.stopping()
                         await group.triggerGracefulShutdown()
                     }
