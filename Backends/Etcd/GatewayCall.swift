@@ -36,6 +36,7 @@ struct GatewayCall {
     /// time-out, as a request that did not ask would have waited at the member.
     private let started = ContinuousClock.now
     private var leaderWait = Duration.milliseconds(50)
+    private var waitedForLeader = false
     /// Each endpoint that could not be reached, in turn: named together once all were tried.
     private var unreached: [(endpoint: String, failure: TransportFailure)] = []
 
@@ -49,11 +50,21 @@ struct GatewayCall {
     }
 
     /// The request to send now; `nil` once every endpoint was tried (throw ``exhausted``).
+    /// After a wait for a leader, a request has only what is left of the time-out: the call ends
+    /// within it even should a member then take the request and never answer (the session's
+    /// keep-alive counts on that to try again before its lease ends).
     mutating func nextRequest() -> GatewayRequest? {
         guard attempt < gateway.endpoints.count else { return nil }
+        var requestTimeout = timeout
+        if waitedForLeader {
+            // Curl counts in milliseconds, and a zero time-out would mean none.
+            let left = timeout - (ContinuousClock.now - started)
+            guard left >= .milliseconds(1) else { return nil }
+            requestTimeout = left
+        }
         index = (first + attempt) % gateway.endpoints.count
         return GatewayRequest(
-            baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: timeout,
+            baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: requestTimeout,
             sendsOnce: kind.sendsOnce)
     }
 
@@ -110,6 +121,7 @@ struct GatewayCall {
             if attempt >= gateway.endpoints.count, Self.isNoLeader(message), ContinuousClock.now - started + leaderWait < timeout {
                 // Every member refused: an election is under way (or quorum is lost). Go round again.
                 attempt = 0
+                waitedForLeader = true
                 defer { leaderWait = min(leaderWait * 2, .milliseconds(500)) }
                 return .waitForLeader(leaderWait)
             }

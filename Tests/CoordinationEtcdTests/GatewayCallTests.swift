@@ -1,5 +1,6 @@
 import CCurl
 import Coordination
+import Foundation
 import Logging
 import Testing
 
@@ -131,6 +132,30 @@ import Testing
         _ = late.nextRequest()
         guard case .next = late.handle(Self.noLeader), late.nextRequest() == nil else { Issue.record("no wait past the time-out"); return }
         #expect(late.exhausted.code == .unavailable && late.exhausted.message.contains("no leader"), "\(late.exhausted.message)")
+    }
+
+    /// A round after a wait for a leader has only what is left of the call's time-out: a member
+    /// that then takes the request and never answers must not hold the call for a whole time-out
+    /// more. The session's keep-alive against one endpoint counts on it: its time-out leaves the
+    /// next try, on a new connection, room before the lease ends.
+    @Test("after a wait for a leader, a request has only the time left")
+    func aRoundAfterAWaitHasOnlyTheTimeLeft() throws {
+        var call = GatewayCall(gateway: gateway, path: "/v3/lease/keepalive", payload: [], kind: .read, timeout: .seconds(5))
+        let first = call.nextRequest()
+        #expect(first?.timeout == .seconds(5), "the first round has the whole time-out")
+        guard case .waitForLeader = call.handle(Self.noLeader) else { Issue.record("no wait"); return }
+        let again = call.nextRequest()
+        #expect(again != nil, "another round after the wait")
+        #expect(again.map { $0.timeout > .zero && $0.timeout < .seconds(5) } == true, "\(String(describing: again?.timeout))")
+
+        var short = GatewayCall(gateway: gateway, path: "/v3/lease/keepalive", payload: [], kind: .read, timeout: .milliseconds(200))
+        _ = short.nextRequest()
+        guard case .waitForLeader = short.handle(Self.noLeader) else { Issue.record("no wait"); return }
+        // The time itself is what is tested: the call's time-out passes (a long wait, a slow thread).
+        Thread.sleep(forTimeInterval: 0.25)
+        let late = short.nextRequest()
+        #expect(late == nil, "a request with no time left")
+        #expect(short.exhausted.message.contains("no leader"), "\(short.exhausted.message)")
     }
 
     @Test func anEmptyReplyAfterAnAnswerDoesNotSuggestTLS() throws {
