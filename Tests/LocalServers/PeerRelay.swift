@@ -103,18 +103,7 @@ public final class PeerRelay: Sendable {
             link.closeBoth()
             return
         }
-        let finish: @Sendable () -> Void = { [self] in
-            link.shutDown()
-            guard link.finishOneDirection() else { return }
-            _ = state.withLock { $0.links.removeValue(forKey: id) }
-            link.closeBoth()
-        }
-        Thread.detachNewThread {
-            link.forward(from: link.server, to: link.client)
-            finish()
-        }
-        link.forward(from: link.client, to: link.server)
-        finish()
+        link.start { [self] in _ = state.withLock { $0.links.removeValue(forKey: id) } }
     }
 
     /// The bytes up to the end of the request head (and whatever followed them in the same reads);

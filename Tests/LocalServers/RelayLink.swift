@@ -22,6 +22,25 @@ final class RelayLink: Sendable {
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// Relays both ways, each direction on a thread of its own; once both have ended, closes both
+    /// sockets and calls `closed`.
+    /// - Parameter replyDelay: the delay of what the server sends (see ``forward(from:to:delay:)``).
+    func start(replyDelay: @escaping @Sendable () -> Duration = { .zero }, closed: @escaping @Sendable () -> Void) {
+        let finish: @Sendable () -> Void = { [self] in
+            guard finishOneDirection() else { return }
+            closed()
+            closeBoth()
+        }
+        Thread.detachNewThread { [self] in
+            forward(from: client, to: server)
+            finish()
+        }
+        Thread.detachNewThread { [self] in
+            forward(from: server, to: client, delay: replyDelay)
+            finish()
+        }
+    }
+
     /// Copies bytes until either side ends, then ends both (a half-open link is of no use here).
     /// - Parameter delay: how long bytes wait before they are passed on. What arrives while
     ///   they wait goes with them (the same burst, one delay): a reply sent in several segments
@@ -55,7 +74,7 @@ final class RelayLink: Sendable {
     }
 
     /// Returns `true` for the second direction to finish: its caller then closes both sockets.
-    func finishOneDirection() -> Bool {
+    private func finishOneDirection() -> Bool {
         running.withLock { count in
             count -= 1
             return count == 0

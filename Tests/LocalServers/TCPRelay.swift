@@ -124,18 +124,8 @@ public final class TCPRelay: Sendable {
                 link.closeBoth()
                 continue
             }
-            let finish: @Sendable () -> Void = { [self] in
-                guard link.finishOneDirection() else { return }
+            link.start(replyDelay: { [self] in state.withLock { $0.replyDelay } }) { [self] in
                 _ = state.withLock { $0.links.removeValue(forKey: id) }
-                link.closeBoth()
-            }
-            Thread.detachNewThread {
-                link.forward(from: link.client, to: link.server)
-                finish()
-            }
-            Thread.detachNewThread { [self] in
-                link.forward(from: link.server, to: link.client) { state.withLock { $0.replyDelay } }
-                finish()
             }
         }
     }
