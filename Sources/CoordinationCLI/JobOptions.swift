@@ -192,6 +192,13 @@ struct JobOptions: ParsableArguments {
                 throw CommandLineProblem("--at \(text): \(text.dropFirst()) \(problem.description)")
             }
         }
+        // A duration (`5m`) was meant from now, and wants its '+'; a negative one (`-5m`) is before now.
+        if DurationText.isNegativeNumber(text), DurationText.parse(String(text.dropFirst())) != nil {
+            throw CommandLineProblem("--at \(text) is a duration before now; a run is set for a time to come: \(forms)")
+        }
+        if DurationText.parse(text) != nil {
+            throw CommandLineProblem("--at \(text) is a duration, not a time: write +\(text) for \(text) from now; or \(forms)")
+        }
         do {
             return try JobTime.parse(text)
         } catch {
@@ -204,7 +211,9 @@ struct JobOptions: ParsableArguments {
     static func labels(_ text: String?, option: String) throws -> [String: String] {
         guard let text, !text.isEmpty else { return [:] }
         do {
-            return try LabelPairs.labels(text.split(separator: ","))
+            // Empty pairs kept: 'zone=eu,' is a stray comma (or a pair left out), refused as
+            // --shard-params refuses one, not passed over.
+            return try LabelPairs.labels(text.split(separator: ",", omittingEmptySubsequences: false))
         } catch {
             switch error {
             case .malformed(let pair, let why):

@@ -86,8 +86,12 @@ enum JobTime {
         func separator() -> Bool { literal("T") || literal("t") || literal(" ") }
         let notISO = Problem(description: "it is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SSZ)")
         guard let year = digits(4), literal("-"), let month = digits(2), literal("-"), let day = digits(2), separator(),
-            let hour = digits(2), literal(":"), let minute = digits(2), literal(":"), let second = digits(2)
+            let hour = digits(2), literal(":"), let minute = digits(2)
         else { throw notISO }
+        // `10:00` without its seconds is the likeliest slip: name it rather than the whole form.
+        guard literal(":"), let second = digits(2) else {
+            throw Problem(description: "its time of day has no seconds: write \(padded(hour)):\(padded(minute)):00")
+        }
         var fraction = 0.0
         if literal(".") {
             let start = index

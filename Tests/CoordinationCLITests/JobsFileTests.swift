@@ -283,6 +283,7 @@ struct JobsFileTests {
             ("2027-01-31T12:00:60Z", "second 60 is out of range (00-59; leap seconds are not taken)"),
             ("2027-01-31T12:00:00", "it has no time zone: end it with Z for UTC, or an offset like +01:00"),
             ("tomorrow", "it is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SSZ)"),
+            ("2027-01-31T12:30Z", "its time of day has no seconds: write 12:30:00"),
         ])
     func impossibleTime(text: String, problem: String) throws {
         let message = try #require(Self.refusal(#"{"id": "x", "command": "true", "schedule": {"kind": "once", "at": "\#(text)"}}"#))

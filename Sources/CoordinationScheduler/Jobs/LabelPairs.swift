@@ -42,7 +42,9 @@ package enum LabelPairs {
                 throw .spaced(pair: String(pair), written: parts.map(trimmed).joined(separator: "="))
             }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                let why = parts.count < 2 ? "has no '='" : parts[0].isEmpty ? "has no key before '='" : "has no value after '='"
+                let why =
+                    pair.isEmpty ? "is empty (a stray comma)"
+                    : parts.count < 2 ? "has no '='" : parts[0].isEmpty ? "has no key before '='" : "has no value after '='"
                 throw .malformed(pair: String(pair), why: why)
             }
             let key = String(parts[0])
