@@ -324,13 +324,17 @@ enum ShellJobHandler {
         return entries.contains { $0.group == group && $0.runs && kill($0.pid, 0) == 0 }
     }
 
-    /// The last ``tailLimit`` bytes of a stream, as text (a split character at the cut is dropped).
+    /// At most the last ``tailLimit`` bytes of a stream, as text: see ``OutputTail`` for how a cut shows.
     static func tail(of stream: SubprocessOutputSequence) async throws -> String {
         var kept: [UInt8] = []
+        var total = 0
         for try await buffer in stream {
-            buffer.withUnsafeBytes { kept.append(contentsOf: $0) }
+            buffer.withUnsafeBytes { bytes in
+                kept.append(contentsOf: bytes)
+                total += bytes.count
+            }
             if kept.count > 2 * tailLimit { kept.removeFirst(kept.count - tailLimit) }
         }
-        return HistoryEntry.tail(ofUTF8: kept)
+        return OutputTail.text(ofLast: kept, total: total, limit: tailLimit)
     }
 }

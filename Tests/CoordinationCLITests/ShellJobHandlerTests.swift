@@ -113,16 +113,32 @@ struct ShellJobHandlerTests {
     }
 
     /// Megabytes on both streams (stderr first, so a handler reading one stream at a time would
-    /// block on the other's full pipe) end the run with the last 4 KB of each.
+    /// block on the other's full pipe) end the run with the last 4 KB of each, at most: a tail
+    /// starts at the first whole line kept, after a "…" line saying it was cut.
     @Test("a command's huge stdout and stderr end the run with bounded tails")
     func hugeOutputKeepsBoundedTails() async throws {
         let command = #"head -c 3000000 /dev/zero | tr '\0' e >&2; head -c 3000000 /dev/zero | tr '\0' o; echo; echo end"#
         let output = try await withDeadline("the loud command to end", limit: .seconds(60)) {
             try await ShellJobHandler.run(Self.context(command), grace: .seconds(3))
         }
+        // The partial line of o's is dropped: the kept part holds the start of the next one.
+        #expect(output.stdoutTail == "…\nend\n")
+        #expect(output.stderrTail == "…" + String(repeating: "e", count: ShellJobHandler.tailLimit - 3))
+    }
+
+    /// Many short lines: the tail holds the last of them whole, the first kept one included.
+    @Test("a command's long output of lines ends the run with a tail of whole lines")
+    func longOutputKeepsWholeLines() async throws {
+        let output = try await withDeadline("seq to end", limit: .seconds(60)) {
+            try await ShellJobHandler.run(Self.context("seq 1 100000"), grace: .seconds(3))
+        }
         let out = try #require(output.stdoutTail)
-        #expect(out.hasSuffix("ooo\nend\n") && out.utf8.count == ShellJobHandler.tailLimit, "\(out.utf8.count) bytes")
-        #expect(output.stderrTail == String(repeating: "e", count: ShellJobHandler.tailLimit))
+        #expect(out.utf8.count <= ShellJobHandler.tailLimit && out.utf8.count > ShellJobHandler.tailLimit - 8, "\(out.utf8.count) bytes")
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.first == "…" && lines.last == "", "\(out.prefix(20).debugDescription)")
+        let numbers = lines.dropFirst().dropLast().map { Int($0) }
+        #expect(numbers.last == 100000)
+        #expect(numbers.first.flatMap { $0 } == 100000 - numbers.count + 1, "\(out.prefix(20).debugDescription)")
     }
 
     /// A command that starts something in the background and exits ends its run then, with its
