@@ -55,7 +55,8 @@ struct JobAdd: AsyncParsableCommand {
                            (coord job trigger runs it at once); at least 10ms.
               --at T       2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00 (Z
                            or an offset is required), or +D from now (+10m);
-                           a time already past runs now.
+                           a time already past runs now; either, or one over
+                           a year ahead, gets a note on stderr.
             Durations (--every, --timeout, --backoff, +D): one number in digits
             (a point for a fraction: 1.5s) and one unit, ms, s, m, h or d (500ms,
             30s, 90m, 2d); a bare number is seconds; 1h30m is written 90m.

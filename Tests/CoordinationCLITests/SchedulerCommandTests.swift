@@ -504,6 +504,27 @@ struct SchedulerCommandTests {
         #expect(future.status == 0 && future.stderrLines == [memoryNote], "\(future.stderr)")
     }
 
+    /// A typo in the year (2999 for 2029) left a job waiting for centuries without a word.
+    @Test("a job due over a year from now is added with a note on stderr naming the time")
+    func farFutureTimeNote() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let memoryNote = "coord: note: " + CommandContext.memoryNote
+        let far = try await coord.run(["job", "add", "far", "--command", "true", "--at", "2999-01-01T00:00:00Z"])
+        #expect(far.status == 0, "\(far.stderr)")
+        #expect(far.stdoutText == "added far\n")
+        #expect(far.stderrLines.count == 2 && far.stderrLines.last == memoryNote, "\(far.stderr)")
+        let note = far.stderrLines.first ?? ""
+        #expect(note.hasPrefix("coord: note: job far is due at 2999-01-01T00:00:00Z, "), "\(far.stderr)")
+        #expect(note.hasSuffix(" years from now: it waits until then; check the year if that is a typo"), "\(far.stderr)")
+        let json = try await coord.run(["job", "add", "far2", "--command", "true", "--at", "+400d", "--json"])
+        #expect(json.status == 0 && json.stderrLines.count == 2, "\(json.stderr)")
+        #expect(json.stderrLines.first?.hasSuffix(", 1 year from now: it waits until then; check the year if that is a typo") == true, "\(json.stderr)")
+        #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout))) is [String: Any], "stdout stays one JSON object")
+        let withinAYear = try await coord.run(["job", "add", "near", "--command", "true", "--at", "+360d"])
+        #expect(withinAYear.status == 0 && withinAYear.stderrLines == [memoryNote], "\(withinAYear.stderr)")
+    }
+
     @Test("a jobs file's bad time or oversized payload is refused with status 7 before any I/O")
     func jobsFileValues() async throws {
         let coord = try CoordProcess()
