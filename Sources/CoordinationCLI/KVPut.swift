@@ -35,7 +35,8 @@ struct KVSet: AsyncParsableCommand {
         discussion: """
             Without VALUE the value is read from stdin, byte for byte, as for put: a binary \
             value, or one too large for a command line. Fails with status 2 when the key does \
-            not exist and 4 when --if-version does not match. Prints the key's new version.
+            not exist (kv put creates it) and 4 when --if-version does not match. Prints the \
+            key's new version.
 
               coord kv set /app/config/color green --if-version 3
               coord kv set /app/logo --if-version 3 < logo.png
@@ -54,7 +55,13 @@ struct KVSet: AsyncParsableCommand {
         let bytes = try await KV.value(value, for: key, command: "set")
         try CoordinationLimits.validate(value: bytes, for: key)
         let record = try await context.withStore { store in
-            try await store.set(key, value: bytes, ifVersion: ifVersion)
+            do {
+                return try await store.set(key, value: bytes, ifVersion: ifVersion)
+            } catch var error as CoordinationError where error.code == .noNode {
+                // "no such key /logo" alone left the fix unsaid, to someone who expected set to create.
+                error.message += "; kv set only changes a key that exists: create it with coord kv put \(key.path)"
+                throw error
+            }
         }
         StandardStreams.writeLine(String(record.version))
     }
