@@ -14,9 +14,10 @@ struct RunsCommand: AsyncParsableCommand {
             for an attempt whose worker stopped and gave the run back), attempt, scheduled, \
             started, finished and message. --json prints one object per run with these fields \
             (status as stored: timedOut, handedBack), plus item and the stdoutTail / \
-            stderrTail a shell command left: its last 4 KB at most; one cut there starts with \
-            "…" on a line of its own, then whole lines (only "…" when no whole line fits). A field with no value (the worker of a pending \
-            run not assigned to one, startedAt before the start) is left out, not null.
+            stderrTail a run left: its last 4 KB at most; one cut there starts with "…" on a \
+            line of its own, then whole lines (or "…" and the end of a line too long for them). \
+            A field with no value (the worker of a pending run not assigned to one, startedAt \
+            before the start) is left out, not null.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions

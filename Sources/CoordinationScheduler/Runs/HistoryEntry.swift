@@ -70,17 +70,9 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         return String(decoding: bytes[..<end], as: UTF8.self) + "…"
     }
 
-    /// The last ``textLimit`` bytes of `text` (an output's end says most), cut at a character's boundary.
+    /// At most the last ``textLimit`` bytes of `text` (an output's end says most), as ``OutputTail`` cuts it.
     static func tail(of text: String) -> String {
-        text.utf8.count > textLimit ? tail(ofUTF8: Array(text.utf8)) : text
-    }
-
-    /// The last ``textLimit`` bytes of `bytes` as text, less the continuation bytes of a character
-    /// split by the cut (the shell handler's output streams, and ``tail(of:)``).
-    package static func tail(ofUTF8 bytes: [UInt8]) -> String {
-        var start = max(0, bytes.count - textLimit)
-        while start < bytes.count && bytes[start] & 0xC0 == 0x80 { start += 1 }
-        return String(decoding: bytes[start...], as: UTF8.self)
+        text.utf8.count > textLimit ? OutputTail.text(ofLast: Array(text.utf8), total: text.utf8.count) : text
     }
 }
 

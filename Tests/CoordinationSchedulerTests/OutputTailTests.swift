@@ -1,8 +1,9 @@
-@testable import CoordinationCLI
+@testable import CoordinationScheduler
+import Foundation
 import Testing
 
-/// How a shell command's output tail shows that it was cut: `coord runs --json` printed a tail
-/// that began in the middle of a line, with nothing saying that anything came before.
+/// How a run's output tail shows that it was cut: `coord runs --json` printed a tail that began in
+/// the middle of a line, with nothing saying that anything came before.
 @Suite("an output tail cut to its limit starts at a line and says it was cut")
 struct OutputTailTests {
     static func tail(_ text: String, limit: Int) -> String {
@@ -43,5 +44,15 @@ struct OutputTailTests {
                 #expect(tail.hasPrefix("…") == (text.utf8.count > 10), "\(tail.debugDescription)")
             }
         }
+    }
+
+    @Test("a Swift handler's tail is cut as a shell command's is")
+    func handlerTail() {
+        let text = (1...1000).map { "line \($0)\n" }.joined()
+        let entry = HistoryEntry(job: "j", finishedAt: Date(), outcome: .succeeded, stdoutTail: text, stderrTail: "short\n")
+        #expect(entry.stdoutTail == Self.tail(text, limit: HistoryEntry.textLimit))
+        #expect(entry.stdoutTail?.hasPrefix("…\nline ") == true)
+        #expect(entry.stdoutTail.map { $0.utf8.count <= HistoryEntry.textLimit } == true)
+        #expect(entry.stderrTail == "short\n")
     }
 }

@@ -1,17 +1,15 @@
-import CoordinationScheduler
-
-/// The end of a shell command's stdout or stderr as its history entry keeps it: at most
-/// ``HistoryEntry/textLimit`` bytes. A tail that had to be cut says so with a leading "…" (as a
+/// The end of a run's stdout or stderr as its history entry keeps it (a shell command's, or what a
+/// handler put in ``RunOutput``): at most ``HistoryEntry/textLimit`` bytes. A tail that had to be cut says so with a leading "…" (as a
 /// message cut to fit ends with one) and, where the kept part holds a line break with something
 /// after it, starts at that line's beginning, the "…" on a line of its own: a first line missing
 /// its beginning reads as a whole, different one.
-enum OutputTail {
-    static let cutMark = "…"
+package enum OutputTail {
+    package static let cutMark = "…"
 
     /// The tail of a stream of which `kept` is the end and `total` the count of bytes written.
     /// Whole lines after a cut, else the kept bytes from a character's start; never more than
     /// `limit` bytes, the mark and its line break included.
-    static func text(ofLast kept: [UInt8], total: Int, limit: Int = HistoryEntry.textLimit) -> String {
+    package static func text(ofLast kept: [UInt8], total: Int, limit: Int = HistoryEntry.textLimit) -> String {
         guard total > limit || kept.count > limit else { return String(decoding: kept, as: UTF8.self) }
         let mark = Array(cutMark.utf8)
         let window = kept.suffix(limit - mark.count)
