@@ -212,12 +212,14 @@ import Testing
         try await cluster.startWorker("w", handlers: ["noop": countingHandler(calls)])
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "job", handler: "noop"))
+        let incarnation = try #require(try await client.job("job")?.state.incarnation)
         for number in 1...6 {
             try await client.trigger("job")
-            _ = try await cluster.waitForHistory("trigger \(number)") { $0.last?.run == "t-000000000\(number)-000" }
+            _ = try await cluster.waitForHistory("trigger \(number)") { $0.last?.run == "t-000000000\(number)-000-\(incarnation)" }
         }
         let history = try await client.history(of: "job")
-        #expect(history.map(\.run) == ["t-0000000004-000", "t-0000000005-000", "t-0000000006-000"], "the newest three")
+        #expect(
+            history.map(\.run) == [4, 5, 6].map { "t-000000000\($0)-000-\(incarnation)" }, "the newest three")
         #expect(try await client.lastHistoryEntry(of: "job") == history.last)
         let overview = try await client.overview()
         #expect(overview.map(\.job.spec.id) == ["job"] && overview.first?.last == history.last && overview.first?.activeRuns == 0)

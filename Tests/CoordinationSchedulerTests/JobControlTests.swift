@@ -16,8 +16,9 @@ import Testing
         try await client.submit(JobSpec(id: "yearly", handler: "noop", schedule: .cron(yearly)))
         try await client.pause("yearly")
         #expect(try await client.job("yearly")?.state.paused == true)
+        let incarnation = try #require(try await client.job("yearly")?.state.incarnation)
         let triggered = try await client.trigger("yearly")
-        #expect(triggered == ["t-0000000001-000"])
+        #expect(triggered == ["t-0000000001-000-\(incarnation)"])
         // Paused: the triggered run waits (a bounded look, nothing should happen).
         await #expect(throws: CoordinationError.self) {
             _ = try await withDeadline("a paused run to be claimed", limit: .milliseconds(300)) {
@@ -27,9 +28,9 @@ import Testing
         #expect(try await client.activeRuns(of: "yearly").map(\.record.status) == [.pending])
         try await client.resume("yearly")
         let history = try await cluster.waitForHistory("the triggered run") { !$0.isEmpty }
-        #expect(history.map(\.run) == ["t-0000000001-000"])
+        #expect(history.map(\.run) == ["t-0000000001-000-\(incarnation)"])
         #expect(history.map(\.outcome) == [.succeeded])
-        #expect(try await client.trigger("yearly") == ["t-0000000002-000"])
+        #expect(try await client.trigger("yearly") == ["t-0000000002-000-\(incarnation)"])
         _ = try await cluster.waitForHistory("the second trigger") { $0.count == 2 }
     }
 

@@ -8,9 +8,10 @@ import Testing
 /// What a job may be so that every key and record the scheduler will write for it fits the
 /// store's limits: refused when it is submitted, not when a worker claims its first run.
 @Suite(.serverLoadLimit) struct JobLimitTests {
-    /// The longest id under the default root: a claim `/scheduler/jobs/<b>/<id>/<22-byte run id>/claim`
-    /// is 48 bytes besides the id, within the 1024-byte key limit.
-    static let longestID = 976
+    /// The longest id under the default root: a claim `/scheduler/jobs/<b>/<id>/<29-byte run id>/claim`
+    /// (the run id with its job's 6-character incarnation tag) is 55 bytes besides the id, within
+    /// the 1024-byte key limit.
+    static let longestID = 969
 
     /// The message `spec.validate(layout:)` refuses it with; `nil` when it is accepted.
     static func refusal(_ spec: JobSpec, layout: SchedulerLayout = SchedulerLayout()) -> String? {
@@ -25,14 +26,14 @@ import Testing
 
     @Test func anIdWhoseClaimKeyWouldBeTooLongIsRefusedNamingTheLongestId() throws {
         #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: Self.longestID), handler: "h")) == nil)
-        for length in [Self.longestID + 1, 982] {
+        for length in [Self.longestID + 1, 975] {
             let message = try #require(Self.refusal(JobSpec(id: String(repeating: "a", count: length), handler: "h")))
-            #expect(message.contains("id is \(length) bytes long (UTF-8); the longest job id is 976 bytes"), "\(message)")
+            #expect(message.contains("id is \(length) bytes long (UTF-8); the longest job id is 969 bytes"), "\(message)")
             // Neither the layout's keys nor the whole id: the message stays one readable line.
             #expect(!message.contains("/scheduler") && message.count < 300, "\(message)")
         }
         // Items share the run id's width: a sharded job's limit is the same.
-        #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: 981), handler: "h", shards: 12)) != nil)
+        #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: 974), handler: "h", shards: 12)) != nil)
         #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: Self.longestID), handler: "h", shards: 62)) == nil)
         // Bytes, not characters: 489 two-byte letters are 978 bytes.
         let accented = try #require(Self.refusal(JobSpec(id: String(repeating: "é", count: 489), handler: "h")))
@@ -51,7 +52,7 @@ import Testing
         }
         let last = Date(timeIntervalSince1970: 253_402_300_799)  // 9999-12-31T23:59:59Z
         #expect(Self.refusal(JobSpec(id: id, handler: "h", schedule: .once(at: last))) == nil)
-        #expect(RunID.scheduled(at: last, item: 61).utf8.count == 22)
+        #expect(RunID.scheduled(at: last, item: 61, incarnation: "zzzzzz").utf8.count == 29)
     }
 
     @Test func aLongerRootLeavesLessRoomForTheId() throws {
@@ -77,7 +78,7 @@ import Testing
             await #expect {
                 try await submit()
             } throws: { error in
-                (error as? CoordinationError)?.message.contains("the longest job id is 955 bytes") == true
+                (error as? CoordinationError)?.message.contains("the longest job id is 948 bytes") == true
             }
         }
         #expect(try await client.jobs().isEmpty)

@@ -109,7 +109,7 @@ import Testing
         let freshText = String(decoding: try sorted.encode(fresh), as: UTF8.self)
         #expect(freshText == #"{"submittedAt":2000}"#)
         #expect(try decoder.decode(JobState.self, from: Data(freshText.utf8)) == fresh)
-        let paused = JobState(paused: true, triggers: 3, submittedAt: Date(timeIntervalSince1970: 2))
+        let paused = JobState(paused: true, triggers: 3, submittedAt: Date(timeIntervalSince1970: 2), incarnation: "k3x9qa")
         #expect(try decoder.decode(JobState.self, from: try sorted.encode(paused)) == paused)
         let start = Date(timeIntervalSince1970: 3)
         let pending = RunRecord(job: "j", run: "r", item: 0, itemCount: 1, itemParameter: nil, scheduledAt: start, notBefore: start)
@@ -135,5 +135,10 @@ import Testing
         #expect(early == "r-0000000000009000-012")
         #expect(early < late)
         #expect(RunID.scheduled(at: Date(timeIntervalSince1970: 10), item: 0, worker: "w1") == "r-0000000000010000-000-w1")
+        // The incarnation follows the item, which one job's runs all share: they still sort the same.
+        let tagged = [(9.0, 12), (10, 3), (10, 4)].map { RunID.scheduled(at: Date(timeIntervalSince1970: $0), item: $1, incarnation: "zz0000") }
+        #expect(tagged == tagged.sorted())
+        #expect(tagged[0] == "r-0000000000009000-012-zz0000")
+        #expect(RunID.triggered(number: 2, item: 1, incarnation: "k3x9qa", worker: "w1") == "t-0000000002-001-k3x9qa-w1")
     }
 }

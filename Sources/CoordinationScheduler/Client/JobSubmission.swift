@@ -16,17 +16,24 @@ struct JobSubmission: Sendable {
     /// How many of ``operations`` come before the runs: the job's record and its history folder.
     static let folderCount = 2
 
-    /// - Parameter workers: the eligible live workers, for a broadcast job.
-    init(_ spec: JobSpec, now: Date, workers: [String], layout: SchedulerLayout) throws {
-        var state = JobState(submittedAt: now)
+    /// - Parameters:
+    ///   - workers: the eligible live workers, for a broadcast job.
+    ///   - incarnation: the tag of this incarnation of the job (``JobState/incarnation``): a new
+    ///     random one unless a test needs to know it.
+    init(
+        _ spec: JobSpec, now: Date, workers: [String], layout: SchedulerLayout, incarnation: String = JobIncarnation.random()
+    ) throws {
+        var state = JobState(submittedAt: now, incarnation: incarnation)
         var runs: [RunRecord] = []
         if case .once(let at) = spec.schedule {
             let when = at ?? now
             runs = RunPlan.runs(of: spec, scheduledAt: when, notBefore: when, broadcastTo: workers) {
-                RunID.scheduled(at: when, item: $0, worker: $1)
+                RunID.scheduled(at: when, item: $0, incarnation: incarnation, worker: $1)
             }
             state.lastMaterialized = when
-            if let unfinished = RunPlan.unfinished(runs, run: RunID.scheduled(at: when, item: 0), scheduledAt: when) {
+            if let unfinished = RunPlan.unfinished(
+                runs, run: RunID.scheduled(at: when, item: 0, incarnation: incarnation), scheduledAt: when)
+            {
                 state.unfinishedBroadcasts = [unfinished]
             }
         }
@@ -98,9 +105,9 @@ struct JobSubmission: Sendable {
             ? (0..<assumedBroadcastWorkers).map { String(repeating: "w", count: assumedWorkerIDBytes - 3) + RunID.padded(Int64($0), 3) }
             : []
         let runs = RunPlan.runs(of: spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
-            RunID.scheduled(at: now, item: $0, worker: $1)
+            RunID.scheduled(at: now, item: $0, incarnation: JobIncarnation.longest, worker: $1)
         }
-        var state = JobState(submittedAt: now)
+        var state = JobState(submittedAt: now, incarnation: JobIncarnation.longest)
         state.lastMaterialized = now
         let record = try JobRecord(spec: spec, state: state).encoded().count
         let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)

@@ -344,10 +344,13 @@ public struct Scheduler: Sendable {
             job.state.triggers += 1
             let now = clock.now()
             let number = job.state.triggers
+            let incarnation = job.state.incarnation
             let runs = RunPlan.runs(of: job.spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
-                RunID.triggered(number: number, item: $0, worker: $1)
+                RunID.triggered(number: number, item: $0, incarnation: incarnation, worker: $1)
             }
-            if let unfinished = RunPlan.unfinished(runs, run: RunID.triggered(number: number, item: 0), scheduledAt: now) {
+            if let unfinished = RunPlan.unfinished(
+                runs, run: RunID.triggered(number: number, item: 0, incarnation: incarnation), scheduledAt: now)
+            {
                 job.state.unfinishedBroadcasts.append(unfinished)
             }
             let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)

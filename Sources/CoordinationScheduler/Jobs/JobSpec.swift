@@ -156,12 +156,13 @@ public struct JobSpec: Sendable, Hashable, Codable {
 
     /// The longest job id, in UTF-8 bytes, whose keys fit ``CoordinationLimits/maxKeyBytes``
     /// under `layout`. The longest keys a job has are a run's claim and a history entry (the
-    /// sequential `h-` and its number); run ids have a fixed width (see ``RunID``), but a
-    /// `broadcast` job's run ids add a worker's id, which may be up to ``Worker/maxIDBytes`` long.
+    /// sequential `h-` and its number); run ids have a fixed width (see ``RunID``), their job's
+    /// incarnation tag included, but a `broadcast` job's run ids add a worker's id, which may be
+    /// up to ``Worker/maxIDBytes`` long.
     public static func maxIDBytes(in layout: SchedulerLayout = SchedulerLayout(), broadcast: Bool = false) -> Int {
         let bucket = 1 + SchedulerLayout.bucketNames[0].utf8.count + 1
         let worker = broadcast ? 1 + Worker.maxIDBytes : 0
-        let run = RunID.scheduled(at: Date(timeIntervalSince1970: 0), item: 0).utf8.count + worker
+        let run = RunID.scheduled(at: Date(timeIntervalSince1970: 0), item: 0, incarnation: JobIncarnation.longest).utf8.count + worker
         let claim = layout.jobs.path.utf8.count + bucket + 1 + run + 1 + SchedulerLayout.claimName.utf8.count
         let entry = layout.history.path.utf8.count + bucket + 1 + "h-".utf8.count + CoordinationLimits.sequenceDigits
         return CoordinationLimits.maxKeyBytes - max(claim, entry)

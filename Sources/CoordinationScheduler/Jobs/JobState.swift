@@ -24,10 +24,15 @@ public struct JobState: Sendable, Hashable, Codable {
     /// resume: fire times before that were paused, later ones are due. A client clock ahead of
     /// the leader's, taken as is, lost the fire times of the difference without a trace.
     public var resumedAt: Date?
+    /// The tag of this incarnation of the job, drawn when it was added and part of its run ids
+    /// (``RunID``), so that a job removed and added again under the same id has other run ids
+    /// than before. `nil` for a job added by an earlier version, whose run ids have no tag.
+    public var incarnation: String?
 
     public init(
         paused: Bool = false, lastMaterialized: Date? = nil, triggers: Int = 0, submittedAt: Date,
-        itemAssignment: [Int: String] = [:], unfinishedBroadcasts: [UnfinishedBroadcast] = [], resumedAt: Date? = nil
+        itemAssignment: [Int: String] = [:], unfinishedBroadcasts: [UnfinishedBroadcast] = [], resumedAt: Date? = nil,
+        incarnation: String? = nil
     ) {
         self.paused = paused
         self.lastMaterialized = lastMaterialized
@@ -36,6 +41,7 @@ public struct JobState: Sendable, Hashable, Codable {
         self.itemAssignment = itemAssignment
         self.unfinishedBroadcasts = unfinishedBroadcasts
         self.resumedAt = resumedAt
+        self.incarnation = incarnation
     }
 
     /// This state with its resume settled at `now` (the leader's clock): fire times up to the
@@ -69,7 +75,8 @@ public struct JobState: Sendable, Hashable, Codable {
 /// compare-and-set): whoever writes the next chunk (the leader, when the writer stopped between
 /// two) goes on from there, and no worker's run is created twice.
 public struct UnfinishedBroadcast: Sendable, Hashable, Codable {
-    /// The run id without its worker: `r-<ms>-000` or `t-<n>-000` (``RunID``).
+    /// The run id without its worker: `r-<ms>-000` or `t-<n>-000`, with the job's incarnation
+    /// after it when it has one (``RunID``).
     public var run: String
     public var scheduledAt: Date
     /// The last worker, in id order, whose run was created.
@@ -84,7 +91,7 @@ public struct UnfinishedBroadcast: Sendable, Hashable, Codable {
 
 extension JobState {
     enum CodingKeys: String, CodingKey {
-        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts, resumedAt
+        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts, resumedAt, incarnation
     }
 
     // Item numbers are JSON object keys (strings), not Swift's array-of-pairs for `[Int: String]`.
@@ -98,7 +105,8 @@ extension JobState {
             submittedAt: try container.decode(Date.self, forKey: .submittedAt),
             itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }),
             unfinishedBroadcasts: try container.decodeIfPresent([UnfinishedBroadcast].self, forKey: .unfinishedBroadcasts) ?? [],
-            resumedAt: try container.decodeIfPresent(Date.self, forKey: .resumedAt))
+            resumedAt: try container.decodeIfPresent(Date.self, forKey: .resumedAt),
+            incarnation: try container.decodeIfPresent(String.self, forKey: .incarnation))
     }
 
     // Fields at their defaults are left out, as in a job spec (see JobSpecCoding.swift).
@@ -114,5 +122,6 @@ extension JobState {
         }
         if !unfinishedBroadcasts.isEmpty { try container.encode(unfinishedBroadcasts, forKey: .unfinishedBroadcasts) }
         try container.encodeIfPresent(resumedAt, forKey: .resumedAt)
+        try container.encodeIfPresent(incarnation, forKey: .incarnation)
     }
 }

@@ -260,8 +260,9 @@ struct LeaderDuties: Sendable {
         var runs: [RunRecord] = []
         let eligible = workers.filter { $0.value.canRun(spec) }
         if let scheduled = fire {
+            let incarnation = state.incarnation
             runs = RunPlan.runs(of: spec, scheduledAt: scheduled, notBefore: scheduled, broadcastTo: Array(eligible.keys)) {
-                RunID.scheduled(at: scheduled, item: $0, worker: $1)
+                RunID.scheduled(at: scheduled, item: $0, incarnation: incarnation, worker: $1)
             }
             // A broadcast runs on the workers able to run it at its fire time: with none, the fire
             // time is over without a run, which the history says (it said nothing, and a job that
@@ -273,7 +274,9 @@ struct LeaderDuties: Sendable {
                         message: "no live worker able to run it (handler '\(spec.handler)' and the job's labels): a "
                             + "broadcast runs on the workers able to run it at its fire time"))
             }
-            if let unfinished = RunPlan.unfinished(runs, run: RunID.scheduled(at: scheduled, item: 0), scheduledAt: scheduled) {
+            if let unfinished = RunPlan.unfinished(
+                runs, run: RunID.scheduled(at: scheduled, item: 0, incarnation: incarnation), scheduledAt: scheduled)
+            {
                 newState.unfinishedBroadcasts.append(unfinished)
             }
             if spec.placement.isPlanned && spec.placement != .broadcast {
@@ -403,8 +406,9 @@ struct LeaderDuties: Sendable {
             else { continue }
             var updated = record
             updated.assignee = choice
-            // At the view's version: a view behind a removal and a re-adding of the job can write
-            // the removed run's record over a new run of the same id (see RunExecution.claim).
+            // At the view's version. A view behind a removal and a re-adding of the job holds the
+            // removed job's run, whose id no new run shares (the incarnation tag differs, see
+            // ``RunID``): the write finds no run, rather than landing on the new job's.
             do {
                 _ = try await store.set(run.key, value: try SchedulerJSON.encode(updated), ifVersion: run.version)
                 load[choice, default: 0] += 1

@@ -3,18 +3,30 @@ import Foundation
 /// Deterministic run ids, so that a fire time can only ever be created once: the same job, fire
 /// time and item always give the same key, and creating it twice fails with `nodeExists`.
 /// They sort by fire time, then by item.
+///
+/// A job added by this version has an incarnation tag (``JobState/incarnation``), which follows
+/// the item: a job removed and added again under the same id then never has a run of an id its
+/// removed incarnation had, which a view still behind the removal could claim or place as the
+/// removed job's (its checks are of versions, which start over). A job whose record has no tag
+/// (added by an earlier version) keeps the ids it had, so no fire time is created twice across
+/// an upgrade.
 public enum RunID {
-    /// `r-<epoch ms, 16 digits>-<item, 3 digits>`, plus `-<worker>` for a broadcast run.
-    public static func scheduled(at date: Date, item: Int, worker: String? = nil) -> String {
+    /// `r-<epoch ms, 16 digits>-<item, 3 digits>`, then `-<incarnation>` when the job has one,
+    /// then `-<worker>` for a broadcast run.
+    public static func scheduled(at date: Date, item: Int, incarnation: String? = nil, worker: String? = nil) -> String {
         let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var id = "r-\(padded(millis, 16))-\(padded(Int64(item), 3))"
-        if let worker { id += "-\(worker)" }
-        return id
+        return suffixed("r-\(padded(millis, 16))-\(padded(Int64(item), 3))", incarnation: incarnation, worker: worker)
     }
 
-    /// `t-<trigger number, 10 digits>-<item, 3 digits>`, plus `-<worker>` for a broadcast run.
-    public static func triggered(number: Int, item: Int, worker: String? = nil) -> String {
-        var id = "t-\(padded(Int64(number), 10))-\(padded(Int64(item), 3))"
+    /// `t-<trigger number, 10 digits>-<item, 3 digits>`, then `-<incarnation>` when the job has
+    /// one, then `-<worker>` for a broadcast run.
+    public static func triggered(number: Int, item: Int, incarnation: String? = nil, worker: String? = nil) -> String {
+        suffixed("t-\(padded(Int64(number), 10))-\(padded(Int64(item), 3))", incarnation: incarnation, worker: worker)
+    }
+
+    private static func suffixed(_ id: String, incarnation: String?, worker: String?) -> String {
+        var id = id
+        if let incarnation { id += "-\(incarnation)" }
         if let worker { id += "-\(worker)" }
         return id
     }

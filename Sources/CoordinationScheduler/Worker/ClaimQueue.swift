@@ -334,8 +334,8 @@ struct ClaimQueue: Sendable {
     /// One fire time (or one trigger) of a job: the runs of its items, or of its workers.
     struct Fire: Hashable, Comparable {
         let scheduledAt: Date
-        /// The run id without its item and worker (`r-<ms>`, `t-<n>`): two triggers (or a trigger
-        /// and a fire time) may have the same time.
+        /// The run id without its item, incarnation and worker (`r-<ms>`, `t-<n>`): two triggers
+        /// (or a trigger and a fire time) may have the same time.
         let id: Substring
 
         init(_ run: RunRecord) {

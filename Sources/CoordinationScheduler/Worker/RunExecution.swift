@@ -65,11 +65,11 @@ struct RunExecution: Sendable {
     /// only store failures.
     ///
     /// The checks are of versions, which a job removed and added again under the same id starts
-    /// over: a view still behind that removal can claim the new job's run of the same id (a
-    /// one-shot at the same time, a trigger of the same number) at the same version, and run it
-    /// with the removed job's spec and record. Only a read of the run's `createRevision` could
-    /// tell, and the claim stays without reads (every run goes through it): the README says to
-    /// add a changed job under a new id.
+    /// over. A view still behind that removal cannot claim the new job's runs as the removed
+    /// job's all the same: their ids carry the new job's incarnation tag (``RunID``,
+    /// ``JobState/incarnation``), so the removed job's run the view holds is gone (`noNode`),
+    /// and the claim is lost without a read. A job added by an earlier version has no tag and
+    /// keeps its untagged run ids; added again, it gets a tag, so its ids differ from those too.
     func claim(control: RunControl) async throws -> Claim? {
         let claimKey: Key
         do {
