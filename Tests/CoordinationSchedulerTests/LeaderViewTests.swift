@@ -97,13 +97,12 @@ import Testing
             } catch let error as CoordinationError {
                 #expect(error.code == .versionConflict, "\(id): refused as a view behind the store: \(error)")
             }
-            #expect(
-                try await store.children(of: try cluster.layout.runs(of: id)) == [RunID.scheduled(at: Self.start.addingTimeInterval(1), item: 0)],
-                "\(id): only the first fire time's run")
+            let firstRun = RunID.scheduled(at: Self.start.addingTimeInterval(1), item: 0, incarnation: record.state.incarnation)
+            #expect(try await store.children(of: try cluster.layout.runs(of: id)) == [firstRun], "\(id): only the first fire time's run")
             #expect(try await client.history(of: id).isEmpty, "\(id): nothing recorded")
 
             // Once the view has the run, the policy applies.
-            let runKey = try cluster.layout.run(id, RunID.scheduled(at: Self.start.addingTimeInterval(1), item: 0))
+            let runKey = try cluster.layout.run(id, firstRun)
             let run = try #require(try await store.get(runKey))
             let seen = ViewRun(key: runKey, record: try run.decoded(RunRecord.self), version: run.version, modRevision: run.modRevision)
             try await duties.materialise(
@@ -112,7 +111,8 @@ import Testing
         }
         #expect(try await client.history(of: "skip").map(\.outcome) == [.skipped])
         #expect(try await client.history(of: "replace").map(\.outcome) == [.cancelled])
-        #expect(try await store.children(of: try cluster.layout.runs(of: "replace")) == [RunID.scheduled(at: second, item: 0)])
+        let replaced = try await client.job("replace")?.state.incarnation
+        #expect(try await store.children(of: try cluster.layout.runs(of: "replace")) == [RunID.scheduled(at: second, item: 0, incarnation: replaced)])
     }
 
     /// A run ends just before the next fire time, and the leader's view has not had its deletion
@@ -161,7 +161,7 @@ import Testing
         let after = try #require(try await store.get(jobKey)).decoded(JobRecord.self).state
         let runs = try await store.children(of: folder)
         #expect(
-            runs == [RunID.scheduled(at: second, item: 0)] || (runs.isEmpty && after.lastMaterialized == state.lastMaterialized),
+            runs == [RunID.scheduled(at: second, item: 0, incarnation: state.incarnation)] || (runs.isEmpty && after.lastMaterialized == state.lastMaterialized),
             "the fire time ran, or is still to be materialised")
     }
 

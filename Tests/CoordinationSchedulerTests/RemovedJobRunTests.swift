@@ -135,12 +135,12 @@ import Testing
         try await withDeadline("the handler of the deleted run to be cancelled") { await cancelled.wait() }
     }
 
-    /// A one-shot job removed while its run's handler is still stopping, then added again as it
-    /// was: the new run has the old one's id, and its record the version the old attempt last
-    /// wrote. The old attempt's progress and end must be refused, not land on the new run (the
-    /// end deleted it and its claim under the worker running it, whose success was then never
-    /// recorded). Also when the attempt was first stopped by its worker's shutdown (its hand-back
-    /// then overwrote the new run).
+    /// A one-shot job removed while its run's handler is still stopping, then added again with
+    /// the same time: the new run had the old one's id, and its record the version the old
+    /// attempt last wrote; now its id carries the new incarnation's tag. The old attempt's
+    /// progress and end must be refused, not land on the new run (the end deleted it and its
+    /// claim under the worker running it, whose success was then never recorded). Also when the
+    /// attempt was first stopped by its worker's shutdown (its hand-back then overwrote the new run).
     @Test(arguments: SchedulerBackend.all, [false, true])
     func aStaleAttemptDoesNotEndARunOfTheSameIdAddedAgain(backend: SchedulerBackend, shutdownFirst: Bool) async throws {
         let cluster = try TestCluster(backend)
@@ -184,11 +184,14 @@ import Testing
             await secondRelease.wait()
             return RunOutput(message: "the new job's run")
         }
-        try await cluster.startWorker("new", handlers: ["h": new])
-        try await client.submit(spec)
+        // Only the new worker may run the new job: the old one, with a slot free, would run it with its own handler.
+        try await cluster.startWorker("new", labels: ["role": "new"], handlers: ["h": new])
+        var again = spec
+        again.requiredLabels = ["role": "new"]
+        try await client.submit(again)
         try await withDeadline("the new run to start") { await secondStarted.wait() }
         let newRun = try #require(try await client.activeRuns(of: "job").first)
-        #expect(newRun.record.run == oldRun.record.run && newRun.version == oldRun.version, "the same id, at the same version")
+        #expect(newRun.record.scheduledAt == oldRun.record.scheduledAt && newRun.record.run != oldRun.record.run, "another incarnation")
         let stale = try #require(oldContext.value)
         await #expect(throws: SchedulerError.fenced(job: "job", run: stale.run)) { try await stale.progress("stale") }
         #expect(try await client.activeRuns(of: "job").first?.record.progress == nil)
