@@ -148,4 +148,14 @@ import Testing
         #expect(second != first)
         #expect(RunID.scheduled(at: at, item: 0, incarnation: second, worker: "w1") == "r-0000000000010000-000-\(second)-w1")
     }
+
+    @Test func aRunOfAnotherIncarnationIsNotTakenForTheJobsRecordsOwn() {
+        #expect(RunID.belongs("r-0000000000010000-000-k3x9qa", toIncarnation: "k3x9qa"))
+        #expect(RunID.belongs("t-0000000001-002-k3x9qa-w-1", toIncarnation: "k3x9qa"))
+        #expect(!RunID.belongs("r-0000000000010000-000-k3x9qb", toIncarnation: "k3x9qa"))
+        #expect(!RunID.belongs("t-0000000001-000-k3x9qb-k3x9qa", toIncarnation: "k3x9qa"))
+        #expect(!RunID.belongs("r-0000000000010000-000", toIncarnation: "k3x9qa"))
+        // A job added by an earlier version: its ids cannot be told from a broadcast's.
+        #expect(RunID.belongs("r-0000000000010000-000-w1", toIncarnation: nil))
+    }
 }

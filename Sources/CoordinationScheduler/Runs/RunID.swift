@@ -31,6 +31,16 @@ public enum RunID {
         return id
     }
 
+    /// Whether `run` can be a run of the job incarnation tagged `incarnation`: a view that pairs a
+    /// job's record with a run of another incarnation of it (the one re-read before the other) must
+    /// not have the run claimed by that record. An untagged job (added by an earlier version) is
+    /// not told: its ids' fourth part, when there is one, is a broadcast's worker.
+    static func belongs(_ run: String, toIncarnation incarnation: String?) -> Bool {
+        guard let incarnation else { return true }
+        let parts = run.split(separator: "-", maxSplits: 4, omittingEmptySubsequences: false)
+        return parts.count >= 4 && parts[3] == incarnation
+    }
+
     /// Whether `run` is a trigger's (``triggered(number:item:worker:)``).
     static func isTriggered(_ run: String) -> Bool { run.hasPrefix("t-") }
 

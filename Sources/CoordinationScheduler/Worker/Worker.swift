@@ -451,7 +451,10 @@ public final class Worker: Service {
                     skipping: inFlight)
                 for entry in chosen {
                     guard let candidate = view.run(at: entry.key), let spec = view.specs[candidate.record.job],
-                        let handler = handlers[spec.handler]
+                        let handler = handlers[spec.handler],
+                        // A run of another incarnation of the job than the record the view holds
+                        // waits for the view to catch up, rather than run by the wrong spec.
+                        RunID.belongs(candidate.record.run, toIncarnation: view.state(of: spec.id)?.state.incarnation)
                     else { continue }
                     inFlight.insert(candidate.key)
                     let control = RunControl(fence: candidate.version)
