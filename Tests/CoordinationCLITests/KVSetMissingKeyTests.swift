@@ -10,12 +10,7 @@ import Testing
 struct KVSetMissingKeyTests {
     @Test("kv set on a missing key exits 2, names the key and says kv put creates it; nothing is written", arguments: SchedulerProcessTests.servers)
     func missingKeyNamesPut(backend: TestBackend) async throws {
-        let handles = try TestHandles(backend)
-        try await TestHandles.closing(handles) {
-            let store = try await handles.open()
-            let url = try #require(backend.url(handles.namespace))
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
+        try await CoordProcess.onFreshNamespace(of: backend) { store, url, coord in
             for arguments in [["/logo"], ["/logo", "--if-version", "1"], ["/logo", "png"]] {
                 let set = try await coord.run(["--store", url, "kv", "set"] + arguments, input: Array("png".utf8))
                 #expect(set.status == 2, "\(set.stderr)")

@@ -34,12 +34,7 @@ struct KVValueInputTests {
     /// At a terminal, `kv put /key` without a value waited for input without a word, looking hung.
     @Test("kv put reading its value from a terminal says so on stderr and how to end it; from a pipe it says nothing", arguments: SchedulerProcessTests.servers)
     func terminalInputIsAnnounced(backend: TestBackend) async throws {
-        let handles = try TestHandles(backend)
-        try await TestHandles.closing(handles) {
-            let store = try await handles.open()
-            let url = try #require(backend.url(handles.namespace))
-            let coord = try CoordProcess()
-            defer { coord.removeDirectory() }
+        try await CoordProcess.onFreshNamespace(of: backend) { store, url, coord in
             let hint = "coord: reading the value of /typed from standard input; end it with Ctrl-D at the start of a line (or give the value after the key)"
 
             let piped = try await coord.run(["--store", url, "kv", "put", "/piped"], input: Array("hi\n".utf8))
