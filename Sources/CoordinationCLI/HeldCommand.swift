@@ -108,9 +108,11 @@ enum HeldCommand {
 
     /// A command after `--` is required: checked with the command line's other values, before any
     /// store is opened, so a missing one is a usage error (64) whatever the store's state.
-    static func requireCommand(_ argv: [String]) throws {
+    /// - Parameter example: a command of the kind this one runs (a deploy under a lock, a server
+    ///   as a group's member).
+    static func requireCommand(_ argv: [String], example: String = "./deploy.sh") throws {
         guard argv.isEmpty else { return }
-        throw CommandLineProblem("give the command to run after --, for example: -- ./deploy.sh")
+        throw CommandLineProblem("give the command to run after --, for example: -- \(example)")
     }
 
     /// How long before a suspended session may end a held command is told to stop: a fifth of

@@ -88,7 +88,7 @@ struct MembersCommand: AsyncParsableCommand {
             return
         }
         if watch || json { throw CommandLineProblem("--join runs a command as a member; --watch and --json show the group: use one or the other") }
-        try HeldCommand.requireCommand(command)
+        try HeldCommand.requireCommand(command, example: "./serve")
         if let join, let problem = join.isEmpty ? "it is empty" : Key.segmentProblem(join) {
             throw CommandLineProblem("--join \(Self.quoted(join)): a member's id is one key segment: \(problem)")
         }

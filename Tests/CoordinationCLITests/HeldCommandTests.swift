@@ -219,7 +219,8 @@ import Testing
         (["--store", "etcd://127.0.0.1:1", "lock", "x", "--timeout=-5s", "--", "true"], 64, "coord: --timeout -5s is negative: give 0 (only a free lock)"),
         (["lock", "../x", "--", "true"], 6, "invalid key"),
         (["members", "g", "--metadata", "a"], 64, "--metadata goes with --join ID"),
-        (["members", "g", "--join", "m1"], 64, "give the command to run after --"),
+        // A member runs a server, not the deploy script a lock's example gives.
+        (["members", "g", "--join", "m1"], 64, "give the command to run after --, for example: -- ./serve"),
         (["members", "g", "--join", "a/b", "--", "true"], 64, "--join 'a/b': a member's id is one key segment"),
         // Every id that is no key segment is the option's bad value, found before the store is opened.
         (["--store", "etcd://127.0.0.1:1", "members", "g", "--join", "..", "--", "true"], 64, "--join '..': a member's id is one key segment: segment '..' is not allowed"),
