@@ -35,6 +35,10 @@ struct KVWatch: AsyncParsableCommand {
     @Flag(help: "Watch the key, its children and their children (not deeper keys).") var grandchildren = false
     @Flag(help: "Watch the key and the keys one, two and three levels beneath it (not deeper keys).")
     var greatGrandchildren = false
+    /// `kv get`, `ls` and `tree` take `--json`; refusing it here, where JSON is all there is,
+    /// sent someone who added it by habit back to the help for nothing.
+    @Flag(help: "Accepted for symmetry with kv get, ls and tree: watch output is always JSON lines.")
+    var json = false
 
     /// Checked first in `run()`, not in `validate()`, so that a bad value is coord's one line
     /// (status 64), as for every command's own options, not argument-parser's usage text.

@@ -21,6 +21,8 @@ struct KVWatchScopeTests {
                 (["--children"], ["/app", "/app/a", "/app/z"]),
                 (["--grandchildren"], ["/app", "/app/a", "/app/a/b", "/app/z"]),
                 (["--subtree"], ["/app", "/app/a", "/app/a/b", "/app/a/b/c", "/app/z"]),
+                // Taken out of habit from kv get, ls and tree: the output is the same JSON lines.
+                (["--children", "--json"], ["/app", "/app/a", "/app/z"]),
             ]
             for (flags, keys) in expected {
                 let result = try await coord.run(["--store", url, "kv", "watch", "/app"] + flags, interruptAfterFirstLine: true)
