@@ -183,6 +183,20 @@ final class WatchStream: Sendable {
         var fatal: CoordinationError?
         // Events read but not yet yielded, with their revisions (nil: outside the scope).
         var unsent: [(revision: Int64, event: WatchEvent?)] = []
+        // What a refusal means for the watch, whichever form it came in (see ``WatchRefusal``).
+        func note(_ refusal: WatchRefusal) {
+            if refusal.grpcCode == 14, GatewayCall.isNoLeader(refusal.message) {
+                noLeader = true
+            } else if refusal.grpcCode == 16, gateway.usesAuth {
+                authFailure = true
+            } else {
+                // Credentials missing, wrong or not allowed: trying again cannot cure it, as the
+                // snapshot read's refusal cannot.
+                let error = CoordinationError.gateway(
+                    .status(refusal.httpStatus, grpcCode: refusal.grpcCode, message: Gateway.oneLine(refusal.message) ?? ""), kind: .read)
+                if error.code == .unauthenticated || error.code == .permissionDenied { fatal = error }
+            }
+        }
         let sink = ResponseSink()
         sink.shouldContinue = { [self] in !isStopped && !isPaused }
         sink.onLine = { [self] line in
@@ -191,11 +205,9 @@ final class WatchStream: Sendable {
                 return false  // reconnect from the last revision rather than guess
             }
             if let error = message["error"] {
-                let code = error["grpc_code"]?.int64Value ?? message["code"]?.int64Value
-                if code == 14, GatewayCall.isNoLeader(error["message"]?.stringValue ?? message["message"]?.stringValue ?? "") {
-                    noLeader = true
-                } else if code == 16 { authFailure = true } else if code == 7 {
-                    fatal = CoordinationError.gateway(.status(403, grpcCode: 7, message: Gateway.oneLine(error["message"]?.stringValue) ?? Gateway.excerpt(error.serialized)), kind: .read)
+                if let code = error["grpc_code"]?.int64Value ?? message["code"]?.int64Value {
+                    let words = Gateway.oneLine(error["message"]?.stringValue ?? message["message"]?.stringValue) ?? Gateway.excerpt(error.serialized)
+                    note(WatchRefusal(grpcCode: Int(code), message: words))
                 }
                 return false
             }
@@ -209,7 +221,12 @@ final class WatchStream: Sendable {
                 }
             }
             if result["canceled"]?.boolValue == true {
-                if (result["compact_revision"]?.int64Value ?? 0) > 0 { compacted = true }
+                if (result["compact_revision"]?.int64Value ?? 0) > 0 {
+                    compacted = true
+                } else if let reason = result["cancel_reason"]?.stringValue, let refusal = WatchRefusal(cancelReason: reason) {
+                    // etcd 3.4's refusal of an expired token, or of a user who may not read here.
+                    note(refusal)
+                }
                 return false
             }
             for event in result["events"]?.arrayValue ?? [] {
