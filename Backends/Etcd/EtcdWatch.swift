@@ -277,8 +277,14 @@ final class WatchStream: Sendable {
                 // whole request time-out.
                 try gateway.authenticate(on: connection, progress: { [self] in !isStopped })
             } catch {
-                // A login abandoned because the watch stopped is no failure of the watch's own.
-                return isStopped ? .stalled(next) : .failed(error)
+                // A login abandoned because the watch stopped is no failure of the watch's own;
+                // nor is one that failed for want of contact (a time-out, an election), which
+                // says nothing of the credentials: the stream is tried again, as after a drop.
+                if isStopped || !(error.code == .unauthenticated || error.code == .permissionDenied) {
+                    gateway.logger.debug("etcd watch login failed; retrying", metadata: ["error": "\(error)"])
+                    return .stalled(next)
+                }
+                return .failed(error)
             }
             return .progressed(next)
         }
