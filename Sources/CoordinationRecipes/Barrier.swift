@@ -32,11 +32,19 @@ public struct Barrier: Sendable {
 
 /// A double barrier: `count` participants enter together and leave together.
 ///
-/// Participants are ephemeral keys under `path/members`. The one whose arrival completes the
-/// group raises `path/ready`, so a participant that looks late (after an early one has already
-/// left again) still sees that the group was complete; the last of them to leave lowers it. The
-/// same `count` participants may go through it round after round: one that has left may enter
-/// the next round at once (see ``leave(id:)``).
+/// Participants are ephemeral keys under `path/members`, each holding a marker drawn afresh by
+/// every ``enter(id:)``. The one whose arrival completes the group raises `path/ready`, so a
+/// participant that looks late (after an early one has already left again) still sees that the
+/// group was complete; the last of them to leave lowers it. The same `count` participants may go
+/// through it round after round: one that has left may enter the next round at once (see
+/// ``leave(id:)``).
+///
+/// `ready` names the group it lets through: its value is the markers of the members the raiser
+/// saw, one per line (UTF-8, `\n`-separated, in no particular order), and an enter passes only on
+/// a `ready` naming its own marker. One left raised by an earlier round (every leaver stopped
+/// before lowering it, a process killed mid-leave, or an older version's, with an empty value)
+/// names nobody now in, so it holds nobody back and lets nobody through early: the participant
+/// that finds the group complete replaces it.
 public struct DoubleBarrier: Sendable {
     public let store: any CoordinationStore
     public let path: Key
@@ -74,12 +82,13 @@ public struct DoubleBarrier: Sendable {
             var records: [Key: Record] = [:]
             for try await event in store.watch(path, scope: .subtree) {
                 records.apply(event)
-                if records[ready] != nil { return }
+                if let raised = records[ready], Self.markers(in: raised.value).contains(marker) { return }
                 if records[me] == nil {
                     throw RecipeError.sessionLost("\(me) left double barrier \(path) before it was complete (its session ended, or it was removed)")
                 }
-                if records.keys.filter({ $0.parent == members }).count >= count {
-                    try await raiseReady()
+                let group = records.values.filter { $0.key.parent == members }
+                if group.count >= count {
+                    try await raiseReady(naming: Set(group.map(\.value)), for: marker)
                     return
                 }
             }
@@ -93,21 +102,48 @@ public struct DoubleBarrier: Sendable {
         }
     }
 
-    /// Raises `ready`. A lost reply is tried again rather than thrown: the others may already
-    /// have passed, and this participant would give up its place in a group that went on
-    /// without it. Raising it again is harmless: one already there is as good.
-    private func raiseReady() async throws {
+    /// Raises `ready` naming `group` (the markers of the members seen when the group was
+    /// complete, `marker`, ours, among them), and returns once it names ours.
+    ///
+    /// One that does not name ours is replaced, by compare-and-set on the version read: an
+    /// earlier round's (it names none of `group`) by `group` alone, this round's (another raiser
+    /// saw the group at another moment) by both, so nobody it named loses its pass. A raiser that
+    /// lost the race (the key made, changed or lowered meanwhile) reads it again. A lost reply is
+    /// tried again rather than thrown, the read telling whether the write landed: the others may
+    /// already have passed, and this participant would give up its place in a group that went
+    /// on without it.
+    private func raiseReady(naming group: Set<[UInt8]>, for marker: [UInt8]) async throws {
         var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
         while true {
             do {
-                _ = try await store.create(ready, value: [], mode: .persistent)
+                let raised = try await store.get(ready)
+                var named = raised.map { Self.markers(in: $0.value) } ?? []
+                if named.contains(marker) { return }
+                if named.isDisjoint(with: group) { named = [] }
+                let value = Self.value(naming: named.union(group))
+                if let raised {
+                    _ = try await store.set(ready, value: value, ifVersion: raised.version)
+                } else {
+                    _ = try await store.create(ready, value: value, mode: .persistent)
+                }
                 return
-            } catch let error as CoordinationError where error.code == .nodeExists {
-                return
+            } catch let error as CoordinationError
+                where error.code == .nodeExists || error.code == .versionConflict || error.code == .noNode {
+                continue
             } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
                 try await backoff.pause()
             }
         }
+    }
+
+    /// The markers a `ready` value names (see the type's documentation for the encoding).
+    private static func markers(in value: [UInt8]) -> Set<[UInt8]> {
+        Set(value.split(separator: UInt8(ascii: "\n")).map { Array($0) })
+    }
+
+    /// `ready`'s value naming `markers`.
+    private static func value(naming markers: Set<[UInt8]>) -> [UInt8] {
+        Array(markers.joined(separator: [UInt8(ascii: "\n")]))
     }
 
     /// Creates our member; `made` is set as soon as one may exist. A member of that id holding
@@ -160,7 +196,9 @@ public struct DoubleBarrier: Sendable {
     /// while its session may live, as a cancelled ``enter(id:)`` does. A leave that stops also
     /// lowers `ready` when no other participant of the round is left in: the last one out does,
     /// whether it completed or gave up, so the next round on the path does not find it raised
-    /// (unless that last one's own handle was closed: it can lower nothing).
+    /// (unless that last one's own handle was closed: it can lower nothing). One left raised
+    /// names this round's markers only: the next round does not pass on it, but replaces it once
+    /// its group is complete.
     public func leave(id: String) async throws {
         let me = try members.child(id)
         var records: [Key: Record] = [:]
@@ -197,8 +235,8 @@ public struct DoubleBarrier: Sendable {
 
     /// Lowers `ready` when no other participant of this round is still in, as a leave that saw
     /// them all go does: should every leaver stop before that (cancelled, its store closed), the
-    /// last to stop lowers it. Left raised, the next round on this path found it and passed at
-    /// once, before its group was complete. Read after our own member went: of the last ones to
+    /// last to stop lowers it, so that no stale `ready` stays behind (the next round would not
+    /// pass on it, but would find it there). Read after our own member went: of the last ones to
     /// go at once, the one whose member went last sees the others gone. In a task of its own,
     /// so that a cancelled caller still gets it done. Best effort: a store error leaves it to
     /// the others, as this one cannot tell whether it is the last.
