@@ -337,11 +337,7 @@ struct EtcdServerTests {
 
     @Test func authWrongPasswordIsUnauthenticatedAndExpiredTokensAreRenewed() async throws {
         try await EtcdCluster.with(arguments: ["--auth-token-ttl", "1"]) { cluster in
-            let admin = cluster.admin
-            _ = try await admin.call("/v3/auth/user/add", ["name": "root", "password": "s3cret"])
-            _ = try await admin.call("/v3/auth/role/add", ["name": "root"])
-            _ = try await admin.call("/v3/auth/user/grant", ["user": "root", "role": "root"])
-            _ = try await admin.call("/v3/auth/enable", [:])
+            try await cluster.admin.enableRootAuth(password: "s3cret")
 
             let wrong = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root", password: "wrong") }
             #expect(wrong?.code == .unauthenticated)

@@ -61,6 +61,14 @@ struct EtcdAdmin: Sendable {
         return try outcome.get()
     }
 
+    /// Adds user `root` with `password` and the role `root` (every right), then turns auth on.
+    func enableRootAuth(password: String) async throws {
+        _ = try await call("/v3/auth/user/add", ["name": "root", "password": .string(password)])
+        _ = try await call("/v3/auth/role/add", ["name": "root"])
+        _ = try await call("/v3/auth/user/grant", ["user": "root", "role": "root"])
+        _ = try await call("/v3/auth/enable", [:])
+    }
+
     func revoke(lease: Int64) async throws {
         _ = try await call("/v3/lease/revoke", ["ID": .int64(lease)])
     }

@@ -14,11 +14,7 @@ extension EtcdServerTests {
     /// write. It must log in again and resume where it was.
     @Test func aWatchResumingWithAnExpiredTokenLogsInAgain() async throws {
         try await EtcdCluster.with(arguments: ["--auth-token-ttl", "1"]) { cluster in
-            let admin = cluster.admin
-            _ = try await admin.call("/v3/auth/user/add", ["name": "root", "password": "s3cret"])
-            _ = try await admin.call("/v3/auth/role/add", ["name": "root"])
-            _ = try await admin.call("/v3/auth/user/grant", ["user": "root", "role": "root"])
-            _ = try await admin.call("/v3/auth/enable", [:])
+            try await cluster.admin.enableRootAuth(password: "s3cret")
 
             let watcher = try await open(cluster, ttl: .seconds(30), user: "root", password: "s3cret")
             let writer = try await open(cluster, ttl: .seconds(30), user: "root", password: "s3cret")

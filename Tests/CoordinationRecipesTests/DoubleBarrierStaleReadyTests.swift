@@ -24,9 +24,7 @@ extension DoubleBarrierTests {
     func aStaleReadyLetsNobodyThroughEarly(backend: RecipeBackend, stale: StaleReady) async throws {
         let handles = try Handles(backend)
         defer { Task { await handles.closeAll() } }
-        let path = try Key("/double")
-        let members = try path.child("members")
-        let ready = try path.child("ready")
+        let (path, members, ready) = try DoubleBarrier.testKeys()
         let observer = try await handles.open()
         _ = try await observer.create(ready, value: stale.value, mode: .persistent)
 
@@ -76,9 +74,7 @@ extension DoubleBarrierTests {
     func participantsCompletingTogetherReplaceAStaleReady(backend: RecipeBackend) async throws {
         let handles = try Handles(backend)
         defer { Task { await handles.closeAll() } }
-        let path = try Key("/double")
-        let members = try path.child("members")
-        let ready = try path.child("ready")
+        let (path, members, ready) = try DoubleBarrier.testKeys()
         let observer = try await handles.open()
         _ = try await observer.create(ready, value: [], mode: .persistent)
         let ids = ["a", "b", "c"]

@@ -15,9 +15,7 @@ extension DoubleBarrierTests {
     func theLastLeaverToStopLowersTheBarrier(backend: RecipeBackend, firstStops: FirstLeaverStops) async throws {
         let handles = try Handles(backend)
         defer { Task { await handles.closeAll() } }
-        let path = try Key("/double")
-        let members = try path.child("members")
-        let ready = try path.child("ready")
+        let (path, members, ready) = try DoubleBarrier.testKeys()
         let observer = try await handles.open()
         let firstStore = try await handles.open()
         let first = try DoubleBarrier(store: firstStore, path: path, count: 2)
