@@ -64,9 +64,10 @@ final class Gateway: Sendable {
     ///   and after each endpoint that failed, before the next is tried; returning `false` aborts it.
     func call(
         _ path: String, _ body: JSONValue, on connection: CurlConnection, kind: RequestKind,
-        timeout: Duration? = nil, progress: (() -> Bool)? = nil
+        timeout: Duration? = nil, boundsWholeCall: Bool = false, progress: (() -> Bool)? = nil
     ) throws(CoordinationError) -> JSONValue {
-        var call = GatewayCall(gateway: self, path: path, payload: body.serialized, kind: kind, timeout: timeout ?? requestTimeout)
+        var call = GatewayCall(
+            gateway: self, path: path, payload: body.serialized, kind: kind, timeout: timeout ?? requestTimeout, boundsWholeCall: boundsWholeCall)
         while let request = call.nextRequest() {
             let sink = ResponseSink()
             if let progress {

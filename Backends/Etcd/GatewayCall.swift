@@ -26,6 +26,9 @@ struct GatewayCall {
     private let payload: [UInt8]
     private let kind: RequestKind
     private let timeout: Duration
+    /// Whether `timeout` bounds the whole call, every endpoint's request within it, rather than
+    /// each request (a close's revoke, which must not hold the close up once per member).
+    private let boundsWholeCall: Bool
     private let first: Int
     private var attempt = 0
     private var index = 0
@@ -40,23 +43,25 @@ struct GatewayCall {
     /// Each endpoint that could not be reached, in turn: named together once all were tried.
     private var unreached: [(endpoint: String, failure: TransportFailure)] = []
 
-    init(gateway: Gateway, path: String, payload: [UInt8], kind: RequestKind, timeout: Duration) {
+    init(gateway: Gateway, path: String, payload: [UInt8], kind: RequestKind, timeout: Duration, boundsWholeCall: Bool = false) {
         self.gateway = gateway
         self.path = path
         self.payload = payload
         self.kind = kind
         self.timeout = timeout
+        self.boundsWholeCall = boundsWholeCall
         first = gateway.preferredEndpoint
     }
 
     /// The request to send now; `nil` once every endpoint was tried (throw ``exhausted``).
     /// After a wait for a leader, a request has only what is left of the time-out: the call ends
     /// within it even should a member then take the request and never answer (the session's
-    /// keep-alive counts on that to try again before its lease ends).
+    /// keep-alive counts on that to try again before its lease ends). So does every request of a
+    /// call the time-out bounds whole (`boundsWholeCall`).
     mutating func nextRequest() -> GatewayRequest? {
         guard attempt < gateway.endpoints.count else { return nil }
         var requestTimeout = timeout
-        if waitedForLeader {
+        if waitedForLeader || boundsWholeCall {
             // Curl counts in milliseconds, and a zero time-out would mean none.
             let left = timeout - (ContinuousClock.now - started)
             guard left >= .milliseconds(1) else { return nil }

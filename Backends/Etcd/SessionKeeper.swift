@@ -134,7 +134,10 @@ final class SessionKeeper: @unchecked Sendable {
                 case .stop:
                     return
                 case .revoke(let lease, let within):
-                    _ = try? gateway.call("/v3/lease/revoke", ["ID": .int64(lease)], on: connection, kind: .write, timeout: within)
+                    // Within `within` in all: members that drop packets would otherwise hold the
+                    // close up for `within` each.
+                    _ = try? gateway.call(
+                        "/v3/lease/revoke", ["ID": .int64(lease)], on: connection, kind: .write, timeout: within, boundsWholeCall: true)
                     input = nil
                 case .grant(let delay):
                     if waitOrClose(delay) {
@@ -226,7 +229,7 @@ final class SessionKeeper: @unchecked Sendable {
         var ttl: Int64?
     }
 
-    /// - Parameter progress: asked while the grant waits (see ``Gateway/call(_:_:on:kind:timeout:progress:)``);
+    /// - Parameter progress: asked while the grant waits (see ``Gateway/call(_:_:on:kind:timeout:boundsWholeCall:progress:)``);
     ///   returning `false` abandons it, so that closing the handle is not held up by a server that
     ///   accepts the request and never answers, for as long as the request time-out.
     private static func grant(

@@ -63,6 +63,29 @@ import Testing
         #expect(!goesOn(.write, after: .failure(sentThenDropped)), "a write that may have been applied is never sent again")
     }
 
+    /// A close's revoke is worth at most 2 s (or what is left of the lease), but each endpoint got
+    /// that much again: members that drop packets held the close up once per member.
+    @Test("a call bounded whole gives each endpoint only what is left of its time-out; a plain one gives each the whole")
+    func aWholeCallBoundCoversEveryEndpoint() {
+        let pair = Gateway(
+            hosts: ["127.0.0.1:2379", "127.0.0.1:22379"], secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        let connectTimedOut = TransportFailure(code: Self.timedOut, message: "Connection timed out", requestWentOut: false)
+        func secondRequest(boundsWholeCall: Bool) -> GatewayRequest? {
+            var call = GatewayCall(
+                gateway: pair, path: "/v3/lease/revoke", payload: [], kind: .write, timeout: .milliseconds(20), boundsWholeCall: boundsWholeCall)
+            let first = call.nextRequest()
+            #expect(first.map { $0.timeout <= .milliseconds(20) } == true)
+            // The first member's request used up the time-out (its connect timed out).
+            let began = ContinuousClock.now
+            while ContinuousClock.now - began < .milliseconds(25) { Thread.sleep(forTimeInterval: 0.005) }
+            guard case .next = call.handle(.failure(connectTimedOut)) else { return nil }
+            return call.nextRequest()
+        }
+        #expect(secondRequest(boundsWholeCall: true) == nil, "nothing left for the second member")
+        #expect(secondRequest(boundsWholeCall: false)?.timeout == .milliseconds(20), "a read or write goes on to a healthy member with its whole time-out")
+    }
+
     /// Only the last endpoint used to be named, where ZooKeeper names each.
     @Test("when no endpoint can be reached, each is named, and a name that resolves nowhere points at the host name")
     func everyUnreachableEndpointIsNamed() throws {
