@@ -44,7 +44,8 @@ public struct Barrier: Sendable {
 /// a `ready` naming its own marker. One left raised by an earlier round (every leaver stopped
 /// before lowering it, a process killed mid-leave, or an older version's, with an empty value)
 /// names nobody now in, so it holds nobody back and lets nobody through early: the participant
-/// that finds the group complete replaces it.
+/// that finds the group complete replaces it. A marker is about 25 bytes, so `ready` fits the
+/// store's value limit for groups of up to about 40,000 participants.
 public struct DoubleBarrier: Sendable {
     public let store: any CoordinationStore
     public let path: Key
