@@ -1,8 +1,8 @@
 /// The end of a run's stdout or stderr as its history entry keeps it (a shell command's, or what a
-/// handler put in ``RunOutput``): at most ``HistoryEntry/textLimit`` bytes. A tail that had to be cut says so with a leading "…" (as a
-/// message cut to fit ends with one) and, where the kept part holds a line break with something
-/// after it, starts at that line's beginning, the "…" on a line of its own: a first line missing
-/// its beginning reads as a whole, different one.
+/// handler put in ``RunOutput``): at most ``HistoryEntry/textLimit`` bytes. A tail that had to be
+/// cut says so with a leading "…" (as a message cut to fit ends with one) and, where the kept part
+/// holds a line break with something after it, starts at that line's beginning, the "…" on a line
+/// of its own: a first line missing its beginning reads as a whole, different one.
 package enum OutputTail {
     package static let cutMark = "…"
 

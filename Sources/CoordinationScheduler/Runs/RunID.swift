@@ -41,7 +41,7 @@ public enum RunID {
         return parts.count >= 4 && parts[3] == incarnation
     }
 
-    /// Whether `run` is a trigger's (``triggered(number:item:worker:)``).
+    /// Whether `run` is a trigger's (``triggered(number:item:incarnation:worker:)``).
     static func isTriggered(_ run: String) -> Bool { run.hasPrefix("t-") }
 
     static func padded(_ value: Int64, _ width: Int) -> String {
