@@ -114,8 +114,9 @@ struct EtcdStoreTests {
             let key = try Key("/executor/k")
             _ = try await store.create(key, value: Array("v".utf8), mode: .persistent)
             let inline = try await withTaskExecutorPreference(EtcdStore.completionExecutor) {
-                // The first call leaves from a pool thread; every later one from the loop thread.
-                _ = try await store.get(key)
+                // The first calls leave from a pool thread (see ReplyThreadArrival); every one
+                // after a reply resumed the task on the loop thread leaves from there.
+                #expect(try await ReplyThreadArrival.reach { _ = try await store.get(key) }, "no reply ever resumed the task on the loop thread")
                 var onLoopThread: [Bool] = []
                 for _ in 0..<20 {
                     #expect(try await store.get(key)?.value == Array("v".utf8))

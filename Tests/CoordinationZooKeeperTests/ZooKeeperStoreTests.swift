@@ -13,11 +13,10 @@ struct ZooKeeperStoreTests {
             let key = try Key("/executor/k")
             _ = try await store.create(key, string: "v")
             let inline = try await withTaskExecutorPreference(ZooKeeperStore.completionExecutor) {
-                // The first call leaves from a pool thread, and a reply that comes back before
-                // the task has finished suspending lets it go on right there (seen under load);
-                // every later call leaves from the completion thread, which then can only
-                // deliver its reply once the task has suspended.
-                _ = try await store.get(key)
+                // The first calls leave from a pool thread (see ReplyThreadArrival); every one
+                // after a reply resumed the task on the completion thread leaves from there.
+                #expect(
+                    try await ReplyThreadArrival.reach { _ = try await store.get(key) }, "no reply ever resumed the task on the completion thread")
                 var onCompletionThread: [Bool] = []
                 for _ in 0..<20 {
                     #expect(try await store.get(key)?.string == "v")
