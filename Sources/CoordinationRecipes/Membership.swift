@@ -32,7 +32,9 @@ public struct Membership: Sendable {
     /// A create whose reply is lost (`connectionLoss`, `timeout`) may have made the member: the
     /// join then tries again while the session that sent it may live, and a member it finds
     /// owned by that session (``Record/ownerSession``) with this call's metadata is the one it
-    /// made, and is returned. Cancelled meanwhile, it removes that member if it finds it.
+    /// made, and is returned. A join that gives up meanwhile (cancelled, or out of contact for
+    /// longer than the session can last) removes that member if it finds it, once contact is
+    /// back in that session if need be: a server may have kept the session, and the member.
     /// - Throws: `nodeExists` when a live member already uses `id`: so does the member of a
     ///   process that ended without leaving (killed, crashed), until its session expires, within
     ///   its TTL; `invalidKey` for an id that is not a valid key segment; `valueTooLarge` for
@@ -49,7 +51,9 @@ public struct Membership: Sendable {
             else { throw CoordinationError(.sessionExpired, "the session ended before member \(id) joined group \(group)") }
             return member
         } catch {
-            if let unsure, Task.isCancelled { await leave(unsure, id: id) }
+            // Whatever ended the join, the caller is told it is no member: a member a lost reply
+            // made stayed listed, its id refused, for as long as the session lived.
+            if let unsure { await leave(unsure, id: id) }
             throw error
         }
     }

@@ -131,6 +131,32 @@ import Testing
         #expect(try await observer.children(of: group).isEmpty)
     }
 
+    /// A plain `join` whose create landed but whose reply was lost as contact went, for longer
+    /// than the session can last, fails (its member cannot be looked for); the member goes once
+    /// contact is back. Only a cancelled join removed it: this one left it listed, and its id
+    /// refused to every join ("already taken"), for as long as the session lived.
+    @Test(arguments: RecipeBackend.all)
+    func aJoinWhoseReplyWasLostInALongOutageLeavesOnceBack(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let group = try Key("/outage-members")
+        let observer = try await handles.open()
+        let outage = SuspendableStore(try await handles.open(), failsCallsWhileSuspended: true)
+        let cutOff = CutOffAfterCreateStore(outage, outage: outage.base.session.ttl * 3)
+        let membership = Membership(store: cutOff, group: group)
+        await #expect {
+            try await membership.join(id: "m", metadata: [1])
+        } throws: { ($0 as? CoordinationError)?.code == .connectionLoss }
+        #expect(try await observer.children(of: group) == ["m"], "the create landed, and the server kept the session")
+
+        outage.resume()
+        try await waitForEntries(observer, group, count: 0)
+        let again = try await membership.join(id: "m", metadata: [2])
+        #expect(again.metadata == [2], "the same handle joins again under the id")
+        try await membership.leave(again)
+        #expect(try await observer.children(of: group).isEmpty)
+    }
+
     /// That late removal takes only the member given up: one made under the same id meanwhile
     /// (the member removed by hand and another process joined, with the same metadata and at
     /// the same version) is left alone, as the member's creation revision tells.
