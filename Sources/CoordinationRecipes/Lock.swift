@@ -177,6 +177,9 @@ struct QueueAcquirer: Sendable {
             while true {
                 try Task.checkCancellation()
                 let entries = try await queue.entries()
+                // Cancelled while the listing was under way: a free lock was handed to a caller
+                // that had given up (and `withLock` ran its body), the entry left to it.
+                try Task.checkCancellation()
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
