@@ -307,7 +307,8 @@ public final class ZooKeeperStore: CoordinationStore {
     /// Protected ephemeral-sequential creation: when the reply to such a create is lost
     /// (`ZCONNECTIONLOSS`), the node may or may not exist, and nobody would ever delete it. Instead of
     /// Curator's marker in the name (which would break the contract's `prefix + 10 digits` names),
-    /// the store waits for the session to come back and looks under the parent for a node with the
+    /// the store waits for the session to come back (for as long as it can still be alive, a TTL
+    /// after its last confirmed contact; then `connectionLoss`) and looks under the parent for a node with the
     /// same prefix, owned by this session, holding the same value, that it has not already returned:
     /// if there is one, it is this create's node; if not, the create never happened and is retried.
     /// Two identical creates in flight at once are interchangeable, so either may claim either node.
@@ -370,7 +371,7 @@ public final class ZooKeeperStore: CoordinationStore {
     func findLostSequentialNode(_ znode: Key, value: [UInt8]) async throws -> Record? {
         guard let parent = znode.parent else { return nil }
         for _ in 0..<8 {
-            try await waitForSession()
+            try await waitForSession(creating: znode)
             let session = connection.currentSessionID()
             let listing = await listNode(parent)
             if listing.rc == ZNONODE.rawValue { return nil }
@@ -398,17 +399,39 @@ public final class ZooKeeperStore: CoordinationStore {
         throw fail(ZCONNECTIONLOSS.rawValue, znode, "create")
     }
 
-    /// Waits until the session is usable again, or throws if it expired (its ephemerals are gone).
-    func waitForSession() async throws {
-        for await event in connection.sessions.subscribe() {
-            switch event.state {
-            case .connected, .reconnected: return
-            case .suspended: continue
-            case .expired: throw ZooKeeperReturnCode.error(ZSESSIONEXPIRED.rawValue, key: nil, during: "create")
-            case .closed: throw CoordinationError.closed()
+    /// Waits until the session is usable again, for as long as it can still be alive: while
+    /// contact is lost, until a TTL after its last confirmed contact (clause 7), since only the
+    /// server can say it expired and a server out of reach never does.
+    /// - Throws: `sessionExpired` when it expired (its ephemerals are gone); `connectionLoss`
+    ///   (about `znode`) when contact is not back in time; `closed`; `CancellationError`.
+    func waitForSession(creating znode: Key) async throws {
+        let sessions = connection.sessions
+        let outcome: SessionState? = await withTaskGroup(of: SessionState?.self) { group in
+            group.addTask {
+                for await event in sessions.subscribe() where event.state != .suspended { return event.state }
+                return nil
             }
+            let current = sessions.current
+            if current.state == .suspended {
+                group.addTask {
+                    try? await Task.sleep(until: current.lastContact + current.ttl, clock: .continuous)
+                    return Task.isCancelled ? nil : .suspended
+                }
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
         }
-        throw CoordinationError.closed()
+        switch outcome {
+        case .connected, .reconnected: return
+        case .expired: throw ZooKeeperReturnCode.error(ZSESSIONEXPIRED.rawValue, key: nil, during: "create")
+        case .suspended:
+            var error = fail(ZCONNECTIONLOSS.rawValue, znode, "create")
+            error.message += " (no contact for the session's TTL: a key it made goes with the session)"
+            throw error
+        case .closed, nil:
+            try Task.checkCancellation()
+            throw CoordinationError.closed()
+        }
     }
 
     public func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
