@@ -47,6 +47,9 @@ final class ZooKeeperConnection: Sendable {
     private let inFlight = InFlightCalls()
     /// Asks the server on a quiet handle (``keepContactCurrent()``); cancelled by ``close()``.
     private let prober = Mutex<Task<Void, Never>?>(nil)
+    /// Test seam: how many of the next handles to refuse, as `zookeeper_init` refuses one when
+    /// no host name resolves.
+    private let refusedHandles = Atomic<Int>(0)
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -109,6 +112,10 @@ final class ZooKeeperConnection: Sendable {
     }
 
     private func makeHandle(generation: Int) -> LiveHandle? {
+        if refusedHandles.load(ordering: .relaxed) > 0 {
+            refusedHandles.subtract(1, ordering: .relaxed)
+            return nil
+        }
         let context = Unmanaged.passRetained(HandleContext(connection: self, generation: generation))
         let timeout = Int32(clamping: settings.sessionTimeout.components.seconds * 1000
             + settings.sessionTimeout.components.attoseconds / 1_000_000_000_000_000)
@@ -189,6 +196,9 @@ final class ZooKeeperConnection: Sendable {
     }
 
     /// Runs on a thread of our own: swaps in a new handle (a new session), then closes the dead one.
+    /// The C client refuses to make a handle when no host name resolves (a DNS outage): it is
+    /// asked again, less and less often, until it gives one or the store closes. Meanwhile the
+    /// dead handle stays, so calls wait for the new session as they would for a slow one.
     private func replaceExpiredHandle(generation: Int) {
         let newGeneration: Int? = state.withLock { state in
             guard state.generation == generation, !state.closed else { return nil }
@@ -197,18 +207,37 @@ final class ZooKeeperConnection: Sendable {
         }
         guard let newGeneration else { return }
         logger.info("ZooKeeper session expired; starting a new one")
-        let fresh = makeHandle(generation: newGeneration)
-        let (old, orphan): (LiveHandle?, LiveHandle?) = state.withLock { state in
-            let old = state.live
-            if state.closed || state.generation != newGeneration { return (nil, fresh) }
-            state.live = fresh
-            return (old, nil)
-        }
-        for dead in [old, orphan].compactMap({ $0 }) {
-            zookeeper_close(dead.handle)
-            dead.context.release()
+        var pause = Self.firstHandleRetryPause
+        while true {
+            let fresh = makeHandle(generation: newGeneration)
+            let (old, orphan, retry): (LiveHandle?, LiveHandle?, Bool) = state.withLock { state in
+                if state.closed || state.generation != newGeneration { return (nil, fresh, false) }
+                guard let fresh else { return (nil, nil, true) }
+                defer { state.live = fresh }
+                return (state.live, nil, false)
+            }
+            for dead in [old, orphan].compactMap({ $0 }) {
+                zookeeper_close(dead.handle)
+                dead.context.release()
+            }
+            guard retry else { return }
+            logger.warning(
+                "the ZooKeeper client could not start a new session (does no host name resolve?); trying again",
+                metadata: ["hosts": "\(settings.connectString)", "in": "\(DurationText.format(pause))"])
+            Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+            pause = min(pause * 2, Self.lastHandleRetryPause)
         }
     }
+
+    /// How long the first retry of a refused handle waits, and the longest any waits.
+    static let firstHandleRetryPause = Duration.milliseconds(100)
+    static let lastHandleRetryPause = Duration.seconds(5)
+
+    /// Test seam: refuse the next `count` handles, as the C client does when no host name resolves.
+    func refuseNextHandles(_ count: Int) { refusedHandles.store(count, ordering: .relaxed) }
+
+    /// Test seam: how many of the refusals asked for are still to come.
+    var refusedHandlesPending: Int { refusedHandles.load(ordering: .relaxed) }
 
     // MARK: Calls
 

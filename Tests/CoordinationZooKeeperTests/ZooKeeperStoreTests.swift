@@ -390,6 +390,21 @@ struct ZooKeeperStoreTests {
         }
     }
 
+    /// The new session after an expiry comes even when the C client cannot make its handle at
+    /// first (it refuses one when no host name resolves, a DNS outage at that moment): the store
+    /// was left without a handle for good, every call failing `sessionExpired` until it was closed.
+    @Test func aNewSessionComesAfterTheHandleCouldNotBeMadeAtFirst() async throws {
+        try await ZooKeeperTestEnvironment.withStore(relayed: true) { store in
+            let before = store.session
+            let events = store.sessionEvents()
+            store.connection.refuseNextHandles(2)
+            try await ZooKeeperSessionDrill.expire(store)
+            _ = try await firstElement("new session after the expiry", of: events) { $0.state == .connected && $0.sessionID != before.sessionID }
+            #expect(store.connection.refusedHandlesPending == 0, "the handles the test refused were not asked for")
+            _ = try await store.create(try Key("/mine"), mode: .ephemeral)  // the new session works
+        }
+    }
+
     @Test func unreachableServerFailsToOpenWithUnavailable() async throws {
         let started = ContinuousClock.now
         do {
