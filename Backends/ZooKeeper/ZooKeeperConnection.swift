@@ -47,9 +47,13 @@ final class ZooKeeperConnection: Sendable {
     private let inFlight = InFlightCalls()
     /// Asks the server on a quiet handle (``keepContactCurrent()``); cancelled by ``close()``.
     private let prober = Mutex<Task<Void, Never>?>(nil)
+    /// The first ``close()``'s work, which every later one waits for.
+    private let closing = Mutex<Task<Void, Never>?>(nil)
     /// Test seam: how many of the next handles to refuse, as `zookeeper_init` refuses one when
     /// no host name resolves.
     private let refusedHandles = Atomic<Int>(0)
+    /// Set once a close has released the C handle and answered every call it left.
+    private let released = Atomic<Bool>(false)
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -344,6 +348,9 @@ final class ZooKeeperConnection: Sendable {
 
     var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Test seam: whether a close has released the C handle and answered every call it left.
+    var isReleased: Bool { released.load(ordering: .acquiring) }
+
     // MARK: Watches
 
     /// Lets `trigger` receive the C client's watch events and the handle's resyncs, until
@@ -487,8 +494,19 @@ final class ZooKeeperConnection: Sendable {
     // MARK: Closing
 
     /// Ends the session, finishes every stream, and releases the C handle (on a thread of our own:
-    /// `zookeeper_close` blocks until the server confirms).
+    /// `zookeeper_close` blocks until the server confirms). A close while another is under way
+    /// returns when that one has finished, so that after any close the session is over.
     func close() async {
+        let work = closing.withLock { closing in
+            if let closing { return closing }
+            let work = Task { await closeOnce() }
+            closing = work
+            return work
+        }
+        await work.value
+    }
+
+    private func closeOnce() async {
         var last: SessionEvent?
         let taken: (LiveHandle?, [WatchTrigger], [AsyncThrowingStream<WatchEvent, any Error>.Continuation])? = state.withLock { state in
             guard !state.closed else { return nil }
@@ -520,6 +538,7 @@ final class ZooKeeperConnection: Sendable {
         }
         // The handle is gone: no completion comes any more for what it left unanswered.
         inFlight.answerAllAsClosed()
+        released.store(true, ordering: .releasing)
         for trigger in triggers {
             WatchTriggers.remove(trigger)
             trigger.finish()

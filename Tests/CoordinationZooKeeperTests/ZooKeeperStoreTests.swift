@@ -375,6 +375,24 @@ struct ZooKeeperStoreTests {
         await #expect(throws: CoordinationError.self) { _ = try await store.get(try Key("/a")) }
     }
 
+    /// A close that finds another one under way returns when that one has released the handle,
+    /// not at once: after any close a caller may count on the session being over and every call
+    /// made before it answered, whichever of two closes (a `defer` and an explicit one) came first.
+    @Test func aSecondCloseWaitsForTheFirst() async throws {
+        let relay = try TCPRelay(upstreams: ZooKeeperTestEnvironment.hosts) { false }
+        defer { relay.stop() }
+        let store = try await ZooKeeperTestEnvironment.openStore(namespace: .root, hosts: [relay.address])
+        let events = store.sessionEvents()
+        // A slow link: the first close waits for the server's answer to its close request.
+        relay.delayReplies(by: .seconds(1))
+        let first = Task { await store.close() }
+        _ = try await firstElement("closed from the first close", of: events) { $0.state == .closed }
+        await store.close()
+        #expect(store.connection.isReleased, "the second close returned while the first still waited for the server")
+        await first.value
+        #expect(store.connection.isReleased)
+    }
+
     @Test func forcedExpiryStartsANewSession() async throws {
         try await ZooKeeperTestEnvironment.withStore(relayed: true) { store in
             let ephemeral = try await store.create(try Key("/mine"), mode: .ephemeral)
