@@ -6,7 +6,9 @@ extension StoreMigration {
     ///
     /// It watches the prefix on the source (clause 8): the first snapshot is copied like
     /// ``run(mirror:progress:)`` does; then each put is written (read-compare-write) and each
-    /// delete of a key it copied is applied, one event at a time so that nothing is reordered. A
+    /// delete of a key it copied is applied (with the ancestors the source lacks that it leaves
+    /// empty, ``mirrorDelete(of:keeping:)``), one event at a time so that nothing is reordered. A put
+    /// of an ephemeral key where a copied persistent key was deletes the copy, as its delete would. A
     /// later snapshot (the watch lost continuity) is copied again and keys that vanished from it
     /// are deleted. After each snapshot has been copied, a ``MigrationProgress/Phase/following``
     /// report with `phaseEnded` says so; its counts list the keys the target cannot hold, those of
@@ -44,6 +46,12 @@ extension StoreMigration {
                     report.events += 1
                     if record.isEphemeral {
                         report.counts.ephemeral += 1
+                        // A copied key deleted and created again as a session's key can come as
+                        // this put alone (ZooKeeper re-reads a key after its watch fires): the
+                        // source no longer has it persistent, so neither may the mirror.
+                        if known.remove(record.key) != nil {
+                            report.counts.deleted += try await mirrorDelete(of: record.key, keeping: known)
+                        }
                         continue
                     }
                     switch try await putOne(record) {
@@ -59,7 +67,7 @@ extension StoreMigration {
                 case .delete(let key):
                     report.events += 1
                     if known.remove(key) != nil {
-                        if try await deleteOnTarget(key, keeping: known) { report.counts.deleted += 1 }
+                        report.counts.deleted += try await mirrorDelete(of: key, keeping: known)
                     }
                 }
                 if report.events > 0 || report.resnapshots > 0 {  // the initial copy is not a delay
@@ -74,6 +82,31 @@ extension StoreMigration {
         }
         report.mirrored = known
         return report
+    }
+
+    /// Mirrors the source's delete of `key`: deletes it on the target (``deleteOnTarget(_:keeping:)``),
+    /// then each ancestor up to the prefix that the source does not have (not in `kept`) and that
+    /// is left empty. Such an ancestor stayed only to hold a key the source still had when its
+    /// own delete came: a watch may tell a parent's replacement (by an ephemeral key) before its
+    /// child's delete, and another etcd tool may delete a parent alone.
+    /// - Returns: how many deletes counted (the key, and each ancestor deleted).
+    func mirrorDelete(of key: Key, keeping kept: Set<Key>) async throws -> Int {
+        var count = try await deleteOnTarget(key, keeping: kept) ? 1 : 0
+        var next = key.parent
+        while let ancestor = next, !ancestor.isRoot, ancestor.isUnder(options.prefix), !kept.contains(ancestor) {
+            do {
+                // Not recursive: anything still beneath it (a live session's key, a key only the
+                // target has) keeps it, as the catch-up at stop decides.
+                try await target.delete(ancestor, ifVersion: nil, recursive: false)
+                count += 1
+            } catch let error as CoordinationError where error.code == .notEmpty || error.code == .noNode {
+                break
+            } catch let error as CoordinationError {
+                throw Self.targetFailure(error, "the migration's delete of \(ancestor) on the target (mirroring the source) failed")
+            }
+            next = ancestor.parent
+        }
+        return count
     }
 
     /// Deletes `key` and anything beneath it on the target; already gone is fine. Ephemeral keys
