@@ -16,7 +16,7 @@ struct MigrateCommand: AsyncParsableCommand {
             skipped and counted: they belong to live sessions, whose clients re-create them. \
             Versions and revisions are the target's own. Sequential counters are carried \
             forward, so a sequential key created on the target afterwards sorts after the copied \
-            ones (names ending in 10 digits); a ZooKeeper target's counter is left behind a gap \
+            ones (names ending in 10 digits, such as job-0000000042 or 0000000042); a ZooKeeper target's counter is left behind a gap \
             over \(StoreMigration.maxProbedGap) numbers (login-1700000000 only looks sequential), \
             and the summary says where.
 

@@ -485,11 +485,12 @@ struct StoreMigrationTests {
         }
     }
 
-    @Test("sequence numbers are read from names ending in exactly ten digits")
+    @Test("sequence numbers are read from names ending in ten digits, a prefix before them or none")
     func sequenceNumbers() {
         #expect(StoreMigration.sequenceNumber("job-0000000042") == 42)
         #expect(StoreMigration.sequenceNumber("x0000000000") == 0)
-        #expect(StoreMigration.sequenceNumber("0000000042") == nil)
+        #expect(StoreMigration.sequenceNumber("0000000042") == 42)
+        #expect(StoreMigration.sequenceNumber("000000042") == nil)
         #expect(StoreMigration.sequenceNumber("job-00000042") == nil)
         #expect(StoreMigration.sequenceNumber("job-000000004a") == nil)
     }

@@ -557,11 +557,12 @@ public struct StoreMigration: Sendable {
     /// such gaps.
     static let maxProbedGap: Int64 = 200_000
 
-    /// The number in a name that ends in a sequential suffix (something, then exactly 10 digits).
+    /// The number in a name that ends in a sequential suffix: its last 10 bytes are digits, after a
+    /// prefix or alone (ZooKeeper's `create -s /q/` names a key `0000000042`).
     static func sequenceNumber(_ name: String) -> Int64? {
         let digits = CoordinationLimits.sequenceDigits
         let bytes = Array(name.utf8)
-        guard bytes.count > digits else { return nil }
+        guard bytes.count >= digits else { return nil }
         let suffix = bytes.suffix(digits)
         guard suffix.allSatisfy({ (48...57).contains($0) }) else { return nil }
         return Int64(String(decoding: suffix, as: UTF8.self))
