@@ -24,7 +24,13 @@ extension JobSchedule {
 
     /// Every fire time in `(after, upTo]`, at most `limit` of them (the latest ones are kept when
     /// there are more: only the latest matters to a misfire policy), and how many there were in all.
-    func fireTimes(after: Date, upTo: Date, anchor: Date, limit: Int = 1000) -> (times: [Date], total: Int) {
+    ///
+    /// A cron schedule's fire times are walked one by one, `countLimit` at most: beyond that
+    /// (a job firing every second, after some four months without a leader) the walk jumps to
+    /// the last fire times before `upTo`, which are still found, and `total` is a lower bound.
+    func fireTimes(after: Date, upTo: Date, anchor: Date, limit: Int = 1000, countLimit: Int = 10_000_000) -> (
+        times: [Date], total: Int
+    ) {
         if case .every(let interval, let start) = self {
             // Arithmetic, so that a long outage of a fast job costs nothing to catch up on.
             let origin = start ?? anchor
@@ -39,13 +45,37 @@ extension JobSchedule {
         var times: [Date] = []
         var total = 0
         var cursor = after
+        var jumped = false
         while let next = nextFireTime(after: cursor, anchor: anchor), next <= upTo {
+            if total == countLimit && !jumped {
+                // Stopping here made the fire time reached so far pass for the latest: a misfire
+                // policy ran a months-old one, and applied again at every pass until caught up.
+                jumped = true
+                let start = lastWindow(holdingFireTimesAfter: cursor, upTo: upTo, anchor: anchor)
+                if start > cursor {
+                    cursor = start
+                    times = []
+                    continue
+                }
+            }
             total += 1
             times.append(next)
             if times.count > limit { times.removeFirst() }
             cursor = next
-            if total > 10_000_000 { break }
         }
         return (times, total)
+    }
+
+    /// The start of the shortest window `(start, upTo]`, of a length doubling from a second, that
+    /// holds a fire time; `after` when no such window starts after it. The window half as long
+    /// held none, so the walk through this one is no longer than the quiet time before `upTo`.
+    private func lastWindow(holdingFireTimesAfter after: Date, upTo: Date, anchor: Date) -> Date {
+        var length: TimeInterval = 1
+        while upTo.addingTimeInterval(-length) > after {
+            let start = upTo.addingTimeInterval(-length)
+            if let next = nextFireTime(after: start, anchor: anchor), next <= upTo { return start }
+            length *= 2
+        }
+        return after
     }
 }
