@@ -47,8 +47,9 @@ struct QueueAcquirer: Sendable {
         /// Given the queue (first in line first) and our position, the one entry we must wait for,
         /// or `nil` when we are in. Only that entry is watched: no herd.
         case blocker(@Sendable ([String], Int) -> String?)
-        /// In when among the first N; any entry leaving ahead may let us in, so every entry
-        /// ahead is watched (arrivals behind are not: they cannot let us in).
+        /// In when fewer than N contenders are ahead, the entries of one join (one stem, see
+        /// ``SequentialQueue/stem(of:)``) counted once; any entry leaving ahead may let us in, so
+        /// every entry ahead is watched (arrivals behind are not: they cannot let us in).
         case firstOf(Int)
 
         /// The entry just ahead: plain mutual exclusion.
@@ -204,7 +205,13 @@ struct QueueAcquirer: Sendable {
                     let ahead = try queue.path.child(blocking)
                     waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(of: ahead) }
                 case .firstOf(let permits):
-                    if position < permits { return lease }
+                    // A holder's join can have a second entry: a create whose reply was lost,
+                    // landing after the holder was let in, where it no longer looks (its release
+                    // removes it). Counted as a holder, it kept a free permit from everyone
+                    // behind it for as long as the holder held. A contender uses one entry at a
+                    // time, and each join has a marker of its own, so one stem is one contender.
+                    let contendersAhead = Set(entries[..<position].map(SequentialQueue.stem(of:))).count
+                    if contendersAhead < permits { return lease }
                     // Only an entry ahead leaving can let us in: waking on every change (each
                     // contender joining behind) had every waiter list the queue again per arrival.
                     let ahead = entries[..<position]

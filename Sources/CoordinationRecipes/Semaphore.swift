@@ -3,7 +3,8 @@ public import Logging
 
 /// A distributed counting semaphore: at most `permits` holders at once under `path`.
 ///
-/// Holders are the first `permits` entries of the queue. Unlike ``Lock``, a waiter watches every
+/// Holders are the first `permits` contenders of the queue: a contender's entries beyond the one
+/// it uses (a create of its join whose reply was lost, landing late) take no permit. Unlike ``Lock``, a waiter watches every
 /// entry ahead of it, because any of them leaving can let it in; each departure wakes every waiter
 /// behind it once (a bounded herd, the price of N holders), while arrivals behind wake nobody.
 public struct Semaphore: Sendable {
