@@ -100,6 +100,9 @@ public struct Membership: Sendable {
     /// not the creation, and a new member starts at version 0 again: only a removal of this
     /// member and a new join under its id both landing between that read and the delete, a
     /// round trip, could still be taken for it.
+    /// - Throws: `versionConflict` when the member kept changing under it (updated between each
+    ///   read and delete, five times in a row): it is still a member, as after
+    ///   ``update(_:metadata:)`` gives up; store failures as they come.
     public func leave(_ member: Member) async throws {
         let key = try group.child(member.id)
         for _ in 0..<Self.updateAttempts {
@@ -108,10 +111,16 @@ public struct Membership: Sendable {
                 // At the version read: an update in between is read again, not deleted blind.
                 try await store.delete(key, ifVersion: current.version, recursive: false)
                 return
-            } catch let error as CoordinationError where error.code == .noNode || error.code == .versionConflict {
-                // Gone, or updated meanwhile: read again.
+            } catch let error as CoordinationError where error.code == .noNode {
+                return  // gone already: left
+            } catch let error as CoordinationError where error.code == .versionConflict {
+                // Updated meanwhile, or ended and joined anew: read again.
             }
         }
+        // The last conflict may have been its end (and a new member under its id).
+        guard let current = try await store.get(key), current.createRevision == member.joinedRevision else { return }
+        // Returning would tell the caller it left while the member is still listed.
+        throw CoordinationError(.versionConflict, "member \(member.id) of group \(group) kept changing; not removed", key: key)
     }
 
     /// Stays a member until cancelled, joining again whenever the session is replaced after an
