@@ -260,10 +260,20 @@ public struct Membership: Sendable {
         // What the tries wrote: the metadata may change between them.
         var tried: Set<[UInt8]> = []
         var backoff = Backoff()
+        // Logs what happens next only once it is known: a plain join whose session ended
+        // during the pause said "trying again", then gave up.
         func mayGoOn(after error: any Error) async throws -> Bool {
             try await backoff.pause()
-            if caller.keepsTrying(store.session, in: sessionID) { return true }
-            if caller == .join { throw error }
+            let context: Logger.Metadata = ["group": "\(group)", "member": "\(id)", "error": "\(error)"]
+            if caller.keepsTrying(store.session, in: sessionID) {
+                logger.warning("joining the group failed; trying again", metadata: context)
+                return true
+            }
+            if caller == .join {
+                logger.warning("joining the group failed; giving up: the session that sent it has ended or is out of contact too long", metadata: context)
+                throw error
+            }
+            logger.debug("joining the group failed; the session ended, joining again in the next one", metadata: context)
             return false
         }
         while true {
@@ -322,7 +332,6 @@ public struct Membership: Sendable {
                     mayHaveJoined = true
                 }
                 guard caller.waitsOut(anyFailureWhen: mayHaveJoined) else { throw error }
-                logger.warning("joining the group failed; trying again", metadata: ["group": "\(group)", "member": "\(id)", "error": "\(error)"])
                 guard try await mayGoOn(after: error) else { return nil }
             }
         }
