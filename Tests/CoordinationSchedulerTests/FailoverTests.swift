@@ -305,6 +305,22 @@ import Testing
         #expect(calls == 1)
     }
 
+    /// The claim times out and lands only after the worker's read that looks for it (a request
+    /// the server had not committed yet): that read is no proof it failed, or the run would sit
+    /// under the worker's live claim, held, with nobody at work on it while its session lasts.
+    @Test(arguments: SchedulerBackend.all)
+    func aClaimThatLandsAfterTheReadLookingForItIsStillRun(backend: SchedulerBackend) async throws {
+        let late = Shared<LateLandingTransactionStore?>(nil)
+        let (history, calls) = try await runOneJob(backend) { store, _ in
+            let wrapped = LateLandingTransactionStore(store, when: FaultyTransactionStore.claim)
+            late.withLock { $0 = wrapped }
+            return wrapped
+        }
+        #expect(late.value?.hasLanded == true, "the claim was held back and landed late")
+        #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
+        #expect(calls == 1)
+    }
+
     /// The claim fails for want of a server (no race lost, nothing about the run changes
     /// afterwards, and the session never ends): the worker must try again, not wait for a change
     /// that will never come.

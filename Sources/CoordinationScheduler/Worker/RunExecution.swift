@@ -174,7 +174,7 @@ struct RunExecution: Sendable {
         }
     }
 
-    /// ``recoverClaim(expecting:after:claimKey:finalEntry:sessionID:)`` until a read answers, or
+    /// ``recoverClaim(expecting:after:claimKey:finalEntry:sessionID:)`` until it decides, or
     /// until the session that may hold the claim has ended (a claim it held went with it): giving
     /// up on a failed read could leave a claim that landed with nobody working on it.
     func recoverClaimPatiently(
@@ -185,8 +185,13 @@ struct RunExecution: Sendable {
             _ = await waitForUsableSession()
             guard sessionStillHolds(sessionID) else { return nil }
             do {
-                return try await recoverClaim(
+                switch try await recoverClaim(
                     expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
+                {
+                case .landed(let claim, let fence): return (claim, fence)
+                case .refused: return nil
+                case .undecided: continue  // the run changed as we shut the claim out: read again
+                }
             } catch {
                 if Task.isCancelled { throw error }
                 try? await backoff.pause()
@@ -194,27 +199,60 @@ struct RunExecution: Sendable {
         }
     }
 
-    /// After a claim whose outcome is unknown: the claim, if our transaction made it. It did if
+    /// What a claim whose outcome was unknown came to.
+    enum ClaimRecovery: Sendable {
+        case landed(Claim, fence: Int64)
+        /// It did not land, and never can.
+        case refused
+        /// The run changed meanwhile: read again.
+        case undecided
+    }
+
+    /// After a claim whose outcome is unknown: whether our transaction made it. It did if
     /// the claim key is ours and the run record is of the attempt that transaction wrote (its
     /// version after ours, running here, with the claim's token). The record need not be at that
     /// version any more: a cancel request may have moved it on before this read, and the claim
     /// is ours all the same (given up, the run would stay "running" under our live claim, with
     /// nobody at work on it, for as long as our session lasts). The fence is our transaction's
     /// version, so that a cancel request past it is noticed as any other.
+    ///
+    /// A record still at the version the claim checks proves nothing: a request the server had
+    /// taken but not committed when we gave up on it (an etcd request past its deadline) can
+    /// still land after this read, leaving a claim of ours that nobody works on while our session
+    /// lives (held, so no other worker takes it over). So the record is moved past that version,
+    /// unchanged, which the claim can then never land after; should the claim land first, that
+    /// write is refused and the next read finds it.
     func recoverClaim(
         expecting record: RunRecord, after version: Int64, claimKey: Key, finalEntry: HistoryEntry?, sessionID: String
-    ) async throws -> (claim: Claim, fence: Int64)? {
-        guard let current = try await store.get(runKey), current.version > version,
+    ) async throws -> ClaimRecovery {
+        guard let current = try await store.get(runKey) else { return .refused }
+        if current.version == version { return try await shutOut(current) ? .refused : .undecided }
+        guard current.version > version,
             let stored = try? current.decoded(RunRecord.self), stored.status == .running, stored.worker == worker,
             stored.attempt == record.attempt, stored.claimVersion == version + 1,
             let claim = try await store.get(claimKey), claim.isEphemeral, claim.value == Array(worker.utf8),
             stored.attemptToken(version: current.version, modRevision: current.modRevision) == claim.createRevision
-        else { return nil }
+        else { return .refused }
         logger.info("claim landed despite an unknown outcome", metadata: ["run": "\(runKey)"])
-        return (
+        return .landed(
             Claim(record: record, claimKey: claimKey, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry),
-            version + 1
-        )
+            fence: version + 1)
+    }
+
+    /// Rewrites the run record read as `current`, unchanged, at its version; `false` when it
+    /// changed first. A running record keeps its attempt's token, which its version named.
+    func shutOut(_ current: Record) async throws -> Bool {
+        var value = current.value
+        if var unchanged = try? current.decoded(RunRecord.self) {
+            unchanged.token = unchanged.attemptToken(version: current.version, modRevision: current.modRevision)
+            value = try SchedulerJSON.encode(unchanged)
+        }
+        do {
+            _ = try await store.transaction([.set(runKey, value: value, ifVersion: current.version)])
+            return true
+        } catch let error as CoordinationError where error.code == .versionConflict || error.code == .noNode {
+            return false
+        }
     }
 
     /// Runs the handler under the session guard, with the timeout and stop requests.
