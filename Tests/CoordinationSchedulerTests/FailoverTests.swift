@@ -344,6 +344,23 @@ import Testing
         #expect(calls == 1, "run once, not again")
     }
 
+    /// Contact is lost as the run's end is written, and the session is past its safe window when
+    /// the worker looks, yet comes back before the server ends it: the claim lives, so the end
+    /// must be written once contact is back. Given up, the run would sit under the claim, held,
+    /// with nobody at work on it, for as long as the worker's session lasts.
+    @Test(arguments: SchedulerBackend.all)
+    func theEndOfARunIsWrittenWhenContactComesBackJustPastTheSafeWindow(backend: SchedulerBackend) async throws {
+        let cutOff = Shared<CutOffPastSafeWindowStore?>(nil)
+        let (history, calls) = try await runOneJob(backend) { store, layout in
+            let wrapped = CutOffPastSafeWindowStore(store, when: FaultyTransactionStore.releasesClaim(in: layout))
+            cutOff.withLock { $0 = wrapped }
+            return wrapped
+        }
+        #expect(cutOff.value?.cameBack == true, "contact was lost as the end was written, then came back")
+        #expect(history.map(\.outcome) == [.succeeded], "not stuck under a claim nobody works on")
+        #expect(calls == 1)
+    }
+
     /// A time-out of the write that ends the run, blamed on its first operation (the fence's
     /// check), is no refusal by the fence: the worker must not give the run up while its claim
     /// lives, or the run would sit under a claim nobody works on until the worker's session ends.

@@ -503,9 +503,13 @@ struct RunExecution: Sendable {
                 continue
             } catch {
                 logger.warning("could not record the run's end", metadata: ["run": "\(record.run)", "error": "\(error)"])
-                guard sessionStillHolds(claim.sessionID) else { return nil }
                 try? await backoff.pause()  // not cut short: what is recorded must land
+                // Waited for before the session is judged: one cut off past its safe window may
+                // still come back (the server ends it somewhat later: ZooKeeper on its next tick,
+                // etcd a keep-alive's trip later), and then our claim lives on, which nobody else
+                // can take over. Given up then, the run sat "running" with nobody at work on it.
                 _ = await waitForUsableSession()
+                guard sessionStillHolds(claim.sessionID) else { return nil }
             }
         }
     }
@@ -572,10 +576,10 @@ struct RunExecution: Sendable {
         }
     }
 
-    /// Waits (bounded by twice the session TTL) until the store can be written to again.
     /// Whether what session `sessionID` holds (our claim) can still be trusted: the same session,
     /// connected or suspended for less than its TTL. Once not, the server has ended it or soon
-    /// will, and the claim goes with it.
+    /// will, and the claim goes with it, unless contact comes back first (the server ends a
+    /// session somewhat after that window): ask once contact has been waited for.
     func sessionStillHolds(_ sessionID: String) -> Bool {
         let session = store.session
         return session.sessionID == sessionID && session.isSafe()
