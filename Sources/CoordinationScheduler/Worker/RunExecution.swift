@@ -517,9 +517,9 @@ struct RunExecution: Sendable {
     /// When the run record moved past our fence but is still this attempt's (running here at
     /// this attempt with this claim's token, and the claim still ours), moves the fence along and
     /// returns the record. It moved by a cancel request (which then stops the attempt, should the
-    /// view not have told yet, and is noted for its end: ``RunControl/cancelPassed``), or by a
-    /// write of ours whose reply was lost. While our claim lives
-    /// nobody else can claim the run; the write that follows checks the version read here, so a
+    /// view not have told yet, and is noted for its end: ``RunControl/cancelPassed``), by a
+    /// write of ours whose reply was lost, or by another worker's ``shutOut(_:)``. While our
+    /// claim lives nobody else can claim the run; the write that follows checks the version read here, so a
     /// takeover after this read still refuses it.
     func adoptLaterVersion(claim: Claim, control: RunControl) async -> RunRecord? {
         guard let current = try? await store.get(runKey), current.version > control.fence,
@@ -553,9 +553,20 @@ struct RunExecution: Sendable {
         let claimKey = claim.claimKey
         var record = candidate.record
         // The claim first (see ``claimIsOurs(_:)``): the version alone may be a new run's.
-        guard try await claimIsOurs(claim), let current = try await store.get(runKey), current.version == control.fence else {
+        guard try await claimIsOurs(claim), var current = try await store.get(runKey) else {
             throw SchedulerError.fenced(job: record.job, run: record.run)
         }
+        if current.version > control.fence {
+            // Moved on while still ours: rewritten unchanged by a worker shutting out a claim of
+            // its own whose outcome it could not tell (``shutOut(_:)``), or by a cancel request
+            // (which stops the attempt: refused, as before). Refused for the first, a healthy
+            // attempt's report failed as if the run had been taken over.
+            guard let adopted = await adoptLaterVersion(claim: claim, control: control), !adopted.cancelRequested,
+                let reread = try await store.get(runKey)
+            else { throw SchedulerError.fenced(job: record.job, run: record.run) }
+            current = reread
+        }
+        guard current.version == control.fence else { throw SchedulerError.fenced(job: record.job, run: record.run) }
         record = try current.decoded(RunRecord.self)
         // Past the claim's version: the token goes on in the record (takers name the attempt by it).
         record.token = record.attemptToken(version: current.version, modRevision: current.modRevision)
@@ -585,8 +596,6 @@ struct RunExecution: Sendable {
         return session.sessionID == sessionID && session.isSafe()
     }
 
-    /// The back-off between attempts that failed for store errors (a leader election fails
-    /// requests at once): 10 ms, doubling, at most 1 s.
     /// Waits at most two TTLs for a usable session; with `replacing`, for one other than that
     /// session (which has expired, though the store may not have noticed yet).
     func waitForUsableSession(replacing expired: String? = nil) async -> Bool {
