@@ -16,11 +16,20 @@ struct KeyValue: Sendable {
             throw .gateway(.malformed("a key-value without a decodable key"), kind: kind)
         }
         self.key = key
-        value = json["value"]?.base64Bytes ?? []
-        createRevision = json["create_revision"]?.int64Value ?? 0
-        modRevision = json["mod_revision"]?.int64Value ?? 0
-        version = json["version"]?.int64Value ?? 0
-        lease = json["lease"]?.int64Value ?? 0
+        // An omitted field is zero (or empty); one present but unreadable is a malformed reply,
+        // never a zero: a version read as 0 is a wrong record, not a missing one.
+        let value: [UInt8]? = json["value"] == nil ? [] : json["value"]?.base64Bytes
+        guard let value, let createRevision = json.int64(omittedAsZero: "create_revision"),
+            let modRevision = json.int64(omittedAsZero: "mod_revision"), let version = json.int64(omittedAsZero: "version"),
+            let lease = json.int64(omittedAsZero: "lease")
+        else {
+            throw .gateway(.malformed("a key-value whose value is not base64 or whose revision, version or lease is not an int64"), kind: kind)
+        }
+        self.value = value
+        self.createRevision = createRevision
+        self.modRevision = modRevision
+        self.version = version
+        self.lease = lease
     }
 
     init(key: [UInt8], value: [UInt8], createRevision: Int64, modRevision: Int64, version: Int64, lease: Int64) {
@@ -195,8 +204,12 @@ struct TxnReply: Sendable {
             throw .gateway(.malformed("a txn reply without a header revision"), kind: kind)
         }
         self.revision = revision
-        succeeded = json["succeeded"]?.boolValue ?? false
-        responses = json["responses"]?.arrayValue ?? []
+        // Read as false, a `"succeeded":"true"` would send an applied write down the retry path.
+        guard let succeeded = json.bool(omittedAsFalse: "succeeded"), let responses = json.array(omittedAsEmpty: "responses") else {
+            throw .gateway(.malformed("a txn reply whose succeeded or responses field has the wrong type"), kind: kind)
+        }
+        self.succeeded = succeeded
+        self.responses = responses
     }
 
     /// The key-values of response `index`, which must be a range.
@@ -204,8 +217,11 @@ struct TxnReply: Sendable {
         guard index < responses.count, let range = responses[index]["response_range"] else {
             throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: kind)
         }
+        guard let items = range.array(omittedAsEmpty: "kvs") else {
+            throw .gateway(.malformed("range response \(index) has kvs that are not an array"), kind: kind)
+        }
         var result: [KeyValue] = []
-        for item in range["kvs"]?.arrayValue ?? [] { result.append(try KeyValue(json: item, from: kind)) }
+        for item in items { result.append(try KeyValue(json: item, from: kind)) }
         return result
     }
 
@@ -222,7 +238,10 @@ struct TxnReply: Sendable {
         guard index < responses.count, let range = responses[index]["response_range"] else {
             throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: kind)
         }
-        return range["count"]?.int64Value ?? 0
+        guard let count = range.int64(omittedAsZero: "count") else {
+            throw .gateway(.malformed("range response \(index) has a count that is not an int64"), kind: kind)
+        }
+        return count
     }
 
     /// How many keys delete-range response `index` deleted.
@@ -230,6 +249,9 @@ struct TxnReply: Sendable {
         guard index < responses.count, let deletion = responses[index]["response_delete_range"] else {
             throw .gateway(.malformed("txn reply lacks delete-range response \(index)"), kind: kind)
         }
-        return deletion["deleted"]?.int64Value ?? 0
+        guard let deleted = deletion.int64(omittedAsZero: "deleted") else {
+            throw .gateway(.malformed("delete-range response \(index) has a deleted count that is not an int64"), kind: kind)
+        }
+        return deleted
     }
 }

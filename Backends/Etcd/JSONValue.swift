@@ -30,11 +30,41 @@ enum JSONValue: Sendable, Equatable {
         return false
     }
 
-    /// An int64 written either as a JSON string (the gateway's way) or as a number.
+    /// An int64 written either as a JSON string (the gateway's way) or as a number. A number
+    /// must be a whole one that a double holds exactly (below 2^53 in magnitude): `1.5` or
+    /// `9007199254740993` (read as ...992) would otherwise come back as some other integer.
     var int64Value: Int64? {
         switch self {
         case .string(let text): Int64(text)
-        case .number(let number): number.isFinite ? Int64(exactly: number.rounded()) : nil
+        case .number(let number): number.magnitude < Self.exactIntegers ? Int64(exactly: number) : nil
+        default: nil
+        }
+    }
+
+    /// 2^53: every whole double below it in magnitude is the one integer its text named.
+    private static let exactIntegers: Double = 9_007_199_254_740_992
+
+    /// An int64 field the gateway leaves out when it is zero: 0 when absent, `nil` when present
+    /// but not an int64 (a value of another type is a malformed reply, never a zero).
+    func int64(omittedAsZero field: String) -> Int64? {
+        guard let value = self[field] else { return 0 }
+        return value.int64Value
+    }
+
+    /// A bool field the gateway leaves out when it is false: `false` when absent, `nil` when present but not a bool.
+    func bool(omittedAsFalse field: String) -> Bool? {
+        switch self[field] {
+        case nil: false
+        case .bool(let flag): flag
+        default: nil
+        }
+    }
+
+    /// An array field the gateway leaves out when it is empty: `[]` when absent, `nil` when present but not an array.
+    func array(omittedAsEmpty field: String) -> [JSONValue]? {
+        switch self[field] {
+        case nil: []
+        case .array(let items): items
         default: nil
         }
     }

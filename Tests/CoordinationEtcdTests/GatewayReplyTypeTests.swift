@@ -1,0 +1,90 @@
+@testable import CoordinationEtcd
+import Coordination
+import Testing
+
+/// A gateway reply whose fields have the wrong type (a proxy, a gateway of another version, a
+/// garbled body that still parses) is a malformed reply, never read as the zero the gateway
+/// means by an omitted field: a version read as 0, a count as 0 or `succeeded` as false is a
+/// wrong answer given with confidence.
+@Suite struct GatewayReplyTypeTests {
+    static func parsed(_ text: String) throws -> JSONValue {
+        try #require(JSONValue.parse(Array(text.utf8)), "test JSON: \(text)")
+    }
+
+    /// A key-value as the gateway writes it, then with one field replaced by `replacement`.
+    static let keyValue = #"{"key":"L2EvYg==","create_revision":"7","mod_revision":"9","version":"3","value":"dg==","lease":"5"}"#
+    static let keyValueFields = ["create_revision", "mod_revision", "version", "lease", "value"]
+    static let wrongTypes = [#"true"#, #"{}"#, #"[]"#, #""x7""#, #"1.5"#, #"null"#, #""""#]
+
+    @Test func aKeyValueWithAFieldOfTheWrongTypeIsMalformed() throws {
+        let original = try KeyValue(json: try Self.parsed(Self.keyValue))
+        #expect(original.version == 3 && original.lease == 5 && original.value == Array("v".utf8))
+        for field in Self.keyValueFields {
+            // The empty string is the empty value's base64, and a fine value.
+            for replacement in Self.wrongTypes where !(field == "value" && replacement == #""""#) {
+                let text = Self.keyValue.replacingFirst(#""\#(field)":"#, upTo: ",", with: replacement)
+                let json = try Self.parsed(text)
+                let error = #expect(throws: CoordinationError.self, "\(text)") { _ = try KeyValue(json: json) }
+                #expect(error?.code == .unavailable, "\(text): \(String(describing: error))")
+            }
+        }
+    }
+
+    /// Fields the gateway omits at zero still read as zero.
+    @Test func omittedFieldsAreZero() throws {
+        let kv = try KeyValue(json: try Self.parsed(#"{"key":"L2E="}"#))
+        #expect(kv.value == [] && kv.version == 0 && kv.createRevision == 0 && kv.modRevision == 0 && kv.lease == 0)
+        let reply = try TxnReply(try Self.parsed(#"{"header":{"revision":"3"},"responses":[{"response_range":{"header":{}}},{"response_delete_range":{}}]}"#))
+        #expect(!reply.succeeded)
+        #expect(try reply.range(0).isEmpty)
+        #expect(try reply.count(0) == 0)
+        #expect(try reply.deleted(1) == 0)
+    }
+
+    @Test func aTxnReplyWithAFieldOfTheWrongTypeIsMalformed() throws {
+        let bodies = [
+            // Read as false, an applied write would be tried again.
+            #"{"header":{"revision":"3"},"succeeded":"true","responses":[]}"#,
+            #"{"header":{"revision":"3"},"succeeded":1,"responses":[]}"#,
+            #"{"header":{"revision":"3"},"succeeded":true,"responses":{"response_put":{}}}"#,
+        ]
+        for body in bodies {
+            let json = try Self.parsed(body)
+            let error = #expect(throws: CoordinationError.self, "\(body)") { _ = try TxnReply(json, from: .write) }
+            #expect(error?.code == .connectionLoss, "a write's unreadable reply leaves its outcome unknown: \(String(describing: error))")
+        }
+        // A range whose kvs or count is not of its type is not an empty range.
+        let reply = try TxnReply(try Self.parsed(
+            #"{"header":{"revision":"3"},"succeeded":true,"responses":[{"response_range":{"kvs":{"key":"L2E="},"count":"one"}},{"response_delete_range":{"deleted":true}}]}"#))
+        #expect(throws: CoordinationError.self) { _ = try reply.range(0) }
+        #expect(throws: CoordinationError.self) { _ = try reply.count(0) }
+        #expect(throws: CoordinationError.self) { _ = try reply.deleted(1) }
+    }
+
+    /// int64s come as strings; one written as a JSON number is read only when it is the integer
+    /// its text says.
+    @Test func numbersAreReadOnlyWhenExact() throws {
+        let cases: [(String, Int64?)] = [
+            (#""9223372036854775807""#, .max), (#""-42""#, -42), (#"42"#, 42), (#"-0"#, 0), (#"4e2"#, 400),
+            (#"9007199254740991"#, 9_007_199_254_740_991),
+            // Not whole, or beyond what a double holds exactly: some other integer if read.
+            (#"1.5"#, nil), (#"-2.5"#, nil), (#"9007199254740993"#, nil), (#"9223372036854775807"#, nil), (#"1e300"#, nil),
+            (#""1.5""#, nil), (#""9223372036854775808""#, nil), (#""""#, nil), (#"true"#, nil),
+        ]
+        for (text, expected) in cases {
+            let json = try Self.parsed("[\(text)]").arrayValue[0]
+            #expect(json.int64Value == expected, "\(text)")
+        }
+        let revision = try Self.parsed(#"{"header":{"revision":2.5}}"#)
+        #expect(throws: CoordinationError.self, "a revision of 2.5 is no revision") { _ = try TxnReply(revision) }
+    }
+}
+
+extension String {
+    /// The text with what follows the first `marker`, up to (not including) `end`, replaced.
+    fileprivate func replacingFirst(_ marker: String, upTo end: Character, with replacement: String) -> String {
+        guard let start = range(of: marker)?.upperBound else { return self }
+        let stop = self[start...].firstIndex { $0 == end || $0 == "}" } ?? endIndex
+        return String(self[..<start]) + replacement + String(self[stop...])
+    }
+}
