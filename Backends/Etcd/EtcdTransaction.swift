@@ -231,10 +231,15 @@ struct TransactionReplay {
 
     /// Plays every operation in order; the first failure is returned, naming its index.
     mutating func play(_ operations: [Operation], lease: Int64) -> Result<Void, CoordinationError> {
+        // Each key's second write: where etcd's one put per key falls short.
         var rewritten: [Key: Int] = [:]
         for (index, operation) in operations.enumerated() {
-            if case .create = operation, touched.contains(operation.key) { rewritten[operation.key] = index }
-            if case .set = operation, touched.contains(operation.key) { rewritten[operation.key] = index }
+            switch operation {
+            case .create, .set:
+                if touched.contains(operation.key) && rewritten[operation.key] == nil { rewritten[operation.key] = index }
+            case .check, .delete:
+                break
+            }
             if let error = apply(operation, lease: lease) {
                 return .failure(error.inTransaction(operation: index, of: operations.count))
             }
