@@ -120,7 +120,9 @@ struct TransactionPlan {
         func note(_ key: Key) { if !key.isRoot && seen.insert(key).inserted { userKeys.append(key) } }
         var counters = Set<Key>()
         for operation in operations {
-            note(operation.key)
+            // A sequential create's own key is only the prefix of the name it makes: nothing
+            // depends on it, and a compare of it could take the txn past etcd's limit.
+            if case .create(_, _, let mode) = operation, mode.isSequential {} else { note(operation.key) }
             switch operation {
             case .create(let key, _, let mode):
                 let parent = key.parent ?? .root
@@ -376,11 +378,16 @@ struct TransactionReplay {
             EtcdRequest.compare(keys.counter(of: parent), .mod, .equal, (counterObserved[parent] ?? nil)?.modRevision ?? 0)
         }
         let limit = EtcdRequest.maxOperationsPerBranch
-        if compares.count + absentCompares.count + counterCompares.count > limit, !plan.counterParents.contains(.root) {
+        if compares.count + absentCompares.count + counterCompares.count > limit {
             // One range compare says no counter of the namespace moved since the snapshot, more
             // conservatively. (A counter is only deleted with its parent, whose compare is above.)
+            // The namespace's own counter lies outside that range (in a namespace) and keeps its
+            // compare: 63 sequential parents and the root once needed 130 compares.
             let (start, end) = keys.counters(beneath: .root)
             counterCompares = [EtcdRequest.compare(start, end: end, .mod, .less, snapshotRevision + 1)]
+            if plan.counterParents.contains(.root) {
+                counterCompares.append(EtcdRequest.compare(keys.counter(of: .root), .mod, .equal, (counterObserved[.root] ?? nil)?.modRevision ?? 0))
+            }
         }
         compares += counterCompares
         if compares.count + absentCompares.count <= limit {
