@@ -16,9 +16,10 @@ struct KeyValue: Sendable {
             throw .gateway(.malformed("a key-value without a decodable key"), kind: kind)
         }
         self.key = key
-        // An omitted field is zero (or empty); one present but unreadable is a malformed reply,
-        // never a zero: a version read as 0 is a wrong record, not a missing one.
-        let value: [UInt8]? = json["value"] == nil ? [] : json["value"]?.base64Bytes
+        // An omitted field is zero (or empty), and so is a null one (proto3's JSON mapping); one
+        // present but unreadable is a malformed reply, never a zero: a version read as 0 is a
+        // wrong record, not a missing one.
+        let value: [UInt8]? = json["value"] == nil || json["value"] == .null ? [] : json["value"]?.base64Bytes
         guard let value, let createRevision = json.int64(omittedAsZero: "create_revision"),
             let modRevision = json.int64(omittedAsZero: "mod_revision"), let version = json.int64(omittedAsZero: "version"),
             let lease = json.int64(omittedAsZero: "lease")

@@ -44,26 +44,31 @@ enum JSONValue: Sendable, Equatable {
     /// 2^53: every whole double below it in magnitude is the one integer its text named.
     private static let exactIntegers: Double = 9_007_199_254_740_992
 
-    /// An int64 field the gateway leaves out when it is zero: 0 when absent, `nil` when present
-    /// but not an int64 (a value of another type is a malformed reply, never a zero).
+    /// An int64 field the gateway leaves out when it is zero: 0 when absent or `null` (which
+    /// proto3's JSON mapping reads as the default), `nil` when present but not an int64 (a value
+    /// of another type is a malformed reply, never a zero).
     func int64(omittedAsZero field: String) -> Int64? {
-        guard let value = self[field] else { return 0 }
-        return value.int64Value
+        switch self[field] {
+        case nil, .null: 0
+        case let value?: value.int64Value
+        }
     }
 
-    /// A bool field the gateway leaves out when it is false: `false` when absent, `nil` when present but not a bool.
+    /// A bool field the gateway leaves out when it is false: `false` when absent or `null`, `nil`
+    /// when present but not a bool.
     func bool(omittedAsFalse field: String) -> Bool? {
         switch self[field] {
-        case nil: false
+        case nil, .null: false
         case .bool(let flag): flag
         default: nil
         }
     }
 
-    /// An array field the gateway leaves out when it is empty: `[]` when absent, `nil` when present but not an array.
+    /// An array field the gateway leaves out when it is empty: `[]` when absent or `null`, `nil`
+    /// when present but not an array.
     func array(omittedAsEmpty field: String) -> [JSONValue]? {
         switch self[field] {
-        case nil: []
+        case nil, .null: []
         case .array(let items): items
         default: nil
         }

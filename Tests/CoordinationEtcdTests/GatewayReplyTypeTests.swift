@@ -14,7 +14,8 @@ import Testing
     /// A key-value as the gateway writes it, then with one field replaced by `replacement`.
     static let keyValue = #"{"key":"L2EvYg==","create_revision":"7","mod_revision":"9","version":"3","value":"dg==","lease":"5"}"#
     static let keyValueFields = ["create_revision", "mod_revision", "version", "lease", "value"]
-    static let wrongTypes = [#"true"#, #"{}"#, #"[]"#, #""x7""#, #"1.5"#, #"null"#, #""""#]
+    /// Not `null`: proto3's JSON mapping reads it as the field's default (`omittedFieldsAreZero`).
+    static let wrongTypes = [#"true"#, #"{}"#, #"[]"#, #""x7""#, #"1.5"#, #""""#]
 
     @Test func aKeyValueWithAFieldOfTheWrongTypeIsMalformed() throws {
         let original = try KeyValue(json: try Self.parsed(Self.keyValue))
@@ -39,6 +40,12 @@ import Testing
         #expect(try reply.range(0).isEmpty)
         #expect(try reply.count(0) == 0)
         #expect(try reply.deleted(1) == 0)
+        // proto3's JSON mapping reads null as the field's default.
+        let nulls = try KeyValue(json: try Self.parsed(#"{"key":"L2E=","value":null,"version":null,"lease":null,"create_revision":null}"#))
+        #expect(nulls.value == [] && nulls.version == 0 && nulls.lease == 0 && nulls.createRevision == 0)
+        let nullReply = try TxnReply(try Self.parsed(#"{"header":{"revision":"3"},"succeeded":null,"responses":[{"response_range":{"kvs":null,"count":null}}]}"#))
+        #expect(!nullReply.succeeded)
+        #expect(try nullReply.range(0).isEmpty && nullReply.count(0) == 0)
     }
 
     @Test func aTxnReplyWithAFieldOfTheWrongTypeIsMalformed() throws {
