@@ -41,6 +41,12 @@ struct MemoryTree: Sendable {
     enum Change {
         case put(Key, MemoryNode)
         case delete(Key)
+
+        var key: Key {
+            switch self {
+            case .put(let key, _), .delete(let key): key
+            }
+        }
     }
 
     private(set) var nodes: [Key: MemoryNode] = [
@@ -61,10 +67,10 @@ struct MemoryTree: Sendable {
     }
 
     /// Applies `steps` atomically. On failure nothing changes and the error carries the index of
-    /// the failing step.
+    /// the failing step. The changes returned leave out keys the steps created and deleted again.
     mutating func apply(_ steps: [Step], namespace: Key) throws(CoordinationError) -> (results: [StepResult], changes: [Change]) {
         let nextRevision = revision + 1
-        let (results, changes, planned) = try plan(steps, revision: nextRevision, namespace: namespace)
+        let (results, changes, planned, transient) = try plan(steps, revision: nextRevision, namespace: namespace)
         guard !changes.isEmpty else { return (results, changes) }
         var writes = planned
         // The overlay's reference to `nodes` is gone by now, so these writes mutate the
@@ -80,13 +86,16 @@ struct MemoryTree: Sendable {
             nodes[parent]?.children.formUnion(delta.added)
         }
         revision = nextRevision
-        return (results, changes)
+        // A key created and deleted again by these steps existed for no reader: watchers hear
+        // nothing of it, as on ZooKeeper (which reads after the fact) and etcd (one event per key
+        // and revision). Its steps still count: a revision, a sequence number.
+        return (results, transient.isEmpty ? changes : changes.filter { !transient.contains($0.key) })
     }
 
     /// Plays `steps` on an overlay of the tree; nothing is written.
     private func plan(
         _ steps: [Step], revision: Int64, namespace: Key
-    ) throws(CoordinationError) -> (results: [StepResult], changes: [Change], writes: Overlay.Writes) {
+    ) throws(CoordinationError) -> (results: [StepResult], changes: [Change], writes: Overlay.Writes, transient: Set<Key>) {
         var overlay = Overlay(base: nodes)
         var results: [StepResult] = []
         var changes: [Change] = []
@@ -105,7 +114,12 @@ struct MemoryTree: Sendable {
                 throw failed
             }
         }
-        return (results, changes, overlay.writes)
+        // Deleted but absent before and after: a key these steps both created and deleted.
+        var transient: Set<Key> = []
+        for case .delete(let key) in changes where overlay.base[key] == nil && overlay.node(key) == nil {
+            transient.insert(key)
+        }
+        return (results, changes, overlay.writes, transient)
     }
 
     /// Physical keys at and beneath `key`, parents first, siblings in byte order.

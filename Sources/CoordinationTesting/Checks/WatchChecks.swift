@@ -639,6 +639,45 @@ extension ConformanceSuite {
                 try await writer.delete(folder, ifVersion: nil, recursive: true)
             }
         },
+        ConformanceCheck("watch-never-reports-a-key-a-transaction-created-and-deleted", clause: 8, "A key that one transaction creates and deletes again (alone, or with a child also created and deleted) never existed for any reader: no watch reports it, in any scope, not even as a put followed by its delete; the transaction's lasting key and later changes are reported.") { ctx in
+            let writer = try await ctx.open()
+            let watcher = try await ctx.open()
+            let folder = try Key("/g"), ghost = try Key("/g/k"), ghostParent = try Key("/g/n"), ghostChild = try Key("/g/n/m")
+            let lasting = try Key("/g/lasting")
+            _ = try await writer.create(folder, value: [], mode: .persistent)
+            let ghosts: Set<Key> = [ghost, ghostParent, ghostChild]
+            var watches: [(String, WatchCursor)] = WatchScope.allCases.filter { $0 != .key }.map { ($0.rawValue + " watch of /g", ctx.watch(watcher, folder, scope: $0)) }
+            watches += [("key watch of /g/k", ctx.watch(watcher, ghost)), ("key watch of /g/n/m", ctx.watch(watcher, ghostChild))]
+            for (_, watch) in watches { _ = try await watch.snapshot() }
+            _ = try await writer.transaction([
+                .create(ghost, value: bytes("ghost"), mode: .persistent),
+                .delete(ghost, ifVersion: nil),
+                .create(ghostParent, value: bytes("ghost"), mode: .persistent),
+                .create(ghostChild, value: bytes("ghost"), mode: .persistent),
+                .delete(ghostChild, ifVersion: nil),
+                .delete(ghostParent, ifVersion: nil),
+                .create(lasting, value: bytes("lasting"), mode: .persistent),
+            ])
+            // Later writes, in every watch's scope: once a watch reports them, it has had its chance to report the ghosts.
+            let after = try await writer.create(ghost, value: bytes("after"), mode: .persistent)
+            let afterChild = try await writer.create(ghostChild, value: bytes("after"), mode: .persistent)
+            let expected: [Key: Record] = [ghost: after, ghostChild: afterChild]
+            for (label, watch) in watches {
+                // A key watch awaits its key's later create; a folder watch that one and the transaction's lasting key.
+                let awaited: [Key] = label.hasPrefix("key watch") ? [label.hasSuffix("/g/k") ? ghost : ghostChild] : [ghost, lasting]
+                try await watch.until("\(awaited) on the \(label)", inspect: { event, _ in
+                    let reported: Key? =
+                        switch event {
+                        case .put(let record): record.value == bytes("ghost") ? record.key : nil
+                        case .delete(let key): ghosts.contains(key) ? key : nil
+                        case .snapshot(let records): records.first { $0.value == bytes("ghost") }?.key
+                        }
+                    if let reported {
+                        throw failure("the \(label) reported \(reported), which a transaction created and deleted again: \(event)")
+                    }
+                }) { state in awaited.allSatisfy { key in expected[key].map { state[key] == $0 } ?? (state[key]?.value == bytes("lasting")) } }
+            }
+        },
     ]
 }
 
