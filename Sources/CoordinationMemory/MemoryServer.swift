@@ -150,9 +150,12 @@ public final class MemoryServer: Sendable {
     }
 
     /// Ends the session because its handle closed: ephemeral keys go, watchers end with `unavailable`.
+    /// A handle cut off (simulated) cannot tell the server: its session and ephemeral keys stay
+    /// until the expiry armed by ``disconnect(session:)`` comes, as a ZooKeeper or etcd server
+    /// keeps them for the TTL.
     func close(session id: UInt64, handle: UInt64) {
         let ended: [Watcher] = mutate { state in
-            state.endSession(id)
+            if state.sessions[id]?.disconnected != true { state.endSession(id) }
             var ended: [Watcher] = []
             for (watcherID, watcher) in state.watchers where watcher.handle == handle {
                 state.watchers[watcherID] = nil

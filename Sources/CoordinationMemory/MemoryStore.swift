@@ -7,7 +7,8 @@ import Synchronization
 /// Besides the contract it offers test hooks that stand in for a network: ``simulateDisconnect()``,
 /// ``simulateReconnect()`` and ``expireSession()``. While disconnected, reads fail with `unavailable`
 /// and writes with `connectionLoss`, as on the real backends, and watch streams are paused; they
-/// resume with a fresh snapshot.
+/// resume with a fresh snapshot. A handle closed while disconnected leaves its session, ephemeral
+/// keys and all, to expire after the TTL on the server's clock, as a real server that never heard the close does.
 public final class MemoryStore: CoordinationStore {
     public let namespace: Key
     let server: MemoryServer
@@ -96,9 +97,10 @@ public final class MemoryStore: CoordinationStore {
 
     /// Simulates contact coming back: `reconnected` if the session is still alive (watches resync
     /// with a snapshot); if it expired meanwhile, the handle has already moved to a new session.
+    /// A closed handle stays closed: the session it left behind still expires on the server's clock.
     public func simulateReconnect() {
-        let id = handle.withLock { $0.sessionID }
-        guard server.isDisconnected(session: id) else { return }
+        let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
+        guard !closed, server.isDisconnected(session: id) else { return }
         if server.reconnect(session: id) {
             sessionBroadcast.send(SessionEvent(state: .reconnected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
         }

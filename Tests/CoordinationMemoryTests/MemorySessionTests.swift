@@ -104,6 +104,30 @@ import Testing
         #expect(try await expiring.next() == .snapshot([parent, record]))
     }
 
+    /// A close while cut off never reaches the server: the session keeps its ephemeral key until
+    /// the TTL runs out on the server's clock, whatever the closed handle does meanwhile (a
+    /// reconnect of it once made the session live on for good), as on ZooKeeper and etcd.
+    @Test func aHandleClosedWhileCutOffLeavesItsSessionToExpireAfterTheTTL() async throws {
+        let server = MemoryServer(clock: clock)
+        let store = try await server.connect(sessionTTL: .seconds(5))
+        let observer = try await server.connect()
+        defer { Task { await observer.close() } }
+        let key = try Key("/held")
+        _ = try await store.create(key, value: [], mode: .ephemeral)
+        var events = observer.watch(key, scope: .key).makeAsyncIterator()
+        #expect(try await events.next() == .snapshot([try #require(try await observer.get(key))]))
+
+        store.simulateDisconnect()
+        await store.close()
+        store.simulateReconnect()
+        #expect(store.session.state == .closed)
+        #expect(server.isDisconnected(session: store.sessionNumber), "the closed handle's session must not come back")
+        clock.advance(by: .seconds(4))
+        #expect(try await observer.exists(key), "kept until the TTL runs out")
+        clock.advance(by: .seconds(2))
+        #expect(try await events.next() == .delete(key))
+    }
+
     @Test func namedServersAreSharedAndTTLComesFromTheURL() async throws {
         let registry = StoreRegistry([.memory])
         let name = "shared-\(UInt32.random(in: 0...UInt32.max))"

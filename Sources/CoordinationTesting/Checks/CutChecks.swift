@@ -193,6 +193,28 @@ extension ConformanceSuite {
             try expect(fresh.isEphemeral, "an ephemeral create after the cut")
             try expectEqual(try await observer.get(key)?.value, bytes("after"), "the set after the cut, read by another handle")
         },
+        ConformanceCheck("session-closed-while-cut-off-leaves-ephemerals-to-the-ttl", clause: 7, "A handle closed while cut off is closed at once (its calls fail with unavailable, its session stream ends with closed), but the server never heard the close: its ephemeral key stays, still owned by its session, for another handle to read, until the TTL runs out; healing the closed handle brings nothing back.") { ctx in
+            let store = try await ctx.open()
+            let observer = try await ctx.open()
+            let mine = try Key("/c/mine")
+            let created = try await store.create(mine, value: bytes("mine"), mode: .ephemeral)
+            let ttl = store.session.ttl
+            let events = ctx.sessionEvents(store)
+            _ = try await events.next("the current session state")
+            try await ctx.cut(store)
+            let cutInPlace = ContinuousClock.now
+            await store.close()
+            try await expectThrows(code: .unavailable, "get on the handle closed while cut off") { try await store.get(mine) }
+            _ = try await events.until(.closed)
+            let seen = try await observer.get(mine)
+            // The server ends the session only after the TTL since the last contact: read well
+            // before that, the key must be there. (A run stalled past the TTL proves nothing.)
+            if ContinuousClock.now - cutInPlace < ttl {
+                try expectEqual(seen?.ownerSession, created.ownerSession, "the ephemeral key of the handle closed while cut off, read by another handle at once")
+            }
+            try await ctx.heal(store)
+            try await expectThrows(code: .unavailable, "get on the closed handle after the heal") { try await store.get(mine) }
+        },
     ]
 }
 
