@@ -327,6 +327,38 @@ extension ConformanceSuite {
             try await one.until("the first watcher's convergence") { $0 == expected }
             try await two.until("the second watcher's convergence") { $0 == expected }
         },
+        ConformanceCheck("watch-many-on-one-handle-independent", clause: 8, "Many watches of one key and one subtree on one handle (8 key watches, 8 subtree watches) each start with their own snapshot and converge to the same state; cancelling half of them, one by one between writes, ends only those: the others go on to the final state.") { ctx in
+            let writer = try await ctx.open()
+            let watcher = try await ctx.open()
+            let folder = try Key("/many"), key = try Key("/many/k")
+            _ = try await writer.create(key, value: bytes("0"), mode: .persistent)
+            let opening = try require(try await writer.get(key), "\(key)")
+            let keyWatches = (0..<8).map { _ in ctx.watch(watcher, key) }
+            let subtreeWatches = (0..<8).map { _ in ctx.watch(watcher, folder, scope: .subtree) }
+            for watch in keyWatches {
+                try expectEqual(try await watch.snapshot(), [opening], "a key watch's snapshot among many on one handle")
+            }
+            for watch in subtreeWatches {
+                try expectEqual(try await watch.snapshot().map(\.key), [folder, key], "a subtree watch's snapshot among many on one handle")
+            }
+            // Every other watch of each kind is cancelled, each after a write of its own.
+            let cancelled = keyWatches.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+                + subtreeWatches.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+            for (round, watch) in cancelled.enumerated() {
+                _ = try await writer.set(key, value: bytes("\(round + 1)"), ifVersion: nil)
+                watch.inbox.cancel()
+            }
+            try await writer.delete(key, ifVersion: nil, recursive: false)
+            _ = try await writer.create(try Key("/many/other"), value: [], mode: .persistent)
+            let recreated = try await writer.create(key, value: bytes("last"), mode: .persistent)
+            let expected = Dictionary(uniqueKeysWithValues: try await writer.records(under: folder).map { ($0.key, $0) })
+            for (index, watch) in keyWatches.enumerated() where index % 2 == 1 {
+                try await watch.until("key watch \(index) of 8 to reach the key created again") { $0 == [key: recreated] }
+            }
+            for (index, watch) in subtreeWatches.enumerated() where index % 2 == 1 {
+                try await watch.until("subtree watch \(index) of 8 to converge") { $0 == expected }
+            }
+        },
         ConformanceCheck("watch-children-snapshot-direct-children", clause: 8, "A children watch first yields a snapshot of the key and its direct children only (no grandchildren, no siblings), sorted by key.") { ctx in
             let store = try await ctx.open()
             for path in ["/f/b/deep", "/f/a", "/f/c", "/ff", "/f2/x"] { _ = try await store.create(try Key(path), value: bytes(path), mode: .persistent) }
