@@ -161,5 +161,24 @@ extension ConformanceSuite {
             let after = try await store.create(try Key("/r/after"), value: [], mode: .persistent)
             try expect(after.createRevision > revision, "a later create's revision \(after.createRevision) must exceed the transaction's \(revision)")
         },
+        ConformanceCheck("record-parent-unchanged-by-its-children", clause: 4, "A key's record (value, version, revisions) stays as it was while its children come and go: persistent, ephemeral, sequential and ephemeral-sequential creates, a set, deletes, and a transaction's create and delete beneath it; only its own set moves its version and modRevision.") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/p")
+            let before = try await store.create(parent, value: bytes("parent"), mode: .persistent)
+            let child = try Key("/p/c")
+            _ = try await store.create(child, value: [], mode: .persistent)
+            _ = try await store.create(try Key("/p/e"), value: [], mode: .ephemeral)
+            _ = try await store.create(try Key("/p/s-"), value: [], mode: .sequential)
+            _ = try await store.create(try Key("/p/es-"), value: [], mode: .ephemeralSequential)
+            _ = try await store.set(child, value: bytes("changed"), ifVersion: nil)
+            _ = try await store.create(try Key("/p/c/deeper"), value: [], mode: .persistent)
+            try await store.delete(child, ifVersion: nil, recursive: true)
+            _ = try await store.transaction([.create(try Key("/p/t"), value: [], mode: .persistent), .delete(try Key("/p/e"), ifVersion: nil)])
+            try expectEqual(try await store.get(parent), before, "the parent's record after its children's changes")
+            let set = try await store.set(parent, value: bytes("own"), ifVersion: 0)
+            try expect(
+                set.version == 1 && set.createRevision == before.createRevision && set.modRevision > before.modRevision,
+                "the parent's own set: version 1, same createRevision, a larger modRevision; got \(set)")
+        },
     ]
 }

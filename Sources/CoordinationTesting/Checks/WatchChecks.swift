@@ -279,6 +279,35 @@ extension ConformanceSuite {
                 _ = await consumer.result
             }
         },
+        ConformanceCheck("watch-key-of-root-reports-nothing", clause: 8, "A key watch of / (which has no record) starts with an empty snapshot and reports none of the writes beneath it: when its handle closes, it has yielded nothing but empty snapshots, and ends with unavailable.") { ctx in
+            let writer = try await ctx.open()
+            let watcher = try await ctx.open()
+            let watch = ctx.watch(watcher, .root)
+            try expectEqual(try await watch.snapshot(), [], "the snapshot of a key watch of /")
+            let key = try Key("/x")
+            _ = try await writer.create(key, value: bytes("1"), mode: .persistent)
+            _ = try await writer.set(key, value: bytes("2"), ifVersion: nil)
+            try await writer.delete(key, ifVersion: nil, recursive: false)
+            _ = try await writer.create(try Key("/y/z"), value: [], mode: .ephemeral)
+            // A watch of the last key, opened after the writes on the same handle, has seen them all
+            // once its snapshot holds /y/z; the root watch had every chance to report them by then.
+            let later = ctx.watch(watcher, try Key("/y/z"))
+            try expectEqual(try await later.snapshot().map(\.key), [try Key("/y/z")], "a later watch's snapshot of /y/z")
+            await watcher.close()
+            while true {
+                switch try await watch.inbox.nextOrEnd("the key watch of / to end after close") {
+                case .success(.snapshot(let records)) where records.isEmpty:
+                    continue
+                case .success(let event):
+                    throw failure("a key watch of / reported \(event)")
+                case .failure(.finished):
+                    throw failure("the key watch of / must end with unavailable after close, but finished normally")
+                case .failure(.failed(let error)):
+                    try expectEqual((error as? CoordinationError)?.code, .unavailable, "the key watch of /'s ending error (\(error))")
+                    return
+                }
+            }
+        },
         ConformanceCheck("watch-close-ends-stream", clause: 8, "Closing the handle ends its watch streams with unavailable.") { ctx in
             let store = try await ctx.open()
             let watch = ctx.watch(store, try Key("/x"), scope: .subtree)
