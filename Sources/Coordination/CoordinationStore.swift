@@ -119,7 +119,9 @@ public protocol CoordinationStore: Sendable {
     ///
     /// Other handles see the ephemeral keys go through their watches; they may still read them
     /// for a moment after `close()` returns (ZooKeeper's C client returns once the close request
-    /// is sent, before the server has ended the session).
+    /// is sent, before the server has ended the session). A handle cut off from its server cannot
+    /// tell it: the session and its ephemeral keys then go when the session expires, within its
+    /// TTL.
     func close() async
 }
 
