@@ -87,6 +87,18 @@ struct KeySpace: Sendable {
         return try? Key(text)
     }
 
+    /// A listing's keys, told apart: those a ``Key`` names, and the etcd keys none can name
+    /// (`/ns/a//b`, `/ns/dir/`, written by another tool). Reads skip the latter, yet they are
+    /// there: a key with one beneath is not empty, and a non-recursive delete must refuse it.
+    func partition(_ listed: [KeyValue]) -> (named: [Key], foreign: [[UInt8]]) {
+        var named: [Key] = []
+        var foreign: [[UInt8]] = []
+        for kv in listed {
+            if let key = key(for: kv.key) { named.append(key) } else { foreign.append(kv.key) }
+        }
+        return (named, foreign)
+    }
+
     /// What a role limited to a prefix must be granted for every operation to work here: the
     /// namespace's keys and the sequential counters of its keys, which live outside it (deletes
     /// and sequential creates write them).

@@ -550,8 +550,6 @@ extension EtcdStore: ForeignKeyListing {
         let (start, end) = keys.subtree(key)
         let reply = try await read([EtcdRequest.range(start, end: end, keysOnly: true)])
         let namespaceBytes = namespace.isRoot ? 0 : namespace.path.utf8.count
-        return try reply.range(0).compactMap { kv in
-            keys.key(for: kv.key) == nil ? String(decoding: kv.key[namespaceBytes...], as: UTF8.self) : nil
-        }
+        return try keys.partition(reply.range(0)).foreign.map { String(decoding: $0[namespaceBytes...], as: UTF8.self) }
     }
 }

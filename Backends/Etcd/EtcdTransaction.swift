@@ -175,6 +175,9 @@ struct TransactionReplay {
     private var unreadSequentialNames: [(parent: Key, prefix: Key, name: Key)] = []
     /// Keys beneath each deleted key, as read.
     private var beneath: [Key: [Key]] = [:]
+    /// The deleted keys with an etcd key no Key names beneath (another tool's): no operation can
+    /// delete it, so they stay non-empty, as the standalone delete's range compare finds them.
+    private var foreignBeneath: Set<Key> = []
     /// Keys in first-touch order, for a stable txn.
     private var touched: [Key] = []
     private var pending: [PendingResult] = []
@@ -207,7 +210,9 @@ struct TransactionReplay {
             index += 1
         }
         for key in plan.deleted {
-            beneath[key] = try snapshot.range(index).compactMap { keys.key(for: $0.key) }
+            let listed = keys.partition(try snapshot.range(index))
+            beneath[key] = listed.named
+            if !listed.foreign.isEmpty { foreignBeneath.insert(key) }
             index += 1
         }
         if plan.readsNamespace { namespaceRecord = try snapshot.range(index).first }
@@ -324,7 +329,7 @@ struct TransactionReplay {
                 return tracked != nil
             }
             let createdBeneath = current.contains { entry in entry.key != key && entry.key.isUnder(key) && entry.value != nil }
-            if stillBeneath || createdBeneath { return .notEmpty(key) }
+            if stillBeneath || createdBeneath || foreignBeneath.contains(key) { return .notEmpty(key) }
             current[key] = .some(nil)
             touch(key)
             pending.append(.deleted)
