@@ -29,7 +29,7 @@ extension EtcdStore {
             operations: operations, keys: keys, lease: keeper.lease, counters: counterGuesses.guess(for:),
             mustHold: namespaceExists)
         {
-            let reply = try await write(oneRequest.request, of: operations)
+            let reply = try await write(oneRequest.request)
             if reply.succeeded {
                 counterGuesses.remember(oneRequest.counters(writtenAt: reply.revision), at: reply.revision)
                 return try oneRequest.results(reply)
@@ -62,7 +62,7 @@ extension EtcdStore {
             let rereads = plan.reads + replay.sequentialNameReads
             let failureBranch = rereads.count <= EtcdRequest.maxOperationsPerBranch ? rereads : []
             let reply = try await write(
-                replay.writeRequest(snapshotRevision: snapshot.revision, failure: failureBranch, mustHold: namespaceExists), of: operations)
+                replay.writeRequest(snapshotRevision: snapshot.revision, failure: failureBranch, mustHold: namespaceExists))
             if reply.succeeded {
                 counterGuesses.remember(replay.counters(writtenAt: reply.revision), at: reply.revision)
                 return replay.results(revision: reply.revision)
@@ -86,15 +86,14 @@ extension EtcdStore {
         }
     }
 
-    /// Sends a transaction's write txn; a lease found gone is the ephemeral create's failure.
-    private func write(_ request: JSONValue, of operations: [Operation]) async throws(CoordinationError) -> TxnReply {
+    /// Sends a transaction's write txn. A lease found gone fails the transaction as a whole, as
+    /// a lease known gone before it (``currentLease()``) does and as an expired session does on
+    /// ZooKeeper and the embedded store: `sessionExpired` naming no operation and no key.
+    private func write(_ request: JSONValue) async throws(CoordinationError) -> TxnReply {
         do {
             return try await txn(request, kind: .write)
         } catch {
-            let ephemeralIndex = operations.firstIndex { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
-            if error.code == .sessionExpired, let ephemeralIndex {
-                throw annotate(error.inTransaction(operation: ephemeralIndex, of: operations.count), key: operations[ephemeralIndex].key)
-            }
+            if error.code == .sessionExpired { keeper.nudge() }
             throw error
         }
     }

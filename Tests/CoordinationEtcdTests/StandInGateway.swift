@@ -17,6 +17,8 @@ final class StandInGateway: Sendable {
     enum Response: Sendable {
         /// A 200 with this JSON body.
         case answer(String)
+        /// An error status with this JSON body, as the gateway reports etcd's refusals.
+        case refusal(status: Int, String)
         /// The request read whole, then the connection closed without a reply (and, when
         /// `thenStopListening`, no more connections taken): a member killed after applying it.
         case hangUp(thenStopListening: Bool)
@@ -76,8 +78,9 @@ final class StandInGateway: Sendable {
             }
             switch respond(Request(path: path, body: body, earlier: earlier)) {
             case .answer(let json):
-                let reply = Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)".utf8)
-                guard reply.withUnsafeBytes({ send(client, $0.baseAddress, reply.count, Int32(MSG_NOSIGNAL)) }) == reply.count else { return }
+                guard Self.reply(status: "200 OK", json, to: client) else { return }
+            case .refusal(let status, let json):
+                guard Self.reply(status: "\(status) Refused", json, to: client) else { return }
             case .hangUp(let thenStopListening):
                 if thenStopListening { stop() }
                 return
@@ -87,6 +90,12 @@ final class StandInGateway: Sendable {
                 return
             }
         }
+    }
+
+    /// Sends one JSON reply; `false` when the client is gone.
+    private static func reply(status: String, _ json: String, to client: Int32) -> Bool {
+        let bytes = Array("HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)".utf8)
+        return bytes.withUnsafeBytes({ send(client, $0.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }) == bytes.count
     }
 
     /// Reads one request (headers, then Content-Length bytes of body) and returns its path and
