@@ -251,10 +251,7 @@ struct TxnReply: Sendable {
         guard index < responses.count, let range = responses[index]["response_range"] else {
             throw .gateway(.malformed("txn reply lacks range response \(index)"), kind: kind)
         }
-        guard let count = range.int64(omittedAsZero: "count") else {
-            throw .gateway(.malformed("range response \(index) has a count that is not an int64"), kind: kind)
-        }
-        return count
+        return try range.rangeCount(from: kind)
     }
 
     /// How many keys delete-range response `index` deleted.
@@ -262,8 +259,26 @@ struct TxnReply: Sendable {
         guard index < responses.count, let deletion = responses[index]["response_delete_range"] else {
             throw .gateway(.malformed("txn reply lacks delete-range response \(index)"), kind: kind)
         }
-        guard let deleted = deletion.int64(omittedAsZero: "deleted") else {
-            throw .gateway(.malformed("delete-range response \(index) has a deleted count that is not an int64"), kind: kind)
+        return try deletion.deletedCount(from: kind)
+    }
+}
+
+/// Counts in a range or delete-range reply, a request's own or a txn's response: zero when
+/// omitted (or null), a malformed reply when of another type, never zero then (a count read as 0
+/// says a key that exists is missing).
+extension JSONValue {
+    /// - Parameter kind: the request that brought it: a write's unreadable reply leaves its outcome unknown.
+    func rangeCount(from kind: RequestKind) throws(CoordinationError) -> Int64 {
+        guard let count = int64(omittedAsZero: "count") else {
+            throw .gateway(.malformed("a range reply whose count is not an int64"), kind: kind)
+        }
+        return count
+    }
+
+    /// - Parameter kind: the request that brought it: a write's unreadable reply leaves its outcome unknown.
+    func deletedCount(from kind: RequestKind) throws(CoordinationError) -> Int64 {
+        guard let deleted = int64(omittedAsZero: "deleted") else {
+            throw .gateway(.malformed("a delete-range reply whose deleted count is not an int64"), kind: kind)
         }
         return deleted
     }

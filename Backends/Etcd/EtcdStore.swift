@@ -165,7 +165,7 @@ public final class EtcdStore: CoordinationStore {
     public func exists(_ key: Key) async throws -> Bool {
         if key.isRoot { return true }
         let reply = try await call("/v3/kv/range", EtcdRequest.range(keys.etcdKey(key), countOnly: true), kind: .read)
-        return (reply["count"]?.int64Value ?? 0) > 0
+        return try reply.rangeCount(from: .read) > 0
     }
 
     public func children(of key: Key) async throws -> [String] {

@@ -69,7 +69,7 @@ package final class EtcdSyncLoop: SyncOperationLoop, @unchecked Sendable {
                     compare: [EtcdRequest.compare(etcdKey, .create, .equal, 0)],
                     success: [["request_put": EtcdRequest.put(etcdKey, value: value)]]),
                 on: connection, kind: .write)
-            succeeded = reply["succeeded"]?.boolValue == true
+            succeeded = try TxnReply(reply, from: .write).succeeded
         case "get":
             let reply = try gateway.call("/v3/kv/range", EtcdRequest.range(etcdKey), on: connection, kind: .read)
             succeeded = reply["kvs"] != nil
@@ -78,7 +78,7 @@ package final class EtcdSyncLoop: SyncOperationLoop, @unchecked Sendable {
             succeeded = true
         default:
             let reply = try gateway.call("/v3/kv/deleterange", EtcdRequest.deleteRange(etcdKey), on: connection, kind: .write)
-            succeeded = reply["deleted"]?.int64Value == 1
+            succeeded = try reply.deletedCount(from: .write) == 1
         }
         guard succeeded else {
             throw CoordinationError(.unavailable, "\(operation) \(key) did not take effect in the libcurl loop")

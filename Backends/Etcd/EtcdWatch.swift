@@ -221,7 +221,12 @@ final class WatchStream: Sendable {
                 }
             }
             if result["canceled"]?.boolValue == true {
-                if (result["compact_revision"]?.int64Value ?? 0) > 0 {
+                guard let compactRevision = result.int64(omittedAsZero: "compact_revision") else {
+                    // Not read as "not compacted": reconnect from the last revision rather than guess, as for an unreadable line.
+                    gateway.logger.debug("etcd watch: a cancellation whose compact_revision is not an int64", metadata: ["line": "\(Gateway.excerpt(Array(line)))"])
+                    return false
+                }
+                if compactRevision > 0 {
                     compacted = true
                 } else if let reason = result["cancel_reason"]?.stringValue, let refusal = WatchRefusal(cancelReason: reason) {
                     // etcd 3.4's refusal of an expired token, or of a user who may not read here.

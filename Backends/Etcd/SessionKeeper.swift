@@ -215,12 +215,19 @@ final class SessionKeeper: @unchecked Sendable {
             let reply = try gateway.call(
                 "/v3/lease/keepalive", ["ID": .int64(lease)], on: connection, kind: .read, timeout: patient ? patience : overdueAfter,
                 progress: progress)
-            // A revoked or expired lease still answers 200, only without a TTL.
-            guard let result = reply["result"] else { return .keepAliveFailed }
-            return (result["TTL"]?.int64Value ?? 0) > 0 ? .keepAliveConfirmed(sentAt: sentAt) : .leaseGone
+            return Self.keepAliveInput(reply, sentAt: sentAt)
         } catch {
             return error.code == .sessionExpired ? .leaseGone : .keepAliveFailed
         }
+    }
+
+    /// What a keep-alive's reply tells the lease machine. A revoked or expired lease still answers
+    /// 200, only without a TTL. A TTL of another type is a reply not understood, as an unparsable
+    /// one is (a failed keep-alive, tried again), never a lease gone: that would report an expiry
+    /// and drop every ephemeral key's claim while the lease lives.
+    static func keepAliveInput(_ reply: JSONValue, sentAt: ContinuousClock.Instant) -> LeaseStateMachine.Input {
+        guard let result = reply["result"], let ttl = result.int64(omittedAsZero: "TTL") else { return .keepAliveFailed }
+        return ttl > 0 ? .keepAliveConfirmed(sentAt: sentAt) : .leaseGone
     }
 
     /// A granted lease and the TTL etcd gave it, in seconds (`nil` when the reply omits it).
@@ -241,6 +248,17 @@ final class SessionKeeper: @unchecked Sendable {
             throw .gateway(.malformed("lease grant reply without an ID"), kind: .repeatableWrite)
         }
         // etcd raises a TTL below its minimum lease TTL, and says so here (a string, as every int64).
-        return Grant(lease: lease, ttl: reply["TTL"]?.int64Value)
+        return Grant(lease: lease, ttl: try grantedTTL(reply))
+    }
+
+    /// The TTL a grant's reply gives, in seconds: `nil` when omitted (or null), a malformed reply
+    /// when of another type rather than "not said", which would keep the TTL asked for.
+    static func grantedTTL(_ reply: JSONValue) throws(CoordinationError) -> Int64? {
+        switch reply["TTL"] {
+        case nil, .null?: return nil
+        case let value?:
+            guard let ttl = value.int64Value else { throw .gateway(.malformed("a lease grant reply whose TTL is not an int64"), kind: .repeatableWrite) }
+            return ttl
+        }
     }
 }

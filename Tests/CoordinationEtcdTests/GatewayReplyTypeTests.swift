@@ -68,6 +68,45 @@ import Testing
         #expect(throws: CoordinationError.self) { _ = try reply.deleted(1) }
     }
 
+    /// The counts of a request's own reply (an `exists`, the bench's libcurl loop) are read as
+    /// strictly as a txn's: a count of another type is malformed, never "absent".
+    @Test func aCountOfTheWrongTypeIsMalformed() throws {
+        for replacement in Self.wrongTypes {
+            let range = try Self.parsed(#"{"header":{"revision":"3"},"count":\#(replacement)}"#)
+            let error = #expect(throws: CoordinationError.self, "\(replacement)") { _ = try range.rangeCount(from: .read) }
+            #expect(error?.code == .unavailable, "\(replacement): \(String(describing: error))")
+            let deletion = try Self.parsed(#"{"header":{"revision":"3"},"deleted":\#(replacement)}"#)
+            let unknown = #expect(throws: CoordinationError.self, "\(replacement)") { _ = try deletion.deletedCount(from: .write) }
+            #expect(unknown?.code == .connectionLoss, "a write's unreadable reply leaves its outcome unknown: \(String(describing: unknown))")
+        }
+        #expect(try Self.parsed(#"{"header":{"revision":"3"}}"#).rangeCount(from: .read) == 0)
+        #expect(try Self.parsed(#"{"count":null}"#).rangeCount(from: .read) == 0)
+        #expect(try Self.parsed(#"{"count":"2"}"#).rangeCount(from: .read) == 2)
+        #expect(try Self.parsed(#"{"deleted":"1"}"#).deletedCount(from: .write) == 1)
+    }
+
+    /// A keep-alive whose TTL has another type was not understood: it failed, and is tried again;
+    /// read as 0 it reported the lease gone, an expiry while the lease lives. Only an omitted (or
+    /// null) TTL says that the lease is gone.
+    @Test func aKeepAliveTTLOfTheWrongTypeIsAFailedKeepAlive() throws {
+        let sentAt = ContinuousClock.now
+        func input(_ text: String) throws -> LeaseStateMachine.Input { SessionKeeper.keepAliveInput(try Self.parsed(text), sentAt: sentAt) }
+        #expect(try input(#"{"result":{"ID":"7","TTL":"5"}}"#) == .keepAliveConfirmed(sentAt: sentAt))
+        #expect(try input(#"{"result":{"ID":"7"}}"#) == .leaseGone)
+        #expect(try input(#"{"result":{"ID":"7","TTL":null}}"#) == .leaseGone)
+        #expect(try input(#"{"error":"x"}"#) == .keepAliveFailed)
+        for replacement in Self.wrongTypes {
+            #expect(try input(#"{"result":{"ID":"7","TTL":\#(replacement)}}"#) == .keepAliveFailed, "\(replacement)")
+        }
+        // A grant's TTL likewise: of another type it is not "not said" (the TTL asked for).
+        #expect(try SessionKeeper.grantedTTL(try Self.parsed(#"{"ID":"7","TTL":"5"}"#)) == 5)
+        #expect(try SessionKeeper.grantedTTL(try Self.parsed(#"{"ID":"7"}"#)) == nil)
+        for replacement in Self.wrongTypes {
+            let reply = try Self.parsed(#"{"ID":"7","TTL":\#(replacement)}"#)
+            #expect(throws: CoordinationError.self, "\(replacement)") { _ = try SessionKeeper.grantedTTL(reply) }
+        }
+    }
+
     /// int64s come as strings; one written as a JSON number is read only when it is the integer
     /// its text says.
     @Test func numbersAreReadOnlyWhenExact() throws {
