@@ -97,6 +97,8 @@ public protocol CoordinationStore: Sendable {
     /// - Returns: one result per operation, in order.
     /// - Throws: the failing operation's error, with ``CoordinationError/failedOperation`` set to
     ///   its zero-based index; nothing was applied. `transactionTooLarge` past the portable limits.
+    ///   A failure of the whole call names no operation: `connectionLoss` and `timeout` (the
+    ///   outcome is unknown) and `unavailable`.
     func transaction(_ operations: [Operation]) async throws -> [OperationResult]
 
     /// Watches `key`, its direct children, its children and grandchildren, down to its
