@@ -86,8 +86,14 @@ public final class EtcdStore: CoordinationStore {
 
     // MARK: Plumbing
 
-    func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
+    /// Throws `unavailable` once the handle is closed: for calls that send nothing (the root's
+    /// `exists`, an empty transaction) or would otherwise name the lease the close revoked.
+    func requireOpen() throws(CoordinationError) {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed() }
+    }
+
+    func call(_ path: String, _ body: JSONValue, kind: RequestKind) async throws(CoordinationError) -> JSONValue {
+        try requireOpen()
         requestsSent.add(1, ordering: .relaxed)
         do {
             return try await gateway.call(path, body, via: loop, kind: kind)
@@ -122,6 +128,7 @@ public final class EtcdStore: CoordinationStore {
 
     /// The session's lease for an ephemeral write; `sessionExpired` between an expiry and the next grant.
     func currentLease() throws(CoordinationError) -> Int64 {
+        try requireOpen()
         guard let lease = keeper.lease else {
             throw CoordinationError(.sessionExpired, "the session expired; a new one is being started")
         }
@@ -163,7 +170,10 @@ public final class EtcdStore: CoordinationStore {
     }
 
     public func exists(_ key: Key) async throws -> Bool {
-        if key.isRoot { return true }
+        if key.isRoot {
+            try requireOpen()
+            return true
+        }
         let reply = try await call("/v3/kv/range", EtcdRequest.range(keys.etcdKey(key), countOnly: true), kind: .read)
         return try reply.rangeCount(from: .read) > 0
     }

@@ -10,7 +10,10 @@ public import Coordination
 extension EtcdStore {
     public func transaction(_ operations: [Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
-        if operations.isEmpty { return [] }
+        if operations.isEmpty {
+            try requireOpen()
+            return []
+        }
         let ephemeral = operations.contains { if case .create(_, _, let mode) = $0 { mode.isEphemeral } else { false } }
         if ephemeral { return try await onLiveLease { () async throws(CoordinationError) in try await transactionOnce(operations) } }
         return try await transactionOnce(operations)

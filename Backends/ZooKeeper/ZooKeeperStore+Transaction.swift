@@ -15,7 +15,11 @@ extension ZooKeeperStore {
     /// Stat reveals that zxid, the created records' create and mod revision.
     public func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
         try CoordinationLimits.validate(transaction: operations)
-        if operations.isEmpty { return [] }
+        // Nothing to send, so nothing would notice the close: a closed handle answers as for any call.
+        if operations.isEmpty {
+            if connection.isClosed { throw CoordinationError.closed() }
+            return []
+        }
         let needsProbe = operations.contains { if case .create = $0 { true } else { false } }
             && !operations.contains { if case .set = $0 { true } else { false } }
         var attempts = 0

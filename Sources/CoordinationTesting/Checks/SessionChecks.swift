@@ -120,6 +120,17 @@ extension ConformanceSuite {
                 for try await _ in store.watch(key, scope: .key) {}
             }
         },
+        ConformanceCheck("session-closed-operations-unavailable-every-form", clause: 7, "After close(), the forms the plain check leaves out fail with unavailable too: exists(/), an ephemeral and an ephemeral-sequential create, a transaction creating an ephemeral key, and an empty transaction.") { ctx in
+            let store = try await ctx.open()
+            await store.close()
+            try await expectThrows(code: .unavailable, "exists(/) after close") { try await store.exists(.root) }
+            try await expectThrows(code: .unavailable, "ephemeral create after close") { try await store.create(try Key("/e"), value: [], mode: .ephemeral) }
+            try await expectThrows(code: .unavailable, "ephemeral-sequential create after close") { try await store.create(try Key("/s-"), value: [], mode: .ephemeralSequential) }
+            try await expectThrows(code: .unavailable, "transaction creating an ephemeral key after close") {
+                try await store.transaction([.create(try Key("/t"), value: [], mode: .ephemeral)])
+            }
+            try await expectThrows(code: .unavailable, "empty transaction after close") { try await store.transaction([]) }
+        },
         ConformanceCheck("session-close-in-flight-writes-tell-the-truth", clause: 9, "Creates and transactions in flight when close() is called succeed, fail with connectionLoss or timeout (outcome unknown), or fail with another code and were not applied: a write reported failed never lands.") { ctx in
             let observer = try await ctx.open()
             // Which creates are in flight at the close is up to timing: a few rounds make it likely
