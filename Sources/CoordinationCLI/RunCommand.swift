@@ -56,6 +56,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the example jobs file and exit.") var example = false
 
     func run() async throws {
+        // Checked before --example too: a bad value is a usage error wherever it is given.
+        try CountLimits.check("--workers", workers, CountLimits.inProcessWorkers, "each is a store handle (a session) of its own")
+        guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         if example {
             // It prints; it does not write a file, and a file to run has no place beside it.
             if let jobsFile {
@@ -64,8 +67,6 @@ struct RunCommand: AsyncParsableCommand {
             StandardStreams.writeLine(try JobsFile.encode(ExampleJobs.all))
             return
         }
-        try CountLimits.check("--workers", workers, CountLimits.inProcessWorkers, "each is a store handle (a session) of its own")
-        guard maxFinished >= 0 else { throw CommandLineProblem("--max-finished must not be negative, got \(maxFinished)") }
         let specs = if let jobsFile { try JobsFile.decode(try await JobAdd.read(jobsFile), source: jobsFile) } else { ExampleJobs.all }
         // Not refused: on a shared store the workers still run the jobs others add.
         if let jobsFile, specs.isEmpty { StandardStreams.writeError("coord: note: \(JobsFile.emptyNote(jobsFile))") }

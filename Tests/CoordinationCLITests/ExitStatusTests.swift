@@ -48,6 +48,8 @@ struct ExitStatusTests {
             (["run", "--workers", "0"], "--workers must be between 1 and 64, got 0"),
             (["run", "--example", "jobs.json"], "--example prints the example jobs and takes no jobs file; to write one: coord run --example > jobs.json"),
             (["run", "--workers", "-1"], "--workers must be between 1 and 64, got -1"),
+            (["run", "--example", "--workers", "65"], "--workers must be between 1 and 64, got 65"),
+            (["run", "--example", "--max-finished", "-1"], "--max-finished must not be negative, got -1"),
             (["run", "--workers", "1000000000000"], "--workers must be between 1 and 64, got 1000000000000: each is a store handle"),
             (["run", "--max-finished", "-1"], "--max-finished must not be negative, got -1"),
             (["bench", "--operations", "0"], "--operations must be between 1 and 1000000, got 0"),
