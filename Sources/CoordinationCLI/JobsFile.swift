@@ -79,9 +79,11 @@ enum JobsFile {
 
     /// The key of a lone object that holds the jobs array rather than a job (`{"jobs": […]}`,
     /// as some tools wrap a list), so that it is told apart from a job with an unknown field.
+    /// An empty array is a wrapper too unless its key is a job's field (`{"shardParameters": []}`).
     private static func wrapperKey(of parsed: Any) -> String? {
         guard let object = parsed as? [String: Any], object["id"] == nil, object.count == 1,
-            let (key, value) = object.first, let array = value as? [Any], array.contains(where: { $0 is [String: Any] })
+            let (key, value) = object.first, let array = value as? [Any],
+            array.contains(where: { $0 is [String: Any] }) || (array.isEmpty && !JobsFileFields.job.contains(key))
         else { return nil }
         return key
     }

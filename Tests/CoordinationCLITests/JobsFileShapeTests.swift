@@ -35,5 +35,9 @@ struct JobsFileShapeTests {
         // One job object stays a job, and an unknown field in it stays an unknown field.
         #expect(try JobsFile.decode(Array(#"{"id": "a", "command": "true"}"#.utf8), source: "jobs.json").count == 1)
         #expect(JobsFileTests.refusal(#"{"id": "a", "command": "true", "tags": ["x"]}"#)?.contains(#"unknown field "tags""#) == true)
+        // An empty wrapper is one too (it was "job #1: unknown field "jobs""); a job's own field
+        // holding an empty array is a job missing the rest.
+        #expect(JobsFileTests.refusal(#"{"jobs": []}"#)?.hasPrefix(#"jobs.json holds an object with the jobs in its "jobs" array"#) == true)
+        #expect(JobsFileTests.refusal(#"{"shardParameters": []}"#)?.contains("holds an object with the jobs") == false)
     }
 }
