@@ -28,9 +28,19 @@ public final class EtcdCluster: @unchecked Sendable {
 
     private static let nextPort = Mutex(23000 + Int.random(in: 0..<40) * 20)
 
-    /// Reserves `count` consecutive ports of the tests' range.
+    /// Reserves `count` consecutive ports of the tests' range that no process listens on now:
+    /// another test process on this machine (a second `swift test`, `coord-chaos`) draws from
+    /// the same range, and a member that cannot bind its port leaves the tests talking to that
+    /// process's server, which they do not stop or freeze.
     public static func ports(_ count: Int) -> Int {
         nextPort.withLock { port in
+            for _ in 0..<(1000 / count) {
+                if port + count > 23999 { port = 23000 }
+                let base = port
+                port += count
+                if (base..<base + count).allSatisfy(LoopbackSocket.isFree(port:)) { return base }
+            }
+            // All taken: the member's start fails, and its log says why.
             if port + count > 23999 { port = 23000 }
             defer { port += count }
             return port

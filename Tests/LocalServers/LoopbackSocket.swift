@@ -84,6 +84,20 @@ public enum LoopbackSocket {
         return reply
     }
 
+    /// Whether a server could listen on 127.0.0.1:`port` now (as servers do, with `SO_REUSEADDR`,
+    /// so that a port whose old connections linger in TIME_WAIT counts as free).
+    public static func isFree(port: Int) -> Bool {
+        let fd = socket(AF_INET, streamType, 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.address(port: UInt16(port))
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
     static func address(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
