@@ -203,16 +203,12 @@ extension ZooKeeperStore {
             throw ZooKeeperReturnCode.error(reply.rc, key: nil, during: "transaction")
         }
         guard reply.rc == ZOK.rawValue else {
-            // The failing operation carries the real error; the ones after it only say
-            // ZRUNTIMEINCONSISTENCY (rolled back). Without per-operation results (connection
-            // loss), the whole call failed. So it did when the client copied a system error (a
-            // time-out, lost contact: rc above ZAPIERROR) into every operation's result: no
-            // operation is to blame, and naming one would read as a refusal.
-            let failure = (0..<count).first { index in
-                let rc = results[index].err
-                return rc != ZOK.rawValue && rc != ZRUNTIMEINCONSISTENCY.rawValue
-            }
-            if let failure, failure < operations.count, results[failure].err <= ZAPIERROR.rawValue {
+            // The failing operation carries the real error. Without per-operation results
+            // (connection loss), or with one the whole call failed with, no operation is to
+            // blame, and naming one would read as a refusal.
+            let codes = (0..<count).map { results[$0].err }
+            let failure = ZooKeeperReturnCode.firstFailure(in: codes)
+            if let failure = ZooKeeperReturnCode.blamedOperation(in: codes, operationCount: operations.count) {
                 let operation = operations[failure]
                 var error = await fail(results[failure].err, znode(operation.key), Self.verb(of: operation), expected: operation.expectedVersion)
                 if results[failure].err == ZNONODE.rawValue, case .create(let key, _, _) = operation {
