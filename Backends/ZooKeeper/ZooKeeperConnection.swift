@@ -54,6 +54,8 @@ final class ZooKeeperConnection: Sendable {
     private let refusedHandles = Atomic<Int>(0)
     /// Set once a close has released the C handle and answered every call it left.
     private let released = Atomic<Bool>(false)
+    /// Test seam: calls waiting for a live session after the handle refused them (`ZINVALIDSTATE`).
+    private let waitingCalls = Atomic<Int>(0)
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -243,6 +245,9 @@ final class ZooKeeperConnection: Sendable {
     /// Test seam: how many of the refusals asked for are still to come.
     var refusedHandlesPending: Int { refusedHandles.load(ordering: .relaxed) }
 
+    /// Test seam: how many calls are waiting for a live session after the handle refused them.
+    var callsAwaitingSession: Int { waitingCalls.load(ordering: .relaxed) }
+
     // MARK: Calls
 
     /// Submits one asynchronous call on the current handle and waits for its completion.
@@ -252,14 +257,19 @@ final class ZooKeeperConnection: Sendable {
     /// After an expiry the C client refuses every call on the dead handle (`ZINVALIDSTATE`, nothing
     /// sent) until its replacement is in: such a call waits for the new session and goes there, as
     /// a transaction does and as the other backends' calls do (only what the session owned is lost).
-    /// The wait is bounded by the session timeout; then the call fails with `sessionExpired`.
+    /// The wait is bounded by the session timeout; then the call fails with `sessionExpired`
+    /// (with `unavailable` when the store closes meanwhile).
     ///
     /// `throughLeader`: the request is one the ensemble's leader handles (a write, a sync), so
     /// its answer confirms the session's contact (see ``noteContact(if:sentAt:)``).
     func call(throughLeader: Bool = false, _ submit: (OpaquePointer, UnsafeRawPointer) -> Int32) async -> Reply {
         var reply = await callOnce(throughLeader: throughLeader, submit)
         for _ in 0..<8 where reply.rc == ZINVALIDSTATE.rawValue {
-            guard await awaitLiveSession() else { break }
+            waitingCalls.add(1, ordering: .relaxed)
+            let live = await awaitLiveSession()
+            waitingCalls.subtract(1, ordering: .relaxed)
+            // A close ends the wait: the call answers as any call on a closed handle does.
+            guard live else { return isClosed ? Reply(rc: ZCLOSING.rawValue) : reply }
             reply = await callOnce(throughLeader: throughLeader, submit)
         }
         return reply

@@ -1,0 +1,29 @@
+import Coordination
+import CoordinationTestSupport
+import Testing
+
+@testable import CoordinationZooKeeper
+
+/// Calls in the moments between an expired session and the handle that replaces it.
+@Suite("ZooKeeper calls while an expired session is replaced")
+struct SessionReplacementTests {
+    /// The dead handle refuses a call (`ZINVALIDSTATE`) and the call waits for the new session;
+    /// closing the store meanwhile ends the wait as every call on a closed handle ends:
+    /// `unavailable`, not `sessionExpired` (the session did not expire, the handle was closed).
+    @Test func aCallWaitingForTheNewSessionWhenTheStoreClosesIsUnavailable() async throws {
+        let namespace = ZooKeeperTestEnvironment.uniqueNamespace()
+        // Long enough that the call still waits when the close comes.
+        let store = try await ZooKeeperTestEnvironment.openRelayedStore(namespace: namespace, sessionTimeout: .seconds(20))
+        // No new handle (as when no host name resolves): the dead one stays, refusing every call.
+        store.connection.refuseNextHandles(1_000)
+        try await ZooKeeperSessionDrill.expire(store)
+        let call = Task { try await store.get(try Key("/anything")) }
+        try await withDeadline("the call to wait for a new session") {
+            while store.connection.callsAwaitingSession == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        await store.close()
+        let error = await #expect(throws: CoordinationError.self) { _ = try await call.value }
+        #expect(error?.code == .unavailable, "\(String(describing: error))")
+        await ZooKeeperTestEnvironment.cleanUp(namespace)
+    }
+}
