@@ -43,6 +43,10 @@ final class ZooKeeperConnection: Sendable {
     private let state: Mutex<State>
     /// Serialises the sending of session events (see `sessionChanged`).
     private let delivery = Mutex(())
+    /// Held while a handle is made and put in place. The C client can report the new handle's
+    /// session before `zookeeper_init` even returns; its events wait for this, so that a call
+    /// told the session is live finds the new handle, not the dead one it replaces.
+    private let installing = Mutex(())
     /// Calls submitted and not answered yet; answered by ``close()`` if the C client does not.
     private let inFlight = InFlightCalls()
     /// Asks the server on a quiet handle (``keepContactCurrent()``); cancelled by ``close()``.
@@ -56,6 +60,9 @@ final class ZooKeeperConnection: Sendable {
     private let released = Atomic<Bool>(false)
     /// Test seam: calls waiting for a live session after the handle refused them (`ZINVALIDSTATE`).
     private let waitingCalls = Atomic<Int>(0)
+    /// Test seam: how long a replacement handle, once made, waits before it is installed (as a
+    /// slow thread would), in milliseconds.
+    private let installPauseMilliseconds = Atomic<Int>(0)
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -73,7 +80,12 @@ final class ZooKeeperConnection: Sendable {
 
     /// Starts the first session. Blocks while names resolve: call it on a thread of your own.
     func start() throws(CoordinationError) {
-        guard let live = makeHandle(generation: 0) else {
+        let live: LiveHandle? = installing.withLock { _ in
+            let live = makeHandle(generation: 0)
+            if let live { state.withLock { $0.live = live } }
+            return live
+        }
+        guard live != nil else {
             // The C client gives up when no host resolves: a name that may not exist yet (a
             // container starting), which a service waits for, not a malformed string.
             let addresses = settings.connectString.split(separator: ",").map(String.init)
@@ -86,7 +98,6 @@ final class ZooKeeperConnection: Sendable {
             throw CoordinationError(
                 .invalidConfiguration, "the ZooKeeper client refused the connect string '\(settings.connectString)'")
         }
-        state.withLock { $0.live = live }
         prober.withLock { prober in
             prober = Task { [weak self] in
                 var wait = Duration.zero
@@ -149,6 +160,8 @@ final class ZooKeeperConnection: Sendable {
 
     /// Called on the C client's event thread for every session event of handle `generation`.
     fileprivate func sessionChanged(_ input: SessionMachine.Input, generation: Int) {
+        // A handle still being put in place reports nothing until it is in place.
+        installing.withLock { _ in }
         // The delivery lock keeps events from two handles in order; the state lock is released
         // before they are sent, since a send may wait on a task whose cancellation is running a
         // watch's termination, which takes the state lock.
@@ -215,12 +228,18 @@ final class ZooKeeperConnection: Sendable {
         logger.info("ZooKeeper session expired; starting a new one")
         var pause = Self.firstHandleRetryPause
         while true {
-            let fresh = makeHandle(generation: newGeneration)
-            let (old, orphan, retry): (LiveHandle?, LiveHandle?, Bool) = state.withLock { state in
-                if state.closed || state.generation != newGeneration { return (nil, fresh, false) }
-                guard let fresh else { return (nil, nil, true) }
-                defer { state.live = fresh }
-                return (state.live, nil, false)
+            // The dead handles are closed outside the lock: closing joins their event thread,
+            // which may be waiting for it.
+            let (old, orphan, retry): (LiveHandle?, LiveHandle?, Bool) = installing.withLock { _ in
+                let fresh = makeHandle(generation: newGeneration)
+                let installPause = installPauseMilliseconds.load(ordering: .relaxed)
+                if fresh != nil && installPause > 0 { Thread.sleep(forTimeInterval: Double(installPause) / 1000) }
+                return state.withLock { state in
+                    if state.closed || state.generation != newGeneration { return (nil, fresh, false) }
+                    guard let fresh else { return (nil, nil, true) }
+                    defer { state.live = fresh }
+                    return (state.live, nil, false)
+                }
             }
             for dead in [old, orphan].compactMap({ $0 }) {
                 zookeeper_close(dead.handle)
@@ -244,6 +263,11 @@ final class ZooKeeperConnection: Sendable {
 
     /// Test seam: how many of the refusals asked for are still to come.
     var refusedHandlesPending: Int { refusedHandles.load(ordering: .relaxed) }
+
+    /// Test seam: make every replacement handle wait `pause` between being made and being installed.
+    func pauseBeforeInstallingHandles(_ pause: Duration) {
+        installPauseMilliseconds.store(Int(pause.components.seconds * 1000 + pause.components.attoseconds / 1_000_000_000_000_000), ordering: .relaxed)
+    }
 
     /// Test seam: how many calls are waiting for a live session after the handle refused them.
     var callsAwaitingSession: Int { waitingCalls.load(ordering: .relaxed) }

@@ -26,4 +26,20 @@ struct SessionReplacementTests {
         #expect(error?.code == .unavailable, "\(String(describing: error))")
         await ZooKeeperTestEnvironment.cleanUp(namespace)
     }
+
+    /// The replacement handle's first session event can come before the store has put the
+    /// handle in place of the dead one: a call told the session is live then met the dead
+    /// handle again and again, and failed `sessionExpired` in a working session. A pause between
+    /// making the handle and installing it (a slow thread) makes that moment long.
+    @Test func aCallJustAfterTheNewSessionConnectedGoesToTheNewHandle() async throws {
+        try await ZooKeeperTestEnvironment.withStore(relayed: true) { store in
+            let before = store.session
+            let events = store.sessionEvents()
+            store.connection.pauseBeforeInstallingHandles(.seconds(2))
+            try await ZooKeeperSessionDrill.expire(store)
+            _ = try await firstElement("new session after the expiry", of: events) { $0.state == .connected && $0.sessionID != before.sessionID }
+            #expect(try await store.get(try Key("/anything")) == nil)
+            _ = try await store.create(try Key("/mine"), mode: .ephemeral)
+        }
+    }
 }
