@@ -98,7 +98,7 @@ public protocol CoordinationStore: Sendable {
     /// - Throws: the failing operation's error, with ``CoordinationError/failedOperation`` set to
     ///   its zero-based index; nothing was applied. `transactionTooLarge` past the portable limits.
     ///   A failure of the whole call names no operation: `connectionLoss` and `timeout` (the
-    ///   outcome is unknown) and `unavailable`.
+    ///   outcome is unknown), `sessionExpired`, `unauthenticated` and `unavailable`.
     func transaction(_ operations: [Operation]) async throws -> [OperationResult]
 
     /// Watches `key`, its direct children, its children and grandchildren, down to its
