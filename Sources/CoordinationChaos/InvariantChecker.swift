@@ -54,6 +54,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable {
     case historyComplete = "history complete"
     case silentAfterWake = "a woken worker writes nothing under its old claims"
     case commandsEndBeforeTakeover = "a stalled worker's commands end before its runs are taken over"
+    case staleOnlyWhenFrozen = "only a frozen worker's commands write after their runs are taken over"
     case workersStayUp = "no worker exits by itself"
 }
 
@@ -62,7 +63,8 @@ public enum InvariantChecker {
     public static func check(_ evidence: ChaosEvidence) -> [InvariantResult] {
         [
             noJobLost(evidence), noOverlap(evidence), staleWritesRefused(evidence), cronAtMostOnce(evidence),
-            historyComplete(evidence), silentAfterWake(evidence), commandsEndBeforeTakeover(evidence), workersStayUp(evidence),
+            historyComplete(evidence), silentAfterWake(evidence), commandsEndBeforeTakeover(evidence), staleOnlyWhenFrozen(evidence),
+            workersStayUp(evidence),
         ]
     }
 
@@ -92,6 +94,28 @@ public enum InvariantChecker {
             }
         }
         return InvariantResult(invariant: .commandsEndBeforeTakeover, checked: checked, violations: violations)
+    }
+
+    /// A write refused as stale is the trace of two commands of one job at work at once: the
+    /// older one wrote after a newer token had begun. (The sink's accepted writes can never show
+    /// it: fencing refuses exactly the writes that would interleave, so "no overlap" holds by
+    /// construction.) Only a worker frozen with its commands (SIGSTOP past its TTL) cannot stop
+    /// them in time, which fencing is for; everywhere else (a lost session, a cut network, a server
+    /// failing over, a claim or an end write that should have been refused) the session guard and
+    /// the watchdog must end a command before its run is taken over. So each refused write must
+    /// come from a worker woken from such a stop, under a claim it held then, after the wake.
+    static func staleOnlyWhenFrozen(_ evidence: ChaosEvidence) -> InvariantResult {
+        let refused = evidence.writes.filter { !$0.accepted }
+        var violations: [String] = []
+        for write in refused
+        where !evidence.wakes.contains(where: { $0.worker == write.report.worker && write.token <= $0.stopRevision && write.at >= $0.wokeAt }) {
+            let newer = evidence.writes.first { $0.accepted && $0.resource == write.resource && $0.token > write.token && $0.at <= write.at }
+            let taken = newer.map { "token \($0.token) (\($0.report.worker)) wrote from \(seconds($0.at))" } ?? "a newer token had written"
+            violations.append(
+                "\(write.resource) run \(write.report.run): \(write.report.kind.rawValue) of token \(write.token) from \(write.report.worker), "
+                    + "not frozen, refused at \(seconds(write.at)); \(taken): two of its commands were at work at once")
+        }
+        return InvariantResult(invariant: .staleOnlyWhenFrozen, checked: refused.count, violations: violations)
     }
 
     /// A worker rides out every fault (lost contact, expiry, a server restarted): one that

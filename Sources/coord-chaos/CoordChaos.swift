@@ -28,8 +28,9 @@ struct CoordChaos: AsyncParsableCommand {
             cluster heals, it waits (bounded) for every job to succeed and checks: no job lost, no \
             overlapping runs of one job, stale writes refused, each cron fire time ran at most \
             once, history complete, a woken worker wrote nothing under its old claims, a stalled \
-            worker's commands ended before its runs were taken over, and no \
-            worker process exited by itself. It shows each phase as it begins (each fault too \
+            worker's commands ended before its runs were taken over, only a frozen worker's \
+            commands wrote after their runs were taken over (the source of every write refused \
+            as stale), and no worker process exited by itself. It shows each phase as it begins (each fault too \
             with --log-level info), prints a Markdown summary per backend and exits 1 when an \
             invariant is violated (naming it, with the evidence) or a run failed; everything it \
             started is stopped, on SIGINT too.

@@ -193,6 +193,46 @@ struct InvariantCheckerTests {
         #expect(Self.verdict(sameToken, .commandsEndBeforeTakeover).held)
     }
 
+    /// The double run a worker whose session guard does not fire leaves at the sink: its relays
+    /// cut, `b`'s command (token 10 on w2-1) runs on, w3-1 takes the run over (token 20), and the
+    /// old command's end is refused. Fencing keeps the accepted writes apart, so only the refusal
+    /// shows that two commands were at work at once.
+    static func doubleRunRefused() -> ChaosEvidence {
+        var evidence = cleanRun()
+        evidence.writes += [
+            write(.begin, "b", token: 10, run: "r-b", worker: "w2-1", at: 10),
+            write(.begin, "b", token: 20, run: "r-b", worker: "w3-1", at: 13),
+            write(.end, "b", token: 10, run: "r-b", worker: "w2-1", at: 14, accepted: false),
+            write(.end, "b", token: 20, run: "r-b", worker: "w3-1", at: 15),
+        ]
+        evidence.history.append(history("b", run: "r-b", token: 20, worker: "w3-1", .succeeded, created: 60))
+        evidence.mustSucceed.insert(ResourceID(job: "b", item: 0))
+        return evidence
+    }
+
+    @Test("a write refused as stale from a worker that was not frozen is a double run, caught")
+    func staleWriteOfUnfrozenWorker() {
+        // Named by raw value, so that this also says, of a checker without the invariant, that it missed the double run.
+        let violated = InvariantChecker.check(Self.doubleRunRefused()).filter { !$0.held }.map(\.invariant.rawValue)
+        #expect(violated == ["only a frozen worker's commands write after their runs are taken over"])
+        #expect(
+            Self.verdict(Self.doubleRunRefused(), .staleOnlyWhenFrozen).violations == [
+                "b run r-b: end of token 10 from w2-1, not frozen, refused at 14.000s; token 20 (w3-1) wrote from 13.000s: "
+                    + "two of its commands were at work at once"
+            ])
+        // A woken worker's old write is what fencing is for (the clean run has one) ...
+        var woken = Self.doubleRunRefused()
+        woken.wakes.append(WorkerWake(worker: "w2-1", stopRevision: 12, wakeRevision: 25, wokeAt: 13.5))
+        #expect(Self.verdict(woken, .staleOnlyWhenFrozen).held)
+        // ... but not one under a claim made after the stop, nor one refused before the wake.
+        var laterClaim = woken
+        laterClaim.wakes[laterClaim.wakes.count - 1].stopRevision = 9
+        #expect(Self.verdict(laterClaim, .staleOnlyWhenFrozen).violations.count == 1)
+        var beforeWake = woken
+        beforeWake.wakes[beforeWake.wakes.count - 1].wokeAt = 14.5
+        #expect(Self.verdict(beforeWake, .staleOnlyWhenFrozen).violations.count == 1)
+    }
+
     @Test("a worker process that exits by itself is a violation, named with how it ended")
     func workerExitIsAViolation() {
         var exited = Self.cleanRun()
