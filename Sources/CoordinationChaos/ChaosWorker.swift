@@ -101,6 +101,13 @@ final class ChaosWorker: @unchecked Sendable {
         suspended = []
     }
 
+    /// The processes below the worker now (its running commands and what they started).
+    func commandProcesses() -> [pid_t] {
+        noteIfExited()
+        guard let process else { return [] }
+        return ProcessTable.descendants(of: process.pid)
+    }
+
     /// Cuts the slot's relays: every connection drops and new ones are refused until ``heal()``.
     func cut() {
         noteIfExited()

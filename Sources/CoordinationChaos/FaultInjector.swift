@@ -37,17 +37,23 @@ public struct WorkerWake: Sendable, Hashable {
     }
 }
 
-/// A worker stopped alone (``FaultKind/workerStall``): when (seconds since the run started),
-/// and the runs whose commands were running then.
+/// A worker stopped alone (``FaultKind/workerStall``) or cut off the network
+/// (``FaultKind/sessionExpiry``), its commands left running: when (seconds since the run
+/// started), and the runs whose commands were running then. Either way the commands must be
+/// gone before their runs are taken over: a stalled worker's by their watchdogs, a cut-off
+/// worker's by its session guard or their watchdogs, before its session's safe window ends.
 public struct WorkerStall: Sendable, Hashable {
     public var worker: String
     public var stoppedAt: Double
     public var runs: [StalledRun]
+    /// What befell the worker, as the evidence says it: "stopped" or "cut off".
+    public var how: String
 
-    public init(worker: String, stoppedAt: Double, runs: [StalledRun]) {
+    public init(worker: String, stoppedAt: Double, runs: [StalledRun], how: String = "stopped") {
         self.worker = worker
         self.stoppedAt = stoppedAt
         self.runs = runs
+        self.how = how
     }
 }
 
@@ -170,19 +176,7 @@ final class FaultInjector: @unchecked Sendable {
             let stopInstant = ContinuousClock.now
             var runs = StalledRun.runs(of: worker.stallAlone())
             do {
-                // Past the hold, and until each of the runs was taken over (bounded), looking at
-                // their processes every 20 ms: their ends are what this fault is about.
-                let deadline = stopInstant + fault.hold + .seconds(30)
-                while true {
-                    for index in runs.indices where runs[index].goneAt == nil && !runs[index].processes.contains(where: ProcessTable.isAlive) {
-                        runs[index].goneAt = now
-                    }
-                    // A cron fire's run abandoned is not retried: nothing takes it over.
-                    let takenOver = runs.allSatisfy { $0.resource.job == Workload.cronJob || sink.hasNewer(than: $0.token, on: $0.resource) }
-                    let instant = ContinuousClock.now
-                    if instant >= stopInstant + fault.hold && (takenOver || instant >= deadline) { break }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
+                try await watchCommands(&runs, from: stopInstant, hold: fault.hold)
                 stalls.append(WorkerStall(worker: worker.id, stoppedAt: stoppedAt, runs: runs))
                 let ends = runs.map { run in run.goneAt.map { String(format: "%.1fs", $0 - stoppedAt) } ?? "never" }
                 note = "stopped \(String(format: "%.1f", stoppedAt - at))s into the silence with \(runs.count) command(s) running, "
@@ -193,11 +187,27 @@ final class FaultInjector: @unchecked Sendable {
             }
             worker.resume()
         case .sessionExpiry:
-            let worker = victim(planned: fault.target)
+            // A long job's command outlives the cut's safe window: only the session guard (or the
+            // command's watchdog) stops it in time; a short one ends by itself, and a guard that
+            // never fires goes unseen.
+            let worker = try await longBusyVictim(planned: fault.target)
             target = worker.id
+            let cutAt = now
+            let cutInstant = ContinuousClock.now
+            var runs = StalledRun.runs(of: worker.commandProcesses())
             worker.cut()
-            defer { worker.heal() }
-            try await Task.sleep(for: fault.hold)
+            do {
+                // Healed after the hold, the worker hears that its session expired and stops its
+                // commands then, should its session guard not have stopped them in time: watched
+                // on past the hold, until their runs are taken over.
+                try await watchCommands(&runs, from: cutInstant, hold: fault.hold, untilGone: true) { worker.heal() }
+            } catch {
+                worker.heal()
+                throw error
+            }
+            stalls.append(WorkerStall(worker: worker.id, stoppedAt: cutAt, runs: runs, how: "cut off"))
+            let ends = runs.map { run in run.goneAt.map { String(format: "%.1fs", $0 - cutAt) } ?? "never" }
+            note = "\(runs.count) command(s) running at the cut, gone after \(ends.isEmpty ? "-" : ends.joined(separator: ", "))"
         case .serverKill, .leaderKill:
             let leader = await findLeader()
             let member: Int
@@ -239,6 +249,33 @@ final class FaultInjector: @unchecked Sendable {
             "chaos: \(cluster.backend) fault \(fault.kind.rawValue) on \(target) at \(String(format: "%.1f", at))s for \(String(format: "%.1f", record.until - at))s\(note.map { ", \($0)" } ?? "")")
     }
 
+    /// Looks at the processes of `runs` every 20 ms, noting when each run's are all gone, past
+    /// `hold` after `start` (calling `afterHold` once it has passed) and until each run was taken
+    /// over, or 30 s more: their ends, against the takeovers, are what a stall or a cut is about.
+    /// With `untilGone`, it also ends once every command is gone (no later takeover can beat them).
+    private func watchCommands(
+        _ runs: inout [StalledRun], from start: ContinuousClock.Instant, hold: Duration, untilGone: Bool = false,
+        afterHold: () -> Void = {}
+    ) async throws {
+        let deadline = start + hold + .seconds(30)
+        var holdPassed = false
+        while true {
+            for index in runs.indices where runs[index].goneAt == nil && !runs[index].processes.contains(where: ProcessTable.isAlive) {
+                runs[index].goneAt = now
+            }
+            // A cron fire's run abandoned is not retried: nothing takes it over.
+            let takenOver = runs.allSatisfy { $0.resource.job == Workload.cronJob || sink.hasNewer(than: $0.token, on: $0.resource) }
+            let instant = ContinuousClock.now
+            if instant >= start + hold && !holdPassed {
+                holdPassed = true
+                afterHold()
+            }
+            let allGone = untilGone && runs.allSatisfy { $0.goneAt != nil }
+            if holdPassed && (takenOver || allGone || instant >= deadline) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// The planned worker slot if its worker runs a command, else the next busy one, else the planned one.
     private func victim(planned: Int) -> ChaosWorker {
         let busy = Set(sink.openRuns.values.map(\.worker))
@@ -251,8 +288,9 @@ final class FaultInjector: @unchecked Sendable {
     }
 
     /// A worker running a long job begun in the last 3 s (2 s or more of work ahead), waiting up
-    /// to 3 s for one, else one running a long job at all: a stall is about commands that outlive
-    /// the session, which only their watchdogs can end in time. Otherwise as ``victim(planned:)``.
+    /// to 3 s for one, else one running a long job at all: a stall or a cut is about commands that
+    /// outlive the session, which only the watchdogs (or a cut-off worker's session guard) end in time.
+    /// Otherwise as ``victim(planned:)``.
     private func longBusyVictim(planned: Int) async throws -> ChaosWorker {
         func running(since: Double) -> ChaosWorker? {
             let running = sink.workersRunning(jobsPrefixed: Workload.longJobPrefix, begunSince: since)

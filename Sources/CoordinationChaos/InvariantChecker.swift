@@ -53,7 +53,7 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable {
     case cronAtMostOnce = "each cron fire time ran at most once"
     case historyComplete = "history complete"
     case silentAfterWake = "a woken worker writes nothing under its old claims"
-    case commandsEndBeforeTakeover = "a stalled worker's commands end before its runs are taken over"
+    case commandsEndBeforeTakeover = "a stalled or cut-off worker's commands end before its runs are taken over"
     case staleOnlyWhenFrozen = "only a frozen worker's commands write after their runs are taken over"
     case workersStayUp = "no worker exits by itself"
 }
@@ -72,7 +72,10 @@ public enum InvariantChecker {
     /// own, and what they do outside fenced storage nothing refuses): each one's watchdog must end
     /// it before another worker begins its run again, at the sink. The stop came mostly before
     /// the worker's client could notice its silent network, where only the last contact bounds
-    /// the session.
+    /// the session. A worker cut off the network runs on: its session guard (or their
+    /// watchdogs) must stop its commands before the session's safe window ends, and so before
+    /// any takeover (a command killed later may never write again, so the sink alone would not
+    /// show the double run).
     static func commandsEndBeforeTakeover(_ evidence: ChaosEvidence) -> InvariantResult {
         var violations: [String] = []
         var checked = 0
@@ -83,12 +86,15 @@ public enum InvariantChecker {
                     $0.at > stall.stoppedAt && $0.accepted && $0.report.kind == .begin && $0.resource == run.resource && $0.token > run.token
                 }
                 guard let gone = run.goneAt else {
-                    violations.append("\(stall.worker), stopped at \(seconds(stall.stoppedAt)): the command of \(run.resource) (token \(run.token)) outlived the watch")
+                    let begunAgain = takeover.map { ", begun again with token \($0.token) at \(seconds($0.at))" } ?? ""
+                    violations.append(
+                        "\(stall.worker), \(stall.how) at \(seconds(stall.stoppedAt)): the command of \(run.resource) (token \(run.token)) "
+                            + "outlived the watch\(begunAgain)")
                     continue
                 }
                 if let takeover, takeover.at <= gone {
                     violations.append(
-                        "\(stall.worker), stopped at \(seconds(stall.stoppedAt)): \(run.resource) was begun again with token \(takeover.token) "
+                        "\(stall.worker), \(stall.how) at \(seconds(stall.stoppedAt)): \(run.resource) was begun again with token \(takeover.token) "
                             + "at \(seconds(takeover.at)), its command (token \(run.token)) was gone only at \(seconds(gone))")
                 }
             }

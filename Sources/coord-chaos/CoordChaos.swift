@@ -19,8 +19,9 @@ struct CoordChaos: AsyncParsableCommand {
             long), a cron job every second and sharded jobs run, it injects faults on a seeded \
             schedule: SIGKILL a worker; SIGSTOP a worker past its session TTL; silence a worker's \
             connections and, mostly before its client notices, SIGSTOP the worker alone (its long \
-            job's command left running) past the TTL; cut a worker's relays past the TTL (its \
-            session expires); SIGKILL a follower or the leader and restart it; SIGTERM a server and restart \
+            job's command left running) past the TTL; cut the relays of a worker \
+            running a long job past the TTL (its session expires; \
+            the worker's session guard or the command's watchdog must stop the command first); SIGKILL a follower or the leader and restart it; SIGTERM a server and restart \
             it (as a rolling restart does); SIGSTOP a server; compact etcd at its current revision.
 
             Every job reports `begin` and `end` with its fencing token to the sink, which refuses \
@@ -28,9 +29,9 @@ struct CoordChaos: AsyncParsableCommand {
             cluster heals, it waits (bounded) for every job to succeed and checks: no job lost, no \
             overlapping runs of one job, stale writes refused, each cron fire time ran at most \
             once, history complete, a woken worker wrote nothing under its old claims, a stalled \
-            worker's commands ended before its runs were taken over, only a frozen worker's \
-            commands wrote after their runs were taken over (the source of every write refused \
-            as stale), and no worker process exited by itself. It shows each phase as it begins (each fault too \
+            or cut-off worker's commands ended before its runs were taken over, only a frozen \
+            worker's commands wrote after their runs were taken over (the source of every write \
+            refused as stale), and no worker process exited by itself. It shows each phase as it begins (each fault too \
             with --log-level info), prints a Markdown summary per backend and exits 1 when an \
             invariant is violated (naming it, with the evidence) or a run failed; everything it \
             started is stopped, on SIGINT too.

@@ -179,7 +179,10 @@ struct InvariantCheckerTests {
         #expect(verdict.violations == ["w1-1, stopped at 2.000s: a was begun again with token 20 at 5.000s, its command (token 10) was gone only at 5.200s"])
         var never = Self.cleanRun()
         never.stalls = [Self.stall(commandsGoneAt: nil)]
-        #expect(Self.verdict(never, .commandsEndBeforeTakeover).violations.count == 1)
+        #expect(
+            Self.verdict(never, .commandsEndBeforeTakeover).violations == [
+                "w1-1, stopped at 2.000s: the command of a (token 10) outlived the watch, begun again with token 20 at 5.000s"
+            ])
         // A run not begun again, or begun again only by its own token: a command gone late breaks nothing.
         var untaken = Self.cleanRun()
         untaken.stalls = [
@@ -231,6 +234,31 @@ struct InvariantCheckerTests {
         var beforeWake = woken
         beforeWake.wakes[beforeWake.wakes.count - 1].wokeAt = 14.5
         #expect(Self.verdict(beforeWake, .staleOnlyWhenFrozen).violations.count == 1)
+    }
+
+    @Test("a cut-off worker's command still running when its run is begun again elsewhere is a violation, though it never wrote again")
+    func cutOffWorkersCommandOutlivesTakeover() {
+        // w2-1 cut off at 10 s running `b` (token 10); w3-1 begins it again at 13 s; the old
+        // command is killed only at 14.5 s, when the healed worker hears its session expired:
+        // it never writes again, so the sink refuses nothing, and only its processes tell.
+        var evidence = Self.cleanRun()
+        evidence.writes += [
+            Self.write(.begin, "b", token: 10, run: "r-b", worker: "w2-1", at: 10),
+            Self.write(.begin, "b", token: 20, run: "r-b", worker: "w3-1", at: 13),
+            Self.write(.end, "b", token: 20, run: "r-b", worker: "w3-1", at: 15),
+        ]
+        evidence.history.append(Self.history("b", run: "r-b", token: 20, worker: "w3-1", .succeeded, created: 60))
+        evidence.stalls.append(
+            WorkerStall(
+                worker: "w2-1", stoppedAt: 10,
+                runs: [StalledRun(resource: ResourceID(job: "b", item: 0), token: 10, processes: [201, 202], goneAt: 14.5)], how: "cut off"))
+        #expect(
+            Self.verdict(evidence, .commandsEndBeforeTakeover).violations == [
+                "w2-1, cut off at 10.000s: b was begun again with token 20 at 13.000s, its command (token 10) was gone only at 14.500s"
+            ])
+        // Stopped by its session guard before the takeover, as it should be.
+        evidence.stalls[evidence.stalls.count - 1].runs[0].goneAt = 11.6
+        #expect(Self.verdict(evidence, .commandsEndBeforeTakeover).held)
     }
 
     @Test("a worker process that exits by itself is a violation, named with how it ended")
