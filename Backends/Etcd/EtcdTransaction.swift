@@ -381,9 +381,11 @@ struct TransactionReplay {
             let (start, end) = keys.subtree(key)
             absentCompares.append(EtcdRequest.compare(start, end: end, .create, .less, snapshotRevision + 1))
         }
-        var counterCompares = plan.counterParents.map { parent in
+        // The counter as read: unmoved since the snapshot.
+        func counterUnmoved(_ parent: Key) -> JSONValue {
             EtcdRequest.compare(keys.counter(of: parent), .mod, .equal, (counterObserved[parent] ?? nil)?.modRevision ?? 0)
         }
+        var counterCompares = plan.counterParents.map(counterUnmoved)
         let limit = EtcdRequest.maxOperationsPerBranch
         if compares.count + absentCompares.count + counterCompares.count > limit {
             // One range compare says no counter of the namespace moved since the snapshot, more
@@ -393,7 +395,7 @@ struct TransactionReplay {
             let (start, end) = keys.counters(beneath: .root)
             counterCompares = [EtcdRequest.compare(start, end: end, .mod, .less, snapshotRevision + 1)]
             if plan.counterParents.contains(.root) {
-                counterCompares.append(EtcdRequest.compare(keys.counter(of: .root), .mod, .equal, (counterObserved[.root] ?? nil)?.modRevision ?? 0))
+                counterCompares.append(counterUnmoved(.root))
             }
         }
         compares += counterCompares
