@@ -15,6 +15,11 @@ public final class WeakStore<Store: CoordinationStore & AnyObject>: Sendable {
         reference.withLock { $0 = Reference(store: store, opened: true) }
     }
 
+    /// `true` once the store was released: its identifier may then be another store's.
+    public var isReleased: Bool {
+        reference.withLock { $0.opened && $0.store == nil }
+    }
+
     /// `true` once the store was closed or released (never while it is still being opened).
     public var isGone: Bool {
         reference.withLock { reference in

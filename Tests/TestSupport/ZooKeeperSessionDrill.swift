@@ -12,7 +12,9 @@ import Synchronization
 /// relay is healed, and the handle, back on the server, learns that its session expired and starts
 /// a new one, as after a real expiry.
 public enum ZooKeeperSessionDrill {
-    private static let relays = Mutex<[ObjectIdentifier: TCPRelay]>([:])
+    /// Each store's relay, with the store's weak reference: kept while the store lives, closed or
+    /// not (a check may heal a closed handle's relay), dropped once it is released.
+    private static let relays = Mutex<[ObjectIdentifier: (relay: TCPRelay, owner: WeakStore<ZooKeeperStore>)]>([:])
 
     /// Opens a store on `hosts` through a relay of its own. The relay stops once the store closes.
     public static func open(
@@ -28,9 +30,11 @@ public enum ZooKeeperSessionDrill {
                 logger: logger)
             owner.hold(store)
             relays.withLock { relays in
-                // Identifiers of stores already gone may be reused: drop relays that stopped.
-                relays = relays.filter { !$0.value.isStopped }
-                relays[ObjectIdentifier(store)] = relay
+                // Identifiers of released stores may be reused. Not of closed ones still held: a
+                // relay dropped when it stopped (its store closed) left a check that heals a closed
+                // handle told that the store was never opened here.
+                relays = relays.filter { !$0.value.owner.isReleased }
+                relays[ObjectIdentifier(store)] = (relay, owner)
             }
             return store
         } catch {
@@ -52,7 +56,7 @@ public enum ZooKeeperSessionDrill {
     }
 
     private static func relay(of store: ZooKeeperStore) throws -> TCPRelay {
-        guard let relay = relays.withLock({ $0[ObjectIdentifier(store)] }) else {
+        guard let relay = relays.withLock({ $0[ObjectIdentifier(store)]?.relay }) else {
             throw CoordinationError(.unsupported, "this ZooKeeperStore was not opened through ZooKeeperSessionDrill.open")
         }
         return relay
