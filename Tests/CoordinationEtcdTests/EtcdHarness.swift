@@ -3,7 +3,6 @@ import Coordination
 import CoordinationLocalServers
 import CoordinationTesting
 import CoordinationTestSupport
-import Synchronization
 
 /// Runs the conformance suite against the shared etcd.
 ///
@@ -29,7 +28,7 @@ struct EtcdHarness: ConformanceHarness {
         do {
             let store = try await SharedEtcd.open(namespace, ttl: .seconds(10), endpoints: [relay.address])
             owner.hold(store)
-            EtcdRelays.shared.add(relay, for: store)
+            Self.relays.add(relay, for: store, owner: owner)
             return store
         } catch {
             relay.stop()
@@ -49,29 +48,18 @@ struct EtcdHarness: ConformanceHarness {
     /// Cuts the handle's relay: its open connections drop and new ones are refused, while its
     /// lease lives on in etcd until the TTL runs out.
     func cutConnection(of store: any CoordinationStore) async throws {
-        try EtcdRelays.shared.relay(of: store).cut()
+        try Self.relay(of: store).cut()
     }
 
     func healConnection(of store: any CoordinationStore) async throws {
-        try EtcdRelays.shared.relay(of: store).heal()
-    }
-}
-
-/// The relay in front of each conformance handle.
-private final class EtcdRelays: Sendable {
-    static let shared = EtcdRelays()
-    private let relays = Mutex<[ObjectIdentifier: TCPRelay]>([:])
-
-    func add(_ relay: TCPRelay, for store: EtcdStore) {
-        relays.withLock { relays in
-            // Identifiers of stores already gone may be reused: drop relays that stopped.
-            relays = relays.filter { !$0.value.isStopped }
-            relays[ObjectIdentifier(store)] = relay
-        }
+        try Self.relay(of: store).heal()
     }
 
-    func relay(of store: any CoordinationStore) throws -> TCPRelay {
-        guard let store = store as? EtcdStore, let relay = relays.withLock({ $0[ObjectIdentifier(store)] }) else {
+    /// The relay in front of each conformance handle.
+    private static let relays = StoreRelays<EtcdStore>()
+
+    private static func relay(of store: any CoordinationStore) throws -> TCPRelay {
+        guard let store = store as? EtcdStore, let relay = relays.relay(of: store) else {
             throw CoordinationError(.unsupported, "only an EtcdStore opened by EtcdHarness has a relay to cut")
         }
         return relay

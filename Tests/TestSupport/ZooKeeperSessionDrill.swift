@@ -2,7 +2,6 @@ import Coordination
 import CoordinationLocalServers
 import CoordinationZooKeeper
 import Logging
-import Synchronization
 
 /// ZooKeeper handles whose session a test can end from the server's side, deterministically.
 ///
@@ -12,9 +11,7 @@ import Synchronization
 /// relay is healed, and the handle, back on the server, learns that its session expired and starts
 /// a new one, as after a real expiry.
 public enum ZooKeeperSessionDrill {
-    /// Each store's relay, with the store's weak reference: kept while the store lives, closed or
-    /// not (a check may heal a closed handle's relay), dropped once it is released.
-    private static let relays = Mutex<[ObjectIdentifier: (relay: TCPRelay, owner: WeakStore<ZooKeeperStore>)]>([:])
+    private static let relays = StoreRelays<ZooKeeperStore>()
 
     /// Opens a store on `hosts` through a relay of its own. The relay stops once the store closes.
     public static func open(
@@ -29,13 +26,7 @@ public enum ZooKeeperSessionDrill {
                     hosts: [relay.address], namespace: namespace, sessionTimeout: sessionTimeout, user: user, password: password),
                 logger: logger)
             owner.hold(store)
-            relays.withLock { relays in
-                // Identifiers of released stores may be reused. Not of closed ones still held: a
-                // relay dropped when it stopped (its store closed) left a check that heals a closed
-                // handle told that the store was never opened here.
-                relays = relays.filter { !$0.value.owner.isReleased }
-                relays[ObjectIdentifier(store)] = (relay, owner)
-            }
+            relays.add(relay, for: store, owner: owner)
             return store
         } catch {
             relay.stop()
@@ -56,7 +47,7 @@ public enum ZooKeeperSessionDrill {
     }
 
     private static func relay(of store: ZooKeeperStore) throws -> TCPRelay {
-        guard let relay = relays.withLock({ $0[ObjectIdentifier(store)]?.relay }) else {
+        guard let relay = relays.relay(of: store) else {
             throw CoordinationError(.unsupported, "this ZooKeeperStore was not opened through ZooKeeperSessionDrill.open")
         }
         return relay
