@@ -367,7 +367,10 @@ struct EtcdStoreTests {
             relay.delayReplies(by: .seconds(3))
             let suspended = try await next(&states, "suspended while answers come late")
             #expect(suspended.state == .suspended)
-            let back = try await next(&states, "reconnected by a late answer", timeout: .seconds(12))
+            // Any wait short of never would do: without a late answer the session never comes
+            // back (the next event is its expiry, or none). 12 s was once too short in CI, its
+            // first burst of tests taking a keep-alive's answer past its own wait.
+            let back = try await next(&states, "reconnected by a late answer", timeout: .seconds(30))
             #expect(back.state == .reconnected, "a late keep-alive answer renews the session")
             #expect(back.sessionID == first.sessionID)
             relay.delayReplies(by: .zero)
