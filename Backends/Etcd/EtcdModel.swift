@@ -1,7 +1,7 @@
 import Coordination
 
 /// One etcd `mvccpb.KeyValue` as the gateway writes it (zero fields omitted).
-struct KeyValue: Sendable {
+struct KeyValue: Sendable, Equatable {
     var key: [UInt8]
     var value: [UInt8]
     var createRevision: Int64

@@ -199,53 +199,60 @@ final class WatchStream: Sendable {
         }
         let sink = ResponseSink()
         sink.shouldContinue = { [self] in !isStopped && !isPaused }
+        // Whether reading gave up on the stream (a message that ends it, or one not understood):
+        // the lines after that one are left unread, and must stay so.
+        var gaveUp = false
         sink.onLine = { [self] line in
             guard let message = JSONValue.parse(line) else {
                 gateway.logger.debug("etcd watch: unreadable line", metadata: ["line": "\(Gateway.excerpt(Array(line)))"])
                 return false  // reconnect from the last revision rather than guess
             }
-            if let error = message["error"] {
-                if let code = error["grpc_code"]?.int64Value ?? message["code"]?.int64Value {
-                    let words = Gateway.oneLine(error["message"]?.stringValue ?? message["message"]?.stringValue) ?? Gateway.excerpt(error.serialized)
-                    note(WatchRefusal(grpcCode: Int(code), message: words))
-                }
+            let reading: WatchMessage
+            do {
+                reading = try WatchMessage(message)
+            } catch {
+                // As for an unreadable line: reconnect from the last revision rather than guess.
+                gateway.logger.debug(
+                    "etcd watch: a message not understood", metadata: ["error": "\(error)", "line": "\(Gateway.excerpt(Array(line)))"])
                 return false
             }
-            guard let result = message["result"] else { return !isStopped }
-            if result["created"]?.boolValue == true {
+            let result: WatchResult
+            switch reading {
+            case .refusal(let refusal):
+                if let refusal { note(refusal) }
+                return false
+            case .other:
+                return !isStopped
+            case .result(let read):
+                result = read
+            }
+            if result.created {
                 created = true
                 // The store's revision now; etcd waits for a start revision still to come.
-                if let now = result["header"]?["revision"]?.int64Value, now < revision - 1 {
+                if let now = result.headerRevision, now < revision - 1 {
                     rewoundTo = now
                     return false
                 }
             }
-            if result["canceled"]?.boolValue == true {
-                guard let compactRevision = result.int64(omittedAsZero: "compact_revision") else {
-                    // Not read as "not compacted": reconnect from the last revision rather than guess, as for an unreadable line.
-                    gateway.logger.debug("etcd watch: a cancellation whose compact_revision is not an int64", metadata: ["line": "\(Gateway.excerpt(Array(line)))"])
-                    return false
-                }
-                if compactRevision > 0 {
+            if result.canceled {
+                if result.compactRevision > 0 {
                     compacted = true
-                } else if let reason = result["cancel_reason"]?.stringValue, let refusal = WatchRefusal(cancelReason: reason) {
+                } else if let reason = result.cancelReason, let refusal = WatchRefusal(cancelReason: reason) {
                     // etcd 3.4's refusal of an expired token, or of a user who may not read here.
                     note(refusal)
                 }
                 return false
             }
-            for event in result["events"]?.arrayValue ?? [] {
-                guard let kvJSON = event["kv"], let kv = try? KeyValue(json: kvJSON) else { return false }
+            for event in result.events {
+                let kv = event.kv
                 let relative = keys.key(for: kv.key).flatMap { scope.covers($0, watched: key) ? $0 : nil }
-                let reported: WatchEvent? = relative.map {
-                    event["type"]?.stringValue == "DELETE" ? .delete($0) : .put(keys.record(kv, as: $0))
-                }
+                let reported: WatchEvent? = relative.map { event.isDelete ? .delete($0) : .put(keys.record(kv, as: $0)) }
                 unsent.append((kv.modRevision, reported))
             }
             // etcd sends a revision's events in one response unless the watch asked for
             // fragments (this one does not); should one come split anyway, its events wait for the
             // rest, so that they are reordered together and a resumption never starts mid-revision.
-            if result["fragment"]?.boolValue == true { return !isStopped }
+            if result.fragment { return !isStopped }
             var start = unsent.startIndex
             while start < unsent.endIndex {
                 let revision = unsent[start].revision
@@ -259,9 +266,18 @@ final class WatchStream: Sendable {
             unsent = []
             return !isStopped && !isPaused
         }
+        if let read = sink.onLine {
+            sink.onLine = { line in
+                let more = read(line)
+                if !more { gaveUp = true }
+                return more
+            }
+        }
         let (ending, endpoint) = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)
         // The gateway's last message (its error, when it ends the stream) comes without a newline.
-        if case .ended = ending, JSONValue.parse(sink.leftover) != nil, let onLine = sink.onLine {
+        // Not after reading gave up: the rest is then the lines after the one it stopped at, and
+        // one read now would skip that one's events (resuming after the revision it delivered).
+        if case .ended = ending, !gaveUp, JSONValue.parse(sink.leftover) != nil, let onLine = sink.onLine {
             _ = onLine(sink.leftover[...])
         }
         if noLeader {
