@@ -126,13 +126,23 @@ public final class EtcdStore: CoordinationStore {
         return reply
     }
 
-    /// The session's lease for an ephemeral write; `sessionExpired` between an expiry and the next grant.
+    /// The session's lease for an ephemeral write; `sessionExpired` between an expiry and the next
+    /// grant, or the grant's refusal (`unauthenticated`, `permissionDenied`) while etcd refuses
+    /// the credentials a new lease needs: waiting for a new session cannot cure that.
     func currentLease() throws(CoordinationError) -> Int64 {
         try requireOpen()
         guard let lease = keeper.lease else {
+            if let refusal = keeper.grantRefusal { throw Self.sessionRefused(refusal) }
             throw CoordinationError(.sessionExpired, "the session expired; a new one is being started")
         }
         return lease
+    }
+
+    /// A grant's refusal as an ephemeral write meets it.
+    private static func sessionRefused(_ refusal: CoordinationError) -> CoordinationError {
+        CoordinationError(
+            refusal.code, "the session expired, and etcd refuses the login a new one needs: \(refusal.message)",
+            backendDetail: refusal.backendDetail)
     }
 
     /// Runs an ephemeral write; when it meets the session's expiry (`sessionExpired`: no lease, or
@@ -146,7 +156,7 @@ public final class EtcdStore: CoordinationStore {
                 return try await write()
             } catch where error.code == .sessionExpired {
                 let renewed = await keeper.events.awaitSession(within: session.ttl) { $0.state == .connected && $0.sessionID != old }
-                guard renewed else { throw error }
+                guard renewed else { throw keeper.grantRefusal.map(Self.sessionRefused) ?? error }
             }
         }
         return try await write()

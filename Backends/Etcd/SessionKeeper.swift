@@ -8,10 +8,11 @@ import Synchronization
 final class SessionKeeper: @unchecked Sendable {
     let events: Broadcast<SessionEvent>
     private let gateway: Gateway
-    // `condition` guards `closing`, `nudged` and `machine`.
+    // `condition` guards `closing`, `nudged`, `refusal` and `machine`.
     private let condition = NSCondition()
     private var closing = false
     private var nudged = false
+    private var refusal: CoordinationError?
     private var machine: LeaseStateMachine
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
@@ -63,6 +64,29 @@ final class SessionKeeper: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return machine.lease
+    }
+
+    /// Why no new lease can be had, while etcd refuses the credentials the grant needs (a
+    /// password changed, a user removed): `unauthenticated` or `permissionDenied`. `nil` once a
+    /// lease is granted again, and while no grant was refused for its credentials.
+    var grantRefusal: CoordinationError? {
+        condition.lock()
+        defer { condition.unlock() }
+        return refusal
+    }
+
+    private func setGrantRefusal(_ error: CoordinationError?) {
+        condition.lock()
+        let first = refusal == nil && error != nil
+        refusal = error
+        condition.unlock()
+        if first, let error {
+            // Said once per streak, where an operator looks: retrying goes on quietly, and each
+            // ephemeral write says the same (``EtcdStore/currentLease()``).
+            gateway.logger.error(
+                "etcd refuses the login a new session needs; the handle keeps trying, and ephemeral writes fail until it succeeds",
+                metadata: ["error": "\(error)"])
+        }
     }
 
     /// Asks for a keep-alive now (an operation just saw "lease not found").
@@ -149,8 +173,10 @@ final class SessionKeeper: @unchecked Sendable {
                                 !isClosing
                             }
                             input = .granted(lease: grant.lease, ttl: grant.ttl, sentAt: sentAt)
+                            setGrantRefusal(nil)
                         } catch {
                             gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
+                            if error.code == .unauthenticated || error.code == .permissionDenied { setGrantRefusal(error) }
                             input = .grantFailed
                         }
                     }
