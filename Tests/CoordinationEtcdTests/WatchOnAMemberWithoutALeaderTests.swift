@@ -30,8 +30,11 @@ struct WatchOnAMemberWithoutALeaderTests {
         }
         let healthy = try StandInGateway.scripted { path, earlier in
             guard path == "/v3/watch" else { return Self.session(path) }
-            // Then silent: a stream with nothing more to say.
-            return earlier == 0 ? Self.created + "\n" + Self.event(revision: 7) + "\n" : nil
+            // Then silent: a stream with nothing more to say. Its header is at revision 6 at
+            // least, as a member that has revision 6 says: one at 5 is a rewound store, whose
+            // watch starts over with a snapshot.
+            let created = #"{"result":{"header":{"revision":"6"},"created":true}}"#
+            return earlier == 0 ? created + "\n" + Self.event(revision: 7) + "\n" : nil
         }
         defer { cutOff.stop(); healthy.stop() }
         let store = try await Self.store([cutOff.address, healthy.address])
