@@ -24,7 +24,8 @@ extension Stat: @retroactive @unchecked Sendable {}
 
 /// Carries a continuation through the C client's `const void *data` argument. Retained once when
 /// the call is submitted, released by the callback that resumes it (each callback runs at most
-/// once, with an error rc if the connection is lost or the handle closed). The continuation is
+/// once, with an error rc if the connection is lost or the handle closed), or by the close for a
+/// call the C client never answers. The continuation is
 /// resumed exactly once: by the callback, or by the close for a call the C client never answers
 /// (see ``InFlightCalls``).
 final class ReplyBox: Sendable {
@@ -40,11 +41,15 @@ final class ReplyBox: Sendable {
     init(_ continuation: CheckedContinuation<Reply, Never>, calls: InFlightCalls? = nil) {
         destination = .single(continuation)
         self.calls = calls
+        calls?.boxMade()
     }
     init(_ batch: ReplyBatch, index: Int, calls: InFlightCalls? = nil) {
         destination = .batch(batch, index: index)
         self.calls = calls
+        calls?.boxMade()
     }
+
+    deinit { calls?.boxFreed() }
 
     static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
         guard let data else { return }
@@ -71,17 +76,33 @@ final class ReplyBox: Sendable {
 /// here is answered as closed in flight (its outcome unknown).
 final class InFlightCalls: Sendable {
     private let boxes = Mutex<[ObjectIdentifier: ReplyBox]>([:])
+    private let liveBoxes = Atomic<Int>(0)
+
+    // Counted for the test seam below: a box that outlives its answer is a leak per call.
+    func boxMade() { liveBoxes.add(1, ordering: .relaxed) }
+    func boxFreed() { liveBoxes.subtract(1, ordering: .relaxed) }
+
+    /// Test seam: how many calls are waiting for an answer.
+    var waiting: Int { boxes.withLock { $0.count } }
+    /// Test seam: how many reply boxes exist (answered or not).
+    var boxesAlive: Int { liveBoxes.load(ordering: .relaxed) }
 
     func add(_ box: ReplyBox) { boxes.withLock { $0[ObjectIdentifier(box)] = box } }
     func remove(_ box: ReplyBox) { _ = boxes.withLock { $0.removeValue(forKey: ObjectIdentifier(box)) } }
 
-    /// Answers every call still waiting as closed in flight.
+    /// Answers every call still waiting as closed in flight, and lets its box go. Only once the
+    /// C handle is destroyed (`zookeeper_close` returned): no callback can then run for them.
     func answerAllAsClosed() {
         let left = boxes.withLock { boxes in
             defer { boxes = [:] }
             return Array(boxes.values)
         }
-        for box in left { box.deliver(Reply(rc: ZooKeeperReturnCode.closedInFlight)) }
+        for box in left {
+            box.deliver(Reply(rc: ZooKeeperReturnCode.closedInFlight))
+            // The retain taken when the call was handed over, which the callback would have
+            // released: the handle is destroyed, so no callback can come with it any more.
+            Unmanaged.passUnretained(box).release()
+        }
     }
 }
 

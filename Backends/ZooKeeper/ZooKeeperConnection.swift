@@ -382,6 +382,12 @@ final class ZooKeeperConnection: Sendable {
 
     var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Test seam: how many calls are handed to the C client and not answered yet.
+    var callsInFlight: Int { inFlight.waiting }
+
+    /// Test seam: how many reply boxes of this connection's calls are still in memory.
+    var replyBoxesAlive: Int { inFlight.boxesAlive }
+
     /// Test seam: whether a close has released the C handle and answered every call it left.
     var isReleased: Bool { released.load(ordering: .acquiring) }
 
