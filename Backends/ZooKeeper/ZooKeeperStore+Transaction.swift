@@ -60,7 +60,13 @@ extension ZooKeeperStore {
                 // transaction runs as it would on etcd's new lease.
                 guard attempts < 50 else { throw fail(ZCONNECTIONLOSS.rawValue, namespace, "transaction") }
                 try await waitForLiveSession()
-                // Our session events can run a moment ahead of the C client's own state.
+                // Our session events trail the C client's state: it changes the state on its I/O
+                // thread and tells us later, on its completion thread (behind whatever runs
+                // there). Until then our view still says connected, so the wait above returns at
+                // once while the client refuses the multi; unpaced, the 50 attempts would be spent
+                // within a millisecond and a lag of a few would fail the transaction with
+                // connectionLoss. The pause spreads them over about a second, long enough for
+                // the event that settles it (suspended: fail; reconnected: send) to arrive.
                 if attempts > 1 { try await Task.sleep(for: .milliseconds(20)) }
             }
         }
