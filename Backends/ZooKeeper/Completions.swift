@@ -36,7 +36,7 @@ final class ReplyBox: Sendable {
 
     private let destination: Destination
     private let delivered = Atomic<Bool>(false)
-    private let calls: InFlightCalls?
+    fileprivate let calls: InFlightCalls?
 
     init(_ continuation: CheckedContinuation<Reply, Never>, calls: InFlightCalls? = nil) {
         destination = .single(continuation)
@@ -54,6 +54,8 @@ final class ReplyBox: Sendable {
     static func resume(_ data: UnsafeRawPointer?, with reply: Reply) {
         guard let data else { return }
         let box = Unmanaged<ReplyBox>.fromOpaque(data).takeRetainedValue()
+        // The callback consumed the retain taken at submission: the close has nothing to release.
+        box.calls?.remove(box)
         // The request went to the client, and the close answered it: it may have been applied.
         let reply = reply.rc == ZCLOSING.rawValue ? Reply(rc: ZooKeeperReturnCode.closedInFlight) : reply
         ReplyThread.delivering { box.deliver(reply) }
@@ -62,7 +64,6 @@ final class ReplyBox: Sendable {
     /// Resumes the caller with `reply`, unless it was resumed already.
     func deliver(_ reply: Reply) {
         guard !delivered.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        calls?.remove(self)
         switch destination {
         case .single(let continuation): continuation.resume(returning: reply)
         case .batch(let batch, let index): batch.fill(index, with: reply)
@@ -70,39 +71,50 @@ final class ReplyBox: Sendable {
     }
 }
 
-/// The calls handed to the C client and not answered yet. `zookeeper_close` answers some of
-/// them with `ZCLOSING` and, with replies still queued for its completion thread, never answers
-/// others at all: their callers would wait forever. Once the handle is closed, whatever is left
-/// here is answered as closed in flight (its outcome unknown).
+/// The calls handed to the C client and not called back yet, by the handle (its generation) they
+/// went to. `zookeeper_close` answers some of them with `ZCLOSING` and, with replies still queued
+/// for its completion thread, never calls back others at all: their callers would wait forever,
+/// and the retain each box took for the C client would never be released. Once a handle is
+/// destroyed, whatever it left here is answered and let go (``handleDestroyed(_:answering:)``).
 final class InFlightCalls: Sendable {
-    private let boxes = Mutex<[ObjectIdentifier: ReplyBox]>([:])
+    private let boxes = Mutex<[ObjectIdentifier: (box: ReplyBox, handle: Int)]>([:])
     private let liveBoxes = Atomic<Int>(0)
 
     // Counted for the test seam below: a box that outlives its answer is a leak per call.
     func boxMade() { liveBoxes.add(1, ordering: .relaxed) }
     func boxFreed() { liveBoxes.subtract(1, ordering: .relaxed) }
 
-    /// Test seam: how many calls are waiting for an answer.
+    /// Test seam: how many calls are waiting for the C client to call back.
     var waiting: Int { boxes.withLock { $0.count } }
     /// Test seam: how many reply boxes exist (answered or not).
     var boxesAlive: Int { liveBoxes.load(ordering: .relaxed) }
 
-    func add(_ box: ReplyBox) { boxes.withLock { $0[ObjectIdentifier(box)] = box } }
+    /// `box` was handed to the C client of handle `handle`, retained once for it.
+    func add(_ box: ReplyBox, handle: Int) { boxes.withLock { $0[ObjectIdentifier(box)] = (box, handle) } }
+    /// `box`'s retain was consumed (by its callback) or never handed over.
     func remove(_ box: ReplyBox) { _ = boxes.withLock { $0.removeValue(forKey: ObjectIdentifier(box)) } }
 
-    /// Answers every call still waiting as closed in flight, and lets its box go. Only once the
-    /// C handle is destroyed (`zookeeper_close` returned): no callback can then run for them.
-    func answerAllAsClosed() {
-        let left = boxes.withLock { boxes in
-            defer { boxes = [:] }
-            return Array(boxes.values)
+    /// Handle `handle` is destroyed (`zookeeper_close` returned), so none of its callbacks can
+    /// come any more: every call it left is answered with `rc` (unless the store's close
+    /// answered it already) and the retain taken for the C client is released.
+    func handleDestroyed(_ handle: Int, answering rc: Int32) {
+        let left: [ReplyBox] = boxes.withLock { boxes in
+            let left = boxes.filter { $0.value.handle == handle }
+            for id in left.keys { boxes[id] = nil }
+            return left.values.map(\.box)
         }
         for box in left {
-            box.deliver(Reply(rc: ZooKeeperReturnCode.closedInFlight))
-            // The retain taken when the call was handed over, which the callback would have
-            // released: the handle is destroyed, so no callback can come with it any more.
+            box.deliver(Reply(rc: rc))
             Unmanaged.passUnretained(box).release()
         }
+    }
+
+    /// Answers every call still waiting as closed in flight, whatever handle it went to. A box
+    /// of a handle still being closed (an expired one, on another thread) may yet be called
+    /// back, so it keeps its retain until ``handleDestroyed(_:answering:)`` for that handle.
+    func answerAllAsClosed() {
+        let left = boxes.withLock { $0.values.map(\.box) }
+        for box in left { box.deliver(Reply(rc: ZooKeeperReturnCode.closedInFlight)) }
     }
 }
 

@@ -22,6 +22,8 @@ final class ZooKeeperConnection: Sendable {
         // was taken out of it for closing.
         let handle: OpaquePointer
         let context: Unmanaged<HandleContext>
+        /// Which handle of the connection it is; the calls in flight on it are filed under it.
+        let generation: Int
     }
 
     private struct State {
@@ -148,7 +150,7 @@ final class ZooKeeperConnection: Sendable {
                 logger.error("ZooKeeper refused to queue digest authentication", metadata: ["rc": "\(ZooKeeperReturnCode.name(of: rc))"])
             }
         }
-        return LiveHandle(handle: handle, context: context)
+        return LiveHandle(handle: handle, context: context, generation: generation)
     }
 
     /// By default the C client resolves every host name each time its I/O thread polls the
@@ -244,6 +246,9 @@ final class ZooKeeperConnection: Sendable {
             for dead in [old, orphan].compactMap({ $0 }) {
                 zookeeper_close(dead.handle)
                 dead.context.release()
+                // What the expired handle never called back (replies it had queued when the close
+                // stopped its completion thread) ends as the client answers calls at an expiry.
+                inFlight.handleDestroyed(dead.generation, answering: ZSESSIONEXPIRED.rawValue)
             }
             guard retry else { return }
             logger.warning(
@@ -315,7 +320,7 @@ final class ZooKeeperConnection: Sendable {
             let rc: Int32 = state.withLock { state in
                 if state.closed { return ZCLOSING.rawValue }
                 guard let live = state.live else { return ZINVALIDSTATE.rawValue }
-                inFlight.add(reply)
+                inFlight.add(reply, handle: live.generation)
                 let rc = submit(live.handle, UnsafeRawPointer(box.toOpaque()))
                 if rc != ZOK.rawValue { inFlight.remove(reply) }
                 return rc
@@ -354,7 +359,7 @@ final class ZooKeeperConnection: Sendable {
                     if state.closed {
                         rc = ZCLOSING.rawValue
                     } else if let live = state.live {
-                        inFlight.add(reply)
+                        inFlight.add(reply, handle: live.generation)
                         rc = submit(index, live.handle, UnsafeRawPointer(box.toOpaque()))
                         if rc != ZOK.rawValue { inFlight.remove(reply) }
                     }
@@ -577,6 +582,8 @@ final class ZooKeeperConnection: Sendable {
             }
         }
         // The handle is gone: no completion comes any more for what it left unanswered.
+        if let live { inFlight.handleDestroyed(live.generation, answering: ZooKeeperReturnCode.closedInFlight) }
+        // Calls on an expired handle whose close is still under way end now too; that close lets their boxes go.
         inFlight.answerAllAsClosed()
         released.store(true, ordering: .releasing)
         for trigger in triggers {
