@@ -36,7 +36,8 @@ import Testing
         let execution = RunExecution(
             store: store, layout: layout, worker: "stale", clock: .system, logger: Logger(label: "test.stale"), spec: stale.spec,
             candidate: stale.run, previousToken: nil, handler: { _ in RunOutput() }, historyRoom: nil,
-            stateVersion: stale.recordVersion, commits: nil, registration: 1)
+            stateVersion: stale.recordVersion, commits: nil, registration: 1,
+            registrationSession: store.session.sessionID)
         return try await execution.claim(control: RunControl(fence: stale.run.version))
     }
 

@@ -34,6 +34,8 @@ struct RunExecution: Sendable {
     /// records it, and other workers hold the run claimed while that member key lives
     /// (``RunRecord/registration``).
     let registration: Int64
+    /// The session `registration` belongs to: the claim must be made in it (see ``claim(control:)``).
+    let registrationSession: String
 
     var runKey: Key { candidate.key }
     var history: HistoryWriter { HistoryWriter(store: store, layout: layout, commits: commits) }
@@ -47,6 +49,8 @@ struct RunExecution: Sendable {
         case cancelled(RunOutput?)
         case handBack
         case sessionLost(String, RunOutput?)
+        /// The handler was never started (``giveBack(_:control:)``).
+        case notStarted(previousWorker: String?)
     }
 
     /// A claim that was won.
@@ -62,7 +66,9 @@ struct RunExecution: Sendable {
 
     /// Claims the run (with `control` receiving the fence); `nil` when another worker was faster
     /// or the run changed, or when the run can never be claimed (``endUnclaimable(_:)``). Throws
-    /// only store failures.
+    /// only store failures, and `sessionExpired` when the claim landed in a later session than
+    /// ``registrationSession`` (replaced as the claim was sent): the run is then given back,
+    /// pending at the same attempt, for a claim in the new session (``giveBack(_:control:)``).
     ///
     /// The checks are of versions, which a job removed and added again under the same id starts
     /// over. A view still behind that removal cannot claim the new job's runs as the removed
@@ -78,7 +84,8 @@ struct RunExecution: Sendable {
             try await endUnclaimable(error)
             return nil
         }
-        let sessionID = store.session.sessionID
+        // Not the store's session now: the claim records the registration of this one.
+        let sessionID = registrationSession
         let now = clock.now()
         var record = candidate.record
         var entries: [HistoryEntry] = []
@@ -138,13 +145,38 @@ struct RunExecution: Sendable {
                     expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
             else { throw error }
             control.advance(to: recovered.fence)
-            return recovered.claim
+            return try await keptInItsSession(recovered.claim, registeredIn: sessionID, control: control)
         }
         guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
         logger.info(
             "claimed", metadata: ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)", "token": "\(claim.createRevision)"])
         control.advance(to: updated.version)
-        return Claim(record: record, claimKey: claimKey, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry)
+        let won = Claim(
+            record: record, claimKey: claimKey, token: claim.createRevision, sessionID: claim.ownerSession ?? sessionID,
+            finalEntry: finalEntry)
+        return try await keptInItsSession(won, registeredIn: sessionID, control: control)
+    }
+
+    /// `claim`, when it was made in `session`, the one whose registration it recorded; else gives
+    /// it back and throws `sessionExpired`. A claim sent as its session was replaced lands in the
+    /// new one, under the old registration: run, it would be stopped at once as its session's
+    /// loss (and that cost the run an attempt, with nothing started); held, other workers would
+    /// take it for abandoned. A claim that only settles an abandoned attempt runs nothing and is kept.
+    func keptInItsSession(_ claim: Claim, registeredIn session: String, control: RunControl) async throws -> Claim {
+        guard claim.sessionID != session, claim.finalEntry == nil else { return claim }
+        logger.info(
+            "claim landed in a later session than its registration's; giving the run back",
+            metadata: ["run": "\(runKey)", "registered in": "\(session)", "claimed in": "\(claim.sessionID)"])
+        await giveBack(claim, control: control)
+        throw CoordinationError(
+            .sessionExpired, "session \(session) was replaced (by \(claim.sessionID)) as the claim of \(runKey) was sent")
+    }
+
+    /// Gives back a claim whose attempt never started: the run goes back to pending at the same
+    /// attempt, with no history entry (nothing ran), unless a cancel request came meanwhile, which
+    /// ends the run `cancelled`. The run's previous worker is kept, as a pending run's record says.
+    func giveBack(_ claim: Claim, control: RunControl) async {
+        await settle(.notStarted(previousWorker: candidate.record.worker), claim: claim, control: control)
     }
 
     /// Ends a run that can never be claimed, and so never run: its claim key is no valid key
@@ -183,7 +215,16 @@ struct RunExecution: Sendable {
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
             _ = await waitForUsableSession()
-            guard sessionStillHolds(sessionID) else { return nil }
+            guard sessionStillHolds(sessionID) else {
+                // Sent as its session was replaced, the claim may have landed in the new one,
+                // which lives on: found there, the caller gives it back.
+                guard store.session.sessionID != sessionID,
+                    case .landed(let claim, let fence)? = try? await recoverClaim(
+                        expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID),
+                    claim.sessionID != sessionID
+                else { return nil }
+                return (claim, fence)
+            }
             do {
                 switch try await recoverClaim(
                     expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
@@ -235,7 +276,9 @@ struct RunExecution: Sendable {
         else { return .refused }
         logger.info("claim landed despite an unknown outcome", metadata: ["run": "\(runKey)"])
         return .landed(
-            Claim(record: record, claimKey: claimKey, token: claim.createRevision, sessionID: sessionID, finalEntry: finalEntry),
+            Claim(
+                record: record, claimKey: claimKey, token: claim.createRevision, sessionID: claim.ownerSession ?? sessionID,
+                finalEntry: finalEntry),
             fence: version + 1)
     }
 
@@ -428,8 +471,19 @@ struct RunExecution: Sendable {
             record.startedAt = nil
             record.progress = nil
             requeue = record
+        case .notStarted(let previousWorker):
+            // As a hand-back, but unrecorded (nothing ran), unless a cancel request ends the run.
+            record.startedAt = nil
+            ended = entry(.handedBack, "its claim was given back before the run started")
+            record.status = .pending
+            record.worker = previousWorker
+            record.progress = nil
+            record.claimVersion = nil
+            record.registration = nil
+            record.token = nil
+            requeue = record
         }
-        if case .handBack = outcome {} else if let final = claim.finalEntry {
+        if case .handBack = outcome {} else if case .notStarted = outcome {} else if let final = claim.finalEntry {
             ended = final
             requeue = nil
         }
@@ -451,7 +505,8 @@ struct RunExecution: Sendable {
         // recorded only while it fits beside all the results still to come, so that it never
         // pushes one out; elsewhere every write trims anyway.
         var entries = [ended]
-        if ended.outcome == .handedBack, let historyRoom {
+        if case .notStarted = outcome, ended.outcome == .handedBack { entries = [] }
+        if ended.outcome == .handedBack, !entries.isEmpty, let historyRoom {
             let count = try? await history.entryCount(of: record.job)
             if !(count.map(historyRoom.recordsHandBack(entries:)) ?? false) { entries = [] }
         }

@@ -467,7 +467,8 @@ public final class Worker: Service {
                         candidate: candidate, previousToken: candidate.claimToken, handler: handler,
                         historyRoom: state.flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
-                        }, stateVersion: stateVersion, commits: commits, registration: registration)
+                        }, stateVersion: stateVersion, commits: commits, registration: registration,
+                        registrationSession: sessionID)
                     // A job of a bucket only its owner and the leader watch (``BucketShare``)
                     // has no idle worker to wait for.
                     let narrow = view.wideBuckets.map { !$0.contains(SchedulerLayout.bucket(of: spec.id)) } ?? false
@@ -477,7 +478,7 @@ public final class Worker: Service {
                         var token: Int64?
                         defer { signals.push(.finished(candidate.key, token: token)) }
                         guard acceptingClaims.load(ordering: .relaxed) else { return }
-                        let claimSession = store.session.sessionID
+                        let claimSession = execution.registrationSession
                         let claimStart = ContinuousClock.now
                         do {
                             let won = try await execution.claim(control: control)
