@@ -326,7 +326,11 @@ struct RunExecution: Sendable {
         do {
             let margin = Worker.selfFencingMargin(sessionTTL: store.session.ttl)
             stop = try await SessionGuard.run(store: store, sessionID: claim.sessionID, margin: margin) {
-                await withTaskGroup(of: Stop?.self) { group in
+                // Asked to stop before the start (a cancel request that came right after the
+                // claim, the grace period over): the handler is not started at all, not started
+                // and cancelled, which a command it runs may not notice before it is under way.
+                if let early = Self.stop(for: control.stops.current) { return early }
+                return await withTaskGroup(of: Stop?.self) { group in
                     group.addTask {
                         do {
                             ended.record(.success(try await handler(context)))
@@ -337,11 +341,7 @@ struct RunExecution: Sendable {
                     }
                     group.addTask {
                         for await reason in control.stops.subscribe() {
-                            switch reason {
-                            case .cancelRequested: return .cancelled
-                            case .shutdown: return .handBack
-                            case nil: continue
-                            }
+                            if let stop = Self.stop(for: reason) { return stop }
                         }
                         return nil  // cancelled
                     }
@@ -386,6 +386,15 @@ struct RunExecution: Sendable {
     /// What stopped an attempt before its handler returned.
     enum Stop: Sendable {
         case timedOut, cancelled, handBack
+    }
+
+    /// What a stop request makes of the attempt; `nil` for none.
+    static func stop(for reason: RunControl.StopReason?) -> Stop? {
+        switch reason {
+        case .cancelRequested: .cancelled
+        case .shutdown: .handBack
+        case nil: nil
+        }
     }
 
     /// How a handler ended: what it returned or threw.
