@@ -24,8 +24,10 @@ import Testing
         let cancelled = try await client.cancel("job")
         #expect(cancelled.askedToStop.count == 1, "the run was running when cancelled")
         control.stop(.cancelRequested)  // what the worker does on the request's watch event
-        let outcome = await execution.perform(claim, control: control)
+        let counted = Shared(0)
+        let outcome = await execution.perform(claim, control: control) { _ in counted.withLock { $0 += 1 } }
         #expect(started.value == 0, "the handler started")
+        #expect(counted.value == 0, "counted as started")
         let recorded = await execution.settle(outcome, claim: claim, control: control)
         #expect(recorded == .cancelled)
         let history = try await client.history(of: "job")
@@ -46,8 +48,10 @@ import Testing
             JobSpec(id: "job", handler: "work"), cluster: cluster, client: client, started: started)
 
         control.stop(.shutdown)
-        let outcome = await execution.perform(claim, control: control)
+        let counted = Shared(0)
+        let outcome = await execution.perform(claim, control: control) { _ in counted.withLock { $0 += 1 } }
         #expect(started.value == 0, "the handler started")
+        #expect(counted.value == 0, "counted as started")
         let recorded = await execution.settle(outcome, claim: claim, control: control)
         #expect(recorded == .handedBack)
         let runs = try await client.activeRuns(of: "job")

@@ -303,11 +303,16 @@ struct RunExecution: Sendable {
     /// A stop (timeout, cancel request, hand-back, lost session) cancels the handler and still
     /// waits for it to return: until then the attempt may still be at work (a shell command being
     /// stopped), and the run must not end, nor be taken over, while it is. What the handler then
-    /// returns or throws (a ``RunFailure``) gives the entry its output tails.
-    func perform(_ claim: Claim, control: RunControl) async -> Outcome {
+    /// returns or throws (a ``RunFailure``) gives the entry its output tails. `onStart` is called
+    /// as the handler is started, not at all when a stop came first, with the instant its timeout
+    /// counts from.
+    func perform(
+        _ claim: Claim, control: RunControl, onStart: @escaping @Sendable (ContinuousClock.Instant) -> Void = { _ in }
+    ) async -> Outcome {
         let record = claim.record
         let timeout = spec.timeout
-        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        let begun = ContinuousClock.now
+        let deadline = timeout.map { begun.advanced(by: $0) }
         let context = RunContext(
             job: record.job, run: record.run, item: record.item, itemCount: record.itemCount,
             itemParameter: record.itemParameter, payload: spec.payload, attempt: record.attempt,
@@ -330,6 +335,7 @@ struct RunExecution: Sendable {
                 // claim, the grace period over): the handler is not started at all, not started
                 // and cancelled, which a command it runs may not notice before it is under way.
                 if let early = Self.stop(for: control.stops.current) { return early }
+                onStart(begun)
                 return await withTaskGroup(of: Stop?.self) { group in
                     group.addTask {
                         do {

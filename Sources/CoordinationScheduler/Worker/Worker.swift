@@ -487,13 +487,16 @@ public final class Worker: Service {
                                 token = claim.token
                                 metrics.claimWon(candidate.record, now: claim.record.startedAt)
                                 defer { metrics.runsHeld.decrement() }
-                                let started = claim.finalEntry == nil ? ContinuousClock.now : nil
-                                if started != nil { metrics.runsStarted.increment() }
+                                // Counted as its handler starts: a stop may come first.
+                                let started = HandlerStart()
                                 let outcome: RunExecution.Outcome =
                                     if claim.finalEntry != nil { .cancelled(nil) } else {
-                                        await execution.perform(claim, control: control)
+                                        await execution.perform(claim, control: control) { [metrics] begun in
+                                            started.note(begun)
+                                            metrics.runsStarted.increment()
+                                        }
                                     }
-                                let ran = started.map { $0.duration(to: .now) }
+                                let ran = started.instant.map { $0.duration(to: .now) }
                                 signals.push(.performed(candidate.key))
                                 // Recorded even when the worker is being cancelled: a hand-back
                                 // must not be cut short, or the run would wait for our session to end.
