@@ -99,7 +99,9 @@ public struct RunFailure: Error, Sendable, Hashable {
 /// Code a worker runs for a job's handler name. Cancellation (timeout, cancel request, lost
 /// session, shutdown) reaches it as task cancellation; the run ends only once it returns, with
 /// the output tails of what it returns or throws (a ``RunFailure``) then. The stop decides the
-/// outcome (timed out, cancelled, handed back), whatever it returns after it.
+/// outcome (timed out, cancelled, handed back), whatever it returns after it. A cancel request
+/// or the end of a shutdown's grace period that reaches the worker before the handler starts
+/// keeps it from starting at all.
 ///
 /// A handler that ignores cancellation cannot be ended from outside: until it returns, its run
 /// stays claimed, its slot taken and its end unrecorded, so no retry, later run of the job or
