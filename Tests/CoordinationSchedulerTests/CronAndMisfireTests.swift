@@ -90,8 +90,12 @@ import Testing
         defer { Task { await cluster.shutdown() } }
         let firstStarted = Shared<Set<String>>([])
         let release = Signal()
+        // Each job's first handler start: a run whose status is `running` is only claimed, and
+        // one cancelled (replaced) before its start never starts.
+        let started = ["skip": Signal(), "replace": Signal()]
         let blocking: JobHandler = { context in
             let first = firstStarted.withLock { $0.insert(context.job).inserted }
+            if first { started[context.job]?.fire() }
             if first { await release.wait() }
             try Task.checkCancellation()
             return RunOutput()
@@ -102,8 +106,10 @@ import Testing
         try await client.submit(JobSpec(id: "skip", handler: "block", schedule: .cron(everySecond), overlap: .skip))
         try await client.submit(JobSpec(id: "replace", handler: "block", schedule: .cron(everySecond), overlap: .replace))
         clock.advance(by: 1)
-        _ = try await cluster.waitForRuns(of: "skip", "the first run to start") { $0.first?.status == .running }
-        _ = try await cluster.waitForRuns(of: "replace", "the first run to start") { $0.first?.status == .running }
+        try await withDeadline("the first runs to start") {
+            await started["skip"]!.wait()
+            await started["replace"]!.wait()
+        }
         clock.advance(by: 1)
         let history = try await cluster.waitForHistory("skip and replace") { entries in
             entries.contains { $0.job == "skip" && $0.outcome == .skipped }

@@ -24,11 +24,14 @@ import Testing
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let started = Signal()
-        try await cluster.startWorker("w", handlers: ["wait": Self.waitsUntilStopped(started)])
+        // Cancelled once its handler has started (a run only claimed would never start it).
+        let cancelledStarted = Signal()
+        try await cluster.startWorker(
+            "w", handlers: ["wait": Self.waitsUntilStopped(started), "waitThenCancelled": Self.waitsUntilStopped(cancelledStarted)])
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "slow", handler: "wait", timeout: .milliseconds(100)))
-        try await client.submit(JobSpec(id: "cancelled", handler: "wait"))
-        _ = try await cluster.waitForRuns(of: "cancelled", "the run to start") { $0.first?.status == .running }
+        try await client.submit(JobSpec(id: "cancelled", handler: "waitThenCancelled"))
+        try await withDeadline("the run to start") { await cancelledStarted.wait() }
         try await client.cancel("cancelled")
         let history = try await cluster.waitForHistory("a timeout and a cancellation") { $0.count >= 2 }
         let slow = try #require(history.first { $0.job == "slow" })
