@@ -22,12 +22,19 @@ public struct RunSighting: Sendable, Hashable {
     public var key: String
     public var record: RunRecord
     public var modRevision: Int64
+    /// The record's version; `nil` when not known.
+    public var version: Int64?
 
-    public init(key: String, record: RunRecord, modRevision: Int64) {
+    public init(key: String, record: RunRecord, modRevision: Int64, version: Int64? = nil) {
         self.key = key
         self.record = record
         self.modRevision = modRevision
+        self.version = version
     }
+
+    /// Whether this version is a claim's write: the claim transaction marks the run running at
+    /// the version it records (``RunRecord/claimVersion``); every later write moves past it.
+    public var isClaim: Bool { record.status == .running && version != nil && record.claimVersion == version }
 }
 
 /// Watches the scheduler's history and runs for the whole chaos run, keeping every entry and
@@ -35,6 +42,8 @@ public struct RunSighting: Sendable, Hashable {
 /// so the watch, not a final read, is what proves that an entry was written.
 final class StoreObserver: Sendable {
     private struct Seen {
+        /// By key and creation: a job removed and added again writes its history anew, under
+        /// the same sequential names as before.
         var history: [String: HistorySighting] = [:]
         var runs: Set<RunSighting> = []
     }
@@ -114,12 +123,12 @@ final class StoreObserver: Sendable {
     private func noteHistory(_ record: Record) {
         guard !record.value.isEmpty, let entry = try? Self.decoder.decode(HistoryEntry.self, from: Data(record.value)) else { return }
         let sighting = HistorySighting(key: record.key.path, entry: entry, createRevision: record.createRevision)
-        seen.withLock { $0.history[sighting.key] = sighting }
+        seen.withLock { $0.history["\(sighting.key)@\(sighting.createRevision)"] = sighting }
     }
 
     private func noteRun(_ record: Record) {
         guard layout.isRun(record.key), !record.value.isEmpty, let run = try? Self.decoder.decode(RunRecord.self, from: Data(record.value)) else { return }
-        let sighting = RunSighting(key: record.key.path, record: run, modRevision: record.modRevision)
+        let sighting = RunSighting(key: record.key.path, record: run, modRevision: record.modRevision, version: record.version)
         _ = seen.withLock { $0.runs.insert(sighting) }
     }
 }
