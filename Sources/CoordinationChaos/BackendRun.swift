@@ -116,10 +116,12 @@ struct BackendRun {
         let plan = FaultSchedule.plan(
             backend: backend, phase: configuration.faultPhase, ttl: configuration.sessionTTL, workers: configuration.workers,
             members: cluster.memberAddresses.count, generator: &generator)
+        let controls = JobControls(scheduler: scheduler, observer: observer, started: started, logger: logger)
         let injector = FaultInjector(
-            cluster: cluster, workers: parts.workers, observer: observer, sink: sink, started: started, logger: logger)
+            cluster: cluster, workers: parts.workers, observer: observer, sink: sink, started: started, logger: logger,
+            controls: controls, untouchable: workload.cronJobs.union(workload.controlledJobs))
         logger.notice(
-            "chaos: \(backend): \(workload.submissions.count) jobs and \(plan.count) faults over \(configuration.faultPhase) (seed \(configuration.seed))")
+            "chaos: \(backend): \(workload.submissions.count) jobs, \(workload.controls.count) controls and \(plan.count) faults over \(configuration.faultPhase) (seed \(configuration.seed))")
 
         let phaseStart = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -129,6 +131,7 @@ struct BackendRun {
                     try await Workload.submit(submission.spec, to: scheduler, within: .seconds(60))
                 }
             }
+            group.addTask { try await controls.run(workload.controls, from: phaseStart) }
             group.addTask { try await injector.run(plan, from: phaseStart, length: configuration.faultPhase) }
             try await group.waitForAll()
         }
@@ -140,12 +143,15 @@ struct BackendRun {
         let healed = ContinuousClock.now
         logger.notice("chaos: \(backend): faults over, cluster healed; waiting for every job to succeed (at most \(configuration.drainLimit))")
         let mustSucceed = workload.mustSucceed
-        while !Self.allSucceeded(mustSucceed, in: observer.history), ContinuousClock.now < healed + configuration.drainLimit {
+        let controlRecords = controls.records
+        while !InvariantChecker.outstanding(mustSucceed, controls: controlRecords, in: observer.history).isEmpty,
+            ContinuousClock.now < healed + configuration.drainLimit
+        {
             // The observer's watch fills its record as the store changes; reading it is cheap.
             try await Task.sleep(for: .milliseconds(250))
         }
         let drainSeconds = (ContinuousClock.now - healed) / .seconds(1)
-        let outstanding = Self.outstanding(mustSucceed, in: observer.history)
+        let outstanding = InvariantChecker.outstanding(mustSucceed, controls: controlRecords, in: observer.history)
         if !outstanding.isEmpty {
             // Not a failure yet (the final read may still find the successes), but a run this
             // slow to drain keeps its files and says where each late item stood.
@@ -166,22 +172,13 @@ struct BackendRun {
 
         let evidence = ChaosEvidence(
             writes: sink.writes, history: observer.history, runs: observer.runs, mustSucceed: mustSucceed, cronJobs: workload.cronJobs,
-            wakes: injector.wakes, stalls: injector.stalls, workerExits: workerExits, workerProcesses: parts.workers.reduce(0) { $0 + $1.generation })
+            wakes: injector.wakes, stalls: injector.stalls, workerExits: workerExits, workerProcesses: parts.workers.reduce(0) { $0 + $1.generation },
+            controls: controlRecords)
         return ChaosReport(
             backend: backend, seed: configuration.seed, faultPhase: configuration.faultPhase, faults: injector.records,
             results: InvariantChecker.check(evidence), evidence: evidence,
             takeovers: TakeoverTimes.measure(faults: injector.records, writes: evidence.writes, cronJobs: workload.cronJobs),
             drainSeconds: drainSeconds, wallSeconds: (ContinuousClock.now - started) / .seconds(1), startedAt: startedAt)
-    }
-
-    static func allSucceeded(_ resources: Set<ResourceID>, in history: [HistorySighting]) -> Bool {
-        outstanding(resources, in: history).isEmpty
-    }
-
-    /// The resources without a success in `history`, in order.
-    static func outstanding(_ resources: Set<ResourceID>, in history: [HistorySighting]) -> [ResourceID] {
-        let succeeded = Set(history.filter { $0.entry.outcome == .succeeded }.map { ResourceID(job: $0.entry.job, item: $0.entry.item ?? 0) })
-        return resources.subtracting(succeeded).sorted()
     }
 
     /// Logs, for the first few items still without a success when the drain gave up, what the

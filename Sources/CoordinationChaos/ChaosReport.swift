@@ -65,6 +65,9 @@ public struct ChaosReport: Sendable {
             "", "| Workload | Count |", "|---|---:|",
             "| jobs submitted (one-shot and sharded) | \(jobs.count) |",
             "| items that must succeed (one-shot jobs, shards) | \(evidence.mustSucceed.count) |",
+            "| jobs cancelled / paused / replaced while they ran | "
+                + [JobControlRecord.Action.cancel, .pause, .replace].map { action in String(evidence.controls.count { $0.action == action }) }
+                .joined(separator: " / ") + " |",
             "| cron fire times that succeeded | \(cronFires.count)\(cronSpan)\(longestGap) |",
             "| runs begun at the sink (tokens) | \(begun.count) |",
             "| sink writes accepted / refused as stale | \(evidence.writes.count { $0.accepted }) / \(evidence.writes.count { !$0.accepted }) |",

@@ -100,13 +100,21 @@ final class FaultInjector: @unchecked Sendable {
     private let sink: FencingSink
     private let started: ContinuousClock.Instant
     private let logger: Logger
+    private let controls: JobControls?
+    private let untouchable: Set<String>
 
     /// The `sink` tells which workers run a command now (a worker fault strikes one of them when
     /// the planned one is idle, so that there is a run to take over) and when it was taken over.
+    /// With `controls`, a worker stop or kill also cancels one job the worker runs (none of
+    /// `untouchable`) the moment its session ends: its run is then abandoned with a cancel
+    /// request, which a takeover must settle as cancelled, and which a claim decided on a view
+    /// from before the request must not take.
     init(
         cluster: any ChaosCluster, workers: [ChaosWorker], observer: StoreObserver, sink: FencingSink, started: ContinuousClock.Instant,
-        logger: Logger
+        logger: Logger, controls: JobControls? = nil, untouchable: Set<String> = []
     ) {
+        self.controls = controls
+        self.untouchable = untouchable
         self.cluster = cluster
         self.sink = sink
         self.workers = workers
@@ -134,11 +142,16 @@ final class FaultInjector: @unchecked Sendable {
         switch fault.kind {
         case .workerKill:
             let worker = victim(planned: fault.target)
-            target = worker.id
+            let killed = worker.id
+            target = killed
+            let held = sink.openRuns.filter { $0.value.worker == killed }.keys
             await worker.kill()
+            // Its session ends a TTL or so after the kill, while its replacement starts.
+            async let cancelled = cancelOne(of: held, whenGone: killed, within: .seconds(10))
             try await Task.sleep(for: fault.hold)
             try worker.start()
             note = "replaced by \(worker.id)"
+            if let cancelled = try await cancelled { note! += "; cancelled \(cancelled) as its session ended" }
         case .workerStop:
             let worker = victim(planned: fault.target)
             target = worker.id
@@ -148,16 +161,25 @@ final class FaultInjector: @unchecked Sendable {
                 // Anything the worker sent before the stop has landed by now.
                 try await Task.sleep(for: .milliseconds(200))
                 let stopRevision = try await observer.revisionNow(within: fault.hold)
-                let held = sink.openRuns.filter { $0.value.worker == worker.id }
+                var held = sink.openRuns.filter { $0.value.worker == worker.id }
+                let cancelled = try await cancelOne(of: held.keys, whenGone: worker.id, within: fault.hold)
+                if let cancelled { held = held.filter { $0.key.job != cancelled } }
                 try await Task.sleep(until: stoppedAt + fault.hold)
                 // Past the TTL, and until every run it held was taken over (bounded): it then
-                // wakes among newer tokens, which is the case fencing is for.
+                // wakes among newer tokens, which is the case fencing is for. A cancelled run is
+                // settled instead: waited for until it is gone, so that it was settled by a takeover.
                 let deadline = ContinuousClock.now + .seconds(30)
-                while ContinuousClock.now < deadline, held.contains(where: { !sink.hasNewer(than: $0.value.token, on: $0.key) }) {
+                // A run of a job the workload cancelled or replaced meanwhile is settled too.
+                var untaken: [ResourceID] { held.filter { !sink.hasNewer(than: $0.value.token, on: $0.key) && !settled($0.key.job) }.keys.sorted() }
+                while ContinuousClock.now < deadline {
+                    let unsettled = await stillActive(cancelled)
+                    guard !untaken.isEmpty || unsettled else { break }
                     try await Task.sleep(for: .milliseconds(100))
                 }
-                let pending = held.filter { !sink.hasNewer(than: $0.value.token, on: $0.key) }.keys.map(\.description).sorted()
+                var pending = untaken.map(\.description)
+                if await stillActive(cancelled), let cancelled { pending.append("cancelled \(cancelled)") }
                 if !pending.isEmpty { note = "woke before \(pending.joined(separator: ", ")) was taken over" }
+                if let cancelled { note = (note.map { $0 + "; " } ?? "") + "cancelled \(cancelled) while stopped" }
                 let wakeRevision = try await observer.revisionNow(within: .seconds(30))
                 wakes.append(WorkerWake(worker: worker.id, stopRevision: stopRevision, wakeRevision: wakeRevision, wokeAt: now))
             } catch {
@@ -274,6 +296,33 @@ final class FaultInjector: @unchecked Sendable {
             if holdPassed && (takenOver || allGone || instant >= deadline) { break }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Cancels the first (by id) job among `resources` that nobody controls yet, the moment the
+    /// stopped `worker`'s member key is gone (its session ended, its claims with it: waited for
+    /// at most `limit`); returns its id. Then the other workers, seeing the run abandoned, race
+    /// the cancel request to take it over: a claim decided on the view before the request must be
+    /// refused by the check of the run's version, or the cancelled run runs again.
+    private func cancelOne(of resources: Dictionary<ResourceID, SinkReport>.Keys, whenGone worker: String, within limit: Duration) async throws
+        -> String?
+    {
+        guard let controls,
+            let job = resources.map(\.job).filter({ !untouchable.contains($0) && !controls.touched($0) }).sorted().first
+        else { return nil }
+        await controls.waitUntilGone(worker: worker, within: limit)
+        try await controls.cancel(job)
+        return job
+    }
+
+    /// Whether the workload's controls cancelled or replaced `job`: its run is settled, not taken over.
+    private func settled(_ job: String) -> Bool {
+        controls?.records.contains { $0.job == job && $0.action != .pause } ?? false
+    }
+
+    /// Whether the cancelled `job` still has runs (a store that does not answer counts as yes).
+    private func stillActive(_ job: String?) async -> Bool {
+        guard let job, let controls else { return false }
+        return await controls.hasActiveRuns(job)
     }
 
     /// The planned worker slot if its worker runs a command, else the next busy one, else the planned one.

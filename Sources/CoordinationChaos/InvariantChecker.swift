@@ -20,11 +20,15 @@ public struct ChaosEvidence: Sendable {
     public var workerExits: [String]
     /// Worker processes started in all.
     public var workerProcesses: Int
+    /// Cancels, pauses and replacements of jobs, in the order they were applied.
+    public var controls: [JobControlRecord]
 
     public init(
         writes: [SinkWrite], history: [HistorySighting], runs: [RunSighting], mustSucceed: Set<ResourceID>, cronJobs: Set<String>,
-        wakes: [WorkerWake], stalls: [WorkerStall] = [], workerExits: [String] = [], workerProcesses: Int = 0
+        wakes: [WorkerWake], stalls: [WorkerStall] = [], workerExits: [String] = [], workerProcesses: Int = 0,
+        controls: [JobControlRecord] = []
     ) {
+        self.controls = controls
         self.stalls = stalls
         self.workerExits = workerExits
         self.workerProcesses = workerProcesses
@@ -56,6 +60,9 @@ public enum Invariant: String, CaseIterable, Sendable, Hashable {
     case commandsEndBeforeTakeover = "a stalled or cut-off worker's commands end before its runs are taken over"
     case staleOnlyWhenFrozen = "only a frozen worker's commands write after their runs are taken over"
     case workersStayUp = "no worker exits by itself"
+    case nothingStartsAfterCancel = "a cancelled job starts no run after the cancel"
+    case nothingStartsWhilePaused = "a paused job starts no run until resumed"
+    case replacedStartsNothing = "a replaced job's old incarnation starts no run after the replacement"
 }
 
 /// Judges a chaos run's evidence. Pure: the unit tests feed it hand-made records.
@@ -64,7 +71,7 @@ public enum InvariantChecker {
         [
             noJobLost(evidence), noOverlap(evidence), staleWritesRefused(evidence), cronAtMostOnce(evidence),
             historyComplete(evidence), silentAfterWake(evidence), commandsEndBeforeTakeover(evidence), staleOnlyWhenFrozen(evidence),
-            workersStayUp(evidence),
+            workersStayUp(evidence), nothingStartsAfterCancel(evidence), nothingStartsWhilePaused(evidence), replacedStartsNothing(evidence),
         ]
     }
 
@@ -133,16 +140,23 @@ public enum InvariantChecker {
             violations: evidence.workerExits.map { "worker \($0) exited by itself; see its log" })
     }
 
-    /// Every one-shot job and every shard has a success in history, and every cron job fired
-    /// successfully at least once.
+    /// Every one-shot job and every shard has a success in history (a cancelled one a success or
+    /// its cancellation; a replaced one a success of its newest incarnation: ``outstanding(_:controls:in:)``),
+    /// and every cron job fired successfully at least once.
     static func noJobLost(_ evidence: ChaosEvidence) -> InvariantResult {
         var outcomes: [ResourceID: [HistoryEntry.Outcome]] = [:]
         for sighting in evidence.history {
             outcomes[ResourceID(job: sighting.entry.job, item: sighting.entry.item ?? 0), default: []].append(sighting.entry.outcome)
         }
         var violations: [String] = []
-        for resource in evidence.mustSucceed.sorted() where !(outcomes[resource] ?? []).contains(.succeeded) {
-            violations.append("\(resource): no success in history (outcomes: \(describe(outcomes[resource] ?? [])))")
+        for resource in outstanding(evidence.mustSucceed, controls: evidence.controls, in: evidence.history) {
+            let seen = describe(outcomes[resource] ?? [])
+            if let control = evidence.controls.last(where: { $0.job == resource.job && $0.action != .pause }) {
+                let wanted = control.action == .cancel ? "no success, cancellation or ending after the cancel" : "no success of incarnation \(control.incarnation ?? "-")"
+                violations.append("\(resource) (\(control.action.rawValue) at \(seconds(control.at))): \(wanted) in history (outcomes: \(seen))")
+            } else {
+                violations.append("\(resource): no success in history (outcomes: \(seen))")
+            }
         }
         for job in evidence.cronJobs.sorted() where !evidence.history.contains(where: { $0.entry.job == job && $0.entry.outcome == .succeeded }) {
             violations.append("\(job): the cron job never succeeded")
@@ -247,8 +261,16 @@ public enum InvariantChecker {
     static func silentAfterWake(_ evidence: ChaosEvidence) -> InvariantResult {
         var violations: [String] = []
         for wake in evidence.wakes {
+            // A run cancelled (or replaced) while its worker was stopped is settled without running
+            // again: until a newer token is written, nothing fences the command's late write,
+            // which fenced storage would take too. That is not a write under a claim it lost.
+            let settledBeforeWake = Set(
+                evidence.controls.filter { $0.action != .pause && $0.acknowledgedRevision <= wake.wakeRevision }.map(\.job))
             for write in evidence.writes
-            where write.accepted && write.report.worker == wake.worker && write.token <= wake.stopRevision && write.at > wake.wokeAt {
+            where write.accepted && write.report.worker == wake.worker && write.token <= wake.stopRevision && write.at > wake.wokeAt
+                && !(settledBeforeWake.contains(write.resource.job)
+                    && !evidence.writes.contains { $0.accepted && $0.resource == write.resource && $0.token > write.token && $0.at <= write.at })
+            {
                 violations.append(
                     "\(wake.worker) woke at \(seconds(wake.wokeAt)); the sink accepted its \(write.report.kind.rawValue) of \(write.resource) "
                         + "with old token \(write.token) at \(seconds(write.at))")

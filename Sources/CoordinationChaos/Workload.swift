@@ -3,13 +3,29 @@ import CoordinationScheduler
 import Foundation
 
 /// The jobs a chaos run submits while faults run: a stream of one-shot jobs (some fail their first
-/// attempt, all may retry), long one-shot jobs, a cron job firing every second, and sharded jobs.
-/// Drawn from the seed.
+/// attempt, all may retry), long one-shot jobs, a cron job firing every second, and sharded jobs;
+/// and what is done to some of them while they wait or run: cancelled, paused and resumed, or
+/// replaced (removed and submitted again). Drawn from the seed.
 struct Workload: Sendable {
     /// One submission: when (after the start of the fault phase) and what.
     struct Submission: Sendable {
         var at: Duration
         var spec: JobSpec
+    }
+
+    /// One control of a job: when (after the start of the fault phase) and what.
+    struct Control: Sendable {
+        enum Action: Sendable {
+            case cancel
+            /// Paused, then resumed after this long.
+            case pause(Duration)
+            /// Removed and submitted again (the same spec).
+            case replace(JobSpec)
+        }
+
+        var at: Duration
+        var job: String
+        var action: Action
     }
 
     static let cronJob = "tick"
@@ -19,6 +35,10 @@ struct Workload: Sendable {
     static let longJobPrefix = "long-"
 
     var submissions: [Submission]
+    var controls: [Control] = []
+
+    /// The jobs a planned control acts on (a fault's targeted cancel leaves them alone).
+    var controlledJobs: Set<String> { Set(controls.map(\.job)) }
 
     /// Every (job, item) that must end with a success in history: the one-shot jobs and every
     /// shard of the sharded ones (the cron job is checked per fire time instead).
@@ -80,7 +100,33 @@ struct Workload: Sendable {
             shardAt += .seconds(20)
         }
         submissions.sort { $0.at < $1.at }
-        return Workload(submissions: submissions)
+        return Workload(submissions: submissions, controls: planControls(of: submissions, generator: &generator))
+    }
+
+    /// About one one-shot job in eight is cancelled, one in eight paused (for 1-3 s) and one in ten
+    /// replaced, soon after its submission (while it waits, runs or retries); every other long job
+    /// is cancelled while it runs; every other sharded job is paused while its shards run.
+    static func planControls(of submissions: [Submission], generator: inout SeededGenerator) -> [Control] {
+        var controls: [Control] = []
+        for submission in submissions where !submission.spec.schedule.isRecurring {
+            let id = submission.spec.id
+            let draw = Int.random(in: 0..<40, using: &generator)
+            let soon = generator.duration(in: .milliseconds(100)...(.milliseconds(2000)))
+            if id.hasPrefix(longJobPrefix) {
+                if draw < 20 { controls.append(Control(at: submission.at + .seconds(3) + soon, job: id, action: .cancel)) }
+            } else if submission.spec.shards > 1 {
+                let hold = generator.duration(in: .seconds(1)...(.seconds(3)))
+                if draw < 20 { controls.append(Control(at: submission.at + soon, job: id, action: .pause(hold))) }
+            } else if draw < 5 {
+                controls.append(Control(at: submission.at + soon, job: id, action: .cancel))
+            } else if draw < 10 {
+                let hold = generator.duration(in: .seconds(1)...(.seconds(3)))
+                controls.append(Control(at: submission.at + soon, job: id, action: .pause(hold)))
+            } else if draw < 14 {
+                controls.append(Control(at: submission.at + soon, job: id, action: .replace(submission.spec)))
+            }
+        }
+        return controls.sorted { $0.at < $1.at }
     }
 
     /// Submits one job, retrying while the store is unavailable (faults are running). A retried

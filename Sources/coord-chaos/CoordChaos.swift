@@ -16,8 +16,10 @@ struct CoordChaos: AsyncParsableCommand {
             /tmp), a fencing sink, and 4 \
             `coord worker` processes (the `coord` built next to this binary) that reach the \
             servers through TCP relays it owns. While a stream of one-shot jobs (a few of them \
-            long), a cron job every second and sharded jobs run, it injects faults on a seeded \
-            schedule: SIGKILL a worker; SIGSTOP a worker past its session TTL; silence a worker's \
+            long), a cron job every second and sharded jobs run, some of them cancelled, paused \
+            and resumed, or replaced (removed and submitted again) as they wait or run, it injects \
+            faults on a seeded schedule: SIGKILL a worker; SIGSTOP a worker past its session TTL \
+            (after either, a job the worker ran is cancelled as its session ends); silence a worker's \
             connections and, mostly before its client notices, SIGSTOP the worker alone (its long \
             job's command left running) past the TTL; cut the relays of a worker \
             running a long job past the TTL (its session expires; \
@@ -31,7 +33,9 @@ struct CoordChaos: AsyncParsableCommand {
             once, history complete, a woken worker wrote nothing under its old claims, a stalled \
             or cut-off worker's commands ended before its runs were taken over, only a frozen \
             worker's commands wrote after their runs were taken over (the source of every write \
-            refused as stale), and no worker process exited by itself. It shows each phase as it begins (each fault too \
+            refused as stale), no worker process exited by itself, a cancelled job started no run \
+            after the cancel, a paused job none until resumed, and a replaced job's old \
+            incarnation none after the replacement. It shows each phase as it begins (each fault too \
             with --log-level info), prints a Markdown summary per backend and exits 1 when an \
             invariant is violated (naming it, with the evidence) or a run failed; everything it \
             started is stopped, on SIGINT too.

@@ -27,7 +27,54 @@ struct InvariantCheckerTests {
 
     /// One-shot `a` runs as token 10 on w1-1, which is taken over (abandoned) and run again as
     /// token 20 on w2-1; cron `tick` fires twice; w1-1 was stopped and woken without writing.
+    /// Besides, on w4-1: `k` is cancelled while it runs (token 55; a takeover settles it at 62),
+    /// `p` paused from revision 70 to 80 and then run (token 85), and `q` replaced at revision 95
+    /// while incarnation `aaaaaa` ran (token 90), incarnation `bbbbbb` then run (token 100).
     static func cleanRun() -> ChaosEvidence {
+        var evidence = uncontrolledRun()
+        evidence.controls = [
+            JobControlRecord(job: "k", action: .cancel, at: 12, acknowledgedRevision: 60),
+            JobControlRecord(job: "p", action: .pause, at: 13, acknowledgedRevision: 70, resumedRevision: 80),
+            JobControlRecord(job: "q", action: .replace, at: 14, acknowledgedRevision: 95, incarnation: "bbbbbb"),
+        ]
+        evidence.writes += [
+            write(.begin, "k", token: 55, run: kRun, worker: "w4-1", at: 11),
+            write(.begin, "q", token: 90, run: qOld, worker: "w4-1", at: 13.5),
+            write(.begin, "p", token: 85, run: "r-p", worker: "w4-1", at: 14),
+            write(.end, "p", token: 85, run: "r-p", worker: "w4-1", at: 14.5),
+            write(.begin, "q", token: 100, run: qNew, worker: "w4-1", at: 15),
+            write(.end, "q", token: 100, run: qNew, worker: "w4-1", at: 15.5),
+        ]
+        evidence.history += [
+            history("k", run: kRun, token: 55, worker: "w4-1", .cancelled, created: 63),
+            history("q", run: qOld, token: 90, worker: "w4-1", .cancelled, created: 93),
+            history("p", run: "r-p", token: 85, worker: "w4-1", .succeeded, created: 87),
+            history("q", run: qNew, token: 100, worker: "w4-1", .succeeded, created: 102),
+        ]
+        evidence.runs += [
+            claim("k", run: kRun, at: 55), claim("k", run: kRun, at: 62, version: 3, cancelRequested: true),
+            claim("p", run: "r-p", at: 85), claim("q", run: qOld, at: 90), claim("q", run: qNew, at: 100),
+        ]
+        return evidence
+    }
+
+    static let kRun = "r-0000000000000011-000-kkkkkk"
+    static let qOld = "r-0000000000000013-000-aaaaaa"
+    static let qNew = "r-0000000000000015-000-bbbbbb"
+
+    /// A claim's write of `run` at revision `at`, as the observer sees it (on w4-1 unless said).
+    static func claim(_ job: String, run: String, at revision: Int64, version: Int64 = 1, worker: String = "w4-1", cancelRequested: Bool = false)
+        -> RunSighting
+    {
+        var record = RunRecord(
+            job: job, run: run, item: 0, itemCount: 1, itemParameter: nil, scheduledAt: Date(timeIntervalSince1970: 0),
+            notBefore: Date(timeIntervalSince1970: 0), status: .running, worker: worker, cancelRequested: cancelRequested)
+        record.claimVersion = version
+        return RunSighting(key: "/scheduler/jobs/\(job)/\(run)", record: record, modRevision: revision, version: version)
+    }
+
+    /// ``cleanRun()`` without its controlled jobs.
+    static func uncontrolledRun() -> ChaosEvidence {
         ChaosEvidence(
             writes: [
                 write(.begin, "a", token: 10, at: 1),
@@ -259,6 +306,94 @@ struct InvariantCheckerTests {
         // Stopped by its session guard before the takeover, as it should be.
         evidence.stalls[evidence.stalls.count - 1].runs[0].goneAt = 11.6
         #expect(Self.verdict(evidence, .commandsEndBeforeTakeover).held)
+    }
+
+    @Test("a cancelled job that starts a run after the cancel is caught at the sink and in run records")
+    func runAfterCancel() {
+        // A view from before the cancel request claims the abandoned run as if never cancelled, and runs it.
+        var evidence = Self.cleanRun()
+        evidence.runs.append(Self.claim("k", run: Self.kRun, at: 64, version: 5, worker: "w2-1"))
+        evidence.writes.append(Self.write(.begin, "k", token: 64, run: Self.kRun, worker: "w2-1", at: 16))
+        let verdict = Self.verdict(evidence, .nothingStartsAfterCancel)
+        #expect(
+            verdict.violations == [
+                "k run \(Self.kRun) begun with token 64 on w2-1 at 16.000s, after its cancel was acknowledged at revision 60 (12.000s)",
+                "/scheduler/jobs/k/\(Self.kRun) claimed by w2-1 (attempt 1) at revision 64, without the cancel request acknowledged at revision 60",
+            ])
+        // The other invariants do not see it: the command began alone, under a newer token.
+        #expect(InvariantChecker.check(evidence).filter { !$0.held }.map(\.invariant) == [.nothingStartsAfterCancel])
+        // A begin of a claim made before the cancel, reaching the sink after it, is no new run.
+        var late = Self.cleanRun()
+        late.writes.append(Self.write(.begin, "k", token: 58, run: Self.kRun, worker: "w2-1", at: 16))
+        #expect(Self.verdict(late, .nothingStartsAfterCancel).held)
+    }
+
+    @Test("a paused job that starts a run before it is resumed is caught; after the resume it may")
+    func runWhilePaused() {
+        var evidence = Self.cleanRun()
+        evidence.writes.append(Self.write(.begin, "p", token: 75, run: "r-p", worker: "w2-1", at: 13.5))
+        evidence.runs.append(Self.claim("p", run: "r-p", at: 75, worker: "w2-1"))
+        #expect(
+            Self.verdict(evidence, .nothingStartsWhilePaused).violations == [
+                "p run r-p begun with token 75 on w2-1 at 13.500s, paused from revision 70 until 80",
+                "/scheduler/jobs/p/r-p claimed by w2-1 at revision 75, paused from revision 70 until 80",
+            ])
+        // Never resumed: the pause lasts to the end.
+        var unresumed = Self.cleanRun()
+        unresumed.controls[1].resumedRevision = nil
+        #expect(Self.verdict(unresumed, .nothingStartsWhilePaused).violations.count == 2)
+    }
+
+    @Test("a run of a replaced job's old incarnation started after the removal is caught; the new incarnation's runs are not")
+    func oldIncarnationAfterReplace() {
+        var evidence = Self.cleanRun()
+        evidence.writes.append(Self.write(.begin, "q", token: 97, run: Self.qOld, worker: "w2-1", at: 14.5))
+        evidence.runs.append(Self.claim("q", run: Self.qOld, at: 97, version: 3, worker: "w2-1"))
+        let verdict = Self.verdict(evidence, .replacedStartsNothing)
+        #expect(verdict.violations.count == 2)
+        #expect(verdict.violations.first?.hasPrefix("q run \(Self.qOld) of an older incarnation begun with token 97 on w2-1") == true)
+    }
+
+    @Test("a cancelled job is settled by a success, its cancellation or an ending after the cancel; a replaced one only by its newest incarnation's success")
+    func controlledJobsLost() {
+        var evidence = Self.cleanRun()
+        evidence.mustSucceed.formUnion([ResourceID(job: "k", item: 0), ResourceID(job: "p", item: 0), ResourceID(job: "q", item: 0)])
+        #expect(Self.verdict(evidence, .noJobLost).held)
+        // Only the old incarnation succeeded: the replacement was lost.
+        var replacedLost = evidence
+        replacedLost.history.removeAll { $0.entry.run == Self.qNew }
+        replacedLost.history.append(Self.history("q", run: Self.qOld, token: 90, worker: "w4-1", .succeeded, created: 94, key: "/h/q-old"))
+        #expect(
+            Self.verdict(replacedLost, .noJobLost).violations == [
+                "q (replace at 14.000s): no success of incarnation bbbbbb in history (outcomes: cancelled×1, succeeded×1)"
+            ])
+        // A cancelled job with neither a success nor a cancellation in history was lost.
+        var cancelledLost = evidence
+        cancelledLost.history.removeAll { $0.entry.job == "k" }
+        #expect(Self.verdict(cancelledLost, .noJobLost).violations == ["k (cancel at 12.000s): no success, cancellation or ending after the cancel in history (outcomes: none)"])
+        // Its run's worker lost as the cancel came: it ends abandoned, not retried, recorded after the cancel.
+        var abandoned = cancelledLost
+        abandoned.history.append(Self.history("k", run: Self.kRun, token: 55, worker: "w4-1", .abandoned, created: 61))
+        #expect(Self.verdict(abandoned, .noJobLost).held)
+        // An ending recorded before the cancel settles nothing.
+        abandoned.history[abandoned.history.count - 1].createRevision = 59
+        #expect(!Self.verdict(abandoned, .noJobLost).held)
+        // A job nobody cancelled is not settled by a cancellation.
+        var uncancelled = evidence
+        uncancelled.controls.removeAll { $0.job == "k" }
+        #expect(Self.verdict(uncancelled, .noJobLost).violations == ["k: no success in history (outcomes: cancelled×1)"])
+    }
+
+    @Test("a woken worker's late write of a run cancelled while it was stopped, which nobody took over, is no write under a lost claim")
+    func wokenWriteOfCancelledRun() {
+        var evidence = Self.cleanRun()
+        evidence.controls.append(JobControlRecord(job: "e", action: .cancel, at: 5, acknowledgedRevision: 18))
+        evidence.writes.append(Self.write(.end, "e", token: 12, at: 6))
+        #expect(Self.verdict(evidence, .silentAfterWake).held)
+        // Taken over all the same (a newer token began): the late write is under a lost claim.
+        var takenOver = evidence
+        takenOver.writes.append(Self.write(.begin, "e", token: 19, worker: "w2-1", at: 5.8))
+        #expect(Self.verdict(takenOver, .silentAfterWake).violations.count == 1)
     }
 
     @Test("a worker process that exits by itself is a violation, named with how it ended")
