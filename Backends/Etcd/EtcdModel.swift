@@ -275,6 +275,18 @@ extension JSONValue {
         return count
     }
 
+    /// The key-values of a range reply: none when `kvs` is omitted (or null), a malformed reply
+    /// when it is not an array of key-values, never "none" then (a record that exists read as missing).
+    /// - Parameter kind: the request that brought it: a write's unreadable reply leaves its outcome unknown.
+    func rangeKeyValues(from kind: RequestKind) throws(CoordinationError) -> [KeyValue] {
+        guard let items = array(omittedAsEmpty: "kvs") else {
+            throw .gateway(.malformed("a range reply whose kvs is not an array"), kind: kind)
+        }
+        var result: [KeyValue] = []
+        for item in items { result.append(try KeyValue(json: item, from: kind)) }
+        return result
+    }
+
     /// - Parameter kind: the request that brought it: a write's unreadable reply leaves its outcome unknown.
     func deletedCount(from kind: RequestKind) throws(CoordinationError) -> Int64 {
         guard let deleted = int64(omittedAsZero: "deleted") else {

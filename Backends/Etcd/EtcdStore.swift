@@ -175,8 +175,8 @@ public final class EtcdStore: CoordinationStore {
     public func get(_ key: Key) async throws -> Record? {
         if key.isRoot { throw CoordinationError.rootRefused("read") }
         let reply = try await call("/v3/kv/range", EtcdRequest.range(keys.etcdKey(key)), kind: .read)
-        guard let first = reply["kvs"]?.arrayValue.first else { return nil }
-        return keys.record(try KeyValue(json: first), as: key)
+        guard let first = try reply.rangeKeyValues(from: .read).first else { return nil }
+        return keys.record(first, as: key)
     }
 
     public func exists(_ key: Key) async throws -> Bool {

@@ -72,7 +72,7 @@ package final class EtcdSyncLoop: SyncOperationLoop, @unchecked Sendable {
             succeeded = try TxnReply(reply, from: .write).succeeded
         case "get":
             let reply = try gateway.call("/v3/kv/range", EtcdRequest.range(etcdKey), on: connection, kind: .read)
-            succeeded = reply["kvs"] != nil
+            succeeded = try !reply.rangeKeyValues(from: .read).isEmpty
         case "set":
             _ = try gateway.call("/v3/kv/put", EtcdRequest.put(etcdKey, value: value), on: connection, kind: .write)
             succeeded = true

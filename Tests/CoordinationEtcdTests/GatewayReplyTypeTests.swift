@@ -1,5 +1,7 @@
 @testable import CoordinationEtcd
 import Coordination
+import Logging
+import Synchronization
 import Testing
 
 /// A gateway reply whose fields have the wrong type (a proxy, a gateway of another version, a
@@ -83,6 +85,33 @@ import Testing
         #expect(try Self.parsed(#"{"count":null}"#).rangeCount(from: .read) == 0)
         #expect(try Self.parsed(#"{"count":"2"}"#).rangeCount(from: .read) == 2)
         #expect(try Self.parsed(#"{"deleted":"1"}"#).deletedCount(from: .write) == 1)
+    }
+
+    /// `get` reads its range reply as strictly as a txn's: a `kvs` that is not an array of
+    /// key-values is a malformed reply, never "no record" (a key that exists read as missing).
+    @Test func aGetWhoseKvsHasTheWrongTypeIsMalformed() async throws {
+        let kvsReplies = [#"{"key":"L2E="}"#, #""L2E=""#, #"true"#, #"["x"]"#]
+        let served = Mutex(0)
+        let server = try StandInGateway { request in
+            switch request.path {
+            case "/v3/lease/grant": .answer(#"{"ID":"7","TTL":"10"}"#)
+            case "/v3/lease/keepalive": .answer(#"{"result":{"ID":"7","TTL":"10"}}"#)
+            case "/v3/lease/revoke": .answer(#"{"header":{"revision":"5"}}"#)
+            case "/v3/kv/range":
+                .answer(#"{"header":{"revision":"5"},"kvs":\#(kvsReplies[served.withLock { count in count += 1; return (count - 1) % kvsReplies.count }]),"count":"1"}"#)
+            default: .silent
+            }
+        }
+        defer { server.stop() }
+        let store = try await EtcdStore(endpoints: [server.address], logger: Logger(label: "test.etcd.replies"))
+        for kvs in kvsReplies {
+            let error = await #expect(throws: CoordinationError.self, "kvs \(kvs)") { _ = try await store.get(try Key("/a")) }
+            #expect(error?.code == .unavailable, "kvs \(kvs): \(String(describing: error))")
+        }
+        await store.close()
+        #expect(try Self.parsed(#"{"header":{"revision":"3"}}"#).rangeKeyValues(from: .read).isEmpty)
+        #expect(try Self.parsed(#"{"kvs":null}"#).rangeKeyValues(from: .read).isEmpty)
+        #expect(try Self.parsed(#"{"kvs":[\#(Self.keyValue)]}"#).rangeKeyValues(from: .read).map(\.version) == [3])
     }
 
     /// A keep-alive whose TTL has another type was not understood: it failed, and is tried again;
