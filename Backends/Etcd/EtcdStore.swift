@@ -15,7 +15,7 @@ public final class EtcdStore: CoordinationStore {
     let gateway: Gateway
     let loop: CurlMultiLoop
     let keeper: SessionKeeper
-    let watches = WatchRegistry()
+    let watches: WatchRegistry
     /// One etcd watch stream per key and scope, however many subscribe to it.
     let watchHub = WatchHub()
     private let isClosed = Atomic<Bool>(false)
@@ -57,7 +57,11 @@ public final class EtcdStore: CoordinationStore {
         self.gateway = gateway
         self.namespace = namespace
         keys = KeySpace(namespace: namespace)
-        keeper = try await SessionKeeper.start(gateway: gateway, ttl: ttl)
+        let watches = WatchRegistry()
+        self.watches = watches
+        // Contact lost for the session may have been lost for the watches' connections too, and a
+        // stream on a connection that died without a word would wait for ever: resume them all.
+        keeper = try await SessionKeeper.start(gateway: gateway, ttl: ttl) { watches.restartAll() }
         loop = CurlMultiLoop(maxTransfers: max(1, connections), name: "etcd-requests", tls: gateway.tls)
         do {
             try await ensureNamespaceExists()

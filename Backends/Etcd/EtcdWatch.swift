@@ -3,6 +3,20 @@ import Foundation
 import Synchronization
 
 extension EtcdStore {
+    /// A watch as the contract says (a snapshot, then every change in store order), on a
+    /// `/v3/watch` stream of its own that resumes from the last revision it delivered whenever it
+    /// drops. A stream whose connection dies without a word (a NAT, proxy or partition that drops
+    /// it with no FIN or RST) is noticed within a bound, and resumed the same way:
+    /// - whenever the session comes back after being `suspended` (or a new one is `connected`
+    ///   after an expiry), every watch of the handle resumes on a new connection, since contact
+    ///   lost for the session may have been lost for the watches too: within the moment the
+    ///   session reports `reconnected`;
+    /// - a peer that stops acknowledging (a host or path gone) ends the connection through TCP
+    ///   keep-alive probes: after 5 s idle, every 2 s, so within about 23 s at Linux's default of
+    ///   9 probes (`net.ipv4.tcp_keepalive_probes`).
+    /// A stream that a middlebox keeps acknowledging while passing nothing on, while the session's
+    /// keep-alives go through, is beyond both: etcd 3.4 sends progress notifications only every
+    /// 10 minutes by default, too rarely to be an idle limit.
     public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
         watchHub.watch(key, scope: scope) { [self] in unsharedWatch(key, scope: scope) }
     }
@@ -39,6 +53,11 @@ final class WatchRegistry: Sendable {
         _ = state.withLock { $0.watches.removeValue(forKey: ObjectIdentifier(watch)) }
     }
 
+    /// Resumes every watch on a new connection from its last revision (see ``WatchStream/restart()``).
+    func restartAll() {
+        for watch in state.withLock({ Array($0.watches.values) }) { watch.restart() }
+    }
+
     /// Test seam: while paused every watch drops its stream and waits, as if disconnected.
     func setPaused(_ paused: Bool) {
         for watch in state.withLock({ Array($0.watches.values) }) { watch.setPaused(paused) }
@@ -60,6 +79,7 @@ final class WatchRegistry: Sendable {
 /// means events are gone, so a fresh snapshot is sent and watching goes on after it. So does a
 /// store whose revision went back below the last one seen (its data wiped, or restored from an
 /// older snapshot): resuming there would wait for revisions that are another history's.
+/// ``restart()`` resumes it on a new connection the same way (its connection may be dead).
 final class WatchStream: Sendable {
     private let key: Key
     private let scope: WatchScope
@@ -69,6 +89,8 @@ final class WatchStream: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let storeClosed = Atomic<Bool>(false)
     private let paused = Atomic<Bool>(false)
+    /// Set by ``restart()``; the stream open when it was set ends, and the next one clears it.
+    private let restartRequested = Atomic<Bool>(false)
 
     init(key: Key, scope: WatchScope, keys: KeySpace, gateway: Gateway, continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) {
         self.key = key
@@ -104,6 +126,13 @@ final class WatchStream: Sendable {
     func setPaused(_ paused: Bool) { self.paused.store(paused, ordering: .relaxed) }
 
     private var isPaused: Bool { paused.load(ordering: .relaxed) }
+
+    /// Ends the current stream (at once, or within a second on an idle one) and resumes from the
+    /// last revision delivered on a new connection: nothing lost, nothing repeated.
+    func restart() { restartRequested.store(true, ordering: .relaxed) }
+
+    /// Whether the open stream should go on being read.
+    private var keepsStreaming: Bool { !isStopped && !isPaused && !restartRequested.load(ordering: .relaxed) }
 
     /// Runs until stopped; returns an error only for failures retrying cannot fix (credentials).
     private func run(on connection: CurlConnection) -> CoordinationError? {
@@ -174,6 +203,8 @@ final class WatchStream: Sendable {
         var request: [String: JSONValue] = ["key": .bytes(start), "start_revision": .int64(revision)]
         if let end { request["range_end"] = .bytes(end) }
 
+        // A restart asked for before this stream opened is this stream.
+        restartRequested.store(false, ordering: .relaxed)
         var next = revision
         var created = false
         var compacted = false
@@ -198,7 +229,7 @@ final class WatchStream: Sendable {
             }
         }
         let sink = ResponseSink()
-        sink.shouldContinue = { [self] in !isStopped && !isPaused }
+        sink.shouldContinue = { [self] in keepsStreaming }
         // Whether reading gave up on the stream (a message that ends it, or one not understood):
         // the lines after that one are left unread, and must stay so.
         var gaveUp = false
@@ -264,7 +295,7 @@ final class WatchStream: Sendable {
                 start = end
             }
             unsent = []
-            return !isStopped && !isPaused
+            return keepsStreaming
         }
         if let read = sink.onLine {
             sink.onLine = { line in

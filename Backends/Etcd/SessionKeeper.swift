@@ -15,10 +15,16 @@ final class SessionKeeper: @unchecked Sendable {
     private var refusal: CoordinationError?
     private var machine: LeaseStateMachine
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    /// Called on the keeper's thread when contact comes back after it was lost.
+    private let onContactRegained: @Sendable () -> Void
 
     /// Grants the first lease and starts keeping it alive.
+    /// - Parameter onContactRegained: called (on the keeper's thread; it must not block) each time
+    ///   the session reports `reconnected`, or `connected` with a new lease after an expiry.
     /// - Throws: what the first grant failed with (etcd unreachable, bad credentials…).
-    static func start(gateway: Gateway, ttl: Duration) async throws(CoordinationError) -> SessionKeeper {
+    static func start(
+        gateway: Gateway, ttl: Duration, onContactRegained: @escaping @Sendable () -> Void = {}
+    ) async throws(CoordinationError) -> SessionKeeper {
         let machine = LeaseStateMachine(ttl: ttl)
         let first: Result<(grant: Grant, sentAt: ContinuousClock.Instant), CoordinationError> = await withCheckedContinuation { continuation in
             let thread = Thread {
@@ -42,13 +48,18 @@ final class SessionKeeper: @unchecked Sendable {
             // No session existed before: a lost grant is simply no contact.
             throw CoordinationError(.unavailable, "cannot open a session on etcd: \(error.message)", backendDetail: error.backendDetail)
         }
-        let keeper = SessionKeeper(gateway: gateway, machine: machine, first: granted.grant, sentAt: granted.sentAt)
+        let keeper = SessionKeeper(
+            gateway: gateway, machine: machine, first: granted.grant, sentAt: granted.sentAt, onContactRegained: onContactRegained)
         keeper.launch()
         return keeper
     }
 
-    private init(gateway: Gateway, machine: LeaseStateMachine, first: Grant, sentAt: ContinuousClock.Instant) {
+    private init(
+        gateway: Gateway, machine: LeaseStateMachine, first: Grant, sentAt: ContinuousClock.Instant,
+        onContactRegained: @escaping @Sendable () -> Void
+    ) {
         self.gateway = gateway
+        self.onContactRegained = onContactRegained
         var machine = machine
         _ = machine.start()
         pendingActions = machine.handle(.granted(lease: first.lease, ttl: first.ttl, sentAt: sentAt), now: .now)
@@ -197,6 +208,8 @@ final class SessionKeeper: @unchecked Sendable {
         gateway.logger.debug("etcd session \(state.rawValue)", metadata: ["lease": "\(Self.sessionID(lease))"])
         // The machine is changed on this thread only (under the lock, for readers elsewhere).
         let event = SessionEvent(state: state, sessionID: Self.sessionID(lease), ttl: machine.ttl, lastContact: lastContact)
+        // The first `connected` is not reported here (``init``): every one that is follows lost contact.
+        if state == .reconnected || state == .connected { onContactRegained() }
         if state == .closed { events.finish(with: event) } else { events.send(event) }
     }
 
