@@ -82,7 +82,9 @@ final class Gateway: Sendable {
             case .next:
                 // A failed endpoint took its time (a timeout): its owner may have to act now.
                 if let progress, !progress() { throw call.exhausted }
-            case .authenticate(let endpoint): try authenticate(on: connection, endpoint: endpoint, progress: progress)
+            case .authenticate(let endpoint):
+                // Within the call's own time: a keep-alive's login must leave it time to try again before its lease ends.
+                try authenticate(on: connection, endpoint: endpoint, deadline: call.deadline, progress: progress)
             case .waitForLeader(let wait):
                 // In steps, so that an owner that must act (a closing handle) is not held up.
                 let deadline = ContinuousClock.now.advanced(by: wait)
@@ -112,7 +114,7 @@ final class Gateway: Sendable {
             switch call.handle(await identifyingSilenceOffPool(outcome, of: request)) {
             case .reply(let json): return json
             case .next: continue
-            case .authenticate(let endpoint): try await authenticate(via: loop, endpoint: endpoint)
+            case .authenticate(let endpoint): try await authenticate(via: loop, endpoint: endpoint, deadline: call.deadline)
             case .waitForLeader(let wait):
                 // A cancelled caller stops waiting: the refusal is its answer.
                 do { try await Task.sleep(for: wait) } catch { throw call.exhausted }
@@ -126,8 +128,11 @@ final class Gateway: Sendable {
     /// - Parameter progress: as for ``call(_:_:on:kind:timeout:progress:)``: asked at least once a
     ///   second while the login waits, and before each next endpoint; returning `false` abandons
     ///   it (a closing handle is then not held up by a server that never answers).
-    func authenticate(on connection: CurlConnection, endpoint: String? = nil, progress: (() -> Bool)? = nil) throws(CoordinationError) {
-        var login = GatewayLogin(gateway: self, endpoint: endpoint)
+    /// - Parameter deadline: when the login must end by (the call it renews the token for ends then).
+    func authenticate(
+        on connection: CurlConnection, endpoint: String? = nil, deadline: ContinuousClock.Instant? = nil, progress: (() -> Bool)? = nil
+    ) throws(CoordinationError) {
+        var login = GatewayLogin(gateway: self, endpoint: endpoint, deadline: deadline)
         while let request = login.nextRequest() {
             let sink = ResponseSink()
             if let progress {
@@ -141,8 +146,8 @@ final class Gateway: Sendable {
         try login.finish()
     }
 
-    func authenticate(via loop: CurlMultiLoop, endpoint: String? = nil) async throws(CoordinationError) {
-        var login = GatewayLogin(gateway: self, endpoint: endpoint)
+    func authenticate(via loop: CurlMultiLoop, endpoint: String? = nil, deadline: ContinuousClock.Instant? = nil) async throws(CoordinationError) {
+        var login = GatewayLogin(gateway: self, endpoint: endpoint, deadline: deadline)
         while let request = login.nextRequest() {
             guard case .done(let outcome) = await loop.perform(request) else { throw .closed() }
             if login.handle(await identifyingSilenceOffPool(outcome, of: request)) { return }

@@ -1,3 +1,4 @@
+import CCurl
 import Coordination
 
 /// The decisions of one gateway call, apart from how its requests are sent: requests go out on a
@@ -53,18 +54,33 @@ struct GatewayCall {
         first = gateway.preferredEndpoint
     }
 
+    /// When the call's time-out runs out, counted from its start: a login on its behalf
+    /// (``Step/authenticate(endpoint:)``) ends by then.
+    var deadline: ContinuousClock.Instant { started + timeout }
+
     /// The request to send now; `nil` once every endpoint was tried (throw ``exhausted``).
-    /// After a wait for a leader, a request has only what is left of the time-out: the call ends
-    /// within it even should a member then take the request and never answer (the session's
-    /// keep-alive counts on that to try again before its lease ends). So does every request of a
-    /// call the time-out bounds whole (`boundsWholeCall`).
+    /// After a wait for a leader or a login, a request has only what is left of the time-out:
+    /// the call ends within it even should a member then take the request and never answer (the
+    /// session's keep-alive counts on that to try again before its lease ends). So does every
+    /// request of a call the time-out bounds whole (`boundsWholeCall`).
     mutating func nextRequest() -> GatewayRequest? {
         guard attempt < gateway.endpoints.count else { return nil }
         var requestTimeout = timeout
-        if waitedForLeader || boundsWholeCall {
+        if waitedForLeader || reauthenticated || boundsWholeCall {
             // Curl counts in milliseconds, and a zero time-out would mean none.
-            let left = timeout - (ContinuousClock.now - started)
-            guard left >= .milliseconds(1) else { return nil }
+            let left = deadline - ContinuousClock.now
+            guard left >= .milliseconds(1) else {
+                if lastFailure?.asksForAuthentication == true {
+                    // The login took the time left: the request was refused for its token, then
+                    // not sent again. Its 401 is not the answer (the new token may be good).
+                    lastFailure = .transport(
+                        TransportFailure(
+                            code: Int(CURLE_OPERATION_TIMEDOUT.rawValue),
+                            message: "no time was left of the request's \(timeout) after logging in again"),
+                        endpoint: gateway.endpoints[index])
+                }
+                return nil
+            }
             requestTimeout = left
         }
         index = (first + attempt) % gateway.endpoints.count
@@ -110,6 +126,8 @@ struct GatewayCall {
         }
         let failure = Gateway.failure(status: status, reply: reply, endpoint: endpoint)
         if failure.asksForAuthentication, gateway.usesAuth, !reauthenticated {
+            // Should no request follow the login (its time ran out), the call ends with this.
+            lastFailure = failure
             reauthenticated = true
             return .authenticate(endpoint: endpoint)
         }
@@ -174,10 +192,13 @@ struct GatewayLogin {
     private var position = 0
     private var lastFailure: GatewayFailure?
     private var refused: CoordinationError?
+    private let deadline: ContinuousClock.Instant?
 
-    /// Tries `endpoint` only, or every endpoint in turn.
-    init(gateway: Gateway, endpoint: String?) {
+    /// Tries `endpoint` only, or every endpoint in turn; each request within the gateway's request
+    /// time-out and, when given, before `deadline` (a login on behalf of a call ends within the call's time).
+    init(gateway: Gateway, endpoint: String?, deadline: ContinuousClock.Instant? = nil) {
         self.gateway = gateway
+        self.deadline = deadline
         if let credentials = gateway.userCredentials {
             candidates = endpoint.map { [$0] } ?? gateway.endpoints
             let body: JSONValue = ["name": .string(credentials.user), "password": .string(credentials.password)]
@@ -190,8 +211,19 @@ struct GatewayLogin {
 
     mutating func nextRequest() -> GatewayRequest? {
         guard refused == nil, position < candidates.count else { return nil }
-        return GatewayRequest(
-            baseURL: candidates[position], path: "/v3/auth/authenticate", body: payload, token: nil, timeout: gateway.requestTimeout)
+        var timeout = gateway.requestTimeout
+        if let deadline {
+            let left = deadline - ContinuousClock.now
+            // Curl counts in milliseconds, and a zero time-out would mean none.
+            guard left >= .milliseconds(1) else {
+                lastFailure = .transport(
+                    TransportFailure(code: Int(CURLE_OPERATION_TIMEDOUT.rawValue), message: "no time was left to log in"),
+                    endpoint: candidates[position])
+                return nil
+            }
+            timeout = min(timeout, left)
+        }
+        return GatewayRequest(baseURL: candidates[position], path: "/v3/auth/authenticate", body: payload, token: nil, timeout: timeout)
     }
 
     /// Takes the last request's outcome; `true` when the token is settled.

@@ -181,6 +181,33 @@ import Testing
         #expect(short.exhausted.message.contains("no leader"), "\(short.exhausted.message)")
     }
 
+    /// A call refused for its token logs in again, then sends the request with what is left of
+    /// its time-out. When the login took it all, the call ends in a `timeout`: not "no endpoint
+    /// configured" (nothing was recorded before the login), nor the 401 (the new token may be good).
+    @Test("after a login, a request has only the time left, and none left is a timeout")
+    func aRequestAfterALoginHasOnlyTheTimeLeft() throws {
+        let withAuth = Gateway(
+            hosts: ["127.0.0.1:2379"], secure: false, tls: nil, user: "worker", password: "secret", requestTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        let badToken: Result<(status: Int, body: [UInt8]), TransportFailure> = .success(
+            (401, Array(#"{"error":"etcdserver: invalid auth token","message":"etcdserver: invalid auth token","code":16}"#.utf8)))
+
+        var call = GatewayCall(gateway: withAuth, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(5))
+        _ = call.nextRequest()
+        guard case .authenticate = call.handle(badToken) else { Issue.record("no login"); return }
+        let again = call.nextRequest()
+        #expect(again.map { $0.timeout > .zero && $0.timeout < .seconds(5) } == true, "\(String(describing: again?.timeout))")
+
+        var short = GatewayCall(gateway: withAuth, path: "/v3/kv/range", payload: [], kind: .read, timeout: .milliseconds(200))
+        _ = short.nextRequest()
+        guard case .authenticate = short.handle(badToken) else { Issue.record("no login"); return }
+        // The time itself is what is tested: the login takes the call's whole time-out.
+        Thread.sleep(forTimeInterval: 0.25)
+        #expect(short.nextRequest() == nil, "a request with no time left")
+        #expect(short.exhausted.code == .timeout, "\(short.exhausted)")
+        #expect(!(short.exhausted.backendDetail ?? "").contains("no endpoint configured"), "\(short.exhausted)")
+    }
+
     @Test func anEmptyReplyAfterAnAnswerDoesNotSuggestTLS() throws {
         var first = GatewayCall(gateway: gateway, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(1))
         _ = first.nextRequest()
