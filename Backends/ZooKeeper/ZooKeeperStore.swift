@@ -543,6 +543,12 @@ extension StoreBackend {
             usage: "zookeeper://[USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?sessionTimeout=TIME]",
             // The C client has no version call: its headers' version, from the build.
             client: "libzookeeper-mt " + ZOO_VERSION + " (built against)",
+            // Debian's libzookeeper-mt is built without OpenSSL: it has no zookeeper_init_ssl.
+            unservedSchemes: [
+                "zookeepers":
+                    "TLS to ZooKeeper needs a libzookeeper-mt built with OpenSSL, and the one coord is built against has none; "
+                    + "reach ZooKeeper with zookeeper:// through a TLS tunnel (stunnel, a service mesh), or use etcds://"
+            ],
             check: { url throws(CoordinationError) in _ = try ZooKeeperConfiguration(url: url) }
         ) { url, logger in
             try await ZooKeeperStore(url: url, logger: logger)

@@ -14,14 +14,20 @@ public struct StoreBackend: Sendable {
     /// The client library it talks to its servers through, with that library's version
     /// (`libcurl 7.88.1`), as a bug report wants it; `nil` when it uses none.
     public var client: String?
+    /// Schemes a user may well try for this backend that it cannot serve, each with why and what
+    /// to do instead (`zookeepers`: the C client is built without TLS): refused with that, not
+    /// as unknown.
+    public var unservedSchemes: [String: String]
 
     public init(
-        schemes: [String], usage: String, client: String? = nil, check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)? = nil,
+        schemes: [String], usage: String, client: String? = nil, unservedSchemes: [String: String] = [:],
+        check: (@Sendable (StoreURL) throws(CoordinationError) -> Void)? = nil,
         open: @escaping @Sendable (StoreURL, Logger) async throws -> any CoordinationStore
     ) {
         self.schemes = schemes
         self.usage = usage
         self.client = client
+        self.unservedSchemes = unservedSchemes
         self.check = check
         self.open = open
     }
@@ -75,13 +81,24 @@ public struct StoreRegistry: Sendable {
         try knownBackend(for: url).check?(url)
     }
 
-    private func knownBackend(for url: StoreURL) throws(CoordinationError) -> StoreBackend {
-        guard let backend = backend(for: url.scheme) else {
-            throw CoordinationError(
-                .invalidConfiguration,
-                "unknown store scheme '\(url.scheme)' in '\(url)'; known schemes: "
-                    + knownSchemes.map { $0 + "://" }.joined(separator: ", "))
+    /// Why no backend serves `url`'s scheme (`invalidConfiguration`), naming where it came from
+    /// (`"'zookeepers://h'"`, `"--to zookeepers://h"`); `nil` when one does.
+    public func schemeRefusal(_ url: StoreURL, in place: String) -> CoordinationError? {
+        backend(for: url.scheme) == nil ? refusal(ofUnserved: url, in: place) : nil
+    }
+
+    private func refusal(ofUnserved url: StoreURL, in place: String) -> CoordinationError {
+        let scheme = url.scheme.lowercased()
+        if let reason = backends.lazy.compactMap({ $0.unservedSchemes[scheme] }).first {
+            return CoordinationError(.invalidConfiguration, "store scheme '\(scheme)' in \(place) is not served: \(reason)")
         }
+        return CoordinationError(
+            .invalidConfiguration,
+            "unknown store scheme '\(url.scheme)' in \(place); known schemes: " + knownSchemes.map { $0 + "://" }.joined(separator: ", "))
+    }
+
+    private func knownBackend(for url: StoreURL) throws(CoordinationError) -> StoreBackend {
+        guard let backend = backend(for: url.scheme) else { throw refusal(ofUnserved: url, in: "'\(url)'") }
         return backend
     }
 }

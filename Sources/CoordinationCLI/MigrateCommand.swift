@@ -549,11 +549,7 @@ struct MigrateCommand: AsyncParsableCommand {
             error.message += " (from \(flag))"
             throw error
         }
-        guard CommandContext.registry.backend(for: url.scheme) != nil else {
-            let known = CommandContext.registry.knownSchemes.map { $0 + "://" }.joined(separator: ", ")
-            throw CoordinationError(
-                .invalidConfiguration, "unknown store scheme '\(url.scheme)' in \(flag) \(url); known schemes: \(known)")
-        }
+        if let refusal = CommandContext.registry.schemeRefusal(url, in: "\(flag) \(url)") { throw refusal }
         return url
     }
 

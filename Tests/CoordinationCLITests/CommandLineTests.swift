@@ -58,6 +58,22 @@ struct CommandLineTests {
         }
     }
 
+    @Test("zookeepers:// is refused saying why TLS to ZooKeeper is not served and what to use")
+    func zooKeeperOverTLS() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        for arguments in [
+            ["--store", "zookeepers://127.0.0.1:2281/app", "kv", "get", "/a"],
+            ["migrate", "--from", "memory://", "--to", "zookeepers://127.0.0.1:2281/app"],
+        ] {
+            let result = try await coord.run(arguments)
+            #expect(result.status == 7, "\(arguments)")
+            #expect(result.stderrLines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("store scheme 'zookeepers' in"), "\(result.stderr)")
+            #expect(result.stderr.contains("built with OpenSSL") && result.stderr.contains("TLS tunnel"), "\(result.stderr)")
+        }
+    }
+
     /// `etcd:/127.0.0.1:2379/app` was "has no scheme", though its scheme is right there. A host
     /// list with no scheme at all was refused without the URL to write: the port tells which
     /// (2379 etcd, 2181 ZooKeeper), and without a known one both forms are given.

@@ -190,6 +190,25 @@ import Testing
             #expect(error.message == "unknown store scheme 'bogus' in 'bogus://x'; known schemes: alpha://, beta://, betas://")
         }
     }
+
+    @Test func aSchemeABackendNamesButCannotServeIsRefusedWithItsReason() async throws {
+        let registry = StoreRegistry([
+            StoreBackend(schemes: ["alpha"], usage: "alpha://", unservedSchemes: ["alphas": "no TLS here; use a tunnel"]) { _, _ in
+                throw CoordinationError(.unsupported, "x")
+            }
+        ])
+        #expect(registry.knownSchemes == ["alpha"])
+        #expect(registry.schemeRefusal(try StoreURL("alpha://x"), in: "here") == nil)
+        for url in ["alphas://x", "ALPHAS://x"] {
+            do {
+                _ = try await registry.open(url, logger: Logger(label: "test"))
+                Issue.record("opened \(url)")
+            } catch let error as CoordinationError {
+                #expect(error.code == .invalidConfiguration)
+                #expect(error.message == "store scheme 'alphas' in '\(try StoreURL(url))' is not served: no TLS here; use a tunnel")
+            }
+        }
+    }
 }
 
 @Suite struct DurationTextTests {
