@@ -15,24 +15,40 @@ public final class MemoryServer: Sendable {
         /// The handle that opened the watch (watches belong to handles, not to sessions).
         let handle: UInt64
         let continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation
-        /// Paused while its handle is (simulated) disconnected; resynced with a snapshot on reconnect.
+        /// Paused while its handle is (simulated) cut off; resynced with a snapshot once contact is back.
         var paused = false
     }
 
     struct Session {
         let handle: UInt64
         let ttl: Duration
-        /// Set while the handle is disconnected: the session expires when the clock reaches it.
+        /// Moves on at every cut and reconnect, so that an expiry armed for an earlier cut does nothing.
         var expiryGeneration = 0
         var disconnected = false
-        /// Told when the session expires.
-        let onExpiry: @Sendable () -> Void
+        /// While disconnected: when, on the server's clock, the session expires.
+        var deadline: Duration?
+        /// Told, with the session's id, when the session expires.
+        let onExpiry: @Sendable (UInt64) -> Void
+    }
+
+    /// What contact coming back finds.
+    enum Reconnection: Equatable {
+        /// The handle was not cut off.
+        case notCut
+        /// The session outlived the cut; the handle's watchers resume with a snapshot.
+        case sessionAlive
+        /// The session expired during the cut: the handle learns it only now, as a ZooKeeper
+        /// client does on reconnecting and an etcd client on its first keep-alive answered.
+        case sessionEnded
     }
 
     struct State {
         var tree = MemoryTree()
         var sessions: [UInt64: Session] = [:]
         var watchers: [UInt64: Watcher] = [:]
+        /// Handles cut off from the server (simulated). The cut belongs to the handle, not to its
+        /// session: a session that expires during it does not heal it.
+        var cutHandles: Set<UInt64> = []
         /// Watch events waiting to be handed over, in the order the changes were made. They are
         /// yielded only after the lock is released (see ``MemoryServer/mutate(_:)``).
         var outbox: [(continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation, event: WatchEvent)] = []
@@ -94,50 +110,77 @@ public final class MemoryServer: Sendable {
         state.withLock { $0.makeID() }
     }
 
-    /// Starts a session for `handle`; its watchers (paused if it was disconnected) resume with a fresh snapshot.
-    func openSession(handle: UInt64, ttl: Duration, onExpiry: @escaping @Sendable () -> Void) -> UInt64 {
-        mutate { state in
+    /// Starts a session for `handle`; its watchers (paused if it was cut off) resume with a fresh
+    /// snapshot. A handle cut off meanwhile gets a session that is cut off too, and expires unless
+    /// contact comes back in time.
+    func openSession(handle: UInt64, ttl: Duration, onExpiry: @escaping @Sendable (UInt64) -> Void) -> UInt64 {
+        let (id, armed) = mutate { state in
             let id = state.makeID()
             state.sessions[id] = Session(handle: handle, ttl: ttl, onExpiry: onExpiry)
-            state.resumeWatchers(of: handle)
-            return id
+            guard state.cutHandles.contains(handle) else {
+                state.resumeWatchers(of: handle)
+                return (id, nil as ExpiryTimer?)
+            }
+            return (id, state.cutOff(session: id, at: now()))
         }
+        if let armed { arm(armed, session: id) }
+        return id
     }
 
-    /// Contact lost: the session expires after its TTL on the server's clock unless the handle reconnects.
-    func disconnect(session id: UInt64) {
-        let armed: (generation: Int, deadline: Duration)? = state.withLock { state in
-            guard var session = state.sessions[id], !session.disconnected else { return nil }
-            session.disconnected = true
-            session.expiryGeneration += 1
-            state.sessions[id] = session
-            for (watcherID, watcher) in state.watchers where watcher.handle == session.handle {
+    /// Contact lost: the handle's calls fail and its watchers pause until ``reconnect(handle:session:)``;
+    /// its session expires after its TTL on the server's clock unless contact comes back first.
+    /// Returns `false` when the handle was cut off already.
+    @discardableResult
+    func disconnect(handle: UInt64, session id: UInt64) -> Bool {
+        let cut: (newly: Bool, armed: ExpiryTimer?) = state.withLock { state in
+            guard state.cutHandles.insert(handle).inserted else { return (false, nil) }
+            for (watcherID, watcher) in state.watchers where watcher.handle == handle {
                 state.watchers[watcherID]?.paused = true
             }
-            return (session.expiryGeneration, now() + session.ttl)
+            return (true, state.cutOff(session: id, at: now()))
         }
-        guard let armed else { return }
+        if let armed = cut.armed { arm(armed, session: id) }
+        return cut.newly
+    }
+
+    /// When a cut-off session expires, and which cut armed it.
+    struct ExpiryTimer {
+        let generation: Int
+        let deadline: Duration
+    }
+
+    private func arm(_ timer: ExpiryTimer, session id: UInt64) {
         Task { [weak self] in
-            try await self?.sleepUntil(armed.deadline)
-            self?.expire(session: id, ifGeneration: armed.generation)
+            try await self?.sleepUntil(timer.deadline)
+            self?.expire(session: id, ifGeneration: timer.generation)
         }
     }
 
-    /// Contact back. Returns `false` when the session had already expired.
-    func reconnect(session id: UInt64) -> Bool {
+    /// Contact back for `handle`, whose session is `id`. A session whose deadline the server's
+    /// clock has passed is ended now, if its timer has not run yet: the server's clock decides,
+    /// not which task runs first. Its expiry is then for the handle to report (``Reconnection/sessionEnded``).
+    func reconnect(handle: UInt64, session id: UInt64) -> Reconnection {
         mutate { state in
-            guard var session = state.sessions[id] else { return false }
+            guard state.cutHandles.remove(handle) != nil else { return .notCut }
+            guard var session = state.sessions[id] else { return .sessionEnded }
+            if let deadline = session.deadline, deadline <= now() {
+                state.endSession(id)
+                logger.debug("memory session expired", metadata: ["session": "\(id)"])
+                return .sessionEnded
+            }
             session.disconnected = false
+            session.deadline = nil
             session.expiryGeneration += 1
             state.sessions[id] = session
-            state.resumeWatchers(of: session.handle)
-            return true
+            state.resumeWatchers(of: handle)
+            return .sessionAlive
         }
     }
 
-    /// Ends the session as the server would after its TTL: its ephemeral keys go, then the handle is told.
+    /// Ends the session as the server would after its TTL: its ephemeral keys go, then the handle
+    /// is told (a handle cut off takes note only once contact is back).
     func expire(session id: UInt64, ifGeneration generation: Int? = nil) {
-        let onExpiry: (@Sendable () -> Void)? = mutate { state in
+        let onExpiry: (@Sendable (UInt64) -> Void)? = mutate { state in
             guard let session = state.sessions[id] else { return nil }
             if let generation, session.expiryGeneration != generation || !session.disconnected { return nil }
             state.endSession(id)
@@ -145,7 +188,7 @@ public final class MemoryServer: Sendable {
         }
         if let onExpiry {
             logger.debug("memory session expired", metadata: ["session": "\(id)"])
-            onExpiry()
+            onExpiry(id)
         }
     }
 
@@ -156,6 +199,7 @@ public final class MemoryServer: Sendable {
     func close(session id: UInt64, handle: UInt64) {
         let ended: [Watcher] = mutate { state in
             if state.sessions[id]?.disconnected != true { state.endSession(id) }
+            state.cutHandles.remove(handle)
             var ended: [Watcher] = []
             for (watcherID, watcher) in state.watchers where watcher.handle == handle {
                 state.watchers[watcherID] = nil
@@ -173,6 +217,11 @@ public final class MemoryServer: Sendable {
         state.withLock { $0.sessions[id]?.disconnected ?? false }
     }
 
+    /// Whether `handle` is cut off (simulated), whatever became of its session meanwhile.
+    func isCut(handle: UInt64) -> Bool {
+        state.withLock { $0.cutHandles.contains(handle) }
+    }
+
     // MARK: Changes and reads
 
     /// Applies `steps` and tells the watchers. The only way the tree changes.
@@ -185,14 +234,13 @@ public final class MemoryServer: Sendable {
         try mutate { state throws(CoordinationError) in try body(&state) }
     }
 
-    /// Adds a watcher of the handle whose session is `session`. While that session is cut off the
-    /// watcher starts paused and gets its first snapshot when contact is back, as a ZooKeeper or
-    /// etcd watch opened then keeps trying instead of ending.
-    func addWatcher(_ watcher: Watcher, session: UInt64) -> UInt64 {
+    /// Adds a watcher. While its handle is cut off the watcher starts paused and gets its first
+    /// snapshot when contact is back, as a ZooKeeper or etcd watch opened then keeps trying instead of ending.
+    func addWatcher(_ watcher: Watcher) -> UInt64 {
         mutate { state in
             let id = state.makeID()
             var watcher = watcher
-            watcher.paused = state.sessions[session]?.disconnected ?? false
+            watcher.paused = state.cutHandles.contains(watcher.handle)
             state.watchers[id] = watcher
             if !watcher.paused { state.outbox.append((watcher.continuation, .snapshot(state.snapshot(for: watcher)))) }
             return id
@@ -237,6 +285,16 @@ extension MemoryServer.State {
         let (results, changes) = try tree.apply(steps, namespace: namespace)
         notify(changes)
         return results
+    }
+
+    /// Marks the session cut off and returns its expiry timer to arm; `nil` when it has ended or is cut off already.
+    mutating func cutOff(session id: UInt64, at now: Duration) -> MemoryServer.ExpiryTimer? {
+        guard var session = sessions[id], !session.disconnected else { return nil }
+        session.disconnected = true
+        session.expiryGeneration += 1
+        session.deadline = now + session.ttl
+        sessions[id] = session
+        return MemoryServer.ExpiryTimer(generation: session.expiryGeneration, deadline: now + session.ttl)
     }
 
     /// Deletes the session's ephemeral keys in one revision and forgets it.

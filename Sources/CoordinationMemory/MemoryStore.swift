@@ -7,8 +7,11 @@ import Synchronization
 /// Besides the contract it offers test hooks that stand in for a network: ``simulateDisconnect()``,
 /// ``simulateReconnect()`` and ``expireSession()``. While disconnected, reads fail with `unavailable`
 /// and writes with `connectionLoss`, as on the real backends, and watch streams are paused; they
-/// resume with a fresh snapshot. A handle closed while disconnected leaves its session, ephemeral
-/// keys and all, to expire after the TTL on the server's clock, as a real server that never heard the close does.
+/// resume with a fresh snapshot. The cut is the handle's: a session that expires during it ends on
+/// the server (its ephemeral keys go) but the handle stays cut off and `suspended`, and reports
+/// `expired` only when contact comes back, as a ZooKeeper or etcd client does. A handle closed while
+/// disconnected leaves its session, ephemeral keys and all, to expire after the TTL on the server's
+/// clock, as a real server that never heard the close does.
 public final class MemoryStore: CoordinationStore {
     public let namespace: Key
     let server: MemoryServer
@@ -19,6 +22,9 @@ public final class MemoryStore: CoordinationStore {
     private struct HandleState {
         var sessionID: UInt64 = 0
         var closed = false
+        /// The last session whose expiry the handle took in: the server's timer and a reconnect
+        /// may both tell of one expiry, and only one new session must follow it.
+        var expiryTakenIn: UInt64 = 0
     }
     private let handle = Mutex(HandleState())
     private let sessionBroadcast: Broadcast<SessionEvent>
@@ -42,8 +48,8 @@ public final class MemoryStore: CoordinationStore {
 
     /// Opens a new session and makes it the handle's; `nil` when the handle is closed.
     private func openSession() -> UInt64? {
-        let id = server.openSession(handle: handleID, ttl: ttl) { [weak self] in
-            self?.sessionDidExpire()
+        let id = server.openSession(handle: handleID, ttl: ttl) { [weak self] ended in
+            self?.sessionDidExpire(ended)
         }
         let proceed: Bool = handle.withLock { state in
             guard !state.closed else { return false }
@@ -62,15 +68,26 @@ public final class MemoryStore: CoordinationStore {
         sessionBroadcast.send(SessionEvent(state: .connected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
     }
 
+    /// The server ended session `ended`. A handle cut off cannot hear it: ``simulateReconnect()``
+    /// finds the session gone and reports it then.
+    private func sessionDidExpire(_ ended: UInt64) {
+        guard !server.isCut(handle: handleID) else { return }
+        takeInExpiry(of: ended)
+    }
+
     /// The new session is the handle's before `expired` is reported: a caller that creates its
     /// ephemeral keys again on reading it gets them in the new session (clause 7). Reported
     /// first, a create could still go out in the ended one and, refused, fail for nothing.
-    private func sessionDidExpire() {
-        let old: UInt64? = handle.withLock { $0.closed ? nil : $0.sessionID }
-        guard let old else { return }
+    private func takeInExpiry(of ended: UInt64) {
+        let proceed: Bool = handle.withLock { state in
+            guard !state.closed, state.sessionID == ended, state.expiryTakenIn != ended else { return false }
+            state.expiryTakenIn = ended
+            return true
+        }
+        guard proceed else { return }
         let lastContact = sessionBroadcast.current.lastContact
         let new = openSession()
-        sessionBroadcast.send(SessionEvent(state: .expired, sessionID: Self.name(old), ttl: ttl, lastContact: lastContact))
+        sessionBroadcast.send(SessionEvent(state: .expired, sessionID: Self.name(ended), ttl: ttl, lastContact: lastContact))
         if let new { announce(new) }
     }
 
@@ -83,31 +100,39 @@ public final class MemoryStore: CoordinationStore {
     // MARK: Test hooks
 
     /// Simulates lost contact: the session is `suspended`, and the server expires it after the TTL
-    /// on its clock unless ``simulateReconnect()`` comes first.
+    /// on its clock unless ``simulateReconnect()`` comes first. Until then every call fails, even
+    /// once the session has expired: the handle learns of that only when contact is back.
     public func simulateDisconnect() {
         let id = handle.withLock { $0.sessionID }
-        guard !server.isDisconnected(session: id) else { return }
+        guard !server.isCut(handle: handleID) else { return }
         // Contact was confirmed until now: the safe window runs one TTL from this moment.
         sessionBroadcast.update {
             $0.state = .suspended
             $0.lastContact = .now
         }
-        server.disconnect(session: id)
+        server.disconnect(handle: handleID, session: id)
     }
 
-    /// Simulates contact coming back: `reconnected` if the session is still alive (watches resync
-    /// with a snapshot); if it expired meanwhile, the handle has already moved to a new session.
-    /// A closed handle stays closed: the session it left behind still expires on the server's clock.
+    /// Simulates contact coming back: `reconnected` if the session is still alive on the server's
+    /// clock (watches resync with a snapshot); if it expired meanwhile, `expired`, then `connected`
+    /// on a new session (watches resync on it). A closed handle stays closed: the session it left
+    /// behind still expires on the server's clock.
     public func simulateReconnect() {
         let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
-        guard !closed, server.isDisconnected(session: id) else { return }
-        if server.reconnect(session: id) {
+        guard !closed else { return }
+        switch server.reconnect(handle: handleID, session: id) {
+        case .notCut:
+            return
+        case .sessionAlive:
             sessionBroadcast.send(SessionEvent(state: .reconnected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
+        case .sessionEnded:
+            takeInExpiry(of: id)
         }
     }
 
     /// Expires the session now, as the server would after the TTL: ephemeral keys go, the handle
-    /// reports `expired`, then `connected` on a new session.
+    /// reports `expired`, then `connected` on a new session; a handle cut off reports them once
+    /// ``simulateReconnect()`` brings contact back.
     public func expireSession() async {
         let id = handle.withLock { $0.sessionID }
         server.expire(session: id)
@@ -274,14 +299,13 @@ public final class MemoryStore: CoordinationStore {
 
     public func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
-        let (session, closed) = handle.withLock { ($0.sessionID, $0.closed) }
-        if closed {
+        if handle.withLock({ $0.closed }) {
             continuation.finish(throwing: CoordinationError.closed())
             return stream
         }
         let watcher = MemoryServer.Watcher(
             namespace: namespace, key: physical(key), scope: scope, handle: handleID, continuation: continuation)
-        let id = server.addWatcher(watcher, session: session)
+        let id = server.addWatcher(watcher)
         continuation.onTermination = { [server] _ in server.removeWatcher(id) }
         return stream
     }
@@ -304,11 +328,12 @@ public final class MemoryStore: CoordinationStore {
 
     /// The current session id, or the error that stops any operation now. A read cut off is
     /// `unavailable` (nothing can be unknown about it); a write is `connectionLoss`, as a real
-    /// backend that cannot tell whether its request left says it.
+    /// backend that cannot tell whether its request left says it. The cut is the handle's, so
+    /// calls keep failing after its session expired during the cut.
     private func usableSession(reading: Bool = false) throws(CoordinationError) -> UInt64 {
         let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
         if closed { throw .closed() }
-        if server.isDisconnected(session: id) {
+        if server.isCut(handle: handleID) {
             throw CoordinationError(reading ? .unavailable : .connectionLoss, "the memory store handle is disconnected (simulated)")
         }
         return id

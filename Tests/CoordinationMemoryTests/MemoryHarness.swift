@@ -22,7 +22,8 @@ struct MemoryHarness: ConformanceHarness {
         try await server.connect(namespace: namespace)
     }
 
-    // As the server would after the TTL: contact lost, then the TTL running out on its clock.
+    // As the server would after the TTL: contact lost, the TTL running out on its clock, then
+    // contact back, when the handle learns of the expiry (as a ZooKeeper or etcd client does).
     // Returns once the handle has said `expired`, so that the suite's next call meets the new
     // session, not the cut.
     func expireSession(of store: any CoordinationStore) async throws {
@@ -30,6 +31,7 @@ struct MemoryHarness: ConformanceHarness {
         let events = store.sessionEvents()
         store.simulateDisconnect()
         clock.advance(by: store.session.ttl + .seconds(1))
+        store.simulateReconnect()
         for await event in events where event.state == .expired { break }
     }
 

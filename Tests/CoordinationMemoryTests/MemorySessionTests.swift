@@ -8,30 +8,69 @@ import Testing
     let clock = ManualClock()
     var server: MemoryServer { MemoryServer(clock: clock) }
 
-    @Test func disconnectBeyondTTLExpiresOnTheClockAndStartsANewSession() async throws {
+    /// A session that expires on the server's clock during a cut ends there at once (its
+    /// ephemeral keys go), but the handle stays cut off: its calls fail, its watches wait and it
+    /// says `suspended` until contact is back, when it reports `expired`, then `connected` on a
+    /// new session, as a ZooKeeper or etcd client does. The handle used to move to a new session
+    /// at the expiry and work again while the test still had it cut off.
+    @Test func aSessionExpiredDuringACutIsLearnedOnlyWhenContactIsBack() async throws {
         let server = MemoryServer(clock: clock)
         let store = try await server.connect(sessionTTL: .seconds(5))
         let observer = try await server.connect()
         defer { Task { await store.close(); await observer.close() } }
-        _ = try await store.create(Key("/lock"), value: [1], mode: .ephemeral)
+        let lock = try Key("/lock")
+        _ = try await store.create(lock, value: [1], mode: .ephemeral)
+        var watched = try store.watch(Key("/w"), scope: .subtree).makeAsyncIterator()
+        #expect(try await watched.next() == .snapshot([]))
+        var lockEvents = observer.watch(lock, scope: .key).makeAsyncIterator()
+        #expect(try await lockEvents.next() == .snapshot([try #require(try await observer.get(lock))]))
         var states = store.sessionEvents().makeAsyncIterator()
         let first = await states.next()
         #expect(first?.state == .connected)
 
         store.simulateDisconnect()
         #expect(await states.next()?.state == .suspended)
-        await #expect(throws: CoordinationError.self) { try await store.get(Key("/lock")) }
-
         clock.advance(by: .seconds(4))
-        #expect(try await observer.exists(Key("/lock")), "not expired before the TTL")
+        #expect(try await observer.exists(lock), "not expired before the TTL")
         clock.advance(by: .seconds(2))
+        #expect(try await lockEvents.next() == .delete(lock), "the server ends the session on its clock")
+
+        let written = try await observer.create(Key("/w/a"), value: [7])
+        let read = await #expect(throws: CoordinationError.self) { try await store.get(lock) }
+        #expect(read?.code == .unavailable, "still cut off after the expiry")
+        let write = await #expect(throws: CoordinationError.self) { try await store.create(Key("/w/b"), value: [], mode: .persistent) }
+        #expect(write?.code == .connectionLoss)
+        #expect(store.session.state == .suspended)
+        #expect(store.session.sessionID == first?.sessionID, "no new session while cut off")
+
+        store.simulateReconnect()
         let expired = await states.next()
-        #expect(expired?.state == .expired)
-        let reconnected = await states.next()
-        #expect(reconnected?.state == .connected)
-        #expect(reconnected?.sessionID != first?.sessionID)
-        #expect(try await observer.exists(Key("/lock")) == false)
-        #expect(try await store.exists(Key("/lock")) == false)
+        #expect(expired?.state == .expired && expired?.sessionID == first?.sessionID)
+        let renewed = await states.next()
+        #expect(renewed?.state == .connected)
+        #expect(renewed?.sessionID != first?.sessionID)
+        // The watch heard nothing during the cut: its next event is the snapshot taken on contact.
+        let parent = try #require(try await observer.get(Key("/w")))
+        #expect(try await watched.next() == .snapshot([parent, written]))
+        #expect(try await store.exists(lock) == false)
+        _ = try await store.create(lock, value: [2], mode: .ephemeral)
+    }
+
+    /// Contact back after the session's deadline on the server's clock finds it expired, even
+    /// before the server's expiry timer has run: the clock decides, not which task runs first.
+    @Test func aReconnectPastTheDeadlineOnTheServersClockFindsTheSessionExpired() async throws {
+        let server = MemoryServer(clock: clock)
+        let store = try await server.connect(sessionTTL: .seconds(5))
+        defer { Task { await store.close() } }
+        var states = store.sessionEvents().makeAsyncIterator()
+        let first = await states.next()
+        store.simulateDisconnect()
+        #expect(await states.next()?.state == .suspended)
+        clock.advance(by: .seconds(5))
+        store.simulateReconnect()
+        let expired = await states.next()
+        #expect(expired?.state == .expired && expired?.sessionID == first?.sessionID)
+        #expect(await states.next()?.state == .connected)
     }
 
     /// A create that went out in a session that has ended since (it read the handle's session
@@ -100,6 +139,7 @@ import Testing
         var states = store.sessionEvents().makeAsyncIterator()
         #expect(await states.next()?.state == .suspended)
         clock.advance(by: .seconds(6))
+        store.simulateReconnect()
         #expect(await states.next()?.state == .expired)
         #expect(try await expiring.next() == .snapshot([parent, record]))
     }
