@@ -172,7 +172,7 @@ import Testing
         return (handler, attempts, started, cancelled)
     }
 
-    /// A worker suspended past its TTL cancels its run, writes nothing, and registers again under
+    /// A worker suspended past its TTL cancels its run, writes nothing, and, once contact is back, registers again under
     /// the same id. The run is taken over by another worker or, with none, by the worker itself
     /// once it has joined again: the run, still as its own claim left it, is abandoned by its new
     /// registration, and its refused end must not keep the run out of its own queue.
@@ -187,8 +187,7 @@ import Testing
         try await client.submit(JobSpec(id: "job", handler: "work", retry: RetryPolicy(maxRetries: 1, backoffBase: .milliseconds(10))))
         try await withDeadline("the first attempt") { await started.wait() }
         if !alone { try await cluster.startWorker("healthy", handlers: ["work": handler]) }
-        let suspend = try #require(backend.suspend)
-        try await suspend(suspended)
+        try await cluster.cutOffPastItsSession(worker: "suspended", store: suspended)
         try await withDeadline("the suspended worker to cancel its run") { await cancelled.wait() }
         let history = try await cluster.waitForHistory("the takeover to succeed") { $0.contains { $0.outcome == .succeeded } }
         #expect(history.map(\.outcome) == [.abandoned, .succeeded])

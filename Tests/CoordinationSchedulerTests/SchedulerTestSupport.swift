@@ -15,6 +15,9 @@ struct SchedulerBackend: Sendable, CustomTestStringConvertible {
     let base: TestBackend
     /// Cuts a handle off from the server (its session is suspended, then expires after its TTL).
     let suspend: (@Sendable (any CoordinationStore) async throws -> Void)?
+    /// Brings a cut-off handle's contact back: `reconnected`, or `expired` then `connected` on a
+    /// new session if the server ended its session meanwhile (it learns of that only now).
+    let heal: (@Sendable (any CoordinationStore) async throws -> Void)?
 
     var name: String { base.name }
     var testDescription: String { base.name }
@@ -24,9 +27,11 @@ struct SchedulerBackend: Sendable, CustomTestStringConvertible {
 
     static let all: [SchedulerBackend] = [memory, zookeeper, etcd]
 
-    static let memory = SchedulerBackend(base: .memory, suspend: { store in (store as! MemoryStore).simulateDisconnect() })
-    static let zookeeper = SchedulerBackend(base: .zookeeper, suspend: nil)
-    static let etcd = SchedulerBackend(base: .etcd, suspend: nil)
+    static let memory = SchedulerBackend(
+        base: .memory, suspend: { store in (store as! MemoryStore).simulateDisconnect() },
+        heal: { store in (store as! MemoryStore).simulateReconnect() })
+    static let zookeeper = SchedulerBackend(base: .zookeeper, suspend: nil, heal: nil)
+    static let etcd = SchedulerBackend(base: .etcd, suspend: nil, heal: nil)
 }
 
 /// A scheduler deployment inside one test: workers on their own handles, a client, and cleanup.
@@ -196,6 +201,33 @@ final class TestCluster: Sendable {
     }
 
     /// Waits (on a membership watch) until `count` workers are live.
+    /// Cuts worker `id`'s handle `store` off until the server has ended its session (the worker's
+    /// member key, one of the session's ephemeral keys, is gone), then brings contact back, as a
+    /// network that heals after the TTL: the handle learns of the expiry only then and starts a
+    /// new session, as a ZooKeeper or etcd client does. Returns once contact is back.
+    func cutOffPastItsSession(worker id: String, store: any CoordinationStore) async throws {
+        guard let suspend = backend.suspend, let heal = backend.heal else {
+            throw CoordinationError(.unsupported, "\(backend.name) cannot cut one handle off")
+        }
+        let watch = try await open().watch(try layout.worker(id), scope: .key)
+        try await withDeadline("worker \(id)'s session to end on the server", limit: .seconds(60)) {
+            var events = watch.makeAsyncIterator()
+            guard case .snapshot(let records) = try await events.next(), let registration = records.first else {
+                throw CoordinationError(.noNode, "worker \(id) is not registered")
+            }
+            try await suspend(store)
+            while let event = try await events.next() {
+                switch event {
+                case .delete: return
+                case .snapshot(let records) where !records.contains(where: { $0.createRevision == registration.createRevision }): return
+                default: continue
+                }
+            }
+            throw CoordinationError(.unavailable, "the watch of worker \(id)'s registration ended")
+        }
+        try await heal(store)
+    }
+
     func waitForWorkers(_ count: Int) async throws {
         let membership = Membership(store: try await open(), group: layout.workers)
         try await withDeadline("\(count) workers") {

@@ -274,8 +274,7 @@ import Testing
         let observer = try await cluster.open()
         let member = try cluster.layout.worker("alone")
         let firstJoin = try #require(try await observer.get(member)).createRevision
-        let suspend = try #require(backend.suspend)
-        try await suspend(suspended)
+        try await cluster.cutOffPastItsSession(worker: "alone", store: suspended)
         try await withDeadline("the cut-off worker to cancel its run") { await deaf.cancelled.wait() }
         try await withDeadline("the worker to join again", limit: .seconds(60)) {
             for try await event in observer.watch(member, scope: .key) {
