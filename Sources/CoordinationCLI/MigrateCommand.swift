@@ -69,7 +69,10 @@ struct MigrateCommand: AsyncParsableCommand {
             source are deleted on the target), reports how far behind it was, and verifies. \
             A Ctrl-C (SIGINT) then stops the catch-up or the verify, as one stops a copy; a \
             second SIGTERM does not (a supervisor may repeat it, and `timeout` sends two). \
-            Stderr notes when contact with the source is lost and when it is back.
+            Stderr notes when contact with the source is lost and when it is back, and at once \
+            when a source key becomes one the target cannot hold (a value grown past \
+            1,000,000 bytes): the target keeps what it had there, and unless the key fits again \
+            or is deleted before the stop, the catch-up lists it and the verify fails (status 1).
 
             Progress goes to stderr (a line redrawn in place on a terminal, a plain line \
             every 5 seconds otherwise, and with --follow at least every 10 seconds even when \
@@ -428,6 +431,12 @@ struct MigrateCommand: AsyncParsableCommand {
                     // Said now, not only at stop: these keys are not being mirrored.
                     if progress.counts.skipped > 0 { StandardStreams.writeLine(Self.skippedLines(progress.counts, dryRun: false)) }
                 }
+                // A key that outgrew the target while following: the user must hear of it now,
+                // not at stop, since the target silently keeps an older value meanwhile.
+                for key in progress.notMirrored {
+                    printer.finish()
+                    StandardStreams.writeError("coord: note: " + Self.notMirroredNote(key))
+                }
             }
         }
         // A signal cancels the mirroring, which then returns; or the mirroring fails. The heartbeat
@@ -613,6 +622,12 @@ struct MigrateCommand: AsyncParsableCommand {
             counts.skippedKeys.first?.code ?? .invalidKey,
             "\(keys(counts.skipped)) on the source \(dryRun ? "would not be" : "were not") copied: the target cannot hold them "
                 + "(listed on stdout); running again cannot copy them: change or remove them on the source")
+    }
+
+    /// What stderr says when, while following, a source key becomes one the target cannot hold.
+    static func notMirroredNote(_ key: MigrationCounts.SkippedKey) -> String {
+        "not mirrored: \(key.reason); the target keeps what it had at \(key.path), so it is no faithful copy "
+            + "until the key fits again or is deleted on the source: change or remove it there"
     }
 
     /// The source keys that the target cannot hold, each with why.

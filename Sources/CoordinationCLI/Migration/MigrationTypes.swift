@@ -157,6 +157,11 @@ public struct MigrationProgress: Sendable {
     public var stopped = false
     /// `true` for the reads of ``StoreMigration/verify(limit:mirror:progress:)``, not a copy's.
     public var verifying = false
+    /// In a `following` report after the first snapshot: source keys that this event (or this
+    /// re-snapshot) left unmirrored because the target cannot hold them (a value grown past the
+    /// limit), while the target keeps what it had. Each is reported once, until it is mirrored
+    /// again or deleted on the source.
+    public var notMirrored: [MigrationCounts.SkippedKey] = []
 }
 
 /// The outcome of ``StoreMigration/run(progress:)``.

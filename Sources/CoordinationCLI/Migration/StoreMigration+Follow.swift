@@ -12,18 +12,28 @@ extension StoreMigration {
     /// later snapshot (the watch lost continuity) is copied again and keys that vanished from it
     /// are deleted. After each snapshot has been copied, a ``MigrationProgress/Phase/following``
     /// report with `phaseEnded` says so; its counts list the keys the target cannot hold, those of
-    /// the source that no ``Key`` can name among them. New sequential counters are carried forward at each snapshot; run
+    /// the source that no ``Key`` can name among them. A key the target cannot hold that turns up
+    /// later (a value grown past the limit) is named at once in a report's
+    /// ``MigrationProgress/notMirrored``: the target keeps what it had, a silent difference otherwise.
+    /// New sequential counters are carried forward at each snapshot; run
     /// ``run(mirror:progress:)`` after stopping to catch up and carry them for the last time.
     public func follow(progress: ProgressHandler = { _ in }) async throws -> FollowReport {
         let start = ContinuousClock.now
         var report = FollowReport(counts: MigrationCounts())
         var known = Set<Key>()
+        // Source keys the target cannot hold now: each is reported once, when it becomes one.
+        var unmirrored = Set<Key>()
         var first = true
         do {
             for try await event in source.watch(options.prefix, scope: .subtree) {
                 let arrived = ContinuousClock.now
+                var notMirrored: [MigrationCounts.SkippedKey] = []
                 switch event {
                 case .snapshot(let records):
+                    let refused = Self.refusals(in: records)
+                    // The first snapshot's are listed with the others when following starts.
+                    if !first { notMirrored = refused.filter { !unmirrored.contains($0.key) }.map(\.skipped) }
+                    unmirrored = Set(refused.map(\.key))
                     if first {
                         // Keys no Key can name (another etcd tool's) are in no snapshot: listed
                         // once, at the start, as the catch-up at stop lists them again.
@@ -41,7 +51,7 @@ extension StoreMigration {
                     // Says that the target has caught up with this snapshot; events follow.
                     progress(MigrationProgress(
                         phase: .following, counts: report.counts, read: report.events, total: known.count,
-                        elapsed: ContinuousClock.now - start, phaseEnded: true))
+                        elapsed: ContinuousClock.now - start, phaseEnded: true, notMirrored: notMirrored))
                 case .put(let record):
                     report.events += 1
                     if record.isEphemeral {
@@ -54,18 +64,25 @@ extension StoreMigration {
                         }
                         continue
                     }
-                    switch try await putOne(record) {
+                    let outcome = try await putOne(record)
+                    switch outcome {
                     case .written: report.counts.copied += 1
                     case .overwritten:
                         report.counts.copied += 1
                         report.counts.overwrite(record.key)
                     case .identical: report.counts.identical += 1
                     case .heldByEphemeral: report.counts.hold(record.key)
-                    case .refused(let error): report.counts.skip(record.key.path, error)
+                    case .refused(let error):
+                        report.counts.skip(record.key.path, error)
+                        if unmirrored.insert(record.key).inserted {
+                            notMirrored.append(MigrationCounts.SkippedKey(path: record.key.path, reason: error.message, code: error.code))
+                        }
                     }
+                    if case .refused = outcome {} else { unmirrored.remove(record.key) }
                     known.insert(record.key)
                 case .delete(let key):
                     report.events += 1
+                    unmirrored.remove(key)
                     if known.remove(key) != nil {
                         report.counts.deleted += try await mirrorDelete(of: key, keeping: known)
                     }
@@ -75,13 +92,22 @@ extension StoreMigration {
                 }
                 progress(MigrationProgress(
                     phase: .following, counts: report.counts, read: report.events, total: known.count,
-                    elapsed: ContinuousClock.now - start, phaseEnded: false))
+                    elapsed: ContinuousClock.now - start, phaseEnded: false, notMirrored: notMirrored))
             }
         } catch {
             if !Task.isCancelled { throw error }
         }
         report.mirrored = known
         return report
+    }
+
+    /// The persistent keys of a snapshot whose values the target cannot hold, each with why, as
+    /// ``copy(_:mirror:counts:start:progress:)`` refuses them.
+    static func refusals(in records: [Record]) -> [(key: Key, skipped: MigrationCounts.SkippedKey)] {
+        records.compactMap { record in
+            guard !record.isEphemeral, let problem = writeProblem(record, exists: true) else { return nil }
+            return (record.key, MigrationCounts.SkippedKey(path: record.key.path, reason: problem.message, code: problem.code))
+        }
     }
 
     /// Mirrors the source's delete of `key`: deletes it on the target (``deleteOnTarget(_:keeping:)``),
