@@ -209,27 +209,33 @@ struct RunExecution: Sendable {
     /// ``recoverClaim(expecting:after:claimKey:finalEntry:sessionID:)`` until it decides, or
     /// until the session that may hold the claim has ended (a claim it held went with it): giving
     /// up on a failed read could leave a claim that landed with nobody working on it.
+    ///
+    /// A claim sent as `sessionID` was replaced may have landed in the session that replaced it
+    /// (the one current when it went, so no later one than the store's when `sessionID` is found
+    /// replaced). That session is then followed the same way, reads failing or the run changing
+    /// included: a claim in it lives as long as it does, holding the run for nobody. Found, the
+    /// caller gives it back.
     func recoverClaimPatiently(
         expecting record: RunRecord, after version: Int64, claimKey: Key, finalEntry: HistoryEntry?, sessionID: String
     ) async throws -> (claim: Claim, fence: Int64)? {
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
+        // The session a claim of ours that landed lives in, as far as we know.
+        var holder = sessionID
         while true {
             _ = await waitForUsableSession()
-            guard sessionStillHolds(sessionID) else {
-                // Sent as its session was replaced, the claim may have landed in the new one,
-                // which lives on: found there, the caller gives it back.
-                guard store.session.sessionID != sessionID,
-                    case .landed(let claim, let fence)? = try? await recoverClaim(
-                        expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID),
-                    claim.sessionID != sessionID
-                else { return nil }
-                return (claim, fence)
+            if !sessionStillHolds(holder) {
+                let now = store.session.sessionID
+                guard holder == sessionID, now != sessionID, sessionStillHolds(now) else { return nil }
+                holder = now
             }
             do {
                 switch try await recoverClaim(
                     expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
                 {
-                case .landed(let claim, let fence): return (claim, fence)
+                case .landed(let claim, let fence):
+                    // Found in the replaced session, which has ended: the claim went with it.
+                    if holder != sessionID && claim.sessionID == sessionID { return nil }
+                    return (claim, fence)
                 case .refused: return nil
                 case .undecided: continue  // the run changed as we shut the claim out: read again
                 }
