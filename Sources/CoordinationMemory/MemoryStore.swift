@@ -28,6 +28,10 @@ public final class MemoryStore: CoordinationStore {
     }
     private let handle = Mutex(HandleState())
     private let sessionBroadcast: Broadcast<SessionEvent>
+    /// Held through each change of the handle's contact or session (a cut, contact back, an
+    /// expiry taken in), so that one never reads the session another is replacing: an expiry
+    /// taken in as a cut began left the new session uncut, never to expire, under a cut handle.
+    private let sessionTransitions = Mutex(())
 
     init(server: MemoryServer, namespace: Key, ttl: Duration, logger: Logger) {
         self.server = server
@@ -71,11 +75,13 @@ public final class MemoryStore: CoordinationStore {
     /// The server ended session `ended`. A handle cut off cannot hear it: ``simulateReconnect()``
     /// finds the session gone and reports it then.
     private func sessionDidExpire(_ ended: UInt64) {
-        guard !server.isCut(handle: handleID) else { return }
-        takeInExpiry(of: ended)
+        sessionTransitions.withLock { _ in
+            guard !server.isCut(handle: handleID) else { return }
+            takeInExpiry(of: ended)
+        }
     }
 
-    /// The new session is the handle's before `expired` is reported: a caller that creates its
+    /// Called under ``sessionTransitions``. The new session is the handle's before `expired` is reported: a caller that creates its
     /// ephemeral keys again on reading it gets them in the new session (clause 7). Reported
     /// first, a create could still go out in the ended one and, refused, fail for nothing.
     private func takeInExpiry(of ended: UInt64) {
@@ -103,14 +109,16 @@ public final class MemoryStore: CoordinationStore {
     /// on its clock unless ``simulateReconnect()`` comes first. Until then every call fails, even
     /// once the session has expired: the handle learns of that only when contact is back.
     public func simulateDisconnect() {
-        let id = handle.withLock { $0.sessionID }
-        guard !server.isCut(handle: handleID) else { return }
-        // Contact was confirmed until now: the safe window runs one TTL from this moment.
-        sessionBroadcast.update {
-            $0.state = .suspended
-            $0.lastContact = .now
+        sessionTransitions.withLock { _ in
+            let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
+            guard !closed, !server.isCut(handle: handleID) else { return }
+            // Contact was confirmed until now: the safe window runs one TTL from this moment.
+            sessionBroadcast.update {
+                $0.state = .suspended
+                $0.lastContact = .now
+            }
+            server.disconnect(handle: handleID, session: id)
         }
-        server.disconnect(handle: handleID, session: id)
     }
 
     /// Simulates contact coming back: `reconnected` if the session is still alive on the server's
@@ -118,15 +126,17 @@ public final class MemoryStore: CoordinationStore {
     /// on a new session (watches resync on it). A closed handle stays closed: the session it left
     /// behind still expires on the server's clock.
     public func simulateReconnect() {
-        let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
-        guard !closed else { return }
-        switch server.reconnect(handle: handleID, session: id) {
-        case .notCut:
-            return
-        case .sessionAlive:
-            sessionBroadcast.send(SessionEvent(state: .reconnected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
-        case .sessionEnded:
-            takeInExpiry(of: id)
+        sessionTransitions.withLock { _ in
+            let (id, closed) = handle.withLock { ($0.sessionID, $0.closed) }
+            guard !closed else { return }
+            switch server.reconnect(handle: handleID, session: id) {
+            case .notCut:
+                return
+            case .sessionAlive:
+                sessionBroadcast.send(SessionEvent(state: .reconnected, sessionID: Self.name(id), ttl: ttl, lastContact: .now))
+            case .sessionEnded:
+                takeInExpiry(of: id)
+            }
         }
     }
 

@@ -199,4 +199,26 @@ import Testing
         #expect(longest.session.ttl == .seconds(86_400))
         await longest.close()
     }
+
+    /// A cut that begins as an expiry is taken in must cut the session the handle ends up in:
+    /// the cut read the ended session, the expiry gave the handle a new one, and the cut then
+    /// marked the ended one, leaving the handle cut off on a new session that nobody cut and that
+    /// could never expire (its calls failing, its state `connected`, for good).
+    @Test func aCutBegunAsAnExpiryIsTakenInCutsTheNewSession() async throws {
+        let server = MemoryServer(clock: clock)
+        for round in 0..<300 {
+            let store = try await server.connect(sessionTTL: .seconds(5))
+            async let cut: Void = { store.simulateDisconnect() }()
+            async let expiry: Void = store.expireSession()
+            _ = await (cut, expiry)
+            // Wherever the cut fell, the handle is cut off, says so, and its session expires on the clock.
+            #expect(store.session.state == .suspended, "round \(round): \(store.session.state) while cut off")
+            let before = store.sessionNumber
+            clock.advance(by: .seconds(6))
+            store.simulateReconnect()
+            #expect(store.sessionNumber != before, "round \(round): the cut session \(before) outlived its TTL")
+            #expect(store.session.state == .connected, "round \(round)")
+            await store.close()
+        }
+    }
 }
