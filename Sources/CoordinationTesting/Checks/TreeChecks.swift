@@ -31,6 +31,17 @@ extension ConformanceSuite {
             let expected = ["10", "9", "B", "Z", "_x", "a", "a-b", "a.b", "a1", "b", "z", "~", "é"]
             try expectEqual(try await store.children(of: parent), expected, "children of /sorted")
         },
+        ConformanceCheck("tree-children-and-walk-sorted-by-bytes-not-canonical-order", clause: 3, "Names that Unicode normalization would reorder (e + combining acute sorts before 'f' by bytes, after it canonically) are listed by children(of:) and walk in byte order, compared byte for byte (Swift's String comparison would equate and reorder them).") { ctx in
+            let store = try await ctx.open()
+            let parent = try Key("/accents")
+            // Byte order; canonical (String) order would put both é spellings after "f", tied.
+            let expected = ["e", "e\u{301}", "f", "\u{E9}"]
+            for name in expected.reversed() { _ = try await store.create(try parent.child(name), value: [], mode: .persistent) }
+            let listed = try await store.children(of: parent)
+            try expectEqual(listed.map { Array($0.utf8) }, expected.map { Array($0.utf8) }, "children of /accents, as bytes")
+            let walked = try await store.records(under: parent).dropFirst().map { Array($0.key.name.utf8) }
+            try expectEqual(walked, expected.map { Array($0.utf8) }, "keys walked under /accents, as bytes")
+        },
         ConformanceCheck("tree-children-direct-only", clause: 3, "children(of:) lists only direct children, by name, not grandchildren or siblings with a shared prefix.") { ctx in
             let store = try await ctx.open()
             for path in ["/d/x", "/d/y/deep/er", "/dx/no", "/d2"] { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
