@@ -32,7 +32,9 @@ public struct Membership: Sendable {
     /// A create whose reply is lost (`connectionLoss`, `timeout`) may have made the member: the
     /// join then tries again while the session that sent it may live, and a member it finds
     /// owned by that session (``Record/ownerSession``) with this call's metadata is the one it
-    /// made, and is returned. A join that gives up meanwhile (cancelled, or out of contact for
+    /// made, and is returned. The session that sent it is the one the store reports after the
+    /// failure: a join called between a session's end and the report of the next one is written
+    /// in that next one. A join that gives up meanwhile (cancelled, or out of contact for
     /// longer than the session can last) removes that member if it finds it, once contact is
     /// back in that session if need be: a server may have kept the session, and the member.
     /// - Throws: `nodeExists` when a live member already uses `id`: so does the member of a
@@ -253,12 +255,11 @@ public struct Membership: Sendable {
         caller: JoinCaller
     ) async throws -> Member? {
         let key = try group.child(id)
+        var sessionID = sessionID
         // Whether an earlier try of this join may have created the member without our hearing
         // of it. Not merely because the session reconnected: a handle that was out of contact
         // before this call made nothing, and a member found then is another call's.
         var mayHaveJoined = false
-        // What the tries wrote: the metadata may change between them.
-        var tried: Set<[UInt8]> = []
         var backoff = Backoff()
         // Logs what happens next only once it is known: a plain join whose session ended
         // during the pause said "trying again", then gave up.
@@ -278,7 +279,6 @@ public struct Membership: Sendable {
         }
         while true {
             let metadata = metadata()
-            tried.insert(metadata)
             do {
                 let record = try await store.create(key, value: metadata, mode: .ephemeral)
                 unsure = nil
@@ -298,7 +298,12 @@ public struct Membership: Sendable {
                 }
                 // Gone since the create (its holder left): create again.
                 guard let existing else { continue }
-                if mayHaveJoined, existing.isEphemeral, existing.ownerSession == sessionID, tried.contains(existing.value) {
+                // What a try whose reply was lost made, of this call or of stayJoined's call for
+                // an earlier event whose create went out in the session now (see below); not a
+                // member of an ended session, about to go.
+                if unsure?.made(existing) == true, let owner = existing.ownerSession,
+                    owner == sessionID || owner == store.session.sessionID
+                {
                     unsure = nil
                     return Member(id: id, metadata: existing.value, joinedRevision: existing.createRevision)
                 }
@@ -327,8 +332,21 @@ public struct Membership: Sendable {
             } catch where StoreFailure.mayPass(error, store: store) {
                 let code = (error as? CoordinationError)?.code
                 if code == .connectionLoss || code == .timeout {
-                    if unsure?.session != sessionID { unsure = UnsureJoin(session: sessionID, values: []) }
+                    // The session the create may have landed in is the one reported now, not
+                    // always `sessionID`: a create that meets the session's end is written in
+                    // the next one, which the store reports before writing there. A join called
+                    // between an expiry and that report, tying its lost create to the ended
+                    // session, never knew the member the new session got as its own: it gave up
+                    // (stayJoined: met it as "the id taken"), and its cleanup, looking for a member
+                    // of the ended session, left it listed for as long as the new session lived.
+                    let sentIn = store.session.sessionID
+                    if unsure?.session != sentIn { unsure = UnsureJoin(session: sentIn, values: []) }
                     unsure?.values.insert(metadata)
+                    // A member the ended session made went with it. A plain join goes on in the
+                    // session its create went out in; stayJoined joins there at that session's
+                    // event (or at a late event of the ended one), knowing the member as its own
+                    // through `unsure`.
+                    if caller == .join { sessionID = sentIn }
                     mayHaveJoined = true
                 }
                 guard caller.waitsOut(anyFailureWhen: mayHaveJoined) else { throw error }
