@@ -99,9 +99,12 @@ struct QueueAcquirer: Sendable {
     /// Removes `lease`'s entry and the join's late-landing ones (see
     /// ``SequentialQueue/leaveWithLateEntries(_:)``), through store errors as
     /// ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)`` removes one entry.
+    /// Entries of the join landing later still are removed as they appear, when they may (see
+    /// ``LockLease/release()``).
     private func release(_ lease: LockLease, afterReconnecting: Bool) async {
         let queue = queue
         let removal: @Sendable () async throws -> Void = { try await queue.leaveWithLateEntries(lease.key) }
+        if lease.lateEntriesMayLand { queue.removeLateEntries(of: lease.key, session: lease.sessionID) }
         guard afterReconnecting else {
             await StoreFailure.retryingWhileHeld(in: store, by: lease.sessionID, removal)
             return
@@ -151,13 +154,17 @@ struct QueueAcquirer: Sendable {
     /// as they are, rather than an orphan ahead of everyone. A join that fails with its outcome
     /// unknown ends the acquisition: when the marker is the acquisition's own
     /// (`afterReconnecting`), what it may have made is removed after reconnecting too.
-    private func join(value: [UInt8], marker: String, afterReconnecting: Bool) async throws -> (Record, String) {
+    ///
+    /// - Returns: also whether a create of the join may still land (see
+    ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:)``).
+    private func join(value: [UInt8], marker: String, afterReconnecting: Bool) async throws -> (Record, String, Bool) {
         while true {
             try Task.checkCancellation()
             let before = store.session.sessionID
-            let entry = try await queue.join(prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting)
+            let (entry, unresolved) = try await queue.joinTellingUnresolved(
+                prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting)
             let after = store.session.sessionID
-            if after == before { return (entry, before) }
+            if after == before { return (entry, before, unresolved) }
             logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
             // Gone already if it was the old session's; otherwise it is the new one's to remove.
             // Not after reconnecting: the next join, carrying the same marker, could take it for
@@ -173,7 +180,10 @@ struct QueueAcquirer: Sendable {
         let afterReconnecting = marker == nil
         let marker = marker ?? SequentialQueue.marker()
         var deadline: ContinuousClock.Instant?
-        var (entry, sessionID) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
+        var (entry, sessionID, unresolved) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
+        // Whether a create of this acquisition's joins may land once it has ended: then removed
+        // as it appears, with this acquisition's own marker only (a later join may carry the caller's).
+        var lateEntriesMayLand: Bool { unresolved && afterReconnecting }
         do {
             while true {
                 try Task.checkCancellation()
@@ -184,7 +194,9 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
-                    (entry, sessionID) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
+                    let joined = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
+                    (entry, sessionID) = (joined.0, joined.1)
+                    unresolved = unresolved || joined.2
                     continue
                 }
                 // Entries of this join other than ours: a create whose outcome was unknown and
@@ -196,7 +208,8 @@ struct QueueAcquirer: Sendable {
                     for name in strays { try await queue.leave(try queue.path.child(name)) }
                     continue
                 }
-                let lease = LockLease(store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID)
+                let lease = LockLease(
+                    store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID, lateEntriesMayLand: lateEntriesMayLand)
                 let waited: Bool
                 if let timeout, deadline == nil { deadline = .now + timeout }
                 switch admission {
@@ -219,12 +232,14 @@ struct QueueAcquirer: Sendable {
                 }
                 if !waited {
                     await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
+                    if lateEntriesMayLand { queue.removeLateEntries(of: entry.key, session: sessionID) }
                     return nil
                 }
             }
         } catch {
             // Cancelled or failed while waiting: leave no entry behind to block the others.
             await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
+            if lateEntriesMayLand { queue.removeLateEntries(of: entry.key, session: sessionID) }
             throw error
         }
     }
@@ -274,12 +289,16 @@ public struct LockLease: Sendable, Hashable {
     public let token: Int64
     /// The session the lock belongs to.
     public let sessionID: String
+    /// Whether a create of the join that made the entry may land after the release (its reply
+    /// lost, and not the entry): the release then keeps removing such entries as they appear.
+    let lateEntriesMayLand: Bool
 
-    init(store: any CoordinationStore, key: Key, token: Int64, sessionID: String) {
+    init(store: any CoordinationStore, key: Key, token: Int64, sessionID: String, lateEntriesMayLand: Bool = false) {
         self.store = store
         self.key = key
         self.token = token
         self.sessionID = sessionID
+        self.lateEntriesMayLand = lateEntriesMayLand
     }
 
     /// Applies `operations` only if this lease still holds the lock, in one transaction.
@@ -306,9 +325,14 @@ public struct LockLease: Sendable, Hashable {
     }
 
     /// Releases the lock, and removes any entry of the same join that landed after it was let
-    /// in (a create whose reply was lost). Releasing a lock already lost is not an error.
+    /// in (a create whose reply was lost). When such a create may still land, the entries it
+    /// makes are removed as they appear, in a task of its own, until the session ends or the
+    /// handle closes. Releasing a lock already lost is not an error.
     public func release() async throws {
-        try await SequentialQueue(store: store, path: key.parent ?? .root).leaveWithLateEntries(key)
+        let queue = SequentialQueue(store: store, path: key.parent ?? .root)
+        // Before the removal, whose failure is thrown: the sweep must not depend on a retry.
+        if lateEntriesMayLand { queue.removeLateEntries(of: key, session: sessionID) }
+        try await queue.leaveWithLateEntries(key)
     }
 
     public static func == (lhs: LockLease, rhs: LockLease) -> Bool { lhs.key == rhs.key && lhs.token == rhs.token }

@@ -53,17 +53,30 @@ public struct SequentialQueue: Sendable {
     public func join(
         prefix: String, value: [UInt8] = [], marker: String = Self.marker(), afterReconnecting: Bool = false
     ) async throws -> Record {
+        try await joinTellingUnresolved(prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting).entry
+    }
+
+    /// ``join(prefix:value:marker:afterReconnecting:)``, also telling whether a create of the
+    /// join may still land: one whose reply was lost and that is not the entry returned (the
+    /// server may apply it after a later one, behind the entry, at any time while the session lives).
+    func joinTellingUnresolved(
+        prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool
+    ) async throws -> (entry: Record, unresolved: Bool) {
         let key = try path.child("\(prefix)-\(marker)-")
         // The session an entry of unknown outcome would belong to, once there is one.
         var unsureIn: String?
+        var lostReplies = 0
         do {
             while true {
                 try Task.checkCancellation()
                 do {
-                    return try await store.create(key, value: value, mode: .ephemeralSequential)
+                    let entry = try await store.create(key, value: value, mode: .ephemeralSequential)
+                    return (entry, lostReplies > 0)
                 } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
                     unsureIn = store.session.sessionID
-                    if let mine = try await find(marker: marker) { return mine }
+                    lostReplies += 1
+                    // The one found is one of the lost creates; any other may still land.
+                    if let mine = try await find(marker: marker) { return (mine, lostReplies > 1) }
                 }
             }
         } catch {
@@ -108,6 +121,51 @@ public struct SequentialQueue: Sendable {
         let stem = Self.stem(of: key.name)
         for name in try await entries() where Self.stem(of: name) == stem {
             try await leave(try path.child(name))
+        }
+    }
+
+    /// Removes the entries of the join that made `key` as they appear, until session `sessionID`
+    /// ends (taking any with it) or the handle closes, in a task of its own: a create of the join
+    /// whose reply was lost and that its search did not find may land after the entry was given
+    /// up (released, or left by an acquisition that gave up). Nobody looked for it then, and it
+    /// stayed in line for nobody, ahead of everyone who queued after it (first in line: the lock
+    /// or the leadership held by nobody) for as long as the session lived. Only for a marker no
+    /// later join carries: it would take that join's entry.
+    func removeLateEntries(of key: Key, session sessionID: String) {
+        let queue = self
+        let stem = Self.stem(of: key.name)
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    _ = await queue.store.waitForSession { $0.sessionID != sessionID || [.expired, .closed].contains($0.state) }
+                }
+                group.addTask { await queue.removeAsTheyAppear(stem: stem) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Watches the queue and removes every entry with `stem` it sees, until cancelled, the watch
+    /// ends (the handle closed), or a failure that will not pass.
+    private func removeAsTheyAppear(stem: Substring) async {
+        var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
+        while !Task.isCancelled {
+            do {
+                for try await event in store.watch(path, scope: .children) {
+                    let names: [String] =
+                        switch event {
+                        case .snapshot(let records): records.filter { $0.key.parent == path }.map(\.key.name)
+                        case .put(let record) where record.key.parent == path: [record.key.name]
+                        case .put, .delete: []
+                        }
+                    for name in names where Self.stem(of: name) == stem { try await leave(try path.child(name)) }
+                }
+                return
+            } catch {
+                guard StoreFailure.mayPass(error, store: store) else { return }
+                try? await backoff.pause()
+            }
         }
     }
 
