@@ -75,13 +75,8 @@ struct PausedRunAbandonment: Sendable {
         } else if spec.retry.allowsAnother(after: record.attempt) {
             entry = lost(.abandoned, "worker \(previous) lost its session while the job was paused; the run waits for its resume")
             var next = record
-            next.status = .pending
             next.attempt += 1
-            next.startedAt = nil
-            next.progress = nil
-            next.claimVersion = nil
-            next.registration = nil
-            next.token = nil
+            next.clearClaim()
             requeue = next
         } else {
             entry = lost(.abandoned, "worker \(previous) lost its session; no retries left")

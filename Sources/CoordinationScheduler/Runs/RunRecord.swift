@@ -71,6 +71,17 @@ public struct RunRecord: Sendable, Hashable, Codable {
 }
 
 extension RunRecord {
+    /// Makes the record pending again, with nothing of a claim left on it (no start, progress,
+    /// claim version, registration or token): as a run no worker has claimed yet reads.
+    mutating func clearClaim() {
+        status = .pending
+        startedAt = nil
+        progress = nil
+        claimVersion = nil
+        registration = nil
+        token = nil
+    }
+
     /// The running attempt's fencing token as this version of the record (at `version` and
     /// `modRevision`) tells it; `nil` for a pending run, or for a record written past its claim
     /// by a writer that did not carry the token.

@@ -496,12 +496,8 @@ struct RunExecution: Sendable {
             // As a hand-back, but unrecorded (nothing ran), unless a cancel request ends the run.
             record.startedAt = nil
             ended = entry(.handedBack, "its claim was given back before the run started")
-            record.status = .pending
+            record.clearClaim()
             record.worker = previousWorker
-            record.progress = nil
-            record.claimVersion = nil
-            record.registration = nil
-            record.token = nil
             requeue = record
         }
         if case .handBack = outcome {} else if case .notStarted = outcome {} else if let final = claim.finalEntry {
