@@ -13,16 +13,20 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let path = try Key("/locks/gone-before-watch")
         let holder = try #require(try await Lock(store: try await handles.open(), path: path).acquire())
-        let released = Shared(false)
+        // Set as the holder starts leaving, not once its release returns: once the entry is
+        // deleted the waiter may get in by another way before the release returns (a release
+        // that fails after its delete fails the waiter's delayed watch too, and the waiter then
+        // lists the queue again and finds itself first).
+        let leaving = Shared(false)
         let waiterStore = LateArmedWatchStore(try await handles.open(), key: holder.key) {
+            leaving.withLock { $0 = true }
             try await holder.release()
-            released.withLock { $0 = true }
         }
         let lease = try #require(
             try await withDeadline("the waiter to get in once the holder left", limit: .seconds(15)) {
                 try await Lock(store: waiterStore, path: path).acquire()
             })
-        #expect(released.withLock { $0 }, "the holder left between the waiter's listing and its watch")
+        #expect(leaving.withLock { $0 }, "the holder left between the waiter's listing and its watch")
         #expect(lease.token > holder.token)
         try await lease.release()
     }
