@@ -125,30 +125,62 @@ public struct SequentialQueue: Sendable {
     }
 
     /// Removes the entries of the join that made `key` as they appear, until session `sessionID`
-    /// ends (taking any with it) or the handle closes, in a task of its own: a create of the join
-    /// whose reply was lost and that its search did not find may land after the entry was given
-    /// up (released, or left by an acquisition that gave up). Nobody looked for it then, and it
-    /// stayed in line for nobody, ahead of everyone who queued after it (first in line: the lock
-    /// or the leadership held by nobody) for as long as the session lived. Only for a marker no
-    /// later join carries: it would take that join's entry.
+    /// ends (taking any with it) or the handle closes: a create of the join whose reply was lost
+    /// and that its search did not find may land after the entry was given up (released, or left
+    /// by an acquisition that gave up). Nobody looked for it then, and it stayed in line for
+    /// nobody, ahead of everyone who queued after it (first in line: the lock or the leadership
+    /// held by nobody) for as long as the session lived. Only for a marker no later join carries:
+    /// it would take that join's entry.
     func removeLateEntries(of key: Key, session sessionID: String) {
+        removeLateEntries(stem: String(Self.stem(of: key.name)), session: sessionID)
+    }
+
+    /// ``removeLateEntries(of:session:)`` for the entries named `stem` and a sequence number.
+    ///
+    /// One sweep (a task and a watch) per handle, queue and session does it for every stem
+    /// given, so a session that loses many replies does not gather a sweep per join. A stem
+    /// added to a running sweep is also looked for once in a listing: its sweep may have seen an
+    /// entry of it land before it was added.
+    func removeLateEntries(stem: String, session sessionID: String) {
         let queue = self
-        let stem = Self.stem(of: key.name)
-        Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    _ = await queue.store.waitForSession { $0.sessionID != sessionID || [.expired, .closed].contains($0.state) }
+        guard let owner = LateEntrySweeps.Owner(store: store, path: path, sessionID: sessionID) else {
+            // No identity to share a sweep by: one of its own.
+            Task { await sweep(session: sessionID) { [stem] } }
+            return
+        }
+        guard LateEntrySweeps.shared.add(stem, to: owner, store: store) else {
+            Task {
+                await StoreFailure.retryingWhileHeld(in: queue.store, by: sessionID) {
+                    for name in try await queue.entries() where Self.stem(of: name) == stem {
+                        try await queue.leave(try queue.path.child(name))
+                    }
                 }
-                group.addTask { await queue.removeAsTheyAppear(stem: stem) }
-                await group.next()
-                group.cancelAll()
             }
+            return
+        }
+        Task {
+            await queue.sweep(session: sessionID) { LateEntrySweeps.shared.stems(of: owner) }
+            LateEntrySweeps.shared.end(owner)
         }
     }
 
-    /// Watches the queue and removes every entry with `stem` it sees, until cancelled, the watch
-    /// ends (the handle closed), or a failure that will not pass.
-    private func removeAsTheyAppear(stem: Substring) async {
+    /// Removes the entries with one of `stems` as they appear, until session `sessionID` ends or
+    /// the sweep does (see ``removeAsTheyAppear(stems:)``).
+    private func sweep(session sessionID: String, stems: @escaping @Sendable () -> Set<String>) async {
+        let queue = self
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                _ = await queue.store.waitForSession { $0.sessionID != sessionID || [.expired, .closed].contains($0.state) }
+            }
+            group.addTask { await queue.removeAsTheyAppear(stems: stems) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Watches the queue and removes every entry with one of `stems` it sees, until cancelled,
+    /// the watch ends (the handle closed), or a failure that will not pass.
+    private func removeAsTheyAppear(stems: @Sendable () -> Set<String>) async {
         var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
         while !Task.isCancelled {
             do {
@@ -159,7 +191,9 @@ public struct SequentialQueue: Sendable {
                         case .put(let record) where record.key.parent == path: [record.key.name]
                         case .put, .delete: []
                         }
-                    for name in names where Self.stem(of: name) == stem { try await leave(try path.child(name)) }
+                    if names.isEmpty { continue }
+                    let removed = stems()
+                    for name in names where removed.contains(String(Self.stem(of: name))) { try await leave(try path.child(name)) }
                 }
                 return
             } catch {
