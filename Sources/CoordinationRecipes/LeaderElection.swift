@@ -56,11 +56,14 @@ public struct LeaderElection: Sendable {
     }
 
     /// ``withLeadership(timeout:_:)`` with the marker its queue entry carries (see ``lead(_:)``),
-    /// a new one of its own when `nil`.
+    /// a new one of its own when `nil`; the sessions of creates of its joins that may land after
+    /// it are noted in `unresolved`.
     private func withLeadership<T: Sendable>(
-        timeout: Duration?, marker: String?, _ body: @escaping @Sendable (LockLease) async throws -> T
+        timeout: Duration?, marker: String?, noting unresolved: UnresolvedCreates? = nil,
+        _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
-        try await acquirer.withLease(timeout: timeout, value: identity, marker: marker, what: "leadership of \(path)", body)
+        try await acquirer.withLease(
+            timeout: timeout, value: identity, marker: marker, noting: unresolved, what: "leadership of \(path)", body)
     }
 
     /// Leads whenever elected, until cancelled: runs `body` each time this candidate becomes
@@ -81,22 +84,33 @@ public struct LeaderElection: Sendable {
         // back if need be. Left, it stayed first in line for nobody, and the election had no
         // leader for as long as the session lived.
         let queue = SequentialQueue(store: store, path: path)
-        do {
-            try await campaignUntilCancelled(marker: marker, body)
-        } catch {
+        // A create of a campaign whose reply was lost, not found by its join, may land even after
+        // `lead` has ended, where nobody looks: first in line for nobody, the election had no
+        // leader for as long as the session lived. Once no join carries the marker, such entries
+        // are removed as they appear (not before: the sweep would take a campaign's own entry).
+        let unresolved = UnresolvedCreates()
+        let leave: @Sendable () async -> Void = { [store, stem = SequentialQueue.stem(prefix: acquirer.prefix, marker: marker)] in
+            for session in unresolved.sessions { queue.removeLateEntries(stem: stem, session: session) }
             await queue.leaveSurely(marker: marker, session: store.session.sessionID, afterReconnecting: true)
+        }
+        do {
+            try await campaignUntilCancelled(marker: marker, noting: unresolved, body)
+        } catch {
+            await leave()
             throw error
         }
-        await queue.leaveSurely(marker: marker, session: store.session.sessionID, afterReconnecting: true)
+        await leave()
     }
 
     /// The campaigns of ``lead(_:)``, every one with `marker`.
-    private func campaignUntilCancelled(marker: String, _ body: @escaping @Sendable (LockLease) async throws -> Void) async throws {
+    private func campaignUntilCancelled(
+        marker: String, noting unresolved: UnresolvedCreates, _ body: @escaping @Sendable (LockLease) async throws -> Void
+    ) async throws {
         var backoff = Backoff()
         while true {
             try Task.checkCancellation()
             do {
-                try await withLeadership(timeout: nil, marker: marker, body)
+                try await withLeadership(timeout: nil, marker: marker, noting: unresolved, body)
                 return
             } catch let error as RecipeError {
                 // Closing the handle ends its session, and so the leadership: no campaign follows.

@@ -73,15 +73,18 @@ struct QueueAcquirer: Sendable {
     ///   back (see ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)``): its next
     ///   join, looking for an entry of its marker after a lost reply, could take one for its
     ///   own, and the removal would then take an entry that holds the lock.
-    func acquire(timeout: Duration?, value: [UInt8], marker: String? = nil) async throws -> LockLease? {
-        try await acquire(waitingAtMost: timeout, value: value, marker: marker)
+    /// - Parameter unresolved: where to note the sessions of creates of its joins that may land
+    ///   after it (see ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:)``):
+    ///   with a marker of the caller's, only the caller knows when they may be removed as they appear.
+    func acquire(timeout: Duration?, value: [UInt8], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil) async throws -> LockLease? {
+        try await acquire(waitingAtMost: timeout, value: value, marker: marker, noting: unresolved)
     }
 
     func withLease<T: Sendable>(
-        timeout: Duration?, value: [UInt8] = [], marker: String? = nil, what: String,
+        timeout: Duration?, value: [UInt8] = [], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil, what: String,
         _ body: @escaping @Sendable (LockLease) async throws -> T
     ) async throws -> T {
-        guard let lease = try await acquire(timeout: timeout, value: value, marker: marker) else {
+        guard let lease = try await acquire(timeout: timeout, value: value, marker: marker, noting: unresolved) else {
             throw RecipeError.notAcquired("\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
         }
         // Released whatever happens, through store errors too: a lease left behind would block
@@ -135,7 +138,7 @@ struct QueueAcquirer: Sendable {
 
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
         // No deadline: only a lease, or an error, ends the wait.
-        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: nil) else {
+        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: nil, noting: nil) else {
             throw CancellationError()
         }
         return lease
@@ -156,13 +159,15 @@ struct QueueAcquirer: Sendable {
     /// (`afterReconnecting`), what it may have made is removed after reconnecting too.
     ///
     /// - Returns: also whether a create of the join may still land (see
-    ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:)``).
-    private func join(value: [UInt8], marker: String, afterReconnecting: Bool) async throws -> (Record, String, Bool) {
+    ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:)``).
+    private func join(
+        value: [UInt8], marker: String, afterReconnecting: Bool, noting noted: UnresolvedCreates?
+    ) async throws -> (Record, String, Bool) {
         while true {
             try Task.checkCancellation()
             let before = store.session.sessionID
             let (entry, unresolved) = try await queue.joinTellingUnresolved(
-                prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting)
+                prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
             let after = store.session.sessionID
             if after == before { return (entry, before, unresolved) }
             logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
@@ -175,12 +180,14 @@ struct QueueAcquirer: Sendable {
 
     /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
     ///   (the join and the first look at the queue are not waiting).
-    private func acquire(waitingAtMost timeout: Duration?, value: [UInt8], marker: String?) async throws -> LockLease? {
+    private func acquire(
+        waitingAtMost timeout: Duration?, value: [UInt8], marker: String?, noting noted: UnresolvedCreates?
+    ) async throws -> LockLease? {
         // Only a marker of this acquisition's own lets a removal land after it has ended.
         let afterReconnecting = marker == nil
         let marker = marker ?? SequentialQueue.marker()
         var deadline: ContinuousClock.Instant?
-        var (entry, sessionID, unresolved) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
+        var (entry, sessionID, unresolved) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
         // Whether a create of this acquisition's joins may land once it has ended: then removed
         // as it appears, with this acquisition's own marker only (a later join may carry the caller's).
         var lateEntriesMayLand: Bool { unresolved && afterReconnecting }
@@ -194,7 +201,7 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
-                    let joined = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting)
+                    let joined = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
                     (entry, sessionID) = (joined.0, joined.1)
                     unresolved = unresolved || joined.2
                     continue

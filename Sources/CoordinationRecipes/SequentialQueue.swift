@@ -24,6 +24,9 @@ public struct SequentialQueue: Sendable {
         name.dropLast(CoordinationLimits.sequenceDigits)
     }
 
+    /// The stem of the entries a join with `prefix` and `marker` makes.
+    static func stem(prefix: String, marker: String) -> String { "\(prefix)-\(marker)-" }
+
     /// The queue's entries, first in line first.
     public func entries() async throws -> [String] {
         let names: [String]
@@ -59,27 +62,37 @@ public struct SequentialQueue: Sendable {
     /// ``join(prefix:value:marker:afterReconnecting:)``, also telling whether a create of the
     /// join may still land: one whose reply was lost and that is not the entry returned (the
     /// server may apply it after a later one, behind the entry, at any time while the session lives).
+    /// - Parameter unresolved: where to note the sessions of such creates, and of those of a join
+    ///   that fails after a lost reply.
     func joinTellingUnresolved(
-        prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool
+        prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool, noting unresolved: UnresolvedCreates? = nil
     ) async throws -> (entry: Record, unresolved: Bool) {
-        let key = try path.child("\(prefix)-\(marker)-")
+        let key = try path.child(Self.stem(prefix: prefix, marker: marker))
         // The session an entry of unknown outcome would belong to, once there is one.
         var unsureIn: String?
+        // The sessions of every lost create, which may still land unless found.
+        var lostIn: Set<String> = []
         var lostReplies = 0
         do {
             while true {
                 try Task.checkCancellation()
                 do {
                     let entry = try await store.create(key, value: value, mode: .ephemeralSequential)
+                    unresolved?.note(lostIn)
                     return (entry, lostReplies > 0)
                 } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
                     unsureIn = store.session.sessionID
+                    lostIn.insert(store.session.sessionID)
                     lostReplies += 1
                     // The one found is one of the lost creates; any other may still land.
-                    if let mine = try await find(marker: marker) { return (mine, lostReplies > 1) }
+                    if let mine = try await find(marker: marker) {
+                        if lostReplies > 1 { unresolved?.note(lostIn) }
+                        return (mine, lostReplies > 1)
+                    }
                 }
             }
         } catch {
+            unresolved?.note(lostIn)
             if let unsureIn { await leaveSurely(marker: marker, session: unsureIn, afterReconnecting: afterReconnecting) }
             throw error
         }
