@@ -216,7 +216,8 @@ struct QueueAcquirer: Sendable {
                     continue
                 }
                 let lease = LockLease(
-                    store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID, lateEntriesMayLand: lateEntriesMayLand)
+                    store: store, key: entry.key, token: entry.createRevision, sessionID: sessionID,
+                    lateEntriesMayLand: lateEntriesMayLand, removedAfterReconnecting: afterReconnecting)
                 let waited: Bool
                 if let timeout, deadline == nil { deadline = .now + timeout }
                 switch admission {
@@ -299,13 +300,21 @@ public struct LockLease: Sendable, Hashable {
     /// Whether a create of the join that made the entry may land after the release (its reply
     /// lost, and not the entry): the release then keeps removing such entries as they appear.
     let lateEntriesMayLand: Bool
+    /// Whether the release goes on once contact is back in the session, when it was out of
+    /// contact for longer than the session can last: only when no later join carries the
+    /// entry's marker (see ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)``).
+    let removedAfterReconnecting: Bool
 
-    init(store: any CoordinationStore, key: Key, token: Int64, sessionID: String, lateEntriesMayLand: Bool = false) {
+    init(
+        store: any CoordinationStore, key: Key, token: Int64, sessionID: String, lateEntriesMayLand: Bool = false,
+        removedAfterReconnecting: Bool = true
+    ) {
         self.store = store
         self.key = key
         self.token = token
         self.sessionID = sessionID
         self.lateEntriesMayLand = lateEntriesMayLand
+        self.removedAfterReconnecting = removedAfterReconnecting
     }
 
     /// Applies `operations` only if this lease still holds the lock, in one transaction.
@@ -335,11 +344,28 @@ public struct LockLease: Sendable, Hashable {
     /// in (a create whose reply was lost). When such a create may still land, the entries it
     /// makes are removed as they appear, in a task of its own, until the session ends or the
     /// handle closes. Releasing a lock already lost is not an error.
+    ///
+    /// Store failures that may pass (lost contact, a time-out) are retried, with back-off, for as
+    /// long as the session may hold the entry, in a task of its own (a cancelled caller still
+    /// releases): a caller that released once and went on, its release failed, left its entry (or
+    /// a late one of its join) ahead of everyone for as long as the session lived. Out of contact
+    /// for longer than the session can last, it returns, and the removal goes on once contact is
+    /// back in the session, if the server kept it (see
+    /// ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)``; not for a lease of
+    /// ``LeaderElection/lead(_:)``, which removes its entries itself).
+    /// - Throws: a failure that will not pass (refused permission, a closed handle): nothing was retried.
     public func release() async throws {
         let queue = SequentialQueue(store: store, path: key.parent ?? .root)
-        // Before the removal, whose failure is thrown: the sweep must not depend on a retry.
         if lateEntriesMayLand { queue.removeLateEntries(of: key, session: sessionID) }
-        try await queue.leaveWithLateEntries(key)
+        let key = key
+        let removal: @Sendable () async throws -> Void = { try await queue.leaveWithLateEntries(key) }
+        switch await StoreFailure.retrying(in: store, by: sessionID, removal) {
+        case .done: return
+        case .failed(let error): throw error
+        case .sessionMayBeGone:
+            guard removedAfterReconnecting else { return }
+            await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID, removal)
+        }
     }
 
     public static func == (lhs: LockLease, rhs: LockLease) -> Bool { lhs.key == rhs.key && lhs.token == rhs.token }

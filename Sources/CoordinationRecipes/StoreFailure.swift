@@ -19,15 +19,32 @@ package enum StoreFailure {
     package static func retryingWhileHeld(
         in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
     ) async -> Bool {
+        if case .sessionMayBeGone = await retrying(in: store, by: sessionID, removal) { return false }
+        return true
+    }
+
+    /// How ``retrying(in:by:_:)`` ended.
+    package enum RemovalOutcome: Sendable {
+        case done
+        /// A failure that will not pass: nothing would change it.
+        case failed(any Error)
+        /// Stopped because the session may be gone (out of contact too long, expired, replaced, closed).
+        case sessionMayBeGone
+    }
+
+    /// ``retryingWhileHeld(in:by:_:)``, telling a failure that will not pass from success.
+    package static func retrying(
+        in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
+    ) async -> RemovalOutcome {
         await Task {
             var backoff = Backoff(first: .milliseconds(20), cap: .seconds(1))
             while true {
                 do {
                     try await removal()
-                    return true
+                    return .done
                 } catch {
-                    guard mayPass(error, store: store) else { return true }
-                    guard SequentialQueue.mayStillHold(store.session, sessionID) else { return false }
+                    guard mayPass(error, store: store) else { return .failed(error) }
+                    guard SequentialQueue.mayStillHold(store.session, sessionID) else { return .sessionMayBeGone }
                     try? await backoff.pause()
                 }
             }
