@@ -76,7 +76,9 @@ struct QueueAcquirer: Sendable {
     /// - Parameter unresolved: where to note the sessions of creates of its joins that may land
     ///   after it (see ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:)``):
     ///   with a marker of the caller's, only the caller knows when they may be removed as they appear.
-    func acquire(timeout: Duration?, value: [UInt8], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil) async throws -> LockLease? {
+    func acquire(
+        timeout: Duration?, value: [UInt8], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil
+    ) async throws -> LockLease? {
         try await acquire(waitingAtMost: timeout, value: value, marker: marker, noting: unresolved)
     }
 
@@ -187,7 +189,8 @@ struct QueueAcquirer: Sendable {
         let afterReconnecting = marker == nil
         let marker = marker ?? SequentialQueue.marker()
         var deadline: ContinuousClock.Instant?
-        var (entry, sessionID, unresolved) = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
+        var (entry, sessionID, unresolved) = try await join(
+            value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
         // Whether a create of this acquisition's joins may land once it has ended: then removed
         // as it appears, with this acquisition's own marker only (a later join may carry the caller's).
         var lateEntriesMayLand: Bool { unresolved && afterReconnecting }
