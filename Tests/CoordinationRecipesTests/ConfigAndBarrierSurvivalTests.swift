@@ -20,20 +20,21 @@ import Testing
         let watching = try await handles.open()
         let writer = ConfigWatch(store: try await handles.open(), key: key, as: Settings.self)
         try await writer.publish(Settings(rate: 1))
-        var values = ConfigWatch(store: watching, key: key, as: Settings.self).values().makeAsyncIterator()
-        #expect(try await values.next() == Settings(rate: 1))
+        let values = ConfigWatch(store: watching, key: key, as: Settings.self).values()
+        #expect(try await next(values, "the first value") == Settings(rate: 1))
         try await writer.store.delete(key)
-        #expect(try await values.next() == .some(nil), "a deleted key reads as absent")
+        #expect(try await next(values, "the deletion") == nil, "a deleted key reads as absent")
         _ = try await writer.store.create(key, value: Array("[1,2".utf8), mode: .persistent)
         try await writer.publish(Settings(rate: 2))
-        #expect(try await values.next() == Settings(rate: 2), "the bad value was skipped, the stream went on")
+        #expect(try await next(values, "the good value after a bad one") == Settings(rate: 2), "the bad value was skipped, the stream went on")
         #expect(try await writer.current() == Settings(rate: 2))
 
         try await backend.expire(watching)
         try await writer.publish(Settings(rate: 3))
-        #expect(try await values.next() == Settings(rate: 3), "after the expiry: the new value, not the old one again")
+        #expect(try await next(values, "the value published after the watcher's session expired") == Settings(rate: 3),
+                "after the expiry: the new value, not the old one again")
         try await writer.publish(Settings(rate: 4))
-        #expect(try await values.next() == Settings(rate: 4))
+        #expect(try await next(values, "the next value after the expiry") == Settings(rate: 4))
     }
 
     /// A value that does not decode from the start is not passed on: the first value said is
@@ -47,9 +48,9 @@ import Testing
         _ = try await store.create(key, value: Array("{\"rate\":\"fast\"}".utf8), mode: .persistent)
         let config = ConfigWatch(store: store, key: key, as: Settings.self)
         await #expect(throws: DecodingError.self) { try await config.current() }
-        var values = config.values().makeAsyncIterator()
+        let values = config.values()
         try await config.publish(Settings(rate: 5))
-        #expect(try await values.next() == Settings(rate: 5))
+        #expect(try await next(values, "the first good value") == Settings(rate: 5))
     }
 
     /// Reading a value that does not decode throws an error that names the key to fix.

@@ -43,7 +43,7 @@ extension DoubleBarrierTests {
             withUnsafeCurrentTask { $0?.cancel() }
             try await second.leave(id: "second")
         }
-        await #expect(throws: CancellationError.self) { try await secondLeaving.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: secondLeaving, "the cancelled second leave to end").get() }
         #expect(try await observer.children(of: members).isEmpty, "both are out")
         #expect(try await observer.exists(ready) == false, "the last one out lowered the barrier")
     }

@@ -36,7 +36,8 @@ import Testing
         }
         #expect(!passedEarly, "a participant passed with two of three in")
         #expect(try await observer.exists(try path.child("ready")) == false)
-        try await DoubleBarrier(store: try await handles.open(), path: path, count: 3).enter(id: "c")
+        let last = try DoubleBarrier(store: try await handles.open(), path: path, count: 3)
+        try await withDeadline("the third participant to enter") { try await last.enter(id: "c") }
         for task in early { try await outcome(of: task, "the early two to enter").get() }
     }
 
@@ -54,7 +55,7 @@ import Testing
         let entering = Task { try await DoubleBarrier(store: quitter, path: path, count: 2).enter(id: "quitter") }
         try await waitForEntries(observer, members, count: 1)
         entering.cancel()
-        await #expect(throws: CancellationError.self) { try await entering.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: entering, "the cancelled enter to end").get() }
         #expect(try await observer.children(of: members).isEmpty, "the cancelled participant left")
 
         try await withDeadline("two others to enter and leave") {
@@ -123,7 +124,7 @@ import Testing
         }
         #expect(try await observer.children(of: try path.child("members")) == ["dup"])
         live.cancel()
-        _ = try? await live.value
+        _ = try await outcome(of: live, "the cancelled enter to end")
     }
 }
 
@@ -146,7 +147,7 @@ extension DoubleBarrierTests {
         let entering = Task { try await DoubleBarrier(store: store, path: path, count: 2).enter(id: "quitter") }
         try await waitForEntries(observer, members, count: 1)
         entering.cancel()
-        await #expect(throws: CancellationError.self) { try await entering.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: entering, "the cancelled enter to end").get() }
         #expect(store.failures == 1, "the first delete failed")
         #expect(try await observer.children(of: members).isEmpty, "the participant that gave up left")
     }
@@ -193,7 +194,7 @@ extension DoubleBarrierTests {
             withUnsafeCurrentTask { $0?.cancel() }
             try await quitter.leave(id: "quitter")
         }
-        _ = await leaving.result
+        _ = try await outcome(of: leaving, "the cancelled leave to end")
         try await withDeadline("the other participant to leave") { try await steady.leave(id: "steady") }
         #expect(try await observer.children(of: try path.child("members")).isEmpty, "both left")
     }

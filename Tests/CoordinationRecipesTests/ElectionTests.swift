@@ -119,12 +119,12 @@ func candidates(_ store: any CoordinationStore, _ path: Key) async throws -> [St
         #expect(behind.value == Array("a".utf8), "a's new entry is behind b's")
         #expect(try await LeaderElection(store: observer, path: path, identity: "o").currentLeader()?.identityString == "b")
         bMayGoSignal.yield()
-        #expect(try await b.value == second.token)
+        #expect(try await outcome(of: b, "b to resign").get() == second.token)
         let again = try await next(aLeads, "a to lead again")
         #expect(again.token > second.token && again.key == behind.key)
         #expect(leading.most == 1)
         a.cancel()
-        await #expect(throws: CancellationError.self) { try await a.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: a, "the cancelled lead to end").get() }
         #expect(try await candidates(observer, path).isEmpty)
     }
 
@@ -191,13 +191,13 @@ func candidates(_ store: any CoordinationStore, _ path: Key) async throws -> [St
         #expect(!(try await candidates(observer, path)).contains(first.key.name))
         #expect(try await LeaderElection(store: observer, path: path, identity: "o").currentLeader()?.key == second.key)
         b.cancel()
-        _ = try? await b.value
+        _ = try await outcome(of: b, "b's cancelled lead to end")
         let again = try await next(aLeads, "a to lead again")
         #expect(again.sessionID != first.sessionID && again.sessionID == aStore.session.sessionID, "it leads in its new session")
         #expect(again.token > second.token)
         #expect(try await candidates(observer, path) == [again.key.name])
         a.cancel()
-        _ = try? await a.value
+        _ = try await outcome(of: a, "a's cancelled lead to end")
     }
 
     /// `withLeadership(timeout:)` that gives up throws `notAcquired`, runs nothing and leaves no
@@ -335,7 +335,7 @@ func candidates(_ store: any CoordinationStore, _ path: Key) async throws -> [St
         #expect(counting.wakeups.current == 1, "one resignation, one candidate woken")
         #expect(counting.snapshots.current == 5, "nobody else armed a watch again")
         for campaign in campaigns { campaign.cancel() }
-        for campaign in campaigns { _ = try? await campaign.value }
+        for campaign in campaigns { _ = try await outcome(of: campaign, "a cancelled campaign to end") }
     }
 }
 
@@ -349,8 +349,8 @@ extension ElectionAndMembershipTests {
         defer { Task { await handles.closeAll() } }
         let group = try Key("/workers")
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let store = try await handles.open()
         let membership = Membership(store: store, group: group)
         let said = Mutex<[UInt8]>([1])
@@ -379,13 +379,12 @@ extension ElectionAndMembershipTests {
         said.withLock { $0 = [2] }
         let updated = try await membership.update(second, metadata: [2])
         #expect(updated.joinedRevision == second.joinedRevision && updated.metadata == [2])
-        while let view = try await views.next(), view.map(\.metadata) != [[2]] {}
+        _ = try await nextMatching(views, "the observer to see the update") { $0.map(\.metadata) == [[2]] }
         #expect(try await observer.store.get(try group.child("m"))?.isEphemeral == true, "still the session's after the update")
         try await backend.expire(store)
-        var rejoined: Member?
-        while rejoined == nil, let view = try await views.next() {
-            if let member = view.first, member.joinedRevision > updated.joinedRevision { rejoined = member }
-        }
+        let rejoined = try await nextMatching(views, "stayJoined to join again after the second expiry") { view in
+            view.first.map { $0.joinedRevision > updated.joinedRevision } ?? false
+        }.first
         #expect(rejoined?.metadata == [2], "joined again as updated")
         #expect(try await observer.members().map(\.id) == ["m"])
     }
@@ -420,11 +419,11 @@ extension ElectionTests {
         let queue = try await candidates(observer, path)
         #expect(queue.first == second.key.name && !queue.contains(first.key.name), "a campaigns again behind b, its old entry gone")
         b.cancel()
-        _ = try? await b.value
+        _ = try await outcome(of: b, "b's cancelled lead to end")
         let again = try await next(aLeads, "a to lead again")
         #expect(again.token > second.token)
         a.cancel()
-        _ = try? await a.value
+        _ = try await outcome(of: a, "a's cancelled lead to end")
         #expect(try await candidates(observer, path).isEmpty)
     }
 }

@@ -24,13 +24,13 @@ extension ElectionTests {
         let leader = try await LeaderElection(store: observer, path: path, identity: "o").currentLeader()
         #expect(leader?.key == first.key && leader?.identityString == "a")
         a.cancel()
-        _ = try? await a.value
+        _ = try await outcome(of: a, "a's cancelled lead to end")
         let second = try await next(bLeads, "b to lead")
         #expect(second.token > first.token)
         #expect(leading.most == 1, "never two leaders")
         #expect(try await candidates(observer, path) == [second.key.name])
         b.cancel()
-        _ = try? await b.value
+        _ = try await outcome(of: b, "b's cancelled lead to end")
         #expect(try await candidates(observer, path).isEmpty)
     }
 
@@ -42,23 +42,23 @@ extension ElectionTests {
         defer { Task { await handles.closeAll() } }
         let path = try Key("/election")
         let observer = LeaderElection(store: try await handles.open(), path: path, identity: "o")
-        var leaders = observer.leaders().makeAsyncIterator()
-        #expect(try await leaders.next() == .some(nil), "no leader yet")
+        let leaders = observer.leaders()
+        #expect(try await next(leaders, "the observer's first view") == nil, "no leader yet")
         let aStore = try await handles.open()
         let a = try #require(try await LeaderElection(store: aStore, path: path, identity: "a").campaign())
-        #expect(try await leaders.next()??.key == a.key)
+        #expect(try await next(leaders, "the observer to see a lead")?.key == a.key)
 
         let bStore = try await handles.open()
         let campaigning = Task { try await LeaderElection(store: bStore, path: path, identity: "b").campaign() }
         try await waitForEntries(observer.store, path, count: 2)
         await aStore.close()
         let b = try #require(try await outcome(of: campaigning, "b to lead").get())
-        let seen = try #require(try await leaders.next(), "the stream goes on")
+        let seen = try await next(leaders, "the observer to see b lead once a's handle closed")
         #expect(seen?.key == b.key && seen?.identityString == "b" && seen?.token == b.token, "straight from a to b")
         #expect(try await observer.currentLeader() == seen)
 
         try await backend.expire(bStore)
-        #expect(try await leaders.next() == .some(nil), "no leader once b's session ended")
+        #expect(try await next(leaders, "the observer to see b's session end") == nil, "no leader once b's session ended")
         #expect(try await observer.currentLeader() == nil)
     }
 }

@@ -20,7 +20,7 @@ import Testing
         try await waitForEntries(observer, path, count: 2)
         let stray = try await late.land()
         waiting.cancel()
-        if case .success(let lease?) = await waiting.result { try await lease.release() }
+        if case .success(let lease?) = try await outcome(of: waiting, "the cancelled waiter to end") { try await lease.release() }
         #expect(try await observer.children(of: path) == [held.key.name], "only the holder's entry is left, not \(stray.key.name)")
         try await held.release()
     }
@@ -37,7 +37,7 @@ import Testing
         try await waitForEntries(observer, path, count: 2)
         let stray = try await late.land()
         waiting.cancel()
-        if case .success(let lease?) = await waiting.result { try await lease.release() }
+        if case .success(let lease?) = try await outcome(of: waiting, "the cancelled waiter to end") { try await lease.release() }
         #expect(try await observer.children(of: path) == [leader.key.name], "only the leader's entry is left, not \(stray.key.name)")
         try await leader.release()
     }

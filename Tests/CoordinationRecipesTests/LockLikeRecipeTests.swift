@@ -210,8 +210,7 @@ func isSessionLost(_ error: any Error) -> Bool {
                 }
             }
         }
-        var leases = entered.makeAsyncIterator()
-        let stale = try #require(await leases.next())
+        let stale = try await next(entered, "the holder to enter")
         try await backend.expire(first)
         let ended = try await outcome(of: holder, "the holder to give up")
         #expect(throws: RecipeError.self) { try ended.get() }
@@ -243,8 +242,7 @@ func isSessionLost(_ error: any Error) -> Bool {
                 }
             }
         }
-        var signals = entered.makeAsyncIterator()
-        _ = await signals.next()
+        try await next(entered, "the holder to enter")
         // Contact lost a moment less than a TTL ago: the holder gives up when the TTL is over.
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl + .milliseconds(300))
         let ended = try await outcome(of: holder, "the holder to give up")
@@ -320,7 +318,7 @@ func isSessionLost(_ error: any Error) -> Bool {
         let waiting = Task { try await kind.acquire(cancelling, path) }
         try await waitForEntries(observer, path, count: 2)
         waiting.cancel()
-        await #expect(throws: CancellationError.self) { try await waiting.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: waiting, "the cancelled waiter to end").get() }
         #expect(cancelling.failures == 2)
         #expect(try await observer.children(of: path) == [held.key.name], "the cancelled waiter left no entry")
 
@@ -396,7 +394,7 @@ func isSessionLost(_ error: any Error) -> Bool {
         #expect(lease.token > held.token)
         #expect(counting.snapshots.current == 1, "one watch for the whole wait: arrivals behind did not re-arm it")
         for task in later { task.cancel() }
-        for task in later { _ = try? await task.value }
+        for task in later { _ = try await outcome(of: task, "a cancelled later arrival to end") }
         try await lease.release()
     }
 }

@@ -11,23 +11,25 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let path = try Key("/locks/counter")
         let shared = SharedCounter()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<3 {
-                let store = try await handles.open()
-                group.addTask {
-                    let lock = Lock(store: store, path: path)
-                    for _ in 0..<20 {
-                        try await lock.withLock { lease in
-                            let seen = shared.enter(token: lease.token)
-                            // Read, let the others run, write: lost updates would show without the lock.
-                            await Task.yield()
-                            _ = try await store.exists(path)
-                            shared.leave(writing: seen + 1)
+        let stores = try await (0..<3).asyncMap { _ in try await handles.open() }
+        try await withDeadline("three contenders to take the lock twenty times each", limit: .seconds(60)) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in stores {
+                    group.addTask {
+                        let lock = Lock(store: store, path: path)
+                        for _ in 0..<20 {
+                            try await lock.withLock { lease in
+                                let seen = shared.enter(token: lease.token)
+                                // Read, let the others run, write: lost updates would show without the lock.
+                                await Task.yield()
+                                _ = try await store.exists(path)
+                                shared.leave(writing: seen + 1)
+                            }
                         }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
         let result = shared.state.withLock { $0 }
         #expect(result.counter == 60)
@@ -70,7 +72,7 @@ import Testing
         #expect(counting.wakeups.current == 1, "one release, one waiter woken")
         #expect(next > holder.token)
         waiters.cancel()
-        _ = try? await waiters.value
+        _ = try await outcome(of: waiters, "the cancelled waiters to end")
     }
 
     @Test(arguments: RecipeBackend.all)
@@ -199,7 +201,7 @@ import Testing
         let attempt = Task { try await Lock(store: deaf, path: path).acquire(timeout: .seconds(60)) }
         try await withDeadline("the acquirer to list the queue") { await deaf.listing() }
         attempt.cancel()
-        if case .success(let lease?) = await attempt.result { try await lease.release() }
+        if case .success(let lease?) = try await outcome(of: attempt, "the cancelled acquirer to end") { try await lease.release() }
         #expect(try await observer.children(of: path).isEmpty, "no entry is left behind")
     }
 
@@ -250,11 +252,10 @@ import Testing
                 try await Task.sleep(for: .seconds(3600))  // "work" that only ends by cancellation
             }
         }
-        var leases = entered.makeAsyncIterator()
-        let stale = try #require(await leases.next())
+        let stale = try await next(entered, "the holder to enter")
         try await backend.expire(first)
-        let outcome = await body.result
-        #expect(throws: RecipeError.self) { try outcome.get() }
+        let ended = try await outcome(of: body, "the holder to be told its session expired")
+        #expect(throws: RecipeError.self) { try ended.get() }
 
         let fresh = try #require(try await Lock(store: second, path: path).acquire(timeout: .seconds(10)))
         #expect(fresh.token > stale.token)
@@ -476,7 +477,7 @@ extension LockTests {
         try await waitForEntries(observer, path, count: 2)
         let stray = try await late.land()
         waiting.cancel()
-        if case .success(let lease?) = await waiting.result { try await lease.release() }
+        if case .success(let lease?) = try await outcome(of: waiting, "the cancelled waiter to end") { try await lease.release() }
         #expect(try await observer.children(of: path) == [holder.key.name], "only the holder's entry is left, not \(stray.key.name)")
         try await holder.release()
     }

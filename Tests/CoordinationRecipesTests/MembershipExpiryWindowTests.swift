@@ -20,7 +20,7 @@ import Testing
         try await backend.expire(base)
         let store = FlakyStore(LateSessionStore(base, stale: ended), lostCreateReplies: 1)
 
-        let joining = await Task { try await Membership(store: store, group: group).join(id: "m", metadata: [1]) }.result
+        let joining = try await outcome(of: Task { try await Membership(store: store, group: group).join(id: "m", metadata: [1]) }, "the join")
         #expect(store.failures == 1, "the create's reply was lost")
         let members = try await observer.members()
         let member = try #require(try? joining.get(), "the join found the member its create made (\(joining)); members: \(members)")
@@ -51,7 +51,7 @@ import Testing
         #expect(store.failures == 1, "the create's reply was lost")
         #expect(try await observer.members().map(\.id) == ["m"])
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         #expect(try await observer.members() == [], "stayJoined's member left with it")
     }
 }

@@ -58,10 +58,10 @@ import Testing
         let observer = Membership(store: try await handles.open(), group: group)
         let lossy = UnsureCreateStore(try await handles.open(), landsFirstCreate: true, laterCreatesFail: true) {}
         let staying = Task { try await Membership(store: lossy, group: group).stayJoined(id: "m", metadata: [1]) }
-        await lossy.creates.reach(2)
+        try await withDeadline("the retried create") { await lossy.creates.reach(2) }
         #expect(try await observer.members().map(\.id) == ["m"], "the lost create made the member")
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         #expect(try await observer.members() == [], "its own member was removed")
     }
 
@@ -78,11 +78,11 @@ import Testing
             _ = try await Membership(store: otherStore, group: group).join(id: "m", metadata: [1])
         }
         let staying = Task { try await Membership(store: lossy, group: group).stayJoined(id: "m", metadata: [1]) }
-        await lossy.creates.reach(2)
+        try await withDeadline("the retried create") { await lossy.creates.reach(2) }
         let other = try await observer.members()
         #expect(other.map(\.id) == ["m"])
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         #expect(try await observer.members() == other, "the other handle's member is untouched")
     }
 
@@ -96,10 +96,10 @@ import Testing
         let observer = Membership(store: try await handles.open(), group: group)
         let lossy = UnsureCreateStore(try await handles.open(), landsFirstCreate: true, laterCreatesFail: true) {}
         let joining = Task { try await Membership(store: lossy, group: group).join(id: "m", metadata: [1]) }
-        await lossy.creates.reach(2)
+        try await withDeadline("the retried create") { await lossy.creates.reach(2) }
         #expect(try await observer.members().map(\.id) == ["m"], "the lost create made the member")
         joining.cancel()
-        await #expect(throws: CancellationError.self) { try await joining.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: joining, "the cancelled join to end").get() }
         #expect(try await observer.members() == [], "its own member was removed")
     }
 }

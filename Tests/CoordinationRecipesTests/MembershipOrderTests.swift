@@ -13,8 +13,8 @@ import Testing
         let group = try Key("/crew")
         let store = try await handles.open()
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         // Enough ids that an order left to hashing would almost surely differ from the ids' order.
         let ids = (0..<12).map { "m\($0 < 10 ? "0" : "")\($0)" }
         _ = try await store.create(group, value: [], mode: .persistent)
@@ -22,11 +22,10 @@ import Testing
         let listed = try await observer.members()
         #expect(Set(listed.map(\.joinedRevision)).count == 1, "one transaction, one revision")
         #expect(listed.map(\.id) == ids)
-        var watched: [Member] = []
-        while watched.count < ids.count, let view = try await views.next() { watched = view }
+        let watched = try await nextMatching(views, "the observer to see all \(ids.count) members") { $0.count >= ids.count }
         #expect(watched.map(\.id) == ids)
         // A change of one member's metadata makes a new state in the same order.
         _ = try await store.set(try group.child("m05"), value: [1], ifVersion: nil)
-        #expect(try await views.next()?.map(\.id) == ids)
+        #expect(try await next(views, "the observer to see m05's metadata change").map(\.id) == ids)
     }
 }

@@ -17,14 +17,16 @@ import Testing
         let watching = Task {
             for try await _ in membership.watch() { firstSeen.yield() }
         }
-        for await _ in first { break }
+        try await next(first, "the watch's first view")
         #expect(counting.openWatches.current == 1)
         watching.cancel()
         try await Self.untilClosed(counting)
 
-        for try await view in membership.watch() {
-            #expect(view == [])
-            break  // stops iterating: the stream and its store watch are dropped
+        try await withDeadline("a second watch's first view") {
+            for try await view in membership.watch() {
+                #expect(view == [])
+                break  // stops iterating: the stream and its store watch are dropped
+            }
         }
         try await Self.untilClosed(counting)
     }

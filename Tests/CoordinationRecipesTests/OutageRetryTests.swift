@@ -24,8 +24,7 @@ import Testing
                 try await Task.sleep(for: .seconds(3600))
             }
         }
-        var signals = entered.makeAsyncIterator()
-        _ = await signals.next()
+        try await next(entered, "the holder to enter")
         // Out of contact for longer than the session can last, as far as the handle can tell.
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
         let ended = try await outcome(of: holder, "the holder to give up")
@@ -60,7 +59,7 @@ import Testing
         try await withDeadline("the waiter to wait") { await suspendable.watches.reach(1) }
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
         waiting.cancel()
-        await #expect(throws: CancellationError.self) { try await waiting.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: waiting, "the cancelled waiter to end").get() }
         #expect(try await observer.children(of: path).count == 2, "the server kept the session, and the entry with it")
 
         suspendable.resume()
@@ -87,7 +86,7 @@ import Testing
         try await waitForEntries(observer, members, count: 1)
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
         entering.cancel()
-        await #expect(throws: CancellationError.self) { try await entering.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: entering, "the cancelled enter to end").get() }
         #expect(try await observer.children(of: members) == ["a"], "the server kept the session, and the member with it")
 
         suspendable.resume()
@@ -115,7 +114,7 @@ import Testing
         let first = try await next(joins, "the member to join")
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         #expect(try await observer.children(of: group) == ["m"], "the server kept the session, and the member with it")
 
         suspendable.resume()
@@ -127,7 +126,7 @@ import Testing
         let second = try await next(rejoins, "the member to join again on the same handle")
         #expect(second.joinedRevision > first.joinedRevision && second.metadata == [2])
         rejoining.cancel()
-        await #expect(throws: CancellationError.self) { try await rejoining.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: rejoining, "the cancelled second stayJoined to end").get() }
         #expect(try await observer.children(of: group).isEmpty)
     }
 
@@ -177,7 +176,7 @@ import Testing
         let subscribed = suspendable.subscriptions.current
         suspendable.suspend(lastContact: .now - suspendable.base.session.ttl * 3)
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         // The removal given up waits for contact: a session stream of its own.
         try await withDeadline("the removal to wait for contact") { await suspendable.subscriptions.reach(subscribed + 1) }
 

@@ -26,7 +26,7 @@ import Testing
         #expect(try await other.acquireRead(timeout: .milliseconds(300)) == nil, "a later reader waits behind the queued writer")
         try await readA.release()
         try await readB.release()
-        let write = try #require(try await withDeadline("the writer") { try await writer.value })
+        let write = try #require(try await outcome(of: writer, "the writer to get in once both readers released").get())
         #expect(write.token > readB.token)
         #expect(try await other.acquireRead(timeout: .milliseconds(200)) == nil, "no reader while the writer holds")
         try await write.release()
@@ -39,21 +39,23 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let path = try Key("/permits")
         let state = Shared((now: 0, most: 0, done: 0))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<6 {
-                let store = try await handles.open()
-                group.addTask {
-                    let semaphore = try Semaphore(store: store, path: path, permits: 3)
-                    for _ in 0..<3 {
-                        try await semaphore.withPermit { _ in
-                            state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
-                            _ = try await store.children(of: path)
-                            state.withLock { $0.now -= 1; $0.done += 1 }
+        let stores = try await (0..<6).asyncMap { _ in try await handles.open() }
+        try await withDeadline("six holders to take a permit three times each") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in stores {
+                    group.addTask {
+                        let semaphore = try Semaphore(store: store, path: path, permits: 3)
+                        for _ in 0..<3 {
+                            try await semaphore.withPermit { _ in
+                                state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                                _ = try await store.children(of: path)
+                                state.withLock { $0.now -= 1; $0.done += 1 }
+                            }
                         }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
         let final = state.withLock { $0 }
         #expect(final.done == 18)
@@ -72,8 +74,8 @@ import Testing
         let first = try await handles.open()
         let second = try await handles.open()
         let observer = LeaderElection(store: try await handles.open(), path: path, identity: "observer")
-        var leaders = observer.leaders().makeAsyncIterator()
-        #expect(try await leaders.next() == .some(nil), "no leader yet")
+        let leaders = observer.leaders()
+        #expect(try await next(leaders, "the observer's first view") == nil, "no leader yet")
 
         let (led, ledSignal) = AsyncStream<String>.makeStream()
         let alpha = Task {
@@ -82,9 +84,8 @@ import Testing
                 try await Task.sleep(for: .seconds(3600))
             }
         }
-        var ledIterator = led.makeAsyncIterator()
-        #expect(await ledIterator.next() == "alpha")
-        let alphaLeader = try #require(try await leaders.next() ?? nil)
+        #expect(try await next(led, "alpha to lead") == "alpha")
+        let alphaLeader = try #require(try await next(leaders, "the observer to see alpha lead"))
         #expect(alphaLeader.identityString == "alpha")
 
         // Beta keeps leading until the observer has seen it: a leadership that began and ended
@@ -98,17 +99,14 @@ import Testing
             }
         }
         try await backend.expire(first)
-        await #expect(throws: RecipeError.self) { try await alpha.value }
-        #expect(await ledIterator.next() == "beta")
+        await #expect(throws: RecipeError.self) { try await outcome(of: alpha, "alpha to be told its session expired").get() }
+        #expect(try await next(led, "beta to lead after alpha's session expired") == "beta")
         // The observer sees beta lead (possibly after a moment with no leader).
-        var sawBeta = false
-        while !sawBeta, let leader = try await leaders.next() {
-            if leader?.identityString == "beta" { sawBeta = true }
-        }
+        let seen = try await nextMatching(leaders, "the observer to see beta lead") { $0?.identityString == "beta" }
         observedSignal.yield()
-        let betaToken = try await beta.value
+        let betaToken = try await outcome(of: beta, "beta to resign once observed").get()
         #expect(betaToken > alphaLeader.token)
-        #expect(sawBeta)
+        #expect(seen?.identityString == "beta")
     }
 
     @Test(arguments: RecipeBackend.all)
@@ -119,27 +117,24 @@ import Testing
         let a = try await handles.open()
         let b = try await handles.open()
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
 
         try await Membership(store: a, group: group).join(id: "a", metadata: Array("cap=2".utf8))
-        #expect(try await views.next()?.map(\.id) == ["a"])
+        #expect(try await next(views, "the observer to see a join").map(\.id) == ["a"])
         let staying = Task { try await Membership(store: b, group: group).stayJoined(id: "b") }
-        #expect(try await views.next()?.map(\.id) == ["a", "b"])
+        #expect(try await next(views, "the observer to see b join").map(\.id) == ["a", "b"])
         await #expect(throws: CoordinationError.self) { try await Membership(store: b, group: group).join(id: "a") }
 
         try await backend.expire(a)
-        #expect(try await views.next()?.map(\.id) == ["b"], "a member whose session expired leaves")
+        #expect(try await next(views, "the observer to see a's session end").map(\.id) == ["b"], "a member whose session expired leaves")
         try await backend.expire(b)
-        var rejoined = false
-        while !rejoined, let view = try await views.next() {
-            rejoined = view.map(\.id) == ["b"]
-        }
-        #expect(rejoined, "stayJoined joins again on the new session")
+        // Ends in a named failure if stayJoined never joins again on the new session.
+        _ = try await nextMatching(views, "stayJoined to join again on b's new session") { $0.map(\.id) == ["b"] }
         #expect(try await observer.members().first?.metadata == [])
         staying.cancel()
-        _ = try? await staying.value
-        #expect(try await views.next() == [], "cancelling stayJoined leaves")
+        _ = try await outcome(of: staying, "the cancelled stayJoined to end")
+        #expect(try await next(views, "the observer to see b leave") == [], "cancelling stayJoined leaves")
     }
 
     /// A closed handle ends the membership (its session goes) and the leadership: both say so,
@@ -150,8 +145,8 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let store = try await handles.open()
         let observer = Membership(store: try await handles.open(), group: try Key("/crew"))
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let staying = Task { try await Membership(store: store, group: try Key("/crew")).stayJoined(id: "m") }
         let (elected, electedSignal) = AsyncStream<Void>.makeStream()
         let leading = Task {
@@ -160,13 +155,12 @@ import Testing
                 try await Task.sleep(for: .seconds(3600))
             }
         }
-        #expect(try await views.next()?.map(\.id) == ["m"])
-        var electedEvents = elected.makeAsyncIterator()
-        _ = await electedEvents.next()
+        #expect(try await next(views, "the observer to see m join").map(\.id) == ["m"])
+        try await next(elected, "m to lead")
         await store.close()
-        for task in [staying, leading] {
+        for (task, what) in [(staying, "stayJoined to end with the handle"), (leading, "lead to end with the handle")] {
             await #expect {
-                try await task.value
+                try await outcome(of: task, what).get()
             } throws: { error in
                 (error as? CoordinationError)?.code == .unavailable && (error as? CoordinationError)?.message == "the store handle is closed"
             }
@@ -199,19 +193,16 @@ import Testing
 
         let said = Mutex<[UInt8]>([6])
         let b = try await handles.open()
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let staying = Task { try await Membership(store: b, group: group).stayJoined(id: "b", metadata: { said.withLock { $0 } }) }
-        #expect(try await views.next()?.map(\.metadata) == [[6]])
+        #expect(try await next(views, "the observer to see b join").map(\.metadata) == [[6]])
         said.withLock { $0 = [7] }
         try await backend.expire(b)
-        var rejoinedWith: [UInt8]?
-        while rejoinedWith == nil, let view = try await views.next() {
-            rejoinedWith = view.first?.metadata
-        }
+        let rejoinedWith = try await nextMatching(views, "stayJoined to join again on b's new session") { $0.first != nil }.first?.metadata
         #expect(rejoinedWith == [7], "joined again with what it said last")
         staying.cancel()
-        _ = try? await staying.value
+        _ = try await outcome(of: staying, "the cancelled stayJoined to end")
     }
 
     /// A long-lived candidate rides out lost contact while campaigning (a scheduler worker
@@ -238,7 +229,7 @@ import Testing
         #expect(leader?.identityString == "alpha" && leader?.token == token)
         #expect(try await flaky.children(of: path).count == 1, "one candidate entry, none left by the failed tries")
         leading.cancel()
-        _ = try? await leading.value
+        _ = try await outcome(of: leading, "the cancelled lead to end")
     }
 
     /// A second process asking for a live member's id is refused, and leaves that member alone
@@ -249,11 +240,11 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let group = try Key("/workers")
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let first = try await handles.open()
         let staying = Task { try await Membership(store: first, group: group).stayJoined(id: "dup", metadata: [1]) }
-        #expect(try await views.next()?.map(\.id) == ["dup"])
+        #expect(try await next(views, "the observer to see dup join").map(\.id) == ["dup"])
         let joinedAt = try #require(try await observer.members().first?.joinedRevision)
         let second = try await handles.open()
         await #expect(throws: CoordinationError.self) {
@@ -264,15 +255,15 @@ import Testing
         #expect(members.first?.metadata == [1])
         let firstMember = try #require(members.first)
         staying.cancel()
-        _ = try? await staying.value
-        #expect(try await views.next() == [], "cancelling the first member's stayJoined leaves")
+        _ = try await outcome(of: staying, "the cancelled stayJoined to end")
+        #expect(try await next(views, "the observer to see the first dup leave") == [], "cancelling the first member's stayJoined leaves")
         // Nor does leaving with a membership that has ended take a later member under the same id.
         let later = try await Membership(store: second, group: group).join(id: "dup", metadata: [2])
-        #expect(try await views.next()?.map(\.id) == ["dup"])
+        #expect(try await next(views, "the observer to see the later dup join").map(\.id) == ["dup"])
         try await Membership(store: first, group: group).leave(firstMember)
         #expect(try await observer.members().map(\.joinedRevision) == [later.joinedRevision])
         try await Membership(store: second, group: group).leave(later)
-        #expect(try await views.next() == [])
+        #expect(try await next(views, "the observer to see the later dup leave") == [])
     }
 
     /// A member starting on a handle that was out of contact earlier (its session reconnected)
@@ -307,19 +298,19 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let group = try Key("/workers")
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1)
         let staying = Task { try await Membership(store: flaky, group: group).stayJoined(id: "m", metadata: [1]) }
-        #expect(try await views.next()?.map(\.id) == ["m"])
+        #expect(try await next(views, "the observer to see m join").map(\.id) == ["m"])
         // Joined for good: a duplicate id is still refused, and the member stays until cancelled.
         await #expect(throws: CoordinationError.self) {
             try await Membership(store: try await handles.open(), group: group).join(id: "m", metadata: [1])
         }
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         #expect(flaky.failures == 1, "the first join's reply was lost")
-        #expect(try await views.next() == [], "cancelling stayJoined leaves")
+        #expect(try await next(views, "the observer to see m leave") == [], "cancelling stayJoined leaves")
     }
 
     /// A join whose reply was lost, and whose read of the member it then found failed too: it
@@ -331,8 +322,8 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let group = try Key("/workers")
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let flaky = FlakyStore(try await handles.open(), lostCreateReplies: 1, reads: 1)
         let joins = AsyncStream<Member>.makeStream()
         let staying = Task {
@@ -351,10 +342,9 @@ import Testing
         #expect(flaky.failures == 2, "the create's reply and the first read were lost")
         #expect(try await observer.members() == [member], "joined once, as the member it made")
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
-        var left = false
-        while !left, let view = try await views.next() { left = view.isEmpty }
-        #expect(left, "cancelling stayJoined leaves")
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
+        // Ends in a named failure if the member never leaves.
+        _ = try await nextMatching(views, "the observer to see m leave once stayJoined was cancelled") { $0.isEmpty }
     }
 
     /// A cancelled member leaves through a failed delete: one failure left it listed for as long
@@ -365,13 +355,13 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let group = try Key("/workers")
         let observer = Membership(store: try await handles.open(), group: group)
-        var views = observer.watch().makeAsyncIterator()
-        #expect(try await views.next() == [])
+        let views = observer.watch()
+        #expect(try await next(views, "the observer's first view") == [])
         let flaky = FlakyStore(try await handles.open(), deletes: 2)
         let staying = Task { try await Membership(store: flaky, group: group).stayJoined(id: "m", metadata: [1]) }
-        #expect(try await views.next()?.map(\.id) == ["m"])
+        #expect(try await next(views, "the observer to see m join").map(\.id) == ["m"])
         staying.cancel()
-        await #expect(throws: CancellationError.self) { try await staying.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: staying, "the cancelled stayJoined to end").get() }
         #expect(flaky.failures == 2, "the first two deletes failed")
         #expect(try await observer.members() == [], "left, though the handle is still open")
     }
@@ -441,13 +431,13 @@ final class CreateAfterExpiry: ForwardingStore {
         let key = try Key("/config/app")
         let store = try await handles.open()
         let config = ConfigWatch(store: store, key: key, as: Settings.self)
-        var values = config.values().makeAsyncIterator()
-        #expect(try await values.next() == .some(nil))
+        let values = config.values()
+        #expect(try await next(values, "the first value") == nil)
         try await config.publish(Settings(rate: 1, name: "one"))
-        #expect(try await values.next() == Settings(rate: 1, name: "one"))
+        #expect(try await next(values, "the value published") == Settings(rate: 1, name: "one"))
         _ = try await store.set(key, string: "{not json")
         try await config.publish(Settings(rate: 2, name: "two"))
-        #expect(try await values.next() == Settings(rate: 2, name: "two"), "the bad value was skipped")
+        #expect(try await next(values, "the good value published after a bad one") == Settings(rate: 2, name: "two"), "the bad value was skipped")
         #expect(try await config.current() == Settings(rate: 2, name: "two"))
     }
 
@@ -460,7 +450,7 @@ final class CreateAfterExpiry: ForwardingStore {
         try await barrier.raise()
         let waiter = Task { try await Barrier(store: try await handles.open(), key: try Key("/gate")).wait() }
         try await barrier.lower()
-        try await withDeadline("the barrier waiter") { try await waiter.value }
+        try await outcome(of: waiter, "the barrier waiter once the barrier was lowered").get()
 
         var participants: [any CoordinationStore] = []
         for _ in 0..<3 { participants.append(try await handles.open()) }

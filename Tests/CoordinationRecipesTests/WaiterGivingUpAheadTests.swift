@@ -38,7 +38,7 @@ import Testing
         #expect(lastStore.wakeups.current == 0)
 
         middle.cancel()
-        await #expect(throws: CancellationError.self) { try await middle.value }
+        await #expect(throws: CancellationError.self) { try await outcome(of: middle, "the cancelled middle waiter to end").get() }
 
         let first = try await withDeadline("the last waiter to react to the one ahead giving up") {
             try await withThrowingTaskGroup(of: FirstAfterGivingUp?.self) { group in
