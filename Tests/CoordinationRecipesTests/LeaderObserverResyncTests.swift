@@ -16,11 +16,11 @@ import Testing
         let path = try Key("/election")
         let plain = try await handles.open()
         let gappy = ResyncingStore(try await handles.open())
-        let leaders = FollowedStream(LeaderElection(store: gappy, path: path, identity: "o").leaders())
-        #expect(try await leaders.next("the first report") == nil, "no leader yet")
+        let leaders = LeaderElection(store: gappy, path: path, identity: "o").leaders()
+        #expect(try await next(leaders, "the first report") == nil, "no leader yet")
 
         let a = try #require(try await LeaderElection(store: try await handles.open(), path: path, identity: "a").campaign())
-        #expect(try await leaders.next("a to be reported")?.key == a.key)
+        #expect(try await next(leaders, "a to be reported")?.key == a.key)
         let bStore = try await handles.open()
         let campaigning = Task { try await LeaderElection(store: bStore, path: path, identity: "b").campaign() }
         try await waitForEntries(plain, path, count: 2)
@@ -29,14 +29,14 @@ import Testing
         try await a.release()
         let b = try #require(try await outcome(of: campaigning, "b to lead").get())
         gappy.reattach()
-        let seen = try await leaders.next("the leader after the resync")
+        let seen = try await next(leaders, "the leader after the resync")
         #expect(seen?.key == b.key && seen?.identityString == "b" && seen?.token == b.token, "b, not a that resigned in the gap")
 
         gappy.detach()
         try await b.release()
         try await waitForEntries(plain, path, count: 0)
         gappy.reattach()
-        #expect(try await leaders.next("no leader after the second resync") == nil, "b resigned in the gap")
+        #expect(try await next(leaders, "no leader after the second resync") == nil, "b resigned in the gap")
     }
 
     /// A leadership that follows another of the same identity (a restarted process, two workers
@@ -47,20 +47,20 @@ import Testing
         defer { Task { await handles.closeAll() } }
         let path = try Key("/election")
         let plain = try await handles.open()
-        let leaders = FollowedStream(LeaderElection(store: plain, path: path, identity: "o").leaders())
-        #expect(try await leaders.next("the first report") == nil, "no leader yet")
+        let leaders = LeaderElection(store: plain, path: path, identity: "o").leaders()
+        #expect(try await next(leaders, "the first report") == nil, "no leader yet")
 
         let first = try #require(try await LeaderElection(store: try await handles.open(), path: path, identity: "worker").campaign())
-        #expect(try await leaders.next("the first leadership")?.token == first.token)
+        #expect(try await next(leaders, "the first leadership")?.token == first.token)
         let secondStore = try await handles.open()
         let campaigning = Task { try await LeaderElection(store: secondStore, path: path, identity: "worker").campaign() }
         try await waitForEntries(plain, path, count: 2)
         try await first.release()
         let second = try #require(try await outcome(of: campaigning, "the second to lead").get())
-        let seen = try await leaders.next("the second leadership")
+        let seen = try await next(leaders, "the second leadership")
         #expect(seen?.key == second.key && seen?.token == second.token && seen?.identityString == "worker")
         #expect(second.token > first.token)
         try await second.release()
-        #expect(try await leaders.next("no leader") == nil)
+        #expect(try await next(leaders, "no leader") == nil)
     }
 }
