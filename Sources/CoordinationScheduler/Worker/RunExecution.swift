@@ -175,6 +175,8 @@ struct RunExecution: Sendable {
     /// Gives back a claim whose attempt never started: the run goes back to pending at the same
     /// attempt, with no history entry (nothing ran), unless a cancel request came meanwhile, which
     /// ends the run `cancelled`. The run's previous worker is kept, as a pending run's record says.
+    /// The session the claim landed in may end too meanwhile, taking the claim with it: the run is
+    /// given back all the same, fenced by its version (``giveBackHold(_:fence:)``).
     func giveBack(_ claim: Claim, control: RunControl) async {
         await settle(.notStarted(previousWorker: candidate.record.worker), claim: claim, control: control)
     }
@@ -533,28 +535,43 @@ struct RunExecution: Sendable {
         // and may equal our fence. Only our own claim, by its revision, makes the run still ours.
         // Any stop: the first reason is kept, and a removal may follow a shutdown's.
         let mayBeRemoved = control.stops.current != nil
+        let givingBack = if case .notStarted = outcome { true } else { false }
         var backoff = Backoff(first: .milliseconds(10), cap: .seconds(1))
         while true {
+            // The claim's deletion, left out of a give-back whose claim is gone already.
+            var release: [Coordination.Operation] = [.delete(claimKey, ifVersion: nil)]
             do {
-                if mayBeRemoved, try await !claimIsOurs(claim) {
+                if givingBack {
+                    switch try await giveBackHold(claim, fence: control.fence) {
+                    case .claimed: break
+                    case .claimGone: release = []
+                    case .lost:
+                        logger.info(
+                            "give-back refused: the run is no longer ours", metadata: ["job": "\(record.job)", "run": "\(record.run)"])
+                        return nil
+                    }
+                } else if mayBeRemoved, try await !claimIsOurs(claim) {
                     logger.info(
                         "write refused: the run's claim is no longer ours", metadata: ["job": "\(record.job)", "run": "\(record.run)"])
                     return nil
                 }
+                let releasing = release
                 try await history.transact(job: record.job, entries: entries, room: room) {
                     let fence = control.fence
                     let last: Coordination.Operation =
                         if let requeued { .set(runKey, value: try SchedulerJSON.encode(requeued), ifVersion: fence) } else {
                             .delete(runKey, ifVersion: fence)
                         }
-                    return [.check(runKey, version: fence), .delete(claimKey, ifVersion: nil), last]
+                    return [.check(runKey, version: fence)] + releasing + [last]
                 }
                 // The message and metadata are autoclosures: built only when info is logged (not on the claims path's default).
                 logger.info(
                     "\(ended.outcome == .handedBack ? "run handed back" : requeued == nil ? "run ended" : "run ended; it will be retried")",
                     metadata: Self.endMetadata(record, ended: ended, requeued: requeued))
                 return ended.outcome
-            } catch let error as CoordinationError where error.isFenceRefusal(within: 3) {
+            } catch let error as CoordinationError where error.isFenceRefusal(within: 2 + release.count) {
+                // A give-back's claim went with its session as the write was sent: look again.
+                if givingBack, !release.isEmpty, error.failedOperation == 1 { continue }
                 // Refused by the fence. A cancel request also moves the run's version, and so
                 // does a progress report of ours whose reply was lost: if the run is still ours
                 // (same claim), follow it and write again.
@@ -580,10 +597,38 @@ struct RunExecution: Sendable {
                 // still come back (the server ends it somewhat later: ZooKeeper on its next tick,
                 // etcd a keep-alive's trip later), and then our claim lives on, which nobody else
                 // can take over. Given up then, the run sat "running" with nobody at work on it.
-                _ = await waitForUsableSession()
-                guard sessionStillHolds(claim.sessionID) else { return nil }
+                let usable = await waitForUsableSession()
+                // A give-back is fenced by the run's version alone (``giveBackHold(_:fence:)``):
+                // it outlives the session its claim landed in.
+                guard givingBack ? usable : sessionStillHolds(claim.sessionID) else { return nil }
             }
         }
+    }
+
+    /// Whether a claim being given back (``giveBack(_:control:)``) is still ours to give back.
+    enum GiveBackHold: Sendable {
+        /// Our claim is there: the give-back deletes it.
+        case claimed
+        /// Our claim went with the session it landed in, but the run is still as our claim left it.
+        case claimGone
+        /// Someone else's claim is there, or the run moved on.
+        case lost
+    }
+
+    /// A claim is given back because its session was replaced as it was sent, and that session
+    /// too may end before the give-back lands (replaced again), taking the claim with it. The run
+    /// is still ours then while its record is at `fence`, running here at this attempt under the
+    /// claim's registration: nobody can claim it without moving that version. Given up, the run
+    /// sat "running" with nobody at work on it until taken over, recorded `abandoned` (its last
+    /// attempt, with no retry left) although its handler never started.
+    func giveBackHold(_ claim: Claim, fence: Int64) async throws -> GiveBackHold {
+        if let current = try await store.get(claim.claimKey) { return current.createRevision == claim.token ? .claimed : .lost }
+        guard let current = try await store.get(runKey), current.version == fence,
+            let stored = try? current.decoded(RunRecord.self), stored.status == .running, stored.worker == worker,
+            stored.attempt == claim.record.attempt, stored.registration == claim.record.registration,
+            stored.claimVersion == claim.record.claimVersion
+        else { return .lost }
+        return .claimGone
     }
 
     /// When the run record moved past our fence but is still this attempt's (running here at
