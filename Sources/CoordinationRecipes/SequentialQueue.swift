@@ -62,8 +62,9 @@ public struct SequentialQueue: Sendable {
     /// ``join(prefix:value:marker:afterReconnecting:)``, also telling whether a create of the
     /// join may still land: one whose reply was lost and that is not the entry returned (the
     /// server may apply it after a later one, behind the entry, at any time while the session lives).
-    /// - Parameter unresolved: where to note the sessions of such creates, and of those of a join
-    ///   that fails after a lost reply.
+    /// - Parameter unresolved: where to note the sessions of every create whose reply was lost,
+    ///   the one found included: for a caller whose joins share a marker, the entry found may be
+    ///   an earlier join's, and the create still to land.
     func joinTellingUnresolved(
         prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool, noting unresolved: UnresolvedCreates? = nil
     ) async throws -> (entry: Record, unresolved: Bool) {
@@ -86,7 +87,10 @@ public struct SequentialQueue: Sendable {
                     lostReplies += 1
                     // The one found is one of the lost creates; any other may still land.
                     if let mine = try await find(marker: marker) {
-                        if lostReplies > 1 { unresolved?.note(lostIn) }
+                        // Noted even after one lost reply: with a marker the caller's joins share,
+                        // the one found may be an entry an earlier join left (given up out of
+                        // contact, in a session the server kept), this create still to land.
+                        unresolved?.note(lostIn)
                         return (mine, lostReplies > 1)
                     }
                 }

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// The sessions in which creates of a caller's joins may still land (their replies lost, and
-/// not the entries the joins returned), noted for a caller whose joins all carry one marker
+/// The sessions in which creates of a caller's joins may still land (their replies lost; even
+/// one whose join found an entry of the marker, which may be an earlier join's), noted for a
+/// caller whose joins all carry one marker
 /// (``LeaderElection/lead(_:)``): it can only have them removed as they appear once no join
 /// carries the marker any more.
 final class UnresolvedCreates: Sendable {
