@@ -356,7 +356,9 @@ public struct LockLease: Sendable, Hashable {
     /// back in the session, if the server kept it (see
     /// ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)``; not for a lease of
     /// ``LeaderElection/lead(_:)``, which removes its entries itself).
-    /// - Throws: a failure that will not pass (refused permission, a closed handle): nothing was retried.
+    /// - Throws: a failure that will not pass (refused permission, a closed handle), once met
+    ///   (failures before it that may pass were retried): retrying it would change nothing. Not a
+    ///   session that expired or was replaced: its entry went with it.
     public func release() async throws {
         let queue = SequentialQueue(store: store, path: key.parent ?? .root)
         if lateEntriesMayLand { queue.removeLateEntries(of: key, session: sessionID) }
@@ -367,7 +369,7 @@ public struct LockLease: Sendable, Hashable {
         case .failed(let error): throw error
         case .sessionMayBeGone:
             guard removedAfterReconnecting else { return }
-            await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID, removal)
+            StoreFailure.retryingOnceBackInSession(in: store, by: sessionID, removal)
         }
     }
 

@@ -65,6 +65,17 @@ package enum StoreFailure {
         in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
     ) async {
         if await retryingWhileHeld(in: store, by: sessionID, removal) { return }
+        retryingOnceBackInSession(in: store, by: sessionID, removal)
+    }
+
+    /// The second half of ``retryingUntilSessionEnds(in:by:_:)``, for a caller whose own retries
+    /// (``retrying(in:by:_:)``) stopped because the session may be gone: the removal is made
+    /// again each time contact comes back in session `sessionID`, until it is done or the session
+    /// ends, in a task of its own. Not the first half again: one more request to a server out of
+    /// contact had the caller wait out its time-out for nothing.
+    package static func retryingOnceBackInSession(
+        in store: any CoordinationStore, by sessionID: String, _ removal: @escaping @Sendable () async throws -> Void
+    ) {
         Task {
             for await event in store.sessionEvents() {
                 guard event.sessionID == sessionID else { return }
