@@ -147,10 +147,11 @@ enum HeldCommand {
 
     /// Releases `lease` through the recipe's own release, which removes the join's late-landing
     /// entries with the lease's (a create whose reply was lost, landing behind it: left there, it
-    /// blocked everyone queued after it for as long as coord's session lived). Failed deletes are
-    /// retried while the session may live and once contact is back in it, as `withLock` does.
+    /// blocked everyone queued after it for as long as coord's session lived). It retries failed
+    /// deletes itself while the session may live and once contact is back in it; a failure that
+    /// will not pass (refused permission) changes nothing tried again.
     static func release(_ lease: LockLease, in store: any CoordinationStore) async {
-        await StoreFailure.retryingUntilSessionEnds(in: store, by: lease.sessionID) { try await lease.release() }
+        try? await lease.release()
     }
 
     /// A name given on the command line as a key: an absolute key as it is, a plain name under

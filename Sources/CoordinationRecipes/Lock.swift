@@ -90,31 +90,17 @@ struct QueueAcquirer: Sendable {
             throw RecipeError.notAcquired("\(what) was not acquired within \(DurationText.format(timeout ?? .zero))")
         }
         // Released whatever happens, through store errors too: a lease left behind would block
-        // every other contender for as long as this process lives.
+        // every other contender for as long as this process lives. The release retries what may
+        // pass itself (``LockLease/release()``); a failure that will not pass changes nothing
+        // tried again, and the body's own outcome is what the caller hears of.
         do {
             let result = try await SessionGuard.run(store: store, sessionID: lease.sessionID) { try await body(lease) }
-            await release(lease, afterReconnecting: marker == nil)
+            try? await lease.release()
             return result
         } catch {
-            await release(lease, afterReconnecting: marker == nil)
+            try? await lease.release()
             throw error
         }
-    }
-
-    /// Removes `lease`'s entry and the join's late-landing ones (see
-    /// ``SequentialQueue/leaveWithLateEntries(_:)``), through store errors as
-    /// ``SequentialQueue/leaveSurely(_:session:afterReconnecting:)`` removes one entry.
-    /// Entries of the join landing later still are removed as they appear, when they may (see
-    /// ``LockLease/release()``).
-    private func release(_ lease: LockLease, afterReconnecting: Bool) async {
-        let queue = queue
-        let removal: @Sendable () async throws -> Void = { try await queue.leaveWithLateEntries(lease.key) }
-        if lease.lateEntriesMayLand { queue.removeLateEntries(of: lease.key, session: lease.sessionID) }
-        guard afterReconnecting else {
-            await StoreFailure.retryingWhileHeld(in: store, by: lease.sessionID, removal)
-            return
-        }
-        await StoreFailure.retryingUntilSessionEnds(in: store, by: lease.sessionID, removal)
     }
 
     /// Runs `wait` until it returns (`true`) or `deadline` passes (`false`, `wait` cancelled).
