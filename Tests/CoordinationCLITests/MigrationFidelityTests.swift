@@ -89,8 +89,9 @@ struct MigrationFidelityTests {
             let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
             let task = Task { try await migration.follow { continuation.yield($0) } }
             defer { task.cancel() }
-            var iterator = reports.makeAsyncIterator()
-            while let progress = await iterator.next(), !(progress.phase == .following && progress.phaseEnded) {}
+            try await withDeadline("the follow's first copy to end") {
+                for await progress in reports where progress.phase == .following && progress.phaseEnded { return }
+            }
 
             #expect(try await target.get(Self.key("/g/early"))?.value == [1])
             #expect(try await target.get(late)?.value == [0xC0, 0xFF, 0xEE], "written before the watch: in its snapshot")
