@@ -17,15 +17,7 @@ import Testing
         let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
         let release = Signal()
-        let holds = Shared(0)
-        // The first run of a job returns at once; the next ones wait for `release`.
-        let hold: JobHandler = { _ in
-            if holds.withLock({ count in
-                count += 1
-                return count
-            }) > 1 { await release.wait() }
-            return RunOutput()
-        }
+        let hold = firstReturnsThenWaits(for: release)
         try await cluster.startWorker(
             "w0", finishedJobRetention: .seconds(10), handlers: ["noop": { _ in RunOutput() }, "hold": hold])
         let client = try await cluster.client()

@@ -17,15 +17,7 @@ import Testing
         let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
         let release = Signal()
-        let holds = Shared(0)
-        // The first run returns at once; the next one waits for `release`.
-        let hold: JobHandler = { _ in
-            if holds.withLock({ count in
-                count += 1
-                return count
-            }) > 1 { await release.wait() }
-            return RunOutput()
-        }
+        let hold = firstReturnsThenWaits(for: release)
         try await cluster.startWorker("w0", finishedJobRetention: .seconds(4), handlers: ["noop": { _ in RunOutput() }, "hold": hold])
         let client = try await cluster.client()
         let store = try await cluster.open()

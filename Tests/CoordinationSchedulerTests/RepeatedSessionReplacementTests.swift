@@ -16,10 +16,7 @@ import Testing
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let attempts = Shared<[Int]>([])
-        let handler: JobHandler = { context in
-            attempts.withLock { $0.append(context.attempt) }
-            return RunOutput(message: "done")
-        }
+        let handler = recordingAttempts(attempts)
         let layout = cluster.layout
         let sessions = Shared<[String]>([])
         try await cluster.startWorker("w", handlers: ["work": handler]) { base in

@@ -17,10 +17,7 @@ import Testing
         let cluster = try TestCluster(backend, test: #function)
         defer { Task { await cluster.shutdown() } }
         let attempts = Shared<[Int]>([])
-        let handler: JobHandler = { context in
-            attempts.withLock { $0.append(context.attempt) }
-            return RunOutput(message: "done")
-        }
+        let handler = recordingAttempts(attempts)
         let layout = cluster.layout
         let replaced = Shared<Bool>(false)
         let store = Shared<ClaimInTheNextSessionStore?>(nil)

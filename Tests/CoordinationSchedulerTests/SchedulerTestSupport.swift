@@ -318,6 +318,27 @@ func countingHandler(_ calls: Shared<[String: Int]>) -> JobHandler {
     }
 }
 
+/// A handler whose first call returns at once and whose later calls wait for `release`: a job
+/// that finishes once, then has a run that stays running.
+func firstReturnsThenWaits(for release: Signal) -> JobHandler {
+    let calls = Shared(0)
+    return { _ in
+        if calls.withLock({ count in
+            count += 1
+            return count
+        }) > 1 { await release.wait() }
+        return RunOutput()
+    }
+}
+
+/// A handler that succeeds at once, noting the attempt of each call.
+func recordingAttempts(_ attempts: Shared<[Int]>) -> JobHandler {
+    { context in
+        attempts.withLock { $0.append(context.attempt) }
+        return RunOutput(message: "done")
+    }
+}
+
 /// Returns once the calling task is cancelled.
 func untilCancelled() async {
     let (stream, continuation) = AsyncStream<Never>.makeStream()
