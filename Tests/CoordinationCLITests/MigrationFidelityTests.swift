@@ -89,9 +89,7 @@ struct MigrationFidelityTests {
             let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
             let task = Task { try await migration.follow { continuation.yield($0) } }
             defer { task.cancel() }
-            try await withDeadline("the follow's first copy to end") {
-                for await progress in reports where progress.phase == .following && progress.phaseEnded { return }
-            }
+            try await FollowProgressWaits.firstCopyEnded(reports)
 
             #expect(try await target.get(Self.key("/g/early"))?.value == [1])
             #expect(try await target.get(late)?.value == [0xC0, 0xFF, 0xEE], "written before the watch: in its snapshot")

@@ -43,8 +43,7 @@ struct MigrationFollowReplacementTests {
             let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
             let task = Task { try await migration.follow { continuation.yield($0) } }
             defer { task.cancel() }
-            var iterator = reports.makeAsyncIterator()
-            while let progress = await iterator.next(), !(progress.phase == .following && progress.phaseEnded) {}
+            try await FollowProgressWaits.firstCopyEnded(reports)
             #expect(try await Self.contents(target) == Self.contents(source))
 
             let k = Self.key("/r/k")
@@ -67,7 +66,7 @@ struct MigrationFollowReplacementTests {
             // Events are applied in order: once this later key is on the target, so is every change before it.
             let marker = Self.key("/r/marker")
             _ = try await source.create(marker, value: [2])
-            while await iterator.next() != nil, try await target.get(marker) == nil {}
+            try await FollowProgressWaits.followed(reports, until: "the marker to be mirrored") { try await target.get(marker) != nil }
 
             #expect(try await target.get(k) == nil, "the persistent copy of a key the source now holds as a session's key")
             #expect(try await target.get(p) == nil)

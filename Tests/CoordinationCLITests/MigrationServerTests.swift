@@ -236,8 +236,7 @@ struct MigrationServerTests {
             let migration = Self.migration(source, target)
             let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
             let task = Task { try await migration.follow { continuation.yield($0) } }
-            var iterator = reports.makeAsyncIterator()
-            while let progress = await iterator.next(), !(progress.phase == .following && progress.phaseEnded) {}
+            try await FollowProgressWaits.firstCopyEnded(reports)
             #expect(try await Self.contents(target) == Self.contents(source))
 
             _ = try await source.set(Self.key("/m/k1"), value: Array(repeating: 0xAB, count: 5000))
@@ -246,8 +245,8 @@ struct MigrationServerTests {
             for _ in 0..<3 { _ = try await source.create(Self.key("/m/q/job-"), value: [], mode: .sequential) }
             _ = try await source.create(Self.key("/m/eph"), value: [], mode: .ephemeral)
             // Each report follows an applied event; stop once the target shows every change.
-            while let progress = await iterator.next() {
-                if progress.phase == .following, try await Self.contents(target) == Self.contents(source) { break }
+            try await FollowProgressWaits.followed(reports, until: "the target to show every change") {
+                try await Self.contents(target) == Self.contents(source)
             }
             task.cancel()
             let followed = try await task.value

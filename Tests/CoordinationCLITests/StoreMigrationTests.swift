@@ -231,8 +231,7 @@ struct StoreMigrationTests {
             let migration = Self.migration(source, target, prefix: Self.key("/f"))
             let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
             let task = Task { try await migration.follow { continuation.yield($0) } }
-            var iterator = reports.makeAsyncIterator()
-            while let progress = await iterator.next(), !(progress.phase == .following && progress.phaseEnded) {}
+            try await FollowProgressWaits.firstCopyEnded(reports)
             #expect(try await target.get(Self.key("/f/old"))?.value == [1])
 
             _ = try await source.set(Self.key("/f/old"), value: [3])
@@ -240,10 +239,8 @@ struct StoreMigrationTests {
             try await source.delete(Self.key("/f/gone"))
             _ = try await source.create(Self.key("/f/session"), value: [], mode: .ephemeral)
             // Wait until the target shows every change (the watch may coalesce events).
-            while let progress = await iterator.next() {
-                if progress.phase == .following, try await Self.contents(target, under: Self.key("/f")) == Self.contents(source, under: Self.key("/f")) {
-                    break
-                }
+            try await FollowProgressWaits.followed(reports, until: "the target to show every change") {
+                try await Self.contents(target, under: Self.key("/f")) == Self.contents(source, under: Self.key("/f"))
             }
             task.cancel()
             let report = try await task.value
