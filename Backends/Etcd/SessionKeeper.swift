@@ -78,8 +78,10 @@ final class SessionKeeper: @unchecked Sendable {
     }
 
     /// Why no new lease can be had, while etcd refuses the credentials the grant needs (a
-    /// password changed, a user removed): `unauthenticated` or `permissionDenied`. `nil` once a
-    /// lease is granted again, and while no grant was refused for its credentials.
+    /// password changed, a user removed): `unauthenticated` or `permissionDenied`, when the
+    /// latest grant was refused so. `nil` once a lease is granted again, once a grant fails for
+    /// another reason (etcd out of reach: whether it still refuses is not known), and while no
+    /// grant was refused for its credentials.
     var grantRefusal: CoordinationError? {
         condition.lock()
         defer { condition.unlock() }
@@ -187,7 +189,11 @@ final class SessionKeeper: @unchecked Sendable {
                             setGrantRefusal(nil)
                         } catch {
                             gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
-                            if error.code == .unauthenticated || error.code == .permissionDenied { setGrantRefusal(error) }
+                            // The latest try says why no lease can be had: a refusal kept past a try
+                            // that failed otherwise (etcd out of reach) blamed a login that may have
+                            // been set right meanwhile, and ephemeral writes failed at once for it.
+                            let refused = error.code == .unauthenticated || error.code == .permissionDenied
+                            setGrantRefusal(refused ? error : nil)
                             input = .grantFailed
                         }
                     }
