@@ -144,7 +144,8 @@ struct QueueAcquirer: Sendable {
     /// whose create lands late (its reply lost) is one of the acquisition's own strays, removed
     /// as they are, rather than an orphan ahead of everyone. A join that fails with its outcome
     /// unknown ends the acquisition: when the marker is the acquisition's own
-    /// (`afterReconnecting`), what it may have made is removed after reconnecting too.
+    /// (`afterReconnecting`), what it may have made is removed after reconnecting too, and what
+    /// lands later as it appears.
     ///
     /// - Returns: also whether a create of the join may still land (see
     ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:)``).

@@ -45,7 +45,8 @@ public struct SequentialQueue: Sendable {
     /// contender did create is found again instead of being left behind as an orphan that would
     /// block everyone. When the search itself fails, or the join is cancelled after such a reply,
     /// any entry with the marker is removed (through store errors, while the session that may
-    /// hold it may live) before the error is thrown.
+    /// hold it may live) before the error is thrown; with `afterReconnecting`, so is every entry
+    /// of the marker that lands later, as it appears, until the session ends.
     /// - Parameters:
     ///   - marker: the marker to put in the name; a contender that joins again keeps its own, so
     ///     that a create of an earlier join landing late is known as its own too.
@@ -62,13 +63,19 @@ public struct SequentialQueue: Sendable {
     /// ``join(prefix:value:marker:afterReconnecting:)``, also telling whether a create of the
     /// join may still land: one whose reply was lost and that is not the entry returned (the
     /// server may apply it after a later one, behind the entry, at any time while the session lives).
+    ///
+    /// A join that fails after a lost reply, with `afterReconnecting` (no later join carries the
+    /// marker), also has the entries of the marker removed as they appear until the session ends
+    /// (``removeLateEntries(stem:session:)``): the removal before it throws cannot see a create
+    /// that lands after it.
     /// - Parameter unresolved: where to note the sessions of every create whose reply was lost,
     ///   the one found included: for a caller whose joins share a marker, the entry found may be
     ///   an earlier join's, and the create still to land.
     func joinTellingUnresolved(
         prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool, noting unresolved: UnresolvedCreates? = nil
     ) async throws -> (entry: Record, unresolved: Bool) {
-        let key = try path.child(Self.stem(prefix: prefix, marker: marker))
+        let stem = Self.stem(prefix: prefix, marker: marker)
+        let key = try path.child(stem)
         // The session an entry of unknown outcome would belong to, once there is one.
         var unsureIn: String?
         // The sessions of every lost create, which may still land unless found.
@@ -97,6 +104,10 @@ public struct SequentialQueue: Sendable {
             }
         } catch {
             unresolved?.note(lostIn)
+            // Started first: a create landing while the removal below waits is removed too.
+            if afterReconnecting {
+                for session in lostIn { removeLateEntries(stem: stem, session: session) }
+            }
             if let unsureIn { await leaveSurely(marker: marker, session: unsureIn, afterReconnecting: afterReconnecting) }
             throw error
         }
