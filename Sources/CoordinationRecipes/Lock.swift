@@ -74,7 +74,7 @@ struct QueueAcquirer: Sendable {
     ///   join, looking for an entry of its marker after a lost reply, could take one for its
     ///   own, and the removal would then take an entry that holds the lock.
     /// - Parameter unresolved: where to note the sessions of creates of its joins that may land
-    ///   after it (see ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:)``):
+    ///   after it (see ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:afterEarlierJoins:)``):
     ///   with a marker of the caller's, only the caller knows when they may be removed as they appear.
     func acquire(
         timeout: Duration?, value: [UInt8], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil
@@ -147,18 +147,26 @@ struct QueueAcquirer: Sendable {
     /// (`afterReconnecting`), what it may have made is removed after reconnecting too, and what
     /// lands later as it appears.
     ///
+    /// - Parameter earlierJoins: whether this acquisition joined before: an entry of its marker
+    ///   that a join's search finds may then be one an earlier join left (see
+    ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:afterEarlierJoins:)``).
     /// - Returns: also whether a create of the join may still land (see
-    ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:)``).
+    ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:afterEarlierJoins:)``).
     private func join(
-        value: [UInt8], marker: String, afterReconnecting: Bool, noting noted: UnresolvedCreates?
+        value: [UInt8], marker: String, afterReconnecting: Bool, noting noted: UnresolvedCreates?, afterEarlierJoins earlierJoins: Bool
     ) async throws -> (Record, String, Bool) {
+        var earlierJoins = earlierJoins
         while true {
             try Task.checkCancellation()
             let before = store.session.sessionID
             let (entry, unresolved) = try await queue.joinTellingUnresolved(
-                prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
+                prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted,
+                afterEarlierJoins: earlierJoins)
             let after = store.session.sessionID
             if after == before { return (entry, before, unresolved) }
+            // The removal below may give up out of contact, the entry kept with the session: the
+            // next join's search could find it.
+            earlierJoins = true
             logger.debug("session changed while queueing; queueing again", metadata: ["queue": "\(queue.path)"])
             // Gone already if it was the old session's; otherwise it is the new one's to remove.
             // Not after reconnecting: the next join, carrying the same marker, could take it for
@@ -177,7 +185,7 @@ struct QueueAcquirer: Sendable {
         let marker = marker ?? SequentialQueue.marker()
         var deadline: ContinuousClock.Instant?
         var (entry, sessionID, unresolved) = try await join(
-            value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
+            value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted, afterEarlierJoins: false)
         // Whether a create of this acquisition's joins may land once it has ended: then removed
         // as it appears, with this acquisition's own marker only (a later join may carry the caller's).
         var lateEntriesMayLand: Bool { unresolved && afterReconnecting }
@@ -191,7 +199,8 @@ struct QueueAcquirer: Sendable {
                 guard let position = entries.firstIndex(of: entry.key.name) else {
                     // Our entry vanished (its session expired while we waited): queue again.
                     logger.debug("queue entry vanished; queueing again", metadata: ["queue": "\(queue.path)"])
-                    let joined = try await join(value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted)
+                    let joined = try await join(
+                        value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted, afterEarlierJoins: true)
                     (entry, sessionID) = (joined.0, joined.1)
                     unresolved = unresolved || joined.2
                     continue

@@ -62,17 +62,23 @@ public struct SequentialQueue: Sendable {
 
     /// ``join(prefix:value:marker:afterReconnecting:)``, also telling whether a create of the
     /// join may still land: one whose reply was lost and that is not the entry returned (the
-    /// server may apply it after a later one, behind the entry, at any time while the session lives).
+    /// server may apply it after a later one, behind the entry, at any time while the session
+    /// lives), or that is, when the entry found may be an earlier join's.
     ///
     /// A join that fails after a lost reply, with `afterReconnecting` (no later join carries the
     /// marker), also has the entries of the marker removed as they appear until the session ends
     /// (``removeLateEntries(stem:session:)``): the removal before it throws cannot see a create
     /// that lands after it.
-    /// - Parameter unresolved: where to note the sessions of every create whose reply was lost,
-    ///   the one found included: for a caller whose joins share a marker, the entry found may be
-    ///   an earlier join's, and the create still to land.
+    /// - Parameters:
+    ///   - unresolved: where to note the sessions of every create whose reply was lost, the one
+    ///     found included: for a caller whose joins share a marker, the entry found may be an
+    ///     earlier join's, and the create still to land.
+    ///   - earlierJoins: whether an earlier join with `marker` may have left an entry (its removal
+    ///     given up out of contact, in a session the server kept): the entry found after a lost
+    ///     reply may then be that one, the create still to land.
     func joinTellingUnresolved(
-        prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool, noting unresolved: UnresolvedCreates? = nil
+        prefix: String, value: [UInt8], marker: String, afterReconnecting: Bool, noting unresolved: UnresolvedCreates? = nil,
+        afterEarlierJoins earlierJoins: Bool = false
     ) async throws -> (entry: Record, unresolved: Bool) {
         let stem = Self.stem(prefix: prefix, marker: marker)
         let key = try path.child(stem)
@@ -98,7 +104,7 @@ public struct SequentialQueue: Sendable {
                         // the one found may be an entry an earlier join left (given up out of
                         // contact, in a session the server kept), this create still to land.
                         unresolved?.note(lostIn)
-                        return (mine, lostReplies > 1)
+                        return (mine, lostReplies > 1 || earlierJoins)
                     }
                 }
             }
