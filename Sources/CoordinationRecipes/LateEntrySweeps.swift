@@ -26,31 +26,56 @@ final class LateEntrySweeps: Sendable {
     private struct Sweep {
         /// Held so that the handle's identity is not reused by another while the sweep runs.
         let store: any CoordinationStore
-        var stems: Set<String>
+        /// Each stem, with the count of additions when it was added.
+        var stems: [String: Int]
+        /// Stems added so far (the clock of ``stems``).
+        var additions = 0
+        /// The additions the sweep had when it last looked at the queue (an event of its watch).
+        var looked = 0
     }
 
     private let sweeps = Mutex<[Owner: Sweep]>([:])
 
     /// Adds `stem` to `owner`'s sweep. Returns `true` when there was none: the caller starts it
-    /// (reading its stems with ``stems(of:)``) and ends it with ``end(_:)``.
+    /// (reading its stems with ``stems(of:)`` each time it looks at the queue) and ends it with
+    /// ``end(_:)``, running it again while that says a fresh one took its place.
     func add(_ stem: String, to owner: Owner, store: any CoordinationStore) -> Bool {
         sweeps.withLock { sweeps in
             if sweeps[owner] != nil {
-                sweeps[owner]!.stems.insert(stem)
+                sweeps[owner]!.additions += 1
+                sweeps[owner]!.stems[stem] = sweeps[owner]!.stems[stem] ?? sweeps[owner]!.additions
                 return false
             }
-            sweeps[owner] = Sweep(store: store, stems: [stem])
+            sweeps[owner] = Sweep(store: store, stems: [stem: 0])
             return true
         }
     }
 
-    /// The stems `owner`'s sweep removes now.
+    /// The stems `owner`'s sweep removes now, read as it looks at the queue: from then on it has
+    /// looked for each of them.
     func stems(of owner: Owner) -> Set<String> {
-        sweeps.withLock { $0[owner]?.stems ?? [] }
+        sweeps.withLock { sweeps in
+            guard let sweep = sweeps[owner] else { return [] }
+            sweeps[owner]!.looked = sweep.additions
+            return Set(sweep.stems.keys)
+        }
     }
 
-    /// Forgets `owner`'s sweep, once its task has ended: a later join in need of one starts it again.
-    func end(_ owner: Owner) {
-        _ = sweeps.withLock { $0.removeValue(forKey: owner) }
+    /// Ends `owner`'s sweep, once its task has ended: a later join in need of one starts it
+    /// again. Stems added after it last looked at the queue (just as it ended, on a failure that
+    /// will not pass, or the handle closing) got nothing of it but the one listing their
+    /// adders made: a create of theirs landing later stayed in line for nobody while the
+    /// session lived. They go to a fresh sweep, which looks for them as it starts.
+    /// - Returns: `true` when there is such a sweep: the caller runs it, as the one that ended.
+    func end(_ owner: Owner) -> Bool {
+        sweeps.withLock { sweeps in
+            guard let sweep = sweeps.removeValue(forKey: owner) else { return false }
+            let unseen = sweep.stems.filter { $0.value > sweep.looked }
+            if unseen.isEmpty { return false }
+            // Counted as added before the fresh sweep began: handed on once, not again and again
+            // by fresh sweeps failing the same way before they look.
+            sweeps[owner] = Sweep(store: sweep.store, stems: unseen.mapValues { _ in 0 })
+            return true
+        }
     }
 }

@@ -174,7 +174,9 @@ public struct SequentialQueue: Sendable {
     /// One sweep (a task and a watch) per handle, queue and session does it for every stem
     /// given, so a session that loses many replies does not gather a sweep per join. A stem
     /// added to a running sweep is also looked for once in a listing: its sweep may have seen an
-    /// entry of it land before it was added.
+    /// entry of it land before it was added. A stem added to a sweep that ends (on a failure
+    /// that will not pass) before looking at the queue again goes to a fresh sweep (see
+    /// ``LateEntrySweeps/end(_:)``).
     func removeLateEntries(stem: String, session sessionID: String) {
         let queue = self
         guard let owner = LateEntrySweeps.Owner(store: store, path: path, sessionID: sessionID) else {
@@ -193,8 +195,9 @@ public struct SequentialQueue: Sendable {
             return
         }
         Task {
-            await queue.sweep(session: sessionID) { LateEntrySweeps.shared.stems(of: owner) }
-            LateEntrySweeps.shared.end(owner)
+            repeat {
+                await queue.sweep(session: sessionID) { LateEntrySweeps.shared.stems(of: owner) }
+            } while LateEntrySweeps.shared.end(owner)
         }
     }
 
@@ -219,14 +222,15 @@ public struct SequentialQueue: Sendable {
         while !Task.isCancelled {
             do {
                 for try await event in store.watch(path, scope: .children) {
+                    // Read at every event, even one with nothing to remove: the sweep has looked
+                    // for these stems from now on (see ``LateEntrySweeps/end(_:)``).
+                    let removed = stems()
                     let names: [String] =
                         switch event {
                         case .snapshot(let records): records.filter { $0.key.parent == path }.map(\.key.name)
                         case .put(let record) where record.key.parent == path: [record.key.name]
                         case .put, .delete: []
                         }
-                    if names.isEmpty { continue }
-                    let removed = stems()
                     for name in names where removed.contains(String(Self.stem(of: name))) { try await leave(try path.child(name)) }
                 }
                 return
