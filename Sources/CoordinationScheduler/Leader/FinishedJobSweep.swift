@@ -11,7 +11,14 @@ import Logging
 /// newest entry's `finishedAt`, read once per job record the view shows (``JobRecordRevision``:
 /// a job triggered again, or removed and added again under its id, has finished anew). The removal is one transaction that deletes the
 /// job's key (its runs live beneath it) at the version the sweep saw and without `recursive`,
-/// so a job triggered again meanwhile (a new run, a new state in its record) is left alone. Each pass
+/// so a job triggered again meanwhile (a new run, a new state in its record) is left alone. A job
+/// removed and added again under its id starts over at that version, which the transaction cannot
+/// tell apart (its checks are of versions): the record is read just before, after the history's
+/// entries, and a creation other than the one the view saw is left alone. One made between that
+/// read and the transaction has a history made again, where the deletion of the finished job's
+/// entries (it has one at least) fails, unless the new job has written as many entries by then
+/// (sequential names start over with their folder): closing that too takes a check the stores'
+/// transactions cannot make (of a key's creation). Each pass
 /// reads and removes a bounded number of jobs, so a large backlog never keeps the leader from its
 /// fire times for long.
 struct FinishedJobSweep {
@@ -83,7 +90,7 @@ struct FinishedJobSweep {
             for (id, read) in finishedAt.sorted(by: { $0.value.date < $1.value.date }).prefix(finished.count - limit) { due[id] = read.date }
         }
         let chosen = due.sorted(by: { $0.value < $1.value }).prefix(Self.removalsPerPass).compactMap { job in
-            finished[job.key].map { (id: job.key, stateVersion: $0.version) }
+            finished[job.key].map { (id: job.key, record: $0) }
         }
         let gone = await remove(chosen)
         for (id, _) in chosen {
@@ -118,18 +125,19 @@ struct FinishedJobSweep {
     /// removed. Watchers then see a few bursts of changes rather than one per job: on ZooKeeper
     /// each burst makes every worker re-list the buckets it changed once. A transaction that
     /// fails (a job triggered again meanwhile) is retried job by job.
-    private func remove(_ jobs: [(id: String, stateVersion: Int64)]) async -> Set<String> {
+    private func remove(_ jobs: [(id: String, record: JobRecordRevision)]) async -> Set<String> {
         var removed: Set<String> = []
-        var batch: [(id: String, stateVersion: Int64)] = []
+        var batch: [(id: String, record: JobRecordRevision)] = []
         var operations: [Coordination.Operation] = []
         func flush() async {
             guard !batch.isEmpty else { return }
             do {
+                for job in batch { try await requireRecord(job.record, of: job.id) }
                 _ = try await store.transaction(operations)
                 for job in batch { removed.insert(job.id) }
                 logger.info("finished one-shot jobs removed", metadata: ["jobs": "\(batch.map(\.id))", "limit": "\(limit.map(String.init) ?? "none")"])
             } catch {
-                for job in batch where await remove(job.id, stateVersion: job.stateVersion) { removed.insert(job.id) }
+                for job in batch where await remove(job.id, record: job.record) { removed.insert(job.id) }
             }
             batch = []
             operations = []
@@ -139,13 +147,13 @@ struct FinishedJobSweep {
             do {
                 let history = try layout.history(of: job.id)
                 let entries = try await store.children(of: history).sorted()
-                own = try entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: job.id, stateVersion: job.stateVersion)
+                own = try entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: job.id, stateVersion: job.record.version)
             } catch {
                 logger.debug("cannot read a finished job's history", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 continue
             }
             guard own.count <= CoordinationLimits.maxTransactionOperations else {
-                if await remove(job.id, stateVersion: job.stateVersion) { removed.insert(job.id) }
+                if await remove(job.id, record: job.record) { removed.insert(job.id) }
                 continue
             }
             if operations.count + own.count > CoordinationLimits.maxTransactionOperations { await flush() }
@@ -166,12 +174,26 @@ struct FinishedJobSweep {
         ]
     }
 
-    /// Removes the job (with no run left beneath it) and its history, unless it changed; returns
-    /// whether it did.
-    private func remove(_ id: String, stateVersion: Int64) async -> Bool {
+    /// Throws `versionConflict` unless the job's key holds `record`: the same creation of it, at the
+    /// same version. A job removed and added again under its id is at the version it started at,
+    /// which a deletion at the version the view saw would take for the finished one.
+    private func requireRecord(_ record: JobRecordRevision, of id: String) async throws {
+        let key = try layout.job(id)
+        guard let stored = try await store.get(key), stored.createRevision == record.createRevision, stored.version == record.version else {
+            throw CoordinationError(.versionConflict, "job \(id) changed or was added again since the sweep's view saw it", key: key)
+        }
+    }
+
+    /// Removes the job (with no run left beneath it) and its history, unless it changed or is
+    /// another creation of its key than `record`'s; returns whether it did.
+    private func remove(_ id: String, record: JobRecordRevision) async -> Bool {
+        let stateVersion = record.version
         do {
             let history = try layout.history(of: id)
             var entries = try await store.children(of: history).sorted()
+            // After the read of the entries, whose deletions (a finished job has one at least)
+            // then fail on a history that was removed and made again since.
+            try await requireRecord(record, of: id)
             let unchanged = Coordination.Operation.check(try layout.job(id), version: stateVersion)
             // The oldest entries first when there are more than one transaction holds.
             while entries.count > Self.entriesPerTransaction {
