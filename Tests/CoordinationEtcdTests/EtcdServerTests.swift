@@ -212,6 +212,8 @@ struct EtcdServerTests {
             let key = try Key("/k")
             _ = try await store.create(key, value: [1], mode: .persistent)
             let pid = try #require(cluster.pid(of: cluster.members[0]))
+            // A read once succeeded here: the port was another process's server, never frozen.
+            try #require(ProcessTable.listens(pid, on: cluster.members[0].clientPort), "the process frozen below is the one serving the store's port")
             await expectFrozenServerTimesOut(store, key: key, freeze: { kill(pid, SIGSTOP) }, thaw: { kill(pid, SIGCONT) })
             await store.close()
         }
@@ -530,6 +532,61 @@ struct EtcdServerTests {
             #expect(missingFile?.code == .invalidConfiguration)
             #expect(missingFile?.message.contains("cacert=") == true, "\(missingFile?.message ?? "")")
         }
+    }
+
+    /// A member that could not bind its client port, because another process's server took it
+    /// between the port's check and the member's start, is not taken for ready although a server
+    /// answers there: the tests would talk to that other server, which they never stop or freeze
+    /// (a SIGSTOPped member once answered a read). The other server here is the shared etcd,
+    /// seen through a relay that holds the port.
+    @Test func aMemberWhosePortAnotherServerTookIsNotTakenForReady() async throws {
+        let relay = try TCPRelay(upstreams: [TestEnvironment.etcdEndpoints[0]]) { false }
+        defer { relay.stop() }
+        let port = try #require(relay.address.split(separator: ":").last.flatMap { Int($0) })
+        let cluster = EtcdCluster(size: 1, basePort: port)
+        defer { cluster.stopAll() }
+        try cluster.start(cluster.members[0])
+        #expect(await EtcdCluster.status(of: cluster.members[0]) != nil, "another server answers on the member's port")
+        let error = await #expect(throws: CoordinationError.self, "the member never served its port") {
+            try await cluster.waitUntilServing()
+        }
+        #expect(error?.message.contains("etcd member m0 exited before serving") == true, "\(error?.message ?? "")")
+    }
+
+    /// Ports claimed by another process (a `swift test` of another checkout) are not claimed
+    /// again until it lets them go: a wait for them ends when it does, or at its deadline.
+    @Test func portsClaimedByAnotherProcessWaitForItsRelease() async throws {
+        // Outside both test ranges: only this test's claims use it.
+        let port = Int.random(in: 40000..<60000)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = ["-n", "\(PortLease.directory)/\(port).lock", "-c", "echo held; read line"]
+        let input = Pipe()
+        let output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let said = await OwnThread.run { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
+        try #require(said == "held\n", "flock holds the port's lock file")
+
+        #expect(PortLease.tryClaim([port]) == nil, "the port is another process's")
+        #expect(PortLease.tryClaim([port, port + 1]) == nil, "a claim takes all its ports or none")
+        let lease = try #require(PortLease.tryClaim([port + 1]), "the next port is nobody's, and not kept by the failed claim")
+        lease.release()
+        await #expect(throws: CoordinationError.self, "the wait gives up at its deadline") {
+            _ = try await PortLease.claim([port], within: .milliseconds(300))
+        }
+        async let waited = PortLease.claim([port, port + 1], within: .seconds(30))
+        try input.fileHandleForWriting.close()  // the holder's `read` ends, and so does its claim
+        let claimed = try await waited
+        #expect(claimed.ports == [port, port + 1])
+        #expect(PortLease.tryClaim([port]) == nil, "the claim holds the port now")
+        claimed.release()
+        // Waiting: the claim given up on above may still take the port for an instant, when freed.
+        let again = try await PortLease.claim([port], within: .seconds(10))
+        #expect(again.ports == [port], "released")
+        again.release()
     }
 
     /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.

@@ -49,6 +49,28 @@ struct ServerFailureTests {
         }
     }
 
+    /// A server that could not bind its client port, because another process's server took it
+    /// between the check before the start and the JVM's bind, is not taken for ready although a
+    /// ZooKeeper answers there: the tests would talk to that other server. The other server here
+    /// is the shared ZooKeeper, seen through a relay that holds the port and refuses connections
+    /// until the JVM is started (so the check before the start finds nothing).
+    @Test func aServerWhosePortAnotherServerTookIsNotTakenForReady() async throws {
+        let relay = try TCPRelay(upstreams: [TestEnvironment.zookeeperHosts[0]]) { false }
+        defer { relay.stop() }
+        relay.cut()
+        let port = try #require(relay.address.split(separator: ":").last.flatMap { Int($0) })
+        let server = try TestServer(id: 1, clientPort: port, tickTime: 1000)
+        try await withTestServers([server]) {
+            try await server.start(waitUntilReady: false)
+            relay.heal()
+            #expect(server.mode() != nil, "another ZooKeeper answers on the server's port")
+            let error = await #expect(throws: CoordinationError.self, "the server never served its port") {
+                try await server.waitUntilServing()
+            }
+            #expect(error?.message.contains("ZooKeeper on port \(port) exited before serving") == true, "\(error?.message ?? "")")
+        }
+    }
+
     /// A 3-node ensemble loses its leader while a writer and a watcher run: they only see
     /// suspended/reconnected (never an expiry), the writer goes on, the watcher converges.
     /// A server that stops answering times a read and a write out with `timeout` (the C client
@@ -60,6 +82,8 @@ struct ServerFailureTests {
             let store = try await ZooKeeperTestEnvironment.openStore(namespace: try Key("/frozen"), hosts: [server.host], sessionTimeout: .seconds(6))
             let key = try Key("/k")
             _ = try await store.create(key, value: [1], mode: .persistent)
+            let pid = try #require(server.pid)
+            try #require(ProcessTable.listens(pid, on: server.clientPort), "the process frozen below is the one serving the store's port")
             await expectFrozenServerTimesOut(store, key: key, freeze: { _ = server.signal(SIGSTOP) }, thaw: { _ = server.signal(SIGCONT) })
             await store.close()
         }

@@ -28,22 +28,35 @@ public final class EtcdCluster: @unchecked Sendable {
 
     private static let nextPort = Mutex(23000 + Int.random(in: 0..<40) * 20)
 
-    /// Reserves `count` consecutive ports of the tests' range that no process listens on now:
-    /// another test process on this machine (a second `swift test`, `coord-chaos`) draws from
-    /// the same range, and a member that cannot bind its port leaves the tests talking to that
-    /// process's server, which they do not stop or freeze.
+    /// Reserves `count` consecutive ports of the tests' range that no process listens on now;
+    /// they stay claimed (``PortLease``) until this process ends.
     public static func ports(_ count: Int) -> Int {
+        let (base, lease) = claimPorts(count)
+        if let lease { heldForever.withLock { $0.append(lease) } }
+        return base
+    }
+
+    private static let heldForever = Mutex<[PortLease]>([])
+
+    /// `count` consecutive ports of the tests' range that no process listens on now, claimed
+    /// (``PortLease``) so that no other process using these servers picks them until the lease
+    /// is released: another test process on this machine (a second `swift test`, `coord-chaos`)
+    /// draws from the same range, and a member that cannot bind its port leaves the tests talking
+    /// to that process's server, which they do not stop or freeze.
+    static func claimPorts(_ count: Int) -> (base: Int, lease: PortLease?) {
         nextPort.withLock { port in
             for _ in 0..<(1000 / count) {
                 if port + count > 23999 { port = 23000 }
                 let base = port
                 port += count
-                if (base..<base + count).allSatisfy(LoopbackSocket.isFree(port:)) { return base }
+                guard let lease = PortLease.tryClaim(base..<base + count) else { continue }
+                if (base..<base + count).allSatisfy(LoopbackSocket.isFree(port:)) { return (base, lease) }
+                lease.release()
             }
             // All taken: the member's start fails, and its log says why.
             if port + count > 23999 { port = 23000 }
             defer { port += count }
-            return port
+            return (port, nil)
         }
     }
 
@@ -56,6 +69,8 @@ public final class EtcdCluster: @unchecked Sendable {
     private let advertisedPeers = Mutex<[String: String]>([:])
     /// The folder holding every member's data and log.
     public let root: String
+    /// The claim on the members' ports, when they are the tests' range's; released by ``stopAll()``.
+    private let lease: PortLease?
 
     public var endpoints: [String] { members.map { "127.0.0.1:\($0.clientPort)" } }
 
@@ -65,7 +80,8 @@ public final class EtcdCluster: @unchecked Sendable {
         size: Int, basePort: Int? = nil, extraArguments: [String] = [], secure: Bool = false, clientTLS: ClientTLS? = nil,
         folderPrefix: String = "coordination-etcd-"
     ) {
-        let base = basePort ?? Self.ports(size * 2)
+        let (base, lease) = basePort.map { ($0, nil) } ?? Self.claimPorts(size * 2)
+        self.lease = lease
         let root = NSTemporaryDirectory() + "\(folderPrefix)\(UUID().uuidString.prefix(8))"
         self.root = root
         members = (0..<size).map { index in
@@ -145,17 +161,29 @@ public final class EtcdCluster: @unchecked Sendable {
     public func stopAll() {
         for member in members { stop(member, kill: true) }
         try? FileManager.default.removeItem(atPath: root)
+        lease?.release()
     }
 
     /// Waits until every started member passes `probe` (by default: it answers a plain-HTTP
-    /// status call, so pass a probe of your own for an `https` cluster).
+    /// status call, so pass a probe of your own for an `https` cluster) and its own process
+    /// listens on its client port: a server of another process on that port (bound between the
+    /// port's check and our member's start, which then could not bind it) answers the probe too.
+    /// - Throws: `unavailable` when a member's process exited, or a member is not ready in time.
     public func waitUntilServing(
         within timeout: Duration = .seconds(20), probe: (@Sendable (Member) async -> Bool)? = nil
     ) async throws {
         let probe = probe ?? { member in await Self.status(of: member) != nil }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         for member in members where isStarted(member) {
-            while await !probe(member) {
+            while true {
+                // Stopped meanwhile by its owner (a chaos fault): nothing to wait for.
+                guard let process = processes.withLock({ $0[member.name] }) else { break }
+                guard process.isRunning else {
+                    throw CoordinationError(
+                        .unavailable,
+                        "etcd member \(member.name) exited before serving (is port \(member.clientPort) or \(member.peerPort) another process's?); see its log under \(root)")
+                }
+                if await probe(member), ProcessTable.listens(process.processIdentifier, on: member.clientPort) { break }
                 guard ContinuousClock.now < deadline else {
                     throw CoordinationError(.unavailable, "etcd member \(member.name) did not become ready; see its log under \(root)")
                 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What Linux's /proc says about other processes: command lines, parents, children.
+/// What Linux's /proc says about other processes: command lines, parents, children, listening ports.
 public enum ProcessTable {
     /// The process's arguments (`argv`), empty when it is gone.
     public static func arguments(of pid: Int32) -> [String] {
@@ -51,6 +51,38 @@ public enum ProcessTable {
             queue += children[next] ?? []
         }
         return found
+    }
+
+    /// Whether the process holds a socket listening on TCP `port` (IPv4 or IPv6, any address):
+    /// that the server answering on the port is this process, not another one that bound it first.
+    public static func listens(_ pid: Int32, on port: Int) -> Bool {
+        let sockets = listeningSockets(on: port)
+        guard !sockets.isEmpty, let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else {
+            return false
+        }
+        return descriptors.contains { descriptor in
+            // A socket's link reads "socket:[INODE]".
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)") else { return false }
+            return sockets.contains(target)
+        }
+    }
+
+    /// "socket:[INODE]" of every socket listening on TCP `port`, from /proc/net/tcp and tcp6.
+    private static func listeningSockets(on port: Int) -> Set<String> {
+        var sockets: Set<String> = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let data = FileManager.default.contents(atPath: table) else { continue }
+            // "sl local_address rem_address st … inode …": the address is HEX:PORT (port in hex),
+            // st 0A is LISTEN, the inode is the tenth field.
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
+                    Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
+                else { continue }
+                sockets.insert("socket:[\(fields[9])]")
+            }
+        }
+        return sockets
     }
 
     /// The fields of /proc/PID/stat after the command name: state, ppid, pgrp, …

@@ -3,7 +3,8 @@ import Foundation
 
 /// A ZooKeeper server on loopback that a test (ports 22000-22999) or `coord-chaos` starts itself,
 /// for restarts, ensembles and faults; data under /tmp. Started with the Java line from
-/// ENVIRONMENT.md and stopped by whoever started it, also when that fails.
+/// ENVIRONMENT.md and stopped by whoever started it, also when that fails. Its ports are claimed
+/// across processes (``PortLease``) while it exists.
 public final class ZooKeeperServer: @unchecked Sendable {
     // Only touched by the one owner of the server, one step at a time.
     public let id: Int
@@ -11,6 +12,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
     public let directory: URL
     private let systemProperties: [String]
     private var process: Process?
+    /// The ports this server binds: its client port, and its peer and election ports in an ensemble.
+    private let ports: [Int]
+    /// The claim on ``ports`` (``PortLease``), from the first start until ``destroy()``.
+    private var lease: PortLease?
 
     static let classPath = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
     public static let javaAvailable: Bool =
@@ -52,6 +57,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         self.systemProperties = systemProperties.sorted { $0.key < $1.key }.map { "-D\($0.key)=\($0.value)" }
         self.id = id
         self.clientPort = clientPort
+        ports = [clientPort] + ensemble.filter { $0.id == id }.flatMap { [$0.peer, $0.election] }
         directory = URL(fileURLWithPath: "/tmp/\(folderPrefix)\(clientPort)-\(UInt32.random(in: 0...UInt32.max))")
         let data = directory.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
@@ -78,8 +84,11 @@ public final class ZooKeeperServer: @unchecked Sendable {
     }
 
     /// Starts the JVM and waits until the server serves (the `srvr` word prints a `Mode:` line).
+    /// The first start claims the server's ports (``PortLease``), waiting while another process
+    /// holds them (the same test of another checkout, on the same fixed ports).
     public func start(waitUntilReady: Bool = true) async throws {
         LeftoverServers.reapOnce()
+        if lease == nil { lease = try await PortLease.claim(ports, within: Self.portClaimLimit) }
         if mode() != nil {
             throw CoordinationError(.unavailable, "port \(clientPort) already serves ZooKeeper before we started our own; stop that server")
         }
@@ -101,10 +110,23 @@ public final class ZooKeeperServer: @unchecked Sendable {
         if waitUntilReady { try await waitUntilServing() }
     }
 
+    /// How long a start waits for another process to give this server's ports back: longer
+    /// than any one test holds a server.
+    static let portClaimLimit = Duration.seconds(180)
+
+    /// Waits until the server serves and its own JVM listens on the client port: another
+    /// process's server on that port (bound between the port's check and our JVM's start, which
+    /// then could not bind it) answers `srvr` too.
+    /// - Throws: `unavailable` when the JVM exited or is not serving within `timeout`.
     public func waitUntilServing(within timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if mode() != nil { return }
+            guard let process, process.isRunning else {
+                throw CoordinationError(
+                    .unavailable,
+                    "ZooKeeper on port \(clientPort) exited before serving (is one of ports \(ports) another process's?); see \(directory.path)/server.log")
+            }
+            if mode() != nil && ProcessTable.listens(process.processIdentifier, on: clientPort) { return }
             try await Task.sleep(for: .milliseconds(100))  // readiness poll: the server offers no event
         }
         throw CoordinationError(.unavailable, "ZooKeeper on port \(clientPort) did not start; see \(directory.path)/server.log")
@@ -153,6 +175,8 @@ public final class ZooKeeperServer: @unchecked Sendable {
     public func destroy() {
         kill()
         try? FileManager.default.removeItem(at: directory)
+        lease?.release()
+        lease = nil
     }
 
     public static func fourLetterWord(_ word: String, port: Int) -> String? {
