@@ -212,9 +212,11 @@ struct EtcdServerTests {
             let key = try Key("/k")
             _ = try await store.create(key, value: [1], mode: .persistent)
             let pid = try #require(cluster.pid(of: cluster.members[0]))
-            // A read once succeeded here: the port was another process's server, never frozen.
+            // The store must talk to the process frozen below, not to another process's server on its port.
             try #require(ProcessTable.listens(pid, on: cluster.members[0].clientPort), "the process frozen below is the one serving the store's port")
-            await expectFrozenServerTimesOut(store, key: key, freeze: { kill(pid, SIGSTOP) }, thaw: { kill(pid, SIGCONT) })
+            // Frozen here, until every thread stopped: the requests below must all meet a stopped server.
+            try await ProcessTable.freeze(pid)
+            await expectFrozenServerTimesOut(store, key: key, freeze: {}, thaw: { kill(pid, SIGCONT) })
             await store.close()
         }
     }

@@ -84,7 +84,9 @@ struct ServerFailureTests {
             _ = try await store.create(key, value: [1], mode: .persistent)
             let pid = try #require(server.pid)
             try #require(ProcessTable.listens(pid, on: server.clientPort), "the process frozen below is the one serving the store's port")
-            await expectFrozenServerTimesOut(store, key: key, freeze: { _ = server.signal(SIGSTOP) }, thaw: { _ = server.signal(SIGCONT) })
+            // Frozen here, until every thread stopped: the requests below must all meet a stopped server.
+            try await ProcessTable.freeze(pid)
+            await expectFrozenServerTimesOut(store, key: key, freeze: {}, thaw: { _ = server.signal(SIGCONT) })
             await store.close()
         }
     }

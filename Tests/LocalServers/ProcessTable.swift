@@ -1,6 +1,8 @@
+import Coordination
 import Foundation
 
-/// What Linux's /proc says about other processes: command lines, parents, children, listening ports.
+/// What Linux's /proc says about other processes: command lines, parents, children, listening
+/// ports, whether they are stopped.
 public enum ProcessTable {
     /// The process's arguments (`argv`), empty when it is gone.
     public static func arguments(of pid: Int32) -> [String] {
@@ -51,6 +53,30 @@ public enum ProcessTable {
             queue += children[next] ?? []
         }
         return found
+    }
+
+    /// Whether every thread of the process is stopped (state `T`, or `t` when traced).
+    public static func isStopped(_ pid: Int32) -> Bool {
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"), !threads.isEmpty else { return false }
+        return threads.allSatisfy { thread in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/task/\(thread)/stat"),
+                let close = data.lastIndex(of: UInt8(ascii: ")")), close + 2 < data.count
+            else { return false }
+            return data[close + 2] == UInt8(ascii: "T") || data[close + 2] == UInt8(ascii: "t")
+        }
+    }
+
+    /// Sends SIGSTOP and waits until every thread of the process has stopped. `kill` returns
+    /// before that: one thread takes the signal and stops the others when it next runs, and on a
+    /// loaded machine the others serve requests meanwhile (a frozen server answered a read).
+    /// - Throws: `unavailable` when the process is not stopped within `timeout`.
+    public static func freeze(_ pid: Int32, within timeout: Duration = .seconds(10)) async throws {
+        guard kill(pid, SIGSTOP) == 0 else { throw CoordinationError(.unavailable, "cannot stop process \(pid): errno \(errno)") }
+        let deadline = ContinuousClock.now + timeout
+        while !isStopped(pid) {
+            guard ContinuousClock.now < deadline else { throw CoordinationError(.unavailable, "process \(pid) did not stop within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(2))  // no event tells another process's stop but waitid, which Process owns
+        }
     }
 
     /// Whether the process holds a socket listening on TCP `port` (IPv4 or IPv6, any address):
