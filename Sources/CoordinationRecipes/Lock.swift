@@ -150,20 +150,25 @@ struct QueueAcquirer: Sendable {
     /// - Parameter earlierJoins: whether this acquisition joined before: an entry of its marker
     ///   that a join's search finds may then be one an earlier join left (see
     ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:afterEarlierJoins:)``).
-    /// - Returns: also whether a create of the join may still land (see
+    /// - Returns: also whether a create of the join, or of a join it discarded, may still land (see
     ///   ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:afterEarlierJoins:)``).
     private func join(
         value: [UInt8], marker: String, afterReconnecting: Bool, noting noted: UnresolvedCreates?, afterEarlierJoins earlierJoins: Bool
     ) async throws -> (Record, String, Bool) {
         var earlierJoins = earlierJoins
+        // Whether a create of any join made here may still land, the discarded ones' included:
+        // one lost in the session the last join is made in lands, behind its entry, as one of
+        // this acquisition's strays, which only the release's sweep sees once it has ended.
+        var mayLand = false
         while true {
             try Task.checkCancellation()
             let before = store.session.sessionID
             let (entry, unresolved) = try await queue.joinTellingUnresolved(
                 prefix: prefix, value: value, marker: marker, afterReconnecting: afterReconnecting, noting: noted,
                 afterEarlierJoins: earlierJoins)
+            mayLand = mayLand || unresolved
             let after = store.session.sessionID
-            if after == before { return (entry, before, unresolved) }
+            if after == before { return (entry, before, mayLand) }
             // The removal below may give up out of contact, the entry kept with the session: the
             // next join's search could find it.
             earlierJoins = true
