@@ -29,7 +29,7 @@ final class LateEntrySweeps: Sendable {
         /// Each stem, with the count of additions when it was added.
         var stems: [String: Int]
         /// Stems added so far (the clock of ``stems``).
-        var additions = 0
+        var additions: Int
         /// The additions the sweep had when it last looked at the queue (an event of its watch).
         var looked = 0
     }
@@ -46,7 +46,9 @@ final class LateEntrySweeps: Sendable {
                 sweeps[owner]!.stems[stem] = sweeps[owner]!.stems[stem] ?? sweeps[owner]!.additions
                 return false
             }
-            sweeps[owner] = Sweep(store: store, stems: [stem: 0])
+            // Counted as added once: a sweep that ends before it first looks at the queue has not
+            // looked for the stem it was started for either, which had only its caller's listing.
+            sweeps[owner] = Sweep(store: store, stems: [stem: 1], additions: 1)
             return true
         }
     }
@@ -63,9 +65,10 @@ final class LateEntrySweeps: Sendable {
 
     /// Ends `owner`'s sweep, once its task has ended: a later join in need of one starts it
     /// again. Stems added after it last looked at the queue (just as it ended, on a failure that
-    /// will not pass, or the handle closing) got nothing of it but the one listing their
-    /// adders made: a create of theirs landing later stayed in line for nobody while the
-    /// session lived. They go to a fresh sweep, which looks for them as it starts.
+    /// will not pass, or the handle closing), or the one it was started for when it never looked,
+    /// got nothing of it but the one listing their adders made: a create of theirs landing later
+    /// stayed in line for nobody while the session lived. They go to a fresh sweep, which looks
+    /// for them as it starts.
     /// - Returns: `true` when there is such a sweep: the caller runs it, as the one that ended.
     func end(_ owner: Owner) -> Bool {
         sweeps.withLock { sweeps in
@@ -74,7 +77,7 @@ final class LateEntrySweeps: Sendable {
             if unseen.isEmpty { return false }
             // Counted as added before the fresh sweep began: handed on once, not again and again
             // by fresh sweeps failing the same way before they look.
-            sweeps[owner] = Sweep(store: sweep.store, stems: unseen.mapValues { _ in 0 })
+            sweeps[owner] = Sweep(store: sweep.store, stems: unseen.mapValues { _ in 0 }, additions: 0)
             return true
         }
     }

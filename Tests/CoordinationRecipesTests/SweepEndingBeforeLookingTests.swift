@@ -1,0 +1,79 @@
+import Coordination
+import CoordinationRecipes
+import CoordinationTestSupport
+import Synchronization
+import Testing
+
+/// A sweep that ends (on a failure that will not pass) hands the stems it never looked for to a
+/// fresh sweep; but the stem the sweep was started for counted as looked for even when the
+/// sweep ended before its watch delivered anything. That stem had only its release's one
+/// listing: its create landing afterwards stayed in line for nobody, ahead of everyone, for as
+/// long as the session lived.
+@Suite(.serverLoadLimit) struct SweepEndingBeforeLookingTests {
+    @Test(arguments: RecipeBackend.all)
+    func theStemASweepWasStartedForGoesToAFreshSweepWhenItNeverLooked(backend: RecipeBackend) async throws {
+        let handles = try Handles(backend)
+        defer { Task { await handles.closeAll() } }
+        let path = try Key("/sweep-refused-at-once")
+        let observer = try await handles.open()
+        let store = CreateHeldFirstWatchRefused(try await handles.open())
+
+        // The first create's reply is lost, its join finds nothing and creates again: the
+        // release starts the session's sweep, whose first watch is refused before any event.
+        let lease = try #require(try await Lock(store: store, path: path).acquire(timeout: .seconds(10)), "the lock is free")
+        try await lease.release()
+        try await withDeadline("the sweep's watch to be refused") { await store.refusals.reach(1) }
+        #expect(try await observer.children(of: path).isEmpty, "the release left no entry behind")
+
+        let stray = try await store.land()
+        try await waitForEntries(observer, path, "the late entry \(stray.key.name) to be removed") { $0.isEmpty }
+        let next = try await Lock(store: observer, path: path).acquire(timeout: .zero)
+        #expect(next != nil, "the next contender is let in at once")
+        try await next?.release()
+    }
+}
+
+/// Wraps a store whose first create is not applied but answered `connectionLoss` (the outcome
+/// unknown to the caller), and applied only when the test calls ``land()``; and whose first
+/// watch fails with `permissionDenied` (a failure that will not pass) before delivering anything.
+final class CreateHeldFirstWatchRefused: ForwardingStore {
+    let base: any CoordinationStore
+    let refusals = Broadcast(0)
+    private struct State {
+        var creates = 0
+        var watches = 0
+        var held: (key: Key, value: [UInt8], mode: CreateMode)?
+    }
+    private let state = Mutex(State())
+
+    init(_ base: any CoordinationStore) { self.base = base }
+
+    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
+        let holds = state.withLock { state in
+            defer { state.creates += 1 }
+            guard state.creates == 0 else { return false }
+            state.held = (key, value, mode)
+            return true
+        }
+        guard holds else { return try await base.create(key, value: value, mode: mode) }
+        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later", key: key)
+    }
+
+    func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let refused = state.withLock { state in
+            defer { state.watches += 1 }
+            return state.watches == 0
+        }
+        guard refused else { return base.watch(key, scope: scope) }
+        return AsyncThrowingStream { [refusals] continuation in
+            refusals.update { $0 += 1 }
+            continuation.finish(throwing: CoordinationError(.permissionDenied, "watch refused (simulated)", key: key))
+        }
+    }
+
+    /// Applies the create held back.
+    func land() async throws -> Record {
+        let create = try #require(state.withLock { $0.held }, "a create was held back")
+        return try await base.create(create.key, value: create.value, mode: create.mode)
+    }
+}
