@@ -19,7 +19,7 @@ import Synchronization
 /// Workers have the default configuration (capacity 4), as `coord worker` would, unless the
 /// capacity is set. Each job is watched by the leader and by the owner of its bucket
 /// (``BucketShare``), so the same slots as fewer workers mostly save the claim races. Four clients
-/// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 21 jobs
+/// each submit a quarter of the jobs as one list (`Scheduler.submit(_ specs: [JobSpec])`, 16 jobs
 /// per transaction), as a program submitting many jobs would: with one transaction per job the
 /// submissions, not the claims, were the bound on etcd.
 ///

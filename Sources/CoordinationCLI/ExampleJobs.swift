@@ -35,7 +35,7 @@ enum ExampleJobs {
         "hello":
             #"A jobs file is a JSON array of jobs like these. "command" runs a shell command; "handler" runs code registered in your workers, with "payload" (base64) or "payloadText" (text). With no "schedule" a job runs once, now."#,
         "resize":
-            #""shards": items per fire time (1-62), each a run of its own; "shardParameters"[i] goes to item i (COORD_SHARD_PARAM); without "shards", one item per parameter."#,
+            #""shards": items per fire time (1-61), each a run of its own; "shardParameters"[i] goes to item i (COORD_SHARD_PARAM); without "shards", one item per parameter."#,
         "tick":
             #""schedule" is {"kind": "cron", "cron": "sec min hour day month weekday"} (UTC), {"kind": "every", "everyMs": MILLISECONDS} or {"kind": "once", "at": "2026-01-31T12:00:00Z"} ("at" and "start" also take epoch milliseconds). "overlap": skip, queue or replace; "misfire" (cron and every only): fire-once-now or skip."#,
         "flaky": #""retry": "maxRetries", and the back-off before each retry in milliseconds: "backoffBaseMs", doubling up to "backoffCapMs"."#,

@@ -9,6 +9,7 @@ public import Coordination
 /// R/jobs/<b>/<job>/<run>/claim     ephemeral   the claim; its createRevision is the run's fencing token
 /// R/workers/<worker>               ephemeral   WorkerInfo JSON (Membership)
 /// R/history/<b>/<job>/h-…          sequential  HistoryEntry JSON, bounded per job
+/// R/incarnations/<b>/<tag>-<job>   persistent  empty: exists while that incarnation of the job does
 /// R/leader                         LeaderElection
 /// R/wide                           ephemeral   the buckets every worker watches (BucketShare)
 /// ```
@@ -20,6 +21,9 @@ public import Coordination
 /// creating that folder cost every worker on ZooKeeper two more reads per job (about 13% of
 /// ZooKeeper's requests in the claims bench) and etcd one more watch stream per worker. A job's
 /// state used to have a key of its own too (`R/state/<b>/<job>`): see ``JobRecord``.
+///
+/// A job's incarnation key (``incarnation(of:tag:)``) fences writes of its record: see
+/// ``IncarnationFence``. Nobody watches or lists its folder.
 ///
 /// The buckets exist so that no folder holds every job: ZooKeeper's watches are one-shot, and a
 /// folder is listed whole again after each change of its children, so a single folder of
@@ -38,6 +42,8 @@ public struct SchedulerLayout: Sendable, Hashable {
     public var workers: Key { sub("workers") }
     public var history: Key { sub("history") }
     public var leader: Key { sub("leader") }
+    /// The folder of the jobs' incarnation keys (``incarnation(of:tag:)``).
+    public var incarnations: Key { sub("incarnations") }
     /// The buckets of wide jobs, which every worker watches (a JSON array of bucket names,
     /// written by the leader; see `BucketShare`). Ephemeral, so that it goes with the session of
     /// the leader that keeps it up to date (a leader of an earlier coord never would). Absent,
@@ -46,9 +52,9 @@ public struct SchedulerLayout: Sendable, Hashable {
 
     /// The folders every scheduler write assumes exist (transactions never create ancestors),
     /// buckets excluded.
-    public var folders: [Key] { [jobs, workers, history, leader] }
+    public var folders: [Key] { [jobs, workers, history, leader, incarnations] }
     /// The folders whose children are buckets.
-    public var bucketedFolders: [Key] { [jobs, history] }
+    public var bucketedFolders: [Key] { [jobs, history, incarnations] }
     /// Folders only earlier bucketed layouts had: runs (`R/runs/<b>/<job>/<run>`, now beneath
     /// their jobs) and job states (`R/state/<b>/<job>`, now in the job's record). The current
     /// layout never creates them.
@@ -122,6 +128,12 @@ public struct SchedulerLayout: Sendable, Hashable {
         return key.parent
     }
     public func history(of job: String) throws(CoordinationError) -> Key { try bucketed(history, job) }
+    /// The key that exists while the incarnation `tag` (``JobState/incarnation``) of `job` does:
+    /// `R/incarnations/<b>/<tag>-<job>`. The tag goes first: it has a fixed length, so the name
+    /// splits one way whatever the job's id holds.
+    public func incarnation(of job: String, tag: String) throws(CoordinationError) -> Key {
+        try incarnations.child(Self.bucket(of: job)).child("\(tag)-\(job)")
+    }
     /// The prefix of a new sequential history entry.
     public func newHistoryEntry(of job: String) throws(CoordinationError) -> Key { try history(of: job).child("h-") }
     public func worker(_ id: String) throws(CoordinationError) -> Key { try workers.child(id) }

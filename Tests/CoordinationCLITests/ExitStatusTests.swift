@@ -143,7 +143,7 @@ struct ExitStatusTests {
     @Test(
         "the checks that make a flag 64 make a jobs file 7: a file is not the command line",
         arguments: [
-            (#"[{"id": "x", "command": "true", "shards": 0}]"#, #""shards" must be between 1 and 62"#),
+            (#"[{"id": "x", "command": "true", "shards": 0}]"#, #""shards" must be between 1 and 61"#),
             (#"[{"id": "x", "command": "true", "placement": "foo"}]"#, "unknown placement strategy 'foo'"),
             (#"[{"id": "x", "command": "true", "schedule": {"kind": "cron", "cron": "x"}}]"#, "cron expression 'x'"),
         ])

@@ -189,8 +189,8 @@ struct JobsFileTests {
         arguments: [
             (#""timeoutMs": -5"#, #""timeoutMs" must be at least 1, e.g. "timeoutMs": 30000 (30 seconds); got -5"#),
             (#""timeoutMs": 0"#, #""timeoutMs" must be at least 1, e.g. "timeoutMs": 30000 (30 seconds); got 0"#),
-            (#""shards": 0"#, #""shards" must be between 1 and 62, e.g. "shards": 4; got 0"#),
-            (#""shards": 63"#, #""shards" must be between 1 and 62, e.g. "shards": 4; got 63"#),
+            (#""shards": 0"#, #""shards" must be between 1 and 61, e.g. "shards": 4; got 0"#),
+            (#""shards": 62"#, #""shards" must be between 1 and 61, e.g. "shards": 4; got 62"#),
             (#""retry": {"maxRetries": -1}"#, #""retry"."maxRetries" must be at least 0, e.g. "maxRetries": 3; got -1"#),
             (#""retry": {"backoffBaseMs": 0}"#, #""retry"."backoffBaseMs" must be at least 1, e.g. "backoffBaseMs": 1000 (1 second); got 0"#),
             (#""retry": {"backoffCapMs": -1}"#, #""retry"."backoffCapMs" must be at least 1, e.g. "backoffCapMs": 60000 (1 minute); got -1"#),

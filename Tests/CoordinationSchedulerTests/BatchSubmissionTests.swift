@@ -34,9 +34,10 @@ import Testing
         defer { Task { await cluster.shutdown() } }
         let client = try await cluster.client()
         try await client.submit(JobSpec(id: "taken", handler: "noop"))
-        // 21 one-shot jobs (3 creations each: the job, its history folder, its run) fill a transaction.
-        let perTransaction = CoordinationLimits.maxTransactionOperations / 3
-        #expect(perTransaction == 21)
+        // 16 one-shot jobs (4 creations each: the job, its history folder, its incarnation key, its
+        // run) fill a transaction.
+        let perTransaction = CoordinationLimits.maxTransactionOperations / 4
+        #expect(perTransaction == 16)
         let specs = (0..<30).map { JobSpec(id: "first-\($0)", handler: "noop") } + [JobSpec(id: "taken", handler: "noop")]
         let written = specs.enumerated().sorted {
             let (left, right) = (SchedulerLayout.bucket(of: $0.element.id), SchedulerLayout.bucket(of: $1.element.id))

@@ -48,7 +48,7 @@ import Testing
         return workers
     }
 
-    /// The leader recorded a fire time with the first 62 runs, and was cut off before the rest
+    /// The leader recorded a fire time with the first 61 runs, and was cut off before the rest
     /// (a crash, a lost session, the store unreachable): the fire time counted as materialised,
     /// so no leader ever created the other 68 workers' runs.
     @Test(arguments: SchedulerBackend.all)
@@ -74,7 +74,7 @@ import Testing
                 spec: job.spec, state: job.state, version: submitted.version, latest: fire, total: 1, now: clock.now,
                 active: [], workers: workers, stable: true, planner: &planner)
         }
-        #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk)
+        #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk(fenced: true))
 
         // The next leader (a worker of its own, whose id sorts before the others') finishes the fire time.
         try await cluster.startWorker("leader", handlers: ["other": { _ in RunOutput() }])
@@ -89,7 +89,7 @@ import Testing
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let client = try await Self.triggerCutShort(in: cluster)
-        #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk)
+        #expect(try await client.activeRuns(of: "everyone").count == RunPlan.firstChunk(fenced: true))
 
         try await cluster.startWorker("leader", handlers: ["other": { _ in RunOutput() }])
         let runs = try await cluster.waitForRuns(of: "everyone", "every worker's run") { $0.count >= 130 }
@@ -111,14 +111,14 @@ import Testing
         return client
     }
 
-    /// A trigger cut short, then the job cancelled: the cancel removed the 62 runs there were,
+    /// A trigger cut short, then the job cancelled: the cancel removed the 61 runs there were,
     /// and the leader then created the other 68 workers' runs of the trigger it had cancelled.
     @Test(arguments: SchedulerBackend.all)
     func aCancelledTriggerCutShortGetsNoMoreRuns(backend: SchedulerBackend) async throws {
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let client = try await Self.triggerCutShort(in: cluster)
-        #expect(try await client.cancel("everyone").removed.count == RunPlan.firstChunk)
+        #expect(try await client.cancel("everyone").removed.count == RunPlan.firstChunk(fenced: true))
         #expect(try await client.job("everyone")?.state.unfinishedBroadcasts == [], "the cancelled trigger is over")
 
         // A leader, with a job of its own that it places (round-robin) after finishing broadcasts
@@ -172,7 +172,7 @@ import Testing
             active.append(
                 ViewRun(key: record.key, record: try record.decoded(RunRecord.self), version: record.version, modRevision: record.modRevision))
         }
-        #expect(active.count == RunPlan.firstChunk)
+        #expect(active.count == RunPlan.firstChunk(fenced: true))
         try await leader(store).materialise(
             spec: cutShort.spec, state: cutShort.state, version: cutVersion, latest: next, total: 1, now: clock.now, active: active,
             workers: workers, stable: true, planner: &planner)

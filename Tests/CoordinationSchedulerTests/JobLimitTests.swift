@@ -34,7 +34,7 @@ import Testing
         }
         // Items share the run id's width: a sharded job's limit is the same.
         #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: 974), handler: "h", shards: 12)) != nil)
-        #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: Self.longestID), handler: "h", shards: 62)) == nil)
+        #expect(Self.refusal(JobSpec(id: String(repeating: "a", count: Self.longestID), handler: "h", shards: JobSpec.maxShards)) == nil)
         // Bytes, not characters: 489 two-byte letters are 978 bytes.
         let accented = try #require(Self.refusal(JobSpec(id: String(repeating: "é", count: 489), handler: "h")))
         #expect(accented.contains("id is 978 bytes long"), "\(accented)")

@@ -71,7 +71,7 @@ import Testing
         for folder in layout.bucketedFolders {
             #expect(try await store.children(of: folder) == SchedulerLayout.bucketNames, "\(folder)")
         }
-        #expect(try await store.children(of: layout.root) == ["history", "jobs", "leader", "workers"])
+        #expect(try await store.children(of: layout.root) == ["history", "incarnations", "jobs", "leader", "workers"])
         try await layout.ensureFolders(in: store)  // again: nothing to do, nothing refused
         // A bucket deleted by hand comes back, so that its jobs can be submitted again.
         try await store.delete(try layout.jobs.child("2f"), ifVersion: nil, recursive: true)

@@ -8,8 +8,8 @@ import Testing
     static let cases: [(JobSpec, String)] = [
         (JobSpec(id: "a/b", handler: "h"), "id is not a valid key segment"),
         (JobSpec(id: "j", handler: ""), "handler name is empty"),
-        (JobSpec(id: "j", handler: "h", shards: 0), "shards must be between 1 and 62, got 0"),
-        (JobSpec(id: "j", handler: "h", shards: 63), "shards must be between 1 and 62, got 63"),
+        (JobSpec(id: "j", handler: "h", shards: 0), "shards must be between 1 and 61, got 0"),
+        (JobSpec(id: "j", handler: "h", shards: 62), "shards must be between 1 and 61, got 62"),
         (JobSpec(id: "j", handler: "h", shards: 2, shardParameters: ["a", "b", "c"]), "3 shard parameters given for 2 shards"),
         (JobSpec(id: "j", handler: "h", timeout: .zero), "timeout must be positive"),
         (JobSpec(id: "j", handler: "h", retry: RetryPolicy(maxRetries: -1)), "retries must not be negative"),

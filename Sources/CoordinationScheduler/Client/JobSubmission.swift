@@ -2,7 +2,7 @@ import Coordination
 import Foundation
 
 /// The creations that store one new job: its record (definition and state, which its runs live
-/// beneath), its history folder and, for a one-shot job, its runs (materialised by the
+/// beneath), its history folder, its incarnation key (``IncarnationFence``) and, for a one-shot job, its runs (materialised by the
 /// submitter, so it never waits for a leader).
 struct JobSubmission: Sendable {
     let spec: JobSpec
@@ -13,8 +13,9 @@ struct JobSubmission: Sendable {
     /// The workers a broadcast job's runs are for.
     let workers: [String]
 
-    /// How many of ``operations`` come before the runs: the job's record and its history folder.
-    static let folderCount = 2
+    /// How many of ``operations`` come before the runs: the job's record, its history folder and
+    /// its incarnation key, each in a folder that a deployment made by an earlier version may lack.
+    static let folderCount = 3
 
     /// - Parameters:
     ///   - workers: the eligible live workers, for a broadcast job.
@@ -23,7 +24,7 @@ struct JobSubmission: Sendable {
     init(
         _ spec: JobSpec, now: Date, workers: [String], layout: SchedulerLayout, incarnation: String = JobIncarnation.random()
     ) throws {
-        var state = JobState(submittedAt: now, incarnation: incarnation)
+        var state = JobState(submittedAt: now, incarnation: incarnation, fenced: true)
         var runs: [RunRecord] = []
         if case .once(let at) = spec.schedule {
             let when = at ?? now
@@ -32,7 +33,8 @@ struct JobSubmission: Sendable {
             }
             state.lastMaterialized = when
             if let unfinished = RunPlan.unfinished(
-                runs, run: RunID.scheduled(at: when, item: 0, incarnation: incarnation), scheduledAt: when)
+                runs, run: RunID.scheduled(at: when, item: 0, incarnation: incarnation), scheduledAt: when,
+                firstChunk: RunPlan.firstChunk(of: state))
             {
                 state.unfinishedBroadcasts = [unfinished]
             }
@@ -43,13 +45,13 @@ struct JobSubmission: Sendable {
         operations = [
             .create(try layout.job(spec.id), value: try JobRecord(spec: spec, state: state).encoded(), mode: .persistent),
             .create(try layout.history(of: spec.id), value: [], mode: .persistent),
-        ] + (try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout))
+        ] + (try IncarnationFence(job: spec.id, state: state, layout: layout).creations) + (try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk(of: state))), layout: layout))
     }
 
     /// Creates the runs that did not fit ``operations`` (a broadcast's to more workers than one
     /// transaction holds), once those are written.
     func createRemainingRuns(in store: any CoordinationStore, layout: SchedulerLayout) async throws {
-        guard runCount > RunPlan.firstChunk else { return }
+        guard runCount > RunPlan.firstChunk(fenced: true) else { return }
         try await RunPlan.continueBroadcasts(of: spec.id, workers: workers, in: store, layout: layout)
     }
 
@@ -69,7 +71,7 @@ struct JobSubmission: Sendable {
 
     /// Workers a broadcast job's runs are counted for (the most that go into one transaction
     /// with its record), and the length of their ids, since the real ones are not known yet.
-    static let assumedBroadcastWorkers = RunPlan.firstChunk
+    static let assumedBroadcastWorkers = RunPlan.firstChunk(fenced: true)
     static let assumedWorkerIDBytes = 32
 
     /// Why `spec` would not fit the transactions that write it (the record with its history
@@ -97,7 +99,7 @@ struct JobSubmission: Sendable {
     }
 
     /// The bytes of the job's record (at submission, written so that no `/` is escaped) and of
-    /// everything one transaction writes with it: its key, its history folder, and the runs of one
+    /// everything one transaction writes with it: its key, its history folder, its incarnation key, and the runs of one
     /// fire time (as a one-shot job's submission creates them, and the leader each of a recurring job's).
     static func storedBytes(of spec: JobSpec, layout: SchedulerLayout) throws -> (record: Int, total: Int) {
         let now = longestDate
@@ -107,11 +109,12 @@ struct JobSubmission: Sendable {
         let runs = RunPlan.runs(of: spec, scheduledAt: now, notBefore: now, broadcastTo: workers) {
             RunID.scheduled(at: now, item: $0, incarnation: JobIncarnation.longest, worker: $1)
         }
-        var state = JobState(submittedAt: now, incarnation: JobIncarnation.longest)
+        var state = JobState(submittedAt: now, incarnation: JobIncarnation.longest, fenced: true)
         state.lastMaterialized = now
         let record = try JobRecord(spec: spec, state: state).encoded().count
-        let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)
+        let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk(of: state))), layout: layout)
         let keys = try layout.job(spec.id).path.utf8.count + layout.history(of: spec.id).path.utf8.count
+            + layout.incarnation(of: spec.id, tag: JobIncarnation.longest).path.utf8.count
         return (record, record + keys + bytes(of: creates))
     }
 

@@ -95,8 +95,8 @@ public struct Scheduler: Sendable {
         logger.debug("jobs submitted", metadata: ["jobs": "\(specs.count)"])
     }
 
-    /// The most operations one submission transaction carries when it holds several jobs (21
-    /// one-shot jobs of 3 creations each).
+    /// The most operations one submission transaction carries when it holds several jobs (16
+    /// one-shot jobs of 4 creations each).
     static let operationsPerSubmission = CoordinationLimits.maxTransactionOperations
 
     /// Applies the creations of `submissions` (concatenated in `operations`) in one transaction,
@@ -337,9 +337,14 @@ public struct Scheduler: Sendable {
     /// whatever its schedule. Returns the new run ids.
     @discardableResult
     public func trigger(_ id: String) async throws -> [String] {
+        var refused: IncarnationFence?
         while true {
             guard let (stored, version) = try await storedJob(id) else { throw try await missingJob(id) }
             var job = stored
+            let fence = try IncarnationFence(job: id, state: job.state, layout: layout)
+            // Its removal is under way: this incarnation's key went before a read of it.
+            if let refused, refused == fence { throw CoordinationError.noJob(id) }
+            let firstChunk = RunPlan.firstChunk(of: job.state)
             let workers = try await eligibleWorkers(for: job.spec)
             job.state.triggers += 1
             let now = clock.now()
@@ -349,17 +354,21 @@ public struct Scheduler: Sendable {
                 RunID.triggered(number: number, item: $0, incarnation: incarnation, worker: $1)
             }
             if let unfinished = RunPlan.unfinished(
-                runs, run: RunID.triggered(number: number, item: 0, incarnation: incarnation), scheduledAt: now)
+                runs, run: RunID.triggered(number: number, item: 0, incarnation: incarnation), scheduledAt: now, firstChunk: firstChunk)
             {
                 job.state.unfinishedBroadcasts.append(unfinished)
             }
-            let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)
+            let creates = try RunPlan.createOperations(Array(runs.prefix(firstChunk)), layout: layout)
             do {
-                _ = try await store.transaction([.set(try layout.job(id), value: try job.encoded(), ifVersion: version)] + creates)
-            } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == 0 {
+                _ = try await store.transaction(
+                    fence.checks + [.set(try layout.job(id), value: try job.encoded(), ifVersion: version)] + creates)
+            } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == fence.checks.count {
+                continue
+            } catch let error as CoordinationError where fence.refused(error) {
+                refused = fence  // removed, perhaps added again: the job there now is triggered
                 continue
             }
-            if runs.count > RunPlan.firstChunk { try await RunPlan.continueBroadcasts(of: id, workers: workers, in: store, layout: layout) }
+            if runs.count > firstChunk { try await RunPlan.continueBroadcasts(of: id, workers: workers, in: store, layout: layout) }
             return runs.map(\.run)
         }
     }
@@ -396,26 +405,37 @@ public struct Scheduler: Sendable {
     /// that does not decode has none.
     func endUnfinishedBroadcasts(of id: String) async throws {
         let key = try layout.job(id)
+        var refused: IncarnationFence?
         while true {
             guard let stored = try await store.get(key), var job = try? stored.decoded(JobRecord.self),
                 !job.state.unfinishedBroadcasts.isEmpty
             else { return }
+            let fence = try IncarnationFence(job: id, state: job.state, layout: layout)
+            if let refused, refused == fence { return }  // its removal is under way
             job.state.unfinishedBroadcasts = []
             do {
-                _ = try await store.set(key, value: try job.encoded(), ifVersion: stored.version)
+                _ = try await store.transaction(fence.checks + [.set(key, value: try job.encoded(), ifVersion: stored.version)])
                 return
             } catch let error as CoordinationError where error.code == .versionConflict {
                 continue
+            } catch let error as CoordinationError where fence.refused(error) {
+                refused = fence  // removed, perhaps added again: read it again
             } catch let error as CoordinationError where error.code == .noNode {
                 return  // removed meanwhile: so are its runs
             }
         }
     }
 
-    /// Removes the job, its active runs (running ones are asked to cancel first) and its history.
+    /// Removes the job, its active runs (running ones are asked to cancel first), its history and
+    /// its incarnation key. The key goes first, so that no write from a read of the job lands
+    /// after (``IncarnationFence``); should the removal stop right then, the job stays, its
+    /// writes refused, until it is removed again.
     public func remove(_ id: String) async throws {
         try await requireJobKey(id)
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
+        if let record = try await store.get(try layout.job(id)), let job = try? record.decoded(JobRecord.self) {
+            try await IncarnationFence(job: id, state: job.state, layout: layout).remove(in: store)
+        }
         // The job's key holds its runs, removed with it (a live claim too: its worker's write is fenced).
         for key in [try layout.job(id), try layout.history(of: id)] {
             do { try await store.delete(key, ifVersion: nil, recursive: true) } catch let error as CoordinationError
@@ -425,16 +445,24 @@ public struct Scheduler: Sendable {
     }
 
     /// Applies `change` to the job's state with a compare-and-set of its record, retrying on conflicts.
+    /// A job removed and added again meanwhile is read again, and changed instead: as if the
+    /// change came after (``IncarnationFence``).
     func updateState(_ id: String, _ change: (JobSpec, inout JobState) -> Void) async throws {
+        var refused: IncarnationFence?
         while true {
             guard let (stored, version) = try await storedJob(id) else { throw try await missingJob(id) }
             var job = stored
+            let fence = try IncarnationFence(job: id, state: job.state, layout: layout)
+            // Its removal is under way: this incarnation's key went before a read of it.
+            if let refused, refused == fence { throw CoordinationError.noJob(id) }
             change(job.spec, &job.state)
             do {
-                _ = try await store.set(try layout.job(id), value: try job.encoded(), ifVersion: version)
+                _ = try await store.transaction(fence.checks + [.set(try layout.job(id), value: try job.encoded(), ifVersion: version)])
                 return
             } catch let error as CoordinationError where error.code == .versionConflict {
                 continue
+            } catch let error as CoordinationError where fence.refused(error) {
+                refused = fence
             }
         }
     }

@@ -8,7 +8,8 @@ import Foundation
 /// job per worker (a quarter of the claims bench's requests), and on etcd it was two more watch
 /// events per worker. The definition never changes after submission, so the record's version
 /// counts the state's changes: every change of the state is a compare-and-set on that version,
-/// and a claim checks it, so a pause cannot be overtaken.
+/// and a claim checks it, so a pause cannot be overtaken. The version starts over when the job
+/// is added again under its id: each change also checks the job's incarnation key (``IncarnationFence``).
 public struct JobRecord: Sendable, Hashable, Codable {
     public var spec: JobSpec
     public var state: JobState

@@ -55,8 +55,9 @@ public struct JobSpec: Sendable, Hashable, Codable {
     }
 
     /// The most items a job may have: a job is submitted in one transaction that creates its runs
-    /// beside its record (spec and state) and history folder, within the contract's transaction
-    /// limit (64).
+    /// beside its record (spec and state), history folder and incarnation key, within the
+    /// contract's transaction limit (64). (Jobs added by earlier versions, which have no
+    /// incarnation key, may have one more.)
     public static let maxShards = CoordinationLimits.maxTransactionOperations - JobSubmission.folderCount
 
     /// The shortest interval of an `every` schedule.
@@ -156,7 +157,7 @@ public struct JobSpec: Sendable, Hashable, Codable {
 
     /// The longest job id, in UTF-8 bytes, whose keys fit ``CoordinationLimits/maxKeyBytes``
     /// under `layout`. The longest keys a job has are a run's claim and a history entry (the
-    /// sequential `h-` and its number); run ids have a fixed width (see ``RunID``), their job's
+    /// sequential `h-` and its number; the incarnation key is shorter); run ids have a fixed width (see ``RunID``), their job's
     /// incarnation tag included, but a `broadcast` job's run ids add a worker's id, which may be
     /// up to ``Worker/maxIDBytes`` long.
     public static func maxIDBytes(in layout: SchedulerLayout = SchedulerLayout(), broadcast: Bool = false) -> Int {
@@ -165,7 +166,8 @@ public struct JobSpec: Sendable, Hashable, Codable {
         let run = RunID.scheduled(at: Date(timeIntervalSince1970: 0), item: 0, incarnation: JobIncarnation.longest).utf8.count + worker
         let claim = layout.jobs.path.utf8.count + bucket + 1 + run + 1 + SchedulerLayout.claimName.utf8.count
         let entry = layout.history.path.utf8.count + bucket + 1 + "h-".utf8.count + CoordinationLimits.sequenceDigits
-        return CoordinationLimits.maxKeyBytes - max(claim, entry)
+        let fence = layout.incarnations.path.utf8.count + bucket + JobIncarnation.length + 1
+        return CoordinationLimits.maxKeyBytes - max(claim, entry, fence)
     }
 
     /// An id as messages show it: a long one cut short (the message says how long it is).

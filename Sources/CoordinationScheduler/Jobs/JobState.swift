@@ -28,11 +28,15 @@ public struct JobState: Sendable, Hashable, Codable {
     /// (``RunID``), so that a job removed and added again under the same id has other run ids
     /// than before. `nil` for a job added by an earlier version, whose run ids have no tag.
     public var incarnation: String?
+    /// Whether this incarnation has its key (``SchedulerLayout/incarnation(of:tag:)``), which
+    /// every write of the record read checks (``IncarnationFence``). `false` for a job added by
+    /// an earlier version, which has none: its writes go unfenced, as they did.
+    public var fenced: Bool
 
     public init(
         paused: Bool = false, lastMaterialized: Date? = nil, triggers: Int = 0, submittedAt: Date,
         itemAssignment: [Int: String] = [:], unfinishedBroadcasts: [UnfinishedBroadcast] = [], resumedAt: Date? = nil,
-        incarnation: String? = nil
+        incarnation: String? = nil, fenced: Bool = false
     ) {
         self.paused = paused
         self.lastMaterialized = lastMaterialized
@@ -42,6 +46,7 @@ public struct JobState: Sendable, Hashable, Codable {
         self.unfinishedBroadcasts = unfinishedBroadcasts
         self.resumedAt = resumedAt
         self.incarnation = incarnation
+        self.fenced = fenced
     }
 
     /// This state with its resume settled at `now` (the leader's clock): fire times up to the
@@ -91,7 +96,7 @@ public struct UnfinishedBroadcast: Sendable, Hashable, Codable {
 
 extension JobState {
     enum CodingKeys: String, CodingKey {
-        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts, resumedAt, incarnation
+        case paused, lastMaterialized, triggers, submittedAt, itemAssignment, unfinishedBroadcasts, resumedAt, incarnation, fenced
     }
 
     // Item numbers are JSON object keys (strings), not Swift's array-of-pairs for `[Int: String]`.
@@ -106,7 +111,8 @@ extension JobState {
             itemAssignment: Dictionary(uniqueKeysWithValues: items.compactMap { key, value in Int(key).map { ($0, value) } }),
             unfinishedBroadcasts: try container.decodeIfPresent([UnfinishedBroadcast].self, forKey: .unfinishedBroadcasts) ?? [],
             resumedAt: try container.decodeIfPresent(Date.self, forKey: .resumedAt),
-            incarnation: try container.decodeIfPresent(String.self, forKey: .incarnation))
+            incarnation: try container.decodeIfPresent(String.self, forKey: .incarnation),
+            fenced: try container.decodeIfPresent(Bool.self, forKey: .fenced) ?? false)
     }
 
     // Fields at their defaults are left out, as in a job spec (see JobSpecCoding.swift).
@@ -123,5 +129,6 @@ extension JobState {
         if !unfinishedBroadcasts.isEmpty { try container.encode(unfinishedBroadcasts, forKey: .unfinishedBroadcasts) }
         try container.encodeIfPresent(resumedAt, forKey: .resumedAt)
         try container.encodeIfPresent(incarnation, forKey: .incarnation)
+        if fenced { try container.encode(fenced, forKey: .fenced) }
     }
 }

@@ -15,10 +15,10 @@ import Logging
 /// removed and added again under its id starts over at that version, which the transaction cannot
 /// tell apart (its checks are of versions): the record is read just before, after the history's
 /// entries, and a creation other than the one the view saw is left alone. One made between that
-/// read and the transaction has a history made again, where the deletion of the finished job's
-/// entries (it has one at least) fails, unless the new job has written as many entries by then
-/// (sequential names start over with their folder): closing that too takes a check the stores'
-/// transactions cannot make (of a key's creation). Each pass
+/// read and the transaction is another incarnation: the transaction deletes the finished one's
+/// incarnation key (``IncarnationFence``), which fails once that is removed. (A job added by an
+/// earlier version has no such key: for it, the history made again catches most of those,
+/// where the deletion of the finished job's entries fails.) Each pass
 /// reads and removes a bounded number of jobs, so a large backlog never keeps the leader from its
 /// fire times for long.
 struct FinishedJobSweep {
@@ -45,8 +45,8 @@ struct FinishedJobSweep {
 
     static let readsPerPass = 100
     static let removalsPerPass = 20
-    /// Most history entries deleted by one transaction (the removal's other operations fit beside).
-    static let entriesPerTransaction = CoordinationLimits.maxTransactionOperations - 3
+    /// Most history entries deleted by one transaction (the removal's other operations, and the checks of the job and its incarnation, fit beside).
+    static let entriesPerTransaction = CoordinationLimits.maxTransactionOperations - 5
 
     init(retention: Duration?, limit: Int?, store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
         self.retention = retention
@@ -64,9 +64,15 @@ struct FinishedJobSweep {
     mutating func pass(view: SchedulerView, now: Date) async -> Date {
         if let notBefore, now < notBefore { return notBefore }
         var finished: [String: JobRecordRevision] = [:]
+        var fences: [String: IncarnationFence] = [:]
         for (id, spec) in view.specs where !spec.schedule.isRecurring && view.runs(ofJob: id).isEmpty {
             // Not while a broadcast's other runs are still to come.
-            if let (state, _) = view.state(of: id), state.unfinishedBroadcasts.isEmpty { finished[id] = view.revisionOfRecord(of: id) }
+            if let (state, _) = view.state(of: id), state.unfinishedBroadcasts.isEmpty,
+                let fence = try? IncarnationFence(job: id, state: state, layout: layout)
+            {
+                finished[id] = view.revisionOfRecord(of: id)
+                fences[id] = fence
+            }
         }
         removed = removed.filter { finished[$0.key] == $0.value }
         for id in removed.keys { finished[id] = nil }
@@ -90,10 +96,10 @@ struct FinishedJobSweep {
             for (id, read) in finishedAt.sorted(by: { $0.value.date < $1.value.date }).prefix(finished.count - limit) { due[id] = read.date }
         }
         let chosen = due.sorted(by: { $0.value < $1.value }).prefix(Self.removalsPerPass).compactMap { job in
-            finished[job.key].map { (id: job.key, record: $0) }
+            finished[job.key].flatMap { record in fences[job.key].map { (id: job.key, record: record, fence: $0) } }
         }
         let gone = await remove(chosen)
-        for (id, _) in chosen {
+        for (id, _, _) in chosen {
             if gone.contains(id) { removed[id] = finished[id] } else { retryAfter[id] = later }
             finishedAt[id] = nil
         }
@@ -125,9 +131,9 @@ struct FinishedJobSweep {
     /// removed. Watchers then see a few bursts of changes rather than one per job: on ZooKeeper
     /// each burst makes every worker re-list the buckets it changed once. A transaction that
     /// fails (a job triggered again meanwhile) is retried job by job.
-    private func remove(_ jobs: [(id: String, record: JobRecordRevision)]) async -> Set<String> {
+    private func remove(_ jobs: [(id: String, record: JobRecordRevision, fence: IncarnationFence)]) async -> Set<String> {
         var removed: Set<String> = []
-        var batch: [(id: String, record: JobRecordRevision)] = []
+        var batch: [(id: String, record: JobRecordRevision, fence: IncarnationFence)] = []
         var operations: [Coordination.Operation] = []
         func flush() async {
             guard !batch.isEmpty else { return }
@@ -137,7 +143,7 @@ struct FinishedJobSweep {
                 for job in batch { removed.insert(job.id) }
                 logger.info("finished one-shot jobs removed", metadata: ["jobs": "\(batch.map(\.id))", "limit": "\(limit.map(String.init) ?? "none")"])
             } catch {
-                for job in batch where await remove(job.id, record: job.record) { removed.insert(job.id) }
+                for job in batch where await remove(job.id, record: job.record, fence: job.fence) { removed.insert(job.id) }
             }
             batch = []
             operations = []
@@ -147,13 +153,13 @@ struct FinishedJobSweep {
             do {
                 let history = try layout.history(of: job.id)
                 let entries = try await store.children(of: history).sorted()
-                own = try entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: job.id, stateVersion: job.record.version)
+                own = try entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: job.id, stateVersion: job.record.version, fence: job.fence)
             } catch {
                 logger.debug("cannot read a finished job's history", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 continue
             }
             guard own.count <= CoordinationLimits.maxTransactionOperations else {
-                if await remove(job.id, record: job.record) { removed.insert(job.id) }
+                if await remove(job.id, record: job.record, fence: job.fence) { removed.insert(job.id) }
                 continue
             }
             if operations.count + own.count > CoordinationLimits.maxTransactionOperations { await flush() }
@@ -165,13 +171,15 @@ struct FinishedJobSweep {
     }
 
     /// The deletions that end a job whose history entries are already deleted before them: its
-    /// history folder, and its key unless its state changed. The key goes without `recursive`: a
-    /// run created beneath it meanwhile makes the transaction fail, and the job stays.
-    private func removal(of id: String, stateVersion: Int64) throws -> [Coordination.Operation] {
+    /// history folder, and its key unless its state changed, with its incarnation key, which fails
+    /// the transaction (`noNode`) once that incarnation is removed, even when the job is added
+    /// again. The key goes without `recursive`: a run created beneath it meanwhile makes the
+    /// transaction fail, and the job stays.
+    private func removal(of id: String, stateVersion: Int64, fence: IncarnationFence) throws -> [Coordination.Operation] {
         [
             .delete(try layout.history(of: id), ifVersion: nil),
             .delete(try layout.job(id), ifVersion: stateVersion),
-        ]
+        ] + (fence.key.map { [.delete($0, ifVersion: nil)] } ?? [])
     }
 
     /// Throws `versionConflict` unless the job's key holds `record`: the same creation of it, at the
@@ -186,7 +194,7 @@ struct FinishedJobSweep {
 
     /// Removes the job (with no run left beneath it) and its history, unless it changed or is
     /// another creation of its key than `record`'s; returns whether it did.
-    private func remove(_ id: String, record: JobRecordRevision) async -> Bool {
+    private func remove(_ id: String, record: JobRecordRevision, fence: IncarnationFence) async -> Bool {
         let stateVersion = record.version
         do {
             let history = try layout.history(of: id)
@@ -194,15 +202,16 @@ struct FinishedJobSweep {
             // After the read of the entries, whose deletions (a finished job has one at least)
             // then fail on a history that was removed and made again since.
             try await requireRecord(record, of: id)
-            let unchanged = Coordination.Operation.check(try layout.job(id), version: stateVersion)
+            let unchanged = fence.checks + [.check(try layout.job(id), version: stateVersion)]
             // The oldest entries first when there are more than one transaction holds.
             while entries.count > Self.entriesPerTransaction {
                 let chunk = entries.prefix(Self.entriesPerTransaction)
-                _ = try await store.transaction([unchanged] + chunk.map { .delete(try history.child($0), ifVersion: nil) })
+                _ = try await store.transaction(unchanged + chunk.map { .delete(try history.child($0), ifVersion: nil) })
                 entries.removeFirst(chunk.count)
             }
             _ = try await store.transaction(
-                [unchanged] + entries.map { .delete(try history.child($0), ifVersion: nil) } + removal(of: id, stateVersion: stateVersion))
+                unchanged + entries.map { .delete(try history.child($0), ifVersion: nil) }
+                    + removal(of: id, stateVersion: stateVersion, fence: fence))
             logger.info(
                 "finished one-shot job removed",
                 metadata: ["job": "\(id)", "retention": "\(retention.map(DurationText.format) ?? "forever")", "limit": "\(limit.map(String.init) ?? "none")"])

@@ -191,7 +191,9 @@ struct LeaderDuties: Sendable {
     func settleResume(spec: JobSpec, seen: JobState, settled: JobState, version: Int64) async {
         do {
             try await requireUnchanged(spec: spec, state: seen, version: version)
-            _ = try await store.set(try layout.job(spec.id), value: try JobRecord(spec: spec, state: settled).encoded(), ifVersion: version)
+            let fence = try IncarnationFence(job: spec.id, state: seen, layout: layout)
+            _ = try await store.transaction(
+                fence.checks + [.set(try layout.job(spec.id), value: try JobRecord(spec: spec, state: settled).encoded(), ifVersion: version)])
         } catch let error as CoordinationError where [.versionConflict, .noNode].contains(error.code) {
             logger.debug("resume settled by a newer state", metadata: ["job": "\(spec.id)", "reason": "\(error.message)"])
         } catch {
@@ -213,6 +215,9 @@ struct LeaderDuties: Sendable {
         planner: inout PlacementState
     ) async throws -> [String] {
         try await requireUnchanged(spec: spec, state: seen ?? state, version: version)
+        // The store must still hold this incarnation of the job when the writes below land:
+        // `requireUnchanged` read it, but one removed and added again since is at the same version.
+        let fence = try IncarnationFence(job: spec.id, state: seen ?? state, layout: layout)
         let late = now.timeIntervalSince(latest) > configuration.misfireThreshold.seconds
         var fire: Date? = late && spec.misfire == .skip ? nil : latest
         var entries: [HistoryEntry] = []
@@ -243,10 +248,10 @@ struct LeaderDuties: Sendable {
                 // Only while the state is as we saw it: a view behind our own last write would
                 // otherwise replay that fire time and cancel the run it has just created.
                 let canceller = RunCanceller(store: store, layout: layout, now: clock.now)
-                let unchanged = Coordination.Operation.check(try layout.job(spec.id), version: version)
+                let unchanged = fence.checks + [.check(try layout.job(spec.id), version: version)]
                 for run in active {
                     try await canceller.cancel(
-                        job: spec.id, run: run.record.run, reason: "replaced by the fire time \(Self.text(scheduled))", provided: [unchanged])
+                        job: spec.id, run: run.record.run, reason: "replaced by the fire time \(Self.text(scheduled))", provided: unchanged)
                 }
             case .queue:
                 break
@@ -275,7 +280,8 @@ struct LeaderDuties: Sendable {
                             + "broadcast runs on the workers able to run it at its fire time"))
             }
             if let unfinished = RunPlan.unfinished(
-                runs, run: RunID.scheduled(at: scheduled, item: 0, incarnation: incarnation), scheduledAt: scheduled)
+                runs, run: RunID.scheduled(at: scheduled, item: 0, incarnation: incarnation), scheduledAt: scheduled,
+                firstChunk: RunPlan.firstChunk(of: state))
             {
                 newState.unfinishedBroadcasts.append(unfinished)
             }
@@ -299,16 +305,17 @@ struct LeaderDuties: Sendable {
         }
         let jobKey = try layout.job(spec.id)
         let jobValue = try JobRecord(spec: spec, state: newState).encoded()
-        // Sharded jobs have at most ``JobSpec/maxShards`` items, so their fire time fits one
-        // transaction with the state. A broadcast to more workers than that creates the rest right
-        // after, in chunks that move the state on (or the next leader does, should we stop first).
-        let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk)), layout: layout)
+        // Sharded jobs have at most ``JobSpec/maxShards`` items (one more when unfenced), so
+        // their fire time fits one transaction with the state. A broadcast to more workers than
+        // that creates the rest right after, in chunks that move the state on (or the next
+        // leader does, should we stop first).
+        let creates = try RunPlan.createOperations(Array(runs.prefix(RunPlan.firstChunk(of: state))), layout: layout)
         try await history.transact(job: spec.id, entries: entries) {
-            [.set(jobKey, value: jobValue, ifVersion: version)] + stillActive + creates
+            fence.checks + [.set(jobKey, value: jobValue, ifVersion: version)] + stillActive + creates
         }
         if missed > 0 { metrics.skippedByMisfire.increment(by: missed) }
         if fire == nil && !stillActive.isEmpty { metrics.skippedByOverlap.increment() }
-        if runs.count > RunPlan.firstChunk {
+        if runs.count > RunPlan.firstChunk(of: state) {
             try await RunPlan.continueBroadcasts(of: spec.id, workers: Array(eligible.keys), in: store, layout: layout)
         }
         logger.debug(
@@ -361,8 +368,10 @@ struct LeaderDuties: Sendable {
                     newState.itemAssignment = balanced
                     do {
                         try await requireUnchanged(spec: spec, state: state, version: version)
-                        _ = try await store.set(
-                            try layout.job(id), value: try JobRecord(spec: spec, state: newState).encoded(), ifVersion: version)
+                        let fence = try IncarnationFence(job: id, state: state, layout: layout)
+                        _ = try await store.transaction(
+                            fence.checks
+                                + [.set(try layout.job(id), value: try JobRecord(spec: spec, state: newState).encoded(), ifVersion: version)])
                         logger.info(
                             "rebalanced items",
                             metadata: ["job": "\(id)", "moves": "\(BalancedAssignment.moves(from: plan, to: balanced))"])

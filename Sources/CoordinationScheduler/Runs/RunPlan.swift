@@ -29,13 +29,18 @@ enum RunPlan {
     }
 
     /// How many run creations go into the transaction that also records the fire time (the
-    /// contract's limit leaves room for the state, folders and records beside them).
-    static let firstChunk = JobSpec.maxShards
+    /// contract's limit leaves room for the state, folders and records beside them). A fenced
+    /// job's writes (``IncarnationFence``) take one operation more than those of a job added by
+    /// an earlier version, which may have one item more: all its runs still go at once.
+    static func firstChunk(fenced: Bool) -> Int { fenced ? JobSpec.maxShards : JobSpec.maxShards + 1 }
+
+    /// ``firstChunk(fenced:)`` for `state`'s job.
+    static func firstChunk(of state: JobState) -> Int { firstChunk(fenced: state.fenced) }
 
     /// What the first transaction of a broadcast records when its runs (`runs`, in worker id
     /// order, of the run id `run` without its worker) do not all fit it: ``continueBroadcasts(of:workers:in:layout:)``
     /// creates the rest. `nil` when they fit.
-    static func unfinished(_ runs: [RunRecord], run: String, scheduledAt: Date) -> UnfinishedBroadcast? {
+    static func unfinished(_ runs: [RunRecord], run: String, scheduledAt: Date, firstChunk: Int) -> UnfinishedBroadcast? {
         guard runs.count > firstChunk, let last = runs[firstChunk - 1].assignee else { return nil }
         return UnfinishedBroadcast(run: run, scheduledAt: scheduledAt, after: last)
     }
@@ -50,12 +55,16 @@ enum RunPlan {
     ) async throws {
         let key = try layout.job(id)
         let sorted = workers.sorted()
+        var refused: IncarnationFence?
         while true {
             guard let stored = try await store.get(key) else { return }
             var job = try stored.decoded(JobRecord.self)
             guard let broadcast = job.state.unfinishedBroadcasts.first else { return }
+            let fence = try IncarnationFence(job: id, state: job.state, layout: layout)
+            // Its removal is under way when this incarnation's key went before a read of it.
+            if let refused, refused == fence { return }
             let rest = sorted.filter { $0 > broadcast.after }
-            let chunk = Array(rest.prefix(firstChunk))
+            let chunk = Array(rest.prefix(firstChunk(of: job.state)))
             if rest.count > chunk.count, let last = chunk.last {
                 job.state.unfinishedBroadcasts[0].after = last
             } else {
@@ -66,9 +75,11 @@ enum RunPlan {
             }
             do {
                 let creates = try createOperations(runs, layout: layout)
-                _ = try await store.transaction([.set(key, value: try job.encoded(), ifVersion: stored.version)] + creates)
-            } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == 0 {
+                _ = try await store.transaction(fence.checks + [.set(key, value: try job.encoded(), ifVersion: stored.version)] + creates)
+            } catch let error as CoordinationError where error.code == .versionConflict && error.failedOperation == fence.checks.count {
                 continue  // someone else moved it on (or changed the job) meanwhile: read it again
+            } catch let error as CoordinationError where fence.refused(error) {
+                refused = fence  // removed, perhaps added again: read it again
             }
         }
     }
