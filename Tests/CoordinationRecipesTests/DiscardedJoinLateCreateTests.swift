@@ -24,11 +24,7 @@ import Testing
         try await lease.release()
         #expect(try await observer.children(of: path).isEmpty, "the release left no entry behind")
 
-        let stray = try await store.land()
-        try await waitForEntries(observer, path, "the late entry \(stray.key.name) to be removed") { $0.isEmpty }
-        let next = try await kind.acquire(observer, path, timeout: .zero)
-        #expect(next != nil, "the next contender is let in at once")
-        try await next?.release()
+        try await expectLateEntryRemoved(landing: store.land, observer: observer, path: path, kind: kind)
     }
 }
 
@@ -40,9 +36,9 @@ final class SessionTurnsThenTwoCreatesLost: ForwardingStore {
     let base: any CoordinationStore
     private struct State {
         var creates = 0
-        var held: (key: Key, value: [UInt8], mode: CreateMode)?
     }
     private let state = Mutex(State())
+    private let held = HeldCreate()
 
     init(_ base: any CoordinationStore) { self.base = base }
 
@@ -57,12 +53,11 @@ final class SessionTurnsThenTwoCreatesLost: ForwardingStore {
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         let number = state.withLock { state in
             defer { state.creates += 1 }
-            if state.creates == 0 { state.held = (key, value, mode) }
             return state.creates
         }
         switch number {
         case 0:
-            throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later", key: key)
+            try held.hold(key, value: value, mode: mode)
         case 1:
             _ = try await base.create(key, value: value, mode: mode)
             throw CoordinationError(.connectionLoss, "reply lost (simulated); the create was applied", key: key)
@@ -72,8 +67,5 @@ final class SessionTurnsThenTwoCreatesLost: ForwardingStore {
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record {
-        let create = try #require(state.withLock { $0.held }, "a create was held back")
-        return try await base.create(create.key, value: create.value, mode: create.mode)
-    }
+    func land() async throws -> Record { try await held.land(in: base) }
 }

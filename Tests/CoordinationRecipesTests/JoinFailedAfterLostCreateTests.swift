@@ -20,11 +20,7 @@ import Testing
         await #expect(throws: CoordinationError.self, "the join fails: its search after the lost reply failed") {
             try await kind.acquire(store, path, timeout: .seconds(10))
         }
-        let stray = try await store.land()
-        try await waitForEntries(observer, path, "the late entry \(stray.key.name) to be removed") { $0.isEmpty }
-        let next = try await kind.acquire(observer, path, timeout: .zero)
-        #expect(next != nil, "the next contender is let in at once")
-        try await next?.release()
+        try await expectLateEntryRemoved(landing: store.land, observer: observer, path: path, kind: kind)
     }
 }
 
@@ -36,35 +32,30 @@ final class CreateLostThenListingFails: ForwardingStore {
     private struct State {
         var creates = 0
         var listings = 0
-        var held: (key: Key, value: [UInt8], mode: CreateMode)?
     }
     private let state = Mutex(State())
+    private let held = HeldCreate()
 
     init(_ base: any CoordinationStore) { self.base = base }
 
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         let holds = state.withLock { state in
             defer { state.creates += 1 }
-            guard state.creates == 0 else { return false }
-            state.held = (key, value, mode)
-            return true
+            return state.creates == 0
         }
         guard holds else { return try await base.create(key, value: value, mode: mode) }
-        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later", key: key)
+        try held.hold(key, value: value, mode: mode)
     }
 
     func children(of key: Key) async throws -> [String] {
         let fails = state.withLock { state in
-            defer { if state.held != nil { state.listings += 1 } }
-            return state.held != nil && state.listings == 0
+            defer { if state.creates > 0 { state.listings += 1 } }
+            return state.creates > 0 && state.listings == 0
         }
         if fails { throw CoordinationError(.connectionLoss, "still out of contact (simulated)", key: key) }
         return try await base.children(of: key)
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record {
-        let create = try #require(state.withLock { $0.held }, "a create was held back")
-        return try await base.create(create.key, value: create.value, mode: create.mode)
-    }
+    func land() async throws -> Record { try await held.land(in: base) }
 }

@@ -26,11 +26,7 @@ import Testing
         try await lease.release()
         #expect(try await observer.children(of: path).isEmpty, "the release left no entry behind")
 
-        let stray = try await store.land()
-        try await waitForEntries(observer, path, "the late entry \(stray.key.name) to be removed") { $0.isEmpty }
-        let next = try await kind.acquire(observer, path, timeout: .zero)
-        #expect(next != nil, "the next contender is let in at once")
-        try await next?.release()
+        try await expectLateEntryRemoved(landing: store.land, observer: observer, path: path, kind: kind)
     }
 }
 
@@ -45,9 +41,9 @@ final class SessionTurnsThenRemovalOutOfContactThenCreateLost: ForwardingStore {
         var creates = 0
         var deletes = 0
         var outOfContact = false
-        var held: (key: Key, value: [UInt8], mode: CreateMode)?
     }
     private let state = Mutex(State())
+    private let held = HeldCreate()
 
     init(_ base: any CoordinationStore) { self.base = base }
 
@@ -75,11 +71,10 @@ final class SessionTurnsThenRemovalOutOfContactThenCreateLost: ForwardingStore {
             defer { state.creates += 1 }
             guard state.creates == 1 else { return false }
             state.outOfContact = false
-            state.held = (key, value, mode)
             return true
         }
         guard holds else { return try await base.create(key, value: value, mode: mode) }
-        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later", key: key)
+        try held.hold(key, value: value, mode: mode)
     }
 
     func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
@@ -93,8 +88,5 @@ final class SessionTurnsThenRemovalOutOfContactThenCreateLost: ForwardingStore {
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record {
-        let create = try #require(state.withLock { $0.held }, "a create was held back")
-        return try await base.create(create.key, value: create.value, mode: create.mode)
-    }
+    func land() async throws -> Record { try await held.land(in: base) }
 }

@@ -52,9 +52,9 @@ final class ReleaseOutOfContactThenCreateLost: ForwardingStore {
         var deletes = 0
         var creates = 0
         var outOfContact = false
-        var held: (key: Key, value: [UInt8], mode: CreateMode)?
     }
     private let state = Mutex(State())
+    private let held = HeldCreate()
 
     init(_ base: any CoordinationStore) { self.base = base }
 
@@ -81,16 +81,12 @@ final class ReleaseOutOfContactThenCreateLost: ForwardingStore {
             defer { state.creates += 1 }
             guard state.creates == 1 else { return false }
             state.outOfContact = false
-            state.held = (key, value, mode)
             return true
         }
         guard holds else { return try await base.create(key, value: value, mode: mode) }
-        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later")
+        try held.hold(key, value: value, mode: mode)
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record {
-        let create = try #require(state.withLock { $0.held }, "a create was held back")
-        return try await base.create(create.key, value: create.value, mode: create.mode)
-    }
+    func land() async throws -> Record { try await held.land(in: base) }
 }

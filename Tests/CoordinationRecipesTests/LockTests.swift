@@ -440,25 +440,22 @@ extension LockTests {
 /// applies after a later one.
 final class CreateLandingLate: ForwardingStore {
     let base: any CoordinationStore
-    private let held = Mutex<(taken: Bool, create: (key: Key, value: [UInt8], mode: CreateMode)?)>((false, nil))
+    private let taken = Mutex(false)
+    private let held = HeldCreate()
 
     init(_ base: any CoordinationStore) { self.base = base }
 
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        let first = held.withLock { held in
-            defer { held.taken = true }
-            if !held.taken { held.create = (key, value, mode) }
-            return !held.taken
+        let first = taken.withLock { taken in
+            defer { taken = true }
+            return !taken
         }
         guard first else { return try await base.create(key, value: value, mode: mode) }
-        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later")
+        try held.hold(key, value: value, mode: mode)
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record {
-        let create = try #require(held.withLock { $0.create }, "a create was held back")
-        return try await base.create(create.key, value: create.value, mode: create.mode)
-    }
+    func land() async throws -> Record { try await held.land(in: base) }
 }
 
 extension LockTests {

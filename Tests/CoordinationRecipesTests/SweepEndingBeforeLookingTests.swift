@@ -25,11 +25,7 @@ import Testing
         try await withDeadline("the sweep's watch to be refused") { await store.refusals.reach(1) }
         #expect(try await observer.children(of: path).isEmpty, "the release left no entry behind")
 
-        let stray = try await store.land()
-        try await waitForEntries(observer, path, "the late entry \(stray.key.name) to be removed") { $0.isEmpty }
-        let next = try await Lock(store: observer, path: path).acquire(timeout: .zero)
-        #expect(next != nil, "the next contender is let in at once")
-        try await next?.release()
+        try await expectLateEntryRemoved(landing: store.land, observer: observer, path: path)
     }
 }
 
@@ -42,21 +38,19 @@ final class CreateHeldFirstWatchRefused: ForwardingStore {
     private struct State {
         var creates = 0
         var watches = 0
-        var held: (key: Key, value: [UInt8], mode: CreateMode)?
     }
     private let state = Mutex(State())
+    private let held = HeldCreate()
 
     init(_ base: any CoordinationStore) { self.base = base }
 
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         let holds = state.withLock { state in
             defer { state.creates += 1 }
-            guard state.creates == 0 else { return false }
-            state.held = (key, value, mode)
-            return true
+            return state.creates == 0
         }
         guard holds else { return try await base.create(key, value: value, mode: mode) }
-        throw CoordinationError(.connectionLoss, "reply lost (simulated); the create is applied later", key: key)
+        try held.hold(key, value: value, mode: mode)
     }
 
     func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
@@ -72,8 +66,5 @@ final class CreateHeldFirstWatchRefused: ForwardingStore {
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record {
-        let create = try #require(state.withLock { $0.held }, "a create was held back")
-        return try await base.create(create.key, value: create.value, mode: create.mode)
-    }
+    func land() async throws -> Record { try await held.land(in: base) }
 }
