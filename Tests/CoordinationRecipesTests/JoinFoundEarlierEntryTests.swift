@@ -36,57 +36,27 @@ import Testing
 /// the entry left in a session the server kept), until the second create: that one is not
 /// applied but answered `connectionLoss`, and applied only when the test calls ``land()``.
 final class SessionTurnsThenRemovalOutOfContactThenCreateLost: ForwardingStore {
-    let base: any CoordinationStore
-    private struct State {
-        var creates = 0
-        var deletes = 0
-        var outOfContact = false
-    }
-    private let state = Mutex(State())
-    private let held = HeldCreate()
+    /// The removal out of contact and the lost create, as `lead`'s test has them.
+    private let inner: ReleaseOutOfContactThenCreateLost
+    private let creates = Mutex(0)
 
-    init(_ base: any CoordinationStore) { self.base = base }
+    init(_ base: any CoordinationStore) { inner = ReleaseOutOfContactThenCreateLost(base) }
 
-    var createsMade: Int { state.withLock { $0.creates } }
-    var failedDeletes: Int { state.withLock { min($0.deletes, 1) } }
+    var base: any CoordinationStore { inner }
+    var createsMade: Int { creates.withLock { $0 } }
+    var failedDeletes: Int { inner.failedDeletes }
 
     var session: SessionEvent {
-        let now = base.session
-        let (creates, outOfContact) = state.withLock { ($0.creates, $0.outOfContact) }
-        if creates == 0 {
-            return SessionEvent(state: now.state, sessionID: now.sessionID + "-before", ttl: now.ttl, lastContact: now.lastContact)
-        }
-        guard outOfContact else { return now }
-        return SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now - .seconds(3600))
+        let now = inner.session
+        guard creates.withLock({ $0 == 0 }) else { return now }
+        return SessionEvent(state: now.state, sessionID: now.sessionID + "-before", ttl: now.ttl, lastContact: now.lastContact)
     }
 
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        let first = state.withLock { $0.creates == 0 }
-        if first {
-            let record = try await base.create(key, value: value, mode: mode)
-            state.withLock { $0.creates += 1 }
-            return record
-        }
-        let holds = state.withLock { state in
-            defer { state.creates += 1 }
-            guard state.creates == 1 else { return false }
-            state.outOfContact = false
-            return true
-        }
-        guard holds else { return try await base.create(key, value: value, mode: mode) }
-        try held.hold(key, value: value, mode: mode)
-    }
-
-    func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
-        let first = state.withLock { state in
-            defer { state.deletes += 1 }
-            if state.deletes == 0 { state.outOfContact = true }
-            return state.deletes == 0
-        }
-        if first { throw CoordinationError(.connectionLoss, "out of contact (simulated)", key: key) }
-        try await base.delete(key, ifVersion: ifVersion, recursive: recursive)
+        defer { creates.withLock { $0 += 1 } }
+        return try await inner.create(key, value: value, mode: mode)
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record { try await held.land(in: base) }
+    func land() async throws -> Record { try await inner.land() }
 }
