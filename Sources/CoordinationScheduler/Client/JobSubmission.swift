@@ -12,6 +12,8 @@ struct JobSubmission: Sendable {
     let runCount: Int
     /// The workers a broadcast job's runs are for.
     let workers: [String]
+    /// The tag of this incarnation of the job (``JobState/incarnation``).
+    let incarnation: String
 
     /// How many of ``operations`` come before the runs: the job's record, its history folder and
     /// its incarnation key, each in a folder that a deployment made by an earlier version may lack.
@@ -41,6 +43,7 @@ struct JobSubmission: Sendable {
         }
         self.spec = spec
         self.workers = workers
+        self.incarnation = incarnation
         runCount = runs.count
         operations = [
             .create(try layout.job(spec.id), value: try JobRecord(spec: spec, state: state).encoded(), mode: .persistent),
@@ -52,7 +55,7 @@ struct JobSubmission: Sendable {
     /// transaction holds), once those are written.
     func createRemainingRuns(in store: any CoordinationStore, layout: SchedulerLayout) async throws {
         guard runCount > RunPlan.firstChunk(fenced: true) else { return }
-        try await RunPlan.continueBroadcasts(of: spec.id, workers: workers, in: store, layout: layout)
+        try await RunPlan.continueBroadcasts(of: spec.id, incarnation: incarnation, workers: workers, in: store, layout: layout)
     }
 
     /// The key and value bytes of ``operations``, which count against the store's transaction limit.

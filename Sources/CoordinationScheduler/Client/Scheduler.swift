@@ -368,7 +368,7 @@ public struct Scheduler: Sendable {
                 refused = fence  // removed, perhaps added again: the job there now is triggered
                 continue
             }
-            if runs.count > firstChunk { try await RunPlan.continueBroadcasts(of: id, workers: workers, in: store, layout: layout) }
+            if runs.count > firstChunk { try await RunPlan.continueBroadcasts(of: id, incarnation: incarnation, workers: workers, in: store, layout: layout) }
             return runs.map(\.run)
         }
     }
@@ -400,7 +400,7 @@ public struct Scheduler: Sendable {
 
     /// Ends the job's broadcasts whose writer stopped before creating every worker's run
     /// (``JobState/unfinishedBroadcasts``): cancelled, their other runs were created afterwards
-    /// by the leader (``RunPlan/continueBroadcasts(of:workers:in:layout:)``), and ran. A
+    /// by the leader (``RunPlan/continueBroadcasts(of:incarnation:workers:in:layout:)``), and ran. A
     /// compare-and-set of the job's record, which every chunk of runs also checks; a record
     /// that does not decode has none.
     func endUnfinishedBroadcasts(of id: String) async throws {

@@ -316,7 +316,8 @@ struct LeaderDuties: Sendable {
         if missed > 0 { metrics.skippedByMisfire.increment(by: missed) }
         if fire == nil && !stillActive.isEmpty { metrics.skippedByOverlap.increment() }
         if runs.count > RunPlan.firstChunk(of: state) {
-            try await RunPlan.continueBroadcasts(of: spec.id, workers: Array(eligible.keys), in: store, layout: layout)
+            try await RunPlan.continueBroadcasts(
+                of: spec.id, incarnation: state.incarnation, workers: Array(eligible.keys), in: store, layout: layout)
         }
         logger.debug(
             "materialised", metadata: ["job": "\(spec.id)", "fireTime": "\(latest)", "runs": "\(runs.count)", "missed": "\(missed)"])
@@ -332,7 +333,7 @@ struct LeaderDuties: Sendable {
             else { continue }
             let workers = view.placeableWorkers.filter { $0.value.canRun(spec) }.map(\.key)
             do {
-                try await RunPlan.continueBroadcasts(of: id, workers: workers, in: store, layout: layout)
+                try await RunPlan.continueBroadcasts(of: id, incarnation: state.incarnation, workers: workers, in: store, layout: layout)
             } catch {
                 logger.warning("cannot finish a broadcast", metadata: ["job": "\(id)", "error": "\(error)"])
             }

@@ -38,7 +38,7 @@ enum RunPlan {
     static func firstChunk(of state: JobState) -> Int { firstChunk(fenced: state.fenced) }
 
     /// What the first transaction of a broadcast records when its runs (`runs`, in worker id
-    /// order, of the run id `run` without its worker) do not all fit it: ``continueBroadcasts(of:workers:in:layout:)``
+    /// order, of the run id `run` without its worker) do not all fit it: ``continueBroadcasts(of:incarnation:workers:in:layout:)``
     /// creates the rest. `nil` when they fit.
     static func unfinished(_ runs: [RunRecord], run: String, scheduledAt: Date, firstChunk: Int) -> UnfinishedBroadcast? {
         guard runs.count > firstChunk, let last = runs[firstChunk - 1].assignee else { return nil }
@@ -50,8 +50,12 @@ enum RunPlan {
     /// transaction, with the job's record moving the broadcast on (or ending it) at the version
     /// read. Creating the runs after a transaction that had recorded nothing of them lost them
     /// when the writer stopped between the two (a crash, a lost session, the store unreachable).
+    ///
+    /// `workers` are those of the job's incarnation `incarnation` (``JobState/incarnation``): a
+    /// job removed and added again under its id since is another, whose own workers are not
+    /// known here, and is left to whoever finishes its broadcasts (its submitter, the leader).
     static func continueBroadcasts(
-        of id: String, workers: [String], in store: any CoordinationStore, layout: SchedulerLayout
+        of id: String, incarnation: String?, workers: [String], in store: any CoordinationStore, layout: SchedulerLayout
     ) async throws {
         let key = try layout.job(id)
         let sorted = workers.sorted()
@@ -59,7 +63,7 @@ enum RunPlan {
         while true {
             guard let stored = try await store.get(key) else { return }
             var job = try stored.decoded(JobRecord.self)
-            guard let broadcast = job.state.unfinishedBroadcasts.first else { return }
+            guard job.state.incarnation == incarnation, let broadcast = job.state.unfinishedBroadcasts.first else { return }
             let fence = try IncarnationFence(job: id, state: job.state, layout: layout)
             // Its removal is under way when this incarnation's key went before a read of it.
             if let refused, refused == fence { return }
