@@ -68,7 +68,7 @@ struct BenchCommandTests {
     func withPeer(backend: TestBackend) async throws {
         let handles = try TestHandles(backend)
         let peer = backend.name == "zookeeper" ? "kazoo" : "etcd3gw"
-        try PythonScript.require(peer, install: "compose/native installs it")
+        try await PythonScript.require(peer, install: "compose/native installs it")
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let url = try #require(backend.url(handles.namespace))

@@ -455,7 +455,7 @@ struct MigrateCommandTests {
             }
             let seen = await Self.copiedCount(target)
             await target.close()
-            cluster.stop(member, kill: true)
+            await cluster.stop(member, kill: true)
             let ended = await Self.exit(of: migrate.process)
             #expect(ended.reason == .exit && ended.status == 9, "\(ended), \(migrate.stderr)")
             let line = try #require(migrate.stderr.split(separator: "\n").last.map(String.init))
@@ -559,7 +559,7 @@ struct MigrateCommandTests {
 
     /// Writes `value` at the etcd key `key` (no namespace added) with etcdctl, as another tool
     /// would: none of coord's checks apply.
-    static func etcdctlPut(_ key: String, _ value: [UInt8]) throws {
+    static func etcdctlPut(_ key: String, _ value: [UInt8]) async throws {
         let url = try #require(TestBackend.etcd.url(.root))
         let endpoint = try #require(try StoreURL(url).hosts.first)
         let process = Process()
@@ -570,10 +570,13 @@ struct MigrateCommandTests {
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        try input.fileHandleForWriting.write(contentsOf: value)
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "etcdctl put \(key)")
+        // Writing a value larger than the pipe holds waits for etcdctl to read it: off the pool.
+        try await OwnThread.run {
+            defer { try? input.fileHandleForWriting.close() }
+            try input.fileHandleForWriting.write(contentsOf: value)
+        }
+        let status = await ChildProcessWait.exit(of: process).status
+        try #require(status == 0, "etcdctl put \(key)")
     }
 
     /// Checks the outcome of a migration that copied `copied` keys and could not copy `notCopied`
@@ -605,9 +608,9 @@ struct MigrateCommandTests {
             let source = try await etcd.open()
             _ = try await source.create(try Key("/ok/a"), value: [1])
             let raw = etcd.namespace.path
-            try Self.etcdctlPut(raw + "/weird/", [2])
-            try Self.etcdctlPut(raw + "/a//b", [3])
-            try Self.etcdctlPut(raw + "/big", Array(repeating: UInt8(ascii: "x"), count: 1_200_000))
+            try await Self.etcdctlPut(raw + "/weird/", [2])
+            try await Self.etcdctlPut(raw + "/a//b", [3])
+            try await Self.etcdctlPut(raw + "/big", Array(repeating: UInt8(ascii: "x"), count: 1_200_000))
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
             let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
@@ -666,7 +669,7 @@ struct MigrateCommandTests {
     static func withForeignZnodes(
         _ foreign: [String], test: String = #function, _ body: (CoordProcess, String, String, TestHandles) async throws -> Void
     ) async throws {
-        try PythonScript.require("kazoo", install: Kazoo.install)
+        try await PythonScript.require("kazoo", install: Kazoo.install)
         let zk = try TestHandles(.zookeeper, test: test)
         let etcd = try TestHandles(.etcd, test: test)
         try await TestHandles.closing(zk, etcd) {
@@ -696,7 +699,7 @@ struct MigrateCommandTests {
         try await TestHandles.closing(etcd, zk) {
             let source = try await etcd.open()
             _ = try await source.create(try Key("/ok"), value: [1])
-            try Self.etcdctlPut(etcd.namespace.path + "/weird/", [2])
+            try await Self.etcdctlPut(etcd.namespace.path + "/weird/", [2])
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
             let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
@@ -735,7 +738,7 @@ struct MigrateCommandTests {
         try await TestHandles.closing(etcd, zk) {
             // Only keys beneath the namespace, as etcdctl writes them: no /NS key, no /NS/config key.
             let raw = etcd.namespace.path
-            try Self.etcdctlPut(raw + "/config/x", Array("one".utf8))
+            try await Self.etcdctlPut(raw + "/config/x", Array("one".utf8))
             // And an empty key of the user's under a missing one: /NS/kept/inner with no /NS/kept
             // (etcdctl puts no empty value: straight through the gateway).
             let rootURL = try #require(TestBackend.etcd.url(.root))

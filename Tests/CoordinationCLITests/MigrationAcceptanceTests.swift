@@ -1,4 +1,5 @@
 import Coordination
+import CoordinationLocalServers
 import CoordinationScheduler
 import CoordinationTestSupport
 import Foundation
@@ -80,8 +81,8 @@ struct MigrationAcceptanceTests {
 
     @Test("a tree written by kazoo is migrated to etcd by coord migrate --verify and read back by etcd3gw, byte for byte")
     func kazooTreeReadByEtcd3gw() async throws {
-        try PythonScript.require("kazoo", install: Kazoo.install)
-        try PythonScript.require("etcd3gw", install: Self.etcd3gwInstall)
+        try await PythonScript.require("kazoo", install: Kazoo.install)
+        try await PythonScript.require("etcd3gw", install: Self.etcd3gwInstall)
         try await Self.withZooKeeperAndEtcd { zk, etcd in
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
@@ -131,7 +132,7 @@ struct MigrationAcceptanceTests {
                 if seen >= 300 { break }
             }
             kill(first.process.processIdentifier, SIGKILL)
-            first.process.waitUntilExit()
+            _ = await ChildProcessWait.exit(of: first.process)
             #expect(first.process.terminationReason == .uncaughtSignal, "the first run ended before the kill: \(first.stderr)")
             let partial = try await MigrationServerTests.contents(target).count
             #expect(partial >= 300 && partial < sourceCount, "\(partial) of \(sourceCount) keys copied before the kill")

@@ -27,14 +27,14 @@ struct MigrationFollowOversizeTests {
             defer { if migrate.process.isRunning { kill(migrate.process.processIdentifier, SIGKILL) } }
             try await migrate.waitFor("following changes under")
 
-            try MigrateCommandTests.etcdctlPut(etcd.namespace.path + "/grow", Array(repeating: UInt8(ascii: "x"), count: 1_200_000))
+            try await MigrateCommandTests.etcdctlPut(etcd.namespace.path + "/grow", Array(repeating: UInt8(ascii: "x"), count: 1_200_000))
             let note =
                 "coord: note: not mirrored: value for /grow is 1200000 bytes; the limit is 1000000 bytes; the target keeps what it had at /grow, "
                 + "so it is no faithful copy until the key fits again or is deleted on the source: change or remove it there"
             try await migrate.waitFor(note, inStderr: true)
             #expect(migrate.process.isRunning, "still following: \(migrate.stderr)")
             // Later writes of the key, still too large, say nothing more.
-            try MigrateCommandTests.etcdctlPut(etcd.namespace.path + "/grow", Array(repeating: UInt8(ascii: "y"), count: 1_200_000))
+            try await MigrateCommandTests.etcdctlPut(etcd.namespace.path + "/grow", Array(repeating: UInt8(ascii: "y"), count: 1_200_000))
             _ = try await source.set(try Key("/ok"), value: [3])
             let target = try await zk.open()
             try await withDeadline("/ok mirrored", limit: .seconds(20)) {

@@ -131,7 +131,7 @@ struct EtcdServerTests {
             let session = store.session.sessionID
 
             let member = cluster.members[0]
-            cluster.stop(member)
+            await cluster.stop(member)
             try cluster.start(member)
             try await cluster.waitUntilHealthy()
 
@@ -164,7 +164,7 @@ struct EtcdServerTests {
             #expect(state.count == 21)
 
             let member = cluster.members[0]
-            cluster.stop(member)
+            await cluster.stop(member)
             try FileManager.default.removeItem(atPath: member.dataDirectory)
             try cluster.start(member)
             try await cluster.waitUntilHealthy()
@@ -257,7 +257,7 @@ struct EtcdServerTests {
                 }
                 group.addTask {
                     try await Task.sleep(until: killAt)
-                    cluster.stop(leader, kill: true)
+                    await cluster.stop(leader, kill: true)
                     return ([:], [], 0)
                 }
                 return try await group.reduce(into: [([Key: [UInt8]], [CoordinationError.Code], Int)]()) { $0.append($1) }
@@ -321,7 +321,7 @@ struct EtcdServerTests {
                             announced += 1
                             if announced == writers { break }
                         }
-                        cluster.stop(member)
+                        await cluster.stop(member)
                         return []
                     }
                     return try await group.reduce(into: [(Key, CoordinationError.Code)]()) { $0 += $1 }

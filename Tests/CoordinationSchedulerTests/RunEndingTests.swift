@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func aForeignHistoryEntryTooLongForAKeyIsLeftAlone() async throws {
-        try PythonScript.require("kazoo", install: Kazoo.install)
+        try await PythonScript.require("kazoo", install: Kazoo.install)
         // One entry kept: the end of the run trims the history, the foreign entry first.
         let cluster = try TestCluster(.zookeeper, layout: SchedulerLayout(historyLimit: 1))
         defer { Task { await cluster.shutdown() } }

@@ -12,7 +12,7 @@ struct ServersOwnTreeTests {
     /// Under no namespace, `/zookeeper` is no key and no foreign key either, while a foreign
     /// znode beside it is listed.
     @Test func theServersOwnTreeIsNoForeignKey() async throws {
-        try PythonScript.require("kazoo", install: Kazoo.install)
+        try await PythonScript.require("kazoo", install: Kazoo.install)
         let server = try TestServer(id: 1, clientPort: 22250, ensemble: [], timing: .init())
         try await withTestServers([server]) {
             try await server.start()

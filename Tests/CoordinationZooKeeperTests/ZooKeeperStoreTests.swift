@@ -118,7 +118,7 @@ struct ZooKeeperStoreTests {
     /// length limit, a whole key over it, and `/zookeeper` at the top of a namespace; and any
     /// znode beneath those, however valid its own name. A recursive delete removes them.
     @Test func foreignZnodesAreSkippedByReadsAndListed() async throws {
-        try PythonScript.require("kazoo", install: Kazoo.install)
+        try await PythonScript.require("kazoo", install: Kazoo.install)
         try await ZooKeeperTestEnvironment.withStore { store in
             let long = String(repeating: "l", count: CoordinationLimits.maxKeyBytes)  // `/` + it is over the limit
             let dir = String(repeating: "d", count: 1_000), tail = String(repeating: "t", count: 100)

@@ -143,21 +143,28 @@ public final class EtcdCluster: @unchecked Sendable {
         processes.withLock { $0[member.name] != nil }
     }
 
-    /// Stops `member`: SIGKILL at once, or SIGTERM with a SIGKILL fallback after 5 s.
+    /// Stops `member`: SIGKILL at once, or SIGTERM with a SIGKILL fallback after 5 s (etcd takes
+    /// about 2 s to stop on SIGTERM). Returns once its process has exited, waiting off the
+    /// cooperative pool.
+    public func stop(_ member: Member, kill: Bool = false) async {
+        await OwnThread.run { self.stop(member, kill: kill) }
+    }
+
+    /// ``stop(_:kill:)`` holding the calling thread until the process has exited: only for
+    /// callers off the cooperative pool (a thread of their own).
     public func stop(_ member: Member, kill: Bool = false) {
         guard let process = processes.withLock({ $0.removeValue(forKey: member.name) }) else { return }
         guard process.isRunning else { return }
         if kill {
             Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
         } else {
-            process.terminate()
-            let deadline = Date(timeIntervalSinceNow: 5)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            ChildProcessWait.terminateBlocking(process, grace: .seconds(5))
         }
-        process.waitUntilExit()
     }
 
+    /// SIGKILLs every member and removes the cluster's data. Synchronous, for `defer`: a killed
+    /// process ends at once, so its wait holds the calling thread only briefly.
     public func stopAll() {
         for member in members { stop(member, kill: true) }
         try? FileManager.default.removeItem(atPath: root)

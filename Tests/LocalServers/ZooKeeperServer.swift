@@ -126,13 +126,15 @@ public final class ZooKeeperServer: @unchecked Sendable {
                     .unavailable,
                     "ZooKeeper on port \(clientPort) exited before serving (is one of ports \(ports) another process's?); see \(directory.path)/server.log")
             }
-            if mode() != nil && ProcessTable.listens(process.processIdentifier, on: clientPort) { return }
+            // The four-letter word is blocking socket I/O (up to its 2 s timeout): off the pool.
+            if await OwnThread.run({ self.mode() }) != nil && ProcessTable.listens(process.processIdentifier, on: clientPort) { return }
             try await Task.sleep(for: .milliseconds(100))  // readiness poll: the server offers no event
         }
         throw CoordinationError(.unavailable, "ZooKeeper on port \(clientPort) did not start; see \(directory.path)/server.log")
     }
 
     /// `leader`, `follower` or `standalone` from the `srvr` four-letter word; `nil` when not serving.
+    /// Blocking socket I/O (up to 2 s): async callers run it on a thread of their own (`OwnThread`).
     public func mode() -> String? {
         guard let reply = Self.fourLetterWord("srvr", port: clientPort) else { return nil }
         return reply.split(separator: "\n").first { $0.hasPrefix("Mode:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }

@@ -1,19 +1,28 @@
 import Coordination
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs a Python script (a third-party client such as kazoo or etcd3gw, for cross-checks) as a
 /// child process: JSON in on stdin, whatever it prints out.
 public enum PythonScript {
-    /// `true` when `python3` can import `module`.
+    /// What ``canImport(_:)`` found for each module asked about: python is started once per module.
+    private static let importable = Mutex<[String: Bool]>([:])
+
+    /// `true` when `python3` can import `module`. Holds the calling thread while python starts (the
+    /// first time for each module): from async code, use ``require(_:install:)``.
     public static func canImport(_ module: String) -> Bool {
-        (try? runBlocking(["-c", "import \(module)"], input: Data()))?.status == 0
+        if let known = importable.withLock({ $0[module] }) { return known }
+        let found = (try? runBlocking(["-c", "import \(module)"], input: Data()))?.status == 0
+        importable.withLock { $0[module] = found }
+        return found
     }
 
-    /// Returns when `python3` can import `module`. Otherwise, under CI, throws (a missing client is
-    /// a failure there); locally, skips the current test with how to install it.
-    public static func require(_ module: String, install: String) throws {
-        if canImport(module) { return }
+    /// Returns when `python3` can import `module` (asked off the cooperative pool). Otherwise,
+    /// under CI, throws (a missing client is a failure there); locally, skips the current test
+    /// with how to install it.
+    public static func require(_ module: String, install: String) async throws {
+        if await OwnThread.run({ canImport(module) }) { return }
         let reason = "python3 cannot import \(module) (\(install))"
         if TestEnvironment.isCI { throw TestServerMissing(description: reason) }
         FileHandle.standardError.write(Data("⚠️ skipped \(Test.current?.name ?? "a test"): \(reason)\n".utf8))

@@ -1,0 +1,63 @@
+import Coordination
+import CoordinationLocalServers
+import Foundation
+import Testing
+
+/// Waiting for a child process must not hold a thread of Swift's cooperative pool: with two
+/// cores the pool has two threads, and a full test run saw tests notice events half a minute
+/// late while other tests' helpers waited for their children on it.
+@Suite("waits for child processes leave the cooperative pool free")
+struct ChildProcessWaitTests {
+    /// A shell that ignores SIGTERM, printing a line each time it gets one: its termination
+    /// waits out the whole grace.
+    final class StubbornChild: Sendable {
+        let process: Process
+        private let output: Pipe
+
+        init() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "trap 'echo term' TERM; while :; do sleep 0.05; done"]
+            process.environment = ProcessInfo.processInfo.environment
+            let output = Pipe()
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = output
+            try process.run()
+            self.process = process
+            self.output = output
+        }
+
+        /// Returns once the child has said it got SIGTERM, or has ended without saying so.
+        func gotTerminationRequest() async -> Bool {
+            let handle = output.fileHandleForReading
+            let said = await OwnThread.run { handle.availableData }
+            return String(decoding: said, as: UTF8.self).contains("term")
+        }
+
+        func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+
+    @Test("three children terminated at once, each with a long grace, leave this task free to run while they still run")
+    func terminationsLeaveThePoolFree() async throws {
+        let children = try (0..<3).map { _ in try StubbornChild() }
+        defer { for child in children { child.kill() } }
+        // The grace bounds the test: once it is over the children are killed, and a wait that
+        // held the pool lets this task run only then, when they are gone.
+        let grace = Duration.seconds(20)
+        await withTaskGroup(of: Void.self) { group in
+            for child in children {
+                group.addTask { await ChildProcessWait.terminate(child.process, grace: grace) }
+            }
+            var told = 0
+            for child in children {
+                if await child.gotTerminationRequest() { told += 1 }
+            }
+            #expect(told == 3, "every child got its SIGTERM")
+            let stillRunning = children.filter { $0.process.isRunning }.count
+            #expect(stillRunning == 3, "this task ran only once a termination had given up waiting: the waits held the pool")
+            for child in children { child.kill() }
+            await group.waitForAll()
+        }
+        #expect(children.allSatisfy { !$0.process.isRunning })
+    }
+}
