@@ -17,7 +17,7 @@ struct ChildProcessWaitTests {
         init() throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "trap 'echo term' TERM; while :; do sleep 0.05; done"]
+            process.arguments = ["-c", "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done"]
             process.environment = ProcessInfo.processInfo.environment
             let output = Pipe()
             process.standardInput = FileHandle.nullDevice
@@ -27,11 +27,11 @@ struct ChildProcessWaitTests {
             self.output = output
         }
 
-        /// Returns once the child has said it got SIGTERM, or has ended without saying so.
-        func gotTerminationRequest() async -> Bool {
+        /// Returns once the child has said `word`, or has ended without saying it.
+        func said(_ word: String) async -> Bool {
             let handle = output.fileHandleForReading
             let said = await OwnThread.run { handle.availableData }
-            return String(decoding: said, as: UTF8.self).contains("term")
+            return String(decoding: said, as: UTF8.self).contains(word)
         }
 
         func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
@@ -41,16 +41,21 @@ struct ChildProcessWaitTests {
     func terminationsLeaveThePoolFree() async throws {
         let children = try (0..<3).map { _ in try StubbornChild() }
         defer { for child in children { child.kill() } }
+        // A SIGTERM before the shell set its trap would end it at once.
+        for child in children {
+            try #require(await child.said("ready"), "the child set its trap")
+        }
         // The grace bounds the test: once it is over the children are killed, and a wait that
-        // held the pool lets this task run only then, when they are gone.
-        let grace = Duration.seconds(20)
+        // held the pool lets this task run only then, when they are gone. Long, so that a busy
+        // run's slow scheduling is not taken for a held pool.
+        let grace = Duration.seconds(60)
         await withTaskGroup(of: Void.self) { group in
             for child in children {
                 group.addTask { await ChildProcessWait.terminate(child.process, grace: grace) }
             }
             var told = 0
             for child in children {
-                if await child.gotTerminationRequest() { told += 1 }
+                if await child.said("term") { told += 1 }
             }
             #expect(told == 3, "every child got its SIGTERM")
             let stillRunning = children.filter { $0.process.isRunning }.count
