@@ -1,7 +1,6 @@
 import Coordination
 import CoordinationTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 @testable import CoordinationScheduler
@@ -12,31 +11,6 @@ import Testing
 /// its broadcast left unfinished by its writer was finished for the old job's workers (none of
 /// its own past where it stopped), and those of its workers never got their runs.
 @Suite(.serverLoadLimit) struct ReaddedJobBroadcastRemainderTests {
-    /// Runs `replace` once, right after the first transaction that sets `job`'s record at a
-    /// version and creates runs beneath it (a broadcast's first chunk).
-    final class ReplacedAfterFirstChunk: ForwardingStore {
-        let base: any CoordinationStore
-        private let job: Key
-        private let replace: @Sendable () async throws -> Void
-        private let done = Atomic<Bool>(false)
-
-        init(_ base: any CoordinationStore, job: Key, replace: @escaping @Sendable () async throws -> Void) {
-            self.base = base
-            self.job = job
-            self.replace = replace
-        }
-
-        var replaced: Bool { done.load(ordering: .relaxed) }
-
-        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
-            let results = try await base.transaction(operations)
-            let setsJob = operations.contains { if case .set(job, _, .some) = $0 { true } else { false } }
-            let createsRun = operations.contains { if case .create(let key, _, _) = $0 { key.parent == job } else { false } }
-            if setsJob && createsRun && !done.exchange(true, ordering: .relaxed) { try await replace() }
-            return results
-        }
-    }
-
     /// Registers 70 workers (membership entries only) with `handler`, ids `<prefix>000`….
     @discardableResult
     private static func registerWorkers(prefix: String, handler: String, in store: any CoordinationStore, layout: SchedulerLayout)
@@ -67,7 +41,7 @@ import Testing
         try await plain.submit(JobSpec(id: "job", handler: "old", schedule: schedule, placement: .broadcast))
         // One-shot: its submission creates its runs.
         let replacement = JobSpec(id: "job", handler: "new", placement: .broadcast)
-        let store = ReplacedAfterFirstChunk(plain.store, job: try layout.job("job")) {
+        let store = JobReplacedAtItsWriteStore(plain.store, job: try layout.job("job"), moment: .afterAFirstChunk) {
             try await plain.remove("job")
             // A submitter that stopped after its first transaction.
             let submission = try JobSubmission(replacement, now: Date(), workers: newWorkers, layout: layout)

@@ -24,7 +24,7 @@ import Testing
         let layout = cluster.layout
         let plain = try await cluster.client()
         let replacement = JobSpec(id: "job", handler: "noop", payload: Data("new".utf8), schedule: .every(.seconds(3600), start: nil))
-        let store = JobReplacedBeforeItsWriteStore(try await cluster.open(), job: try layout.job("job")) {
+        let store = JobReplacedAtItsWriteStore(try await cluster.open(), job: try layout.job("job")) {
             try await plain.remove("job")
             try await plain.submit(replacement)
         }
@@ -116,31 +116,46 @@ import Testing
     }
 }
 
-/// Runs `replace` (the job removed and added again under its id) once, before the first
-/// transaction that sets `job`'s record at a version.
-final class JobReplacedBeforeItsWriteStore: ForwardingStore {
+/// Runs `replace` (the job removed and added again under its id) once, at the first write that
+/// sets `job`'s record at a version: before it, or (``Moment/afterAFirstChunk``) right after a
+/// transaction that also creates runs beneath it, a broadcast's first chunk.
+final class JobReplacedAtItsWriteStore: ForwardingStore {
+    enum Moment: Sendable { case beforeTheWrite, afterAFirstChunk }
+
     let base: any CoordinationStore
     private let job: Key
+    private let moment: Moment
     private let replace: @Sendable () async throws -> Void
     private let done = Atomic<Bool>(false)
 
-    init(_ base: any CoordinationStore, job: Key, replace: @escaping @Sendable () async throws -> Void) {
+    init(_ base: any CoordinationStore, job: Key, moment: Moment = .beforeTheWrite, replace: @escaping @Sendable () async throws -> Void) {
         self.base = base
         self.job = job
+        self.moment = moment
         self.replace = replace
     }
 
     var replaced: Bool { done.load(ordering: .relaxed) }
 
+    /// Whether this is the moment's first write: the one `replace` runs at.
+    private func first() -> Bool { !done.exchange(true, ordering: .relaxed) }
+
     func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
         let setsJob = operations.contains { if case .set(job, _, .some) = $0 { true } else { false } }
-        guard setsJob && !done.exchange(true, ordering: .relaxed) else { return try await base.transaction(operations) }
-        try await replace()
-        return try await base.transaction(operations)
+        switch moment {
+        case .beforeTheWrite:
+            if setsJob && first() { try await replace() }
+            return try await base.transaction(operations)
+        case .afterAFirstChunk:
+            let results = try await base.transaction(operations)
+            let createsRun = operations.contains { if case .create(let key, _, _) = $0 { key.parent == job } else { false } }
+            if setsJob && createsRun && first() { try await replace() }
+            return results
+        }
     }
 
     func set(_ key: Key, value: [UInt8], ifVersion: Int64?) async throws -> Record {
-        if key == job, ifVersion != nil, !done.exchange(true, ordering: .relaxed) { try await replace() }
+        if moment == .beforeTheWrite, key == job, ifVersion != nil, first() { try await replace() }
         return try await base.set(key, value: value, ifVersion: ifVersion)
     }
 }
