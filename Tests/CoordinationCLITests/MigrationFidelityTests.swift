@@ -62,18 +62,9 @@ struct MigrationFidelityTests {
         let base: any CoordinationStore
         let late: Key
         func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
-            let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self)
-            let task = Task {
-                do {
-                    _ = try await base.create(late, value: [0xC0, 0xFF, 0xEE], mode: .persistent)
-                    for try await event in base.watch(key, scope: scope) { continuation.yield(event) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+            baseWatch(key, scope: scope) { [base, late] in
+                _ = try await base.create(late, value: [0xC0, 0xFF, 0xEE], mode: .persistent)
             }
-            continuation.onTermination = { _ in task.cancel() }
-            return stream
         }
     }
 

@@ -28,34 +28,24 @@ import Testing
 /// unknown to the caller), and applied only when the test calls ``land()``; the listing that
 /// follows it fails with `connectionLoss` too, as contact is still lost; later ones pass.
 final class CreateLostThenListingFails: ForwardingStore {
-    let base: any CoordinationStore
-    private struct State {
-        var creates = 0
-        var listings = 0
-    }
-    private let state = Mutex(State())
-    private let held = HeldCreate()
+    /// Holds the first create back.
+    private let inner: CreateLandingLate
+    private let listings = Mutex(0)
 
-    init(_ base: any CoordinationStore) { self.base = base }
+    init(_ base: any CoordinationStore) { inner = CreateLandingLate(base) }
 
-    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        let holds = state.withLock { state in
-            defer { state.creates += 1 }
-            return state.creates == 0
-        }
-        guard holds else { return try await base.create(key, value: value, mode: mode) }
-        try held.hold(key, value: value, mode: mode)
-    }
+    var base: any CoordinationStore { inner }
 
     func children(of key: Key) async throws -> [String] {
-        let fails = state.withLock { state in
-            defer { if state.creates > 0 { state.listings += 1 } }
-            return state.creates > 0 && state.listings == 0
+        // The first listing after the held create fails; none before it is counted.
+        let fails = inner.heldACreate && listings.withLock { listings in
+            defer { listings += 1 }
+            return listings == 0
         }
         if fails { throw CoordinationError(.connectionLoss, "still out of contact (simulated)", key: key) }
         return try await base.children(of: key)
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record { try await held.land(in: base) }
+    func land() async throws -> Record { try await inner.land() }
 }

@@ -20,19 +20,6 @@ final class LateArmedWatchStore: ForwardingStore {
         guard key == self.key, !delayed.exchange(true, ordering: .sequentiallyConsistent) else {
             return base.watch(key, scope: scope)
         }
-        let base = base
-        let before = before
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await before()
-                    for try await event in base.watch(key, scope: scope) { continuation.yield(event) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        return baseWatch(key, scope: scope, after: before)
     }
 }

@@ -445,6 +445,9 @@ final class CreateLandingLate: ForwardingStore {
 
     init(_ base: any CoordinationStore) { self.base = base }
 
+    /// Whether the first create was asked for (and held back).
+    var heldACreate: Bool { taken.withLock { $0 } }
+
     func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
         let first = taken.withLock { taken in
             defer { taken = true }

@@ -33,30 +33,19 @@ import Testing
 /// unknown to the caller), and applied only when the test calls ``land()``; and whose first
 /// watch fails with `permissionDenied` (a failure that will not pass) before delivering anything.
 final class CreateHeldFirstWatchRefused: ForwardingStore {
-    let base: any CoordinationStore
+    /// Holds the first create back.
+    private let inner: CreateLandingLate
     let refusals = Broadcast(0)
-    private struct State {
-        var creates = 0
-        var watches = 0
-    }
-    private let state = Mutex(State())
-    private let held = HeldCreate()
+    private let watches = Mutex(0)
 
-    init(_ base: any CoordinationStore) { self.base = base }
+    init(_ base: any CoordinationStore) { inner = CreateLandingLate(base) }
 
-    func create(_ key: Key, value: [UInt8], mode: CreateMode) async throws -> Record {
-        let holds = state.withLock { state in
-            defer { state.creates += 1 }
-            return state.creates == 0
-        }
-        guard holds else { return try await base.create(key, value: value, mode: mode) }
-        try held.hold(key, value: value, mode: mode)
-    }
+    var base: any CoordinationStore { inner }
 
     func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
-        let refused = state.withLock { state in
-            defer { state.watches += 1 }
-            return state.watches == 0
+        let refused = watches.withLock { watches in
+            defer { watches += 1 }
+            return watches == 0
         }
         guard refused else { return base.watch(key, scope: scope) }
         return AsyncThrowingStream { [refusals] continuation in
@@ -66,5 +55,5 @@ final class CreateHeldFirstWatchRefused: ForwardingStore {
     }
 
     /// Applies the create held back.
-    func land() async throws -> Record { try await held.land(in: base) }
+    func land() async throws -> Record { try await inner.land() }
 }

@@ -79,19 +79,10 @@ import Testing
 
         func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
             guard key == layout.jobs, let delete = deletion.withLock({ armed in defer { armed = nil }; return armed }) else { return base.watch(key, scope: scope) }
-            let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
-            let task = Task { [base, deleted] in
-                do {
-                    try await delete()
-                    deleted.fire()
-                    for try await event in base.watch(key, scope: scope) { continuation.yield(event) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+            return baseWatch(key, scope: scope) { [deleted] in
+                try await delete()
+                deleted.fire()
             }
-            continuation.onTermination = { _ in task.cancel() }
-            return stream
         }
     }
 

@@ -31,3 +31,26 @@ extension ForwardingStore {
     public func sessionEvents() -> AsyncStream<SessionEvent> { base.sessionEvents() }
     public func close() async { await base.close() }
 }
+
+extension ForwardingStore {
+    /// `base`'s watch of `key`, opened only once `before` has returned (its error ends the
+    /// stream): for wrappers that make the store change between a read and the watch that
+    /// follows it, as a real server allows.
+    public func baseWatch(
+        _ key: Key, scope: WatchScope, after before: @escaping @Sendable () async throws -> Void
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let base = base
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self)
+        let task = Task {
+            do {
+                try await before()
+                for try await event in base.watch(key, scope: scope) { continuation.yield(event) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}
