@@ -14,9 +14,10 @@ import Synchronization
 /// (``WorkerInfo/draining``: the others take its share of the buckets, and no new run is placed
 /// on it), lets its runs finish for ``Configuration/gracePeriod``,
 /// then hands back what is left (each run set back to pending in a fenced transaction that also
-/// deletes its claim). When cancelled outright it cancels its handlers at once. Either way a run
-/// is handed back (or its end recorded) only once its handler has returned: one that ignores
-/// cancellation keeps its run, its slot and ``run()`` until it does (see ``JobHandler``).
+/// deletes its claim). When cancelled outright it claims nothing more and cancels its handlers
+/// at once. Either way a run is handed back (or its end recorded) only once its handler has
+/// returned: one that ignores cancellation keeps its run, its slot and ``run()`` until it does
+/// (see ``JobHandler``).
 public final class Worker: Service {
     /// How a worker takes part: its capacity, weight and labels, its graceful shutdown, and the
     /// leader's settings it uses while it leads. ``init(config:)`` reads them from a
@@ -474,10 +475,16 @@ public final class Worker: Service {
                     let narrow = view.wideBuckets.map { !$0.contains(SchedulerLayout.bucket(of: spec.id)) } ?? false
                     let delay = spec.placement == .compete && !backlog && !narrow ? configuration.loadDelay * busy : .zero
                     executions.addTask { [self] in
-                        if delay > .zero { try? await Task.sleep(for: delay) }
+                        if delay > .zero {
+                            logger.debug(
+                                "waiting out the load delay before claiming", metadata: ["run": "\(candidate.key)", "delay": "\(delay)"])
+                            try? await Task.sleep(for: delay)
+                        }
                         var token: Int64?
                         defer { signals.push(.finished(candidate.key, token: token)) }
-                        guard acceptingClaims.load(ordering: .relaxed) else { return }
+                        // A drain clears `acceptingClaims`; outright cancellation only cancels this
+                        // task, and ends the delay early: claimed then, the run was handed back at once.
+                        guard acceptingClaims.load(ordering: .relaxed), !Task.isCancelled else { return }
                         let claimSession = execution.registrationSession
                         let claimStart = ContinuousClock.now
                         do {
