@@ -7,7 +7,11 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         case succeeded
         case failed
         case timedOut
-        /// The worker's session ended (or it lost its safe window) while the attempt ran.
+        /// The worker's session ended (or it lost its safe window) while the attempt held the run.
+        /// Its handler may never have started: a claim that landed as its worker's session was
+        /// replaced is given back unstarted, but should the session it landed in end too before
+        /// that give-back, a takeover may land first, and the store holds nothing that tells such a
+        /// claim from one whose handler ran (``RunExecution/giveBackHold(_:fence:)``).
         case abandoned
         case cancelled
         /// A fire time that produced no run (misfire or overlap policy, or a broadcast with no

@@ -621,6 +621,11 @@ struct RunExecution: Sendable {
     /// claim's registration: nobody can claim it without moving that version. Given up, the run
     /// sat "running" with nobody at work on it until taken over, recorded `abandoned` (its last
     /// attempt, with no retry left) although its handler never started.
+    ///
+    /// A takeover can still land first: once the claim's session has ended, the run reads as any
+    /// run whose worker died mid-attempt (the claim, which alone knew its session, is gone), and
+    /// nothing this worker writes can precede that moment. The taker then records the attempt
+    /// `abandoned`, once, and moves the version; the give-back is refused and writes nothing.
     func giveBackHold(_ claim: Claim, fence: Int64) async throws -> GiveBackHold {
         if let current = try await store.get(claim.claimKey) { return current.createRevision == claim.token ? .claimed : .lost }
         guard let current = try await store.get(runKey), current.version == fence,
