@@ -332,13 +332,14 @@ enum JobControl {
                 }
                 // Neither a job id nor a run id holds a '/' (each is one key segment): the line splits at it.
                 for run in runs { StandardStreams.writeLine(several ? "\(id)/\(run)" : run) }
-                // Only a broadcast makes no run: one per worker able to run it, and none was live.
-                // Silence would read as a trigger that worked.
+                // Only a broadcast makes no run: one per worker able to run it, and none was live
+                // (or, to many, the job was removed while its runs were made). Silence would read
+                // as a trigger that worked.
                 if runs.isEmpty {
                     StandardStreams.writeError(
                         "coord: note: no live worker can run broadcast \(id): this trigger ran nowhere (a broadcast runs on "
                             + "the workers able to run it when it fires); trigger again once one has joined (coord workers "
-                            + "lists the live ones)")
+                            + "lists the live ones), unless \(id) was removed (perhaps added again) as its runs were being made")
                 }
                 if try await scheduler.job(id)?.state.paused == true {
                     StandardStreams.writeError("coord: note: \(id) is paused: its new runs wait until coord job resume \(id)")

@@ -334,7 +334,10 @@ public struct Scheduler: Sendable {
     }
 
     /// Runs the job now, once (every item, or every eligible worker for a broadcast job),
-    /// whatever its schedule. Returns the new run ids.
+    /// whatever its schedule. Returns the new run ids: none for a broadcast with no eligible
+    /// worker, and none for one whose runs did not all fit one transaction when the job was
+    /// removed (perhaps added again under its id) before the rest were created, since those
+    /// never were and the others went with the job.
     @discardableResult
     public func trigger(_ id: String) async throws -> [String] {
         var refused: IncarnationFence?
@@ -368,7 +371,14 @@ public struct Scheduler: Sendable {
                 refused = fence  // removed, perhaps added again: the job there now is triggered
                 continue
             }
-            if runs.count > firstChunk { try await RunPlan.continueBroadcasts(of: id, incarnation: incarnation, workers: workers, in: store, layout: layout) }
+            if runs.count > firstChunk,
+                case .jobRemoved = try await RunPlan.continueBroadcasts(
+                    of: id, incarnation: incarnation, workers: workers, in: store, layout: layout)
+            {
+                // Removed (perhaps added again) between the chunks: the runs past the first were
+                // never created, and the first went with the job; none is the job's there now.
+                return []
+            }
             return runs.map(\.run)
         }
     }

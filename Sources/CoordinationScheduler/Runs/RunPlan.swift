@@ -54,19 +54,21 @@ enum RunPlan {
     /// `workers` are those of the job's incarnation `incarnation` (``JobState/incarnation``): a
     /// job removed and added again under its id since is another, whose own workers are not
     /// known here, and is left to whoever finishes its broadcasts (its submitter, the leader).
+    @discardableResult
     static func continueBroadcasts(
         of id: String, incarnation: String?, workers: [String], in store: any CoordinationStore, layout: SchedulerLayout
-    ) async throws {
+    ) async throws -> BroadcastContinuation {
         let key = try layout.job(id)
         let sorted = workers.sorted()
         var refused: IncarnationFence?
         while true {
-            guard let stored = try await store.get(key) else { return }
+            guard let stored = try await store.get(key) else { return .jobRemoved(being: nil) }
             var job = try stored.decoded(JobRecord.self)
-            guard job.state.incarnation == incarnation, let broadcast = job.state.unfinishedBroadcasts.first else { return }
+            guard job.state.incarnation == incarnation else { return .jobRemoved(being: nil) }
+            guard let broadcast = job.state.unfinishedBroadcasts.first else { return .finished }
             let fence = try IncarnationFence(job: id, state: job.state, layout: layout)
             // Its removal is under way when this incarnation's key went before a read of it.
-            if let refused, refused == fence { return }
+            if let refused, refused == fence { return .jobRemoved(being: fence) }
             let rest = sorted.filter { $0 > broadcast.after }
             let chunk = Array(rest.prefix(firstChunk(of: job.state)))
             if rest.count > chunk.count, let last = chunk.last {
@@ -87,4 +89,15 @@ enum RunPlan {
             }
         }
     }
+}
+
+/// How ``RunPlan/continueBroadcasts(of:incarnation:workers:in:layout:)`` ended.
+enum BroadcastContinuation: Sendable, Equatable {
+    /// The incarnation has no broadcast left with runs to create: every run was created (here
+    /// or by another writer), or a cancel ended the broadcast.
+    case finished
+    /// The incarnation is gone (removed, perhaps added again as another) or being removed (its
+    /// key is gone, `being` its fence): the runs still to be created never will be, and those
+    /// created went, or go, with it.
+    case jobRemoved(being: IncarnationFence?)
 }
