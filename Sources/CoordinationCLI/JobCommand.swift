@@ -167,11 +167,16 @@ struct JobAdd: AsyncParsableCommand {
 
 struct JobShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a job's definition and state (status 2 when there is none).")
+        commandName: "show", abstract: "Show a job's definition and state (status 2 when there is none).",
+        discussion: """
+            A job whose coord job rm stopped halfway (or is under way) shows the state removing, \
+            with no next fire time (--json: "removing": true): it no longer fires and refuses \
+            changes, and coord job rm ID finishes its removal.
+            """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Argument(help: "The job's id.") var id: String
-    @Flag(help: "Print one JSON object: the spec (as a jobs file gives it), the state, the next fire time and the active runs; times outside the spec in ISO 8601, as every --json of coord gives them.")
+    @Flag(help: "Print one JSON object: the spec (as a jobs file gives it), the state, the next fire time, the active runs and, while its removal is unfinished, removing: true; times outside the spec in ISO 8601, as every --json of coord gives them.")
     var json = false
 
     struct ShowJSON: Encodable {
@@ -179,6 +184,8 @@ struct JobShow: AsyncParsableCommand {
         let state: StateJSON
         let nextFire: String?
         let activeRuns: Int
+        /// Present (true) only while the job's removal is unfinished.
+        let removing: Bool?
     }
 
     /// The job's state with its times as the other --json outputs give times (the stored record
@@ -208,10 +215,16 @@ struct JobShow: AsyncParsableCommand {
         try await context.withScheduler { scheduler in
             guard let view = try await scheduler.job(id) else { throw JobLookup.missing(id) }
             let active = try await scheduler.activeRuns(of: id)
-            let next = SchedulerTables.nextFire(view, now: Date())
+            let removing = try await scheduler.isBeingRemoved(view)
+            // After the output, as a reader of the terminal meets it.
+            defer { if removing { StandardStreams.writeError(JobsTable.unfinishedRemovalNote(id)) } }
+            let next = removing ? nil : SchedulerTables.nextFire(view, now: Date())
             if json {
                 StandardStreams.writeLine(
-                    JobsFile.line(ShowJSON(spec: view.spec, state: StateJSON(view.state), nextFire: SchedulerTables.jsonTime(next), activeRuns: active.count)))
+                    JobsFile.line(
+                        ShowJSON(
+                            spec: view.spec, state: StateJSON(view.state), nextFire: SchedulerTables.jsonTime(next),
+                            activeRuns: active.count, removing: removing ? true : nil)))
                 return
             }
             let spec = view.spec
@@ -222,7 +235,8 @@ struct JobShow: AsyncParsableCommand {
             let misfire = if case .once = spec.schedule { "-" } else { spec.misfire == .fireOnceNow ? "fire-once-now" : "skip" }
             var lines: [(String, String)] = [
                 ("id", spec.id), ("handler", handler), ("schedule", SchedulerTables.schedule(spec.schedule)),
-                ("state", SchedulerTables.state(view, activeRuns: active.count)), ("next fire", SchedulerTables.time(next)),
+                ("state", removing ? JobsTable.removing : SchedulerTables.state(view, activeRuns: active.count)),
+                ("next fire", SchedulerTables.time(next)),
                 ("shards", String(spec.shards)), ("strategy", JobsTable.strategyName(spec.placement)),
                 ("priority", String(spec.priority)), ("labels", SchedulerTables.labels(spec.requiredLabels)),
                 ("timeout", spec.timeout.map(DurationText.format) ?? "-"),

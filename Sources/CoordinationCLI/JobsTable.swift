@@ -8,8 +8,10 @@ struct JobsTable: AsyncParsableCommand {
         commandName: "jobs",
         abstract: "List the jobs: schedule, strategy, state, next fire time, active runs, last outcome.",
         discussion: """
-            STATE is active, paused, or finished (a one-shot job with no active run left; \
-            workers remove it after a while, see coord worker --keep-finished). With --json \
+            STATE is active, paused, finished (a one-shot job with no active run left; \
+            workers remove it after a while, see coord worker --keep-finished), or removing (a \
+            coord job rm that stopped halfway, or is under way: the job no longer fires and \
+            refuses changes; coord job rm ID finishes its removal). With --json \
             prints one object per job: id, handler, schedule, strategy, state (as in the table), \
             nextFire, activeRuns, lastOutcome (as stored: timedOut where the table says \
             timed out), lastFinished; a field with no value (no next fire time, no run ended \
@@ -33,24 +35,30 @@ struct JobsTable: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let (rows, note) = try await context.withScheduler { scheduler in
+        let (rows, note, removing) = try await context.withScheduler { scheduler in
             var rows: [Row] = []
+            var removing: [String] = []
             let now = Date()
             for overview in try await scheduler.overview() {
                 let (view, active, last) = (overview.job, overview.activeRuns, overview.last)
                 let id = view.spec.id
+                if overview.beingRemoved { removing.append(id) }
                 rows.append(
                     Row(
                         id: id, handler: view.spec.handler, schedule: SchedulerTables.schedule(view.spec.schedule),
-                        strategy: Self.strategyName(view.spec.placement), state: SchedulerTables.state(view, activeRuns: active),
-                        nextFire: SchedulerTables.jsonTime(SchedulerTables.nextFire(view, now: now)),
+                        strategy: Self.strategyName(view.spec.placement),
+                        state: overview.beingRemoved ? Self.removing : SchedulerTables.state(view, activeRuns: active),
+                        nextFire: overview.beingRemoved ? nil : SchedulerTables.jsonTime(SchedulerTables.nextFire(view, now: now)),
                         activeRuns: active, lastOutcome: last?.outcome.rawValue,
                         lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
             }
-            return (rows, try await rows.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil)
+            return (rows, try await rows.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil, removing)
         }
         // After the output, as a reader of the terminal meets it.
-        defer { if let note { StandardStreams.writeError(note) } }
+        defer {
+            if let note { StandardStreams.writeError(note) }
+            for id in removing { StandardStreams.writeError(Self.unfinishedRemovalNote(id)) }
+        }
         if json {
             for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
             return
@@ -61,6 +69,15 @@ struct JobsTable: AsyncParsableCommand {
                 [row.id, row.schedule, row.strategy, row.state, row.nextFire.map(Self.shortTime) ?? "-", String(row.activeRuns),
                     row.lastOutcome.map(SchedulerTables.status) ?? "-"]
             })
+    }
+
+    /// The state of a job whose removal is unfinished (``Scheduler/isBeingRemoved(_:)``).
+    static let removing = "removing"
+
+    /// What a listing says of a job whose removal is unfinished.
+    static func unfinishedRemovalNote(_ id: String) -> String {
+        "coord: note: \(id) is being removed, or its removal stopped halfway: it no longer fires and refuses changes; "
+            + "coord job rm \(id) finishes the removal"
     }
 
     /// A JSON time without its milliseconds, for the table.

@@ -205,6 +205,8 @@ public struct Scheduler: Sendable {
         public let activeRuns: Int
         /// Its newest history entry.
         public let last: HistoryEntry?
+        /// Whether its removal is unfinished (``isBeingRemoved(_:)``).
+        public let beingRemoved: Bool
     }
 
     /// Every job with its active runs and newest history entry (`coord jobs`), sorted by id,
@@ -215,8 +217,21 @@ public struct Scheduler: Sendable {
             let id = jobs[index].spec.id
             async let active = activeRuns(of: id)
             async let last = lastHistoryEntry(of: id)
-            return JobOverview(job: jobs[index], activeRuns: try await active.count, last: try await last)
+            async let removing = isBeingRemoved(jobs[index])
+            return JobOverview(
+                job: jobs[index], activeRuns: try await active.count, last: try await last, beingRemoved: try await removing)
         }
+    }
+
+    /// Whether `job` (as read) is being removed: its incarnation key is gone. ``remove(_:)``
+    /// deletes it first, so this is a removal under way or one that stopped halfway, whose job
+    /// stays, every change of it refused, and left alone by the leader (no fire times) until
+    /// ``remove(_:)`` (`coord job rm`) is run again and finishes it. `false` for a job added by
+    /// an earlier version, which has no key.
+    public func isBeingRemoved(_ job: JobRecord) async throws -> Bool {
+        // The key and the record were created together, so the key existed when `job` was read.
+        guard let key = try IncarnationFence(job: job.spec.id, state: job.state, layout: layout).key else { return false }
+        return try await !store.exists(key)
     }
 
     /// `body(0)` … `body(count - 1)`, at most `width` at a time, in index order.

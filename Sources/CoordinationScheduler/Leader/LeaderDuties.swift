@@ -22,6 +22,8 @@ struct LeaderDuties: Sendable {
     let logger: Logger
     /// Its worker's metrics (the skipped fire times); none when made on its own, as in tests.
     var metrics = SchedulerMetrics(worker: "", factory: NOOPMetricsHandler.instance)
+    /// Jobs whose removal stopped halfway, left alone (``UnfinishedRemovals``).
+    let removals = UnfinishedRemovals()
 
     enum Signal: Sendable {
         case view(SchedulerView.Folder, WatchEvent)
@@ -67,6 +69,7 @@ struct LeaderDuties: Sendable {
             }
             guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .jobs) && view.hasSnapshot(of: .workers)
             else { continue }
+            removals.keepOnly(shownBy: view, layout: layout)
             if planner.noteMembers(Set(view.placeableWorkers.keys)) {
                 stabilityTimer?.cancel()
                 let window = configuration.stabilisation
@@ -148,7 +151,9 @@ struct LeaderDuties: Sendable {
         // date with the runs placed here.
         var load: [String: Int]?
         for id in recurring {
-            guard let spec = view.specs[id], let (seen, version) = view.state(of: id), !seen.paused else { continue }
+            guard let spec = view.specs[id], let (seen, version) = view.state(of: id), !seen.paused,
+                !removals.contains(job: id, state: seen, layout: layout)
+            else { continue }
             // A resume (and a submission from a clock ahead) is settled on this clock as soon as
             // this leader sees it: with the fire time it lets through, or alone when none is due.
             let state = seen.settlingResume(now: now).settlingSubmission(now: now, schedule: spec.schedule)
@@ -171,6 +176,10 @@ struct LeaderDuties: Sendable {
                     seenRuns: view.runNames(ofJob: id), workers: workers, stable: stable, load: load ?? [:], planner: &planner)
                 for worker in placed { load?[worker, default: 0] += 1 }
             } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
+                if await removals.note(error, job: id, state: seen, store: store, layout: layout) {
+                    logger.info("job left alone: its removal is unfinished (coord job rm finishes it)", metadata: ["job": "\(id)"])
+                    continue
+                }
                 // Our view is behind (the state moved on, the runs exist, or a run it shows has
                 // ended): the watch catches us up.
                 logger.debug("materialisation superseded", metadata: ["job": "\(id)", "reason": "\(error.message)"])
@@ -195,6 +204,7 @@ struct LeaderDuties: Sendable {
             _ = try await store.transaction(
                 fence.checks + [.set(try layout.job(spec.id), value: try JobRecord(spec: spec, state: settled).encoded(), ifVersion: version)])
         } catch let error as CoordinationError where [.versionConflict, .noNode].contains(error.code) {
+            if await removals.note(error, job: spec.id, state: seen, store: store, layout: layout) { return }
             logger.debug("resume settled by a newer state", metadata: ["job": "\(spec.id)", "reason": "\(error.message)"])
         } catch {
             logger.warning("cannot settle a resume", metadata: ["job": "\(spec.id)", "error": "\(error)"])
@@ -329,11 +339,13 @@ struct LeaderDuties: Sendable {
     func finishBroadcasts(view: inout SchedulerView) async {
         for id in view.jobsNeedingTheLeader().planned {
             guard let spec = view.specs[id], spec.placement == .broadcast, let (state, _) = view.state(of: id),
-                !state.unfinishedBroadcasts.isEmpty
+                !state.unfinishedBroadcasts.isEmpty, !removals.contains(job: id, state: state, layout: layout)
             else { continue }
             let workers = view.placeableWorkers.filter { $0.value.canRun(spec) }.map(\.key)
             do {
-                try await RunPlan.continueBroadcasts(of: id, incarnation: state.incarnation, workers: workers, in: store, layout: layout)
+                let outcome = try await RunPlan.continueBroadcasts(
+                    of: id, incarnation: state.incarnation, workers: workers, in: store, layout: layout)
+                if case .jobRemoved(let fence?) = outcome { removals.note(job: id, fence) }
             } catch {
                 logger.warning("cannot finish a broadcast", metadata: ["job": "\(id)", "error": "\(error)"])
             }
@@ -345,7 +357,9 @@ struct LeaderDuties: Sendable {
     /// Assigns pending runs of planned strategies that have no live assignee, rebalances sharded
     /// items once membership is stable, and retires broadcast runs whose worker left.
     func planPendingRuns(view: inout SchedulerView, planner: inout PlacementState, stable: Bool) async {
-        let planned = view.jobsNeedingTheLeader().planned
+        let planned = view.jobsNeedingTheLeader().planned.filter { id in
+            view.state(of: id).map { !removals.contains(job: id, state: $0.state, layout: layout) } ?? true
+        }
         guard !planned.isEmpty else { return }
         let specs = view.specs.filter { planned.contains($0.key) }
         let workers = view.placeableWorkers
@@ -378,7 +392,9 @@ struct LeaderDuties: Sendable {
                             metadata: ["job": "\(id)", "moves": "\(BalancedAssignment.moves(from: plan, to: balanced))"])
                         plan = balanced
                     } catch {
-                        continue  // the state moved on; the watch brings it
+                        // The state moved on (the watch brings it), or the job is being removed.
+                        await removals.note(error, job: id, state: state, store: store, layout: layout)
+                        continue
                     }
                 }
             }

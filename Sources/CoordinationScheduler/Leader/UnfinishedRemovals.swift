@@ -1,0 +1,60 @@
+import Coordination
+import Synchronization
+
+/// The job incarnations the leader found being removed: a fenced record whose incarnation key
+/// is gone (``Scheduler/remove(_:)`` deletes it first, and may have stopped right after). Every
+/// write of such a record is refused for ever (``IncarnationFence``), so the leader leaves the
+/// job alone, with no fire times, broadcast remainders or placement, rather than trying again at
+/// every change it sees. It learns of one from a refused write, confirmed by a read of the key.
+///
+/// The leader does not finish such a removal itself: what is left to delete (the record, the
+/// runs beneath it, the history) can no longer be tied to the incarnation. Its key, the only
+/// thing a transaction could check, is gone; a job added again under the id starts over at the
+/// same versions, which is all a transaction compares; and recursive deletes are not
+/// transactional. A `coord job rm` finishing the same removal and adding the job again
+/// meanwhile would lose the new job to the leader's late deletions. `coord job list` and
+/// `coord job show` say such a removal is unfinished, and `coord job rm` finishes it.
+///
+/// A reference, so that it lasts as long as its ``LeaderDuties`` (one leadership) without
+/// being passed through each duty.
+final class UnfinishedRemovals: Sendable {
+    /// By job id.
+    private let fences = Mutex<[String: IncarnationFence]>([:])
+
+    /// Whether the job, in `state`, is one whose removal is under way.
+    func contains(job id: String, state: JobState, layout: SchedulerLayout) -> Bool {
+        guard let fence = try? IncarnationFence(job: id, state: state, layout: layout), fence.key != nil else { return false }
+        return fences.withLock { $0[id] == fence }
+    }
+
+    /// Notes the job (as read, in `state`) as being removed when `error`, from a write that
+    /// starts with its fence's checks, is their refusal and its key is indeed gone. A read
+    /// confirms it, since some writes put other operations first (a cancel's own run), whose
+    /// `noNode` at the same index means something else. Returns whether it was noted.
+    @discardableResult
+    func note(
+        _ error: any Error, job id: String, state: JobState, store: any CoordinationStore, layout: SchedulerLayout
+    ) async -> Bool {
+        guard let error = error as? CoordinationError, error.code == .noNode,
+            let fence = try? IncarnationFence(job: id, state: state, layout: layout), fence.refused(error),
+            let key = fence.key, (try? await store.exists(key)) == false
+        else { return false }
+        fences.withLock { $0[id] = fence }
+        return true
+    }
+
+    /// Notes the job's incarnation `fence` (its key is known to be gone).
+    func note(job id: String, _ fence: IncarnationFence) {
+        guard fence.key != nil else { return }
+        fences.withLock { $0[id] = fence }
+    }
+
+    /// Forgets the incarnations the view no longer shows (their removal went on).
+    func keepOnly(shownBy view: SchedulerView, layout: SchedulerLayout) {
+        fences.withLock { fences in
+            fences = fences.filter { id, fence in
+                view.state(of: id).flatMap { try? IncarnationFence(job: id, state: $0.state, layout: layout) } == fence
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Coordination
+@testable import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// A removal that stopped right after deleting the job's incarnation key leaves a record whose
+/// every write is refused (``IncarnationFence``). The leader tried to materialise its fire time
+/// at every change it saw, for ever: now it notes the job as being removed at the first refusal
+/// and leaves it alone (``UnfinishedRemovals``), and a listing says its removal is unfinished.
+@Suite(.serverLoadLimit) struct UnfinishedRemovalLeaderTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test(arguments: SchedulerBackend.all)
+    func theLeaderStopsWritingAJobWhoseRemovalStoppedHalfway(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let layout = cluster.layout
+        let client = try await cluster.client()
+        let schedule = JobSchedule.every(.seconds(60), start: nil)
+        try await client.submit(JobSpec(id: "halfway", handler: "noop", schedule: schedule))
+        // A job beside it, whose fire times show each of the leader's passes has been made.
+        try await client.submit(JobSpec(id: "other", handler: "noop", schedule: schedule))
+        let tag = try #require(try await client.job("halfway")?.state.incarnation)
+        try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
+        let writes = JobWriteCount(job: try layout.job("halfway"))
+        try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
+        for fireTime in 1...4 {
+            try await withDeadline("the leader's wake for fire time \(fireTime)") {
+                await clock.waitForSleeper(until: Self.start.addingTimeInterval(60 * Double(fireTime)))
+            }
+            clock.advance(by: 60)
+            // The leader makes its passes one after another: once this fire time of the other job
+            // has run, the passes of the fire times before it are over.
+            _ = try await cluster.waitForHistory("fire time \(fireTime) of the other job", successes("other", fireTime))
+        }
+        #expect(writes.count == 1, "the leader tried to write the job \(writes.count) times; once, refused, is enough to know")
+        let job = try #require(try await client.job("halfway"))
+        #expect(job.state.lastMaterialized == nil)
+        #expect(try await client.isBeingRemoved(job))
+        let overview = try await client.overview()
+        #expect(overview.map { "\($0.job.spec.id) \($0.beingRemoved)" } == ["halfway true", "other false"])
+        try await client.remove("halfway")
+        #expect(try await client.job("halfway") == nil)
+    }
+}
+
+/// Counts the transactions that write `job`'s record, made through the stores it wraps.
+final class JobWriteCount: Sendable {
+    let job: Key
+    private let writes = Atomic<Int>(0)
+
+    init(job: Key) { self.job = job }
+
+    var count: Int { writes.load(ordering: .relaxed) }
+
+    func counting(_ base: any CoordinationStore) -> any CoordinationStore { Store(base: base, count: self) }
+
+    private final class Store: ForwardingStore {
+        let base: any CoordinationStore
+        let count: JobWriteCount
+
+        init(base: any CoordinationStore, count: JobWriteCount) {
+            self.base = base
+            self.count = count
+        }
+
+        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
+            if operations.contains(where: { if case .set(count.job, _, _) = $0 { true } else { false } }) {
+                count.writes.add(1, ordering: .relaxed)
+            }
+            return try await base.transaction(operations)
+        }
+    }
+}
