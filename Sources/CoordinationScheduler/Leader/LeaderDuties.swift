@@ -7,8 +7,9 @@ import Logging
 /// (exactly once: the job state's `lastMaterialized` moves forward in the same transaction that
 /// creates the runs, as a compare-and-set on the job record's version), apply the misfire and overlap
 /// policies, plan placement for the strategies that need a plan, record the runs of paused jobs
-/// whose worker's session ended (``PausedRunAbandonment``), and remove finished one-shot jobs
-/// after their retention (``FinishedJobSweep``).
+/// whose worker's session ended (``PausedRunAbandonment``), remove finished one-shot jobs
+/// after their retention (``FinishedJobSweep``) and orphan incarnation keys (``IncarnationKeySweep``),
+/// and leave alone jobs whose removal stopped halfway (``UnfinishedRemovals``).
 ///
 /// Every write is a compare-and-set, so a deposed leader that has not noticed yet cannot undo or
 /// repeat what the new one did.
@@ -48,6 +49,7 @@ struct LeaderDuties: Sendable {
             : FinishedJobSweep(
                 retention: configuration.finishedJobRetention, limit: configuration.finishedJobLimit, store: store, layout: layout,
                 logger: logger)
+        var keySweep = IncarnationKeySweep(store: store, layout: layout, logger: logger)
         let abandonment = PausedRunAbandonment(store: store, layout: layout, clock: clock, logger: logger)
         // Abandoned runs whose claim still lived, at the version then seen (see ``PausedRunAbandonment``).
         var abandonmentRefused: [Key: Int64] = [:]
@@ -86,6 +88,8 @@ struct LeaderDuties: Sendable {
             await abandonment.pass(view: view, refused: &abandonmentRefused)
             let now = clock.now()
             if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
+            let nextKeySweep = await keySweep.pass(view: view, now: now)
+            wake = min(wake ?? nextKeySweep, nextKeySweep)
             // A timer whose time has come has fired (or is about to): a wake at that same time
             // again (more work due now) needs a timer of its own.
             if let timer = wallTimer, timer.at <= now { wallTimer = nil }

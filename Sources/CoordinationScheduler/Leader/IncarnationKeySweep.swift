@@ -1,0 +1,89 @@
+import Coordination
+import Foundation
+import Logging
+
+/// The leader's removal of orphan incarnation keys (``SchedulerLayout/incarnation(of:tag:)``):
+/// keys whose incarnation's record is gone. ``Scheduler/remove(_:)`` deletes a job's key only
+/// when it can read the tag, so keys outlive jobs whose record did not decode, and jobs an
+/// earlier coord rewrote without `fenced` (or removed). An orphan is not only clutter: a
+/// writer that read the incarnation before its removal would pass the check of a key still
+/// there, and land on a job added again under the id at the same version.
+///
+/// Deleting a key is safe once, after it was listed, the job's record is read and is absent or
+/// holds another tag: that incarnation is dead for ever. The key and the record with its tag
+/// are created in one transaction (``JobSubmission``), so the record existed when the key was
+/// listed; a record is written with a tag only by that creation or by writes of a record read
+/// with it (at its version, which fail once it is deleted), and a tag is drawn anew for every
+/// incarnation, so it never comes back. (A record that lost its tag to a rewrite by a much
+/// older coord is still the incarnation's, but its writes no longer check the key anyway.) A
+/// record that does not decode tells nothing, and its key stays.
+///
+/// One pass lists all 64 buckets and reads the records only of keys the view does not show as
+/// live, at leadership start and then every ``interval``: orphans are rare, and harmless to a
+/// job added by a current coord until a writer from before its removal comes late.
+struct IncarnationKeySweep {
+    let store: any CoordinationStore
+    let layout: SchedulerLayout
+    let logger: Logger
+
+    /// Time between passes.
+    static let interval: TimeInterval = 3600
+    /// No pass before this.
+    private var notBefore: Date?
+
+    init(store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
+        self.store = store
+        self.layout = layout
+        self.logger = logger
+    }
+
+    /// Deletes the orphan keys, when a pass is due; returns when the next one is.
+    mutating func pass(view: SchedulerView, now: Date) async -> Date {
+        if let notBefore, now < notBefore { return notBefore }
+        let next = now.addingTimeInterval(Self.interval)
+        notBefore = next
+        do {
+            var orphans: [Key] = []
+            for bucket in SchedulerLayout.bucketNames {
+                let folder = try layout.incarnations.child(bucket)
+                let names: [String]
+                do { names = try await store.children(of: folder) } catch let error as CoordinationError where error.code == .noNode {
+                    continue
+                }
+                for name in names {
+                    guard let (tag, job) = Self.split(name), SchedulerLayout.bucket(of: job) == bucket else { continue }
+                    // The view's record has the tag: live, whatever a read would add.
+                    if view.state(of: job)?.state.incarnation == tag { continue }
+                    if try await isOrphan(tag: tag, job: job) { orphans.append(try folder.child(name)) }
+                }
+            }
+            // Only after every key was judged: a pass that stops halfway deletes nothing wrong.
+            for key in orphans {
+                do { try await store.delete(key, ifVersion: nil) } catch let error as CoordinationError where error.code == .noNode {}
+            }
+            if !orphans.isEmpty {
+                logger.info("orphan incarnation keys removed", metadata: ["keys": "\(orphans.map(\.name))"])
+            }
+        } catch {
+            logger.warning("cannot sweep the incarnation keys", metadata: ["error": "\(error)"])
+        }
+        return next
+    }
+
+    /// Whether the job's record, read now (after its key was listed), is absent or holds another
+    /// tag than `tag`.
+    private func isOrphan(tag: String, job: String) async throws -> Bool {
+        guard let stored = try await store.get(try layout.job(job)) else { return true }
+        guard let record = try? stored.decoded(JobRecord.self) else { return false }
+        return record.state.incarnation != tag
+    }
+
+    /// The tag and the job id of a key named `<tag>-<job>`; `nil` for any other name.
+    static func split(_ name: String) -> (tag: String, job: String)? {
+        let tag = name.prefix(JobIncarnation.length)
+        let rest = name.dropFirst(JobIncarnation.length)
+        guard tag.count == JobIncarnation.length, tag.allSatisfy(JobIncarnation.alphabet.contains), rest.first == "-", rest.count > 1
+        else { return nil }
+        return (String(tag), String(rest.dropFirst()))
+    }
+}
