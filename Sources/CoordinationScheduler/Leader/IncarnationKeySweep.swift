@@ -19,8 +19,9 @@ import Logging
 /// record that does not decode tells nothing, and its key stays.
 ///
 /// One pass lists all 64 buckets and reads the records only of keys the view does not show as
-/// live, at leadership start and then every ``interval``: orphans are rare, and harmless to a
-/// job added by a current coord until a writer from before its removal comes late.
+/// live, at leadership start and then at the first of the leader's passes ``interval`` after the
+/// last: orphans are rare, and harmless to a job added by a current coord until a writer from
+/// before its removal comes late.
 struct IncarnationKeySweep {
     let store: any CoordinationStore
     let layout: SchedulerLayout
@@ -38,6 +39,7 @@ struct IncarnationKeySweep {
     }
 
     /// Deletes the orphan keys, when a pass is due; returns when the next one is.
+    @discardableResult
     mutating func pass(view: SchedulerView, now: Date) async -> Date {
         if let notBefore, now < notBefore { return notBefore }
         let next = now.addingTimeInterval(Self.interval)

@@ -88,8 +88,9 @@ struct LeaderDuties: Sendable {
             await abandonment.pass(view: view, refused: &abandonmentRefused)
             let now = clock.now()
             if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
-            let nextKeySweep = await keySweep.pass(view: view, now: now)
-            wake = min(wake ?? nextKeySweep, nextKeySweep)
+            // Occasional, on passes made anyway: a wake of their own would be the only one of an
+            // idle leader's, for work that is rarely there.
+            await keySweep.pass(view: view, now: now)
             // A timer whose time has come has fired (or is about to): a wake at that same time
             // again (more work due now) needs a timer of its own.
             if let timer = wallTimer, timer.at <= now { wallTimer = nil }
