@@ -458,8 +458,13 @@ public struct Scheduler: Sendable {
     public func remove(_ id: String) async throws {
         try await requireJobKey(id)
         try await RunCanceller(store: store, layout: layout, now: clock.now).cancelActiveRuns(of: id, reason: "job removed")
-        if let record = try await store.get(try layout.job(id)), let job = try? record.decoded(JobRecord.self) {
-            try await IncarnationFence(job: id, state: job.state, layout: layout).remove(in: store)
+        if let record = try await store.get(try layout.job(id)), let job = try? record.decoded(JobRecord.self),
+            let tag = job.state.incarnation
+        {
+            // By its tag, fenced or not: a record an earlier coord wrote back without `fenced`
+            // still has its key, which would outlive the job (and let the leader fence it again).
+            do { try await store.delete(try layout.incarnation(of: id, tag: tag), ifVersion: nil) } catch let error as CoordinationError
+                where error.code == .noNode {}
         }
         // The job's key holds its runs, removed with it (a live claim too: its worker's write is fenced).
         for key in [try layout.job(id), try layout.history(of: id)] {

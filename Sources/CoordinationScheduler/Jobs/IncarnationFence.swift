@@ -36,11 +36,4 @@ struct IncarnationFence: Sendable, Hashable {
     func refused(_ error: CoordinationError) -> Bool {
         key != nil && error.code == .noNode && error.failedOperation == 0
     }
-
-    /// Deletes the key, before the job's record goes: a write from a read of the record then
-    /// fails even while the record is still there. Already gone is fine.
-    func remove(in store: any CoordinationStore) async throws {
-        guard let key else { return }
-        do { try await store.delete(key, ifVersion: nil) } catch let error as CoordinationError where error.code == .noNode {}
-    }
 }

@@ -9,7 +9,8 @@ import Logging
 /// policies, plan placement for the strategies that need a plan, record the runs of paused jobs
 /// whose worker's session ended (``PausedRunAbandonment``), remove finished one-shot jobs
 /// after their retention (``FinishedJobSweep``) and orphan incarnation keys (``IncarnationKeySweep``),
-/// and leave alone jobs whose removal stopped halfway (``UnfinishedRemovals``).
+/// fence again jobs an earlier coord unfenced (``FenceRestoration``), and leave alone jobs whose
+/// removal stopped halfway (``UnfinishedRemovals``).
 ///
 /// Every write is a compare-and-set, so a deposed leader that has not noticed yet cannot undo or
 /// repeat what the new one did.
@@ -50,6 +51,7 @@ struct LeaderDuties: Sendable {
                 retention: configuration.finishedJobRetention, limit: configuration.finishedJobLimit, store: store, layout: layout,
                 logger: logger)
         var keySweep = IncarnationKeySweep(store: store, layout: layout, logger: logger)
+        var fenceRestoration = FenceRestoration(store: store, layout: layout, logger: logger)
         let abandonment = PausedRunAbandonment(store: store, layout: layout, clock: clock, logger: logger)
         // Abandoned runs whose claim still lived, at the version then seen (see ``PausedRunAbandonment``).
         var abandonmentRefused: [Key: Int64] = [:]
@@ -91,6 +93,7 @@ struct LeaderDuties: Sendable {
             // Occasional, on passes made anyway: a wake of their own would be the only one of an
             // idle leader's, for work that is rarely there.
             await keySweep.pass(view: view, now: now)
+            await fenceRestoration.pass(view: view, now: now)
             // A timer whose time has come has fired (or is about to): a wake at that same time
             // again (more work due now) needs a timer of its own.
             if let timer = wallTimer, timer.at <= now { wallTimer = nil }
