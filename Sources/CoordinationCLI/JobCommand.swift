@@ -276,6 +276,10 @@ enum JobControl {
                 its shutdown); rm does not wait for that, and the run's end is recorded nowhere: the \
                 history goes with the job. To see a run end first, coord job cancel ID, then \
                 coord runs ID, then rm.
+
+                An rm that stops partway (killed, or the store unreachable) may leave the job no \
+                longer fired and refusing changes, shown as removing by coord jobs and coord job \
+                show: rm it again to finish.
                 """)
         @OptionGroup(title: "Global options") var global: GlobalOptions
         @Argument(help: "The ids of the jobs to remove.") var ids: [String]

@@ -8,10 +8,10 @@ struct JobsTable: AsyncParsableCommand {
         commandName: "jobs",
         abstract: "List the jobs: schedule, strategy, state, next fire time, active runs, last outcome.",
         discussion: """
-            STATE is active, paused, finished (a one-shot job with no active run left; \
-            workers remove it after a while, see coord worker --keep-finished), or removing (a \
-            coord job rm that stopped halfway, or is under way: the job no longer fires and \
-            refuses changes; coord job rm ID finishes its removal). With --json \
+            STATE is active, paused, or finished (a one-shot job with no active run left; \
+            workers remove it after a while, see coord worker --keep-finished); a job whose \
+            coord job rm stopped halfway (or is under way) is removing: it no longer fires and \
+            refuses changes, and coord job rm ID finishes its removal. With --json \
             prints one object per job: id, handler, schedule, strategy, state (as in the table), \
             nextFire, activeRuns, lastOutcome (as stored: timedOut where the table says \
             timed out), lastFinished; a field with no value (no next fire time, no run ended \
