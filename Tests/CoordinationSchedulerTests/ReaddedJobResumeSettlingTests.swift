@@ -42,7 +42,8 @@ import Testing
 }
 
 /// Before the first transaction that sets `job`'s record at a version and creates nothing (a
-/// settling of the state, not a fire time), runs `replace`; fires `settled` once it has ended.
+/// write of the state alone, such as a settling or a rebalance, not a fire time), runs
+/// `replace`; fires `settled` once that transaction has ended.
 final class JobReplacedBeforeASettlingStore: ForwardingStore {
     let base: any CoordinationStore
     private let job: Key
