@@ -14,7 +14,7 @@ import Logging
 /// A record with a tag and no key was added by a version that drew tags but made no keys; a key
 /// is only ever made with its job, so that incarnation is not read for again this leadership.
 /// One pass over the view's jobs at leadership start and then at the first of the leader's
-/// passes ``interval`` after the last.
+/// passes ``interval`` after the last, beside the leader's loop (``LeaderUpkeep``).
 struct FenceRestoration {
     let store: any CoordinationStore
     let layout: SchedulerLayout
@@ -33,14 +33,18 @@ struct FenceRestoration {
         self.logger = logger
     }
 
+    /// Whether a pass is due at `now`.
+    func isDue(_ now: Date) -> Bool { notBefore.map { now >= $0 } ?? true }
+
     /// Fences again the unfenced jobs whose incarnation has its key, when a pass is due; returns
-    /// when the next one is.
+    /// when the next one is. A cancelled pass stops at the next job.
     @discardableResult
     mutating func pass(view: SchedulerView, now: Date) async -> Date {
         if let notBefore, now < notBefore { return notBefore }
         let next = now.addingTimeInterval(Self.interval)
         notBefore = next
         for (id, spec) in view.specs {
+            if Task.isCancelled { break }
             guard let (state, version) = view.state(of: id), !state.fenced, let tag = state.incarnation,
                 !keyless.contains("\(tag)-\(id)")
             else { continue }

@@ -20,8 +20,8 @@ import Logging
 ///
 /// One pass lists all 64 buckets and reads the records only of keys the view does not show as
 /// live, at leadership start and then at the first of the leader's passes ``interval`` after the
-/// last: orphans are rare, and harmless to a job added by a current coord until a writer from
-/// before its removal comes late.
+/// last, beside the leader's loop (``LeaderUpkeep``): orphans are rare, and harmless to a job
+/// added by a current coord until a writer from before its removal comes late.
 struct IncarnationKeySweep {
     let store: any CoordinationStore
     let layout: SchedulerLayout
@@ -38,7 +38,11 @@ struct IncarnationKeySweep {
         self.logger = logger
     }
 
-    /// Deletes the orphan keys, when a pass is due; returns when the next one is.
+    /// Whether a pass is due at `now`.
+    func isDue(_ now: Date) -> Bool { notBefore.map { now >= $0 } ?? true }
+
+    /// Deletes the orphan keys, when a pass is due; returns when the next one is. A pass
+    /// cancelled before it judged every key deletes none.
     @discardableResult
     mutating func pass(view: SchedulerView, now: Date) async -> Date {
         if let notBefore, now < notBefore { return notBefore }
@@ -60,6 +64,7 @@ struct IncarnationKeySweep {
                 }
             }
             // Only after every key was judged: a pass that stops halfway deletes nothing wrong.
+            if Task.isCancelled { return next }
             for key in orphans {
                 do { try await store.delete(key, ifVersion: nil) } catch let error as CoordinationError where error.code == .noNode {}
             }

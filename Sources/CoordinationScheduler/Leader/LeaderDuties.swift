@@ -50,8 +50,9 @@ struct LeaderDuties: Sendable {
             : FinishedJobSweep(
                 retention: configuration.finishedJobRetention, limit: configuration.finishedJobLimit, store: store, layout: layout,
                 logger: logger)
-        var keySweep = IncarnationKeySweep(store: store, layout: layout, logger: logger)
-        var fenceRestoration = FenceRestoration(store: store, layout: layout, logger: logger)
+        let upkeep = LeaderUpkeep(
+            keySweep: IncarnationKeySweep(store: store, layout: layout, logger: logger),
+            fenceRestoration: FenceRestoration(store: store, layout: layout, logger: logger))
         let abandonment = PausedRunAbandonment(store: store, layout: layout, clock: clock, logger: logger)
         // Abandoned runs whose claim still lived, at the version then seen (see ``PausedRunAbandonment``).
         var abandonmentRefused: [Key: Int64] = [:]
@@ -60,6 +61,7 @@ struct LeaderDuties: Sendable {
         defer {
             wallTimer?.task.cancel()
             stabilityTimer?.cancel()
+            upkeep.cancel()
         }
         while let batch = await signals.next() {
             for signal in batch {
@@ -91,9 +93,9 @@ struct LeaderDuties: Sendable {
             let now = clock.now()
             if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
             // Occasional, on passes made anyway: a wake of their own would be the only one of an
-            // idle leader's, for work that is rarely there.
-            await keySweep.pass(view: view, now: now)
-            await fenceRestoration.pass(view: view, now: now)
+            // idle leader's, for work that is rarely there. Not awaited: their reads, one after
+            // another, would hold up this loop (``LeaderUpkeep``).
+            upkeep.startIfDue(view: view, now: now)
             // A timer whose time has come has fired (or is about to): a wake at that same time
             // again (more work due now) needs a timer of its own.
             if let timer = wallTimer, timer.at <= now { wallTimer = nil }
@@ -108,6 +110,7 @@ struct LeaderDuties: Sendable {
                 })
             }
         }
+        await upkeep.stop()
         try Task.checkCancellation()
     }
 
