@@ -23,8 +23,10 @@ final class UnfinishedRemovals: Sendable {
 
     /// Whether the job, in `state`, is one whose removal is under way.
     func contains(job id: String, state: JobState, layout: SchedulerLayout) -> Bool {
-        guard let fence = try? IncarnationFence(job: id, state: state, layout: layout), fence.key != nil else { return false }
-        return fences.withLock { $0[id] == fence }
+        // Asked for every job on every pass, and almost never noted: no fence (a key) is made
+        // for a job that is not. A noted fence always has a key.
+        guard let noted = fences.withLock({ $0[id] }) else { return false }
+        return (try? IncarnationFence(job: id, state: state, layout: layout)) == noted
     }
 
     /// Notes the job (as read, in `state`) as being removed when `error`, from a write that
