@@ -34,7 +34,7 @@ import Testing
                 try await Task.sleep(for: .seconds(3600))  // until the worker's cancellation stops it
                 return RunOutput()
             }],
-            logger: Self.logger { message, metadata in
+            logger: ObservingLogger.make(label: "test.cancelled-worker") { message, metadata in
                 if message.hasPrefix("waiting out the load delay"), let run = metadata["run"] { delays.continuation.yield("\(run)") }
             })
         let running = Task { try await worker.run() }
@@ -72,30 +72,6 @@ import Testing
             }
             throw CoordinationError(.unavailable, "the watch of the wide buckets ended")
         }
-    }
-
-    /// A logger at debug level that hands each message and its metadata to `observe`.
-    static func logger(_ observe: @escaping @Sendable (String, Logger.Metadata) -> Void) -> Logger {
-        var logger = Logger(label: "test.cancelled-worker") { _ in ObservingLogHandler(observe: observe) }
-        logger.logLevel = .debug
-        return logger
-    }
-}
-
-/// Passes every message to a closure: a test's sign that the code under test reached a point no
-/// store operation shows.
-private struct ObservingLogHandler: LogHandler {
-    let observe: @Sendable (String, Logger.Metadata) -> Void
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        observe("\(event.message)", metadata.merging(event.metadata ?? [:]) { $1 })
     }
 }
 

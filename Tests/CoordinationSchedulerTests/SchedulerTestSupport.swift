@@ -85,13 +85,17 @@ final class TestCluster: Sendable {
         finishedJobLimit: Int? = Worker.Configuration().finishedJobLimit,
         helpAfterIdle: Duration? = Worker.Configuration().helpAfterIdle,
         stabilisation: Duration = Worker.Configuration().stabilisation, handlers: [String: JobHandler],
-        metricsFactory: any MetricsFactory = MetricsSystem.factory, clock: WallClock? = nil,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory, clock: WallClock? = nil, logger: Logger? = nil,
         wrapping: (any CoordinationStore) -> any CoordinationStore = { $0 }
     ) async throws -> (worker: Worker, store: any CoordinationStore) {
         let store = wrapping(try await open())
-        var logger = Logger(label: "test.worker")
+        // A test's own logger (one that observes what no store operation shows), or one where
         // COORD_TEST_LOG=debug shows what the workers do when a test needs diagnosing.
-        logger.logLevel = ProcessInfo.processInfo.environment["COORD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let logger = logger ?? {
+            var logger = Logger(label: "test.worker")
+            logger.logLevel = ProcessInfo.processInfo.environment["COORD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            return logger
+        }()
         var configuration = Worker.Configuration(
             capacity: capacity, labels: labels, gracePeriod: gracePeriod, loadDelay: .milliseconds(5),
             finishedJobRetention: finishedJobRetention, finishedJobLimit: finishedJobLimit)
