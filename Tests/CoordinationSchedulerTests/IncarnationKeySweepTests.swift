@@ -6,34 +6,62 @@ import Testing
 
 /// Incarnation keys whose job's record is gone or holds another tag (left by an earlier coord
 /// that rewrote or removed a job, or by removing a job whose record did not decode) were never
-/// removed. The leader sweeps them (``IncarnationKeySweep``) and keeps the live jobs' keys.
+/// removed. The leader sweeps them (``IncarnationKeySweep``) and keeps the live jobs' keys, and
+/// a key that came ahead of its record (as `coord migrate` copies, `incarnations` before `jobs`):
+/// only a key found orphan by two passes an hour apart goes.
 @Suite(.serverLoadLimit) struct IncarnationKeySweepTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
     @Test(arguments: SchedulerBackend.all)
     func theLeaderRemovesOrphanKeysAndKeepsLiveOnes(backend: SchedulerBackend) async throws {
-        let cluster = try TestCluster(backend)
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
         let layout = cluster.layout
         let client = try await cluster.client()
         let store = client.store
         try await client.submit(JobSpec(id: "live", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
         let liveKey = try layout.incarnation(of: "live", tag: try #require(try await client.job("live")?.state.incarnation))
+        // A job whose record is not there yet, as a migration's copy brings its key first.
+        try await client.submit(JobSpec(id: "copied", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
+        let copiedRecord = try #require(try await store.get(try layout.job("copied")))
+        let copiedKey = try layout.incarnation(of: "copied", tag: try #require(try copiedRecord.decoded(JobRecord.self).state.incarnation))
+        try await store.delete(try layout.job("copied"), ifVersion: nil, recursive: true)
         let orphans = [
             try layout.incarnation(of: "gone", tag: "aaaaaa"),  // no record at all
             try layout.incarnation(of: "live", tag: "bbbbbb"),  // a record of another incarnation
         ]
         for key in orphans { _ = try await store.create(key, value: [], mode: .persistent) }
-        let watch = store.watch(layout.incarnations, scope: .subtree)
-        try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }])
-        try await withDeadline("the orphan keys' removal") {
-            var records: [Key: Record] = [:]
-            for try await event in watch {
-                records.apply(event)
-                if orphans.allSatisfy({ records[$0] == nil }) { return }
-            }
-            throw CoordinationError(.unavailable, "the watch of the incarnation keys ended")
-        }
-        // A pass deletes only once it has judged every key: the live one was judged too.
+
+        let sweeps = AsyncStream.makeStream(of: String.self)
+        try await cluster.startWorker(
+            "w0", handlers: ["noop": { _ in RunOutput() }],
+            logger: ObservingLogger.make { message, metadata in
+                if message == "incarnation key sweep done" { sweeps.continuation.yield("\(metadata["removed"] ?? "?")") }
+            })
+        let first = try await withDeadline("the leader's first sweep") { await Self.next(sweeps.stream) }
+        #expect(first == "0", "a first pass only suspects")
+        for key in orphans + [copiedKey, liveKey] { #expect(try await store.exists(key), "\(key) after the first pass") }
+
+        // The copy brings the record; an hour on, a change wakes the leader for its next pass.
+        _ = try await store.create(try layout.job("copied"), value: copiedRecord.value, mode: .persistent)
+        clock.advance(by: IncarnationKeySweep.interval)
+        try await client.submit(JobSpec(id: "wake", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
+        let second = try await withDeadline("the leader's second sweep") { await Self.next(sweeps.stream) }
+        #expect(second == "2")
+        for key in orphans { #expect(try await !store.exists(key), "\(key) after the second pass") }
         #expect(try await store.exists(liveKey))
+        #expect(try await store.exists(copiedKey), "a key whose record came after the first pass is kept")
+        #expect(try await !client.isBeingRemoved(try #require(try await client.job("copied"))))
+    }
+
+    /// The next sweep's count of removed keys (a stream read by one waiter at a time).
+    static func next(_ sweeps: AsyncStream<String>) async -> String? {
+        for await removed in sweeps { return removed }
+        return nil
+    }
+
+    @Test func namesThatAreNoIncarnationKeyAreLeftAlone() {
         #expect(IncarnationKeySweep.split("aaaaaa-a-b").map { "\($0.tag) \($0.job)" } == "aaaaaa a-b")
         #expect(IncarnationKeySweep.split("aaaaa-job") == nil)
         #expect(IncarnationKeySweep.split("aaaaaa-") == nil)

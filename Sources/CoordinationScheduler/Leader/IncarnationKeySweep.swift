@@ -18,6 +18,12 @@ import Logging
 /// older coord is still the incarnation's, but its writes no longer check the key anyway.) A
 /// record that does not decode tells nothing, and its key stays.
 ///
+/// That holds of keys written by submission only. A copy made by `coord migrate` (keys in
+/// order, `incarnations` before `jobs`) brings a key ahead of its record, and a leader already
+/// running on the target would take it for an orphan: the job, its key gone, would then read
+/// as being removed and never fire again (``UnfinishedRemovals``). So a key is deleted only
+/// when two passes in a row, ``interval`` apart, find it orphan.
+///
 /// One pass lists all 64 buckets and reads the records only of keys the view does not show as
 /// live, at leadership start and then at the first of the leader's passes ``interval`` after the
 /// last, beside the leader's loop (``LeaderUpkeep``): orphans are rare, and harmless to a job
@@ -31,6 +37,8 @@ struct IncarnationKeySweep {
     static let interval: TimeInterval = 3600
     /// No pass before this.
     private var notBefore: Date?
+    /// The keys the last pass found orphan: this one deletes those it finds orphan again.
+    private var suspects: Set<Key> = []
 
     init(store: any CoordinationStore, layout: SchedulerLayout, logger: Logger) {
         self.store = store
@@ -57,20 +65,27 @@ struct IncarnationKeySweep {
                     continue
                 }
                 for name in names {
-                    guard let (tag, job) = Self.split(name), SchedulerLayout.bucket(of: job) == bucket else { continue }
+                    // Another tool's name, or one no job can have (`.`): not a key of ours to judge.
+                    guard let (tag, job) = Self.split(name), SchedulerLayout.bucket(of: job) == bucket,
+                        let jobKey = try? layout.job(job), let key = try? folder.child(name)
+                    else { continue }
                     // The view's record has the tag: live, whatever a read would add.
                     if view.state(of: job)?.state.incarnation == tag { continue }
-                    if try await isOrphan(tag: tag, job: job) { orphans.append(try folder.child(name)) }
+                    if try await isOrphan(tag: tag, record: jobKey) { orphans.append(key) }
                 }
             }
             // Only after every key was judged: a pass that stops halfway deletes nothing wrong.
             if Task.isCancelled { return next }
-            for key in orphans {
+            let confirmed = orphans.filter(suspects.contains)
+            suspects = Set(orphans).subtracting(confirmed)
+            for key in confirmed {
                 do { try await store.delete(key, ifVersion: nil) } catch let error as CoordinationError where error.code == .noNode {}
             }
-            if !orphans.isEmpty {
-                logger.info("orphan incarnation keys removed", metadata: ["keys": "\(orphans.map(\.name))"])
+            if !confirmed.isEmpty {
+                logger.info("orphan incarnation keys removed", metadata: ["keys": "\(confirmed.map(\.name))"])
             }
+            logger.debug(
+                "incarnation key sweep done", metadata: ["removed": "\(confirmed.count)", "suspected": "\(suspects.count)"])
         } catch {
             logger.warning("cannot sweep the incarnation keys", metadata: ["error": "\(error)"])
         }
@@ -79,8 +94,8 @@ struct IncarnationKeySweep {
 
     /// Whether the job's record, read now (after its key was listed), is absent or holds another
     /// tag than `tag`.
-    private func isOrphan(tag: String, job: String) async throws -> Bool {
-        guard let stored = try await store.get(try layout.job(job)) else { return true }
+    private func isOrphan(tag: String, record: Key) async throws -> Bool {
+        guard let stored = try await store.get(record) else { return true }
         guard let record = try? stored.decoded(JobRecord.self) else { return false }
         return record.state.incarnation != tag
     }
