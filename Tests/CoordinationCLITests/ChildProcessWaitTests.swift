@@ -14,7 +14,7 @@ struct ChildProcessWaitTests {
         let process: Process
         private let output: Pipe
 
-        init() throws {
+        init() async throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done"]
@@ -22,7 +22,7 @@ struct ChildProcessWaitTests {
             let output = Pipe()
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = output
-            try process.run()
+            try await ChildProcessLaunch.run(process)
             self.process = process
             self.output = output
         }
@@ -39,7 +39,8 @@ struct ChildProcessWaitTests {
 
     @Test("three children terminated at once, each with a long grace, leave this task free to run while they still run")
     func terminationsLeaveThePoolFree() async throws {
-        let children = try (0..<3).map { _ in try StubbornChild() }
+        var children: [StubbornChild] = []
+        for _ in 0..<3 { children.append(try await StubbornChild()) }
         defer { for child in children { child.kill() } }
         // A SIGTERM before the shell set its trap would end it at once.
         for child in children {

@@ -1,3 +1,4 @@
+import CoordinationLocalServers
 import Foundation
 import Synchronization
 
@@ -75,7 +76,7 @@ struct CoordProcess {
         } ?? stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         // A bound, so that a coord that never exits fails its test instead of hanging the run.
         let killed = Atomic<Bool>(false)
         let watchdog = Task {

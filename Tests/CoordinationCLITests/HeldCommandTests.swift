@@ -79,7 +79,7 @@ import Testing
         ])
     func signalGoesToTheCommand(subcommand: String, signal: Int32, exit: Int32) async throws {
         let command = Self.worker("trap 'echo cleaned up; exit \(exit)' TERM INT HUP")
-        let coord = try LineProcess(
+        let coord = try await LineProcess(
             CoordProcess.binary.path, ["--store", "memory://", subcommand, "/held/\(subcommand)", "--"] + command)
         defer { coord.stop() }
         #expect(try await coord.nextLine(within: .seconds(20)) == "ready")
@@ -97,7 +97,7 @@ import Testing
         try await TestHandles.closing(handles) {
             // A long TTL: a lock left to its session would still be held when the next one tries.
             let url = try #require(backend.url(handles.namespace, ttl: .seconds(60)))
-            let holder = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "hup", "--"] + Self.worker("trap 'exit 0' HUP"))
+            let holder = try await LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "hup", "--"] + Self.worker("trap 'exit 0' HUP"))
             defer { holder.stop() }
             #expect(try await holder.nextLine(within: .seconds(20)) == "ready")
             holder.kill(SIGHUP)
@@ -115,7 +115,7 @@ import Testing
     @Test("coord lock catches SIGHUP to pass it on, but leaves it ignored when it was (nohup)", arguments: [false, true])
     func hangUpIgnoredStaysIgnored(ignored: Bool) async throws {
         let trap = ignored ? "trap '' HUP; " : ""
-        let coord = try LineProcess(
+        let coord = try await LineProcess(
             "/bin/sh",
             ["-c", trap + "exec \"$0\" \"$@\"", CoordProcess.binary.path, "--store", "memory://", "lock", "nohup", "--",
              "sh", "-c", "grep -E '^Sig(Ign|Cgt):' /proc/$PPID/status"])
@@ -135,7 +135,7 @@ import Testing
         "a command that a passed-on signal ends gives 128 + that signal, as in a shell: 130 only for SIGINT",
         arguments: [("lock", SIGTERM, Int32(143)), ("elect", SIGTERM, 143), ("lock", SIGINT, 130), ("elect", SIGINT, 130)])
     func signalEndsTheCommand(subcommand: String, signal: Int32, status: Int32) async throws {
-        let coord = try LineProcess(
+        let coord = try await LineProcess(
             CoordProcess.binary.path,
             ["--store", "memory://", subcommand, "/held/\(subcommand)", "--", "sh", "-c", "echo ready; exec sleep 600"])
         defer { coord.stop() }
@@ -146,7 +146,7 @@ import Testing
 
     @Test("a command that ignores the passed-on SIGTERM is killed 5 s later: 137")
     func ignoredSignal() async throws {
-        let coord = try LineProcess(
+        let coord = try await LineProcess(
             CoordProcess.binary.path, ["--store", "memory://", "lock", "stubborn", "--"] + Self.worker("trap 'echo ignoring' TERM"))
         defer { coord.stop() }
         #expect(try await coord.nextLine(within: .seconds(20)) == "ready")
@@ -172,7 +172,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("coord-leftovers-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let coord = try LineProcess(
+        let coord = try await LineProcess(
             CoordProcess.binary.path,
             ["--store", "memory://", subcommand, "/held/\(subcommand)", "--", "sh", "-c", "cd \(folder.path) && { \(script); } > left 2>&1; cat left"])
         defer { coord.stop() }
@@ -256,7 +256,7 @@ import Testing
     /// init) was found by the mark in its environment, a double fork outlived the watchdog.
     @Test("a coord lock killed with SIGKILL takes its command with it, and what the command detached (a double fork, a setsid)")
     func killedHolderTakesItsCommand() async throws {
-        let holder = try LineProcess(
+        let holder = try await LineProcess(
             CoordProcess.binary.path,
             ["--session-ttl", "2s", "lock", "work", "--", "sh", "-c",
              "(sleep 3601 & echo detached $!); (setsid sleep 3602 & echo setsid $!); echo holding $$; exec sleep 3600"])
@@ -273,7 +273,7 @@ import Testing
     @Test("a coord lock frozen past its watchdog's window finds its command killed when it wakes, and exits 11 saying the lock was lost")
     func frozenHolderIsToldOfTheKill() async throws {
         // stderr into the lines, through a shell that execs coord: the signals reach coord itself.
-        let holder = try LineProcess(
+        let holder = try await LineProcess(
             "/bin/sh",
             ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", "memory://", "--session-ttl", "2s", "lock", "frozen", "--",
              "sh", "-c", "echo holding $$; exec sleep 3600"])

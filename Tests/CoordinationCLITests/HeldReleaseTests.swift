@@ -21,7 +21,7 @@ import Testing
             defer { try? FileManager.default.removeItem(at: folder) }
             let done = folder.appendingPathComponent("done").path
             let key = try Key("/held-late")
-            let holder = try LineProcess(
+            let holder = try await LineProcess(
                 CoordProcess.binary.path,
                 ["--store", url, subcommand, key.description, "--", "sh", "-c", "echo ready; while [ ! -e '\(done)' ]; do sleep 0.05; done"])
             defer { holder.stop() }

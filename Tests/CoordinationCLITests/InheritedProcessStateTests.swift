@@ -1,5 +1,6 @@
 import Coordination
 import Foundation
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Testing
 
@@ -17,7 +18,7 @@ import Testing
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         // Blocking reads on a thread of their own; both pipes end when coord and its command exit.
         return await withCheckedContinuation { continuation in
             Thread {
@@ -126,7 +127,7 @@ import Testing
         try await TestHandles.closing(handles) {
             let store = try await handles.open()
             let url = try #require(backend.url(handles.namespace))
-            let watch = try LineProcess(
+            let watch = try await LineProcess(
                 "/bin/sh", ["-c", "trap '' INT; exec \"$0\" \"$@\"", CoordProcess.binary.path, "--store", url, "kv", "watch", "/quiet"])
             defer { watch.stop() }
             #expect(try await watch.nextLine(within: .seconds(20)).contains("snapshot"))

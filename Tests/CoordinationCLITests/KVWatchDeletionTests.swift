@@ -20,7 +20,7 @@ struct KVWatchDeletionTests {
             let url = try #require(backend.url(handles.namespace))
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
-            let watcher = try SchedulerProcessTests.Background(
+            let watcher = try await SchedulerProcessTests.Background(
                 coord, ["--store", url, "kv", "watch", "/w", "--children"], name: "watch", keepStdout: true)
             defer { if watcher.process.isRunning { kill(watcher.process.processIdentifier, SIGKILL) } }
 

@@ -16,7 +16,7 @@ struct KVWatchOutageTests {
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
 
-        let watcher = try SchedulerProcessTests.Background(coord, ["--store", url, "kv", "watch", "/w", "--subtree"], name: "watch", keepStdout: true)
+        let watcher = try await SchedulerProcessTests.Background(coord, ["--store", url, "kv", "watch", "/w", "--subtree"], name: "watch", keepStdout: true)
         defer { if watcher.process.isRunning { kill(watcher.process.processIdentifier, SIGKILL) } }
 
         try await watcher.waitFor(#""type":"snapshot""#)
@@ -43,7 +43,7 @@ struct KVWatchOutageTests {
         defer { coord.removeDirectory() }
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let watcher = try LineProcess("/bin/sh", ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", url, "kv", "watch", "/w"])
+        let watcher = try await LineProcess("/bin/sh", ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", url, "kv", "watch", "/w"])
         defer { watcher.stop() }
         var lines: [String] = []
         func waitFor(_ text: String) async throws {

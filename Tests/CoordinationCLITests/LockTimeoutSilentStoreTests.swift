@@ -27,7 +27,7 @@ import Testing
         let direct = try #require(backend.url(namespace, ttl: ttl)) + (backend.name == "etcd" ? "&timeout=30s" : "")
         let relay = try WorkerWaitsForStoreTests.relay(to: backend)
         defer { relay.stop() }
-        let holder = try LineProcess(
+        let holder = try await LineProcess(
             CoordProcess.binary.path, ["--store", direct, "lock", "busy", "--", "sh", "-c", "echo holding; exec sleep 600"])
         defer { holder.stop() }
         #expect(try await holder.nextLine(within: .seconds(20)) == "holding")

@@ -18,7 +18,7 @@ struct MembersJoinOutOfContactTests {
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
         let flag = coord.directory.appendingPathComponent("exit-now").path
-        let member = try LineProcess(
+        let member = try await LineProcess(
             CoordProcess.binary.path,
             ["--store", url, "members", "web", "--join", "web-1", "--", "sh", "-c",
              "echo joined; while [ ! -e '\(flag)' ]; do sleep 0.05; done; exit 7"])

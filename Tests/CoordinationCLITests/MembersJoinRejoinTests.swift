@@ -15,7 +15,7 @@ struct MembersJoinRejoinTests {
         let handles = try TestHandles(backend, ttl: .seconds(2))
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let member = try LineProcess(
+        let member = try await LineProcess(
             CoordProcess.binary.path,
             ["--store", url, "members", "web", "--join", "web-1", "--metadata", "m", "--", "sh", "-c", "echo started $$; exec sleep 3600"])
         defer { member.stop() }

@@ -60,7 +60,7 @@ struct MembersWatchOutageTests {
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
 
-        let watcher = try SchedulerProcessTests.Background(coord, ["--store", url, "members", "crew", "--watch", "--json"], name: "watch", keepStdout: true)
+        let watcher = try await SchedulerProcessTests.Background(coord, ["--store", url, "members", "crew", "--watch", "--json"], name: "watch", keepStdout: true)
         defer { if watcher.process.isRunning { kill(watcher.process.processIdentifier, SIGKILL) } }
 
         try await watcher.waitFor(#"{"members":[]}"#)

@@ -248,7 +248,7 @@ struct MigrateCommandTests {
             let from = zk.backend.url(zk.namespace)!
             let to = etcd.backend.url(etcd.namespace)!
             let command = [CoordProcess.binary.path, "migrate", "--from", from, "--to", to, "--follow"].map { "'\($0)'" }.joined(separator: " ")
-            let terminal = try LineProcess(script, ["-qfec", command, "/dev/null"])
+            let terminal = try await LineProcess(script, ["-qfec", command, "/dev/null"])
             defer { terminal.stop() }
             var line = ""
             while !line.contains("following changes under") { line = try await terminal.nextLine(within: .seconds(30)) }
@@ -448,7 +448,7 @@ struct MigrateCommandTests {
             let from = try #require(zk.backend.url(zk.namespace)), to = "etcd://\(cluster.endpoints[0])/moved"
             let target = try await CommandContext.registry.open(try StoreURL(to), logger: Logger(label: "test.migrate"))
             // One key per write, one write at a time, so that the kill lands while most keys are still to be copied.
-            let migrate = try SchedulerProcessTests.Background(
+            let migrate = try await SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--concurrency", "1", "--batch-size", "1"], name: "migrate")
             while await Self.copiedCount(target) < 100 && migrate.process.isRunning {
                 try await Task.sleep(for: .milliseconds(20))  // polls the target: no event says how far a copy is
@@ -486,7 +486,7 @@ struct MigrateCommandTests {
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
             let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
-            let migrate = try SchedulerProcessTests.Background(
+            let migrate = try await SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--concurrency", "1", "--batch-size", "1"], name: "migrate")
             while await Self.copiedCount(target) < 50 && migrate.process.isRunning {
                 try await Task.sleep(for: .milliseconds(20))  // polls the target: no event says how far a copy is
@@ -569,7 +569,7 @@ struct MigrateCommandTests {
         let input = Pipe()
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         // Writing a value larger than the pipe holds waits for etcdctl to read it: off the pool.
         try await OwnThread.run {
             defer { try? input.fileHandleForWriting.close() }

@@ -104,7 +104,7 @@ extension MigrateCommandTests {
             defer { coord.removeDirectory() }
             let from = try #require(zk.backend.url(zk.namespace))
             let to = "etcd://\(relay.address)\(etcd.namespace.path)"
-            let migrate = try SchedulerProcessTests.Background(
+            let migrate = try await SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
             try await migrate.waitFor("following changes under")
             try await body(FollowingMigration(migrate: migrate, relay: relay, coord: coord, from: from, to: to, source: source))
@@ -142,7 +142,7 @@ extension MigrateCommandTests {
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
             let url = WorkerWaitsForStoreTests.url(try #require(backend.url(from.namespace, ttl: from.ttl)), throughHost: relay.address)
-            let migrate = try SchedulerProcessTests.Background(
+            let migrate = try await SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", url, "--to", try #require(to.backend.url(to.namespace)), "--follow"], name: "migrate",
                 keepStdout: true)
             defer { if migrate.process.isRunning { kill(migrate.process.processIdentifier, SIGKILL) } }

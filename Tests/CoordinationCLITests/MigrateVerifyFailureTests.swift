@@ -19,7 +19,7 @@ extension MigrateCommandTests {
             let from = try #require(zk.backend.url(zk.namespace))
             let to = "etcd://\(relay.address)\(etcd.namespace.path)"
             // One source read at a time: the verify reads the source for a second or so before the target.
-            let migrate = try SchedulerProcessTests.Background(
+            let migrate = try await SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--verify", "--read-width", "1"], name: "migrate", keepStdout: true)
             try await migrate.waitFor("sequence counters: ")
             relay.cut()

@@ -120,7 +120,7 @@ struct MigrationAcceptanceTests {
             let copied = target.watch(.root, scope: .subtree)
             let from = try #require(zk.backend.url(zk.namespace)), to = try #require(etcd.backend.url(etcd.namespace))
             // One key per write, one write at a time, so that the kill lands while most keys are still to be copied.
-            let first = try Background(
+            let first = try await Background(
                 coord, ["migrate", "--from", from, "--to", to, "--concurrency", "1", "--batch-size", "1"], name: "migrate-1")
             var seen = 0
             for try await event in copied {
@@ -187,7 +187,7 @@ struct MigrationAcceptanceTests {
                 try #require(added.status == 0, "\(added.stderr)")
             }
 
-            let zkWorkers = try ["w1", "w2"].map { try Background(coord, ["--store", zkURL, "worker", "--id", $0], name: $0) }
+            let zkWorkers = try await Background.each(["w1", "w2"], coord) { ["--store", zkURL, "worker", "--id", $0] }
             everyWorker += zkWorkers
             let beforeMove = try await SchedulerAcceptanceTests.watchHistory(in: zkStore, limit: .seconds(20)) { entries in
                 let succeeded = entries.filter { $0.outcome == "succeeded" }
@@ -211,9 +211,7 @@ struct MigrationAcceptanceTests {
 
             let etcdStore = try await etcd.open()
             let movedAt = Self.nowMillis()
-            let etcdWorkers = try ["e1", "e2"].map {
-                try Background(coord, ["--store", etcdURL, "worker", "--id", $0, "--labels", "store=etcd"], name: $0)
-            }
+            let etcdWorkers = try await Background.each(["e1", "e2"], coord) { ["--store", etcdURL, "worker", "--id", $0, "--labels", "store=etcd"] }
             everyWorker += etcdWorkers
             let afterMove = try await SchedulerAcceptanceTests.watchHistory(in: etcdStore, limit: .seconds(20)) { entries in
                 let succeeded = entries.filter { $0.outcome == "succeeded" }

@@ -22,7 +22,7 @@ struct MigrationFollowOversizeTests {
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
             let from = try #require(etcd.backend.url(etcd.namespace)), to = try #require(zk.backend.url(zk.namespace))
-            let migrate = try SchedulerProcessTests.Background(
+            let migrate = try await SchedulerProcessTests.Background(
                 coord, ["migrate", "--from", from, "--to", to, "--follow"], name: "migrate", keepStdout: true)
             defer { if migrate.process.isRunning { kill(migrate.process.processIdentifier, SIGKILL) } }
             try await migrate.waitFor("following changes under")

@@ -51,11 +51,11 @@ import Testing
         let url = try #require(backend.url(namespace, ttl: ttl))
         // Each candidate prints "leader <its pid>" once elected, then works until stopped.
         let command = ["sh", "-c", "echo leader $$; exec sleep 3600"]
-        let first = try LineProcess(CoordProcess.binary.path, ["--store", url, "elect", "primary", "--identity", "first", "--"] + command)
+        let first = try await LineProcess(CoordProcess.binary.path, ["--store", url, "elect", "primary", "--identity", "first", "--"] + command)
         defer { first.stop() }
         let firstLeader = try await first.nextLine(within: .seconds(20))
         #expect(firstLeader.hasPrefix("leader "))
-        let second = try LineProcess(CoordProcess.binary.path, ["--store", url, "elect", "primary", "--identity", "second", "--"] + command)
+        let second = try await LineProcess(CoordProcess.binary.path, ["--store", url, "elect", "primary", "--identity", "second", "--"] + command)
         defer { second.stop() }
         // The second candidate is queued once the election has two entries.
         let observer = try await backend.open(namespace, ttl)
@@ -94,7 +94,7 @@ import Testing
             "sh", "-c",
             #"setsid sh -c "trap '' TERM; echo left \$\$; exec sleep 3601" & sh -c "trap 'echo termed; exit 0' TERM; echo graceful \$\$; while true; do sleep 0.1; done" & echo holding $$; exec sleep 3600"#,
         ]
-        let holder = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "work", "--"] + command)
+        let holder = try await LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "work", "--"] + command)
         defer { holder.stop() }
         var pids: [String: Int32] = [:]
         for _ in 0..<3 {
@@ -109,7 +109,7 @@ import Testing
         // left, are dead by then: its watchdog saw the beats stop (they used to run on beside
         // the next holder's).
         holder.kill(SIGSTOP)
-        let next = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "work", "--", "sh", "-c", "echo next"])
+        let next = try await LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "work", "--", "sh", "-c", "echo next"])
         defer { next.stop() }
         let nextLine = try await next.nextLine(within: .seconds(20))
         #expect(nextLine == "next")
@@ -134,7 +134,7 @@ import Testing
         let relay = try WorkerWaitsForStoreTests.relay(to: backend)
         defer { relay.stop() }
         let url = WorkerWaitsForStoreTests.url(direct, throughHost: relay.address)
-        let holder = try LineProcess(
+        let holder = try await LineProcess(
             CoordProcess.binary.path,
             ["--store", url, "lock", "work", "--", "sh", "-c", "trap 'echo termed; exit 0' TERM; echo holding; while true; do sleep 0.1; done"])
         defer { holder.stop() }
@@ -169,7 +169,7 @@ import Testing
         try backend.require()
         let namespace = TestBackend.freshNamespace("lock-busy")
         let url = try #require(backend.url(namespace, ttl: .seconds(4)))
-        let holder = try LineProcess(
+        let holder = try await LineProcess(
             CoordProcess.binary.path, ["--store", url, "lock", "busy", "--", "sh", "-c", "echo holding; exec sleep 600"])
         defer { holder.stop() }
         #expect(try await holder.nextLine(within: .seconds(20)) == "holding")
@@ -201,11 +201,11 @@ import Testing
         try backend.require()
         let namespace = TestBackend.freshNamespace("lock-wait-signal")
         let url = try #require(backend.url(namespace, ttl: .seconds(4)))
-        let holder = try LineProcess(
+        let holder = try await LineProcess(
             CoordProcess.binary.path, ["--store", url, "lock", "queue", "--", "sh", "-c", "echo holding; exec sleep 600"])
         defer { holder.stop() }
         #expect(try await holder.nextLine(within: .seconds(20)) == "holding")
-        let waiter = try LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "queue", "--", "echo", "ran"])
+        let waiter = try await LineProcess(CoordProcess.binary.path, ["--store", url, "lock", "queue", "--", "echo", "ran"])
         defer { waiter.stop() }
         let observer = try await backend.open(namespace, .seconds(4))
         defer { Task { await observer.close() } }
@@ -230,7 +230,7 @@ import Testing
         defer { Task { await store.close() } }
         let group = try Key("/groups/crew")
         _ = try await store.create(try group.child("a"), value: Array("first".utf8), mode: .ephemeral)
-        let watcher = try LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch", "--json"])
+        let watcher = try await LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch", "--json"])
         defer { watcher.stop() }
 
         // Each change waits for the state before it to be printed: every state gets its own line.
@@ -265,7 +265,7 @@ import Testing
         try backend.require()
         let namespace = TestBackend.freshNamespace("members-join")
         let url = try #require(backend.url(namespace, ttl: .seconds(4)))
-        let member = try LineProcess(
+        let member = try await LineProcess(
             CoordProcess.binary.path,
             ["--store", url, "members", "web", "--join", "web-1", "--metadata", "10.0.0.5:8080", "--", "sh", "-c", "echo joined $COORD_MEMBER_ID; exec sleep 3600"])
         defer { member.stop() }
@@ -296,7 +296,7 @@ import Testing
         defer { Task { await store.close() } }
         let group = try Key("/groups/crew")
         _ = try await store.create(try group.child("a"), value: Array("first".utf8), mode: .ephemeral)
-        let watcher = try LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch"])
+        let watcher = try await LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch"])
         defer { watcher.stop() }
 
         // A state is whole when its "--" arrives, before any further change.
@@ -341,7 +341,7 @@ import Testing
         let listed = try await coord.run(["--store", url, "members", "crew"])
         #expect(listed.status == 0 && listed.stdoutText == expected.joined(separator: "\n") + "\n", "\(listed.stdoutText) \(listed.stderr)")
 
-        let watcher = try LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch"])
+        let watcher = try await LineProcess(CoordProcess.binary.path, ["--store", url, "members", "crew", "--watch"])
         defer { watcher.stop() }
         var state: [String] = []
         while true {
@@ -381,7 +381,7 @@ enum ShellProcess {
         process.arguments = ["-c", script]
         process.currentDirectoryURL = folder
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         let box = UncheckedProcess(process)
         return await withCheckedContinuation { continuation in
             Thread {
@@ -401,7 +401,7 @@ final class LineProcess: Sendable {
     private let box: UncheckedProcess
     private let lines: AsyncStream<TimedLine>
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    init(_ executable: String, _ arguments: [String]) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -410,7 +410,7 @@ final class LineProcess: Sendable {
         process.environment = ProcessInfo.processInfo.environment
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         box = UncheckedProcess(process)
         let (lines, continuation) = AsyncStream<TimedLine>.makeStream()
         self.lines = lines

@@ -25,7 +25,7 @@ struct RunGraceTests {
             let command = "echo started > '\(fifo)'; while [ ! -e '\(done)' ]; do sleep 0.05; done; sleep 3; echo finished"
             let job: [String: Any] = ["id": "finish", "command": command]
             let file = try coord.write(String(decoding: try JSONSerialization.data(withJSONObject: [job]), as: UTF8.self), to: "jobs.json")
-            let run = try RunInterruptTests.LiveCoord(coord, ["--store", url, "run", file])
+            let run = try await RunInterruptTests.LiveCoord(coord, ["--store", url, "run", file])
             _ = try await withDeadline("the command to start", limit: .seconds(90)) {
                 try await RunInterruptTests.lines(fromFIFO: fifo, count: 1)
             }

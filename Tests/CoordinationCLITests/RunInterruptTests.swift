@@ -1,5 +1,6 @@
 import Coordination
 @testable import CoordinationCLI
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Foundation
 import Synchronization
@@ -24,7 +25,7 @@ struct RunInterruptTests {
         /// last stderr line was sometimes still unread).
         private let streamsEnded = Mutex<(count: Int, waiter: CheckedContinuation<Void, Never>?)>((0, nil))
 
-        init(_ coord: CoordProcess, _ arguments: [String]) throws {
+        init(_ coord: CoordProcess, _ arguments: [String]) async throws {
             let process = Process()
             process.executableURL = CoordProcess.binary
             process.arguments = arguments
@@ -37,7 +38,7 @@ struct RunInterruptTests {
             let (lines, continuation) = AsyncStream<String>.makeStream()
             stderrLines = lines
             self.process = process
-            try process.run()
+            try await ChildProcessLaunch.run(process)
             // Blocking reads on threads of their own, never on the cooperative pool.
             Thread { [self] in
                 var pending = Data()
@@ -133,7 +134,7 @@ struct RunInterruptTests {
         let fifo = coord.directory.appendingPathComponent("started").path
         #expect(mkfifo(fifo, 0o600) == 0)
         let file = try jobsFile(coord, starts: starts, fifo: fifo)
-        let run = try LiveCoord(coord, ["--store", url, "run", file])
+        let run = try await LiveCoord(coord, ["--store", url, "run", file])
         let started = try await withDeadline("both shards' commands to start") { try await lines(fromFIFO: fifo, count: 2) }
         return (run, started, starts)
     }

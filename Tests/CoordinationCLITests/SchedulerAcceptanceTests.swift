@@ -122,9 +122,7 @@ struct SchedulerAcceptanceTests {
         print("[\(backend.name)] submitted \(count) jobs in \(ContinuousClock.now - submitStart)")
 
         let start = ContinuousClock.now
-        let workers = try (1...4).map {
-            try Background(coord, ["--store", url, "worker", "--id", "w\($0)", "--capacity", "4"], name: "w\($0)")
-        }
+        let workers = try await Background.each((1...4).map { "w\($0)" }, coord) { ["--store", url, "worker", "--id", $0, "--capacity", "4"] }
         // Only a bound for a stuck scheduler: on ZooKeeper, debug builds of four worker processes
         // on two loaded cores took 277 s (each re-read by a folder watch scans the whole folder).
         let entries = try await Self.watchHistory(in: store, limit: .seconds(600)) { entries in
@@ -196,14 +194,14 @@ struct SchedulerAcceptanceTests {
         var live: [String: Background] = [:]
         var everyWorker: [Background] = []
         var nextWorker = 0
-        func startWorker() throws {
+        func startWorker() async throws {
             nextWorker += 1
             let id = "w\(nextWorker)"
-            let worker = try Background(coord, ["--store", url, "worker", "--id", id, "--capacity", "1"], name: id)
+            let worker = try await Background(coord, ["--store", url, "worker", "--id", id, "--capacity", "1"], name: id)
             live[id] = worker
             everyWorker.append(worker)
         }
-        for _ in 0..<3 { try startWorker() }
+        for _ in 0..<3 { try await startWorker() }
         defer { Self.killAll(everyWorker) }
 
         var takeovers: [Int64] = []
@@ -230,7 +228,7 @@ struct SchedulerAcceptanceTests {
             let killedAt = Self.nowNanos()
             kill(victim.process.processIdentifier, SIGKILL)
             killed.append((job, first.token, first.worker, killedAt))
-            try startWorker()
+            try await startWorker()
 
             // The next attempt succeeds elsewhere; its start line (a larger token) ends the takeover.
             let entries = try await Self.watchHistory(in: store, limit: .seconds(30)) { entries in
@@ -308,7 +306,7 @@ struct SchedulerAcceptanceTests {
         let length = Duration.seconds(60)
         let clock = ContinuousClock()
         let started = clock.now
-        var workers = try (1...3).map { try Background(coord, ["--store", url, "worker", "--id", "c\($0)"], name: "c\($0)") }
+        var workers = try await Background.each((1...3).map { "c\($0)" }, coord) { ["--store", url, "worker", "--id", $0] }
         defer { Self.killAll(workers) }
         try await Task.sleep(until: started + length / 2 - .seconds(5), clock: clock)
         kill(workers[0].process.processIdentifier, SIGKILL)
@@ -317,7 +315,7 @@ struct SchedulerAcceptanceTests {
             try await Self.waitUntilGone("c1", from: store)
         }
         let restartedAfter = clock.now - started
-        workers.append(try Background(coord, ["--store", url, "worker", "--id", "c1"], name: "c1-restarted"))
+        workers.append(try await Background(coord, ["--store", url, "worker", "--id", "c1"], name: "c1-restarted"))
         try await Task.sleep(until: started + length, clock: clock)
         let paused = try await coord.run(["--store", url, "job", "pause", "tick"])
         #expect(paused.status == 0, "\(paused.stderr)")

@@ -111,7 +111,7 @@ struct SchedulerCommandTests {
                 ["id": "soon", "command": "true", "schedule": ["kind": "every", "everyMs": 1000]],
                 ["id": "now", "command": "true"],
             ]), as: UTF8.self), to: "jobs.json")
-        let run = try RunInterruptTests.LiveCoord(coord, ["run", file, "--until-idle"])
+        let run = try await RunInterruptTests.LiveCoord(coord, ["run", file, "--until-idle"])
         let leap = try await run.line(containing: "leap")
         let later = try await run.line(containing: "later")
         kill(run.process.processIdentifier, SIGINT)
@@ -288,7 +288,7 @@ struct SchedulerCommandTests {
             }
         }
         // A worker would wait forever for jobs no other process can add: it says so as it starts.
-        let worker = try RunInterruptTests.LiveCoord(coord, ["worker"])
+        let worker = try await RunInterruptTests.LiveCoord(coord, ["worker"])
         let line = try await worker.line(containing: "memory://")
         #expect(line.hasPrefix("coord: note: memory:// lives in this coord process only, so no job added elsewhere can reach this worker"))
         // Its exit is not the point (a SIGTERM this early could come before its handler).

@@ -1,5 +1,6 @@
 import Coordination
 import CoordinationScheduler
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Foundation
 import Testing
@@ -18,7 +19,7 @@ struct SchedulerProcessTests {
         /// - Parameter loader: the dynamic loader to start coord through (`ld.so coord …`), whose
         ///   `/proc/self/exe` is then the loader, not coord.
         /// - Parameter keepStdout: stdout goes to a file (``stdout``) rather than nowhere.
-        init(_ coord: CoordProcess, _ arguments: [String], name: String, loader: String? = nil, keepStdout: Bool = false) throws {
+        init(_ coord: CoordProcess, _ arguments: [String], name: String, loader: String? = nil, keepStdout: Bool = false) async throws {
             let process = Process()
             process.executableURL = loader.map { URL(fileURLWithPath: $0) } ?? CoordProcess.binary
             process.arguments = (loader == nil ? [] : [CoordProcess.binary.path]) + arguments
@@ -29,8 +30,15 @@ struct SchedulerProcessTests {
             stdoutPath = keepStdout ? try coord.write("", to: "\(name).stdout") : nil
             process.standardOutput = try stdoutPath.map { try FileHandle(forWritingTo: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-            try process.run()
+            try await ChildProcessLaunch.run(process)
             self.process = process
+        }
+
+        /// One background coord per name, started in turn, each with `arguments(name)`.
+        static func each(_ names: [String], _ coord: CoordProcess, _ arguments: (String) -> [String]) async throws -> [Background] {
+            var started: [Background] = []
+            for name in names { started.append(try await Background(coord, arguments(name), name: name)) }
+            return started
         }
 
         /// Sends SIGTERM and returns the exit status (killed after `limit`, so a hang fails the test).
@@ -133,9 +141,7 @@ struct SchedulerProcessTests {
         let sharded = try await coord.run(["--store", url, "job", "add", "s", "--command", command, "--shards", "2"])
         #expect(sharded.status == 0, "\(sharded.stderr)")
 
-        let workers = try ["w1", "w2"].map {
-            try Background(coord, ["--store", url, "worker", "--id", $0, "--capacity", "2", "--log-level", "info"], name: $0)
-        }
+        let workers = try await Background.each(["w1", "w2"], coord) { ["--store", url, "worker", "--id", $0, "--capacity", "2", "--log-level", "info"] }
         let succeeded = try await Self.waitForSuccesses(6, in: store, limit: .seconds(20))
         #expect(succeeded.count == 6)
 
@@ -426,7 +432,7 @@ struct SchedulerProcessTests {
         #expect(mkfifo(fifo, 0o600) == 0)
         let added = try await coord.run(["--store", url, "job", "add", "long", "--command", "sleep 60 & echo \"$$ $!\" > '\(fifo)'; wait"])
         #expect(added.status == 0, "\(added.stderr)")
-        let worker = try Background(coord, ["--store", url, "worker", "--id", "doomed"], name: "doomed", loader: loader)
+        let worker = try await Background(coord, ["--store", url, "worker", "--id", "doomed"], name: "doomed", loader: loader)
         let pids = try await withDeadline("the command to start") { try await Self.readLine(fromFIFO: fifo) }
             .split(separator: " ").compactMap { pid_t($0) }
         #expect(pids.count == 2, "\(pids)")
@@ -466,11 +472,11 @@ struct SchedulerProcessTests {
             """
         let added = try await coord.run(["--store", url, "job", "add", "long", "--command", command, "--retries", "2"])
         #expect(added.status == 0, "\(added.stderr)")
-        let stopped = try Background(coord, ["--store", url, "worker", "--id", "stopped"], name: "stopped")
+        let stopped = try await Background(coord, ["--store", url, "worker", "--id", "stopped"], name: "stopped")
         let first = try await withDeadline("the first attempt to start") { try await Self.readLine(fromFIFO: fifo) }
         let firstPids = first.prefix { $0 != ":" }.split(separator: " ").compactMap { pid_t($0) }
         #expect(firstPids.count == 2, "\(first)")
-        let taker = try Background(coord, ["--store", url, "worker", "--id", "taker"], name: "taker")
+        let taker = try await Background(coord, ["--store", url, "worker", "--id", "taker"], name: "taker")
         kill(stopped.process.processIdentifier, SIGSTOP)
         let second = try await withDeadline("the run to be taken over", limit: .seconds(30)) { try await Self.readLine(fromFIFO: fifo) }
         #expect(second.hasSuffix(":"), "the stopped worker's command still ran when its run was taken over: \(second)")

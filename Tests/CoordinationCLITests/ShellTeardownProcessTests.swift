@@ -81,7 +81,7 @@ extension SchedulerProcessTests {
         #expect(mkfifo(fifo, 0o600) == 0)
         let added = try await coord.run(["--store", url, "job", "add", job, "--command", "FIFO='\(fifo)'; " + command] + options)
         #expect(added.status == 0, "\(added.stderr)")
-        let worker = try Background(coord, ["--store", url, "worker", "--id", "g1"], name: "g1")
+        let worker = try await Background(coord, ["--store", url, "worker", "--id", "g1"], name: "g1")
         let pids = try await Self.pids(fromFIFO: fifo)
         let group = try #require(ShellJobHandlerTests.processGroup(of: pids[0]))
         try await stop(coord, url)
@@ -112,10 +112,10 @@ extension SchedulerProcessTests {
         let fifo = coord.directory.appendingPathComponent("pids").path
         let added = try await coord.run(["--store", url, "job", "add", "hb", "--command", "FIFO='\(fifo)'; " + command])
         #expect(added.status == 0, "\(added.stderr)")
-        let first = try Background(coord, ["--store", url, "worker", "--id", "g1", "--grace", "1s"], name: "g1")
+        let first = try await Background(coord, ["--store", url, "worker", "--id", "g1", "--grace", "1s"], name: "g1")
         let firstPids = try await Self.pids(fromFIFO: fifos[0])
         let firstGroup = try #require(ShellJobHandlerTests.processGroup(of: firstPids[0]))
-        let second = try Background(coord, ["--store", url, "worker", "--id", "g2", "--grace", "1s"], name: "g2")
+        let second = try await Background(coord, ["--store", url, "worker", "--id", "g2", "--grace", "1s"], name: "g2")
         try await withDeadline("g2 to join") {
             for try await event in store.watch(try Key("/scheduler/workers/g2")) {
                 var records: [Key: Record] = [:]

@@ -15,7 +15,7 @@ struct WorkerIgnoredInterruptTests {
         let handles = try TestHandles(backend)
         try await TestHandles.closing(handles) {
             let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-            let worker = try LineProcess(
+            let worker = try await LineProcess(
                 "/bin/sh",
                 [
                     "-c", "trap '' INT; exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path,

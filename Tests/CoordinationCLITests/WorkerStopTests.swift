@@ -15,7 +15,7 @@ struct WorkerStopTests {
         defer { coord.removeDirectory() }
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let worker = try SchedulerProcessTests.Background(
+        let worker = try await SchedulerProcessTests.Background(
             coord, ["--store", url, "worker", "--id", "cut-off", "--grace", "1s", "--log-level", "warning"], name: "cut-off")
         defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
         let store = try await handles.open()
@@ -75,7 +75,7 @@ struct WorkerStopTests {
         defer { coord.removeDirectory() }
         let (relay, url) = try WorkerWaitsForStoreTests.relayed(backend, handles)
         defer { relay.stop() }
-        let run = try SchedulerProcessTests.Background(coord, ["--store", url, "run"], name: "run", keepStdout: true)
+        let run = try await SchedulerProcessTests.Background(coord, ["--store", url, "run"], name: "run", keepStdout: true)
         defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
         // The example jobs: the first run's end is shown live.
         try await run.waitFor(" succeeded on ")
@@ -96,7 +96,7 @@ struct WorkerStopTests {
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
         let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-        let worker = try SchedulerProcessTests.Background(
+        let worker = try await SchedulerProcessTests.Background(
             coord, ["--store", url, "worker", "--id", "impatient", "--grace", "60s", "--log-level", "warning"], name: "impatient")
         defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
         let pidFile = coord.directory.appendingPathComponent("command.pid").path

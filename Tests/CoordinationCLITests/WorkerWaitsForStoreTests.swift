@@ -20,7 +20,7 @@ struct WorkerWaitsForStoreTests {
         relay.cut()
         let direct = try #require(backend.url(handles.namespace, ttl: handles.ttl))
         let url = Self.url(direct, throughHost: relay.address)
-        let worker = try SchedulerProcessTests.Background(
+        let worker = try await SchedulerProcessTests.Background(
             coord, ["--store", url, "worker", "--id", "patient", "--log-level", "warning"], name: "patient")
         // A worker that waits for ever must not outlive a failed test.
         defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
