@@ -21,7 +21,7 @@ final class EtcdMembers: ChaosCluster {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") else {
             throw ChaosFailure("/usr/bin/etcd is missing (compose/native install)")
         }
-        for member in cluster.members { try cluster.start(member) }
+        for member in cluster.members { try await cluster.start(member) }
         try await waitUntilServing(within: .seconds(60))
     }
 
@@ -41,7 +41,7 @@ final class EtcdMembers: ChaosCluster {
     }
 
     func restart(_ member: Int) async throws {
-        try cluster.start(cluster.members[member])
+        try await cluster.start(cluster.members[member])
         try await waitUntilServing(within: .seconds(60))
     }
 

@@ -14,7 +14,7 @@ struct EtcdLoginCommandTests {
     func wrongPasswordNamesTheUserAndTheFix() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-login-")
         defer { cluster.stopAll() }
-        try cluster.start(cluster.members[0])
+        try await cluster.start(cluster.members[0])
         try await cluster.waitUntilServing()
         let endpoint = cluster.endpoints[0], port = cluster.members[0].clientPort
         for (path, body) in [

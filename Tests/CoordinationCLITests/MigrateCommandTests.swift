@@ -333,7 +333,7 @@ struct MigrateCommandTests {
     func sameEtcdClusterTwoMembers() async throws {
         let cluster = EtcdCluster(size: 2, folderPrefix: "coord-migrate-members-")
         defer { cluster.stopAll() }
-        for member in cluster.members { try cluster.start(member) }
+        for member in cluster.members { try await cluster.start(member) }
         try await cluster.waitUntilServing()
         let coord = try CoordProcess()
         defer { coord.removeDirectory() }
@@ -441,7 +441,7 @@ struct MigrateCommandTests {
             let cluster = EtcdCluster(size: 1, folderPrefix: "coord-migrate-lost-")
             defer { cluster.stopAll() }
             let member = cluster.members[0]
-            try cluster.start(member)
+            try await cluster.start(member)
             try await cluster.waitUntilServing()
             let coord = try CoordProcess()
             defer { coord.removeDirectory() }
@@ -464,7 +464,7 @@ struct MigrateCommandTests {
             let copied = try #require(Self.number(after: "the migration had copied ", in: line))
             #expect(copied >= seen - 1 && copied < 1501, "\(copied) reported, \(seen) seen on the target before the kill")
 
-            try cluster.start(member)
+            try await cluster.start(member)
             try await cluster.waitUntilServing()
             let again = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
             #expect(again.status == 0, "\(again.stderr)")

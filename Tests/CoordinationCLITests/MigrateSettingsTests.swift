@@ -143,7 +143,7 @@ struct MigrateSettingsTests {
     func etcdWithAuth() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-migrate-auth-")
         defer { cluster.stopAll() }
-        try cluster.start(cluster.members[0])
+        try await cluster.start(cluster.members[0])
         try await cluster.waitUntilServing()
         let endpoint = cluster.endpoints[0], port = cluster.members[0].clientPort
         let source = try await CommandContext.registry.open(try StoreURL("etcd://\(endpoint)/app"), logger: Logger(label: "test.migrate"))

@@ -19,7 +19,7 @@ extension EtcdCluster {
         let clientTLS = tls.map { ClientTLS(caCertificate: $0.caCertificate, clientCertificate: $0.clientCertificate, clientKey: $0.clientKey) }
         let cluster = EtcdCluster(size: size, extraArguments: arguments, secure: secure, clientTLS: clientTLS)
         do {
-            for member in cluster.members { try cluster.start(member) }
+            for member in cluster.members { try await cluster.start(member) }
             try await cluster.waitUntilHealthy()
             let result = try await body(cluster)
             cluster.stopAll()

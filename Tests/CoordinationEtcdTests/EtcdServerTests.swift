@@ -132,7 +132,7 @@ struct EtcdServerTests {
 
             let member = cluster.members[0]
             await cluster.stop(member)
-            try cluster.start(member)
+            try await cluster.start(member)
             try await cluster.waitUntilHealthy()
 
             var written: [Record] = []
@@ -166,7 +166,7 @@ struct EtcdServerTests {
             let member = cluster.members[0]
             await cluster.stop(member)
             try FileManager.default.removeItem(atPath: member.dataDirectory)
-            try cluster.start(member)
+            try await cluster.start(member)
             try await cluster.waitUntilHealthy()
             _ = try await store.put(try root.child("new"), value: [2])
 
@@ -328,7 +328,7 @@ struct EtcdServerTests {
                 }
                 await store.close()
                 #expect(failures.allSatisfy { [.connectionLoss, .unavailable, .timeout].contains($0.1) }, "only contact errors: \(failures)")
-                try cluster.start(member)
+                try await cluster.start(member)
                 try await cluster.waitUntilHealthy()
                 let reader = try await open(cluster)
                 for (key, code) in failures where code == .unavailable {
@@ -547,7 +547,7 @@ struct EtcdServerTests {
         let port = try #require(relay.address.split(separator: ":").last.flatMap { Int($0) })
         let cluster = EtcdCluster(size: 1, basePort: port)
         defer { cluster.stopAll() }
-        try cluster.start(cluster.members[0])
+        try await cluster.start(cluster.members[0])
         #expect(await EtcdCluster.status(of: cluster.members[0]) != nil, "another server answers on the member's port")
         let error = await #expect(throws: CoordinationError.self, "the member never served its port") {
             try await cluster.waitUntilServing()
@@ -567,7 +567,7 @@ struct EtcdServerTests {
         let output = Pipe()
         holder.standardInput = input
         holder.standardOutput = output
-        try holder.run()
+        try await ChildProcessLaunch.run(holder)
         defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
         let said = await OwnThread.run { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
         try #require(said == "held\n", "flock holds the port's lock file")
@@ -618,10 +618,8 @@ func run(_ executable: String, _ arguments: [String], in directory: String) asyn
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
+    try await ChildProcessLaunch.run(process)
+    let status = await ChildProcessWait.exit(of: process).status
     if status != 0 {
         throw CoordinationError(.unavailable, "\(executable) \(arguments.joined(separator: " ")) exited with \(status)")
     }

@@ -20,7 +20,7 @@ struct PartitionableCluster {
             relays[member.name] = relay
             etcd.advertisePeer(of: member, at: relay.address)
         }
-        for member in etcd.members { try etcd.start(member) }
+        for member in etcd.members { try await etcd.start(member) }
         try await etcd.waitUntilHealthy()
         try await body(PartitionableCluster(etcd: etcd, relays: relays))
     }

@@ -105,8 +105,11 @@ public final class EtcdCluster: @unchecked Sendable {
         "http://" + (advertisedPeers.withLock { $0[member.name] } ?? "127.0.0.1:\(member.peerPort)")
     }
 
-    public func start(_ member: Member) throws {
-        LeftoverServers.reapOnce()
+    /// Starts `member`'s etcd process, spawned off the cooperative pool; returns once it runs,
+    /// not once it serves (``waitUntilServing(within:probe:)``).
+    public func start(_ member: Member) async throws {
+        // A scan of /proc, and up to 5 s for what it killed: off the pool, as is the spawn below.
+        await OwnThread.run { LeftoverServers.reapOnce() }
         try FileManager.default.createDirectory(atPath: member.dataDirectory, withIntermediateDirectories: true)
         let scheme = secure ? "https" : "http"
         let initialCluster = members.map { "\($0.name)=\(peerURL(of: $0))" }.joined(separator: ",")
@@ -129,7 +132,7 @@ public final class EtcdCluster: @unchecked Sendable {
         _ = try log.seekToEnd()
         process.standardError = log
         process.standardOutput = log
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         processes.withLock { $0[member.name] = process }
     }
 

@@ -87,9 +87,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
     /// The first start claims the server's ports (``PortLease``), waiting while another process
     /// holds them (the same test of another checkout, on the same fixed ports).
     public func start(waitUntilReady: Bool = true) async throws {
-        LeftoverServers.reapOnce()
+        // Both block (a scan of /proc and up to 5 s for what it killed; a socket exchange of up to 2 s): off the pool.
+        await OwnThread.run { LeftoverServers.reapOnce() }
         if lease == nil { lease = try await PortLease.claim(ports, within: Self.portClaimLimit) }
-        if mode() != nil {
+        if await OwnThread.run({ self.mode() }) != nil {
             throw CoordinationError(.unavailable, "port \(clientPort) already serves ZooKeeper before we started our own; stop that server")
         }
         let process = Process()
@@ -105,7 +106,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         handle.seekToEndOfFile()
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try await ChildProcessLaunch.run(process)
         self.process = process
         if waitUntilReady { try await waitUntilServing() }
     }
