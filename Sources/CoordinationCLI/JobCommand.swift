@@ -218,7 +218,7 @@ struct JobShow: AsyncParsableCommand {
             let removing = try await scheduler.isBeingRemoved(view)
             // After the output, as a reader of the terminal meets it.
             defer { if removing { StandardStreams.writeError(JobsTable.unfinishedRemovalNote(id)) } }
-            let next = removing ? nil : SchedulerTables.nextFire(view, now: Date())
+            let next = removing ? nil : SchedulerTables.nextFire(view, activeRuns: active.count, now: Date())
             if json {
                 StandardStreams.writeLine(
                     JobsFile.line(

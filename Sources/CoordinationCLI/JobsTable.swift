@@ -48,7 +48,7 @@ struct JobsTable: AsyncParsableCommand {
                         id: id, handler: view.spec.handler, schedule: SchedulerTables.schedule(view.spec.schedule),
                         strategy: Self.strategyName(view.spec.placement),
                         state: overview.beingRemoved ? Self.removing : SchedulerTables.state(view, activeRuns: active),
-                        nextFire: overview.beingRemoved ? nil : SchedulerTables.jsonTime(SchedulerTables.nextFire(view, now: now)),
+                        nextFire: overview.beingRemoved ? nil : SchedulerTables.jsonTime(SchedulerTables.nextFire(view, activeRuns: active, now: now)),
                         activeRuns: active, lastOutcome: last?.outcome.rawValue,
                         lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
             }

@@ -70,10 +70,11 @@ enum SchedulerTables {
         return view.state.paused ? "paused" : "active"
     }
 
-    /// When the job fires next, as far as its state says (`nil` for a paused job or a one-shot job in the past).
-    static func nextFire(_ view: JobRecord, now: Date) -> Date? {
+    /// When the job fires next, as far as its state says: `nil` for a paused job, and for a
+    /// one-shot job in the past or finished (its run cancelled before its time: ``state(_:activeRuns:)``).
+    static func nextFire(_ view: JobRecord, activeRuns: Int, now: Date) -> Date? {
         if view.state.paused { return nil }
-        if case .once(let at?) = view.spec.schedule { return at > now ? at : nil }
+        if case .once(let at?) = view.spec.schedule { return at > now && activeRuns > 0 ? at : nil }
         let after = max(view.state.lastMaterialized ?? view.state.submittedAt, now)
         return view.spec.schedule.nextFireTime(after: after, anchor: view.state.submittedAt)
     }
