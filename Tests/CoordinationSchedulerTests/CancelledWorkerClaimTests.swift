@@ -34,8 +34,8 @@ import Testing
                 try await Task.sleep(for: .seconds(3600))  // until the worker's cancellation stops it
                 return RunOutput()
             }],
-            logger: ObservingLogger.make(label: "test.cancelled-worker") { message, metadata in
-                if message.hasPrefix("waiting out the load delay"), let run = metadata["run"] { delays.continuation.yield("\(run)") }
+            logger: ObservingLogger.make(label: "test.cancelled-worker") { message in
+                if message.text.hasPrefix("waiting out the load delay"), let run = message.metadata["run"] { delays.continuation.yield("\(run)") }
             })
         let running = Task { try await worker.run() }
         let delayed = try await withDeadline("a claim to wait out the load delay") {

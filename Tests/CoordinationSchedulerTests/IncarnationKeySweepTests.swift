@@ -36,8 +36,8 @@ import Testing
         let sweeps = AsyncStream.makeStream(of: String.self)
         try await cluster.startWorker(
             "w0", handlers: ["noop": { _ in RunOutput() }],
-            logger: ObservingLogger.make { message, metadata in
-                if message == "incarnation key sweep done" { sweeps.continuation.yield("\(metadata["removed"] ?? "?")") }
+            logger: ObservingLogger.make { message in
+                if message.text == "incarnation key sweep done" { sweeps.continuation.yield("\(message.metadata["removed"] ?? "?")") }
             })
         let first = try await withDeadline("the leader's first sweep") { await Self.next(sweeps.stream) }
         #expect(first == "0", "a first pass only suspects")

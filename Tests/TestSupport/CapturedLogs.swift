@@ -10,9 +10,9 @@ public final class CapturedLogs: Sendable {
 
     /// A logger at `trace` level that writes here.
     public func logger(label: String = "test.captured") -> Logger {
-        var logger = Logger(label: label) { label in Handler(label: label, sink: self) }
-        logger.logLevel = .trace
-        return logger
+        ObservingLogger.make(label: label, level: .trace) { [self] message in
+            append("\(message.label) \(message.level) \(message.text) \(message.metadata)")
+        }
     }
 
     /// Every line logged so far: label, level, message and metadata.
@@ -21,22 +21,5 @@ public final class CapturedLogs: Sendable {
     /// The lines that contain `text`.
     public func lines(containing text: String) -> [String] { all.filter { $0.contains(text) } }
 
-    fileprivate func append(_ line: String) { lines.withLock { $0.append(line) } }
-
-    private struct Handler: LogHandler {
-        let label: String
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            sink.append("\(label) \(event.level) \(event.message) \(merged)")
-        }
-    }
+    private func append(_ line: String) { lines.withLock { $0.append(line) } }
 }

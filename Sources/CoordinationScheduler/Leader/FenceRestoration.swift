@@ -22,8 +22,7 @@ struct FenceRestoration {
 
     /// Time between passes.
     static let interval: TimeInterval = 60
-    /// No pass before this.
-    private var notBefore: Date?
+    private var pacing = PassPacing(every: interval)
     /// Incarnations (`<tag>-<job>`) found without a key: they never get one.
     private var keyless: Set<String> = []
 
@@ -34,15 +33,12 @@ struct FenceRestoration {
     }
 
     /// Whether a pass is due at `now`.
-    func isDue(_ now: Date) -> Bool { notBefore.map { now >= $0 } ?? true }
+    func isDue(_ now: Date) -> Bool { pacing.isDue(now) }
 
-    /// Fences again the unfenced jobs whose incarnation has its key, when a pass is due; returns
-    /// when the next one is. A cancelled pass stops at the next job.
-    @discardableResult
-    mutating func pass(view: SchedulerView, now: Date) async -> Date {
-        if let notBefore, now < notBefore { return notBefore }
-        let next = now.addingTimeInterval(Self.interval)
-        notBefore = next
+    /// Fences again the unfenced jobs whose incarnation has its key, when a pass is due. A
+    /// cancelled pass stops at the next job.
+    mutating func pass(view: SchedulerView, now: Date) async {
+        guard pacing.begin(at: now) else { return }
         for (id, spec) in view.specs {
             if Task.isCancelled { break }
             guard let (state, version) = view.state(of: id), !state.fenced, let tag = state.incarnation,
@@ -73,6 +69,5 @@ struct FenceRestoration {
                 logger.warning("cannot fence a job again", metadata: ["job": "\(id)", "error": "\(error)"])
             }
         }
-        return next
     }
 }

@@ -35,8 +35,7 @@ struct IncarnationKeySweep {
 
     /// Time between passes.
     static let interval: TimeInterval = 3600
-    /// No pass before this.
-    private var notBefore: Date?
+    private var pacing = PassPacing(every: interval)
     /// The keys the last pass found orphan: this one deletes those it finds orphan again.
     private var suspects: Set<Key> = []
 
@@ -47,15 +46,12 @@ struct IncarnationKeySweep {
     }
 
     /// Whether a pass is due at `now`.
-    func isDue(_ now: Date) -> Bool { notBefore.map { now >= $0 } ?? true }
+    func isDue(_ now: Date) -> Bool { pacing.isDue(now) }
 
-    /// Deletes the orphan keys, when a pass is due; returns when the next one is. A pass
-    /// cancelled before it judged every key deletes none.
-    @discardableResult
-    mutating func pass(view: SchedulerView, now: Date) async -> Date {
-        if let notBefore, now < notBefore { return notBefore }
-        let next = now.addingTimeInterval(Self.interval)
-        notBefore = next
+    /// Deletes the keys found orphan again, when a pass is due. A pass cancelled before it
+    /// judged every key deletes none.
+    mutating func pass(view: SchedulerView, now: Date) async {
+        guard pacing.begin(at: now) else { return }
         do {
             var orphans: [Key] = []
             for bucket in SchedulerLayout.bucketNames {
@@ -75,7 +71,7 @@ struct IncarnationKeySweep {
                 }
             }
             // Only after every key was judged: a pass that stops halfway deletes nothing wrong.
-            if Task.isCancelled { return next }
+            if Task.isCancelled { return }
             let confirmed = orphans.filter(suspects.contains)
             suspects = Set(orphans).subtracting(confirmed)
             for key in confirmed {
@@ -89,7 +85,6 @@ struct IncarnationKeySweep {
         } catch {
             logger.warning("cannot sweep the incarnation keys", metadata: ["error": "\(error)"])
         }
-        return next
     }
 
     /// Whether the job's record, read now (after its key was listed), is absent or holds another
