@@ -9,7 +9,7 @@ import Testing
 struct CancelledOneShotNextFireTests {
     @Test(arguments: SchedulerProcessTests.servers)
     func cancelledAtJob(backend: TestBackend) async throws {
-        let shared = try JobSeveralIDsTests.Shared(backend)
+        let shared = try CoordOnNamespace(backend)
         defer { shared.coord.removeDirectory() }
         #expect(try await shared.run(["job", "add", "once", "--command", "true", "--at", "+1h"]).status == 0)
         #expect(try await nextFires(shared) == ["jobs": true, "show": true], "before the cancel, it fires in an hour")
@@ -22,7 +22,7 @@ struct CancelledOneShotNextFireTests {
     }
 
     /// Whether `coord jobs --json` and `coord job show once --json` give a next fire time.
-    private func nextFires(_ shared: JobSeveralIDsTests.Shared) async throws -> [String: Bool] {
+    private func nextFires(_ shared: CoordOnNamespace) async throws -> [String: Bool] {
         let listed = try await shared.run(["jobs", "--json"]).stdoutText
         let row = try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [String: Any]
         let shown = try await shared.run(["job", "show", "once", "--json"]).stdoutText

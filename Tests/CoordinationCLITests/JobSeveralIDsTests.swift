@@ -7,47 +7,9 @@ import Testing
 /// acted on, the missing ones named together with status 2, an impossible id refused before anything.
 @Suite("coord job pause, resume, trigger and cancel take several ids", .serverLoadLimit)
 struct JobSeveralIDsTests {
-    /// A coord on a fresh namespace of `backend`, and the jobs' states and runs as it lists them.
-    struct Shared {
-        let handles: TestHandles
-        let coord: CoordProcess
-        let url: String
-
-        init(_ backend: TestBackend) throws {
-            handles = try TestHandles(backend)
-            coord = try CoordProcess()
-            url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-        }
-
-        func run(_ arguments: [String]) async throws -> CoordProcess.Result {
-            try await coord.run(["--store", url] + arguments)
-        }
-
-        /// Each job's state (active, paused), by id.
-        func states() async throws -> [String: String] {
-            var states: [String: String] = [:]
-            for line in try await run(["jobs", "--json"]).stdoutText.split(separator: "\n") {
-                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-                if let id = object?["id"] as? String { states[id] = object?["state"] as? String }
-            }
-            return states
-        }
-
-        /// The statuses of job `id`'s runs, active and past.
-        func runStatuses(_ id: String) async throws -> [String] {
-            try await run(["runs", id, "--json"]).stdoutText.split(separator: "\n").compactMap {
-                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["status"] as? String
-            }
-        }
-
-        func addHourly(_ ids: String...) async throws {
-            for id in ids { #expect(try await run(["job", "add", id, "--command", "true", "--every", "1h"]).status == 0) }
-        }
-    }
-
     @Test("several ids, all there: each job paused, resumed, triggered (JOB/RUN lines; one job's stay bare) and cancelled", arguments: SchedulerProcessTests.servers)
     func allPresent(backend: TestBackend) async throws {
-        let shared = try Shared(backend)
+        let shared = try CoordOnNamespace(backend)
         defer { shared.coord.removeDirectory() }
         try await shared.addHourly("a", "b")
         let paused = try await shared.run(["job", "pause", "a", "b"])
@@ -80,7 +42,7 @@ struct JobSeveralIDsTests {
 
     @Test("one id missing among present ones: the others are still acted on, the missing one named, status 2 as coord job rm", arguments: SchedulerProcessTests.servers)
     func oneMissing(backend: TestBackend) async throws {
-        let shared = try Shared(backend)
+        let shared = try CoordOnNamespace(backend)
         defer { shared.coord.removeDirectory() }
         try await shared.addHourly("a", "b")
         func expectMissingNamed(_ result: CoordProcess.Result, _ others: String) {
@@ -107,7 +69,7 @@ struct JobSeveralIDsTests {
 
     @Test("an impossible id among good ones: status 64 and nothing done to the others", arguments: SchedulerProcessTests.servers)
     func impossibleAmongGood(backend: TestBackend) async throws {
-        let shared = try Shared(backend)
+        let shared = try CoordOnNamespace(backend)
         defer { shared.coord.removeDirectory() }
         try await shared.addHourly("a", "b")
         #expect(try await shared.run(["job", "trigger", "a"]).status == 0)

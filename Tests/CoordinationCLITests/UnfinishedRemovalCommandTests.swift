@@ -11,13 +11,9 @@ import Testing
 struct UnfinishedRemovalCommandTests {
     @Test("a job whose removal stopped halfway shows as removing, with the way to finish it", arguments: SchedulerProcessTests.servers)
     func unfinishedRemovalIsShown(backend: TestBackend) async throws {
-        let handles = try TestHandles(backend)
-        let coord = try CoordProcess()
-        defer { coord.removeDirectory() }
-        let url = try #require(backend.url(handles.namespace, ttl: handles.ttl))
-        func coordRun(_ arguments: [String]) async throws -> CoordProcess.Result {
-            try await coord.run(["--store", url] + arguments)
-        }
+        let shared = try CoordOnNamespace(backend)
+        defer { shared.coord.removeDirectory() }
+        let (handles, coordRun) = (shared.handles, shared.run)
         #expect(try await coordRun(["job", "add", "halfway", "--command", "true", "--every", "1h"]).status == 0)
         #expect(try await coordRun(["job", "add", "kept", "--command", "true", "--every", "1h"]).status == 0)
         // The removal's first deletion, and no more.
