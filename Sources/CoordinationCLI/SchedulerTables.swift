@@ -75,7 +75,7 @@ enum SchedulerTables {
     static func nextFire(_ view: JobRecord, activeRuns: Int, now: Date) -> Date? {
         if view.state.paused { return nil }
         if case .once(let at?) = view.spec.schedule { return at > now && activeRuns > 0 ? at : nil }
-        let after = max(view.state.lastMaterialized ?? view.state.submittedAt, now)
+        let after = max(view.state.fireTimesDue(after: view.spec.schedule), now)
         return view.spec.schedule.nextFireTime(after: after, anchor: view.state.submittedAt)
     }
 }

@@ -1,4 +1,5 @@
 @testable import CoordinationScheduler
+import Coordination
 import Foundation
 import Testing
 
@@ -54,5 +55,36 @@ import Testing
         #expect(walked.total > countLimit, "the case is beyond the limit")
         #expect(times == walked.times, "the latest fire time")
         #expect(total > countLimit && total <= walked.total, "a lower bound")
+    }
+}
+
+/// A fire time stored as the job's `lastMaterialized` comes back through the scheduler's JSON
+/// (milliseconds as a floating-point number) a hair off, and an `every` job anchored at a
+/// submission time with a fraction of a millisecond has such fire times: read back a hair
+/// early, the same fire time was due again. The leader then recorded a `skip` job's fire time as
+/// skipped at every pass while the run lasted (26 entries for one fire time on etcd), and tried
+/// a run's fire time again and again, its run id already taken.
+@Suite struct StoredFireTimeTests {
+    struct Stored: Codable { var at: Date }
+
+    @Test func aFireTimeReadBackIsNotDueAgain() throws {
+        let schedule = JobSchedule.every(.milliseconds(300), start: nil)
+        var repeated: [String] = []
+        for offset in 0..<2000 {
+            // Submission times a fraction of a millisecond apart, as Date() gives them.
+            let anchor = Date(timeIntervalSince1970: 1_796_545_918.8634567 + Double(offset) * 0.000_123_4)
+            var fired = anchor
+            for _ in 0..<5 {
+                let next = try #require(schedule.nextFireTime(after: fired, anchor: anchor))
+                let stored = try SchedulerJSON.decode(Stored.self, from: try SchedulerJSON.encode(Stored(at: next)), key: Key("/t")).at
+                let readBack = JobState(lastMaterialized: stored, submittedAt: anchor).fireTimesDue(after: schedule)
+                let again = try #require(schedule.nextFireTime(after: readBack, anchor: anchor))
+                if again.timeIntervalSince(next) < 0.15 { repeated.append("\(anchor.timeIntervalSince1970) \(next.timeIntervalSince1970)") }
+                let (due, _) = schedule.fireTimes(after: readBack, upTo: next.addingTimeInterval(0.1), anchor: anchor)
+                if !due.isEmpty { repeated.append("due \(next.timeIntervalSince1970)") }
+                fired = stored
+            }
+        }
+        #expect(repeated.count == 0, "fire times due again once stored, e.g. \(repeated.prefix(3))")
     }
 }

@@ -14,13 +14,34 @@ extension JobSchedule {
             let step = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
             guard step > 0 else { return nil }
             if date < origin { return origin }
-            let periods = ((date.timeIntervalSince(origin)) / step).rounded(.down) + 1
-            var candidate = origin.addingTimeInterval(periods * step)
-            // Floating-point care: the result must be strictly after `date`.
-            if candidate <= date { candidate = candidate.addingTimeInterval(step) }
-            return candidate
+            var periods = ((date.timeIntervalSince(origin)) / step).rounded(.down) + 1
+            // Floating-point care: the result must be strictly after `date`, and the very value
+            // fireTimes(after:upTo:anchor:) gives (origin + k × step, never a sum of steps: one
+            // ULP past it, a leader woken at that time found nothing due, and slept on).
+            if origin.addingTimeInterval(periods * step) <= date { periods += 1 }
+            return origin.addingTimeInterval(periods * step)
         }
     }
+
+    /// A fire time read back from the store, as this schedule computes it. The scheduler's JSON
+    /// keeps dates as floating-point milliseconds, so an `every` job's fire times (counted from
+    /// a submission time with a fraction of a millisecond) come back a hair off: read back a hair
+    /// early as the job's `lastMaterialized`, the same fire time was due again, and the leader
+    /// recorded a `skip` job's fire time as skipped at each of its passes while the run lasted.
+    /// A time within ``readBackSlack`` of one of the schedule's fire times is that fire time.
+    func fireTime(readBack stored: Date, anchor: Date) -> Date {
+        guard case .every(let interval, let start) = self else { return stored }  // cron times are whole seconds: exact
+        let origin = start ?? anchor
+        let step = interval.seconds
+        guard step > 0, stored >= origin.addingTimeInterval(-Self.readBackSlack) else { return stored }
+        // The same product nextFireTime(after:anchor:) and fireTimes(after:upTo:anchor:) compute.
+        let fireTime = origin.addingTimeInterval((stored.timeIntervalSince(origin) / step).rounded() * step)
+        return abs(fireTime.timeIntervalSince(stored)) < Self.readBackSlack ? fireTime : stored
+    }
+
+    /// How far a date read back may be from the one stored: some ULPs of a date in milliseconds
+    /// (under a microsecond), with room to spare, and far below the shortest interval.
+    static let readBackSlack: TimeInterval = 0.000_01
 
     /// Every fire time in `(after, upTo]`, at most `limit` of them (the latest ones are kept when
     /// there are more: only the latest matters to a misfire policy), and how many there were in all.

@@ -168,7 +168,7 @@ struct LeaderDuties: Sendable {
             // A resume (and a submission from a clock ahead) is settled on this clock as soon as
             // this leader sees it: with the fire time it lets through, or alone when none is due.
             let state = seen.settlingResume(now: now).settlingSubmission(now: now, schedule: spec.schedule)
-            let from = state.lastMaterialized ?? state.submittedAt
+            let from = state.fireTimesDue(after: spec.schedule)
             let (due, total) = spec.schedule.fireTimes(after: from, upTo: now, anchor: state.submittedAt, limit: 1)
             if let next = spec.schedule.nextFireTime(after: max(from, now), anchor: state.submittedAt) {
                 wake = min(wake ?? next, next)
