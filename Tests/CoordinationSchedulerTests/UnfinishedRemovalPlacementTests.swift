@@ -1,0 +1,66 @@
+import Coordination
+@testable import CoordinationScheduler
+import CoordinationTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// A job whose removal stopped right after deleting its incarnation key is left alone by the
+/// leader once it knows (``UnfinishedRemovals``): no fire times, and no placement of the pending
+/// runs the removal had not cancelled yet either (a run created between its cancel of the
+/// active runs and its deletion of the key). A run's assignment is a write of the run alone,
+/// which nothing refuses, and a claim checks the run's version, not the incarnation: placed,
+/// the run was claimed and its handler run, for a job being removed. The leader's removal tests
+/// had no pending run: placing the runs of such a job passed them all (found by the mutation
+/// audit of the leader's upkeep).
+@Suite(.serverLoadLimit) struct UnfinishedRemovalPlacementTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test(arguments: SchedulerBackend.all)
+    func theLeaderPlacesNoRunOfAJobWhoseRemovalStoppedHalfway(backend: SchedulerBackend) async throws {
+        let clock = ManualWallClock(Self.start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        defer { Task { await cluster.shutdown() } }
+        let layout = cluster.layout
+        let client = try await cluster.client()
+        let schedule = JobSchedule.every(.seconds(60), start: nil)
+        try await client.submit(JobSpec(id: "halfway", handler: "removing", schedule: schedule, placement: .leastLoaded))
+        // A job beside it, whose fire times show each of the leader's passes has been made.
+        try await client.submit(JobSpec(id: "other", handler: "noop", schedule: schedule))
+        // Triggered with no worker up: pending, for the leader to place.
+        let triggered = try await client.trigger("halfway")
+        let pending = try await client.activeRuns(of: "halfway")
+        #expect(pending.map(\.record.run) == triggered)
+        #expect(pending.map(\.record.assignee) == [nil])
+        let tag = try #require(try await client.job("halfway")?.state.incarnation)
+        try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
+
+        // Its first fire time due at the leader's first pass: the refused materialisation tells
+        // the leader the removal is unfinished before it places runs.
+        clock.advance(by: 60)
+        let handled = Atomic<Int>(0)
+        try await cluster.startWorker(
+            "w0",
+            handlers: [
+                "noop": { _ in RunOutput() },
+                "removing": { _ in
+                    handled.add(1, ordering: .relaxed)
+                    return RunOutput()
+                },
+            ])
+        _ = try await cluster.waitForHistory("fire time 1 of the other job", successes("other", 1))
+        for fireTime in 2...3 {
+            try await withDeadline("the leader's wake for fire time \(fireTime)") {
+                await clock.waitForSleeper(until: Self.start.addingTimeInterval(60 * Double(fireTime)))
+            }
+            clock.advance(by: 60)
+            // The leader makes its passes one after another: once this fire time of the other job
+            // has run, the passes of the fire times before it are over.
+            _ = try await cluster.waitForHistory("fire time \(fireTime) of the other job", successes("other", fireTime))
+        }
+        let runs = try await client.activeRuns(of: "halfway")
+        #expect(runs.map(\.record.run) == triggered)
+        #expect(runs.map(\.record.assignee) == [nil], "the leader placed a run of a job being removed")
+        #expect(handled.load(ordering: .relaxed) == 0, "a run of a job being removed was run")
+    }
+}
