@@ -27,15 +27,7 @@ import Testing
         try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
         let writes = JobWriteCount(job: try layout.job("halfway"))
         try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
-        for fireTime in 1...4 {
-            try await withDeadline("the leader's wake for fire time \(fireTime)") {
-                await clock.waitForSleeper(until: Self.start.addingTimeInterval(60 * Double(fireTime)))
-            }
-            clock.advance(by: 60)
-            // The leader makes its passes one after another: once this fire time of the other job
-            // has run, the passes of the fire times before it are over.
-            _ = try await cluster.waitForHistory("fire time \(fireTime) of the other job", successes("other", fireTime))
-        }
+        try await cluster.runFireTimes(of: "other", count: 4, every: 60, from: Self.start, clock: clock)
         #expect(writes.count == 1, "the leader tried to write the job \(writes.count) times; once, refused, is enough to know")
         let job = try #require(try await client.job("halfway"))
         #expect(job.state.lastMaterialized == nil)
@@ -44,6 +36,21 @@ import Testing
         #expect(overview.map { "\($0.job.spec.id) \($0.beingRemoved)" } == ["halfway true", "other false"])
         try await client.remove("halfway")
         #expect(try await client.job("halfway") == nil)
+    }
+}
+
+extension TestCluster {
+    /// Runs `count` fire times of `job` (an `every` job of `interval` seconds submitted at
+    /// `start` on `clock`), each once the leader sleeps until it. The leader makes its passes one
+    /// after another: once a fire time of `job` has run, the passes before it are over.
+    func runFireTimes(of job: String, count: Int, every interval: TimeInterval, from start: Date, clock: ManualWallClock) async throws {
+        for fireTime in 1...count {
+            try await withDeadline("the leader's wake for fire time \(fireTime) of \(job)") {
+                await clock.waitForSleeper(until: start.addingTimeInterval(interval * Double(fireTime)))
+            }
+            clock.advance(by: interval)
+            _ = try await waitForHistory("fire time \(fireTime) of \(job)", successes(job, fireTime))
+        }
     }
 }
 

@@ -32,15 +32,7 @@ import Testing
 
         let writes = JobWriteCount(job: try layout.job("halfway"))
         try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
-        for fireTime in 1...3 {
-            try await withDeadline("the leader's wake for fire time \(fireTime)") {
-                await clock.waitForSleeper(until: Self.start.addingTimeInterval(60 * Double(fireTime)))
-            }
-            clock.advance(by: 60)
-            // The leader makes its passes one after another: once this fire time of the other job
-            // has run, the passes of the fire times before it are over.
-            _ = try await cluster.waitForHistory("fire time \(fireTime) of the other job", successes("other", fireTime))
-        }
+        try await cluster.runFireTimes(of: "other", count: 3, every: 60, from: Self.start, clock: clock)
         #expect(writes.count == 1, "the leader tried to write the job \(writes.count) times; once, refused, is enough to know")
         #expect(try await client.job("halfway") == resumed, "the refused writes changed nothing")
     }
