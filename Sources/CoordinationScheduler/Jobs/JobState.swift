@@ -61,17 +61,17 @@ public struct JobState: Sendable, Hashable, Codable {
         return settled
     }
 
-    /// This state with a submission time ahead of `now` (the leader's clock: the submitter's was
-    /// ahead of it) settled at `now`, before the job's first fire time: fire times from `now` on
-    /// are due, as on one clock. Counted from the submission time, those of the difference were
-    /// lost without a trace. A fixed rate without a start counts from the submission time on
-    /// whichever clock it was read, and is left as it is.
     /// The time after which the job's fire times are due: its last materialised one (as the
     /// schedule computes it: ``JobSchedule/fireTime(readBack:anchor:)``), else its submission.
     public func fireTimesDue(after schedule: JobSchedule) -> Date {
         lastMaterialized.map { schedule.fireTime(readBack: $0, anchor: submittedAt) } ?? submittedAt
     }
 
+    /// This state with a submission time ahead of `now` (the leader's clock: the submitter's was
+    /// ahead of it) settled at `now`, before the job's first fire time: fire times from `now` on
+    /// are due, as on one clock. Counted from the submission time, those of the difference were
+    /// lost without a trace. A fixed rate without a start counts from the submission time on
+    /// whichever clock it was read, and is left as it is.
     func settlingSubmission(now: Date, schedule: JobSchedule) -> JobState {
         guard lastMaterialized == nil, submittedAt > now else { return self }
         if case .every(_, start: nil) = schedule { return self }
