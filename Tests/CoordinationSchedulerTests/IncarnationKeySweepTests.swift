@@ -33,21 +33,14 @@ import Testing
         ]
         for key in orphans { _ = try await store.create(key, value: [], mode: .persistent) }
 
-        let sweeps = AsyncStream.makeStream(of: String.self)
-        try await cluster.startWorker(
-            "w0", handlers: ["noop": { _ in RunOutput() }],
-            logger: ObservingLogger.make { message in
-                if message.text == "incarnation key sweep done" { sweeps.continuation.yield("\(message.metadata["removed"] ?? "?")") }
-            })
-        let first = try await withDeadline("the leader's first sweep") { await Self.next(sweeps.stream) }
+        let sweeps = try await KeySweeps.start(on: cluster)
+        let first = try await sweeps.next("the leader's first sweep")
         #expect(first == "0", "a first pass only suspects")
         for key in orphans + [copiedKey, liveKey] { #expect(try await store.exists(key), "\(key) after the first pass") }
 
         // The copy brings the record; an hour on, a change wakes the leader for its next pass.
         _ = try await store.create(try layout.job("copied"), value: copiedRecord.value, mode: .persistent)
-        clock.advance(by: IncarnationKeySweep.interval)
-        try await client.submit(JobSpec(id: "wake", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
-        let second = try await withDeadline("the leader's second sweep") { await Self.next(sweeps.stream) }
+        let second = try await sweeps.nextAnHourOn(clock: clock, client: client)
         #expect(second == "2")
         for key in orphans { #expect(try await !store.exists(key), "\(key) after the second pass") }
         #expect(try await store.exists(liveKey))
@@ -55,15 +48,41 @@ import Testing
         #expect(try await !client.isBeingRemoved(try #require(try await client.job("copied"))))
     }
 
-    /// The next sweep's count of removed keys (a stream read by one waiter at a time).
-    static func next(_ sweeps: AsyncStream<String>) async -> String? {
-        for await removed in sweeps { return removed }
-        return nil
-    }
-
     @Test func namesThatAreNoIncarnationKeyAreLeftAlone() {
         #expect(IncarnationKeySweep.split("aaaaaa-a-b").map { "\($0.tag) \($0.job)" } == "aaaaaa a-b")
         #expect(IncarnationKeySweep.split("aaaaa-job") == nil)
         #expect(IncarnationKeySweep.split("aaaaaa-") == nil)
+    }
+}
+
+/// The leader's incarnation key sweeps, as a worker started here logs them: how many keys each
+/// pass removed.
+struct KeySweeps {
+    let removed: AsyncStream<String>
+
+    /// Starts a worker (the leader) on `cluster` whose sweeps are observed.
+    static func start(on cluster: TestCluster) async throws -> KeySweeps {
+        let sweeps = AsyncStream.makeStream(of: String.self)
+        try await cluster.startWorker(
+            "w0", handlers: ["noop": { _ in RunOutput() }],
+            logger: ObservingLogger.make { message in
+                if message.text == "incarnation key sweep done" { sweeps.continuation.yield("\(message.metadata["removed"] ?? "?")") }
+            })
+        return KeySweeps(removed: sweeps.stream)
+    }
+
+    /// The next pass's count of removed keys (read by one waiter at a time).
+    func next(_ what: String) async throws -> String? {
+        try await withDeadline(what) {
+            for await count in removed { return count }
+            return nil
+        }
+    }
+
+    /// The pass an hour on: the clock moves, and a submission wakes the leader for it.
+    func nextAnHourOn(clock: ManualWallClock, client: Scheduler) async throws -> String? {
+        clock.advance(by: IncarnationKeySweep.interval)
+        try await client.submit(JobSpec(id: "wake", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
+        return try await next("the leader's sweep an hour on")
     }
 }

@@ -28,18 +28,10 @@ import Testing
         let key = try layout.incarnation(of: "unreadable", tag: tag)
         _ = try await store.set(jobKey, value: Array("{\"not\": \"a job record\"}".utf8), ifVersion: nil)
 
-        let sweeps = AsyncStream.makeStream(of: String.self)
-        try await cluster.startWorker(
-            "w0", handlers: ["noop": { _ in RunOutput() }],
-            logger: ObservingLogger.make { message in
-                if message.text == "incarnation key sweep done" { sweeps.continuation.yield("\(message.metadata["removed"] ?? "?")") }
-            })
-        let first = try await withDeadline("the leader's first sweep") { await IncarnationKeySweepTests.next(sweeps.stream) }
-        #expect(first == "0")
-        // An hour on, a change wakes the leader for its next pass, which deletes what both found orphan.
-        clock.advance(by: IncarnationKeySweep.interval)
-        try await client.submit(JobSpec(id: "wake", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
-        let second = try await withDeadline("the leader's second sweep") { await IncarnationKeySweepTests.next(sweeps.stream) }
+        let sweeps = try await KeySweeps.start(on: cluster)
+        #expect(try await sweeps.next("the leader's first sweep") == "0")
+        // The next pass deletes what both found orphan.
+        let second = try await sweeps.nextAnHourOn(clock: clock, client: client)
         #expect(second == "0", "the second pass removed \(second ?? "?") keys")
         #expect(try await store.exists(key), "the key of a job whose record does not decode")
 

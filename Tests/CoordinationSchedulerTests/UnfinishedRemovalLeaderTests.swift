@@ -27,7 +27,7 @@ import Testing
         try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
         let writes = JobWriteCount(job: try layout.job("halfway"))
         try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
-        try await cluster.runFireTimes(of: "other", count: 4, every: 60, from: Self.start, clock: clock)
+        try await cluster.runFireTimes(of: "other", 1...4, every: 60, from: Self.start, clock: clock)
         #expect(writes.count == 1, "the leader tried to write the job \(writes.count) times; once, refused, is enough to know")
         let job = try #require(try await client.job("halfway"))
         #expect(job.state.lastMaterialized == nil)
@@ -40,11 +40,13 @@ import Testing
 }
 
 extension TestCluster {
-    /// Runs `count` fire times of `job` (an `every` job of `interval` seconds submitted at
+    /// Runs the fire times `numbers` of `job` (an `every` job of `interval` seconds submitted at
     /// `start` on `clock`), each once the leader sleeps until it. The leader makes its passes one
     /// after another: once a fire time of `job` has run, the passes before it are over.
-    func runFireTimes(of job: String, count: Int, every interval: TimeInterval, from start: Date, clock: ManualWallClock) async throws {
-        for fireTime in 1...count {
+    func runFireTimes(
+        of job: String, _ numbers: ClosedRange<Int>, every interval: TimeInterval, from start: Date, clock: ManualWallClock
+    ) async throws {
+        for fireTime in numbers {
             try await withDeadline("the leader's wake for fire time \(fireTime) of \(job)") {
                 await clock.waitForSleeper(until: start.addingTimeInterval(interval * Double(fireTime)))
             }

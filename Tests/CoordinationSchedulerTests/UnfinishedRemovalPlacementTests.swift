@@ -49,15 +49,7 @@ import Testing
                 },
             ])
         _ = try await cluster.waitForHistory("fire time 1 of the other job", successes("other", 1))
-        for fireTime in 2...3 {
-            try await withDeadline("the leader's wake for fire time \(fireTime)") {
-                await clock.waitForSleeper(until: Self.start.addingTimeInterval(60 * Double(fireTime)))
-            }
-            clock.advance(by: 60)
-            // The leader makes its passes one after another: once this fire time of the other job
-            // has run, the passes of the fire times before it are over.
-            _ = try await cluster.waitForHistory("fire time \(fireTime) of the other job", successes("other", fireTime))
-        }
+        try await cluster.runFireTimes(of: "other", 2...3, every: 60, from: Self.start, clock: clock)
         let runs = try await client.activeRuns(of: "halfway")
         #expect(runs.map(\.record.run) == triggered)
         #expect(runs.map(\.record.assignee) == [nil], "the leader placed a run of a job being removed")
