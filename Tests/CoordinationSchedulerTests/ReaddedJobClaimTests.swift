@@ -12,11 +12,12 @@ import Testing
 /// definition, writing over the new run's record. Each incarnation's tag in the run ids keeps
 /// them apart.
 @Suite(.serverLoadLimit) struct ReaddedJobClaimTests {
-    /// What a worker's view held of the removed job: its definition, its record's version and
-    /// its run.
+    /// What a worker's view held of the removed job: its definition, its record's version, its
+    /// incarnation's fence and its run.
     struct StaleView {
         let spec: JobSpec
         let recordVersion: Int64
+        let incarnation: IncarnationFence
         let run: ViewRun
     }
 
@@ -26,8 +27,9 @@ import Testing
         let names = try await store.children(of: try layout.runs(of: spec.id))
         try #require(names.count == 1, "one run: \(names)")
         let run = try #require(try await store.get(try layout.run(spec.id, names[0])))
+        let state = try record.decoded(JobRecord.self).state
         return StaleView(
-            spec: spec, recordVersion: record.version,
+            spec: spec, recordVersion: record.version, incarnation: try IncarnationFence(job: spec.id, state: state, layout: layout),
             run: ViewRun(key: run.key, record: try run.decoded(RunRecord.self), version: run.version, modRevision: run.modRevision))
     }
 
@@ -36,9 +38,9 @@ import Testing
         let execution = RunExecution(
             store: store, layout: layout, worker: "stale", clock: .system, logger: Logger(label: "test.stale"), spec: stale.spec,
             candidate: stale.run, previousToken: nil, handler: { _ in RunOutput() }, historyRoom: nil,
-            stateVersion: stale.recordVersion, commits: nil, registration: 1,
+            stateVersion: stale.recordVersion, incarnation: stale.incarnation, commits: nil, registration: 1,
             registrationSession: store.session.sessionID)
-        return try await execution.claim(control: RunControl(fence: stale.run.version))
+        return try await execution.claim(control: RunControl(fence: stale.run.version)).won
     }
 
     /// Refused, and the new job's runs as they were: pending, unclaimed, at their versions.

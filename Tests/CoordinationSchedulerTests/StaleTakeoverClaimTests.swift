@@ -28,8 +28,8 @@ import Testing
         let execution = RunExecution(
             store: lostStore, layout: cluster.layout, worker: "lost", clock: .system, logger: Logger(label: "test.lost"), spec: spec,
             candidate: pending.run, previousToken: nil, handler: { _ in RunOutput() }, historyRoom: nil,
-            stateVersion: pending.recordVersion, commits: nil, registration: 1, registrationSession: lostStore.session.sessionID)
-        let claim = try #require(try await execution.claim(control: RunControl(fence: pending.run.version)), "the first claim")
+            stateVersion: pending.recordVersion, incarnation: pending.incarnation, commits: nil, registration: 1, registrationSession: lostStore.session.sessionID)
+        let claim = try #require(try await execution.claim(control: RunControl(fence: pending.run.version)).won, "the first claim")
         let running = try await ReaddedJobClaimTests.view(of: spec, in: lostStore, layout: cluster.layout)
         try #require(running.run.record.status == .running && running.run.record.worker == "lost")
         return (Staged(stale: running, claimKey: claim.claimKey, lostToken: claim.token), lostStore)
@@ -54,10 +54,10 @@ import Testing
             handler: { _ in
                 started.withLock { $0 += 1 }
                 return RunOutput()
-            }, historyRoom: nil, stateVersion: stale.recordVersion, commits: nil, registration: 1,
+            }, historyRoom: nil, stateVersion: stale.recordVersion, incarnation: stale.incarnation, commits: nil, registration: 1,
             registrationSession: store.session.sessionID)
         let control = RunControl(fence: stale.run.version)
-        guard let claim = try await execution.claim(control: control) else { return nil }
+        guard let claim = try await execution.claim(control: control).won else { return nil }
         // Won (wrongly): go on as the worker would, so the failure also shows what ran.
         if claim.finalEntry == nil {
             await execution.settle(await execution.perform(claim, control: control), claim: claim, control: control)

@@ -73,10 +73,10 @@ import Testing
             handler: { _ in
                 started.withLock { $0 += 1 }
                 return RunOutput(message: "ran")
-            }, historyRoom: nil, stateVersion: view.recordVersion, commits: nil, registration: 1,
+            }, historyRoom: nil, stateVersion: view.recordVersion, incarnation: view.incarnation, commits: nil, registration: 1,
             registrationSession: store.session.sessionID)
         let control = RunControl(fence: view.run.version)
-        let claim = try #require(try await execution.claim(control: control), "the run was claimed")
+        let claim = try #require(try await execution.claim(control: control).won, "the run was claimed")
         return (execution, claim, control)
     }
 }

@@ -49,6 +49,11 @@ struct ClaimQueue: Sendable {
     /// nearly one per job. Left out while the view shows a version no later than the attempt's
     /// claim (modRevision ≤ token); forgotten once the view has caught up.
     private var finishedUpTo: [Key: Int64] = [:]
+    /// The incarnations (their tags, by job) whose key a claim found gone: their removal is under
+    /// way or stopped halfway, and none of their runs can ever be claimed
+    /// (``RunExecution/ClaimResult/jobBeingRemoved``). Left out while the view shows that
+    /// incarnation of the job: a key, once deleted, is never made again.
+    private var removalsUnderWay: [String: String] = [:]
     /// Jobs to re-evaluate before the next choice; `everything` after a snapshot.
     private var dirtyJobs: Set<String> = []
     private var everything = true
@@ -105,6 +110,7 @@ struct ClaimQueue: Sendable {
     mutating func refresh(from view: SchedulerView, worker: String, info: WorkerInfo, now: Date) {
         if everything {
             everything = false
+            if !removalsUnderWay.isEmpty { removalsUnderWay = removalsUnderWay.filter { Self.shows(view, $0.key, $0.value) } }
             dirtyJobs = []
             ready = []
             waiting = []
@@ -132,6 +138,7 @@ struct ClaimQueue: Sendable {
         dirtyJobs = []
         for job in jobs {
             for key in queuedByJob.removeValue(forKey: job) ?? [] { remove(key) }
+            if let tag = removalsUnderWay[job], !Self.shows(view, job, tag) { removalsUnderWay[job] = nil }
             for (entry, notBefore) in evaluate(job: job, view: view, worker: worker, info: info, now: now) { insert(entry, notBefore: notBefore) }
         }
     }
@@ -272,6 +279,20 @@ struct ClaimQueue: Sendable {
         if !everything { dirtyJobs.formUnion(jobs) }
     }
 
+    /// A claim of a run of `job` found the key of its incarnation `tag` gone: leaves out every run
+    /// of that incarnation from now on. Returns whether it was news: not noted already, and the
+    /// view still shows that incarnation (else the job was re-evaluated with the one it shows).
+    mutating func noteRemovalUnderWay(of job: String, incarnation tag: String, view: SchedulerView) -> Bool {
+        guard Self.shows(view, job, tag), removalsUnderWay.updateValue(tag, forKey: job) != tag else { return false }
+        for key in queuedByJob.removeValue(forKey: job) ?? [] { remove(key) }
+        return true
+    }
+
+    /// Whether `view` shows incarnation `tag` of `job`.
+    private static func shows(_ view: SchedulerView, _ job: String, _ tag: String) -> Bool {
+        view.state(of: job)?.state.incarnation == tag
+    }
+
     /// After a snapshot of runs or members, every lost race is worth trying again.
     mutating func forgetLostRaces() {
         lostAt = [:]
@@ -287,13 +308,15 @@ struct ClaimQueue: Sendable {
 
     /// The job's runs this worker may claim, with their start time when not due yet.
     ///
-    /// Eligible: the job is known, not paused, has our handler and its labels match; the run is
+    /// Eligible: the job is known, not paused, not being removed (``noteRemovalUnderWay(of:incarnation:view:)``),
+    /// has our handler and its labels match; the run is
     /// of the job's current fire time (``currentFire(of:)``: runs of different fire times run one
     /// after another); and either pending (and assigned to us when the placement is planned), or
     /// running and not held (abandoned: its worker's session ended, ``SchedulerView/isHeld(_:)``).
     private func evaluate(job: String, view: SchedulerView, worker: String, info: WorkerInfo, now: Date) -> [(Entry, Date?)] {
         // Runs all held by live claims are spoken for.
         guard !view.allRunsHeld(ofJob: job) else { return [] }
+        if let tag = removalsUnderWay[job], Self.shows(view, job, tag) { return [] }
         let runs = view.runs(ofJob: job)
         guard !runs.isEmpty, let spec = view.specs[job], info.canRun(spec),
             view.state(of: job)?.state.paused == false

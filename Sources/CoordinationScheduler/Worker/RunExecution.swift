@@ -28,6 +28,11 @@ struct RunExecution: Sendable {
     /// The version of the job's record (its state) the worker judged the run claimable by (not
     /// paused): the claim checks it, so a pause the worker has not seen yet cannot be overtaken.
     let stateVersion: Int64?
+    /// The fence of the job's incarnation the worker judged the run by (its state at
+    /// `stateVersion`): the claim checks it first, so that no run of a job whose removal is under
+    /// way, or stopped halfway, is claimed (``ClaimResult/jobBeingRemoved``). `nil` when the
+    /// view held no state of the job.
+    let incarnation: IncarnationFence?
     /// The worker's group commit: claims and ends of runs of different jobs share transactions.
     let commits: GroupCommit?
     /// The `createRevision` of this worker's member key in the current session: the claim
@@ -64,25 +69,47 @@ struct RunExecution: Sendable {
         let finalEntry: HistoryEntry?
     }
 
-    /// Claims the run (with `control` receiving the fence); `nil` when another worker was faster
-    /// or the run changed, or when the run can never be claimed (``endUnclaimable(_:)``). Throws
-    /// only store failures, and `sessionExpired` when the claim landed in a later session than
-    /// ``registrationSession`` (replaced as the claim was sent): the run is then given back,
-    /// pending at the same attempt, for a claim in the new session (``giveBack(_:control:)``).
+    /// What a claim came to.
+    enum ClaimResult: Sendable {
+        case won(Claim)
+        /// Another worker was faster, or the run (or its job's state) changed, or the run can
+        /// never be claimed (``endUnclaimable(_:)``): the view will tell.
+        case lost
+        /// The job's incarnation key is gone: its removal is under way, or stopped halfway
+        /// (``Scheduler/isBeingRemoved(_:)``). No run of this incarnation can be claimed again;
+        /// they stay for `coord job rm` to delete.
+        case jobBeingRemoved
+
+        /// The claim, when it was won.
+        var won: Claim? {
+            if case .won(let claim) = self { claim } else { nil }
+        }
+    }
+
+    /// Claims the run (with `control` receiving the fence). Throws only store failures, and
+    /// `sessionExpired` when the claim landed in a later session than ``registrationSession``
+    /// (replaced as the claim was sent): the run is then given back, pending at the same
+    /// attempt, for a claim in the new session (``giveBack(_:control:)``).
     ///
-    /// The checks are of versions, which a job removed and added again under the same id starts
-    /// over. A view still behind that removal cannot claim the new job's runs as the removed
-    /// job's all the same: their ids carry the new job's incarnation tag (``RunID``,
-    /// ``JobState/incarnation``), so the removed job's run the view holds is gone (`noNode`),
-    /// and the claim is lost without a read. A job added by an earlier version has no tag and
-    /// keeps its untagged run ids; added again, it gets a tag, so its ids differ from those too.
-    func claim(control: RunControl) async throws -> Claim? {
+    /// The transaction checks the job's incarnation key first (``incarnation``), then the run's
+    /// version and the job's state version. ``Scheduler/remove(_:)`` cancels the active runs
+    /// before it deletes that key, so a run made in between (a trigger, a fire time) would
+    /// otherwise be claimed and run for a job being removed, and, should the removal stop right
+    /// after the key's deletion, for as long as it stays unfinished.
+    ///
+    /// Versions start over for a job removed and added again under the same id. A view still
+    /// behind that removal cannot claim the new job's runs as the removed job's all the same: their
+    /// ids carry the new job's incarnation tag (``RunID``, ``JobState/incarnation``), so the
+    /// removed job's run the view holds is gone (`noNode`), and the removed incarnation's key with
+    /// it. A job added by an earlier version has no key (no check) and no tag, and keeps its
+    /// untagged run ids; added again, it gets a tag, so its ids differ from those too.
+    func claim(control: RunControl) async throws -> ClaimResult {
         let claimKey: Key
         do {
             claimKey = try layout.claim(candidate.record.job, candidate.record.run)
         } catch {
             try await endUnclaimable(error)
-            return nil
+            return .lost
         }
         // Not the store's session now: the claim records the registration of this one.
         let sessionID = registrationSession
@@ -122,21 +149,29 @@ struct RunExecution: Sendable {
         let value = try SchedulerJSON.encode(record)
         let version = candidate.version
         let stateCheck: [Coordination.Operation] = try stateVersion.map { [.check(try layout.job(record.job), version: $0)] } ?? []
+        // First, so that its refusal is told by its index (``IncarnationFence/refused(_:)``): the
+        // history writer puts its own operations after ours.
+        let fence = incarnation?.checks ?? []
         let results: [OperationResult]
         do {
             results = try await history.transact(job: record.job, entries: entries) {
-                [
+                fence + [
                     .check(runKey, version: version),
                     .create(claimKey, value: Array(worker.utf8), mode: .ephemeral),
                     .set(runKey, value: value, ifVersion: version),
                 ] + stateCheck
             }
         } catch let error as CoordinationError
-            where [.nodeExists, .versionConflict, .noNode].contains(error.code) && (error.failedOperation ?? 99) < 3 + stateCheck.count
+            where [.nodeExists, .versionConflict, .noNode].contains(error.code)
+                && (error.failedOperation ?? 99) < fence.count + 3 + stateCheck.count
         {
+            if let incarnation, incarnation.refused(error) {
+                logger.debug("claim refused: the job's removal is under way", metadata: ["run": "\(runKey)"])
+                return .jobBeingRemoved
+            }
             // Someone else claimed it, or it (or its job's state) changed: the view will tell us.
             logger.debug("claim lost", metadata: ["run": "\(runKey)", "reason": "\(error.message)"])
-            return nil
+            return .lost
         } catch let error as CoordinationError where error.code == .connectionLoss || error.code == .timeout {
             // The outcome is unknown. If the claim did land, the run would sit "running" under a
             // live claim nobody works on until our session ends: find out, and carry on if it is ours.
@@ -145,16 +180,18 @@ struct RunExecution: Sendable {
                     expecting: record, after: version, claimKey: claimKey, finalEntry: finalEntry, sessionID: sessionID)
             else { throw error }
             control.advance(to: recovered.fence)
-            return try await keptInItsSession(recovered.claim, registeredIn: sessionID, control: control)
+            return .won(try await keptInItsSession(recovered.claim, registeredIn: sessionID, control: control))
         }
-        guard case .created(let claim) = results[1], case .set(let updated) = results[2] else { return nil }
+        guard case .created(let claim) = results[fence.count + 1], case .set(let updated) = results[fence.count + 2] else {
+            return .lost
+        }
         logger.info(
             "claimed", metadata: ["job": "\(record.job)", "run": "\(record.run)", "attempt": "\(record.attempt)", "token": "\(claim.createRevision)"])
         control.advance(to: updated.version)
         let won = Claim(
             record: record, claimKey: claimKey, token: claim.createRevision, sessionID: claim.ownerSession ?? sessionID,
             finalEntry: finalEntry)
-        return try await keptInItsSession(won, registeredIn: sessionID, control: control)
+        return .won(try await keptInItsSession(won, registeredIn: sessionID, control: control))
     }
 
     /// `claim`, when it was made in `session`, the one whose registration it recorded; else gives
@@ -271,6 +308,12 @@ struct RunExecution: Sendable {
     /// lives (held, so no other worker takes it over). So the record is moved past that version,
     /// unchanged, which the claim can then never land after; should the claim land first, that
     /// write is refused and the next read finds it.
+    ///
+    /// The job's incarnation key is not read: a claim refused by it left the record at `version`
+    /// (shut out as any refused claim; the claim tried again is refused by the key and says so),
+    /// and a claim that landed passed it then. Such a claim is ours however the job fares since,
+    /// and kept (its later writes are fenced by the run's version and the claim): given up, it
+    /// would hold the run for nobody while our session lives.
     func recoverClaim(
         expecting record: RunRecord, after version: Int64, claimKey: Key, finalEntry: HistoryEntry?, sessionID: String
     ) async throws -> ClaimRecovery {

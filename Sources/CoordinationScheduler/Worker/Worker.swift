@@ -118,6 +118,9 @@ public final class Worker: Service {
         /// Our claim of the run at this version (judged by its job's state at `stateVersion`)
         /// failed: someone else was faster, or the run or the state changed.
         case lost(Key, version: Int64, stateVersion: Int64?)
+        /// Our claim of a run of `job` was refused by the key of its incarnation `tag`, which is
+        /// gone (``RunExecution/ClaimResult/jobBeingRemoved``).
+        case removalUnderWay(job: String, incarnation: String)
         /// A lost claim may be tried again, though nothing about the run may have changed: the
         /// session is back after a claim failed for want of it, or a refused takeover has waited
         /// ``takeoverRetryDelay``.
@@ -375,6 +378,15 @@ public final class Worker: Service {
                                 signals.push(.retry(key, job: run.record.job))
                             }
                         }
+                    case .removalUnderWay(let job, let tag):
+                        // None of the incarnation's runs can ever be claimed: leave them all, for
+                        // `coord job rm` to delete, rather than try each at every snapshot (an
+                        // abandoned one, as a lost takeover, every ``takeoverRetryDelay``).
+                        if queue.noteRemovalUnderWay(of: job, incarnation: tag, view: view) {
+                            logger.notice(
+                                "the job's removal is unfinished; its runs are left for `coord job rm` to delete",
+                                metadata: ["job": "\(job)"])
+                        }
                     case .performed(let key):
                         // At most a capacity's worth: an end that cannot land (the store out of
                         // reach) keeps its slot beyond that, so the claims held stay bounded.
@@ -463,12 +475,13 @@ public final class Worker: Service {
                     let busy = Double(slotsInUse() - 1) / Double(configuration.capacity)
                     let state = view.state(of: spec.id)
                     let stateVersion = state?.version
+                    let incarnation = try? state.map { try IncarnationFence(job: spec.id, state: $0.state, layout: layout) }
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
                         candidate: candidate, previousToken: candidate.claimToken, handler: handler,
                         historyRoom: state.flatMap {
                             HistoryRoom(spec: spec, state: $0.state, version: $0.version, layout: layout)
-                        }, stateVersion: stateVersion, commits: commits, registration: registration,
+                        }, stateVersion: stateVersion, incarnation: incarnation, commits: commits, registration: registration,
                         registrationSession: sessionID)
                     // A job of a bucket only its owner and the leader watch (``BucketShare``)
                     // has no idle worker to wait for.
@@ -488,9 +501,9 @@ public final class Worker: Service {
                         let claimSession = execution.registrationSession
                         let claimStart = ContinuousClock.now
                         do {
-                            let won = try await execution.claim(control: control)
+                            let result = try await execution.claim(control: control)
                             metrics.claimDuration.recordDuration(claimStart.duration(to: .now))
-                            if let claim = won {
+                            if let claim = result.won {
                                 token = claim.token
                                 metrics.claimWon(candidate.record, now: claim.record.startedAt)
                                 defer { metrics.runsHeld.decrement() }
@@ -515,7 +528,11 @@ public final class Worker: Service {
                             } else {
                                 lostClaims.add(1, ordering: .relaxed)
                                 metrics.claimsLost.increment()
-                                signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
+                                if case .jobBeingRemoved = result, let tag = state?.state.incarnation {
+                                    signals.push(.removalUnderWay(job: spec.id, incarnation: tag))
+                                } else {
+                                    signals.push(.lost(candidate.key, version: candidate.version, stateVersion: stateVersion))
+                                }
                             }
                         } catch {
                             metrics.claimErrors.increment()
