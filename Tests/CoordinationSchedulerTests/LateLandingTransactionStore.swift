@@ -5,8 +5,9 @@ import Synchronization
 /// Wraps a store and makes the first transaction that `matches` selects land late, as a request
 /// does that a server had taken but not yet committed when its client gave up on it (an etcd
 /// request past its deadline): the caller gets `timeout` with nothing applied, and the
-/// transaction is applied only once the next read of the key its first operation checks (a run
-/// record, for a claim) has been answered, so that read does not show it.
+/// transaction is applied only once the next read of a key it checks (a run record, for a claim,
+/// which also checks its job's incarnation key and record) has been answered, so that read does
+/// not show it.
 final class LateLandingTransactionStore: ForwardingStore {
     private enum Stage {
         case armed
@@ -39,7 +40,9 @@ final class LateLandingTransactionStore: ForwardingStore {
     func get(_ key: Key) async throws -> Record? {
         let record = try await base.get(key)
         let late = stage.withLock { stage -> [Operation]? in
-            guard case .held(let operations) = stage, case .check(key, _)? = operations.first else { return nil }
+            guard case .held(let operations) = stage,
+                operations.contains(where: { if case .check(key, _) = $0 { true } else { false } })
+            else { return nil }
             stage = .landed
             return operations
         }
