@@ -9,8 +9,9 @@ import Testing
 /// leader once it knows (``UnfinishedRemovals``): no fire times, and no placement of the pending
 /// runs the removal had not cancelled yet either (a run created between its cancel of the
 /// active runs and its deletion of the key). A run's assignment is a write of the run alone,
-/// which nothing refuses, and a claim checks the run's version, not the incarnation: placed,
-/// the run was claimed and its handler run, for a job being removed. The leader's removal tests
+/// which nothing refuses, and a claim then checked the run's version, not the incarnation:
+/// placed, the run was claimed and its handler run, for a job being removed (a claim checks the
+/// incarnation's key now too: ``UnfinishedRemovalClaimTests``). The leader's removal tests
 /// had no pending run: placing the runs of such a job passed them all (found by the mutation
 /// audit of the leader's upkeep).
 @Suite(.serverLoadLimit) struct UnfinishedRemovalPlacementTests {
