@@ -381,11 +381,12 @@ public final class Worker: Service {
                     case .removalUnderWay(let job, let tag):
                         // None of the incarnation's runs can ever be claimed: leave them all, for
                         // `coord job rm` to delete, rather than try each at every snapshot (an
-                        // abandoned one, as a lost takeover, every ``takeoverRetryDelay``).
+                        // abandoned one, as a lost takeover, every ``takeoverRetryDelay``). A view
+                        // behind a finished removal learns it here too, until it catches up.
                         if queue.noteRemovalUnderWay(of: job, incarnation: tag, view: view) {
                             logger.notice(
-                                "the job's removal is unfinished; its runs are left for `coord job rm` to delete",
-                                metadata: ["job": "\(job)"])
+                                "claim refused: this incarnation of the job is removed or being removed; its runs are left alone",
+                                metadata: ["job": "\(job)", "incarnation": "\(tag)"])
                         }
                     case .performed(let key):
                         // At most a capacity's worth: an end that cannot land (the store out of
@@ -475,6 +476,7 @@ public final class Worker: Service {
                     let busy = Double(slotsInUse() - 1) / Double(configuration.capacity)
                     let state = view.state(of: spec.id)
                     let stateVersion = state?.version
+                    // A key that cannot be made was never created with the job: nothing to check.
                     let incarnation = try? state.map { try IncarnationFence(job: spec.id, state: $0.state, layout: layout) }
                     let execution = RunExecution(
                         store: store, layout: layout, worker: id, clock: clock, logger: logger, spec: spec,
