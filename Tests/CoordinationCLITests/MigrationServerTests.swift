@@ -142,6 +142,9 @@ struct MigrationServerTests {
             #expect(try await store.create(Self.key("/q/n-"), value: [], mode: .sequential).key.name == "n-0000000042")
             #expect(try await !store.advanceSequenceCounter(under: parent, past: 42), "already past 42")
             #expect(try await store.create(Self.key("/q/n-"), value: [], mode: .sequential).key.name == "n-0000000043")
+            // The counter now stands at exactly 44 (the next name): passing 44 must still move it.
+            #expect(try await store.advanceSequenceCounter(under: parent, past: 44), "at 44, not yet past it")
+            #expect(try await store.create(Self.key("/q/n-"), value: [], mode: .sequential).key.name == "n-0000000045")
             #expect(try await store.advanceSequenceCounter(under: .root, past: 7))
             #expect(try await store.create(Self.key("/r-"), value: [], mode: .sequential).key.name == "r-0000000008")
             do {
