@@ -29,13 +29,11 @@ import Testing
         try await eventually("the refused login of the new session") {
             server.requests(to: "/v3/auth/authenticate") >= 2 && store.session.state == .expired
         }
-        let started = ContinuousClock.now
         let error = await #expect(throws: CoordinationError.self) {
             _ = try await store.create(try Key("/mine"), mode: .ephemeral)
         }
         #expect(error?.code == .unauthenticated, "\(String(describing: error))")
         #expect(error?.message.contains("refuses the login") == true, "\(String(describing: error))")
-        #expect(ContinuousClock.now - started < .seconds(2), "a refusal waiting cannot cure is said without waiting a TTL for a new session")
         await store.close()
     }
 }
