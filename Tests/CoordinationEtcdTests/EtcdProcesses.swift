@@ -31,7 +31,7 @@ extension EtcdCluster {
     }
 
     /// Waits until every running member answers a read through the admin client.
-    func waitUntilHealthy(timeout: Duration = .seconds(20)) async throws {
+    func waitUntilHealthy(timeout: Duration = .seconds(60)) async throws {
         let admin = admin
         try await waitUntilServing(within: timeout) { member in
             var probe = admin

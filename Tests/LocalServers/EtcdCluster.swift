@@ -180,7 +180,7 @@ public final class EtcdCluster: @unchecked Sendable {
     /// port's check and our member's start, which then could not bind it) answers the probe too.
     /// - Throws: `unavailable` when a member's process exited, or a member is not ready in time.
     public func waitUntilServing(
-        within timeout: Duration = .seconds(20), probe: (@Sendable (Member) async -> Bool)? = nil
+        within timeout: Duration = .seconds(60), probe: (@Sendable (Member) async -> Bool)? = nil
     ) async throws {
         let probe = probe ?? { member in await Self.status(of: member) != nil }
         let deadline = ContinuousClock.now.advanced(by: timeout)
