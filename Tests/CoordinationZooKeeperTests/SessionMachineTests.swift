@@ -63,6 +63,8 @@ struct SessionMachineTests {
             (-101, .noNode), (-110, .nodeExists), (-103, .versionConflict), (-111, .notEmpty),
             (-108, .ephemeralChildren), (-112, .sessionExpired), (-4, .connectionLoss), (-7, .timeout),
             (-102, .permissionDenied), (-115, .unauthenticated), (-116, .unavailable),
+            // The dead handle's refusal after an expiry; a request that reached a server the session left.
+            (-9, .sessionExpired), (-118, .connectionLoss),
         ]
         for (rc, code) in cases {
             let error = ZooKeeperReturnCode.error(rc, key: key, during: "set")
