@@ -16,9 +16,9 @@ struct MigrateCommand: AsyncParsableCommand {
             skipped and counted: they belong to live sessions, whose clients re-create them. \
             Versions and revisions are the target's own. Sequential counters are carried \
             forward, so a sequential key created on the target afterwards sorts after the copied \
-            ones (names ending in 10 digits, such as job-0000000042 or 0000000042); a ZooKeeper target's counter is left behind a gap \
-            over \(StoreMigration.maxProbedGap) numbers (login-1700000000 only looks sequential), \
-            and the summary says where.
+            ones (names ending in 10 digits, such as job-0000000042 or 0000000042); a ZooKeeper target's counter is left behind names \
+            numbered over \(StoreMigration.maxProbedGap) ahead of it (login-1700000000 only looks sequential), still passing the \
+            others under the same parent, and the summary says where.
 
             Running it again is safe: keys already identical on the target are skipped, \
             missing ones created, different ones overwritten (counted and listed). After an \
@@ -240,7 +240,7 @@ struct MigrateCommand: AsyncParsableCommand {
             if report.counts.skipped > 0 {
                 skipped = Self.skippedProblem(report.counts, dryRun: dryRun)
             }
-            if report.counts.countersNotMoved > 0 {
+            if report.counts.countersLeftBehind > 0 {
                 StandardStreams.writeError("coord: note: " + Self.countersLeftBehindNote(report.counts))
             }
             if report.counts.sourceKeys == 0 && report.counts.skipped == 0 && source.scheme != "memory" && migration.options.prefix.isRoot {
@@ -663,19 +663,24 @@ struct MigrateCommand: AsyncParsableCommand {
         if counts.skipped > 0 { text += "\n" + skippedLines(counts, dryRun: dryRun) }
         text += "\nsequence counters: \(plural(counts.countersChecked, "parent"))"
         text += dryRun ? " to check" : " checked, \(counts.countersAdvanced) moved forward"
-        if counts.countersNotMoved > 0 {
-            text += ", \(counts.countersNotMoved) left behind: "
-                + counts.countersNotMovedUnder.map { "\($0.parent) (a name numbered \($0.number))" }.joined(separator: ", ")
-                + (counts.countersNotMoved > counts.countersNotMovedUnder.count ? ", …" : "")
+        if counts.countersLeftBehind > 0 {
+            text += ", \(counts.countersLeftBehind) left behind: "
+                + counts.countersLeftBehindUnder.map { "\($0.parent) (\(numbered($0)))" }.joined(separator: ", ")
+                + (counts.countersLeftBehind > counts.countersLeftBehindUnder.count ? ", …" : "")
         }
         return text
     }
 
+    /// The copied names a counter stays behind, by their numbers.
+    static func numbered(_ behind: MigrationCounts.CounterLeftBehind) -> String {
+        behind.lowest == behind.highest ? "a name numbered \(behind.lowest)" : "names numbered \(behind.lowest) to \(behind.highest)"
+    }
+
     /// Why some sequence counters were not moved past the copied names, and what it means.
     static func countersLeftBehindNote(_ counts: MigrationCounts) -> String {
-        "\(plural(counts.countersNotMoved, "sequence counter")) on the target left behind the numbers of copied names "
-            + "(listed on stdout): the target moves a counter one sequential create at a time and the gap is over "
-            + "\(StoreMigration.maxProbedGap) numbers (or no number follows 9999999999); names such as login-1700000000 only "
+        "\(plural(counts.countersLeftBehind, "sequence counter")) on the target left behind the numbers of some copied names "
+            + "(listed on stdout; each was moved past the others): the target moves a counter one sequential create at a time and "
+            + "these are over \(StoreMigration.maxProbedGap) numbers ahead of it (or no number follows 9999999999); names such as login-1700000000 only "
             + "look sequential, but if these are, new sequential keys there will sort before them"
     }
 

@@ -28,7 +28,7 @@ struct MigrationBareSequenceNumberTests {
             let target = try await to.open()
             let report = try await StoreMigration(source: source, target: target, options: MigrationOptions(), logger: Self.logger).run()
             #expect(report.counts.copied == 3)
-            #expect(report.counts.countersChecked == 1 && report.counts.countersNotMoved == 0)
+            #expect(report.counts.countersChecked == 1 && report.counts.countersLeftBehind == 0)
             let created = try await target.create(Self.key("/q/n-"), value: [], mode: .sequential)
             let number = try #require(StoreMigration.sequenceNumber(created.key.name))
             #expect(number > 42, "\(created.key)")

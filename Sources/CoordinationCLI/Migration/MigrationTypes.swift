@@ -47,20 +47,25 @@ public struct MigrationCounts: Sendable, Hashable {
     public var deleted = 0
     /// Parents whose sequential counter was checked on the target.
     public var countersChecked = 0
-    /// Parents whose sequential counter had to be moved past the copied suffixes.
+    /// Parents whose sequential counter had to be moved past their copied children's numbers
+    /// (those within reach: see ``countersLeftBehind``).
     public var countersAdvanced = 0
-    /// Parents whose counter was left behind their copied children's numbers: too far to spend
-    /// numbers one by one on a target that cannot move it at once (``StoreMigration/maxProbedGap``),
-    /// or past the last 10-digit number.
-    public var countersNotMoved = 0
-    /// The first of those in key order (at most ``listedKeys``), each with its highest copied number.
-    public var countersNotMovedUnder: [CounterLeftBehind] = []
+    /// Parents whose counter stays behind some of their copied children's numbers: those more
+    /// than ``StoreMigration/maxProbedGap`` above where it stood, on a target that cannot move it
+    /// at once (names that only look sequential, such as timestamps, make such gaps), or the last
+    /// 10-digit number. Their counter still moved past the numbers below those, so such a parent
+    /// may be counted in ``countersAdvanced`` too.
+    public var countersLeftBehind = 0
+    /// The first of those in key order (at most ``listedKeys``), each with the numbers left behind.
+    public var countersLeftBehindUnder: [CounterLeftBehind] = []
 
-    /// A parent whose sequential counter stays behind a copied child's number.
+    /// A parent whose sequential counter stays behind some copied children's numbers.
     public struct CounterLeftBehind: Sendable, Hashable {
         public var parent: Key
+        /// The lowest copied number the counter stays behind.
+        public var lowest: Int64
         /// The highest number among the parent's copied children's names.
-        public var number: Int64
+        public var highest: Int64
     }
     /// Persistent source keys not copied because the target holds an ephemeral key (a live
     /// session's) at their path or above it: that key is never overwritten, adopted or deleted.
@@ -96,10 +101,11 @@ public struct MigrationCounts: Sendable, Hashable {
         Self.keepFirst(key, in: &heldByEphemeralKeys, at: Self.listedKeys) { $0 < $1 }
     }
 
-    /// Counts a parent whose counter stays behind `number`.
-    mutating func leaveCounter(under parent: Key, behind number: Int64) {
-        countersNotMoved += 1
-        Self.keepFirst(CounterLeftBehind(parent: parent, number: number), in: &countersNotMovedUnder, at: Self.listedKeys) {
+    /// Counts a parent whose counter stays behind the copied numbers in `numbers`.
+    mutating func leaveCounter(under parent: Key, behind numbers: ClosedRange<Int64>) {
+        countersLeftBehind += 1
+        let item = CounterLeftBehind(parent: parent, lowest: numbers.lowerBound, highest: numbers.upperBound)
+        Self.keepFirst(item, in: &countersLeftBehindUnder, at: Self.listedKeys) {
             $0.parent < $1.parent
         }
     }

@@ -17,7 +17,7 @@ public import Logging
 ///   transaction's parents always exist already; within a level, up to
 ///   ``MigrationOptions/concurrency`` transactions are in flight.
 /// - **Sequential counters** are carried forward so new sequential keys on the target sort after
-///   the copied ones: see ``advanceCounter(under:beyond:)``.
+///   the copied ones: see ``advanceCounter(under:past:)``.
 /// - **Ephemeral keys on the target** belong to live sessions: a source key whose path holds one
 ///   on the target (or lies beneath one) is not copied but counted
 ///   (``MigrationCounts/heldByEphemeral``), and ``verify(limit:progress:)`` reports it.
@@ -104,7 +104,9 @@ public struct StoreMigration: Sendable {
         var wanted = Set<Key>()
         // Source keys at or beneath an ephemeral key of the target (which cannot have children).
         var held = Set<Key>()
-        var sequential: [Key: Int64] = [:]
+        // Each parent's copied sequential numbers: a name that only looks sequential must not
+        // hide the genuine ones below it (see ``advanceCounter(under:past:)``).
+        var sequential: [Key: [Int64]] = [:]
         var read = 0
         for try await level in levels {
             read += level.count
@@ -113,7 +115,7 @@ public struct StoreMigration: Sendable {
             var versions: [Key: Int64] = [:]
             for record in level {
                 if let number = Self.sequenceNumber(record.key.name), let parent = record.key.parent {
-                    sequential[parent] = max(sequential[parent] ?? -1, number)
+                    sequential[parent, default: []].append(number)
                 }
                 if record.isEphemeral {
                     counts.ephemeral += 1
@@ -171,7 +173,9 @@ public struct StoreMigration: Sendable {
         // A live session's ephemeral key on the target can have no children, so no counter to
         // move: its sequential children were listed as not copied, and a run after the session copies them.
         try await carryCounters(
-            sequential.filter { !held.contains($0.key) && !existing.ephemeral.contains($0.key) }, counts: &counts)
+            sequential.filter { !held.contains($0.key) && !existing.ephemeral.contains($0.key) }
+                .mapValues { Array(Set($0)).sorted() },
+            counts: &counts)
         progress(MigrationProgress(
             phase: .counters, counts: counts, read: read, total: counts.sourceKeys, elapsed: ContinuousClock.now - start,
             phaseEnded: true))
@@ -505,56 +509,56 @@ public struct StoreMigration: Sendable {
 
     // MARK: Sequential counters
 
-    /// Moves each parent's sequential counter on the target past the highest 10-digit suffix of
-    /// its copied children (ephemeral ones included: they came from the same counter).
-    private func carryCounters(_ highest: [Key: Int64], counts: inout MigrationCounts) async throws {
+    /// Moves each parent's sequential counter on the target past its copied children's numbers
+    /// (ephemeral ones included: they came from the same counter), each parent's given sorted and
+    /// distinct, as far as ``advanceCounter(under:past:)`` reaches.
+    private func carryCounters(_ numbers: [Key: [Int64]], counts: inout MigrationCounts) async throws {
         if options.dryRun {
-            counts.countersChecked += highest.count
+            counts.countersChecked += numbers.count
             return
         }
-        let parents = highest.sorted { $0.key < $1.key }
-        try await withThrowingTaskGroup(of: (Key, Int64, CounterOutcome).self) { group in
+        let parents = numbers.sorted { $0.key < $1.key }
+        try await withThrowingTaskGroup(of: (Key, CounterOutcome).self) { group in
             var inFlight = 0
-            func tally(_ parent: Key, _ number: Int64, _ outcome: CounterOutcome) {
+            func tally(_ parent: Key, _ outcome: CounterOutcome) {
                 counts.countersChecked += 1
-                switch outcome {
-                case .alreadyPast: break
-                case .moved: counts.countersAdvanced += 1
-                case .leftBehind: counts.leaveCounter(under: parent, behind: number)
-                }
+                if outcome.moved { counts.countersAdvanced += 1 }
+                if let behind = outcome.leftBehind { counts.leaveCounter(under: parent, behind: behind) }
             }
-            for (parent, number) in parents {
-                if inFlight >= options.concurrency, let (parent, number, outcome) = try await group.next() {
+            for (parent, numbers) in parents {
+                if inFlight >= options.concurrency, let (parent, outcome) = try await group.next() {
                     inFlight -= 1
-                    tally(parent, number, outcome)
+                    tally(parent, outcome)
                 }
                 try Task.checkCancellation()
                 group.addTask {
                     do {
-                        return (parent, number, try await self.advanceCounter(under: parent, beyond: number))
+                        return (parent, try await self.advanceCounter(under: parent, past: numbers))
                     } catch let error as CoordinationError {
-                        throw Self.targetFailure(error, "moving the sequence counter under \(parent) on the target past \(number) failed")
+                        throw Self.targetFailure(
+                            error, "moving the sequence counter under \(parent) on the target past \(numbers.last ?? 0) failed")
                     }
                 }
                 inFlight += 1
             }
-            for try await (parent, number, outcome) in group { tally(parent, number, outcome) }
+            for try await (parent, outcome) in group { tally(parent, outcome) }
         }
     }
 
-    /// What ``advanceCounter(under:beyond:)`` found or did.
-    enum CounterOutcome: Sendable, Equatable {
-        /// The counter was past the number already.
-        case alreadyPast
-        case moved
-        /// Too far behind to move by spending numbers (``maxProbedGap``), or past the last number.
-        case leftBehind
+    /// What ``advanceCounter(under:past:)`` found or did.
+    struct CounterOutcome: Sendable, Equatable {
+        /// The counter had to be moved: it stood at or below a copied number within reach.
+        var moved = false
+        /// The lowest and the highest copied numbers it stays behind, if any: those more than
+        /// ``maxProbedGap`` above where it stood, on a target that cannot move it at once, and
+        /// the last 10-digit number, which no number follows.
+        var leftBehind: ClosedRange<Int64>?
     }
 
     /// The most numbers spent to move one counter on a target that cannot move it at once
-    /// (ZooKeeper, about 20,000 a second on loopback): a larger gap is left and reported, not
-    /// bridged for hours. Names that only look sequential (`login-1700000000`, a timestamp) make
-    /// such gaps.
+    /// (ZooKeeper, about 20,000 a second on loopback): a copied number further above where the
+    /// counter stands is left behind and reported, not bridged for hours. Names that only look
+    /// sequential (`login-1700000000`, a timestamp) make such gaps.
     static let maxProbedGap: Int64 = 200_000
 
     /// The number in a name that ends in a sequential suffix: its last 10 bytes are digits, after a
@@ -568,7 +572,8 @@ public struct StoreMigration: Sendable {
         return Int64(String(decoding: suffix, as: UTF8.self))
     }
 
-    /// Makes the next sequential key created under `parent` on the target get a number above `number`.
+    /// Makes the next sequential key created under `parent` on the target get a number above each
+    /// of `numbers` (sorted ascending, distinct) within reach, and says which it stays behind.
     ///
     /// Why this way: the contract exposes no counter. Each backend keeps its own (ZooKeeper: the
     /// parent's `cversion`, bumped by every child create and delete; etcd: a counter key outside
@@ -577,15 +582,24 @@ public struct StoreMigration: Sendable {
     /// its counter at once (``SequenceCounterAdvancing``: etcd, the embedded store) does so, one
     /// write whatever the gap. Otherwise the one portable way is to spend numbers: create
     /// sequential probe children and delete them. A first probe reads where the counter stands
-    /// (usually already past `number` on ZooKeeper, where copying the children moved it); when it
-    /// does not, and the gap is at most ``maxProbedGap``, probes go in transactions of up to 64
-    /// creates followed by one transaction deleting them, so a gap of N costs about N / 32 round
-    /// trips. The probes are ephemeral keys under a name of their own (``counterProbeName``), for
-    /// the few milliseconds they exist. Re-running it is cheap (one probe, or one read, per parent).
-    func advanceCounter(under parent: Key, beyond number: Int64) async throws -> CounterOutcome {
-        guard number < CoordinationLimits.maxSequenceNumber else { return .leftBehind }
+    /// (usually already past the numbers on ZooKeeper, where copying the children moved it); the
+    /// counter is then moved past the highest number at most ``maxProbedGap`` above that, and the
+    /// numbers beyond are left behind (names that only look sequential, such as timestamps, so
+    /// that one of them among a queue's names does not strand the queue's own). Probes go in
+    /// transactions of up to 64 creates followed by one transaction deleting them, so a gap of N
+    /// costs about N / 32 round trips. The probes are ephemeral keys under a name of their own
+    /// (``counterProbeName``), for the few milliseconds they exist. Re-running it is cheap (one
+    /// probe, or one write, per parent).
+    func advanceCounter(under parent: Key, past numbers: [Int64]) async throws -> CounterOutcome {
+        var outcome = CounterOutcome()
+        guard let highest = numbers.last else { return outcome }
+        // No number follows the last one: a counter can never pass it.
+        let movable = numbers.prefix { $0 < CoordinationLimits.maxSequenceNumber }
+        if movable.count < numbers.count { outcome.leftBehind = numbers[movable.count]...highest }
+        guard let highestMovable = movable.last else { return outcome }
         if let target = target as? any SequenceCounterAdvancing {
-            return try await target.advanceSequenceCounter(under: parent, past: number) ? .moved : .alreadyPast
+            outcome.moved = try await target.advanceSequenceCounter(under: parent, past: highestMovable)
+            return outcome
         }
         let probe = try parent.child(Self.counterProbeName)
         // Ephemeral, so that a run stopped between creating probes and deleting them (a lost
@@ -593,11 +607,14 @@ public struct StoreMigration: Sendable {
         let first = try await target.create(probe, value: [], mode: .ephemeralSequential)
         try await target.delete(first.key, ifVersion: nil, recursive: false)
         var current = Self.sequenceNumber(first.key.name) ?? Int64.max
-        guard current <= number else { return .alreadyPast }
-        guard number - current < Self.maxProbedGap else {
-            logger.debug("sequence counter left behind", metadata: ["parent": "\(parent)", "at": "\(current)", "past": "\(number)"])
-            return .leftBehind
+        let inReach = movable.prefix { $0 - current < Self.maxProbedGap }
+        if inReach.count < movable.count {
+            outcome.leftBehind = movable[inReach.count]...highest
+            logger.debug("sequence counter left behind", metadata: [
+                "parent": "\(parent)", "at": "\(current)", "past": "\(movable[inReach.count])",
+            ])
         }
+        guard let number = inReach.last, current <= number else { return outcome }
         while current <= number {
             // Up to 200,000 numbers take seconds: a signal stops here, with no probe standing.
             try Task.checkCancellation()
@@ -611,7 +628,8 @@ public struct StoreMigration: Sendable {
             current = keys.last.flatMap { Self.sequenceNumber($0.name) } ?? Int64.max
         }
         logger.debug("sequence counter carried forward", metadata: ["parent": "\(parent)", "past": "\(number)"])
-        return .moved
+        outcome.moved = true
+        return outcome
     }
 
     // MARK: Reading
