@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CoordinationScheduler", targets: ["CoordinationScheduler"]),
         .library(name: "CoordinationZooKeeper", targets: ["CoordinationZooKeeper"]),
         .library(name: "CoordinationEtcd", targets: ["CoordinationEtcd"]),
+        .library(name: "CoordinationMigration", targets: ["CoordinationMigration"]),
         .executable(name: "coord", targets: ["coord"]),
     ],
     dependencies: [
@@ -92,11 +93,18 @@ let package = Package(
             path: "Backends/Etcd"
         ),
 
+        // Copying a subtree between any two stores through the contract only: what `coord migrate` runs.
+        .target(
+            name: "CoordinationMigration",
+            dependencies: ["Coordination", .product(name: "Logging", package: "swift-log")]
+        ),
+
         // The `coord` command: commands as a library (testable), and a thin @main.
         .target(
             name: "CoordinationCLI",
             dependencies: [
                 "Coordination",
+                "CoordinationMigration",
                 "CoordinationMemory",
                 "CoordinationZooKeeper",
                 "CoordinationEtcd",
@@ -194,7 +202,8 @@ let package = Package(
         .testTarget(
             name: "CoordinationCLITests",
             dependencies: [
-                "CoordinationCLI", "Coordination", "CoordinationMemory", "CoordinationTestSupport", "CoordinationLocalServers",
+                "CoordinationCLI", "CoordinationMigration", "Coordination", "CoordinationMemory", "CoordinationTestSupport",
+                "CoordinationLocalServers",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordination
+import CoordinationMigration
 import Foundation
 import Logging
 import Synchronization

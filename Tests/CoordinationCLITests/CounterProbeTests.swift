@@ -2,7 +2,7 @@ import Coordination
 import CoordinationTestSupport
 import Synchronization
 import Testing
-@testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// Carrying sequence counters on a target that moves them only by spending numbers (creating and
 /// deleting probe keys, as on ZooKeeper): here the embedded store behind a wrapper that hides

@@ -1,5 +1,5 @@
 import Coordination
-import CoordinationCLI
+import CoordinationMigration
 import CoordinationTestSupport
 
 /// Waits on a follow's progress reports, each wait bounded: a follower that loses an event then

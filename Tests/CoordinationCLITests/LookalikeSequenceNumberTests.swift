@@ -2,6 +2,7 @@ import Coordination
 import CoordinationTestSupport
 import Testing
 @testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// Names that only look sequential (`login-1700000000`, a timestamp) beside genuinely sequential
 /// ones under one parent: the counter must still pass the copied numbers within reach.

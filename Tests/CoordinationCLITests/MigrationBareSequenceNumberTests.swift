@@ -3,7 +3,7 @@ import CoordinationTestSupport
 import Foundation
 import Logging
 import Testing
-@testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// Names that are a sequence number alone (`0000000042`): what ZooKeeper's `create -s /q/` makes,
 /// from zkCli or any client that gives no name prefix.

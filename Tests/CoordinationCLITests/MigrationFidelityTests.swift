@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// Data-loss hazards of ``StoreMigration`` that the broader tests pass over: on every backend,
 /// each side under a fresh namespace.

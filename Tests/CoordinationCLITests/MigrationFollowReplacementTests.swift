@@ -3,7 +3,7 @@ import CoordinationTestSupport
 import Foundation
 import Logging
 import Testing
-@testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// `--follow` when a persistent key the target mirrors becomes a live session's ephemeral key on
 /// the source: the mirror must lose the persistent copy, however the source's watch tells it.

@@ -1,7 +1,7 @@
 import Coordination
 import CoordinationTestSupport
 import Testing
-@testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// A read that fails says which side it was: between two ZooKeepers (or two etcds) the backend's
 /// own words ("lost contact with ZooKeeper during…") name no side.

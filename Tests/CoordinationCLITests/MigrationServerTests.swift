@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Testing
 @testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// ``StoreMigration`` between the real ZooKeeper and etcd, each test under fresh namespaces.
 /// Figures (keys per second) are printed, never asserted.

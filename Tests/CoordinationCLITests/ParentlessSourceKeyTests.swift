@@ -4,7 +4,7 @@ import CoordinationTestSupport
 import Foundation
 import Synchronization
 import Testing
-@testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// An etcd source holding keys whose parent another tool (etcdctl) deleted alone: the target
 /// needs that parent for them, so mirroring the parent's absence must not take them with it.

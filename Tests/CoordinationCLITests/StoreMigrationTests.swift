@@ -6,6 +6,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import CoordinationCLI
+@testable import CoordinationMigration
 
 /// ``StoreMigration`` between two namespaces of the embedded store: the logic, without servers.
 @Suite("StoreMigration on memory")

@@ -1,3 +1,4 @@
+import CoordinationMigration
 import Foundation
 import Synchronization
 

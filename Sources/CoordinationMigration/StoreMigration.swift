@@ -24,9 +24,18 @@ public import Logging
 /// - **One store reached twice** (two spellings of a host, two members of one cluster) would
 ///   copy a subtree into itself: ``targetIsSource()`` finds out.
 ///
-/// Nothing here prints: progress goes to a callback, the outcome is returned.
+/// Nothing here prints: progress goes to a callback, the outcome is returned. Logging goes to
+/// ``logger`` at debug level. The caller owns both store handles: nothing here closes them.
+///
+/// ```swift
+/// let migration = StoreMigration(source: zookeeper, target: etcd, options: MigrationOptions(prefix: try Key("/config")), logger: logger)
+/// let report = try await migration.run()
+/// let verification = try await migration.verify()   // verification.isClean when both sides match
+/// ```
 public struct StoreMigration: Sendable {
+    /// The store read from; never written (except ``targetIsSource()``'s marker, read through it).
     public let source: any CoordinationStore
+    /// The store written to, under the same paths relative to its namespace.
     public let target: any CoordinationStore
     public let options: MigrationOptions
     public let logger: Logger
@@ -34,6 +43,8 @@ public struct StoreMigration: Sendable {
     /// The segment prefix of the keys used to move a sequential counter; never left behind.
     static let counterProbeName = "coord-migrate-counter-"
 
+    /// Does no I/O: each of ``run(mirror:progress:)``, ``verify(limit:mirror:progress:)``,
+    /// ``follow(progress:)`` and ``targetIsSource()`` is a pass of its own, and may be repeated.
     public init(source: any CoordinationStore, target: any CoordinationStore, options: MigrationOptions, logger: Logger) {
         self.source = source
         self.target = target
@@ -41,6 +52,8 @@ public struct StoreMigration: Sendable {
         self.logger = logger
     }
 
+    /// Receives the progress reports, from whichever task makes them (concurrently with the
+    /// migration's own work): keep it quick.
     public typealias ProgressHandler = @Sendable (MigrationProgress) -> Void
 
     // MARK: Copy
@@ -48,6 +61,13 @@ public struct StoreMigration: Sendable {
     /// Copies the subtree (or, in a dry run, counts what would be copied).
     /// - Parameter mirror: also delete persistent keys under the prefix that the target has and the
     ///   source does not (what `--follow` does when it stops, so that the target is a mirror).
+    /// - Returns: the counts; keys the target can never hold are in ``MigrationCounts/skipped``,
+    ///   keys held by a live session's ephemeral key in ``MigrationCounts/heldByEphemeral``, and
+    ///   neither is an error.
+    /// - Throws: a `CoordinationError` from either store, its message saying which side and which
+    ///   key or phase; `CancellationError` when the task is cancelled. Either way the last
+    ///   progress report has ``MigrationProgress/stopped`` set and says what was written, and
+    ///   running the migration again finishes the copy.
     public func run(mirror: Bool = false, progress: @escaping ProgressHandler = { _ in }) async throws -> MigrationReport {
         let start = ContinuousClock.now
         let phases = PhaseTimes()
@@ -559,7 +579,7 @@ public struct StoreMigration: Sendable {
     /// (ZooKeeper, about 20,000 a second on loopback): a copied number further above where the
     /// counter stands is left behind and reported, not bridged for hours. Names that only look
     /// sequential (`login-1700000000`, a timestamp) make such gaps.
-    static let maxProbedGap: Int64 = 200_000
+    public static let maxProbedGap: Int64 = 200_000
 
     /// The number in a name that ends in a sequential suffix: its last 10 bytes are digits, after a
     /// prefix or alone (ZooKeeper's `create -s /q/` names a key `0000000042`).

@@ -27,6 +27,8 @@ public struct MigrationOptions: Sendable {
         case parallel(width: Int)
     }
 
+    /// The defaults suit the embedded store and etcd; for a ZooKeeper side, `.parallel(width: 64)`
+    /// reads several times faster.
     public init(prefix: Key = .root, dryRun: Bool = false) {
         self.prefix = prefix
         self.dryRun = dryRun
@@ -61,6 +63,7 @@ public struct MigrationCounts: Sendable, Hashable {
 
     /// A parent whose sequential counter stays behind some copied children's numbers.
     public struct CounterLeftBehind: Sendable, Hashable {
+        /// The key whose children carry the numbers.
         public var parent: Key
         /// The lowest copied number the counter stays behind.
         public var lowest: Int64
@@ -90,6 +93,7 @@ public struct MigrationCounts: Sendable, Hashable {
     public struct SkippedKey: Sendable, Hashable {
         /// The path relative to the namespace, as the source holds it (it may be no valid ``Key``).
         public var path: String
+        /// Why, as the write would have failed (the error's message).
         public var reason: String
         /// `invalidKey` or `valueTooLarge`: what a write would have failed with.
         public var code: CoordinationError.Code
@@ -133,7 +137,7 @@ public struct MigrationCounts: Sendable, Hashable {
         if list.count > limit { list.removeLast() }
     }
 
-    public init() {}
+    package init() {}
 
     /// Keys written or found identical so far.
     public var done: Int { copied + identical }
@@ -141,6 +145,7 @@ public struct MigrationCounts: Sendable, Hashable {
 
 /// A progress report: emitted during each phase and at its end.
 public struct MigrationProgress: Sendable {
+    /// What the migration is doing; the raw value names it for people.
     public enum Phase: String, Sendable {
         case readingSource = "reading source"
         case readingTarget = "reading target"
@@ -149,6 +154,7 @@ public struct MigrationProgress: Sendable {
         case following
     }
     public var phase: Phase
+    /// What has been written so far (empty while only reading).
     public var counts: MigrationCounts
     /// Keys read in a reading phase.
     public var read: Int
@@ -170,10 +176,12 @@ public struct MigrationProgress: Sendable {
     public var notMirrored: [MigrationCounts.SkippedKey] = []
 }
 
-/// The outcome of ``StoreMigration/run(progress:)``.
+/// The outcome of ``StoreMigration/run(mirror:progress:)``.
 public struct MigrationReport: Sendable {
     public var counts: MigrationCounts
+    /// From the start of the run to the end of the last phase.
     public var elapsed: Duration
+    /// Whether the run was a dry run, whose counts say what would have been written.
     public var dryRun: Bool
     /// With `mirror`: the keys deleted on the target because the source does not have them,
     /// deepest first.
@@ -195,12 +203,14 @@ public enum MigrationDifference: Sendable, Hashable, CustomStringConvertible {
     /// Persistent on the source, an ephemeral key of a live session on the target.
     case ephemeralOnTarget(Key)
 
+    /// The key that differs.
     public var key: Key {
         switch self {
         case .missingOnTarget(let key), .extraOnTarget(let key), .differentValue(let key, _, _), .ephemeralOnTarget(let key): key
         }
     }
 
+    /// One line for people, naming the key.
     public var description: String {
         switch self {
         case .missingOnTarget(let key): "missing on target: \(key)"
@@ -211,10 +221,12 @@ public enum MigrationDifference: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The outcome of ``StoreMigration/verify(limit:)``: both sides' persistent keys under the prefix,
-/// compared key by key (set of keys, and a digest of each value).
+/// The outcome of ``StoreMigration/verify(limit:mirror:progress:)``: both sides' persistent keys
+/// under the prefix, compared key by key (set of keys, and a digest of each value).
 public struct VerificationReport: Sendable {
+    /// Persistent keys under the prefix on the source.
     public var sourceKeys: Int
+    /// Persistent keys under the prefix on the target.
     public var targetKeys: Int
     /// A digest of the whole subtree on each side (keys and values, in key order): equal when the sides are.
     public var sourceDigest: String
@@ -231,6 +243,7 @@ public struct VerificationReport: Sendable {
     /// Source keys that no ``Key`` can name (another tool wrote them): never read, never copied,
     /// so the sides cannot be called identical.
     public var foreignOnSource: [String] = []
+    /// No difference, and nothing on the source that could not be read.
     public var isClean: Bool { differenceCount == 0 && foreignOnSource.isEmpty }
 }
 
