@@ -680,7 +680,7 @@ struct MigrateCommand: AsyncParsableCommand {
     /// Why some sequence counters were not moved past the copied names, and what it means.
     static func countersLeftBehindNote(_ counts: MigrationCounts) -> String {
         "\(plural(counts.countersLeftBehind, "sequence counter")) on the target left behind the numbers of some copied names "
-            + "(listed on stdout; each was moved past the others): the target moves a counter one sequential create at a time and "
+            + "(listed on stdout; lower numbers under the same parent were passed): the target moves a counter one sequential create at a time and "
             + "these are over \(StoreMigration.maxProbedGap) numbers ahead of it (or no number follows 9999999999); names such as login-1700000000 only "
             + "look sequential, but if these are, new sequential keys there will sort before them"
     }
