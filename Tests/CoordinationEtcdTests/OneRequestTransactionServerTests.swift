@@ -27,23 +27,29 @@ extension EtcdStoreTests {
         }
     }
 
-    /// A scheduler run's claim (an ephemeral key beneath the run) and the end of the run (the
-    /// claim, then the run, deleted) each take one request.
+    /// A scheduler run's claim (the job's incarnation key checked, then an ephemeral key created
+    /// beneath the run, the run set, the job's record checked: RunExecution.claim) and the end of
+    /// the run (the claim, then the run, deleted) each take one request.
     @Test func claimAndEndOfRunTakeOneRequestEach() async throws {
         try await withStore { store, _ in
-            let run = try Key("/runs/j/r1")
+            let job = try Key("/jobs/b/j")
+            let incarnation = try Key("/incarnations/b/tag-j")
+            let run = try job.child("r1")
             let claim = try run.child("claim")
+            _ = try await store.create(job, value: [0], mode: .persistent)
+            _ = try await store.create(incarnation, value: [], mode: .persistent)
             _ = try await store.create(run, value: [0], mode: .persistent)
             _ = try await store.set(run, value: [1], ifVersion: 0)
             let (outcome, requests) = await counted(store, [
-                .check(run, version: 1), .create(claim, value: [7], mode: .ephemeral), .set(run, value: [2], ifVersion: 1),
+                .check(incarnation, version: nil), .check(run, version: 1), .create(claim, value: [7], mode: .ephemeral),
+                .set(run, value: [2], ifVersion: 1), .check(job, version: 0),
             ])
             let results = try outcome.get()
             #expect(requests == 1)
-            #expect(results.first == .checked)
-            #expect(record(results[1]) == (try await store.get(claim)))
-            #expect(record(results[2]) == (try await store.get(run)))
-            #expect(record(results[1])?.isEphemeral == true && record(results[2])?.version == 2)
+            #expect(results[0] == .checked && results[1] == .checked && results[4] == .checked)
+            #expect(record(results[2]) == (try await store.get(claim)))
+            #expect(record(results[3]) == (try await store.get(run)))
+            #expect(record(results[2])?.isEphemeral == true && record(results[3])?.version == 2)
 
             let (ended, endRequests) = await counted(store, [
                 .check(run, version: 2), .delete(claim, ifVersion: nil), .delete(run, ifVersion: 2),
