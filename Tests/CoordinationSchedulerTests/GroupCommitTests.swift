@@ -170,7 +170,7 @@ extension GroupCommitTests {
 
 /// Holds the first transaction until released, so that the next ones queue up behind it; records
 /// the size of every transaction that reaches the store.
-private final class HeldFirstTransaction: ForwardingStore {
+final class HeldFirstTransaction: ForwardingStore {
     let base: any CoordinationStore
     private let state = Mutex<(sizes: [Int], gate: CheckedContinuation<Void, Never>?, released: Bool)>(([], nil, false))
     private let arrivals: AsyncStream<Void>
@@ -227,7 +227,7 @@ private final class RefusingMerged: ForwardingStore {
 }
 
 /// The group commit's waiting count, awaited by tests.
-private final class WaitingCount: Sendable {
+final class WaitingCount: Sendable {
     private let counts: AsyncStream<Int>
     private let continuation: AsyncStream<Int>.Continuation
 
