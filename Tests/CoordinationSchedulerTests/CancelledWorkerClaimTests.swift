@@ -42,6 +42,12 @@ import Testing
             for await run in delays.stream { return run }
             throw CoordinationError(.unavailable, "the log ended")
         }
+        // The other item's claim races the delayed one's log line: under load it may not have
+        // been sent yet, and a cancellation before it is sent rightly stops it too.
+        try await withDeadline("the other item's claim to be sent") {
+            for await _ in store.claims { return }
+            throw CoordinationError(.unavailable, "the claims stream ended")
+        }
 
         running.cancel()
         try await withDeadline("the cancelled worker to stop") {
@@ -80,6 +86,10 @@ private final class ClaimRecordingStore: ForwardingStore {
     let base: any CoordinationStore
     private let layout: SchedulerLayout
     private let claimed = Mutex<[Key]>([])
+    private let sent = AsyncStream.makeStream(of: Key.self, bufferingPolicy: .unbounded)
+
+    /// Each run key whose claim is sent, as it is sent.
+    var claims: AsyncStream<Key> { sent.stream }
 
     init(_ base: any CoordinationStore, layout: SchedulerLayout) {
         self.base = base
@@ -95,6 +105,7 @@ private final class ClaimRecordingStore: ForwardingStore {
             return layout.run(ofClaim: key)
         }
         claimed.withLock { $0 += runs }
+        for run in runs { sent.continuation.yield(run) }
         return try await base.transaction(operations)
     }
 }
