@@ -75,6 +75,7 @@ extension ZooKeeperStore {
     func watchDataAndChildren(reading reads: [Key], listing lists: [Key], _ trigger: WatchTrigger) async
         -> (data: ArraySlice<Reply>, children: ArraySlice<Reply>)
     {
+        await watchRoundHold.pass(reading: reads, listing: lists)
         let watcherContext = trigger.context
         let replies = await connection.callAll(reads.count + lists.count) { index, zh, context in
             if index < reads.count {

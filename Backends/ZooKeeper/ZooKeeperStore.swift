@@ -17,6 +17,8 @@ public final class ZooKeeperStore: CoordinationStore {
     let logger: Logger
     /// One ZooKeeper watch per key and scope, however many subscribe to it.
     let watchHub = WatchHub()
+    /// Test seam: holds a watch stream's round of re-reads until a test lets it go.
+    let watchRoundHold = WatchRoundHold()
     /// Ephemeral-sequential znodes this handle knows it created, so that the search after a lost
     /// create reply never claims one of them twice (see ``create(_:value:mode:)``).
     let ownSequentialNodes = Mutex(OwnNodes())
