@@ -104,6 +104,9 @@ struct ScopeWatcher {
     var childrenOf: [Key: [String: Key]] = [:]
     /// The keys (as reported) the current burst reported as new to the consumer.
     var newInBurst: Set<Key> = []
+    /// Whether the stream read or listed since it last found no signal pending: a delete pending
+    /// now may have waited through those reads, which may have found the znode created again.
+    var readWhileSignalsWaited = false
 
     /// What a batch of signals asks to re-read.
     private struct Work {
@@ -136,6 +139,7 @@ struct ScopeWatcher {
             }
             var signals = trigger.takePending()
             if signals.isEmpty {
+                readWhileSignalsWaited = false
                 guard await wakes.next() != nil else { return }
                 signals = trigger.takePending()
             }
@@ -152,7 +156,10 @@ struct ScopeWatcher {
                 // places among these. Bounded, so that a busy scope still reports.
                 for _ in 0..<8 {
                     let told = trigger.takePending()
-                    if told.isEmpty { break }
+                    if told.isEmpty {
+                        readWhileSignalsWaited = false
+                        break
+                    }
                     if told.contains(where: \.isResync) {
                         needsSnapshot = true
                         break
@@ -181,7 +188,6 @@ struct ScopeWatcher {
     /// kind in flight at once.
     private mutating func handle(_ signals: [WatchSignal], into events: inout [WatchEvent]) async throws {
         var work = Work()
-        var readMeanwhile = false
         for signal in signals {
             // Only znodes in scope carry watches; a signal from beyond (none is expected) is ignored
             // rather than read, since reading would report a key outside the scope.
@@ -198,18 +204,18 @@ struct ScopeWatcher {
             // whose re-listing finds a re-created one. Unknown, it was forgotten already (its
             // other watch fired first, or the parent was re-listed). What was signalled before it
             // is read and reported first, else a change made before the delete would reach the
-            // consumer after it (store order). Those reads may have come after the znode was
-            // created again, re-arming the watch that would tell: its parent is listed again.
+            // consumer after it (store order). Those reads, or earlier ones the signal waited
+            // through (a listing of its folder in the batch before), may have come after the
+            // znode was created again, re-arming the watch that would tell: its parent is listed again.
             case ZOO_DELETED_EVENT where node != root:
                 guard isRead else { break }
                 if !work.isEmpty {
                     try await perform(work, into: &events)
                     work = Work()
-                    readMeanwhile = true
                 }
                 guard isKnown(node) else { break }
                 forget(node, into: &events)
-                if readMeanwhile, let parent = node.parent { work.relist.insert(parent) }
+                if readWhileSignalsWaited, let parent = node.parent { work.relist.insert(parent) }
             case _ where !isRead: work.sync.insert(node)
             // A child event consumed only the children watch; the data watch still stands.
             case ZOO_CHILD_EVENT: work.relist.insert(node)
@@ -225,6 +231,7 @@ struct ScopeWatcher {
     /// Re-reads what `work` asks, reporting the differences.
     private mutating func perform(_ work: Work, into events: inout [WatchEvent]) async throws {
         var work = work
+        if !work.isEmpty { readWhileSignalsWaited = true }
         // What a delete in this burst forgot (itself or an ancestor) is gone or will be found
         // again by its parent's re-listing: reading it here would leave its children unwatched.
         work.reread = work.reread.filter(isKnown)
@@ -283,6 +290,7 @@ struct ScopeWatcher {
     private mutating func snapshot() async throws {
         known = [:]
         childrenOf = [:]
+        readWhileSignalsWaited = true
         var ignored: [WatchEvent] = []
         try await sync(root, into: &ignored)
         output.yield(.snapshot(known.values.sorted { $0.key < $1.key }))
