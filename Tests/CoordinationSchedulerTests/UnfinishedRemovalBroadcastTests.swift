@@ -34,7 +34,7 @@ import Testing
         // A job beside it, whose fire times show each of the leader's passes has been made.
         try await client.submit(JobSpec(id: "other", handler: "noop", schedule: .every(.seconds(60), start: nil)))
 
-        let writes = JobWriteCount(job: jobKey)
+        let writes = TransactionCount.recordWrites(of: jobKey)
         try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
         try await cluster.runFireTimes(of: "other", 1...3, every: 60, from: Self.start, clock: clock)
         #expect(writes.count == 1, "the leader tried to write the job \(writes.count) times; once, refused, is enough to know")

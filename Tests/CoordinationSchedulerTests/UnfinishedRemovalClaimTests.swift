@@ -42,7 +42,7 @@ import Testing
         try #require(pending.count == 3)
         try await Self.stopRemovalHalfway("halfway", client: client, layout: layout)
 
-        let attempts = ClaimAttemptCount(job: try layout.job("halfway"))
+        let attempts = TransactionCount.claims(of: try layout.job("halfway"))
         let handled = Shared(0)
         // One slot: the claims are made one after another, the job's before any of a lower priority.
         try await cluster.startWorker("w0", capacity: 1, handlers: Self.handlers(counting: handled)) { attempts.counting($0) }
@@ -74,7 +74,7 @@ import Testing
         try await StaleTakeoverClaimTests.endSession(of: lostStore, staged: staged, cluster: cluster, reader: reader)
         try await Self.stopRemovalHalfway("halfway", client: client, layout: layout)
 
-        let attempts = ClaimAttemptCount(job: try layout.job("halfway"))
+        let attempts = TransactionCount.claims(of: try layout.job("halfway"))
         let handled = Shared(0)
         try await cluster.startWorker("w0", handlers: Self.handlers(counting: handled)) { attempts.counting($0) }
         try await withDeadline("the worker's first takeover of the run") { await attempts.answered.wait() }

@@ -25,7 +25,7 @@ import Testing
         try await client.submit(JobSpec(id: "other", handler: "noop", schedule: schedule))
         let tag = try #require(try await client.job("halfway")?.state.incarnation)
         try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
-        let writes = JobWriteCount(job: try layout.job("halfway"))
+        let writes = TransactionCount.recordWrites(of: try layout.job("halfway"))
         try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
         try await cluster.runFireTimes(of: "other", 1...4, every: 60, from: Self.start, clock: clock)
         #expect(writes.count == 1, "the leader tried to write the job \(writes.count) times; once, refused, is enough to know")
@@ -52,35 +52,6 @@ extension TestCluster {
             }
             clock.advance(by: interval)
             _ = try await waitForHistory("fire time \(fireTime) of \(job)", successes(job, fireTime))
-        }
-    }
-}
-
-/// Counts the transactions that write `job`'s record, made through the stores it wraps.
-final class JobWriteCount: Sendable {
-    let job: Key
-    private let writes = Atomic<Int>(0)
-
-    init(job: Key) { self.job = job }
-
-    var count: Int { writes.load(ordering: .relaxed) }
-
-    func counting(_ base: any CoordinationStore) -> any CoordinationStore { Store(base: base, count: self) }
-
-    private final class Store: ForwardingStore {
-        let base: any CoordinationStore
-        let count: JobWriteCount
-
-        init(base: any CoordinationStore, count: JobWriteCount) {
-            self.base = base
-            self.count = count
-        }
-
-        func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
-            if operations.contains(where: { if case .set(count.job, _, _) = $0 { true } else { false } }) {
-                count.writes.add(1, ordering: .relaxed)
-            }
-            return try await base.transaction(operations)
         }
     }
 }
