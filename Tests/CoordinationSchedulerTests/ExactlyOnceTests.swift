@@ -10,8 +10,22 @@ import Testing
         let cluster = try TestCluster(backend)
         defer { Task { await cluster.shutdown() } }
         let calls = Shared<[String: Int]>([:])
+        let layout = cluster.layout
+        var sights: [MembershipSightStore] = []
         for index in 0..<4 {
-            try await cluster.startWorker("w\(index)", capacity: 4, handlers: ["noop": countingHandler(calls)])
+            let sight = Shared<MembershipSightStore?>(nil)
+            try await cluster.startWorker("w\(index)", capacity: 4, handlers: ["noop": countingHandler(calls)]) { base in
+                let store = MembershipSightStore(base, members: layout.workers, expected: 4)
+                sight.withLock { $0 = store }
+                return store
+            }
+            sights.append(try #require(sight.value))
+        }
+        // A worker claims nothing until its view shows it joined (``Worker``'s claiming loop):
+        // jobs submitted while the others were still joining could all go to one worker, and did
+        // once on etcd under load. Each worker's view is to show all four before any job comes.
+        for (index, sight) in sights.enumerated() {
+            try await withDeadline("worker w\(index) to see all four workers") { await sight.sawAll.wait() }
         }
         let client = try await cluster.client()
         let jobs = 200
