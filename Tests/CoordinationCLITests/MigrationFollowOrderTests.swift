@@ -92,18 +92,27 @@ struct MigrationFollowOrderTests {
 
     /// Starts following from `source` to `target` with the writer's first rounds (on the servers
     /// they overlap the follower's first copy; the embedded store is done before it), the other
-    /// rounds once the follower follows the source's changes; then waits until the target equals
-    /// the source, stops the follower, and checks that nothing it did landed later over that state
-    /// and that the catch-up at stop finds nothing left to do.
-    static func followChurn(_ source: any CoordinationStore, _ target: any CoordinationStore, _ label: String) async throws {
+    /// rounds once the follower follows the source's changes, with `meanwhile` beside them; then
+    /// waits until the target equals the source, stops the follower, and checks that nothing it
+    /// did landed later over that state and that the catch-up at stop finds nothing left to do.
+    /// - Parameter writer: a handle on the source's namespace to write through (`source` if `nil`).
+    /// - Returns: what the follower reported.
+    @discardableResult
+    static func followChurn(
+        _ source: any CoordinationStore, _ target: any CoordinationStore, _ label: String,
+        writer: (any CoordinationStore)? = nil, meanwhile: @escaping @Sendable () async throws -> Void = {}
+    ) async throws -> FollowReport {
+        let writer = writer ?? source
         let migration = MigrationServerTests.migration(source, target)
         let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
         let follow = Task { try await migration.follow { continuation.yield($0) } }
         defer { follow.cancel() }
-        var serial = try await churn(source, rounds: 0..<rounds / 3, after: 0)
+        var serial = try await churn(writer, rounds: 0..<rounds / 3, after: 0)
         try await FollowProgressWaits.firstCopyEnded(reports)
-        serial = try await churn(source, rounds: rounds / 3..<rounds, after: serial)
-        try await churnEnd(source, after: serial)
+        async let interruption: Void = meanwhile()
+        serial = try await churn(writer, rounds: rounds / 3..<rounds, after: serial)
+        try await interruption
+        try await churnEnd(writer, after: serial)
         let final = try await MigrationServerTests.contents(source)
         // Each report follows an applied event: an older value applied last would never match.
         try await FollowProgressWaits.followed(reports, until: "the target to equal the source (\(label))") {
@@ -120,7 +129,8 @@ struct MigrationFollowOrderTests {
             "\(label): the follower left \(catchUp.counts.copied) writes and \(catchUp.deletedKeys) deletes to the catch-up")
         let verification = try await migration.verify(mirror: true)
         #expect(verification.isClean, "\(label): \(verification.differences)")
-        print("follow \(label): \(followed.events) events applied, \(followed.counts.copied) written, \(followed.counts.deleted) deleted")
+        print("follow \(label): \(followed.events) events applied, \(followed.counts.copied) written, \(followed.counts.deleted) deleted, \(followed.resnapshots) re-snapshots")
+        return followed
     }
 
     @Test(
@@ -134,6 +144,25 @@ struct MigrationFollowOrderTests {
             let target = try await to.open()
             _ = try await source.put(Self.watched, value: Self.value(0))
             try await Self.followChurn(source, target, pair.testDescription)
+        }
+    }
+
+    /// A follower whose source session ends while the writer goes on learns the changes made
+    /// meanwhile from a fresh snapshot (ZooKeeper re-reads its whole scope after a new session):
+    /// copied, with the keys that vanished from it deleted, among the events before and after it.
+    @Test("follow leaves the target equal to the source when its ZooKeeper session expires in the middle of the changes")
+    func convergesThroughResnapshot() async throws {
+        let from = try TestHandles(.zookeeper, test: "followOrderExpiry")
+        let to = try TestHandles(.etcd, test: "followOrderExpiryTarget")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            let writer = try await from.open()
+            let target = try await to.open()
+            _ = try await writer.put(Self.watched, value: Self.value(0))
+            let followed = try await Self.followChurn(source, target, "zookeeper → etcd, source session expired", writer: writer) {
+                try await TestBackend.zookeeper.expire(source)
+            }
+            #expect(followed.resnapshots >= 1, "the follower's watch began again from a snapshot")
         }
     }
 
