@@ -1,5 +1,6 @@
 import Coordination
 import CoordinationTestSupport
+import CoordinationZooKeeper
 import Logging
 import Testing
 @testable import CoordinationMigration
@@ -92,27 +93,28 @@ struct MigrationFollowOrderTests {
 
     /// Starts following from `source` to `target` with the writer's first rounds (on the servers
     /// they overlap the follower's first copy; the embedded store is done before it), the other
-    /// rounds once the follower follows the source's changes, with `meanwhile` beside them; then
-    /// waits until the target equals the source, stops the follower, and checks that nothing it
-    /// did landed later over that state and that the catch-up at stop finds nothing left to do.
+    /// rounds and the last changes once the follower follows the source's changes, written by
+    /// `interrupting` (which may cut the follower off around them); then waits until the target
+    /// equals the source, stops the follower, and checks that nothing it did landed later over
+    /// that state and that the catch-up at stop finds nothing left to do.
     /// - Parameter writer: a handle on the source's namespace to write through (`source` if `nil`).
     /// - Returns: what the follower reported.
     @discardableResult
     static func followChurn(
         _ source: any CoordinationStore, _ target: any CoordinationStore, _ label: String,
-        writer: (any CoordinationStore)? = nil, meanwhile: @escaping @Sendable () async throws -> Void = {}
+        writer: (any CoordinationStore)? = nil,
+        interrupting: (_ writeRest: () async throws -> Void) async throws -> Void = { try await $0() }
     ) async throws -> FollowReport {
         let writer = writer ?? source
         let migration = MigrationServerTests.migration(source, target)
         let (reports, continuation) = AsyncStream.makeStream(of: MigrationProgress.self)
         let follow = Task { try await migration.follow { continuation.yield($0) } }
         defer { follow.cancel() }
-        var serial = try await churn(writer, rounds: 0..<rounds / 3, after: 0)
+        let serial = try await churn(writer, rounds: 0..<rounds / 3, after: 0)
         try await FollowProgressWaits.firstCopyEnded(reports)
-        async let interruption: Void = meanwhile()
-        serial = try await churn(writer, rounds: rounds / 3..<rounds, after: serial)
-        try await interruption
-        try await churnEnd(writer, after: serial)
+        try await interrupting {
+            try await churnEnd(writer, after: try await churn(writer, rounds: rounds / 3..<rounds, after: serial))
+        }
         let final = try await MigrationServerTests.contents(source)
         // Each report follows an applied event: an older value applied last would never match.
         try await FollowProgressWaits.followed(reports, until: "the target to equal the source (\(label))") {
@@ -147,20 +149,31 @@ struct MigrationFollowOrderTests {
         }
     }
 
-    /// A follower whose source session ends while the writer goes on learns the changes made
-    /// meanwhile from a fresh snapshot (ZooKeeper re-reads its whole scope after a new session):
-    /// copied, with the keys that vanished from it deleted, among the events before and after it.
-    @Test("follow leaves the target equal to the source when its ZooKeeper session expires in the middle of the changes")
+    /// A follower cut off from its ZooKeeper source while the writer makes its other changes
+    /// learns them from a fresh snapshot (ZooKeeper re-reads its whole scope after a reconnect):
+    /// copied, with the keys that vanished from it deleted. The last deletes (`/h/a`, `/h/p/c2`)
+    /// reach it only that way.
+    @Test("follow leaves the target equal to the source when it lost contact with the ZooKeeper source during the changes")
     func convergesThroughResnapshot() async throws {
-        let from = try TestHandles(.zookeeper, test: "followOrderExpiry")
-        let to = try TestHandles(.etcd, test: "followOrderExpiryTarget")
+        let from = try TestHandles(.zookeeper, test: "followOrderCut")
+        let to = try TestHandles(.etcd, test: "followOrderCutTarget")
         try await TestHandles.closing(from, to) {
             let source = try await from.open()
             let writer = try await from.open()
             let target = try await to.open()
+            guard let zookeeper = source as? ZooKeeperStore else {
+                Issue.record("the ZooKeeper test backend opened a \(type(of: source))")
+                return
+            }
             _ = try await writer.put(Self.watched, value: Self.value(0))
-            let followed = try await Self.followChurn(source, target, "zookeeper → etcd, source session expired", writer: writer) {
-                try await TestBackend.zookeeper.expire(source)
+            let followed = try await Self.followChurn(source, target, "zookeeper → etcd, cut off", writer: writer) { writeRest in
+                try ZooKeeperSessionDrill.cut(zookeeper)
+                defer { try? ZooKeeperSessionDrill.heal(zookeeper) }
+                // The follower's handle knows it is cut off before the writer goes on.
+                if await zookeeper.waitForSession(within: .seconds(30), where: { $0.state == .suspended }) == nil {
+                    throw CoordinationError(.timeout, "the follower's handle did not report the cut")
+                }
+                try await writeRest()
             }
             #expect(followed.resnapshots >= 1, "the follower's watch began again from a snapshot")
         }
