@@ -115,7 +115,8 @@ struct MigrationFollowOrderTests {
         try await interrupting {
             try await churnEnd(writer, after: try await churn(writer, rounds: rounds / 3..<rounds, after: serial))
         }
-        let final = try await MigrationServerTests.contents(source)
+        // Through the writer: the follower's handle may just have been cut off.
+        let final = try await MigrationServerTests.contents(writer)
         // Each report follows an applied event: an older value applied last would never match.
         try await FollowProgressWaits.followed(reports, until: "the target to equal the source (\(label))") {
             try await MigrationServerTests.contents(target) == final
@@ -155,7 +156,9 @@ struct MigrationFollowOrderTests {
     /// reach it only that way.
     @Test("follow leaves the target equal to the source when it lost contact with the ZooKeeper source during the changes")
     func convergesThroughResnapshot() async throws {
-        let from = try TestHandles(.zookeeper, test: "followOrderCut")
+        // A session that outlives the cut under load too: a call on the follower's handle right
+        // after an expiry would fail (clause 7), though the follower's watch goes on.
+        let from = try TestHandles(.zookeeper, ttl: .seconds(20), test: "followOrderCut")
         let to = try TestHandles(.etcd, test: "followOrderCutTarget")
         try await TestHandles.closing(from, to) {
             let source = try await from.open()
