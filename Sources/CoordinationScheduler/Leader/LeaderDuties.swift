@@ -75,7 +75,7 @@ struct LeaderDuties: Sendable {
             }
             guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .jobs) && view.hasSnapshot(of: .workers)
             else { continue }
-            removals.keepOnly(shownBy: view, layout: layout)
+            let removalRecheck = removals.keepOnly(shownBy: view, layout: layout, now: clock.now())
             if planner.noteMembers(Set(view.placeableWorkers.keys)) {
                 stabilityTimer?.cancel()
                 let window = configuration.stabilisation
@@ -87,6 +87,7 @@ struct LeaderDuties: Sendable {
             await publishWideBuckets(view: view, writtenOver: &wideListWrittenOver)
             let stable = planner.isStable(window: configuration.stabilisation)
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
+            if let removalRecheck { wake = min(wake ?? removalRecheck, removalRecheck) }
             await finishBroadcasts(view: &view)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
             await abandonment.pass(view: view, refused: &abandonmentRefused)
@@ -187,7 +188,7 @@ struct LeaderDuties: Sendable {
                     seenRuns: view.runNames(ofJob: id), workers: workers, stable: stable, load: load ?? [:], planner: &planner)
                 for worker in placed { load?[worker, default: 0] += 1 }
             } catch let error as CoordinationError where [.versionConflict, .nodeExists, .noNode].contains(error.code) {
-                if await removals.note(error, job: id, state: seen, store: store, layout: layout) {
+                if await removals.note(error, job: id, state: seen, store: store, layout: layout, now: clock.now()) {
                     logger.info("job left alone: its removal is unfinished (coord job rm finishes it)", metadata: ["job": "\(id)"])
                     continue
                 }
@@ -215,7 +216,7 @@ struct LeaderDuties: Sendable {
             _ = try await store.transaction(
                 fence.checks + [.set(try layout.job(spec.id), value: try JobRecord(spec: spec, state: settled).encoded(), ifVersion: version)])
         } catch let error as CoordinationError where [.versionConflict, .noNode].contains(error.code) {
-            if await removals.note(error, job: spec.id, state: seen, store: store, layout: layout) { return }
+            if await removals.note(error, job: spec.id, state: seen, store: store, layout: layout, now: clock.now()) { return }
             logger.debug("resume settled by a newer state", metadata: ["job": "\(spec.id)", "reason": "\(error.message)"])
         } catch {
             logger.warning("cannot settle a resume", metadata: ["job": "\(spec.id)", "error": "\(error)"])
@@ -356,7 +357,7 @@ struct LeaderDuties: Sendable {
             do {
                 let outcome = try await RunPlan.continueBroadcasts(
                     of: id, incarnation: state.incarnation, workers: workers, in: store, layout: layout)
-                if case .jobRemoved(let fence?) = outcome { removals.note(job: id, fence) }
+                if case .jobRemoved(let fence?) = outcome { removals.note(job: id, fence, now: clock.now()) }
             } catch {
                 logger.warning("cannot finish a broadcast", metadata: ["job": "\(id)", "error": "\(error)"])
             }
@@ -404,7 +405,7 @@ struct LeaderDuties: Sendable {
                         plan = balanced
                     } catch {
                         // The state moved on (the watch brings it), or the job is being removed.
-                        await removals.note(error, job: id, state: state, store: store, layout: layout)
+                        await removals.note(error, job: id, state: state, store: store, layout: layout, now: clock.now())
                         continue
                     }
                 }

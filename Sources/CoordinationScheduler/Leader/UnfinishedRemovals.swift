@@ -1,4 +1,5 @@
 import Coordination
+import Foundation
 import Synchronization
 
 /// The job incarnations the leader found being removed: a fenced record whose incarnation key
@@ -15,18 +16,26 @@ import Synchronization
 /// meanwhile would lose the new job to the leader's late deletions. `coord job list` and
 /// `coord job show` say such a removal is unfinished, and `coord job rm` finishes it.
 ///
+/// A job is left alone for ``ClaimQueue/removalRecheckDelay`` at a time, then written again:
+/// `coord migrate --follow` may copy a job's record before its key, which then arrives later.
+///
 /// A reference, so that it lasts as long as its ``LeaderDuties`` (one leadership) without
 /// being passed through each duty.
 final class UnfinishedRemovals: Sendable {
+    private struct Noted {
+        let fence: IncarnationFence
+        let recheckAt: Date
+    }
+
     /// By job id.
-    private let fences = Mutex<[String: IncarnationFence]>([:])
+    private let fences = Mutex<[String: Noted]>([:])
 
     /// Whether the job, in `state`, is one whose removal is under way.
     func contains(job id: String, state: JobState, layout: SchedulerLayout) -> Bool {
         // Asked for every job on every pass, and almost never noted: no fence (a key) is made
         // for a job that is not. A noted fence always has a key.
         guard let noted = fences.withLock({ $0[id] }) else { return false }
-        return (try? IncarnationFence(job: id, state: state, layout: layout)) == noted
+        return (try? IncarnationFence(job: id, state: state, layout: layout)) == noted.fence
     }
 
     /// Notes the job (as read, in `state`) as being removed when `error`, from a write that
@@ -35,28 +44,33 @@ final class UnfinishedRemovals: Sendable {
     /// `noNode` at the same index means something else. Returns whether it was noted.
     @discardableResult
     func note(
-        _ error: any Error, job id: String, state: JobState, store: any CoordinationStore, layout: SchedulerLayout
+        _ error: any Error, job id: String, state: JobState, store: any CoordinationStore, layout: SchedulerLayout, now: Date
     ) async -> Bool {
         guard let error = error as? CoordinationError, error.code == .noNode,
             let fence = try? IncarnationFence(job: id, state: state, layout: layout), fence.refused(error),
             let key = fence.key, (try? await store.exists(key)) == false
         else { return false }
-        fences.withLock { $0[id] = fence }
+        note(job: id, fence, now: now)
         return true
     }
 
-    /// Notes the job's incarnation `fence` (its key is known to be gone).
-    func note(job id: String, _ fence: IncarnationFence) {
+    /// Notes the job's incarnation `fence` (its key is known to be gone) at `now`.
+    func note(job id: String, _ fence: IncarnationFence, now: Date) {
         guard fence.key != nil else { return }
-        fences.withLock { $0[id] = fence }
+        fences.withLock { $0[id] = Noted(fence: fence, recheckAt: now.addingTimeInterval(ClaimQueue.removalRecheckDelay)) }
     }
 
-    /// Forgets the incarnations the view no longer shows (their removal went on).
-    func keepOnly(shownBy view: SchedulerView, layout: SchedulerLayout) {
-        fences.withLock { fences in
-            fences = fences.filter { id, fence in
-                view.state(of: id).flatMap { try? IncarnationFence(job: id, state: $0.state, layout: layout) } == fence
+    /// Forgets the incarnations the view no longer shows (their removal went on), and those due
+    /// a recheck at `now` (or noted more than a delay after `now`: the clock stepped back).
+    /// Returns when the next recheck is due, for the leader's wake.
+    func keepOnly(shownBy view: SchedulerView, layout: SchedulerLayout, now: Date) -> Date? {
+        let latest = now.addingTimeInterval(ClaimQueue.removalRecheckDelay)
+        return fences.withLock { fences in
+            fences = fences.filter { id, noted in
+                noted.recheckAt > now && noted.recheckAt <= latest
+                    && view.state(of: id).flatMap { try? IncarnationFence(job: id, state: $0.state, layout: layout) } == noted.fence
             }
+            return fences.values.lazy.map(\.recheckAt).min()
         }
     }
 }

@@ -49,11 +49,24 @@ struct ClaimQueue: Sendable {
     /// nearly one per job. Left out while the view shows a version no later than the attempt's
     /// claim (modRevision ≤ token); forgotten once the view has caught up.
     private var finishedUpTo: [Key: Int64] = [:]
-    /// The incarnations (their tags, by job) whose key a claim found gone: their removal is under
-    /// way or stopped halfway, and none of their runs can ever be claimed
+    /// The incarnations (by job) whose key a claim found gone: their removal is under way or
+    /// stopped halfway, and none of their runs can be claimed
     /// (``RunExecution/ClaimResult/jobBeingRemoved``). Left out while the view shows that
-    /// incarnation of the job: a key, once deleted, is never made again.
-    private var removalsUnderWay: [String: String] = [:]
+    /// incarnation of the job, for ``removalRecheckDelay`` at a time.
+    private var removalsUnderWay: [String: RemovalUnderWay] = [:]
+    /// An incarnation whose key a claim found gone, and when to try one of its runs again.
+    struct RemovalUnderWay: Sendable {
+        let tag: String
+        var recheckAt: Date
+    }
+
+    /// How long an incarnation whose key a claim found gone is left alone before one claim
+    /// checks again. A scheduler never makes a key again once deleted, but `coord migrate
+    /// --follow` may copy a job's record before its key (a ZooKeeper source reports changes
+    /// folder by folder): without a recheck, a worker that claimed in between left the job's
+    /// runs until it restarted. One refused claim per incarnation in this time costs nothing.
+    static let removalRecheckDelay: TimeInterval = 300
+
     /// Jobs to re-evaluate before the next choice; `everything` after a snapshot.
     private var dirtyJobs: Set<String> = []
     private var everything = true
@@ -108,9 +121,10 @@ struct ClaimQueue: Sendable {
 
     /// Brings the queue up to date with `view` for every job marked since the last call.
     mutating func refresh(from view: SchedulerView, worker: String, info: WorkerInfo, now: Date) {
+        recheckRemovals(dueBy: now)
         if everything {
             everything = false
-            if !removalsUnderWay.isEmpty { removalsUnderWay = removalsUnderWay.filter { Self.shows(view, $0.key, $0.value) } }
+            if !removalsUnderWay.isEmpty { removalsUnderWay = removalsUnderWay.filter { Self.shows(view, $0.key, $0.value.tag) } }
             dirtyJobs = []
             ready = []
             waiting = []
@@ -138,7 +152,7 @@ struct ClaimQueue: Sendable {
         dirtyJobs = []
         for job in jobs {
             for key in queuedByJob.removeValue(forKey: job) ?? [] { remove(key) }
-            if let tag = removalsUnderWay[job], !Self.shows(view, job, tag) { removalsUnderWay[job] = nil }
+            if let removal = removalsUnderWay[job], !Self.shows(view, job, removal.tag) { removalsUnderWay[job] = nil }
             for (entry, notBefore) in evaluate(job: job, view: view, worker: worker, info: info, now: now) { insert(entry, notBefore: notBefore) }
         }
     }
@@ -167,7 +181,10 @@ struct ClaimQueue: Sendable {
     mutating func choose(
         now: Date, limit: Int, workers: [String], me: String, skipping inFlight: Set<Key>
     ) -> ([Entry], Date?) {
-        if let lastChoice, now < lastChoice { shortenRetryWaits(now: now) }
+        if let lastChoice, now < lastChoice {
+            shortenRetryWaits(now: now)
+            shortenRemovalRechecks(now: now)
+        }
         lastChoice = now
         // Runs whose time came move to the ready order.
         var due = 0
@@ -180,7 +197,8 @@ struct ClaimQueue: Sendable {
                 if !isHeldBack(entry) { ready.insert(entry, at: readyIndex(of: entry)) }
             }
         }
-        guard limit > 0 else { return ([], waiting.first?.notBefore) }
+        let wake = [waiting.first?.notBefore, removalsUnderWay.values.lazy.map(\.recheckAt).min()].compactMap { $0 }.min()
+        guard limit > 0 else { return ([], wake) }
         let window = workers.count > 1 ? limit * workers.count * Self.windowPerWorkerAndSlot : limit
         var front: [Entry] = []
         for entry in ready where !inFlight.contains(entry.key) {
@@ -199,7 +217,7 @@ struct ClaimQueue: Sendable {
             }
             front = ranked.prefix(limit).map(\.0)
         }
-        return (front, waiting.first?.notBefore)
+        return (front, wake)
     }
 
     /// The wall clock stepped back: a retry waits its back-off from now at the most, not until
@@ -216,6 +234,21 @@ struct ClaimQueue: Sendable {
             moved = true
         }
         if moved { waiting.sort { Self.waitsLess($0, $1) } }
+    }
+
+    /// The wall clock stepped back: a recheck comes ``removalRecheckDelay`` from now at the latest.
+    private mutating func shortenRemovalRechecks(now: Date) {
+        let latest = now.addingTimeInterval(Self.removalRecheckDelay)
+        for (job, removal) in removalsUnderWay where removal.recheckAt > latest { removalsUnderWay[job]?.recheckAt = latest }
+    }
+
+    /// The incarnations left alone for ``removalRecheckDelay`` are offered again: the next claim
+    /// of one of their runs checks the key again.
+    private mutating func recheckRemovals(dueBy now: Date) {
+        for (job, removal) in removalsUnderWay where removal.recheckAt <= now {
+            removalsUnderWay[job] = nil
+            if !everything { dirtyJobs.insert(job) }
+        }
     }
 
     /// This worker finished its attempt at the run at `key`, claimed with `token`: leave the run
@@ -279,11 +312,13 @@ struct ClaimQueue: Sendable {
         if !everything { dirtyJobs.formUnion(jobs) }
     }
 
-    /// A claim of a run of `job` found the key of its incarnation `tag` gone: leaves out every run
-    /// of that incarnation from now on. Returns whether it was news: not noted already, and the
-    /// view still shows that incarnation (else the job was re-evaluated with the one it shows).
-    mutating func noteRemovalUnderWay(of job: String, incarnation tag: String, view: SchedulerView) -> Bool {
-        guard Self.shows(view, job, tag), removalsUnderWay.updateValue(tag, forKey: job) != tag else { return false }
+    /// A claim of a run of `job` at `now` found the key of its incarnation `tag` gone: leaves out
+    /// every run of that incarnation for ``removalRecheckDelay``. Returns whether it was news: not
+    /// noted already, and the view still shows that incarnation (else the job was re-evaluated
+    /// with the one it shows).
+    mutating func noteRemovalUnderWay(of job: String, incarnation tag: String, view: SchedulerView, now: Date) -> Bool {
+        guard Self.shows(view, job, tag), removalsUnderWay[job]?.tag != tag else { return false }
+        removalsUnderWay[job] = RemovalUnderWay(tag: tag, recheckAt: now.addingTimeInterval(Self.removalRecheckDelay))
         for key in queuedByJob.removeValue(forKey: job) ?? [] { remove(key) }
         return true
     }
@@ -308,7 +343,7 @@ struct ClaimQueue: Sendable {
 
     /// The job's runs this worker may claim, with their start time when not due yet.
     ///
-    /// Eligible: the job is known, not paused, not being removed (``noteRemovalUnderWay(of:incarnation:view:)``),
+    /// Eligible: the job is known, not paused, not being removed (``noteRemovalUnderWay(of:incarnation:view:now:)``),
     /// has our handler and its labels match; the run is
     /// of the job's current fire time (``currentFire(of:)``: runs of different fire times run one
     /// after another); and either pending (and assigned to us when the placement is planned), or
@@ -316,7 +351,7 @@ struct ClaimQueue: Sendable {
     private func evaluate(job: String, view: SchedulerView, worker: String, info: WorkerInfo, now: Date) -> [(Entry, Date?)] {
         // Runs all held by live claims are spoken for.
         guard !view.allRunsHeld(ofJob: job) else { return [] }
-        if let tag = removalsUnderWay[job], Self.shows(view, job, tag) { return [] }
+        if let removal = removalsUnderWay[job], Self.shows(view, job, removal.tag) { return [] }
         let runs = view.runs(ofJob: job)
         guard !runs.isEmpty, let spec = view.specs[job], info.canRun(spec),
             view.state(of: job)?.state.paused == false

@@ -379,11 +379,12 @@ public final class Worker: Service {
                             }
                         }
                     case .removalUnderWay(let job, let tag):
-                        // None of the incarnation's runs can ever be claimed: leave them all, for
+                        // None of the incarnation's runs can be claimed: leave them all, for
                         // `coord job rm` to delete, rather than try each at every snapshot (an
-                        // abandoned one, as a lost takeover, every ``takeoverRetryDelay``). A view
-                        // behind a finished removal learns it here too, until it catches up.
-                        if queue.noteRemovalUnderWay(of: job, incarnation: tag, view: view) {
+                        // abandoned one, as a lost takeover, every ``takeoverRetryDelay``), until
+                        // a recheck (``ClaimQueue/removalRecheckDelay``). A view behind a finished
+                        // removal learns it here too, until it catches up.
+                        if queue.noteRemovalUnderWay(of: job, incarnation: tag, view: view, now: clock.now()) {
                             logger.notice(
                                 "claim refused: this incarnation of the job is removed or being removed; its runs are left alone",
                                 metadata: ["job": "\(job)", "incarnation": "\(tag)"])
