@@ -203,7 +203,7 @@ let package = Package(
             name: "CoordinationCLITests",
             dependencies: [
                 "CoordinationCLI", "CoordinationMigration", "Coordination", "CoordinationMemory", "CoordinationTestSupport",
-                "CoordinationLocalServers", "CoordinationZooKeeper",
+                "CoordinationLocalServers", "CoordinationZooKeeper", "CoordinationEtcd",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
