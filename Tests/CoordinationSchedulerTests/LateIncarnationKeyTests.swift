@@ -49,15 +49,10 @@ import Testing
 
     @Test(arguments: SchedulerBackend.all)
     func theLeaderMaterialisesAJobWhoseKeyCameLate(backend: SchedulerBackend) async throws {
-        let clock = ManualWallClock(Self.start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (clock, cluster, client) = try await TestCluster.besideAnEveryMinuteJob(
+            backend, start: Self.start, JobSpec(id: "late", handler: "noop", schedule: TestCluster.everyMinute))
         defer { Task { await cluster.shutdown() } }
         let layout = cluster.layout
-        let client = try await cluster.client()
-        let schedule = JobSchedule.every(.seconds(60), start: nil)
-        try await client.submit(JobSpec(id: "late", handler: "noop", schedule: schedule))
-        // A job beside it, whose fire times show each of the leader's passes has been made.
-        try await client.submit(JobSpec(id: "other", handler: "noop", schedule: schedule))
         let (key, value) = try await Self.takeAwayKey(of: "late", client: client, layout: layout)
         let writes = TransactionCount.recordWrites(of: try layout.job("late"))
         try await cluster.startWorker("w0", handlers: ["noop": { _ in RunOutput() }], clock: clock.wallClock) {

@@ -14,15 +14,10 @@ import Testing
 
     @Test(arguments: SchedulerBackend.all)
     func theLeaderStopsWritingAJobWhoseRemovalStoppedHalfway(backend: SchedulerBackend) async throws {
-        let clock = ManualWallClock(Self.start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (clock, cluster, client) = try await TestCluster.besideAnEveryMinuteJob(
+            backend, start: Self.start, JobSpec(id: "halfway", handler: "noop", schedule: TestCluster.everyMinute))
         defer { Task { await cluster.shutdown() } }
         let layout = cluster.layout
-        let client = try await cluster.client()
-        let schedule = JobSchedule.every(.seconds(60), start: nil)
-        try await client.submit(JobSpec(id: "halfway", handler: "noop", schedule: schedule))
-        // A job beside it, whose fire times show each of the leader's passes has been made.
-        try await client.submit(JobSpec(id: "other", handler: "noop", schedule: schedule))
         let tag = try #require(try await client.job("halfway")?.state.incarnation)
         try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
         let writes = TransactionCount.recordWrites(of: try layout.job("halfway"))
@@ -40,6 +35,22 @@ import Testing
 }
 
 extension TestCluster {
+    static let everyMinute = JobSchedule.every(.seconds(60), start: nil)
+
+    /// A cluster on a manual clock at `start`, with `job` submitted and a job `other` firing
+    /// ``everyMinute`` beside it, whose fire times show each of the leader's passes has been made
+    /// (``runFireTimes(of:_:every:from:clock:)``).
+    static func besideAnEveryMinuteJob(
+        _ backend: SchedulerBackend, start: Date, _ job: JobSpec
+    ) async throws -> (ManualWallClock, TestCluster, Scheduler) {
+        let clock = ManualWallClock(start)
+        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let client = try await cluster.client()
+        try await client.submit(job)
+        try await client.submit(JobSpec(id: "other", handler: "noop", schedule: everyMinute))
+        return (clock, cluster, client)
+    }
+
     /// Runs the fire times `numbers` of `job` (an `every` job of `interval` seconds submitted at
     /// `start` on `clock`), each once the leader sleeps until it. The leader makes its passes one
     /// after another: once a fire time of `job` has run, the passes before it are over.

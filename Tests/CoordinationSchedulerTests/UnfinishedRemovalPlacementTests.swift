@@ -19,15 +19,11 @@ import Testing
 
     @Test(arguments: SchedulerBackend.all)
     func theLeaderPlacesNoRunOfAJobWhoseRemovalStoppedHalfway(backend: SchedulerBackend) async throws {
-        let clock = ManualWallClock(Self.start)
-        let cluster = try TestCluster(backend, clock: clock.wallClock)
+        let (clock, cluster, client) = try await TestCluster.besideAnEveryMinuteJob(
+            backend, start: Self.start,
+            JobSpec(id: "halfway", handler: "removing", schedule: TestCluster.everyMinute, placement: .leastLoaded))
         defer { Task { await cluster.shutdown() } }
         let layout = cluster.layout
-        let client = try await cluster.client()
-        let schedule = JobSchedule.every(.seconds(60), start: nil)
-        try await client.submit(JobSpec(id: "halfway", handler: "removing", schedule: schedule, placement: .leastLoaded))
-        // A job beside it, whose fire times show each of the leader's passes has been made.
-        try await client.submit(JobSpec(id: "other", handler: "noop", schedule: schedule))
         // Triggered with no worker up: pending, for the leader to place.
         let triggered = try await client.trigger("halfway")
         let pending = try await client.activeRuns(of: "halfway")
