@@ -31,17 +31,22 @@ struct BackendRun {
         let parts = Parts(cluster: cluster)
         do {
             let report = try await exercise(parts, folder: folder, started: started, startedAt: startedAt, generator: &generator)
+            let keep = !report.passed || configuration.keepFiles || parts.drainedLate
+            if keep { cluster.keepServerLogs(in: folder) }
             await Task { await parts.tearDown() }.value
-            if report.passed && !configuration.keepFiles && !parts.drainedLate {
-                try? FileManager.default.removeItem(at: folder)
+            if keep {
+                logger.notice("chaos: \(backend) logs (workers, servers, job script) kept in \(folder.path)")
             } else {
-                logger.notice("chaos: \(backend) logs (workers, job script) kept in \(folder.path)")
+                try? FileManager.default.removeItem(at: folder)
             }
             return report
         } catch {
             // Cancellation (SIGINT) included: the teardown runs in a task of its own, not cancelled.
+            // The servers' logs go with their data: a failure such as a member that never served
+            // again names its log, which must outlive the run.
+            cluster.keepServerLogs(in: folder)
             await Task { await parts.tearDown() }.value
-            logger.notice("chaos: \(backend) logs (workers, job script) kept in \(folder.path)")
+            logger.notice("chaos: \(backend) logs (workers, servers, job script) kept in \(folder.path)")
             throw error
         }
     }

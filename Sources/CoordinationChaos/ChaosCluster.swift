@@ -11,6 +11,9 @@ protocol ChaosCluster: Sendable {
     func start() async throws
     /// Kills every member and removes its data (also after a failure; never throws).
     func destroy() async
+    /// Each member's server log, by the name to keep it under: copied beside the workers' logs
+    /// when a run fails, before ``destroy()`` removes them with the data.
+    var serverLogs: [(name: String, path: String)] { get }
     /// SIGKILLs a member and waits until its process is gone.
     func kill(_ member: Int) async
     /// SIGTERMs a member (SIGKILL if it has not exited after a few seconds) and waits until its
@@ -29,6 +32,15 @@ protocol ChaosCluster: Sendable {
     /// Compacts the store's history at its current revision and returns that revision; `nil`
     /// when the store has no such thing (ZooKeeper).
     func compactNow() async throws -> Int64?
+}
+
+extension ChaosCluster {
+    /// Copies the members' server logs into `folder` (as `server-<name>.log`); a log missing is skipped.
+    func keepServerLogs(in folder: URL) {
+        for (name, path) in serverLogs {
+            try? FileManager.default.copyItem(atPath: path, toPath: folder.appendingPathComponent("server-\(name).log").path)
+        }
+    }
 }
 
 extension Duration {

@@ -17,6 +17,8 @@ final class EtcdMembers: ChaosCluster {
 
     var memberAddresses: [String] { cluster.endpoints }
 
+    var serverLogs: [(name: String, path: String)] { cluster.members.map { ($0.name, cluster.root + "/\($0.name).log") } }
+
     func start() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") else {
             throw ChaosFailure("/usr/bin/etcd is missing (compose/native install)")

@@ -19,6 +19,10 @@ final class ZooKeeperEnsemble: ChaosCluster {
 
     var memberAddresses: [String] { servers.map(\.host) }
 
+    var serverLogs: [(name: String, path: String)] {
+        servers.map { ("zk\($0.id)", $0.directory.appendingPathComponent("server.log").path) }
+    }
+
     func start() async throws {
         guard ZooKeeperServer.javaAvailable else {
             throw ChaosFailure("java or /usr/share/java/zookeeper.jar is missing (compose/native install)")
