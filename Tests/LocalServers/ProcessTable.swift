@@ -6,13 +6,13 @@ import Foundation
 public enum ProcessTable {
     /// The process's arguments (`argv`), empty when it is gone.
     public static func arguments(of pid: Int32) -> [String] {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
+        guard let data = wholeFile("/proc/\(pid)/cmdline") else { return [] }
         return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The process's environment as it was started, empty when it is gone (or not ours to read).
     public static func environment(of pid: Int32) -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [:] }
+        guard let data = wholeFile("/proc/\(pid)/environ") else { return [:] }
         var variables: [String: String] = [:]
         for entry in data.split(separator: 0) {
             let text = String(decoding: entry, as: UTF8.self)
@@ -59,7 +59,7 @@ public enum ProcessTable {
     public static func isStopped(_ pid: Int32) -> Bool {
         guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"), !threads.isEmpty else { return false }
         return threads.allSatisfy { thread in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/task/\(thread)/stat"),
+            guard let data = wholeFile("/proc/\(pid)/task/\(thread)/stat"),
                 let close = data.lastIndex(of: UInt8(ascii: ")")), close + 2 < data.count
             else { return false }
             return data[close + 2] == UInt8(ascii: "T") || data[close + 2] == UInt8(ascii: "t")
@@ -97,7 +97,7 @@ public enum ProcessTable {
     private static func listeningSockets(on port: Int) -> Set<String> {
         var sockets: Set<String> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let data = FileManager.default.contents(atPath: table) else { continue }
+            guard let data = wholeFile(table) else { continue }
             // "sl local_address rem_address st … inode …": the address is HEX:PORT (port in hex),
             // st 0A is LISTEN, the inode is the tenth field.
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst() {
@@ -111,9 +111,20 @@ public enum ProcessTable {
         return sockets
     }
 
+    /// The whole of a /proc file. `FileManager.contents(atPath:)` and `String(contentsOfFile:)`
+    /// make one read when a file's size reads 0, as /proc's do, and a table such as /proc/net/tcp
+    /// gives one page (some 27 sockets) per read: a server listening beyond it was taken for one
+    /// that did not listen, and a private etcd "did not become ready" on a machine with many
+    /// sockets open.
+    private static func wholeFile(_ path: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.readToEnd() ?? Data()
+    }
+
     /// The fields of /proc/PID/stat after the command name: state, ppid, pgrp, …
     private static func statFields(of pid: Int32) -> [Substring]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        guard let data = wholeFile("/proc/\(pid)/stat") else { return nil }
         let text = String(decoding: data, as: UTF8.self)
         // "pid (name) state ppid pgrp …": the name may hold spaces, so read after its closing paren.
         guard let close = text.lastIndex(of: ")") else { return nil }
