@@ -4,9 +4,10 @@ import Synchronization
 
 /// The job incarnations the leader found being removed: a fenced record whose incarnation key
 /// is gone (``Scheduler/remove(_:)`` deletes it first, and may have stopped right after). Every
-/// write of such a record is refused for ever (``IncarnationFence``), so the leader leaves the
-/// job alone, with no fire times, broadcast remainders or placement, rather than trying again at
-/// every change it sees. It learns of one from a refused write, confirmed by a read of the key.
+/// write of such a record is refused (``IncarnationFence``) while the key is missing, so the
+/// leader leaves the job alone, with no fire times, broadcast remainders or placement, rather
+/// than trying again at every change it sees. It learns of one from a refused write, confirmed
+/// by a read of the key.
 ///
 /// The leader does not finish such a removal itself: what is left to delete (the record, the
 /// runs beneath it, the history) can no longer be tied to the incarnation. Its key, the only
