@@ -39,8 +39,10 @@ import Testing
     }
 }
 
-/// Before the first transaction that sets `job`'s record at a version and creates a run beneath
-/// it (a materialisation), runs `replace`; fires `materialised` once that transaction has ended.
+/// Before the first transaction that sets `job`'s record and creates a run beneath it (a
+/// materialisation), runs `replace`; fires `materialised` once that transaction has ended. Any
+/// set of the record is taken, with a version or without: a materialisation that lost its
+/// compare-and-set is still one to interpose on.
 final class JobReplacedBeforeMaterialisationStore: ForwardingStore {
     let base: any CoordinationStore
     private let job: Key
@@ -56,7 +58,7 @@ final class JobReplacedBeforeMaterialisationStore: ForwardingStore {
     }
 
     func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
-        let setsJob = operations.contains { if case .set(job, _, .some) = $0 { true } else { false } }
+        let setsJob = operations.contains { if case .set(job, _, _) = $0 { true } else { false } }
         let createsRun = operations.contains { if case .create(let key, _, _) = $0 { key.parent == job } else { false } }
         guard setsJob && createsRun && !done.exchange(true, ordering: .relaxed) else { return try await base.transaction(operations) }
         try await replace()

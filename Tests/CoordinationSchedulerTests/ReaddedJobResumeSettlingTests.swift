@@ -41,9 +41,10 @@ import Testing
     }
 }
 
-/// Before the first transaction that sets `job`'s record at a version and creates nothing (a
-/// write of the state alone, such as a settling or a rebalance, not a fire time), runs
-/// `replace`; fires `settled` once that transaction has ended.
+/// Before the first transaction that sets `job`'s record and creates nothing (a write of the
+/// state alone, such as a settling or a rebalance, not a fire time), runs `replace`; fires
+/// `settled` once that transaction has ended. Any set of the record is taken, with a version or
+/// without: a write that lost its compare-and-set is still one to interpose on.
 final class JobReplacedBeforeASettlingStore: ForwardingStore {
     let base: any CoordinationStore
     private let job: Key
@@ -59,7 +60,7 @@ final class JobReplacedBeforeASettlingStore: ForwardingStore {
     }
 
     func transaction(_ operations: [Coordination.Operation]) async throws -> [OperationResult] {
-        let setsJob = operations.contains { if case .set(job, _, .some) = $0 { true } else { false } }
+        let setsJob = operations.contains { if case .set(job, _, _) = $0 { true } else { false } }
         let creates = operations.contains { if case .create = $0 { true } else { false } }
         guard setsJob && !creates && !done.exchange(true, ordering: .relaxed) else { return try await base.transaction(operations) }
         try await replace()
