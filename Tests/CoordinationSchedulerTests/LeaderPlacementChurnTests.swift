@@ -89,6 +89,25 @@ import Testing
         #expect(state.isStable(window: .zero))
     }
 
+    /// Every change of membership starts the window again, measured from that change: a worker
+    /// that blips (leaves and comes back) within it keeps its items. A change that left the
+    /// window where the first one put it was caught only by a test that depended on load.
+    @Test func eachMembershipChangeStartsTheWindowAgain() {
+        var state = PlacementState()
+        let start = ContinuousClock.now
+        let window = Duration.seconds(10)
+        #expect(!state.isStable(window: .zero, at: start), "no membership seen yet")
+        let joined = state.noteMembers(["a", "b"], at: start)
+        #expect(joined)
+        #expect(state.isStable(window: window, at: start + window), "settled a window after the first change")
+        let left = state.noteMembers(["a"], at: start + .seconds(12))
+        #expect(left, "b left")
+        #expect(!state.isStable(window: window, at: start + .seconds(21)), "within a window of b's leaving")
+        let same = state.noteMembers(["a"], at: start + .seconds(15))
+        #expect(!same, "the same members again")
+        #expect(state.isStable(window: window, at: start + .seconds(22)), "a window after the last change, not after the same members seen again")
+    }
+
     /// Consistent hashing moves only what a joining worker takes: as workers join one by one,
     /// every item that changes owner goes to the newcomer.
     @Test func workersJoiningOneByOneTakeItemsOnlyForThemselves() {
