@@ -56,10 +56,10 @@ struct LeaderDuties: Sendable {
         let abandonment = PausedRunAbandonment(store: store, layout: layout, clock: clock, logger: logger)
         // Abandoned runs whose claim still lived, at the version then seen (see ``PausedRunAbandonment``).
         var abandonmentRefused: [Key: Int64] = [:]
-        var wallTimer: (at: Date, task: Task<Void, Never>)?
+        var wallTimer = WakeTimer()
         var stabilityTimer: Task<Void, Never>?
         defer {
-            wallTimer?.task.cancel()
+            wallTimer.cancel()
             stabilityTimer?.cancel()
             upkeep.cancel()
         }
@@ -97,18 +97,14 @@ struct LeaderDuties: Sendable {
             // idle leader's, for work that is rarely there. Not awaited: their reads, one after
             // another, would hold up this loop (``LeaderUpkeep``).
             upkeep.startIfDue(view: view, now: now)
-            // A timer whose time has come has fired (or is about to): a wake at that same time
-            // again (more work due now) needs a timer of its own.
-            if let timer = wallTimer, timer.at <= now { wallTimer = nil }
-            if let wake, wallTimer?.at != wake {
-                wallTimer?.task.cancel()
-                let clock = clock
-                wallTimer = (wake, Task {
+            let clock = clock
+            wallTimer.keep(for: wake, now: now) { wake in
+                Task {
                     do {
                         try await clock.sleepUntil(wake)
                         signals.push(.wake)
                     } catch {}
-                })
+                }
             }
         }
         await upkeep.stop()

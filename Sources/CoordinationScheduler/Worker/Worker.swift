@@ -336,13 +336,13 @@ public final class Worker: Service {
         var draining = false
         var failure: (any Error)?
         let commits = GroupCommit(store: store)
-        var timer: (at: Date, task: Task<Void, Never>)?
+        var timer = WakeTimer()
         var graceTimer: Task<Void, Never>?
         var shareMode = ShareMode(widenAfterIdle: configuration.helpAfterIdle)
         var shareTimer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
         var drainingNotice: Task<Void, Never>?
         defer {
-            timer?.task.cancel()
+            timer.cancel()
             graceTimer?.cancel()
             shareTimer?.task.cancel()
             drainingNotice?.cancel()
@@ -396,7 +396,7 @@ public final class Worker: Service {
                     case .retry(let key, let job):
                         queue.forgetLostRace(key, job: job)
                     case .wake:
-                        timer = nil
+                        timer.fired()
                     case .shareModeDue:
                         shareTimer = nil
                     case .joined:
@@ -554,17 +554,16 @@ public final class Worker: Service {
                         }
                     }
                 }
-                if let wakeAt, timer?.at != wakeAt {
-                    timer?.task.cancel()
-                    let clock = clock
-                    timer = (wakeAt, Task { [signals] in
+                let clock = clock
+                timer.keep(for: wakeAt, now: now) { wakeAt in
+                    Task { [signals] in
                         do {
                             // A step back wakes it too: a retry's back-off is not to wait for the
                             // wall clock to read its time again (``ClaimQueue``).
                             try await clock.sleepUntilOrStepBack(wakeAt)
                             signals.push(.wake)
                         } catch {}
-                    })
+                    }
                 }
             }
             // The stream ended: this task was cancelled. Runs see the cancellation and hand back.
