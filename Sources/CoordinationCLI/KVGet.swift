@@ -91,7 +91,13 @@ struct KVRemove: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
         try await context.withStore { store in
-            try await store.delete(key, ifVersion: ifVersion, recursive: recursive)
+            do {
+                try await store.delete(key, ifVersion: ifVersion, recursive: recursive)
+            } catch var error as CoordinationError where error.code == .notEmpty && !recursive {
+                // The store's "delete recursively" names no flag: say the command that does it.
+                error.message += ": coord kv rm \(key.path) --recursive deletes it and everything beneath it"
+                throw error
+            }
         }
     }
 }
