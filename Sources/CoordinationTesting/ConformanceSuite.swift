@@ -27,7 +27,7 @@ public struct ConformanceSuite: Sendable {
     /// Every check, grouped by clause.
     public static var checks: [ConformanceCheck] {
         keyChecks + valueChecks + treeChecks + recordChecks + operationChecks + transactionChecks
-            + transactionTreeChecks + sequentialChecks + sessionChecks + cutChecks + watchChecks + errorChecks + namespaceChecks + namespaceGoneChecks + differentialChecks
+            + transactionTreeChecks + sequentialChecks + sessionChecks + cutChecks + watchChecks + errorChecks + namespaceChecks + namespaceGoneChecks + namespaceKeyWatchChecks + differentialChecks
     }
 
     /// The check called `name`, if there is one.
