@@ -5,7 +5,9 @@ import Testing
 
 /// `WatchHub` on the embedded store's watches: one underlying watch however many subscribe, a
 /// late subscriber starts from the shared view, and every subscriber sees the same events.
-@Suite struct WatchHubTests {
+/// A hub that drops an event leaves a subscriber waiting for good: the time limit, a guard and
+/// not a measure, makes that a failure instead of a run that never ends.
+@Suite(.timeLimit(.minutes(1))) struct WatchHubTests {
     @Test func subscribersShareOneWatchAndALateOneStartsFromItsView() async throws {
         let store = try await MemoryServer().connect(namespace: .root, sessionTTL: .seconds(30))
         let hub = WatchHub()
