@@ -31,8 +31,13 @@ public final class WatchHub: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Called as each pump has ended, for tests of what a late end may touch.
+    private let pumpEnded: @Sendable () -> Void
 
-    public init() {}
+    public init() { pumpEnded = {} }
+
+    /// A hub that calls `pumpEnded` as each underlying watch's pump has ended (a test seam).
+    init(pumpEnded: @escaping @Sendable () -> Void) { self.pumpEnded = pumpEnded }
 
     /// A watch of `key` in `scope`, shared with every other subscriber of the same; `source`
     /// opens the underlying, unshared watch when there is none.
@@ -60,6 +65,7 @@ public final class WatchHub: Sendable {
 
     /// Forwards the underlying watch's events to every subscriber, keeping the view up to date.
     private func pump(_ topic: Topic, generation: Int, _ source: Stream) async {
+        defer { pumpEnded() }
         do {
             for try await event in source {
                 let subscribers: [Stream.Continuation]? = state.withLock { state in
