@@ -13,7 +13,10 @@ struct EtcdStoreTests {
     let admin = EtcdAdmin(endpoints: SharedEtcd.endpoints)
 
     /// Runs `body` with a store in a fresh namespace, then deletes the namespace.
-    func withStore(ttl: Duration = .seconds(10), _ body: (EtcdStore, Key) async throws -> Void) async throws {
+    /// - Parameter ttl: 60 s unless a test is about expiry: a loaded CI machine has stalled the
+    ///   whole test process for 11 s, long enough for a 10 s lease to lapse under a test that only
+    ///   read back an ephemeral key it had just written.
+    func withStore(ttl: Duration = .seconds(60), _ body: (EtcdStore, Key) async throws -> Void) async throws {
         let namespace = SharedEtcd.uniqueNamespace()
         let store = try await SharedEtcd.open(namespace, ttl: ttl)
         do {

@@ -7,9 +7,9 @@ extension EtcdStoreTests {
     /// queueing) take turns instead of racing for the counter: about two requests each, not a
     /// round of retries per winner, and every one gets its own number.
     @Test func concurrentSequentialCreatesOfOneHandleTakeTurns() async throws {
-        // What is counted is requests, not the session's life: a 60 s lease, so that a run slowed
-        // by a loaded machine (11 s in one CI run) cannot expire the ephemeral keys it counts.
-        try await withStore(ttl: .seconds(60)) { store, _ in
+        // What is counted is requests, not the session's life: the 60 s lease ``withStore`` gives
+        // keeps a run slowed by a loaded machine from expiring the ephemeral keys it counts.
+        try await withStore { store, _ in
             let parent = try Key("/herd")
             _ = try await store.create(parent, value: [], mode: .persistent)
             let before = store.requestsSent.load(ordering: .relaxed)
