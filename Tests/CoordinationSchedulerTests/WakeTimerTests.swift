@@ -8,7 +8,7 @@ import Testing
 struct WakeTimerTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    final class Starts: @unchecked Sendable {
+    final class Starts {
         var times: [Date] = []
         var tasks: [Task<Void, Never>] = []
         func start(_ at: Date) -> Task<Void, Never> {
