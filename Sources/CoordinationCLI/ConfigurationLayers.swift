@@ -118,7 +118,8 @@ struct ConfigurationLayers {
             if try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) is [String: Any] { return nil }
             return "holds JSON but not an object; write \(example)"
         } catch {
-            return "is not valid JSON: " + JSONSyntaxProblem.describe(error, in: bytes, expected: example)
+            // Not quoted: `"password": hunter2`, its quotes forgotten, printed the password.
+            return "is not valid JSON: " + JSONSyntaxProblem.describe(error, in: bytes, expected: example, quotingText: false)
         }
     }
 

@@ -4,9 +4,14 @@ import Foundation
 /// 14.") in plain words with a line and column, so that a person can find the mistake in the file.
 enum JSONSyntaxProblem {
     /// What is wrong with `bytes` and where, given the error JSONSerialization threw for them.
-    /// - Parameter expected: what the file should hold, for an empty one.
+    /// - Parameters:
+    ///   - expected: what the file should hold, for an empty one.
+    ///   - quotingText: whether the text found where the mistake is may be quoted; `false` where it
+    ///     may be a secret (a config file's password or store URL written without quotes): the
+    ///     place is named, the text not.
     static func describe(
-        _ error: any Error, in bytes: [UInt8], expected: String = #"a JSON array of jobs, e.g. [{"id": "hello", "command": "echo hi"}]"#
+        _ error: any Error, in bytes: [UInt8], expected: String = #"a JSON array of jobs, e.g. [{"id": "hello", "command": "echo hi"}]"#,
+        quotingText: Bool = true
     ) -> String {
         let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "\(error)"
         if bytes.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
@@ -29,7 +34,7 @@ enum JSONSyntaxProblem {
         if detail.hasPrefix("Invalid value") {
             guard offset < bytes.count else { return "unexpected end at \(at)" }
             let found = String(decoding: bytes[offset...].prefix(while: { $0 >= 0x20 }).prefix(12), as: UTF8.self)
-            return "unexpected '\(found)' at \(at)" + (missesComma(before: offset, in: bytes) ? "; is a comma or colon missing before it?" : "")
+            return (quotingText ? "unexpected '\(found)'" : "unexpected text") + " at \(at)" + (missesComma(before: offset, in: bytes) ? "; is a comma or colon missing before it?" : "")
         }
         if detail.hasPrefix("Unescaped control character") {
             return "a tab or line break inside a string at \(at); write it as \\t or \\n"

@@ -187,7 +187,7 @@ struct CommandLineTests {
     @Test("a config file that is not JSON, or empty, or not an object says where and what to write, not Foundation's error", arguments: [
         ("{\"store\": ", "is not valid JSON: the JSON ends early, at line 1, column 11"),
         ("", #"is not valid JSON: the file is empty; write a JSON object, e.g. {"store": "#),
-        ("{\n  \"store\": \"memory://\"\n  \"logLevel\": \"info\"\n}", "is not valid JSON: unexpected '\"logLevel\": ' at line 3, column 3 (byte 27); is a comma or colon missing before it?"),
+        ("{\n  \"store\": \"memory://\"\n  \"logLevel\": \"info\"\n}", "is not valid JSON: unexpected text at line 3, column 3 (byte 27); is a comma or colon missing before it?"),
         ("[1, 2]", "holds JSON but not an object; write a JSON object, e.g."),
     ])
     func configFileSyntax(content: String, expected: String) async throws {
