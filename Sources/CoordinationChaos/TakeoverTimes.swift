@@ -5,12 +5,14 @@ public enum TakeoverTimes {
     public static func measure(faults: [FaultRecord], writes: [SinkWrite], cronJobs: Set<String>) -> [FaultKind: [Double]] {
         var times: [FaultKind: [Double]] = [:]
         for fault in faults where fault.kind.strikesWorker {
-            // The victim's tokens still open (begun, not ended) when the fault struck.
+            // The victim's tokens still open (begun, neither ended nor begun again by a newer
+            // token) when the fault struck: one taken over before it (whose end was then
+            // refused) waits for no takeover this fault caused.
             var open: [ResourceID: Int64] = [:]
             for write in writes where write.at <= fault.at && write.accepted && !cronJobs.contains(write.resource.job) {
                 if write.report.kind == .begin && write.report.worker == fault.target {
                     open[write.resource] = write.token
-                } else if write.report.kind == .end && open[write.resource] == write.token {
+                } else if let token = open[write.resource], write.token > token || (write.report.kind == .end && write.token == token) {
                     open[write.resource] = nil
                 }
             }
