@@ -22,13 +22,27 @@ struct StalledRunTests {
         #expect(runs.allSatisfy { $0.goneAt == nil })
     }
 
-    /// A `sleep` with exactly `variables` as its environment.
+    /// A `sleep` with exactly `variables` as its environment, returned once it runs `sleep`.
     static func sleeper(_ variables: [String: String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sleep")
         process.arguments = ["30"]
         process.environment = variables
         try process.run()
+        try waitForExec(of: process)
         return process
+    }
+
+    /// `run()` may return before the child has exec'd: until then /proc shows the test's own
+    /// environment, and a loaded machine once read that (no run's) for one of the sleepers. Its
+    /// command line changes with the exec, which /proc tells; there is no event to wait on.
+    static func waitForExec(of process: Process) throws {
+        let path = "/proc/\(process.processIdentifier)/cmdline"
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let line = try? Data(contentsOf: URL(fileURLWithPath: path)), line.starts(with: Array("/bin/sleep\u{0}".utf8)) { return }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        Issue.record("sleep \(process.processIdentifier) did not exec within 10 s")
     }
 }
