@@ -94,6 +94,8 @@ final class FaultInjector: @unchecked Sendable {
     private(set) var records: [FaultRecord] = []
     private(set) var wakes: [WorkerWake] = []
     private(set) var stalls: [WorkerStall] = []
+    /// Whether the next worker stop holding a single run cancels it (else it is left for a takeover).
+    private var cancelsLoneHeldRun = false
     private let cluster: any ChaosCluster
     private let workers: [ChaosWorker]
     private let observer: StoreObserver
@@ -105,8 +107,9 @@ final class FaultInjector: @unchecked Sendable {
 
     /// The `sink` tells which workers run a command now (a worker fault strikes one of them when
     /// the planned one is idle, so that there is a run to take over) and when it was taken over.
-    /// With `controls`, a worker stop or kill also cancels one job the worker runs (none of
-    /// `untouchable`) the moment its session ends: its run is then abandoned with a cancel
+    /// With `controls`, a worker kill also cancels one job the worker runs (none of
+    /// `untouchable`) the moment its session ends, and so does a worker stop, except on every
+    /// other stop whose worker runs only one job: its run is then abandoned with a cancel
     /// request, which a takeover must settle as cancelled, and which a claim decided on a view
     /// from before the request must not take.
     init(
@@ -162,7 +165,15 @@ final class FaultInjector: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(200))
                 let stopRevision = try await observer.revisionNow(within: fault.hold)
                 var held = sink.openRuns.filter { $0.value.worker == worker.id }
-                let cancelled = try await cancelOne(of: held.keys, whenGone: worker.id, within: fault.hold)
+                // A stopped worker mostly holds one run: cancelling it every time left no run to
+                // take over, and so no late write for fencing to refuse (a quick run counted
+                // none). A lone run is cancelled on every other such stop, taken over otherwise.
+                var cancels = held.count > 1
+                if held.count == 1 {
+                    cancels = cancelsLoneHeldRun
+                    cancelsLoneHeldRun.toggle()
+                }
+                let cancelled = cancels ? try await cancelOne(of: held.keys, whenGone: worker.id, within: fault.hold) : nil
                 if let cancelled { held = held.filter { $0.key.job != cancelled } }
                 try await Task.sleep(until: stoppedAt + fault.hold)
                 // Past the TTL, and until every run it held was taken over (bounded): it then
