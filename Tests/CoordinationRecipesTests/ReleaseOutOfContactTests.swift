@@ -55,16 +55,23 @@ final class CutOffStore: ForwardingStore {
         }) { stream.yield(back) }
     }
 
-    var session: SessionEvent {
+    var session: SessionEvent { session(cut: state.withLock { $0.cut }) }
+
+    private func session(cut: Bool) -> SessionEvent {
         let now = base.session
-        guard state.withLock({ $0.cut }) else { return now }
+        guard cut else { return now }
         return SessionEvent(state: .suspended, sessionID: now.sessionID, ttl: now.ttl, lastContact: .now - .seconds(3600))
     }
 
     func sessionEvents() -> AsyncStream<SessionEvent> {
         let (stream, continuation) = AsyncStream<SessionEvent>.makeStream()
-        continuation.yield(session)
-        state.withLock { $0.streams.append(continuation) }
+        // The first event and the registration in one step, as `Broadcast` does: a `reconnect()`
+        // between them left a stream that said suspended and nothing more (a CI run's release
+        // then waited for contact that had come back).
+        state.withLock { state in
+            continuation.yield(session(cut: state.cut))
+            state.streams.append(continuation)
+        }
         return stream
     }
 
