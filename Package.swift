@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationChaosTests",
-            dependencies: ["CoordinationChaos", "CoordinationScheduler"]
+            dependencies: ["CoordinationChaos", "CoordinationScheduler", "CoordinationMemory"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -120,13 +120,16 @@ final class StoreObserver: Sendable {
         return decoder
     }()
 
-    private func noteHistory(_ record: Record) {
+    /// Keeps `record` if it holds a history entry (internal for the tests: a record as a watch or
+    /// a read delivers it).
+    func noteHistory(_ record: Record) {
         guard !record.value.isEmpty, let entry = try? Self.decoder.decode(HistoryEntry.self, from: Data(record.value)) else { return }
         let sighting = HistorySighting(key: record.key.path, entry: entry, createRevision: record.createRevision)
         seen.withLock { $0.history["\(sighting.key)@\(sighting.createRevision)"] = sighting }
     }
 
-    private func noteRun(_ record: Record) {
+    /// Keeps `record` if it is a run record's version (internal for the tests, as above).
+    func noteRun(_ record: Record) {
         guard layout.isRun(record.key), !record.value.isEmpty, let run = try? Self.decoder.decode(RunRecord.self, from: Data(record.value)) else { return }
         let sighting = RunSighting(key: record.key.path, record: run, modRevision: record.modRevision, version: record.version)
         _ = seen.withLock { $0.runs.insert(sighting) }
