@@ -3,6 +3,11 @@ import Synchronization
 
 /// Runs work until it ends or the process receives SIGINT or SIGTERM, in which case the work is
 /// cancelled and the call returns normally: an interrupted watch is a clean end, not a failure.
+///
+/// Once a signal has ended the work, coord only closes its store and exits, so a later SIGTERM is
+/// ignored, as `coord run` and `coord worker` ignore one while they stop: a supervisor that sends
+/// it again, or `timeout`, which signals coord and then its group, must not turn the clean end
+/// into death by SIGTERM. A later SIGINT (Ctrl-C again) still ends coord at once.
 enum Interruption {
     /// Returns `true` when a signal ended the work.
     @discardableResult
@@ -24,7 +29,7 @@ enum Interruption {
             signals.stop()
             throw error
         }
-        signals.stop()
+        signals.stop(ignoringAfterASignal: [SIGTERM])
         // Read after the listener stopped: a signal caught just as the work ended still counts.
         return signals.hasReceived
     }
@@ -131,9 +136,11 @@ final class SignalListener: Sendable {
         return number == 0 ? nil : number
     }
 
-    /// Restores the signals' default actions and ends the reading thread.
-    func stop() {
-        for number in numbers { signal(number, SIG_DFL) }
+    /// Restores the signals' default actions and ends the reading thread. Those in `ignored` are
+    /// ignored from then on instead, if a signal has arrived: coord is then on its way out.
+    func stop(ignoringAfterASignal ignored: [Int32] = []) {
+        let signalled = hasReceived
+        for number in numbers { signal(number, signalled && ignored.contains(number) ? SIG_IGN : SIG_DFL) }
         let writeEnd = signalPipeWriteEnd.exchange(-1, ordering: .sequentiallyConsistent)
         if writeEnd >= 0 { close(writeEnd) }
     }

@@ -55,14 +55,17 @@ struct CoordProcess {
     }
 
     /// Runs `coord arguments`, feeding `input` on stdin, and waits for it to exit.
-    /// With `interruptAfterFirstLine`, sends SIGINT once the first stdout line has arrived.
+    /// With `interruptAfterFirstLine`, sends SIGINT once the first stdout line has arrived; with
+    /// `signalAfterFirstLine`, that signal instead, and with `repeatingSignal`, again about every
+    /// millisecond until coord exits, as a supervisor that insists (or `timeout`, which signals
+    /// coord and then its group) sends it again while coord stops.
     /// With `stdinPath`, stdin is that path opened for reading instead (a directory gives a stdin that cannot be read).
     /// A coord still running after `timeout` is killed, and its stderr says so (its status is then 9).
     /// With `program`, that runs instead, with `arguments` (a shell that starts coord with bytes
     /// that `Process` cannot pass, such as arguments that are not UTF-8).
     func run(
         _ arguments: [String], input: [UInt8] = [], stdinPath: String? = nil, interruptAfterFirstLine: Bool = false,
-        timeout: Duration = .seconds(60), program: URL? = nil
+        signalAfterFirstLine: Int32? = nil, repeatingSignal: Bool = false, timeout: Duration = .seconds(60), program: URL? = nil
     ) async throws -> Result {
         let process = Process()
         process.executableURL = program ?? Self.binary
@@ -103,14 +106,24 @@ struct CoordProcess {
         async let errorBytes = Self.onThread { stderr.fileHandleForReading.readDataToEndOfFile() }
         async let outputBytes = Self.onThread { () -> Data in
             let handle = stdout.fileHandleForReading
-            guard interruptAfterFirstLine else { return handle.readDataToEndOfFile() }
+            let signal = signalAfterFirstLine ?? (interruptAfterFirstLine ? SIGINT : nil)
+            guard let signal else { return handle.readDataToEndOfFile() }
             var data = Data()
             while !data.contains(UInt8(ascii: "\n")) {
                 let chunk = handle.availableData
                 if chunk.isEmpty { break }
                 data.append(chunk)
             }
-            if process.isRunning { process.interrupt() }
+            if process.isRunning { kill(process.processIdentifier, signal) }
+            if repeatingSignal {
+                // On a thread of its own, so that this one goes on reading what coord prints.
+                Thread {
+                    while process.isRunning {
+                        kill(process.processIdentifier, signal)
+                        usleep(1_000)
+                    }
+                }.start()
+            }
             data.append(handle.readDataToEndOfFile())
             return data
         }
