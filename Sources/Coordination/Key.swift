@@ -47,6 +47,8 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
         let segments = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         for (index, segmentBytes) in segments.enumerated() {
             let segment = String(decoding: segmentBytes, as: UTF8.self)
+            // Within a path an empty segment is two slashes in a row: say so, as the path shows it.
+            if segment.isEmpty { return "empty segment ('//'): segments must be non-empty" }
             if let problem = segmentProblem(segment) { return problem }
             if index == 0 && segment == "zookeeper" {
                 return "'/zookeeper' is reserved on every backend"
@@ -88,9 +90,10 @@ public struct Key: Sendable, Hashable, Comparable, CustomStringConvertible, Coda
         segment.elementsEqual(reservedTop)
     }
 
-    /// Returns why `segment` cannot be one segment of a key, or `nil` when it can.
+    /// Returns why `segment` cannot be one segment of a key, or `nil` when it can. Its words are
+    /// about the segment alone (a job's, worker's or child's name as typed), with no slash in them.
     public static func segmentProblem(_ segment: String) -> String? {
-        if segment.isEmpty { return "empty segment ('//'): segments must be non-empty" }
+        if segment.isEmpty { return "empty segment: it has no characters" }
         if segment == "." || segment == ".." { return "segment '\(segment)' is not allowed" }
         if segment.utf8.contains(UInt8(ascii: "/")) { return "a segment must not contain '/'" }
         // Most segments are printable ASCII, valid as they are: no need to decode scalars.
