@@ -159,17 +159,23 @@ extension CoordinationStore {
         watch(key, scope: .key)
     }
 
-    /// Creates `key` or, if it exists, overwrites its value (what `coord kv put` does).
+    /// Creates `key` or, if it exists, overwrites its value (what `coord kv put` does). Credentials
+    /// that may write the key but not create beside it (a ZooKeeper ACL) overwrite it too.
     /// - Returns: the record after the write.
     public func put(_ key: Key, value: [UInt8]) async throws -> Record {
         try CoordinationLimits.validate(value: value, for: key)
         while true {
             do {
                 return try await create(key, value: value, mode: .persistent)
-            } catch let error as CoordinationError where error.code == .nodeExists {
+            } catch let error as CoordinationError where error.code == .nodeExists || error.code == .permissionDenied {
+                // ZooKeeper checks the parent's ACL (may these credentials create?) before it
+                // looks for the key, so a key that exists and that they may write is refused as a
+                // create. Only the set tells; when it cannot either, the create's refusal stands.
                 do {
                     return try await set(key, value: value, ifVersion: nil)
-                } catch let error as CoordinationError where error.code == .noNode {
+                } catch let setError as CoordinationError where error.code == .permissionDenied && [.noNode, .permissionDenied].contains(setError.code) {
+                    throw error
+                } catch let setError as CoordinationError where setError.code == .noNode {
                     continue  // deleted between the two calls: try creating again
                 }
             }
