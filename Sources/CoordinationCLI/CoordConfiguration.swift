@@ -280,6 +280,7 @@ public struct CoordConfiguration: Sendable {
                 unapplied[refinement] = "no user name"
             } else {
                 passwordToApply = try password.value.get()
+                try Self.refuseEmptyZooKeeperPassword(passwordToApply ?? "", from: password, for: url)
             }
         }
         if let given = refined.user, user == given.value, given.value != url.user, passwordToApply == nil && urlPassword == nil {
@@ -358,7 +359,9 @@ public struct CoordConfiguration: Sendable {
             if urls[index].scheme != "memory" {
                 if urls[index].user == nil, let user = refined.user { urls[index].user = user.value }
                 if urls[index].user != nil && urls[index].password == nil, let password = refined.password {
-                    urls[index].password = try password.value.get()
+                    let value = try password.value.get()
+                    try Self.refuseEmptyZooKeeperPassword(value, from: password, for: urls[index])
+                    urls[index].password = value
                 }
             }
         }
@@ -380,6 +383,19 @@ public struct CoordConfiguration: Sendable {
             }
         }
         return (urls, notes)
+    }
+
+    /// ZooKeeper refuses an empty password; given by a setting (an empty password file, `"password": ""`),
+    /// the refusal names that setting: the store's own refusal named the URL the setting went
+    /// into and told to give the password setting that had been given.
+    private static func refuseEmptyZooKeeperPassword(
+        _ value: String, from password: Password, for url: StoreURL
+    ) throws(CoordinationError) {
+        guard url.scheme == "zookeeper", value.isEmpty else { return }
+        let fix = password.refinement == .passwordFile ? "write the password in the file" : "give the password itself there"
+        throw problem(
+            password.setting, password.name,
+            "is empty, and ZooKeeper refuses an empty password (the keys a digest user creates are open to that user only): \(fix)")
     }
 
     private static func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {

@@ -78,7 +78,9 @@ struct ConfigCredentialsTests {
     }
 
     /// `zookeeper://bob:@host`, an empty password file, and `--username bob` in place of the URL's
-    /// `alice:pw` (which then logged in as bob with alice's password) were all taken.
+    /// `alice:pw` (which then logged in as bob with alice's password) were all taken. An empty
+    /// password file was then refused as the store URL's ("names user 'bob' but an empty password;
+    /// put it in the store URL … or give the password setting"), naming the wrong thing to fix.
     @Test("a user name and a password go together: an empty one, or the URL's password for another user, is refused")
     func userAndPasswordGoTogether() async throws {
         let coord = try CoordProcess()
@@ -86,7 +88,24 @@ struct ConfigCredentialsTests {
         let empty = try coord.write("\n", to: "empty")
         let emptyFile = try await coord.run(["--store", "zookeeper://127.0.0.1:1/ns", "--username", "bob", "--password-file", empty, "kv", "ls", "/"])
         #expect(emptyFile.status == 7, "\(emptyFile.stderr)")
-        #expect(emptyFile.stderr.contains("names user 'bob' but an empty password"), "\(emptyFile.stderr)")
+        #expect(emptyFile.stderrLines == [
+            "coord: password file \(empty) from --password-file is empty, and ZooKeeper refuses an empty password "
+                + "(the keys a digest user creates are open to that user only): write the password in the file",
+        ])
+        // An empty password from a config file, and coord migrate's URL user with an empty password file, name their setting too.
+        let config = try coord.write(#"{"username": "bob", "password": ""}"#, to: "empty-password.json")
+        let emptyInFile = try await coord.run(["--config", config, "--store", "zookeeper://127.0.0.1:1/ns", "kv", "ls", "/"])
+        #expect(emptyInFile.status == 7, "\(emptyInFile.stderr)")
+        #expect(emptyInFile.stderrLines == [
+            "coord: the password from key 'password' of config file \(config) is empty, and ZooKeeper refuses an empty password "
+                + "(the keys a digest user creates are open to that user only): give the password itself there",
+        ])
+        let migrate = try await coord.run([
+            "--password-file", empty, "migrate", "--from", "zookeeper://bob@127.0.0.1:1/ns", "--to", "memory://", "--dry-run",
+        ])
+        #expect(migrate.status == 7, "\(migrate.stderr)")
+        #expect(migrate.stderrLines.last?.hasPrefix("coord: password file \(empty) from --password-file is empty, and ZooKeeper refuses") == true,
+            "\(migrate.stderr)")
         let otherUser = try await coord.run(["--store", "zookeeper://alice:pw-10@127.0.0.1:1/ns", "--username", "bob", "kv", "ls", "/"])
         #expect(otherUser.status == 7, "\(otherUser.stderr)")
         #expect(otherUser.stderrLines == [
