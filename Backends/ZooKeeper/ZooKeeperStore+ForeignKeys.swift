@@ -28,7 +28,9 @@ extension ZooKeeperStore: ForeignKeyListing {
                     switch reply.rc {
                     case ZOK.rawValue: break
                     case ZNONODE.rawValue: continue  // deleted meanwhile, or `key` is absent
-                    default: throw failRead(reply.rc, znode(key), "list the foreign keys under")
+                    // Named by the znode refused (a key of its own, else the listing's start), in words
+                    // a user knows: "the foreign keys" of a refused listing read as another problem.
+                    default: throw failRead(reply.rc, parent.map(znode) ?? znode(key), "list the children of")
                     }
                     for (name, childPath) in Self.childPaths(of: path, reply.names ?? []) {
                         let child = parent.flatMap { Self.namedChild(of: $0, name) }
