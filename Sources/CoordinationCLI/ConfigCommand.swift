@@ -18,8 +18,8 @@ struct ConfigCheck: AsyncParsableCommand {
         discussion: """
             Settings come from flags, else the environment, else the config file, else the \
             defaults; each line names which. Passwords in store URLs print as ***; a store URL \
-            that does not parse prints as invalid, its problem in its row, and the check stops \
-            there (7). Then the \
+            that does not parse, or that its backend refuses (an unknown option, a missing TLS \
+            file), prints as invalid, its problem in its row, and the check stops there (7). Then the \
             store is opened and its root namespace listed: the last line says what was reached \
             (backend, session, TTL, and whether the namespace exists: the check does not make \
             it), or the command fails with the usual one-line message and \
@@ -64,8 +64,18 @@ struct ConfigCheck: AsyncParsableCommand {
         let context = try CommandContext.make(configuration, logger: logger, checksStoreURL: false)
         let storeSource = configuration.refinements.keys.allSatisfy { context.unapplied[$0] != nil }
             ? "\(configuration.store.source)" : "\(configuration.store.source), with what follows applied"
+        // A URL that parses but that its backend refuses (an unknown option, a bare sessionTimeout
+        // of 1000 or more, a TLS file that cannot be read) is refused in its row too: the row showed
+        // it as if it were fine.
+        do {
+            try CommandContext.registry.check(context.storeURL)
+        } catch {
+            let problem = CoordCommandLine.oneLine(error.message)
+            Self.writeRows(Self.rows(configuration, store: ("invalid", "\(storeSource); refused: \(problem)"), unapplied: context.unapplied))
+            try context.checkStoreURL()  // the same refusal, naming the setting that gave the URL's part
+            throw error
+        }
         let width = Self.writeRows(Self.rows(configuration, store: (context.storeURL.description, storeSource), unapplied: context.unapplied))
-        try context.checkStoreURL()
         // Opening a store under a namespace creates it: a check leaves the store as it was, and
         // a namespace that is not there is worth saying (a typo, most likely).
         let namespace = try await NamespaceRestorer.before(opening: context.storeURL, role: nil, logger: context.logger)

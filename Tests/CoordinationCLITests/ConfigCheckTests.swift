@@ -226,6 +226,32 @@ struct ConfigCheckTests {
         #expect(!result.stdoutText.contains("hunter") && !result.stderr.contains("hunter"), "the password never shows")
     }
 
+    /// A URL that parses but that its backend refuses (`?sessionTimeout=5000`, a TLS file that a
+    /// setting names and that is missing) printed in the store's row as if it were fine, the
+    /// refusal only after the table.
+    @Test("a store URL its backend refuses is invalid in the store's row too, the setting to fix named on stderr")
+    func storeURLRefusedByItsBackend() async throws {
+        let coord = try CoordProcess(environment: ["COORD_TLS_CA": "/nonexistent/ca.pem"])
+        defer { coord.removeDirectory() }
+        let cases: [(store: String, row: String, stderr: String)] = [
+            ("zookeeper://127.0.0.1:1/ns?sessionTimeout=5000",
+             "(--store; refused: store URL option sessionTimeout=5000 is a bare number", "(from --store)"),
+            ("etcds://127.0.0.1:1/ns",
+             "(--store, with what follows applied; refused: store URL option cacert=/nonexistent/ca.pem: no such file)",
+             "(from environment variable COORD_TLS_CA)"),
+        ]
+        for (store, row, stderr) in cases {
+            let result = try await coord.run(["--store", store, "config", "check"])
+            #expect(result.status == 7, "\(store): \(result.stderr)")
+            // On zookeeper:// a note that COORD_TLS_CA is left out comes first.
+            #expect(result.stderrLines.last?.hasSuffix(stderr) == true, "\(store): \(result.stderr)")
+            let lines = result.stdoutText.split(separator: "\n").map(String.init)
+            let storeRow = lines.first { $0.hasPrefix("store ") } ?? ""
+            #expect(storeRow.contains(" invalid ") && storeRow.contains(row), "\(store): \(lines)")
+            #expect(!lines.contains { $0.hasPrefix("connection") }, "nothing was connected to: \(lines)")
+        }
+    }
+
     /// `--session-ttl -5s` read -5s as an option: a hint to write --session-ttl=-5s, which only
     /// led to a second refusal that named no range.
     @Test("a negative session TTL, after a space or not, from a flag or the environment, is refused at once naming the range, on every backend")
