@@ -120,7 +120,14 @@ struct MigrateCommand: AsyncParsableCommand {
         logger.debug("stores resolved", metadata: [
             "from": "\(source)", "to": "\(target)", "config.file": "\(configuration.file ?? "none")",
         ])
-        let prefix = try Key(prefix)
+        let prefix: Key
+        do {
+            prefix = try Key(self.prefix)
+        } catch var error {
+            // Named by the option: "invalid key 'config'" alone left the user to guess which.
+            error.message = "--prefix: " + error.message
+            throw error
+        }
         if Self.overlaps(source, target, prefix: prefix) {
             throw CoordinationError(
                 .invalidConfiguration,
