@@ -49,11 +49,19 @@ struct CommandContext {
     /// What opening the store would refuse before connecting (an unknown scheme, option or
     /// password setting), refused now, saying where the URL came from.
     func checkStoreURL() throws {
+        if let refusal = storeURLRefusal() { throw refusal.error }
+    }
+
+    /// Why opening the store would refuse its URL before connecting: the backend's own words,
+    /// and the error that adds where the URL's faulty part came from; `nil` when it is accepted.
+    func storeURLRefusal() -> (problem: String, error: CoordinationError)? {
         do {
             try Self.registry.check(storeURL)
+            return nil
         } catch var error {
-            error.message += " (from \(source(ofProblem: error.message)))"
-            throw error
+            let problem = error.message
+            error.message += " (from \(source(ofProblem: problem)))"
+            return (problem, error)
         }
     }
 

@@ -67,13 +67,10 @@ struct ConfigCheck: AsyncParsableCommand {
         // A URL that parses but that its backend refuses (an unknown option, a bare sessionTimeout
         // of 1000 or more, a TLS file that cannot be read) is refused in its row too: the row showed
         // it as if it were fine.
-        do {
-            try CommandContext.registry.check(context.storeURL)
-        } catch {
-            let problem = CoordCommandLine.oneLine(error.message)
+        if let refusal = context.storeURLRefusal() {
+            let problem = CoordCommandLine.oneLine(refusal.problem)
             Self.writeRows(Self.rows(configuration, store: ("invalid", "\(storeSource); refused: \(problem)"), unapplied: context.unapplied))
-            try context.checkStoreURL()  // the same refusal, naming the setting that gave the URL's part
-            throw error
+            throw refusal.error  // on stderr, naming the setting that gave the URL's faulty part
         }
         let width = Self.writeRows(Self.rows(configuration, store: (context.storeURL.description, storeSource), unapplied: context.unapplied))
         // Opening a store under a namespace creates it: a check leaves the store as it was, and
