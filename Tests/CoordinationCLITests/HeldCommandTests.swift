@@ -254,11 +254,15 @@ import Testing
 
     /// Until what it detaches (reparented to coord, which is a subreaper, and with coord gone to
     /// init) was found by the mark in its environment, a double fork outlived the watchdog.
-    @Test("a coord lock killed with SIGKILL takes its command with it, and what the command detached (a double fork, a setsid)")
-    func killedHolderTakesItsCommand() async throws {
+    /// `members --join` has a watchdog of its own kind (it only catches a killed or frozen coord:
+    /// a member joins again after an expiry), which no test had killed coord under.
+    @Test(
+        "a coord lock, elect or members --join killed with SIGKILL takes its command with it, and what the command detached (a double fork, a setsid)",
+        arguments: [["lock", "work"], ["elect", "work"], ["members", "work", "--join", "m1"]])
+    func killedHolderTakesItsCommand(subcommand: [String]) async throws {
         let holder = try await LineProcess(
             CoordProcess.binary.path,
-            ["--session-ttl", "2s", "lock", "work", "--", "sh", "-c",
+            ["--session-ttl", "2s"] + subcommand + ["--", "sh", "-c",
              "(sleep 3601 & echo detached $!); (setsid sleep 3602 & echo setsid $!); echo holding $$; exec sleep 3600"])
         defer { holder.stop() }
         var pids: [Int32] = []
