@@ -274,18 +274,27 @@ import Testing
         #expect(gone, "still running: \(pids.filter { ProcessTable.entry(of: $0)?.runs == true })")
     }
 
-    @Test("a coord lock frozen past its watchdog's window finds its command killed when it wakes, and exits 11 saying the lock was lost")
+    /// The kill's timing too: within half a session TTL of the freeze (README), so before the
+    /// session can expire and the next holder start. The test waited 20 s for it, so a window of
+    /// a whole TTL or more passed.
+    @Test("a coord lock frozen past its watchdog's window finds its command killed within half a TTL, and when it wakes exits 11 saying the lock was lost")
     func frozenHolderIsToldOfTheKill() async throws {
+        let ttl = Duration.seconds(4)
         // stderr into the lines, through a shell that execs coord: the signals reach coord itself.
         let holder = try await LineProcess(
             "/bin/sh",
-            ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", "memory://", "--session-ttl", "2s", "lock", "frozen", "--",
+            ["-c", "exec \"$0\" \"$@\" 2>&1", CoordProcess.binary.path, "--store", "memory://", "--session-ttl", "4s", "lock", "frozen", "--",
              "sh", "-c", "echo holding $$; exec sleep 3600"])
         defer { holder.stop() }
         let command = try #require(Int32(try await holder.nextLine(within: .seconds(20)).dropFirst("holding ".count)))
         defer { Foundation.kill(command, SIGKILL) }  // had the watchdog missed it, it would hold the lines' pipe open
+        let frozen = ContinuousClock.now
         holder.kill(SIGSTOP)
         #expect(try await Self.untilNoneRuns([command]), "the frozen holder's command was killed")
+        // Half a TTL from the last beat, which came before the freeze; a quarter TTL for a loaded
+        // machine's lag and the table's 50 ms reads (measured by hand: 1.96 to 2.02 s).
+        let killedAfter = frozen.duration(to: .now)
+        #expect(killedAfter < ttl * 3 / 4, "killed \(killedAfter) after the freeze, with a \(ttl) TTL")
         holder.kill(SIGCONT)
         let status = try await holder.exitStatus(within: .seconds(30))
         // 11 whichever coord learns first on waking: its session's end, or its command's.
