@@ -138,7 +138,7 @@ final class ZooKeeperConnection: Sendable {
         let context = Unmanaged.passRetained(HandleContext(connection: self, generation: generation))
         let timeout = Int32(clamping: settings.sessionTimeout.components.seconds * 1000
             + settings.sessionTimeout.components.attoseconds / 1_000_000_000_000_000)
-        guard let handle = zookeeper_init(settings.connectString, sessionWatcher, timeout, nil, context.toOpaque(), 0) else {
+        guard let handle = zookeeper_init(ClientConnectString.from(settings.connectString), sessionWatcher, timeout, nil, context.toOpaque(), 0) else {
             context.release()
             return nil
         }

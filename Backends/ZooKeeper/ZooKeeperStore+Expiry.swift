@@ -38,7 +38,7 @@ extension ZooKeeperStore {
                 var session = client
                 // Retained until the handle is closed: the C client calls back with it until then.
                 let context = Unmanaged.passRetained(takeover)
-                let handle = zookeeper_init(hosts, takeoverWatcher, milliseconds, &session, context.toOpaque(), 0)
+                let handle = zookeeper_init(ClientConnectString.from(hosts), takeoverWatcher, milliseconds, &session, context.toOpaque(), 0)
                 takeover.adopt(handle, context: context)
             }
         }

@@ -33,7 +33,7 @@ package final class ZooKeeperSyncLoop: SyncOperationLoop, @unchecked Sendable {
         try await OwnThread.run { () throws(CoordinationError) -> ZooKeeperSyncLoop in
             coordination_zoo_silence_log()
             let timeout = Int32(clamping: configuration.sessionTimeout.components.seconds * 1000)
-            guard let zh = zookeeper_init(configuration.connectString, nil, timeout, nil, nil, 0) else {
+            guard let zh = zookeeper_init(ClientConnectString.from(configuration.connectString), nil, timeout, nil, nil, 0) else {
                 throw CoordinationError(.invalidConfiguration, "the ZooKeeper client refused '\(configuration.connectString)'")
             }
             ZooKeeperConnection.limitHostResolution(zh)  // as the store does, so both pay the same

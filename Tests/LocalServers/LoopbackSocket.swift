@@ -17,8 +17,28 @@ public enum LoopbackSocket {
         return client
     }
 
-    /// A listening socket on a free loopback port, and that port.
-    public static func listen(backlog: Int32 = 16) throws -> (descriptor: Int32, port: Int) {
+    /// A listening socket on a free loopback port (of `[::1]` when `ipv6`), and that port.
+    public static func listen(backlog: Int32 = 16, ipv6: Bool = false) throws -> (descriptor: Int32, port: Int) {
+        guard ipv6 else { return try listenIPv4(backlog: backlog) }
+        let fd = socket(AF_INET6, streamType, 0)
+        guard fd >= 0 else { throw LoopbackSocketError("socket(AF_INET6) failed: errno \(errno)") }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && Glibc.listen(fd, backlog) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard listening else {
+            close(fd)
+            throw LoopbackSocketError("cannot listen on an IPv6 loopback port: errno \(errno)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin6_port)))
+    }
+
+    private static func listenIPv4(backlog: Int32) throws -> (descriptor: Int32, port: Int) {
         let fd = socket(AF_INET, streamType, 0)
         guard fd >= 0 else { throw LoopbackSocketError("socket() failed: errno \(errno)") }
         var address = Self.address(port: 0)

@@ -11,7 +11,7 @@ import Synchronization
 /// Every relayed connection is two threads of the relay's own (one per direction, blocking I/O);
 /// the listener is one more. The relay stops by itself once `isFinished` says so.
 public final class TCPRelay: Sendable {
-    /// `127.0.0.1:PORT`, for the client's connect string.
+    /// `127.0.0.1:PORT` (`[::1]:PORT` when listening on IPv6), for the client's connect string.
     public let address: String
     public let upstreams: [String]
 
@@ -31,13 +31,15 @@ public final class TCPRelay: Sendable {
     private let isFinished: @Sendable () -> Bool
 
     /// Starts listening on a free loopback port.
-    /// - Parameter isFinished: asked twice a second; once it returns `true` the relay stops.
-    public init(upstreams: [String], isFinished: @escaping @Sendable () -> Bool) throws {
+    /// - Parameters:
+    ///   - listenOnIPv6: listen on `[::1]` instead of 127.0.0.1 (the upstreams stay IPv4).
+    ///   - isFinished: asked twice a second; once it returns `true` the relay stops.
+    public init(upstreams: [String], listenOnIPv6: Bool = false, isFinished: @escaping @Sendable () -> Bool) throws {
         self.upstreams = upstreams
         self.isFinished = isFinished
-        let (fd, port) = try LoopbackSocket.listen()
+        let (fd, port) = try LoopbackSocket.listen(ipv6: listenOnIPv6)
         listener = fd
-        self.address = "127.0.0.1:\(port)"
+        self.address = listenOnIPv6 ? "[::1]:\(port)" : "127.0.0.1:\(port)"
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
