@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationChaosTests",
-            dependencies: ["CoordinationChaos", "CoordinationScheduler", "CoordinationMemory"]
+            dependencies: ["CoordinationChaos", "CoordinationScheduler", "CoordinationMemory", "CoordinationLocalServers"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -47,7 +47,10 @@ struct BackendRun {
             cluster.keepServerLogs(in: folder)
             await Task { await parts.tearDown() }.value
             logger.notice("chaos: \(backend) logs (workers, servers, job script) kept in \(folder.path)")
-            throw error
+            if error is CancellationError { throw error }
+            // The reason may send the reader to the cluster's own folder ("see its log under …"),
+            // which the teardown has just removed: the report must say where the logs are now.
+            throw ChaosFailure("\(error); logs (workers, servers, job script) kept in \(folder.path)")
         }
     }
 
