@@ -24,7 +24,10 @@ struct ZooKeeperIPv6HostTests {
         await store.close()
         await ZooKeeperTestEnvironment.cleanUp(namespace)
     }
+}
 
+/// What `zookeeper_init` is given, without a server.
+@Suite struct ZooKeeperClientConnectStringTests {
     @Test func theClientGetsIPv6HostsWithoutBrackets() {
         #expect(ClientConnectString.from("[::1]:2181") == "::1:2181")
         #expect(ClientConnectString.from("127.0.0.1:2181,[fe80::1%eth0]:2182,zk3:2183") == "127.0.0.1:2181,fe80::1%eth0:2182,zk3:2183")
