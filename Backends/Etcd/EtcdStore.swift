@@ -102,9 +102,7 @@ public final class EtcdStore: CoordinationStore {
         do {
             return try await gateway.call(path, body, via: loop, kind: kind)
         } catch where error.code == .permissionDenied {
-            var error = error
-            error.message += "; " + keys.grantsNeeded
-            throw error
+            throw error.explainingPermission(refusedTo: gateway.userCredentials?.user, keys: keys)
         }
     }
 

@@ -154,7 +154,9 @@ final class WatchStream: Sendable {
                     continuation.yield(.snapshot(try EtcdStore.snapshotRecords(keys, key, scope: scope, reply: reply)))
                     nextRevision = reply.revision + 1
                 } catch {
-                    if error.code == .unauthenticated || error.code == .permissionDenied { return error }
+                    if error.code == .unauthenticated || error.code == .permissionDenied {
+                        return error.explainingPermission(refusedTo: gateway.userCredentials?.user, keys: keys)
+                    }
                     gateway.logger.debug("etcd watch snapshot failed; retrying", metadata: ["error": "\(error)"])
                     pause(&backoff)
                     continue
@@ -225,7 +227,9 @@ final class WatchStream: Sendable {
                 // snapshot read's refusal cannot.
                 let error = CoordinationError.gateway(
                     .status(refusal.httpStatus, grpcCode: refusal.grpcCode, message: Gateway.oneLine(refusal.message) ?? ""), kind: .read)
-                if error.code == .unauthenticated || error.code == .permissionDenied { fatal = error }
+                if error.code == .unauthenticated || error.code == .permissionDenied {
+                    fatal = error.explainingPermission(refusedTo: gateway.userCredentials?.user, keys: keys)
+                }
             }
         }
         let sink = ResponseSink()

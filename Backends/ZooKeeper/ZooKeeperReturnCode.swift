@@ -16,7 +16,10 @@ enum ZooKeeperReturnCode {
     /// - Parameter namespace: the handle's; an ACL refusal on its root key names it, since `/`
     ///   alone reads as the server's root (opening `/app/sub` under a key only its owner may
     ///   write said "may not create /").
-    static func error(_ rc: Int32, key: Key?, during operation: String, namespace: Key = .root) -> CoordinationError {
+    /// - Parameter identity: the handle's, which an ACL refusal names (see ``ACLRefusal``).
+    static func error(
+        _ rc: Int32, key: Key?, during operation: String, namespace: Key = .root, identity: ACLRefusal.Identity = .unknown
+    ) -> CoordinationError {
         let about = key.map { " \($0)" } ?? ""
         let detail = "ZooKeeper \(name(of: rc)) (\(rc)) during \(operation)\(about)"
         let code: CoordinationError.Code
@@ -54,14 +57,8 @@ enum ZooKeeperReturnCode {
             message = "ZooKeeper did not answer in time during \(operation)\(about), and a write's outcome is unknown: \(timeoutHint)"
         case ZNOAUTH.rawValue:
             code = .permissionDenied
-            // Digest auth never refuses a password: a wrong one is just another identity, which
-            // the ACL then shuts out. So etcd's `unauthenticated` for a wrong password is this code
-            // here (reading the ACL to tell needs the missing permission); name that likely cause.
-            // The mapping does not know whether credentials were given: the words cover both.
             let what = key?.isRoot == true && !namespace.isRoot ? "\(about) (the namespace \(namespace.path))" : about
-            message = "the credentials in use may not \(operation)\(what) (its ZooKeeper ACL does not let them): if the password is wrong, "
-                + "ZooKeeper sees another identity instead of refusing it, so check the user and password given (in the store URL or the username and password settings); "
-                + "if no user is given, give one the ACL lets in (zookeeper://USER:PASSWORD@host/…); else have the key's owner grant access"
+            message = ACLRefusal.message("\(operation)\(what)", identity: identity)
         case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue:
             // The server enforces authentication (enforce.auth.enabled) and the handle gave none of a
             // scheme it accepts; it closes the session after this reply.

@@ -138,7 +138,13 @@ public final class ZooKeeperStore: CoordinationStore {
     static func namedChild(of key: Key, _ name: String) -> Key? { try? key.child(name) }
 
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
-        ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation, namespace: namespace)
+        ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation, namespace: namespace, identity: identity)
+    }
+
+    /// Who this handle is to the server, for an ACL refusal's words.
+    var identity: ACLRefusal.Identity {
+        guard let user = configuration.user, configuration.digest != nil else { return .anonymous }
+        return .digest(user: user)
     }
 
     /// ``fail(_:_:_:)`` for a read: lost contact makes it `unavailable`, as on the other backends;

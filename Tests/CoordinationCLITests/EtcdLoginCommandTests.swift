@@ -50,4 +50,39 @@ struct EtcdLoginCommandTests {
         let secretPart = try #require(Self.password.split(separator: "/").last)
         #expect(!inURL.stdoutText.contains(secretPart) && !inURL.stderr.contains(secretPart) && !raw.stderr.contains(secretPart))
     }
+
+    /// A refusal for want of a grant said "etcd refused the request: etcdserver: permission denied; a
+    /// user limited to a prefix needs…" without the user: with the user from COORD_USERNAME or a
+    /// config file, out of sight, the reader could not tell which role to grant.
+    @Test("a user whose role does not grant the namespace exits 10 in one line naming that user and the grant to give, never the password", MigrateCommandTests.etcdBinary)
+    func refusedGrantNamesTheUser() async throws {
+        let cluster = EtcdCluster(size: 1, folderPrefix: "coord-grant-")
+        defer { cluster.stopAll() }
+        try await cluster.start(cluster.members[0])
+        try await cluster.waitUntilServing()
+        let endpoint = cluster.endpoints[0], port = cluster.members[0].clientPort
+        func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+        for (path, body) in [
+            ("/v3/auth/user/add", #"{"name":"root","password":"\#(Self.password)"}"#), ("/v3/auth/role/add", #"{"name":"root"}"#),
+            ("/v3/auth/user/grant", #"{"user":"root","role":"root"}"#),
+            ("/v3/auth/user/add", #"{"name":"bob","password":"\#(Self.password)"}"#), ("/v3/auth/role/add", #"{"name":"other"}"#),
+            ("/v3/auth/role/grant", #"{"name":"other","perm":{"permType":"READWRITE","key":"\#(base64("/other"))","range_end":"\#(base64("/othes"))"}}"#),
+            ("/v3/auth/user/grant", #"{"user":"bob","role":"other"}"#), ("/v3/auth/enable", "{}"),
+        ] {
+            _ = try #require(await LoopbackHTTP.postJSON(port: port, path: path, body: body, timeout: .seconds(5)), "\(path)")
+        }
+
+        let coord = try CoordProcess(environment: ["COORD_STORE": "etcd://\(endpoint)/app", "COORD_USERNAME": "bob"])
+        defer { coord.removeDirectory() }
+        let passwordFile = try coord.write(Self.password + "\n", to: "password")
+        let refused = try await coord.run(["--password-file", passwordFile, "kv", "get", "/a"])
+        #expect(refused.status == 10, "\(refused.stderr)")
+        #expect(refused.stderrLines.count == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("permission denied to user 'bob'; "), "\(refused.stderr)")
+        #expect(refused.stderr.contains("etcdctl role grant-permission ROLE --prefix=true readwrite coordination/sequence/app"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains(Self.password), "the password never shows")
+        // Where the role does grant it, the same user gets in.
+        let own = try await coord.run(["--password-file", passwordFile, "--namespace", "/other", "kv", "put", "/a", "1"])
+        #expect(own.status == 0, "\(own.stderr)")
+    }
 }

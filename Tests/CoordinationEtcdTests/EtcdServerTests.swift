@@ -467,6 +467,8 @@ struct EtcdServerTests {
                 #expect(
                     error?.message.contains("etcdctl role grant-permission ROLE --prefix=true readwrite coordination/sequence/tenant-c") == true,
                     "\(String(describing: error))")
+                // Which user was refused: one given by a config file or the environment is out of sight.
+                #expect(error?.message.contains("permission denied to user 'carol'; ") == true, "\(String(describing: error))")
             }
             await carol.close()
 
