@@ -8,7 +8,7 @@ import Synchronization
 /// port would wait the whole session timeout before saying anything. When every host refuses
 /// outright (or its name does not resolve), nothing is going to answer soon, and opening can say
 /// so at once. Asked to, it also tells a server that answers as HTTP does (etcd's port, say),
-/// which would otherwise leave the client waiting in silence. A host that accepts, or does not
+/// which would otherwise leave the client waiting in silence, or one that speaks TLS only. A host that accepts, or does not
 /// answer in time, is not judged: the session may still come.
 enum HostProbe {
     enum Outcome: Sendable, Equatable {
@@ -22,7 +22,8 @@ enum HostProbe {
 
     /// Connects to `address` (`host:port`, `[v6]:port`, or `host` for port 2181) and hangs up, on
     /// a thread of its own (a blocking resolve and connect). With `identify`, a server that
-    /// accepts is first sent ``NotZooKeeper/probeRequest`` and judged by its answer.
+    /// accepts is first sent ``NotZooKeeper/probeRequest`` and judged by its answer, and one that
+    /// hangs up without a word is asked again with ``NotZooKeeper/tlsProbeRequest``.
     /// A cancelled probe returns `.undecided` at once; its thread finishes on its own.
     static func probe(_ address: String, timeout: Duration = .seconds(1), identify: Bool = false) async -> Outcome {
         let answer = OnceAnswer()
@@ -121,17 +122,28 @@ enum HostProbe {
         case .failure(.undecided): return .undecided
         case .success(let socket):
             guard identify else { return .accepted }
-            return ask(socket, until: .now + timeout)
+            let deadline = ContinuousClock.now + timeout
+            let reply = ask(socket, NotZooKeeper.probeRequest, until: deadline)
+            if let problem = NotZooKeeper.probeReplyProblem(reply) { return .notZooKeeper(problem) }
+            guard reply.isEmpty else { return .accepted }
+            // No word: a TLS server (etcd serving TLS on its client port) hangs up on bytes that
+            // are no TLS handshake, and the client's handshake would meet the same fate until the
+            // session timeout. Asked in TLS, it answers. A silent server has used the deadline up.
+            switch ProbeSocket.connect(to: info, until: deadline) {
+            case .failure: return .accepted
+            case .success(let again):
+                let answer = ask(again, NotZooKeeper.tlsProbeRequest, until: deadline)
+                return NotZooKeeper.tlsReplyProblem(answer).map(Outcome.notZooKeeper) ?? .accepted
+            }
         }
     }
 
-    /// Sends the probe request on a connected socket and judges the first line of the answer.
-    /// Silence, a hang-up or a ZooKeeper answer is `.accepted`: only an answer that ZooKeeper
-    /// never gives is held against the server.
-    private static func ask(_ socket: borrowing ProbeSocket, until deadline: ContinuousClock.Instant) -> Outcome {
-        guard socket.sendAll(NotZooKeeper.probeRequest) else { return .accepted }
-        // A status line is short: stop at its end, a hang-up, or the deadline.
-        let reply = socket.receive(until: deadline, limit: 512) { $0.contains(10) }
-        return NotZooKeeper.probeReplyProblem(reply).map(Outcome.notZooKeeper) ?? .accepted
+    /// Sends `request` on a connected socket and returns the first line of the answer, or what
+    /// came before a hang-up or the deadline. Only an answer that ZooKeeper never gives is held
+    /// against the server: silence, a hang-up or a ZooKeeper answer is not.
+    private static func ask(_ socket: borrowing ProbeSocket, _ request: [UInt8], until deadline: ContinuousClock.Instant) -> [UInt8] {
+        guard socket.sendAll(request) else { return [] }
+        // A status line (or a TLS record's header) is short: stop at a line's end, a hang-up, or the deadline.
+        return socket.receive(until: deadline, limit: 512) { $0.contains(10) || NotZooKeeper.tlsReplyProblem($0) != nil }
     }
 }

@@ -13,6 +13,31 @@ enum NotZooKeeper {
     /// an unknown method and answers with a status line.
     static let probeRequest = Array("srvr / HTTP/1.1\r\nHost: zookeeper\r\nConnection: close\r\n\r\n".utf8)
 
+    /// Sent by the probe when ``probeRequest`` got no answer: a TLS 1.2 ClientHello (three common
+    /// suites, the groups and signatures they need). A TLS server answers it with its own hello
+    /// or an alert, a TLS record either way; ZooKeeper reads its first four bytes as a request
+    /// length far past its limit and hangs up.
+    static let tlsProbeRequest: [UInt8] = {
+        func length16(_ bytes: [UInt8]) -> [UInt8] { [UInt8(bytes.count >> 8), UInt8(truncatingIfNeeded: bytes.count)] }
+        let extensions: [UInt8] =
+            [0x00, 0x0A, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1D, 0x00, 0x17]  // supported groups: x25519, P-256
+            + [0x00, 0x0B, 0x00, 0x02, 0x01, 0x00]  // EC point formats: uncompressed
+            + [0x00, 0x0D, 0x00, 0x08, 0x00, 0x06, 0x04, 0x01, 0x04, 0x03, 0x08, 0x04]  // signature algorithms
+        let suites: [UInt8] = [0xC0, 0x2F, 0xC0, 0x2B, 0x00, 0x9C]
+        let hello: [UInt8] =
+            [0x03, 0x03] + (0..<32).map { UInt8($0) } + [0x00] + length16(suites) + suites + [0x01, 0x00]
+            + length16(extensions) + extensions
+        let handshake: [UInt8] = [0x01, 0x00] + length16(hello) + hello
+        return [0x16, 0x03, 0x01] + length16(handshake) + handshake
+    }()
+
+    /// Why the reply to ``tlsProbeRequest`` cannot have come from ZooKeeper; `nil` when it can.
+    static func tlsReplyProblem(_ reply: [UInt8]) -> String? {
+        // A TLS record: a handshake (22) or an alert (21), protocol version 3.x.
+        guard reply.count >= 2, reply[0] == 22 || reply[0] == 21, reply[1] == 3 else { return nil }
+        return "a TLS server answered, as etcd serving TLS on its client port does; coord's ZooKeeper client speaks no TLS"
+    }
+
     /// Why a negotiated session timeout cannot have come from ZooKeeper; `nil` when it can.
     ///
     /// A server gives at most the timeout asked for, or more only up to its minSessionTimeout:

@@ -1,6 +1,7 @@
 import Coordination
 @testable import CoordinationEtcd
 import Foundation
+import CoordinationLocalServers
 import CoordinationTestSupport
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
     .enabled("needs etcd and python3 with etcd3gw") {
     guard await SharedEtcd.shouldRun() else { return false }
     if SharedEtcd.isCI { return true }  // under CI a missing etcd3gw must fail, not skip
-    let available = (try? await run("/usr/bin/env", ["python3", "-c", "import etcd3gw"], in: NSTemporaryDirectory())) != nil
+    let available = (try? await ChildProcessLaunch.runToCompletion("/usr/bin/env", ["python3", "-c", "import etcd3gw"], in: NSTemporaryDirectory())) != nil
     if !available { print("⚠️ python3 -c 'import etcd3gw' failed (python3 -m pip install etcd3gw): skipping the cross-check") }
     return available
 })
@@ -57,7 +58,7 @@ struct Etcd3gwCrossCheckTests {
         let requestData = try JSONSerialization.data(withJSONObject: request)
         try requestData.write(to: URL(fileURLWithPath: "\(directory)/request.json"))
         let endpoint = SharedEtcd.endpoints[0].split(separator: ":")
-        try await run(
+        try await ChildProcessLaunch.runToCompletion(
             "/usr/bin/env", ["python3", "check.py", mode, String(endpoint[0]), String(endpoint.last ?? "2379"), "request.json", "reply.json"],
             in: directory)
         let reply = try #require(JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reply.json")))))

@@ -596,7 +596,7 @@ struct EtcdServerTests {
     /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
     func makeCertificates(in directory: String) async throws {
         func openssl(_ arguments: String...) async throws {
-            try await run("/usr/bin/openssl", arguments, in: directory)
+            try await ChildProcessLaunch.runToCompletion("/usr/bin/openssl", arguments, in: directory)
         }
         // etcd 3.4's gateway dials its own gRPC port with the server certificate as a client
         // certificate, so that one needs clientAuth too.
@@ -609,20 +609,5 @@ struct EtcdServerTests {
             try await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name == "server" ? "127.0.0.1" : "root")")
             try await openssl("x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "1", "-extfile", "\(name).ext")
         }
-    }
-}
-
-/// Runs a tool to completion without blocking the caller's thread.
-func run(_ executable: String, _ arguments: [String], in directory: String) async throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try await ChildProcessLaunch.run(process)
-    let status = await ChildProcessWait.exit(of: process).status
-    if status != 0 {
-        throw CoordinationError(.unavailable, "\(executable) \(arguments.joined(separator: " ")) exited with \(status)")
     }
 }

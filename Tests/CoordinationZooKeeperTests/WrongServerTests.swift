@@ -64,6 +64,20 @@ import Testing
         #expect(NotZooKeeper.probeReplyProblem(Array("srvr is not executed because it is not in the whitelist.\n".utf8)) == nil)
         #expect(NotZooKeeper.probeReplyProblem([]) == nil)
     }
+
+    /// A TLS server hangs up on `srvr`; asked with a ClientHello it answers with a TLS record.
+    @Test func aTLSReplyIsJudgedOnlyWhenItIsATLSRecord() {
+        #expect(NotZooKeeper.tlsReplyProblem([0x16, 0x03, 0x03, 0x00, 0x32, 0x02])?.hasPrefix("a TLS server answered") == true, "a server hello")
+        #expect(NotZooKeeper.tlsReplyProblem([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])?.hasPrefix("a TLS server answered") == true, "an alert")
+        #expect(NotZooKeeper.tlsReplyProblem([]) == nil)
+        #expect(NotZooKeeper.tlsReplyProblem(Array("HTTP/1.1 400 Bad Request\r\n".utf8)) == nil)
+        #expect(NotZooKeeper.tlsReplyProblem([0x00, 0x00, 0x00, 0x24]) == nil, "a ZooKeeper handshake reply's length")
+        // The request is one well-formed record: its lengths add up.
+        let request = NotZooKeeper.tlsProbeRequest
+        #expect(Array(request.prefix(3)) == [0x16, 0x03, 0x01])
+        #expect(Int(request[3]) << 8 | Int(request[4]) == request.count - 5)
+        #expect(request[5] == 0x01 && Int(request[6]) << 16 | Int(request[7]) << 8 | Int(request[8]) == request.count - 9)
+    }
 }
 
 /// A ZooKeeper URL at the real etcd's client port: etcd waits for an HTTP request line and never
