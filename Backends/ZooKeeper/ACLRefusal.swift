@@ -21,12 +21,12 @@ enum ACLRefusal {
     static func message(_ what: String, identity: Identity) -> String {
         switch identity {
         case .digest(let user):
-            "user '\(user)' may not \(what) (its ZooKeeper ACL does not let that user in): if the password is wrong, "
+            "user '\(user)' may not \(what) (its ZooKeeper ACL does not grant this to that user): if the password is wrong, "
                 + "ZooKeeper sees another identity instead of refusing it, so check the password given for '\(user)' (in the store URL "
                 + "or the password setting: coord's --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file); "
                 + "if it is right, have the key's owner grant '\(user)' access"
         case .anonymous:
-            "no user was given, and without one coord may not \(what) (its ZooKeeper ACL lets in only the users it names): "
+            "no user was given, and without one coord may not \(what) (its ZooKeeper ACL grants this only to users it names): "
                 + "give a user it lets in, in the store URL (zookeeper://USER:PASSWORD@host/…) or the username and password settings "
                 + "(coord: --username with --password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)"
         case .unknown:
