@@ -253,12 +253,14 @@ struct GatewayLogin {
                 return true
             }
             var error = CoordinationError.gateway(failure, kind: .read)
+            // Which server refused: credentials from a config file or the environment may be
+            // meant for another cluster than the one they were sent to.
             if error.code == .unauthenticated, !gateway.passwordGiven, let user = gateway.userCredentials?.user {
-                error.message = "etcd refused user '\(user)': no password was given; put it in the store URL (etcd://\(user):PASSWORD@host/…) "
+                error.message = "etcd at \(candidate) refused user '\(user)': no password was given; put it in the store URL (etcd://\(user):PASSWORD@host/…) "
                     + "or give the password setting (coord: --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file)"
             } else if error.code == .unauthenticated, let user = gateway.userCredentials?.user {
                 // etcd's "invalid user ID or password" named neither the user nor where to look.
-                error.message = "etcd refused the login of user '\(user)': no such user, or a wrong password; check the user name and "
+                error.message = "etcd at \(candidate) refused the login of user '\(user)': no such user, or a wrong password; check the user name and "
                     + "password in the store URL (etcd://USER:PASSWORD@host/…) or the settings that give them (coord: --username, "
                     + "--password-file, COORD_USERNAME, COORD_PASSWORD, COORD_PASSWORD_FILE, 'username' and 'password' in the config file)"
             }

@@ -30,7 +30,7 @@ struct EtcdLoginCommandTests {
         let wrong = try await coord.run(["--password-file", wrongFile, "kv", "put", "/a", "1"])
         #expect(wrong.status == 10, "\(wrong.stderr)")
         #expect(wrong.stderrLines.count == 1, "\(wrong.stderr)")
-        #expect(wrong.stderr.hasPrefix("coord: etcd refused the login of user 'root': no such user, or a wrong password; check"), "\(wrong.stderr)")
+        #expect(wrong.stderr.hasPrefix("coord: etcd at http://\(endpoint) refused the login of user 'root': no such user, or a wrong password; check"), "\(wrong.stderr)")
         #expect(wrong.stderr.contains("--password-file") && wrong.stderr.contains("COORD_PASSWORD"), "\(wrong.stderr)")
         #expect(!wrong.stderr.contains(Self.password), "the password never shows")
 

@@ -346,7 +346,10 @@ struct EtcdServerTests {
             let wrong = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root", password: "wrong") }
             #expect(wrong?.code == .unauthenticated)
             // Not etcd's bare "invalid user ID or password": which user, and where its password comes from.
-            #expect(wrong?.message.hasPrefix("etcd refused the login of user 'root': no such user, or a wrong password") == true, "\(String(describing: wrong))")
+            // And which server: credentials from a config file may be meant for another cluster.
+            #expect(
+                wrong?.message.hasPrefix("etcd at http://\(cluster.endpoints[0]) refused the login of user 'root': no such user, or a wrong password") == true,
+                "\(String(describing: wrong))")
 
             let store = try await open(cluster, ttl: .seconds(30), user: "root", password: "s3cret")
             _ = try await store.create(try Key("/a"), value: [1], mode: .persistent)
@@ -366,7 +369,7 @@ struct EtcdServerTests {
             // Not etcd's "invalid user ID or password": the password is missing, not wrong.
             let noPassword = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root") }
             #expect(noPassword?.code == .unauthenticated)
-            #expect(noPassword?.message.contains("etcd refused user 'root': no password was given") == true, "\(String(describing: noPassword))")
+            #expect(noPassword?.message.contains("etcd at http://\(cluster.endpoints[0]) refused user 'root': no password was given") == true, "\(String(describing: noPassword))")
             #expect(wrong?.message.contains("no password was given") == false, "\(String(describing: wrong))")
             await store.close()
         }
