@@ -20,6 +20,9 @@ struct TransportFailure: Error, Sendable {
     /// Whether the endpoint, asked after it hung up without a word, answered a ZooKeeper
     /// handshake (``ZooKeeperProbe``): ZooKeeper's client port, not etcd's.
     var zooKeeperAnswered = false
+    /// Whether the endpoint, an `https://` one that cut the TLS handshake off, answered plain
+    /// HTTP as etcd does (``PlainEtcdProbe``): etcd without TLS there.
+    var plainEtcdAnswered = false
 
     /// `true` when the request certainly never reached the server (so a write may be retried elsewhere).
     var neverSent: Bool {

@@ -174,16 +174,22 @@ final class Gateway: Sendable {
     {
         guard case .failure(var failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
         failure.zooKeeperAnswered = ZooKeeperProbe.answers(at: request.baseURL)
+        if !failure.zooKeeperAnswered, request.baseURL.hasPrefix("https://") {
+            failure.plainEtcdAnswered = PlainEtcdProbe.answers(at: request.baseURL)
+        }
         return .failure(failure)
     }
 
-    /// ``identifyingSilence(_:of:)`` for a caller on the cooperative pool: the probe runs on a thread of its own.
+    /// ``identifyingSilence(_:of:)`` for a caller on the cooperative pool: the probes run on a thread of their own.
     func identifyingSilenceOffPool(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>, of request: GatewayRequest) async
         -> Result<(status: Int, body: [UInt8]), TransportFailure>
     {
-        guard case .failure(var failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
-        failure.zooKeeperAnswered = await ZooKeeperProbe.answersOffPool(at: request.baseURL)
-        return .failure(failure)
+        guard case .failure(let failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
+        return await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: self.identifyingSilence(outcome, of: request)) }
+            thread.name = "etcd-endpoint-probe"
+            thread.start()
+        }
     }
 
     /// Says, once per store and at warning level, that etcd has auth disabled: whoever gave

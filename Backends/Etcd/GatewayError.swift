@@ -79,6 +79,14 @@ extension CoordinationError {
                         + "handshake): is the URL's host:port right? \(etcdPortHint)",
                     key: key, backendDetail: detail)
             }
+            if transport.plainEtcdAnswered {
+                let plain = "http://" + endpoint.dropFirst("https://".count)
+                return CoordinationError(
+                    code,
+                    "\(endpoint) cut off the TLS handshake, and etcd answers plain HTTP at \(plain): it serves no TLS there; "
+                        + "use etcd:// (or start etcd with --cert-file and --key-file for etcds://)",
+                    key: key, backendDetail: detail)
+            }
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.
             if let tls = transport.tlsProblem {
                 return CoordinationError(tls.isConfiguration ? .invalidConfiguration : .unavailable, tls.message, key: key, backendDetail: detail)

@@ -59,9 +59,17 @@ enum ZooKeeperProbe {
     /// Whether a ZooKeeper server answers at `endpoint` (a gateway base URL, `http://host:port`
     /// or `https://…`). Blocks up to ``timeout``: call it on a thread of your own.
     static func answers(at endpoint: String) -> Bool {
+        anyAddress(of: endpoint, within: timeout) { info, deadline in ask(info, deadline: deadline) }
+    }
+
+    /// Whether `ask` says yes for any address `endpoint`'s host resolves to (a gateway base URL,
+    /// `http://host:port` or `https://…`), all of it within `limit`. Blocks.
+    static func anyAddress(
+        of endpoint: String, within limit: Duration, _ ask: (addrinfo, ContinuousClock.Instant) -> Bool
+    ) -> Bool {
         let address = endpoint.drop { $0 != "/" }.drop { $0 == "/" }
         guard let hostPort = try? HostPort(String(address), defaultPort: EtcdConfiguration.defaultPort) else { return false }
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + limit
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?
@@ -70,18 +78,9 @@ enum ZooKeeperProbe {
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let info = candidate, ContinuousClock.now < deadline {
             candidate = info.pointee.ai_next
-            if ask(info.pointee, deadline: deadline) { return true }
+            if ask(info.pointee, deadline) { return true }
         }
         return false
-    }
-
-    /// ``answers(at:)`` on a thread of its own, for a caller on the cooperative pool.
-    static func answersOffPool(at endpoint: String) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: answers(at: endpoint)) }
-            thread.name = "etcd-zookeeper-probe"
-            thread.start()
-        }
     }
 
     /// Connects to one address, sends the handshake and judges the answer; closes the session it opened.

@@ -159,6 +159,21 @@ struct EtcdAtZooKeeperTests {
         #expect(error.message.contains("etcd's client port is usually 2379"), "\(error.message)")
     }
 
+    /// etcds:// at an etcd that serves no TLS said "the TLS handshake with etcd failed; does it
+    /// serve TLS on this port…?", leaving the user to find out that it does not.
+    @Test func plainEtcdIsNamedOverTLS() async throws {
+        let etcd = try #require(TestEnvironment.etcdEndpoints.first)
+        try TestEnvironment.requireServer("etcd", at: etcd, variable: "ETCD_ENDPOINTS")
+        let error = try #require(try await EtcdWrongServerTests.openingError([etcd], secure: true))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(
+            error.message == "https://\(etcd) cut off the TLS handshake, and etcd answers plain HTTP at http://\(etcd): it serves no TLS there; "
+                + "use etcd:// (or start etcd with --cert-file and --key-file for etcds://)", "\(error.message)")
+        #expect(PlainEtcdProbe.isEtcdVersionReply(Array("HTTP/1.0 200 OK\r\n\r\n{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}".utf8)))
+        #expect(!PlainEtcdProbe.isEtcdVersionReply(Array("HTTP/1.0 404 Not Found\r\n\r\n<html>".utf8)))
+        #expect(!PlainEtcdProbe.isEtcdVersionReply([]))
+    }
+
     /// etcd://127.0.0.1:2181,127.0.0.1:2379 used to fail at once (the session's lease grant, a
     /// write, was not sent again), where zookeeper:// with a wrong host first went on to the next.
     @Test func endpointsThatAreNotEtcdArePassedOver() async throws {
