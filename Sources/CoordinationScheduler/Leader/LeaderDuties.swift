@@ -75,7 +75,7 @@ struct LeaderDuties: Sendable {
             }
             guard view.hasSnapshot(of: .runs) && view.hasSnapshot(of: .jobs) && view.hasSnapshot(of: .workers)
             else { continue }
-            let removalRecheck = removals.keepOnly(shownBy: view, layout: layout, now: clock.now())
+            removals.keepOnly(shownBy: view, layout: layout, now: clock.now())
             if planner.noteMembers(Set(view.placeableWorkers.keys)) {
                 stabilityTimer?.cancel()
                 let window = configuration.stabilisation
@@ -87,12 +87,13 @@ struct LeaderDuties: Sendable {
             await publishWideBuckets(view: view, writtenOver: &wideListWrittenOver)
             let stable = planner.isStable(window: configuration.stabilisation)
             var wake = await materialiseDueFireTimes(view: &view, planner: &planner, stable: stable)
-            if let removalRecheck { wake = min(wake ?? removalRecheck, removalRecheck) }
             await finishBroadcasts(view: &view)
             await planPendingRuns(view: &view, planner: &planner, stable: stable)
             await abandonment.pass(view: view, refused: &abandonmentRefused)
             let now = clock.now()
             if let next = await sweep?.pass(view: view, now: now) { wake = min(wake ?? next, next) }
+            // After every write of the pass: one refused by a removal under way notes its job just now.
+            if let recheck = removals.nextRecheck { wake = min(wake ?? recheck, recheck) }
             // Occasional, on passes made anyway: a wake of their own would be the only one of an
             // idle leader's, for work that is rarely there. Not awaited: their reads, one after
             // another, would hold up this loop (``LeaderUpkeep``).

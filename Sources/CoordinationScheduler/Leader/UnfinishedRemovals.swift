@@ -63,15 +63,17 @@ final class UnfinishedRemovals: Sendable {
 
     /// Forgets the incarnations the view no longer shows (their removal went on), and those due
     /// a recheck at `now` (or noted more than a delay after `now`: the clock stepped back).
-    /// Returns when the next recheck is due, for the leader's wake.
-    func keepOnly(shownBy view: SchedulerView, layout: SchedulerLayout, now: Date) -> Date? {
+    func keepOnly(shownBy view: SchedulerView, layout: SchedulerLayout, now: Date) {
         let latest = now.addingTimeInterval(ClaimQueue.removalRecheckDelay)
-        return fences.withLock { fences in
+        fences.withLock { fences in
             fences = fences.filter { id, noted in
                 noted.recheckAt > now && noted.recheckAt <= latest
                     && view.state(of: id).flatMap { try? IncarnationFence(job: id, state: $0.state, layout: layout) } == noted.fence
             }
-            return fences.values.lazy.map(\.recheckAt).min()
         }
     }
+
+    /// When the next recheck is due, for the leader's wake: asked after the pass's writes, since
+    /// a job noted by one of them has nothing else to wake the leader for its recheck.
+    var nextRecheck: Date? { fences.withLock { $0.values.lazy.map(\.recheckAt).min() } }
 }
