@@ -61,10 +61,16 @@ struct KeySweeps {
     let removed: AsyncStream<String>
 
     /// Starts a worker (the leader) on `cluster` whose sweeps are observed.
-    static func start(on cluster: TestCluster) async throws -> KeySweeps {
+    /// - Parameter quiet: whether the leader's only wakes are its jobs' fire times and changes:
+    ///   no finished-job sweep every minute, and the membership stabilisation's wake at once
+    ///   rather than half a second into the test.
+    static func start(on cluster: TestCluster, quiet: Bool = false) async throws -> KeySweeps {
         let sweeps = AsyncStream.makeStream(of: String.self)
+        let configuration = Worker.Configuration()
         try await cluster.startWorker(
-            "w0", handlers: ["noop": { _ in RunOutput() }],
+            "w0", finishedJobRetention: quiet ? nil : configuration.finishedJobRetention,
+            finishedJobLimit: quiet ? nil : configuration.finishedJobLimit, stabilisation: quiet ? .zero : configuration.stabilisation,
+            handlers: ["noop": { _ in RunOutput() }],
             logger: ObservingLogger.make { message in
                 if message.text == "incarnation key sweep done" { sweeps.continuation.yield("\(message.metadata["removed"] ?? "?")") }
             })
