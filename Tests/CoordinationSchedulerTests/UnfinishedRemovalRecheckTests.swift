@@ -19,12 +19,8 @@ import Testing
         let clock = ManualWallClock(Self.start)
         let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
-        let layout = cluster.layout
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "halfway", handler: "noop", schedule: Self.hourly))
-        let tag = try #require(try await client.job("halfway")?.state.incarnation)
-        try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
-        let writes = TransactionCount.recordWrites(of: try layout.job("halfway"))
+        try await Self.submitJobWhoseRemovalStoppedHalfway(in: cluster)
+        let writes = TransactionCount.recordWrites(of: try cluster.layout.job("halfway"))
         // No finished-job sweep, whose passes would wake the leader every minute anyway.
         try await cluster.startWorker(
             "w0", finishedJobRetention: nil, finishedJobLimit: nil, handlers: ["noop": { _ in RunOutput() }]) { writes.counting($0) }
@@ -50,11 +46,7 @@ import Testing
         let clock = ManualWallClock(Self.start)
         let cluster = try TestCluster(backend, clock: clock.wallClock)
         defer { Task { await cluster.shutdown() } }
-        let layout = cluster.layout
-        let client = try await cluster.client()
-        try await client.submit(JobSpec(id: "halfway", handler: "noop", schedule: Self.hourly))
-        let tag = try #require(try await client.job("halfway")?.state.incarnation)
-        try await client.store.delete(try layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
+        let client = try await Self.submitJobWhoseRemovalStoppedHalfway(in: cluster)
         try await cluster.startWorker("w0", finishedJobRetention: nil, finishedJobLimit: nil, handlers: ["noop": { _ in RunOutput() }])
         let firstFireTime = Self.start.addingTimeInterval(3600)
         try await withDeadline("the leader's wake for the first fire time") { await clock.waitForSleeper(until: firstFireTime) }
@@ -67,5 +59,15 @@ import Testing
         // the job's first fire time, due again on the stepped clock (the new job's is later).
         try await client.submit(JobSpec(id: "wake", handler: "noop", schedule: .every(.seconds(3600), start: nil)))
         try await withDeadline("the leader's wake for the job's fire time") { await clock.waitForSleeper(until: firstFireTime) }
+    }
+
+    /// Submits job `halfway` and deletes its incarnation key, as a removal that stopped halfway leaves it.
+    @discardableResult
+    static func submitJobWhoseRemovalStoppedHalfway(in cluster: TestCluster) async throws -> Scheduler {
+        let client = try await cluster.client()
+        try await client.submit(JobSpec(id: "halfway", handler: "noop", schedule: Self.hourly))
+        let tag = try #require(try await client.job("halfway")?.state.incarnation)
+        try await client.store.delete(try cluster.layout.incarnation(of: "halfway", tag: tag), ifVersion: nil)
+        return client
     }
 }
