@@ -54,6 +54,35 @@ func waitForEntries(_ store: any CoordinationStore, _ path: Key, count: Int) asy
     try await waitForEntries(store, path, "\(count) entries under \(path)") { $0.count == count }
 }
 
+/// ``waitForEntries(_:_:count:)`` while `task` (the one that should add an entry and then wait)
+/// runs: should it end first, the failure says how it ended, where a bare wait only timed out
+/// (seen once on etcd in a loaded CI run, with nothing to tell whether the entry was never made).
+func waitForEntries<T: Sendable>(
+    _ store: any CoordinationStore, _ path: Key, count: Int, unlessEnded task: Task<T, any Error>, _ what: String
+) async throws {
+    let (ended, endedSink) = AsyncStream<String>.makeStream()
+    // Only reports the task's end: awaiting it is not cancelled with the wait, and the task runs on.
+    Task {
+        endedSink.yield("\(await task.result)")
+        endedSink.finish()
+    }
+    try await withThrowingTaskGroup(of: String?.self) { group in
+        group.addTask {
+            try await waitForEntries(store, path, count: count)
+            return nil
+        }
+        group.addTask {
+            for await how in ended { return how }
+            return nil
+        }
+        defer { group.cancelAll() }
+        if let how = try await group.next() ?? nil {
+            Issue.record("\(what) ended before \(count) entries were under \(path): \(how)")
+            throw CancellationError()
+        }
+    }
+}
+
 /// Waits until the names of `path`'s children satisfy `condition`, as the store's watch sees them.
 func waitForEntries(
     _ store: any CoordinationStore, _ path: Key, _ what: String? = nil, until condition: @escaping @Sendable (Set<String>) -> Bool
