@@ -19,30 +19,22 @@ public enum LoopbackSocket {
 
     /// A listening socket on a free loopback port (of `[::1]` when `ipv6`), and that port.
     public static func listen(backlog: Int32 = 16, ipv6: Bool = false) throws -> (descriptor: Int32, port: Int) {
-        guard ipv6 else { return try listenIPv4(backlog: backlog) }
-        let fd = socket(AF_INET6, streamType, 0)
-        guard fd >= 0 else { throw LoopbackSocketError("socket(AF_INET6) failed: errno \(errno)") }
+        guard ipv6 else { return try listen(family: AF_INET, Self.address(port: 0), backlog: backlog, \.sin_port, "a loopback port") }
         var address = sockaddr_in6()
         address.sin6_family = sa_family_t(AF_INET6)
         address.sin6_addr = in6addr_loopback
-        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && Glibc.listen(fd, backlog) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard listening else {
-            close(fd)
-            throw LoopbackSocketError("cannot listen on an IPv6 loopback port: errno \(errno)")
-        }
-        return (fd, Int(UInt16(bigEndian: address.sin6_port)))
+        return try listen(family: AF_INET6, address, backlog: backlog, \.sin6_port, "an IPv6 loopback port")
     }
 
-    private static func listenIPv4(backlog: Int32) throws -> (descriptor: Int32, port: Int) {
-        let fd = socket(AF_INET, streamType, 0)
-        guard fd >= 0 else { throw LoopbackSocketError("socket() failed: errno \(errno)") }
-        var address = Self.address(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    /// Binds a socket of `family` to `address` (port 0: the kernel picks one), listens, and reads
+    /// the port given back through `port`.
+    private static func listen<Address>(
+        family: Int32, _ address: Address, backlog: Int32, _ port: KeyPath<Address, in_port_t>, _ what: String
+    ) throws -> (descriptor: Int32, port: Int) {
+        let fd = socket(family, streamType, 0)
+        guard fd >= 0 else { throw LoopbackSocketError("cannot open a socket for \(what): errno \(errno)") }
+        var address = address
+        var length = socklen_t(MemoryLayout<Address>.size)
         let listening = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, length) == 0 && Glibc.listen(fd, backlog) == 0 && getsockname(fd, $0, &length) == 0
@@ -50,9 +42,9 @@ public enum LoopbackSocket {
         }
         guard listening else {
             close(fd)
-            throw LoopbackSocketError("cannot listen on a loopback port: errno \(errno)")
+            throw LoopbackSocketError("cannot listen on \(what): errno \(errno)")
         }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        return (fd, Int(UInt16(bigEndian: address[keyPath: port])))
     }
 
     /// Connects to 127.0.0.1:`port`, reads and writes bounded by `timeout`; `nil` when refused.
