@@ -104,7 +104,7 @@ struct JobOptions: ParsableArguments {
             }
             schedule = .every(interval, start: nil)
         }
-        if let at { schedule = .once(at: try Self.time(at, now: now)) }
+        if let at { schedule = .once(at: JobTime.wholeMilliseconds(try Self.time(at, now: now))) }
         var retry = RetryPolicy(maxRetries: retries ?? 0)
         if let base = try OptionValue.duration(backoff, option: "--backoff") {
             retry.backoffBase = base

@@ -153,6 +153,16 @@ enum JobTime {
 
     private static func padded(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
 
+    /// The time in whole epoch milliseconds, the form a jobs file's `at` and `start` are read
+    /// into and that `--json` prints: a time with a fraction of a millisecond (`--at +10m`, taken
+    /// from the clock) printed as `1796605494224.5999`, which no jobs file takes.
+    static func epochMilliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    /// The time at whole milliseconds, as a jobs file would give it (see ``epochMilliseconds(_:)``).
+    static func wholeMilliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: Double(epochMilliseconds(date)) / 1000)
+    }
+
     /// A time as messages show it: ISO 8601 in UTC, to the second.
     static func format(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle())

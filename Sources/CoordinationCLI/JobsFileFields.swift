@@ -182,7 +182,7 @@ enum JobsFileValues {
         if let text = value as? String {
             do {
                 let date = try JobTime.parse(text)
-                object[field] = Int64((date.timeIntervalSince1970 * 1000).rounded())
+                object[field] = JobTime.epochMilliseconds(date)
             } catch {
                 throw CoordinationError(.invalidConfiguration, "\(name): \(form); got \(shown(value)): \(error.description)")
             }
