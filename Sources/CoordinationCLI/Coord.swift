@@ -15,6 +15,9 @@ public struct Coord: AsyncParsableCommand {
 
                 STORE URLS
                 \(storeURLForms)
+                  TIME is a duration: a number and a unit, ms, s, m, h or d (500ms, 5s, 2m; \
+                a bare number is seconds). ttl and sessionTimeout are the session TTL, 1s to 1d, \
+                10s by default; etcd's timeout is one request's limit, 10s by default.
 
                   memory:// is an embedded, in-process store: its data lives only \
                 as long as the process, so each coord command starts with an empty store. Use it \
@@ -36,7 +39,8 @@ public struct Coord: AsyncParsableCommand {
 
                 EXIT STATUS
                 \(ExitStatus.helpTable)
-                A bad value of a command's own option or argument is a usage error (64); in a \
+                A bad value of a command's own option or argument is a usage error (64), \
+                except a malformed key or too large a value (kv get relative/key), which is 6; in a \
                 global setting (option, environment or config file), a store URL or a jobs file \
                 it is 7. lock, elect and members --join pass a SIGINT, SIGTERM or SIGHUP on to \
                 their command and exit with its status.

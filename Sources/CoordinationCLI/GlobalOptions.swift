@@ -31,7 +31,7 @@ struct GlobalOptions: ParsableArguments {
     // --session-ttl=-5s only led to a second refusal; now the value itself is refused, naming the range.
     @Option(
         name: .long, parsing: .unconditional,
-        help: ArgumentHelp("The session TTL, 1s to 1d, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl').", valueName: "duration"))
+        help: ArgumentHelp("The session TTL, 1s to 1d, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl'; 10s by default).", valueName: "duration"))
     var sessionTtl: String?
 
     @Option(name: .long, help: ArgumentHelp("The user for ZooKeeper digest or etcd auth (else COORD_USERNAME, else 'username').", valueName: "name"))

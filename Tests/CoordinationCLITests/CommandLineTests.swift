@@ -301,6 +301,30 @@ struct CommandLineTests {
         #expect(words.contains("lock, elect and members --join pass a SIGINT, SIGTERM or SIGHUP on to their command"), "\(result.stdoutText)")
     }
 
+    /// --help showed ?ttl=TIME with no word on what TIME is or on the TTL's default, and said that a
+    /// bad argument is a usage error (64) while `kv get relative/key` exits 6.
+    @Test("--help says what TIME is, the default session TTL and the status of a malformed key, and each holds")
+    func helpTimeTTLAndKeyStatus() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let help = try await coord.run(["--help"])
+        let words = help.stdoutText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for text in [
+            "TIME is a duration: a number and a unit, ms, s, m, h or d (500ms, 5s, 2m; a bare number is seconds)",
+            "ttl and sessionTimeout are the session TTL, 1s to 1d, 10s by default",
+            "--session-ttl <duration> The session TTL, 1s to 1d, such as 5s (else COORD_SESSION_TTL, else 'sessionTtl'; 10s by default)",
+            "except a malformed key or too large a value (kv get relative/key), which is 6",
+        ] {
+            #expect(words.contains(text), "\(text)")
+        }
+        let check = try await coord.run(["--store", "memory://", "config", "check"])
+        #expect(check.status == 0 && check.stdoutText.contains(", TTL 10s, "), "\(check.stdoutText)")
+        let fiveSeconds = try await coord.run(["--store", "memory://?ttl=5", "config", "check"])
+        #expect(fiveSeconds.status == 0 && fiveSeconds.stdoutText.contains(", TTL 5s, "), "a bare number is seconds: \(fiveSeconds.stdoutText)")
+        let relative = try await coord.run(["--store", "memory://", "kv", "get", "relative/key"])
+        #expect(relative.status == 6, "\(relative.stderr)")
+    }
+
     /// "has an empty or malformed host in 'h1:2181,,h2:2181'" left the user to find which.
     @Test("an empty host in a store URL's list is named, with the URL that works, status 7", arguments: [
         ("zookeeper://h1:2181,,h2:2181/ns", "has an empty host (two commas in a row: host 2 of 3 in 'h1:2181,,h2:2181'); remove the extra comma: zookeeper://h1:2181,h2:2181/ns"),
