@@ -9,7 +9,8 @@ struct KVGet: AsyncParsableCommand {
             Prints the value's bytes exactly, adding a newline only when stdout is a terminal, so \
             that `coord kv get /app/logo > logo.png` gives back the same file. Fails with status \
             2 when the key does not exist. With --json prints the record as one JSON object: key, \
-            value (base64), version, createRevision, modRevision, ephemeral.
+            value (base64), version, createRevision, modRevision, ephemeral and, for an ephemeral \
+            key, ownerSession (the id of the session it belongs to, which coord config check names).
 
               coord --store etcd://127.0.0.1:2379/app kv get /config/color
               coord --store etcd://127.0.0.1:2379/app kv get /config/color --json
