@@ -55,7 +55,9 @@ public enum CoordCommandLine {
         }
         // Help that no word asked for in full (argument-parser's own help command, parsed from
         // a name starting with '-': `coord lock -ahoy`) would exit 0 with nothing done.
-        if String(reflecting: type(of: command)).hasPrefix("ArgumentParser."), let problem = ParseFailureHint.helpAmongLetters(in: given) {
+        if String(reflecting: type(of: command)).hasPrefix("ArgumentParser."),
+            let problem = ParseFailureHint.helpAmongLetters(in: given) ?? ParseFailureHint.unknownHelpTopic(in: given)
+        {
             StandardStreams.writeError("coord: " + problem)
             exit(ExitCode.validationFailure.rawValue)
         }

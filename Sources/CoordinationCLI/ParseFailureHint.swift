@@ -115,6 +115,16 @@ enum ParseFailureHint {
         return nil
     }
 
+    /// `coord help jbos`: argument-parser's help command prints the root's help for a topic that
+    /// names no command, status 0, so a misspelt one reads as if it were documented there. The
+    /// words after `help` are a command path, refused as a misspelt command is.
+    static func unknownHelpTopic(in arguments: [String], root: any ParsableCommand.Type = Coord.self) -> String? {
+        let words = arguments.prefix { $0 != "--" }
+        guard let help = words.firstIndex(of: "help") else { return nil }
+        let topic = words[(help + 1)...].filter { !$0.hasPrefix("-") }
+        return unknownCommand(in: Array(topic), root: root)?.line
+    }
+
     /// `coord lock -ahoy -- ./deploy.sh`: argument-parser reads `-ahoy` as `-a -h -o -y` and
     /// prints help, status 0, and the command never runs. A help request that no word asked for
     /// in full (`-h`, `-help`, `--help`, `help`) is that mistake; the word is named instead.

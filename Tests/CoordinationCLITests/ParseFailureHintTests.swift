@@ -151,4 +151,22 @@ struct ParseFailureHintTests {
             #expect(help.status == 0 && help.stdoutText.contains("OVERVIEW"), "\(asked): \(help.stderr)")
         }
     }
+
+    /// `coord help jbos` printed coord's own help, status 0, as if jbos were documented there.
+    @Test("coord help with a topic that names no command is refused as a misspelt command, 64; a real topic stays help", arguments: [
+        (["help", "jbos"], "unknown command 'jbos' for coord; the commands: kv, lock,"),
+        (["help", "kv", "gett"], "unknown command 'gett' for coord kv (did you mean 'get'?); the commands: put, get,"),
+        (["help", "job", "ad"], "unknown command 'ad' for coord job (did you mean 'add'?); the commands: add, show,"),
+    ])
+    func unknownHelpTopic(arguments: [String], said: String) async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let refused = try await coord.run(arguments)
+        #expect(refused.status == 64, "\(arguments): \(refused.stderr)")
+        #expect(refused.stderrLines.count == 1 && refused.stderr.hasPrefix("coord: " + said), "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty, "no help: \(refused.stdoutText)")
+        let topic = Array(arguments.dropLast())
+        let help = try await coord.run(topic)
+        #expect(help.status == 0 && help.stdoutText.contains("OVERVIEW"), "\(topic): \(help.stderr)")
+    }
 }
