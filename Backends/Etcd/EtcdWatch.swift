@@ -213,7 +213,8 @@ final class WatchStream: Sendable {
         var rewoundTo: Int64?
         var authFailure = false
         var noLeader = false
-        var fatal: CoordinationError?
+        // A refusal that ends the watch; worded once the stream says which member refused.
+        var fatal: WatchRefusal?
         // Events read but not yet yielded, with their revisions (nil: outside the scope).
         var unsent: [(revision: Int64, event: WatchEvent?)] = []
         // What a refusal means for the watch, whichever form it came in (see ``WatchRefusal``).
@@ -225,11 +226,8 @@ final class WatchStream: Sendable {
             } else {
                 // Credentials missing, wrong or not allowed: trying again cannot cure it, as the
                 // snapshot read's refusal cannot.
-                let error = CoordinationError.gateway(
-                    .status(refusal.httpStatus, grpcCode: refusal.grpcCode, message: Gateway.oneLine(refusal.message) ?? ""), kind: .read)
-                if error.code == .unauthenticated || error.code == .permissionDenied {
-                    fatal = error.explainingPermission(refusedTo: gateway.userCredentials?.user, keys: keys)
-                }
+                let code = CoordinationError.gateway(refusal.failure(at: nil), kind: .read).code
+                if code == .unauthenticated || code == .permissionDenied { fatal = refusal }
             }
         }
         let sink = ResponseSink()
@@ -323,7 +321,10 @@ final class WatchStream: Sendable {
                 metadata: ["endpoint": "\(gateway.endpoints[endpoint])", "revision": "\(next)"])
             gateway.rotateEndpoint(from: endpoint)
         }
-        if let fatal { return .failed(fatal) }
+        if let fatal {
+            let error = CoordinationError.gateway(fatal.failure(at: gateway.endpoints[endpoint]), kind: .read)
+            return .failed(error.explainingPermission(refusedTo: gateway.userCredentials?.user, keys: keys))
+        }
         if compacted { return .compacted }
         if let rewoundTo { return .rewound(rewoundTo) }
         if authFailure {

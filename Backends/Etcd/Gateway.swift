@@ -214,10 +214,11 @@ final class Gateway: Sendable {
             if let streamError = json["error"], case .object = streamError {
                 let code = streamError["grpc_code"]?.int64Value.map { Int($0) }
                 let httpStatus = streamError["http_code"]?.int64Value.map { Int($0) } ?? status
-                return .status(httpStatus, grpcCode: code, message: oneLine(streamError["message"]?.stringValue) ?? excerpt(reply))
+                return .status(
+                    httpStatus, grpcCode: code, message: oneLine(streamError["message"]?.stringValue) ?? excerpt(reply), endpoint: endpoint)
             }
             let message = oneLine(json["message"]?.stringValue ?? json["error"]?.stringValue) ?? excerpt(reply)
-            return .status(status, grpcCode: json["code"]?.int64Value.map { Int($0) }, message: message)
+            return .status(status, grpcCode: json["code"]?.int64Value.map { Int($0) }, message: message, endpoint: endpoint)
         }
         return .notGateway(status: status, body: excerpt(reply), endpoint: endpoint)
     }

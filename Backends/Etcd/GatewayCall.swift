@@ -135,7 +135,7 @@ struct GatewayCall {
         // A member without a leader (an election under way, or cut off from the others) cannot
         // serve; another may. "no leader" comes before any proposal (the request asks for a
         // leader: see ``CurlHeaders``), so a write goes on too.
-        if case .status(_, 14?, let message) = failure, kind == .read || Self.isNoLeader(message),
+        if case .status(_, 14?, let message, _) = failure, kind == .read || Self.isNoLeader(message),
             gateway.endpoints.count > 1 || Self.isNoLeader(message)
         {
             lastFailure = failure
@@ -241,12 +241,12 @@ struct GatewayLogin {
         }
         guard status == 200 else {
             let failure = Gateway.failure(status: status, reply: reply, endpoint: candidate)
-            if case .status(_, 14?, let message) = failure, GatewayCall.isNoLeader(message) {
+            if case .status(_, 14?, let message, _) = failure, GatewayCall.isNoLeader(message) {
                 // A member without a leader cannot log anyone in; another may.
                 lastFailure = failure
                 return false
             }
-            if case .status(_, 9?, let message) = failure, message.contains("not enabled") {
+            if case .status(_, 9?, let message, _) = failure, message.contains("not enabled") {
                 // Credentials for a server without auth: nothing to authenticate, carry on.
                 gateway.warnCredentialsUnused()
                 gateway.setToken(nil)
@@ -255,14 +255,19 @@ struct GatewayLogin {
             var error = CoordinationError.gateway(failure, kind: .read)
             // Which server refused: credentials from a config file or the environment may be
             // meant for another cluster than the one they were sent to.
+            let server = RefusingServer.etcd(candidate)
             if error.code == .unauthenticated, !gateway.passwordGiven, let user = gateway.userCredentials?.user {
-                error.message = "etcd at \(candidate) refused user '\(user)': no password was given; put it in the store URL (etcd://\(user):PASSWORD@host/…) "
-                    + "or give the password setting (coord: --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file)"
+                error.message = server.refused(
+                    "user '\(user)'",
+                    because: "no password was given; put it in the store URL (etcd://\(user):PASSWORD@host/…) "
+                        + "or give the password setting (coord: --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file)")
             } else if error.code == .unauthenticated, let user = gateway.userCredentials?.user {
                 // etcd's "invalid user ID or password" named neither the user nor where to look.
-                error.message = "etcd at \(candidate) refused the login of user '\(user)': no such user, or a wrong password; check the user name and "
-                    + "password in the store URL (etcd://USER:PASSWORD@host/…) or the settings that give them (coord: --username, "
-                    + "--password-file, COORD_USERNAME, COORD_PASSWORD, COORD_PASSWORD_FILE, 'username' and 'password' in the config file)"
+                error.message = server.refused(
+                    "the login of user '\(user)'",
+                    because: "no such user, or a wrong password; check the user name and "
+                        + "password in the store URL (etcd://USER:PASSWORD@host/…) or the settings that give them (coord: --username, "
+                        + "--password-file, COORD_USERNAME, COORD_PASSWORD, COORD_PASSWORD_FILE, 'username' and 'password' in the config file)")
             }
             refused = error
             return false

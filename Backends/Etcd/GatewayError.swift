@@ -5,8 +5,9 @@ import Coordination
 enum GatewayFailure: Sendable {
     /// curl could not complete the transfer on any endpoint.
     case transport(TransportFailure, endpoint: String)
-    /// The gateway answered with an error status and (usually) a gRPC code and message.
-    case status(Int, grpcCode: Int?, message: String)
+    /// The gateway at `endpoint` answered with an error status and (usually) a gRPC code and
+    /// message. The endpoint is `nil` where it is not known (a test's own failure).
+    case status(Int, grpcCode: Int?, message: String, endpoint: String? = nil)
     /// The reply was not the JSON we expected: truncated, malformed, or missing a field.
     case malformed(String)
     /// `endpoint` answered over HTTP, but not with the gateway's JSON: something other than
@@ -16,7 +17,7 @@ enum GatewayFailure: Sendable {
     /// Whether the failure asks for a (new) token: etcd's Unauthenticated, or a bare 401.
     var asksForAuthentication: Bool {
         switch self {
-        case .status(let status, let grpcCode, _): grpcCode == 16 || (grpcCode == nil && status == 401)
+        case .status(let status, let grpcCode, _, _): grpcCode == 16 || (grpcCode == nil && status == 401)
         case .notGateway(let status, _, _): status == 401
         case .transport, .malformed: false
         }
@@ -128,7 +129,8 @@ extension CoordinationError {
                 code, "\(endpoint) answered HTTP \(status) with \(what), not as an etcd v3 JSON gateway does: \(cause)", key: key,
                 backendDetail: detail)
 
-        case .status(let status, let grpcCode, let message):
+        case .status(let status, let grpcCode, let message, let endpoint):
+            let server = RefusingServer.etcd(endpoint)
             let detail = "HTTP \(status)" + (grpcCode.map { ", gRPC code \($0)" } ?? "") + ": \(message)"
             let code = statusCode(status: status, grpcCode: grpcCode, message: message, kind: kind)
             if message.contains("database space exceeded") {
@@ -155,9 +157,11 @@ extension CoordinationError {
                 // What etcd says to a request without a token: the store was given no user.
                 return CoordinationError(
                     code,
-                    "etcd has authentication enabled, and no user was given: put the user and password in the store URL "
-                        + "(etcd://USER:PASSWORD@host/…) or give the username and password settings (coord: --username with "
-                        + "--password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)",
+                    server.refused(
+                        "the request",
+                        because: "it has authentication enabled, and no user was given; put the user and password in the store URL "
+                            + "(etcd://USER:PASSWORD@host/…) or give the username and password settings (coord: --username with "
+                            + "--password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)"),
                     key: key, backendDetail: detail)
             }
             if code == .sessionExpired {
@@ -166,7 +170,7 @@ extension CoordinationError {
                     code, "the etcd session expired (its lease is gone), and its ephemeral keys with it; the handle starts a new session by itself",
                     key: key, backendDetail: detail)
             }
-            return CoordinationError(code, "etcd refused the request: \(message)", key: key, backendDetail: detail)
+            return CoordinationError(code, server.refused("the request", because: message), key: key, backendDetail: detail)
 
         case .malformed(let what):
             // A write's reply came, so the write reached etcd; what it did cannot be read.
@@ -224,4 +228,9 @@ extension CoordinationError {
             return false
         }
     }
+}
+
+extension RefusingServer {
+    /// The etcd member at `endpoint` (`http://host:port`, never with a password), as refusals name it.
+    static func etcd(_ endpoint: String?) -> RefusingServer { RefusingServer("etcd", at: endpoint) }
 }

@@ -33,6 +33,11 @@ struct WatchRefusal: Equatable {
         }
     }
 
+    /// The same refusal as a plain request's, from the member at `endpoint`.
+    func failure(at endpoint: String?) -> GatewayFailure {
+        .status(httpStatus, grpcCode: grpcCode, message: Gateway.oneLine(message) ?? "", endpoint: endpoint)
+    }
+
     /// gRPC's status code names, as `status.Code.String()` spells them.
     private static let codes: [String: Int] = [
         "Canceled": 1, "Unknown": 2, "InvalidArgument": 3, "DeadlineExceeded": 4, "NotFound": 5, "AlreadyExists": 6,

@@ -17,8 +17,10 @@ enum ZooKeeperReturnCode {
     ///   alone reads as the server's root (opening `/app/sub` under a key only its owner may
     ///   write said "may not create /").
     /// - Parameter identity: the handle's, which an ACL refusal names (see ``ACLRefusal``).
+    /// - Parameter server: the handle's, which every refusal names (see ``RefusingServer``).
     static func error(
-        _ rc: Int32, key: Key?, during operation: String, namespace: Key = .root, identity: ACLRefusal.Identity = .unknown
+        _ rc: Int32, key: Key?, during operation: String, namespace: Key = .root, identity: ACLRefusal.Identity = .unknown,
+        server: RefusingServer = .zooKeeper(nil)
     ) -> CoordinationError {
         let about = key.map { " \($0)" } ?? ""
         let detail = "ZooKeeper \(name(of: rc)) (\(rc)) during \(operation)\(about)"
@@ -58,16 +60,20 @@ enum ZooKeeperReturnCode {
         case ZNOAUTH.rawValue:
             code = .permissionDenied
             let what = key?.isRoot == true && !namespace.isRoot ? "\(about) (the namespace \(namespace.path))" : about
-            message = ACLRefusal.message("\(operation)\(what)", identity: identity)
+            message = ACLRefusal.message("\(operation)\(what)", identity: identity, server: server)
         case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue:
             // The server enforces authentication (enforce.auth.enabled) and the handle gave none of a
             // scheme it accepts; it closes the session after this reply.
             code = .unauthenticated
-            message = "ZooKeeper requires authentication, and no user was given (or not by a scheme it accepts; this store uses digest): "
-                + "put the user and password in the store URL (zookeeper://USER:PASSWORD@host/…) or give the username and password settings"
+            message = server.refused(
+                "the session",
+                because: "it requires authentication, and no user was given (or not by a scheme it accepts; this store uses digest); "
+                    + "put the user and password in the store URL (zookeeper://USER:PASSWORD@host/…) or give the username and password settings")
         case ZAUTHFAILED.rawValue, ZINVALIDACL.rawValue:
             code = .unauthenticated
-            message = "ZooKeeper refused the credentials for \(operation)\(about); check the user and password given (in the store URL or the username and password settings)"
+            message = server.refused(
+                "the credentials for \(operation)\(about)",
+                because: "check the user and password given (in the store URL or the username and password settings)")
         case ZBADARGUMENTS.rawValue:
             code = .invalidKey
             message = "ZooKeeper refused the arguments of \(operation)\(about)"

@@ -228,7 +228,8 @@ extension ZooKeeperStore {
                 throw error
             }
             let error = ZooKeeperReturnCode.hintingAtRequestLimit(
-                ZooKeeperReturnCode.error(failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction"),
+                ZooKeeperReturnCode.error(
+                    failure.map { results[$0].err } ?? reply.rc, key: nil, during: "transaction", identity: identity, server: refusingServer),
                 requestBytes: CoordinationLimits.payloadBytes(of: operations))
             // Only a probed multi has a result past the operations' own.
             if probe, failure != nil, results[operations.count].err == ZNONODE.rawValue { throw ProbeFailure(error: error) }

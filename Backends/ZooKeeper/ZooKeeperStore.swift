@@ -138,8 +138,12 @@ public final class ZooKeeperStore: CoordinationStore {
     static func namedChild(of key: Key, _ name: String) -> Key? { try? key.child(name) }
 
     func fail(_ rc: Int32, _ znode: Key, _ operation: String) -> CoordinationError {
-        ZooKeeperReturnCode.error(rc, key: key(ofZnode: znode), during: operation, namespace: namespace, identity: identity)
+        ZooKeeperReturnCode.error(
+            rc, key: key(ofZnode: znode), during: operation, namespace: namespace, identity: identity, server: refusingServer)
     }
+
+    /// The servers this handle's refusals name: its configured hosts.
+    var refusingServer: RefusingServer { .zooKeeper(configuration.hosts) }
 
     /// Who this handle is to the server, for an ACL refusal's words.
     var identity: ACLRefusal.Identity {

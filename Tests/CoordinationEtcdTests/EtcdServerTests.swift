@@ -364,7 +364,11 @@ struct EtcdServerTests {
             }
             #expect(anonymous?.code == .unauthenticated)
             // Not etcd's "user name is empty": what is on, and where a user and password go.
-            #expect(anonymous?.message.contains("etcd has authentication enabled, and no user was given") == true, "\(String(describing: anonymous))")
+            // And which server, as the login's refusal says.
+            #expect(
+                anonymous?.message.hasPrefix(
+                    "etcd at http://\(cluster.endpoints[0]) refused the request: it has authentication enabled, and no user was given") == true,
+                "\(String(describing: anonymous))")
             #expect(anonymous?.message.contains("etcd://USER:PASSWORD@") == true, "\(String(describing: anonymous))")
             // Not etcd's "invalid user ID or password": the password is missing, not wrong.
             let noPassword = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root") }

@@ -239,7 +239,7 @@ import Testing
 
     @Test func streamErrorsInsideA200ReplyAreRead() {
         let reply = Array(#"{"error":{"grpc_code":16,"http_code":401,"message":"etcdserver: invalid auth token","http_status":"Unauthorized"}}"#.utf8)
-        guard case .status(let status, let code, let message) = Gateway.failure(status: 200, reply: reply, endpoint: "http://x") else {
+        guard case .status(let status, let code, let message, _) = Gateway.failure(status: 200, reply: reply, endpoint: "http://x") else {
             Issue.record("a stream error is a status failure")
             return
         }

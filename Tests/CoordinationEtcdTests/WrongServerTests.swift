@@ -128,7 +128,7 @@ import Testing
         #expect(error.backendDetail == "HTTP 404, gRPC code 5: etcdserver: requested lease not found")
         let denied = Array(#"{"error":"etcdserver: permission denied","message":"etcdserver: permission denied","code":7}"#.utf8)
         let refused = CoordinationError.gateway(Gateway.failure(status: 403, reply: denied, endpoint: "http://e:2379"), kind: .write)
-        #expect(refused.message == "etcd refused the request: etcdserver: permission denied")
+        #expect(refused.message == "etcd at http://e:2379 refused the request: etcdserver: permission denied")
     }
 }
 

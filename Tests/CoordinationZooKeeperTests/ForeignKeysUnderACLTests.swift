@@ -19,7 +19,7 @@ struct ForeignKeysUnderACLTests {
             Issue.record("listing beneath alice's znode must be refused")
         } catch let error as CoordinationError {
             #expect(error.code == .permissionDenied, "\(error)")
-            #expect(error.message.contains("may not list the children of /open/secret "), "\(error.message)")
+            #expect(error.message.contains("refused list the children of /open/secret: "), "\(error.message)")
         }
         await anonymous.close()
         await alice.close()

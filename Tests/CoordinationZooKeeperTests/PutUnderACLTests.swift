@@ -51,7 +51,7 @@ struct PutUnderACLTests {
                 Issue.record("writer may not create under /p")
             } catch let error as CoordinationError {
                 #expect(error.code == .permissionDenied)
-                #expect(error.message.contains("may not create /p/y"), "\(error.message)")
+                #expect(error.message.contains("refused create /p/y to user 'writer'"), "\(error.message)")
             }
         } catch {
             Issue.record(error)
