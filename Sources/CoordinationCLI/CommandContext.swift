@@ -101,9 +101,11 @@ struct CommandContext {
     }
 
     /// Opens the store, runs `body`, and closes the store whatever happens.
-    func withStore<T>(_ body: (any CoordinationStore) async throws -> T) async throws -> T {
+    /// - Parameter silence: where the body says it found the store silent; the close is then
+    ///   not waited for (see ``StoreSilence``).
+    func withStore<T>(closing silence: StoreSilence? = nil, _ body: (any CoordinationStore) async throws -> T) async throws -> T {
         do {
-            return try await withOpenedStore(body)
+            return try await withOpenedStore(closing: silence, body)
         } catch var error as CoordinationError where error.code == .noNode && storeURL.scheme == "memory" {
             // A key written by an earlier coord command is not there: memory:// ended with it.
             error.message += " (note: \(Self.memoryKeysNote))"
@@ -112,8 +114,8 @@ struct CommandContext {
     }
 
     /// ``withStore(_:)`` without its note on memory:// (the scheduler's commands have their own).
-    func withOpenedStore<T>(_ body: (any CoordinationStore) async throws -> T) async throws -> T {
-        try await withOpened(try await Self.registry.open(storeURL, logger: logger), body)
+    func withOpenedStore<T>(closing silence: StoreSilence? = nil, _ body: (any CoordinationStore) async throws -> T) async throws -> T {
+        try await withOpened(try await Self.registry.open(storeURL, logger: logger), closing: silence, body)
     }
 
     /// With no store configured, a lock, an election, a group or a watch is on memory://, this
@@ -168,13 +170,18 @@ struct CommandContext {
         try await withOpened(store, body)
     }
 
-    private func withOpened<T>(_ store: any CoordinationStore, _ body: (any CoordinationStore) async throws -> T) async throws -> T {
+    private func withOpened<T>(
+        _ store: any CoordinationStore, closing silence: StoreSilence? = nil, _ body: (any CoordinationStore) async throws -> T
+    ) async throws -> T {
+        func close() async {
+            if let silence { await silence.close(store) } else { await store.close() }
+        }
         do {
             let result = try await body(store)
-            await store.close()
+            await close()
             return result
         } catch {
-            await store.close()
+            await close()
             throw error
         }
     }

@@ -49,8 +49,9 @@ struct ElectCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         context.noteIfHeldInMemory("no other candidate takes part in the election")
         let identity = identity ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
-        let status = try await context.withStore { store in
-            try await HeldCommand.removingIfUnused(key, in: store) {
+        let silence = StoreSilence()
+        let status = try await context.withStore(closing: silence) { store in
+            try await HeldCommand.removingIfUnused(key, in: store, noting: silence) {
                 try await HeldCommand.run(command, holding: "leadership of \(key)", in: store) { runChild in
                     let election = LeaderElection(store: store, path: key, identity: identity, logger: context.logger)
                     // Without a timeout a campaign ends only in leadership, or by throwing.

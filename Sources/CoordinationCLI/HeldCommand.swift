@@ -81,20 +81,27 @@ enum HeldCommand {
     /// way: a delete refuses a key with an entry under it (`notEmpty`), and a contender's create
     /// makes a deleted key again (missing ancestors are created). Best effort: any failure leaves
     /// the key, as before.
+    /// - Parameter silence: told when the store is found silent on the way (out of contact, or
+    ///   the removal unanswered for its second): the session's close is then not waited for.
     static func removingIfUnused<T: Sendable>(
-        _ key: Key, in store: any CoordinationStore, _ body: () async throws -> T
+        _ key: Key, in store: any CoordinationStore, noting silence: StoreSilence, _ body: () async throws -> T
     ) async throws -> T {
         func removeIfUnused() async {
             // Out of contact (the hold was lost to it), each call would wait out a time-out
             // before coord could exit: a supervisor restarting coord must not wait for tidying.
-            guard [.connected, .reconnected].contains(store.session.state) else { return }
+            // Nor once the store is known silent (a lock given up on it).
+            guard !silence.isKnown, [.connected, .reconnected].contains(store.session.state) else {
+                silence.note()
+                return
+            }
             // Nor when the server went silent so recently that the handle still counts itself in
             // contact (a lock given up at its --timeout just then): a second is plenty for two
-            // requests to a server that answers.
-            _ = await FirstAnswer.within(.seconds(1)) {
+            // requests to a server that answers, and one that lets it pass unanswered is silent.
+            let answered: Void? = await FirstAnswer.within(.seconds(1)) {
                 guard let record = try? await store.get(key), record.value.isEmpty, !record.isEphemeral else { return }
                 try? await store.delete(key, ifVersion: record.version, recursive: false)
             }
+            if answered == nil { silence.note() }
         }
         do {
             let result = try await body()

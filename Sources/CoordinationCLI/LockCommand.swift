@@ -52,13 +52,14 @@ struct LockCommand: AsyncParsableCommand {
         let key = try HeldCommand.key(name, under: "/locks", kind: "a lock")
         let context = try await CommandContext.make(global)
         context.noteIfHeldInMemory("the lock keeps no other process out")
-        let status = try await context.withStore { store in
-            try await HeldCommand.removingIfUnused(key, in: store) {
+        let silence = StoreSilence()
+        let status = try await context.withStore(closing: silence) { store in
+            try await HeldCommand.removingIfUnused(key, in: store, noting: silence) {
                 try await HeldCommand.run(command, holding: "lock \(key)", in: store) { runChild in
                     let lock = Lock(store: store, path: key, logger: context.logger)
                     // Acquired here rather than by withLock(timeout:), so that giving up is coord's
                     // own line and status (12), the command not started.
-                    guard let lease = try await Self.acquire(lock, timeout: limit) else {
+                    guard let lease = try await Self.acquire(lock, timeout: limit, noting: silence) else {
                         throw RecipeError.notAcquired(
                             "lock \(key) was not acquired within \(DurationText.format(limit ?? .zero)); the command did not run")
                     }
@@ -92,7 +93,8 @@ struct LockCommand: AsyncParsableCommand {
     /// request until its own time-out (exit 9 after 10 s on etcd with --timeout 3s). The lock
     /// was not acquired within what the user allowed, which is what 12 says; the message says
     /// why. An entry the abandoned attempt may have made ends with the session, which coord closes.
-    static func acquire(_ lock: Lock, timeout: Duration?) async throws -> LockLease? {
+    /// - Parameter silence: told when the store did not answer: nothing more is asked of it.
+    static func acquire(_ lock: Lock, timeout: Duration?, noting silence: StoreSilence? = nil) async throws -> LockLease? {
         guard let timeout else { return try await lock.acquire() }
         let attempt = Task { try await lock.acquire(timeout: timeout) }
         let outcome = await withTaskCancellationHandler {
@@ -102,6 +104,7 @@ struct LockCommand: AsyncParsableCommand {
         }
         if let outcome { return try outcome.get() }
         attempt.cancel()
+        silence?.note()
         throw RecipeError.notAcquired(
             "lock \(lock.path) was not acquired within \(DurationText.format(timeout)): the store did not answer for "
                 + "\(DurationText.format(storeAllowance)) more (is it overloaded or out of reach?); the command did not run")

@@ -122,8 +122,9 @@ struct MembersCommand: AsyncParsableCommand {
     static func runAsMember(
         _ id: String, metadata: [UInt8], of group: Key, _ argv: [String], context: CommandContext
     ) async throws -> Int32 {
-        try await context.withStore { store in
-            try await HeldCommand.removingIfUnused(group, in: store) {
+        let silence = StoreSilence()
+        return try await context.withStore(closing: silence) { store in
+            try await HeldCommand.removingIfUnused(group, in: store, noting: silence) {
                 try await HeldCommand.run(argv, holding: "membership of \(group)", in: store, exclusive: false) { runChild in
                     let membership = Membership(store: store, group: group, logger: context.logger)
                     let (joins, joined) = AsyncStream<Void>.makeStream()
