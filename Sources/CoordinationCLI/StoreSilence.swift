@@ -5,8 +5,8 @@ import Synchronization
 /// Whether coord, on its way out, found its store silent: a request left unanswered for as long as
 /// a server that answers never takes (the lock's key's removal, ``HeldCommand/removingIfUnused(_:in:noting:_:)``),
 /// or the session out of contact. Closing the session then only asks a server that does not
-/// answer to end it: etcd's lease revoke waited up to 2 s for nothing, after a lock given up at
-/// its --timeout had already spent a second on its entry and another on its key. So the close is
+/// answer to end it: it waited 1.5 to 3 s for nothing (etcd's lease revoke up to 2 s), after a
+/// lock given up at its --timeout had already spent a second on its entry and another on its key. So the close is
 /// started but not waited for, and what the session holds ends with it when it expires, within its
 /// TTL, as it would have after a close the server never heard. A store that answers, however
 /// slowly, is never taken for silent: its close is waited for, and ends the session at once.
