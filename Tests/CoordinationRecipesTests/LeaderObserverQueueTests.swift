@@ -15,7 +15,7 @@ import Testing
         let bStore = try await handles.open()
         let campaigning = Task { try await LeaderElection(store: bStore, path: path, identity: "b").campaign() }
         let observer = LeaderElection(store: try await handles.open(), path: path, identity: "o")
-        try await waitForEntries(observer.store, path, count: 2, unlessEnded: campaigning, "b's campaign")
+        try await waitForEntries(observer.store, path, count: 2, unlessEnded: campaigning, "b's campaign (a's entry is \(a.key.name))")
 
         let leaders = observer.leaders()
         let first = try await next(leaders, "the observer's first view")

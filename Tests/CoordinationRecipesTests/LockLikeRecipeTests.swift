@@ -76,7 +76,14 @@ func waitForEntries<T: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        if let how = try await group.next() ?? nil {
+        let how: String?
+        do {
+            how = try await group.next() ?? nil
+        } catch var error as EntriesNotSeen {
+            error.meanwhile = "\(what) had not ended"
+            throw error
+        }
+        if let how {
             Issue.record("\(what) ended before \(count) entries were under \(path): \(how)")
             throw CancellationError()
         }
@@ -84,15 +91,52 @@ func waitForEntries<T: Sendable>(
 }
 
 /// Waits until the names of `path`'s children satisfy `condition`, as the store's watch sees them.
+///
+/// A wait that times out says what the watch last showed (or that it showed nothing yet) and
+/// what a listing of `path` in the store shows then, so that a recurrence tells an entry never
+/// made (or gone) from one the watch did not deliver: a bare time-out on etcd in a loaded CI run
+/// told neither. A watch that ends before the condition holds fails the wait (``StreamEnded``).
 func waitForEntries(
     _ store: any CoordinationStore, _ path: Key, _ what: String? = nil, until condition: @escaping @Sendable (Set<String>) -> Bool
 ) async throws {
-    try await withDeadline(what ?? "the entries under \(path) to change") {
-        var records: [Key: Record] = [:]
-        for try await event in store.watch(path, scope: .subtree) {
-            records.apply(event)
-            if condition(Set(records.keys.filter { $0.parent == path }.map(\.name))) { return }
+    let what = what ?? "the entries under \(path) to change"
+    // `nil` until the watch's first snapshot.
+    let seen = Shared<Set<String>?>(nil)
+    do {
+        try await withDeadline(what) {
+            var records: [Key: Record] = [:]
+            for try await event in store.watch(path, scope: .subtree) {
+                records.apply(event)
+                let names = Set(records.keys.filter { $0.parent == path }.map(\.name))
+                seen.withLock { $0 = names }
+                if condition(names) { return }
+            }
+            throw StreamEnded(what: what)
         }
+    } catch let error as CoordinationError where error.code == .timeout {
+        let watched = seen.withLock { $0 }.map { "showed \($0.sorted())" } ?? "delivered no snapshot"
+        throw EntriesNotSeen(waitedFor: error.message, watched: watched, listed: await listing(of: path, in: store))
+    }
+}
+
+/// A wait for the entries under a key that timed out, with what the watch and a listing showed.
+struct EntriesNotSeen: Error, CustomStringConvertible {
+    let waitedFor: String
+    let watched: String
+    let listed: String
+    /// What else the waiter knows of the moment (a task that was to add an entry had not ended).
+    var meanwhile: String?
+    var description: String {
+        "\(waitedFor); the watch \(watched); the store then listed \(listed)" + (meanwhile.map { "; \($0)" } ?? "")
+    }
+}
+
+/// `path`'s children as the store lists them, or why it could not list them within a few seconds.
+private func listing(of path: Key, in store: any CoordinationStore) async -> String {
+    do {
+        return "\(try await withDeadline("a listing of \(path)", limit: .seconds(5)) { try await store.children(of: path) })"
+    } catch {
+        return "nothing (\(error))"
     }
 }
 
