@@ -38,7 +38,7 @@ import Testing
         _ = try await cluster.waitForHistory("b to run") { successes("b")($0) }
 
         clock.advance(by: 5)  // a finished 11 s ago, b 5 s ago
-        try await waitUntilGone(try layout.job("a"), store: watcher)
+        try await waitUntilGone(try layout.job("a"), store: watcher, clock: clock, layout: layout)
         #expect(try await !watcher.exists(try layout.history(of: "a")), "the history went with the job")
         #expect(try await exists("b"), "b finished only 5 s ago")
         #expect(try await exists("c"), "c has an active run")
@@ -49,10 +49,10 @@ import Testing
         release.fire()
         _ = try await cluster.waitForHistory("c's second run to end") { successes("c", 2)($0) }
         clock.advance(by: 6)  // b finished 11 s ago, c 6 s ago
-        try await waitUntilGone(try layout.job("b"), store: watcher)
+        try await waitUntilGone(try layout.job("b"), store: watcher, clock: clock, layout: layout)
         #expect(try await exists("c"), "c finished again only 6 s ago")
         clock.advance(by: 5)
-        try await waitUntilGone(try layout.job("c"), store: watcher)
+        try await waitUntilGone(try layout.job("c"), store: watcher, clock: clock, layout: layout)
         #expect(try await client.jobs().map(\.spec.id).sorted() == ["hourly", "later"])
     }
 
@@ -78,7 +78,7 @@ import Testing
         try await withDeadline("the finished jobs to be read") { await clock.waitForSleeper(until: Self.start.addingTimeInterval(2)) }
         clock.advance(by: 3)
         let watcher = try await cluster.open()
-        try await waitUntilNoJob(in: cluster.layout.jobs, layout: cluster.layout, store: watcher)
+        try await waitUntilNoJob(in: cluster.layout.jobs, layout: cluster.layout, store: watcher, clock: clock)
         for folder in [cluster.layout.history] {
             var left: [String] = []
             for bucket in SchedulerLayout.bucketNames { left += try await watcher.children(of: try folder.child(bucket)) }
@@ -106,7 +106,7 @@ import Testing
         }
         #expect(try await store.children(of: try cluster.layout.history(of: "long")).count == 71)
         clock.advance(by: 5)
-        try await waitUntilGone(try cluster.layout.job("long"), store: store)
+        try await waitUntilGone(try cluster.layout.job("long"), store: store, clock: clock, layout: cluster.layout)
         #expect(try await !store.exists(try cluster.layout.history(of: "long")))
     }
 
@@ -232,30 +232,53 @@ import Testing
     }
 
     /// Waits, on a watch, until `key` does not exist or, for `.children`, has no children left.
-    private func waitUntilGone(_ key: Key, store: any CoordinationStore) async throws {
-        try await waitUntilEmpty(key, scope: .key, store: store) { _ in true }
+    private func waitUntilGone(_ key: Key, store: any CoordinationStore, clock: ManualWallClock, layout: SchedulerLayout) async throws {
+        try await waitUntilEmpty(key, scope: .key, store: store, clock: clock, layout: layout) { _ in true }
     }
 
     /// Waits until no job's key is left in the bucketed `folder`.
-    private func waitUntilNoJob(in folder: Key, layout: SchedulerLayout, store: any CoordinationStore) async throws {
-        try await waitUntilEmpty(folder, scope: .grandchildren, store: store) { layout.isJobKey($0, in: folder) }
+    private func waitUntilNoJob(in folder: Key, layout: SchedulerLayout, store: any CoordinationStore, clock: ManualWallClock) async throws {
+        try await waitUntilEmpty(folder, scope: .grandchildren, store: store, clock: clock, layout: layout) { layout.isJobKey($0, in: folder) }
     }
 
     /// Waits until a watch of `key` with `scope` shows no key that `counts`.
+    ///
+    /// A wait that times out says what was left and where the leader's clock stood: the wake-ups
+    /// asked for (its next look among them) and each job left's record, runs and history. A
+    /// bare time-out (seen once on memory, in `finishedOneShotJobsAreRemovedAfterTheirRetention`)
+    /// told neither a look that never came from one that left the job.
     private func waitUntilEmpty(
-        _ key: Key, scope: WatchScope, store: any CoordinationStore, counting counts: @escaping @Sendable (Key) -> Bool
+        _ key: Key, scope: WatchScope, store: any CoordinationStore, clock: ManualWallClock, layout: SchedulerLayout,
+        counting counts: @escaping @Sendable (Key) -> Bool
     ) async throws {
-        try await withDeadline("\(key) (\(scope)) to be removed") {
-            var present: Set<Key> = []
-            for try await event in store.watch(key, scope: scope) {
-                switch event {
-                case .snapshot(let records): present = Set(records.map(\.key).filter(counts))
-                case .put(let record): if counts(record.key) { present.insert(record.key) }
-                case .delete(let key): present.remove(key)
+        let left = Shared<Set<Key>?>(nil)
+        do {
+            try await withDeadline("\(key) (\(scope)) to be removed") {
+                var present: Set<Key> = []
+                for try await event in store.watch(key, scope: scope) {
+                    switch event {
+                    case .snapshot(let records): present = Set(records.map(\.key).filter(counts))
+                    case .put(let record): if counts(record.key) { present.insert(record.key) }
+                    case .delete(let key): present.remove(key)
+                    }
+                    left.withLock { $0 = present }
+                    if present.isEmpty { return }
                 }
-                if present.isEmpty { return }
+                throw CoordinationError(.unavailable, "the watch of \(key) ended")
             }
-            throw CoordinationError(.unavailable, "the watch of \(key) ended")
+        } catch let error as CoordinationError where error.code == .timeout {
+            func since(_ date: Date) -> String { "+\(date.timeIntervalSince(Self.start)) s" }
+            var report = ["\(error.message)", "the clock at \(since(clock.now))", "wake-ups asked for at \(clock.sleepers.map(since))"]
+            guard let present = left.withLock({ $0 }) else { throw CoordinationError(.timeout, (report + ["the watch delivered no snapshot"]).joined(separator: "; ")) }
+            for job in present.sorted() {
+                let record = try? await store.get(job)
+                let runs = (try? await store.children(of: job)) ?? []
+                let history = (try? await store.children(of: try layout.history(of: job.name)).count).map(String.init) ?? "none"
+                report.append(
+                    "\(job) left at version \(record.map { String($0.version) } ?? "-") (created at \(record.map { String($0.createRevision) } ?? "-")), "
+                        + "beneath it \(runs), history entries \(history)")
+            }
+            throw CoordinationError(.timeout, report.joined(separator: "; "))
         }
     }
 }

@@ -79,6 +79,10 @@ public final class ManualWallClock: Sendable {
         try Task.checkCancellation()
     }
 
+    /// The dates something sleeps until now, earliest first: the wake-ups the code under test has
+    /// scheduled, for a test's failure report.
+    public var sleepers: [Date] { state.withLock { $0.sleepers.values.map(\.date).sorted() } }
+
     /// Returns once something sleeps until exactly `date` (at once if something does already):
     /// a test's sign that the code under test has scheduled its next wake-up, where no other
     /// event shows it. Returns early when cancelled.
