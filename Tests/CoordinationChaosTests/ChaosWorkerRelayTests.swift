@@ -28,7 +28,7 @@ struct ChaosWorkerRelayTests {
     }
 
     static func withWorker(_ body: (ChaosWorker, String, RelayLinkProbe) async throws -> Void) async throws {
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("coord-chaos-relay-\(UInt32.random(in: 0...UInt32.max))")
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chaos-test-relay-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let probe = try RelayLinkProbe()

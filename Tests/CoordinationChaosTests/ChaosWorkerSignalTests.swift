@@ -44,7 +44,7 @@ struct ChaosWorkerSignalTests {
     }
 
     static func withWorker(_ body: (ChaosWorker) async throws -> Void) async throws {
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("coord-chaos-worker-\(UInt32.random(in: 0...UInt32.max))")
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chaos-test-worker-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let worker = try worker(log: folder)
         try worker.start()

@@ -10,7 +10,7 @@ import Testing
 @Suite("The chaos fault injector's worker faults")
 struct FaultInjectorWorkerTests {
     static func withWorkers(_ count: Int, _ body: ([ChaosWorker]) async throws -> Void) async throws {
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("coord-chaos-injector-\(UInt32.random(in: 0...UInt32.max))")
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chaos-test-injector-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var workers: [ChaosWorker] = []
         do {

@@ -8,8 +8,9 @@ import Testing
 /// when told to. Run for real: bash and the sink, as a worker's shell handler would run it.
 @Suite("The chaos job script")
 struct JobScriptTests {
-    /// Runs `command` through bash with the variables the shell handler gives a run; its exit status.
-    static func run(_ command: String, job: String, shard: Int?, token: Int64, attempt: Int) async throws -> Int32 {
+    /// Runs `command` through bash with the variables the shell handler gives a run; how it ended:
+    /// "exit N" or "signal N".
+    static func run(_ command: String, job: String, shard: Int?, token: Int64, attempt: Int) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = ["-c", command]
@@ -20,14 +21,18 @@ struct JobScriptTests {
         if let shard { variables["COORD_SHARD"] = String(shard) }
         process.environment = variables
         return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            process.terminationHandler = { ended in
+                continuation.resume(returning: "\(ended.terminationReason == .exit ? "exit" : "signal") \(ended.terminationStatus)")
+            }
             do { try process.run() } catch { continuation.resume(throwing: error) }
         }
     }
 
     /// The script installed in a folder of its own, and a sink to report to; both gone with `finish`.
+    /// Not named `coord-chaos-…`: the script's command line holds the folder, and an etcd start
+    /// elsewhere in the run (``LeftoverServers/reapOnce()``) SIGKILLs such processes as leftovers.
     static func fixture() throws -> (script: String, sink: FencingSink, finish: () -> Void) {
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("coord-chaos-script-\(UInt32.random(in: 0...UInt32.max))")
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chaos-test-script-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let sink = try FencingSink(started: .now)
         return (try JobScript.install(in: folder), sink, {
@@ -41,7 +46,7 @@ struct JobScriptTests {
         let (script, sink, finish) = try Self.fixture()
         defer { finish() }
         let command = JobScript.command(script: script, sinkPort: sink.port, work: .milliseconds(20), failFirstAttempt: false)
-        #expect(try await Self.run(command, job: "shard-001", shard: 2, token: 7, attempt: 1) == 0)
+        #expect(try await Self.run(command, job: "shard-001", shard: 2, token: 7, attempt: 1) == "exit 0")
         let resource = ResourceID(job: "shard-001", item: 2)
         #expect(
             sink.writes.map(\.report) == [
@@ -57,8 +62,8 @@ struct JobScriptTests {
         let (script, sink, finish) = try Self.fixture()
         defer { finish() }
         let command = JobScript.command(script: script, sinkPort: sink.port, work: .milliseconds(20), failFirstAttempt: false)
-        #expect(try await Self.run(command, job: "once-0001", shard: nil, token: 9, attempt: 1) == 0)
-        #expect(try await Self.run(command, job: "once-0001", shard: nil, token: 8, attempt: 1) != 0)
+        #expect(try await Self.run(command, job: "once-0001", shard: nil, token: 9, attempt: 1) == "exit 0")
+        #expect(try await Self.run(command, job: "once-0001", shard: nil, token: 8, attempt: 1) == "exit 3", "the refusal fails the command")
         #expect(sink.writes.map(\.accepted) == [true, true, false])
     }
 
@@ -67,10 +72,10 @@ struct JobScriptTests {
         let (script, sink, finish) = try Self.fixture()
         defer { finish() }
         let failing = JobScript.command(script: script, sinkPort: sink.port, work: .milliseconds(20), failFirstAttempt: true)
-        #expect(try await Self.run(failing, job: "once-0002", shard: nil, token: 3, attempt: 1) != 0)
-        #expect(try await Self.run(failing, job: "once-0002", shard: nil, token: 4, attempt: 2) == 0)
+        #expect(try await Self.run(failing, job: "once-0002", shard: nil, token: 3, attempt: 1) == "exit 1")
+        #expect(try await Self.run(failing, job: "once-0002", shard: nil, token: 4, attempt: 2) == "exit 0")
         #expect(sink.writes.map(\.report.kind) == [.begin, .end, .begin, .end])
         let steady = JobScript.command(script: script, sinkPort: sink.port, work: .milliseconds(20), failFirstAttempt: false)
-        #expect(try await Self.run(steady, job: "once-0003", shard: nil, token: 5, attempt: 1) == 0)
+        #expect(try await Self.run(steady, job: "once-0003", shard: nil, token: 5, attempt: 1) == "exit 0")
     }
 }
