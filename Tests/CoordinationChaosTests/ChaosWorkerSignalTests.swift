@@ -39,6 +39,13 @@ struct ChaosWorkerSignalTests {
         return nil
     }
 
+    /// SIGKILLs the group of a worker process this test started, should it still run: a kill that
+    /// failed (as under a mutant) must not leave bash looping for good.
+    static func reap(_ root: Int32) {
+        guard ProcessTable.isAlive(root), ProcessTable.processGroup(of: root) == root, ProcessTable.arguments(of: root).first == "/bin/bash" else { return }
+        kill(-root, SIGKILL)
+    }
+
     static func becomes(_ what: String, _ condition: () -> Bool) async throws {
         _ = try await eventually(what) { condition() ? true : nil }
     }
@@ -48,6 +55,7 @@ struct ChaosWorkerSignalTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let worker = try worker(log: folder)
         try worker.start()
+        let root = worker.process?.pid
         var commands: [Int32] = []
         do {
             commands = [try await command(of: worker)]
@@ -59,6 +67,7 @@ struct ChaosWorkerSignalTests {
         commands += worker.process.map { ProcessTable.descendants(of: $0.pid) } ?? []
         for pid in commands { kill(pid, SIGKILL) }
         await worker.terminate(within: .seconds(2))
+        if let root { Self.reap(root) }
         worker.close()
         try? FileManager.default.removeItem(at: folder)
     }

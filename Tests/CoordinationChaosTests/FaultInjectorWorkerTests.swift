@@ -13,20 +13,24 @@ struct FaultInjectorWorkerTests {
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chaos-test-injector-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var workers: [ChaosWorker] = []
+        var roots: [Int32] = []
         do {
             for slot in 1...count {
                 let worker = try ChaosWorkerSignalTests.worker(slot: slot, log: folder)
                 workers.append(worker)
                 try worker.start()
+                roots += worker.process.map { [$0.pid] } ?? []
             }
             try await body(workers)
         } catch {
             Issue.record(error)
         }
+        roots += workers.compactMap { $0.process?.pid }
         for worker in workers {
             await worker.kill()
             worker.close()
         }
+        for root in roots { ChaosWorkerSignalTests.reap(root) }
         try? FileManager.default.removeItem(at: folder)
     }
 
