@@ -42,7 +42,8 @@ public struct PlannedFault: Sendable, Hashable {
 
 /// A seeded fault schedule: every kind the backend takes once (a worker stop twice: it is the
 /// fault fencing is for), in a random order, then random kinds until the phase is full; one fault at a time, with a pause after each for the cluster
-/// to recover, so that each fault's effect can be told apart.
+/// to recover, so that each fault's effect can be told apart. The first round is planned whole
+/// even where it runs past a short phase: a run that never tried a kind tested nothing of it.
 public enum FaultSchedule {
     public static func plan(
         backend: ChaosBackend, phase: Duration, ttl: Duration, workers: Int, members: Int, generator: inout SeededGenerator
@@ -51,7 +52,7 @@ public enum FaultSchedule {
         var order = (kinds + [.workerStop]).shuffled(using: &generator)
         var faults: [PlannedFault] = []
         var at = Duration.seconds(3)
-        while at < phase {
+        while at < phase || !order.isEmpty {
             if order.isEmpty { order = [kinds.randomElement(using: &generator)!] }
             let kind = order.removeFirst()
             let hold = holdTime(kind, ttl: ttl, generator: &generator)

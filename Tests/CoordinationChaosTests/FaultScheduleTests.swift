@@ -19,7 +19,8 @@ struct FaultScheduleTests {
         for seed in UInt64(0)..<20 {
             let plan = Self.plan(backend, seed: seed)
             #expect(Set(plan.map(\.kind)).isSuperset(of: FaultKind.kinds(for: backend)), "seed \(seed): \(plan.map(\.kind))")
-            #expect(plan.allSatisfy { $0.at < .seconds(80) })
+            // The first round is planned whole (see FaultFirstRoundTests); what follows it starts within the phase.
+            #expect(plan.dropFirst(FaultKind.kinds(for: backend).count + 1).allSatisfy { $0.at < .seconds(80) })
             #expect(zip(plan, plan.dropFirst()).allSatisfy { $0.at + $0.lead + $0.hold < $1.at })
             #expect(plan.filter { [.workerStop, .workerStall, .sessionExpiry].contains($0.kind) }.allSatisfy { $0.hold > .seconds(2) }, "stops and cuts outlast the TTL")
             // A stall's stop comes in the silence, mostly before the client can notice it.
