@@ -32,7 +32,21 @@ public struct ChaosReport: Sendable {
         self.wallSeconds = wallSeconds
     }
 
-    public var passed: Bool { results.allSatisfy(\.held) }
+    /// A run passes when every invariant held and it tried everything it is there to try.
+    public var passed: Bool { results.allSatisfy(\.held) && untried.isEmpty }
+
+    /// What the run never tried: a fault kind its backend takes with none injected, a control
+    /// (cancel, pause, replace) never carried out. A run that tried nothing of a kind proves
+    /// nothing of it, and its invariants hold all the same, so it does not pass: a fault the
+    /// injector never applied or controls never sent would otherwise go unseen.
+    public var untried: [String] {
+        let injected = Set(faults.map(\.kind))
+        let faults = FaultKind.kinds(for: backend).filter { !injected.contains($0) }.map { "no fault '\($0.rawValue)' was injected" }
+        let carriedOut = Set(evidence.controls.map(\.action))
+        let done: [(JobControlRecord.Action, String)] = [(.cancel, "cancelled"), (.pause, "paused"), (.replace, "replaced")]
+        let controls = done.filter { !carriedOut.contains($0.0) }.map { "no job was \($0.1) (the workload's controls)" }
+        return faults + controls
+    }
 
     /// The summary as Markdown: faults by kind, invariants, workload totals, takeover times, and
     /// the evidence of every violation.
@@ -91,6 +105,10 @@ public struct ChaosReport: Sendable {
                 guard let times = takeovers[kind]?.sorted(), !times.isEmpty else { continue }
                 lines.append("| \(kind.rawValue) | \(times.count) | \(format(times[(times.count - 1) / 2])) s | \(format(times.last!)) s |")
             }
+        }
+        if !untried.isEmpty {
+            lines += ["", "**Not tried** (the run proves nothing of these; a longer phase or another seed may try them):"]
+            lines += untried.map { "- \($0)" }
         }
         for result in results where !result.held {
             lines += ["", "**\(result.invariant.rawValue)** violated (\(result.violations.count)):"]

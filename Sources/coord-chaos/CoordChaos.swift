@@ -37,8 +37,9 @@ struct CoordChaos: AsyncParsableCommand {
             after the cancel, a paused job none until resumed, and a replaced job's old \
             incarnation none after the replacement. It shows each phase as it begins (each fault too \
             with --log-level info), prints a Markdown summary per backend and exits 1 when an \
-            invariant is violated (naming it, with the evidence) or a run failed; everything it \
-            started is stopped, on SIGINT too.
+            invariant is violated (naming it, with the evidence), when the run never tried a \
+            fault kind or a control (every kind is injected once, past the phase's end if need \
+            be) or when a run failed; everything it started is stopped, on SIGINT too.
 
               swift build && swift run coord-chaos --quick   # CI: both, under 5 min
               swift run coord-chaos --soak 30m --backend etcd
@@ -100,7 +101,12 @@ struct CoordChaos: AsyncParsableCommand {
                 if !report.passed {
                     failed = true
                     let violated = report.results.filter { !$0.held }.map(\.invariant.rawValue)
-                    Self.say("\ncoord-chaos: \(report.backend.rawValue): VIOLATED: \(violated.joined(separator: "; ")) (seed \(seed))")
+                    if !violated.isEmpty {
+                        Self.say("\ncoord-chaos: \(report.backend.rawValue): VIOLATED: \(violated.joined(separator: "; ")) (seed \(seed))")
+                    }
+                    if !report.untried.isEmpty {
+                        Self.say("\ncoord-chaos: \(report.backend.rawValue): NOT TRIED: \(report.untried.joined(separator: "; ")) (seed \(seed))")
+                    }
                 }
             case .failed(let backend, let reason):
                 failed = true

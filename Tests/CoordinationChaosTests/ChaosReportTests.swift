@@ -7,13 +7,21 @@ import Testing
 struct ChaosReportTests {
     static let startedAt = Date(timeIntervalSince1970: 1_000_000)
 
-    static func report(_ evidence: ChaosEvidence, moreFaults: [FaultRecord] = []) -> ChaosReport {
+    /// One fault of each kind but a worker stop and a compaction, after everything else: a run
+    /// that tried every kind (see ``ChaosReport/untried``).
+    static let restOfTheKinds = FaultKind.allCases.filter { ![.workerStop, .compaction].contains($0) }.enumerated().map { index, kind in
+        FaultRecord(kind: kind, target: "member 0", at: 100 + Double(index), until: 100.5 + Double(index))
+    }
+
+    static func report(
+        _ evidence: ChaosEvidence, backend: ChaosBackend = .etcd, moreFaults: [FaultRecord] = [], otherKinds: [FaultRecord] = restOfTheKinds
+    ) -> ChaosReport {
         ChaosReport(
-            backend: .etcd, seed: 42, faultPhase: .seconds(80),
+            backend: backend, seed: 42, faultPhase: .seconds(80),
             faults: [
                 FaultRecord(kind: .workerStop, target: "w1-1", at: 3, until: 8, note: nil),
                 FaultRecord(kind: .compaction, target: "cluster", at: 10, until: 10, note: "at revision 77"),
-            ] + moreFaults,
+            ] + moreFaults + otherKinds,
             results: InvariantChecker.check(evidence), evidence: evidence,
             takeovers: [.workerStop: [2.0, 1.5, 2.5]], drainSeconds: 1, wallSeconds: 90, startedAt: startedAt)
     }
@@ -24,7 +32,8 @@ struct ChaosReportTests {
         #expect(text.hasPrefix("### etcd: PASSED (seed 42"))
         #expect(text.contains("| SIGSTOP worker > TTL | 1 |"))
         #expect(text.contains("| compaction at current revision | 1 |"))
-        #expect(text.contains("| SIGKILL worker | 0 |"))
+        #expect(text.contains("| SIGKILL worker | 1 |"))
+        #expect(!text.contains("Not tried"))
         #expect(text.contains("| no job lost | held | 2 | 0 |"))
         #expect(text.contains("| SIGSTOP worker > TTL | 3 | 2.0 s | 2.5 s |"))
         #expect(!text.contains("VIOLATED"))
