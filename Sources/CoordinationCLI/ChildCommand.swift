@@ -29,7 +29,7 @@ enum ChildCommand {
         var executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
         var arguments = Array(argv.dropFirst())
         // The signals coord's parent left ignored stay ignored for the command, as without coord.
-        if let wrapped = IgnoringExec.wrapping(argv, ignoring: InheritedSignals.ignoredAtStart) {
+        if let wrapped = await IgnoringExec.wrapping(argv, ignoring: InheritedSignals.ignoredAtStart) {
             executable = .path(FilePath(wrapped.executable))
             arguments = wrapped.arguments
         }

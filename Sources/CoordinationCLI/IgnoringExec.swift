@@ -16,9 +16,10 @@ enum IgnoringExec {
 
     /// The executable and arguments that run `argv` with `ignored` still ignored, or `nil` when
     /// nothing is to be ignored (or this process is not coord, or cannot find itself) and `argv`
-    /// can be run as it is.
-    static func wrapping(_ argv: [String], ignoring ignored: Set<Int32>) -> (executable: String, arguments: [String])? {
-        guard !ignored.isEmpty, entryReadsMarker.load(ordering: .relaxed), let coord = Bundle.main.executablePath else { return nil }
+    /// can be run as it is. coord is found as ``CoordExecutable`` finds it: started through the
+    /// dynamic loader, this process's executable is the loader.
+    static func wrapping(_ argv: [String], ignoring ignored: Set<Int32>) async -> (executable: String, arguments: [String])? {
+        guard !ignored.isEmpty, entryReadsMarker.load(ordering: .relaxed), let coord = await CoordExecutable.find() else { return nil }
         let numbers = ignored.sorted().map(String.init).joined(separator: ",")
         return (coord, [marker, numbers] + argv)
     }

@@ -89,15 +89,14 @@ enum ShellJobHandler {
             return Beat(allowance: max(.zero, min(whole, now.duration(to: sessionMayEnd) - interval)), interval: interval)
         }
 
-        /// This process's own executable, once it has answered `__lifeline --check` as `coord`
-        /// does; `nil` where it cannot be found or does not (then a command dies with its worker's
-        /// process, not with a stopped one). Started through the dynamic loader (`ld.so coord …`)
-        /// or an emulator, `/proc/self/exe` is that: exec'ed as the watchdog it failed at once,
-        /// and the command had neither a watchdog nor the shell loop, so it outlived a killed worker.
+        /// This process's own executable (``CoordExecutable``), once it has answered
+        /// `__lifeline --check` as `coord` does; `nil` where it cannot be found (then a command
+        /// dies with its worker's process, not with a stopped one). Started through the dynamic
+        /// loader (`ld.so coord …`) or an emulator, `/proc/self/exe` is that: exec'ed as the
+        /// watchdog it failed at once, and the command had neither a watchdog nor the shell loop,
+        /// so it outlived a killed worker.
         static func ofThisProcess(sessionTTL: Duration) async -> Lifeline? {
-            guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-                FileManager.default.isExecutableFile(atPath: path), await answersAsWatchdog(path)
-            else { return nil }
+            guard let path = await CoordExecutable.find() else { return nil }
             return Lifeline(executable: path, sessionTTL: sessionTTL)
         }
 
@@ -211,7 +210,8 @@ enum ShellJobHandler {
         // The signals coord's parent left ignored (SIGHUP under nohup) stay ignored for the
         // command, as for coord lock's: through coord, which ignores them and execs the shell.
         let argv = ["/bin/sh", "-c", supervisor, "coord-job", command] + watchdog
-        let (executable, arguments) = IgnoringExec.wrapping(argv, ignoring: InheritedSignals.ignoredAtStart) ?? (argv[0], Array(argv.dropFirst()))
+        let (executable, arguments) =
+            await IgnoringExec.wrapping(argv, ignoring: InheritedSignals.ignoredAtStart) ?? (argv[0], Array(argv.dropFirst()))
         let tails: (out: String, err: String)
         let status: TerminationStatus
         do {

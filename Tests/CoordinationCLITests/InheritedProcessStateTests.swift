@@ -9,6 +9,9 @@ import Testing
 /// without coord in between.
 @Suite(.serverLoadLimit) struct InheritedProcessStateTests {
     /// Runs `script` with `/bin/sh -c`, with `$0` the coord binary, and returns its status, stdout and stderr.
+    /// The dynamic loader, to start coord through (`ld.so coord …`), where there is one.
+    static let loader = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
     static func shell(_ script: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -90,11 +93,29 @@ import Testing
         #expect(masks["command SigBlk:"] == 0, "\(masks)")
     }
 
+    /// coord lock's command goes through the same re-exec as a worker's shell job: started
+    /// through the dynamic loader, it ran the loader and the command never started (127).
+    @Test("coord lock started through the dynamic loader with SIGHUP ignored runs its command, SIGHUP still ignored")
+    func lockThroughTheLoaderKeepsIgnoredSignals() async throws {
+        let loader = try #require(Self.loader, "no dynamic loader")
+        let result = try await Self.shell(
+            "trap '' HUP; exec \(loader) \"$0\" \"$@\"",
+            ["--store", "memory://", "lock", "/inherit/loader", "--", "grep", "^SigIgn:", "/proc/self/status"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let mask = result.stdout.split(whereSeparator: \.isWhitespace).last.flatMap { UInt64($0, radix: 16) }
+        #expect(mask.map { $0 & (1 << (UInt64(SIGHUP) - 1)) != 0 } == true, "\(result.stdout)")
+    }
+
     /// A worker's shell job ran under coord's supervising shell script, started by Subprocess with
     /// every signal at its default: a SIGHUP that `nohup` left ignored for coord reached the job
     /// at its default action, unlike coord lock's command. The job reads its own table.
-    @Test("a shell job run by coord run keeps a SIGHUP that coord started with ignored, and gets SIGTERM as ever", arguments: ["", "HUP"])
-    func shellJobKeepsIgnoredSignals(ignored: String) async throws {
+    /// Through the dynamic loader too, where this process's executable is the loader: the re-exec
+    /// that keeps SIGHUP ignored ran the loader, and every job exited 127 (seen in a full run, whose
+    /// other tests left SIGHUP ignored for a moment in the test process, and so in a worker it started).
+    @Test(
+        "a shell job run by coord run keeps a SIGHUP that coord started with ignored, and gets SIGTERM as ever",
+        arguments: ["", "HUP"], [false, true])
+    func shellJobKeepsIgnoredSignals(ignored: String, throughTheLoader: Bool) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("coord-shell-signals-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -102,7 +123,8 @@ import Testing
         let jobs = folder.appendingPathComponent("jobs.json")
         try Data(#"[{"id": "probe", "command": "grep -E '^Sig(Ign|Blk):' /proc/self/status > \#(table)"}]"#.utf8).write(to: jobs)
         let trap = ignored.isEmpty ? "" : "trap '' \(ignored); "
-        let result = try await Self.shell(trap + "exec \"$0\" \"$@\"", ["--store", "memory://", "run", jobs.path, "--until-idle"])
+        let loader = throughTheLoader ? try #require(Self.loader, "no dynamic loader") + " " : ""
+        let result = try await Self.shell(trap + "exec \(loader)\"$0\" \"$@\"", ["--store", "memory://", "run", jobs.path, "--until-idle"])
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
         var masks: [String: UInt64] = [:]
         for line in try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n") {
