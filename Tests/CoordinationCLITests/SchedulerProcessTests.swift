@@ -492,16 +492,24 @@ struct SchedulerProcessTests {
 
     /// The first line written to the FIFO at `path` (opening it waits for a writer, on a thread of its own).
     static func readLine(fromFIFO path: String) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                do {
-                    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-                    let data = try handle.readToEnd() ?? Data()
-                    continuation.resume(returning: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }.start()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread {
+                    do {
+                        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                        let data = try handle.readToEnd() ?? Data()
+                        continuation.resume(returning: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }.start()
+            }
+        } onCancel: {
+            // The reader's open waits for a writer, and a deadline's cancellation cannot stop it:
+            // a command that never started held a full run for good (its test never timed out).
+            // A writer that opens and closes at once lets it read nothing and return.
+            let writer = open(path, O_WRONLY | O_NONBLOCK)
+            if writer >= 0 { close(writer) }
         }
     }
 
