@@ -18,7 +18,9 @@ struct WatchOnADeadConnectionTests {
         let namespace = SharedEtcd.uniqueNamespace()
         let relay = try TCPRelay(upstreams: SharedEtcd.endpoints) { false }
         defer { relay.stop() }
-        let store = try await SharedEtcd.open(namespace, ttl: .seconds(3), endpoints: [relay.address])
+        // A TTL with room for the reconnection: with 3 s, a fresh-clone CI run under load (and
+        // once a 3-node run) found the lease expired before the new connection's keep-alive landed.
+        let store = try await SharedEtcd.open(namespace, ttl: .seconds(9), endpoints: [relay.address])
         let direct = try await SharedEtcd.open(namespace)
         let key = try Key("/watched")
         func value(_ event: WatchEvent) -> String? {
