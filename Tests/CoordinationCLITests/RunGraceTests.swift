@@ -27,7 +27,7 @@ struct RunGraceTests {
             let file = try coord.write(String(decoding: try JSONSerialization.data(withJSONObject: [job]), as: UTF8.self), to: "jobs.json")
             let run = try await RunInterruptTests.LiveCoord(coord, ["--store", url, "run", file])
             _ = try await withDeadline("the command to start", limit: .seconds(90)) {
-                try await RunInterruptTests.lines(fromFIFO: fifo, count: 1)
+                try await readLines(fromFIFO: fifo, count: 1)
             }
 
             // One after the other, with no suspension between them.

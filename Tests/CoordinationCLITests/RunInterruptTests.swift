@@ -97,27 +97,6 @@ struct RunInterruptTests {
         var stderrText: String { stderr.withLock { $0 } }
     }
 
-    /// Lines written to the FIFO at `path` until `count` have come: each writer opens it, writes
-    /// and closes, so the reader opens it again until it has them all (each open waits for a writer).
-    static func lines(fromFIFO path: String, count: Int) async throws -> [String] {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                var lines: [String] = []
-                do {
-                    while lines.count < count {
-                        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-                        let data = try handle.readToEnd() ?? Data()
-                        try handle.close()
-                        lines += String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-                    }
-                    continuation.resume(returning: lines)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }.start()
-        }
-    }
-
     /// A jobs file with one job of two shards, whose command appends to `starts` when it
     /// starts, then tells the test through `fifo` (its shard and its shell's pid) and sleeps.
     static func jobsFile(_ coord: CoordProcess, starts: String, fifo: String) throws -> String {
@@ -135,7 +114,7 @@ struct RunInterruptTests {
         #expect(mkfifo(fifo, 0o600) == 0)
         let file = try jobsFile(coord, starts: starts, fifo: fifo)
         let run = try await LiveCoord(coord, ["--store", url, "run", file])
-        let started = try await withDeadline("both shards' commands to start") { try await lines(fromFIFO: fifo, count: 2) }
+        let started = try await withDeadline("both shards' commands to start") { try await readLines(fromFIFO: fifo, count: 2) }
         return (run, started, starts)
     }
 

@@ -433,7 +433,7 @@ struct SchedulerProcessTests {
         let added = try await coord.run(["--store", url, "job", "add", "long", "--command", "sleep 60 & echo \"$$ $!\" > '\(fifo)'; wait"])
         #expect(added.status == 0, "\(added.stderr)")
         let worker = try await Background(coord, ["--store", url, "worker", "--id", "doomed"], name: "doomed", loader: loader)
-        let pids = try await withDeadline("the command to start") { try await Self.readLine(fromFIFO: fifo) }
+        let pids = try await withDeadline("the command to start") { try await readLine(fromFIFO: fifo) }
             .split(separator: " ").compactMap { pid_t($0) }
         #expect(pids.count == 2, "\(pids)")
         #expect(pids.allSatisfy { !Self.hasEnded($0) })
@@ -473,12 +473,12 @@ struct SchedulerProcessTests {
         let added = try await coord.run(["--store", url, "job", "add", "long", "--command", command, "--retries", "2"])
         #expect(added.status == 0, "\(added.stderr)")
         let stopped = try await Background(coord, ["--store", url, "worker", "--id", "stopped"], name: "stopped")
-        let first = try await withDeadline("the first attempt to start") { try await Self.readLine(fromFIFO: fifo) }
+        let first = try await withDeadline("the first attempt to start") { try await readLine(fromFIFO: fifo) }
         let firstPids = first.prefix { $0 != ":" }.split(separator: " ").compactMap { pid_t($0) }
         #expect(firstPids.count == 2, "\(first)")
         let taker = try await Background(coord, ["--store", url, "worker", "--id", "taker"], name: "taker")
         kill(stopped.process.processIdentifier, SIGSTOP)
-        let second = try await withDeadline("the run to be taken over", limit: .seconds(30)) { try await Self.readLine(fromFIFO: fifo) }
+        let second = try await withDeadline("the run to be taken over", limit: .seconds(30)) { try await readLine(fromFIFO: fifo) }
         #expect(second.hasSuffix(":"), "the stopped worker's command still ran when its run was taken over: \(second)")
         #expect(firstPids.allSatisfy(Self.hasEnded))
         // Killed, not stopped: the taker's command dies with it (its lifeline), and the
@@ -488,29 +488,6 @@ struct SchedulerProcessTests {
             _ = await worker.terminate()
         }
         await handles.closeAll()
-    }
-
-    /// The first line written to the FIFO at `path` (opening it waits for a writer, on a thread of its own).
-    static func readLine(fromFIFO path: String) async throws -> String {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                Thread {
-                    do {
-                        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-                        let data = try handle.readToEnd() ?? Data()
-                        continuation.resume(returning: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
-                }.start()
-            }
-        } onCancel: {
-            // The reader's open waits for a writer, and a deadline's cancellation cannot stop it:
-            // a command that never started held a full run for good (its test never timed out).
-            // A writer that opens and closes at once lets it read nothing and return.
-            let writer = open(path, O_WRONLY | O_NONBLOCK)
-            if writer >= 0 { close(writer) }
-        }
     }
 
     /// Whether the process `pid` is gone, or a zombie (ended, not reaped).

@@ -39,7 +39,7 @@ struct ShellJobHandlerTests {
         let (fifo, cleanup) = try Self.fifo()
         defer { cleanup() }
         let handler = Task { try await ShellJobHandler.run(Self.context("FIFO='\(fifo)'; " + command), grace: .milliseconds(300)) }
-        let pids = try await withDeadline("the command to start") { try await SchedulerProcessTests.readLine(fromFIFO: fifo) }
+        let pids = try await withDeadline("the command to start") { try await readLine(fromFIFO: fifo) }
             .split(separator: " ").compactMap { pid_t($0) }
         #expect(pids.count == 2, "\(pids)")
         let group = try #require(Self.processGroup(of: pids[0]))
@@ -83,7 +83,7 @@ struct ShellJobHandlerTests {
         defer { cleanup() }
         let command = #"echo "$$" > "\#(fifo)"; echo started; exec sleep 60"#
         let handler = Task { try await ShellJobHandler.run(Self.context(command), grace: .seconds(3600)) }
-        let pid = try #require(pid_t(try await withDeadline("the command to start") { try await SchedulerProcessTests.readLine(fromFIFO: fifo) }))
+        let pid = try #require(pid_t(try await withDeadline("the command to start") { try await readLine(fromFIFO: fifo) }))
         let group = try #require(Self.processGroup(of: pid))
         handler.cancel()
         // The hour of grace would fail this.
@@ -150,7 +150,7 @@ struct ShellJobHandlerTests {
         defer { cleanup() }
         let command = #"sleep 60 & echo "$!" > "\#(fifo)"; echo done"#
         let handler = Task { try await ShellJobHandler.run(Self.context(command), grace: .milliseconds(300)) }
-        let child = try #require(pid_t(try await withDeadline("the command to start") { try await SchedulerProcessTests.readLine(fromFIFO: fifo) }))
+        let child = try #require(pid_t(try await withDeadline("the command to start") { try await readLine(fromFIFO: fifo) }))
         defer { kill(child, SIGKILL) }
         // Well within the background sleep's minute.
         let output = try await withDeadline("the handler to return at the command's exit", limit: .seconds(30)) { try await handler.value }
