@@ -19,7 +19,8 @@ struct BackendRun {
     func run() async throws -> ChaosReport {
         let started = ContinuousClock.now
         let startedAt = Date()
-        var generator = SeededGenerator(seed: configuration.seed &+ (backend == .etcd ? 0x5DEE_CE66 : 0))
+        // Not drawn from the seed, and no part of the plan: a replay must not reuse the folder an
+        // earlier run of the seed kept (the job script's path in the commands differs, nothing else).
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
             "coord-chaos-\(backend.rawValue)-\(configuration.seed)-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -30,7 +31,7 @@ struct BackendRun {
             }
         let parts = Parts(cluster: cluster)
         do {
-            let report = try await exercise(parts, folder: folder, started: started, startedAt: startedAt, generator: &generator)
+            let report = try await exercise(parts, folder: folder, started: started, startedAt: startedAt)
             let keep = !report.passed || configuration.keepFiles || parts.drainedLate
             if keep { cluster.keepServerLogs(in: folder) }
             await Task { await parts.tearDown() }.value
@@ -84,7 +85,7 @@ struct BackendRun {
 
     /// - Parameter startedAt: the wall-clock time of `started`, to place fire times among the faults.
     private func exercise(
-        _ parts: Parts, folder: URL, started: ContinuousClock.Instant, startedAt: Date, generator: inout SeededGenerator
+        _ parts: Parts, folder: URL, started: ContinuousClock.Instant, startedAt: Date
     ) async throws -> ChaosReport {
         let cluster = parts.cluster
         logger.notice("chaos: \(backend): starting a 3-member cluster on \(cluster.memberAddresses.joined(separator: ","))")
@@ -118,12 +119,11 @@ struct BackendRun {
             try worker.start()
         }
 
-        let workload = try Workload.plan(length: configuration.faultPhase, generator: &generator) { work, failFirst in
+        let runPlan = try RunPlan.make(for: backend, configuration: configuration, members: cluster.memberAddresses.count) { work, failFirst in
             JobScript.command(script: script, sinkPort: sink.port, work: work, failFirstAttempt: failFirst)
         }
-        let plan = FaultSchedule.plan(
-            backend: backend, phase: configuration.faultPhase, ttl: configuration.sessionTTL, workers: configuration.workers,
-            members: cluster.memberAddresses.count, generator: &generator)
+        let workload = runPlan.workload
+        let plan = runPlan.faults
         let controls = JobControls(scheduler: scheduler, observer: observer, started: started, logger: logger)
         let injector = FaultInjector(
             cluster: cluster, workers: parts.workers, observer: observer, sink: sink, started: started, logger: logger,

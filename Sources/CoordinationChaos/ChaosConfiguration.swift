@@ -4,6 +4,12 @@ public import Foundation
 public enum ChaosBackend: String, CaseIterable, Sendable, Hashable {
     case zookeeper
     case etcd
+
+    /// The backends `coord-chaos --backend` asks for: one by its name, every one for `both`, in
+    /// the order they run; `nil` for any other text.
+    public static func requested(by option: String) -> [ChaosBackend]? {
+        option == "both" ? allCases : ChaosBackend(rawValue: option).map { [$0] }
+    }
 }
 
 /// Everything one `coord-chaos` invocation decides before it starts: which stores, how long, which seed.
@@ -41,6 +47,15 @@ public struct ChaosConfiguration: Sendable {
     /// The CI run: both backends within 5 minutes on two cores.
     public static func quick(backends: [ChaosBackend], seed: UInt64, coordBinary: URL) -> ChaosConfiguration {
         ChaosConfiguration(backends: backends, seed: seed, faultPhase: .seconds(80), drainLimit: .seconds(45), coordBinary: coordBinary)
+    }
+
+    /// What `coord-chaos` runs for its options: the quick run, or a soak of `soak` when given, of
+    /// the backends `backend` names (see ``ChaosBackend/requested(by:)``) with `seed`; `nil` when
+    /// `backend` names none.
+    public static func requested(backend: String, seed: UInt64, soak: Duration?, coordBinary: URL) -> ChaosConfiguration? {
+        guard let backends = ChaosBackend.requested(by: backend) else { return nil }
+        if let soak { return .soak(soak, backends: backends, seed: seed, coordBinary: coordBinary) }
+        return .quick(backends: backends, seed: seed, coordBinary: coordBinary)
     }
 
     /// A long run: `duration` of faults per backend.
