@@ -46,15 +46,13 @@ extension EtcdConfiguration {
     /// Reads an `etcd://` or `etcds://` URL (``StoreBackend/etcd``); no host means `127.0.0.1:2379`.
     /// Options: `ttl` (the session's), `timeout` (one request's), and for `etcds` the TLS files
     /// `cacert`, `cert` and `key`.
-    /// - Throws: `invalidConfiguration` for another scheme, a password without a user, or an
-    ///   unknown or malformed option (a TTL outside ``CoordinationLimits/sessionTTLRange`` among them).
+    /// - Throws: `invalidConfiguration` for another scheme, credentials not in pairs
+    ///   (``StoreURL/requireCredentialsInPairs()``), or an unknown or malformed option (a TTL outside ``CoordinationLimits/sessionTTLRange`` among them).
     public init(url: StoreURL) throws(CoordinationError) {
         guard url.scheme == "etcd" || url.scheme == "etcds" else {
             throw CoordinationError(.invalidConfiguration, "'\(url)' is not an etcd:// or etcds:// URL")
         }
-        if url.password != nil && (url.user ?? "").isEmpty {
-            throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
-        }
+        try url.requireCredentialsInPairs()
         let secure = url.scheme == "etcds"
         if !secure, let tlsFile = url.options.first(where: { ["cacert", "cert", "key"].contains($0.name) }) {
             throw CoordinationError(

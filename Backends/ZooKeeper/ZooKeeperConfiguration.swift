@@ -33,30 +33,19 @@ public struct ZooKeeperConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// Reads a `zookeeper://` URL.
-    /// - Throws: `invalidConfiguration` for another scheme, no host, or an unknown or malformed
-    ///   option (a session timeout outside ``CoordinationLimits/sessionTTLRange`` among them).
+    /// - Throws: `invalidConfiguration` for another scheme, credentials not in pairs
+    ///   (``StoreURL/requireCredentialsInPairs()``), no host, or an unknown or malformed option
+    ///   (a session timeout outside ``CoordinationLimits/sessionTTLRange`` among them).
     public init(url: StoreURL) throws(CoordinationError) {
         guard url.scheme == "zookeeper" else {
             throw CoordinationError(.invalidConfiguration, "'\(url)' is not a zookeeper:// URL")
         }
+        try url.requireCredentialsInPairs()
         guard !url.hosts.isEmpty else {
             throw CoordinationError(
                 .invalidConfiguration, "'\(url)' names no ZooKeeper server; write zookeeper://host:2181[,host:2181…]/namespace")
         }
         try url.requireOptions(in: Self.knownOptions)
-        if url.password != nil && (url.user ?? "").isEmpty {
-            throw CoordinationError(.invalidConfiguration, "'\(url)' has a password but no user name")
-        }
-        // A digest user with no password, or an empty one (`bob:@`, an empty password file),
-        // would make every key it creates readable only by that user with an empty password:
-        // surely a missing setting, so say which.
-        if let user = url.user, !user.isEmpty, (url.password ?? "").isEmpty {
-            throw CoordinationError(
-                .invalidConfiguration,
-                "'\(url)' names user '\(user)' but \(url.password == nil ? "no" : "an empty") password; put it in the store URL "
-                    + "(zookeeper://\(user):PASSWORD@host/…) or give the password setting (with coord: --password-file, COORD_PASSWORD "
-                    + "or COORD_PASSWORD_FILE, 'password' in the config file)")
-        }
         // ZooKeeper's own clients take the session timeout in milliseconds: `sessionTimeout=5000`
         // meant as 5 s would be read as 5000 s here (a bare number is seconds, as everywhere in
         // coord) and clamped by the server to its maximum without a word.
