@@ -14,8 +14,8 @@ extension EtcdConfiguration {
     /// - `namespace` (string, optional, default `/`): every key lives under this prefix.
     /// - `sessionTtl` (string, optional, default `10s`): the lease's time to live, as `1s`, `10s`,
     ///   `2m`, from 1s to 1d (``CoordinationLimits/sessionTTLRange``).
-    /// - `username` (string, optional): the etcd user.
-    /// - `password` (string, optional, secret): the etcd user's password; needs `username`.
+    /// - `username` (string, optional): the etcd user. Needs `password`.
+    /// - `password` (string, optional, secret): the etcd user's password, not empty; needs `username`.
     /// - `secure` (bool, optional, default: `true` when a TLS file is given, else `false`): https.
     /// - `tlsCa`, `tlsCert`, `tlsKey` (string, optional): PEM files (CA, client certificate and key);
     ///   only with `secure`.

@@ -16,8 +16,8 @@ extension ZooKeeperConfiguration {
     ///   `1s`, `10s`, `2m`, from 1s to 1d (``CoordinationLimits/sessionTTLRange``); the server
     ///   clamps it to its own bounds.
     /// - `username` (string, optional): the digest user; nodes this store creates get a
-    ///   creator-only ACL.
-    /// - `password` (string, optional, secret): the digest password; needs `username`.
+    ///   creator-only ACL. Needs `password`.
+    /// - `password` (string, optional, secret): the digest password, not empty; needs `username`.
     ///
     /// Scope the reader to read them under a prefix: `config.scoped(to: "zookeeper")` reads
     /// `zookeeper.hosts` (`ZOOKEEPER_HOSTS` from the environment).
@@ -26,9 +26,6 @@ extension ZooKeeperConfiguration {
     public init(config: ConfigReader) throws(CoordinationError) {
         let hosts = try config.serversSetting("hosts", of: "ZooKeeper servers", defaultPort: Self.defaultPort)
         let (user, password) = try config.credentialSettings()
-        if let user, !user.isEmpty, (password ?? "").isEmpty {
-            throw config.invalidSetting("password", "is \(password == nil ? "not set" : "empty"), and the digest user '\(user)' needs one")
-        }
         self.init(
             hosts: hosts, namespace: try config.keySetting("namespace") ?? .root,
             sessionTimeout: try config.sessionTTLSetting("sessionTtl") ?? Self.defaultSessionTimeout,

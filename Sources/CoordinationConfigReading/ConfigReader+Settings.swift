@@ -84,12 +84,20 @@ extension ConfigReader {
         }
     }
 
-    /// `username` and the secret `password`; a password needs a user.
+    /// `username` and the secret `password`, which go together on every backend, as a store
+    /// URL's do (``StoreURL/requireCredentialsInPairs()``): a password needs a user name, and a
+    /// user name a password that is not empty.
     package func credentialSettings() throws(CoordinationError) -> (user: String?, password: String?) {
         let user = try stringSetting("username")
         let password = try stringSetting("password", isSecret: true)
         if password != nil && (user ?? "").isEmpty {
             throw invalidSetting("password", "is set but 'username' is not")
+        }
+        if user == "" {
+            throw invalidSetting("username", "is empty; give the user name, or leave out both 'username' and 'password'")
+        }
+        if let user, (password ?? "").isEmpty {
+            throw invalidSetting("password", "is \(password == nil ? "not set" : "empty"), and user '\(user)' needs one")
         }
         return (user, password)
     }

@@ -47,12 +47,22 @@ struct ConfigReaderEdgeValueTests {
         }
     }
 
-    /// The README: "on ZooKeeper an empty password is refused too (the keys a digest user creates
-    /// are open to that user only)".
-    @Test("on ZooKeeper, a digest user with an empty password is refused, naming the password")
-    func zooKeeperRefusesAnEmptyPassword() {
-        R.expectInvalid([
-            ("password", ["hosts": R.list(["h:1"]), "username": "app", "password": R.secret("")], "is empty, and the digest user 'app' needs one")
-        ]) { _ = try ZooKeeperConfiguration(config: $0) }
+    /// The README: "a user name needs a password that is not empty … on ZooKeeper and etcd
+    /// alike". EtcdConfiguration took all three, and ZooKeeperConfiguration an empty user name,
+    /// which logged in as the digest user '' and locked the keys it created to that user.
+    @Test("a user with no password or an empty one, or an empty user name, is refused on ZooKeeper and etcd alike, naming the key")
+    func credentialsGoInPairs() {
+        let builders: [(String, (ConfigReader) throws -> Void)] = [
+            ("hosts", { _ = try ZooKeeperConfiguration(config: $0) }),
+            ("endpoints", { _ = try EtcdConfiguration(config: $0) }),
+        ]
+        for (serversKey, build) in builders {
+            let servers = AbsoluteConfigKey([serversKey])
+            R.expectInvalid([
+                ("password", [servers: R.list(["h:1"]), "username": "app", "password": R.secret("")], "is empty, and user 'app' needs one"),
+                ("password", [servers: R.list(["h:1"]), "username": "app"], "is not set, and user 'app' needs one"),
+                ("username", [servers: R.list(["h:1"]), "username": ""], "is empty; give the user name, or leave out both 'username' and 'password'"),
+            ], build)
+        }
     }
 }

@@ -53,7 +53,7 @@ struct ZooKeeperConfigReaderTests {
             ("namespace", ["hosts": R.list(["h:1"]), "namespace": "no-slash"], "not a valid key"),
             ("hosts", ["hosts": "h:1"], "must be a list of strings"),
             ("username", ["hosts": R.list(["h:1"]), "username": 7], "must be a string"),
-            ("password", ["hosts": R.list(["h:1"]), "username": "app"], "is not set, and the digest user 'app' needs one"),
+            ("password", ["hosts": R.list(["h:1"]), "username": "app"], "is not set, and user 'app' needs one"),
         ]) { _ = try ZooKeeperConfiguration(config: $0) }
     }
 
