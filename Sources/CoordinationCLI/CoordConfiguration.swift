@@ -255,6 +255,7 @@ public struct CoordConfiguration: Sendable {
         var userOverruled = false
         if let given = refined.user, given.value != url.user {
             if applies(.username) {
+                try Self.refuseEmptyUser(given)
                 user = given.value
                 urlPassword = nil
                 said.remove("password")  // the URL's password went with its user
@@ -280,7 +281,7 @@ public struct CoordConfiguration: Sendable {
                 unapplied[refinement] = "no user name"
             } else {
                 passwordToApply = try password.value.get()
-                try Self.refuseEmptyZooKeeperPassword(passwordToApply ?? "", from: password, for: url)
+                try Self.refuseEmptyPassword(passwordToApply ?? "", from: password)
             }
         }
         if let given = refined.user, user == given.value, given.value != url.user, passwordToApply == nil && urlPassword == nil {
@@ -357,10 +358,13 @@ public struct CoordConfiguration: Sendable {
             }
             // memory:// takes no credentials.
             if urls[index].scheme != "memory" {
-                if urls[index].user == nil, let user = refined.user { urls[index].user = user.value }
+                if urls[index].user == nil, let user = refined.user {
+                    try Self.refuseEmptyUser(user)
+                    urls[index].user = user.value
+                }
                 if urls[index].user != nil && urls[index].password == nil, let password = refined.password {
                     let value = try password.value.get()
-                    try Self.refuseEmptyZooKeeperPassword(value, from: password, for: urls[index])
+                    try Self.refuseEmptyPassword(value, from: password)
                     urls[index].password = value
                 }
             }
@@ -385,17 +389,24 @@ public struct CoordConfiguration: Sendable {
         return (urls, notes)
     }
 
-    /// ZooKeeper refuses an empty password; given by a setting (an empty password file, `"password": ""`),
-    /// the refusal names that setting: the store's own refusal named the URL the setting went
-    /// into and told to give the password setting that had been given.
-    private static func refuseEmptyZooKeeperPassword(
-        _ value: String, from password: Password, for url: StoreURL
-    ) throws(CoordinationError) {
-        guard url.scheme == "zookeeper", value.isEmpty else { return }
-        let fix = password.refinement == .passwordFile ? "write the password in the file" : "give the password itself there"
-        throw problem(
-            password.setting, password.name,
-            "is empty, and ZooKeeper refuses an empty password (the keys a digest user creates are open to that user only): \(fix)")
+    /// Every store that takes credentials refuses an empty password (``StoreURL/requireCredentialsInPairs()``
+    /// says why); given by a setting (an empty password file, `"password": ""`), the refusal names
+    /// that setting: the store's own refusal named the URL the setting went into and told to
+    /// give the password setting that had been given. One check for every backend: etcd took the
+    /// empty password and answered "a wrong password" (status 10), or, with auth off, nothing.
+    private static func refuseEmptyPassword(_ value: String, from password: Password) throws(CoordinationError) {
+        guard value.isEmpty else { return }
+        let fix = password.refinement == .passwordFile
+            ? "write the password in the file (an empty one is most often not yet written, or a failed command's output)"
+            : "give the password itself there"
+        throw problem(password.setting, password.name, "is empty, and an empty password is refused on ZooKeeper and etcd alike: \(fix)")
+    }
+
+    /// An empty user name from a setting (`--username ''`, `"username": ""`), refused naming that
+    /// setting: it went into the store URL, whose refusal blamed the URL ("has a password but no user name").
+    private static func refuseEmptyUser(_ user: ConfigurationSetting<String>) throws(CoordinationError) {
+        guard user.value.isEmpty else { return }
+        throw problem(user, "the user name", "is empty: give the user name, or leave the setting out to connect without credentials")
     }
 
     private static func problem(_ setting: ConfigurationSetting<String>, _ name: String, _ what: String) -> CoordinationError {

@@ -89,22 +89,22 @@ struct ConfigCredentialsTests {
         let emptyFile = try await coord.run(["--store", "zookeeper://127.0.0.1:1/ns", "--username", "bob", "--password-file", empty, "kv", "ls", "/"])
         #expect(emptyFile.status == 7, "\(emptyFile.stderr)")
         #expect(emptyFile.stderrLines == [
-            "coord: password file \(empty) from --password-file is empty, and ZooKeeper refuses an empty password "
-                + "(the keys a digest user creates are open to that user only): write the password in the file",
+            "coord: password file \(empty) from --password-file is empty, and an empty password is refused on ZooKeeper and etcd alike: "
+                + "write the password in the file (an empty one is most often not yet written, or a failed command's output)",
         ])
         // An empty password from a config file, and coord migrate's URL user with an empty password file, name their setting too.
         let config = try coord.write(#"{"username": "bob", "password": ""}"#, to: "empty-password.json")
         let emptyInFile = try await coord.run(["--config", config, "--store", "zookeeper://127.0.0.1:1/ns", "kv", "ls", "/"])
         #expect(emptyInFile.status == 7, "\(emptyInFile.stderr)")
         #expect(emptyInFile.stderrLines == [
-            "coord: the password from key 'password' of config file \(config) is empty, and ZooKeeper refuses an empty password "
-                + "(the keys a digest user creates are open to that user only): give the password itself there",
+            "coord: the password from key 'password' of config file \(config) is empty, and an empty password is refused on ZooKeeper "
+                + "and etcd alike: give the password itself there",
         ])
         let migrate = try await coord.run([
             "--password-file", empty, "migrate", "--from", "zookeeper://bob@127.0.0.1:1/ns", "--to", "memory://", "--dry-run",
         ])
         #expect(migrate.status == 7, "\(migrate.stderr)")
-        #expect(migrate.stderrLines.last?.hasPrefix("coord: password file \(empty) from --password-file is empty, and ZooKeeper refuses") == true,
+        #expect(migrate.stderrLines.last?.hasPrefix("coord: password file \(empty) from --password-file is empty, and an empty password is refused") == true,
             "\(migrate.stderr)")
         let otherUser = try await coord.run(["--store", "zookeeper://alice:pw-10@127.0.0.1:1/ns", "--username", "bob", "kv", "ls", "/"])
         #expect(otherUser.status == 7, "\(otherUser.stderr)")
