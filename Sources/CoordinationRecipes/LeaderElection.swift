@@ -37,9 +37,10 @@ public struct LeaderElection: Sendable {
             queue: SequentialQueue(store: store, path: path), prefix: "candidate", admission: .predecessor, logger: logger)
     }
 
-    /// Waits until this candidate leads; `nil` after `timeout`. Resign with ``LockLease/release()``.
-    public func campaign(timeout: Duration? = nil) async throws -> LockLease? {
-        try await acquirer.acquire(timeout: timeout, value: identity)
+    /// Waits until this candidate leads; `nil` after `timeout`, giving up as
+    /// ``Lock/acquire(timeout:value:tidyingUp:)`` does. Resign with ``LockLease/release()``.
+    public func campaign(timeout: Duration? = nil, tidyingUp tidyUp: TidyUpAllowance = TidyUpAllowance()) async throws -> LockLease? {
+        try await acquirer.acquire(timeout: timeout, value: identity, tidyingUp: tidyUp)
     }
 
     /// Campaigns, then runs `body` while leading; `body` is cancelled when leadership is lost

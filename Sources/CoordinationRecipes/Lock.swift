@@ -20,12 +20,19 @@ public struct Lock: Sendable {
     }
 
     /// Waits for the lock. With a `timeout`, gives up once it has waited that long for the
-    /// holders ahead and returns `nil` (leaving no entry behind; with the server silent, it returns
-    /// about a second after the timeout, and its entry is removed once contact is back, or ends
-    /// with the session); the store's own round trips do not count, so a free lock is taken even
-    /// with a zero timeout. Without one, waits until acquired or cancelled.
-    public func acquire(timeout: Duration? = nil, value: [UInt8] = []) async throws -> LockLease? {
-        try await acquirer.acquire(timeout: timeout, value: value)
+    /// holders ahead and returns `nil`, leaving no entry behind: giving up waits for its entry's
+    /// removal while the store answers. With the server silent, it returns once `tidyUp` has gone
+    /// unanswered for its limit (a second by default; at once if already found silent), notes
+    /// the store silent there, and its entry is removed once contact is back, or ends with the
+    /// session. The store's own round trips do not count, so a free lock is taken even with a
+    /// zero timeout. Without one, waits until acquired or cancelled.
+    /// - Parameter tidyUp: the allowance the tidy-up after giving up waits within, shared with the
+    ///   caller's own tidy-up after it (the lock's key, the handle's close): after a store found
+    ///   silent, those need not wait either.
+    public func acquire(
+        timeout: Duration? = nil, value: [UInt8] = [], tidyingUp tidyUp: TidyUpAllowance = TidyUpAllowance()
+    ) async throws -> LockLease? {
+        try await acquirer.acquire(timeout: timeout, value: value, tidyingUp: tidyUp)
     }
 
     /// Acquires the lock, runs `body` while it is held, then releases it. `body` is cancelled (and
@@ -76,10 +83,14 @@ struct QueueAcquirer: Sendable {
     /// - Parameter unresolved: where to note the sessions of creates of its joins that may land
     ///   after it (see ``SequentialQueue/joinTellingUnresolved(prefix:value:marker:afterReconnecting:noting:afterEarlierJoins:)``):
     ///   with a marker of the caller's, only the caller knows when they may be removed as they appear.
+    /// - Parameter tidyUp: how long giving up waits for the entry's removal on a store that does
+    ///   not answer (see ``leave(_:session:afterReconnecting:tidyUp:)``), shared with the
+    ///   caller's own tidy-up after it; told when the store was found silent.
     func acquire(
-        timeout: Duration?, value: [UInt8], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil
+        timeout: Duration?, value: [UInt8], marker: String? = nil, noting unresolved: UnresolvedCreates? = nil,
+        tidyingUp tidyUp: TidyUpAllowance = TidyUpAllowance()
     ) async throws -> LockLease? {
-        try await acquire(waitingAtMost: timeout, value: value, marker: marker, noting: unresolved)
+        try await acquire(waitingAtMost: timeout, value: value, marker: marker, noting: unresolved, tidyingUp: tidyUp)
     }
 
     func withLease<T: Sendable>(
@@ -126,7 +137,7 @@ struct QueueAcquirer: Sendable {
 
     func acquireWithoutTimeout(value: [UInt8]) async throws -> LockLease {
         // No deadline: only a lease, or an error, ends the wait.
-        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: nil, noting: nil) else {
+        guard let lease = try await acquire(waitingAtMost: nil, value: value, marker: nil, noting: nil, tidyingUp: TidyUpAllowance()) else {
             throw CancellationError()
         }
         return lease
@@ -183,7 +194,8 @@ struct QueueAcquirer: Sendable {
     /// - Parameter timeout: how long to wait for the holders ahead, counted from the first wait
     ///   (the join and the first look at the queue are not waiting).
     private func acquire(
-        waitingAtMost timeout: Duration?, value: [UInt8], marker: String?, noting noted: UnresolvedCreates?
+        waitingAtMost timeout: Duration?, value: [UInt8], marker: String?, noting noted: UnresolvedCreates?,
+        tidyingUp tidyUp: TidyUpAllowance
     ) async throws -> LockLease? {
         // Only a marker of this acquisition's own lets a removal land after it has ended.
         let afterReconnecting = marker == nil
@@ -243,35 +255,30 @@ struct QueueAcquirer: Sendable {
                     waited = try await Self.wait(until: deadline) { try await queue.waitForDeletion(ofAnyOf: ahead) }
                 }
                 if !waited {
-                    await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
+                    await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting, tidyUp: tidyUp)
                     if lateEntriesMayLand { queue.removeLateEntries(of: entry.key, session: sessionID) }
                     return nil
                 }
             }
         } catch {
             // Cancelled or failed while waiting: leave no entry behind to block the others.
-            await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting)
+            await leave(entry.key, session: sessionID, afterReconnecting: afterReconnecting, tidyUp: tidyUp)
             if lateEntriesMayLand { queue.removeLateEntries(of: entry.key, session: sessionID) }
             throw error
         }
     }
 
-    /// How long one attempt at removing the entry of an acquisition that gives up may go
-    /// unanswered before the acquisition returns and leaves the removal to go on by itself: far
-    /// more than a delete takes while the store answers, far less than a silent server makes it.
-    static let removalWait = Duration.seconds(1)
-
     /// Removes the entry of an acquisition that gives up, through store errors, retried while
     /// the session may live and once contact is back in it
     /// (``StoreFailure/retryingUntilSessionEnds(in:by:_:)``), and waits for that while the store
-    /// answers: while each attempt gets an answer within ``removalWait`` (failed deletes retried)
-    /// and the handle is in contact. A server gone silent had it wait for as long as the session
-    /// could live, two TTLs from the last contact: `acquire(timeout:)` returned that long after
-    /// its timeout, and `coord lock --timeout 3s` exited after 11 s. The removal then goes on in
-    /// its own task; an ephemeral entry ends with its session anyway. Not with a marker of the
-    /// caller's (`afterReconnecting` false): its next join could take the entry for its own, so
-    /// the removal must be over before it returns.
-    private func leave(_ key: Key, session sessionID: String, afterReconnecting: Bool) async {
+    /// answers, as `tidyUp` allows (``TidyUpAllowance``): each attempt's end (failed deletes are
+    /// retried) is an answer, and the handle must be in contact. A server gone silent had it wait
+    /// for as long as the session could live, two TTLs from the last contact: `acquire(timeout:)`
+    /// returned that long after its timeout, and `coord lock --timeout 3s` exited after 11 s. The
+    /// removal then goes on in its own task; an ephemeral entry ends with its session anyway. Not
+    /// with a marker of the caller's (`afterReconnecting` false): its next join could take the
+    /// entry for its own, so the removal must be over before it returns.
+    private func leave(_ key: Key, session sessionID: String, afterReconnecting: Bool, tidyUp: TidyUpAllowance) async {
         let queue = queue
         // The join's late-landing entries with it: behind ours, one blocked everyone queued after it.
         guard afterReconnecting else {
@@ -279,16 +286,15 @@ struct QueueAcquirer: Sendable {
             return
         }
         let store = store
-        let attempts = RemovalAttempts()
         // Not the caller's task: a cancelled caller (cancelling is one way to give up) still
         // waits for it, and the removal outlives the wait.
-        let removal = Task {
-            await StoreFailure.retryingUntilSessionEnds(
-                in: store, by: sessionID, attempts.watching { try await queue.leaveWithLateEntries(key) })
-        }
-        while await FirstAnswer.within(Self.removalWait / 2, { await removal.value }) == nil {
-            guard attempts.unanswered < Self.removalWait, [.connected, .reconnected].contains(store.session.state) else { return }
-        }
+        _ = await tidyUp.wait(
+            for: {
+                await StoreFailure.retryingUntilSessionEnds(in: store, by: sessionID) {
+                    try await tidyUp.hearing { try await queue.leaveWithLateEntries(key) }
+                }
+            },
+            inContact: { [.connected, .reconnected].contains(store.session.state) })
     }
 }
 

@@ -23,14 +23,14 @@ public struct ReadWriteLock: Sendable {
         writer = QueueAcquirer(queue: queue, prefix: "write", admission: .predecessor, logger: logger)
     }
 
-    /// Waits for shared access; `nil` after `timeout`.
-    public func acquireRead(timeout: Duration? = nil) async throws -> LockLease? {
-        try await reader.acquire(timeout: timeout, value: [])
+    /// Waits for shared access; `nil` after `timeout`, giving up as ``Lock/acquire(timeout:value:tidyingUp:)`` does.
+    public func acquireRead(timeout: Duration? = nil, tidyingUp tidyUp: TidyUpAllowance = TidyUpAllowance()) async throws -> LockLease? {
+        try await reader.acquire(timeout: timeout, value: [], tidyingUp: tidyUp)
     }
 
-    /// Waits for exclusive access; `nil` after `timeout`.
-    public func acquireWrite(timeout: Duration? = nil) async throws -> LockLease? {
-        try await writer.acquire(timeout: timeout, value: [])
+    /// Waits for exclusive access; `nil` after `timeout`, giving up as ``Lock/acquire(timeout:value:tidyingUp:)`` does.
+    public func acquireWrite(timeout: Duration? = nil, tidyingUp tidyUp: TidyUpAllowance = TidyUpAllowance()) async throws -> LockLease? {
+        try await writer.acquire(timeout: timeout, value: [], tidyingUp: tidyUp)
     }
 
     /// Runs `body` with shared access, cancelled if the session is lost. Not acquired within

@@ -26,9 +26,9 @@ public struct Semaphore: Sendable {
             queue: SequentialQueue(store: store, path: path), prefix: "permit", admission: .firstOf(permits), logger: logger)
     }
 
-    /// Waits for a permit; `nil` after `timeout`.
-    public func acquire(timeout: Duration? = nil) async throws -> LockLease? {
-        try await acquirer.acquire(timeout: timeout, value: [])
+    /// Waits for a permit; `nil` after `timeout`, giving up as ``Lock/acquire(timeout:value:tidyingUp:)`` does.
+    public func acquire(timeout: Duration? = nil, tidyingUp tidyUp: TidyUpAllowance = TidyUpAllowance()) async throws -> LockLease? {
+        try await acquirer.acquire(timeout: timeout, value: [], tidyingUp: tidyUp)
     }
 
     /// Runs `body` holding a permit, cancelled if the session is lost. No permit within `timeout`:
