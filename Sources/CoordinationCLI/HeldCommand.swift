@@ -82,7 +82,8 @@ enum HeldCommand {
     /// makes a deleted key again (missing ancestors are created). Best effort: any failure leaves
     /// the key, as before.
     /// - Parameter silence: told when the store is found silent on the way (out of contact, or
-    ///   the removal unanswered for its second): the session's close is then not waited for.
+    ///   the removal unanswered for what is left of the tidy-up's allowance, ``StoreSilence/tidyUp``):
+    ///   the session's close is then not waited for.
     static func removingIfUnused<T: Sendable>(
         _ key: Key, in store: any CoordinationStore, noting silence: StoreSilence, _ body: () async throws -> T
     ) async throws -> T {
@@ -94,14 +95,19 @@ enum HeldCommand {
                 silence.note()
                 return
             }
-            // Nor when the server went silent so recently that the handle still counts itself in
-            // contact (a lock given up at its --timeout just then): a second is plenty for two
-            // requests to a server that answers, and one that lets it pass unanswered is silent.
-            let answered: Void? = await FirstAnswer.within(.seconds(1)) {
-                guard let record = try? await store.get(key), record.value.isEmpty, !record.isEphemeral else { return }
-                try? await store.delete(key, ifVersion: record.version, recursive: false)
-            }
-            if answered == nil { silence.note() }
+            // Nor for long when the server went silent so recently that the handle still counts
+            // itself in contact (a lock given up at its --timeout just then): within the
+            // allowance the lock's entry's removal shared, a store that answers is waited for,
+            // and one that lets it pass unanswered is silent.
+            let tidyUp = silence.tidyUp
+            _ = await tidyUp.wait(
+                for: {
+                    guard let record = try? await tidyUp.hearing({ try await store.get(key) }), record.value.isEmpty,
+                        !record.isEphemeral
+                    else { return }
+                    try? await tidyUp.hearing { try await store.delete(key, ifVersion: record.version, recursive: false) }
+                },
+                inContact: { [.connected, .reconnected].contains(store.session.state) })
         }
         do {
             let result = try await body()

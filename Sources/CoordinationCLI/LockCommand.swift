@@ -83,9 +83,12 @@ struct LockCommand: AsyncParsableCommand {
         return try OptionValue.duration(text, option: "--timeout")
     }
 
-    /// How long past --timeout coord waits for a store that does not answer: far more than the
-    /// round trips of taking a free lock, far less than a request's own time-out (10 s on etcd).
-    static let storeAllowance = Duration.seconds(2)
+    /// How long past --timeout coord waits for a store that does not answer, its tidy-up's
+    /// allowance (``StoreSilence/tidyUp``): far more than the round trips of taking a free lock,
+    /// far less than a request's own time-out (10 s on etcd). One allowance in all: a store
+    /// silent while coord waited for the holders ahead costs it to the entry's removal (then
+    /// nothing more is waited for), one silent before coord waited costs it here.
+    static let storeAllowance = TidyUpAllowance.defaultLimit
 
     /// `lock.acquire(timeout:)`, given up with status 12 once the store has not answered
     /// ``storeAllowance`` past `timeout`: --timeout counts only the wait for the holders ahead,
@@ -93,12 +96,21 @@ struct LockCommand: AsyncParsableCommand {
     /// request until its own time-out (exit 9 after 10 s on etcd with --timeout 3s). The lock
     /// was not acquired within what the user allowed, which is what 12 says; the message says
     /// why. An entry the abandoned attempt may have made ends with the session, which coord closes.
-    /// - Parameter silence: told when the store did not answer: nothing more is asked of it.
+    /// An attempt that has begun tidying up by then (it gave up at `timeout`, or failed) is waited
+    /// for: its tidy-up waits for a store that answers, however slowly, and stops within what is
+    /// left of the allowance once one does not.
+    /// - Parameter silence: told when the store did not answer: nothing more is asked of it. Its
+    ///   allowance (``StoreSilence/tidyUp``) is the one the lock's entry's removal waits within
+    ///   when it gives up at `timeout`, so that the tidy-up after it knows a store found silent.
     static func acquire(_ lock: Lock, timeout: Duration?, noting silence: StoreSilence? = nil) async throws -> LockLease? {
         guard let timeout else { return try await lock.acquire() }
-        let attempt = Task { try await lock.acquire(timeout: timeout) }
-        let outcome = await withTaskCancellationHandler {
-            await FirstAnswer.within(timeout + storeAllowance) { await attempt.result }
+        let tidyUp = silence?.tidyUp ?? TidyUpAllowance(limit: storeAllowance)
+        let attempt = Task { try await lock.acquire(timeout: timeout, tidyingUp: tidyUp) }
+        let outcome: Result<LockLease?, any Error>? = await withTaskCancellationHandler {
+            if let outcome = await FirstAnswer.within(timeout + storeAllowance, { await attempt.result }) { return outcome }
+            // Tidying up: it returns within the allowance, or while the store answers.
+            guard tidyUp.hasBegun else { return nil }
+            return await attempt.result
         } onCancel: {
             attempt.cancel()
         }
