@@ -35,9 +35,10 @@ public final class EtcdStore: CoordinationStore {
     ///   - connections: how many requests may be in flight at once (one kept-alive connection
     ///     each, opened only when that many requests wait, so a quiet handle keeps one); more
     ///     wait their turn. Watches and the session have their own.
-    /// - Throws: `invalidConfiguration` for no endpoint, a malformed one or a TTL outside
-    ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no endpoint answers;
-    ///   `unauthenticated` for wrong credentials.
+    /// - Throws: `invalidConfiguration` for no endpoint, a malformed one, a TTL outside
+    ///   ``CoordinationLimits/sessionTTLRange`` or credentials not in pairs (a user without a
+    ///   password or with an empty one, a password without a user); `unavailable` when no
+    ///   endpoint answers; `unauthenticated` for wrong credentials.
     public init(
         endpoints: [String], namespace: Key = .root, ttl: Duration = .seconds(10), secure: Bool = false,
         caCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
@@ -49,6 +50,7 @@ public final class EtcdStore: CoordinationStore {
         }
         // Checked here too, for settings given by hand rather than through a URL or configuration.
         try CoordinationLimits.validate(sessionTTL: ttl)
+        try StoreCredentials.requirePair(user: user, password: password, for: "etcd")
         let endpoints = try HostPort.normalized(endpoints, defaultPort: EtcdConfiguration.defaultPort)
         let tls = TLSFiles(caCertificate: caCertificate, clientCertificate: clientCertificate, clientKey: clientKey)
         let gateway = Gateway(

@@ -12,8 +12,6 @@ final class Gateway: Sendable {
     let endpoints: [String]
     let tls: TLSFiles?
     private let credentials: (user: String, password: String)?
-    /// Whether a password came with the user: etcd answers a missing one as a wrong one.
-    let passwordGiven: Bool
     private let token = Mutex<String?>(nil)
     private let preferred = Atomic<Int>(0)
     /// The endpoints (by index, the first 64) that have answered over HTTP at least once.
@@ -28,8 +26,8 @@ final class Gateway: Sendable {
         let scheme = secure ? "https://" : "http://"
         endpoints = hosts.map { scheme + $0 }
         self.tls = secure ? (tls ?? TLSFiles()) : nil
+        // A user comes with a password (StoreCredentials.requirePair, in EtcdStore.init).
         credentials = user.map { ($0, password ?? "") }
-        passwordGiven = password != nil
         self.requestTimeout = requestTimeout
         self.logger = logger
     }

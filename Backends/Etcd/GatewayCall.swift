@@ -256,12 +256,7 @@ struct GatewayLogin {
             // Which server refused: credentials from a config file or the environment may be
             // meant for another cluster than the one they were sent to.
             let server = RefusingServer.etcd(candidate)
-            if error.code == .unauthenticated, !gateway.passwordGiven, let user = gateway.userCredentials?.user {
-                error.message = server.refused(
-                    "user '\(user)'",
-                    because: "no password was given; put it in the store URL (etcd://\(user):PASSWORD@host/…) "
-                        + "or give the password setting (coord: --password-file, COORD_PASSWORD or COORD_PASSWORD_FILE, 'password' in the config file)")
-            } else if error.code == .unauthenticated, let user = gateway.userCredentials?.user {
+            if error.code == .unauthenticated, let user = gateway.userCredentials?.user {
                 // etcd's "invalid user ID or password" named neither the user nor where to look.
                 error.message = server.refused(
                     "the login of user '\(user)'",

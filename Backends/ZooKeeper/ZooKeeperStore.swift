@@ -56,13 +56,15 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     /// Opens a handle and waits for its first session.
-    /// - Throws: `invalidConfiguration` for a malformed host or a session timeout outside
-    ///   ``CoordinationLimits/sessionTTLRange``; `unavailable` when no server answers within the
+    /// - Throws: `invalidConfiguration` for a malformed host, a session timeout outside
+    ///   ``CoordinationLimits/sessionTTLRange`` or credentials not in pairs (a user without a
+    ///   password or with an empty one, a password without a user); `unavailable` when no server answers within the
     ///   session timeout (at most ``firstSessionWait``); `permissionDenied` when the namespace
     ///   cannot be created with these credentials.
     public init(configuration: ZooKeeperConfiguration, logger: Logger = Logger(label: "coordination.zookeeper")) async throws {
         // Checked here too, for configurations built by hand: the C client cannot tell a user.
         try CoordinationLimits.validate(sessionTTL: configuration.sessionTimeout)
+        try StoreCredentials.requirePair(user: configuration.user, password: configuration.password, for: "ZooKeeper")
         var configuration = configuration
         configuration.hosts = try HostPort.normalized(configuration.hosts, defaultPort: ZooKeeperConfiguration.defaultPort)
         self.configuration = configuration

@@ -109,4 +109,25 @@ struct CredentialParityTests {
         #expect(messages[0] == messages[1], "\(messages)")
         #expect(!messages.joined().contains("pw-2"))
     }
+
+    /// Settings given by hand, not through a URL: ZooKeeper logged in as the digest `bob:` and
+    /// locked the keys it created to it, etcd sent the login and reported etcd's refusal (10).
+    /// Refused alike before any connection: the servers named here do not exist.
+    @Test("stores opened from settings by hand refuse credentials not in pairs alike, before connecting", arguments: [
+        ("bob", nil), ("bob", ""), ("", "pw-3"), (nil, "pw-3"),
+    ] as [(String?, String?)])
+    func storesOpenedByHandAgree(user: String?, password: String?) async throws {
+        let zookeeper = await #expect(throws: CoordinationError.self) {
+            _ = try await ZooKeeperStore(configuration: ZooKeeperConfiguration(hosts: ["127.0.0.1:1"], user: user, password: password))
+        }
+        let etcd = await #expect(throws: CoordinationError.self) {
+            _ = try await EtcdStore(configuration: EtcdConfiguration(endpoints: ["127.0.0.1:1"], user: user, password: password))
+        }
+        #expect(zookeeper?.code == .invalidConfiguration && etcd?.code == .invalidConfiguration, "\(String(describing: zookeeper)) \(String(describing: etcd))")
+        let messages = [(zookeeper, "ZooKeeper"), (etcd, "etcd")].map { error, store in
+            (error?.message ?? "").replacingOccurrences(of: store, with: "STORE")
+        }
+        #expect(messages[0] == messages[1], "\(messages)")
+        #expect(!messages.joined().contains("pw-3"))
+    }
 }

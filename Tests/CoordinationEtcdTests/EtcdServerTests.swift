@@ -370,11 +370,11 @@ struct EtcdServerTests {
                     "etcd at http://\(cluster.endpoints[0]) refused the request: it has authentication enabled, and no user was given") == true,
                 "\(String(describing: anonymous))")
             #expect(anonymous?.message.contains("etcd://USER:PASSWORD@") == true, "\(String(describing: anonymous))")
-            // Not etcd's "invalid user ID or password": the password is missing, not wrong.
+            // Not etcd's "invalid user ID or password": the password is missing, not wrong, and
+            // that is known before any login (as on ZooKeeper: StoreCredentials).
             let noPassword = await #expect(throws: CoordinationError.self) { _ = try await open(cluster, user: "root") }
-            #expect(noPassword?.code == .unauthenticated)
-            #expect(noPassword?.message.contains("etcd at http://\(cluster.endpoints[0]) refused user 'root': no password was given") == true, "\(String(describing: noPassword))")
-            #expect(wrong?.message.contains("no password was given") == false, "\(String(describing: wrong))")
+            #expect(noPassword?.code == .invalidConfiguration)
+            #expect(noPassword?.message.contains("user 'root' but no password") == true, "\(String(describing: noPassword))")
             await store.close()
         }
     }
