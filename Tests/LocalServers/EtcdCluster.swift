@@ -193,7 +193,9 @@ public final class EtcdCluster: @unchecked Sendable {
                         .unavailable,
                         "etcd member \(member.name) exited before serving (is port \(member.clientPort) or \(member.peerPort) another process's?); see its log under \(root)")
                 }
-                if await probe(member), ProcessTable.listens(process.processIdentifier, on: member.clientPort) { break }
+                let pid = process.processIdentifier
+                // /proc's socket table is read off the pool: thousands of sockets make it slow.
+                if await probe(member), await OwnThread.run({ ProcessTable.listens(pid, on: member.clientPort) }) { break }
                 guard ContinuousClock.now < deadline else {
                     throw CoordinationError(.unavailable, "etcd member \(member.name) did not become ready; see its log under \(root)")
                 }

@@ -127,8 +127,11 @@ public final class ZooKeeperServer: @unchecked Sendable {
                     .unavailable,
                     "ZooKeeper on port \(clientPort) exited before serving (is one of ports \(ports) another process's?); see \(directory.path)/server.log")
             }
-            // The four-letter word is blocking socket I/O (up to its 2 s timeout): off the pool.
-            if await OwnThread.run({ self.mode() }) != nil && ProcessTable.listens(process.processIdentifier, on: clientPort) { return }
+            // The four-letter word is blocking socket I/O (up to its 2 s timeout), and /proc's
+            // socket table slow to read with thousands of sockets: off the pool.
+            let pid = process.processIdentifier
+            let port = clientPort
+            if await OwnThread.run({ self.mode() != nil && ProcessTable.listens(pid, on: port) }) { return }
             try await Task.sleep(for: .milliseconds(100))  // readiness poll: the server offers no event
         }
         throw CoordinationError(.unavailable, "ZooKeeper on port \(clientPort) did not start; see \(directory.path)/server.log")
