@@ -35,6 +35,8 @@ struct ChaosWorkerSignalTests {
             if let value = probe() { return value }
             try await Task.sleep(for: .milliseconds(10))
         }
+        // Once more past the deadline: a test held up meanwhile (a busy pool) may not have looked since.
+        if let value = probe() { return value }
         Issue.record("not within 10 s: \(what)")
         return nil
     }
