@@ -63,29 +63,6 @@ import Testing
         try await withDeadline("the handler of the deleted run to be cancelled") { await cancelled.wait() }
     }
 
-    /// Deletes the job's keys just before the first watch of the whole jobs folder opens once
-    /// armed: after the watches it replaces have ended, so that the deletion reaches the worker
-    /// only as a run missing from the new watch's snapshot.
-    final class DeleteBeforeWatchingAllJobs: ForwardingStore {
-        let base: any CoordinationStore
-        let layout: SchedulerLayout
-        let deletion = Mutex<(@Sendable () async throws -> Void)?>(nil)
-        let deleted = Signal()
-
-        init(_ base: any CoordinationStore, layout: SchedulerLayout) {
-            self.base = base
-            self.layout = layout
-        }
-
-        func watch(_ key: Key, scope: WatchScope) -> AsyncThrowingStream<WatchEvent, any Error> {
-            guard key == layout.jobs, let delete = deletion.withLock({ armed in defer { armed = nil }; return armed }) else { return base.watch(key, scope: scope) }
-            return baseWatch(key, scope: scope) { [deleted] in
-                try await delete()
-                deleted.fire()
-            }
-        }
-    }
-
     /// A run deleted while its worker's watches start over (here as it becomes the leader) is
     /// stopped too, though no delete event ever reaches the worker: its view's fresh snapshot
     /// lacks the run. The worker used to look only for cancel requests in a snapshot, and the
@@ -102,9 +79,9 @@ import Testing
         }
         let (waits, started, cancelled) = Self.waitsUntilCancelled()
         let layout = cluster.layout
-        let spy = Shared<DeleteBeforeWatchingAllJobs?>(nil)
+        let spy = Shared<ChangeBeforeWatchingAllJobs?>(nil)
         try await cluster.startWorker("w", handlers: ["wait": waits]) { base in
-            let store = DeleteBeforeWatchingAllJobs(base, layout: layout)
+            let store = ChangeBeforeWatchingAllJobs(base, layout: layout)
             spy.withLock { $0 = store }
             return store
         }
@@ -113,16 +90,14 @@ import Testing
         try await withDeadline("the run to start") { await started.wait() }
         let store = try await cluster.open()
         let watcher = try #require(spy.value)
-        watcher.deletion.withLock {
-            $0 = {
-                for key in [try layout.job("job"), try layout.history(of: "job")] {
-                    try await store.delete(key, ifVersion: nil, recursive: true)
-                }
+        watcher.arm {
+            for key in [try layout.job("job"), try layout.history(of: "job")] {
+                try await store.delete(key, ifVersion: nil, recursive: true)
             }
         }
         // The other worker leaves: "w" leads, and watches every job afresh.
         try await cluster.stopWorker("leader")
-        try await withDeadline("the job's keys to be deleted as the worker's watches start over") { await watcher.deleted.wait() }
+        try await withDeadline("the job's keys to be deleted as the worker's watches start over") { await watcher.changed.wait() }
         try await withDeadline("the handler of the deleted run to be cancelled") { await cancelled.wait() }
     }
 
