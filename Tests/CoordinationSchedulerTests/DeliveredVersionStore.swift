@@ -1,10 +1,15 @@
 import Coordination
 import CoordinationTestSupport
+import Synchronization
 
 /// Passes a worker's store through, and tells on ``delivered`` each version of `key` whose put
 /// its watch has handed over and whose handling is done: the worker's watch loop asked for the
 /// next event after it. A worker hands each event to its loop's signal queue before asking for
 /// the next, so a signal it queues from then on comes after that change.
+///
+/// A version can reach the worker in a fresh snapshot as well as in a put: its watches start over
+/// as it becomes the leader (or its share of the jobs changes), and a store's watch resyncs after
+/// lost continuity (an etcd compaction, a reconnect). What a snapshot carries of `key` counts too.
 final class DeliveredVersionStore: ForwardingStore {
     let base: any CoordinationStore
     let key: Key
@@ -28,8 +33,31 @@ final class DeliveredVersionStore: ForwardingStore {
                 deliveredSink.yield(version)
             }
             let event = try await cursor.events.next()
-            if case .put(let record)? = event, record.key == key { cursor.handedOver = record.version }
+            switch event {
+            case .put(let record)? where record.key == key: cursor.handedOver = record.version
+            case .snapshot(let records)?: cursor.handedOver = records.first { $0.key == key }?.version
+            default: break
+            }
             return event
+        }
+    }
+
+    /// Returns once the worker has handled `version` of `key`, or a later one. After `limit`
+    /// throws `timeout`, naming the version waited for and those the worker was seen to handle:
+    /// a test that holds something back until then is stuck in its own harness, not in the worker.
+    func waitUntilHandled(_ version: Int64, limit: Duration = .seconds(10)) async throws {
+        let handled = Shared<[Int64]>([])
+        do {
+            try await withDeadline("the worker to handle version \(version) of \(key)", limit: limit) { [delivered] in
+                for await seen in delivered {
+                    handled.withLock { $0.append(seen) }
+                    if seen >= version { return }
+                }
+            }
+        } catch var error as CoordinationError where error.code == .timeout {
+            let seen = handled.value
+            error.message += "; its watches told of handling \(seen.isEmpty ? "no version" : "versions \(seen)") (test harness, not the scheduler)"
+            throw error
         }
     }
 
