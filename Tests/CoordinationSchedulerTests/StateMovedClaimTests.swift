@@ -24,18 +24,11 @@ import Testing
             return InterposedTransaction(sight, .before, when: ReplacedSessionClaimTests.claims(in: layout)) {
                 try await client.pause("job")
                 try await client.resume("job")
-                guard let version = try await base.get(jobKey)?.version else { throw CoordinationError(.noNode, "job gone") }
-                moved.withLock { $0 = version }
                 // The claim goes (and is refused) once the worker has handled the resume.
-                try await Self.waitUntilHandled(version, by: sight, failure: harnessFailure)
+                try await Self.holdClaimUntilHandled(jobKey, in: base, by: sight, moved: moved, failure: harnessFailure)
             }
         }
-        try await client.submit(JobSpec(id: "job", handler: "work"))
-        let history = try await cluster.waitForHistory("the run, claimed again") { successes("job")($0) }
-        #expect(harnessFailure.value == nil)
-        #expect(moved.value != nil, "the job's state moved under the first claim")
-        #expect(history.map(\.outcome) == [.succeeded])
-        #expect(try await client.activeRuns(of: "job").isEmpty)
+        try await Self.expectClaimedAgain(cluster, client, moved: moved, harnessFailure: harnessFailure)
     }
 
     /// As above, but the pause and resume reach the worker only in a fresh snapshot: they land
@@ -69,17 +62,34 @@ import Testing
                 // The other worker leaves: "w" leads, and watches every job afresh.
                 try await cluster.stopWorker("leader")
                 try await withDeadline("the pause and resume as the worker's watches start over") { await startOver.changed.wait() }
-                guard let version = try await base.get(jobKey)?.version else { throw CoordinationError(.noNode, "job gone") }
-                moved.withLock { $0 = version }
-                try await Self.waitUntilHandled(version, by: sight, failure: harnessFailure)
+                try await Self.holdClaimUntilHandled(jobKey, in: base, by: sight, moved: moved, failure: harnessFailure)
             }
         }
+        try await Self.expectClaimedAgain(cluster, client, moved: moved, harnessFailure: harnessFailure)
+    }
+
+    /// Submits the job and expects its run, refused once as the job's state moved, to be claimed
+    /// again and succeed, with the harness having seen the worker handle the move.
+    static func expectClaimedAgain(
+        _ cluster: TestCluster, _ client: Scheduler, moved: Shared<Int64?>, harnessFailure: Shared<CoordinationError?>
+    ) async throws {
         try await client.submit(JobSpec(id: "job", handler: "work"))
         let history = try await cluster.waitForHistory("the run, claimed again") { successes("job")($0) }
         #expect(harnessFailure.value == nil)
         #expect(moved.value != nil, "the job's state moved under the first claim")
         #expect(history.map(\.outcome) == [.succeeded])
         #expect(try await client.activeRuns(of: "job").isEmpty)
+    }
+
+    /// Notes the job's version now that its state moved, in `moved`, then holds the claim back
+    /// until the worker has handled it (``waitUntilHandled(_:by:failure:)``).
+    static func holdClaimUntilHandled(
+        _ jobKey: Key, in base: any CoordinationStore, by sight: DeliveredVersionStore, moved: Shared<Int64?>,
+        failure: Shared<CoordinationError?>
+    ) async throws {
+        guard let version = try await base.get(jobKey)?.version else { throw CoordinationError(.noNode, "job gone") }
+        moved.withLock { $0 = version }
+        try await waitUntilHandled(version, by: sight, failure: failure)
     }
 
     /// Holds the claim back until the worker has handled `version` of the job. A harness that
