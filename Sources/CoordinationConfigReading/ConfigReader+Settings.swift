@@ -85,21 +85,21 @@ extension ConfigReader {
     }
 
     /// `username` and the secret `password`, which go together on every backend, as a store
-    /// URL's do (``StoreURL/requireCredentialsInPairs()``): a password needs a user name, and a
-    /// user name a password that is not empty.
+    /// URL's do (``StoreCredentials/problem(user:password:)``): a password needs a user name, and
+    /// a user name a password that is not empty.
     package func credentialSettings() throws(CoordinationError) -> (user: String?, password: String?) {
         let user = try stringSetting("username")
         let password = try stringSetting("password", isSecret: true)
-        if password != nil && (user ?? "").isEmpty {
+        switch StoreCredentials.problem(user: user, password: password) {
+        case nil:
+            return (user, password)
+        case .passwordWithoutUser:
             throw invalidSetting("password", "is set but 'username' is not")
-        }
-        if user == "" {
+        case .emptyUser:
             throw invalidSetting("username", "is empty; give the user name, or leave out both 'username' and 'password'")
+        case .noPassword(let user, let isEmpty):
+            throw invalidSetting("password", "is \(isEmpty ? "empty" : "not set"), and user '\(user)' needs one")
         }
-        if let user, (password ?? "").isEmpty {
-            throw invalidSetting("password", "is \(password == nil ? "not set" : "empty"), and user '\(user)' needs one")
-        }
-        return (user, password)
     }
 
     /// `invalidConfiguration` for `key`, with the reader (its key prefix and providers) to say where to look.
