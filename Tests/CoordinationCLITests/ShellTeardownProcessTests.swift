@@ -54,7 +54,7 @@ extension SchedulerProcessTests {
             import os, signal, time
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             print("started", flush=True)
-            with open(os.environ["FIFO"], "w") as fifo: fifo.write("%d %s" % (os.getpid(), os.environ["CHILD"]))
+            with open(os.environ["FIFO"], "w") as fifo: fifo.write("%d %s\n" % (os.getpid(), os.environ["CHILD"]))
             time.sleep(60)
             """#
         let command = #"echo oops >&2; (trap '' TERM; exec sleep 60) & export FIFO CHILD=$!; exec python3 -c '"# + python + "'"
