@@ -17,6 +17,9 @@ enum HostProbe {
         case refused(String)
         /// Something listens there, but it is not ZooKeeper: what answered, in words.
         case notZooKeeper(String)
+        /// Something accepts connections there but serves no session now: what it did, in words
+        /// (a ZooKeeper server that says it is not serving, a hang-up, silence). It may yet serve.
+        case notServing(String)
         case undecided
     }
 
@@ -108,6 +111,7 @@ enum HostProbe {
             switch connectOnce(info.pointee, timeout: timeout, identify: identify) {
             case .accepted: return .accepted
             case .notZooKeeper(let what): return .notZooKeeper(what)
+            case .notServing(let what): return .notServing(what)
             case .refused(let why): refusal = refusal ?? why
             case .undecided: undecided = true
             }
@@ -125,15 +129,26 @@ enum HostProbe {
             let deadline = ContinuousClock.now + timeout
             let reply = ask(socket, NotZooKeeper.probeRequest, until: deadline)
             if let problem = NotZooKeeper.probeReplyProblem(reply) { return .notZooKeeper(problem) }
+            // What an ensemble's member answers `srvr` with while it has no quorum (or is still
+            // starting): it takes connections and closes them, so the client waits in silence.
+            if reply.starts(with: Array("This ZooKeeper instance is not currently serving requests".utf8)) {
+                return .notServing(
+                    "is a ZooKeeper server that is not serving requests: a member of an ensemble without a quorum (start enough of its members for a majority), or one still starting")
+            }
             guard reply.isEmpty else { return .accepted }
+            let silence: Outcome =
+                ContinuousClock.now >= deadline
+                ? .notServing("accepted the connection but answered nothing within \(DurationText.format(timeout)): a stopped or overloaded server, or not ZooKeeper?")
+                : .notServing(
+                    "accepted the connection but closed it without a word: a proxy with no server behind it, or a ZooKeeper server refusing more connections from this host (maxClientCnxns)?")
             // No word: a TLS server (etcd serving TLS on its client port) hangs up on bytes that
             // are no TLS handshake, and the client's handshake would meet the same fate until the
             // session timeout. Asked in TLS, it answers. A silent server has used the deadline up.
             switch ProbeSocket.connect(to: info, until: deadline) {
-            case .failure: return .accepted
+            case .failure: return silence
             case .success(let again):
                 let answer = ask(again, NotZooKeeper.tlsProbeRequest, until: deadline)
-                return NotZooKeeper.tlsReplyProblem(answer).map(Outcome.notZooKeeper) ?? .accepted
+                return NotZooKeeper.tlsReplyProblem(answer).map(Outcome.notZooKeeper) ?? silence
             }
         }
     }

@@ -499,29 +499,47 @@ final class ZooKeeperConnection: Sendable {
                 }
                 return nil
             }
+            // What the probe below found at hosts that accept but give no session, so that the
+            // timeout says why rather than ask whether a server runs that answered.
+            let findings = ProbeFindings()
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 if Task.isCancelled { return nil }
+                let found = findings.notes.withLock { $0 }
+                let why = found.isEmpty ? "is the server running?" : found.joined(separator: "; ")
                 return .failure(CoordinationError(
-                    .unavailable, "no ZooKeeper session with \(hosts) within \(DurationText.format(timeout)); is the server running?"))
+                    .unavailable, "no ZooKeeper session with \(hosts) within \(DurationText.format(timeout)); \(why)"))
             }
             // Every host refusing outright (a server that is down, a mistyped port or name) or
             // answering as HTTP does (etcd's port) is said at once rather than after the whole
             // timeout. A head start first: a server that is there gives a session before the
             // probe would even connect.
-            group.addTask { [addresses] in
+            group.addTask { [addresses, logger] in
                 try? await Task.sleep(for: .milliseconds(500))
                 var refusals: [String] = []
                 var strangers: [(address: String, why: String)] = []
+                var mayServe = false
+                // Every host's, in order, once one accepts without serving: an ensemble's members
+                // that are down beside the one that says it has no quorum.
+                var notes: [String] = []
+                var notServing = false
                 for address in addresses {
                     if Task.isCancelled { return nil }
                     switch await HostProbe.probe(address, identify: true) {
-                    case .refused(let why): refusals.append("\(address): \(why)")
+                    case .refused(let why):
+                        refusals.append("\(address): \(why)")
+                        notes.append("\(address): \(why)")
                     case .notZooKeeper(let why): strangers.append((address, why))
-                    case .accepted, .undecided: return nil
+                    case .notServing(let what):
+                        mayServe = true
+                        notServing = true
+                        notes.append("\(address) \(what)")
+                        logger.warning("no ZooKeeper session yet", metadata: ["host": "\(address)", "found": "\(what)"])
+                    case .accepted, .undecided: mayServe = true
                     }
                 }
-                if Task.isCancelled { return nil }
+                if notServing { findings.notes.withLock { $0 = notes } }
+                if Task.isCancelled || mayServe { return nil }
                 if !strangers.isEmpty { return .failure(NotZooKeeper.error(strangers, refused: refusals)) }
                 return .failure(CoordinationError(
                     .unavailable,
@@ -628,4 +646,9 @@ private func sessionWatcher(
         return
     }
     connection.sessionChanged(input, generation: handleContext.generation)
+}
+
+/// What probing the hosts found while a session was awaited, for the timeout's message.
+private final class ProbeFindings: Sendable {
+    let notes = Mutex<[String]>([])
 }
