@@ -66,7 +66,8 @@ extension CoordinationError {
                     }
                 return CoordinationError(
                     .timeout,
-                    "etcd did not answer in time\(outcome): is the server overloaded or stopped? (the URL's timeout= sets how long to wait)",
+                    "etcd did not answer in time\(outcome): is the server overloaded or stopped? (a new cluster's member answers "
+                        + "nothing until a majority of its members run; the URL's timeout= sets how long to wait)",
                     key: key, backendDetail: detail)
             }
             let code: CoordinationError.Code = kind == .write && !transport.neverSent ? .connectionLoss : .unavailable
@@ -162,6 +163,17 @@ extension CoordinationError {
                         because: "it has authentication enabled, and no user was given; put the user and password in the store URL "
                             + "(etcd://USER:PASSWORD@host/…) or give the username and password settings (coord: --username with "
                             + "--password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)"),
+                    key: key, backendDetail: detail)
+            }
+            if message.contains("etcdserver: no leader") {
+                // Past the call's waits for an election: the cluster has lost its quorum, which
+                // only starting members mends.
+                return CoordinationError(
+                    code,
+                    server.refused(
+                        "the request",
+                        because: "its cluster has no leader (etcdserver: no leader): fewer than a majority of the cluster's members "
+                            + "run or reach each other, or an election is not over; start enough of them for a majority"),
                     key: key, backendDetail: detail)
             }
             if code == .sessionExpired {

@@ -120,6 +120,8 @@ import Testing
         let grant = CoordinationError.gateway(
             .transport(TransportFailure(code: Self.timedOut, message: "t", requestWentOut: true), endpoint: "http://e:2379"), kind: .repeatableWrite)
         #expect(grant.message.hasPrefix("etcd did not answer in time: is the server overloaded or stopped?"), "\(grant.message)")
+        // A member of a new cluster that has no majority yet takes connections and answers nothing.
+        #expect(grant.message.contains("a new cluster's member answers nothing until a majority of its members run"), "\(grant.message)")
     }
 
     /// An endpoint that answered plain HTTP before is no TLS port: its empty reply is a dropped connection.
@@ -155,6 +157,10 @@ import Testing
         _ = late.nextRequest()
         guard case .next = late.handle(Self.noLeader), late.nextRequest() == nil else { Issue.record("no wait past the time-out"); return }
         #expect(late.exhausted.code == .unavailable && late.exhausted.message.contains("no leader"), "\(late.exhausted.message)")
+        // It says what mends it: etcd's own words name no cause.
+        #expect(
+            late.exhausted.message.contains("fewer than a majority of the cluster's members run or reach each other"),
+            "\(late.exhausted.message)")
     }
 
     /// A round after a wait for a leader has only what is left of the call's time-out: a member
