@@ -66,8 +66,8 @@ extension CoordinationError {
                     }
                 return CoordinationError(
                     .timeout,
-                    "etcd did not answer in time\(outcome): is the server overloaded or stopped? (a new cluster's member answers "
-                        + "nothing until a majority of its members run; the URL's timeout= sets how long to wait)",
+                    "etcd did not answer in time\(outcome): is the server overloaded or stopped? (a member whose cluster has no "
+                        + "quorum may answer nothing until a majority of its members run; the URL's timeout= sets how long to wait)",
                     key: key, backendDetail: detail)
             }
             let code: CoordinationError.Code = kind == .write && !transport.neverSent ? .connectionLoss : .unavailable

@@ -120,8 +120,8 @@ import Testing
         let grant = CoordinationError.gateway(
             .transport(TransportFailure(code: Self.timedOut, message: "t", requestWentOut: true), endpoint: "http://e:2379"), kind: .repeatableWrite)
         #expect(grant.message.hasPrefix("etcd did not answer in time: is the server overloaded or stopped?"), "\(grant.message)")
-        // A member of a new cluster that has no majority yet takes connections and answers nothing.
-        #expect(grant.message.contains("a new cluster's member answers nothing until a majority of its members run"), "\(grant.message)")
+        // A member of a cluster without a quorum (a new one's, always) may take connections and answer nothing.
+        #expect(grant.message.contains("a member whose cluster has no quorum may answer nothing until a majority of its members run"), "\(grant.message)")
     }
 
     /// An endpoint that answered plain HTTP before is no TLS port: its empty reply is a dropped connection.
