@@ -69,8 +69,9 @@ import Testing
 
         let killedAt = ContinuousClock.now
         first.kill(SIGKILL)  // the coord process only: its command is left to its watchdog
-        let secondLeader = try await second.nextLine(within: .seconds(20))
-        let failover = killedAt.duration(to: .now)
+        // Timed to when the reading thread had the line, not to when this task resumed with it.
+        let (secondLeader, arrived) = try await second.nextTimedLine(within: .seconds(20))
+        let failover = killedAt.duration(to: arrived)
         #expect(secondLeader.hasPrefix("leader "))
         // It used to run on, an orphan, beside the new leader's.
         let firstCommand = try #require(Int32(firstLeader.dropFirst("leader ".count)))
@@ -400,6 +401,8 @@ final class LineProcess: Sendable {
 
     private let box: UncheckedProcess
     private let lines: AsyncStream<TimedLine>
+    /// Seen as it happens, not once the test asks: see ``ExitRecord``.
+    private let exitRecord: ExitRecord
 
     init(_ executable: String, _ arguments: [String]) async throws {
         let process = Process()
@@ -410,6 +413,7 @@ final class LineProcess: Sendable {
         process.environment = ProcessInfo.processInfo.environment
         let output = Pipe()
         process.standardOutput = output
+        exitRecord = ExitRecord(of: process)
         try await ChildProcessLaunch.run(process)
         box = UncheckedProcess(process)
         let (lines, continuation) = AsyncStream<TimedLine>.makeStream()
@@ -458,17 +462,14 @@ final class LineProcess: Sendable {
         try await exit(within: limit).status
     }
 
-    /// Waits for the process to exit (on a thread of its own) and returns its status and when
-    /// that thread saw it exit (see ``TimedLine``).
+    /// Waits for the process to exit and returns its status and when it exited, as Foundation's
+    /// thread saw it then (see ``TimedLine``): a thread started only once the test's task asked
+    /// saw an exit that had already happened as late as that task resumed.
     func exit(within limit: Duration) async throws -> (status: Int32, at: ContinuousClock.Instant) {
-        let box = box
+        let exitRecord = exitRecord
         return try await withDeadline("the process to exit", limit: limit) {
-            await withCheckedContinuation { continuation in
-                Thread {
-                    box.process.waitUntilExit()
-                    continuation.resume(returning: (box.process.terminationStatus, ContinuousClock.now))
-                }.start()
-            }
+            let exit = try await exitRecord.wait()
+            return (exit.status, exit.at)
         }
     }
 
