@@ -9,6 +9,9 @@ struct CoordProcess {
         var status: Int32
         var stdout: [UInt8]
         var stderr: String
+        /// When coord exited, as Foundation's thread saw it then: a duration timed to the test's
+        /// task resuming after the run would add that task's lag (``ExitRecord``).
+        var exitedAt: ContinuousClock.Instant
         var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
         /// The stderr lines, without the final newline.
         var stderrLines: [String] { stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
@@ -79,6 +82,7 @@ struct CoordProcess {
         } ?? stdin
         process.standardOutput = stdout
         process.standardError = stderr
+        let exitRecord = ExitRecord(of: process)
         try await ChildProcessLaunch.run(process)
         // A bound, so that a coord that never exits fails its test instead of hanging the run.
         let killed = Atomic<Bool>(false)
@@ -133,9 +137,11 @@ struct CoordProcess {
             process.waitUntilExit()
             return process.terminationStatus
         }
+        // Foundation runs the termination handler just after the exit shows: moments away.
+        let exitedAt = (try? await exitRecord.wait())?.at ?? .now
         var stderrText = String(decoding: error, as: UTF8.self)
         if killed.load(ordering: .relaxed) { stderrText += "[test: coord was still running after \(timeout) and was killed]\n" }
-        return Result(status: status, stdout: [UInt8](output), stderr: stderrText)
+        return Result(status: status, stdout: [UInt8](output), stderr: stderrText, exitedAt: exitedAt)
     }
 
     private static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {

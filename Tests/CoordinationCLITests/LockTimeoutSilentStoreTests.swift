@@ -48,7 +48,7 @@ import Testing
         let silent = ContinuousClock.now
         relay.blackHole()
         let result = try await waiting.value
-        let took = silent.duration(to: .now)
+        let took = silent.duration(to: result.exitedAt)
         #expect(result.status == 12, "\(result.stderr)")
         #expect(result.stdout.isEmpty, "the command did not run")
         // Given up in the wait, or in a store call made just as the relay stopped (the listing

@@ -11,9 +11,9 @@ extension MigrateCommandTests {
     func secondSignalStopsTheCatchUp() async throws {
         try await Self.followSignallingTwice(SIGINT, slowingTheTargetBy: .seconds(5)) { migrate in
             let started = ContinuousClock.now
-            let ended = await Self.exit(of: migrate.process, limit: .seconds(20))
+            let ended = await migrate.exit(limit: .seconds(20))
             #expect(ended.reason == .uncaughtSignal && ended.status == SIGINT, "\(ended), \(migrate.stdout), \(migrate.stderr)")
-            #expect(ContinuousClock.now - started < .seconds(5), "stopped before the slowed read of the target answered")
+            #expect(started.duration(to: ended.at) < .seconds(5), "stopped before the slowed read of the target answered")
             let line = migrate.stderr.split(separator: "\n").last.map(String.init) ?? ""
             #expect(line.hasPrefix("coord: interrupted by SIGINT while catching up after --follow: "), "\(migrate.stderr)")
             #expect(line.hasSuffix("; run the same command again to finish: it resumes"), "\(line)")

@@ -34,7 +34,7 @@ struct RunGraceTests {
             #expect(FileManager.default.createFile(atPath: done, contents: nil))
             kill(run.process.processIdentifier, SIGINT)
             _ = try await run.line(containing: "coord: SIGINT: stopping", limit: .seconds(90))
-            let (status, stdout) = await run.exit(limit: .seconds(90))
+            let (status, stdout, _) = await run.exit(limit: .seconds(90))
 
             #expect(status == 130, "\(run.stderrText)")
             #expect(!stdout.contains("handed back"), "\(stdout)")

@@ -24,6 +24,8 @@ struct RunInterruptTests {
         /// after the exit must have its last line (once stdout alone was waited for, and the
         /// last stderr line was sometimes still unread).
         private let streamsEnded = Mutex<(count: Int, waiter: CheckedContinuation<Void, Never>?)>((0, nil))
+        /// The exit as it happened (``ExitRecord``), for timing it.
+        private let exitRecord: ExitRecord
 
         init(_ coord: CoordProcess, _ arguments: [String]) async throws {
             let process = Process()
@@ -38,6 +40,7 @@ struct RunInterruptTests {
             let (lines, continuation) = AsyncStream<String>.makeStream()
             stderrLines = lines
             self.process = process
+            exitRecord = ExitRecord(of: process)
             try await ChildProcessLaunch.run(process)
             // Blocking reads on threads of their own, never on the cooperative pool.
             Thread { [self] in
@@ -80,9 +83,12 @@ struct RunInterruptTests {
         }
 
         /// Waits for the exit (killed after `limit`) and for both streams to be read to their end;
-        /// returns the status with all of stdout.
-        func exit(limit: Duration = .seconds(60)) async -> (status: Int32, stdout: String) {
+        /// returns the status with all of stdout, and when coord exited, as Foundation's thread
+        /// saw it then, not as late as the test's task resumed.
+        func exit(limit: Duration = .seconds(60)) async -> (status: Int32, stdout: String, at: ContinuousClock.Instant) {
             let status = await MigrateCommandTests.exit(of: process, limit: limit).status
+            // Foundation runs the termination handler just after the exit shows: moments away.
+            let exitedAt = (try? await exitRecord.wait())?.at ?? .now
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ended = streamsEnded.withLock { ended in
                     if ended.count == 2 { return true }
@@ -91,7 +97,7 @@ struct RunInterruptTests {
                 }
                 if ended { continuation.resume() }
             }
-            return (status, String(decoding: stdout.withLock { $0 }, as: UTF8.self))
+            return (status, String(decoding: stdout.withLock { $0 }, as: UTF8.self), exitedAt)
         }
 
         var stderrText: String { stderr.withLock { $0 } }
@@ -138,8 +144,8 @@ struct RunInterruptTests {
         let clock = ContinuousClock()
         let signalledAt = clock.now
         kill(run.process.processIdentifier, SIGINT)
-        let (status, stdout) = await run.exit()
-        let took = clock.now - signalledAt
+        let (status, stdout, exitedAt) = await run.exit()
+        let took = exitedAt - signalledAt
 
         #expect(status == 130, "\(run.stderrText)")
         // The grace, then the hand-back and the handles' closing: nothing waits for another worker's grace.
@@ -195,7 +201,7 @@ struct RunInterruptTests {
         _ = try await run.line(containing: "coord: SIGTERM: stopping")
         kill(run.process.processIdentifier, SIGTERM)
         _ = try await run.line(containing: "coord: SIGTERM again: still stopping (SIGINT exits at once)")
-        let (status, stdout) = await run.exit()
+        let (status, stdout, _) = await run.exit()
         #expect(status == 143, "\(run.stderrText)")
         #expect(!run.stderrText.contains("exiting at once"), "\(run.stderrText)")
         let handedBack = stdout.split(separator: "\n").filter { $0.hasPrefix("long/") && $0.contains("handed back by") }
@@ -223,8 +229,8 @@ struct RunInterruptTests {
         let clock = ContinuousClock()
         let signalledAt = clock.now
         kill(run.process.processIdentifier, SIGINT)
-        let (status, stdout) = await run.exit()
-        let took = clock.now - signalledAt
+        let (status, stdout, exitedAt) = await run.exit()
+        let took = exitedAt - signalledAt
         let stderr = run.stderrText
         try await Self.expectEnded(pids)
         await handles.closeAll()

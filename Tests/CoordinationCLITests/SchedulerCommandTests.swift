@@ -115,7 +115,7 @@ struct SchedulerCommandTests {
         let leap = try await run.line(containing: "leap")
         let later = try await run.line(containing: "later")
         kill(run.process.processIdentifier, SIGINT)
-        let (status, _) = await run.exit()
+        let (status, _, _) = await run.exit()
         #expect(status == 130, "\(run.stderrText)")
         // The next 29th of February at midnight after the first: two leap years from now at most.
         #expect(leap.hasPrefix("coord: note: --until-idle waits for leap to fire twice, the second time at 20"), "\(leap)")

@@ -15,6 +15,8 @@ struct SchedulerProcessTests {
         let stderrPath: String
         /// Where stdout goes, with `keepStdout`.
         let stdoutPath: String?
+        /// The exit as it happened (``ExitRecord``), for timing it.
+        private let exitRecord: ExitRecord
 
         /// - Parameter loader: the dynamic loader to start coord through (`ld.so coord …`), whose
         ///   `/proc/self/exe` is then the loader, not coord.
@@ -30,6 +32,7 @@ struct SchedulerProcessTests {
             stdoutPath = keepStdout ? try coord.write("", to: "\(name).stdout") : nil
             process.standardOutput = try stdoutPath.map { try FileHandle(forWritingTo: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+            exitRecord = ExitRecord(of: process)
             try await ChildProcessLaunch.run(process)
             self.process = process
         }
@@ -44,7 +47,15 @@ struct SchedulerProcessTests {
         /// Sends SIGTERM and returns the exit status (killed after `limit`, so a hang fails the test).
         func terminate(limit: Duration = .seconds(15)) async -> Int32 {
             process.terminate()
-            return await MigrateCommandTests.exit(of: process, limit: limit).status
+            return await exit(limit: limit).status
+        }
+
+        /// Waits for the exit (killed after `limit`, so a hang fails the test): how it ended, and
+        /// when, as Foundation's thread saw it then, not as late as the test's task resumed.
+        func exit(limit: Duration = .seconds(60)) async -> ExitRecord.Exit {
+            let ended = await MigrateCommandTests.exit(of: process, limit: limit)
+            // Foundation runs the termination handler just after the exit shows: moments away.
+            return (try? await exitRecord.wait()) ?? (ended.reason, ended.status, .now)
         }
 
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }

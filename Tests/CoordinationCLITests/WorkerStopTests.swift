@@ -26,8 +26,9 @@ struct WorkerStopTests {
         // from its last contact, longer on etcd where each try waits out the request time-out.
         relay.blackHole()
         let signalled = ContinuousClock.now
-        let status = await worker.terminate(limit: .seconds(40))
-        let took = signalled.duration(to: .now)
+        worker.process.terminate()
+        let (_, status, exitedAt) = await worker.exit(limit: .seconds(40))
+        let took = signalled.duration(to: exitedAt)
         #expect(status == 0, "\(worker.stderr)")
         #expect(worker.stderr.contains("coord: the store is out of reach: not waiting for it"), "\(worker.stderr)")
         // The grace, a second, losing contact (within the TTL) and closing: well under two TTLs.
@@ -83,8 +84,8 @@ struct WorkerStopTests {
         relay.blackHole()
         let signalled = ContinuousClock.now
         kill(run.process.processIdentifier, SIGINT)
-        let status = await MigrateCommandTests.exit(of: run.process, limit: .seconds(90)).status
-        let took = signalled.duration(to: .now)
+        let (_, status, exitedAt) = await run.exit(limit: .seconds(90))
+        let took = signalled.duration(to: exitedAt)
         relay.stop()
         await handles.closeAll()
         return (status, run.stdout, run.stderr, took)
