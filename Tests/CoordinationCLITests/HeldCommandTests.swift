@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 import CoordinationTestSupport
 import Testing
@@ -270,7 +271,7 @@ import Testing
         #expect(pids.count == 3)
         defer { for pid in pids { Foundation.kill(pid, SIGKILL) } }
         holder.kill(SIGKILL)
-        let gone = try await Self.untilNoneRuns(pids)
+        let gone = try await Self.untilNoneRuns(pids) != nil
         #expect(gone, "still running: \(pids.filter { ProcessTable.entry(of: $0)?.runs == true })")
     }
 
@@ -290,10 +291,10 @@ import Testing
         defer { Foundation.kill(command, SIGKILL) }  // had the watchdog missed it, it would hold the lines' pipe open
         let frozen = ContinuousClock.now
         holder.kill(SIGSTOP)
-        #expect(try await Self.untilNoneRuns([command]), "the frozen holder's command was killed")
+        let killed = try #require(try await Self.untilNoneRuns([command]), "the frozen holder's command was killed")
         // Half a TTL from the last beat, which came before the freeze; a quarter TTL for a loaded
         // machine's lag and the table's 50 ms reads (measured by hand: 1.96 to 2.02 s).
-        let killedAfter = frozen.duration(to: .now)
+        let killedAfter = frozen.duration(to: killed)
         #expect(killedAfter < ttl * 3 / 4, "killed \(killedAfter) after the freeze, with a \(ttl) TTL")
         holder.kill(SIGCONT)
         let status = try await holder.exitStatus(within: .seconds(30))
@@ -303,15 +304,18 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("coord: lock /locks/frozen was lost (") && $0.hasSuffix("); the command was stopped") }, "\(lines)")
     }
 
-    /// Whether none of `pids` runs any more within 20 s (none of them is ours to wait for: the
-    /// table is read every 50 ms).
-    static func untilNoneRuns(_ pids: [Int32]) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if pids.allSatisfy({ ProcessTable.entry(of: $0)?.runs != true }) { return true }
-            try await Task.sleep(for: .milliseconds(50))
+    /// When the table first showed none of `pids` running, within 20 s; `nil` when they still
+    /// ran then. None of them is ours to wait for: the table is read every 50 ms, on a thread of
+    /// its own, so that the instant is the reading's, not that of a test task resuming late.
+    static func untilNoneRuns(_ pids: [Int32]) async throws -> ContinuousClock.Instant? {
+        await OwnThread.run {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                if pids.allSatisfy({ ProcessTable.entry(of: $0)?.runs != true }) { return ContinuousClock.now }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return nil
         }
-        return false
     }
 
     /// A zero timeout was refused ("not positive"), and no timeout short enough to try once worked.
