@@ -133,6 +133,7 @@ let package = Package(
             name: "CoordinationChaos",
             dependencies: [
                 "Coordination", "CoordinationScheduler", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationLocalServers",
+                "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
