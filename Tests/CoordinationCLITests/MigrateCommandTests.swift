@@ -385,9 +385,11 @@ struct MigrateCommandTests {
             let observer = try await zk.open()
             let gone = observer.watch(try Key("/app/held"))
             await owner.close()
-            for try await event in gone {
-                if case .delete = event { break }
-                if case .snapshot(let records) = event, records.isEmpty { break }
+            try await withDeadline("the closed session's ephemeral key to go") {
+                for try await event in gone {
+                    if case .delete = event { return }
+                    if case .snapshot(let records) = event, records.isEmpty { return }
+                }
             }
             let after = try await coord.run(["migrate", "--from", from, "--to", to, "--verify"])
             #expect(after.status == 0, "\(after.stderr)")

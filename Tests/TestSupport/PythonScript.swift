@@ -53,12 +53,26 @@ public enum PythonScript {
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
-        // The scripts read all of stdin before they print, and print little on stderr.
+        // stderr is drained beside stdout: read after it, a script that filled the stderr pipe
+        // (64 KiB of warnings or a long traceback) would wait on it while we waited on stdout.
+        let error = DrainedOutput()
+        let errorRead = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let read = stderr.fileHandleForReading.readDataToEndOfFile()
+            error.data.withLock { $0 = read }
+            errorRead.signal()
+        }
+        // The scripts read all of stdin before they print.
         stdin.fileHandleForWriting.write(input)
         try stdin.fileHandleForWriting.close()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let error = stderr.fileHandleForReading.readDataToEndOfFile()
+        errorRead.wait()
         process.waitUntilExit()
-        return (process.terminationStatus, output, String(decoding: error, as: UTF8.self))
+        return (process.terminationStatus, output, String(decoding: error.data.withLock { $0 }, as: UTF8.self))
     }
+}
+
+/// What a thread of its own read from a child's pipe, for the thread that waits for it.
+private final class DrainedOutput: Sendable {
+    let data = Mutex(Data())
 }
