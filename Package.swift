@@ -133,7 +133,6 @@ let package = Package(
             name: "CoordinationChaos",
             dependencies: [
                 "Coordination", "CoordinationScheduler", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationLocalServers",
-                "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE  // pipe2
 #endif
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,14 +42,6 @@ static inline int cprocess_pidfd_send_signal(int pidfd, int signal) {
 /// child spawned meanwhile by another thread could inherit them. Returns 0, or -1 with errno set.
 static inline int cprocess_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
-}
-
-/// Adds to `actions` the closing of every descriptor from `lowest` up in the spawned child
-/// (glibc 2.34+; Swift's Glibc module does not declare it): a descriptor open without
-/// close-on-exec as the child is spawned, another thread's, would live on in it and its
-/// descendants. Returns 0, or an error number.
-static inline int cprocess_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }
 
 #endif

@@ -1,4 +1,3 @@
-import CProcessControl
 import Foundation
 import Synchronization
 
@@ -20,7 +19,7 @@ final class ChildProcess: Sendable {
         // which Foundation sees another child's exit, a pipe to one) lived on in the child and its
         // descendants, and Foundation saw that other child's exit only once they all ended (tests
         // beside the chaos worker tests waited 30 s, a worker's `sleep 30`, for a `/bin/true`).
-        cprocess_spawn_close_from(&actions, 3)
+        _ = Self.closeFrom?(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -50,6 +49,13 @@ final class ChildProcess: Sendable {
             exitStatus.withLock { $0 = status }
         }
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module
+    /// does not declare; `nil` on a libc without it.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     var isRunning: Bool { exitStatus.withLock { $0 == nil } }
 
