@@ -122,7 +122,11 @@ struct LeaseStateMachine: Sendable {
             // A reply without a TTL (never seen from etcd) leaves the one asked for.
             if let granted, granted > 0 { ttl = .seconds(granted) } else { ttl = requestedTTL }
             state = .active(lease: lease, lastContact: sentAt, suspended: false)
-            return [.report(.connected, lease: lease, lastContact: sentAt), .keepAlive(lease: lease, after: keepAliveInterval)]
+            // From the request, as after a keep-alive: a slow grant leaves the lease less time.
+            return [
+                .report(.connected, lease: lease, lastContact: sentAt),
+                .keepAlive(lease: lease, after: max(.zero, keepAliveInterval - (now - sentAt))),
+            ]
 
         case (.granting, .grantFailed):
             return [.grant(after: retryInterval)]

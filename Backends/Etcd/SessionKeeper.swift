@@ -19,39 +19,50 @@ final class SessionKeeper: @unchecked Sendable {
     private let onContactRegained: @Sendable () -> Void
 
     /// Grants the first lease and starts keeping it alive.
+    ///
+    /// The thread that grants the lease goes on to keep it alive, on the same connection: the
+    /// first keep-alive must not wait for the caller's task to resume. It did (the keeper's thread
+    /// was started from that task), and with the cooperative pool busy for most of a TTL (the
+    /// start of a full test run on two cores) the first keep-alive found the lease gone: `expired`
+    /// with nothing lost but time.
     /// - Parameter onContactRegained: called (on the keeper's thread; it must not block) each time
     ///   the session reports `reconnected`, or `connected` with a new lease after an expiry.
     /// - Throws: what the first grant failed with (etcd unreachable, bad credentials…).
     static func start(
         gateway: Gateway, ttl: Duration, onContactRegained: @escaping @Sendable () -> Void = {}
     ) async throws(CoordinationError) -> SessionKeeper {
-        let machine = LeaseStateMachine(ttl: ttl)
-        let first: Result<(grant: Grant, sentAt: ContinuousClock.Instant), CoordinationError> = await withCheckedContinuation { continuation in
+        let started: Result<SessionKeeper, CoordinationError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 let connection = CurlConnection(tls: gateway.tls)
+                let keeper: SessionKeeper
                 do throws(CoordinationError) {
                     if gateway.usesAuth { try gateway.authenticate(on: connection) }
+                    let machine = LeaseStateMachine(ttl: ttl)
                     let sentAt = ContinuousClock.now
                     let grant = try SessionKeeper.grant(seconds: machine.requestedSeconds, gateway: gateway, on: connection)
-                    continuation.resume(returning: .success((grant, sentAt)))
+                    keeper = SessionKeeper(
+                        gateway: gateway, machine: machine, first: grant, sentAt: sentAt, onContactRegained: onContactRegained)
                 } catch {
                     continuation.resume(returning: .failure(error))
+                    return
                 }
+                continuation.resume(returning: .success(keeper))
+                keeper.run(on: connection)
+                let waiters = keeper.finished.withLock { waiters in
+                    defer { waiters = nil }
+                    return waiters ?? []
+                }
+                for waiter in waiters { waiter.resume() }
             }
-            thread.name = "etcd-session-grant"
+            thread.name = "etcd-session"
             thread.start()
         }
-        let granted: (grant: Grant, sentAt: ContinuousClock.Instant)
         do {
-            granted = try first.get()
+            return try started.get()
         } catch where error.code == .connectionLoss {
             // No session existed before: a lost grant is simply no contact.
             throw CoordinationError(.unavailable, "cannot open a session on etcd: \(error.message)", backendDetail: error.backendDetail)
         }
-        let keeper = SessionKeeper(
-            gateway: gateway, machine: machine, first: granted.grant, sentAt: granted.sentAt, onContactRegained: onContactRegained)
-        keeper.launch()
-        return keeper
     }
 
     private init(
@@ -61,7 +72,6 @@ final class SessionKeeper: @unchecked Sendable {
         self.gateway = gateway
         self.onContactRegained = onContactRegained
         var machine = machine
-        _ = machine.start()
         pendingActions = machine.handle(.granted(lease: first.lease, ttl: first.ttl, sentAt: sentAt), now: .now)
         self.machine = machine
         events = Broadcast(SessionEvent(state: .connected, sessionID: Self.sessionID(first.lease), ttl: machine.ttl, lastContact: sentAt))
@@ -140,20 +150,6 @@ final class SessionKeeper: @unchecked Sendable {
     static func sessionID(_ lease: Int64) -> String { String(UInt64(bitPattern: lease), radix: 16) }
     /// ``Record/ownerSession`` of a key with `lease` (0: no lease, a persistent key).
     static func owner(ofLease lease: Int64) -> String? { lease != 0 ? sessionID(lease) : nil }
-
-    private func launch() {
-        let thread = Thread { [self] in
-            let connection = CurlConnection(tls: gateway.tls)
-            run(on: connection)
-            let waiters = finished.withLock { waiters in
-                defer { waiters = nil }
-                return waiters ?? []
-            }
-            for waiter in waiters { waiter.resume() }
-        }
-        thread.name = "etcd-session"
-        thread.start()
-    }
 
     private func run(on connection: CurlConnection) {
         var actions = pendingActions

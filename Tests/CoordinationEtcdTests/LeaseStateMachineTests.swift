@@ -16,6 +16,15 @@ import Testing
         #expect(machine.lease == 7)
     }
 
+    /// The first keep-alive counts from the grant's request, not from its answer or from when
+    /// the machine heard of it: a grant answered (or handed on) late leaves the lease less time.
+    @Test func theFirstKeepAliveCountsFromTheGrantsRequest() {
+        var late = LeaseStateMachine(ttl: .seconds(9))
+        #expect(late.handle(.granted(lease: 7, sentAt: at(0)), now: at(2)).last == .keepAlive(lease: 7, after: .seconds(1)))
+        var later = LeaseStateMachine(ttl: .seconds(9))
+        #expect(later.handle(.granted(lease: 7, sentAt: at(0)), now: at(7)).last == .keepAlive(lease: 7, after: .zero))
+    }
+
     /// A late answer is waited for, but a try on a new connection still has the overdue bound
     /// (2 s of a 9 s lease) before the lease ends.
     @Test func aPatientKeepAliveLeavesARetryTimeBeforeTheLeaseEnds() {

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A task executor on a thread of its own that a test can hold: jobs enqueued while it is held
+/// wait until ``release()``. A task preferring it stands for a task whose thread is busy (the
+/// cooperative pool taken by other work), for that task alone, so a test can show that work meant
+/// to go on without the task (a session's keep-alives) does, without stalling every other test.
+public final class HeldExecutor: TaskExecutor, @unchecked Sendable {
+    // `condition` guards `jobs`, `held` and `stopped`.
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var held = false
+    private var stopped = false
+
+    public init() {
+        let thread = Thread { [self] in runJobs() }
+        thread.name = "held-executor"
+        thread.start()
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        condition.lock()
+        jobs.append(UnownedJob(job))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Jobs enqueued from now on wait (a job running now finishes).
+    public func hold() { setHeld(true) }
+
+    /// Runs the jobs that waited, and later ones as they come.
+    public func release() { setHeld(false) }
+
+    /// Ends the thread once the jobs enqueued have run (held or not).
+    public func stop() {
+        condition.lock()
+        stopped = true
+        held = false
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func setHeld(_ value: Bool) {
+        condition.lock()
+        held = value
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runJobs() {
+        while true {
+            condition.lock()
+            while !stopped && (held || jobs.isEmpty) { condition.wait() }
+            if jobs.isEmpty {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
