@@ -1,6 +1,7 @@
 import Coordination
 @testable import CoordinationEtcd
 import Logging
+import Synchronization
 import Testing
 
 /// A keep-alive refused for its token (tokens expire) logs in again on the session's connection.
@@ -16,13 +17,17 @@ import Testing
     @Test func aLoginThatIsNeverAnsweredLeavesTheKeepAliveTimeToRenewTheLease() async throws {
         let badToken = #"{"error":"etcdserver: invalid auth token","message":"etcdserver: invalid auth token","code":16}"#
         let ttl = Duration.seconds(6)
+        // The session keeps its lease from the grant on, whenever the test's task gets to watch
+        // it: the token expires only once the test watches, or a late task saw `reconnected` first.
+        let tokenExpiry = Mutex(TokenExpiry.notYet)
         let server = try StandInGateway { request in
             switch request.path {
             // The store's first login works; the one a keep-alive needs is never answered.
             case "/v3/auth/authenticate": request.earlier == 0 ? .answer(#"{"token":"first"}"#) : .silent
             case "/v3/lease/grant": .answer(#"{"ID":"7","TTL":"6"}"#)
-            // The first keep-alive meets an expired token; the next ones go through.
-            case "/v3/lease/keepalive": request.earlier == 0 ? .refusal(status: 401, badToken) : .answer(#"{"result":{"ID":"7","TTL":"6"}}"#)
+            // The first keep-alive after the test watches meets an expired token; the next ones go through.
+            case "/v3/lease/keepalive":
+                tokenExpiry.withLock { $0.refusesNext() } ? .refusal(status: 401, badToken) : .answer(#"{"result":{"ID":"7","TTL":"6"}}"#)
             case "/v3/lease/revoke": .answer(#"{"header":{"revision":"5"}}"#)
             default: .silent
             }
@@ -34,6 +39,7 @@ import Testing
         var states = store.sessionEvents().makeAsyncIterator()
         let first = try await next(&states, "the current session state")
         #expect(first.state == .connected)
+        tokenExpiry.withLock { $0 = .due }
         let suspended = try await next(&states, "suspended while the login is not answered")
         #expect(suspended.state == .suspended)
         // Well within the request time-out: the login gave up when the keep-alive's time ran out.
@@ -43,5 +49,16 @@ import Testing
             back.lastContact - first.lastContact < .seconds(30),
             "renewed \(back.lastContact - first.lastContact) after the last contact, half the request time-out")
         await store.close()
+    }
+
+    enum TokenExpiry {
+        case notYet, due, past
+
+        /// Whether this keep-alive is the one refused: the first once the expiry is due.
+        mutating func refusesNext() -> Bool {
+            guard self == .due else { return false }
+            self = .past
+            return true
+        }
     }
 }
