@@ -19,20 +19,10 @@ struct EtcdStoreTests {
     func withStore(ttl: Duration = .seconds(60), _ body: (EtcdStore, Key) async throws -> Void) async throws {
         let namespace = SharedEtcd.uniqueNamespace()
         let store = try await SharedEtcd.open(namespace, ttl: ttl)
-        do {
-            try await body(store, namespace)
-        } catch {
-            await cleanup(store, namespace)
-            throw error
-        }
-        await cleanup(store, namespace)
+        try await SharedEtcd.using([store], in: namespace) { try await body(store, namespace) }
     }
 
-    func cleanup(_ store: EtcdStore, _ namespace: Key) async {
-        await store.close()
-        try? await admin.deletePrefix(namespace.path)
-        try? await admin.deletePrefix(String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path)
-    }
+    func cleanup(_ store: EtcdStore, _ namespace: Key) async { await SharedEtcd.tidy([store], namespace) }
 
     /// etcd took a 1000-day lease and raised a 1 ms one to its minimum, where ZooKeeper hung or
     /// failed: one range for every backend, refused by name before any request; the longest opens.

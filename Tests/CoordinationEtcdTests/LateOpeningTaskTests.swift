@@ -12,8 +12,6 @@ import Testing
 /// caller had done anything at all.
 @Suite(.enabled("needs etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379)") { await SharedEtcd.shouldRun() }, .serverLoadLimit)
 struct LateOpeningTaskTests {
-    let admin = EtcdAdmin(endpoints: SharedEtcd.endpoints)
-
     @Test func aLeaseGrantedWhileTheOpeningTaskWaitsForAThreadIsKeptAlive() async throws {
         let namespace = SharedEtcd.uniqueNamespace()
         // The opening task runs on an executor of its own, held from the moment the grant's
@@ -37,22 +35,13 @@ struct LateOpeningTaskTests {
         let store = try await opening.value
         let opened = store.session
         let released = ContinuousClock.now
-        do {
+        try await SharedEtcd.using([store], in: namespace) {
             #expect(opened.state == .connected)
             try await eventually("a keep-alive answered after the wait") { store.session.lastContact > released }
             #expect(store.session.sessionID == opened.sessionID, "the lease granted before the wait is still the session's")
             let lease = Int64(bitPattern: try #require(UInt64(opened.sessionID, radix: 16)))
-            let left = try await admin.call("/v3/lease/timetolive", ["ID": .int64(lease)])
+            let left = try await EtcdAdmin(endpoints: SharedEtcd.endpoints).call("/v3/lease/timetolive", ["ID": .int64(lease)])
             #expect((left["TTL"]?.int64Value ?? -1) > 0, "etcd still has the lease")
-        } catch {
-            await cleanup(store, namespace)
-            throw error
         }
-        await cleanup(store, namespace)
-    }
-
-    func cleanup(_ store: EtcdStore, _ namespace: Key) async {
-        await store.close()
-        try? await admin.deletePrefix(namespace.path)
     }
 }

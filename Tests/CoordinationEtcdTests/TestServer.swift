@@ -32,6 +32,26 @@ enum SharedEtcd {
     static func open(_ namespace: Key, ttl: Duration = .seconds(10), endpoints: [String]? = nil) async throws -> EtcdStore {
         try await EtcdStore(endpoints: endpoints ?? self.endpoints, namespace: namespace, ttl: ttl, logger: Logger(label: "test.etcd"))
     }
+
+    /// Runs `body`, then closes `stores` and deletes `namespace` (see ``tidy(_:_:)``), whether
+    /// `body` threw or not.
+    static func using(_ stores: [EtcdStore], in namespace: Key, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await tidy(stores, namespace)
+            throw error
+        }
+        await tidy(stores, namespace)
+    }
+
+    /// Closes `stores`, then deletes `namespace` and its sequence counters (kept apart from it).
+    static func tidy(_ stores: [EtcdStore], _ namespace: Key) async {
+        for store in stores { await store.close() }
+        let admin = EtcdAdmin(endpoints: endpoints)
+        try? await admin.deletePrefix(namespace.path)
+        try? await admin.deletePrefix(String(decoding: KeySpace.counterBase, as: UTF8.self) + namespace.path)
+    }
 }
 
 /// Direct gateway calls from outside any store (revoking a lease, compacting, reading raw bytes),

@@ -9,8 +9,6 @@ import Testing
 /// not wait on it for ever: the contract forbids a watch that silently misses events.
 @Suite(.enabled("needs etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379)") { await SharedEtcd.shouldRun() }, .serverLoadLimit)
 struct WatchOnADeadConnectionTests {
-    let admin = EtcdAdmin(endpoints: SharedEtcd.endpoints)
-
     /// Every connection the handle had goes dead at once: the session is `suspended`, then
     /// `reconnected` on a new connection. The watch, on its own dead connection, resumes then
     /// from its last revision: the change made meanwhile comes, once, and so do later ones.
@@ -27,7 +25,7 @@ struct WatchOnADeadConnectionTests {
             guard case .put(let record) = event else { return nil }
             return String(decoding: record.value, as: UTF8.self)
         }
-        do {
+        try await SharedEtcd.using([store, direct], in: namespace) {
             var states = store.sessionEvents().makeAsyncIterator()
             #expect(try await next(&states, "the current session state").state == .connected)
             var events = store.watch(key, scope: .key).makeAsyncIterator()
@@ -52,16 +50,6 @@ struct WatchOnADeadConnectionTests {
                 value(try await next(&events, "the change made while the watch's connection was dead", timeout: .seconds(5))) == "meanwhile")
             _ = try await direct.set(key, string: "after")
             #expect(value(try await next(&events, "the change after")) == "after", "nothing repeated")
-        } catch {
-            await cleanup(store, direct, namespace)
-            throw error
         }
-        await cleanup(store, direct, namespace)
-    }
-
-    func cleanup(_ store: EtcdStore, _ direct: EtcdStore, _ namespace: Key) async {
-        await store.close()
-        await direct.close()
-        try? await admin.deletePrefix(namespace.path)
     }
 }
