@@ -9,6 +9,7 @@ public final class DelayedDeletes: ForwardingStore {
     public let base: any CoordinationStore
     private let delay: Duration?
     private let asked = Mutex<[Key]>([])
+    private let requests = AsyncStream<Key>.makeStream()
 
     /// - Parameter delay: how long each delete waits before it is applied and answered; `nil`:
     ///   never answered.
@@ -20,8 +21,13 @@ public final class DelayedDeletes: ForwardingStore {
     /// The keys deletes were asked for, in order, answered or not.
     public var deletesAsked: [Key] { asked.withLock { $0 } }
 
+    /// Each key a delete is asked for, as it is asked (for one reader): for a delete that goes on
+    /// after whatever asked for it has returned.
+    public var deleteRequests: AsyncStream<Key> { requests.stream }
+
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
         asked.withLock { $0.append(key) }
+        requests.continuation.yield(key)
         guard let delay else {
             try await Task.sleep(for: .seconds(3600))
             throw CancellationError()
