@@ -18,19 +18,27 @@ public final class HeldExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
         condition.lock()
-        jobs.append(UnownedJob(job))
+        // Once stopped, the thread may be gone: a late job runs on the global executor instead.
+        guard !stopped else {
+            condition.unlock()
+            globalConcurrentExecutor.enqueue(job)
+            return
+        }
+        jobs.append(job)
         condition.signal()
         condition.unlock()
     }
 
-    /// Jobs enqueued from now on wait (a job running now finishes).
+    /// Jobs not started yet wait, and so do later ones (a job running now finishes).
     public func hold() { setHeld(true) }
 
     /// Runs the jobs that waited, and later ones as they come.
     public func release() { setHeld(false) }
 
-    /// Ends the thread once the jobs enqueued have run (held or not).
+    /// Ends the thread once the jobs enqueued have run (held or not); later jobs go to the global
+    /// executor.
     public func stop() {
         condition.lock()
         stopped = true
