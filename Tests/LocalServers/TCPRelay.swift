@@ -29,21 +29,14 @@ public final class TCPRelay: Sendable {
     private let state = Mutex(State())
     private let listener: Int32
     private let isFinished: @Sendable () -> Bool
-    private let onAccept: @Sendable () -> Void
 
     /// Starts listening on a free loopback port.
     /// - Parameters:
     ///   - listenOnIPv6: listen on `[::1]` instead of 127.0.0.1 (the upstreams stay IPv4).
-    ///   - onAccept: called on the relay's thread as each connection is accepted, before any of
-    ///     its bytes go on (a test's cue that a client has begun a request).
     ///   - isFinished: asked twice a second; once it returns `true` the relay stops.
-    public init(
-        upstreams: [String], listenOnIPv6: Bool = false, onAccept: @escaping @Sendable () -> Void = {},
-        isFinished: @escaping @Sendable () -> Bool
-    ) throws {
+    public init(upstreams: [String], listenOnIPv6: Bool = false, isFinished: @escaping @Sendable () -> Bool) throws {
         self.upstreams = upstreams
         self.isFinished = isFinished
-        self.onAccept = onAccept
         let (fd, port) = try LoopbackSocket.listen(ipv6: listenOnIPv6)
         listener = fd
         self.address = listenOnIPv6 ? "[::1]:\(port)" : "127.0.0.1:\(port)"
@@ -113,7 +106,6 @@ public final class TCPRelay: Sendable {
             var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, 500) > 0 else { continue }
             guard let client = LoopbackSocket.accept(listener) else { continue }
-            onAccept()
             let refuse = state.withLock { $0.cut || $0.stopped }
             guard !refuse, let server = connectUpstream() else {
                 close(client)

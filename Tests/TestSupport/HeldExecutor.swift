@@ -5,10 +5,11 @@ import Foundation
 /// cooperative pool taken by other work), for that task alone, so a test can show that work meant
 /// to go on without the task (a session's keep-alives) does, without stalling every other test.
 public final class HeldExecutor: TaskExecutor, @unchecked Sendable {
-    // `condition` guards `jobs`, `held` and `stopped`.
+    // `condition` guards `jobs`, `held`, `holdAfterNext` and `stopped`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var held = false
+    private var holdAfterNext = false
     private var stopped = false
 
     public init() {
@@ -31,11 +32,28 @@ public final class HeldExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Jobs not started yet wait, and so do later ones (a job running now finishes).
-    public func hold() { setHeld(true) }
+    /// Runs the next job, then holds every later one until ``release()``: a task started on the
+    /// executor runs to its first suspension, and waits there, however soon it is resumed.
+    public func holdAfterNextJob() {
+        condition.lock()
+        holdAfterNext = true
+        condition.unlock()
+    }
+
+    /// Whether a hold has taken effect: jobs now wait.
+    public var isHolding: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return held
+    }
 
     /// Runs the jobs that waited, and later ones as they come.
-    public func release() { setHeld(false) }
+    public func release() {
+        condition.lock()
+        held = false
+        condition.signal()
+        condition.unlock()
+    }
 
     /// Ends the thread once the jobs enqueued have run (held or not); later jobs go to the global
     /// executor.
@@ -43,13 +61,6 @@ public final class HeldExecutor: TaskExecutor, @unchecked Sendable {
         condition.lock()
         stopped = true
         held = false
-        condition.signal()
-        condition.unlock()
-    }
-
-    private func setHeld(_ value: Bool) {
-        condition.lock()
-        held = value
         condition.signal()
         condition.unlock()
     }
@@ -65,6 +76,12 @@ public final class HeldExecutor: TaskExecutor, @unchecked Sendable {
             let job = jobs.removeFirst()
             condition.unlock()
             job.runSynchronously(on: asUnownedTaskExecutor())
+            condition.lock()
+            if holdAfterNext {
+                holdAfterNext = false
+                held = !stopped
+            }
+            condition.unlock()
         }
     }
 }
