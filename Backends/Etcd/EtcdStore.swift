@@ -145,7 +145,7 @@ public final class EtcdStore: CoordinationStore {
     /// A grant's refusal as an ephemeral write meets it.
     private static func sessionRefused(_ refusal: CoordinationError) -> CoordinationError {
         CoordinationError(
-            refusal.code, "the session expired, and etcd refuses the login a new one needs: \(refusal.message)",
+            refusal.code, "the session expired, and etcd refuses \(SessionKeeper.refused(refusal)): \(refusal.message)",
             backendDetail: refusal.backendDetail)
     }
 

@@ -39,6 +39,12 @@ enum RequestKind: Sendable {
 }
 
 extension CoordinationError {
+    /// What etcd's message says while its NOSPACE alarm is raised.
+    static let databaseSpaceExceeded = "database space exceeded"
+
+    /// Whether etcd refused the request because its database is full (the NOSPACE alarm).
+    var isEtcdDatabaseFull: Bool { backendDetail?.contains(Self.databaseSpaceExceeded) == true }
+
     /// Endpoints that could not be reached, named as ZooKeeper names them: each endpoint and why,
     /// then what to check (a host name, when no name resolved).
     static func unreachable(_ endpoints: [(endpoint: String, failure: TransportFailure)]) -> String {
@@ -134,12 +140,13 @@ extension CoordinationError {
             let server = RefusingServer.etcd(endpoint)
             let detail = "HTTP \(status)" + (grpcCode.map { ", gRPC code \($0)" } ?? "") + ": \(message)"
             let code = statusCode(status: status, grpcCode: grpcCode, message: message, kind: kind)
-            if message.contains("database space exceeded") {
-                // The NOSPACE alarm: every write (and lease grant) is refused until an operator acts.
+            if message.contains(Self.databaseSpaceExceeded) {
+                // The NOSPACE alarm: every write but a delete, and every lease grant, is refused
+                // until an operator acts. Reads, deletes and keep-alives go on.
                 return CoordinationError(
                     .unavailable,
                     "etcd's database is full (its space quota, --quota-backend-bytes, is reached) and it refuses every write "
-                        + "until space is freed: compact its history, defragment and disarm the alarm (etcdctl compact REVISION; "
+                        + "but deletes, and every new session, until space is freed: compact its history, defragment and disarm the alarm (etcdctl compact REVISION; "
                         + "etcdctl defrag; etcdctl alarm disarm), and run etcd with --auto-compaction-retention so that it does not fill again",
                     key: key, backendDetail: detail)
             }

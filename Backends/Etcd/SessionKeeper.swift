@@ -62,6 +62,11 @@ final class SessionKeeper: @unchecked Sendable {
         } catch where error.code == .connectionLoss {
             // No session existed before: a lost grant is simply no contact.
             throw CoordinationError(.unavailable, "cannot open a session on etcd: \(error.message)", backendDetail: error.backendDetail)
+        } catch where error.isEtcdDatabaseFull {
+            // Said, since the caller may only have wanted to read: reads would pass, the lease not.
+            throw CoordinationError(
+                error.code, "cannot open a session on etcd, which every store handle holds (to read too): \(error.message)",
+                backendDetail: error.backendDetail)
         }
     }
 
@@ -88,10 +93,11 @@ final class SessionKeeper: @unchecked Sendable {
     }
 
     /// Why no new lease can be had, while etcd refuses the credentials the grant needs (a
-    /// password changed, a user removed): `unauthenticated` or `permissionDenied`, when the
-    /// latest grant was refused so. `nil` once a lease is granted again, once a grant fails for
-    /// another reason (etcd out of reach: whether it still refuses is not known), and while no
-    /// grant was refused for its credentials.
+    /// password changed, a user removed: `unauthenticated` or `permissionDenied`) or refuses
+    /// every grant while its database is full (`unavailable`, see
+    /// ``CoordinationError/isEtcdDatabaseFull``), when the latest grant was refused so. `nil` once
+    /// a lease is granted again, once a grant fails for another reason (etcd out of reach:
+    /// whether it still refuses is not known), and while no grant was refused.
     var grantRefusal: CoordinationError? {
         condition.lock()
         defer { condition.unlock() }
@@ -107,9 +113,14 @@ final class SessionKeeper: @unchecked Sendable {
             // Said once per streak, where an operator looks: retrying goes on quietly, and each
             // ephemeral write says the same (``EtcdStore/currentLease()``).
             gateway.logger.error(
-                "etcd refuses the login a new session needs; the handle keeps trying, and ephemeral writes fail until it succeeds",
+                "etcd refuses \(Self.refused(error)); the handle keeps trying, and ephemeral writes fail until it succeeds",
                 metadata: ["error": "\(error)"])
         }
+    }
+
+    /// What a grant's refusal refused: the login a new session needs, or (its database full) the session itself.
+    static func refused(_ refusal: CoordinationError) -> String {
+        refusal.isEtcdDatabaseFull ? "a new session" : "the login a new session needs"
     }
 
     /// Asks for a keep-alive now (an operation just saw "lease not found").
@@ -188,7 +199,7 @@ final class SessionKeeper: @unchecked Sendable {
                             // The latest try says why no lease can be had: a refusal kept past a try
                             // that failed otherwise (etcd out of reach) blamed a login that may have
                             // been set right meanwhile, and ephemeral writes failed at once for it.
-                            let refused = error.code == .unauthenticated || error.code == .permissionDenied
+                            let refused = error.code == .unauthenticated || error.code == .permissionDenied || error.isEtcdDatabaseFull
                             setGrantRefusal(refused ? error : nil)
                             input = .grantFailed
                         }

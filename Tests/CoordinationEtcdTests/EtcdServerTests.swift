@@ -54,44 +54,88 @@ struct EtcdServerTests {
         }
     }
 
-    /// A full database (etcd's NOSPACE alarm, which refuses every write) is named with its remedy;
-    /// reads and deletes go on meanwhile, and the remedy the message gives makes writes work again.
+    /// A full database (etcd's NOSPACE alarm, which refuses every write but deletes) is named with
+    /// its remedy; reads and deletes go on meanwhile, and the remedy the message gives makes writes
+    /// work again.
     @Test func aFullDatabaseIsNamedWithWhatFreesIt() async throws {
         try await EtcdCluster.with(arguments: ["--quota-backend-bytes", "1048576"]) { cluster in
             let store = try await open(cluster)
             let root = try Key("/full")
-            _ = try await store.create(root, value: [], mode: .persistent)
-            let value = [UInt8](repeating: 7, count: 200_000)
-            var written = 0
-            var refusal: CoordinationError?
-            while refusal == nil && written < 50 {
-                do {
-                    _ = try await store.create(try root.child("k\(written)"), value: value, mode: .persistent)
-                    written += 1
-                } catch let error as CoordinationError {
-                    refusal = error
-                }
-            }
-            let error = try #require(refusal, "a 1 MiB quota must fill within 50 writes of 200 kB")
+            let (written, error) = try await fillUntilFull(store, under: root)
             #expect(error.code == .unavailable)
             #expect(error.message.contains("space quota") && error.message.contains("--auto-compaction-retention"), "\(error.message)")
             #expect(error.backendDetail?.contains("database space exceeded") == true)
-            #expect(try await store.get(try root.child("k0"))?.value == value, "reads go on")
+            #expect(try await store.get(try root.child("k0"))?.value == Self.filler, "reads go on")
             for index in 0..<written { try await store.delete(try root.child("k\(index)"), ifVersion: nil, recursive: false) }
 
-            // The remedy the message names: compact, defragment, disarm.
-            let admin = cluster.admin
-            let alarms = try await admin.call("/v3/maintenance/alarm", ["action": "GET"])
-            // A uint64, often past Int64.max: passed back as the string the gateway gave.
-            let member = try #require(alarms["alarms"]?.arrayValue.first?["memberID"]?.stringValue, "the NOSPACE alarm is raised")
-            let revision = try #require(try await admin.call("/v3/kv/range", EtcdRequest.range(Array("x".utf8)))["header"]?["revision"]?.int64Value)
-            try await admin.compact(to: revision)
-            _ = try await admin.call("/v3/maintenance/defragment", [:])
-            _ = try await admin.call("/v3/maintenance/alarm", ["action": "DEACTIVATE", "memberID": .string(member), "alarm": "NOSPACE"])
+            try await freeSpace(of: cluster)
             _ = try await store.create(try root.child("again"), value: [1], mode: .persistent)
             #expect(try await store.get(try root.child("again"))?.value == [1], "writes work again once space is freed")
             await store.close()
         }
+    }
+
+    /// A full database refuses new leases too. A handle opened meanwhile fails at once, saying
+    /// that it cannot have its session and why: a caller who only meant to read would not
+    /// otherwise see why a full database concerns it. A handle whose session ends meanwhile says
+    /// why no new one comes at its next ephemeral write, and has one once space is freed.
+    @Test func aFullDatabaseRefusesNewSessionsAndSaysSo() async throws {
+        try await EtcdCluster.with(arguments: ["--quota-backend-bytes", "1048576"]) { cluster in
+            let store = try await open(cluster, ttl: .seconds(5))
+            let root = try Key("/full")
+            _ = try await fillUntilFull(store, under: root)
+
+            let opening = await #expect(throws: CoordinationError.self) { _ = try await open(cluster) }
+            #expect(opening?.code == .unavailable)
+            #expect(opening?.message.hasPrefix("cannot open a session on etcd") == true, "\(String(describing: opening))")
+            #expect(opening?.message.contains("database is full") == true, "\(String(describing: opening))")
+
+            var events = store.sessionEvents().makeAsyncIterator()
+            let before = try await next(&events, "the current session")
+            #expect(before.state == .connected, "\(before)")
+            try await cluster.admin.revoke(lease: try #require(store.leaseID))
+            let expired = try await next(&events, "the revoked session's expiry")
+            #expect(expired.state == .expired, "\(expired)")
+            let mine = try root.child("mine")
+            let refused = await #expect(throws: CoordinationError.self) { _ = try await store.create(mine, value: [], mode: .ephemeral) }
+            #expect(refused?.code == .unavailable, "\(String(describing: refused))")
+            #expect(
+                refused?.message.contains("the session expired, and etcd refuses a new session: etcd's database is full") == true,
+                "\(String(describing: refused))")
+
+            try await freeSpace(of: cluster)
+            let renewed = try await next(&events, "a new session once space is freed")
+            #expect(renewed.state == .connected && renewed.sessionID != before.sessionID, "\(renewed)")
+            #expect(try await store.create(mine, value: [], mode: .ephemeral).ownerSession == renewed.sessionID)
+            await store.close()
+        }
+    }
+
+    /// Writes 200 kB values under `root` until etcd's 1 MiB quota refuses one.
+    private func fillUntilFull(_ store: EtcdStore, under root: Key) async throws -> (written: Int, refusal: CoordinationError) {
+        _ = try await store.create(root, value: [], mode: .persistent)
+        for written in 0..<50 {
+            do {
+                _ = try await store.create(try root.child("k\(written)"), value: Self.filler, mode: .persistent)
+            } catch let error as CoordinationError {
+                return (written, error)
+            }
+        }
+        return try #require(nil, "a 1 MiB quota must fill within 50 writes of 200 kB")
+    }
+
+    private static let filler = [UInt8](repeating: 7, count: 200_000)
+
+    /// The remedy a full database's message names: compact, defragment, disarm.
+    private func freeSpace(of cluster: EtcdCluster) async throws {
+        let admin = cluster.admin
+        let alarms = try await admin.call("/v3/maintenance/alarm", ["action": "GET"])
+        // A uint64, often past Int64.max: passed back as the string the gateway gave.
+        let member = try #require(alarms["alarms"]?.arrayValue.first?["memberID"]?.stringValue, "the NOSPACE alarm is raised")
+        let revision = try #require(try await admin.call("/v3/kv/range", EtcdRequest.range(Array("x".utf8)))["header"]?["revision"]?.int64Value)
+        try await admin.compact(to: revision)
+        _ = try await admin.call("/v3/maintenance/defragment", [:])
+        _ = try await admin.call("/v3/maintenance/alarm", ["action": "DEACTIVATE", "memberID": .string(member), "alarm": "NOSPACE"])
     }
 
     /// A server whose request limit (--max-request-bytes) is below the portable limits refuses
