@@ -138,8 +138,9 @@ struct CommandContext {
         "memory:// lives in this coord process only, so every coord command starts with an empty store; "
         + "use --store zookeeper://… or etcd://… to keep keys between commands"
 
-    /// ``withStore(_:)`` for a long-lived service (`coord worker`): a store that cannot be reached
-    /// yet (the server down or still starting, its name not resolving yet) is waited for, as a
+    /// ``withStore(_:)`` for a long-lived service (`coord worker`): a store that cannot be opened
+    /// yet (the server down or still starting, its name not resolving yet, an etcd whose full
+    /// database refuses new sessions until an operator frees space) is waited for, as a
     /// service started before its store should, trying again after a pause that grows to 10 s,
     /// with a warning each time. What waiting cannot cure (a bad URL, refused credentials) is
     /// thrown at once. SIGINT or SIGTERM while waiting ends the wait, and `body` is not run.
@@ -156,7 +157,7 @@ struct CommandContext {
                     where [.unavailable, .connectionLoss, .timeout].contains(error.code) && !Task.isCancelled
                 {
                     logger.warning(
-                        "cannot reach the store yet; trying again in \(DurationText.format(backoff.next)) (SIGINT or SIGTERM stops)",
+                        "cannot open the store yet; trying again in \(DurationText.format(backoff.next)) (SIGINT or SIGTERM stops)",
                         metadata: ["store": "\(storeURL)", "error": "\(error)"])
                     try await backoff.pause()
                 }

@@ -29,8 +29,8 @@ struct WorkerCommand: AsyncParsableCommand {
             coord exits 0. A SIGINT while it stops (Ctrl-C again) exits at once (130): its runs \
             are taken over once its session ends; a later SIGTERM does not cut the drain short. When the store is out of reach, coord waits for it no \
             longer than --grace and a second. Logs go \
-            to stderr (--log-level info shows claims and runs). A store that cannot be reached \
-            yet is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
+            to stderr (--log-level info shows claims and runs). A store that cannot be opened \
+            yet (out of reach, or an etcd whose database is full) is waited for (a warning on each try); a bad URL, refused credentials or bad TLS files end \
             coord at once.
 
               coord --store etcd://127.0.0.1:2379/myapp worker --capacity 8 --labels zone=a

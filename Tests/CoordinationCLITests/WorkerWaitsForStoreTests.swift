@@ -26,7 +26,7 @@ struct WorkerWaitsForStoreTests {
         defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
 
         // The worker says it waits, and keeps running.
-        try await worker.waitFor("cannot reach the store yet", inStderr: true)
+        try await worker.waitFor("cannot open the store yet", inStderr: true)
         try #require(worker.process.isRunning, "the worker exited: \(worker.stderr)")
 
         // The server comes within reach: the worker joins the group.
@@ -48,7 +48,7 @@ struct WorkerWaitsForStoreTests {
         ])
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderr.contains("cacert"), "\(result.stderr)")
-        #expect(!result.stderr.contains("cannot reach the store yet"), "\(result.stderr)")
+        #expect(!result.stderr.contains("cannot open the store yet"), "\(result.stderr)")
     }
 
     /// Whether worker `id` joins the scheduler's workers within `limit`.
