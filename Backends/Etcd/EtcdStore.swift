@@ -198,16 +198,15 @@ public final class EtcdStore: CoordinationStore {
         if !key.isRoot { ranges.append(EtcdRequest.range(keys.etcdKey(key), countOnly: true)) }
         let reply = try await read(ranges)
         if !key.isRoot, try reply.count(1) == 0 { throw CoordinationError.noNode(key) }
-        // Names are told apart by their bytes: Swift's String equality would merge `é` and `e` + accent.
         var names: [String] = []
-        var seen = Set<[UInt8]>()
         for kv in try reply.range(0) {
-            // A key no Key can name (written by another tool: `/ns/a//b`, `/ns/dir/`) names no
-            // child: `ls` would list one that `ls` of it then calls missing.
-            guard kv.key.count > start.count, keys.key(for: kv.key) != nil else { continue }
-            let name = Array(kv.key[start.count...].prefix { $0 != UInt8(ascii: "/") })
-            guard seen.insert(name).inserted, let text = String(validating: name, as: UTF8.self),
-                Key.segmentProblem(text) == nil
+            // Only keys that exist name children. A key no Key can name (written by another tool:
+            // `/ns/a//b`, `/ns/dir/`) names none, nor does one deeper whose parent another client
+            // never wrote (`/ns/a/b` with no `/ns/a`): `ls` would list a child that `ls` and `get`
+            // of it then call missing.
+            let name = kv.key[min(start.count, kv.key.count)...]
+            guard !name.isEmpty, !name.contains(UInt8(ascii: "/")), keys.key(for: kv.key) != nil,
+                let text = String(validating: name, as: UTF8.self)
             else { continue }
             names.append(text)
         }

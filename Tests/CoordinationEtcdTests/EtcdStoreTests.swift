@@ -457,6 +457,23 @@ struct EtcdStoreTests {
         }
     }
 
+    /// etcd needs no parents: another client's `/ns/f/config/color` with no `/ns/f/config`. The key
+    /// is there to read and walk, but its missing parent is no child: listed, `ls` and `get` of it
+    /// would call it missing.
+    @Test func keysWithoutTheirParentsNameNoChildren() async throws {
+        try await withStore { store, namespace in
+            let top = try Key("/f")
+            _ = try await store.create(try top.child("ok"), value: [], mode: .persistent)
+            _ = try await admin.put(namespace.path + "/f/config/color", Array("blue".utf8))
+            _ = try await admin.put(namespace.path + "/lone/x", [1])
+            #expect(try await store.children(of: top) == ["ok"])
+            #expect(try await store.children(of: .root) == ["f"])
+            #expect(try await store.get(try Key("/f/config")) == nil)
+            #expect(try await store.get(try Key("/f/config/color"))?.value == Array("blue".utf8), "the key itself reads")
+            #expect(try await store.records(under: top).map(\.key.path) == ["/f", "/f/config/color", "/f/ok"], "and walks")
+        }
+    }
+
     /// Each create ends: applied, refused as `unavailable` (never sent; then it is not there), or
     /// `connectionLoss` (cut short in flight, outcome unknown), as the contract allows at close.
     @Test func closingWhileRequestsAreInFlightFinishesOrRefusesEachOne() async throws {
