@@ -144,8 +144,9 @@ struct DemoTour {
 
     private func tree(_ store: some CoordinationStore) async throws {
         step(7, "What is left (coord kv tree \(top))")
+        var tree = TreeText()
         for try await record in store.walk(top) {
-            say("   " + TreeText.line(for: record, under: top))
+            say("   " + tree.line(for: record))
         }
     }
 

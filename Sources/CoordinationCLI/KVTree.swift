@@ -25,9 +25,10 @@ struct KVTree: AsyncParsableCommand {
         try await context.withStore { store in
             if key.isRoot && !json { StandardStreams.writeLine("/") }
             var found = false
+            var tree = TreeText()
             for try await record in store.walk(key) {
                 found = true
-                StandardStreams.writeLine(json ? JSONLines.line(RecordJSON(record)) : TreeText.line(for: record, under: key))
+                StandardStreams.writeLine(json ? JSONLines.line(RecordJSON(record)) : tree.line(for: record))
             }
             if !found && !key.isRoot { throw CoordinationError.noNode(key) }
         }

@@ -36,15 +36,33 @@ struct OutputFormatTests {
 
     @Test("tree lines are indented under the top key, with versions, short text quoted")
     func treeLines() throws {
-        let top = try Key("/app")
-        let parent = Record(key: top, value: [], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false)
+        func persistent(_ path: String) throws -> Record {
+            Record(key: try Key(path), value: [], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false)
+        }
         var text = record
         text.value = Array("green".utf8)
-        #expect(TreeText.line(for: parent, under: top) == "/app  (version 0)")
-        #expect(TreeText.line(for: text, under: top) == #"    color = "green"  (version 3, ephemeral)"#)
-        #expect(TreeText.line(for: record, under: top) == "    color = <5 bytes>  (version 3, ephemeral)")
-        #expect(TreeText.line(for: parent, under: .root) == "/app  (version 0)")
-        #expect(TreeText.line(for: text, under: .root) == #"    color = "green"  (version 3, ephemeral)"#)
+        for top in [try Key("/app"), .root] {
+            var tree = TreeText()
+            #expect(tree.line(for: try persistent("/app")) == "/app  (version 0)", "under \(top)")
+            #expect(tree.line(for: try persistent("/app/config")) == "  config  (version 0)")
+            #expect(tree.line(for: text) == #"    color = "green"  (version 3, ephemeral)"#)
+            #expect(tree.line(for: record) == "    color = <5 bytes>  (version 3, ephemeral)")
+            #expect(tree.line(for: try persistent("/app/other")) == "  other  (version 0)", "a sibling after a deeper key")
+        }
+    }
+
+    /// etcd needs no parents: another client's `/app/config/color` with no `/app/config` is shown
+    /// by its path from the nearest key shown, not as `color` under whatever came before it.
+    @Test func treeLinesOfKeysWithoutTheirParents() throws {
+        var tree = TreeText()
+        var text = record
+        text.value = Array("green".utf8)
+        #expect(tree.line(for: Record(key: try Key("/app"), value: [], version: 0, createRevision: 1, modRevision: 1, isEphemeral: false))
+            == "/app  (version 0)")
+        #expect(tree.line(for: text) == #"  config/color = "green"  (version 3, ephemeral)"#)
+        var orphan = text
+        orphan.key = try Key("/lone/config/color")
+        #expect(tree.line(for: orphan) == #"/lone/config/color = "green"  (version 3, ephemeral)"#)
     }
 
     /// A member's line is its id, two spaces and its metadata; `--watch` ends each state with a
