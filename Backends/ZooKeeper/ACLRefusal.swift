@@ -33,9 +33,10 @@ enum ACLRefusal {
         case .anonymous:
             server.refused(
                 what,
-                because: "no user was given, and its ZooKeeper ACL grants this only to users it names; "
-                    + "give a user it lets in, in the store URL (zookeeper://USER:PASSWORD@host/…) or the username and password settings "
-                    + "(coord: --username with --password-file, COORD_USERNAME with COORD_PASSWORD, or 'username' and 'password' in the config file)")
+                because: "no user was given, and its ZooKeeper ACL does not grant this to a client without one (an ACL may grant it to "
+                    + "no one, as world:anyone:r does a write); give a user it lets in, in the store URL (zookeeper://USER:PASSWORD@host/…) or "
+                    + "the username and password settings (coord: --username with --password-file, COORD_USERNAME with COORD_PASSWORD, "
+                    + "or 'username' and 'password' in the config file), or have the key's owner grant access")
         case .unknown:
             server.refused(
                 "\(what) to the credentials in use",

@@ -22,7 +22,7 @@ struct DigestACLTests {
             let server = "ZooKeeper at \(ZooKeeperTestEnvironment.hosts.joined(separator: ","))"
             for (intruder, named) in [
                 (mallory, "\(server) refused get /secret to user 'mallory': its ZooKeeper ACL does not grant this to that user"),
-                (anonymous, "\(server) refused get /secret: no user was given, and its ZooKeeper ACL grants this only to users it names"),
+                (anonymous, "\(server) refused get /secret: no user was given, and its ZooKeeper ACL does not grant this to a client without one"),
             ] {
                 await #expect(throws: CoordinationError.self) { _ = try await intruder.get(secret) }
                 do {
