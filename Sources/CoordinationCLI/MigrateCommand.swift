@@ -188,7 +188,7 @@ struct MigrateCommand: AsyncParsableCommand {
                 // A typo in a namespace or --prefix would otherwise copy nothing and succeed (after the
                 // marker check: a refused self-copy is the first thing to say). A namespace key that
                 // was missing but has keys beneath it (written by another etcd tool) is no typo.
-                if sourceNamespace.missing.last == source.namespace, try await from.children(of: .root).isEmpty {
+                if sourceNamespace.missing.last == source.namespace, try await Self.holdsNothing(from) {
                     throw CoordinationError(
                         .noNode, "the source's namespace \(source.namespace) does not exist on \(source) (is the namespace in --from right?)")
                 }
@@ -581,6 +581,15 @@ struct MigrateCommand: AsyncParsableCommand {
 
     /// `true` when both URLs are of one scheme family (so could be one store, whatever their
     /// hosts say) and the copied subtrees would overlap were they one store.
+    /// Whether no key lives beneath the handle's root. A walk's first record, not `children`:
+    /// etcd keys another client wrote without their parents (`/ns/config/color` alone) name no
+    /// child. Only asked of a namespace that did not exist, so the walk is short unless another
+    /// tool's keys are there, which the migration reads next anyway.
+    static func holdsNothing(_ store: any CoordinationStore) async throws -> Bool {
+        var records = store.walk(.root).makeAsyncIterator()
+        return try await records.next() == nil
+    }
+
     static func wouldOverlap(_ a: StoreURL, _ b: StoreURL, prefix: Key) -> Bool {
         func family(_ scheme: String) -> String { scheme == "etcds" ? "etcd" : scheme }
         guard family(a.scheme) == family(b.scheme) else { return false }
