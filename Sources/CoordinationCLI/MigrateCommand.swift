@@ -579,8 +579,6 @@ struct MigrateCommand: AsyncParsableCommand {
         return a.scheme == "memory" ? (a.hosts.first ?? "") == (b.hosts.first ?? "") : !Set(a.hosts).isDisjoint(with: b.hosts)
     }
 
-    /// `true` when both URLs are of one scheme family (so could be one store, whatever their
-    /// hosts say) and the copied subtrees would overlap were they one store.
     /// Whether no key lives beneath the handle's root. A walk's first record, not `children`:
     /// etcd keys another client wrote without their parents (`/ns/config/color` alone) name no
     /// child. Only asked of a namespace that did not exist, so the walk is short unless another
@@ -590,6 +588,8 @@ struct MigrateCommand: AsyncParsableCommand {
         return try await records.next() == nil
     }
 
+    /// `true` when both URLs are of one scheme family (so could be one store, whatever their
+    /// hosts say) and the copied subtrees would overlap were they one store.
     static func wouldOverlap(_ a: StoreURL, _ b: StoreURL, prefix: Key) -> Bool {
         func family(_ scheme: String) -> String { scheme == "etcds" ? "etcd" : scheme }
         guard family(a.scheme) == family(b.scheme) else { return false }
