@@ -147,7 +147,7 @@ extension CoordinationError {
                     .unavailable,
                     "etcd's database is full (its space quota, --quota-backend-bytes, is reached) and it refuses every write "
                         + "but deletes, and every new session, until space is freed: compact its history, defragment and disarm the alarm (etcdctl compact REVISION; "
-                        + "etcdctl defrag; etcdctl alarm disarm); if the keys themselves fill it, delete some first (coord kv rm) or raise the quota, "
+                        + "etcdctl defrag; etcdctl alarm disarm); if the keys themselves fill it, delete some first (with etcdctl del, or a handle opened before it filled: a new one cannot open) or raise the quota, "
                         + "as the next write would raise the alarm again. Run etcd with --auto-compaction-retention so that it does not fill again",
                     key: key, backendDetail: detail)
             }
