@@ -12,6 +12,11 @@ enum ZooKeeperReturnCode {
     /// nothing (`ZCLOSING` itself: `unavailable`).
     static let closedInFlight: Int32 = -10_116
 
+    /// QUOTAEXCEEDED, which a ZooKeeper 3.7+ server that enforces quotas (`zookeeper.enforceQuota`)
+    /// answers a create or set past a hard limit (setquota -N or -B) on a key above; the 3.8 C
+    /// client's header does not name it.
+    static let quotaExceeded: Int32 = -125
+
     /// Maps `rc` (never `ZOK`) for an operation on `key`.
     /// - Parameter namespace: the handle's; an ACL refusal on its root key names it, since `/`
     ///   alone reads as the server's root (opening `/app/sub` under a key only its owner may
@@ -81,6 +86,17 @@ enum ZooKeeperReturnCode {
             ZRECONFIGDISABLED.rawValue:
             code = .unsupported
             message = "this ZooKeeper server cannot \(operation)\(about)"
+        case quotaExceeded:
+            // Applied nothing, and trying again will not help until an operator acts: named with
+            // the commands that show and change a quota (the reply does not say which key holds it).
+            code = .unavailable
+            message = server.refused(
+                "\(operation)\(about)",
+                because: "it would pass the hard quota (setquota -N on keys, -B on bytes) of a key above, and the server enforces "
+                    + "quotas (zookeeper.enforceQuota); find it with listquota in zkCli.sh, then delete keys beneath it or raise the limit")
+        case ZTHROTTLEDOP.rawValue:
+            code = .unavailable
+            message = "ZooKeeper is overloaded and dropped \(operation)\(about) without applying it (its request throttle); try again"
         case ZCLOSING.rawValue:
             code = .unavailable
             message = "the ZooKeeper handle is closing"
@@ -100,7 +116,7 @@ enum ZooKeeperReturnCode {
     static func isServerAnswer(_ rc: Int32) -> Bool {
         switch rc {
         case ZOK.rawValue, ZNONODE.rawValue, ZNODEEXISTS.rawValue, ZBADVERSION.rawValue, ZNOTEMPTY.rawValue,
-            ZNOCHILDRENFOREPHEMERALS.rawValue, ZNOAUTH.rawValue:
+            ZNOCHILDRENFOREPHEMERALS.rawValue, ZNOAUTH.rawValue, quotaExceeded:
             true
         default: false
         }
@@ -161,6 +177,7 @@ enum ZooKeeperReturnCode {
         case ZRECONFIGDISABLED.rawValue: "ZRECONFIGDISABLED"
         case ZSESSIONCLOSEDREQUIRESASLAUTH.rawValue: "ZSESSIONCLOSEDREQUIRESASLAUTH"
         case ZTHROTTLEDOP.rawValue: "ZTHROTTLEDOP"
+        case quotaExceeded: "ZQUOTAEXCEEDED"
         default: "rc"
         }
     }
