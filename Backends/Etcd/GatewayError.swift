@@ -39,6 +39,9 @@ enum RequestKind: Sendable {
 }
 
 extension CoordinationError {
+    /// The body of Go's HTTP 404, which etcd sends for the gateway's paths when it runs without it.
+    static let goNotFound = "404 page not found"
+
     /// What etcd's message says while its NOSPACE alarm is raised.
     static let databaseSpaceExceeded = "database space exceeded"
 
@@ -129,9 +132,16 @@ extension CoordinationError {
             // A proxy's own 5xx page may stand for etcd failing behind it; anything else is the
             // wrong server (or port) answering.
             let cause =
-                status >= 500 && status != 501
-                ? "a proxy in front of etcd may have failed" + (code == .connectionLoss ? ", and a write's outcome is unknown" : "")
-                : "is the URL's host:port right? \(etcdPortHint)"
+                if status >= 500 && status != 501 {
+                    "a proxy in front of etcd may have failed" + (code == .connectionLoss ? ", and a write's outcome is unknown" : "")
+                } else if status == 404 && body == Self.goNotFound {
+                    // What etcd itself answers on its client port with the gateway off (a Go
+                    // server's page for a path it has no handler for): worth naming before the port.
+                    "an etcd with its JSON gateway off answers so (start it with --enable-grpc-gateway, on unless set false; coord "
+                        + "needs etcd 3.4 or later, which serve it under /v3); else is the URL's host:port right? \(etcdPortHint)"
+                } else {
+                    "is the URL's host:port right? \(etcdPortHint)"
+                }
             return CoordinationError(
                 code, "\(endpoint) answered HTTP \(status) with \(what), not as an etcd v3 JSON gateway does: \(cause)", key: key,
                 backendDetail: detail)

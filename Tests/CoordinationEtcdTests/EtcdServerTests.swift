@@ -143,6 +143,21 @@ struct EtcdServerTests {
         _ = try await admin.call("/v3/maintenance/alarm", ["action": "DEACTIVATE", "memberID": .string(member), "alarm": "NOSPACE"])
     }
 
+    /// An etcd run with its JSON gateway off (`--enable-grpc-gateway=false`) answers the gateway's
+    /// paths with Go's bare 404 page. That was named as a wrong port; it names the flag first now.
+    @Test func anEtcdWithItsGatewayOffNamesTheFlagThatTurnsItOn() async throws {
+        let cluster = EtcdCluster(size: 1, extraArguments: ["--enable-grpc-gateway=false"])
+        defer { cluster.stopAll() }
+        for member in cluster.members { try await cluster.start(member) }
+        // The usual readiness probe asks the gateway; any HTTP answer will do (a POST to /health is a 405).
+        try await cluster.waitUntilServing { member in await LoopbackHTTP.post(port: member.clientPort, path: "/health", body: "{}") != nil }
+        let error = try #require(try await EtcdWrongServerTests.openingError(cluster.endpoints))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(error.message.hasPrefix("http://\(cluster.endpoints[0]) answered HTTP 404 with \"404 page not found\""), "\(error.message)")
+        #expect(error.message.contains("an etcd with its JSON gateway off answers so (start it with --enable-grpc-gateway"), "\(error.message)")
+        #expect(error.message.contains("etcd's client port is usually 2379"), "the port may still be wrong: \(error.message)")
+    }
+
     /// A server whose request limit (--max-request-bytes) is below the portable limits refuses
     /// a value the other backends take: the error names the server setting and its fix, and
     /// leaves nothing written.
