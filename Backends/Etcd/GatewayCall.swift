@@ -134,8 +134,9 @@ struct GatewayCall {
         if case .notGateway = failure { return notEtcd(failure, status: status) }
         // A member without a leader (an election under way, or cut off from the others) cannot
         // serve; another may. "no leader" comes before any proposal (the request asks for a
-        // leader: see ``CurlHeaders``), so a write goes on too.
-        if case .status(_, 14?, let message, _) = failure, kind == .read || Self.isNoLeader(message),
+        // leader: see ``CurlHeaders``), so a write goes on too; so does a learner's refusal (a
+        // member still catching up serves no client), which it gives before anything else.
+        if case .status(_, 14?, let message, _) = failure, kind == .read || Self.isRefusedUnapplied(message),
             gateway.endpoints.count > 1 || Self.isNoLeader(message)
         {
             lastFailure = failure
@@ -157,6 +158,13 @@ struct GatewayCall {
 
     /// Whether an Unavailable (code 14) refusal says the member has no leader.
     static func isNoLeader(_ message: String) -> Bool { message.contains("no leader") }
+
+    /// Whether an Unavailable (code 14) refusal is a learner's: a member that serves no client.
+    static func isLearner(_ message: String) -> Bool { message.contains("not supported for learner") }
+
+    /// Whether an Unavailable (code 14) refusal came before the member applied anything, so that
+    /// a write may go to another member.
+    static func isRefusedUnapplied(_ message: String) -> Bool { isNoLeader(message) || isLearner(message) }
 
     /// A reply that is not etcd's: a web server's page, or a proxy's. Below 500 nothing was
     /// applied behind it, so any request goes on to the next endpoint. A proxy's 5xx (502, 503,

@@ -194,6 +194,17 @@ extension CoordinationError {
                             + "run or reach each other, or an election is not over; start enough of them for a majority"),
                     key: key, backendDetail: detail)
             }
+            if GatewayCall.isLearner(message) {
+                // Every endpoint given was tried: none of them is a voting member.
+                return CoordinationError(
+                    .unavailable,
+                    server.refused(
+                        "the request",
+                        because: "it is a learner (a member still catching up with its cluster, which serves no client), and no other "
+                            + "endpoint given serves; give coord the cluster's voting members (etcdctl member list shows learners "
+                            + "with true in its last column)"),
+                    key: key, backendDetail: detail)
+            }
             if code == .sessionExpired {
                 // etcd's "requested lease not found" names its lease, not the user's situation; say it as ZooKeeper's does.
                 return CoordinationError(

@@ -158,6 +158,41 @@ struct EtcdServerTests {
         #expect(error.message.contains("etcd's client port is usually 2379"), "the port may still be wrong: \(error.message)")
     }
 
+    /// A learner (a member added with `member add --learner`, catching up before it may vote)
+    /// refuses every client request but a status call, before applying anything. Listed first, it
+    /// made every coord command fail, though a voting member came next: a store opened on such
+    /// endpoints now passes over it, for writes too, and one given the learner alone names it.
+    @Test func aLearnerAmongTheEndpointsIsPassedOverAndNamedWhenAlone() async throws {
+        let cluster = EtcdCluster(size: 2, founders: 1)
+        defer { cluster.stopAll() }
+        let (voter, learner) = (cluster.members[0], cluster.members[1])
+        try await cluster.start(voter)
+        try await cluster.waitUntilHealthy()
+        _ = try await cluster.admin.call(
+            "/v3/cluster/member/add", ["peerURLs": .array([.string("http://127.0.0.1:\(learner.peerPort)")]), "isLearner": true])
+        try await cluster.start(learner)
+        try await cluster.waitUntilServing()  // a learner answers the default probe, a status call
+        let learnerFirst = ["127.0.0.1:\(learner.clientPort)", "127.0.0.1:\(voter.clientPort)"]
+
+        let store = try await EtcdStore(
+            endpoints: learnerFirst, namespace: namespace, ttl: .seconds(10), requestTimeout: .seconds(5),
+            logger: Logger(label: "test.etcd.server"))
+        var events = store.watch(try Key("/l"), scope: .subtree).makeAsyncIterator()
+        #expect(try await next(&events, "the watch's snapshot") == WatchEvent.snapshot([]))
+        let persistent = try await store.create(try Key("/l"), value: [1], mode: .persistent)
+        #expect(try await next(&events, "the create") == WatchEvent.put(persistent))
+        let ephemeral = try await store.create(try Key("/l/e"), value: [2], mode: .ephemeral)
+        #expect(ephemeral.ownerSession == store.session.sessionID)
+        _ = try await store.transaction([.check(try Key("/l"), version: 0), .set(try Key("/l"), value: [3], ifVersion: nil)])
+        #expect(try await store.get(try Key("/l"))?.value == [3])
+        await store.close()
+
+        let error = try #require(try await EtcdWrongServerTests.openingError([learnerFirst[0]]))
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(error.message.contains("refused the request: it is a learner"), "\(error.message)")
+        #expect(error.message.contains("give coord the cluster's voting members"), "\(error.message)")
+    }
+
     /// A server whose request limit (--max-request-bytes) is below the portable limits refuses
     /// a value the other backends take: the error names the server setting and its fix, and
     /// leaves nothing written.

@@ -49,12 +49,18 @@ import Testing
         let sentThenDropped = TransportFailure(code: Int(CURLE_GOT_NOTHING.rawValue), message: "Empty reply", requestWentOut: true)
         let proxyTimeout: Result<(status: Int, body: [UInt8]), TransportFailure> = .success((status: 504, body: Array("upstream request timeout".utf8)))
         let plainToTLS: Result<(status: Int, body: [UInt8]), TransportFailure> = .success((status: 400, body: Array("Client sent an HTTP request to an HTTPS server.".utf8)))
+        let learner: Result<(status: Int, body: [UInt8]), TransportFailure> = .success(
+            (status: 503, body: Array(#"{"error":"etcdserver: rpc not supported for learner","message":"etcdserver: rpc not supported for learner","code":14}"#.utf8)))
+        let unavailable: Result<(status: Int, body: [UInt8]), TransportFailure> = .success(
+            (status: 503, body: Array(#"{"error":"etcdserver: request timed out","message":"etcdserver: request timed out","code":14}"#.utf8)))
         for kind in [RequestKind.read, .write, .repeatableWrite] {
+            #expect(goesOn(kind, after: learner), "\(kind): a learner refuses before applying anything")
             #expect(goesOn(kind, after: page), "\(kind): a page is not etcd, which applied nothing")
             #expect(goesOn(kind, after: error404), "\(kind): a 404 page is not etcd either")
             #expect(goesOn(kind, after: .failure(connectTimedOut)), "\(kind): nothing went out")
             #expect(!goesOn(kind, after: plainToTLS), "\(kind): a setting to fix (etcds://), likely the same at every endpoint")
         }
+        #expect(goesOn(.read, after: unavailable) && !goesOn(.write, after: unavailable), "another Unavailable may come after a proposal")
         #expect(goesOn(.read, after: proxyTimeout) && goesOn(.repeatableWrite, after: proxyTimeout))
         #expect(!goesOn(.write, after: proxyTimeout), "a proxy's 504 may come after etcd applied the write: never sent again")
         #expect(goesOn(.read, after: .failure(sentThenTimedOut)) && goesOn(.repeatableWrite, after: .failure(sentThenTimedOut)))

@@ -61,6 +61,9 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     public let members: [Member]
+    /// How many of ``members``, from the first, found the cluster; the others join it later
+    /// (`--initial-cluster-state existing`), once added (as learners, say) through a founder.
+    public let founders: Int
     public let extraArguments: [String]
     public let secure: Bool
     public let clientTLS: ClientTLS?
@@ -75,11 +78,13 @@ public final class EtcdCluster: @unchecked Sendable {
     public var endpoints: [String] { members.map { "127.0.0.1:\($0.clientPort)" } }
 
     /// Prepares `size` members on the ports from `basePort` on (client, peer, client, peer…),
-    /// by default ports of the tests' range; data under `/tmp/<folderPrefix><random>`.
+    /// by default ports of the tests' range; data under `/tmp/<folderPrefix><random>`. The first
+    /// `founders` (all, by default) found the cluster.
     public init(
-        size: Int, basePort: Int? = nil, extraArguments: [String] = [], secure: Bool = false, clientTLS: ClientTLS? = nil,
-        folderPrefix: String = "coordination-etcd-"
+        size: Int, founders: Int? = nil, basePort: Int? = nil, extraArguments: [String] = [], secure: Bool = false,
+        clientTLS: ClientTLS? = nil, folderPrefix: String = "coordination-etcd-"
     ) {
+        self.founders = founders ?? size
         let (base, lease) = basePort.map { ($0, nil) } ?? Self.claimPorts(size * 2)
         self.lease = lease
         let root = NSTemporaryDirectory() + "\(folderPrefix)\(UUID().uuidString.prefix(8))"
@@ -112,7 +117,10 @@ public final class EtcdCluster: @unchecked Sendable {
         await OwnThread.run { LeftoverServers.reapOnce() }
         try FileManager.default.createDirectory(atPath: member.dataDirectory, withIntermediateDirectories: true)
         let scheme = secure ? "https" : "http"
-        let initialCluster = members.map { "\($0.name)=\(peerURL(of: $0))" }.joined(separator: ",")
+        let founding = members.prefix(founders)
+        let joining = !founding.contains { $0.name == member.name }
+        let initialCluster = (joining ? Array(founding) + [member] : Array(founding)).map { "\($0.name)=\(peerURL(of: $0))" }
+            .joined(separator: ",")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
         process.arguments = [
@@ -121,7 +129,7 @@ public final class EtcdCluster: @unchecked Sendable {
             "--advertise-client-urls", "\(scheme)://127.0.0.1:\(member.clientPort)",
             "--listen-peer-urls", "http://127.0.0.1:\(member.peerPort)",
             "--initial-advertise-peer-urls", peerURL(of: member),
-            "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
+            "--initial-cluster", initialCluster, "--initial-cluster-state", joining ? "existing" : "new",
             "--initial-cluster-token", URL(fileURLWithPath: root).lastPathComponent,
         ] + extraArguments
         let logPath = root + "/\(member.name).log"
