@@ -172,6 +172,17 @@ extension CoordinationError {
                         + "transaction: raise --max-request-bytes on every etcd member to at least 1.5 MiB, or write less at once",
                     key: key, backendDetail: detail)
             }
+            if message.contains("too many operations in txn request") {
+                // etcd's own limit on a txn's operations, set lower than the default that coord's
+                // transactions are sized for (``EtcdRequest/maxOperationsPerBranch``).
+                return CoordinationError(
+                    code,
+                    "etcd refused a transaction as having more operations than its --max-txn-ops (a server setting, "
+                        + "\(EtcdRequest.maxOperationsPerBranch) by default), though it is within coord's limit of "
+                        + "\(CoordinationLimits.maxTransactionOperations) operations, each of which may take two: raise --max-txn-ops "
+                        + "on every etcd member to at least \(EtcdRequest.maxOperationsPerBranch)",
+                    key: key, backendDetail: detail)
+            }
             if code == .unauthenticated && message.contains("user name is empty") {
                 // What etcd says to a request without a token: the store was given no user.
                 return CoordinationError(

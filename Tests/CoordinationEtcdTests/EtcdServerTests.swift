@@ -193,6 +193,26 @@ struct EtcdServerTests {
         #expect(error.message.contains("give coord the cluster's voting members"), "\(error.message)")
     }
 
+    /// A server whose txn limit (--max-txn-ops) is below the default refuses a transaction
+    /// within the portable limit (`coord job add` of a sharded job did so, with etcd's bare
+    /// words): the error names the server setting and its fix, and nothing is written.
+    @Test func aServerTxnLimitBelowTheDefaultIsNamedWithItsFix() async throws {
+        try await EtcdCluster.with(arguments: ["--max-txn-ops", "8"]) { cluster in
+            let store = try await open(cluster)
+            let keys = try (0..<10).map { try Key("/ops/k\($0)") }
+            _ = try await store.create(try Key("/ops"), value: [], mode: .persistent)
+            let refused = await #expect(throws: CoordinationError.self) {
+                _ = try await store.transaction(keys.map { .create($0, value: [1], mode: .persistent) })
+            }
+            #expect(refused?.code == .transactionTooLarge, "\(String(describing: refused))")
+            #expect(refused?.message.contains("raise --max-txn-ops on every etcd member to at least 128") == true, "\(String(describing: refused))")
+            #expect(try await store.children(of: try Key("/ops")).isEmpty, "nothing was written")
+            _ = try await store.transaction(keys.prefix(2).map { .create($0, value: [1], mode: .persistent) })
+            #expect(try await store.children(of: try Key("/ops")).count == 2, "smaller transactions go on")
+            await store.close()
+        }
+    }
+
     /// A server whose request limit (--max-request-bytes) is below the portable limits refuses
     /// a value the other backends take: the error names the server setting and its fix, and
     /// leaves nothing written.
