@@ -317,10 +317,11 @@ struct MigrateCommand: AsyncParsableCommand {
             verdict = plural(report.differenceCount, "difference")
         } else if !report.foreignOnSource.isEmpty {
             verdict = "the keys read are identical, but \(plural(report.foreignOnSource.count, "source key")) could not be read (no valid keys)"
-        } else if report.onlyOnTarget > 0 {
-            verdict = "identical for every source key; \(plural(report.onlyOnTarget, "key")) only on the target"
         } else {
-            verdict = "identical"
+            let besides =
+                (report.onlyOnTarget > 0 ? ["\(plural(report.onlyOnTarget, "key")) only on the target"] : [])
+                + (report.parentsOnlyOnTarget > 0 ? ["\(plural(report.parentsOnlyOnTarget, "parent")) the source lacks on the target"] : [])
+            verdict = besides.isEmpty ? "identical" : "identical for every source key; " + besides.joined(separator: "; ")
         }
         var lines = [
             "verify: \(keys(report.sourceKeys)) on the source (digest \(report.sourceDigest)), "
@@ -338,6 +339,12 @@ struct MigrateCommand: AsyncParsableCommand {
             lines.append(
                 "note: \(plural(report.onlyOnTarget, "key")) only on the target, left alone (--follow would delete them): "
                     + listed(Array(report.onlyOnTargetKeys.prefix(MigrationCounts.listedKeys)), of: report.onlyOnTarget))
+        }
+        if report.parentsOnlyOnTarget > 0 {
+            lines.append(
+                "note: \(plural(report.parentsOnlyOnTarget, "parent")) of source keys only on the target, which needs them: "
+                    + "the source holds keys without their parents (another etcd client wrote them so), and --follow keeps them: "
+                    + listed(Array(report.parentsOnlyOnTargetKeys.prefix(MigrationCounts.listedKeys)), of: report.parentsOnlyOnTarget))
         }
         return lines
     }

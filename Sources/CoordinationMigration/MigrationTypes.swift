@@ -240,6 +240,12 @@ public struct VerificationReport: Sendable {
     public var onlyOnTarget = 0
     /// The first of those, in key order.
     public var onlyOnTargetKeys: [Key] = []
+    /// Parents of source keys that only the target has: the source holds keys without their
+    /// parents (etcd needs none, and another etcd client wrote them so), and the target needs
+    /// them. Never a difference, and never ``onlyOnTarget``: a mirror keeps them too.
+    public var parentsOnlyOnTarget = 0
+    /// The first of those, in key order.
+    public var parentsOnlyOnTargetKeys: [Key] = []
     /// Source keys that no ``Key`` can name (another tool wrote them): never read, never copied,
     /// so the sides cannot be called identical.
     public var foreignOnSource: [String] = []

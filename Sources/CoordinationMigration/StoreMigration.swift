@@ -744,15 +744,22 @@ public struct StoreMigration: Sendable {
         var count = 0
         var onlyOnTarget: [Key] = []
         var onlyOnTargetCount = 0
-        // A mirror keeps the parents of the source's keys where the source lacks them (another
-        // etcd tool deleted them alone): no difference, since no target can do otherwise.
-        let parents = mirror ? Self.ancestors(of: Set(from.keys)) : []
+        var parentsOnlyOnTarget: [Key] = []
+        var parentsOnlyOnTargetCount = 0
+        // The target holds the parents of the source's keys where the source lacks them (another
+        // etcd tool wrote the keys without them, or deleted them alone), and a mirror keeps them:
+        // no difference, since no target can do otherwise.
+        let parents = Self.ancestors(of: Set(from.keys))
         for key in Set(from.keys).union(to.keys).sorted() {
             let difference: MigrationDifference?
             switch (from[key], to[key]) {
             case (.some, nil) where targetState.ephemeral.contains(key): difference = .ephemeralOnTarget(key)
             case (.some, nil): difference = .missingOnTarget(key)
-            case (nil, .some) where !mirror || parents.contains(key):
+            case (nil, .some) where parents.contains(key):
+                parentsOnlyOnTargetCount += 1
+                if parentsOnlyOnTarget.count < limit { parentsOnlyOnTarget.append(key) }
+                difference = nil
+            case (nil, .some) where !mirror:
                 onlyOnTargetCount += 1
                 if onlyOnTarget.count < limit { onlyOnTarget.append(key) }
                 difference = nil
@@ -776,7 +783,8 @@ public struct StoreMigration: Sendable {
         return VerificationReport(
             sourceKeys: from.count, targetKeys: to.count, sourceDigest: Self.treeDigest(from),
             targetDigest: Self.treeDigest(to), differenceCount: count, differences: differences,
-            onlyOnTarget: onlyOnTargetCount, onlyOnTargetKeys: onlyOnTarget, foreignOnSource: foreign)
+            onlyOnTarget: onlyOnTargetCount, onlyOnTargetKeys: onlyOnTarget, parentsOnlyOnTarget: parentsOnlyOnTargetCount,
+            parentsOnlyOnTargetKeys: parentsOnlyOnTarget, foreignOnSource: foreign)
     }
 
     /// One digest of a whole subtree: each key and its value's digest, in key order.

@@ -4,6 +4,7 @@ import CoordinationTestSupport
 import Foundation
 import Synchronization
 import Testing
+@testable import CoordinationCLI
 @testable import CoordinationMigration
 
 /// An etcd source holding keys whose parent another tool (etcdctl) deleted alone: the target
@@ -41,7 +42,36 @@ struct ParentlessSourceKeyTests {
             #expect(try await target.get(Self.key("/a/b"))?.value == [1])
             let verification = try await migration.verify(mirror: true)
             #expect(verification.isClean, "\(verification.differences)")
-            #expect(verification.onlyOnTargetKeys == [Self.key("/a")], "a note, as after a copy")
+            #expect(verification.parentsOnlyOnTargetKeys == [Self.key("/a")] && verification.onlyOnTarget == 0, "a note, as after a copy")
+        }
+    }
+
+    /// A copy's verify counted the parent the target needs as a key only on the target, and
+    /// `coord migrate --verify` said that --follow would delete it, which --follow does not do.
+    @Test("a copy's verify names the parent the source lacks apart from the keys only on the target")
+    func copyNamesTheParentApart() async throws {
+        let from = try TestHandles(.etcd)
+        let to = try TestHandles(.memory, test: "copyNamesTheParentApart-to")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(Self.key("/a/b"), value: [1])
+            try await Self.deleteAlone(Self.key("/a"), in: from.namespace)
+            let target = try await to.open()
+            _ = try await target.create(Self.key("/other"), value: [3])
+            let migration = StoreMigration(source: source, target: target, options: MigrationOptions(), logger: StoreMigrationTests.logger)
+            _ = try await migration.run()
+            let verification = try await migration.verify()
+            #expect(verification.isClean, "\(verification.differences)")
+            #expect(verification.parentsOnlyOnTargetKeys == [Self.key("/a")] && verification.parentsOnlyOnTarget == 1)
+            #expect(verification.onlyOnTargetKeys == [Self.key("/other")] && verification.onlyOnTarget == 1)
+
+            let lines = MigrateCommand.verifyLines(verification, mirror: false, limit: 20)
+            #expect(lines.first?.hasSuffix(": identical for every source key; 1 key only on the target; 1 parent the source lacks on the target") == true, "\(lines)")
+            #expect(lines.contains("note: 1 key only on the target, left alone (--follow would delete them): /other"), "\(lines)")
+            #expect(
+                lines.contains(
+                    "note: 1 parent of source keys only on the target, which needs them: the source holds keys without their parents "
+                        + "(another etcd client wrote them so), and --follow keeps them: /a"), "\(lines)")
         }
     }
 
