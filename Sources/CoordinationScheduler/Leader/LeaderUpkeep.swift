@@ -19,6 +19,10 @@ final class LeaderUpkeep: Sendable {
         var fenceRestoration: FenceRestoration
         /// The pass under way, if any.
         var running: Task<Void, Never>?
+        /// The latest call made while a pass was under way: what it found due starts once that
+        /// pass ends. Dropped, a change that woke a quiet leader (a job unfenced by an earlier
+        /// coord) waited for its next wake, an hour on, say.
+        var deferred: (view: SchedulerView, now: Date)?
     }
 
     private let state: Mutex<State>
@@ -27,36 +31,55 @@ final class LeaderUpkeep: Sendable {
         state = Mutex(State(keySweep: keySweep, fenceRestoration: fenceRestoration))
     }
 
-    /// Starts the passes due at `now`, over `view`, unless one is still under way (the next
-    /// call after it ends starts them then).
+    /// Starts the passes due at `now`, over `view`; while one is still under way, they start
+    /// when it ends, over the latest such call's view.
     func startIfDue(view: SchedulerView, now: Date) {
         state.withLock { state in
-            guard state.running == nil, state.keySweep.isDue(now) || state.fenceRestoration.isDue(now) else { return }
-            let (keySweep, fenceRestoration) = (state.keySweep, state.fenceRestoration)
-            // Its end is recorded under the lock, which this assignment holds until it is made.
-            state.running = Task { [self] in
-                var keySweep = keySweep
-                var fenceRestoration = fenceRestoration
-                await keySweep.pass(view: view, now: now)
-                await fenceRestoration.pass(view: view, now: now)
-                self.state.withLock {
-                    $0.keySweep = keySweep
-                    $0.fenceRestoration = fenceRestoration
-                    $0.running = nil
-                }
+            guard state.running == nil else {
+                state.deferred = (view, now)
+                return
+            }
+            start(&state, view: view, now: now)
+        }
+    }
+
+    /// Starts the passes due at `now` in a task of their own, recorded in `state`. Called under the lock.
+    private func start(_ state: inout State, view: SchedulerView, now: Date) {
+        guard state.keySweep.isDue(now) || state.fenceRestoration.isDue(now) else { return }
+        let (keySweep, fenceRestoration) = (state.keySweep, state.fenceRestoration)
+        // Its end is recorded under the lock, which this assignment holds until it is made.
+        state.running = Task { [self] in
+            var keySweep = keySweep
+            var fenceRestoration = fenceRestoration
+            await keySweep.pass(view: view, now: now)
+            await fenceRestoration.pass(view: view, now: now)
+            let cancelled = Task.isCancelled
+            self.state.withLock {
+                $0.keySweep = keySweep
+                $0.fenceRestoration = fenceRestoration
+                $0.running = nil
+                // Leadership ended (``stop()`` cancelled this pass): nothing more starts.
+                guard let deferred = $0.deferred.take(), !cancelled else { return }
+                start(&$0, view: deferred.view, now: deferred.now)
             }
         }
     }
 
     /// Cancels the pass under way, if any, and waits for it to end (when leadership ends).
     func stop() async {
-        let running = state.withLock { $0.running }
+        let running = state.withLock { state in
+            state.deferred = nil
+            return state.running
+        }
         running?.cancel()
         await running?.value
     }
 
     /// Cancels the pass under way, if any, without waiting.
     func cancel() {
-        state.withLock { $0.running?.cancel() }
+        state.withLock { state in
+            state.deferred = nil
+            state.running?.cancel()
+        }
     }
 }
