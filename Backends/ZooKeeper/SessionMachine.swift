@@ -12,6 +12,10 @@ struct SessionMachine {
         case connecting
         /// `ZOO_EXPIRED_SESSION_STATE` (or `ZOO_AUTH_FAILED_STATE`, also final for the handle).
         case expired
+        /// Not the C client's: the store gives up a session suspended past its TTL while a
+        /// server serves others, which refuses this handle (see ``ZooKeeperConnection``'s
+        /// refusal watch). Counts as an expiry, only while the session is suspended.
+        case abandoned
         /// The store was closed.
         case closed
     }
@@ -51,6 +55,10 @@ struct SessionMachine {
         case (.closed, _):
             phase = .closed
             return [.publish(event(.closed))]
+        case (.connected(let id, _), .expired) where id == sessionID:
+            // The handle of a session given up (``Input/abandoned``) won it back as it was being
+            // replaced: the replacement goes on, and the session is not reported again.
+            return []
         case (.connected(let id, let timeout), _):
             ttl = timeout
             lastContact = now
@@ -66,6 +74,11 @@ struct SessionMachine {
             phase = .suspended
             return [.publish(event(.suspended))]
         case (.connecting, _):
+            return []
+        case (.abandoned, .suspended):
+            phase = .expired
+            return [.publish(event(.expired)), .startNewSession]
+        case (.abandoned, _):
             return []
         case (.expired, .expired):
             return []

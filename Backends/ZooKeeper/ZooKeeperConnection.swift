@@ -53,6 +53,9 @@ final class ZooKeeperConnection: Sendable {
     private let inFlight = InFlightCalls()
     /// Asks the server on a quiet handle (``keepContactCurrent()``); cancelled by ``close()``.
     private let prober = Mutex<Task<Void, Never>?>(nil)
+    /// Since when a host was seen serving while the session, past its TTL, stayed suspended,
+    /// with that session's id (``watchForRefusal(of:)``).
+    private let refusalWatch = Mutex<(sessionID: String, servingSince: ContinuousClock.Instant)?>(nil)
     /// The first ``close()``'s work, which every later one waits for.
     private let closing = Mutex<Task<Void, Never>?>(nil)
     /// Test seam: how many of the next handles to refuse, as `zookeeper_init` refuses one when
@@ -121,6 +124,7 @@ final class ZooKeeperConnection: Sendable {
     private func keepContactCurrent() async -> Duration {
         let session = sessions.current
         let quiet = session.ttl / 6
+        if session.state == .suspended { return await watchForRefusal(of: session) }
         guard session.state == .connected || session.state == .reconnected else { return quiet }
         let now = ContinuousClock.now
         let due = session.lastContact + quiet
@@ -129,6 +133,51 @@ final class ZooKeeperConnection: Sendable {
         // Unanswered (contact lost): ask again soon, not in a busy loop.
         return quiet / 2
     }
+
+    /// A ZooKeeper server refuses a client that saw more of its history than it has (a zxid
+    /// past its last): one restored from a backup, or whose data directory was emptied. It
+    /// hangs up without a word, and the C client tries again forever, so the session stayed
+    /// suspended, every call waiting, while the server served everyone else. So once the
+    /// session is past its TTL (the server has ended it, or never knew it) and a host has
+    /// served all along for ``refusalGrace`` (a server that knows the session takes the handle
+    /// back well within that), the session is given up as expired and a new handle started.
+    /// Returns how long to wait before looking again.
+    private func watchForRefusal(of session: SessionEvent) async -> Duration {
+        let quiet = session.ttl / 6
+        let now = ContinuousClock.now
+        let end = session.lastContact + session.ttl
+        // Before the first session (opening reports `suspended` without one), nothing to give up.
+        guard !session.sessionID.isEmpty, now >= end else {
+            refusalWatch.withLock { $0 = nil }
+            return session.sessionID.isEmpty ? quiet : min(quiet, now.duration(to: end))
+        }
+        var serving: String?
+        for host in settings.connectString.split(separator: ",").map(String.init) where serving == nil {
+            if await HostProbe.probe(host, identify: true) == .accepted { serving = host }
+        }
+        guard let serving else {
+            refusalWatch.withLock { $0 = nil }
+            return quiet
+        }
+        let since = refusalWatch.withLock { watch in
+            if watch?.sessionID != session.sessionID { watch = (session.sessionID, now) }
+            return watch?.servingSince ?? now
+        }
+        guard now - since >= Self.refusalGrace else { return Self.refusalGrace - (now - since) }
+        refusalWatch.withLock { $0 = nil }
+        logger.warning(
+            "ZooKeeper serves, but has not taken this handle's session back for longer than its TTL: a server refuses a client that saw more of its history than it has (restored from a backup, or its data emptied?); the session is given up as expired, and a new one started",
+            metadata: ["host": "\(serving)", "session": "\(session.sessionID)"])
+        let generation = state.withLock { $0.generation }
+        // Never on the pool: the session's delivery may wait (see `sessionChanged`).
+        Thread.detachNewThread { [self] in sessionChanged(.abandoned, generation: generation) }
+        return quiet
+    }
+
+    /// How long a host must serve while the session, past its TTL, stays suspended, before the
+    /// session is given up (``watchForRefusal(of:)``). The C client tries again several times a
+    /// second, so a server that would take the session back has done so long before.
+    static let refusalGrace = Duration.seconds(2)
 
     private func makeHandle(generation: Int) -> LiveHandle? {
         if refusedHandles.load(ordering: .relaxed) > 0 {

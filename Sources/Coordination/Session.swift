@@ -9,7 +9,8 @@ public enum SessionState: String, Sendable, Hashable, CaseIterable, Codable {
     /// Contact came back within the session's lifetime; ephemeral keys are intact.
     case reconnected
     /// The session ended; its ephemeral keys are gone. The handle starts a new session by itself
-    /// and reports `connected` again when it has one.
+    /// and reports `connected` again when it has one. (A handle also gives up a session that a
+    /// serving server refuses past its TTL: that server ends it, or never knew it.)
     case expired
     /// The handle was closed; no further events follow.
     case closed

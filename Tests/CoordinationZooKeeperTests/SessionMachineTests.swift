@@ -34,6 +34,21 @@ struct SessionMachineTests {
         #expect(states(machine.handle(.connected(sessionID: 0x42, timeout: .seconds(6)), now: start + .seconds(101))) == [.reconnected])
     }
 
+    /// A session given up while suspended counts as expired and is replaced; given up while
+    /// live (contact came back meanwhile) nothing happens; its handle winning it back as it is
+    /// replaced is not reported.
+    @Test func anAbandonedSessionExpiresOnlyWhileSuspended() {
+        var machine = SessionMachine(requestedTTL: .seconds(10), now: start)
+        _ = machine.handle(.connected(sessionID: 7, timeout: .seconds(6)), now: start)
+        #expect(machine.handle(.abandoned, now: start + .seconds(1)).isEmpty, "a live session is not given up")
+        _ = machine.handle(.connecting, now: start + .seconds(2))
+        let abandoned = machine.handle(.abandoned, now: start + .seconds(10))
+        #expect(states(abandoned) == [.expired] && abandoned.contains(.startNewSession))
+        #expect(machine.handle(.abandoned, now: start + .seconds(11)).isEmpty)
+        #expect(machine.handle(.connected(sessionID: 7, timeout: .seconds(6)), now: start + .seconds(11)).isEmpty)
+        #expect(states(machine.handle(.connected(sessionID: 8, timeout: .seconds(6)), now: start + .seconds(12))) == [.connected])
+    }
+
     /// Without any confirmed contact, a loss counts from the connection itself.
     @Test func aLossWithoutConfirmedContactCountsFromTheConnection() {
         var machine = SessionMachine(requestedTTL: .seconds(10), now: start)
