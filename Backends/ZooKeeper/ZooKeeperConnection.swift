@@ -78,6 +78,9 @@ final class ZooKeeperConnection: Sendable {
         ZooKeeperConnection.silenceClientLog
     }
 
+    /// The connect string's `host:port` entries, for the probes.
+    private var hostAddresses: [String] { settings.connectString.split(separator: ",").map(String.init) }
+
     /// Once per process: the C client logs to stderr unless told not to.
     private static let silenceClientLog: Void = coordination_zoo_silence_log()
 
@@ -93,7 +96,7 @@ final class ZooKeeperConnection: Sendable {
         guard live != nil else {
             // The C client gives up when no host resolves: a name that may not exist yet (a
             // container starting), which a service waits for, not a malformed string.
-            let addresses = settings.connectString.split(separator: ",").map(String.init)
+            let addresses = hostAddresses
             let failures = addresses.compactMap { address in HostProbe.resolutionFailure(address).map { "\(address): \($0)" } }
             if !failures.isEmpty && failures.count == addresses.count {
                 throw CoordinationError(
@@ -152,7 +155,7 @@ final class ZooKeeperConnection: Sendable {
             return session.sessionID.isEmpty ? quiet : min(quiet, now.duration(to: end))
         }
         var serving: String?
-        for host in settings.connectString.split(separator: ",").map(String.init) where serving == nil {
+        for host in hostAddresses where serving == nil {
             if await HostProbe.probe(host, identify: true) == .accepted { serving = host }
         }
         guard let serving else {

@@ -270,7 +270,9 @@ struct EtcdServerTests {
     /// An etcd whose history went back while a watch was away (its data wiped, or restored from
     /// an older snapshot, as in disaster recovery) would have the watch resume at a revision
     /// the new history reaches only later, if ever: the writes made meanwhile were never told,
-    /// and a consumer kept keys the store no longer had. It must resync with a snapshot.
+    /// and a consumer kept keys the store no longer had. It must resync with a snapshot. The
+    /// session's lease is gone with the data: it expires and a new one serves, as on a
+    /// ZooKeeper that comes back with less history (`RestoredServerTests`).
     @Test func anEtcdWhoseHistoryWentBackResyncsTheWatch() async throws {
         try await EtcdCluster.with { cluster in
             let store = try await open(cluster, ttl: .seconds(3))
@@ -281,6 +283,8 @@ struct EtcdServerTests {
             var state: [Key: Record] = [:]
             state.apply(try await next(&events, "the first snapshot"))
             #expect(state.count == 21)
+            var sessions = store.sessionEvents().makeAsyncIterator()
+            let first = try await next(&sessions, "the current session")
 
             let member = cluster.members[0]
             await cluster.stop(member)
@@ -294,6 +298,13 @@ struct EtcdServerTests {
             while state != expected {
                 state.apply(try await next(&events, "convergence to the emptied store's state"))
             }
+
+            var expired = try await next(&sessions, "the lost lease's expiry")
+            while expired.state == .suspended || expired.state == .reconnected { expired = try await next(&sessions, "the lost lease's expiry") }
+            #expect(expired.state == .expired && expired.sessionID == first.sessionID, "\(expired)")
+            let renewed = try await next(&sessions, "a new session")
+            #expect(renewed.state == .connected && renewed.sessionID != first.sessionID, "\(renewed)")
+            #expect(try await store.create(try root.child("mine"), value: [], mode: .ephemeral).ownerSession == renewed.sessionID)
             await store.close()
         }
     }
