@@ -264,7 +264,7 @@ struct GatewayLogin {
             // Which server refused: credentials from a config file or the environment may be
             // meant for another cluster than the one they were sent to.
             let server = RefusingServer.etcd(candidate)
-            if error.code == .unauthenticated, let user = gateway.userCredentials?.user {
+            if error.code == .unauthenticated, !failure.refusesCertificateCommonName, let user = gateway.userCredentials?.user {
                 // etcd's "invalid user ID or password" named neither the user nor where to look.
                 error.message = server.refused(
                     "the login of user '\(user)'",

@@ -22,6 +22,12 @@ enum GatewayFailure: Sendable {
         case .transport, .malformed: false
         }
     }
+
+    /// Whether etcd's gateway refused the client certificate for naming a user (a Common Name),
+    /// which it does with auth and `--client-cert-auth` on, before any login is looked at.
+    var refusesCertificateCommonName: Bool {
+        if case .notGateway(400, let body, _) = self { body.contains("CommonName") } else { false }
+    }
 }
 
 /// Whether a failed request may have changed the store: decides between `unavailable` and
@@ -126,6 +132,20 @@ extension CoordinationError {
                 return CoordinationError(
                     .invalidConfiguration, "etcd serves TLS on this port; use etcds:// (with cacert= naming its CA)", key: key,
                     backendDetail: detail)
+            }
+            if failure.refusesCertificateCommonName {
+                // etcd with auth and --client-cert-auth on refuses, on its gateway, a client
+                // certificate that names a user: it takes the CN as the user only from gRPC
+                // clients (CVE-2018-16886), so the certificate itself has to change.
+                return CoordinationError(
+                    .unauthenticated,
+                    RefusingServer.etcd(endpoint).refused(
+                        "the request",
+                        because: "it has authentication and --client-cert-auth on, and its JSON gateway refuses a client certificate "
+                            + "with a Common Name (CN): it takes the CN as the user only from gRPC clients. Give cert= a client "
+                            + "certificate with an empty CN (made with openssl req -subj \"/O=coord\", say), signed by a CA etcd "
+                            + "trusts, and the user and password in the store URL (etcds://USER:PASSWORD@host/…)"),
+                    key: key, backendDetail: detail)
             }
             let code = statusCode(status: status, grpcCode: nil, message: body, kind: kind)
             let what = body.isEmpty ? "an empty body" : "\"\(body)\""

@@ -675,6 +675,46 @@ struct EtcdServerTests {
         }
     }
 
+    /// With auth and `--client-cert-auth` on, etcd's gateway refuses a client certificate that has
+    /// a Common Name (it takes the CN as the user only from gRPC clients) with a bare HTTP 400:
+    /// named as such, with the certificate to make instead, not as a wrong port. A certificate
+    /// without one, with the user and password in the URL, works.
+    @Test func aClientCertificateWithACommonNameIsNamedWhenAuthIsOn() async throws {
+        let directory = NSTemporaryDirectory() + "coordination-tls-cn-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await makeCertificates(in: directory)
+        let tls = TLSFiles(caCertificate: "\(directory)/ca.pem", clientCertificate: "\(directory)/client.pem", clientKey: "\(directory)/client.key")
+        let arguments = [
+            "--cert-file", "\(directory)/server.pem", "--key-file", "\(directory)/server.key",
+            "--trusted-ca-file", "\(directory)/ca.pem", "--client-cert-auth",
+        ]
+        try await EtcdCluster.with(arguments: arguments, secure: true, tls: tls) { cluster in
+            // Through the gateway while auth is still off, when the CN does not matter yet.
+            try await cluster.admin.enableRootAuth(password: "root-pw-5d1")
+            func url(certificate: String) -> String {
+                "etcds://root:root-pw-5d1@\(cluster.endpoints[0])\(namespace.path)?cacert=\(directory)/ca.pem"
+                    + "&cert=\(directory)/\(certificate).pem&key=\(directory)/\(certificate).key"
+            }
+            let named = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(url(certificate: "client"), logger: Logger(label: "test"))
+            }
+            #expect(named?.code == .unauthenticated)
+            #expect(
+                named?.message.hasPrefix(
+                    "etcd at https://\(cluster.endpoints[0]) refused the request: it has authentication and --client-cert-auth on, "
+                        + "and its JSON gateway refuses a client certificate with a Common Name (CN)") == true,
+                "\(String(describing: named))")
+            #expect(named?.message.contains("with an empty CN") == true, "\(String(describing: named))")
+            #expect(named?.message.contains("root-pw-5d1") == false, "no password in the message")
+
+            let store = try await StoreRegistry([.etcd]).open(url(certificate: "nameless"), logger: Logger(label: "test"))
+            let record = try await store.create(try Key("/nameless"), value: [7], mode: .ephemeral)
+            #expect(try await store.get(record.key) == record)
+            await store.close()
+        }
+    }
+
     /// A member that could not bind its client port, because another process's server took it
     /// between the port's check and the member's start, is not taken for ready although a server
     /// answers there: the tests would talk to that other server, which they never stop or freeze
@@ -742,9 +782,12 @@ struct EtcdServerTests {
         try await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=coordination-test-ca")
         // A CA that signed nothing here: a client that trusts only it must refuse the server.
         try await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "1", "-subj", "/CN=another-ca")
-        for name in ["server", "client"] {
-            try await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name == "server" ? "127.0.0.1" : "root")")
-            try await openssl("x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "1", "-extfile", "\(name).ext")
+        // `nameless`: a client certificate without a Common Name, which etcd's gateway takes with auth on.
+        let subjects = ["server": "/CN=127.0.0.1", "client": "/CN=root", "nameless": "/O=coordination-test"]
+        for (name, subject) in subjects {
+            try await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject)
+            let extensions = name == "server" ? "server.ext" : "client.ext"
+            try await openssl("x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "1", "-extfile", extensions)
         }
     }
 }
