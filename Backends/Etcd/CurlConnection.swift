@@ -1,4 +1,5 @@
 import CCurl
+import Coordination
 import Foundation
 
 /// Where and how to reach the gateway: one endpoint's base URL plus TLS files.
@@ -23,6 +24,12 @@ struct TransportFailure: Error, Sendable {
     /// Whether the endpoint, an `https://` one that cut the TLS handshake off, answered plain
     /// HTTP as etcd does (``PlainEtcdProbe``): etcd without TLS there.
     var plainEtcdAnswered = false
+    /// Whether the endpoint, an `https://` one that hung up on the request after the TLS
+    /// handshake, refuses the client certificate given (or the lack of one) on a handshake
+    /// made to check (``ClientCertificateProbe``): etcd with `--client-cert-auth`.
+    var clientCertificateRefused = false
+    /// The client certificate the refused connection offered, to name in the message.
+    var clientCertificate: String?
 
     /// `true` when the request certainly never reached the server (so a write may be retried elsewhere).
     var neverSent: Bool {
@@ -45,14 +52,24 @@ struct TransportFailure: Error, Sendable {
 
     /// What a TLS failure says about the configuration, in words that name the setting to check,
     /// and whether it is certainly a configuration problem (trying again cannot cure it); `nil`
-    /// for a failure that is not about TLS.
-    var tlsProblem: (message: String, isConfiguration: Bool)? {
+    /// for a failure that is not about TLS. `endpoint` is where the failure happened, for a
+    /// refusal to name (``RefusingServer``).
+    func tlsProblem(at endpoint: String) -> (message: String, isConfiguration: Bool)? {
         func any(_ codes: [CURLcode]) -> Bool { codes.contains { Int($0.rawValue) == code } }
         if any([CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CRL_BADFILE]) {
             return ("the TLS files cannot be used; do cacert=, cert= and key= (--tls-ca, --tls-cert, --tls-key) name readable PEM files that belong together?", true)
         }
         if any([CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS]) {
             return ("etcd's certificate is not trusted; is cacert= (--tls-ca) the CA that signed it, and is it made out to this host?", true)
+        }
+        if clientCertificateRefused {
+            let server = RefusingServer.etcd(endpoint)
+            let takes = "it runs with --client-cert-auth, and takes a certificate signed by a CA in its --trusted-ca-file, "
+                + "unexpired, and made for client authentication (extendedKeyUsage clientAuth)"
+            if let clientCertificate {
+                return (server.refused("the client certificate cert=\(clientCertificate) (--tls-cert) in the TLS handshake", because: takes), true)
+            }
+            return (server.refused("a connection without a client certificate", because: takes + "; give one with cert= and key= (--tls-cert, --tls-key)"), true)
         }
         if any([CURLE_SSL_CLIENTCERT]) {
             return ("etcd wants a client certificate; give cert= and key= (--tls-cert, --tls-key)", true)
@@ -212,6 +229,11 @@ final class CurlConnection {
 
     init(tls: TLSFiles?) { easy = CurlEasy(tls: tls) }
 
+    /// Makes every handshake of this connection TLS 1.2 at most (for ``ClientCertificateProbe``).
+    func limitToTLS12() {
+        _ = ccurl_setopt_long(easy.handle, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)
+    }
+
     /// Performs `request` and returns the HTTP status and body, or throws a ``TransportFailure``.
     /// With `sink.onLine` set, the body is delivered line by line instead (a watch stream).
     func perform(_ request: GatewayRequest, sink: ResponseSink = ResponseSink()) throws(TransportFailure) -> (status: Int, body: [UInt8]) {
@@ -271,6 +293,9 @@ enum CurlOptions {
             if let ca = tls.caCertificate { _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, ca) }
             if let cert = tls.clientCertificate { _ = ccurl_setopt_string(handle, CURLOPT_SSLCERT, cert) }
             if let key = tls.clientKey { _ = ccurl_setopt_string(handle, CURLOPT_SSLKEY, key) }
+            // An empty passphrase: OpenSSL would otherwise ask for an encrypted key's on the
+            // terminal (``EtcdConfiguration/checkTLSFiles()`` refuses one before this).
+            _ = ccurl_setopt_string(handle, CURLOPT_KEYPASSWD, "")
         }
     }
 

@@ -37,10 +37,31 @@ extension EtcdConfiguration {
                 throw CoordinationError(.invalidConfiguration, "store URL option \(name)=\(path): \(problem)")
             }
         }
+        // The key is in key=, or else in cert= beside the certificate. OpenSSL would ask for an
+        // encrypted key's passphrase on the terminal, from a thread of the store's.
+        if let keyFile = clientKey ?? clientCertificate, Self.holdsEncryptedKey(keyFile) {
+            throw CoordinationError(
+                .invalidConfiguration,
+                "store URL option \(clientKey == nil ? "cert" : "key")=\(keyFile): the private key is encrypted with a passphrase, "
+                    + "which coord cannot give; write it out unencrypted (openssl pkey -in \(keyFile) -out PLAIN.key) and give that "
+                    + "file, readable only by the user coord runs as")
+        }
         if clientKey != nil && clientCertificate == nil {
             throw CoordinationError(
                 .invalidConfiguration, "store URL option key= is a client certificate's key, and no cert= is given; give the certificate too")
         }
+    }
+
+    /// Whether the PEM file at `path` holds an encrypted private key (PKCS #8's `ENCRYPTED PRIVATE
+    /// KEY`, or a traditional key's `Proc-Type: 4,ENCRYPTED` header). A file too large to be a
+    /// key, or unreadable, is left for curl to judge.
+    static func holdsEncryptedKey(_ path: String) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = attributes[.size] as? Int, size <= 1 << 20,
+            let contents = FileManager.default.contents(atPath: path)
+        else { return false }
+        let text = String(decoding: contents, as: UTF8.self)
+        return text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
     }
 
     /// Reads an `etcd://` or `etcds://` URL (``StoreBackend/etcd``); no host means `127.0.0.1:2379`.

@@ -164,13 +164,31 @@ final class Gateway: Sendable {
         return !hasAnswered(index)
     }
 
-    /// `outcome`, with an endpoint that hung up without a word asked whether it is ZooKeeper.
-    /// Only on that failure path; blocks up to ``ZooKeeperProbe/timeout``: call it on a thread
-    /// of your own.
+    /// Whether `failure` is an `https://` endpoint that never answered hanging up once the TLS
+    /// handshake was done, as etcd does (TLS 1.3) on a client certificate it refuses, or none.
+    private func isHangUpAfterHandshake(_ failure: TransportFailure, at baseURL: String) -> Bool {
+        let hungUp = [CURLE_SEND_ERROR, CURLE_RECV_ERROR].contains { Int($0.rawValue) == failure.code }
+        guard hungUp, baseURL.hasPrefix("https://"), let index = endpoints.firstIndex(of: baseURL) else { return false }
+        return !hasAnswered(index)
+    }
+
+    /// Whether `failure` needs asking the endpoint what it is (``identifyingSilence(_:of:)``).
+    private func needsIdentifying(_ failure: TransportFailure, at baseURL: String) -> Bool {
+        isUnexplainedSilence(failure, at: baseURL) || isHangUpAfterHandshake(failure, at: baseURL)
+    }
+
+    /// `outcome`, with an endpoint that hung up without a word asked whether it is ZooKeeper, and
+    /// one that hung up after the TLS handshake whether it refuses the client certificate.
+    /// Only on those failure paths; blocks up to a probe's timeout: call it on a thread of your own.
     func identifyingSilence(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>, of request: GatewayRequest)
         -> Result<(status: Int, body: [UInt8]), TransportFailure>
     {
-        guard case .failure(var failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
+        guard case .failure(var failure) = outcome, needsIdentifying(failure, at: request.baseURL) else { return outcome }
+        if isHangUpAfterHandshake(failure, at: request.baseURL) {
+            failure.clientCertificateRefused = ClientCertificateProbe.refuses(at: request.baseURL, tls: tls)
+            failure.clientCertificate = tls?.clientCertificate
+            return .failure(failure)
+        }
         failure.zooKeeperAnswered = ZooKeeperProbe.answers(at: request.baseURL)
         if !failure.zooKeeperAnswered, request.baseURL.hasPrefix("https://") {
             failure.plainEtcdAnswered = PlainEtcdProbe.answers(at: request.baseURL)
@@ -182,7 +200,7 @@ final class Gateway: Sendable {
     func identifyingSilenceOffPool(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>, of request: GatewayRequest) async
         -> Result<(status: Int, body: [UInt8]), TransportFailure>
     {
-        guard case .failure(let failure) = outcome, isUnexplainedSilence(failure, at: request.baseURL) else { return outcome }
+        guard case .failure(let failure) = outcome, needsIdentifying(failure, at: request.baseURL) else { return outcome }
         return await withCheckedContinuation { continuation in
             let thread = Thread { continuation.resume(returning: self.identifyingSilence(outcome, of: request)) }
             thread.name = "etcd-endpoint-probe"

@@ -183,7 +183,7 @@ struct GatewayCall {
     /// The error once no endpoint is left to try; when none could be reached, each is named.
     var exhausted: CoordinationError {
         var error = CoordinationError.gateway(lastFailure ?? .malformed("no endpoint configured"), kind: kind)
-        let plainlyUnreachable = unreached.allSatisfy { !$0.failure.timedOut && $0.failure.tlsProblem == nil && $0.failure.neverSent }
+        let plainlyUnreachable = unreached.allSatisfy { !$0.failure.timedOut && $0.failure.tlsProblem(at: $0.endpoint) == nil && $0.failure.neverSent }
         if unreached.count > 1, unreached.count == attempt, plainlyUnreachable, error.code == .unavailable {
             error.message = CoordinationError.unreachable(unreached)
         }

@@ -105,7 +105,7 @@ extension CoordinationError {
                     key: key, backendDetail: detail)
             }
             // A TLS set-up failure sent nothing: say what to check, whatever the request was.
-            if let tls = transport.tlsProblem {
+            if let tls = transport.tlsProblem(at: endpoint) {
                 return CoordinationError(tls.isConfiguration ? .invalidConfiguration : .unavailable, tls.message, key: key, backendDetail: detail)
             }
             // A TLS port answers a plain HTTP request with nothing at all, and so does a server

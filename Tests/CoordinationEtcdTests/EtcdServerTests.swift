@@ -652,7 +652,34 @@ struct EtcdServerTests {
                 _ = try await StoreRegistry([.etcd]).open(
                     "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem", logger: Logger(label: "test"))
             }
-            #expect(withoutClientCertificate?.code == .unavailable)
+            // Not "cannot reach etcd; is the server running?": etcd hangs up after a TLS 1.3
+            // handshake, as a dropped connection does, and a TLS 1.2 handshake tells them apart.
+            #expect(withoutClientCertificate?.code == .invalidConfiguration)
+            #expect(
+                withoutClientCertificate?.message.hasPrefix(
+                    "etcd at https://\(cluster.endpoints[0]) refused a connection without a client certificate: it runs with --client-cert-auth") == true,
+                "\(String(describing: withoutClientCertificate))")
+            let untrustedClient = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(
+                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem&cert=\(directory)/stranger.pem&key=\(directory)/stranger.key",
+                    logger: Logger(label: "test"))
+            }
+            #expect(untrustedClient?.code == .invalidConfiguration)
+            #expect(
+                untrustedClient?.message.hasPrefix(
+                    "etcd at https://\(cluster.endpoints[0]) refused the client certificate cert=\(directory)/stranger.pem (--tls-cert) in the TLS handshake") == true,
+                "\(String(describing: untrustedClient))")
+            #expect(untrustedClient?.message.contains("--trusted-ca-file") == true, "\(String(describing: untrustedClient))")
+            // Refused before any connection: OpenSSL would ask for the passphrase on the terminal.
+            let encrypted = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(
+                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem&cert=\(directory)/nameless.pem&key=\(directory)/encrypted.key",
+                    logger: Logger(label: "test"))
+            }
+            #expect(encrypted?.code == .invalidConfiguration)
+            #expect(
+                encrypted?.message.hasPrefix("store URL option key=\(directory)/encrypted.key: the private key is encrypted with a passphrase") == true,
+                "\(String(describing: encrypted))")
             let plain = await #expect(throws: CoordinationError.self) {
                 _ = try await StoreRegistry([.etcd]).open("etcd://\(cluster.endpoints[0])/x", logger: Logger(label: "test"))
             }
@@ -789,5 +816,9 @@ struct EtcdServerTests {
             let extensions = name == "server" ? "server.ext" : "client.ext"
             try await openssl("x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "1", "-extfile", extensions)
         }
+        // A client certificate signed by the CA the server does not trust, and a key under a passphrase.
+        try await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out", "stranger.csr", "-subj", "/O=stranger")
+        try await openssl("x509", "-req", "-in", "stranger.csr", "-CA", "other-ca.pem", "-CAkey", "other-ca.key", "-CAcreateserial", "-out", "stranger.pem", "-days", "1", "-extfile", "client.ext")
+        try await openssl("pkey", "-in", "nameless.key", "-aes256", "-passout", "pass:coordination", "-out", "encrypted.key")
     }
 }
