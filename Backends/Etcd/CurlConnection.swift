@@ -50,6 +50,23 @@ struct TransportFailure: Error, Sendable {
 
     var timedOut: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
 
+    /// Why the server's certificate failed verification, from OpenSSL's words in curl's message:
+    /// expired, or made out to other names, each fixed elsewhere than the CA a client trusts.
+    private func untrustedServerCertificate(at endpoint: String) -> String {
+        if message.contains("certificate has expired") || message.contains("certificate is not yet valid") {
+            let when = message.contains("expired") ? "has expired" : "is not valid yet"
+            return "the certificate etcd at \(endpoint) presents \(when); renew it on the server, or check this machine's clock"
+        }
+        if message.contains("subject name") || message.contains("does not match target host name") {
+            let host = message.split(separator: "'").dropFirst().first.map { "'\($0)'" } ?? "this host"
+            return "the certificate etcd at \(endpoint) presents is not made out to \(host); write a host name or address it names "
+                + "in its subjectAltName (openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -ext subjectAltName "
+                + "lists them), or reissue it with \(host) among them"
+        }
+        return "etcd's certificate is not trusted; is cacert= (--tls-ca) the CA that signed it? (without cacert=, the system's "
+            + "CA certificates are used)"
+    }
+
     /// What a TLS failure says about the configuration, in words that name the setting to check,
     /// and whether it is certainly a configuration problem (trying again cannot cure it); `nil`
     /// for a failure that is not about TLS. `endpoint` is where the failure happened, for a
@@ -60,7 +77,7 @@ struct TransportFailure: Error, Sendable {
             return ("the TLS files cannot be used; do cacert=, cert= and key= (--tls-ca, --tls-cert, --tls-key) name readable PEM files that belong together?", true)
         }
         if any([CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS]) {
-            return ("etcd's certificate is not trusted; is cacert= (--tls-ca) the CA that signed it, and is it made out to this host?", true)
+            return (untrustedServerCertificate(at: endpoint), true)
         }
         if clientCertificateRefused {
             let server = RefusingServer.etcd(endpoint)

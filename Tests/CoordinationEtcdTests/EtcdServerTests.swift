@@ -693,6 +693,17 @@ struct EtcdServerTests {
             }
             #expect(untrusted?.code == .invalidConfiguration)
             #expect(untrusted?.message.contains("certificate is not trusted; is cacert=") == true, "\(untrusted?.message ?? "")")
+            // Trusted, but made out to 127.0.0.1 only: the name is what to change, not the CA.
+            let port = try #require(cluster.endpoints[0].split(separator: ":").last)
+            let otherName = await #expect(throws: CoordinationError.self) {
+                _ = try await StoreRegistry([.etcd]).open(
+                    "etcds://localhost:\(port)/x?cacert=\(directory)/ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key",
+                    logger: Logger(label: "test"))
+            }
+            #expect(otherName?.code == .invalidConfiguration)
+            #expect(
+                otherName?.message.hasPrefix("the certificate etcd at https://localhost:\(port) presents is not made out to 'localhost'") == true,
+                "\(otherName?.message ?? "")")
             let missingFile = await #expect(throws: CoordinationError.self) {
                 _ = try await StoreRegistry([.etcd]).open(
                     "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/no-such-ca.pem", logger: Logger(label: "test"))
@@ -700,6 +711,33 @@ struct EtcdServerTests {
             #expect(missingFile?.code == .invalidConfiguration)
             #expect(missingFile?.message.contains("cacert=") == true, "\(missingFile?.message ?? "")")
         }
+    }
+
+    /// A server certificate past its end date is named as expired, not as signed by another CA.
+    @Test func anExpiredServerCertificateIsNamedAsExpired() async throws {
+        let directory = NSTemporaryDirectory() + "coordination-tls-expired-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await makeCertificates(in: directory)
+        // Valid for no time at all: its end date is the instant it was signed. (etcd serves it all the same.)
+        try await ChildProcessLaunch.runToCompletion(
+            "/usr/bin/openssl",
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "expired.pem", "-days", "0", "-extfile", "server.ext"],
+            in: directory)
+        let arguments = ["--cert-file", "\(directory)/expired.pem", "--key-file", "\(directory)/server.key"]
+        let clientTLS = EtcdCluster.ClientTLS(caCertificate: "\(directory)/ca.pem", clientCertificate: nil, clientKey: nil)
+        let cluster = EtcdCluster(size: 1, extraArguments: arguments, secure: true, clientTLS: clientTLS)
+        defer { cluster.stopAll() }
+        try await cluster.start(cluster.members[0])
+        // Listening is all there is to wait for: no client that checks the certificate gets further.
+        try await cluster.waitUntilServing(probe: { _ in true })
+        let error = await #expect(throws: CoordinationError.self) {
+            _ = try await StoreRegistry([.etcd]).open("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem", logger: Logger(label: "test"))
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(
+            error?.message.hasPrefix("the certificate etcd at https://\(cluster.endpoints[0]) presents has expired; renew it on the server") == true,
+            "\(String(describing: error))")
     }
 
     /// With auth and `--client-cert-auth` on, etcd's gateway refuses a client certificate that has
