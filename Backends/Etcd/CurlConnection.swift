@@ -306,6 +306,10 @@ enum CurlOptions {
         _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPINTVL, 2)
         _ = ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 2_000)
         _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
+        // Straight to etcd, as the ZooKeeper client goes to its servers: curl would otherwise
+        // take a proxy from the environment (http_proxy, HTTPS_PROXY, ALL_PROXY), usually set
+        // for other traffic, and a proxy's refusal read as etcd not running.
+        _ = ccurl_setopt_string(handle, CURLOPT_PROXY, "")
         if let tls {
             if let ca = tls.caCertificate { _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, ca) }
             if let cert = tls.clientCertificate { _ = ccurl_setopt_string(handle, CURLOPT_SSLCERT, cert) }
