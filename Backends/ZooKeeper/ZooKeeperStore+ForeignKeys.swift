@@ -17,41 +17,22 @@ extension ZooKeeperStore: ForeignKeyListing {
     public func foreignKeys(under key: Key) async throws -> [String] {
         let namespaceBytes = namespace.isRoot ? 0 : namespace.path.utf8.count
         var foreign: [String] = []
-        // Each znode still to list, with its key (`nil` at and beneath a foreign znode).
-        var level: [(path: String, key: Key?)] = [(znode(key).path, key)]
-        while !level.isEmpty {
-            var next: [(path: String, key: Key?)] = []
-            for start in stride(from: 0, to: level.count, by: Self.listingBatch) {
-                let batch = level[start..<min(start + Self.listingBatch, level.count)]
-                let replies = await listNodes(batch.map(\.path))
-                for ((path, parent), reply) in zip(batch, replies) {
-                    switch reply.rc {
-                    case ZOK.rawValue: break
-                    case ZNONODE.rawValue: continue  // deleted meanwhile, or `key` is absent
-                    // Named by the znode refused (a key of its own, else the listing's start), in words
-                    // a user knows: "the foreign keys" of a refused listing read as another problem.
-                    default: throw failRead(reply.rc, parent.map(znode) ?? znode(key), "list the children of")
-                    }
-                    for (name, childPath) in Self.childPaths(of: path, reply.names ?? []) {
-                        let child = parent.flatMap { Self.namedChild(of: $0, name) }
-                        if child == nil { foreign.append(String(decoding: childPath.utf8.dropFirst(namespaceBytes), as: UTF8.self)) }
-                        next.append((childPath, child))
-                    }
-                }
+        // Each znode with its key (`nil` at and beneath a foreign znode).
+        try await listLevels(from: (path: znode(key).path, key: Optional(key)), path: \.path) { node, reply in
+            let (path, parent) = node
+            switch reply.rc {
+            case ZOK.rawValue: break
+            case ZNONODE.rawValue: return []  // deleted meanwhile, or `key` is absent
+            // Named by the znode refused (a key of its own, else the listing's start), in words
+            // a user knows: "the foreign keys" of a refused listing read as another problem.
+            default: throw failRead(reply.rc, parent.map(znode) ?? znode(key), "list the children of")
             }
-            try Task.checkCancellation()
-            level = next
+            return Self.childPaths(of: path, reply.names ?? []).map { name, childPath in
+                let child = parent.flatMap { Self.namedChild(of: $0, name) }
+                if child == nil { foreign.append(String(decoding: childPath.utf8.dropFirst(namespaceBytes), as: UTF8.self)) }
+                return (childPath, child)
+            }
         }
         return Key.sortedNames(foreign)
-    }
-
-    /// How many znodes ``foreignKeys(under:)`` lists at once: a level can be a whole large folder.
-    static let listingBatch = 512
-
-    /// Lists the children of each znode in `paths` (which need not be keys), all requests sent at once.
-    func listNodes(_ paths: [String]) async -> [Reply] {
-        await connection.callAll(paths.count) { index, zh, context in
-            paths[index].withCString { zoo_aget_children(zh, $0, 0, completeStrings, context) }
-        }
     }
 }

@@ -470,6 +470,7 @@ public final class ZooKeeperStore: CoordinationStore {
             return
         }
         if key.isRoot {
+            if try await deleteListedTree(znode.path, version: -1, keepTop: true) { return }
             try await deleteChildren(of: znode.path, named: znode, top: true)
             return
         }
@@ -478,7 +479,9 @@ public final class ZooKeeperStore: CoordinationStore {
             guard reply.rc == ZOK.rawValue, let stat = reply.stat else { throw fail(reply.rc, znode, "delete") }
             guard Int64(stat.version) == ifVersion else { throw await fail(ZBADVERSION.rawValue, znode, "delete", expected: ifVersion) }
         }
-        try await deleteTree(znode.path, named: znode, version: Self.zkVersion(ifVersion), top: true)
+        let version = Self.zkVersion(ifVersion)
+        if try await deleteListedTree(znode.path, version: version, keepTop: false) { return }
+        try await deleteTree(znode.path, named: znode, version: version, top: true)
     }
 
     /// Deletes the znode at `path` and everything beneath it, children first (siblings in reverse
@@ -486,7 +489,7 @@ public final class ZooKeeperStore: CoordinationStore {
     /// key can name (another client's), as etcd's range delete removes such keys, since the tree
     /// could not go otherwise. Keys created concurrently are caught by retrying on `ZNOTEMPTY`;
     /// keys deleted concurrently are fine. Errors name `named`: the znode, or the nearest one above.
-    private func deleteTree(_ path: String, named: Key, version: Int32, top: Bool) async throws {
+    func deleteTree(_ path: String, named: Key, version: Int32, top: Bool) async throws {
         for _ in 0..<16 {
             try await deleteChildren(of: path, named: named, top: top)
             let reply = await deleteNode(path: path, version: version)
