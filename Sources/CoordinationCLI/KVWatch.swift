@@ -59,6 +59,13 @@ struct KVWatch: AsyncParsableCommand {
         context.noteIfHeldInMemory(CommandContext.watchedInMemory)
         let scope: WatchScope =
             subtree ? .subtree : greatGrandchildren ? .greatGrandchildren : grandchildren ? .grandchildren : children ? .children : .key
+        if key.isRoot && scope == .key {
+            // The root holds no record and never changes: such a watch printed an empty snapshot
+            // and then nothing, for ever, while the keys beneath it changed.
+            throw CommandLineProblem(
+                "kv watch / without a scope flag watches the namespace's root alone, which holds no value and never changes; "
+                    + "add --children or --subtree to watch the keys beneath it")
+        }
         try await context.withStore { store in
             _ = try await Interruption.runUntilSignalled {
                 try await SessionNotes.noting(store) {

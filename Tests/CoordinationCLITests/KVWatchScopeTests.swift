@@ -35,4 +35,19 @@ struct KVWatchScopeTests {
             }
         }
     }
+
+    /// The root holds no record and never changes: watched alone, it printed an empty snapshot
+    /// and nothing more while every key beneath it changed.
+    @Test("kv watch / without a scope flag is a usage error naming the flags that watch the keys beneath it")
+    func rootWithoutScopeIsRefused() async throws {
+        let coord = try CoordProcess()
+        defer { coord.removeDirectory() }
+        let result = try await coord.run(["--store", "memory://", "kv", "watch", "/"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stdoutText.isEmpty)
+        #expect(result.stderr.hasPrefix("coord: kv watch / without a scope flag watches the namespace's root alone"), "\(result.stderr)")
+        #expect(result.stderr.contains("add --children or --subtree"), "\(result.stderr)")
+        let scoped = try await coord.run(["--store", "memory://", "kv", "watch", "/", "--children"], interruptAfterFirstLine: true)
+        #expect(scoped.status == 0 && scoped.stdoutText.hasPrefix(#"{"records":[],"type":"snapshot"}"#), "\(scoped.stderr)")
+    }
 }
