@@ -191,6 +191,18 @@ struct WatchSignal: Sendable {
     var isResync: Bool { path.isEmpty }
 }
 
+/// The signals a trigger holds, with the paths of the deletions among them: asked of every znode
+/// a re-listing finds gone, a scan of the signals cost a burst (a large tree deleted) its square.
+struct PendingSignals: Sendable {
+    private(set) var signals: [WatchSignal] = []
+    private(set) var deletions: Set<String> = []
+
+    mutating func append(_ signal: WatchSignal) {
+        signals.append(signal)
+        if signal.type == ZOO_DELETED_EVENT { deletions.insert(signal.path) }
+    }
+}
+
 /// Receives one-shot watches' triggers, through the watcher context (its ``id``, looked up in
 /// ``WatchTriggers``), and keeps them for the stream that consumes them; that stream takes every
 /// pending signal at once, so the events that arrive while it re-reads are re-read together in
@@ -203,7 +215,7 @@ final class WatchTrigger: Sendable {
     /// watches in a loop grew without bound.
     let id: UInt
     /// `nil` once finished, so that nothing piles up in a trigger a stream no longer consumes.
-    private let pending = Mutex<[WatchSignal]?>([])
+    private let pending = Mutex<PendingSignals?>(PendingSignals())
     /// Wakes the consumer; holds at most one wake-up, since each takes every pending signal.
     private let wake: AsyncStream<Void>.Continuation
     let wakes: AsyncStream<Void>
@@ -224,15 +236,15 @@ final class WatchTrigger: Sendable {
     /// Every signal pushed since the last call, oldest first.
     func takePending() -> [WatchSignal] {
         pending.withLock { pending in
-            guard let taken = pending else { return [] }
-            pending = []
+            guard let taken = pending?.signals else { return [] }
+            pending = PendingSignals()
             return taken
         }
     }
 
     /// Whether a deletion of `znode` waits among the pending signals.
     func hasPendingDeletion(of znode: Key) -> Bool {
-        pending.withLock { $0?.contains { $0.type == ZOO_DELETED_EVENT && $0.path == znode.path } ?? false }
+        pending.withLock { $0?.deletions.contains(znode.path) ?? false }
     }
 
     func finish() {

@@ -107,6 +107,9 @@ struct ScopeWatcher {
     /// Whether the stream read or listed since it last found no signal pending: a delete pending
     /// now may have waited through those reads, which may have found the znode created again.
     var readWhileSignalsWaited = false
+    /// The znodes (paths) whose deletions the signals being handled tell after the current one,
+    /// with how many times: a read that finds one gone leaves its delete to its own signal.
+    var deletionsToldLater: [String: Int] = [:]
 
     /// What a batch of signals asks to re-read.
     private struct Work {
@@ -188,7 +191,13 @@ struct ScopeWatcher {
     /// kind in flight at once.
     private mutating func handle(_ signals: [WatchSignal], into events: inout [WatchEvent]) async throws {
         var work = Work()
+        deletionsToldLater = [:]
+        for signal in signals where signal.type == ZOO_DELETED_EVENT { deletionsToldLater[signal.path, default: 0] += 1 }
+        defer { deletionsToldLater = [:] }
         for signal in signals {
+            if signal.type == ZOO_DELETED_EVENT, let count = deletionsToldLater[signal.path] {
+                deletionsToldLater[signal.path] = count > 1 ? count - 1 : nil
+            }
             // Only znodes in scope carry watches; a signal from beyond (none is expected) is ignored
             // rather than read, since reading would report a key outside the scope.
             guard let node = ZooKeeperStore.znodeKey(signal.path), scope.covers(node, watched: root) else { continue }
@@ -245,6 +254,14 @@ struct ScopeWatcher {
     }
 
     private func isKnown(_ node: Key) -> Bool { node == root || known[node] != nil }
+
+    /// Whether a signal still to be handled tells `node`'s deletion: one taken with the current
+    /// burst, after the signal being handled, or one pushed since. A burst's reads can see later
+    /// deletes than its signals have told (another handle deleting a tree quickly); forgetting
+    /// such a znode when a read finds it gone reported siblings' deletes out of their order.
+    private func deletionIsTold(_ node: Key) -> Bool {
+        deletionsToldLater[node.path] != nil || trigger.hasPendingDeletion(of: node)
+    }
 
     /// `events` with each run of puts between two deletes in store order: by modRevision (a
     /// coalesced change takes its latest place), a key new to the consumer before its children,
@@ -328,7 +345,7 @@ struct ScopeWatcher {
             var nextLists: Set<Key> = []
             for (node, read) in zip(readOrder, dataReplies) {
                 if read.rc == ZNONODE.rawValue {
-                    forget(node, into: &events)
+                    if !deletionIsTold(node) { forget(node, into: &events) }
                     continue
                 }
                 try check(read.rc, node)
@@ -345,7 +362,7 @@ struct ScopeWatcher {
                 // Forgotten meanwhile (an ancestor's listing in this round found it gone).
                 guard isKnown(node) else { continue }
                 if listing.rc == ZNONODE.rawValue {
-                    forget(node, into: &events)
+                    if !deletionIsTold(node) { forget(node, into: &events) }
                     continue
                 }
                 try check(listing.rc, node)
@@ -368,8 +385,8 @@ struct ScopeWatcher {
                     for (name, child) in current where !listed.contains(name) { gone.append(child) }
                     // A known child's delete is told by its own watch, before this listing's reply
                     // (ZooKeeper's order); while that signal waits, so does the delete, so that the
-                    // changes told before it are reported first.
-                    for child in gone.sorted() where !trigger.hasPendingDeletion(of: child) { forget(child, into: &events) }
+                    // changes told before it are reported first, and deletes in the order made.
+                    for child in gone.sorted() where !deletionIsTold(child) { forget(child, into: &events) }
                 }
             }
             syncing = nextReads

@@ -63,6 +63,36 @@ extension ConformanceSuite {
             try await store.delete(try Key("/a/b"), ifVersion: nil, recursive: true)
             try await watch.until("the recursive delete of /a/b") { state in state.keys.map(\.path) == ["/a"] }
         },
+        ConformanceCheck("watch-subtree-large-tree-delete-order", clause: 8, "A subtree watch reports the recursive delete of a tree of a thousand keys in the same order as a small one's (each subtree before its root, siblings in reverse byte order), one delete event per key, though the deletes come faster than a watch re-reads.") { ctx in
+            let store = try await ctx.open()
+            let top = try Key("/big")
+            _ = try await store.put(top, value: [])
+            let folders = try (0..<20).map { try top.child(String(format: "f%02d", $0)) }
+            var expected: [Key] = []
+            for folder in folders.reversed() {
+                _ = try await store.put(folder, value: [])
+                let leaves = try (0..<50).map { try folder.child(String(format: "k%02d", $0)) }
+                for leaf in leaves { _ = try await store.put(leaf, value: [1]) }
+                expected += leaves.reversed() + [folder]
+            }
+            expected.append(top)
+            let watch = ctx.watch(store, top, scope: .subtree)
+            let snapshot = try await watch.snapshot()
+            try expectEqual(snapshot.count, expected.count, "keys in the snapshot")
+            try await store.delete(top, ifVersion: nil, recursive: true)
+            var order: [Key] = []
+            _ = try await watch.deletions(
+                until: "the recursive delete of /big",
+                inspect: { event, _ in if case .delete(let key) = event { order.append(key) } }
+            ) { $0.isEmpty }
+            if order != expected {
+                // Where they part, not a thousand keys each.
+                let at = zip(order, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(order.count, expected.count)
+                throw failure(
+                    "the order of the \(order.count) delete events parts from the expected \(expected.count) at event \(at): expected "
+                        + "\(expected[at..<min(at + 4, expected.count)].map(\.path)), got \(order[at..<min(at + 4, order.count)].map(\.path))")
+            }
+        },
         ConformanceCheck("watch-subtree-tree-order", clause: 8, "A subtree watch reports a recursive delete children first (no key's delete before a key beneath it), each key as a delete event, in the same order on every backend (each subtree before its root, siblings in reverse byte order), and creates parents first: a create's missing ancestors and a transaction's creates, so a consumer keeping a tree never holds an orphan.") { ctx in
             let store = try await ctx.open()
             let watched = try Key("/cfg")
