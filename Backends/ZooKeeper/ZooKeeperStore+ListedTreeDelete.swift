@@ -2,11 +2,12 @@ import CZooKeeper
 import Coordination
 
 extension ZooKeeperStore {
-    /// Deletes the znodes beneath `path`, and `path` itself at `version` unless `keepTop`, listing
-    /// the tree a level at a time, a batch of znodes at once, instead of one round trip per znode
-    /// (the one-by-one walk, ``deleteTree(_:named:version:top:)``, lists every leaf too), then
-    /// deleting in the order that walk does (siblings in reverse byte order, each subtree before
-    /// its root).
+    /// Deletes the znodes beneath `path`, and `path` itself at `version` unless `keepTop`, with
+    /// requests sent a batch at a time instead of one round trip each (the one-by-one walk,
+    /// ``deleteTree(_:named:version:top:)``, lists every leaf too): the tree is listed a level at
+    /// a time, then deleted in the order that walk deletes it (siblings in reverse byte order,
+    /// each subtree before its root). Subtree watches report the deletes in that order, as their
+    /// signals tell it (``ScopeWatcher``).
     ///
     /// Returns `false` as soon as anything is not as listed (a znode created beneath meanwhile, a
     /// refusal, a lost connection): the one-by-one walk then finishes the job, which retries
@@ -43,15 +44,18 @@ extension ZooKeeperStore {
             for child in (children[znode] ?? []).reversed() { stack.append((child, false)) }
         }
 
-        // One at a time, each once the last was answered: a subtree watch (another handle's)
-        // reports the deletes in the order made only while they come apart. Sent in batches, the
-        // signals of a burst were read together, and a sibling's delete came before its folder's.
-        for znode in order {
-            let reply = await deleteNode(path: znode, version: znode == path ? version : -1)
-            switch reply.rc {
-            case ZOK.rawValue: forget(znode)
-            case ZNONODE.rawValue: break
-            default: return false
+        // A batch at a time, in order: one session's requests are applied in the order sent.
+        for start in stride(from: 0, to: order.count, by: Self.listingBatch) {
+            let batch = Array(order[start..<min(start + Self.listingBatch, order.count)])
+            let replies = await connection.callAll(batch.count) { index, zh, context in
+                batch[index].withCString { zoo_adelete(zh, $0, batch[index] == path ? version : -1, completeVoid, context) }
+            }
+            for (znode, reply) in zip(batch, replies) {
+                switch reply.rc {
+                case ZOK.rawValue: forget(znode)
+                case ZNONODE.rawValue: break
+                default: return false
+                }
             }
             try Task.checkCancellation()
         }
