@@ -632,26 +632,14 @@ struct EtcdServerTests {
     }
 
     @Test func tlsWithCertificatesMadeByOpenSSL() async throws {
-        let directory = NSTemporaryDirectory() + "coordination-tls-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await makeCertificates(in: directory)
-        let tls = TLSFiles(caCertificate: "\(directory)/ca.pem", clientCertificate: "\(directory)/client.pem", clientKey: "\(directory)/client.key")
-        let arguments = [
-            "--cert-file", "\(directory)/server.pem", "--key-file", "\(directory)/server.key",
-            "--trusted-ca-file", "\(directory)/ca.pem", "--client-cert-auth",
-        ]
-        try await EtcdCluster.with(arguments: arguments, secure: true, tls: tls) { cluster in
+        try await withClientCertificateCluster { cluster, directory in
             let url = "etcds://\(cluster.endpoints[0])\(namespace.path)?cacert=\(directory)/ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key"
             let store = try await StoreRegistry([.etcd]).open(url, logger: Logger(label: "test"))
             let record = try await store.create(try Key("/secure"), value: [42], mode: .ephemeral)
             #expect(try await store.get(record.key) == record)
             await store.close()
 
-            let withoutClientCertificate = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open(
-                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem", logger: Logger(label: "test"))
-            }
+            let withoutClientCertificate = await refusal("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem")
             // Not "cannot reach etcd; is the server running?": etcd hangs up after a TLS 1.3
             // handshake, as a dropped connection does, and a TLS 1.2 handshake tells them apart.
             #expect(withoutClientCertificate?.code == .invalidConfiguration)
@@ -659,11 +647,7 @@ struct EtcdServerTests {
                 withoutClientCertificate?.message.hasPrefix(
                     "etcd at https://\(cluster.endpoints[0]) refused a connection without a client certificate: it runs with --client-cert-auth") == true,
                 "\(String(describing: withoutClientCertificate))")
-            let untrustedClient = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open(
-                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem&cert=\(directory)/stranger.pem&key=\(directory)/stranger.key",
-                    logger: Logger(label: "test"))
-            }
+            let untrustedClient = await refusal("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem&cert=\(directory)/stranger.pem&key=\(directory)/stranger.key")
             #expect(untrustedClient?.code == .invalidConfiguration)
             #expect(
                 untrustedClient?.message.hasPrefix(
@@ -671,43 +655,26 @@ struct EtcdServerTests {
                 "\(String(describing: untrustedClient))")
             #expect(untrustedClient?.message.contains("--trusted-ca-file") == true, "\(String(describing: untrustedClient))")
             // Refused before any connection: OpenSSL would ask for the passphrase on the terminal.
-            let encrypted = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open(
-                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem&cert=\(directory)/nameless.pem&key=\(directory)/encrypted.key",
-                    logger: Logger(label: "test"))
-            }
+            let encrypted = await refusal("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem&cert=\(directory)/nameless.pem&key=\(directory)/encrypted.key")
             #expect(encrypted?.code == .invalidConfiguration)
             #expect(
                 encrypted?.message.hasPrefix("store URL option key=\(directory)/encrypted.key: the private key is encrypted with a passphrase") == true,
                 "\(String(describing: encrypted))")
-            let plain = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open("etcd://\(cluster.endpoints[0])/x", logger: Logger(label: "test"))
-            }
+            let plain = await refusal("etcd://\(cluster.endpoints[0])/x")
             #expect(plain?.code == .unavailable)
             #expect(plain?.message.contains("use etcds://") == true, "\(String(describing: plain))")
             // A CA that did not sign the server's certificate: the message names the setting.
-            let untrusted = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open(
-                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/other-ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key",
-                    logger: Logger(label: "test"))
-            }
+            let untrusted = await refusal("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/other-ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key")
             #expect(untrusted?.code == .invalidConfiguration)
             #expect(untrusted?.message.contains("certificate is not trusted; is cacert=") == true, "\(untrusted?.message ?? "")")
             // Trusted, but made out to 127.0.0.1 only: the name is what to change, not the CA.
             let port = try #require(cluster.endpoints[0].split(separator: ":").last)
-            let otherName = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open(
-                    "etcds://localhost:\(port)/x?cacert=\(directory)/ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key",
-                    logger: Logger(label: "test"))
-            }
+            let otherName = await refusal("etcds://localhost:\(port)/x?cacert=\(directory)/ca.pem&cert=\(directory)/client.pem&key=\(directory)/client.key")
             #expect(otherName?.code == .invalidConfiguration)
             #expect(
                 otherName?.message.hasPrefix("the certificate etcd at https://localhost:\(port) presents is not made out to 'localhost'") == true,
                 "\(otherName?.message ?? "")")
-            let missingFile = await #expect(throws: CoordinationError.self) {
-                _ = try await StoreRegistry([.etcd]).open(
-                    "etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/no-such-ca.pem", logger: Logger(label: "test"))
-            }
+            let missingFile = await refusal("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/no-such-ca.pem")
             #expect(missingFile?.code == .invalidConfiguration)
             #expect(missingFile?.message.contains("cacert=") == true, "\(missingFile?.message ?? "")")
         }
@@ -715,10 +682,8 @@ struct EtcdServerTests {
 
     /// A server certificate past its end date is named as expired, not as signed by another CA.
     @Test func anExpiredServerCertificateIsNamedAsExpired() async throws {
-        let directory = NSTemporaryDirectory() + "coordination-tls-expired-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try await certificates()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await makeCertificates(in: directory)
         // Valid for no time at all: its end date is the instant it was signed. (etcd serves it all the same.)
         try await ChildProcessLaunch.runToCompletion(
             "/usr/bin/openssl",
@@ -731,9 +696,7 @@ struct EtcdServerTests {
         try await cluster.start(cluster.members[0])
         // Listening is all there is to wait for: no client that checks the certificate gets further.
         try await cluster.waitUntilServing(probe: { _ in true })
-        let error = await #expect(throws: CoordinationError.self) {
-            _ = try await StoreRegistry([.etcd]).open("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem", logger: Logger(label: "test"))
-        }
+        let error = await refusal("etcds://\(cluster.endpoints[0])/x?cacert=\(directory)/ca.pem")
         #expect(error?.code == .invalidConfiguration)
         #expect(
             error?.message.hasPrefix("the certificate etcd at https://\(cluster.endpoints[0]) presents has expired; renew it on the server") == true,
@@ -745,16 +708,7 @@ struct EtcdServerTests {
     /// named as such, with the certificate to make instead, not as a wrong port. A certificate
     /// without one, with the user and password in the URL, works.
     @Test func aClientCertificateWithACommonNameIsNamedWhenAuthIsOn() async throws {
-        let directory = NSTemporaryDirectory() + "coordination-tls-cn-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await makeCertificates(in: directory)
-        let tls = TLSFiles(caCertificate: "\(directory)/ca.pem", clientCertificate: "\(directory)/client.pem", clientKey: "\(directory)/client.key")
-        let arguments = [
-            "--cert-file", "\(directory)/server.pem", "--key-file", "\(directory)/server.key",
-            "--trusted-ca-file", "\(directory)/ca.pem", "--client-cert-auth",
-        ]
-        try await EtcdCluster.with(arguments: arguments, secure: true, tls: tls) { cluster in
+        try await withClientCertificateCluster { cluster, directory in
             // Through the gateway while auth is still off, when the CN does not matter yet.
             try await cluster.admin.enableRootAuth(password: "root-pw-5d1")
             func url(certificate: String) -> String {
@@ -833,6 +787,40 @@ struct EtcdServerTests {
         let again = try await PortLease.claim([port], within: .seconds(10))
         #expect(again.ports == [port], "released")
         again.release()
+    }
+
+    /// Why opening `url` failed; a recorded failure, and `nil`, when it opened.
+    func refusal(_ url: String, sourceLocation: SourceLocation = #_sourceLocation) async -> CoordinationError? {
+        await #expect(throws: CoordinationError.self, sourceLocation: sourceLocation) {
+            _ = try await StoreRegistry([.etcd]).open(url, logger: Logger(label: "test"))
+        }
+    }
+
+    /// A new folder holding ``makeCertificates(in:)``'s files; the caller removes it.
+    func certificates() async throws -> String {
+        let directory = NSTemporaryDirectory() + "coordination-tls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try await makeCertificates(in: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        return directory
+    }
+
+    /// An etcd serving TLS that asks every client for a certificate signed by the test CA
+    /// (`--client-cert-auth`), its admin calls made with the `client` one; `body` gets the cluster
+    /// and the certificates' folder.
+    func withClientCertificateCluster(_ body: (EtcdCluster, String) async throws -> Void) async throws {
+        let directory = try await certificates()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tls = TLSFiles(caCertificate: "\(directory)/ca.pem", clientCertificate: "\(directory)/client.pem", clientKey: "\(directory)/client.key")
+        let arguments = [
+            "--cert-file", "\(directory)/server.pem", "--key-file", "\(directory)/server.key",
+            "--trusted-ca-file", "\(directory)/ca.pem", "--client-cert-auth",
+        ]
+        try await EtcdCluster.with(arguments: arguments, secure: true, tls: tls) { cluster in try await body(cluster, directory) }
     }
 
     /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
