@@ -467,11 +467,7 @@ public final class EtcdStore: CoordinationStore {
             guard recursive else {
                 throw CoordinationError.rootDeleteRefused()
             }
-            _ = try await txn(EtcdRequest.txn(compare: [], success: [
-                ["request_delete_range": EtcdRequest.deleteRange(childrenStart, end: childrenEnd)],
-                ["request_delete_range": EtcdRequest.deleteRange(countersStart, end: countersEnd)],
-                keys.counterDeletion(of: key),
-            ]), kind: .write)
+            try await deleteNamespaceContents()
             return
         }
         if let ifVersion, Self.noKeyHas(version: ifVersion) { try await refuse(key, atVersionNoKeyHas: ifVersion) }

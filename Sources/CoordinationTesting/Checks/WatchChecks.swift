@@ -93,6 +93,19 @@ extension ConformanceSuite {
                         + "\(expected[at..<min(at + 4, expected.count)].map(\.path)), got \(order[at..<min(at + 4, order.count)].map(\.path))")
             }
         },
+        ConformanceCheck("watch-subtree-root-delete-order", clause: 8, "A subtree watch of the root reports the root's recursive delete (which empties the namespace) in the same order as any key's: each subtree before its root, the top-level keys in reverse byte order.") { ctx in
+            let store = try await ctx.open()
+            for path in ["/a", "/a/x", "/b", "/b/y", "/b/y/z", "/c", "/c-d"] { _ = try await store.put(try Key(path), value: []) }
+            let watch = ctx.watch(store, .root, scope: .subtree)
+            _ = try await watch.snapshot()
+            try await store.delete(.root, ifVersion: nil, recursive: true)
+            var order: [Key] = []
+            _ = try await watch.deletions(
+                until: "the recursive delete of the root",
+                inspect: { event, _ in if case .delete(let key) = event { order.append(key) } }
+            ) { $0.isEmpty }
+            try expectEqual(order, try ["/c-d", "/c", "/b/y/z", "/b/y", "/b", "/a/x", "/a"].map(Key.init), "the order of the delete events")
+        },
         ConformanceCheck("watch-subtree-tree-order", clause: 8, "A subtree watch reports a recursive delete children first (no key's delete before a key beneath it), each key as a delete event, in the same order on every backend (each subtree before its root, siblings in reverse byte order), and creates parents first: a create's missing ancestors and a transaction's creates, so a consumer keeping a tree never holds an orphan.") { ctx in
             let store = try await ctx.open()
             let watched = try Key("/cfg")
