@@ -6,8 +6,8 @@ extension EtcdStore {
 
     /// Empties the namespace (the root's recursive delete), in the order every backend deletes a
     /// tree: each top-level key's subtree after the next one's in byte order. One range delete of
-    /// the whole namespace is reported in byte order, so a subtree watch of the root saw `/a`'s
-    /// subtree go first there, and `/c`'s first on the other backends. The top-level names are
+    /// the whole namespace is reported in byte order: a subtree watch of the root saw `/a`'s
+    /// subtree go first on etcd, and `/c`'s first on the other backends. The top-level names are
     /// found by listing keys only, a page at a time, skipping each subtree once its name is known;
     /// each txn then deletes a share of them, every key and the range beneath it, and a last one
     /// what is left (keys made meanwhile) with the sequence counters.

@@ -489,7 +489,7 @@ public final class ZooKeeperStore: CoordinationStore {
     /// key can name (another client's), as etcd's range delete removes such keys, since the tree
     /// could not go otherwise. Keys created concurrently are caught by retrying on `ZNOTEMPTY`;
     /// keys deleted concurrently are fine. Errors name `named`: the znode, or the nearest one above.
-    func deleteTree(_ path: String, named: Key, version: Int32, top: Bool) async throws {
+    private func deleteTree(_ path: String, named: Key, version: Int32, top: Bool) async throws {
         for _ in 0..<16 {
             try await deleteChildren(of: path, named: named, top: top)
             let reply = await deleteNode(path: path, version: version)
