@@ -22,20 +22,28 @@ struct ParentlessSourceKeyTests {
         _ = try #require(await LoopbackHTTP.postJSON(port: port, path: "/v3/kv/deleterange", body: #"{"key":"\#(raw)"}"#))
     }
 
+    /// A migration from an etcd source holding `/a/b` without `/a` (deleted alone) to a memory
+    /// target holding `targetOnly`, which the source lacks.
+    static func withParentlessSource(
+        test: String, targetOnly: String, _ body: (StoreMigration, any CoordinationStore) async throws -> Void
+    ) async throws {
+        let from = try TestHandles(.etcd)
+        let to = try TestHandles(.memory, test: "\(test)-to")
+        try await TestHandles.closing(from, to) {
+            let source = try await from.open()
+            _ = try await source.create(key("/a/b"), value: [1])
+            try await deleteAlone(key("/a"), in: from.namespace)
+            #expect(try await source.get(key("/a")) == nil)
+            let target = try await to.open()
+            _ = try await target.create(key(targetOnly), value: [3])
+            try await body(StoreMigration(source: source, target: target, options: MigrationOptions(), logger: StoreMigrationTests.logger), target)
+        }
+    }
+
     /// The catch-up after --follow used to delete the parent recursively, and the source's keys beneath it.
     @Test("the catch-up mirror keeps such keys and their parent on the target, deletes only what the target alone has, and verify finds no difference")
     func mirrorKeepsTheParent() async throws {
-        let from = try TestHandles(.etcd)
-        let to = try TestHandles(.memory, test: "mirrorKeepsTheParent-to")
-        try await TestHandles.closing(from, to) {
-            let source = try await from.open()
-            _ = try await source.create(Self.key("/a/b"), value: [1])
-            try await Self.deleteAlone(Self.key("/a"), in: from.namespace)
-            #expect(try await source.get(Self.key("/a")) == nil)
-            let target = try await to.open()
-            _ = try await target.create(Self.key("/gone"), value: [3])
-            let migration = StoreMigration(source: source, target: target, options: MigrationOptions(), logger: StoreMigrationTests.logger)
-
+        try await Self.withParentlessSource(test: "mirrorKeepsTheParent", targetOnly: "/gone") { migration, target in
             _ = try await migration.run()  // the copy (--follow's first snapshot) writes /a/b, and /a for it
             let report = try await migration.run(mirror: true)
             #expect(report.deletedKeys == [Self.key("/gone")])
@@ -50,15 +58,7 @@ struct ParentlessSourceKeyTests {
     /// `coord migrate --verify` said that --follow would delete it, which --follow does not do.
     @Test("a copy's verify names the parent the source lacks apart from the keys only on the target")
     func copyNamesTheParentApart() async throws {
-        let from = try TestHandles(.etcd)
-        let to = try TestHandles(.memory, test: "copyNamesTheParentApart-to")
-        try await TestHandles.closing(from, to) {
-            let source = try await from.open()
-            _ = try await source.create(Self.key("/a/b"), value: [1])
-            try await Self.deleteAlone(Self.key("/a"), in: from.namespace)
-            let target = try await to.open()
-            _ = try await target.create(Self.key("/other"), value: [3])
-            let migration = StoreMigration(source: source, target: target, options: MigrationOptions(), logger: StoreMigrationTests.logger)
+        try await Self.withParentlessSource(test: "copyNamesTheParentApart", targetOnly: "/other") { migration, _ in
             _ = try await migration.run()
             let verification = try await migration.verify()
             #expect(verification.isClean, "\(verification.differences)")
