@@ -12,10 +12,14 @@ public enum SessionGuard {
         store: any CoordinationStore, sessionID: String, margin: Duration = .zero,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
+        // Subscribed before `body` starts, not in the monitor's own task, which may start later:
+        // a test that counts session streams took the leader as watched while its monitor had
+        // not subscribed yet, and its injected outage came and went unseen (once, loaded CI).
+        let events = store.sessionEvents()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await waitUntilLost(store: store, sessionID: sessionID, margin: margin)
+                try await waitUntilLost(events: events, sessionID: sessionID, margin: margin)
                 return nil
             }
             defer { group.cancelAll() }
@@ -34,6 +38,11 @@ public enum SessionGuard {
     ///   session and someone else take over what it held: work that needs time to stop after its
     ///   cancellation must be cancelled that long before it.
     public static func waitUntilLost(store: any CoordinationStore, sessionID: String, margin: Duration = .zero) async throws {
+        try await waitUntilLost(events: store.sessionEvents(), sessionID: sessionID, margin: margin)
+    }
+
+    /// ``waitUntilLost(store:sessionID:margin:)`` on a session stream already subscribed to.
+    private static func waitUntilLost(events: AsyncStream<SessionEvent>, sessionID: String, margin: Duration) async throws {
         enum Signal: Sendable {
             case event(SessionEvent)
             case deadline(generation: Int)
@@ -43,7 +52,7 @@ public enum SessionGuard {
         try await withThrowingTaskGroup(of: Void.self) { group in
             defer { group.cancelAll() }
             group.addTask {
-                for await event in store.sessionEvents() { signal.yield(.event(event)) }
+                for await event in events { signal.yield(.event(event)) }
                 signal.yield(.streamEnded)
             }
             var generation = 0
