@@ -215,6 +215,8 @@ final class WatchStream: Sendable {
         var noLeader = false
         // A refusal that ends the watch; worded once the stream says which member refused.
         var fatal: WatchRefusal?
+        // A member of another cluster than the handle's answered: the watch ends with that.
+        var foreignCluster: CoordinationError?
         // Events read but not yet yielded, with their revisions (nil: outside the scope).
         var unsent: [(revision: Int64, event: WatchEvent?)] = []
         // What a refusal means for the watch, whichever form it came in (see ``WatchRefusal``).
@@ -230,6 +232,8 @@ final class WatchStream: Sendable {
                 if code == .unauthenticated || code == .permissionDenied { fatal = refusal }
             }
         }
+        // The member this stream goes to, read once: another thread may move the preferred one on.
+        let endpoint = gateway.preferredEndpoint
         let sink = ResponseSink()
         sink.shouldContinue = { [self] in keepsStreaming }
         // Whether reading gave up on the stream (a message that ends it, or one not understood):
@@ -239,6 +243,10 @@ final class WatchStream: Sendable {
             guard let message = JSONValue.parse(line) else {
                 gateway.logger.debug("etcd watch: unreadable line", metadata: ["line": "\(Gateway.excerpt(Array(line)))"])
                 return false  // reconnect from the last revision rather than guess
+            }
+            if let foreign = gateway.cluster.check(header: message["result"]?["header"], from: gateway.endpoints[endpoint], kind: .read) {
+                foreignCluster = foreign
+                return false
             }
             let reading: WatchMessage
             do {
@@ -306,7 +314,7 @@ final class WatchStream: Sendable {
                 return more
             }
         }
-        let (ending, endpoint) = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink)
+        let ending = gateway.stream("/v3/watch", ["create_request": .object(request)], on: connection, sink: sink, endpoint: endpoint)
         // The gateway's last message (its error, when it ends the stream) comes without a newline.
         // Not after reading gave up: the rest is then the lines after the one it stopped at, and
         // one read now would skip that one's events (resuming after the revision it delivered).
@@ -320,6 +328,10 @@ final class WatchStream: Sendable {
                 "etcd watch: the member has no leader; resuming on the next endpoint",
                 metadata: ["endpoint": "\(gateway.endpoints[endpoint])", "revision": "\(next)"])
             gateway.rotateEndpoint(from: endpoint)
+        }
+        if let foreignCluster {
+            gateway.rotateEndpoint(from: endpoint)
+            return .failed(foreignCluster)
         }
         if let fatal {
             let error = CoordinationError.gateway(fatal.failure(at: gateway.endpoints[endpoint]), kind: .read)

@@ -21,6 +21,8 @@ final class Gateway: Sendable {
     let logger: Logger
     /// How long one ordinary request may take before it is a `timeout`.
     let requestTimeout: Duration
+    /// The cluster this handle reached first: a reply from another is refused.
+    let cluster = ClusterIdentity()
 
     init(hosts: [String], secure: Bool, tls: TLSFiles?, user: String?, password: String?, requestTimeout: Duration, logger: Logger) {
         let scheme = secure ? "https://" : "http://"
@@ -275,25 +277,24 @@ extension Gateway {
         case ended
     }
 
-    /// POSTs `body` to `path` on the current endpoint and feeds the reply to `sink` line by line,
-    /// without a time limit, until the server ends it, the connection fails or `sink` aborts.
-    /// The gateway ends a stream's last message, an error included, without a newline: it is left
-    /// in `sink.leftover`.
-    /// - Returns: how it ended, and the index of the endpoint it used (to move on from it with
-    ///   ``rotateEndpoint(from:)`` when the stream's own messages say that member cannot serve).
-    func stream(_ path: String, _ body: JSONValue, on connection: CurlConnection, sink: ResponseSink) -> (end: StreamEnd, endpoint: Int) {
-        let index = preferredEndpoint
+    /// POSTs `body` to `path` on endpoint `index` (the caller reads ``preferredEndpoint`` first, so
+    /// that its sink knows which member speaks, and can move on from it with
+    /// ``rotateEndpoint(from:)`` when the stream's own messages say that member cannot serve) and
+    /// feeds the reply to `sink` line by line, without a time limit, until the server ends it,
+    /// the connection fails or `sink` aborts. The gateway ends a stream's last message, an error
+    /// included, without a newline: it is left in `sink.leftover`.
+    func stream(_ path: String, _ body: JSONValue, on connection: CurlConnection, sink: ResponseSink, endpoint index: Int) -> StreamEnd {
         let request = GatewayRequest(
             baseURL: endpoints[index], path: path, body: body.serialized, token: currentToken, timeout: .zero)
         do {
             _ = try connection.perform(request, sink: sink)
-            return (.ended, index)
+            return .ended
         } catch {
             if error.code == Int(CURLE_WRITE_ERROR.rawValue) || error.code == Int(CURLE_ABORTED_BY_CALLBACK.rawValue) {
-                return (.ended, index)
+                return .ended
             }
             rotateEndpoint(from: index)
-            return (.failed(error), index)
+            return .failed(error)
         }
     }
 }

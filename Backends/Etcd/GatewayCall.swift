@@ -121,6 +121,11 @@ struct GatewayCall {
                 return .fail(.gateway(
                     .malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Gateway.excerpt(reply))"), kind: kind))
             }
+            // Streaming endpoints (lease keep-alive) put the header inside their result.
+            if let foreign = gateway.cluster.check(header: json["header"] ?? json["result"]?["header"], from: endpoint, kind: kind) {
+                gateway.rotateEndpoint(from: index)
+                return .fail(foreign)
+            }
             // Streaming endpoints (lease keep-alive) report errors inside a 200 reply.
             guard case .object = json["error"] else { return .reply(json) }
         }

@@ -17,6 +17,8 @@ final class SessionKeeper: @unchecked Sendable {
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
     /// Called on the keeper's thread when contact comes back after it was lost.
     private let onContactRegained: @Sendable () -> Void
+    /// Set once the keeper has said that a setting keeps its session from being kept.
+    private let warnedOfSetting = Atomic<Bool>(false)
 
     /// Grants the first lease and starts keeping it alive.
     ///
@@ -196,10 +198,13 @@ final class SessionKeeper: @unchecked Sendable {
                             setGrantRefusal(nil)
                         } catch {
                             gateway.logger.debug("etcd lease grant failed", metadata: ["error": "\(error)"])
+                            if error.code == .invalidConfiguration { warnOnce(error) }
                             // The latest try says why no lease can be had: a refusal kept past a try
                             // that failed otherwise (etcd out of reach) blamed a login that may have
                             // been set right meanwhile, and ephemeral writes failed at once for it.
-                            let refused = error.code == .unauthenticated || error.code == .permissionDenied || error.isEtcdDatabaseFull
+                            // A member of another cluster (``ClusterIdentity``) is a refusal too.
+                            let refused =
+                                [.unauthenticated, .permissionDenied, .invalidConfiguration].contains(error.code) || error.isEtcdDatabaseFull
                             setGrantRefusal(refused ? error : nil)
                             input = .grantFailed
                         }
@@ -224,6 +229,14 @@ final class SessionKeeper: @unchecked Sendable {
         // The first `connected` is not reported here (``init``): every one that is follows lost contact.
         if state == .reconnected || state == .connected { onContactRegained() }
         if state == .closed { events.finish(with: event) } else { events.send(event) }
+    }
+
+    /// Says why the session is failing, once, at warning level: keep-alives refused for a
+    /// setting (a member of another cluster, ``ClusterIdentity``) showed only as a session
+    /// suspended, then lost, with the reason at debug level.
+    private func warnOnce(_ error: CoordinationError) {
+        guard !warnedOfSetting.exchange(true, ordering: .relaxed) else { return }
+        gateway.logger.warning("the etcd session cannot be kept: \(error.message)")
     }
 
     /// Waits `delay` (cut short by a nudge); returns `true` when the handle is closing.
@@ -269,6 +282,7 @@ final class SessionKeeper: @unchecked Sendable {
                 progress: progress)
             return Self.keepAliveInput(reply, sentAt: sentAt)
         } catch {
+            if error.code == .invalidConfiguration { warnOnce(error) }
             return error.code == .sessionExpired ? .leaseGone : .keepAliveFailed
         }
     }
