@@ -193,26 +193,42 @@ public final class EtcdStore: CoordinationStore {
     }
 
     public func children(of key: Key) async throws -> [String] {
+        let listing = try await listing(of: key, collectingUnwritten: false)
+        if !listing.exists { throw CoordinationError.noNode(key) }
+        return listing.names
+    }
+
+    /// `key`'s children, whether `key` exists (the root always does) and, when asked, the names
+    /// beneath it that are no keys but have keys beneath them (``UnwrittenParentListing``), from
+    /// one read of the subtree's keys.
+    private func listing(of key: Key, collectingUnwritten: Bool) async throws -> (names: [String], unwritten: [String], exists: Bool) {
         let (start, end) = keys.subtree(key)
         var ranges = [EtcdRequest.range(start, end: end, keysOnly: true)]
         if !key.isRoot { ranges.append(EtcdRequest.range(keys.etcdKey(key), countOnly: true)) }
         let reply = try await read(ranges)
-        if !key.isRoot, try reply.count(1) == 0 { throw CoordinationError.noNode(key) }
+        let exists = try key.isRoot || reply.count(1) > 0
         var names: [String] = []
+        var tops: Set<String> = []
         for kv in try reply.range(0) {
-            // Only keys that exist name children. A key no Key can name (written by another tool:
-            // `/ns/a//b`, `/ns/dir/`) names none, nor does one deeper whose parent another client
-            // never wrote (`/ns/a/b` with no `/ns/a`): `ls` would list a child that `ls` and `get`
-            // of it then call missing.
             let name = kv.key[min(start.count, kv.key.count)...]
-            guard !name.isEmpty, !name.contains(UInt8(ascii: "/")), keys.key(for: kv.key) != nil,
-                let text = String(validating: name, as: UTF8.self)
+            guard let slash = name.firstIndex(of: UInt8(ascii: "/")) else {
+                // Only keys that exist name children. A key no Key can name (written by another
+                // tool: `/ns/a//b`, `/ns/dir/`) names none, nor does one deeper whose parent
+                // another client never wrote (`/ns/a/b` with no `/ns/a`): `ls` would list a child
+                // that `ls` and `get` of it then call missing.
+                guard !name.isEmpty, keys.key(for: kv.key) != nil, let text = String(validating: name, as: UTF8.self) else { continue }
+                names.append(text)
+                continue
+            }
+            // A deeper key only names the child it lies beneath: an unwritten one if no key has it.
+            guard collectingUnwritten, keys.key(for: kv.key) != nil,
+                let top = String(validating: name[..<slash], as: UTF8.self)
             else { continue }
-            names.append(text)
+            tops.insert(top)
         }
-        return Key.sortedNames(names)
+        let unwritten = tops.subtracting(names)
+        return (Key.sortedNames(names), Key.sortedNames(unwritten), exists)
     }
-
     public func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
@@ -561,6 +577,13 @@ public final class EtcdStore: CoordinationStore {
         watches.closeAll()
         await keeper.close()
         loop.close()
+    }
+}
+
+extension EtcdStore: UnwrittenParentListing {
+    public func namesBeneath(_ key: Key) async throws -> (keys: [String], unwritten: [String]) {
+        let listing = try await listing(of: key, collectingUnwritten: true)
+        return (listing.names, listing.unwritten)
     }
 }
 

@@ -25,7 +25,7 @@ struct KVGet: AsyncParsableCommand {
         let key = try Key(key)
         // Thrown within withStore, which notes why a key is missing on memory://.
         let record = try await context.withStore { store in
-            guard let record = try await store.get(key) else { throw CoordinationError.noNode(key) }
+            guard let record = try await store.get(key) else { throw await UnwrittenParentNote.missing(key, in: store) }
             return record
         }
         if json {
@@ -43,7 +43,9 @@ struct KVList: AsyncParsableCommand {
         abstract: "List a key's children, one name per line, sorted.",
         discussion: """
             coord kv ls / lists the top-level keys. With --json prints each child's record as a \
-            JSON object, one per line. Fails with status 2 when the key does not exist.
+            JSON object, one per line. Fails with status 2 when the key does not exist. On etcd, \
+            a name that is no key but has keys beneath it (another tool wrote them without their \
+            parents) is not listed: a note on stderr names it.
 
               coord --store zookeeper://127.0.0.1:2181/app kv ls /config
             """)
@@ -56,7 +58,13 @@ struct KVList: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
         try await context.withStore { store in
-            for name in try await store.children(of: key) {
+            let names: [String]
+            do {
+                names = try await store.children(of: key)
+            } catch let error as CoordinationError where error.code == .noNode && error.key == key {
+                throw await UnwrittenParentNote.missing(key, in: store)
+            }
+            for name in names {
                 if json {
                     // A child deleted since the listing is skipped.
                     guard let record = try await store.get(try key.child(name)) else { continue }
@@ -65,6 +73,7 @@ struct KVList: AsyncParsableCommand {
                     StandardStreams.writeLine(name)
                 }
             }
+            await UnwrittenParentNote.afterListing(key, in: store)
         }
     }
 }

@@ -30,7 +30,7 @@ struct KVTree: AsyncParsableCommand {
                 found = true
                 StandardStreams.writeLine(json ? JSONLines.line(RecordJSON(record)) : tree.line(for: record))
             }
-            if !found && !key.isRoot { throw CoordinationError.noNode(key) }
+            if !found && !key.isRoot { throw await UnwrittenParentNote.missing(key, in: store) }
         }
     }
 }
