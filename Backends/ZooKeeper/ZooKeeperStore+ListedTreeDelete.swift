@@ -12,7 +12,10 @@ extension ZooKeeperStore {
     /// Returns `false` as soon as anything is not as listed (a znode created beneath meanwhile, a
     /// refusal, a lost connection): the one-by-one walk then finishes the job, which retries
     /// what others changed and names what fails. Znodes deleted meanwhile are passed over.
-    func deleteListedTree(_ path: String, version: Int32, keepTop: Bool) async throws -> Bool {
+    /// `progress` hears of the listing's end and of each batch's.
+    func deleteListedTree(
+        _ path: String, version: Int32, keepTop: Bool, progress: (@Sendable (RecursiveDeleteProgress) -> Void)? = nil
+    ) async throws -> Bool {
         // Each listed znode's children, in the order they are deleted.
         var children: [String: [String]] = [:]
         var complete = true
@@ -44,6 +47,7 @@ extension ZooKeeperStore {
             for child in (children[znode] ?? []).reversed() { stack.append((child, false)) }
         }
 
+        progress?(RecursiveDeleteProgress(deleted: 0, total: order.count))
         // A batch at a time, in order: one session's requests are applied in the order sent.
         for start in stride(from: 0, to: order.count, by: Self.listingBatch) {
             let batch = Array(order[start..<min(start + Self.listingBatch, order.count)])
@@ -57,8 +61,17 @@ extension ZooKeeperStore {
                 default: return false
                 }
             }
+            progress?(RecursiveDeleteProgress(deleted: start + batch.count, total: order.count))
             try Task.checkCancellation()
         }
         return true
+    }
+}
+
+extension ZooKeeperStore: RecursiveDeleteReporting {
+    public func deleteRecursively(
+        _ key: Key, ifVersion: Int64?, progress: @escaping @Sendable (RecursiveDeleteProgress) -> Void
+    ) async throws {
+        try await delete(key, ifVersion: ifVersion, recursive: true, progress: progress)
     }
 }

@@ -461,6 +461,14 @@ public final class ZooKeeperStore: CoordinationStore {
     }
 
     public func delete(_ key: Key, ifVersion: Int64?, recursive: Bool) async throws {
+        try await delete(key, ifVersion: ifVersion, recursive: recursive, progress: nil)
+    }
+
+    /// ``delete(_:ifVersion:recursive:)``, telling `progress` how far a recursive one has got
+    /// (see ``RecursiveDeleteReporting``).
+    func delete(
+        _ key: Key, ifVersion: Int64?, recursive: Bool, progress: (@Sendable (RecursiveDeleteProgress) -> Void)?
+    ) async throws {
         let znode = znode(key)
         if !recursive {
             if key.isRoot { throw CoordinationError.rootDeleteRefused() }
@@ -470,7 +478,7 @@ public final class ZooKeeperStore: CoordinationStore {
             return
         }
         if key.isRoot {
-            if try await deleteListedTree(znode.path, version: -1, keepTop: true) { return }
+            if try await deleteListedTree(znode.path, version: -1, keepTop: true, progress: progress) { return }
             try await deleteChildren(of: znode.path, named: znode, top: true)
             return
         }
@@ -480,7 +488,7 @@ public final class ZooKeeperStore: CoordinationStore {
             guard Int64(stat.version) == ifVersion else { throw await fail(ZBADVERSION.rawValue, znode, "delete", expected: ifVersion) }
         }
         let version = Self.zkVersion(ifVersion)
-        if try await deleteListedTree(znode.path, version: version, keepTop: false) { return }
+        if try await deleteListedTree(znode.path, version: version, keepTop: false, progress: progress) { return }
         try await deleteTree(znode.path, named: znode, version: version, top: true)
     }
 

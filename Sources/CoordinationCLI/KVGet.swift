@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Coordination
 
 struct KVGet: AsyncParsableCommand {
@@ -84,7 +85,9 @@ struct KVRemove: AsyncParsableCommand {
         abstract: "Delete a key.",
         discussion: """
             A key with children is refused (status 5) unless --recursive is given. With \
-            --if-version the key is deleted only at that version (status 4 otherwise).
+            --if-version the key is deleted only at that version (status 4 otherwise). A \
+            recursive delete that takes more than a second (a large tree on ZooKeeper, which \
+            deletes znode by znode) shows on stderr how many keys it has deleted.
 
               coord kv rm /app/config/color --if-version 2
               coord kv rm /app --recursive
@@ -101,6 +104,12 @@ struct KVRemove: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
         try await context.withStore { store in
+            if recursive, let reporting = store as? any RecursiveDeleteReporting {
+                let printer = DeleteProgressPrinter(key: key, terminal: isatty(STDERR_FILENO) != 0)
+                defer { printer.finish() }
+                try await reporting.deleteRecursively(key, ifVersion: ifVersion, progress: printer.show)
+                return
+            }
             do {
                 try await store.delete(key, ifVersion: ifVersion, recursive: recursive)
             } catch var error as CoordinationError where error.code == .notEmpty && !recursive {
