@@ -229,6 +229,7 @@ public final class EtcdStore: CoordinationStore {
         let unwritten = tops.subtracting(names)
         return (Key.sortedNames(names), Key.sortedNames(unwritten), exists)
     }
+
     public func walk(_ key: Key) -> AsyncThrowingStream<Record, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
@@ -581,9 +582,9 @@ public final class EtcdStore: CoordinationStore {
 }
 
 extension EtcdStore: UnwrittenParentListing {
-    public func namesBeneath(_ key: Key) async throws -> (keys: [String], unwritten: [String]) {
+    public func namesBeneath(_ key: Key) async throws -> NamesBeneath {
         let listing = try await listing(of: key, collectingUnwritten: true)
-        return (listing.names, listing.unwritten)
+        return NamesBeneath(keyExists: listing.exists, keys: listing.names, unwritten: listing.unwritten)
     }
 }
 

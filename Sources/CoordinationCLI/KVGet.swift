@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Coordination
+import Foundation
 
 struct KVGet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,12 +59,7 @@ struct KVList: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let key = try Key(key)
         try await context.withStore { store in
-            let names: [String]
-            do {
-                names = try await store.children(of: key)
-            } catch let error as CoordinationError where error.code == .noNode && error.key == key {
-                throw await UnwrittenParentNote.missing(key, in: store)
-            }
+            let (names, note) = try await UnwrittenParentNote.listing(key, in: store)
             for name in names {
                 if json {
                     // A child deleted since the listing is skipped.
@@ -74,7 +69,7 @@ struct KVList: AsyncParsableCommand {
                     StandardStreams.writeLine(name)
                 }
             }
-            await UnwrittenParentNote.afterListing(key, in: store)
+            if let note { StandardStreams.writeError(note) }
         }
     }
 }

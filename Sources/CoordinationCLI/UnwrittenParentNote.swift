@@ -5,29 +5,34 @@ import Coordination
 /// get`, `kv ls` and `kv tree` of it call it missing: `coord kv ls /services` said "no such key"
 /// and nothing more, with /services/api/host in etcd, which `coord kv tree /` showed.
 enum UnwrittenParentNote {
-    /// The names directly beneath `key` that lead to keys, as keys: those that are keys and those
-    /// that are not; none on a store that cannot hold keys beneath a name that is no key, or when
-    /// asking fails (the note is no reason to fail the command).
-    private static func beneath(_ key: Key, in store: any CoordinationStore) async -> (keys: [Key], unwritten: [Key]) {
-        guard let listing = store as? any UnwrittenParentListing, let names = try? await listing.namesBeneath(key) else { return ([], []) }
-        return (names.keys.compactMap { try? key.child($0) }, names.unwritten.compactMap { try? key.child($0) })
-    }
-
-    /// What `kv ls` of `key` says on stderr after its listing when such names lie beneath it.
-    static func afterListing(_ key: Key, in store: any CoordinationStore) async {
-        let paths = await beneath(key, in: store).unwritten
-        guard !paths.isEmpty else { return }
-        StandardStreams.writeError(
+    /// `key`'s children for `kv ls`, and the note to print after them (on stderr) of names that
+    /// are no keys but have keys beneath them; from one read on a store that can hold such keys.
+    /// A missing `key` says what lies beneath it.
+    static func listing(_ key: Key, in store: any CoordinationStore) async throws -> (names: [String], note: String?) {
+        guard let listing = store as? any UnwrittenParentListing else { return (try await store.children(of: key), nil) }
+        let beneath = try await listing.namesBeneath(key)
+        guard beneath.keyExists else { throw missing(key, beneath) }
+        let paths = beneath.unwritten.compactMap { try? key.child($0) }
+        guard !paths.isEmpty else { return (beneath.keys, nil) }
+        let note =
             "coord: note: not listed, as no key has \(paths.count == 1 ? "this name" : "these names"), though keys lie beneath "
-                + "\(paths.count == 1 ? "it" : "them") (another tool wrote them without their parents, which etcd allows): "
-                + "\(shown(paths)); \(howToSee)")
+            + "\(paths.count == 1 ? "it" : "them") (another tool wrote them without their parents, which etcd allows): "
+            + "\(shown(paths)); \(howToSee)"
+        return (beneath.keys, note)
     }
 
-    /// No such key `key`, saying so of the keys at or beneath the names under it when there are some.
+    /// No such key `key` (`kv get`, `kv tree`), saying what lies beneath it when something does.
+    /// Asking cannot fail the command: a store call that fails adds nothing.
     static func missing(_ key: Key, in store: any CoordinationStore) async -> CoordinationError {
+        guard let listing = store as? any UnwrittenParentListing, let beneath = try? await listing.namesBeneath(key) else {
+            return CoordinationError.noNode(key)
+        }
+        return missing(key, beneath)
+    }
+
+    private static func missing(_ key: Key, _ beneath: NamesBeneath) -> CoordinationError {
         var error = CoordinationError.noNode(key)
-        let (keys, unwritten) = await beneath(key, in: store)
-        let paths = (keys + unwritten).sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        let paths = Key.sortedNames(beneath.keys + beneath.unwritten).compactMap { try? key.child($0) }
         if !paths.isEmpty {
             error.message += ", though keys lie beneath it (another tool wrote them without it, which etcd allows), at or under \(shown(paths)): \(howToSee)"
         }

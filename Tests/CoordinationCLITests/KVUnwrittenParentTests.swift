@@ -20,10 +20,12 @@ struct KVUnwrittenParentTests {
                 try await ParentlessSourceKeyTests.deleteAlone(try Key(path), in: handles.namespace)
             }
             let listing = try #require(store as? any UnwrittenParentListing)
-            #expect(try await listing.namesBeneath(.root) == (["top"], ["services"]))
-            #expect(try await listing.namesBeneath(try Key("/services")) == ([], ["api", "db"]))
-            #expect(try await listing.namesBeneath(try Key("/services/api")) == (["host", "port"], []))
-            #expect(try await listing.namesBeneath(try Key("/top")) == ([], []))
+            #expect(try await listing.namesBeneath(.root) == NamesBeneath(keyExists: true, keys: ["top"], unwritten: ["services"]))
+            #expect(try await listing.namesBeneath(try Key("/services")) == NamesBeneath(keyExists: false, keys: [], unwritten: ["api", "db"]))
+            #expect(
+                try await listing.namesBeneath(try Key("/services/api")) == NamesBeneath(keyExists: false, keys: ["host", "port"], unwritten: []))
+            #expect(try await listing.namesBeneath(try Key("/top")) == NamesBeneath(keyExists: true, keys: [], unwritten: []))
+            #expect(try await listing.namesBeneath(try Key("/nothing")) == NamesBeneath(keyExists: false, keys: [], unwritten: []))
 
             let url = try #require(TestBackend.etcd.url(handles.namespace))
             let coord = try CoordProcess()
