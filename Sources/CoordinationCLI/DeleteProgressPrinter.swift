@@ -8,7 +8,7 @@ import Synchronization
 final class DeleteProgressPrinter: Sendable {
     private struct State {
         var lastDrawn: ContinuousClock.Instant?
-        var lineOpen = false
+        var line = RedrawnLine()
     }
     private let key: Key
     private let terminal: Bool
@@ -40,18 +40,13 @@ final class DeleteProgressPrinter: Sendable {
             state.lastDrawn = now
             let text = "coord: deleting \(key.path): \(progress.deleted)/\(MigrateCommand.keys(progress.total)) deleted"
             guard terminal else { return text + "\n" }
-            state.lineOpen = true
-            return "\r\u{1B}[2K" + text
+            return state.line.draw(text)
         }
         if let line { write(line) }
     }
 
     /// Clears a line left on a terminal, before other output.
     func finish() {
-        let open = state.withLock { state in
-            defer { state.lineOpen = false }
-            return state.lineOpen
-        }
-        if open { write("\r\u{1B}[2K") }
+        if let clearing = state.withLock({ $0.line.clear() }) { write(clearing) }
     }
 }

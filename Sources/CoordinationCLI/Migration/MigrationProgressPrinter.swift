@@ -8,7 +8,7 @@ import Synchronization
 final class MigrationProgressPrinter: Sendable {
     private struct State {
         var lastDrawn: ContinuousClock.Instant?
-        var lineOpen = false
+        var line = RedrawnLine()
         var announced = false
         /// The latest report, for the heartbeat to repeat.
         var latest: MigrationProgress?
@@ -62,8 +62,7 @@ final class MigrationProgressPrinter: Sendable {
             state.lastDrawn = now
             let text = Self.text(progress)
             if terminal {
-                state.lineOpen = true
-                return "\r\u{1B}[2K" + text
+                return state.line.draw(text)
             }
             return text + "\n"
         }
@@ -80,11 +79,7 @@ final class MigrationProgressPrinter: Sendable {
 
     /// Ends a line left open on a terminal, before other output.
     func finish() {
-        let open = state.withLock { state in
-            defer { state.lineOpen = false }
-            return state.lineOpen
-        }
-        if open { write("\r\u{1B}[2K") }
+        if let clearing = state.withLock({ $0.line.clear() }) { write(clearing) }
     }
 
     static func text(_ progress: MigrationProgress) -> String {
