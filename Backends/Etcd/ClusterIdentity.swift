@@ -6,20 +6,48 @@ import Synchronization
 /// host pasted from the wrong list) had the handle move to the other cluster once its member
 /// failed, and carry on there in silence: other keys, a second holder of every lock, a job run
 /// on both.
+///
+/// A reply is checked once it comes, which is too late for a write: so a write goes to an
+/// endpoint only once a reply from it named the handle's cluster (``needsConfirming(_:)``).
 final class ClusterIdentity: Sendable {
     private let first = Mutex<(id: String, endpoint: String)?>(nil)
+    /// The endpoints (by index, the first 64) whose replies named the handle's cluster.
+    private let confirmed = Atomic<UInt64>(0)
 
-    /// Checks the `header` of a reply from `endpoint`; the first one to name a cluster names the
-    /// handle's. A header that names none (a gateway that leaves the field out) passes.
+    /// The path of the request that asks an endpoint its cluster before a write goes there:
+    /// served by the member alone (no leader, no quorum), to any user, with no token.
+    static let probePath = "/v3/maintenance/status"
+
+    /// Whether a write to endpoint `index` must wait for a reply from it that names the handle's
+    /// cluster: one is known, and the endpoint has not named it yet.
+    func needsConfirming(_ index: Int) -> Bool {
+        guard first.withLock({ $0 != nil }) else { return false }
+        return index >= 64 || confirmed.load(ordering: .relaxed) & (UInt64(1) << UInt64(index)) == 0
+    }
+
+    /// Checks the `header` of a reply from `endpoints[index]`; the first one to name a cluster
+    /// names the handle's. A header that names none (a gateway that leaves the field out) passes.
+    /// - Parameter beforeWrite: the reply is the ``probePath``'s, asked before a write went there.
     /// - Returns: `invalidConfiguration` when the header names another cluster.
-    func check(header: JSONValue?, from endpoint: String, kind: RequestKind) -> CoordinationError? {
+    func check(header: JSONValue?, from endpoints: [String], index: Int, kind: RequestKind, beforeWrite: Bool = false) -> CoordinationError? {
         guard let id = header?["cluster_id"]?.stringValue, !id.isEmpty else { return nil }
+        let endpoint = endpoints[index]
         let known = first.withLock { first in
             if first == nil { first = (id, endpoint) }
             return first!
         }
-        guard known.id != id else { return nil }
-        let applied = kind.sendsOnce ? " This write reached it, and may have been applied there." : ""
+        guard known.id != id else {
+            if index < 64 {
+                let bit = UInt64(1) << UInt64(index)
+                // Read first: every reply comes here, and the bit is set once.
+                if confirmed.load(ordering: .relaxed) & bit == 0 { confirmed.bitwiseOr(bit, ordering: .relaxed) }
+            }
+            return nil
+        }
+        // Only a member whose cluster changed since it named the handle's (the cluster recreated
+        // at the same address) gets a write unasked.
+        let applied =
+            beforeWrite ? " The write was not sent there." : kind.sendsOnce ? " This write reached it, and may have been applied there." : ""
         return CoordinationError(
             .invalidConfiguration,
             "\(endpoint) is a member of another etcd cluster (ID \(Self.shown(id))) than \(known.endpoint) (ID \(Self.shown(known.id))), "

@@ -244,7 +244,7 @@ final class WatchStream: Sendable {
                 gateway.logger.debug("etcd watch: unreadable line", metadata: ["line": "\(Gateway.excerpt(Array(line)))"])
                 return false  // reconnect from the last revision rather than guess
             }
-            if let foreign = gateway.cluster.check(header: message["result"]?["header"], from: gateway.endpoints[endpoint], kind: .read) {
+            if let foreign = gateway.cluster.check(header: message["result"]?["header"], from: gateway.endpoints, index: endpoint, kind: .read) {
                 foreignCluster = foreign
                 return false
             }

@@ -43,6 +43,11 @@ struct GatewayCall {
     private var waitedForLeader = false
     /// Each endpoint that could not be reached, in turn: named together once all were tried.
     private var unreached: [(endpoint: String, failure: TransportFailure)] = []
+    /// Whether the request out is the ``ClusterIdentity/probePath``'s, asking the endpoint's
+    /// cluster before a write goes there; and the endpoint last asked (once per endpoint: a probe
+    /// that could not tell leaves the write to the checks it always gets).
+    private var probing = false
+    private var probed: Int?
 
     init(gateway: Gateway, path: String, payload: [UInt8], kind: RequestKind, timeout: Duration, boundsWholeCall: Bool = false) {
         self.gateway = gateway
@@ -84,6 +89,15 @@ struct GatewayCall {
             requestTimeout = left
         }
         index = (first + attempt) % gateway.endpoints.count
+        // A write goes only to a member known to be of the handle's cluster: a reply is checked
+        // once it comes, after the write was applied. Asked with no token: the probe's path needs none.
+        probing = kind.sendsOnce && gateway.endpoints.count > 1 && probed != index && gateway.cluster.needsConfirming(index)
+        if probing {
+            probed = index
+            return GatewayRequest(
+                baseURL: gateway.endpoints[index], path: ClusterIdentity.probePath, body: Array("{}".utf8), token: nil, timeout: requestTimeout,
+                sendsOnce: false)
+        }
         return GatewayRequest(
             baseURL: gateway.endpoints[index], path: path, body: payload, token: gateway.currentToken, timeout: requestTimeout,
             sendsOnce: kind.sendsOnce)
@@ -91,6 +105,7 @@ struct GatewayCall {
 
     /// What the last request's outcome means.
     mutating func handle(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>) -> Step {
+        if probing { return handleProbe(outcome) }
         let endpoint = gateway.endpoints[index]
         let status: Int
         let reply: [UInt8]
@@ -122,7 +137,7 @@ struct GatewayCall {
                     .malformed("\(path) answered \(reply.count) bytes that are not a JSON object: \(Gateway.excerpt(reply))"), kind: kind))
             }
             // Streaming endpoints (lease keep-alive) put the header inside their result.
-            if let foreign = gateway.cluster.check(header: json["header"] ?? json["result"]?["header"], from: endpoint, kind: kind) {
+            if let foreign = gateway.cluster.check(header: json["header"] ?? json["result"]?["header"], from: gateway.endpoints, index: index, kind: kind) {
                 gateway.rotateEndpoint(from: index)
                 return .fail(foreign)
             }
@@ -157,6 +172,32 @@ struct GatewayCall {
             return .next
         }
         return .fail(.gateway(failure, kind: kind))
+    }
+
+    /// What the reply to a probe before a write means: a member of another cluster is refused
+    /// with nothing sent; one that cannot be reached is passed over as for a write that never
+    /// left; any other answer (a member that does not serve the probe's path) sends the write,
+    /// whose own reply is checked.
+    private mutating func handleProbe(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>) -> Step {
+        switch outcome {
+        case .failure(var error):
+            let endpoint = gateway.endpoints[index]
+            error.endpointAnsweredBefore = gateway.hasAnswered(index)
+            lastFailure = .transport(error, endpoint: endpoint)
+            unreached.append((endpoint, error))
+            gateway.rotateEndpoint(from: index)
+            gateway.logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
+            attempt += 1
+        case .success(let (status, reply)):
+            gateway.noteAnswered(index)
+            if status == 200, let json = JSONValue.parse(reply),
+                let foreign = gateway.cluster.check(header: json["header"], from: gateway.endpoints, index: index, kind: kind, beforeWrite: true)
+            {
+                gateway.rotateEndpoint(from: index)
+                return .fail(foreign)
+            }
+        }
+        return .next
     }
 
     private static let whiteSpace: Set<UInt8> = [9, 10, 13, 32]
