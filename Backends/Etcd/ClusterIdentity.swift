@@ -11,8 +11,8 @@ import Synchronization
 /// endpoint only once a reply from it named the handle's cluster (``needsConfirming(_:)``).
 final class ClusterIdentity: Sendable {
     private let first = Mutex<(id: String, endpoint: String)?>(nil)
-    /// The endpoints (by index, the first 64) whose replies named the handle's cluster.
-    private let confirmed = Atomic<UInt64>(0)
+    /// The endpoints whose replies named the handle's cluster.
+    private let confirmed = EndpointSet()
 
     /// The path of the request that asks an endpoint its cluster before a write goes there:
     /// served by the member alone (no leader, no quorum), to any user, with no token.
@@ -22,7 +22,7 @@ final class ClusterIdentity: Sendable {
     /// cluster: one is known, and the endpoint has not named it yet.
     func needsConfirming(_ index: Int) -> Bool {
         guard first.withLock({ $0 != nil }) else { return false }
-        return index >= 64 || confirmed.load(ordering: .relaxed) & (UInt64(1) << UInt64(index)) == 0
+        return !confirmed.contains(index)
     }
 
     /// Checks the `header` of a reply from `endpoints[index]`; the first one to name a cluster
@@ -37,11 +37,7 @@ final class ClusterIdentity: Sendable {
             return first!
         }
         guard known.id != id else {
-            if index < 64 {
-                let bit = UInt64(1) << UInt64(index)
-                // Read first: every reply comes here, and the bit is set once.
-                if confirmed.load(ordering: .relaxed) & bit == 0 { confirmed.bitwiseOr(bit, ordering: .relaxed) }
-            }
+            confirmed.insert(index)
             return nil
         }
         // Only a member whose cluster changed since it named the handle's (the cluster recreated

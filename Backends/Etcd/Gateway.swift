@@ -14,8 +14,8 @@ final class Gateway: Sendable {
     private let credentials: (user: String, password: String)?
     private let token = Mutex<String?>(nil)
     private let preferred = Atomic<Int>(0)
-    /// The endpoints (by index, the first 64) that have answered over HTTP at least once.
-    private let answered = Atomic<UInt64>(0)
+    /// The endpoints that have answered over HTTP at least once.
+    private let answered = EndpointSet()
     /// Set once the store has warned that the server ignores its credentials.
     private let warnedCredentialsUnused = Atomic<Bool>(false)
     let logger: Logger
@@ -41,17 +41,10 @@ final class Gateway: Sendable {
     var preferredEndpoint: Int { preferred.load(ordering: .relaxed) % endpoints.count }
 
     /// Notes that endpoint `index` answered (any HTTP status): it speaks the scheme the URL says.
-    func noteAnswered(_ index: Int) {
-        guard index < 64 else { return }
-        let bit = UInt64(1) << UInt64(index)
-        // Read first: every reply comes here, and the bit is set once.
-        if answered.load(ordering: .relaxed) & bit == 0 { answered.bitwiseOr(bit, ordering: .relaxed) }
-    }
+    func noteAnswered(_ index: Int) { answered.insert(index) }
 
     /// Whether endpoint `index` has answered before.
-    func hasAnswered(_ index: Int) -> Bool {
-        index < 64 && answered.load(ordering: .relaxed) & (UInt64(1) << UInt64(index)) != 0
-    }
+    func hasAnswered(_ index: Int) -> Bool { answered.contains(index) }
 
     /// Moves on from endpoint `index` after it failed (unless another thread already did).
     func rotateEndpoint(from index: Int) {
