@@ -90,6 +90,7 @@ enum ParseFailureHint {
     /// and where it is among the arguments.
     static func unknownCommand(in arguments: [String], root: any ParsableCommand.Type) -> (line: String, index: Int)? {
         var command = root
+        var parent: (any ParsableCommand.Type)?
         var path = [name(of: root)]
         var index = 0
         while index < arguments.count {
@@ -102,17 +103,34 @@ enum ParseFailureHint {
                 continue
             }
             let subcommands = command.configuration.subcommands
-            if subcommands.isEmpty { return nil }
+            if subcommands.isEmpty {
+                return parent.flatMap { commandOfNamesake(word, for: command, among: $0, at: path) }.map { ($0, index - 1) }
+            }
             guard let next = subcommand(word, of: command) else {
                 let shown = subcommands.filter { $0.configuration.shouldDisplay }.map(name(of:))
                 let guess = Spelling.nearest(to: word, among: shown).map { " (did you mean '\($0)'?)" } ?? ""
                 let at = path.joined(separator: " ")
                 return ("unknown command '\(word)' for \(at)\(guess); the commands: \(shown.joined(separator: ", ")) (see \(at) --help)", index - 1)
             }
+            parent = command
             command = next
             path.append(word)
         }
         return nil
+    }
+
+    /// `coord jobs add backup …`: a command that takes no command, given one of its namesake's
+    /// (the same name but for a final s: `job` for `jobs`), which was surely meant.
+    static func commandOfNamesake(
+        _ word: String, for command: any ParsableCommand.Type, among parent: any ParsableCommand.Type, at path: [String]
+    ) -> String? {
+        let named = name(of: command)
+        let namesakes = named.hasSuffix("s") ? [String(named.dropLast()), named + "s"] : [named + "s"]
+        guard let namesake = parent.configuration.subcommands.first(where: { namesakes.contains(name(of: $0)) }),
+            subcommand(word, of: namesake) != nil
+        else { return nil }
+        let meant = (path.dropLast() + [name(of: namesake)]).joined(separator: " ")
+        return "\(path.joined(separator: " ")) takes no command '\(word)'; did you mean \(meant) \(word)? (see \(meant) --help)"
     }
 
     /// `coord help jbos`: argument-parser's help command prints the root's help for a topic that

@@ -23,6 +23,18 @@ struct ParseFailureHintTests {
         #expect(!hint.contains("__lifeline"), "hidden commands stay hidden: \(hint)")
     }
 
+    /// `coord jobs add backup --command ./backup.sh`: argument-parser said "Unexpected argument
+    /// 'add'", then the usage of jobs, which lists and adds nothing.
+    @Test("a command of job given to jobs, which takes none, is named with the command meant")
+    func commandOfNamesake() {
+        #expect(
+            ParseFailureHint.line(for: ["--store", "memory://", "jobs", "add", "backup"], message: "2 unexpected arguments: 'add', 'backup'")
+                == "coord jobs takes no command 'add'; did you mean coord job add? (see coord job --help)")
+        #expect(ParseFailureHint.line(for: ["jobs", "rm"], message: "Unexpected argument 'rm'") == "coord jobs takes no command 'rm'; did you mean coord job rm? (see coord job --help)")
+        #expect(ParseFailureHint.line(for: ["jobs", "backup"], message: "Unexpected argument 'backup'") == nil, "not one of job's commands")
+        #expect(ParseFailureHint.line(for: ["workers", "add"], message: "Unexpected argument 'add'") == nil, "worker has no commands")
+    }
+
     /// A flag before the misspelt command was taken to hold a value: "unknown command 'get'".
     @Test("an unknown option before a misspelt command is the failure argument-parser names, and its words stand")
     func unknownOptionFirst() {
