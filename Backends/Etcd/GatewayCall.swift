@@ -152,6 +152,16 @@ struct GatewayCall {
             return .authenticate(endpoint: endpoint)
         }
         if case .notGateway = failure { return notEtcd(failure, status: status) }
+        // A member stopping (removed from its cluster, or shutting down) serves nothing more, and
+        // may answer so for a while before it exits: later calls start at the next member, and
+        // this one goes there too unless it is a write that may have been proposed already.
+        if case .status(_, _, let message, _) = failure, Self.isStopping(message) {
+            gateway.rotateEndpoint(from: index)
+            guard !kind.sendsOnce, gateway.endpoints.count > 1 else { return .fail(.gateway(failure, kind: kind)) }
+            lastFailure = failure
+            attempt += 1
+            return .next
+        }
         // A member without a leader (an election under way, or cut off from the others) cannot
         // serve; another may. "no leader" comes before any proposal (the request asks for a
         // leader: see ``CurlHeaders``), so a write goes on too; so does a learner's refusal (a
@@ -201,6 +211,10 @@ struct GatewayCall {
     }
 
     private static let whiteSpace: Set<UInt8> = [9, 10, 13, 32]
+
+    /// Whether a refusal says the member is stopping: raft's "raft: stopped" (code 2), or the
+    /// server's "etcdserver: server stopped" (code 14), which it may give after proposing a write.
+    static func isStopping(_ message: String) -> Bool { message.contains("raft: stopped") || message.contains("etcdserver: server stopped") }
 
     /// Whether an Unavailable (code 14) refusal says the member has no leader.
     static func isNoLeader(_ message: String) -> Bool { message.contains("no leader") }

@@ -225,6 +225,16 @@ extension CoordinationError {
                             + "run or reach each other, or an election is not over; start enough of them for a majority"),
                     key: key, backendDetail: detail)
             }
+            if GatewayCall.isStopping(message) {
+                // Every other endpoint given was tried, or the request was a write.
+                let outcome = code == .connectionLoss ? "; the write may have been proposed before, so its outcome is unknown" : ""
+                return CoordinationError(
+                    code,
+                    server.refused(
+                        "the request",
+                        because: "it is stopping (\(message)): it was removed from its cluster, or is shutting down\(outcome)"),
+                    key: key, backendDetail: detail)
+            }
             if GatewayCall.isLearner(message) {
                 // Every endpoint given was tried: none of them is a voting member.
                 return CoordinationError(

@@ -69,6 +69,88 @@ import Testing
         #expect(!goesOn(.write, after: .failure(sentThenDropped)), "a write that may have been applied is never sent again")
     }
 
+    /// A member removed from its cluster answers "raft: stopped" until it exits: every call failed
+    /// there (a write as outcome unknown), and the next one went there again.
+    @Test("a member stopping: a read or lease grant goes on to the next, a write fails as outcome unknown, and the next call starts elsewhere")
+    func aStoppingMemberIsPassedOver() {
+        for message in ["raft: stopped", "etcdserver: server stopped"] {
+            let code = message.hasPrefix("raft") ? 2 : 14
+            let stopping: Result<(status: Int, body: [UInt8]), TransportFailure> = .success(
+                (status: code == 2 ? 500 : 503, body: Array(#"{"error":"\#(message)","message":"\#(message)","code":\#(code)}"#.utf8)))
+            #expect(goesOn(.read, after: stopping) && goesOn(.repeatableWrite, after: stopping), "\(message)")
+            #expect(!goesOn(.write, after: stopping), "\(message): the write may have been proposed")
+
+            let pair = Gateway(
+                hosts: ["127.0.0.1:2379", "127.0.0.1:22379"], secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(1),
+                logger: Logger(label: "test"))
+            var write = GatewayCall(gateway: pair, path: "/v3/kv/txn", payload: [], kind: .write, timeout: .seconds(1))
+            _ = write.nextRequest()
+            guard case .fail(let error) = write.handle(stopping) else {
+                Issue.record("\(message): the write went on")
+                continue
+            }
+            #expect(error.code == .connectionLoss)
+            #expect(
+                error.message == "etcd at http://127.0.0.1:2379 refused the request: it is stopping (\(message)): it was removed from its cluster, "
+                    + "or is shutting down; the write may have been proposed before, so its outcome is unknown", "\(error.message)")
+            #expect(pair.preferredEndpoint == 1, "the next call starts at the next member")
+        }
+    }
+
+    /// A reply from `gateway`'s endpoint `index` naming cluster `id`, as the first (or any) call gets.
+    func reply(from gateway: Gateway, at index: Int, cluster id: String, kind: RequestKind = .read) -> GatewayCall.Step {
+        var call = GatewayCall(gateway: gateway, path: "/v3/kv/range", payload: [], kind: kind, timeout: .seconds(1))
+        while let request = call.nextRequest(), request.baseURL != gateway.endpoints[index] {
+            _ = call.handle(.failure(TransportFailure(code: Int(CURLE_COULDNT_CONNECT.rawValue), message: "Failed to connect")))
+        }
+        return call.handle(.success((status: 200, body: Array(#"{"header":{"cluster_id":"\#(id)","revision":"1"}}"#.utf8))))
+    }
+
+    /// A write to a member of another cluster was refused once its reply came: applied there already.
+    @Test("a write goes to a member only once it has named the handle's cluster: asked first, with no token, and refused unsent")
+    func aWriteGoesOnlyToAMemberOfTheHandlesCluster() throws {
+        let pair = Gateway(
+            hosts: ["127.0.0.1:2379", "127.0.0.1:22379"], secure: false, tls: nil, user: nil, password: nil, requestTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        guard case .reply = reply(from: pair, at: 0, cluster: "1") else {
+            Issue.record("the first reply")
+            return
+        }
+        pair.rotateEndpoint(from: 0)
+
+        var foreign = GatewayCall(gateway: pair, path: "/v3/kv/txn", payload: [], kind: .write, timeout: .seconds(1))
+        let asked = foreign.nextRequest()
+        let probe = try #require(asked)
+        #expect(probe.path == ClusterIdentity.probePath && probe.baseURL == "http://127.0.0.1:22379" && probe.token == nil && !probe.sendsOnce)
+        guard case .fail(let refusal) = foreign.handle(.success((status: 200, body: Array(#"{"header":{"cluster_id":"2"}}"#.utf8)))) else {
+            Issue.record("the write went on")
+            return
+        }
+        #expect(refusal.code == .invalidConfiguration && refusal.message.hasSuffix("The write was not sent there."), "\(refusal.message)")
+
+        // The same member naming the handle's cluster gets the write, and is not asked again.
+        pair.rotateEndpoint(from: 0)
+        var same = GatewayCall(gateway: pair, path: "/v3/kv/txn", payload: [], kind: .write, timeout: .seconds(1))
+        #expect(same.nextRequest()?.path == ClusterIdentity.probePath)
+        guard case .next = same.handle(.success((status: 200, body: Array(#"{"header":{"cluster_id":"1"}}"#.utf8)))) else {
+            Issue.record("the probe's reply")
+            return
+        }
+        #expect(same.nextRequest()?.path == "/v3/kv/txn")
+        var again = GatewayCall(gateway: pair, path: "/v3/kv/txn", payload: [], kind: .write, timeout: .seconds(1))
+        #expect(again.nextRequest()?.path == "/v3/kv/txn")
+
+        // Reads are checked when their reply comes; a lone endpoint is never asked.
+        var read = GatewayCall(gateway: pair, path: "/v3/kv/range", payload: [], kind: .read, timeout: .seconds(1))
+        #expect(read.nextRequest()?.path == "/v3/kv/range")
+        guard case .reply = reply(from: gateway, at: 0, cluster: "1") else {
+            Issue.record("the lone endpoint's reply")
+            return
+        }
+        var lone = GatewayCall(gateway: gateway, path: "/v3/kv/txn", payload: [], kind: .write, timeout: .seconds(1))
+        #expect(lone.nextRequest()?.path == "/v3/kv/txn")
+    }
+
     /// A close's revoke is worth at most 2 s (or what is left of the lease), but each endpoint got
     /// that much again: members that drop packets held the close up once per member.
     @Test("a call bounded whole gives each endpoint only what is left of its time-out; a plain one gives each the whole")
