@@ -24,7 +24,11 @@ struct ConfigCheck: AsyncParsableCommand {
             (backend, session, TTL, and whether the namespace exists: the check does not make \
             it), or the command fails with the usual one-line message and \
             exit status (9 when the store cannot be reached, 10 when it refuses the credentials, \
-            7 for a bad setting).
+            7 for a bad setting). On etcd a line per host of the URL comes before it, each asked \
+            on its own: its member, version and role (leader, follower, learner), or why it does \
+            not serve (a member down is no failure: the handle goes on through the others); a \
+            member of another cluster than the first one reached fails the check (7), before \
+            the handle ever moves there.
 
             Examples:
               coord config check
@@ -77,8 +81,10 @@ struct ConfigCheck: AsyncParsableCommand {
         // a namespace that is not there is worth saying (a typo, most likely).
         let namespace = try await NamespaceRestorer.before(opening: context.storeURL, role: nil, logger: context.logger)
         let reached: String
+        var endpoints: [EndpointReport] = []
         do {
             reached = try await context.withStore { store in
+                endpoints = await (store as? any EndpointChecking)?.checkEndpoints() ?? []
                 let children = try await store.children(of: .root)
                 let session = store.session
                 let backend = context.storeURL.scheme
@@ -94,7 +100,24 @@ struct ConfigCheck: AsyncParsableCommand {
             throw error
         }
         await namespace.restore(logger: context.logger)
+        for report in endpoints {
+            StandardStreams.writeLine("endpoint".padding(toLength: width + 2, withPad: " ", startingAt: 0) + Self.line(report))
+        }
+        // A member of another cluster is a setting to fix before the handle ever moves there.
+        if case .foreign(let error)? = endpoints.first(where: { if case .foreign = $0.finding { true } else { false } })?.finding {
+            throw error
+        }
         StandardStreams.writeLine("connection".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "ok: " + reached)
+    }
+
+    /// An endpoint's row: what answered there.
+    static func line(_ report: EndpointReport) -> String {
+        switch report.finding {
+        case .serves(let what): "\(report.endpoint)  \(what)"
+        case .unreachable(let why): "\(report.endpoint)  not serving: \(why)"
+        // The error that follows names both clusters and the fix.
+        case .foreign: "\(report.endpoint)  refused: a member of another cluster than the first one reached"
+        }
     }
 
     /// Each setting's row: its name, its value (passwords as ***) and where it came from, with
