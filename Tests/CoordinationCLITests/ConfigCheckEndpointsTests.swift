@@ -9,7 +9,7 @@ import Testing
 /// failed), and a host that was down not at all.
 @Suite("coord config check, host by host on etcd", .serverLoadLimit)
 struct ConfigCheckEndpointsTests {
-    @Test("each host gets a line; a member of another cluster fails the check (7), a host that is down does not", MigrateCommandTests.etcdBinary)
+    @Test("each host gets a line; a member of another cluster fails the check (7), a host that is down does not", .etcdBinary)
     func eachHostIsAskedOnItsOwn() async throws {
         let handles = try TestHandles(.etcd)
         try await TestHandles.closing(handles) {

@@ -10,7 +10,7 @@ struct EtcdLoginCommandTests {
 
     /// A wrong password said "etcd refused the request: etcdserver: authentication failed,
     /// invalid user ID or password": neither which user was refused nor where the password came from.
-    @Test("a wrong password exits 10 naming the user and where to fix it, never the password; the right one from a file works, and in a store URL with its '/' written %2F", MigrateCommandTests.etcdBinary)
+    @Test("a wrong password exits 10 naming the user and where to fix it, never the password; the right one from a file works, and in a store URL with its '/' written %2F", .etcdBinary)
     func wrongPasswordNamesTheUserAndTheFix() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-login-")
         defer { cluster.stopAll() }
@@ -54,7 +54,7 @@ struct EtcdLoginCommandTests {
     /// A refusal for want of a grant said "etcd refused the request: etcdserver: permission denied; a
     /// user limited to a prefix needs…" without the user: with the user from COORD_USERNAME or a
     /// config file, out of sight, the reader could not tell which role to grant.
-    @Test("a user whose role does not grant the namespace exits 10 in one line naming that user and the grant to give, never the password", MigrateCommandTests.etcdBinary)
+    @Test("a user whose role does not grant the namespace exits 10 in one line naming that user and the grant to give, never the password", .etcdBinary)
     func refusedGrantNamesTheUser() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-grant-")
         defer { cluster.stopAll() }

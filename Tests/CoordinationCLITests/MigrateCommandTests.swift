@@ -325,11 +325,8 @@ struct MigrateCommandTests {
         }
     }
 
-    static let etcdBinary: ConditionTrait = .enabled("needs the etcd binary (/usr/bin/etcd)") {
-        TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd")
-    }
 
-    @Test("two members of one etcd cluster with overlapping subtrees are one store: refused, status 7", Self.etcdBinary)
+    @Test("two members of one etcd cluster with overlapping subtrees are one store: refused, status 7", .etcdBinary)
     func sameEtcdClusterTwoMembers() async throws {
         let cluster = EtcdCluster(size: 2, folderPrefix: "coord-migrate-members-")
         defer { cluster.stopAll() }
@@ -435,7 +432,7 @@ struct MigrateCommandTests {
         return Int(text[range.upperBound...].prefix { $0.isNumber })
     }
 
-    @Test("the target etcd killed mid-copy: status 9, the keys copied so far and that running again resumes; it does", Self.etcdBinary)
+    @Test("the target etcd killed mid-copy: status 9, the keys copied so far and that running again resumes; it does", .etcdBinary)
     func targetLostMidCopy() async throws {
         let zk = try TestHandles(.zookeeper)
         try await TestHandles.closing(zk) {

@@ -139,7 +139,7 @@ struct MigrateSettingsTests {
         #expect(line.contains("from=memory://a?ttl=3s") && line.contains("to=memory://b?ttl=9s"), "\(line)")
     }
 
-    @Test("an etcd with auth enabled: refused without credentials (10); --username and --password-file reach both stores; a URL's own password wins; the password never shows", MigrateCommandTests.etcdBinary)
+    @Test("an etcd with auth enabled: refused without credentials (10); --username and --password-file reach both stores; a URL's own password wins; the password never shows", .etcdBinary)
     func etcdWithAuth() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-migrate-auth-")
         defer { cluster.stopAll() }

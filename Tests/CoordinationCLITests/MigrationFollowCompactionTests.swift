@@ -14,7 +14,7 @@ import Testing
 /// compaction of the shared one would reach every other test's watches.
 @Suite("StoreMigration follow: an etcd source compacted meanwhile", .serverLoadLimit)
 struct MigrationFollowCompactionTests {
-    @Test("follow leaves the target equal to the source when the etcd source compacted the changes its watch missed", MigrateCommandTests.etcdBinary)
+    @Test("follow leaves the target equal to the source when the etcd source compacted the changes its watch missed", .etcdBinary)
     func convergesThroughCompaction() async throws {
         let cluster = EtcdCluster(size: 1, folderPrefix: "coord-follow-compaction-")
         defer { cluster.stopAll() }

@@ -9,7 +9,7 @@ import Testing
 /// a server that was running. It must fail at once, as an HTTP server at that port does.
 @Suite("coord with a ZooKeeper URL at a TLS port", .serverLoadLimit)
 struct ZooKeeperURLAtTLSPortTests {
-    @Test("zookeeper:// at etcd serving TLS exits 9 well within the session timeout, in one line saying a TLS server answered", MigrateCommandTests.etcdBinary)
+    @Test("zookeeper:// at etcd serving TLS exits 9 well within the session timeout, in one line saying a TLS server answered", .etcdBinary)
     func tlsPortIsNamedAtOnce() async throws {
         let directory = NSTemporaryDirectory() + "coord-zk-at-tls-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

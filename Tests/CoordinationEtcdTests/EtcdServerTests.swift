@@ -11,7 +11,7 @@ import Testing
 @Suite(
     .serialized,
     .serverLoadLimit,
-    .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
+    .etcdBinary)
 struct EtcdServerTests {
     let namespace = SharedEtcd.uniqueNamespace("servertest")
 

@@ -12,7 +12,7 @@ import Testing
 @Suite(
     .serialized,
     .serverLoadLimit,
-    .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
+    .etcdBinary)
 struct IsolatedMemberTests {
     let namespace = SharedEtcd.uniqueNamespace("isolated")
 

@@ -11,7 +11,7 @@ import Testing
 @Suite(
     .serialized,
     .serverLoadLimit,
-    .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
+    .etcdBinary)
 struct MemberRemovalTests {
     @Test func aHandleGoesOnThroughTheOthersWhenItsMemberIsRemoved() async throws {
         // etcd refuses to remove a member of a cluster younger than 5 s ("unhealthy cluster"),

@@ -12,7 +12,7 @@ import Testing
 /// refused; the key exists and the user may write it, so `put` must overwrite it, as `set` does.
 @Suite(
     .serverLoadLimit,
-    .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
+    .etcdBinary)
 struct PutUnderKeyOnlyGrantTests {
     @Test func putOverwritesTheOneKeyTheRoleMayWrite() async throws {
         try await EtcdCluster.with { cluster in

@@ -18,7 +18,7 @@ import Testing
 @Suite(
     .serialized,
     .serverLoadLimit,
-    .enabled("needs the etcd binary (/usr/bin/etcd)") { SharedEtcd.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") })
+    .etcdBinary)
 struct StaleGrantRefusalServerTests {
     @Test func aGrantLostToAnOutageAfterARefusedLoginIsNotReportedAsRefused() async throws {
         try await EtcdCluster.with { cluster in
