@@ -79,7 +79,7 @@ final class ZooKeeperConnection: Sendable {
     }
 
     /// The connect string's `host:port` entries, for the probes.
-    private var hostAddresses: [String] { settings.connectString.split(separator: ",").map(String.init) }
+    var hostAddresses: [String] { settings.connectString.split(separator: ",").map(String.init) }
 
     /// Once per process: the C client logs to stderr unless told not to.
     private static let silenceClientLog: Void = coordination_zoo_silence_log()

@@ -24,11 +24,12 @@ struct ConfigCheck: AsyncParsableCommand {
             (backend, session, TTL, and whether the namespace exists: the check does not make \
             it), or the command fails with the usual one-line message and \
             exit status (9 when the store cannot be reached, 10 when it refuses the credentials, \
-            7 for a bad setting). On etcd a line per host of the URL comes before it, each asked \
-            on its own: its member, version and role (leader, follower, learner), or why it does \
-            not serve (a member down is no failure: the handle goes on through the others); a \
-            member of another cluster than the first one reached fails the check (7), before \
-            the handle ever moves there.
+            7 for a bad setting). A line per host of the URL comes before it, each asked on its \
+            own: on etcd its member, cluster, version and role (leader, follower, learner), on \
+            ZooKeeper whether it answers as ZooKeeper, or else why it does not serve (a host \
+            down is no failure: the handle goes on through the others). On etcd a member of \
+            another cluster than the first one reached fails the check (7), before the handle \
+            ever moves there (a ZooKeeper reply names no ensemble).
 
             Examples:
               coord config check

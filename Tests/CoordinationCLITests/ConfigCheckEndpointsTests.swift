@@ -4,10 +4,10 @@ import CoordinationTestSupport
 import Foundation
 import Testing
 
-/// `coord config check` on an etcd URL listing several hosts asks each on its own: a member of
-/// another cluster among them was found only once the handle moved there (the host it used had
+/// `coord config check` on a URL listing several hosts asks each on its own: a member of another
+/// etcd cluster among them was found only once the handle moved there (the host it used had
 /// failed), and a host that was down not at all.
-@Suite("coord config check, host by host on etcd", .serverLoadLimit)
+@Suite("coord config check, host by host", .serverLoadLimit)
 struct ConfigCheckEndpointsTests {
     @Test("each host gets a line; a member of another cluster fails the check (7), a host that is down does not", .etcdBinary)
     func eachHostIsAskedOnItsOwn() async throws {
@@ -40,6 +40,26 @@ struct ConfigCheckEndpointsTests {
             let lines = oneDown.stdoutText.split(separator: "\n").map(String.init)
             #expect(lines.filter { $0.hasPrefix("endpoint") }.count == 2, "\(oneDown.stdoutText)")
             #expect(lines.last?.hasPrefix("connection") == true && lines.last?.contains("ok: etcd") == true, "\(lines)")
+        }
+    }
+
+    /// A ZooKeeper reply names no ensemble: each host is only said to answer as ZooKeeper, or not.
+    @Test("on ZooKeeper each host gets a line too: one that answers, one that is down (no failure)")
+    func eachZooKeeperHostIsAskedOnItsOwn() async throws {
+        let handles = try TestHandles(.zookeeper)
+        try await TestHandles.closing(handles) {
+            let shared = TestEnvironment.zookeeperHosts[0]
+            let down = "127.0.0.1:24998"  // nothing listens there (see above)
+            let coord = try CoordProcess()
+            defer { coord.removeDirectory() }
+            let result = try await coord.run(["--store", "zookeeper://\(shared),\(down)\(handles.namespace.path)", "config", "check"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdoutText.split(separator: "\n").map(String.init)
+            let rows = lines.filter { $0.hasPrefix("endpoint") }
+            try #require(rows.count == 2, "\(result.stdoutText)")
+            #expect(rows[0].hasSuffix("\(shared)  a ZooKeeper server answered"), "\(rows[0])")
+            #expect(rows[1].hasSuffix("\(down)  not serving: connection refused"), "\(rows[1])")
+            #expect(lines.last?.hasPrefix("connection") == true && lines.last?.contains("ok: zookeeper") == true, "\(lines)")
         }
     }
 }
