@@ -110,19 +110,14 @@ struct GatewayCall {
         let status: Int
         let reply: [UInt8]
         switch outcome {
-        case .failure(var error):
-            error.endpointAnsweredBefore = gateway.hasAnswered(index)
-            lastFailure = .transport(error, endpoint: endpoint)
-            unreached.append((endpoint, error))
-            gateway.rotateEndpoint(from: index)
+        case .failure(let error):
+            noteUnreached(error)
             if kind.sendsOnce && !error.neverSent {
                 // This write may have been applied, so it is not sent again; but the endpoint
                 // failed, so later requests start at the next one.
                 return .fail(exhausted)
             }
-            gateway.logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
-            attempt += 1
-            return .next
+            return tryNext(after: error)
         case .success(let answer):
             (status, reply) = answer
             gateway.noteAnswered(index)
@@ -190,14 +185,9 @@ struct GatewayCall {
     /// whose own reply is checked.
     private mutating func handleProbe(_ outcome: Result<(status: Int, body: [UInt8]), TransportFailure>) -> Step {
         switch outcome {
-        case .failure(var error):
-            let endpoint = gateway.endpoints[index]
-            error.endpointAnsweredBefore = gateway.hasAnswered(index)
-            lastFailure = .transport(error, endpoint: endpoint)
-            unreached.append((endpoint, error))
-            gateway.rotateEndpoint(from: index)
-            gateway.logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
-            attempt += 1
+        case .failure(let error):
+            noteUnreached(error)
+            return tryNext(after: error)
         case .success(let (status, reply)):
             gateway.noteAnswered(index)
             if status == 200, let json = JSONValue.parse(reply),
@@ -207,6 +197,22 @@ struct GatewayCall {
                 return .fail(foreign)
             }
         }
+        return .next
+    }
+
+    /// The endpoint in use could not be reached: it is named with the others once all were
+    /// tried, and later calls start at the next one.
+    private mutating func noteUnreached(_ failure: TransportFailure) {
+        var error = failure
+        error.endpointAnsweredBefore = gateway.hasAnswered(index)
+        lastFailure = .transport(error, endpoint: gateway.endpoints[index])
+        unreached.append((gateway.endpoints[index], error))
+        gateway.rotateEndpoint(from: index)
+    }
+
+    private mutating func tryNext(after error: TransportFailure) -> Step {
+        gateway.logger.debug("etcd endpoint failed, trying the next", metadata: ["endpoint": "\(gateway.endpoints[index])", "error": "\(error.message)"])
+        attempt += 1
         return .next
     }
 
