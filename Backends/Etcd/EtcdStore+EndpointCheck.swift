@@ -18,8 +18,11 @@ extension EtcdStore: EndpointChecking {
     private func checkEndpoint(_ index: Int) async -> EndpointReport {
         let endpoint = gateway.endpoints[index]
         func report(_ finding: EndpointReport.Finding) -> EndpointReport { EndpointReport(endpoint: endpoint, finding: finding) }
+        // With the handle's token, fresh from opening: etcd 3.4 serves the status to anyone, a
+        // later etcd may ask who wants it.
         let request = GatewayRequest(
-            baseURL: endpoint, path: ClusterIdentity.probePath, body: Array("{}".utf8), token: nil, timeout: gateway.requestTimeout)
+            baseURL: endpoint, path: ClusterIdentity.probePath, body: Array("{}".utf8), token: gateway.currentToken,
+            timeout: gateway.requestTimeout)
         guard case .done(let outcome) = await loop.perform(request) else { return report(.unreachable("the store handle was closed")) }
         let status: Int
         let body: [UInt8]
