@@ -8,10 +8,7 @@ import Testing
 
 /// Situations only a server of our own can produce: compaction, restarts, a leader killed, auth,
 /// TLS. Each test starts its etcd (ports 23000-23999, data under /tmp) and stops it at the end.
-@Suite(
-    .serialized,
-    .serverLoadLimit,
-    .etcdBinary)
+@Suite(.serialized, .serverLoadLimit, .etcdBinary)
 struct EtcdServerTests {
     let namespace = SharedEtcd.uniqueNamespace("servertest")
 

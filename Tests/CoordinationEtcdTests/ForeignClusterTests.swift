@@ -9,10 +9,7 @@ import Testing
 /// A store URL that lists members of two etcd clusters: once the member the handle used is gone,
 /// the other cluster answers. It must be refused by name, not followed: the handle went on there
 /// in silence, with other keys and a second holder of every lock.
-@Suite(
-    .serialized,
-    .serverLoadLimit,
-    .etcdBinary)
+@Suite(.serialized, .serverLoadLimit, .etcdBinary)
 struct ForeignClusterTests {
     @Test func aMemberOfAnotherClusterIsRefusedByNameByCallsAndWatchesAndGetsNoWrite() async throws {
         try await EtcdCluster.with { first in

@@ -9,10 +9,7 @@ import Testing
 /// A member cut off from the rest of its cluster while its client port stays up: it still
 /// answers, but sees no writes. Requests that ask for a leader (`Grpc-Metadata-hasleader`) are
 /// refused there, so the store moves on to a member that can serve them.
-@Suite(
-    .serialized,
-    .serverLoadLimit,
-    .etcdBinary)
+@Suite(.serialized, .serverLoadLimit, .etcdBinary)
 struct IsolatedMemberTests {
     let namespace = SharedEtcd.uniqueNamespace("isolated")
 

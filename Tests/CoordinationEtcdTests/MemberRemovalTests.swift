@@ -7,11 +7,8 @@ import Logging
 import Testing
 
 /// The member a handle uses is removed from its cluster (`etcdctl member remove`, as when a
-/// machine is retired): the handle goes on through the others, its session and watches with it.
-@Suite(
-    .serialized,
-    .serverLoadLimit,
-    .etcdBinary)
+/// machine is retired): the handle goes on through the others, its watches with it.
+@Suite(.serialized, .serverLoadLimit, .etcdBinary)
 struct MemberRemovalTests {
     @Test func aHandleGoesOnThroughTheOthersWhenItsMemberIsRemoved() async throws {
         // etcd refuses to remove a member of a cluster younger than 5 s ("unhealthy cluster"),

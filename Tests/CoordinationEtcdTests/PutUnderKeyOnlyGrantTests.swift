@@ -10,9 +10,7 @@ import Testing
 /// counterpart of ZooKeeper's write-but-not-create ACL (`PutUnderACLTests`): the create that
 /// `put` tries first compares the key's parent, which etcd counts as a read of the parent, and is
 /// refused; the key exists and the user may write it, so `put` must overwrite it, as `set` does.
-@Suite(
-    .serverLoadLimit,
-    .etcdBinary)
+@Suite(.serverLoadLimit, .etcdBinary)
 struct PutUnderKeyOnlyGrantTests {
     @Test func putOverwritesTheOneKeyTheRoleMayWrite() async throws {
         try await EtcdCluster.with { cluster in

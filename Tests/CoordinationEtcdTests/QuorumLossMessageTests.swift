@@ -9,10 +9,7 @@ import Testing
 
 /// A cluster without a quorum is a server problem that only starting members mends; etcd's own
 /// words ("etcdserver: no leader", or nothing at all) name no cause, so the refusal does.
-@Suite(
-    .serialized,
-    .serverLoadLimit,
-    .etcdBinary)
+@Suite(.serialized, .serverLoadLimit, .etcdBinary)
 struct QuorumLossMessageTests {
     static let fastElections = ["--heartbeat-interval", "50", "--election-timeout", "500"]
 

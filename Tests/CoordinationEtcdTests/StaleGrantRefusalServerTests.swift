@@ -15,10 +15,7 @@ import Testing
 ///
 /// Starts an etcd of its own (auth cannot be turned on in the shared one), reached through a
 /// relay that can cut the store off.
-@Suite(
-    .serialized,
-    .serverLoadLimit,
-    .etcdBinary)
+@Suite(.serialized, .serverLoadLimit, .etcdBinary)
 struct StaleGrantRefusalServerTests {
     @Test func aGrantLostToAnOutageAfterARefusedLoginIsNotReportedAsRefused() async throws {
         try await EtcdCluster.with { cluster in
