@@ -21,8 +21,8 @@ final class ClusterIdentity: Sendable {
     /// Whether a write to endpoint `index` must wait for a reply from it that names the handle's
     /// cluster: one is known, and the endpoint has not named it yet.
     func needsConfirming(_ index: Int) -> Bool {
-        guard first.withLock({ $0 != nil }) else { return false }
-        return !confirmed.contains(index)
+        // The lock-free test first: on a store of several endpoints every write asks.
+        !confirmed.contains(index) && first.withLock { $0 != nil }
     }
 
     /// Checks the `header` of a reply from `endpoints[index]`; the first one to name a cluster
