@@ -93,6 +93,15 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             }
         }
 
+        if let defaultPort = StoreURL.defaultPorts[scheme], let misplaced = StoreURL.hostsInNamespace(path, defaultPort: defaultPort) {
+            let writtenAuthority = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]
+            let meant =
+                "\(scheme)://\(writtenAuthority),\(misplaced.hosts.joined(separator: ","))\(misplaced.namespace == "/" ? "" : misplaced.namespace)"
+                + (query.isEmpty ? "" : "?\(query)")
+            throw CoordinationError(
+                .invalidConfiguration,
+                "store URL '\(StoreURL.redacted(text))' has hosts after its namespace ('\(StoreURL.redacted(String(path)))'): every host comes first, then the namespace, once; write \(StoreURL.redacted(meant))")
+        }
         let decodedPath = try StoreURL.decode(path, in: text)
         if decodedPath.isEmpty || decodedPath == "/" {
             namespace = .root
@@ -119,6 +128,22 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             }
             options.append((name, value))
         }
+    }
+
+    /// The hosts a URL's path holds after commas, and the namespace before them: a host list
+    /// split by its namespace (`zookeeper://h1:2181/app,h2:2181`), or a ZooKeeper connect string
+    /// with the chroot after every host (`…/app,h2:2181/app`). `nil` unless every entry after a
+    /// comma starts with a host and a port: a namespace such as `/a,b` may be meant.
+    static func hostsInNamespace(_ path: Substring, defaultPort: Int) -> (hosts: [String], namespace: Substring)? {
+        let entries = path.split(separator: ",", omittingEmptySubsequences: false)
+        guard entries.count > 1 else { return nil }
+        var hosts: [String] = []
+        for entry in entries.dropFirst() {
+            let host = entry.prefix { $0 != "/" }
+            guard host.contains(":"), let parsed = try? HostPort(String(host), defaultPort: defaultPort) else { return nil }
+            hosts.append(parsed.description)
+        }
+        return (hosts, entries[0])
     }
 
     /// The well-known client port of each scheme whose hosts are servers: a host without a port

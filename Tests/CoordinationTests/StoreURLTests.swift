@@ -136,6 +136,32 @@ import Testing
         #expect(try StoreURL("memory://name").hosts == ["name"])
     }
 
+    /// A host list cut by its namespace, or a ZooKeeper connect string's chroot written after
+    /// each host, used to open a namespace named after the other hosts, and reach only the first.
+    @Test(arguments: [
+        ("zookeeper://127.0.0.1:2181/app,127.0.0.1:2182", "zookeeper://127.0.0.1:2181,127.0.0.1:2182/app"),
+        ("zookeeper://u:pw@zk1:2181/app,zk2:2181/app,zk3:2181/app?sessionTimeout=5s", "zookeeper://u:***@zk1:2181,zk2:2181,zk3:2181/app?sessionTimeout=5s"),
+        ("etcd://e1:2379/,e2:2379", "etcd://e1:2379,e2:2379"),
+        ("etcds://e1/app,[::1]:2379", "etcds://e1,[::1]:2379/app"),
+    ])
+    func hostsAfterTheNamespaceAreRefusedWithTheURLMeant(text: String, meant: String) {
+        do {
+            let url = try StoreURL(text)
+            Issue.record("\(text) was accepted, namespace \(url.namespace)")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message.contains("has hosts after its namespace"), "\(error.message)")
+            #expect(error.message.hasSuffix("; write \(meant)"), "\(error.message)")
+            #expect(!error.message.contains("pw"), "\(error.message)")
+        }
+    }
+
+    @Test func aNamespaceWithACommaButNoHostAfterItIsKept() throws {
+        #expect(try StoreURL("zookeeper://zk1:2181/a,b").namespace == Key("/a,b"))
+        #expect(try StoreURL("etcd://e1/a,b:c/d").namespace == Key("/a,b:c/d"))
+        #expect(try StoreURL("memory://x/a,b:1").namespace == Key("/a,b:1"), "memory:// has no hosts to misplace")
+    }
+
     @Test(arguments: [
         ("etcd://127.0.0.1:abc", "endpoint '127.0.0.1:abc' has port 'abc', not a number from 1 to 65535"),
         ("zookeeper://127.0.0.1:abc/ns", "endpoint '127.0.0.1:abc' has port 'abc'"),
