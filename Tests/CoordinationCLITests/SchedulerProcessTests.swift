@@ -263,6 +263,7 @@ struct SchedulerProcessTests {
             triggered.stderrLines.count == 1
                 && triggered.stderr.hasPrefix("coord: note: no live worker can run broadcast everyone: this trigger ran nowhere"),
             "\(triggered.stderr)")
+        await handles.closeAll()
     }
 
     @Test("job pause, resume, trigger, cancel, show and rm act on the stored job", arguments: servers)

@@ -40,7 +40,6 @@ import Testing
         // The handle goes on in its new session: the key made again belongs to it.
         let again = try await store.create(key, value: [2], mode: .ephemeral)
         #expect(again.ownerSession == renewed.sessionID, "\(again)")
-        await store.close()
-        await observer.close()
+        await SharedEtcd.tidy([store, observer], namespace)
     }
 }

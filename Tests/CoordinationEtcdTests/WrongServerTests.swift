@@ -192,9 +192,9 @@ struct EtcdAtZooKeeperTests {
             #expect(try await store.get(key)?.value == [2])
             try await store.delete(key, ifVersion: nil)
         } catch {
-            await store.close()
+            await SharedEtcd.tidy([store], namespace)
             throw error
         }
-        await store.close()
+        await SharedEtcd.tidy([store], namespace)
     }
 }

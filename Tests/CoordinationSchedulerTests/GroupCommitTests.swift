@@ -13,7 +13,7 @@ import Testing
     @Test(arguments: TestBackend.all)
     func independentTransactionsShareOneStoreTransaction(backend: TestBackend) async throws {
         let (store, held, commits, queued) = try await Self.setUp(backend)
-        defer { Task { await Self.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         for index in 1...3 {
             for name in ["/set-\(index)", "/check-\(index)"] { _ = try await store.create(try Key(name), value: [], mode: .persistent) }
         }
@@ -48,7 +48,7 @@ import Testing
     @Test(arguments: TestBackend.all)
     func aRefusedTransactionFailsOnlyItsCaller(backend: TestBackend) async throws {
         let (store, held, commits, queued) = try await Self.setUp(backend)
-        defer { Task { await Self.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         _ = try await store.create(try Key("/fence"), value: [], mode: .persistent)
         let first = Task { try await commits.transaction([.check(try Key("/fence"), version: 0)], domain: "first") }
         try await held.waitForHeldTransaction()
@@ -83,7 +83,7 @@ import Testing
     @Test(arguments: TestBackend.all)
     func relatedTransactionsAreNotMerged(backend: TestBackend) async throws {
         let (store, held, commits, queued) = try await Self.setUp(backend)
-        defer { Task { await Self.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         let first = Task { try await commits.transaction([.create(try Key("/first"), value: [], mode: .persistent)], domain: "first") }
         try await held.waitForHeldTransaction()
         let parent = Task { try await commits.transaction([.create(try Key("/p"), value: [], mode: .persistent)], domain: "x") }
@@ -104,7 +104,7 @@ import Testing
     @Test(arguments: TestBackend.all)
     func anUnknownOutcomeReachesEveryCallerOnce(backend: TestBackend) async throws {
         let (store, held, _, _) = try await Self.setUp(backend)
-        defer { Task { await Self.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         let queued = WaitingCount()
         let lossy = FaultyTransactionStore(held, .replyLost, count: 1) { $0.count > 1 }
         let commits = GroupCommit(store: lossy) { queued.note($0) }
@@ -130,7 +130,7 @@ import Testing
     @Test(arguments: TestBackend.all)
     func aWholesaleRefusalSendsEachAlone(backend: TestBackend) async throws {
         let (store, held, _, _) = try await Self.setUp(backend)
-        defer { Task { await Self.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         let queued = WaitingCount()
         let commits = GroupCommit(store: RefusingMerged(base: held)) { queued.note($0) }
         let first = Task { try await commits.transaction([.create(try Key("/first"), value: [], mode: .persistent)], domain: "first") }
@@ -158,13 +158,6 @@ import Testing
         let held = HeldFirstTransaction(store)
         let queued = WaitingCount()
         return (store, held, GroupCommit(store: held) { queued.note($0) }, queued)
-    }
-}
-
-extension GroupCommitTests {
-    static func discard(_ store: any CoordinationStore) async {
-        try? await store.delete(.root, ifVersion: nil, recursive: true)
-        await store.close()
     }
 }
 

@@ -15,7 +15,7 @@ import Testing
     func trimmingNeverTakesATransactionPastTheLimit(backend: TestBackend) async throws {
         try backend.require()
         let store = try await backend.open(try Key("/history-writer-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))
-        defer { Task { await GroupCommitTests.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         let layout = SchedulerLayout(historyLimit: 3)
         try await layout.ensureFolders(in: store)
         let folder = try layout.history(of: "j")

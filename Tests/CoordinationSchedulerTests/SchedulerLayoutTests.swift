@@ -56,7 +56,7 @@ import Testing
         try backend.require()
         let namespace = try Key("/layout-\(UInt32.random(in: 0...UInt32.max))")
         let store = try await backend.open(namespace, .seconds(10))
-        defer { Task { await GroupCommitTests.discard(store) } }
+        defer { Task { await backend.discard(store) } }
         let layout = SchedulerLayout()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<3 {
@@ -99,7 +99,7 @@ import Testing
         ]
         for earlier in earlierLayouts {
             let store = try await backend.open(try Key("/layout-\(UInt32.random(in: 0...UInt32.max))"), .seconds(10))
-            defer { Task { await GroupCommitTests.discard(store) } }
+            defer { Task { await backend.discard(store) } }
             for path in earlier.keys { _ = try await store.create(try Key(path), value: [], mode: .persistent) }
             let refused = SchedulerError.earlierLayout(root: layout.root)
             await #expect(throws: refused, "\(earlier.name)") { try await layout.ensureFolders(in: store) }

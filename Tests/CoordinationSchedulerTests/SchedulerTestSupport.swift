@@ -127,11 +127,8 @@ final class TestCluster: Sendable {
             defer { stores = [] }
             return stores
         }
-        if let cleaner = try? await backend.open(namespace) {
-            try? await cleaner.delete(.root, ifVersion: nil, recursive: true)
-            await cleaner.close()
-        }
         for store in stores { await store.close() }
+        await backend.base.removeNamespace(namespace)
     }
 
     /// Waits (event-driven, on a watch of the history folder) until `done` holds for the history

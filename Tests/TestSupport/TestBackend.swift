@@ -103,6 +103,21 @@ public struct TestBackend: Sendable, CustomTestStringConvertible {
         let safe = label.prefix { $0.isLetter || $0.isNumber || $0 == "-" }
         return (try? Key("/test-\(safe)-\(UInt32.random(in: 0...UInt32.max))")) ?? .root
     }
+
+    /// Deletes a test's namespace, its own key included, through a handle at the store's root: a
+    /// handle inside it can delete only what lies beneath, and every test run then left an empty
+    /// key per test behind on the servers it used. Best effort, as cleanup is.
+    public func removeNamespace(_ namespace: Key) async {
+        guard !namespace.isRoot, let cleaner = try? await open(.root, .seconds(10)) else { return }
+        try? await cleaner.delete(namespace, ifVersion: nil, recursive: true)
+        await cleaner.close()
+    }
+
+    /// Closes `store` and removes its namespace (``removeNamespace(_:)``).
+    public func discard(_ store: any CoordinationStore) async {
+        await store.close()
+        await removeNamespace(store.namespace)
+    }
 }
 
 /// Revokes an etcd lease through the gateway, on a thread of its own (as etcd does when the TTL ends).
@@ -155,10 +170,7 @@ public final class TestHandles: Sendable {
             return stores
         }
         for store in stores { await store.close() }
-        if let cleaner = try? await backend.open(.root, ttl) {
-            try? await cleaner.delete(namespace, ifVersion: nil, recursive: true)
-            await cleaner.close()
-        }
+        await backend.removeNamespace(namespace)
     }
 }
 
