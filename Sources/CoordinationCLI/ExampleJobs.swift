@@ -37,7 +37,7 @@ enum ExampleJobs {
         "resize":
             #""shards": items per fire time (1-61), each a run of its own; "shardParameters"[i] goes to item i (COORD_SHARD_PARAM); without "shards", one item per parameter."#,
         "tick":
-            #""schedule" is {"kind": "cron", "cron": "sec min hour day month weekday"} (UTC), {"kind": "every", "everyMs": MILLISECONDS} or {"kind": "once", "at": "2026-01-31T12:00:00Z"} ("at" and "start" also take epoch milliseconds). "overlap": skip, queue or replace; "misfire" (cron and every only): fire-once-now or skip."#,
+            #""schedule" is {"kind": "cron", "cron": "sec min hour day month weekday"} (UTC, or "CRON_TZ=Europe/Paris sec min …" for a zone's clock), {"kind": "every", "everyMs": MILLISECONDS} or {"kind": "once", "at": "2026-01-31T12:00:00Z"} ("at" and "start" also take epoch milliseconds). "overlap": skip, queue or replace; "misfire" (cron and every only): fire-once-now or skip."#,
         "flaky": #""retry": "maxRetries", and the back-off before each retry in milliseconds: "backoffBaseMs", doubling up to "backoffCapMs"."#,
         "slow": #""timeoutMs": milliseconds an attempt may run before it is stopped and recorded as timed out (then retried, as here, if "retry" allows)."#,
     ]

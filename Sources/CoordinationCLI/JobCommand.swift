@@ -44,13 +44,17 @@ struct JobAdd: AsyncParsableCommand {
             Jobs are written several to a transaction: should another client add one of the \
             ids between the check and the writes, the jobs of the transactions before it stay.
 
-            Schedules (all in UTC):
+            Schedules (in UTC unless a cron expression names its zone):
               --cron EXPR  6 fields: second minute hour day month weekday
                            ('0 30 2 * * *' is 02:30:00 daily), or the classic 5
                            without seconds ('30 2 * * *'). A field takes *, 5,
                            1-5, 1,3, */15 or 1-30/2; month and weekday names
                            too (JAN, MON-FRI); the day fields ? as *. Macros:
-                           @yearly, @monthly, @weekly, @daily, @hourly.
+                           @yearly, @monthly, @weekly, @daily, @hourly. A
+                           first word CRON_TZ=ZONE reads the fields on ZONE's
+                           clock ('CRON_TZ=Europe/Paris 0 0 3 * * *'); a time
+                           the clocks skip fires as they jump, one they repeat
+                           fires once.
               --every D    first fires one interval after the job is added
                            (coord job trigger runs it at once); at least 10ms.
               --at T       2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00 (Z

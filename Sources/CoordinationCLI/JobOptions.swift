@@ -8,7 +8,7 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Run this shell command (the built-in shell handler).", valueName: "cmd")) var command: String?
     @Option(help: ArgumentHelp("Run this handler, registered in a worker's code.", valueName: "name")) var handler: String?
     @Option(help: ArgumentHelp(
-            "Fire on a cron expression, UTC: sec min hour day month weekday, the classic 5 fields without sec, or @daily etc.",
+            "Fire on a cron expression, UTC unless it starts CRON_TZ=ZONE: sec min hour day month weekday, the classic 5 fields without sec, or @daily etc.",
             valueName: "expr"))
     var cron: String?
     // Unconditional: a negative number is taken as the value (and refused by name, or for

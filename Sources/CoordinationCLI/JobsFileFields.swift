@@ -142,7 +142,7 @@ enum JobsFileValues {
         case "cron":
             guard let text = schedule["cron"] as? String else {
                 throw problem(
-                    #""schedule"."cron" must be a cron expression with seconds (sec min hour day month weekday, UTC), e.g. "cron": "0 0 3 * * *""#
+                    #""schedule"."cron" must be a cron expression with seconds (sec min hour day month weekday, UTC unless it starts CRON_TZ=ZONE), e.g. "cron": "0 0 3 * * *""#
                         + (schedule["cron"].map { "; got \(shown($0))" } ?? "; it is missing"))
             }
             do {

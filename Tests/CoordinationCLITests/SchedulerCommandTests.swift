@@ -191,6 +191,7 @@ struct SchedulerCommandTests {
             (["--command", ""], "--command is empty"),
             (["--command", "  "], "--command is empty"),
             (["--command", "true", "--cron", "0 0 0 31 2 *"], "never fires"),
+            (["--command", "true", "--cron", "CRON_TZ=Europe/Pariss 0 0 3 * * *"], "names the time zone 'Europe/Pariss'"),
         ])
     func invalidJob(flags: [String], problem: String) async throws {
         let coord = try CoordProcess()

@@ -1,7 +1,7 @@
 public import Coordination
 public import Foundation
 
-/// A cron schedule with seconds, evaluated in UTC.
+/// A cron schedule with seconds, evaluated in UTC or in the time zone it names.
 ///
 /// Six fields `second minute hour day-of-month month day-of-week`, or the classic five (seconds
 /// are then 0). Each field takes `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n`, `a-b/n`
@@ -9,9 +9,17 @@ public import Foundation
 /// weekday 0 and 7 are both Sunday. As in Vixie cron, when both day fields are restricted (neither
 /// starts with `*` or `?`) a day matches if either does, else only if both do (`*/2 * MON`: odd
 /// days that are Mondays). Macros: `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`.
+///
+/// A first word `CRON_TZ=ZONE` (or `TZ=ZONE`), with an IANA zone such as `Europe/Paris`, makes
+/// the fields that zone's wall-clock times: `CRON_TZ=Europe/Paris 0 0 3 * * *` fires at 03:00 in
+/// Paris, summer and winter. Each matching wall-clock time fires once: when clocks go back and an
+/// hour comes twice, at its first coming; when clocks go forward past it, at the moment they do
+/// (a daily 02:30 still runs on the night 02:00 becomes 03:00), as Vixie cron does.
 public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The expression as written.
     public let text: String
+    /// The zone whose wall clock the fields read, from `CRON_TZ=`; `nil` for UTC.
+    public let timeZone: TimeZone?
     let seconds: Set<Int>
     let minutes: Set<Int>
     let hours: Set<Int>
@@ -25,8 +33,10 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
     /// - Throws: `invalidConfiguration` naming the field and what is wrong with it.
     public init(_ text: String) throws(CoordinationError) {
         self.text = text
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let expanded = Self.macros[trimmed] ?? text
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        timeZone = try Self.zonePrefix(&rest, in: text)
+        let trimmed = rest.lowercased()
+        let expanded = Self.macros[trimmed] ?? String(rest)
         // Counted as fields, `@every 5m` or `@reboot` were "2 fields" or "1 fields": say what they are.
         if Self.macros[trimmed] == nil, let word = trimmed.split(separator: " ").first, word.hasPrefix("@") {
             let interval = word == "@every" ? "; a fixed interval is an every schedule, not a cron expression" : ""
@@ -57,7 +67,24 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
     /// The first fire time strictly after `date`, or `nil` when there is none within ten years
     /// (for example `0 0 0 30 FEB *`).
     public func next(after date: Date) -> Date? {
-        var t = Int64(date.timeIntervalSince1970.rounded(.down)) + 1
+        let instant = Int64(date.timeIntervalSince1970.rounded(.down))
+        guard let zone = timeZone else { return nextMatch(after: instant).map(Self.date) }
+        // The matching wall-clock times after the one `date` shows, in order; the fire time of
+        // each only grows with it, so the first one past `date` is the next. Only in an hour that
+        // comes twice can a later wall-clock time have fired already: its first coming was before.
+        var wall = instant + Self.offset(of: zone, at: instant)
+        while let match = nextMatch(after: wall) {
+            let fire = Self.firstInstant(showing: match, in: zone)
+            if fire > instant { return Self.date(fire) }
+            wall = match
+        }
+        return nil
+    }
+
+    /// The first time strictly after `start` (seconds, read as UTC) that the fields match, or `nil`
+    /// when there is none within ten years.
+    private func nextMatch(after start: Int64) -> Int64? {
+        var t = start + 1
         let limit = t + 10 * 366 * 86_400
         while t < limit {
             let (day, secondOfDay) = Self.split(t)
@@ -82,7 +109,7 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
                 continue
             }
             if let nextSecond = seconds.filter({ $0 >= second }).min() {
-                return Date(timeIntervalSince1970: TimeInterval(t - Int64(second) + Int64(nextSecond)))
+                return t - Int64(second) + Int64(nextSecond)
             }
             t = Self.startOfDay(day) + Int64(hour) * 3600 + Int64(minute + 1) * 60
         }
@@ -103,6 +130,49 @@ public struct CronExpression: Sendable, Hashable, Codable, CustomStringConvertib
         // A field starting with a wildcard may still be stepped (`*/2`): it is not a restriction
         // that widens the other, but it still narrows the days.
         return daysRestricted && weekdaysRestricted ? dayMatch || weekdayMatch : dayMatch && weekdayMatch
+    }
+
+    // MARK: Time zones
+
+    /// Takes a leading `CRON_TZ=ZONE` or `TZ=ZONE` word off `rest`: its zone, or `nil` without one.
+    static func zonePrefix(_ rest: inout Substring, in expression: String) throws(CoordinationError) -> TimeZone? {
+        let word = rest.prefix { $0 != " " && $0 != "\t" }
+        guard let equals = word.firstIndex(of: "="), ["CRON_TZ", "TZ"].contains(word[..<equals].uppercased()) else { return nil }
+        let name = String(word[word.index(after: equals)...])
+        rest = rest.dropFirst(word.count).drop { $0 == " " || $0 == "\t" }
+        guard !name.isEmpty, let zone = TimeZone(identifier: name) else {
+            throw problem(
+                expression,
+                "names the time zone '\(name)', which is not a time zone coord knows; "
+                    + "write an IANA name such as Europe/Paris, America/New_York or UTC (case matters)")
+        }
+        return zone
+    }
+
+    static func offset(of zone: TimeZone, at instant: Int64) -> Int64 {
+        Int64(zone.secondsFromGMT(for: date(instant)))
+    }
+
+    static func date(_ instant: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(instant)) }
+
+    /// The first instant at which `zone`'s clock reads `wall` (seconds, read as UTC); when the
+    /// clock skips that reading (going forward), the instant it skips at.
+    static func firstInstant(showing wall: Int64, in zone: TimeZone) -> Int64 {
+        // The offsets in force a day either side: the instant is within 16 hours of `wall`, and a
+        // zone changes its offset at most once in two days.
+        let offsets = Set([-86_400, 0, 86_400].map { offset(of: zone, at: wall + $0) })
+        let showing = offsets.map { wall - $0 }.filter { $0 + offset(of: zone, at: $0) == wall }
+        if let first = showing.min() { return first }
+        // Skipped: before the change the clock reads less, from it on more. The first instant
+        // reading more is the change.
+        guard var low = offsets.map({ wall - $0 }).min(), var high = offsets.map({ wall - $0 }).max(), low < high else {
+            return wall - offset(of: zone, at: wall)
+        }
+        while high - low > 1 {
+            let middle = low + (high - low) / 2
+            if middle + offset(of: zone, at: middle) > wall { high = middle } else { low = middle }
+        }
+        return high
     }
 
     // MARK: Parsing
