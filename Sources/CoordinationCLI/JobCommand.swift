@@ -240,7 +240,7 @@ struct JobShow: AsyncParsableCommand {
             var lines: [(String, String)] = [
                 ("id", spec.id), ("handler", handler), ("schedule", SchedulerTables.schedule(spec.schedule)),
                 ("state", removing ? JobsTable.removing : SchedulerTables.state(view, activeRuns: active.count)),
-                ("next fire", SchedulerTables.time(next)),
+                ("next fire", SchedulerTables.time(next, on: { if case .cron(let cron) = spec.schedule { cron.timeZone } else { nil } }())),
                 ("shards", String(spec.shards)), ("strategy", JobsTable.strategyName(spec.placement)),
                 ("priority", String(spec.priority)), ("labels", SchedulerTables.labels(spec.requiredLabels)),
                 ("timeout", spec.timeout.map(DurationText.format) ?? "-"),

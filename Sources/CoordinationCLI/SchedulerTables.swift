@@ -30,6 +30,13 @@ enum SchedulerTables {
         return date.formatted(Date.ISO8601FormatStyle())
     }
 
+    /// A time for a table, followed by what the clock of `zone` (a cron job's `CRON_TZ`) reads then:
+    /// `2026-12-08T02:00:00Z (2026-12-08T03:00:00+01:00 Europe/Paris)`.
+    static func time(_ date: Date?, on zone: TimeZone?) -> String {
+        guard let date, let zone, !["GMT", "UTC"].contains(zone.identifier) else { return time(date) }
+        return "\(time(date)) (\(date.formatted(Date.ISO8601FormatStyle(timeZoneSeparator: .colon, timeZone: zone))) \(zone.identifier))"
+    }
+
     /// A time for JSON: ISO 8601 with milliseconds.
     static func jsonTime(_ date: Date?) -> String? {
         guard let date else { return nil }
