@@ -15,7 +15,9 @@ struct JobsTable: AsyncParsableCommand {
             prints one object per job: id, handler, schedule, strategy, state (as in the table), \
             nextFire, activeRuns, lastOutcome (as stored: timedOut where the table says \
             timed out), lastFinished; a field with no value (no next fire time, no run ended \
-            yet) is left out, not null.
+            yet) is left out, not null. A job whose record does not read as a job's (written by \
+            hand, or by a later coord) is named on stderr after the others are listed, and coord \
+            exits with status 7.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -35,11 +37,12 @@ struct JobsTable: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let (rows, note, removing) = try await context.withScheduler { scheduler in
+        let (rows, note, removing, unreadable) = try await context.withScheduler { scheduler in
             var rows: [Row] = []
             var removing: [String] = []
             let now = Date()
-            for overview in try await scheduler.overview() {
+            let listing = try await scheduler.overview()
+            for overview in listing.jobs {
                 let (view, active, last) = (overview.job, overview.activeRuns, overview.last)
                 let id = view.spec.id
                 if overview.beingRemoved { removing.append(id) }
@@ -52,23 +55,32 @@ struct JobsTable: AsyncParsableCommand {
                         activeRuns: active, lastOutcome: last?.outcome.rawValue,
                         lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
             }
-            return (rows, try await rows.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil, removing)
-        }
-        // After the output, as a reader of the terminal meets it.
-        defer {
-            if let note { StandardStreams.writeError(note) }
-            for id in removing { StandardStreams.writeError(Self.unfinishedRemovalNote(id)) }
+            let absent = try await rows.isEmpty && listing.unreadable.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil
+            return (rows, absent, removing, listing.unreadable)
         }
         if json {
             for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
-            return
+        } else {
+            SchedulerTables.print(
+                ["ID", "SCHEDULE", "STRATEGY", "STATE", "NEXT FIRE", "ACTIVE", "LAST"],
+                rows.map { row in
+                    [row.id, row.schedule, row.strategy, row.state, row.nextFire.map(Self.shortTime) ?? "-", String(row.activeRuns),
+                        row.lastOutcome.map(SchedulerTables.status) ?? "-"]
+                })
         }
-        SchedulerTables.print(
-            ["ID", "SCHEDULE", "STRATEGY", "STATE", "NEXT FIRE", "ACTIVE", "LAST"],
-            rows.map { row in
-                [row.id, row.schedule, row.strategy, row.state, row.nextFire.map(Self.shortTime) ?? "-", String(row.activeRuns),
-                    row.lastOutcome.map(SchedulerTables.status) ?? "-"]
-            })
+        // After the output, as a reader of the terminal meets it.
+        if let note { StandardStreams.writeError(note) }
+        for id in removing { StandardStreams.writeError(Self.unfinishedRemovalNote(id)) }
+        for error in unreadable { StandardStreams.writeError(Self.unreadableJobMessage(error)) }
+        if !unreadable.isEmpty { throw ExitCode(ExitStatus.invalidConfiguration.rawValue) }
+    }
+
+    /// What a listing says of a record that does not read as a job's: one such record used to
+    /// fail the whole listing, hiding every other job.
+    static func unreadableJobMessage(_ error: CoordinationError) -> String {
+        let id = error.key?.name ?? "ID"
+        return "coord: \(error.message); the other jobs are listed. Written by a later coord (a schedule this one cannot "
+            + "read)? List it with that coord. Written by hand? coord job rm \(id) removes it"
     }
 
     /// The state of a job whose removal is unfinished (``Scheduler/isBeingRemoved(_:)``).

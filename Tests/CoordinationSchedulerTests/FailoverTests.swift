@@ -220,7 +220,7 @@ import Testing
         #expect(
             history.map(\.run) == [4, 5, 6].map { "t-000000000\($0)-000-\(incarnation)" }, "the newest three")
         #expect(try await client.lastHistoryEntry(of: "job") == history.last)
-        let overview = try await client.overview()
+        let overview = try await client.overview().jobs
         #expect(overview.map(\.job.spec.id) == ["job"] && overview.first?.last == history.last && overview.first?.activeRuns == 0)
         #expect(calls.value.count == 7)
         let store = try await cluster.open()

@@ -27,6 +27,6 @@ import Testing
 
         #expect(try await !client.isBeingRemoved(try #require(try await client.job("legacy"))))
         #expect(try await client.isBeingRemoved(halfway))
-        #expect(try await client.overview().map { "\($0.job.spec.id) \($0.beingRemoved)" } == ["halfway true", "legacy false"])
+        #expect(try await client.overview().jobs.map { "\($0.job.spec.id) \($0.beingRemoved)" } == ["halfway true", "legacy false"])
     }
 }

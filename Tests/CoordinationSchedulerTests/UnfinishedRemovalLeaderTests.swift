@@ -27,7 +27,7 @@ import Testing
         let job = try #require(try await client.job("halfway"))
         #expect(job.state.lastMaterialized == nil)
         #expect(try await client.isBeingRemoved(job))
-        let overview = try await client.overview()
+        let overview = try await client.overview().jobs
         #expect(overview.map { "\($0.job.spec.id) \($0.beingRemoved)" } == ["halfway true", "other false"])
         try await client.remove("halfway")
         #expect(try await client.job("halfway") == nil)

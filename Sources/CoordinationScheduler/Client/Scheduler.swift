@@ -170,13 +170,37 @@ public struct Scheduler: Sendable {
 
     /// Every job, sorted by id. Reads many at once: one after another, 10,000 kept jobs took
     /// `coord jobs` 19 s on ZooKeeper.
-    /// - Throws: ``SchedulerError/earlierLayout(root:)`` for a root in an earlier coord's layout.
+    /// - Throws: ``SchedulerError/earlierLayout(root:)`` for a root in an earlier coord's layout;
+    ///   `invalidConfiguration` naming the first record that does not decode as a job's.
     public func jobs() async throws -> [JobRecord] {
-        guard try await store.exists(layout.jobs) else { return [] }
+        let read = try await readableJobs()
+        if let unreadable = read.unreadable.first { throw unreadable }
+        return read.jobs
+    }
+
+    /// Every job whose record decodes, sorted by id, and for each record that does not (written
+    /// by hand, or by a later coord with a schedule this one cannot read) the error naming it.
+    private func readableJobs() async throws -> (jobs: [JobRecord], unreadable: [CoordinationError]) {
+        guard try await store.exists(layout.jobs) else { return ([], []) }
         let buckets = try await store.children(of: layout.jobs)
         if try await layout.holdsEarlierLayout(in: store, jobsListing: Set(buckets)) { throw SchedulerError.earlierLayout(root: layout.root) }
         let ids = try await jobIDs(in: layout.jobs, buckets: buckets)
-        return try await Self.concurrently(ids.count) { index in try await job(ids[index]) }.compactMap { $0 }
+        let read = try await Self.concurrently(ids.count) { index -> Result<JobRecord?, CoordinationError> in
+            do {
+                return .success(try await job(ids[index]))
+            } catch let error as CoordinationError where error.code == .invalidConfiguration {
+                return .failure(error)
+            }
+        }
+        var jobs: [JobRecord] = []
+        var unreadable: [CoordinationError] = []
+        for result in read {
+            switch result {
+            case .success(let job): if let job { jobs.append(job) }
+            case .failure(let error): unreadable.append(error)
+            }
+        }
+        return (jobs, unreadable)
     }
 
     /// The ids of the jobs in a bucketed folder's `buckets`, sorted, the buckets listed many at once.
@@ -209,11 +233,21 @@ public struct Scheduler: Sendable {
         public let beingRemoved: Bool
     }
 
+    /// Every job with its active runs and newest history entry, and the records that do not
+    /// decode as a job's, so that one of them leaves the others listed (`coord jobs`).
+    public struct JobsOverview: Sendable {
+        /// The jobs, sorted by id.
+        public let jobs: [JobOverview]
+        /// For each record that does not decode as a job's, the `invalidConfiguration` error that
+        /// names its key and what is wrong.
+        public let unreadable: [CoordinationError]
+    }
+
     /// Every job with its active runs and newest history entry (`coord jobs`), sorted by id,
     /// many jobs read at once.
-    public func overview() async throws -> [JobOverview] {
-        let jobs = try await jobs()
-        return try await Self.concurrently(jobs.count) { index in
+    public func overview() async throws -> JobsOverview {
+        let (jobs, unreadable) = try await readableJobs()
+        let overviews = try await Self.concurrently(jobs.count) { index in
             let id = jobs[index].spec.id
             async let active = activeRuns(of: id)
             async let last = lastHistoryEntry(of: id)
@@ -221,6 +255,7 @@ public struct Scheduler: Sendable {
             return JobOverview(
                 job: jobs[index], activeRuns: try await active.count, last: try await last, beingRemoved: try await removing)
         }
+        return JobsOverview(jobs: overviews, unreadable: unreadable)
     }
 
     /// Whether `job` (as read) is being removed: its incarnation key is gone. ``remove(_:)``
