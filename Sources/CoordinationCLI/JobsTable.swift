@@ -79,7 +79,9 @@ struct JobsTable: AsyncParsableCommand {
     /// fail the whole listing, hiding every other job.
     static func unreadableJobMessage(_ error: CoordinationError) -> String {
         let id = error.key?.name ?? "ID"
-        return "coord: \(error.message); the other jobs are listed. Written by a later coord (a schedule this one cannot "
+        // A decoding error's description ends its last sentence itself.
+        let what = error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message
+        return "coord: \(what); the other jobs are listed. Written by a later coord (a schedule this one cannot "
             + "read)? List it with that coord. Written by hand? coord job rm \(id) removes it"
     }
 
