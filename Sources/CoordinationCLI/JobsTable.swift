@@ -15,9 +15,10 @@ struct JobsTable: AsyncParsableCommand {
             prints one object per job: id, handler, schedule, strategy, state (as in the table), \
             nextFire, activeRuns, lastOutcome (as stored: timedOut where the table says \
             timed out), lastFinished; a field with no value (no next fire time, no run ended \
-            yet) is left out, not null. A job whose record does not read as a job's (written by \
-            hand, or by a later coord) is named on stderr after the others are listed, and coord \
-            exits with status 7.
+            yet) is left out, not null. A record that does not read (a job's, or one of its \
+            runs' or history entries'; written by hand, or by a later coord) leaves its job \
+            out: it is named on stderr after the other jobs are listed, and coord exits with \
+            status 7.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -37,7 +38,7 @@ struct JobsTable: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let (rows, note, removing, unreadable) = try await context.withScheduler { scheduler in
+        let (rows, note, removing, unreadable, layout) = try await context.withScheduler { scheduler in
             var rows: [Row] = []
             var removing: [String] = []
             let now = Date()
@@ -56,7 +57,7 @@ struct JobsTable: AsyncParsableCommand {
                         lastFinished: SchedulerTables.jsonTime(last?.finishedAt)))
             }
             let absent = try await rows.isEmpty && listing.unreadable.isEmpty ? context.absentSchedulerRootNote(of: scheduler) : nil
-            return (rows, absent, removing, listing.unreadable)
+            return (rows, absent, removing, listing.unreadable, scheduler.layout)
         }
         if json {
             for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
@@ -71,18 +72,22 @@ struct JobsTable: AsyncParsableCommand {
         // After the output, as a reader of the terminal meets it.
         if let note { StandardStreams.writeError(note) }
         for id in removing { StandardStreams.writeError(Self.unfinishedRemovalNote(id)) }
-        for error in unreadable { StandardStreams.writeError(Self.unreadableJobMessage(error)) }
+        for error in unreadable { StandardStreams.writeError(Self.unreadableRecordMessage(error, layout: layout)) }
         if !unreadable.isEmpty { throw ExitCode(ExitStatus.invalidConfiguration.rawValue) }
     }
 
-    /// What a listing says of a record that does not read as a job's: one such record used to
-    /// fail the whole listing, hiding every other job.
-    static func unreadableJobMessage(_ error: CoordinationError) -> String {
-        let id = error.key?.name ?? "ID"
+    /// What a listing says of a record that does not decode (a job's, or one of its runs' or
+    /// history entries'): one such record used to fail the whole listing, hiding every other job.
+    static func unreadableRecordMessage(_ error: CoordinationError, layout: SchedulerLayout) -> String {
         // A decoding error's description ends its last sentence itself.
         let what = error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message
-        return "coord: \(what); the other jobs are listed. Written by a later coord (a schedule this one cannot "
-            + "read)? List it with that coord. Written by hand? coord job rm \(id) removes it"
+        let laterCoord = "Written by a later coord (with a schedule or a status this one cannot read)? List it with that coord"
+        guard let key = error.key else { return "coord: \(what); the other jobs are listed" }
+        if (try? layout.job(key.name)) == key {
+            return "coord: \(what); the other jobs are listed. \(laterCoord). Written by hand? coord job rm \(key.name) removes it"
+        }
+        return "coord: \(what); its job is left out, the other jobs are listed. \(laterCoord). Written by hand? "
+            + "coord kv rm \(key) removes that record alone"
     }
 
     /// The state of a job whose removal is unfinished (``Scheduler/isBeingRemoved(_:)``).

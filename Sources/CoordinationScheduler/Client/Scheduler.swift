@@ -234,26 +234,39 @@ public struct Scheduler: Sendable {
     }
 
     /// Every job with its active runs and newest history entry, and the records that do not
-    /// decode as a job's, so that one of them leaves the others listed (`coord jobs`).
+    /// decode, so that one of them leaves the other jobs listed (`coord jobs`).
     public struct JobsOverview: Sendable {
-        /// The jobs, sorted by id.
+        /// The jobs whose records read, sorted by id.
         public let jobs: [JobOverview]
-        /// For each record that does not decode as a job's, the `invalidConfiguration` error that
-        /// names its key and what is wrong.
+        /// For each record that does not decode (a job's, a run's or a history entry's; its job
+        /// is left out of ``jobs``), the `invalidConfiguration` error that names its key and what
+        /// is wrong.
         public let unreadable: [CoordinationError]
     }
 
     /// Every job with its active runs and newest history entry (`coord jobs`), sorted by id,
     /// many jobs read at once.
     public func overview() async throws -> JobsOverview {
-        let (jobs, unreadable) = try await readableJobs()
-        let overviews = try await Self.concurrently(jobs.count) { index in
+        let (jobs, unreadableJobs) = try await readableJobs()
+        let read = try await Self.concurrently(jobs.count) { index -> Result<JobOverview, CoordinationError> in
             let id = jobs[index].spec.id
-            async let active = activeRuns(of: id)
-            async let last = lastHistoryEntry(of: id)
-            async let removing = isBeingRemoved(jobs[index])
-            return JobOverview(
-                job: jobs[index], activeRuns: try await active.count, last: try await last, beingRemoved: try await removing)
+            do {
+                async let active = activeRuns(of: id)
+                async let last = lastHistoryEntry(of: id)
+                async let removing = isBeingRemoved(jobs[index])
+                return .success(
+                    JobOverview(job: jobs[index], activeRuns: try await active.count, last: try await last, beingRemoved: try await removing))
+            } catch let error as CoordinationError where error.code == .invalidConfiguration {
+                return .failure(error)
+            }
+        }
+        var overviews: [JobOverview] = []
+        var unreadable = unreadableJobs
+        for result in read {
+            switch result {
+            case .success(let overview): overviews.append(overview)
+            case .failure(let error): unreadable.append(error)
+            }
         }
         return JobsOverview(jobs: overviews, unreadable: unreadable)
     }
