@@ -192,15 +192,21 @@ public struct Scheduler: Sendable {
                 return .failure(error)
             }
         }
-        var jobs: [JobRecord] = []
-        var unreadable: [CoordinationError] = []
-        for result in read {
+        let (jobs, unreadable) = Self.partitioned(read)
+        return (jobs.compactMap { $0 }, unreadable)
+    }
+
+    /// What was read, and the errors of what was not, each in order.
+    static func partitioned<Value>(_ results: [Result<Value, CoordinationError>]) -> ([Value], [CoordinationError]) {
+        var values: [Value] = []
+        var errors: [CoordinationError] = []
+        for result in results {
             switch result {
-            case .success(let job): if let job { jobs.append(job) }
-            case .failure(let error): unreadable.append(error)
+            case .success(let value): values.append(value)
+            case .failure(let error): errors.append(error)
             }
         }
-        return (jobs, unreadable)
+        return (values, errors)
     }
 
     /// The ids of the jobs in a bucketed folder's `buckets`, sorted, the buckets listed many at once.
@@ -260,15 +266,8 @@ public struct Scheduler: Sendable {
                 return .failure(error)
             }
         }
-        var overviews: [JobOverview] = []
-        var unreadable = unreadableJobs
-        for result in read {
-            switch result {
-            case .success(let overview): overviews.append(overview)
-            case .failure(let error): unreadable.append(error)
-            }
-        }
-        return JobsOverview(jobs: overviews, unreadable: unreadable)
+        let (overviews, unreadable) = Self.partitioned(read)
+        return JobsOverview(jobs: overviews, unreadable: unreadableJobs + unreadable)
     }
 
     /// Whether `job` (as read) is being removed: its incarnation key is gone. ``remove(_:)``
