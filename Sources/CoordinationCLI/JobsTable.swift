@@ -72,22 +72,7 @@ struct JobsTable: AsyncParsableCommand {
         // After the output, as a reader of the terminal meets it.
         if let note { StandardStreams.writeError(note) }
         for id in removing { StandardStreams.writeError(Self.unfinishedRemovalNote(id)) }
-        for error in unreadable { StandardStreams.writeError(Self.unreadableRecordMessage(error, layout: layout)) }
-        if !unreadable.isEmpty { throw ExitCode(ExitStatus.invalidConfiguration.rawValue) }
-    }
-
-    /// What a listing says of a record that does not decode (a job's, or one of its runs' or
-    /// history entries'): one such record used to fail the whole listing, hiding every other job.
-    static func unreadableRecordMessage(_ error: CoordinationError, layout: SchedulerLayout) -> String {
-        // A decoding error's description ends its last sentence itself.
-        let what = error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message
-        let laterCoord = "Written by a later coord (with a schedule or a status this one cannot read)? List it with that coord"
-        guard let key = error.key else { return "coord: \(what); the other jobs are listed" }
-        if (try? layout.job(key.name)) == key {
-            return "coord: \(what); the other jobs are listed. \(laterCoord). Written by hand? coord job rm \(key.name) removes it"
-        }
-        return "coord: \(what); its job is left out, the other jobs are listed. \(laterCoord). Written by hand? "
-            + "coord kv rm \(key) removes that record alone"
+        try UnreadableRecords.report(unreadable, rest: "its job is left out, the other jobs are listed", layout: layout)
     }
 
     /// The state of a job whose removal is unfinished (``Scheduler/isBeingRemoved(_:)``).

@@ -17,7 +17,9 @@ struct RunsCommand: AsyncParsableCommand {
             stderrTail a run left: its last 4 KB at most; one cut there starts with "…" on a \
             line of its own, then whole lines (or "…" and the end of a line too long for them). \
             A field with no value (the worker of a pending run not assigned to one, startedAt \
-            before the start) is left out, not null.
+            before the start) is left out, not null. A run or history entry whose record does \
+            not read (written by hand, or by a later coord) is named on stderr after the others \
+            are listed, and coord exits with status 7.
             """)
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
@@ -27,19 +29,19 @@ struct RunsCommand: AsyncParsableCommand {
     func run() async throws {
         try JobLookup.checkIDs([id])
         let context = try await CommandContext.make(global)
-        let rows = try await context.withScheduler { scheduler in
+        let (rows, unreadable, layout) = try await context.withScheduler { scheduler in
             guard try await scheduler.job(id) != nil else { throw JobLookup.missing(id) }
-            let active = try await scheduler.activeRuns(of: id).map(RunRow.init)
-            let history = try await scheduler.history(of: id).map(RunRow.init)
-            return active + history
+            let runs = try await scheduler.runsOverview(of: id)
+            return (runs.active.map(RunRow.init) + runs.history.map(RunRow.init), runs.unreadable, scheduler.layout)
         }
         if json {
             for row in rows { StandardStreams.writeLine(JSONLines.line(row)) }
-            return
+        } else {
+            SchedulerTables.print(
+                ["JOB", "RUN", "WORKER", "TOKEN", "STATUS", "ATTEMPT", "SCHEDULED", "STARTED", "FINISHED", "MESSAGE"],
+                rows.map(Self.tableCells))
         }
-        SchedulerTables.print(
-            ["JOB", "RUN", "WORKER", "TOKEN", "STATUS", "ATTEMPT", "SCHEDULED", "STARTED", "FINISHED", "MESSAGE"],
-            rows.map(Self.tableCells))
+        try UnreadableRecords.report(unreadable, rest: "the other runs are listed", layout: layout)
     }
 
     /// One run's cells in the table. A run with no message shows `-` there as every other empty

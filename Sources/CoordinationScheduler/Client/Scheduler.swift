@@ -228,6 +228,26 @@ public struct Scheduler: Sendable {
         return Dictionary(uniqueKeysWithValues: zip(ids, runs)).filter { !$0.value.isEmpty }
     }
 
+    /// The live workers and every job's active runs (`coord workers`), and the records among them
+    /// that do not decode, so that one of them leaves the rest listed.
+    public struct WorkersOverview: Sendable {
+        public let workers: [WorkerView]
+        /// Every active run that reads, of every job.
+        public let activeRuns: [ActiveRun]
+        /// For each worker's registration or run that does not decode, the `invalidConfiguration`
+        /// error naming its key and what is wrong.
+        public let unreadable: [CoordinationError]
+    }
+
+    /// The live workers and every job's active runs, records that do not decode set apart.
+    public func workersOverview() async throws -> WorkersOverview {
+        let (workers, unreadableWorkers) = Self.partitioned(try await readWorkers())
+        let ids = try await jobIDs(in: layout.jobs)
+        let (runs, unreadableRuns) = Self.partitioned(
+            try await Self.concurrently(ids.count) { index in try await readActiveRuns(of: ids[index]) }.flatMap { $0 })
+        return WorkersOverview(workers: workers, activeRuns: runs, unreadable: unreadableWorkers + unreadableRuns)
+    }
+
     /// A job with what a listing shows of it besides its definition and state.
     public struct JobOverview: Sendable, Hashable {
         public let job: JobRecord
@@ -314,28 +334,62 @@ public struct Scheduler: Sendable {
 
     /// The job's active runs (pending and running), by run id.
     public func activeRuns(of job: String) async throws -> [ActiveRun] {
+        try await readActiveRuns(of: job).map { try $0.get() }
+    }
+
+    /// The job's active runs as read, each one that does not decode as its error.
+    func readActiveRuns(of job: String) async throws -> [Result<ActiveRun, CoordinationError>] {
         let folder = try layout.runs(of: job)
         let names: [String]
         // The job may be removed meanwhile (the leader's sweep): then it has no active run.
         do { names = try await store.children(of: folder) } catch let error as CoordinationError where error.code == .noNode { return [] }
-        var result: [ActiveRun] = []
+        var result: [Result<ActiveRun, CoordinationError>] = []
         for name in names {
             guard let record = try await store.get(try folder.child(name)) else { continue }
             let claim = try await store.get(try layout.claim(job, name))
-            result.append(ActiveRun(record: try record.decoded(RunRecord.self), token: claim?.createRevision, version: record.version))
+            result.append(
+                Result { () throws(CoordinationError) in
+                    ActiveRun(record: try record.decoded(RunRecord.self), token: claim?.createRevision, version: record.version)
+                })
         }
         return result
     }
 
     /// The job's history, oldest first.
     public func history(of job: String) async throws -> [HistoryEntry] {
+        try await readHistory(of: job).map { try $0.get() }
+    }
+
+    /// The job's history as read, oldest first, each entry that does not decode as its error.
+    func readHistory(of job: String) async throws -> [Result<HistoryEntry, CoordinationError>] {
         let folder = try layout.history(of: job)
         guard try await store.exists(folder) else { return [] }
-        var result: [HistoryEntry] = []
+        var result: [Result<HistoryEntry, CoordinationError>] = []
         for name in try await store.children(of: folder) {
-            if let record = try await store.get(try folder.child(name)) { result.append(try record.decoded(HistoryEntry.self)) }
+            if let record = try await store.get(try folder.child(name)) {
+                result.append(Result { () throws(CoordinationError) in try record.decoded(HistoryEntry.self) })
+            }
         }
         return result
+    }
+
+    /// A job's runs as `coord runs` shows them, and the records among them that do not decode,
+    /// so that one of them leaves the rest listed.
+    public struct RunsOverview: Sendable {
+        /// The active runs that read (pending and running).
+        public let active: [ActiveRun]
+        /// The history entries that read, oldest first.
+        public let history: [HistoryEntry]
+        /// For each run or entry that does not decode, the `invalidConfiguration` error naming
+        /// its key and what is wrong.
+        public let unreadable: [CoordinationError]
+    }
+
+    /// The job's active runs and history, records that do not decode set apart.
+    public func runsOverview(of job: String) async throws -> RunsOverview {
+        let (active, unreadableRuns) = Self.partitioned(try await readActiveRuns(of: job))
+        let (history, unreadableEntries) = Self.partitioned(try await readHistory(of: job))
+        return RunsOverview(active: active, history: history, unreadable: unreadableRuns + unreadableEntries)
     }
 
     /// The job's newest history entry, reading that entry alone.
@@ -358,11 +412,16 @@ public struct Scheduler: Sendable {
 
     /// The live workers, by id.
     public func workers() async throws -> [WorkerView] {
+        try await readWorkers().map { try $0.get() }
+    }
+
+    /// The live workers as read, each registration that does not decode as its error.
+    func readWorkers() async throws -> [Result<WorkerView, CoordinationError>] {
         guard try await store.exists(layout.workers) else { return [] }
-        var result: [WorkerView] = []
+        var result: [Result<WorkerView, CoordinationError>] = []
         for id in try await store.children(of: layout.workers) {
             if let record = try await store.get(try layout.worker(id)) {
-                result.append(WorkerView(id: id, info: try record.decoded(WorkerInfo.self)))
+                result.append(Result { () throws(CoordinationError) in WorkerView(id: id, info: try record.decoded(WorkerInfo.self)) })
             }
         }
         return result
