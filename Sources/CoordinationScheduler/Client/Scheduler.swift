@@ -231,6 +231,7 @@ public struct Scheduler: Sendable {
     /// The live workers and every job's active runs (`coord workers`), and the records among them
     /// that do not decode, so that one of them leaves the rest listed.
     public struct WorkersOverview: Sendable {
+        /// The live workers whose registrations read.
         public let workers: [WorkerView]
         /// Every active run that reads, of every job.
         public let activeRuns: [ActiveRun]
